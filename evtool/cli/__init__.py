@@ -1,0 +1,1 @@
+"""evtool.cli layer."""

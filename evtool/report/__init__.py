@@ -1,0 +1,1 @@
+"""evtool.report layer."""

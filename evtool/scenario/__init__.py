@@ -1,0 +1,1 @@
+"""evtool.scenario layer."""

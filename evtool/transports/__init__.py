@@ -1,0 +1,1 @@
+"""evtool.transports layer."""
