@@ -1,0 +1,21 @@
+"""The registry of commands: each lives in its own module under evtool.cli."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+# (module, function, command name, help panel). Modules are imported here,
+# so they must stay light at import time.
+COMMANDS: list[tuple[str, str, str, str]] = [
+    ("evtool.cli.validate", "validate", "validate", "Scenarios"),
+    ("evtool.cli.schema", "schema", "schema", "Scenarios"),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add every command in COMMANDS to the app."""
+    for module_name, func_name, name, panel in COMMANDS:
+        module = importlib.import_module(module_name)
+        app.command(name=name, rich_help_panel=panel)(getattr(module, func_name))

@@ -1,0 +1,50 @@
+"""Console output and exit codes shared by the commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from evtool.scenario.errors import ScenarioError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_UNKNOWN = 3
+EXIT_INTERRUPTED = 130
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console (stderr for diagnostics)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_scenario_error(err: ScenarioError, *, con: Console | None = None) -> None:
+    """Print every problem of a ScenarioError with the source line and a caret."""
+    from rich.markup import escape
+
+    con = con or console(stderr=True)
+    lines = (err.source or "").splitlines()
+    for p in err.problems:
+        colour = "red" if p.severity == "error" else "yellow"
+        path = f" [bold]{escape(p.path)}[/bold]:" if p.path else ""
+        con.print(f"[{colour}]{p.severity}[/{colour}] {escape(p.file)}:{p.line}:{p.column}:{path} {escape(p.message)}")
+        if lines and p.file != "--set" and 1 <= p.line <= len(lines):
+            src = lines[p.line - 1]
+            con.print(f"  [dim]{p.line:>4} |[/dim] {escape(src)}")
+            con.print(f"  [dim]     |[/dim] {' ' * (p.column - 1)}[{colour}]^[/{colour}]")
+        if p.hint:
+            con.print(f"  [cyan]hint:[/cyan] {escape(p.hint)}")
+    n_err = sum(1 for p in err.problems if p.severity == "error")
+    if n_err:
+        con.print(f"[red]{n_err} error{'s' if n_err != 1 else ''}[/red]")
+
+
+def is_tty() -> bool:
+    """Whether stdout is an interactive terminal."""
+    return sys.stdout.isatty()

@@ -1,0 +1,48 @@
+"""`evtool validate FILE...`: check scenario files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from evtool.cli.output import EXIT_INVALID, EXIT_OK
+
+
+def validate(
+    files: list[Path] = typer.Argument(..., help="Scenario files to check.", show_default=False),
+    set_: list[str] = typer.Option([], "--set", help="Override a value: path=value (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document for machines."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
+) -> None:
+    """Check scenario files: every problem with file, line, column and a hint. Exit 0 when all are valid, 2 if not."""
+    import json
+
+    from evtool.cli.output import console, print_scenario_error
+    from evtool.scenario.errors import ScenarioError
+    from evtool.scenario.loader import load_scenario
+
+    results = []
+    failed = False
+    out = console()
+    for f in files:
+        try:
+            loaded = load_scenario(f, set_)
+        except ScenarioError as err:
+            failed = True
+            results.append({"file": str(f), "valid": False, "problems": [p.as_dict() for p in err.problems]})
+            if not json_out:
+                print_scenario_error(err)
+            continue
+        warnings = list(loaded.warnings)
+        if strict and warnings:
+            failed = True
+        results.append({"file": str(f), "valid": not (strict and warnings), "id": loaded.model.id,
+                        "problems": [p.as_dict() for p in warnings]})
+        if not json_out:
+            if warnings:
+                print_scenario_error(ScenarioError(warnings, loaded.text))
+            out.print(f"[green]✓[/green] {f}: valid ({loaded.model.id})")
+    if json_out:
+        typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
+    raise typer.Exit(EXIT_INVALID if failed else EXIT_OK)

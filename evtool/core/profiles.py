@@ -1,0 +1,429 @@
+"""Broker profiles: the documented defaults that make one state machine behave like each broker.
+
+Every broker fits the same per-(message, subscription) state machine
+(research §1.8.2); a `Profile` says where a returned message goes, what a
+lease expiry does, what the delivery counter counts, what happens at the
+limit, and so on. Each profile field carries its source in `Profile.sources`;
+`docs/profiles.md` is generated from this module by `profiles_markdown()`
+(a test keeps the two equal).
+
+Profiles model one named version each (`Profile.version`). In particular
+`rabbitmq-quorum` is RabbitMQ **3.10** (the version this machine runs), which
+has no default delivery limit; RabbitMQ 4.0+ sets ``delivery-limit`` 20 by
+default: use ``get_profile("rabbitmq-quorum").with_overrides(version="4.0",
+max_deliveries=20)`` for that.
+
+Counter conventions (the ``count`` a `Delivery` carries):
+
+* ``deliver`` in `counter_increments_on`: every delivery counts, the first
+  included (SQS ``ApproximateReceiveCount``, NATS ``NumDelivered``). The broker
+  refuses to deliver a message whose count would pass `max_deliveries`, so at
+  most `max_deliveries` deliveries happen.
+* otherwise the counter counts failed returns of the listed kinds (RabbitMQ
+  quorum ``x-delivery-count``); the first delivery has count 0 and a message is
+  dead at the return that makes the count exceed `max_deliveries`, so at most
+  ``max_deliveries + 1`` deliveries happen.
+
+In both cases a message is never delivered with ``count > max_deliveries``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+
+REQUEUE_POSITIONS = ("head", "original", "tail")
+ACK_TIMEOUT_ACTIONS = ("return_message", "close_channel", "none")
+COUNTER_EVENTS = ("deliver", "nack", "lease_expired", "crash", "channel_closed")
+AT_LIMIT = ("dead_letter", "drop", "keep_with_advisory")
+CRASH_RETURNS = ("immediate", "lease", "never")
+ACK_EFFECTS = ("delete", "cursor")
+LOG_STARTS = ("earliest", "latest")
+ASSIGNMENTS = ("range", "round_robin", "cooperative_sticky")
+
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "requeue_position": REQUEUE_POSITIONS,
+    "ack_timeout_action": ACK_TIMEOUT_ACTIONS,
+    "at_limit": AT_LIMIT,
+    "crash_return": CRASH_RETURNS,
+    "ack_effect": ACK_EFFECTS,
+    "log_start": LOG_STARTS,
+    "assignment": ASSIGNMENTS,
+}
+
+
+def _f(default: Any, meaning: str) -> Any:
+    return field(default=default, metadata={"meaning": meaning})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The documented defaults of one broker (and version); see the module docstring."""
+
+    name: str = _f("default", "profile name used in scenarios (`profile:`)")
+    broker: str = _f("evtool", "the broker this profile imitates")
+    version: str = _f("1", "the broker version whose documented behaviour is modelled")
+    requeue_position: str = _f("tail", "where a returned (nacked, expired-lease, crashed) message goes: "
+                               "head | original | tail")
+    ack_timeout_ns: int | None = _f(30 * SECOND, "lease length: how long a delivery may stay unacked "
+                                    "(None = no lease)")
+    ack_timeout_action: str = _f("return_message", "what a lease expiry does: return_message (that one "
+                                 "message) | close_channel (the consumer's channel: all its unacked "
+                                 "return) | none")
+    counter_name: str = _f("attempt", "the broker's name for its delivery counter")
+    counter_increments_on: frozenset[str] = _f(frozenset({"deliver"}), "what increments the counter: "
+                                               "deliver (every delivery, the first included) or the "
+                                               "kinds of failed return: nack, lease_expired, crash, "
+                                               "channel_closed")
+    max_deliveries: int | None = _f(None, "default delivery limit compared with the counter "
+                                    "(None = unlimited)")
+    at_limit: str = _f("dead_letter", "what happens when the counter passes the limit: dead_letter "
+                       "(to the channel's dead_letter target, else drop) | drop | keep_with_advisory")
+    dedup_window_ns: int | None = _f(None, "default window in which a repeated message id is dropped "
+                                     "(None = no dedup)")
+    crash_return: str = _f("immediate", "when a crashed consumer's unacked messages return: immediate "
+                           "(connection close) | lease (when each lease expires) | never (until claimed)")
+    ack_effect: str = _f("delete", "what an ack does in the broker's native model: delete the message "
+                         "(queue) or move a cursor (log)")
+    prefetch: int = _f(10, "default in-flight limit per subscriber (0 = unlimited)")
+    prefetch_cap: int | None = _f(None, "largest prefetch the broker accepts (None = no cap)")
+    log_start: str = _f("earliest", "where a new consumer group starts on a log with no committed "
+                        "offset: earliest | latest")
+    session_timeout_ns: int = _f(45 * SECOND, "how long a crashed log-group member keeps its "
+                                 "partitions before it is evicted and the group rebalances")
+    assignment: str = _f("range", "default partition assignment strategy: range | round_robin | "
+                         "cooperative_sticky")
+    notes: str = _f("", "what the model leaves out or simplifies for this profile")
+    sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False,
+                                    metadata={"meaning": "field -> where the value comes from"})
+
+    def __post_init__(self) -> None:
+        for name, valid in _ENUMS.items():
+            value = getattr(self, name)
+            if value not in valid:
+                raise ValueError(f"profile {self.name!r}: {name}={value!r} is not one of {', '.join(valid)}")
+        bad = set(self.counter_increments_on) - set(COUNTER_EVENTS)
+        if bad:
+            raise ValueError(f"profile {self.name!r}: counter_increments_on has {sorted(bad)}; "
+                             f"valid: {', '.join(COUNTER_EVENTS)}")
+        if self.max_deliveries is not None and self.max_deliveries < 1:
+            raise ValueError(f"profile {self.name!r}: max_deliveries must be >= 1 or None")
+        if self.prefetch < 0:
+            raise ValueError(f"profile {self.name!r}: prefetch must be >= 0")
+
+    @property
+    def counts_first_delivery(self) -> bool:
+        """True when the first delivery already counts (SQS, NATS); False for return counters."""
+        return "deliver" in self.counter_increments_on
+
+    def with_overrides(self, **fields: Any) -> Profile:
+        """A copy with some fields replaced; unknown names raise a ValueError listing valid ones."""
+        valid = field_names()
+        unknown = sorted(set(fields) - set(valid) - {"sources"})
+        if unknown:
+            raise ValueError(f"unknown profile field(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        if "counter_increments_on" in fields:
+            fields["counter_increments_on"] = frozenset(fields["counter_increments_on"])
+        sources = dict(self.sources)
+        for name in fields:
+            sources[name] = "scenario override"
+        fields["sources"] = sources
+        return dataclasses.replace(self, **fields)
+
+    def source(self, field_name: str) -> str:
+        """Where this profile's value of `field_name` comes from."""
+        return self.sources.get(field_name, "evtool design choice")
+
+
+def field_names() -> list[str]:
+    """The overridable profile fields, in declaration order."""
+    return [f.name for f in dataclasses.fields(Profile) if f.name != "sources"]
+
+
+_RMQ_CONFIRMS = "https://www.rabbitmq.com/docs/confirms"
+_RMQ_CONSUMERS = "https://www.rabbitmq.com/docs/consumers (consumer_timeout)"
+_RMQ_QQ = "https://www.rabbitmq.com/docs/quorum-queues"
+_RMQ_DLX = "https://www.rabbitmq.com/docs/dlx"
+_SQS_VIS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"
+_SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
+_SQS_FIFO = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
+             "FIFO-queues-understanding-logic.html")
+_SQS_KEYS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html"
+_SQS_RECEIVE = "SQS API ReceiveMessage (MaxNumberOfMessages 1-10)"
+_KAFKA_CONSUMER = "Kafka ConsumerConfig.java (apache/kafka @1eb7644)"
+_KAFKA_SHARE = "Kafka ShareGroupConfig.java, KIP-932 share groups (apache/kafka @1eb7644)"
+_KAFKA_DESIGN = "https://kafka.apache.org/documentation/#semantics"
+_NATS_CONSUMERS = "https://docs.nats.io/nats-concepts/jetstream/consumers"
+_NATS_DLQ = "https://docs.nats.io/using-nats/developing-with-nats/js/consumers (dead letter queues)"
+_NATS_STREAMS = "https://docs.nats.io/nats-concepts/jetstream/streams (Duplicates)"
+_REDIS_STREAMS = "https://redis.io/docs/latest/develop/data-types/streams/"
+_REDIS_XREADGROUP = "https://redis.io/docs/latest/commands/xreadgroup/"
+_REDIS_XCLAIM = "https://redis.io/docs/latest/commands/xclaim/ and /xautoclaim/"
+_REDIS_XGROUP = "https://redis.io/docs/latest/commands/xgroup-create/"
+_RESEARCH = "research §1.8 (evtool unified model)"
+
+
+DEFAULT = Profile(
+    name="default", broker="evtool", version="1",
+    notes="evtool's own teaching defaults: redeliveries go to the back of the queue, leases of 30 s "
+          "like SQS and NATS, a counter that includes the first delivery, no limit unless a channel "
+          "sets max_deliveries.",
+    sources={
+        "requeue_position": "evtool design choice (keeps a poison message from blocking the head)",
+        "ack_timeout_ns": "evtool design choice (matches SQS and NATS: 30 s)",
+        "ack_timeout_action": "evtool design choice (per-message return, as SQS and NATS)",
+        "counter_name": "evtool design choice", "counter_increments_on": _RESEARCH,
+        "max_deliveries": "evtool design choice", "at_limit": _RESEARCH, "dedup_window_ns": "evtool design choice",
+        "crash_return": "evtool design choice", "ack_effect": _RESEARCH,
+        "prefetch": "evtool design choice", "prefetch_cap": "evtool design choice",
+        "log_start": "evtool design choice", "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms",
+        "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy",
+    },
+)
+
+RABBITMQ_CLASSIC = Profile(
+    name="rabbitmq-classic", broker="rabbitmq", version="3.10",
+    requeue_position="original",
+    ack_timeout_ns=30 * MINUTE, ack_timeout_action="close_channel",
+    counter_name="redelivered", counter_increments_on=frozenset(),
+    max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
+    crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=None,
+    log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    notes="Classic queues have no delivery counter, only the boolean `redelivered` flag (a Delivery's "
+          "`redelivered`), so nothing stops a requeue loop. consumer_timeout is checked about once a "
+          "minute by the broker; evtool fires it exactly at the deadline. Log channels stand for "
+          "RabbitMQ streams.",
+    sources={
+        "version": "the RabbitMQ installed on this machine (3.10.8)",
+        "requeue_position": _RMQ_CONFIRMS + " (requeued to its original position if possible)",
+        "ack_timeout_ns": _RMQ_CONSUMERS + " default 30 min",
+        "ack_timeout_action": _RMQ_CONSUMERS + " (channel closed with PRECONDITION_FAILED, all unacked requeued)",
+        "counter_name": _RMQ_CONSUMERS + " (redeliver flag; not a count)",
+        "counter_increments_on": _RMQ_CONSUMERS + " (no counter on classic queues)",
+        "max_deliveries": _RMQ_QQ + " (delivery-limit exists for quorum queues only)",
+        "at_limit": _RMQ_DLX, "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
+        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "prefetch_cap": _RMQ_CONSUMERS, "log_start": "https://www.rabbitmq.com/docs/streams",
+        "session_timeout_ns": "n/a (Kafka default kept for log channels)",
+        "assignment": "n/a (Kafka default kept for log channels)",
+    },
+)
+
+RABBITMQ_QUORUM = Profile(
+    name="rabbitmq-quorum", broker="rabbitmq", version="3.10",
+    requeue_position="head",
+    ack_timeout_ns=30 * MINUTE, ack_timeout_action="close_channel",
+    counter_name="x-delivery-count",
+    counter_increments_on=frozenset({"nack", "lease_expired", "crash", "channel_closed"}),
+    max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
+    crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=2000,
+    log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    notes="RabbitMQ 3.10 semantics: x-delivery-count counts every return; no default delivery limit "
+          "(4.0 sets 20, 4.3 stops counting basic.nack). A message is dead-lettered with reason "
+          "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
+          "so up to limit+1 deliveries happen. 3.10 returns messages near the head.",
+    sources={
+        "version": "the RabbitMQ installed on this machine (3.10.8)",
+        "requeue_position": _RMQ_QQ + " (returned messages are redelivered before others in 3.x)",
+        "ack_timeout_ns": _RMQ_CONSUMERS + " default 30 min",
+        "ack_timeout_action": _RMQ_CONSUMERS + " (x-consumer-timeout with return+cancel arrives in 4.3)",
+        "counter_name": _RMQ_QQ + " (x-delivery-count header)",
+        "counter_increments_on": _RMQ_QQ + " (every return counts before 4.3)",
+        "max_deliveries": _RMQ_QQ + " (x-delivery-limit is opt-in before 4.0; 20 by default since 4.0)",
+        "at_limit": _RMQ_DLX + " (dropped or dead-lettered with reason delivery_limit)",
+        "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
+        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "prefetch_cap": _RMQ_QQ + " (prefetch capped at 2,000; stated in current docs)",
+        "log_start": "https://www.rabbitmq.com/docs/streams",
+        "session_timeout_ns": "n/a (Kafka default kept for log channels)",
+        "assignment": "n/a (Kafka default kept for log channels)",
+    },
+)
+
+SQS_STANDARD = Profile(
+    name="sqs-standard", broker="sqs", version="2024",
+    requeue_position="tail",
+    ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
+    counter_name="ApproximateReceiveCount", counter_increments_on=frozenset({"deliver"}),
+    max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
+    crash_return="lease", ack_effect="delete", prefetch=10, prefetch_cap=None,
+    log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    notes="A nack is ChangeMessageVisibility(0) (or the given delay). Standard queues promise only "
+          "best-effort order; evtool returns messages to the tail. The receive count is exact here, "
+          "not approximate. The message moves to the DLQ on the receive that would exceed "
+          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive.",
+    sources={
+        "requeue_position": _SQS_VIS + " (message becomes visible again; standard queues: best-effort order)",
+        "ack_timeout_ns": _SQS_VIS + " (VisibilityTimeout default 30 s, 0-12 h)",
+        "ack_timeout_action": _SQS_VIS, "counter_name": _SQS_DLQ,
+        "counter_increments_on": _SQS_DLQ + " (ApproximateReceiveCount: every receive)",
+        "max_deliveries": _SQS_DLQ + " (no limit unless a RedrivePolicy sets maxReceiveCount 1-1000)",
+        "at_limit": _SQS_DLQ + " (moved to the DLQ after maxReceiveCount is exceeded)",
+        "dedup_window_ns": _SQS_KEYS + " (dedup is FIFO-only)",
+        "crash_return": _SQS_VIS + " (nothing returns before the visibility timeout)",
+        "ack_effect": "DeleteMessage (research §1.3)", "prefetch": _SQS_RECEIVE,
+        "prefetch_cap": "research §1.3 (about 120,000 in flight per standard queue)",
+        "log_start": "n/a (no log channels)", "session_timeout_ns": "n/a (no log channels)",
+        "assignment": "n/a (no log channels)",
+    },
+)
+
+SQS_FIFO = SQS_STANDARD.with_overrides(
+    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE,
+    notes="Use a grouped_queue channel with group_key MessageGroupId (or the message key): one message "
+          "in flight per group, and a failed message blocks its group until it is deleted or moved to "
+          "the DLQ. A returned message goes back to the head of its group. Content-based dedup is not "
+          "modelled: the window compares message ids.",
+)
+SQS_FIFO.sources.update({
+    "name": "evtool", "requeue_position": _SQS_FIFO + " (strict order within a message group)",
+    "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
+    "notes": "evtool",
+})
+
+KAFKA = Profile(
+    name="kafka", broker="kafka", version="3.9",
+    requeue_position="head",
+    ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
+    counter_name="delivery count (share groups)", counter_increments_on=frozenset({"deliver"}),
+    max_deliveries=5, at_limit="drop", dedup_window_ns=None,
+    crash_return="lease", ack_effect="cursor", prefetch=500, prefetch_cap=None,
+    log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
+    notes="Log channels are Kafka topics: no broker redelivery and no counter; a nack seeks the "
+          "partition back (head-of-line blocking), a reject skips the record; a crashed member keeps its "
+          "partitions until session_timeout_ns, then the group rebalances and the next owner re-reads "
+          "from the last commit. The lease, counter and limit fields apply to queue channels, which "
+          "stand for KIP-932 share groups (lock 30 s, delivery count limit 5, then archived).",
+    sources={
+        "requeue_position": _KAFKA_SHARE + " (released records are re-acquired first)",
+        "ack_timeout_ns": _KAFKA_SHARE + " group.share.record.lock.duration.ms=30000",
+        "ack_timeout_action": _KAFKA_SHARE + " (lock expiry releases the record)",
+        "counter_name": _KAFKA_SHARE, "counter_increments_on": _KAFKA_SHARE + " (each acquisition)",
+        "max_deliveries": _KAFKA_SHARE + " group.share.delivery.count.limit=5",
+        "at_limit": _KAFKA_SHARE + " (the record is archived)",
+        "dedup_window_ns": "research §1.2 (the idempotent producer dedups producer retries only)",
+        "crash_return": _KAFKA_SHARE + " (acquisition locks expire)",
+        "ack_effect": _KAFKA_DESIGN + " (consuming does not delete; a commit stores the next offset)",
+        "prefetch": _KAFKA_CONSUMER + " max.poll.records=500",
+        "log_start": _KAFKA_CONSUMER + " auto.offset.reset=latest",
+        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000",
+        "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy=[Range, CooperativeSticky]",
+    },
+)
+
+NATS_JETSTREAM = Profile(
+    name="nats-jetstream", broker="nats", version="2.10",
+    requeue_position="tail",
+    ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
+    counter_name="NumDelivered", counter_increments_on=frozenset({"deliver"}),
+    max_deliveries=None, at_limit="keep_with_advisory", dedup_window_ns=2 * MINUTE,
+    crash_return="lease", ack_effect="delete", prefetch=1000, prefetch_cap=None,
+    log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    notes="Queue channels stand for a WorkQueue stream with a durable pull consumer. MaxDeliver "
+          "defaults to -1 (infinite); when set, the message that reaches it stays in the stream and an "
+          "advisory is published (max_deliveries_reached); it is no longer delivered. BackOff lists "
+          "are not modelled; MaxAckPending is applied per subscriber, not per consumer.",
+    sources={
+        "requeue_position": "research §1.4 (redeliveries arrive after newer messages; inferred)",
+        "ack_timeout_ns": _NATS_CONSUMERS + " AckWait 30 s",
+        "ack_timeout_action": _NATS_CONSUMERS + " (redelivered after AckWait)",
+        "counter_name": _NATS_CONSUMERS + " (NumDelivered in the delivery metadata)",
+        "counter_increments_on": _NATS_CONSUMERS + " (MaxDeliver counts every delivery attempt)",
+        "max_deliveries": _NATS_CONSUMERS + " MaxDeliver -1",
+        "at_limit": _NATS_DLQ + " (the message stays in the stream; MAX_DELIVERIES advisory)",
+        "dedup_window_ns": _NATS_STREAMS + " 2 min",
+        "crash_return": _NATS_CONSUMERS + " (AckWait expiry redelivers)",
+        "ack_effect": _NATS_STREAMS + " (WorkQueuePolicy deletes on ack; LimitsPolicy keeps)",
+        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000",
+        "log_start": _NATS_CONSUMERS + " DeliverPolicy all",
+        "session_timeout_ns": "n/a (Kafka default kept for log channels)",
+        "assignment": "n/a (Kafka default kept for log channels)",
+    },
+)
+
+REDIS_STREAMS = Profile(
+    name="redis-streams", broker="redis", version="7.2",
+    requeue_position="head",
+    ack_timeout_ns=None, ack_timeout_action="none",
+    counter_name="delivery_count", counter_increments_on=frozenset({"deliver"}),
+    max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
+    crash_return="never", ack_effect="cursor", prefetch=0, prefetch_cap=None,
+    log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
+    notes="Queue channels stand for a stream with one consumer group: entries stay pending (in flight) "
+          "until XACK; nothing is redelivered automatically, a crashed consumer's entries wait for "
+          "Broker.claim (XCLAIM/XAUTOCLAIM), which increments the count. A nack stands for re-reading "
+          "your own pending entries (XREADGROUP 0), so the message goes back to the head. The DLQ is "
+          "an application convention: set max_deliveries and dead_letter on the channel to model it.",
+    sources={
+        "requeue_position": _REDIS_XREADGROUP + " (pending entries are re-read first with ID 0)",
+        "ack_timeout_ns": _REDIS_STREAMS + " (no lease; only idle time)",
+        "ack_timeout_action": _REDIS_STREAMS, "counter_name": "https://redis.io/docs/latest/commands/xpending/",
+        "counter_increments_on": _REDIS_XCLAIM + " (each delivery and claim increments it)",
+        "max_deliveries": _REDIS_STREAMS + " (no limit; the DLQ is an app convention)",
+        "at_limit": _REDIS_STREAMS + " (recipe: XADD to another stream, then XACK)",
+        "dedup_window_ns": "research §1.6 (no dedup)",
+        "crash_return": _REDIS_XCLAIM + " (pending entries wait for a claim)",
+        "ack_effect": "https://redis.io/docs/latest/commands/xack/ (removes from the PEL only)",
+        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional)",
+        "log_start": _REDIS_XGROUP + " ($ = only new entries, the usual choice)",
+        "session_timeout_ns": "n/a (Kafka default kept for log channels)",
+        "assignment": "n/a (Kafka default kept for log channels)",
+    },
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    DEFAULT, RABBITMQ_CLASSIC, RABBITMQ_QUORUM, SQS_STANDARD, SQS_FIFO, KAFKA, NATS_JETSTREAM, REDIS_STREAMS)}
+
+
+def get_profile(name: str) -> Profile:
+    """The built-in profile called `name`; a KeyError lists the valid names."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}") from None
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, frozenset):
+        return ", ".join(sorted(value)) or "(nothing)"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= SECOND and value % SECOND == 0:
+        s = value // SECOND
+        return f"{s // 60} min" if s % 60 == 0 else f"{s} s"
+    return str(value)
+
+
+def profiles_markdown() -> str:
+    """The text of docs/profiles.md: one table per profile (field, value, meaning, source)."""
+    meanings = {f.name: f.metadata.get("meaning", "") for f in dataclasses.fields(Profile)}
+    out = [
+        "# Broker profiles",
+        "",
+        "Generated from `evtool/core/profiles.py` by `profiles_markdown()`; a test keeps this file equal",
+        "to the code. A scenario picks a profile with `profile:` and may override any field; unknown",
+        "field names are rejected with the list of valid ones.",
+        "",
+        "How the delivery counter works: when `deliver` is in `counter_increments_on`, every delivery",
+        "counts (the first included) and at most `max_deliveries` deliveries happen. Otherwise the",
+        "counter counts failed returns (RabbitMQ quorum `x-delivery-count`), the first delivery has",
+        "count 0, and the message dies at the return that makes the count exceed `max_deliveries`",
+        "(at most `max_deliveries + 1` deliveries). Either way no delivery has `count > max_deliveries`.",
+        "",
+    ]
+    for p in PROFILES.values():
+        out += [f"## `{p.name}`", "", p.notes, "",
+                "| field | value | meaning | source |", "|---|---|---|---|"]
+        for name in field_names():
+            if name in ("name", "notes"):
+                continue
+            value = _show(getattr(p, name)).replace("|", "\\|")
+            out.append(f"| `{name}` | {value} | {meanings[name]} | {p.source(name)} |")
+        out.append("")
+    return "\n".join(out)

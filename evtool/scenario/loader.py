@@ -1,0 +1,505 @@
+"""Load a scenario file: read, substitute parameters, apply --set, validate, cross-check.
+
+The result is a `LoadedScenario`: the validated model plus where it came
+from (path, text, hash, locations), so later layers can point at the file
+too. Every failure is a `ScenarioError` listing all problems, sorted by line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from evtool.scenario.errors import Problem, ScenarioError, did_you_mean, known_list
+from evtool.scenario.models import Scenario
+from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
+
+_PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario and its provenance."""
+
+    model: Scenario
+    path: str
+    text: str
+    sha256: str
+    locations: Locations
+    overrides: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()
+
+    def where(self, path: Path_, message: str, hint: str | None = None) -> Problem:
+        """A problem located at `path` in this scenario's file (for later layers)."""
+        line, col = self.locations.find(path)
+        return Problem(self.path, line, col, dotted(path), message, hint)
+
+
+def load_scenario(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> LoadedScenario:
+    """Read and validate a scenario file; raise ScenarioError with every problem."""
+    p = Path(path)
+    text = read_text(p)
+    return load_text(text, str(path), overrides)
+
+
+def load_text(text: str, file: str = "<scenario>", overrides: list[str] | dict[str, Any] | None = None,
+              ) -> LoadedScenario:
+    """Validate scenario text (the file name is only used in messages)."""
+    data, loc = parse_yaml(text, file)
+    if not isinstance(data, dict):
+        found = "a list" if isinstance(data, list) else f"the value {data!r}"
+        raise ScenarioError([Problem(file, 1, 1, "", f"a scenario is a mapping of keys, found {found}",
+                                     'start with `evtool: "1"` and `id: my-scenario`')], text)
+    sets = _parse_sets(overrides)
+    problems: list[Problem] = []
+    params = _resolve_parameters(data, sets, loc, problems)
+    data = _substitute(data, params, (), loc, problems)
+    set_paths = _apply_sets(data, {k: v for k, v in sets.items() if k not in params}, loc, problems)
+    model: Scenario | None = None
+    try:
+        model = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_convert(exc, data, loc, set_paths))
+    warnings: list[Problem] = []
+    if model is not None and not problems:
+        from evtool.scenario.refs import check_references
+
+        found = check_references(model, data, loc)
+        problems.extend(p for p in found if p.severity == "error")
+        warnings.extend(p for p in found if p.severity == "warning")
+    if problems:
+        raise ScenarioError(problems, text)
+    assert model is not None
+    return LoadedScenario(
+        model=model,
+        path=file,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        locations=loc,
+        overrides=dict(sets),
+        parameters=params,
+        warnings=tuple(sorted(warnings)),
+    )
+
+
+# --------------------------------------------------------------------------- --set and parameters
+
+
+def _parse_sets(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
+    if overrides is None:
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    out: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ScenarioError([Problem("--set", 1, 1, "", f"`{item}` is not `path=value`",
+                                         "e.g. --set consumers.billing.retry.max_attempts=2")])
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ScenarioError([Problem("--set", 1, 1, "", f"`{item}` has no path before `=`")])
+        out[key] = parse_value(raw)
+    return out
+
+
+def parse_value(raw: str) -> Any:
+    """A --set value read as a YAML scalar or flow collection (`2`, `true`, `30s`, `[a, b]`)."""
+    if raw.strip() == "":
+        return ""
+    try:
+        value, _ = parse_yaml(raw, "--set")
+    except ScenarioError:
+        return raw
+    return value
+
+
+def _resolve_parameters(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
+                        problems: list[Problem]) -> dict[str, Any]:
+    raw = data.get("parameters") or {}
+    if not isinstance(raw, dict):
+        return {}
+    params: dict[str, Any] = {}
+    for name, spec in raw.items():
+        if isinstance(spec, dict) and "default" in spec:
+            params[name] = spec["default"]
+    for key, value in sets.items():
+        if key in raw:
+            spec = raw[key]
+            allowed = spec.get("values") if isinstance(spec, dict) else None
+            if allowed and value not in allowed:
+                problems.append(Problem("--set", 1, 1, f"parameters.{key}",
+                                        f"`{value}` is not an allowed value of parameter `{key}`",
+                                        f"allowed: {', '.join(map(str, allowed))}"))
+            params[key] = value
+    return params
+
+
+def _substitute(value: Any, params: dict[str, Any], path: Path_, loc: Locations, problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        if path == () and "parameters" in value:
+            return {k: (v if k == "parameters" else _substitute(v, params, (k,), loc, problems))
+                    for k, v in value.items()}
+        return {k: _substitute(v, params, (*path, k), loc, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, params, (*path, i), loc, problems) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+        whole = _PARAM_RE.fullmatch(value.strip())
+        for m in _PARAM_RE.finditer(value):
+            if m.group(1) not in params:
+                line, col = loc.find(path)
+                problems.append(Problem(loc.file, line, col, dotted(path),
+                                        f"unknown parameter `${{{m.group(1)}}}`",
+                                        did_you_mean(m.group(1), params) or
+                                        f"declare it under `parameters:`; known: {known_list(params)}"))
+                return value
+        if whole:
+            return params[whole.group(1)]
+        return _PARAM_RE.sub(lambda m: str(params[m.group(1)]), value)
+    return value
+
+
+def _split_set_path(text: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for chunk in text.split("."):
+        m = re.fullmatch(r"([^\[\]]*)((?:\[\d+\])*)", chunk)
+        if not m:
+            parts.append(chunk)
+            continue
+        if m.group(1):
+            parts.append(m.group(1))
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+    return parts
+
+
+def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
+                problems: list[Problem]) -> dict[Path_, str]:
+    """Apply --set overrides in place; return each set path and its original text."""
+    applied: dict[Path_, str] = {}
+    for text, value in sets.items():
+        parts = _split_set_path(text)
+        node: Any = data
+        path: list[str | int] = []
+        i = 0
+        ok = True
+        while i < len(parts):
+            part = parts[i]
+            last = i == len(parts) - 1
+            if isinstance(part, int):
+                if not isinstance(node, list) or part >= len(node):
+                    problems.append(Problem("--set", 1, 1, dotted(tuple(path)),
+                                            f"`{text}`: there is no item [{part}] here"))
+                    ok = False
+                    break
+                if last:
+                    node[part] = value
+                else:
+                    node = node[part]
+                path.append(part)
+                i += 1
+                continue
+            if not isinstance(node, dict):
+                problems.append(Problem("--set", 1, 1, dotted(tuple(path)),
+                                        f"`{text}`: `{dotted(tuple(path))}` is not a mapping"))
+                ok = False
+                break
+            # Keys may contain dots (`orders.dlq`): take the longest existing key first.
+            key = part
+            consumed = 1
+            for j in range(len(parts), i, -1):
+                chunk = parts[i:j]
+                if all(isinstance(c, str) for c in chunk):
+                    candidate = ".".join(str(c) for c in chunk)
+                    if candidate in node:
+                        key, consumed = candidate, j - i
+                        break
+            last = i + consumed == len(parts)
+            path.append(key)
+            if last:
+                if value is None and key in node:
+                    node[key] = None
+                else:
+                    node[key] = value
+            else:
+                nxt = node.get(key)
+                if nxt is None or (not isinstance(nxt, dict | list)):
+                    nxt = {}
+                    node[key] = nxt
+                node = nxt
+            i += consumed
+        if ok:
+            applied[tuple(path)] = text
+    return applied
+
+
+# --------------------------------------------------------------------------- pydantic errors -> problems
+
+_DISCRIMINATORS = ("kind", "type", "process", "action", "check", "dist")
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Path_, bool]:
+    """Map pydantic's loc (with union tags) onto a real document path.
+
+    Returns the path and whether its last element exists in the data.
+    """
+    out: list[str | int] = []
+    node = data
+    exists = True
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str):
+            key = {"from_": "from", "for_": "for"}.get(part, part)
+            if key in node:
+                out.append(key)
+                node = node[key]
+                continue
+            if i == len(loc) - 1 or not _is_tag(part):
+                out.append(key)
+                exists = False
+                break
+            continue  # a union tag such as 'queue' or 'function-after[...]'
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+            continue
+        if isinstance(part, str) and _is_tag(part):
+            continue
+        out.append(part)
+        exists = False
+        break
+    return tuple(out), exists
+
+
+def _is_tag(part: str) -> bool:
+    return ("[" in part and "]" in part) or part in _TAG_NAMES
+
+
+_TAG_NAMES = {
+    "queue", "grouped_queue", "topic", "log", "router", "constant", "poisson", "burst", "stages", "once",
+    "uniform", "exponential", "normal", "lognormal", "shorthand", "request_reply", "saga",
+    "event_sourced_aggregate", "projection", "outbox", "crash", "restart", "pause", "slow", "scale",
+    "broker_restart", "drop", "duplicate", "delay", "poison", "no_loss", "dead_letters", "effectively_once",
+    "no_duplicates", "per_key_order", "latency", "pattern", "that", "int", "str", "float", "bool", "list",
+    "dict", "none", "literal", "is-instance", "Variation", "Duration",
+}
+
+
+def _value_at(data: Any, path: Path_) -> Any:
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, str):
+        return f"`{value}`"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"`{value!r}`" if not isinstance(value, bool) else f"`{str(value).lower()}`"
+
+
+def _convert(exc: ValidationError, data: Any, loc: Locations, set_paths: dict[Path_, str]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[Path_, str]] = set()
+    for err in exc.errors(include_url=False):
+        path, exists = _clean_loc(tuple(err["loc"]), data)
+        etype = err["type"]
+        ctx = err.get("ctx") or {}
+        found = _value_at(data, path) if exists else None
+        hint: str | None = ctx.get("hint") or None
+        key_error = False
+        if etype == "missing":
+            message = f"missing required key `{path[-1]}`"
+            hint = hint or _missing_hint(str(path[-1]))
+            key_error = True
+            where = path[:-1]
+        elif etype == "extra_forbidden":
+            allowed = _allowed_keys(data, path[:-1])
+            message = f"unknown key `{path[-1]}`"
+            suggestion = did_you_mean(str(path[-1]), allowed) if allowed else None
+            hint = suggestion or (f"keys allowed here: {known_list(allowed, 30)}" if allowed else None)
+            key_error = True
+            where = path
+        elif etype == "literal_error":
+            expected = ctx.get("expected", "")
+            choices = re.findall(r"'([^']*)'", str(expected))
+            message = f"expected one of {', '.join(f'`{c}`' for c in choices) or expected}; found {_fmt(found)}"
+            hint = (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
+            where = path
+        elif etype == "union_tag_invalid":
+            disc = str(ctx.get("discriminator", "")).strip("'")
+            tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+            tag = ctx.get("tag")
+            message = f"unknown {disc} `{tag}`; expected one of {', '.join(f'`{t}`' for t in tags)}"
+            hint = did_you_mean(str(tag), tags)
+            where = path + ((disc,) if isinstance(found, dict) and disc in found else ())
+        elif etype == "union_tag_not_found":
+            disc = str(ctx.get("discriminator", "")).strip("'")
+            message = f"missing `{disc}`"
+            hint = _missing_hint(disc)
+            where = path
+        elif etype.startswith("evtool_"):
+            message = str(ctx.get("message") or err["msg"])
+            where = path
+        elif etype in ("int_type", "int_parsing", "int_from_float"):
+            message = f"expected a whole number, found {_fmt(found)}"
+            where = path
+        elif etype in ("float_type", "float_parsing"):
+            message = f"expected a number, found {_fmt(found)}"
+            where = path
+        elif etype in ("bool_type", "bool_parsing"):
+            message = f"expected true or false, found {_fmt(found)}"
+            where = path
+        elif etype in ("string_type",):
+            message = f"expected text, found {_fmt(found)}"
+            hint = hint or ("quote it" if found is not None else None)
+            where = path
+        elif etype in ("dict_type", "model_type", "model_attributes_type"):
+            message = f"expected a mapping of keys, found {_fmt(found)}"
+            where = path
+        elif etype == "list_type":
+            message = f"expected a list, found {_fmt(found)}"
+            hint = hint or "write `[a, b]` or one `- item` per line"
+            where = path
+        elif etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+            bound = {"greater_than_equal": "at least", "greater_than": "greater than",
+                     "less_than_equal": "at most", "less_than": "less than"}[etype]
+            limit = next(iter(ctx.values()), "?")
+            message = f"must be {bound} {limit}, found {_fmt(found)}"
+            where = path
+        elif etype == "too_short":
+            message = f"needs at least {ctx.get('min_length', 1)} item(s)"
+            where = path
+        elif etype == "value_error":
+            message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
+            where = path
+        else:
+            message = err["msg"]
+            where = path
+        key = (tuple(where), message)
+        if key in seen:
+            continue
+        seen.add(key)
+        problems.append(_locate(loc, tuple(where), message, hint, key_error, set_paths, path))
+    return problems
+
+
+def _locate(loc: Locations, where: Path_, message: str, hint: str | None, key_error: bool,
+            set_paths: dict[Path_, str], path: Path_) -> Problem:
+    for set_path, text in set_paths.items():
+        if path[: len(set_path)] == set_path:
+            return Problem("--set", 1, 1, dotted(path), f"{message} (from `--set {text}=...`)", hint)
+    line, col = loc.find(where, key=key_error)
+    return Problem(loc.file, line, col, dotted(path), message, hint)
+
+
+def _missing_hint(key: str) -> str | None:
+    return {
+        "evtool": 'every scenario starts with `evtool: "1"`',
+        "id": "give the scenario a stable id, e.g. `id: retries-dlq`",
+        "run": "e.g. `run: {seed: 42, duration: 2m}`",
+        "seed": "e.g. `seed: 42`",
+        "duration": "e.g. `duration: 2m` (the load phase)",
+        "channels": "declare at least one channel, e.g. `channels: {orders: {kind: queue}}`",
+        "on_exhausted": "say what happens after the last attempt: dead_letter, drop, park or requeue",
+        "kind": "a channel's kind: queue, grouped_queue, topic, log or router",
+        "process": "an arrival process: constant, poisson, burst, stages or once",
+        "action": "a fault action: crash, restart, pause, slow, scale, broker_restart, drop, duplicate, delay, poison",
+        "type": "say which type this is",
+        "from": "the channel this consumer reads, e.g. `from: orders`",
+        "to": "the channel to publish to, e.g. `to: orders`",
+        "arrival": "e.g. `arrival: {process: poisson, rate: 20/s}`",
+        "dist": "a distribution: constant, uniform, exponential, normal or lognormal",
+    }.get(key)
+
+
+# --------------------------------------------------------------------------- allowed keys
+
+
+def _allowed_keys(data: Any, path: Path_) -> list[str]:
+    """The keys the model accepts at `path` (for did-you-mean on unknown keys)."""
+    model = _model_at(Scenario, data, path)
+    if model is None:
+        return []
+    names = []
+    for name, info in model.model_fields.items():
+        names.append(info.alias or name)
+    return names
+
+
+def _model_at(annotation: Any, data: Any, path: Path_) -> type[BaseModel] | None:
+    node = data
+    ann = annotation
+    for part in path:
+        ann = _pick(ann, node)
+        if ann is None:
+            return None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            field_name = {"from": "from_", "for": "for_"}.get(str(part), str(part))
+            info = ann.model_fields.get(field_name)
+            if info is None:
+                return None
+            ann = info.annotation
+        else:
+            origin = typing.get_origin(ann)
+            args = typing.get_args(ann)
+            if origin is dict:
+                ann = args[1]
+            elif origin is list:
+                ann = args[0]
+            else:
+                return None
+        node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list)
+                                                               and isinstance(part, int) and part < len(node)
+                                                               else None)
+    ann = _pick(ann, node)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    return None
+
+
+def _pick(ann: Any, node: Any) -> Any:
+    """Unwrap Annotated/Optional/unions, choosing the member that fits `node`."""
+    for _ in range(10):
+        origin = typing.get_origin(ann)
+        if origin is typing.Annotated:
+            ann = typing.get_args(ann)[0]
+            continue
+        if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+            members = [typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a
+                       for a in typing.get_args(ann)]
+            models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+            containers = [m for m in members if typing.get_origin(m) in (dict, list)]
+            if isinstance(node, dict) and models:
+                if len(models) == 1:
+                    return models[0]
+                for m in models:
+                    for disc in _DISCRIMINATORS:
+                        info = m.model_fields.get(disc)
+                        if info is not None and disc in node and node[disc] in typing.get_args(info.annotation):
+                            return m
+                    if "that" in node and "that" in m.model_fields:
+                        return m
+                return None
+            if containers:
+                ann = containers[0]
+                continue
+            return None
+        return ann
+    return ann

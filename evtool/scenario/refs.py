@@ -1,0 +1,377 @@
+"""Cross-reference checks: every name one part of a scenario uses for another.
+
+Runs after the models validate. A consumer that reads a channel that does
+not exist names the channels that do; a selector with an unknown event kind
+suggests the closest kind; an expression that does not parse points at the
+column inside the expression. Also a few lints (warnings) for settings that
+are legal but almost always a mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from evtool.scenario import models as m
+from evtool.scenario.errors import Problem, did_you_mean, known_list
+from evtool.scenario.vocabulary import KINDS
+from evtool.scenario.yamlsource import Locations, Path_, dotted
+
+EXPRESSION_NAMES = frozenset({"msg", "state", "key", "attempt", "now", "params", "tag"})
+TARGET_KINDS = ("consumer", "channel", "producer", "pattern", "broker")
+
+
+class _Checker:
+    def __init__(self, sc: m.Scenario, data: dict[str, Any], loc: Locations) -> None:
+        self.sc = sc
+        self.data = data
+        self.loc = loc
+        self.problems: list[Problem] = []
+        self.channels = set(sc.channels)
+        self.consumers = set(sc.consumers)
+        self.producers = set(sc.producers)
+        self.patterns = set(sc.patterns)
+        self.fault_names = {f.name for f in sc.faults if f.name}
+        self.actors = self.consumers | self.producers | self.patterns
+        for p in sc.patterns.values():
+            if isinstance(p, m.RequestReplyPattern):
+                self.actors |= {p.requester.name, p.responder.name}
+        self.groups = {c.group or name for name, c in sc.consumers.items()}
+
+    # -- reporting
+
+    def add(self, path: Path_, message: str, hint: str | None = None, *, offset: int | None = None,
+            severity: str = "error") -> None:
+        line, col = self.loc.find(path)
+        if offset is not None and path in self.loc.values:
+            col += offset + (1 if path in self.loc.quoted else 0)
+        self.problems.append(Problem(self.loc.file, line, col, dotted(path), message, hint,
+                                     severity))  # type: ignore[arg-type]
+
+    def ref(self, path: Path_, name: str | None, known: Iterable[str], what: str) -> None:
+        if name is None:
+            return
+        known = set(known)
+        if name not in known:
+            hint = did_you_mean(name, known) or f"the {what}s defined are: {known_list(known)}"
+            self.add(path, f"no {what} named `{name}`", hint)
+
+    # -- the checks
+
+    def run(self) -> list[Problem]:
+        self.check_channels()
+        self.check_producers()
+        self.check_consumers()
+        self.check_patterns()
+        self.check_faults()
+        self.check_expect()
+        self.check_lesson()
+        self.check_names()
+        return self.problems
+
+    def check_channels(self) -> None:
+        for name, ch in self.sc.channels.items():
+            base = ("channels", name)
+            if isinstance(ch, m.RouterChannel):
+                for i, b in enumerate(ch.bindings):
+                    self.ref((*base, "bindings", i, "to"), b.to, self.channels - {name}, "channel")
+                    if ch.type == "fanout" and b.pattern:
+                        self.add((*base, "bindings", i, "pattern"), "a fanout router ignores patterns",
+                                 "remove `pattern`, or use `type: topic`", severity="warning")
+                    if ch.type == "topic":
+                        words = b.pattern.split(".") if b.pattern else []
+                        for w in words:
+                            if ("*" in w or "#" in w) and w not in ("*", "#"):
+                                self.add((*base, "bindings", i, "pattern"),
+                                         f"`{w}`: `*` and `#` must be whole words",
+                                         "e.g. `orders.*.eu` or `orders.#`")
+                                break
+            elif isinstance(ch, m.DeliveryChannel):
+                self.ref((*base, "dead_letter"), ch.dead_letter, self.channels - {name}, "channel")
+                if ch.overflow == "dead_letter" and ch.dead_letter is None:
+                    self.add((*base, "overflow"), "`overflow: dead_letter` needs a `dead_letter` channel",
+                             "add `dead_letter: NAME` to this channel")
+
+    def check_producers(self) -> None:
+        for name, p in self.sc.producers.items():
+            base = ("producers", name)
+            self.ref((*base, "to"), p.to, self.channels, "channel")
+            target = self.sc.channels.get(p.to)
+            if isinstance(target, m.RouterChannel) and target.type != "fanout" and p.routing_key is None:
+                self.add((*base, "routing_key"), f"`{p.to}` is a {target.type} router: give a `routing_key`",
+                         "e.g. `routing_key: orders.created.eu`", severity="warning")
+            if p.sequence == "per_key" and p.key is None:
+                self.add((*base, "sequence"), "`sequence: per_key` needs a `key` distribution",
+                         "e.g. `key: {dist: zipf, space: 50}`")
+            if p.retry is not None:
+                self.check_retry((*base, "retry"), p.retry, {"drop", "dead_letter", "error"})
+            self.check_templates((*base, "payload"), p.payload)
+
+    def check_consumers(self) -> None:
+        for name, c in self.sc.consumers.items():
+            base = ("consumers", name)
+            self.ref((*base, "from"), c.from_, self.channels, "channel")
+            src = self.sc.channels.get(c.from_)
+            if isinstance(src, m.RouterChannel):
+                self.add((*base, "from"), f"`{c.from_}` is a router; consumers read queues, topics and logs",
+                         "bind a queue to the router and read that queue")
+            self.ref((*base, "dead_letter"), c.dead_letter, self.channels, "channel")
+            for i, rule in enumerate(c.fail_if):
+                self.expr((*base, "fail_if", i, "when"), rule.when)
+            if c.idempotency is not None:
+                self.expr((*base, "idempotency", "key"), c.idempotency.key)
+            self.check_handler(base, c.effects, c.emit)
+            for mtype, h in c.handles.items():
+                hb = (*base, "handles", mtype)
+                for i, rule in enumerate(h.fail_if):
+                    self.expr((*hb, "fail_if", i, "when"), rule.when)
+                self.check_handler(hb, h.effects, h.emit)
+            if c.retry is not None:
+                self.check_retry((*base, "retry"), c.retry, {"dead_letter", "drop", "park", "requeue"})
+                if c.retry.on_exhausted == "dead_letter":
+                    ch = self.sc.channels.get(c.from_)
+                    has_dlq = c.dead_letter or (isinstance(ch, m.DeliveryChannel) and ch.dead_letter)
+                    if ch is not None and not has_dlq:
+                        self.add((*base, "retry", "on_exhausted"),
+                                 "`on_exhausted: dead_letter`, but neither the consumer nor its channel names a "
+                                 "dead-letter channel: the message will be dropped", "add `dead_letter: NAME`",
+                                 severity="warning")
+            if isinstance(src, m.LogChannel) and c.ack == "auto" and c.commit.mode == "periodic":
+                pass
+            if not isinstance(src, m.LogChannel) and (c.dispatch != "per_partition" and "dispatch" in
+                                                       self.data.get("consumers", {}).get(name, {})):
+                self.add((*base, "dispatch"), "`dispatch` applies to consumers of a `log` channel",
+                         severity="warning")
+
+    def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
+        for i, e in enumerate(effects):
+            for field in ("by", "value"):
+                v = getattr(e, field)
+                if isinstance(v, str):
+                    self.expr((*base, "effects", i, field), v)
+        for i, em in enumerate(emits):
+            self.ref((*base, "emit", i, "to"), em.to, self.channels, "channel")
+            self.expr((*base, "emit", i, "when"), em.when)
+            self.check_templates((*base, "emit", i, "payload"), em.payload)
+
+    def check_retry(self, path: Path_, r: m.RetryPolicy, allowed: set[str]) -> None:
+        if r.on_exhausted not in allowed:
+            self.add((*path, "on_exhausted"), f"`on_exhausted: {r.on_exhausted}` does not apply here",
+                     f"use one of: {', '.join(sorted(allowed))}")
+        if r.max_attempts == "forever":
+            self.add((*path, "max_attempts"), "`max_attempts: forever` retries a poison message forever",
+                     "set a limit and an `on_exhausted` fallback", severity="warning")
+        if r.on_exhausted == "requeue":
+            self.add((*path, "on_exhausted"), "`on_exhausted: requeue` loops a poison message forever",
+                     "prefer dead_letter or park", severity="warning")
+        if r.mode == "in_place" and r.backoff.type == "none" and r.max_attempts != 1:
+            pass
+
+    def check_patterns(self) -> None:
+        for name, p in self.sc.patterns.items():
+            base = ("patterns", name)
+            if isinstance(p, m.RequestReplyPattern):
+                self.ref((*base, "channel"), p.channel, self.channels, "channel")
+                if p.requester.retry is not None:
+                    self.check_retry((*base, "requester", "retry"), p.requester.retry, {"fallback", "error"})
+                if p.responder.idempotency is not None:
+                    self.expr((*base, "responder", "idempotency", "key"), p.responder.idempotency.key)
+                for i, rule in enumerate(p.responder.fail_if):
+                    self.expr((*base, "responder", "fail_if", i, "when"), rule.when)
+            elif isinstance(p, m.SagaPattern):
+                self.ref((*base, "trigger", "from"), p.trigger.from_, self.channels, "channel")
+                self.ref((*base, "reply_channel"), p.reply_channel, self.channels, "channel")
+                self.expr((*base, "correlation"), p.correlation)
+                names: set[str] = set()
+                for i, step in enumerate(p.steps):
+                    self.ref((*base, "steps", i, "send", "to"), step.send.to, self.channels, "channel")
+                    if step.compensate is not None:
+                        self.ref((*base, "steps", i, "compensate", "to"), step.compensate.to, self.channels,
+                                 "channel")
+                    if step.name in names:
+                        self.add((*base, "steps", i, "name"), f"two steps are named `{step.name}`")
+                    names.add(step.name)
+                    if step.retry is not None:
+                        self.check_retry((*base, "steps", i, "retry"), step.retry,
+                                         {"compensate", "dead_letter"})
+            elif isinstance(p, m.EventSourcedAggregatePattern):
+                self.ref((*base, "commands", "from"), p.commands.from_, self.channels, "channel")
+                for i, inv in enumerate(p.invariants):
+                    self.expr((*base, "invariants", i), inv)
+            elif isinstance(p, m.ProjectionPattern):
+                sources = {n for n, q in self.sc.patterns.items() if isinstance(q, m.EventSourcedAggregatePattern)}
+                self.ref((*base, "source"), p.source, sources, "event_sourced_aggregate pattern")
+            elif isinstance(p, m.OutboxPattern):
+                self.ref((*base, "service"), p.service, self.consumers, "consumer")
+                self.ref((*base, "relay", "to"), p.relay.to, self.channels, "channel")
+
+    def check_faults(self) -> None:
+        names: set[str] = set()
+        for i, f in enumerate(self.sc.faults):
+            base = ("faults", i)
+            if f.name:
+                if f.name in names:
+                    self.add((*base, "name"), f"two faults are named `{f.name}`")
+                names.add(f.name)
+            self.target((*base, "target"), f.target, f.action)
+            if f.action == "poison" and not f.target.startswith("channel:"):
+                self.add((*base, "target"), "a poison fault targets a channel", "e.g. `target: channel:orders`")
+
+    def target(self, path: Path_, text: str, action: str) -> None:
+        if text == "broker":
+            if action not in ("broker_restart",):
+                self.add(path, f"`{action}` cannot target the broker", "target a consumer or a channel")
+            return
+        kind, sep, rest = text.partition(":")
+        if not sep or kind not in TARGET_KINDS:
+            self.add(path, f"`{text}` is not a target",
+                     "write consumer:NAME, consumer:NAME#N, channel:NAME, producer:NAME, pattern:NAME or broker")
+            return
+        name, _, inst = rest.partition("#")
+        known = {"consumer": self.consumers, "channel": self.channels, "producer": self.producers,
+                 "pattern": self.patterns}.get(kind, set())
+        if kind == "consumer":
+            known = known | {p.responder.name for p in self.sc.patterns.values()
+                             if isinstance(p, m.RequestReplyPattern)}
+        self.ref(path, name, known, kind)
+        if inst:
+            if not inst.isdigit():
+                self.add(path, f"`#{inst}` is not an instance number", "instances count from 0: billing#0")
+            elif kind == "consumer" and name in self.sc.consumers and int(inst) >= self.sc.consumers[name].instances:
+                self.add(path, f"`{name}` has {self.sc.consumers[name].instances} instance(s); #{inst} is not one",
+                         "instances count from 0")
+        if action in ("crash", "restart", "pause", "slow", "scale") and kind != "consumer":
+            self.add(path, f"`{action}` targets a consumer", "e.g. `target: consumer:billing#0`")
+
+    def check_expect(self) -> None:
+        names: set[str] = set()
+        for i, e in enumerate(self.sc.expect):
+            base = ("expect", i)
+            if e.name:
+                if e.name in names:
+                    self.add((*base, "name"), f"two expectations are named `{e.name}`")
+                names.add(e.name)
+            if isinstance(e, m.NoLossCheck):
+                self.ref((*base, "channel"), e.channel, self.channels, "channel")
+                self.ref((*base, "group"), e.group, self.groups, "consumer group")
+            elif isinstance(e, m.DeadLettersCheck):
+                self.ref((*base, "channel"), e.channel, self.channels, "channel")
+            elif isinstance(e, m.EffectivelyOnceCheck | m.NoDuplicatesCheck):
+                self.ref((*base, "consumer"), e.consumer, self.consumers, "consumer")
+                if isinstance(e, m.EffectivelyOnceCheck):
+                    self.expr((*base, "by"), e.by)
+            elif isinstance(e, m.PerKeyOrderCheck):
+                self.ref((*base, "consumer"), e.consumer, self.consumers, "consumer")
+                self.expr((*base, "key"), e.key)
+                self.expr((*base, "seq"), e.seq)
+            elif isinstance(e, m.LatencyCheck):
+                self.ref((*base, "consumer"), e.consumer, self.consumers, "consumer")
+            elif isinstance(e, m.PatternCheck):
+                self.ref((*base, "pattern"), e.pattern, self.patterns, "pattern")
+                self.ref((*base, "group"), e.group, self.groups, "consumer group")
+            elif isinstance(e, m.Assertion):
+                self.assertion((*base, "that"), e.that)
+                if isinstance(e.during, str):
+                    self.ref((*base, "during"), e.during.removeprefix("fault:"), self.fault_names, "fault")
+        for i, a in enumerate(self.sc.alerts):
+            self.assertion(("alerts", i, "that"), a.that)
+        if self.sc.run.stop_when:
+            self.assertion(("run", "stop_when"), self.sc.run.stop_when)
+
+    def check_lesson(self) -> None:
+        lesson = self.sc.lesson
+        if lesson is None:
+            return
+        expect_names = {e.name for e in self.sc.expect if e.name}
+        for i, step in enumerate(lesson.steps):
+            base = ("lesson", "steps", i)
+            if step.event is not None:
+                self.selector((*base, "event"), step.event)
+            for j, f in enumerate(step.focus):
+                kind, sep, rest = f.partition(":")
+                if kind == "message":
+                    continue
+                if sep and kind in TARGET_KINDS:
+                    self.target((*base, "focus", j), f, "focus")
+                else:
+                    self.add((*base, "focus", j), f"`{f}` is not something to focus on",
+                             "write channel:NAME, consumer:NAME, producer:NAME, pattern:NAME or message:ID")
+        for i, v in enumerate(lesson.try_next):
+            if isinstance(v, m.Variation):
+                for j, name in enumerate(v.fails):
+                    self.ref(("lesson", "try_next", i, "fails", j), name, expect_names, "expectation")
+
+    def check_names(self) -> None:
+        seen: dict[str, str] = {}
+        for kind, names in (("producer", self.producers), ("consumer", self.consumers), ("pattern", self.patterns)):
+            for n in sorted(names):
+                if n in seen and seen[n] != kind:
+                    self.add((f"{kind}s", n), f"`{n}` is both a {seen[n]} and a {kind}",
+                             "give each component its own name: the trace tells them apart by name")
+                seen.setdefault(n, kind)
+
+    # -- the small languages
+
+    def expr(self, path: Path_, text: str | None) -> None:
+        if text is None:
+            return
+        from evtool.scenario.expressions import ExpressionError, compile_expression
+
+        try:
+            compile_expression(text, names=EXPRESSION_NAMES)
+        except ExpressionError as exc:
+            self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=exc.column)
+
+    def selector(self, path: Path_, text: str) -> None:
+        from evtool.scenario.selectors import SelectorError, parse_selector
+
+        try:
+            sel = parse_selector(text)
+        except SelectorError as exc:
+            self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=exc.column)
+            return
+        self.check_selector_name(path, sel.name, allow_metrics=False)
+
+    def assertion(self, path: Path_, text: str) -> None:
+        from evtool.scenario.selectors import METRICS, SelectorError, parse_assertion
+
+        try:
+            a = parse_assertion(text)
+        except SelectorError as exc:
+            self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=exc.column)
+            return
+        for sel in a.selectors():
+            if sel.name.startswith("state."):
+                owner = sel.name.split(".")[1] if sel.name.count(".") >= 1 else ""
+                self.ref(path, owner, self.consumers | self.patterns, "consumer")
+                continue
+            if sel.name in METRICS:
+                continue
+            self.check_selector_name(path, sel.name, allow_metrics=True)
+
+    def check_selector_name(self, path: Path_, name: str, *, allow_metrics: bool) -> None:
+        from evtool.scenario.selectors import METRICS
+
+        if name in KINDS:
+            return
+        options = set(KINDS) | (set(METRICS) if allow_metrics else set())
+        hint = did_you_mean(name, options) or ("event kinds are listed in docs/scenario-language.md"
+                                               " (section Trace events)")
+        self.add(path, f"`{name}` is not an event kind" + (" or metric" if allow_metrics else ""), hint)
+
+    def check_templates(self, path: Path_, payload: dict[str, Any]) -> None:
+        from evtool.scenario.templates import TemplateError, compile_template
+
+        for k, v in payload.items():
+            if isinstance(v, str) and "{{" in v:
+                try:
+                    compile_template(v)
+                except TemplateError as exc:
+                    self.add((*path, k), f"in `{v}`: {exc.message}", exc.hint, offset=exc.column)
+            elif isinstance(v, dict):
+                self.check_templates((*path, k), v)
+
+
+def check_references(sc: m.Scenario, data: dict[str, Any], loc: Locations) -> list[Problem]:
+    """Every cross-reference and lint problem of a validated scenario."""
+    return _Checker(sc, data, loc).run()

@@ -1,0 +1,281 @@
+"""Payload templates: `{{ uuid() }}`, `{{ key }}`, `{{ rand.uniform(5, 500) | round(2) }}`.
+
+A small, sandboxed template language for producer payloads and emitted
+messages. Each `{{ … }}` holds one expression over a few names (`key`,
+`seq`, `n`, `now`, `producer`, `instance`, `msg`, `params`) and a few
+functions bound to the component's seeded random stream, so the same seed
+gives the same payloads. A value that is exactly one `{{ … }}` keeps the
+expression's type (`{{ rand.randint(1, 5) }}` is an integer).
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from evtool.scenario.errors import did_you_mean
+
+TEMPLATE_NAMES = frozenset({"key", "seq", "n", "now", "producer", "instance", "msg", "params", "tag"})
+
+_SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.S)
+
+
+class TemplateError(ValueError):
+    """A template that does not parse; `column` is an offset into the template text."""
+
+    def __init__(self, message: str, column: int = 0, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.hint = hint
+
+
+class TemplateRuntimeError(RuntimeError):
+    """A template failed while rendering (a missing field, a bad argument)."""
+
+
+def _uuid(rng: random.Random) -> str:
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _choice(rng: random.Random, *options: Any, weights: list[float] | None = None) -> Any:
+    if len(options) == 1 and isinstance(options[0], list | tuple):
+        options = tuple(options[0])
+    if not options:
+        raise TemplateRuntimeError("choice() needs at least one option")
+    if weights is not None:
+        return rng.choices(options, weights=weights, k=1)[0]
+    return options[rng.randrange(len(options))]
+
+
+_RAND_FUNCS: dict[str, Callable[..., Any]] = {
+    "uniform": lambda rng, a, b: rng.uniform(a, b),
+    "randint": lambda rng, a, b: rng.randint(a, b),
+    "random": lambda rng: rng.random(),
+    "choice": _choice,
+    "gauss": lambda rng, mu, sigma: rng.gauss(mu, sigma),
+}
+_FUNCS: dict[str, Callable[..., Any]] = {
+    "uuid": _uuid,
+    "choice": _choice,
+    "randint": _RAND_FUNCS["randint"],
+    "uniform": _RAND_FUNCS["uniform"],
+}
+_PURE: dict[str, Callable[..., Any]] = {
+    "round": round,
+    "str": str,
+    "int": int,
+    "float": float,
+    "upper": lambda s: str(s).upper(),
+    "lower": lambda s: str(s).lower(),
+    "len": len,
+    "abs": abs,
+    "min": min,
+    "max": max,
+}
+_ALL_FUNCS = sorted({*_FUNCS, *_PURE, *(f"rand.{k}" for k in _RAND_FUNCS)})
+
+Env = Mapping[str, Any]
+Node = Callable[[Env, random.Random], Any]
+
+
+def _split_filters(text: str) -> list[tuple[str, int]]:
+    """Split `a | round(2)` at top-level pipes, keeping each part's offset."""
+    parts: list[tuple[str, int]] = []
+    depth = 0
+    quote: str | None = None
+    start = 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append((text[start:i], start))
+            start = i + 1
+    parts.append((text[start:], start))
+    return parts
+
+
+class _Compiler:
+    def __init__(self, base: int) -> None:
+        self.base = base
+
+    def fail(self, node: ast.AST | None, message: str, hint: str | None = None) -> TemplateError:
+        col = getattr(node, "col_offset", 0) if node is not None else 0
+        return TemplateError(message, self.base + col, hint)
+
+    def compile(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            return lambda env, rng: value
+        if isinstance(node, ast.Name):
+            name = node.id
+            if name not in TEMPLATE_NAMES:
+                raise self.fail(node, f"`{name}` is not a known name",
+                                did_you_mean(name, TEMPLATE_NAMES) or f"names: {', '.join(sorted(TEMPLATE_NAMES))}")
+
+            def get_name(env: Env, rng: random.Random) -> Any:
+                try:
+                    return env[name]
+                except KeyError:
+                    raise TemplateRuntimeError(f"`{name}` has no value here") from None
+            return get_name
+        if isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                raise self.fail(node, f"`{node.attr}` cannot be read")
+            inner = self.compile(node.value)
+            attr = node.attr
+
+            def get_attr(env: Env, rng: random.Random) -> Any:
+                obj = inner(env, rng)
+                if isinstance(obj, Mapping):
+                    if attr in obj:
+                        return obj[attr]
+                    raise TemplateRuntimeError(f"no field `{attr}`")
+                if hasattr(obj, "__slots__") and attr in getattr(obj, "__slots__", ()):
+                    return getattr(obj, attr)
+                raise TemplateRuntimeError(f"no field `{attr}`")
+            return get_attr
+        if isinstance(node, ast.Subscript):
+            inner = self.compile(node.value)
+            index = self.compile(node.slice)
+            return lambda env, rng: inner(env, rng)[index(env, rng)]
+        if isinstance(node, ast.List | ast.Tuple):
+            items = [self.compile(e) for e in node.elts]
+            return lambda env, rng: [f(env, rng) for f in items]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Mod):
+            left, right = self.compile(node.left), self.compile(node.right)
+            op = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+                  ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b}[type(node.op)]
+            return lambda env, rng: op(left(env, rng), right(env, rng))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            operand = self.compile(node.operand)
+            return lambda env, rng: -operand(env, rng)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise self.fail(node, f"`{type(node).__name__}` is not allowed in a template",
+                        "templates hold names, fields, literals and calls such as uuid() or rand.randint(1, 5)")
+
+    def call(self, node: ast.Call, piped: Node | None = None) -> Node:
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "rand":
+            name = f"rand.{func.attr}"
+            impl = _RAND_FUNCS.get(func.attr)
+            uses_rng = True
+        elif isinstance(func, ast.Name):
+            name = func.id
+            impl = _FUNCS.get(name) or _PURE.get(name)
+            uses_rng = name in _FUNCS
+        else:
+            raise self.fail(node, "only named functions can be called")
+        if impl is None:
+            raise self.fail(node, f"unknown function `{name}`",
+                            did_you_mean(name, _ALL_FUNCS) or f"functions: {', '.join(_ALL_FUNCS)}")
+        args = [self.compile(a) for a in node.args]
+        if piped is not None:
+            args.insert(0, piped)
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.fail(node, "`**` is not allowed")
+            kwargs[kw.arg] = self.compile(kw.value)
+
+        def run(env: Env, rng: random.Random) -> Any:
+            a = [f(env, rng) for f in args]
+            k = {n: f(env, rng) for n, f in kwargs.items()}
+            try:
+                return impl(rng, *a, **k) if uses_rng else impl(*a, **k)
+            except TemplateRuntimeError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - report any bad argument as a template error
+                raise TemplateRuntimeError(f"{name}(): {exc}") from None
+        return run
+
+
+def _compile_expression(text: str, base: int) -> Node:
+    parts = _split_filters(text)
+    node: Node | None = None
+    for part, offset in parts:
+        src = part.strip()
+        lead = len(part) - len(part.lstrip())
+        comp = _Compiler(base + offset + lead)
+        if not src:
+            raise TemplateError("empty expression", base + offset, "write a name or a call, e.g. {{ uuid() }}")
+        try:
+            tree = ast.parse(src, mode="eval").body
+        except SyntaxError as exc:
+            raise TemplateError(f"not a valid expression: {exc.msg}", base + offset + lead + max(
+                (exc.offset or 1) - 1, 0)) from None
+        if node is None:
+            node = comp.compile(tree)
+        else:
+            if isinstance(tree, ast.Name):
+                tree = ast.Call(func=tree, args=[], keywords=[], col_offset=tree.col_offset)
+            if not isinstance(tree, ast.Call):
+                raise comp.fail(tree, "after `|` comes a function, e.g. `| round(2)`")
+            node = comp.call(tree, piped=node)
+    assert node is not None
+    return node
+
+
+@dataclass(frozen=True)
+class Template:
+    """A compiled template string."""
+
+    text: str
+    _parts: tuple[str | Node, ...]
+    _whole: bool
+
+    def render(self, env: Env, rng: random.Random) -> Any:
+        """Render with the names in `env`, drawing randomness from `rng`."""
+        if self._whole:
+            fn = self._parts[0]
+            assert callable(fn)
+            return fn(env, rng)
+        out = []
+        for p in self._parts:
+            out.append(p if isinstance(p, str) else str(p(env, rng)))
+        return "".join(out)
+
+
+def compile_template(text: str) -> Template:
+    """Compile a string with `{{ … }}` segments."""
+    parts: list[str | Node] = []
+    pos = 0
+    for m in _SEGMENT.finditer(text):
+        if m.start() > pos:
+            parts.append(text[pos:m.start()])
+        parts.append(_compile_expression(m.group(1), m.start(1)))
+        pos = m.end()
+    if "{{" in text[pos:]:
+        raise TemplateError("`{{` is not closed by `}}`", text.index("{{", pos))
+    if pos < len(text):
+        parts.append(text[pos:])
+    whole = len(parts) == 1 and not isinstance(parts[0], str)
+    return Template(text, tuple(parts), whole)
+
+
+def compile_payload(value: Any) -> Callable[[Env, random.Random], Any]:
+    """Compile a whole payload (nested dicts and lists of templates) into one render function."""
+    if isinstance(value, str) and "{{" in value:
+        t = compile_template(value)
+        return t.render
+    if isinstance(value, dict):
+        items = [(k, compile_payload(v)) for k, v in value.items()]
+        return lambda env, rng: {k: f(env, rng) for k, f in items}
+    if isinstance(value, list):
+        elems = [compile_payload(v) for v in value]
+        return lambda env, rng: [f(env, rng) for f in elems]
+    return lambda env, rng: value

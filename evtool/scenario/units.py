@@ -1,0 +1,139 @@
+"""Quantities with units: durations, rates and sizes.
+
+Every duration, rate and size in a scenario carries a unit. A bare number
+where a unit is needed is an error that names the accepted units, because
+tools that guess (PerfTest's µs against ms, OMB's minutes) mislead users.
+Durations become integer nanoseconds: the engine's clock has no floats.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+NS_PER: dict[str, int] = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "min": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+}
+DURATION_UNITS = "ns, us, ms, s, m (or min), h, d"
+
+RATE_PER: dict[str, float] = {"s": 1.0, "sec": 1.0, "min": 1 / 60, "m": 1 / 60, "h": 1 / 3600}
+RATE_UNITS = "N/s, N/min, N/h, or `max`"
+
+SIZE_BYTES: dict[str, int] = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+SIZE_UNITS = "B, KB, MB, GB, KiB, MiB, GiB"
+
+_NUMBER = r"(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+_DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|min|m|h|d)\s*$")
+_RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*/\s*(?P<unit>s|sec|min|m|h)\s*$")
+_SIZE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[kKmMgG]?i?[bB])\s*$")
+
+MAX_RATE = math.inf
+"""`rate: max`: publish the next message as soon as the previous one is accepted."""
+
+
+class UnitError(ValueError):
+    """A quantity without its unit, with an unknown unit, or out of range."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _is_bare_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_duration(value: object, *, allow_zero: bool = True) -> int:
+    """Parse `250ms`, `1.5s`, `2m` into integer nanoseconds."""
+    if _is_bare_number(value):
+        raise UnitError(
+            f"a duration needs a unit, found the bare number {value!r}",
+            f"write it with a unit, e.g. `{value}ms` or `{value}s`; units: {DURATION_UNITS}",
+        )
+    if not isinstance(value, str):
+        raise UnitError(f"expected a duration such as `250ms`, found {type(value).__name__}")
+    m = _DURATION_RE.match(value)
+    if not m:
+        raise UnitError(
+            f"`{value}` is not a duration",
+            f"write a number and a unit, e.g. `250ms`, `30s`, `2m`; units: {DURATION_UNITS}",
+        )
+    ns = round(float(m["num"]) * NS_PER[m["unit"]])
+    if ns == 0 and not allow_zero:
+        raise UnitError(f"`{value}` is zero; this duration must be greater than zero")
+    return ns
+
+
+def parse_rate(value: object) -> float:
+    """Parse `20/s`, `3000/min` or `max` into messages per second (`max` is infinity)."""
+    if _is_bare_number(value):
+        raise UnitError(
+            f"a rate needs a unit, found the bare number {value!r}",
+            f"write `{value}/s` (per second) or `{value}/min`; `max` means as fast as possible",
+        )
+    if not isinstance(value, str):
+        raise UnitError(f"expected a rate such as `20/s`, found {type(value).__name__}")
+    if value.strip() == "max":
+        return MAX_RATE
+    m = _RATE_RE.match(value)
+    if not m:
+        raise UnitError(f"`{value}` is not a rate", f"write e.g. `20/s` or `300/min`; units: {RATE_UNITS}")
+    per_s = float(m["num"]) * RATE_PER[m["unit"]]
+    if per_s <= 0:
+        raise UnitError(
+            f"`{value}` is a rate of zero",
+            "a rate must be above zero; write `max` for as fast as possible (0 never means max here)",
+        )
+    return per_s
+
+
+def parse_size(value: object) -> int:
+    """Parse `4KiB`, `1MB` into bytes."""
+    if _is_bare_number(value):
+        raise UnitError(
+            f"a size needs a unit, found the bare number {value!r}",
+            f"write e.g. `{value}B` or `{value}KiB`; units: {SIZE_UNITS}",
+        )
+    if not isinstance(value, str):
+        raise UnitError(f"expected a size such as `4KiB`, found {type(value).__name__}")
+    m = _SIZE_RE.match(value)
+    if not m or m["unit"].lower() not in SIZE_BYTES:
+        raise UnitError(f"`{value}` is not a size", f"units: {SIZE_UNITS}")
+    return round(float(m["num"]) * SIZE_BYTES[m["unit"].lower()])
+
+
+def format_duration(ns: int) -> str:
+    """Render nanoseconds in the largest unit that keeps it readable (`1.5s`, `250ms`)."""
+    if ns == 0:
+        return "0s"
+    for unit, size in (("h", NS_PER["h"]), ("m", NS_PER["m"]), ("s", NS_PER["s"]), ("ms", NS_PER["ms"]),
+                       ("us", NS_PER["us"])):
+        if abs(ns) >= size:
+            v = ns / size
+            text = f"{v:.3f}".rstrip("0").rstrip(".")
+            return f"{text}{unit}"
+    return f"{ns}ns"
+
+
+def format_rate(per_s: float) -> str:
+    """Render a rate as `N/s` (or `max`)."""
+    if math.isinf(per_s):
+        return "max"
+    text = f"{per_s:.3f}".rstrip("0").rstrip(".")
+    return f"{text}/s"

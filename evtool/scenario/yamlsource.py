@@ -1,0 +1,275 @@
+"""A strict YAML reader that remembers where every value came from.
+
+PyYAML follows YAML 1.1, which reads `on`, `yes` and `no` as booleans,
+`1:30` as 90 and silently keeps the last of two duplicate keys. This reader
+composes PyYAML's node graph (safe: no object construction) and builds the
+Python values itself with YAML 1.2 core-schema scalars:
+
+* only `true`/`false` are booleans, only `null`/`~`/empty are null;
+* integers are decimal, `0o` octal or `0x` hex; floats are decimal, `.inf`, `.nan`;
+* everything else is a string (no dates, no sexagesimal numbers);
+* a duplicate key is an error; a key that YAML 1.1 tools read as a boolean
+  (`on`, `yes`, `no`, `off`, `y`, `n`) is an error with the hint to quote it;
+* aliases may not expand the document past a node budget (the "billion laughs");
+* the file has a size limit and must be UTF-8 text.
+
+Each value's position is kept in a `Locations` map from the path in the
+document (a tuple of keys and indexes) to (line, column), 1-based.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evtool.scenario.errors import Problem, ScenarioError
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+"""Scenario files are small; anything above 2 MiB is refused before parsing."""
+
+MAX_NODES = 200_000
+"""The most values a document may expand to, aliases included."""
+
+YAML11_BOOL_WORDS = frozenset(
+    w for word in ("y", "n", "yes", "no", "on", "off") for w in (word, word.capitalize(), word.upper())
+)
+
+_INT_RE = re.compile(r"^[-+]?[0-9]+$")
+_OCT_RE = re.compile(r"^0o[0-7]+$")
+_HEX_RE = re.compile(r"^0x[0-9a-fA-F]+$")
+_FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_INF_RE = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
+_NAN_RE = re.compile(r"^\.(nan|NaN|NAN)$")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Locations:
+    """Where each value (and each mapping key) of a document sits in its file."""
+
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    quoted: set[Path_] = field(default_factory=set)
+
+    def find(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """The position of `path`, or of its nearest located ancestor."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), (1, 1))
+
+
+def dotted(path: Path_) -> str:
+    """`('consumers', 'billing', 'fail_if', 0)` -> `consumers.billing.fail_if[0]`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    text = node.value
+    if node.style is not None and node.style != "":
+        return text  # quoted or block scalars are always strings
+    if node.tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                        "tag:yaml.org,2002:float", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp",
+                        "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"):
+        raise _NodeError(node, f"the YAML tag `{node.tag}` is not allowed", "remove the `!tag`; plain values only")
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    if _INT_RE.match(text):
+        return int(text)
+    if _OCT_RE.match(text):
+        return int(text[2:], 8)
+    if _HEX_RE.match(text):
+        return int(text[2:], 16)
+    if _FLOAT_RE.match(text) and any(c.isdigit() for c in text):
+        return float(text)
+    if _INF_RE.match(text):
+        return -math.inf if text.startswith("-") else math.inf
+    if _NAN_RE.match(text):
+        return math.nan
+    return text
+
+
+class _NodeError(Exception):
+    def __init__(self, node: yaml.Node, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+        self.hint = hint
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.loc = Locations(file)
+        self.problems: list[Problem] = []
+        self.budget = _Budget(MAX_NODES)
+        self.file = file
+
+    def problem(self, node: yaml.Node, path: Path_, message: str, hint: str | None = None) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(self.file, mark.line + 1, mark.column + 1, dotted(path), message, hint))
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.budget.left -= 1
+        if self.budget.left < 0:
+            raise _NodeError(
+                node,
+                f"the document expands to more than {MAX_NODES:,} values",
+                "nested aliases (`*name`) multiply the document; a scenario never needs this",
+            )
+        self.loc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.ScalarNode):
+            if node.style in ("'", '"'):
+                self.loc.quoted.add(path)
+            return _scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _NodeError(key_node, "merge keys (`<<:`) are not supported",
+                                     "write the keys out; evtool reads a plain YAML subset")
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problem(key_node, path, "a mapping key must be a plain name, found a collection")
+                    continue
+                raw = key_node.value
+                key_path = (*path, raw)
+                if key_node.style in (None, "") and raw in YAML11_BOOL_WORDS:
+                    self.problem(
+                        key_node, key_path,
+                        f"the key `{raw}` is read as a boolean by YAML 1.1 tools",
+                        f"quote it ('{raw}')" + ("; lesson steps use `event:`, not `on:`" if raw.lower() == "on" else ""),
+                    )
+                    continue
+                key = _scalar(key_node) if key_node.style in (None, "") else raw
+                if not isinstance(key, str):
+                    self.problem(key_node, key_path, f"a mapping key must be a name, found {key!r}",
+                                 f"quote it ('{raw}')")
+                    continue
+                if key in out:
+                    first = self.loc.keys.get(key_path, (0, 0))
+                    self.problem(key_node, key_path, f"duplicate key `{key}` (first defined on line {first[0]})",
+                                 "a key may appear once in a mapping; YAML would silently keep only the last")
+                    continue
+                self.loc.keys[key_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                out[key] = self.build(value_node, key_path)
+            return out
+        raise _NodeError(node, "unsupported YAML node")
+
+
+def read_text(path: Path) -> str:
+    """Read a scenario file as UTF-8 text, refusing binaries and huge files."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ScenarioError([Problem(name, 1, 1, "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    if path.is_dir():
+        raise ScenarioError([Problem(name, 1, 1, "", "this is a directory, not a scenario file",
+                                     "pass a .yaml file, or a glob such as scenarios/*.yaml")])
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(name, 1, 1, "", f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                                     "a scenario is a small YAML file; is this the right file?")])
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError([Problem(name, 1, 1, "", f"cannot read the file: {exc.strerror or exc}")]) from None
+    return decode_text(data, name)
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode bytes as UTF-8 scenario text, with located errors for binaries."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(name, 1, 1, "", f"the file is larger than the {MAX_FILE_BYTES:,}-byte limit")])
+    if b"\x00" in data[:8192]:
+        raise ScenarioError([Problem(name, 1, 1, "", "this looks like a binary file (it contains NUL bytes)",
+                                     "a scenario is a UTF-8 YAML text file")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise ScenarioError([Problem(name, line, col, "", "the file is not valid UTF-8 text",
+                                     "save it as UTF-8")]) from None
+    return text
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
+    """Parse YAML text into plain values plus their locations, or raise ScenarioError."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(file, 1, 1, "", f"the document is larger than the {MAX_FILE_BYTES:,}-byte limit")])
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or "invalid YAML"
+        hint = _syntax_hint(what, exc.context)
+        raise ScenarioError([Problem(file, line, col, "", f"YAML syntax error: {what}", hint)], text) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(file, 1, 1, "", f"YAML error: {exc}")], text) from None
+    except (RecursionError, ValueError) as exc:
+        raise ScenarioError([Problem(file, 1, 1, "", f"the document could not be parsed: {type(exc).__name__}")],
+                            text) from None
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "",
+                                     "the file holds more than one YAML document",
+                                     "one scenario per file; remove the `---` separator")], text)
+    if not nodes or nodes[0] is None:
+        raise ScenarioError([Problem(file, 1, 1, "", "the file is empty",
+                                     "start from `evtool new NAME` or a lesson in scenarios/")], text)
+    builder = _Builder(file)
+    try:
+        value = builder.build(nodes[0], ())
+    except _NodeError as exc:
+        mark = exc.node.start_mark
+        raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)], text) from None
+    except RecursionError:
+        raise ScenarioError([Problem(file, 1, 1, "", "the document nests too deeply")], text) from None
+    if builder.problems:
+        raise ScenarioError(builder.problems, text)
+    return value, builder.loc
+
+
+def _syntax_hint(problem: str, context: str | None) -> str | None:
+    if "tab" in problem:
+        return "indent with spaces, never tabs"
+    if "mapping values are not allowed" in problem:
+        return "a value that contains `: ` must be quoted, or the indentation is off"
+    if "could not find expected ':'" in problem:
+        return "a key is missing its `:`, or a quoted string is not closed"
+    if "found undefined alias" in problem:
+        return "define the anchor (`&name`) before using the alias (`*name`)"
+    if "found character" in problem and "cannot start any token" in problem:
+        return "quote values that start with `@`, `` ` `` or `%`"
+    return None

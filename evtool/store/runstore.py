@@ -1,0 +1,300 @@
+"""Reading recorded runs: listing, resolving a reference, one run's header/result, its trace.
+
+`RunStore` is async (aiosqlite); `SyncRunStore` wraps it for the CLI, with
+one private event loop for the life of the object. Event iteration pages
+through the trace by sequence number, so memory stays bounded however long
+the run was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from evtool.core.events import TraceEvent
+from evtool.store import codec
+from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
+from evtool.store.model import RunHeader, RunResult, RunRow
+from evtool.store.paths import resolve_db_path
+from evtool.store.schema import configure, migrate
+
+PAGE = 5000
+
+LIST_RUNS = """
+    SELECT r.id, r.started_at, r.ended_at, r.scenario_id, r.scenario_path, r.seed, r.outcome,
+           coalesce(r.messages, (SELECT count(*) FROM events e WHERE e.run = r.rk AND e.kind = 'published')),
+           coalesce(r.events, (SELECT count(*) FROM events e WHERE e.run = r.rk)),
+           coalesce(r.virtual_ns, (SELECT max(t) FROM events e WHERE e.run = r.rk), 0),
+           r.transport, r.profile, r.record_mode
+    FROM runs r
+    WHERE (:scenario IS NULL OR r.scenario_id = :scenario OR r.scenario_path = :scenario
+           OR r.scenario_path LIKE '%' || :scenario || '%')
+      AND (:outcome IS NULL OR r.outcome = :outcome)
+    ORDER BY r.rk DESC
+    LIMIT :limit
+"""
+
+
+class RunStore:
+    """Async read access to a run database (and deletion of runs).
+
+    Open with ``async with RunStore(path) as store:`` or ``await RunStore.open(path)``.
+    Opening a database that does not exist raises `StoreError` (reading never
+    creates one); an older schema is migrated forward.
+    """
+
+    def __init__(self, db_path: str | Path | None = None) -> None:
+        self.db_path: Path = resolve_db_path(db_path)
+        self._conn: aiosqlite.Connection | None = None
+
+    @classmethod
+    async def open(cls, db_path: str | Path | None = None) -> RunStore:
+        """Open the store at `db_path` (or the default path)."""
+        store = cls(db_path)
+        await store.connect()
+        return store
+
+    async def connect(self) -> None:
+        """Open the connection; raises `StoreError` when there is no database."""
+        if not self.db_path.exists():
+            raise StoreError(f"no run database at {self.db_path} (nothing recorded yet; see --db or $EVTOOL_DB)")
+        conn = await aiosqlite.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        try:
+            await configure(conn)
+            await migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> RunStore:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The open connection."""
+        if self._conn is None:
+            raise StoreError("the run store is not open")
+        return self._conn
+
+    async def _all(self, sql: str, params: Any = ()) -> list[Any]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def list_runs(self, scenario: str | None = None, outcome: str | None = None,
+                        limit: int = 20) -> list[RunRow]:
+        """The most recent runs first; `scenario` matches the id, the path or part of the path."""
+        rows = await self._all(LIST_RUNS, {"scenario": scenario, "outcome": outcome, "limit": limit})
+        return [RunRow(id=r[0], started_at=r[1], ended_at=r[2], scenario_id=r[3], scenario_path=r[4],
+                       seed=int(r[5]), outcome=r[6], messages=r[7], events=r[8], virtual_ns=r[9],
+                       transport=r[10], profile=r[11], record_mode=r[12]) for r in rows]
+
+    async def resolve(self, ref: str) -> str:
+        """The run id for `ref`: a full id, a unique prefix of one, or `last`.
+
+        Raises `RunNotFound` or `AmbiguousRun` (which lists the candidates).
+        """
+        ref = ref.strip().lower()
+        if ref in ("last", "latest"):
+            rows = await self._all("SELECT id FROM runs ORDER BY rk DESC LIMIT 1")
+            if not rows:
+                raise RunNotFound(f"no runs recorded yet in {self.db_path}")
+            return str(rows[0][0])
+        if not ref or any(c not in "0123456789abcdef" for c in ref):
+            raise RunNotFound(f"{ref!r} is not a run id: give an id, a prefix of one (hex), or 'last'")
+        rows = await self._all(
+            "SELECT id, started_at, scenario_id, outcome FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 11",
+            (ref, ref + "g"),
+        )
+        if not rows:
+            raise RunNotFound(f"no run id starts with {ref!r} in {self.db_path} (see `evtool runs`)")
+        if len(rows) > 1 and rows[0][0] != ref:
+            lines = [f"  {r[0]}  {r[1][:19]}  {r[2]}  {r[3]}" for r in rows[:10]]
+            more = "\n  ..." if len(rows) > 10 else ""
+            raise AmbiguousRun(f"{ref!r} matches {'more than 10' if more else len(rows)} runs; "
+                               f"give more characters:\n" + "\n".join(lines) + more,
+                               [str(r[0]) for r in rows[:10]])
+        return str(rows[0][0])
+
+    async def _run_key(self, run_id: str) -> int:
+        rows = await self._all("SELECT rk FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
+        return int(rows[0][0])
+
+    async def get(self, run_id: str) -> tuple[RunHeader, RunResult | None]:
+        """The header and the result (None while the run is open or after it was killed)."""
+        rows = await self._all(f"SELECT {codec.HEADER_COLUMNS}, {codec.RESULT_COLUMNS} FROM runs WHERE id = ?",
+                               (run_id,))
+        if not rows:
+            raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
+        row = rows[0]
+        return codec.header_from_row(row[:13]), codec.result_from_row(row[13:])
+
+    async def progress(self, run_id: str) -> tuple[int, int, int]:
+        """(events, published messages, last virtual time) committed so far for a run."""
+        rk = await self._run_key(run_id)
+        rows = await self._all(
+            "SELECT count(*), coalesce(max(t), 0), "
+            "(SELECT count(*) FROM events WHERE run = :rk AND kind = 'published') FROM events WHERE run = :rk",
+            {"rk": rk})
+        count, last_t, published = rows[0]
+        return int(count), int(published), int(last_t)
+
+    async def events(self, run_id: str, kinds: Iterable[str] | None = None, msg: str | None = None,
+                     key: str | None = None, msgs: Iterable[str] | None = None) -> AsyncIterator[TraceEvent]:
+        """The run's trace in order, optionally only some kinds, one message (or several), one key."""
+        async for page in self.event_pages(run_id, kinds=kinds, msg=msg, key=key, msgs=msgs):
+            for event in page:
+                yield event
+
+    async def event_pages(self, run_id: str, kinds: Iterable[str] | None = None, msg: str | None = None,
+                          key: str | None = None,
+                          msgs: Iterable[str] | None = None) -> AsyncIterator[list[TraceEvent]]:
+        """Like `events`, in pages of up to `PAGE` events (one query each)."""
+        rk = await self._run_key(run_id)
+        where = ["run = :rk", "seq > :after"]
+        params: dict[str, Any] = {"rk": rk}
+        if kinds is not None:
+            kinds_list = list(kinds)
+            names = [f"k{i}" for i in range(len(kinds_list))]
+            where.append(f"kind IN ({', '.join(':' + n for n in names)})" if names else "0")
+            params.update(zip(names, kinds_list, strict=True))
+        if msg is not None:
+            where.append("msg = :msg")
+            params["msg"] = msg
+        if msgs is not None:
+            msg_list = list(msgs)
+            names = [f"m{i}" for i in range(len(msg_list))]
+            where.append(f"msg IN ({', '.join(':' + n for n in names)})" if names else "0")
+            params.update(zip(names, msg_list, strict=True))
+        if key is not None:
+            where.append("key = :key")
+            params["key"] = key
+        sql = f"SELECT seq, {codec.EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT {PAGE}"
+        params["after"] = -1
+        while True:
+            rows = await self._all(sql, params)
+            if rows:
+                yield [codec.row_event(row[1:]) for row in rows]
+            if len(rows) < PAGE:
+                return
+            params["after"] = rows[-1][0]
+
+    async def caused_by(self, run_id: str, msg_id: str) -> list[str]:
+        """Ids of the messages whose `published` event names `msg_id` as its causation id."""
+        rk = await self._run_key(run_id)
+        rows = await self._all(
+            "SELECT DISTINCT msg FROM events WHERE run = ? AND kind = 'published' "
+            "AND json_extract(data, '$.causation_id') = ? ORDER BY seq", (rk, msg_id))
+        return [str(r[0]) for r in rows]
+
+    async def message_ids(self, run_id: str, kind: str, limit: int) -> list[str]:
+        """The first `limit` distinct message ids that have an event of `kind`, in trace order."""
+        rk = await self._run_key(run_id)
+        rows = await self._all(
+            "SELECT msg FROM events WHERE run = ? AND kind = ? AND msg IS NOT NULL "
+            "GROUP BY msg ORDER BY min(seq) LIMIT ?", (rk, kind, limit))
+        return [str(r[0]) for r in rows]
+
+    async def delete(self, run_id: str) -> None:
+        """Delete a run and its trace."""
+        rk = await self._run_key(run_id)
+        await self.conn.execute("BEGIN IMMEDIATE")
+        await self.conn.execute("DELETE FROM events WHERE run = ?", (rk,))
+        await self.conn.execute("DELETE FROM runs WHERE rk = ?", (rk,))
+        await self.conn.execute("COMMIT")
+
+
+class SyncRunStore:
+    """`RunStore` for synchronous callers (the CLI): the same methods, blocking.
+
+    Use as a context manager: ``with SyncRunStore(path) as store: store.list_runs()``.
+    `events` returns a lazy iterator that pages through the trace.
+    """
+
+    def __init__(self, db_path: str | Path | None = None) -> None:
+        self._runner = asyncio.Runner()
+        self._store = RunStore(db_path)
+        try:
+            self._runner.run(self._store.connect())
+        except BaseException:
+            self._runner.close()
+            raise
+
+    @property
+    def db_path(self) -> Path:
+        """The database file."""
+        return self._store.db_path
+
+    def close(self) -> None:
+        """Close the connection and the private event loop."""
+        try:
+            self._runner.run(self._store.close())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> SyncRunStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def list_runs(self, scenario: str | None = None, outcome: str | None = None, limit: int = 20) -> list[RunRow]:
+        """See `RunStore.list_runs`."""
+        return self._runner.run(self._store.list_runs(scenario, outcome, limit))
+
+    def resolve(self, ref: str) -> str:
+        """See `RunStore.resolve`."""
+        return self._runner.run(self._store.resolve(ref))
+
+    def get(self, run_id: str) -> tuple[RunHeader, RunResult | None]:
+        """See `RunStore.get`."""
+        return self._runner.run(self._store.get(run_id))
+
+    def progress(self, run_id: str) -> tuple[int, int, int]:
+        """See `RunStore.progress`."""
+        return self._runner.run(self._store.progress(run_id))
+
+    def caused_by(self, run_id: str, msg_id: str) -> list[str]:
+        """See `RunStore.caused_by`."""
+        return self._runner.run(self._store.caused_by(run_id, msg_id))
+
+    def message_ids(self, run_id: str, kind: str, limit: int) -> list[str]:
+        """See `RunStore.message_ids`."""
+        return self._runner.run(self._store.message_ids(run_id, kind, limit))
+
+    def delete(self, run_id: str) -> None:
+        """See `RunStore.delete`."""
+        self._runner.run(self._store.delete(run_id))
+
+    def events(self, run_id: str, kinds: Iterable[str] | None = None, msg: str | None = None,
+               key: str | None = None, msgs: Iterable[str] | None = None) -> Iterator[TraceEvent]:
+        """See `RunStore.events`; a lazy iterator (pages are fetched as it is consumed)."""
+        agen = self._store.event_pages(run_id, kinds=kinds, msg=msg, key=key, msgs=msgs)
+        try:
+            while True:
+                try:
+                    page = self._runner.run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield from page
+        finally:
+            self._runner.run(agen.aclose())

@@ -1,0 +1,125 @@
+"""The run store's SQLite schema, its version and its forward migrations.
+
+The version lives in `PRAGMA user_version`. Each migration is a script that
+takes the schema from version N-1 to N; `migrate` applies the missing ones in
+one `BEGIN IMMEDIATE` transaction, re-reading the version inside it, so two
+processes opening a fresh database at once do not both create it.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from evtool.store.errors import StoreError
+
+# Connection settings for every connection (writer and readers). WAL lets
+# readers run while a writer writes; NORMAL survives an application crash
+# (SIGKILL) and costs nothing at our batch sizes; busy_timeout makes a second
+# writer wait for the first one's short transaction instead of failing.
+PRAGMAS: tuple[str, ...] = (
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA temp_store=MEMORY",
+)
+
+# index i holds the script that migrates from version i to version i+1
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE runs (
+        rk             INTEGER PRIMARY KEY,
+        id             TEXT NOT NULL UNIQUE,
+        scenario_id    TEXT NOT NULL,
+        scenario_path  TEXT NOT NULL,
+        scenario_text  TEXT NOT NULL,
+        scenario_hash  TEXT NOT NULL,
+        seed           TEXT NOT NULL,      -- text: seeds may exceed 64 bits
+        overrides      TEXT NOT NULL,      -- JSON object
+        evtool_version TEXT NOT NULL,
+        profile        TEXT NOT NULL,
+        transport      TEXT NOT NULL,
+        lesson_title   TEXT,
+        record_mode    TEXT NOT NULL,
+        started_at     TEXT NOT NULL,
+        outcome        TEXT NOT NULL DEFAULT 'incomplete',
+        ended_at       TEXT,
+        virtual_ns     INTEGER,
+        digest         TEXT,
+        events         INTEGER,
+        messages       INTEGER,
+        summary        TEXT,               -- JSON object
+        checks         TEXT                -- JSON array
+    );
+    CREATE INDEX runs_started ON runs(started_at);
+    CREATE INDEX runs_scenario ON runs(scenario_id);
+
+    -- one row per trace event; `run` is runs.rk (an integer keeps rows small)
+    CREATE TABLE events (
+        run      INTEGER NOT NULL REFERENCES runs(rk) ON DELETE CASCADE,
+        seq      INTEGER NOT NULL,
+        t        INTEGER NOT NULL,
+        kind     TEXT NOT NULL,
+        msg      TEXT,
+        channel  TEXT,
+        actor    TEXT,
+        instance INTEGER,
+        key      TEXT,
+        attempt  INTEGER NOT NULL,
+        tag      TEXT,
+        data     TEXT,                     -- compact JSON object or NULL
+        PRIMARY KEY (run, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_msg ON events(run, msg);
+    CREATE INDEX events_kind ON events(run, kind);
+    CREATE INDEX events_key ON events(run, key);
+    """,
+)
+
+SCHEMA_VERSION: int = len(MIGRATIONS)
+
+
+async def configure(conn: aiosqlite.Connection) -> None:
+    """Apply the connection PRAGMAs."""
+    for pragma in PRAGMAS:
+        await conn.execute(pragma)
+
+
+async def migrate(conn: aiosqlite.Connection) -> int:
+    """Bring the schema up to `SCHEMA_VERSION`; return the version found before.
+
+    Raises `StoreError` for a database written by a newer evtool.
+    """
+    found = await _user_version(conn)
+    if found == SCHEMA_VERSION:
+        return found
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"this run database has schema version {found}, newer than this evtool knows "
+            f"({SCHEMA_VERSION}); upgrade evtool or use another --db"
+        )
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated between our read and our lock.
+        found = await _user_version(conn)
+        for version in range(found, SCHEMA_VERSION):
+            for statement in _statements(MIGRATIONS[version]):
+                await conn.execute(statement)
+        await conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    return found
+
+
+async def _user_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would COMMIT our transaction)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
