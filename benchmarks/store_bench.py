@@ -30,8 +30,19 @@ def make_pool(messages: int) -> list[TraceEvent]:
     return list(synthetic_events(messages=messages, seed=1))
 
 
-def produce(pool: Sequence[TraceEvent], n: int, batch: int, sink: Callable[[list[TraceEvent]], None]) -> float:
-    """Build `n` events from the pool (times shifted per lap) and hand them to `sink` in batches; seconds."""
+def burn(seconds: float) -> None:
+    """Busy-wait holding the GIL, standing in for the engine's own work."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def produce(pool: Sequence[TraceEvent], n: int, batch: int, sink: Callable[[list[TraceEvent]], None],
+            engine_us: float = 0.0) -> float:
+    """Build `n` events from the pool (times shifted per lap) and hand them to `sink` in batches; seconds.
+
+    With `engine_us`, each batch also costs `engine_us` µs of engine work per event.
+    """
     span = pool[-1].t + 1
     start = time.perf_counter()
     buf: list[TraceEvent] = []
@@ -44,6 +55,8 @@ def produce(pool: Sequence[TraceEvent], n: int, batch: int, sink: Callable[[list
             buf.append(TraceEvent(e.t + shift, e.kind, e.msg, e.channel, e.actor, e.instance, e.key, e.attempt,
                                   e.tag, e.data))
             if len(buf) >= batch:
+                if engine_us:
+                    burn(len(buf) * engine_us / 1e6)
                 sink(buf)
                 buf = []
             made += 1
@@ -68,10 +81,12 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=1000, help="events per engine hand-off")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--engine-us", type=float, default=0.0,
+                    help="simulated engine work per event in µs (a real engine spends 2-10)")
     args = ap.parse_args()
     pool = make_pool(20_000)
     print(f"{args.events:,} events, engine batches of {args.batch}, pool of {len(pool):,} events, "
-          f"{os.cpu_count()} CPUs, median of {args.rounds} rounds")
+          f"{os.cpu_count()} CPUs, median of {args.rounds} rounds, simulated engine work {args.engine_us} µs/event")
     base: list[float] = []
     full_produce: list[float] = []
     full_total: list[float] = []
@@ -79,14 +94,14 @@ def main() -> None:
     size = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.rounds):
-            base.append(produce(pool, args.events, args.batch, lambda b: None))
+            base.append(produce(pool, args.events, args.batch, lambda b: None, args.engine_us))
             for mode, produce_list, total_list in (("full", full_produce, full_total),
                                                    ("summary", None, summ_total)):
                 path = Path(tmp) / f"{mode}-{i}.db"
                 rec = Recorder(path)
                 rec.start(synthetic_header(record_mode=mode))
                 t0 = time.perf_counter()
-                p = produce(pool, args.events, args.batch, rec.record)
+                p = produce(pool, args.events, args.batch, rec.record, args.engine_us)
                 rec.finish(synthetic_result(pool[:1000]))
                 total = time.perf_counter() - t0
                 total_list.append(total)

@@ -108,8 +108,9 @@ class TopicConfig(QueueConfig):
 class LogConfig(ChannelConfig):
     """A partitioned, append-only log (Kafka topic, RabbitMQ stream, NATS Limits stream).
 
-    partitions          number of partitions; keys go to ``murmur2(key) % partitions``, keyless
-                        messages round-robin
+    partitions          number of partitions
+    partitioner         key_hash: keys go to ``murmur2(key) % partitions`` (Kafka's default), keyless
+                        messages round-robin | round_robin: every message round-robin, keys ignored
     retention_ns        records older than this are removed (None = kept)
     retention_count     most records kept per partition (None = unbounded)
     dedup_window_ns     drop a repeated message id (None = profile, 0 = off)
@@ -120,6 +121,7 @@ class LogConfig(ChannelConfig):
 
     kind: ClassVar[str] = "log"
     partitions: int = 1
+    partitioner: str = "key_hash"
     retention_ns: int | None = None
     retention_count: int | None = None
     dedup_window_ns: int | None = None
@@ -130,6 +132,7 @@ class LogConfig(ChannelConfig):
     def __post_init__(self) -> None:
         if self.partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {self.partitions}")
+        _check("partitioner", self.partitioner, ("key_hash", "round_robin"))
         if self.assignment is not None:
             _check("assignment", self.assignment, ("range", "round_robin", "cooperative_sticky"))
         _non_negative(retention_ns=self.retention_ns, retention_count=self.retention_count,

@@ -282,9 +282,8 @@ SQS_FIFO = SQS_STANDARD.with_overrides(
           "modelled: the window compares message ids.",
 )
 SQS_FIFO.sources.update({
-    "name": "evtool", "requeue_position": _SQS_FIFO + " (strict order within a message group)",
+    "requeue_position": _SQS_FIFO + " (strict order within a message group)",
     "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
-    "notes": "evtool",
 })
 
 KAFKA = Profile(
@@ -423,7 +422,8 @@ def profiles_markdown() -> str:
         for name in field_names():
             if name in ("name", "notes"):
                 continue
-            value = _show(getattr(p, name)).replace("|", "\\|")
-            out.append(f"| `{name}` | {value} | {meanings[name]} | {p.source(name)} |")
+            cells = (_show(getattr(p, name)), meanings[name], p.source(name))
+            value, meaning, source = (c.replace("|", "\\|") for c in cells)
+            out.append(f"| `{name}` | {value} | {meaning} | {source} |")
         out.append("")
     return "\n".join(out)

@@ -27,9 +27,11 @@ import random
 from dataclasses import dataclass, field
 
 BACKOFFS = ("immediate", "fixed", "linear", "exponential")
+# the scenario language's names for the same kinds
+BACKOFF_ALIASES = {"none": "immediate", "constant": "fixed"}
 JITTERS = ("none", "full", "equal", "decorrelated")
 MODES = ("in_place", "redeliver", "republish")
-ON_EXHAUSTED = ("dead_letter", "drop", "park", "requeue")
+ON_EXHAUSTED = ("dead_letter", "drop", "park", "requeue", "fallback", "error", "compensate")
 ACTIONS = ("retry", "exhausted", "not_retryable")
 # an uncapped exponential delay stops growing here (about 146 years of virtual time)
 _FOREVER_NS = 2**62
@@ -62,15 +64,16 @@ class RetryDecision:
 class RetryPolicy:
     """A backoff schedule plus a limit, an error filter and what to do at the end.
 
-    backoff       immediate | fixed | linear | exponential
+    backoff       immediate | fixed | linear | exponential (``none`` and ``constant`` are accepted as
+                  the scenario language's names for immediate and fixed)
     max_attempts  all deliveries allowed, the first included; None = unlimited
     base_ns       the first delay (fixed delay, linear step, exponential start)
     multiplier    exponential growth factor
     max_ns        cap on any delay (None = no cap)
     jitter        none | full | equal | decorrelated
     retry_on      error names that may be retried (None = every error)
-    no_retry_on   error names never retried (checked first)
-    on_exhausted  dead_letter | drop | park | requeue
+    non_retryable error names never retried (checked first)
+    on_exhausted  dead_letter | drop | park | requeue | fallback | error | compensate (carried, not acted on)
     mode          in_place | redeliver | republish
     """
 
@@ -81,11 +84,13 @@ class RetryPolicy:
     max_ns: int | None = None
     jitter: str = "none"
     retry_on: frozenset[str] | None = None
-    no_retry_on: frozenset[str] = field(default_factory=frozenset)
+    non_retryable: frozenset[str] = field(default_factory=frozenset)
     on_exhausted: str = "dead_letter"
     mode: str = "redeliver"
 
     def __post_init__(self) -> None:
+        if self.backoff in BACKOFF_ALIASES:
+            object.__setattr__(self, "backoff", BACKOFF_ALIASES[self.backoff])
         _check("backoff", self.backoff, BACKOFFS)
         _check("jitter", self.jitter, JITTERS)
         _check("mode", self.mode, MODES)
@@ -145,7 +150,7 @@ class RetryPolicy:
         """Whether an error of this name may be retried at all."""
         if not retryable:
             return False
-        if error is not None and error in self.no_retry_on:
+        if error is not None and error in self.non_retryable:
             return False
         if self.retry_on is not None and (error is None or error not in self.retry_on):
             return False

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,9 +193,15 @@ def compile_expression(text: str, *, names: frozenset[str] = DEFAULT_NAMES) -> E
     if not stripped.strip():
         raise ExpressionError("the expression is empty", 0, text=text)
     try:
-        tree = ast.parse(stripped, mode="eval")
+        # Python's warnings ("invalid decimal literal" in `1and x`, `is` with a
+        # literal) are mistakes in a scenario too: refuse instead of printing.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         raise _syntax_error(text, stripped, lead, exc) from None
+    except SyntaxWarning as exc:
+        raise ExpressionError(f"could not read this expression: {exc}", 0, text=text) from None
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ExpressionError(f"could not read this expression: {exc}", 0, text=text) from None
     compiler = _Compiler(text, stripped, lead, names)
@@ -456,7 +463,14 @@ class _Compiler:
     def _c_Compare(self, node: ast.Compare) -> Evaluator:
         left = self.compile(node.left)
         ops: list[Callable[[Any, Any], bool]] = []
-        for op in node.ops:
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if isinstance(op, ast.Is | ast.IsNot) and not any(
+                isinstance(o, ast.Constant) and o.value is None for o in operands[i : i + 2]
+            ):
+                # Identity of numbers and texts is an implementation detail; only `is None` means something.
+                raise self.fail("`is` / `is not` may only compare with None; use == or !=", operands[i + 1],
+                                "write `x == 1` or `x is None`")
             fn = _CMPOPS.get(type(op))
             if fn is None:  # pragma: no cover - every Python comparison is listed
                 raise self.fail("this comparison is not supported", node)
@@ -580,7 +594,7 @@ class _Compiler:
             hint = f"did you mean `{close[0]}`?" if close else None
             raise self.fail(f"`{func.id}` is not a function you can call; functions you can use: {allowed}", node, hint)
         if node.keywords:
-            raise self.fail(f"`{func.id}` takes no named arguments here", node.keywords[0].value)
+            raise self.fail(f"`{func.id}` takes no named arguments here", node.keywords[0])
         fn, lo, hi = entry
         n = len(node.args)
         if n < lo or (hi is not None and n > hi):

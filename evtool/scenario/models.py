@@ -423,6 +423,7 @@ class Inject(Model):
     headers: dict[str, Any] = Field(default_factory=dict)
     count: int = Field(1, ge=1)
     id: str | None = Field(None, description="a fixed message id, e.g. POISON-1")
+    size: Size | None = Field(None, description="the message's nominal size (`msg.size`), e.g. `2MB` for an oversized one")
 
 
 class Producer(Model):
@@ -442,6 +443,7 @@ class Producer(Model):
     headers: dict[str, Any] = Field(default_factory=dict)
     routing_key: str | None = Field(None, description="routing key template for routers")
     tag: str | None = None
+    size: Size | None = Field(None, description="each message's nominal size (`msg.size`), e.g. `4KiB`")
     inject: list[Inject] = Field(default_factory=list)
     confirm: bool = True
     idempotent: bool = False

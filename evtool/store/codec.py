@@ -28,12 +28,12 @@ def loads(text: str) -> Any:
     return _decode(text)
 
 
-def event_rows(run_key: int, first_seq: int, events: Iterable[TraceEvent]) -> Iterator[Row]:
-    """Rows for `INSERT INTO events`, numbered from `first_seq` (lazy: encoded as SQLite consumes them)."""
+def event_rows(first_seq: int, events: Iterable[TraceEvent]) -> Iterator[Row]:
+    """Rows for a trace table, numbered from `first_seq` (lazy: encoded as SQLite consumes them)."""
     seq = first_seq
     for e in events:
         data = e[9]
-        yield (run_key, seq, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8],
+        yield (seq, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8],
                None if data is None else _encode(data))
         seq += 1
 

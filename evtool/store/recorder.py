@@ -40,16 +40,11 @@ from evtool.store import codec
 from evtool.store.errors import RecorderError, StoreError
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import configure, migrate
+from evtool.store.schema import configure, create_trace_sql, index_trace_sql, migrate, trace_table
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
-INSERT_EVENTS = "INSERT INTO events (run, seq, t, kind, msg, channel, actor, instance, key, attempt, tag, data) " \
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 UPDATE_RESULT = f"UPDATE runs SET ({codec.RESULT_COLUMNS}) = (?,?,?,?,?,?,?,?) WHERE rk = ?"
-COUNT_COMMITTED = """
-    SELECT count(*), max(t), (SELECT count(*) FROM events WHERE run = :rk AND kind = 'published')
-    FROM events WHERE run = :rk
-"""
+MARK_INDEXED = "UPDATE runs SET trace_indexed = 1 WHERE rk = ?"
 
 # A batch on its way to the writer: first sequence number, the events, and
 # whether it holds a back-pressure permit the writer must give back.
@@ -287,8 +282,10 @@ class Recorder:
             await migrate(conn)
             cur = await conn.execute(INSERT_RUN, codec.header_row(self._header))
             run_key = cur.lastrowid
-            await conn.commit()
             assert run_key is not None
+            if self._full:
+                await conn.execute(create_trace_sql(run_key))
+            await conn.commit()
             self._started.set()
             await self._write_loop(conn, run_key)
         except BaseException as exc:
@@ -299,6 +296,7 @@ class Recorder:
 
     async def _write_loop(self, conn: aiosqlite.Connection, run_key: int) -> None:
         assert self._wake is not None
+        insert = f"INSERT INTO {trace_table(run_key)} VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.flush_interval)
@@ -307,7 +305,7 @@ class Recorder:
             self._wake.clear()
             while self._outbox:
                 first, batch, permit = self._outbox.popleft()
-                await conn.executemany(INSERT_EVENTS, codec.event_rows(run_key, first, batch))
+                await conn.executemany(insert, codec.event_rows(first, batch))
                 await conn.commit()
                 with self._commit_cond:
                     self._committed_events = first + len(batch)
@@ -329,11 +327,23 @@ class Recorder:
                 self._next_seq += len(batch)
 
     async def _write_result(self, conn: aiosqlite.Connection, run_key: int, result: RunResult) -> None:
+        table = trace_table(run_key)
         if result.events < 0:  # abort without a result: count what was committed
-            async with conn.execute(COUNT_COMMITTED, {"rk": run_key}) as cur:
-                row = await cur.fetchone()
-            count, last_t, published = row if row else (0, None, 0)
-            result = RunResult(outcome=result.outcome, ended_at=result.ended_at, virtual_ns=last_t or 0,
+            count = last_t = published = 0
+            if self._full:
+                sql = (f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) FROM {table}")
+                async with conn.execute(sql) as cur:
+                    row = await cur.fetchone()
+                if row:
+                    count, last_t, published = row
+            result = RunResult(outcome=result.outcome, ended_at=result.ended_at, virtual_ns=last_t,
                                events=count, messages=published)
         await conn.execute(UPDATE_RESULT, (*codec.result_row(result), run_key))
         await conn.commit()
+        if self._full:
+            # After the result is safe: each index is its own short transaction,
+            # so another recording process waits at most one index build.
+            for statement in index_trace_sql(run_key):
+                await conn.execute(statement)
+            await conn.execute(MARK_INDEXED, (run_key,))
+            await conn.commit()

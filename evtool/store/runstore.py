@@ -21,16 +21,13 @@ from evtool.store import codec
 from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
 from evtool.store.model import RunHeader, RunResult, RunRow
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import configure, migrate
+from evtool.store.schema import configure, migrate, trace_table
 
 PAGE = 5000
 
 LIST_RUNS = """
     SELECT r.id, r.started_at, r.ended_at, r.scenario_id, r.scenario_path, r.seed, r.outcome,
-           coalesce(r.messages, (SELECT count(*) FROM events e WHERE e.run = r.rk AND e.kind = 'published')),
-           coalesce(r.events, (SELECT count(*) FROM events e WHERE e.run = r.rk)),
-           coalesce(r.virtual_ns, (SELECT max(t) FROM events e WHERE e.run = r.rk), 0),
-           r.transport, r.profile, r.record_mode
+           r.messages, r.events, r.virtual_ns, r.transport, r.profile, r.record_mode, r.rk
     FROM runs r
     WHERE (:scenario IS NULL OR r.scenario_id = :scenario OR r.scenario_path = :scenario
            OR r.scenario_path LIKE '%' || :scenario || '%')
@@ -99,11 +96,20 @@ class RunStore:
 
     async def list_runs(self, scenario: str | None = None, outcome: str | None = None,
                         limit: int = 20) -> list[RunRow]:
-        """The most recent runs first; `scenario` matches the id, the path or part of the path."""
+        """The most recent runs first; `scenario` matches the id, the path or part of the path.
+
+        For a run without a result (open or killed) the counts are what was committed so far.
+        """
         rows = await self._all(LIST_RUNS, {"scenario": scenario, "outcome": outcome, "limit": limit})
-        return [RunRow(id=r[0], started_at=r[1], ended_at=r[2], scenario_id=r[3], scenario_path=r[4],
-                       seed=int(r[5]), outcome=r[6], messages=r[7], events=r[8], virtual_ns=r[9],
-                       transport=r[10], profile=r[11], record_mode=r[12]) for r in rows]
+        out = []
+        for r in rows:
+            messages, events, virtual_ns = r[7], r[8], r[9]
+            if events is None:
+                events, messages, virtual_ns = await self._progress(int(r[13]), r[12] == "full")
+            out.append(RunRow(id=r[0], started_at=r[1], ended_at=r[2], scenario_id=r[3], scenario_path=r[4],
+                              seed=int(r[5]), outcome=r[6], messages=messages or 0, events=events or 0,
+                              virtual_ns=virtual_ns or 0, transport=r[10], profile=r[11], record_mode=r[12]))
+        return out
 
     async def resolve(self, ref: str) -> str:
         """The run id for `ref`: a full id, a unique prefix of one, or `last`.
@@ -132,11 +138,12 @@ class RunStore:
                                [str(r[0]) for r in rows[:10]])
         return str(rows[0][0])
 
-    async def _run_key(self, run_id: str) -> int:
-        rows = await self._all("SELECT rk FROM runs WHERE id = ?", (run_id,))
+    async def _run_key(self, run_id: str) -> int | None:
+        """runs.rk for a run id, or None when the run keeps no trace (summary mode)."""
+        rows = await self._all("SELECT rk, record_mode FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
-        return int(rows[0][0])
+        return int(rows[0][0]) if rows[0][1] == "full" else None
 
     async def get(self, run_id: str) -> tuple[RunHeader, RunResult | None]:
         """The header and the result (None while the run is open or after it was killed)."""
@@ -147,15 +154,18 @@ class RunStore:
         row = rows[0]
         return codec.header_from_row(row[:13]), codec.result_from_row(row[13:])
 
-    async def progress(self, run_id: str) -> tuple[int, int, int]:
-        """(events, published messages, last virtual time) committed so far for a run."""
-        rk = await self._run_key(run_id)
-        rows = await self._all(
-            "SELECT count(*), coalesce(max(t), 0), "
-            "(SELECT count(*) FROM events WHERE run = :rk AND kind = 'published') FROM events WHERE run = :rk",
-            {"rk": rk})
+    async def _progress(self, rk: int, full: bool) -> tuple[int, int, int]:
+        if not full:
+            return 0, 0, 0
+        rows = await self._all(f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
+                               f"FROM {trace_table(rk)}")
         count, last_t, published = rows[0]
         return int(count), int(published), int(last_t)
+
+    async def progress(self, run_id: str) -> tuple[int, int, int]:
+        """(events, published messages, last virtual time) committed so far for a run's trace."""
+        rk = await self._run_key(run_id)
+        return await self._progress(rk, True) if rk is not None else (0, 0, 0)
 
     async def events(self, run_id: str, kinds: Iterable[str] | None = None, msg: str | None = None,
                      key: str | None = None, msgs: Iterable[str] | None = None) -> AsyncIterator[TraceEvent]:
@@ -169,8 +179,10 @@ class RunStore:
                           msgs: Iterable[str] | None = None) -> AsyncIterator[list[TraceEvent]]:
         """Like `events`, in pages of up to `PAGE` events (one query each)."""
         rk = await self._run_key(run_id)
-        where = ["run = :rk", "seq > :after"]
-        params: dict[str, Any] = {"rk": rk}
+        if rk is None:
+            return
+        where = ["seq > :after"]
+        params: dict[str, Any] = {}
         if kinds is not None:
             kinds_list = list(kinds)
             names = [f"k{i}" for i in range(len(kinds_list))]
@@ -187,7 +199,8 @@ class RunStore:
         if key is not None:
             where.append("key = :key")
             params["key"] = key
-        sql = f"SELECT seq, {codec.EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY seq LIMIT {PAGE}"
+        sql = (f"SELECT seq, {codec.EVENT_COLUMNS} FROM {trace_table(rk)} WHERE {' AND '.join(where)} "
+               f"ORDER BY seq LIMIT {PAGE}")
         params["after"] = -1
         while True:
             rows = await self._all(sql, params)
@@ -200,26 +213,37 @@ class RunStore:
     async def caused_by(self, run_id: str, msg_id: str) -> list[str]:
         """Ids of the messages whose `published` event names `msg_id` as its causation id."""
         rk = await self._run_key(run_id)
+        if rk is None:
+            return []
         rows = await self._all(
-            "SELECT DISTINCT msg FROM events WHERE run = ? AND kind = 'published' "
-            "AND json_extract(data, '$.causation_id') = ? ORDER BY seq", (rk, msg_id))
+            f"SELECT msg FROM {trace_table(rk)} WHERE kind = 'published' "
+            "AND json_extract(data, '$.causation_id') = ? GROUP BY msg ORDER BY min(seq)", (msg_id,))
         return [str(r[0]) for r in rows]
 
     async def message_ids(self, run_id: str, kind: str, limit: int) -> list[str]:
         """The first `limit` distinct message ids that have an event of `kind`, in trace order."""
         rk = await self._run_key(run_id)
+        if rk is None:
+            return []
         rows = await self._all(
-            "SELECT msg FROM events WHERE run = ? AND kind = ? AND msg IS NOT NULL "
-            "GROUP BY msg ORDER BY min(seq) LIMIT ?", (rk, kind, limit))
+            f"SELECT msg FROM {trace_table(rk)} WHERE kind = ? AND msg IS NOT NULL "
+            "GROUP BY msg ORDER BY min(seq) LIMIT ?", (kind, limit))
         return [str(r[0]) for r in rows]
 
     async def delete(self, run_id: str) -> None:
         """Delete a run and its trace."""
-        rk = await self._run_key(run_id)
+        rows = await self._all("SELECT rk FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
+        rk = int(rows[0][0])
         await self.conn.execute("BEGIN IMMEDIATE")
-        await self.conn.execute("DELETE FROM events WHERE run = ?", (rk,))
-        await self.conn.execute("DELETE FROM runs WHERE rk = ?", (rk,))
-        await self.conn.execute("COMMIT")
+        try:
+            await self.conn.execute(f"DROP TABLE IF EXISTS {trace_table(rk)}")
+            await self.conn.execute("DELETE FROM runs WHERE rk = ?", (rk,))
+            await self.conn.execute("COMMIT")
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
 
 
 class SyncRunStore:

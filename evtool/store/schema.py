@@ -49,34 +49,42 @@ MIGRATIONS: tuple[str, ...] = (
         events         INTEGER,
         messages       INTEGER,
         summary        TEXT,               -- JSON object
-        checks         TEXT                -- JSON array
+        checks         TEXT,               -- JSON array
+        trace_indexed  INTEGER NOT NULL DEFAULT 0  -- 1 once the trace table's indexes are built
     );
     CREATE INDEX runs_started ON runs(started_at);
     CREATE INDEX runs_scenario ON runs(scenario_id);
 
-    -- one row per trace event; `run` is runs.rk (an integer keeps rows small)
-    CREATE TABLE events (
-        run      INTEGER NOT NULL REFERENCES runs(rk) ON DELETE CASCADE,
-        seq      INTEGER NOT NULL,
-        t        INTEGER NOT NULL,
-        kind     TEXT NOT NULL,
-        msg      TEXT,
-        channel  TEXT,
-        actor    TEXT,
-        instance INTEGER,
-        key      TEXT,
-        attempt  INTEGER NOT NULL,
-        tag      TEXT,
-        data     TEXT,                     -- compact JSON object or NULL
-        PRIMARY KEY (run, seq)
-    ) WITHOUT ROWID;
-    CREATE INDEX events_msg ON events(run, msg);
-    CREATE INDEX events_kind ON events(run, kind);
-    CREATE INDEX events_key ON events(run, key);
     """,
 )
 
 SCHEMA_VERSION: int = len(MIGRATIONS)
+
+# Each run's trace lives in its own table, `trace_<rk>`, one row per event,
+# `seq` being the rowid. Why not one shared table: appending to a rowid table
+# with no secondary index is about twice as fast as maintaining the (run, msg),
+# (run, kind), (run, key) indexes row by row, and building those indexes once
+# at the end costs about 0.5 µs per event; deleting a run is a DROP TABLE.
+# A run killed before its end keeps an unindexed table: still readable, scanned.
+TRACE_COLUMNS = ("seq INTEGER PRIMARY KEY, t INTEGER NOT NULL, kind TEXT NOT NULL, msg TEXT, channel TEXT, "
+                 "actor TEXT, instance INTEGER, key TEXT, attempt INTEGER NOT NULL, tag TEXT, data TEXT")
+TRACE_INDEXES = (("msg", "msg"), ("kind", "kind"), ("key", "key"))
+
+
+def trace_table(run_key: int) -> str:
+    """The name of a run's trace table (`run_key` is runs.rk, an integer, so the name is safe to inline)."""
+    return f"trace_{int(run_key)}"
+
+
+def create_trace_sql(run_key: int) -> str:
+    """The statement that creates a run's trace table."""
+    return f"CREATE TABLE IF NOT EXISTS {trace_table(run_key)} ({TRACE_COLUMNS})"
+
+
+def index_trace_sql(run_key: int) -> list[str]:
+    """The statements that index a run's trace table by message, kind and key."""
+    table = trace_table(run_key)
+    return [f"CREATE INDEX IF NOT EXISTS {table}_{name} ON {table}({column})" for name, column in TRACE_INDEXES]
 
 
 async def configure(conn: aiosqlite.Connection) -> None:

@@ -141,7 +141,7 @@ def synthetic_events(messages: int = 200, seed: int = 7, poison_every: int = 37,
         yield from publish(m, t, "checkout", "OrderPlaced", published, None, f"corr-{published}")
         if published < messages:
             # a burst in the middle third makes the queue build up, then drain
-            mean = 2 * MS if messages // 3 < published < 2 * messages // 3 else 6 * MS
+            mean = MS if messages // 3 < published < 2 * messages // 3 else 6 * MS
             at(t + int(rng.expovariate(1 / mean)) + 1, produce)
 
     if messages > 0:

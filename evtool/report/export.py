@@ -1,0 +1,137 @@
+"""`evtool export RUN --format json|jsonl|md|html|mermaid`: every format from one place.
+
+`to_json`/`to_jsonl` are the machine formats (the JSON document follows
+`run.schema.json`, shipped next to this module). `export_run` reads what a
+format needs from a `SyncRunStore` and returns the text (or, for jsonl,
+writes lines to a file object so a long trace never sits in memory).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from evtool.core.events import TraceEvent
+from evtool.report.html import to_html
+from evtool.report.markdown import to_markdown
+from evtool.report.mermaid import pick_flows, to_mermaid
+from evtool.report.timeseries import trace_series
+from evtool.store.codec import dumps
+from evtool.store.model import RunHeader, RunResult
+from evtool.store.runstore import SyncRunStore
+
+FORMATS: tuple[str, ...] = ("json", "jsonl", "md", "html", "mermaid")
+SUFFIX = {"json": ".json", "jsonl": ".jsonl", "md": ".md", "html": ".html", "mermaid": ".mmd"}
+SCHEMA_PATH = Path(__file__).with_name("run.schema.json")
+JSON_FORMAT_VERSION = 1
+DEAD_LETTER_SAMPLE = 50
+
+
+def run_schema() -> dict[str, Any]:
+    """The JSON Schema of `to_json`'s document."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+def event_dict(e: TraceEvent) -> dict[str, Any]:
+    """A trace event as a JSON object (fields that are None are left out)."""
+    d: dict[str, Any] = {"t": e.t, "kind": e.kind}
+    for name in ("msg", "channel", "actor", "instance", "key"):
+        value = getattr(e, name)
+        if value is not None:
+            d[name] = value
+    if e.attempt:
+        d["attempt"] = e.attempt
+    if e.tag is not None:
+        d["tag"] = e.tag
+    if e.data is not None:
+        d["data"] = e.data
+    return d
+
+
+def to_json(header: RunHeader, result: RunResult | None, dead_letters: Iterable[TraceEvent] = ()) -> dict[str, Any]:
+    """The run as one JSON document (a dict; `json.dumps` it): header, result, checks, dead letters."""
+    return {
+        "format": "evtool.run", "format_version": JSON_FORMAT_VERSION,
+        "run": header.to_dict(),
+        "result": result.to_dict() if result is not None else None,
+        "dead_letters": [event_dict(e) for e in dead_letters],
+    }
+
+
+def to_jsonl(events: Iterable[TraceEvent]) -> Iterator[str]:
+    """One compact JSON line per trace event (each line ends with a newline)."""
+    for e in events:
+        yield dumps(event_dict(e)) + "\n"
+
+
+def lesson_text(scenario_text: str) -> str | None:
+    """The lesson's prose from a scenario's YAML (`lesson.text`, `lesson.intro`, `lesson.summary`, `description`)."""
+    try:
+        doc = yaml.safe_load(scenario_text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    lesson = doc.get("lesson")
+    if isinstance(lesson, str):
+        return lesson
+    if isinstance(lesson, dict):
+        parts = [str(lesson[k]) for k in ("intro", "text", "summary") if isinstance(lesson.get(k), str)]
+        steps = lesson.get("steps")
+        if isinstance(steps, list):
+            parts += [str(s.get("text") or s.get("say") or "") for s in steps if isinstance(s, dict)]
+        text = "\n\n".join(p for p in parts if p.strip())
+        if text:
+            return text
+    description = doc.get("description")
+    return description if isinstance(description, str) else None
+
+
+def _dead_letters(store: SyncRunStore, run_id: str, limit: int) -> tuple[list[TraceEvent], int]:
+    sample: list[TraceEvent] = []
+    total = 0
+    for e in store.events(run_id, kinds=["dead_lettered"]):
+        total += 1
+        if len(sample) < limit:
+            sample.append(e)
+    return sample, total
+
+
+def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = None,
+               flows: int = 6) -> str | None:
+    """Export a stored run. For `jsonl` with `out` given, lines are written to `out` and None returned;
+    otherwise the whole text is returned. Raises ValueError for an unknown format."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    header, result = store.get(run_id)
+    if fmt == "jsonl":
+        lines = to_jsonl(store.events(run_id))
+        if out is not None:
+            out.writelines(lines)
+            return None
+        return "".join(lines)
+    if fmt == "mermaid":
+        dead = store.message_ids(run_id, "dead_lettered", flows)
+        normal = [m for m in store.message_ids(run_id, "acked", flows * 3) if m not in dead]
+        chosen = pick_flows(dead, normal, limit=flows)
+        by_msg: dict[str, list[TraceEvent]] = {m: [] for m in chosen}
+        for e in store.events(run_id, msgs=chosen):
+            by_msg[e.msg or ""].append(e)
+        return to_mermaid(by_msg, title=f"{header.lesson_title or header.scenario_id} (run {header.id})")
+    dead_sample, dead_total = _dead_letters(store, run_id, DEAD_LETTER_SAMPLE)
+    if fmt == "json":
+        return json.dumps(to_json(header, result, dead_sample), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "md":
+        return to_markdown(header, result, dead_sample, dead_total)
+    # html
+    series = None
+    if header.record_mode == "full":
+        duration = result.virtual_ns if result is not None and result.virtual_ns else store.progress(run_id)[2]
+        series = trace_series(store.events(run_id), duration)
+    return to_html(header, result, series=series, dead_letters=dead_sample, dead_letter_total=dead_total,
+                   lesson_text=lesson_text(header.scenario_text))

@@ -1,0 +1,216 @@
+"""`evtool inspect`: one message's lifecycle, one key's order, a filtered list of events.
+
+The analyses take plain iterables of `TraceEvent` (from the run store or a
+list) and return frozen dataclasses; `render_*` turn those into rich
+renderables. `inspect_run` wires them to a `SyncRunStore` for the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from evtool.core.events import TraceEvent
+from evtool.report.fmt import describe, fmt_duration, fmt_t, who
+from evtool.store.runstore import SyncRunStore
+
+# Kinds after which a message is done for a channel; shown as the outcome.
+TERMINAL = ("acked", "dead_lettered", "rejected", "expired", "dropped", "parked", "max_deliveries_reached")
+KIND_STYLE = {
+    "published": "cyan", "delivered": "blue", "redelivered": "blue", "handled": "green", "acked": "green",
+    "failed": "red", "retry_scheduled": "yellow", "delayed": "yellow", "dead_lettered": "bold red",
+    "redriven": "magenta", "expired": "red", "dropped": "red", "rejected": "red", "returned": "yellow",
+}
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Everything that happened to one message, and what it caused."""
+
+    msg: str
+    events: tuple[TraceEvent, ...]
+    caused: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        """Whether the trace mentions the message at all."""
+        return bool(self.events)
+
+    @property
+    def attempts(self) -> tuple[TraceEvent, ...]:
+        """Every delivery of the message, in order."""
+        return tuple(e for e in self.events if e.kind in ("delivered", "redelivered"))
+
+    @property
+    def failures(self) -> tuple[TraceEvent, ...]:
+        """Every failure of a handler on the message."""
+        return tuple(e for e in self.events if e.kind == "failed")
+
+    @property
+    def outcome(self) -> str:
+        """The last terminal kind (acked, dead_lettered, ...), or `pending`."""
+        for e in reversed(self.events):
+            if e.kind in TERMINAL:
+                return e.kind
+        return "pending"
+
+    @property
+    def published(self) -> TraceEvent | None:
+        """The first `published` event, if the trace has it."""
+        return next((e for e in self.events if e.kind == "published"), None)
+
+
+def message_lifecycle(events: Iterable[TraceEvent], msg_id: str, caused: Iterable[str] | None = None) -> Lifecycle:
+    """The lifecycle of `msg_id`; `caused` are ids of messages it caused (found by causation id if None)."""
+    mine: list[TraceEvent] = []
+    found_caused: list[str] = []
+    for e in events:
+        if e.msg == msg_id:
+            mine.append(e)
+        elif caused is None and e.kind == "published" and e.data and e.data.get("causation_id") == msg_id and e.msg:
+            found_caused.append(e.msg)
+    return Lifecycle(msg_id, tuple(mine), tuple(caused) if caused is not None else tuple(dict.fromkeys(found_caused)))
+
+
+def render_lifecycle(lc: Lifecycle) -> RenderableType:
+    """A rich view of a lifecycle: a heading, one row per event, what it caused."""
+    if not lc.found:
+        return Text(f"message {lc.msg} does not appear in this run's trace", style="yellow")
+    first = lc.events[0].t
+    head = Text.assemble((f"message {lc.msg}", "bold"), "  ",
+                         (lc.outcome, "green" if lc.outcome == "acked" else "red" if lc.outcome != "pending" else "yellow"),
+                         f"  {len(lc.attempts)} deliveries, {len(lc.failures)} failures, "
+                         f"{fmt_duration(lc.events[-1].t - first)} from first to last event")
+    pub = lc.published
+    if pub is not None and pub.key is not None:
+        head.append(f"  key {pub.key}")
+    table = Table(box=None, pad_edge=False, header_style="bold dim")
+    table.add_column("t", justify="right")
+    table.add_column("+", justify="right", style="dim")
+    table.add_column("event")
+    table.add_column("detail")
+    for e in lc.events:
+        table.add_row(fmt_t(e.t), fmt_duration(e.t - first), Text(e.kind, style=KIND_STYLE.get(e.kind, "")),
+                      describe(e))
+    parts: list[RenderableType] = [head, table]
+    if lc.caused:
+        parts.append(Text(f"caused: {', '.join(lc.caused)}", style="cyan"))
+    else:
+        parts.append(Text("caused: nothing", style="dim"))
+    return Group(*parts)
+
+
+@dataclass(frozen=True)
+class Processing:
+    """One message of a key being processed, with its place in the publish order."""
+
+    t: int
+    msg: str
+    consumer: str
+    instance: int | None
+    rank: int  # 1-based position in the key's publish order (0 if its publish is not in the trace)
+    inverted: bool  # processed after a message of the same key published later (by this consumer)
+
+
+@dataclass(frozen=True)
+class KeyOrder:
+    """The order a key's messages were published in and processed in."""
+
+    key: str
+    published: tuple[TraceEvent, ...]
+    processed: tuple[Processing, ...] = field(default_factory=tuple)
+
+    @property
+    def inversions(self) -> int:
+        """How many processings came after a later-published message of the same key."""
+        return sum(p.inverted for p in self.processed)
+
+
+def key_order(events: Iterable[TraceEvent], key: str, processed_kind: str = "handled") -> KeyOrder:
+    """Publish order and processing order of `key`'s messages, marking inversions per consumer.
+
+    A processing is an event of `processed_kind` (by default `handled`; when
+    the trace has none for the key, `acked` is used). It is an inversion when
+    the same consumer already processed a message of this key that was
+    published after it.
+    """
+    published: list[TraceEvent] = []
+    rank: dict[str, int] = {}
+    done: list[TraceEvent] = []
+    acked: list[TraceEvent] = []
+    for e in events:
+        if e.key != key or e.msg is None:
+            continue
+        if e.kind == "published" and e.msg not in rank:
+            rank[e.msg] = len(rank) + 1
+            published.append(e)
+        elif e.kind == processed_kind:
+            done.append(e)
+        elif e.kind == "acked":
+            acked.append(e)
+    high: dict[str, int] = {}
+    processed = []
+    for e in done or acked:
+        consumer = e.actor or "?"
+        r = rank.get(e.msg or "", 0)
+        inverted = 0 < r < high.get(consumer, 0)
+        high[consumer] = max(high.get(consumer, 0), r)
+        processed.append(Processing(e.t, e.msg or "", consumer, e.instance, r, inverted))
+    return KeyOrder(key, tuple(published), tuple(processed))
+
+
+def render_key_order(ko: KeyOrder) -> RenderableType:
+    """Two tables: the publish order and the processing order, inversions marked ⚠."""
+    if not ko.published and not ko.processed:
+        return Text(f"key {ko.key} does not appear in this run's trace", style="yellow")
+    pub = Table(title=f"key {ko.key}: published ({len(ko.published)})", title_justify="left", box=None,
+                header_style="bold dim")
+    for col in ("#", "t", "message", "seq", "by"):
+        pub.add_column(col, justify="right" if col in ("#", "t", "seq") else "left")
+    for i, e in enumerate(ko.published, 1):
+        seq = e.data.get("seq") if e.data else None
+        pub.add_row(str(i), fmt_t(e.t), e.msg or "", "" if seq is None else str(seq), e.actor or "")
+    done = Table(title=f"processed ({len(ko.processed)}), {ko.inversions} out of order", title_justify="left",
+                 box=None, header_style="bold dim")
+    for col in ("t", "message", "published #", "by", ""):
+        done.add_column(col, justify="right" if col in ("t", "published #") else "left")
+    for p in ko.processed:
+        done.add_row(fmt_t(p.t), p.msg, str(p.rank or "?"),
+                     f"{p.consumer}#{p.instance}" if p.instance is not None else p.consumer,
+                     Text("⚠ inversion", style="bold red") if p.inverted else "")
+    return Group(pub, Text(""), done)
+
+
+def render_events(events: Iterable[TraceEvent], limit: int = 200) -> RenderableType:
+    """A table of events (for `--kind` and similar filters), at most `limit` rows plus a count of the rest."""
+    table = Table(box=None, header_style="bold dim")
+    for col in ("t", "kind", "message", "channel", "who", "key", "attempt", "detail"):
+        table.add_column(col, justify="right" if col in ("t", "attempt") else "left")
+    it = iter(events)
+    shown = 0
+    for e in islice(it, limit):
+        shown += 1
+        table.add_row(fmt_t(e.t), Text(e.kind, style=KIND_STYLE.get(e.kind, "")), e.msg or "", e.channel or "",
+                      who(e), e.key or "", str(e.attempt or ""), describe(e))
+    rest = sum(1 for _ in it)
+    if shown == 0:
+        return Text("no matching events", style="yellow")
+    if rest:
+        return Group(table, Text(f"... and {rest} more (use --limit)", style="dim"))
+    return table
+
+
+def inspect_run(store: SyncRunStore, run_id: str, *, message: str | None = None, key: str | None = None,
+                kinds: Sequence[str] | None = None, limit: int = 200) -> RenderableType:
+    """What `evtool inspect RUN` prints for `--message`, `--key` or `--kind` (exactly one should be given)."""
+    if message is not None:
+        return render_lifecycle(message_lifecycle(store.events(run_id, msg=message), message,
+                                                  caused=store.caused_by(run_id, message)))
+    if key is not None:
+        return render_key_order(key_order(store.events(run_id, key=key), key))
+    return render_events(store.events(run_id, kinds=kinds), limit=limit)

@@ -1,0 +1,80 @@
+"""`evtool runs` and `evtool show RUN`: the list of recorded runs, and one run's facts and checks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from evtool.report.fmt import fmt_duration
+from evtool.store.model import RunHeader, RunResult, RunRow
+
+OUTCOME_STYLE = {"passed": "green", "failed": "red", "unknown": "yellow", "interrupted": "yellow",
+                 "crashed": "bold red", "incomplete": "dim"}
+STATUS_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
+
+
+def render_runs(rows: Sequence[RunRow]) -> RenderableType:
+    """The runs table: id, when, scenario, seed, outcome, messages, virtual duration."""
+    if not rows:
+        return Text("no recorded runs match", style="yellow")
+    table = Table(box=None, header_style="bold dim")
+    for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
+                         ("outcome", "left"), ("messages", "right"), ("duration", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(r.id, r.started_at[:19].replace("T", " "), r.scenario_id, str(r.seed),
+                      Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, "")), f"{r.messages:,}",
+                      fmt_duration(r.virtual_ns))
+    return table
+
+
+def render_checks(checks: Sequence[dict[str, object]]) -> RenderableType:
+    """The checks: status, name, expected, observed, why, evidence."""
+    if not checks:
+        return Text("no expectations", style="dim")
+    table = Table(box=None, header_style="bold dim")
+    for col in ("", "check", "expected", "observed", "evidence"):
+        table.add_column(col)
+    for c in checks:
+        status = str(c.get("status", "unknown"))
+        name = Text(str(c.get("name", "")))
+        if c.get("because"):
+            name.append(f"\n{c['because']}", style="dim")
+        evidence = list(c.get("evidence") or [])  # type: ignore[call-overload]
+        ev = ", ".join(map(str, evidence[:5])) + (f" +{len(evidence) - 5}" if len(evidence) > 5 else "")
+        table.add_row(Text(status, style=STATUS_STYLE.get(status, "")), name, str(c.get("expected", "")),
+                      str(c.get("observed", "")), ev)
+    return table
+
+
+def render_show(header: RunHeader, result: RunResult | None) -> RenderableType:
+    """`evtool show RUN`: the run's facts, then its checks."""
+    outcome = result.outcome if result is not None else "incomplete"
+    head = Text.assemble((f"run {header.id}", "bold"), "  ", (outcome, OUTCOME_STYLE.get(outcome, "")),
+                         f"  {header.lesson_title or header.scenario_id}")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column()
+    rows = [("scenario", f"{header.scenario_id} ({header.scenario_path})"), ("seed", str(header.seed)),
+            ("profile", header.profile), ("transport", header.transport), ("started", header.started_at),
+            ("record", header.record_mode)]
+    if header.overrides:
+        rows.append(("overrides", ", ".join(f"{k}={v}" for k, v in header.overrides.items())))
+    if result is not None:
+        rows += [("ended", result.ended_at), ("virtual time", fmt_duration(result.virtual_ns)),
+                 ("messages", f"{result.messages:,}"), ("events", f"{result.events:,}"),
+                 ("digest", result.digest)]
+        drain = result.summary.get("drain")
+        if drain:
+            rows.append(("drain", str(drain)))
+    else:
+        rows.append(("result", "none: the run is still open, or its process was killed"))
+    for k, v in rows:
+        facts.add_row(k, v)
+    parts: list[RenderableType] = [head, facts, Text("")]
+    if result is not None:
+        parts += [Text("checks", style="bold"), render_checks(result.checks)]
+    return Group(*parts)

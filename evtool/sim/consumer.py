@@ -1,0 +1,540 @@
+"""Consumers: instances that take deliveries, handle them and settle them.
+
+A consumer has `instances`, each with `concurrency` handler slots and a
+`prefetch` credit at the broker. A handler takes the processing time, then
+either succeeds (effects, emits, reply, ack) or fails (by the first matching
+`fail_if` rule). A failure goes through the retry policy, whose decision the
+consumer carries out in the policy's mode:
+
+* `redeliver`: nack with a delay; the broker's delivery counter keeps counting;
+* `in_place`: the handler retries itself after the delay, holding its slot;
+* `republish`: ack, then publish a fresh copy later (the broker's counter resets).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.delivery import Delivery
+from evtool.core.events import TraceEvent
+from evtool.core.message import Message
+from evtool.core.retry import RetryPolicy as CoreRetry
+from evtool.scenario import models as m
+from evtool.scenario.expressions import Expression, ExpressionRuntimeError, compile_expression
+from evtool.scenario.templates import TemplateRuntimeError, compile_payload
+from evtool.sim.effects import CompiledEffect, initial_state
+from evtool.sim.kernel import PRIO_ACTOR
+from evtool.sim.sampling import duration_sampler
+
+if TYPE_CHECKING:
+    from evtool.sim.engine import Engine
+
+CRASH_RESTART_NS = 1_000_000_000
+"""How long an instance stays down after a `crash: true` rule fires."""
+
+
+def core_retry(spec: m.RetryPolicy) -> CoreRetry:
+    """Translate the scenario's retry object into the core's pure policy."""
+    b = spec.backoff
+    backoff = {"none": "immediate", "constant": "fixed", "linear": "linear", "exponential": "exponential"}[b.type]
+    base = (b.delay if b.type in ("constant", "linear") else b.initial) or 0
+    on_exhausted = spec.on_exhausted if spec.on_exhausted in ("dead_letter", "drop", "park", "requeue") else "drop"
+    return CoreRetry(
+        backoff=backoff,
+        max_attempts=None if spec.max_attempts == "forever" else spec.max_attempts,
+        base_ns=base,
+        multiplier=b.multiplier,
+        max_ns=b.max,
+        jitter=b.jitter,
+        retry_on=None if spec.retry_on == "any" else frozenset(spec.retry_on),
+        no_retry_on=frozenset(spec.non_retryable),
+        on_exhausted=on_exhausted,
+        mode=spec.mode,
+    )
+
+
+class Rule:
+    """A compiled fail_if rule."""
+
+    __slots__ = ("when", "probability", "error", "retryable", "crash", "reply_with_error")
+
+    def __init__(self, spec: m.FailRule) -> None:
+        self.when: Expression | None = compile_expression(spec.when) if spec.when else None
+        self.probability = spec.probability
+        self.error = spec.error
+        self.retryable = spec.retryable
+        self.crash = spec.crash
+        self.reply_with_error = spec.reply_with_error
+
+
+class Behaviour:
+    """What a consumer does with one message type: timing, failures, effects, emits."""
+
+    __slots__ = ("processing", "rules", "effects", "emits")
+
+    def __init__(self, processing: Any, rules: list[m.FailRule], effects: list[m.Effect],
+                 emits: list[m.Emit]) -> None:
+        self.processing = duration_sampler(processing)
+        self.rules = [Rule(r) for r in rules]
+        self.effects = [CompiledEffect(e) for e in effects]
+        self.emits = [(e, compile_payload(e.payload), compile_expression(e.when) if e.when else None)
+                      for e in emits]
+
+
+class Instance:
+    """One running copy of a consumer (billing#0)."""
+
+    __slots__ = ("consumer", "index", "sub", "state", "epoch", "buffer", "busy", "processed", "failed",
+                 "slow", "extra", "deferred", "inflight", "lanes")
+
+    def __init__(self, consumer: ConsumerActor, index: int) -> None:
+        self.consumer = consumer
+        self.index = index
+        self.sub: int | None = None
+        self.state = "running"  # running | crashed | paused | stopped
+        self.epoch = 0
+        self.buffer: deque[Delivery] = deque()
+        self.busy = 0
+        self.processed = 0
+        self.failed = 0
+        self.slow = 1.0
+        self.extra: Callable[..., int] | None = None
+        self.deferred: list[tuple[Instance, Delivery, int, int]] = []
+        self.inflight: dict[int, Delivery] = {}
+        self.lanes: set[Any] = set()
+
+
+class ConsumerActor:
+    """A consumer from the scenario, run by the engine."""
+
+    def __init__(self, engine: Engine, name: str, spec: m.Consumer) -> None:
+        self.engine = engine
+        self.name = name
+        self.spec = spec
+        self.group = spec.group or name
+        self.rng = engine.stream(f"consumer:{name}/behaviour")
+        self.state = initial_state(spec.state)
+        self.default = Behaviour(spec.processing, spec.fail_if, spec.effects, spec.emit)
+        self.behaviours = {
+            t: Behaviour(h.processing if h.processing is not None else spec.processing,
+                         h.fail_if, h.effects, h.emit)
+            for t, h in spec.handles.items()
+        }
+        self.retry = core_retry(spec.retry) if spec.retry is not None else None
+        self.idem_key: Expression | None = (compile_expression(spec.idempotency.key)
+                                            if spec.idempotency is not None else None)
+        self.idem_window = spec.idempotency.window if spec.idempotency is not None else 0
+        self.idem_seen: dict[Any, int] = {}
+        self.idem_order: deque[tuple[int, Any]] = deque()
+        self.attempts: dict[str, int] = {}
+        self.prev_delay: dict[str, int] = {}
+        self.instances: list[Instance] = []
+        self.auto_ack = spec.ack == "auto"
+        self.business_keys: list[Expression] = []
+        self.order_keys: tuple[Expression, Expression] | None = None
+        self.emitted = 0
+        self.handled = 0
+        # Log consumers serialise work per partition or per key ("dispatch"); queues never do.
+        self.lane_mode = spec.dispatch if isinstance(engine.scenario.channels.get(spec.from_), m.LogChannel) \
+            else "unordered"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start every instance."""
+        for i in range(self.spec.instances):
+            inst = Instance(self, i)
+            self.instances.append(inst)
+            self._subscribe(inst)
+            self.engine.emit(TraceEvent(self.engine.now, "instance_started", None, self.spec.from_, self.name, i))
+
+    def _subscribe(self, inst: Instance) -> None:
+        eng = self.engine
+        prefetch = self.spec.prefetch or max(self.spec.concurrency, eng.profile.prefetch or self.spec.concurrency)
+        inst.sub = eng.broker.subscribe(
+            eng.now, self.spec.from_, self.name, inst.index, group=self.group, prefetch=prefetch,
+            dispatch="unordered", session_timeout_ns=self.spec.session_timeout,
+            start_from=self.spec.start_from,
+        )
+        eng.subscribers[inst.sub] = inst
+
+    def crash(self, inst: Instance, restart_after: int | None, reason: str = "fault") -> None:
+        """Crash an instance: in-flight work is lost, unacked messages return as the profile says."""
+        if inst.state in ("crashed", "stopped"):
+            return
+        eng = self.engine
+        inst.state = "crashed"
+        inst.epoch += 1
+        inst.buffer.clear()
+        inst.deferred.clear()
+        inst.inflight.clear()
+        inst.lanes.clear()
+        eng.pending_work -= inst.busy
+        inst.busy = 0
+        eng.emit(TraceEvent(eng.now, "instance_crashed", None, self.spec.from_, self.name, inst.index,
+                            data={"reason": reason}))
+        if inst.sub is not None:
+            eng.subscribers.pop(inst.sub, None)
+            eng.broker.unsubscribe(eng.now, inst.sub, reason="crash")
+            inst.sub = None
+        if restart_after is not None:
+            eng.kernel.at(eng.now + restart_after, self._restart_cb, inst, PRIO_ACTOR)
+
+    def _restart_cb(self, inst: Instance) -> None:
+        self.restart(inst)
+
+    def restart(self, inst: Instance) -> None:
+        """Bring a crashed (or paused) instance back."""
+        eng = self.engine
+        if inst.state == "paused":
+            self.resume(inst)
+            return
+        if inst.state not in ("crashed", "stopped"):
+            return
+        inst.state = "running"
+        self._subscribe(inst)
+        eng.emit(TraceEvent(eng.now, "instance_restarted", None, self.spec.from_, self.name, inst.index))
+
+    def pause(self, inst: Instance) -> None:
+        """Stop taking work and hold completions (a GC pause, a zombie)."""
+        if inst.state != "running":
+            return
+        inst.state = "paused"
+        self.engine.emit(TraceEvent(self.engine.now, "instance_paused", None, self.spec.from_, self.name,
+                                    inst.index))
+
+    def resume(self, inst: Instance) -> None:
+        """Resume a paused instance: held completions run now."""
+        if inst.state != "paused":
+            return
+        eng = self.engine
+        inst.state = "running"
+        eng.emit(TraceEvent(eng.now, "instance_resumed", None, self.spec.from_, self.name, inst.index))
+        held, inst.deferred = inst.deferred, []
+        for item in held:
+            self._complete(item)
+        self._fill(inst)
+
+    def scale(self, count: int) -> None:
+        """Change the number of running instances."""
+        eng = self.engine
+        live = [i for i in self.instances if i.state != "stopped"]
+        if count > len(live):
+            for _ in range(count - len(live)):
+                stopped = next((i for i in self.instances if i.state == "stopped"), None)
+                if stopped is None:
+                    inst = Instance(self, len(self.instances))
+                    self.instances.append(inst)
+                else:
+                    inst = stopped
+                    inst.state = "running"
+                self._subscribe(inst)
+                eng.emit(TraceEvent(eng.now, "instance_started", None, self.spec.from_, self.name, inst.index))
+        elif count < len(live):
+            for inst in live[count:]:
+                inst.epoch += 1
+                eng.pending_work -= inst.busy
+                inst.busy = 0
+                inst.buffer.clear()
+                inst.inflight.clear()
+                inst.state = "stopped"
+                if inst.sub is not None:
+                    eng.subscribers.pop(inst.sub, None)
+                    eng.broker.unsubscribe(eng.now, inst.sub, reason="leave")
+                    inst.sub = None
+
+    # ------------------------------------------------------------------ deliveries
+
+    def on_delivery(self, inst: Instance, d: Delivery) -> None:
+        """The broker handed `d` to `inst`."""
+        if self.auto_ack:
+            self.engine.broker.ack(self.engine.now, d.tag)
+        if inst.state == "running" and inst.busy < self.spec.concurrency and (
+                self.lane_mode == "unordered" or self._lane(d) not in inst.lanes):
+            self._start(inst, d)
+        else:
+            inst.buffer.append(d)
+
+    def _lane(self, d: Delivery) -> Any:
+        return d.partition if self.lane_mode == "per_partition" else (d.partition, d.msg.key)
+
+    def _behaviour(self, msg: Message) -> Behaviour:
+        if self.behaviours:
+            return self.behaviours.get(msg.type, self.default)
+        return self.default
+
+    def _start(self, inst: Instance, d: Delivery) -> None:
+        eng = self.engine
+        inst.busy += 1
+        eng.pending_work += 1
+        inst.inflight[d.tag] = d
+        if self.lane_mode != "unordered":
+            inst.lanes.add(self._lane(d))
+        duration = self._behaviour(d.msg).processing(self.rng)
+        if inst.slow != 1.0:
+            duration = int(duration * inst.slow)
+        if inst.extra is not None:
+            duration += inst.extra(self.rng)
+        eng.kernel.at(eng.now + duration, self._complete_cb, (inst, d, inst.epoch, eng.now), PRIO_ACTOR)
+
+    def _fill(self, inst: Instance) -> None:
+        buf = inst.buffer
+        if self.lane_mode == "unordered":
+            while buf and inst.state == "running" and inst.busy < self.spec.concurrency:
+                self._start(inst, buf.popleft())
+            return
+        # Start the oldest delivery whose lane (partition or key) is free; order within a lane holds.
+        i = 0
+        while i < len(buf) and inst.state == "running" and inst.busy < self.spec.concurrency:
+            d = buf[i]
+            if self._lane(d) in inst.lanes:
+                i += 1
+                continue
+            del buf[i]
+            self._start(inst, d)
+
+    def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
+        self._complete(item)
+
+    def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
+        inst, d, epoch, started = item
+        if epoch != inst.epoch:
+            return  # the instance crashed while this handler ran: its work is lost
+        if inst.state == "paused":
+            inst.deferred.append(item)
+            return
+        eng = self.engine
+        keep_slot = self._handle(inst, d, started)
+        if not keep_slot:
+            inst.busy -= 1
+            eng.pending_work -= 1
+            inst.inflight.pop(d.tag, None)
+            if self.lane_mode != "unordered":
+                inst.lanes.discard(self._lane(d))
+            self._fill(inst)
+
+    # ------------------------------------------------------------------ handling
+
+    def _env(self, msg: Message, attempt: int) -> dict[str, Any]:
+        return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.engine.now,
+                "params": self.engine.params, "tag": msg.tag}
+
+    def _handle(self, inst: Instance, d: Delivery, started: int) -> bool:
+        """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
+        eng = self.engine
+        msg = d.msg
+        now = eng.now
+        attempt = self.attempts.get(msg.id, 0) + 1
+        env: dict[str, Any] | None = None
+        # Idempotency: a key seen within the window is acknowledged without effects.
+        if self.idem_key is not None:
+            env = self._env(msg, attempt)
+            try:
+                ikey = self.idem_key.evaluate(env)
+            except ExpressionRuntimeError:
+                ikey = msg.id
+            seen_at = self.idem_seen.get(ikey)
+            if seen_at is not None and now - seen_at <= self.idem_window:
+                eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                                    msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
+                self._settle_ok(inst, d, msg, env, duplicate=True)
+                return False
+        beh = self._behaviour(msg)
+        failure: Rule | None = None
+        error_text: str | None = None
+        if beh.rules:
+            if env is None:
+                env = self._env(msg, attempt)
+            for rule in beh.rules:
+                if rule.when is not None:
+                    try:
+                        hit = bool(rule.when.evaluate(env))
+                    except ExpressionRuntimeError as exc:
+                        hit, error_text = True, str(exc)
+                else:
+                    hit = self.rng.random() < (rule.probability or 0.0)
+                if hit:
+                    failure = rule
+                    break
+        if failure is not None:
+            if failure.crash:
+                eng.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                                    msg.tag, {"error": failure.error, "retryable": failure.retryable,
+                                              "crash": True}))
+                self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
+                return True
+            return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
+                              failure.reply_with_error)
+        # Success.
+        if env is None and (beh.effects or beh.emits or self.idem_key is not None or self.spec.reply == "auto"
+                            or self.business_keys or self.order_keys):
+            env = self._env(msg, attempt)
+        if beh.effects:
+            try:
+                for eff in beh.effects:
+                    eff.apply(self.state, env)  # type: ignore[arg-type]
+            except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
+                return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+        if self.idem_key is not None and env is not None:
+            try:
+                ikey = self.idem_key.evaluate(env)
+            except ExpressionRuntimeError:
+                ikey = msg.id
+            self.idem_seen[ikey] = now
+            self.idem_order.append((now, ikey))
+            self._expire_idempotency(now)
+        data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+        if attempt > 1:
+            data["attempts"] = attempt
+        if msg.seq:
+            data["seq"] = msg.seq
+        if self.business_keys and env is not None:
+            keys = []
+            for expr in self.business_keys:
+                try:
+                    keys.append(expr.evaluate(env))
+                except ExpressionRuntimeError:
+                    keys.append(None)
+            data["bkeys"] = keys
+        if self.order_keys is not None and env is not None:
+            try:
+                data["okey"] = self.order_keys[0].evaluate(env)
+                data["oseq"] = self.order_keys[1].evaluate(env)
+            except ExpressionRuntimeError:
+                pass
+        eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
+                            data))
+        self.handled += 1
+        inst.processed += 1
+        for spec, render, when in beh.emits:
+            if when is not None and not when.evaluate(env):  # type: ignore[arg-type]
+                continue
+            self._emit(spec, render, msg, env)  # type: ignore[arg-type]
+        self._settle_ok(inst, d, msg, env, duplicate=False)
+        return False
+
+    def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
+                   *, duplicate: bool) -> None:
+        eng = self.engine
+        self.attempts.pop(msg.id, None)
+        self.prev_delay.pop(msg.id, None)
+        if self.spec.reply == "auto" and msg.reply_to:
+            eng.reply(self.name, msg, ok=True, error=None)
+        if not self.auto_ack and d.sub in eng.subscribers:
+            eng.broker.ack(eng.now, d.tag)
+        if d.partition is not None:
+            eng.on_log_processed(self, inst, d)
+
+    def _emit(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:
+        eng = self.engine
+        self.emitted += 1
+        try:
+            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": eng.now,
+                              "producer": self.name, "instance": 0, "params": eng.params, "tag": msg.tag},
+                             self.rng)
+        except (TemplateRuntimeError, ExpressionRuntimeError):
+            payload = {}
+        out = Message(
+            id=f"{self.name}-{self.emitted}", channel=spec.to, key=msg.key, headers=None, payload=payload,
+            type=spec.message, version=1, published_at=eng.now, seq=0, causation_id=msg.id,
+            correlation_id=msg.correlation_id or msg.id, tag=None, producer=self.name,
+        )
+        eng.emit(TraceEvent(eng.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
+                            {"causation_id": msg.id}))
+        eng.publish(spec.to, out, producer=self.name)
+
+    def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
+              detail: str | None, reply_with_error: bool) -> bool:
+        eng = self.engine
+        now = eng.now
+        data: dict[str, Any] = {"error": error, "retryable": retryable}
+        if detail:
+            data["detail"] = detail
+        eng.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
+                            data))
+        inst.failed += 1
+        broker = eng.broker
+        live = d.sub in eng.subscribers
+        if self.retry is None:
+            # No retry policy: reject; the broker dead-letters or drops as the channel says.
+            self.attempts.pop(msg.id, None)
+            if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):
+                eng.reply(self.name, msg, ok=False, error=error)
+            if live and not self.auto_ack:
+                broker.reject(now, d.tag)
+            return False
+        decision = self.retry.decide(attempt, error, retryable, self.rng, self.prev_delay.get(msg.id))
+        if decision.retry:
+            self.attempts[msg.id] = attempt
+            self.prev_delay[msg.id] = decision.delay_ns
+            eng.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
+                                d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
+                                                     "attempt": attempt + 1}))
+            mode = decision.mode
+            if mode == "in_place":
+                duration = self._behaviour(msg).processing(self.rng)
+                eng.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
+                              PRIO_ACTOR)
+                return True
+            if self.auto_ack or not live:
+                return False
+            if mode == "republish":
+                broker.ack(now, d.tag)
+                eng.pending_work += 1
+                eng.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
+            else:
+                broker.nack(now, d.tag, requeue=True, delay_ns=decision.delay_ns)
+            return False
+        # Exhausted, or not retryable.
+        self.attempts.pop(msg.id, None)
+        self.prev_delay.pop(msg.id, None)
+        if self.spec.reply == "auto" and msg.reply_to:
+            eng.reply(self.name, msg, ok=False, error=error)
+        if self.auto_ack or not live:
+            return False
+        action = decision.on_exhausted
+        if action == "drop":
+            broker.ack(now, d.tag)
+            eng.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                                msg.tag, {"reason": "retries_exhausted", "error": error}))
+        elif action == "requeue":
+            broker.nack(now, d.tag, requeue=True)
+        elif self.spec.dead_letter is not None:
+            broker.ack(now, d.tag)
+            eng.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,
+                                   "parked" if action == "park" else "dead_lettered")
+        else:
+            broker.reject(now, d.tag)
+        return False
+
+    def _republish(self, item: tuple[str, Message]) -> None:
+        channel, msg = item
+        eng = self.engine
+        eng.pending_work -= 1
+        copy = Message(
+            id=msg.id, channel=channel, key=msg.key, headers=dict(msg.headers or {}), payload=msg.payload,
+            type=msg.type, version=msg.version, published_at=msg.published_at, seq=msg.seq,
+            causation_id=msg.causation_id, correlation_id=msg.correlation_id, tag=msg.tag, producer=msg.producer,
+            reply_to=msg.reply_to,
+        )
+        copy.headers["x-attempt"] = str(self.attempts.get(msg.id, 0) + 1)  # type: ignore[index]
+        eng.publish(channel, copy, producer=self.name, republish=True)
+
+    def _expire_idempotency(self, now: int) -> None:
+        order = self.idem_order
+        window = self.idem_window
+        seen = self.idem_seen
+        while order and now - order[0][0] > window:
+            t, k = order.popleft()
+            if seen.get(k) == t:
+                del seen[k]
+
+    def in_flight(self) -> int:
+        """Handlers running now across instances."""
+        return sum(i.busy for i in self.instances)
+
+    def live_instances(self) -> int:
+        """Instances that are running or paused."""
+        return sum(1 for i in self.instances if i.state in ("running", "paused"))

@@ -1,0 +1,452 @@
+"""The engine: a scenario, run on the broker core in virtual time.
+
+The engine owns the kernel (the clock and the event heap), the broker core,
+the actors (producers, consumers, the fault timeline) and the trace buffer.
+It runs a load phase, then a drain phase until nothing is ready, in flight
+or delayed (or the drain maximum passes). It is synchronous and knows
+nothing about wall time: pacing (`evtool.sim.pacing`) decides how fast it is
+driven, and never what happens.
+
+Trace events go to a buffer; `flush()` hands each batch to the digest, the
+metrics, the checks and any listeners (the run store, the dashboard). The
+engine never blocks on a listener.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evtool.core.broker import Broker
+from evtool.core.channel_config import (
+    ChannelConfig,
+    GroupedQueueConfig,
+    LogConfig,
+    QueueConfig,
+    RouterConfig,
+    TopicConfig,
+)
+from evtool.core.delivery import Delivery
+from evtool.core.events import TraceEvent
+from evtool.core.message import Message
+from evtool.core.profiles import get_profile
+from evtool.scenario import models as m
+from evtool.scenario.loader import LoadedScenario
+from evtool.sim.consumer import ConsumerActor, Instance
+from evtool.sim.faults import FaultTimeline
+from evtool.sim.kernel import PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel
+from evtool.sim.producer import ProducerActor
+from evtool.sim.rng import stream
+from evtool.sim.sampling import duration_sampler
+from evtool.trace.checks import CheckSuite
+from evtool.trace.digest import TraceDigest
+from evtool.trace.metrics import Metrics
+
+FLUSH_EVERY = 4096
+"""Trace events buffered before a flush to the digest, metrics and listeners."""
+
+Listener = Callable[[Sequence[TraceEvent]], None]
+
+
+@dataclass
+class RunOutcome:
+    """What a finished (or stopped) run produced."""
+
+    scenario_id: str
+    seed: int
+    virtual_ns: int
+    events: int
+    digest: str
+    drain: str  # complete | timed_out | stopped
+    outcome: str  # passed | failed | unknown | interrupted
+    checks: list[dict[str, Any]]
+    summary: dict[str, Any]
+    aborted_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def channel_config(spec: Any, persistence: str) -> ChannelConfig:
+    """Translate a scenario channel into the core's configuration."""
+    durable = spec.durable and persistence == "durable"
+    if isinstance(spec, m.RouterChannel):
+        return RouterConfig(type=spec.type, durable=durable)
+    if isinstance(spec, m.LogChannel):
+        ret = spec.retention
+        return LogConfig(partitions=spec.partitions, durable=durable,
+                         retention_ns=None if ret.time == "forever" else ret.time,
+                         retention_count=ret.count)
+    max_deliveries = spec.max_deliveries
+    if max_deliveries == "unlimited":
+        max_deliveries = 0
+    common = dict(
+        capacity=spec.capacity,
+        overflow=spec.overflow,
+        ack_timeout_ns=spec.ack_timeout,
+        ttl_ns=spec.ttl,
+        max_deliveries=max_deliveries,
+        dead_letter=spec.dead_letter,
+        dedup_window_ns=spec.dedup_window,
+        requeue_position=spec.requeue_position,
+        durable=durable,
+    )
+    if isinstance(spec, m.GroupedQueueChannel):
+        group_key = spec.group_by.removeprefix("header.") if spec.group_by.startswith("header.") else None
+        return GroupedQueueConfig(group_key=group_key, **common)
+    if isinstance(spec, m.TopicChannel):
+        return TopicConfig(**common)
+    return QueueConfig(**common)
+
+
+class Engine:
+    """Runs one scenario deterministically; see the module docstring."""
+
+    def __init__(self, loaded: LoadedScenario, *, seed: int | None = None, duration_ns: int | None = None,
+                 listeners: Sequence[Listener] = (), sample_every_ns: int | None = None) -> None:
+        sc = loaded.model
+        self.loaded = loaded
+        self.scenario = sc
+        self.seed = sc.run.seed if seed is None else seed
+        self.params = dict(loaded.parameters)
+        self.kernel = Kernel()
+        self.buffer: list[TraceEvent] = []
+        self.emit: Callable[[TraceEvent], None] = self.buffer.append
+        self.listeners: list[Listener] = list(listeners)
+        self.digest = TraceDigest()
+        self.load_end = duration_ns if duration_ns is not None else sc.run.duration
+        self.drain_max = sc.run.drain.max
+        self.phase = "load"
+        self.drain_result = "pending"
+        self.pending_work = 0
+        self.stopped_reason: str | None = None
+        self.aborted_by: str | None = None
+        profile = get_profile(sc.broker.profile)
+        if sc.broker.settings:
+            profile = profile.with_overrides(**sc.broker.settings)
+        self.profile = profile
+        self.broker = Broker(profile, self.emit)
+        self.broker_up = True
+        self._broker_timer: int | None = None
+        self.subscribers: dict[int, Instance] = {}
+        self.hop = duration_sampler(sc.broker.hop_latency)
+        self.hop_zero = sc.broker.hop_latency == 0
+        self.hop_rng = self.stream("broker/hop")
+        self.fault_rng = self.stream("faults")
+        self.channel_faults: dict[str, list[Any]] = {}
+        self.producer_faults: dict[str, list[Any]] = {}
+        self.app_dead_letters = 0
+        self.replies = 0
+        for name, spec in sc.channels.items():
+            self.broker.declare(name, channel_config(spec, sc.broker.persistence))
+        for name, spec in sc.channels.items():
+            if isinstance(spec, m.RouterChannel):
+                for b in spec.bindings:
+                    self.broker.bind(name, b.to, b.pattern)
+        self.producers = [ProducerActor(self, n, p) for n, p in sc.producers.items()]
+        self.consumers = {n: ConsumerActor(self, n, c) for n, c in sc.consumers.items()}
+        self.faults = FaultTimeline(self)
+        self.metrics = Metrics(sc)
+        self.checks = CheckSuite(self)
+        span = self.load_end + self.drain_max
+        self.sample_every = sample_every_ns or max(10_000_000, span // 400)
+        self.patterns: list[Any] = []
+        self._build_patterns()
+        self._started = False
+
+    # ------------------------------------------------------------------ helpers for actors
+
+    @property
+    def now(self) -> int:
+        """Virtual time in nanoseconds."""
+        return self.kernel.now
+
+    def stream(self, name: str) -> random.Random:
+        """A seeded random stream for one component and purpose."""
+        return stream(self.seed, name)
+
+    def publish(self, channel: str, msg: Message, *, producer: str | None = None, republish: bool = False) -> bool:
+        """Publish through the broker, applying hop latency and any active publish faults."""
+        faults = self.channel_faults.get(channel) or (self.producer_faults.get(producer) if producer else None)
+        if faults:
+            for f in faults:
+                outcome = f.on_publish(msg)
+                if outcome == "drop":
+                    self.emit(TraceEvent(self.now, "dropped", msg.id, channel, producer, None, msg.key, 0, msg.tag,
+                                         {"reason": "fault", "fault": f.name}))
+                    return True
+                if outcome == "duplicate":
+                    self._publish_now(channel, msg, duplicate=True)
+                elif isinstance(outcome, int):
+                    self.pending_work += 1
+                    self.kernel.at(self.now + outcome, self._publish_later, (channel, msg), PRIO_ACTOR)
+                    return True
+        if self.hop_zero:
+            return self._publish_now(channel, msg)
+        self.pending_work += 1
+        self.kernel.at(self.now + self.hop(self.hop_rng), self._publish_later, (channel, msg), PRIO_ACTOR)
+        return True
+
+    def _publish_later(self, item: tuple[str, Message]) -> None:
+        self.pending_work -= 1
+        self._publish_now(*item)
+
+    def _publish_now(self, channel: str, msg: Message, duplicate: bool = False) -> bool:
+        if not self.broker_up:
+            self.emit(TraceEvent(self.now, "publish_rejected", msg.id, channel, msg.producer, None, msg.key, 0,
+                                 msg.tag, {"reason": "broker_down"}))
+            return False
+        msg.published_at = msg.published_at or self.now
+        return self.broker.publish(self.now, channel, msg)
+
+    def reply(self, responder: str, request: Message, *, ok: bool, error: str | None) -> None:
+        """Send an automatic reply to a request's reply_to channel."""
+        self.replies += 1
+        out = Message(
+            id=f"{responder}-reply-{self.replies}", channel=request.reply_to or "", key=request.key, headers=None,
+            payload={"ok": ok, "error": error, "request": request.payload}, type=f"{request.type}Reply",
+            version=1, published_at=self.now, seq=0, causation_id=request.id,
+            correlation_id=request.correlation_id, tag=None, producer=responder,
+        )
+        if request.reply_to:
+            self.publish(request.reply_to, out, producer=responder)
+
+    def dead_letter_by_app(self, consumer: str, d: Delivery, target: str, error: str, kind: str) -> None:
+        """The application moves a message to its own dead-letter channel."""
+        self.app_dead_letters += 1
+        msg = d.msg
+        self.emit(TraceEvent(self.now, kind, msg.id, d.channel, consumer, None, msg.key, d.attempt, msg.tag,
+                             {"reason": "rejected", "target": target, "error": error, "by": "application"}))
+        copy = Message(
+            id=msg.id, channel=target, key=msg.key, headers=dict(msg.headers or {}), payload=msg.payload,
+            type=msg.type, version=msg.version, published_at=msg.published_at, seq=msg.seq,
+            causation_id=msg.causation_id, correlation_id=msg.correlation_id, tag=msg.tag, producer=msg.producer,
+        )
+        copy.headers["x-death-reason"] = error  # type: ignore[index]
+        self._publish_now(target, copy)
+
+    def on_log_processed(self, consumer: ConsumerActor, inst: Instance, d: Delivery) -> None:
+        """A log record was handled: commit now, or let the periodic commit take it."""
+        if consumer.spec.commit.mode == "per_message" and d.partition is not None and d.offset is not None:
+            if d.sub in self.subscribers:
+                self.broker.commit(self.now, d.sub, d.partition, d.offset + 1)
+
+    # ------------------------------------------------------------------ building
+
+    def _build_patterns(self) -> None:
+        if not self.scenario.patterns:
+            return
+        try:
+            from evtool.sim.patterns import build_patterns
+        except ImportError:  # the patterns module arrives with the lesson library
+            return
+        self.patterns = build_patterns(self)
+
+    def start(self) -> None:
+        """Start every actor and the timeline (idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        for c in self.consumers.values():
+            c.start()
+        for p in self.producers:
+            p.start()
+        for pat in self.patterns:
+            pat.start()
+        self.faults.start()
+        self.kernel.at(self.load_end, self._end_load, None, PRIO_SAMPLE)
+        self.kernel.at(0, self._sample, None, PRIO_SAMPLE)
+        for c in self.consumers.values():
+            if c.spec.commit.mode == "periodic" and isinstance(self.scenario.channels.get(c.spec.from_),
+                                                               m.LogChannel):
+                self.kernel.at(c.spec.commit.interval, self._commit_tick, c, PRIO_ACTOR)
+        self._after_event()
+
+    def _commit_tick(self, consumer: ConsumerActor) -> None:
+        for inst in consumer.instances:
+            if inst.sub is not None and inst.state == "running":
+                self.broker.commit_processed(self.now, inst.sub)
+        if self.phase != "done":
+            self.kernel.at(self.now + consumer.spec.commit.interval, self._commit_tick, consumer, PRIO_ACTOR)
+
+    def _end_load(self, _: Any) -> None:
+        if self.phase == "load":
+            self.phase = "drain"
+            self.emit(TraceEvent(self.now, "load_ended"))
+            self.kernel.at(self.load_end + self.drain_max, self._drain_deadline, None, PRIO_SAMPLE)
+
+    def _drain_deadline(self, _: Any) -> None:
+        if self.phase == "drain":
+            self.drain_result = "timed_out"
+            self.emit(TraceEvent(self.now, "drain_timed_out", data={"pending": self.pending_summary()}))
+            self.phase = "done"
+
+    def _sample(self, _: Any) -> None:
+        self.flush()
+        self.metrics.sample(self.now, self)
+        self.checks.tick(self.now)
+        if self.checks.abort_reason and self.phase != "done":
+            self.aborted_by = self.checks.abort_reason
+            self.stopped_reason = "aborted"
+            self.phase = "done"
+        if self.phase != "done":
+            self.kernel.at(self.now + self.sample_every, self._sample, None, PRIO_SAMPLE)
+
+    def pending_summary(self) -> dict[str, int]:
+        """What is still outstanding: broker state and application work."""
+        ready = in_flight = delayed = 0
+        for name in self.scenario.channels:
+            s = self.broker.stats(name)
+            ready += s.ready
+            in_flight += s.in_flight
+            delayed += s.delayed
+        return {"ready": ready, "in_flight": in_flight, "delayed": delayed, "app": self.pending_work}
+
+    def quiescent(self) -> bool:
+        """Nothing ready, in flight, delayed or pending in the application."""
+        if self.pending_work > 0:
+            return False
+        if any(not p.idle() for p in self.patterns):
+            return False
+        return self.broker.idle()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _after_event(self) -> None:
+        broker = self.broker
+        now = self.kernel.now
+        deliveries = broker.pump(now)
+        if deliveries:
+            subs = self.subscribers
+            for d in deliveries:
+                inst = subs.get(d.sub)
+                if inst is not None:
+                    inst.consumer.on_delivery(inst, d)
+            deliveries = broker.pump(now)
+            while deliveries:
+                for d in deliveries:
+                    inst = subs.get(d.sub)
+                    if inst is not None:
+                        inst.consumer.on_delivery(inst, d)
+                deliveries = broker.pump(now)
+        nt = broker.next_timer()
+        if nt is not None:
+            bt = self._broker_timer
+            if bt is None or nt < bt:
+                self._broker_timer = nt
+                self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
+
+    def _fire_broker(self, t: int) -> None:
+        if self._broker_timer == t:
+            self._broker_timer = None
+        self.broker.fire_timers(self.kernel.now)
+
+    def step(self) -> bool:
+        """Process one kernel event; False when the run is over."""
+        if self.phase == "done":
+            return False
+        if not self._started:
+            self.start()
+        kernel = self.kernel
+        if not kernel.step():
+            self._finish_drain()
+            return False
+        self._after_event()
+        if len(self.buffer) >= FLUSH_EVERY:
+            self.flush()
+        if self.phase == "drain" and self.quiescent():
+            self._finish_drain()
+        return self.phase != "done"
+
+    def _finish_drain(self) -> None:
+        if self.phase == "done":
+            return
+        if self.drain_result == "pending":
+            self.drain_result = "complete"
+            self.emit(TraceEvent(self.now, "drain_ended"))
+        self.phase = "done"
+
+    def run_until(self, t_limit: int, max_events: int | None = None) -> bool:
+        """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
+        if not self._started:
+            self.start()
+        kernel = self.kernel
+        after = self._after_event
+        buf = self.buffer
+        n = 0
+        while self.phase != "done":
+            nt = kernel.next_time()
+            if nt is None:
+                self._finish_drain()
+                break
+            if nt > t_limit:
+                kernel.now = max(kernel.now, t_limit)
+                break
+            kernel.step()
+            after()
+            if len(buf) >= FLUSH_EVERY:
+                self.flush()
+            if self.phase == "drain" and self.quiescent():
+                self._finish_drain()
+            n += 1
+            if max_events is not None and n >= max_events:
+                break
+        return self.phase != "done"
+
+    def run(self) -> RunOutcome:
+        """Run to the end as fast as possible and return the outcome."""
+        self.run_until(math.inf)  # type: ignore[arg-type]
+        return self.finish()
+
+    def stop(self, reason: str = "interrupted") -> None:
+        """End the run early (Ctrl-C, or a user's quit)."""
+        self.stopped_reason = reason
+        self.phase = "done"
+
+    def flush(self) -> None:
+        """Hand buffered trace events to the digest, metrics, checks and listeners."""
+        buf = self.buffer
+        if not buf:
+            return
+        batch = list(buf)
+        buf.clear()
+        self.digest.update(batch)
+        self.metrics.consume(batch)
+        self.checks.consume(batch)
+        for listener in self.listeners:
+            listener(batch)
+
+    def finish(self) -> RunOutcome:
+        """Close the run: final flush, checks evaluated, summary built."""
+        if self.phase != "done":
+            self.stop("stopped")
+        self.emit(TraceEvent(self.now, "run_ended", data={"drain": self.drain_result,
+                                                         "stopped": self.stopped_reason}))
+        self.flush()
+        self.metrics.sample(self.now, self)
+        drain = self.drain_result if self.drain_result != "pending" else "stopped"
+        results = self.checks.finish(self.now, drain)
+        statuses = [r["status"] for r in results]
+        if self.stopped_reason == "interrupted":
+            outcome = "interrupted"
+        elif "fail" in statuses:
+            outcome = "failed"
+        elif "unknown" in statuses or drain == "timed_out":
+            outcome = "unknown"
+        else:
+            outcome = "passed"
+        summary = self.metrics.summary(self)
+        summary["drain"] = drain
+        return RunOutcome(
+            scenario_id=self.scenario.id,
+            seed=self.seed,
+            virtual_ns=self.now,
+            events=self.digest.count,
+            digest=self.digest.hexdigest(),
+            drain=drain,
+            outcome=outcome,
+            checks=results,
+            summary=summary,
+            aborted_by=self.aborted_by,
+        )

@@ -1,0 +1,204 @@
+"""The fault timeline: crashes, pauses, slowdowns, broker restarts, lost and duplicated messages.
+
+Each fault of the scenario starts at `at` (and again `every`), lasts `for`
+(or until the end), and hits its `target`. Faults injected by hand in the
+dashboard go through the same code and are recorded in the trace with
+their virtual time, so a run replays exactly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.events import TraceEvent
+from evtool.core.message import Message
+from evtool.scenario import models as m
+from evtool.sim.kernel import PRIO_FAULT
+from evtool.sim.sampling import duration_sampler
+
+if TYPE_CHECKING:
+    from evtool.sim.consumer import Instance
+    from evtool.sim.engine import Engine
+
+
+class PublishFault:
+    """An active drop, duplicate or delay fault on a channel or producer."""
+
+    __slots__ = ("name", "action", "probability", "delay", "engine")
+
+    def __init__(self, engine: Engine, name: str, spec: m.DropFault | m.DuplicateFault | m.DelayFault) -> None:
+        self.engine = engine
+        self.name = name
+        self.action = spec.action
+        self.probability = spec.probability
+        self.delay = duration_sampler(spec.latency) if isinstance(spec, m.DelayFault) else None
+
+    def on_publish(self, msg: Message) -> str | int | None:
+        """What this fault does to one publish: drop, duplicate, a delay in ns, or nothing."""
+        rng = self.engine.fault_rng
+        if self.probability <= 0 or rng.random() >= self.probability:
+            return None
+        if self.action == "drop":
+            return "drop"
+        if self.action == "duplicate":
+            return "duplicate"
+        assert self.delay is not None
+        return self.delay(rng)
+
+
+class FaultTimeline:
+    """Schedules the scenario's faults and carries them out."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.count = 0
+        self.poisoned = 0
+        self.active: dict[str, Any] = {}
+
+    def start(self) -> None:
+        """Schedule every enabled fault."""
+        for i, spec in enumerate(self.engine.scenario.faults):
+            if not spec.enabled:
+                continue
+            name = spec.name or f"{spec.action}-{i}"
+            self.engine.kernel.at(spec.at, self._fire, (name, spec), PRIO_FAULT)
+
+    def _fire(self, item: tuple[str, Any]) -> None:
+        name, spec = item
+        eng = self.engine
+        if eng.phase == "done":
+            return
+        self.apply(name, spec)
+        if spec.every is not None and (spec.for_ in (None, "end") or True):
+            nxt = eng.now + spec.every
+            if nxt < eng.load_end:
+                eng.kernel.at(nxt, self._fire, item, PRIO_FAULT)
+
+    # ------------------------------------------------------------------ carrying out
+
+    def targets(self, target: str) -> list[Instance]:
+        """The consumer instances a `consumer:NAME[#N]` target names."""
+        kind, _, rest = target.partition(":")
+        if kind != "consumer":
+            return []
+        name, _, idx = rest.partition("#")
+        consumer = self.engine.consumers.get(name)
+        if consumer is None:
+            return []
+        if idx:
+            i = int(idx)
+            return [inst for inst in consumer.instances if inst.index == i]
+        return list(consumer.instances)
+
+    def apply(self, name: str, spec: Any) -> None:
+        """Start one fault now."""
+        eng = self.engine
+        now = eng.now
+        self.count += 1
+        action = spec.action
+        eng.emit(TraceEvent(now, "fault_started", None, None, name, data={"action": action, "target": spec.target}))
+        duration = None if spec.for_ in (None, "end") else spec.for_
+        if action == "crash":
+            for inst in self.targets(spec.target):
+                inst.consumer.crash(inst, spec.restart_after)
+            self._end_now(name, action)
+        elif action == "restart":
+            for inst in self.targets(spec.target):
+                inst.consumer.restart(inst)
+            self._end_now(name, action)
+        elif action == "pause":
+            insts = self.targets(spec.target)
+            for inst in insts:
+                inst.consumer.pause(inst)
+            if duration is not None:
+                eng.kernel.at(now + duration, self._unpause, (name, insts), PRIO_FAULT)
+        elif action == "slow":
+            insts = self.targets(spec.target)
+            factor = spec.latency_factor or 1.0
+            extra = duration_sampler(spec.latency) if spec.latency is not None else None
+            for inst in insts:
+                inst.slow = factor
+                inst.extra = extra
+            if duration is not None:
+                eng.kernel.at(now + duration, self._unslow, (name, insts), PRIO_FAULT)
+        elif action == "scale":
+            kind, _, cname = spec.target.partition(":")
+            consumer = eng.consumers.get(cname.partition("#")[0])
+            if consumer is not None:
+                consumer.scale(spec.instances)
+            self._end_now(name, action)
+        elif action == "broker_restart":
+            self._broker_down(name, spec.downtime)
+        elif action in ("drop", "duplicate", "delay"):
+            fault = PublishFault(eng, name, spec)
+            kind, _, target = spec.target.partition(":")
+            table = eng.channel_faults if kind == "channel" else eng.producer_faults
+            table.setdefault(target, []).append(fault)
+            self.active[name] = (table, target, fault)
+            if duration is not None:
+                eng.kernel.at(now + duration, self._remove_publish_fault, name, PRIO_FAULT)
+        elif action == "poison":
+            channel = spec.target.partition(":")[2]
+            self.poisoned += 1
+            mid = f"{name}-{self.poisoned}"
+            msg = Message(mid, channel, spec.key, None, dict(spec.payload), "Poison", 1, now, 0, None, mid,
+                          spec.tag, name)
+            eng.publish(channel, msg, producer=name)
+            self._end_now(name, action)
+
+    def _end_now(self, name: str, action: str) -> None:
+        self.engine.emit(TraceEvent(self.engine.now, "fault_ended", None, None, name, data={"action": action}))
+
+    def _unpause(self, item: tuple[str, list[Instance]]) -> None:
+        name, insts = item
+        for inst in insts:
+            inst.consumer.resume(inst)
+        self._end_now(name, "pause")
+
+    def _unslow(self, item: tuple[str, list[Instance]]) -> None:
+        name, insts = item
+        for inst in insts:
+            inst.slow = 1.0
+            inst.extra = None
+        self._end_now(name, "slow")
+
+    def _remove_publish_fault(self, name: str) -> None:
+        entry = self.active.pop(name, None)
+        if entry is None:
+            return
+        table, target, fault = entry
+        faults = table.get(target, [])
+        if fault in faults:
+            faults.remove(fault)
+        if not faults:
+            table.pop(target, None)
+        self._end_now(name, fault.action)
+
+    def _broker_down(self, name: str, downtime: int) -> None:
+        eng = self.engine
+        # Every connection drops: instances lose their subscriptions, then the broker keeps durable state only.
+        live = [inst for c in eng.consumers.values() for inst in c.instances if inst.sub is not None]
+        for inst in live:
+            sub = inst.sub
+            assert sub is not None
+            inst.epoch += 1
+            eng.pending_work -= inst.busy
+            inst.busy = 0
+            inst.buffer.clear()
+            inst.inflight.clear()
+            inst.lanes.clear()
+            eng.subscribers.pop(sub, None)
+            eng.broker.unsubscribe(eng.now, sub, reason="channel_closed")
+            inst.sub = None
+        eng.broker.restart(eng.now)
+        eng.broker_up = False
+        eng.kernel.at(eng.now + downtime, self._broker_up, (name, live), PRIO_FAULT)
+
+    def _broker_up(self, item: tuple[str, list[Instance]]) -> None:
+        name, insts = item
+        eng = self.engine
+        eng.broker_up = True
+        for inst in insts:
+            if inst.state in ("running", "paused") and inst.sub is None:
+                inst.consumer._subscribe(inst)  # noqa: SLF001 - the timeline owns reconnection
+        self._end_now(name, "broker_restart")

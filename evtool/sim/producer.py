@@ -1,0 +1,173 @@
+"""Producers: arrival processes that publish messages with keys, sequences and payloads."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.message import Message
+from evtool.scenario import models as m
+from evtool.scenario.templates import TemplateRuntimeError, compile_payload
+from evtool.sim.kernel import PRIO_ACTOR
+from evtool.sim.sampling import KeyPicker
+
+if TYPE_CHECKING:
+    from evtool.sim.engine import Engine
+
+NS = 1_000_000_000
+
+
+class ProducerActor:
+    """A producer from the scenario, run by the engine."""
+
+    def __init__(self, engine: Engine, name: str, spec: m.Producer) -> None:
+        self.engine = engine
+        self.name = name
+        self.spec = spec
+        self.arrival_rng = engine.stream(f"producer:{name}/arrival")
+        self.key_rng = engine.stream(f"producer:{name}/key")
+        self.payload_rng = engine.stream(f"producer:{name}/payload")
+        self.keys = KeyPicker(spec.key) if spec.key is not None else None
+        self.render = compile_payload(spec.payload)
+        self.render_headers = compile_payload(spec.headers) if spec.headers else None
+        self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
+        self.sent = 0
+        self.rejected = 0
+        self.seq_by_key: dict[str | None, int] = {}
+        self.stop_at = min(spec.stop if spec.stop is not None else engine.load_end, engine.load_end)
+        self.stopped = False
+        self.stage_index = 0
+        self.stage_end = 0
+        self.burst_left = 0
+
+    def start(self) -> None:
+        """Schedule the first arrival and every injected message."""
+        eng = self.engine
+        spec = self.spec
+        for inj in spec.inject:
+            if inj.at <= eng.load_end:
+                eng.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
+        arrival = spec.arrival
+        start = spec.start
+        if isinstance(arrival, m.OnceArrival):
+            eng.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
+        elif isinstance(arrival, m.StagesArrival):
+            self.stage_end = start + arrival.stages[0].for_
+            eng.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
+        elif isinstance(arrival, m.BurstArrival):
+            eng.kernel.at(start, self._burst, None, PRIO_ACTOR)
+        elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
+            eng.kernel.at(start, self._arrive, None, PRIO_ACTOR)
+        else:
+            eng.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
+
+    # ------------------------------------------------------------------ arrivals
+
+    def _rate(self) -> tuple[float, str]:
+        a = self.spec.arrival
+        if isinstance(a, m.StagesArrival):
+            now = self.engine.now
+            stages = a.stages
+            while now >= self.stage_end:
+                self.stage_index += 1
+                if self.stage_index >= len(stages):
+                    if not a.repeat:
+                        return 0.0, a.shape
+                    self.stage_index = 0
+                self.stage_end += stages[self.stage_index].for_
+            return stages[self.stage_index].rate, a.shape
+        return getattr(a, "rate", 0.0), a.process
+
+    def _gap(self) -> int:
+        rate, shape = self._rate()
+        if rate <= 0:
+            return -1
+        if math.isinf(rate):
+            return 0
+        if shape == "poisson":
+            return max(1, int(self.arrival_rng.expovariate(rate) * NS))
+        return max(1, int(NS / rate))
+
+    def _done(self) -> bool:
+        if self.stopped:
+            return True
+        if self.spec.count is not None and self.sent >= self.spec.count:
+            self.stopped = True
+        elif self.engine.now >= self.stop_at:
+            self.stopped = True
+        return self.stopped
+
+    def _arrive(self, _: Any) -> None:
+        if self._done():
+            return
+        self.publish_one()
+        if self._done():
+            return
+        gap = self._gap()
+        if gap < 0:
+            self.stopped = True
+            return
+        self.engine.kernel.at(self.engine.now + gap, self._arrive, None, PRIO_ACTOR)
+
+    def _burst(self, _: Any) -> None:
+        a = self.spec.arrival
+        assert isinstance(a, m.BurstArrival)
+        for _i in range(a.size):
+            if self._done():
+                return
+            self.publish_one()
+        if not self._done():
+            self.engine.kernel.at(self.engine.now + a.every, self._burst, None, PRIO_ACTOR)
+
+    def _once(self, _: Any) -> None:
+        for _i in range(self.spec.count or 1):
+            self.publish_one()
+        self.stopped = True
+
+    def _inject(self, inj: m.Inject) -> None:
+        for i in range(inj.count):
+            mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
+            self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
+                             headers=dict(inj.headers) or None)
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
+                    msg_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
+        """Build one message and publish it."""
+        eng = self.engine
+        spec = self.spec
+        self.sent += 1
+        n = self.sent
+        if key is None and self.keys is not None:
+            key = self.keys.pick(self.key_rng)
+        seq = 0
+        if spec.sequence == "per_key":
+            seq = self.seq_by_key.get(key, 0) + 1
+            self.seq_by_key[key] = seq
+        elif spec.sequence == "global":
+            seq = n
+        mid = msg_id or f"{self.name}-{n}"
+        env = None
+        if payload is None:
+            env = {"key": key, "seq": seq, "n": n, "now": eng.now, "producer": self.name, "instance": 0,
+                   "params": eng.params, "tag": tag or spec.tag, "msg": None}
+            try:
+                payload = self.render(env, self.payload_rng)
+            except TemplateRuntimeError as exc:
+                payload = {"error": str(exc)}
+        if headers is None and self.render_headers is not None:
+            env = env or {"key": key, "seq": seq, "n": n, "now": eng.now, "producer": self.name, "instance": 0,
+                          "params": eng.params, "tag": tag or spec.tag, "msg": None}
+            headers = self.render_headers(env, self.payload_rng)
+        routing = None
+        if self.render_routing is not None:
+            env = env or {"key": key, "seq": seq, "n": n, "now": eng.now, "producer": self.name, "instance": 0,
+                          "params": eng.params, "tag": tag or spec.tag, "msg": None}
+            routing = str(self.render_routing(env, self.payload_rng))
+        msg = Message(mid, spec.to, routing if routing is not None else key, headers, payload, spec.message,
+                      spec.version, eng.now, seq, None, mid, tag or spec.tag, self.name)
+        if routing is not None and key is not None:
+            msg.headers = {**(headers or {}), "key": key}
+        if not eng.publish(spec.to, msg, producer=self.name):
+            self.rejected += 1

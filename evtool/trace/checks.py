@@ -1,0 +1,739 @@
+"""Checks: the `expect` block judged against the trace.
+
+Each expectation becomes a small incremental checker that folds trace
+batches in and gives a verdict at the end (or at every sample tick, for
+`when: always` and `when: eventually`). A verdict is `pass`, `fail` or
+`unknown`: no data is unknown, never a silent pass. Each result says what
+was expected, what was seen, and the ids of messages that show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.events import TraceEvent
+from evtool.scenario import models as m
+from evtool.scenario.expressions import compile_expression
+from evtool.scenario.selectors import Aggregate, parse_assertion
+from evtool.scenario.units import format_duration
+from evtool.trace.histogram import Histogram
+
+if TYPE_CHECKING:
+    from evtool.sim.engine import Engine
+
+EVIDENCE = 10
+"""Most message ids quoted as evidence for one result."""
+
+LATENCY_METRICS = ("latency.e2e", "latency.processing")
+GAUGE_METRICS = ("queue.depth", "in_flight", "consumer.lag")
+
+
+def _result(name: str, check: str, status: str, expected: str, observed: str, evidence: list[str] | None = None,
+            because: str | None = None, when: str = "end") -> dict[str, Any]:
+    return {"name": name, "check": check, "status": status, "expected": expected, "observed": observed,
+            "evidence": list(evidence or [])[:EVIDENCE], "because": because, "when": when}
+
+
+class Checker:
+    """Base: an expectation folded over the trace."""
+
+    def __init__(self, spec: Any, name: str) -> None:
+        self.spec = spec
+        self.name = name
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        """Fold in a batch of events."""
+
+    def tick(self, now: int) -> None:
+        """Called at every metric sample (for `always` / `eventually`)."""
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        """The verdict at the end of the run."""
+        raise NotImplementedError
+
+    def out(self, status: str, expected: str, observed: str, evidence: list[str] | None = None) -> dict[str, Any]:
+        """A result dict carrying this checker's name, kind, because and when."""
+        check = getattr(self.spec, "check", None) or "that"
+        return _result(self.name, check, status, expected, observed, evidence, self.spec.because,
+                       self.spec.when)
+
+
+class NoLoss(Checker):
+    """Every message that entered the channel ends acked, dead-lettered or expired by policy."""
+
+    def __init__(self, spec: m.NoLossCheck, name: str, engine: Engine) -> None:
+        super().__init__(spec, name)
+        sc = engine.scenario
+        if spec.channel is not None:
+            self.channels = {spec.channel}
+        else:
+            self.channels = {n for n, c in sc.channels.items()
+                             if not isinstance(c, m.RouterChannel) and getattr(c, "role", "normal") == "normal"}
+        # Queues and logs take a producer's publish directly; a topic's copies arrive as `enqueued`.
+        self.direct = {n for n in self.channels if isinstance(sc.channels.get(n), m.QueueChannel
+                                                                   | m.GroupedQueueChannel | m.LogChannel)}
+        self.outstanding: dict[tuple[str, str], int] = {}
+        self.entered = 0
+        self.lost_by_policy: list[str] = []
+        self.dead = 0
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        chans = self.channels
+        direct = self.direct
+        out = self.outstanding
+        for ev in batch:
+            kind = ev.kind
+            ch = ev.channel
+            if ch not in chans or ev.msg is None:
+                continue
+            arrived = False
+            if kind == "enqueued":
+                arrived = ev.data is None or ev.data.get("reason") != "delay_elapsed"
+            elif kind in ("published", "routed"):
+                arrived = ch in direct
+            if arrived:
+                k = (ev.msg, ch)
+                out[k] = out.get(k, 0) + 1
+                self.entered += 1
+                continue
+            if kind in ("acked", "expired", "dropped", "dead_lettered", "parked", "max_deliveries_reached"):
+                if kind in ("dead_lettered", "parked"):
+                    self.dead += 1
+                    if not self.spec.count_dead_letters_as_handled:
+                        self.lost_by_policy.append(ev.msg)
+                if kind == "dropped" and ev.data is not None and ev.data.get("reason") in ("overflow", "fault",
+                                                                                           "broker_restart"):
+                    self.lost_by_policy.append(ev.msg)
+                k = (ev.msg, ch)
+                n = out.get(k, 0)
+                if n <= 1:
+                    out.pop(k, None)
+                else:
+                    out[k] = n - 1
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        where = ", ".join(sorted(self.channels))
+        expected = f"every message that entered {where} is acked, dead-lettered or expired by policy"
+        if not self.entered:
+            return self.out("unknown", expected, "no message entered the channel")
+        lost = sorted({msg for (msg, _c) in self.outstanding}) + self.lost_by_policy
+        if drain != "complete" and self.outstanding:
+            return self.out("unknown", expected,
+                            f"the drain did not finish: {len(self.outstanding)} message(s) still pending",
+                            lost)
+        if lost:
+            return self.out("fail", expected, f"{len(lost)} of {self.entered} message(s) lost", lost)
+        return self.out("pass", expected, f"all {self.entered} accounted for ({self.dead} dead-lettered)")
+
+
+class DeadLetters(Checker):
+    """What ended up in a dead-letter channel: count, tags, attempts, reason."""
+
+    def __init__(self, spec: m.DeadLettersCheck, name: str) -> None:
+        super().__init__(spec, name)
+        self.deliveries: dict[str, int] = {}
+        self.letters: list[tuple[str, str | None, str | None, int]] = []
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        target = self.spec.channel
+        deliveries = self.deliveries
+        for ev in batch:
+            kind = ev.kind
+            if kind in ("delivered", "redelivered") and ev.msg is not None and ev.channel != target:
+                deliveries[ev.msg] = deliveries.get(ev.msg, 0) + 1
+            elif kind == "acked" and ev.msg is not None and ev.channel != target:
+                deliveries.pop(ev.msg, None)
+            elif kind in ("dead_lettered", "parked") and ev.msg is not None and ev.data is not None \
+                    and ev.data.get("target") == target:
+                reason = ev.data.get("reason")
+                self.letters.append((ev.msg, ev.tag, reason, deliveries.pop(ev.msg, 0)))
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        s = self.spec
+        parts = []
+        if s.count is not None:
+            parts.append(f"{s.count} dead letter(s)")
+        if s.only_tags is not None:
+            parts.append(f"only tagged {', '.join(s.only_tags)}")
+        if s.attempts is not None:
+            parts.append(f"each after {s.attempts} attempt(s)")
+        if s.reason is not None:
+            parts.append(f"reason {s.reason}")
+        expected = f"{s.channel}: " + ("; ".join(parts) or "dead letters recorded")
+        letters = self.letters
+        seen = f"{len(letters)} dead letter(s)"
+        if s.count is not None and len(letters) != s.count:
+            return self.out("fail", expected, seen, [x[0] for x in letters])
+        bad_tags = [x[0] for x in letters if s.only_tags is not None and x[1] not in s.only_tags]
+        if bad_tags:
+            return self.out("fail", expected, f"{seen}; {len(bad_tags)} without the expected tags", bad_tags)
+        if s.attempts is not None:
+            wrong = [x for x in letters if x[3] != s.attempts]
+            if wrong:
+                detail = ", ".join(f"{x[0]} after {x[3]}" for x in wrong[:5])
+                return self.out("fail", expected, f"{seen}; attempts differ: {detail}", [x[0] for x in wrong])
+        if s.reason is not None:
+            wrong = [x[0] for x in letters if x[2] != s.reason]
+            if wrong:
+                return self.out("fail", expected, f"{seen}; other reasons", wrong)
+        if s.count is None and not letters and s.attempts is not None:
+            return self.out("unknown", expected, "no dead letters to judge")
+        detail = ""
+        if letters and s.attempts is not None:
+            detail = f", each after {s.attempts} attempts"
+        return self.out("pass", expected, seen + detail, [x[0] for x in letters])
+
+
+class EffectivelyOnce(Checker):
+    """Side effects applied once per business key."""
+
+    def __init__(self, spec: m.EffectivelyOnceCheck, name: str, engine: Engine) -> None:
+        super().__init__(spec, name)
+        consumer = engine.consumers[spec.consumer]
+        self.index = len(consumer.business_keys)
+        consumer.business_keys.append(compile_expression(spec.by))
+        self.counts: dict[Any, int] = {}
+        self.first: dict[Any, str] = {}
+        self.violations: list[str] = []
+        self.handled = 0
+        self.keys_twice = 0
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        name = self.spec.consumer
+        counts = self.counts
+        for ev in batch:
+            if ev.kind != "handled" or ev.actor != name or ev.data is None:
+                continue
+            keys = ev.data.get("bkeys")
+            if keys is None or ev.data.get("duplicate"):
+                continue
+            k = keys[self.index]
+            self.handled += 1
+            n = counts.get(k, 0) + 1
+            counts[k] = n
+            if n == 1:
+                self.first[k] = ev.msg or ""
+            elif n == 2:
+                self.keys_twice += 1
+                self.violations.extend([self.first.get(k, ""), ev.msg or ""])
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        expected = f"{self.spec.consumer} applies its effects once per {self.spec.by}"
+        if not self.handled:
+            return self.out("unknown", expected, "no message was handled")
+        if self.keys_twice:
+            return self.out("fail", expected,
+                            f"{self.keys_twice} key(s) had effects applied more than once "
+                            f"({self.handled} successful handlings)", self.violations)
+        return self.out("pass", expected, f"{self.handled} handlings, {len(self.counts)} keys, each once")
+
+
+class NoDuplicates(Checker):
+    """No message handled twice."""
+
+    def __init__(self, spec: m.NoDuplicatesCheck, name: str) -> None:
+        super().__init__(spec, name)
+        self.seen: set[str] = set()
+        self.dups: list[str] = []
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        for ev in batch:
+            if ev.kind == "handled" and ev.actor == self.spec.consumer and ev.msg is not None:
+                if ev.data is not None and ev.data.get("duplicate"):
+                    continue
+                if ev.msg in self.seen:
+                    self.dups.append(ev.msg)
+                else:
+                    self.seen.add(ev.msg)
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        expected = f"{self.spec.consumer} handles each message once"
+        if not self.seen:
+            return self.out("unknown", expected, "no message was handled")
+        if self.dups:
+            return self.out("fail", expected, f"{len(self.dups)} message(s) handled more than once", self.dups)
+        return self.out("pass", expected, f"{len(self.seen)} messages, each handled once")
+
+
+class PerKeyOrder(Checker):
+    """Per key, each new sequence number is processed right after the previous one."""
+
+    def __init__(self, spec: m.PerKeyOrderCheck, name: str, engine: Engine) -> None:
+        super().__init__(spec, name)
+        self.custom = not (spec.key == "msg.key" and spec.seq == "msg.seq")
+        if self.custom:
+            engine.consumers[spec.consumer].order_keys = (compile_expression(spec.key),
+                                                          compile_expression(spec.seq))
+        self.last: dict[Any, int] = {}
+        self.violations: list[str] = []
+        self.details: list[str] = []
+        self.count = 0
+        self.replays = 0
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        name = self.spec.consumer
+        last = self.last
+        for ev in batch:
+            if ev.kind != "handled" or ev.actor != name or ev.data is None or ev.data.get("duplicate"):
+                continue
+            if self.custom:
+                key, seq = ev.data.get("okey"), ev.data.get("oseq")
+            else:
+                key, seq = ev.key, ev.data.get("seq")
+            if seq is None:
+                continue
+            try:
+                seq = int(seq)
+            except (TypeError, ValueError):
+                continue
+            self.count += 1
+            prev = last.get(key)
+            if prev is None:
+                last[key] = seq
+                continue
+            if seq == prev + 1:
+                last[key] = seq
+            elif seq <= prev:
+                self.replays += 1
+                if not self.spec.allow_redelivery:
+                    self.violations.append(ev.msg or "")
+                    self.details.append(f"{key}: seq {seq} after {prev}")
+            else:
+                self.violations.append(ev.msg or "")
+                self.details.append(f"{key}: seq {seq} processed while {prev + 1} was not yet")
+                last[key] = seq
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        expected = f"{self.spec.consumer} processes each key's messages in sequence order"
+        if not self.count:
+            return self.out("unknown", expected, "no sequenced message was handled")
+        if self.violations:
+            return self.out("fail", expected,
+                            f"{len(self.violations)} order violation(s), e.g. {'; '.join(self.details[:3])}",
+                            self.violations)
+        extra = f", {self.replays} replays" if self.replays else ""
+        return self.out("pass", expected, f"{self.count} handled over {len(self.last)} keys in order{extra}")
+
+
+class Latency(Checker):
+    """A latency percentile stays under a bound."""
+
+    def __init__(self, spec: m.LatencyCheck, name: str) -> None:
+        super().__init__(spec, name)
+        self.hist = Histogram()
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        for ev in batch:
+            if ev.kind == "handled" and ev.data is not None and not ev.data.get("duplicate"):
+                if self.spec.consumer is None or ev.actor == self.spec.consumer:
+                    lat = ev.data.get("latency")
+                    if lat is not None:
+                        self.hist.add(lat)
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        s = self.spec
+        expected = f"p{s.percentile:g} latency below {format_duration(s.below)}"
+        value = self.hist.percentile(s.percentile)
+        if value is None:
+            return self.out("unknown", expected, "no message was handled")
+        observed = f"p{s.percentile:g} = {format_duration(int(value))} over {self.hist.count} messages"
+        return self.out("pass" if value < s.below else "fail", expected, observed)
+
+
+class ExclusiveOwnership(Checker):
+    """No partition is owned by two live members at once."""
+
+    def __init__(self, spec: m.PatternCheck, name: str) -> None:
+        super().__init__(spec, name)
+        self.owner: dict[tuple[Any, Any], Any] = {}
+        self.assignments = 0
+        self.violations: list[str] = []
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        for ev in batch:
+            if ev.kind not in ("partition_assigned", "partition_revoked") or ev.data is None:
+                continue
+            group = ev.data.get("group")
+            if self.spec.group is not None and group != self.spec.group:
+                continue
+            key = (group, ev.data.get("partition"))
+            member = (ev.actor, ev.instance)
+            if ev.kind == "partition_assigned":
+                self.assignments += 1
+                cur = self.owner.get(key)
+                if cur is not None and cur != member:
+                    self.violations.append(f"partition {key[1]} given to {member[0]}#{member[1]} while "
+                                           f"{cur[0]}#{cur[1]} owned it")
+                self.owner[key] = member
+            elif self.owner.get(key) == member:
+                del self.owner[key]
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        expected = "no partition is owned by two members at once"
+        if not self.assignments:
+            return self.out("unknown", expected, "no partition was assigned")
+        if self.violations:
+            return self.out("fail", expected, "; ".join(self.violations[:3]))
+        return self.out("pass", expected, f"{self.assignments} assignments, never shared")
+
+
+class PatternEvents(Checker):
+    """Checks of patterns, judged from their trace events (request-response, sagas, projections)."""
+
+    STARTS = {"request_outcomes": "request_sent", "saga_terminates": "saga_started",
+              "saga_compensation": "saga_compensating", "projection_consistent": "projection_updated",
+              "correlation": "reply_received"}
+
+    def __init__(self, spec: m.PatternCheck, name: str) -> None:
+        super().__init__(spec, name)
+        self.started: dict[str, int] = {}
+        self.ended: dict[str, str] = {}
+        self.bad: list[str] = []
+        self.count = 0
+        self.last_lag: int | None = None
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        check = self.spec.check
+        pattern = self.spec.pattern
+        for ev in batch:
+            if pattern is not None and ev.actor != pattern:
+                continue
+            kind = ev.kind
+            data = ev.data or {}
+            if check == "request_outcomes":
+                rid = str(data.get("request_id", ev.msg))
+                if kind == "request_sent" and data.get("attempt", 1) == 1:
+                    self.count += 1
+                    self.started[rid] = ev.t
+                elif kind in ("reply_received", "request_fell_back", "request_failed"):
+                    if rid in self.ended:
+                        self.bad.append(rid)
+                    self.ended[rid] = kind
+            elif check == "correlation":
+                if kind == "reply_received":
+                    self.count += 1
+                    if data.get("mismatch"):
+                        self.bad.append(ev.msg or "")
+            elif check == "saga_terminates":
+                sid = ev.msg or ""
+                if kind == "saga_started":
+                    self.count += 1
+                    self.started[sid] = ev.t
+                elif kind in ("saga_completed", "saga_compensated", "saga_stuck"):
+                    within = self.spec.within
+                    if within is not None and sid in self.started and ev.t - self.started[sid] > within:
+                        self.bad.append(sid)
+                    self.ended[sid] = kind
+            elif check == "saga_compensation":
+                if kind == "saga_compensated":
+                    self.count += 1
+                    if data.get("order_ok") is False or data.get("repeated"):
+                        self.bad.append(ev.msg or "")
+            elif check == "projection_consistent":
+                if kind == "projection_updated":
+                    self.count += 1
+                    self.last_lag = data.get("lag")
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        check = self.spec.check
+        if check == "exclusive_ownership":  # handled by ExclusiveOwnership
+            raise AssertionError
+        expected = {
+            "request_outcomes": "every request ends in exactly one outcome (reply, fallback or error)",
+            "correlation": "every reply reaches the request it answers",
+            "saga_terminates": "every saga ends completed, compensated or stuck"
+                               + (f" within {format_duration(self.spec.within)}" if self.spec.within else ""),
+            "saga_compensation": "compensations run in reverse order, only for completed or uncertain steps, once",
+            "projection_consistent": "the projection catches up with its source",
+        }[check]
+        if not self.count:
+            return self.out("unknown", expected, f"no `{self.STARTS[check]}` events were recorded")
+        if check in ("request_outcomes", "saga_terminates"):
+            open_ = [k for k in self.started if k not in self.ended]
+            if self.bad or open_:
+                return self.out("fail", expected,
+                                f"{len(open_)} without an outcome, {len(self.bad)} wrong or late", open_ + self.bad)
+            return self.out("pass", expected, f"{self.count} started, all ended")
+        if check == "projection_consistent":
+            if self.last_lag not in (0, None):
+                return self.out("fail", expected, f"still {self.last_lag} event(s) behind at the end")
+            return self.out("pass", expected, f"{self.count} updates, caught up")
+        if self.bad:
+            return self.out("fail", expected, f"{len(self.bad)} violation(s)", self.bad)
+        return self.out("pass", expected, f"{self.count} checked")
+
+
+class AssertionChecker(Checker):
+    """A metric assertion (`that:`), evaluated at the end, always, or eventually."""
+
+    def __init__(self, spec: m.Assertion, name: str, engine: Engine) -> None:
+        super().__init__(spec, name)
+        self.engine = engine
+        self.assertion = parse_assertion(spec.that)
+        self.counters: dict[int, int] = {}
+        self.hists: dict[int, Histogram] = {}
+        self.aggs = self.assertion.aggregates()
+        self.by_kind: dict[str, list[tuple[int, Any]]] = {}
+        self.latency_sels: list[tuple[int, Any]] = []
+        self.request_sels: list[tuple[int, Any]] = []
+        for i, agg in enumerate(self.aggs):
+            for j, sel in enumerate(agg.selectors):
+                slot = i * 4 + j
+                if sel.name in LATENCY_METRICS:
+                    self.latency_sels.append((slot, sel))
+                    self.hists[slot] = Histogram()
+                elif sel.name == "request.latency":
+                    self.request_sels.append((slot, sel))
+                    self.hists[slot] = Histogram()
+                elif sel.name in GAUGE_METRICS or sel.name.startswith("state."):
+                    continue
+                else:
+                    self.by_kind.setdefault(sel.name, []).append((slot, sel))
+                    self.counters[slot] = 0
+        self.window: tuple[int, int] | None = None
+        self.fault_window: str | None = None
+        self.fault_active = False
+        self.window_start: int | None = None
+        self.window_end: int | None = None
+        if isinstance(spec.during, list):
+            self.window = (spec.during[0], spec.during[1])
+        elif isinstance(spec.during, str):
+            self.fault_window = spec.during.removeprefix("fault:")
+        self.violation: tuple[int, float | None, float | None] | None = None
+        self.ever_true = False
+        self.last_eval: tuple[bool | None, float | None, float | None] = (None, None, None)
+
+    def _in_window(self, ev: TraceEvent) -> bool:
+        if self.window is not None:
+            return self.window[0] <= ev.t <= self.window[1]
+        if self.fault_window is not None:
+            return self.fault_active
+        return True
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        by_kind = self.by_kind
+        counters = self.counters
+        fw = self.fault_window
+        for ev in batch:
+            kind = ev.kind
+            if fw is not None and ev.actor == fw:
+                if kind == "fault_started":
+                    self.fault_active = True
+                    self.window_start = ev.t
+                elif kind == "fault_ended":
+                    self.fault_active = False
+                    self.window_end = ev.t
+            sels = by_kind.get(kind)
+            if sels is not None and self._in_window(ev):
+                for slot, sel in sels:
+                    if sel.matches(ev):
+                        counters[slot] += 1
+            if kind == "handled" and self.latency_sels and ev.data is not None and not ev.data.get("duplicate") \
+                    and self._in_window(ev):
+                labels = {"consumer": ev.actor, "channel": ev.channel, "tag": ev.tag, "key": ev.key,
+                          "instance": ev.instance}
+                for slot, sel in self.latency_sels:
+                    if sel.matches_labels(labels):
+                        v = ev.data.get("latency" if sel.name == "latency.e2e" else "processing")
+                        if v is not None:
+                            self.hists[slot].add(v)
+            elif kind == "reply_received" and self.request_sels and ev.data is not None and self._in_window(ev):
+                labels = {"pattern": ev.actor, "consumer": ev.actor, "channel": ev.channel}
+                for slot, sel in self.request_sels:
+                    if sel.matches_labels(labels) and "latency" in ev.data:
+                        self.hists[slot].add(ev.data["latency"])
+
+    def _state_values(self, sel: Any) -> list[Any] | Any:
+        parts = sel.name.split(".")[1:]
+        if not parts:
+            return None
+        owner = self.engine.consumers.get(parts[0])
+        node: Any = owner.state if owner is not None else None
+        if node is None:
+            for pat in self.engine.patterns:
+                if getattr(pat, "name", None) == parts[0]:
+                    node = getattr(pat, "state", None)
+        for p in parts[1:]:
+            if isinstance(node, dict):
+                node = node.get(p)
+            else:
+                return None
+        return node
+
+    def resolve(self, agg: Aggregate) -> float | None:
+        """The current value of one aggregate (None = no data)."""
+        i = self.aggs.index(agg)
+        func = agg.func
+        sel = agg.selector
+        slot = i * 4
+        name = sel.name
+        if name.startswith("state."):
+            value = self._state_values(sel)
+            if value is None:
+                return None
+            if func == "len":
+                return float(len(value)) if hasattr(value, "__len__") else None
+            items = list(value.values()) if isinstance(value, dict) else (value if isinstance(value, list)
+                                                                            else [value])
+            nums = [float(v) for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+            if func == "sum":
+                return float(sum(nums))
+            if not nums:
+                return None
+            return {"max": max, "min": min, "last": lambda xs: xs[-1],
+                    "avg": lambda xs: sum(xs) / len(xs)}.get(func, lambda xs: None)(nums)
+        if name in GAUGE_METRICS:
+            labels = {f.label: f.value for f in sel.filters if f.op == "="}
+            values = self.engine.metrics.gauge(name, labels)
+            if not values:
+                return None
+            if func == "max":
+                return max(values)
+            if func == "min":
+                return min(values)
+            if func == "avg":
+                return sum(values) / len(values)
+            if func == "last":
+                return values[-1]
+            if func == "p":
+                h = Histogram()
+                for v in values:
+                    h.add(v)
+                return h.percentile(agg.q or 50)
+            return None
+        if slot in self.hists:
+            h = self.hists[slot]
+            if func == "count":
+                return float(h.count)
+            if h.count == 0:
+                return None
+            if func == "p":
+                return h.percentile(agg.q or 50)
+            return {"max": h.max, "min": h.min, "avg": h.mean(), "last": h.last, "sum": h.total}.get(func)
+        if func == "count":
+            return float(self.counters.get(slot, 0))
+        if func == "per_sec":
+            span = self._span()
+            return self.counters.get(slot, 0) / span if span else None
+        if func == "ratio":
+            a = self.counters.get(slot, 0)
+            b = self.counters.get(slot + 1, 0)
+            return a / b if b else None
+        return None
+
+    def _span(self) -> float:
+        now = self.engine.now
+        if self.window is not None:
+            return (min(now, self.window[1]) - self.window[0]) / 1e9
+        if self.fault_window is not None and self.window_start is not None:
+            end = self.window_end if self.window_end is not None else now
+            return (end - self.window_start) / 1e9
+        return now / 1e9
+
+    def evaluate(self) -> tuple[bool | None, float | None, float | None]:
+        """Evaluate the assertion now."""
+        self.last_eval = self.assertion.evaluate(self.resolve)
+        return self.last_eval
+
+    def tick(self, now: int) -> None:
+        when = self.spec.when
+        if when == "end":
+            return
+        passed, left, right = self.evaluate()
+        if when == "always" and passed is False and self.violation is None:
+            self.violation = (now, left, right)
+        if when == "eventually" and passed and (self.spec.within is None or now <= self.spec.within):
+            self.ever_true = True
+
+    def result(self, now: int, drain: str) -> dict[str, Any]:
+        text = self.spec.that
+        passed, left, right = self.evaluate()
+        shown = f"left = {_num(left)}, right = {_num(right)}"
+        when = self.spec.when
+        if when == "always":
+            if self.violation is not None:
+                t, lv, rv = self.violation
+                return self.out("fail", f"{text} at every sample",
+                                f"false at {format_duration(t)}: left = {_num(lv)}, right = {_num(rv)}")
+            if passed is None:
+                return self.out("fail" if not self.spec.allow_unknown else "unknown", f"{text} at every sample",
+                                "no data to judge" if not self.spec.allow_unknown else "no data")
+            return self.out("pass", f"{text} at every sample", f"held throughout; at the end {shown}")
+        if when == "eventually":
+            if self.ever_true or passed:
+                return self.out("pass", f"{text} eventually", f"held; at the end {shown}")
+            if passed is None:
+                return self.out("unknown", f"{text} eventually", "no data to judge")
+            return self.out("fail", f"{text} eventually", f"never held; at the end {shown}")
+        if passed is None:
+            return self.out("unknown", text, f"no data to judge ({shown})")
+        return self.out("pass" if passed else "fail", text, shown)
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "no data"
+    if float(v).is_integer():
+        return str(int(v))
+    return f"{v:.6g}"
+
+
+class CheckSuite:
+    """Every expectation of a scenario as checkers over one run's trace."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.checkers: list[Checker] = []
+        self.abort_reason: str | None = None
+        for i, spec in enumerate(engine.scenario.expect):
+            name = spec.name or f"expect[{i}]"
+            self.checkers.append(self._make(spec, name, engine))
+
+    @staticmethod
+    def _make(spec: Any, name: str, engine: Engine) -> Checker:
+        if isinstance(spec, m.NoLossCheck):
+            return NoLoss(spec, name, engine)
+        if isinstance(spec, m.DeadLettersCheck):
+            return DeadLetters(spec, name)
+        if isinstance(spec, m.EffectivelyOnceCheck):
+            return EffectivelyOnce(spec, name, engine)
+        if isinstance(spec, m.NoDuplicatesCheck):
+            return NoDuplicates(spec, name)
+        if isinstance(spec, m.PerKeyOrderCheck):
+            return PerKeyOrder(spec, name, engine)
+        if isinstance(spec, m.LatencyCheck):
+            return Latency(spec, name)
+        if isinstance(spec, m.PatternCheck):
+            if spec.check == "exclusive_ownership":
+                return ExclusiveOwnership(spec, name)
+            return PatternEvents(spec, name)
+        if isinstance(spec, m.Assertion):
+            return AssertionChecker(spec, name, engine)
+        raise TypeError(f"unknown expectation {spec!r}")
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        """Fold a batch into every checker."""
+        for c in self.checkers:
+            c.consume(batch)
+
+    def tick(self, now: int) -> None:
+        """Evaluate the `always` and `eventually` checks at a sample."""
+        for c in self.checkers:
+            c.tick(now)
+            if isinstance(c, AssertionChecker) and c.spec.abort and c.violation is not None and not self.abort_reason:
+                self.abort_reason = c.name
+
+    def live(self, now: int) -> list[dict[str, Any]]:
+        """Provisional results while the run goes on (for the live view and dashboard)."""
+        out = []
+        for c in self.checkers:
+            try:
+                out.append(c.result(now, "pending"))
+            except Exception as exc:  # noqa: BLE001 - a live preview must never stop the run
+                out.append(_result(c.name, "?", "unknown", "", f"not yet: {exc}"))
+        return out
+
+    def finish(self, now: int, drain: str) -> list[dict[str, Any]]:
+        """The final verdicts."""
+        return [c.result(now, drain) for c in self.checkers]

@@ -1,0 +1,184 @@
+"""Metrics from the trace: counts by kind, latency, depth and lag over time, throughput.
+
+Everything is bounded: counters per kind and channel, fixed-size latency
+histograms, and gauge series sampled at a fixed virtual interval (a few
+hundred points per run), whatever the run's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.events import TraceEvent
+from evtool.scenario import models as m
+from evtool.trace.histogram import Histogram
+
+if TYPE_CHECKING:
+    from evtool.sim.engine import Engine
+
+MAX_SERIES = 2000
+"""Most points kept per gauge series; older points are thinned by half when full."""
+
+
+def thin(series: list[Any]) -> None:
+    """Halve a full series in place, keeping every other point (and the last)."""
+    if len(series) >= MAX_SERIES:
+        last = series[-1]
+        del series[1::2]
+        if series[-1] is not last:
+            series.append(last)
+
+
+class Metrics:
+    """Aggregates of one run's trace."""
+
+    def __init__(self, scenario: m.Scenario) -> None:
+        self.scenario = scenario
+        self.counts: dict[str, int] = {}
+        self.latency = Histogram()
+        self.processing = Histogram()
+        self.latency_by_consumer: dict[str, Histogram] = {}
+        self.request_latency = Histogram()
+        self.published_by_channel: dict[str, int] = {}
+        self.handled_by_consumer: dict[str, int] = {}
+        self.failed_by_consumer: dict[str, int] = {}
+        self.duplicates = 0
+        self.series_t: list[int] = []
+        self.depth: dict[str, list[tuple[int, int, int, int]]] = {}
+        self.lag: dict[str, list[tuple[int, int]]] = {}
+        self.acked_at_sample: list[tuple[int, int]] = []
+        self.last_event_t = 0
+
+    def consume(self, batch: Sequence[TraceEvent]) -> None:
+        """Fold a batch of trace events in."""
+        counts = self.counts
+        for ev in batch:
+            kind = ev.kind
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "handled":
+                data = ev.data
+                if data is not None:
+                    if data.get("duplicate"):
+                        self.duplicates += 1
+                        continue
+                    lat = data.get("latency")
+                    if lat is not None:
+                        self.latency.add(lat)
+                        h = self.latency_by_consumer.get(ev.actor or "")
+                        if h is None:
+                            h = self.latency_by_consumer[ev.actor or ""] = Histogram()
+                        h.add(lat)
+                    proc = data.get("processing")
+                    if proc is not None:
+                        self.processing.add(proc)
+                a = ev.actor or ""
+                self.handled_by_consumer[a] = self.handled_by_consumer.get(a, 0) + 1
+            elif kind == "published":
+                c = ev.channel or ""
+                self.published_by_channel[c] = self.published_by_channel.get(c, 0) + 1
+            elif kind == "failed":
+                a = ev.actor or ""
+                self.failed_by_consumer[a] = self.failed_by_consumer.get(a, 0) + 1
+            elif kind == "reply_received" and ev.data is not None and "latency" in ev.data:
+                self.request_latency.add(ev.data["latency"])
+        if batch:
+            self.last_event_t = batch[-1].t
+
+    def sample(self, now: int, engine: Engine) -> None:
+        """Record the gauges (depth per channel, lag per group) at virtual time `now`."""
+        if self.series_t and self.series_t[-1] == now:
+            return
+        self.series_t.append(now)
+        thin(self.series_t)
+        for name, spec in self.scenario.channels.items():
+            if isinstance(spec, m.RouterChannel):
+                continue
+            s = engine.broker.stats(name)
+            series = self.depth.setdefault(name, [])
+            series.append((now, s.ready, s.in_flight, s.delayed))
+            thin(series)
+            lag = getattr(s, "lag", None)
+            if lag is not None and isinstance(spec, m.LogChannel):
+                ls = self.lag.setdefault(name, [])
+                ls.append((now, lag))
+                thin(ls)
+        self.acked_at_sample.append((now, self.counts.get("acked", 0)))
+        thin(self.acked_at_sample)
+
+    def gauge(self, metric: str, labels: dict[str, Any]) -> list[float]:
+        """The sampled values of a gauge metric (queue.depth, in_flight, consumer.lag) matching labels."""
+        out: list[float] = []
+        if metric in ("queue.depth", "in_flight"):
+            channel = labels.get("channel")
+            for name, series in self.depth.items():
+                if channel is not None and name != channel:
+                    continue
+                idx = 1 if metric == "queue.depth" else 2
+                out.extend(float(p[idx]) for p in series)
+        elif metric == "consumer.lag":
+            for series in self.lag.values():
+                out.extend(float(v) for _, v in series)
+        return out
+
+    def summary(self, engine: Engine) -> dict[str, Any]:
+        """A plain-data summary for reports and the run store."""
+
+        def pct(h: Histogram) -> dict[str, float | None]:
+            return {
+                "p50": _ms(h.percentile(50)),
+                "p90": _ms(h.percentile(90)),
+                "p99": _ms(h.percentile(99)),
+                "max": _ms(h.max),
+                "mean": _ms(h.mean()),
+                "count": h.count,
+            }
+
+        channels: dict[str, Any] = {}
+        for name, spec in self.scenario.channels.items():
+            if isinstance(spec, m.RouterChannel):
+                continue
+            s = engine.broker.stats(name)
+            channels[name] = {k: getattr(s, k) for k in (
+                "published", "ready", "in_flight", "delayed", "acked", "dead_lettered", "expired", "dropped")
+                if hasattr(s, k)}
+            channels[name]["kind"] = spec.kind
+        consumers: dict[str, Any] = {}
+        for name, c in engine.consumers.items():
+            consumers[name] = {
+                "handled": self.handled_by_consumer.get(name, 0),
+                "failed": self.failed_by_consumer.get(name, 0),
+                "instances": c.live_instances(),
+                "latency_ms": pct(self.latency_by_consumer.get(name, Histogram())),
+                "state": _jsonable(c.state),
+            }
+        seconds = max(engine.now, 1) / 1e9
+        return {
+            "counts": dict(sorted(self.counts.items())),
+            "published": self.counts.get("published", 0),
+            "acked": self.counts.get("acked", 0),
+            "dead_lettered": self.counts.get("dead_lettered", 0),
+            "retries": self.counts.get("retry_scheduled", 0),
+            "redelivered": self.counts.get("redelivered", 0),
+            "duplicates_skipped": self.duplicates,
+            "latency_ms": pct(self.latency),
+            "processing_ms": pct(self.processing),
+            "throughput_per_s": round(self.counts.get("acked", 0) / seconds, 3),
+            "channels": channels,
+            "consumers": consumers,
+            "virtual_s": round(engine.now / 1e9, 6),
+        }
+
+
+def _ms(ns: float | None) -> float | None:
+    return None if ns is None else round(ns / 1e6, 3)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

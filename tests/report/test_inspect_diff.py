@@ -1,0 +1,110 @@
+"""`inspect` (lifecycle, key order, event lists), `diff`, `runs` and `show` from stored runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console, RenderableType
+
+from evtool.core.events import TraceEvent
+from evtool.report.diff import diff_runs, diff_stored, render_diff, run_side
+from evtool.report.inspect import inspect_run, key_order, message_lifecycle
+from evtool.report.runs import render_runs, render_show
+from evtool.store.model import RunResult
+
+if TYPE_CHECKING:  # the fixture's type, from this folder's conftest
+    from conftest import Recorded
+
+
+def text_of(renderable: RenderableType) -> str:
+    """Render to plain text, wide enough not to wrap."""
+    console = Console(width=250, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_inspect_a_dead_lettered_message_lists_every_attempt(recorded: Recorded) -> None:
+    out = text_of(inspect_run(recorded.store, recorded.a.id, message="m-74"))
+    for attempt in range(1, 5):
+        assert f"(attempt {attempt})" in out
+    assert out.count("failed in billing#") == 4
+    assert out.count("retry scheduled in") == 3
+    assert "retry scheduled in 20ms" in out and "retry scheduled in 80ms" in out
+    assert "dead-lettered to orders.dlq (reason max_deliveries, from orders, after 4 deliveries)" in out
+    assert "4 deliveries, 4 failures" in out
+
+
+def test_lifecycle_shows_redrive_and_what_a_message_caused(recorded: Recorded) -> None:
+    lc = message_lifecycle(recorded.events_a, "m-37")
+    assert [e.kind for e in lc.events].count("redriven") == 1
+    assert lc.outcome == "acked"
+    cause = next(e.data["causation_id"] for e in recorded.events_a
+                 if e.kind == "published" and e.data and e.data["causation_id"])
+    out = text_of(inspect_run(recorded.store, recorded.a.id, message=cause))
+    effects = [e.msg for e in recorded.events_a
+               if e.kind == "published" and e.data and e.data["causation_id"] == cause]
+    assert f"caused: {', '.join(effects)}" in out  # type: ignore[arg-type]
+    assert "does not appear" in text_of(inspect_run(recorded.store, recorded.a.id, message="nope"))
+
+
+def test_key_order_marks_inversions() -> None:
+    def ev(t: int, kind: str, msg: str, actor: str = "billing") -> TraceEvent:
+        return TraceEvent(t, kind, msg, "orders", actor, 1, "k", 1, None, {"seq": int(msg[1:])})
+
+    events = [ev(1, "published", "m1", "checkout"), ev(2, "published", "m2", "checkout"),
+              ev(3, "published", "m3", "checkout"), ev(4, "handled", "m2"), ev(5, "handled", "m1"),
+              ev(6, "handled", "m3"), ev(7, "handled", "m1", "audit"), ev(8, "handled", "m2", "audit")]
+    ko = key_order(events, "k")
+    assert [(p.msg, p.consumer, p.rank, p.inverted) for p in ko.processed] == [
+        ("m2", "billing", 2, False), ("m1", "billing", 1, True), ("m3", "billing", 3, False),
+        ("m1", "audit", 1, False), ("m2", "audit", 2, False)]
+    assert ko.inversions == 1
+
+
+def test_inspect_key_on_a_stored_run_finds_the_redrive_inversion(recorded: Recorded) -> None:
+    out = text_of(inspect_run(recorded.store, recorded.a.id, key="c-4"))
+    assert "key c-4: published" in out
+    assert "⚠ inversion" in out  # m-37 is handled only after its redrive, after later messages of c-4
+
+
+def test_inspect_kind_lists_events_with_a_limit(recorded: Recorded) -> None:
+    dead = [e for e in recorded.events_a if e.kind == "dead_lettered"]
+    out = text_of(inspect_run(recorded.store, recorded.a.id, kinds=["dead_lettered"], limit=3))
+    assert out.count("max_deliveries") == 3
+    assert f"... and {len(dead) - 3} more" in out
+    assert "no matching events" in text_of(inspect_run(recorded.store, recorded.b.id, kinds=["dead_lettered"]))
+
+
+def test_diff_compares_checks_counts_latency_and_dead_letters(recorded: Recorded) -> None:
+    d = diff_stored(recorded.store, recorded.a.id, recorded.b.id)
+    dead_a = sum(e.kind == "dead_lettered" for e in recorded.events_a)
+    assert next(r for r in d.dead_letters if r.name == "total") .a == dead_a
+    assert next(r for r in d.dead_letters if r.name == "total").b == 0
+    assert next(r for r in d.counts if r.name == "dead_lettered").changed
+    assert {r.name for r in d.checks} == {c["name"] for c in recorded.result_a.checks}
+    assert any(r.name == "overall p99" for r in d.latency)
+    out = text_of(render_diff(d))
+    assert "Dead letters" in out and "reason max_deliveries" in out and "-100%" in out
+    same = text_of(render_diff(diff_stored(recorded.store, recorded.a.id, recorded.a.id), only_changed=True))
+    assert "do not differ" in same
+
+
+def test_diff_with_an_unfinished_run() -> None:
+    from evtool.store.synthetic import synthetic_header
+
+    h = synthetic_header()
+    d = diff_runs(run_side(h, None), run_side(h, RunResult(outcome="passed", checks=[{"name": "x", "status": "pass"}])))
+    assert next(r for r in d.facts if r.name == "outcome") .a == "incomplete"
+    assert [(r.name, r.a, r.b) for r in d.checks] == [("x", None, "pass")]
+    assert "changed" in text_of(render_diff(d))
+
+
+def test_runs_and_show(recorded: Recorded) -> None:
+    out = text_of(render_runs(recorded.store.list_runs()))
+    assert recorded.a.id in out and recorded.b.id in out and "retries-and-dlq" in out
+    header, result = recorded.store.get(recorded.a.id)
+    shown = text_of(render_show(header, result))
+    assert recorded.a.id in shown and "checks" in shown
+    for check in recorded.result_a.checks:
+        assert check["name"] in shown
+    assert "still open" in text_of(render_show(header, None))
