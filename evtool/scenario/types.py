@@ -18,46 +18,51 @@ from evtool.scenario import units
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*$")
 
 
-def _unit_error(exc: units.UnitError) -> PydanticCustomError:
-    return PydanticCustomError("evtool_unit", "{message}", {"message": str(exc), "hint": exc.hint or ""})
+def _unit_error(exc: units.UnitError, expected: str) -> PydanticCustomError:
+    # `expected` lets the loader merge this with the other branches of a union
+    # (`for: 30s` or `for: end`) into one message.
+    return PydanticCustomError("evtool_unit", "{message}",
+                               {"message": str(exc), "hint": exc.hint or "", "expected": expected})
 
 
 def _to_duration(value: Any) -> int:
     try:
         return units.parse_duration(value)
     except units.UnitError as exc:
-        raise _unit_error(exc) from None
+        raise _unit_error(exc, "a duration such as `30s`") from None
 
 
 def _to_positive_duration(value: Any) -> int:
     try:
         return units.parse_duration(value, allow_zero=False)
     except units.UnitError as exc:
-        raise _unit_error(exc) from None
+        raise _unit_error(exc, "a duration above zero such as `30s`") from None
 
 
 def _to_rate(value: Any) -> float:
     try:
         return units.parse_rate(value)
     except units.UnitError as exc:
-        raise _unit_error(exc) from None
+        raise _unit_error(exc, "a rate such as `20/s`") from None
 
 
 def _to_size(value: Any) -> int:
     try:
         return units.parse_size(value)
     except units.UnitError as exc:
-        raise _unit_error(exc) from None
+        raise _unit_error(exc, "a size such as `4KiB`") from None
 
 
 def _to_name(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("evtool_name", "expected a name, found {found}",
-                                  {"found": type(value).__name__, "hint": "names are words such as `orders.dlq`"})
+                                  {"found": type(value).__name__, "hint": "names are words such as `orders.dlq`",
+                                   "expected": "a name"})
     if not _NAME_RE.match(value):
         raise PydanticCustomError(
             "evtool_name", "`{value}` is not a valid name",
-            {"value": value, "hint": "start with a letter; then letters, digits, `_`, `-`, `.` or `:`"},
+            {"value": value, "hint": "start with a letter; then letters, digits, `_`, `-`, `.` or `:`",
+             "expected": "a name"},
         )
     return value
 

@@ -69,6 +69,8 @@ def parse_duration(value: object, *, allow_zero: bool = True) -> int:
     if not isinstance(value, str):
         raise UnitError(f"expected a duration such as `250ms`, found {type(value).__name__}")
     m = _DURATION_RE.match(value)
+    if not m and _DURATION_RE.match(value.strip().removeprefix("-")):
+        raise UnitError(f"`{value}` is negative; a duration is zero or more", "time only runs forward here")
     if not m:
         raise UnitError(
             f"`{value}` is not a duration",
@@ -92,6 +94,8 @@ def parse_rate(value: object) -> float:
     if value.strip() == "max":
         return MAX_RATE
     m = _RATE_RE.match(value)
+    if not m and _RATE_RE.match(value.strip().removeprefix("-")):
+        raise UnitError(f"`{value}` is negative; a rate is above zero", "write e.g. `20/s`, or `max`")
     if not m:
         raise UnitError(f"`{value}` is not a rate", f"write e.g. `20/s` or `300/min`; units: {RATE_UNITS}")
     per_s = float(m["num"]) * RATE_PER[m["unit"]]
@@ -113,6 +117,8 @@ def parse_size(value: object) -> int:
     if not isinstance(value, str):
         raise UnitError(f"expected a size such as `4KiB`, found {type(value).__name__}")
     m = _SIZE_RE.match(value)
+    if not m and _SIZE_RE.match(value.strip().removeprefix("-")):
+        raise UnitError(f"`{value}` is negative; a size is zero or more", f"units: {SIZE_UNITS}")
     if not m or m["unit"].lower() not in SIZE_BYTES:
         raise UnitError(f"`{value}` is not a size", f"units: {SIZE_UNITS}")
     return round(float(m["num"]) * SIZE_BYTES[m["unit"].lower()])

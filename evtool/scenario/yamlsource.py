@@ -94,7 +94,8 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     if node.tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
                         "tag:yaml.org,2002:float", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp",
                         "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"):
-        raise _NodeError(node, f"the YAML tag `{node.tag}` is not allowed", "remove the `!tag`; plain values only")
+        raise _NodeError(node, f"the YAML tag `{_show_tag(node.tag)}` is not allowed",
+                         "remove the tag; a scenario holds plain values only (no `!tags`)")
     if text in ("", "~", "null", "Null", "NULL"):
         return None
     if text in ("true", "True", "TRUE"):
@@ -114,6 +115,11 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     if _NAN_RE.match(text):
         return math.nan
     return text
+
+
+def _show_tag(tag: str) -> str:
+    """`tag:yaml.org,2002:python/object` as written: `!!python/object`."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 class _NodeError(Exception):
@@ -147,7 +153,16 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             if node.style in ("'", '"'):
                 self.loc.quoted.add(path)
-            return _scalar(node)
+            try:
+                return _scalar(node)
+            except _NodeError as exc:
+                # Not fatal: report it with its path and keep reading the rest of the file.
+                self.problem(node, path, exc.message, exc.hint)
+                return None
+        if node.tag not in ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
+            self.problem(node, path, f"the YAML tag `{_show_tag(node.tag)}` is not allowed",
+                         "remove the tag; a scenario holds plain values only (no `!tags`)")
+            return None
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
@@ -161,6 +176,13 @@ class _Builder:
                     continue
                 raw = key_node.value
                 key_path = (*path, raw)
+                if key_node.tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int",
+                                        "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                                        "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp",
+                                        "tag:yaml.org,2002:value"):
+                    self.problem(key_node, key_path, f"the YAML tag `{_show_tag(key_node.tag)}` is not allowed",
+                                 "remove the tag; a scenario holds plain values only (no `!tags`)")
+                    continue
                 if key_node.style in (None, "") and raw in YAML11_BOOL_WORDS:
                     self.problem(
                         key_node, key_path,
@@ -237,9 +259,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         raise ScenarioError([Problem(file, line, col, "", f"YAML syntax error: {what}", hint)], text) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(file, 1, 1, "", f"YAML error: {exc}")], text) from None
-    except (RecursionError, ValueError) as exc:
-        raise ScenarioError([Problem(file, 1, 1, "", f"the document could not be parsed: {type(exc).__name__}")],
+    except RecursionError:
+        raise ScenarioError([Problem(file, 1, 1, "", "the document nests too deeply to read",
+                                     "a scenario nests a few levels deep; look for runaway `[` or `{`")],
                             text) from None
+    except ValueError as exc:
+        raise ScenarioError([Problem(file, 1, 1, "", f"the document could not be parsed: {exc}")], text) from None
     if len(nodes) > 1:
         mark = nodes[1].start_mark
         raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "",
@@ -255,15 +280,23 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         mark = exc.node.start_mark
         raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)], text) from None
     except RecursionError:
-        raise ScenarioError([Problem(file, 1, 1, "", "the document nests too deeply")], text) from None
+        raise ScenarioError([Problem(file, 1, 1, "", "the document nests too deeply to read",
+                                     "a scenario nests a few levels deep; look for runaway `[` or `{`")],
+                            text) from None
     if builder.problems:
         raise ScenarioError(builder.problems, text)
     return value, builder.loc
 
 
 def _syntax_hint(problem: str, context: str | None) -> str | None:
-    if "tab" in problem:
+    if "tab" in problem or "\\t" in problem or "\t" in problem:
         return "indent with spaces, never tabs"
+    if "expected ',' or '}'" in problem:
+        return "a `{` is not closed by `}`, or two entries are missing the `,` between them"
+    if "expected ',' or ']'" in problem:
+        return "a `[` is not closed by `]`, or two items are missing the `,` between them"
+    if "found unexpected end of stream" in problem or "found unexpected end" in problem:
+        return "a quoted string or a bracket is not closed"
     if "mapping values are not allowed" in problem:
         return "a value that contains `: ` must be quoted, or the indentation is off"
     if "could not find expected ':'" in problem:

@@ -40,7 +40,7 @@ def core_retry(spec: m.RetryPolicy) -> CoreRetry:
     b = spec.backoff
     backoff = {"none": "immediate", "constant": "fixed", "linear": "linear", "exponential": "exponential"}[b.type]
     base = (b.delay if b.type in ("constant", "linear") else b.initial) or 0
-    on_exhausted = spec.on_exhausted if spec.on_exhausted in ("dead_letter", "drop", "park", "requeue") else "drop"
+    on_exhausted = spec.on_exhausted
     return CoreRetry(
         backoff=backoff,
         max_attempts=None if spec.max_attempts == "forever" else spec.max_attempts,
@@ -49,7 +49,7 @@ def core_retry(spec: m.RetryPolicy) -> CoreRetry:
         max_ns=b.max,
         jitter=b.jitter,
         retry_on=None if spec.retry_on == "any" else frozenset(spec.retry_on),
-        no_retry_on=frozenset(spec.non_retryable),
+        non_retryable=frozenset(spec.non_retryable),
         on_exhausted=on_exhausted,
         mode=spec.mode,
     )

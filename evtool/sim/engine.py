@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from evtool.core.broker import Broker
 from evtool.core.channel_config import (
     ChannelConfig,
@@ -44,6 +46,13 @@ from evtool.sim.sampling import duration_sampler
 from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest
 from evtool.trace.metrics import Metrics
+
+_FAULT_ADAPTER: TypeAdapter[Any] = TypeAdapter(m.Fault)
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
 
 FLUSH_EVERY = 4096
 """Trace events buffered before a flush to the digest, metrics and listeners."""
@@ -154,6 +163,7 @@ class Engine:
         self.patterns: list[Any] = []
         self._build_patterns()
         self._started = False
+        self.interventions: list[tuple[int, str, dict[str, Any]]] = []
 
     # ------------------------------------------------------------------ helpers for actors
 
@@ -403,6 +413,42 @@ class Engine:
         """End the run early (Ctrl-C, or a user's quit)."""
         self.stopped_reason = reason
         self.phase = "done"
+
+    # ------------------------------------------------------------------ hand-made interventions
+
+    def inject_fault(self, action: str, target: str, **params: Any) -> None:
+        """Carry out a fault now, by hand; recorded as `user_intervention` so a replay repeats it."""
+        spec_data = {"action": action, "target": target, **params}
+        fault = _FAULT_ADAPTER.validate_python(spec_data)
+        self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,
+                             {"action": "fault", **{k: v for k, v in spec_data.items() if _plain(v)}}))
+        self.interventions.append((self.now, "fault", spec_data))
+        if not self._started:
+            self.start()
+        self.faults.apply(f"manual-{action}-{len(self.interventions)}", fault)
+        self._after_event()
+
+    def redrive(self, dead_letter_channel: str, msg_id: str | None = None) -> int:
+        """Send dead letters back to their original channel, by hand."""
+        self.emit(TraceEvent(self.now, "user_intervention", msg_id, dead_letter_channel, "user", None, None, 0,
+                             None, {"action": "redrive"}))
+        self.interventions.append((self.now, "redrive", {"channel": dead_letter_channel, "msg": msg_id}))
+        n = self.broker.redrive(self.now, dead_letter_channel, msg_id)
+        self._after_event()
+        return n
+
+    def schedule_interventions(self, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
+        """Replay recorded interventions at their virtual times (for `evtool replay`)."""
+        for t, kind, data in items:
+            self.kernel.at(t, self._replay_intervention, (kind, data), 0)
+
+    def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:
+        kind, data = item
+        if kind == "fault":
+            params = dict(data)
+            self.inject_fault(params.pop("action"), params.pop("target"), **params)
+        elif kind == "redrive":
+            self.redrive(data["channel"], data.get("msg"))
 
     def flush(self) -> None:
         """Hand buffered trace events to the digest, metrics, checks and listeners."""

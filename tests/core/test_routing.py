@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evtool.core.routing import RouteTable, binding_matches, murmur2, partition_for_key, topic_matches
-from tests.core.routing_cases import ROUTING_CASES
+from .routing_cases import ROUTING_CASES
 
 
 def test_golden_table_is_big_enough() -> None:
