@@ -9,6 +9,7 @@ import typer
 # (module, function, command name, help panel). Modules are imported here,
 # so they must stay light at import time.
 COMMANDS: list[tuple[str, str, str, str]] = [
+    ("evtool.cli.run", "run", "run", "Running"),
     ("evtool.cli.validate", "validate", "validate", "Scenarios"),
     ("evtool.cli.schema", "schema", "schema", "Scenarios"),
 ]

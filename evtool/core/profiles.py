@@ -173,6 +173,7 @@ DEFAULT = Profile(
           "like SQS and NATS, a counter that includes the first delivery, no limit unless a channel "
           "sets max_deliveries.",
     sources={
+        "broker": "evtool", "version": "evtool",
         "requeue_position": "evtool design choice (keeps a poison message from blocking the head)",
         "ack_timeout_ns": "evtool design choice (matches SQS and NATS: 30 s)",
         "ack_timeout_action": "evtool design choice (per-message return, as SQS and NATS)",
@@ -198,6 +199,7 @@ RABBITMQ_CLASSIC = Profile(
           "minute by the broker; evtool fires it exactly at the deadline. Log channels stand for "
           "RabbitMQ streams.",
     sources={
+        "broker": "https://www.rabbitmq.com/docs/classic-queues",
         "version": "the RabbitMQ installed on this machine (3.10.8)",
         "requeue_position": _RMQ_CONFIRMS + " (requeued to its original position if possible)",
         "ack_timeout_ns": _RMQ_CONSUMERS + " default 30 min",
@@ -228,6 +230,7 @@ RABBITMQ_QUORUM = Profile(
           "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
           "so up to limit+1 deliveries happen. 3.10 returns messages near the head.",
     sources={
+        "broker": _RMQ_QQ,
         "version": "the RabbitMQ installed on this machine (3.10.8)",
         "requeue_position": _RMQ_QQ + " (returned messages are redelivered before others in 3.x)",
         "ack_timeout_ns": _RMQ_CONSUMERS + " default 30 min",
@@ -247,7 +250,7 @@ RABBITMQ_QUORUM = Profile(
 )
 
 SQS_STANDARD = Profile(
-    name="sqs-standard", broker="sqs", version="2024",
+    name="sqs-standard", broker="sqs", version="2024-docs",
     requeue_position="tail",
     ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
     counter_name="ApproximateReceiveCount", counter_increments_on=frozenset({"deliver"}),
@@ -259,6 +262,8 @@ SQS_STANDARD = Profile(
           "not approximate. The message moves to the DLQ on the receive that would exceed "
           "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive.",
     sources={
+        "broker": "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/",
+        "version": "AWS SQS developer guide as read for research §1.3 (no versions; a managed service)",
         "requeue_position": _SQS_VIS + " (message becomes visible again; standard queues: best-effort order)",
         "ack_timeout_ns": _SQS_VIS + " (VisibilityTimeout default 30 s, 0-12 h)",
         "ack_timeout_action": _SQS_VIS, "counter_name": _SQS_DLQ,
@@ -287,7 +292,7 @@ SQS_FIFO.sources.update({
 })
 
 KAFKA = Profile(
-    name="kafka", broker="kafka", version="3.9",
+    name="kafka", broker="kafka", version="trunk-1eb7644",
     requeue_position="head",
     ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
     counter_name="delivery count (share groups)", counter_increments_on=frozenset({"deliver"}),
@@ -300,6 +305,7 @@ KAFKA = Profile(
           "from the last commit. The lease, counter and limit fields apply to queue channels, which "
           "stand for KIP-932 share groups (lock 30 s, delivery count limit 5, then archived).",
     sources={
+        "broker": _KAFKA_DESIGN, "version": "apache/kafka source @1eb7644 (Oct 2024), research §1.2",
         "requeue_position": _KAFKA_SHARE + " (released records are re-acquired first)",
         "ack_timeout_ns": _KAFKA_SHARE + " group.share.record.lock.duration.ms=30000",
         "ack_timeout_action": _KAFKA_SHARE + " (lock expiry releases the record)",
@@ -310,6 +316,7 @@ KAFKA = Profile(
         "crash_return": _KAFKA_SHARE + " (acquisition locks expire)",
         "ack_effect": _KAFKA_DESIGN + " (consuming does not delete; a commit stores the next offset)",
         "prefetch": _KAFKA_CONSUMER + " max.poll.records=500",
+        "prefetch_cap": _KAFKA_CONSUMER + " (max.poll.records has no upper bound)",
         "log_start": _KAFKA_CONSUMER + " auto.offset.reset=latest",
         "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy=[Range, CooperativeSticky]",
@@ -317,7 +324,7 @@ KAFKA = Profile(
 )
 
 NATS_JETSTREAM = Profile(
-    name="nats-jetstream", broker="nats", version="2.10",
+    name="nats-jetstream", broker="nats", version="docs-9885608",
     requeue_position="tail",
     ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
     counter_name="NumDelivered", counter_increments_on=frozenset({"deliver"}),
@@ -329,6 +336,7 @@ NATS_JETSTREAM = Profile(
           "advisory is published (max_deliveries_reached); it is no longer delivered. BackOff lists "
           "are not modelled; MaxAckPending is applied per subscriber, not per consumer.",
     sources={
+        "broker": _NATS_CONSUMERS, "version": "nats.docs @9885608, research §1.4",
         "requeue_position": "research §1.4 (redeliveries arrive after newer messages; inferred)",
         "ack_timeout_ns": _NATS_CONSUMERS + " AckWait 30 s",
         "ack_timeout_action": _NATS_CONSUMERS + " (redelivered after AckWait)",
@@ -340,6 +348,7 @@ NATS_JETSTREAM = Profile(
         "crash_return": _NATS_CONSUMERS + " (AckWait expiry redelivers)",
         "ack_effect": _NATS_STREAMS + " (WorkQueuePolicy deletes on ack; LimitsPolicy keeps)",
         "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000",
+        "prefetch_cap": "n/a (no cap documented)",
         "log_start": _NATS_CONSUMERS + " DeliverPolicy all",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
@@ -347,7 +356,7 @@ NATS_JETSTREAM = Profile(
 )
 
 REDIS_STREAMS = Profile(
-    name="redis-streams", broker="redis", version="7.2",
+    name="redis-streams", broker="redis", version="docs-1044224",
     requeue_position="head",
     ack_timeout_ns=None, ack_timeout_action="none",
     counter_name="delivery_count", counter_increments_on=frozenset({"deliver"}),
@@ -360,6 +369,7 @@ REDIS_STREAMS = Profile(
           "your own pending entries (XREADGROUP 0), so the message goes back to the head. The DLQ is "
           "an application convention: set max_deliveries and dead_letter on the channel to model it.",
     sources={
+        "broker": _REDIS_STREAMS, "version": "redis-doc @1044224, research §1.5",
         "requeue_position": _REDIS_XREADGROUP + " (pending entries are re-read first with ID 0)",
         "ack_timeout_ns": _REDIS_STREAMS + " (no lease; only idle time)",
         "ack_timeout_action": _REDIS_STREAMS, "counter_name": "https://redis.io/docs/latest/commands/xpending/",
@@ -370,6 +380,7 @@ REDIS_STREAMS = Profile(
         "crash_return": _REDIS_XCLAIM + " (pending entries wait for a claim)",
         "ack_effect": "https://redis.io/docs/latest/commands/xack/ (removes from the PEL only)",
         "prefetch": _REDIS_XREADGROUP + " (COUNT is optional)",
+        "prefetch_cap": "n/a (no cap documented)",
         "log_start": _REDIS_XGROUP + " ($ = only new entries, the usual choice)",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",

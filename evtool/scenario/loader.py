@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from evtool.scenario.errors import Problem, ScenarioError, did_you_mean, known_list
-from evtool.scenario.models import Scenario
+from evtool.scenario.models import CHECK_NAMES, DIST_NAMES, Scenario
 from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
 
 _PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -60,13 +60,16 @@ def load_text(text: str, file: str = "<scenario>", overrides: list[str] | dict[s
     sets = _parse_sets(overrides)
     problems: list[Problem] = []
     params = _resolve_parameters(data, sets, loc, problems)
-    data = _substitute(data, params, (), loc, problems)
+    unresolved: set[Path_] = set()
+    data = _substitute(data, params, (), loc, problems, unresolved)
     set_paths = _apply_sets(data, {k: v for k, v in sets.items() if k not in params}, loc, problems)
     model: Scenario | None = None
     try:
         model = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_convert(exc, data, loc, set_paths))
+        # A value whose `${name}` did not resolve was already reported; its type error would be noise.
+        problems.extend(p for p in _convert(exc, data, loc, set_paths)
+                        if not any(_under(p.path, dotted(u)) for u in unresolved))
     warnings: list[Problem] = []
     if model is not None and not problems:
         from evtool.scenario.refs import check_references
@@ -130,35 +133,52 @@ def _resolve_parameters(data: dict[str, Any], sets: dict[str, Any], loc: Locatio
     for name, spec in raw.items():
         if isinstance(spec, dict) and "default" in spec:
             params[name] = spec["default"]
+            allowed = spec.get("values")
+            if isinstance(allowed, list) and allowed and spec["default"] not in allowed:
+                line, col = loc.find(("parameters", name, "default"))
+                problems.append(Problem(loc.file, line, col, f"parameters.{name}.default",
+                                        f"the default `{spec['default']}` is not one of the parameter's `values`",
+                                        f"allowed: {', '.join(map(str, allowed))}"))
     for key, value in sets.items():
         if key in raw:
             spec = raw[key]
             allowed = spec.get("values") if isinstance(spec, dict) else None
-            if allowed and value not in allowed:
+            if isinstance(allowed, list) and allowed and value not in allowed:
+                choices = [str(a) for a in allowed]
+                suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
                 problems.append(Problem("--set", 1, 1, f"parameters.{key}",
                                         f"`{value}` is not an allowed value of parameter `{key}`",
-                                        f"allowed: {', '.join(map(str, allowed))}"))
+                                        (suggestion + " " if suggestion else "") + f"allowed: {', '.join(choices)}"))
             params[key] = value
     return params
 
 
-def _substitute(value: Any, params: dict[str, Any], path: Path_, loc: Locations, problems: list[Problem]) -> Any:
+def _under(path: str, prefix: str) -> bool:
+    """Whether the dotted `path` is `prefix` or lies inside it."""
+    return path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "[")
+
+
+def _substitute(value: Any, params: dict[str, Any], path: Path_, loc: Locations, problems: list[Problem],
+                unresolved: set[Path_]) -> Any:
     if isinstance(value, dict):
         if path == () and "parameters" in value:
-            return {k: (v if k == "parameters" else _substitute(v, params, (k,), loc, problems))
+            return {k: (v if k == "parameters" else _substitute(v, params, (k,), loc, problems, unresolved))
                     for k, v in value.items()}
-        return {k: _substitute(v, params, (*path, k), loc, problems) for k, v in value.items()}
+        return {k: _substitute(v, params, (*path, k), loc, problems, unresolved) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, params, (*path, i), loc, problems) for i, v in enumerate(value)]
+        return [_substitute(v, params, (*path, i), loc, problems, unresolved) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
         whole = _PARAM_RE.fullmatch(value.strip())
         for m in _PARAM_RE.finditer(value):
             if m.group(1) not in params:
                 line, col = loc.find(path)
+                col += m.start() + (1 if path in loc.quoted else 0)
                 problems.append(Problem(loc.file, line, col, dotted(path),
                                         f"unknown parameter `${{{m.group(1)}}}`",
                                         did_you_mean(m.group(1), params) or
-                                        f"declare it under `parameters:`; known: {known_list(params)}"))
+                                        (f"the parameters are: {known_list(params)}" if params else
+                                         f"declare it first: `parameters: {{{m.group(1)}: {{default: ...}}}}`")))
+                unresolved.add(path)
                 return value
         if whole:
             return params[whole.group(1)]
@@ -179,12 +199,25 @@ def _split_set_path(text: str) -> list[str | int]:
     return parts
 
 
+_NAMED_MAPS = {"channels": "channel", "producers": "producer", "consumers": "consumer", "patterns": "pattern",
+               "schemas": "schema", "parameters": "parameter"}
+
+
 def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                 problems: list[Problem]) -> dict[Path_, str]:
     """Apply --set overrides in place; return each set path and its original text."""
     applied: dict[Path_, str] = {}
+    top_keys = [info.alias or name for name, info in Scenario.model_fields.items()]
+    params = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
     for text, value in sets.items():
         parts = _split_set_path(text)
+        if not parts or (isinstance(parts[0], str) and parts[0] not in top_keys):
+            head = str(parts[0]) if parts else text
+            options = [*top_keys, *params]
+            problems.append(Problem("--set", 1, 1, text, f"`{head}` is neither a parameter nor a top-level key",
+                                    did_you_mean(head, options) or
+                                    f"parameters: {known_list(params)}; or a path such as consumers.NAME.instances"))
+            continue
         node: Any = data
         path: list[str | int] = []
         i = 0
@@ -228,6 +261,14 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                 else:
                     node[key] = value
             else:
+                if key not in node and len(path) == 2 and path[0] in _NAMED_MAPS:
+                    # A misspelt component name would otherwise quietly add a new one.
+                    what = _NAMED_MAPS[str(path[0])]
+                    problems.append(Problem("--set", 1, 1, dotted(tuple(path)), f"`{text}`: no {what} named `{key}`",
+                                            did_you_mean(str(key), node) or
+                                            f"the {what}s defined are: {known_list(node)}"))
+                    ok = False
+                    break
                 nxt = node.get(key)
                 if nxt is None or (not isinstance(nxt, dict | list)):
                     nxt = {}
@@ -244,7 +285,7 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
 _DISCRIMINATORS = ("kind", "type", "process", "action", "check", "dist")
 
 
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Path_, bool]:
+def _clean_loc(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> tuple[Path_, bool]:
     """Map pydantic's loc (with union tags) onto a real document path.
 
     Returns the path and whether its last element exists in the data.
@@ -253,17 +294,18 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Path_, bool]:
     node = data
     exists = True
     for i, part in enumerate(loc):
+        last = i == len(loc) - 1
         if isinstance(node, dict) and isinstance(part, str):
             key = {"from_": "from", "for_": "for"}.get(part, part)
             if key in node:
                 out.append(key)
                 node = node[key]
                 continue
-            if i == len(loc) - 1 or not _is_tag(part):
-                out.append(key)
-                exists = False
-                break
-            continue  # a union tag such as 'queue' or 'function-after[...]'
+            if _is_tag(part) and not (last and missing):
+                continue  # a union tag such as 'queue' or 'function-after[...]'
+            out.append(key)
+            exists = False
+            break
         if isinstance(node, list) and isinstance(part, int) and part < len(node):
             out.append(part)
             node = node[part]
@@ -314,90 +356,158 @@ def _fmt(value: Any) -> str:
     return f"`{value!r}`" if not isinstance(value, bool) else f"`{str(value).lower()}`"
 
 
+def _choices(expected: Any) -> list[str]:
+    return re.findall(r"'([^']*)'", str(expected))
+
+
+def _one_of(choices: list[str]) -> str:
+    quoted = [f"`{c}`" for c in choices]
+    return quoted[0] if len(quoted) == 1 else "one of " + ", ".join(quoted)
+
+
+@dataclass
+class _Item:
+    """One converted pydantic error before it is located."""
+
+    where: Path_
+    path: Path_
+    message: str
+    hint: str | None
+    key_error: bool = False
+    expected: str | None = None  # a phrase ("a whole number") when this is a plain type mismatch
+    found: Any = None
+
+
+_EXPECTED = {
+    "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "text", "dict_type": "a mapping of keys",
+    "model_type": "a mapping of keys", "model_attributes_type": "a mapping of keys", "list_type": "a list",
+}
+
+
 def _convert(exc: ValidationError, data: Any, loc: Locations, set_paths: dict[Path_, str]) -> list[Problem]:
+    items = [_item(err, data) for err in exc.errors(include_url=False)]
+    items = _merge_union_branches(items)
     problems: list[Problem] = []
     seen: set[tuple[Path_, str]] = set()
-    for err in exc.errors(include_url=False):
-        path, exists = _clean_loc(tuple(err["loc"]), data)
-        etype = err["type"]
-        ctx = err.get("ctx") or {}
-        found = _value_at(data, path) if exists else None
-        hint: str | None = ctx.get("hint") or None
-        key_error = False
-        if etype == "missing":
-            message = f"missing required key `{path[-1]}`"
-            hint = hint or _missing_hint(str(path[-1]))
-            key_error = True
-            where = path[:-1]
-        elif etype == "extra_forbidden":
-            allowed = _allowed_keys(data, path[:-1])
-            message = f"unknown key `{path[-1]}`"
-            suggestion = did_you_mean(str(path[-1]), allowed) if allowed else None
-            hint = suggestion or (f"keys allowed here: {known_list(allowed, 30)}" if allowed else None)
-            key_error = True
-            where = path
-        elif etype == "literal_error":
-            expected = ctx.get("expected", "")
-            choices = re.findall(r"'([^']*)'", str(expected))
-            message = f"expected one of {', '.join(f'`{c}`' for c in choices) or expected}; found {_fmt(found)}"
-            hint = (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
-            where = path
-        elif etype == "union_tag_invalid":
-            disc = str(ctx.get("discriminator", "")).strip("'")
-            tags = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
-            tag = ctx.get("tag")
-            message = f"unknown {disc} `{tag}`; expected one of {', '.join(f'`{t}`' for t in tags)}"
-            hint = did_you_mean(str(tag), tags)
-            where = path + ((disc,) if isinstance(found, dict) and disc in found else ())
-        elif etype == "union_tag_not_found":
-            disc = str(ctx.get("discriminator", "")).strip("'")
-            message = f"missing `{disc}`"
-            hint = _missing_hint(disc)
-            where = path
-        elif etype.startswith("evtool_"):
-            message = str(ctx.get("message") or err["msg"])
-            where = path
-        elif etype in ("int_type", "int_parsing", "int_from_float"):
-            message = f"expected a whole number, found {_fmt(found)}"
-            where = path
-        elif etype in ("float_type", "float_parsing"):
-            message = f"expected a number, found {_fmt(found)}"
-            where = path
-        elif etype in ("bool_type", "bool_parsing"):
-            message = f"expected true or false, found {_fmt(found)}"
-            where = path
-        elif etype in ("string_type",):
-            message = f"expected text, found {_fmt(found)}"
-            hint = hint or ("quote it" if found is not None else None)
-            where = path
-        elif etype in ("dict_type", "model_type", "model_attributes_type"):
-            message = f"expected a mapping of keys, found {_fmt(found)}"
-            where = path
-        elif etype == "list_type":
-            message = f"expected a list, found {_fmt(found)}"
-            hint = hint or "write `[a, b]` or one `- item` per line"
-            where = path
-        elif etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-            bound = {"greater_than_equal": "at least", "greater_than": "greater than",
-                     "less_than_equal": "at most", "less_than": "less than"}[etype]
-            limit = next(iter(ctx.values()), "?")
-            message = f"must be {bound} {limit}, found {_fmt(found)}"
-            where = path
-        elif etype == "too_short":
-            message = f"needs at least {ctx.get('min_length', 1)} item(s)"
-            where = path
-        elif etype == "value_error":
-            message = str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
-            where = path
-        else:
-            message = err["msg"]
-            where = path
-        key = (tuple(where), message)
+    for it in items:
+        key = (tuple(it.where), it.message)
         if key in seen:
             continue
         seen.add(key)
-        problems.append(_locate(loc, tuple(where), message, hint, key_error, set_paths, path))
+        problems.append(_locate(loc, tuple(it.where), it.message, it.hint, it.key_error, set_paths, it.path))
     return problems
+
+
+def _item(err: Any, data: Any) -> _Item:
+    """Turn one pydantic error into a message with a path, a hint and what was expected."""
+    etype = err["type"]
+    path, exists = _clean_loc(tuple(err["loc"]), data, missing=etype == "missing")
+    ctx = err.get("ctx") or {}
+    found = _value_at(data, path) if exists else None
+    hint: str | None = ctx.get("hint") or None
+    if etype == "missing":
+        hint = hint or _missing_hint(str(path[-1])) or _field_hint(data, path)
+        return _Item(path[:-1], path, f"missing required key `{path[-1]}`", hint, key_error=True)
+    if etype == "extra_forbidden":
+        allowed = _allowed_keys(data, path[:-1])
+        suggestion = did_you_mean(str(path[-1]), allowed) if allowed else None
+        hint = suggestion or (f"keys allowed here: {known_list(allowed, 30)}" if allowed else None)
+        return _Item(path, path, f"unknown key `{path[-1]}`", hint, key_error=True)
+    if etype == "literal_error":
+        choices = _choices(ctx.get("expected", ""))
+        message = f"expected {_one_of(choices)}; found {_fmt(found)}"
+        hint = (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
+        return _Item(path, path, message, hint, expected=_one_of(choices), found=found)
+    if etype == "union_tag_invalid":
+        disc = str(ctx.get("discriminator", "")).strip("'")
+        tags = _choices(ctx.get("expected_tags", ""))
+        tag = ctx.get("tag")
+        where = path + ((disc,) if isinstance(found, dict) and disc in found else ())
+        return _Item(where, where, f"unknown {disc} `{tag}`; expected {_one_of(tags)}", did_you_mean(str(tag), tags))
+    if etype == "union_tag_not_found":
+        disc = str(ctx.get("discriminator", "")).strip("'")
+        return _Item(path, path, f"missing `{disc}`", _missing_hint(disc), key_error=True)
+    if etype == "evtool_dist":
+        return _tagged_union_item(path, found, "dist", DIST_NAMES, str(err["msg"]),
+                                  "e.g. `30ms`, or {dist: exponential, mean: 30ms}")
+    if etype == "evtool_expect":
+        return _tagged_union_item(path, found, "check", CHECK_NAMES, str(err["msg"]),
+                                  "e.g. `check: no_loss`, or `that: count(dead_lettered) == 0`", alt="that")
+    if etype.startswith("evtool_"):
+        where = path
+        at = ctx.get("at")
+        if at:
+            sub = tuple(at.split("."))
+            if _value_at(data, path + sub) is not None:
+                where = path + sub
+        return _Item(where, where, str(ctx.get("message") or err["msg"]), hint, expected=ctx.get("expected"),
+                     found=found)
+    if etype in _EXPECTED:
+        expected = _EXPECTED[etype]
+        if etype == "string_type" and found is not None and not isinstance(found, dict | list):
+            hint = hint or f"quote it: \"{found}\"" if not isinstance(found, bool) else \
+                f"quote it: \"{str(found).lower()}\""
+        if etype == "list_type":
+            hint = hint or "write `[a, b]` or one `- item` per line"
+        return _Item(path, path, f"expected {expected}, found {_fmt(found)}", hint, expected=expected, found=found)
+    if etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "at least", "greater_than": "greater than",
+                 "less_than_equal": "at most", "less_than": "less than"}[etype]
+        limit = next(iter(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt")), "?")
+        return _Item(path, path, f"must be {bound} {limit}, found {_fmt(found)}", hint)
+    if etype == "too_short":
+        n = ctx.get("min_length", 1)
+        return _Item(path, path, f"needs at least {n} {'entry' if n == 1 else 'entries'}, found none", hint)
+    if etype == "value_error":
+        return _Item(path, path, str(ctx.get("error") or err["msg"]).removeprefix("Value error, "), hint)
+    return _Item(path, path, str(err["msg"]), hint)
+
+
+def _tagged_union_item(path: Path_, found: Any, disc: str, names: tuple[str, ...], generic: str,
+                       example: str, alt: str | None = None) -> _Item:
+    """A value of a union told apart by `disc` (`dist:`, `check:`) that matched no member."""
+    if isinstance(found, dict) and isinstance(found.get(disc), str):
+        tag = found[disc]
+        where = (*path, disc)
+        return _Item(where, where, f"unknown {disc} `{tag}`; expected {_one_of(list(names))}",
+                     did_you_mean(tag, names) or example)
+    if isinstance(found, dict):
+        # No `dist:`/`check:` key: perhaps it is misspelt.
+        close = [k for k in found if isinstance(k, str) and did_you_mean(k, [disc, *([alt] if alt else [])])]
+        hint = (did_you_mean(close[0], [disc, *([alt] if alt else [])]) if close else None) or example
+        what = f"`{disc}: NAME`" + (f" or `{alt}: ...`" if alt else "")
+        return _Item(path, path, f"missing {what}", hint, key_error=True)
+    return _Item(path, path, f"{generic}; found {_fmt(found)}", example)
+
+
+def _merge_union_branches(items: list[_Item]) -> list[_Item]:
+    """One problem per value: `expected a whole number or `forever`` instead of one line per union branch."""
+    by_path: dict[Path_, list[_Item]] = {}
+    for it in items:
+        by_path.setdefault(it.path, []).append(it)
+    out: list[_Item] = []
+    done: set[Path_] = set()
+    for it in items:
+        group = by_path[it.path]
+        deeper = any(o.path[: len(it.path)] == it.path and len(o.path) > len(it.path) for o in items)
+        if it.expected is not None and deeper and not it.key_error:
+            # A union member that fits the shape (a mapping) reported the real problem inside it;
+            # the other members' "expected text" would only be noise.
+            continue
+        typed = [g for g in group if g.expected is not None]
+        if len(typed) > 1 and it in typed:
+            if it.path in done:
+                continue
+            done.add(it.path)
+            phrases = list(dict.fromkeys(g.expected for g in typed if g.expected))
+            hint = next((g.hint for g in typed if g.hint), None)
+            message = f"expected {', '.join(phrases[:-1])} or {phrases[-1]}; found {_fmt(it.found)}"
+            out.append(_Item(it.where, it.path, message, hint, expected=None, found=it.found))
+            continue
+        out.append(it)
+    return out
 
 
 def _locate(loc: Locations, where: Path_, message: str, hint: str | None, key_error: bool,
@@ -407,6 +517,23 @@ def _locate(loc: Locations, where: Path_, message: str, hint: str | None, key_er
             return Problem("--set", 1, 1, dotted(path), f"{message} (from `--set {text}=...`)", hint)
     line, col = loc.find(where, key=key_error)
     return Problem(loc.file, line, col, dotted(path), message, hint)
+
+
+def _field_hint(data: Any, path: Path_) -> str | None:
+    """For a missing key: the field's description, or the values it takes."""
+    model = _model_at(Scenario, data, path[:-1])
+    if model is None:
+        return None
+    name = {"from": "from_", "for": "for_"}.get(str(path[-1]), str(path[-1]))
+    info = model.model_fields.get(name)
+    if info is None:
+        return None
+    if info.description:
+        return info.description
+    args = [a for a in typing.get_args(info.annotation) if isinstance(a, str)]
+    if typing.get_origin(info.annotation) is typing.Literal and args:
+        return f"{path[-1]}: {' | '.join(args)}"
+    return None
 
 
 def _missing_hint(key: str) -> str | None:

@@ -42,8 +42,9 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
 
 
-def _custom(code: str, message: str, hint: str = "", **ctx: Any) -> PydanticCustomError:
-    return PydanticCustomError(code, message, {**ctx, "hint": hint})
+def _custom(code: str, message: str, hint: str = "", *, at: str = "", **ctx: Any) -> PydanticCustomError:
+    """A located error; `at` is a dotted sub-path of the model the loader points at (`arrival.rate`)."""
+    return PydanticCustomError(code, message, {**ctx, "hint": hint, "at": at})
 
 
 # --------------------------------------------------------------------------- distributions
@@ -66,7 +67,7 @@ class UniformDist(Model):
     @model_validator(mode="after")
     def _ordered(self) -> UniformDist:
         if self.max < self.min:
-            raise _custom("evtool_range", "`max` is below `min`", "swap them, or make max at least min")
+            raise _custom("evtool_range", "`max` is below `min`", "swap them, or make max at least min", at="max")
         return self
 
 
@@ -95,8 +96,13 @@ class LognormalDist(Model):
     @model_validator(mode="after")
     def _tail(self) -> LognormalDist:
         if self.p99 < self.median:
-            raise _custom("evtool_range", "`p99` is below `median`", "the 99th percentile is at least the median")
+            raise _custom("evtool_range", "`p99` is below `median`", "the 99th percentile is at least the median",
+                          at="p99")
         return self
+
+
+DIST_NAMES = ("constant", "uniform", "exponential", "normal", "lognormal")
+"""Every `dist:` a random duration may name."""
 
 
 def _dist_tag(value: Any) -> str | None:
@@ -133,15 +139,16 @@ class KeyDist(Model):
     @model_validator(mode="after")
     def _fields(self) -> KeyDist:
         if self.dist == "fixed" and self.value is None:
-            raise _custom("evtool_missing", "`fixed` keys need `value`", "e.g. {dist: fixed, value: acct-001}")
+            raise _custom("evtool_missing", "`fixed` keys need `value`", "e.g. {dist: fixed, value: acct-001}",
+                          at="dist")
         if self.dist in ("uniform", "zipf", "round_robin") and self.space is None:
             raise _custom("evtool_missing", f"`{self.dist}` keys need `space` (how many keys)",
-                          "e.g. {dist: zipf, space: 50, s: 1.1}")
+                          "e.g. {dist: zipf, space: 50, s: 1.1}", at="dist")
         try:
             self.format.format(n=0)
         except (KeyError, IndexError, ValueError) as exc:
             raise _custom("evtool_format", "`format` is not a valid key format: {err}",
-                          "use `{n}` for the key number, e.g. `acct-{n:03d}`", err=str(exc)) from None
+                          "use `{n}` for the key number, e.g. `acct-{n:03d}`", at="format", err=str(exc)) from None
         return self
 
 
@@ -374,10 +381,11 @@ class Backoff(Model):
     def _fields(self) -> Backoff:
         if self.type in ("constant", "linear") and self.delay is None:
             raise _custom("evtool_missing", f"`{self.type}` backoff needs `delay`",
-                          f"e.g. {{type: {self.type}, delay: 100ms}}")
+                          f"e.g. {{type: {self.type}, delay: 100ms}}", at="type")
         if self.type == "exponential" and self.initial is None:
             raise _custom("evtool_missing", "`exponential` backoff needs `initial`",
-                          "e.g. {type: exponential, initial: 1s, multiplier: 2, max: 30s, jitter: full}")
+                          "e.g. {type: exponential, initial: 1s, multiplier: 2, max: 30s, jitter: full}",
+                          at="type")
         return self
 
 
@@ -455,9 +463,10 @@ class Producer(Model):
         rate = getattr(self.arrival, "rate", None)
         if rate == float("inf") and self.count is None:
             raise _custom("evtool_missing", "`rate: max` needs `count`",
-                          "as fast as possible never ends on its own; say how many messages, e.g. `count: 10000`")
+                          "as fast as possible never ends on its own; say how many messages, e.g. `count: 10000`",
+                          at="arrival.rate")
         if self.arrival.process == "once" and self.count is None:
-            raise _custom("evtool_missing", "`process: once` needs `count`", "e.g. `count: 10`")
+            raise _custom("evtool_missing", "`process: once` needs `count`", "e.g. `count: 10`", at="arrival.process")
         return self
 
 
@@ -933,15 +942,21 @@ class Assertion(CheckBase):
         return v
 
 
+PATTERN_CHECKS = ("request_outcomes", "correlation", "saga_terminates", "saga_compensation",
+                  "projection_consistent", "exclusive_ownership")
+CHECK_NAMES = ("no_loss", "dead_letters", "effectively_once", "no_duplicates", "per_key_order", "latency",
+               *PATTERN_CHECKS)
+"""Every `check:` an expectation may name."""
+
+
 def _expect_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         if "that" in value:
             return "that"
         check = value.get("check")
-        if check in ("request_outcomes", "correlation", "saga_terminates", "saga_compensation",
-                     "projection_consistent", "exclusive_ownership"):
+        if check in PATTERN_CHECKS:
             return "pattern"
-        return check if isinstance(check, str) else None
+        return check if isinstance(check, str) and check in CHECK_NAMES else None
     return None
 
 

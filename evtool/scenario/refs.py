@@ -53,7 +53,10 @@ class _Checker:
             return
         known = set(known)
         if name not in known:
-            hint = did_you_mean(name, known) or f"the {what}s defined are: {known_list(known)}"
+            if known:
+                hint = did_you_mean(name, known) or f"the {what}s defined are: {known_list(known)}"
+            else:
+                hint = f"no {what} is defined in this scenario"
             self.add(path, f"no {what} named `{name}`", hint)
 
     # -- the checks

@@ -128,6 +128,8 @@ class _NodeError(Exception):
         self.node = node
         self.message = message
         self.hint = hint
+        self.at: tuple[int, int] | None = None
+        self.path = ""
 
 
 class _Builder:
@@ -144,11 +146,17 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.budget.left -= 1
         if self.budget.left < 0:
-            raise _NodeError(
+            # An alias node keeps its anchor's position, so point at the top-level key being
+            # expanded instead: that is where the blow-up is written.
+            top = path[:1]
+            err = _NodeError(
                 node,
                 f"the document expands to more than {MAX_NODES:,} values",
                 "nested aliases (`*name`) multiply the document; a scenario never needs this",
             )
+            err.at = self.loc.keys.get(top) if top else None
+            err.path = dotted(top)
+            raise err
         self.loc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.ScalarNode):
             if node.style in ("'", '"'):
@@ -272,13 +280,14 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
                                      "one scenario per file; remove the `---` separator")], text)
     if not nodes or nodes[0] is None:
         raise ScenarioError([Problem(file, 1, 1, "", "the file is empty",
-                                     "start from `evtool new NAME` or a lesson in scenarios/")], text)
+                                     "a scenario starts with `evtool: \"1\"` and `id: NAME`; "
+                                     "see docs/scenario-language.md")], text)
     builder = _Builder(file)
     try:
         value = builder.build(nodes[0], ())
     except _NodeError as exc:
-        mark = exc.node.start_mark
-        raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "", exc.message, exc.hint)], text) from None
+        line, col = exc.at or (exc.node.start_mark.line + 1, exc.node.start_mark.column + 1)
+        raise ScenarioError([Problem(file, line, col, exc.path, exc.message, exc.hint)], text) from None
     except RecursionError:
         raise ScenarioError([Problem(file, 1, 1, "", "the document nests too deeply to read",
                                      "a scenario nests a few levels deep; look for runaway `[` or `{`")],

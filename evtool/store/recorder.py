@@ -40,7 +40,14 @@ from evtool.store import codec
 from evtool.store.errors import RecorderError, StoreError
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import configure, create_trace_sql, index_trace_sql, migrate, trace_table
+from evtool.store.schema import (
+    configure,
+    create_trace_sql,
+    index_trace_sql,
+    migrate,
+    open_connection,
+    trace_table,
+)
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 UPDATE_RESULT = f"UPDATE runs SET ({codec.RESULT_COLUMNS}) = (?,?,?,?,?,?,?,?) WHERE rk = ?"
@@ -276,7 +283,7 @@ class Recorder:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.db_path, isolation_level="IMMEDIATE", check_same_thread=False)
+        conn = await open_connection(self.db_path, "IMMEDIATE")
         try:
             await configure(conn)
             await migrate(conn)

@@ -21,7 +21,7 @@ from evtool.store import codec
 from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
 from evtool.store.model import RunHeader, RunResult, RunRow
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import configure, migrate, trace_table
+from evtool.store.schema import configure, migrate, open_connection, trace_table
 
 PAGE = 5000
 
@@ -60,7 +60,7 @@ class RunStore:
         """Open the connection; raises `StoreError` when there is no database."""
         if not self.db_path.exists():
             raise StoreError(f"no run database at {self.db_path} (nothing recorded yet; see --db or $EVTOOL_DB)")
-        conn = await aiosqlite.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        conn = await open_connection(self.db_path, None)
         try:
             await configure(conn)
             await migrate(conn)

@@ -8,6 +8,11 @@ processes opening a fresh database at once do not both create it.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
 import aiosqlite
 
 from evtool.store.errors import StoreError
@@ -85,6 +90,22 @@ def index_trace_sql(run_key: int) -> list[str]:
     """The statements that index a run's trace table by message, kind and key."""
     table = trace_table(run_key)
     return [f"CREATE INDEX IF NOT EXISTS {table}_{name} ON {table}({column})" for name, column in TRACE_INDEXES]
+
+
+async def open_connection(path: Path, isolation_level: str | None) -> aiosqlite.Connection:
+    """Open an aiosqlite connection to `path`; a failure is a `StoreError` naming the path."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a run database")
+    proxy = aiosqlite.connect(path, isolation_level=isolation_level, check_same_thread=False)
+    try:
+        return await proxy
+    except sqlite3.Error as exc:
+        # aiosqlite queued a stop on its worker thread; let the worker finish
+        # while our event loop is still open, or it reports to a closed loop.
+        worker = getattr(proxy, "_thread", None)
+        if isinstance(worker, threading.Thread):
+            await asyncio.to_thread(worker.join, 5.0)
+        raise StoreError(f"cannot open the run database {path}: {exc}") from exc
 
 
 async def configure(conn: aiosqlite.Connection) -> None:

@@ -501,6 +501,8 @@ class AssertionChecker(Checker):
         elif isinstance(spec.during, str):
             self.fault_window = spec.during.removeprefix("fault:")
         self.violation: tuple[int, float | None, float | None] | None = None
+        self.duration_valued = any(getattr(n, "unit_kind", None) == "duration" for n in _numbers(self.assertion)) \
+            or any(a.selector.name in (*LATENCY_METRICS, "request.latency") and a.func != "count" for a in self.aggs)
         self.ever_true = False
         self.last_eval: tuple[bool | None, float | None, float | None] = (None, None, None)
 
@@ -631,6 +633,11 @@ class AssertionChecker(Checker):
             return (end - self.window_start) / 1e9
         return now / 1e9
 
+    def _fmt(self, v: float | None) -> str:
+        if v is not None and self.duration_valued:
+            return format_duration(int(v))
+        return _num(v)
+
     def evaluate(self) -> tuple[bool | None, float | None, float | None]:
         """Evaluate the assertion now."""
         self.last_eval = self.assertion.evaluate(self.resolve)
@@ -649,13 +656,13 @@ class AssertionChecker(Checker):
     def result(self, now: int, drain: str) -> dict[str, Any]:
         text = self.spec.that
         passed, left, right = self.evaluate()
-        shown = f"left = {_num(left)}, right = {_num(right)}"
+        shown = f"left = {self._fmt(left)}, right = {self._fmt(right)}"
         when = self.spec.when
         if when == "always":
             if self.violation is not None:
                 t, lv, rv = self.violation
                 return self.out("fail", f"{text} at every sample",
-                                f"false at {format_duration(t)}: left = {_num(lv)}, right = {_num(rv)}")
+                                f"false at {format_duration(t)}: left = {self._fmt(lv)}, right = {self._fmt(rv)}")
             if passed is None:
                 return self.out("fail" if not self.spec.allow_unknown else "unknown", f"{text} at every sample",
                                 "no data to judge" if not self.spec.allow_unknown else "no data")
@@ -669,6 +676,19 @@ class AssertionChecker(Checker):
         if passed is None:
             return self.out("unknown", text, f"no data to judge ({shown})")
         return self.out("pass" if passed else "fail", text, shown)
+
+
+def _numbers(assertion: Any) -> list[Any]:
+    out = []
+    stack = [assertion.compare.left, assertion.compare.right]
+    while stack:
+        n = stack.pop()
+        if hasattr(n, "unit_kind"):
+            out.append(n)
+        for attr in ("left", "right", "operand"):
+            if hasattr(n, attr):
+                stack.append(getattr(n, attr))
+    return out
 
 
 def _num(v: float | None) -> str:

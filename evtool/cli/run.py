@@ -1,0 +1,81 @@
+"""`evtool run SCENARIO`: run a scenario headless with a live view, then the summary and the checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from evtool.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN
+
+DEFAULT_LESSON = "retries-dlq-poison"
+
+OUTCOME_EXIT = {"passed": EXIT_OK, "failed": EXIT_FAILED, "unknown": EXIT_UNKNOWN, "interrupted": EXIT_INTERRUPTED,
+                "crashed": EXIT_FAILED}
+
+
+def resolve_scenario_path(scenario: str | None) -> Path:
+    """A file path, or the id of a bundled lesson; the default lesson when None."""
+    from evtool.cli.output import console
+
+    if scenario is None:
+        scenario = DEFAULT_LESSON
+    p = Path(scenario)
+    if p.exists():
+        return p
+    lessons = Path(__file__).resolve().parent.parent / "lessons"
+    candidate = lessons / f"{scenario}.yaml"
+    if candidate.exists():
+        return candidate
+    from evtool.scenario.errors import did_you_mean
+
+    names = [f.stem for f in lessons.glob("*.yaml")]
+    hint = did_you_mean(scenario, names) or "run `evtool lessons` to list the bundled lessons"
+    console(stderr=True).print(f"[red]error[/red] {scenario}: no such file or bundled lesson\n  [cyan]hint:[/cyan] {hint}")
+    raise typer.Exit(EXIT_INVALID)
+
+
+def run(
+    scenario: str | None = typer.Argument(None, help="A scenario file, or a bundled lesson id (default: "
+                                                     f"{DEFAULT_LESSON}).", show_default=False),
+    seed: int | None = typer.Option(None, "--seed", help="Override run.seed.", rich_help_panel="Simulation"),
+    set_: list[str] = typer.Option([], "--set", help="Override a value: path=value (repeatable).",
+                                   rich_help_panel="Simulation"),
+    speed: str | None = typer.Option(None, "--speed", help="Virtual seconds per wall second (e.g. 2, 0.5), or max.",
+                                     rich_help_panel="Simulation"),
+    realtime: bool = typer.Option(False, "--realtime", help="Pace at 1x: virtual time follows the wall clock.",
+                                  rich_help_panel="Simulation"),
+    duration: str | None = typer.Option(None, "--duration", help="Override run.duration (e.g. 30s).",
+                                        rich_help_panel="Simulation"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON result for machines.",
+                                  rich_help_panel="Output"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the final summary.",
+                               rich_help_panel="Output"),
+    tui: bool = typer.Option(False, "--tui", help="Open the dashboard instead.", rich_help_panel="Output"),
+    db: Path | None = typer.Option(None, "--db", help="Run store (default .evtool/runs.db or $EVTOOL_DB).",
+                                   rich_help_panel="Recording"),
+    no_record: bool = typer.Option(False, "--no-record", help="Do not record the run.", rich_help_panel="Recording"),
+    record: str = typer.Option("full", "--record", help="full (every event) or summary.",
+                               rich_help_panel="Recording"),
+    transport: str = typer.Option("local", "--transport", help="local, rabbitmq, nats or redis.",
+                                  rich_help_panel="Brokers"),
+    url: str | None = typer.Option(None, "--url", help="Broker URL (or EVTOOL_RABBITMQ_URL / _NATS_URL / "
+                                                       "_REDIS_URL).", rich_help_panel="Brokers"),
+    keep: bool = typer.Option(False, "--keep", help="Keep what the run declared on the broker.",
+                              rich_help_panel="Brokers"),
+    compare: str | None = typer.Option(None, "--compare", help="Run on several transports and compare, e.g. "
+                                                               "local,rabbitmq.", rich_help_panel="Brokers"),
+) -> None:
+    """Run a scenario: a live view, then the summary, the checks and how to re-run it.
+
+    Exit codes: 0 every expectation passed, 1 one failed, 2 invalid input, 3 undecided (no data, drain timed out),
+    130 interrupted.
+    """
+    from evtool.cli.runner import RunOptions, execute
+
+    path = resolve_scenario_path(scenario)
+    display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
+    opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
+                      json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
+                      transport=transport, url=url, keep=keep, compare=compare)
+    raise typer.Exit(execute(opts))

@@ -1,0 +1,257 @@
+"""What `evtool run` does, apart from parsing its options (kept out of run.py so --help stays light)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, print_scenario_error
+from evtool.scenario.errors import ScenarioError
+from evtool.scenario.loader import LoadedScenario, load_scenario
+from evtool.scenario.units import UnitError, parse_duration
+
+
+@dataclass
+class RunOptions:
+    """Every option of `evtool run`."""
+
+    path: Path
+    display: str = ""
+    seed: int | None = None
+    sets: list[str] = field(default_factory=list)
+    speed: str | None = None
+    realtime: bool = False
+    duration: str | None = None
+    json_out: bool = False
+    quiet: bool = False
+    tui: bool = False
+    db: Path | None = None
+    no_record: bool = False
+    record: str = "full"
+    transport: str = "local"
+    url: str | None = None
+    keep: bool = False
+    compare: str | None = None
+
+
+def _fail(message: str, hint: str | None = None) -> int:
+    err = console(stderr=True)
+    err.print(f"[red]error[/red] {message}")
+    if hint:
+        err.print(f"  [cyan]hint:[/cyan] {hint}")
+    return EXIT_INVALID
+
+
+def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
+    if opts.realtime:
+        return 1.0
+    if opts.speed is None:
+        sc = loaded.model.run
+        if sc.clock == "realtime":
+            return 1.0 if sc.speed == "max" else float(sc.speed)
+        return math.inf if sc.speed == "max" else float(sc.speed)
+    if opts.speed == "max":
+        return math.inf
+    try:
+        v = float(opts.speed)
+    except ValueError:
+        return f"--speed {opts.speed!r} is not a number"
+    if not 0.01 <= v <= 10_000:
+        return "--speed must be between 0.01 and 10000 (or max)"
+    return v
+
+
+def execute(opts: RunOptions) -> int:
+    """Run, print, record; return the exit code."""
+    try:
+        loaded = load_scenario(opts.path, opts.sets)
+    except ScenarioError as err:
+        if opts.json_out:
+            print(json.dumps({"valid": False, "problems": [p.as_dict() for p in err.problems]}, indent=2))
+        else:
+            print_scenario_error(err)
+        return EXIT_INVALID
+    duration_ns = None
+    if opts.duration is not None:
+        try:
+            duration_ns = parse_duration(opts.duration, allow_zero=False)
+        except UnitError as exc:
+            return _fail(f"--duration: {exc}", exc.hint)
+    if opts.record not in ("full", "summary"):
+        return _fail(f"--record {opts.record!r}: expected full or summary")
+    speed = _speed(opts, loaded)
+    if isinstance(speed, str):
+        return _fail(speed)
+    if opts.compare:
+        from evtool.cli.compare import run_compare
+
+        return run_compare(loaded, opts, duration_ns)
+    if opts.tui:
+        from evtool.tui import run_dashboard
+
+        run_dashboard(loaded, seed=opts.seed, speed=1.0 if math.isinf(speed) else speed)
+        return 0
+    if opts.transport != "local":
+        return _run_transport(loaded, opts, duration_ns)
+    return _run_local(loaded, opts, duration_ns, speed)
+
+
+def _header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:
+    from evtool import __version__
+    from evtool.store import RunHeader, new_run_id, utc_now_iso
+
+    sc = loaded.model
+    return RunHeader(
+        id=new_run_id(), scenario_id=sc.id, scenario_path=str(loaded.path), scenario_text=loaded.text,
+        scenario_hash=loaded.sha256, seed=seed, overrides=dict(loaded.overrides), evtool_version=__version__,
+        profile=sc.broker.profile, transport=transport, lesson_title=sc.lesson.title if sc.lesson else None,
+        record_mode=record_mode, started_at=utc_now_iso(),
+    )
+
+
+def _result(outcome: Any, events_recorded: int) -> Any:
+    from evtool.store import RunResult, utc_now_iso
+
+    return RunResult(
+        outcome=outcome.outcome, ended_at=utc_now_iso(), virtual_ns=outcome.virtual_ns, digest=outcome.digest,
+        events=outcome.events, messages=outcome.summary.get("published", 0), summary=outcome.summary,
+        checks=outcome.checks,
+    )
+
+
+def _start_recorder(opts: RunOptions, loaded: LoadedScenario, seed: int, transport: str) -> Any:
+    if opts.no_record:
+        return None
+    from evtool.store import Recorder, resolve_db_path
+    from evtool.store.errors import StoreError
+
+    try:
+        rec = Recorder(resolve_db_path(opts.db))
+        rec.start(_header(loaded, seed, transport, opts.record))
+    except (StoreError, OSError) as exc:
+        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {exc}")
+        return None
+    return rec
+
+
+def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> int:
+    from evtool.report.summary import render_report, run_report
+    from evtool.sim.engine import Engine
+    from evtool.sim.pacing import Pacer
+
+    seed = loaded.model.run.seed if opts.seed is None else opts.seed
+    rec = _start_recorder(opts, loaded, seed, "local")
+    listeners = []
+    if rec is not None and opts.record == "full":
+        listeners.append(rec.record)
+    engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
+    pacer = Pacer(engine, speed=speed)
+    out = console()
+    live_enabled = not (opts.quiet or opts.json_out) and out.is_terminal and os.environ.get("CI") != "true"
+    wall0 = time.perf_counter()
+    interrupted = False
+    try:
+        engine.start()
+        pacer.start(wall0)
+        if live_enabled:
+            from rich.live import Live
+
+            from evtool.report.live import live_view
+
+            with Live(live_view(engine, speed=speed, wall_s=0), console=out, refresh_per_second=8,
+                      transient=False) as live:
+                while pacer.advance(time.perf_counter(), max_events=50_000):
+                    live.update(live_view(engine, speed=speed, wall_s=time.perf_counter() - wall0))
+                    if not math.isinf(speed):
+                        time.sleep(0.02)
+                live.update(live_view(engine, speed=speed, wall_s=time.perf_counter() - wall0))
+        else:
+            while pacer.advance(time.perf_counter(), max_events=200_000):
+                if not math.isinf(speed):
+                    time.sleep(0.01)
+    except KeyboardInterrupt:
+        interrupted = True
+        engine.stop("interrupted")
+    outcome = engine.finish()
+    wall = time.perf_counter() - wall0
+    run_id = None
+    if rec is not None:
+        try:
+            if interrupted:
+                rec.abort("interrupted", _result(outcome, 0))
+            else:
+                rec.finish(_result(outcome, 0))
+            run_id = rec.run_id if hasattr(rec, "run_id") else None
+        except Exception as exc:  # noqa: BLE001 - recording must never hide the run's result
+            console(stderr=True).print(f"[yellow]warning[/yellow] the run was not fully recorded: {exc}")
+    report = run_report(
+        scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
+        else None, profile=loaded.model.broker.profile, transport="local", seed=seed,
+        overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
+        events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
+        checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
+    )
+    if opts.json_out:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        for w in loaded.warnings:
+            console(stderr=True).print(f"[yellow]warning[/yellow] {w.format()}")
+        out.print(render_report(report))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    from evtool.cli.run import OUTCOME_EXIT
+
+    return OUTCOME_EXIT.get(outcome.outcome, 1)
+
+
+def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None) -> int:
+    try:
+        from evtool.transports import run_on_transport
+    except ImportError:
+        return _fail(f"--transport {opts.transport}: transports are not available in this build")
+    from evtool.report.summary import render_report, run_report
+
+    seed = loaded.model.run.seed if opts.seed is None else opts.seed
+    rec = _start_recorder(opts, loaded, seed, opts.transport)
+    listeners = [rec.record] if rec is not None and opts.record == "full" else []
+    wall0 = time.perf_counter()
+    try:
+        outcome = run_on_transport(loaded, opts.transport, url=opts.url, keep=opts.keep, seed=seed,
+                                   duration_ns=duration_ns, listeners=listeners)
+    except KeyboardInterrupt:
+        if rec is not None:
+            rec.abort("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if rec is not None:
+            rec.abort("crashed")
+        msg = str(exc)
+        return _fail(f"the {opts.transport} run failed: {msg}", "is the broker running? see docs/transports.md")
+    run_id = None
+    if rec is not None:
+        rec.finish(_result(outcome, 0))
+        run_id = getattr(rec, "run_id", None)
+    report = run_report(
+        scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
+        else None, profile=loaded.model.broker.profile, transport=opts.transport, seed=seed,
+        overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
+        events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
+        checks=outcome.checks, run_id=run_id, wall_s=time.perf_counter() - wall0,
+    )
+    if opts.json_out:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        console().print(render_report(report))
+    from evtool.cli.run import OUTCOME_EXIT
+
+    return OUTCOME_EXIT.get(outcome.outcome, 1)
+
+
+def _stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,53 @@
+"""The live console view of `evtool run`: clock, progress, per-channel state, retries, checks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from evtool.scenario import models as m
+from evtool.scenario.units import format_duration
+
+if TYPE_CHECKING:
+    from evtool.sim.engine import Engine
+
+_STATUS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]"}
+
+
+def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
+    """One frame of the live view."""
+    now = engine.now
+    total = engine.load_end
+    phase = {"load": "load", "drain": "draining", "done": "done"}[engine.phase]
+    head = Text()
+    head.append(f"{engine.scenario.id}", style="bold")
+    head.append(f"  t={format_duration(now)} / {format_duration(total)} ({phase})  ")
+    head.append(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}  seed {engine.seed}  ",
+                style="dim")
+    head.append(f"{engine.kernel.processed:,} events in {wall_s:.1f}s", style="dim")
+    bar = ProgressBar(total=max(total, 1), completed=min(now, total), width=60)
+    t = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for col in ("channel", "ready", "in flight", "delayed", "acked", "dead", "expired"):
+        t.add_column(col, justify="left" if col == "channel" else "right")
+    for name, spec in engine.scenario.channels.items():
+        if isinstance(spec, m.RouterChannel):
+            continue
+        s = engine.broker.stats(name)
+        t.add_row(escape(name), f"{s.ready:,}", f"{s.in_flight:,}", f"{s.delayed:,}", f"{s.acked:,}",
+                  f"[red]{s.dead_lettered:,}[/red]" if s.dead_lettered else "0", f"{s.expired:,}")
+    counts = engine.metrics.counts
+    extra = Text(
+        f"published {counts.get('published', 0):,} · retries {counts.get('retry_scheduled', 0):,} · "
+        f"redelivered {counts.get('redelivered', 0):,} · failed {counts.get('failed', 0):,} · "
+        f"crashes {counts.get('instance_crashed', 0):,}",
+        style="dim",
+    )
+    checks = engine.checks.live(now)
+    line = Text.from_markup("  ".join(f"{_STATUS.get(c['status'], '?')} {escape(c['name'])}" for c in checks)) \
+        if checks else Text("")
+    return Group(head, bar, t, extra, line)
