@@ -17,18 +17,19 @@ EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
 
 
-def console(stderr: bool = False) -> Console:
-    """A rich console (stderr for diagnostics)."""
+def console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:
+    """A rich console (stderr for diagnostics); `soft_wrap` leaves long lines whole."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
 
 
 def print_scenario_error(err: ScenarioError, *, con: Console | None = None) -> None:
     """Print every problem of a ScenarioError with the source line and a caret."""
     from rich.markup import escape
 
-    con = con or console(stderr=True)
+    # Long lines stay whole, so `file:line:col: message` can be grepped and clicked in an editor.
+    con = con or console(stderr=True, soft_wrap=True)
     lines = (err.source or "").splitlines()
     for p in err.problems:
         colour = "red" if p.severity == "error" else "yellow"

@@ -17,6 +17,7 @@ def validate(
 ) -> None:
     """Check scenario files: every problem with file, line, column and a hint. Exit 0 when all are valid, 2 if not."""
     import json
+    import sys
 
     from evtool.cli.output import console, print_scenario_error
     from evtool.scenario.errors import ScenarioError
@@ -32,6 +33,7 @@ def validate(
             failed = True
             results.append({"file": str(f), "valid": False, "problems": [p.as_dict() for p in err.problems]})
             if not json_out:
+                sys.stdout.flush()  # keep stdout and stderr lines in file order
                 print_scenario_error(err)
             continue
         warnings = list(loaded.warnings)
@@ -41,8 +43,13 @@ def validate(
                         "problems": [p.as_dict() for p in warnings]})
         if not json_out:
             if warnings:
+                sys.stdout.flush()
                 print_scenario_error(ScenarioError(warnings, loaded.text))
-            out.print(f"[green]✓[/green] {f}: valid ({loaded.model.id})")
+            if strict and warnings:
+                out.print(f"[red]✗[/red] {f}: {len(warnings)} warning(s), which --strict treats as errors")
+            else:
+                out.print(f"[green]✓[/green] {f}: valid ({loaded.model.id})")
+            out.file.flush()
     if json_out:
         typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
     raise typer.Exit(EXIT_INVALID if failed else EXIT_OK)

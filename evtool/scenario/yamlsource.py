@@ -261,6 +261,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        context = exc.context or ""
+        if exc.context_mark is not None and any(w in context for w in ("quoted scalar", "flow mapping",
+                                                                      "flow sequence")):
+            # An unclosed quote or bracket is found at the end of the file or on a later line;
+            # what must be fixed is where it opens.
+            mark = exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or "invalid YAML"
         hint = _syntax_hint(what, exc.context)
@@ -275,7 +281,14 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         raise ScenarioError([Problem(file, 1, 1, "", f"the document could not be parsed: {exc}")], text) from None
     if len(nodes) > 1:
         mark = nodes[1].start_mark
-        raise ScenarioError([Problem(file, mark.line + 1, mark.column + 1, "",
+        line = mark.line + 1
+        # Point at the `---` that starts the second document, not at its first value.
+        lines = text.splitlines()
+        for n in range(mark.line, nodes[0].end_mark.line - 1, -1):
+            if n < len(lines) and lines[n].startswith("---"):
+                line = n + 1
+                break
+        raise ScenarioError([Problem(file, line, 1, "",
                                      "the file holds more than one YAML document",
                                      "one scenario per file; remove the `---` separator")], text)
     if not nodes or nodes[0] is None:

@@ -148,13 +148,13 @@ class ConsumerActor:
             inst = Instance(self, i)
             self.instances.append(inst)
             self._subscribe(inst)
-            self.engine.emit(TraceEvent(self.engine.now, "instance_started", None, self.spec.from_, self.name, i))
+            self.engine.emit(TraceEvent(self.engine.kernel.now, "instance_started", None, self.spec.from_, self.name, i))
 
     def _subscribe(self, inst: Instance) -> None:
         eng = self.engine
         prefetch = self.spec.prefetch or max(self.spec.concurrency, eng.profile.prefetch or self.spec.concurrency)
         inst.sub = eng.broker.subscribe(
-            eng.now, self.spec.from_, self.name, inst.index, group=self.group, prefetch=prefetch,
+            eng.kernel.now, self.spec.from_, self.name, inst.index, group=self.group, prefetch=prefetch,
             dispatch="unordered", session_timeout_ns=self.spec.session_timeout,
             start_from=self.spec.start_from,
         )
@@ -173,14 +173,14 @@ class ConsumerActor:
         inst.lanes.clear()
         eng.pending_work -= inst.busy
         inst.busy = 0
-        eng.emit(TraceEvent(eng.now, "instance_crashed", None, self.spec.from_, self.name, inst.index,
+        eng.emit(TraceEvent(eng.kernel.now, "instance_crashed", None, self.spec.from_, self.name, inst.index,
                             data={"reason": reason}))
         if inst.sub is not None:
             eng.subscribers.pop(inst.sub, None)
-            eng.broker.unsubscribe(eng.now, inst.sub, reason="crash")
+            eng.broker.unsubscribe(eng.kernel.now, inst.sub, reason="crash")
             inst.sub = None
         if restart_after is not None:
-            eng.kernel.at(eng.now + restart_after, self._restart_cb, inst, PRIO_ACTOR)
+            eng.kernel.at(eng.kernel.now + restart_after, self._restart_cb, inst, PRIO_ACTOR)
 
     def _restart_cb(self, inst: Instance) -> None:
         self.restart(inst)
@@ -195,14 +195,14 @@ class ConsumerActor:
             return
         inst.state = "running"
         self._subscribe(inst)
-        eng.emit(TraceEvent(eng.now, "instance_restarted", None, self.spec.from_, self.name, inst.index))
+        eng.emit(TraceEvent(eng.kernel.now, "instance_restarted", None, self.spec.from_, self.name, inst.index))
 
     def pause(self, inst: Instance) -> None:
         """Stop taking work and hold completions (a GC pause, a zombie)."""
         if inst.state != "running":
             return
         inst.state = "paused"
-        self.engine.emit(TraceEvent(self.engine.now, "instance_paused", None, self.spec.from_, self.name,
+        self.engine.emit(TraceEvent(self.engine.kernel.now, "instance_paused", None, self.spec.from_, self.name,
                                     inst.index))
 
     def resume(self, inst: Instance) -> None:
@@ -211,7 +211,7 @@ class ConsumerActor:
             return
         eng = self.engine
         inst.state = "running"
-        eng.emit(TraceEvent(eng.now, "instance_resumed", None, self.spec.from_, self.name, inst.index))
+        eng.emit(TraceEvent(eng.kernel.now, "instance_resumed", None, self.spec.from_, self.name, inst.index))
         held, inst.deferred = inst.deferred, []
         for item in held:
             self._complete(item)
@@ -231,7 +231,7 @@ class ConsumerActor:
                     inst = stopped
                     inst.state = "running"
                 self._subscribe(inst)
-                eng.emit(TraceEvent(eng.now, "instance_started", None, self.spec.from_, self.name, inst.index))
+                eng.emit(TraceEvent(eng.kernel.now, "instance_started", None, self.spec.from_, self.name, inst.index))
         elif count < len(live):
             for inst in live[count:]:
                 inst.epoch += 1
@@ -242,7 +242,7 @@ class ConsumerActor:
                 inst.state = "stopped"
                 if inst.sub is not None:
                     eng.subscribers.pop(inst.sub, None)
-                    eng.broker.unsubscribe(eng.now, inst.sub, reason="leave")
+                    eng.broker.unsubscribe(eng.kernel.now, inst.sub, reason="leave")
                     inst.sub = None
 
     # ------------------------------------------------------------------ deliveries
@@ -250,7 +250,7 @@ class ConsumerActor:
     def on_delivery(self, inst: Instance, d: Delivery) -> None:
         """The broker handed `d` to `inst`."""
         if self.auto_ack:
-            self.engine.broker.ack(self.engine.now, d.tag)
+            self.engine.broker.ack(self.engine.kernel.now, d.tag)
         if inst.state == "running" and inst.busy < self.spec.concurrency and (
                 self.lane_mode == "unordered" or self._lane(d) not in inst.lanes):
             self._start(inst, d)
@@ -277,7 +277,7 @@ class ConsumerActor:
             duration = int(duration * inst.slow)
         if inst.extra is not None:
             duration += inst.extra(self.rng)
-        eng.kernel.at(eng.now + duration, self._complete_cb, (inst, d, inst.epoch, eng.now), PRIO_ACTOR)
+        eng.kernel.at(eng.kernel.now + duration, self._complete_cb, (inst, d, inst.epoch, eng.kernel.now), PRIO_ACTOR)
 
     def _fill(self, inst: Instance) -> None:
         buf = inst.buffer
@@ -318,14 +318,14 @@ class ConsumerActor:
     # ------------------------------------------------------------------ handling
 
     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:
-        return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.engine.now,
+        return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.engine.kernel.now,
                 "params": self.engine.params, "tag": msg.tag}
 
     def _handle(self, inst: Instance, d: Delivery, started: int) -> bool:
         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
         eng = self.engine
         msg = d.msg
-        now = eng.now
+        now = eng.kernel.now
         attempt = self.attempts.get(msg.id, 0) + 1
         env: dict[str, Any] | None = None
         # Idempotency: a key seen within the window is acknowledged without effects.
@@ -423,7 +423,7 @@ class ConsumerActor:
         if self.spec.reply == "auto" and msg.reply_to:
             eng.reply(self.name, msg, ok=True, error=None)
         if not self.auto_ack and d.sub in eng.subscribers:
-            eng.broker.ack(eng.now, d.tag)
+            eng.broker.ack(eng.kernel.now, d.tag)
         if d.partition is not None:
             eng.on_log_processed(self, inst, d)
 
@@ -431,24 +431,24 @@ class ConsumerActor:
         eng = self.engine
         self.emitted += 1
         try:
-            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": eng.now,
+            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": eng.kernel.now,
                               "producer": self.name, "instance": 0, "params": eng.params, "tag": msg.tag},
                              self.rng)
         except (TemplateRuntimeError, ExpressionRuntimeError):
             payload = {}
         out = Message(
             id=f"{self.name}-{self.emitted}", channel=spec.to, key=msg.key, headers=None, payload=payload,
-            type=spec.message, version=1, published_at=eng.now, seq=0, causation_id=msg.id,
+            type=spec.message, version=1, published_at=eng.kernel.now, seq=0, causation_id=msg.id,
             correlation_id=msg.correlation_id or msg.id, tag=None, producer=self.name,
         )
-        eng.emit(TraceEvent(eng.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
+        eng.emit(TraceEvent(eng.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
                             {"causation_id": msg.id}))
         eng.publish(spec.to, out, producer=self.name)
 
     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
               detail: str | None, reply_with_error: bool) -> bool:
         eng = self.engine
-        now = eng.now
+        now = eng.kernel.now
         data: dict[str, Any] = {"error": error, "retryable": retryable}
         if detail:
             data["detail"] = detail

@@ -14,6 +14,7 @@ engine never blocks on a listener.
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -340,10 +341,14 @@ class Engine:
                     if inst is not None:
                         inst.consumer.on_delivery(inst, d)
                 deliveries = broker.pump(now)
-        nt = broker.next_timer()
-        if nt is not None:
-            bt = self._broker_timer
-            if bt is None or nt < bt:
+        # The broker's timer heap holds hints that are never later than the real due time, so
+        # the (costlier) validated next_timer() is needed only when a hint is earlier than the
+        # wake-up already scheduled.
+        hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
+        bt = self._broker_timer
+        if hints and (bt is None or hints[0][0] < bt):
+            nt = broker.next_timer()
+            if nt is not None and (bt is None or nt < bt):
                 self._broker_timer = nt
                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
 
@@ -377,36 +382,42 @@ class Engine:
             self.emit(TraceEvent(self.now, "drain_ended"))
         self.phase = "done"
 
-    def run_until(self, t_limit: int, max_events: int | None = None) -> bool:
+    def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
         if not self._started:
             self.start()
         kernel = self.kernel
+        heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
+        pop = heapq.heappop
         after = self._after_event
         buf = self.buffer
-        n = 0
+        budget = max_events if max_events is not None else -1
+        processed = 0
         while self.phase != "done":
-            nt = kernel.next_time()
-            if nt is None:
+            if not heap:
                 self._finish_drain()
                 break
-            if nt > t_limit:
-                kernel.now = max(kernel.now, t_limit)
+            if heap[0][0] > t_limit:
+                if kernel.now < t_limit:
+                    kernel.now = int(t_limit)
                 break
-            kernel.step()
+            t, _prio, _seq, fn, arg = pop(heap)
+            kernel.now = t
+            processed += 1
+            fn(arg)
             after()
             if len(buf) >= FLUSH_EVERY:
                 self.flush()
             if self.phase == "drain" and self.quiescent():
                 self._finish_drain()
-            n += 1
-            if max_events is not None and n >= max_events:
+            if processed == budget:
                 break
+        kernel.processed += processed
         return self.phase != "done"
 
     def run(self) -> RunOutcome:
         """Run to the end as fast as possible and return the outcome."""
-        self.run_until(math.inf)  # type: ignore[arg-type]
+        self.run_until(math.inf)
         return self.finish()
 
     def stop(self, reason: str = "interrupted") -> None:

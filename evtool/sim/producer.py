@@ -29,6 +29,7 @@ class ProducerActor:
         self.payload_rng = engine.stream(f"producer:{name}/payload")
         self.keys = KeyPicker(spec.key) if spec.key is not None else None
         self.render = compile_payload(spec.payload)
+        self.static_payload = not _has_template(spec.payload)
         self.render_headers = compile_payload(spec.headers) if spec.headers else None
         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
         self.sent = 0
@@ -66,7 +67,7 @@ class ProducerActor:
     def _rate(self) -> tuple[float, str]:
         a = self.spec.arrival
         if isinstance(a, m.StagesArrival):
-            now = self.engine.now
+            now = self.engine.kernel.now
             stages = a.stages
             while now >= self.stage_end:
                 self.stage_index += 1
@@ -93,21 +94,27 @@ class ProducerActor:
             return True
         if self.spec.count is not None and self.sent >= self.spec.count:
             self.stopped = True
-        elif self.engine.now >= self.stop_at:
+        elif self.engine.kernel.now >= self.stop_at:
             self.stopped = True
         return self.stopped
 
     def _arrive(self, _: Any) -> None:
-        if self._done():
+        if self.stopped:
+            return
+        now = self.engine.kernel.now
+        count = self.spec.count
+        if now >= self.stop_at or (count is not None and self.sent >= count):
+            self.stopped = True
             return
         self.publish_one()
-        if self._done():
+        if count is not None and self.sent >= count:
+            self.stopped = True
             return
         gap = self._gap()
         if gap < 0:
             self.stopped = True
             return
-        self.engine.kernel.at(self.engine.now + gap, self._arrive, None, PRIO_ACTOR)
+        self.engine.kernel.at(self.engine.kernel.now + gap, self._arrive, None, PRIO_ACTOR)
 
     def _burst(self, _: Any) -> None:
         a = self.spec.arrival
@@ -117,7 +124,7 @@ class ProducerActor:
                 return
             self.publish_one()
         if not self._done():
-            self.engine.kernel.at(self.engine.now + a.every, self._burst, None, PRIO_ACTOR)
+            self.engine.kernel.at(self.engine.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
 
     def _once(self, _: Any) -> None:
         for _i in range(self.spec.count or 1):
@@ -149,25 +156,37 @@ class ProducerActor:
             seq = n
         mid = msg_id or f"{self.name}-{n}"
         env = None
-        if payload is None:
-            env = {"key": key, "seq": seq, "n": n, "now": eng.now, "producer": self.name, "instance": 0,
+        if payload is None and self.static_payload:
+            payload = self.spec.payload
+        elif payload is None:
+            env = {"key": key, "seq": seq, "n": n, "now": eng.kernel.now, "producer": self.name, "instance": 0,
                    "params": eng.params, "tag": tag or spec.tag, "msg": None}
             try:
                 payload = self.render(env, self.payload_rng)
             except TemplateRuntimeError as exc:
                 payload = {"error": str(exc)}
         if headers is None and self.render_headers is not None:
-            env = env or {"key": key, "seq": seq, "n": n, "now": eng.now, "producer": self.name, "instance": 0,
+            env = env or {"key": key, "seq": seq, "n": n, "now": eng.kernel.now, "producer": self.name, "instance": 0,
                           "params": eng.params, "tag": tag or spec.tag, "msg": None}
             headers = self.render_headers(env, self.payload_rng)
         routing = None
         if self.render_routing is not None:
-            env = env or {"key": key, "seq": seq, "n": n, "now": eng.now, "producer": self.name, "instance": 0,
+            env = env or {"key": key, "seq": seq, "n": n, "now": eng.kernel.now, "producer": self.name, "instance": 0,
                           "params": eng.params, "tag": tag or spec.tag, "msg": None}
             routing = str(self.render_routing(env, self.payload_rng))
         msg = Message(mid, spec.to, routing if routing is not None else key, headers, payload, spec.message,
-                      spec.version, eng.now, seq, None, mid, tag or spec.tag, self.name)
+                      spec.version, eng.kernel.now, seq, None, mid, tag or spec.tag, self.name)
         if routing is not None and key is not None:
             msg.headers = {**(headers or {}), "key": key}
         if not eng.publish(spec.to, msg, producer=self.name):
             self.rejected += 1
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False

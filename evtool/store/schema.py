@@ -109,9 +109,33 @@ async def open_connection(path: Path, isolation_level: str | None) -> aiosqlite.
 
 
 async def configure(conn: aiosqlite.Connection) -> None:
-    """Apply the connection PRAGMAs."""
+    """Apply the connection PRAGMAs.
+
+    Switching a new database to WAL needs an exclusive lock, and SQLite does
+    not wait on its busy timeout for it; when two processes create the
+    database at once, the loser retries briefly.
+    """
     for pragma in PRAGMAS:
-        await conn.execute(pragma)
+        if pragma == "PRAGMA journal_mode=WAL":
+            await _ensure_wal(conn)
+        else:
+            await conn.execute(pragma)
+
+
+async def _ensure_wal(conn: aiosqlite.Connection, attempts: int = 60) -> None:
+    for attempt in range(attempts):
+        try:
+            async with conn.execute("PRAGMA journal_mode") as cur:
+                row = await cur.fetchone()
+            if row and str(row[0]).lower() == "wal":
+                return
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            await asyncio.sleep(min(0.2, 0.01 * (attempt + 1)))
+    raise StoreError("the run database stayed locked while switching it to WAL mode")
 
 
 async def migrate(conn: aiosqlite.Connection) -> int:

@@ -7,7 +7,9 @@ hundred points per run), whatever the run's length.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.events import TraceEvent
@@ -16,6 +18,8 @@ from evtool.trace.histogram import Histogram
 
 if TYPE_CHECKING:
     from evtool.sim.engine import Engine
+
+_kind = itemgetter(1)
 
 MAX_SERIES = 2000
 """Most points kept per gauge series; older points are thinned by half when full."""
@@ -35,8 +39,7 @@ class Metrics:
 
     def __init__(self, scenario: m.Scenario) -> None:
         self.scenario = scenario
-        self.counts: dict[str, int] = {}
-        self.latency = Histogram()
+        self.counts: Counter[str] = Counter()
         self.processing = Histogram()
         self.latency_by_consumer: dict[str, Histogram] = {}
         self.request_latency = Histogram()
@@ -52,38 +55,47 @@ class Metrics:
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         """Fold a batch of trace events in."""
-        counts = self.counts
+        if not batch:
+            return
+        self.counts.update(map(_kind, batch))
+        by_consumer = self.latency_by_consumer
+        processing = self.processing
         for ev in batch:
-            kind = ev.kind
-            counts[kind] = counts.get(kind, 0) + 1
+            kind = ev[1]
             if kind == "handled":
-                data = ev.data
+                data = ev[9]
+                a = ev[4] or ""
                 if data is not None:
                     if data.get("duplicate"):
                         self.duplicates += 1
                         continue
                     lat = data.get("latency")
                     if lat is not None:
-                        self.latency.add(lat)
-                        h = self.latency_by_consumer.get(ev.actor or "")
+                        h = by_consumer.get(a)
                         if h is None:
-                            h = self.latency_by_consumer[ev.actor or ""] = Histogram()
+                            h = by_consumer[a] = Histogram()
                         h.add(lat)
                     proc = data.get("processing")
                     if proc is not None:
-                        self.processing.add(proc)
-                a = ev.actor or ""
+                        processing.add(proc)
                 self.handled_by_consumer[a] = self.handled_by_consumer.get(a, 0) + 1
             elif kind == "published":
-                c = ev.channel or ""
+                c = ev[3] or ""
                 self.published_by_channel[c] = self.published_by_channel.get(c, 0) + 1
             elif kind == "failed":
-                a = ev.actor or ""
+                a = ev[4] or ""
                 self.failed_by_consumer[a] = self.failed_by_consumer.get(a, 0) + 1
-            elif kind == "reply_received" and ev.data is not None and "latency" in ev.data:
-                self.request_latency.add(ev.data["latency"])
-        if batch:
-            self.last_event_t = batch[-1].t
+            elif kind == "reply_received" and ev[9] is not None and "latency" in ev[9]:
+                self.request_latency.add(ev[9]["latency"])
+        self.last_event_t = batch[-1][0]
+
+    @property
+    def latency(self) -> Histogram:
+        """End-to-end latency over every consumer."""
+        total = Histogram()
+        for h in self.latency_by_consumer.values():
+            total.merge(h)
+        return total
 
     def sample(self, now: int, engine: Engine) -> None:
         """Record the gauges (depth per channel, lag per group) at virtual time `now`."""

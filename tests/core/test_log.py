@@ -6,7 +6,7 @@ from evtool.core.channel_config import LogConfig, QueueConfig
 from evtool.core.message import Message
 from evtool.core.routing import partition_for_key
 
-from .conftest import S, Rig
+from .conftest import Rig, S
 
 
 def test_keys_pick_partitions_and_order_holds_per_partition() -> None:

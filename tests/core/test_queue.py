@@ -7,7 +7,7 @@ import pytest
 from evtool.core.channel_config import GroupedQueueConfig, QueueConfig, RouterConfig, TopicConfig
 from evtool.core.message import Message
 
-from .conftest import S, Rig
+from .conftest import Rig, S
 
 
 def ids(ds: list) -> list[str]:

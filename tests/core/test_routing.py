@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evtool.core.routing import RouteTable, binding_matches, murmur2, partition_for_key, topic_matches
+
 from .routing_cases import ROUTING_CASES
 
 

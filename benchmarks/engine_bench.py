@@ -1,0 +1,88 @@
+"""Virtual-time throughput of the reference scenario, against a bare heapq loop.
+
+The reference scenario: one producer, one queue, four consumers, ack on
+success. The figure is message lifecycles (publish -> deliver -> handle ->
+ack) per second of wall time, reported next to a bare `heapq` event loop that
+processes the same number of kernel events in the same process, so the ratio
+is meaningful on a noisy shared machine.
+
+    python benchmarks/engine_bench.py [--messages 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import time
+
+from evtool.scenario.loader import load_text
+from evtool.sim.engine import Engine
+
+REFERENCE = """
+evtool: "1"
+id: reference
+run: {{seed: 1, duration: {duration}s, drain: {{max: 1m}}}}
+channels:
+  work: {{kind: queue}}
+producers:
+  load: {{to: work, arrival: {{process: constant, rate: 1000/s}}, count: {count}}}
+consumers:
+  worker: {{from: work, instances: 4, prefetch: 10, processing: 2ms}}
+"""
+
+
+def bare_heapq(events: int) -> float:
+    """Wall seconds for a heapq loop that pops and pushes `events` timers (a handful pending)."""
+    heap: list[tuple[int, int, int, object, object]] = []
+    seq = 0
+
+    def cb(_: object) -> None:
+        return None
+
+    for i in range(8):
+        seq += 1
+        heapq.heappush(heap, (i, 1, seq, cb, None))
+    t0 = time.perf_counter()
+    n = 0
+    while n < events:
+        t, _p, _s, fn, arg = heapq.heappop(heap)
+        fn(arg)
+        seq += 1
+        heapq.heappush(heap, (t + 1000, 1, seq, cb, None))
+        n += 1
+    return time.perf_counter() - t0
+
+
+def run_reference(messages: int) -> dict[str, float]:
+    """Run the reference scenario; return wall time, kernel events, trace events."""
+    loaded = load_text(REFERENCE.format(count=messages, duration=messages // 1000 + 1), "reference.yaml")
+    engine = Engine(loaded)
+    t0 = time.perf_counter()
+    out = engine.run()
+    wall = time.perf_counter() - t0
+    acked = out.summary["acked"]
+    return {"wall_s": wall, "kernel_events": engine.kernel.processed, "trace_events": out.events, "acked": acked}
+
+
+def main() -> None:
+    """Measure and print the figures (and a JSON line for machines)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    args = ap.parse_args()
+    ref = run_reference(args.messages)
+    base = bare_heapq(int(ref["kernel_events"]))
+    lifecycles = ref["acked"] / ref["wall_s"]
+    base_rate = ref["kernel_events"] / base
+    print(f"reference scenario: {int(ref['acked']):,} lifecycles in {ref['wall_s']:.2f}s "
+          f"= {lifecycles:,.0f} lifecycles/s ({ref['kernel_events']:,} kernel events, "
+          f"{ref['trace_events']:,} trace events)")
+    print(f"bare heapq loop:    {int(ref['kernel_events']):,} events in {base:.2f}s = {base_rate:,.0f} events/s")
+    print(f"ratio: engine lifecycles/s ÷ bare heapq events/s = {lifecycles / base_rate:.3f}; "
+          f"engine kernel events/s ÷ bare = {(ref['kernel_events'] / ref['wall_s']) / base_rate:.3f}")
+    print(json.dumps({"lifecycles_per_s": round(lifecycles), "heapq_events_per_s": round(base_rate),
+                      "ratio": round(lifecycles / base_rate, 4), **ref}))
+
+
+if __name__ == "__main__":
+    main()
