@@ -12,6 +12,11 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.run", "run", "run", "Running"),
     ("evtool.cli.validate", "validate", "validate", "Scenarios"),
     ("evtool.cli.schema", "schema", "schema", "Scenarios"),
+    ("evtool.cli.runs", "runs", "runs", "Recorded runs"),
+    ("evtool.cli.runs", "show", "show", "Recorded runs"),
+    ("evtool.cli.runs", "inspect", "inspect", "Recorded runs"),
+    ("evtool.cli.runs", "export", "export", "Recorded runs"),
+    ("evtool.cli.runs", "diff", "diff", "Recorded runs"),
 ]
 
 

@@ -25,7 +25,7 @@ def validate(
 
     results = []
     failed = False
-    out = console()
+    out = console(soft_wrap=True)
     for f in files:
         try:
             loaded = load_scenario(f, set_)

@@ -891,7 +891,7 @@ class Broker:
         if counted in qs.count_returns:
             e.count += 1
         maxd = qs.max_deliveries
-        if maxd is not None and not qs.counts_deliver and e.count > maxd + 1:
+        if maxd is not None and not qs.counts_deliver and e.count > maxd:
             self._at_limit(now, e)
             return
         if delay_ns > 0:

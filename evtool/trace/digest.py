@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from evtool.core.events import TraceEvent
 
 _MARSHAL_VERSION = 2
+_LIST_HEADER = 5
 
 
 class TraceDigest:
@@ -32,7 +33,9 @@ class TraceDigest:
         """Fold a batch of events into the digest."""
         if not events:
             return
-        self._h.update(marshal.dumps(list(map(tuple, events)), _MARSHAL_VERSION))
+        # Drop the list header (type byte + length): what remains is the events' own encodings,
+        # so the digest does not depend on where batches happen to be cut.
+        self._h.update(marshal.dumps(list(map(tuple, events)), _MARSHAL_VERSION)[_LIST_HEADER:])
         self.count += len(events)
 
     def hexdigest(self) -> str:

@@ -27,11 +27,14 @@ from evtool.core.profiles import PROFILES
 from evtool.core.queues import IN_FLIGHT
 
 S = 1_000_000_000
-TERMINAL = {"acked", "dead_lettered", "dropped", "max_deliveries_reached"}
+# facts after which a message no longer holds its group (publish_rejected: it never entered)
+SETTLED = {"acked", "dead_lettered", "dropped", "expired", "max_deliveries_reached", "publish_rejected"}
 
 
 class QueueMachine(RuleBasedStateMachine):
     """A queue (plain or grouped) with a dead-letter queue, driven at random."""
+
+    FORCE_GROUPED = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,6 +53,7 @@ class QueueMachine(RuleBasedStateMachine):
     def setup(self, profile: str, grouped: bool, limit: int | None, ttl: int | None, capacity: int | None,
               overflow: str) -> None:
         p = PROFILES[profile]
+        grouped = grouped or self.FORCE_GROUPED
         if not p.counter_increments_on:
             limit = None
         self.profile = p
@@ -163,7 +167,7 @@ class QueueMachine(RuleBasedStateMachine):
             if e.channel != "q" or e.msg is None:
                 continue
             keys[e.msg] = e.key  # type: ignore[assignment]
-            if e.kind in TERMINAL or (e.kind == "expired"):
+            if e.kind in SETTLED:
                 settled.add(e.msg)
             elif e.kind in ("delivered", "redelivered"):
                 earlier = [m for m, k in keys.items() if k == e.key and self.order[m] < self.order[e.msg]]
@@ -171,8 +175,19 @@ class QueueMachine(RuleBasedStateMachine):
 
 
 TestQueueMachine = QueueMachine.TestCase
-TestQueueMachine.settings = settings(max_examples=250, stateful_step_count=50, deadline=None,
+TestQueueMachine.settings = settings(max_examples=100, stateful_step_count=40, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
+
+
+class GroupedQueueMachine(QueueMachine):
+    """The same machine, always on a grouped queue, so the per-group invariants get more runs."""
+
+    FORCE_GROUPED = True
+
+
+TestGroupedQueueMachine = GroupedQueueMachine.TestCase
+TestGroupedQueueMachine.settings = settings(max_examples=100, stateful_step_count=40, deadline=None,
+                                            suppress_health_check=[HealthCheck.too_slow])
 
 
 class LogMachine(RuleBasedStateMachine):

@@ -1,0 +1,160 @@
+"""The commands that read the run store: runs, show, inspect, export, diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from evtool.cli.output import EXIT_INVALID, EXIT_OK
+
+DbOpt = typer.Option(None, "--db", help="Run store (default .evtool/runs.db or $EVTOOL_DB).")
+FORMATS = ("json", "jsonl", "md", "html", "mermaid")
+
+
+def _open(db: Path | None) -> Any:
+    from evtool.store import SyncRunStore, resolve_db_path
+
+    path = resolve_db_path(db)
+    if not path.exists():
+        _die(f"no run store at {path}", "run a scenario first (`evtool run`), or pass --db PATH")
+    return SyncRunStore(path)
+
+
+def _die(message: str, hint: str | None = None) -> None:
+    from evtool.cli.output import console
+
+    err = console(stderr=True)
+    err.print(f"[red]error[/red] {message}")
+    if hint:
+        err.print(f"  [cyan]hint:[/cyan] {hint}")
+    raise typer.Exit(EXIT_INVALID)
+
+
+def _resolve(store: Any, ref: str) -> str:
+    from evtool.store.errors import StoreError
+
+    try:
+        return str(store.resolve(ref))
+    except StoreError as exc:
+        _die(str(exc), "`evtool runs` lists the recorded runs; RUN is an id, a unique prefix of one, or `last`")
+        raise AssertionError from exc
+
+
+def runs(
+    scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario id."),
+    outcome: str | None = typer.Option(None, "--outcome", help="passed, failed, unknown, interrupted, crashed, "
+                                                              "incomplete."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=10_000, help="How many runs to list."),
+    db: Path | None = DbOpt,
+) -> None:
+    """List recent runs: id, when, scenario, seed, outcome, messages, duration."""
+    from evtool.cli.output import console
+    from evtool.report.runs import render_runs
+    from evtool.store import OUTCOMES
+
+    if outcome is not None and outcome not in OUTCOMES:
+        _die(f"--outcome {outcome!r} is not an outcome", f"one of: {', '.join(OUTCOMES)}")
+    with _open(db) as store:
+        rows = store.list_runs(scenario=scenario, outcome=outcome, limit=limit)
+    console().print(render_runs(rows))
+
+
+def show(
+    run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
+    db: Path | None = DbOpt,
+) -> None:
+    """Print a recorded run's summary and checks, as `evtool run` did at its end."""
+    from evtool.cli.output import console
+    from evtool.report.runs import render_show
+    from evtool.report.summary import render_report, run_report
+
+    with _open(db) as store:
+        run_id = _resolve(store, run)
+        header, result = store.get(run_id)
+    if result is None or not result.summary:
+        console().print(render_show(header, result))
+        return
+    report = run_report(
+        scenario_id=header.scenario_id, path=header.scenario_path, title=header.lesson_title, profile=header.profile,
+        transport=header.transport, seed=header.seed, overrides=dict(header.overrides), digest=result.digest,
+        virtual_ns=result.virtual_ns, events=result.events, outcome=result.outcome,
+        drain=str(result.summary.get("drain", "")), summary=result.summary, checks=list(result.checks),
+        run_id=header.id,
+    )
+    console().print(render_report(report))
+
+
+def inspect(
+    run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
+    message: str | None = typer.Option(None, "--message", "-m", help="One message's whole lifecycle."),
+    key: str | None = typer.Option(None, "--key", "-k", help="The order of one key's messages, with inversions."),
+    kind: list[str] = typer.Option([], "--kind", help="List events of this kind (repeatable)."),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="Most events to list with --kind."),
+    db: Path | None = DbOpt,
+) -> None:
+    """Look inside a recorded run: one message's life, one key's order, or events by kind."""
+    from evtool.cli.output import console
+    from evtool.report.inspect import inspect_run
+    from evtool.scenario.errors import did_you_mean
+    from evtool.scenario.vocabulary import KINDS
+
+    chosen = sum(x is not None and x != [] for x in (message, key, kind or None))
+    if chosen != 1:
+        _die("give exactly one of --message ID, --key KEY or --kind KIND",
+             "e.g. evtool inspect last --kind dead_lettered, then --message with an id it lists")
+    for k in kind:
+        if k not in KINDS:
+            _die(f"--kind {k!r} is not an event kind", did_you_mean(k, KINDS) or "see docs/scenario-language.md")
+    with _open(db) as store:
+        run_id = _resolve(store, run)
+        console().print(inspect_run(store, run_id, message=message, key=key, kinds=kind or None, limit=limit))
+
+
+def export(
+    run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
+    fmt: str = typer.Option("md", "--format", "-f", help="json, jsonl, md, html or mermaid."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    flows: int = typer.Option(6, "--flows", min=1, max=50, help="Message flows in a Mermaid diagram."),
+    db: Path | None = DbOpt,
+) -> None:
+    """Export a recorded run: JSON, JSONL of the trace, Markdown, a Mermaid diagram, or an HTML report."""
+    import sys
+
+    from evtool.report.export import export_run
+
+    if fmt not in FORMATS:
+        from evtool.scenario.errors import did_you_mean
+
+        _die(f"--format {fmt!r} is not a format", did_you_mean(fmt, FORMATS) or f"one of: {', '.join(FORMATS)}")
+    with _open(db) as store:
+        run_id = _resolve(store, run)
+        if output is not None:
+            with output.open("w", encoding="utf-8") as fh:
+                text = export_run(store, run_id, fmt, out=fh if fmt == "jsonl" else None, flows=flows)
+                if text is not None:
+                    fh.write(text)
+            typer.echo(f"wrote {output}", err=True)
+        else:
+            text = export_run(store, run_id, fmt, out=sys.stdout if fmt == "jsonl" else None, flows=flows)
+            if text is not None:
+                sys.stdout.write(text)
+    raise typer.Exit(EXIT_OK)
+
+
+def diff(
+    run_a: str = typer.Argument(..., help="The first run (e.g. without the fix)."),
+    run_b: str = typer.Argument(..., help="The second run (e.g. with the fix)."),
+    only_changed: bool = typer.Option(False, "--only-changed", help="Hide rows that are the same."),
+    db: Path | None = DbOpt,
+) -> None:
+    """Compare two runs: checks, counts, latency percentiles, dead letters."""
+    from evtool.cli.output import console
+    from evtool.report.diff import diff_stored, render_diff
+
+    with _open(db) as store:
+        a = _resolve(store, run_a)
+        b = _resolve(store, run_b)
+        d = diff_stored(store, a, b)
+    console().print(render_diff(d, only_changed=only_changed))
