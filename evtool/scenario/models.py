@@ -11,6 +11,8 @@ error with a did-you-mean hint rather than a silently ignored setting.
 
 from __future__ import annotations
 
+import re
+import string
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
@@ -144,12 +146,30 @@ class KeyDist(Model):
         if self.dist in ("uniform", "zipf", "round_robin") and self.space is None:
             raise _custom("evtool_missing", f"`{self.dist}` keys need `space` (how many keys)",
                           "e.g. {dist: zipf, space: 50, s: 1.1}", at="dist")
-        try:
-            self.format.format(n=0)
-        except (KeyError, IndexError, ValueError) as exc:
+        problem = _key_format_problem(self.format)
+        if problem:
             raise _custom("evtool_format", "`format` is not a valid key format: {err}",
-                          "use `{n}` for the key number, e.g. `acct-{n:03d}`", at="format", err=str(exc)) from None
+                          "use `{n}` for the key number, e.g. `acct-{n:03d}`", at="format", err=problem)
         return self
+
+
+_FORMAT_SPEC_RE = re.compile(r"^[<>^=]?[+\- ]?#?0?\d{0,2}[,_]?(\.\d{1,2})?[bdoxX]?$")
+
+
+def _key_format_problem(fmt: str) -> str | None:
+    """Why `fmt` is not a safe key format (only `{n}` with a short integer spec), or None."""
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        return str(exc)
+    for _text, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name != "n":
+            return f"`{{{name}}}` is not `{{n}}`"
+        if conversion or not _FORMAT_SPEC_RE.match(spec or ""):
+            return f"`{{n:{spec}}}` is not a short number format such as `{{n:03d}}`"
+    return None
 
 
 # --------------------------------------------------------------------------- run and broker

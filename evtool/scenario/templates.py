@@ -22,6 +22,25 @@ from evtool.scenario.errors import did_you_mean
 TEMPLATE_NAMES = frozenset({"key", "seq", "n", "now", "producer", "instance", "msg", "params", "tag"})
 
 _SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.S)
+_MAX_TEXT = 4_000
+"""The longest template text; payload templates are short."""
+_MAX_REPEAT = 10_000
+"""`'x' * n` and `[..] * n` may not repeat more often than this."""
+
+
+def _mul(a: Any, b: Any) -> Any:
+    """Multiplication that refuses to build huge strings or lists."""
+    for seq, n in ((a, b), (b, a)):
+        if isinstance(seq, str | list | tuple) and isinstance(n, int) and n > _MAX_REPEAT:
+            raise TemplateRuntimeError(f"repeating a text or list {n} times is too much (limit {_MAX_REPEAT})")
+    return a * b
+
+
+def _mod(a: Any, b: Any) -> Any:
+    """Remainder for numbers only (`'%s' % x` formatting could build huge strings)."""
+    if isinstance(a, str | bytes):
+        raise TemplateRuntimeError("`%` is the remainder of a division; text formatting with `%` is not supported")
+    return a % b
 
 
 class TemplateError(ValueError):
@@ -108,15 +127,30 @@ def _split_filters(text: str) -> list[tuple[str, int]]:
     return parts
 
 
+_MAX_DEPTH = 64
+"""The deepest expression tree a template may hold (rendering recurses once per level)."""
+
+
 class _Compiler:
     def __init__(self, base: int) -> None:
         self.base = base
+        self.depth = 0
 
     def fail(self, node: ast.AST | None, message: str, hint: str | None = None) -> TemplateError:
         col = getattr(node, "col_offset", 0) if node is not None else 0
         return TemplateError(message, self.base + col, hint)
 
     def compile(self, node: ast.AST) -> Node:
+        self.depth += 1
+        try:
+            if self.depth > _MAX_DEPTH:
+                raise self.fail(node, f"this expression nests more than {_MAX_DEPTH} levels deep",
+                                "a payload template holds a short expression")
+            return self._compile(node)
+        finally:
+            self.depth -= 1
+
+    def _compile(self, node: ast.AST) -> Node:
         if isinstance(node, ast.Constant):
             value = node.value
             return lambda env, rng: value
@@ -157,9 +191,17 @@ class _Compiler:
             return lambda env, rng: [f(env, rng) for f in items]
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Mod):
             left, right = self.compile(node.left), self.compile(node.right)
-            op = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                  ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b}[type(node.op)]
-            return lambda env, rng: op(left(env, rng), right(env, rng))
+            op = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: _mul,
+                  ast.Div: lambda a, b: a / b, ast.Mod: _mod}[type(node.op)]
+
+            def binop(env: Env, rng: random.Random) -> Any:
+                try:
+                    return op(left(env, rng), right(env, rng))
+                except TemplateRuntimeError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a type mismatch or a division by zero in user data
+                    raise TemplateRuntimeError(f"{type(exc).__name__}: {exc}") from None
+            return binop
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             operand = self.compile(node.operand)
             return lambda env, rng: -operand(env, rng)
@@ -218,14 +260,19 @@ def _compile_expression(text: str, base: int) -> Node:
         except SyntaxError as exc:
             raise TemplateError(f"not a valid expression: {exc.msg}", base + offset + lead + max(
                 (exc.offset or 1) - 1, 0)) from None
-        if node is None:
-            node = comp.compile(tree)
-        else:
-            if isinstance(tree, ast.Name):
-                tree = ast.Call(func=tree, args=[], keywords=[], col_offset=tree.col_offset)
-            if not isinstance(tree, ast.Call):
-                raise comp.fail(tree, "after `|` comes a function, e.g. `| round(2)`")
-            node = comp.call(tree, piped=node)
+        except (RecursionError, MemoryError):
+            raise TemplateError("this expression nests too deeply", base + offset + lead) from None
+        try:
+            if node is None:
+                node = comp.compile(tree)
+            else:
+                if isinstance(tree, ast.Name):
+                    tree = ast.Call(func=tree, args=[], keywords=[], col_offset=tree.col_offset)
+                if not isinstance(tree, ast.Call):
+                    raise comp.fail(tree, "after `|` comes a function, e.g. `| round(2)`")
+                node = comp.call(tree, piped=node)
+        except RecursionError:
+            raise TemplateError("this expression nests too deeply", base + offset + lead) from None
     assert node is not None
     return node
 
@@ -252,6 +299,8 @@ class Template:
 
 def compile_template(text: str) -> Template:
     """Compile a string with `{{ … }}` segments."""
+    if len(text) > _MAX_TEXT:
+        raise TemplateError(f"this template is too long ({len(text)} characters; the limit is {_MAX_TEXT})")
     parts: list[str | Node] = []
     pos = 0
     for m in _SEGMENT.finditer(text):

@@ -43,6 +43,10 @@ _DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|min|m|h|d)\
 _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*/\s*(?P<unit>s|sec|min|m|h)\s*$")
 _SIZE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[kKmMgG]?i?[bB])\s*$")
 
+MAX_NS = 2**63
+"""Durations must fit a signed 64-bit integer of nanoseconds (the run store's columns)."""
+MAX_BYTES = 2**63
+
 MAX_RATE = math.inf
 """`rate: max`: publish the next message as soon as the previous one is accepted."""
 
@@ -76,7 +80,10 @@ def parse_duration(value: object, *, allow_zero: bool = True) -> int:
             f"`{value}` is not a duration",
             f"write a number and a unit, e.g. `250ms`, `30s`, `2m`; units: {DURATION_UNITS}",
         )
-    ns = round(float(m["num"]) * NS_PER[m["unit"]])
+    amount = float(m["num"]) * NS_PER[m["unit"]]
+    if not amount < MAX_NS:
+        raise UnitError(f"`{value}` is too long", "durations go up to about 292 years (2^63 nanoseconds)")
+    ns = round(amount)
     if ns == 0 and not allow_zero:
         raise UnitError(f"`{value}` is zero; this duration must be greater than zero")
     return ns
@@ -99,6 +106,8 @@ def parse_rate(value: object) -> float:
     if not m:
         raise UnitError(f"`{value}` is not a rate", f"write e.g. `20/s` or `300/min`; units: {RATE_UNITS}")
     per_s = float(m["num"]) * RATE_PER[m["unit"]]
+    if math.isinf(per_s):
+        raise UnitError(f"`{value}` is too large to be a rate", "write `max` for as fast as possible")
     if per_s <= 0:
         raise UnitError(
             f"`{value}` is a rate of zero",
@@ -121,7 +130,10 @@ def parse_size(value: object) -> int:
         raise UnitError(f"`{value}` is negative; a size is zero or more", f"units: {SIZE_UNITS}")
     if not m or m["unit"].lower() not in SIZE_BYTES:
         raise UnitError(f"`{value}` is not a size", f"units: {SIZE_UNITS}")
-    return round(float(m["num"]) * SIZE_BYTES[m["unit"].lower()])
+    amount = float(m["num"]) * SIZE_BYTES[m["unit"].lower()]
+    if not amount < MAX_BYTES:
+        raise UnitError(f"`{value}` is too large", "sizes go up to 2^63 bytes")
+    return round(amount)
 
 
 def format_duration(ns: int) -> str:

@@ -87,7 +87,7 @@ class Instance:
     """One running copy of a consumer (billing#0)."""
 
     __slots__ = ("consumer", "index", "sub", "state", "epoch", "buffer", "busy", "processed", "failed",
-                 "slow", "extra", "deferred", "inflight", "lanes")
+                 "slow", "extra", "deferred", "inflight", "lanes", "batch", "batch_gen", "batches")
 
     def __init__(self, consumer: ConsumerActor, index: int) -> None:
         self.consumer = consumer
@@ -101,7 +101,10 @@ class Instance:
         self.failed = 0
         self.slow = 1.0
         self.extra: Callable[..., int] | None = None
-        self.deferred: list[tuple[Instance, Delivery, int, int]] = []
+        self.deferred: list[tuple[Callable[[Any], None], Any]] = []
+        self.batch: list[Delivery] = []
+        self.batch_gen = 0
+        self.batches: deque[list[Delivery]] = deque()
         self.inflight: dict[int, Delivery] = {}
         self.lanes: set[Any] = set()
 
@@ -137,6 +140,7 @@ class ConsumerActor:
         self.emitted = 0
         self.handled = 0
         # Log consumers serialise work per partition or per key ("dispatch"); queues never do.
+        self.batch_spec = spec.batch
         self.lane_mode = spec.dispatch if isinstance(engine.scenario.channels.get(spec.from_), m.LogChannel) \
             else "unordered"
 
@@ -153,6 +157,9 @@ class ConsumerActor:
     def _subscribe(self, inst: Instance) -> None:
         eng = self.engine
         prefetch = self.spec.prefetch or max(self.spec.concurrency, eng.profile.prefetch or self.spec.concurrency)
+        if self.spec.batch is not None and not self.spec.prefetch:
+            # A batch can only fill if the broker may hand out a batch's worth (and the next one) at once.
+            prefetch = max(prefetch, self.spec.batch.size * max(2, self.spec.concurrency))
         inst.sub = eng.broker.subscribe(
             eng.kernel.now, self.spec.from_, self.name, inst.index, group=self.group, prefetch=prefetch,
             dispatch="unordered", session_timeout_ns=self.spec.session_timeout,
@@ -171,6 +178,8 @@ class ConsumerActor:
         inst.deferred.clear()
         inst.inflight.clear()
         inst.lanes.clear()
+        inst.batch = []
+        inst.batches.clear()
         eng.pending_work -= inst.busy
         inst.busy = 0
         eng.emit(TraceEvent(eng.kernel.now, "instance_crashed", None, self.spec.from_, self.name, inst.index,
@@ -213,8 +222,8 @@ class ConsumerActor:
         inst.state = "running"
         eng.emit(TraceEvent(eng.kernel.now, "instance_resumed", None, self.spec.from_, self.name, inst.index))
         held, inst.deferred = inst.deferred, []
-        for item in held:
-            self._complete(item)
+        for fn, item in held:
+            fn(item)
         self._fill(inst)
 
     def scale(self, count: int) -> None:
@@ -251,11 +260,68 @@ class ConsumerActor:
         """The broker handed `d` to `inst`."""
         if self.auto_ack:
             self.engine.broker.ack(self.engine.kernel.now, d.tag)
+        if self.batch_spec is not None:
+            self._batch_add(inst, d)
+            return
         if inst.state == "running" and inst.busy < self.spec.concurrency and (
                 self.lane_mode == "unordered" or self._lane(d) not in inst.lanes):
             self._start(inst, d)
         else:
             inst.buffer.append(d)
+
+    # ------------------------------------------------------------------ batches
+
+    def _batch_add(self, inst: Instance, d: Delivery) -> None:
+        spec = self.batch_spec
+        assert spec is not None
+        inst.batch.append(d)
+        if len(inst.batch) >= spec.size:
+            self._batch_close(inst)
+        elif len(inst.batch) == 1:
+            eng = self.engine
+            eng.kernel.at(eng.kernel.now + spec.max_wait, self._batch_timeout, (inst, inst.batch_gen, inst.epoch),
+                          PRIO_ACTOR)
+
+    def _batch_timeout(self, item: tuple[Instance, int, int]) -> None:
+        inst, gen, epoch = item
+        if epoch == inst.epoch and gen == inst.batch_gen and inst.batch:
+            self._batch_close(inst)
+
+    def _batch_close(self, inst: Instance) -> None:
+        batch, inst.batch = inst.batch, []
+        inst.batch_gen += 1
+        inst.batches.append(batch)
+        self._batch_fill(inst)
+
+    def _batch_fill(self, inst: Instance) -> None:
+        eng = self.engine
+        while inst.batches and inst.state == "running" and inst.busy < self.spec.concurrency:
+            batch = inst.batches.popleft()
+            inst.busy += 1
+            eng.pending_work += 1
+            duration = self.default.processing(self.rng)
+            if inst.slow != 1.0:
+                duration = int(duration * inst.slow)
+            eng.kernel.at(eng.kernel.now + duration, self._batch_done, (inst, batch, inst.epoch, eng.kernel.now),
+                          PRIO_ACTOR)
+
+    def _batch_done(self, item: tuple[Instance, list[Delivery], int, int]) -> None:
+        inst, batch, epoch, started = item
+        if epoch != inst.epoch:
+            return
+        if inst.state == "paused":
+            inst.deferred.append((self._batch_done, item))
+            return
+        eng = self.engine
+        failed_before = inst.failed
+        for d in batch:
+            self._handle(inst, d, started, in_batch=True)
+        eng.emit(TraceEvent(eng.kernel.now, "batch_handled", None, self.spec.from_, self.name, inst.index, None, 0,
+                            None, {"size": len(batch), "failed": inst.failed - failed_before,
+                                   "processing": eng.kernel.now - started}))
+        inst.busy -= 1
+        eng.pending_work -= 1
+        self._batch_fill(inst)
 
     def _lane(self, d: Delivery) -> Any:
         return d.partition if self.lane_mode == "per_partition" else (d.partition, d.msg.key)
@@ -303,7 +369,7 @@ class ConsumerActor:
         if epoch != inst.epoch:
             return  # the instance crashed while this handler ran: its work is lost
         if inst.state == "paused":
-            inst.deferred.append(item)
+            inst.deferred.append((self._complete, item))
             return
         eng = self.engine
         keep_slot = self._handle(inst, d, started)
@@ -321,7 +387,7 @@ class ConsumerActor:
         return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.engine.kernel.now,
                 "params": self.engine.params, "tag": msg.tag}
 
-    def _handle(self, inst: Instance, d: Delivery, started: int) -> bool:
+    def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
         eng = self.engine
         msg = d.msg
@@ -366,7 +432,7 @@ class ConsumerActor:
                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
                 return True
             return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
-                              failure.reply_with_error)
+                              failure.reply_with_error, in_batch)
         # Success.
         if env is None and (beh.effects or beh.emits or self.idem_key is not None or self.spec.reply == "auto"
                             or self.business_keys or self.order_keys):
@@ -446,7 +512,7 @@ class ConsumerActor:
         eng.publish(spec.to, out, producer=self.name)
 
     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
-              detail: str | None, reply_with_error: bool) -> bool:
+              detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
         eng = self.engine
         now = eng.kernel.now
         data: dict[str, Any] = {"error": error, "retryable": retryable}
@@ -473,6 +539,8 @@ class ConsumerActor:
                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
                                                      "attempt": attempt + 1}))
             mode = decision.mode
+            if mode == "in_place" and in_batch:
+                mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
             if mode == "in_place":
                 duration = self._behaviour(msg).processing(self.rng)
                 eng.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),

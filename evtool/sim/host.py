@@ -301,7 +301,7 @@ class TraceFold:
                 rec.truncated = True
             evs.append(ev)
             state = state_of.get(kind)
-            if state is not None:
+            if state is not None and not (kind == "enqueued" and ev.data and ev.data.get("reason") == "dead_letter"):
                 rec.state = state
             if ev.attempt > rec.attempts:
                 rec.attempts = ev.attempt

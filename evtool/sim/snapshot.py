@@ -15,7 +15,7 @@ they read in a monochrome terminal too)::
     retry     ↻  parked for a retry (backoff)
     acked     ✓  done
     dead      ✗  dead-lettered
-    expired   ⌛  TTL passed
+    expired   ⊘  TTL passed
     dropped   ∅  discarded
 """
 
@@ -31,7 +31,7 @@ STATE_SYMBOLS: dict[str, str] = {
     "retry": "↻",
     "acked": "✓",
     "dead": "✗",
-    "expired": "⌛",
+    "expired": "⊘",
     "dropped": "∅",
 }
 """One symbol per message state (see the module docstring)."""

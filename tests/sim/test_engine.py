@@ -218,3 +218,35 @@ def test_digest_does_not_depend_on_batch_boundaries() -> None:
     for cut in range(0, 50, 7):
         pieces.update(events[cut:cut + 7])
     assert whole.hexdigest() == pieces.hexdigest()
+
+
+BATCH = """
+evtool: "1"
+id: batching
+run: {seed: 2, duration: 20s, drain: {max: 1m}}
+channels:
+  q: {kind: queue}
+producers:
+  p: {to: q, arrival: {process: constant, rate: 100/s}}
+consumers:
+  c:
+    from: q
+    processing: 20ms
+    BATCH
+expect:
+  - {name: all, check: no_loss, channel: q}
+"""
+
+
+def test_batching_trades_latency_for_throughput() -> None:
+    """One processing time per batch: fewer handler runs, each message waits for its batch to fill."""
+    single, _ = run(BATCH.replace("BATCH", ""))
+    batched, events = run(BATCH.replace("BATCH", "batch: {size: 10, max_wait: 200ms}"))
+    sizes = [e.data["size"] for e in events if e.kind == "batch_handled"]
+    published = sum(1 for e in events if e.kind == "published")
+    assert sizes and max(sizes) == 10 and sum(sizes) == published > 1900
+    assert batched.finish().checks[0]["status"] == "pass"
+    s1 = single.metrics.summary(single)
+    s2 = batched.metrics.summary(batched)
+    # one consumer at 20 ms per message cannot keep up with 100/s; batching can
+    assert s1["latency_ms"]["p50"] > 1000 > s2["latency_ms"]["p50"] > 20

@@ -1,0 +1,243 @@
+"""What every real-broker transport shares: the adapter protocol, the topology plan, URLs, the wire format.
+
+A transport adapter (RabbitMQ, NATS JetStream, Redis Streams) is asynchronous
+and thin: it declares a `Topology` on the broker, publishes, subscribes and
+settles deliveries, and reports to a `TransportSink` what the client sees
+(deliveries, and dead letters, drops, expiries and advisories it observes).
+Everything else (producers, consumers, processing time, failure rules,
+retries, the trace, the checks) is the same code the local engine runs; see
+`evtool.transports.runtime`.
+
+Names on the broker are prefixed per run (`Topology.prefix`) so that runs never
+collide, and `Transport.cleanup` deletes what `Transport.declare` created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from evtool.core.message import DeathRecord, Message
+
+TRANSPORTS = ("rabbitmq", "nats", "redis")
+"""The real brokers evtool can run a scenario on."""
+
+ENV_VARS = {"rabbitmq": "EVTOOL_RABBITMQ_URL", "nats": "EVTOOL_NATS_URL", "redis": "EVTOOL_REDIS_URL"}
+"""The environment variable that holds each broker's URL."""
+
+DEFAULT_URLS = {
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
+    "nats": "nats://127.0.0.1:4222",
+    "redis": "redis://127.0.0.1:6379/0",
+}
+"""Where each broker is looked for when neither --url nor the environment says."""
+
+PROFILE_OF = {"rabbitmq": "rabbitmq-quorum", "nats": "nats-jetstream", "redis": "redis-streams"}
+"""The core profile whose documented semantics each real broker is compared with."""
+
+START_HINTS = {
+    "rabbitmq": "start one with `docker run -d -p 5672:5672 rabbitmq:3.13` (or `sudo service rabbitmq-server "
+                "start`), or point EVTOOL_RABBITMQ_URL at one",
+    "nats": "start one with `docker run -d -p 4222:4222 nats:2.10 -js` (or `nats-server -js`), or point "
+            "EVTOOL_NATS_URL at one",
+    "redis": "start one with `docker run -d -p 6379:6379 redis:7` (or `redis-server`), or point "
+             "EVTOOL_REDIS_URL at one",
+}
+"""How to get a broker running, for error messages and skipped tests."""
+
+
+class TransportError(Exception):
+    """A transport could not do what the run needed (the message says what and why)."""
+
+
+class TransportUnavailable(TransportError):
+    """The broker could not be reached; the message says where it was looked for and how to start one."""
+
+
+def check_transport(name: str) -> str:
+    """`name` if it is a known transport, else a TransportError listing the valid ones."""
+    if name not in TRANSPORTS:
+        raise TransportError(f"unknown transport {name!r}; valid: {', '.join(TRANSPORTS)}")
+    return name
+
+
+def resolve_url(transport: str, url: str | None = None) -> str:
+    """The URL to use: `url`, else the transport's environment variable, else the local default."""
+    check_transport(transport)
+    return url or os.environ.get(ENV_VARS[transport]) or DEFAULT_URLS[transport]
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password replaced by ``***`` (safe to print and to store)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    auth = f"{user}:***@" if parts.password is not None else (f"{user}@" if user else "")
+    return urlunsplit((parts.scheme, auth + host, parts.path, parts.query, parts.fragment))
+
+
+def new_prefix() -> str:
+    """A fresh per-run name prefix, e.g. ``evt-3f9a1c2b``."""
+    return f"evt-{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------------------------------------- topology
+
+
+@dataclass
+class ChannelPlan:
+    """One scenario channel as the transport must declare it.
+
+    kind            queue | grouped_queue | topic | log | router (the scenario's kind)
+    groups          consumer groups that read a topic or log (each gets its own queue / consumer / group)
+    max_deliveries  broker-side delivery limit (None = unlimited)
+    dead_letter     scenario channel that receives dead letters (None = they are dropped)
+    backoff_ns      NATS BackOff list (redelivery delays on ack timeout); empty = AckWait only
+    bindings        for routers: (target channel, pattern)
+    """
+
+    name: str
+    kind: str
+    groups: list[str] = field(default_factory=list)
+    ttl_ns: int | None = None
+    capacity: int | None = None
+    overflow: str = "reject_publish"
+    max_deliveries: int | None = None
+    dead_letter: str | None = None
+    ack_timeout_ns: int | None = None
+    dedup_window_ns: int | None = None
+    backoff_ns: tuple[int, ...] = ()
+    router_type: str | None = None
+    bindings: list[tuple[str, str]] = field(default_factory=list)
+    durable: bool = True
+
+    @property
+    def delivers(self) -> bool:
+        """True for channels consumers read (everything but routers)."""
+        return self.kind != "router"
+
+    def subscriptions(self) -> list[str | None]:
+        """The subscription keys of this channel: None for a queue, else one per consumer group."""
+        if self.kind in ("queue", "grouped_queue"):
+            return [None]
+        return list(self.groups)
+
+
+@dataclass
+class Topology:
+    """Every channel of a scenario, with the run's name prefix."""
+
+    prefix: str
+    channels: dict[str, ChannelPlan]
+
+    def dead_letter_targets(self) -> set[str]:
+        """Channels some other channel dead-letters into."""
+        return {c.dead_letter for c in self.channels.values() if c.dead_letter is not None}
+
+
+@dataclass
+class SubSpec:
+    """One consumer instance's subscription, as the runtime asks for it."""
+
+    sid: int
+    channel: str
+    group: str | None
+    consumer: str
+    instance: int
+    prefetch: int
+
+
+# ---------------------------------------------------------------------------------------------- protocols
+
+
+class TransportSink(Protocol):
+    """What an adapter reports to the runtime: what the client saw, as it sees it."""
+
+    def deliver(self, sid: int, msg: Message, count: int, redelivered: bool, handle: Any) -> None:
+        """A delivery arrived for subscription `sid` (count: the broker's counter, 0 if none)."""
+
+    def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
+             count: int = 1) -> None:
+        """A message left `channel`: dead-lettered to `target` (None = dropped, or expired when reason is
+        ``expired``). reason: rejected | expired | max_deliveries | overflow."""
+
+    def kept(self, channel: str, group: str | None, msg: Message, count: int) -> None:
+        """A message reached its delivery limit and stays on the broker, undeliverable (NATS advisory)."""
+
+    def problem(self, text: str) -> None:
+        """Something went wrong on the broker side; the run reports it."""
+
+
+class Transport(Protocol):
+    """A real broker, driven asynchronously. One instance serves one run."""
+
+    name: str
+
+    async def connect(self) -> None:
+        """Open the connection(s); raise TransportUnavailable when the broker cannot be reached."""
+
+    async def declare(self, topology: Topology, sink: TransportSink) -> None:
+        """Create queues, exchanges, streams, consumers and groups for `topology`."""
+
+    async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish `msg` to scenario channel `channel` (a queue, topic or log; routers are resolved by the
+        caller unless `routes_on_broker`); False when the broker refused it."""
+
+    async def subscribe(self, spec: SubSpec) -> None:
+        """Start delivering to subscription `spec.sid` through the sink."""
+
+    async def unsubscribe(self, sid: int, reason: str) -> None:
+        """Stop a subscription (leave | crash | channel_closed); unacked deliveries go as the broker says."""
+
+    async def ack(self, handle: Any) -> None:
+        """Acknowledge a delivery."""
+
+    async def nack(self, handle: Any, delay_ns: int) -> None:
+        """Return a delivery for redelivery (after `delay_ns` where the broker can, else as documented)."""
+
+    async def reject(self, handle: Any) -> None:
+        """Reject a delivery without requeue (dead-letter, or drop)."""
+
+    async def cleanup(self) -> None:
+        """Delete everything `declare` created."""
+
+    async def close(self) -> None:
+        """Close the connection(s)."""
+
+
+RoutePublish = Callable[[str, Message], bool]
+
+
+# ---------------------------------------------------------------------------------------------- wire format
+
+_FIELDS = ("id", "channel", "key", "headers", "payload", "type", "version", "published_at", "seq", "causation_id",
+           "correlation_id", "tag", "producer", "reply_to")
+
+
+def encode_message(msg: Message) -> bytes:
+    """The message as compact JSON (its death history travels in broker headers, not in the body)."""
+    doc = {f: getattr(msg, f) for f in _FIELDS}
+    doc["deaths"] = [d.as_dict() for d in msg.deaths]
+    return json.dumps(doc, separators=(",", ":"), default=str).encode()
+
+
+def decode_message(body: bytes) -> Message:
+    """The message `encode_message` wrote (deaths included, TTL not)."""
+    doc = json.loads(body)
+    deaths = tuple(DeathRecord(d["channel"], d["reason"], d["count"], d["first_time"], d["last_time"], d.get("key"))
+                   for d in doc.pop("deaths", ()))
+    msg = Message(**{f: doc.get(f) for f in _FIELDS if f in doc})
+    msg.deaths = deaths
+    return msg

@@ -1,0 +1,55 @@
+"""The scenario's channels as a `Topology` a transport declares (and the profile that goes with it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evtool.core.profiles import Profile, get_profile
+from evtool.scenario import models as m
+from evtool.transports.base import ChannelPlan, Topology
+
+DEFAULT_ACK_WAIT_NS = 30 * 1_000_000_000
+"""The lease used where a broker needs one and the scenario sets none (NATS AckWait, the Redis claimer)."""
+
+
+def _max_deliveries(spec: Any, profile: Profile) -> int | None:
+    md = spec.max_deliveries
+    if md == "unlimited" or md == 0:
+        return None
+    if md is None:
+        return profile.max_deliveries
+    return int(md)
+
+
+def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = None) -> Topology:
+    """Plan every channel of `scenario` under `prefix`.
+
+    `profile` supplies the defaults a channel leaves unset (delivery limit);
+    by default the scenario's own profile.
+    """
+    if profile is None:
+        profile = get_profile(scenario.broker.profile)
+        if scenario.broker.settings:
+            profile = profile.with_overrides(**scenario.broker.settings)
+    groups: dict[str, list[str]] = {}
+    for cname, c in scenario.consumers.items():
+        g = c.group or cname
+        lst = groups.setdefault(c.from_, [])
+        if g not in lst:
+            lst.append(g)
+    persistence = scenario.broker.persistence
+    plans: dict[str, ChannelPlan] = {}
+    for name, spec in scenario.channels.items():
+        durable = bool(spec.durable) and persistence == "durable"
+        if isinstance(spec, m.RouterChannel):
+            plans[name] = ChannelPlan(name, "router", router_type=spec.type,
+                                      bindings=[(b.to, b.pattern) for b in spec.bindings], durable=durable)
+            continue
+        if isinstance(spec, m.LogChannel):
+            plans[name] = ChannelPlan(name, "log", groups=groups.get(name, []), durable=durable)
+            continue
+        plans[name] = ChannelPlan(
+            name, spec.kind, groups=groups.get(name, []), ttl_ns=spec.ttl, capacity=spec.capacity,
+            overflow=spec.overflow, max_deliveries=_max_deliveries(spec, profile), dead_letter=spec.dead_letter,
+            ack_timeout_ns=spec.ack_timeout, dedup_window_ns=spec.dedup_window or None, durable=durable)
+    return Topology(prefix, plans)
