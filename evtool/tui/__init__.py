@@ -1,1 +1,55 @@
-"""evtool.tui layer."""
+"""evtool.tui: the Textual dashboard.
+
+Nothing here imports Textual at import time: the command line calls these
+entry points, and they import the app only when they run.
+
+    run_dashboard(loaded, seed=None, speed=1.0, *, listeners=(), paused=False) -> RunOutcome | None
+    run_picker(speed=1.0) -> RunOutcome | None
+    run_replay(loaded, *, seed, interventions, title=None, speed=1.0) -> RunOutcome | None
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evtool.scenario.loader import LoadedScenario
+    from evtool.sim.engine import Listener, RunOutcome
+
+
+def run_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float = 1.0, *,
+                  listeners: Sequence[Listener] = (), paused: bool = False) -> RunOutcome | None:
+    """Open the dashboard on a loaded scenario; returns the run's outcome when the user quits."""
+    from evtool.sim.host import EngineHost
+    from evtool.tui.app import EvtoolApp
+
+    host = EngineHost(loaded, seed=seed, speed=speed, paused=paused, listeners=listeners)
+    app = EvtoolApp(host=host)
+    app.run()
+    return host.close()
+
+
+def run_picker(speed: float = 1.0, *, listeners_for: Any = None) -> RunOutcome | None:
+    """Open the lesson picker; the chosen lesson opens in the dashboard. Returns its outcome, if any.
+
+    `listeners_for(loaded, seed)`, when given, returns the listeners to attach
+    to the chosen lesson's engine (the command line uses it to record the run).
+    """
+    from evtool.tui.app import EvtoolApp
+
+    app = EvtoolApp(host=None, speed=speed, listeners_for=listeners_for)
+    app.run()
+    return app.host.close() if app.host is not None else None
+
+
+def run_replay(loaded: LoadedScenario, *, seed: int, interventions: Sequence[tuple[int, str, dict[str, Any]]],
+               title: str | None = None, speed: float = 1.0) -> RunOutcome | None:
+    """Open a recorded run in the dashboard with a time scrubber (re-simulated deterministically)."""
+    from evtool.sim.host import EngineHost
+    from evtool.tui.app import EvtoolApp
+
+    host = EngineHost(loaded, seed=seed, speed=speed, interventions=interventions, replay=True)
+    app = EvtoolApp(host=host, replay_title=title)
+    app.run()
+    return host.close()

@@ -157,6 +157,8 @@ CASES = [
          "producers.checkout.size", "a size needs a unit, found the bare number 4096", "KiB"),
     Case("unknown-unit", replace("duration: 10s", "duration: 10 secs"), 5, 13, "run.duration",
          "`10 secs` is not a duration", "units: ns, us"),
+    Case("too-long-duration", replace("duration: 10s", "duration: 999999d"), 5, 13, "run.duration",
+         "`999999d` is too long", "292 years"),
     # --- negative or zero where not allowed
     Case("zero-instances", replace("instances: 2", "instances: 0"), 19, 16, "consumers.billing.instances",
          "must be at least 1, found `0`", None),
@@ -208,6 +210,10 @@ CASES = [
     Case("unfinished-expression",
          replace("    instances: 2\n", '    instances: 2\n    fail_if:\n      - when: "msg.payload.amount <"\n        error: E\n'),
          21, 36, "consumers.billing.fail_if[0].when", "it ends too early", "missing at the end"),
+    Case("unsafe-key-format", replace("    arrival:", '    key: {dist: uniform, space: 3, format: "{n:>999999999}"}\n    arrival:'),
+         15, 44, "producers.checkout.key.format", "`{n:>999999999}` is not a short number format", "`{n}`"),
+    Case("template-nests-too-deeply", replace("    arrival:", '    payload: {id: "{{ ' + "1+" * 100 + '1 }}"}\n    arrival:'),
+         15, 23, "producers.checkout.payload.id", "nests more than 64 levels deep", "short expression"),
     Case("unknown-template-function", replace("    arrival:", '    payload: {id: "{{ uid() }}"}\n    arrival:'),
          15, 23, "producers.checkout.payload.id", "unknown function `uid`", "did you mean `uuid`?"),
 ]

@@ -1,0 +1,391 @@
+"""`evtool explain LESSON_OR_FILE`: the lesson text, the topology as a diagram, the expectations.
+
+The topology is drawn as a tree that follows the messages: each producer,
+the channel it publishes to, routers and their bindings, the consumers that
+read each channel, what those consumers emit (and where it goes), and the
+dead-letter edges. Patterns are listed with the channels they read and write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+
+def explain(
+    target: str = typer.Argument(..., help="A lesson id (see `evtool lessons`) or a scenario file.",
+                                 show_default=False),
+    answers: bool = typer.Option(False, "--answers", help="Also print the answers to the lesson's questions."),
+    set_: list[str] = typer.Option([], "--set", help="Override a value first: path=value (repeatable)."),
+) -> None:
+    """Print a lesson (or any scenario): its text and steps, its topology as a diagram, and its expectations."""
+    from pathlib import Path
+
+    from evtool.cli.output import EXIT_INVALID, EXIT_OK, console, print_scenario_error
+    from evtool.scenario.errors import ScenarioError
+    from evtool.scenario.lessons import LessonNotFound, find_lesson
+    from evtool.scenario.loader import load_scenario
+
+    out = console()
+    path = Path(target)
+    if not path.is_file():
+        try:
+            path = find_lesson(target)
+        except LessonNotFound as exc:
+            console(stderr=True).print(f"[red]error[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
+    try:
+        loaded = load_scenario(path, set_)
+    except ScenarioError as err:
+        print_scenario_error(err)
+        raise typer.Exit(EXIT_INVALID) from None
+    sc = loaded.model
+    for renderable in render_explanation(sc, str(path), answers=answers):
+        out.print(renderable)
+    raise typer.Exit(EXIT_OK)
+
+
+# --------------------------------------------------------------------------- rendering (pure: model in, renderables out)
+
+
+def render_explanation(sc: Any, source: str, *, answers: bool = False) -> list[Any]:
+    """Everything `explain` prints, as rich renderables, in order."""
+    from rich.rule import Rule
+    from rich.text import Text
+
+    parts: list[Any] = []
+    if sc.lesson is not None:
+        parts.extend(render_lesson(sc, answers=answers))
+    else:
+        parts.append(Text.assemble(("scenario ", "bold"), (sc.id, "bold cyan"), (f"  ({source})", "dim")))
+        if sc.description:
+            parts.append(Text(" ".join(sc.description.split())))
+    parts.append(Rule("topology", align="left", style="dim"))
+    parts.append(topology_tree(sc))
+    parts.append(Rule("expectations", align="left", style="dim"))
+    parts.append(expectations_table(sc))
+    return parts
+
+
+def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
+    """The lesson block: title, level, concepts, summary, goals, steps and what to try next."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    lesson = sc.lesson
+    parts: list[Any] = []
+    title = Text.assemble((lesson.title, "bold"), ("  ", ""), (sc.id, "cyan"), ("  ", ""),
+                          (lesson.level, {"beginner": "green", "intermediate": "yellow"}.get(lesson.level, "red")))
+    parts.append(title)
+    if lesson.concepts:
+        parts.append(Text("concepts: " + ", ".join(lesson.concepts), style="dim"))
+    if lesson.prerequisites:
+        parts.append(Text("before this: " + ", ".join(lesson.prerequisites), style="dim"))
+    parts.append(Text(""))
+    parts.append(Text(" ".join(lesson.summary.split())))
+    if lesson.goals:
+        parts.append(Text("\nGoals", style="bold"))
+        parts.extend(Text(f"  • {g}") for g in lesson.goals)
+    if lesson.steps:
+        parts.append(Text("\nSteps", style="bold"))
+        for i, step in enumerate(lesson.steps, 1):
+            parts.append(Text.from_markup(f"  [bold]{i}.[/bold] [magenta]{escape(step_trigger(step))}[/magenta]"
+                                          + ("  [yellow]⏸ pauses[/yellow]" if step.pause else "")))
+            parts.append(Text("     " + " ".join(step.say.split())))
+            if step.focus:
+                parts.append(Text("     focus: " + ", ".join(step.focus), style="dim"))
+            if step.ask is not None:
+                parts.append(Text.from_markup(f"     [cyan]? {escape(step.ask.question)}[/cyan]"))
+                if step.ask.choices:
+                    parts.append(Text("       choices: " + " | ".join(step.ask.choices), style="dim"))
+                if answers:
+                    parts.append(Text(f"       answer: {step.ask.answer}", style="green"))
+                    if step.ask.explain:
+                        parts.append(Text("       " + " ".join(step.ask.explain.split()), style="green"))
+    if lesson.try_next:
+        parts.append(Text("\nTry next", style="bold"))
+        for v in lesson.try_next:
+            if isinstance(v, str):
+                parts.append(Text(f"  • {' '.join(v.split())}"))
+                continue
+            parts.append(Text(f"  • {' '.join(v.say.split())}"))
+            if v.set:
+                sets = " ".join(set_argument(k, val) for k, val in v.set.items())
+                parts.append(Text(f"      evtool run {sc.id} {sets}", style="cyan"))
+            if v.fails:
+                parts.append(Text("      turns red: " + ", ".join(v.fails), style="red"))
+            elif v.set:
+                parts.append(Text("      every expectation still holds", style="green"))
+    return parts
+
+
+def step_trigger(step: Any) -> str:
+    """How a lesson step is triggered, in words: `at 20s`, `at the end`, `on dead_lettered{...} (2nd)`."""
+    from evtool.scenario.units import format_duration
+
+    if step.event is not None:
+        nth = f" (occurrence {step.nth})" if step.nth > 1 else ""
+        return f"on {step.event}{nth}"
+    if step.at == "end":
+        return "at the end"
+    return f"at {format_duration(step.at)}"
+
+
+def set_argument(path: str, value: Any) -> str:
+    """One `--set path=value` as a user would type it in a shell."""
+    import json
+    import shlex
+
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, list):
+        text = "[" + ", ".join(str(v) for v in value) + "]"
+    else:
+        text = json.dumps(value)
+    return "--set " + shlex.quote(f"{path}={text}")
+
+
+# --------------------------------------------------------------------------- topology
+
+
+def _fmt_ns(ns: Any) -> str:
+    from evtool.scenario.units import format_duration
+
+    return format_duration(ns) if isinstance(ns, int) else str(ns)
+
+
+def channel_label(name: str, spec: Any) -> str:
+    """`queue orders  capacity 10000 · ack timeout 30s` (rich markup)."""
+    from rich.markup import escape
+
+    kind = spec.kind
+    bits: list[str] = []
+    if kind == "router":
+        bits.append(f"{spec.type} router")
+    if kind == "log":
+        bits.append(f"{spec.partitions} partition(s)")
+        if spec.retention.time != "forever" or spec.retention.count is not None:
+            bits.append("retention " + (_fmt_ns(spec.retention.time) if spec.retention.time != "forever"
+                                        else f"{spec.retention.count} records"))
+    if kind == "grouped_queue":
+        bits.append(f"one in flight per {spec.group_by}")
+    if kind in ("queue", "grouped_queue", "topic"):
+        if spec.capacity is not None:
+            bits.append(f"capacity {spec.capacity} ({spec.overflow})")
+        if spec.ack_timeout is not None:
+            bits.append(f"ack timeout {_fmt_ns(spec.ack_timeout)}")
+        if spec.ttl is not None:
+            bits.append(f"ttl {_fmt_ns(spec.ttl)}")
+        if spec.max_deliveries is not None:
+            bits.append(f"max deliveries {spec.max_deliveries}")
+        if spec.dedup_window is not None:
+            bits.append(f"dedup {_fmt_ns(spec.dedup_window)}")
+        if spec.role != "normal":
+            bits.append(spec.role.replace("_", "-"))
+    if not getattr(spec, "durable", True):
+        bits.append("not durable")
+    colour = {"queue": "blue", "grouped_queue": "blue", "topic": "magenta", "log": "green",
+              "router": "yellow"}.get(kind, "white")
+    head = f"[{colour}]{kind}[/{colour}] [bold]{escape(name)}[/bold]"
+    return head + (f"  [dim]{escape(' · '.join(bits))}[/dim]" if bits else "")
+
+
+def producer_label(name: str, spec: Any) -> str:
+    """`producer checkout  OrderPlaced · poisson 20/s · key uniform(500)`."""
+    from rich.markup import escape
+
+    from evtool.scenario.units import format_rate
+
+    a = spec.arrival
+    if a.process in ("constant", "poisson"):
+        arrival = f"{a.process} {format_rate(a.rate)}"
+    elif a.process == "burst":
+        arrival = f"bursts of {a.size} every {_fmt_ns(a.every)}"
+    elif a.process == "once":
+        arrival = f"all at {_fmt_ns(a.at)}"
+    else:
+        arrival = f"{len(a.stages)} stage(s)"
+    bits = [spec.message, arrival]
+    if spec.count is not None:
+        bits.append(f"{spec.count} messages")
+    if spec.key is not None:
+        bits.append(f"key {spec.key.dist}" + (f"({spec.key.space})" if spec.key.space else ""))
+    if spec.sequence != "none":
+        bits.append(f"seq {spec.sequence}")
+    if spec.inject:
+        tags = sorted({i.tag for i in spec.inject if i.tag})
+        bits.append(f"{sum(i.count for i in spec.inject)} injected" + (f" ({', '.join(tags)})" if tags else ""))
+    if spec.instances > 1:
+        bits.append(f"×{spec.instances}")
+    return f"[bold green]producer[/bold green] [bold]{escape(name)}[/bold]  [dim]{escape(' · '.join(bits))}[/dim]"
+
+
+def consumer_label(name: str, spec: Any) -> str:
+    """`consumer billing ×3  group billing · prefetch 5 · retry 4× exponential → dead_letter`."""
+    from rich.markup import escape
+
+    bits: list[str] = []
+    if spec.group:
+        bits.append(f"group {spec.group}")
+    if spec.concurrency > 1:
+        bits.append(f"concurrency {spec.concurrency}")
+    if spec.prefetch is not None:
+        bits.append(f"prefetch {spec.prefetch}")
+    if spec.ack == "auto":
+        bits.append("auto-ack")
+    if spec.dispatch != "per_partition":
+        bits.append(f"dispatch {spec.dispatch}")
+    if spec.batch is not None:
+        bits.append(f"batches of {spec.batch.size}")
+    if spec.retry is not None:
+        r = spec.retry
+        bits.append(f"retry {r.max_attempts}× {r.backoff.type} ({r.mode}) → {r.on_exhausted}")
+    if spec.idempotency is not None:
+        bits.append(f"idempotent by {spec.idempotency.key}")
+    if spec.reply == "auto":
+        bits.append("replies")
+    inst = f" ×{spec.instances}" if spec.instances > 1 else ""
+    return (f"[bold cyan]consumer[/bold cyan] [bold]{escape(name)}{inst}[/bold]"
+            + (f"  [dim]{escape(' · '.join(bits))}[/dim]" if bits else ""))
+
+
+def pattern_channels(spec: Any) -> tuple[list[str], list[str]]:
+    """The channels a pattern reads and the channels it writes."""
+    t = spec.type
+    if t == "request_reply":
+        return [spec.channel], [spec.channel]  # the requester writes it, the responder reads it
+    if t == "saga":
+        writes = [s.send.to for s in spec.steps] + [s.compensate.to for s in spec.steps if s.compensate]
+        reads = [spec.trigger.from_] + ([spec.reply_channel] if spec.reply_channel else [])
+        return reads, list(dict.fromkeys(writes))
+    if t == "event_sourced_aggregate":
+        return [spec.commands.from_], []
+    if t == "outbox":
+        return [], [spec.relay.to]
+    return [], []
+
+
+def _emits(spec: Any) -> list[tuple[str, str]]:
+    out = [(e.message, e.to) for e in spec.emit]
+    for mtype, h in spec.handles.items():
+        out.extend((f"{e.message} (on {mtype})", e.to) for e in h.emit)
+    return list(dict.fromkeys(out))
+
+
+def topology_tree(sc: Any) -> Any:
+    """The scenario's topology as a rich Tree, following messages from the producers."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    root = Tree(f"[bold]{escape(sc.id)}[/bold]", guide_style="dim")
+    expanded: set[str] = set()
+    readers: dict[str, list[str]] = {}
+    for cname, c in sc.consumers.items():
+        readers.setdefault(c.from_, []).append(cname)
+    pattern_reads: dict[str, list[str]] = {}
+    for pname, p in sc.patterns.items():
+        for ch in pattern_channels(p)[0]:
+            pattern_reads.setdefault(ch, []).append(pname)
+
+    def add_channel(parent: Any, name: str, edge: str = "→") -> None:
+        spec = sc.channels.get(name)
+        if spec is None:
+            parent.add(f"{edge} [red]{escape(name)}[/red] [dim](not declared)[/dim]")
+            return
+        if name in expanded:
+            parent.add(f"{edge} {channel_label(name, spec)} [dim](shown above)[/dim]")
+            return
+        expanded.add(name)
+        node = parent.add(f"{edge} {channel_label(name, spec)}")
+        if spec.kind == "router":
+            for b in spec.bindings:
+                add_channel(node, b.to, f"[yellow]⇒ {escape(b.pattern or '(all)')}[/yellow] →")
+        for cname in readers.get(name, []):
+            c = sc.consumers[cname]
+            cnode = node.add(consumer_label(cname, c))
+            for message, to in _emits(c):
+                add_channel(cnode, to, f"emits [italic]{escape(message)}[/italic] →")
+            if c.dead_letter is not None:
+                add_channel(cnode, c.dead_letter, "[red]☠ failed messages[/red] →")
+        for pname in pattern_reads.get(name, []):
+            p = sc.patterns[pname]
+            if p.type == "request_reply":
+                r = p.responder
+                inst = f" ×{r.instances}" if r.instances > 1 else ""
+                node.add(f"[bold cyan]responder[/bold cyan] [bold]{escape(r.name)}{inst}[/bold] "
+                         f"[dim](pattern {escape(pname)}) · replies to {p.reply_to.replace('_', ' ')}[/dim]")
+            else:
+                node.add(f"[bold yellow]pattern[/bold yellow] [bold]{escape(pname)}[/bold] [dim]({p.type})[/dim]")
+        dl = getattr(spec, "dead_letter", None)
+        if dl is not None:
+            add_channel(node, dl, "[red]☠ dead letters[/red] →")
+        if spec.kind != "router" and not readers.get(name) and not pattern_reads.get(name):
+            node.add("[dim](no consumer: messages wait here)[/dim]")
+
+    for pname, p in sc.producers.items():
+        add_channel(root.add(producer_label(pname, p)), p.to)
+    for pname, p in sc.patterns.items():
+        reads, writes = pattern_channels(p)
+        pnode = root.add(f"[bold yellow]pattern[/bold yellow] [bold]{escape(pname)}[/bold] [dim]({p.type})[/dim]")
+        if p.type == "request_reply":
+            q = p.requester
+            inst = f" ×{q.instances}" if q.instances > 1 else ""
+            retry = f" · retry {q.retry.max_attempts}× → {q.retry.on_exhausted}" if q.retry is not None else ""
+            pnode = pnode.add(f"[bold green]requester[/bold green] [bold]{escape(q.name)}{inst}[/bold] "
+                              f"[dim]{escape(q.message)} · timeout {_fmt_ns(q.timeout)}{escape(retry)}[/dim]")
+        elif reads:
+            pnode.add("[dim]reads " + escape(", ".join(reads)) + "[/dim]")
+        for w in writes:
+            add_channel(pnode, w, "sends →")
+    rest = [n for n in sc.channels if n not in expanded]
+    if rest:
+        other = root.add("[dim]channels no producer reaches[/dim]")
+        for n in rest:
+            if n not in expanded:
+                add_channel(other, n, "·")
+    return root
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+def expectation_text(e: Any) -> str:
+    """One expectation in words: the assertion, or the check with its fields."""
+    if hasattr(e, "that"):
+        text = e.that
+        if e.during is not None:
+            text += f"  during {e.during if isinstance(e.during, str) else [_fmt_ns(x) for x in e.during]}"
+        return text
+    skip = {"name", "check", "when", "within", "because", "allow_unknown"}
+    fields = []
+    for key, value in e.model_dump(exclude_defaults=True).items():
+        if key in skip or value is None:
+            continue
+        shown = "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else value
+        fields.append(f"{key}={shown}")
+    return e.check + (f"({', '.join(fields)})" if fields else "")
+
+
+def expectations_table(sc: Any) -> Any:
+    """The `expect` block as a table: name, what is checked, when, and why."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not sc.expect:
+        return Text("(no expectations: every run passes)", style="dim")
+    table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
+    table.add_column("name", style="cyan", no_wrap=True)
+    table.add_column("expects")
+    table.add_column("when", style="dim", no_wrap=True)
+    table.add_column("because", style="dim")
+    for i, e in enumerate(sc.expect):
+        when = e.when + (f" within {_fmt_ns(e.within)}" if e.within is not None else "")
+        if getattr(e, "abort", False):
+            when += ", aborts"
+        table.add_row(e.name or f"expect[{i}]", expectation_text(e), when, " ".join((e.because or "").split()))
+    return table

@@ -1,0 +1,3 @@
+"""placeholder"""
+def new() -> None:
+    """x"""

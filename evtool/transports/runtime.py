@@ -1,0 +1,552 @@
+"""The engine on a real broker, in real time.
+
+`RealtimeEngine` is the local `Engine` with two parts swapped:
+
+* the kernel: `RealtimeKernel` runs the same timed callbacks on the asyncio
+  loop at wall-clock instants (``now`` = nanoseconds since the run started);
+* the broker: `TransportBroker` has the core broker's synchronous API (the
+  producers, consumers and fault timeline call it unchanged) and carries each
+  call out on a real broker through a `Transport`, in order, in the background.
+
+So processing times, failure rules, retries, idempotency, effects and faults
+are the simulation's own code, and the trace is the same vocabulary, recorded
+from what the client sees: a delivery is ``delivered`` when it arrives, a
+dead letter is ``dead_lettered`` when evtool observes it on the broker (the
+death record tells the source, reason and count). Channel statistics are
+tallied from those facts, not read from the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.delivery import ChannelStats, Delivery
+from evtool.core.events import TraceEvent
+from evtool.core.message import Message
+from evtool.core.routing import RouteTable
+from evtool.scenario.loader import LoadedScenario
+from evtool.sim.engine import FLUSH_EVERY, Engine, Listener
+from evtool.sim.kernel import PRIO_ACTOR
+from evtool.transports.base import SubSpec, Topology, Transport
+
+if TYPE_CHECKING:
+    from evtool.sim.engine import RunOutcome
+
+NS = 1_000_000_000
+POLL_S = 0.005
+"""How often the run loop looks for the end of the drain (seconds)."""
+
+
+class RealtimeKernel:
+    """The engine kernel's interface (`now`, `at`, `after`) on the asyncio loop, in wall-clock time."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.t0 = 0.0
+        self.processed = 0
+        self._handles: set[asyncio.TimerHandle] = set()
+        self.errors: list[BaseException] = []
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the clock at 0 now."""
+        self.loop = loop
+        self.t0 = loop.time()
+
+    @property
+    def now(self) -> int:
+        """Nanoseconds since `start`."""
+        if self.loop is None:
+            return 0
+        return int((self.loop.time() - self.t0) * NS)
+
+    def at(self, t: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
+        """Run `fn(arg)` at run time `t` (at once if that has passed)."""
+        assert self.loop is not None, "the realtime kernel is not started"
+        holder: list[asyncio.TimerHandle] = []
+        h = self.loop.call_at(self.t0 + t / NS, self._run, fn, arg, holder)
+        holder.append(h)
+        self._handles.add(h)
+
+    def after(self, delay: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
+        """Run `fn(arg)` `delay` nanoseconds from now."""
+        self.at(self.now + delay, fn, arg, prio)
+
+    def _run(self, fn: Any, arg: Any, holder: list[asyncio.TimerHandle]) -> None:
+        if holder:
+            self._handles.discard(holder[0])
+        self.processed += 1
+        try:
+            fn(arg)
+        except Exception as exc:  # noqa: BLE001 - reported by the run loop, which stops the run
+            self.errors.append(exc)
+
+    def pending(self) -> int:
+        """How many callbacks are scheduled."""
+        return len(self._handles)
+
+    def next_time(self) -> int | None:
+        """Not tracked in real time (the loop owns the schedule)."""
+        return None
+
+    def cancel_all(self) -> None:
+        """Cancel every scheduled callback (the run is over)."""
+        for h in self._handles:
+            h.cancel()
+        self._handles.clear()
+
+
+class _Sub:
+    """A subscription the runtime knows: the scenario side of it."""
+
+    __slots__ = ("sid", "channel", "group", "key", "consumer", "instance", "alive")
+
+    def __init__(self, sid: int, channel: str, group: str | None, consumer: str, instance: int) -> None:
+        self.sid = sid
+        self.channel = channel
+        self.group = group
+        self.key = (channel, group)
+        self.consumer = consumer
+        self.instance = instance
+        self.alive = True
+
+
+class _Tally:
+    """Counts of one subscription queue (a queue, or one group of a topic or log), from the trace."""
+
+    __slots__ = ("enqueued", "acked", "dead_lettered", "expired", "dropped", "kept", "ready", "delayed", "limbo")
+
+    def __init__(self) -> None:
+        self.enqueued = self.acked = self.dead_lettered = self.expired = self.dropped = self.kept = 0
+        # per message id: copies waiting on the broker, held for a delay, or between client and broker
+        # (rejected and not yet seen dead, or held by a crashed consumer until its lease or a claim)
+        self.ready: Counter[str] = Counter()
+        self.delayed: Counter[str] = Counter()
+        self.limbo: Counter[str] = Counter()
+
+    def take(self, mid: str) -> None:
+        """A copy of `mid` leaves the waiting states (delivered or observed gone)."""
+        for bag in (self.delayed, self.limbo, self.ready):
+            if bag[mid] > 0:
+                bag[mid] -= 1
+                if not bag[mid]:
+                    del bag[mid]
+                return
+
+
+class TransportBroker:
+    """The core broker's synchronous API, carried out on a real broker (see the module docstring).
+
+    It is also the `TransportSink` the adapter reports to.
+    """
+
+    def __init__(self, engine: RealtimeEngine, transport: Transport, topology: Topology,
+                 requeue_position: str) -> None:
+        self.engine = engine
+        self.transport = transport
+        self.topology = topology
+        self.requeue_position = requeue_position
+        self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
+        self.subs: dict[int, _Sub] = {}
+        self._next_sub = 1
+        self._next_tag = 1
+        self.inflight: dict[int, tuple[_Sub, Any, Message]] = {}
+        self.attempts: dict[tuple[Any, str], int] = {}
+        self.tallies: dict[tuple[str, str | None], _Tally] = {}
+        self.published: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.problems: list[str] = []
+        self.routers: dict[str, RouteTable] = {}
+        for name, plan in topology.channels.items():
+            if plan.kind == "router":
+                rt = RouteTable(plan.router_type or "direct")
+                for target, pattern in plan.bindings:
+                    rt.bind(target, pattern)
+                self.routers[name] = rt
+            else:
+                for g in plan.subscriptions():
+                    self.tallies[(name, g)] = _Tally()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.problem(f"{type(task.exception()).__name__}: {task.exception()}")
+
+    def _emit(self, kind: str, msg: Message | None, channel: str | None, actor: str | None = None,
+              instance: int | None = None, attempt: int = 0, data: dict[str, Any] | None = None) -> None:
+        now = self.engine.now
+        if msg is None:
+            self.engine.emit(TraceEvent(now, kind, None, channel, actor, instance, None, attempt, None, data))
+        else:
+            self.engine.emit(TraceEvent(now, kind, msg.id, channel, actor, instance, msg.key, attempt, msg.tag,
+                                        data))
+
+    def _key(self, channel: str, group: str | None) -> tuple[str, str | None]:
+        plan = self.topology.channels[channel]
+        return (channel, None) if plan.kind in ("queue", "grouped_queue") else (channel, group)
+
+    def _tally(self, key: tuple[str, str | None]) -> _Tally:
+        t = self.tallies.get(key)
+        if t is None:
+            t = self.tallies[key] = _Tally()
+        return t
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
+        """Publish through the transport; the trace says where the message goes, as the core would."""
+        plan = self.topology.channels.get(channel)
+        if plan is None:
+            raise KeyError(f"unknown channel {channel!r}")
+        self.published[channel] += 1
+        if plan.kind != "log":
+            self._emit("published", msg, channel, msg.producer)
+        leaves = self._arrive(channel, msg, via=None)
+        if self.routes_on_broker or plan.kind != "router":
+            self._spawn(self._publish(channel, msg, [channel]))
+        elif leaves:
+            self._spawn(self._publish(channel, msg, leaves))
+        return True
+
+    def _arrive(self, channel: str, msg: Message, via: str | None) -> list[str]:
+        """Trace and tally the arrival of `msg` in `channel`; the leaf channels it ends in."""
+        plan = self.topology.channels[channel]
+        if plan.kind == "router":
+            targets = self.routers[channel].targets(msg.key)
+            if not targets:
+                self._emit("unroutable", msg, channel)
+                return []
+            out: list[str] = []
+            for t in targets:
+                self._emit("routed", msg, t, data={"router": channel})
+                out.extend(self._arrive(t, msg, "routed"))
+            return out
+        if plan.kind == "log":
+            data: dict[str, Any] = {"partition": 0}
+            if via is None:
+                self._emit("published", msg, channel, msg.producer, data=data)
+            else:
+                self._emit("enqueued", msg, channel, data={**data, "reason": via})
+            for g in plan.groups:
+                t = self._tally((channel, g))
+                t.enqueued += 1
+                t.ready[msg.id] += 1
+            return [channel]
+        if plan.kind == "topic":
+            for g in plan.groups:
+                t = self._tally((channel, g))
+                t.enqueued += 1
+                t.ready[msg.id] += 1
+                self._emit("enqueued", msg, channel, data={"reason": "topic" if via in (None, "routed") else via,
+                                                           "group": g})
+            if not plan.groups:
+                self._emit("unroutable", msg, channel, data={"reason": "no_subscriptions"})
+            return [channel]
+        t = self._tally((channel, None))
+        t.enqueued += 1
+        t.ready[msg.id] += 1
+        if via is not None and via != "routed":
+            self._emit("enqueued", msg, channel, data={"reason": via})
+        return [channel]
+
+    async def _publish(self, channel: str, msg: Message, targets: list[str]) -> None:
+        for target in targets:
+            ok = await self.transport.publish(target, msg)
+            if not ok:
+                self.refused[target] += 1
+                self._emit("publish_rejected", msg, target, msg.producer, data={"reason": "refused_by_broker"})
+                for key in [k for k in self.tallies if k[0] == target]:
+                    self.tallies[key].take(msg.id)
+                    self.tallies[key].enqueued -= 1
+
+    def duplicate(self, channel: str, msg: Message) -> None:
+        """The broker dropped a publish as a duplicate (NATS Nats-Msg-Id within the window)."""
+        self._emit("duplicate_dropped", msg, channel, msg.producer, data={"by": "broker"})
+        for key in [k for k in self.tallies if k[0] == channel]:
+            t = self.tallies[key]
+            t.take(msg.id)
+            t.dropped += 1
+            self._emit("dropped", msg, channel, data={"reason": "duplicate", "group": key[1]})
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def subscribe(self, now: int, channel: str, consumer: str, instance: int, *, group: str | None = None,
+                  prefetch: int | None = None, dispatch: str = "unordered", session_timeout_ns: int | None = None,
+                  start_from: str = "committed") -> int:
+        """Attach a consumer instance; the real subscription is made in the background."""
+        plan = self.topology.channels.get(channel)
+        if plan is None or plan.kind == "router":
+            raise ValueError(f"cannot subscribe to {channel!r}")
+        sid = self._next_sub
+        self._next_sub += 1
+        g = None if plan.kind in ("queue", "grouped_queue") else (group or consumer)
+        sub = _Sub(sid, channel, g, consumer, instance)
+        self.subs[sid] = sub
+        self._spawn(self.transport.subscribe(SubSpec(sid, channel, g, consumer, instance, prefetch or 0)))
+        return sid
+
+    def unsubscribe(self, now: int, sub: int, *, reason: str) -> None:
+        """Detach: the transport closes the subscription; unacked deliveries go back as the broker says."""
+        s = self.subs.get(sub)
+        if s is None or not s.alive:
+            return
+        s.alive = False
+        immediate = bool(getattr(self.transport, "returns_on_close", True))
+        t = self._tally(s.key)
+        for tag in [tg for tg, rec in self.inflight.items() if rec[0] is s]:
+            _s, _h, msg = self.inflight.pop(tag)
+            if immediate:
+                t.ready[msg.id] += 1
+                self._emit("returned", msg, s.channel, s.consumer, s.instance, self.attempts.get((s.key, msg.id), 0),
+                           {"reason": reason, "position": self.requeue_position})
+            else:
+                t.limbo[msg.id] += 1
+        self._spawn(self.transport.unsubscribe(sub, reason))
+
+    # ------------------------------------------------------------------ the sink the adapter reports to
+
+    def deliver(self, sid: int, msg: Message, count: int, redelivered: bool, handle: Any) -> None:
+        """A delivery arrived: trace it and hand it to the consumer instance."""
+        s = self.subs.get(sid)
+        if s is None or not s.alive:
+            return  # the subscription is closing; the broker takes the delivery back
+        key = s.key
+        ak = (key, msg.id)
+        att = self.attempts.get(ak, 0) + 1
+        self.attempts[ak] = att
+        self._tally(key).take(msg.id)
+        tag = self._next_tag
+        self._next_tag += 1
+        self.inflight[tag] = (s, handle, msg)
+        data: dict[str, Any] | None = None
+        if att > 1 or count:
+            data = {"count": count}
+        if s.group is not None:
+            data = {**(data or {}), "group": s.group}
+        self._emit("delivered" if att == 1 else "redelivered", msg, s.channel, s.consumer, s.instance, att, data)
+        inst = self.engine.subscribers.get(sid)
+        if inst is not None:
+            inst.consumer.on_delivery(inst, Delivery(tag, sid, msg, att, s.channel, None, None, None, count,
+                                                     redelivered or att > 1))
+
+    def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
+             count: int = 1) -> None:
+        """A message left `channel` on the broker: dead-lettered, expired or dropped."""
+        key = self._key(channel, group)
+        t = self._tally(key)
+        t.take(msg.id)
+        data: dict[str, Any] = {"reason": reason}
+        if group is not None:
+            data["group"] = group
+        attempt = self.attempts.get((key, msg.id), 0)
+        if reason == "expired":
+            self._emit("expired", msg, channel, attempt=attempt, data=data)
+        if target is None:
+            if reason == "expired":
+                t.expired += 1
+            else:
+                t.dropped += 1
+                self._emit("dropped", msg, channel, attempt=attempt, data=data)
+            return
+        t.dead_lettered += 1
+        self._emit("dead_lettered", msg, channel, attempt=attempt, data={**data, "target": target, "count": count})
+        tplan = self.topology.channels.get(target)
+        if tplan is not None:
+            self._arrive(target, msg, "dead_letter")
+
+    def kept(self, channel: str, group: str | None, msg: Message, count: int) -> None:
+        """A message hit its delivery limit and stays on the broker (NATS MaxDeliver advisory)."""
+        key = self._key(channel, group)
+        t = self._tally(key)
+        t.take(msg.id)
+        t.kept += 1
+        data: dict[str, Any] = {"count": count}
+        if group is not None:
+            data["group"] = group
+        self._emit("max_deliveries_reached", msg, channel, attempt=self.attempts.get((key, msg.id), 0), data=data)
+
+    def problem(self, text: str) -> None:
+        """Record a broker-side problem; the run outcome lists them."""
+        if len(self.problems) < 50:
+            self.problems.append(text)
+
+    # ------------------------------------------------------------------ settlement
+
+    def _pop(self, tag: int) -> tuple[_Sub, Any, Message] | None:
+        return self.inflight.pop(tag, None)
+
+    def ack(self, now: int, tag: int) -> bool:
+        """Acknowledge a delivery."""
+        rec = self._pop(tag)
+        if rec is None:
+            return False
+        s, handle, msg = rec
+        self._tally(s.key).acked += 1
+        self._emit("acked", msg, s.channel, s.consumer, s.instance, self.attempts.get((s.key, msg.id), 0),
+                   {"group": s.group} if s.group is not None else None)
+        self._spawn(self.transport.ack(handle))
+        return True
+
+    def nack(self, now: int, tag: int, *, requeue: bool = True, delay_ns: int = 0) -> bool:
+        """Return a delivery (now, or after `delay_ns`), or without requeue reject it."""
+        rec = self._pop(tag)
+        if rec is None:
+            return False
+        s, handle, msg = rec
+        att = self.attempts.get((s.key, msg.id), 0)
+        self._emit("nacked", msg, s.channel, s.consumer, s.instance, att, {"requeue": requeue, "delay": delay_ns})
+        t = self._tally(s.key)
+        if not requeue:
+            t.limbo[msg.id] += 1
+            self._spawn(self.transport.reject(handle))
+            return True
+        if delay_ns > 0:
+            t.delayed[msg.id] += 1
+            self._emit("delayed", msg, s.channel, s.consumer, s.instance, att, {"delay": delay_ns, "reason": "nack"})
+        else:
+            t.ready[msg.id] += 1
+            self._emit("returned", msg, s.channel, s.consumer, s.instance, att,
+                       {"reason": "nack", "position": self.requeue_position})
+        self._spawn(self.transport.nack(handle, delay_ns))
+        return True
+
+    def reject(self, now: int, tag: int) -> bool:
+        """Reject without requeue: the broker dead-letters or drops it (observed later)."""
+        rec = self._pop(tag)
+        if rec is None:
+            return False
+        s, handle, msg = rec
+        self._emit("rejected", msg, s.channel, s.consumer, s.instance, self.attempts.get((s.key, msg.id), 0))
+        self._tally(s.key).limbo[msg.id] += 1
+        self._spawn(self.transport.reject(handle))
+        return True
+
+    # ------------------------------------------------------------------ what the engine also calls
+
+    def extend_lease(self, now: int, tag: int, ns: int) -> bool:
+        """Not carried out on real brokers (no scenario field asks for it)."""
+        return False
+
+    def commit(self, now: int, sub: int, partition: int, offset: int) -> bool:
+        """On the real brokers an ack is the commit; nothing more to do."""
+        return True
+
+    def commit_processed(self, now: int, sub: int) -> dict[int, int]:
+        """On the real brokers an ack is the commit; nothing more to do."""
+        return {}
+
+    def pump(self, now: int) -> list[Delivery]:
+        """Deliveries arrive from the broker on their own; nothing to pump."""
+        return []
+
+    def next_timer(self) -> int | None:
+        """The broker owns its timers."""
+        return None
+
+    def fire_timers(self, now: int) -> None:
+        """The broker owns its timers."""
+
+    def restart(self, now: int) -> None:
+        """A real broker is not restarted: the fault timeline has closed every consumer's channel, which
+        is what clients see of a restart; durable state is the broker's own."""
+        self._emit("broker_restarted", None, None, data={"lost": 0, "simulated": "connections_closed"})
+
+    def set_available(self, now: int, available: bool) -> None:
+        """Availability is the real broker's."""
+
+    def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:
+        """Redrive is not supported on real brokers yet."""
+        self.problem("redrive is not supported on a real broker")
+        return 0
+
+    def claim(self, now: int, sub: int, min_idle_ns: int, count: int | None = None) -> list[Delivery]:
+        """Claims are made by the Redis adapter's claimer, not by the engine."""
+        return []
+
+    def channels(self) -> list[str]:
+        """Declared channel names."""
+        return list(self.topology.channels)
+
+    def stats(self, channel: str) -> ChannelStats:
+        """Counts for `channel`, tallied from the trace (a topic or log sums its groups)."""
+        parts = [t for k, t in self.tallies.items() if k[0] == channel]
+        inflight = Counter(rec[0].key[0] for rec in self.inflight.values())
+        ready = sum(sum(t.ready.values()) for t in parts)
+        delayed = sum(sum(t.delayed.values()) for t in parts)
+        limbo = sum(sum(t.limbo.values()) for t in parts)
+        in_flight = inflight[channel] + limbo
+        return ChannelStats(
+            published=self.published[channel], enqueued=sum(t.enqueued for t in parts), ready=ready,
+            in_flight=in_flight, delayed=delayed, acked=sum(t.acked for t in parts),
+            dead_lettered=sum(t.dead_lettered for t in parts), expired=sum(t.expired for t in parts),
+            dropped=sum(t.dropped for t in parts), kept=sum(t.kept for t in parts),
+            rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
+
+    def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
+        """Per-channel counts (groups are not split out on real brokers)."""
+        return {channel: self.stats(channel)}
+
+    def idle(self) -> bool:
+        """Nothing in flight, delayed, between client and broker, or ready where a live consumer reads."""
+        if self.inflight or self.tasks:
+            return False
+        live = {s.key for s in self.subs.values() if s.alive}
+        for key, t in self.tallies.items():
+            if t.delayed or t.limbo:
+                return False
+            if key in live and t.ready:
+                return False
+        return True
+
+
+class RealtimeEngine(Engine):
+    """`Engine` with the realtime kernel and a `TransportBroker` (see the module docstring)."""
+
+    def __init__(self, loaded: LoadedScenario, transport: Transport, topology: Topology, *,
+                 seed: int | None = None, duration_ns: int | None = None,
+                 listeners: Sequence[Listener] = ()) -> None:
+        super().__init__(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
+        self.kernel = RealtimeKernel()  # type: ignore[assignment]
+        self.hop_zero = True          # the real network is the hop
+        self.patterns = []            # patterns run on the local engine only (capabilities says so)
+        self.broker = TransportBroker(self, transport, topology,  # type: ignore[assignment]
+                                      self.profile.requeue_position)
+
+    async def run_async(self) -> RunOutcome:
+        """Run in real time until the drain ends (or its maximum passes); the outcome as the engine's."""
+        kernel: RealtimeKernel = self.kernel  # type: ignore[assignment]
+        kernel.start(asyncio.get_running_loop())
+        try:
+            self.start()
+            while self.phase != "done":
+                await asyncio.sleep(POLL_S)
+                if kernel.errors:
+                    self.broker.problem(f"run stopped by an error: {kernel.errors[0]!r}")
+                    self.stop("error")
+                    break
+                if len(self.buffer) >= FLUSH_EVERY:
+                    self.flush()
+                if self.phase == "drain" and self.quiescent():
+                    self._finish_drain()
+        except asyncio.CancelledError:
+            self.stop("interrupted")
+            raise
+        finally:
+            kernel.cancel_all()
+        return self.finish()
+
+    async def settle(self, timeout_s: float = 5.0) -> None:
+        """Wait (bounded) for the background broker operations still running."""
+        broker: TransportBroker = self.broker  # type: ignore[assignment]
+        if broker.tasks:
+            await asyncio.wait(list(broker.tasks), timeout=timeout_s)

@@ -1,0 +1,1 @@
+"""The dashboard's screens: the lesson picker, the dashboard, and its dialogs."""
