@@ -41,10 +41,12 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
         t.add_row(escape(name), f"{s.ready:,}", f"{s.in_flight:,}", f"{s.delayed:,}", f"{s.acked:,}",
                   f"[red]{s.dead_lettered:,}[/red]" if s.dead_lettered else "0", f"{s.expired:,}")
     counts = engine.metrics.counts
+    order_breaks = sum(len(getattr(c, "violations", ())) for c in engine.checks.checkers
+                       if type(c).__name__ == "PerKeyOrder")
     extra = Text(
         f"published {counts.get('published', 0):,} · retries {counts.get('retry_scheduled', 0):,} · "
         f"redelivered {counts.get('redelivered', 0):,} · failed {counts.get('failed', 0):,} · "
-        f"crashes {counts.get('instance_crashed', 0):,}",
+        f"crashes {counts.get('instance_crashed', 0):,} · order breaks {order_breaks:,}",
         style="dim",
     )
     checks = engine.checks.live(now)

@@ -144,11 +144,13 @@ def _resolve_parameters(data: dict[str, Any], sets: dict[str, Any], loc: Locatio
             spec = raw[key]
             allowed = spec.get("values") if isinstance(spec, dict) else None
             if isinstance(allowed, list) and allowed and value not in allowed:
+                # Keep the default so the rest of the file is checked as it would run.
                 choices = [str(a) for a in allowed]
                 suggestion = did_you_mean(str(value), choices) if isinstance(value, str) else None
                 problems.append(Problem("--set", 1, 1, f"parameters.{key}",
                                         f"`{value}` is not an allowed value of parameter `{key}`",
                                         (suggestion + " " if suggestion else "") + f"allowed: {', '.join(choices)}"))
+                continue
             params[key] = value
     return params
 
@@ -273,6 +275,8 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                 if nxt is None or (not isinstance(nxt, dict | list)):
                     nxt = {}
                     node[key] = nxt
+                    # What is missing from a mapping this override created is the override's problem.
+                    applied.setdefault(tuple(path), text)
                 node = nxt
             i += consumed
         if ok:

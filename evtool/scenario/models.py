@@ -675,6 +675,12 @@ class SagaStep(Model):
     retry: RetryPolicy | None = None
     compensate: Command | None = None
     pivot: bool = False
+    # choreography: the event types that tell the saga observer how the step went
+    completed_by: str | None = Field(None, description="choreography: the event type that means the step succeeded")
+    failed_by: list[str] = Field(default_factory=list,
+                                 description="choreography: event types that mean the step failed")
+    compensated_by: str | None = Field(None,
+                                       description="choreography: the event type that means the step was undone")
 
 
 class Compensation(Model):
@@ -703,6 +709,8 @@ class SagaPattern(Model):
     deadline: PositiveDuration | None = None
     steps: list[SagaStep] = Field(min_length=1)
     compensation: Compensation = Field(default_factory=Compensation)
+    observe: list[Name] = Field(default_factory=list,
+                                description="choreography: the channels (topics or logs) whose events the saga watches")
 
 
 class Snapshotting(Model):
@@ -723,6 +731,13 @@ class EventSourcedAggregatePattern(Model):
     state: dict[str, Any] = Field(default_factory=dict)
     apply: dict[str, list[Effect]] = Field(default_factory=dict, description="event type -> effects on state")
     replay_cost: Duration = Field("100us", description="virtual time to apply one event during replay")
+    id: str = Field("msg.key", description="an expression: the aggregate a command is for")
+    decide: dict[str, str] = Field(default_factory=dict,
+                                   description="command type -> the event type it appends (default: the same name, "
+                                   "or msg.payload.event)")
+    processing: DurationDist = Field("1ms", description="time to decide a command after loading the aggregate")
+    conflict_retries: int = Field(3, ge=0, description="reload-and-retry attempts after a concurrency conflict")
+    stream: Name | None = Field(None, description="a channel every appended event is also published to")
 
 
 class Checkpoint(Model):

@@ -15,6 +15,7 @@ engine never blocks on a listener.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import heapq
 import math
@@ -171,7 +172,13 @@ class Engine:
         self.app_dead_letters = 0
         self.replies = 0
         for name, spec in sc.channels.items():
-            self.broker.declare(name, channel_config(spec, sc.broker.persistence))
+            cfg = channel_config(spec, sc.broker.persistence)
+            if isinstance(cfg, LogConfig):
+                # Kafka sets the assignment strategy on the consumer; the core keeps it per log.
+                strategies = {c.assignment for c in sc.consumers.values() if c.from_ == name}
+                if len(strategies) == 1:
+                    cfg = dataclasses.replace(cfg, assignment=strategies.pop())
+            self.broker.declare(name, cfg)
         for name, spec in sc.channels.items():
             if isinstance(spec, m.RouterChannel):
                 for b in spec.bindings:

@@ -110,13 +110,27 @@ class Metrics:
             series = self.depth.setdefault(name, [])
             series.append((now, s.ready, s.in_flight, s.delayed))
             thin(series)
-            lag = getattr(s, "lag", None)
-            if lag is not None and isinstance(spec, m.LogChannel):
-                ls = self.lag.setdefault(name, [])
-                ls.append((now, lag))
-                thin(ls)
+            if isinstance(spec, m.LogChannel):
+                for group in self._groups_of(name):
+                    try:
+                        st = engine.broker.log_group_state(name, group)
+                    except KeyError:
+                        continue
+                    # records not yet handed out, plus those handed out and not yet acknowledged
+                    ls = self.lag.setdefault(group, [])
+                    ls.append((now, int(st["lag"]) + int(st["in_flight"])))
+                    thin(ls)
         self.acked_at_sample.append((now, self.counts.get("acked", 0)))
         thin(self.acked_at_sample)
+
+    def _groups_of(self, channel: str) -> list[str]:
+        groups = []
+        for cname, c in self.scenario.consumers.items():
+            if c.from_ == channel:
+                g = c.group or cname
+                if g not in groups:
+                    groups.append(g)
+        return groups
 
     def gauge(self, metric: str, labels: dict[str, Any]) -> list[float]:
         """The sampled values of a gauge metric (queue.depth, in_flight, consumer.lag) matching labels."""
@@ -129,8 +143,10 @@ class Metrics:
                 idx = 1 if metric == "queue.depth" else 2
                 out.extend(float(p[idx]) for p in series)
         elif metric == "consumer.lag":
-            for series in self.lag.values():
-                out.extend(float(v) for _, v in series)
+            group = labels.get("group") or labels.get("consumer")
+            for g, series in self.lag.items():
+                if group is None or g == group:
+                    out.extend(float(v) for _, v in series)
         return out
 
     def summary(self, engine: Engine) -> dict[str, Any]:

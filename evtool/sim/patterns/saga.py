@@ -28,6 +28,7 @@ check reads.
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.delivery import Delivery
@@ -83,9 +84,10 @@ class SagaInstance:
         self.todo: list[int] = []             # compensations still to run, in the order to run them
         self.comp_log: list[int] = []         # compensations done, in the order they were done
         self.compensated_times = 0
+        self.last_command: Message | None = None
 
 
-class SagaActor(PatternActor):
+class SagaActor(PatternActor, ABC):
     """What both saga styles share: instances, their states and the terminal events."""
 
     def __init__(self, engine: Engine, name: str, spec: m.SagaPattern) -> None:
@@ -140,9 +142,10 @@ class SagaActor(PatternActor):
         return s
 
     def _move(self, s: SagaInstance, status: str) -> None:
-        self.state[s.status] -= 1 if s.status in ("running", "compensating") else 0
-        if s.status in ("running", "compensating") and status in TERMINAL:
-            self.active -= 1
+        if s.status in ("running", "compensating"):
+            self.state[s.status] -= 1
+            if status in TERMINAL:
+                self.active -= 1
         s.status = status
         self.bump(status)
 
@@ -196,8 +199,9 @@ class SagaActor(PatternActor):
         self._move(s, "stuck")
         self.record("saga_stuck", s.sid, key=s.trigger.key, step=step, reason=reason, error=error)
 
+    @abstractmethod
     def _deadline(self, s: SagaInstance) -> None:
-        raise NotImplementedError
+        """The saga's whole deadline passed (each style decides what that means)."""
 
 
 class OrchestratedSaga(SagaActor):
@@ -251,8 +255,8 @@ class OrchestratedSaga(SagaActor):
         )
         self.by_cid[cid] = (s, idx, phase)
         eng.kernel.at(eng.now + step.timeout, self._timeout, (s, s.token), PRIO_ACTOR)
+        s.last_command = msg
         eng.publish(cmd.to, msg, producer=self.name)
-        s.last_command = msg  # type: ignore[attr-defined]
 
     def _send_step(self, s: SagaInstance) -> None:
         s.attempt = 0
@@ -379,7 +383,7 @@ class OrchestratedSaga(SagaActor):
 
     def _dead_letter(self, s: SagaInstance, idx: int) -> None:
         # The last command goes to its channel's dead-letter target, if it has one, for a human to see.
-        last: Message | None = getattr(s, "last_command", None)
+        last = s.last_command
         if last is None:
             return
         spec = self.engine.scenario.channels.get(last.channel)

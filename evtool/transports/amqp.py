@@ -1,0 +1,336 @@
+"""RabbitMQ (AMQP 0-9-1, through aiormq): queues, exchanges, bindings, dead-letter exchanges, delivery limits.
+
+Mapping (docs/transports.md has the full table):
+
+* ``queue`` -> a quorum queue ``<prefix>.<channel>`` (a classic queue under the
+  ``rabbitmq-classic`` profile or ``persistence: memory``), with
+  ``x-delivery-limit``, ``x-message-ttl``, ``x-max-length`` / ``x-overflow``;
+* ``topic`` and ``log`` -> a fanout exchange ``<prefix>.<channel>`` and one
+  queue per consumer group ``<prefix>.<channel>.<group>``;
+* ``router`` -> an exchange of the same type; bindings are queue or
+  exchange-to-exchange bindings with the same patterns;
+* dead letters: every queue has a dead-letter exchange. With a ``dead_letter``
+  channel it is that channel (the default exchange and its queue name, or its
+  exchange); without one it is evtool's sink queue ``<prefix>.~sink``, so that
+  what RabbitMQ would drop silently (a reject, an expiry, the delivery limit)
+  is still seen, with its ``x-death`` reason, and recorded.
+
+Each consumer instance has its own AMQP channel with ``basic.qos`` = its
+prefetch; a crash closes that channel, so RabbitMQ requeues its unacked
+deliveries at once. Publishes go through one channel in confirm mode and are
+pipelined (each publish awaits its own confirm).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from evtool.core.message import DeathRecord, Message
+from evtool.transports.base import (
+    ChannelPlan,
+    SubSpec,
+    Topology,
+    TransportError,
+    TransportSink,
+    TransportUnavailable,
+    decode_message,
+    encode_message,
+    redact_url,
+)
+
+QUORUM_PREFETCH_CAP = 2000
+PUBLISH_WINDOW = 2000
+"""Most publishes awaiting their confirm at once."""
+
+REASONS = {"rejected": "rejected", "expired": "expired", "maxlen": "overflow", "delivery_limit": "max_deliveries"}
+"""RabbitMQ x-death reasons -> evtool's."""
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes | bytearray) else str(v)
+
+
+def deaths_from_headers(headers: dict[str, Any] | None, queue_names: dict[str, tuple[str, str | None]]
+                        ) -> tuple[DeathRecord, ...]:
+    """The message's ``x-death`` header as evtool death records (most recent first).
+
+    Queue names are mapped back to scenario channels; times are not kept (the
+    broker's clock is not the run's).
+    """
+    out: list[DeathRecord] = []
+    for d in (headers or {}).get("x-death") or []:
+        queue = _text(d.get("queue", ""))
+        channel = queue_names.get(queue, (queue, None))[0]
+        keys = d.get("routing-keys") or []
+        out.append(DeathRecord(channel, REASONS.get(_text(d.get("reason", "")), _text(d.get("reason", ""))),
+                               int(d.get("count", 1)), 0, 0, _text(keys[0]) if keys else None))
+    return tuple(out)
+
+
+class RabbitMQTransport:
+    """The RabbitMQ adapter (see the module docstring)."""
+
+    name = "rabbitmq"
+    routes_on_broker = True     # exchanges route; the runtime only predicts the routes for the trace
+    returns_on_close = True     # closing a channel requeues its unacked deliveries at once
+
+    def __init__(self, url: str, *, classic: bool = False) -> None:
+        self.url = url
+        self.classic = classic
+        self.conn: Any = None
+        self.admin: Any = None
+        self.pub: Any = None
+        self.sink: TransportSink | None = None
+        self.topology: Topology | None = None
+        self.queues: list[str] = []
+        self.exchanges: list[str] = []
+        self.queue_of: dict[tuple[str, str | None], str] = {}
+        self.names: dict[str, tuple[str, str | None]] = {}
+        self.sub_channels: dict[int, Any] = {}
+        self.observers: list[Any] = []
+        self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
+        self.server_version = ""
+        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+
+    # ------------------------------------------------------------------ connection
+
+    async def connect(self) -> None:
+        """Connect (bounded by a timeout); TransportUnavailable says where and how to start RabbitMQ."""
+        import aiormq
+
+        try:
+            self.conn = await asyncio.wait_for(aiormq.connect(self.url), timeout=5)
+        except (OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError) as exc:
+            raise TransportUnavailable(f"cannot reach RabbitMQ at {redact_url(self.url)}: {exc}") from exc
+        props = getattr(self.conn, "server_properties", {}) or {}
+        self.server_version = _text(props.get("version", ""))
+        self.admin = await self.conn.channel()
+        self.pub = await self.conn.channel(publisher_confirms=True)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self.conn is not None and not self.conn.is_closed:
+            await self.conn.close()
+        self.conn = None
+
+    # ------------------------------------------------------------------ topology
+
+    def physical(self, channel: str, group: str | None = None) -> str:
+        """The broker name of a scenario channel (or of one group's queue of a topic or log)."""
+        assert self.topology is not None
+        base = f"{self.topology.prefix}.{channel}"
+        return base if group is None else f"{base}.{group}"
+
+    def _is_exchange(self, plan: ChannelPlan) -> bool:
+        return plan.kind in ("topic", "log", "router")
+
+    def _queue_args(self, plan: ChannelPlan, quorum: bool) -> dict[str, Any]:
+        assert self.topology is not None
+        args: dict[str, Any] = {}
+        if quorum:
+            args["x-queue-type"] = "quorum"
+            if plan.max_deliveries is not None:
+                args["x-delivery-limit"] = plan.max_deliveries
+        if plan.ttl_ns is not None:
+            args["x-message-ttl"] = max(1, plan.ttl_ns // 1_000_000)
+        if plan.capacity is not None:
+            args["x-max-length"] = plan.capacity
+            args["x-overflow"] = "reject-publish" if plan.overflow == "reject_publish" else "drop-head"
+        target = plan.dead_letter
+        tplan = self.topology.channels.get(target) if target else None
+        if tplan is None:
+            args["x-dead-letter-exchange"] = ""
+            args["x-dead-letter-routing-key"] = f"{self.topology.prefix}.~sink"
+        elif self._is_exchange(tplan):
+            args["x-dead-letter-exchange"] = self.physical(tplan.name)
+        else:
+            args["x-dead-letter-exchange"] = ""
+            args["x-dead-letter-routing-key"] = self.physical(tplan.name)
+        return args
+
+    async def _declare_queue(self, name: str, plan: ChannelPlan, channel: str, group: str | None) -> None:
+        quorum = not self.classic and plan.durable
+        await self.admin.queue_declare(name, durable=plan.durable, arguments=self._queue_args(plan, quorum))
+        self.queues.append(name)
+        self.queue_of[(channel, group)] = name
+        self.names[name] = (channel, group)
+
+    async def declare(self, topology: Topology, sink: TransportSink) -> None:
+        """Declare exchanges, queues and bindings; start the observers of dead letters."""
+        self.topology = topology
+        self.sink = sink
+        sink_q = f"{topology.prefix}.~sink"
+        await self.admin.queue_declare(sink_q, durable=False)
+        self.queues.append(sink_q)
+        for plan in topology.channels.values():
+            if self._is_exchange(plan):
+                etype = plan.router_type if plan.kind == "router" else "fanout"
+                await self.admin.exchange_declare(self.physical(plan.name), exchange_type=etype,
+                                                  durable=plan.durable)
+                self.exchanges.append(self.physical(plan.name))
+        for plan in topology.channels.values():
+            if plan.kind in ("queue", "grouped_queue"):
+                await self._declare_queue(self.physical(plan.name), plan, plan.name, None)
+            elif plan.kind in ("topic", "log"):
+                for g in plan.groups:
+                    q = self.physical(plan.name, g)
+                    await self._declare_queue(q, plan, plan.name, g)
+                    await self.admin.queue_bind(q, self.physical(plan.name), routing_key="")
+        for plan in topology.channels.values():
+            if plan.kind != "router":
+                continue
+            for target, pattern in plan.bindings:
+                tplan = topology.channels[target]
+                if self._is_exchange(tplan):
+                    await self.admin.exchange_bind(destination=self.physical(target),
+                                                   source=self.physical(plan.name), routing_key=pattern)
+                else:
+                    await self.admin.queue_bind(self.physical(target), self.physical(plan.name),
+                                                routing_key=pattern)
+        # Observers: evtool's sink (acked), and dead-letter queues nobody in the scenario reads (held unacked
+        # until the end, so the dead letters stay on the broker for --keep).
+        consumed = {c for c in topology.channels.values() if c.groups}
+        watched = [(sink_q, True)]
+        for target in topology.dead_letter_targets():
+            tplan = topology.channels.get(target)
+            if tplan is not None and tplan not in consumed and tplan.kind in ("queue", "grouped_queue"):
+                watched.append((self.physical(target), False))
+        for queue, ack in watched:
+            ch = await self.conn.channel()
+            await ch.basic_qos(prefetch_count=0)
+            await ch.basic_consume(queue, self._observer(queue, ack), no_ack=False)
+            self.observers.append(ch)
+
+    def _observer(self, queue: str, ack: bool) -> Any:
+        async def on_message(message: Any) -> None:
+            msg = self._message(message)
+            self._observe_death(queue, msg)
+            if ack:
+                await message.channel.basic_ack(message.delivery.delivery_tag)
+        return on_message
+
+    def _message(self, message: Any) -> Message:
+        msg = decode_message(message.body)
+        headers = message.header.properties.headers or {}
+        if headers.get("x-death"):
+            msg.deaths = deaths_from_headers(headers, self.names)
+        return msg
+
+    def _observe_death(self, queue: str, msg: Message) -> None:
+        """Report a dead letter the first time it is seen in `queue` with this death history."""
+        if not msg.deaths or self.sink is None:
+            return
+        sig = (queue, msg.id, tuple((d.channel, d.reason, d.count) for d in msg.deaths))
+        if sig in self.seen_deaths:
+            return
+        self.seen_deaths.add(sig)
+        last = msg.deaths[0]
+        # the physical source queue tells the group of a topic's subscription
+        src_group = None
+        for (ch, grp), _q in self.queue_of.items():
+            if ch == last.channel and grp is not None:
+                src_group = grp
+                break
+        target = None if queue.endswith(".~sink") else self.names.get(queue, (None, None))[0]
+        self.sink.dead(last.channel, src_group, msg, last.reason, target, last.count)
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish with a confirm; False when RabbitMQ nacks it (reject-publish at capacity)."""
+        from pamqp import commands as spec
+        from pamqp.commands import Basic
+
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        if self._is_exchange(plan):
+            exchange, rk = self.physical(channel), msg.key or ""
+        else:
+            exchange, rk = "", self.physical(channel)
+        props = Basic.Properties(message_id=msg.id, delivery_mode=2 if plan.durable else 1,
+                                 content_type="application/json",
+                                 expiration=str(max(1, msg.ttl_ns // 1_000_000)) if msg.ttl_ns else None)
+        async with self._window:
+            confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange, routing_key=rk[:255],
+                                                   properties=props)
+        return not isinstance(confirm, spec.Basic.Nack)
+
+    # ------------------------------------------------------------------ consuming
+
+    async def subscribe(self, spec: SubSpec) -> None:
+        """Open a channel for the instance, set its prefetch and start consuming."""
+        if spec.channel not in (self.topology.channels if self.topology else {}):
+            raise TransportError(f"unknown channel {spec.channel!r}")
+        queue = self.queue_of[(spec.channel, spec.group)]
+        ch = await self.conn.channel()
+        self.sub_channels[spec.sid] = ch
+        pf = spec.prefetch
+        if not self.classic and (pf == 0 or pf > QUORUM_PREFETCH_CAP):
+            pf = QUORUM_PREFETCH_CAP
+        await ch.basic_qos(prefetch_count=pf)
+        sid = spec.sid
+        sink = self.sink
+        assert sink is not None
+
+        async def on_message(message: Any) -> None:
+            msg = self._message(message)
+            if msg.deaths:
+                self._observe_death(queue, msg)
+            headers = message.header.properties.headers or {}
+            count = int(headers.get("x-delivery-count", 0) or 0)
+            sink.deliver(sid, msg, count, bool(message.delivery.redelivered), (ch, message.delivery.delivery_tag))
+
+        await ch.basic_consume(queue, on_message, no_ack=False)
+
+    async def unsubscribe(self, sid: int, reason: str) -> None:
+        """Close the instance's channel: RabbitMQ requeues its unacked deliveries."""
+        ch = self.sub_channels.pop(sid, None)
+        if ch is not None and not ch.is_closed:
+            await ch.close()
+
+    async def ack(self, handle: Any) -> None:
+        """basic.ack (ignored when the channel has closed meanwhile: the broker requeued it)."""
+        ch, tag = handle
+        if not ch.is_closed:
+            await ch.basic_ack(tag)
+
+    async def nack(self, handle: Any, delay_ns: int) -> None:
+        """basic.nack with requeue; RabbitMQ has no delayed requeue, so evtool holds the delivery first."""
+        ch, tag = handle
+        if delay_ns > 0:
+            await asyncio.sleep(delay_ns / 1e9)
+        if not ch.is_closed:
+            await ch.basic_nack(tag, requeue=True)
+
+    async def reject(self, handle: Any) -> None:
+        """basic.reject without requeue: dead-lettered through the queue's dead-letter exchange."""
+        ch, tag = handle
+        if not ch.is_closed:
+            await ch.basic_reject(tag, requeue=False)
+
+    # ------------------------------------------------------------------ cleanup
+
+    async def cleanup(self) -> None:
+        """Close consumer and observer channels, then delete every queue and exchange declared."""
+        for ch in [*self.sub_channels.values(), *self.observers]:
+            if not ch.is_closed:
+                await ch.close()
+        self.sub_channels.clear()
+        self.observers.clear()
+        if self.conn is None or self.conn.is_closed:
+            return
+        ch = await self.conn.channel()
+        for q in self.queues:
+            await ch.queue_delete(q)
+        for e in self.exchanges:
+            await ch.exchange_delete(e)
+        await ch.close()
+
+    async def stop_consumers(self) -> None:
+        """Close consumer and observer channels (unacked dead letters go back to their queue)."""
+        for ch in [*self.sub_channels.values(), *self.observers]:
+            if not ch.is_closed:
+                await ch.close()
+        self.sub_channels.clear()
+        self.observers.clear()

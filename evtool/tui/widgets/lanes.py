@@ -1,0 +1,145 @@
+"""Lanes: one strip per queue (or log partition), a cell per message coloured by state.
+
+Each cell is three columns: the state symbol, the delivery count when above
+one, and ⚠ when the message was acknowledged after a later message with
+the same key (its key's order broke). The newest messages are on the right.
+With the lanes focused, the arrow keys select a cell and enter inspects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widget import Widget
+
+from evtool.sim.snapshot import LaneCell, LaneView
+from evtool.tui import format as fmt
+
+CELL = 3
+LEGEND = [("○", "ready", "ready"), ("●", "in flight", "inflight"), ("↻", "retry", "retry"), ("✓", "acked", "acked"),
+          ("✗", "dead", "dead"), ("⚠", "order broke", "bold yellow"), ("2", "deliveries", "bold")]
+
+
+def cell_text(cell: LaneCell, selected: bool = False) -> Text:
+    """One lane cell, three columns wide."""
+    style = fmt.STATE_STYLE.get(cell.state, "")
+    count = "" if cell.attempt <= 1 else (str(cell.attempt) if cell.attempt < 10 else "+")
+    t = Text(fmt.state_symbol(cell.state), style=style)
+    t.append(count or " ", style="bold " + style)
+    t.append("⚠" if cell.broken else " ", style="bold yellow")
+    if selected:
+        t.stylize("reverse")
+    return t
+
+
+class Lanes(Widget, can_focus=True):
+    """The lanes panel (see the module docstring)."""
+
+    BINDINGS = [
+        Binding("left", "move(-1, 0)", "Previous message", show=False, id="lanes-left"),
+        Binding("right", "move(1, 0)", "Next message", show=False, id="lanes-right"),
+        Binding("up", "move(0, -1)", "Lane above", show=False, id="lanes-up"),
+        Binding("down", "move(0, 1)", "Lane below", show=False, id="lanes-down"),
+        Binding("enter", "choose", "Inspect message", show=False, id="lanes-inspect"),
+    ]
+
+    DEFAULT_CSS = """
+    Lanes { height: auto; min-height: 3; }
+    Lanes:focus { background: $boost; }
+    """
+
+    @dataclass
+    class Highlighted(Message):
+        """A message cell was selected."""
+
+        msg: str
+
+    @dataclass
+    class Chosen(Message):
+        """Enter was pressed on a message cell."""
+
+        msg: str
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.lanes: tuple[LaneView, ...] = ()
+        self.lane_index = 0
+        self.cell_from_right = 0  # 0 = newest visible cell
+        self.selected: str | None = None
+
+    def update_from(self, lanes: tuple[LaneView, ...]) -> None:
+        """Show these lanes."""
+        if lanes == self.lanes:
+            return
+        self.lanes = lanes
+        self.refresh(layout=len(lanes) != len(self.lanes))
+
+    def _visible(self, lane: LaneView) -> list[LaneCell]:
+        label = self._label_width()
+        n = max(1, (self.size.width - label - 1) // CELL)
+        return list(lane.cells[-n:])
+
+    def _label_width(self) -> int:
+        return min(18, max((len(lane.name) for lane in self.lanes), default=6) + 6)
+
+    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+        """One line per lane, plus the legend."""
+        return max(1, len(self.lanes)) + 1
+
+    def render(self) -> Text:
+        """Draw every lane (the newest cells that fit) and the legend."""
+        out = Text(no_wrap=True, overflow="crop")
+        if not self.lanes:
+            out.append("no queue or partition to show yet", style="dim")
+        label_w = self._label_width()
+        for li, lane in enumerate(self.lanes):
+            if li:
+                out.append("\n")
+            head = lane.name if len(lane.name) <= label_w - 6 else lane.name[: label_w - 7] + "…"
+            out.append(f"{head:<{label_w - 5}}", style="bold")
+            out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
+                       style="bold yellow" if lane.order_breaks else "")
+            cells = self._visible(lane)
+            sel_i = len(cells) - 1 - self.cell_from_right if self.has_focus and li == self.lane_index else -1
+            for i, cell in enumerate(cells):
+                out.append_text(cell_text(cell, selected=i == sel_i))
+        out.append("\n")
+        for sym, word, state in LEGEND:
+            out.append(sym, style=fmt.STATE_STYLE.get(state, state))
+            out.append(f" {word}  ", style="dim")
+        return out
+
+    def _select(self) -> None:
+        if not self.lanes:
+            return
+        self.lane_index = max(0, min(self.lane_index, len(self.lanes) - 1))
+        cells = self._visible(self.lanes[self.lane_index])
+        if not cells:
+            return
+        self.cell_from_right = max(0, min(self.cell_from_right, len(cells) - 1))
+        cell = cells[len(cells) - 1 - self.cell_from_right]
+        self.selected = cell.msg
+        self.post_message(self.Highlighted(cell.msg))
+        self.refresh()
+
+    def on_focus(self) -> None:
+        """Select the newest cell of the current lane."""
+        self._select()
+
+    def on_blur(self) -> None:
+        """Drop the highlight."""
+        self.refresh()
+
+    def action_move(self, dx: int, dy: int) -> None:
+        """Move the selection: dx along the lane (right is newer), dy between lanes."""
+        self.cell_from_right -= dx
+        self.lane_index += dy
+        self._select()
+
+    def action_choose(self) -> None:
+        """Inspect the selected message."""
+        if self.selected:
+            self.post_message(self.Chosen(self.selected))
