@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -16,7 +15,8 @@ from evtool.scenario.units import format_duration
 if TYPE_CHECKING:
     from evtool.sim.engine import Engine
 
-_STATUS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]"}
+_STATUS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]",
+           "pending": "[dim]…[/dim]"}
 
 
 def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
@@ -30,7 +30,8 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     head.append(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}  seed {engine.seed}  ",
                 style="dim")
     head.append(f"{engine.kernel.processed:,} events in {wall_s:.1f}s", style="dim")
-    bar = ProgressBar(total=max(total, 1), completed=min(now, total), width=60)
+    filled = int(40 * min(now, total) / max(total, 1))
+    bar = Text("█" * filled + "░" * (40 - filled), style="cyan")
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     for col in ("channel", "ready", "in flight", "delayed", "acked", "dead", "expired"):
         t.add_column(col, justify="left" if col == "channel" else "right")

@@ -18,10 +18,11 @@ import aiosqlite
 
 from evtool.core.events import TraceEvent
 from evtool.store import codec
+from evtool.store.aio import configure, migrate, open_connection
 from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
 from evtool.store.model import RunHeader, RunResult, RunRow
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import configure, migrate, open_connection, trace_table
+from evtool.store.schema import trace_table
 
 PAGE = 5000
 

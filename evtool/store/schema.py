@@ -4,16 +4,17 @@ The version lives in `PRAGMA user_version`. Each migration is a script that
 takes the schema from version N-1 to N; `migrate` applies the missing ones in
 one `BEGIN IMMEDIATE` transaction, re-reading the version inside it, so two
 processes opening a fresh database at once do not both create it.
+
+This module is synchronous (`sqlite3`): the recorder and its writer process
+use it directly, and it imports nothing heavy. The async helpers for the
+readers (aiosqlite) are in `evtool.store.aio` and share these definitions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
+import time
 from pathlib import Path
-
-import aiosqlite
 
 from evtool.store.errors import StoreError
 
@@ -92,87 +93,81 @@ def index_trace_sql(run_key: int) -> list[str]:
     return [f"CREATE INDEX IF NOT EXISTS {table}_{name} ON {table}({column})" for name, column in TRACE_INDEXES]
 
 
-async def open_connection(path: Path, isolation_level: str | None) -> aiosqlite.Connection:
-    """Open an aiosqlite connection to `path`; a failure is a `StoreError` naming the path."""
+def connect_sync(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+    """Open `path` with `sqlite3` in autocommit mode (transactions are explicit) and apply `PRAGMAS`.
+
+    A failure is a `StoreError` naming the path.
+    """
     if path.is_dir():
         raise StoreError(f"{path} is a directory, not a run database")
-    proxy = aiosqlite.connect(path, isolation_level=isolation_level, check_same_thread=False)
     try:
-        return await proxy
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        # aiosqlite queued a stop on its worker thread; let the worker finish
-        # while our event loop is still open, or it reports to a closed loop.
-        worker = getattr(proxy, "_thread", None)
-        if isinstance(worker, threading.Thread):
-            await asyncio.to_thread(worker.join, 5.0)
         raise StoreError(f"cannot open the run database {path}: {exc}") from exc
+    try:
+        for pragma in PRAGMAS:
+            if pragma == "PRAGMA journal_mode=WAL":
+                ensure_wal_sync(conn)
+            else:
+                conn.execute(pragma)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
-async def configure(conn: aiosqlite.Connection) -> None:
-    """Apply the connection PRAGMAs.
-
-    Switching a new database to WAL needs an exclusive lock, and SQLite does
-    not wait on its busy timeout for it; when two processes create the
-    database at once, the loser retries briefly.
-    """
-    for pragma in PRAGMAS:
-        if pragma == "PRAGMA journal_mode=WAL":
-            await _ensure_wal(conn)
-        else:
-            await conn.execute(pragma)
-
-
-async def _ensure_wal(conn: aiosqlite.Connection, attempts: int = 60) -> None:
+def ensure_wal_sync(conn: sqlite3.Connection, attempts: int = 60) -> None:
+    """Switch to WAL mode. SQLite does not wait on its busy timeout for this lock, so retry briefly."""
     for attempt in range(attempts):
         try:
-            async with conn.execute("PRAGMA journal_mode") as cur:
-                row = await cur.fetchone()
+            row = conn.execute("PRAGMA journal_mode").fetchone()
             if row and str(row[0]).lower() == "wal":
                 return
-            await conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not is_busy(exc):
                 raise
-            await asyncio.sleep(min(0.2, 0.01 * (attempt + 1)))
+            time.sleep(min(0.2, 0.01 * (attempt + 1)))
     raise StoreError("the run database stayed locked while switching it to WAL mode")
 
 
-async def migrate(conn: aiosqlite.Connection) -> int:
-    """Bring the schema up to `SCHEMA_VERSION`; return the version found before.
+def is_busy(exc: BaseException) -> bool:
+    """Whether an sqlite3 error is a lock conflict worth retrying."""
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
-    Raises `StoreError` for a database written by a newer evtool.
-    """
-    found = await _user_version(conn)
-    if found == SCHEMA_VERSION:
-        return found
+
+def check_version(found: int) -> None:
+    """Raise `StoreError` when a database was written by a newer evtool."""
     if found > SCHEMA_VERSION:
         raise StoreError(
             f"this run database has schema version {found}, newer than this evtool knows "
             f"({SCHEMA_VERSION}); upgrade evtool or use another --db"
         )
-    await conn.execute("BEGIN IMMEDIATE")
+
+
+def migrate_sync(conn: sqlite3.Connection) -> int:
+    """`evtool.store.aio.migrate` for an `sqlite3` connection in autocommit mode."""
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if found == SCHEMA_VERSION:
+        return found
+    check_version(found)
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        # Another process may have migrated between our read and our lock.
-        found = await _user_version(conn)
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
         for version in range(found, SCHEMA_VERSION):
-            for statement in _statements(MIGRATIONS[version]):
-                await conn.execute(statement)
-        await conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        await conn.execute("COMMIT")
+            for statement in statements(MIGRATIONS[version]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
     except BaseException:
-        await conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK")
         raise
     return found
 
 
-async def _user_version(conn: aiosqlite.Connection) -> int:
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     """Split a migration script into statements (executescript would COMMIT our transaction)."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

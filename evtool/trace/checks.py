@@ -745,11 +745,20 @@ class CheckSuite:
                 self.abort_reason = c.name
 
     def live(self, now: int) -> list[dict[str, Any]]:
-        """Provisional results while the run goes on (for the live view and dashboard)."""
+        """Provisional results while the run goes on (for the live view and dashboard).
+
+        A check judged at the end is `pending` until then (with what it has seen so far); an
+        `always` check fails as soon as it is violated; an `eventually` check passes once it held.
+        """
         out = []
         for c in self.checkers:
             try:
-                out.append(c.result(now, "pending"))
+                r = c.result(now, "pending")
+                when = getattr(c.spec, "when", "end")
+                if when == "end" or (when == "eventually" and r["status"] != "pass") or (
+                        when == "always" and r["status"] == "unknown"):
+                    r = {**r, "status": "pending"}
+                out.append(r)
             except Exception as exc:  # noqa: BLE001 - a live preview must never stop the run
                 out.append(_result(c.name, "?", "unknown", "", f"not yet: {exc}"))
         return out

@@ -204,20 +204,24 @@ class RabbitMQTransport:
 
     def _observer(self, queue: str, ack: bool) -> Any:
         async def on_message(message: Any) -> None:
-            msg = self._message(message)
-            self._observe_death(queue, msg)
+            msg, source = self._message(message)
+            self._observe_death(queue, msg, source)
             if ack:
                 await message.channel.basic_ack(message.delivery.delivery_tag)
         return on_message
 
-    def _message(self, message: Any) -> Message:
+    def _message(self, message: Any) -> tuple[Message, tuple[str, str | None] | None]:
+        """The evtool message, with its death history from ``x-death``, and the (channel, group) it died in."""
         msg = decode_message(message.body)
         headers = message.header.properties.headers or {}
-        if headers.get("x-death"):
+        source = None
+        xdeath = headers.get("x-death")
+        if xdeath:
             msg.deaths = deaths_from_headers(headers, self.names)
-        return msg
+            source = self.names.get(_text(xdeath[0].get("queue", "")))
+        return msg, source
 
-    def _observe_death(self, queue: str, msg: Message) -> None:
+    def _observe_death(self, queue: str, msg: Message, source: tuple[str, str | None] | None) -> None:
         """Report a dead letter the first time it is seen in `queue` with this death history."""
         if not msg.deaths or self.sink is None:
             return
@@ -226,20 +230,14 @@ class RabbitMQTransport:
             return
         self.seen_deaths.add(sig)
         last = msg.deaths[0]
-        # the physical source queue tells the group of a topic's subscription
-        src_group = None
-        for (ch, grp), _q in self.queue_of.items():
-            if ch == last.channel and grp is not None:
-                src_group = grp
-                break
+        channel, group = source if source is not None else (last.channel, None)
         target = None if queue.endswith(".~sink") else self.names.get(queue, (None, None))[0]
-        self.sink.dead(last.channel, src_group, msg, last.reason, target, last.count)
+        self.sink.dead(channel, group, msg, last.reason, target, last.count)
 
     # ------------------------------------------------------------------ publishing
 
     async def publish(self, channel: str, msg: Message) -> bool:
         """Publish with a confirm; False when RabbitMQ nacks it (reject-publish at capacity)."""
-        from pamqp import commands as spec
         from pamqp.commands import Basic
 
         assert self.topology is not None
@@ -254,15 +252,15 @@ class RabbitMQTransport:
         async with self._window:
             confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange, routing_key=rk[:255],
                                                    properties=props)
-        return not isinstance(confirm, spec.Basic.Nack)
+        return not isinstance(confirm, Basic.Nack)
 
     # ------------------------------------------------------------------ consuming
 
     async def subscribe(self, spec: SubSpec) -> None:
         """Open a channel for the instance, set its prefetch and start consuming."""
-        if spec.channel not in (self.topology.channels if self.topology else {}):
-            raise TransportError(f"unknown channel {spec.channel!r}")
-        queue = self.queue_of[(spec.channel, spec.group)]
+        queue = self.queue_of.get((spec.channel, spec.group))
+        if queue is None:
+            raise TransportError(f"no queue declared for channel {spec.channel!r} group {spec.group!r}")
         ch = await self.conn.channel()
         self.sub_channels[spec.sid] = ch
         pf = spec.prefetch
@@ -274,9 +272,9 @@ class RabbitMQTransport:
         assert sink is not None
 
         async def on_message(message: Any) -> None:
-            msg = self._message(message)
+            msg, source = self._message(message)
             if msg.deaths:
-                self._observe_death(queue, msg)
+                self._observe_death(queue, msg, source)
             headers = message.header.properties.headers or {}
             count = int(headers.get("x-delivery-count", 0) or 0)
             sink.deliver(sid, msg, count, bool(message.delivery.redelivered), (ch, message.delivery.delivery_tag))
@@ -313,11 +311,7 @@ class RabbitMQTransport:
 
     async def cleanup(self) -> None:
         """Close consumer and observer channels, then delete every queue and exchange declared."""
-        for ch in [*self.sub_channels.values(), *self.observers]:
-            if not ch.is_closed:
-                await ch.close()
-        self.sub_channels.clear()
-        self.observers.clear()
+        await self.stop_consumers()
         if self.conn is None or self.conn.is_closed:
             return
         ch = await self.conn.channel()

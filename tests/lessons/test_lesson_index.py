@@ -9,7 +9,7 @@ import pytest
 from evtool.scenario.lessons import LessonNotFound, find_lesson, lesson_dir, list_lessons, read_lesson_info
 from evtool.scenario.loader import load_scenario
 from evtool.scenario.models import Variation
-from tests.lessons.helpers import LESSON_FILES
+from lesson_helpers import LESSON_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 
 from evtool.scenario.loader import load_scenario
 from evtool.scenario.models import Variation
-from tests.lessons.helpers import LESSON_FILES, lesson_marks, run_lesson
+from lesson_helpers import LESSON_FILES, lesson_marks, run_lesson
 
 
 def _base_params() -> list[Any]:

@@ -11,13 +11,13 @@ import copy
 from typing import Any
 
 import yaml
+from fixture_files import VALID_FILES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import load_text
 from evtool.scenario.yamlsource import parse_yaml
-from fixture_files import VALID_FILES
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fixture_files import VALID_FILES
 
 from evtool.scenario import models as m
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario, load_text, parse_value
-from fixture_files import VALID_FILES
 
 TEXT = """\
 evtool: "1"

@@ -12,13 +12,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from fixture_files import INVALID_FILES, VALID_FILES, expected
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.schema import json_schema
 from evtool.scenario.yamlsource import parse_yaml
-from fixture_files import INVALID_FILES, VALID_FILES, expected
 
 
 @pytest.fixture(scope="module")

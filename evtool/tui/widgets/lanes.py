@@ -74,8 +74,9 @@ class Lanes(Widget, can_focus=True):
         """Show these lanes."""
         if lanes == self.lanes:
             return
+        relayout = len(lanes) != len(self.lanes)
         self.lanes = lanes
-        self.refresh(layout=len(lanes) != len(self.lanes))
+        self.refresh(layout=relayout)
 
     def _visible(self, lane: LaneView) -> list[LaneCell]:
         label = self._label_width()

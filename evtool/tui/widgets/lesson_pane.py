@@ -1,0 +1,128 @@
+"""The lesson pane: the current step's text, the steps so far, and questions with the answer on a key."""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from evtool.sim.snapshot import LessonView, Snapshot
+from evtool.tui import format as fmt
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def rich_say(text: str, style: str = "") -> Text:
+    """Lesson text with `code` spans in bold cyan."""
+    out = Text(style=style)
+    pos = 0
+    for match in _CODE.finditer(text):
+        out.append(text[pos:match.start()])
+        out.append(match.group(1), style="bold cyan")
+        pos = match.end()
+    out.append(text[pos:])
+    return out
+
+
+class LessonPane(VerticalScroll):
+    """The lesson's narration (see the module docstring)."""
+
+    DEFAULT_CSS = """
+    LessonPane { height: 1fr; }
+    LessonPane > Static { width: 1fr; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.body = Static("", id="lesson-text")
+        self.revealed: set[int] = set()
+        self._key: tuple[object, ...] | None = None
+        self.lesson: LessonView | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        """The text lives in one Static."""
+        yield self.body
+
+    def reveal(self) -> bool:
+        """Reveal the current question's answer; False when there is no question to answer."""
+        lesson = self.lesson
+        step = lesson.step if lesson else None
+        if step is None or step.ask is None or step.index in self.revealed:
+            return False
+        self.revealed.add(step.index)
+        self._key = None
+        return True
+
+    def update_from(self, snap: Snapshot) -> None:
+        """Show the lesson's state in this snapshot."""
+        lesson = snap.lesson
+        self.lesson = lesson
+        key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, frozenset(self.revealed),
+               snap.paused)
+        if key == self._key:
+            return
+        self._key = key
+        self.body.update(self._render(snap))
+
+    def _render(self, snap: Snapshot) -> Text:
+        lesson = snap.lesson
+        t = Text()
+        if lesson is None:
+            t.append("No lesson in this scenario.\n\n", style="dim")
+            t.append("Watch the lanes and the checks; press ", style="dim")
+            t.append("?", style="bold")
+            t.append(" for every key.", style="dim")
+            return t
+        step = lesson.step
+        total = len(lesson.steps)
+        if step is None:
+            t.append(rich_say(lesson.summary))
+            t.append("\n\nPress ", style="dim")
+            t.append("space", style="bold")
+            t.append(" to start.", style="dim")
+            return t
+        fired = {i for i, _ in lesson.fired}
+        t.append(f"Step {step.index + 1} of {total}", style="bold reverse")
+        when = dict(lesson.fired).get(step.index, 0)
+        t.append(f"  at {fmt.vtime(when)}\n", style="dim")
+        t.append(rich_say(step.say))
+        t.append("\n")
+        msgs = [f.split(":", 1)[1] for f in step.focus if f.startswith("message:")]
+        if msgs:
+            t.append("\n▸ enter ", style="bold")
+            t.append(f"inspects {msgs[0]}", style="dim")
+        if step.ask is not None:
+            q = step.ask
+            t.append("\n? ", style="bold yellow")
+            t.append(q.question, style="bold")
+            if q.choices:
+                t.append("\n  " + "   ".join(f"({c})" for c in q.choices))
+            if step.index in self.revealed:
+                t.append("\n✓ ", style="bold green")
+                t.append(q.answer, style="bold green")
+                if q.explain:
+                    t.append(" — ")
+                    t.append(rich_say(q.explain))
+            else:
+                t.append("\n  press ", style="dim")
+                t.append("a", style="bold")
+                t.append(" to reveal the answer", style="dim")
+        t.append("\n")
+        if snap.paused_by and snap.paused and snap.outcome is None:
+            t.append("\n‖ paused by the lesson: press ", style="yellow")
+            t.append("space", style="bold yellow")
+            t.append(" to go on", style="yellow")
+        elif snap.outcome is not None:
+            sym = "✓" if snap.outcome == "passed" else "✗" if snap.outcome == "failed" else "?"
+            t.append(f"\n{sym} run {snap.outcome}", style="bold green" if snap.outcome == "passed" else "bold red")
+            t.append(" — the checks tab (5) tells why. q quits.", style="dim")
+        t.append("\n\n")
+        for s in lesson.steps:
+            mark, style = ("✓", "green") if s.index in fired else ("○", "dim")
+            if s.index == step.index:
+                mark, style = "▶", "bold"
+            t.append(f"{mark} {s.index + 1}. ", style=style)
+            t.append(s.trigger + ("  ‖" if s.pause else "") + "\n", style="dim")
+        return t
