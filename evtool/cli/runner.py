@@ -150,7 +150,13 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     listeners = []
     if rec is not None and opts.record == "full":
         listeners.append(rec.record)
-    engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
+    try:
+        engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
+    except ScenarioError as err:
+        if rec is not None:
+            rec.abort("crashed")
+        print_scenario_error(err)
+        return EXIT_INVALID
     pacer = Pacer(engine, speed=speed)
     out = console()
     live_enabled = not (opts.quiet or opts.json_out) and out.is_terminal and os.environ.get("CI") != "true"

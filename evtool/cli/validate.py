@@ -22,6 +22,7 @@ def validate(
     from evtool.cli.output import console, print_scenario_error
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario
+    from evtool.sim.settings import profile_for
 
     results = []
     failed = False
@@ -29,6 +30,7 @@ def validate(
     for f in files:
         try:
             loaded = load_scenario(f, set_)
+            profile_for(loaded)
         except ScenarioError as err:
             failed = True
             results.append({"file": str(f), "valid": False, "problems": [p.as_dict() for p in err.problems]})

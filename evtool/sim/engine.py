@@ -38,7 +38,6 @@ from evtool.core.channel_config import (
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
-from evtool.core.profiles import get_profile
 from evtool.scenario import models as m
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.consumer import ConsumerActor, Instance
@@ -47,6 +46,7 @@ from evtool.sim.kernel import PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel
 from evtool.sim.producer import ProducerActor
 from evtool.sim.rng import stream
 from evtool.sim.sampling import duration_sampler
+from evtool.sim.settings import profile_for
 from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest
 from evtool.trace.metrics import Metrics
@@ -155,11 +155,8 @@ class Engine:
         self.pending_work = 0
         self.stopped_reason: str | None = None
         self.aborted_by: str | None = None
-        profile = get_profile(sc.broker.profile)
-        if sc.broker.settings:
-            profile = profile.with_overrides(**sc.broker.settings)
-        self.profile = profile
-        self.broker = Broker(profile, self.emit)
+        self.profile = profile_for(loaded)
+        self.broker = Broker(self.profile, self.emit)
         self.broker_up = True
         self._broker_timer: int | None = None
         self.subscribers: dict[int, Instance] = {}

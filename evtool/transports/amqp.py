@@ -101,7 +101,7 @@ class RabbitMQTransport:
 
         try:
             self.conn = await asyncio.wait_for(aiormq.connect(self.url), timeout=5)
-        except (OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError) as exc:
+        except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
             raise TransportUnavailable(f"cannot reach RabbitMQ at {redact_url(self.url)}: {exc}") from exc
         props = getattr(self.conn, "server_properties", {}) or {}
         self.server_version = _text(props.get("version", ""))

@@ -1,0 +1,126 @@
+"""What a real broker cannot do of a scenario, said before the run starts, with what evtool does instead.
+
+Each warning names the scenario element, what the broker lacks (from the
+semantics reference, research §1.1, §1.4, §1.5) and evtool's substitute.
+"""
+
+from __future__ import annotations
+
+from evtool.scenario import models as m
+from evtool.scenario.loader import LoadedScenario
+from evtool.transports.base import PROFILE_OF, check_transport
+
+
+def _retry_modes(sc: m.Scenario, channel: str) -> set[str]:
+    return {c.retry.mode for c in sc.consumers.values() if c.from_ == channel and c.retry is not None}
+
+
+def _has_delayed_redeliver(sc: m.Scenario, channel: str) -> bool:
+    for c in sc.consumers.values():
+        if c.from_ != channel or c.retry is None or c.retry.mode != "redeliver":
+            continue
+        if c.retry.backoff.type != "none":
+            return True
+    return False
+
+
+def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[str]:
+    """Warnings for `transport` about `loaded`: each says what is missing and what evtool does instead."""
+    check_transport(transport)
+    sc = loaded.model if isinstance(loaded, LoadedScenario) else loaded
+    out: list[str] = []
+    profile = sc.broker.profile
+    expected = PROFILE_OF[transport]
+    if transport == "rabbitmq":
+        if profile not in ("rabbitmq-quorum", "rabbitmq-classic"):
+            out.append(f"the scenario's profile is {profile!r}; on RabbitMQ the run behaves as {expected!r} "
+                       "(quorum queues: returned messages go back near the head, x-delivery-count counts returns)")
+    elif profile != expected:
+        out.append(f"the scenario's profile is {profile!r}; on {transport} the run behaves as {expected!r}")
+    if sc.broker.hop_latency not in (0, "0s"):
+        out.append("broker.hop_latency is ignored: the real network is the hop")
+    if sc.patterns:
+        out.append(f"patterns ({', '.join(sc.patterns)}) run on the local engine only; they are left out of this "
+                   "run")
+    for f in sc.faults:
+        if f.enabled and f.action == "broker_restart":
+            out.append(f"fault {f.name or f.action}: evtool does not restart a real broker; it closes every "
+                       "consumer's connection for the downtime and reconnects them (what clients see of a "
+                       "restart; the broker keeps its own durable state)")
+    for name, spec in sc.channels.items():
+        out.extend(_channel_warnings(sc, transport, name, spec))
+    return out
+
+
+def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -> list[str]:
+    out: list[str] = []
+    if isinstance(spec, m.RouterChannel):
+        if transport != "rabbitmq":
+            out.append(f"{name}: {transport} has no exchanges; evtool routes on the client with the same "
+                       f"{spec.type} routing table and publishes a copy to each bound channel")
+        return out
+    if isinstance(spec, m.LogChannel):
+        if transport == "rabbitmq":
+            out.append(f"{name}: log channels run as a fanout exchange with one queue per consumer group "
+                       "(partitions, offsets and replay are not modelled)")
+        elif spec.partitions > 1:
+            out.append(f"{name}: {spec.partitions} partitions run as one stream (per-partition order and "
+                       "rebalancing are not modelled)")
+        return out
+    assert isinstance(spec, m.DeliveryChannel)
+    if isinstance(spec, m.GroupedQueueChannel):
+        out.append(f"{name}: {transport} has no per-key message groups; it runs as a plain queue (order within "
+                   "a group is not enforced)")
+    if spec.requeue_position is not None:
+        out.append(f"{name}: requeue_position {spec.requeue_position} cannot be chosen on {transport}; the "
+                   "broker's own rule applies")
+    dl = spec.dead_letter
+    md = spec.max_deliveries
+    if transport == "rabbitmq":
+        classic = sc.broker.profile == "rabbitmq-classic" or not spec.durable or sc.broker.persistence == "memory"
+        if classic and md not in (None, "unlimited", 0):
+            out.append(f"{name}: a classic queue has no delivery limit (x-delivery-limit is for quorum queues); "
+                       "max_deliveries is not enforced")
+        if spec.ack_timeout is not None:
+            out.append(f"{name}: ack_timeout {spec.ack_timeout / 1e9:g}s cannot be set per queue on RabbitMQ "
+                       "3.10; the server's consumer_timeout applies (default 30 min, closes the channel)")
+        if spec.dedup_window:
+            out.append(f"{name}: RabbitMQ has no deduplication; dedup_window is ignored")
+        if spec.capacity is not None and spec.overflow == "drop_head" and dl is not None:
+            out.append(f"{name}: with a dead-letter target RabbitMQ dead-letters the dropped head (reason "
+                       "maxlen) where the core drops it")
+        if _has_delayed_redeliver(sc, name):
+            out.append(f"{name}: RabbitMQ has no delayed requeue; for a retry with backoff evtool holds the "
+                       "delivery for the delay, then nacks it (it counts against prefetch meanwhile)")
+    elif transport == "nats":
+        if dl is not None:
+            out.append(f"{name}: NATS JetStream has no dead-letter queue (at MaxDeliver the message stays in the "
+                       f"stream and an advisory is published); evtool listens for the advisory, copies the "
+                       f"message to {dl} and records it as dead-lettered; a reject is +TERM plus the same copy")
+        elif md not in (None, "unlimited", 0):
+            out.append(f"{name}: at MaxDeliver the message stays in the stream (advisory); recorded as "
+                       "max_deliveries_reached")
+        if spec.ttl is not None:
+            out.append(f"{name}: NATS has no per-message expiry at the head; ttl becomes the stream's MaxAge "
+                       "(old messages are removed wherever they are, without a dead letter)")
+        if spec.capacity is not None and spec.overflow == "dead_letter":
+            out.append(f"{name}: overflow dead_letter is not possible on NATS; the oldest message is discarded")
+        if "in_place" not in _retry_modes(sc, name) and spec.ack_timeout is None:
+            out.append(f"{name}: no ack_timeout set: NATS AckWait is 30 s, so a crashed consumer's messages "
+                       "come back after 30 s")
+    else:  # redis
+        out.append(f"{name}: Redis never redelivers by itself; evtool runs a claimer (XAUTOCLAIM) that takes "
+                   f"over entries idle for longer than "
+                   f"{(spec.ack_timeout or 30_000_000_000) / 1e9:g}s (the channel's ack_timeout, else 30 s); "
+                   "a nack is a claim by the same consumer after the retry delay")
+        if dl is not None or md not in (None, "unlimited", 0):
+            out.append(f"{name}: Redis has no dead-letter stream; evtool applies the documented recipe: at the "
+                       "limit (or on a reject) XADD to the dead-letter stream, then XACK")
+        if spec.ttl is not None:
+            out.append(f"{name}: Redis streams have no message TTL; ttl is ignored")
+        if spec.capacity is not None:
+            out.append(f"{name}: capacity becomes XADD MAXLEN ~ (approximate trimming of the oldest entries, "
+                       "without dead letters or publish refusal)")
+        if spec.dedup_window:
+            out.append(f"{name}: Redis has no deduplication; dedup_window is ignored")
+    return out

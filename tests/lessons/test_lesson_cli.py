@@ -1,0 +1,132 @@
+"""`evtool lessons`, `evtool explain` and `evtool new`, invoked in-process on a small Typer app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from evtool.cli.explain import explain
+from evtool.cli.lessons import lessons
+from evtool.cli.new import new
+from evtool.scenario.lessons import find_lesson, list_lessons
+from evtool.scenario.loader import load_scenario
+
+app = typer.Typer()
+app.command("lessons")(lessons)
+app.command("explain")(explain)
+app.command("new")(new)
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_lessons_lists_every_lesson_with_title_level_and_concepts() -> None:
+    result = run("lessons")
+    assert result.exit_code == 0, result.output
+    for info in list_lessons():
+        assert info.id in result.output
+        assert info.level in result.output
+
+
+def test_lessons_json_and_concept_filter() -> None:
+    result = run("lessons", "--json")
+    data = json.loads(result.stdout)
+    assert {d["id"] for d in data} == {i.id for i in list_lessons()}
+    assert all(d["title"] and d["concepts"] and Path(d["path"]).is_file() for d in data)
+    only = json.loads(run("lessons", "--json", "--concept", "idempot").stdout)
+    assert only and all(any("idempot" in c for c in d["concepts"]) for d in only)
+    assert "idempotent-consumer" in {d["id"] for d in only}
+
+
+def test_explain_prints_lesson_topology_and_expectations() -> None:
+    result = run("explain", "retries-dlq-poison")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Retries, backoff and the dead-letter queue" in out
+    assert "How many times was POISON-1 delivered" in out
+    assert "answer:" not in out
+    # topology: producer -> queue -> consumer, and the dead-letter edge
+    assert out.index("producer checkout") < out.index("queue orders") < out.index("consumer billing ×3")
+    assert "☠ dead letters → queue orders.dlq" in out
+    for name in ("nothing-lost", "poison-attempts", "charged-once", "queue-bounded"):
+        assert name in out
+    assert "--set 'consumers.billing.retry.non_retryable=[ParseError]'" in out
+    assert "turns red: poison-attempts" in out
+
+
+def test_explain_answers_and_routers() -> None:
+    out = run("explain", "slow-consumer-backpressure", "--answers").output
+    assert "answer: About 9 s" in out
+    assert "router clicks" in out and "queue index-jobs" in out and "log click-log" in out
+    assert out.index("router clicks") < out.index("queue index-jobs") < out.index("consumer indexer")
+
+
+def test_explain_a_file_and_emits(tmp_path: Path) -> None:
+    out = run("explain", str(find_lesson("tracing-monitoring"))).output
+    assert "emits PaymentCaptured → topic payment-events" in out
+    assert out.index("topic payment-events") < out.index("consumer shipping")
+
+
+def test_explain_unknown_lesson_and_invalid_file(tmp_path: Path) -> None:
+    result = run("explain", "pubsub-fanot")
+    assert result.exit_code == 2
+    assert "did you mean `pubsub-fanout`" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('evtool: "1"\nid: bad\nrun: {seed: 1, duration: 1m}\nchannels: {q: {kind: queue, capacty: 3}}\n',
+                   encoding="utf-8")
+    result = run("explain", str(bad))
+    assert result.exit_code == 2
+    assert "capacity" in result.output
+
+
+def test_new_from_a_lesson_writes_a_copy_with_a_new_id(tmp_path: Path) -> None:
+    target = tmp_path / "my-fanout"
+    result = run("new", str(target), "--from", "pubsub-fanout")
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "my-fanout.yaml"
+    loaded = load_scenario(written)
+    assert loaded.model.id == "my-fanout"
+    original = load_scenario(find_lesson("pubsub-fanout")).model
+    assert loaded.model.model_copy(update={"id": original.id}) == original
+    assert "# yaml-language-server" in written.read_text(encoding="utf-8"), "comments are kept"
+
+
+def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "taken.yaml"
+    target.write_text("keep me\n", encoding="utf-8")
+    result = run("new", str(target))
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
+@pytest.mark.parametrize("bad", ["9lives", "has space"])
+def test_new_rejects_a_name_that_is_not_an_id(tmp_path: Path, bad: str) -> None:
+    result = run("new", str(tmp_path / bad))
+    assert result.exit_code == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_new_unknown_lesson(tmp_path: Path) -> None:
+    result = run("new", str(tmp_path / "x"), "--from", "nope")
+    assert result.exit_code == 2
+    assert "no lesson named `nope`" in result.output
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_new_plain_template_is_valid_and_passes(tmp_path: Path) -> None:
+    from evtool.sim.engine import Engine
+
+    result = run("new", str(tmp_path / "checkout-test.yml"))
+    assert result.exit_code == 0, result.output
+    loaded = load_scenario(tmp_path / "checkout-test.yml")
+    assert loaded.model.id == "checkout-test"
+    assert not loaded.warnings
+    out = Engine(loaded).run()
+    assert out.outcome == "passed", out.checks
