@@ -10,6 +10,9 @@ import typer
 # so they must stay light at import time.
 COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.run", "run", "run", "Running"),
+    ("evtool.cli.lessons", "lessons", "lessons", "Lessons"),
+    ("evtool.cli.explain", "explain", "explain", "Lessons"),
+    ("evtool.cli.new", "new", "new", "Lessons"),
     ("evtool.cli.validate", "validate", "validate", "Scenarios"),
     ("evtool.cli.schema", "schema", "schema", "Scenarios"),
     ("evtool.cli.runs", "runs", "runs", "Recorded runs"),

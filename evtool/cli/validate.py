@@ -22,7 +22,7 @@ def validate(
     from evtool.cli.output import console, print_scenario_error
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario
-    from evtool.sim.settings import profile_for
+    from evtool.sim.engine import Engine
 
     results = []
     failed = False
@@ -30,7 +30,7 @@ def validate(
     for f in files:
         try:
             loaded = load_scenario(f, set_)
-            profile_for(loaded)
+            Engine(loaded)  # builds the broker and actors: catches what only the profile can say
         except ScenarioError as err:
             failed = True
             results.append({"file": str(f), "valid": False, "problems": [p.as_dict() for p in err.problems]})

@@ -606,6 +606,7 @@ class Consumer(Model):
     commit: Commit = Field(default_factory=Commit)
     start_from: Literal["earliest", "latest", "committed"] = "committed"
     batch: Batch | None = None
+    start: Duration = Field("0s", description="when the consumer's instances start (a late subscriber)")
     description: str | None = None
 
     @field_validator("idempotency", mode="before")
@@ -865,6 +866,13 @@ class DelayFault(ProbabilisticFault):
     latency: DurationDist
 
 
+class RedriveFault(FaultBase):
+    """Send dead letters back to the channel they died in (all of them, or one message)."""
+
+    action: Literal["redrive"]
+    message: str | None = Field(None, description="one message id; all dead letters when omitted")
+
+
 class PoisonFault(FaultBase):
     """Publish a poison message from the timeline."""
 
@@ -876,7 +884,7 @@ class PoisonFault(FaultBase):
 
 Fault = Annotated[
     CrashFault | RestartFault | PauseFault | SlowFault | ScaleFault | BrokerRestartFault | DropFault
-    | DuplicateFault | DelayFault | PoisonFault,
+    | DuplicateFault | DelayFault | PoisonFault | RedriveFault,
     Field(discriminator="action"),
 ]
 

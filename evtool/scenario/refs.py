@@ -9,6 +9,7 @@ are legal but almost always a mistake.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,8 @@ from evtool.scenario.vocabulary import KINDS
 from evtool.scenario.yamlsource import Locations, Path_, dotted
 
 EXPRESSION_NAMES = frozenset({"msg", "state", "key", "attempt", "now", "params", "tag"})
+STATE_PATH_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(.*)\])?\s*$")
+"""An effect's target: a state field, optionally indexed (`stock[msg.payload.sku]`)."""
 TARGET_KINDS = ("consumer", "channel", "producer", "pattern", "broker")
 
 
@@ -147,15 +150,26 @@ class _Checker:
                          severity="warning")
 
     def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
-        for i, e in enumerate(effects):
-            for field in ("by", "value"):
-                v = getattr(e, field)
-                if isinstance(v, str):
-                    self.expr((*base, "effects", i, field), v)
+        self.check_effects((*base, "effects"), effects)
         for i, em in enumerate(emits):
             self.ref((*base, "emit", i, "to"), em.to, self.channels, "channel")
             self.expr((*base, "emit", i, "when"), em.when)
             self.check_templates((*base, "emit", i, "payload"), em.payload)
+
+    def check_effects(self, base: Path_, effects: list[m.Effect]) -> None:
+        for i, e in enumerate(effects):
+            op = next(k for k in ("set", "inc", "dec", "add", "remove", "append") if getattr(e, k) is not None)
+            target = getattr(e, op)
+            match = STATE_PATH_RE.match(target)
+            if not match:
+                self.add((*base, i, op), f"`{target}` is not a state field",
+                         "write `name` or `name[expression]`, e.g. `stock[msg.payload.sku]`")
+            elif match.group(2) is not None:
+                self.expr((*base, i, op), match.group(2), offset=match.start(2))
+            for field in ("by", "value"):
+                v = getattr(e, field)
+                if isinstance(v, str):
+                    self.expr((*base, i, field), v)
 
     def check_retry(self, path: Path_, r: m.RetryPolicy, allowed: set[str]) -> None:
         if r.on_exhausted not in allowed:
@@ -199,6 +213,8 @@ class _Checker:
                                          {"compensate", "dead_letter"})
             elif isinstance(p, m.EventSourcedAggregatePattern):
                 self.ref((*base, "commands", "from"), p.commands.from_, self.channels, "channel")
+                for event_type, effects in p.apply.items():
+                    self.check_effects((*base, "apply", event_type), effects)
                 for i, inv in enumerate(p.invariants):
                     self.expr((*base, "invariants", i), inv)
             elif isinstance(p, m.ProjectionPattern):
@@ -217,6 +233,9 @@ class _Checker:
                     self.add((*base, "name"), f"two faults are named `{f.name}`")
                 names.add(f.name)
             self.target((*base, "target"), f.target, f.action)
+            if f.action == "redrive" and not f.target.startswith("channel:"):
+                self.add((*base, "target"), "a redrive targets a dead-letter channel",
+                         "e.g. `target: channel:orders.dlq`")
             if f.action == "poison" and not f.target.startswith("channel:"):
                 self.add((*base, "target"), "a poison fault targets a channel", "e.g. `target: channel:orders`")
 
@@ -315,7 +334,7 @@ class _Checker:
 
     # -- the small languages
 
-    def expr(self, path: Path_, text: str | None) -> None:
+    def expr(self, path: Path_, text: str | None, *, offset: int = 0) -> None:
         if text is None:
             return
         from evtool.scenario.expressions import ExpressionError, compile_expression
@@ -323,7 +342,7 @@ class _Checker:
         try:
             compile_expression(text, names=EXPRESSION_NAMES)
         except ExpressionError as exc:
-            self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=exc.column)
+            self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=offset + exc.column)
 
     def selector(self, path: Path_, text: str) -> None:
         from evtool.scenario.selectors import SelectorError, parse_selector

@@ -147,7 +147,13 @@ class ConsumerActor:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Start every instance."""
+        """Start every instance (at `start`, for a late subscriber)."""
+        if self.spec.start > 0:
+            self.engine.kernel.at(self.spec.start, self._start_all, None, PRIO_ACTOR)
+            return
+        self._start_all(None)
+
+    def _start_all(self, _: Any) -> None:
         for i in range(self.spec.instances):
             inst = Instance(self, i)
             self.instances.append(inst)

@@ -39,6 +39,7 @@ from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
+from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.faults import FaultTimeline
@@ -103,7 +104,7 @@ def gc_tuned(threshold: int = 100_000) -> Iterator[None]:
 
 def channel_config(spec: Any, persistence: str) -> ChannelConfig:
     """Translate a scenario channel into the core's configuration."""
-    durable = spec.durable and persistence == "durable"
+    durable = getattr(spec, "durable", True) and persistence == "durable"
     if isinstance(spec, m.RouterChannel):
         return RouterConfig(type=spec.type, durable=durable)
     if isinstance(spec, m.LogChannel):
@@ -175,7 +176,12 @@ class Engine:
                 strategies = {c.assignment for c in sc.consumers.values() if c.from_ == name}
                 if len(strategies) == 1:
                     cfg = dataclasses.replace(cfg, assignment=strategies.pop())
-            self.broker.declare(name, cfg)
+            try:
+                self.broker.declare(name, cfg)
+            except ValueError as exc:
+                raise ScenarioError([loaded.where(("channels", name), str(exc),
+                                                  f"profile `{sc.broker.profile}` cannot do this; see "
+                                                  "docs/profiles.md")], loaded.text) from None
         for name, spec in sc.channels.items():
             if isinstance(spec, m.RouterChannel):
                 for b in spec.bindings:
@@ -323,6 +329,9 @@ class Engine:
         self.flush()
         self.metrics.sample(self.now, self)
         self.checks.tick(self.now)
+        if self.checks.alerts:
+            for ev in self.checks.tick_alerts(self.now):
+                self.emit(ev)
         if self.checks.abort_reason and self.phase != "done":
             self.aborted_by = self.checks.abort_reason
             self.stopped_reason = "aborted"

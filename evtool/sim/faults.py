@@ -137,6 +137,10 @@ class FaultTimeline:
             self.active[name] = (table, target, fault)
             if duration is not None:
                 eng.kernel.at(now + duration, self._remove_publish_fault, name, PRIO_FAULT)
+        elif action == "redrive":
+            channel = spec.target.partition(":")[2]
+            n = eng.broker.redrive(now, channel, spec.message)
+            eng.emit(TraceEvent(now, "fault_ended", None, None, name, data={"action": action, "redriven": n}))
         elif action == "poison":
             channel = spec.target.partition(":")[2]
             self.poisoned += 1

@@ -502,12 +502,14 @@ class EngineHost:
                  paused: bool = False, interventions: Sequence[tuple[int, str, dict[str, Any]]] = (),
                  listeners: Sequence[Listener] = (), threaded: bool = True, replay: bool = False,
                  clock: Callable[[], float] = time.monotonic, publish_hz: float = 30.0,
-                 slice_events: int = SLICE_EVENTS) -> None:
+                 slice_events: int = SLICE_EVENTS, end_ns: int | None = None) -> None:
         self.loaded = loaded
         self.scenario = loaded.model
         self.seed = self.scenario.run.seed if seed is None else seed
         self.replay = replay
         self.threaded = threaded
+        self.end_hint = end_ns
+        self._started = False
         self._clock = clock
         self._manual_wall = 0.0
         self._initial_interventions = list(interventions)
@@ -559,7 +561,10 @@ class EngineHost:
     # ------------------------------------------------------------------ public API
 
     def start(self) -> None:
-        """Start the engine (and, when threaded, the host's thread)."""
+        """Start the engine (and, when threaded, the host's thread); idempotent."""
+        if self._started:
+            return
+        self._started = True
         self.engine.start()
         self.engine.flush()
         self.lesson.at_time(self.engine.now)
@@ -884,7 +889,7 @@ class EngineHost:
         self._version += 1
         return Snapshot(
             version=self._version, scenario_id=sc.id, title=sc.lesson.title if sc.lesson else sc.id,
-            seed=self.seed, now_ns=eng.now, end_ns=eng.load_end + eng.drain_max, phase=eng.phase,
+            seed=self.seed, now_ns=eng.now, end_ns=self.end_hint or eng.load_end + eng.drain_max, phase=eng.phase,
             paused=self.pacer.paused, speed=self.pacer.speed, events=last_seq, events_per_s=self._wall_rate,
             digest=self.outcome.digest[:16] if self.outcome else eng.digest.short(),
             channels=tuple(channels), producers=producers, consumers=tuple(consumers), lanes=lanes,

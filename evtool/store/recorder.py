@@ -2,60 +2,59 @@
 
 Shape (why each part is there):
 
-* The engine (synchronous code, in an asyncio program or not) calls
-  `record(events)`; that appends to a pending list under a lock and returns.
-  Once `batch_size` events are pending, the list is handed to the writer as
-  one batch. The hot path never touches SQLite.
-* A dedicated writer thread runs its own asyncio loop with one aiosqlite
-  connection. Each batch costs two awaited calls (one `executemany`, one
-  `commit`), because every awaited aiosqlite call is a thread hop of about
-  90 µs; one hop per event would cap a run at a few thousand events/s.
-* At most `max_batches` batches wait for the writer; when they are all
-  taken, `record` blocks until the writer catches up (back-pressure), so
-  memory stays bounded however long the run.
-* Every `flush_interval` seconds the writer also takes whatever is pending,
-  so a slow (real-time) run still commits its trace steadily; a SIGKILL then
-  loses at most the last interval.
-* The run row is written with outcome `incomplete` at `start`; `finish` or
-  `abort` replace it. A killed process leaves `incomplete` and every
-  committed batch.
+* `start` writes the run row (outcome `incomplete`) and creates the run's
+  trace table synchronously, so a bad `--db` fails at once; for a full
+  recording it then starts a writer process (`evtool.store.writer`).
+* The engine calls `record(events)`: the events are appended to a pending
+  list; once `batch_size` are pending they are turned into one compact
+  frame (columns, `marshal`: about 0.3 µs per event) and queued. That is
+  all the engine's thread does; the hot path never touches SQLite or JSON.
+* A sender thread writes queued frames to the writer's stdin. At most
+  `max_batches` frames wait; when they are all taken `record` blocks until
+  the writer catches up (back-pressure), so memory stays bounded.
+* Every `flush_interval` seconds the sender also takes whatever is pending,
+  so a slow (real-time) run still commits its trace steadily.
+* Why a process and not a thread: the engine is CPU-bound Python; a writer
+  thread competes with it for the GIL and made a recorded run 2-3 times
+  slower. The writer process runs on another core.
+* A reader thread follows the writer's replies (events committed, result
+  written, failure).
+
+Crash safety: if this process dies (SIGKILL), the writer sees its stdin
+close, commits what it received and exits; the run keeps `incomplete` and
+every committed batch. Ctrl-C reaches only this process (the writer ignores
+SIGINT); `abort("interrupted")` then records the outcome.
 
 Failures of the writer never reach the engine: `record` drops events once
-the writer has failed, and `finish`/`abort` raise `RecorderError`.
+the writer has failed, and `finish`/`abort` raise `RecorderError` (after
+writing the result row themselves, so the run is not left `incomplete`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
+import os
+import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-
-import aiosqlite
+from typing import IO
 
 from evtool.core.events import TraceEvent
 from evtool.store import codec
 from evtool.store.errors import RecorderError, StoreError
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import (
-    configure,
-    create_trace_sql,
-    index_trace_sql,
-    migrate,
-    open_connection,
-    trace_table,
-)
+from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync
+from evtool.store.writer import encode_batch, encode_end
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 UPDATE_RESULT = f"UPDATE runs SET ({codec.RESULT_COLUMNS}) = (?,?,?,?,?,?,?,?) WHERE rk = ?"
-MARK_INDEXED = "UPDATE runs SET trace_indexed = 1 WHERE rk = ?"
-
-# A batch on its way to the writer: first sequence number, the events, and
-# whether it holds a back-pressure permit the writer must give back.
-_Batch = tuple[int, list[TraceEvent], bool]
+# Linux lets a pipe hold up to 1 MiB (fs.pipe-max-size): a few batches in flight, so the sender rarely waits.
+_F_SETPIPE_SZ = 1031
+_PIPE_BYTES = 1 << 20
 
 
 class Recorder:
@@ -73,6 +72,10 @@ class Recorder:
 
     or ``with Recorder(path) as rec: rec.start(header); ...; rec.finish(result)``:
     leaving the block by an exception records `interrupted` (Ctrl-C) or `crashed`.
+
+    `wait_for_index`: `finish` returns once the trace is indexed (the default),
+    or as soon as the result is committed, leaving the writer process to
+    build the indexes (readers scan an unindexed trace meanwhile).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class Recorder:
         batch_size: int = 2000,
         max_batches: int = 8,
         flush_interval: float = 0.25,
+        wait_for_index: bool = True,
     ) -> None:
         if batch_size < 1 or max_batches < 1:
             raise ValueError("batch_size and max_batches must be at least 1")
@@ -89,25 +93,27 @@ class Recorder:
         self.batch_size = batch_size
         self.max_batches = max_batches
         self.flush_interval = flush_interval
+        self.wait_for_index = wait_for_index
         self.run_id: str | None = None
         self.dropped = 0  # events dropped because the writer had failed
-        self._header: RunHeader | None = None
         self._full = True
+        self._run_key = 0
+        self._started = False
         self._lock = threading.Lock()
         self._pending: list[TraceEvent] = []
-        self._next_seq = 0
-        self._outbox: collections.deque[_Batch] = collections.deque()
-        self._permits = threading.Semaphore(max_batches)
-        self._started = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._close: RunResult | None = None
+        self._sent = 0  # events handed to the sender
+        self._frames: queue.Queue[bytes | None] = queue.Queue(max_batches)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sender: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._state = threading.Condition()
+        self._committed_events = 0
+        self._result_written = False
+        self._indexed = False
+        self._writer_gone = False
         self._closed = False
         self._failed = False
         self._error: BaseException | None = None
-        self._committed_events = 0
-        self._commit_cond = threading.Condition()
 
     # ----- engine side -------------------------------------------------
 
@@ -118,27 +124,27 @@ class Recorder:
 
     @property
     def committed(self) -> int:
-        """Events committed to the database so far (read from another thread: approximate)."""
+        """Events committed to the database so far (as last reported by the writer)."""
         return self._committed_events
 
     def start(self, header: RunHeader) -> str:
         """Create the database if needed, write the run row (outcome `incomplete`), start the writer.
 
-        Blocks until the run row is committed; raises `StoreError` when the
-        database cannot be opened or written. Returns the run id.
+        Raises `StoreError` when the database cannot be opened or written.
+        Returns the run id.
         """
-        if self._thread is not None:
+        if self._started:
             raise RuntimeError("a Recorder records one run; make a new one")
-        self._header = header
+        self._started = True
         self._full = header.record_mode == "full"
         self.run_id = header.id
-        self._thread = threading.Thread(target=self._thread_main, name=f"evtool-recorder-{header.id}",
-                                        daemon=True)
-        self._thread.start()
-        self._started.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise StoreError(f"cannot record into {self.db_path}: {self._error}") from self._error
+        try:
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._run_key = self._write_header(header)
+        except Exception as exc:  # noqa: BLE001 - any failure here means: not recording
+            raise StoreError(f"cannot record into {self.db_path}: {exc}") from exc
+        if self._full:
+            self._spawn()
         return header.id
 
     def record(self, events: Sequence[TraceEvent]) -> None:
@@ -149,28 +155,23 @@ class Recorder:
             self.dropped += len(events)
             return
         with self._lock:
-            self._pending.extend(events)
-            full = len(self._pending) >= self.batch_size
-        if full:
-            self._hand_over()
+            pending = self._pending
+            pending.extend(events)
+            if len(pending) >= self.batch_size:
+                self._pending = []
+                self._send(pending)
 
     def sink(self, event: TraceEvent) -> None:
         """Record one event (an `EventSink`); `record` with a list is cheaper per event."""
-        if not self._full:
-            return
-        if self._failed or self._closed:
-            self.dropped += 1
-            return
-        with self._lock:
-            self._pending.append(event)
-            full = len(self._pending) >= self.batch_size
-        if full:
-            self._hand_over()
+        self.record((event,))
 
     def flush(self) -> None:
         """Hand the pending events to the writer now (does not wait for the commit)."""
-        if self._full and not self._failed and self._thread is not None:
-            self._hand_over()
+        if self._full and not self._failed and not self._closed and self._proc is not None:
+            with self._lock:
+                pending, self._pending = self._pending, []
+                if pending:
+                    self._send(pending)
 
     def sync(self, timeout: float | None = None) -> bool:
         """Hand over the pending events and wait until everything recorded so far is committed.
@@ -178,18 +179,18 @@ class Recorder:
         Returns False on timeout or when the writer has failed. Not needed in
         normal use (the writer commits on its own); tests and checkpoints use it.
         """
-        if not self._full or self._thread is None:
+        if not self._full or self._proc is None:
             return not self._failed
-        self._hand_over()
-        with self._lock:
-            target = self._next_seq
-        with self._commit_cond:
-            ok = self._commit_cond.wait_for(lambda: self._failed or self._committed_events >= target, timeout)
-        return bool(ok) and not self._failed
+        self.flush()
+        target = self._sent
+        with self._state:
+            ok = self._state.wait_for(
+                lambda: self._failed or self._writer_gone or self._committed_events >= target, timeout)
+        return bool(ok) and not self._failed and self._committed_events >= target
 
     def finish(self, result: RunResult) -> None:
         """Write the remaining events and the result, then close. Raises `RecorderError` if the writer failed."""
-        self._end(result)
+        self._end(result, count=False)
 
     def abort(self, outcome: str = "interrupted", result: RunResult | None = None) -> None:
         """End the run as `interrupted` or `crashed`, keeping the trace written so far.
@@ -200,17 +201,18 @@ class Recorder:
         if outcome not in ("interrupted", "crashed"):
             raise ValueError(f"abort outcome must be 'interrupted' or 'crashed', not {outcome!r}")
         if result is None:
-            result = RunResult(outcome=outcome, ended_at=utc_now_iso(), events=-1)
-        elif result.outcome != outcome:
+            self._end(RunResult(outcome=outcome, ended_at=utc_now_iso()), count=True)
+            return
+        if result.outcome != outcome:
             result = RunResult(**{**result.to_dict(), "outcome": outcome})
-        self._end(result)
+        self._end(result, count=False)
 
     def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self._thread is None or self._closed:
+        if not self._started or self._closed:
             return
         if exc_type is None:
             # Left without finish(): the run's end is unknown to us.
@@ -222,135 +224,195 @@ class Recorder:
             except RecorderError:
                 pass  # the original exception matters more
 
-    def _hand_over(self) -> None:
-        # Take a permit first and outside the lock: the writer takes the lock
-        # too, so waiting for a permit while holding it could deadlock.
-        while not self._permits.acquire(timeout=0.5):
-            if self._failed:
-                return
-        with self._lock:
-            batch = self._pending
-            if not batch:
-                self._permits.release()
-                return
-            self._pending = []
-            self._outbox.append((self._next_seq, batch, True))
-            self._next_seq += len(batch)
-        self._poke()
+    # ----- internals ------------------------------------------------------
 
-    def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None:
+    def _write_header(self, header: RunHeader) -> int:
+        conn = connect_sync(self.db_path)
+        try:
+            migrate_sync(conn)
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:
-                pass  # the loop has closed: the writer has stopped
+                run_key = conn.execute(INSERT_RUN, codec.header_row(header)).lastrowid
+                assert run_key is not None
+                if self._full:
+                    conn.execute(create_trace_sql(run_key))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return int(run_key)
+        finally:
+            conn.close()
 
-    def _end(self, result: RunResult) -> None:
-        if self._thread is None:
+    def _spawn(self) -> None:
+        env = dict(os.environ)
+        # The writer imports evtool: make this copy importable even when it is not installed.
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise StoreError(f"cannot record into {self.db_path}: cannot start the writer process: {exc}") from exc
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            import fcntl
+
+            fcntl.fcntl(self._proc.stdin.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+        except (ImportError, OSError):
+            pass  # not Linux, or over the limit: the default pipe works, with more waiting
+        self._sender = threading.Thread(target=self._send_loop, args=(self._proc.stdin,),
+                                        name=f"evtool-recorder-send-{self.run_id}", daemon=True)
+        self._listener = threading.Thread(target=self._listen, args=(self._proc.stdout,),
+                                          name=f"evtool-recorder-listen-{self.run_id}", daemon=True)
+        self._sender.start()
+        self._listener.start()
+
+    def _send(self, batch: list[TraceEvent]) -> None:
+        """Encode and queue a batch (the caller holds `_lock`); blocks when `max_batches` are queued."""
+        frame = encode_batch(batch)
+        self._sent += len(batch)
+        while not self._failed:
+            try:
+                self._frames.put(frame, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        self.dropped += len(batch)
+
+    def _send_loop(self, pipe: IO[bytes]) -> None:
+        """The sender thread: write frames to the writer; every `flush_interval`, take what is pending."""
+        while True:
+            try:
+                frame = self._frames.get(timeout=self.flush_interval)
+            except queue.Empty:
+                self._timed_flush()
+                continue
+            if frame is None:
+                break
+            if self._failed:
+                continue  # keep draining so a blocked `record` returns
+            try:
+                pipe.write(frame)
+                pipe.flush()
+            except (OSError, ValueError) as exc:
+                self._fail(RecorderError(f"the writer process stopped: {exc}"))
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+    def _timed_flush(self) -> None:
+        # Never wait for the lock: the engine may hold it while blocked on a full queue.
+        if self._closed or not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._pending and not self._frames.full():
+                pending, self._pending = self._pending, []
+                self._sent += len(pending)
+                self._frames.put_nowait(encode_batch(pending))
+        finally:
+            self._lock.release()
+
+    def _listen(self, out: IO[bytes]) -> None:
+        """The listener thread: follow the writer's replies (see `evtool.store.writer`)."""
+        for raw in out:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            word, _, rest = line.partition(" ")
+            with self._state:
+                if word == "C":
+                    self._committed_events = int(rest)
+                elif word == "D":
+                    self._result_written = True
+                elif word == "I":
+                    self._indexed = True
+                elif word == "E":
+                    self._error = self._error or RecorderError(rest)
+                    self._failed = True
+                self._state.notify_all()
+        with self._state:
+            self._writer_gone = True
+            self._state.notify_all()
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._state:
+            self._error = self._error or exc
+            self._failed = True
+            self._state.notify_all()
+
+    def _end(self, result: RunResult, *, count: bool) -> None:
+        if not self._started:
             raise RuntimeError("Recorder.start was not called")
         if self._closed:
             return
-        if self._full and not self._failed:
-            self._hand_over()
-        self._close = result
-        self._closed = True
-        self._poke()
-        self._thread.join()
+        if not self._full or self._proc is None:
+            self._closed = True
+            self._write_result(result, count=False)
+            return
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._closed = True
+            if pending and not self._failed:
+                self._send(pending)
+            if not self._failed:
+                self._put(encode_end(codec.result_row(result), count))
+            self._put(None)
+        assert self._sender is not None
+        self._sender.join()
+        with self._state:
+            if self.wait_for_index:
+                self._state.wait_for(lambda: self._writer_gone)
+            else:
+                self._state.wait_for(lambda: self._writer_gone or self._result_written)
+        if self.wait_for_index or self._writer_gone:
+            self._proc.wait()
+        if not self._result_written:
+            # The writer failed or died: record the end ourselves, so the run is not left incomplete.
+            try:
+                self._write_result(result, count=count)
+            except Exception as exc:  # noqa: BLE001 - the writer's error is the one to report
+                self._error = self._error or exc
+            reason = self._error or RecorderError(f"the writer process exited with status {self._proc.returncode}")
+            raise RecorderError(f"the run record in {self.db_path} is partial: {reason}") from self._error
         if self._error is not None:
             raise RecorderError(f"the run record in {self.db_path} is partial: {self._error}") from self._error
 
-    # ----- writer side (its own thread and event loop) -----------------
-
-    def _thread_main(self) -> None:
-        try:
-            asyncio.run(self._writer())
-        except BaseException as exc:  # noqa: BLE001 - reported through finish/abort
-            self._fail(exc)
-
-    def _fail(self, exc: BaseException) -> None:
-        self._error = self._error or exc
-        self._failed = True
-        self._started.set()
-        with self._commit_cond:
-            self._commit_cond.notify_all()
-        # Wake any engine thread waiting for a permit.
-        for _ in range(self.max_batches):
-            self._permits.release()
-
-    async def _writer(self) -> None:
-        assert self._header is not None
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await open_connection(self.db_path, "IMMEDIATE")
-        try:
-            await configure(conn)
-            await migrate(conn)
-            cur = await conn.execute(INSERT_RUN, codec.header_row(self._header))
-            run_key = cur.lastrowid
-            assert run_key is not None
-            if self._full:
-                await conn.execute(create_trace_sql(run_key))
-            await conn.commit()
-            self._started.set()
-            await self._write_loop(conn, run_key)
-        except BaseException as exc:
-            self._fail(exc)
-            # Leave the run row as it is (incomplete): that is the truth.
-        finally:
-            await conn.close()
-
-    async def _write_loop(self, conn: aiosqlite.Connection, run_key: int) -> None:
-        assert self._wake is not None
-        insert = f"INSERT INTO {trace_table(run_key)} VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    def _put(self, frame: bytes | None) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            except TimeoutError:
-                self._take_pending()
-            self._wake.clear()
-            while self._outbox:
-                first, batch, permit = self._outbox.popleft()
-                await conn.executemany(insert, codec.event_rows(first, batch))
-                await conn.commit()
-                with self._commit_cond:
-                    self._committed_events = first + len(batch)
-                    self._commit_cond.notify_all()
-                if permit:
-                    self._permits.release()
-            if self._close is not None:
-                self._take_pending()
-                if self._outbox:
-                    continue
-                await self._write_result(conn, run_key, self._close)
+                self._frames.put(frame, timeout=0.5)
                 return
+            except queue.Full:
+                if self._sender is None or not self._sender.is_alive():
+                    return
 
-    def _take_pending(self) -> None:
-        with self._lock:
-            if self._pending:
-                batch, self._pending = self._pending, []
-                self._outbox.append((self._next_seq, batch, False))
-                self._next_seq += len(batch)
+    def _write_result(self, result: RunResult, *, count: bool) -> None:
+        """Write the result row from this process (summary mode, or when the writer failed)."""
+        from evtool.store.schema import trace_table
 
-    async def _write_result(self, conn: aiosqlite.Connection, run_key: int, result: RunResult) -> None:
-        table = trace_table(run_key)
-        if result.events < 0:  # abort without a result: count what was committed
-            count = last_t = published = 0
-            if self._full:
-                sql = (f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) FROM {table}")
-                async with conn.execute(sql) as cur:
-                    row = await cur.fetchone()
-                if row:
-                    count, last_t, published = row
-            result = RunResult(outcome=result.outcome, ended_at=result.ended_at, virtual_ns=last_t,
-                               events=count, messages=published)
-        await conn.execute(UPDATE_RESULT, (*codec.result_row(result), run_key))
-        await conn.commit()
-        if self._full:
-            # After the result is safe: each index is its own short transaction,
-            # so another recording process waits at most one index build.
-            for statement in index_trace_sql(run_key):
-                await conn.execute(statement)
-            await conn.execute(MARK_INDEXED, (run_key,))
-            await conn.commit()
+        row = list(codec.result_row(result))
+        conn = connect_sync(self.db_path)
+        try:
+            if count:
+                n = last_t = published = 0
+                if self._full:
+                    n, last_t, published = conn.execute(
+                        f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
+                        f"FROM {trace_table(self._run_key)}").fetchone()
+                row[2], row[4], row[5] = last_t, n, published
+            for _ in range(100):
+                try:
+                    conn.execute(UPDATE_RESULT, (*row, self._run_key))
+                    return
+                except Exception as exc:
+                    if not is_busy(exc):
+                        raise
+        finally:
+            conn.close()
+
+    def __repr__(self) -> str:
+        return f"Recorder({str(self.db_path)!r}, run={self.run_id!r}, committed={self._committed_events})"
+

@@ -77,6 +77,7 @@ class NoLoss(Checker):
         self.entered = 0
         self.lost_by_policy: list[str] = []
         self.dead = 0
+        self.rejected = 0
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         chans = self.channels
@@ -96,6 +97,16 @@ class NoLoss(Checker):
                 k = (ev.msg, ch)
                 out[k] = out.get(k, 0) + 1
                 self.entered += 1
+                continue
+            if kind == "publish_rejected":
+                # refused at the door: the producer was told, so it never entered the channel
+                k = (ev.msg, ch)
+                if out.get(k, 0) > 0:
+                    out[k] -= 1
+                    if not out[k]:
+                        del out[k]
+                    self.entered -= 1
+                    self.rejected += 1
                 continue
             if kind in ("acked", "expired", "dropped", "dead_lettered", "parked", "max_deliveries_reached"):
                 if kind in ("dead_lettered", "parked"):
@@ -124,7 +135,8 @@ class NoLoss(Checker):
                             lost)
         if lost:
             return self.out("fail", expected, f"{len(lost)} of {self.entered} message(s) lost", lost)
-        return self.out("pass", expected, f"all {self.entered} accounted for ({self.dead} dead-lettered)")
+        refused = f", {self.rejected} refused at publish" if self.rejected else ""
+        return self.out("pass", expected, f"all {self.entered} accounted for ({self.dead} dead-lettered{refused})")
 
 
 class DeadLetters(Checker):
@@ -709,6 +721,12 @@ class CheckSuite:
         for i, spec in enumerate(engine.scenario.expect):
             name = spec.name or f"expect[{i}]"
             self.checkers.append(self._make(spec, name, engine))
+        # Monitoring alerts are assertions watched at every sample; they raise events, not verdicts.
+        self.alerts: list[tuple[Any, AssertionChecker]] = [
+            (a, AssertionChecker(m.Assertion(that=a.that, name=a.name), a.name, engine))
+            for a in engine.scenario.alerts
+        ]
+        self.alert_active: dict[str, bool] = {}
 
     @staticmethod
     def _make(spec: Any, name: str, engine: Engine) -> Checker:
@@ -733,9 +751,23 @@ class CheckSuite:
         raise TypeError(f"unknown expectation {spec!r}")
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
-        """Fold a batch into every checker."""
+        """Fold a batch into every checker (and every alert)."""
         for c in self.checkers:
             c.consume(batch)
+        for _, a in self.alerts:
+            a.consume(batch)
+
+    def tick_alerts(self, now: int) -> list[TraceEvent]:
+        """`alert_raised` for each alert whose condition became true since the last sample."""
+        raised = []
+        for spec, checker in self.alerts:
+            passed, left, right = checker.evaluate()
+            was = self.alert_active.get(spec.name, False)
+            if passed and not was:
+                raised.append(TraceEvent(now, "alert_raised", None, None, spec.name, data={
+                    "alert": spec.name, "that": spec.that, "value": left, "threshold": right}))
+            self.alert_active[spec.name] = bool(passed)
+        return raised
 
     def tick(self, now: int) -> None:
         """Evaluate the `always` and `eventually` checks at a sample."""

@@ -11,7 +11,7 @@ Mapping (docs/transports.md has the full table):
   exchange-to-exchange bindings with the same patterns;
 * dead letters: every queue has a dead-letter exchange. With a ``dead_letter``
   channel it is that channel (the default exchange and its queue name, or its
-  exchange); without one it is evtool's sink queue ``<prefix>.~sink``, so that
+  exchange); without one it is evtool's sink queue ``<prefix>._sink``, so that
   what RabbitMQ would drop silently (a reject, an expiry, the delivery limit)
   is still seen, with its ``x-death`` reason, and recorded.
 
@@ -141,7 +141,7 @@ class RabbitMQTransport:
         tplan = self.topology.channels.get(target) if target else None
         if tplan is None:
             args["x-dead-letter-exchange"] = ""
-            args["x-dead-letter-routing-key"] = f"{self.topology.prefix}.~sink"
+            args["x-dead-letter-routing-key"] = f"{self.topology.prefix}._sink"
         elif self._is_exchange(tplan):
             args["x-dead-letter-exchange"] = self.physical(tplan.name)
         else:
@@ -160,7 +160,7 @@ class RabbitMQTransport:
         """Declare exchanges, queues and bindings; start the observers of dead letters."""
         self.topology = topology
         self.sink = sink
-        sink_q = f"{topology.prefix}.~sink"
+        sink_q = f"{topology.prefix}._sink"
         await self.admin.queue_declare(sink_q, durable=False)
         self.queues.append(sink_q)
         for plan in topology.channels.values():
@@ -190,11 +190,11 @@ class RabbitMQTransport:
                                                 routing_key=pattern)
         # Observers: evtool's sink (acked), and dead-letter queues nobody in the scenario reads (held unacked
         # until the end, so the dead letters stay on the broker for --keep).
-        consumed = {c for c in topology.channels.values() if c.groups}
+        consumed = {c.name for c in topology.channels.values() if c.groups}
         watched = [(sink_q, True)]
         for target in topology.dead_letter_targets():
             tplan = topology.channels.get(target)
-            if tplan is not None and tplan not in consumed and tplan.kind in ("queue", "grouped_queue"):
+            if tplan is not None and tplan.name not in consumed and tplan.kind in ("queue", "grouped_queue"):
                 watched.append((self.physical(target), False))
         for queue, ack in watched:
             ch = await self.conn.channel()
@@ -231,7 +231,7 @@ class RabbitMQTransport:
         self.seen_deaths.add(sig)
         last = msg.deaths[0]
         channel, group = source if source is not None else (last.channel, None)
-        target = None if queue.endswith(".~sink") else self.names.get(queue, (None, None))[0]
+        target = None if queue.endswith("._sink") else self.names.get(queue, (None, None))[0]
         self.sink.dead(channel, group, msg, last.reason, target, last.count)
 
     # ------------------------------------------------------------------ publishing

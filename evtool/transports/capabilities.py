@@ -11,10 +11,6 @@ from evtool.scenario.loader import LoadedScenario
 from evtool.transports.base import PROFILE_OF, check_transport
 
 
-def _retry_modes(sc: m.Scenario, channel: str) -> set[str]:
-    return {c.retry.mode for c in sc.consumers.values() if c.from_ == channel and c.retry is not None}
-
-
 def _has_delayed_redeliver(sc: m.Scenario, channel: str) -> bool:
     for c in sc.consumers.values():
         if c.from_ != channel or c.retry is None or c.retry.mode != "redeliver":
@@ -76,6 +72,7 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
                    "broker's own rule applies")
     dl = spec.dead_letter
     md = spec.max_deliveries
+    consumed = any(c.from_ == name for c in sc.consumers.values())
     if transport == "rabbitmq":
         classic = sc.broker.profile == "rabbitmq-classic" or not spec.durable or sc.broker.persistence == "memory"
         if classic and md not in (None, "unlimited", 0):
@@ -105,14 +102,15 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
                        "(old messages are removed wherever they are, without a dead letter)")
         if spec.capacity is not None and spec.overflow == "dead_letter":
             out.append(f"{name}: overflow dead_letter is not possible on NATS; the oldest message is discarded")
-        if "in_place" not in _retry_modes(sc, name) and spec.ack_timeout is None:
+        if consumed and spec.ack_timeout is None:
             out.append(f"{name}: no ack_timeout set: NATS AckWait is 30 s, so a crashed consumer's messages "
                        "come back after 30 s")
     else:  # redis
-        out.append(f"{name}: Redis never redelivers by itself; evtool runs a claimer (XAUTOCLAIM) that takes "
-                   f"over entries idle for longer than "
-                   f"{(spec.ack_timeout or 30_000_000_000) / 1e9:g}s (the channel's ack_timeout, else 30 s); "
-                   "a nack is a claim by the same consumer after the retry delay")
+        if consumed:
+            out.append(f"{name}: Redis never redelivers by itself; evtool runs a claimer (XPENDING IDLE + XCLAIM) "
+                       f"that gives entries idle for longer than {(spec.ack_timeout or 30_000_000_000) / 1e9:g}s "
+                       "(the channel's ack_timeout, else 30 s) to a live consumer; a nack is a claim by the same "
+                       "consumer after the retry delay")
         if dl is not None or md not in (None, "unlimited", 0):
             out.append(f"{name}: Redis has no dead-letter stream; evtool applies the documented recipe: at the "
                        "limit (or on a reject) XADD to the dead-letter stream, then XACK")

@@ -522,6 +522,9 @@ class RealtimeEngine(Engine):
         self.broker = TransportBroker(self, transport, topology,  # type: ignore[assignment]
                                       self.profile.requeue_position)
 
+    def _after_event(self) -> None:
+        """Nothing to pump or time: deliveries arrive from the broker and the broker owns its timers."""
+
     async def run_async(self) -> RunOutcome:
         """Run in real time until the drain ends (or its maximum passes); the outcome as the engine's."""
         kernel: RealtimeKernel = self.kernel  # type: ignore[assignment]

@@ -44,12 +44,12 @@ def run_picker(speed: float = 1.0, *, listeners_for: Any = None) -> RunOutcome |
 
 
 def run_replay(loaded: LoadedScenario, *, seed: int, interventions: Sequence[tuple[int, str, dict[str, Any]]],
-               title: str | None = None, speed: float = 1.0) -> RunOutcome | None:
+               title: str | None = None, speed: float = 1.0, end_ns: int | None = None) -> RunOutcome | None:
     """Open a recorded run in the dashboard with a time scrubber (re-simulated deterministically)."""
     from evtool.sim.host import EngineHost
     from evtool.tui.app import EvtoolApp
 
-    host = EngineHost(loaded, seed=seed, speed=speed, interventions=interventions, replay=True)
+    host = EngineHost(loaded, seed=seed, speed=speed, interventions=interventions, replay=True, end_ns=end_ns)
     app = EvtoolApp(host=host, replay_title=title)
     app.run()
     return host.close()

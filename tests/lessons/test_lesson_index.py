@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lesson_helpers import LESSON_FILES
 
 from evtool.scenario.lessons import LessonNotFound, find_lesson, lesson_dir, list_lessons, read_lesson_info
 from evtool.scenario.loader import load_scenario
 from evtool.scenario.models import Variation
-from lesson_helpers import LESSON_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +85,19 @@ def test_lesson_has_what_the_issue_asks(path: Path) -> None:
 def test_lesson_runs_are_short(path: Path) -> None:
     run = load_scenario(path).model.run
     assert run.duration + run.drain.max <= 5 * 60 * 10**9, "a lesson's virtual time stays within a few minutes"
+
+
+def test_docs_lessons_md_names_every_lesson_and_only_real_ones() -> None:
+    import re
+
+    text = (ROOT / "docs" / "lessons.md").read_text(encoding="utf-8")
+    known = {p.stem for p in LESSON_FILES}
+    table_ids = set(re.findall(r"^\| `([a-z0-9-]+)` \|", text, flags=re.MULTILINE))
+    assert table_ids == known, "the lessons table lists exactly the bundled lessons"
+    concept_rows = [line for line in text.splitlines() if line.startswith("| ") and "|" in line[2:]]
+    mentioned = set(re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", "\n".join(concept_rows)))
+    lesson_like = {m for m in mentioned if m in known or m.endswith(("-consumer", "-saga", "-ordering"))}
+    assert lesson_like <= known, f"docs/lessons.md names lessons that do not exist: {lesson_like - known}"
+    for concept in ("发布-订阅", "点对点", "请求-响应", "事件溯源", "CQRS", "死信队列", "Saga", "RabbitMQ",
+                    "Apache Kafka", "Amazon SQS", "Spring Cloud Stream", "Apache Camel"):
+        assert concept in text

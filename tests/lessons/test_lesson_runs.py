@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from lesson_helpers import LESSON_FILES, lesson_marks, run_lesson
 
 from evtool.scenario.loader import load_scenario
 from evtool.scenario.models import Variation
-from lesson_helpers import LESSON_FILES, lesson_marks, run_lesson
 
 
 def _base_params() -> list[Any]:

@@ -201,6 +201,8 @@ CASES = [
          31, 15, "lesson.try_next[0].fails[0]", "no expectation named `nothing-lst`", "did you mean `nothing-lost`?"),
     Case("unknown-parameter", replace("instances: 2", "instances: ${n}"), 19, 16, "consumers.billing.instances",
          "unknown parameter `${n}`", "declare it first"),
+    Case("effect-target-not-a-field", replace("    instances: 2\n", '    instances: 2\n    effects:\n      - {inc: "9lives"}\n'),
+         21, 15, "consumers.billing.effects[0].inc", "`9lives` is not a state field", "name[expression]"),
     # --- the small languages inside strings (column points into the string)
     Case("unknown-event-kind", BASE + "lesson:\n  title: t\n  summary: s\n  steps:\n    - event: delivred{tag=poison}\n"
          "      say: hi\n", 27, 14, "lesson.steps[0].event", "`delivred` is not an event kind",

@@ -250,3 +250,47 @@ def test_batching_trades_latency_for_throughput() -> None:
     s2 = batched.metrics.summary(batched)
     # one consumer at 20 ms per message cannot keep up with 100/s; batching can
     assert s1["latency_ms"]["p50"] > 1000 > s2["latency_ms"]["p50"] > 20
+
+
+FEATURES = """
+evtool: "1"
+id: features
+run: {seed: 1, duration: 20s, drain: {max: 1m}}
+channels:
+  news: {kind: topic}
+  work: {kind: queue, dead_letter: dlq}
+  dlq: {kind: queue, role: dead_letter}
+producers:
+  press: {to: news, arrival: {process: constant, rate: 10/s}}
+  jobs: {to: work, arrival: {process: constant, rate: 10/s}, count: 50}
+consumers:
+  early: {from: news}
+  late: {from: news, start: 10s}
+  worker:
+    from: work
+    fail_if: [{when: "now < 8000000000", error: NotReady}]
+faults:
+  - {name: redrive-all, at: 15s, action: redrive, target: "channel:dlq"}
+alerts:
+  - {name: failing, that: "count(failed{consumer=worker}) > 5"}
+"""
+
+
+def test_late_subscriber_misses_earlier_messages() -> None:
+    """A topic subscription made at 10s sees only what is published from then on."""
+    _, events = run(FEATURES)
+    early = sum(1 for e in events if e.kind == "handled" and e.actor == "early")
+    late = sum(1 for e in events if e.kind == "handled" and e.actor == "late")
+    assert early == 200 - 1 or early == 200
+    assert 95 <= late <= 101
+
+
+def test_scheduled_redrive_and_alerts() -> None:
+    """Dead letters go back at 15s and are handled; the alert fires once when failures pass 5."""
+    _, events = run(FEATURES)
+    dead = {e.msg for e in events if e.kind == "dead_lettered"}
+    assert dead
+    redriven_handled = {e.msg for e in events if e.kind == "handled" and e.actor == "worker" and e.msg in dead}
+    assert redriven_handled == dead
+    alerts = [e for e in events if e.kind == "alert_raised"]
+    assert len(alerts) == 1 and alerts[0].actor == "failing"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evtool.core.events import TraceEvent
-from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
+from evtool.store.errors import AmbiguousRun, RecorderError, RunNotFound, StoreError
 from evtool.store.model import RunHeader, RunResult, scenario_hash
 from evtool.store.paths import default_db_path, resolve_db_path
 from evtool.store.recorder import Recorder
@@ -176,28 +176,65 @@ def test_backpressure_blocks_record_while_writer_is_stuck(tmp_path: Path) -> Non
     import threading
 
     db = tmp_path / "runs.db"
-    rec = Recorder(db, batch_size=10, max_batches=2, flush_interval=3600)
+    size = 5000  # ~250 kB a frame: the pipe (1 MiB) and the writer's queue fill after a few
+    rec = Recorder(db, batch_size=size, max_batches=2, flush_interval=3600)
     rec.start(synthetic_header())
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the writer's next commit must wait for this lock
     done = threading.Event()
+    batches = 40
 
     def engine() -> None:
-        for i in range(20):
-            rec.record([TraceEvent(i * 10 + j, "delivered") for j in range(10)])
+        for i in range(batches):
+            rec.record([TraceEvent(i * size + j, "delivered", f"m-{i * size + j}", "orders", "billing", 1, None, 1,
+                                   None, {"latency": j}) for j in range(size)])
         done.set()
 
     thread = threading.Thread(target=engine)
     thread.start()
-    # 20 batches cannot all fit: 2 permits + the one being written.
-    assert not done.wait(0.3)
-    assert len(rec._outbox) <= 2
+    assert not done.wait(0.5)
+    assert rec._frames.qsize() <= 2  # memory stays bounded while the engine waits
+    assert rec.committed == 0
     blocker.execute("ROLLBACK")
-    thread.join(timeout=30)
+    thread.join(timeout=60)
     assert done.is_set()
-    rec.finish(RunResult(outcome="passed", ended_at="x", events=200))
+    rec.finish(RunResult(outcome="passed", ended_at="x", events=batches * size))
     with SyncRunStore(db) as store:
-        assert [e.t for e in store.events(store.resolve("last"))] == list(range(200))
+        assert [e.t for e in store.events(store.resolve("last"))] == list(range(batches * size))
+
+
+def test_writer_failure_is_reported_and_the_run_still_ends(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    rec = Recorder(db, batch_size=10, flush_interval=3600)
+    header = synthetic_header()
+    rec.start(header)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TABLE trace_1")  # the writer's inserts now fail
+    conn.close()
+    rec.record([TraceEvent(i, "delivered") for i in range(10)])
+    with pytest.raises(RecorderError, match="partial"):
+        rec.finish(RunResult(outcome="passed", ended_at="x", events=10))
+    rec.record([TraceEvent(11, "delivered")])  # after the end: dropped, no error
+    with SyncRunStore(db) as store:
+        _, result = store.get(header.id)
+        assert result is not None and result.outcome == "passed"
+
+
+def test_odd_data_values_are_stored_as_json_text(tmp_path: Path) -> None:
+    import decimal
+    import enum
+
+    class Color(enum.Enum):
+        RED = 1
+
+    db = tmp_path / "runs.db"
+    header = synthetic_header()
+    events = [TraceEvent(1, "handled", "m", data={"amount": decimal.Decimal("1.50"), "color": Color.RED,
+                                                   "tags": ("a", "b")})]
+    record(db, header, events, RunResult(outcome="passed", ended_at="x", events=1))
+    with SyncRunStore(db) as store:
+        (got,) = store.events(header.id)
+        assert got.data == {"amount": "1.50", "color": "Color.RED", "tags": ["a", "b"]}
 
 
 def test_unwritable_path_fails_at_start(tmp_path: Path) -> None:

@@ -42,8 +42,13 @@ class PatternActor:
 
     def record(self, kind: str, msg: str | None = None, *, channel: str | None = None, key: str | None = None,
                attempt: int = 0, instance: int | None = None, **data: Any) -> None:
-        """Emit a trace event on behalf of this pattern (actor = the pattern's name)."""
+        """Emit a trace event on behalf of this pattern (actor = the pattern's name).
+
+        A non-zero `attempt` is also put in `data`, where the pattern checks read it.
+        """
         eng = self.engine
+        if attempt:
+            data["attempt"] = attempt
         eng.emit(TraceEvent(eng.now, kind, msg, channel, self.name, instance, key, attempt, None, data or None))
 
     def bump(self, counter: str, by: int = 1) -> None:

@@ -61,8 +61,8 @@ class ProjectionActor(PatternActor):
         source.listeners.append(self._on_append)
         self.queries: QueryLoad | None = None
         if spec.queries is not None:
-            self.queries = QueryLoad(engine, self, m.Producer.model_validate(
-                {"to": source.spec.commands.from_, "arrival": spec.queries}))
+            # Only the arrival process is used: a query publishes nothing, so `to` is never read.
+            self.queries = QueryLoad(engine, self, m.Producer.model_validate({"to": name, "arrival": spec.queries}))
         self.state.update(position=0, lag=0, checkpoint=0, updates=0, rebuilds=0, stale_reads=0, fresh_reads=0,
                           read_model=self.read_model)
 

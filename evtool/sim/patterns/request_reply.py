@@ -71,8 +71,9 @@ class ResponderActor(ConsumerActor):
         super()._settle_ok(inst, d, msg, env, duplicate=duplicate)
 
     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
-              detail: str | None, reply_with_error: bool) -> bool:
-        keep = super()._fail(inst, d, msg, error, retryable, attempt, detail, reply_with_error)
+              detail: str | None, reply_with_error: bool, *rest: Any, **kw: Any) -> bool:
+        # `rest`/`kw` pass through whatever else the consumer's own _fail takes (batch handling).
+        keep = super()._fail(inst, d, msg, error, retryable, attempt, detail, reply_with_error, *rest, **kw)
         if reply_with_error or not retryable:
             self.send_reply(msg, ok=False, error=error, cached=False)
         return keep
@@ -146,8 +147,8 @@ class RequestReplyActor(PatternActor):
         resp = spec.responder
         consumer = m.Consumer.model_validate({
             "from": spec.channel, "instances": resp.instances, "concurrency": resp.concurrency,
-            "processing": resp.processing, "fail_if": resp.fail_if, "idempotency": resp.idempotency,
-        })
+            "fail_if": resp.fail_if, "idempotency": resp.idempotency,
+        }).model_copy(update={"processing": resp.processing})  # already parsed: no second validation
         self.responder = ResponderActor(engine, self, consumer, resp)
         if resp.name in engine.consumers:
             raise ValueError(f"pattern {name}: responder {resp.name!r} clashes with a consumer of that name")

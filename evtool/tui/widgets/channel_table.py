@@ -8,14 +8,14 @@ from evtool.sim.snapshot import ChannelView
 from evtool.tui import format as fmt
 from evtool.tui.widgets.keyed_table import KeyedTable
 
-SPARK_WIDTH = 12
+SPARK_WIDTH = 10
 
 
-class ChannelTable(KeyedTable):
+class ChannelTable(KeyedTable, can_focus=False):
     """One row per channel, keyed by channel name."""
 
-    COLUMNS = (("channel", "channel"), ("ready", "ready"), ("in_flight", "in flight"), ("delayed", "delayed"),
-               ("acked", "acked"), ("dead", "dead"), ("expired", "expired"), ("depth", "depth"))
+    COLUMNS = (("channel", "channel"), ("ready", "○ ready"), ("in_flight", "● flight"), ("delayed", "↻ delay"),
+               ("acked", "✓ acked"), ("dead", "✗ dead"), ("expired", "⊘ exp"), ("depth", "depth"))
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="none", show_cursor=False, **kwargs)  # type: ignore[arg-type]

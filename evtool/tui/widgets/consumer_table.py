@@ -9,7 +9,7 @@ from evtool.tui import format as fmt
 from evtool.tui.widgets.keyed_table import KeyedTable
 
 
-class ConsumerTable(KeyedTable):
+class ConsumerTable(KeyedTable, can_focus=False):
     """One row per consumer instance (``billing#0``)."""
 
     COLUMNS = (("instance", "consumer"), ("state", "state"), ("in_flight", "in flight"),

@@ -60,13 +60,13 @@ class LessonPane(VerticalScroll):
         lesson = snap.lesson
         self.lesson = lesson
         key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, frozenset(self.revealed),
-               snap.paused)
+               snap.paused, self.size.height >= 20)
         if key == self._key:
             return
         self._key = key
-        self.body.update(self._render(snap))
+        self.body.update(self._lesson_text(snap))
 
-    def _render(self, snap: Snapshot) -> Text:
+    def _lesson_text(self, snap: Snapshot) -> Text:
         lesson = snap.lesson
         t = Text()
         if lesson is None:
@@ -85,8 +85,9 @@ class LessonPane(VerticalScroll):
             return t
         fired = {i for i, _ in lesson.fired}
         t.append(f"Step {step.index + 1} of {total}", style="bold reverse")
+        t.append(" " + "".join("●" if i in fired else "○" for i in range(total)), style="cyan")
         when = dict(lesson.fired).get(step.index, 0)
-        t.append(f"  at {fmt.vtime(when)}\n", style="dim")
+        t.append(f" at {fmt.vtime(when)}\n", style="dim")
         t.append(rich_say(step.say))
         t.append("\n")
         msgs = [f.split(":", 1)[1] for f in step.focus if f.startswith("message:")]
@@ -118,7 +119,9 @@ class LessonPane(VerticalScroll):
             sym = "✓" if snap.outcome == "passed" else "✗" if snap.outcome == "failed" else "?"
             t.append(f"\n{sym} run {snap.outcome}", style="bold green" if snap.outcome == "passed" else "bold red")
             t.append(" — the checks tab (5) tells why. q quits.", style="dim")
-        t.append("\n\n")
+        if self.size.height < 20:
+            return t
+        t.append("\n")
         for s in lesson.steps:
             mark, style = ("✓", "green") if s.index in fired else ("○", "dim")
             if s.index == step.index:

@@ -36,22 +36,23 @@ class RunStatus(Static):
         word, style = run_state(snap)
         t = Text()
         t.append(" ⏮ replay " if snap.replay else " evtool ", style="reverse bold")
-        t.append(f" {snap.title} ", style="bold")
-        t.append("│ ", style="dim")
-        t.append(f"t {fmt.vtime(snap.now_ns)}", style="bold cyan")
-        t.append(f" {snap.phase}" if snap.phase != "load" else "", style="dim")
-        t.append(" │ ", style="dim")
+        t.append(" ")
         t.append(word, style=style)
+        t.append(f" {fmt.speed(snap.speed)}", style="bold")
         if snap.paused_by and snap.outcome is None:
             t.append(f" ({snap.paused_by})", style="yellow")
         t.append(" │ ", style="dim")
-        t.append(f"speed {fmt.speed(snap.speed)}", style="bold")
+        t.append(f"t {fmt.vtime(snap.now_ns)}", style="bold cyan")
+        if snap.phase == "drain":
+            t.append(" draining", style="dim")
         t.append(" │ ", style="dim")
         t.append(f"seed {snap.seed}")
         t.append(" │ ", style="dim")
-        t.append(f"{fmt.count(snap.events)} events", style="dim")
-        if snap.events_per_s >= 1 and not snap.paused:
-            t.append(f" ({fmt.count(int(snap.events_per_s))}/s)", style="dim")
+        t.append(f"{fmt.count(snap.events)} ev", style="dim")
+        if snap.events_per_s >= 1 and not snap.paused and snap.outcome is None:
+            t.append(f" {fmt.count(int(snap.events_per_s))}/s", style="dim")
+        t.append(" │ ", style="dim")
+        t.append(snap.title, style="bold")
         self.update(t)
 
 

@@ -1,0 +1,265 @@
+"""The recorder's writer process: reads framed batches of trace events on stdin and appends them to SQLite.
+
+Why a separate process: the engine is pure Python and CPU-bound, so any
+writer thread in its process competes with it for the GIL (JSON encoding,
+binding parameters, the sqlite3 module's own Python-level work cost a
+recording run 2-3x its time). Here the engine side only turns each batch
+into columns and `marshal`s them (about 0.3 µs per event) and a sender
+thread writes the bytes to a pipe; everything else happens in this process,
+on another core.
+
+    python -m evtool.store.writer DB RUN_KEY
+
+Input, on stdin, a sequence of frames (`FRAME` header: a type byte and the
+payload length):
+
+    B   marshal of the 10 columns of a batch of `TraceEvent`s (a list of tuples)
+    E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
+        with `count`, events/messages/virtual time are counted from the table
+
+Output, on stdout, one line per fact: ``C <n>`` after each commit (n events
+committed so far), ``D`` once the result is committed, ``I`` once the trace
+is indexed, ``E <message>`` on failure.
+
+End of input without an `E` frame means the parent died (SIGKILL, a crash):
+whatever was received is committed and the run keeps its `incomplete`
+outcome. The writer ignores SIGINT, so Ctrl-C reaches only the parent, which
+then sends an `E` frame with outcome `interrupted`.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import queue
+import signal
+import sqlite3
+import struct
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+FRAME = struct.Struct("<cI")
+BATCH = b"B"
+END = b"E"
+# Frames the writer holds in memory beyond what the pipe holds.
+MAX_QUEUED = 4
+# How long a write may keep retrying while another process holds the database lock.
+BUSY_PATIENCE_S = 300.0
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+# ----- both sides: the frames ------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    """A value marshal accepts: plain scalars pass, anything else becomes its `str`."""
+    if value is None or type(value) in (int, str, float, bool):
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
+    """One `B` frame for a batch of trace events (tuples of the 10 `TraceEvent` fields).
+
+    Column-wise, because `zip(*events)` is the cheapest way to turn named
+    tuples into plain ones. If marshal refuses a value (an object in `data`),
+    the data column is sent as JSON text (what the writer would store anyway)
+    and other odd scalars as their `str`.
+    """
+    cols = list(zip(*events, strict=True))
+    try:
+        payload = marshal.dumps(cols)
+    except ValueError:
+        data = tuple(None if d is None else "\0" + _dumps(d) for d in cols[9])
+        cols = [tuple(map(_plain, c)) for c in cols[:9]] + [data]
+        payload = marshal.dumps(cols)
+    return FRAME.pack(BATCH, len(payload)) + payload
+
+
+def encode_end(result_row: Sequence[Any], count: bool) -> bytes:
+    """The `E` frame: the result row and whether the writer should count what it committed."""
+    payload = marshal.dumps((tuple(result_row), bool(count)))
+    return FRAME.pack(END, len(payload)) + payload
+
+
+def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, Any]]:
+    """Decode frames until the end of the stream (an incomplete last frame is ignored)."""
+    while True:
+        head = stream.read(FRAME.size)
+        if len(head) < FRAME.size:
+            return
+        kind, size = FRAME.unpack(head)
+        payload = stream.read(size)
+        if len(payload) < size:
+            return
+        yield kind, marshal.loads(payload)
+
+
+def data_text(d: Any) -> str | None:
+    """The stored text of an event's `data` (JSON); pre-encoded text arrives marked with a NUL."""
+    if d is None:
+        return None
+    if isinstance(d, str) and d.startswith("\0"):
+        return d[1:]
+    return _dumps(d)
+
+
+# ----- writer side ------------------------------------------------------------
+
+class Writer:
+    """Appends batches to one run's trace table; see the module docstring."""
+
+    def __init__(self, conn: sqlite3.Connection, run_key: int, out: Any) -> None:
+        from evtool.store.schema import trace_table
+
+        self.conn = conn
+        self.run_key = run_key
+        self.table = trace_table(run_key)
+        self.out = out
+        self.insert = f"INSERT INTO {self.table} VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        row = conn.execute(f"SELECT coalesce(max(seq) + 1, 0) FROM {self.table}").fetchone()
+        self.next_seq = int(row[0])
+
+    def say(self, line: str) -> None:
+        """Tell the parent something; a parent that is gone does not matter."""
+        try:
+            self.out.write(line + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            pass
+
+    def transaction(self, statements: Iterable[tuple[str, Any]], many: bool = False) -> None:
+        """Run statements in one IMMEDIATE transaction, retrying while another process holds the lock."""
+        todo = list(statements)
+        deadline = time.monotonic() + BUSY_PATIENCE_S
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, params in todo:
+                        if many:
+                            self.conn.executemany(sql, params)
+                        else:
+                            self.conn.execute(sql, params)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                return
+            except sqlite3.OperationalError as exc:
+                from evtool.store.schema import is_busy
+
+                if not is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def rows(self, cols: Sequence[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+        """SQLite rows for one batch's columns, numbered on from `next_seq`."""
+        n = len(cols[0]) if cols else 0
+        first = self.next_seq
+        self.next_seq += n
+        data = [data_text(d) for d in cols[9]]
+        return zip(range(first, first + n), *cols[:9], data, strict=True)
+
+    def append(self, batches: list[Sequence[Sequence[Any]]]) -> None:
+        """Insert batches in one transaction and report the new total."""
+        self.transaction([(self.insert, self.rows(cols)) for cols in batches if cols], many=True)
+        self.say(f"C {self.next_seq}")
+
+    def finish(self, result_row: Sequence[Any], count: bool) -> None:
+        """Write the result (counting the table if asked), then index the trace."""
+        from evtool.store.schema import index_trace_sql
+
+        row = list(result_row)
+        if count:
+            n, last_t, published = self.conn.execute(
+                f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) FROM {self.table}"
+            ).fetchone()
+            row[2], row[4], row[5] = last_t, n, published  # virtual_ns, events, messages
+        from evtool.store.codec import RESULT_COLUMNS
+
+        update = f"UPDATE runs SET ({RESULT_COLUMNS}) = ({', '.join('?' * len(row))}) WHERE rk = ?"
+        self.transaction([(update, (*row, self.run_key))])
+        self.say("D")
+        # After the result is safe: each index is its own short transaction,
+        # so another recording process waits at most one index build.
+        for statement in index_trace_sql(self.run_key):
+            self.transaction([(statement, ())])
+        self.transaction([("UPDATE runs SET trace_indexed = 1 WHERE rk = ?", (self.run_key,))])
+        self.say("I")
+
+
+def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> None:
+    try:
+        for frame in read_frames(stream):
+            frames.put(frame)
+    finally:
+        frames.put(None)
+
+
+def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
+    """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status."""
+    from evtool.store.schema import connect_sync
+
+    writer: Writer | None = None
+    try:
+        conn = connect_sync(db)
+        writer = Writer(conn, run_key, out)
+        # A reader thread keeps the pipe drained while this thread is inside
+        # SQLite (sqlite3 releases the GIL in each step), so the parent's
+        # writes rarely wait.
+        frames: queue.Queue[tuple[bytes, Any] | None] = queue.Queue(MAX_QUEUED)
+        threading.Thread(target=_reader, args=(stream, frames), daemon=True).start()
+        while True:
+            item = frames.get()
+            batches: list[Any] = []
+            while item is not None and item[0] == BATCH:
+                batches.append(item[1])
+                try:
+                    item = frames.get_nowait()
+                except queue.Empty:
+                    item = ("", None)  # nothing more queued: commit what we have
+                    break
+            if batches:
+                writer.append(batches)
+            if item is None:
+                return 0  # the parent is gone: the run stays incomplete with what was committed
+            if item[0] == END:
+                result_row, count = item[1]
+                writer.finish(result_row, count)
+                return 0
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+        message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        if writer is not None:
+            writer.say(f"E {message}")
+        else:
+            try:
+                out.write(f"E {message}\n")
+                out.flush()
+            except (OSError, ValueError):
+                pass
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the writer process (see the module docstring)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m evtool.store.writer DB RUN_KEY", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return serve(Path(args[0]), int(args[1]), sys.stdin.buffer, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

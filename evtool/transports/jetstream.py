@@ -1,0 +1,325 @@
+"""NATS JetStream (nats-py): streams, durable pull consumers with AckWait, MaxDeliver and BackOff.
+
+Mapping (docs/transports.md has the full table):
+
+* ``queue`` -> a WorkQueue stream ``<prefix>_<channel>`` on subject ``<prefix>.<channel>`` and one durable
+  pull consumer shared by every instance (competing consumers);
+* ``topic`` and ``log`` -> a Limits stream and one durable consumer per consumer group;
+* routers: NATS has no exchanges; the runtime routes on the client with the core's routing table;
+* ``ack_timeout`` -> AckWait (30 s when unset), ``max_deliveries`` -> MaxDeliver, `ChannelPlan.backoff_ns` ->
+  BackOff, ``ttl`` -> the stream's MaxAge, ``capacity`` -> MaxMsgs with DiscardNew (reject_publish) or
+  DiscardOld, ``dedup_window`` -> the stream's Duplicates window with ``Nats-Msg-Id`` = the message id;
+* dead letters: JetStream has none. At MaxDeliver the server publishes an advisory and keeps the message;
+  evtool listens for ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>``, reads the message by
+  its stream sequence and, if the channel has a ``dead_letter`` target, publishes a copy there (the documented
+  recipe); otherwise it records ``max_deliveries_reached``. A reject is ``+TERM`` plus the same copy.
+
+Each instance pulls with its own fetch loop, never holding more unacked messages than its prefetch. A crashed
+instance stops pulling and acking: JetStream redelivers its messages when their AckWait ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from evtool.core.message import DeathRecord, Message
+from evtool.transports.base import (
+    SubSpec,
+    Topology,
+    TransportError,
+    TransportSink,
+    TransportUnavailable,
+    decode_message,
+    encode_message,
+    redact_url,
+)
+from evtool.transports.topology import DEFAULT_ACK_WAIT_NS
+
+PUBLISH_WINDOW = 4000
+FETCH_TIMEOUT_S = 0.05
+UNLIMITED_BATCH = 256
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+class _Pull:
+    """One instance's pull loop."""
+
+    __slots__ = ("spec", "psub", "task", "in_flight", "credit", "alive")
+
+    def __init__(self, spec: SubSpec, psub: Any) -> None:
+        self.spec = spec
+        self.psub = psub
+        self.task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+        self.credit = asyncio.Event()
+        self.alive = True
+
+
+class NatsTransport:
+    """The NATS JetStream adapter (see the module docstring)."""
+
+    name = "nats"
+    routes_on_broker = False    # the runtime routes routers on the client
+    returns_on_close = False    # a crashed consumer's messages come back after AckWait
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.nc: Any = None
+        self.js: Any = None
+        self.jsm: Any = None
+        self.sink: TransportSink | None = None
+        self.topology: Topology | None = None
+        self.streams: list[str] = []
+        self.pulls: dict[int, _Pull] = {}
+        self.advisory_subs: list[Any] = []
+        self.server_version = ""
+        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ names
+
+    def stream(self, channel: str) -> str:
+        """The stream name of a scenario channel."""
+        assert self.topology is not None
+        return _safe(f"{self.topology.prefix}_{channel}")
+
+    def subject(self, channel: str) -> str:
+        """The subject a channel's stream listens on."""
+        assert self.topology is not None
+        return f"{self.topology.prefix}.{channel}"
+
+    def durable(self, channel: str, group: str | None) -> str:
+        """The durable consumer of a channel (one per group for topics and logs)."""
+        return _safe(f"{self.stream(channel)}_{group or 'q'}")
+
+    # ------------------------------------------------------------------ connection
+
+    async def connect(self) -> None:
+        """Connect (bounded); TransportUnavailable says where and how to start NATS."""
+        import nats
+
+        try:
+            self.nc = await nats.connect(self.url, connect_timeout=3, max_reconnect_attempts=0,
+                                         allow_reconnect=False)
+        except Exception as exc:  # noqa: BLE001 - nats-py raises several unrelated types here
+            raise TransportUnavailable(f"cannot reach NATS at {redact_url(self.url)}: {exc}") from exc
+        self.server_version = str(getattr(self.nc, "connected_server_version", "") or "")
+        self.js = self.nc.jetstream()
+        self.jsm = self.nc.jsm()
+        try:
+            await self.jsm.account_info()
+        except Exception as exc:  # noqa: BLE001
+            raise TransportUnavailable(f"NATS at {redact_url(self.url)} has no JetStream (start nats-server "
+                                       f"with -js): {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+        self.nc = None
+
+    # ------------------------------------------------------------------ topology
+
+    async def declare(self, topology: Topology, sink: TransportSink) -> None:
+        """Create a stream per channel, durable consumers, and the advisory listeners."""
+        from nats.js.api import (
+            AckPolicy,
+            ConsumerConfig,
+            DeliverPolicy,
+            DiscardPolicy,
+            RetentionPolicy,
+            StorageType,
+            StreamConfig,
+        )
+
+        self.topology = topology
+        self.sink = sink
+        for plan in topology.channels.values():
+            if plan.kind == "router":
+                continue
+            work = plan.kind in ("queue", "grouped_queue")
+            cfg = StreamConfig(
+                name=self.stream(plan.name), subjects=[self.subject(plan.name)],
+                retention=RetentionPolicy.WORK_QUEUE if work else RetentionPolicy.LIMITS,
+                storage=StorageType.FILE if plan.durable else StorageType.MEMORY,
+                max_age=plan.ttl_ns / 1e9 if plan.ttl_ns else None,
+                max_msgs=plan.capacity if plan.capacity else None,
+                discard=DiscardPolicy.NEW if plan.overflow == "reject_publish" else DiscardPolicy.OLD,
+                duplicate_window=plan.dedup_window_ns / 1e9 if plan.dedup_window_ns else None,
+            )
+            await self.jsm.add_stream(cfg)
+            self.streams.append(cfg.name)
+            ack_wait = (plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS) / 1e9
+            for group in plan.subscriptions():
+                if group is None and not plan.groups:
+                    continue      # a queue nobody consumes (a dead-letter queue): no consumer
+                durable = self.durable(plan.name, group)
+                await self.jsm.add_consumer(self.stream(plan.name), ConsumerConfig(
+                    durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=ack_wait, max_deliver=plan.max_deliveries or -1,
+                    backoff=[b / 1e9 for b in plan.backoff_ns] or None, max_ack_pending=-1,
+                ))
+                subject = (f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream(plan.name)}.{durable}")
+                sub = await self.nc.subscribe(subject, cb=self._advisory(plan.name, group))
+                self.advisory_subs.append(sub)
+
+    def _advisory(self, channel: str, group: str | None) -> Any:
+        async def on_advisory(m: Any) -> None:
+            try:
+                doc = json.loads(m.data)
+                raw = await self.jsm.get_msg(self.stream(channel), doc["stream_seq"])
+                msg = decode_message(raw.data)
+            except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+                if self.sink is not None:
+                    self.sink.problem(f"max-deliveries advisory on {channel}: {exc}")
+                return
+            count = int(doc.get("deliveries", 0))
+            await self._dead_or_kept(channel, group, msg, "max_deliveries", count)
+        return on_advisory
+
+    async def _dead_or_kept(self, channel: str, group: str | None, msg: Message, reason: str, count: int) -> None:
+        assert self.topology is not None and self.sink is not None
+        plan = self.topology.channels[channel]
+        target = plan.dead_letter
+        if target is not None and target in self.topology.channels:
+            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths))
+            await self.publish(target, copy)
+            self.sink.dead(channel, group, copy, reason, target, 1)
+        elif reason == "max_deliveries":
+            self.sink.kept(channel, group, msg, count)
+        else:
+            self.sink.dead(channel, group, msg, reason, None, 1)
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish and await the PubAck; False when the stream refuses it (DiscardNew at MaxMsgs)."""
+        from nats.js.errors import APIError
+
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        headers = {"Nats-Msg-Id": msg.id} if plan.dedup_window_ns else None
+        try:
+            async with self._window:
+                ack = await self.js.publish(self.subject(channel), encode_message(msg), headers=headers)
+        except APIError:
+            return False
+        if getattr(ack, "duplicate", False) and self.sink is not None:
+            dup = getattr(self.sink, "duplicate", None)
+            if dup is not None:
+                dup(channel, msg)
+        return True
+
+    # ------------------------------------------------------------------ consuming
+
+    async def subscribe(self, spec: SubSpec) -> None:
+        """Bind a pull subscription to the channel's durable consumer and start the instance's pull loop."""
+        assert self.topology is not None
+        if spec.channel not in self.topology.channels:
+            raise TransportError(f"unknown channel {spec.channel!r}")
+        psub = await self.js.pull_subscribe_bind(durable=self.durable(spec.channel, spec.group),
+                                                 stream=self.stream(spec.channel))
+        pull = _Pull(spec, psub)
+        self.pulls[spec.sid] = pull
+        pull.task = asyncio.get_running_loop().create_task(self._loop(pull))
+
+    async def _loop(self, pull: _Pull) -> None:
+        import nats.errors
+
+        sink = self.sink
+        assert sink is not None
+        spec = pull.spec
+        while pull.alive:
+            pf = spec.prefetch
+            want = UNLIMITED_BATCH if pf == 0 else pf - pull.in_flight
+            if want <= 0:
+                pull.credit.clear()
+                await pull.credit.wait()
+                continue
+            try:
+                msgs = await pull.psub.fetch(want, timeout=FETCH_TIMEOUT_S)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except Exception as exc:  # noqa: BLE001 - a closed connection ends the loop
+                if pull.alive:
+                    sink.problem(f"fetch on {spec.channel}: {exc}")
+                return
+            for m in msgs:
+                if not pull.alive:
+                    return      # not acked: JetStream redelivers after AckWait
+                pull.in_flight += 1
+                md = m.metadata
+                count = int(md.num_delivered)
+                sink.deliver(spec.sid, decode_message(m.data), count, count > 1, (pull, m))
+
+    def _settled(self, pull: _Pull) -> None:
+        pull.in_flight -= 1
+        pull.credit.set()
+
+    async def unsubscribe(self, sid: int, reason: str) -> None:
+        """Stop pulling; unacked messages come back when their AckWait ends."""
+        pull = self.pulls.pop(sid, None)
+        if pull is None:
+            return
+        pull.alive = False
+        pull.credit.set()
+        if pull.task is not None:
+            pull.task.cancel()
+        try:
+            await pull.psub.unsubscribe()
+        except Exception:  # noqa: BLE001, S110 - already gone with the connection
+            pass
+
+    async def ack(self, handle: Any) -> None:
+        """+ACK."""
+        pull, m = handle
+        self._settled(pull)
+        if pull.alive:
+            await m.ack()
+
+    async def nack(self, handle: Any, delay_ns: int) -> None:
+        """-NAK, with NakWithDelay when the retry policy asks for a delay."""
+        pull, m = handle
+        self._settled(pull)
+        if pull.alive:
+            await m.nak(delay=delay_ns / 1e9 if delay_ns > 0 else None)
+
+    async def reject(self, handle: Any) -> None:
+        """+TERM, then the dead-letter copy (or a drop) recorded by evtool."""
+        pull, m = handle
+        self._settled(pull)
+        if not pull.alive:
+            return
+        await m.term()
+        await self._dead_or_kept(pull.spec.channel, pull.spec.group, decode_message(m.data), "rejected", 0)
+
+    # ------------------------------------------------------------------ cleanup
+
+    async def stop_consumers(self) -> None:
+        """Stop every pull loop and advisory listener."""
+        for sid in list(self.pulls):
+            await self.unsubscribe(sid, "leave")
+        for sub in self.advisory_subs:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # noqa: BLE001, S110 - already gone with the connection
+                pass
+        self.advisory_subs.clear()
+
+    async def cleanup(self) -> None:
+        """Stop consuming and delete every stream declared (their consumers go with them)."""
+        await self.stop_consumers()
+        if self.nc is None or self.nc.is_closed:
+            return
+        for s in self.streams:
+            try:
+                await self.jsm.delete_stream(s)
+            except Exception as exc:  # noqa: BLE001
+                if self.sink is not None:
+                    self.sink.problem(f"could not delete stream {s}: {exc}")

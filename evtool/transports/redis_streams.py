@@ -1,0 +1,301 @@
+"""Redis Streams (redis-py asyncio): streams, consumer groups, pending entries and a claimer.
+
+Mapping (docs/transports.md has the full table):
+
+* ``queue`` -> stream ``<prefix>:<channel>`` with one consumer group ``q``; every instance reads as its own
+  consumer (``XREADGROUP ... >``, COUNT = its free prefetch credit);
+* ``topic`` and ``log`` -> one stream with a consumer group per scenario consumer group;
+* routers: Redis has no exchanges; the runtime routes on the client with the core's routing table;
+* acks are ``XACK``: the entry leaves the group's pending entries list (PEL) and stays in the stream;
+* Redis never redelivers by itself. evtool runs a claimer per group: every so often it lists pending entries
+  idle for at least the channel's ``ack_timeout`` (30 s when unset) with ``XPENDING ... IDLE`` and claims them
+  with ``XCLAIM`` for a live consumer, which increments their delivery count;
+* a nack is an ``XCLAIM`` by the same consumer after the retry delay (a re-read of its own pending entry,
+  counted); a reject, or a claim that would pass ``max_deliveries``, applies the documented dead-letter
+  recipe: ``XADD`` to the dead-letter stream, then ``XACK`` (without a target the entry is just acked: dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+from evtool.core.message import DeathRecord, Message
+from evtool.transports.base import (
+    SubSpec,
+    Topology,
+    TransportError,
+    TransportSink,
+    TransportUnavailable,
+    decode_message,
+    encode_message,
+    redact_url,
+)
+from evtool.transports.topology import DEFAULT_ACK_WAIT_NS
+
+BLOCK_MS = 50
+UNLIMITED_BATCH = 256
+PUBLISH_WINDOW = 64
+QUEUE_GROUP = "q"
+
+
+class _Reader:
+    """One instance's read loop."""
+
+    __slots__ = ("spec", "consumer", "key", "group", "task", "in_flight", "credit", "alive")
+
+    def __init__(self, spec: SubSpec, consumer: str, key: str, group: str) -> None:
+        self.spec = spec
+        self.consumer = consumer
+        self.key = key
+        self.group = group
+        self.task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+        self.credit = asyncio.Event()
+        self.alive = True
+
+
+class RedisTransport:
+    """The Redis Streams adapter (see the module docstring)."""
+
+    name = "redis"
+    routes_on_broker = False
+    returns_on_close = False     # a crashed consumer's entries stay pending until claimed
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.r: Any = None
+        self.sink: TransportSink | None = None
+        self.topology: Topology | None = None
+        self.keys: list[str] = []
+        self.readers: dict[int, _Reader] = {}
+        self.claimers: list[asyncio.Task[None]] = []
+        self.delayed: set[tuple[str, str, bytes]] = set()
+        self.server_version = ""
+        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._rr = itertools.count()
+
+    # ------------------------------------------------------------------ names
+
+    def key(self, channel: str) -> str:
+        """The stream key of a scenario channel."""
+        assert self.topology is not None
+        return f"{self.topology.prefix}:{channel}"
+
+    @staticmethod
+    def group_name(group: str | None) -> str:
+        """The consumer group name of a subscription (``q`` for a queue's competing consumers)."""
+        return QUEUE_GROUP if group is None else f"g:{group}"
+
+    # ------------------------------------------------------------------ connection
+
+    async def connect(self) -> None:
+        """Connect and ping (bounded); TransportUnavailable says where and how to start Redis."""
+        import redis.asyncio as aredis
+
+        self.r = aredis.from_url(self.url, socket_connect_timeout=3)
+        try:
+            info = await asyncio.wait_for(self.r.info("server"), timeout=5)
+        except Exception as exc:  # noqa: BLE001 - redis-py raises several unrelated types here
+            await self.r.aclose()
+            raise TransportUnavailable(f"cannot reach Redis at {redact_url(self.url)}: {exc}") from exc
+        self.server_version = str(info.get("redis_version", ""))
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self.r is not None:
+            await self.r.aclose()
+        self.r = None
+
+    # ------------------------------------------------------------------ topology
+
+    async def declare(self, topology: Topology, sink: TransportSink) -> None:
+        """Create each stream and its consumer groups (XGROUP CREATE ... MKSTREAM)."""
+        self.topology = topology
+        self.sink = sink
+        for plan in topology.channels.values():
+            if plan.kind == "router":
+                continue
+            key = self.key(plan.name)
+            self.keys.append(key)
+            for group in plan.subscriptions():
+                await self.r.xgroup_create(key, self.group_name(group), id="0", mkstream=True)
+            if not plan.groups and plan.kind in ("queue", "grouped_queue"):
+                continue
+            min_idle = plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS
+            for group in plan.subscriptions():
+                task = asyncio.get_running_loop().create_task(self._claimer(plan.name, group, min_idle))
+                self.claimers.append(task)
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish(self, channel: str, msg: Message) -> bool:
+        """XADD (with MAXLEN ~ when the channel has a capacity)."""
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        async with self._window:
+            await self.r.xadd(self.key(channel), {b"m": encode_message(msg)},
+                              maxlen=plan.capacity, approximate=True)
+        return True
+
+    # ------------------------------------------------------------------ consuming
+
+    async def subscribe(self, spec: SubSpec) -> None:
+        """Start the instance's XREADGROUP loop as consumer ``<consumer>#<instance>.<sid>``."""
+        assert self.topology is not None
+        if spec.channel not in self.topology.channels:
+            raise TransportError(f"unknown channel {spec.channel!r}")
+        reader = _Reader(spec, f"{spec.consumer}#{spec.instance}.{spec.sid}", self.key(spec.channel),
+                         self.group_name(spec.group))
+        self.readers[spec.sid] = reader
+        reader.task = asyncio.get_running_loop().create_task(self._loop(reader))
+
+    async def _loop(self, reader: _Reader) -> None:
+        sink = self.sink
+        assert sink is not None
+        pf = reader.spec.prefetch
+        while reader.alive:
+            want = UNLIMITED_BATCH if pf == 0 else pf - reader.in_flight
+            if want <= 0:
+                reader.credit.clear()
+                await reader.credit.wait()
+                continue
+            try:
+                got = await self.r.xreadgroup(reader.group, reader.consumer, {reader.key: ">"}, count=want,
+                                              block=BLOCK_MS)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a closed connection ends the loop
+                if reader.alive:
+                    sink.problem(f"XREADGROUP on {reader.key}: {exc}")
+                return
+            for _key, entries in got or []:
+                for entry_id, fields in entries:
+                    if not reader.alive:
+                        return          # stays pending: the claimer gives it to someone else later
+                    self._deliver(reader, entry_id, fields, 1)
+
+    def _deliver(self, reader: _Reader, entry_id: bytes, fields: dict[bytes, bytes] | None, count: int) -> None:
+        if not fields or b"m" not in fields:
+            return                      # the entry was trimmed or deleted: nothing to deliver
+        reader.in_flight += 1
+        assert self.sink is not None
+        self.sink.deliver(reader.spec.sid, decode_message(fields[b"m"]), count, count > 1, (reader, entry_id, count))
+
+    def _settled(self, reader: _Reader) -> None:
+        reader.in_flight -= 1
+        reader.credit.set()
+
+    async def unsubscribe(self, sid: int, reason: str) -> None:
+        """Stop reading; the consumer's pending entries stay in the PEL until the claimer takes them."""
+        reader = self.readers.pop(sid, None)
+        if reader is None:
+            return
+        reader.alive = False
+        reader.credit.set()
+        if reader.task is not None:
+            reader.task.cancel()
+
+    async def ack(self, handle: Any) -> None:
+        """XACK."""
+        reader, entry_id, _count = handle
+        self._settled(reader)
+        await self.r.xack(reader.key, reader.group, entry_id)
+
+    async def nack(self, handle: Any, delay_ns: int) -> None:
+        """After the delay, XCLAIM the entry back to the same consumer (counted), or dead-letter at the limit."""
+        reader, entry_id, count = handle
+        self._settled(reader)
+        mark = (reader.key, reader.group, entry_id)
+        self.delayed.add(mark)
+        try:
+            if delay_ns > 0:
+                await asyncio.sleep(delay_ns / 1e9)
+            await self._redeliver(reader, entry_id, count)
+        finally:
+            self.delayed.discard(mark)
+
+    async def _redeliver(self, reader: _Reader, entry_id: bytes, count: int) -> None:
+        assert self.topology is not None
+        plan = self.topology.channels[reader.spec.channel]
+        if plan.max_deliveries is not None and count >= plan.max_deliveries:
+            await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id,
+                             "max_deliveries", count)
+            return
+        claimed = await self.r.xclaim(reader.key, reader.group, reader.consumer, 0, [entry_id])
+        for cid, fields in claimed:
+            if reader.alive:
+                self._deliver(reader, cid, fields, count + 1)
+
+    async def reject(self, handle: Any) -> None:
+        """The dead-letter recipe: XADD to the dead-letter stream (if any), then XACK."""
+        reader, entry_id, count = handle
+        self._settled(reader)
+        await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id, "rejected",
+                         count)
+
+    async def _dead(self, channel: str, group: str | None, key: str, gname: str, entry_id: bytes, reason: str,
+                    count: int) -> None:
+        assert self.topology is not None and self.sink is not None
+        rows = await self.r.xrange(key, min=entry_id, max=entry_id)
+        target = self.topology.channels[channel].dead_letter
+        if not rows or b"m" not in rows[0][1]:
+            await self.r.xack(key, gname, entry_id)
+            return
+        msg = decode_message(rows[0][1][b"m"])
+        if target is not None and target in self.topology.channels:
+            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths))
+            await self.publish(target, copy)
+            await self.r.xack(key, gname, entry_id)
+            self.sink.dead(channel, group, copy, reason, target, 1)
+        else:
+            await self.r.xack(key, gname, entry_id)
+            self.sink.dead(channel, group, msg, reason, None, 1)
+
+    async def _claimer(self, channel: str, group: str | None, min_idle_ns: int) -> None:
+        """Give entries idle for `min_idle_ns` to a live consumer of the group (XPENDING IDLE + XCLAIM)."""
+        key, gname = self.key(channel), self.group_name(group)
+        min_idle_ms = max(1, min_idle_ns // 1_000_000)
+        period = min(1.0, max(0.02, min_idle_ns / 4e9))
+        plan = self.topology.channels[channel] if self.topology else None
+        while True:
+            await asyncio.sleep(period)
+            live = [rd for rd in self.readers.values() if rd.alive and rd.key == key and rd.group == gname]
+            if not live:
+                continue
+            try:
+                pending = await self.r.xpending_range(key, gname, min="-", max="+", count=100, idle=min_idle_ms)
+            except Exception as exc:  # noqa: BLE001 - reported, the claimer goes on
+                if self.sink is not None:
+                    self.sink.problem(f"XPENDING on {key}: {exc}")
+                continue
+            for p in pending:
+                entry_id = p["message_id"]
+                if (key, gname, entry_id) in self.delayed:
+                    continue
+                count = int(p["times_delivered"])
+                if plan is not None and plan.max_deliveries is not None and count >= plan.max_deliveries:
+                    await self._dead(channel, group, key, gname, entry_id, "max_deliveries", count)
+                    continue
+                target = live[next(self._rr) % len(live)]
+                claimed = await self.r.xclaim(key, gname, target.consumer, min_idle_ms, [entry_id])
+                for cid, fields in claimed:
+                    if target.alive:
+                        self._deliver(target, cid, fields, count + 1)
+
+    # ------------------------------------------------------------------ cleanup
+
+    async def stop_consumers(self) -> None:
+        """Stop every read loop and claimer."""
+        for sid in list(self.readers):
+            await self.unsubscribe(sid, "leave")
+        for t in self.claimers:
+            t.cancel()
+        self.claimers.clear()
+
+    async def cleanup(self) -> None:
+        """Stop consuming and delete every stream key declared (their groups go with them)."""
+        await self.stop_consumers()
+        if self.r is not None and self.keys:
+            await self.r.delete(*self.keys)

@@ -1,0 +1,319 @@
+"""The dashboard screen: every panel of a hosted run, and the keys that steer it.
+
+It never talks to the engine directly: keys become host commands, and each
+snapshot the app pulls is applied here in one batch (`apply`), attributes
+down to the widgets, each of which skips the work when its part is unchanged.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+
+from evtool.sim.host import EngineHost, Faster, InjectFault, Redrive, Seek, Slower, Step, TogglePause
+from evtool.sim.snapshot import Snapshot, empty_snapshot
+from evtool.tui.screens.faults import FaultMenu, fault_choices
+from evtool.tui.screens.filter import FilterModal
+from evtool.tui.screens.help import HelpModal
+from evtool.tui.screens.inspector import InspectorModal
+from evtool.tui.widgets.channel_table import ChannelTable
+from evtool.tui.widgets.check_table import CheckTable
+from evtool.tui.widgets.consumer_table import ConsumerTable
+from evtool.tui.widgets.dead_letter_table import DeadLetterTable
+from evtool.tui.widgets.event_log import EventFilter, EventLog
+from evtool.tui.widgets.lanes import Lanes
+from evtool.tui.widgets.lesson_pane import LessonPane
+from evtool.tui.widgets.retry_table import RetryTable
+from evtool.tui.widgets.run_status import RunStatus, Scrubber
+from evtool.tui.widgets.topology import TopologyView
+
+TABS = ("lanes", "retries", "dead", "events", "checks")
+
+
+class DashboardScreen(Screen[None]):
+    """The dashboard (see the module docstring)."""
+
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause", id="toggle-pause", tooltip="Pause or resume virtual time"),
+        Binding("n", "step", "Step", id="step", tooltip="Pause and process one event"),
+        Binding("plus,equals_sign", "faster", "Faster", id="faster", key_display="+"),
+        Binding("minus,underscore", "slower", "Slower", id="slower", key_display="-"),
+        Binding("f", "faults", "Faults", id="fault-menu", tooltip="Crash, slow, poison, restart the broker"),
+        Binding("r", "redrive", "Redrive", id="redrive", tooltip="Send the selected dead letter back"),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/", tooltip="Filter the event log"),
+        Binding("enter", "inspect", "Inspect", id="inspect", show=False,
+                tooltip="The selected message's lifecycle"),
+        Binding("a", "reveal", "Answer", id="reveal-answer", show=False, tooltip="Reveal the lesson's answer"),
+        Binding("question_mark", "help", "Help", id="help", key_display="?"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("1", "tab('lanes')", "Lanes", id="tab-lanes", show=False),
+        Binding("2", "tab('retries')", "Retries", id="tab-retries", show=False),
+        Binding("3", "tab('dead')", "Dead letters", id="tab-dead", show=False),
+        Binding("4", "tab('events')", "Events", id="tab-events", show=False),
+        Binding("5", "tab('checks')", "Checks", id="tab-checks", show=False),
+        Binding("less_than_sign", "seek(-0.05)", "Back 5%", id="seek-back", key_display="<"),
+        Binding("greater_than_sign", "seek(0.05)", "On 5%", id="seek-forward", key_display=">"),
+        Binding("comma", "seek_seconds(-1)", "Back 1s", id="seek-back-1s", show=False, key_display=","),
+        Binding("full_stop", "seek_seconds(1)", "On 1s", id="seek-forward-1s", show=False, key_display="."),
+        Binding("home", "seek_to(0)", "Start", id="seek-start", show=False),
+    ]
+
+    def __init__(self, host: EngineHost) -> None:
+        super().__init__()
+        self.host = host
+        self.snap: Snapshot = empty_snapshot()
+        self.selected_msg: str | None = None
+        self._focus_step: int | None = None
+        self._notes: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        """Header and scrubber; topology, channels and consumers; the tabbed panels beside the lesson; footer."""
+        host = self.host
+        yield RunStatus(id="status")
+        yield Scrubber(id="scrubber")
+        with Vertical(id="overview"):
+            yield TopologyView(host.scenario, id="topology")
+            yield ChannelTable(id="channels")
+            yield ConsumerTable(id="consumers")
+        with Horizontal(id="bottom"):
+            with TabbedContent(initial="lanes", id="tabs"):
+                with TabPane("1 Lanes", id="lanes"):
+                    yield Lanes(id="lanes-view")
+                with TabPane("2 Retry", id="retries"):
+                    yield RetryTable(id="retry-table")
+                with TabPane("3 DLQ", id="dead"):
+                    yield DeadLetterTable(id="dead-table")
+                with TabPane("4 Log", id="events"):
+                    yield EventLog(correlation=self._correlation, id="event-log")
+                with TabPane("5 Checks", id="checks"):
+                    yield CheckTable(id="check-table")
+            yield LessonPane(id="lesson")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Borders and titles; the scrubber only in a replay."""
+        self.query_one("#lesson").border_title = "Lesson"
+        self.query_one("#scrubber").display = self.host.replay
+        self.apply(self.host.snapshot())
+
+    def _correlation(self, msg: str) -> str | None:
+        life = self.host.lifecycle(msg)
+        return life.correlation if life else None
+
+    # ------------------------------------------------------------------ snapshots
+
+    def apply(self, snap: Snapshot) -> None:
+        """Show one snapshot (the app calls this inside `batch_update`)."""
+        self.snap = snap
+        self.query_one(RunStatus).update_from(snap)
+        if self.host.replay:
+            self.query_one(Scrubber).update_from(snap, snap.end_ns if snap.outcome is None else snap.now_ns)
+        self.query_one(TopologyView).update_from(snap)
+        self.query_one(ChannelTable).update_from(snap.channels)
+        self.query_one(ConsumerTable).update_from(snap.consumers)
+        self.query_one(LessonPane).update_from(snap)
+        self.query_one(Lanes).update_from(snap.lanes)
+        self.query_one(RetryTable).update_from(snap.retries, snap.now_ns)
+        self.query_one(DeadLetterTable).update_from(snap.dead_letters)
+        self.query_one(EventLog).update_from(snap.recent)
+        self.query_one(CheckTable).update_from(snap.checks)
+        self._tab_labels(snap)
+        self._lesson_focus(snap)
+        self._show_notes(snap)
+
+    def _tab_labels(self, snap: Snapshot) -> None:
+        tabs = self.query_one(TabbedContent)
+        breaks = sum(lane.order_breaks for lane in snap.lanes)
+        fails = sum(1 for c in snap.checks if c.status == "fail")
+        passes = sum(1 for c in snap.checks if c.status == "pass")
+        labels = {
+            "lanes": "1 Lanes" + (f" ⚠{breaks}" if breaks else ""),
+            "retries": f"2 Retry ↻{len(snap.retries)}",
+            "dead": f"3 DLQ ✗{snap.dead_total}",
+            "events": "4 Log",
+            "checks": f"5 Checks ✓{passes}" + (f" ✗{fails}" if fails else ""),
+        }
+        for pane, label in labels.items():
+            tab = tabs.get_tab(pane)
+            if str(tab.label) != label:
+                tab.label = label
+
+    def _lesson_focus(self, snap: Snapshot) -> None:
+        step = snap.lesson.step if snap.lesson else None
+        if step is None or step.index == self._focus_step:
+            return
+        self._focus_step = step.index
+        for f in step.focus:
+            kind, _, name = f.partition(":")
+            if kind == "message":
+                self.selected_msg = name
+
+    def _show_notes(self, snap: Snapshot) -> None:
+        if snap.notes == self._notes:
+            return
+        new = [n for n in snap.notes if n not in self._notes]
+        self._notes = snap.notes
+        for note in new:
+            self.notify(note, timeout=4)
+
+    # ------------------------------------------------------------------ selection
+
+    def on_lanes_highlighted(self, event: Lanes.Highlighted) -> None:
+        """Remember the selected message."""
+        self.selected_msg = event.msg
+
+    def on_lanes_chosen(self, event: Lanes.Chosen) -> None:
+        """Inspect the chosen cell's message."""
+        self._inspect(event.msg)
+
+    def on_event_log_highlighted(self, event: EventLog.Highlighted) -> None:
+        """Remember the selected message."""
+        if event.msg:
+            self.selected_msg = event.msg
+
+    def on_event_log_chosen(self, event: EventLog.Chosen) -> None:
+        """Inspect the chosen event's message."""
+        self._inspect(event.msg)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Rows of the retry and dead-letter tables are keyed by message id."""
+        table = event.data_table
+        if isinstance(table, RetryTable | DeadLetterTable) and table.has_focus and event.row_key.value:
+            self.selected_msg = event.row_key.value
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: inspect its message (a check: its first piece of evidence)."""
+        table = event.data_table
+        key = event.row_key.value
+        if isinstance(table, CheckTable):
+            check = table.checks.get(key or "")
+            if check is not None and check.evidence:
+                self._inspect(check.evidence[0])
+            elif check is not None:
+                self.notify(f"{check.name}: {check.observed}", timeout=6)
+        elif isinstance(table, RetryTable | DeadLetterTable):
+            self._inspect(key)
+
+    def _inspect(self, msg: str | None) -> None:
+        if not msg:
+            self.notify("select a message first (in the lanes, the event log or the dead letters)",
+                        severity="warning")
+            return
+        self.selected_msg = msg
+        self.app.push_screen(InspectorModal(msg, self.host.lifecycle))
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Seeking only in a replay; faults and redrive only in a live run."""
+        if action in ("seek", "seek_seconds", "seek_to"):
+            return self.host.replay
+        if action in ("faults", "redrive"):
+            return not self.host.replay
+        return True
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume virtual time."""
+        self.host.submit(TogglePause())
+
+    def action_step(self) -> None:
+        """Pause and process one kernel event."""
+        self.host.submit(Step(1))
+
+    def action_faster(self) -> None:
+        """The next speed up (up to as fast as possible)."""
+        self.host.submit(Faster())
+
+    def action_slower(self) -> None:
+        """The next speed down (down to 0.1x)."""
+        self.host.submit(Slower())
+
+    def action_faults(self) -> None:
+        """Open the fault menu."""
+        choices = fault_choices(self.host.scenario, self.snap)
+
+        def chosen(cmd: InjectFault | None) -> None:
+            if cmd is not None:
+                self.host.submit(cmd)
+
+        self.app.push_screen(FaultMenu(choices), chosen)
+
+    def action_redrive(self) -> None:
+        """Redrive the selected dead letter (the first press shows the dead-letter panel)."""
+        tabs = self.query_one(TabbedContent)
+        table = self.query_one(DeadLetterTable)
+        if tabs.active != "dead":
+            tabs.active = "dead"
+            table.focus()
+            if table.row_count:
+                self.notify("select a dead letter and press r again to redrive it")
+            else:
+                self.notify("no dead letters to redrive", severity="warning")
+            return
+        letter = table.selected()
+        if letter is None:
+            self.notify("no dead letter selected", severity="warning")
+            return
+        self.host.submit(Redrive(letter.channel, letter.msg))
+        self.notify(f"redriving {letter.msg} from {letter.channel} to {letter.source}")
+
+    def action_filter(self) -> None:
+        """Ask for an event-log filter and show the log."""
+        log = self.query_one(EventLog)
+
+        def chosen(flt: EventFilter | None) -> None:
+            if flt is not None:
+                log.set_filter(flt)
+                self.query_one(TabbedContent).active = "events"
+
+        self.app.push_screen(FilterModal(log.filter.text), chosen)
+
+    def action_inspect(self) -> None:
+        """Open the inspector on the selected message."""
+        self._inspect(self.selected_msg)
+
+    def action_reveal(self) -> None:
+        """Reveal the current question's answer."""
+        pane = self.query_one(LessonPane)
+        if pane.reveal():
+            pane.update_from(self.snap)
+        else:
+            self.notify("no question to answer right now", severity="warning")
+
+    def action_help(self) -> None:
+        """List every key."""
+        self.app.push_screen(HelpModal([
+            ("Dashboard", self.BINDINGS),
+            ("Lanes (when focused)", Lanes.BINDINGS),
+            ("Event log (when focused)", EventLog.BINDINGS),
+            ("Message inspector", InspectorModal.BINDINGS),
+            ("Everywhere", [Binding("tab", "focus_next", "Next panel", id="focus-next"),
+                            Binding("escape", "dismiss", "Close a dialog", id="close-dialog")]),
+        ]))
+
+    def action_tab(self, name: str) -> None:
+        """Show one of the tabbed panels."""
+        if name in TABS:
+            self.query_one(TabbedContent).active = name
+
+    def action_seek(self, fraction: float) -> None:
+        """Replay: move virtual time by a fraction of the run."""
+        span = self.snap.end_ns or 1
+        self.host.submit(Seek(max(0, int(self.snap.now_ns + fraction * span))))
+
+    def action_seek_seconds(self, seconds: float) -> None:
+        """Replay: move virtual time by some seconds."""
+        self.host.submit(Seek(max(0, int(self.snap.now_ns + seconds * 1e9))))
+
+    def action_seek_to(self, t_ns: int) -> None:
+        """Replay: jump to a virtual time."""
+        self.host.submit(Seek(int(t_ns)))
+
+    def action_quit(self) -> None:
+        """Leave the dashboard."""
+        self.app.exit()
