@@ -326,13 +326,25 @@ def _is_tag(part: str) -> bool:
     return ("[" in part and "]" in part) or part in _TAG_NAMES
 
 
-_TAG_NAMES = {
-    "queue", "grouped_queue", "topic", "log", "router", "constant", "poisson", "burst", "stages", "once",
-    "uniform", "exponential", "normal", "lognormal", "shorthand", "request_reply", "saga",
-    "event_sourced_aggregate", "projection", "outbox", "crash", "restart", "pause", "slow", "scale",
-    "broker_restart", "drop", "duplicate", "delay", "poison", "no_loss", "dead_letters", "effectively_once",
-    "no_duplicates", "per_key_order", "latency", "pattern", "that", "int", "str", "float", "bool", "list",
-    "dict", "none", "literal", "is-instance", "Variation", "Duration",
+def _discriminator_values() -> set[str]:
+    """Every `kind:`/`type:`/`action:`/... value: pydantic puts them in error locations."""
+    import evtool.scenario.models as models
+
+    values: set[str] = set()
+    for obj in vars(models).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            for disc in _DISCRIMINATORS:
+                info = obj.model_fields.get(disc)
+                if info is not None and typing.get_origin(info.annotation) is typing.Literal:
+                    values.update(a for a in typing.get_args(info.annotation) if isinstance(a, str))
+    return values
+
+
+# Union member tags as pydantic writes them in `loc`; a new channel kind or fault action
+# is picked up from the models.
+_TAG_NAMES = _discriminator_values() | {
+    "shorthand", "pattern", "that", "int", "str", "float", "bool", "list", "dict", "none", "literal",
+    "is-instance", "Variation", "Duration",
 }
 
 

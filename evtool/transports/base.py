@@ -241,3 +241,21 @@ def decode_message(body: bytes) -> Message:
     msg = Message(**{f: doc.get(f) for f in _FIELDS if f in doc})
     msg.deaths = deaths
     return msg
+
+
+def probe(transport: str, url: str | None = None, timeout_s: float = 1.0) -> str | None:
+    """None when the broker's TCP port answers, else why not (with how to start one).
+
+    A cheap reachability check for skips and error messages; it does not log in.
+    """
+    import socket
+
+    real = resolve_url(transport, url)
+    parts = urlsplit(real)
+    default_port = {"rabbitmq": 5672, "nats": 4222, "redis": 6379}[transport]
+    host, port = parts.hostname or "127.0.0.1", parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return (f"{transport} is not reachable at {redact_url(real)} ({exc}); {START_HINTS[transport]}")

@@ -15,12 +15,7 @@ LESSON_IDS = [p.stem for p in LESSON_FILES]
 
 # Lessons that cannot pass until an engine bug is fixed. Strict xfail: when the bug is fixed the
 # test XPASSes and fails, which is the signal to delete the entry.
-KNOWN_ENGINE_BUGS: dict[str, str] = {
-    "slow-consumer-backpressure": (
-        "engine: RouterChannel has no `durable` (engine.channel_config crashes on any router), and a publish "
-        "refused for capacity still emits `published`, so no_loss counts it as lost"
-    ),
-}
+KNOWN_ENGINE_BUGS: dict[str, str] = {}
 
 
 def patterns_available() -> bool:

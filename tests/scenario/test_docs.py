@@ -41,12 +41,15 @@ def _sections() -> list[tuple[list[str], list[str]]]:
     marks = list(_MARKER.finditer(TEXT))
     for i, mark in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(TEXT)
-        body = TEXT[mark.end():end]
-        heading = re.search(r"^#{2,3} ", body, re.M)
-        if heading:
-            body = body[:heading.start()]
-        table = body.split("```")[0]  # the keys table comes before any example
-        out.append((mark.group(1).split(), _ROW_KEY.findall(table)))
+        # The keys table is the first run of `|` lines after the marker.
+        lines = TEXT[mark.end():end].strip("\n").splitlines()
+        table = []
+        for line in lines:
+            if not line.startswith("|"):
+                break
+            table.append(line)
+        assert table, f"marker {mark.group(0)} is not followed by a table"
+        out.append((mark.group(1).split(), _ROW_KEY.findall("\n".join(table))))
     return out
 
 
