@@ -52,6 +52,11 @@ def load_scenario(path: str | Path, overrides: list[str] | dict[str, Any] | None
 def load_text(text: str, file: str = "<scenario>", overrides: list[str] | dict[str, Any] | None = None,
               ) -> LoadedScenario:
     """Validate scenario text (the file name is only used in messages)."""
+    return _load_text(text, file, overrides, check_variations=True)
+
+
+def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | None, *,
+               check_variations: bool) -> LoadedScenario:
     data, loc = parse_yaml(text, file)
     if not isinstance(data, dict):
         found = "a list" if isinstance(data, list) else f"the value {data!r}"
@@ -77,6 +82,15 @@ def load_text(text: str, file: str = "<scenario>", overrides: list[str] | dict[s
         found = check_references(model, data, loc)
         problems.extend(p for p in found if p.severity == "error")
         warnings.extend(p for p in found if p.severity == "warning")
+        if check_variations and not problems:
+            problems.extend(_check_variations(model, text, file, sets, loc))
+    elif problems and isinstance(data, dict):
+        # The full cross-reference check needs a valid model; the plain channel references
+        # can be checked on the raw data, so they are reported with everything else.
+        from evtool.scenario.refs import check_raw_channel_references
+
+        reported = {p.path for p in problems}
+        problems.extend(p for p in check_raw_channel_references(data, loc) if p.path not in reported)
     if problems:
         raise ScenarioError(problems, text)
     assert model is not None
@@ -90,6 +104,30 @@ def load_text(text: str, file: str = "<scenario>", overrides: list[str] | dict[s
         parameters=params,
         warnings=tuple(sorted(warnings)),
     )
+
+
+def _check_variations(model: Scenario, text: str, file: str, sets: dict[str, Any],
+                      loc: Locations) -> list[Problem]:
+    """Each `lesson.try_next` variation must load too, or the lesson suggests a broken experiment."""
+    from evtool.scenario.models import Variation
+
+    problems: list[Problem] = []
+    if model.lesson is None:
+        return problems
+    for i, variation in enumerate(model.lesson.try_next):
+        if not isinstance(variation, Variation) or not variation.set:
+            continue
+        try:
+            _load_text(text, file, {**sets, **variation.set}, check_variations=False)
+        except ScenarioError as err:
+            first = err.errors[0] if err.errors else err.problems[0]
+            where = ("lesson", "try_next", i, "set")
+            line, col = loc.find(where)
+            message = re.sub(r" \(from `--set [^`]*`\)$", "", first.message)
+            what = f"{first.path}: " if first.path and not message.startswith("`") else ""
+            problems.append(Problem(file, line, col, dotted(where),
+                                    f"this variation does not load: {what}{message}", first.hint))
+    return problems
 
 
 # --------------------------------------------------------------------------- --set and parameters

@@ -397,3 +397,41 @@ class _Checker:
 def check_references(sc: m.Scenario, data: dict[str, Any], loc: Locations) -> list[Problem]:
     """Every cross-reference and lint problem of a validated scenario."""
     return _Checker(sc, data, loc).run()
+
+
+def check_raw_channel_references(data: dict[str, Any], loc: Locations) -> list[Problem]:
+    """Dangling channel names in a scenario that did not validate (read from the raw data).
+
+    Covers producers' `to`, consumers' `from` and `dead_letter`, channels' `dead_letter`
+    and router bindings' `to`; anything of an unexpected shape is skipped, because the
+    model errors already report it.
+    """
+    channels = data.get("channels")
+    if not isinstance(channels, dict) or not channels:
+        return []
+    known = {k for k in channels if isinstance(k, str)}
+    problems: list[Problem] = []
+
+    def ref(path: Path_, name: Any, exclude: str | None = None) -> None:
+        if not isinstance(name, str) or name in known:
+            return
+        options = known - {exclude} if exclude else known
+        hint = did_you_mean(name, options) or f"the channels defined are: {known_list(options)}"
+        line, col = loc.find(path)
+        problems.append(Problem(loc.file, line, col, dotted(path), f"no channel named `{name}`", hint))
+
+    for name, ch in channels.items():
+        if isinstance(ch, dict):
+            ref(("channels", name, "dead_letter"), ch.get("dead_letter"), name)
+            bindings = ch.get("bindings")
+            if isinstance(bindings, list):
+                for i, b in enumerate(bindings):
+                    if isinstance(b, dict):
+                        ref(("channels", name, "bindings", i, "to"), b.get("to"), name)
+    for section, field in (("producers", "to"), ("consumers", "from"), ("consumers", "dead_letter")):
+        items = data.get(section)
+        if isinstance(items, dict):
+            for name, spec in items.items():
+                if isinstance(spec, dict):
+                    ref((section, name, field), spec.get(field))
+    return problems

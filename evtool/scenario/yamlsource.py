@@ -294,7 +294,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
     if not nodes or nodes[0] is None:
         raise ScenarioError([Problem(file, 1, 1, "", "the file is empty",
                                      "a scenario starts with `evtool: \"1\"` and `id: NAME`; "
-                                     "see docs/scenario-language.md")], text)
+                                     "`evtool new NAME` writes one to start from")], text)
     builder = _Builder(file)
     try:
         value = builder.build(nodes[0], ())

@@ -190,11 +190,11 @@ class Engine:
         self.consumers = {n: ConsumerActor(self, n, c) for n, c in sc.consumers.items()}
         self.faults = FaultTimeline(self)
         self.metrics = Metrics(sc)
+        self.patterns: list[Any] = []
+        self._build_patterns()  # before the checks: a responder is a consumer they may watch
         self.checks = CheckSuite(self)
         span = self.load_end + self.drain_max
         self.sample_every = sample_every_ns or max(10_000_000, span // 400)
-        self.patterns: list[Any] = []
-        self._build_patterns()
         self._started = False
         self.interventions: list[tuple[int, str, dict[str, Any]]] = []
 

@@ -101,7 +101,11 @@ class FaultTimeline:
         if action == "crash":
             for inst in self.targets(spec.target):
                 inst.consumer.crash(inst, spec.restart_after)
-            self._end_now(name, action)
+            if spec.restart_after is not None:
+                # the fault lasts while the instances are down, so `during: fault:NAME` has a window
+                eng.kernel.at(now + spec.restart_after, self._end_cb, (name, action), PRIO_FAULT)
+            else:
+                self._end_now(name, action)
         elif action == "restart":
             for inst in self.targets(spec.target):
                 inst.consumer.restart(inst)
@@ -149,6 +153,9 @@ class FaultTimeline:
                           spec.tag, name)
             eng.publish(channel, msg, producer=name)
             self._end_now(name, action)
+
+    def _end_cb(self, item: tuple[str, str]) -> None:
+        self._end_now(*item)
 
     def _end_now(self, name: str, action: str) -> None:
         self.engine.emit(TraceEvent(self.engine.now, "fault_ended", None, None, name, data={"action": action}))
@@ -205,4 +212,8 @@ class FaultTimeline:
         for inst in insts:
             if inst.state in ("running", "paused") and inst.sub is None:
                 inst.consumer._subscribe(inst)  # noqa: SLF001 - the timeline owns reconnection
+        for pat in eng.patterns:
+            reconnect = getattr(pat, "reconnect", None)
+            if reconnect is not None:
+                reconnect()
         self._end_now(name, "broker_restart")

@@ -137,9 +137,11 @@ class Redrive:
 
 @dataclass(frozen=True)
 class Seek:
-    """Move virtual time to `t_ns` (back means: rebuild and run there as fast as possible); then pause."""
+    """Move virtual time to `t_ns` (by `t_ns` when `relative`); back means: rebuild and run there
+    as fast as possible. Then pause."""
 
     t_ns: int
+    relative: bool = False
 
 
 @dataclass(frozen=True)
@@ -590,11 +592,11 @@ class EngineHost:
             return self.fold.life(msg)
 
     def tick(self, dt: float = 0.1) -> Snapshot:
-        """Manual mode: pretend `dt` wall seconds passed, carry out queued commands, advance, publish."""
+        """Manual mode: carry out queued commands, pretend `dt` wall seconds pass, advance, publish."""
         if self.threaded:
             raise RuntimeError("tick() is for a host made with threaded=False")
-        self._manual_wall += dt
         self._drain_commands()
+        self._manual_wall += dt
         self._advance(budget_s=None)
         self._publish(force=True)
         return self._latest
@@ -679,7 +681,7 @@ class EngineHost:
             self._intervene(lambda: self.notes.append(
                 f"redrove {self.engine.redrive(cmd.channel, cmd.msg)} from {cmd.channel}"), None)
         elif isinstance(cmd, Seek):
-            self._seek(cmd.t_ns)
+            self._seek(self.engine.now + cmd.t_ns if cmd.relative else cmd.t_ns)
 
     def _resume(self, wall: float) -> None:
         self.paused_by = None
@@ -763,6 +765,8 @@ class EngineHost:
                 return True
             nxt = eng.kernel.next_time()
             if nxt is None or nxt > goal:
+                if not math.isinf(goal) and nxt is not None:
+                    eng.run_until(int(goal))  # nothing left before the goal: move the clock there
                 return True
             if budget_s is not None and time.perf_counter() - started > budget_s:
                 return False
@@ -826,7 +830,7 @@ class EngineHost:
         sc = self.scenario
         self._measure_rates()
         ch_rates, prod_rates, cons_rates = self._rates
-        wall = time.perf_counter()
+        wall = time.perf_counter() if self.threaded else self._manual_wall
         mark_wall, mark_events = self._wall_mark
         if wall - mark_wall >= 0.5:
             if mark_wall:

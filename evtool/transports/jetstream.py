@@ -61,6 +61,26 @@ class _Pull:
         self.alive = True
 
 
+class _Held:
+    """One delivery held by an instance: settled by the client, or its AckWait passed (credit comes back)."""
+
+    __slots__ = ("pull", "m", "done")
+
+    def __init__(self, pull: _Pull, m: Any) -> None:
+        self.pull = pull
+        self.m = m
+        self.done = False
+
+    def release(self) -> bool:
+        """Give the instance its credit back once; True the first time."""
+        if self.done:
+            return False
+        self.done = True
+        self.pull.in_flight -= 1
+        self.pull.credit.set()
+        return True
+
+
 class NatsTransport:
     """The NATS JetStream adapter (see the module docstring)."""
 
@@ -250,17 +270,24 @@ class NatsTransport:
                 if pull.alive:
                     sink.problem(f"fetch on {spec.channel}: {exc}")
                 return
+            loop = asyncio.get_running_loop()
             for m in msgs:
                 if not pull.alive:
                     return      # not acked: JetStream redelivers after AckWait
                 pull.in_flight += 1
-                md = m.metadata
-                count = int(md.num_delivered)
-                sink.deliver(spec.sid, decode_message(m.data), count, count > 1, (pull, m))
+                count = int(m.metadata.num_delivered)
+                held = _Held(pull, m)
+                # JetStream counts the delivery as abandoned after its AckWait (or its BackOff step): the
+                # instance gets the credit back then, as the server sees it
+                loop.call_later(self._ack_wait_s(spec.channel, count), held.release)
+                sink.deliver(spec.sid, decode_message(m.data), count, count > 1, held)
 
-    def _settled(self, pull: _Pull) -> None:
-        pull.in_flight -= 1
-        pull.credit.set()
+    def _ack_wait_s(self, channel: str, count: int) -> float:
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        if plan.backoff_ns:
+            return plan.backoff_ns[min(count, len(plan.backoff_ns)) - 1] / 1e9
+        return (plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS) / 1e9
 
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Stop pulling; unacked messages come back when their AckWait ends."""
@@ -276,24 +303,22 @@ class NatsTransport:
         except Exception:  # noqa: BLE001, S110 - already gone with the connection
             pass
 
-    async def ack(self, handle: Any) -> None:
+    async def ack(self, handle: _Held) -> None:
         """+ACK."""
-        pull, m = handle
-        self._settled(pull)
-        if pull.alive:
-            await m.ack()
+        handle.release()
+        if handle.pull.alive:
+            await handle.m.ack()
 
-    async def nack(self, handle: Any, delay_ns: int) -> None:
+    async def nack(self, handle: _Held, delay_ns: int) -> None:
         """-NAK, with NakWithDelay when the retry policy asks for a delay."""
-        pull, m = handle
-        self._settled(pull)
-        if pull.alive:
-            await m.nak(delay=delay_ns / 1e9 if delay_ns > 0 else None)
+        handle.release()
+        if handle.pull.alive:
+            await handle.m.nak(delay=delay_ns / 1e9 if delay_ns > 0 else None)
 
-    async def reject(self, handle: Any) -> None:
+    async def reject(self, handle: _Held) -> None:
         """+TERM, then the dead-letter copy (or a drop) recorded by evtool."""
-        pull, m = handle
-        self._settled(pull)
+        handle.release()
+        pull, m = handle.pull, handle.m
         if not pull.alive:
             return
         await m.term()

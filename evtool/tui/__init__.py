@@ -4,8 +4,8 @@ Nothing here imports Textual at import time: the command line calls these
 entry points, and they import the app only when they run.
 
     run_dashboard(loaded, seed=None, speed=1.0, *, listeners=(), paused=False) -> RunOutcome | None
-    run_picker(speed=1.0) -> RunOutcome | None
-    run_replay(loaded, *, seed, interventions, title=None, speed=1.0) -> RunOutcome | None
+    run_picker(speed=1.0, *, listeners_for=None, seed=None) -> RunOutcome | None
+    run_replay(loaded, *, seed, interventions, title=None, speed=1.0, end_ns=None) -> RunOutcome | None
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def run_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float 
     return host.close()
 
 
-def run_picker(speed: float = 1.0, *, listeners_for: Any = None) -> RunOutcome | None:
+def run_picker(speed: float = 1.0, *, listeners_for: Any = None, seed: int | None = None) -> RunOutcome | None:
     """Open the lesson picker; the chosen lesson opens in the dashboard. Returns its outcome, if any.
 
     `listeners_for(loaded, seed)`, when given, returns the listeners to attach
@@ -38,7 +38,7 @@ def run_picker(speed: float = 1.0, *, listeners_for: Any = None) -> RunOutcome |
     """
     from evtool.tui.app import EvtoolApp
 
-    app = EvtoolApp(host=None, speed=speed, listeners_for=listeners_for)
+    app = EvtoolApp(host=None, speed=speed, listeners_for=listeners_for, seed=seed)
     app.run()
     return app.host.close() if app.host is not None else None
 

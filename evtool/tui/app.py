@@ -38,7 +38,8 @@ class EvtoolApp(App[None]):
     def __init__(self, host: EngineHost | None = None, *, speed: float = 1.0,
                  listeners_for: Callable[[Any, int | None], Sequence[Any]] | None = None,
                  lessons: list[LessonInfo] | None = None, replay_title: str | None = None,
-                 poll_hz: float = POLL_HZ, auto_poll: bool = True, threaded_hosts: bool = True) -> None:
+                 poll_hz: float = POLL_HZ, auto_poll: bool = True, threaded_hosts: bool = True,
+                 seed: int | None = None) -> None:
         super().__init__()
         self.host = host
         self.speed = speed
@@ -48,6 +49,7 @@ class EvtoolApp(App[None]):
         self.poll_hz = poll_hz
         self.auto_poll = auto_poll
         self.threaded_hosts = threaded_hosts
+        self.seed = seed
         self.applied = 0
         """How many snapshots were applied (the load test counts them)."""
         self.dashboard: DashboardScreen | None = None
@@ -83,8 +85,9 @@ class EvtoolApp(App[None]):
         except ScenarioError as err:
             self.notify(f"{event.info.id} does not load: {err.problems[0].message}", severity="error")
             return
-        listeners = self.listeners_for(loaded, None) if self.listeners_for else ()
-        self._open(EngineHost(loaded, speed=self.speed, listeners=listeners, threaded=self.threaded_hosts))
+        listeners = self.listeners_for(loaded, self.seed) if self.listeners_for else ()
+        self._open(EngineHost(loaded, seed=self.seed, speed=self.speed, listeners=listeners,
+                              threaded=self.threaded_hosts))
 
     def pull(self) -> bool:
         """Apply the host's latest snapshot if it is new; True when one was applied."""

@@ -6,7 +6,7 @@ from collections import Counter
 
 from .helpers import check, kinds, run
 
-# 40 requests over 4 s; pricing takes 20 ms, except between 1 s and 2 s when it is 10x slower
+# 30 requests over 3 s; pricing takes 20 ms, except between 1 s and 2 s when it is 10x slower
 # than that, which is past the 100 ms timeout.
 REQUEST_REPLY = """
 evtool: "1"
@@ -22,6 +22,7 @@ patterns:
       name: web
       instances: 2
       arrival: {process: constant, rate: 10/s}
+      count: 30
       message: QuoteRequested
       payload: {request_id: "r-{{ n }}", sku: a}
       timeout: 100ms
@@ -51,12 +52,12 @@ def outcomes(events) -> Counter:
 
 
 def test_every_request_has_exactly_one_outcome() -> None:
-    """40 requests, 40 outcomes, one each; the pattern's checks pass."""
+    """30 requests, 30 outcomes, one each; the pattern's checks pass."""
     engine, events, outcome = run(REQUEST_REPLY)
     firsts = [e for e in kinds(events, "request_sent", "quote") if e.data["attempt"] == 1]
-    assert len(firsts) == 40
+    assert len(firsts) == 30
     got = outcomes(events)
-    assert len(got) == 40 and set(got.values()) == {1}
+    assert len(got) == 30 and set(got.values()) == {1}
     for name in ("outcomes", "correlated", "bounded", "late", "cached"):
         assert check(outcome, name)["status"] == "pass", check(outcome, name)
     assert engine.patterns[0].idle()
@@ -92,7 +93,7 @@ def test_retry_reaches_the_idempotent_responder_which_answers_from_its_cache() -
     dups = [e for e in kinds(events, "handled", "pricing") if e.data.get("duplicate")]
     assert dups
     real = [e for e in kinds(events, "handled", "pricing") if not e.data.get("duplicate")]
-    assert len(real) == 40, "each request_id is priced once"
+    assert len(real) == 30, "each request_id is priced once"
     assert engine.consumers["pricing"].spec.idempotency is not None
 
 
@@ -107,7 +108,7 @@ def test_without_idempotency_a_retry_is_priced_again() -> None:
     """Remove the idempotency store: retries redo the work."""
     _, events, _ = run(REQUEST_REPLY, {"patterns.quote.responder.idempotency": "off"})
     real = [e for e in kinds(events, "handled", "pricing") if not e.data.get("duplicate")]
-    assert len(real) > 40
+    assert len(real) > 30
 
 
 def test_exhausted_attempts_fall_back_or_error() -> None:
@@ -149,9 +150,28 @@ def test_shared_reply_queue_sends_replies_to_the_wrong_instance() -> None:
 
 def test_responder_is_a_consumer_faults_can_target() -> None:
     """`consumer:pricing#0` crashes the responder's instance 0; the requests still all end."""
-    text = REQUEST_REPLY + "  - {at: 500ms, action: crash, target: 'consumer:pricing#0', restart_after: 1s}\n"
+    text = REQUEST_REPLY.replace("faults:\n", "faults:\n  - {at: 500ms, action: crash, target: 'consumer:pricing#0', "
+                                                 "restart_after: 1s}\n")
     engine, events, outcome = run(text)
     crashed = kinds(events, "instance_crashed", "pricing")
     assert [e.instance for e in crashed] == [0]
     assert check(outcome, "outcomes")["status"] == "pass"
     assert "pricing" in outcome.summary["consumers"]
+
+
+def test_inboxes_reopen_after_a_broker_restart() -> None:
+    """A broker restart closes every subscription; `reconnect()` reopens the pattern's inboxes."""
+    from evtool.scenario.loader import load_text
+    from evtool.sim.engine import Engine
+
+    engine = Engine(load_text(REQUEST_REPLY, "rr.yaml"))
+    engine.run_until(500_000_000)
+    pattern = engine.patterns[0]
+    before = [inbox.sub for inbox in pattern.inboxes]
+    engine.broker.restart(engine.now)
+    pattern.reconnect()
+    after = [inbox.sub for inbox in pattern.inboxes]
+    assert all(a != b for a, b in zip(before, after, strict=True))
+    assert all(engine.broker.subscriber(s) is not None and s in engine.subscribers for s in after)
+    pattern.reconnect()
+    assert [inbox.sub for inbox in pattern.inboxes] == after, "open inboxes are left alone"

@@ -199,6 +199,10 @@ CASES = [
          BASE + "expect:\n  - name: nothing-lost\n    check: no_loss\nlesson:\n  title: t\n  summary: s\n"
          "  try_next:\n    - say: x\n      fails: [nothing-lst]\n",
          31, 15, "lesson.try_next[0].fails[0]", "no expectation named `nothing-lst`", "did you mean `nothing-lost`?"),
+    Case("variation-does-not-load",
+         BASE + "lesson:\n  title: t\n  summary: s\n  try_next:\n    - say: x\n      set: {consumers.billing.instances: 0}\n",
+         28, 12, "lesson.try_next[0].set",
+         "this variation does not load: consumers.billing.instances: must be at least 1, found `0`", None),
     Case("unknown-parameter", replace("instances: 2", "instances: ${n}"), 19, 16, "consumers.billing.instances",
          "unknown parameter `${n}`", "declare it first"),
     Case("effect-target-not-a-field", replace("    instances: 2\n", '    instances: 2\n    effects:\n      - {inc: "9lives"}\n'),
@@ -389,3 +393,14 @@ def test_cli_prints_no_traceback(case: Case, tmp_path: Path) -> None:
     assert "Traceback" not in out
     assert f"{f}:{case.line}:{case.column}:" in out
     assert "1 error" in out
+
+
+def test_dangling_channel_reported_with_model_errors() -> None:
+    text = BASE.replace("duration: 10s", "duration: 10").replace("    from: orders", "    from: ordres")
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "bad.yaml")
+    assert [(p.line, p.column, p.path, p.message) for p in info.value.problems] == [
+        (5, 13, "run.duration", "a duration needs a unit, found the bare number 10"),
+        (18, 11, "consumers.billing.from", "no channel named `ordres`"),
+    ]
+    assert info.value.problems[1].hint == "did you mean `orders`?"

@@ -13,10 +13,13 @@ from typing import Any
 import jsonschema
 import pytest
 from fixture_files import INVALID_FILES, VALID_FILES, expected
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
+from evtool.scenario import models as m
 from evtool.scenario.errors import ScenarioError
+from evtool.scenario.loader import load_scenario
 from evtool.scenario.schema import json_schema
 from evtool.scenario.yamlsource import parse_yaml
 
@@ -88,3 +91,27 @@ def test_schema_command_writes_the_same_schema(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["title"] == "evtool scenario, language version 1"
+
+
+def _models_in(value: Any, seen: set[type]) -> None:
+    if isinstance(value, BaseModel):
+        seen.add(type(value))
+        for name in type(value).model_fields:
+            _models_in(getattr(value, name), seen)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _models_in(v, seen)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _models_in(v, seen)
+
+
+def test_everything_fixture_uses_every_model() -> None:
+    """So the schema test above covers every model: a new model must appear in everything.yaml."""
+    everything = next(p for p in VALID_FILES if p.name == "everything.yaml")
+    seen: set[type] = set()
+    _models_in(load_scenario(everything).model, seen)
+    abstract = {m.Model, m.DeliveryChannel, m.FaultBase, m.ProbabilisticFault, m.CheckBase}
+    every = {cls for cls in vars(m).values()
+             if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == m.__name__} - abstract
+    assert sorted(c.__name__ for c in every - seen) == []

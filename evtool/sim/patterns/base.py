@@ -40,6 +40,13 @@ class PatternActor:
         """True when the pattern has no outstanding work (the drain may end)."""
         return True
 
+    def reconnect(self) -> None:
+        """Reopen every inbox whose subscription the broker closed (after a broker restart)."""
+        for inbox in self.inboxes:
+            if inbox.sub is not None and self.engine.broker.subscriber(inbox.sub) is None:
+                self.engine.subscribers.pop(inbox.sub, None)
+                inbox.open()
+
     def record(self, kind: str, msg: str | None = None, *, channel: str | None = None, key: str | None = None,
                attempt: int = 0, instance: int | None = None, **data: Any) -> None:
         """Emit a trace event on behalf of this pattern (actor = the pattern's name).
@@ -56,9 +63,9 @@ class PatternActor:
         self.state[counter] = self.state.get(counter, 0) + by
 
     def listen(self, channel: str, handler: Callable[[Delivery], None], *, group: str | None = None,
-               auto_ack: bool = True) -> Inbox:
+               auto_ack: bool = True, instance: int = 0) -> Inbox:
         """Subscribe to `channel`; `handler` gets every delivery (acked first unless `auto_ack` is off)."""
-        inbox = Inbox(self, channel, handler, group=group or self.name, auto_ack=auto_ack)
+        inbox = Inbox(self, channel, handler, group=group or self.name, auto_ack=auto_ack, instance=instance)
         self.inboxes.append(inbox)
         return inbox
 
@@ -77,8 +84,9 @@ class Inbox:
     """
 
     def __init__(self, owner: PatternActor, channel: str, handler: Callable[[Delivery], None], *, group: str,
-                 auto_ack: bool) -> None:
+                 auto_ack: bool, instance: int = 0) -> None:
         self.owner = owner
+        self.instance = instance
         self.channel = channel
         self.handler = handler
         self.group = group
@@ -90,7 +98,7 @@ class Inbox:
     def open(self) -> None:
         """Subscribe at the broker and register with the engine's delivery loop."""
         eng = self.owner.engine
-        self.sub = eng.broker.subscribe(eng.now, self.channel, self.owner.name, 0, group=self.group,
+        self.sub = eng.broker.subscribe(eng.now, self.channel, self.owner.name, self.instance, group=self.group,
                                         prefetch=INBOX_PREFETCH, start_from="earliest")
         eng.subscribers[self.sub] = self  # type: ignore[assignment]
 

@@ -163,11 +163,10 @@ class RequestReplyActor(PatternActor):
         if self.spec.reply_to == "shared_reply_queue":
             # Every requester instance competes on one reply queue: a reply may reach the wrong instance.
             for i in range(self.spec.requester.instances):
-                inbox = self.listen(self.inbox_names[0], self._reply_handler(i))
-                inbox.open()
+                self.listen(self.inbox_names[0], self._reply_handler(i), instance=i).open()
         else:
             for i, ch in enumerate(self.inbox_names):
-                self.listen(ch, self._reply_handler(i)).open()
+                self.listen(ch, self._reply_handler(i), instance=i).open()
         self.load.start()
 
     def idle(self) -> bool:

@@ -435,6 +435,13 @@ class ChoreographedSaga(SagaActor):
         for ch in channels:
             self.listen(ch, self._on_event).open()
 
+    def idle(self) -> bool:
+        """Always: an observer has no work of its own, so open sagas never hold up the drain.
+
+        When the services are quiet no event will settle them; `saga_terminates` reports them.
+        """
+        return True
+
     def compensator(self, idx: int) -> bool:
         """In a choreography a step is undone when its service publishes `compensated_by`."""
         return self.steps[idx].compensated_by is not None

@@ -148,10 +148,12 @@ class DashboardScreen(Screen[None]):
         if step is None or step.index == self._focus_step:
             return
         self._focus_step = step.index
-        for f in step.focus:
-            kind, _, name = f.partition(":")
-            if kind == "message":
-                self.selected_msg = name
+        # The latest message a fired step pointed at (a later step without one keeps it).
+        for index, _t in snap.lesson.fired:  # type: ignore[union-attr]
+            for f in snap.lesson.steps[index].focus:  # type: ignore[union-attr]
+                kind, _, name = f.partition(":")
+                if kind == "message":
+                    self.selected_msg = name
 
     def _show_notes(self, snap: Snapshot) -> None:
         if snap.notes == self._notes:
@@ -304,11 +306,11 @@ class DashboardScreen(Screen[None]):
     def action_seek(self, fraction: float) -> None:
         """Replay: move virtual time by a fraction of the run."""
         span = self.snap.end_ns or 1
-        self.host.submit(Seek(max(0, int(self.snap.now_ns + fraction * span))))
+        self.host.submit(Seek(int(fraction * span), relative=True))
 
     def action_seek_seconds(self, seconds: float) -> None:
         """Replay: move virtual time by some seconds."""
-        self.host.submit(Seek(max(0, int(self.snap.now_ns + seconds * 1e9))))
+        self.host.submit(Seek(int(seconds * 1e9), relative=True))
 
     def action_seek_to(self, t_ns: int) -> None:
         """Replay: jump to a virtual time."""

@@ -1,0 +1,77 @@
+"""The dashboard's main screens as ready-made apps: used by the SVG snapshot tests and the README screenshots.
+
+Each builder returns an app on a manual host already driven (on virtual time)
+to the moment to show, and the keys to press once it is on screen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from evtool.scenario.loader import LoadedScenario
+from evtool.sim.host import Resume, SetSpeed
+from evtool.sim.snapshot import Snapshot
+from evtool.tui.app import EvtoolApp
+
+from .helpers import manual_host, tick_until, to_lesson_step
+
+Scene = tuple[EvtoolApp, tuple[str, ...]]
+
+
+def lesson_start(loaded: LoadedScenario) -> Scene:
+    """Three seconds into the lesson, step 1 on screen."""
+    host = manual_host(loaded)
+    host.tick(3.0)
+    return EvtoolApp(host=host, auto_poll=False), ()
+
+
+def mid_run_with_retries(loaded: LoadedScenario) -> Scene:
+    """POISON-1 waiting for its third attempt, with the retry scheduler shown."""
+    host = manual_host(loaded, speed=10.0)
+
+    def poison_retrying(s: Snapshot) -> bool:
+        if s.paused:
+            host.submit(Resume())
+        return any(r.msg == "POISON-1" and r.next_attempt == 3 for r in s.retries)
+
+    tick_until(host, poison_retrying, dt=0.01)
+    return EvtoolApp(host=host, auto_poll=False), ("2",)
+
+
+def dead_letters(loaded: LoadedScenario) -> Scene:
+    """POISON-1 dead-lettered: the lesson asks its question; the dead-letter panel is shown."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ("3",)
+
+
+def inspector(loaded: LoadedScenario) -> Scene:
+    """The message inspector on POISON-1 after it was dead-lettered."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ("enter",)
+
+
+def help_screen(loaded: LoadedScenario) -> Scene:
+    """The help dialog."""
+    host = manual_host(loaded)
+    return EvtoolApp(host=host, auto_poll=False), ("question_mark",)
+
+
+def run_over(loaded: LoadedScenario) -> Scene:
+    """The end of the run: every check passed, the event log shown."""
+    host = manual_host(loaded)
+    host.submit(SetSpeed(math.inf))
+    to_lesson_step(host, 4)
+    return EvtoolApp(host=host, auto_poll=False), ("5",)
+
+
+SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
+    "lesson-start": lesson_start,
+    "mid-run-retries": mid_run_with_retries,
+    "dead-letters": dead_letters,
+    "inspector": inspector,
+    "help": help_screen,
+    "run-over": run_over,
+}
