@@ -65,11 +65,39 @@ def run_reference(messages: int) -> dict[str, float]:
     return {"wall_s": wall, "kernel_events": engine.kernel.processed, "trace_events": out.events, "acked": acked}
 
 
+def rss_mb() -> float:
+    """Resident memory of this process in MiB (Linux)."""
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * 4096 / 2**20
+
+
+def memory_profile(messages: int, points: int = 10) -> list[tuple[int, float]]:
+    """Run the reference scenario in slices and sample RSS: flat means bounded."""
+    loaded = load_text(REFERENCE.format(count=messages, duration=messages // 1000 + 1), "reference.yaml")
+    engine = Engine(loaded)
+    engine.start()
+    step = (messages // 1000 + 1) * 1_000_000_000 // points
+    out = []
+    t = 0
+    while engine.run_until(t):
+        engine.flush()
+        out.append((engine.metrics.counts.get("acked", 0), rss_mb()))
+        t += step
+    engine.finish()
+    return out
+
+
 def main() -> None:
     """Measure and print the figures (and a JSON line for machines)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--memory", action="store_true", help="sample RSS during the run instead")
     args = ap.parse_args()
+    if args.memory:
+        for acked, mb in memory_profile(args.messages):
+            print(f"acked {acked:>12,}  rss {mb:8.1f} MiB")
+        return
     ref = run_reference(args.messages)
     base = bare_heapq(int(ref["kernel_events"]))
     lifecycles = ref["acked"] / ref["wall_s"]
