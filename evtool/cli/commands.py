@@ -10,6 +10,8 @@ import typer
 # so they must stay light at import time.
 COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.run", "run", "run", "Running"),
+    ("evtool.cli.tui", "tui", "tui", "Running"),
+    ("evtool.cli.tui", "replay", "replay", "Recorded runs"),
     ("evtool.cli.lessons", "lessons", "lessons", "Lessons"),
     ("evtool.cli.explain", "explain", "explain", "Lessons"),
     ("evtool.cli.new", "new", "new", "Lessons"),
