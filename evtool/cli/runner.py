@@ -95,8 +95,26 @@ def execute(opts: RunOptions) -> int:
     if opts.tui:
         from evtool.tui import run_dashboard
 
-        run_dashboard(loaded, seed=opts.seed, speed=1.0 if math.isinf(speed) else speed)
-        return 0
+        seed = loaded.model.run.seed if opts.seed is None else opts.seed
+        rec = _start_recorder(opts, loaded, seed, "local")
+        listeners = [rec.record] if rec is not None and opts.record == "full" else []
+        try:
+            outcome = run_dashboard(loaded, seed=seed, speed=1.0 if math.isinf(speed) else speed,
+                                    listeners=listeners)
+        except KeyboardInterrupt:
+            if rec is not None:
+                rec.abort("interrupted")
+            return EXIT_INTERRUPTED
+        if rec is not None:
+            if outcome is None:
+                rec.abort("interrupted")
+            else:
+                rec.finish(_result(outcome, 0))
+        if outcome is None:
+            return EXIT_INTERRUPTED
+        from evtool.cli.run import OUTCOME_EXIT
+
+        return OUTCOME_EXIT.get(outcome.outcome, 1)
     if opts.transport != "local":
         return _run_transport(loaded, opts, duration_ns)
     return _run_local(loaded, opts, duration_ns, speed)

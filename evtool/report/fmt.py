@@ -39,44 +39,145 @@ def _d(e: TraceEvent, name: str, default: Any = None) -> Any:
     return e.data.get(name, default) if e.data else default
 
 
+def _group(e: TraceEvent) -> str:
+    g = _d(e, "group")
+    return f" (group {g})" if g and g != e.actor else ""
+
+
+def _where_in_log(e: TraceEvent) -> str:
+    p, off = _d(e, "partition"), _d(e, "offset")
+    return f" at partition {p} offset {off}" if p is not None and off is not None else ""
+
+
+ENQUEUED_REASON = {
+    "delay_elapsed": "ready again on {ch} (its delay is over)",
+    "dead_letter": "arrived on {ch} as a dead letter",
+    "redrive": "back on {ch} (redriven)",
+    "topic": "copy queued on {ch} for subscription {group}",
+    "routed": "routed into {ch}",
+}
+
+
 def describe(e: TraceEvent) -> str:
-    """One line saying what an event means for its message, for lifecycles and lists."""
+    """One line saying what an event means for its message, for lifecycles and lists.
+
+    Follows the engine's trace conventions (evtool/core/broker.py): e.g.
+    `dead_lettered` is emitted at the channel the message died in, with the
+    dead-letter channel in data.target.
+    """
     k = e.kind
     if k == "published":
-        parts = [f"published to {e.channel}" + (f" by {e.actor}" if e.actor else "")]
-        if _d(e, "type"):
-            parts.append(f"type {_d(e, 'type')}")
+        parts = [f"published to {e.channel}" + (f" by {e.actor}" if e.actor else "") + _where_in_log(e)]
         if _d(e, "seq") is not None:
             parts.append(f"seq {_d(e, 'seq')}")
-        if _d(e, "causation_id"):
-            parts.append(f"caused by {_d(e, 'causation_id')}")
-        if _d(e, "correlation_id"):
-            parts.append(f"correlation {_d(e, 'correlation_id')}")
         return ", ".join(parts)
+    if k == "emitted":
+        cause = _d(e, "causation_id")
+        return f"sent to {e.channel} by {e.actor}" + (f" while handling {cause}" if cause else "")
     if k == "enqueued":
-        return f"ready on {e.channel}"
+        reason = _d(e, "reason")
+        template = ENQUEUED_REASON.get(str(reason), "ready on {ch}" + (f" ({reason})" if reason else ""))
+        return template.format(ch=e.channel, group=_d(e, "group", "?"))
     if k in ("delivered", "redelivered"):
-        return f"delivered to {who(e)} from {e.channel} (attempt {e.attempt})"
+        text = f"delivery {e.attempt} to {who(e)} from {e.channel}{_group(e)}{_where_in_log(e)}"
+        count = _d(e, "count")
+        if count is not None and count != e.attempt:
+            text += f" (broker count {count})"
+        return text
     if k == "failed":
         retry = _d(e, "retryable")
         note = "" if retry is None else (", retryable" if retry else ", not retryable")
         return f"failed in {who(e)}: {_d(e, 'error', 'error')}{note}"
     if k == "retry_scheduled":
         delay = _d(e, "delay")
-        return f"retry scheduled in {fmt_duration(delay) if delay is not None else '?'} ({_d(e, 'mode', 'retry')})"
+        mode = _d(e, "mode")
+        how = {"redeliver": "redelivery", "in_place": "retry in place", "republish": "republish"}.get(str(mode),
+                                                                                                   str(mode or "retry"))
+        nxt = _d(e, "attempt")
+        return (f"{how} in {fmt_duration(delay) if delay is not None else '?'}"
+                + (f" (attempt {nxt})" if nxt is not None else ""))
+    if k == "nacked":
+        delay = _d(e, "delay") or 0
+        if _d(e, "requeue", True):
+            return f"nacked by {who(e)}: back to {e.channel}" + (f" after {fmt_duration(delay)}" if delay else "")
+        return f"nacked by {who(e)} without requeue"
     if k == "delayed":
+        delay = _d(e, "delay")
         until = _d(e, "until")
-        return "delayed" + (f" until {fmt_t(until)}" if until is not None else "")
+        if delay is not None:
+            return f"held back {fmt_duration(delay)} on {e.channel}"
+        return f"held back on {e.channel}" + (f" until {fmt_t(until)}" if until is not None else "")
+    if k == "rejected":
+        return f"rejected by {who(e)}" + (" (skipped)" if _d(e, "skipped") else "")
     if k == "dead_lettered":
-        return (f"dead-lettered to {e.channel} (reason {_d(e, 'reason', '?')}, from {_d(e, 'from', '?')}, "
-                f"after {_d(e, 'count', e.attempt)} deliveries)")
+        target = _d(e, "target", "?")
+        reason = _d(e, "reason", "?")
+        by_app = _d(e, "by") == "application"
+        text = f"dead-lettered from {e.channel} to {target}: {reason}"
+        if _d(e, "error"):
+            text += f" ({_d(e, 'error')})"
+        if by_app:
+            text += f", moved by {who(e) or 'the application'}"
+        if e.attempt:
+            text += f", after {e.attempt} {'delivery' if e.attempt == 1 else 'deliveries'}"
+        count = _d(e, "count")
+        if isinstance(count, int) and count > 1:
+            text += f", dead-lettered {count} times so far"
+        return text
     if k == "redriven":
-        return f"redriven to {e.channel}" + (f" from {_d(e, 'from')}" if _d(e, "from") else "")
-    if k in ("handled", "acked"):
-        return f"{k} by {who(e)}" + (" (duplicate)" if _d(e, "duplicate") else "")
+        return f"redriven from {e.channel} back to {_d(e, 'to', '?')}"
+    if k == "handled":
+        if _d(e, "duplicate"):
+            return f"skipped by {who(e)}: a duplicate (idempotency)"
+        parts = [f"handled by {who(e)}"]
+        if _d(e, "processing") is not None:
+            parts.append(f"in {fmt_duration(_d(e, 'processing'))}")
+        if _d(e, "latency") is not None:
+            parts.append(f"{fmt_duration(_d(e, 'latency'))} after publish")
+        return ", ".join(parts)
+    if k == "acked":
+        return f"acked by {who(e)}{_group(e)}"
     if k == "returned":
         return f"returned to {e.channel} ({_d(e, 'reason', '?')})"
+    if k == "lease_expired":
+        return f"lease of {who(e)} expired: the broker takes it back"
+    if k == "publish_rejected":
+        return f"publish to {e.channel} refused ({_d(e, 'reason', '?')})"
+    if k in ("expired", "dropped"):
+        reason = _d(e, "reason")
+        return f"{k} on {e.channel}" + (f" ({reason})" if reason else "")
     text = k.replace("_", " ")
     where = " ".join(x for x in (e.channel and f"on {e.channel}", who(e) and f"by {who(e)}") if x)
     extra = ", ".join(f"{a}={b}" for a, b in (e.data or {}).items())
     return " ".join(x for x in (text, where, f"({extra})" if extra else "") if x)
+
+
+def fmt_override(path: str, value: Any) -> str:
+    """A `--set` override as the user would type it: `consumers.billing.idempotency=off`, `faults[0].enabled=true`."""
+    if isinstance(value, str):
+        return f"{path}={value}"
+    import json
+
+    return f"{path}={json.dumps(value, ensure_ascii=False, separators=(',', ':'))}"
+
+
+def fmt_ms(value: Any) -> str:
+    """A latency in milliseconds (as the summary stores it) in a readable unit, or `—`."""
+    if value is None:
+        return "—"
+    return fmt_duration(float(value) * 1e6)
+
+
+def headline(summary: dict[str, Any]) -> str:
+    """One line of a run's main numbers from the engine's summary (empty when there is none)."""
+    if not summary:
+        return ""
+    parts = [f"{summary.get('published', 0):,} published", f"{summary.get('acked', 0):,} acked"]
+    for key, label in (("dead_lettered", "dead-lettered"), ("retries", "retries"),
+                       ("duplicates_skipped", "duplicates skipped")):
+        if summary.get(key):
+            parts.append(f"{summary[key]:,} {label}")
+    lat = summary.get("latency_ms") or {}
+    if isinstance(lat, dict) and lat.get("p50") is not None:
+        parts.append(f"latency p50 {fmt_ms(lat.get('p50'))}, p99 {fmt_ms(lat.get('p99'))}")
+    return " · ".join(parts)

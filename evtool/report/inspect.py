@@ -64,6 +64,78 @@ class Lifecycle:
         """The first `published` event, if the trace has it."""
         return next((e for e in self.events if e.kind == "published"), None)
 
+    @property
+    def copies(self) -> int:
+        """How many times the message was published (more than 1: duplicates)."""
+        return sum(e.kind == "published" for e in self.events)
+
+    @property
+    def now_in(self) -> str | None:
+        """The channel a dead-lettered message waits in (the last dead letter's target), if it is still there."""
+        where = None
+        for e in self.events:
+            if e.kind == "dead_lettered" and e.data:
+                where = e.data.get("target")
+            elif e.kind in ("redriven", "acked"):
+                where = None
+        return str(where) if where else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery of a message and what came of it."""
+
+    number: int
+    t: int
+    channel: str | None
+    consumer: str
+    instance: int | None
+    result: str = "pending"   # handled, failed: ERROR, lease expired, returned, ...
+    next: str = ""            # retry in 1.2s, dead-lettered to orders.dlq, acked, ...
+    ok: bool | None = None
+
+
+def attempts(events: Iterable[TraceEvent]) -> list[Attempt]:
+    """Every delivery of one message with its result, matching follow-up events by consumer, instance and attempt."""
+    out: list[dict[str, object]] = []
+
+    def find(e: TraceEvent) -> dict[str, object] | None:
+        for a in reversed(out):
+            if a["number"] == e.attempt and a["consumer"] == e.actor and (
+                    e.instance is None or a["instance"] == e.instance):
+                return a
+        return None
+
+    for e in events:
+        data = e.data or {}
+        if e.kind in ("delivered", "redelivered"):
+            out.append({"number": e.attempt, "t": e.t, "channel": e.channel, "consumer": e.actor or "?",
+                        "instance": e.instance, "result": "pending", "next": "", "ok": None})
+            continue
+        a = find(e) if e.actor is not None else None
+        if a is None:
+            continue
+        if e.kind == "handled":
+            a["result"] = "skipped: duplicate" if data.get("duplicate") else (
+                f"handled in {fmt_duration(data['processing'])}" if data.get("processing") is not None else "handled")
+            a["ok"] = True
+        elif e.kind == "failed":
+            a["result"] = f"failed: {data.get('error', 'error')}"
+            a["ok"] = False
+        elif e.kind in ("lease_expired", "returned"):
+            a["result"] = describe(e)
+            a["ok"] = False
+        elif e.kind == "acked":
+            a["next"] = "acked"
+        elif e.kind == "retry_scheduled":
+            delay = data.get("delay")
+            a["next"] = f"retry in {fmt_duration(delay)}" if isinstance(delay, int | float) else "retry"
+        elif e.kind == "dead_lettered":
+            a["next"] = f"dead-lettered to {data.get('target', '?')}"
+        elif e.kind == "rejected" and not a["next"]:
+            a["next"] = "rejected"
+    return [Attempt(**a) for a in out]  # type: ignore[arg-type]
+
 
 def message_lifecycle(events: Iterable[TraceEvent], msg_id: str, caused: Iterable[str] | None = None) -> Lifecycle:
     """The lifecycle of `msg_id`; `caused` are ids of messages it caused (found by causation id if None)."""
@@ -72,36 +144,63 @@ def message_lifecycle(events: Iterable[TraceEvent], msg_id: str, caused: Iterabl
     for e in events:
         if e.msg == msg_id:
             mine.append(e)
-        elif caused is None and e.kind == "published" and e.data and e.data.get("causation_id") == msg_id and e.msg:
+        elif caused is None and e.kind == "emitted" and e.data and e.data.get("causation_id") == msg_id and e.msg:
             found_caused.append(e.msg)
     return Lifecycle(msg_id, tuple(mine), tuple(caused) if caused is not None else tuple(dict.fromkeys(found_caused)))
 
 
 def render_lifecycle(lc: Lifecycle) -> RenderableType:
-    """A rich view of a lifecycle: a heading, one row per event, what it caused."""
+    """A rich view of a lifecycle: a heading, its attempts, one row per event, what it caused."""
     if not lc.found:
-        return Text(f"message {lc.msg} does not appear in this run's trace", style="yellow")
+        return Text(f"message {lc.msg} does not appear in this run's trace "
+                    "(ids are case-sensitive; `--kind published` lists some)", style="yellow")
     first = lc.events[0].t
-    head = Text.assemble((f"message {lc.msg}", "bold"), "  ",
-                         (lc.outcome, "green" if lc.outcome == "acked" else "red" if lc.outcome != "pending" else "yellow"),
-                         f"  {len(lc.attempts)} deliveries, {len(lc.failures)} failures, "
+    outcome_style = "green" if lc.outcome == "acked" else "red" if lc.outcome != "pending" else "yellow"
+    n = len(lc.attempts)
+    head = Text.assemble((f"message {lc.msg}", "bold"), "  ", (lc.outcome.replace("_", "-"), outcome_style),
+                         f"  {n} {'delivery' if n == 1 else 'deliveries'}, {len(lc.failures)} "
+                         f"{'failure' if len(lc.failures) == 1 else 'failures'}, "
                          f"{fmt_duration(lc.events[-1].t - first)} from first to last event")
     pub = lc.published
     if pub is not None and pub.key is not None:
         head.append(f"  key {pub.key}")
-    table = Table(box=None, pad_edge=False, header_style="bold dim")
+    if pub is not None and pub.tag:
+        head.append(f"  tag {pub.tag}")
+    parts: list[RenderableType] = [head]
+    if lc.now_in:
+        parts.append(Text(f"waiting in {lc.now_in}; redrive it to try again", style="red"))
+    if lc.copies > 1:
+        parts.append(Text(f"published {lc.copies} times: duplicates of one message (each was delivered)",
+                          style="yellow"))
+    tries = attempts(lc.events)
+    if n > 1 or lc.failures:
+        table = Table(title="attempts", title_justify="left", title_style="bold", box=None, pad_edge=False,
+                      header_style="bold dim")
+        for col in ("#", "t", "consumer", "result", "then"):
+            table.add_column(col, justify="right" if col in ("#", "t") else "left")
+        for a in tries:
+            style = "green" if a.ok else "red" if a.ok is False else "yellow"
+            table.add_row(str(a.number), fmt_t(a.t), f"{a.consumer}#{a.instance}" if a.instance is not None
+                          else a.consumer, Text(a.result, style=style), a.next)
+        parts += [Text(""), table]
+    table = Table(title="events", title_justify="left", title_style="bold", box=None, pad_edge=False,
+                  header_style="bold dim")
     table.add_column("t", justify="right")
     table.add_column("+", justify="right", style="dim")
     table.add_column("event")
     table.add_column("detail")
+    seen_publish = False
     for e in lc.events:
-        table.add_row(fmt_t(e.t), fmt_duration(e.t - first), Text(e.kind, style=KIND_STYLE.get(e.kind, "")),
-                      describe(e))
-    parts: list[RenderableType] = [head, table]
+        detail = describe(e)
+        if e.kind == "published":
+            if seen_publish:
+                detail = "published again: a duplicate copy of " + lc.msg + " (" + detail + ")"
+            seen_publish = True
+        table.add_row(fmt_t(e.t), "+" + fmt_duration(e.t - first) if e.t > first else "",
+                      Text(e.kind, style=KIND_STYLE.get(e.kind, "")), detail)
+    parts += [Text(""), table]
     if lc.caused:
         parts.append(Text(f"caused: {', '.join(lc.caused)}", style="cyan"))
-    else:
-        parts.append(Text("caused: nothing", style="dim"))
     return Group(*parts)
 
 
@@ -208,9 +307,16 @@ def render_events(events: Iterable[TraceEvent], limit: int = 200) -> RenderableT
 def inspect_run(store: SyncRunStore, run_id: str, *, message: str | None = None, key: str | None = None,
                 kinds: Sequence[str] | None = None, limit: int = 200) -> RenderableType:
     """What `evtool inspect RUN` prints for `--message`, `--key` or `--kind` (exactly one should be given)."""
+    header, result = store.get(run_id)
+    if header.record_mode != "full":
+        return Text(f"run {run_id} was recorded with --record summary: it kept no trace to inspect "
+                    "(`evtool show` has its summary; re-run it with the default --record full)", style="yellow")
     if message is not None:
-        return render_lifecycle(message_lifecycle(store.events(run_id, msg=message), message,
-                                                  caused=store.caused_by(run_id, message)))
+        lc = message_lifecycle(store.events(run_id, msg=message), message, caused=store.caused_by(run_id, message))
+        if not lc.found and result is None:
+            return Group(render_lifecycle(lc), Text("this run has no result: it is still open or was killed, so its "
+                                                    "trace may stop early", style="dim"))
+        return render_lifecycle(lc)
     if key is not None:
         return render_key_order(key_order(store.events(run_id, key=key), key))
     return render_events(store.events(run_id, kinds=kinds), limit=limit)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evtool.core.events import TraceEvent
-from evtool.report.fmt import fmt_duration, fmt_t
+from evtool.report.fmt import fmt_duration, fmt_ms, fmt_override, fmt_t, headline
 from evtool.store.codec import dumps
 from evtool.store.model import RunHeader, RunResult
 
@@ -35,47 +35,83 @@ def to_markdown(header: RunHeader, result: RunResult | None, dead_letters: Seque
     outcome = result.outcome if result is not None else "incomplete"
     title = header.lesson_title or header.scenario_id
     lines = [f"# {title}: {outcome}", ""]
-    facts: list[tuple[str, Any]] = [("run", f"`{header.id}`"), ("scenario", header.scenario_id),
-                                    ("file", f"`{header.scenario_path}`"), ("seed", header.seed),
-                                    ("profile", header.profile), ("transport", header.transport),
-                                    ("started", header.started_at)]
+    summary = result.summary if result is not None else {}
+    if headline(summary):
+        lines += [f"**{headline(summary)}**", ""]
+    facts: list[tuple[str, Any]] = [("scenario", header.scenario_id), ("file", f"`{header.scenario_path}`"),
+                                    ("seed", header.seed), ("profile", header.profile),
+                                    ("transport", header.transport), ("started", header.started_at[:19] + " UTC")]
+    if header.overrides:
+        facts.append(("overrides", " ".join(f"`--set {fmt_override(k, v)}`" for k, v in header.overrides.items())))
     if result is not None:
         facts += [("virtual time", fmt_duration(result.virtual_ns)), ("messages", f"{result.messages:,}"),
-                  ("events", f"{result.events:,}"), ("trace digest", f"`{result.digest[:16]}`")]
-    if header.overrides:
-        facts.append(("overrides", ", ".join(f"`{k}={v}`" for k, v in header.overrides.items())))
-    lines += table(["run", header.id], facts[1:]) + [""]
+                  ("events", f"{result.events:,}"), ("drain", summary.get("drain")),
+                  ("trace digest", f"`{result.digest[:16]}`")]
+    else:
+        facts.append(("result", "none: the run is still open, or its process was killed"))
+    lines += table(["run", f"`{header.id}`"], facts) + [""]
     checks = result.checks if result is not None else []
     lines += ["## Checks", ""]
     if checks:
-        rows = [(STATUS_MARK.get(c.get("status", ""), c.get("status")), c.get("name"), c.get("expected"),
+        rows = [(STATUS_MARK.get(c.get("status", ""), c.get("status")), f"**{c.get('name')}**", c.get("expected"),
                  c.get("observed"), c.get("because"),
-                 " ".join(f"`{m}`" for m in (c.get("evidence") or [])[:10])) for c in checks]
+                 _evidence(c.get("evidence") or [])) for c in checks]
         lines += table(["status", "check", "expected", "observed", "because", "evidence"], rows) + [""]
     else:
         lines += ["No expectations." if result is not None else "The run has not finished.", ""]
-    summary = result.summary if result is not None else {}
     channels = summary.get("channels") or {}
     if channels:
         cols = ["published", "acked", "dead_lettered", "expired", "dropped", "ready", "in_flight", "delayed"]
-        lines += ["## Channels", ""]
-        lines += table(["channel", *cols], [[n, *(v.get(c, 0) for c in cols)] for n, v in channels.items()],
-                       right=range(1, len(cols) + 1)) + [""]
+        lines += ["## Channels", "", "Counts at the end of the run.", ""]
+        lines += table(["channel", "kind", *[c.replace("_", " ") for c in cols]],
+                       [[n, v.get("kind"), *(v.get(c, 0) for c in cols)] for n, v in channels.items()],
+                       right=range(2, len(cols) + 2)) + [""]
+    consumers = summary.get("consumers") or {}
+    if consumers:
+        lines += ["## Consumers", ""]
+        rows = []
+        for name, c in consumers.items():
+            lat = c.get("latency_ms") or {}
+            state = c.get("state") or {}
+            rows.append([name, c.get("instances"), c.get("handled"), c.get("failed"), fmt_ms(lat.get("p50")),
+                         fmt_ms(lat.get("p99")), fmt_ms(lat.get("max")),
+                         ", ".join(f"{k}={dumps(v) if not isinstance(v, str) else v}" for k, v in state.items())
+                         or None])
+        lines += table(["consumer", "instances", "handled", "failed", "p50", "p99", "max", "state"], rows,
+                       right=(1, 2, 3, 4, 5, 6)) + [""]
     latency = summary.get("latency_ms") or {}
-    if latency:
-        if all(not isinstance(v, dict) for v in latency.values()):
-            latency = {"overall": latency}
-        lines += ["## Latency (ms)", ""]
-        lines += table(["consumer", "p50", "p90", "p99", "max"],
-                       [[w, v.get("p50"), v.get("p90"), v.get("p99"), v.get("max")]
-                        for w, v in latency.items() if isinstance(v, dict)], right=(1, 2, 3, 4)) + [""]
+    if isinstance(latency, dict) and latency.get("count"):
+        lines += ["## Latency, publish to handled", ""]
+        lines += table(["p50", "p90", "p99", "max", "mean", "messages"],
+                       [[fmt_ms(latency.get("p50")), fmt_ms(latency.get("p90")), fmt_ms(latency.get("p99")),
+                         fmt_ms(latency.get("max")), fmt_ms(latency.get("mean")), f"{latency.get('count', 0):,}"]],
+                       right=range(6)) + [""]
     if dead_letters:
         lines += ["## Dead letters", ""]
-        lines += table(["t", "message", "key", "reason", "from", "deliveries"],
-                       [[fmt_t(e.t), f"`{e.msg}`", e.key, (e.data or {}).get("reason"), (e.data or {}).get("from"),
-                         (e.data or {}).get("count", e.attempt)] for e in dead_letters], right=(0, 5))
+        lines += table(["t", "message", "key", "from → to", "reason", "deliveries"],
+                       [[fmt_t(e.t), f"`{e.msg}`", e.key, f"{e.channel} → {(e.data or {}).get('target', '?')}",
+                         _reason(e), e.attempt or None] for e in dead_letters], right=(0, 5))
         if dead_letter_total and dead_letter_total > len(dead_letters):
             lines += ["", f"Showing {len(dead_letters)} of {dead_letter_total}."]
         lines.append("")
-    lines += [f"<sub>evtool {header.evtool_version} · scenario sha256 `{header.scenario_hash[:12]}`</sub>", ""]
+    lines += [f"<sub>evtool {header.evtool_version} · run `{header.id}` · scenario sha256 "
+              f"`{header.scenario_hash[:12]}`</sub>", ""]
     return "\n".join(lines)
+
+
+def _evidence(items: Sequence[Any], limit: int = 10) -> str | None:
+    unique = [m for m in dict.fromkeys(map(str, items))]
+    if not unique:
+        return None
+    more = f" +{len(unique) - limit} more" if len(unique) > limit else ""
+    return " ".join(f"`{m}`" for m in unique[:limit]) + more
+
+
+def _reason(e: TraceEvent) -> str:
+    data = e.data or {}
+    reason = str(data.get("reason", "?"))
+    if data.get("error"):
+        reason += f" ({data['error']})"
+    if data.get("by") == "application":
+        reason += ", by the application"
+    return reason

@@ -18,10 +18,13 @@ MAX_FLOWS = 12
 
 
 def pick_flows(dead_lettered: Sequence[str], others: Sequence[str], limit: int = 6,
-               dead_share: int = 3) -> list[str]:
-    """Message ids to draw: up to `dead_share` dead-lettered ones, then normal ones, `limit` in all."""
+               dead_share: int = 3, retried: Sequence[str] = (), retried_share: int = 2) -> list[str]:
+    """Message ids to draw, `limit` in all: up to `dead_share` dead-lettered ones, up to
+    `retried_share` that were redelivered (and not dead-lettered), then normal ones."""
     limit = min(limit, MAX_FLOWS)
-    chosen = list(dict.fromkeys(dead_lettered))[:dead_share]
+    chosen = list(dict.fromkeys(dead_lettered))[:min(dead_share, limit)]
+    extra = [m for m in dict.fromkeys(retried) if m not in chosen][:retried_share]
+    chosen += extra[:max(0, limit - len(chosen))]
     for m in others:
         if len(chosen) >= limit:
             break
@@ -46,7 +49,7 @@ def to_mermaid(flows: Mapping[str, Iterable[TraceEvent]], title: str | None = No
     body: list[str] = []
 
     def part(name: str | None, kind: str) -> str:
-        name = name or "?"
+        name = name or "(unknown)"
         participants.setdefault(name, kind)
         return _ident(name)
 
@@ -56,14 +59,19 @@ def to_mermaid(flows: Mapping[str, Iterable[TraceEvent]], title: str | None = No
             continue
         first = evs[0].t
         body.append("    rect rgba(127,127,127,0.08)")
+        if evs[0].kind == "published" and evs[0].actor:
+            part(evs[0].actor, "producer")  # producers first, left of their channels
         anchor = part(evs[0].channel, "queue")
         body.append(f"    Note over {anchor}: {_label(msg)} (key {_label(evs[0].key or '-')})")
+        published = 0
         for e in evs:
             at = f" +{fmt_duration(e.t - first)}" if e.t > first else ""
             data = e.data or {}
             if e.kind == "published":
+                verb = "publish" if not published else "publish again (duplicate)"
+                published += 1
                 body.append(f"    {part(e.actor, 'producer')}->>{part(e.channel, 'queue')}: "
-                            f"{_label(str(data.get('type', 'publish')))} {_label(msg)}")
+                            f"{verb} {_label(msg)}{at}")
             elif e.kind in ("delivered", "redelivered"):
                 body.append(f"    {part(e.channel, 'queue')}->>{part(e.actor, 'consumer')}: "
                             f"delivery {e.attempt}{at}")
@@ -77,13 +85,24 @@ def to_mermaid(flows: Mapping[str, Iterable[TraceEvent]], title: str | None = No
             elif e.kind == "acked":
                 body.append(f"    {part(e.actor, 'consumer')}-->>{part(e.channel, 'queue')}: ack{at}")
             elif e.kind == "dead_lettered":
-                src = part(str(data.get("from") or "?"), "queue")
-                body.append(f"    {src}-x{part(e.channel, 'queue')}: dead-lettered "
-                            f"({_label(str(data.get('reason', '?')))}){at}")
+                # emitted at the channel the message died in; data.target is the dead-letter channel
+                target = data.get("target")
+                reason = _label(str(data.get("reason", "?")))
+                if target:
+                    body.append(f"    {part(e.channel, 'queue')}-x{part(str(target), 'queue')}: dead-lettered "
+                                f"({reason}){at}")
+                else:
+                    body.append(f"    Note over {part(e.channel, 'queue')}: dead-lettered ({reason}){at}")
             elif e.kind == "redriven":
-                src = part(str(data.get("from") or "dead letters"), "queue")
-                body.append(f"    {src}->>{part(e.channel, 'queue')}: redriven{at}")
-            elif e.kind in ("expired", "dropped", "rejected"):
+                # emitted at the dead-letter channel; data.to is where the message goes back to
+                to = data.get("to")
+                if to:
+                    body.append(f"    {part(e.channel, 'queue')}->>{part(str(to), 'queue')}: redriven{at}")
+                else:
+                    body.append(f"    Note over {part(e.channel, 'queue')}: redriven{at}")
+            elif e.kind == "handled" and data.get("duplicate"):
+                body.append(f"    Note over {part(e.actor, 'consumer')}: duplicate skipped{at}")
+            elif e.kind in ("expired", "dropped"):
                 body.append(f"    Note over {part(e.channel, 'queue')}: {e.kind}{at}")
         body.append("    end")
     lines = ["sequenceDiagram"]

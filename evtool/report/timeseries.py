@@ -2,7 +2,15 @@
 
 One streaming pass, bounded memory: a fixed number of buckets over the run's
 virtual duration; per bucket a capped, deterministic sample of latencies; and
-the set of messages currently in each channel (the broker's own state).
+the set of messages currently in each channel.
+
+Depth follows the engine's trace conventions (evtool/core/broker.py): a
+message enters a channel with `published` or `enqueued` (a topic copy, a
+delay that elapsed, a dead letter, a redrive; for a topic the copy is kept
+per subscription group) and leaves it when it is acked, dead-lettered
+(emitted at the channel it died in), redriven (emitted at the dead-letter
+channel), expired, dropped or skipped. Latency is the engine's own
+publish-to-handled figure (`handled` data.latency) where the trace has it.
 """
 
 from __future__ import annotations
@@ -13,9 +21,10 @@ from dataclasses import dataclass
 
 from evtool.core.events import TraceEvent
 
-# An event of these kinds takes its message out of the event's channel (or,
-# for dead_lettered, out of data.from and into the dead-letter channel).
-LEAVES = frozenset({"acked", "rejected", "expired", "dropped", "parked", "dead_lettered"})
+# An event of these kinds takes its message (copy) out of the event's channel.
+LEAVES = frozenset({"acked", "rejected", "expired", "dropped", "parked", "dead_lettered", "redriven",
+                    "unroutable", "duplicate_dropped"})
+ENTERS = frozenset({"published", "enqueued"})
 SAMPLES_PER_BUCKET = 2000
 
 
@@ -48,13 +57,13 @@ def trace_series(events: Iterable[TraceEvent], duration_ns: int, buckets: int = 
     published = [0] * n
     acked = [0] * n
     failed = [0] * n
-    depth_now: dict[str, set[str]] = {}
+    depth_now: dict[str, set[tuple[str, str | None]]] = {}  # channel -> (message, group) copies in it
     depth: dict[str, list[int]] = {}
     lat: list[list[float]] = [[] for _ in range(n)]
     seen = [0] * n
     rng = random.Random(0)  # deterministic reservoir sampling
     born: dict[str, int] = {}
-    alive: dict[str, int] = {}  # msg -> channels it is in (to forget `born` when it leaves all)
+    alive: dict[str, int] = {}  # msg -> copies still somewhere (to forget `born` when none is left)
     current = 0
 
     def close_until(b: int) -> None:
@@ -64,59 +73,70 @@ def trace_series(events: Iterable[TraceEvent], duration_ns: int, buckets: int = 
                 depth.setdefault(ch, [0] * n)[current] = len(members)
             current += 1
 
-    def enter(ch: str, msg: str) -> None:
+    def enter(ch: str, copy: tuple[str, str | None]) -> None:
         members = depth_now.setdefault(ch, set())
-        if msg not in members:
-            members.add(msg)
-            alive[msg] = alive.get(msg, 0) + 1
+        if copy not in members:
+            members.add(copy)
+            alive[copy[0]] = alive.get(copy[0], 0) + 1
 
-    def leave(ch: str | None, msg: str) -> None:
-        members = depth_now.get(ch) if ch is not None else None
-        if members is not None and msg in members:
-            members.discard(msg)
-            left = alive.get(msg, 1) - 1
-            if left <= 0:
-                alive.pop(msg, None)
-                born.pop(msg, None)
-            else:
-                alive[msg] = left
+    def leave(ch: str, copy: tuple[str, str | None]) -> None:
+        members = depth_now.get(ch)
+        if members is None:
+            return
+        if copy not in members:
+            copy = (copy[0], None)  # a log or topic record published without a group yet
+            if copy not in members:
+                return
+        members.discard(copy)
+        left = alive.get(copy[0], 1) - 1
+        if left <= 0:
+            alive.pop(copy[0], None)
+            born.pop(copy[0], None)
+        else:
+            alive[copy[0]] = left
 
+    def sample(b: int, value: float) -> None:
+        seen[b] += 1
+        bucket = lat[b]
+        if len(bucket) < SAMPLES_PER_BUCKET:
+            bucket.append(value)
+        else:
+            j = rng.randrange(seen[b])
+            if j < SAMPLES_PER_BUCKET:
+                bucket[j] = value
+
+    engine_latency = False
     for e in events:
         b = min(n - 1, e.t // width)
         if b > current:
             close_until(b)
         msg = e.msg
         k = e.kind
+        data = e.data
         if k == "published":
             published[b] += 1
             if msg is not None and msg not in born:
                 born[msg] = e.t
         elif k == "failed":
             failed[b] += 1
-        if msg is None:
+        elif k == "acked":
+            acked[b] += 1
+        elif k == "handled" and data and not data.get("duplicate") and data.get("latency") is not None:
+            engine_latency = True
+            sample(b, data["latency"] / 1e6)
+        if msg is None or e.channel is None:
             continue
-        if k in ("enqueued", "redriven") and e.channel is not None:
-            enter(e.channel, msg)
+        group = data.get("group") if data else None
+        if k in ENTERS:
+            if group is not None and (msg, None) in depth_now.get(e.channel, ()):
+                leave(e.channel, (msg, None))  # the topic's publish becomes this group's copy
+            enter(e.channel, (msg, group))
         elif k in LEAVES:
-            if k == "acked":
-                acked[b] += 1
+            if k == "acked" and not engine_latency:
                 start = born.get(msg)
                 if start is not None:
-                    seen[b] += 1
-                    sample = lat[b]
-                    value = (e.t - start) / 1e6
-                    if len(sample) < SAMPLES_PER_BUCKET:
-                        sample.append(value)
-                    else:
-                        j = rng.randrange(seen[b])
-                        if j < SAMPLES_PER_BUCKET:
-                            sample[j] = value
-            if k == "dead_lettered":
-                leave(str(e.data.get("from")) if e.data and e.data.get("from") else None, msg)
-                if e.channel is not None:
-                    enter(e.channel, msg)
-            else:
-                leave(e.channel, msg)
+                    sample(b, (e.t - start) / 1e6)
+            leave(e.channel, (msg, group))
     close_until(n)
     per_s = 1e9 / width
     # Keep the busiest channels (by peak depth) so the chart stays readable.

@@ -501,8 +501,8 @@ def _item(err: Any, data: Any) -> _Item:
     if etype in _EXPECTED:
         expected = _EXPECTED[etype]
         if etype == "string_type" and found is not None and not isinstance(found, dict | list):
-            hint = hint or f"quote it: \"{found}\"" if not isinstance(found, bool) else \
-                f"quote it: \"{str(found).lower()}\""
+            shown = str(found).lower() if isinstance(found, bool) else str(found)
+            hint = hint or f'quote it: "{shown}"'
         if etype == "list_type":
             hint = hint or "write `[a, b]` or one `- item` per line"
         return _Item(path, path, f"expected {expected}, found {_fmt(found)}", hint, expected=expected, found=found)

@@ -353,6 +353,11 @@ class _Checker:
             self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=exc.column)
             return
         self.check_selector_name(path, sel.name, allow_metrics=False)
+        if sel.name == "delivered":
+            for f in sel.filters:
+                if f.label == "attempt" and f.op == "=" and str(f.value).isdigit() and int(f.value) > 1:
+                    self.add(path, f"`delivered` is only the first delivery, so attempt={f.value} never matches",
+                             "later deliveries are `redelivered`, e.g. redelivered{attempt=2}", severity="warning")
 
     def assertion(self, path: Path_, text: str) -> None:
         from evtool.scenario.selectors import METRICS, SelectorError, parse_assertion

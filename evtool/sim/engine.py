@@ -55,8 +55,15 @@ from evtool.trace.metrics import Metrics
 _FAULT_ADAPTER: TypeAdapter[Any] = TypeAdapter(m.Fault)
 
 
-def _plain(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool) or value is None
+def _jsonable(value: Any) -> Any:
+    """A copy made of dicts, lists and scalars only, so the run store can keep it for a replay."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
 
 
 FLUSH_EVERY = 4096
@@ -468,7 +475,7 @@ class Engine:
         spec_data = {"action": action, "target": target, **params}
         fault = _FAULT_ADAPTER.validate_python(spec_data)
         self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,
-                             {"action": "fault", **{k: v for k, v in spec_data.items() if _plain(v)}}))
+                             {"action": "fault", "fault": _jsonable(spec_data)}))
         self.interventions.append((self.now, "fault", spec_data))
         if not self._started:
             self.start()

@@ -22,7 +22,7 @@ from evtool.store.aio import configure, migrate, open_connection
 from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
 from evtool.store.model import RunHeader, RunResult, RunRow
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import trace_table
+from evtool.store.schema import COMMON_KINDS, COMMON_KINDS_SQL, trace_table
 
 PAGE = 5000
 
@@ -189,6 +189,8 @@ class RunStore:
             names = [f"k{i}" for i in range(len(kinds_list))]
             where.append(f"kind IN ({', '.join(':' + n for n in names)})" if names else "0")
             params.update(zip(names, kinds_list, strict=True))
+            if kinds_list and not set(kinds_list) & set(COMMON_KINDS):
+                where.append(COMMON_KINDS_SQL)  # lets SQLite use the partial kind index
         if msg is not None:
             where.append("msg = :msg")
             params["msg"] = msg
@@ -212,24 +214,36 @@ class RunStore:
             params["after"] = rows[-1][0]
 
     async def caused_by(self, run_id: str, msg_id: str) -> list[str]:
-        """Ids of the messages whose `published` event names `msg_id` as its causation id."""
+        """Ids of the messages a handler emitted while processing `msg_id` (`emitted`, data.causation_id)."""
         rk = await self._run_key(run_id)
         if rk is None:
             return []
         rows = await self._all(
-            f"SELECT msg FROM {trace_table(rk)} WHERE kind = 'published' "
+            f"SELECT msg FROM {trace_table(rk)} WHERE kind = 'emitted' AND {COMMON_KINDS_SQL} "
             "AND json_extract(data, '$.causation_id') = ? GROUP BY msg ORDER BY min(seq)", (msg_id,))
         return [str(r[0]) for r in rows]
 
     async def message_ids(self, run_id: str, kind: str, limit: int) -> list[str]:
         """The first `limit` distinct message ids that have an event of `kind`, in trace order."""
         rk = await self._run_key(run_id)
-        if rk is None:
+        if rk is None or limit <= 0:
             return []
-        rows = await self._all(
-            f"SELECT msg FROM {trace_table(rk)} WHERE kind = ? AND msg IS NOT NULL "
-            "GROUP BY msg ORDER BY min(seq) LIMIT ?", (kind, limit))
-        return [str(r[0]) for r in rows]
+        rare = "" if kind in COMMON_KINDS else f" AND {COMMON_KINDS_SQL}"
+        # In sequence order, a page at a time: stops as soon as enough ids are found
+        # (a GROUP BY would read every event of the kind first).
+        sql = (f"SELECT seq, msg FROM {trace_table(rk)} WHERE seq > ? AND kind = ? AND msg IS NOT NULL{rare} "
+               f"ORDER BY seq LIMIT ?")
+        found: dict[str, None] = {}
+        after = -1
+        page = max(4 * limit, 100)
+        while len(found) < limit:
+            rows = await self._all(sql, (after, kind, page))
+            for _, msg in rows:
+                found.setdefault(str(msg), None)
+            if len(rows) < page:
+                break
+            after = rows[-1][0]
+        return list(found)[:limit]
 
     async def delete(self, run_id: str) -> None:
         """Delete a run and its trace."""

@@ -8,6 +8,16 @@ with exponential backoff until they are dead-lettered to `orders.dlq`;
 successful orders sometimes cause a `PaymentTaken` on `payments`, consumed by
 `ledger`. One dead letter is redriven at the end. Events come out in time
 order, generated lazily (memory is bounded by the messages in flight).
+
+The trace follows the real engine's conventions (evtool/core/broker.py):
+a queue publish is one `published` event; the first delivery is
+`delivered`, later ones `redelivered` (attempt = delivery number); a retry
+is `failed`, `retry_scheduled`, `nacked`, `delayed`, then `enqueued` (reason
+delay_elapsed); a dead letter is `rejected` and `dead_lettered` at the
+source channel (data.target), then `enqueued` at the target (reason
+dead_letter); a redrive is `redriven` at the dead-letter channel (data.to),
+then `enqueued` at the target (reason redrive); a message a handler sends
+is `emitted` (data.causation_id) and `published`.
 """
 
 from __future__ import annotations
@@ -71,6 +81,8 @@ def synthetic_events(messages: int = 200, seed: int = 7, poison_every: int = 37,
     for ch in channels.values():
         ch.free = list(range(1, ch.instances + 1))
     msgs: dict[str, _Msg] = {}
+    published_at: dict[str, int] = {}
+    service_ns: dict[str, int] = {}
     heap: list[tuple[int, int, Callable[[int], Iterable[TraceEvent]]]] = []
     counter = 0
     published = 0
@@ -87,24 +99,27 @@ def synthetic_events(messages: int = 200, seed: int = 7, poison_every: int = 37,
             m = msgs[ch.ready.popleft()]
             inst = ch.free.pop(0)
             m.attempt += 1
-            yield TraceEvent(t, "delivered", m.id, ch.name, ch.consumer, inst, m.key, m.attempt)
+            yield TraceEvent(t, "delivered" if m.attempt == 1 else "redelivered", m.id, ch.name, ch.consumer, inst,
+                             m.key, m.attempt, "poison" if m.poison else None)
             service = int(rng.expovariate(1 / ch.service_ns)) + MS // 10
+            service_ns[m.id] = service
             at(t + service, lambda now, m=m, ch=ch, inst=inst: complete(m, ch, inst, now))
 
-    def enqueue(m: _Msg, t: int) -> Iterator[TraceEvent]:
+    def enqueue(m: _Msg, t: int, reason: str | None) -> Iterator[TraceEvent]:
         ch = channels[m.channel]
         ch.ready.append(m.id)
-        yield TraceEvent(t, "enqueued", m.id, ch.name, key=m.key)
+        if reason is not None:  # a producer's publish is the `published` event alone
+            yield TraceEvent(t, "enqueued", m.id, ch.name, None, None, m.key, m.attempt,
+                             "poison" if m.poison else None, {"reason": reason})
         yield from dispatch(ch, t)
 
-    def publish(m: _Msg, t: int, producer: str, type_: str, seq: int, cause: str | None,
-                correlation: str) -> Iterator[TraceEvent]:
+    def publish(m: _Msg, t: int, producer: str, seq: int, cause: str | None) -> Iterator[TraceEvent]:
         msgs[m.id] = m
-        data: dict[str, Any] = {"type": type_, "seq": seq, "causation_id": cause, "correlation_id": correlation,
-                                "producer": producer}
-        yield TraceEvent(t, "published", m.id, m.channel, producer, None, m.key, 0,
-                         "poison" if m.poison else None, data)
-        yield from enqueue(m, t)
+        if cause is not None:
+            yield TraceEvent(t, "emitted", m.id, m.channel, producer, None, m.key, 0, None, {"causation_id": cause})
+        yield TraceEvent(t, "published", m.id, m.channel, producer, None, m.key, 0, "poison" if m.poison else None,
+                         {"seq": seq})
+        yield from enqueue(m, t, None)
 
     def complete(m: _Msg, ch: _Channel, inst: int, t: int) -> Iterator[TraceEvent]:
         nonlocal follow_ups
@@ -117,20 +132,29 @@ def synthetic_events(messages: int = 200, seed: int = 7, poison_every: int = 37,
             if m.attempt < 4:
                 delay = 20 * MS * 2 ** (m.attempt - 1)
                 yield TraceEvent(t, "retry_scheduled", m.id, ch.name, ch.consumer, inst, m.key, m.attempt, tag,
-                                 {"delay": delay, "mode": "redeliver"})
-                yield TraceEvent(t, "delayed", m.id, ch.name, None, None, m.key, m.attempt, tag, {"until": t + delay})
-                at(t + delay, lambda now, m=m: enqueue(m, now))
+                                 {"delay": delay, "mode": "redeliver", "attempt": m.attempt + 1})
+                yield TraceEvent(t, "nacked", m.id, ch.name, ch.consumer, inst, m.key, m.attempt, tag,
+                                 {"requeue": True, "delay": delay})
+                yield TraceEvent(t, "delayed", m.id, ch.name, ch.consumer, inst, m.key, m.attempt, tag,
+                                 {"delay": delay, "reason": "nack"})
+                at(t + delay, lambda now, m=m: enqueue(m, now, "delay_elapsed"))
             else:
-                yield TraceEvent(t, "dead_lettered", m.id, "orders.dlq", ch.consumer, inst, m.key, m.attempt, tag,
-                                 {"reason": "max_deliveries", "from": ch.name, "count": m.attempt})
+                yield TraceEvent(t, "rejected", m.id, ch.name, ch.consumer, inst, m.key, m.attempt, tag)
+                yield TraceEvent(t, "dead_lettered", m.id, ch.name, ch.consumer, inst, m.key, m.attempt, tag,
+                                 {"reason": "rejected", "target": "orders.dlq", "count": 1})
+                yield TraceEvent(t, "enqueued", m.id, "orders.dlq", None, None, m.key, 0, tag,
+                                 {"reason": "dead_letter"})
                 dead.append(m.id)
         else:
-            yield TraceEvent(t, "handled", m.id, ch.name, ch.consumer, inst, m.key, m.attempt)
+            latency = t - published_at[m.id]
+            yield TraceEvent(t, "handled", m.id, ch.name, ch.consumer, inst, m.key, m.attempt, None,
+                             {"latency": latency, "processing": min(latency, service_ns[m.id])})
             yield TraceEvent(t, "acked", m.id, ch.name, ch.consumer, inst, m.key, m.attempt)
             if ch.name == "orders" and rng.random() < 0.3:
                 follow_ups += 1
                 f = _Msg(f"p-{follow_ups}", m.key, "payments", False)
-                yield from publish(f, t, "billing", "PaymentTaken", follow_ups, m.id, m.id)
+                published_at[f.id] = t
+                yield from publish(f, t, "billing", follow_ups, m.id)
         yield from dispatch(ch, t)
 
     def produce(t: int) -> Iterator[TraceEvent]:
@@ -138,7 +162,8 @@ def synthetic_events(messages: int = 200, seed: int = 7, poison_every: int = 37,
         published += 1
         key = f"c-{rng.randrange(1, keys + 1)}"
         m = _Msg(f"m-{published}", key, "orders", poison_every > 0 and published % poison_every == 0)
-        yield from publish(m, t, "checkout", "OrderPlaced", published, None, f"corr-{published}")
+        published_at[m.id] = t
+        yield from publish(m, t, "checkout", published, None)
         if published < messages:
             # a burst in the middle third makes the queue build up, then drain
             mean = MS if messages // 3 < published < 2 * messages // 3 else 6 * MS
@@ -156,13 +181,13 @@ def synthetic_events(messages: int = 200, seed: int = 7, poison_every: int = 37,
             m = msgs[dead[0]]
             m.poison, m.attempt = False, 0
             t += 50 * MS
-            yield TraceEvent(t, "redriven", m.id, "orders", None, None, m.key, 0, None, {"from": "orders.dlq"})
-            yield from enqueue(m, t)
+            yield TraceEvent(t, "redriven", m.id, "orders.dlq", None, None, m.key, 0, None, {"to": "orders"})
+            yield from enqueue(m, t, "redrive")
             while heap:
                 t, _, action = heapq.heappop(heap)
                 yield from action(t)
     yield TraceEvent(t, "drain_ended")
-    yield TraceEvent(t, "run_ended")
+    yield TraceEvent(t, "run_ended", data={"drain": "complete", "stopped": None})
 
 
 def synthetic_header(seed: int = 7, record_mode: str = "full", scenario_path: str = "scenarios/retries.yaml",
@@ -175,24 +200,29 @@ def synthetic_header(seed: int = 7, record_mode: str = "full", scenario_path: st
                      record_mode=record_mode, started_at=utc_now_iso())
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
     if not values:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+        return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None, "count": 0}
     s = sorted(values)
 
     def pick(q: float) -> float:
         return round(s[min(len(s) - 1, int(q * len(s)))], 3)
 
-    return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": round(s[-1], 3)}
+    return {"p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99), "max": round(s[-1], 3),
+            "mean": round(sum(s) / len(s), 3), "count": len(s)}
 
 
 def synthetic_result(events: Iterable[TraceEvent], outcome: str | None = None,
                      dead_letter_limit: int = 10) -> RunResult:
-    """A result (summary and checks) computed from a synthetic trace; the outcome follows the checks."""
+    """A result computed from a synthetic trace, shaped like the engine's (`Metrics.summary`).
+
+    The outcome follows the checks.
+    """
     kinds: Counter[str] = Counter()
-    published_at: dict[str, int] = {}
     latency: dict[str, list[float]] = {}
-    channels: dict[str, Counter[str]] = {}
+    handled: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    channels: dict[str, Counter[str]] = {"orders": Counter(), "orders.dlq": Counter(), "payments": Counter()}
     dead_ids: list[str] = []
     last_t = 0
     n = 0
@@ -200,41 +230,53 @@ def synthetic_result(events: Iterable[TraceEvent], outcome: str | None = None,
         n += 1
         last_t = e.t
         kinds[e.kind] += 1
-        if e.channel is not None and e.kind in ("published", "acked", "dead_lettered", "expired", "dropped"):
-            channels.setdefault(e.channel, Counter())[e.kind] += 1
-        if e.kind == "published" and e.msg:
-            published_at[e.msg] = e.t
-        elif e.kind == "acked" and e.msg in published_at and e.actor:
-            latency.setdefault(e.actor, []).append((e.t - published_at[e.msg]) / MS)
+        if e.channel in channels and e.kind in ("published", "acked", "dead_lettered", "expired", "dropped"):
+            channels[e.channel][e.kind] += 1
+        if e.kind == "handled" and e.actor and e.data:
+            handled[e.actor] += 1
+            latency.setdefault(e.actor, []).append(e.data["latency"] / MS)
+        elif e.kind == "failed" and e.actor:
+            failed[e.actor] += 1
         elif e.kind == "dead_lettered" and e.msg:
             dead_ids.append(e.msg)
+            channels["orders.dlq"]["ready"] += 1
+        elif e.kind == "redriven":
+            channels["orders.dlq"]["ready"] -= 1
     all_lat = [v for vs in latency.values() for v in vs]
-    lat = {"overall": _percentiles(all_lat), **{k: _percentiles(v) for k, v in sorted(latency.items())}}
-    chans = {name: {"ready": 0, "in_flight": 0, "delayed": 0, "acked": c["acked"],
-                    "dead_lettered": c["dead_lettered"], "expired": c["expired"], "dropped": c["dropped"],
-                    "published": c["published"]} for name, c in sorted(channels.items())}
+    overall = _percentiles(all_lat)
+    chans = {name: {"published": c["published"], "ready": c["ready"], "in_flight": 0, "delayed": 0,
+                    "acked": c["acked"], "dead_lettered": c["dead_lettered"], "expired": c["expired"],
+                    "dropped": c["dropped"], "kind": "queue"} for name, c in channels.items()}
+    consumers = {name: {"handled": handled[name], "failed": failed[name], "instances": instances,
+                        "latency_ms": _percentiles(latency.get(name, [])), "state": {"charged": handled[name]}}
+                 for name, instances in (("billing", 2), ("ledger", 1))}
+    p99 = overall["p99"] or 0.0
     checks: list[dict[str, Any]] = [
-        {"name": "no message lost", "check": "no_message_lost", "status": "pass",
-         "expected": "every published message ends acked or dead-lettered",
-         "observed": f"{kinds['published']} published, {kinds['acked']} acked, {kinds['dead_lettered']} dead-lettered",
+        {"name": "nothing-lost", "check": "no_loss", "status": "pass",
+         "expected": "every message that entered orders is acked, dead-lettered or expired by policy",
+         "observed": f"all {channels['orders']['published']} accounted for ({len(dead_ids)} dead-lettered)",
          "evidence": [], "because": None, "when": "end"},
-        {"name": f"at most {dead_letter_limit} dead letters", "check": "dead_letters",
+        {"name": "few-dead-letters", "check": "dead_letters",
          "status": "pass" if len(dead_ids) <= dead_letter_limit else "fail",
-         "expected": f"<= {dead_letter_limit}", "observed": str(len(dead_ids)), "evidence": dead_ids[:20],
+         "expected": f"orders.dlq: at most {dead_letter_limit} dead letter(s)",
+         "observed": f"{len(dead_ids)} dead letter(s)", "evidence": dead_ids[:20],
          "because": None if len(dead_ids) <= dead_letter_limit else "poison messages exhausted their retries",
          "when": "end"},
-        {"name": "p99 latency under 250 ms", "check": "latency", "status": "pass" if lat["overall"]["p99"] < 250 else "fail",
-         "expected": "p99 < 250 ms", "observed": f"p99 = {lat['overall']['p99']} ms", "evidence": [],
-         "because": None, "when": "end"},
-        {"name": "billing never idle for 1 s", "check": "custom", "status": "unknown",
-         "expected": "a sample every second", "observed": "no samples (synthetic run)", "evidence": [],
-         "because": "the synthetic model does not sample idleness", "when": "always"},
+        {"name": "latency", "check": "expression", "status": "pass" if p99 < 250 else "fail",
+         "expected": "p(99, latency.e2e{consumer=billing}) < 250ms", "observed": f"left = {p99}ms, right = 250ms",
+         "evidence": [], "because": None, "when": "end"},
+        {"name": "billing-busy", "check": "expression", "status": "unknown",
+         "expected": "min(consumer.busy{consumer=billing}) > 0", "observed": "no samples (synthetic run)",
+         "evidence": [], "because": "the synthetic model does not sample idleness", "when": "always"},
     ]
     if outcome is None:
         statuses = {c["status"] for c in checks}
         outcome = "failed" if "fail" in statuses else "unknown" if "unknown" in statuses else "passed"
+    summary: dict[str, Any] = {
+        "counts": dict(sorted(kinds.items())), "published": kinds["published"], "acked": kinds["acked"],
+        "dead_lettered": kinds["dead_lettered"], "retries": kinds["retry_scheduled"],
+        "redelivered": kinds["redelivered"], "duplicates_skipped": 0, "latency_ms": overall,
+        "channels": chans, "consumers": consumers, "virtual_s": round(last_t / 1e9, 6), "drain": "complete",
+    }
     return RunResult(outcome=outcome, ended_at=utc_now_iso(), virtual_ns=last_t, digest=f"{n:08x}" * 8,
-                     events=n, messages=kinds["published"],
-                     summary={"kinds": dict(sorted(kinds.items())), "latency_ms": lat, "channels": chans,
-                              "drain": "complete"},
-                     checks=checks)
+                     events=n, messages=kinds["published"], summary=summary, checks=checks)

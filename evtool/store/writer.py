@@ -14,6 +14,7 @@ Input, on stdin, a sequence of frames (`FRAME` header: a type byte and the
 payload length):
 
     B   marshal of the 10 columns of a batch of `TraceEvent`s (a list of tuples)
+    J   the same, with the data column already JSON text (values marshal refused)
     E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
         with `count`, events/messages/virtual time are counted from the table
 
@@ -39,12 +40,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
 FRAME = struct.Struct("<cI")
 BATCH = b"B"
+BATCH_JSON = b"J"
 END = b"E"
+# Rows per INSERT statement: a multi-row VALUES costs SQLite's VM less per row than one row per statement.
+ROWS_PER_INSERT = 64
 # Frames the writer holds in memory beyond what the pipe holds.
 MAX_QUEUED = 4
 # How long a write may keep retrying while another process holds the database lock.
@@ -77,13 +82,15 @@ def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
     and other odd scalars as their `str`.
     """
     cols = list(zip(*events, strict=True))
+    kind = BATCH
     try:
         payload = marshal.dumps(cols)
     except ValueError:
-        data = tuple(None if d is None else "\0" + _dumps(d) for d in cols[9])
+        kind = BATCH_JSON
+        data = tuple(None if d is None else _dumps(d) for d in cols[9])
         cols = [tuple(map(_plain, c)) for c in cols[:9]] + [data]
         payload = marshal.dumps(cols)
-    return FRAME.pack(BATCH, len(payload)) + payload
+    return FRAME.pack(kind, len(payload)) + payload
 
 
 def encode_end(result_row: Sequence[Any], count: bool) -> bytes:
@@ -105,15 +112,6 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, Any]]:
         yield kind, marshal.loads(payload)
 
 
-def data_text(d: Any) -> str | None:
-    """The stored text of an event's `data` (JSON); pre-encoded text arrives marked with a NUL."""
-    if d is None:
-        return None
-    if isinstance(d, str) and d.startswith("\0"):
-        return d[1:]
-    return _dumps(d)
-
-
 # ----- writer side ------------------------------------------------------------
 
 class Writer:
@@ -127,6 +125,7 @@ class Writer:
         self.table = trace_table(run_key)
         self.out = out
         self.insert = f"INSERT INTO {self.table} VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        self.insert_many = f"INSERT INTO {self.table} VALUES " + ",".join(["(?,?,?,?,?,?,?,?,?,?,?)"] * ROWS_PER_INSERT)
         row = conn.execute(f"SELECT coalesce(max(seq) + 1, 0) FROM {self.table}").fetchone()
         self.next_seq = int(row[0])
 
@@ -163,17 +162,26 @@ class Writer:
                     raise
                 time.sleep(0.05)
 
-    def rows(self, cols: Sequence[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
-        """SQLite rows for one batch's columns, numbered on from `next_seq`."""
-        n = len(cols[0]) if cols else 0
-        first = self.next_seq
-        self.next_seq += n
-        data = [data_text(d) for d in cols[9]]
-        return zip(range(first, first + n), *cols[:9], data, strict=True)
-
-    def append(self, batches: list[Sequence[Sequence[Any]]]) -> None:
-        """Insert batches in one transaction and report the new total."""
-        self.transaction([(self.insert, self.rows(cols)) for cols in batches if cols], many=True)
+    def append(self, batches: list[tuple[bytes, Sequence[Sequence[Any]]]]) -> None:
+        """Insert batches (frame type, columns) in one transaction and report the new total."""
+        one = self.insert
+        many = self.insert_many
+        k = ROWS_PER_INSERT
+        statements: list[tuple[str, Any]] = []
+        for kind, cols in batches:
+            n = len(cols[0]) if cols else 0
+            if n == 0:
+                continue
+            data = cols[9] if kind == BATCH_JSON else [d if d is None else _dumps(d) for d in cols[9]]
+            first = self.next_seq
+            self.next_seq += n
+            rows = list(zip(range(first, first + n), *cols[:9], data, strict=True))
+            full = n - n % k
+            if full:
+                statements.append((many, [tuple(chain.from_iterable(rows[i:i + k])) for i in range(0, full, k)]))
+            if full < n:
+                statements.append((one, rows[full:]))
+        self.transaction(statements, many=True)
         self.say(f"C {self.next_seq}")
 
     def finish(self, result_row: Sequence[Any], count: bool) -> None:
@@ -223,8 +231,8 @@ def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
         while True:
             item = frames.get()
             batches: list[Any] = []
-            while item is not None and item[0] == BATCH:
-                batches.append(item[1])
+            while item is not None and item[0] in (BATCH, BATCH_JSON):
+                batches.append(item)
                 try:
                     item = frames.get_nowait()
                 except queue.Empty:

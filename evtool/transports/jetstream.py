@@ -129,7 +129,8 @@ class NatsTransport:
                                          allow_reconnect=False)
         except Exception as exc:  # noqa: BLE001 - nats-py raises several unrelated types here
             raise TransportUnavailable(f"cannot reach NATS at {redact_url(self.url)}: {exc}") from exc
-        self.server_version = str(getattr(self.nc, "connected_server_version", "") or "")
+        info = getattr(self.nc, "_server_info", None) or {}
+        self.server_version = str(info.get("version", ""))
         self.js = self.nc.jetstream()
         self.jsm = self.nc.jsm()
         try:

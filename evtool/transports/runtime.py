@@ -539,14 +539,30 @@ class RealtimeEngine(Engine):
                     break
                 if len(self.buffer) >= FLUSH_EVERY:
                     self.flush()
+                if self.phase == "load" and self._load_done():
+                    # in real time, waiting out the rest of the load phase with nothing left to send would
+                    # only cost wall time: the drain starts now (its maximum counts from here)
+                    self.load_end = self.now
+                    self._end_load(None)
                 if self.phase == "drain" and self.quiescent():
                     self._finish_drain()
         except asyncio.CancelledError:
+            # Ctrl-C: end like an interrupted local run (outcome "interrupted"); the caller still cleans up
             self.stop("interrupted")
-            raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         finally:
             kernel.cancel_all()
         return self.finish()
+
+    def _load_done(self) -> bool:
+        """Every producer has stopped and nothing is left on the timeline (injections, faults)."""
+        now = self.now
+        for p in self.producers:
+            if not p.stopped or any(inj.at > now for inj in p.spec.inject):
+                return False
+        return not any(f.enabled and (f.at > now or f.every is not None) for f in self.scenario.faults)
 
     async def settle(self, timeout_s: float = 5.0) -> None:
         """Wait (bounded) for the background broker operations still running."""

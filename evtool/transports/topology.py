@@ -40,7 +40,7 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
     persistence = scenario.broker.persistence
     plans: dict[str, ChannelPlan] = {}
     for name, spec in scenario.channels.items():
-        durable = bool(spec.durable) and persistence == "durable"
+        durable = bool(getattr(spec, "durable", True)) and persistence == "durable"
         if isinstance(spec, m.RouterChannel):
             plans[name] = ChannelPlan(name, "router", router_type=spec.type,
                                       bindings=[(b.to, b.pattern) for b in spec.bindings], durable=durable)

@@ -15,6 +15,7 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from evtool.sim.host import EngineHost
 from evtool.tui.lessons import LessonInfo, bundled_lessons
@@ -23,7 +24,7 @@ from evtool.tui.screens.help import HelpModal
 from evtool.tui.screens.inspector import InspectorModal
 from evtool.tui.screens.picker import LessonPickerScreen
 
-POLL_HZ = 15.0
+POLL_HZ = 20.0
 """Snapshots pulled per second (the load test asks for at least 10 applied per second)."""
 
 
@@ -93,16 +94,19 @@ class EvtoolApp(App[None]):
         """Apply the host's latest snapshot if it is new; True when one was applied."""
         host = self.host
         dash = self.dashboard
-        if host is None or dash is None:
+        if host is None or dash is None or not dash.ready:
             return False
         snap = host.snapshot()
         if snap.version == self._version:
             return False
         self._version = snap.version
-        with self.batch_update():
-            dash.apply(snap)
-            if isinstance(self.screen, InspectorModal):
-                self.screen.refresh_life()
+        try:
+            with self.batch_update():
+                dash.apply(snap)
+                if isinstance(self.screen, InspectorModal):
+                    self.screen.refresh_life()
+        except NoMatches:  # the app is shutting down and the panels are already gone
+            return False
         self.applied += 1
         return True
 

@@ -87,9 +87,12 @@ class CoreDriver(Driver):
     async def start(self, plans: list[ChannelPlan]) -> None:
         """Declare the channels."""
         self.with_target = {p.name for p in plans if p.dead_letter}
+        # Redis has no lease: there the channel's ack_timeout is the claimer's idle time, and the script
+        # claims explicitly on the core
+        lease = self.broker.profile.ack_timeout_action != "none"
         for p in plans:
             common = dict(max_deliveries=p.max_deliveries or 0, dead_letter=p.dead_letter, ttl_ns=p.ttl_ns,
-                          ack_timeout_ns=p.ack_timeout_ns, capacity=p.capacity,
+                          ack_timeout_ns=p.ack_timeout_ns if lease else None, capacity=p.capacity,
                           overflow="drop_head" if p.overflow != "reject_publish" else "reject_publish")
             self.broker.declare(p.name, TopicConfig(**common) if p.kind == "topic" else QueueConfig(**common))
 

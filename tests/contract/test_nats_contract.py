@@ -37,7 +37,8 @@ async def test_ack_wait_redelivers_an_unacked_message(nats_url: str) -> None:
 
 async def test_max_deliver_counts_the_first_delivery_and_keeps_the_message(nats_url: str) -> None:
     """MaxDeliver 3: three deliveries (the first counts), then the advisory; the message stays in the stream
-    (max_deliveries_reached). A nacked message comes back after the newer ones."""
+    (max_deliveries_reached). Where the nacked message comes back relative to a newer one is a race on
+    NATS (the core puts it after the newer ones; 1 run in ~20 here had it first), so order is not compared."""
 
     async def script(d: Driver) -> None:
         await d.publish("q", "m1")
@@ -49,8 +50,9 @@ async def test_max_deliver_counts_the_first_delivery_and_keeps_the_message(nats_
         await d.quiet(a)
 
     core, real = await run_both(script, [plan("q", max_deliveries=3)], "nats", nats_url, "nats-jetstream")
-    assert real.log == core.log
-    assert [x[1:] for x in real.log] == [("m1", 1), ("m2", 1), ("m1", 2), ("m1", 3)]
+    assert sorted(real.log) == sorted(core.log)
+    assert [x[1:] for x in core.log] == [("m1", 1), ("m2", 1), ("m1", 2), ("m1", 3)]
+    assert [x[2] for x in real.log if x[1] == "m1"] == [1, 2, 3]
     assert real.kept == core.kept == ["m1"]
 
 

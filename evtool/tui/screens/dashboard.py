@@ -68,6 +68,8 @@ class DashboardScreen(Screen[None]):
         self.selected_msg: str | None = None
         self._focus_step: int | None = None
         self._notes: tuple[str, ...] = ()
+        self.ready = False
+        """True once mounted with every panel (the app applies snapshots only then)."""
 
     # ------------------------------------------------------------------ layout
 
@@ -100,6 +102,7 @@ class DashboardScreen(Screen[None]):
         self.query_one("#lesson").border_title = "Lesson"
         self.query_one("#scrubber").display = self.host.replay
         self.apply(self.host.snapshot())
+        self.ready = True
 
     def _correlation(self, msg: str) -> str | None:
         life = self.host.lifecycle(msg)

@@ -110,6 +110,11 @@ class InspectorModal(ModalScreen[None]):
         """Fill in the lifecycle."""
         self.refresh_life()
 
+    def on_resize(self) -> None:
+        """Redraw the time line for the new width."""
+        self.life = None
+        self.refresh_life()
+
     def refresh_life(self) -> None:
         """Look the message up again (the app calls this on every snapshot while the dialog is open)."""
         life = self.lookup(self.msg)
@@ -142,8 +147,9 @@ class InspectorModal(ModalScreen[None]):
         if life.truncated:
             t.append("\n(long lifecycle: the middle events are left out)", style="yellow")
         head.update(t)
-        width = max(20, self.size.width - 8)
-        self.query_one("#inspector-line", Static).update(time_line(life.events, width))
+        line = self.query_one("#inspector-line", Static)
+        width = max(20, (line.size.width or self.size.width - 12) - 1)
+        line.update(time_line(life.events, width))
         self.query_one("#inspector-table", Static).update(life_table(life))
         caused = self.query_one("#inspector-caused", OptionList)
         caused.clear_options()

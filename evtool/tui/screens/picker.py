@@ -21,7 +21,7 @@ LEVEL_STYLE = {"beginner": "green", "intermediate": "yellow", "advanced": "red"}
 def lesson_label(info: LessonInfo) -> Text:
     """One line of the list: level, title."""
     t = Text()
-    t.append(f"{info.level or '—':<12}", style=LEVEL_STYLE.get(info.level, "dim"))
+    t.append(f"{info.level or '—':<13}", style=LEVEL_STYLE.get(info.level, "dim"))
     t.append(info.title, style="bold" if info.error is None else "red")
     return t
 

@@ -40,10 +40,16 @@ class LessonPane(VerticalScroll):
         self.revealed: set[int] = set()
         self._key: tuple[object, ...] | None = None
         self.lesson: LessonView | None = None
+        self._snap: Snapshot | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         """The text lives in one Static."""
         yield self.body
+
+    def on_resize(self) -> None:
+        """Redraw for the new size (the list of steps shows only when there is room)."""
+        if self._snap is not None:
+            self.update_from(self._snap)
 
     def reveal(self) -> bool:
         """Reveal the current question's answer; False when there is no question to answer."""
@@ -59,6 +65,7 @@ class LessonPane(VerticalScroll):
         """Show the lesson's state in this snapshot."""
         lesson = snap.lesson
         self.lesson = lesson
+        self._snap = snap
         key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, frozenset(self.revealed),
                snap.paused, self.size.height >= 20)
         if key == self._key:

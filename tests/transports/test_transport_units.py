@@ -1,0 +1,96 @@
+"""Transport pieces that need no broker: URLs, capabilities, topology, wire format, unreachable brokers."""
+
+from __future__ import annotations
+
+import pytest
+
+from evtool.core.message import DeathRecord, Message
+from evtool.scenario.loader import load_text
+from evtool.transports.base import (
+    ENV_VARS,
+    TransportError,
+    TransportUnavailable,
+    decode_message,
+    encode_message,
+    probe,
+    redact_url,
+    resolve_url,
+)
+from evtool.transports.capabilities import capabilities
+from evtool.transports.runner import comparison_rows, run_on_transport
+from evtool.transports.topology import build_topology
+
+from .scenarios import FANOUT, POISON, text
+
+
+def test_url_comes_from_argument_then_environment_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VARS["redis"], raising=False)
+    assert resolve_url("redis") == "redis://127.0.0.1:6379/0"
+    monkeypatch.setenv(ENV_VARS["redis"], "redis://cache:6380/1")
+    assert resolve_url("redis") == "redis://cache:6380/1"
+    assert resolve_url("redis", "redis://other:1/0") == "redis://other:1/0"
+    with pytest.raises(TransportError, match="valid: rabbitmq, nats, redis"):
+        resolve_url("kafka")
+
+
+def test_credentials_are_redacted() -> None:
+    assert redact_url("amqp://guest:s3cret@mq:5672/vh") == "amqp://guest:***@mq:5672/vh"
+    assert "s3cret" not in redact_url("redis://:s3cret@cache:6379/0")
+    assert redact_url("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+
+
+def test_unreachable_broker_says_how_to_start_one_without_the_password() -> None:
+    why = probe("rabbitmq", "amqp://u:s3cret@127.0.0.1:1/")
+    assert why is not None and "docker run" in why and "s3cret" not in why
+    loaded = load_text(text(POISON, "rabbitmq", ATTEMPTS="3"))
+    with pytest.raises(TransportUnavailable) as err:
+        run_on_transport(loaded, "rabbitmq", url="amqp://u:s3cret@127.0.0.1:1/")
+    assert "s3cret" not in str(err.value) and "127.0.0.1:1" in str(err.value)
+
+
+def test_capabilities_say_what_is_missing_and_what_evtool_does() -> None:
+    nats = capabilities(load_text(text(POISON, "nats", ATTEMPTS="2")), "nats")
+    assert any("no dead-letter queue" in w and "advisory" in w and "orders.dlq" in w for w in nats)
+    redis = capabilities(load_text(text(POISON, "redis", ATTEMPTS="2")), "redis")
+    assert any("never redelivers by itself" in w and "claimer" in w for w in redis)
+    assert not any("orders.dlq: Redis never" in w for w in redis)      # nobody consumes the DLQ
+    rabbit = capabilities(load_text(text(POISON, "rabbitmq", ATTEMPTS="3")), "rabbitmq")
+    assert rabbit == []
+    fan = capabilities(load_text(text(FANOUT, "redis")), "redis")
+    assert any("no exchanges" in w for w in fan)
+    other = capabilities(load_text(text(POISON, "rabbitmq", ATTEMPTS="3").replace("rabbitmq-quorum", "default")),
+                         "rabbitmq")
+    assert any("behaves as 'rabbitmq-quorum'" in w for w in other)
+
+
+def test_topology_plans_groups_limits_and_bindings() -> None:
+    topo = build_topology(load_text(text(FANOUT, "rabbitmq")).model, "evt-test")
+    assert topo.channels["audit"].groups == ["a", "b"]
+    assert topo.channels["events"].bindings == [("audit", "order.#"), ("billing", "order.k1")]
+    assert topo.channels["audit"].subscriptions() == ["a", "b"]
+    assert topo.channels["billing"].subscriptions() == [None]
+    poison = build_topology(load_text(text(POISON, "rabbitmq", ATTEMPTS="3")).model, "evt-test")
+    assert poison.channels["orders"].max_deliveries == 2
+    assert poison.dead_letter_targets() == {"orders.dlq"}
+
+
+def test_wire_format_round_trips_messages_with_deaths() -> None:
+    msg = Message("m1", "orders", "k1", {"h": "v"}, {"amount": 3}, "OrderPlaced", 2, 123, 4, "c0", "corr", "poison",
+                  "shop", "replies", deaths=(DeathRecord("orders", "rejected", 1, 5, 6, "k1"),))
+    back = decode_message(encode_message(msg))
+    for f in ("id", "channel", "key", "headers", "payload", "type", "version", "published_at", "seq",
+              "causation_id", "correlation_id", "tag", "producer", "reply_to"):
+        assert getattr(back, f) == getattr(msg, f), f
+    assert back.deaths[0].as_dict() == msg.deaths[0].as_dict()
+
+
+def test_comparison_rows_put_targets_side_by_side() -> None:
+    from evtool.sim.engine import Engine
+
+    loaded = load_text(text(POISON, "rabbitmq", ATTEMPTS="3"))
+    a = Engine(loaded).run()
+    rows = comparison_rows({"local": a, "again": Engine(loaded).run()})
+    assert rows[0] == ["", "local", "again"]
+    names = [r[0] for r in rows]
+    assert "check poison" in names and "dead_lettered" in names
+    assert all(r[1] == r[2] for r in rows[1:])

@@ -1,0 +1,54 @@
+"""Export the README screenshots (SVG, from the real app) into docs/images/.
+
+Run from the repository root: ``.venv/bin/python -m tests.tui.screenshots``.
+Every picture is the real dashboard on the bundled retries lesson, driven on
+virtual time, so the pictures are the same on every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from evtool.scenario.loader import load_scenario
+from evtool.tui.app import EvtoolApp
+from evtool.tui.lessons import bundled_lessons
+
+from . import scenes
+from .helpers import LESSON, ROOT
+
+OUT = ROOT / "docs" / "images"
+SHOTS: list[tuple[str, str, tuple[int, int]]] = [
+    ("dashboard-80x24.svg", "lesson-start", (80, 24)),
+    ("dashboard-retries.svg", "mid-run-retries", (120, 36)),
+    ("dashboard-dead-letters.svg", "dead-letters", (120, 36)),
+    ("message-inspector.svg", "inspector", (120, 36)),
+    ("run-over-checks.svg", "run-over", (120, 36)),
+]
+
+
+async def shoot(app: EvtoolApp, keys: tuple[str, ...], size: tuple[int, int], path: Path) -> None:
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause()
+        await pilot.pause()
+        path.write_text(app.export_screenshot(title="evtool"), encoding="utf-8")
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    loaded = load_scenario(LESSON)
+    for name, scene, size in SHOTS:
+        app, keys = scenes.SCENES[scene](loaded)
+        await shoot(app, keys, size, OUT / name)
+        print(OUT / name)
+    picker: Any = EvtoolApp(host=None, lessons=bundled_lessons(), auto_poll=False, threaded_hosts=False)
+    await shoot(picker, ("down", "down"), (110, 30), OUT / "lesson-picker.svg")
+    print(OUT / "lesson-picker.svg")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

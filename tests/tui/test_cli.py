@@ -1,0 +1,94 @@
+"""`evtool tui` and `evtool replay`: option handling, recording, and the lazy Textual import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from evtool.cli.tui import replay, tui
+from evtool.scenario.loader import LoadedScenario
+from evtool.sim.host import InjectFault
+
+from .helpers import LESSON, manual_host, tick_until
+
+cli = typer.Typer()
+cli.command("tui")(tui)
+cli.command("replay")(replay)
+
+
+def test_the_command_module_does_not_import_textual() -> None:
+    code = "import sys, evtool.cli.tui, evtool.tui; assert 'textual' not in sys.modules, 'textual imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tui_opens_the_dashboard_and_records_the_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float = 1.0, *,
+                       listeners: Any = (), paused: bool = False) -> Any:
+        calls.append({"id": loaded.model.id, "seed": seed, "speed": speed, "overrides": loaded.overrides})
+        host = manual_host(loaded, seed=seed, listeners=listeners)
+        host.tick(5.0)
+        return host.close()
+
+    monkeypatch.setattr("evtool.tui.run_dashboard", fake_dashboard)
+    db = tmp_path / "runs.db"
+    result = CliRunner().invoke(cli, ["tui", str(LESSON), "--seed", "3", "--speed", "2",
+                                      "--set", "run.duration=30s", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert calls == [{"id": "retries-dlq-poison", "seed": 3, "speed": 2.0, "overrides": {"run.duration": "30s"}}]
+    from evtool.store import SyncRunStore
+
+    with SyncRunStore(db) as store:
+        rows = store.list_runs()
+    assert len(rows) == 1 and rows[0].seed == 3 and rows[0].outcome == "interrupted" and rows[0].events > 0
+
+
+def test_tui_refuses_a_bad_scenario(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('evtool: "1"\nid: x\nchannels: {}\n')
+    result = CliRunner().invoke(cli, ["tui", str(bad), "--no-record"])
+    assert result.exit_code == 2
+
+
+def test_replay_reads_the_run_and_its_interventions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                    lesson: LoadedScenario) -> None:
+    from evtool.cli.runner import _header, _result
+    from evtool.store import Recorder
+
+    db = tmp_path / "runs.db"
+    rec = Recorder(db)
+    rec.start(_header(lesson, 7, "local", "full"))
+    host = manual_host(lesson, listeners=[rec.record], speed=10.0)
+    tick_until(host, lambda s: s.now_ns >= 4_000_000_000)
+    host.submit(InjectFault("crash", "consumer:billing#2", {"restart_after": "2s"}))
+    host.tick(1.0)
+    outcome = host.close()
+    assert outcome is not None
+    rec.finish(_result(outcome, 0))
+    seen: dict[str, Any] = {}
+
+    def fake_replay(loaded: LoadedScenario, *, seed: int, interventions: Any, title: Any = None,
+                    speed: float = 1.0, end_ns: Any = None) -> Any:
+        seen.update(id=loaded.model.id, seed=seed, interventions=list(interventions), end_ns=end_ns)
+        return None
+
+    monkeypatch.setattr("evtool.tui.run_replay", fake_replay)
+    result = CliRunner().invoke(cli, ["replay", "last", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert seen["id"] == "retries-dlq-poison" and seen["seed"] == 7
+    assert seen["end_ns"] == outcome.virtual_ns
+    [(t, kind, data)] = seen["interventions"]
+    assert kind == "fault" and data["action"] == "crash" and data["target"] == "consumer:billing#2"
+    assert 4_000_000_000 <= t <= 5_000_000_001  # the host moves to a fresh instant (+1ns) first
+
+
+def test_replay_of_an_unknown_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["replay", "nope", "--db", str(tmp_path / "runs.db")])
+    assert result.exit_code == 2
