@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +219,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
         events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
         checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
+        extra_args=_extra_args(opts),
     )
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
@@ -241,7 +241,17 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         return _fail(f"--transport {opts.transport}: transports are not available in this build")
     from evtool.report.summary import render_report, run_report
 
+    from evtool.transports import TRANSPORTS, capabilities
+
+    if opts.transport not in TRANSPORTS:
+        from evtool.scenario.errors import did_you_mean
+
+        return _fail(f"--transport {opts.transport!r} is not a transport",
+                     did_you_mean(opts.transport, ("local", *TRANSPORTS)) or f"one of: local, {', '.join(TRANSPORTS)}")
     seed = loaded.model.run.seed if opts.seed is None else opts.seed
+    if not opts.json_out:
+        for warning in capabilities(loaded, opts.transport):
+            console(stderr=True).print(f"[yellow]note[/yellow] {warning}")
     rec = _start_recorder(opts, loaded, seed, opts.transport)
     listeners = [rec.record] if rec is not None and opts.record == "full" else []
     wall0 = time.perf_counter()
@@ -256,7 +266,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         if rec is not None:
             rec.abort("crashed")
         msg = str(exc)
-        return _fail(f"the {opts.transport} run failed: {msg}", "is the broker running? see docs/transports.md")
+        return _fail(f"the {opts.transport} run failed: {msg}", "see docs/transports.md")
     run_id = None
     if rec is not None:
         rec.finish(_result(outcome, 0))
@@ -267,6 +277,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
         events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
         checks=outcome.checks, run_id=run_id, wall_s=time.perf_counter() - wall0,
+        extra_args=_extra_args(opts),
     )
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
@@ -277,5 +288,11 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     return OUTCOME_EXIT.get(outcome.outcome, 1)
 
 
-def _stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
+def _extra_args(opts: RunOptions) -> tuple[str, ...]:
+    """The options besides seed and --set that change what a run does (for the re-run line)."""
+    out: list[str] = []
+    if opts.duration:
+        out += ["--duration", opts.duration]
+    if opts.transport != "local":
+        out += ["--transport", opts.transport]
+    return tuple(out)

@@ -73,8 +73,9 @@ def show(
     with _open(db) as store:
         run_id = _resolve(store, run)
         header, result = store.get(run_id)
+        progress = store.progress(run_id) if result is None else None
     if result is None or not result.summary:
-        console().print(render_show(header, result))
+        console().print(render_show(header, result, progress))
         return
     report = run_report(
         scenario_id=header.scenario_id, path=header.scenario_path, title=header.lesson_title, profile=header.profile,

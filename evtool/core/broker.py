@@ -190,6 +190,12 @@ class Broker:
                 qs.lease_action = "return_message"
         md = cfg.max_deliveries
         qs.max_deliveries = p.max_deliveries if md is None else (md or None)
+        qs.nack_position = qs.requeue_position
+        if qs.requeue_position == "head_if_limited":
+            # RabbitMQ 3.10 quorum queues (checked by tests/contract): a closed channel's messages go
+            # back to the head; a nacked one goes to the head only when the queue has a delivery limit.
+            qs.requeue_position = "head"
+            qs.nack_position = "head" if qs.max_deliveries else "tail"
         qs.ttl_ns = cfg.ttl_ns
         qs.capacity = cfg.capacity
         qs.overflow = cfg.overflow
@@ -323,14 +329,22 @@ class Broker:
 
     def _fire_queue(self, now: int, qs: QueueState) -> None:
         leases = qs.leases
+        due: list[tuple[int, int, Entry]] = []
         while leases and leases[0][0] <= now:
             dl, tag, e = leases.popleft()
             if e.tag == tag and e.deadline == dl:
-                self._lease_expired(now, e)
+                due.append((dl, tag, e))
         late = qs.late_leases
         while late and late[0][0] <= now:
             dl, tag, e = heappop(late)
             if e.tag == tag and e.deadline == dl:
+                due.append((dl, tag, e))
+        if len(due) > 1:
+            due.sort(key=lambda x: (x[0], x[1]))
+            if qs.grouped or qs.requeue_position == "head":
+                due.reverse()          # returning to the head one by one: last first keeps the order
+        for dl, tag, e in due:
+            if e.tag == tag and e.deadline == dl:   # a closed channel may already have returned it
                 self._lease_expired(now, e)
         delayed = qs.delayed
         while delayed and delayed[0][0] <= now:
@@ -904,7 +918,7 @@ class Broker:
             self._emit_entry(now, "delayed", e, {"delay": delay_ns, "reason": reason})
             return
         e.state = READY
-        pos = "head" if qs.grouped else qs.requeue_position
+        pos = "head" if qs.grouped else (qs.nack_position if reason == "nack" else qs.requeue_position)
         qs.requeue(e, pos)
         self._emit_entry(now, "returned", e, {"reason": reason, "position": pos, "count": e.count})
         if qs.ttl_seen:

@@ -36,7 +36,7 @@ from typing import Any
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 
-REQUEUE_POSITIONS = ("head", "original", "tail")
+REQUEUE_POSITIONS = ("head", "original", "tail", "head_if_limited")
 ACK_TIMEOUT_ACTIONS = ("return_message", "close_channel", "none")
 COUNTER_EVENTS = ("deliver", "nack", "lease_expired", "crash", "channel_closed")
 AT_LIMIT = ("dead_letter", "drop", "keep_with_advisory")
@@ -67,7 +67,8 @@ class Profile:
     name: str = _f("default", "profile name used in scenarios (`profile:`)")
     broker: str = _f("evtool", "the broker this profile imitates")
     version: str = _f("1", "the broker version whose documented behaviour is modelled")
-    requeue_position: str = _f("tail", "where a returned (nacked, expired-lease, crashed) message goes: "
+    requeue_position: str = _f("tail", "where a returned (nacked, expired-lease, crashed) message goes "
+                               "(head_if_limited: head when the queue has a delivery limit, else tail): "
                                "head | original | tail")
     ack_timeout_ns: int | None = _f(30 * SECOND, "lease length: how long a delivery may stay unacked "
                                     "(None = no lease)")
@@ -218,7 +219,7 @@ RABBITMQ_CLASSIC = Profile(
 
 RABBITMQ_QUORUM = Profile(
     name="rabbitmq-quorum", broker="rabbitmq", version="3.10",
-    requeue_position="head",
+    requeue_position="head_if_limited",
     ack_timeout_ns=30 * MINUTE, ack_timeout_action="close_channel",
     counter_name="x-delivery-count",
     counter_increments_on=frozenset({"nack", "lease_expired", "crash", "channel_closed"}),
@@ -228,11 +229,14 @@ RABBITMQ_QUORUM = Profile(
     notes="RabbitMQ 3.10 semantics: x-delivery-count counts every return; no default delivery limit "
           "(4.0 sets 20, 4.3 stops counting basic.nack). A message is dead-lettered with reason "
           "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
-          "so up to limit+1 deliveries happen. 3.10 returns messages near the head.",
+          "so up to limit+1 deliveries happen. 3.10 returns a message to the head only when the queue has a "
+          "delivery limit; without one it goes to the back (checked against RabbitMQ 3.10.8 by the contract "
+          "tests).",
     sources={
         "broker": _RMQ_QQ,
         "version": "the RabbitMQ installed on this machine (3.10.8)",
-        "requeue_position": _RMQ_QQ + " (returned messages are redelivered before others in 3.x)",
+        "requeue_position": _RMQ_QQ + " and the contract test tests/contract (3.10.8: head with "
+                            "x-delivery-limit, back of the queue without)",
         "ack_timeout_ns": _RMQ_CONSUMERS + " default 30 min",
         "ack_timeout_action": _RMQ_CONSUMERS + " (x-consumer-timeout with return+cancel arrives in 4.3)",
         "counter_name": _RMQ_QQ + " (x-delivery-count header)",

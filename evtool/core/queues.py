@@ -87,7 +87,7 @@ class QueueState:
                  "dead", "expired", "dropped", "kept", "redriven", "requeue_position", "ack_timeout_ns",
                  "max_deliveries", "ttl_ns", "ttl_seen", "capacity", "overflow", "dead_letter",
                  "counts_deliver", "count_returns", "at_limit", "hint", "durable", "exclusive_sub",
-                 "group_key", "delay_seq", "rejected", "lease_action")
+                 "group_key", "delay_seq", "rejected", "lease_action", "nack_position")
 
     def __init__(self, channel: str, group: str | None) -> None:
         self.channel = channel
@@ -118,6 +118,7 @@ class QueueState:
         self.lease_action = "return_message"
         # settings, filled in by the broker from the channel config and the profile
         self.requeue_position = "tail"
+        self.nack_position = "tail"
         self.ack_timeout_ns: int | None = None
         self.max_deliveries: int | None = None
         self.ttl_ns: int | None = None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from evtool.core.events import TraceEvent
+from evtool.report.fmt import fmt_override
+from evtool.store.codec import dumps
 from evtool.store.model import RunHeader, RunResult
 from evtool.store.runstore import SyncRunStore
 
@@ -23,7 +26,7 @@ class RunSide:
 
     header: RunHeader
     result: RunResult | None
-    dead_reasons: dict[str, int]  # reason -> count of dead_lettered events
+    dead_reasons: dict[str, int]  # "reason X" and "from → to" -> count of dead_lettered events
 
 
 @dataclass(frozen=True)
@@ -42,42 +45,87 @@ class Row:
 
 @dataclass(frozen=True)
 class RunDiff:
-    """The comparison: facts, checks (by name), counts by kind, latency percentiles, dead letters."""
+    """The comparison, section by section; each section is a tuple of rows."""
 
     a: RunSide
     b: RunSide
     facts: tuple[Row, ...]
     checks: tuple[Row, ...]
-    counts: tuple[Row, ...]
+    totals: tuple[Row, ...]
+    consumers: tuple[Row, ...]
+    channels: tuple[Row, ...]
     latency: tuple[Row, ...]
     dead_letters: tuple[Row, ...]
+    counts: tuple[Row, ...]
+    observed: dict[str, tuple[str, str]] = field(default_factory=dict)  # check name -> observed in A, in B
+
+    def sections(self) -> tuple[tuple[str, tuple[Row, ...], bool], ...]:
+        """(title, rows, rows are check statuses) in display order."""
+        return (("Run", self.facts, False), ("Checks", self.checks, True), ("Totals", self.totals, False),
+                ("Consumers", self.consumers, False), ("Latency, publish to handled (ms)", self.latency, False),
+                ("Dead letters", self.dead_letters, False), ("Channels at the end", self.channels, False),
+                ("Events by kind", self.counts, False))
 
 
 def run_side(header: RunHeader, result: RunResult | None, dead_letters: Iterable[TraceEvent] = ()) -> RunSide:
-    """Build one side from a stored run and its dead_lettered events."""
-    reasons = Counter(str((e.data or {}).get("reason", "?")) for e in dead_letters)
+    """Build one side from a stored run and its dead_lettered events (reasons and routes are counted)."""
+    reasons: Counter[str] = Counter()
+    for e in dead_letters:
+        data = e.data or {}
+        reasons[f"reason {data.get('reason', '?')}"] += 1
+        reasons[f"{e.channel} → {data.get('target', '?')}"] += 1
     return RunSide(header, result, dict(sorted(reasons.items())))
 
 
+def _summary(result: RunResult | None) -> dict[str, Any]:
+    return result.summary if result is not None else {}
+
+
 def _counts(result: RunResult | None) -> dict[str, int]:
-    if result is None:
-        return {}
-    summary = result.summary
-    for key in ("kinds", "counts", "by_kind"):
+    summary = _summary(result)
+    for key in ("counts", "kinds"):
         value = summary.get(key)
         if isinstance(value, dict):
             return {str(k): int(v) for k, v in value.items()}
     return {}
 
 
-def _latency(result: RunResult | None) -> dict[str, float]:
-    if result is None:
-        return {}
-    lat = result.summary.get("latency_ms") or {}
-    if lat and all(not isinstance(v, dict) for v in lat.values()):
-        lat = {"overall": lat}
-    return {f"{who} {p}": float(v[p]) for who, v in lat.items() if isinstance(v, dict)
-            for p in ("p50", "p90", "p99", "max") if v.get(p) is not None}
+PERCENTILES = ("p50", "p90", "p99", "max")
+TOTALS = (("published", "published"), ("acked", "acked"), ("dead_lettered", "dead-lettered"),
+          ("retries", "retries"), ("redelivered", "redelivered"), ("duplicates_skipped", "duplicates skipped"),
+          ("throughput_per_s", "acked per second"))
+CHANNEL_FIELDS = ("published", "acked", "dead_lettered", "expired", "dropped", "ready")
+
+
+def _flat(result: RunResult | None) -> dict[str, dict[str, Any]]:
+    """Every compared quantity of one run, by section, as name -> value."""
+    summary = _summary(result)
+    totals = {label: summary.get(key) for key, label in TOTALS if summary.get(key) is not None}
+    consumers: dict[str, Any] = {}
+    for name, c in (summary.get("consumers") or {}).items():
+        consumers[f"{name} handled"] = c.get("handled")
+        consumers[f"{name} failed"] = c.get("failed")
+        consumers[f"{name} instances"] = c.get("instances")
+        for k, v in (c.get("state") or {}).items():
+            consumers[f"{name} state.{k}"] = v if isinstance(v, int | float | str) or v is None else dumps(v)
+    latency: dict[str, Any] = {}
+    overall = summary.get("latency_ms") or {}
+    if isinstance(overall, dict) and all(not isinstance(v, dict) for v in overall.values()):
+        latency.update({f"all {p}": overall.get(p) for p in PERCENTILES if overall.get(p) is not None})
+    for name, c in (summary.get("consumers") or {}).items() if len(summary.get("consumers") or {}) > 1 else ():
+        lat = c.get("latency_ms") or {}
+        latency.update({f"{name} {p}": lat.get(p) for p in PERCENTILES if lat.get(p) is not None})
+    channels = {f"{name} {f.replace('_', ' ')}": ch.get(f, 0)
+                for name, ch in (summary.get("channels") or {}).items() for f in CHANNEL_FIELDS}
+    return {"totals": totals, "consumers": consumers, "latency": latency, "channels": channels}
+
+
+def _rows(a: dict[str, Any], b: dict[str, Any], default: Any = None) -> tuple[Row, ...]:
+    return tuple(Row(k, a.get(k, default), b.get(k, default)) for k in dict.fromkeys([*a, *b]))
+
+
+def _overrides(h: RunHeader) -> str:
+    return " ".join(fmt_override(k, v) for k, v in h.overrides.items()) or "none"
 
 
 def diff_runs(a: RunSide, b: RunSide) -> RunDiff:
@@ -86,26 +134,35 @@ def diff_runs(a: RunSide, b: RunSide) -> RunDiff:
     facts = (
         Row("scenario", a.header.scenario_id, b.header.scenario_id),
         Row("scenario hash", a.header.scenario_hash[:12], b.header.scenario_hash[:12]),
+        Row("overrides", _overrides(a.header), _overrides(b.header)),
         Row("seed", a.header.seed, b.header.seed),
         Row("profile", a.header.profile, b.header.profile),
         Row("transport", a.header.transport, b.header.transport),
         Row("outcome", ra.outcome if ra else "incomplete", rb.outcome if rb else "incomplete"),
         Row("messages", ra.messages if ra else None, rb.messages if rb else None),
         Row("events", ra.events if ra else None, rb.events if rb else None),
-        Row("virtual ns", ra.virtual_ns if ra else None, rb.virtual_ns if rb else None),
+        Row("virtual time (s)", round(ra.virtual_ns / 1e9, 3) if ra else None,
+            round(rb.virtual_ns / 1e9, 3) if rb else None),
         Row("digest", ra.digest[:16] if ra else None, rb.digest[:16] if rb else None),
     )
-    ca = {c["name"]: c.get("status") for c in (ra.checks if ra else [])}
-    cb = {c["name"]: c.get("status") for c in (rb.checks if rb else [])}
-    checks = tuple(Row(n, ca.get(n), cb.get(n)) for n in dict.fromkeys([*ca, *cb]))
+    ca = {c["name"]: c for c in (ra.checks if ra else [])}
+    cb = {c["name"]: c for c in (rb.checks if rb else [])}
+    names = list(dict.fromkeys([*ca, *cb]))
+    checks = tuple(Row(n, ca[n].get("status") if n in ca else None, cb[n].get("status") if n in cb else None)
+                   for n in names)
+    observed = {n: (str(ca.get(n, {}).get("observed", "")), str(cb.get(n, {}).get("observed", ""))) for n in names}
+    fa, fb = _flat(ra), _flat(rb)
     ka, kb = _counts(ra), _counts(rb)
     counts = tuple(Row(k, ka.get(k, 0), kb.get(k, 0)) for k in sorted(set(ka) | set(kb)))
-    la, lb = _latency(ra), _latency(rb)
-    latency = tuple(Row(k, la.get(k), lb.get(k)) for k in dict.fromkeys([*la, *lb]))
-    dead = (Row("total", sum(a.dead_reasons.values()), sum(b.dead_reasons.values())),
-            *(Row(f"reason {r}", a.dead_reasons.get(r, 0), b.dead_reasons.get(r, 0))
-              for r in sorted(set(a.dead_reasons) | set(b.dead_reasons))))
-    return RunDiff(a, b, facts, checks, counts, latency, tuple(dead))
+    dead_a = {"total": sum(v for k, v in a.dead_reasons.items() if k.startswith("reason ")), **a.dead_reasons}
+    dead_b = {"total": sum(v for k, v in b.dead_reasons.items() if k.startswith("reason ")), **b.dead_reasons}
+    if not a.dead_reasons and ra is not None:
+        dead_a["total"] = int(_summary(ra).get("dead_lettered", 0) or 0)
+    if not b.dead_reasons and rb is not None:
+        dead_b["total"] = int(_summary(rb).get("dead_lettered", 0) or 0)
+    return RunDiff(a, b, facts, checks, _rows(fa["totals"], fb["totals"]), _rows(fa["consumers"], fb["consumers"]),
+                   _rows(fa["channels"], fb["channels"], 0), _rows(fa["latency"], fb["latency"]),
+                   _rows(dead_a, dead_b, 0), counts, observed)
 
 
 def _delta(row: Row) -> Text:
@@ -119,7 +176,20 @@ def _delta(row: Row) -> Text:
     return Text("changed", style="yellow")
 
 
-def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool = False) -> Table:
+def _cell(v: Any) -> Text:
+    if v is None:
+        return Text("—", style="dim")
+    if isinstance(v, bool):
+        return Text(str(v).lower())
+    if isinstance(v, int):
+        return Text(f"{v:,}")
+    if isinstance(v, float):
+        return Text(f"{v:,.3f}".rstrip("0").rstrip("."))
+    return Text(str(v))
+
+
+def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool = False,
+             observed: dict[str, tuple[str, str]] | None = None) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", box=None, header_style="bold dim")
     table.add_column("")
     table.add_column(f"A {a_id}", justify="right")
@@ -129,26 +199,31 @@ def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool
         if status:
             cells = [Text(str(v or "—"), style=STATUS_STYLE.get(v if isinstance(v, str) else None, ""))
                      for v in (row.a, row.b)]
+            name = Text(row.name, style="bold" if row.changed else "")
+            if row.changed and observed and row.name in observed:
+                oa, ob = observed[row.name]
+                name.append(f"\nA: {oa}\nB: {ob}", style="dim")
         else:
-            cells = [Text("—" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in (row.a, row.b)]
-        table.add_row(Text(row.name, style="bold" if row.changed else ""), *cells, _delta(row))
+            cells = [_cell(row.a), _cell(row.b)]
+            name = Text(row.name, style="bold" if row.changed else "")
+        table.add_row(name, *cells, _delta(row))
     return table
 
 
 def render_diff(d: RunDiff, only_changed: bool = False) -> RenderableType:
     """The diff as rich tables (with `only_changed`, rows equal in both runs are left out)."""
     a_id, b_id = d.a.header.id, d.b.header.id
-
-    def keep(rows: tuple[Row, ...]) -> list[Row]:
-        return [r for r in rows if r.changed or not only_changed]
-
     parts: list[RenderableType] = []
-    for title, rows, status in (("Run", d.facts, False), ("Checks", d.checks, True), ("Dead letters", d.dead_letters, False),
-                                ("Latency (ms)", d.latency, False), ("Events by kind", d.counts, False)):
-        kept = keep(rows)
+    for title, rows, status in d.sections():
+        kept = [r for r in rows if r.changed or not only_changed]
         if kept:
-            parts += [_section(title, kept, a_id, b_id, status), Text("")]
-    return Group(*parts) if parts else Text("the two runs do not differ", style="green")
+            parts += [_section(title, kept, a_id, b_id, status, d.observed), Text("")]
+    changed = sum(r.changed for _, rows, _ in d.sections() for r in rows if r.name not in ("digest",))
+    if not changed:
+        parts.append(Text("the two runs do not differ", style="green"))
+    elif only_changed is False:
+        parts.append(Text("rows in bold differ; --only-changed hides the rest", style="dim"))
+    return Group(*parts)
 
 
 def diff_stored(store: SyncRunStore, run_a: str, run_b: str) -> RunDiff:

@@ -69,8 +69,13 @@ def to_jsonl(events: Iterable[TraceEvent]) -> Iterator[str]:
         yield dumps(event_dict(e)) + "\n"
 
 
-def lesson_text(scenario_text: str) -> str | None:
-    """The lesson's prose from a scenario's YAML (`lesson.text`, `lesson.intro`, `lesson.summary`, `description`)."""
+def lesson_block(scenario_text: str) -> dict[str, Any] | None:
+    """The scenario's `lesson:` mapping (title, summary, level, concepts, goals, steps, try_next), if any.
+
+    Read from the stored scenario text, so it is what the run actually ran.
+    A scenario without a lesson but with a `description` gets a lesson of
+    that summary alone.
+    """
     try:
         doc = yaml.safe_load(scenario_text)
     except yaml.YAMLError:
@@ -78,18 +83,12 @@ def lesson_text(scenario_text: str) -> str | None:
     if not isinstance(doc, dict):
         return None
     lesson = doc.get("lesson")
-    if isinstance(lesson, str):
-        return lesson
     if isinstance(lesson, dict):
-        parts = [str(lesson[k]) for k in ("intro", "text", "summary") if isinstance(lesson.get(k), str)]
-        steps = lesson.get("steps")
-        if isinstance(steps, list):
-            parts += [str(s.get("text") or s.get("say") or "") for s in steps if isinstance(s, dict)]
-        text = "\n\n".join(p for p in parts if p.strip())
-        if text:
-            return text
+        return lesson
     description = doc.get("description")
-    return description if isinstance(description, str) else None
+    if isinstance(description, str) and description.strip():
+        return {"summary": description}
+    return None
 
 
 def _dead_letters(store: SyncRunStore, run_id: str, limit: int) -> tuple[list[TraceEvent], int]:
@@ -117,8 +116,9 @@ def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = 
         return "".join(lines)
     if fmt == "mermaid":
         dead = store.message_ids(run_id, "dead_lettered", flows)
+        retried = store.message_ids(run_id, "redelivered", flows)
         normal = [m for m in store.message_ids(run_id, "acked", flows * 3) if m not in dead]
-        chosen = pick_flows(dead, normal, limit=flows)
+        chosen = pick_flows(dead, normal, limit=flows, retried=retried)
         by_msg: dict[str, list[TraceEvent]] = {m: [] for m in chosen}
         for e in store.events(run_id, msgs=chosen):
             by_msg[e.msg or ""].append(e)
@@ -134,4 +134,4 @@ def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = 
         duration = result.virtual_ns if result is not None and result.virtual_ns else store.progress(run_id)[2]
         series = trace_series(store.events(run_id), duration)
     return to_html(header, result, series=series, dead_letters=dead_sample, dead_letter_total=dead_total,
-                   lesson_text=lesson_text(header.scenario_text))
+                   lesson=lesson_block(header.scenario_text))

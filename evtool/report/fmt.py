@@ -129,12 +129,12 @@ def describe(e: TraceEvent) -> str:
     if k == "handled":
         if _d(e, "duplicate"):
             return f"skipped by {who(e)}: a duplicate (idempotency)"
-        parts = [f"handled by {who(e)}"]
+        text = f"handled by {who(e)}"
         if _d(e, "processing") is not None:
-            parts.append(f"in {fmt_duration(_d(e, 'processing'))}")
+            text += f" in {fmt_duration(_d(e, 'processing'))}"
         if _d(e, "latency") is not None:
-            parts.append(f"{fmt_duration(_d(e, 'latency'))} after publish")
-        return ", ".join(parts)
+            text += f" ({fmt_duration(_d(e, 'latency'))} after publish)"
+        return text
     if k == "acked":
         return f"acked by {who(e)}{_group(e)}"
     if k == "returned":

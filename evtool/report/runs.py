@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import fmt_duration
+from evtool.report.fmt import fmt_duration, fmt_override
 from evtool.store.model import RunHeader, RunResult, RunRow
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "unknown": "yellow", "interrupted": "yellow",
@@ -17,17 +17,25 @@ STATUS_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
 def render_runs(rows: Sequence[RunRow]) -> RenderableType:
-    """The runs table: id, when, scenario, seed, outcome, messages, virtual duration."""
+    """The runs table: id, when, scenario, seed, overrides, outcome, checks, messages, virtual duration."""
     if not rows:
-        return Text("no recorded runs match", style="yellow")
+        return Text("no recorded runs match (`evtool run SCENARIO` records one)", style="yellow")
     table = Table(box=None, header_style="bold dim")
     for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
-                         ("outcome", "left"), ("messages", "right"), ("duration", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+                         ("overrides", "left"), ("outcome", "left"), ("checks", "right"), ("messages", "right"),
+                         ("virtual time", "right")):
+        table.add_column(col, justify=justify, overflow="fold",  # type: ignore[arg-type]
+                         min_width=24 if col == "overrides" else None)
     for r in rows:
+        checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
+        outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
+        if r.record_mode != "full":
+            outcome.append(" (no trace)", style="dim")
         table.add_row(r.id, r.started_at[:19].replace("T", " "), r.scenario_id, str(r.seed),
-                      Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, "")), f"{r.messages:,}",
-                      fmt_duration(r.virtual_ns))
+                      Text("\n".join(fmt_override(k, v) for k, v in r.overrides.items()), style="cyan"),
+                      outcome,
+                      Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
+                      f"{r.messages:,}", fmt_duration(r.virtual_ns))
     return table
 
 
@@ -50,8 +58,12 @@ def render_checks(checks: Sequence[dict[str, object]]) -> RenderableType:
     return table
 
 
-def render_show(header: RunHeader, result: RunResult | None) -> RenderableType:
-    """`evtool show RUN`: the run's facts, then its checks."""
+def render_show(header: RunHeader, result: RunResult | None,
+                progress: tuple[int, int, int] | None = None) -> RenderableType:
+    """`evtool show RUN` for a run without a summary: its facts, what was recorded so far, its checks.
+
+    `progress` is (events, published messages, last virtual time) committed so far.
+    """
     outcome = result.outcome if result is not None else "incomplete"
     head = Text.assemble((f"run {header.id}", "bold"), "  ", (outcome, OUTCOME_STYLE.get(outcome, "")),
                          f"  {header.lesson_title or header.scenario_id}")
@@ -62,7 +74,7 @@ def render_show(header: RunHeader, result: RunResult | None) -> RenderableType:
             ("profile", header.profile), ("transport", header.transport), ("started", header.started_at),
             ("record", header.record_mode)]
     if header.overrides:
-        rows.append(("overrides", ", ".join(f"{k}={v}" for k, v in header.overrides.items())))
+        rows.append(("overrides", " ".join(f"--set {fmt_override(k, v)}" for k, v in header.overrides.items())))
     if result is not None:
         rows += [("ended", result.ended_at), ("virtual time", fmt_duration(result.virtual_ns)),
                  ("messages", f"{result.messages:,}"), ("events", f"{result.events:,}"),
@@ -72,6 +84,9 @@ def render_show(header: RunHeader, result: RunResult | None) -> RenderableType:
             rows.append(("drain", str(drain)))
     else:
         rows.append(("result", "none: the run is still open, or its process was killed"))
+        if progress is not None:
+            rows.append(("recorded so far", f"{progress[0]:,} events, {progress[1]:,} messages published, "
+                                            f"up to {fmt_duration(progress[2])} of virtual time"))
     for k, v in rows:
         facts.add_row(k, v)
     parts: list[RenderableType] = [head, facts, Text("")]

@@ -24,20 +24,21 @@ OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "unknown": "bold 
 def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, transport: str, seed: int,
                overrides: dict[str, Any], digest: str, virtual_ns: int, events: int, outcome: str, drain: str,
                summary: dict[str, Any], checks: list[dict[str, Any]], run_id: str | None = None,
-               wall_s: float | None = None, aborted_by: str | None = None) -> dict[str, Any]:
+               wall_s: float | None = None, aborted_by: str | None = None,
+               extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
     """Everything the report shows, as plain data (also the `--json` document)."""
     return {
         "scenario": scenario_id, "path": path, "title": title, "profile": profile, "transport": transport,
         "seed": seed, "overrides": overrides, "digest": digest, "virtual_s": round(virtual_ns / 1e9, 6),
         "events": events, "outcome": outcome, "drain": drain, "summary": summary, "checks": checks,
         "run_id": run_id, "wall_s": None if wall_s is None else round(wall_s, 3), "aborted_by": aborted_by,
-        "rerun": rerun_command(path, seed, overrides),
+        "rerun": rerun_command(path, seed, overrides, extra_args),
     }
 
 
-def rerun_command(path: str, seed: int, overrides: dict[str, Any]) -> str:
+def rerun_command(path: str, seed: int, overrides: dict[str, Any], extra_args: tuple[str, ...] = ()) -> str:
     """The command that reproduces a run exactly."""
-    parts = ["evtool", "run", path, "--seed", str(seed)]
+    parts = ["evtool", "run", path, "--seed", str(seed), *extra_args]
     for k, v in overrides.items():
         parts += ["--set", f"{k}={_yaml_scalar(v)}"]
     return " ".join(shlex.quote(p) for p in parts)

@@ -140,3 +140,6 @@ class RunRow:
     transport: str
     profile: str
     record_mode: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_total: int = 0

@@ -28,7 +28,7 @@ PAGE = 5000
 
 LIST_RUNS = """
     SELECT r.id, r.started_at, r.ended_at, r.scenario_id, r.scenario_path, r.seed, r.outcome,
-           r.messages, r.events, r.virtual_ns, r.transport, r.profile, r.record_mode, r.rk
+           r.messages, r.events, r.virtual_ns, r.transport, r.profile, r.record_mode, r.rk, r.overrides, r.checks
     FROM runs r
     WHERE (:scenario IS NULL OR r.scenario_id = :scenario OR r.scenario_path = :scenario
            OR r.scenario_path LIKE '%' || :scenario || '%')
@@ -107,9 +107,13 @@ class RunStore:
             messages, events, virtual_ns = r[7], r[8], r[9]
             if events is None:
                 events, messages, virtual_ns = await self._progress(int(r[13]), r[12] == "full")
+            checks = codec.loads(r[15]) if r[15] else []
             out.append(RunRow(id=r[0], started_at=r[1], ended_at=r[2], scenario_id=r[3], scenario_path=r[4],
                               seed=int(r[5]), outcome=r[6], messages=messages or 0, events=events or 0,
-                              virtual_ns=virtual_ns or 0, transport=r[10], profile=r[11], record_mode=r[12]))
+                              virtual_ns=virtual_ns or 0, transport=r[10], profile=r[11], record_mode=r[12],
+                              overrides=codec.loads(r[14]) if r[14] else {},
+                              checks_passed=sum(1 for c in checks if c.get("status") == "pass"),
+                              checks_total=len(checks)))
         return out
 
     async def resolve(self, ref: str) -> str:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import jsonschema
 import pytest
 
-from evtool.report.export import FORMATS, export_run, lesson_text, run_schema, to_json
+from evtool.report.export import FORMATS, export_run, lesson_block, run_schema, to_json
+from evtool.report.html import to_html
 from evtool.report.mermaid import pick_flows, to_mermaid
 from evtool.store.codec import loads
 
@@ -57,11 +58,11 @@ def test_markdown_tables_are_well_formed(recorded: Recorded) -> None:
     text = export_run(recorded.store, recorded.a.id, "md")
     assert text is not None
     assert text.startswith(f"# {recorded.a.lesson_title}: {recorded.result_a.outcome}")
-    for section in ("## Checks", "## Channels", "## Latency (ms)", "## Dead letters"):
+    for section in ("## Checks", "## Channels", "## Consumers", "## Latency, publish to handled", "## Dead letters"):
         assert section in text
     # every table: a header row, a separator row with the same number of columns, rows with that many cells
     blocks = re.findall(r"((?:^\|.*\|\n)+)", text, flags=re.M)
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     for block in blocks:
         rows = block.strip("\n").split("\n")
         width = len(re.split(r"(?<!\\)\|", rows[0])) - 2
@@ -72,6 +73,8 @@ def test_markdown_tables_are_well_formed(recorded: Recorded) -> None:
     for check in recorded.result_a.checks:
         assert check["name"] in text
     assert "`m-37`" in text
+    # dead letters read the engine's convention: emitted at the source, data.target is the dead-letter queue
+    assert "| orders → orders.dlq | rejected | 4 |" in text
 
 
 ARROW = re.compile(r"^    (p_\w+)(->>|-->>|--x|-x)(p_\w+): [^;#\n]+$")
@@ -102,7 +105,9 @@ def test_mermaid_emits_only_known_grammar_lines(recorded: Recorded) -> None:
     assert lines.count("    end") == sum(line.startswith("    rect") for line in lines) == 6
     # dead-lettered flows come first and show every attempt and the move to the dead-letter queue
     assert "Note over p_orders: m-37" in text
-    assert "p_orders-xp_orders_dlq: dead-lettered (max_deliveries)" in text
+    assert "p_orders-xp_orders_dlq: dead-lettered (rejected)" in text
+    assert "p_orders_dlq->>p_orders: redriven" in text  # m-37 goes back from the dead-letter queue
+    assert "(unknown)" not in text
     for attempt in range(1, 5):
         assert f"delivery {attempt}" in text
 
@@ -110,6 +115,7 @@ def test_mermaid_emits_only_known_grammar_lines(recorded: Recorded) -> None:
 def test_pick_flows_is_bounded_and_prefers_dead_letters() -> None:
     assert pick_flows(["d1", "d2", "d3", "d4"], ["n1", "n2", "n3", "n4"], limit=5) == ["d1", "d2", "d3", "n1", "n2"]
     assert pick_flows([], ["n1"], limit=5) == ["n1"]
+    assert pick_flows(["d1"], ["n1", "r1"], limit=3, retried=["d1", "r1", "r2"]) == ["d1", "r1", "r2"]
     assert len(pick_flows([f"d{i}" for i in range(50)], [f"n{i}" for i in range(50)], limit=100)) == 12
     assert to_mermaid({}) == "sequenceDiagram\n"
 
@@ -121,7 +127,7 @@ def test_html_is_self_contained_and_holds_the_checks(recorded: Recorded) -> None
     for check in recorded.result_a.checks:
         assert check["name"] in text
     assert text.count("<svg") == 3
-    assert "Depth over time" in text and "Throughput" in text and "Latency, publish to ack" in text
+    assert "Depth over time" in text and "Throughput" in text and "Latency, publish to handled" in text
     # nothing is fetched: no scripts, no external links, no url() in the CSS
     assert "<script" not in text and "<link" not in text and "url(" not in text
     assert not re.search(r"(src|href)=['\"]?(https?:)?//", text)
@@ -135,11 +141,49 @@ def test_every_format_exports(recorded: Recorded) -> None:
         export_run(recorded.store, recorded.b.id, "pdf")
 
 
-def test_lesson_text_is_found_in_common_shapes() -> None:
-    assert lesson_text("lesson:\n  intro: Hello\n  steps:\n    - text: One\n") == "Hello\n\nOne"
-    assert lesson_text("description: Plain\n") == "Plain"
-    assert lesson_text("- a list\n") is None
-    assert lesson_text(": bad: [yaml") is None
+LESSON = """
+lesson:
+  title: Retries
+  summary: Poison goes to the `orders.dlq`.
+  level: beginner
+  concepts: [retry, dead-letter-queue]
+  goals: ["Tell a transient failure from a poison message."]
+  steps:
+    - at: 0s
+      say: "Watch `billing`."
+    - event: dead_lettered{tag=poison}
+      say: "It moved."
+      ask: {question: "How many deliveries?", answer: "4", explain: "max_attempts counts every delivery."}
+  try_next:
+    - say: "Turn idempotency off."
+      set:
+        consumers.billing.idempotency: "off"
+        faults[0].enabled: true
+      fails: [charged-once]
+    - "Set retry.on_exhausted to requeue."
+"""
+
+
+def test_lesson_block_is_read_from_the_scenario_text() -> None:
+    assert lesson_block(LESSON)["title"] == "Retries"  # type: ignore[index]
+    assert lesson_block("description: Plain\n") == {"summary": "Plain"}
+    assert lesson_block("- a list\n") is None
+    assert lesson_block(": bad: [yaml") is None
+
+
+def test_html_renders_the_lesson(recorded: Recorded) -> None:
+    header, result = recorded.store.get(recorded.a.id)
+    text = to_html(header, result, lesson=lesson_block(LESSON))
+    assert "Lesson: Retries" in text and "beginner" in text
+    assert "Poison goes to the <code>orders.dlq</code>." in text
+    assert "<span class=concept>dead-letter-queue</span>" in text
+    assert "Tell a transient failure from a poison message." in text
+    assert "when <code>dead_lettered{tag=poison}</code>" in text
+    assert "<summary>How many deliveries?</summary><p><strong>4</strong> — max_attempts counts" in text
+    assert "<code>--set consumers.billing.idempotency=off</code> <code>--set faults[0].enabled=true</code>" in text
+    assert "expect these checks to fail: charged-once" in text
+    assert "Set retry.on_exhausted to requeue." in text
+    assert "<script" not in text
 
 
 def find_chromium() -> str | None:

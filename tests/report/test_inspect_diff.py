@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from rich.console import Console, RenderableType
@@ -25,24 +26,31 @@ def text_of(renderable: RenderableType) -> str:
 
 def test_inspect_a_dead_lettered_message_lists_every_attempt(recorded: Recorded) -> None:
     out = text_of(inspect_run(recorded.store, recorded.a.id, message="m-74"))
-    for attempt in range(1, 5):
-        assert f"(attempt {attempt})" in out
-    assert out.count("failed in billing#") == 4
-    assert out.count("retry scheduled in") == 3
-    assert "retry scheduled in 20ms" in out and "retry scheduled in 80ms" in out
-    assert "dead-lettered to orders.dlq (reason max_deliveries, from orders, after 4 deliveries)" in out
-    assert "4 deliveries, 4 failures" in out
+    assert "m-74  dead-lettered  4 deliveries, 4 failures" in out
+    assert "waiting in orders.dlq" in out
+    # the attempts table: one row per delivery, what happened, what came next
+    assert out.count("failed: ParseError") == 4
+    for n, after in ((1, "retry in 20ms"), (2, "retry in 40ms"), (3, "retry in 80ms"),
+                     (4, "dead-lettered to orders.dlq")):
+        assert re.search(rf"^\s*{n}\s+[\d.]+s\s+billing#\d\s+failed: ParseError\s+{after}\s*$", out, re.M), after
+    # and the events, in the engine's conventions
+    assert "delivery 1 to billing#" in out and "delivery 4 to billing#" in out
+    assert out.count(" redelivered ") == 3
+    assert "redelivery in 20ms (attempt 2)" in out
+    assert "dead-lettered from orders to orders.dlq: rejected, after 4 deliveries" in out
+    assert "arrived on orders.dlq as a dead letter" in out
 
 
 def test_lifecycle_shows_redrive_and_what_a_message_caused(recorded: Recorded) -> None:
     lc = message_lifecycle(recorded.events_a, "m-37")
     assert [e.kind for e in lc.events].count("redriven") == 1
-    assert lc.outcome == "acked"
-    cause = next(e.data["causation_id"] for e in recorded.events_a
-                 if e.kind == "published" and e.data and e.data["causation_id"])
+    assert lc.outcome == "acked" and lc.now_in is None
+    out = text_of(inspect_run(recorded.store, recorded.a.id, message="m-37"))
+    assert "redriven from orders.dlq back to orders" in out and "back on orders (redriven)" in out
+    cause = next(e.data["causation_id"] for e in recorded.events_a if e.kind == "emitted" and e.data)
     out = text_of(inspect_run(recorded.store, recorded.a.id, message=cause))
     effects = [e.msg for e in recorded.events_a
-               if e.kind == "published" and e.data and e.data["causation_id"] == cause]
+               if e.kind == "emitted" and e.data and e.data["causation_id"] == cause]
     assert f"caused: {', '.join(effects)}" in out  # type: ignore[arg-type]
     assert "does not appear" in text_of(inspect_run(recorded.store, recorded.a.id, message="nope"))
 
@@ -70,7 +78,7 @@ def test_inspect_key_on_a_stored_run_finds_the_redrive_inversion(recorded: Recor
 def test_inspect_kind_lists_events_with_a_limit(recorded: Recorded) -> None:
     dead = [e for e in recorded.events_a if e.kind == "dead_lettered"]
     out = text_of(inspect_run(recorded.store, recorded.a.id, kinds=["dead_lettered"], limit=3))
-    assert out.count("max_deliveries") == 3
+    assert out.count("dead-lettered from orders to orders.dlq: rejected") == 3
     assert f"... and {len(dead) - 3} more" in out
     assert "no matching events" in text_of(inspect_run(recorded.store, recorded.b.id, kinds=["dead_lettered"]))
 
@@ -82,9 +90,12 @@ def test_diff_compares_checks_counts_latency_and_dead_letters(recorded: Recorded
     assert next(r for r in d.dead_letters if r.name == "total").b == 0
     assert next(r for r in d.counts if r.name == "dead_lettered").changed
     assert {r.name for r in d.checks} == {c["name"] for c in recorded.result_a.checks}
-    assert any(r.name == "overall p99" for r in d.latency)
+    assert any(r.name == "all p99" for r in d.latency) and any(r.name == "ledger p99" for r in d.latency)
+    assert next(r for r in d.totals if r.name == "dead-lettered").changed
+    assert next(r for r in d.dead_letters if r.name == "orders → orders.dlq").a == dead_a
     out = text_of(render_diff(d))
-    assert "Dead letters" in out and "reason max_deliveries" in out and "-100%" in out
+    assert "Dead letters" in out and "reason rejected" in out and "-100%" in out
+    assert "billing state.charged" in out
     same = text_of(render_diff(diff_stored(recorded.store, recorded.a.id, recorded.a.id), only_changed=True))
     assert "do not differ" in same
 

@@ -84,8 +84,7 @@ def test_event_filters_and_causation(tmp_path: Path) -> None:
         assert list(store.events(header.id, key="c-3")) == [e for e in events if e.key == "c-3"]
         both = list(store.events(header.id, msgs=["m-1", "m-2"], kinds=["published"]))
         assert [e.msg for e in both] == ["m-1", "m-2"]
-        caused = {e.data["causation_id"]: e.msg for e in events
-                  if e.kind == "published" and e.data and e.data["causation_id"]}
+        caused = {e.data["causation_id"]: e.msg for e in events if e.kind == "emitted" and e.data}
         cause, effect = next(iter(caused.items()))
         assert store.caused_by(header.id, cause) == [effect]
         assert store.message_ids(header.id, "dead_lettered", 2) == [e.msg for e in dead[:2]]

@@ -11,6 +11,12 @@ version. If another command appended in between, the append fails
 `concurrency: none` the append goes through anyway and a lost update can
 break an invariant.
 
+What assertions read as `state.<pattern>.<field>`: `appended`, `conflicts`,
+`rejected`, `snapshots`, `upcasts`, `loads`, `replayed` (events replayed in
+all), `max_replayed` (the longest replay of one load), `replay_time` (virtual
+ns spent replaying), `violations` (appends after which the stored state
+breaks an invariant: lost updates), `aggregates` and `versions`.
+
 Events are stored in the schema version they were written in (the lower of
 the command's version and the event's current version, `Name@version`),
 and upcast on read with the scenario's `schemas.<type>.upcast` rules.
@@ -152,7 +158,7 @@ class EventSourcedAggregateActor(PatternActor):
         self.inflight = 0
         self.aggregates: dict[str, dict[str, Any]] = {}
         self.state.update(appended=0, conflicts=0, rejected=0, snapshots=0, upcasts=0, loads=0, replayed=0,
-                          aggregates=self.aggregates, versions={})
+                          max_replayed=0, replay_time=0, violations=0, aggregates=self.aggregates, versions={})
 
     def start(self) -> None:
         """Take commands from the command channel."""
@@ -208,6 +214,8 @@ class EventSourcedAggregateActor(PatternActor):
         cost = replayed * self.spec.replay_cost
         self.bump("loads")
         self.bump("replayed", replayed)
+        self.bump("replay_time", cost)
+        self.state["max_replayed"] = max(self.state["max_replayed"], replayed)
         self.record("aggregate_loaded", cmd.id, key=agg, attempt=tries + 1, replayed=replayed,
                     from_snapshot=snap_version > 0, snapshot_version=snap_version, version=version, cost=cost)
         for (type_, frm), count in upcasts.items():
@@ -265,6 +273,18 @@ class EventSourcedAggregateActor(PatternActor):
         self._append(cmd, agg, candidate)
         self.inflight -= 1
 
+    def _holds(self, state: dict[str, Any], cmd: Message, agg: str) -> bool:
+        """Whether the aggregate's stored (true) state satisfies every invariant."""
+        env = {"msg": cmd, "state": state, "key": agg, "attempt": 1, "now": self.engine.now,
+               "params": self.engine.params, "tag": cmd.tag}
+        for _text, inv in self.invariants:
+            try:
+                if not inv.evaluate(env):
+                    return False
+            except ExpressionRuntimeError:
+                return False
+        return True
+
     def _reject(self, cmd: Message, agg: str, error: str, detail: str) -> None:
         self.bump("rejected")
         self.record("failed", cmd.id, key=agg, error=error, retryable=False, detail=detail)
@@ -284,6 +304,9 @@ class EventSourcedAggregateActor(PatternActor):
         if truth is None:
             truth = self.aggregates[agg] = initial_state(self.spec.state)
         self.model.apply(truth, ev, eng.params)
+        if self.invariants and not self._holds(truth, cmd, agg):
+            # Only possible without a concurrency check: the command decided on a stale state.
+            self.bump("violations")
         self.state["versions"][agg] = ev.version
         self.bump("appended")
         self.record("event_appended", ev.id, key=agg, version=ev.version, position=ev.position, type=ev.type,

@@ -92,13 +92,13 @@ class OutboxActor(PatternActor):
 
     # ------------------------------------------------------------------ the service's side
 
-    def _handle(self, inst: Instance, d: Delivery, started: int, *rest: Any) -> bool:
+    def _handle(self, inst: Instance, d: Delivery, started: int, *rest: Any, **kw: Any) -> bool:
         # Publish-first: whether this transaction's commit will fail is drawn up front, and the state is
         # kept so a failed commit can be rolled back after the event already went out.
         self.commit_fails = self.rng.random() < self.spec.commit_failure
         self.snapshot = copy.deepcopy(self.service.state) if self.commit_fails else None
         self.ghosts = 0
-        keep = self._service_handle(inst, d, started, *rest)
+        keep = self._service_handle(inst, d, started, *rest, **kw)
         if self.commit_fails and self.ghosts and self.snapshot is not None:
             self.service.state.clear()
             self.service.state.update(self.snapshot)
