@@ -240,7 +240,6 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     except ImportError:
         return _fail(f"--transport {opts.transport}: transports are not available in this build")
     from evtool.report.summary import render_report, run_report
-
     from evtool.transports import TRANSPORTS, capabilities
 
     if opts.transport not in TRANSPORTS:
