@@ -37,3 +37,13 @@ def test_core_is_pure() -> None:
         for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
             code = line.split("#", 1)[0]
             assert not banned.search(code), f"{f.name}:{n}: {line.strip()}"
+
+
+def test_committed_schema_is_current() -> None:
+    """evtool-scenario.schema.json (for editors, referenced by the lessons) matches `evtool schema`."""
+    import json
+
+    from evtool.scenario.schema import json_schema
+
+    committed = json.loads((ROOT / "evtool-scenario.schema.json").read_text(encoding="utf-8"))
+    assert committed == json.loads(json.dumps(json_schema())), "run: evtool schema -o evtool-scenario.schema.json"
