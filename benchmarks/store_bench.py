@@ -7,6 +7,9 @@ a `Recorder`. Reports events/s for both, the ratio of wall times (the
 product target is at most 1.5), the writer's own rate, and the database size
 per million events. Also a `--record summary` run for comparison.
 
+The real-engine figure (the product target) is benchmarks/record_bench.py; this one isolates the
+store with a synthetic producer.
+
     .venv/bin/python benchmarks/store_bench.py --events 1000000
 """
 

@@ -23,15 +23,17 @@ def render_runs(rows: Sequence[RunRow]) -> RenderableType:
     table = Table(box=None, header_style="bold dim")
     for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
                          ("overrides", "left"), ("outcome", "left"), ("checks", "right"), ("messages", "right"),
-                         ("virtual time", "right")):
-        table.add_column(col, justify=justify, overflow="fold",  # type: ignore[arg-type]
-                         min_width=24 if col == "overrides" else None)
+                         ("virtual", "right")):
+        # Only the free-text columns wrap; the rest keep one line so rows stay readable.
+        wraps = col in ("scenario", "overrides")
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=not wraps,  # type: ignore[arg-type]
+                         min_width={"overrides": 16, "scenario": 12}.get(col))
     for r in rows:
         checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
         outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
         if r.record_mode != "full":
             outcome.append(" (no trace)", style="dim")
-        table.add_row(r.id, r.started_at[:19].replace("T", " "), r.scenario_id, str(r.seed),
+        table.add_row(r.id, r.started_at[:16].replace("T", " "), r.scenario_id, str(r.seed),
                       Text("\n".join(fmt_override(k, v) for k, v in r.overrides.items()), style="cyan"),
                       outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),

@@ -13,14 +13,18 @@ Model (evtool.store.model)
     RunRow      one line of `evtool runs`
     OUTCOMES, new_run_id(), scenario_hash(text), utc_now_iso()
 
-Writing (evtool.store.recorder)
-    Recorder(db_path=None, *, batch_size=2000, max_batches=8, flush_interval=0.25)
-        .start(header) -> run id        creates the db/schema; run row is `incomplete` until the end
-        .record(events)                 non-blocking unless the writer is max_batches behind
+Writing (evtool.store.recorder; the writer process is evtool.store.writer)
+    Recorder(db_path=None, *, batch_size=2000, max_batches=8, flush_interval=0.25, wait_for_index=False)
+        .start(header) -> run id        creates the db/schema and the run row (`incomplete` until the end),
+                                        then starts the writer process (full recording)
+        .record(events)                 an engine listener: non-blocking unless the writer is max_batches behind
         .sink(event)                    one event (an EventSink)
         .flush()                        hand pending events to the writer now
+        .sync(timeout=None) -> bool     wait until everything recorded so far is committed
+        .committed                      events committed so far
         .finish(result)                 write the rest and the result; raises RecorderError on writer failure
         .abort("interrupted"|"crashed", result=None)
+        .wait(timeout=None) -> bool     after finish: wait for the writer to index the trace and exit
         context manager: an exception leaving the block aborts (KeyboardInterrupt -> interrupted)
 
 Reading (evtool.store.runstore)
@@ -30,7 +34,7 @@ Reading (evtool.store.runstore)
         .get(run_id) -> (RunHeader, RunResult | None)
         .events(run_id, kinds=None, msg=None, key=None, msgs=None) -> async iterator of TraceEvent
         .event_pages(...) -> async iterator of lists of TraceEvent
-        .caused_by(run_id, msg_id) -> list[str]   messages whose causation id is msg_id
+        .caused_by(run_id, msg_id) -> list[str]   messages emitted while handling msg_id
         .message_ids(run_id, kind, limit) -> list[str]
         .progress(run_id) -> (events, messages, last_t)   what was committed so far
         .delete(run_id)

@@ -8,6 +8,12 @@ projection's position. Its lag (events behind the head) is on every
 read older than the write side's version is a `stale_read`. At
 `rebuild_at` the read model is dropped and replayed from position zero
 (`projection_rebuilt`), which is when stale reads pile up.
+
+What assertions read as `state.<pattern>.<field>`: `position`, `lag` (events
+behind the head now), `checkpoint`, `updates`, `rebuilds`, `stale_reads`,
+`fresh_reads`, `read_model`, and `rebuild_time`: how long the last rebuild
+took to catch up with the head (while it has not, how long it has run so
+far, as of its last applied event).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class ProjectionActor(PatternActor):
         self.epoch = 0
         self.busy = False
         self.over_budget = False
+        self.rebuild_started: int | None = None
         self.read_model: dict[str, dict[str, Any]] = {}
         self.seen_version: dict[str, int] = {}
         source.listeners.append(self._on_append)
@@ -64,7 +71,7 @@ class ProjectionActor(PatternActor):
             # Only the arrival process is used: a query publishes nothing, so `to` is never read.
             self.queries = QueryLoad(engine, self, m.Producer.model_validate({"to": name, "arrival": spec.queries}))
         self.state.update(position=0, lag=0, checkpoint=0, updates=0, rebuilds=0, stale_reads=0, fresh_reads=0,
-                          read_model=self.read_model)
+                          rebuild_time=0, read_model=self.read_model)
 
     def start(self) -> None:
         """Start at the head (`start_from: latest`), schedule the rebuild and the queries."""
@@ -116,6 +123,10 @@ class ProjectionActor(PatternActor):
         if self.position % self.spec.checkpoint.every == 0 or lag == 0:
             self.state["checkpoint"] = self.position
         self.record("projection_updated", ev.id, key=ev.aggregate, position=self.position, lag=lag, lag_ns=lag_ns)
+        if self.rebuild_started is not None:
+            self.state["rebuild_time"] = self.engine.now - self.rebuild_started
+            if lag == 0:
+                self.rebuild_started = None
         budget = self.spec.lag_budget
         if budget is not None:
             if lag_ns > budget and not self.over_budget:
@@ -132,6 +143,8 @@ class ProjectionActor(PatternActor):
         self.read_model.clear()
         self.seen_version.clear()
         self.bump("rebuilds")
+        self.rebuild_started = self.engine.now if self.head else None  # an empty log is rebuilt at once
+        self.state["rebuild_time"] = 0
         self.state["position"] = 0
         self.state["checkpoint"] = 0
         self.record("projection_rebuilt", None, dropped_position=dropped, head=self.head)
