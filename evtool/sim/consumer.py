@@ -401,7 +401,7 @@ class ConsumerActor:
         eng = self.engine
         msg = d.msg
         now = eng.kernel.now
-        attempt = self.attempts.get(msg.id, 0) + 1
+        attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1
         env: dict[str, Any] | None = None
         # Idempotency: a key seen within the window is acknowledged without effects.
         if self.idem_key is not None:
@@ -493,8 +493,10 @@ class ConsumerActor:
     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
                    *, duplicate: bool) -> None:
         eng = self.engine
-        self.attempts.pop(msg.id, None)
-        self.prev_delay.pop(msg.id, None)
+        if self.attempts:
+            self.attempts.pop(msg.id, None)
+        if self.prev_delay:
+            self.prev_delay.pop(msg.id, None)
         if self.spec.reply == "auto" and msg.reply_to:
             eng.reply(self.name, msg, ok=True, error=None)
         if not self.auto_ack and d.sub in eng.subscribers:

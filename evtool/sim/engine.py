@@ -369,7 +369,8 @@ class Engine:
     def _after_event(self) -> None:
         broker = self.broker
         now = self.kernel.now
-        deliveries = broker.pump(now)
+        # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
+        deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
         if deliveries:
             subs = self.subscribers
             for d in deliveries:

@@ -40,6 +40,10 @@ class ProducerActor:
         self.stage_index = 0
         self.stage_end = 0
         self.burst_left = 0
+        arrival = spec.arrival
+        # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
+        self._fixed: tuple[float, str] | None = (
+            (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)
 
     def start(self) -> None:
         """Schedule the first arrival and every injected message."""
@@ -80,7 +84,11 @@ class ProducerActor:
         return getattr(a, "rate", 0.0), a.process
 
     def _gap(self) -> int:
-        rate, shape = self._rate()
+        fixed = self._fixed
+        if fixed is not None:
+            rate, shape = fixed
+        else:
+            rate, shape = self._rate()
         if rate <= 0:
             return -1
         if math.isinf(rate):

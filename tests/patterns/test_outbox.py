@@ -111,6 +111,19 @@ def test_publish_then_commit_makes_ghost_events() -> None:
     assert engine.patterns[0].state["rolled_back"] == len(ghosts)
 
 
+def test_publish_first_works_for_a_batch_consumer() -> None:
+    """The pattern's transaction wrapper passes the consumer's batch flag through to its handler."""
+    text = ORDERS.replace("    processing: 2ms\n    state: {orders: []}",
+                          "    processing: 2ms\n    batch: {size: 5, max_wait: 50ms}\n    state: {orders: []}")
+    engine, events, outcome = run(text, {"patterns.order-outbox.mode": "dual_write_publish_first",
+                                         "patterns.order-outbox.commit_failure": 0.2})
+    assert kinds(events, "batch_handled", "orders-svc")
+    ghosts = kinds(events, "dual_write_ghost", "order-outbox")
+    assert ghosts and outcome.drain == "complete"
+    committed, seen = states(engine)
+    assert len(seen - committed) == len(ghosts)
+
+
 def test_only_flagged_emits_go_through_the_outbox() -> None:
     """When some emit says via_outbox, the others are published directly as before."""
     text = ORDERS.replace(

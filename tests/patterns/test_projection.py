@@ -84,6 +84,18 @@ def test_rebuild_drops_the_read_model_and_replays_from_zero() -> None:
     account, balances = engine.patterns
     assert balances.read_model == account.aggregates
     assert check(outcome, "consistent")["status"] == "pass"
+    # rebuild_time: from the rebuild to the first update that reached the head.
+    caught = next(e for e in after if e.data["lag"] == 0)
+    assert balances.state["rebuild_time"] == caught.t - rebuilt[0].t > 0
+
+
+def test_rebuild_time_keeps_growing_while_the_rebuild_has_not_caught_up() -> None:
+    """A rebuild cut off by the drain reports how long it has run so far, not 0."""
+    engine, events, _ = run(CQRS, {"patterns.balances.rebuild_at": "1s", "run.drain.max": "500ms"})
+    balances = engine.patterns[1]
+    assert balances.state["lag"] > 0
+    last = kinds(events, "projection_updated", "balances")[-1]
+    assert balances.state["rebuild_time"] == last.t - 1_000_000_000
 
 
 def test_a_projection_cut_off_by_the_drain_fails_the_consistency_check() -> None:
