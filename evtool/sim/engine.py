@@ -218,7 +218,8 @@ class Engine:
 
     def publish(self, channel: str, msg: Message, *, producer: str | None = None, republish: bool = False) -> bool:
         """Publish through the broker, applying hop latency and any active publish faults."""
-        faults = self.channel_faults.get(channel) or (self.producer_faults.get(producer) if producer else None)
+        faults = (self.channel_faults.get(channel) or (self.producer_faults.get(producer) if producer else None)) \
+            if self.channel_faults or self.producer_faults else None
         if faults:
             for f in faults:
                 outcome = f.on_publish(msg)
@@ -247,8 +248,9 @@ class Engine:
             self.emit(TraceEvent(self.now, "publish_rejected", msg.id, channel, msg.producer, None, msg.key, 0,
                                  msg.tag, {"reason": "broker_down"}))
             return False
-        msg.published_at = msg.published_at or self.now
-        return self.broker.publish(self.now, channel, msg)
+        now = self.kernel.now
+        msg.published_at = msg.published_at or now
+        return self.broker.publish(now, channel, msg)
 
     def reply(self, responder: str, request: Message, *, ok: bool, error: str | None) -> None:
         """Send an automatic reply to a request's reply_to channel."""
