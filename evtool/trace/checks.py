@@ -26,7 +26,7 @@ EVIDENCE = 10
 """Most message ids quoted as evidence for one result."""
 
 LATENCY_METRICS = ("latency.e2e", "latency.processing")
-GAUGE_METRICS = ("queue.depth", "in_flight", "consumer.lag")
+GAUGE_METRICS = ("queue.depth", "in_flight", "consumer.lag", "throughput")
 
 
 def _result(name: str, check: str, status: str, expected: str, observed: str, evidence: list[str] | None = None,

@@ -51,6 +51,7 @@ class Metrics:
         self.depth: dict[str, list[tuple[int, int, int, int]]] = {}
         self.lag: dict[str, list[tuple[int, int]]] = {}
         self.acked_at_sample: list[tuple[int, int]] = []
+        self.handled_at_sample: list[tuple[int, dict[str, int]]] = []
         self.last_event_t = 0
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
@@ -121,6 +122,8 @@ class Metrics:
                     thin(ls)
         self.acked_at_sample.append((now, self.counts.get("acked", 0)))
         thin(self.acked_at_sample)
+        self.handled_at_sample.append((now, dict(self.handled_by_consumer)))
+        thin(self.handled_at_sample)
 
     def _groups_of(self, channel: str) -> list[str]:
         groups = []
@@ -141,6 +144,18 @@ class Metrics:
                     continue
                 idx = 1 if metric == "queue.depth" else 2
                 out.extend(float(p[idx]) for p in series)
+        elif metric == "throughput":
+            # messages handled per second between consecutive samples (for one consumer, or all)
+            consumer = labels.get("consumer")
+            pts = self.handled_at_sample
+            for (t0, c0), (t1, c1) in zip(pts, pts[1:], strict=False):
+                if t1 <= t0:
+                    continue
+                if consumer is None:
+                    n = sum(c1.values()) - sum(c0.values())
+                else:
+                    n = c1.get(consumer, 0) - c0.get(consumer, 0)
+                out.append(n / ((t1 - t0) / 1e9))
         elif metric == "consumer.lag":
             group = labels.get("group") or labels.get("consumer")
             for g, series in self.lag.items():
