@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_lesson_dir_is_the_package_folder_and_scenarios_links_to_it() -> None:
-    assert lesson_dir() == ROOT / "evtool" / "lessons"
-    assert (ROOT / "scenarios").resolve() == lesson_dir().resolve()
+    """Lessons ship inside the package (installed or not); scenarios/ in the repository links to them."""
+    import evtool
+
+    assert lesson_dir() == Path(evtool.__file__).resolve().parent / "lessons"
+    assert (ROOT / "scenarios").resolve() == (ROOT / "evtool" / "lessons").resolve()
+    installed = sorted(p.name for p in lesson_dir().glob("*.yaml"))
+    assert installed == sorted(p.name for p in (ROOT / "evtool" / "lessons").glob("*.yaml"))
 
 
 def test_list_lessons_has_every_file_once_with_its_id() -> None:
