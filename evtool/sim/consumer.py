@@ -352,7 +352,7 @@ class ConsumerActor:
             duration = int(duration * inst.slow)
         if inst.extra is not None:
             duration += inst.extra(self.rng)
-        eng.kernel.at(eng.kernel.now + duration, self._complete_cb, (inst, d, inst.epoch, eng.kernel.now), PRIO_ACTOR)
+        eng.kernel.at(eng.kernel.now + duration, self._complete, (inst, d, inst.epoch, eng.kernel.now), PRIO_ACTOR)
 
     def _fill(self, inst: Instance) -> None:
         buf = inst.buffer
@@ -388,7 +388,8 @@ class ConsumerActor:
             inst.inflight.pop(d.tag, None)
             if self.lane_mode != "unordered":
                 inst.lanes.discard(self._lane(d))
-            self._fill(inst)
+            if inst.buffer:
+                self._fill(inst)
 
     # ------------------------------------------------------------------ handling
 
@@ -416,7 +417,7 @@ class ConsumerActor:
                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
                 self._settle_ok(inst, d, msg, env, duplicate=True)
                 return False
-        beh = self._behaviour(msg)
+        beh = self.behaviours.get(msg.type, self.default) if self.behaviours else self.default
         failure: Rule | None = None
         error_text: str | None = None
         if beh.rules:

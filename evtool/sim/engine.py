@@ -218,8 +218,15 @@ class Engine:
 
     def publish(self, channel: str, msg: Message, *, producer: str | None = None, republish: bool = False) -> bool:
         """Publish through the broker, applying hop latency and any active publish faults."""
-        faults = (self.channel_faults.get(channel) or (self.producer_faults.get(producer) if producer else None)) \
-            if self.channel_faults or self.producer_faults else None
+        if not (self.channel_faults or self.producer_faults):
+            if self.hop_zero and self.broker_up:  # the common case, without the extra calls
+                now = self.kernel.now
+                if not msg.published_at:
+                    msg.published_at = now
+                return self.broker.publish(now, channel, msg)
+            faults = None
+        else:
+            faults = self.channel_faults.get(channel) or (self.producer_faults.get(producer) if producer else None)
         if faults:
             for f in faults:
                 outcome = f.on_publish(msg)
@@ -379,13 +386,13 @@ class Engine:
                 inst = subs.get(d.sub)
                 if inst is not None:
                     inst.consumer.on_delivery(inst, d)
-            deliveries = broker.pump(now)
+            deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
             while deliveries:
                 for d in deliveries:
                     inst = subs.get(d.sub)
                     if inst is not None:
                         inst.consumer.on_delivery(inst, d)
-                deliveries = broker.pump(now)
+                deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
         # The broker's timer heap holds hints that are never later than the real due time, so
         # the (costlier) validated next_timer() is needed only when a hint is earlier than the
         # wake-up already scheduled.
