@@ -397,8 +397,9 @@ class PatternEvents(Checker):
               "saga_compensation": "saga_compensating", "projection_consistent": "projection_updated",
               "correlation": "reply_received"}
 
-    def __init__(self, spec: m.PatternCheck, name: str) -> None:
+    def __init__(self, spec: m.PatternCheck, name: str, engine: Engine | None = None) -> None:
         super().__init__(spec, name)
+        self.engine = engine
         self.started: dict[str, int] = {}
         self.ended: dict[str, str] = {}
         self.bad: list[str] = []
@@ -457,7 +458,8 @@ class PatternEvents(Checker):
             "saga_terminates": "every saga ends completed, compensated or stuck"
                                + (f" within {format_duration(self.spec.within)}" if self.spec.within else ""),
             "saga_compensation": "compensations run in reverse order, only for completed or uncertain steps, once",
-            "projection_consistent": "the projection catches up with its source",
+            "projection_consistent": "the projection catches up with its source, and its read model equals "
+                                     "the aggregates' state",
         }[check]
         if not self.count:
             return self.out("unknown", expected, f"no `{self.STARTS[check]}` events were recorded")
@@ -470,10 +472,30 @@ class PatternEvents(Checker):
         if check == "projection_consistent":
             if self.last_lag not in (0, None):
                 return self.out("fail", expected, f"still {self.last_lag} event(s) behind at the end")
-            return self.out("pass", expected, f"{self.count} updates, caught up")
+            differ = self._read_model_differs()
+            if differ:
+                return self.out("fail", expected, f"caught up, but the read model differs from the aggregates for "
+                                                  f"{len(differ)} id(s)", differ)
+            return self.out("pass", expected, f"{self.count} updates, caught up, read model equals the aggregates")
         if self.bad:
             return self.out("fail", expected, f"{len(self.bad)} violation(s)", self.bad)
         return self.out("pass", expected, f"{self.count} checked")
+
+
+    def _read_model_differs(self) -> list[str]:
+        """Aggregate ids whose read model is not the write side's state (empty when not comparable)."""
+        if self.engine is None:
+            return []
+        for pat in self.engine.patterns:
+            if self.spec.pattern is not None and getattr(pat, "name", None) != self.spec.pattern:
+                continue
+            model = getattr(pat, "read_model", None)
+            source = getattr(pat, "source", None)
+            truth = getattr(source, "aggregates", None)
+            if model is None or truth is None:
+                continue
+            return sorted(str(k) for k in set(model) | set(truth) if model.get(k) != truth.get(k))
+        return []
 
 
 class AssertionChecker(Checker):
@@ -745,7 +767,7 @@ class CheckSuite:
         if isinstance(spec, m.PatternCheck):
             if spec.check == "exclusive_ownership":
                 return ExclusiveOwnership(spec, name)
-            return PatternEvents(spec, name)
+            return PatternEvents(spec, name, engine)
         if isinstance(spec, m.Assertion):
             return AssertionChecker(spec, name, engine)
         raise TypeError(f"unknown expectation {spec!r}")
