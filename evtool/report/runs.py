@@ -16,10 +16,20 @@ OUTCOME_STYLE = {"passed": "green", "failed": "red", "unknown": "yellow", "inter
 STATUS_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
-def render_runs(rows: Sequence[RunRow]) -> RenderableType:
-    """The runs table: id, when, scenario, seed, overrides, outcome, checks, messages, virtual duration."""
+def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableType:
+    """The runs table: id, when, scenario, seed, overrides, outcome, checks, messages, virtual duration.
+
+    Below 110 columns the overrides are left out (`evtool show RUN` has them) so every other column
+    still fits on one line in an 80-column terminal.
+    """
     if not rows:
         return Text("no recorded runs match (`evtool run SCENARIO` records one)", style="yellow")
+    if width is None:
+        from rich.console import Console
+
+        width = Console().width
+    if width < 110:
+        return _narrow_runs(rows)
     table = Table(box=None, header_style="bold dim")
     for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
                          ("overrides", "left"), ("outcome", "left"), ("checks", "right"), ("messages", "right"),
@@ -36,6 +46,24 @@ def render_runs(rows: Sequence[RunRow]) -> RenderableType:
         table.add_row(r.id, r.started_at[:16].replace("T", " "), r.scenario_id, str(r.seed),
                       Text("\n".join(fmt_override(k, v) for k, v in r.overrides.items()), style="cyan"),
                       outcome,
+                      Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
+                      f"{r.messages:,}", fmt_duration(r.virtual_ns))
+    return table
+
+
+def _narrow_runs(rows: Sequence[RunRow]) -> RenderableType:
+    table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 1, 0, 0))
+    for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
+                         ("outcome", "left"), ("checks", "right"), ("msgs", "right"), ("virtual", "right")):
+        table.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
+                         max_width=18 if col == "scenario" else None,
+                         min_width={"run": 12, "when (UTC)": 11, "outcome": 9}.get(col))
+    for r in rows:
+        checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
+        outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
+        if r.overrides:
+            outcome.append(" *", style="cyan")
+        table.add_row(r.id, r.started_at[5:16].replace("T", " "), r.scenario_id, str(r.seed), outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
                       f"{r.messages:,}", fmt_duration(r.virtual_ns))
     return table
