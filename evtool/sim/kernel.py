@@ -37,6 +37,8 @@ class Kernel:
 
     def at(self, t: int, fn: Callback, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
         """Run `fn(arg)` at virtual time `t` (never before now)."""
+        # The two hottest schedules (a producer's next arrival, a plain consumer's completion) push
+        # onto `_heap` themselves with this same `_seq` counter; keep them in step with any change here.
         if t < self.now:
             t = self.now
         self._seq += 1

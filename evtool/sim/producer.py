@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.templates import TemplateRuntimeError, compile_payload
-from evtool.sim.kernel import PRIO_ACTOR
+from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.sampling import KeyPicker
 
 if TYPE_CHECKING:
@@ -40,10 +41,24 @@ class ProducerActor:
         self.stage_index = 0
         self.stage_end = 0
         self.burst_left = 0
+        # The spec's fields read per message, copied to plain attributes: a pydantic model's attribute
+        # read goes through its __getattr__ hook and costs several times a plain one.
+        self._to = spec.to
+        self._count = spec.count
+        self._sequence = spec.sequence
+        self._type = spec.message
+        self._version = spec.version
+        self._tag = spec.tag
+        self._payload = spec.payload
         arrival = spec.arrival
         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
         self._fixed: tuple[float, str] | None = (
             (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)
+        # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
+        self._constant_gap: int | None = None
+        if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
+                and not math.isinf(self._fixed[0]):
+            self._constant_gap = max(1, int(NS / self._fixed[0]))
 
     def start(self) -> None:
         """Schedule the first arrival and every injected message."""
@@ -109,8 +124,9 @@ class ProducerActor:
     def _arrive(self, _: Any) -> None:
         if self.stopped:
             return
-        now = self.engine.kernel.now
-        count = self.spec.count
+        kernel = self.engine.kernel
+        now = kernel.now
+        count = self._count
         if now >= self.stop_at or (count is not None and self.sent >= count):
             self.stopped = True
             return
@@ -118,11 +134,20 @@ class ProducerActor:
         if count is not None and self.sent >= count:
             self.stopped = True
             return
-        gap = self._gap()
-        if gap < 0:
-            self.stopped = True
-            return
-        self.engine.kernel.at(self.engine.kernel.now + gap, self._arrive, None, PRIO_ACTOR)
+        gap = self._constant_gap
+        if gap is None:
+            gap = self._gap()
+            if gap < 0:
+                self.stopped = True
+                return
+        if type(kernel) is Kernel:
+            # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
+            # the time is never in the past; the kernel's own sequence number breaks ties)
+            seq = kernel._seq + 1  # noqa: SLF001
+            kernel._seq = seq  # noqa: SLF001
+            heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+        else:
+            kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 
     def _burst(self, _: Any) -> None:
         a = self.spec.arrival
@@ -151,42 +176,44 @@ class ProducerActor:
                     msg_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
         """Build one message and publish it."""
         eng = self.engine
-        spec = self.spec
-        self.sent += 1
-        n = self.sent
+        now = eng.kernel.now
+        n = self.sent = self.sent + 1
         if key is None and self.keys is not None:
             key = self.keys.pick(self.key_rng)
         seq = 0
-        if spec.sequence == "per_key":
+        sequence = self._sequence
+        if sequence == "per_key":
             seq = self.seq_by_key.get(key, 0) + 1
             self.seq_by_key[key] = seq
-        elif spec.sequence == "global":
+        elif sequence == "global":
             seq = n
         mid = msg_id or f"{self.name}-{n}"
+        tag = tag or self._tag
         env = None
         if payload is None and self.static_payload:
-            payload = self.spec.payload
+            payload = self._payload
         elif payload is None:
-            env = {"key": key, "seq": seq, "n": n, "now": eng.kernel.now, "producer": self.name, "instance": 0,
-                   "params": eng.params, "tag": tag or spec.tag, "msg": None}
+            env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
+                   "params": eng.params, "tag": tag, "msg": None}
             try:
                 payload = self.render(env, self.payload_rng)
             except TemplateRuntimeError as exc:
                 payload = {"error": str(exc)}
         if headers is None and self.render_headers is not None:
-            env = env or {"key": key, "seq": seq, "n": n, "now": eng.kernel.now, "producer": self.name, "instance": 0,
-                          "params": eng.params, "tag": tag or spec.tag, "msg": None}
+            env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
+                          "params": eng.params, "tag": tag, "msg": None}
             headers = self.render_headers(env, self.payload_rng)
         routing = None
         if self.render_routing is not None:
-            env = env or {"key": key, "seq": seq, "n": n, "now": eng.kernel.now, "producer": self.name, "instance": 0,
-                          "params": eng.params, "tag": tag or spec.tag, "msg": None}
+            env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
+                          "params": eng.params, "tag": tag, "msg": None}
             routing = str(self.render_routing(env, self.payload_rng))
-        msg = Message(mid, spec.to, routing if routing is not None else key, headers, payload, spec.message,
-                      spec.version, eng.kernel.now, seq, None, mid, tag or spec.tag, self.name)
+        to = self._to
+        msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
+                      self._version, now, seq, None, mid, tag, self.name)
         if routing is not None and key is not None:
             msg.headers = {**(headers or {}), "key": key}
-        if not eng.publish(spec.to, msg, producer=self.name):
+        if not eng.publish(to, msg, producer=self.name):
             self.rejected += 1
 
 

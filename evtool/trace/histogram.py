@@ -7,6 +7,8 @@ however many samples arrive, and percentiles are exact to within a bucket.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 
 _GROWTH = 1.02
 _LOG_GROWTH = math.log(_GROWTH)
@@ -36,6 +38,32 @@ class Histogram:
         if self.max is None or value > self.max:
             self.max = value
         self.last = value
+
+    def add_many(self, values: Sequence[float]) -> None:
+        """Record values in order; the same result as `add` on each, for the batches the metrics fold in.
+
+        Latencies repeat a lot in a simulation (constant processing times, integer
+        nanoseconds), so counting equal values first (at C speed) leaves one
+        logarithm per distinct value instead of one per sample.
+        """
+        if not values:
+            return
+        buckets = self.buckets
+        log = math.log
+        for value, n in Counter(values).items():
+            b = int(log(value) / _LOG_GROWTH) if value >= 1 else -1
+            buckets[b] = buckets.get(b, 0) + n
+        self.count += len(values)
+        # one addition to the running total: for integer nanoseconds (all the metrics add) that is the
+        # same as adding one by one while the total stays below 2**53; floats may differ in the last bit
+        self.total += sum(values)
+        lo = min(values)
+        hi = max(values)
+        if self.min is None or lo < self.min:
+            self.min = lo
+        if self.max is None or hi > self.max:
+            self.max = hi
+        self.last = values[-1]
 
     def percentile(self, q: float) -> float | None:
         """The q-th percentile (0 < q ≤ 100), or None with no samples."""

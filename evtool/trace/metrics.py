@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 from evtool.trace.histogram import Histogram
 
@@ -54,16 +53,24 @@ class Metrics:
         self.handled_at_sample: list[tuple[int, dict[str, int]]] = []
         self.last_event_t = 0
 
-    def consume(self, batch: Sequence[TraceEvent]) -> None:
-        """Fold a batch of trace events in."""
+    def consume(self, batch: Sequence[tuple[Any, ...]]) -> None:
+        """Fold a batch of trace events in (TraceEvents, or the plain tuples `digest.as_rows` makes)."""
         if not batch:
             return
         self.counts.update(map(_kind, batch))
-        by_consumer = self.latency_by_consumer
-        processing = self.processing
-        handled_by = self.handled_by_consumer
         # only a few kinds carry measurements: filter at C speed, then look closer
-        for ev in [ev for ev in batch if ev[1] in _MEASURED]:
+        measured = [ev for ev in batch if ev[1] in _MEASURED]
+        if measured:
+            self._measure(measured)
+        self.last_event_t = batch[-1][0]
+
+    def _measure(self, events: list[tuple[Any, ...]]) -> None:
+        # Values are gathered per histogram and added a batch at a time (`Histogram.add_many`), in
+        # trace order: the same histograms as adding one by one, at a fraction of the cost.
+        latencies: dict[str, list[int]] = {}
+        processing: list[int] = []
+        handled_by = self.handled_by_consumer
+        for ev in events:
             kind = ev[1]
             if kind == "handled":
                 data = ev[9]
@@ -74,20 +81,26 @@ class Metrics:
                         continue
                     lat = data.get("latency")
                     if lat is not None:
-                        h = by_consumer.get(a)
-                        if h is None:
-                            h = by_consumer[a] = Histogram()
-                        h.add(lat)
+                        values = latencies.get(a)
+                        if values is None:
+                            values = latencies[a] = []
+                        values.append(lat)
                     proc = data.get("processing")
                     if proc is not None:
-                        processing.add(proc)
+                        processing.append(proc)
                 handled_by[a] = handled_by.get(a, 0) + 1
             elif kind == "failed":
                 a = ev[4] or ""
                 self.failed_by_consumer[a] = self.failed_by_consumer.get(a, 0) + 1
             elif ev[9] is not None and "latency" in ev[9]:
                 self.request_latency.add(ev[9]["latency"])
-        self.last_event_t = batch[-1][0]
+        by_consumer = self.latency_by_consumer
+        for a, values in latencies.items():
+            h = by_consumer.get(a)
+            if h is None:
+                h = by_consumer[a] = Histogram()
+            h.add_many(values)
+        self.processing.add_many(processing)
 
     @property
     def latency(self) -> Histogram:
