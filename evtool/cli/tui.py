@@ -57,8 +57,8 @@ def _finish_recording(rec: Any, outcome: Any) -> None:
 
 
 def tui(
-    scenario: Path | None = typer.Argument(None, help="A scenario file. Without one: pick a bundled lesson.",
-                                           show_default=False),
+    scenario: str | None = typer.Argument(None, help="A scenario file or a bundled lesson id. Without one: pick "
+                                                     "a bundled lesson.", show_default=False),
     seed: int | None = typer.Option(None, "--seed", help="Override the scenario's seed."),
     set_: list[str] = typer.Option([], "--set", help="Override a value: path=value (repeatable)."),
     speed: float = typer.Option(1.0, "--speed", help="Virtual seconds per wall second at the start (+ and - change it)."),
@@ -84,8 +84,10 @@ def tui(
         for rec in recorders:
             _finish_recording(rec, outcome)
         raise typer.Exit(_exit_code(outcome))
+    from evtool.cli.run import resolve_scenario_path
+
     try:
-        loaded = load_scenario(scenario, set_)
+        loaded = load_scenario(resolve_scenario_path(scenario), set_)
     except ScenarioError as err:
         print_scenario_error(err)
         raise typer.Exit(EXIT_INVALID) from None

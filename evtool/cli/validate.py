@@ -10,7 +10,8 @@ from evtool.cli.output import EXIT_INVALID, EXIT_OK
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="Scenario files to check.", show_default=False),
+    files: list[Path] = typer.Argument(..., help="Scenario files (or bundled lesson ids) to check.",
+                                       show_default=False),
     set_: list[str] = typer.Option([], "--set", help="Override a value: path=value (repeatable)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document for machines."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
@@ -21,15 +22,27 @@ def validate(
 
     from evtool.cli.output import console, print_scenario_error
     from evtool.scenario.errors import ScenarioError
-    from evtool.scenario.loader import load_scenario
+    from evtool.scenario.loader import load_scenario, load_text
+    from evtool.scenario.yamlsource import read_text
     from evtool.sim.engine import Engine
 
     results = []
     failed = False
     out = console(soft_wrap=True)
     for f in files:
+        source: Path | str = f
+        if not f.exists() and f.suffix == "" and len(f.parts) == 1:
+            from evtool.scenario.lessons import LessonNotFound, find_lesson
+
+            try:
+                source = find_lesson(str(f))   # a bundled lesson: messages name the lesson, not site-packages
+            except LessonNotFound:
+                pass  # the loader says the file cannot be read, with its own hint
         try:
-            loaded = load_scenario(f, set_)
+            if source is f:
+                loaded = load_scenario(f, set_)
+            else:
+                loaded = load_text(read_text(Path(source)), str(f), set_)
             Engine(loaded)  # builds the broker and actors: catches what only the profile can say
         except ScenarioError as err:
             failed = True

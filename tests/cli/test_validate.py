@@ -134,3 +134,15 @@ def test_binary_and_empty_files(tmp_path: Path) -> None:
     assert code == 2
     messages = [f["problems"][0]["message"] for f in doc["files"]]
     assert "binary" in messages[0] and "empty" in messages[1]
+
+
+def test_validate_accepts_a_bundled_lesson_id_and_names_it() -> None:
+    """A lesson id works wherever a scenario file does; messages name the lesson, never site-packages."""
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+
+    result = CliRunner().invoke(app, ["validate", "retries-dlq-poison"])
+    assert result.exit_code == 0, result.output
+    assert "retries-dlq-poison: valid" in result.output
+    assert "site-packages" not in result.output and "/lessons/" not in result.output

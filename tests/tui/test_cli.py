@@ -92,3 +92,24 @@ def test_replay_reads_the_run_and_its_interventions(monkeypatch: pytest.MonkeyPa
 def test_replay_of_an_unknown_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["replay", "nope", "--db", str(tmp_path / "runs.db")])
     assert result.exit_code == 2
+
+
+def test_tui_opens_a_bundled_lesson_by_its_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's tour types `evtool tui retries-dlq-poison`: a lesson id, not a path."""
+    seen: list[str] = []
+
+    def fake_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float = 1.0, *,
+                       listeners: Any = (), paused: bool = False) -> Any:
+        seen.append(loaded.model.id)
+        return None
+
+    monkeypatch.setattr("evtool.tui.run_dashboard", fake_dashboard)
+    result = CliRunner().invoke(cli, ["tui", "retries-dlq-poison", "--no-record"])
+    assert result.exit_code == 0, result.output
+    assert seen == ["retries-dlq-poison"]
+
+
+def test_tui_with_an_unknown_lesson_id_suggests_one() -> None:
+    result = CliRunner().invoke(cli, ["tui", "retries-dlq-poisn", "--no-record"])
+    assert result.exit_code == 2
+    assert "retries-dlq-poison" in result.output
