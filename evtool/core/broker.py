@@ -504,22 +504,42 @@ class Broker:
             for g in log.groups.values():
                 self._dirty[g] = None
             return True
-        # router
+        # router: collect every destination first, so that one publish puts at most one copy in each
+        # channel however many bindings or exchange-to-exchange paths reach it
+        dests: dict[str, None] = {}
+        self._route(now, ch, msg, dests, {ch.name})
+        if not dests:
+            self._emit(now, "unroutable", msg, ch.name, None, None, 0, None)
+            return True
+        ok = True
+        for t in dests:
+            ok = self._into(now, self._channels[t], msg, delay_ns, "routed") and ok
+        return ok
+
+    def _route(self, now: int, ch: _Channel, msg: Message, dests: dict[str, None], seen: set[str]) -> None:
+        """Add the channels router `ch` delivers `msg` to (through routers bound to it, and alternates)."""
         rt = ch.router
         assert rt is not None
         targets = rt.targets(msg.key)
         if not targets:
             alt = ch.cfg.alternate if isinstance(ch.cfg, RouterConfig) else None
-            if alt is not None and alt in self._channels:
+            if alt is not None and alt in self._channels and alt not in dests and alt not in seen:
                 self._emit(now, "routed", msg, alt, None, None, 0, {"router": ch.name, "alternate": True})
-                return self._into(now, self._channels[alt], msg, delay_ns, "routed")
-            self._emit(now, "unroutable", msg, ch.name, None, None, 0, None)
-            return True
-        ok = True
+                self._add_destination(now, self._channels[alt], msg, dests, seen)
+            return
         for t in targets:
+            if t in dests or t in seen:
+                continue        # already reached by another path (or a routing cycle)
             self._emit(now, "routed", msg, t, None, None, 0, {"router": ch.name})
-            ok = self._into(now, self._channels[t], msg, delay_ns, "routed") and ok
-        return ok
+            self._add_destination(now, self._channels[t], msg, dests, seen)
+
+    def _add_destination(self, now: int, ch: _Channel, msg: Message, dests: dict[str, None],
+                         seen: set[str]) -> None:
+        if ch.kind == "router":
+            seen.add(ch.name)
+            self._route(now, ch, msg, dests, seen)
+        else:
+            dests[ch.name] = None
 
     def _enqueue(self, now: int, qs: QueueState, msg: Message, delay_ns: int, via: str | None) -> bool:
         ttl = msg.ttl_ns
