@@ -155,6 +155,16 @@ class QueueMachine(RuleBasedStateMachine):
             assert min(st_.ready, st_.in_flight, st_.delayed) >= 0
 
     @invariant()
+    def credit_matches_deliveries(self) -> None:
+        """A subscriber's in-flight count is exactly its unsettled deliveries (no credit leaks when a
+        late ack, DiscardOld, MaxAge or an SQS reject takes a delivery away)."""
+        for sid in self.subs:
+            s = self.broker.subscriber(sid)
+            assert s is not None
+            held = sum(1 for e in self.broker._inflight.values() if e.sub is s)
+            assert s.in_flight == held, (sid, s.in_flight, held)
+
+    @invariant()
     def acked_once_never_dead(self) -> None:
         acked: set[str] = set()
         dead: set[str] = set()
