@@ -1,4 +1,4 @@
-"""The installed brokers still behave as the profiles say (NATS 2.9, Redis 7.0; a few seconds each).
+"""The installed brokers still behave as the profiles say (RabbitMQ 3.10, NATS 2.9, Redis 7.0; seconds each).
 
 These replay the probe scripts quoted in test_stale_ack.py, test_capacity.py and test_ttl_profiles.py
 against the real brokers, so a broker upgrade that changes the behaviour fails here instead of
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from broker_fixtures import nats_url, redis_url  # noqa: F401  (pytest fixtures)
+from broker_fixtures import nats_url, rabbitmq_url, redis_url  # noqa: F401  (pytest fixtures)
 
 from evtool.core.profiles import get_profile
 
@@ -113,3 +113,51 @@ def test_nats_max_age_and_max_msgs_include_unacked(nats_url: str) -> None:  # no
             await nc.close()
 
     assert asyncio.run(probe()) == (0, 0, 2, 2)
+
+
+def test_rabbitmq_one_copy_maxlen_dead_letter_and_key_limit(rabbitmq_url: str) -> None:  # noqa: F811
+    """RabbitMQ 3.10: one copy over three paths; drop-head with a DLX dead-letters (reason maxlen);
+    a 256-byte routing key is refused by the client, never truncated."""
+    assert get_profile("rabbitmq-classic").overflow_head == "dead_letter"
+    import aio_pika
+    from aio_pika import ExchangeType, Message
+
+    async def probe() -> tuple[int, bytes | None, object, bool]:
+        conn = await aio_pika.connect(rabbitmq_url)
+        try:
+            ch = await conn.channel()
+            tag = uuid.uuid4().hex[:8]
+            e0 = await ch.declare_exchange(f"evt.e0.{tag}", ExchangeType.FANOUT, auto_delete=True)
+            e1 = await ch.declare_exchange(f"evt.e1.{tag}", ExchangeType.TOPIC, auto_delete=True)
+            q = await ch.declare_queue(f"evt.q.{tag}", exclusive=True)
+            await q.bind(e0)
+            await q.bind(e1, "a.*")
+            await q.bind(e1, "#")
+            await e0.bind(e1, "#")
+            await e1.publish(Message(b"x"), routing_key="a.b")
+            dlx = await ch.declare_exchange(f"evt.dlx.{tag}", ExchangeType.FANOUT, auto_delete=True)
+            dlq = await ch.declare_queue(f"evt.dlq.{tag}", exclusive=True)
+            await dlq.bind(dlx)
+            lim = f"evt.lim.{tag}"
+            await ch.declare_queue(lim, exclusive=True,
+                                   arguments={"x-max-length": 2, "x-dead-letter-exchange": dlx.name})
+            for i in range(3):
+                await ch.default_exchange.publish(Message(f"m{i}".encode()), routing_key=lim)
+            await asyncio.sleep(0.3)
+            copies = 0
+            while (m := await q.get(fail=False)) is not None:
+                copies += 1
+                await m.ack()
+            dead = await dlq.get(fail=False)
+            body = dead.body if dead else None
+            reason = dead.headers["x-death"][0]["reason"] if dead else None  # type: ignore[index]
+            try:
+                await ch.default_exchange.publish(Message(b"x"), routing_key="k" * 256)
+                refused = False
+            except ValueError:
+                refused = True
+            return copies, body, reason, refused
+        finally:
+            await conn.close()
+
+    assert asyncio.run(probe()) == (1, b"m0", "maxlen", True)
