@@ -945,7 +945,12 @@ class Broker:
 
     # ------------------------------------------------------------ settle
     def ack(self, now: int, tag: int) -> bool:
-        """Acknowledge a delivery; False for an unknown or stale tag."""
+        """Acknowledge a delivery; False for an unknown tag.
+
+        A stale tag (an earlier delivery of a message redelivered since) follows `Profile.stale_ack`:
+        settles (True, the message is acked wherever it is), ignored (True, nothing changes) or
+        refused (False).
+        """
         if not self._available:
             return False
         e = self._inflight.pop(tag, None)
@@ -1000,7 +1005,12 @@ class Broker:
         return True
 
     def reject(self, now: int, tag: int) -> bool:
-        """Reject without requeue: dead-letter (reason rejected) or drop when there is no target."""
+        """Reject without requeue: dead-letter (reason rejected) or drop when there is no target.
+
+        Under `Profile.reject_action` lease_expiry (SQS, which has no reject call) nothing happens
+        until the delivery's lease ends: the subscriber's credit is freed and the message returns
+        like any expired lease, counting a receive.
+        """
         if not self._available:
             return False
         e = self._inflight.pop(tag, None)
