@@ -48,12 +48,16 @@ class ChannelConfig:
 class QueueConfig(ChannelConfig):
     """A queue: competing consumers, per-message ack, leases, dead-lettering.
 
-    capacity          most ready messages held (None = unbounded); in-flight ones do not count,
-                      as with RabbitMQ's max-length
-    overflow          at capacity: reject_publish | drop_head | dead_letter (the head, reason overflow)
+    capacity          most messages held (None = unbounded); `Profile.capacity_counts` says which:
+                      ready ones only (RabbitMQ max-length) or every stored one, unacked included
+                      (JetStream MaxMsgs)
+    overflow          at capacity: reject_publish | drop_head | dead_letter (the head, reason overflow);
+                      `Profile.overflow_head` says whether drop_head dead-letters (RabbitMQ) and
+                      whether dead_letter is possible at all (not with JetStream DiscardOld)
     ack_timeout_ns    lease length (None = profile, 0 = no lease)
     ttl_ns            per-channel message TTL (None = none); the lower of it and the message's wins;
-                      expiry happens when the message reaches the head (RabbitMQ rule)
+                      `Profile.message_expiry` says where it acts: at the head, dead-lettered
+                      (RabbitMQ), or anywhere, ready or unacked, silently (JetStream MaxAge)
     max_deliveries    delivery limit (None = profile, 0 = unlimited); see profiles for the counter
     dead_letter       channel that receives dead letters (None = they are dropped)
     dedup_window_ns   window in which a repeated message id is dropped (None = profile, 0 = off)

@@ -44,6 +44,11 @@ CRASH_RETURNS = ("immediate", "lease", "never")
 ACK_EFFECTS = ("delete", "cursor")
 LOG_STARTS = ("earliest", "latest")
 ASSIGNMENTS = ("range", "round_robin", "cooperative_sticky")
+STALE_ACKS = ("settles", "ignored", "refused")
+REJECT_ACTIONS = ("dead_letter", "lease_expiry")
+CAPACITY_COUNTS = ("ready", "stored")
+OVERFLOW_HEADS = ("dead_letter", "as_configured", "drop")
+MESSAGE_EXPIRIES = ("at_head", "anywhere")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "requeue_position": REQUEUE_POSITIONS,
@@ -53,6 +58,11 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "ack_effect": ACK_EFFECTS,
     "log_start": LOG_STARTS,
     "assignment": ASSIGNMENTS,
+    "stale_ack": STALE_ACKS,
+    "reject_action": REJECT_ACTIONS,
+    "capacity_counts": CAPACITY_COUNTS,
+    "overflow_head": OVERFLOW_HEADS,
+    "message_expiry": MESSAGE_EXPIRIES,
 }
 
 
@@ -98,6 +108,25 @@ class Profile:
                                  "partitions before it is evicted and the group rebalances")
     assignment: str = _f("range", "default partition assignment strategy: range | round_robin | "
                          "cooperative_sticky")
+    stale_ack: str = _f("refused", "an ack with the tag of an earlier delivery of a message that was redelivered "
+                        "(or returned) since: settles (the message is acked, NATS, Redis XACK) | ignored "
+                        "(the call succeeds, the message stays: SQS old receipt handle) | refused (an "
+                        "error, nothing changes: RabbitMQ unknown delivery tag, Kafka)")
+    reject_action: str = _f("dead_letter", "what a reject (or nack without requeue) does: dead_letter (at "
+                            "once, reason rejected; dropped without a target) | lease_expiry (SQS has no "
+                            "reject: the message stays invisible until its lease ends, then returns and "
+                            "counts as a receive)")
+    capacity_counts: str = _f("ready", "what a channel's capacity counts: ready (RabbitMQ max-length) | "
+                              "stored (ready, delayed and unacked: JetStream MaxMsgs, Redis MAXLEN)")
+    overflow_head: str = _f("as_configured", "what happens to the message removed from the head at "
+                            "capacity: dead_letter (RabbitMQ: dead-lettered, reason overflow, whenever the "
+                            "channel has a dead_letter target) | as_configured (overflow drop_head drops, "
+                            "overflow dead_letter dead-letters) | drop (deleted silently, JetStream "
+                            "DiscardOld; overflow dead_letter is refused)")
+    message_expiry: str = _f("at_head", "where a TTL takes effect: at_head (RabbitMQ: removed when it reaches "
+                             "the head, dead-lettered when the channel has a target) | anywhere (JetStream "
+                             "MaxAge, SQS retention: removed on time wherever it is, ready or unacked, never "
+                             "dead-lettered; expired with reason max_age)")
     notes: str = _f("", "what the model leaves out or simplifies for this profile")
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False,
                                     metadata={"meaning": "field -> where the value comes from"})
@@ -166,6 +195,13 @@ _REDIS_XREADGROUP = "https://redis.io/docs/latest/commands/xreadgroup/"
 _REDIS_XCLAIM = "https://redis.io/docs/latest/commands/xclaim/ and /xautoclaim/"
 _REDIS_XGROUP = "https://redis.io/docs/latest/commands/xgroup-create/"
 _RESEARCH = "research §1.8 (evtool unified model)"
+_SQS_DELETE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html"
+_RMQ_MAXLEN = "https://www.rabbitmq.com/docs/maxlength"
+_RMQ_TTL = "https://www.rabbitmq.com/docs/ttl"
+_NATS_LIMITS = "https://docs.nats.io/nats-concepts/jetstream/streams (MaxMsgs, MaxAge, Discard)"
+_REDIS_XACK = "https://redis.io/docs/latest/commands/xack/"
+_REDIS_XADD = "https://redis.io/docs/latest/commands/xadd/ (MAXLEN trims the stream, pending entries included)"
+_CHECKED = " (checked on the installed broker: tests/core/test_stale_ack.py)"
 
 
 DEFAULT = Profile(
@@ -184,6 +220,11 @@ DEFAULT = Profile(
         "prefetch": "evtool design choice", "prefetch_cap": "evtool design choice",
         "log_start": "evtool design choice", "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy",
+        "stale_ack": "evtool design choice (only the latest delivery's tag counts)",
+        "reject_action": "evtool design choice (as RabbitMQ basic.reject without requeue)",
+        "capacity_counts": "evtool design choice (as RabbitMQ max-length)",
+        "overflow_head": "evtool design choice (the channel's overflow setting decides)",
+        "message_expiry": "evtool design choice (as RabbitMQ)",
     },
 )
 
@@ -195,6 +236,8 @@ RABBITMQ_CLASSIC = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="dead_letter",
+    message_expiry="at_head",
     notes="Classic queues have no delivery counter, only the boolean `redelivered` flag (a Delivery's "
           "`redelivered`), so nothing stops a requeue loop. consumer_timeout is checked about once a "
           "minute by the broker; evtool fires it exactly at the deadline. Log channels stand for "
@@ -214,6 +257,12 @@ RABBITMQ_CLASSIC = Profile(
         "prefetch_cap": _RMQ_CONSUMERS, "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _RMQ_CONFIRMS + " (tags are scoped per channel; an unknown delivery tag is a channel "
+                     "error: PRECONDITION_FAILED)",
+        "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
+        "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
+        "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
     },
 )
 
@@ -226,6 +275,8 @@ RABBITMQ_QUORUM = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=2000,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="dead_letter",
+    message_expiry="at_head",
     notes="RabbitMQ 3.10 semantics: x-delivery-count counts every return; no default delivery limit "
           "(4.0 sets 20, 4.3 stops counting basic.nack). A message is dead-lettered with reason "
           "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
@@ -250,6 +301,12 @@ RABBITMQ_QUORUM = Profile(
         "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _RMQ_CONFIRMS + " (tags are scoped per channel; an unknown delivery tag is a channel "
+                     "error: PRECONDITION_FAILED)",
+        "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
+        "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
+        "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
     },
 )
 
@@ -261,6 +318,8 @@ SQS_STANDARD = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="lease", ack_effect="delete", prefetch=10, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="ignored", reject_action="lease_expiry", capacity_counts="ready", overflow_head="as_configured",
+    message_expiry="anywhere",
     notes="A nack is ChangeMessageVisibility(0) (or the given delay). Standard queues promise only "
           "best-effort order; evtool returns messages to the tail. The receive count is exact here, "
           "not approximate. The message moves to the DLQ on the receive that would exceed "
@@ -280,6 +339,13 @@ SQS_STANDARD = Profile(
         "prefetch_cap": "research §1.3 (about 120,000 in flight per standard queue)",
         "log_start": "n/a (no log channels)", "session_timeout_ns": "n/a (no log channels)",
         "assignment": "n/a (no log channels)",
+        "stale_ack": _SQS_DELETE + " (an old ReceiptHandle: the request succeeds, the message might not "
+                     "be deleted)",
+        "reject_action": _SQS_VIS + " (no reject call: a message not deleted becomes visible when the "
+                         "visibility timeout ends; " + _SQS_DLQ + " moves it after maxReceiveCount)",
+        "capacity_counts": "n/a (SQS queues have no length limit)",
+        "overflow_head": "n/a (SQS queues have no length limit)",
+        "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
     },
 )
 
@@ -303,6 +369,8 @@ KAFKA = Profile(
     max_deliveries=5, at_limit="drop", dedup_window_ns=None,
     crash_return="lease", ack_effect="cursor", prefetch=500, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="as_configured",
+    message_expiry="anywhere",
     notes="Log channels are Kafka topics: no broker redelivery and no counter; a nack seeks the "
           "partition back (head-of-line blocking), a reject skips the record; a crashed member keeps its "
           "partitions until session_timeout_ns, then the group rebalances and the next owner re-reads "
@@ -324,6 +392,13 @@ KAFKA = Profile(
         "log_start": _KAFKA_CONSUMER + " auto.offset.reset=latest",
         "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy=[Range, CooperativeSticky]",
+        "stale_ack": _KAFKA_SHARE + " (acknowledging a record whose acquisition lock expired fails); log "
+                     "channels: a commit from a member that lost the partition fails (rebalance)",
+        "reject_action": _KAFKA_SHARE + " (REJECT archives the record)",
+        "capacity_counts": "n/a (topics have no length limit; retention.bytes counts stored records)",
+        "overflow_head": "n/a (no dead-lettering in Kafka)",
+        "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
+                          "deletes records whether consumed or not)",
     },
 )
 
@@ -335,6 +410,8 @@ NATS_JETSTREAM = Profile(
     max_deliveries=None, at_limit="keep_with_advisory", dedup_window_ns=2 * MINUTE,
     crash_return="lease", ack_effect="delete", prefetch=1000, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="settles", reject_action="dead_letter", capacity_counts="stored", overflow_head="drop",
+    message_expiry="anywhere",
     notes="Queue channels stand for a WorkQueue stream with a durable pull consumer. MaxDeliver "
           "defaults to -1 (infinite); when set, the message that reaches it stays in the stream and an "
           "advisory is published (max_deliveries_reached); it is no longer delivered. BackOff lists "
@@ -356,6 +433,13 @@ NATS_JETSTREAM = Profile(
         "log_start": _NATS_CONSUMERS + " DeliverPolicy all",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _NATS_CONSUMERS + " (AckWait: the ack from the first consumer will be considered; "
+                     "nats-server issue 6937)" + _CHECKED,
+        "reject_action": _NATS_CONSUMERS + " (AckTerm stops redelivery; the dead_letter target stands for "
+                         "the application's advisory-driven DLQ)",
+        "capacity_counts": _NATS_LIMITS + " (MaxMsgs counts every message stored, unacked ones too)",
+        "overflow_head": _NATS_LIMITS + " (DiscardOld deletes the oldest messages; there is no DLX)",
+        "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
     },
 )
 
@@ -367,6 +451,8 @@ REDIS_STREAMS = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="never", ack_effect="cursor", prefetch=0, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="settles", reject_action="dead_letter", capacity_counts="stored", overflow_head="drop",
+    message_expiry="anywhere",
     notes="Queue channels stand for a stream with one consumer group: entries stay pending (in flight) "
           "until XACK; nothing is redelivered automatically, a crashed consumer's entries wait for "
           "Broker.claim (XCLAIM/XAUTOCLAIM), which increments the count. A nack stands for re-reading "
@@ -388,6 +474,12 @@ REDIS_STREAMS = Profile(
         "log_start": _REDIS_XGROUP + " ($ = only new entries, the usual choice)",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _REDIS_XACK + " (XACK names the group and the id, not the consumer)" + _CHECKED,
+        "reject_action": _REDIS_STREAMS + " (recipe: XADD to a dead-letter stream, then XACK)",
+        "capacity_counts": _REDIS_XADD,
+        "overflow_head": _REDIS_XADD + " (trimmed entries are gone; no dead-lettering)",
+        "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
+                          "entries whether pending or not",
     },
 )
 

@@ -22,6 +22,11 @@ EXPRESSION_NAMES = frozenset({"msg", "state", "key", "attempt", "now", "params",
 STATE_PATH_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(.*)\])?\s*$")
 """An effect's target: a state field, optionally indexed (`stock[msg.payload.sku]`)."""
 TARGET_KINDS = ("consumer", "channel", "producer", "pattern", "broker")
+AMQP_SHORTSTR_MAX = 255
+"""Routing and binding keys are AMQP 0-9-1 short strings: at most 255 bytes (UTF-8). A longer key is
+refused by the client (aio-pika: "Routing key too long (max 255 bytes)"), never truncated, so a
+scenario with one is rejected before it runs."""
+_TEMPLATE_SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
 class _Checker:
@@ -81,6 +86,7 @@ class _Checker:
             if isinstance(ch, m.RouterChannel):
                 for i, b in enumerate(ch.bindings):
                     self.ref((*base, "bindings", i, "to"), b.to, self.channels - {name}, "channel")
+                    self.key_length((*base, "bindings", i, "pattern"), b.pattern, "binding key")
                     if ch.type == "fanout" and b.pattern:
                         self.add((*base, "bindings", i, "pattern"), "a fanout router ignores patterns",
                                  "remove `pattern`, or use `type: topic`", severity="warning")
@@ -103,6 +109,14 @@ class _Checker:
             base = ("producers", name)
             self.ref((*base, "to"), p.to, self.channels, "channel")
             target = self.sc.channels.get(p.to)
+            if isinstance(target, m.RouterChannel):
+                if p.routing_key is not None:
+                    # the text outside `{{ … }}` is a lower bound on every rendered key's length
+                    self.key_length((*base, "routing_key"), _TEMPLATE_SEGMENT.sub("", p.routing_key),
+                                    "routing key")
+                else:
+                    for i, inj in enumerate(p.inject):
+                        self.key_length((*base, "inject", i, "key"), inj.key, "routing key")
             if isinstance(target, m.RouterChannel) and target.type != "fanout" and p.routing_key is None:
                 self.add((*base, "routing_key"), f"`{p.to}` is a {target.type} router: give a `routing_key`",
                          "e.g. `routing_key: orders.created.eu`", severity="warning")
@@ -112,6 +126,15 @@ class _Checker:
             if p.retry is not None:
                 self.check_retry((*base, "retry"), p.retry, {"drop", "dead_letter", "error"})
             self.check_templates((*base, "payload"), p.payload)
+
+    def key_length(self, path: Path_, key: str | None, what: str) -> None:
+        """An AMQP routing or binding key longer than 255 bytes is an error (see AMQP_SHORTSTR_MAX)."""
+        if key is None:
+            return
+        n = len(key.encode("utf-8"))
+        if n > AMQP_SHORTSTR_MAX:
+            self.add(path, f"this {what} is {n} bytes; AMQP allows at most {AMQP_SHORTSTR_MAX}",
+                     "RabbitMQ refuses it (it is never truncated): shorten it")
 
     def check_consumers(self) -> None:
         for name, c in self.sc.consumers.items():
