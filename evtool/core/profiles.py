@@ -43,6 +43,7 @@ AT_LIMIT = ("dead_letter", "drop", "keep_with_advisory")
 CRASH_RETURNS = ("immediate", "lease", "never")
 ACK_EFFECTS = ("delete", "cursor")
 LOG_STARTS = ("earliest", "latest")
+PRODUCER_DEDUP_IDS = ("message_id", "none")
 ASSIGNMENTS = ("range", "round_robin", "cooperative_sticky")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
@@ -53,6 +54,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "ack_effect": ACK_EFFECTS,
     "log_start": LOG_STARTS,
     "assignment": ASSIGNMENTS,
+    "producer_dedup_id": PRODUCER_DEDUP_IDS,
 }
 
 
@@ -84,8 +86,10 @@ class Profile:
                                     "(None = unlimited)")
     at_limit: str = _f("dead_letter", "what happens when the counter passes the limit: dead_letter "
                        "(to the channel's dead_letter target, else drop) | drop | keep_with_advisory")
-    dedup_window_ns: int | None = _f(None, "default window in which a repeated message id is dropped "
-                                     "(None = no dedup)")
+    dedup_window_ns: int | None = _f(None, "default window in which a repeated dedup id is dropped "
+                                     "(None = no dedup); only messages that carry a dedup id are compared")
+    producer_dedup_id: str = _f("none", "the dedup id a producer gives its messages unless it says: "
+                                "message_id (the message id) | none (no dedup id: never deduplicated)")
     crash_return: str = _f("immediate", "when a crashed consumer's unacked messages return: immediate "
                            "(connection close) | lease (when each lease expires) | never (until claimed)")
     ack_effect: str = _f("delete", "what an ack does in the broker's native model: delete the message "
@@ -154,6 +158,7 @@ _SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDevelope
 _SQS_FIFO = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
              "FIFO-queues-understanding-logic.html")
 _SQS_KEYS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html"
+_SQS_SEND = "SQS API SendMessage (MessageDeduplicationId)"
 _SQS_RECEIVE = "SQS API ReceiveMessage (MaxNumberOfMessages 1-10)"
 _KAFKA_CONSUMER = "Kafka ConsumerConfig.java (apache/kafka @1eb7644)"
 _KAFKA_SHARE = "Kafka ShareGroupConfig.java, KIP-932 share groups (apache/kafka @1eb7644)"
@@ -161,6 +166,7 @@ _KAFKA_DESIGN = "https://kafka.apache.org/documentation/#semantics"
 _NATS_CONSUMERS = "https://docs.nats.io/nats-concepts/jetstream/consumers"
 _NATS_DLQ = "https://docs.nats.io/using-nats/developing-with-nats/js/consumers (dead letter queues)"
 _NATS_STREAMS = "https://docs.nats.io/nats-concepts/jetstream/streams (Duplicates)"
+_NATS_HEADERS = "https://docs.nats.io/nats-concepts/jetstream/headers (Nats-Msg-Id)"
 _REDIS_STREAMS = "https://redis.io/docs/latest/develop/data-types/streams/"
 _REDIS_XREADGROUP = "https://redis.io/docs/latest/commands/xreadgroup/"
 _REDIS_XCLAIM = "https://redis.io/docs/latest/commands/xclaim/ and /xautoclaim/"
@@ -180,6 +186,7 @@ DEFAULT = Profile(
         "ack_timeout_action": "evtool design choice (per-message return, as SQS and NATS)",
         "counter_name": "evtool design choice", "counter_increments_on": _RESEARCH,
         "max_deliveries": "evtool design choice", "at_limit": _RESEARCH, "dedup_window_ns": "evtool design choice",
+        "producer_dedup_id": "evtool design choice (no dedup unless the scenario asks)",
         "crash_return": "evtool design choice", "ack_effect": _RESEARCH,
         "prefetch": "evtool design choice", "prefetch_cap": "evtool design choice",
         "log_start": "evtool design choice", "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms",
@@ -209,6 +216,7 @@ RABBITMQ_CLASSIC = Profile(
         "counter_increments_on": _RMQ_CONSUMERS + " (no counter on classic queues)",
         "max_deliveries": _RMQ_QQ + " (delivery-limit exists for quorum queues only)",
         "at_limit": _RMQ_DLX, "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
         "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
         "prefetch_cap": _RMQ_CONSUMERS, "log_start": "https://www.rabbitmq.com/docs/streams",
@@ -244,6 +252,7 @@ RABBITMQ_QUORUM = Profile(
         "max_deliveries": _RMQ_QQ + " (x-delivery-limit is opt-in before 4.0; 20 by default since 4.0)",
         "at_limit": _RMQ_DLX + " (dropped or dead-lettered with reason delivery_limit)",
         "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
         "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
         "prefetch_cap": _RMQ_QQ + " (prefetch capped at 2,000; stated in current docs)",
@@ -275,6 +284,7 @@ SQS_STANDARD = Profile(
         "max_deliveries": _SQS_DLQ + " (no limit unless a RedrivePolicy sets maxReceiveCount 1-1000)",
         "at_limit": _SQS_DLQ + " (moved to the DLQ after maxReceiveCount is exceeded)",
         "dedup_window_ns": _SQS_KEYS + " (dedup is FIFO-only)",
+        "producer_dedup_id": _SQS_KEYS + " (standard queues have no MessageDeduplicationId)",
         "crash_return": _SQS_VIS + " (nothing returns before the visibility timeout)",
         "ack_effect": "DeleteMessage (research §1.3)", "prefetch": _SQS_RECEIVE,
         "prefetch_cap": "research §1.3 (about 120,000 in flight per standard queue)",
@@ -284,15 +294,18 @@ SQS_STANDARD = Profile(
 )
 
 SQS_FIFO = SQS_STANDARD.with_overrides(
-    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE,
+    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE, producer_dedup_id="message_id",
     notes="Use a grouped_queue channel with group_key MessageGroupId (or the message key): one message "
           "in flight per group, and a failed message blocks its group until it is deleted or moved to "
-          "the DLQ. A returned message goes back to the head of its group. Content-based dedup is not "
-          "modelled: the window compares message ids.",
+          "the DLQ. A returned message goes back to the head of its group. Producers send their message id "
+          "as MessageDeduplicationId (the API requires one); a channel with content_based_dedup hashes "
+          "the payload of a message without one.",
 )
 SQS_FIFO.sources.update({
     "requeue_position": _SQS_FIFO + " (strict order within a message group)",
     "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
+    "producer_dedup_id": _SQS_SEND + " (every FIFO message needs a MessageDeduplicationId, unless the queue "
+                         "has ContentBasedDeduplication: channel option content_based_dedup)",
 })
 
 KAFKA = Profile(
@@ -317,6 +330,7 @@ KAFKA = Profile(
         "max_deliveries": _KAFKA_SHARE + " group.share.delivery.count.limit=5",
         "at_limit": _KAFKA_SHARE + " (the record is archived)",
         "dedup_window_ns": "research §1.2 (the idempotent producer dedups producer retries only)",
+        "producer_dedup_id": "research §1.2 (no message-level dedup id)",
         "crash_return": _KAFKA_SHARE + " (acquisition locks expire)",
         "ack_effect": _KAFKA_DESIGN + " (consuming does not delete; a commit stores the next offset)",
         "prefetch": _KAFKA_CONSUMER + " max.poll.records=500",
@@ -348,7 +362,9 @@ NATS_JETSTREAM = Profile(
         "counter_increments_on": _NATS_CONSUMERS + " (MaxDeliver counts every delivery attempt)",
         "max_deliveries": _NATS_CONSUMERS + " MaxDeliver -1",
         "at_limit": _NATS_DLQ + " (the message stays in the stream; MAX_DELIVERIES advisory)",
-        "dedup_window_ns": _NATS_STREAMS + " 2 min",
+        "dedup_window_ns": _NATS_STREAMS + " 2 min (checked on NATS 2.9.10: duplicate_window 120 s)",
+        "producer_dedup_id": _NATS_HEADERS + " (only a publish with a Nats-Msg-Id header is deduplicated; "
+                             "clients send none unless asked)",
         "crash_return": _NATS_CONSUMERS + " (AckWait expiry redelivers)",
         "ack_effect": _NATS_STREAMS + " (WorkQueuePolicy deletes on ack; LimitsPolicy keeps)",
         "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000",
@@ -381,6 +397,7 @@ REDIS_STREAMS = Profile(
         "max_deliveries": _REDIS_STREAMS + " (no limit; the DLQ is an app convention)",
         "at_limit": _REDIS_STREAMS + " (recipe: XADD to another stream, then XACK)",
         "dedup_window_ns": "research §1.6 (no dedup)",
+        "producer_dedup_id": "research §1.6 (no dedup)",
         "crash_return": _REDIS_XCLAIM + " (pending entries wait for a claim)",
         "ack_effect": "https://redis.io/docs/latest/commands/xack/ (removes from the PEL only)",
         "prefetch": _REDIS_XREADGROUP + " (COUNT is optional)",
