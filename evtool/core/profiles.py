@@ -152,6 +152,7 @@ def field_names() -> list[str]:
 _RMQ_CONFIRMS = "https://www.rabbitmq.com/docs/confirms"
 _RMQ_CONSUMERS = "https://www.rabbitmq.com/docs/consumers (consumer_timeout)"
 _RMQ_QQ = "https://www.rabbitmq.com/docs/quorum-queues"
+_RMQ_PREFETCH = "https://www.rabbitmq.com/docs/consumer-prefetch"
 _RMQ_DLX = "https://www.rabbitmq.com/docs/dlx"
 _SQS_VIS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"
 _SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
@@ -218,7 +219,9 @@ RABBITMQ_CLASSIC = Profile(
         "at_limit": _RMQ_DLX, "dedup_window_ns": "research §1.6 (no producer dedup)",
         "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
-        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "ack_effect": "research §1.6",
+        "prefetch": _RMQ_PREFETCH + " (a consumer without basic.qos: \"A value of 0 is treated as infinite\"; "
+                    "3.10.8 here: 300 of 300 held)",
         "prefetch_cap": _RMQ_CONSUMERS, "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
@@ -254,7 +257,9 @@ RABBITMQ_QUORUM = Profile(
         "dedup_window_ns": "research §1.6 (no producer dedup)",
         "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
-        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "ack_effect": "research §1.6",
+        "prefetch": _RMQ_PREFETCH + " (a consumer without basic.qos: \"A value of 0 is treated as infinite\"; "
+                    "3.10.8 here: 300 of 300 held)",
         "prefetch_cap": _RMQ_QQ + " (prefetch capped at 2,000; stated in current docs)",
         "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
@@ -268,12 +273,13 @@ SQS_STANDARD = Profile(
     ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
     counter_name="ApproximateReceiveCount", counter_increments_on=frozenset({"deliver"}),
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
-    crash_return="lease", ack_effect="delete", prefetch=10, prefetch_cap=None,
+    crash_return="lease", ack_effect="delete", prefetch=1, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
     notes="A nack is ChangeMessageVisibility(0) (or the given delay). Standard queues promise only "
           "best-effort order; evtool returns messages to the tail. The receive count is exact here, "
           "not approximate. The message moves to the DLQ on the receive that would exceed "
-          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive.",
+          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive (1 unless the consumer "
+          "asks for up to 10); each handler slot of a consumer receives for itself.",
     sources={
         "broker": "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/",
         "version": "AWS SQS developer guide as read for research §1.3 (no versions; a managed service)",
@@ -286,7 +292,8 @@ SQS_STANDARD = Profile(
         "dedup_window_ns": _SQS_KEYS + " (dedup is FIFO-only)",
         "producer_dedup_id": _SQS_KEYS + " (standard queues have no MessageDeduplicationId)",
         "crash_return": _SQS_VIS + " (nothing returns before the visibility timeout)",
-        "ack_effect": "DeleteMessage (research §1.3)", "prefetch": _SQS_RECEIVE,
+        "ack_effect": "DeleteMessage (research §1.3)",
+        "prefetch": _SQS_RECEIVE + " (\"Valid values: 1 to 10. Default: 1.\")",
         "prefetch_cap": "research §1.3 (about 120,000 in flight per standard queue)",
         "log_start": "n/a (no log channels)", "session_timeout_ns": "n/a (no log channels)",
         "assignment": "n/a (no log channels)",
@@ -336,7 +343,7 @@ KAFKA = Profile(
         "prefetch": _KAFKA_CONSUMER + " max.poll.records=500",
         "prefetch_cap": _KAFKA_CONSUMER + " (max.poll.records has no upper bound)",
         "log_start": _KAFKA_CONSUMER + " auto.offset.reset=latest",
-        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000",
+        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000 (KIP-735: 10 s before Kafka 3.0)",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy=[Range, CooperativeSticky]",
     },
 )
@@ -367,7 +374,7 @@ NATS_JETSTREAM = Profile(
                              "clients send none unless asked)",
         "crash_return": _NATS_CONSUMERS + " (AckWait expiry redelivers)",
         "ack_effect": _NATS_STREAMS + " (WorkQueuePolicy deletes on ack; LimitsPolicy keeps)",
-        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000",
+        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000 (NATS 2.9.10 here: a new consumer reports 1000)",
         "prefetch_cap": "n/a (no cap documented)",
         "log_start": _NATS_CONSUMERS + " DeliverPolicy all",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
@@ -400,7 +407,8 @@ REDIS_STREAMS = Profile(
         "producer_dedup_id": "research §1.6 (no dedup)",
         "crash_return": _REDIS_XCLAIM + " (pending entries wait for a claim)",
         "ack_effect": "https://redis.io/docs/latest/commands/xack/ (removes from the PEL only)",
-        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional)",
+        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional: without it every new entry is returned; "
+                    "Redis 7.0.15 here: 300 of 300)",
         "prefetch_cap": "n/a (no cap documented)",
         "log_start": _REDIS_XGROUP + " ($ = only new entries, the usual choice)",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",

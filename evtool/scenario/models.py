@@ -596,7 +596,9 @@ class Consumer(Model):
     group: str | None = Field(None, description="consumer group (topics, logs); default: the consumer's name")
     instances: int = Field(1, ge=1, le=256)
     concurrency: int = Field(1, ge=1, le=1024)
-    prefetch: int | None = Field(None, ge=1, description="unacked deliveries per instance; default from profile")
+    prefetch: Annotated[int, Field(ge=1)] | Literal["unlimited"] | None = Field(
+        None, description="unacked deliveries per instance (`unlimited`: no limit, RabbitMQ basic.qos 0); "
+        "default from the profile")
     ack: Literal["manual", "auto"] = "manual"
     processing: DurationDist = "10ms"
     fail_if: list[FailRule] = Field(default_factory=list)
@@ -609,8 +611,10 @@ class Consumer(Model):
     retry: RetryPolicy | None = None
     dead_letter: Name | None = None
     # logs
-    assignment: Literal["range", "round_robin", "cooperative_sticky"] = "range"
-    session_timeout: PositiveDuration = "10s"
+    assignment: Literal["range", "round_robin", "cooperative_sticky"] | None = Field(
+        None, description="partition assignment strategy; default from the profile")
+    session_timeout: PositiveDuration | None = Field(
+        None, description="how long a crashed member keeps its partitions; default from the profile (45 s)")
     dispatch: Literal["per_partition", "per_key", "unordered"] = "per_partition"
     commit: Commit = Field(default_factory=Commit)
     start_from: Literal["earliest", "latest", "committed"] = "committed"

@@ -67,7 +67,7 @@ def test_lease_expiry_returns_one_message() -> None:
     rig = Rig("sqs-standard")
     b = rig.broker
     b.declare("q", QueueConfig())
-    b.subscribe(0, "q", "c", 1)
+    b.subscribe(0, "q", "c", 1, prefetch=10)  # ReceiveMessage with MaxNumberOfMessages 10 (the default is 1)
     rig.publish(0, "q", "m1", "m2")
     d1, d2 = b.pump(0)
     b.ack(5 * S, d2.tag)
