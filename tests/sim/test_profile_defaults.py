@@ -353,3 +353,15 @@ def test_partitions_are_assigned_with_the_profiles_strategy(profile: str, settin
     strategy = setting or PROFILES[profile].assignment
     assert joined.data["strategy"] == strategy
     assert joined.data["assignment"] == (ROUND_ROBIN if strategy == "round_robin" else RANGE)
+
+
+# --------------------------------------------------------------------------------- counter name
+
+def test_a_profile_without_a_counter_refuses_a_delivery_limit_by_name() -> None:
+    """`counter_name`: RabbitMQ classic queues have only the `redelivered` flag, so no delivery limit."""
+    text = LIMIT.format(profile="rabbitmq-classic", settings="").replace(
+        "work: {kind: queue, dead_letter: dlq}", "work: {kind: queue, dead_letter: dlq, max_deliveries: 3}")
+    with pytest.raises(ScenarioError) as exc:
+        run(text)
+    message = str(exc.value)
+    assert "t.yaml:" in message and f"({PROFILES['rabbitmq-classic'].counter_name})" in message
