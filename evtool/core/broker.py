@@ -76,7 +76,7 @@ from evtool.core.channel_config import (
 from evtool.core.delivery import ChannelStats, Delivery
 from evtool.core.events import EventSink, TraceEvent
 from evtool.core.logs import LogChannel, LogDelivery, LogGroup
-from evtool.core.message import Message
+from evtool.core.message import Message, content_dedup_id
 from evtool.core.profiles import Profile
 from evtool.core.queues import (
     ACKED,
@@ -110,7 +110,7 @@ class _Channel:
     """A declared channel: its config and the kind-specific state."""
 
     __slots__ = ("name", "kind", "cfg", "qs", "topic_states", "log", "router", "published", "duplicates",
-                 "unavailable_rejects", "dedup_window", "dedup_seen", "dedup_order")
+                 "unavailable_rejects", "dedup_window", "dedup_seen", "dedup_order", "content_dedup")
 
     def __init__(self, name: str, cfg: ChannelConfig, dedup_window: int | None) -> None:
         self.name = name
@@ -124,8 +124,9 @@ class _Channel:
         self.duplicates = 0
         self.unavailable_rejects = 0
         self.dedup_window = dedup_window
-        self.dedup_seen: dict[str, int] = {}          # message id -> end of its window
+        self.dedup_seen: dict[str, int] = {}          # dedup id -> end of its window
         self.dedup_order: deque[tuple[int, str]] = deque()
+        self.content_dedup = False                    # SQS FIFO ContentBasedDeduplication
 
 
 class Broker:
@@ -179,7 +180,11 @@ class Broker:
         if isinstance(config, QueueConfig) and config.max_deliveries and not p.counter_increments_on:
             raise ValueError(f"channel {name!r}: profile {p.name!r} has no delivery counter "
                              f"({p.counter_name}), so max_deliveries cannot apply")
+        if isinstance(config, QueueConfig) and config.content_based_dedup and dedup is None:
+            raise ValueError(f"channel {name!r}: content_based_dedup needs a dedup window "
+                             f"(profile {p.name!r} has none; set dedup_window)")
         ch = _Channel(name, config, dedup)
+        ch.content_dedup = isinstance(config, QueueConfig) and config.content_based_dedup
         if isinstance(config, TopicConfig):
             pass  # subscription queues are made on subscribe
         elif isinstance(config, QueueConfig):
@@ -438,8 +443,14 @@ class Broker:
             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
                        {"reason": "broker_unavailable"})
             return False
-        if ch.dedup_window is not None and self._duplicate(now, ch, msg):
-            return True
+        if ch.dedup_window is not None:
+            # Only a message that carries a dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId) can be
+            # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
+            did = msg.dedup_id
+            if did is None and ch.content_dedup:
+                did = content_dedup_id(msg.payload)
+            if did is not None and self._duplicate(now, ch, msg, did):
+                return True
         ch.published += 1
         if ch.kind != "log":
             self._sink(_new(TraceEvent, (now, "published", msg.id, channel, msg.producer, None, msg.key, 0,
@@ -459,22 +470,23 @@ class Broker:
             return True
         return self._into(now, ch, msg, delay_ns, None)
 
-    def _duplicate(self, now: int, ch: _Channel, msg: Message) -> bool:
+    def _duplicate(self, now: int, ch: _Channel, msg: Message, did: str) -> bool:
+        """Whether dedup id `did` was accepted within the channel's window (then `msg` is dropped)."""
         seen = ch.dedup_seen
         order = ch.dedup_order
         while order and order[0][0] <= now:
-            _, mid = order.popleft()
-            if seen.get(mid, now + 1) <= now:
-                del seen[mid]
-        end = seen.get(msg.id)
+            _, key = order.popleft()
+            if seen.get(key, now + 1) <= now:
+                del seen[key]
+        end = seen.get(did)
         if end is not None and end > now:
             ch.duplicates += 1
             self._emit(now, "duplicate_dropped", msg, ch.name, msg.producer, None, 0,
-                       {"window_ends": end})
+                       {"window_ends": end, "dedup_id": did})
             return True
         end = now + (ch.dedup_window or 0)
-        seen[msg.id] = end
-        order.append((end, msg.id))
+        seen[did] = end
+        order.append((end, did))
         return False
 
     def _into(self, now: int, ch: _Channel, msg: Message, delay_ns: int, via: str | None) -> bool:

@@ -43,6 +43,7 @@ AT_LIMIT = ("dead_letter", "drop", "keep_with_advisory")
 CRASH_RETURNS = ("immediate", "lease", "never")
 ACK_EFFECTS = ("delete", "cursor")
 LOG_STARTS = ("earliest", "latest")
+PRODUCER_DEDUP_IDS = ("message_id", "none")
 ASSIGNMENTS = ("range", "round_robin", "cooperative_sticky")
 STALE_ACKS = ("settles", "ignored", "refused")
 REJECT_ACTIONS = ("dead_letter", "lease_expiry")
@@ -63,6 +64,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "capacity_counts": CAPACITY_COUNTS,
     "overflow_head": OVERFLOW_HEADS,
     "message_expiry": MESSAGE_EXPIRIES,
+    "producer_dedup_id": PRODUCER_DEDUP_IDS,
 }
 
 
@@ -94,8 +96,10 @@ class Profile:
                                     "(None = unlimited)")
     at_limit: str = _f("dead_letter", "what happens when the counter passes the limit: dead_letter "
                        "(to the channel's dead_letter target, else drop) | drop | keep_with_advisory")
-    dedup_window_ns: int | None = _f(None, "default window in which a repeated message id is dropped "
-                                     "(None = no dedup)")
+    dedup_window_ns: int | None = _f(None, "default window in which a repeated dedup id is dropped "
+                                     "(None = no dedup); only messages that carry a dedup id are compared")
+    producer_dedup_id: str = _f("none", "the dedup id a producer gives its messages unless it says: "
+                                "message_id (the message id) | none (no dedup id: never deduplicated)")
     crash_return: str = _f("immediate", "when a crashed consumer's unacked messages return: immediate "
                            "(connection close) | lease (when each lease expires) | never (until claimed)")
     ack_effect: str = _f("delete", "what an ack does in the broker's native model: delete the message "
@@ -177,12 +181,14 @@ def field_names() -> list[str]:
 _RMQ_CONFIRMS = "https://www.rabbitmq.com/docs/confirms"
 _RMQ_CONSUMERS = "https://www.rabbitmq.com/docs/consumers (consumer_timeout)"
 _RMQ_QQ = "https://www.rabbitmq.com/docs/quorum-queues"
+_RMQ_PREFETCH = "https://www.rabbitmq.com/docs/consumer-prefetch"
 _RMQ_DLX = "https://www.rabbitmq.com/docs/dlx"
 _SQS_VIS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"
 _SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
 _SQS_FIFO = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
              "FIFO-queues-understanding-logic.html")
 _SQS_KEYS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html"
+_SQS_SEND = "SQS API SendMessage (MessageDeduplicationId)"
 _SQS_RECEIVE = "SQS API ReceiveMessage (MaxNumberOfMessages 1-10)"
 _KAFKA_CONSUMER = "Kafka ConsumerConfig.java (apache/kafka @1eb7644)"
 _KAFKA_SHARE = "Kafka ShareGroupConfig.java, KIP-932 share groups (apache/kafka @1eb7644)"
@@ -190,6 +196,7 @@ _KAFKA_DESIGN = "https://kafka.apache.org/documentation/#semantics"
 _NATS_CONSUMERS = "https://docs.nats.io/nats-concepts/jetstream/consumers"
 _NATS_DLQ = "https://docs.nats.io/using-nats/developing-with-nats/js/consumers (dead letter queues)"
 _NATS_STREAMS = "https://docs.nats.io/nats-concepts/jetstream/streams (Duplicates)"
+_NATS_HEADERS = "https://docs.nats.io/nats-concepts/jetstream/headers (Nats-Msg-Id)"
 _REDIS_STREAMS = "https://redis.io/docs/latest/develop/data-types/streams/"
 _REDIS_XREADGROUP = "https://redis.io/docs/latest/commands/xreadgroup/"
 _REDIS_XCLAIM = "https://redis.io/docs/latest/commands/xclaim/ and /xautoclaim/"
@@ -216,6 +223,7 @@ DEFAULT = Profile(
         "ack_timeout_action": "evtool design choice (per-message return, as SQS and NATS)",
         "counter_name": "evtool design choice", "counter_increments_on": _RESEARCH,
         "max_deliveries": "evtool design choice", "at_limit": _RESEARCH, "dedup_window_ns": "evtool design choice",
+        "producer_dedup_id": "evtool design choice (no dedup unless the scenario asks)",
         "crash_return": "evtool design choice", "ack_effect": _RESEARCH,
         "prefetch": "evtool design choice", "prefetch_cap": "evtool design choice",
         "log_start": "evtool design choice", "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms",
@@ -252,8 +260,11 @@ RABBITMQ_CLASSIC = Profile(
         "counter_increments_on": _RMQ_CONSUMERS + " (no counter on classic queues)",
         "max_deliveries": _RMQ_QQ + " (delivery-limit exists for quorum queues only)",
         "at_limit": _RMQ_DLX, "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
-        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "ack_effect": "research §1.6",
+        "prefetch": _RMQ_PREFETCH + " (a consumer without basic.qos: \"A value of 0 is treated as infinite\"; "
+                    "3.10.8 here: 300 of 300 held)",
         "prefetch_cap": _RMQ_CONSUMERS, "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
@@ -295,8 +306,11 @@ RABBITMQ_QUORUM = Profile(
         "max_deliveries": _RMQ_QQ + " (x-delivery-limit is opt-in before 4.0; 20 by default since 4.0)",
         "at_limit": _RMQ_DLX + " (dropped or dead-lettered with reason delivery_limit)",
         "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
-        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "ack_effect": "research §1.6",
+        "prefetch": _RMQ_PREFETCH + " (a consumer without basic.qos: \"A value of 0 is treated as infinite\"; "
+                    "3.10.8 here: 300 of 300 held)",
         "prefetch_cap": _RMQ_QQ + " (prefetch capped at 2,000; stated in current docs)",
         "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
@@ -316,14 +330,15 @@ SQS_STANDARD = Profile(
     ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
     counter_name="ApproximateReceiveCount", counter_increments_on=frozenset({"deliver"}),
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
-    crash_return="lease", ack_effect="delete", prefetch=10, prefetch_cap=None,
+    crash_return="lease", ack_effect="delete", prefetch=1, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
     stale_ack="ignored", reject_action="lease_expiry", capacity_counts="ready", overflow_head="as_configured",
     message_expiry="anywhere",
     notes="A nack is ChangeMessageVisibility(0) (or the given delay). Standard queues promise only "
           "best-effort order; evtool returns messages to the tail. The receive count is exact here, "
           "not approximate. The message moves to the DLQ on the receive that would exceed "
-          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive.",
+          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive (1 unless the consumer "
+          "asks for up to 10); each handler slot of a consumer receives for itself.",
     sources={
         "broker": "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/",
         "version": "AWS SQS developer guide as read for research §1.3 (no versions; a managed service)",
@@ -334,8 +349,10 @@ SQS_STANDARD = Profile(
         "max_deliveries": _SQS_DLQ + " (no limit unless a RedrivePolicy sets maxReceiveCount 1-1000)",
         "at_limit": _SQS_DLQ + " (moved to the DLQ after maxReceiveCount is exceeded)",
         "dedup_window_ns": _SQS_KEYS + " (dedup is FIFO-only)",
+        "producer_dedup_id": _SQS_KEYS + " (standard queues have no MessageDeduplicationId)",
         "crash_return": _SQS_VIS + " (nothing returns before the visibility timeout)",
-        "ack_effect": "DeleteMessage (research §1.3)", "prefetch": _SQS_RECEIVE,
+        "ack_effect": "DeleteMessage (research §1.3)",
+        "prefetch": _SQS_RECEIVE + " (\"Valid values: 1 to 10. Default: 1.\")",
         "prefetch_cap": "research §1.3 (about 120,000 in flight per standard queue)",
         "log_start": "n/a (no log channels)", "session_timeout_ns": "n/a (no log channels)",
         "assignment": "n/a (no log channels)",
@@ -350,15 +367,18 @@ SQS_STANDARD = Profile(
 )
 
 SQS_FIFO = SQS_STANDARD.with_overrides(
-    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE,
+    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE, producer_dedup_id="message_id",
     notes="Use a grouped_queue channel with group_key MessageGroupId (or the message key): one message "
           "in flight per group, and a failed message blocks its group until it is deleted or moved to "
-          "the DLQ. A returned message goes back to the head of its group. Content-based dedup is not "
-          "modelled: the window compares message ids.",
+          "the DLQ. A returned message goes back to the head of its group. Producers send their message id "
+          "as MessageDeduplicationId (the API requires one); a channel with content_based_dedup hashes "
+          "the payload of a message without one.",
 )
 SQS_FIFO.sources.update({
     "requeue_position": _SQS_FIFO + " (strict order within a message group)",
     "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
+    "producer_dedup_id": _SQS_SEND + " (every FIFO message needs a MessageDeduplicationId, unless the queue "
+                         "has ContentBasedDeduplication: channel option content_based_dedup)",
 })
 
 KAFKA = Profile(
@@ -385,12 +405,13 @@ KAFKA = Profile(
         "max_deliveries": _KAFKA_SHARE + " group.share.delivery.count.limit=5",
         "at_limit": _KAFKA_SHARE + " (the record is archived)",
         "dedup_window_ns": "research §1.2 (the idempotent producer dedups producer retries only)",
+        "producer_dedup_id": "research §1.2 (no message-level dedup id)",
         "crash_return": _KAFKA_SHARE + " (acquisition locks expire)",
         "ack_effect": _KAFKA_DESIGN + " (consuming does not delete; a commit stores the next offset)",
         "prefetch": _KAFKA_CONSUMER + " max.poll.records=500",
         "prefetch_cap": _KAFKA_CONSUMER + " (max.poll.records has no upper bound)",
         "log_start": _KAFKA_CONSUMER + " auto.offset.reset=latest",
-        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000",
+        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000 (KIP-735: 10 s before Kafka 3.0)",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy=[Range, CooperativeSticky]",
         "stale_ack": _KAFKA_SHARE + " (acknowledging a record whose acquisition lock expired fails); log "
                      "channels: a commit from a member that lost the partition fails (rebalance)",
@@ -425,10 +446,12 @@ NATS_JETSTREAM = Profile(
         "counter_increments_on": _NATS_CONSUMERS + " (MaxDeliver counts every delivery attempt)",
         "max_deliveries": _NATS_CONSUMERS + " MaxDeliver -1",
         "at_limit": _NATS_DLQ + " (the message stays in the stream; MAX_DELIVERIES advisory)",
-        "dedup_window_ns": _NATS_STREAMS + " 2 min",
+        "dedup_window_ns": _NATS_STREAMS + " 2 min (checked on NATS 2.9.10: duplicate_window 120 s)",
+        "producer_dedup_id": _NATS_HEADERS + " (only a publish with a Nats-Msg-Id header is deduplicated; "
+                             "clients send none unless asked)",
         "crash_return": _NATS_CONSUMERS + " (AckWait expiry redelivers)",
         "ack_effect": _NATS_STREAMS + " (WorkQueuePolicy deletes on ack; LimitsPolicy keeps)",
-        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000",
+        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000 (NATS 2.9.10 here: a new consumer reports 1000)",
         "prefetch_cap": "n/a (no cap documented)",
         "log_start": _NATS_CONSUMERS + " DeliverPolicy all",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
@@ -467,9 +490,11 @@ REDIS_STREAMS = Profile(
         "max_deliveries": _REDIS_STREAMS + " (no limit; the DLQ is an app convention)",
         "at_limit": _REDIS_STREAMS + " (recipe: XADD to another stream, then XACK)",
         "dedup_window_ns": "research §1.6 (no dedup)",
+        "producer_dedup_id": "research §1.6 (no dedup)",
         "crash_return": _REDIS_XCLAIM + " (pending entries wait for a claim)",
         "ack_effect": "https://redis.io/docs/latest/commands/xack/ (removes from the PEL only)",
-        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional)",
+        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional: without it every new entry is returned; "
+                    "Redis 7.0.15 here: 300 of 300)",
         "prefetch_cap": "n/a (no cap documented)",
         "log_start": _REDIS_XGROUP + " ($ = only new entries, the usual choice)",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",

@@ -27,6 +27,9 @@ AMQP_SHORTSTR_MAX = 255
 refused by the client (aio-pika: "Routing key too long (max 255 bytes)"), never truncated, so a
 scenario with one is rejected before it runs."""
 _TEMPLATE_SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.S)
+PROFILES_SENDING_DEDUP_IDS = frozenset({"sqs-fifo"})
+"""Profiles whose `producer_dedup_id` is `message_id` (this layer cannot import evtool.core; a test keeps
+the two equal)."""
 
 
 class _Checker:
@@ -72,6 +75,7 @@ class _Checker:
     def run(self) -> list[Problem]:
         self.check_channels()
         self.check_producers()
+        self.check_dedup()
         self.check_consumers()
         self.check_patterns()
         self.check_faults()
@@ -171,6 +175,26 @@ class _Checker:
                                                        self.data.get("consumers", {}).get(name, {})):
                 self.add((*base, "dispatch"), "`dispatch` applies to consumers of a `log` channel",
                          severity="warning")
+
+    def check_dedup(self) -> None:
+        """Warn about a dedup window that can drop nothing: no producer of the channel sends a dedup id.
+
+        Brokers compare only a dedup id the publisher sends (NATS Nats-Msg-Id, SQS
+        MessageDeduplicationId), or SQS FIFO's content hash; a producer's default comes from the
+        profile's `producer_dedup_id` (or its `broker.settings` override).
+        """
+        default = self.sc.broker.settings.get("producer_dedup_id") or (
+            "message_id" if self.sc.broker.profile in PROFILES_SENDING_DEDUP_IDS else "none")
+        for name, ch in self.sc.channels.items():
+            if not isinstance(ch, m.DeliveryChannel) or not ch.dedup_window or ch.content_based_dedup:
+                continue
+            producers = [p for p in self.sc.producers.values() if p.to == name]
+            if producers and not any((p.dedup_id or default) == "message_id" for p in producers):
+                self.add(("channels", name, "dedup_window"),
+                         f"no producer of `{name}` sends a dedup id, so the window drops nothing",
+                         "a broker compares only the id a publisher sends (Nats-Msg-Id, "
+                         "MessageDeduplicationId): give its producers `dedup_id: message_id`, or set "
+                         "`content_based_dedup: true`", severity="warning")
 
     def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
         self.check_effects((*base, "effects"), effects)

@@ -140,6 +140,8 @@ class QueueMachine(RuleBasedStateMachine):
             self.broker.fire_timers(t)
             t = self.broker.next_timer()
         assert t is None or t > self.now
+        # a lease expiry under close_channel (RabbitMQ consumer_timeout) closes the subscriber's channel
+        self.subs = [s for s in self.subs if self.broker.subscriber(s) is not None]
 
     @rule()
     def restart(self) -> None:
