@@ -17,6 +17,15 @@ from evtool.scenario import models as m
 from evtool.scenario.expressions import compile_expression
 from evtool.scenario.selectors import Aggregate, parse_assertion
 from evtool.scenario.units import format_duration
+from evtool.trace.fates import (
+    DEAD,
+    DROPPED_AT_LIMIT,
+    DROPPED_ON_EXHAUSTED,
+    DUPLICATE_OF_HANDLED,
+    EXPIRED,
+    PARKED,
+    FateLedger,
+)
 from evtool.trace.histogram import Histogram
 
 if TYPE_CHECKING:
@@ -60,83 +69,110 @@ class Checker:
 
 
 class NoLoss(Checker):
-    """Every message that entered the channel ends acked, dead-lettered or expired by policy."""
+    """Every message that entered ends with a fate: handled, dead-lettered, expired or dropped by policy.
 
-    def __init__(self, spec: m.NoLossCheck, name: str, engine: Engine) -> None:
+    An ack is not a fate by itself, and a count of copies is not a count of messages: each copy
+    of a message (one per channel, topic subscription and publish) is followed through the trace
+    by `FateLedger` (evtool.trace.fates) to the event that ends its life. How each trace kind
+    counts (docs/scenario-language.md, "Trace events"):
+
+    ========================== =====================================================================
+    kind                       what it does to a message's life in the checked channel
+    ========================== =====================================================================
+    published                  enters a queue or log (a topic's copies enter as `enqueued`); a
+                               republished copy continues the message its hand-off ack left pending
+    routed                     enters the queue a router forwarded it to
+    enqueued                   enters a topic subscription, a dead-letter channel or (redrive) its
+                               channel again; `reason: delay_elapsed` is no arrival
+    publish_rejected           never entered (the producer was told); a refused republished copy
+                               is LOST
+    duplicate_dropped          a re-send that never entered (its first copy carries the fate); a
+                               republished copy swallowed by the window is LOST unless a copy of
+                               the message was handled
+    unroutable                 LOST: no binding or subscription took it
+    acked                      handled, when the ack follows `handled` (or precedes it, with
+                               ack: auto), or comes from a pattern's inbox; not a fate when it
+                               hands the message to a republished copy (`retry_scheduled` with
+                               mode republish, same instant, same consumer); an ack on delivery
+                               whose handler never finished is LOST
+    handled                    with its ack: handled (`duplicate: true` too: an earlier copy was)
+    dead_lettered, parked      dead-lettered (LOST with count_dead_letters_as_handled: false);
+                               after `expired` at the same instant, the same copy
+    expired                    expired by the channel's declared `ttl` (LOST with no ttl declared)
+    dropped                    `retries_exhausted` (on_exhausted: drop, declared) and
+                               `max_deliveries` on a channel that declares `max_deliveries` are
+                               fates; every other reason (overflow, even a declared drop_head;
+                               fault; broker_restart; subscription_deleted; dead_letter_cycle;
+                               rejected with no dead-letter channel) is LOST
+    max_deliveries_reached     LOST: the broker keeps it (JetStream: in the stream, with an
+                               advisory) where no consumer of the group sees it again
+    rejected                   on a queue, the next event (dead_lettered or dropped) decides; on a
+                               log the record is skipped: LOST unless dead_lettered follows
+    redriven                   leaves a dead-letter channel (judged again in its own channel)
+    retry_scheduled            marks a republish hand-off (see acked); no fate
+    delivered, redelivered,    no fate: the message is still in the broker's or the consumer's
+    failed, nacked, returned,  hands
+    lease_expired, delayed,
+    claimed, committed
+    every other kind           says nothing about one message's fate (instances, groups, faults,
+                               patterns, alerts, phases)
+    ========================== =====================================================================
+
+    A copy with no fate when the drain completed makes the result unknown (the check cannot see
+    what happened); one with no fate when the drain did not finish, too. Any loss fails.
+    """
+
+    def __init__(self, spec: m.NoLossCheck, name: str, scenario: m.Scenario) -> None:
         super().__init__(spec, name)
-        sc = engine.scenario
         if spec.channel is not None:
-            self.channels = {spec.channel}
+            channels = {spec.channel}
         else:
-            self.channels = {n for n, c in sc.channels.items()
-                             if not isinstance(c, m.RouterChannel) and getattr(c, "role", "normal") == "normal"}
-        # Queues and logs take a producer's publish directly; a topic's copies arrive as `enqueued`.
-        self.direct = {n for n in self.channels if isinstance(sc.channels.get(n), m.QueueChannel
-                                                                   | m.GroupedQueueChannel | m.LogChannel)}
-        self.outstanding: dict[tuple[str, str], int] = {}
-        self.entered = 0
-        self.lost_by_policy: list[str] = []
-        self.dead = 0
-        self.rejected = 0
+            channels = {n for n, c in scenario.channels.items()
+                        if not isinstance(c, m.RouterChannel) and getattr(c, "role", "normal") == "normal"}
+        self.channels = channels
+        self.ledger = FateLedger(scenario, channels, group=spec.group,
+                                 count_dead_letters_as_handled=spec.count_dead_letters_as_handled)
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
-        chans = self.channels
-        direct = self.direct
-        out = self.outstanding
-        for ev in batch:
-            kind = ev.kind
-            ch = ev.channel
-            if ch not in chans or ev.msg is None:
-                continue
-            arrived = False
-            if kind == "enqueued":
-                arrived = ev.data is None or ev.data.get("reason") != "delay_elapsed"
-            elif kind in ("published", "routed"):
-                arrived = ch in direct
-            if arrived:
-                k = (ev.msg, ch)
-                out[k] = out.get(k, 0) + 1
-                self.entered += 1
-                continue
-            if kind == "publish_rejected":
-                # refused at the door: the producer was told, so it never entered the channel
-                k = (ev.msg, ch)
-                if out.get(k, 0) > 0:
-                    out[k] -= 1
-                    if not out[k]:
-                        del out[k]
-                    self.entered -= 1
-                    self.rejected += 1
-                continue
-            if kind in ("acked", "expired", "dropped", "dead_lettered", "parked", "max_deliveries_reached"):
-                if kind in ("dead_lettered", "parked"):
-                    self.dead += 1
-                    if not self.spec.count_dead_letters_as_handled:
-                        self.lost_by_policy.append(ev.msg)
-                if kind == "dropped" and ev.data is not None and ev.data.get("reason") in ("overflow", "fault",
-                                                                                           "broker_restart"):
-                    self.lost_by_policy.append(ev.msg)
-                k = (ev.msg, ch)
-                n = out.get(k, 0)
-                if n <= 1:
-                    out.pop(k, None)
-                else:
-                    out[k] = n - 1
+        self.ledger.consume(batch)
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         where = ", ".join(sorted(self.channels))
-        expected = f"every message that entered {where} is acked, dead-lettered or expired by policy"
-        if not self.entered:
+        if self.spec.group is not None:
+            where += f" (group {self.spec.group})"
+        expected = (f"every message that entered {where} is handled, dead-lettered, expired by its TTL or "
+                    "dropped by a declared policy")
+        led = self.ledger
+        final = drain == "complete"
+        lost = led.lost(final=final)
+        pending = [mid for mid in led.pending(final=final) if mid not in lost]
+        if not led.entered and not lost:
             return self.out("unknown", expected, "no message entered the channel")
-        lost = sorted({msg for (msg, _c) in self.outstanding}) + self.lost_by_policy
-        if drain != "complete" and self.outstanding:
-            return self.out("unknown", expected,
-                            f"the drain did not finish: {len(self.outstanding)} message(s) still pending",
-                            lost)
         if lost:
-            return self.out("fail", expected, f"{len(lost)} of {self.entered} message(s) lost", lost)
-        refused = f", {self.rejected} refused at publish" if self.rejected else ""
-        return self.out("pass", expected, f"all {self.entered} accounted for ({self.dead} dead-lettered{refused})")
+            reasons: dict[str, int] = {}
+            for rs in lost.values():
+                for r in dict.fromkeys(rs):
+                    reasons[r] = reasons.get(r, 0) + 1
+            why = "; ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
+            more = f"; {len(pending)} more without a fate yet" if pending else ""
+            return self.out("fail", expected, f"{len(lost)} of {led.entered} message(s) lost: {why}{more}",
+                            sorted(lost) + pending)
+        if pending:
+            if final:
+                return self.out("unknown", expected,
+                                f"{len(pending)} message(s) have no fate in the trace although the drain "
+                                f"completed", pending)
+            return self.out("unknown", expected,
+                            f"the drain did not finish: {len(pending)} message(s) still pending", pending)
+        fates = led.fates
+        dead = fates[DEAD] + fates[PARKED]
+        parts = [f"{dead} dead-lettered"]
+        for label in (EXPIRED, DROPPED_ON_EXHAUSTED, DROPPED_AT_LIMIT, DUPLICATE_OF_HANDLED):
+            if fates[label]:
+                parts.append(f"{fates[label]} {label}")
+        if led.rejected:
+            parts.append(f"{led.rejected} refused at publish")
+        return self.out("pass", expected, f"all {led.entered} accounted for ({', '.join(parts)})")
 
 
 class DeadLetters(Checker):
@@ -146,20 +182,37 @@ class DeadLetters(Checker):
         super().__init__(spec, name)
         self.deliveries: dict[str, int] = {}
         self.letters: list[tuple[str, str | None, str | None, int]] = []
+        # (t, consumer) of a republish retry per message: the ack at that instant hands the message to
+        # a copy with the same id, so its deliveries go on counting (it is not done).
+        self.handoff: dict[str, tuple[int, str | None]] = {}
+        self.acked_now: tuple[int, dict[str, int]] = (-1, {})
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         target = self.spec.channel
         deliveries = self.deliveries
+        handoff = self.handoff
         for ev in batch:
             kind = ev.kind
             if kind in ("delivered", "redelivered") and ev.msg is not None and ev.channel != target:
                 deliveries[ev.msg] = deliveries.get(ev.msg, 0) + 1
+            elif kind == "retry_scheduled" and ev.msg is not None and ev.data is not None \
+                    and ev.data.get("mode") == "republish":
+                handoff[ev.msg] = (ev.t, ev.actor)
             elif kind == "acked" and ev.msg is not None and ev.channel != target:
-                deliveries.pop(ev.msg, None)
+                if handoff.pop(ev.msg, None) == (ev.t, ev.actor):
+                    continue
+                n = deliveries.pop(ev.msg, 0)
+                # a consumer that dead-letters by itself acks first, then reports the dead letter
+                if self.acked_now[0] != ev.t:
+                    self.acked_now = (ev.t, {})
+                self.acked_now[1][ev.msg] = n
             elif kind in ("dead_lettered", "parked") and ev.msg is not None and ev.data is not None \
                     and ev.data.get("target") == target:
                 reason = ev.data.get("reason")
-                self.letters.append((ev.msg, ev.tag, reason, deliveries.pop(ev.msg, 0)))
+                n = deliveries.pop(ev.msg, 0)
+                if ev.data.get("by") == "application" and self.acked_now[0] == ev.t:
+                    n += self.acked_now[1].pop(ev.msg, 0)
+                self.letters.append((ev.msg, ev.tag, reason, n))
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         s = self.spec
@@ -753,7 +806,7 @@ class CheckSuite:
     @staticmethod
     def _make(spec: Any, name: str, engine: Engine) -> Checker:
         if isinstance(spec, m.NoLossCheck):
-            return NoLoss(spec, name, engine)
+            return NoLoss(spec, name, engine.scenario)
         if isinstance(spec, m.DeadLettersCheck):
             return DeadLetters(spec, name)
         if isinstance(spec, m.EffectivelyOnceCheck):
