@@ -578,27 +578,36 @@ class AssertionChecker(Checker):
                 else:
                     self.by_kind.setdefault(sel.name, []).append((slot, sel))
                     self.counters[slot] = 0
-        self.window: tuple[int, int] | None = None
+        # The window the metrics come from, as [start, end] spans of virtual time (end None = still
+        # open): `during: [from, to]`, or every span in which the named fault was active. Every
+        # aggregate honours it: counted events by their time, sampled gauges by their sample time,
+        # state by its value at the last sample inside the window.
+        self.windowed = spec.during is not None
+        self.spans: list[list[int | None]] = []
         self.fault_window: str | None = None
-        self.fault_active = False
-        self.window_start: int | None = None
-        self.window_end: int | None = None
         if isinstance(spec.during, list):
-            self.window = (spec.during[0], spec.during[1])
+            self.spans.append([spec.during[0], spec.during[1]])
         elif isinstance(spec.during, str):
             self.fault_window = spec.during.removeprefix("fault:")
+        self.state_slots = [i for i, agg in enumerate(self.aggs) if agg.selector.name.startswith("state.")]
+        self.state_seen: dict[int, float | None] | None = None
         self.violation: tuple[int, float | None, float | None] | None = None
         self.duration_valued = any(getattr(n, "unit_kind", None) == "duration" for n in _numbers(self.assertion)) \
             or any(a.selector.name in (*LATENCY_METRICS, "request.latency") and a.func != "count" for a in self.aggs)
         self.ever_true = False
         self.last_eval: tuple[bool | None, float | None, float | None] = (None, None, None)
 
+    def in_window(self, t: int) -> bool:
+        """True when virtual time `t` lies in the window (always, without one)."""
+        if not self.windowed:
+            return True
+        for start, end in self.spans:
+            if start <= t and (end is None or t <= end):  # type: ignore[operator]
+                return True
+        return False
+
     def _in_window(self, ev: TraceEvent) -> bool:
-        if self.window is not None:
-            return self.window[0] <= ev.t <= self.window[1]
-        if self.fault_window is not None:
-            return self.fault_active
-        return True
+        return self.in_window(ev.t)
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         by_kind = self.by_kind
@@ -607,12 +616,11 @@ class AssertionChecker(Checker):
         for ev in batch:
             kind = ev.kind
             if fw is not None and ev.actor == fw:
-                if kind == "fault_started":
-                    self.fault_active = True
-                    self.window_start = ev.t
-                elif kind == "fault_ended":
-                    self.fault_active = False
-                    self.window_end = ev.t
+                spans = self.spans
+                if kind == "fault_started" and not (spans and spans[-1][1] is None):
+                    spans.append([ev.t, None])
+                elif kind == "fault_ended" and spans and spans[-1][1] is None:
+                    spans[-1][1] = ev.t
             sels = by_kind.get(kind)
             if sels is not None and self._in_window(ev):
                 for slot, sel in sels:
@@ -653,6 +661,12 @@ class AssertionChecker(Checker):
     def resolve(self, agg: Aggregate) -> float | None:
         """The current value of one aggregate (None = no data)."""
         i = self.aggs.index(agg)
+        if agg.selector.name.startswith("state.") and self.windowed:
+            # state has no history: its value at the last sample taken inside the window
+            return None if self.state_seen is None else self.state_seen.get(i)
+        return self._resolve_now(agg, i)
+
+    def _resolve_now(self, agg: Aggregate, i: int) -> float | None:
         func = agg.func
         sel = agg.selector
         slot = i * 4
@@ -674,7 +688,7 @@ class AssertionChecker(Checker):
                     "avg": lambda xs: sum(xs) / len(xs)}.get(func, lambda xs: None)(nums)
         if name in GAUGE_METRICS:
             labels = {f.label: f.value for f in sel.filters if f.op == "="}
-            values = self.engine.metrics.gauge(name, labels)
+            values = self.engine.metrics.gauge(name, labels, self.in_window if self.windowed else None)
             if not values:
                 return None
             if func == "max":
@@ -712,13 +726,20 @@ class AssertionChecker(Checker):
         return None
 
     def _span(self) -> float:
+        """Seconds of the window elapsed so far (of the run, without one)."""
         now = self.engine.now
-        if self.window is not None:
-            return (min(now, self.window[1]) - self.window[0]) / 1e9
-        if self.fault_window is not None and self.window_start is not None:
-            end = self.window_end if self.window_end is not None else now
-            return (end - self.window_start) / 1e9
-        return now / 1e9
+        if not self.windowed:
+            return now / 1e9
+        total = 0
+        for start, end in self.spans:
+            stop = now if end is None else min(now, end)  # type: ignore[type-var]
+            total += max(0, stop - start)  # type: ignore[operator]
+        return total / 1e9
+
+    def _see_state(self, now: int) -> None:
+        """Remember the state aggregates at a sample inside the window."""
+        if self.state_slots and self.windowed and self.in_window(now):
+            self.state_seen = {i: self._resolve_now(self.aggs[i], i) for i in self.state_slots}
 
     def _fmt(self, v: float | None) -> str:
         if v is not None and self.duration_valued:
@@ -731,9 +752,12 @@ class AssertionChecker(Checker):
         return self.last_eval
 
     def tick(self, now: int) -> None:
+        self._see_state(now)
         when = self.spec.when
         if when == "end":
             return
+        if not self.in_window(now):
+            return  # a sample outside the window is not judged
         passed, left, right = self.evaluate()
         if when == "always" and passed is False and self.violation is None:
             self.violation = (now, left, right)
@@ -742,6 +766,7 @@ class AssertionChecker(Checker):
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         text = self.spec.that
+        self._see_state(now)
         passed, left, right = self.evaluate()
         shown = f"left = {self._fmt(left)}, right = {self._fmt(right)}"
         when = self.spec.when
