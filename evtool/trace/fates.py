@@ -127,18 +127,59 @@ class FateLedger:
     # ------------------------------------------------------------------ folding
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
-        """Fold a batch in."""
+        """Fold a batch in.
+
+        The common life (a publish into a queue or log, `handled`, then its ack) is folded inline
+        and forgotten at once; everything else goes through the handlers below. Indexes, not
+        field names: ev[0] t, ev[1] kind, ev[2] msg, ev[3] channel, ev[4] actor.
+        """
         if not batch:
             return
         if self._settled:
-            self._reap(batch[0].t)
+            self._reap(batch[0][0])
         chans = self.channels
+        direct = self.direct
+        consumers = self.consumers
+        copies = self.copies
+        group = self.group
+        handlers = _HANDLERS
         for ev in batch:
-            if ev.msg is None or ev.channel not in chans:
+            ch = ev[3]
+            if ch not in chans:
                 continue
-            if self.group is not None and not self._in_group(ev):
+            mid = ev[2]
+            if mid is None:
                 continue
-            handler = _HANDLERS.get(ev.kind)
+            if group is not None and not self._in_group(ev):
+                continue
+            kind = ev[1]
+            if kind == "published" or kind == "routed":
+                if ch not in direct:
+                    continue
+                k = (mid, ch)
+                if k not in copies:
+                    st = copies[k] = _Copies()
+                    st.open = 1
+                    st.arrival = (ev[0], False)
+                    self.entered += 1
+                    continue
+            elif kind == "handled":
+                actor = ev[4]
+                st = copies.get((mid, ch))  # type: ignore[assignment]
+                if st is not None and actor in consumers and st.credit is None and st.unjustified is None:
+                    st.credit = {actor: 1}
+                    st.handled = True
+                    continue
+            elif kind == "acked":
+                actor = ev[4]
+                st = copies.get((mid, ch))  # type: ignore[assignment]
+                if st is not None and st.open == 1 and not st.handover and st.handoff is None \
+                        and st.unjustified is None and (st.credit == {actor: 1} or (
+                            st.credit is None and actor not in consumers)):
+                    del copies[(mid, ch)]
+                    self.fates[HANDLED] += 1
+                    continue
+            handler = handlers.get(kind)
             if handler is not None:
                 handler(self, ev)
 
@@ -185,7 +226,10 @@ class FateLedger:
         else:
             self.losses.setdefault(ev.msg or "", []).append(loss)
         if st.settled():
-            self._settled.append((ev.msg, ev.channel))  # type: ignore[arg-type]
+            if st.closed[1] in _REFINABLE:
+                self._settled.append((ev.msg, ev.channel))  # type: ignore[arg-type]  # kept for this instant
+            else:
+                self.copies.pop((ev.msg, ev.channel), None)  # type: ignore[arg-type]
 
     def _refine(self, ev: TraceEvent, st: _Copies, fate: str, loss: str | None = None) -> None:
         """The copy closed at this instant reached a more precise fate (expired, then dead-lettered)."""
@@ -262,6 +306,8 @@ class FateLedger:
             # another group's ack of a log record already accounted for: settle its bookkeeping only
             if st.credit and actor in st.credit:
                 st.credit = _bump(st.credit, actor, -1)
+                if st.settled():
+                    self._settled.append((ev.msg, ev.channel))  # type: ignore[arg-type]
             return
         st.open -= 1
         if st.handoff is not None and st.handoff == (ev.t, ev.actor):
@@ -416,6 +462,8 @@ class FateLedger:
 
 
 LOST_LOG_REJECT = "rejected on a log with no dead-letter channel: skipped"
+_REFINABLE = frozenset({EXPIRED, "lost:" + LOST_LOG_REJECT})
+"""Fates a later event at the same instant may make more precise (expired, then dead_lettered)."""
 
 _HANDLERS: dict[str, Any] = {
     "published": FateLedger._arrived,
