@@ -250,48 +250,68 @@ class DeadLetters(Checker):
         return self.out("pass", expected, seen + detail, [x[0] for x in letters])
 
 
+class _KeyTally:
+    """How often each business key was seen, with the first message of each and the repeats."""
+
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] = {}
+        self.first: dict[Any, str] = {}
+        self.violations: list[str] = []
+        self.seen = 0
+        self.keys_twice = 0
+
+    def add(self, key: Any, msg: str | None) -> None:
+        self.seen += 1
+        n = self.counts.get(key, 0) + 1
+        self.counts[key] = n
+        if n == 1:
+            self.first[key] = msg or ""
+        elif n == 2:
+            self.keys_twice += 1
+            self.violations.extend([self.first.get(key, ""), msg or ""])
+
+
 class EffectivelyOnce(Checker):
-    """Side effects applied once per business key."""
+    """Side effects applied once per business key.
+
+    Judged from what was applied, not from what succeeded: when the trace has `effect_applied`
+    events of the consumer (one per handling attempt that applied effects, with `bkeys` like
+    `handled`; also for an attempt that failed after applying some of them), those are counted.
+    A trace without them only shows successful handlings (`handled`), which is all a consumer
+    without effects does; effects applied by an attempt that then failed are invisible there.
+    """
 
     def __init__(self, spec: m.EffectivelyOnceCheck, name: str, engine: Engine) -> None:
         super().__init__(spec, name)
         consumer = engine.consumers[spec.consumer]
         self.index = len(consumer.business_keys)
         consumer.business_keys.append(compile_expression(spec.by))
-        self.counts: dict[Any, int] = {}
-        self.first: dict[Any, str] = {}
-        self.violations: list[str] = []
-        self.handled = 0
-        self.keys_twice = 0
+        self.handlings = _KeyTally()
+        self.applications = _KeyTally()
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         name = self.spec.consumer
-        counts = self.counts
         for ev in batch:
-            if ev.kind != "handled" or ev.actor != name or ev.data is None:
+            kind = ev.kind
+            if (kind != "handled" and kind != "effect_applied") or ev.actor != name or ev.data is None:
                 continue
             keys = ev.data.get("bkeys")
-            if keys is None or ev.data.get("duplicate"):
+            if keys is None or ev.data.get("duplicate") or len(keys) <= self.index:
                 continue
-            k = keys[self.index]
-            self.handled += 1
-            n = counts.get(k, 0) + 1
-            counts[k] = n
-            if n == 1:
-                self.first[k] = ev.msg or ""
-            elif n == 2:
-                self.keys_twice += 1
-                self.violations.extend([self.first.get(k, ""), ev.msg or ""])
+            (self.handlings if kind == "handled" else self.applications).add(keys[self.index], ev.msg)
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         expected = f"{self.spec.consumer} applies its effects once per {self.spec.by}"
-        if not self.handled:
+        applied = self.applications.seen > 0
+        tally = self.applications if applied else self.handlings
+        what = "applications of effects" if applied else "successful handlings"
+        if not tally.seen:
             return self.out("unknown", expected, "no message was handled")
-        if self.keys_twice:
+        if tally.keys_twice:
             return self.out("fail", expected,
-                            f"{self.keys_twice} key(s) had effects applied more than once "
-                            f"({self.handled} successful handlings)", self.violations)
-        return self.out("pass", expected, f"{self.handled} handlings, {len(self.counts)} keys, each once")
+                            f"{tally.keys_twice} key(s) had effects applied more than once "
+                            f"({tally.seen} {what})", tally.violations)
+        return self.out("pass", expected, f"{tally.seen} {what}, {len(tally.counts)} keys, each once")
 
 
 class NoDuplicates(Checker):
