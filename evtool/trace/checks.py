@@ -492,7 +492,7 @@ class PatternEvents(Checker):
                 if kind == "request_sent" and data.get("attempt", 1) == 1:
                     self.count += 1
                     self.started[rid] = ev.t
-                elif kind in ("reply_received", "request_fell_back", "request_failed"):
+                elif kind in ("reply_received", "request_fell_back"):  # an error outcome is a fell_back
                     if rid in self.ended:
                         self.bad.append(rid)
                     self.ended[rid] = kind

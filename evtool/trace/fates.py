@@ -294,8 +294,12 @@ class FateLedger:
         self.rejected += 1   # refused at the door: the producer was told, so it never entered
 
     def _retry_scheduled(self, ev: TraceEvent) -> None:
+        # Only a copy still open can be handed over (a requester's timeout retry republishes a request
+        # that was already consumed: nothing of it is open here).
         if ev.data is not None and ev.data.get("mode") == "republish":
-            self._state(ev).handoff = (ev.t, ev.actor)
+            st = self.copies.get((ev.msg, ev.channel))  # type: ignore[arg-type]
+            if st is not None and st.open:
+                st.handoff = (ev.t, ev.actor)
 
     def _acked(self, ev: TraceEvent) -> None:
         st = self.copies.get((ev.msg, ev.channel))  # type: ignore[arg-type]

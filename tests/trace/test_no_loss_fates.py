@@ -439,3 +439,15 @@ def test_settled_messages_are_forgotten() -> None:
         ])
     assert len(check.ledger.copies) <= 1
     assert check.result(500 * MS, "complete")["status"] == "pass"
+
+
+def test_a_retry_of_a_consumed_request_leaves_nothing_behind() -> None:
+    """A requester's timeout retry (`retry_scheduled`, mode republish, by the pattern) of a request the
+    responder already handled opens no hand-off: nothing stays pending or remembered."""
+    from evtool.scenario import models as m
+    check = NoLoss(m.NoLossCheck(check="no_loss", channel="work"), "all", scenario())
+    check.consume(life(0, "m1") + [E(MS * 100, "retry_scheduled", "m1", "work", "quote", None, None, 1, None,
+                                     {"delay": MS, "mode": "republish"})])
+    check.consume([E(MS * 200, "load_ended")])
+    assert not check.ledger.copies
+    assert check.result(MS * 200, "complete")["status"] == "pass"
