@@ -83,7 +83,8 @@ class NoLoss(Checker):
                                republished copy continues the message its hand-off ack left pending
     routed                     enters the queue a router forwarded it to
     enqueued                   enters a topic subscription, a dead-letter channel or (redrive) its
-                               channel again; `reason: delay_elapsed` is no arrival
+                               channel again; `reason: delay_elapsed` (and `routed`, which a
+                               log reports after `routed`) is no new arrival
     publish_rejected           never entered (the producer was told); a refused republished copy
                                is LOST
     duplicate_dropped          a re-send that never entered (its first copy carries the fate); a

@@ -109,6 +109,7 @@ class FateLedger:
         self.direct = {n for n in channels
                        if isinstance(chans.get(n), m.QueueChannel | m.GroupedQueueChannel | m.LogChannel)}
         self.grouped = {n for n in channels if isinstance(chans.get(n), m.TopicChannel | m.LogChannel)}
+        self.logs = {n for n in channels if isinstance(chans.get(n), m.LogChannel)}
         self.ttl_declared = {n for n in channels if getattr(chans.get(n), "ttl", None) is not None}
         self.limit_declared = {n for n in channels
                                if getattr(chans.get(n), "max_deliveries", None) not in (None, "unlimited")}
@@ -190,8 +191,9 @@ class FateLedger:
         if g is None and ev.actor in self.group_of:
             g = self.group_of[ev.actor]
         if g is None:
-            # a topic copy outside any group subscription, or a log publish (which every group reads)
-            return ev.kind in ("published", "dropped", "publish_rejected", "duplicate_dropped")
+            # what arrives in a log is read by every group; on a topic, what never reached a subscription
+            return ev.channel in self.logs or ev.kind in ("published", "dropped", "publish_rejected",
+                                                          "duplicate_dropped", "unroutable")
         return g == self.group
 
     def _reap(self, before: int) -> None:
@@ -256,7 +258,8 @@ class FateLedger:
     def _arrived(self, ev: TraceEvent) -> None:
         kind = ev.kind
         if kind == "enqueued":
-            if ev.data is not None and ev.data.get("reason") == "delay_elapsed":
+            # delay_elapsed: a delayed copy became ready; routed: a log reports `routed`, then `enqueued`
+            if ev.data is not None and ev.data.get("reason") in ("delay_elapsed", "routed"):
                 return
         elif ev.channel not in self.direct:
             return          # a publish to a topic: its copies arrive as `enqueued`

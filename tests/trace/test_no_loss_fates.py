@@ -451,3 +451,31 @@ def test_a_retry_of_a_consumed_request_leaves_nothing_behind() -> None:
     check.consume([E(MS * 200, "load_ended")])
     assert not check.ledger.copies
     assert check.result(MS * 200, "complete")["status"] == "pass"
+
+
+ROUTED_TO_LOG = HEAD + """
+channels:
+  fan: {kind: router, type: fanout, bindings: [{to: clicks}, {to: jobs}]}
+  clicks: {kind: log, partitions: 2}
+  jobs: {kind: queue}
+producers:
+  load: {to: fan, arrival: {process: constant, rate: 20/s}}
+consumers:
+  counter: {from: clicks, processing: 5ms}
+  worker: {from: jobs, processing: 5ms}
+expect:
+  - {name: all, check: no_loss}
+  - {name: log, check: no_loss, channel: clicks, group: counter}
+"""
+
+
+def test_end_to_end_a_router_into_a_log_is_one_arrival() -> None:
+    """A router forwarding into a log reports `routed` and then `enqueued` (reason routed): one message."""
+    events: list[E] = []
+    outcome = Engine(load_text(ROUTED_TO_LOG, "t.yaml"), listeners=[events.extend]).run()
+    assert any(ev.kind == "enqueued" and ev.channel == "clicks" for ev in events)
+    results = {c["name"]: c for c in outcome.checks}
+    assert results["all"]["status"] == "pass", results["all"]
+    assert results["log"]["status"] == "pass", results["log"]
+    published = sum(1 for ev in events if ev.kind == "published" and ev.channel == "fan")
+    assert f"all {2 * published} accounted for" in results["all"]["observed"]
