@@ -45,21 +45,70 @@ def _result(name: str, check: str, status: str, expected: str, observed: str, ev
 
 
 class Checker:
-    """Base: an expectation folded over the trace."""
+    """Base: an expectation folded over the trace.
+
+    `result` judges what has been seen so far; `final` is the verdict, with the expectation's
+    `when` applied: `always` fails at the first sample whose result failed, `eventually` passes at
+    the first sample whose result passed (no later than `within`). A `within` the check cannot
+    honour makes the verdict unknown rather than being ignored.
+    """
+
+    WITHIN_AT_END = False
+    """True for checks that give `within` a meaning of their own (saga_terminates)."""
 
     def __init__(self, spec: Any, name: str) -> None:
         self.spec = spec
         self.name = name
+        self.failed_at: tuple[int, str] | None = None
+        self.held_at: tuple[int, str] | None = None
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         """Fold in a batch of events."""
 
     def tick(self, now: int) -> None:
-        """Called at every metric sample (for `always` / `eventually`)."""
+        """Called at every metric sample: judge `always` / `eventually` checks at this instant."""
+        when = getattr(self.spec, "when", "end")
+        if when == "end" or (self.failed_at is not None and when == "always") or self.held_at is not None:
+            return
+        within = getattr(self.spec, "within", None)
+        r = self.result(now, "pending")
+        if when == "always" and r["status"] == "fail":
+            self.failed_at = (now, r["observed"])
+        elif when == "eventually" and r["status"] == "pass" and (within is None or now <= within):
+            self.held_at = (now, r["observed"])
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
-        """The verdict at the end of the run."""
+        """The verdict on what was seen so far."""
         raise NotImplementedError
+
+    def final(self, now: int, drain: str) -> dict[str, Any]:
+        """The verdict at the end of the run, with `when` and `within` honoured."""
+        r = self.result(now, drain)
+        when = getattr(self.spec, "when", "end")
+        within = getattr(self.spec, "within", None)
+        if within is not None and when != "eventually" and not self.WITHIN_AT_END:
+            return {**r, "status": "unknown",
+                    "observed": f"`within` applies to `when: eventually`; it was not honoured here "
+                                f"({r['observed']})"}
+        if when == "always":
+            if self.failed_at is not None:
+                t, seen = self.failed_at
+                return {**r, "status": "fail", "expected": f"{r['expected']}, at every sample",
+                        "observed": f"false at {format_duration(t)}: {seen}"}
+            return {**r, "expected": f"{r['expected']}, at every sample"}
+        if when == "eventually":
+            limit = f" within {format_duration(within)}" if within is not None else ""
+            expected = f"{r['expected']}, eventually{limit}"
+            if self.held_at is not None:
+                t, seen = self.held_at
+                return {**r, "status": "pass", "expected": expected, "observed": f"held at {format_duration(t)}: {seen}"}
+            if r["status"] == "pass" and (within is None or now <= within):
+                return {**r, "expected": expected}
+            if r["status"] == "pass":
+                return {**r, "status": "fail", "expected": expected,
+                        "observed": f"held only after {format_duration(within)}: {r['observed']}"}
+            return {**r, "expected": expected}
+        return r
 
     def out(self, status: str, expected: str, observed: str, evidence: list[str] | None = None) -> dict[str, Any]:
         """A result dict carrying this checker's name, kind, because and when."""
@@ -473,6 +522,7 @@ class PatternEvents(Checker):
 
     def __init__(self, spec: m.PatternCheck, name: str, engine: Engine | None = None) -> None:
         super().__init__(spec, name)
+        self.WITHIN_AT_END = spec.check == "saga_terminates"
         self.engine = engine
         self.started: dict[str, int] = {}
         self.ended: dict[str, str] = {}
@@ -772,6 +822,10 @@ class AssertionChecker(Checker):
         self.last_eval = self.assertion.evaluate(self.resolve)
         return self.last_eval
 
+    def final(self, now: int, drain: str) -> dict[str, Any]:
+        """An assertion applies `when` and `within` itself (in `tick` and `result`)."""
+        return self.result(now, drain)
+
     def tick(self, now: int) -> None:
         self._see_state(now)
         when = self.spec.when
@@ -800,9 +854,16 @@ class AssertionChecker(Checker):
                 return self.out("fail" if not self.spec.allow_unknown else "unknown", f"{text} at every sample",
                                 "no data to judge" if not self.spec.allow_unknown else "no data")
             return self.out("pass", f"{text} at every sample", f"held throughout; at the end {shown}")
+        if self.spec.within is not None and when != "eventually":
+            return self.out("unknown", text, f"`within` applies to `when: eventually`; it was not honoured "
+                                             f"here ({shown})")
         if when == "eventually":
-            if self.ever_true or passed:
+            within = self.spec.within
+            if self.ever_true or (passed and (within is None or now <= within)):
                 return self.out("pass", f"{text} eventually", f"held; at the end {shown}")
+            if passed and within is not None:
+                return self.out("fail", f"{text} eventually within {format_duration(within)}",
+                                f"held only after {format_duration(within)}; at the end {shown}")
             if passed is None:
                 return self.out("unknown", f"{text} eventually", "no data to judge")
             return self.out("fail", f"{text} eventually", f"never held; at the end {shown}")
@@ -918,4 +979,4 @@ class CheckSuite:
 
     def finish(self, now: int, drain: str) -> list[dict[str, Any]]:
         """The final verdicts."""
-        return [c.result(now, drain) for c in self.checkers]
+        return [c.final(now, drain) for c in self.checkers]

@@ -105,3 +105,48 @@ def test_a_recurring_fault_window_is_every_span_it_was_active() -> None:
     engine.now = 10 * s
     assert count.result(engine.now, "complete")["status"] == "pass"
     assert rate.result(engine.now, "complete")["status"] == "pass"  # 4 handled over 2 s + 2 s
+
+
+STEADY = """
+evtool: "1"
+id: steady
+run: {seed: 1, duration: 2s, drain: {max: 1m}}
+channels:
+  work: {kind: queue}
+producers:
+  load: {to: work, arrival: {process: constant, rate: 10/s}}
+consumers:
+  worker: {from: work, processing: 5ms}
+faults:
+  - {name: stall, at: 0s, for: 300ms, action: slow, target: "consumer:worker", latency_factor: 100}
+expect:
+EXPECT
+"""
+
+WHEN_CASES = [
+    # `eventually ... within`: true only at 0.6 s, so not within 100 ms
+    ("late", "{that: 'count(handled) > 5', when: eventually, within: 100ms}", "fail"),
+    ("in-time", "{that: 'count(handled) > 5', when: eventually, within: 1s}", "pass"),
+    # a named check judged at every sample: the first message takes 500 ms and the next four queue
+    # behind it, so the median is above 100 ms until the fast ones outnumber them
+    ("latency-always", "{check: latency, percentile: 50, below: 100ms, when: always}", "fail"),
+    ("latency-end", "{check: latency, percentile: 50, below: 100ms}", "pass"),
+    # a named check that must hold by a time: no message is handled in the first 50 ms
+    ("dupes-eventually", "{check: no_duplicates, consumer: worker, when: eventually, within: 50ms}", "fail"),
+    ("dupes-eventually-ok", "{check: no_duplicates, consumer: worker, when: eventually, within: 1s}", "pass"),
+    # `within` has no meaning for a check judged at the end: not honoured is not a pass
+    ("within-ignored", "{check: no_loss, within: 1ms}", "unknown"),
+    ("within-assertion", "{that: 'count(handled) > 5', within: 1ms}", "unknown"),
+]
+
+
+@pytest.fixture(scope="module")
+def when_results() -> dict[str, dict[str, Any]]:
+    expect = "\n".join(f"  - {{name: {name}, {body[1:]}" for name, body, _ in WHEN_CASES)
+    outcome = Engine(load_text(STEADY.replace("EXPECT", expect), "t.yaml")).run()
+    return {c["name"]: c for c in outcome.checks}
+
+
+@pytest.mark.parametrize(("name", "status"), [(n, s) for n, _, s in WHEN_CASES])
+def test_when_and_within_are_honoured(when_results: dict[str, dict[str, Any]], name: str, status: str) -> None:
+    assert when_results[name]["status"] == status, when_results[name]
