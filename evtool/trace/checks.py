@@ -163,9 +163,31 @@ class NoLoss(Checker):
     delivered, redelivered,    no fate: the message is still in the broker's or the consumer's
     failed, nacked, returned,  hands
     lease_expired, delayed,
-    claimed, committed
-    every other kind           says nothing about one message's fate (instances, groups, faults,
-                               patterns, alerts, phases)
+    claimed, committed,
+    effect_applied,
+    batch_handled
+    emitted, outbox_relayed,   a new message, which enters by its own `published`
+    request_sent
+    dual_write_lost            a message that never entered a channel (the outbox expectations
+                               judge it); dual_write_ghost, outbox_written likewise
+    reply_received,            outcomes of a request (request_outcomes judges them), not of a
+    request_timed_out,         message in a channel
+    reply_orphaned,
+    request_fell_back
+    broker_restarted           its losses arrive as `dropped` (reason broker_restart)
+    drain_timed_out            what is still pending stays without a fate: unknown
+    instance_*, channel_closed no fate: unacked deliveries come back as `returned` (an ack: auto
+                               delivery whose handler is lost shows as an ack never handled)
+    rebalanced, partition_*,   not about one message's fate
+    fault_*, user_intervention,
+    saga_*, event_appended,
+    concurrency_conflict,
+    aggregate_loaded,
+    snapshot_taken, upcast,
+    projection_*, stale_read,
+    lesson_step, alert_raised,
+    load_ended, drain_ended,
+    run_ended
     ========================== =====================================================================
 
     A copy with no fate when the drain completed makes the result unknown (the check cannot see

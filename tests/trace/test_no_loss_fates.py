@@ -479,3 +479,20 @@ def test_end_to_end_a_router_into_a_log_is_one_arrival() -> None:
     assert results["log"]["status"] == "pass", results["log"]
     published = sum(1 for ev in events if ev.kind == "published" and ev.channel == "fan")
     assert f"all {2 * published} accounted for" in results["all"]["observed"]
+
+
+def test_every_trace_kind_has_a_decided_fate() -> None:
+    """The fate table (NoLoss's docstring and the `no_loss` description in the docs) names every kind of
+    the vocabulary, so a new kind cannot slip past `no_loss` undecided."""
+    import re
+    from pathlib import Path
+
+    from evtool.core.events import KINDS
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "scenario-language.md"
+    text = doc.read_text(encoding="utf-8")
+    section = text[text.index("`no_loss` follows every copy"):text.index("<!-- model: DeadLettersCheck -->")]
+    for where, body in (("NoLoss docstring", NoLoss.__doc__ or ""), ("docs", section)):
+        words = set(re.findall(r"[a-z_]+\*?", body))
+        undecided = [k for k in KINDS if k not in words and f"{k.split('_')[0]}_*" not in words]
+        assert not undecided, f"{where} does not decide {undecided}"
