@@ -238,6 +238,7 @@ class RabbitMQTransport:
 
     async def publish(self, channel: str, msg: Message) -> bool:
         """Publish with a confirm; False when RabbitMQ nacks it (reject-publish at capacity)."""
+        from aiormq.exceptions import DeliveryError
         from pamqp.commands import Basic
 
         assert self.topology is not None
@@ -250,8 +251,13 @@ class RabbitMQTransport:
                                  content_type="application/json",
                                  expiration=str(max(1, msg.ttl_ns // 1_000_000)) if msg.ttl_ns else None)
         async with self._window:
-            confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange, routing_key=rk[:255],
-                                                   properties=props)
+            try:
+                confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange,
+                                                       routing_key=rk[:255], properties=props)
+            except DeliveryError:
+                # aiormq turns the broker's basic.nack into DeliveryError (aiormq/channel.py
+                # `_confirm_delivery`): the publish was refused, e.g. reject-publish at x-max-length
+                return False
         return not isinstance(confirm, Basic.Nack)
 
     # ------------------------------------------------------------------ consuming

@@ -264,7 +264,13 @@ class TransportBroker:
             ok = await self.transport.publish(target, msg)
             if not ok:
                 self.refused[target] += 1
-                self._emit("publish_rejected", msg, target, msg.producer, data={"reason": "refused_by_broker"})
+                plan = self.topology.channels[target]
+                # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
+                # refused (it does not say why) is `refused_by_broker`
+                data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
+                                        if plan.capacity is not None and plan.overflow == "reject_publish"
+                                        else {"reason": "refused_by_broker"})
+                self._emit("publish_rejected", msg, target, msg.producer, data=data)
                 for key in [k for k in self.tallies if k[0] == target]:
                     self.tallies[key].take(msg.id)
                     self.tallies[key].enqueued -= 1
