@@ -122,6 +122,7 @@ class _Checker:
                 self.add((*base, "from"), f"`{c.from_}` is a router; consumers read queues, topics and logs",
                          "bind a queue to the router and read that queue")
             self.ref((*base, "dead_letter"), c.dead_letter, self.channels, "channel")
+            self.check_start(base, c)
             for i, rule in enumerate(c.fail_if):
                 self.expr((*base, "fail_if", i, "when"), rule.when)
             if c.idempotency is not None:
@@ -148,6 +149,15 @@ class _Checker:
                                                        self.data.get("consumers", {}).get(name, {})):
                 self.add((*base, "dispatch"), "`dispatch` applies to consumers of a `log` channel",
                          severity="warning")
+
+    def check_start(self, base: Path_, c: m.Consumer) -> None:
+        """A late consumer (`start:`) that starts when the load is over, or reads from where it cannot."""
+        duration = self.sc.run.duration
+        if c.start and c.start >= duration:
+            self.add((*base, "start"), f"`start: {c.start / 1e9:g}s` is at or after `run.duration` "
+                     f"({duration / 1e9:g}s): the consumer starts after every producer has stopped, if the "
+                     "drain is still running then", f"start it before {duration / 1e9:g}s, or lengthen "
+                     "run.duration", severity="warning")
 
     def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
         self.check_effects((*base, "effects"), effects)

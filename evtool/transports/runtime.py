@@ -563,11 +563,14 @@ class RealtimeEngine(Engine):
         return self.finish()
 
     def _load_done(self) -> bool:
-        """Every producer has stopped and nothing is left on the timeline (injections, faults)."""
+        """Every producer has stopped and nothing is left on the timeline (injections, faults, a late
+        consumer's start: ending the load before it would leave its messages unread)."""
         now = self.now
         for p in self.producers:
             if not p.stopped or any(inj.at > now for inj in p.spec.inject):
                 return False
+        if any(c.spec.start > now and not c.instances for c in self.consumers.values()):
+            return False
         return not any(f.enabled and (f.at > now or f.every is not None) for f in self.scenario.faults)
 
     async def settle(self, timeout_s: float = 5.0) -> None:

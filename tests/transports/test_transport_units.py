@@ -94,3 +94,18 @@ def test_comparison_rows_put_targets_side_by_side() -> None:
     names = [r[0] for r in rows]
     assert "check poison" in names and "dead_lettered" in names
     assert all(r[1] == r[2] for r in rows[1:])
+
+
+def test_a_start_at_or_after_the_duration_is_a_located_warning() -> None:
+    loaded = load_text("""evtool: "1"
+id: late-start
+run: {seed: 1, duration: 1s}
+channels: {jobs: {kind: queue}}
+producers: {p: {to: jobs, count: 1, arrival: {process: constant, rate: 1/s}}}
+consumers:
+  w: {from: jobs, start: 1s}
+  v: {from: jobs, start: 900ms}
+""")
+    found = [w for w in loaded.warnings if w.path == "consumers.w.start"]
+    assert len(found) == 1 and found[0].line == 7 and "run.duration" in found[0].message, loaded.warnings
+    assert not [w for w in loaded.warnings if w.path == "consumers.v.start"]

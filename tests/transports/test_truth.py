@@ -60,3 +60,41 @@ def test_a_publish_nack_is_publish_rejected_and_the_drain_does_not_wait(rabbitmq
     assert real.extra["problems"] == []
     assert _statuses(local) == _statuses(real) == {"refused": "pass", "handled": "pass", "nothing-lost": "pass"}
     assert real.drain == "complete" and real.extra["wall_s"] < 5
+
+
+# ------------------------------------------------------------------------------------------------ 2. start:
+
+LATE_QUEUE = """
+evtool: "1"
+id: t-late-queue
+run: {seed: 1, duration: 1s, drain: {max: 10s}}
+broker: {profile: PROFILE}
+channels:
+  jobs: {kind: queue}
+producers:
+  p: {to: jobs, arrival: {process: constant, rate: 20/s}, count: 10}
+consumers:
+  w: {from: jobs, processing: 1ms, start: 800ms}
+expect:
+  - {name: nothing-lost, check: no_loss, channel: jobs}
+  - {name: all, that: "count(handled{consumer=w}) == 10"}
+  - {name: late, that: "count(instance_started{consumer=w}) == 1"}
+"""
+
+
+def test_a_late_consumer_starts_on_the_broker(broker: tuple[str, str]) -> None:
+    """A consumer with `start: 800ms` starts at 800 ms on the real broker too, and reads what waited for it.
+
+    The producer is done at 450 ms; before, the real-time run ended its load phase then and, with no live
+    consumer, finished at once: the consumer never started and every message counted as lost. A queue keeps
+    messages until a consumer reads them on each broker (no broker-specific sentence needed: that is what a
+    queue, a WorkQueue stream and a consumer group's pending list are).
+    """
+    from .scenarios import text
+
+    transport, url = broker
+    loaded = load_text(text(LATE_QUEUE, transport))
+    local = Engine(loaded).run()
+    real = run_on_transport(loaded, transport, url=url)
+    assert real.extra["problems"] == []
+    assert _statuses(local) == _statuses(real) == {"nothing-lost": "pass", "all": "pass", "late": "pass"}
