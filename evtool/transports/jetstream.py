@@ -8,7 +8,8 @@ Mapping (docs/transports.md has the full table):
 * routers: NATS has no exchanges; the runtime routes on the client with the core's routing table;
 * ``ack_timeout`` -> AckWait (30 s when unset), ``max_deliveries`` -> MaxDeliver, `ChannelPlan.backoff_ns` ->
   BackOff, ``ttl`` -> the stream's MaxAge, ``capacity`` -> MaxMsgs with DiscardNew (reject_publish) or
-  DiscardOld, ``dedup_window`` -> the stream's Duplicates window with ``Nats-Msg-Id`` = the message id;
+  DiscardOld, ``dedup_window`` (else the profile's) -> the stream's Duplicates window, and ``Nats-Msg-Id`` =
+  the message's ``dedup_id`` when it has one (a PubAck that says duplicate is recorded ``duplicate_dropped``);
 * dead letters: JetStream has none. At MaxDeliver the server publishes an advisory and keeps the message;
   evtool listens for ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>``, reads the message by
   its stream sequence and, if the channel has a ``dead_letter`` target, publishes a copy there (the documented
@@ -209,7 +210,8 @@ class NatsTransport:
         plan = self.topology.channels[channel]
         target = plan.dead_letter
         if target is not None and target in self.topology.channels:
-            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths))
+            # a dead letter is a new publish: it never inherits a dedup id (decision 1)
+            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths), dedup_id=None)
             await self.publish(target, copy)
             self.sink.dead(channel, group, copy, reason, target, 1)
         elif reason == "max_deliveries":
@@ -225,7 +227,11 @@ class NatsTransport:
 
         assert self.topology is not None
         plan = self.topology.channels[channel]
-        headers = {"Nats-Msg-Id": msg.id} if plan.dedup_window_ns else None
+        # decision 1: only a message that carries a dedup id is deduplicated, keyed by that id (a derived
+        # message, a retry republish or a dead letter, carries none); getattr, since `Message.dedup_id` may
+        # not exist yet in a build of the core
+        dedup_id = getattr(msg, "dedup_id", None)
+        headers = {"Nats-Msg-Id": dedup_id} if dedup_id and plan.dedup_window_ns else None
         try:
             async with self._window:
                 ack = await self.js.publish(self.subject(channel), encode_message(msg), headers=headers)

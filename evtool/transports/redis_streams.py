@@ -309,7 +309,7 @@ class RedisTransport:
             return
         msg = decode_message(rows[0][1][b"m"])
         if target is not None and target in self.topology.channels:
-            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths))
+            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths), dedup_id=None)
             await self.publish(target, copy)
             await self.r.xack(key, gname, entry_id)
             self.sink.dead(channel, group, copy, reason, target, 1)

@@ -276,13 +276,17 @@ class TransportBroker:
                     self.tallies[key].enqueued -= 1
 
     def duplicate(self, channel: str, msg: Message) -> None:
-        """The broker dropped a publish as a duplicate (NATS Nats-Msg-Id within the window)."""
-        self._emit("duplicate_dropped", msg, channel, msg.producer, data={"by": "broker"})
+        """The broker dropped a publish as a duplicate (NATS: the PubAck of a ``Nats-Msg-Id`` seen within the
+        window says ``duplicate``). As in the core, the publish never entered the channel: it is recorded
+        ``duplicate_dropped`` and taken back out of the counts (the client had already traced ``published``,
+        before the broker's answer)."""
+        self._emit("duplicate_dropped", msg, channel, msg.producer,
+                   data={"by": "broker", "dedup_id": getattr(msg, "dedup_id", None)})
+        self.published[channel] -= 1
         for key in [k for k in self.tallies if k[0] == channel]:
             t = self.tallies[key]
             t.take(msg.id)
-            t.dropped += 1
-            self._emit("dropped", msg, channel, data={"reason": "duplicate", "group": key[1]})
+            t.enqueued -= 1
 
     # ------------------------------------------------------------------ subscriptions
 

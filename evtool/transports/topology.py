@@ -21,6 +21,14 @@ def _max_deliveries(spec: Any, profile: Profile) -> int | None:
     return int(md)
 
 
+def _dedup_window(spec: Any, profile: Profile) -> int | None:
+    """The channel's dedup window as the core computes it: its own (``0s`` = off), else the profile's."""
+    dw = spec.dedup_window
+    if dw is None:
+        return profile.dedup_window_ns
+    return dw or None
+
+
 def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = None) -> Topology:
     """Plan every channel of `scenario` under `prefix`.
 
@@ -51,5 +59,5 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
         plans[name] = ChannelPlan(
             name, spec.kind, groups=groups.get(name, []), ttl_ns=spec.ttl, capacity=spec.capacity,
             overflow=spec.overflow, max_deliveries=_max_deliveries(spec, profile), dead_letter=spec.dead_letter,
-            ack_timeout_ns=spec.ack_timeout, dedup_window_ns=spec.dedup_window or None, durable=durable)
+            ack_timeout_ns=spec.ack_timeout, dedup_window_ns=_dedup_window(spec, profile), durable=durable)
     return Topology(prefix, plans)
