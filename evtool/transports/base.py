@@ -104,6 +104,8 @@ class ChannelPlan:
     groups          consumer groups that read a topic or log (each gets its own queue / consumer / group)
     max_deliveries  broker-side delivery limit (None = unlimited)
     dead_letter     scenario channel that receives dead letters (None = they are dropped)
+    at_limit        what the profile does at the delivery limit: dead_letter | drop | keep_with_advisory (NATS
+                    keeps the message by itself; evtool emulates the others only when the profile says so)
     backoff_ns      NATS BackOff list (redelivery delays on ack timeout); empty = AckWait only
     bindings        for routers: (target channel, pattern)
     """
@@ -115,6 +117,7 @@ class ChannelPlan:
     capacity: int | None = None
     overflow: str = "reject_publish"
     max_deliveries: int | None = None
+    at_limit: str = "dead_letter"
     dead_letter: str | None = None
     ack_timeout_ns: int | None = None
     dedup_window_ns: int | None = None

@@ -11,9 +11,12 @@ Mapping (docs/transports.md has the full table):
   DiscardOld, ``dedup_window`` (else the profile's) -> the stream's Duplicates window, and ``Nats-Msg-Id`` =
   the message's ``dedup_id`` when it has one (a PubAck that says duplicate is recorded ``duplicate_dropped``);
 * dead letters: JetStream has none. At MaxDeliver the server publishes an advisory and keeps the message;
-  evtool listens for ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>``, reads the message by
-  its stream sequence and, if the channel has a ``dead_letter`` target, publishes a copy there (the documented
-  recipe); otherwise it records ``max_deliveries_reached``. A reject is ``+TERM`` plus the same copy.
+  evtool listens for ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`` and records
+  ``max_deliveries_reached`` (the profile's ``at_limit: keep_with_advisory``, the same fate as the core). Only
+  when the scenario asks for it explicitly (``broker.settings: {at_limit: dead_letter}``, which the core
+  applies too) does evtool emulate a dead-letter queue: it reads the message by its stream sequence,
+  publishes a copy to the channel's ``dead_letter`` target (the documented recipe) and deletes the original
+  from a WorkQueue stream. A reject is ``+TERM`` plus the same copy (the core dead-letters a reject too).
 
 Each instance pulls with its own fetch loop, never holding more unacked messages than its prefetch. A crashed
 instance stops pulling and acking: JetStream redelivers its messages when their AckWait ends.
@@ -202,10 +205,29 @@ class NatsTransport:
                     self.sink.problem(f"max-deliveries advisory on {channel}: {exc}")
                 return
             count = int(doc.get("deliveries", 0))
+            plan = self.topology.channels[channel] if self.topology is not None else None
+            if plan is None or plan.at_limit == "keep_with_advisory":
+                # what JetStream itself does: the message stays in the stream, undeliverable to this consumer
+                if self.sink is not None:
+                    self.sink.kept(channel, group, msg, count)
+                return
+            # the profile asks for a dead letter (or a drop) at the limit: emulated, as the core does under
+            # the same profile; a WorkQueue stream's original is deleted so the stream shows it gone
+            if plan.kind in ("queue", "grouped_queue"):
+                try:
+                    await self.jsm.delete_msg(self.stream(channel), doc["stream_seq"])
+                except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+                    if self.sink is not None:
+                        self.sink.problem(f"could not delete {msg.id} from {channel} at MaxDeliver: {exc}")
+            if plan.at_limit == "drop":
+                if self.sink is not None:
+                    self.sink.dead(channel, group, msg, "max_deliveries", None, 1)
+                return
             await self._dead_or_kept(channel, group, msg, "max_deliveries", count)
         return on_advisory
 
     async def _dead_or_kept(self, channel: str, group: str | None, msg: Message, reason: str, count: int) -> None:
+        """Copy `msg` to the channel's dead-letter target (evtool's emulation), or record it dropped."""
         assert self.topology is not None and self.sink is not None
         plan = self.topology.channels[channel]
         target = plan.dead_letter
@@ -214,8 +236,6 @@ class NatsTransport:
             copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths), dedup_id=None)
             await self.publish(target, copy)
             self.sink.dead(channel, group, copy, reason, target, 1)
-        elif reason == "max_deliveries":
-            self.sink.kept(channel, group, msg, count)
         else:
             self.sink.dead(channel, group, msg, reason, None, 1)
 

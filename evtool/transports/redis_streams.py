@@ -131,6 +131,7 @@ class RedisTransport:
         self.readers: dict[int, _Reader] = {}
         self.claimers: list[asyncio.Task[None]] = []
         self.delayed: set[tuple[str, str, bytes]] = set()
+        self.kept_entries: set[tuple[str, str, bytes]] = set()
         self.server_version = ""
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
         self._rr = itertools.count()
@@ -284,8 +285,7 @@ class RedisTransport:
         assert self.topology is not None
         plan = self.topology.channels[reader.spec.channel]
         if plan.max_deliveries is not None and count >= plan.max_deliveries:
-            await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id,
-                             "max_deliveries", count)
+            await self._at_limit(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id, count)
             return
         claimed = await self.r.xclaim(reader.key, reader.group, reader.consumer, 0, [entry_id])
         for cid, fields in claimed:
@@ -299,11 +299,26 @@ class RedisTransport:
         await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id, "rejected",
                          count)
 
+    async def _at_limit(self, channel: str, group: str | None, key: str, gname: str, entry_id: bytes,
+                        count: int) -> None:
+        """The delivery limit, as the profile's ``at_limit`` says (Redis has no limit: evtool's recipe)."""
+        assert self.topology is not None and self.sink is not None
+        plan = self.topology.channels[channel]
+        if plan.at_limit == "keep_with_advisory":
+            # left pending and never claimed again: what the core's keep_with_advisory does
+            self.kept_entries.add((key, gname, entry_id))
+            rows = await self.r.xrange(key, min=entry_id, max=entry_id)
+            if rows and b"m" in rows[0][1]:
+                self.sink.kept(channel, group, decode_message(rows[0][1][b"m"]), count)
+            return
+        await self._dead(channel, group, key, gname, entry_id, "max_deliveries", count,
+                         drop=plan.at_limit == "drop")
+
     async def _dead(self, channel: str, group: str | None, key: str, gname: str, entry_id: bytes, reason: str,
-                    count: int) -> None:
+                    count: int, drop: bool = False) -> None:
         assert self.topology is not None and self.sink is not None
         rows = await self.r.xrange(key, min=entry_id, max=entry_id)
-        target = self.topology.channels[channel].dead_letter
+        target = None if drop else self.topology.channels[channel].dead_letter
         if not rows or b"m" not in rows[0][1]:
             await self.r.xack(key, gname, entry_id)
             return
@@ -339,8 +354,10 @@ class RedisTransport:
                 if (key, gname, entry_id) in self.delayed:
                     continue
                 count = int(p["times_delivered"])
+                if (key, gname, entry_id) in self.kept_entries:
+                    continue
                 if plan is not None and plan.max_deliveries is not None and count >= plan.max_deliveries:
-                    await self._dead(channel, group, key, gname, entry_id, "max_deliveries", count)
+                    await self._at_limit(channel, group, key, gname, entry_id, count)
                     continue
                 target = live[next(self._rr) % len(live)]
                 claimed = await self.r.xclaim(key, gname, target.consumer, min_idle_ms, [entry_id])

@@ -50,7 +50,10 @@ def test_unreachable_broker_says_how_to_start_one_without_the_password() -> None
 
 def test_capabilities_say_what_is_missing_and_what_evtool_does() -> None:
     nats = capabilities(load_text(text(POISON, "nats", ATTEMPTS="2")), "nats")
-    assert any("no dead-letter queue" in w and "advisory" in w and "orders.dlq" in w for w in nats)
+    assert any("stays in the stream" in w and "max_deliveries_reached" in w and "orders.dlq" in w for w in nats)
+    emulated = capabilities(load_text(text(POISON, "nats", ATTEMPTS="2").replace(
+        "profile: nats-jetstream", "profile: nats-jetstream, settings: {at_limit: dead_letter}")), "nats")
+    assert any("no dead-letter queue" in w and "emulates" in w and "orders.dlq" in w for w in emulated)
     redis = capabilities(load_text(text(POISON, "redis", ATTEMPTS="2")), "redis")
     assert any("never redelivers by itself" in w and "claimer" in w for w in redis)
     assert not any("orders.dlq: Redis never" in w for w in redis)      # nobody consumes the DLQ

@@ -176,3 +176,65 @@ producers: {p: {to: orders, count: 1, arrival: {process: constant, rate: 1/s}}}
     duplicates, stored = asyncio.run(go())
     assert duplicates == ["m-2"]        # the second d-1 only
     assert stored == 4                  # m-1 twice (no dedup id), d-1 once, d-2 once
+
+
+# ------------------------------------------------------------------------------------------------ 4. at the limit
+
+POISON_AT_LIMIT = """
+evtool: "1"
+id: t-at-limit
+run: {seed: 1, duration: 600ms, drain: {max: 15s}}
+broker: {profile: PROFILE SETTINGS}
+channels:
+  orders: {kind: queue, max_deliveries: 2, dead_letter: orders.dlq}
+  orders.dlq: {kind: queue, role: dead_letter}
+producers:
+  p:
+    to: orders
+    arrival: {process: constant, rate: 20/s}
+    count: 5
+    inject:
+      - {at: 100ms, id: POISON-1, tag: poison, payload: {bad: true}}
+consumers:
+  billing:
+    from: orders
+    processing: 5ms
+    fail_if:
+      - {when: "msg.tag == 'poison'", error: ParseError}
+    retry: {max_attempts: forever, mode: redeliver, on_exhausted: requeue}
+expect:
+  - {name: dead, that: "count(dead_lettered{channel=orders}) == 1"}
+  - {name: kept, that: "count(max_deliveries_reached{channel=orders}) == 1"}
+  - {name: handled, that: "count(handled{consumer=billing}) == 4"}
+"""
+
+
+@pytest.mark.parametrize(("transport", "settings", "fate"), [
+    ("nats", "", "kept"),
+    ("nats", ", settings: {at_limit: dead_letter}", "dead"),
+    ("redis", "", "dead"),
+    ("redis", ", settings: {at_limit: keep_with_advisory}", "kept"),
+    ("rabbitmq", "", "dead"),
+])
+def test_the_fate_at_the_delivery_limit_is_the_profiles_on_core_and_broker(
+        transport: str, settings: str, fate: str, request: pytest.FixtureRequest) -> None:
+    """NATS, Max Deliveries Exceeded (https://docs.nats.io/reference/jetstream/advisory/max-deliver.md):
+    "Advisory published when a message have reached its maximum delivery attempts" — JetStream has no
+    dead-letter queue; the message stays in the stream (tests/contract checks it stays). The nats-jetstream
+    profile says the same (at_limit keep_with_advisory), so the NATS adapter records max_deliveries_reached
+    and dead-letters nothing. A dead-letter emulation (advisory, read, republish) happens only when the
+    scenario asks for it with broker.settings.at_limit: dead_letter, and then the core dead-letters too.
+    Redis has no limit at all (evtool's recipe follows the profile); RabbitMQ dead-letters natively.
+    """
+    from .scenarios import PROFILES
+
+    url = request.getfixturevalue(f"{transport}_url")
+    loaded = load_text(POISON_AT_LIMIT.replace("PROFILE", PROFILES[transport]).replace(" SETTINGS", settings))
+    local = Engine(loaded).run()
+    real = run_on_transport(loaded, transport, url=url)
+    assert real.extra["problems"] == []
+    expected = {"dead": "pass" if fate == "dead" else "fail", "kept": "pass" if fate == "kept" else "fail",
+                "handled": "pass"}
+    assert _statuses(local) == expected, local.checks
+    assert _statuses(real) == expected, real.checks
+    assert real.drain == "complete" and real.extra["wall_s"] < 8
