@@ -21,6 +21,8 @@ from evtool.scenario.yamlsource import Locations, Path_, dotted
 EXPRESSION_NAMES = frozenset({"msg", "state", "key", "attempt", "now", "params", "tag"})
 STATE_PATH_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(.*)\])?\s*$")
 """An effect's target: a state field, optionally indexed (`stock[msg.payload.sku]`)."""
+TOPIC_REPLAY_PROFILES = ("nats-jetstream", "redis-streams")
+"""Profiles whose topics are streams a new subscription can read from the start (decision 2)."""
 TARGET_KINDS = ("consumer", "channel", "producer", "pattern", "broker")
 
 
@@ -158,6 +160,13 @@ class _Checker:
                      f"({duration / 1e9:g}s): the consumer starts after every producer has stopped, if the "
                      "drain is still running then", f"start it before {duration / 1e9:g}s, or lengthen "
                      "run.duration", severity="warning")
+        src = self.sc.channels.get(c.from_)
+        if (isinstance(src, m.TopicChannel) and c.start_from == "earliest"
+                and self.sc.broker.profile not in TOPIC_REPLAY_PROFILES):
+            self.add((*base, "start_from"), f"a `{self.sc.broker.profile}` topic keeps no history: a new "
+                     "subscription cannot start from the earliest message",
+                     "use `start_from: latest` (or a `log` channel, or profile "
+                     f"{' / '.join(TOPIC_REPLAY_PROFILES)}, whose topics are streams)")
 
     def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
         self.check_effects((*base, "effects"), effects)

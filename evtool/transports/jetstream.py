@@ -31,6 +31,7 @@ from typing import Any
 
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
+    PublishGate,
     SubSpec,
     Topology,
     TransportError,
@@ -105,6 +106,9 @@ class NatsTransport:
         self.server_version = ""
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
         self._background: set[asyncio.Task[Any]] = set()
+        self.gate = PublishGate()
+        self.consumers: set[tuple[str, str | None]] = set()
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     # ------------------------------------------------------------------ names
 
@@ -154,8 +158,6 @@ class NatsTransport:
     async def declare(self, topology: Topology, sink: TransportSink) -> None:
         """Create a stream per channel, durable consumers, and the advisory listeners."""
         from nats.js.api import (
-            AckPolicy,
-            ConsumerConfig,
             DeliverPolicy,
             DiscardPolicy,
             RetentionPolicy,
@@ -180,19 +182,46 @@ class NatsTransport:
             )
             await self.jsm.add_stream(cfg)
             self.streams.append(cfg.name)
-            ack_wait = (plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS) / 1e9
             for group in plan.subscriptions():
                 if group is None and not plan.groups:
                     continue      # a queue nobody consumes (a dead-letter queue): no consumer
-                durable = self.durable(plan.name, group)
-                await self.jsm.add_consumer(self.stream(plan.name), ConsumerConfig(
-                    durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=ack_wait, max_deliver=plan.max_deliveries or -1,
-                    backoff=[b / 1e9 for b in plan.backoff_ns] or None, max_ack_pending=-1,
-                ))
-                subject = (f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream(plan.name)}.{durable}")
-                sub = await self.nc.subscribe(subject, cb=self._advisory(plan.name, group))
-                self.advisory_subs.append(sub)
+                if group in plan.late:
+                    continue      # created when its first instance subscribes (DeliverPolicy new)
+                await self._add_consumer(plan.name, group, DeliverPolicy.ALL)
+
+    async def _add_consumer(self, channel: str, group: str | None, deliver: Any) -> None:
+        """The durable pull consumer of a queue or of one group, and its MaxDeliver advisory listener."""
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        durable = self.durable(channel, group)
+        await self.jsm.add_consumer(self.stream(channel), ConsumerConfig(
+            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=deliver,
+            ack_wait=(plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS) / 1e9, max_deliver=plan.max_deliveries or -1,
+            backoff=[b / 1e9 for b in plan.backoff_ns] or None, max_ack_pending=-1,
+        ))
+        self.consumers.add((channel, group))
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream(channel)}.{durable}"
+        sub = await self.nc.subscribe(subject, cb=self._advisory(channel, group))
+        self.advisory_subs.append(sub)
+
+    async def _late_group(self, channel: str, group: str) -> None:
+        """Create a late group's consumer with DeliverPolicy new, after the publishes issued before its
+        subscribe were stored and before any issued later (once, however many instances subscribe)."""
+        from nats.js.api import DeliverPolicy
+
+        key = (channel, group)
+        fut = self._creating.get(key)
+        if fut is None:
+            fut = self._creating[key] = asyncio.get_running_loop().create_future()
+            try:
+                await self.gate.barrier(lambda: self._add_consumer(channel, group, DeliverPolicy.NEW))
+                fut.set_result(None)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        await asyncio.shield(fut)
 
     def _advisory(self, channel: str, group: str | None) -> Any:
         async def on_advisory(m: Any) -> None:
@@ -253,7 +282,7 @@ class NatsTransport:
         dedup_id = getattr(msg, "dedup_id", None)
         headers = {"Nats-Msg-Id": dedup_id} if dedup_id and plan.dedup_window_ns else None
         try:
-            async with self._window:
+            async with self.gate.publishing(), self._window:
                 ack = await self.js.publish(self.subject(channel), encode_message(msg), headers=headers)
         except APIError:
             return False
@@ -270,6 +299,8 @@ class NatsTransport:
         assert self.topology is not None
         if spec.channel not in self.topology.channels:
             raise TransportError(f"unknown channel {spec.channel!r}")
+        if spec.group is not None and (spec.channel, spec.group) not in self.consumers:
+            await self._late_group(spec.channel, spec.group)
         psub = await self.js.pull_subscribe_bind(durable=self.durable(spec.channel, spec.group),
                                                  stream=self.stream(spec.channel))
         pull = _Pull(spec, psub)

@@ -23,6 +23,7 @@ from typing import Any
 
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
+    PublishGate,
     SubSpec,
     Topology,
     TransportError,
@@ -136,6 +137,9 @@ class RedisTransport:
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
         self._rr = itertools.count()
         self.batch: Any = None
+        self.gate = PublishGate()
+        self.groups: set[tuple[str, str | None]] = set()
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     # ------------------------------------------------------------------ names
 
@@ -182,17 +186,41 @@ class RedisTransport:
             key = self.key(plan.name)
             self.keys.append(key)
             for group in plan.subscriptions():
-                try:
-                    await self.r.xgroup_create(key, self.group_name(group), id="0", mkstream=True)
-                except Exception as exc:  # noqa: BLE001 - declaring again (a kept run) is fine
-                    if "BUSYGROUP" not in str(exc):
-                        raise
-            if not plan.groups and plan.kind in ("queue", "grouped_queue"):
-                continue
-            min_idle = plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS
-            for group in plan.subscriptions():
-                task = asyncio.get_running_loop().create_task(self._claimer(plan.name, group, min_idle))
-                self.claimers.append(task)
+                if group in plan.late:
+                    continue            # created at ``$`` when its first instance subscribes
+                await self._create_group(plan.name, group, "0")
+
+    async def _create_group(self, channel: str, group: str | None, start: str) -> None:
+        """XGROUP CREATE ... MKSTREAM at `start` (``0`` = every entry, ``$`` = only new ones), and the group's
+        claimer (not for a queue nobody consumes)."""
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        try:
+            await self.r.xgroup_create(self.key(channel), self.group_name(group), id=start, mkstream=True)
+        except Exception as exc:  # noqa: BLE001 - declaring again (a kept run) is fine
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self.groups.add((channel, group))
+        if not plan.groups and plan.kind in ("queue", "grouped_queue"):
+            return
+        min_idle = plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS
+        task = asyncio.get_running_loop().create_task(self._claimer(channel, group, min_idle))
+        self.claimers.append(task)
+
+    async def _late_group(self, channel: str, group: str) -> None:
+        """Create a late group at ``$`` after the XADDs issued before its subscribe and before any issued
+        later (once, however many instances subscribe)."""
+        key = (channel, group)
+        fut = self._creating.get(key)
+        if fut is None:
+            fut = self._creating[key] = asyncio.get_running_loop().create_future()
+            try:
+                await self.gate.barrier(lambda: self._create_group(channel, group, "$"))
+                fut.set_result(None)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        await asyncio.shield(fut)
 
     # ------------------------------------------------------------------ publishing
 
@@ -200,7 +228,7 @@ class RedisTransport:
         """XADD (with MAXLEN ~ when the channel has a capacity)."""
         assert self.topology is not None
         plan = self.topology.channels[channel]
-        async with self._window:
+        async with self.gate.publishing(), self._window:
             await self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, plan.capacity)
         return True
 
@@ -211,6 +239,8 @@ class RedisTransport:
         assert self.topology is not None
         if spec.channel not in self.topology.channels:
             raise TransportError(f"unknown channel {spec.channel!r}")
+        if spec.group is not None and (spec.channel, spec.group) not in self.groups:
+            await self._late_group(spec.channel, spec.group)
         reader = _Reader(spec, f"{spec.consumer}#{spec.instance}.{spec.sid}", self.key(spec.channel),
                          self.group_name(spec.group))
         self.readers[spec.sid] = reader

@@ -168,7 +168,11 @@ class TransportBroker:
                 self.routers[name] = rt
             else:
                 for g in plan.subscriptions():
-                    self.tallies[(name, g)] = _Tally()
+                    if g not in plan.late:
+                        self.tallies[(name, g)] = _Tally()
+        # the subscriptions that exist on the broker (as the runtime orders it): a late group joins when its
+        # first consumer subscribes, and from then on counts what is published (decision 2)
+        self.created: set[tuple[str, str | None]] = set(self.tallies)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -214,9 +218,16 @@ class TransportBroker:
         leaves = self._arrive(channel, msg, via=None)
         if self.routes_on_broker or plan.kind != "router":
             self._spawn(self._publish(channel, msg, [channel]))
-        elif leaves:
-            self._spawn(self._publish(channel, msg, leaves))
+        else:
+            # one task per target, spawned now: each publish is ordered against a late subscription as the
+            # trace counted it (see PublishGate)
+            for leaf in leaves:
+                self._spawn(self._publish(leaf, msg, [leaf]))
         return True
+
+    def _groups(self, channel: str, plan: Any) -> list[str]:
+        """The groups of a topic or log that exist now (a late group only once subscribed)."""
+        return [g for g in plan.groups if (channel, g) in self.created]
 
     def _arrive(self, channel: str, msg: Message, via: str | None) -> list[str]:
         """Trace and tally the arrival of `msg` in `channel`; the leaf channels it ends in."""
@@ -237,19 +248,20 @@ class TransportBroker:
                 self._emit("published", msg, channel, msg.producer, data=data)
             else:
                 self._emit("enqueued", msg, channel, data={**data, "reason": via})
-            for g in plan.groups:
+            for g in self._groups(channel, plan):
                 t = self._tally((channel, g))
                 t.enqueued += 1
                 t.ready[msg.id] += 1
             return [channel]
         if plan.kind == "topic":
-            for g in plan.groups:
+            groups = self._groups(channel, plan)
+            for g in groups:
                 t = self._tally((channel, g))
                 t.enqueued += 1
                 t.ready[msg.id] += 1
                 self._emit("enqueued", msg, channel, data={"reason": "topic" if via in (None, "routed") else via,
                                                            "group": g})
-            if not plan.groups:
+            if not groups:
                 self._emit("unroutable", msg, channel, data={"reason": "no_subscriptions"})
             return [channel]
         t = self._tally((channel, None))
@@ -302,7 +314,13 @@ class TransportBroker:
         g = None if plan.kind in ("queue", "grouped_queue") else (group or consumer)
         sub = _Sub(sid, channel, g, consumer, instance)
         self.subs[sid] = sub
-        self._spawn(self.transport.subscribe(SubSpec(sid, channel, g, consumer, instance, prefetch or 0)))
+        if (channel, g) not in self.created:
+            # a late group is created now: it counts what is published from here on (the adapter creates
+            # it on the broker after the publishes issued so far and before any issued later)
+            self.created.add((channel, g))
+            self._tally((channel, g))
+        self._spawn(self.transport.subscribe(SubSpec(sid, channel, g, consumer, instance, prefetch or 0,
+                                                     "latest" if g in plan.late else "earliest")))
         return sid
 
     def unsubscribe(self, now: int, sub: int, *, reason: str) -> None:
@@ -501,6 +519,19 @@ class TransportBroker:
             dead_lettered=sum(t.dead_lettered for t in parts), expired=sum(t.expired for t in parts),
             dropped=sum(t.dropped for t in parts), kept=sum(t.kept for t in parts),
             rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
+
+    def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
+        """A log group as the views read it, from the trace: lag = records not yet handed out, in flight =
+        handed out and not settled (positions and owners are the broker's, not tracked here)."""
+        key = (channel, group)
+        if key not in self.created:
+            raise KeyError(f"no consumer group {group!r} on log {channel!r}")
+        t = self._tally(key)
+        in_flight = sum(1 for rec in self.inflight.values() if rec[0].key == key) + sum(t.limbo.values())
+        members = [f"{s.consumer}#{s.instance}" for s in self.subs.values() if s.key == key and s.alive]
+        return {"position": [], "committed": [], "owner": [], "members": members,
+                "lag": sum(t.ready.values()) + sum(t.delayed.values()), "in_flight": in_flight,
+                "strategy": "broker"}
 
     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
         """Per-channel counts (groups are not split out on real brokers)."""

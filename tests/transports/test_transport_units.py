@@ -112,3 +112,35 @@ consumers:
     found = [w for w in loaded.warnings if w.path == "consumers.w.start"]
     assert len(found) == 1 and found[0].line == 7 and "run.duration" in found[0].message, loaded.warnings
     assert not [w for w in loaded.warnings if w.path == "consumers.v.start"]
+
+
+LATE = """evtool: "1"
+id: late-groups
+run: {seed: 1, duration: 2s}
+broker: {profile: PROFILE}
+channels: {events: {kind: topic}, ledger: {kind: log}}
+producers: {p: {to: events, count: 1, arrival: {process: constant, rate: 1/s}}}
+consumers:
+  a: {from: events}
+  b: {from: events, start: 1s}
+  c: {from: events, start: 1s, start_from: earliest}
+  d: {from: ledger, start: 1s}
+  e: {from: ledger, start: 1s, start_from: latest}
+"""
+
+
+def test_a_late_group_starting_from_latest_is_created_at_its_subscribe() -> None:
+    nats = build_topology(load_text(LATE.replace("PROFILE", "nats-jetstream")).model, "evt-x")
+    assert nats.channels["events"].late == {"b"}           # c replays: declared when the run starts
+    assert nats.channels["ledger"].late == {"e"}           # d: log_start earliest on nats-jetstream
+    redis = build_topology(load_text(LATE.replace("PROFILE", "redis-streams")).model, "evt-x")
+    assert redis.channels["ledger"].late == {"d", "e"}     # log_start latest on redis-streams
+
+
+def test_earliest_on_a_topic_that_keeps_no_history_is_a_located_error() -> None:
+    from evtool.scenario.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as err:
+        load_text(LATE.replace("PROFILE", "rabbitmq-quorum"))
+    [p] = [p for p in err.value.problems if p.path == "consumers.c.start_from"]
+    assert p.line == 10 and "keeps no history" in p.message and p.hint and "latest" in p.hint
