@@ -124,9 +124,15 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
                        f"publishes a copy to {dl}")
         if spec.ttl is not None:
             out.append(f"{name}: NATS has no per-message expiry at the head; ttl becomes the stream's MaxAge "
-                       "(old messages are removed wherever they are, without a dead letter)")
+                       "(old messages are removed wherever they are, without a dead letter, and no client is "
+                       "told): evtool records a message expired when a consumer that has read everything finds "
+                       "it missing (data.observed: missing), so the drain does not wait for it")
         if spec.capacity is not None and spec.overflow == "dead_letter":
             out.append(f"{name}: overflow dead_letter is not possible on NATS; the oldest message is discarded")
+        if spec.capacity is not None and spec.overflow != "reject_publish":
+            out.append(f"{name}: DiscardOld removes the oldest message at MaxMsgs and no client is told: evtool "
+                       "records it dropped (reason overflow, data.observed: missing) when a consumer that has "
+                       "read everything finds it missing, so the drain does not wait for it")
         if consumed and spec.ack_timeout is None:
             out.append(f"{name}: no ack_timeout set: NATS AckWait is 30 s, so a crashed consumer's messages "
                        "come back after 30 s")
@@ -146,7 +152,9 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
             out.append(f"{name}: Redis streams have no message TTL; ttl is ignored")
         if spec.capacity is not None:
             out.append(f"{name}: capacity becomes XADD MAXLEN ~ (approximate trimming of the oldest entries, "
-                       "without dead letters or publish refusal)")
+                       "without dead letters or publish refusal, and no client is told): evtool records a "
+                       "trimmed entry dropped (reason overflow, data.observed: missing) when a consumer that "
+                       "has read everything finds it missing, so the drain does not wait for it")
         if spec.dedup_window:
             out.append(f"{name}: Redis has no deduplication; dedup_window is ignored")
     return out

@@ -31,6 +31,7 @@ from typing import Any
 
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
+    ChannelPlan,
     PublishGate,
     SubSpec,
     Topology,
@@ -110,6 +111,15 @@ class NatsTransport:
         self.consumers: set[tuple[str, str | None]] = set()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
+    @staticmethod
+    def silent_removal(plan: ChannelPlan) -> str | None:
+        """How this stream removes messages without telling any client (None: it does not)."""
+        if plan.capacity is not None and plan.overflow != "reject_publish":
+            return "DiscardOld at MaxMsgs removes the oldest message, with no advisory"
+        if plan.ttl_ns is not None:
+            return "MaxAge removes a message wherever it is in the stream, with no advisory"
+        return None
+
     # ------------------------------------------------------------------ names
 
     def stream(self, channel: str) -> str:
@@ -178,7 +188,10 @@ class NatsTransport:
                 max_age=plan.ttl_ns / 1e9 if plan.ttl_ns else None,
                 max_msgs=plan.capacity if plan.capacity else None,
                 discard=DiscardPolicy.NEW if plan.overflow == "reject_publish" else DiscardPolicy.OLD,
-                duplicate_window=plan.dedup_window_ns / 1e9 if plan.dedup_window_ns else None,
+                # NATS refuses a Duplicates window longer than MaxAge ("duplicates window can not be larger
+                # then max age", 2.9); a message older than MaxAge is gone anyway, so the window is clamped
+                duplicate_window=(min(plan.dedup_window_ns, plan.ttl_ns or plan.dedup_window_ns) / 1e9
+                                  if plan.dedup_window_ns else None),
             )
             await self.jsm.add_stream(cfg)
             self.streams.append(cfg.name)
@@ -320,9 +333,13 @@ class NatsTransport:
                 pull.credit.clear()
                 await pull.credit.wait()
                 continue
+            started = asyncio.get_running_loop().time()
             try:
                 msgs = await pull.psub.fetch(want, timeout=FETCH_TIMEOUT_S)
             except (TimeoutError, nats.errors.TimeoutError):
+                empty = getattr(sink, "read_empty", None)
+                if empty is not None and pull.alive:
+                    empty(spec.sid, started)
                 continue
             except Exception as exc:  # noqa: BLE001 - a closed connection ends the loop
                 if pull.alive:

@@ -23,6 +23,7 @@ from typing import Any
 
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
+    ChannelPlan,
     PublishGate,
     SubSpec,
     Topology,
@@ -141,6 +142,13 @@ class RedisTransport:
         self.groups: set[tuple[str, str | None]] = set()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
+    @staticmethod
+    def silent_removal(plan: ChannelPlan) -> str | None:
+        """How this stream removes entries without telling any client (None: it does not)."""
+        if plan.capacity is not None:
+            return "XADD MAXLEN ~ trims the oldest entries, unread ones included, without telling anyone"
+        return None
+
     # ------------------------------------------------------------------ names
 
     def key(self, channel: str) -> str:
@@ -256,6 +264,7 @@ class RedisTransport:
                 reader.credit.clear()
                 await reader.credit.wait()
                 continue
+            started = asyncio.get_running_loop().time()
             try:
                 got = await self.r.xreadgroup(reader.group, reader.consumer, {reader.key: ">"}, count=want,
                                               block=BLOCK_MS)
@@ -265,6 +274,11 @@ class RedisTransport:
                 if reader.alive:
                     sink.problem(f"XREADGROUP on {reader.key}: {exc}")
                 return
+            if not any(entries for _key, entries in got or []):
+                empty = getattr(sink, "read_empty", None)
+                if empty is not None and reader.alive:
+                    empty(reader.spec.sid, started)
+                continue
             for _key, entries in got or []:
                 for entry_id, fields in entries:
                     if not reader.alive:

@@ -173,6 +173,16 @@ class TransportBroker:
         # the subscriptions that exist on the broker (as the runtime orders it): a late group joins when its
         # first consumer subscribes, and from then on counts what is published (decision 2)
         self.created: set[tuple[str, str | None]] = set(self.tallies)
+        # channels whose broker removes messages without telling any client (NATS MaxAge / DiscardOld, Redis
+        # MAXLEN): the messages published there, so that those found missing can be recorded (see read_empty)
+        silent = getattr(transport, "silent_removal", None)
+        self.silent: dict[str, str] = {}
+        for name, plan in topology.channels.items():
+            why = silent(plan) if silent is not None and plan.delivers else None
+            if why is not None:
+                self.silent[name] = why
+        self.kept_msgs: dict[str, Message] = {}
+        self.settled_at = 0.0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -183,6 +193,7 @@ class TransportBroker:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
+        self.settled_at = asyncio.get_running_loop().time()
         if not task.cancelled() and task.exception() is not None:
             self.problem(f"{type(task.exception()).__name__}: {task.exception()}")
 
@@ -213,6 +224,8 @@ class TransportBroker:
         if plan is None:
             raise KeyError(f"unknown channel {channel!r}")
         self.published[channel] += 1
+        if channel in self.silent:
+            self.kept_msgs[msg.id] = msg
         if plan.kind != "log":
             self._emit("published", msg, channel, msg.producer)
         leaves = self._arrive(channel, msg, via=None)
@@ -368,12 +381,15 @@ class TransportBroker:
                                                      redelivered or att > 1))
 
     def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
-             count: int = 1) -> None:
-        """A message left `channel` on the broker: dead-lettered, expired or dropped."""
+             count: int = 1, observed: str | None = None) -> None:
+        """A message left `channel` on the broker: dead-lettered, expired or dropped (`observed`: how evtool
+        knows, when not from the broker's own report)."""
         key = self._key(channel, group)
         t = self._tally(key)
         t.take(msg.id)
         data: dict[str, Any] = {"reason": reason}
+        if observed is not None:
+            data["observed"] = observed
         if group is not None:
             data["group"] = group
         attempt = self.attempts.get((key, msg.id), 0)
@@ -402,6 +418,35 @@ class TransportBroker:
         if group is not None:
             data["group"] = group
         self._emit("max_deliveries_reached", msg, channel, attempt=self.attempts.get((key, msg.id), 0), data=data)
+
+    def read_empty(self, sid: int, started: float) -> None:
+        """A read of subscription `sid` that began at loop time `started` found nothing to deliver.
+
+        On a channel whose broker removes messages silently (`Transport.silent_removal`), a copy the trace
+        still counts as ready is then gone: nothing of this run was under way on the broker when the read
+        began (every publish answered, every settlement sent), so the broker would have handed it out. It
+        is recorded as the core records that removal (``expired`` for a stream's MaxAge, ``dropped`` with
+        reason ``overflow`` for a discard or trim of the oldest), with ``data.observed: missing``, at the
+        time it was found missing rather than when the broker removed it.
+        """
+        s = self.subs.get(sid)
+        if s is None or not s.alive or s.channel not in self.silent or self.tasks or started < self.settled_at:
+            return
+        t = self.tallies.get(s.key)
+        if t is None or not t.ready or t.delayed or t.limbo:
+            return
+        if any(rec[0].key == s.key for rec in self.inflight.values()):
+            return
+        plan = self.topology.channels[s.channel]
+        reason = "expired" if plan.ttl_ns is not None and (plan.capacity is None
+                                                            or plan.overflow == "reject_publish") else "overflow"
+        for mid, n in list(t.ready.items()):
+            msg = self.kept_msgs.get(mid)
+            for _ in range(n):
+                if msg is None:
+                    t.take(mid)
+                    continue
+                self.dead(s.channel, s.group, msg, reason, None, 0, observed="missing")
 
     def problem(self, text: str) -> None:
         """Record a broker-side problem; the run outcome lists them."""

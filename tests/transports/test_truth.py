@@ -305,3 +305,49 @@ def test_a_late_subscription_sees_what_the_broker_shows_it(broker: tuple[str, st
                 "replay": "pass" if transport != "rabbitmq" else "fail"}
     assert _statuses(local) == expected, _observed(local)
     assert _statuses(real) == expected, (_observed(real), real.extra)
+
+
+# ------------------------------------------------------------------------------------------------ 5. silent removal
+
+SILENT = """
+evtool: "1"
+id: t-silent-removal
+run: {seed: 1, duration: 1200ms, drain: {max: 20s}}
+broker: {profile: nats-jetstream}
+channels:
+  aged: {kind: queue, ttl: 300ms}
+  bounded: {kind: queue, capacity: 3, overflow: drop_head}
+producers:
+  p: {to: aged, arrival: {process: constant, rate: 50/s}, count: 10}
+  q: {to: bounded, arrival: {process: constant, rate: 50/s}, count: 10}
+consumers:
+  a: {from: aged, processing: 1ms, start: 1s}
+  b: {from: bounded, processing: 1ms, start: 1s}
+expect:
+  - {name: aged-expired, that: "count(expired{channel=aged}) == 10"}
+  - {name: bounded-dropped, that: "count(dropped{channel=bounded}) == 7"}
+  - {name: bounded-handled, that: "count(handled{consumer=b}) == 3"}
+"""
+
+
+def test_what_nats_removes_silently_is_announced_and_does_not_hold_the_drain(nats_url: str) -> None:
+    """NATS, Streams (https://docs.nats.io/nats-concepts/jetstream/streams): MaxAge is the "maximum age of any
+    message in the Stream", and with DiscardOld "the Stream will remove old messages to make room for new
+    ones" (DiscardPolicy: "When a Stream has reached its limits either, DiscardNew refuses new messages while
+    DiscardOld (default) deletes old messages"). Neither sends an advisory to any client.
+
+    The run says so before it starts (capability notes), records what its consumer finds missing the way the
+    core records it under nats-jetstream (10 expired, 7 dropped by overflow) and ends at once instead of
+    waiting 20 s for messages that are gone.
+    """
+    loaded = load_text(SILENT)
+    local = Engine(loaded).run()
+    real = run_on_transport(loaded, "nats", url=nats_url)
+    assert real.extra["problems"] == []
+    expected = {"aged-expired": "pass", "bounded-dropped": "pass", "bounded-handled": "pass"}
+    assert _statuses(local) == expected, _observed(local)
+    assert _statuses(real) == expected, (_observed(real), real.extra)
+    assert real.drain == "complete" and real.extra["wall_s"] < 6
+    notes = real.extra["warnings"]
+    assert any(n.startswith("aged: ") and "MaxAge" in n and "no client is told" in n for n in notes), notes
+    assert any(n.startswith("bounded: ") and "DiscardOld" in n for n in notes), notes
