@@ -42,6 +42,9 @@ DEFAULT_URLS = {
 PROFILE_OF = {"rabbitmq": "rabbitmq-quorum", "nats": "nats-jetstream", "redis": "redis-streams"}
 """The core profile whose documented semantics each real broker is compared with."""
 
+PROFILE_BROKER = {"rabbitmq": "rabbitmq", "nats": "nats", "redis": "redis"}
+"""Each transport's broker as `Profile.broker` names it (a profile of the same broker is kept on a run)."""
+
 START_HINTS = {
     "rabbitmq": "start one with `docker run -d -p 5672:5672 rabbitmq:3.13` (or `sudo service rabbitmq-server "
                 "start`), or point EVTOOL_RABBITMQ_URL at one",

@@ -6,6 +6,8 @@ broker here (RabbitMQ 3.10.8, NATS 2.9, Redis 7.0), next to the core under the m
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from evtool.scenario.loader import load_text
@@ -351,3 +353,66 @@ def test_what_nats_removes_silently_is_announced_and_does_not_hold_the_drain(nat
     notes = real.extra["warnings"]
     assert any(n.startswith("aged: ") and "MaxAge" in n and "no client is told" in n for n in notes), notes
     assert any(n.startswith("bounded: ") and "DiscardOld" in n for n in notes), notes
+
+
+# ------------------------------------------------------------------------------------------------ 7. what evtool says
+
+
+def _cli(*args: str) -> object:
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "220", "NO_COLOR": "1"})
+
+
+def _write(tmp_path: object, text: str) -> str:
+    path = tmp_path / "s.yaml"  # type: ignore[operator]
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_local_run_under_a_broker_profile_prints_that_brokers_notes(tmp_path: object) -> None:
+    """The notes a real run on NATS would print (here: MaxAge removes silently, DiscardOld) are in the report
+    of a local run under nats-jetstream, and in its --json."""
+    path = _write(tmp_path, SILENT)
+    res = _cli("run", path, "--no-record", "--json")
+    doc = json.loads(res.output)  # type: ignore[attr-defined]
+    assert doc["notes_for"] == "nats" and doc["profile"] == "nats-jetstream"
+    assert any(n.startswith("aged: ") and "MaxAge" in n for n in doc["notes"]), doc["notes"]
+    text = _cli("run", path, "--no-record").output  # type: ignore[attr-defined]
+    assert "what a real run on nats would do differently" in text and "DiscardOld" in text
+
+
+def test_a_real_run_reports_its_notes_and_problems(tmp_path: object, nats_url: str) -> None:
+    """--transport: the notes are printed before the run and are in the report and its --json, with the
+    problems list and the profile the run behaved as (the broker's, not the scenario's rabbitmq-quorum)."""
+    path = _write(tmp_path, LATE_QUEUE.replace("PROFILE", "rabbitmq-quorum"))
+    res = _cli("run", path, "--no-record", "--json", "--transport", "nats", "--url", nats_url)
+    doc = json.loads(res.output)  # type: ignore[attr-defined]
+    assert doc["profile"] == "nats-jetstream" and doc["transport"] == "nats" and doc["problems"] == []
+    assert any("behaves as 'nats-jetstream'" in n for n in doc["notes"]), doc["notes"]
+    text = _cli("run", path, "--no-record", "--transport", "nats", "--url", nats_url).output  # type: ignore[attr-defined]
+    assert "Notes: what the broker cannot do" in text and "profile nats-jetstream" in text
+
+
+def test_compare_runs_the_local_side_under_the_brokers_profile(tmp_path: object, nats_url: str,
+                                                                 redis_url: str) -> None:
+    """--compare local,X runs the core under X's profile (one local column per broker profile) and says
+    which; --local-profile scenario keeps the scenario's own. Here the scenario names rabbitmq-quorum and
+    has a NATS-only fate at the limit: under nats-jetstream the core keeps the poison message, as NATS does."""
+    path = _write(tmp_path, POISON_AT_LIMIT.replace("PROFILE", "rabbitmq-quorum").replace(" SETTINGS", ""))
+    res = _cli("run", path, "--no-record", "--json", "--compare", "local,nats,redis")
+    cols = {c["label"]: c for c in json.loads(res.output)["compare"]}  # type: ignore[attr-defined]
+    assert {k: v["profile"] for k, v in cols.items()} == {
+        "local·nats": "nats-jetstream", "local·redis": "redis-streams", "nats": "nats-jetstream",
+        "redis": "redis-streams"}
+    status = {k: {c["name"]: c["status"] for c in v["checks"]} for k, v in cols.items()}
+    assert status["local·nats"] == status["nats"] == {"dead": "fail", "kept": "pass", "handled": "pass"}
+    assert status["local·redis"] == status["redis"] == {"dead": "pass", "kept": "fail", "handled": "pass"}
+    assert any("stays in the stream" in n for n in cols["local·nats"]["notes"])
+    own = _cli("run", path, "--no-record", "--json", "--compare", "local,nats", "--local-profile", "scenario")
+    cols = {c["label"]: c for c in json.loads(own.output)["compare"]}  # type: ignore[attr-defined]
+    assert cols["local"]["profile"] == "rabbitmq-quorum"
+    text = _cli("run", path, "--no-record", "--compare", "local,nats").output  # type: ignore[attr-defined]
+    assert "local ran under profile nats-jetstream" in text
