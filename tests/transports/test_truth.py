@@ -191,7 +191,7 @@ producers: {p: {to: orders, count: 1, arrival: {process: constant, rate: 1/s}}}
 POISON_AT_LIMIT = """
 evtool: "1"
 id: t-at-limit
-run: {seed: 1, duration: 600ms, drain: {max: 15s}}
+run: {seed: 1, duration: 2s, drain: {max: 15s}}
 broker: {profile: PROFILE SETTINGS}
 channels:
   orders: {kind: queue, max_deliveries: 2, dead_letter: orders.dlq}
@@ -253,7 +253,7 @@ def test_the_fate_at_the_delivery_limit_is_the_profiles_on_core_and_broker(
 LATE_SUBSCRIPTIONS = """
 evtool: "1"
 id: t-late-subscriptions
-run: {seed: 1, duration: 1600ms, drain: {max: 10s}}
+run: {seed: 1, duration: 3s, drain: {max: 10s}}
 broker: {profile: PROFILE}
 channels:
   events: {kind: topic}
