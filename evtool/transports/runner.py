@@ -176,6 +176,7 @@ def comparison_rows(outcomes: dict[str, RunOutcome]) -> list[list[str]]:
             found = next((c for c in o.checks if c["name"] == name), None)
             row.append(f"{found['status']}: {found['observed']}" if found else "-")
         rows.append(row)
+    rows.append(["profile", *[str(o.extra.get("profile", "")) for o in outcomes.values()]])
     rows.append(["outcome", *[o.outcome for o in outcomes.values()]])
     rows.append(["drain", *[o.drain for o in outcomes.values()]])
     for k in KEY_COUNTS:

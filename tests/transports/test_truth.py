@@ -7,9 +7,11 @@ broker here (RabbitMQ 3.10.8, NATS 2.9, Redis 7.0), next to the core under the m
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
+from evtool.core.events import TraceEvent
 from evtool.scenario.loader import load_text
 from evtool.sim.engine import Engine
 from evtool.transports.runner import run_on_transport
@@ -35,7 +37,7 @@ def _count(outcome: object, kind: str) -> int:
 FULL_QUEUE = """
 evtool: "1"
 id: t-full-queue
-run: {seed: 1, duration: 1s, drain: {max: 20s}}
+run: {seed: 1, duration: 2s, drain: {max: 20s}}
 broker: {profile: rabbitmq-classic}
 channels:
   jobs: {kind: queue, capacity: 2, overflow: reject_publish}
@@ -74,7 +76,7 @@ def test_a_publish_nack_is_publish_rejected_and_the_drain_does_not_wait(rabbitmq
 LATE_QUEUE = """
 evtool: "1"
 id: t-late-queue
-run: {seed: 1, duration: 1s, drain: {max: 10s}}
+run: {seed: 1, duration: 2s, drain: {max: 10s}}
 broker: {profile: PROFILE}
 channels:
   jobs: {kind: queue}
@@ -305,12 +307,28 @@ def test_a_late_subscription_sees_what_the_broker_shows_it(broker: tuple[str, st
     transport, url = broker
     loaded = load_text(late_subscriptions(transport))
     local = Engine(loaded).run()
-    real = run_on_transport(loaded, transport, url=url)
-    assert real.extra["problems"] == []
     expected = {"early": "pass", "late": "pass", "log-late": "pass", "log-all": "pass",
                 "replay": "pass" if transport != "rabbitmq" else "fail"}
     assert _statuses(local) == expected, _observed(local)
-    assert _statuses(real) == expected, (_observed(real), real.extra)
+    trace: list[TraceEvent] = []
+    real = run_on_transport(loaded, transport, url=url, listeners=[trace.extend])
+    assert real.extra["problems"] == []
+    # In real time the producers' timers drift on a loaded machine (measured under the full suite: 16 to 19
+    # messages after 725 ms instead of 15), so the property is checked on the real trace itself: a `latest`
+    # subscription handles exactly what was published after its consumer started, an `earliest` one
+    # everything. On an unloaded machine that is 15 and 29, as on the core.
+    started = {e.actor: e.t for e in trace if e.kind == "instance_started"}
+    published = {ch: [e.t for e in trace if e.kind == "published" and e.channel == ch]
+                 for ch in ("events", "ledger")}
+    handled = Counter(e.actor for e in trace if e.kind == "handled")
+    want = {"early": len(published["events"]),
+            "late": sum(t >= started["late"] for t in published["events"]),
+            "log-late": sum(t >= started["log-late"] for t in published["ledger"]),
+            "log-all": len(published["ledger"])}
+    if transport != "rabbitmq":
+        want["replay"] = len(published["events"])
+    assert {k: handled[k] for k in want} == want, (want, real.extra)
+    assert 0 < want["late"] < want["early"]
 
 
 # ------------------------------------------------------------------------------------------------ 5. silent removal
