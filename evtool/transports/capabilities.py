@@ -73,7 +73,9 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
     if isinstance(spec, m.LogChannel):
         if transport == "rabbitmq":
             out.append(f"{name}: log channels run as a fanout exchange with one queue per consumer group "
-                       "(partitions, offsets and replay are not modelled)")
+                       "(partitions and offsets are not modelled; a group starting from earliest has its queue "
+                       "declared when the run starts, so it holds every message, one starting from latest gets "
+                       "its queue when it joins)")
         elif spec.partitions > 1:
             out.append(f"{name}: {spec.partitions} partitions run as one stream (per-partition order and "
                        "rebalancing are not modelled)")
