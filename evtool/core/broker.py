@@ -110,7 +110,7 @@ class _Channel:
     """A declared channel: its config and the kind-specific state."""
 
     __slots__ = ("name", "kind", "cfg", "qs", "topic_states", "log", "router", "published", "duplicates",
-                 "unavailable_rejects", "dedup_window", "dedup_seen", "dedup_order", "content_dedup")
+                 "unavailable_rejects", "dedup_window", "dedup_seen", "dedup_order", "content_dedup", "history")
 
     def __init__(self, name: str, cfg: ChannelConfig, dedup_window: int | None) -> None:
         self.name = name
@@ -127,6 +127,9 @@ class _Channel:
         self.dedup_seen: dict[str, int] = {}          # dedup id -> end of its window
         self.dedup_order: deque[tuple[int, str]] = deque()
         self.content_dedup = False                    # SQS FIFO ContentBasedDeduplication
+        # a topic's arrivals (time, message), for a subscription created with start_from earliest: a NATS
+        # Limits stream and a Redis stream keep them (decision 2; validation allows earliest only there)
+        self.history: list[tuple[int, Message]] = []
 
 
 class Broker:
@@ -495,6 +498,7 @@ class Broker:
         if kind == "queue" or kind == "grouped_queue":
             return self._enqueue(now, ch.qs, msg, delay_ns, via)  # type: ignore[arg-type]
         if kind == "topic":
+            ch.history.append((now, msg))
             states = list(ch.topic_states.values())
             if not states:
                 self._emit(now, "unroutable", msg, ch.name, None, None, 0, {"reason": "no_subscriptions"})
@@ -710,6 +714,8 @@ class Broker:
                     qs.exclusive_sub = sid
                     qs.durable = False
                 ch.topic_states[key] = qs
+                if start_from == "earliest":
+                    self._replay(now, ch, qs)
         else:
             qs = ch.qs  # type: ignore[assignment]
         assert qs is not None
@@ -719,6 +725,14 @@ class Broker:
         self._refresh_dispatch(qs)
         self._dirty[qs] = None
         return sid
+
+    def _replay(self, now: int, ch: _Channel, qs: QueueState) -> None:
+        """A new topic subscription that starts from the earliest message gets every arrival so far, in order,
+        except those the channel's TTL (a stream's MaxAge) has already removed."""
+        ttl = qs.ttl_ns
+        for t, msg in ch.history:
+            if ttl is None or t + ttl > now:
+                self._enqueue(now, qs, msg, 0, "topic")
 
     @staticmethod
     def _refresh_dispatch(qs: QueueState) -> None:

@@ -617,7 +617,9 @@ class Consumer(Model):
         None, description="how long a crashed member keeps its partitions; default from the profile (45 s)")
     dispatch: Literal["per_partition", "per_key", "unordered"] = "per_partition"
     commit: Commit = Field(default_factory=Commit)
-    start_from: Literal["earliest", "latest", "committed"] = "committed"
+    start_from: Literal["earliest", "latest", "committed"] = Field(
+        "committed", description="where a new topic subscription or log group starts: earliest, latest, or "
+        "committed (none yet: latest on a topic, the profile's log_start on a log)")
     batch: Batch | None = None
     start: Duration = Field("0s", description="when the consumer's instances start (a late subscriber)")
     description: str | None = None

@@ -21,6 +21,8 @@ from evtool.scenario.yamlsource import Locations, Path_, dotted
 EXPRESSION_NAMES = frozenset({"msg", "state", "key", "attempt", "now", "params", "tag"})
 STATE_PATH_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(.*)\])?\s*$")
 """An effect's target: a state field, optionally indexed (`stock[msg.payload.sku]`)."""
+TOPIC_REPLAY_PROFILES = ("nats-jetstream", "redis-streams")
+"""Profiles whose topics are streams a new subscription can read from the start (decision 2)."""
 TARGET_KINDS = ("consumer", "channel", "producer", "pattern", "broker")
 AMQP_SHORTSTR_MAX = 255
 """Routing and binding keys are AMQP 0-9-1 short strings: at most 255 bytes (UTF-8). A longer key is
@@ -149,6 +151,7 @@ class _Checker:
                 self.add((*base, "from"), f"`{c.from_}` is a router; consumers read queues, topics and logs",
                          "bind a queue to the router and read that queue")
             self.ref((*base, "dead_letter"), c.dead_letter, self.channels, "channel")
+            self.check_start(base, c)
             for i, rule in enumerate(c.fail_if):
                 self.expr((*base, "fail_if", i, "when"), rule.when)
             if c.idempotency is not None:
@@ -195,6 +198,22 @@ class _Checker:
                          "a broker compares only the id a publisher sends (Nats-Msg-Id, "
                          "MessageDeduplicationId): give its producers `dedup_id: message_id`, or set "
                          "`content_based_dedup: true`", severity="warning")
+
+    def check_start(self, base: Path_, c: m.Consumer) -> None:
+        """A late consumer (`start:`) that starts when the load is over, or reads from where it cannot."""
+        duration = self.sc.run.duration
+        if c.start and c.start >= duration:
+            self.add((*base, "start"), f"`start: {c.start / 1e9:g}s` is at or after `run.duration` "
+                     f"({duration / 1e9:g}s): the consumer starts after every producer has stopped, if the "
+                     "drain is still running then", f"start it before {duration / 1e9:g}s, or lengthen "
+                     "run.duration", severity="warning")
+        src = self.sc.channels.get(c.from_)
+        if (isinstance(src, m.TopicChannel) and c.start_from == "earliest"
+                and self.sc.broker.profile not in TOPIC_REPLAY_PROFILES):
+            self.add((*base, "start_from"), f"a `{self.sc.broker.profile}` topic keeps no history: a new "
+                     "subscription cannot start from the earliest message",
+                     "use `start_from: latest` (or a `log` channel, or profile "
+                     f"{' / '.join(TOPIC_REPLAY_PROFILES)}, whose topics are streams)")
 
     def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
         self.check_effects((*base, "effects"), effects)
