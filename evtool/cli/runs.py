@@ -24,11 +24,12 @@ def _open(db: Path | None) -> Any:
 
 def _die(message: str, hint: str | None = None) -> None:
     from evtool.cli.output import console
+    from evtool.report.fmt import safe
 
     err = console(stderr=True)
-    err.print(f"[red]error[/red] {message}")
+    err.print(f"[red]error[/red] {safe(message, multiline=True)}")
     if hint:
-        err.print(f"  [cyan]hint:[/cyan] {hint}")
+        err.print(f"  [cyan]hint:[/cyan] {safe(hint, multiline=True)}")
     raise typer.Exit(EXIT_INVALID)
 
 

@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import fmt_duration, fmt_override
+from evtool.report.fmt import fmt_duration, fmt_override, text, visible
 from evtool.store.model import RunHeader, RunResult, RunRow
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "unknown": "yellow", "interrupted": "yellow",
@@ -43,8 +43,8 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableT
         outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
         if r.record_mode != "full":
             outcome.append(" (no trace)", style="dim")
-        table.add_row(r.id, r.started_at[:16].replace("T", " "), r.scenario_id, str(r.seed),
-                      Text("\n".join(fmt_override(k, v) for k, v in r.overrides.items()), style="cyan"),
+        table.add_row(r.id, r.started_at[:16].replace("T", " "), text(r.scenario_id), str(r.seed),
+                      Text("\n".join(visible(fmt_override(k, v)) for k, v in r.overrides.items()), style="cyan"),
                       outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
                       f"{r.messages:,}", fmt_duration(r.virtual_ns))
@@ -63,7 +63,7 @@ def _narrow_runs(rows: Sequence[RunRow]) -> RenderableType:
         outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
         if r.overrides:
             outcome.append(" *", style="cyan")
-        table.add_row(r.id, r.started_at[5:16].replace("T", " "), r.scenario_id, str(r.seed), outcome,
+        table.add_row(r.id, r.started_at[5:16].replace("T", " "), text(r.scenario_id), str(r.seed), outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
                       f"{r.messages:,}", fmt_duration(r.virtual_ns))
     return table
@@ -78,13 +78,13 @@ def render_checks(checks: Sequence[dict[str, object]]) -> RenderableType:
         table.add_column(col)
     for c in checks:
         status = str(c.get("status", "unknown"))
-        name = Text(str(c.get("name", "")))
+        name = text(c.get("name", ""))
         if c.get("because"):
-            name.append(f"\n{c['because']}", style="dim")
+            name.append("\n" + visible(c["because"], multiline=True), style="dim")
         evidence = list(c.get("evidence") or [])  # type: ignore[call-overload]
         ev = ", ".join(map(str, evidence[:5])) + (f" +{len(evidence) - 5}" if len(evidence) > 5 else "")
-        table.add_row(Text(status, style=STATUS_STYLE.get(status, "")), name, str(c.get("expected", "")),
-                      str(c.get("observed", "")), ev)
+        table.add_row(text(status, STATUS_STYLE.get(status, "")), name, text(c.get("expected", ""), multiline=True),
+                      text(c.get("observed", ""), multiline=True), text(ev))
     return table
 
 
@@ -96,7 +96,7 @@ def render_show(header: RunHeader, result: RunResult | None,
     """
     outcome = result.outcome if result is not None else "incomplete"
     head = Text.assemble((f"run {header.id}", "bold"), "  ", (outcome, OUTCOME_STYLE.get(outcome, "")),
-                         f"  {header.lesson_title or header.scenario_id}")
+                         f"  {visible(header.lesson_title or header.scenario_id)}")
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
@@ -118,7 +118,7 @@ def render_show(header: RunHeader, result: RunResult | None,
             rows.append(("recorded so far", f"{progress[0]:,} events, {progress[1]:,} messages published, "
                                             f"up to {fmt_duration(progress[2])} of virtual time"))
     for k, v in rows:
-        facts.add_row(k, v)
+        facts.add_row(k, text(v))
     parts: list[RenderableType] = [head, facts, Text("")]
     if result is not None:
         parts += [Text("checks", style="bold"), render_checks(result.checks)]
