@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -44,10 +46,11 @@ from typing import IO
 
 from evtool.core.events import TraceEvent
 from evtool.store import codec
-from evtool.store.errors import RecorderError, StoreError
+from evtool.store.errors import RecorderError, StoreError, describe_sqlite_error
+from evtool.store.liveness import HEARTBEAT_S, this_host
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync
+from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
 from evtool.store.writer import encode_batch, encode_end
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
@@ -116,6 +119,8 @@ class Recorder:
         self._closed = False
         self._failed = False
         self._error: BaseException | None = None
+        self._beat: threading.Thread | None = None
+        self._beat_stop = threading.Event()
 
     # ----- engine side -------------------------------------------------
 
@@ -143,10 +148,17 @@ class Recorder:
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._run_key = self._write_header(header)
+        except StoreError as exc:
+            raise StoreError(f"cannot record: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot record: {describe_sqlite_error(self.db_path, exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - any failure here means: not recording
             raise StoreError(f"cannot record into {self.db_path}: {exc}") from exc
         if self._full:
             self._spawn()
+        self._beat = threading.Thread(target=self._heartbeat, name=f"evtool-recorder-heartbeat-{self.run_id}",
+                                      daemon=True)
+        self._beat.start()
         return header.id
 
     def record(self, events: Sequence[TraceEvent]) -> None:
@@ -252,11 +264,13 @@ class Recorder:
             try:
                 run_key = conn.execute(INSERT_RUN, codec.header_row(header)).lastrowid
                 assert run_key is not None
+                conn.execute("UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE rk = ?",
+                             (os.getpid(), this_host(), time.time(), run_key))
                 if self._full:
                     conn.execute(create_trace_sql(run_key))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback_sync(conn)
                 raise
             return int(run_key)
         finally:
@@ -355,6 +369,32 @@ class Recorder:
             self._writer_gone = True
             self._state.notify_all()
 
+    def _heartbeat(self) -> None:
+        """The heartbeat thread: refresh runs.heartbeat every HEARTBEAT_S until the run ends.
+
+        It runs in this process, not in the writer, so a live heartbeat means
+        the run's own process is alive (evtool.store.liveness). A failed
+        beat is skipped: a busy or full database must not stop the run.
+        """
+        conn = None
+        try:
+            while not self._beat_stop.wait(HEARTBEAT_S):
+                try:
+                    if conn is None:
+                        conn = connect_sync(self.db_path)
+                    conn.execute("UPDATE runs SET heartbeat = ? WHERE rk = ? AND ended_at IS NULL",
+                                 (time.time(), self._run_key))
+                except (sqlite3.Error, StoreError, OSError):
+                    continue
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _stop_heartbeat(self) -> None:
+        self._beat_stop.set()
+        if self._beat is not None and self._beat is not threading.current_thread():
+            self._beat.join(timeout=5)
+
     def _fail(self, exc: BaseException) -> None:
         with self._state:
             self._error = self._error or exc
@@ -366,6 +406,7 @@ class Recorder:
             raise RuntimeError("Recorder.start was not called")
         if self._closed:
             return
+        self._stop_heartbeat()
         if not self._full or self._proc is None:
             self._closed = True
             self._write_result(result, count=False)

@@ -152,7 +152,9 @@ class Writer:
                             self.conn.execute(sql, params)
                     self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    from evtool.store.schema import rollback_sync
+
+                    rollback_sync(self.conn)  # after a full disk SQLite has rolled back already
                     raise
                 return
             except sqlite3.OperationalError as exc:
@@ -247,7 +249,10 @@ def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
                 writer.finish(result_row, count)
                 return 0
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
-        message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        from evtool.store.errors import describe_sqlite_error
+
+        detail = describe_sqlite_error(db, exc) if isinstance(exc, sqlite3.Error | OSError) else exc
+        message = f"{type(exc).__name__}: {detail}".replace("\n", " ")
         if writer is not None:
             writer.say(f"E {message}")
         else:

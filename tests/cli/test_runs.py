@@ -122,7 +122,7 @@ def test_show_a_run_without_a_result(tmp_path: Path) -> None:
     assert rec.sync(timeout=30)
     r = cli("show", run_id, "--db", str(db))
     assert r.exit_code == 0, r.output
-    assert "incomplete" in r.output and "still open" in r.output
+    assert "incomplete (running)" in r.output and "still recording" in r.output
     assert "5 events, 5 messages published, up to 4ms of virtual time" in r.output
     rec.finish(RunResult(outcome="passed", ended_at=utc_now_iso(), events=5))
 

@@ -256,11 +256,15 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         SyncRunStore(db)
 
 
-def test_empty_database_is_migrated_on_first_use(tmp_path: Path) -> None:
+def test_an_empty_database_reads_as_no_runs_and_the_first_recording_creates_the_schema(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     sqlite3.connect(db).close()
     with SyncRunStore(db) as store:
         assert store.list_runs() == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0  # reading never writes
+    conn.close()
+    record(db, synthetic_header(), [TraceEvent(0, "run_ended")], RunResult(outcome="passed", ended_at="x"))
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
