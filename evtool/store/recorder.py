@@ -101,6 +101,7 @@ class Recorder:
         self.wait_for_index = wait_for_index
         self.run_id: str | None = None
         self.dropped = 0  # events dropped because the writer had failed
+        self._recorded = 0  # events given to `record` (the stored trace is whole when all are committed)
         self._full = True
         self._run_key = 0
         self._started = False
@@ -165,6 +166,7 @@ class Recorder:
         """Append trace events (in order). Returns at once unless the writer is `max_batches` behind."""
         if not self._full or not events:
             return
+        self._recorded += len(events)
         if self._failed or self._closed:
             self.dropped += len(events)
             return
@@ -429,13 +431,17 @@ class Recorder:
         if self.wait_for_index or self._writer_gone:
             self._proc.wait()
         if not self._result_written:
-            # The writer failed or died: record the end ourselves, so the run is not left incomplete.
+            # The writer failed or died: record the end ourselves, so the run is not left incomplete,
+            # and say `partial` unless every recorded event did reach the database.
+            reason = self._error or RecorderError(f"the writer process exited with status {self._proc.returncode}")
             try:
-                self._write_result(result, count=count)
+                lost = self._write_end_without_writer(result, count=count, reason=reason)
             except Exception as exc:  # noqa: BLE001 - the writer's error is the one to report
                 self._error = self._error or exc
-            reason = self._error or RecorderError(f"the writer process exited with status {self._proc.returncode}")
-            raise RecorderError(f"the run record in {self.db_path} is partial: {reason}") from self._error
+                lost = True
+            if lost:
+                raise RecorderError(f"the run record in {self.db_path} is partial: {reason}") from self._error
+            return
         if self._error is not None:
             raise RecorderError(f"the run record in {self.db_path} is partial: {self._error}") from self._error
 
@@ -447,6 +453,38 @@ class Recorder:
             except queue.Full:
                 if self._sender is None or not self._sender.is_alive():
                     return
+
+    def _write_end_without_writer(self, result: RunResult, *, count: bool, reason: BaseException) -> bool:
+        """Write the end of a run whose writer is gone; True when the stored trace lacks events.
+
+        The table is the truth: what it holds was committed. When it holds
+        fewer events than were recorded, the run is stored as `partial` with
+        the committed counts, and summary["record"] keeps what the run
+        itself reported (its outcome, its event count) and why.
+        """
+        from evtool.store.schema import trace_table
+
+        conn = connect_sync(self.db_path)
+        try:
+            committed, last_t, published = conn.execute(
+                f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
+                f"FROM {trace_table(self._run_key)}").fetchone()
+        except sqlite3.Error:
+            committed = last_t = published = 0  # the trace cannot be read: nothing of it counts
+        finally:
+            conn.close()
+        if committed >= self._recorded:
+            self._write_result(result, count=count)
+            return False
+        summary = dict(result.summary)
+        summary["record"] = {"outcome": result.outcome, "events_run": result.events or self._recorded,
+                             "events_recorded": self._recorded, "events_committed": committed,
+                             "error": str(reason)}
+        partial = RunResult(outcome="partial", ended_at=result.ended_at or utc_now_iso(),
+                            virtual_ns=result.virtual_ns or last_t, digest=result.digest, events=committed,
+                            messages=published, summary=summary, checks=result.checks)
+        self._write_result(partial, count=False)
+        return True
 
     def _write_result(self, result: RunResult, *, count: bool) -> None:
         """Write the result row from this process (summary mode, or when the writer failed)."""
