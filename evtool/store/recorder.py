@@ -23,7 +23,10 @@ Shape (why each part is there):
 Crash safety: if this process dies (SIGKILL), the writer sees its stdin
 close, commits what it received and exits; the run keeps `incomplete` and
 every committed batch. Ctrl-C reaches only this process (the writer ignores
-SIGINT); `abort("interrupted")` then records the outcome.
+SIGINT and SIGTERM); `abort("interrupted")` then records the outcome. SIGTERM
+is turned into the same KeyboardInterrupt while the run records. The run row
+carries this process's pid and a heartbeat, so readers tell a live run from
+a dead one (evtool.store.liveness).
 
 Failures of the writer never reach the engine: `record` drops events once
 the writer has failed, and `finish`/`abort` raise `RecorderError` (after
@@ -51,6 +54,7 @@ from evtool.store.liveness import HEARTBEAT_S, this_host
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
 from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
+from evtool.store.signals import SigtermAsInterrupt
 from evtool.store.writer import encode_batch, encode_end
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
@@ -76,6 +80,10 @@ class Recorder:
     or ``with Recorder(path) as rec: rec.start(header); ...; rec.finish(result)``:
     leaving the block by an exception records `interrupted` (Ctrl-C) or `crashed`.
 
+    `handle_sigterm`: from `start` to the end of the run, SIGTERM raises
+    KeyboardInterrupt in the main thread, as Ctrl-C does, so the caller's
+    Ctrl-C handling records the run as `interrupted` (evtool.store.signals).
+
     `wait_for_index`: by default `finish` returns as soon as the result is
     committed and the writer process builds the trace's indexes on its own
     (about 1 µs per event; readers scan the unindexed trace meanwhile, and
@@ -91,6 +99,7 @@ class Recorder:
         max_batches: int = 8,
         flush_interval: float = 0.25,
         wait_for_index: bool = False,
+        handle_sigterm: bool = True,
     ) -> None:
         if batch_size < 1 or max_batches < 1:
             raise ValueError("batch_size and max_batches must be at least 1")
@@ -122,6 +131,7 @@ class Recorder:
         self._error: BaseException | None = None
         self._beat: threading.Thread | None = None
         self._beat_stop = threading.Event()
+        self._sigterm = SigtermAsInterrupt() if handle_sigterm else None
 
     # ----- engine side -------------------------------------------------
 
@@ -160,6 +170,8 @@ class Recorder:
         self._beat = threading.Thread(target=self._heartbeat, name=f"evtool-recorder-heartbeat-{self.run_id}",
                                       daemon=True)
         self._beat.start()
+        if self._sigterm is not None:
+            self._sigterm.install()
         return header.id
 
     def record(self, events: Sequence[TraceEvent]) -> None:
@@ -409,6 +421,8 @@ class Recorder:
         if self._closed:
             return
         self._stop_heartbeat()
+        if self._sigterm is not None:
+            self._sigterm.restore()
         if not self._full or self._proc is None:
             self._closed = True
             self._write_result(result, count=False)

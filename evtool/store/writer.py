@@ -24,8 +24,9 @@ is indexed, ``E <message>`` on failure.
 
 End of input without an `E` frame means the parent died (SIGKILL, a crash):
 whatever was received is committed and the run keeps its `incomplete`
-outcome. The writer ignores SIGINT, so Ctrl-C reaches only the parent, which
-then sends an `E` frame with outcome `interrupted`.
+outcome. The writer ignores SIGINT and SIGTERM, so Ctrl-C or a `kill` of the
+process group reaches only the parent, which then sends an `E` frame with
+outcome `interrupted`.
 """
 
 from __future__ import annotations
@@ -270,7 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m evtool.store.writer DB RUN_KEY", file=sys.stderr)
         return 2
+    # Ctrl-C and SIGTERM to the process group are for the parent: it ends the run and sends `E`;
+    # this process ends when its input does (also when the parent was killed outright).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return serve(Path(args[0]), int(args[1]), sys.stdin.buffer, sys.stdout)
 
 
