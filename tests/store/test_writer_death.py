@@ -100,3 +100,25 @@ def test_an_abort_after_the_writer_died_is_partial_too(tmp_path: Path) -> None:
         assert stored is not None and stored.outcome == "partial" and stored.events == 300
         assert stored.summary["record"]["outcome"] == "interrupted"
     assert RunResult(outcome="partial", ended_at=utc_now_iso()).outcome == "partial"
+
+
+def test_a_partial_run_exports_json_that_follows_the_schema(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from evtool.report.export import run_schema
+
+    db = tmp_path / "runs.db"
+    events = list(synthetic_events(200))
+    rec = Recorder(db, batch_size=100)
+    rec.start(synthetic_header())
+    rec.record(events[:100])
+    assert rec.sync(timeout=30)
+    _kill_writer(rec)
+    rec.record(events[100:])
+    with pytest.raises(RecorderError):
+        rec.finish(synthetic_result(events, outcome="passed"))
+    doc = json.loads(cli("export", "last", "-f", "json", "--db", str(db)).stdout)
+    assert doc["result"]["outcome"] == "partial"
+    jsonschema.validate(doc, run_schema())
