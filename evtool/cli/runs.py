@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,38 @@ def _store_errors(path: Path | None = None) -> Iterator[None]:
 
     try:
         yield
+    except BrokenPipeError:
+        _quiet_exit()
     except StoreError as exc:
         _die(str(exc))
     except sqlite3.Error as exc:
         _die(describe_sqlite_error(path or "", exc))
     except OSError as exc:
         _die(describe_os_error(exc.filename or path or "", exc))
+
+
+def _guarded(command: Callable[..., None]) -> Callable[..., None]:
+    """Run a command inside `_store_errors`, printing included (a closed pipe while printing is quiet)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with _store_errors():
+            command(*args, **kwargs)
+
+    return run
+
+
+def _quiet_exit() -> None:
+    """The reader of our output went away (`| head`): stop without a word, as other tools do."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+    except (OSError, ValueError):
+        pass
+    raise typer.Exit(EXIT_OK)
 
 
 def _die(message: str, hint: str | None = None) -> None:
@@ -63,6 +90,7 @@ def _resolve(store: Any, ref: str) -> str:
         raise AssertionError from exc
 
 
+@_guarded
 def runs(
     scenario: str | None = typer.Option(None, "--scenario", help="Only runs of this scenario id."),
     outcome: str | None = typer.Option(None, "--outcome", help="passed, failed, unknown, interrupted, crashed, "
@@ -88,6 +116,7 @@ def runs(
     console().print(render_runs(rows))
 
 
+@_guarded
 def show(
     run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
     db: Path | None = DbOpt,
@@ -115,6 +144,7 @@ def show(
     console().print(render_report(report))
 
 
+@_guarded
 def inspect(
     run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
     message: str | None = typer.Option(None, "--message", "-m", help="One message's whole lifecycle."),
@@ -145,6 +175,7 @@ def inspect(
         console().print(f"[yellow]note[/yellow] {safe(partial)}")
 
 
+@_guarded
 def export(
     run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
     fmt: str = typer.Option("md", "--format", "-f", help="json, jsonl, md, html or mermaid."),
@@ -267,6 +298,7 @@ def _discard(path: str) -> None:
         pass
 
 
+@_guarded
 def diff(
     run_a: str = typer.Argument(..., help="The first run (e.g. without the fix)."),
     run_b: str = typer.Argument(..., help="The second run (e.g. with the fix)."),

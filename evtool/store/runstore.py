@@ -407,4 +407,7 @@ class SyncRunStore:
                     return
                 yield from page
         finally:
-            self._runner.run(agen.aclose())
+            try:
+                self._runner.run(agen.aclose())
+            except RuntimeError:
+                pass  # left unfinished and collected after the store was closed: nothing left to close

@@ -271,3 +271,23 @@ def test_a_path_that_looks_like_markup_is_shown_as_typed(tmp_path: Path) -> None
     d = tmp_path / "[red]x"
     d.mkdir()
     assert_exit_2(cli("runs", "--db", str(d / "none.db")), "[red]x")
+
+
+def test_a_closed_pipe_ends_a_reader_quietly(good_db: Path) -> None:
+    """`evtool export ... | head -1`: no traceback when the reader of the output goes away.
+
+    The trace is larger than a pipe holds, so the export is still writing when the pipe closes.
+    """
+    args = ["export", "last", "-f", "jsonl"]
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "evtool", *args, "--db", str(good_db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root), "COLUMNS": "120"})
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "error" not in err, err
+    assert proc.returncode == 0
