@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from evtool.report.fmt import visible_data
+
 STATUS_STYLE = {"pass": ("✓", "green"), "fail": ("✗", "red"), "unknown": ("?", "yellow")}
 OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "unknown": "bold yellow",
                  "interrupted": "bold magenta", "crashed": "bold red", "incomplete": "yellow"}
@@ -121,6 +123,7 @@ def checks_table(checks: list[dict[str, Any]]) -> Table:
 
 def render_report(report: dict[str, Any]) -> RenderableType:
     """The whole end-of-run report as one rich renderable."""
+    report = visible_data(report)  # scenario text is input: control characters are shown, never sent
     s = report["summary"]
     parts: list[RenderableType] = []
     head = Text()
