@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN, console, print_scenario_error
+from evtool.report.fmt import safe
 
 if TYPE_CHECKING:
     from evtool.cli.runner import RunOptions
@@ -98,12 +99,12 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
     bad = [n for n in names if n not in TRANSPORTS]
     err = console(stderr=True)
     if len(names) < 2 or bad:
-        err.print(f"[red]error[/red] --compare {opts.compare!r}: give two or more of {', '.join(TRANSPORTS)}")
+        err.print(f"[red]error[/red] --compare {safe(repr(opts.compare))}: give two or more of {', '.join(TRANSPORTS)}")
         return EXIT_INVALID
     lp = opts.local_profile
     if lp is not None and lp != "scenario" and lp not in PROFILES:
         hint = did_you_mean(lp, [*PROFILES, "scenario"]) or f"one of: scenario, {', '.join(PROFILES)}"
-        err.print(f"[red]error[/red] --local-profile {lp!r} is not a profile\n  [cyan]hint:[/cyan] {hint}")
+        err.print(f"[red]error[/red] --local-profile {safe(repr(lp))} is not a profile\n  [cyan]hint:[/cyan] {safe(hint)}")
         return EXIT_INVALID
     try:
         from evtool.transports import capabilities, run_on_transport
@@ -137,7 +138,7 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
             print_scenario_error(exc)
             return EXIT_INVALID
         except Exception as exc:  # noqa: BLE001 - a broker that is down is reported, not a traceback
-            err.print(f"[red]error[/red] the {name} run failed: {exc}")
+            err.print(f"[red]error[/red] the {name} run failed: {safe(exc)}")
             return EXIT_INVALID
         columns.append(Column(name, name, outcome.extra.get("profile", ""), outcome,
                               list(outcome.extra.get("warnings", [])), name,
@@ -154,9 +155,9 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
         for c in columns:
             if c.target != "local":
                 for n in c.notes:
-                    out.print(f"[yellow]note ({c.label})[/yellow] {n}")
+                    out.print(f"[yellow]note ({c.label})[/yellow] {safe(n)}")
             for p in c.problems:
-                out.print(f"[red]problem ({c.label})[/red] {p}")
+                out.print(f"[red]problem ({c.label})[/red] {safe(p)}")
     statuses = {ch["status"] for c in columns for ch in c.outcome.checks}
     if "fail" in statuses:
         return EXIT_FAILED

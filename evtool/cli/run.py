@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from evtool.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN
+from evtool.report.fmt import safe
 
 DEFAULT_LESSON = "retries-dlq-poison"
 
@@ -31,7 +32,7 @@ def resolve_scenario_path(scenario: str | None) -> Path:
 
     names = [f.stem for f in lessons.glob("*.yaml")]
     hint = did_you_mean(scenario, names) or "run `evtool lessons` to list the bundled lessons"
-    console(stderr=True).print(f"[red]error[/red] {scenario}: no such file or bundled lesson\n  [cyan]hint:[/cyan] {hint}")
+    console(stderr=True).print(f"[red]error[/red] {safe(scenario)}: no such file or bundled lesson\n  [cyan]hint:[/cyan] {safe(hint)}")
     raise typer.Exit(EXIT_INVALID)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, print_scenario_error
+from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario
 from evtool.scenario.units import UnitError, parse_duration
@@ -42,9 +43,9 @@ class RunOptions:
 
 def _fail(message: str, hint: str | None = None) -> int:
     err = console(stderr=True)
-    err.print(f"[red]error[/red] {message}")
+    err.print(f"[red]error[/red] {safe(message)}")
     if hint:
-        err.print(f"  [cyan]hint:[/cyan] {hint}")
+        err.print(f"  [cyan]hint:[/cyan] {safe(hint)}")
     return EXIT_INVALID
 
 
@@ -117,7 +118,10 @@ def execute(opts: RunOptions) -> int:
         return OUTCOME_EXIT.get(outcome.outcome, 1)
     if opts.transport != "local":
         return _run_transport(loaded, opts, duration_ns)
-    return _run_local(loaded, opts, duration_ns, speed)
+    from evtool.store.signals import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():    # SIGTERM ends the run like Ctrl-C, recorded or not
+        return _run_local(loaded, opts, duration_ns, speed)
 
 
 def _header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:
@@ -153,7 +157,7 @@ def _start_recorder(opts: RunOptions, loaded: LoadedScenario, seed: int, transpo
         rec = Recorder(resolve_db_path(opts.db))
         rec.start(_header(loaded, seed, transport, opts.record))
     except (StoreError, OSError) as exc:
-        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {exc}")
+        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {safe(exc)}")
         return None
     return rec
 
@@ -213,7 +217,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
                 rec.finish(_result(outcome, 0))
             run_id = rec.run_id if hasattr(rec, "run_id") else None
         except Exception as exc:  # noqa: BLE001 - recording must never hide the run's result
-            console(stderr=True).print(f"[yellow]warning[/yellow] the run was not fully recorded: {exc}")
+            console(stderr=True).print(f"[yellow]warning[/yellow] the run was not fully recorded: {safe(exc)}")
     notes_for, notes = _broker_notes(loaded)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
@@ -227,7 +231,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         print(json.dumps(report, indent=2, default=str))
     else:
         for w in loaded.warnings:
-            console(stderr=True).print(f"[yellow]warning[/yellow] {w.format()}")
+            console(stderr=True).print(f"[yellow]warning[/yellow] {safe(w.format(), multiline=True)}")
         out.print(render_report(report))
     if interrupted:
         return EXIT_INTERRUPTED
@@ -272,7 +276,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     if not opts.json_out:
         # said before the run starts: the report repeats them at the end
         for warning in notes:
-            console(stderr=True).print(f"[yellow]note[/yellow] {warning}")
+            console(stderr=True).print(f"[yellow]note[/yellow] {safe(warning)}")
     rec = _start_recorder(opts, loaded, seed, opts.transport)
     listeners = [rec.record] if rec is not None and opts.record == "full" else []
     wall0 = time.perf_counter()

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN
+from evtool.report.fmt import safe
 
 
 def _exit_code(outcome: Any) -> int:
@@ -34,7 +35,7 @@ def _recording(loaded: Any, seed: int | None, db: Path | None, no_record: bool) 
         rec = Recorder(resolve_db_path(db))
         rec.start(_header(loaded, run_seed, "local", "full"))
     except (StoreError, OSError) as exc:
-        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {exc}")
+        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {safe(exc)}")
         return None, []
     return rec, [rec.record]
 
@@ -53,7 +54,7 @@ def _finish_recording(rec: Any, outcome: Any) -> None:
             rec.finish(_result(outcome, 0))
             console(stderr=True).print(f"[dim]recorded run {rec.run_id}: evtool replay {rec.run_id}[/dim]")
     except StoreError as exc:
-        console(stderr=True).print(f"[yellow]warning[/yellow] the recording failed: {exc}")
+        console(stderr=True).print(f"[yellow]warning[/yellow] the recording failed: {safe(exc)}")
 
 
 def tui(
@@ -122,7 +123,7 @@ def replay(
             header, result = store.get(run_id)
             interventions = interventions_from_events(list(store.events(run_id, kinds=["user_intervention"])))
     except StoreError as exc:
-        err.print(f"[red]error[/red] {exc}")
+        err.print(f"[red]error[/red] {safe(exc)}")
         raise typer.Exit(EXIT_INVALID) from None
     if header.transport != "local":
         err.print(f"[red]error[/red] run {run_id} ran on {header.transport}; only local runs can be replayed")

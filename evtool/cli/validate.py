@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from evtool.cli.output import EXIT_INVALID, EXIT_OK
+from evtool.report.fmt import safe
 
 
 def validate(
@@ -61,9 +62,9 @@ def validate(
                 sys.stdout.flush()
                 print_scenario_error(ScenarioError(warnings, loaded.text))
             if strict and warnings:
-                out.print(f"[red]✗[/red] {f}: {len(warnings)} warning(s), which --strict treats as errors")
+                out.print(f"[red]✗[/red] {safe(f)}: {len(warnings)} warning(s), which --strict treats as errors")
             else:
-                out.print(f"[green]✓[/green] {f}: valid ({loaded.model.id})")
+                out.print(f"[green]✓[/green] {safe(f)}: valid ({safe(loaded.model.id)})")
             out.file.flush()
     if json_out:
         typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
