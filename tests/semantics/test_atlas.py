@@ -206,3 +206,13 @@ def test_the_registries_name_real_cases() -> None:
             assert sid in by_id, f"unknown scenario {sid}"
             for target in targets:
                 assert target in by_id[sid].targets, f"{sid} does not run on {target}"
+
+
+def test_the_readme_table_lists_every_scenario_and_disagreement() -> None:
+    """README.md is written by table.py; a scenario or registry entry added without a refresh fails here."""
+    readme = (SCENARIOS[0].parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [e.id for e in ENTRIES if f"| `{e.id}` (" not in readme]
+    assert not missing, f"refresh tests/semantics/README.md with table.py; missing rows: {missing}"
+    for sid, targets in KNOWN_DISAGREEMENTS.items():
+        for target in targets:
+            assert f"| `{sid}` | {target} |" in readme, f"README lacks the disagreement {sid} / {target}"
