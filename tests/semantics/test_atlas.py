@@ -43,6 +43,10 @@ KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
         "core": "producers have no `dedup_id` field yet (decision 1)",
         "nats": "producers have no `dedup_id` field yet (decision 1)",
     },
+    "quorum-prefetch-unlimited-explicit": {
+        "core": "`prefetch: unlimited` is not accepted yet (decision: prefetch: unlimited)",
+        "rabbitmq": "`prefetch: unlimited` is not accepted yet, so the scenario does not load",
+    },
     "sqs-fifo-content-based-dedup": {
         "core": "no `content_based_dedup` on channels nor `dedup_id` on producers yet (decision 1)",
     },
