@@ -21,136 +21,37 @@ import pytest
 from .atlas import ENTRIES, HEADER_KEYS, SCENARIOS, Entry, run_target
 
 KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
-    # ---- language fields decided by the lead but not there yet (the scenario does not load)
-    "ttl-message-lower-wins": {
-        "core": "inject has no `ttl:` (decision: ttl on producers and injected messages); Message.ttl_ns exists",
-        "rabbitmq": "inject has no `ttl:` yet, so the scenario does not load",
-    },
-    "ttl-queue-lower-wins": {
-        "core": "inject has no `ttl:` (decision: ttl on producers and injected messages); Message.ttl_ns exists",
-        "rabbitmq": "inject has no `ttl:` yet, so the scenario does not load",
-    },
-    "ttl-expires-only-at-head": {
-        "core": "inject has no `ttl:` (decision: ttl on producers and injected messages); Message.ttl_ns exists",
-        "rabbitmq": "inject has no `ttl:` yet, so the scenario does not load",
-    },
-    "nats-dedup-with-msg-id": {
-        "core": "producers have no `dedup_id` field yet (decision 1)",
-        "nats": "producers have no `dedup_id` field yet (decision 1)",
-    },
+    # ---- deduplication
     "nats-dedup-outside-window": {
-        "core": "producers have no `dedup_id` field yet (decision 1)",
-        "nats": "producers have no `dedup_id` field yet (decision 1)",
+        "nats": "the transport runtime counts deliveries per message id (transports/runtime.py), so the second stored copy of M1 is traced as `redelivered` attempt 2 instead of a new `delivered`; JetStream itself stored and delivered both (checked with nats-py)",
     },
-    "nats-republish-copy-not-deduplicated": {
-        "core": "producers have no `dedup_id` field yet (decision 1)",
-        "nats": "producers have no `dedup_id` field yet (decision 1)",
-    },
-    "quorum-prefetch-unlimited-explicit": {
-        "core": "`prefetch: unlimited` is not accepted yet (decision: prefetch: unlimited)",
-        "rabbitmq": "`prefetch: unlimited` is not accepted yet, so the scenario does not load",
-    },
-    "sqs-fifo-content-based-dedup": {
-        "core": "no `content_based_dedup` on channels nor `dedup_id` on producers yet (decision 1)",
-    },
-    # ---- deduplication keyed on the message id
     "nats-no-dedup-without-msg-id": {
-        "core": "Broker._duplicate drops any repeated message id when the channel has a window (nats-jetstream "
-                "profile: 2 min by default); JetStream dedups only on Nats-Msg-Id (decision 1: msg.dedup_id)",
-        "nats": "the NATS adapter always sends Nats-Msg-Id = message id, so JetStream drops the second publish",
+        "nats": "the transport runtime counts deliveries per message id (transports/runtime.py), so the second stored copy of M1 is traced as `redelivered` attempt 2 instead of a new `delivered`; JetStream itself stored and delivered both (checked with nats-py)",
     },
     "redis-no-dedup": {
         "redis": "Redis stores both entries, but the transport runtime counts deliveries per message id: the "
                  "second entry's delivery is recorded as `redelivered` attempt 2 instead of a new `delivered`",
     },
     # ---- late / stale acks after a lease expiry
-    "nats-late-ack-first-delivery-accepted": {
-        "core": "Broker.ack ignores a tag whose lease expired (the tag left _inflight); NATS acks by stream "
-                "sequence, so the first delivery's late ack settles the message; the core loops until the drain ends",
-    },
-    "redis-late-xack-by-id-from-any-consumer": {
-        "core": "Broker.ack ignores the old tag after the claim; XACK names the entry id, not the consumer, so "
-                "the first reader's late XACK settles it; the core loops until the drain ends",
-    },
     "rabbitmq-consumer-timeout-late-ack-refused": {
         "core": "after channel_closed (consumer_timeout) the consumer instance never opens a new channel "
                 "(sim/consumer.py), so M1 is returned but never redelivered, and the drain still says complete",
     },
     # ---- failures without retry
-    "sqs-failure-without-retry-visibility-timeout": {
-        "core": "ConsumerActor._fail without a retry policy calls broker.reject: SQS has no reject, the message "
-                "should stay invisible until the visibility timeout (profile needs 'no reject' semantics)",
-    },
     "redis-failure-without-retry-stays-pending": {
         "core": "ConsumerActor._fail without a retry policy calls broker.reject (dropped at once); Redis has no "
                 "reject: the entry stays in the PEL until claimed",
         "redis": "the same engine path rejects, and the Redis adapter turns the reject into XACK + drop",
     },
     # ---- capacity
-    "classic-drop-head-dead-letters-maxlen": {
-        "core": "Broker._enqueue drops the head for overflow drop_head even with a dead_letter target; RabbitMQ "
-                "dead-letters it (x-death reason maxlen); evtool only dead-letters with overflow: dead_letter",
-    },
-    "classic-maxlen-counts-ready-only": {
-        "rabbitmq": "the broker's basic.nack for M4 surfaces as a DeliveryError problem, not publish_rejected, "
-                    "and the drain then times out (evtool/transports/amqp.py publish confirm handling)",
-    },
     "quorum-reject-publish-one-over": {
         "core": "Broker._enqueue refuses at ready == capacity; RabbitMQ 3.10.8 quorum queues accept one more "
                 "(reject-publish starts once the limit is exceeded)",
-        "rabbitmq": "the broker's basic.nack for M4 surfaces as a DeliveryError problem, not publish_rejected, "
-                    "and the drain then times out (evtool/transports/amqp.py publish confirm handling)",
-    },
-    "nats-maxmsgs-counts-unacked": {
-        "core": "QueueState capacity counts ready messages only (RabbitMQ's rule); a JetStream WorkQueue stream "
-                "counts every stored message, unacked ones included (profile field needed)",
-    },
-    "nats-discard-old-silent": {
-        "nats": "the NATS adapter does not observe DiscardOld removals: M1 is never accounted for and the "
-                "drain times out",
-    },
-    # ---- TTL
-    "nats-maxage-silent": {
-        "core": "Broker._expire dead-letters when the queue has a dead_letter target; JetStream's MaxAge removes "
-                "silently (no DLQ, no advisory)",
-        "nats": "the NATS adapter does not observe MaxAge removals (no `expired`) and the drain times out",
-    },
-    # ---- prefetch
-    "classic-prefetch-default-unlimited": {
-        "core": "sim/consumer.py _subscribe: `profile.prefetch or concurrency` turns the profile's 0 (unlimited) "
-                "into the consumer's concurrency (1)",
-        "rabbitmq": "the same engine computation sets basic.qos to 1",
-    },
-    # ---- late subscribers
-    "nats-late-subscriber-earliest": {
-        "core": "Broker.subscribe applies start_from to logs only; a topic subscription created late starts "
-                "empty whatever start_from says (decision 2)",
-    },
-    "redis-late-group-earliest": {
-        "core": "Broker.subscribe applies start_from to logs only; a topic subscription created late starts "
-                "empty whatever start_from says (decision 2)",
-    },
-    "rabbitmq-late-subscriber-misses-earlier": {
-        "rabbitmq": "the transport declares every group's queue when the run starts (transports/topology.py), "
-                    "so a consumer with `start:` finds messages published before it subscribed",
-    },
-    "nats-late-subscriber-latest": {
-        "nats": "the transport creates every durable consumer (DeliverPolicy all) when the run starts, so a "
-                "consumer with `start:` receives earlier messages",
-    },
-    "redis-late-group-latest": {
-        "redis": "the transport creates every group when the run starts, so a consumer with `start:` receives "
-                 "earlier entries",
     },
     # ---- requeue positions
     "redis-nack-rereads-own-pending-first": {
         "redis": "the adapter's nack frees the prefetch credit and XCLAIMs later, so its reader takes M2 (>) "
                  "before M1 is re-read: M2 is delivered first and two are in flight with prefetch 1",
-    },
-    # ---- Kafka
-    "kafka-session-timeout-45s": {
-        "core": "models.Consumer.session_timeout defaults to 10s and always overrides the profile's "
-                "session_timeout_ns (45 s); the partition moves after 10 s",
     },
 }
 """scenario id -> {target: why evtool (core or transport) disagrees with the documented outcome}."""
