@@ -234,7 +234,8 @@ class Broker:
         qs.expire_anywhere = p.message_expiry == "anywhere"
         qs.capacity_stored = p.capacity_counts == "stored"
         qs.overflow_dead_letters = p.overflow_head == "dead_letter"
-        qs.reject_lease = p.reject_action == "lease_expiry"
+        qs.reject_lease = p.reject_action in ("lease_expiry", "stays_pending")
+        qs.reject_stays = p.reject_action == "stays_pending"
         if isinstance(cfg, GroupedQueueConfig):
             qs.group_key = cfg.group_key
         return qs
@@ -1057,8 +1058,9 @@ class Broker:
         """
         qs = e.qs
         sub = e.sub
-        if qs.ack_timeout_ns is None:
-            # no visibility timeout configured: the message is visible again at once
+        if qs.ack_timeout_ns is None and not qs.reject_stays:
+            # no visibility timeout configured: the message is visible again at once (Redis: with no
+            # claimer the entry stays pending for good, held below by a released copy of the subscriber)
             del self._inflight[e.tag]
             self._return(now, e, "lease_expired", "lease_expired")
             return True

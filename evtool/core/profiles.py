@@ -46,7 +46,7 @@ LOG_STARTS = ("earliest", "latest")
 PRODUCER_DEDUP_IDS = ("message_id", "none")
 ASSIGNMENTS = ("range", "round_robin", "cooperative_sticky")
 STALE_ACKS = ("settles", "ignored", "refused")
-REJECT_ACTIONS = ("dead_letter", "lease_expiry")
+REJECT_ACTIONS = ("dead_letter", "lease_expiry", "stays_pending")
 CAPACITY_COUNTS = ("ready", "stored")
 OVERFLOW_HEADS = ("dead_letter", "as_configured", "drop")
 MESSAGE_EXPIRIES = ("at_head", "anywhere")
@@ -119,7 +119,8 @@ class Profile:
     reject_action: str = _f("dead_letter", "what a reject (or nack without requeue) does: dead_letter (at "
                             "once, reason rejected; dropped without a target) | lease_expiry (SQS has no "
                             "reject: the message stays invisible until its lease ends, then returns and "
-                            "counts as a receive)")
+                            "counts as a receive) | stays_pending (Redis has no reject: the entry stays "
+                            "pending until claimed after the channel's ack_timeout, or for good without one)")
     capacity_counts: str = _f("ready", "what a channel's capacity counts: ready (RabbitMQ max-length) | "
                               "stored (ready, delayed and unacked: JetStream MaxMsgs, Redis MAXLEN)")
     overflow_head: str = _f("as_configured", "what happens to the message removed from the head at "
@@ -474,7 +475,7 @@ REDIS_STREAMS = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="never", ack_effect="cursor", prefetch=0, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
-    stale_ack="settles", reject_action="dead_letter", capacity_counts="stored", overflow_head="drop",
+    stale_ack="settles", reject_action="stays_pending", capacity_counts="stored", overflow_head="drop",
     message_expiry="anywhere",
     notes="Queue channels stand for a stream with one consumer group: entries stay pending (in flight) "
           "until XACK; nothing is redelivered automatically, a crashed consumer's entries wait for "
@@ -500,7 +501,7 @@ REDIS_STREAMS = Profile(
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
         "stale_ack": _REDIS_XACK + " (XACK names the group and the id, not the consumer)" + _CHECKED,
-        "reject_action": _REDIS_STREAMS + " (recipe: XADD to a dead-letter stream, then XACK)",
+        "reject_action": _REDIS_XCLAIM + " (Redis has no reject: an entry not XACKed stays in the PEL until a consumer claims it after min-idle-time, modelled by the channel's ack_timeout; without one it stays pending)",
         "capacity_counts": _REDIS_XADD,
         "overflow_head": _REDIS_XADD + " (trimmed entries are gone; no dead-lettering)",
         "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "

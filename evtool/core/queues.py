@@ -91,7 +91,8 @@ class QueueState:
                  "max_deliveries", "ttl_ns", "ttl_seen", "capacity", "overflow", "dead_letter",
                  "counts_deliver", "count_returns", "at_limit", "hint", "durable", "exclusive_sub",
                  "group_key", "delay_seq", "rejected", "lease_action", "nack_position", "stored", "expiry",
-                 "expiry_seq", "expire_anywhere", "capacity_stored", "overflow_dead_letters", "reject_lease")
+                 "expiry_seq", "expire_anywhere", "capacity_stored", "overflow_dead_letters", "reject_lease",
+                 "reject_stays")
 
     def __init__(self, channel: str, group: str | None) -> None:
         self.channel = channel
@@ -143,6 +144,7 @@ class QueueState:
         self.capacity_stored = False
         self.overflow_dead_letters = False
         self.reject_lease = False
+        self.reject_stays = False        # Redis: a rejected entry stays pending until claimed
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.channel!r}, group={self.group!r}, ready={self.ready_n})"

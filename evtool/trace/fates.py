@@ -276,9 +276,9 @@ class FateLedger:
     def _publish_rejected(self, ev: TraceEvent) -> None:
         st = self.copies.get((ev.msg, ev.channel))  # type: ignore[arg-type]
         reason = ev.data.get("reason") if ev.data is not None else None
-        if st is not None and ev.channel in self.direct and st.arrival is not None and st.arrival[0] == ev.t \
-                and st.open:
-            # the broker counted the publish, then refused it (capacity): it never entered
+        if st is not None and ev.channel in self.direct and st.arrival is not None and st.open:
+            # the broker counted the publish, then refused it (capacity): it never entered. The core refuses
+            # at the publish instant; a real broker's refusal (RabbitMQ basic.nack) arrives a little later
             st.open -= 1
             continuation = st.arrival[1]
             st.arrival = None

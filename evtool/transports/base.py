@@ -111,6 +111,8 @@ class ChannelPlan:
     dead_letter     scenario channel that receives dead letters (None = they are dropped)
     at_limit        what the profile does at the delivery limit: dead_letter | drop | keep_with_advisory (NATS
                     keeps the message by itself; evtool emulates the others only when the profile says so)
+    reject_action   what the profile does with a reject: dead_letter | lease_expiry | stays_pending (Redis
+                    has no reject: the entry is not XACKed and waits in the PEL for the claimer)
     backoff_ns      NATS BackOff list (redelivery delays on ack timeout); empty = AckWait only
     bindings        for routers: (target channel, pattern)
     late            groups of a topic or log first joined by a late consumer (`start:`) that starts from the
@@ -126,6 +128,7 @@ class ChannelPlan:
     overflow: str = "reject_publish"
     max_deliveries: int | None = None
     at_limit: str = "dead_letter"
+    reject_action: str = "dead_letter"
     dead_letter: str | None = None
     ack_timeout_ns: int | None = None
     dedup_window_ns: int | None = None

@@ -337,9 +337,15 @@ class RedisTransport:
                 self._deliver(reader, cid, fields, count + 1)
 
     async def reject(self, handle: Any) -> None:
-        """The dead-letter recipe: XADD to the dead-letter stream (if any), then XACK."""
+        """Redis has no reject: under a profile whose reject_action is stays_pending (redis-streams) the
+        entry is simply not XACKed and stays in the PEL until the claimer takes it after the channel's
+        ack_timeout (https://redis.io/docs/latest/commands/xclaim/); otherwise the dead-letter recipe:
+        XADD to the dead-letter stream (if any), then XACK."""
         reader, entry_id, count = handle
         self._settled(reader)
+        assert self.topology is not None
+        if self.topology.channels[reader.spec.channel].reject_action == "stays_pending":
+            return
         await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id, "rejected",
                          count)
 

@@ -81,6 +81,7 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
         plans[name] = ChannelPlan(
             name, spec.kind, groups=groups.get(name, []), ttl_ns=spec.ttl, capacity=spec.capacity,
             overflow=spec.overflow, max_deliveries=_max_deliveries(spec, profile), at_limit=profile.at_limit,
+            reject_action=profile.reject_action,
             dead_letter=spec.dead_letter,
             ack_timeout_ns=spec.ack_timeout, dedup_window_ns=_dedup_window(spec, profile), durable=durable,
             late=late(name) if spec.kind == "topic" else set())

@@ -38,11 +38,6 @@ KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
                 "(sim/consumer.py), so M1 is returned but never redelivered, and the drain still says complete",
     },
     # ---- failures without retry
-    "redis-failure-without-retry-stays-pending": {
-        "core": "ConsumerActor._fail without a retry policy calls broker.reject (dropped at once); Redis has no "
-                "reject: the entry stays in the PEL until claimed",
-        "redis": "the same engine path rejects, and the Redis adapter turns the reject into XACK + drop",
-    },
     # ---- capacity
     "quorum-reject-publish-one-over": {
         "core": "Broker._enqueue refuses at ready == capacity; RabbitMQ 3.10.8 quorum queues accept one more "
