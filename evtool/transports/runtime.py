@@ -363,7 +363,10 @@ class TransportBroker:
             return  # the subscription is closing; the broker takes the delivery back
         key = s.key
         ak = (key, msg.id)
-        att = self.attempts.get(ak, 0) + 1
+        # A delivery the broker calls first (not redelivered, counter at most 1) is a new stored copy, even
+        # when an earlier copy had the same message id (NATS without Nats-Msg-Id, Redis XADD twice): it is
+        # `delivered` attempt 1, as the core traces it, not a redelivery of the earlier copy.
+        att = 1 if not redelivered and count <= 1 else self.attempts.get(ak, 0) + 1
         self.attempts[ak] = att
         self._tally(key).take(msg.id)
         tag = self._next_tag

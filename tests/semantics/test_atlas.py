@@ -22,16 +22,6 @@ from .atlas import ENTRIES, HEADER_KEYS, SCENARIOS, Entry, run_target
 
 KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
     # ---- deduplication
-    "nats-dedup-outside-window": {
-        "nats": "the transport runtime counts deliveries per message id (transports/runtime.py), so the second stored copy of M1 is traced as `redelivered` attempt 2 instead of a new `delivered`; JetStream itself stored and delivered both (checked with nats-py)",
-    },
-    "nats-no-dedup-without-msg-id": {
-        "nats": "the transport runtime counts deliveries per message id (transports/runtime.py), so the second stored copy of M1 is traced as `redelivered` attempt 2 instead of a new `delivered`; JetStream itself stored and delivered both (checked with nats-py)",
-    },
-    "redis-no-dedup": {
-        "redis": "Redis stores both entries, but the transport runtime counts deliveries per message id: the "
-                 "second entry's delivery is recorded as `redelivered` attempt 2 instead of a new `delivered`",
-    },
     # ---- late / stale acks after a lease expiry
     "rabbitmq-consumer-timeout-late-ack-refused": {
         "core": "after channel_closed (consumer_timeout) the consumer instance never opens a new channel "
