@@ -155,6 +155,9 @@ class Broker:
         # tags of earlier deliveries of messages still in the broker: tag -> (entry, subscriber, attempt);
         # kept only when the profile gives stale acks an effect (stale_ack settles or ignored)
         self._former: dict[int, tuple[Entry, Subscriber, int]] = {}
+        # subscribers whose channel the broker closed (RabbitMQ consumer_timeout), for the engine to reopen
+        # as a client does; the engine empties it
+        self.closed_subs: list[int] = []
         self._track_former = profile.stale_ack != "refused"
         self._stale_settles = profile.stale_ack == "settles"
         # deliveries made while publishing to a capacity-limited queue (delivered as each message
@@ -1178,6 +1181,7 @@ class Broker:
             self._emit(now, "channel_closed", None, qs.channel, sub.consumer, sub.instance, 0,
                        {"reason": "ack_timeout", "sub": sub.id})
             self.unsubscribe(now, sub.id, reason="channel_closed")
+            self.closed_subs.append(sub.id)
             return
         del self._inflight[e.tag]
         self._return(now, e, "lease_expired", "lease_expired")

@@ -408,7 +408,23 @@ class Engine:
     def _fire_broker(self, t: int) -> None:
         if self._broker_timer == t:
             self._broker_timer = None
-        self.broker.fire_timers(self.kernel.now)
+        broker = self.broker
+        broker.fire_timers(self.kernel.now)
+        if broker.closed_subs:
+            self._reopen_channels()
+
+    def _reopen_channels(self) -> None:
+        """The broker closed consumers' channels (RabbitMQ consumer_timeout): each instance opens a new
+        channel and consumes again, as a client library's channel recovery does. Work in progress goes on;
+        its ack names a delivery tag of the closed channel, which the broker refuses (profile stale_ack)."""
+        closed, self.broker.closed_subs = self.broker.closed_subs, []
+        for sid in closed:
+            inst = self.subscribers.pop(sid, None)
+            if inst is None or inst.sub != sid:
+                continue
+            inst.sub = None
+            if inst.state in ("running", "paused") and self.broker_up:
+                inst.consumer._subscribe(inst)  # noqa: SLF001 - the engine owns channel recovery
 
     def step(self) -> bool:
         """Process one kernel event; False when the run is over."""

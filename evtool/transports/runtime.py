@@ -150,6 +150,7 @@ class TransportBroker:
         self.requeue_position = requeue_position
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
         self.subs: dict[int, _Sub] = {}
+        self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
         self._next_sub = 1
         self._next_tag = 1
         self.inflight: dict[int, tuple[_Sub, Any, Message]] = {}

@@ -23,10 +23,6 @@ from .atlas import ENTRIES, HEADER_KEYS, SCENARIOS, Entry, run_target
 KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
     # ---- deduplication
     # ---- late / stale acks after a lease expiry
-    "rabbitmq-consumer-timeout-late-ack-refused": {
-        "core": "after channel_closed (consumer_timeout) the consumer instance never opens a new channel "
-                "(sim/consumer.py), so M1 is returned but never redelivered, and the drain still says complete",
-    },
     # ---- failures without retry
     # ---- capacity
     "quorum-reject-publish-one-over": {
