@@ -65,6 +65,13 @@ def run(
                               rich_help_panel="Brokers"),
     compare: str | None = typer.Option(None, "--compare", help="Run on several transports and compare, e.g. "
                                                                "local,rabbitmq.", rich_help_panel="Brokers"),
+    max_events: int | None = typer.Option(None, "--max-events", min=1, help="Stop (unknown) after this many kernel "
+                                          "events; overrides run.budget.events.", rich_help_panel="Budget"),
+    max_messages: int | None = typer.Option(None, "--max-messages", min=1, help="Stop (unknown) after this many "
+                                            "published messages; overrides run.budget.messages.",
+                                            rich_help_panel="Budget"),
+    max_wall: str | None = typer.Option(None, "--max-wall", help="Stop (unknown) after this much wall time (e.g. "
+                                        "30s); overrides run.budget.wall.", rich_help_panel="Budget"),
 ) -> None:
     """Run a scenario: a live view, then the summary, the checks and how to re-run it.
 
@@ -77,5 +84,6 @@ def run(
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
-                      transport=transport, url=url, keep=keep, compare=compare)
+                      transport=transport, url=url, keep=keep, compare=compare, max_events=max_events,
+                      max_messages=max_messages, max_wall=max_wall)
     raise typer.Exit(execute(opts))

@@ -25,14 +25,14 @@ def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, 
                overrides: dict[str, Any], digest: str, virtual_ns: int, events: int, outcome: str, drain: str,
                summary: dict[str, Any], checks: list[dict[str, Any]], run_id: str | None = None,
                wall_s: float | None = None, aborted_by: str | None = None,
-               extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
+               extra_args: tuple[str, ...] = (), limit: str | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (also the `--json` document)."""
     return {
         "scenario": scenario_id, "path": path, "title": title, "profile": profile, "transport": transport,
         "seed": seed, "overrides": overrides, "digest": digest, "virtual_s": round(virtual_ns / 1e9, 6),
         "events": events, "outcome": outcome, "drain": drain, "summary": summary, "checks": checks,
         "run_id": run_id, "wall_s": None if wall_s is None else round(wall_s, 3), "aborted_by": aborted_by,
-        "rerun": rerun_command(path, seed, overrides, extra_args),
+        "rerun": rerun_command(path, seed, overrides, extra_args), "limit": limit,
     }
 
 
@@ -139,6 +139,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     drain = report.get("drain")
     if drain == "timed_out":
         parts.append(Text("the drain timed out: work was still pending when run.drain.max passed", style="yellow"))
+    if report.get("limit"):
+        parts.append(Text(f"stopped early: {report['limit']}", style="yellow"))
     if report.get("aborted_by"):
         parts.append(Text(f"stopped early: `{report['aborted_by']}` failed with abort: true", style="red"))
     outcome = report["outcome"]

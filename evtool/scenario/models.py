@@ -181,6 +181,30 @@ class Drain(Model):
     max: PositiveDuration = Field("1m", description="give up draining after this long")
 
 
+DEFAULT_MAX_EVENTS = 20_000_000
+"""Kernel events a run may process; the largest bundled lesson needs about 100,000."""
+DEFAULT_MAX_MESSAGES = 5_000_000
+"""Messages a run may publish; the largest bundled lesson publishes about 50,000."""
+DEFAULT_EVENTS_PER_INSTANT = 50_000
+"""Kernel events at one virtual instant before the run counts as a zero-time loop (lessons: at most 16)."""
+BUDGET_CEILING = 10**12
+"""No budget may be set above this: a number this large is a typo, not a run."""
+
+
+class Budget(Model):
+    """What one run may consume before it is stopped as `unknown` (a scenario from elsewhere is safe to run)."""
+
+    events: int = Field(DEFAULT_MAX_EVENTS, ge=1, le=BUDGET_CEILING,
+                        description="kernel events the run may process; `--max-events` overrides it")
+    messages: int = Field(DEFAULT_MAX_MESSAGES, ge=1, le=BUDGET_CEILING,
+                          description="messages the run may publish; `--max-messages` overrides it")
+    wall: PositiveDuration | None = Field(None, description="wall-clock time the run may take; `--max-wall` "
+                                                            "overrides it")
+    events_per_instant: int = Field(DEFAULT_EVENTS_PER_INSTANT, ge=1, le=BUDGET_CEILING,
+                                    description="events at one virtual instant before the run is stopped "
+                                                "as a zero-time loop")
+
+
 class Run(Model):
     """How the run is driven: seed, clock, phases."""
 
@@ -192,6 +216,7 @@ class Run(Model):
     duration: PositiveDuration = Field(description="the load phase: producers are active this long")
     drain: Drain = Field(default_factory=Drain)
     stop_when: str | None = Field(None, description="an assertion that ends the run early when it holds")
+    budget: Budget = Field(default_factory=Budget, description="limits on events, messages and wall time")
 
     @field_validator("speed")
     @classmethod
