@@ -1,0 +1,198 @@
+"""Loops a scenario file shows before it runs: router cycles, dead-letter cycles, self-emission.
+
+A router bound (directly or through other routers) to itself would forward a
+message forever within one publish; it is refused with the cycle named. A
+chain of routers deeper than `MAX_ROUTER_DEPTH` is refused too: routing
+recurses once per router. A dead-letter cycle (a's dead letters go to b, b's
+to a) or a consumer that emits to its own channel can run forever; without
+processing time, backoff or hop latency the clock never moves, so the run
+would be stopped by its per-instant budget. These are warnings, or errors
+where nothing can ever end the loop (an unconditional self-emission at zero
+time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from evtool.scenario import models as m
+from evtool.scenario.errors import Problem, Severity
+from evtool.scenario.yamlsource import Locations, Path_, dotted
+
+MAX_ROUTER_DEPTH = 32
+"""The longest chain of routers a message may cross (routing recurses once per router)."""
+
+Add = Callable[[Path_, str, str | None, Severity], None]
+
+
+def check_loops(sc: m.Scenario, loc: Locations) -> list[Problem]:
+    """Every loop visible in the scenario, located at the binding, dead-letter key or emit that closes it."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str, hint: str | None, severity: Severity) -> None:
+        line, col = loc.find(path)
+        problems.append(Problem(loc.file, line, col, dotted(path), message, hint, severity))
+
+    _router_cycles(sc, add)
+    if not any(p.severity == "error" for p in problems):
+        _dead_letter_cycles(sc, add)
+        _self_emission(sc, add)
+    return problems
+
+
+def _router_edges(sc: m.Scenario) -> dict[str, list[tuple[int, str]]]:
+    """Router -> [(binding index, target)] for targets that are routers themselves."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for name, ch in sc.channels.items():
+        if isinstance(ch, m.RouterChannel):
+            out[name] = [(i, b.to) for i, b in enumerate(ch.bindings)
+                         if isinstance(sc.channels.get(b.to), m.RouterChannel)]
+    return out
+
+
+def _router_cycles(sc: m.Scenario, add: Add) -> None:
+    edges = _router_edges(sc)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    depth: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+    for root in edges:
+        if state.get(root):
+            continue
+        # Iterative depth-first search: a long chain must not exhaust the stack here either.
+        path: list[str] = [root]
+        iters = [iter(edges[root])]
+        state[root] = 1
+        while iters:
+            node = path[-1]
+            step = next(iters[-1], None)
+            if step is None:
+                state[node] = 2
+                depth[node] = 1 + max((depth.get(t, 0) for _i, t in edges[node]), default=0)
+                if depth[node] > MAX_ROUTER_DEPTH:
+                    add(("channels", node, "bindings"),
+                        f"routers chain {depth[node]} deep from `{node}`; the limit is {MAX_ROUTER_DEPTH}",
+                        "bind queues and topics to a router; a few routers in a row are enough", "error")
+                    depth[node] = -10**9  # report the deepest only
+                path.pop()
+                iters.pop()
+                continue
+            index, target = step
+            if state.get(target) == 1:
+                cycle = path[path.index(target):]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    shown = " -> ".join(f"`{c}`" for c in [*cycle, target])
+                    add(("channels", node, "bindings", index, "to"),
+                        f"router cycle: {shown}; a message would be routed around it forever",
+                        "remove one of these bindings; a router forwards to queues, topics or logs in the end",
+                        "error")
+                continue
+            if state.get(target) == 2:
+                continue
+            state[target] = 1
+            path.append(target)
+            iters.append(iter(edges[target]))
+
+
+def _reach(sc: m.Scenario, start: str) -> set[str]:
+    """The channels a publish to `start` reaches through routers (every binding, any key)."""
+    seen = {start}
+    todo = [start]
+    while todo:
+        ch = sc.channels.get(todo.pop())
+        if isinstance(ch, m.RouterChannel):
+            for b in ch.bindings:
+                if b.to not in seen:
+                    seen.add(b.to)
+                    todo.append(b.to)
+    return seen
+
+
+def _dead_letter_cycles(sc: m.Scenario, add: Add) -> None:
+    # channel -> [(where it is written, dead-letter target)]
+    edges: dict[str, list[tuple[Path_, str]]] = {}
+    for name, ch in sc.channels.items():
+        target = getattr(ch, "dead_letter", None)
+        if isinstance(target, str):
+            edges.setdefault(name, []).append((("channels", name, "dead_letter"), target))
+    for cname, c in sc.consumers.items():
+        if c.dead_letter:
+            edges.setdefault(c.from_, []).append((("consumers", cname, "dead_letter"), c.dead_letter))
+    reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        # Breadth-first over dead-letter edges (through routers) back to `start`.
+        parent: dict[str, tuple[str, Path_]] = {}
+        frontier = [start]
+        found: tuple[str, Path_] | None = None
+        while frontier and found is None:
+            nxt: list[str] = []
+            for node in frontier:
+                for where, target in edges.get(node, ()):
+                    for reached in sorted(_reach(sc, target)):
+                        if reached == start:
+                            found = (node, where)
+                            break
+                        if reached not in parent and reached in edges:
+                            parent[reached] = (node, where)
+                            nxt.append(reached)
+                    if found:
+                        break
+                if found:
+                    break
+            frontier = nxt
+        if found is None:
+            continue
+        chain = [found[0]]
+        while chain[-1] != start:
+            chain.append(parent[chain[-1]][0])
+        chain.reverse()
+        key = frozenset(chain)
+        if key in reported:
+            continue
+        reported.add(key)
+        shown = " -> ".join(f"`{c}`" for c in [*chain, start])
+        add(found[1], f"dead-letter cycle: {shown}; a message that keeps failing circles forever",
+            "end the chain in a dead-letter channel nobody consumes from, or that has no `dead_letter` itself",
+            "warning")
+
+
+def _zero(dist: object) -> bool:
+    """Whether a processing time (a duration or a distribution) is always zero."""
+    if isinstance(dist, int):
+        return dist == 0
+    if isinstance(dist, m.ConstantDist):
+        return dist.value == 0
+    if isinstance(dist, m.UniformDist):
+        return dist.max == 0
+    return False
+
+
+def _handlers(c: m.Consumer) -> Iterable[tuple[Path_, object, list[m.Emit]]]:
+    yield (), c.processing, c.emit
+    for t, h in c.handles.items():
+        yield ("handles", t), (h.processing if h.processing is not None else c.processing), h.emit
+
+
+def _self_emission(sc: m.Scenario, add: Add) -> None:
+    hop_zero = _zero(sc.broker.hop_latency)
+    for cname, c in sc.consumers.items():
+        for sub, processing, emits in _handlers(c):
+            for i, e in enumerate(emits):
+                if c.from_ not in _reach(sc, e.to):
+                    continue
+                base: Path_ = ("consumers", cname, *sub, "emit", i, "to")
+                zero_time = hop_zero and _zero(processing)
+                if e.when is None and zero_time:
+                    add(base, f"`{cname}` emits to its own channel `{c.from_}` for every message it handles, "
+                              "in zero time: the run never leaves its first instant",
+                        "add `when:` to end the chain, give the handler a processing time, or emit elsewhere",
+                        "error")
+                elif e.when is None:
+                    add(base, f"`{cname}` emits to its own channel `{c.from_}` for every message it handles: "
+                              "an endless stream that the drain never finishes",
+                        "add `when:` so the chain ends, or emit to another channel", "warning")
+                elif zero_time:
+                    add(base, f"`{cname}` emits to its own channel `{c.from_}` with no processing time or hop "
+                              "latency: if `when` keeps holding, the clock never moves",
+                        "give the handler a processing time", "warning")
