@@ -75,7 +75,7 @@ consumers:
   c: {from: a, processing: 0s, emit: [{to: a}]}
 """
     errors = _errors(text)
-    assert len(errors) == 1 and errors[0].startswith("6:") and "consumers.c.emit[0].to" in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("7:44 ") and "consumers.c.emit[0].to" in errors[0]
 
 
 @pytest.mark.parametrize(("consumer", "phrase"), [
