@@ -404,7 +404,7 @@ def _value_at(data: Any, path: Path_) -> Any:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, str):
-        return f"`{value}`"
+        return f"`{value}`" if len(value) <= 80 else f"`{value[:60]}…` ({len(value):,} characters)"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -510,6 +510,9 @@ def _item(err: Any, data: Any) -> _Item:
         if etype == "list_type":
             hint = hint or "write `[a, b]` or one `- item` per line"
         return _Item(path, path, f"expected {expected}, found {_fmt(found)}", hint, expected=expected, found=found)
+    if etype == "finite_number":
+        return _Item(path, path, f"expected a finite number, found {_fmt(found)}",
+                     "`.inf` and `.nan` make no sense here; write a number", expected="a finite number", found=found)
     if etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bound = {"greater_than_equal": "at least", "greater_than": "greater than",
                  "less_than_equal": "at most", "less_than": "less than"}[etype]

@@ -41,7 +41,21 @@ Profile = Literal[
 class Model(BaseModel):
     """Base of every scenario model: strict keys, immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
+    # `.inf` and `.nan` are YAML floats, but no number field means them (`rate: max` is a word).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True,
+                              allow_inf_nan=False)
+
+
+MAX_COUNT = 1_000_000_000
+"""The most messages one producer may be asked for (the run's message budget stops it sooner)."""
+MAX_AT_ONCE = 1_000_000
+"""The most messages published in one instant (`once`, a burst, an inject): they are built at once."""
+MAX_INSTANCES = 256
+"""The most instances of a producer, consumer, requester or responder."""
+MAX_KEY_SPACE = 10**12
+"""The most distinct keys; keys are drawn without listing them."""
+MAX_EMITS = 64
+"""The most messages one handler may emit per message it handles."""
 
 
 def _custom(code: str, message: str, hint: str = "", *, at: str = "", **ctx: Any) -> PydanticCustomError:
@@ -133,8 +147,9 @@ class KeyDist(Model):
     """How a producer picks message keys."""
 
     dist: Literal["uniform", "zipf", "round_robin", "fixed", "sequence"]
-    space: int | None = Field(None, ge=1, description="number of distinct keys (uniform, zipf, round_robin)")
-    s: float = Field(1.1, gt=0, description="zipf exponent: higher means hotter hot keys")
+    space: int | None = Field(None, ge=1, le=MAX_KEY_SPACE,
+                              description="number of distinct keys (uniform, zipf, round_robin)")
+    s: float = Field(1.1, gt=0, le=100, description="zipf exponent: higher means hotter hot keys")
     value: str | None = Field(None, description="the key for `fixed`")
     format: str = Field("key-{n}", description="how key number n is written, e.g. `acct-{n:03d}`")
 
@@ -376,7 +391,7 @@ class BurstArrival(Model):
     """`size` messages at once, every `every`."""
 
     process: Literal["burst"]
-    size: int = Field(ge=1)
+    size: int = Field(ge=1, le=MAX_AT_ONCE)
     every: PositiveDuration
 
 
@@ -474,7 +489,7 @@ class Inject(Model):
     key: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
     headers: dict[str, Any] = Field(default_factory=dict)
-    count: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=MAX_AT_ONCE)
     id: str | None = Field(None, description="a fixed message id, e.g. POISON-1")
     size: Size | None = Field(None, description="the message's nominal size (`msg.size`), e.g. `2MB` for an oversized one")
 
@@ -486,10 +501,10 @@ class Producer(Model):
     message: str = Field("Message", description="the message type")
     version: int = Field(1, ge=1, description="the schema version it writes (older ones are upcast on read)")
     arrival: Arrival
-    count: int | None = Field(None, ge=1, description="stop after this many messages")
+    count: int | None = Field(None, ge=1, le=MAX_COUNT, description="stop after this many messages")
     start: Duration = "0s"
     stop: Duration | None = None
-    instances: int = Field(1, ge=1)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     key: KeyDist | None = None
     sequence: Literal["none", "per_key", "global"] = "none"
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -512,6 +527,9 @@ class Producer(Model):
                           at="arrival.rate")
         if self.arrival.process == "once" and self.count is None:
             raise _custom("evtool_missing", "`process: once` needs `count`", "e.g. `count: 10`", at="arrival.process")
+        if self.arrival.process == "once" and self.count is not None and self.count > MAX_AT_ONCE:
+            raise _custom("evtool_range", f"`process: once` publishes at most {MAX_AT_ONCE:,} messages at one instant",
+                          "spread them out: `process: constant` with `rate: max` and the same `count`", at="count")
         return self
 
 
@@ -588,7 +606,7 @@ class Handler(Model):
     processing: DurationDist | None = None
     fail_if: list[FailRule] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
-    emit: list[Emit] = Field(default_factory=list)
+    emit: list[Emit] = Field(default_factory=list, max_length=MAX_EMITS)
 
 
 class Commit(Model):
@@ -610,14 +628,14 @@ class Consumer(Model):
 
     from_: Name = Field(alias="from")
     group: str | None = Field(None, description="consumer group (topics, logs); default: the consumer's name")
-    instances: int = Field(1, ge=1, le=256)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     concurrency: int = Field(1, ge=1, le=1024)
     prefetch: int | None = Field(None, ge=1, description="unacked deliveries per instance; default from profile")
     ack: Literal["manual", "auto"] = "manual"
     processing: DurationDist = "10ms"
     fail_if: list[FailRule] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
-    emit: list[Emit] = Field(default_factory=list)
+    emit: list[Emit] = Field(default_factory=list, max_length=MAX_EMITS)
     handles: dict[str, Handler] = Field(default_factory=dict, description="per message type behaviour")
     state: dict[str, Any] = Field(default_factory=dict)
     reply: Literal["none", "auto"] = "none"
@@ -647,9 +665,9 @@ class Requester(Model):
     """The calling side of request-response."""
 
     name: Name
-    instances: int = Field(1, ge=1)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     arrival: Arrival
-    count: int | None = Field(None, ge=1)
+    count: int | None = Field(None, ge=1, le=MAX_COUNT)
     message: str = "Request"
     payload: dict[str, Any] = Field(default_factory=dict)
     timeout: PositiveDuration
@@ -661,8 +679,8 @@ class Responder(Model):
     """The answering side of request-response."""
 
     name: Name
-    instances: int = Field(1, ge=1)
-    concurrency: int = Field(1, ge=1)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
+    concurrency: int = Field(1, ge=1, le=1024)
     message: str = "Reply"
     processing: DurationDist = "10ms"
     fail_if: list[FailRule] = Field(default_factory=list)
@@ -855,7 +873,7 @@ class ScaleFault(FaultBase):
     """Change a consumer's number of instances."""
 
     action: Literal["scale"]
-    instances: int = Field(ge=0)
+    instances: int = Field(ge=0, le=MAX_INSTANCES)
 
 
 class BrokerRestartFault(FaultBase):

@@ -35,6 +35,9 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 """The most values a document may expand to, aliases included."""
 
+MAX_INT_DIGITS = 4_300
+"""Python's own limit for turning digits into an integer (and back, to print it in a message)."""
+
 YAML11_BOOL_WORDS = frozenset(
     w for word in ("y", "n", "yes", "no", "on", "off") for w in (word, word.capitalize(), word.upper())
 )
@@ -102,12 +105,14 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return True
     if text in ("false", "False", "FALSE"):
         return False
-    if _INT_RE.match(text):
-        return int(text)
-    if _OCT_RE.match(text):
-        return int(text[2:], 8)
-    if _HEX_RE.match(text):
-        return int(text[2:], 16)
+    if _INT_RE.match(text) or _OCT_RE.match(text) or _HEX_RE.match(text):
+        if len(text) > MAX_INT_DIGITS:
+            # int() itself refuses decimal ones, and a hex one could not be printed in a message.
+            raise _NodeError(node, f"this integer has {len(text):,} digits; the limit is {MAX_INT_DIGITS:,}",
+                             "no scenario value needs a number this large")
+        if _INT_RE.match(text):
+            return int(text)
+        return int(text[2:], 8 if text.startswith("0o") else 16)
     if _FLOAT_RE.match(text) and any(c.isdigit() for c in text):
         return float(text)
     if _INF_RE.match(text):
