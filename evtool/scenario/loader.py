@@ -510,6 +510,9 @@ def _item(err: Any, data: Any) -> _Item:
         if etype == "list_type":
             hint = hint or "write `[a, b]` or one `- item` per line"
         return _Item(path, path, f"expected {expected}, found {_fmt(found)}", hint, expected=expected, found=found)
+    if etype == "int_parsing_size":
+        return _Item(path, path, f"{_fmt(found)} is far too large a number here", hint or "write a smaller number",
+                     expected="a whole number", found=found)
     if etype == "finite_number":
         return _Item(path, path, f"expected a finite number, found {_fmt(found)}",
                      "`.inf` and `.nan` make no sense here; write a number", expected="a finite number", found=found)

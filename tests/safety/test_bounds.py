@@ -83,3 +83,22 @@ def test_zipf_sampler_follows_the_law() -> None:
     for k in (1, 2, 5, 50, 500):
         assert abs(draws[k] / 100_000 - weights[k - 1] / total) < 0.005
     assert min(draws) >= 1 and max(draws) <= 1000
+
+
+def test_deep_flow_nesting_is_refused_quickly() -> None:
+    """PyYAML's scanner is quadratic in flow depth: 1,500 nested `[` took 19 s before this check."""
+    text = HEAD + "producers: {p: {to: a, arrival: {process: once}, count: 1, payload: {x: " + \
+        "[" * 1500 + "]" * 1500 + "}}}\n"
+    t0 = time.monotonic()
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "s.yaml")
+    assert time.monotonic() - t0 < 2
+    p = info.value.problems[0]
+    assert (p.line, "more than 100 levels" in p.message) == (6, True)
+
+
+def test_brackets_in_quotes_and_comments_do_not_count() -> None:
+    deep = "[" * 150
+    text = HEAD + f"# {deep}\nproducers: {{p: {{to: a, arrival: {{process: once}}, count: 1, " \
+                  f"payload: {{x: '{deep}', z: \"{deep}\\\"{deep}\"}}}}}}\n"
+    assert load_text(text, "s.yaml").model.producers["p"].payload["x"] == deep
