@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,19 @@ def test_a_run_within_budget_is_unchanged() -> None:
     loaded = load_text(ORDERS, "o.yaml")
     out = Engine(loaded).run()
     assert out.limit is None and out.outcome == "passed"
+
+
+def test_cli_flags_override_the_budget(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+
+    path = tmp_path / "o.yaml"
+    path.write_text(ORDERS, encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(path), "--no-record", "--max-events", "400"],
+                                env={"COLUMNS": "300", "CI": "true"})
+    assert result.exit_code == 3, result.output
+    assert "budget of 400 kernel events" in result.output and "--max-events" in result.output
+    result = CliRunner().invoke(app, ["run", str(path), "--no-record", "--max-wall", "soon"],
+                                env={"COLUMNS": "300", "CI": "true"})
+    assert result.exit_code == 2 and "--max-wall" in result.output
