@@ -196,9 +196,9 @@ class Drain(Model):
     max: PositiveDuration = Field("1m", description="give up draining after this long")
 
 
-DEFAULT_MAX_EVENTS = 20_000_000
+DEFAULT_MAX_EVENTS = 5_000_000
 """Kernel events a run may process; the largest bundled lesson needs about 100,000."""
-DEFAULT_MAX_MESSAGES = 5_000_000
+DEFAULT_MAX_MESSAGES = 2_000_000
 """Messages a run may publish; the largest bundled lesson publishes about 50,000."""
 DEFAULT_EVENTS_PER_INSTANT = 50_000
 """Kernel events at one virtual instant before the run counts as a zero-time loop (lessons: at most 16)."""
@@ -433,7 +433,7 @@ class Backoff(Model):
     type: Literal["none", "constant", "linear", "exponential"] = "exponential"
     delay: Duration | None = Field(None, description="constant: the delay; linear: the step")
     initial: Duration | None = Field(None, description="exponential: the first delay")
-    multiplier: float = Field(2.0, ge=1.0)
+    multiplier: float = Field(2.0, ge=1.0, le=1000)
     max: Duration | None = Field(None, description="cap on any one delay")
     jitter: Literal["none", "full", "equal", "decorrelated"] = "none"
 
@@ -865,7 +865,7 @@ class SlowFault(FaultBase):
     """Make a consumer slower (multiply its processing time, or add latency)."""
 
     action: Literal["slow"]
-    latency_factor: float | None = Field(None, gt=0)
+    latency_factor: float | None = Field(None, gt=0, le=1_000_000)
     latency: DurationDist | None = None
 
 

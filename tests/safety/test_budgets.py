@@ -113,7 +113,7 @@ def test_wall_budget_stops_the_run() -> None:
 
 def test_budget_from_the_scenario() -> None:
     loaded = load_text(ORDERS.replace("events_per_instant: 3000", "events: 300"), "o.yaml")
-    assert limits_for(loaded) == Limits(events=300, messages=5_000_000, wall_s=None, per_instant=50_000)
+    assert limits_for(loaded) == Limits(events=300, messages=2_000_000, wall_s=None, per_instant=50_000)
     assert Engine(loaded).run().outcome == "unknown"
 
 
