@@ -81,9 +81,10 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
 
         found = check_references(model, data, loc)
         if not any(p.severity == "error" for p in found):
-            from evtool.scenario.loops import check_loops
+            from evtool.scenario.loops import check_loops, check_totals
 
             found.extend(check_loops(model, loc))  # needs every name resolved
+            found.extend(check_totals(model, loc))
         problems.extend(p for p in found if p.severity == "error")
         warnings.extend(p for p in found if p.severity == "warning")
         if check_variations and not problems:

@@ -196,3 +196,34 @@ def _self_emission(sc: m.Scenario, add: Add) -> None:
                     add(base, f"`{cname}` emits to its own channel `{c.from_}` with no processing time or hop "
                               "latency: if `when` keeps holding, the clock never moves",
                         "give the handler a processing time", "warning")
+
+
+MAX_TOTAL_INSTANCES = 10_000
+"""Consumer and producer instances across the whole scenario (each is an object with its own state)."""
+MAX_TOTAL_PARTITIONS = 65_536
+"""Log partitions across the whole scenario."""
+
+
+def check_totals(sc: m.Scenario, loc: Locations) -> list[Problem]:
+    """Sizes no single field shows: 2,000 consumers of 256 instances each fit in a 2 MB file."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str, hint: str) -> None:
+        line, col = loc.find(path)
+        problems.append(Problem(loc.file, line, col, dotted(path), message, hint))
+
+    instances = sum(c.instances for c in sc.consumers.values()) + sum(p.instances for p in sc.producers.values())
+    if instances > MAX_TOTAL_INSTANCES:
+        biggest = max([("consumers", n, c.instances) for n, c in sc.consumers.items()]
+                      + [("producers", n, p.instances) for n, p in sc.producers.items()], key=lambda t: t[2])
+        add((biggest[0], biggest[1], "instances"),
+            f"the scenario has {instances:,} producer and consumer instances in all; the limit is "
+            f"{MAX_TOTAL_INSTANCES:,}", "a few instances per service show the same behaviour")
+    partitions = sum(ch.partitions for ch in sc.channels.values() if isinstance(ch, m.LogChannel))
+    if partitions > MAX_TOTAL_PARTITIONS:
+        biggest_log = max((n for n, ch in sc.channels.items() if isinstance(ch, m.LogChannel)),
+                          key=lambda n: getattr(sc.channels[n], "partitions", 0))
+        add(("channels", biggest_log, "partitions"),
+            f"the logs have {partitions:,} partitions in all; the limit is {MAX_TOTAL_PARTITIONS:,}",
+            "a few partitions per log show the same behaviour")
+    return problems

@@ -102,3 +102,18 @@ def test_brackets_in_quotes_and_comments_do_not_count() -> None:
     text = HEAD + f"# {deep}\nproducers: {{p: {{to: a, arrival: {{process: once}}, count: 1, " \
                   f"payload: {{x: '{deep}', z: \"{deep}\\\"{deep}\"}}}}}}\n"
     assert load_text(text, "s.yaml").model.producers["p"].payload["x"] == deep
+
+
+def test_total_instances_and_partitions_are_bounded() -> None:
+    from evtool.scenario.loops import MAX_TOTAL_INSTANCES, MAX_TOTAL_PARTITIONS
+
+    n = MAX_TOTAL_INSTANCES // 256 + 1
+    text = 'evtool: "1"\nid: t\nrun: {seed: 1, duration: 1s}\nchannels: {a: {kind: queue}}\nconsumers:\n' + \
+        "".join(f"  c{i}: {{from: a, instances: 256}}\n" for i in range(n))
+    with pytest.raises(ScenarioError, match="instances in all"):
+        load_text(text, "s.yaml")
+    n = MAX_TOTAL_PARTITIONS // 1024 + 1
+    text = 'evtool: "1"\nid: t\nrun: {seed: 1, duration: 1s}\nchannels:\n' + \
+        "".join(f"  l{i}: {{kind: log, partitions: 1024}}\n" for i in range(n))
+    with pytest.raises(ScenarioError, match="partitions in all"):
+        load_text(text, "s.yaml")
