@@ -14,6 +14,7 @@ time).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from evtool.scenario import models as m
 from evtool.scenario.errors import Problem, Severity
@@ -168,34 +169,109 @@ def _zero(dist: object) -> bool:
     return False
 
 
-def _handlers(c: m.Consumer) -> Iterable[tuple[Path_, object, list[m.Emit]]]:
-    yield (), c.processing, c.emit
-    for t, h in c.handles.items():
-        yield ("handles", t), (h.processing if h.processing is not None else c.processing), h.emit
+def _handler_for(c: m.Consumer, mtype: str) -> tuple[Path_, object, list[m.Emit]]:
+    """The handler a consumer runs for one message type: `handles[type]`, else its default."""
+    h = c.handles.get(mtype)
+    if h is None:
+        return (), c.processing, c.emit
+    return ("handles", mtype), (h.processing if h.processing is not None else c.processing), h.emit
+
+
+_Node = tuple[str, str]  # (channel, message type)
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """One emit: handling a message of `src` publishes one of `dst`."""
+
+    src: _Node
+    dst: _Node
+    consumer: str
+    path: Path_
+    zero_time: bool
+    unconditional: bool
 
 
 def _self_emission(sc: m.Scenario, add: Add) -> None:
+    """Emission cycles: handling a message (by channel and type) leads back to the same channel and type.
+
+    Types matter: a saga's services emit to each other's channels, and the cycle ends because the
+    reply's type has a handler that emits nothing.
+    """
     hop_zero = _zero(sc.broker.hop_latency)
+    types = {e.message for c in sc.consumers.values() for _s, _p, es in _all_handlers(c) for e in es}
+    types |= {p.message for p in sc.producers.values()}
+    edges: dict[_Node, list[_Edge]] = {}
     for cname, c in sc.consumers.items():
-        for sub, processing, emits in _handlers(c):
+        for mtype in sorted(types):
+            sub, processing, emits = _handler_for(c, mtype)
             for i, e in enumerate(emits):
-                if c.from_ not in _reach(sc, e.to):
-                    continue
-                base: Path_ = ("consumers", cname, *sub, "emit", i, "to")
-                zero_time = hop_zero and _zero(processing)
-                if e.when is None and zero_time:
-                    add(base, f"`{cname}` emits to its own channel `{c.from_}` for every message it handles, "
-                              "in zero time: the run never leaves its first instant",
-                        "add `when:` to end the chain, give the handler a processing time, or emit elsewhere",
-                        "error")
-                elif e.when is None:
-                    add(base, f"`{cname}` emits to its own channel `{c.from_}` for every message it handles: "
-                              "an endless stream that the drain never finishes",
-                        "add `when:` so the chain ends, or emit to another channel", "warning")
-                elif zero_time:
-                    add(base, f"`{cname}` emits to its own channel `{c.from_}` with no processing time or hop "
-                              "latency: if `when` keeps holding, the clock never moves",
-                        "give the handler a processing time", "warning")
+                for ch in sorted(_reach(sc, e.to)):
+                    edge = _Edge((c.from_, mtype), (ch, e.message), cname, ("consumers", cname, *sub, "emit", i, "to"),
+                                 hop_zero and _zero(processing), e.when is None)
+                    edges.setdefault(edge.src, []).append(edge)
+    reported: set[frozenset[_Node]] = set()
+    for src in sorted(edges):
+        for first in edges[src]:
+            cycle = _path_back(edges, first, src)
+            if cycle is None:
+                continue
+            key = frozenset(e.src for e in cycle)
+            if key in reported:
+                continue
+            reported.add(key)
+            _report_cycle(cycle, add)
+
+
+def _all_handlers(c: m.Consumer) -> Iterable[tuple[Path_, object, list[m.Emit]]]:
+    yield (), c.processing, c.emit
+    for t, h in c.handles.items():
+        yield ("handles", t), h.processing, h.emit
+
+
+def _path_back(edges: dict[_Node, list[_Edge]], first: _Edge, target: _Node) -> list[_Edge] | None:
+    """The shortest chain of emits that starts with `first` and returns to `target`, or None."""
+    parent: dict[_Node, _Edge] = {}
+    frontier = [first]
+    seen = {first.dst}
+    while frontier:
+        nxt: list[_Edge] = []
+        for edge in frontier:
+            if edge.dst == target:
+                chain = [edge]
+                while chain[-1] is not first:
+                    chain.append(parent[chain[-1].src])
+                return chain[::-1]
+            for out in edges.get(edge.dst, ()):
+                if out.dst not in seen or out.dst == target:
+                    seen.add(out.dst)
+                    parent[out.src] = edge
+                    nxt.append(out)
+        frontier = nxt
+    return None
+
+
+def _report_cycle(cycle: list[_Edge], add: Add) -> None:
+    last = cycle[-1]
+    names = sorted({e.consumer for e in cycle})
+    if len(cycle) == 1:
+        c, (ch, _t) = last.consumer, last.src
+        what = f"`{c}` emits to its own channel `{ch}`"
+    else:
+        hops = " -> ".join(f"`{e.src[0]}`" for e in cycle) + f" -> `{cycle[0].src[0]}`"
+        what = f"{', '.join(f'`{n}`' for n in names)} emit around a cycle {hops}"
+    zero = all(e.zero_time for e in cycle)
+    if all(e.unconditional for e in cycle):
+        if zero:
+            add(last.path, f"{what} for every message it handles, in zero time: the run never leaves its first "
+                           "instant", "add `when:` to end the chain, give the handler a processing time, or emit "
+                                      "elsewhere", "error")
+        else:
+            add(last.path, f"{what} for every message it handles: an endless stream that the drain never finishes",
+                "add `when:` so the chain ends, or emit to another channel", "warning")
+    elif zero:
+        add(last.path, f"{what} with no processing time or hop latency: if `when` keeps holding, the clock "
+                       "never moves", "give the handler a processing time", "warning")
 
 
 MAX_TOTAL_INSTANCES = 10_000

@@ -81,7 +81,8 @@ consumers:
 @pytest.mark.parametrize(("consumer", "phrase"), [
     ("{from: a, processing: 5ms, emit: [{to: a}]}", "endless stream"),
     ("{from: a, processing: 0s, emit: [{to: a, when: 'msg.seq < 3'}]}", "clock never moves"),
-    ("{from: a, handles: {Order: {processing: 0s, emit: [{to: a, when: 'msg.seq < 3'}]}}}", "clock never moves"),
+    ("{from: a, handles: {Order: {processing: 0s, emit: [{to: a, message: Order, when: 'msg.seq < 3'}]}}}",
+     "clock never moves"),
 ])
 def test_self_emission_warnings(consumer: str, phrase: str) -> None:
     text = HEAD + f"channels:\n  a: {{kind: queue}}\nconsumers:\n  c: {consumer}\n"
@@ -95,5 +96,39 @@ def test_emitting_to_another_channel_is_fine() -> None:
   b: {kind: queue}
 consumers:
   c: {from: a, processing: 0s, emit: [{to: b}]}
+"""
+    assert load_text(text, "s.yaml").warnings == ()
+
+
+def test_emission_through_another_type_is_not_a_cycle() -> None:
+    """Types matter: an Order handler emits an Event to its own channel, and Events emit nothing."""
+    text = HEAD + """channels:
+  a: {kind: queue}
+consumers:
+  c: {from: a, processing: 0s, handles: {Order: {emit: [{to: a, message: Event}]}}}
+"""
+    assert load_text(text, "s.yaml").warnings == ()
+
+
+def test_two_consumers_emitting_to_each_other_at_zero_time_are_refused() -> None:
+    text = HEAD + """channels:
+  a: {kind: queue}
+  b: {kind: queue}
+consumers:
+  ca: {from: a, processing: 0s, emit: [{to: b}]}
+  cb: {from: b, processing: 0s, emit: [{to: a}]}
+"""
+    errors = _errors(text)
+    assert len(errors) == 1 and "`ca`, `cb` emit around a cycle `a` -> `b` -> `a`" in errors[0]
+
+
+def test_a_saga_reply_cycle_ends_on_the_reply_type() -> None:
+    text = HEAD + """channels:
+  orders: {kind: queue}
+  payments: {kind: queue}
+consumers:
+  order-svc: {from: orders, handles: {OrderPlaced: {emit: [{to: payments, message: Charge}]},
+                                      Charged: {processing: 1ms}}}
+  pay-svc: {from: payments, emit: [{to: orders, message: Charged}]}
 """
     assert load_text(text, "s.yaml").warnings == ()
