@@ -69,6 +69,13 @@ def run(
     local_profile: str | None = typer.Option(None, "--local-profile", help="With --compare: the profile of the "
                                              "local run (default: the profile of each broker compared; "
                                              "`scenario` = the scenario's own).", rich_help_panel="Brokers"),
+    max_events: int | None = typer.Option(None, "--max-events", min=1, help="Stop (unknown) after this many kernel "
+                                          "events; overrides run.budget.events.", rich_help_panel="Budget"),
+    max_messages: int | None = typer.Option(None, "--max-messages", min=1, help="Stop (unknown) after this many "
+                                            "published messages; overrides run.budget.messages.",
+                                            rich_help_panel="Budget"),
+    max_wall: str | None = typer.Option(None, "--max-wall", help="Stop (unknown) after this much wall time (e.g. "
+                                        "30s); overrides run.budget.wall.", rich_help_panel="Budget"),
 ) -> None:
     """Run a scenario: a live view, then the summary, the checks and how to re-run it.
 
@@ -81,5 +88,6 @@ def run(
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
-                      transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile)
+                      transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile,
+                      max_events=max_events, max_messages=max_messages, max_wall=max_wall)
     raise typer.Exit(execute(opts))

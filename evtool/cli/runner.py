@@ -39,6 +39,9 @@ class RunOptions:
     keep: bool = False
     compare: str | None = None
     local_profile: str | None = None
+    max_events: int | None = None
+    max_messages: int | None = None
+    max_wall: str | None = None
 
 
 def _fail(message: str, hint: str | None = None) -> int:
@@ -84,6 +87,11 @@ def execute(opts: RunOptions) -> int:
             duration_ns = parse_duration(opts.duration, allow_zero=False)
         except UnitError as exc:
             return _fail(f"--duration: {exc}", exc.hint)
+    if opts.max_wall is not None:
+        try:
+            parse_duration(opts.max_wall, allow_zero=False)
+        except UnitError as exc:
+            return _fail(f"--max-wall: {exc}", exc.hint)
     if opts.record not in ("full", "summary"):
         return _fail(f"--record {opts.record!r}: expected full or summary")
     speed = _speed(opts, loaded)
@@ -164,7 +172,7 @@ def _start_recorder(opts: RunOptions, loaded: LoadedScenario, seed: int, transpo
 
 def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> int:
     from evtool.report.summary import render_report, run_report
-    from evtool.sim.engine import Engine
+    from evtool.sim.engine import Engine, limits_for
     from evtool.sim.pacing import Pacer
 
     seed = loaded.model.run.seed if opts.seed is None else opts.seed
@@ -173,7 +181,9 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     if rec is not None and opts.record == "full":
         listeners.append(rec.record)
     try:
-        engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
+        wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
+        limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
+        engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners, limits=limits)
     except ScenarioError as err:
         if rec is not None:
             rec.abort("crashed")
@@ -225,7 +235,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
         events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
         checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
-        extra_args=_extra_args(opts), notes=notes, notes_for=notes_for,
+        extra_args=_extra_args(opts), notes=notes, notes_for=notes_for, limit=outcome.limit,
     )
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
@@ -327,4 +337,8 @@ def _extra_args(opts: RunOptions) -> tuple[str, ...]:
         out += ["--duration", opts.duration]
     if opts.transport != "local":
         out += ["--transport", opts.transport]
+    if opts.max_events:
+        out += ["--max-events", str(opts.max_events)]
+    if opts.max_messages:
+        out += ["--max-messages", str(opts.max_messages)]
     return tuple(out)

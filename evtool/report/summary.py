@@ -28,13 +28,15 @@ def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, 
                summary: dict[str, Any], checks: list[dict[str, Any]], run_id: str | None = None,
                wall_s: float | None = None, aborted_by: str | None = None,
                extra_args: tuple[str, ...] = (), notes: list[str] | None = None,
-               notes_for: str | None = None, problems: list[str] | None = None) -> dict[str, Any]:
+               notes_for: str | None = None, problems: list[str] | None = None,
+               limit: str | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (also the `--json` document).
 
     notes      capability notes: what the broker cannot do of the scenario and what evtool does instead
     notes_for  the transport the notes are about (a local run under a broker's profile gets the notes a
                real run on that broker would)
     problems   broker-side errors seen during a real-broker run
+    limit      the budget that stopped the run, with its override (None when none did)
     """
     return {
         "notes": list(notes or []), "notes_for": notes_for, "problems": list(problems or []),
@@ -42,7 +44,7 @@ def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, 
         "seed": seed, "overrides": overrides, "digest": digest, "virtual_s": round(virtual_ns / 1e9, 6),
         "events": events, "outcome": outcome, "drain": drain, "summary": summary, "checks": checks,
         "run_id": run_id, "wall_s": None if wall_s is None else round(wall_s, 3), "aborted_by": aborted_by,
-        "rerun": rerun_command(path, seed, overrides, extra_args),
+        "rerun": rerun_command(path, seed, overrides, extra_args), "limit": limit,
     }
 
 
@@ -159,6 +161,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     drain = report.get("drain")
     if drain == "timed_out":
         parts.append(Text("the drain timed out: work was still pending when run.drain.max passed", style="yellow"))
+    if report.get("limit"):
+        parts.append(Text(f"stopped early: {report['limit']}", style="yellow"))
     if report.get("aborted_by"):
         parts.append(Text(f"stopped early: `{report['aborted_by']}` failed with abort: true", style="red"))
     outcome = report["outcome"]

@@ -26,12 +26,14 @@ from typing import Any
 
 __all__ = [
     "DATA_ATTRIBUTES",
+    "MAX_RESULT",
     "DEFAULT_NAMES",
     "FUNCTIONS",
     "Expression",
     "ExpressionError",
     "ExpressionRuntimeError",
     "compile_expression",
+    "value_weight",
 ]
 
 # The names a scenario expression may use unless the caller narrows them.
@@ -43,7 +45,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {
     "min": (min, 1, None),
     "max": (max, 1, None),
     "abs": (abs, 1, 1),
-    "round": (round, 1, 2),
+    "round": (round, 1, 2),  # replaced by `_round` below, which bounds the digits
     "str": (str, 1, 1),
     "int": (int, 1, 1),
     "float": (float, 1, 1),
@@ -90,6 +92,58 @@ DATA_ATTRIBUTES: frozenset[str] = frozenset(
 # Guards against expressions that build huge values ("x" * 10**9 style).
 _MAX_REPEAT = 10_000
 _MAX_TEXT = 4_000
+
+MAX_RESULT = 100_000
+"""The largest value an expression or a template may build, as `value_weight` measures it.
+
+Bounding each operation is not enough: `'a' * 10000 * 10000` repeats 10,000 times twice, and
+`[[0] * 10000] * 10000` is a small list whose `str()` or `==` walks 10^8 items. The weight counts
+what printing or comparing the value would walk, so every later step on it is bounded too."""
+
+MAX_INT_BITS = 4_096
+"""The largest whole number an expression may build (about 1,200 digits; Python refuses to print 4,300)."""
+
+
+def value_weight(value: Any, limit: int = MAX_RESULT) -> int:
+    """Characters of text plus items of lists and mappings, counted through nesting and sharing.
+
+    A list that holds the same inner list 10,000 times weighs 10,000 times the inner list: that
+    is what `str()` or `==` would walk. Each distinct container is measured once (memoized by id),
+    and the walk stops as soon as the total passes `limit`.
+    """
+    memo: dict[int, int] = {}
+
+    def weigh(v: Any, depth: int) -> int:
+        if type(v) is str:
+            return len(v) + 1
+        if isinstance(v, list | tuple | dict | set | frozenset):
+            known = memo.get(id(v))
+            if known is not None:
+                return known
+            if depth > 100:
+                return limit + 1  # nested this deep: too large to print or compare cheaply
+            total = 1
+            items = (x for kv in v.items() for x in kv) if isinstance(v, dict) else v
+            for item in items:
+                total += weigh(item, depth + 1)
+                if total > limit:
+                    break
+            memo[id(v)] = total
+            return total
+        if type(v) is int:
+            return 1 + v.bit_length() // 64
+        if isinstance(v, str):
+            return len(v) + 1
+        return 1
+
+    return weigh(value, 0)
+
+
+def _check_size(value: Any, what: str) -> Any:
+    """`value` itself, or a failure when it weighs more than `MAX_RESULT`."""
+    if value_weight(value) > MAX_RESULT:
+        raise _Failure(f"{what} would be too large (the limit is {MAX_RESULT:,} characters or items)")
+    return value
 
 
 class ExpressionError(ValueError):
@@ -273,11 +327,37 @@ def _get_item(value: Any, index: Any, path: str) -> Any:
 
 
 def _mul(a: Any, b: Any) -> Any:
-    """Multiplication that refuses to build huge strings or lists."""
+    """Multiplication that refuses to build huge strings, lists or numbers."""
     for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, str | list | tuple) and isinstance(n, int) and n > _MAX_REPEAT:
-            raise _Failure(f"repeating a text or list {n} times is too much (limit {_MAX_REPEAT})")
+        if isinstance(seq, str | list | tuple) and isinstance(n, int):
+            if n > _MAX_REPEAT:
+                raise _Failure(f"repeating a text or list {n} times is too much (limit {_MAX_REPEAT})")
+            if n > 0 and value_weight(seq, MAX_RESULT // n + 1) * n > MAX_RESULT:
+                raise _Failure(f"repeating this {n} times would be too large "
+                               f"(the limit is {MAX_RESULT:,} characters or items)")
+    if type(a) is int and type(b) is int and a.bit_length() + b.bit_length() > MAX_INT_BITS:
+        raise _Failure(f"the product would be a number of more than {MAX_INT_BITS:,} bits")
     return a * b
+
+
+def _add(a: Any, b: Any) -> Any:
+    """Addition that refuses to join texts or lists into a huge one."""
+    if isinstance(a, str | list | tuple) and isinstance(b, str | list | tuple):
+        if value_weight(a) + value_weight(b) > MAX_RESULT:
+            raise _Failure(f"joining these would be too large (the limit is {MAX_RESULT:,} characters or items)")
+    return a + b
+
+
+def _round(x: Any, ndigits: Any = None) -> Any:
+    """`round`, with the digits kept small (`round(5, -10**9)` would compute 10**(10**9))."""
+    if ndigits is None:
+        return round(x)
+    if isinstance(ndigits, int) and not -400 <= ndigits <= 400:
+        raise _Failure(f"round() to {ndigits} digits: the digits must be between -400 and 400")
+    return round(x, ndigits)
+
+
+FUNCTIONS["round"] = (_round, 1, 2)
 
 
 def _mod(a: Any, b: Any) -> Any:
@@ -288,7 +368,7 @@ def _mod(a: Any, b: Any) -> Any:
 
 
 _BINOPS: dict[type[ast.operator], tuple[Callable[[Any, Any], Any], str]] = {
-    ast.Add: (operator.add, "+"),
+    ast.Add: (_add, "+"),
     ast.Sub: (operator.sub, "-"),
     ast.Mult: (_mul, "*"),
     ast.Div: (operator.truediv, "/"),
@@ -552,11 +632,15 @@ class _Compiler:
 
     def _c_List(self, node: ast.List) -> Evaluator:
         items = [self.compile(e) for e in node.elts]
-        return lambda env: [i(env) for i in items]
+        if all(isinstance(e, ast.Constant) for e in node.elts):
+            return lambda env: [i(env) for i in items]  # constants only: its size is in the text
+        return lambda env: _check_size([i(env) for i in items], "this list")
 
     def _c_Tuple(self, node: ast.Tuple) -> Evaluator:
         items = [self.compile(e) for e in node.elts]
-        return lambda env: tuple(i(env) for i in items)
+        if all(isinstance(e, ast.Constant) for e in node.elts):
+            return lambda env: tuple(i(env) for i in items)
+        return lambda env: _check_size(tuple(i(env) for i in items), "this tuple")
 
     def _c_JoinedStr(self, node: ast.JoinedStr) -> Evaluator:
         parts: list[Evaluator] = []
@@ -575,7 +659,18 @@ class _Compiler:
                 parts.append(lambda env, inner=inner: _checked_str(inner(env)))
             else:  # pragma: no cover - JoinedStr holds only these two
                 raise self.fail("this f-string is not supported", node)
-        return lambda env: "".join(p(env) for p in parts)
+        def joined(env: Mapping[str, Any]) -> str:
+            out = []
+            size = 0
+            for p in parts:
+                piece = p(env)
+                size += len(piece)
+                if size > MAX_RESULT:
+                    raise _Failure(f"this f-string would be too long (the limit is {MAX_RESULT:,} characters)")
+                out.append(piece)
+            return "".join(out)
+
+        return joined
 
     def _c_Call(self, node: ast.Call) -> Evaluator:
         func = node.func
@@ -611,7 +706,14 @@ class _Compiler:
 
 
 def _checked_str(value: Any) -> str:
-    """``str()`` of plain data only, so an object's custom __str__ never runs."""
+    """``str()`` of plain data only, so an object's custom __str__ never runs, and of bounded size."""
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, bool | int | float | str | list | tuple | dict | set | frozenset):
-        return str(value)
+        if value_weight(value) > MAX_RESULT:
+            raise _Failure(f"str() of this value would be too long (the limit is {MAX_RESULT:,} characters)")
+        try:
+            return str(value)
+        except ValueError as exc:  # an integer past Python's 4,300-digit limit
+            raise _Failure(f"str() of this value: {exc}") from None
     raise _Failure(f"str() of a {type(value).__name__} is not allowed")

@@ -80,6 +80,11 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
         from evtool.scenario.refs import check_references
 
         found = check_references(model, data, loc)
+        if not any(p.severity == "error" for p in found):
+            from evtool.scenario.loops import check_loops, check_totals
+
+            found.extend(check_loops(model, loc))  # needs every name resolved
+            found.extend(check_totals(model, loc))
         problems.extend(p for p in found if p.severity == "error")
         warnings.extend(p for p in found if p.severity == "warning")
         if check_variations and not problems:
@@ -400,7 +405,7 @@ def _value_at(data: Any, path: Path_) -> Any:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, str):
-        return f"`{value}`"
+        return f"`{value}`" if len(value) <= 80 else f"`{value[:60]}…` ({len(value):,} characters)"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -506,6 +511,12 @@ def _item(err: Any, data: Any) -> _Item:
         if etype == "list_type":
             hint = hint or "write `[a, b]` or one `- item` per line"
         return _Item(path, path, f"expected {expected}, found {_fmt(found)}", hint, expected=expected, found=found)
+    if etype == "int_parsing_size":
+        return _Item(path, path, f"{_fmt(found)} is far too large a number here", hint or "write a smaller number",
+                     expected="a whole number", found=found)
+    if etype == "finite_number":
+        return _Item(path, path, f"expected a finite number, found {_fmt(found)}",
+                     "`.inf` and `.nan` make no sense here; write a number", expected="a finite number", found=found)
     if etype in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         bound = {"greater_than_equal": "at least", "greater_than": "greater than",
                  "less_than_equal": "at most", "less_than": "less than"}[etype]

@@ -41,7 +41,21 @@ Profile = Literal[
 class Model(BaseModel):
     """Base of every scenario model: strict keys, immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True)
+    # `.inf` and `.nan` are YAML floats, but no number field means them (`rate: max` is a word).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True,
+                              allow_inf_nan=False)
+
+
+MAX_COUNT = 1_000_000_000
+"""The most messages one producer may be asked for (the run's message budget stops it sooner)."""
+MAX_AT_ONCE = 1_000_000
+"""The most messages published in one instant (`once`, a burst, an inject): they are built at once."""
+MAX_INSTANCES = 256
+"""The most instances of a producer, consumer, requester or responder."""
+MAX_KEY_SPACE = 10**12
+"""The most distinct keys; keys are drawn without listing them."""
+MAX_EMITS = 64
+"""The most messages one handler may emit per message it handles."""
 
 
 def _custom(code: str, message: str, hint: str = "", *, at: str = "", **ctx: Any) -> PydanticCustomError:
@@ -133,8 +147,9 @@ class KeyDist(Model):
     """How a producer picks message keys."""
 
     dist: Literal["uniform", "zipf", "round_robin", "fixed", "sequence"]
-    space: int | None = Field(None, ge=1, description="number of distinct keys (uniform, zipf, round_robin)")
-    s: float = Field(1.1, gt=0, description="zipf exponent: higher means hotter hot keys")
+    space: int | None = Field(None, ge=1, le=MAX_KEY_SPACE,
+                              description="number of distinct keys (uniform, zipf, round_robin)")
+    s: float = Field(1.1, gt=0, le=100, description="zipf exponent: higher means hotter hot keys")
     value: str | None = Field(None, description="the key for `fixed`")
     format: str = Field("key-{n}", description="how key number n is written, e.g. `acct-{n:03d}`")
 
@@ -181,6 +196,30 @@ class Drain(Model):
     max: PositiveDuration = Field("1m", description="give up draining after this long")
 
 
+DEFAULT_MAX_EVENTS = 5_000_000
+"""Kernel events a run may process; the largest bundled lesson needs about 100,000."""
+DEFAULT_MAX_MESSAGES = 2_000_000
+"""Messages a run may publish; the largest bundled lesson publishes about 50,000."""
+DEFAULT_EVENTS_PER_INSTANT = 50_000
+"""Kernel events at one virtual instant before the run counts as a zero-time loop (lessons: at most 16)."""
+BUDGET_CEILING = 10**12
+"""No budget may be set above this: a number this large is a typo, not a run."""
+
+
+class Budget(Model):
+    """What one run may consume before it is stopped as `unknown` (a scenario from elsewhere is safe to run)."""
+
+    events: int = Field(DEFAULT_MAX_EVENTS, ge=1, le=BUDGET_CEILING,
+                        description="kernel events the run may process; `--max-events` overrides it")
+    messages: int = Field(DEFAULT_MAX_MESSAGES, ge=1, le=BUDGET_CEILING,
+                          description="messages the run may publish; `--max-messages` overrides it")
+    wall: PositiveDuration | None = Field(None, description="wall-clock time the run may take; `--max-wall` "
+                                                            "overrides it")
+    events_per_instant: int = Field(DEFAULT_EVENTS_PER_INSTANT, ge=1, le=BUDGET_CEILING,
+                                    description="events at one virtual instant before the run is stopped "
+                                                "as a zero-time loop")
+
+
 class Run(Model):
     """How the run is driven: seed, clock, phases."""
 
@@ -192,6 +231,7 @@ class Run(Model):
     duration: PositiveDuration = Field(description="the load phase: producers are active this long")
     drain: Drain = Field(default_factory=Drain)
     stop_when: str | None = Field(None, description="an assertion that ends the run early when it holds")
+    budget: Budget = Field(default_factory=Budget, description="limits on events, messages and wall time")
 
     @field_validator("speed")
     @classmethod
@@ -354,7 +394,7 @@ class BurstArrival(Model):
     """`size` messages at once, every `every`."""
 
     process: Literal["burst"]
-    size: int = Field(ge=1)
+    size: int = Field(ge=1, le=MAX_AT_ONCE)
     every: PositiveDuration
 
 
@@ -396,7 +436,7 @@ class Backoff(Model):
     type: Literal["none", "constant", "linear", "exponential"] = "exponential"
     delay: Duration | None = Field(None, description="constant: the delay; linear: the step")
     initial: Duration | None = Field(None, description="exponential: the first delay")
-    multiplier: float = Field(2.0, ge=1.0)
+    multiplier: float = Field(2.0, ge=1.0, le=1000)
     max: Duration | None = Field(None, description="cap on any one delay")
     jitter: Literal["none", "full", "equal", "decorrelated"] = "none"
 
@@ -452,7 +492,7 @@ class Inject(Model):
     key: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
     headers: dict[str, Any] = Field(default_factory=dict)
-    count: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=MAX_AT_ONCE)
     id: str | None = Field(None, description="a fixed message id, e.g. POISON-1")
     ttl: PositiveDuration | None = Field(None, description="per-message time to live (the producer's by default)")
     size: Size | None = Field(None, description="the message's nominal size (`msg.size`), e.g. `2MB` for an oversized one")
@@ -465,10 +505,10 @@ class Producer(Model):
     message: str = Field("Message", description="the message type")
     version: int = Field(1, ge=1, description="the schema version it writes (older ones are upcast on read)")
     arrival: Arrival
-    count: int | None = Field(None, ge=1, description="stop after this many messages")
+    count: int | None = Field(None, ge=1, le=MAX_COUNT, description="stop after this many messages")
     start: Duration = "0s"
     stop: Duration | None = None
-    instances: int = Field(1, ge=1)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     key: KeyDist | None = None
     sequence: Literal["none", "per_key", "global"] = "none"
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -496,6 +536,9 @@ class Producer(Model):
                           at="arrival.rate")
         if self.arrival.process == "once" and self.count is None:
             raise _custom("evtool_missing", "`process: once` needs `count`", "e.g. `count: 10`", at="arrival.process")
+        if self.arrival.process == "once" and self.count is not None and self.count > MAX_AT_ONCE:
+            raise _custom("evtool_range", f"`process: once` publishes at most {MAX_AT_ONCE:,} messages at one instant",
+                          "spread them out: `process: constant` with `rate: max` and the same `count`", at="count")
         return self
 
 
@@ -572,7 +615,7 @@ class Handler(Model):
     processing: DurationDist | None = None
     fail_if: list[FailRule] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
-    emit: list[Emit] = Field(default_factory=list)
+    emit: list[Emit] = Field(default_factory=list, max_length=MAX_EMITS)
 
 
 class Commit(Model):
@@ -594,7 +637,7 @@ class Consumer(Model):
 
     from_: Name = Field(alias="from")
     group: str | None = Field(None, description="consumer group (topics, logs); default: the consumer's name")
-    instances: int = Field(1, ge=1, le=256)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     concurrency: int = Field(1, ge=1, le=1024)
     prefetch: Annotated[int, Field(ge=1)] | Literal["unlimited"] | None = Field(
         None, description="unacked deliveries per instance (`unlimited`: no limit, RabbitMQ basic.qos 0); "
@@ -603,7 +646,7 @@ class Consumer(Model):
     processing: DurationDist = "10ms"
     fail_if: list[FailRule] = Field(default_factory=list)
     effects: list[Effect] = Field(default_factory=list)
-    emit: list[Emit] = Field(default_factory=list)
+    emit: list[Emit] = Field(default_factory=list, max_length=MAX_EMITS)
     handles: dict[str, Handler] = Field(default_factory=dict, description="per message type behaviour")
     state: dict[str, Any] = Field(default_factory=dict)
     reply: Literal["none", "auto"] = "none"
@@ -637,9 +680,9 @@ class Requester(Model):
     """The calling side of request-response."""
 
     name: Name
-    instances: int = Field(1, ge=1)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
     arrival: Arrival
-    count: int | None = Field(None, ge=1)
+    count: int | None = Field(None, ge=1, le=MAX_COUNT)
     message: str = "Request"
     payload: dict[str, Any] = Field(default_factory=dict)
     timeout: PositiveDuration
@@ -651,8 +694,8 @@ class Responder(Model):
     """The answering side of request-response."""
 
     name: Name
-    instances: int = Field(1, ge=1)
-    concurrency: int = Field(1, ge=1)
+    instances: int = Field(1, ge=1, le=MAX_INSTANCES)
+    concurrency: int = Field(1, ge=1, le=1024)
     message: str = "Reply"
     processing: DurationDist = "10ms"
     fail_if: list[FailRule] = Field(default_factory=list)
@@ -837,7 +880,7 @@ class SlowFault(FaultBase):
     """Make a consumer slower (multiply its processing time, or add latency)."""
 
     action: Literal["slow"]
-    latency_factor: float | None = Field(None, gt=0)
+    latency_factor: float | None = Field(None, gt=0, le=1_000_000)
     latency: DurationDist | None = None
 
 
@@ -845,7 +888,7 @@ class ScaleFault(FaultBase):
     """Change a consumer's number of instances."""
 
     action: Literal["scale"]
-    instances: int = Field(ge=0)
+    instances: int = Field(ge=0, le=MAX_INSTANCES)
 
 
 class BrokerRestartFault(FaultBase):

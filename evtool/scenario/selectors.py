@@ -206,14 +206,43 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def glob_matcher(pattern: str) -> Callable[[str], bool]:
+    """A test of whole texts against `pattern`, where `*` matches any run of characters (none included).
+
+    Linear in the text: the pieces between stars are found left to right, each as early as it
+    can be, and the last one is anchored at the end. A regular expression with one `.*` per star
+    backtracks, so `*a*a*a*a*a*b` took seconds per event against a long label value.
+    """
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return lambda text: text == pattern
+    head, middle, tail = pieces[0], [p for p in pieces[1:-1] if p], pieces[-1]
+    least = len(head) + len(tail) + sum(map(len, middle))
+
+    def match(text: str) -> bool:
+        if len(text) < least or not text.startswith(head) or not text.endswith(tail):
+            return False
+        pos = len(head)
+        end = len(text) - len(tail)
+        for piece in middle:
+            # The earliest match of each piece leaves the most room for the rest: greedy is exact here.
+            found = text.find(piece, pos, end)
+            if found < 0:
+                return False
+            pos = found + len(piece)
+        return True
+
+    return match
+
+
 def _value_test(value: str, quoted: bool) -> Callable[[Any], bool]:
     """A predicate: does a label value equal the filter's written value?"""
     number: float | None = float(value) if _NUMERIC_RE.match(value) else None
     lowered = value.lower()
     boolean: bool | None = True if lowered == "true" else False if lowered == "false" else None
-    pattern: re.Pattern[str] | None = None
+    pattern: Callable[[str], bool] | None = None
     if not quoted and "*" in value:
-        pattern = re.compile("^" + ".*".join(re.escape(p) for p in value.split("*")) + "$", re.DOTALL)
+        pattern = glob_matcher(value)
 
     def test(actual: Any) -> bool:
         if actual is None:
@@ -226,7 +255,7 @@ def _value_test(value: str, quoted: bool) -> Callable[[Any], bool]:
             return bool(actual == number)
         text = actual if isinstance(actual, str) else str(actual)
         if pattern is not None:
-            return pattern.match(text) is not None
+            return pattern(text)
         return text == value
 
     return test

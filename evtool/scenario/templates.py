@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evtool.scenario.errors import did_you_mean
+from evtool.scenario.expressions import MAX_INT_BITS, MAX_RESULT, value_weight
 
 TEMPLATE_NAMES = frozenset({"key", "seq", "n", "now", "producer", "instance", "msg", "params", "tag"})
 
@@ -28,12 +29,50 @@ _MAX_REPEAT = 10_000
 """`'x' * n` and `[..] * n` may not repeat more often than this."""
 
 
+def _too_large(what: str) -> TemplateRuntimeError:
+    return TemplateRuntimeError(f"{what} would be too large (the limit is {MAX_RESULT:,} characters or items)")
+
+
 def _mul(a: Any, b: Any) -> Any:
-    """Multiplication that refuses to build huge strings or lists."""
+    """Multiplication that refuses to build huge strings, lists or numbers (each step and the result)."""
     for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, str | list | tuple) and isinstance(n, int) and n > _MAX_REPEAT:
-            raise TemplateRuntimeError(f"repeating a text or list {n} times is too much (limit {_MAX_REPEAT})")
+        if isinstance(seq, str | list | tuple) and isinstance(n, int):
+            if n > _MAX_REPEAT:
+                raise TemplateRuntimeError(f"repeating a text or list {n} times is too much (limit {_MAX_REPEAT})")
+            if n > 0 and value_weight(seq, MAX_RESULT // n + 1) * n > MAX_RESULT:
+                raise _too_large(f"repeating this {n} times")
+    if type(a) is int and type(b) is int and a.bit_length() + b.bit_length() > MAX_INT_BITS:
+        raise TemplateRuntimeError(f"the product would be a number of more than {MAX_INT_BITS:,} bits")
     return a * b
+
+
+def _add(a: Any, b: Any) -> Any:
+    """Addition that refuses to join texts or lists into a huge one."""
+    if isinstance(a, str | list | tuple) and isinstance(b, str | list | tuple) and \
+            value_weight(a) + value_weight(b) > MAX_RESULT:
+        raise _too_large("joining these")
+    return a + b
+
+
+def _str(value: Any) -> str:
+    """`str()` of a value of bounded size (a list repeating a list prints as a huge text)."""
+    if type(value) is str:
+        return value
+    if value_weight(value) > MAX_RESULT:
+        raise _too_large("the text of this value")
+    try:
+        return str(value)
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise TemplateRuntimeError(f"str(): {exc}") from None
+
+
+def _round(x: Any, ndigits: Any = None) -> Any:
+    """`round`, with the digits kept small (`round(5, -10**9)` would compute 10**(10**9))."""
+    if ndigits is None:
+        return round(x)
+    if isinstance(ndigits, int) and not -400 <= ndigits <= 400:
+        raise TemplateRuntimeError(f"round() to {ndigits} digits: the digits must be between -400 and 400")
+    return round(x, ndigits)
 
 
 def _mod(a: Any, b: Any) -> Any:
@@ -86,12 +125,12 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "uniform": _RAND_FUNCS["uniform"],
 }
 _PURE: dict[str, Callable[..., Any]] = {
-    "round": round,
-    "str": str,
+    "round": _round,
+    "str": _str,
     "int": int,
     "float": float,
-    "upper": lambda s: str(s).upper(),
-    "lower": lambda s: str(s).lower(),
+    "upper": lambda s: _str(s).upper(),
+    "lower": lambda s: _str(s).lower(),
     "len": len,
     "abs": abs,
     "min": min,
@@ -185,13 +224,28 @@ class _Compiler:
         if isinstance(node, ast.Subscript):
             inner = self.compile(node.value)
             index = self.compile(node.slice)
-            return lambda env, rng: inner(env, rng)[index(env, rng)]
+
+            def subscript(env: Env, rng: random.Random) -> Any:
+                obj, key = inner(env, rng), index(env, rng)
+                if not isinstance(obj, Mapping | list | tuple | str):
+                    raise TemplateRuntimeError(f"a {type(obj).__name__} cannot be indexed")
+                try:
+                    return obj[key]
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise TemplateRuntimeError(f"no entry {key!r}: {type(exc).__name__}") from None
+            return subscript
         if isinstance(node, ast.List | ast.Tuple):
             items = [self.compile(e) for e in node.elts]
-            return lambda env, rng: [f(env, rng) for f in items]
+
+            def build(env: Env, rng: random.Random) -> list[Any]:
+                out = [f(env, rng) for f in items]
+                if value_weight(out) > MAX_RESULT:
+                    raise _too_large("this list")
+                return out
+            return build
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Mod):
             left, right = self.compile(node.left), self.compile(node.right)
-            op = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: _mul,
+            op = {ast.Add: _add, ast.Sub: lambda a, b: a - b, ast.Mult: _mul,
                   ast.Div: lambda a, b: a / b, ast.Mod: _mod}[type(node.op)]
 
             def binop(env: Env, rng: random.Random) -> Any:
@@ -204,7 +258,13 @@ class _Compiler:
             return binop
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             operand = self.compile(node.operand)
-            return lambda env, rng: -operand(env, rng)
+
+            def negate(env: Env, rng: random.Random) -> Any:
+                value = operand(env, rng)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise TemplateRuntimeError(f"`-` needs a number, not {type(value).__name__}")
+                return -value
+            return negate
         if isinstance(node, ast.Call):
             return self.call(node)
         raise self.fail(node, f"`{type(node).__name__}` is not allowed in a template",
@@ -290,10 +350,18 @@ class Template:
         if self._whole:
             fn = self._parts[0]
             assert callable(fn)
-            return fn(env, rng)
+            value = fn(env, rng)
+            if type(value) is not str and value_weight(value) > MAX_RESULT:
+                raise _too_large("the rendered value")
+            return value
         out = []
+        size = 0
         for p in self._parts:
-            out.append(p if isinstance(p, str) else str(p(env, rng)))
+            piece = p if isinstance(p, str) else _str(p(env, rng))
+            size += len(piece)
+            if size > MAX_RESULT:
+                raise _too_large("the rendered text")
+            out.append(piece)
         return "".join(out)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import AllowInfNan, BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from evtool.scenario import units
@@ -78,6 +78,7 @@ PositiveDuration = Annotated[int, BeforeValidator(_to_positive_duration), WithJs
 
 Rate = Annotated[
     float,
+    AllowInfNan(True),  # `max` is infinity; the text `.inf` is refused by parse_rate
     BeforeValidator(_to_rate),
     WithJsonSchema({"type": "string", "pattern": r"^(max|\s*([0-9]+(\.[0-9]+)?|\.[0-9]+)\s*/\s*(s|sec|min|m|h)\s*)$",
                     "description": "a rate: 20/s, 300/min, or max"}),

@@ -50,6 +50,9 @@ MAX_BYTES = 2**63
 MAX_RATE = math.inf
 """`rate: max`: publish the next message as soon as the previous one is accepted."""
 
+MAX_FINITE_RATE = 1e9
+"""One message per nanosecond, the clock's resolution; anything faster is `max`."""
+
 
 class UnitError(ValueError):
     """A quantity without its unit, with an unknown unit, or out of range."""
@@ -106,8 +109,9 @@ def parse_rate(value: object) -> float:
     if not m:
         raise UnitError(f"`{value}` is not a rate", f"write e.g. `20/s` or `300/min`; units: {RATE_UNITS}")
     per_s = float(m["num"]) * RATE_PER[m["unit"]]
-    if math.isinf(per_s):
-        raise UnitError(f"`{value}` is too large to be a rate", "write `max` for as fast as possible")
+    if not per_s <= MAX_FINITE_RATE:
+        raise UnitError(f"`{value}` is too large to be a rate (the limit is {MAX_FINITE_RATE:.0e}/s, one message "
+                        "per nanosecond)", "write `max` for as fast as possible")
     if per_s <= 0:
         raise UnitError(
             f"`{value}` is a rate of zero",

@@ -35,6 +35,12 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 """The most values a document may expand to, aliases included."""
 
+MAX_FLOW_DEPTH = 100
+"""The deepest `[`/`{` nesting read; PyYAML's scanner takes time quadratic in it (1,500 levels: 19 s)."""
+
+MAX_INT_DIGITS = 4_300
+"""Python's own limit for turning digits into an integer (and back, to print it in a message)."""
+
 YAML11_BOOL_WORDS = frozenset(
     w for word in ("y", "n", "yes", "no", "on", "off") for w in (word, word.capitalize(), word.upper())
 )
@@ -102,12 +108,14 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return True
     if text in ("false", "False", "FALSE"):
         return False
-    if _INT_RE.match(text):
-        return int(text)
-    if _OCT_RE.match(text):
-        return int(text[2:], 8)
-    if _HEX_RE.match(text):
-        return int(text[2:], 16)
+    if _INT_RE.match(text) or _OCT_RE.match(text) or _HEX_RE.match(text):
+        if len(text) > MAX_INT_DIGITS:
+            # int() itself refuses decimal ones, and a hex one could not be printed in a message.
+            raise _NodeError(node, f"this integer has {len(text):,} digits; the limit is {MAX_INT_DIGITS:,}",
+                             "no scenario value needs a number this large")
+        if _INT_RE.match(text):
+            return int(text)
+        return int(text[2:], 8 if text.startswith("0o") else 16)
     if _FLOAT_RE.match(text) and any(c.isdigit() for c in text):
         return float(text)
     if _INF_RE.match(text):
@@ -253,10 +261,54 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """(line, column) where `[`/`{` nesting passes MAX_FLOW_DEPTH, in one linear pass; None if it never does.
+
+    Quoted text and comments are skipped; brackets in a block scalar count too, which can only
+    refuse a file holding a hundred unclosed brackets in a row.
+    """
+    depth = 0
+    line, col = 1, 0
+    quote: str | None = None
+    comment = False
+    prev = "\n"
+    escaped = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, comment = line + 1, 0, False  # quoted scalars may span lines: `quote` stays
+        elif comment:
+            pass
+        elif quote is not None:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"" and (prev in " \t\n[{,:" or depth == 0 and prev in " \t\n-"):
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return line, col
+        elif ch in "]}" and depth:
+            depth -= 1
+        prev = ch
+    return None
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
     """Parse YAML text into plain values plus their locations, or raise ScenarioError."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(file, 1, 1, "", f"the document is larger than the {MAX_FILE_BYTES:,}-byte limit")])
+    deep = _flow_too_deep(text) if text.count("[") + text.count("{") > MAX_FLOW_DEPTH else None
+    if deep is not None:
+        raise ScenarioError([Problem(file, deep[0], deep[1], "",
+                                     f"the document nests too deeply: brackets nest more than {MAX_FLOW_DEPTH} levels deep here",
+                                     "a scenario nests a few levels deep; look for runaway `[` or `{`")], text)
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:

@@ -578,13 +578,17 @@ class ConsumerActor:
                 data["oseq"] = self.order_keys[1].evaluate(env)
             except ExpressionRuntimeError:
                 pass
+        emits = beh.emits
+        if emits:
+            try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
+                emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+            except ExpressionRuntimeError as exc:
+                return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
         eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
                             data))
         self.handled += 1
         inst.processed += 1
-        for spec, render, when in beh.emits:
-            if when is not None and not when.evaluate(env):  # type: ignore[arg-type]
-                continue
+        for spec, render, _when in emits:
             self._emit(spec, render, msg, env)  # type: ignore[arg-type]
         self._settle_ok(inst, d, msg, env, duplicate=False)
         return False

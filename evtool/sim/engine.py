@@ -20,6 +20,7 @@ import gc
 import heapq
 import math
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.faults import FaultTimeline
-from evtool.sim.kernel import PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel
+from evtool.sim.kernel import LOOP_SAMPLE, PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel, Limits, describe_loop
 from evtool.sim.producer import ProducerActor
 from evtool.sim.rng import stream
 from evtool.sim.sampling import duration_sampler
@@ -87,6 +88,8 @@ class RunOutcome:
     summary: dict[str, Any]
     aborted_by: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    limit: str | None = None
+    """Set when a budget (events, messages, wall time, a zero-time loop) stopped the run: what and how to raise it."""
 
 
 @contextlib.contextmanager
@@ -107,6 +110,15 @@ def gc_tuned(threshold: int = 100_000) -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
+
+
+def limits_for(loaded: LoadedScenario, *, events: int | None = None, messages: int | None = None,
+               wall_s: float | None = None) -> Limits:
+    """The run's budget: `run.budget`, with any command-line override."""
+    b = loaded.model.run.budget
+    return Limits(events=events or b.events, messages=messages or b.messages,
+                  wall_s=wall_s if wall_s is not None else (b.wall / 1e9 if b.wall else None),
+                  per_instant=b.events_per_instant)
 
 
 def channel_config(spec: Any, persistence: str) -> ChannelConfig:
@@ -146,8 +158,13 @@ class Engine:
     """Runs one scenario deterministically; see the module docstring."""
 
     def __init__(self, loaded: LoadedScenario, *, seed: int | None = None, duration_ns: int | None = None,
-                 listeners: Sequence[Listener] = (), sample_every_ns: int | None = None) -> None:
+                 listeners: Sequence[Listener] = (), sample_every_ns: int | None = None,
+                 limits: Limits | None = None) -> None:
         sc = loaded.model
+        self.limits = limits or limits_for(loaded)
+        self.limit_hit: str | None = None
+        self._deadline: float | None = None  # the wall-clock end of the budget, set at start
+        self._instant = (-1, 0)  # (virtual time, events processed at it): zero-time loop detection
         self.loaded = loaded
         self.scenario = sc
         self.seed = sc.run.seed if seed is None else seed
@@ -308,6 +325,8 @@ class Engine:
         if self._started:
             return
         self._started = True
+        if self.limits.wall_s is not None:
+            self._deadline = time.monotonic() + self.limits.wall_s
         for c in self.consumers.values():
             c.start()
         for p in self.producers:
@@ -433,6 +452,9 @@ class Engine:
         if not self._started:
             self.start()
         kernel = self.kernel
+        if kernel.processed >= self.limits.events:
+            self._over_budget("events")
+            return False
         if not kernel.step():
             self._finish_drain()
             return False
@@ -461,8 +483,14 @@ class Engine:
         after = self._after_event
         buf = self.buffer
         budget = max_events if max_events is not None else -1
+        # The events budget is folded into the caller's: no extra test per event.
+        left = self.limits.events - kernel.processed
+        if budget < 0 or budget > left:
+            budget = max(left, 0)
+        per_instant = self.limits.per_instant
+        last_t, same = self._instant
         processed = 0
-        while self.phase != "done":
+        while self.phase != "done" and processed != budget:
             if not heap:
                 self._finish_drain()
                 break
@@ -471,6 +499,14 @@ class Engine:
                     kernel.now = int(t_limit)
                 break
             t, _prio, _seq, fn, arg = pop(heap)
+            if t != last_t:
+                last_t = t
+                same = 0
+            else:
+                same += 1
+                if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop
+                    heapq.heappush(heap, (t, _prio, _seq, fn, arg))
+                    break
             kernel.now = t
             processed += 1
             fn(arg)
@@ -479,10 +515,53 @@ class Engine:
                 self.flush()
             if self.phase == "drain" and self.quiescent():
                 self._finish_drain()
-            if processed == budget:
-                break
         kernel.processed += processed
+        self._instant = (last_t, same)
+        if self.phase != "done":
+            if same >= per_instant:
+                self._zero_time_loop()
+            elif kernel.processed >= self.limits.events:
+                self._over_budget("events")
+            elif self._deadline is not None and time.monotonic() > self._deadline:
+                self._over_budget("wall")
         return self.phase != "done"
+
+    # ------------------------------------------------------------------ budgets
+
+    def _over_budget(self, which: str) -> None:
+        """Stop the run because one of its budgets is spent; the outcome is unknown."""
+        lim = self.limits
+        if which == "events":
+            text = (f"the run reached its budget of {lim.events:,} kernel events "
+                    "(raise it with --max-events N, or `run: {budget: {events: N}}`)")
+        elif which == "messages":
+            text = (f"the run published more than its budget of {lim.messages:,} messages "
+                    "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
+        else:
+            text = (f"the run took longer than its wall-time budget of {lim.wall_s or 0:g}s "
+                    "(raise it with --max-wall 5m, or `run: {budget: {wall: 5m}}`)")
+        self._stop_for_limit(f"budget exceeded: {text}")
+
+    def _stop_for_limit(self, message: str) -> None:
+        if self.limit_hit is None:
+            self.limit_hit = message
+            self.stopped_reason = "budget"
+        self.phase = "done"
+
+    def _zero_time_loop(self) -> None:
+        """Run a bounded sample of the loop to see who takes part, then stop the run naming them."""
+        kernel = self.kernel
+        heap = kernel._heap  # noqa: SLF001
+        now = kernel.now
+        mark = len(self.buffer)
+        n = 0
+        while heap and heap[0][0] == now and n < LOOP_SAMPLE:
+            _t, _prio, _seq, fn, arg = heapq.heappop(heap)
+            fn(arg)
+            self._after_event()
+            n += 1
+        kernel.processed += n
+        self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))
 
     def run(self) -> RunOutcome:
         """Run to the end as fast as possible and return the outcome."""
@@ -544,13 +623,21 @@ class Engine:
         self.checks.consume(batch)
         for listener in self.listeners:
             listener(batch)
+        if self.phase != "done":
+            # Once per batch, not per event: a batch holds at most a few thousand publishes.
+            if self.metrics.counts.get("published", 0) > self.limits.messages:
+                self._over_budget("messages")
+            elif self._deadline is not None and time.monotonic() > self._deadline:
+                self._over_budget("wall")
 
     def finish(self) -> RunOutcome:
         """Close the run: final flush, checks evaluated, summary built."""
         if self.phase != "done":
             self.stop("stopped")
-        self.emit(TraceEvent(self.now, "run_ended", data={"drain": self.drain_result,
-                                                         "stopped": self.stopped_reason}))
+        ended: dict[str, Any] = {"drain": self.drain_result, "stopped": self.stopped_reason}
+        if self.limit_hit:
+            ended["limit"] = self.limit_hit
+        self.emit(TraceEvent(self.now, "run_ended", data=ended))
         self.flush()
         self.metrics.sample(self.now, self)
         drain = self.drain_result if self.drain_result != "pending" else "stopped"
@@ -558,6 +645,8 @@ class Engine:
         statuses = [r["status"] for r in results]
         if self.stopped_reason == "interrupted":
             outcome = "interrupted"
+        elif self.limit_hit is not None:
+            outcome = "unknown"  # the run did not finish: nothing it saw decides the checks
         elif "fail" in statuses:
             outcome = "failed"
         elif "unknown" in statuses or drain == "timed_out":
@@ -577,4 +666,5 @@ class Engine:
             checks=results,
             summary=summary,
             aborted_by=self.aborted_by,
+            limit=self.limit_hit,
         )

@@ -9,7 +9,9 @@ construction, whatever the pacing.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 Callback = Callable[[Any], None]
@@ -65,3 +67,49 @@ class Kernel:
     def pending(self) -> int:
         """How many events are scheduled."""
         return len(self._heap)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may consume: a scenario from elsewhere must never hang or exhaust the machine.
+
+    `per_instant` bounds the events at one virtual instant: virtual time that stops while events
+    pile up is a zero-time loop (work that feeds itself with no processing time, backoff or latency).
+    """
+
+    events: int
+    messages: int
+    wall_s: float | None
+    per_instant: int
+
+
+LOOP_SAMPLE = 2_000
+"""Events run after a zero-time loop is detected, to see which actors and channels take part."""
+
+
+def describe_loop(trace: Iterable[Any], now: int, per_instant: int) -> str:
+    """The error for a zero-time loop, naming the actors, channels and event kinds seen in `trace`.
+
+    `trace` holds the trace events (anything with `kind`, `actor`, `channel`) emitted while the
+    loop was sampled; the most frequent names come first.
+    """
+    actors: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    for ev in trace:
+        kinds[ev.kind] += 1
+        if ev.actor:
+            actors[ev.actor] += 1
+        if ev.channel:
+            channels[ev.channel] += 1
+
+    def names(c: Counter[str]) -> str:
+        top = [n for n, _ in c.most_common(6)]
+        return ", ".join(f"`{n}`" for n in top) + (" ..." if len(c) > 6 else "") if top else "none seen"
+
+    return (f"zero-time loop: more than {per_instant:,} events at virtual time {now / 1e9:g}s without the clock "
+            f"moving; actors: {names(actors)}; channels: {names(channels)}; events: "
+            + ", ".join(f"{k}×{n}" for k, n in kinds.most_common(5))
+            + ". Every step of the loop takes no time (processing 0s, no backoff, no hop latency): give it a "
+              "processing time or a retry backoff, break the cycle, or raise run.budget.events_per_instant "
+              "if this many events at one instant is intended")

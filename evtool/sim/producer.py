@@ -6,6 +6,7 @@ import math
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
+from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.templates import TemplateRuntimeError, compile_payload
@@ -204,15 +205,23 @@ class ProducerActor:
                 payload = self.render(env, self.payload_rng)
             except TemplateRuntimeError as exc:
                 payload = {"error": str(exc)}
-        if headers is None and self.render_headers is not None:
-            env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
-                          "params": eng.params, "tag": tag, "msg": None}
-            headers = self.render_headers(env, self.payload_rng)
         routing = None
-        if self.render_routing is not None:
-            env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
-                          "params": eng.params, "tag": tag, "msg": None}
-            routing = str(self.render_routing(env, self.payload_rng))
+        try:
+            if headers is None and self.render_headers is not None:
+                env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
+                              "params": eng.params, "tag": tag, "msg": None}
+                headers = self.render_headers(env, self.payload_rng)
+            if self.render_routing is not None:
+                env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
+                              "params": eng.params, "tag": tag, "msg": None}
+                routing = self.render_routing(env, self.payload_rng)
+                routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
+        except TemplateRuntimeError as exc:
+            # A producer error, recorded like a handler's: this message is never published.
+            eng.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
+                                {"reason": "template_error", "error": str(exc)}))
+            self.rejected += 1
+            return
         to = self._to
         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
                       self._version, now, seq, None, mid, tag, self.name, None,

@@ -54,10 +54,63 @@ def mean_ns(dist: object) -> float:
     raise TypeError(f"not a duration distribution: {dist!r}")
 
 
+ZIPF_TABLE_MAX = 100_000
+"""Zipf key spaces up to this size use a cumulative table (fast, and the draws runs recorded so far used);
+larger ones are sampled by rejection-inversion, so a `space: 1e11` never lists its keys."""
+
+
+class ZipfSampler:
+    """Rejection-inversion sampling of a bounded Zipf law (Hörmann & Derflinger 1996), in O(1) memory.
+
+    Draws k in 1..n with P(k) proportional to k^-s; the expected number of loops per draw is below 1.1.
+    This follows the algorithm as Apache Commons RNG writes it (RejectionInversionZipfSampler).
+    """
+
+    __slots__ = ("_n", "_s", "_h_x1", "_h_n", "_cut")
+
+    def __init__(self, n: int, s: float) -> None:
+        self._n = n
+        self._s = s
+        self._h_x1 = self._h_integral(1.5) - 1.0
+        self._h_n = self._h_integral(n + 0.5)
+        self._cut = 2.0 - self._h_integral_inverse(self._h_integral(2.5) - self._h(2.0))
+
+    def _h(self, x: float) -> float:
+        return math.exp(-self._s * math.log(x))
+
+    def _h_integral(self, x: float) -> float:
+        log_x = math.log(x)
+        return _helper2((1.0 - self._s) * log_x) * log_x
+
+    def _h_integral_inverse(self, x: float) -> float:
+        t = max(x * (1.0 - self._s), -1.0)
+        return math.exp(_helper1(t) * x)
+
+    def sample(self, rng: random.Random) -> int:
+        """One draw, 1-based."""
+        n = self._n
+        while True:
+            u = self._h_n + rng.random() * (self._h_x1 - self._h_n)
+            x = self._h_integral_inverse(u)
+            k = min(max(int(x + 0.5), 1), n)
+            if k - x <= self._cut or u >= self._h_integral(k + 0.5) - self._h(k):
+                return k
+
+
+def _helper1(x: float) -> float:
+    """log1p(x) / x, exact near zero."""
+    return math.log1p(x) / x if abs(x) > 1e-8 else 1.0 - x * (0.5 - x * (1.0 / 3.0 - 0.25 * x))
+
+
+def _helper2(x: float) -> float:
+    """expm1(x) / x, exact near zero."""
+    return math.expm1(x) / x if abs(x) > 1e-8 else 1.0 + x * 0.5 * (1.0 + x * (1.0 / 3.0) * (1.0 + 0.25 * x))
+
+
 class KeyPicker:
     """Draws message keys from a KeyDist."""
 
-    __slots__ = ("_kind", "_space", "_fmt", "_value", "_next", "_cum")
+    __slots__ = ("_kind", "_space", "_fmt", "_value", "_next", "_cum", "_zipf")
 
     def __init__(self, spec: m.KeyDist) -> None:
         self._kind = spec.dist
@@ -66,7 +119,10 @@ class KeyPicker:
         self._value = spec.value
         self._next = 0
         self._cum: list[float] = []
-        if spec.dist == "zipf":
+        self._zipf: ZipfSampler | None = None
+        if spec.dist == "zipf" and self._space > ZIPF_TABLE_MAX:
+            self._zipf = ZipfSampler(self._space, spec.s)
+        elif spec.dist == "zipf":
             weights = [1.0 / (k ** spec.s) for k in range(1, self._space + 1)]
             total = sum(weights)
             acc = 0.0
@@ -82,9 +138,12 @@ class KeyPicker:
         if kind == "uniform":
             n = rng.randrange(self._space)
         elif kind == "zipf":
-            import bisect
+            if self._zipf is not None:
+                n = self._zipf.sample(rng) - 1
+            else:
+                import bisect
 
-            n = min(bisect.bisect_left(self._cum, rng.random()), self._space - 1)
+                n = min(bisect.bisect_left(self._cum, rng.random()), self._space - 1)
         elif kind == "round_robin":
             n = self._next % self._space
             self._next += 1

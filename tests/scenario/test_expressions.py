@@ -361,3 +361,38 @@ def test_fuzz_any_text_only_raises_expression_error(text: str) -> None:
         compile_expression(text, names=DEFAULT_NAMES)
     except ExpressionError:
         pass
+
+
+# --- results are bounded, not only each operation ----------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "'a' * 10000 * 10000 * 10000",
+    "str([[[0] * 100] * 100] * 100)",
+    "[[0] * 10000] * 10000 == [[0] * 10000] * 10000",
+    "f'{[[1] * 1000] * 1000}'",
+    "len([msg, msg] * 9000)",
+    "round(5, -1000000000)",
+    " * ".join(["123456789012345678901234567890"] * 115),
+    "str(" + " * ".join(["123456789012345678901234567890"] * 100) + ")",
+])
+def test_huge_results_are_runtime_errors(text: str) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ExpressionRuntimeError):
+        compile_expression(text).evaluate({"msg": "x" * 100})
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_value_weight_counts_sharing() -> None:
+    from evtool.scenario.expressions import value_weight
+
+    inner = [0] * 100
+    assert value_weight(inner) == 101
+    assert value_weight([inner] * 100) == 1 + 100 * 101
+    assert value_weight({"a": "xyz"}) == 1 + 2 + 4
+    assert value_weight([[0] * 1000] * 1000, limit=5000) > 5000
+
+
+def test_bounded_results_still_work() -> None:
+    assert compile_expression("'ab' * 3 + 'c'").evaluate({}) == "abababc"
+    assert compile_expression("len([1, 2] * 5000)").evaluate({}) == 10000
+    assert compile_expression("round(3.14159, 2)").evaluate({}) == 3.14

@@ -58,3 +58,38 @@ def test_limits() -> None:
         compile_template("{{ [x for x in msg] }}")
     with pytest.raises(TemplateError, match="cannot be read"):
         compile_template("{{ msg.__class__ }}")
+
+
+# --- results are bounded, run-time errors are template errors ----------------------------------
+
+@pytest.mark.parametrize("text", [
+    "{{ 'a' * 10000 * 10000 * 10000 }}",
+    "x{{ [[[0] * 100] * 100] * 100 }}",
+    "{{ str([[0] * 1000] * 1000) }}",
+    "{{ upper([[1] * 1000] * 1000) }}",
+    "{{ 'x' * 9000 + 'y' * 9000 + 'z' * 9000 + 'w' * 9000 + 'v' * 9000 + 'u' * 9000 + 't' * 9000 + 's' * 9000"
+    " + 'r' * 9000 + 'q' * 9000 + 'p' * 9000 + 'o' * 9000 }}",
+    "{{ " + " * ".join(["123456789012345678901234567890"] * 60) + " }}",
+    "{{ round(5, -1000000000) }}",
+])
+def test_huge_results_are_refused(text: str) -> None:
+    with pytest.raises(TemplateRuntimeError, match="too large|too much|bits|digits"):
+        compile_template(text).render({"key": "k"}, random.Random(1))
+
+
+@pytest.mark.parametrize(("text", "phrase"), [
+    ("{{ msg[5] }}", "no entry 5"),
+    ("{{ msg.a[3] }}", "no entry 3"),
+    ("{{ n[0] }}", "cannot be indexed"),
+    ("{{ -key }}", "needs a number"),
+    ("{{ -msg }}", "needs a number"),
+])
+def test_subscript_and_minus_errors_are_template_errors(text: str, phrase: str) -> None:
+    with pytest.raises(TemplateRuntimeError, match=phrase):
+        compile_template(text).render({"msg": {"a": [1]}, "key": "k", "n": 3}, random.Random(1))
+
+
+def test_small_results_still_render() -> None:
+    env = {"msg": {"a": [1, 2]}, "key": "k", "n": 3}
+    assert compile_template("{{ msg.a[1] }}-{{ -n }}-{{ key * 3 }}").render(env, random.Random(1)) == "2--3-kkk"
+    assert compile_template("{{ [n] * 3 }}").render(env, random.Random(1)) == [3, 3, 3]
