@@ -236,6 +236,7 @@ class Broker:
         qs.durable = cfg.durable
         qs.expire_anywhere = p.message_expiry == "anywhere"
         qs.capacity_stored = p.capacity_counts == "stored"
+        qs.reject_over = p.reject_publish_over
         qs.overflow_dead_letters = p.overflow_head == "dead_letter"
         qs.reject_lease = p.reject_action in ("lease_expiry", "stays_pending")
         qs.reject_stays = p.reject_action == "stays_pending"
@@ -567,7 +568,8 @@ class Broker:
         if qttl is not None and (ttl is None or qttl < ttl):
             ttl = qttl
         cap = qs.capacity
-        if cap is not None and self._at_capacity(now, qs, cap):
+        if cap is not None and self._at_capacity(now, qs, cap + qs.reject_over if qs.overflow == "reject_publish"
+                                                  else cap):
             if qs.overflow == "reject_publish":
                 qs.rejected += 1
                 self._emit(now, "publish_rejected", msg, qs.channel, msg.producer, None, 0,

@@ -128,6 +128,8 @@ class Profile:
                             "channel has a dead_letter target) | as_configured (overflow drop_head drops, "
                             "overflow dead_letter dead-letters) | drop (deleted silently, JetStream "
                             "DiscardOld; overflow dead_letter is refused)")
+    reject_publish_over: int = _f(0, "how many messages over its capacity a queue with overflow reject_publish "
+                                  "still accepts before it refuses (RabbitMQ 3.10 quorum queues: 1)")
     message_expiry: str = _f("at_head", "where a TTL takes effect: at_head (RabbitMQ: removed when it reaches "
                              "the head, dead-lettered when the channel has a target) | anywhere (JetStream "
                              "MaxAge, SQS retention: removed on time wherever it is, ready or unacked, never "
@@ -233,6 +235,7 @@ DEFAULT = Profile(
         "reject_action": "evtool design choice (as RabbitMQ basic.reject without requeue)",
         "capacity_counts": "evtool design choice (as RabbitMQ max-length)",
         "overflow_head": "evtool design choice (the channel's overflow setting decides)",
+        "reject_publish_over": "evtool design choice (refuse at capacity, as RabbitMQ documents)",
         "message_expiry": "evtool design choice (as RabbitMQ)",
     },
 )
@@ -274,6 +277,7 @@ RABBITMQ_CLASSIC = Profile(
         "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
         "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "reject_publish_over": _RMQ_MAXLEN + " (classic queues refuse the publish that would exceed max-length; checked on 3.10.8)",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
     },
 )
@@ -288,7 +292,7 @@ RABBITMQ_QUORUM = Profile(
     crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=2000,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
     stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="dead_letter",
-    message_expiry="at_head",
+    message_expiry="at_head", reject_publish_over=1,
     notes="RabbitMQ 3.10 semantics: x-delivery-count counts every return; no default delivery limit "
           "(4.0 sets 20, 4.3 stops counting basic.nack). A message is dead-lettered with reason "
           "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
@@ -321,6 +325,7 @@ RABBITMQ_QUORUM = Profile(
         "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
         "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "reject_publish_over": "measured on the installed RabbitMQ 3.10.8 (aiormq, x-max-length 2, reject-publish: three publishes confirmed, the fourth nacked; tests/semantics/scenarios/quorum-reject-publish-one-over.yaml); " + _RMQ_MAXLEN + " does not describe it",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
     },
 )
@@ -363,6 +368,7 @@ SQS_STANDARD = Profile(
                          "visibility timeout ends; " + _SQS_DLQ + " moves it after maxReceiveCount)",
         "capacity_counts": "n/a (SQS queues have no length limit)",
         "overflow_head": "n/a (SQS queues have no length limit)",
+        "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
     },
 )
@@ -419,6 +425,7 @@ KAFKA = Profile(
         "reject_action": _KAFKA_SHARE + " (REJECT archives the record)",
         "capacity_counts": "n/a (topics have no length limit; retention.bytes counts stored records)",
         "overflow_head": "n/a (no dead-lettering in Kafka)",
+        "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
                           "deletes records whether consumed or not)",
     },
@@ -463,6 +470,7 @@ NATS_JETSTREAM = Profile(
                          "the application's advisory-driven DLQ)",
         "capacity_counts": _NATS_LIMITS + " (MaxMsgs counts every message stored, unacked ones too)",
         "overflow_head": _NATS_LIMITS + " (DiscardOld deletes the oldest messages; there is no DLX)",
+        "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
     },
 )
@@ -504,6 +512,7 @@ REDIS_STREAMS = Profile(
         "reject_action": _REDIS_XCLAIM + " (Redis has no reject: an entry not XACKed stays in the PEL until a consumer claims it after min-idle-time, modelled by the channel's ack_timeout; without one it stays pending)",
         "capacity_counts": _REDIS_XADD,
         "overflow_head": _REDIS_XADD + " (trimmed entries are gone; no dead-lettering)",
+        "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
                           "entries whether pending or not",
     },

@@ -315,13 +315,22 @@ class RedisTransport:
     async def nack(self, handle: Any, delay_ns: int) -> None:
         """After the delay, XCLAIM the entry back to the same consumer (counted), or dead-letter at the limit."""
         reader, entry_id, count = handle
-        self._settled(reader)
         mark = (reader.key, reader.group, entry_id)
         self.delayed.add(mark)
         try:
             if delay_ns > 0:
+                self._settled(reader)
                 await asyncio.sleep(delay_ns / 1e9)
-            await self._redeliver(reader, entry_id, count)
+                await self._redeliver(reader, entry_id, count)
+            else:
+                # re-read your own pending entry first (XREADGROUP 0 before >,
+                # https://redis.io/docs/latest/commands/xreadgroup/): the credit is given back only after the
+                # claim, so the reader cannot take a newer entry in between
+                reader.in_flight -= 1
+                try:
+                    await self._redeliver(reader, entry_id, count)
+                finally:
+                    reader.credit.set()
         finally:
             self.delayed.discard(mark)
 

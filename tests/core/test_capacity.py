@@ -59,12 +59,24 @@ def test_default_profile_drop_head_drops() -> None:
 
 
 def test_rabbitmq_reject_publish_nacks_the_publish() -> None:
-    rig = Rig("rabbitmq-quorum")
+    rig = Rig("rabbitmq-classic")
     b = rig.broker
     b.declare("q", QueueConfig(capacity=1, overflow="reject_publish"))
     assert rig.publish(0, "q", "m0", "m1") == [True, False]
     (rej,) = rig.kinds("publish_rejected")
     assert rej.msg == "m1" and rej.data["reason"] == "capacity"
+
+
+def test_rabbitmq_310_quorum_reject_publish_accepts_one_over() -> None:
+    """Measured on RabbitMQ 3.10.8 (quorum queue, x-max-length 2, reject-publish): three publishes confirmed,
+    the fourth nacked (profile field reject_publish_over = 1; the atlas scenario
+    quorum-reject-publish-one-over runs it on the broker). Classic queues refuse at the limit."""
+    rig = Rig("rabbitmq-quorum")
+    b = rig.broker
+    b.declare("q", QueueConfig(capacity=2, overflow="reject_publish"))
+    assert rig.publish(0, "q", "m0", "m1", "m2", "m3") == [True, True, True, False]
+    (rej,) = rig.kinds("publish_rejected")
+    assert rej.msg == "m3"
 
 
 def test_rabbitmq_counts_ready_messages_only() -> None:

@@ -25,15 +25,7 @@ KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
     # ---- late / stale acks after a lease expiry
     # ---- failures without retry
     # ---- capacity
-    "quorum-reject-publish-one-over": {
-        "core": "Broker._enqueue refuses at ready == capacity; RabbitMQ 3.10.8 quorum queues accept one more "
-                "(reject-publish starts once the limit is exceeded)",
-    },
     # ---- requeue positions
-    "redis-nack-rereads-own-pending-first": {
-        "redis": "the adapter's nack frees the prefetch credit and XCLAIMs later, so its reader takes M2 (>) "
-                 "before M1 is re-read: M2 is delivered first and two are in flight with prefetch 1",
-    },
 }
 """scenario id -> {target: why evtool (core or transport) disagrees with the documented outcome}."""
 
