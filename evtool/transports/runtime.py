@@ -232,7 +232,9 @@ class TransportBroker:
                 out.extend(self._arrive(t, msg, "routed"))
             return out
         if plan.kind == "log":
-            data: dict[str, Any] = {"partition": 0}
+            # the partition the adapter's partitioner picks (Kafka: murmur2 of the key), else one stream
+            part = getattr(self.transport, "partition_of", None)
+            data: dict[str, Any] = {"partition": part(channel, msg) if part is not None else 0}
             if via is None:
                 self._emit("published", msg, channel, msg.producer, data=data)
             else:
@@ -374,6 +376,20 @@ class TransportBroker:
         if group is not None:
             data["group"] = group
         self._emit("max_deliveries_reached", msg, channel, attempt=self.attempts.get((key, msg.id), 0), data=data)
+
+    def fact(self, kind: str, channel: str | None, data: dict[str, Any], actor: str | None = None,
+             instance: int | None = None) -> None:
+        """A fact the adapter observed on the broker, in the trace vocabulary (Kafka: partition_assigned,
+        partition_revoked, rebalanced, committed)."""
+        self._emit(kind, None, channel, actor, instance, data=data)
+
+    def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
+        """A log group's ``lag`` and ``in_flight`` where the adapter can tell (Kafka); else KeyError (no
+        sample)."""
+        state = getattr(self.transport, "log_group_state", None)
+        if state is None:
+            raise KeyError(channel)
+        return state(channel, group)
 
     def problem(self, text: str) -> None:
         """Record a broker-side problem; the run outcome lists them."""
