@@ -54,6 +54,8 @@ DEFAULT_SESSION_NS = 10 * NS
 FETCH_MS = 100
 """How long one fetch waits for records (ms); also how fast a stopping member notices."""
 REBALANCE_SETTLE_S = 1.0
+PREJOIN_TIMEOUT_S = 30.0
+"""How long the consumer groups may take to form before the run starts."""
 """How long after a member's assignment of a new generation the group's ``rebalanced`` fact is traced
 (the other members' assignments of the same generation arrive within this time)."""
 
@@ -143,6 +145,7 @@ class KafkaTransport:
         self.groups: dict[tuple[str, str | None], _Group] = {}
         self.members: dict[int, _Member] = {}
         self.dead_sids: set[int] = set()
+        self.prejoined: dict[tuple[str, str | None, str, int], _Member] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.server_version = ""
         self._rr = itertools.count()
@@ -238,6 +241,8 @@ class KafkaTransport:
                 continue
             for g in plan.subscriptions():
                 self._group(plan.name, g)
+        if self.scenario is not None:
+            await self._prejoin()
 
     def _group(self, channel: str, group: str | None) -> _Group:
         key = (channel, group)
@@ -277,14 +282,35 @@ class KafkaTransport:
     # ------------------------------------------------------------------ consuming
 
     async def subscribe(self, spec: SubSpec) -> None:
-        """Join the group with a new aiokafka consumer and start its fetch loop."""
+        """Take over the member that joined before the run for this instance, or join the group now; then
+        start its fetch loop."""
+        assert self.topology is not None
+        if spec.channel not in self.topology.channels:
+            raise TransportError(f"unknown channel {spec.channel!r}")
+        member = self.prejoined.pop((spec.channel, spec.group, spec.consumer, spec.instance), None)
+        if member is not None:
+            member.spec = spec
+            g = member.group
+            self.members[spec.sid] = member
+            for p in sorted(member.owned):
+                g.owner[p] = spec.sid
+                self._fact("partition_assigned", g.channel, {"group": g.group, "partition": p}, member)
+            if not any(k[:2] == (spec.channel, spec.group) for k in self.prejoined):
+                self._later(self._rebalanced(g, g.generation, "join"))
+        else:
+            member = await self._join(spec)
+            self.members[spec.sid] = member
+            await member.consumer.start()
+        member.task = asyncio.get_running_loop().create_task(self._loop(member))
+        if member.group.commit_mode == "periodic":
+            member.committer = asyncio.get_running_loop().create_task(self._periodic(member))
+
+    async def _join(self, spec: SubSpec) -> _Member:
+        """A new member of the group of `spec` (its consumer is created, not started)."""
         from aiokafka import AIOKafkaConsumer
         from aiokafka.coordinator.assignors.range import RangePartitionAssignor
         from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
-        assert self.topology is not None
-        if spec.channel not in self.topology.channels:
-            raise TransportError(f"unknown channel {spec.channel!r}")
         g = self._group(spec.channel, spec.group)
         cspec = self._consumer_spec(spec.consumer)
         if cspec is not None:
@@ -310,11 +336,52 @@ class KafkaTransport:
             partition_assignment_strategy=(assignor,), client_id=f"{spec.consumer}#{spec.instance}")
         consumer.subscribe([g.topic], listener=_Listener(self, member))
         member.consumer = consumer
-        self.members[spec.sid] = member
-        await consumer.start()
-        member.task = asyncio.get_running_loop().create_task(self._loop(member))
-        if g.commit_mode == "periodic":
-            member.committer = asyncio.get_running_loop().create_task(self._periodic(member))
+        return member
+
+    async def _prejoin(self) -> None:
+        """Join every consumer instance that starts with the run before the run's clock starts.
+
+        Kafka brokers delay a new group's first rebalance (Apache Kafka: group.initial.rebalance.delay.ms,
+        3 s; Tansu behaves alike) and every rebalance waits for the members' next heartbeat. A deployed
+        service's consumers are running before traffic arrives; joining them here keeps that start-up cost
+        out of the run's latencies. The members' assignments are traced when the run takes them over.
+        """
+        assert self.scenario is not None and self.topology is not None
+        fake_sid = itertools.count(-1, -1)
+        for cname, c in self.scenario.consumers.items():
+            if int(c.start or 0) > 0 or c.from_ not in self.topology.channels:
+                continue
+            plan = self.topology.channels[c.from_]
+            if plan.kind == "router":
+                continue
+            group = None if plan.kind in ("queue", "grouped_queue") else (c.group or cname)
+            prefetch = int(c.prefetch) if isinstance(c.prefetch, int) else 0
+            for i in range(int(c.instances)):
+                spec = SubSpec(next(fake_sid), c.from_, group, cname, i, prefetch)
+                member = await self._join(spec)
+                self.prejoined[(c.from_, group, cname, i)] = member
+        if not self.prejoined:
+            return
+        await asyncio.gather(*(mb.consumer.start() for mb in self.prejoined.values()))
+        # wait (bounded) until every member holds its share of the partitions of one generation
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PREJOIN_TIMEOUT_S
+        while loop.time() < deadline:
+            by_group: dict[tuple[str, str | None], list[_Member]] = {}
+            for k, mb in self.prejoined.items():
+                by_group.setdefault(k[:2], []).append(mb)
+            if all(self._settled_group(self.groups[k], mbs) for k, mbs in by_group.items()):
+                return
+            await asyncio.sleep(0.05)
+        raise TransportError(f"the consumer groups did not form within {PREJOIN_TIMEOUT_S:g} s")
+
+    @staticmethod
+    def _settled_group(g: _Group, members: list[_Member]) -> bool:
+        """Every member has an assignment of the current generation, and every partition an owner."""
+        owned = [p for mb in members for p in mb.owned]
+        want = min(len(members), g.partitions)
+        holders = sum(1 for mb in members if mb.owned)
+        return holders >= want and sorted(owned) == list(range(g.partitions))
 
     async def _loop(self, member: _Member) -> None:
         sink = self.sink
@@ -504,9 +571,7 @@ class KafkaTransport:
             # the next owner starts from the last commit: processed-but-uncommitted records come again
             g.processed[p] = set()
             g.next_offset[p] = g.committed[p]
-            if self.sink is not None and hasattr(self.sink, "fact"):
-                self.sink.fact("partition_revoked", g.channel, {"group": g.group, "partition": p},
-                               member.spec.consumer, member.spec.instance)
+            self._fact("partition_revoked", g.channel, {"group": g.group, "partition": p}, member)
 
     def revoked(self, member: _Member, partitions: list[int]) -> None:
         """The rebalance listener: `member` gave up `partitions`."""
@@ -529,10 +594,11 @@ class KafkaTransport:
             member.owned.add(p)
             if g.share:
                 g.next_offset[p] = max(g.next_offset[p], g.committed[p])
-            if self.sink is not None and hasattr(self.sink, "fact"):
-                self.sink.fact("partition_assigned", g.channel, {"group": g.group, "partition": p},
-                               member.spec.consumer, member.spec.instance)
-        if generation > g.generation:
+            self._fact("partition_assigned", g.channel, {"group": g.group, "partition": p}, member)
+        if generation > g.generation and member.spec.sid < 0:
+            g.generation = generation     # formed before the run: traced when the run takes the members over
+            g.reasons.clear()
+        elif generation > g.generation:
             # one generation may answer several membership changes (a member that joins while the group is
             # rebalancing joins the same generation): the first one started it
             g.generation = generation
@@ -542,13 +608,20 @@ class KafkaTransport:
 
     async def _rebalanced(self, g: _Group, generation: int, reason: str) -> None:
         await asyncio.sleep(REBALANCE_SETTLE_S)
-        if self.sink is None or not hasattr(self.sink, "fact"):
+        if g.share or self.sink is None or not hasattr(self.sink, "fact"):
             return
         assignment = {f"{self.members[sid].spec.consumer}#{self.members[sid].spec.instance}": sorted(
             p for p, o in g.owner.items() if o == sid)
             for sid in sorted(set(g.owner.values())) if sid in self.members}
         self.sink.fact("rebalanced", g.channel, {"group": g.group, "reason": reason, "strategy": g.strategy,
                                                  "generation": generation, "assignment": assignment})
+
+    def _fact(self, kind: str, channel: str, data: dict[str, Any], member: _Member) -> None:
+        """Trace `kind` for `member` (not before the run has taken the member over)."""
+        if member.group.share:
+            return      # a share group has no partitions to speak of (the core's queues have none)
+        if member.spec.sid >= 0 and self.sink is not None and hasattr(self.sink, "fact"):
+            self.sink.fact(kind, channel, data, member.spec.consumer, member.spec.instance)
 
     def _later(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
