@@ -416,3 +416,35 @@ class SqsTransport:
                 if self.sink is not None:
                     self.sink.problem(f"DeleteQueue {url}: {exc}")
         self.urls.clear()
+
+
+def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
+    """What SQS (and moto, the local emulator) does differently with channel `name`, and what evtool does."""
+    out: list[str] = []
+    if isinstance(spec, m.RouterChannel):
+        return [f"{name}: SQS has no exchanges; evtool routes on the client with the same {spec.type} routing "
+                "table and sends a copy to each bound channel's queue"]
+    if isinstance(spec, m.LogChannel):
+        return [f"{name}: SQS has no logs; each consumer group reads its own FIFO queue (MessageGroupId = key): "
+                "per-key order holds, but partitions, offsets, commits, lag and rebalances do not exist"]
+    assert isinstance(spec, m.DeliveryChannel)
+    if spec.kind == "topic":
+        out.append(f"{name}: SQS has no topics; each consumer group gets its own queue and the client sends a "
+                   "copy to each (as SNS fan-out would)")
+    md = spec.max_deliveries
+    if md not in (None, "unlimited", 0) and spec.dead_letter is None:
+        out.append(f"{name}: SQS enforces maxReceiveCount only through a redrive policy, which needs a "
+                   "dead-letter queue; without dead_letter, max_deliveries is not enforced")
+    if spec.ack_timeout is not None and spec.ack_timeout % NS:
+        out.append(f"{name}: VisibilityTimeout is whole seconds; ack_timeout {spec.ack_timeout / NS:g}s is "
+                   "rounded up")
+    if any(c.from_ == name and c.retry is not None and c.retry.mode == "redeliver" for c in sc.consumers.values()):
+        out.append(f"{name}: a nack is ChangeMessageVisibility in whole seconds: a retry delay is rounded up "
+                   "(a delay under 1 s becomes 1 s)")
+    if spec.capacity is not None:
+        out.append(f"{name}: SQS queues have no capacity limit; capacity is ignored")
+    if spec.ttl is not None:
+        out.append(f"{name}: SQS has no per-message TTL; ttl becomes MessageRetentionPeriod (60 s .. 14 days)")
+    if spec.requeue_position is not None:
+        out.append(f"{name}: requeue_position cannot be chosen on SQS; the queue's own rule applies")
+    return out
