@@ -201,6 +201,16 @@ class SqsTransport:
         return any(p.dead_letter == name and self._is_fifo(p.name) for p in self.topology.channels.values()
                    if p.name != name)
 
+    def _session_ns(self, channel: str) -> int | None:
+        """For a log's queues: the longest session_timeout of its consumers. A crashed member's messages come
+        back when their visibility timeout ends, as a crashed Kafka member's partitions move when its session
+        times out."""
+        if self.scenario is None:
+            return None
+        found = [int(c.session_timeout) for c in self.scenario.consumers.values()
+                 if c.from_ == channel and c.session_timeout is not None]
+        return max(found) if found else None
+
     def _content_dedup(self, name: str) -> bool:
         spec = self.scenario.channels.get(name) if self.scenario is not None else None
         return bool(getattr(spec, "content_based_dedup", False))
@@ -215,7 +225,8 @@ class SqsTransport:
         for plan in plans:
             fifo = self._is_fifo(plan.name)
             self.fifo[plan.name] = fifo
-            attrs: dict[str, str] = {"VisibilityTimeout": str(_secs(plan.ack_timeout_ns, DEFAULT_VISIBILITY_S))}
+            lease = plan.ack_timeout_ns if plan.kind != "log" else self._session_ns(plan.name)
+            attrs: dict[str, str] = {"VisibilityTimeout": str(_secs(lease, DEFAULT_VISIBILITY_S))}
             if fifo:
                 attrs["FifoQueue"] = "true"
                 attrs["ContentBasedDeduplication"] = "true" if self._content_dedup(plan.name) else "false"
@@ -425,8 +436,9 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         return [f"{name}: SQS has no exchanges; evtool routes on the client with the same {spec.type} routing "
                 "table and sends a copy to each bound channel's queue"]
     if isinstance(spec, m.LogChannel):
-        return [f"{name}: SQS has no logs; each consumer group reads its own FIFO queue (MessageGroupId = key): "
-                "per-key order holds, but partitions, offsets, commits, lag and rebalances do not exist"]
+        return [f"{name}: SQS has no logs; each consumer group reads its own FIFO queue (MessageGroupId = key, "
+                "VisibilityTimeout = the consumers' session_timeout): per-key order holds, but partitions, "
+                "offsets, commits, lag and rebalances do not exist, so checks of them differ from the core"]
     assert isinstance(spec, m.DeliveryChannel)
     if spec.kind == "topic":
         out.append(f"{name}: SQS has no topics; each consumer group gets its own queue and the client sends a "
