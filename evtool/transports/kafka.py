@@ -54,6 +54,8 @@ DEFAULT_SESSION_NS = 10 * NS
 FETCH_MS = 100
 """How long one fetch waits for records (ms); also how fast a stopping member notices."""
 REBALANCE_SETTLE_S = 1.0
+STOP_TIMEOUT_S = 5.0
+"""How long one member may take to stop (LeaveGroup, closing its connections)."""
 PREJOIN_TIMEOUT_S = 30.0
 """How long the consumer groups may take to form before the run starts."""
 """How long after a member's assignment of a new generation the group's ``rebalanced`` fact is traced
@@ -106,6 +108,8 @@ class _Group:
     held: set[tuple[int, int]] = field(default_factory=set)      # nacked records waiting for their delay
     generation: int = -1
     reasons: list[str] = field(default_factory=list)   # membership changes since the last generation
+    dirty: set[int] = field(default_factory=set)          # partitions with acks not yet committed
+    flushing: asyncio.Future[None] | None = None
     in_flight: int = 0
 
     def __post_init__(self) -> None:
@@ -443,7 +447,27 @@ class KafkaTransport:
             return              # revoked meanwhile: the new owner re-reads it from the last commit
         g.processed[p].add(offset)
         if g.commit_mode != "periodic":
-            await self._commit(g, [p])
+            await self._commit_soon(g, p)
+
+    async def _commit_soon(self, g: _Group, p: int) -> None:
+        """Commit partition `p`'s watermark with the other acks of this loop iteration (one OffsetCommit for
+        all of them, not one per ack)."""
+        g.dirty.add(p)
+        if g.flushing is None:
+            g.flushing = asyncio.get_running_loop().create_future()
+
+            async def flush() -> None:
+                await asyncio.sleep(0)
+                fut, g.flushing = g.flushing, None
+                parts, g.dirty = sorted(g.dirty), set()
+                try:
+                    await self._commit(g, parts)
+                finally:
+                    if fut is not None and not fut.done():
+                        fut.set_result(None)
+
+            self._later(flush())
+        await asyncio.shield(g.flushing)
 
     async def _commit(self, g: _Group, partitions: list[int]) -> None:
         from aiokafka.structs import TopicPartition
@@ -553,7 +577,7 @@ class KafkaTransport:
         else:
             self._revoke(member, sorted(member.owned))
         try:
-            await asyncio.wait_for(consumer.stop(), timeout=10)
+            await asyncio.wait_for(consumer.stop(), timeout=STOP_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - reported; the group still rebalances
             if self.sink is not None:
                 self.sink.problem(f"stopping {member.spec.consumer}#{member.spec.instance}: {exc}")
@@ -642,9 +666,9 @@ class KafkaTransport:
     # ------------------------------------------------------------------ cleanup
 
     async def stop_consumers(self) -> None:
-        """Every member leaves its group."""
-        for sid in list(self.members):
-            await self.unsubscribe(sid, "leave")
+        """Every member leaves its group (all at once: one by one, each leave would start a rebalance that
+        the next one waits for)."""
+        await asyncio.gather(*(self.unsubscribe(sid, "leave") for sid in list(self.members)))
         for t in list(self.tasks):
             t.cancel()
 
