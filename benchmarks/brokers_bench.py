@@ -73,7 +73,7 @@ def main() -> None:
     """Run the benchmark and print one JSON line per target, then a summary table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=20_000, help="messages per real broker")
-    ap.add_argument("--sqs-messages", type=int, default=3_000, help="messages on the SQS endpoint")
+    ap.add_argument("--sqs-messages", type=int, default=500, help="messages on the SQS endpoint")
     ap.add_argument("--local-messages", type=int, default=200_000, help="messages on the local core")
     ap.add_argument("--only", default=",".join(TRANSPORTS), help="comma-separated brokers to include")
     args = ap.parse_args()
