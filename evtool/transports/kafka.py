@@ -18,9 +18,9 @@ Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table)
   so the broker evicts it after the session timeout and the next owner re-reads from the last commit;
 * a nack on a log seeks the partition back to the record (everything after it is read again); a reject
   skips it;
-* queue channels stand for KIP-932 share groups in the ``kafka`` profile. Kafka brokers without share
-  groups (Tansu here, and aiokafka has no share consumer) get a client-side emulation: the group reads
-  with a classic consumer group; a nack holds the record and hands it back after the delay with its
+* queue channels (and each group of a topic channel) stand for KIP-932 share groups in the ``kafka``
+  profile. Kafka brokers without share groups (Tansu here, and aiokafka has no share consumer) get a
+  client-side emulation: the group reads with a classic consumer group; a nack holds the record and hands it back after the delay with its
   acquisition count + 1; at the delivery limit the profile's ``at_limit`` applies (``drop``: archived,
   ``dead_letter``: a copy to the channel's dead-letter topic); commits stop at the first unsettled record.
 """
@@ -94,7 +94,7 @@ class _Group:
     group_id: str
     topic: str
     partitions: int
-    share: bool                     # a queue channel: share-group emulation
+    share: bool                     # a queue, or a topic's group: share-group emulation (logs are plain groups)
     strategy: str = "range"
     commit_mode: str = "per_message"
     commit_interval_ns: int = 5 * NS
@@ -255,7 +255,7 @@ class KafkaTransport:
             assert self.topology is not None
             plan = self.topology.channels[channel]
             g = _Group(channel, group, f"{self.topology.prefix}.{channel}.{group or 'q'}", self.topic(channel),
-                       self.parts[channel], share=plan.kind in ("queue", "grouped_queue"))
+                       self.parts[channel], share=plan.kind != "log")
             self.groups[key] = g
         return g
 
