@@ -1,10 +1,19 @@
-"""`evtool run SCENARIO --compare local,rabbitmq`: one scenario on several transports, side by side."""
+"""`evtool run SCENARIO --compare local,rabbitmq`: one scenario on several transports, side by side.
+
+The local side runs under the profile of the broker it is compared with (`rabbitmq-quorum` against
+RabbitMQ, unless the scenario already names a RabbitMQ profile), so that the columns model the same broker;
+with several brokers there is one local column per profile. `--local-profile NAME` (or `scenario`) says
+otherwise. Every column says which profile it ran under, and the notes and problems of each run follow
+the table (or are in `--json`).
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN, console
+from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN, console, print_scenario_error
 
 if TYPE_CHECKING:
     from evtool.cli.runner import RunOptions
@@ -14,8 +23,21 @@ TRANSPORTS = ("local", "rabbitmq", "nats", "redis", "kafka", "sqs")
 COUNTS = ("published", "acked", "dead_lettered", "retries", "redelivered", "duplicates_skipped")
 
 
-def compare_table(names: list[str], outcomes: list[Any]) -> Any:
-    """Checks and key counts of several runs, one column per transport."""
+@dataclass
+class Column:
+    """One compared run: its label, what ran it, under which profile, and what it said."""
+
+    label: str
+    target: str
+    profile: str
+    outcome: Any
+    notes: list[str] = field(default_factory=list)
+    notes_for: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | None = None) -> Any:
+    """Checks and key counts of several runs, one column per run (the profile each ran under first)."""
     from rich import box
     from rich.table import Table
 
@@ -25,6 +47,8 @@ def compare_table(names: list[str], outcomes: list[Any]) -> Any:
     t.add_column("")
     for n in names:
         t.add_column(n, justify="right")
+    if profiles is not None:
+        t.add_row("profile", *profiles)
     t.add_row("[bold]outcome[/bold]", *[o.outcome for o in outcomes])
     for key in COUNTS:
         t.add_row(key, *[f"{o.summary.get(key, 0):,}" for o in outcomes])
@@ -48,37 +72,101 @@ def compare_table(names: list[str], outcomes: list[Any]) -> Any:
     return t
 
 
+def local_profiles(loaded: LoadedScenario, names: list[str], local_profile: str | None) -> list[str]:
+    """The profiles the local side runs under: `local_profile` (``scenario`` = the scenario's own), else
+    the profile of each broker compared (one each, in order), else the scenario's own."""
+    from evtool.transports.runner import broker_profile
+
+    own = loaded.model.broker.profile
+    if local_profile is not None:
+        return [own if local_profile == "scenario" else local_profile]
+    out: list[str] = []
+    for n in names:
+        if n != "local":
+            p = broker_profile(loaded, n)
+            if p not in out:
+                out.append(p)
+    return out or [own]
+
+
 def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None) -> int:
     """Run on each transport named in --compare and print them side by side."""
+    from evtool.core.profiles import PROFILES, get_profile
+    from evtool.scenario.errors import ScenarioError, did_you_mean
+
     names = [n.strip() for n in (opts.compare or "").split(",") if n.strip()]
     bad = [n for n in names if n not in TRANSPORTS]
     err = console(stderr=True)
     if len(names) < 2 or bad:
         err.print(f"[red]error[/red] --compare {opts.compare!r}: give two or more of {', '.join(TRANSPORTS)}")
         return EXIT_INVALID
+    lp = opts.local_profile
+    if lp is not None and lp != "scenario" and lp not in PROFILES:
+        hint = did_you_mean(lp, [*PROFILES, "scenario"]) or f"one of: scenario, {', '.join(PROFILES)}"
+        err.print(f"[red]error[/red] --local-profile {lp!r} is not a profile\n  [cyan]hint:[/cyan] {hint}")
+        return EXIT_INVALID
+    try:
+        from evtool.transports import capabilities, run_on_transport
+        from evtool.transports.runner import under_profile
+    except ImportError:
+        err.print("[red]error[/red] transports are not available in this build")
+        return EXIT_INVALID
     from evtool.sim.engine import Engine
 
     seed = loaded.model.run.seed if opts.seed is None else opts.seed
-    outcomes = []
+    columns: list[Column] = []
     for name in names:
         if name == "local":
-            outcomes.append(Engine(loaded, seed=seed, duration_ns=duration_ns).run())
+            profiles = local_profiles(loaded, names, lp)
+            for p in profiles:
+                try:
+                    local = under_profile(loaded, p)
+                except ScenarioError as exc:
+                    print_scenario_error(exc)
+                    return EXIT_INVALID
+                broker = get_profile(p).broker
+                label = "local" if len(profiles) == 1 else f"local·{broker}"
+                outcome = Engine(local, seed=seed, duration_ns=duration_ns).run()
+                notes = capabilities(local, broker) if broker in TRANSPORTS else []
+                columns.append(Column(label, "local", p, outcome, notes, broker if notes else None))
             continue
         try:
-            from evtool.transports import run_on_transport
-        except ImportError:
-            err.print("[red]error[/red] transports are not available in this build")
+            outcome = run_on_transport(loaded, name, url=None, keep=opts.keep, seed=seed, duration_ns=duration_ns,
+                                       listeners=[])
+        except ScenarioError as exc:
+            print_scenario_error(exc)
             return EXIT_INVALID
-        try:
-            outcomes.append(run_on_transport(loaded, name, url=None, keep=opts.keep, seed=seed,
-                                             duration_ns=duration_ns, listeners=[]))
         except Exception as exc:  # noqa: BLE001 - a broker that is down is reported, not a traceback
             err.print(f"[red]error[/red] the {name} run failed: {exc}")
             return EXIT_INVALID
-    console().print(compare_table(names, outcomes))
-    statuses = {c["status"] for o in outcomes for c in o.checks}
+        columns.append(Column(name, name, outcome.extra.get("profile", ""), outcome,
+                              list(outcome.extra.get("warnings", [])), name,
+                              list(outcome.extra.get("problems", []))))
+    if opts.json_out:
+        print(json.dumps({"compare": [_column_json(c) for c in columns]}, indent=2, default=str))
+    else:
+        out = console()
+        out.print(compare_table([c.label for c in columns], [c.outcome for c in columns],
+                                [c.profile for c in columns]))
+        for c in columns:
+            if c.target == "local":
+                out.print(f"[dim]{c.label} ran under profile {c.profile}[/dim]")
+        for c in columns:
+            if c.target != "local":
+                for n in c.notes:
+                    out.print(f"[yellow]note ({c.label})[/yellow] {n}")
+            for p in c.problems:
+                out.print(f"[red]problem ({c.label})[/red] {p}")
+    statuses = {ch["status"] for c in columns for ch in c.outcome.checks}
     if "fail" in statuses:
         return EXIT_FAILED
-    if "unknown" in statuses:
+    if "unknown" in statuses or any(c.problems for c in columns):
         return EXIT_UNKNOWN
     return EXIT_OK
+
+
+def _column_json(c: Column) -> dict[str, Any]:
+    o = c.outcome
+    return {"target": c.target, "label": c.label, "profile": c.profile, "outcome": o.outcome, "drain": o.drain,
+            "counts": o.summary.get("counts", {}), "checks": o.checks, "notes": c.notes, "notes_for": c.notes_for,
+            "problems": c.problems}

@@ -23,6 +23,7 @@ def explain(
     from pathlib import Path
 
     from evtool.cli.output import EXIT_INVALID, EXIT_OK, console, print_scenario_error
+    from evtool.report.fmt import safe
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.lessons import LessonNotFound, find_lesson
     from evtool.scenario.loader import load_scenario
@@ -33,7 +34,7 @@ def explain(
         try:
             path = find_lesson(target)
         except LessonNotFound as exc:
-            console(stderr=True).print(f"[red]error[/red] {exc}", markup=True, highlight=False)
+            console(stderr=True).print(f"[red]error[/red] {safe(exc)}", markup=True, highlight=False)
             raise typer.Exit(EXIT_INVALID) from None
     try:
         loaded = load_scenario(path, set_)
@@ -54,13 +55,16 @@ def render_explanation(sc: Any, source: str, *, answers: bool = False) -> list[A
     from rich.rule import Rule
     from rich.text import Text
 
+    from evtool.report.fmt import visible
+
     parts: list[Any] = []
     if sc.lesson is not None:
         parts.extend(render_lesson(sc, answers=answers))
     else:
-        parts.append(Text.assemble(("scenario ", "bold"), (sc.id, "bold cyan"), (f"  ({source})", "dim")))
+        parts.append(Text.assemble(("scenario ", "bold"), (visible(sc.id), "bold cyan"),
+                                   (f"  ({visible(source)})", "dim")))
         if sc.description:
-            parts.append(Text(" ".join(sc.description.split())))
+            parts.append(Text(visible(" ".join(sc.description.split()))))
     parts.append(Rule("topology", align="left", style="dim"))
     parts.append(topology_tree(sc))
     parts.append(Rule("expectations", align="left", style="dim"))
@@ -70,51 +74,53 @@ def render_explanation(sc: Any, source: str, *, answers: bool = False) -> list[A
 
 def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
     """The lesson block: title, level, concepts, summary, goals, steps and what to try next."""
-    from rich.markup import escape
     from rich.text import Text
+
+    from evtool.report.fmt import safe as escape
+    from evtool.report.fmt import visible as v_
 
     lesson = sc.lesson
     parts: list[Any] = []
-    title = Text.assemble((lesson.title, "bold"), ("  ", ""), (sc.id, "cyan"), ("  ", ""),
+    title = Text.assemble((v_(lesson.title), "bold"), ("  ", ""), (v_(sc.id), "cyan"), ("  ", ""),
                           (lesson.level, {"beginner": "green", "intermediate": "yellow"}.get(lesson.level, "red")))
     parts.append(title)
     if lesson.concepts:
-        parts.append(Text("concepts: " + ", ".join(lesson.concepts), style="dim"))
+        parts.append(Text("concepts: " + v_(", ".join(lesson.concepts)), style="dim"))
     if lesson.prerequisites:
-        parts.append(Text("before this: " + ", ".join(lesson.prerequisites), style="dim"))
+        parts.append(Text("before this: " + v_(", ".join(lesson.prerequisites)), style="dim"))
     parts.append(Text(""))
-    parts.append(Text(" ".join(lesson.summary.split())))
+    parts.append(Text(v_(" ".join(lesson.summary.split()))))
     if lesson.goals:
         parts.append(Text("\nGoals", style="bold"))
-        parts.extend(Text(f"  • {g}") for g in lesson.goals)
+        parts.extend(Text(f"  • {v_(g)}") for g in lesson.goals)
     if lesson.steps:
         parts.append(Text("\nSteps", style="bold"))
         for i, step in enumerate(lesson.steps, 1):
             parts.append(Text.from_markup(f"  [bold]{i}.[/bold] [magenta]{escape(step_trigger(step))}[/magenta]"
                                           + ("  [yellow]⏸ pauses[/yellow]" if step.pause else "")))
-            parts.append(Text("     " + " ".join(step.say.split())))
+            parts.append(Text("     " + v_(" ".join(step.say.split()))))
             if step.focus:
-                parts.append(Text("     focus: " + ", ".join(step.focus), style="dim"))
+                parts.append(Text("     focus: " + v_(", ".join(step.focus)), style="dim"))
             if step.ask is not None:
                 parts.append(Text.from_markup(f"     [cyan]? {escape(step.ask.question)}[/cyan]"))
                 if step.ask.choices:
-                    parts.append(Text("       choices: " + " | ".join(step.ask.choices), style="dim"))
+                    parts.append(Text("       choices: " + v_(" | ".join(step.ask.choices)), style="dim"))
                 if answers:
-                    parts.append(Text(f"       answer: {step.ask.answer}", style="green"))
+                    parts.append(Text(f"       answer: {v_(step.ask.answer)}", style="green"))
                     if step.ask.explain:
-                        parts.append(Text("       " + " ".join(step.ask.explain.split()), style="green"))
+                        parts.append(Text("       " + v_(" ".join(step.ask.explain.split())), style="green"))
     if lesson.try_next:
         parts.append(Text("\nTry next", style="bold"))
         for v in lesson.try_next:
             if isinstance(v, str):
-                parts.append(Text(f"  • {' '.join(v.split())}"))
+                parts.append(Text(f"  • {v_(' '.join(v.split()))}"))
                 continue
-            parts.append(Text(f"  • {' '.join(v.say.split())}"))
+            parts.append(Text(f"  • {v_(' '.join(v.say.split()))}"))
             if v.set:
                 sets = " ".join(set_argument(k, val) for k, val in v.set.items())
-                parts.append(Text(f"      evtool run {sc.id} {sets}", style="cyan"))
+                parts.append(Text(v_(f"      evtool run {sc.id} {sets}"), style="cyan"))
             if v.fails:
-                parts.append(Text("      turns red: " + ", ".join(v.fails), style="red"))
+                parts.append(Text("      turns red: " + v_(", ".join(v.fails)), style="red"))
             elif v.set:
                 parts.append(Text("      every expectation still holds", style="green"))
     return parts
@@ -161,7 +167,7 @@ def _fmt_ns(ns: Any) -> str:
 
 def channel_label(name: str, spec: Any) -> str:
     """`queue orders  capacity 10000 · ack timeout 30s` (rich markup)."""
-    from rich.markup import escape
+    from evtool.report.fmt import safe as escape
 
     kind = spec.kind
     bits: list[str] = []
@@ -197,8 +203,7 @@ def channel_label(name: str, spec: Any) -> str:
 
 def producer_label(name: str, spec: Any) -> str:
     """`producer checkout  OrderPlaced · poisson 20/s · key uniform(500)`."""
-    from rich.markup import escape
-
+    from evtool.report.fmt import safe as escape
     from evtool.scenario.units import format_rate
 
     a = spec.arrival
@@ -227,7 +232,7 @@ def producer_label(name: str, spec: Any) -> str:
 
 def consumer_label(name: str, spec: Any) -> str:
     """`consumer billing ×3  group billing · prefetch 5 · retry 4× exponential → dead_letter`."""
-    from rich.markup import escape
+    from evtool.report.fmt import safe as escape
 
     bits: list[str] = []
     if spec.group:
@@ -279,8 +284,9 @@ def _emits(spec: Any) -> list[tuple[str, str]]:
 
 def topology_tree(sc: Any) -> Any:
     """The scenario's topology as a rich Tree, following messages from the producers."""
-    from rich.markup import escape
     from rich.tree import Tree
+
+    from evtool.report.fmt import safe as escape
 
     root = Tree(f"[bold]{escape(sc.id)}[/bold]", guide_style="dim")
     expanded: set[str] = set()
@@ -376,6 +382,8 @@ def expectations_table(sc: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from evtool.report.fmt import text
+
     if not sc.expect:
         return Text("(no expectations: every run passes)", style="dim")
     table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
@@ -387,5 +395,6 @@ def expectations_table(sc: Any) -> Any:
         when = e.when + (f" within {_fmt_ns(e.within)}" if e.within is not None else "")
         if getattr(e, "abort", False):
             when += ", aborts"
-        table.add_row(e.name or f"expect[{i}]", expectation_text(e), when, " ".join((e.because or "").split()))
+        table.add_row(text(e.name or f"expect[{i}]"), text(expectation_text(e)), text(when),
+                      text(" ".join((e.because or "").split())))
     return table

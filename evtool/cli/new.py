@@ -95,25 +95,28 @@ def new(
     """Write NAME.yaml: a copy of a lesson with a new id (--from), or a small passing template. Never overwrites."""
     from pathlib import Path
 
-    from evtool.cli.output import EXIT_INVALID, EXIT_OK, console
+    from evtool.cli.output import EXIT_INVALID, EXIT_OK, console, print_scenario_error
+    from evtool.report.fmt import safe
+    from evtool.scenario.errors import ScenarioError
     from evtool.scenario.lessons import LessonNotFound, find_lesson
     from evtool.scenario.yamlsource import read_text
+    from evtool.store.errors import describe_os_error
 
     err = console(stderr=True, soft_wrap=True)
     new_id = scenario_id_for(name)
     if not _NAME_RE.match(new_id):
-        err.print(f"[red]error[/red] `{new_id}` is not a valid scenario id: start with a letter, then letters, "
+        err.print(f"[red]error[/red] `{safe(new_id)}` is not a valid scenario id: start with a letter, then letters, "
                   "digits, `_ . : -`", highlight=False)
         raise typer.Exit(EXIT_INVALID)
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
         path = path.with_name(path.name + ".yaml")
     if path.exists():
-        err.print(f"[red]error[/red] {path} already exists; evtool new never overwrites a file "
+        err.print(f"[red]error[/red] {safe(path)} already exists; evtool new never overwrites a file "
                   "(choose another name or delete it first)", highlight=False)
         raise typer.Exit(EXIT_INVALID)
     if not path.parent.is_dir():
-        err.print(f"[red]error[/red] folder {path.parent} does not exist", highlight=False)
+        err.print(f"[red]error[/red] folder {safe(path.parent)} does not exist", highlight=False)
         raise typer.Exit(EXIT_INVALID)
     if from_:
         source = Path(from_)
@@ -121,19 +124,34 @@ def new(
             try:
                 source = find_lesson(from_)
             except LessonNotFound as exc:
-                err.print(f"[red]error[/red] {exc}", highlight=False)
+                err.print(f"[red]error[/red] {safe(exc)}", highlight=False)
                 raise typer.Exit(EXIT_INVALID) from None
-        text = with_new_id(read_text(source), new_id)
+        try:
+            text = with_new_id(read_text(source), new_id)
+        except ScenarioError as exc:
+            print_scenario_error(exc, con=err)
+            raise typer.Exit(EXIT_INVALID) from None
+        except OSError as exc:
+            err.print(f"[red]error[/red] cannot read {safe(source)}: {safe(exc.strerror or exc)}", highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
         origin = f"from {source.stem}"
     else:
         text = TEMPLATE.format(id=new_id, file=path)
         origin = "from the plain template"
+    created = False
     try:
         with path.open("x", encoding="utf-8") as f:  # "x": fail rather than overwrite, even in a race
+            created = True
             f.write(text)
     except FileExistsError:
-        err.print(f"[red]error[/red] {path} already exists; evtool new never overwrites a file", highlight=False)
+        err.print(f"[red]error[/red] {safe(path)} already exists; evtool new never overwrites a file",
+                  highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
-    console(soft_wrap=True).print(f"[green]✓[/green] wrote {path} (id {new_id}, {origin}); run it with: evtool run {path}",
-                    highlight=False)
+    except OSError as exc:
+        if created:  # a full disk left a truncated scenario: remove it rather than leave a broken file
+            path.unlink(missing_ok=True)
+        err.print(f"[red]error[/red] {safe(describe_os_error(path, exc))}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    console(soft_wrap=True).print(f"[green]✓[/green] wrote {safe(path)} (id {safe(new_id)}, {safe(origin)}); "
+                                  f"run it with: evtool run {safe(path)}", highlight=False)
     raise typer.Exit(EXIT_OK)

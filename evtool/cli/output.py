@@ -26,8 +26,9 @@ def console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:
 
 def print_scenario_error(err: ScenarioError, *, con: Console | None = None) -> None:
     """Print every problem of a ScenarioError with the source line and a caret."""
-    from rich.markup import escape
+    from evtool.report.fmt import safe as escape
 
+    # Scenario text is input: `safe` escapes markup and shows control characters.
     # Long lines stay whole, so `file:line:col: message` can be grepped and clicked in an editor.
     con = con or console(stderr=True, soft_wrap=True)
     lines = (err.source or "").splitlines()

@@ -65,6 +65,9 @@ def run(
                               rich_help_panel="Brokers"),
     compare: str | None = typer.Option(None, "--compare", help="Run on several transports and compare, e.g. "
                                                                "local,rabbitmq.", rich_help_panel="Brokers"),
+    local_profile: str | None = typer.Option(None, "--local-profile", help="With --compare: the profile of the "
+                                             "local run (default: the profile of each broker compared; "
+                                             "`scenario` = the scenario's own).", rich_help_panel="Brokers"),
 ) -> None:
     """Run a scenario: a live view, then the summary, the checks and how to re-run it.
 
@@ -77,5 +80,5 @@ def run(
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
-                      transport=transport, url=url, keep=keep, compare=compare)
+                      transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile)
     raise typer.Exit(execute(opts))

@@ -37,6 +37,7 @@ class RunOptions:
     url: str | None = None
     keep: bool = False
     compare: str | None = None
+    local_profile: str | None = None
 
 
 def _fail(message: str, hint: str | None = None) -> int:
@@ -213,13 +214,14 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
             run_id = rec.run_id if hasattr(rec, "run_id") else None
         except Exception as exc:  # noqa: BLE001 - recording must never hide the run's result
             console(stderr=True).print(f"[yellow]warning[/yellow] the run was not fully recorded: {exc}")
+    notes_for, notes = _broker_notes(loaded)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
         else None, profile=loaded.model.broker.profile, transport="local", seed=seed,
         overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
         events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
         checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
-        extra_args=_extra_args(opts),
+        extra_args=_extra_args(opts), notes=notes, notes_for=notes_for,
     )
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
@@ -232,6 +234,24 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     from evtool.cli.run import OUTCOME_EXIT
 
     return OUTCOME_EXIT.get(outcome.outcome, 1)
+
+
+def _broker_notes(loaded: LoadedScenario) -> tuple[str | None, list[str]]:
+    """For a local run under a real broker's profile: that broker, and the notes a real run on it would
+    print (what it cannot do of this scenario); (None, []) for other profiles."""
+    from evtool.core.profiles import get_profile
+
+    try:
+        broker = get_profile(loaded.model.broker.profile).broker
+    except KeyError:
+        return None, []
+    try:
+        from evtool.transports import TRANSPORTS, capabilities
+    except ImportError:
+        return None, []
+    if broker not in TRANSPORTS:
+        return None, []
+    return broker, capabilities(loaded, broker)
 
 
 def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None) -> int:
@@ -248,8 +268,10 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         return _fail(f"--transport {opts.transport!r} is not a transport",
                      did_you_mean(opts.transport, ("local", *TRANSPORTS)) or f"one of: local, {', '.join(TRANSPORTS)}")
     seed = loaded.model.run.seed if opts.seed is None else opts.seed
+    notes = capabilities(loaded, opts.transport)
     if not opts.json_out:
-        for warning in capabilities(loaded, opts.transport):
+        # said before the run starts: the report repeats them at the end
+        for warning in notes:
             console(stderr=True).print(f"[yellow]note[/yellow] {warning}")
     rec = _start_recorder(opts, loaded, seed, opts.transport)
     listeners = [rec.record] if rec is not None and opts.record == "full" else []
@@ -261,6 +283,12 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         if rec is not None:
             rec.abort("interrupted")
         return EXIT_INTERRUPTED
+    except ScenarioError as err:
+        # the scenario is not valid under the broker's profile (e.g. start_from earliest on a RabbitMQ topic)
+        if rec is not None:
+            rec.abort("crashed")
+        print_scenario_error(err)
+        return EXIT_INVALID
     except Exception as exc:
         if rec is not None:
             rec.abort("crashed")
@@ -272,11 +300,12 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         run_id = getattr(rec, "run_id", None)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
-        else None, profile=loaded.model.broker.profile, transport=opts.transport, seed=seed,
-        overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
+        else None, profile=outcome.extra.get("profile", loaded.model.broker.profile), transport=opts.transport,
+        seed=seed, overrides=dict(loaded.overrides), digest=outcome.digest, virtual_ns=outcome.virtual_ns,
         events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
         checks=outcome.checks, run_id=run_id, wall_s=time.perf_counter() - wall0,
-        extra_args=_extra_args(opts),
+        extra_args=_extra_args(opts), notes=outcome.extra.get("warnings", notes), notes_for=opts.transport,
+        problems=outcome.extra.get("problems", []),
     )
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))

@@ -27,7 +27,12 @@ API (all times in ns):
 ``unsubscribe(now, sub, *, reason)``        leave | crash | channel_closed
 ``pump(now) -> list[Delivery]``
 ``ack(now, tag)`` / ``nack(now, tag, *, requeue=True, delay_ns=0)`` / ``reject(now, tag)`` -> bool
-                                            (False for an unknown or stale tag: the broker ignores it)
+                                            (False for an unknown tag. An ack with the tag of an earlier
+                                            delivery of a redelivered message follows `Profile.stale_ack`:
+                                            it settles the message (NATS, Redis), is accepted and
+                                            changes nothing (SQS), or is refused (RabbitMQ, Kafka).
+                                            Under `Profile.reject_action` lease_expiry (SQS) a reject
+                                            leaves the message in flight until its lease ends.)
 ``extend_lease(now, tag, ns) -> bool``      SQS ChangeMessageVisibility / NATS +WPI
 ``claim(now, sub, min_idle_ns, count=None)``  Redis XAUTOCLAIM: take over idle pending deliveries
 ``commit(now, sub, partition, offset)``     logs; ``commit_processed(now, sub)`` commits every
@@ -57,7 +62,7 @@ or group; `pump` only visits queues and groups marked dirty.
 from __future__ import annotations
 
 from collections import deque
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 from evtool.core.channel_config import (
@@ -71,7 +76,7 @@ from evtool.core.channel_config import (
 from evtool.core.delivery import ChannelStats, Delivery
 from evtool.core.events import EventSink, TraceEvent
 from evtool.core.logs import LogChannel, LogDelivery, LogGroup
-from evtool.core.message import Message
+from evtool.core.message import Message, content_dedup_id
 from evtool.core.profiles import Profile
 from evtool.core.queues import (
     ACKED,
@@ -81,6 +86,7 @@ from evtool.core.queues import (
     EXPIRED,
     IN_FLIGHT,
     KEPT,
+    LIVE_STATES,
     READY,
     REDRIVEN,
     Entry,
@@ -104,7 +110,7 @@ class _Channel:
     """A declared channel: its config and the kind-specific state."""
 
     __slots__ = ("name", "kind", "cfg", "qs", "topic_states", "log", "router", "published", "duplicates",
-                 "unavailable_rejects", "dedup_window", "dedup_seen", "dedup_order")
+                 "unavailable_rejects", "dedup_window", "dedup_seen", "dedup_order", "content_dedup", "history")
 
     def __init__(self, name: str, cfg: ChannelConfig, dedup_window: int | None) -> None:
         self.name = name
@@ -118,8 +124,12 @@ class _Channel:
         self.duplicates = 0
         self.unavailable_rejects = 0
         self.dedup_window = dedup_window
-        self.dedup_seen: dict[str, int] = {}          # message id -> end of its window
+        self.dedup_seen: dict[str, int] = {}          # dedup id -> end of its window
         self.dedup_order: deque[tuple[int, str]] = deque()
+        self.content_dedup = False                    # SQS FIFO ContentBasedDeduplication
+        # a topic's arrivals (time, message), for a subscription created with start_from earliest: a NATS
+        # Limits stream and a Redis stream keep them (decision 2; validation allows earliest only there)
+        self.history: list[tuple[int, Message]] = []
 
 
 class Broker:
@@ -142,6 +152,15 @@ class Broker:
         self._timer_seq = 0
         self._available = True
         self._dl_depth = 0
+        # tags of earlier deliveries of messages still in the broker: tag -> (entry, subscriber, attempt);
+        # kept only when the profile gives stale acks an effect (stale_ack settles or ignored)
+        self._former: dict[int, tuple[Entry, Subscriber, int]] = {}
+        self._track_former = profile.stale_ack != "refused"
+        self._stale_settles = profile.stale_ack == "settles"
+        # deliveries made while publishing to a capacity-limited queue (delivered as each message
+        # arrives, as a broker does); the next pump() returns them first
+        self._early: list[Delivery] = []
+        self._pumping = False
 
     # ------------------------------------------------------------------ setup
     def declare(self, name: str, config: ChannelConfig) -> None:
@@ -157,10 +176,18 @@ class Broker:
             dedup = p.dedup_window_ns if dw is None else (dw or None)
         else:
             dedup = None
+        if isinstance(config, QueueConfig) and config.overflow == "dead_letter" and p.overflow_head == "drop":
+            raise ValueError(f"channel {name!r}: profile {p.name!r} cannot dead-letter at capacity "
+                             f"(overflow_head: drop; JetStream DiscardOld deletes silently); use "
+                             f"overflow: drop_head or reject_publish")
         if isinstance(config, QueueConfig) and config.max_deliveries and not p.counter_increments_on:
             raise ValueError(f"channel {name!r}: profile {p.name!r} has no delivery counter "
                              f"({p.counter_name}), so max_deliveries cannot apply")
+        if isinstance(config, QueueConfig) and config.content_based_dedup and dedup is None:
+            raise ValueError(f"channel {name!r}: content_based_dedup needs a dedup window "
+                             f"(profile {p.name!r} has none; set dedup_window)")
         ch = _Channel(name, config, dedup)
+        ch.content_dedup = isinstance(config, QueueConfig) and config.content_based_dedup
         if isinstance(config, TopicConfig):
             pass  # subscription queues are made on subscribe
         elif isinstance(config, QueueConfig):
@@ -204,6 +231,10 @@ class Broker:
         qs.count_returns = p.counter_increments_on - {"deliver"}
         qs.at_limit = p.at_limit
         qs.durable = cfg.durable
+        qs.expire_anywhere = p.message_expiry == "anywhere"
+        qs.capacity_stored = p.capacity_counts == "stored"
+        qs.overflow_dead_letters = p.overflow_head == "dead_letter"
+        qs.reject_lease = p.reject_action == "lease_expiry"
         if isinstance(cfg, GroupedQueueConfig):
             qs.group_key = cfg.group_key
         return qs
@@ -292,6 +323,13 @@ class Broker:
             h = qs.peek()
             if h is not None and h.expires_at is not None and (t is None or h.expires_at < t):
                 t = h.expires_at
+        exp = qs.expiry
+        while exp:
+            if exp[0][2].state in LIVE_STATES:
+                if t is None or exp[0][0] < t:
+                    t = exp[0][0]
+                break
+            heappop(exp)
         return t
 
     def next_timer(self) -> int | None:
@@ -364,6 +402,13 @@ class Broker:
                     break
                 qs.pop()
                 self._expire(now, h)
+        exp = qs.expiry
+        while exp and exp[0][0] <= now:
+            e = heappop(exp)[2]
+            if e.state in LIVE_STATES:
+                # JetStream MaxAge: the message goes wherever it is, ready or unacked
+                self._detach(e)
+                self._expire(now, e)
 
     def _fire_group(self, now: int, g: LogGroup) -> None:
         evicted = sorted(m for m, t in g.crashed.items() if t <= now)
@@ -401,8 +446,14 @@ class Broker:
             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
                        {"reason": "broker_unavailable"})
             return False
-        if ch.dedup_window is not None and self._duplicate(now, ch, msg):
-            return True
+        if ch.dedup_window is not None:
+            # Only a message that carries a dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId) can be
+            # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
+            did = msg.dedup_id
+            if did is None and ch.content_dedup:
+                did = content_dedup_id(msg.payload)
+            if did is not None and self._duplicate(now, ch, msg, did):
+                return True
         ch.published += 1
         if ch.kind != "log":
             self._sink(_new(TraceEvent, (now, "published", msg.id, channel, msg.producer, None, msg.key, 0,
@@ -422,22 +473,23 @@ class Broker:
             return True
         return self._into(now, ch, msg, delay_ns, None)
 
-    def _duplicate(self, now: int, ch: _Channel, msg: Message) -> bool:
+    def _duplicate(self, now: int, ch: _Channel, msg: Message, did: str) -> bool:
+        """Whether dedup id `did` was accepted within the channel's window (then `msg` is dropped)."""
         seen = ch.dedup_seen
         order = ch.dedup_order
         while order and order[0][0] <= now:
-            _, mid = order.popleft()
-            if seen.get(mid, now + 1) <= now:
-                del seen[mid]
-        end = seen.get(msg.id)
+            _, key = order.popleft()
+            if seen.get(key, now + 1) <= now:
+                del seen[key]
+        end = seen.get(did)
         if end is not None and end > now:
             ch.duplicates += 1
             self._emit(now, "duplicate_dropped", msg, ch.name, msg.producer, None, 0,
-                       {"window_ends": end})
+                       {"window_ends": end, "dedup_id": did})
             return True
         end = now + (ch.dedup_window or 0)
-        seen[msg.id] = end
-        order.append((end, msg.id))
+        seen[did] = end
+        order.append((end, did))
         return False
 
     def _into(self, now: int, ch: _Channel, msg: Message, delay_ns: int, via: str | None) -> bool:
@@ -446,6 +498,7 @@ class Broker:
         if kind == "queue" or kind == "grouped_queue":
             return self._enqueue(now, ch.qs, msg, delay_ns, via)  # type: ignore[arg-type]
         if kind == "topic":
+            ch.history.append((now, msg))
             states = list(ch.topic_states.values())
             if not states:
                 self._emit(now, "unroutable", msg, ch.name, None, None, 0, {"reason": "no_subscriptions"})
@@ -467,22 +520,42 @@ class Broker:
             for g in log.groups.values():
                 self._dirty[g] = None
             return True
-        # router
+        # router: collect every destination first, so that one publish puts at most one copy in each
+        # channel however many bindings or exchange-to-exchange paths reach it
+        dests: dict[str, None] = {}
+        self._route(now, ch, msg, dests, {ch.name})
+        if not dests:
+            self._emit(now, "unroutable", msg, ch.name, None, None, 0, None)
+            return True
+        ok = True
+        for t in dests:
+            ok = self._into(now, self._channels[t], msg, delay_ns, "routed") and ok
+        return ok
+
+    def _route(self, now: int, ch: _Channel, msg: Message, dests: dict[str, None], seen: set[str]) -> None:
+        """Add the channels router `ch` delivers `msg` to (through routers bound to it, and alternates)."""
         rt = ch.router
         assert rt is not None
         targets = rt.targets(msg.key)
         if not targets:
             alt = ch.cfg.alternate if isinstance(ch.cfg, RouterConfig) else None
-            if alt is not None and alt in self._channels:
+            if alt is not None and alt in self._channels and alt not in dests and alt not in seen:
                 self._emit(now, "routed", msg, alt, None, None, 0, {"router": ch.name, "alternate": True})
-                return self._into(now, self._channels[alt], msg, delay_ns, "routed")
-            self._emit(now, "unroutable", msg, ch.name, None, None, 0, None)
-            return True
-        ok = True
+                self._add_destination(now, self._channels[alt], msg, dests, seen)
+            return
         for t in targets:
+            if t in dests or t in seen:
+                continue        # already reached by another path (or a routing cycle)
             self._emit(now, "routed", msg, t, None, None, 0, {"router": ch.name})
-            ok = self._into(now, self._channels[t], msg, delay_ns, "routed") and ok
-        return ok
+            self._add_destination(now, self._channels[t], msg, dests, seen)
+
+    def _add_destination(self, now: int, ch: _Channel, msg: Message, dests: dict[str, None],
+                         seen: set[str]) -> None:
+        if ch.kind == "router":
+            seen.add(ch.name)
+            self._route(now, ch, msg, dests, seen)
+        else:
+            dests[ch.name] = None
 
     def _enqueue(self, now: int, qs: QueueState, msg: Message, delay_ns: int, via: str | None) -> bool:
         ttl = msg.ttl_ns
@@ -490,15 +563,15 @@ class Broker:
         if qttl is not None and (ttl is None or qttl < ttl):
             ttl = qttl
         cap = qs.capacity
-        if cap is not None and qs.ready_n >= cap:
+        if cap is not None and self._at_capacity(now, qs, cap):
             if qs.overflow == "reject_publish":
                 qs.rejected += 1
                 self._emit(now, "publish_rejected", msg, qs.channel, msg.producer, None, 0,
                            {"reason": "capacity", "capacity": cap})
                 return False
-            head = qs.take_oldest()
+            head = self._oldest(qs)
             if head is not None:
-                if qs.overflow == "dead_letter":
+                if qs.overflow == "dead_letter" or (qs.overflow_dead_letters and qs.dead_letter is not None):
                     self._dead_letter(now, head, "overflow")
                 else:
                     self._drop(now, head, "overflow")
@@ -516,6 +589,12 @@ class Broker:
             else:
                 self._drop(now, e, "overflow")
             return True
+        if cap is not None and qs.capacity_stored:
+            qs.stored.append(e)
+        if ttl is not None and qs.expire_anywhere:
+            qs.expiry_seq += 1
+            heappush(qs.expiry, (now + ttl, qs.expiry_seq, e))
+            self._hint(qs, now + ttl)
         if delay_ns > 0:
             e.state = DELAYED
             qs.delayed_n += 1
@@ -527,10 +606,55 @@ class Broker:
             return True
         qs.push(e)
         self._dirty[qs] = None
-        if ttl is not None:
+        if ttl is not None and not qs.expire_anywhere:
             qs.ttl_seen = True
             self._hint_head(qs)
+        if cap is not None and qs.dispatch_subs and not self._pumping:
+            # A broker hands a message to a consumer with credit as it arrives: a burst published
+            # at one instant must not fill a capacity-limited queue while consumers sit idle.
+            self._pumping = True
+            try:
+                self._pump_queue(now, qs, self._early)
+            finally:
+                self._pumping = False
         return True
+
+    def _at_capacity(self, now: int, qs: QueueState, cap: int) -> bool:
+        """Whether `qs` holds `cap` messages as the profile counts them (ready, or every stored one)."""
+        if qs.capacity_stored:
+            return qs.ready_n + qs.in_flight + qs.delayed_n >= cap
+        return qs.ready_n >= cap
+
+    def _oldest(self, qs: QueueState) -> Entry | None:
+        """Remove and return the message overflow drops: the oldest ready one (RabbitMQ drop-head) or,
+        when capacity counts stored messages, the oldest stored one wherever it is (JetStream DiscardOld)."""
+        if not qs.capacity_stored:
+            return qs.take_oldest()
+        stored = qs.stored
+        while stored:
+            e = stored.popleft()
+            if e.state in LIVE_STATES:
+                self._detach(e)
+                return e
+        return None
+
+    def _detach(self, e: Entry) -> None:
+        """Take a live entry out of the ready order, the delayed heap or the in-flight table."""
+        qs = e.qs
+        st = e.state
+        if st == READY:
+            qs.remove(e)
+        elif st == IN_FLIGHT:
+            del self._inflight[e.tag]
+            self._leave_flight(e)
+        elif st == DELAYED:
+            for i, item in enumerate(qs.delayed):
+                if item[2] is e:
+                    qs.delayed[i] = qs.delayed[-1]
+                    qs.delayed.pop()
+                    heapify(qs.delayed)
+                    break
+            qs.delayed_n -= 1
 
     # --------------------------------------------------------- subscribe
     def subscribe(self, now: int, channel: str, consumer: str, instance: int, *, group: str | None = None,
@@ -590,6 +714,8 @@ class Broker:
                     qs.exclusive_sub = sid
                     qs.durable = False
                 ch.topic_states[key] = qs
+                if start_from == "earliest":
+                    self._replay(now, ch, qs)
         else:
             qs = ch.qs  # type: ignore[assignment]
         assert qs is not None
@@ -599,6 +725,14 @@ class Broker:
         self._refresh_dispatch(qs)
         self._dirty[qs] = None
         return sid
+
+    def _replay(self, now: int, ch: _Channel, qs: QueueState) -> None:
+        """A new topic subscription that starts from the earliest message gets every arrival so far, in order,
+        except those the channel's TTL (a stream's MaxAge) has already removed."""
+        ttl = qs.ttl_ns
+        for t, msg in ch.history:
+            if ttl is None or t + ttl > now:
+                self._enqueue(now, qs, msg, 0, "topic")
 
     @staticmethod
     def _refresh_dispatch(qs: QueueState) -> None:
@@ -684,9 +818,12 @@ class Broker:
     def pump(self, now: int) -> list[Delivery]:
         """Every delivery that can be made now, within each subscriber's prefetch credit."""
         out: list[Delivery] = []
+        if self._early:
+            out, self._early = self._early, out
         if not self._available:
             return out
         rounds = 0
+        self._pumping = True
         while self._dirty and rounds < 64:   # dead letters made while pumping are pumped too
             rounds += 1
             dirty = self._dirty
@@ -697,6 +834,7 @@ class Broker:
                 elif obj.ready_n and obj.dispatch_subs:
                     # (most dirty marks come from acks, which leave nothing ready to deliver)
                     self._pump_queue(now, obj, out)
+        self._pumping = False
         return out
 
     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
@@ -833,12 +971,21 @@ class Broker:
 
     # ------------------------------------------------------------ settle
     def ack(self, now: int, tag: int) -> bool:
-        """Acknowledge a delivery; False for an unknown or stale tag."""
+        """Acknowledge a delivery; False for an unknown tag.
+
+        A stale tag (an earlier delivery of a message redelivered since) follows `Profile.stale_ack`:
+        settles (True, the message is acked wherever it is), ignored (True, nothing changes) or
+        refused (False).
+        """
         if not self._available:
             return False
         e = self._inflight.pop(tag, None)
         if e is None:
+            if self._former and tag in self._former:
+                return self._stale_ack(now, tag)
             return self._log_ack(now, tag)
+        if e.former:
+            self._forget(e)
         qs = e.qs
         e.state = ACKED
         e.tag = 0
@@ -872,6 +1019,9 @@ class Broker:
         e = self._inflight.pop(tag, None)
         if e is None:
             return self._log_nack(now, tag, requeue, delay_ns)
+        if not requeue and e.qs.reject_lease:
+            self._inflight[tag] = e
+            return self._reject_by_lease(now, e)
         self._emit_entry(now, "nacked", e, {"requeue": requeue, "delay": delay_ns})
         if requeue:
             self._return(now, e, "nack", "nack", delay_ns)
@@ -881,15 +1031,93 @@ class Broker:
         return True
 
     def reject(self, now: int, tag: int) -> bool:
-        """Reject without requeue: dead-letter (reason rejected) or drop when there is no target."""
+        """Reject without requeue: dead-letter (reason rejected) or drop when there is no target.
+
+        Under `Profile.reject_action` lease_expiry (SQS, which has no reject call) nothing happens
+        until the delivery's lease ends: the subscriber's credit is freed and the message returns
+        like any expired lease, counting a receive.
+        """
         if not self._available:
             return False
         e = self._inflight.pop(tag, None)
         if e is None:
             return self._log_nack(now, tag, False, 0)
+        if e.qs.reject_lease:
+            self._inflight[tag] = e
+            return self._reject_by_lease(now, e)
         self._emit_entry(now, "rejected", e)
         self._leave_flight(e)
         self._dead_letter(now, e, "rejected")
+        return True
+
+    def _reject_by_lease(self, now: int, e: Entry) -> bool:
+        """SQS has no reject: the consumer simply does not delete the message, which stays invisible
+        until its visibility timeout ends and is then received again (counting a receive; the redrive
+        policy moves it after maxReceiveCount). The consumer's credit is freed now: it may receive more.
+        """
+        qs = e.qs
+        sub = e.sub
+        if qs.ack_timeout_ns is None:
+            # no visibility timeout configured: the message is visible again at once
+            del self._inflight[e.tag]
+            self._return(now, e, "lease_expired", "lease_expired")
+            return True
+        if sub.alive:
+            # the delivery no longer holds the subscriber's credit; a released copy keeps the names
+            # for the trace and is never alive, so the lease expiry returns just this message
+            ghost = Subscriber(sub.id, sub.consumer, sub.instance, sub.channel, sub.group, 0, sub.dispatch,
+                               None, sub.start_from)
+            ghost.alive = False
+            ghost.in_flight = 1
+            sub.in_flight -= 1
+            e.sub = ghost
+            self._dirty[qs] = None
+        return True
+
+    def _remember(self, e: Entry) -> None:
+        """Keep the tag of the delivery that is ending, for a late ack (Profile.stale_ack)."""
+        tag = e.tag
+        self._former[tag] = (e, e.sub, e.attempt)
+        if e.former is None:
+            e.former = [tag]
+        else:
+            e.former.append(tag)
+
+    def _forget(self, e: Entry) -> None:
+        former = self._former
+        for t in e.former:  # type: ignore[union-attr]
+            former.pop(t, None)
+        e.former = None
+
+    def _stale_ack(self, now: int, tag: int) -> bool:
+        """An ack with the tag of an earlier delivery of a message that is still in the broker.
+
+        NATS (AckWait expired, message redelivered or waiting to be) and Redis (XACK by id after
+        XCLAIM) settle the message wherever it is; SQS accepts the old receipt handle and does not
+        delete the message.
+        """
+        e, sub, attempt = self._former[tag]
+        if not self._stale_settles:
+            return True
+        if e.state not in LIVE_STATES:
+            return False
+        qs = e.qs
+        current = e.attempt
+        self._detach(e)
+        self._forget(e)
+        e.state = ACKED
+        e.tag = 0
+        e.deadline = None
+        qs.acked += 1
+        if qs.grouped:
+            qs.release(e)
+        self._dirty[qs] = None
+        m = e.msg
+        data: dict[str, Any] = {"stale_tag": True, "latest_attempt": current}
+        if qs.group is not None:
+            data["group"] = qs.group
+        self._sink(_new(TraceEvent, (now, "acked", m.id, qs.channel, sub.consumer, sub.instance, m.key, attempt,
+                                     m.tag, data)))
         return True
 
     def extend_lease(self, now: int, tag: int, ns: int) -> bool:
@@ -915,6 +1143,8 @@ class Broker:
     def _return(self, now: int, e: Entry, reason: str, counted: str, delay_ns: int = 0) -> None:
         """An in-flight entry (already removed from the tag table) goes back to ready or delayed."""
         qs = e.qs
+        if self._track_former:
+            self._remember(e)
         self._leave_flight(e)
         if counted in qs.count_returns:
             e.count += 1
@@ -951,6 +1181,8 @@ class Broker:
         self._return(now, e, "lease_expired", "lease_expired")
 
     def _finish(self, e: Entry, state: int) -> None:
+        if e.former:
+            self._forget(e)
         e.state = state
         qs = e.qs
         if qs.grouped:
@@ -975,6 +1207,12 @@ class Broker:
 
     def _expire(self, now: int, e: Entry) -> None:
         qs = e.qs
+        if qs.expire_anywhere:
+            # JetStream MaxAge / SQS retention: deleted silently, never dead-lettered
+            self._emit_entry(now, "expired", e, {"reason": "max_age"})
+            self._finish(e, EXPIRED)
+            qs.expired += 1
+            return
         self._emit_entry(now, "expired", e)
         if qs.dead_letter is not None and qs.dead_letter in self._channels:
             self._dead_letter(now, e, "expired")
@@ -1122,6 +1360,8 @@ class Broker:
                 self._leave_flight(e)
                 self._at_limit(now, e)
                 continue
+            if self._track_former:
+                self._remember(e)
             old.in_flight -= 1
             tag = self._next_tag
             self._next_tag = tag + 1
@@ -1162,6 +1402,7 @@ class Broker:
             qs.requeue(e, pos)
             self._emit_entry(now, "returned", e, {"reason": "broker_restart", "position": pos, "count": e.count})
         self._log_inflight.clear()
+        self._early.clear()
         for s in self._subs.values():
             s.alive = False
             s.in_flight = 0

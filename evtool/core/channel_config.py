@@ -48,15 +48,22 @@ class ChannelConfig:
 class QueueConfig(ChannelConfig):
     """A queue: competing consumers, per-message ack, leases, dead-lettering.
 
-    capacity          most ready messages held (None = unbounded); in-flight ones do not count,
-                      as with RabbitMQ's max-length
-    overflow          at capacity: reject_publish | drop_head | dead_letter (the head, reason overflow)
+    capacity          most messages held (None = unbounded); `Profile.capacity_counts` says which:
+                      ready ones only (RabbitMQ max-length) or every stored one, unacked included
+                      (JetStream MaxMsgs)
+    overflow          at capacity: reject_publish | drop_head | dead_letter (the head, reason overflow);
+                      `Profile.overflow_head` says whether drop_head dead-letters (RabbitMQ) and
+                      whether dead_letter is possible at all (not with JetStream DiscardOld)
     ack_timeout_ns    lease length (None = profile, 0 = no lease)
     ttl_ns            per-channel message TTL (None = none); the lower of it and the message's wins;
-                      expiry happens when the message reaches the head (RabbitMQ rule)
+                      `Profile.message_expiry` says where it acts: at the head, dead-lettered
+                      (RabbitMQ), or anywhere, ready or unacked, silently (JetStream MaxAge)
     max_deliveries    delivery limit (None = profile, 0 = unlimited); see profiles for the counter
     dead_letter       channel that receives dead letters (None = they are dropped)
-    dedup_window_ns   window in which a repeated message id is dropped (None = profile, 0 = off)
+    dedup_window_ns   window in which a repeated dedup id is dropped (None = profile, 0 = off); only
+                      messages with a `Message.dedup_id` are compared
+    content_based_dedup  a message without a dedup id gets the SHA-256 of its payload as one
+                      (SQS FIFO ContentBasedDeduplication); needs a dedup window
     requeue_position  head | original | tail (None = profile)
     durable           whether the messages survive a broker restart
     """
@@ -69,6 +76,7 @@ class QueueConfig(ChannelConfig):
     max_deliveries: int | None = None
     dead_letter: str | None = None
     dedup_window_ns: int | None = None
+    content_based_dedup: bool = False
     requeue_position: str | None = None
 
     def __post_init__(self) -> None:
@@ -113,7 +121,7 @@ class LogConfig(ChannelConfig):
                         messages round-robin | round_robin: every message round-robin, keys ignored
     retention_ns        records older than this are removed (None = kept)
     retention_count     most records kept per partition (None = unbounded)
-    dedup_window_ns     drop a repeated message id (None = profile, 0 = off)
+    dedup_window_ns     drop a repeated dedup id (None = profile, 0 = off)
     dead_letter         channel a rejected record is copied to (a dead-letter topic), else skipped
     session_timeout_ns  how long a crashed member keeps its partitions (None = profile)
     assignment          range | round_robin | cooperative_sticky (None = profile)

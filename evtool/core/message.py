@@ -11,7 +11,21 @@ builds and reads millions of them per run.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
+
+
+def content_dedup_id(payload: Any) -> str:
+    """The dedup id SQS FIFO makes from a message body when ContentBasedDeduplication is on.
+
+    "Amazon SQS uses a SHA-256 hash to generate the MessageDeduplicationId using the body of the
+    message (but not the attributes of the message)" (SendMessage API, MessageDeduplicationId).
+    The body here is the payload written as canonical JSON (sorted keys, no spaces), so equal
+    payloads give equal ids; headers (the attributes) do not count.
+    """
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 class DeathRecord:
@@ -47,7 +61,7 @@ class DeathRecord:
 class Message:
     """A published message.
 
-    id             message id; the dedup window compares ids
+    id             message id (unique per publish, shared by the copies of one publish)
     channel        the channel it was first published to (set by the producer)
     key            routing key, partition key and default group key
     headers        small dict of string headers (group keys may come from here)
@@ -62,17 +76,22 @@ class Message:
     reply_to       channel a reply should go to
     ttl_ns         per-message TTL (None = none); the lower of this and the channel TTL wins
     deaths         death records, most recent first (empty tuple if it never died)
+    dedup_id       the id a channel's dedup window compares (NATS ``Nats-Msg-Id``, SQS
+                   ``MessageDeduplicationId``); None = never deduplicated. Only the producer sets
+                   it; derived messages (retry republishes, emits, replies, dead letters,
+                   redrives) are new publishes and carry none.
     """
 
     __slots__ = ("id", "channel", "key", "headers", "payload", "type", "version", "published_at", "seq",
-                 "causation_id", "correlation_id", "tag", "producer", "reply_to", "ttl_ns", "deaths")
+                 "causation_id", "correlation_id", "tag", "producer", "reply_to", "ttl_ns", "deaths",
+                 "dedup_id")
 
     def __init__(self, id: str, channel: str = "", key: str | None = None,
                  headers: dict[str, str] | None = None, payload: Any = None, type: str = "",
                  version: int = 1, published_at: int = 0, seq: int = 0, causation_id: str | None = None,
                  correlation_id: str | None = None, tag: str | None = None, producer: str | None = None,
                  reply_to: str | None = None, ttl_ns: int | None = None,
-                 deaths: tuple[DeathRecord, ...] = ()) -> None:
+                 deaths: tuple[DeathRecord, ...] = (), dedup_id: str | None = None) -> None:
         self.id = id
         self.channel = channel
         self.key = key
@@ -89,6 +108,7 @@ class Message:
         self.reply_to = reply_to
         self.ttl_ns = ttl_ns
         self.deaths = deaths
+        self.dedup_id = dedup_id
 
     def copy(self, **changes: Any) -> Message:
         """A new message with the same fields except `changes` (used off the hot path only)."""
@@ -103,10 +123,11 @@ class Message:
         return h.get(name) if h else None
 
     def with_death(self, channel: str, reason: str, now: int) -> Message:
-        """A copy carrying one more death, compressed per (channel, reason), with its TTL removed.
+        """A copy carrying one more death, compressed per (channel, reason), with its TTL and dedup id removed.
 
         RabbitMQ removes the original expiration on dead-lettering so the copy
-        cannot expire again (https://www.rabbitmq.com/docs/dlx).
+        cannot expire again (https://www.rabbitmq.com/docs/dlx). The dead letter is a
+        new message in its new channel, so it carries no dedup id (shared design decision 1).
         """
         deaths = list(self.deaths)
         for i, d in enumerate(deaths):
@@ -116,7 +137,7 @@ class Message:
                 break
         else:
             rec = DeathRecord(channel, reason, 1, now, now, self.key)
-        return self.copy(deaths=(rec, *deaths), ttl_ns=None)
+        return self.copy(deaths=(rec, *deaths), ttl_ns=None, dedup_id=None)
 
     def __repr__(self) -> str:
         return f"Message(id={self.id!r}, channel={self.channel!r}, key={self.key!r}, tag={self.tag!r})"

@@ -43,7 +43,13 @@ AT_LIMIT = ("dead_letter", "drop", "keep_with_advisory")
 CRASH_RETURNS = ("immediate", "lease", "never")
 ACK_EFFECTS = ("delete", "cursor")
 LOG_STARTS = ("earliest", "latest")
+PRODUCER_DEDUP_IDS = ("message_id", "none")
 ASSIGNMENTS = ("range", "round_robin", "cooperative_sticky")
+STALE_ACKS = ("settles", "ignored", "refused")
+REJECT_ACTIONS = ("dead_letter", "lease_expiry")
+CAPACITY_COUNTS = ("ready", "stored")
+OVERFLOW_HEADS = ("dead_letter", "as_configured", "drop")
+MESSAGE_EXPIRIES = ("at_head", "anywhere")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "requeue_position": REQUEUE_POSITIONS,
@@ -53,6 +59,12 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "ack_effect": ACK_EFFECTS,
     "log_start": LOG_STARTS,
     "assignment": ASSIGNMENTS,
+    "stale_ack": STALE_ACKS,
+    "reject_action": REJECT_ACTIONS,
+    "capacity_counts": CAPACITY_COUNTS,
+    "overflow_head": OVERFLOW_HEADS,
+    "message_expiry": MESSAGE_EXPIRIES,
+    "producer_dedup_id": PRODUCER_DEDUP_IDS,
 }
 
 
@@ -84,8 +96,10 @@ class Profile:
                                     "(None = unlimited)")
     at_limit: str = _f("dead_letter", "what happens when the counter passes the limit: dead_letter "
                        "(to the channel's dead_letter target, else drop) | drop | keep_with_advisory")
-    dedup_window_ns: int | None = _f(None, "default window in which a repeated message id is dropped "
-                                     "(None = no dedup)")
+    dedup_window_ns: int | None = _f(None, "default window in which a repeated dedup id is dropped "
+                                     "(None = no dedup); only messages that carry a dedup id are compared")
+    producer_dedup_id: str = _f("none", "the dedup id a producer gives its messages unless it says: "
+                                "message_id (the message id) | none (no dedup id: never deduplicated)")
     crash_return: str = _f("immediate", "when a crashed consumer's unacked messages return: immediate "
                            "(connection close) | lease (when each lease expires) | never (until claimed)")
     ack_effect: str = _f("delete", "what an ack does in the broker's native model: delete the message "
@@ -98,6 +112,25 @@ class Profile:
                                  "partitions before it is evicted and the group rebalances")
     assignment: str = _f("range", "default partition assignment strategy: range | round_robin | "
                          "cooperative_sticky")
+    stale_ack: str = _f("refused", "an ack with the tag of an earlier delivery of a message that was redelivered "
+                        "(or returned) since: settles (the message is acked, NATS, Redis XACK) | ignored "
+                        "(the call succeeds, the message stays: SQS old receipt handle) | refused (an "
+                        "error, nothing changes: RabbitMQ unknown delivery tag, Kafka)")
+    reject_action: str = _f("dead_letter", "what a reject (or nack without requeue) does: dead_letter (at "
+                            "once, reason rejected; dropped without a target) | lease_expiry (SQS has no "
+                            "reject: the message stays invisible until its lease ends, then returns and "
+                            "counts as a receive)")
+    capacity_counts: str = _f("ready", "what a channel's capacity counts: ready (RabbitMQ max-length) | "
+                              "stored (ready, delayed and unacked: JetStream MaxMsgs, Redis MAXLEN)")
+    overflow_head: str = _f("as_configured", "what happens to the message removed from the head at "
+                            "capacity: dead_letter (RabbitMQ: dead-lettered, reason overflow, whenever the "
+                            "channel has a dead_letter target) | as_configured (overflow drop_head drops, "
+                            "overflow dead_letter dead-letters) | drop (deleted silently, JetStream "
+                            "DiscardOld; overflow dead_letter is refused)")
+    message_expiry: str = _f("at_head", "where a TTL takes effect: at_head (RabbitMQ: removed when it reaches "
+                             "the head, dead-lettered when the channel has a target) | anywhere (JetStream "
+                             "MaxAge, SQS retention: removed on time wherever it is, ready or unacked, never "
+                             "dead-lettered; expired with reason max_age)")
     notes: str = _f("", "what the model leaves out or simplifies for this profile")
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False,
                                     metadata={"meaning": "field -> where the value comes from"})
@@ -148,12 +181,14 @@ def field_names() -> list[str]:
 _RMQ_CONFIRMS = "https://www.rabbitmq.com/docs/confirms"
 _RMQ_CONSUMERS = "https://www.rabbitmq.com/docs/consumers (consumer_timeout)"
 _RMQ_QQ = "https://www.rabbitmq.com/docs/quorum-queues"
+_RMQ_PREFETCH = "https://www.rabbitmq.com/docs/consumer-prefetch"
 _RMQ_DLX = "https://www.rabbitmq.com/docs/dlx"
 _SQS_VIS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"
 _SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
 _SQS_FIFO = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
              "FIFO-queues-understanding-logic.html")
 _SQS_KEYS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html"
+_SQS_SEND = "SQS API SendMessage (MessageDeduplicationId)"
 _SQS_RECEIVE = "SQS API ReceiveMessage (MaxNumberOfMessages 1-10)"
 _KAFKA_CONSUMER = "Kafka ConsumerConfig.java (apache/kafka @1eb7644)"
 _KAFKA_SHARE = "Kafka ShareGroupConfig.java, KIP-932 share groups (apache/kafka @1eb7644)"
@@ -161,11 +196,19 @@ _KAFKA_DESIGN = "https://kafka.apache.org/documentation/#semantics"
 _NATS_CONSUMERS = "https://docs.nats.io/nats-concepts/jetstream/consumers"
 _NATS_DLQ = "https://docs.nats.io/using-nats/developing-with-nats/js/consumers (dead letter queues)"
 _NATS_STREAMS = "https://docs.nats.io/nats-concepts/jetstream/streams (Duplicates)"
+_NATS_HEADERS = "https://docs.nats.io/nats-concepts/jetstream/headers (Nats-Msg-Id)"
 _REDIS_STREAMS = "https://redis.io/docs/latest/develop/data-types/streams/"
 _REDIS_XREADGROUP = "https://redis.io/docs/latest/commands/xreadgroup/"
 _REDIS_XCLAIM = "https://redis.io/docs/latest/commands/xclaim/ and /xautoclaim/"
 _REDIS_XGROUP = "https://redis.io/docs/latest/commands/xgroup-create/"
 _RESEARCH = "research §1.8 (evtool unified model)"
+_SQS_DELETE = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html"
+_RMQ_MAXLEN = "https://www.rabbitmq.com/docs/maxlength"
+_RMQ_TTL = "https://www.rabbitmq.com/docs/ttl"
+_NATS_LIMITS = "https://docs.nats.io/nats-concepts/jetstream/streams (MaxMsgs, MaxAge, Discard)"
+_REDIS_XACK = "https://redis.io/docs/latest/commands/xack/"
+_REDIS_XADD = "https://redis.io/docs/latest/commands/xadd/ (MAXLEN trims the stream, pending entries included)"
+_CHECKED = " (checked on the installed broker: tests/core/test_stale_ack.py)"
 
 
 DEFAULT = Profile(
@@ -180,10 +223,16 @@ DEFAULT = Profile(
         "ack_timeout_action": "evtool design choice (per-message return, as SQS and NATS)",
         "counter_name": "evtool design choice", "counter_increments_on": _RESEARCH,
         "max_deliveries": "evtool design choice", "at_limit": _RESEARCH, "dedup_window_ns": "evtool design choice",
+        "producer_dedup_id": "evtool design choice (no dedup unless the scenario asks)",
         "crash_return": "evtool design choice", "ack_effect": _RESEARCH,
         "prefetch": "evtool design choice", "prefetch_cap": "evtool design choice",
         "log_start": "evtool design choice", "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy",
+        "stale_ack": "evtool design choice (only the latest delivery's tag counts)",
+        "reject_action": "evtool design choice (as RabbitMQ basic.reject without requeue)",
+        "capacity_counts": "evtool design choice (as RabbitMQ max-length)",
+        "overflow_head": "evtool design choice (the channel's overflow setting decides)",
+        "message_expiry": "evtool design choice (as RabbitMQ)",
     },
 )
 
@@ -195,6 +244,8 @@ RABBITMQ_CLASSIC = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="dead_letter",
+    message_expiry="at_head",
     notes="Classic queues have no delivery counter, only the boolean `redelivered` flag (a Delivery's "
           "`redelivered`), so nothing stops a requeue loop. consumer_timeout is checked about once a "
           "minute by the broker; evtool fires it exactly at the deadline. Log channels stand for "
@@ -209,11 +260,20 @@ RABBITMQ_CLASSIC = Profile(
         "counter_increments_on": _RMQ_CONSUMERS + " (no counter on classic queues)",
         "max_deliveries": _RMQ_QQ + " (delivery-limit exists for quorum queues only)",
         "at_limit": _RMQ_DLX, "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
-        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "ack_effect": "research §1.6",
+        "prefetch": _RMQ_PREFETCH + " (a consumer without basic.qos: \"A value of 0 is treated as infinite\"; "
+                    "3.10.8 here: 300 of 300 held)",
         "prefetch_cap": _RMQ_CONSUMERS, "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _RMQ_CONFIRMS + " (tags are scoped per channel; an unknown delivery tag is a channel "
+                     "error: PRECONDITION_FAILED)",
+        "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
+        "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
+        "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
     },
 )
 
@@ -226,6 +286,8 @@ RABBITMQ_QUORUM = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=2000,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="dead_letter",
+    message_expiry="at_head",
     notes="RabbitMQ 3.10 semantics: x-delivery-count counts every return; no default delivery limit "
           "(4.0 sets 20, 4.3 stops counting basic.nack). A message is dead-lettered with reason "
           "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
@@ -244,12 +306,21 @@ RABBITMQ_QUORUM = Profile(
         "max_deliveries": _RMQ_QQ + " (x-delivery-limit is opt-in before 4.0; 20 by default since 4.0)",
         "at_limit": _RMQ_DLX + " (dropped or dead-lettered with reason delivery_limit)",
         "dedup_window_ns": "research §1.6 (no producer dedup)",
+        "producer_dedup_id": "research §1.6 (no producer dedup)",
         "crash_return": _RMQ_CONFIRMS + " (unacked deliveries requeued when the channel closes)",
-        "ack_effect": "research §1.6", "prefetch": _RMQ_CONSUMERS + " (prefetch 0 = unlimited)",
+        "ack_effect": "research §1.6",
+        "prefetch": _RMQ_PREFETCH + " (a consumer without basic.qos: \"A value of 0 is treated as infinite\"; "
+                    "3.10.8 here: 300 of 300 held)",
         "prefetch_cap": _RMQ_QQ + " (prefetch capped at 2,000; stated in current docs)",
         "log_start": "https://www.rabbitmq.com/docs/streams",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _RMQ_CONFIRMS + " (tags are scoped per channel; an unknown delivery tag is a channel "
+                     "error: PRECONDITION_FAILED)",
+        "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
+        "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
+        "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
     },
 )
 
@@ -259,12 +330,15 @@ SQS_STANDARD = Profile(
     ack_timeout_ns=30 * SECOND, ack_timeout_action="return_message",
     counter_name="ApproximateReceiveCount", counter_increments_on=frozenset({"deliver"}),
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
-    crash_return="lease", ack_effect="delete", prefetch=10, prefetch_cap=None,
+    crash_return="lease", ack_effect="delete", prefetch=1, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="ignored", reject_action="lease_expiry", capacity_counts="ready", overflow_head="as_configured",
+    message_expiry="anywhere",
     notes="A nack is ChangeMessageVisibility(0) (or the given delay). Standard queues promise only "
           "best-effort order; evtool returns messages to the tail. The receive count is exact here, "
           "not approximate. The message moves to the DLQ on the receive that would exceed "
-          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive.",
+          "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive (1 unless the consumer "
+          "asks for up to 10); each handler slot of a consumer receives for itself.",
     sources={
         "broker": "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/",
         "version": "AWS SQS developer guide as read for research §1.3 (no versions; a managed service)",
@@ -275,24 +349,36 @@ SQS_STANDARD = Profile(
         "max_deliveries": _SQS_DLQ + " (no limit unless a RedrivePolicy sets maxReceiveCount 1-1000)",
         "at_limit": _SQS_DLQ + " (moved to the DLQ after maxReceiveCount is exceeded)",
         "dedup_window_ns": _SQS_KEYS + " (dedup is FIFO-only)",
+        "producer_dedup_id": _SQS_KEYS + " (standard queues have no MessageDeduplicationId)",
         "crash_return": _SQS_VIS + " (nothing returns before the visibility timeout)",
-        "ack_effect": "DeleteMessage (research §1.3)", "prefetch": _SQS_RECEIVE,
+        "ack_effect": "DeleteMessage (research §1.3)",
+        "prefetch": _SQS_RECEIVE + " (\"Valid values: 1 to 10. Default: 1.\")",
         "prefetch_cap": "research §1.3 (about 120,000 in flight per standard queue)",
         "log_start": "n/a (no log channels)", "session_timeout_ns": "n/a (no log channels)",
         "assignment": "n/a (no log channels)",
+        "stale_ack": _SQS_DELETE + " (an old ReceiptHandle: the request succeeds, the message might not "
+                     "be deleted)",
+        "reject_action": _SQS_VIS + " (no reject call: a message not deleted becomes visible when the "
+                         "visibility timeout ends; " + _SQS_DLQ + " moves it after maxReceiveCount)",
+        "capacity_counts": "n/a (SQS queues have no length limit)",
+        "overflow_head": "n/a (SQS queues have no length limit)",
+        "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
     },
 )
 
 SQS_FIFO = SQS_STANDARD.with_overrides(
-    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE,
+    name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE, producer_dedup_id="message_id",
     notes="Use a grouped_queue channel with group_key MessageGroupId (or the message key): one message "
           "in flight per group, and a failed message blocks its group until it is deleted or moved to "
-          "the DLQ. A returned message goes back to the head of its group. Content-based dedup is not "
-          "modelled: the window compares message ids.",
+          "the DLQ. A returned message goes back to the head of its group. Producers send their message id "
+          "as MessageDeduplicationId (the API requires one); a channel with content_based_dedup hashes "
+          "the payload of a message without one.",
 )
 SQS_FIFO.sources.update({
     "requeue_position": _SQS_FIFO + " (strict order within a message group)",
     "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
+    "producer_dedup_id": _SQS_SEND + " (every FIFO message needs a MessageDeduplicationId, unless the queue "
+                         "has ContentBasedDeduplication: channel option content_based_dedup)",
 })
 
 KAFKA = Profile(
@@ -303,6 +389,8 @@ KAFKA = Profile(
     max_deliveries=5, at_limit="drop", dedup_window_ns=None,
     crash_return="lease", ack_effect="cursor", prefetch=500, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="as_configured",
+    message_expiry="anywhere",
     notes="Log channels are Kafka topics: no broker redelivery and no counter; a nack seeks the "
           "partition back (head-of-line blocking), a reject skips the record; a crashed member keeps its "
           "partitions until session_timeout_ns, then the group rebalances and the next owner re-reads "
@@ -317,13 +405,21 @@ KAFKA = Profile(
         "max_deliveries": _KAFKA_SHARE + " group.share.delivery.count.limit=5",
         "at_limit": _KAFKA_SHARE + " (the record is archived)",
         "dedup_window_ns": "research §1.2 (the idempotent producer dedups producer retries only)",
+        "producer_dedup_id": "research §1.2 (no message-level dedup id)",
         "crash_return": _KAFKA_SHARE + " (acquisition locks expire)",
         "ack_effect": _KAFKA_DESIGN + " (consuming does not delete; a commit stores the next offset)",
         "prefetch": _KAFKA_CONSUMER + " max.poll.records=500",
         "prefetch_cap": _KAFKA_CONSUMER + " (max.poll.records has no upper bound)",
         "log_start": _KAFKA_CONSUMER + " auto.offset.reset=latest",
-        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000",
+        "session_timeout_ns": _KAFKA_CONSUMER + " session.timeout.ms=45000 (KIP-735: 10 s before Kafka 3.0)",
         "assignment": _KAFKA_CONSUMER + " partition.assignment.strategy=[Range, CooperativeSticky]",
+        "stale_ack": _KAFKA_SHARE + " (acknowledging a record whose acquisition lock expired fails); log "
+                     "channels: a commit from a member that lost the partition fails (rebalance)",
+        "reject_action": _KAFKA_SHARE + " (REJECT archives the record)",
+        "capacity_counts": "n/a (topics have no length limit; retention.bytes counts stored records)",
+        "overflow_head": "n/a (no dead-lettering in Kafka)",
+        "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
+                          "deletes records whether consumed or not)",
     },
 )
 
@@ -335,6 +431,8 @@ NATS_JETSTREAM = Profile(
     max_deliveries=None, at_limit="keep_with_advisory", dedup_window_ns=2 * MINUTE,
     crash_return="lease", ack_effect="delete", prefetch=1000, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="settles", reject_action="dead_letter", capacity_counts="stored", overflow_head="drop",
+    message_expiry="anywhere",
     notes="Queue channels stand for a WorkQueue stream with a durable pull consumer. MaxDeliver "
           "defaults to -1 (infinite); when set, the message that reaches it stays in the stream and an "
           "advisory is published (max_deliveries_reached); it is no longer delivered. BackOff lists "
@@ -348,14 +446,23 @@ NATS_JETSTREAM = Profile(
         "counter_increments_on": _NATS_CONSUMERS + " (MaxDeliver counts every delivery attempt)",
         "max_deliveries": _NATS_CONSUMERS + " MaxDeliver -1",
         "at_limit": _NATS_DLQ + " (the message stays in the stream; MAX_DELIVERIES advisory)",
-        "dedup_window_ns": _NATS_STREAMS + " 2 min",
+        "dedup_window_ns": _NATS_STREAMS + " 2 min (checked on NATS 2.9.10: duplicate_window 120 s)",
+        "producer_dedup_id": _NATS_HEADERS + " (only a publish with a Nats-Msg-Id header is deduplicated; "
+                             "clients send none unless asked)",
         "crash_return": _NATS_CONSUMERS + " (AckWait expiry redelivers)",
         "ack_effect": _NATS_STREAMS + " (WorkQueuePolicy deletes on ack; LimitsPolicy keeps)",
-        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000",
+        "prefetch": _NATS_CONSUMERS + " MaxAckPending 1000 (NATS 2.9.10 here: a new consumer reports 1000)",
         "prefetch_cap": "n/a (no cap documented)",
         "log_start": _NATS_CONSUMERS + " DeliverPolicy all",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _NATS_CONSUMERS + " (AckWait: the ack from the first consumer will be considered; "
+                     "nats-server issue 6937)" + _CHECKED,
+        "reject_action": _NATS_CONSUMERS + " (AckTerm stops redelivery; the dead_letter target stands for "
+                         "the application's advisory-driven DLQ)",
+        "capacity_counts": _NATS_LIMITS + " (MaxMsgs counts every message stored, unacked ones too)",
+        "overflow_head": _NATS_LIMITS + " (DiscardOld deletes the oldest messages; there is no DLX)",
+        "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
     },
 )
 
@@ -367,6 +474,8 @@ REDIS_STREAMS = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="never", ack_effect="cursor", prefetch=0, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
+    stale_ack="settles", reject_action="dead_letter", capacity_counts="stored", overflow_head="drop",
+    message_expiry="anywhere",
     notes="Queue channels stand for a stream with one consumer group: entries stay pending (in flight) "
           "until XACK; nothing is redelivered automatically, a crashed consumer's entries wait for "
           "Broker.claim (XCLAIM/XAUTOCLAIM), which increments the count. A nack stands for re-reading "
@@ -381,13 +490,21 @@ REDIS_STREAMS = Profile(
         "max_deliveries": _REDIS_STREAMS + " (no limit; the DLQ is an app convention)",
         "at_limit": _REDIS_STREAMS + " (recipe: XADD to another stream, then XACK)",
         "dedup_window_ns": "research §1.6 (no dedup)",
+        "producer_dedup_id": "research §1.6 (no dedup)",
         "crash_return": _REDIS_XCLAIM + " (pending entries wait for a claim)",
         "ack_effect": "https://redis.io/docs/latest/commands/xack/ (removes from the PEL only)",
-        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional)",
+        "prefetch": _REDIS_XREADGROUP + " (COUNT is optional: without it every new entry is returned; "
+                    "Redis 7.0.15 here: 300 of 300)",
         "prefetch_cap": "n/a (no cap documented)",
         "log_start": _REDIS_XGROUP + " ($ = only new entries, the usual choice)",
         "session_timeout_ns": "n/a (Kafka default kept for log channels)",
         "assignment": "n/a (Kafka default kept for log channels)",
+        "stale_ack": _REDIS_XACK + " (XACK names the group and the id, not the consumer)" + _CHECKED,
+        "reject_action": _REDIS_STREAMS + " (recipe: XADD to a dead-letter stream, then XACK)",
+        "capacity_counts": _REDIS_XADD,
+        "overflow_head": _REDIS_XADD + " (trimmed entries are gone; no dead-lettering)",
+        "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
+                          "entries whether pending or not",
     },
 )
 

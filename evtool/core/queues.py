@@ -19,13 +19,15 @@ goes back to the head of its group.
 from __future__ import annotations
 
 from collections import deque
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 from evtool.core.message import Message
 
 # entry states
 READY, IN_FLIGHT, DELAYED, ACKED, DEAD, EXPIRED, DROPPED, KEPT, REDRIVEN = range(9)
+LIVE_STATES = frozenset({READY, IN_FLIGHT, DELAYED})
+"""States in which an entry is still in the broker (not settled, dead-lettered, expired, dropped ...)."""
 STATE_NAMES = ("ready", "in_flight", "delayed", "acked", "dead_lettered", "expired", "dropped", "kept",
                "redriven")
 
@@ -34,7 +36,7 @@ class Entry:
     """One message copy in one subscription queue, and its place in the state machine."""
 
     __slots__ = ("msg", "qs", "pos", "attempt", "count", "state", "tag", "sub", "expires_at", "deadline",
-                 "group", "delivered_at")
+                 "group", "delivered_at", "former")
 
     def __init__(self, msg: Message, qs: QueueState, expires_at: int | None, group: str | None) -> None:
         self.msg = msg
@@ -49,6 +51,7 @@ class Entry:
         self.deadline: int | None = None  # current lease deadline
         self.group = group           # grouped queues: the group key
         self.delivered_at = 0
+        self.former: list[int] | None = None  # tags of earlier deliveries (profiles whose stale acks count)
 
     def __repr__(self) -> str:
         return f"Entry({self.msg.id!r}, state={STATE_NAMES[self.state]}, attempt={self.attempt})"
@@ -87,7 +90,8 @@ class QueueState:
                  "dead", "expired", "dropped", "kept", "redriven", "requeue_position", "ack_timeout_ns",
                  "max_deliveries", "ttl_ns", "ttl_seen", "capacity", "overflow", "dead_letter",
                  "counts_deliver", "count_returns", "at_limit", "hint", "durable", "exclusive_sub",
-                 "group_key", "delay_seq", "rejected", "lease_action", "nack_position")
+                 "group_key", "delay_seq", "rejected", "lease_action", "nack_position", "stored", "expiry",
+                 "expiry_seq", "expire_anywhere", "capacity_stored", "overflow_dead_letters", "reject_lease")
 
     def __init__(self, channel: str, group: str | None) -> None:
         self.channel = channel
@@ -131,6 +135,14 @@ class QueueState:
         self.at_limit = "dead_letter"
         self.durable = True
         self.group_key: str | None = None
+        # profile behaviours (see evtool.core.profiles): capacity counting, DiscardOld, MaxAge, SQS reject
+        self.stored: deque[Entry] = deque()      # capacity_counts=stored: entries in arrival order
+        self.expiry: list[tuple[int, int, Entry]] = []  # message_expiry=anywhere: (expires_at, seq, entry)
+        self.expiry_seq = 0
+        self.expire_anywhere = False
+        self.capacity_stored = False
+        self.overflow_dead_letters = False
+        self.reject_lease = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.channel!r}, group={self.group!r}, ready={self.ready_n})"
@@ -182,6 +194,22 @@ class QueueState:
 
     def release(self, e: Entry) -> None:
         """The entry left the in-flight state for good (grouped queues unlock its group)."""
+
+    def remove(self, e: Entry) -> None:
+        """Take a ready entry out of the ready order wherever it is (rare: O(n)).
+
+        Used when a message leaves the queue without being delivered: a late ack
+        settles it, JetStream DiscardOld or MaxAge deletes it.
+        """
+        for i, (_, x) in enumerate(self.returned):
+            if x is e:
+                self.returned[i] = self.returned[-1]
+                self.returned.pop()
+                heapify(self.returned)
+                self.ready_n -= 1
+                return
+        self.ready.remove(e)
+        self.ready_n -= 1
 
     def drain_ready(self) -> list[Entry]:
         """Remove and return every ready entry, in delivery order."""
@@ -267,6 +295,18 @@ class GroupedQueueState(QueueState):
             if dq:
                 return dq[0]
         return None
+
+    def remove(self, e: Entry) -> None:
+        """Take a ready entry out of its group, wherever it is in the group."""
+        g = e.group or ""
+        dq = self.groups[g]
+        dq.remove(e)
+        if not dq:
+            del self.groups[g]
+            if g in self.avail_set:
+                self.avail_set.discard(g)
+                self.avail.remove(g)
+        self.ready_n -= 1
 
     def take_oldest(self) -> Entry | None:
         """Remove the oldest ready entry of any group, without locking it (overflow drop_head)."""

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evtool.core.events import TraceEvent
-from evtool.report.fmt import fmt_override
+from evtool.report.fmt import fmt_override, text, visible
 from evtool.store.codec import dumps
 from evtool.store.model import RunHeader, RunResult
 from evtool.store.runstore import SyncRunStore
@@ -185,7 +185,7 @@ def _cell(v: Any) -> Text:
         return Text(f"{v:,}")
     if isinstance(v, float):
         return Text(f"{v:,.3f}".rstrip("0").rstrip("."))
-    return Text(str(v))
+    return text(v)
 
 
 def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool = False,
@@ -197,15 +197,15 @@ def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool
     table.add_column("Δ", justify="right")
     for row in rows:
         if status:
-            cells = [Text(str(v or "—"), style=STATUS_STYLE.get(v if isinstance(v, str) else None, ""))
+            cells = [text(v or "—", STATUS_STYLE.get(v if isinstance(v, str) else None, ""))
                      for v in (row.a, row.b)]
-            name = Text(row.name, style="bold" if row.changed else "")
+            name = text(row.name, "bold" if row.changed else "")
             if row.changed and observed and row.name in observed:
                 oa, ob = observed[row.name]
-                name.append(f"\nA: {oa}\nB: {ob}", style="dim")
+                name.append(f"\nA: {visible(oa, multiline=True)}\nB: {visible(ob, multiline=True)}", style="dim")
         else:
             cells = [_cell(row.a), _cell(row.b)]
-            name = Text(row.name, style="bold" if row.changed else "")
+            name = text(row.name, "bold" if row.changed else "")
         table.add_row(name, *cells, _delta(row))
     return table
 

@@ -9,6 +9,7 @@ writes lines to a file object so a long trace never sits in memory).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 import yaml
 
 from evtool.core.events import TraceEvent
+from evtool.report.fmt import visible
 from evtool.report.html import to_html
 from evtool.report.markdown import to_markdown
 from evtool.report.mermaid import pick_flows, to_mermaid
@@ -63,10 +65,20 @@ def to_json(header: RunHeader, result: RunResult | None, dead_letters: Iterable[
     }
 
 
+# JSON text escapes C0 controls itself; DEL, the C1 controls (0x9b is an 8-bit CSI) and the bidi
+# overrides it leaves raw. As \uXXXX escapes they are the same JSON value and harmless on a terminal.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text with the characters a terminal would act on written as `\\uXXXX` escapes (same value)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
 def to_jsonl(events: Iterable[TraceEvent]) -> Iterator[str]:
     """One compact JSON line per trace event (each line ends with a newline)."""
     for e in events:
-        yield dumps(event_dict(e)) + "\n"
+        yield json_safe(dumps(event_dict(e))) + "\n"
 
 
 def lesson_block(scenario_text: str) -> dict[str, Any] | None:
@@ -125,7 +137,7 @@ def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = 
         return to_mermaid(by_msg, title=f"{header.lesson_title or header.scenario_id} (run {header.id})")
     dead_sample, dead_total = _dead_letters(store, run_id, DEAD_LETTER_SAMPLE)
     if fmt == "json":
-        return json.dumps(to_json(header, result, dead_sample), indent=2, ensure_ascii=False) + "\n"
+        return json_safe(json.dumps(to_json(header, result, dead_sample), indent=2, ensure_ascii=False)) + "\n"
     if fmt == "md":
         return to_markdown(header, result, dead_sample, dead_total)
     # html
@@ -133,5 +145,6 @@ def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = 
     if header.record_mode == "full":
         duration = result.virtual_ns if result is not None and result.virtual_ns else store.progress(run_id)[2]
         series = trace_series(store.events(run_id), duration)
-    return to_html(header, result, series=series, dead_letters=dead_sample, dead_letter_total=dead_total,
+    html = to_html(header, result, series=series, dead_letters=dead_sample, dead_letter_total=dead_total,
                    lesson=lesson_block(header.scenario_text))
+    return visible(html, multiline=True)  # HTML escaping leaves control characters; show them, never send them

@@ -1,10 +1,69 @@
-"""Small text formatters shared by the reports: virtual times, durations, one-line event descriptions."""
+"""Small text formatters shared by the reports: virtual times, durations, one-line event descriptions,
+and `safe`/`visible`, which every report uses on text that came from a scenario or a trace."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from evtool.core.events import TraceEvent
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+# C0 controls, DEL, C1 controls (0x9b is an 8-bit CSI, 0x9d an 8-bit OSC), and the Unicode
+# bidirectional overrides and isolates, which reorder what a terminal shows ("Trojan source").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_KEEP_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _show(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    code = ord(ch)
+    return _NAMED.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def visible(value: object, *, multiline: bool = False) -> str:
+    """`value` as text with every control character shown as an escape (ESC as `\\x1b`), never sent raw.
+
+    A scenario or a trace is input: an id, a key, an error name or a lesson
+    text may hold ESC, BEL or an 8-bit CSI that would clear the screen, set
+    the window title or print a hyperlink. With `multiline`, newlines and
+    tabs are kept (lesson text, `because`); otherwise they are shown too.
+    """
+    text = value if isinstance(value, str) else str(value)
+    return (_CONTROL_KEEP_LINES if multiline else _CONTROL).sub(_show, text)
+
+
+def safe(value: object, *, multiline: bool = False) -> str:
+    """User text made safe inside a Rich markup string: control characters shown (`visible`), markup escaped."""
+    from rich.markup import escape
+
+    return escape(visible(value, multiline=multiline))
+
+
+def text(value: object, style: str = "", *, multiline: bool = False) -> Text:
+    """User text as a Rich `Text` (never parsed as markup), control characters shown."""
+    from rich.text import Text
+
+    return Text(visible(value, multiline=multiline), style=style)
+
+
+# Keys whose values are prose in a run report (kept on several lines); every other string is one line.
+_PROSE_KEYS = frozenset({"because", "title", "observed", "expected", "summary", "description", "say", "explain"})
+
+
+def visible_data(value: Any, *, _multiline: bool = False) -> Any:
+    """A copy of a JSON-like value (dicts, lists, strings) with every string, keys too, made `visible`."""
+    if isinstance(value, str):
+        return visible(value, multiline=_multiline)
+    if isinstance(value, dict):
+        return {visible(k) if isinstance(k, str) else k: visible_data(v, _multiline=k in _PROSE_KEYS)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [visible_data(v, _multiline=_multiline) for v in value]
+    return value
 
 
 def fmt_t(ns: int) -> str:

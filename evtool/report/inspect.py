@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evtool.core.events import TraceEvent
-from evtool.report.fmt import describe, fmt_duration, fmt_t, who
+from evtool.report.fmt import describe, fmt_duration, fmt_t, text, visible, who
 from evtool.store.runstore import SyncRunStore
 
 # Kinds after which a message is done for a channel; shown as the outcome.
@@ -152,23 +152,23 @@ def message_lifecycle(events: Iterable[TraceEvent], msg_id: str, caused: Iterabl
 def render_lifecycle(lc: Lifecycle) -> RenderableType:
     """A rich view of a lifecycle: a heading, its attempts, one row per event, what it caused."""
     if not lc.found:
-        return Text(f"message {lc.msg} does not appear in this run's trace "
+        return Text(f"message {visible(lc.msg)} does not appear in this run's trace "
                     "(ids are case-sensitive; `--kind published` lists some)", style="yellow")
     first = lc.events[0].t
     outcome_style = "green" if lc.outcome == "acked" else "red" if lc.outcome != "pending" else "yellow"
     n = len(lc.attempts)
-    head = Text.assemble((f"message {lc.msg}", "bold"), "  ", (lc.outcome.replace("_", "-"), outcome_style),
+    head = Text.assemble((f"message {visible(lc.msg)}", "bold"), "  ", (lc.outcome.replace("_", "-"), outcome_style),
                          f"  {n} {'delivery' if n == 1 else 'deliveries'}, {len(lc.failures)} "
                          f"{'failure' if len(lc.failures) == 1 else 'failures'}, "
                          f"{fmt_duration(lc.events[-1].t - first)} from first to last event")
     pub = lc.published
     if pub is not None and pub.key is not None:
-        head.append(f"  key {pub.key}")
+        head.append(f"  key {visible(pub.key)}")
     if pub is not None and pub.tag:
-        head.append(f"  tag {pub.tag}")
+        head.append(f"  tag {visible(pub.tag)}")
     parts: list[RenderableType] = [head]
     if lc.now_in:
-        parts.append(Text(f"waiting in {lc.now_in}; redrive it to try again", style="red"))
+        parts.append(Text(f"waiting in {visible(lc.now_in)}; redrive it to try again", style="red"))
     if lc.copies > 1:
         parts.append(Text(f"published {lc.copies} times: duplicates of one message (each was delivered)",
                           style="yellow"))
@@ -180,8 +180,8 @@ def render_lifecycle(lc: Lifecycle) -> RenderableType:
             table.add_column(col, justify="right" if col in ("#", "t") else "left")
         for a in tries:
             style = "green" if a.ok else "red" if a.ok is False else "yellow"
-            table.add_row(str(a.number), fmt_t(a.t), f"{a.consumer}#{a.instance}" if a.instance is not None
-                          else a.consumer, Text(a.result, style=style), a.next)
+            table.add_row(str(a.number), fmt_t(a.t), text(f"{a.consumer}#{a.instance}" if a.instance is not None
+                          else a.consumer), text(a.result, style), text(a.next))
         parts += [Text(""), table]
     table = Table(title="events", title_justify="left", title_style="bold", box=None, pad_edge=False,
                   header_style="bold dim")
@@ -197,10 +197,10 @@ def render_lifecycle(lc: Lifecycle) -> RenderableType:
                 detail = "published again: a duplicate copy of " + lc.msg + " (" + detail + ")"
             seen_publish = True
         table.add_row(fmt_t(e.t), "+" + fmt_duration(e.t - first) if e.t > first else "",
-                      Text(e.kind, style=KIND_STYLE.get(e.kind, "")), detail)
+                      text(e.kind, KIND_STYLE.get(e.kind, "")), text(detail))
     parts += [Text(""), table]
     if lc.caused:
-        parts.append(Text(f"caused: {', '.join(lc.caused)}", style="cyan"))
+        parts.append(Text(f"caused: {visible(', '.join(lc.caused))}", style="cyan"))
     return Group(*parts)
 
 
@@ -266,21 +266,21 @@ def key_order(events: Iterable[TraceEvent], key: str, processed_kind: str = "han
 def render_key_order(ko: KeyOrder) -> RenderableType:
     """Two tables: the publish order and the processing order, inversions marked ⚠."""
     if not ko.published and not ko.processed:
-        return Text(f"key {ko.key} does not appear in this run's trace", style="yellow")
-    pub = Table(title=f"key {ko.key}: published ({len(ko.published)})", title_justify="left", box=None,
+        return Text(f"key {visible(ko.key)} does not appear in this run's trace", style="yellow")
+    pub = Table(title=Text(f"key {visible(ko.key)}: published ({len(ko.published)})"), title_justify="left", box=None,
                 header_style="bold dim")
     for col in ("#", "t", "message", "seq", "by"):
         pub.add_column(col, justify="right" if col in ("#", "t", "seq") else "left")
     for i, e in enumerate(ko.published, 1):
         seq = e.data.get("seq") if e.data else None
-        pub.add_row(str(i), fmt_t(e.t), e.msg or "", "" if seq is None else str(seq), e.actor or "")
+        pub.add_row(str(i), fmt_t(e.t), text(e.msg or ""), text("" if seq is None else seq), text(e.actor or ""))
     done = Table(title=f"processed ({len(ko.processed)}), {ko.inversions} out of order", title_justify="left",
                  box=None, header_style="bold dim")
     for col in ("t", "message", "published #", "by", ""):
         done.add_column(col, justify="right" if col in ("t", "published #") else "left")
     for p in ko.processed:
-        done.add_row(fmt_t(p.t), p.msg, str(p.rank or "?"),
-                     f"{p.consumer}#{p.instance}" if p.instance is not None else p.consumer,
+        done.add_row(fmt_t(p.t), text(p.msg), str(p.rank or "?"),
+                     text(f"{p.consumer}#{p.instance}" if p.instance is not None else p.consumer),
                      Text("⚠ inversion", style="bold red") if p.inverted else "")
     return Group(pub, Text(""), done)
 
@@ -294,8 +294,8 @@ def render_events(events: Iterable[TraceEvent], limit: int = 200) -> RenderableT
     shown = 0
     for e in islice(it, limit):
         shown += 1
-        table.add_row(fmt_t(e.t), Text(e.kind, style=KIND_STYLE.get(e.kind, "")), e.msg or "", e.channel or "",
-                      who(e), e.key or "", str(e.attempt or ""), describe(e))
+        table.add_row(fmt_t(e.t), text(e.kind, KIND_STYLE.get(e.kind, "")), text(e.msg or ""), text(e.channel or ""),
+                      text(who(e)), text(e.key or ""), str(e.attempt or ""), text(describe(e)))
     rest = sum(1 for _ in it)
     if shown == 0:
         return Text("no matching events", style="yellow")

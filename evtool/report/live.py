@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from evtool.report.fmt import safe as escape
+from evtool.report.fmt import visible
 from evtool.scenario import models as m
 from evtool.scenario.units import format_duration
 
@@ -25,7 +26,7 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     total = engine.load_end
     phase = {"load": "load", "drain": "draining", "done": "done"}[engine.phase]
     head = Text()
-    head.append(f"{engine.scenario.id}", style="bold")
+    head.append(visible(engine.scenario.id), style="bold")
     head.append(f"  t={format_duration(now)} / {format_duration(total)} ({phase})  ")
     head.append(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}  seed {engine.seed}  ",
                 style="dim")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from evtool.core.events import TraceEvent
-from evtool.report.fmt import fmt_duration
+from evtool.report.fmt import fmt_duration, visible
 
 MAX_FLOWS = 12
 
@@ -38,9 +38,14 @@ def _ident(name: str) -> str:
     return "p_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+_ENTITY = {"<": "#60;", ">": "#62;", "&": "#38;"}
+
+
 def _label(text: str) -> str:
-    """Message text safe inside a Mermaid arrow label (no `;`, `#`, newlines or `:` surprises)."""
-    return re.sub(r"[;#\n\r]", " ", text).replace(":", " ")
+    """Message text safe inside a Mermaid label: no `;`, `#`, newlines or `:` surprises, control characters
+    shown, and `<`, `>`, `&` as Mermaid entity codes (Mermaid renders labels as HTML)."""
+    text = visible(re.sub(r"[;#\n\r]", " ", text).replace(":", " "))
+    return "".join(_ENTITY.get(ch, ch) for ch in text)
 
 
 def to_mermaid(flows: Mapping[str, Iterable[TraceEvent]], title: str | None = None) -> str:

@@ -8,11 +8,33 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import fmt_duration, fmt_override
+from evtool.report.fmt import fmt_duration, fmt_override, text, visible
 from evtool.store.model import RunHeader, RunResult, RunRow
 
 OUTCOME_STYLE = {"passed": "green", "failed": "red", "unknown": "yellow", "interrupted": "yellow",
-                 "crashed": "bold red", "incomplete": "dim"}
+                 "crashed": "bold red", "incomplete": "dim", "running": "cyan", "died": "bold red",
+                 "partial": "bold yellow"}
+
+
+def trace_note(header: RunHeader, result: RunResult | None, state: str | None = None) -> str | None:
+    """A sentence when a run's stored trace is not the whole run, else None.
+
+    `state` is `running` or `died` for a run without a result (`RunStore.state`).
+    """
+    if header.record_mode != "full":
+        return None
+    if result is None:
+        if state == "running":
+            return "the run is still recording: its trace holds what was committed so far"
+        return "the trace is partial: the run's process died before the run ended (it holds what was committed)"
+    if result.outcome == "partial":
+        record = result.summary.get("record") if isinstance(result.summary, dict) else None
+        of = ""
+        if isinstance(record, dict) and record.get("events_run") is not None:
+            of = f" of the run's {int(record['events_run']):,}"
+        return (f"the trace is partial: the recorder's writer stopped, so it holds {result.events:,}{of} events"
+                + (f" ({record['error']})" if isinstance(record, dict) and record.get("error") else ""))
+    return None
 STATUS_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
@@ -40,11 +62,11 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableT
                          min_width={"overrides": 16, "scenario": 12}.get(col))
     for r in rows:
         checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
-        outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
+        outcome = Text(r.shown_outcome, style=OUTCOME_STYLE.get(r.shown_outcome, ""))
         if r.record_mode != "full":
             outcome.append(" (no trace)", style="dim")
-        table.add_row(r.id, r.started_at[:16].replace("T", " "), r.scenario_id, str(r.seed),
-                      Text("\n".join(fmt_override(k, v) for k, v in r.overrides.items()), style="cyan"),
+        table.add_row(r.id, r.started_at[:16].replace("T", " "), text(r.scenario_id), str(r.seed),
+                      Text("\n".join(visible(fmt_override(k, v)) for k, v in r.overrides.items()), style="cyan"),
                       outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
                       f"{r.messages:,}", fmt_duration(r.virtual_ns))
@@ -60,10 +82,10 @@ def _narrow_runs(rows: Sequence[RunRow]) -> RenderableType:
                          min_width={"run": 12, "when (UTC)": 11, "outcome": 9}.get(col))
     for r in rows:
         checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
-        outcome = Text(r.outcome, style=OUTCOME_STYLE.get(r.outcome, ""))
+        outcome = Text(r.shown_outcome, style=OUTCOME_STYLE.get(r.shown_outcome, ""))
         if r.overrides:
             outcome.append(" *", style="cyan")
-        table.add_row(r.id, r.started_at[5:16].replace("T", " "), r.scenario_id, str(r.seed), outcome,
+        table.add_row(r.id, r.started_at[5:16].replace("T", " "), text(r.scenario_id), str(r.seed), outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
                       f"{r.messages:,}", fmt_duration(r.virtual_ns))
     return table
@@ -78,25 +100,26 @@ def render_checks(checks: Sequence[dict[str, object]]) -> RenderableType:
         table.add_column(col)
     for c in checks:
         status = str(c.get("status", "unknown"))
-        name = Text(str(c.get("name", "")))
+        name = text(c.get("name", ""))
         if c.get("because"):
-            name.append(f"\n{c['because']}", style="dim")
+            name.append("\n" + visible(c["because"], multiline=True), style="dim")
         evidence = list(c.get("evidence") or [])  # type: ignore[call-overload]
         ev = ", ".join(map(str, evidence[:5])) + (f" +{len(evidence) - 5}" if len(evidence) > 5 else "")
-        table.add_row(Text(status, style=STATUS_STYLE.get(status, "")), name, str(c.get("expected", "")),
-                      str(c.get("observed", "")), ev)
+        table.add_row(text(status, STATUS_STYLE.get(status, "")), name, text(c.get("expected", ""), multiline=True),
+                      text(c.get("observed", ""), multiline=True), text(ev))
     return table
 
 
 def render_show(header: RunHeader, result: RunResult | None,
-                progress: tuple[int, int, int] | None = None) -> RenderableType:
+                progress: tuple[int, int, int] | None = None, state: str | None = None) -> RenderableType:
     """`evtool show RUN` for a run without a summary: its facts, what was recorded so far, its checks.
 
-    `progress` is (events, published messages, last virtual time) committed so far.
+    `progress` is (events, published messages, last virtual time) committed so far; `state` is
+    `running` or `died` for a run without a result.
     """
-    outcome = result.outcome if result is not None else "incomplete"
-    head = Text.assemble((f"run {header.id}", "bold"), "  ", (outcome, OUTCOME_STYLE.get(outcome, "")),
-                         f"  {header.lesson_title or header.scenario_id}")
+    outcome = result.outcome if result is not None else "incomplete" + (f" ({state})" if state else "")
+    head = Text.assemble((f"run {header.id}", "bold"), "  ", (outcome, OUTCOME_STYLE.get(state or outcome, "")),
+                         f"  {visible(header.lesson_title or header.scenario_id)}")
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim")
     facts.add_column()
@@ -113,12 +136,17 @@ def render_show(header: RunHeader, result: RunResult | None,
         if drain:
             rows.append(("drain", str(drain)))
     else:
-        rows.append(("result", "none: the run is still open, or its process was killed"))
+        rows.append(("result", "none yet: the run is still recording" if state == "running" else
+                     "none: the run's process died before the run ended" if state == "died" else
+                     "none: the run is still open, or its process was killed"))
         if progress is not None:
             rows.append(("recorded so far", f"{progress[0]:,} events, {progress[1]:,} messages published, "
                                             f"up to {fmt_duration(progress[2])} of virtual time"))
+    note = trace_note(header, result, state)
+    if note is not None and result is not None:
+        rows.append(("trace", note))
     for k, v in rows:
-        facts.add_row(k, v)
+        facts.add_row(k, text(v))
     parts: list[RenderableType] = [head, facts, Text("")]
     if result is not None:
         parts += [Text("checks", style="bold"), render_checks(result.checks)]

@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from evtool.report.fmt import visible_data
+
 STATUS_STYLE = {"pass": ("✓", "green"), "fail": ("✗", "red"), "unknown": ("?", "yellow")}
 OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "unknown": "bold yellow",
                  "interrupted": "bold magenta", "crashed": "bold red", "incomplete": "yellow"}
@@ -25,9 +27,17 @@ def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, 
                overrides: dict[str, Any], digest: str, virtual_ns: int, events: int, outcome: str, drain: str,
                summary: dict[str, Any], checks: list[dict[str, Any]], run_id: str | None = None,
                wall_s: float | None = None, aborted_by: str | None = None,
-               extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Everything the report shows, as plain data (also the `--json` document)."""
+               extra_args: tuple[str, ...] = (), notes: list[str] | None = None,
+               notes_for: str | None = None, problems: list[str] | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data (also the `--json` document).
+
+    notes      capability notes: what the broker cannot do of the scenario and what evtool does instead
+    notes_for  the transport the notes are about (a local run under a broker's profile gets the notes a
+               real run on that broker would)
+    problems   broker-side errors seen during a real-broker run
+    """
     return {
+        "notes": list(notes or []), "notes_for": notes_for, "problems": list(problems or []),
         "scenario": scenario_id, "path": path, "title": title, "profile": profile, "transport": transport,
         "seed": seed, "overrides": overrides, "digest": digest, "virtual_s": round(virtual_ns / 1e9, 6),
         "events": events, "outcome": outcome, "drain": drain, "summary": summary, "checks": checks,
@@ -113,6 +123,7 @@ def checks_table(checks: list[dict[str, Any]]) -> Table:
 
 def render_report(report: dict[str, Any]) -> RenderableType:
     """The whole end-of-run report as one rich renderable."""
+    report = visible_data(report)  # scenario text is input: control characters are shown, never sent
     s = report["summary"]
     parts: list[RenderableType] = []
     head = Text()
@@ -136,6 +147,15 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         parts.append(checks_table(report["checks"]))
     else:
         parts.append(Text("no expectations: the run is judged unknown-free but untested", style="yellow"))
+    notes = report.get("notes") or []
+    if notes:
+        where = report.get("notes_for")
+        title = ("Notes: what a real run on " + where + " would do differently"
+                 if where and report.get("transport") == "local" else "Notes: what the broker cannot do")
+        parts.append(Text(title, style="bold yellow"))
+        parts.extend(Text(f"  • {n}", style="yellow") for n in notes)
+    for p in report.get("problems") or []:
+        parts.append(Text(f"problem: {p}", style="red"))
     drain = report.get("drain")
     if drain == "timed_out":
         parts.append(Text("the drain timed out: work was still pending when run.drain.max passed", style="yellow"))

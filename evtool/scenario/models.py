@@ -256,7 +256,10 @@ class DeliveryChannel(Model):
     ttl: PositiveDuration | None = Field(None, description="message time to live (expires at the head)")
     max_deliveries: int | Literal["unlimited"] | None = Field(None, description="broker-side delivery limit")
     dead_letter: Name | None = Field(None, description="channel that receives dead letters")
-    dedup_window: Duration | None = Field(None, description="drop a message id seen within this window")
+    dedup_window: Duration | None = Field(None, description="drop a message whose dedup id was seen within this "
+                                          "window (default from the profile)")
+    content_based_dedup: bool = Field(False, description="a message without a dedup id gets the SHA-256 of its "
+                                      "payload as one (SQS FIFO ContentBasedDeduplication)")
     durable: bool = True
     requeue_position: Literal["head", "original", "tail"] | None = None
     role: Literal["normal", "dead_letter", "retry", "parking_lot"] = "normal"
@@ -451,6 +454,7 @@ class Inject(Model):
     headers: dict[str, Any] = Field(default_factory=dict)
     count: int = Field(1, ge=1)
     id: str | None = Field(None, description="a fixed message id, e.g. POISON-1")
+    ttl: PositiveDuration | None = Field(None, description="per-message time to live (the producer's by default)")
     size: Size | None = Field(None, description="the message's nominal size (`msg.size`), e.g. `2MB` for an oversized one")
 
 
@@ -472,6 +476,11 @@ class Producer(Model):
     routing_key: str | None = Field(None, description="routing key template for routers")
     tag: str | None = None
     size: Size | None = Field(None, description="each message's nominal size (`msg.size`), e.g. `4KiB`")
+    ttl: PositiveDuration | None = Field(None, description="per-message time to live; with a channel ttl the "
+                                         "lower wins")
+    dedup_id: Literal["message_id", "none"] | None = Field(
+        None, description="the dedup id its messages carry: message_id | none; default from the profile "
+        "(`producer_dedup_id`: message_id for sqs-fifo, none elsewhere)")
     inject: list[Inject] = Field(default_factory=list)
     confirm: bool = True
     idempotent: bool = False
@@ -587,7 +596,9 @@ class Consumer(Model):
     group: str | None = Field(None, description="consumer group (topics, logs); default: the consumer's name")
     instances: int = Field(1, ge=1, le=256)
     concurrency: int = Field(1, ge=1, le=1024)
-    prefetch: int | None = Field(None, ge=1, description="unacked deliveries per instance; default from profile")
+    prefetch: Annotated[int, Field(ge=1)] | Literal["unlimited"] | None = Field(
+        None, description="unacked deliveries per instance (`unlimited`: no limit, RabbitMQ basic.qos 0); "
+        "default from the profile")
     ack: Literal["manual", "auto"] = "manual"
     processing: DurationDist = "10ms"
     fail_if: list[FailRule] = Field(default_factory=list)
@@ -600,11 +611,15 @@ class Consumer(Model):
     retry: RetryPolicy | None = None
     dead_letter: Name | None = None
     # logs
-    assignment: Literal["range", "round_robin", "cooperative_sticky"] = "range"
-    session_timeout: PositiveDuration = "10s"
+    assignment: Literal["range", "round_robin", "cooperative_sticky"] | None = Field(
+        None, description="partition assignment strategy; default from the profile")
+    session_timeout: PositiveDuration | None = Field(
+        None, description="how long a crashed member keeps its partitions; default from the profile (45 s)")
     dispatch: Literal["per_partition", "per_key", "unordered"] = "per_partition"
     commit: Commit = Field(default_factory=Commit)
-    start_from: Literal["earliest", "latest", "committed"] = "committed"
+    start_from: Literal["earliest", "latest", "committed"] = Field(
+        "committed", description="where a new topic subscription or log group starts: earliest, latest, or "
+        "committed (none yet: latest on a topic, the profile's log_start on a log)")
     batch: Batch | None = None
     start: Duration = Field("0s", description="when the consumer's instances start (a late subscriber)")
     description: str | None = None

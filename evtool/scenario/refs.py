@@ -21,7 +21,17 @@ from evtool.scenario.yamlsource import Locations, Path_, dotted
 EXPRESSION_NAMES = frozenset({"msg", "state", "key", "attempt", "now", "params", "tag"})
 STATE_PATH_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(.*)\])?\s*$")
 """An effect's target: a state field, optionally indexed (`stock[msg.payload.sku]`)."""
+TOPIC_REPLAY_PROFILES = ("nats-jetstream", "redis-streams")
+"""Profiles whose topics are streams a new subscription can read from the start (decision 2)."""
 TARGET_KINDS = ("consumer", "channel", "producer", "pattern", "broker")
+AMQP_SHORTSTR_MAX = 255
+"""Routing and binding keys are AMQP 0-9-1 short strings: at most 255 bytes (UTF-8). A longer key is
+refused by the client (aio-pika: "Routing key too long (max 255 bytes)"), never truncated, so a
+scenario with one is rejected before it runs."""
+_TEMPLATE_SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.S)
+PROFILES_SENDING_DEDUP_IDS = frozenset({"sqs-fifo"})
+"""Profiles whose `producer_dedup_id` is `message_id` (this layer cannot import evtool.core; a test keeps
+the two equal)."""
 
 
 class _Checker:
@@ -67,6 +77,7 @@ class _Checker:
     def run(self) -> list[Problem]:
         self.check_channels()
         self.check_producers()
+        self.check_dedup()
         self.check_consumers()
         self.check_patterns()
         self.check_faults()
@@ -81,6 +92,7 @@ class _Checker:
             if isinstance(ch, m.RouterChannel):
                 for i, b in enumerate(ch.bindings):
                     self.ref((*base, "bindings", i, "to"), b.to, self.channels - {name}, "channel")
+                    self.key_length((*base, "bindings", i, "pattern"), b.pattern, "binding key")
                     if ch.type == "fanout" and b.pattern:
                         self.add((*base, "bindings", i, "pattern"), "a fanout router ignores patterns",
                                  "remove `pattern`, or use `type: topic`", severity="warning")
@@ -103,6 +115,14 @@ class _Checker:
             base = ("producers", name)
             self.ref((*base, "to"), p.to, self.channels, "channel")
             target = self.sc.channels.get(p.to)
+            if isinstance(target, m.RouterChannel):
+                if p.routing_key is not None:
+                    # the text outside `{{ … }}` is a lower bound on every rendered key's length
+                    self.key_length((*base, "routing_key"), _TEMPLATE_SEGMENT.sub("", p.routing_key),
+                                    "routing key")
+                else:
+                    for i, inj in enumerate(p.inject):
+                        self.key_length((*base, "inject", i, "key"), inj.key, "routing key")
             if isinstance(target, m.RouterChannel) and target.type != "fanout" and p.routing_key is None:
                 self.add((*base, "routing_key"), f"`{p.to}` is a {target.type} router: give a `routing_key`",
                          "e.g. `routing_key: orders.created.eu`", severity="warning")
@@ -113,6 +133,15 @@ class _Checker:
                 self.check_retry((*base, "retry"), p.retry, {"drop", "dead_letter", "error"})
             self.check_templates((*base, "payload"), p.payload)
 
+    def key_length(self, path: Path_, key: str | None, what: str) -> None:
+        """An AMQP routing or binding key longer than 255 bytes is an error (see AMQP_SHORTSTR_MAX)."""
+        if key is None:
+            return
+        n = len(key.encode("utf-8"))
+        if n > AMQP_SHORTSTR_MAX:
+            self.add(path, f"this {what} is {n} bytes; AMQP allows at most {AMQP_SHORTSTR_MAX}",
+                     "RabbitMQ refuses it (it is never truncated): shorten it")
+
     def check_consumers(self) -> None:
         for name, c in self.sc.consumers.items():
             base = ("consumers", name)
@@ -122,6 +151,7 @@ class _Checker:
                 self.add((*base, "from"), f"`{c.from_}` is a router; consumers read queues, topics and logs",
                          "bind a queue to the router and read that queue")
             self.ref((*base, "dead_letter"), c.dead_letter, self.channels, "channel")
+            self.check_start(base, c)
             for i, rule in enumerate(c.fail_if):
                 self.expr((*base, "fail_if", i, "when"), rule.when)
             if c.idempotency is not None:
@@ -148,6 +178,42 @@ class _Checker:
                                                        self.data.get("consumers", {}).get(name, {})):
                 self.add((*base, "dispatch"), "`dispatch` applies to consumers of a `log` channel",
                          severity="warning")
+
+    def check_dedup(self) -> None:
+        """Warn about a dedup window that can drop nothing: no producer of the channel sends a dedup id.
+
+        Brokers compare only a dedup id the publisher sends (NATS Nats-Msg-Id, SQS
+        MessageDeduplicationId), or SQS FIFO's content hash; a producer's default comes from the
+        profile's `producer_dedup_id` (or its `broker.settings` override).
+        """
+        default = self.sc.broker.settings.get("producer_dedup_id") or (
+            "message_id" if self.sc.broker.profile in PROFILES_SENDING_DEDUP_IDS else "none")
+        for name, ch in self.sc.channels.items():
+            if not isinstance(ch, m.DeliveryChannel) or not ch.dedup_window or ch.content_based_dedup:
+                continue
+            producers = [p for p in self.sc.producers.values() if p.to == name]
+            if producers and not any((p.dedup_id or default) == "message_id" for p in producers):
+                self.add(("channels", name, "dedup_window"),
+                         f"no producer of `{name}` sends a dedup id, so the window drops nothing",
+                         "a broker compares only the id a publisher sends (Nats-Msg-Id, "
+                         "MessageDeduplicationId): give its producers `dedup_id: message_id`, or set "
+                         "`content_based_dedup: true`", severity="warning")
+
+    def check_start(self, base: Path_, c: m.Consumer) -> None:
+        """A late consumer (`start:`) that starts when the load is over, or reads from where it cannot."""
+        duration = self.sc.run.duration
+        if c.start and c.start >= duration:
+            self.add((*base, "start"), f"`start: {c.start / 1e9:g}s` is at or after `run.duration` "
+                     f"({duration / 1e9:g}s): the consumer starts after every producer has stopped, if the "
+                     "drain is still running then", f"start it before {duration / 1e9:g}s, or lengthen "
+                     "run.duration", severity="warning")
+        src = self.sc.channels.get(c.from_)
+        if (isinstance(src, m.TopicChannel) and c.start_from == "earliest"
+                and self.sc.broker.profile not in TOPIC_REPLAY_PROFILES):
+            self.add((*base, "start_from"), f"a `{self.sc.broker.profile}` topic keeps no history: a new "
+                     "subscription cannot start from the earliest message",
+                     "use `start_from: latest` (or a `log` channel, or profile "
+                     f"{' / '.join(TOPIC_REPLAY_PROFILES)}, whose topics are streams)")
 
     def check_handler(self, base: Path_, effects: list[m.Effect], emits: list[m.Emit]) -> None:
         self.check_effects((*base, "effects"), effects)

@@ -13,7 +13,7 @@ KINDS: dict[str, str] = {
     # publishing
     "published": "a producer (or a handler, or a pattern) published a message to a channel",
     "publish_rejected": "the channel refused a publish (capacity reached with overflow: reject_publish, or broker down)",
-    "duplicate_dropped": "a publish was dropped by the channel's dedup window (same message id)",
+    "duplicate_dropped": "a publish was dropped by the channel's dedup window (a dedup id seen within it)",
     "routed": "a router or topic forwarded a message to a bound channel or subscription",
     "unroutable": "a router had no binding that matched the routing key; the message was dropped",
     "enqueued": "a message became ready on a queue, subscription or partition",

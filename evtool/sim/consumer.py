@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
+from evtool.core.profiles import Profile
 from evtool.core.retry import RetryPolicy as CoreRetry
 from evtool.scenario import models as m
 from evtool.scenario.expressions import Expression, ExpressionRuntimeError, compile_expression
@@ -36,6 +37,35 @@ CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
+
+
+def consumer_prefetch(spec: m.Consumer, profile: Profile) -> int:
+    """The in-flight limit one instance of consumer `spec` asks the broker for (0 = unlimited).
+
+    The one place of this rule (the engine subscribes with it, the dashboard shows it):
+
+    * `prefetch: N` asks for N; `prefetch: unlimited` for no limit (RabbitMQ basic.qos 0);
+    * without `prefetch`, the profile's default, as the broker's client does without a setting:
+      unlimited for RabbitMQ (no basic.qos) and Redis (XREADGROUP without COUNT), 1000 for NATS
+      (MaxAckPending), 1 for SQS (ReceiveMessage without MaxNumberOfMessages), 500 for Kafka
+      (max.poll.records); never below `concurrency`, since each handler slot receives for itself
+      (an SQS worker with 4 threads has 4 receives outstanding), and enough for two batches when
+      the consumer batches, so that a batch can fill.
+
+    The broker still applies its `prefetch_cap` (RabbitMQ quorum queues: 2000) to what is asked.
+    """
+    asked = spec.prefetch
+    if asked == "unlimited":
+        return 0
+    if asked is not None:
+        return asked
+    default = profile.prefetch
+    if default == 0:
+        return 0
+    prefetch = max(default, spec.concurrency)
+    if spec.batch is not None:
+        prefetch = max(prefetch, spec.batch.size * max(2, spec.concurrency))
+    return prefetch
 
 
 def core_retry(spec: m.RetryPolicy) -> CoreRetry:
@@ -188,12 +218,9 @@ class ConsumerActor:
 
     def _subscribe(self, inst: Instance) -> None:
         eng = self.engine
-        prefetch = self.spec.prefetch or max(self.spec.concurrency, eng.profile.prefetch or self.spec.concurrency)
-        if self.spec.batch is not None and not self.spec.prefetch:
-            # A batch can only fill if the broker may hand out a batch's worth (and the next one) at once.
-            prefetch = max(prefetch, self.spec.batch.size * max(2, self.spec.concurrency))
         inst.sub = eng.broker.subscribe(
-            eng.kernel.now, self.spec.from_, self.name, inst.index, group=self.group, prefetch=prefetch,
+            eng.kernel.now, self.spec.from_, self.name, inst.index, group=self.group,
+            prefetch=consumer_prefetch(self.spec, eng.profile),
             dispatch="unordered", session_timeout_ns=self.spec.session_timeout,
             start_from=self.spec.start_from,
         )

@@ -130,6 +130,7 @@ def channel_config(spec: Any, persistence: str) -> ChannelConfig:
         max_deliveries=max_deliveries,
         dead_letter=spec.dead_letter,
         dedup_window_ns=spec.dedup_window,
+        content_based_dedup=spec.content_based_dedup,
         requeue_position=spec.requeue_position,
         durable=durable,
     )

@@ -39,6 +39,7 @@ from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 from evtool.scenario.loader import LoadedScenario
 from evtool.scenario.selectors import Selector, parse_selector
+from evtool.sim.consumer import consumer_prefetch
 from evtool.sim.engine import Engine, Listener, RunOutcome
 from evtool.sim.pacing import SPEED_MIN, Pacer
 from evtool.sim.snapshot import (
@@ -859,7 +860,7 @@ class EngineHost:
                 depth_series=tuple(p[1] + p[2] + p[3] for p in series), health=health))
         consumers = []
         for name, c in eng.consumers.items():
-            prefetch = c.spec.prefetch or max(c.spec.concurrency, eng.profile.prefetch or c.spec.concurrency)
+            prefetch = consumer_prefetch(c.spec, eng.profile)  # 0 = unlimited
             insts = []
             for inst in c.instances:
                 state = inst.state

@@ -50,6 +50,10 @@ class ProducerActor:
         self._version = spec.version
         self._tag = spec.tag
         self._payload = spec.payload
+        self._ttl = spec.ttl
+        # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
+        # the producer's own choice, else what the profile's client does by default.
+        self._dedup = (spec.dedup_id or engine.profile.producer_dedup_id) == "message_id"
         arrival = spec.arrival
         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
         self._fixed: tuple[float, str] | None = (
@@ -168,13 +172,14 @@ class ProducerActor:
         for i in range(inj.count):
             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
-                             headers=dict(inj.headers) or None)
+                             headers=dict(inj.headers) or None, ttl=inj.ttl)
 
     # ------------------------------------------------------------------ publishing
 
     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
-                    msg_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
-        """Build one message and publish it."""
+                    msg_id: str | None = None, headers: dict[str, Any] | None = None,
+                    ttl: int | None = None) -> None:
+        """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
         eng = self.engine
         now = eng.kernel.now
         n = self.sent = self.sent + 1
@@ -210,7 +215,8 @@ class ProducerActor:
             routing = str(self.render_routing(env, self.payload_rng))
         to = self._to
         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
-                      self._version, now, seq, None, mid, tag, self.name)
+                      self._version, now, seq, None, mid, tag, self.name, None,
+                      ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
         if routing is not None and key is not None:
             msg.headers = {**(headers or {}), "key": key}
         if not eng.publish(to, msg, producer=self.name):

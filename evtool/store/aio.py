@@ -81,9 +81,70 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         await conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         await conn.execute("COMMIT")
     except BaseException:
-        await conn.execute("ROLLBACK")
+        await rollback(conn)
         raise
     return found
+
+
+async def rollback(conn: aiosqlite.Connection) -> None:
+    """Roll back if a transaction is still open, never raising (see `evtool.store.schema.rollback_sync`)."""
+    try:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+# What a reader sets: no journal-mode switch (a write), nothing else that writes.
+READ_PRAGMAS: tuple[str, ...] = ("PRAGMA busy_timeout=10000", "PRAGMA temp_store=MEMORY")
+
+
+async def open_reader(path: Path) -> aiosqlite.Connection:
+    """Open `path` read-only: reading never writes, so it works on a read-only file system and never
+    creates, migrates or touches a file that is not a run database.
+
+    `mode=ro` needs the WAL index (`-shm`) to exist or be creatable; on a
+    read-only file system where the last writer removed it, or on a full
+    disk where it could not be made, the database is opened `immutable` instead, which is exact there because nothing can
+    write to it. A database with an unfinished `-wal` file is never opened
+    immutable (that would read it without its last commits).
+    """
+    if path.is_dir():
+        raise StoreError(f"{path} is a directory, not a run database")
+    base = path.resolve().as_uri()
+    wal = Path(f"{path}-wal")
+    attempts = [f"{base}?mode=ro"]
+    if not (wal.exists() and wal.stat().st_size > 0):
+        attempts.append(f"{base}?mode=ro&immutable=1")
+    last: sqlite3.Error | None = None
+    for uri in attempts:
+        proxy = aiosqlite.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            conn = await proxy
+        except sqlite3.Error as exc:
+            worker = getattr(proxy, "_thread", None)
+            if isinstance(worker, threading.Thread):
+                await asyncio.to_thread(worker.join, 5.0)
+            last = exc
+            continue
+        try:
+            for pragma in READ_PRAGMAS:
+                await conn.execute(pragma)
+            async with conn.execute("SELECT count(*) FROM sqlite_master") as cur:
+                await cur.fetchone()  # the first read: it opens the WAL index, or fails
+        except sqlite3.OperationalError as exc:
+            await conn.close()
+            last = exc
+            # no WAL index and none can be made (read-only file system, full disk): try the next way
+            if any(w in str(exc) for w in ("unable to open", "readonly", "disk I/O error")):
+                continue
+            raise
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+    assert last is not None
+    raise last
 
 
 async def _user_version(conn: aiosqlite.Connection) -> int:

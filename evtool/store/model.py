@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Every outcome a stored run can have. `incomplete` is what a run says while
-# it is open, and what it keeps saying if its process was killed.
-OUTCOMES: tuple[str, ...] = ("passed", "failed", "unknown", "interrupted", "crashed", "incomplete")
+# it is open, and what it keeps saying if its process was killed (readers then
+# show it as `running` or `died`: evtool.store.liveness). `partial`: the run
+# ended but its recorder's writer failed, so the stored trace holds only the
+# events committed before (`events` counts those; summary["record"] says more).
+OUTCOMES: tuple[str, ...] = ("passed", "failed", "unknown", "interrupted", "crashed", "incomplete", "partial")
+# What `evtool runs` may show for a run without a result, instead of `incomplete`.
+OPEN_STATES: tuple[str, ...] = ("running", "died")
 RECORD_MODES: tuple[str, ...] = ("full", "summary")
 
 
@@ -143,3 +148,9 @@ class RunRow:
     overrides: dict[str, Any] = field(default_factory=dict)
     checks_passed: int = 0
     checks_total: int = 0
+    state: str = ""  # for an `incomplete` run: `running` or `died` (evtool.store.liveness)
+
+    @property
+    def shown_outcome(self) -> str:
+        """The outcome as `evtool runs` shows it: `running` or `died` for a run without a result."""
+        return self.state if self.outcome == "incomplete" and self.state else self.outcome

@@ -23,7 +23,10 @@ Shape (why each part is there):
 Crash safety: if this process dies (SIGKILL), the writer sees its stdin
 close, commits what it received and exits; the run keeps `incomplete` and
 every committed batch. Ctrl-C reaches only this process (the writer ignores
-SIGINT); `abort("interrupted")` then records the outcome.
+SIGINT and SIGTERM); `abort("interrupted")` then records the outcome. SIGTERM
+is turned into the same KeyboardInterrupt while the run records. The run row
+carries this process's pid and a heartbeat, so readers tell a live run from
+a dead one (evtool.store.liveness).
 
 Failures of the writer never reach the engine: `record` drops events once
 the writer has failed, and `finish`/`abort` raise `RecorderError` (after
@@ -34,9 +37,11 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -44,10 +49,12 @@ from typing import IO
 
 from evtool.core.events import TraceEvent
 from evtool.store import codec
-from evtool.store.errors import RecorderError, StoreError
+from evtool.store.errors import RecorderError, StoreError, describe_sqlite_error
+from evtool.store.liveness import HEARTBEAT_S, this_host
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync
+from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
+from evtool.store.signals import SigtermAsInterrupt
 from evtool.store.writer import encode_batch, encode_end
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
@@ -73,6 +80,10 @@ class Recorder:
     or ``with Recorder(path) as rec: rec.start(header); ...; rec.finish(result)``:
     leaving the block by an exception records `interrupted` (Ctrl-C) or `crashed`.
 
+    `handle_sigterm`: from `start` to the end of the run, SIGTERM raises
+    KeyboardInterrupt in the main thread, as Ctrl-C does, so the caller's
+    Ctrl-C handling records the run as `interrupted` (evtool.store.signals).
+
     `wait_for_index`: by default `finish` returns as soon as the result is
     committed and the writer process builds the trace's indexes on its own
     (about 1 µs per event; readers scan the unindexed trace meanwhile, and
@@ -88,6 +99,7 @@ class Recorder:
         max_batches: int = 8,
         flush_interval: float = 0.25,
         wait_for_index: bool = False,
+        handle_sigterm: bool = True,
     ) -> None:
         if batch_size < 1 or max_batches < 1:
             raise ValueError("batch_size and max_batches must be at least 1")
@@ -98,6 +110,7 @@ class Recorder:
         self.wait_for_index = wait_for_index
         self.run_id: str | None = None
         self.dropped = 0  # events dropped because the writer had failed
+        self._recorded = 0  # events given to `record` (the stored trace is whole when all are committed)
         self._full = True
         self._run_key = 0
         self._started = False
@@ -116,6 +129,9 @@ class Recorder:
         self._closed = False
         self._failed = False
         self._error: BaseException | None = None
+        self._beat: threading.Thread | None = None
+        self._beat_stop = threading.Event()
+        self._sigterm = SigtermAsInterrupt() if handle_sigterm else None
 
     # ----- engine side -------------------------------------------------
 
@@ -143,16 +159,26 @@ class Recorder:
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
             self._run_key = self._write_header(header)
+        except StoreError as exc:
+            raise StoreError(f"cannot record: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot record: {describe_sqlite_error(self.db_path, exc)}") from exc
         except Exception as exc:  # noqa: BLE001 - any failure here means: not recording
             raise StoreError(f"cannot record into {self.db_path}: {exc}") from exc
         if self._full:
             self._spawn()
+        self._beat = threading.Thread(target=self._heartbeat, name=f"evtool-recorder-heartbeat-{self.run_id}",
+                                      daemon=True)
+        self._beat.start()
+        if self._sigterm is not None:
+            self._sigterm.install()
         return header.id
 
     def record(self, events: Sequence[TraceEvent]) -> None:
         """Append trace events (in order). Returns at once unless the writer is `max_batches` behind."""
         if not self._full or not events:
             return
+        self._recorded += len(events)
         if self._failed or self._closed:
             self.dropped += len(events)
             return
@@ -252,11 +278,13 @@ class Recorder:
             try:
                 run_key = conn.execute(INSERT_RUN, codec.header_row(header)).lastrowid
                 assert run_key is not None
+                conn.execute("UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE rk = ?",
+                             (os.getpid(), this_host(), time.time(), run_key))
                 if self._full:
                     conn.execute(create_trace_sql(run_key))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback_sync(conn)
                 raise
             return int(run_key)
         finally:
@@ -355,6 +383,32 @@ class Recorder:
             self._writer_gone = True
             self._state.notify_all()
 
+    def _heartbeat(self) -> None:
+        """The heartbeat thread: refresh runs.heartbeat every HEARTBEAT_S until the run ends.
+
+        It runs in this process, not in the writer, so a live heartbeat means
+        the run's own process is alive (evtool.store.liveness). A failed
+        beat is skipped: a busy or full database must not stop the run.
+        """
+        conn = None
+        try:
+            while not self._beat_stop.wait(HEARTBEAT_S):
+                try:
+                    if conn is None:
+                        conn = connect_sync(self.db_path)
+                    conn.execute("UPDATE runs SET heartbeat = ? WHERE rk = ? AND ended_at IS NULL",
+                                 (time.time(), self._run_key))
+                except (sqlite3.Error, StoreError, OSError):
+                    continue
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _stop_heartbeat(self) -> None:
+        self._beat_stop.set()
+        if self._beat is not None and self._beat is not threading.current_thread():
+            self._beat.join(timeout=5)
+
     def _fail(self, exc: BaseException) -> None:
         with self._state:
             self._error = self._error or exc
@@ -366,6 +420,9 @@ class Recorder:
             raise RuntimeError("Recorder.start was not called")
         if self._closed:
             return
+        self._stop_heartbeat()
+        if self._sigterm is not None:
+            self._sigterm.restore()
         if not self._full or self._proc is None:
             self._closed = True
             self._write_result(result, count=False)
@@ -388,13 +445,17 @@ class Recorder:
         if self.wait_for_index or self._writer_gone:
             self._proc.wait()
         if not self._result_written:
-            # The writer failed or died: record the end ourselves, so the run is not left incomplete.
+            # The writer failed or died: record the end ourselves, so the run is not left incomplete,
+            # and say `partial` unless every recorded event did reach the database.
+            reason = self._error or RecorderError(f"the writer process exited with status {self._proc.returncode}")
             try:
-                self._write_result(result, count=count)
+                lost = self._write_end_without_writer(result, count=count, reason=reason)
             except Exception as exc:  # noqa: BLE001 - the writer's error is the one to report
                 self._error = self._error or exc
-            reason = self._error or RecorderError(f"the writer process exited with status {self._proc.returncode}")
-            raise RecorderError(f"the run record in {self.db_path} is partial: {reason}") from self._error
+                lost = True
+            if lost:
+                raise RecorderError(f"the run record in {self.db_path} is partial: {reason}") from self._error
+            return
         if self._error is not None:
             raise RecorderError(f"the run record in {self.db_path} is partial: {self._error}") from self._error
 
@@ -406,6 +467,38 @@ class Recorder:
             except queue.Full:
                 if self._sender is None or not self._sender.is_alive():
                     return
+
+    def _write_end_without_writer(self, result: RunResult, *, count: bool, reason: BaseException) -> bool:
+        """Write the end of a run whose writer is gone; True when the stored trace lacks events.
+
+        The table is the truth: what it holds was committed. When it holds
+        fewer events than were recorded, the run is stored as `partial` with
+        the committed counts, and summary["record"] keeps what the run
+        itself reported (its outcome, its event count) and why.
+        """
+        from evtool.store.schema import trace_table
+
+        conn = connect_sync(self.db_path)
+        try:
+            committed, last_t, published = conn.execute(
+                f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
+                f"FROM {trace_table(self._run_key)}").fetchone()
+        except sqlite3.Error:
+            committed = last_t = published = 0  # the trace cannot be read: nothing of it counts
+        finally:
+            conn.close()
+        if committed >= self._recorded:
+            self._write_result(result, count=count)
+            return False
+        summary = dict(result.summary)
+        summary["record"] = {"outcome": result.outcome, "events_run": result.events or self._recorded,
+                             "events_recorded": self._recorded, "events_committed": committed,
+                             "error": str(reason)}
+        partial = RunResult(outcome="partial", ended_at=result.ended_at or utc_now_iso(),
+                            virtual_ns=result.virtual_ns or last_t, digest=result.digest, events=committed,
+                            messages=published, summary=summary, checks=result.checks)
+        self._write_result(partial, count=False)
+        return True
 
     def _write_result(self, result: RunResult, *, count: bool) -> None:
         """Write the result row from this process (summary mode, or when the writer failed)."""

@@ -9,6 +9,7 @@ the run was.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -18,17 +19,27 @@ import aiosqlite
 
 from evtool.core.events import TraceEvent
 from evtool.store import codec
-from evtool.store.aio import configure, migrate, open_connection
-from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError
+from evtool.store.aio import configure, open_connection, open_reader, rollback
+from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError, describe_sqlite_error
+from evtool.store.liveness import run_state
 from evtool.store.model import RunHeader, RunResult, RunRow
 from evtool.store.paths import resolve_db_path
-from evtool.store.schema import COMMON_KINDS, COMMON_KINDS_SQL, trace_table
+from evtool.store.schema import (
+    ADDED_COLUMNS,
+    COMMON_KINDS,
+    COMMON_KINDS_SQL,
+    MIGRATIONS,
+    check_version,
+    statements,
+    trace_table,
+)
 
 PAGE = 5000
 
 LIST_RUNS = """
     SELECT r.id, r.started_at, r.ended_at, r.scenario_id, r.scenario_path, r.seed, r.outcome,
-           r.messages, r.events, r.virtual_ns, r.transport, r.profile, r.record_mode, r.rk, r.overrides, r.checks
+           r.messages, r.events, r.virtual_ns, r.transport, r.profile, r.record_mode, r.rk, r.overrides, r.checks,
+           {pid}, {host}, {heartbeat}
     FROM runs r
     WHERE (:scenario IS NULL OR r.scenario_id = :scenario OR r.scenario_path = :scenario
            OR r.scenario_path LIKE '%' || :scenario || '%')
@@ -37,18 +48,26 @@ LIST_RUNS = """
     LIMIT :limit
 """
 
+STATE = "SELECT r.ended_at, {pid}, {host}, {heartbeat} FROM runs r WHERE r.id = ?"
+
 
 class RunStore:
     """Async read access to a run database (and deletion of runs).
 
     Open with ``async with RunStore(path) as store:`` or ``await RunStore.open(path)``.
-    Opening a database that does not exist raises `StoreError` (reading never
-    creates one); an older schema is migrated forward.
+    Reading never writes: the database is opened read-only (so a read-only
+    file system is fine), a database from an older evtool is read as it is
+    (the next recording migrates it), one from a newer evtool is refused.
+    Every SQLite failure (not a database, damaged, locked, ...) is a
+    `StoreError` that says what it means. Only `delete` writes, on a
+    connection of its own.
     """
 
     def __init__(self, db_path: str | Path | None = None) -> None:
         self.db_path: Path = resolve_db_path(db_path)
         self._conn: aiosqlite.Connection | None = None
+        self._list_sql = LIST_RUNS.format(**{c: f"r.{c}" for c in ADDED_COLUMNS})
+        self._state_sql = STATE.format(**{c: f"r.{c}" for c in ADDED_COLUMNS})
 
     @classmethod
     async def open(cls, db_path: str | Path | None = None) -> RunStore:
@@ -61,14 +80,38 @@ class RunStore:
         """Open the connection; raises `StoreError` when there is no database."""
         if not self.db_path.exists():
             raise StoreError(f"no run database at {self.db_path} (nothing recorded yet; see --db or $EVTOOL_DB)")
-        conn = await open_connection(self.db_path, None)
         try:
-            await configure(conn)
-            await migrate(conn)
+            conn = await open_reader(self.db_path)
+        except sqlite3.Error as exc:
+            raise StoreError(describe_sqlite_error(self.db_path, exc)) from exc
+        self._conn = conn
+        try:
+            await self._check_schema()
         except BaseException:
+            self._conn = None
             await conn.close()
             raise
-        self._conn = conn
+
+    async def _check_schema(self) -> None:
+        """Refuse a newer schema or another application's database; adapt the queries to an older schema."""
+        version = int((await self._all("PRAGMA user_version"))[0][0])
+        check_version(version)
+        tables = {str(r[0]) for r in await self._all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "runs" not in tables:
+            if tables or version != 0:
+                raise StoreError(f"{self.db_path} is not an evtool run database (it has no runs table); "
+                                 "pass the right --db")
+            # An empty database (a new file): no runs. A TEMP table lets every query run unchanged
+            # without writing the file (temporary tables live in memory, beside a read-only database).
+            create = statements(MIGRATIONS[0])[0].replace("CREATE TABLE runs", "CREATE TEMP TABLE runs", 1)
+            await self.conn.execute(create)
+            for script in MIGRATIONS[1:]:
+                for statement in statements(script):
+                    await self.conn.execute(statement.replace("ALTER TABLE runs", "ALTER TABLE temp.runs", 1))
+        columns = {str(r[1]) for r in await self._all("PRAGMA table_info(runs)")}
+        selected = {c: f"r.{c}" if c in columns else f"NULL AS {c}" for c in ADDED_COLUMNS}
+        self._list_sql = LIST_RUNS.format(**selected)
+        self._state_sql = STATE.format(**selected)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -92,8 +135,12 @@ class RunStore:
         return self._conn
 
     async def _all(self, sql: str, params: Any = ()) -> list[Any]:
-        async with self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        try:
+            async with self.conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            # a damaged file may open and list its runs, and fail only when a trace page is read
+            raise StoreError(describe_sqlite_error(self.db_path, exc)) from exc
 
     async def list_runs(self, scenario: str | None = None, outcome: str | None = None,
                         limit: int = 20) -> list[RunRow]:
@@ -101,20 +148,29 @@ class RunStore:
 
         For a run without a result (open or killed) the counts are what was committed so far.
         """
-        rows = await self._all(LIST_RUNS, {"scenario": scenario, "outcome": outcome, "limit": limit})
+        rows = await self._all(self._list_sql, {"scenario": scenario, "outcome": outcome, "limit": limit})
         out = []
         for r in rows:
             messages, events, virtual_ns = r[7], r[8], r[9]
             if events is None:
                 events, messages, virtual_ns = await self._progress(int(r[13]), r[12] == "full")
             checks = codec.loads(r[15]) if r[15] else []
+            state = run_state(r[16], r[17], r[18]) if r[2] is None else ""
             out.append(RunRow(id=r[0], started_at=r[1], ended_at=r[2], scenario_id=r[3], scenario_path=r[4],
                               seed=int(r[5]), outcome=r[6], messages=messages or 0, events=events or 0,
                               virtual_ns=virtual_ns or 0, transport=r[10], profile=r[11], record_mode=r[12],
                               overrides=codec.loads(r[14]) if r[14] else {},
                               checks_passed=sum(1 for c in checks if c.get("status") == "pass"),
-                              checks_total=len(checks)))
+                              checks_total=len(checks), state=state))
         return out
+
+    async def state(self, run_id: str) -> str | None:
+        """`running` or `died` for a run without a result (evtool.store.liveness); None once it has one."""
+        rows = await self._all(self._state_sql, (run_id,))
+        if not rows:
+            raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
+        ended_at, pid, host, heartbeat = rows[0]
+        return run_state(pid, host, heartbeat) if ended_at is None else None
 
     async def resolve(self, ref: str) -> str:
         """The run id for `ref`: a full id, a unique prefix of one, or `last`.
@@ -255,14 +311,21 @@ class RunStore:
         if not rows:
             raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
         rk = int(rows[0][0])
-        await self.conn.execute("BEGIN IMMEDIATE")
+        conn = await open_connection(self.db_path, None)
         try:
-            await self.conn.execute(f"DROP TABLE IF EXISTS {trace_table(rk)}")
-            await self.conn.execute("DELETE FROM runs WHERE rk = ?", (rk,))
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
+            await configure(conn)
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute(f"DROP TABLE IF EXISTS {trace_table(rk)}")
+                await conn.execute("DELETE FROM runs WHERE rk = ?", (rk,))
+                await conn.execute("COMMIT")
+            except BaseException:
+                await rollback(conn)
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(describe_sqlite_error(self.db_path, exc)) from exc
+        finally:
+            await conn.close()
 
 
 class SyncRunStore:
@@ -312,6 +375,10 @@ class SyncRunStore:
         """See `RunStore.get`."""
         return self._runner.run(self._store.get(run_id))
 
+    def state(self, run_id: str) -> str | None:
+        """See `RunStore.state`."""
+        return self._runner.run(self._store.state(run_id))
+
     def progress(self, run_id: str) -> tuple[int, int, int]:
         """See `RunStore.progress`."""
         return self._runner.run(self._store.progress(run_id))
@@ -340,4 +407,7 @@ class SyncRunStore:
                     return
                 yield from page
         finally:
-            self._runner.run(agen.aclose())
+            try:
+                self._runner.run(agen.aclose())
+            except RuntimeError:
+                pass  # left unfinished and collected after the store was closed: nothing left to close

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from evtool.store.errors import StoreError
+from evtool.store.errors import StoreError, describe_sqlite_error
 
 # Connection settings for every connection (writer and readers). WAL lets
 # readers run while a writer writes; NORMAL survives an application crash
@@ -62,7 +62,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_scenario ON runs(scenario_id);
 
     """,
+    # 2: who is recording a run that is still open, and when it last said so (`evtool runs`
+    # tells a live run from one whose process died: see evtool.store.liveness)
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;      -- the recording process
+    ALTER TABLE runs ADD COLUMN host TEXT;        -- the host it runs on (a pid means nothing elsewhere)
+    ALTER TABLE runs ADD COLUMN heartbeat REAL;   -- unix time of its last heartbeat
+    """,
 )
+# Columns a reader needs that an older schema lacks; a reader selects NULL for them instead.
+ADDED_COLUMNS: tuple[str, ...] = ("pid", "host", "heartbeat")
 
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
@@ -122,6 +131,9 @@ def connect_sync(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
                 ensure_wal_sync(conn)
             else:
                 conn.execute(pragma)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(describe_sqlite_error(path, exc)) from exc
     except BaseException:
         conn.close()
         raise
@@ -174,9 +186,23 @@ def migrate_sync(conn: sqlite3.Connection) -> int:
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback_sync(conn)
         raise
     return found
+
+
+def rollback_sync(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open, never raising.
+
+    SQLite rolls a transaction back by itself after some errors (a full
+    disk, an I/O error); a ROLLBACK then fails with "cannot rollback - no
+    transaction is active", which would hide the error that matters.
+    """
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 def statements(script: str) -> list[str]:

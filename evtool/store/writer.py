@@ -24,8 +24,9 @@ is indexed, ``E <message>`` on failure.
 
 End of input without an `E` frame means the parent died (SIGKILL, a crash):
 whatever was received is committed and the run keeps its `incomplete`
-outcome. The writer ignores SIGINT, so Ctrl-C reaches only the parent, which
-then sends an `E` frame with outcome `interrupted`.
+outcome. The writer ignores SIGINT and SIGTERM, so Ctrl-C or a `kill` of the
+process group reaches only the parent, which then sends an `E` frame with
+outcome `interrupted`.
 """
 
 from __future__ import annotations
@@ -152,7 +153,9 @@ class Writer:
                             self.conn.execute(sql, params)
                     self.conn.execute("COMMIT")
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    from evtool.store.schema import rollback_sync
+
+                    rollback_sync(self.conn)  # after a full disk SQLite has rolled back already
                     raise
                 return
             except sqlite3.OperationalError as exc:
@@ -247,7 +250,10 @@ def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
                 writer.finish(result_row, count)
                 return 0
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
-        message = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        from evtool.store.errors import describe_sqlite_error
+
+        detail = describe_sqlite_error(db, exc) if isinstance(exc, sqlite3.Error | OSError) else exc
+        message = f"{type(exc).__name__}: {detail}".replace("\n", " ")
         if writer is not None:
             writer.say(f"E {message}")
         else:
@@ -265,7 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m evtool.store.writer DB RUN_KEY", file=sys.stderr)
         return 2
+    # Ctrl-C and SIGTERM to the process group are for the parent: it ends the run and sends `E`;
+    # this process ends when its input does (also when the parent was killed outright).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return serve(Path(args[0]), int(args[1]), sys.stdin.buffer, sys.stdout)
 
 

@@ -17,6 +17,15 @@ from evtool.scenario import models as m
 from evtool.scenario.expressions import compile_expression
 from evtool.scenario.selectors import Aggregate, parse_assertion
 from evtool.scenario.units import format_duration
+from evtool.trace.fates import (
+    DEAD,
+    DROPPED_AT_LIMIT,
+    DROPPED_ON_EXHAUSTED,
+    DUPLICATE_OF_HANDLED,
+    EXPIRED,
+    PARKED,
+    FateLedger,
+)
 from evtool.trace.histogram import Histogram
 
 if TYPE_CHECKING:
@@ -36,21 +45,70 @@ def _result(name: str, check: str, status: str, expected: str, observed: str, ev
 
 
 class Checker:
-    """Base: an expectation folded over the trace."""
+    """Base: an expectation folded over the trace.
+
+    `result` judges what has been seen so far; `final` is the verdict, with the expectation's
+    `when` applied: `always` fails at the first sample whose result failed, `eventually` passes at
+    the first sample whose result passed (no later than `within`). A `within` the check cannot
+    honour makes the verdict unknown rather than being ignored.
+    """
+
+    WITHIN_AT_END = False
+    """True for checks that give `within` a meaning of their own (saga_terminates)."""
 
     def __init__(self, spec: Any, name: str) -> None:
         self.spec = spec
         self.name = name
+        self.failed_at: tuple[int, str] | None = None
+        self.held_at: tuple[int, str] | None = None
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         """Fold in a batch of events."""
 
     def tick(self, now: int) -> None:
-        """Called at every metric sample (for `always` / `eventually`)."""
+        """Called at every metric sample: judge `always` / `eventually` checks at this instant."""
+        when = getattr(self.spec, "when", "end")
+        if when == "end" or (self.failed_at is not None and when == "always") or self.held_at is not None:
+            return
+        within = getattr(self.spec, "within", None)
+        r = self.result(now, "pending")
+        if when == "always" and r["status"] == "fail":
+            self.failed_at = (now, r["observed"])
+        elif when == "eventually" and r["status"] == "pass" and (within is None or now <= within):
+            self.held_at = (now, r["observed"])
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
-        """The verdict at the end of the run."""
+        """The verdict on what was seen so far."""
         raise NotImplementedError
+
+    def final(self, now: int, drain: str) -> dict[str, Any]:
+        """The verdict at the end of the run, with `when` and `within` honoured."""
+        r = self.result(now, drain)
+        when = getattr(self.spec, "when", "end")
+        within = getattr(self.spec, "within", None)
+        if within is not None and when != "eventually" and not self.WITHIN_AT_END:
+            return {**r, "status": "unknown",
+                    "observed": f"`within` applies to `when: eventually`; it was not honoured here "
+                                f"({r['observed']})"}
+        if when == "always":
+            if self.failed_at is not None:
+                t, seen = self.failed_at
+                return {**r, "status": "fail", "expected": f"{r['expected']}, at every sample",
+                        "observed": f"false at {format_duration(t)}: {seen}"}
+            return {**r, "expected": f"{r['expected']}, at every sample"}
+        if when == "eventually":
+            limit = f" within {format_duration(within)}" if within is not None else ""
+            expected = f"{r['expected']}, eventually{limit}"
+            if self.held_at is not None:
+                t, seen = self.held_at
+                return {**r, "status": "pass", "expected": expected, "observed": f"held at {format_duration(t)}: {seen}"}
+            if r["status"] == "pass" and (within is None or now <= within):
+                return {**r, "expected": expected}
+            if r["status"] == "pass":
+                return {**r, "status": "fail", "expected": expected,
+                        "observed": f"held only after {format_duration(within)}: {r['observed']}"}
+            return {**r, "expected": expected}
+        return r
 
     def out(self, status: str, expected: str, observed: str, evidence: list[str] | None = None) -> dict[str, Any]:
         """A result dict carrying this checker's name, kind, because and when."""
@@ -60,83 +118,133 @@ class Checker:
 
 
 class NoLoss(Checker):
-    """Every message that entered the channel ends acked, dead-lettered or expired by policy."""
+    """Every message that entered ends with a fate: handled, dead-lettered, expired or dropped by policy.
 
-    def __init__(self, spec: m.NoLossCheck, name: str, engine: Engine) -> None:
+    An ack is not a fate by itself, and a count of copies is not a count of messages: each copy
+    of a message (one per channel, topic subscription and publish) is followed through the trace
+    by `FateLedger` (evtool.trace.fates) to the event that ends its life. How each trace kind
+    counts (docs/scenario-language.md, "Trace events"):
+
+    ========================== =====================================================================
+    kind                       what it does to a message's life in the checked channel
+    ========================== =====================================================================
+    published                  enters a queue or log (a topic's copies enter as `enqueued`); a
+                               republished copy continues the message its hand-off ack left pending
+    routed                     enters the queue a router forwarded it to
+    enqueued                   enters a topic subscription, a dead-letter channel or (redrive) its
+                               channel again; `reason: delay_elapsed` (and `routed`, which a
+                               log reports after `routed`) is no new arrival
+    publish_rejected           never entered (the producer was told); a refused republished copy
+                               is LOST
+    duplicate_dropped          a re-send that never entered (its first copy carries the fate); a
+                               republished copy swallowed by the window is LOST unless a copy of
+                               the message was handled
+    unroutable                 LOST: no binding or subscription took it
+    acked                      handled, when the ack follows `handled` (or precedes it, with
+                               ack: auto), or comes from a pattern's inbox; not a fate when it
+                               hands the message to a republished copy (`retry_scheduled` with
+                               mode republish, same instant, same consumer); an ack on delivery
+                               whose handler never finished is LOST
+    handled                    with its ack: handled (`duplicate: true` too: an earlier copy was)
+    dead_lettered, parked      dead-lettered (LOST with count_dead_letters_as_handled: false);
+                               after `expired` at the same instant, the same copy
+    expired                    expired by the channel's declared `ttl` (LOST with no ttl declared)
+    dropped                    `retries_exhausted` (on_exhausted: drop, declared) and
+                               `max_deliveries` on a channel that declares `max_deliveries` are
+                               fates; every other reason (overflow, even a declared drop_head;
+                               fault; broker_restart; subscription_deleted; dead_letter_cycle;
+                               rejected with no dead-letter channel) is LOST
+    max_deliveries_reached     LOST: the broker keeps it (JetStream: in the stream, with an
+                               advisory) where no consumer of the group sees it again
+    rejected                   on a queue, the next event (dead_lettered or dropped) decides; on a
+                               log the record is skipped: LOST unless dead_lettered follows
+    redriven                   leaves a dead-letter channel (judged again in its own channel)
+    retry_scheduled            marks a republish hand-off (see acked); no fate
+    delivered, redelivered,    no fate: the message is still in the broker's or the consumer's
+    failed, nacked, returned,  hands
+    lease_expired, delayed,
+    claimed, committed,
+    effect_applied,
+    batch_handled
+    emitted, outbox_relayed,   a new message, which enters by its own `published`
+    request_sent
+    dual_write_lost            a message that never entered a channel (the outbox expectations
+                               judge it); dual_write_ghost, outbox_written likewise
+    reply_received,            outcomes of a request (request_outcomes judges them), not of a
+    request_timed_out,         message in a channel
+    reply_orphaned,
+    request_fell_back
+    broker_restarted           its losses arrive as `dropped` (reason broker_restart)
+    drain_timed_out            what is still pending stays without a fate: unknown
+    instance_*, channel_closed no fate: unacked deliveries come back as `returned` (an ack: auto
+                               delivery whose handler is lost shows as an ack never handled)
+    rebalanced, partition_*,   not about one message's fate
+    fault_*, user_intervention,
+    saga_*, event_appended,
+    concurrency_conflict,
+    aggregate_loaded,
+    snapshot_taken, upcast,
+    projection_*, stale_read,
+    lesson_step, alert_raised,
+    load_ended, drain_ended,
+    run_ended
+    ========================== =====================================================================
+
+    A copy with no fate when the drain completed makes the result unknown (the check cannot see
+    what happened); one with no fate when the drain did not finish, too. Any loss fails.
+    """
+
+    def __init__(self, spec: m.NoLossCheck, name: str, scenario: m.Scenario) -> None:
         super().__init__(spec, name)
-        sc = engine.scenario
         if spec.channel is not None:
-            self.channels = {spec.channel}
+            channels = {spec.channel}
         else:
-            self.channels = {n for n, c in sc.channels.items()
-                             if not isinstance(c, m.RouterChannel) and getattr(c, "role", "normal") == "normal"}
-        # Queues and logs take a producer's publish directly; a topic's copies arrive as `enqueued`.
-        self.direct = {n for n in self.channels if isinstance(sc.channels.get(n), m.QueueChannel
-                                                                   | m.GroupedQueueChannel | m.LogChannel)}
-        self.outstanding: dict[tuple[str, str], int] = {}
-        self.entered = 0
-        self.lost_by_policy: list[str] = []
-        self.dead = 0
-        self.rejected = 0
+            channels = {n for n, c in scenario.channels.items()
+                        if not isinstance(c, m.RouterChannel) and getattr(c, "role", "normal") == "normal"}
+        self.channels = channels
+        self.ledger = FateLedger(scenario, channels, group=spec.group,
+                                 count_dead_letters_as_handled=spec.count_dead_letters_as_handled)
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
-        chans = self.channels
-        direct = self.direct
-        out = self.outstanding
-        for ev in batch:
-            kind = ev.kind
-            ch = ev.channel
-            if ch not in chans or ev.msg is None:
-                continue
-            arrived = False
-            if kind == "enqueued":
-                arrived = ev.data is None or ev.data.get("reason") != "delay_elapsed"
-            elif kind in ("published", "routed"):
-                arrived = ch in direct
-            if arrived:
-                k = (ev.msg, ch)
-                out[k] = out.get(k, 0) + 1
-                self.entered += 1
-                continue
-            if kind == "publish_rejected":
-                # refused at the door: the producer was told, so it never entered the channel
-                k = (ev.msg, ch)
-                if out.get(k, 0) > 0:
-                    out[k] -= 1
-                    if not out[k]:
-                        del out[k]
-                    self.entered -= 1
-                    self.rejected += 1
-                continue
-            if kind in ("acked", "expired", "dropped", "dead_lettered", "parked", "max_deliveries_reached"):
-                if kind in ("dead_lettered", "parked"):
-                    self.dead += 1
-                    if not self.spec.count_dead_letters_as_handled:
-                        self.lost_by_policy.append(ev.msg)
-                if kind == "dropped" and ev.data is not None and ev.data.get("reason") in ("overflow", "fault",
-                                                                                           "broker_restart"):
-                    self.lost_by_policy.append(ev.msg)
-                k = (ev.msg, ch)
-                n = out.get(k, 0)
-                if n <= 1:
-                    out.pop(k, None)
-                else:
-                    out[k] = n - 1
+        self.ledger.consume(batch)
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         where = ", ".join(sorted(self.channels))
-        expected = f"every message that entered {where} is acked, dead-lettered or expired by policy"
-        if not self.entered:
+        if self.spec.group is not None:
+            where += f" (group {self.spec.group})"
+        expected = (f"every message that entered {where} is handled, dead-lettered, expired by its TTL or "
+                    "dropped by a declared policy")
+        led = self.ledger
+        final = drain == "complete"
+        lost = led.lost(final=final)
+        pending = [mid for mid in led.pending(final=final) if mid not in lost]
+        if not led.entered and not lost:
             return self.out("unknown", expected, "no message entered the channel")
-        lost = sorted({msg for (msg, _c) in self.outstanding}) + self.lost_by_policy
-        if drain != "complete" and self.outstanding:
-            return self.out("unknown", expected,
-                            f"the drain did not finish: {len(self.outstanding)} message(s) still pending",
-                            lost)
         if lost:
-            return self.out("fail", expected, f"{len(lost)} of {self.entered} message(s) lost", lost)
-        refused = f", {self.rejected} refused at publish" if self.rejected else ""
-        return self.out("pass", expected, f"all {self.entered} accounted for ({self.dead} dead-lettered{refused})")
+            reasons: dict[str, int] = {}
+            for rs in lost.values():
+                for r in dict.fromkeys(rs):
+                    reasons[r] = reasons.get(r, 0) + 1
+            why = "; ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
+            more = f"; {len(pending)} more without a fate yet" if pending else ""
+            return self.out("fail", expected, f"{len(lost)} of {led.entered} message(s) lost: {why}{more}",
+                            sorted(lost) + pending)
+        if pending:
+            if final:
+                return self.out("unknown", expected,
+                                f"{len(pending)} message(s) have no fate in the trace although the drain "
+                                f"completed", pending)
+            return self.out("unknown", expected,
+                            f"the drain did not finish: {len(pending)} message(s) still pending", pending)
+        fates = led.fates
+        dead = fates[DEAD] + fates[PARKED]
+        parts = [f"{dead} dead-lettered"]
+        for label in (EXPIRED, DROPPED_ON_EXHAUSTED, DROPPED_AT_LIMIT, DUPLICATE_OF_HANDLED):
+            if fates[label]:
+                parts.append(f"{fates[label]} {label}")
+        if led.rejected:
+            parts.append(f"{led.rejected} refused at publish")
+        return self.out("pass", expected, f"all {led.entered} accounted for ({', '.join(parts)})")
 
 
 class DeadLetters(Checker):
@@ -146,20 +254,37 @@ class DeadLetters(Checker):
         super().__init__(spec, name)
         self.deliveries: dict[str, int] = {}
         self.letters: list[tuple[str, str | None, str | None, int]] = []
+        # (t, consumer) of a republish retry per message: the ack at that instant hands the message to
+        # a copy with the same id, so its deliveries go on counting (it is not done).
+        self.handoff: dict[str, tuple[int, str | None]] = {}
+        self.acked_now: tuple[int, dict[str, int]] = (-1, {})
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         target = self.spec.channel
         deliveries = self.deliveries
+        handoff = self.handoff
         for ev in batch:
             kind = ev.kind
             if kind in ("delivered", "redelivered") and ev.msg is not None and ev.channel != target:
                 deliveries[ev.msg] = deliveries.get(ev.msg, 0) + 1
+            elif kind == "retry_scheduled" and ev.msg is not None and ev.data is not None \
+                    and ev.data.get("mode") == "republish":
+                handoff[ev.msg] = (ev.t, ev.actor)
             elif kind == "acked" and ev.msg is not None and ev.channel != target:
-                deliveries.pop(ev.msg, None)
+                if handoff.pop(ev.msg, None) == (ev.t, ev.actor):
+                    continue
+                n = deliveries.pop(ev.msg, 0)
+                # a consumer that dead-letters by itself acks first, then reports the dead letter
+                if self.acked_now[0] != ev.t:
+                    self.acked_now = (ev.t, {})
+                self.acked_now[1][ev.msg] = n
             elif kind in ("dead_lettered", "parked") and ev.msg is not None and ev.data is not None \
                     and ev.data.get("target") == target:
                 reason = ev.data.get("reason")
-                self.letters.append((ev.msg, ev.tag, reason, deliveries.pop(ev.msg, 0)))
+                n = deliveries.pop(ev.msg, 0)
+                if ev.data.get("by") == "application" and self.acked_now[0] == ev.t:
+                    n += self.acked_now[1].pop(ev.msg, 0)
+                self.letters.append((ev.msg, ev.tag, reason, n))
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         s = self.spec
@@ -197,48 +322,68 @@ class DeadLetters(Checker):
         return self.out("pass", expected, seen + detail, [x[0] for x in letters])
 
 
+class _KeyTally:
+    """How often each business key was seen, with the first message of each and the repeats."""
+
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] = {}
+        self.first: dict[Any, str] = {}
+        self.violations: list[str] = []
+        self.seen = 0
+        self.keys_twice = 0
+
+    def add(self, key: Any, msg: str | None) -> None:
+        self.seen += 1
+        n = self.counts.get(key, 0) + 1
+        self.counts[key] = n
+        if n == 1:
+            self.first[key] = msg or ""
+        elif n == 2:
+            self.keys_twice += 1
+            self.violations.extend([self.first.get(key, ""), msg or ""])
+
+
 class EffectivelyOnce(Checker):
-    """Side effects applied once per business key."""
+    """Side effects applied once per business key.
+
+    Judged from what was applied, not from what succeeded: when the trace has `effect_applied`
+    events of the consumer (one per handling attempt that applied effects, with `bkeys` like
+    `handled`; also for an attempt that failed after applying some of them), those are counted.
+    A trace without them only shows successful handlings (`handled`), which is all a consumer
+    without effects does; effects applied by an attempt that then failed are invisible there.
+    """
 
     def __init__(self, spec: m.EffectivelyOnceCheck, name: str, engine: Engine) -> None:
         super().__init__(spec, name)
         consumer = engine.consumers[spec.consumer]
         self.index = len(consumer.business_keys)
         consumer.business_keys.append(compile_expression(spec.by))
-        self.counts: dict[Any, int] = {}
-        self.first: dict[Any, str] = {}
-        self.violations: list[str] = []
-        self.handled = 0
-        self.keys_twice = 0
+        self.handlings = _KeyTally()
+        self.applications = _KeyTally()
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         name = self.spec.consumer
-        counts = self.counts
         for ev in batch:
-            if ev.kind != "handled" or ev.actor != name or ev.data is None:
+            kind = ev.kind
+            if (kind != "handled" and kind != "effect_applied") or ev.actor != name or ev.data is None:
                 continue
             keys = ev.data.get("bkeys")
-            if keys is None or ev.data.get("duplicate"):
+            if keys is None or ev.data.get("duplicate") or len(keys) <= self.index:
                 continue
-            k = keys[self.index]
-            self.handled += 1
-            n = counts.get(k, 0) + 1
-            counts[k] = n
-            if n == 1:
-                self.first[k] = ev.msg or ""
-            elif n == 2:
-                self.keys_twice += 1
-                self.violations.extend([self.first.get(k, ""), ev.msg or ""])
+            (self.handlings if kind == "handled" else self.applications).add(keys[self.index], ev.msg)
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         expected = f"{self.spec.consumer} applies its effects once per {self.spec.by}"
-        if not self.handled:
+        applied = self.applications.seen > 0
+        tally = self.applications if applied else self.handlings
+        what = "applications of effects" if applied else "successful handlings"
+        if not tally.seen:
             return self.out("unknown", expected, "no message was handled")
-        if self.keys_twice:
+        if tally.keys_twice:
             return self.out("fail", expected,
-                            f"{self.keys_twice} key(s) had effects applied more than once "
-                            f"({self.handled} successful handlings)", self.violations)
-        return self.out("pass", expected, f"{self.handled} handlings, {len(self.counts)} keys, each once")
+                            f"{tally.keys_twice} key(s) had effects applied more than once "
+                            f"({tally.seen} {what})", tally.violations)
+        return self.out("pass", expected, f"{tally.seen} {what}, {len(tally.counts)} keys, each once")
 
 
 class NoDuplicates(Checker):
@@ -399,6 +544,7 @@ class PatternEvents(Checker):
 
     def __init__(self, spec: m.PatternCheck, name: str, engine: Engine | None = None) -> None:
         super().__init__(spec, name)
+        self.WITHIN_AT_END = spec.check == "saga_terminates"
         self.engine = engine
         self.started: dict[str, int] = {}
         self.ended: dict[str, str] = {}
@@ -419,7 +565,7 @@ class PatternEvents(Checker):
                 if kind == "request_sent" and data.get("attempt", 1) == 1:
                     self.count += 1
                     self.started[rid] = ev.t
-                elif kind in ("reply_received", "request_fell_back", "request_failed"):
+                elif kind in ("reply_received", "request_fell_back"):  # an error outcome is a fell_back
                     if rid in self.ended:
                         self.bad.append(rid)
                     self.ended[rid] = kind
@@ -525,27 +671,36 @@ class AssertionChecker(Checker):
                 else:
                     self.by_kind.setdefault(sel.name, []).append((slot, sel))
                     self.counters[slot] = 0
-        self.window: tuple[int, int] | None = None
+        # The window the metrics come from, as [start, end] spans of virtual time (end None = still
+        # open): `during: [from, to]`, or every span in which the named fault was active. Every
+        # aggregate honours it: counted events by their time, sampled gauges by their sample time,
+        # state by its value at the last sample inside the window.
+        self.windowed = spec.during is not None
+        self.spans: list[list[int | None]] = []
         self.fault_window: str | None = None
-        self.fault_active = False
-        self.window_start: int | None = None
-        self.window_end: int | None = None
         if isinstance(spec.during, list):
-            self.window = (spec.during[0], spec.during[1])
+            self.spans.append([spec.during[0], spec.during[1]])
         elif isinstance(spec.during, str):
             self.fault_window = spec.during.removeprefix("fault:")
+        self.state_slots = [i for i, agg in enumerate(self.aggs) if agg.selector.name.startswith("state.")]
+        self.state_seen: dict[int, float | None] | None = None
         self.violation: tuple[int, float | None, float | None] | None = None
         self.duration_valued = any(getattr(n, "unit_kind", None) == "duration" for n in _numbers(self.assertion)) \
             or any(a.selector.name in (*LATENCY_METRICS, "request.latency") and a.func != "count" for a in self.aggs)
         self.ever_true = False
         self.last_eval: tuple[bool | None, float | None, float | None] = (None, None, None)
 
+    def in_window(self, t: int) -> bool:
+        """True when virtual time `t` lies in the window (always, without one)."""
+        if not self.windowed:
+            return True
+        for start, end in self.spans:
+            if start <= t and (end is None or t <= end):  # type: ignore[operator]
+                return True
+        return False
+
     def _in_window(self, ev: TraceEvent) -> bool:
-        if self.window is not None:
-            return self.window[0] <= ev.t <= self.window[1]
-        if self.fault_window is not None:
-            return self.fault_active
-        return True
+        return self.in_window(ev.t)
 
     def consume(self, batch: Sequence[TraceEvent]) -> None:
         by_kind = self.by_kind
@@ -554,12 +709,11 @@ class AssertionChecker(Checker):
         for ev in batch:
             kind = ev.kind
             if fw is not None and ev.actor == fw:
-                if kind == "fault_started":
-                    self.fault_active = True
-                    self.window_start = ev.t
-                elif kind == "fault_ended":
-                    self.fault_active = False
-                    self.window_end = ev.t
+                spans = self.spans
+                if kind == "fault_started" and not (spans and spans[-1][1] is None):
+                    spans.append([ev.t, None])
+                elif kind == "fault_ended" and spans and spans[-1][1] is None:
+                    spans[-1][1] = ev.t
             sels = by_kind.get(kind)
             if sels is not None and self._in_window(ev):
                 for slot, sel in sels:
@@ -600,6 +754,12 @@ class AssertionChecker(Checker):
     def resolve(self, agg: Aggregate) -> float | None:
         """The current value of one aggregate (None = no data)."""
         i = self.aggs.index(agg)
+        if agg.selector.name.startswith("state.") and self.windowed:
+            # state has no history: its value at the last sample taken inside the window
+            return None if self.state_seen is None else self.state_seen.get(i)
+        return self._resolve_now(agg, i)
+
+    def _resolve_now(self, agg: Aggregate, i: int) -> float | None:
         func = agg.func
         sel = agg.selector
         slot = i * 4
@@ -621,7 +781,7 @@ class AssertionChecker(Checker):
                     "avg": lambda xs: sum(xs) / len(xs)}.get(func, lambda xs: None)(nums)
         if name in GAUGE_METRICS:
             labels = {f.label: f.value for f in sel.filters if f.op == "="}
-            values = self.engine.metrics.gauge(name, labels)
+            values = self.engine.metrics.gauge(name, labels, self.in_window if self.windowed else None)
             if not values:
                 return None
             if func == "max":
@@ -659,13 +819,20 @@ class AssertionChecker(Checker):
         return None
 
     def _span(self) -> float:
+        """Seconds of the window elapsed so far (of the run, without one)."""
         now = self.engine.now
-        if self.window is not None:
-            return (min(now, self.window[1]) - self.window[0]) / 1e9
-        if self.fault_window is not None and self.window_start is not None:
-            end = self.window_end if self.window_end is not None else now
-            return (end - self.window_start) / 1e9
-        return now / 1e9
+        if not self.windowed:
+            return now / 1e9
+        total = 0
+        for start, end in self.spans:
+            stop = now if end is None else min(now, end)  # type: ignore[type-var]
+            total += max(0, stop - start)  # type: ignore[operator]
+        return total / 1e9
+
+    def _see_state(self, now: int) -> None:
+        """Remember the state aggregates at a sample inside the window."""
+        if self.state_slots and self.windowed and self.in_window(now):
+            self.state_seen = {i: self._resolve_now(self.aggs[i], i) for i in self.state_slots}
 
     def _fmt(self, v: float | None) -> str:
         if v is not None and self.duration_valued:
@@ -677,10 +844,17 @@ class AssertionChecker(Checker):
         self.last_eval = self.assertion.evaluate(self.resolve)
         return self.last_eval
 
+    def final(self, now: int, drain: str) -> dict[str, Any]:
+        """An assertion applies `when` and `within` itself (in `tick` and `result`)."""
+        return self.result(now, drain)
+
     def tick(self, now: int) -> None:
+        self._see_state(now)
         when = self.spec.when
         if when == "end":
             return
+        if not self.in_window(now):
+            return  # a sample outside the window is not judged
         passed, left, right = self.evaluate()
         if when == "always" and passed is False and self.violation is None:
             self.violation = (now, left, right)
@@ -689,6 +863,7 @@ class AssertionChecker(Checker):
 
     def result(self, now: int, drain: str) -> dict[str, Any]:
         text = self.spec.that
+        self._see_state(now)
         passed, left, right = self.evaluate()
         shown = f"left = {self._fmt(left)}, right = {self._fmt(right)}"
         when = self.spec.when
@@ -701,9 +876,16 @@ class AssertionChecker(Checker):
                 return self.out("fail" if not self.spec.allow_unknown else "unknown", f"{text} at every sample",
                                 "no data to judge" if not self.spec.allow_unknown else "no data")
             return self.out("pass", f"{text} at every sample", f"held throughout; at the end {shown}")
+        if self.spec.within is not None and when != "eventually":
+            return self.out("unknown", text, f"`within` applies to `when: eventually`; it was not honoured "
+                                             f"here ({shown})")
         if when == "eventually":
-            if self.ever_true or passed:
+            within = self.spec.within
+            if self.ever_true or (passed and (within is None or now <= within)):
                 return self.out("pass", f"{text} eventually", f"held; at the end {shown}")
+            if passed and within is not None:
+                return self.out("fail", f"{text} eventually within {format_duration(within)}",
+                                f"held only after {format_duration(within)}; at the end {shown}")
             if passed is None:
                 return self.out("unknown", f"{text} eventually", "no data to judge")
             return self.out("fail", f"{text} eventually", f"never held; at the end {shown}")
@@ -753,7 +935,7 @@ class CheckSuite:
     @staticmethod
     def _make(spec: Any, name: str, engine: Engine) -> Checker:
         if isinstance(spec, m.NoLossCheck):
-            return NoLoss(spec, name, engine)
+            return NoLoss(spec, name, engine.scenario)
         if isinstance(spec, m.DeadLettersCheck):
             return DeadLetters(spec, name)
         if isinstance(spec, m.EffectivelyOnceCheck):
@@ -819,4 +1001,4 @@ class CheckSuite:
 
     def finish(self, now: int, drain: str) -> list[dict[str, Any]]:
         """The final verdicts."""
-        return [c.result(now, drain) for c in self.checkers]
+        return [c.final(now, drain) for c in self.checkers]

@@ -8,7 +8,7 @@ hundred points per run), whatever the run's length.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -147,22 +147,25 @@ class Metrics:
                     groups.append(g)
         return groups
 
-    def gauge(self, metric: str, labels: dict[str, Any]) -> list[float]:
-        """The sampled values of a gauge metric (queue.depth, in_flight, consumer.lag) matching labels."""
+    def gauge(self, metric: str, labels: dict[str, Any], within: Callable[[int], bool] | None = None,
+              ) -> list[float]:
+        """The sampled values of a gauge metric (queue.depth, in_flight, consumer.lag, throughput) matching
+        labels; with `within`, only the samples taken at a virtual time it accepts (for throughput, the
+        intervals whose both ends it accepts)."""
         out: list[float] = []
         if metric in ("queue.depth", "in_flight"):
             channel = labels.get("channel")
+            idx = 1 if metric == "queue.depth" else 2
             for name, series in self.depth.items():
                 if channel is not None and name != channel:
                     continue
-                idx = 1 if metric == "queue.depth" else 2
-                out.extend(float(p[idx]) for p in series)
+                out.extend(float(p[idx]) for p in series if within is None or within(p[0]))
         elif metric == "throughput":
             # messages handled per second between consecutive samples (for one consumer, or all)
             consumer = labels.get("consumer")
             pts = self.handled_at_sample
             for (t0, c0), (t1, c1) in zip(pts, pts[1:], strict=False):
-                if t1 <= t0:
+                if t1 <= t0 or (within is not None and not (within(t0) and within(t1))):
                     continue
                 if consumer is None:
                     n = sum(c1.values()) - sum(c0.values())
@@ -173,7 +176,7 @@ class Metrics:
             group = labels.get("group") or labels.get("consumer")
             for g, series in self.lag.items():
                 if group is None or g == group:
-                    out.extend(float(v) for _, v in series)
+                    out.extend(float(v) for t, v in series if within is None or within(t))
         return out
 
     def summary(self, engine: Engine) -> dict[str, Any]:

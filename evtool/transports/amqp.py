@@ -29,6 +29,7 @@ from typing import Any
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
     ChannelPlan,
+    PublishGate,
     SubSpec,
     Topology,
     TransportError,
@@ -92,6 +93,8 @@ class RabbitMQTransport:
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
         self.server_version = ""
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self.gate = PublishGate()
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -156,6 +159,28 @@ class RabbitMQTransport:
         self.queue_of[(channel, group)] = name
         self.names[name] = (channel, group)
 
+    async def _declare_group(self, plan: ChannelPlan, group: str) -> None:
+        """A topic's or log's group: its own queue, bound to the channel's fanout exchange."""
+        q = self.physical(plan.name, group)
+        await self._declare_queue(q, plan, plan.name, group)
+        await self.admin.queue_bind(q, self.physical(plan.name), routing_key="")
+
+    async def _late_group(self, channel: str, group: str) -> None:
+        """Declare and bind a late group's queue between the publishes issued before its subscribe and those
+        issued after (once, however many instances subscribe)."""
+        assert self.topology is not None
+        key = (channel, group)
+        fut = self._creating.get(key)
+        if fut is None:
+            fut = self._creating[key] = asyncio.get_running_loop().create_future()
+            try:
+                await self.gate.barrier(lambda: self._declare_group(self.topology.channels[channel], group))
+                fut.set_result(None)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        await asyncio.shield(fut)
+
     async def declare(self, topology: Topology, sink: TransportSink) -> None:
         """Declare exchanges, queues and bindings; start the observers of dead letters."""
         self.topology = topology
@@ -174,9 +199,8 @@ class RabbitMQTransport:
                 await self._declare_queue(self.physical(plan.name), plan, plan.name, None)
             elif plan.kind in ("topic", "log"):
                 for g in plan.groups:
-                    q = self.physical(plan.name, g)
-                    await self._declare_queue(q, plan, plan.name, g)
-                    await self.admin.queue_bind(q, self.physical(plan.name), routing_key="")
+                    if g not in plan.late:      # a late group's queue is declared when it subscribes
+                        await self._declare_group(plan, g)
         for plan in topology.channels.values():
             if plan.kind != "router":
                 continue
@@ -238,6 +262,7 @@ class RabbitMQTransport:
 
     async def publish(self, channel: str, msg: Message) -> bool:
         """Publish with a confirm; False when RabbitMQ nacks it (reject-publish at capacity)."""
+        from aiormq.exceptions import DeliveryError
         from pamqp.commands import Basic
 
         assert self.topology is not None
@@ -249,15 +274,22 @@ class RabbitMQTransport:
         props = Basic.Properties(message_id=msg.id, delivery_mode=2 if plan.durable else 1,
                                  content_type="application/json",
                                  expiration=str(max(1, msg.ttl_ns // 1_000_000)) if msg.ttl_ns else None)
-        async with self._window:
-            confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange, routing_key=rk[:255],
-                                                   properties=props)
+        async with self.gate.publishing(), self._window:
+            try:
+                confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange,
+                                                       routing_key=rk[:255], properties=props)
+            except DeliveryError:
+                # aiormq turns the broker's basic.nack into DeliveryError (aiormq/channel.py
+                # `_confirm_delivery`): the publish was refused, e.g. reject-publish at x-max-length
+                return False
         return not isinstance(confirm, Basic.Nack)
 
     # ------------------------------------------------------------------ consuming
 
     async def subscribe(self, spec: SubSpec) -> None:
         """Open a channel for the instance, set its prefetch and start consuming."""
+        if spec.group is not None and (spec.channel, spec.group) not in self.queue_of:
+            await self._late_group(spec.channel, spec.group)
         queue = self.queue_of.get((spec.channel, spec.group))
         if queue is None:
             raise TransportError(f"no queue declared for channel {spec.channel!r} group {spec.group!r}")

@@ -14,10 +14,12 @@ collide, and `Transport.cleanup` deletes what `Transport.declare` created.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +45,9 @@ DEFAULT_URLS = {
 PROFILE_OF = {"rabbitmq": "rabbitmq-quorum", "nats": "nats-jetstream", "redis": "redis-streams", "kafka": "kafka",
               "sqs": "sqs-standard"}
 """The core profile whose documented semantics each real broker is compared with."""
+
+PROFILE_BROKER = {"rabbitmq": "rabbitmq", "nats": "nats", "redis": "redis", "kafka": "kafka", "sqs": "sqs"}
+"""Each transport's broker as `Profile.broker` names it (a profile of the same broker is kept on a run)."""
 
 START_HINTS = {
     "rabbitmq": "start one with `docker run -d -p 5672:5672 rabbitmq:3.13` (or `sudo service rabbitmq-server "
@@ -114,8 +119,13 @@ class ChannelPlan:
     groups          consumer groups that read a topic or log (each gets its own queue / consumer / group)
     max_deliveries  broker-side delivery limit (None = unlimited)
     dead_letter     scenario channel that receives dead letters (None = they are dropped)
+    at_limit        what the profile does at the delivery limit: dead_letter | drop | keep_with_advisory (NATS
+                    keeps the message by itself; evtool emulates the others only when the profile says so)
     backoff_ns      NATS BackOff list (redelivery delays on ack timeout); empty = AckWait only
     bindings        for routers: (target channel, pattern)
+    late            groups of a topic or log first joined by a late consumer (`start:`) that starts from the
+                    latest message: the adapter creates their queue / consumer / group only at that subscribe
+                    (decision 2), so they see what the broker would show a subscription made then
     """
 
     name: str
@@ -125,6 +135,7 @@ class ChannelPlan:
     capacity: int | None = None
     overflow: str = "reject_publish"
     max_deliveries: int | None = None
+    at_limit: str = "dead_letter"
     dead_letter: str | None = None
     ack_timeout_ns: int | None = None
     dedup_window_ns: int | None = None
@@ -132,6 +143,7 @@ class ChannelPlan:
     router_type: str | None = None
     bindings: list[tuple[str, str]] = field(default_factory=list)
     durable: bool = True
+    late: set[str] = field(default_factory=set)
 
     @property
     def delivers(self) -> bool:
@@ -143,6 +155,47 @@ class ChannelPlan:
         if self.kind in ("queue", "grouped_queue"):
             return [None]
         return list(self.groups)
+
+
+class PublishGate:
+    """Orders publishes around the creation of a late subscription, so that it sees exactly the messages
+    the runtime counted for it: those published after the engine subscribed.
+
+    Every adapter `publish` runs inside `publishing()`, entered before its first await (so a publish the
+    engine issued earlier is registered before a later subscribe starts). `barrier(create)` closes the gate
+    (later publishes wait), waits for the publishes already under way to be answered by the broker, runs
+    `create` (declare and bind the queue, add the consumer, create the group at ``$``), then reopens.
+    """
+
+    def __init__(self) -> None:
+        self.inflight: set[asyncio.Future[None]] = set()
+        self.closed: asyncio.Event | None = None
+
+    @contextlib.asynccontextmanager
+    async def publishing(self) -> AsyncIterator[None]:
+        """Wrap one publish (and its broker answer)."""
+        while self.closed is not None:
+            await self.closed.wait()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inflight.add(done)
+        try:
+            yield
+        finally:
+            self.inflight.discard(done)
+            done.set_result(None)
+
+    async def barrier(self, create: Callable[[], Awaitable[None]]) -> None:
+        """Run `create` after every publish already under way, before any publish issued later."""
+        while self.closed is not None:
+            await self.closed.wait()
+        self.closed = asyncio.Event()
+        try:
+            if self.inflight:
+                await asyncio.wait(list(self.inflight))
+            await create()
+        finally:
+            ev, self.closed = self.closed, None
+            ev.set()
 
 
 @dataclass
@@ -167,6 +220,7 @@ class SubSpec:
     consumer: str
     instance: int
     prefetch: int
+    start_from: str = "latest"
 
 
 # ---------------------------------------------------------------------------------------------- protocols

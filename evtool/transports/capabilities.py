@@ -6,6 +6,7 @@ semantics reference, research §1.1, §1.4, §1.5) and evtool's substitute.
 
 from __future__ import annotations
 
+from evtool.core.profiles import Profile, get_profile
 from evtool.scenario import models as m
 from evtool.scenario.loader import LoadedScenario
 from evtool.transports.base import PROFILE_OF, check_transport
@@ -18,6 +19,20 @@ def _has_delayed_redeliver(sc: m.Scenario, channel: str) -> bool:
         if c.retry.backoff.type != "none":
             return True
     return False
+
+
+def _profile(sc: m.Scenario) -> Profile:
+    """The scenario's profile with its `broker.settings` applied (what the core runs with)."""
+    p = get_profile(sc.broker.profile)
+    return p.with_overrides(**sc.broker.settings) if sc.broker.settings else p
+
+
+def _limit(sc: m.Scenario, spec: m.DeliveryChannel) -> int | None:
+    """The channel's delivery limit as the topology plans it (the profile's default when unset)."""
+    md = spec.max_deliveries
+    if md == "unlimited" or md == 0:
+        return None
+    return _profile(sc).max_deliveries if md is None else int(md)
 
 
 def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[str]:
@@ -67,7 +82,9 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
     if isinstance(spec, m.LogChannel):
         if transport == "rabbitmq":
             out.append(f"{name}: log channels run as a fanout exchange with one queue per consumer group "
-                       "(partitions, offsets and replay are not modelled)")
+                       "(partitions and offsets are not modelled; a group starting from earliest has its queue "
+                       "declared when the run starts, so it holds every message, one starting from latest gets "
+                       "its queue when it joins)")
         elif spec.partitions > 1:
             out.append(f"{name}: {spec.partitions} partitions run as one stream (per-partition order and "
                        "rebalancing are not modelled)")
@@ -87,6 +104,9 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
         if classic and md not in (None, "unlimited", 0):
             out.append(f"{name}: a classic queue has no delivery limit (x-delivery-limit is for quorum queues); "
                        "max_deliveries is not enforced")
+        elif _limit(sc, spec) is not None and _profile(sc).at_limit != "dead_letter":
+            out.append(f"{name}: broker.settings.at_limit {_profile(sc).at_limit} cannot be had on RabbitMQ: at "
+                       "x-delivery-limit a quorum queue dead-letters (or drops, without a dead_letter target)")
         if spec.ack_timeout is not None:
             out.append(f"{name}: ack_timeout {spec.ack_timeout / 1e9:g}s cannot be set per queue on RabbitMQ "
                        "3.10; the server's consumer_timeout applies (default 30 min, closes the channel)")
@@ -99,18 +119,31 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
             out.append(f"{name}: RabbitMQ has no delayed requeue; for a retry with backoff evtool holds the "
                        "delivery for the delay, then nacks it (it counts against prefetch meanwhile)")
     elif transport == "nats":
-        if dl is not None:
-            out.append(f"{name}: NATS JetStream has no dead-letter queue (at MaxDeliver the message stays in the "
-                       f"stream and an advisory is published); evtool listens for the advisory, copies the "
-                       f"message to {dl} and records it as dead-lettered; a reject is +TERM plus the same copy")
-        elif md not in (None, "unlimited", 0):
+        limited = _limit(sc, spec) is not None
+        at_limit = _profile(sc).at_limit
+        if limited and at_limit == "keep_with_advisory":
             out.append(f"{name}: at MaxDeliver the message stays in the stream (advisory); recorded as "
-                       "max_deliveries_reached")
+                       "max_deliveries_reached, as the nats-jetstream profile does"
+                       + (f"; {dl} receives only rejected messages (+TERM, then evtool's copy)" if dl else ""))
+        elif limited:
+            out.append(f"{name}: NATS JetStream has no dead-letter queue; broker.settings.at_limit is "
+                       f"{at_limit}, so evtool emulates it: on the MaxDeliver advisory it reads the message, "
+                       + (f"publishes a copy to {dl}" if at_limit == "dead_letter" and dl else "drops it")
+                       + " and deletes it from a WorkQueue stream (the core does the same under this setting)")
+        elif dl is not None:
+            out.append(f"{name}: NATS JetStream has no dead-letter queue; a reject is +TERM, then evtool "
+                       f"publishes a copy to {dl}")
         if spec.ttl is not None:
             out.append(f"{name}: NATS has no per-message expiry at the head; ttl becomes the stream's MaxAge "
-                       "(old messages are removed wherever they are, without a dead letter)")
+                       "(old messages are removed wherever they are, without a dead letter, and no client is "
+                       "told): evtool records a message expired when a consumer that has read everything finds "
+                       "it missing (data.observed: missing), so the drain does not wait for it")
         if spec.capacity is not None and spec.overflow == "dead_letter":
             out.append(f"{name}: overflow dead_letter is not possible on NATS; the oldest message is discarded")
+        if spec.capacity is not None and spec.overflow != "reject_publish":
+            out.append(f"{name}: DiscardOld removes the oldest message at MaxMsgs and no client is told: evtool "
+                       "records it dropped (reason overflow, data.observed: missing) when a consumer that has "
+                       "read everything finds it missing, so the drain does not wait for it")
         if consumed and spec.ack_timeout is None:
             out.append(f"{name}: no ack_timeout set: NATS AckWait is 30 s, so a crashed consumer's messages "
                        "come back after 30 s")
@@ -120,14 +153,19 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
                        f"that gives entries idle for longer than {(spec.ack_timeout or 30_000_000_000) / 1e9:g}s "
                        "(the channel's ack_timeout, else 30 s) to a live consumer; a nack is a claim by the same "
                        "consumer after the retry delay")
-        if dl is not None or md not in (None, "unlimited", 0):
+        if _limit(sc, spec) is not None and _profile(sc).at_limit == "keep_with_advisory":
+            out.append(f"{name}: Redis has no delivery limit; at max_deliveries evtool leaves the entry pending "
+                       "and never claims it again (max_deliveries_reached), as the profile's at_limit says")
+        elif dl is not None or _limit(sc, spec) is not None:
             out.append(f"{name}: Redis has no dead-letter stream; evtool applies the documented recipe: at the "
                        "limit (or on a reject) XADD to the dead-letter stream, then XACK")
         if spec.ttl is not None:
             out.append(f"{name}: Redis streams have no message TTL; ttl is ignored")
         if spec.capacity is not None:
             out.append(f"{name}: capacity becomes XADD MAXLEN ~ (approximate trimming of the oldest entries, "
-                       "without dead letters or publish refusal)")
+                       "without dead letters or publish refusal, and no client is told): evtool records a "
+                       "trimmed entry dropped (reason overflow, data.observed: missing) when a consumer that "
+                       "has read everything finds it missing, so the drain does not wait for it")
         if spec.dedup_window:
             out.append(f"{name}: Redis has no deduplication; dedup_window is ignored")
     return out

@@ -8,11 +8,15 @@ Mapping (docs/transports.md has the full table):
 * routers: NATS has no exchanges; the runtime routes on the client with the core's routing table;
 * ``ack_timeout`` -> AckWait (30 s when unset), ``max_deliveries`` -> MaxDeliver, `ChannelPlan.backoff_ns` ->
   BackOff, ``ttl`` -> the stream's MaxAge, ``capacity`` -> MaxMsgs with DiscardNew (reject_publish) or
-  DiscardOld, ``dedup_window`` -> the stream's Duplicates window with ``Nats-Msg-Id`` = the message id;
+  DiscardOld, ``dedup_window`` (else the profile's) -> the stream's Duplicates window, and ``Nats-Msg-Id`` =
+  the message's ``dedup_id`` when it has one (a PubAck that says duplicate is recorded ``duplicate_dropped``);
 * dead letters: JetStream has none. At MaxDeliver the server publishes an advisory and keeps the message;
-  evtool listens for ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>``, reads the message by
-  its stream sequence and, if the channel has a ``dead_letter`` target, publishes a copy there (the documented
-  recipe); otherwise it records ``max_deliveries_reached``. A reject is ``+TERM`` plus the same copy.
+  evtool listens for ``$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`` and records
+  ``max_deliveries_reached`` (the profile's ``at_limit: keep_with_advisory``, the same fate as the core). Only
+  when the scenario asks for it explicitly (``broker.settings: {at_limit: dead_letter}``, which the core
+  applies too) does evtool emulate a dead-letter queue: it reads the message by its stream sequence,
+  publishes a copy to the channel's ``dead_letter`` target (the documented recipe) and deletes the original
+  from a WorkQueue stream. A reject is ``+TERM`` plus the same copy (the core dead-letters a reject too).
 
 Each instance pulls with its own fetch loop, never holding more unacked messages than its prefetch. A crashed
 instance stops pulling and acking: JetStream redelivers its messages when their AckWait ends.
@@ -27,6 +31,8 @@ from typing import Any
 
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
+    ChannelPlan,
+    PublishGate,
     SubSpec,
     Topology,
     TransportError,
@@ -101,6 +107,18 @@ class NatsTransport:
         self.server_version = ""
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
         self._background: set[asyncio.Task[Any]] = set()
+        self.gate = PublishGate()
+        self.consumers: set[tuple[str, str | None]] = set()
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    @staticmethod
+    def silent_removal(plan: ChannelPlan) -> str | None:
+        """How this stream removes messages without telling any client (None: it does not)."""
+        if plan.capacity is not None and plan.overflow != "reject_publish":
+            return "DiscardOld at MaxMsgs removes the oldest message, with no advisory"
+        if plan.ttl_ns is not None:
+            return "MaxAge removes a message wherever it is in the stream, with no advisory"
+        return None
 
     # ------------------------------------------------------------------ names
 
@@ -150,8 +168,6 @@ class NatsTransport:
     async def declare(self, topology: Topology, sink: TransportSink) -> None:
         """Create a stream per channel, durable consumers, and the advisory listeners."""
         from nats.js.api import (
-            AckPolicy,
-            ConsumerConfig,
             DeliverPolicy,
             DiscardPolicy,
             RetentionPolicy,
@@ -172,23 +188,53 @@ class NatsTransport:
                 max_age=plan.ttl_ns / 1e9 if plan.ttl_ns else None,
                 max_msgs=plan.capacity if plan.capacity else None,
                 discard=DiscardPolicy.NEW if plan.overflow == "reject_publish" else DiscardPolicy.OLD,
-                duplicate_window=plan.dedup_window_ns / 1e9 if plan.dedup_window_ns else None,
+                # NATS refuses a Duplicates window longer than MaxAge ("duplicates window can not be larger
+                # then max age", 2.9); a message older than MaxAge is gone anyway, so the window is clamped
+                duplicate_window=(min(plan.dedup_window_ns, plan.ttl_ns or plan.dedup_window_ns) / 1e9
+                                  if plan.dedup_window_ns else None),
             )
             await self.jsm.add_stream(cfg)
             self.streams.append(cfg.name)
-            ack_wait = (plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS) / 1e9
             for group in plan.subscriptions():
                 if group is None and not plan.groups:
                     continue      # a queue nobody consumes (a dead-letter queue): no consumer
-                durable = self.durable(plan.name, group)
-                await self.jsm.add_consumer(self.stream(plan.name), ConsumerConfig(
-                    durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=ack_wait, max_deliver=plan.max_deliveries or -1,
-                    backoff=[b / 1e9 for b in plan.backoff_ns] or None, max_ack_pending=-1,
-                ))
-                subject = (f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream(plan.name)}.{durable}")
-                sub = await self.nc.subscribe(subject, cb=self._advisory(plan.name, group))
-                self.advisory_subs.append(sub)
+                if group in plan.late:
+                    continue      # created when its first instance subscribes (DeliverPolicy new)
+                await self._add_consumer(plan.name, group, DeliverPolicy.ALL)
+
+    async def _add_consumer(self, channel: str, group: str | None, deliver: Any) -> None:
+        """The durable pull consumer of a queue or of one group, and its MaxDeliver advisory listener."""
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        durable = self.durable(channel, group)
+        await self.jsm.add_consumer(self.stream(channel), ConsumerConfig(
+            durable_name=durable, ack_policy=AckPolicy.EXPLICIT, deliver_policy=deliver,
+            ack_wait=(plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS) / 1e9, max_deliver=plan.max_deliveries or -1,
+            backoff=[b / 1e9 for b in plan.backoff_ns] or None, max_ack_pending=-1,
+        ))
+        self.consumers.add((channel, group))
+        subject = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream(channel)}.{durable}"
+        sub = await self.nc.subscribe(subject, cb=self._advisory(channel, group))
+        self.advisory_subs.append(sub)
+
+    async def _late_group(self, channel: str, group: str) -> None:
+        """Create a late group's consumer with DeliverPolicy new, after the publishes issued before its
+        subscribe were stored and before any issued later (once, however many instances subscribe)."""
+        from nats.js.api import DeliverPolicy
+
+        key = (channel, group)
+        fut = self._creating.get(key)
+        if fut is None:
+            fut = self._creating[key] = asyncio.get_running_loop().create_future()
+            try:
+                await self.gate.barrier(lambda: self._add_consumer(channel, group, DeliverPolicy.NEW))
+                fut.set_result(None)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        await asyncio.shield(fut)
 
     def _advisory(self, channel: str, group: str | None) -> Any:
         async def on_advisory(m: Any) -> None:
@@ -201,19 +247,37 @@ class NatsTransport:
                     self.sink.problem(f"max-deliveries advisory on {channel}: {exc}")
                 return
             count = int(doc.get("deliveries", 0))
+            plan = self.topology.channels[channel] if self.topology is not None else None
+            if plan is None or plan.at_limit == "keep_with_advisory":
+                # what JetStream itself does: the message stays in the stream, undeliverable to this consumer
+                if self.sink is not None:
+                    self.sink.kept(channel, group, msg, count)
+                return
+            # the profile asks for a dead letter (or a drop) at the limit: emulated, as the core does under
+            # the same profile; a WorkQueue stream's original is deleted so the stream shows it gone
+            if plan.kind in ("queue", "grouped_queue"):
+                try:
+                    await self.jsm.delete_msg(self.stream(channel), doc["stream_seq"])
+                except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+                    if self.sink is not None:
+                        self.sink.problem(f"could not delete {msg.id} from {channel} at MaxDeliver: {exc}")
+            if plan.at_limit == "drop":
+                if self.sink is not None:
+                    self.sink.dead(channel, group, msg, "max_deliveries", None, 1)
+                return
             await self._dead_or_kept(channel, group, msg, "max_deliveries", count)
         return on_advisory
 
     async def _dead_or_kept(self, channel: str, group: str | None, msg: Message, reason: str, count: int) -> None:
+        """Copy `msg` to the channel's dead-letter target (evtool's emulation), or record it dropped."""
         assert self.topology is not None and self.sink is not None
         plan = self.topology.channels[channel]
         target = plan.dead_letter
         if target is not None and target in self.topology.channels:
-            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths))
+            # a dead letter is a new publish: it never inherits a dedup id (decision 1)
+            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths), dedup_id=None)
             await self.publish(target, copy)
             self.sink.dead(channel, group, copy, reason, target, 1)
-        elif reason == "max_deliveries":
-            self.sink.kept(channel, group, msg, count)
         else:
             self.sink.dead(channel, group, msg, reason, None, 1)
 
@@ -225,9 +289,13 @@ class NatsTransport:
 
         assert self.topology is not None
         plan = self.topology.channels[channel]
-        headers = {"Nats-Msg-Id": msg.id} if plan.dedup_window_ns else None
+        # decision 1: only a message that carries a dedup id is deduplicated, keyed by that id (a derived
+        # message, a retry republish or a dead letter, carries none); getattr, since `Message.dedup_id` may
+        # not exist yet in a build of the core
+        dedup_id = getattr(msg, "dedup_id", None)
+        headers = {"Nats-Msg-Id": dedup_id} if dedup_id and plan.dedup_window_ns else None
         try:
-            async with self._window:
+            async with self.gate.publishing(), self._window:
                 ack = await self.js.publish(self.subject(channel), encode_message(msg), headers=headers)
         except APIError:
             return False
@@ -244,6 +312,8 @@ class NatsTransport:
         assert self.topology is not None
         if spec.channel not in self.topology.channels:
             raise TransportError(f"unknown channel {spec.channel!r}")
+        if spec.group is not None and (spec.channel, spec.group) not in self.consumers:
+            await self._late_group(spec.channel, spec.group)
         psub = await self.js.pull_subscribe_bind(durable=self.durable(spec.channel, spec.group),
                                                  stream=self.stream(spec.channel))
         pull = _Pull(spec, psub)
@@ -263,9 +333,13 @@ class NatsTransport:
                 pull.credit.clear()
                 await pull.credit.wait()
                 continue
+            started = asyncio.get_running_loop().time()
             try:
                 msgs = await pull.psub.fetch(want, timeout=FETCH_TIMEOUT_S)
             except (TimeoutError, nats.errors.TimeoutError):
+                empty = getattr(sink, "read_empty", None)
+                if empty is not None and pull.alive:
+                    empty(spec.sid, started)
                 continue
             except Exception as exc:  # noqa: BLE001 - a closed connection ends the loop
                 if pull.alive:

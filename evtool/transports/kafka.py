@@ -145,7 +145,6 @@ class KafkaTransport:
         self.producer: Any = None
         self.topics: list[str] = []
         self.parts: dict[str, int] = {}
-        self.ends: dict[str, list[int]] = {}
         self.groups: dict[tuple[str, str | None], _Group] = {}
         self.members: dict[int, _Member] = {}
         self.dead_sids: set[int] = set()
@@ -232,7 +231,6 @@ class KafkaTransport:
             n = int(spec.partitions) if isinstance(spec, m.LogChannel) else self._instances(plan.name)
             topic = self.topic(plan.name)
             self.parts[plan.name] = n
-            self.ends[plan.name] = [0] * n
             new.append(NewTopic(topic, num_partitions=n, replication_factor=1))
         if new:
             resp = await self.admin.create_topics(new)
@@ -276,8 +274,6 @@ class KafkaTransport:
             if self.sink is not None:
                 self.sink.problem(f"produce to {self.topic(channel)}: {exc}")
             return False
-        ends = self.ends[channel]
-        ends[md.partition] = max(ends[md.partition], md.offset + 1)
         if key is not None and md.partition != self.partition_of(channel, msg) and self.sink is not None:
             self.sink.problem(f"{channel}: key {msg.key!r} went to partition {md.partition}, evtool's "
                               f"partitioner says {self.partition_of(channel, msg)}")
@@ -651,17 +647,6 @@ class KafkaTransport:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-
-    # ------------------------------------------------------------------ lag
-
-    def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
-        """Records not yet handed out (log end - next offset, over partitions) and records in flight."""
-        g = self.groups.get((channel, group))
-        if g is None:
-            raise KeyError(channel)
-        ends = self.ends.get(channel, [])
-        lag = sum(max(0, e - g.next_offset[p]) for p, e in enumerate(ends))
-        return {"lag": lag, "in_flight": g.in_flight}
 
     # ------------------------------------------------------------------ cleanup
 

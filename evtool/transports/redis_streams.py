@@ -23,6 +23,8 @@ from typing import Any
 
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
+    ChannelPlan,
+    PublishGate,
     SubSpec,
     Topology,
     TransportError,
@@ -131,10 +133,21 @@ class RedisTransport:
         self.readers: dict[int, _Reader] = {}
         self.claimers: list[asyncio.Task[None]] = []
         self.delayed: set[tuple[str, str, bytes]] = set()
+        self.kept_entries: set[tuple[str, str, bytes]] = set()
         self.server_version = ""
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
         self._rr = itertools.count()
         self.batch: Any = None
+        self.gate = PublishGate()
+        self.groups: set[tuple[str, str | None]] = set()
+        self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    @staticmethod
+    def silent_removal(plan: ChannelPlan) -> str | None:
+        """How this stream removes entries without telling any client (None: it does not)."""
+        if plan.capacity is not None:
+            return "XADD MAXLEN ~ trims the oldest entries, unread ones included, without telling anyone"
+        return None
 
     # ------------------------------------------------------------------ names
 
@@ -181,17 +194,41 @@ class RedisTransport:
             key = self.key(plan.name)
             self.keys.append(key)
             for group in plan.subscriptions():
-                try:
-                    await self.r.xgroup_create(key, self.group_name(group), id="0", mkstream=True)
-                except Exception as exc:  # noqa: BLE001 - declaring again (a kept run) is fine
-                    if "BUSYGROUP" not in str(exc):
-                        raise
-            if not plan.groups and plan.kind in ("queue", "grouped_queue"):
-                continue
-            min_idle = plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS
-            for group in plan.subscriptions():
-                task = asyncio.get_running_loop().create_task(self._claimer(plan.name, group, min_idle))
-                self.claimers.append(task)
+                if group in plan.late:
+                    continue            # created at ``$`` when its first instance subscribes
+                await self._create_group(plan.name, group, "0")
+
+    async def _create_group(self, channel: str, group: str | None, start: str) -> None:
+        """XGROUP CREATE ... MKSTREAM at `start` (``0`` = every entry, ``$`` = only new ones), and the group's
+        claimer (not for a queue nobody consumes)."""
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        try:
+            await self.r.xgroup_create(self.key(channel), self.group_name(group), id=start, mkstream=True)
+        except Exception as exc:  # noqa: BLE001 - declaring again (a kept run) is fine
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self.groups.add((channel, group))
+        if not plan.groups and plan.kind in ("queue", "grouped_queue"):
+            return
+        min_idle = plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS
+        task = asyncio.get_running_loop().create_task(self._claimer(channel, group, min_idle))
+        self.claimers.append(task)
+
+    async def _late_group(self, channel: str, group: str) -> None:
+        """Create a late group at ``$`` after the XADDs issued before its subscribe and before any issued
+        later (once, however many instances subscribe)."""
+        key = (channel, group)
+        fut = self._creating.get(key)
+        if fut is None:
+            fut = self._creating[key] = asyncio.get_running_loop().create_future()
+            try:
+                await self.gate.barrier(lambda: self._create_group(channel, group, "$"))
+                fut.set_result(None)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        await asyncio.shield(fut)
 
     # ------------------------------------------------------------------ publishing
 
@@ -199,7 +236,7 @@ class RedisTransport:
         """XADD (with MAXLEN ~ when the channel has a capacity)."""
         assert self.topology is not None
         plan = self.topology.channels[channel]
-        async with self._window:
+        async with self.gate.publishing(), self._window:
             await self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, plan.capacity)
         return True
 
@@ -210,6 +247,8 @@ class RedisTransport:
         assert self.topology is not None
         if spec.channel not in self.topology.channels:
             raise TransportError(f"unknown channel {spec.channel!r}")
+        if spec.group is not None and (spec.channel, spec.group) not in self.groups:
+            await self._late_group(spec.channel, spec.group)
         reader = _Reader(spec, f"{spec.consumer}#{spec.instance}.{spec.sid}", self.key(spec.channel),
                          self.group_name(spec.group))
         self.readers[spec.sid] = reader
@@ -225,6 +264,7 @@ class RedisTransport:
                 reader.credit.clear()
                 await reader.credit.wait()
                 continue
+            started = asyncio.get_running_loop().time()
             try:
                 got = await self.r.xreadgroup(reader.group, reader.consumer, {reader.key: ">"}, count=want,
                                               block=BLOCK_MS)
@@ -234,6 +274,11 @@ class RedisTransport:
                 if reader.alive:
                     sink.problem(f"XREADGROUP on {reader.key}: {exc}")
                 return
+            if not any(entries for _key, entries in got or []):
+                empty = getattr(sink, "read_empty", None)
+                if empty is not None and reader.alive:
+                    empty(reader.spec.sid, started)
+                continue
             for _key, entries in got or []:
                 for entry_id, fields in entries:
                     if not reader.alive:
@@ -284,8 +329,7 @@ class RedisTransport:
         assert self.topology is not None
         plan = self.topology.channels[reader.spec.channel]
         if plan.max_deliveries is not None and count >= plan.max_deliveries:
-            await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id,
-                             "max_deliveries", count)
+            await self._at_limit(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id, count)
             return
         claimed = await self.r.xclaim(reader.key, reader.group, reader.consumer, 0, [entry_id])
         for cid, fields in claimed:
@@ -299,17 +343,32 @@ class RedisTransport:
         await self._dead(reader.spec.channel, reader.spec.group, reader.key, reader.group, entry_id, "rejected",
                          count)
 
+    async def _at_limit(self, channel: str, group: str | None, key: str, gname: str, entry_id: bytes,
+                        count: int) -> None:
+        """The delivery limit, as the profile's ``at_limit`` says (Redis has no limit: evtool's recipe)."""
+        assert self.topology is not None and self.sink is not None
+        plan = self.topology.channels[channel]
+        if plan.at_limit == "keep_with_advisory":
+            # left pending and never claimed again: what the core's keep_with_advisory does
+            self.kept_entries.add((key, gname, entry_id))
+            rows = await self.r.xrange(key, min=entry_id, max=entry_id)
+            if rows and b"m" in rows[0][1]:
+                self.sink.kept(channel, group, decode_message(rows[0][1][b"m"]), count)
+            return
+        await self._dead(channel, group, key, gname, entry_id, "max_deliveries", count,
+                         drop=plan.at_limit == "drop")
+
     async def _dead(self, channel: str, group: str | None, key: str, gname: str, entry_id: bytes, reason: str,
-                    count: int) -> None:
+                    count: int, drop: bool = False) -> None:
         assert self.topology is not None and self.sink is not None
         rows = await self.r.xrange(key, min=entry_id, max=entry_id)
-        target = self.topology.channels[channel].dead_letter
+        target = None if drop else self.topology.channels[channel].dead_letter
         if not rows or b"m" not in rows[0][1]:
             await self.r.xack(key, gname, entry_id)
             return
         msg = decode_message(rows[0][1][b"m"])
         if target is not None and target in self.topology.channels:
-            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths))
+            copy = msg.copy(deaths=(DeathRecord(channel, reason, 1, 0, 0, msg.key), *msg.deaths), dedup_id=None)
             await self.publish(target, copy)
             await self.r.xack(key, gname, entry_id)
             self.sink.dead(channel, group, copy, reason, target, 1)
@@ -339,8 +398,10 @@ class RedisTransport:
                 if (key, gname, entry_id) in self.delayed:
                     continue
                 count = int(p["times_delivered"])
+                if (key, gname, entry_id) in self.kept_entries:
+                    continue
                 if plan is not None and plan.max_deliveries is not None and count >= plan.max_deliveries:
-                    await self._dead(channel, group, key, gname, entry_id, "max_deliveries", count)
+                    await self._at_limit(channel, group, key, gname, entry_id, count)
                     continue
                 target = live[next(self._rr) % len(live)]
                 claimed = await self.r.xclaim(key, gname, target.consumer, min_idle_ms, [entry_id])

@@ -7,9 +7,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from evtool.scenario.loader import LoadedScenario
+from evtool.core.profiles import get_profile
+from evtool.scenario.loader import LoadedScenario, load_text
 from evtool.sim.engine import Engine, Listener, RunOutcome
 from evtool.transports.base import (
+    PROFILE_BROKER,
     PROFILE_OF,
     Transport,
     check_transport,
@@ -22,6 +24,27 @@ from evtool.transports.runtime import RealtimeEngine
 from evtool.transports.topology import build_topology
 
 CLEANUP_TIMEOUT_S = 15.0
+
+
+def broker_profile(loaded: LoadedScenario, transport: str) -> str:
+    """The profile a run on `transport` behaves as: the scenario's own when it describes that broker
+    (``rabbitmq-classic`` on RabbitMQ), else the broker's (`PROFILE_OF`)."""
+    check_transport(transport)
+    own = loaded.model.broker.profile
+    try:
+        if get_profile(own).broker == PROFILE_BROKER[transport]:
+            return own
+    except KeyError:
+        pass
+    return PROFILE_OF[transport]
+
+
+def under_profile(loaded: LoadedScenario, profile: str) -> LoadedScenario:
+    """`loaded` validated again with ``broker.profile`` set to `profile` (itself when it already is); a
+    ScenarioError says what the other profile refuses (e.g. ``start_from: earliest`` on a RabbitMQ topic)."""
+    if loaded.model.broker.profile == profile:
+        return loaded
+    return load_text(loaded.text, str(loaded.path), {**loaded.overrides, "broker.profile": profile})
 
 
 def make_transport(name: str, url: str, loaded: LoadedScenario | None = None) -> Transport:
@@ -62,6 +85,8 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
     check_transport(transport)
     real_url = resolve_url(transport, url)
     warnings = capabilities(loaded, transport)
+    scenario_profile = loaded.model.broker.profile
+    loaded = under_profile(loaded, broker_profile(loaded, transport))
     adapter = make_transport(transport, real_url, loaded)
     topo = build_topology(loaded.model, prefix or new_prefix())
     await adapter.connect()
@@ -85,7 +110,8 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
     problems = list(engine.broker.problems) if engine is not None else []  # type: ignore[attr-defined]
     outcome.extra.update({
         "transport": transport, "url": redact_url(real_url), "prefix": topo.prefix,
-        "server": getattr(adapter, "server_version", ""), "profile": PROFILE_OF[transport],
+        "server": getattr(adapter, "server_version", ""), "profile": loaded.model.broker.profile,
+        "scenario_profile": scenario_profile,
         "warnings": warnings, "problems": problems, "kept": keep, "wall_s": round(time.monotonic() - started, 3),
     })
     if problems and outcome.outcome == "passed":
@@ -130,9 +156,13 @@ def compare_runs(loaded: LoadedScenario, targets: Sequence[str], *, urls: dict[s
                  ) -> dict[str, RunOutcome]:
     """Run `loaded` on each target (``local`` = the core engine, else a transport); outcomes by target."""
     out: dict[str, RunOutcome] = {}
+    brokers = [t for t in targets if t != "local"]
     for target in targets:
         if target == "local":
-            out[target] = Engine(loaded, seed=seed, duration_ns=duration_ns).run()
+            # the core under the profile of the broker it is compared with (the first one named)
+            local = under_profile(loaded, broker_profile(loaded, brokers[0])) if brokers else loaded
+            out[target] = Engine(local, seed=seed, duration_ns=duration_ns).run()
+            out[target].extra["profile"] = local.model.broker.profile
         else:
             out[target] = run_on_transport(loaded, target, url=(urls or {}).get(target), keep=keep, seed=seed,
                                            duration_ns=duration_ns)
@@ -154,6 +184,7 @@ def comparison_rows(outcomes: dict[str, RunOutcome]) -> list[list[str]]:
             found = next((c for c in o.checks if c["name"] == name), None)
             row.append(f"{found['status']}: {found['observed']}" if found else "-")
         rows.append(row)
+    rows.append(["profile", *[str(o.extra.get("profile", "")) for o in outcomes.values()]])
     rows.append(["outcome", *[o.outcome for o in outcomes.values()]])
     rows.append(["drain", *[o.drain for o in outcomes.values()]])
     for k in KEY_COUNTS:

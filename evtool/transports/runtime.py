@@ -168,7 +168,21 @@ class TransportBroker:
                 self.routers[name] = rt
             else:
                 for g in plan.subscriptions():
-                    self.tallies[(name, g)] = _Tally()
+                    if g not in plan.late:
+                        self.tallies[(name, g)] = _Tally()
+        # the subscriptions that exist on the broker (as the runtime orders it): a late group joins when its
+        # first consumer subscribes, and from then on counts what is published (decision 2)
+        self.created: set[tuple[str, str | None]] = set(self.tallies)
+        # channels whose broker removes messages without telling any client (NATS MaxAge / DiscardOld, Redis
+        # MAXLEN): the messages published there, so that those found missing can be recorded (see read_empty)
+        silent = getattr(transport, "silent_removal", None)
+        self.silent: dict[str, str] = {}
+        for name, plan in topology.channels.items():
+            why = silent(plan) if silent is not None and plan.delivers else None
+            if why is not None:
+                self.silent[name] = why
+        self.kept_msgs: dict[str, Message] = {}
+        self.settled_at = 0.0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -179,6 +193,7 @@ class TransportBroker:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
+        self.settled_at = asyncio.get_running_loop().time()
         if not task.cancelled() and task.exception() is not None:
             self.problem(f"{type(task.exception()).__name__}: {task.exception()}")
 
@@ -209,14 +224,23 @@ class TransportBroker:
         if plan is None:
             raise KeyError(f"unknown channel {channel!r}")
         self.published[channel] += 1
+        if channel in self.silent:
+            self.kept_msgs[msg.id] = msg
         if plan.kind != "log":
             self._emit("published", msg, channel, msg.producer)
         leaves = self._arrive(channel, msg, via=None)
         if self.routes_on_broker or plan.kind != "router":
             self._spawn(self._publish(channel, msg, [channel]))
-        elif leaves:
-            self._spawn(self._publish(channel, msg, leaves))
+        else:
+            # one task per target, spawned now: each publish is ordered against a late subscription as the
+            # trace counted it (see PublishGate)
+            for leaf in leaves:
+                self._spawn(self._publish(leaf, msg, [leaf]))
         return True
+
+    def _groups(self, channel: str, plan: Any) -> list[str]:
+        """The groups of a topic or log that exist now (a late group only once subscribed)."""
+        return [g for g in plan.groups if (channel, g) in self.created]
 
     def _arrive(self, channel: str, msg: Message, via: str | None) -> list[str]:
         """Trace and tally the arrival of `msg` in `channel`; the leaf channels it ends in."""
@@ -239,19 +263,20 @@ class TransportBroker:
                 self._emit("published", msg, channel, msg.producer, data=data)
             else:
                 self._emit("enqueued", msg, channel, data={**data, "reason": via})
-            for g in plan.groups:
+            for g in self._groups(channel, plan):
                 t = self._tally((channel, g))
                 t.enqueued += 1
                 t.ready[msg.id] += 1
             return [channel]
         if plan.kind == "topic":
-            for g in plan.groups:
+            groups = self._groups(channel, plan)
+            for g in groups:
                 t = self._tally((channel, g))
                 t.enqueued += 1
                 t.ready[msg.id] += 1
                 self._emit("enqueued", msg, channel, data={"reason": "topic" if via in (None, "routed") else via,
                                                            "group": g})
-            if not plan.groups:
+            if not groups:
                 self._emit("unroutable", msg, channel, data={"reason": "no_subscriptions"})
             return [channel]
         t = self._tally((channel, None))
@@ -266,19 +291,29 @@ class TransportBroker:
             ok = await self.transport.publish(target, msg)
             if not ok:
                 self.refused[target] += 1
-                self._emit("publish_rejected", msg, target, msg.producer, data={"reason": "refused_by_broker"})
+                plan = self.topology.channels[target]
+                # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
+                # refused (it does not say why) is `refused_by_broker`
+                data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
+                                        if plan.capacity is not None and plan.overflow == "reject_publish"
+                                        else {"reason": "refused_by_broker"})
+                self._emit("publish_rejected", msg, target, msg.producer, data=data)
                 for key in [k for k in self.tallies if k[0] == target]:
                     self.tallies[key].take(msg.id)
                     self.tallies[key].enqueued -= 1
 
     def duplicate(self, channel: str, msg: Message) -> None:
-        """The broker dropped a publish as a duplicate (NATS Nats-Msg-Id within the window)."""
-        self._emit("duplicate_dropped", msg, channel, msg.producer, data={"by": "broker"})
+        """The broker dropped a publish as a duplicate (NATS: the PubAck of a ``Nats-Msg-Id`` seen within the
+        window says ``duplicate``). As in the core, the publish never entered the channel: it is recorded
+        ``duplicate_dropped`` and taken back out of the counts (the client had already traced ``published``,
+        before the broker's answer)."""
+        self._emit("duplicate_dropped", msg, channel, msg.producer,
+                   data={"by": "broker", "dedup_id": getattr(msg, "dedup_id", None)})
+        self.published[channel] -= 1
         for key in [k for k in self.tallies if k[0] == channel]:
             t = self.tallies[key]
             t.take(msg.id)
-            t.dropped += 1
-            self._emit("dropped", msg, channel, data={"reason": "duplicate", "group": key[1]})
+            t.enqueued -= 1
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -294,7 +329,13 @@ class TransportBroker:
         g = None if plan.kind in ("queue", "grouped_queue") else (group or consumer)
         sub = _Sub(sid, channel, g, consumer, instance)
         self.subs[sid] = sub
-        self._spawn(self.transport.subscribe(SubSpec(sid, channel, g, consumer, instance, prefetch or 0)))
+        if (channel, g) not in self.created:
+            # a late group is created now: it counts what is published from here on (the adapter creates
+            # it on the broker after the publishes issued so far and before any issued later)
+            self.created.add((channel, g))
+            self._tally((channel, g))
+        self._spawn(self.transport.subscribe(SubSpec(sid, channel, g, consumer, instance, prefetch or 0,
+                                                     "latest" if g in plan.late else "earliest")))
         return sid
 
     def unsubscribe(self, now: int, sub: int, *, reason: str) -> None:
@@ -342,12 +383,15 @@ class TransportBroker:
                                                      redelivered or att > 1))
 
     def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
-             count: int = 1) -> None:
-        """A message left `channel` on the broker: dead-lettered, expired or dropped."""
+             count: int = 1, observed: str | None = None) -> None:
+        """A message left `channel` on the broker: dead-lettered, expired or dropped (`observed`: how evtool
+        knows, when not from the broker's own report)."""
         key = self._key(channel, group)
         t = self._tally(key)
         t.take(msg.id)
         data: dict[str, Any] = {"reason": reason}
+        if observed is not None:
+            data["observed"] = observed
         if group is not None:
             data["group"] = group
         attempt = self.attempts.get((key, msg.id), 0)
@@ -377,19 +421,40 @@ class TransportBroker:
             data["group"] = group
         self._emit("max_deliveries_reached", msg, channel, attempt=self.attempts.get((key, msg.id), 0), data=data)
 
+    def read_empty(self, sid: int, started: float) -> None:
+        """A read of subscription `sid` that began at loop time `started` found nothing to deliver.
+
+        On a channel whose broker removes messages silently (`Transport.silent_removal`), a copy the trace
+        still counts as ready is then gone: nothing of this run was under way on the broker when the read
+        began (every publish answered, every settlement sent), so the broker would have handed it out. It
+        is recorded as the core records that removal (``expired`` for a stream's MaxAge, ``dropped`` with
+        reason ``overflow`` for a discard or trim of the oldest), with ``data.observed: missing``, at the
+        time it was found missing rather than when the broker removed it.
+        """
+        s = self.subs.get(sid)
+        if s is None or not s.alive or s.channel not in self.silent or self.tasks or started < self.settled_at:
+            return
+        t = self.tallies.get(s.key)
+        if t is None or not t.ready or t.delayed or t.limbo:
+            return
+        if any(rec[0].key == s.key for rec in self.inflight.values()):
+            return
+        plan = self.topology.channels[s.channel]
+        reason = "expired" if plan.ttl_ns is not None and (plan.capacity is None
+                                                            or plan.overflow == "reject_publish") else "overflow"
+        for mid, n in list(t.ready.items()):
+            msg = self.kept_msgs.get(mid)
+            for _ in range(n):
+                if msg is None:
+                    t.take(mid)
+                    continue
+                self.dead(s.channel, s.group, msg, reason, None, 0, observed="missing")
+
     def fact(self, kind: str, channel: str | None, data: dict[str, Any], actor: str | None = None,
              instance: int | None = None) -> None:
         """A fact the adapter observed on the broker, in the trace vocabulary (Kafka: partition_assigned,
         partition_revoked, rebalanced, committed)."""
         self._emit(kind, None, channel, actor, instance, data=data)
-
-    def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
-        """A log group's ``lag`` and ``in_flight`` where the adapter can tell (Kafka); else KeyError (no
-        sample)."""
-        state = getattr(self.transport, "log_group_state", None)
-        if state is None:
-            raise KeyError(channel)
-        return state(channel, group)
 
     def problem(self, text: str) -> None:
         """Record a broker-side problem; the run outcome lists them."""
@@ -508,6 +573,19 @@ class TransportBroker:
             dropped=sum(t.dropped for t in parts), kept=sum(t.kept for t in parts),
             rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
 
+    def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
+        """A log group as the views read it, from the trace: lag = records not yet handed out, in flight =
+        handed out and not settled (positions and owners are the broker's, not tracked here)."""
+        key = (channel, group)
+        if key not in self.created:
+            raise KeyError(f"no consumer group {group!r} on log {channel!r}")
+        t = self._tally(key)
+        in_flight = sum(1 for rec in self.inflight.values() if rec[0].key == key) + sum(t.limbo.values())
+        members = [f"{s.consumer}#{s.instance}" for s in self.subs.values() if s.key == key and s.alive]
+        return {"position": [], "committed": [], "owner": [], "members": members,
+                "lag": sum(t.ready.values()) + sum(t.delayed.values()), "in_flight": in_flight,
+                "strategy": "broker"}
+
     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
         """Per-channel counts (groups are not split out on real brokers)."""
         return {channel: self.stats(channel)}
@@ -573,11 +651,14 @@ class RealtimeEngine(Engine):
         return self.finish()
 
     def _load_done(self) -> bool:
-        """Every producer has stopped and nothing is left on the timeline (injections, faults)."""
+        """Every producer has stopped and nothing is left on the timeline (injections, faults, a late
+        consumer's start: ending the load before it would leave its messages unread)."""
         now = self.now
         for p in self.producers:
             if not p.stopped or any(inj.at > now for inj in p.spec.inject):
                 return False
+        if any(c.spec.start > now and not c.instances for c in self.consumers.values()):
+            return False
         return not any(f.enabled and (f.at > now or f.every is not None) for f in self.scenario.faults)
 
     async def settle(self, timeout_s: float = 5.0) -> None:

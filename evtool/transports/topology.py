@@ -21,6 +21,25 @@ def _max_deliveries(spec: Any, profile: Profile) -> int | None:
     return int(md)
 
 
+def _dedup_window(spec: Any, profile: Profile) -> int | None:
+    """The channel's dedup window as the core computes it: its own (``0s`` = off), else the profile's."""
+    dw = spec.dedup_window
+    if dw is None:
+        return profile.dedup_window_ns
+    return dw or None
+
+
+def start_position(scenario: m.Scenario, channel: str, start_from: str, profile: Profile) -> str:
+    """Where a new subscription of a consumer starts (decision 2): ``earliest`` or ``latest``.
+
+    ``committed`` (the default: no committed position yet) is ``latest`` on a topic and the profile's
+    ``log_start`` on a log, as the core's `Broker.subscribe` does.
+    """
+    if start_from in ("earliest", "latest"):
+        return start_from
+    return profile.log_start if isinstance(scenario.channels.get(channel), m.LogChannel) else "latest"
+
+
 def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = None) -> Topology:
     """Plan every channel of `scenario` under `prefix`.
 
@@ -32,11 +51,22 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
         if scenario.broker.settings:
             profile = profile.with_overrides(**scenario.broker.settings)
     groups: dict[str, list[str]] = {}
+    first: dict[tuple[str, str], Any] = {}      # (channel, group) -> the consumer that creates the group
     for cname, c in scenario.consumers.items():
         g = c.group or cname
         lst = groups.setdefault(c.from_, [])
         if g not in lst:
             lst.append(g)
+        prev = first.get((c.from_, g))
+        if prev is None or c.start < prev.start:
+            first[(c.from_, g)] = c
+
+    def late(channel: str) -> set[str]:
+        """Groups created at their first subscribe: a late consumer starting from the latest message."""
+        return {g for (ch, g), c in first.items()
+                if ch == channel and c.start > 0
+                and start_position(scenario, channel, c.start_from, profile) == "latest"}
+
     persistence = scenario.broker.persistence
     plans: dict[str, ChannelPlan] = {}
     for name, spec in scenario.channels.items():
@@ -46,10 +76,12 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
                                       bindings=[(b.to, b.pattern) for b in spec.bindings], durable=durable)
             continue
         if isinstance(spec, m.LogChannel):
-            plans[name] = ChannelPlan(name, "log", groups=groups.get(name, []), durable=durable)
+            plans[name] = ChannelPlan(name, "log", groups=groups.get(name, []), durable=durable, late=late(name))
             continue
         plans[name] = ChannelPlan(
             name, spec.kind, groups=groups.get(name, []), ttl_ns=spec.ttl, capacity=spec.capacity,
-            overflow=spec.overflow, max_deliveries=_max_deliveries(spec, profile), dead_letter=spec.dead_letter,
-            ack_timeout_ns=spec.ack_timeout, dedup_window_ns=spec.dedup_window or None, durable=durable)
+            overflow=spec.overflow, max_deliveries=_max_deliveries(spec, profile), at_limit=profile.at_limit,
+            dead_letter=spec.dead_letter,
+            ack_timeout_ns=spec.ack_timeout, dedup_window_ns=_dedup_window(spec, profile), durable=durable,
+            late=late(name) if spec.kind == "topic" else set())
     return Topology(prefix, plans)

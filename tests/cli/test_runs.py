@@ -122,7 +122,7 @@ def test_show_a_run_without_a_result(tmp_path: Path) -> None:
     assert rec.sync(timeout=30)
     r = cli("show", run_id, "--db", str(db))
     assert r.exit_code == 0, r.output
-    assert "incomplete" in r.output and "still open" in r.output
+    assert "incomplete (running)" in r.output and "still recording" in r.output
     assert "5 events, 5 messages published, up to 4ms of virtual time" in r.output
     rec.finish(RunResult(outcome="passed", ended_at=utc_now_iso(), events=5))
 
@@ -320,3 +320,37 @@ def test_ctrl_c_marks_the_run_interrupted_and_exits_130(tmp_path: Path) -> None:
         assert result.events >= committed
         assert 0 < result.virtual_ns < 600 * 10**9
         assert sum(1 for _ in store.events(run_id)) == result.events
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path) -> None:
+    """`kill PID` (SIGTERM: timeout, systemd, CI runners) records the run as interrupted, like Ctrl-C."""
+    db = tmp_path / "runs.db"
+    proc = _start_long_run(db)
+    try:
+        run_id, committed = _wait_for_events(db, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "INTERRUPTED" in out.upper()
+    with SyncRunStore(db) as store:
+        _, result = store.get(run_id)
+        assert result is not None and result.outcome == "interrupted"
+        assert result.events >= committed
+        assert sum(1 for _ in store.events(run_id)) == result.events
+
+
+def test_the_sigterm_handler_is_removed_when_the_run_ends(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    rec = Recorder(tmp_path / "runs.db")
+    rec.start(RunHeader(id=new_run_id(), scenario_id="s", scenario_path="s.yaml", scenario_text="",
+                        scenario_hash="", seed=1, started_at=utc_now_iso()))
+    assert signal.getsignal(signal.SIGTERM) not in (before, signal.SIG_DFL)
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+    assert signal.getsignal(signal.SIGTERM) == before  # a second SIGTERM would end the process
+    rec.abort("interrupted")
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -286,6 +286,11 @@ class RealDriver(Driver):
 async def run_both(script: Any, plans: list[ChannelPlan], transport: str, url: str, profile: str, *,
                    classic: bool = False, **overrides: Any) -> tuple[CoreDriver, RealDriver]:
     """Run `script(driver)` on the core with `profile` and on the real broker; both drivers, for comparing."""
+    from evtool.core.profiles import get_profile
+
+    at_limit = get_profile(profile).with_overrides(**overrides).at_limit if overrides else get_profile(profile).at_limit
+    for p in plans:
+        p.at_limit = at_limit       # the adapter follows the profile at the delivery limit, as topology does
     core = CoreDriver(profile, **overrides)
     await core.start(plans)
     await script(core)

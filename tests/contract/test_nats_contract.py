@@ -94,7 +94,7 @@ async def test_backoff_spaces_redeliveries_on_ack_timeout(nats_url: str) -> None
     """BackOff [300ms, 600ms] with MaxDeliver 3: the 2nd delivery about 300 ms after the 1st, the 3rd about
     600 ms after the 2nd, then the MaxDeliver advisory (real broker only: the core has no BackOff)."""
     d = RealDriver("nats", nats_url)
-    await d.start([plan("q", max_deliveries=3, backoff_ns=(300 * MS, 600 * MS))])
+    await d.start([plan("q", max_deliveries=3, backoff_ns=(300 * MS, 600 * MS), at_limit="keep_with_advisory")])
     try:
         await d.publish("q", "m1")
         a = await d.subscribe("q", "a", prefetch=1)

@@ -108,3 +108,18 @@ def test_unknown_profile_lists_valid_names() -> None:
 def test_docs_match_code() -> None:
     """docs/profiles.md is generated from the code; regenerate with profiles_markdown() after a change."""
     assert DOCS.read_text() == profiles_markdown()
+
+
+def test_truth_fields_per_broker() -> None:
+    """The documented behaviours behind stale acks, reject, capacity and TTL (tests/core/test_stale_ack.py,
+    test_sqs_reject.py, test_capacity.py and test_ttl_profiles.py quote the sources and run them)."""
+    rows = {name: (p.stale_ack, p.reject_action, p.capacity_counts, p.overflow_head, p.message_expiry)
+            for name, p in PROFILES.items()}
+    assert rows["nats-jetstream"] == ("settles", "dead_letter", "stored", "drop", "anywhere")
+    assert rows["redis-streams"][:1] == ("settles",)
+    assert rows["sqs-standard"][:2] == rows["sqs-fifo"][:2] == ("ignored", "lease_expiry")
+    for rmq in ("rabbitmq-classic", "rabbitmq-quorum"):
+        assert rows[rmq] == ("refused", "dead_letter", "ready", "dead_letter", "at_head")
+    assert rows["kafka"][0] == "refused"
+    with pytest.raises(ValueError, match="stale_ack"):
+        get_profile("default").with_overrides(stale_ack="maybe")

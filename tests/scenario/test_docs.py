@@ -126,3 +126,24 @@ def test_every_check_and_fault_action_is_named() -> None:
         if action is not None:
             (name,) = action.annotation.__args__  # type: ignore[union-attr]
             assert f"| `{name}` |" in _section_of("faults"), name
+
+
+def test_the_in_flight_defaults_table_matches_the_profiles() -> None:
+    """The consumer section's table of default prefetches says what docs/profiles.md (the code) says."""
+    from evtool.core.profiles import PROFILES
+
+    section = TEXT[TEXT.index("#### In-flight defaults"):]
+    section = section[:section.index("\n### ")]
+    rows = re.findall(r"^\| (`[^|]+) \| ([^|]+) \|", section, re.M)
+    seen = set()
+    for names, default in rows:
+        for name in re.findall(r"`([a-z-]+)`", names):
+            p = PROFILES[name]
+            words = default.strip()
+            shown = "unlimited" if p.prefetch == 0 else str(p.prefetch)
+            assert words.split()[0] == shown, (name, words)
+            if p.prefetch_cap is not None:
+                assert f"{p.prefetch_cap}" in words, (name, words)
+            seen.add(name)
+    assert seen == set(PROFILES)
+

@@ -54,7 +54,10 @@ def test_unreachable_broker_says_how_to_start_one_without_the_password() -> None
 
 def test_capabilities_say_what_is_missing_and_what_evtool_does() -> None:
     nats = capabilities(load_text(text(POISON, "nats", ATTEMPTS="2")), "nats")
-    assert any("no dead-letter queue" in w and "advisory" in w and "orders.dlq" in w for w in nats)
+    assert any("stays in the stream" in w and "max_deliveries_reached" in w and "orders.dlq" in w for w in nats)
+    emulated = capabilities(load_text(text(POISON, "nats", ATTEMPTS="2").replace(
+        "profile: nats-jetstream", "profile: nats-jetstream, settings: {at_limit: dead_letter}")), "nats")
+    assert any("no dead-letter queue" in w and "emulates" in w and "orders.dlq" in w for w in emulated)
     redis = capabilities(load_text(text(POISON, "redis", ATTEMPTS="2")), "redis")
     assert any("never redelivers by itself" in w and "claimer" in w for w in redis)
     assert not any("orders.dlq: Redis never" in w for w in redis)      # nobody consumes the DLQ
@@ -98,3 +101,50 @@ def test_comparison_rows_put_targets_side_by_side() -> None:
     names = [r[0] for r in rows]
     assert "check poison" in names and "dead_lettered" in names
     assert all(r[1] == r[2] for r in rows[1:])
+
+
+def test_a_start_at_or_after_the_duration_is_a_located_warning() -> None:
+    loaded = load_text("""evtool: "1"
+id: late-start
+run: {seed: 1, duration: 1s}
+channels: {jobs: {kind: queue}}
+producers: {p: {to: jobs, count: 1, arrival: {process: constant, rate: 1/s}}}
+consumers:
+  w: {from: jobs, start: 1s}
+  v: {from: jobs, start: 900ms}
+""")
+    found = [w for w in loaded.warnings if w.path == "consumers.w.start"]
+    assert len(found) == 1 and found[0].line == 7 and "run.duration" in found[0].message, loaded.warnings
+    assert not [w for w in loaded.warnings if w.path == "consumers.v.start"]
+
+
+LATE = """evtool: "1"
+id: late-groups
+run: {seed: 1, duration: 2s}
+broker: {profile: PROFILE}
+channels: {events: {kind: topic}, ledger: {kind: log}}
+producers: {p: {to: events, count: 1, arrival: {process: constant, rate: 1/s}}}
+consumers:
+  a: {from: events}
+  b: {from: events, start: 1s}
+  c: {from: events, start: 1s, start_from: earliest}
+  d: {from: ledger, start: 1s}
+  e: {from: ledger, start: 1s, start_from: latest}
+"""
+
+
+def test_a_late_group_starting_from_latest_is_created_at_its_subscribe() -> None:
+    nats = build_topology(load_text(LATE.replace("PROFILE", "nats-jetstream")).model, "evt-x")
+    assert nats.channels["events"].late == {"b"}           # c replays: declared when the run starts
+    assert nats.channels["ledger"].late == {"e"}           # d: log_start earliest on nats-jetstream
+    redis = build_topology(load_text(LATE.replace("PROFILE", "redis-streams")).model, "evt-x")
+    assert redis.channels["ledger"].late == {"d", "e"}     # log_start latest on redis-streams
+
+
+def test_earliest_on_a_topic_that_keeps_no_history_is_a_located_error() -> None:
+    from evtool.scenario.errors import ScenarioError
+
+    with pytest.raises(ScenarioError) as err:
+        load_text(LATE.replace("PROFILE", "rabbitmq-quorum"))
+    [p] = [p for p in err.value.problems if p.path == "consumers.c.start_from"]
+    assert p.line == 10 and "keeps no history" in p.message and p.hint and "latest" in p.hint

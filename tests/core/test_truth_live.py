@@ -1,0 +1,163 @@
+"""The installed brokers still behave as the profiles say (RabbitMQ 3.10, NATS 2.9, Redis 7.0; seconds each).
+
+These replay the probe scripts quoted in test_stale_ack.py, test_capacity.py and test_ttl_profiles.py
+against the real brokers, so a broker upgrade that changes the behaviour fails here instead of
+silently making a profile untrue. Under ``CI=true`` an unreachable broker fails (broker_fixtures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from broker_fixtures import nats_url, rabbitmq_url, redis_url  # noqa: F401  (pytest fixtures)
+
+from evtool.core.profiles import get_profile
+
+
+def test_nats_ack_from_the_superseded_delivery_settles(nats_url: str) -> None:  # noqa: F811
+    """AckWait 1 s: the first delivery's ack, sent after the redelivery, settles the message."""
+    assert get_profile("nats-jetstream").stale_ack == "settles"
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+
+    async def probe() -> tuple[int, int, bool]:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        name = f"EVT_STALE_{uuid.uuid4().hex[:8]}"
+        subject = f"evt.stale.{name}"
+        await js.add_stream(StreamConfig(name=name, subjects=[subject], retention=RetentionPolicy.WORK_QUEUE))
+        try:
+            await js.add_consumer(name, ConsumerConfig(durable_name="c", ack_policy=AckPolicy.EXPLICIT,
+                                                       ack_wait=1.0, max_deliver=2))
+            sub = await js.pull_subscribe(subject, durable="c", stream=name)
+            await js.publish(subject, b"x")
+            (first,) = await sub.fetch(1, timeout=2)
+            await asyncio.sleep(1.3)
+            (second,) = await sub.fetch(1, timeout=2)
+            await first.ack_sync()
+            info = await js.consumer_info(name, "c")
+            stored = (await js.stream_info(name)).state.messages
+            try:
+                await sub.fetch(1, timeout=1.5)
+                third = True
+            except Exception:  # nats.errors.TimeoutError: nothing more to deliver
+                third = False
+            assert second.metadata.num_delivered == 2
+            return info.num_ack_pending, stored, third
+        finally:
+            await js.delete_stream(name)
+            await nc.close()
+
+    assert asyncio.run(probe()) == (0, 0, False)
+
+
+def test_redis_xack_after_xclaim_settles(redis_url: str) -> None:  # noqa: F811
+    """XACK by id removes an entry another consumer claimed; the claimer's XACK then counts 0."""
+    assert get_profile("redis-streams").stale_ack == "settles"
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    key = f"evt:stale:{uuid.uuid4().hex[:8]}"
+    try:
+        r.xgroup_create(key, "g", id="$", mkstream=True)
+        eid = r.xadd(key, {"v": "1"})
+        r.xreadgroup("g", "alice", {key: ">"}, count=1)
+        claimed = r.xclaim(key, "g", "bob", min_idle_time=0, message_ids=[eid])
+        assert [c[0] for c in claimed] == [eid]
+        assert r.xack(key, "g", eid) == 1
+        assert r.xpending_range(key, "g", "-", "+", 10) == []
+        assert r.xack(key, "g", eid) == 0
+    finally:
+        r.delete(key)
+        r.close()
+
+
+def test_nats_max_age_and_max_msgs_include_unacked(nats_url: str) -> None:  # noqa: F811
+    """MaxAge deletes an unacked message; MaxMsgs with DiscardOld deletes the oldest, unacked one."""
+    p = get_profile("nats-jetstream")
+    assert (p.message_expiry, p.capacity_counts, p.overflow_head) == ("anywhere", "stored", "drop")
+    import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StreamConfig
+
+    async def probe() -> tuple[int, int, int, int]:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        age, cap = (f"EVT_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("AGE", "CAP"))
+        try:
+            await js.add_stream(StreamConfig(name=age, subjects=[f"evt.{age}"], max_age=1.0,
+                                             retention=RetentionPolicy.WORK_QUEUE))
+            await js.add_consumer(age, ConsumerConfig(durable_name="c", ack_policy=AckPolicy.EXPLICIT, ack_wait=30))
+            sub = await js.pull_subscribe(f"evt.{age}", durable="c", stream=age)
+            await js.publish(f"evt.{age}", b"a")
+            await sub.fetch(1, timeout=2)
+            await asyncio.sleep(2.5)
+            aged = (await js.stream_info(age)).state.messages
+            pending = (await js.consumer_info(age, "c")).num_ack_pending
+            await js.add_stream(StreamConfig(name=cap, subjects=[f"evt.{cap}"], max_msgs=2,
+                                             discard=DiscardPolicy.OLD, retention=RetentionPolicy.WORK_QUEUE))
+            await js.add_consumer(cap, ConsumerConfig(durable_name="c", ack_policy=AckPolicy.EXPLICIT, ack_wait=30))
+            sub2 = await js.pull_subscribe(f"evt.{cap}", durable="c", stream=cap)
+            for body in (b"m0", b"m1"):
+                await js.publish(f"evt.{cap}", body)
+            await sub2.fetch(2, timeout=2)                 # both unacked
+            await js.publish(f"evt.{cap}", b"m2")
+            state = (await js.stream_info(cap)).state
+            return aged, pending, state.messages, state.first_seq
+        finally:
+            for name in (age, cap):
+                try:
+                    await js.delete_stream(name)
+                except Exception:  # the stream was never created (an earlier step failed)
+                    pass
+            await nc.close()
+
+    assert asyncio.run(probe()) == (0, 0, 2, 2)
+
+
+def test_rabbitmq_one_copy_maxlen_dead_letter_and_key_limit(rabbitmq_url: str) -> None:  # noqa: F811
+    """RabbitMQ 3.10: one copy over three paths; drop-head with a DLX dead-letters (reason maxlen);
+    a 256-byte routing key is refused by the client, never truncated."""
+    assert get_profile("rabbitmq-classic").overflow_head == "dead_letter"
+    import aio_pika
+    from aio_pika import ExchangeType, Message
+
+    async def probe() -> tuple[int, bytes | None, object, bool]:
+        conn = await aio_pika.connect(rabbitmq_url)
+        try:
+            ch = await conn.channel()
+            tag = uuid.uuid4().hex[:8]
+            e0 = await ch.declare_exchange(f"evt.e0.{tag}", ExchangeType.FANOUT, auto_delete=True)
+            e1 = await ch.declare_exchange(f"evt.e1.{tag}", ExchangeType.TOPIC, auto_delete=True)
+            q = await ch.declare_queue(f"evt.q.{tag}", exclusive=True)
+            await q.bind(e0)
+            await q.bind(e1, "a.*")
+            await q.bind(e1, "#")
+            await e0.bind(e1, "#")
+            await e1.publish(Message(b"x"), routing_key="a.b")
+            dlx = await ch.declare_exchange(f"evt.dlx.{tag}", ExchangeType.FANOUT, auto_delete=True)
+            dlq = await ch.declare_queue(f"evt.dlq.{tag}", exclusive=True)
+            await dlq.bind(dlx)
+            lim = f"evt.lim.{tag}"
+            await ch.declare_queue(lim, exclusive=True,
+                                   arguments={"x-max-length": 2, "x-dead-letter-exchange": dlx.name})
+            for i in range(3):
+                await ch.default_exchange.publish(Message(f"m{i}".encode()), routing_key=lim)
+            await asyncio.sleep(0.3)
+            copies = 0
+            while (m := await q.get(fail=False)) is not None:
+                copies += 1
+                await m.ack()
+            dead = await dlq.get(fail=False)
+            body = dead.body if dead else None
+            reason = dead.headers["x-death"][0]["reason"] if dead else None  # type: ignore[index]
+            try:
+                await ch.default_exchange.publish(Message(b"x"), routing_key="k" * 256)
+                refused = False
+            except ValueError:
+                refused = True
+            return copies, body, reason, refused
+        finally:
+            await conn.close()
+
+    assert asyncio.run(probe()) == (1, b"m0", "maxlen", True)

@@ -1,0 +1,174 @@
+"""The other conservation-like checks judge messages, not copies (hand-made trace batches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from evtool.core.events import TraceEvent as E
+from evtool.scenario import models as m
+from evtool.trace.checks import DeadLetters, NoDuplicates
+
+MS = 1_000_000
+
+
+def republish_round(t: int, mid: str, attempt: int) -> list[E]:
+    """One delivery of a copy that fails and is handed over to a republished copy (retry.mode: republish)."""
+    return [
+        E(t, "published", mid, "work", "worker" if attempt > 1 else "load"),
+        E(t + 1, "delivered", mid, "work", "worker", 0, None, 1),
+        E(t + 2, "failed", mid, "work", "worker", 0, None, 1, None, {"error": "Flaky", "retryable": True}),
+        E(t + 2, "retry_scheduled", mid, "work", "worker", 0, None, 1, None,
+          {"delay": MS, "mode": "republish", "attempt": attempt + 1}),
+        E(t + 2, "acked", mid, "work", "worker", 0, None, 1),
+    ]
+
+
+def dead_letters(events: list[E], **spec: Any) -> dict[str, Any]:
+    check = DeadLetters(m.DeadLettersCheck(check="dead_letters", channel="dlq", **spec), "dl")
+    check.consume(events)
+    return check.result(events[-1].t, "complete")
+
+
+def test_dead_letter_attempts_count_across_republished_copies() -> None:
+    """The hand-off ack of a republish is not the end of the message: its attempts keep counting."""
+    events = republish_round(0, "m1", 1) + republish_round(10 * MS, "m1", 2) + [
+        E(20 * MS, "published", "m1", "work", "worker"),
+        E(20 * MS + 1, "delivered", "m1", "work", "worker", 0, None, 1),
+        E(20 * MS + 2, "failed", "m1", "work", "worker", 0, None, 1, None, {"error": "Flaky", "retryable": True}),
+        E(20 * MS + 2, "acked", "m1", "work", "worker", 0, None, 1),
+        E(20 * MS + 2, "dead_lettered", "m1", "work", "worker", None, None, 1, None,
+          {"reason": "rejected", "target": "dlq", "by": "application"}),
+    ]
+    r = dead_letters(events, attempts=3)
+    assert r["status"] == "pass", r
+
+
+def test_dead_letter_attempts_restart_after_a_handled_copy() -> None:
+    """An ack after `handled` does end a message's attempts (a later copy with the same id starts over)."""
+    events = [
+        E(0, "published", "m1", "work", "load"),
+        E(1, "delivered", "m1", "work", "worker", 0, None, 1),
+        E(2, "handled", "m1", "work", "worker", 0, None, 1, None, {"latency": 2}),
+        E(2, "acked", "m1", "work", "worker", 0, None, 1),
+        E(3, "published", "m1", "work", "load"),
+        E(4, "delivered", "m1", "work", "worker", 0, None, 1),
+        E(5, "rejected", "m1", "work", "worker", 0, None, 1),
+        E(5, "dead_lettered", "m1", "work", "worker", 0, None, 1, None, {"reason": "rejected", "target": "dlq"}),
+    ]
+    assert dead_letters(events, attempts=1)["status"] == "pass"
+
+
+def test_no_duplicates_ignores_a_republished_copy_that_was_never_handled() -> None:
+    """Two copies of one id (a republish) with one successful handling are no duplicate."""
+    events = republish_round(0, "m1", 1) + [
+        E(10 * MS, "published", "m1", "work", "worker"),
+        E(10 * MS + 1, "delivered", "m1", "work", "worker", 0, None, 1),
+        E(10 * MS + 2, "handled", "m1", "work", "worker", 0, None, 1, None, {"latency": 1}),
+        E(10 * MS + 2, "acked", "m1", "work", "worker", 0, None, 1),
+    ]
+    check = NoDuplicates(m.NoDuplicatesCheck(check="no_duplicates", consumer="worker"), "nd")
+    check.consume(events)
+    assert check.result(10 * MS + 2, "complete")["status"] == "pass"
+
+
+APP_DEAD_LETTER = """
+evtool: "1"
+id: app-dlq
+run: {seed: 1, duration: 1s, drain: {max: 1m}}
+channels:
+  work: {kind: queue}
+  dlq: {kind: queue, role: dead_letter}
+producers:
+  load: {to: work, arrival: {process: constant, rate: 5/s}}
+consumers:
+  worker:
+    from: work
+    processing: 5ms
+    dead_letter: dlq
+    fail_if: [{probability: 1.0, error: Broken}]
+    retry: {max_attempts: 3, mode: MODE, backoff: {type: constant, delay: 10ms}, on_exhausted: dead_letter}
+expect:
+  - {name: dl, check: dead_letters, channel: dlq, attempts: 3}
+"""
+
+
+def test_end_to_end_dead_letter_attempts_by_the_application() -> None:
+    """A consumer's own dead letter (it acks, then publishes to its dead-letter channel) counts every
+    attempt, whether retries redeliver or republish."""
+    from evtool.scenario.loader import load_text
+    from evtool.sim.engine import Engine
+    for mode in ("redeliver", "republish"):
+        outcome = Engine(load_text(APP_DEAD_LETTER.replace("MODE", mode), "t.yaml")).run()
+        result = next(c for c in outcome.checks if c["name"] == "dl")
+        assert result["status"] == "pass", (mode, result)
+        assert result["observed"].endswith("dead letter(s), each after 3 attempts"), (mode, result)
+        assert len(result["evidence"]) >= 3
+
+
+PARTIAL_EFFECTS = """
+evtool: "1"
+id: partial-effects
+run: {seed: 1, duration: 1s, drain: {max: 1m}}
+channels:
+  work: {kind: queue, max_deliveries: 3, dead_letter: dlq}
+  dlq: {kind: queue, role: dead_letter}
+producers:
+  load: {to: work, arrival: {process: constant, rate: 20/s}, payload: {amount: "{{ rand.choice([5, 5, 5, None]) }}"}}
+consumers:
+  worker:
+    from: work
+    processing: 5ms
+    state: {charged: 0}
+    effects:
+      - {inc: charged, by: 1}
+      - {set: last, value: "msg.payload.amount + 1"}
+    retry: {max_attempts: 1, on_exhausted: requeue}
+expect:
+  - {name: once, check: effectively_once, consumer: worker}
+  - {name: charges, that: "last(state.worker.charged) <= count(published{channel=work})"}
+"""
+
+
+def effectively_once(events: list[E]) -> dict[str, Any]:
+    from types import SimpleNamespace
+
+    from evtool.trace.checks import EffectivelyOnce
+    engine = SimpleNamespace(consumers={"worker": SimpleNamespace(business_keys=[])})
+    check = EffectivelyOnce(m.EffectivelyOnceCheck(check="effectively_once", consumer="worker"), "eo", engine)
+    check.consume(events)
+    return check.result(events[-1].t, "complete")
+
+
+def test_effectively_once_counts_effects_applied_by_failed_attempts() -> None:
+    """An attempt that applied an effect and then failed applied it all the same (hand-made trace
+    with the `effect_applied` events the check reads)."""
+    def attempt(t: int, mid: str, ok: bool) -> list[E]:
+        out = [E(t, "effect_applied", mid, "work", "worker", 0, None, 1, None, {"bkeys": [mid]})]
+        if ok:
+            out.append(E(t, "handled", mid, "work", "worker", 0, None, 1, None, {"bkeys": [mid], "latency": 1}))
+        else:
+            out.append(E(t, "failed", mid, "work", "worker", 0, None, 1, None, {"error": "EffectError"}))
+        return out
+    events = attempt(0, "m1", True) + attempt(1, "m2", False) + attempt(2, "m2", True)
+    r = effectively_once(events)
+    assert r["status"] == "fail", r
+    assert r["evidence"] == ["m2", "m2"]
+    # without `effect_applied`, only the successful handlings show, and they are each once
+    r = effectively_once([ev for ev in events if ev.kind != "effect_applied"])
+    assert r["status"] == "pass", r
+
+
+@pytest.mark.xfail(strict=True, reason="the consumer does not emit `effect_applied` yet (documented in "
+                                       "docs/scenario-language.md 'Trace events', never emitted): effects "
+                                       "applied by a handling that then fails leave no trace")
+def test_end_to_end_effects_of_failed_handlings_are_judged() -> None:
+    """Three of 19 messages fail their second effect after the first (`inc: charged`) was applied; each is
+    delivered 3 times, so `charged` ends at 25 for 19 messages. effectively_once must fail."""
+    from evtool.scenario.loader import load_text
+    from evtool.sim.engine import Engine
+    outcome = Engine(load_text(PARTIAL_EFFECTS, "t.yaml")).run()
+    results = {c["name"]: c for c in outcome.checks}
+    assert results["charges"]["status"] == "fail", results["charges"]   # the state shows the repeats
+    assert results["once"]["status"] == "fail", results["once"]
