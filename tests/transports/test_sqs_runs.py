@@ -120,19 +120,12 @@ def test_a_run_leaves_no_queues_behind(sqs_url: str) -> None:
     assert asyncio.run(left()) == []
 
 
-class _Deduped(Message):
-    """A message with the dedup id the core gains by decision 1 (set here by hand)."""
-
-    __slots__ = ("dedup_id",)
-
-
 def test_send_entries_follow_decision_1() -> None:
     """Without an endpoint: MessageDeduplicationId = msg.dedup_id when set; a FIFO message without one gets a
     fresh id (never deduplicated) unless the queue is content-based; standard queues get neither."""
     t = SqsTransport("http://127.0.0.1:5000")
     t.fifo = {"f": True, "s": False}
-    m = _Deduped("m1", key="acct-1")
-    m.dedup_id = "order-42"
+    m = Message("m1", key="acct-1", dedup_id="order-42")
     assert t._entry("f", m)["MessageDeduplicationId"] == "order-42"
     assert t._entry("f", m)["MessageGroupId"] == "acct-1"
     plain = Message("m2")
