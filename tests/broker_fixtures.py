@@ -43,3 +43,15 @@ def redis_url() -> str:
 def broker(request: pytest.FixtureRequest) -> tuple[str, str]:
     """Each real broker in turn: (transport name, URL)."""
     return request.param, _url(request.param)
+
+
+@pytest.fixture
+def kafka_url() -> str:
+    """Kafka's URL (EVTOOL_KAFKA_URL or kafka://127.0.0.1:9092; .ci/run starts Tansu there)."""
+    return _url("kafka")
+
+
+@pytest.fixture
+def sqs_url() -> str:
+    """The SQS endpoint (EVTOOL_SQS_URL or http://127.0.0.1:5000; .ci/run starts moto's server there)."""
+    return _url("sqs")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from evtool.cli.runner import RunOptions
     from evtool.scenario.loader import LoadedScenario
 
-TRANSPORTS = ("local", "rabbitmq", "nats", "redis")
+TRANSPORTS = ("local", "rabbitmq", "nats", "redis", "kafka", "sqs")
 COUNTS = ("published", "acked", "dead_lettered", "retries", "redelivered", "duplicates_skipped")
 
 

@@ -58,10 +58,10 @@ def run(
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the run.", rich_help_panel="Recording"),
     record: str = typer.Option("full", "--record", help="full (every event) or summary.",
                                rich_help_panel="Recording"),
-    transport: str = typer.Option("local", "--transport", help="local, rabbitmq, nats or redis.",
+    transport: str = typer.Option("local", "--transport", help="local, rabbitmq, nats, redis, kafka or sqs.",
                                   rich_help_panel="Brokers"),
     url: str | None = typer.Option(None, "--url", help="Broker URL (or EVTOOL_RABBITMQ_URL / _NATS_URL / "
-                                                       "_REDIS_URL).", rich_help_panel="Brokers"),
+                                                       "_REDIS_URL / _KAFKA_URL / _SQS_URL).", rich_help_panel="Brokers"),
     keep: bool = typer.Option(False, "--keep", help="Keep what the run declared on the broker.",
                               rich_help_panel="Brokers"),
     compare: str | None = typer.Option(None, "--compare", help="Run on several transports and compare, e.g. "

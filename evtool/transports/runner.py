@@ -60,6 +60,14 @@ def make_transport(name: str, url: str, loaded: LoadedScenario | None = None) ->
         from evtool.transports.jetstream import NatsTransport
 
         return NatsTransport(url)
+    if name == "kafka":
+        from evtool.transports.kafka import KafkaTransport
+
+        return KafkaTransport(url, loaded)
+    if name == "sqs":
+        from evtool.transports.sqs import SqsTransport
+
+        return SqsTransport(url, loaded)
     from evtool.transports.redis_streams import RedisTransport
 
     return RedisTransport(url)

@@ -257,7 +257,9 @@ class TransportBroker:
                 out.extend(self._arrive(t, msg, "routed"))
             return out
         if plan.kind == "log":
-            data: dict[str, Any] = {"partition": 0}
+            # the partition the adapter's partitioner picks (Kafka: murmur2 of the key), else one stream
+            part = getattr(self.transport, "partition_of", None)
+            data: dict[str, Any] = {"partition": part(channel, msg) if part is not None else 0}
             if via is None:
                 self._emit("published", msg, channel, msg.producer, data=data)
             else:
@@ -451,6 +453,12 @@ class TransportBroker:
                     t.take(mid)
                     continue
                 self.dead(s.channel, s.group, msg, reason, None, 0, observed="missing")
+
+    def fact(self, kind: str, channel: str | None, data: dict[str, Any], actor: str | None = None,
+             instance: int | None = None) -> None:
+        """A fact the adapter observed on the broker, in the trace vocabulary (Kafka: partition_assigned,
+        partition_revoked, rebalanced, committed)."""
+        self._emit(kind, None, channel, actor, instance, data=data)
 
     def problem(self, text: str) -> None:
         """Record a broker-side problem; the run outcome lists them."""

@@ -29,8 +29,12 @@ def test_url_comes_from_argument_then_environment_then_default(monkeypatch: pyte
     monkeypatch.setenv(ENV_VARS["redis"], "redis://cache:6380/1")
     assert resolve_url("redis") == "redis://cache:6380/1"
     assert resolve_url("redis", "redis://other:1/0") == "redis://other:1/0"
-    with pytest.raises(TransportError, match="valid: rabbitmq, nats, redis"):
-        resolve_url("kafka")
+    with pytest.raises(TransportError, match="valid: rabbitmq, nats, redis, kafka, sqs"):
+        resolve_url("mqtt")
+    monkeypatch.delenv(ENV_VARS["kafka"], raising=False)
+    monkeypatch.setenv(ENV_VARS["sqs"], "http://sqs.eu-west-1.amazonaws.com")
+    assert resolve_url("kafka") == "kafka://127.0.0.1:9092"
+    assert resolve_url("sqs") == "http://sqs.eu-west-1.amazonaws.com"
 
 
 def test_credentials_are_redacted() -> None:

@@ -1,0 +1,462 @@
+"""Amazon SQS (aiobotocore) against any SQS endpoint: AWS, or moto's server on 127.0.0.1 for tests.
+
+Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table):
+
+* ``queue`` -> standard queue ``<prefix>-<channel>``; with the ``sqs-fifo`` profile, and for every
+  ``grouped_queue``, a FIFO queue (``.fifo``) whose MessageGroupId is the message key;
+  ``content_based_dedup: true`` sets ContentBasedDeduplication;
+* ``topic`` -> one queue per consumer group; SQS has no topics, so the client sends a copy to each (what SNS
+  fan-out to SQS queues would do); ``log`` -> one FIFO queue per group, MessageGroupId = key (per-key order;
+  no partitions, offsets or rebalances); routers are resolved on the client;
+* the channel's ``ack_timeout`` is the queue's VisibilityTimeout (whole seconds, rounded up; 30 s unset);
+* ``max_deliveries`` with a ``dead_letter`` target is a RedrivePolicy (maxReceiveCount); SQS moves the
+  message itself, on the receive that would exceed the limit. evtool sees the move by watching the
+  dead-letter queue (ReceiveMessage with VisibilityTimeout 0, which leaves the message visible);
+* deliveries: ReceiveMessage with long polling (WaitTimeSeconds 1), MaxNumberOfMessages = the free prefetch
+  credit (at most 10); ApproximateReceiveCount is the delivery count;
+* ack = DeleteMessage (batched, 10 a call); nack = ChangeMessageVisibility to the retry delay (whole seconds,
+  rounded up; 0 = at once); SQS has no reject: evtool sends a copy to the dead-letter queue and deletes the
+  original (without a target it only deletes: dropped);
+* MessageDeduplicationId = ``msg.dedup_id`` when set (decision 1). A FIFO queue needs a deduplication id
+  when content-based deduplication is off; for a message without one evtool sends a fresh id, so it is
+  never deduplicated;
+* a crashed consumer's received messages come back when their visibility timeout ends (the lease).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from evtool.core.message import DeathRecord, Message
+from evtool.scenario import models as m
+from evtool.transports.base import (
+    SubSpec,
+    Topology,
+    TransportError,
+    TransportSink,
+    TransportUnavailable,
+    decode_message,
+    encode_message,
+    redact_url,
+)
+
+NS = 1_000_000_000
+WAIT_S = 1
+"""Long-polling wait of one ReceiveMessage (seconds): short, so a leaving consumer stops promptly."""
+BATCH = 10
+"""SQS's limit for SendMessageBatch, DeleteMessageBatch and MaxNumberOfMessages."""
+DEFAULT_VISIBILITY_S = 30
+WATCH_S = 0.1
+"""How often the dead-letter watcher looks for messages SQS moved."""
+
+
+def queue_name(prefix: str, channel: str, group: str | None, fifo: bool) -> str:
+    """An SQS queue name (letters, digits, ``-`` and ``_``, at most 80 characters, ``.fifo`` for FIFO)."""
+    base = f"{prefix}-{channel}" + (f"-{group}" if group else "")
+    base = re.sub(r"[^A-Za-z0-9_-]", "_", base)[: 80 - (5 if fifo else 0)]
+    return base + (".fifo" if fifo else "")
+
+
+def _secs(ns: int | None, default: int) -> int:
+    return default if ns is None else max(0, math.ceil(ns / NS))
+
+
+class _Batcher:
+    """Coalesces the calls of one kind made in one loop iteration into batches of 10 (one round trip each)."""
+
+    def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]]) -> None:
+        self.call = call
+        self.pending: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
+        self.scheduled = False
+
+    def add(self, queue_url: str, entry: dict[str, Any]) -> asyncio.Future[bool]:
+        """Queue `entry` for `queue_url`; the future is True when SQS accepted it."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.pending.setdefault(queue_url, []).append((entry, fut))
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
+        return fut
+
+    async def _flush(self) -> None:
+        self.scheduled = False
+        pending, self.pending = self.pending, {}
+        calls = []
+        for url, items in pending.items():
+            for i in range(0, len(items), BATCH):
+                calls.append(self._one(url, items[i:i + BATCH]))
+        await asyncio.gather(*calls)
+
+    async def _one(self, url: str, items: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        entries = [{**e, "Id": str(i)} for i, (e, _f) in enumerate(items)]
+        try:
+            resp = await self.call(url, entries)
+        except Exception as exc:  # noqa: BLE001 - every waiter gets the error
+            for _e, f in items:
+                if not f.done():
+                    f.set_exception(exc)
+            return
+        failed = {int(x["Id"]) for x in resp.get("Failed", [])}
+        for i, (_e, f) in enumerate(items):
+            if not f.done():
+                f.set_result(i not in failed)
+
+
+class _Reader:
+    """One consumer instance's receive loop."""
+
+    __slots__ = ("spec", "url", "task", "in_flight", "credit", "alive")
+
+    def __init__(self, spec: SubSpec, url: str) -> None:
+        self.spec = spec
+        self.url = url
+        self.task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+        self.credit = asyncio.Event()
+        self.alive = True
+
+
+class SqsTransport:
+    """The SQS adapter (see the module docstring)."""
+
+    name = "sqs"
+    routes_on_broker = False
+    returns_on_close = False        # received messages come back only when their visibility timeout ends
+
+    def __init__(self, url: str, loaded: Any = None) -> None:
+        self.url = url
+        self.endpoint = url if "://" in url else f"http://{url}"
+        parts = urlsplit(self.endpoint)
+        self.region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+        if parts.hostname and parts.hostname.startswith("sqs.") and parts.hostname.count(".") >= 3:
+            self.region = parts.hostname.split(".")[1]
+        self.scenario: m.Scenario | None = loaded.model if loaded is not None else None
+        self.profile = self.scenario.broker.profile if self.scenario is not None else "sqs-standard"
+        self.sink: TransportSink | None = None
+        self.topology: Topology | None = None
+        self.client: Any = None
+        self._ctx: Any = None
+        self.urls: dict[tuple[str, str | None], str] = {}
+        self.fifo: dict[str, bool] = {}
+        self.readers: dict[int, _Reader] = {}
+        self.watchers: list[asyncio.Task[None]] = []
+        self.copied: set[str] = set()
+        self.seen_dead: set[tuple[str, str]] = set()
+        self.sends: _Batcher | None = None
+        self.deletes: _Batcher | None = None
+        self.server_version = ""
+
+    # ------------------------------------------------------------------ connection
+
+    async def connect(self) -> None:
+        """Open the client and list queues once (bounded); TransportUnavailable when nothing answers."""
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
+        session = get_session()
+        # a local emulator accepts any key; a real AWS endpoint takes the usual credential chain
+        creds: dict[str, str] = {}
+        if not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
+            creds = {"aws_access_key_id": "evtool", "aws_secret_access_key": "evtool"}
+        self._ctx = session.create_client(
+            "sqs", endpoint_url=self.endpoint, region_name=self.region,
+            config=AioConfig(connect_timeout=3, read_timeout=WAIT_S + 10, retries={"max_attempts": 2},
+                             max_pool_connections=64), **creds)
+        self.client = await self._ctx.__aenter__()
+        try:
+            await asyncio.wait_for(self.client.list_queues(MaxResults=1), timeout=8)
+        except Exception as exc:  # noqa: BLE001 - botocore raises several unrelated types here
+            await self.close()
+            raise TransportUnavailable(f"cannot reach SQS at {redact_url(self.url)}: {exc}") from exc
+        self.server_version = "sqs api 2012-11-05"
+        self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries))
+        self.deletes = _Batcher(lambda url, entries: self.client.delete_message_batch(QueueUrl=url,
+                                                                                      Entries=entries))
+
+    async def close(self) -> None:
+        """Close the client."""
+        if self._ctx is not None:
+            try:
+                await self._ctx.__aexit__(None, None, None)
+            except Exception:  # noqa: BLE001, S110 - closing a broken client: nothing more to do
+                pass
+        self._ctx = self.client = None
+
+    # ------------------------------------------------------------------ topology
+
+    def _is_fifo(self, name: str) -> bool:
+        assert self.topology is not None
+        plan = self.topology.channels[name]
+        if plan.kind in ("grouped_queue", "log") or self.profile == "sqs-fifo":
+            return True
+        # a dead-letter queue of a FIFO queue must be FIFO too (AWS: same type as its source)
+        return any(p.dead_letter == name and self._is_fifo(p.name) for p in self.topology.channels.values()
+                   if p.name != name)
+
+    def _session_ns(self, channel: str) -> int | None:
+        """For a log's queues: the longest session_timeout of its consumers. A crashed member's messages come
+        back when their visibility timeout ends, as a crashed Kafka member's partitions move when its session
+        times out."""
+        if self.scenario is None:
+            return None
+        found = [int(c.session_timeout) for c in self.scenario.consumers.values()
+                 if c.from_ == channel and c.session_timeout is not None]
+        return max(found) if found else None
+
+    def _content_dedup(self, name: str) -> bool:
+        spec = self.scenario.channels.get(name) if self.scenario is not None else None
+        return bool(getattr(spec, "content_based_dedup", False))
+
+    async def declare(self, topology: Topology, sink: TransportSink) -> None:
+        """Create the queues (dead-letter targets first, so that their ARNs exist for the redrive policies)."""
+        self.topology = topology
+        self.sink = sink
+        plans = [p for p in topology.channels.values() if p.kind != "router"]
+        targets = topology.dead_letter_targets()
+        plans.sort(key=lambda p: 0 if p.name in targets else 1)
+        for plan in plans:
+            fifo = self._is_fifo(plan.name)
+            self.fifo[plan.name] = fifo
+            lease = plan.ack_timeout_ns if plan.kind != "log" else self._session_ns(plan.name)
+            attrs: dict[str, str] = {"VisibilityTimeout": str(_secs(lease, DEFAULT_VISIBILITY_S))}
+            if fifo:
+                attrs["FifoQueue"] = "true"
+                attrs["ContentBasedDeduplication"] = "true" if self._content_dedup(plan.name) else "false"
+            if plan.ttl_ns is not None:
+                # MessageRetentionPeriod is the closest SQS has to a TTL (60 s .. 14 days)
+                attrs["MessageRetentionPeriod"] = str(min(1_209_600, max(60, _secs(plan.ttl_ns, 60))))
+            if plan.max_deliveries is not None and plan.dead_letter in self.urls_by_channel():
+                arn = await self._arn(self.urls[(plan.dead_letter, None)])
+                attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arn,
+                                                     "maxReceiveCount": str(plan.max_deliveries)})
+            keys = [None] if plan.kind in ("queue", "grouped_queue") else list(plan.groups)
+            for g in keys:
+                name = queue_name(topology.prefix, plan.name, g, fifo)
+                try:
+                    resp = await self.client.create_queue(QueueName=name, Attributes=attrs)
+                except Exception as exc:  # noqa: BLE001 - the message says which attribute was refused
+                    raise TransportError(f"create queue {name}: {exc}") from exc
+                self.urls[(plan.name, g)] = resp["QueueUrl"]
+        for target in targets:
+            if (target, None) in self.urls:
+                sources = [p.name for p in plans if p.dead_letter == target and p.max_deliveries is not None]
+                if sources:
+                    self.watchers.append(asyncio.get_running_loop().create_task(self._watch(target, sources)))
+
+    def urls_by_channel(self) -> set[str]:
+        """Channels that have a queue of their own (not per group) already."""
+        return {c for (c, g) in self.urls if g is None}
+
+    async def _arn(self, url: str) -> str:
+        attrs = await self.client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attrs["Attributes"]["QueueArn"])
+
+    # ------------------------------------------------------------------ publishing
+
+    def _entry(self, channel: str, msg: Message) -> dict[str, Any]:
+        entry: dict[str, Any] = {"MessageBody": encode_message(msg).decode()}
+        if self.fifo.get(channel):
+            entry["MessageGroupId"] = str(msg.key) if msg.key is not None else "_"
+            dedup = getattr(msg, "dedup_id", None)
+            if dedup is not None:
+                entry["MessageDeduplicationId"] = str(dedup)[:128]
+            elif not self._content_dedup(channel):
+                # AWS refuses a FIFO send without an id when content-based dedup is off; a message without a
+                # dedup id is never deduplicated, so it gets a fresh one
+                entry["MessageDeduplicationId"] = uuid.uuid4().hex
+        return entry
+
+    async def publish(self, channel: str, msg: Message) -> bool:
+        """SendMessage (batched) to the channel's queue, or a copy to each group's queue of a topic or log."""
+        assert self.topology is not None and self.sends is not None
+        plan = self.topology.channels[channel]
+        keys = [None] if plan.kind in ("queue", "grouped_queue") else list(plan.groups)
+        entry = self._entry(channel, msg)
+        ok = True
+        for g in keys:
+            try:
+                ok = await self.sends.add(self.urls[(channel, g)], dict(entry)) and ok
+            except Exception as exc:  # noqa: BLE001 - the endpoint refused the call
+                if self.sink is not None:
+                    self.sink.problem(f"send to {channel}: {exc}")
+                return False
+        return ok
+
+    # ------------------------------------------------------------------ consuming
+
+    async def subscribe(self, spec: SubSpec) -> None:
+        """Start the instance's ReceiveMessage loop on its queue."""
+        key = (spec.channel, spec.group)
+        if key not in self.urls:
+            raise TransportError(f"no queue for {spec.channel!r} group {spec.group!r}")
+        reader = _Reader(spec, self.urls[key])
+        self.readers[spec.sid] = reader
+        reader.task = asyncio.get_running_loop().create_task(self._loop(reader))
+
+    async def _loop(self, reader: _Reader) -> None:
+        sink = self.sink
+        assert sink is not None
+        pf = reader.spec.prefetch or BATCH
+        while reader.alive:
+            want = min(BATCH, pf - reader.in_flight)
+            if want <= 0:
+                reader.credit.clear()
+                await reader.credit.wait()
+                continue
+            try:
+                resp = await self.client.receive_message(
+                    QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=WAIT_S,
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported; the loop tries again
+                if reader.alive:
+                    sink.problem(f"ReceiveMessage on {reader.url}: {exc}")
+                await asyncio.sleep(0.2)
+                continue
+            for raw in resp.get("Messages", []):
+                if not reader.alive:
+                    return      # received by a consumer that is gone: back when the visibility timeout ends
+                count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+                reader.in_flight += 1
+                sink.deliver(reader.spec.sid, decode_message(raw["Body"].encode()), count, count > 1,
+                             (reader, raw["ReceiptHandle"], raw["Body"], count))
+
+    def _settled(self, reader: _Reader) -> None:
+        reader.in_flight -= 1
+        reader.credit.set()
+
+    async def unsubscribe(self, sid: int, reason: str) -> None:
+        """Stop receiving; what the consumer holds comes back when its visibility timeout ends."""
+        reader = self.readers.pop(sid, None)
+        if reader is None:
+            return
+        reader.alive = False
+        reader.credit.set()
+        if reader.task is not None:
+            reader.task.cancel()
+
+    async def ack(self, handle: Any) -> None:
+        """DeleteMessage (batched)."""
+        reader, receipt, _body, _count = handle
+        self._settled(reader)
+        assert self.deletes is not None
+        if not await self.deletes.add(reader.url, {"ReceiptHandle": receipt}) and self.sink is not None:
+            self.sink.problem(f"DeleteMessage refused on {reader.url} (receipt expired?)")
+
+    async def nack(self, handle: Any, delay_ns: int) -> None:
+        """ChangeMessageVisibility to the delay (whole seconds, rounded up; 0 = visible at once)."""
+        reader, receipt, _body, _count = handle
+        self._settled(reader)
+        try:
+            await self.client.change_message_visibility(QueueUrl=reader.url, ReceiptHandle=receipt,
+                                                        VisibilityTimeout=_secs(delay_ns, 0))
+        except Exception as exc:  # noqa: BLE001 - the message comes back at its visibility timeout anyway
+            if self.sink is not None:
+                self.sink.problem(f"ChangeMessageVisibility on {reader.url}: {exc}")
+
+    async def reject(self, handle: Any) -> None:
+        """No reject in SQS: a copy to the dead-letter queue (if any), then DeleteMessage."""
+        reader, receipt, body, count = handle
+        self._settled(reader)
+        assert self.topology is not None and self.sink is not None and self.deletes is not None
+        channel = reader.spec.channel
+        target = self.topology.channels[channel].dead_letter
+        msg = decode_message(body.encode())
+        if target is not None and (target, None) in self.urls:
+            copy = msg.copy(deaths=(DeathRecord(channel, "rejected", count, 0, 0, msg.key), *msg.deaths))
+            self.copied.add(copy.id)
+            await self.publish(target, copy)
+            await self.deletes.add(reader.url, {"ReceiptHandle": receipt})
+            self.sink.dead(channel, reader.spec.group, copy, "rejected", target, count)
+        else:
+            await self.deletes.add(reader.url, {"ReceiptHandle": receipt})
+            self.sink.dead(channel, reader.spec.group, msg, "rejected", None, count)
+
+    async def _watch(self, target: str, sources: list[str]) -> None:
+        """Report the messages SQS moved into `target` by its redrive policy (once each)."""
+        url = self.urls[(target, None)]
+        assert self.topology is not None
+        while True:
+            await asyncio.sleep(WATCH_S)
+            try:
+                resp = await self.client.receive_message(QueueUrl=url, MaxNumberOfMessages=BATCH,
+                                                         VisibilityTimeout=0, WaitTimeSeconds=0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported; the watcher goes on
+                if self.sink is not None:
+                    self.sink.problem(f"watching {target}: {exc}")
+                continue
+            for raw in resp.get("Messages", []):
+                msg = decode_message(raw["Body"].encode())
+                if msg.id in self.copied or (target, msg.id) in self.seen_dead:
+                    continue
+                self.seen_dead.add((target, msg.id))
+                source = msg.channel if msg.channel in sources else sources[0]
+                limit = self.topology.channels[source].max_deliveries or 0
+                copy = msg.copy(deaths=(DeathRecord(source, "max_deliveries", limit, 0, 0, msg.key), *msg.deaths))
+                if self.sink is not None:
+                    self.sink.dead(source, None, copy, "max_deliveries", target, limit)
+
+    # ------------------------------------------------------------------ cleanup
+
+    async def stop_consumers(self) -> None:
+        """Stop every receive loop and watcher."""
+        for sid in list(self.readers):
+            await self.unsubscribe(sid, "leave")
+        for t in self.watchers:
+            t.cancel()
+        self.watchers.clear()
+
+    async def cleanup(self) -> None:
+        """Stop consuming and delete every queue declared."""
+        await self.stop_consumers()
+        for url in list(self.urls.values()):
+            try:
+                await self.client.delete_queue(QueueUrl=url)
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                if self.sink is not None:
+                    self.sink.problem(f"DeleteQueue {url}: {exc}")
+        self.urls.clear()
+
+
+def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
+    """What SQS (and moto, the local emulator) does differently with channel `name`, and what evtool does."""
+    out: list[str] = []
+    if isinstance(spec, m.RouterChannel):
+        return [f"{name}: SQS has no exchanges; evtool routes on the client with the same {spec.type} routing "
+                "table and sends a copy to each bound channel's queue"]
+    if isinstance(spec, m.LogChannel):
+        return [f"{name}: SQS has no logs; each consumer group reads its own FIFO queue (MessageGroupId = key, "
+                "VisibilityTimeout = the consumers' session_timeout): per-key order holds, but partitions, "
+                "offsets, commits, lag and rebalances do not exist, so checks of them differ from the core"]
+    assert isinstance(spec, m.DeliveryChannel)
+    if spec.kind == "topic":
+        out.append(f"{name}: SQS has no topics; each consumer group gets its own queue and the client sends a "
+                   "copy to each (as SNS fan-out would)")
+    md = spec.max_deliveries
+    if md not in (None, "unlimited", 0) and spec.dead_letter is None:
+        out.append(f"{name}: SQS enforces maxReceiveCount only through a redrive policy, which needs a "
+                   "dead-letter queue; without dead_letter, max_deliveries is not enforced")
+    if spec.ack_timeout is not None and spec.ack_timeout % NS:
+        out.append(f"{name}: VisibilityTimeout is whole seconds; ack_timeout {spec.ack_timeout / NS:g}s is "
+                   "rounded up")
+    if any(c.from_ == name and c.retry is not None and c.retry.mode == "redeliver" for c in sc.consumers.values()):
+        out.append(f"{name}: a nack is ChangeMessageVisibility in whole seconds: a retry delay is rounded up "
+                   "(a delay under 1 s becomes 1 s)")
+    if spec.capacity is not None:
+        out.append(f"{name}: SQS queues have no capacity limit; capacity is ignored")
+    if spec.ttl is not None:
+        out.append(f"{name}: SQS has no per-message TTL; ttl becomes MessageRetentionPeriod (60 s .. 14 days)")
+    if spec.requeue_position is not None:
+        out.append(f"{name}: requeue_position cannot be chosen on SQS; the queue's own rule applies")
+    return out

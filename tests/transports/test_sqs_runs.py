@@ -1,0 +1,146 @@
+"""The bundled poison lesson and a crash on an SQS endpoint (moto's server here) in real time: the core's
+per-check verdicts under the sqs-standard and sqs-fifo profiles, the redrive policy's delivery count, the
+visibility timeout as the lease, and no queue left behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from evtool.core.events import TraceEvent
+from evtool.core.message import Message
+from evtool.scenario.loader import load_scenario, load_text
+from evtool.sim.engine import Engine
+from evtool.transports import capabilities
+from evtool.transports.runner import run_on_transport
+from evtool.transports.sqs import SqsTransport, _secs, queue_name
+
+pytestmark = pytest.mark.broker
+
+POISON_SHORT = ["run.duration=4s", "producers.checkout.inject[0].at=1s",
+                "consumers.billing.retry.backoff.delay=200ms",
+                "expect[3].that=count(handled{consumer=billing, tag!=poison}) > 30"]
+"""poison-across-brokers in 4 s: the poison message at 1 s; its 200 ms retry delay becomes a 1 s
+ChangeMessageVisibility (whole seconds)."""
+
+
+def _verdicts(outcome: object) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in outcome.checks}  # type: ignore[attr-defined]
+
+
+def test_poison_across_brokers_matches_the_core_under_sqs_standard(sqs_url: str) -> None:
+    """sqs-standard: ApproximateReceiveCount counts every receive and the redrive policy moves the message on
+    the receive that would exceed maxReceiveCount (5): 5 deliveries, then the DLQ, reason max_deliveries."""
+    loaded = load_scenario("evtool/lessons/poison-across-brokers.yaml", ["broker.profile=sqs-standard",
+                                                                         *POISON_SHORT])
+    local = Engine(loaded).run()
+    trace: list[TraceEvent] = []
+    real = run_on_transport(loaded, "sqs", url=sqs_url, listeners=[trace.extend])
+    assert real.extra["problems"] == []
+    assert _verdicts(real) == _verdicts(local) == dict.fromkeys(_verdicts(local), "pass")
+    poison = [e for e in trace if e.msg == "POISON-1" and e.kind in ("delivered", "redelivered")]
+    assert [e.attempt for e in poison] == [1, 2, 3, 4, 5]
+    # the broker's own counter travels with each delivery: ApproximateReceiveCount 1..5
+    assert [(e.data or {}).get("count", 1) for e in poison] == [1, 2, 3, 4, 5]
+    dead = [e for e in trace if e.kind == "dead_lettered"]
+    assert [(e.msg, e.data["reason"], e.data["target"]) for e in dead] == [  # type: ignore[index]
+        ("POISON-1", "max_deliveries", "orders.dlq")]
+
+
+def test_poison_blocks_its_fifo_group_under_sqs_fifo(sqs_url: str) -> None:
+    """sqs-fifo with a grouped_queue: "Messages within the same message group are always processed one at a
+    time, in strict order" (FIFO key terms). The keyless orders share one group, so they wait behind the
+    poison message until the redrive policy moves it: orders-keep-flowing fails on both, the rest pass."""
+    loaded = load_scenario("evtool/lessons/poison-across-brokers.yaml", [
+        "broker.profile=sqs-fifo", "channels.orders.kind=grouped_queue", *POISON_SHORT])
+    local = Engine(loaded).run()
+    real = run_on_transport(loaded, "sqs", url=sqs_url)
+    assert real.extra["problems"] == []
+    assert _verdicts(real) == _verdicts(local)
+    assert _verdicts(real)["orders-keep-flowing"] == "fail"
+    assert _verdicts(real)["poison-dead-lettered-by-broker"] == "pass"
+
+
+CRASH = """
+evtool: "1"
+id: t-sqs-crash
+run: {seed: 2, duration: 2s, drain: {max: 15s}}
+broker: {profile: sqs-standard}
+channels:
+  jobs: {kind: queue, ack_timeout: 2s}
+producers:
+  p: {to: jobs, arrival: {process: constant, rate: 40/s}, count: 40}
+consumers:
+  workers:
+    from: jobs
+    instances: 2
+    prefetch: 4
+    processing: 100ms
+faults:
+  - {name: crash-1, at: 500ms, action: crash, target: "consumer:workers#1", restart_after: 300ms}
+expect:
+  - {name: nothing-lost, check: no_loss, channel: jobs}
+  - {name: all-done, that: "count(handled{consumer=workers}) >= 40"}
+  - {name: redelivered, that: "count(redelivered{channel=jobs}) > 0"}
+"""
+
+
+def test_a_crashed_consumers_messages_return_after_the_visibility_timeout(sqs_url: str) -> None:
+    """"If you don't delete a message ... it becomes visible again when the visibility timeout expires" (AWS
+    SQS visibility timeout; crash_return = lease in the profile): what the crashed instance held comes back
+    2 s (the channel's ack_timeout = VisibilityTimeout) after it was received, not earlier."""
+    loaded = load_text(CRASH)
+    trace: list[TraceEvent] = []
+    real = run_on_transport(loaded, "sqs", url=sqs_url, listeners=[trace.extend])
+    assert real.extra["problems"] == []
+    assert _verdicts(real) == {"nothing-lost": "pass", "all-done": "pass", "redelivered": "pass"}, real.checks
+    first = {e.msg: e.t for e in trace if e.kind == "delivered"}
+    again = [(e.msg, e.t) for e in trace if e.kind == "redelivered"]
+    assert again and all(t - first[mid] >= 1_900_000_000 for mid, t in again)
+
+
+def test_a_run_leaves_no_queues_behind(sqs_url: str) -> None:
+    """cleanup deletes every queue the run created."""
+    from aiobotocore.session import get_session
+
+    loaded = load_text(CRASH.replace("count: 40", "count: 5").replace("== 40", ">= 5").replace(">= 40", ">= 5")
+                       .replace("  - {name: redelivered, that: \"count(redelivered{channel=jobs}) > 0\"}\n", "")
+                       .replace("faults:\n  - {name: crash-1, at: 500ms, action: crash, target: "
+                                "\"consumer:workers#1\", restart_after: 300ms}\n", ""))
+    real = run_on_transport(loaded, "sqs", url=sqs_url)
+    assert set(_verdicts(real).values()) == {"pass"}
+
+    async def left() -> list[str]:
+        async with get_session().create_client("sqs", endpoint_url=sqs_url, region_name="us-east-1",
+                                               aws_access_key_id="evtool", aws_secret_access_key="evtool") as c:
+            resp = await c.list_queues(QueueNamePrefix=real.extra["prefix"])
+            return list(resp.get("QueueUrls", []))
+
+    assert asyncio.run(left()) == []
+
+
+def test_send_entries_follow_decision_1() -> None:
+    """Without an endpoint: MessageDeduplicationId = msg.dedup_id when set; a FIFO message without one gets a
+    fresh id (never deduplicated) unless the queue is content-based; standard queues get neither."""
+    t = SqsTransport("http://127.0.0.1:5000")
+    t.fifo = {"f": True, "s": False}
+    m = Message("m1", key="acct-1", dedup_id="order-42")
+    assert t._entry("f", m)["MessageDeduplicationId"] == "order-42"
+    assert t._entry("f", m)["MessageGroupId"] == "acct-1"
+    plain = Message("m2")
+    a, b = t._entry("f", plain), t._entry("f", plain)
+    assert a["MessageDeduplicationId"] != b["MessageDeduplicationId"] and a["MessageGroupId"] == "_"
+    assert "MessageDeduplicationId" not in t._entry("s", m) and "MessageGroupId" not in t._entry("s", m)
+    assert queue_name("evt-1", "orders.dlq", None, True) == "evt-1-orders_dlq.fifo"
+    assert _secs(200_000_000, 0) == 1 and _secs(None, 30) == 30 and _secs(0, 9) == 0
+
+
+def test_sqs_capability_notes() -> None:
+    """The notes say what SQS cannot do of a log and of sub-second retry delays."""
+    notes = capabilities(load_scenario("evtool/lessons/partitioned-ordering.yaml",
+                                       ["broker.profile=sqs-fifo"]), "sqs")
+    assert any("SQS has no logs" in n for n in notes)
+    notes = capabilities(load_scenario("evtool/lessons/poison-across-brokers.yaml",
+                                       ["broker.profile=sqs-standard"]), "sqs")
+    assert any("whole seconds" in n for n in notes)
