@@ -419,14 +419,15 @@ class KafkaTransport:
     def _deliver(self, member: _Member, p: int, offset: int, value: bytes) -> None:
         g = member.group
         msg = decode_message(value)
-        count = 0
-        if g.share:
-            count = g.counts.get((p, offset), 0) + 1
-            g.counts[(p, offset)] = count
+        # every read of an offset counts: a re-read after a crash or rebalance is a redelivery (the group's
+        # delivery count for share groups; a log has no counter, so the broker-facing count stays 0)
+        times = g.counts.get((p, offset), 0) + 1
+        g.counts[(p, offset)] = times
+        count = times if g.share else 0
         member.in_flight += 1
         g.in_flight += 1
         assert self.sink is not None
-        self.sink.deliver(member.spec.sid, msg, count, count > 1,
+        self.sink.deliver(member.spec.sid, msg, count, times > 1,
                           (member, p, offset, g.pgen[p], value, count))
 
     def _settled(self, member: _Member) -> None:
