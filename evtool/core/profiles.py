@@ -541,6 +541,30 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+ATLAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "requeue_position": (("rabbitmq-classic", "classic-nack-requeue-original-position"), ("rabbitmq-quorum", "quorum-requeue-back-without-limit"), ("rabbitmq-quorum", "quorum-requeue-head-with-limit"), ("redis-streams", "redis-nack-rereads-own-pending-first"),),
+    "ack_timeout_ns": (("sqs-standard", "sqs-crash-returns-after-visibility-timeout"), ("nats-jetstream", "nats-late-ack-first-delivery-accepted"),),
+    "ack_timeout_action": (("rabbitmq-quorum", "rabbitmq-consumer-timeout-late-ack-refused"), ("nats-jetstream", "nats-late-ack-first-delivery-accepted"), ("sqs-standard", "sqs-crash-returns-after-visibility-timeout"),),
+    "counter_increments_on": (("rabbitmq-quorum", "quorum-crash-counts-toward-limit"), ("sqs-standard", "sqs-maxreceivecount-redrive"), ("nats-jetstream", "nats-maxdeliver-keeps-message"),),
+    "max_deliveries": (("rabbitmq-classic", "classic-no-delivery-limit"), ("rabbitmq-quorum", "quorum-delivery-limit-dlx"), ("kafka", "kafka-share-group-delivery-limit"),),
+    "at_limit": (("rabbitmq-quorum", "quorum-delivery-limit-dlx"), ("rabbitmq-quorum", "quorum-delivery-limit-no-dlx-drops"), ("nats-jetstream", "nats-maxdeliver-keeps-message"), ("redis-streams", "redis-delivery-limit-app-dlq"), ("kafka", "kafka-share-group-delivery-limit"), ("sqs-standard", "sqs-maxreceivecount-redrive"),),
+    "dedup_window_ns": (("nats-jetstream", "nats-dedup-with-msg-id"), ("nats-jetstream", "nats-dedup-outside-window"), ("sqs-fifo", "sqs-fifo-dedup-id-within-5-minutes"), ("sqs-fifo", "sqs-fifo-dedup-after-5-minutes"), ("sqs-standard", "sqs-standard-no-dedup"), ("redis-streams", "redis-no-dedup"),),
+    "producer_dedup_id": (("nats-jetstream", "nats-no-dedup-without-msg-id"), ("nats-jetstream", "nats-republish-copy-not-deduplicated"), ("sqs-fifo", "sqs-fifo-dedup-id-within-5-minutes"), ("sqs-fifo", "sqs-fifo-content-based-dedup"),),
+    "crash_return": (("sqs-standard", "sqs-crash-returns-after-visibility-timeout"), ("rabbitmq-quorum", "quorum-crash-counts-toward-limit"),),
+    "prefetch": (("rabbitmq-classic", "classic-prefetch-default-unlimited"), ("nats-jetstream", "nats-maxackpending-default"), ("rabbitmq-quorum", "quorum-prefetch-unlimited-explicit"), ("sqs-standard", "sqs-receive-at-most-10"),),
+    "log_start": (("kafka", "kafka-new-group-starts-latest"), ("kafka", "kafka-earliest-group-reads-history"),),
+    "session_timeout_ns": (("kafka", "kafka-session-timeout-45s"),),
+    "stale_ack": (("nats-jetstream", "nats-late-ack-first-delivery-accepted"), ("redis-streams", "redis-late-xack-by-id-from-any-consumer"), ("sqs-standard", "sqs-delete-with-old-receipt-handle"), ("rabbitmq-quorum", "rabbitmq-consumer-timeout-late-ack-refused"),),
+    "reject_action": (("sqs-standard", "sqs-failure-without-retry-visibility-timeout"), ("redis-streams", "redis-failure-without-retry-stays-pending"), ("rabbitmq-quorum", "quorum-reject-dead-letters-rejected"), ("rabbitmq-classic", "classic-reject-without-dlx-drops"), ("nats-jetstream", "nats-term-stops-redelivery"),),
+    "capacity_counts": (("rabbitmq-classic", "classic-maxlen-counts-ready-only"), ("nats-jetstream", "nats-maxmsgs-counts-unacked"),),
+    "overflow_head": (("rabbitmq-classic", "classic-drop-head-dead-letters-maxlen"), ("rabbitmq-classic", "classic-drop-head-without-dlx-drops"), ("nats-jetstream", "nats-discard-old-silent"),),
+    "reject_publish_over": (("rabbitmq-quorum", "quorum-reject-publish-one-over"), ("rabbitmq-classic", "classic-maxlen-counts-ready-only"),),
+    "message_expiry": (("rabbitmq-quorum", "ttl-expires-only-at-head"), ("rabbitmq-quorum", "queue-ttl-dead-letters-expired"), ("nats-jetstream", "nats-maxage-silent"),),
+}
+"""field -> (profile, scenario) of the semantics atlas (tests/semantics/scenarios) that shows the field's value
+at work on the core and, where a transport exists, on the real broker; a test keeps it equal to the files."""
+
+
 def profiles_markdown() -> str:
     """The text of docs/profiles.md: one table per profile (field, value, meaning, source)."""
     meanings = {f.name: f.metadata.get("meaning", "") for f in dataclasses.fields(Profile)}
@@ -557,15 +581,20 @@ def profiles_markdown() -> str:
         "count 0, and the message dies at the return that makes the count exceed `max_deliveries`",
         "(at most `max_deliveries + 1` deliveries). Either way no delivery has `count > max_deliveries`.",
         "",
+        "The `atlas` column names the scenarios of the semantics atlas (`tests/semantics/scenarios/`) that run",
+        "under this profile and depend on the field: each quotes the broker's documentation and runs on the",
+        "core and, where evtool has a transport for the broker, on the real broker (`tests/semantics/README.md`).",
+        "",
     ]
     for p in PROFILES.values():
         out += [f"## `{p.name}`", "", p.notes, "",
-                "| field | value | meaning | source |", "|---|---|---|---|"]
+                "| field | value | meaning | source | atlas |", "|---|---|---|---|---|"]
         for name in field_names():
             if name in ("name", "notes"):
                 continue
             cells = (_show(getattr(p, name)), meanings[name], p.source(name))
             value, meaning, source = (c.replace("|", "\\|") for c in cells)
-            out.append(f"| `{name}` | {value} | {meaning} | {source} |")
+            proofs = ", ".join(f"`{sc}`" for prof, sc in ATLAS.get(name, ()) if prof == p.name) or "–"
+            out.append(f"| `{name}` | {value} | {meaning} | {source} | {proofs} |")
         out.append("")
     return "\n".join(out)

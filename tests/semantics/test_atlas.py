@@ -101,3 +101,23 @@ def test_the_readme_table_lists_every_scenario_and_disagreement() -> None:
     for sid, targets in KNOWN_DISAGREEMENTS.items():
         for target in targets:
             assert f"| `{sid}` | {target} |" in readme, f"README lacks the disagreement {sid} / {target}"
+
+
+def test_profile_atlas_column_names_real_scenarios() -> None:
+    """docs/profiles.md's atlas column (evtool.core.profiles.ATLAS) names atlas scenarios that exist, under the
+    profile they are listed for, and every field with a run-time effect on a broker profile has at least one."""
+    import re
+    from pathlib import Path
+
+    from evtool.core.profiles import ATLAS
+
+    folder = Path(__file__).parent / "scenarios"
+    for field, pairs in ATLAS.items():
+        for profile, sid in pairs:
+            f = folder / f"{sid}.yaml"
+            assert f.is_file(), f"{field}: no atlas scenario {sid}"
+            m = re.search(r"profile: ([a-z-]+)", f.read_text())
+            assert m and m.group(1) == profile, f"{field}: {sid} runs under {m and m.group(1)}, not {profile}"
+    for field in ("stale_ack", "reject_action", "capacity_counts", "overflow_head", "message_expiry",
+                  "prefetch", "at_limit", "dedup_window_ns", "producer_dedup_id", "requeue_position"):
+        assert ATLAS.get(field), f"no atlas scenario shows {field}"
