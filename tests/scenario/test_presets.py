@@ -27,6 +27,9 @@ RedeliveryPolicy source, `protected int maximumRedeliveries;`, is 0.)
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from evtool.core.events import TraceEvent
@@ -34,6 +37,7 @@ from evtool.scenario import models as m
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import load_text
 from evtool.scenario.presets import PRESET_NAMES, PRESETS, SOURCES
+from evtool.scenario.yamlsource import parse_yaml
 from evtool.sim.engine import Engine
 
 S = 1_000_000_000
@@ -163,3 +167,40 @@ def test_presets_are_written_as_a_scenario_would_write_them() -> None:
         r = m.RetryPolicy.model_validate(body)
         assert r.preset is None and r == m.RetryPolicy.model_validate({"preset": name}).model_copy(
             update={"preset": None})
+
+
+def test_the_docs_table_says_what_the_code_says() -> None:
+    """docs/scenario-language.md "Retry presets": one row per preset, its values as the code has them."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scenario-language.md").read_text(encoding="utf-8")
+    section = text[text.index("### Retry presets"):]
+    section = section[:section.index("\n## ")]
+    rows = re.findall(r"^\| `([a-z-]+)` \| `([^`]+)` \| `(\{[^`]+\})` \| `([a-z_]+)` \| `([a-z_]+)` \|", section, re.M)
+    assert {r[0] for r in rows} == set(PRESETS)
+    for name, attempts, backoff, mode, on_exhausted in rows:
+        documented = m.RetryPolicy.model_validate({"max_attempts": int(attempts), "mode": mode,
+                                                   "on_exhausted": on_exhausted,
+                                                   "backoff": parse_yaml(backoff, "doc")[0]})
+        assert documented == m.RetryPolicy.model_validate(PRESETS[name]), name
+    for urls in SOURCES.values():
+        for url in urls:
+            assert url in section, url
+
+
+def test_the_json_schema_lets_a_preset_stand_in_for_the_required_keys() -> None:
+    import jsonschema
+
+    from evtool.scenario.schema import json_schema
+
+    v = jsonschema.Draft202012Validator(json_schema())
+    base = {"evtool": "1", "id": "p", "run": {"seed": 1, "duration": "10s"}, "channels": {"q": {"kind": "queue"}},
+            "consumers": {"c": {"from": "q"}}}
+
+    def errors(retry: object) -> list[str]:
+        base["consumers"]["c"]["retry"] = retry  # type: ignore[index]
+        return [e.message for e in v.iter_errors(base)]
+
+    assert errors({"preset": "spring-cloud-stream"}) == []
+    assert errors({"preset": "camel-dead-letter-channel", "max_attempts": 4}) == []
+    assert errors({"max_attempts": 3, "on_exhausted": "drop"}) == []
+    assert errors({"max_attempts": 3})
+    assert errors({"preset": "hystrix"})
