@@ -204,3 +204,17 @@ def test_the_json_schema_lets_a_preset_stand_in_for_the_required_keys() -> None:
     assert errors({"max_attempts": 3, "on_exhausted": "drop"}) == []
     assert errors({"max_attempts": 3})
     assert errors({"preset": "hystrix"})
+
+
+def test_explain_uses_the_frameworks_words() -> None:
+    """Camel counts redeliveries (maximumRedeliveries 3 = 4 attempts) into the dead letter channel;
+    Spring counts attempts (maxAttempts) into the binder's DLQ."""
+    from evtool.cli.explain import retry_words
+
+    assert retry_words(_retry("{preset: spring-cloud-stream}")) == (
+        "retry spring-cloud-stream: maxAttempts 3, exponential (in_place) → binder DLQ")
+    assert retry_words(_retry("{preset: camel-dead-letter-channel, max_attempts: 4}")) == (
+        "retry camel-dead-letter-channel: maximumRedeliveries 3, constant (in_place) → dead letter channel")
+    forever = _retry("{preset: camel-dead-letter-channel, max_attempts: forever, on_exhausted: drop}")
+    assert retry_words(forever) == "retry camel-dead-letter-channel: maximumRedeliveries -1, constant (in_place) → drop"
+    assert retry_words(_retry("{max_attempts: 2, on_exhausted: drop}")) == "retry 2× none (redeliver) → drop"
