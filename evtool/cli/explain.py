@@ -230,6 +230,24 @@ def producer_label(name: str, spec: Any) -> str:
     return f"[bold green]producer[/bold green] [bold]{escape(name)}[/bold]  [dim]{escape(' · '.join(bits))}[/dim]"
 
 
+def retry_words(r: Any) -> str:
+    """A consumer's retry in a few words; with a preset, in that framework's own words.
+
+    Camel counts redeliveries (maximumRedeliveries N is N + 1 attempts) and calls its target the dead
+    letter channel; Spring Cloud Stream counts attempts (maxAttempts) and hands over to the binder's DLQ.
+    """
+    plain = f"retry {r.max_attempts}× {r.backoff.type} ({r.mode}) → {r.on_exhausted}"
+    if r.preset == "spring-cloud-stream":
+        target = "binder DLQ" if r.on_exhausted == "dead_letter" else r.on_exhausted
+        return f"retry spring-cloud-stream: maxAttempts {r.max_attempts}, {r.backoff.type} ({r.mode}) → {target}"
+    if r.preset == "camel-dead-letter-channel":
+        redeliveries = -1 if r.max_attempts == "forever" else r.max_attempts - 1
+        target = "dead letter channel" if r.on_exhausted == "dead_letter" else r.on_exhausted
+        return (f"retry camel-dead-letter-channel: maximumRedeliveries {redeliveries}, {r.backoff.type} "
+                f"({r.mode}) → {target}")
+    return plain
+
+
 def consumer_label(name: str, spec: Any) -> str:
     """`consumer billing ×3  group billing · prefetch 5 · retry 4× exponential → dead_letter`."""
     from evtool.report.fmt import safe as escape
@@ -248,8 +266,7 @@ def consumer_label(name: str, spec: Any) -> str:
     if spec.batch is not None:
         bits.append(f"batches of {spec.batch.size}")
     if spec.retry is not None:
-        r = spec.retry
-        bits.append(f"retry {r.max_attempts}× {r.backoff.type} ({r.mode}) → {r.on_exhausted}")
+        bits.append(retry_words(spec.retry))
     if spec.idempotency is not None:
         bits.append(f"idempotent by {spec.idempotency.key}")
     if spec.reply == "auto":

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from evtool.scenario.presets import apply_preset
 from evtool.scenario.types import Duration, Level, Name, PositiveDuration, Rate, Size
 
 LANGUAGE_VERSION = "1"
@@ -452,12 +453,27 @@ class Backoff(Model):
         return self
 
 
+def _retry_schema(schema: dict[str, Any]) -> None:
+    """In the JSON Schema, `preset` stands in for the keys a retry object otherwise needs."""
+    needed = [k for k in ("max_attempts", "on_exhausted") if k in schema.get("required", [])]
+    schema["required"] = [k for k in schema.get("required", []) if k not in needed]
+    if not schema["required"]:
+        del schema["required"]
+    schema["anyOf"] = [{"required": ["preset"]}, {"required": needed}]
+
+
 class RetryPolicy(Model):
     """The one retry object, used by consumers, requesters and saga steps alike.
 
-    `max_attempts` counts every attempt including the first delivery.
+    `max_attempts` counts every attempt including the first delivery. A `preset`
+    fills in a framework's documented defaults (evtool/scenario/presets.py) under
+    the keys written next to it.
     """
 
+    model_config = ConfigDict(json_schema_extra=_retry_schema)
+
+    preset: Literal["spring-cloud-stream", "camel-dead-letter-channel"] | None = Field(
+        None, description="a framework's documented retry defaults; keys written next to it win")
     max_attempts: int | Literal["forever"] = Field(description="total attempts, the first included")
     backoff: Backoff = Field(default_factory=lambda: Backoff(type="none"))
     mode: Literal["in_place", "redeliver", "republish"] = Field(
@@ -471,6 +487,12 @@ class RetryPolicy(Model):
         description="what happens after the last attempt (required: a retry policy without it leaves messages "
         "neither acked nor nacked)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        # Before the fields are checked, so an explicit key wins and a preset supplies the required ones.
+        return apply_preset(data)
 
     @field_validator("max_attempts")
     @classmethod
