@@ -74,18 +74,49 @@ def _ms(v: Any) -> str:
     return f"{v:.1f}ms"
 
 
-def channels_table(summary: dict[str, Any]) -> Table:
-    """One row per channel: what went in and where it ended."""
-    t = Table(title="Channels", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("channel", "kind", "published", "acked", "dead", "expired", "dropped", "ready", "in flight",
-                "delayed"):
-        t.add_column(col, justify="left" if col in ("channel", "kind") else "right",
-                     no_wrap=col not in ("channel",), min_width=len(col) if col != "channel" else 8)
-    for name, c in summary.get("channels", {}).items():
-        t.add_row(escape(name), c.get("kind", ""), str(c.get("published", 0)), str(c.get("acked", 0)),
-                  _red(c.get("dead_lettered", 0)), str(c.get("expired", 0)), str(c.get("dropped", 0)),
-                  str(c.get("ready", 0)), str(c.get("in_flight", 0)), str(c.get("delayed", 0)))
-    return t
+_CHANNEL_COLUMNS = ("channel", "kind", "published", "acked", "dead", "expired", "dropped", "ready", "in flight",
+                    "delayed")
+_CHANNEL_DROP_ORDER = ("kind", "expired", "delayed", "dropped", "in flight", "ready")
+"""The columns a narrow terminal gives up first; the channel name is never cut."""
+
+
+class _ChannelsTable:
+    """The Channels table, fitted to the width it is rendered at: the name stays whole, and the least
+    important columns go first (80 columns and pipes included)."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.rows = []
+        for name, c in summary.get("channels", {}).items():
+            self.rows.append((escape(name), c.get("kind", ""), str(c.get("published", 0)), str(c.get("acked", 0)),
+                              str(c.get("dead_lettered", 0)), str(c.get("expired", 0)), str(c.get("dropped", 0)),
+                              str(c.get("ready", 0)), str(c.get("in_flight", 0)), str(c.get("delayed", 0))))
+
+    def table(self, max_width: int) -> Table:
+        """The table with as many columns as fit in `max_width`."""
+        widths = {col: max([len(col)] + [len(Text.from_markup(r[i]).plain) if i == 0 else len(r[i])
+                                         for r in self.rows])
+                  for i, col in enumerate(_CHANNEL_COLUMNS)}
+        keep = list(_CHANNEL_COLUMNS)
+        for col in _CHANNEL_DROP_ORDER:
+            if sum(widths[c] for c in keep) + 2 * (len(keep) - 1) <= max_width:
+                break
+            keep.remove(col)
+        t = Table(title="Channels", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in keep:
+            t.add_column(col, justify="left" if col in ("channel", "kind") else "right", no_wrap=True,
+                         min_width=widths[col] if col == "channel" else len(col))
+        idx = [_CHANNEL_COLUMNS.index(c) for c in keep]
+        for r in self.rows:
+            t.add_row(*(_red(int(r[i])) if _CHANNEL_COLUMNS[i] == "dead" else r[i] for i in idx))
+        return t
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.table(options.max_width)
+
+
+def channels_table(summary: dict[str, Any]) -> Any:
+    """One row per channel: what went in and where it ended (fitted to the terminal's width)."""
+    return _ChannelsTable(summary)
 
 
 def _red(n: int) -> str:
@@ -95,8 +126,12 @@ def _red(n: int) -> str:
 def consumers_table(summary: dict[str, Any]) -> Table:
     """One row per consumer: work done and latency."""
     t = Table(title="Consumers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    longest = max([8] + [len(n) for n in summary.get("consumers", {})])
     for col in ("consumer", "instances", "handled", "failed", "p50", "p99", "max"):
-        t.add_column(col, justify="left" if col == "consumer" else "right")
+        if col == "consumer":   # the identifying column stays whole; the numbers give way first
+            t.add_column(col, justify="left", no_wrap=True, min_width=longest)
+        else:
+            t.add_column(col, justify="right")
     for name, c in summary.get("consumers", {}).items():
         lat = c.get("latency_ms", {})
         t.add_row(escape(name), str(c.get("instances", "")), str(c.get("handled", 0)), _red(c.get("failed", 0)),

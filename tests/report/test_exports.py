@@ -225,3 +225,28 @@ def test_html_renders_in_headless_chromium(recorded: Recorded, tmp_path: Path) -
     assert dump.returncode == 0
     for check in recorded.result_a.checks:
         assert check["name"] in dump.stdout
+
+
+def test_summary_tables_keep_their_names_whole_at_80_columns_and_in_a_pipe() -> None:
+    """Issue: at 80 columns (and in any pipe) the Channels table cut every channel name to `que…`."""
+    import io
+
+    from rich.console import Console
+
+    from evtool.report.summary import channels_table, consumers_table
+
+    summary = {"channels": {"orders": {"kind": "queue", "published": 2330, "acked": 2327, "dead_lettered": 3},
+                            "orders.dead-letters": {"kind": "queue", "ready": 3}},
+               "consumers": {"billing-service": {"instances": 3, "handled": 2327, "failed": 124,
+                                                 "latency_ms": {"p50": 38.1, "p99": 924.0, "max": 2970.0}}}}
+    for width in (60, 80, 120):
+        buf = io.StringIO()
+        Console(file=buf, width=width, force_terminal=False).print(channels_table(summary),
+                                                                   consumers_table(summary))
+        text = buf.getvalue()
+        assert "orders.dead-letters" in text and "billing-service" in text, (width, text)
+        assert "published" in text and "dead" in text
+        assert max(len(line) for line in text.splitlines()) <= width
+    buf = io.StringIO()
+    Console(file=buf, width=120).print(channels_table(summary))
+    assert "kind" in buf.getvalue() and "delayed" in buf.getvalue()   # a wide terminal shows everything
