@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -285,20 +286,50 @@ def render_key_order(ko: KeyOrder) -> RenderableType:
     return Group(pub, Text(""), done)
 
 
+_EVENT_COLUMNS = ("t", "kind", "message", "channel", "who", "key", "attempt", "detail")
+_EVENT_DROP_ORDER = ("key", "attempt", "channel", "who")
+"""What a narrow terminal gives up first, so the detail keeps room; the message id and kind stay whole."""
+
+
+class _EventsTable:
+    """The events table, fitted to the width it is rendered at."""
+
+    def __init__(self, rows: list[TraceEvent]) -> None:
+        self.cells = [(fmt_t(e.t), text(e.kind, KIND_STYLE.get(e.kind, "")), text(e.msg or ""),
+                       text(e.channel or ""), text(who(e)), text(e.key or ""), str(e.attempt or ""),
+                       text(describe(e))) for e in rows]
+
+    def table(self, max_width: int) -> Table:
+        """The table with as many columns as leave the detail at least 24 characters."""
+        widths = [max([len(col)] + [len(c[i].plain if isinstance(c[i], Text) else c[i]) for c in self.cells])
+                  for i, col in enumerate(_EVENT_COLUMNS)]
+        keep = list(range(len(_EVENT_COLUMNS)))
+        for col in _EVENT_DROP_ORDER:
+            others = sum(widths[i] for i in keep if _EVENT_COLUMNS[i] != "detail") + 2 * (len(keep) - 1)
+            if max_width - others >= 24:
+                break
+            keep.remove(_EVENT_COLUMNS.index(col))
+        table = Table(box=None, header_style="bold dim", pad_edge=False)
+        for i in keep:
+            col = _EVENT_COLUMNS[i]
+            table.add_column(col, justify="right" if col in ("t", "attempt") else "left",
+                             no_wrap=col != "detail", min_width=widths[i] if col in ("kind", "message") else None)
+        for c in self.cells:
+            table.add_row(*(c[i] for i in keep))
+        return table
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.table(options.max_width)
+
+
 def render_events(events: Iterable[TraceEvent], limit: int = 200) -> RenderableType:
     """A table of events (for `--kind` and similar filters), at most `limit` rows plus a count of the rest."""
-    table = Table(box=None, header_style="bold dim")
-    for col in ("t", "kind", "message", "channel", "who", "key", "attempt", "detail"):
-        table.add_column(col, justify="right" if col in ("t", "attempt") else "left")
     it = iter(events)
-    shown = 0
-    for e in islice(it, limit):
-        shown += 1
-        table.add_row(fmt_t(e.t), text(e.kind, KIND_STYLE.get(e.kind, "")), text(e.msg or ""), text(e.channel or ""),
-                      text(who(e)), text(e.key or ""), str(e.attempt or ""), text(describe(e)))
+    rows = list(islice(it, limit))
     rest = sum(1 for _ in it)
-    if shown == 0:
+    if not rows:
         return Text("no matching events", style="yellow")
+    table = _EventsTable(rows)
     if rest:
         return Group(table, Text(f"... and {rest} more (use --limit)", style="dim"))
     return table

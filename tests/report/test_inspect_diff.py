@@ -119,3 +119,24 @@ def test_runs_and_show(recorded: Recorded) -> None:
     for check in recorded.result_a.checks:
         assert check["name"] in shown
     assert "still open" in text_of(render_show(header, None))
+
+
+def test_events_table_keeps_message_ids_whole_at_80_columns() -> None:
+    """Issue: `inspect --kind` at 80 columns cut message ids to `checkout-…`; the key and attempt columns give
+    way first so the detail keeps room."""
+    import io
+
+    from rich.console import Console
+
+    from evtool.core.events import TraceEvent
+    from evtool.report.inspect import render_events
+
+    evs = [TraceEvent(23_131_000_000 + i, "dead_lettered", f"checkout-20241203-{i:05d}", "orders.priority",
+                      "billing-service", 1, f"customer-{i:04d}", 4, None,
+                      {"reason": "rejected", "target": "orders.dlq", "count": 4}) for i in range(3)]
+    for width in (80, 120):
+        buf = io.StringIO()
+        Console(file=buf, width=width).print(render_events(evs))
+        out = buf.getvalue()
+        assert all(f"checkout-20241203-{i:05d}" in out for i in range(3)), out
+        assert "dead_lettered" in out and max(len(line) for line in out.splitlines()) <= width
