@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 from evtool.scenario.expressions import compile_expression
-from evtool.scenario.selectors import Aggregate, parse_assertion
+from evtool.scenario.selectors import Aggregate, Number, parse_assertion
 from evtool.scenario.units import format_duration
 from evtool.trace.fates import (
     DEAD,
@@ -839,6 +839,17 @@ class AssertionChecker(Checker):
             return format_duration(int(v))
         return _num(v)
 
+    def _shown(self, left: float | None, right: float | None) -> str:
+        """What was observed, as a sentence with units: `p99 924 ms, limit 5 s`, `count 112, must be > 0`."""
+        cmp = self.assertion.compare
+        lname = _side_name(cmp.left)
+        lv, rv = self._fmt(left), self._fmt(right)
+        if isinstance(cmp.right, Number):
+            bound = {"<": "limit", "<=": "limit", ">": "must be >", ">=": "must be ≥", "==": "expected",
+                     "!=": "must differ from"}.get(cmp.op, cmp.op)
+            return f"{lname} {lv}, {bound} {rv}"
+        return f"{lname} {lv}, {_side_name(cmp.right)} {rv} (needs {cmp.op})"
+
     def evaluate(self) -> tuple[bool | None, float | None, float | None]:
         """Evaluate the assertion now."""
         self.last_eval = self.assertion.evaluate(self.resolve)
@@ -865,13 +876,13 @@ class AssertionChecker(Checker):
         text = self.spec.that
         self._see_state(now)
         passed, left, right = self.evaluate()
-        shown = f"left = {self._fmt(left)}, right = {self._fmt(right)}"
+        shown = self._shown(left, right)
         when = self.spec.when
         if when == "always":
             if self.violation is not None:
                 t, lv, rv = self.violation
                 return self.out("fail", f"{text} at every sample",
-                                f"false at {format_duration(t)}: left = {self._fmt(lv)}, right = {self._fmt(rv)}")
+                                f"false at {format_duration(t)}: {self._shown(lv, rv)}")
             if passed is None:
                 return self.out("fail" if not self.spec.allow_unknown else "unknown", f"{text} at every sample",
                                 "no data to judge" if not self.spec.allow_unknown else "no data")
@@ -892,6 +903,13 @@ class AssertionChecker(Checker):
         if passed is None:
             return self.out("unknown", text, f"no data to judge ({shown})")
         return self.out("pass" if passed else "fail", text, shown)
+
+
+def _side_name(node: Any) -> str:
+    """How a side of an assertion reads in a sentence: `p99`, `count`, `max`, or `value` for arithmetic."""
+    if isinstance(node, Aggregate):
+        return f"p{node.q:g}" if node.func == "p" and node.q is not None else node.func
+    return "value"
 
 
 def _numbers(assertion: Any) -> list[Any]:
