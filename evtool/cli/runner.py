@@ -242,7 +242,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     else:
         for w in loaded.warnings:
             console(stderr=True).print(f"[yellow]warning[/yellow] {safe(w.format(), multiline=True)}")
-        out.print(render_report(report))
+        out.print(render_report(report), crop=False)  # a re-run line is copied whole
     if interrupted:
         return EXIT_INTERRUPTED
     from evtool.cli.run import OUTCOME_EXIT
@@ -324,7 +324,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
     else:
-        console().print(render_report(report))
+        console().print(render_report(report), crop=False)  # a re-run line is copied whole
     from evtool.cli.run import OUTCOME_EXIT
 
     return OUTCOME_EXIT.get(outcome.outcome, 1)

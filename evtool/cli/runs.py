@@ -141,7 +141,7 @@ def show(
         drain=str(result.summary.get("drain", "")), summary=result.summary, checks=list(result.checks),
         run_id=header.id,
     )
-    console().print(render_report(report))
+    console().print(render_report(report), crop=False)  # a re-run line is copied whole
 
 
 @_guarded

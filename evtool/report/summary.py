@@ -98,7 +98,7 @@ class _ChannelsTable:
                   for i, col in enumerate(_CHANNEL_COLUMNS)}
         keep = list(_CHANNEL_COLUMNS)
         for col in _CHANNEL_DROP_ORDER:
-            if sum(widths[c] for c in keep) + 2 * (len(keep) - 1) <= max_width:
+            if sum(widths[c] for c in keep) + 3 * (len(keep) - 1) + 2 <= max_width:  # padding, rules, edges
                 break
             keep.remove(col)
         t = Table(title="Channels", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -207,6 +207,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
                 f"digest {report['digest'][:16]}")
     if report.get("run_id"):
         foot.append(f" · run {report['run_id']}")
+    foot.no_wrap, foot.overflow = True, "ignore"   # ids and the digest are copied: never broken across lines
     parts.append(foot)
-    parts.append(Text(f"re-run: {report['rerun']}", style="dim"))
+    # a command to copy is one line, whatever the width (the terminal may fold it; a copy stays whole)
+    parts.append(Text(f"re-run: {report['rerun']}", style="dim", no_wrap=True, overflow="ignore"))
     return Group(*parts)

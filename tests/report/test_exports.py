@@ -241,8 +241,8 @@ def test_summary_tables_keep_their_names_whole_at_80_columns_and_in_a_pipe() -> 
                                                  "latency_ms": {"p50": 38.1, "p99": 924.0, "max": 2970.0}}}}
     for width in (60, 80, 120):
         buf = io.StringIO()
-        Console(file=buf, width=width, force_terminal=False).print(channels_table(summary),
-                                                                   consumers_table(summary))
+        Console(file=buf, width=width, force_terminal=False).print(channels_table(summary), crop=False)
+        Console(file=buf, width=width, force_terminal=False).print(consumers_table(summary), crop=False)
         text = buf.getvalue()
         assert "orders.dead-letters" in text and "billing-service" in text, (width, text)
         assert "published" in text and "dead" in text
@@ -250,3 +250,25 @@ def test_summary_tables_keep_their_names_whole_at_80_columns_and_in_a_pipe() -> 
     buf = io.StringIO()
     Console(file=buf, width=120).print(channels_table(summary))
     assert "kind" in buf.getvalue() and "delayed" in buf.getvalue()   # a wide terminal shows everything
+
+
+def test_the_rerun_command_is_never_wrapped() -> None:
+    """A command the user copies stays on one line at 80 columns and in a pipe."""
+    import io
+
+    from rich.console import Console
+
+    from evtool.report.summary import render_report, run_report
+
+    report = run_report(scenario_id="retries-dlq-poison", path="retries-dlq-poison", title="t",
+                        profile="default", transport="local", seed=7,
+                        overrides={"consumers.billing.idempotency": "off", "faults[0].enabled": "true",
+                                   "run.duration": "90s"},
+                        digest="bbf26aa5cfdb1523" * 4, virtual_ns=1, events=1, outcome="failed", drain="complete",
+                        summary={}, checks=[])
+    buf = io.StringIO()
+    Console(file=buf, width=80).print(render_report(report), crop=False)   # as the commands print it
+    lines = buf.getvalue().splitlines()
+    rerun = [ln for ln in lines if ln.startswith("re-run:")]
+    assert len(rerun) == 1 and rerun[0].rstrip().endswith("--set run.duration=90s"), lines[-3:]
+    assert any("digest bbf26aa5cfdb1523" in ln and "seed 7" in ln for ln in lines)
