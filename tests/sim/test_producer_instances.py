@@ -79,3 +79,21 @@ def test_each_instance_has_its_own_random_stream() -> None:
     # and a single instance is unchanged by the others: instance 0 draws from the producer's own stream
     alone = [e.t for e in _published(_run(1, arrival="{process: poisson, rate: 50/s}")[0])]
     assert times["p"] == alone
+
+
+
+def test_templates_see_the_instance() -> None:
+    """`{{ instance }}` in a payload is the producer instance's index: the consumer fails instance 1's."""
+    text = """
+evtool: "1"
+id: instance-template
+run: {seed: 1, duration: 1s}
+channels: {q: {kind: queue}}
+producers:
+  p: {to: q, arrival: {process: once, at: 0s}, count: 2, instances: 3, payload: {i: "{{ instance }}"}}
+consumers:
+  w: {from: q, fail_if: [{when: "msg.payload.i == 1", error: One, retryable: false}]}
+"""
+    events: list[TraceEvent] = []
+    Engine(load_text(text), listeners=[events.extend]).run()
+    assert sorted(e.msg for e in events if e.kind == "failed") == ["p#1-1", "p#1-2"]
