@@ -302,6 +302,13 @@ class _Checker:
             if f.action == "redrive" and not f.target.startswith("channel:"):
                 self.add((*base, "target"), "a redrive targets a dead-letter channel",
                          "e.g. `target: channel:orders.dlq`")
+            elif f.action == "redrive":
+                # the broker moves ready dead letters out of a queue; a topic or log holds none to move
+                spec = self.sc.channels.get(f.target.partition(":")[2].partition("#")[0])
+                if spec is not None and spec.kind not in ("queue", "grouped_queue"):
+                    self.add((*base, "target"), f"a redrive moves dead letters out of a queue; "
+                             f"`{f.target}` is a {spec.kind}", "target the dead-letter queue, e.g. "
+                             "`target: channel:orders.dlq`")
             if f.action == "poison" and not f.target.startswith("channel:"):
                 self.add((*base, "target"), "a poison fault targets a channel", "e.g. `target: channel:orders`")
 

@@ -807,7 +807,9 @@ class EngineHost:
         t = eng.now
         chans = {n: (eng.broker.stats(n).published, eng.broker.stats(n).acked)
                  for n, c in self.scenario.channels.items() if not isinstance(c, m.RouterChannel)}
-        prods = {p.name: p.sent for p in eng.producers}
+        prods: dict[str, int] = {}
+        for p in eng.producers:  # a producer's instances add up
+            prods[p.name] = prods.get(p.name, 0) + p.sent
         cons = {n: sum(i.processed for i in c.instances) for n, c in eng.consumers.items()}
         samples = self._rate_samples
         if samples and samples[-1][0] == t:
@@ -876,8 +878,12 @@ class EngineHost:
                 name=name, channel=c.spec.from_, instances=tuple(insts),
                 processed=sum(i.processed for i in insts), failed=sum(i.failed for i in insts),
                 rate=cons_rates.get(name, 0.0), health=health))
-        producers = tuple(ProducerView(name=p.name, channel=p.spec.to, sent=p.sent, rejected=p.rejected,
-                                       rate=prod_rates.get(p.name, 0.0)) for p in eng.producers)
+        per_name: dict[str, list[Any]] = {}
+        for p in eng.producers:  # one row per producer, its instances added up
+            per_name.setdefault(p.name, []).append(p)
+        producers = tuple(ProducerView(name=n, channel=ps[0].spec.to, sent=sum(p.sent for p in ps),
+                                       rejected=sum(p.rejected for p in ps), rate=prod_rates.get(n, 0.0))
+                          for n, ps in per_name.items())
         if self.outcome is not None:
             results = self.outcome.checks
         else:

@@ -22,13 +22,22 @@ NS = 1_000_000_000
 class ProducerActor:
     """A producer from the scenario, run by the engine."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.Producer) -> None:
+    def __init__(self, engine: Engine, name: str, spec: m.Producer, instance: int = 0,
+                 first: ProducerActor | None = None) -> None:
+        """One instance of producer `name`; instances after the first pass `first`, whose sequences they share.
+
+        Instance 0 keeps the producer's own streams and ids (`NAME-n`), so a scenario without `instances`
+        runs exactly as before; instance i > 0 draws from `producer:NAME#i/...` and publishes `NAME#i-n`.
+        """
         self.engine = engine
         self.name = name
         self.spec = spec
-        self.arrival_rng = engine.stream(f"producer:{name}/arrival")
-        self.key_rng = engine.stream(f"producer:{name}/key")
-        self.payload_rng = engine.stream(f"producer:{name}/payload")
+        self.instance = instance
+        label = name if instance == 0 else f"{name}#{instance}"
+        self._id_prefix = label
+        self.arrival_rng = engine.stream(f"producer:{label}/arrival")
+        self.key_rng = engine.stream(f"producer:{label}/key")
+        self.payload_rng = engine.stream(f"producer:{label}/payload")
         self.keys = KeyPicker(spec.key) if spec.key is not None else None
         self.render = compile_payload(spec.payload)
         self.static_payload = not _has_template(spec.payload)
@@ -36,7 +45,8 @@ class ProducerActor:
         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
         self.sent = 0
         self.rejected = 0
-        self.seq_by_key: dict[str | None, int] = {}
+        # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
+        self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
         self.stop_at = min(spec.stop if spec.stop is not None else engine.load_end, engine.load_end)
         self.stopped = False
         self.stage_index = 0
@@ -69,7 +79,7 @@ class ProducerActor:
         """Schedule the first arrival and every injected message."""
         eng = self.engine
         spec = self.spec
-        for inj in spec.inject:
+        for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
             if inj.at <= eng.load_end:
                 eng.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
         arrival = spec.arrival
@@ -192,15 +202,16 @@ class ProducerActor:
             seq = self.seq_by_key.get(key, 0) + 1
             self.seq_by_key[key] = seq
         elif sequence == "global":
-            seq = n
-        mid = msg_id or f"{self.name}-{n}"
+            seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
+            self.seq_by_key["\0global"] = seq
+        mid = msg_id or f"{self._id_prefix}-{n}"
         tag = tag or self._tag
         env = None
         if payload is None and self.static_payload:
             payload = self._payload
         elif payload is None:
-            env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
-                   "params": eng.params, "tag": tag, "msg": None}
+            env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
+                   "instance": self.instance, "params": eng.params, "tag": tag, "msg": None}
             try:
                 payload = self.render(env, self.payload_rng)
             except TemplateRuntimeError as exc:
@@ -208,12 +219,12 @@ class ProducerActor:
         routing = None
         try:
             if headers is None and self.render_headers is not None:
-                env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
-                              "params": eng.params, "tag": tag, "msg": None}
+                env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
+                              "instance": self.instance, "params": eng.params, "tag": tag, "msg": None}
                 headers = self.render_headers(env, self.payload_rng)
             if self.render_routing is not None:
-                env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name, "instance": 0,
-                              "params": eng.params, "tag": tag, "msg": None}
+                env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
+                              "instance": self.instance, "params": eng.params, "tag": tag, "msg": None}
                 routing = self.render_routing(env, self.payload_rng)
                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
         except TemplateRuntimeError as exc:
