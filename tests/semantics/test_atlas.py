@@ -14,6 +14,7 @@ about order use `during:` windows with about 200 ms of margin (and drains of 4 s
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -61,6 +62,15 @@ def test_documented_outcome(e: Entry, target: str, request: pytest.FixtureReques
     """Every check of the scenario passes on this target: the documented outcome, message by message."""
     url = None if target == "core" else request.getfixturevalue(f"{target}_url")
     verdict = run_target(e, target, url)
+    if not verdict.ok and target != "core":
+        # A real broker runs in real time on a shared machine: one run that misses (a client's delayed nak
+        # under load, a timer late by hundreds of ms) is run once more. A real disagreement fails both runs;
+        # the first failure is still reported as a warning in the test summary. The core gets one run.
+        first = verdict.describe()
+        verdict = run_target(e, target, url)
+        if verdict.ok:
+            warnings.warn(f"{e.id} on {target}: the first real-time run missed, the second agreed:\n{first}",
+                          stacklevel=1)
     assert verdict.ok, f"{e.id} on {target} departs from the documented outcome ({e.header['outcome']}):\n" \
                        f"{verdict.describe()}"
 
