@@ -229,6 +229,32 @@ class SubSpec:
 # ---------------------------------------------------------------------------------------------- protocols
 
 
+class CreditLoop:
+    """One consumer instance's receive loop on a real broker and its prefetch credit (the NATS pull, the
+    Redis XREADGROUP and the SQS ReceiveMessage loops share it; adapters subclass it for their own fields)."""
+
+    __slots__ = ("spec", "task", "in_flight", "credit", "alive")
+
+    def __init__(self, spec: SubSpec) -> None:
+        self.spec = spec
+        self.task: asyncio.Task[None] | None = None
+        self.in_flight = 0
+        self.credit = asyncio.Event()
+        self.alive = True
+
+    def settled(self) -> None:
+        """A delivery was settled: its credit is free again."""
+        self.in_flight -= 1
+        self.credit.set()
+
+    def stop(self) -> None:
+        """Stop the loop (it wakes, sees `alive` False and ends)."""
+        self.alive = False
+        self.credit.set()
+        if self.task is not None:
+            self.task.cancel()
+
+
 class TransportSink(Protocol):
     """What an adapter reports to the runtime: what the client saw, as it sees it."""
 

@@ -32,6 +32,7 @@ from typing import Any
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
     ChannelPlan,
+    CreditLoop,
     PublishGate,
     SubSpec,
     Topology,
@@ -53,18 +54,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
-class _Pull:
+class _Pull(CreditLoop):
     """One instance's pull loop."""
 
-    __slots__ = ("spec", "psub", "task", "in_flight", "credit", "alive")
+    __slots__ = ("psub",)
 
     def __init__(self, spec: SubSpec, psub: Any) -> None:
-        self.spec = spec
+        super().__init__(spec)
         self.psub = psub
-        self.task: asyncio.Task[None] | None = None
-        self.in_flight = 0
-        self.credit = asyncio.Event()
-        self.alive = True
 
 
 class _Held:
@@ -82,8 +79,7 @@ class _Held:
         if self.done:
             return False
         self.done = True
-        self.pull.in_flight -= 1
-        self.pull.credit.set()
+        self.pull.settled()
         return True
 
 
@@ -369,10 +365,7 @@ class NatsTransport:
         pull = self.pulls.pop(sid, None)
         if pull is None:
             return
-        pull.alive = False
-        pull.credit.set()
-        if pull.task is not None:
-            pull.task.cancel()
+        pull.stop()
         try:
             await pull.psub.unsubscribe()
         except Exception:  # noqa: BLE001, S110 - already gone with the connection

@@ -24,6 +24,7 @@ from typing import Any
 from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
     ChannelPlan,
+    CreditLoop,
     PublishGate,
     SubSpec,
     Topology,
@@ -42,20 +43,16 @@ PUBLISH_WINDOW = 4000
 QUEUE_GROUP = "q"
 
 
-class _Reader:
+class _Reader(CreditLoop):
     """One instance's read loop."""
 
-    __slots__ = ("spec", "consumer", "key", "group", "task", "in_flight", "credit", "alive")
+    __slots__ = ("consumer", "key", "group")
 
     def __init__(self, spec: SubSpec, consumer: str, key: str, group: str) -> None:
-        self.spec = spec
+        super().__init__(spec)
         self.consumer = consumer
         self.key = key
         self.group = group
-        self.task: asyncio.Task[None] | None = None
-        self.in_flight = 0
-        self.credit = asyncio.Event()
-        self.alive = True
 
 
 class _Batcher:
@@ -292,24 +289,17 @@ class RedisTransport:
         assert self.sink is not None
         self.sink.deliver(reader.spec.sid, decode_message(fields[b"m"]), count, count > 1, (reader, entry_id, count))
 
-    def _settled(self, reader: _Reader) -> None:
-        reader.in_flight -= 1
-        reader.credit.set()
-
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Stop reading; the consumer's pending entries stay in the PEL until the claimer takes them."""
         reader = self.readers.pop(sid, None)
         if reader is None:
             return
-        reader.alive = False
-        reader.credit.set()
-        if reader.task is not None:
-            reader.task.cancel()
+        reader.stop()
 
     async def ack(self, handle: Any) -> None:
         """XACK."""
         reader, entry_id, _count = handle
-        self._settled(reader)
+        reader.settled()
         await self.batch.xack(reader.key, reader.group, entry_id)
 
     async def nack(self, handle: Any, delay_ns: int) -> None:
@@ -319,7 +309,7 @@ class RedisTransport:
         self.delayed.add(mark)
         try:
             if delay_ns > 0:
-                self._settled(reader)
+                reader.settled()
                 await asyncio.sleep(delay_ns / 1e9)
                 await self._redeliver(reader, entry_id, count)
             else:
@@ -351,7 +341,7 @@ class RedisTransport:
         ack_timeout (https://redis.io/docs/latest/commands/xclaim/); otherwise the dead-letter recipe:
         XADD to the dead-letter stream (if any), then XACK."""
         reader, entry_id, count = handle
-        self._settled(reader)
+        reader.settled()
         assert self.topology is not None
         if self.topology.channels[reader.spec.channel].reject_action == "stays_pending":
             return

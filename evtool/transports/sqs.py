@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from evtool.core.message import DeathRecord, Message
 from evtool.scenario import models as m
 from evtool.transports.base import (
+    CreditLoop,
     SubSpec,
     Topology,
     TransportError,
@@ -110,18 +111,14 @@ class _Batcher:
                 f.set_result(i not in failed)
 
 
-class _Reader:
+class _Reader(CreditLoop):
     """One consumer instance's receive loop."""
 
-    __slots__ = ("spec", "url", "task", "in_flight", "credit", "alive")
+    __slots__ = ("url",)
 
     def __init__(self, spec: SubSpec, url: str) -> None:
-        self.spec = spec
+        super().__init__(spec)
         self.url = url
-        self.task: asyncio.Task[None] | None = None
-        self.in_flight = 0
-        self.credit = asyncio.Event()
-        self.alive = True
 
 
 class SqsTransport:
@@ -330,24 +327,17 @@ class SqsTransport:
                 sink.deliver(reader.spec.sid, decode_message(raw["Body"].encode()), count, count > 1,
                              (reader, raw["ReceiptHandle"], raw["Body"], count))
 
-    def _settled(self, reader: _Reader) -> None:
-        reader.in_flight -= 1
-        reader.credit.set()
-
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Stop receiving; what the consumer holds comes back when its visibility timeout ends."""
         reader = self.readers.pop(sid, None)
         if reader is None:
             return
-        reader.alive = False
-        reader.credit.set()
-        if reader.task is not None:
-            reader.task.cancel()
+        reader.stop()
 
     async def ack(self, handle: Any) -> None:
         """DeleteMessage (batched)."""
         reader, receipt, _body, _count = handle
-        self._settled(reader)
+        reader.settled()
         assert self.deletes is not None
         if not await self.deletes.add(reader.url, {"ReceiptHandle": receipt}) and self.sink is not None:
             self.sink.problem(f"DeleteMessage refused on {reader.url} (receipt expired?)")
@@ -355,7 +345,7 @@ class SqsTransport:
     async def nack(self, handle: Any, delay_ns: int) -> None:
         """ChangeMessageVisibility to the delay (whole seconds, rounded up; 0 = visible at once)."""
         reader, receipt, _body, _count = handle
-        self._settled(reader)
+        reader.settled()
         try:
             await self.client.change_message_visibility(QueueUrl=reader.url, ReceiptHandle=receipt,
                                                         VisibilityTimeout=_secs(delay_ns, 0))
@@ -366,7 +356,7 @@ class SqsTransport:
     async def reject(self, handle: Any) -> None:
         """No reject in SQS: a copy to the dead-letter queue (if any), then DeleteMessage."""
         reader, receipt, body, count = handle
-        self._settled(reader)
+        reader.settled()
         assert self.topology is not None and self.sink is not None and self.deletes is not None
         channel = reader.spec.channel
         target = self.topology.channels[channel].dead_letter
