@@ -8,6 +8,7 @@ interpreter for many files keeps the corpus fast. Not a test module itself.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 import traceback
@@ -37,7 +38,9 @@ def main(paths: list[str]) -> None:
                 tb = result.output
             print(json.dumps({"file": path, "command": name, "exit": result.exit_code,
                               "wall": round(time.monotonic() - t0, 3), "traceback": tb,
-                              "output": result.output[-600:]}), flush=True)
+                              "output": result.output[-600:],
+                              "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}),
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ SHARDS = 2
 COMMAND_WALL_S = 10.0
 """Each command's own bound (a run's wall budget is 4s; the margin is for a loaded machine)."""
 
+PEAK_MB = 400
+"""The whole shard's peak resident memory (Linux reports ru_maxrss in KiB): every run stayed under it."""
+
 EXITS = {"validate": {0, 1, 2}, "run": {0, 1, 2, 3}}
 
 
@@ -59,4 +62,6 @@ def test_hostile_files_are_handled(shard: int, tmp_path: Path) -> None:
             problems.append(f"{name} exited {r['exit']}:\n{r['output']}")
         if r["wall"] > COMMAND_WALL_S:
             problems.append(f"{name} took {r['wall']}s")
+        if r["peak_mb"] > PEAK_MB:
+            problems.append(f"{name} raised the peak resident memory to {r['peak_mb']} MB (bound {PEAK_MB} MB)")
     assert not problems, "\n".join(problems)
