@@ -649,8 +649,10 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         """True when nothing is in flight or delayed anywhere and no subscriber has ready work.
 
         Ready messages in a queue nobody consumes (a dead-letter queue, a topic
-        group with no members) do not keep the broker busy; neither does a log
-        group without live members.
+        group with no members) do not keep the broker busy. A log group does
+        while records past its committed offset wait for a member: lag (even
+        with no live member), or records a crashed member holds until its
+        session timeout evicts it.
         """
         if self._inflight or self._log_inflight:
             return False

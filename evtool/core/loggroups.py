@@ -254,18 +254,22 @@ class LogGroups(BrokerState):
 
     @staticmethod
     def _log_stats(ch: Channel) -> ChannelStats:
-        """A log's counts: ready is the groups' lag, depth the retained records."""
+        """A log's counts: ready is the groups' lag, depth the retained records; in flight counts what a
+        crashed member still holds until its session timeout (as a queue's lease keeps a crashed
+        consumer's messages in flight)."""
         log = ch.log
         assert log is not None
         groups = log.groups.values()
-        return ChannelStats(published=ch.published, enqueued=ch.published,
-                            ready=sum(g.lag() for g in groups), in_flight=sum(g.in_flight for g in groups),
+        return ChannelStats(published=ch.published, enqueued=ch.published, ready=sum(g.lag() for g in groups),
+                            in_flight=sum(g.in_flight + g.held_by_crashed() for g in groups),
                             acked=sum(g.acked for g in groups), duplicates=ch.duplicates,
                             rejected_publishes=ch.unavailable_rejects, depth=log.retained())
 
     @staticmethod
     def _log_busy(ch: Channel) -> bool:
-        """Whether a group of log `ch` has live members and records not yet handed out."""
+        """Whether records past a group's committed offset still wait for a member: not yet handed out
+        (lag, whether or not a live member is there to read them), or held by a crashed member until
+        its session timeout hands its partitions on. The drain is not complete while they wait."""
         log = ch.log
         assert log is not None
-        return any(any(s.alive for s in g.members.values()) and g.lag() > 0 for g in log.groups.values())
+        return any(g.lag() > 0 or g.held_by_crashed() > 0 for g in log.groups.values())
