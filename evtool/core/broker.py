@@ -648,11 +648,13 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
     def idle(self) -> bool:
         """True when nothing is in flight or delayed anywhere and no subscriber has ready work.
 
-        Ready messages in a queue nobody consumes (a dead-letter queue, a topic
-        group with no members) do not keep the broker busy. A log group does
-        while records past its committed offset wait for a member: lag (even
-        with no live member), or records a crashed member holds until its
-        session timeout evicts it.
+        Ready messages in a queue nobody consumes (a dead-letter queue) do not
+        keep the broker busy; whether a work queue whose consumers are gone does
+        is the engine's call (it knows the channel's role). A subscription exists
+        because a consumer group subscribed: its messages wait for a member even
+        when every member is gone, like the records past a log group's committed
+        offset (lag, even with no live member, or records a crashed member holds
+        until its session timeout evicts it).
         """
         if self._inflight or self._log_inflight:
             return False
@@ -661,8 +663,9 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
                 if self._log_busy(ch):
                     return False
                 continue
+            topic = ch.kind == "topic"
             for qs in self._states(ch):
-                if qs.delayed_n or (qs.ready_n and qs.dispatch_subs):
+                if qs.delayed_n or (qs.ready_n and (qs.dispatch_subs or topic)):
                     return False
         return True
 
