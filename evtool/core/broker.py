@@ -52,6 +52,11 @@ that elapsed). A first delivery emits ``delivered``, later ones
 ``redelivered``; ``attempt`` is the delivery number (1, 2, ...) and
 ``data.count`` carries the profile's counter when it differs.
 
+Where things are: this module holds the API (declare, publish and routing, subscribe, pump, restart,
+redrive, stats); `Broker` is assembled from `BrokerState` (brokerstate.py: shared state, emitters, timers),
+`QueueDelivery` (queue_delivery.py: the queue state machine) and `LogGroups` (loggroups.py: log consumer
+groups; records and group bookkeeping in logs.py).
+
 Performance: the hot path (publish to a queue, pump, ack) does O(1) work per
 message with ``__slots__`` objects and deques; leases sit in a per-queue deque
 in deadline order (the ack timeout is constant per queue), extended leases in

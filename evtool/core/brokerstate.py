@@ -60,7 +60,6 @@ class Channel:
         self.history: list[tuple[int, Message]] = []
 
 
-
 class BrokerState:
     """The state the broker's parts share, the trace emitters and the timer heap."""
 
