@@ -174,6 +174,25 @@ class LogGroup:
         return sum(max(0, part.end - max(self.position[i], part.base))
                    for i, part in enumerate(self.log.partitions))
 
+    def held_by_crashed(self) -> int:
+        """Records past the committed offset that a crashed, not yet evicted member was handed and never
+        processed. Its partitions stall until the session timeout evicts it; then the rebalance hands them,
+        from the committed offset, to a live member (Kafka `session.timeout.ms`)."""
+        if not self.crashed:
+            return 0
+        n = 0
+        base_of = self.log.partitions
+        for p, owner in enumerate(self.owner):
+            if owner is None or owner not in self.crashed:
+                continue
+            c = self.committed[p]
+            start = max(c if c is not None else self.initial[p], base_of[p].base)
+            pos = self.position[p]
+            if pos > start:
+                done = self.processed[p]
+                n += pos - start - (sum(1 for o in done if start <= o < pos) if done else 0)
+        return n
+
     def rebalance(self, now: int, reason: str, emit: Emit, names: Callable[[int], str]) -> None:
         """Reassign partitions among the current members and emit revoke/assign/rebalanced facts."""
         old = self.assignment

@@ -5,6 +5,18 @@ immutable once published: copies on different subscriptions share one object,
 and anything that changes it (dead-lettering adds a death record, drops the
 TTL) makes a new copy with `Message.copy`.
 
+Every message an actor derives from another goes through one of two methods,
+so the rules live in one place:
+
+- `follow_up`: a *new* message this one caused (an emitted event, a reply, an
+  event published for a command, a saga command). New id; causation is this
+  message; correlation is this conversation's id.
+- `republish`: the *same* message published again by the application (a retry
+  republish, an application dead letter). Same id and everything it carries
+  (reply_to, TTL, deaths, correlation); only the dedup id is dropped.
+
+`with_death` adds a death record the way a broker's dead-lettering does.
+
 It is a ``__slots__`` class rather than a frozen dataclass because the core
 builds and reads millions of them per run.
 """
@@ -14,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
+
+_SAME: Any = object()  # `follow_up(key=...)` not given: the key of the message it follows
 
 
 def content_dedup_id(payload: Any) -> str:
@@ -116,6 +130,30 @@ class Message:
         for name in Message.__slots__:
             setattr(m, name, changes[name] if name in changes else getattr(self, name))
         return m
+
+    def follow_up(self, id: str, channel: str, *, producer: str | None, now: int, type: str, payload: Any = None,
+                  key: str | None = _SAME, headers: dict[str, str] | None = None, seq: int = 0, version: int = 1,
+                  correlation_id: str | None = None, reply_to: str | None = None) -> Message:
+        """A new message this one caused: an emitted event, a reply, an event published for a command, a command.
+
+        ``causation_id`` is this message's id. ``correlation_id`` is the one given (a saga step or a request
+        attempt names its own conversation), else this message's correlation id, else this message's id: a
+        message without one starts the conversation, so a reply to it carries the request's id (the
+        Correlation Identifier of Enterprise Integration Patterns). The key is this message's unless given.
+        Nothing else is carried over (tag, TTL, deaths, reply_to, dedup id): it is a new publish.
+        """
+        return Message(id, channel, self.key if key is _SAME else key, headers, payload, type, version, now, seq,
+                       self.id, correlation_id or self.correlation_id or self.id, None, producer, reply_to)
+
+    def republish(self, channel: str, *, headers: dict[str, str] | None = None) -> Message:
+        """The same message published again by the application to `channel` (a retry republish, an application
+        dead letter): same id, causation, correlation, key, payload, tag, producer, first publish time,
+        reply_to, TTL and deaths; `headers` are added to its own. The dedup id is dropped: a dedup window
+        would otherwise take the republish for a duplicate of the original (shared design decision 1)."""
+        merged = dict(self.headers or {})
+        if headers:
+            merged.update(headers)
+        return self.copy(channel=channel, headers=merged, dedup_id=None)
 
     def header(self, name: str) -> str | None:
         """The header `name`, or None."""

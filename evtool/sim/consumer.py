@@ -616,11 +616,8 @@ class ConsumerActor:
                              self.rng)
         except (TemplateRuntimeError, ExpressionRuntimeError):
             payload = {}
-        out = Message(
-            id=f"{self.name}-{self.emitted}", channel=spec.to, key=msg.key, headers=None, payload=payload,
-            type=spec.message, version=1, published_at=eng.kernel.now, seq=0, causation_id=msg.id,
-            correlation_id=msg.correlation_id or msg.id, tag=None, producer=self.name,
-        )
+        out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=eng.kernel.now,
+                            type=spec.message, payload=payload)
         eng.emit(TraceEvent(eng.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
                             {"causation_id": msg.id}))
         eng.publish(spec.to, out, producer=self.name)
@@ -695,13 +692,7 @@ class ConsumerActor:
         channel, msg = item
         eng = self.engine
         eng.pending_work -= 1
-        copy = Message(
-            id=msg.id, channel=channel, key=msg.key, headers=dict(msg.headers or {}), payload=msg.payload,
-            type=msg.type, version=msg.version, published_at=msg.published_at, seq=msg.seq,
-            causation_id=msg.causation_id, correlation_id=msg.correlation_id, tag=msg.tag, producer=msg.producer,
-            reply_to=msg.reply_to,
-        )
-        copy.headers["x-attempt"] = str(self.attempts.get(msg.id, 0) + 1)  # type: ignore[index]
+        copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})
         eng.publish(channel, copy, producer=self.name, republish=True)
 
     def _seen_before(self, msg: Message) -> bool:

@@ -286,27 +286,24 @@ class Engine:
     def reply(self, responder: str, request: Message, *, ok: bool, error: str | None) -> None:
         """Send an automatic reply to a request's reply_to channel."""
         self.replies += 1
-        out = Message(
-            id=f"{responder}-reply-{self.replies}", channel=request.reply_to or "", key=request.key, headers=None,
-            payload={"ok": ok, "error": error, "request": request.payload}, type=f"{request.type}Reply",
-            version=1, published_at=self.now, seq=0, causation_id=request.id,
-            correlation_id=request.correlation_id, tag=None, producer=responder,
-        )
+        out = request.follow_up(f"{responder}-reply-{self.replies}", request.reply_to or "", producer=responder,
+                                now=self.now, type=f"{request.type}Reply",
+                                payload={"ok": ok, "error": error, "request": request.payload})
         if request.reply_to:
             self.publish(request.reply_to, out, producer=responder)
 
     def dead_letter_by_app(self, consumer: str, d: Delivery, target: str, error: str, kind: str) -> None:
-        """The application moves a message to its own dead-letter channel."""
+        """The application moves a message to its own dead-letter channel.
+
+        The copy is dead-lettered as a broker would do it (`Message.with_death`: a death record naming the
+        channel it died in, so a redrive can send it back; no TTL, so it cannot expire in the dead-letter
+        channel) and keeps everything else, reply_to included.
+        """
         self.app_dead_letters += 1
         msg = d.msg
         self.emit(TraceEvent(self.now, kind, msg.id, d.channel, consumer, None, msg.key, d.attempt, msg.tag,
                              {"reason": "rejected", "target": target, "error": error, "by": "application"}))
-        copy = Message(
-            id=msg.id, channel=target, key=msg.key, headers=dict(msg.headers or {}), payload=msg.payload,
-            type=msg.type, version=msg.version, published_at=msg.published_at, seq=msg.seq,
-            causation_id=msg.causation_id, correlation_id=msg.correlation_id, tag=msg.tag, producer=msg.producer,
-        )
-        copy.headers["x-death-reason"] = error  # type: ignore[index]
+        copy = msg.with_death(d.channel, "rejected", self.now).republish(target, headers={"x-death-reason": error})
         self._publish_now(target, copy)
 
     def on_log_processed(self, consumer: ConsumerActor, inst: Instance, d: Delivery) -> None:

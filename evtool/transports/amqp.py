@@ -235,26 +235,30 @@ class RabbitMQTransport:
         return on_message
 
     def _message(self, message: Any) -> tuple[Message, tuple[str, str | None] | None]:
-        """The evtool message, with its death history from ``x-death``, and the (channel, group) it died in."""
+        """The evtool message, with its death history from ``x-death``, and the (channel, group) it died in.
+
+        The source is None when RabbitMQ did not dead-letter the message: deaths it carries in its body were
+        recorded by evtool (an application dead letter, `Message.with_death`) and are not reported again.
+        """
         msg = decode_message(message.body)
         headers = message.header.properties.headers or {}
         source = None
         xdeath = headers.get("x-death")
         if xdeath:
             msg.deaths = deaths_from_headers(headers, self.names)
-            source = self.names.get(_text(xdeath[0].get("queue", "")))
+            source = self.names.get(_text(xdeath[0].get("queue", "")), (msg.deaths[0].channel, None))
         return msg, source
 
     def _observe_death(self, queue: str, msg: Message, source: tuple[str, str | None] | None) -> None:
         """Report a dead letter the first time it is seen in `queue` with this death history."""
-        if not msg.deaths or self.sink is None:
+        if source is None or not msg.deaths or self.sink is None:
             return
         sig = (queue, msg.id, tuple((d.channel, d.reason, d.count) for d in msg.deaths))
         if sig in self.seen_deaths:
             return
         self.seen_deaths.add(sig)
         last = msg.deaths[0]
-        channel, group = source if source is not None else (last.channel, None)
+        channel, group = source
         target = None if queue.endswith("._sink") else self.names.get(queue, (None, None))[0]
         self.sink.dead(channel, group, msg, last.reason, target, last.count)
 

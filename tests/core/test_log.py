@@ -76,6 +76,53 @@ def test_crash_stalls_until_session_timeout_then_rereads_from_commit() -> None:
     assert not b.commit(12 * S, s1, 0, 4)     # the evicted member cannot commit
 
 
+def test_a_crashed_members_unprocessed_records_are_held_until_the_session_timeout() -> None:
+    """Kafka consumer config `session.timeout.ms`: "If no heartbeats are received by the broker before the
+    expiration of this session timeout, then the broker will remove this consumer from the group and initiate
+    a rebalance." (https://kafka.apache.org/documentation/#consumerconfigs_session.timeout.ms)
+
+    Until then the records the crashed member was handed and never processed wait for it: the channel reports
+    them in flight and the broker is not idle, so a drain cannot end `complete` with them (found by
+    tests/property, issue 11). After the eviction they are lag, then in flight on the live member."""
+    rig = Rig("kafka")
+    b = rig.broker
+    b.declare("log", LogConfig(partitions=1, session_timeout_ns=10 * S))
+    s1 = b.subscribe(0, "log", "c", 1, group="g", start_from="earliest")
+    s2 = b.subscribe(0, "log", "c", 2, group="g")
+    for i in range(3):
+        b.publish(0, "log", Message(f"m{i}"))
+    ds = b.pump(0)
+    assert {d.sub for d in ds} == {s1} and len(ds) == 3
+    b.ack(1, ds[0].tag)                       # processed (not committed): not held, but read again later
+    b.unsubscribe(2, s1, reason="crash")
+    st = b.stats("log")
+    assert (st.ready, st.in_flight) == (0, 2)
+    assert not b.idle()
+    assert b.pump(3) == []                    # the partition stalls with the crashed member
+    b.fire_timers(2 + 10 * S)
+    assert rig.kinds("rebalanced")[-1].data["reason"] == "session_timeout"
+    assert b.stats("log").ready == 3 and not b.idle()   # from the committed offset (none: the start)
+    again = b.pump(2 + 10 * S)
+    assert [(d.msg.id, d.sub) for d in again] == [("m0", s2), ("m1", s2), ("m2", s2)]
+    for d in again:
+        b.ack(3 + 10 * S, d.tag)
+    assert b.idle()
+
+
+def test_records_past_the_commit_of_a_group_without_members_keep_the_broker_busy() -> None:
+    """A group whose members are all gone still has records waiting past its committed offset: they are
+    reported ready (lag) and the broker is not idle, as a work queue whose consumers are gone."""
+    rig = Rig("kafka")
+    b = rig.broker
+    b.declare("log", LogConfig(partitions=2))
+    s1 = b.subscribe(0, "log", "c", 1, group="g", start_from="earliest")
+    b.publish(0, "log", Message("m0", key="a"))
+    b.publish(0, "log", Message("m1", key="b"))
+    b.unsubscribe(1, s1, reason="leave")
+    assert b.stats("log").ready == 2
+    assert not b.idle()
+
+
 def test_nack_seeks_back_head_of_line() -> None:
     """A seek-back retry redelivers the failed record and everything after it: the partition is blocked (§1.2)."""
     rig = Rig("kafka")

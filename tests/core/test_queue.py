@@ -464,6 +464,25 @@ def test_idle_ignores_queues_without_consumers(rig: Rig) -> None:
     assert not b.idle()
 
 
+def test_a_subscription_whose_members_are_gone_keeps_its_messages_waiting(rig: Rig) -> None:
+    """A named subscription outlives its members and keeps receiving (late_join above); what it holds waits for
+    a member, so the broker is not idle and a drain does not end `complete` with it (found by tests/property:
+    topics whose consumers crashed or were scaled to 0). An anonymous subscription is deleted with its member."""
+    b = rig.broker
+    b.declare("t", TopicConfig())
+    s = b.subscribe(0, "t", "billing", 1, group="billing")
+    anon = b.subscribe(0, "t", "audit", 1)
+    b.unsubscribe(1, s, reason="crash")
+    b.unsubscribe(1, anon, reason="leave")
+    rig.publish(2, "t", "m1")
+    assert b.subscription_stats("t")["billing"].ready == 1
+    assert not b.idle()
+    again = b.subscribe(3, "t", "billing", 2, group="billing")
+    (d,) = b.pump(3)
+    assert d.sub == again and b.ack(3, d.tag)
+    assert b.idle()
+
+
 def test_unknown_names_raise(rig: Rig) -> None:
     """Unknown channels, dispatch modes and reasons raise with the valid choices."""
     b = rig.broker

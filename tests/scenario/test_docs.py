@@ -27,7 +27,7 @@ TEXT = DOC.read_text(encoding="utf-8")
 # Bases that only lend their fields to the models documented here.
 ABSTRACT = {m.Model, m.DeliveryChannel, m.FaultBase, m.ProbabilisticFault, m.CheckBase}
 MODELS = [cls for cls in vars(m).values()
-          if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__ == m.__name__
+          if inspect.isclass(cls) and issubclass(cls, BaseModel) and cls.__module__.startswith(m.__name__ + ".")
           and cls not in ABSTRACT]
 
 _MARKER = re.compile(r"<!-- model: ([A-Za-z ]+?) -->")

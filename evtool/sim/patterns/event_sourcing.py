@@ -328,11 +328,8 @@ class EventSourcedAggregateActor(PatternActor):
             self.bump("snapshots")
             self.record("snapshot_taken", ev.id, key=agg, version=ev.version)
         if self.spec.stream is not None:
-            out = Message(
-                id=ev.id, channel=self.spec.stream, key=agg, headers=None, payload=ev.payload, type=ev.type,
-                version=ev.schema_version, published_at=eng.now, seq=ev.version, causation_id=cmd.id,
-                correlation_id=cmd.correlation_id or cmd.id, tag=None, producer=self.name,
-            )
+            out = cmd.follow_up(ev.id, self.spec.stream, producer=self.name, now=eng.now, type=ev.type,
+                                payload=ev.payload, key=agg, seq=ev.version, version=ev.schema_version)
             eng.publish(self.spec.stream, out, producer=self.name)
         for listener in self.listeners:
             listener(ev)

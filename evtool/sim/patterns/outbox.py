@@ -120,11 +120,8 @@ class OutboxActor(PatternActor):
         except (TemplateRuntimeError, ExpressionRuntimeError):
             payload = {}
         to = self.spec.relay.to if self.spec.mode == "outbox" else spec.to
-        out = Message(
-            id=f"{svc.name}-{svc.emitted}", channel=to, key=msg.key, headers=None, payload=payload,
-            type=spec.message, version=1, published_at=eng.now, seq=0, causation_id=msg.id,
-            correlation_id=msg.correlation_id or msg.id, tag=None, producer=svc.name,
-        )
+        out = msg.follow_up(f"{svc.name}-{svc.emitted}", to, producer=svc.name, now=eng.now, type=spec.message,
+                            payload=payload)
         mode = self.spec.mode
         if mode == "outbox":
             self.table.append(OutboxEntry(out, eng.now))

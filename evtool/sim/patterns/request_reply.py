@@ -85,12 +85,10 @@ class ResponderActor(ConsumerActor):
         eng = self.engine
         self.sent_replies += 1
         payload = request.payload if isinstance(request.payload, dict) else {}
-        out = Message(
-            id=f"{self.name}-reply-{self.sent_replies}", channel=request.reply_to, key=request.key,
-            headers={"cached": "true"} if cached else None,
+        out = request.follow_up(
+            f"{self.name}-reply-{self.sent_replies}", request.reply_to, producer=self.name, now=eng.now,
+            type=self.reply_type, headers={"cached": "true"} if cached else None,
             payload={"ok": ok, "error": error, "request_id": payload.get("request_id"), "request": request.payload},
-            type=self.reply_type, version=1, published_at=eng.now, seq=0, causation_id=request.id,
-            correlation_id=request.correlation_id, tag=None, producer=self.name,
         )
         eng.publish(request.reply_to, out, producer=self.name)
 

@@ -75,7 +75,7 @@ class SagaInstance:
         self.token = 0
         self.prev_delay: int | None = None
         self.awaiting: str | None = None
-        self.cause = trigger.id
+        self.cause = trigger  # the message the next command follows up: the trigger, then the latest reply
         self.outcomes: dict[int, str] = {}   # step index -> completed | uncertain | failed
         self.timed_out: set[int] = set()
         self.pivoted = False
@@ -247,11 +247,10 @@ class OrchestratedSaga(SagaActor):
         s.awaiting = cid
         self.sent += 1
         step = self.steps[idx]
-        msg = Message(
-            id=f"{self.name}-{self.sent}", channel=cmd.to, key=s.sid,
+        msg = s.cause.follow_up(
+            f"{self.name}-{self.sent}", cmd.to, producer=self.name, now=eng.now, type=cmd.command,
+            payload=dict(s.payload), key=s.sid, correlation_id=cid, reply_to=self.reply_channel,
             headers={"saga": s.sid, "step": step.name, "phase": phase, "attempt": str(s.attempt)},
-            payload=dict(s.payload), type=cmd.command, version=1, published_at=eng.now, seq=0,
-            causation_id=s.cause, correlation_id=cid, tag=None, producer=self.name, reply_to=self.reply_channel,
         )
         self.by_cid[cid] = (s, idx, phase)
         eng.kernel.at(eng.now + step.timeout, self._timeout, (s, s.token), PRIO_ACTOR)
@@ -289,7 +288,7 @@ class OrchestratedSaga(SagaActor):
         error = payload.get("error") or "Error"
         s.awaiting = None
         s.token += 1  # the pending timeout no longer applies
-        s.cause = msg.id
+        s.cause = msg
         if phase == "forward":
             if ok:
                 self.step_completed(s, idx)
@@ -390,7 +389,8 @@ class OrchestratedSaga(SagaActor):
         target = getattr(spec, "dead_letter", None)
         if target is None:
             return
-        copy = last.copy(channel=target, headers={**(last.headers or {}), "x-death-reason": "saga_stuck"})
+        copy = last.with_death(last.channel, "saga_stuck", self.engine.now).republish(
+            target, headers={"x-death-reason": "saga_stuck"})
         self.record("dead_lettered", last.id, channel=last.channel, key=last.key, reason="saga_stuck", target=target,
                     by="saga")
         self.engine.publish(target, copy, producer=self.name)
@@ -466,7 +466,7 @@ class ChoreographedSaga(SagaActor):
             if s.status != "running":
                 self.bump("late_replies")
                 return
-            s.cause = msg.id
+            s.cause = msg
             self.step_completed(s, idx, event=msg.id)
             if all(s.outcomes.get(i) == "completed" for i in range(len(self.steps))):
                 self.complete(s)
