@@ -654,6 +654,13 @@ class Batch(Model):
     max_wait: PositiveDuration
 
 
+class Ordering(Model):
+    """The key and sequence number a consumer's messages are ordered by, recorded with each handling."""
+
+    key: str = Field("msg.key", description="an expression: the entity messages are ordered within")
+    seq: str = Field("msg.seq", description="an expression: the message's sequence number within its key")
+
+
 class Consumer(Model):
     """A service: instances that take messages from one channel and handle them."""
 
@@ -673,6 +680,12 @@ class Consumer(Model):
     state: dict[str, Any] = Field(default_factory=dict)
     reply: Literal["none", "auto"] = "none"
     idempotency: Idempotency | None = None
+    business_key: str | None = Field(
+        None, description="an expression naming what the handler's effects are about (msg.payload.orderId); "
+        "recorded with each handling as `bkey`, so `effectively_once` can judge by it")
+    ordering: Ordering | None = Field(
+        None, description="the key and sequence number the messages are ordered by; recorded with each "
+        "handling as `okey` and `oseq`, so `per_key_order` can judge by them")
     retry: RetryPolicy | None = None
     dead_letter: Name | None = None
     # logs
@@ -1009,7 +1022,8 @@ class EffectivelyOnceCheck(CheckBase):
 
     check: Literal["effectively_once"]
     consumer: Name
-    by: str = "msg.id"
+    by: str | None = Field(None, description="msg.id, or the consumer's `business_key`; default: the "
+                           "business key when the consumer declares one, else msg.id")
 
 
 class NoDuplicatesCheck(CheckBase):
@@ -1024,8 +1038,9 @@ class PerKeyOrderCheck(CheckBase):
 
     check: Literal["per_key_order"]
     consumer: Name
-    key: str = "msg.key"
-    seq: str = "msg.seq"
+    key: str | None = Field(None, description="msg.key, or the consumer's `ordering.key`; default: the "
+                            "consumer's ordering when it declares one, else msg.key")
+    seq: str | None = Field(None, description="msg.seq, or the consumer's `ordering.seq`")
     allow_redelivery: bool = True
 
 

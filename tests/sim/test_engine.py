@@ -246,8 +246,8 @@ def test_batching_trades_latency_for_throughput() -> None:
     published = sum(1 for e in events if e.kind == "published")
     assert sizes and max(sizes) == 10 and sum(sizes) == published > 1900
     assert batched.finish().checks[0]["status"] == "pass"
-    s1 = single.metrics.summary(single)
-    s2 = batched.metrics.summary(batched)
+    s1 = single.metrics.summary(single.view)
+    s2 = batched.metrics.summary(batched.view)
     # one consumer at 20 ms per message cannot keep up with 100/s; batching can
     assert s1["latency_ms"]["p50"] > 1000 > s2["latency_ms"]["p50"] > 20
 
