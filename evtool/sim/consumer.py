@@ -557,12 +557,7 @@ class ConsumerActor:
                     applied += 1
             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
                 if applied:
-                    # the effects applied before the error stay applied: the trace says so
-                    partial: dict[str, Any] = {"effects": applied, "of": len(beh.effects)}
-                    if self.business_key is not None:
-                        partial["bkey"] = self._business_key(env)  # type: ignore[arg-type]
-                    eng.emit(TraceEvent(now, "effect_applied", msg.id, d.channel, self.name, inst.index, msg.key,
-                                        d.attempt, msg.tag, partial))
+                    self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
         if self.idem_key is not None and env is not None:
             try:
@@ -590,6 +585,8 @@ class ConsumerActor:
             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
             except ExpressionRuntimeError as exc:
+                if beh.effects:
+                    self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
         eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
                             data))
@@ -599,6 +596,15 @@ class ConsumerActor:
             self._emit(spec, render, msg, env)  # type: ignore[arg-type]
         self._settle_ok(inst, d, msg, env, duplicate=False)
         return False
+
+    def _effects_outlived(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any], applied: int,
+                          of: int) -> None:
+        """Report effects a handling applied before it failed: they stay applied (`effect_applied`)."""
+        data: dict[str, Any] = {"effects": applied, "of": of}
+        if self.business_key is not None:
+            data["bkey"] = self._business_key(env)
+        self.engine.emit(TraceEvent(self.engine.kernel.now, "effect_applied", msg.id, d.channel, self.name,
+                                    inst.index, msg.key, d.attempt, msg.tag, data))
 
     def _business_key(self, env: dict[str, Any]) -> Any:
         """The declared business key of the message in `env` (None when it cannot be evaluated)."""

@@ -191,3 +191,23 @@ def test_end_to_end_effects_of_failed_handlings_are_judged() -> None:
     results = {c["name"]: c for c in outcome.checks}
     assert results["charges"]["status"] == "fail", results["charges"]   # the state shows the repeats
     assert results["once"]["status"] == "fail", results["once"]
+
+
+def test_end_to_end_effects_of_a_handling_whose_emit_fails_are_judged() -> None:
+    """Every effect applied, then `emit.when` cannot be evaluated: the attempt fails with its effects in
+    place, the consumer reports them (`effect_applied`, all of them), and effectively_once counts them."""
+    from evtool.scenario.loader import load_text
+    from evtool.sim.engine import Engine
+    text = PARTIAL_EFFECTS.replace(
+        '      - {set: last, value: "msg.payload.amount + 1"}\n',
+        '    emit: [{to: work, message: Never, when: "msg.payload.amount + 1 < 0"}]\n')
+    events: list[E] = []
+    engine = Engine(load_text(text, "t.yaml"))
+    engine.listeners.append(events.extend)
+    outcome = engine.run()
+    outlived = [ev for ev in events if ev.kind == "effect_applied"]
+    assert outlived and all(ev.data == {"effects": 1, "of": 1} for ev in outlived), outlived[:3]
+    failed = [ev for ev in events if ev.kind == "failed"]
+    assert len(failed) == len(outlived) and all(ev.data["error"] == "EmitError" for ev in failed)
+    results = {c["name"]: c for c in outcome.checks}
+    assert results["once"]["status"] == "fail", results["once"]
