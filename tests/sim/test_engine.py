@@ -206,20 +206,6 @@ expect:
     assert many.finish().checks[0]["status"] == "fail"
 
 
-def test_digest_does_not_depend_on_batch_boundaries() -> None:
-    """Flushing at other moments (a dashboard, a recorder) must not change the digest."""
-    from evtool.trace.digest import TraceDigest
-
-    events = [TraceEvent(i, "published", f"m{i}", "q", "p", None, None, 0, None, {"x": i} if i % 3 else None)
-              for i in range(50)]
-    whole = TraceDigest()
-    whole.update(events)
-    pieces = TraceDigest()
-    for cut in range(0, 50, 7):
-        pieces.update(events[cut:cut + 7])
-    assert whole.hexdigest() == pieces.hexdigest()
-
-
 BATCH = """
 evtool: "1"
 id: batching
