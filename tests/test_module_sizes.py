@@ -12,7 +12,6 @@ LIMIT = 800
 PACKAGE = Path(__file__).resolve().parents[1] / "evtool"
 SPLIT_PENDING = {
     "scenario/selectors.py": "the selector language (split by its owner)",
-    "trace/checks.py": "one module per family of checks (issue 12)",
 }
 
 

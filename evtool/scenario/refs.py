@@ -156,6 +156,10 @@ class _Checker:
                 self.expr((*base, "fail_if", i, "when"), rule.when)
             if c.idempotency is not None:
                 self.expr((*base, "idempotency", "key"), c.idempotency.key)
+            self.expr((*base, "business_key"), c.business_key)
+            if c.ordering is not None:
+                self.expr((*base, "ordering", "key"), c.ordering.key)
+                self.expr((*base, "ordering", "seq"), c.ordering.seq)
             self.check_handler(base, c.effects, c.emit)
             for mtype, h in c.handles.items():
                 hb = (*base, "handles", mtype)
@@ -355,10 +359,12 @@ class _Checker:
                 self.ref((*base, "consumer"), e.consumer, self.consumers, "consumer")
                 if isinstance(e, m.EffectivelyOnceCheck):
                     self.expr((*base, "by"), e.by)
+                    self.recorded_business_key(base, e)
             elif isinstance(e, m.PerKeyOrderCheck):
                 self.ref((*base, "consumer"), e.consumer, self.consumers, "consumer")
                 self.expr((*base, "key"), e.key)
                 self.expr((*base, "seq"), e.seq)
+                self.recorded_ordering(base, e)
             elif isinstance(e, m.LatencyCheck):
                 self.ref((*base, "consumer"), e.consumer, self.consumers, "consumer")
             elif isinstance(e, m.PatternCheck):
@@ -372,6 +378,34 @@ class _Checker:
             self.assertion(("alerts", i, "that"), a.that)
         if self.sc.run.stop_when:
             self.assertion(("run", "stop_when"), self.sc.run.stop_when)
+
+    # A check reads the trace only: the facts it judges by are those the consumer declares (and records
+    # whatever checks exist), so a check never changes what it watches.
+
+    def recorded_business_key(self, base: Path_, e: m.EffectivelyOnceCheck) -> None:
+        c = self.sc.consumers.get(e.consumer)
+        if c is None or e.by is None or e.by.strip() == "msg.id":
+            return
+        if c.business_key is None or c.business_key.strip() != e.by.strip():
+            now = f"it declares `business_key: {c.business_key}`" if c.business_key else "it declares none"
+            self.add((*base, "by"), f"`{e.by}` is not the business key consumer `{e.consumer}` records ({now})",
+                     f"declare `business_key: {e.by}` on consumer {e.consumer} (the trace carries what the "
+                     "consumer declares), or judge by msg.id")
+
+    def recorded_ordering(self, base: Path_, e: m.PerKeyOrderCheck) -> None:
+        c = self.sc.consumers.get(e.consumer)
+        if c is None or (e.key is None and e.seq is None):
+            return
+        key = (e.key or "msg.key").strip()
+        seq = (e.seq or "msg.seq").strip()
+        if (key, seq) == ("msg.key", "msg.seq"):
+            return
+        if c.ordering is not None and (c.ordering.key.strip(), c.ordering.seq.strip()) == (key, seq):
+            return
+        at = "key" if key != "msg.key" else "seq"
+        self.add((*base, at), f"consumer `{e.consumer}` does not record `{key}` and `{seq}` with its handlings",
+                 f"declare `ordering: {{key: {key}, seq: {seq}}}` on consumer {e.consumer} (the trace carries "
+                 "what the consumer declares), or judge by msg.key and msg.seq")
 
     def check_lesson(self) -> None:
         lesson = self.sc.lesson

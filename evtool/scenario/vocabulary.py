@@ -43,7 +43,8 @@ KINDS: dict[str, str] = {
     "claimed": "a pending entry was claimed by another consumer (Redis XCLAIM)",
     # side effects
     "emitted": "a handler emitted a follow-up message (causation = the handled message)",
-    "effect_applied": "a handler's effect changed the service state",
+    "effect_applied": "a handling that then failed had already applied some of its effects (`effects`, `of`, "
+                      "`bkey`); a successful handling's effects are part of `handled`",
     # actors and faults
     "instance_started": "a consumer instance started",
     "instance_crashed": "a consumer instance crashed (in-flight work is lost; unacked messages return)",

@@ -168,8 +168,12 @@ class ConsumerActor:
         self.prev_delay: dict[str, int] = {}
         self.instances: list[Instance] = []
         self.auto_ack = spec.ack == "auto"
-        self.business_keys: list[Expression] = []
-        self.order_keys: tuple[Expression, Expression] | None = None
+        # Facts the scenario asks the trace to carry with each handling (checks only read them).
+        self.business_key: Expression | None = (compile_expression(spec.business_key)
+                                                if spec.business_key is not None else None)
+        self.ordering: tuple[Expression, Expression] | None = (
+            (compile_expression(spec.ordering.key), compile_expression(spec.ordering.seq))
+            if spec.ordering is not None else None)
         self.emitted = 0
         self.handled = 0
         # Log consumers serialise work per partition or per key ("dispatch"); queues never do.
@@ -184,11 +188,11 @@ class ConsumerActor:
 
         That is the common consumer of a queue: no fail_if rules, effects, emits or
         per-type handlers, no idempotency, auto reply, auto ack, batches or lanes, and no
-        check that reads business or order keys from the handler. Nothing can fail then,
+        declared business key or ordering to record. Nothing can fail then,
         so `attempts` stays empty (every attempt is the first) and the generic
         `_handle` / `_settle_ok` / `kernel.at` calls (a third of a lifecycle's calls)
-        can be skipped. Decided once at start, after the checks registered their keys and
-        after a subclass engine put in its own kernel; a subclass of this actor (the
+        can be skipped. Decided once at start from the scenario alone (never from which checks
+        exist), after a subclass engine put in its own kernel; a subclass of this actor (the
         request-reply responder) always takes the generic path.
         """
         beh = self.default
@@ -196,7 +200,7 @@ class ConsumerActor:
                 and not self.behaviours and not beh.rules and not beh.effects and not beh.emits
                 and self.idem_key is None and not self.auto_ack and self.batch_spec is None
                 and self.lane_mode == "unordered" and self.spec.reply != "auto"
-                and not self.business_keys and self.order_keys is None
+                and self.business_key is None and self.ordering is None
                 and not isinstance(self.engine.scenario.channels.get(self.spec.from_), m.LogChannel))
 
     # ------------------------------------------------------------------ lifecycle
@@ -543,13 +547,17 @@ class ConsumerActor:
                               failure.reply_with_error, in_batch)
         # Success.
         if env is None and (beh.effects or beh.emits or self.idem_key is not None or self.spec.reply == "auto"
-                            or self.business_keys or self.order_keys):
+                            or self.business_key is not None or self.ordering is not None):
             env = self._env(msg, attempt)
         if beh.effects:
+            applied = 0
             try:
                 for eff in beh.effects:
                     eff.apply(self.state, env)  # type: ignore[arg-type]
+                    applied += 1
             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
+                if applied:
+                    self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
         if self.idem_key is not None and env is not None:
             try:
@@ -564,18 +572,12 @@ class ConsumerActor:
             data["attempts"] = attempt
         if msg.seq:
             data["seq"] = msg.seq
-        if self.business_keys and env is not None:
-            keys = []
-            for expr in self.business_keys:
-                try:
-                    keys.append(expr.evaluate(env))
-                except ExpressionRuntimeError:
-                    keys.append(None)
-            data["bkeys"] = keys
-        if self.order_keys is not None and env is not None:
+        if self.business_key is not None and env is not None:
+            data["bkey"] = self._business_key(env)
+        if self.ordering is not None and env is not None:
             try:
-                data["okey"] = self.order_keys[0].evaluate(env)
-                data["oseq"] = self.order_keys[1].evaluate(env)
+                data["okey"] = self.ordering[0].evaluate(env)
+                data["oseq"] = self.ordering[1].evaluate(env)
             except ExpressionRuntimeError:
                 pass
         emits = beh.emits
@@ -583,6 +585,8 @@ class ConsumerActor:
             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
             except ExpressionRuntimeError as exc:
+                if beh.effects:
+                    self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
         eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
                             data))
@@ -592,6 +596,22 @@ class ConsumerActor:
             self._emit(spec, render, msg, env)  # type: ignore[arg-type]
         self._settle_ok(inst, d, msg, env, duplicate=False)
         return False
+
+    def _effects_outlived(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any], applied: int,
+                          of: int) -> None:
+        """Report effects a handling applied before it failed: they stay applied (`effect_applied`)."""
+        data: dict[str, Any] = {"effects": applied, "of": of}
+        if self.business_key is not None:
+            data["bkey"] = self._business_key(env)
+        self.engine.emit(TraceEvent(self.engine.kernel.now, "effect_applied", msg.id, d.channel, self.name,
+                                    inst.index, msg.key, d.attempt, msg.tag, data))
+
+    def _business_key(self, env: dict[str, Any]) -> Any:
+        """The declared business key of the message in `env` (None when it cannot be evaluated)."""
+        try:
+            return self.business_key.evaluate(env)  # type: ignore[union-attr]
+        except ExpressionRuntimeError:
+            return None
 
     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
                    *, duplicate: bool) -> None:

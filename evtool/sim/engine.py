@@ -49,6 +49,7 @@ from evtool.sim.producer import ProducerActor
 from evtool.sim.rng import stream
 from evtool.sim.sampling import duration_sampler
 from evtool.sim.settings import profile_for
+from evtool.sim.view import EngineView
 from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest, as_rows
 from evtool.trace.metrics import Metrics
@@ -223,7 +224,8 @@ class Engine:
         self.metrics = Metrics(sc)
         self.patterns: list[Any] = []
         self._build_patterns()  # before the checks: a responder is a consumer they may watch
-        self.checks = CheckSuite(self)
+        self.view = EngineView(self)  # what checks and metrics may read of the run, besides the trace
+        self.checks = CheckSuite(sc, self.view, self.metrics)
         span = self.load_end + self.drain_max
         self.sample_every = sample_every_ns or max(10_000_000, span // 400)
         self._started = False
@@ -366,7 +368,7 @@ class Engine:
 
     def _sample(self, _: Any) -> None:
         self.flush()
-        self.metrics.sample(self.now, self)
+        self.metrics.sample(self.now, self.view)
         self.checks.tick(self.now)
         if self.checks.alerts:
             for ev in self.checks.tick_alerts(self.now):
@@ -651,7 +653,7 @@ class Engine:
             ended["limit"] = self.limit_hit
         self.emit(TraceEvent(self.now, "run_ended", data=ended))
         self.flush()
-        self.metrics.sample(self.now, self)
+        self.metrics.sample(self.now, self.view)
         drain = self.drain_result if self.drain_result != "pending" else "stopped"
         results = self.checks.finish(self.now, drain)
         statuses = [r["status"] for r in results]
@@ -665,7 +667,7 @@ class Engine:
             outcome = "unknown"
         else:
             outcome = "passed"
-        summary = self.metrics.summary(self)
+        summary = self.metrics.summary(self.view)
         summary["drain"] = drain
         return RunOutcome(
             scenario_id=self.scenario.id,

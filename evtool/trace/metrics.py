@@ -3,20 +3,21 @@
 Everything is bounded: counters per kind and channel, fixed-size latency
 histograms, and gauge series sampled at a fixed virtual interval (a few
 hundred points per run), whatever the run's length.
+
+Metrics observe: they fold trace events and read a `RunView` (evtool.trace.view)
+for the gauges, never the engine or an actor.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evtool.scenario import models as m
 from evtool.trace.histogram import Histogram
-
-if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+from evtool.trace.view import RunView
 
 _kind = itemgetter(1)
 _MEASURED = frozenset({"handled", "failed", "reply_received"})
@@ -110,7 +111,7 @@ class Metrics:
             total.merge(h)
         return total
 
-    def sample(self, now: int, engine: Engine) -> None:
+    def sample(self, now: int, view: RunView) -> None:
         """Record the gauges (depth per channel, lag per group) at virtual time `now`."""
         if self.series_t and self.series_t[-1] == now:
             return
@@ -119,19 +120,18 @@ class Metrics:
         for name, spec in self.scenario.channels.items():
             if isinstance(spec, m.RouterChannel):
                 continue
-            s = engine.broker.stats(name)
+            s = view.channel_stats(name)
             series = self.depth.setdefault(name, [])
             series.append((now, s.ready, s.in_flight, s.delayed))
             thin(series)
             if isinstance(spec, m.LogChannel):
                 for group in self._groups_of(name):
-                    try:
-                        st = engine.broker.log_group_state(name, group)
-                    except KeyError:
+                    st = view.group_lag(name, group)
+                    if st is None:
                         continue
                     # records not yet handed out, plus those handed out and not yet acknowledged
                     ls = self.lag.setdefault(group, [])
-                    ls.append((now, int(st["lag"]) + int(st["in_flight"])))
+                    ls.append((now, st.lag + st.in_flight))
                     thin(ls)
         self.acked_at_sample.append((now, self.counts.get("acked", 0)))
         thin(self.acked_at_sample)
@@ -179,7 +179,7 @@ class Metrics:
                     out.extend(float(v) for t, v in series if within is None or within(t))
         return out
 
-    def summary(self, engine: Engine) -> dict[str, Any]:
+    def summary(self, view: RunView) -> dict[str, Any]:
         """A plain-data summary for reports and the run store."""
 
         def pct(h: Histogram) -> dict[str, float | None]:
@@ -196,21 +196,22 @@ class Metrics:
         for name, spec in self.scenario.channels.items():
             if isinstance(spec, m.RouterChannel):
                 continue
-            s = engine.broker.stats(name)
+            s = view.channel_stats(name)
             channels[name] = {k: getattr(s, k) for k in (
                 "published", "ready", "in_flight", "delayed", "acked", "dead_lettered", "expired", "dropped")
                 if hasattr(s, k)}
             channels[name]["kind"] = spec.kind
         consumers: dict[str, Any] = {}
-        for name, c in engine.consumers.items():
+        for name in view.consumer_names():
             consumers[name] = {
                 "handled": self.handled_by_consumer.get(name, 0),
                 "failed": self.failed_by_consumer.get(name, 0),
-                "instances": c.live_instances(),
+                "instances": view.live_instances(name),
                 "latency_ms": pct(self.latency_by_consumer.get(name, Histogram())),
-                "state": _jsonable(c.state),
+                "state": _jsonable(view.state_of(name) or {}),
             }
-        seconds = max(engine.now, 1) / 1e9
+        now = view.now
+        seconds = max(now, 1) / 1e9
         return {
             "counts": dict(sorted(self.counts.items())),
             "published": self.counts.get("published", 0),
@@ -224,7 +225,7 @@ class Metrics:
             "throughput_per_s": round(self.counts.get("acked", 0) / seconds, 3),
             "channels": channels,
             "consumers": consumers,
-            "virtual_s": round(engine.now / 1e9, 6),
+            "virtual_s": round(now / 1e9, 6),
         }
 
 
@@ -233,7 +234,7 @@ def _ms(ns: float | None) -> float | None:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [_jsonable(v) for v in value]

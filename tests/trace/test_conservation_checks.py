@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from evtool.core.events import TraceEvent as E
 from evtool.scenario import models as m
 from evtool.trace.checks import DeadLetters, NoDuplicates
@@ -131,38 +129,59 @@ expect:
 """
 
 
-def effectively_once(events: list[E]) -> dict[str, Any]:
-    from types import SimpleNamespace
-
+def effectively_once(events: list[E], by: str | None = None, business_key: str | None = None) -> dict[str, Any]:
     from evtool.trace.checks import EffectivelyOnce
-    engine = SimpleNamespace(consumers={"worker": SimpleNamespace(business_keys=[])})
-    check = EffectivelyOnce(m.EffectivelyOnceCheck(check="effectively_once", consumer="worker"), "eo", engine)
+    worker: dict[str, Any] = {"from": "work"}
+    if business_key is not None:
+        worker["business_key"] = business_key
+    scenario = m.Scenario.model_validate({"evtool": "1", "id": "t", "run": {"seed": 1, "duration": "1s"},
+                                          "channels": {"work": {"kind": "queue"}},
+                                          "consumers": {"worker": worker}})
+    check = EffectivelyOnce(m.EffectivelyOnceCheck(check="effectively_once", consumer="worker", by=by), "eo",
+                            scenario)
     check.consume(events)
     return check.result(events[-1].t, "complete")
 
 
 def test_effectively_once_counts_effects_applied_by_failed_attempts() -> None:
-    """An attempt that applied an effect and then failed applied it all the same (hand-made trace
-    with the `effect_applied` events the check reads)."""
+    """An attempt that applied an effect and then failed applied it all the same: the consumer reports it
+    as `effect_applied` before `failed` (hand-made trace)."""
     def attempt(t: int, mid: str, ok: bool) -> list[E]:
-        out = [E(t, "effect_applied", mid, "work", "worker", 0, None, 1, None, {"bkeys": [mid]})]
         if ok:
-            out.append(E(t, "handled", mid, "work", "worker", 0, None, 1, None, {"bkeys": [mid], "latency": 1}))
-        else:
-            out.append(E(t, "failed", mid, "work", "worker", 0, None, 1, None, {"error": "EffectError"}))
-        return out
+            return [E(t, "handled", mid, "work", "worker", 0, None, 1, None, {"latency": 1})]
+        return [E(t, "effect_applied", mid, "work", "worker", 0, None, 1, None, {"effects": 1, "of": 2}),
+                E(t, "failed", mid, "work", "worker", 0, None, 1, None, {"error": "EffectError"})]
     events = attempt(0, "m1", True) + attempt(1, "m2", False) + attempt(2, "m2", True)
     r = effectively_once(events)
     assert r["status"] == "fail", r
     assert r["evidence"] == ["m2", "m2"]
+    assert "1 failed attempt(s) that applied effects" in r["observed"], r
     # without `effect_applied`, only the successful handlings show, and they are each once
     r = effectively_once([ev for ev in events if ev.kind != "effect_applied"])
     assert r["status"] == "pass", r
 
 
-@pytest.mark.xfail(strict=True, reason="the consumer does not emit `effect_applied` yet (documented in "
-                                       "docs/scenario-language.md 'Trace events', never emitted): effects "
-                                       "applied by a handling that then fails leave no trace")
+def test_effectively_once_judges_by_the_business_key_the_consumer_records() -> None:
+    """Two messages with one business key (`bkey`, recorded because the consumer declares it) fail; the
+    same trace judged by message id passes."""
+    events = [E(0, "handled", "m1", "work", "worker", 0, None, 1, None, {"latency": 1, "bkey": "order-1"}),
+              E(1, "handled", "m2", "work", "worker", 0, None, 1, None, {"latency": 1, "bkey": "order-1"}),
+              E(2, "handled", "m3", "work", "worker", 0, None, 1, None, {"latency": 1, "bkey": "order-2"})]
+    declared = "msg.payload.orderId"
+    r = effectively_once(events, business_key=declared)
+    assert r["status"] == "fail" and r["evidence"] == ["m1", "m2"], r
+    assert effectively_once(events, by=declared, business_key=declared)["status"] == "fail"
+    assert effectively_once(events, by="msg.id", business_key=declared)["status"] == "pass"
+
+
+def test_effectively_once_by_a_key_the_consumer_does_not_record_is_unknown() -> None:
+    """A check cannot make the consumer record a key: one the trace does not carry is unknown, with the fix."""
+    events = [E(0, "handled", "m1", "work", "worker", 0, None, 1, None, {"latency": 1})]
+    r = effectively_once(events, by="msg.payload.orderId")
+    assert r["status"] == "unknown", r
+    assert "declare `business_key: msg.payload.orderId` on consumer worker" in r["observed"]
+
+
 def test_end_to_end_effects_of_failed_handlings_are_judged() -> None:
     """Three of 19 messages fail their second effect after the first (`inc: charged`) was applied; each is
     delivered 3 times, so `charged` ends at 25 for 19 messages. effectively_once must fail."""
@@ -171,4 +190,24 @@ def test_end_to_end_effects_of_failed_handlings_are_judged() -> None:
     outcome = Engine(load_text(PARTIAL_EFFECTS, "t.yaml")).run()
     results = {c["name"]: c for c in outcome.checks}
     assert results["charges"]["status"] == "fail", results["charges"]   # the state shows the repeats
+    assert results["once"]["status"] == "fail", results["once"]
+
+
+def test_end_to_end_effects_of_a_handling_whose_emit_fails_are_judged() -> None:
+    """Every effect applied, then `emit.when` cannot be evaluated: the attempt fails with its effects in
+    place, the consumer reports them (`effect_applied`, all of them), and effectively_once counts them."""
+    from evtool.scenario.loader import load_text
+    from evtool.sim.engine import Engine
+    text = PARTIAL_EFFECTS.replace(
+        '      - {set: last, value: "msg.payload.amount + 1"}\n',
+        '    emit: [{to: work, message: Never, when: "msg.payload.amount + 1 < 0"}]\n')
+    events: list[E] = []
+    engine = Engine(load_text(text, "t.yaml"))
+    engine.listeners.append(events.extend)
+    outcome = engine.run()
+    outlived = [ev for ev in events if ev.kind == "effect_applied"]
+    assert outlived and all(ev.data == {"effects": 1, "of": 1} for ev in outlived), outlived[:3]
+    failed = [ev for ev in events if ev.kind == "failed"]
+    assert len(failed) == len(outlived) and all(ev.data["error"] == "EmitError" for ev in failed)
+    results = {c["name"]: c for c in outcome.checks}
     assert results["once"]["status"] == "fail", results["once"]

@@ -84,7 +84,7 @@ def test_a_window_with_no_samples_is_unknown() -> None:
 
 def test_a_recurring_fault_window_is_every_span_it_was_active() -> None:
     """`during: fault:NAME` of a fault with `every:` covers each span it was active, and `per_sec`
-    divides by their total length (hand-made events; the engine only supplies the time)."""
+    divides by their total length (hand-made events; the run view only supplies the time)."""
     from types import SimpleNamespace
 
     from evtool.core.events import TraceEvent as E
@@ -92,9 +92,9 @@ def test_a_recurring_fault_window_is_every_span_it_was_active() -> None:
     from evtool.trace.checks import AssertionChecker
 
     s = 1_000_000_000
-    engine = SimpleNamespace(now=0)
-    count = AssertionChecker(m.Assertion(that="count(handled) == 4", during="fault:blip"), "c", engine)
-    rate = AssertionChecker(m.Assertion(that="per_sec(handled) == 1/s", during="fault:blip"), "r", engine)
+    view = SimpleNamespace(now=0)  # only its clock is read
+    count = AssertionChecker(m.Assertion(that="count(handled) == 4", during="fault:blip"), "c", view, None)
+    rate = AssertionChecker(m.Assertion(that="per_sec(handled) == 1/s", during="fault:blip"), "r", view, None)
     events = [E(0, "handled", "a"),
               E(1 * s, "fault_started", None, None, "blip"), E(1 * s, "handled", "b"), E(2 * s, "handled", "c"),
               E(3 * s, "fault_ended", None, None, "blip"), E(4 * s, "handled", "d"),
@@ -102,9 +102,9 @@ def test_a_recurring_fault_window_is_every_span_it_was_active() -> None:
               E(7 * s, "fault_ended", None, None, "blip"), E(9 * s, "handled", "g")]
     for checker in (count, rate):
         checker.consume(events)
-    engine.now = 10 * s
-    assert count.result(engine.now, "complete")["status"] == "pass"
-    assert rate.result(engine.now, "complete")["status"] == "pass"  # 4 handled over 2 s + 2 s
+    view.now = 10 * s
+    assert count.result(view.now, "complete")["status"] == "pass"
+    assert rate.result(view.now, "complete")["status"] == "pass"  # 4 handled over 2 s + 2 s
 
 
 STEADY = """

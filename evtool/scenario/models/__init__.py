@@ -15,6 +15,7 @@ actors, patterns, faults, expect, lesson, root); every name is re-exported here,
 from __future__ import annotations
 
 from evtool.scenario.models.actors import (
+    Ordering,
     Arrival,
     Backoff,
     Batch,
@@ -141,6 +142,7 @@ from evtool.scenario.models.values import (
 )
 
 __all__ = [
+    "Ordering",
     "LANGUAGE_VERSION",
     "PROFILES",
     "Profile",

@@ -291,6 +291,13 @@ class Batch(Model):
     max_wait: PositiveDuration
 
 
+class Ordering(Model):
+    """The key and sequence number a consumer's messages are ordered by, recorded with each handling."""
+
+    key: str = Field("msg.key", description="an expression: the entity messages are ordered within")
+    seq: str = Field("msg.seq", description="an expression: the message's sequence number within its key")
+
+
 class Consumer(Model):
     """A service: instances that take messages from one channel and handle them."""
 
@@ -310,6 +317,12 @@ class Consumer(Model):
     state: dict[str, Any] = Field(default_factory=dict)
     reply: Literal["none", "auto"] = "none"
     idempotency: Idempotency | None = None
+    business_key: str | None = Field(
+        None, description="an expression naming what the handler's effects are about (msg.payload.orderId); "
+        "recorded with each handling as `bkey`, so `effectively_once` can judge by it")
+    ordering: Ordering | None = Field(
+        None, description="the key and sequence number the messages are ordered by; recorded with each "
+        "handling as `okey` and `oseq`, so `per_key_order` can judge by them")
     retry: RetryPolicy | None = None
     dead_letter: Name | None = None
     # logs

@@ -49,7 +49,8 @@ class EffectivelyOnceCheck(CheckBase):
 
     check: Literal["effectively_once"]
     consumer: Name
-    by: str = "msg.id"
+    by: str | None = Field(None, description="msg.id, or the consumer's `business_key`; default: the "
+                           "business key when the consumer declares one, else msg.id")
 
 
 class NoDuplicatesCheck(CheckBase):
@@ -64,8 +65,9 @@ class PerKeyOrderCheck(CheckBase):
 
     check: Literal["per_key_order"]
     consumer: Name
-    key: str = "msg.key"
-    seq: str = "msg.seq"
+    key: str | None = Field(None, description="msg.key, or the consumer's `ordering.key`; default: the "
+                            "consumer's ordering when it declares one, else msg.key")
+    seq: str | None = Field(None, description="msg.seq, or the consumer's `ordering.seq`")
     allow_redelivery: bool = True
 
 
