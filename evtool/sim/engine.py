@@ -46,7 +46,7 @@ from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.faults import FaultTimeline
 from evtool.sim.kernel import LOOP_SAMPLE, PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel, Limits, describe_loop
 from evtool.sim.producer import ProducerActor
-from evtool.sim.rng import stream
+from evtool.sim.rng import run_seed, stream
 from evtool.sim.sampling import duration_sampler
 from evtool.sim.settings import profile_for
 from evtool.trace.checks import CheckSuite
@@ -167,7 +167,7 @@ class Engine:
         self._instant = (-1, 0)  # (virtual time, events processed at it): zero-time loop detection
         self.loaded = loaded
         self.scenario = sc
-        self.seed = sc.run.seed if seed is None else seed
+        self.seed = run_seed(sc, seed)
         self.params = dict(loaded.parameters)
         self.kernel = Kernel()
         self.buffer: list[TraceEvent] = []

@@ -42,6 +42,7 @@ from evtool.scenario.selectors import Selector, parse_selector
 from evtool.sim.consumer import consumer_prefetch
 from evtool.sim.engine import Engine, Listener, RunOutcome
 from evtool.sim.pacing import SPEED_MIN, Pacer
+from evtool.sim.rng import run_seed
 from evtool.sim.snapshot import (
     ChannelView,
     CheckView,
@@ -508,7 +509,7 @@ class EngineHost:
                  slice_events: int = SLICE_EVENTS, end_ns: int | None = None) -> None:
         self.loaded = loaded
         self.scenario = loaded.model
-        self.seed = self.scenario.run.seed if seed is None else seed
+        self.seed = run_seed(self.scenario, seed)
         self.replay = replay
         self.threaded = threaded
         self.end_hint = end_ns

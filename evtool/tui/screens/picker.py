@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from evtool.tui.lessons import LessonInfo
+from evtool.scenario.lessons import LessonInfo
 
 LEVEL_STYLE = {"beginner": "green", "intermediate": "yellow", "advanced": "red"}
 
