@@ -138,6 +138,9 @@ class Broker:
     See the module docstring for the API and the trace conventions.
     """
 
+    pushes_deliveries = False
+    """The engine pumps deliveries after each event (`core.port.BrokerPort`)."""
+
     def __init__(self, profile: Profile, sink: EventSink) -> None:
         self.profile = profile
         self._sink = sink

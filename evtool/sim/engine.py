@@ -39,6 +39,7 @@ from evtool.core.channel_config import (
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
+from evtool.core.port import BrokerFactory, Clock
 from evtool.scenario import models as m
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario
@@ -159,7 +160,11 @@ class Engine:
 
     def __init__(self, loaded: LoadedScenario, *, seed: int | None = None, duration_ns: int | None = None,
                  listeners: Sequence[Listener] = (), sample_every_ns: int | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, clock: Clock | None = None,
+                 broker: BrokerFactory | None = None) -> None:
+        """`clock` and `broker` are the engine's two parts (`core.port`): by default the virtual-time
+        kernel and the core broker; a run on a real broker hands in a wall clock and a `TransportBroker`
+        (built by the factory from the profile, the trace sink and `dispatch`)."""
         sc = loaded.model
         self.limits = limits or limits_for(loaded)
         self.limit_hit: str | None = None
@@ -169,7 +174,7 @@ class Engine:
         self.scenario = sc
         self.seed = run_seed(sc, seed)
         self.params = dict(loaded.parameters)
-        self.kernel = Kernel()
+        self.kernel: Any = clock if clock is not None else Kernel()
         self.buffer: list[TraceEvent] = []
         self.emit: Callable[[TraceEvent], None] = self.buffer.append
         self.listeners: list[Listener] = list(listeners)
@@ -182,7 +187,13 @@ class Engine:
         self.stopped_reason: str | None = None
         self.aborted_by: str | None = None
         self.profile = profile_for(loaded)
-        self.broker = Broker(self.profile, self.emit)
+        self.broker: Any = Broker(self.profile, self.emit) if broker is None else \
+            broker(self.profile, self.emit, self.dispatch)
+        # a broker that pushes deliveries (a real one) has nothing to pump and owns its timers, and the
+        # real network is its hop latency
+        self.real_broker = bool(self.broker.pushes_deliveries)
+        if self.real_broker:
+            self._after_event = self._nothing_to_pump  # type: ignore[method-assign]
         # work queues whose ready messages keep the drain from completing (see `quiescent`)
         self._held_queues = [n for n, c in sc.channels.items()
                              if isinstance(c, m.QueueChannel | m.GroupedQueueChannel) and c.role == "normal"]
@@ -190,7 +201,7 @@ class Engine:
         self._broker_timer: int | None = None
         self.subscribers: dict[int, Instance] = {}
         self.hop = duration_sampler(sc.broker.hop_latency)
-        self.hop_zero = sc.broker.hop_latency == 0
+        self.hop_zero = sc.broker.hop_latency == 0 or self.real_broker
         self.hop_rng = self.stream("broker/hop")
         self.fault_rng = self.stream("faults")
         self.channel_faults: dict[str, list[Any]] = {}
@@ -222,7 +233,8 @@ class Engine:
         self.faults = FaultTimeline(self)
         self.metrics = Metrics(sc)
         self.patterns: list[Any] = []
-        self._build_patterns()  # before the checks: a responder is a consumer they may watch
+        if not self.real_broker:  # patterns run on the local core only (transports.capabilities says so)
+            self._build_patterns()  # before the checks: a responder is a consumer they may watch
         self.checks = CheckSuite(self)
         span = self.load_end + self.drain_max
         self.sample_every = sample_every_ns or max(10_000_000, span // 400)
@@ -235,6 +247,12 @@ class Engine:
     def now(self) -> int:
         """Virtual time in nanoseconds."""
         return self.kernel.now
+
+    def dispatch(self, d: Delivery) -> None:
+        """Hand a delivery to the consumer instance subscribed as `d.sub` (a broker that pushes calls it)."""
+        inst = self.subscribers.get(d.sub)
+        if inst is not None:
+            inst.consumer.on_delivery(inst, d)
 
     def stream(self, name: str) -> random.Random:
         """A seeded random stream for one component and purpose."""
@@ -439,6 +457,9 @@ class Engine:
                 self._broker_timer = nt
                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
 
+    def _nothing_to_pump(self) -> None:
+        """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
+
     def _fire_broker(self, t: int) -> None:
         if self._broker_timer == t:
             self._broker_timer = None
@@ -479,6 +500,17 @@ class Engine:
         if self.phase == "drain" and self.quiescent():
             self._finish_drain()
         return self.phase != "done"
+
+    def end_load_now(self) -> None:
+        """End the load phase now and start the drain (its maximum counts from here): a real-time run with
+        nothing left to send does not wait out the rest of the load phase."""
+        if self.phase == "load":
+            self.load_end = self.now
+            self._end_load(None)
+
+    def complete_drain(self) -> None:
+        """The drain is complete (a driver that polls `quiescent` says so)."""
+        self._finish_drain()
 
     def _finish_drain(self) -> None:
         if self.phase == "done":
