@@ -44,6 +44,7 @@ from evtool.scenario import models as m
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.consumer import ConsumerActor, Instance
+from evtool.sim.context import ActorContext
 from evtool.sim.faults import FaultTimeline
 from evtool.sim.kernel import LOOP_SAMPLE, PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel, Limits, describe_loop
 from evtool.sim.producer import ProducerActor
@@ -183,7 +184,6 @@ class Engine:
         self.drain_max = sc.run.drain.max
         self.phase = "load"
         self.drain_result = "pending"
-        self.pending_work = 0
         self.stopped_reason: str | None = None
         self.aborted_by: str | None = None
         self.profile = profile_for(loaded)
@@ -225,14 +225,24 @@ class Engine:
             if isinstance(spec, m.RouterChannel):
                 for b in spec.bindings:
                     self.broker.bind(name, b.to, b.pattern)
+        self.consumers: dict[str, ConsumerActor] = {}
+        self.patterns: list[Any] = []
+        self.ctx = ActorContext(
+            self, kernel=self.kernel, emit=self.emit, broker=self.broker, publish=self.publish, reply=self.reply,
+            dead_letter_by_app=self.dead_letter_by_app, log_processed=self.on_log_processed, stream=self.stream,
+            scenario=sc, params=self.params, profile=self.profile, subscribers=self.subscribers,
+            consumers=self.consumers, channel_faults=self.channel_faults, producer_faults=self.producer_faults,
+            fault_rng=self.fault_rng)
+        """What the actors see of the run (never the engine itself)."""
+        ctx = self.ctx
         self.producers: list[ProducerActor] = []
         for n, p in sc.producers.items():
-            first = ProducerActor(self, n, p)  # `instances` identical producers, each at the producer's rate
-            self.producers += [first, *(ProducerActor(self, n, p, i, first) for i in range(1, p.instances))]
-        self.consumers = {n: ConsumerActor(self, n, c) for n, c in sc.consumers.items()}
-        self.faults = FaultTimeline(self)
+            first = ProducerActor(ctx, n, p)  # `instances` identical producers, each at the producer's rate
+            self.producers += [first, *(ProducerActor(ctx, n, p, i, first) for i in range(1, p.instances))]
+        for n, c in sc.consumers.items():
+            self.consumers[n] = ConsumerActor(ctx, n, c)
+        self.faults = FaultTimeline(ctx)
         self.metrics = Metrics(sc)
-        self.patterns: list[Any] = []
         if not self.real_broker:  # patterns run on the local core only (transports.capabilities says so)
             self._build_patterns()  # before the checks: a responder is a consumer they may watch
         self.checks = CheckSuite(self)
@@ -247,6 +257,11 @@ class Engine:
     def now(self) -> int:
         """Virtual time in nanoseconds."""
         return self.kernel.now
+
+    @property
+    def pending_work(self) -> int:
+        """Application work in progress (handlers running, delayed publishes); the drain waits for it."""
+        return int(self.ctx.pending_work)
 
     def dispatch(self, d: Delivery) -> None:
         """Hand a delivery to the consumer instance subscribed as `d.sub` (a broker that pushes calls it)."""
@@ -279,17 +294,17 @@ class Engine:
                 if outcome == "duplicate":
                     self._publish_now(channel, msg, duplicate=True)
                 elif isinstance(outcome, int):
-                    self.pending_work += 1
+                    self.ctx.pending_work += 1
                     self.kernel.at(self.now + outcome, self._publish_later, (channel, msg), PRIO_ACTOR)
                     return True
         if self.hop_zero:
             return self._publish_now(channel, msg)
-        self.pending_work += 1
+        self.ctx.pending_work += 1
         self.kernel.at(self.now + self.hop(self.hop_rng), self._publish_later, (channel, msg), PRIO_ACTOR)
         return True
 
     def _publish_later(self, item: tuple[str, Message]) -> None:
-        self.pending_work -= 1
+        self.ctx.pending_work -= 1
         self._publish_now(*item)
 
     def _publish_now(self, channel: str, msg: Message, duplicate: bool = False) -> bool:
@@ -342,7 +357,7 @@ class Engine:
             from evtool.sim.patterns import build_patterns
         except ImportError:  # the patterns module arrives with the lesson library
             return
-        self.patterns = build_patterns(self)
+        self.patterns = build_patterns(self.ctx)
 
     def start(self) -> None:
         """Start every actor and the timeline (idempotent)."""
@@ -407,11 +422,11 @@ class Engine:
             ready += s.ready
             in_flight += s.in_flight
             delayed += s.delayed
-        return {"ready": ready, "in_flight": in_flight, "delayed": delayed, "app": self.pending_work}
+        return {"ready": ready, "in_flight": in_flight, "delayed": delayed, "app": self.ctx.pending_work}
 
     def quiescent(self) -> bool:
         """Nothing ready, in flight, delayed or pending in the application."""
-        if self.pending_work > 0:
+        if self.ctx.pending_work > 0:
             return False
         if not self.broker_up:
             # a broker_restart with downtime: its return is scheduled and the consumers subscribe again
@@ -479,7 +494,7 @@ class Engine:
                 continue
             inst.sub = None
             if inst.state in ("running", "paused") and self.broker_up:
-                inst.consumer._subscribe(inst)  # noqa: SLF001 - the engine owns channel recovery
+                inst.consumer.reconnect(inst)
 
     def step(self) -> bool:
         """Process one kernel event; False when the run is over."""
