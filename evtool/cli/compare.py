@@ -42,7 +42,7 @@ def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | N
     from rich import box
     from rich.table import Table
 
-    from evtool.report.summary import STATUS_STYLE
+    from evtool.report.presentation import check_status
 
     t = Table(title="Compared runs", title_justify="left", box=box.SIMPLE_HEAD)
     t.add_column("")
@@ -67,7 +67,7 @@ def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | N
             if c is None:
                 cells.append("–")
             else:
-                sym, colour = STATUS_STYLE.get(c["status"], ("?", "yellow"))
+                sym, colour = check_status(c["status"])
                 cells.append(f"[{colour}]{sym} {c['status']}[/{colour}]")
         t.add_row(f"check {name}", *cells)
     return t

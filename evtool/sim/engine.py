@@ -1,7 +1,10 @@
 """The engine: a scenario, run on the broker core in virtual time.
 
-The engine owns the kernel (the clock and the event heap), the broker core,
-the actors (producers, consumers, the fault timeline) and the trace buffer.
+The engine is handed two parts (`core.port`): a clock (by default the
+virtual-time `Kernel`) and a broker (by default the core `Broker`; a run on
+a real broker hands in `transports.runtime`'s). It owns the actors
+(producers, consumers, the fault timeline, the patterns), which see the run
+through an `ActorContext` (`sim.context`), and the trace buffer.
 It runs a load phase, then a drain phase until nothing is ready, in flight
 or delayed (or the drain maximum passes). It is synchronous and knows
 nothing about wall time: pacing (`evtool.sim.pacing`) decides how fast it is

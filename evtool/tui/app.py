@@ -17,8 +17,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
-from evtool.sim.host import EngineHost
 from evtool.scenario.lessons import LessonInfo, checked_lessons
+from evtool.sim.host import EngineHost
 from evtool.tui.screens.dashboard import DashboardScreen
 from evtool.tui.screens.help import HelpModal
 from evtool.tui.screens.inspector import InspectorModal
