@@ -1,9 +1,9 @@
 """One contract for every broker the engine can be handed (`evtool.core.port.BrokerPort`).
 
 `BrokerPortContract` holds the behaviour tests; each backend subclasses it with a harness that builds
-its broker: the core `Broker` on a virtual clock, and `TransportBroker` on RabbitMQ, NATS JetStream and
-Redis Streams through evtool's adapters (the way the eventsourcing library runs one recorder test case
-against every storage backend). A real-broker subclass skips when its broker is unreachable, except
+its broker: the core `Broker` on a virtual clock, and `TransportBroker` on RabbitMQ, NATS JetStream,
+Redis Streams, Kafka and SQS through evtool's adapters (the way the eventsourcing library runs one
+recorder test case against every storage backend). A real-broker subclass skips when its broker is unreachable, except
 under CI=true, where it fails instead (tests/broker_fixtures.py).
 
 What every backend must show, whatever its profile: a message published to a queue is delivered once,
@@ -150,6 +150,8 @@ class BrokerPortContract:
     """The behaviour tests; a subclass says how to build its broker (`harness`)."""
 
     profile: ClassVar[str] = "rabbitmq-quorum"
+    patience: ClassVar[float] = 5.0
+    """Seconds to wait for a delivery (a Kafka consumer first joins its group)."""
 
     async def harness(self, plans: list[ChannelPlan]) -> Harness:
         """A broker with `plans` declared."""
@@ -170,7 +172,7 @@ class BrokerPortContract:
         try:
             assert h.port.publish(h.now, "orders", Message("m-1", "orders", "k"))
             sid = h.port.subscribe(h.now, "orders", "billing", 0, prefetch=1)
-            assert await h.wait(lambda: bool(h.got.get(sid)))
+            assert await h.wait(lambda: bool(h.got.get(sid)), self.patience)
             (d,) = h.got[sid]
             assert (d.msg.id, d.attempt, d.channel) == ("m-1", 1, "orders")
             assert h.port.ack(h.now, d.tag)
@@ -188,9 +190,9 @@ class BrokerPortContract:
         try:
             h.port.publish(h.now, "orders", Message("m-1", "orders", "k"))
             sid = h.port.subscribe(h.now, "orders", "billing", 0, prefetch=1)
-            assert await h.wait(lambda: bool(h.got.get(sid)))
+            assert await h.wait(lambda: bool(h.got.get(sid)), self.patience)
             assert h.port.nack(h.now, h.got[sid][0].tag, requeue=True)
-            assert await h.wait(lambda: len(h.got[sid]) == 2)
+            assert await h.wait(lambda: len(h.got[sid]) == 2, self.patience)
             again = h.got[sid][1]
             assert (again.msg.id, again.attempt, again.redelivered) == ("m-1", 2, True)
             assert h.port.ack(h.now, again.tag)
@@ -258,3 +260,18 @@ class TestRedisTransportBroker(TestRabbitMQTransportBroker):
 
     transport = "redis"
     profile = "redis-streams"
+
+
+class TestKafkaTransportBroker(TestRabbitMQTransportBroker):
+    """`TransportBroker` on Kafka (Tansu locally)."""
+
+    transport = "kafka"
+    profile = "kafka"
+    patience = 30.0
+
+
+class TestSqsTransportBroker(TestRabbitMQTransportBroker):
+    """`TransportBroker` on Amazon SQS (moto's server locally)."""
+
+    transport = "sqs"
+    profile = "sqs-standard"
