@@ -211,7 +211,7 @@ class ConsumerActor:
         so `attempts` stays empty (every attempt is the first) and the generic
         `_handle` / `_settle_ok` / `kernel.at` calls (a third of a lifecycle's calls)
         can be skipped. Decided once at start, after the checks registered their keys and
-        after a subclass engine put in its own kernel; a subclass of this actor (the
+        on the clock the engine was handed (only the virtual one); a subclass of this actor (the
         request-reply responder) always takes the generic path.
         """
         beh = self.default
