@@ -1,6 +1,6 @@
 """Benchmark: the cost of recording a run's full trace into the run store.
 
-Produces N synthetic trace events (a pool from `evtool.store.synthetic`,
+Produces N synthetic trace events (a pool from `tests/synthetic_runs.py`,
 repeated with shifted times, each event rebuilt as the engine would build it)
 in batches, twice: once handing each batch to nothing (not recording), once to
 a `Recorder`. Reports events/s for both, the ratio of wall times (the
@@ -18,14 +18,18 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from evtool.core.events import TraceEvent
-from evtool.store.recorder import Recorder
-from evtool.store.synthetic import synthetic_events, synthetic_header, synthetic_result
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # synthetic runs live with the tests
+
+from synthetic_runs import synthetic_events, synthetic_header, synthetic_result  # noqa: E402
+
+from evtool.core.events import TraceEvent  # noqa: E402
+from evtool.store.recorder import Recorder  # noqa: E402
 
 
 def make_pool(messages: int) -> list[TraceEvent]:

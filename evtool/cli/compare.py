@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN, console, print_scenario_error
+from evtool.core.targets import REAL_BROKERS, TARGETS
 from evtool.report.fmt import safe
 
 if TYPE_CHECKING:
-    from evtool.cli.runner import RunOptions
+    from evtool.cli.session import RunOptions
     from evtool.scenario.loader import LoadedScenario
 
-TRANSPORTS = ("local", "rabbitmq", "nats", "redis", "kafka", "sqs")
 COUNTS = ("published", "acked", "dead_lettered", "retries", "redelivered", "duplicates_skipped")
 
 
@@ -42,7 +42,7 @@ def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | N
     from rich import box
     from rich.table import Table
 
-    from evtool.report.summary import STATUS_STYLE
+    from evtool.report.presentation import check_status
 
     t = Table(title="Compared runs", title_justify="left", box=box.SIMPLE_HEAD)
     t.add_column("")
@@ -67,7 +67,7 @@ def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | N
             if c is None:
                 cells.append("–")
             else:
-                sym, colour = STATUS_STYLE.get(c["status"], ("?", "yellow"))
+                sym, colour = check_status(c["status"])
                 cells.append(f"[{colour}]{sym} {c['status']}[/{colour}]")
         t.add_row(f"check {name}", *cells)
     return t
@@ -96,10 +96,10 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
     from evtool.scenario.errors import ScenarioError, did_you_mean
 
     names = [n.strip() for n in (opts.compare or "").split(",") if n.strip()]
-    bad = [n for n in names if n not in TRANSPORTS]
+    bad = [n for n in names if n not in TARGETS]
     err = console(stderr=True)
     if len(names) < 2 or bad:
-        err.print(f"[red]error[/red] --compare {safe(repr(opts.compare))}: give two or more of {', '.join(TRANSPORTS)}")
+        err.print(f"[red]error[/red] --compare {safe(repr(opts.compare))}: give two or more of {', '.join(TARGETS)}")
         return EXIT_INVALID
     lp = opts.local_profile
     if lp is not None and lp != "scenario" and lp not in PROFILES:
@@ -113,8 +113,9 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
         err.print("[red]error[/red] transports are not available in this build")
         return EXIT_INVALID
     from evtool.sim.engine import Engine
+    from evtool.sim.rng import run_seed
 
-    seed = loaded.model.run.seed if opts.seed is None else opts.seed
+    seed = run_seed(loaded.model, opts.seed)
     columns: list[Column] = []
     for name in names:
         if name == "local":
@@ -128,7 +129,7 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                 broker = get_profile(p).broker
                 label = "local" if len(profiles) == 1 else f"local·{broker}"
                 outcome = Engine(local, seed=seed, duration_ns=duration_ns).run()
-                notes = capabilities(local, broker) if broker in TRANSPORTS else []
+                notes = capabilities(local, broker) if broker in REAL_BROKERS else []
                 columns.append(Column(label, "local", p, outcome, notes, broker if notes else None))
             continue
         try:

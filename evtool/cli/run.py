@@ -6,13 +6,11 @@ from pathlib import Path
 
 import typer
 
-from evtool.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN
+from evtool.cli.output import EXIT_INVALID
+from evtool.core.targets import targets_text
 from evtool.report.fmt import safe
 
 DEFAULT_LESSON = "retries-dlq-poison"
-
-OUTCOME_EXIT = {"passed": EXIT_OK, "failed": EXIT_FAILED, "unknown": EXIT_UNKNOWN, "interrupted": EXIT_INTERRUPTED,
-                "crashed": EXIT_FAILED}
 
 
 def resolve_scenario_path(scenario: str | None) -> Path:
@@ -24,7 +22,9 @@ def resolve_scenario_path(scenario: str | None) -> Path:
     p = Path(scenario)
     if p.exists():
         return p
-    lessons = Path(__file__).resolve().parent.parent / "lessons"
+    from evtool.scenario.lessons import lesson_dir
+
+    lessons = lesson_dir()
     candidate = lessons / f"{scenario}.yaml"
     if candidate.exists():
         return candidate
@@ -58,7 +58,7 @@ def run(
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the run.", rich_help_panel="Recording"),
     record: str = typer.Option("full", "--record", help="full (every event) or summary.",
                                rich_help_panel="Recording"),
-    transport: str = typer.Option("local", "--transport", help="local, rabbitmq, nats, redis, kafka or sqs.",
+    transport: str = typer.Option("local", "--transport", help=f"{targets_text()}.",
                                   rich_help_panel="Brokers"),
     url: str | None = typer.Option(None, "--url", help="Broker URL (or EVTOOL_RABBITMQ_URL / _NATS_URL / "
                                                        "_REDIS_URL / _KAFKA_URL / _SQS_URL).", rich_help_panel="Brokers"),

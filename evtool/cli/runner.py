@@ -6,42 +6,13 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, print_scenario_error
+from evtool.cli.session import RunOptions, RunSession, exit_code
 from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario
 from evtool.scenario.units import UnitError, parse_duration
-
-
-@dataclass
-class RunOptions:
-    """Every option of `evtool run`."""
-
-    path: Path
-    display: str = ""
-    seed: int | None = None
-    sets: list[str] = field(default_factory=list)
-    speed: str | None = None
-    realtime: bool = False
-    duration: str | None = None
-    json_out: bool = False
-    quiet: bool = False
-    tui: bool = False
-    db: Path | None = None
-    no_record: bool = False
-    record: str = "full"
-    transport: str = "local"
-    url: str | None = None
-    keep: bool = False
-    compare: str | None = None
-    local_profile: str | None = None
-    max_events: int | None = None
-    max_messages: int | None = None
-    max_wall: str | None = None
 
 
 def _fail(message: str, hint: str | None = None) -> int:
@@ -104,26 +75,17 @@ def execute(opts: RunOptions) -> int:
     if opts.tui:
         from evtool.tui import run_dashboard
 
-        seed = loaded.model.run.seed if opts.seed is None else opts.seed
-        rec = _start_recorder(opts, loaded, seed, "local")
-        listeners = [rec.record] if rec is not None and opts.record == "full" else []
+        session = RunSession.from_options(loaded, opts, "local").start()
         try:
-            outcome = run_dashboard(loaded, seed=seed, speed=1.0 if math.isinf(speed) else speed,
-                                    listeners=listeners)
+            outcome = run_dashboard(loaded, seed=session.seed, speed=1.0 if math.isinf(speed) else speed,
+                                    listeners=session.listeners)
         except KeyboardInterrupt:
-            if rec is not None:
-                rec.abort("interrupted")
+            session.abort("interrupted")
             return EXIT_INTERRUPTED
-        if rec is not None:
-            if outcome is None:
-                rec.abort("interrupted")
-            else:
-                rec.finish(_result(outcome, 0))
+        session.finish(outcome)
         if outcome is None:
             return EXIT_INTERRUPTED
-        from evtool.cli.run import OUTCOME_EXIT
-
-        return OUTCOME_EXIT.get(outcome.outcome, 1)
+        return exit_code(outcome)
     if opts.transport != "local":
         return _run_transport(loaded, opts, duration_ns)
     from evtool.store.signals import sigterm_as_interrupt
@@ -132,61 +94,19 @@ def execute(opts: RunOptions) -> int:
         return _run_local(loaded, opts, duration_ns, speed)
 
 
-def _header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:
-    from evtool import __version__
-    from evtool.store import RunHeader, new_run_id, utc_now_iso
-
-    sc = loaded.model
-    return RunHeader(
-        id=new_run_id(), scenario_id=sc.id, scenario_path=str(loaded.path), scenario_text=loaded.text,
-        scenario_hash=loaded.sha256, seed=seed, overrides=dict(loaded.overrides), evtool_version=__version__,
-        profile=sc.broker.profile, transport=transport, lesson_title=sc.lesson.title if sc.lesson else None,
-        record_mode=record_mode, started_at=utc_now_iso(),
-    )
-
-
-def _result(outcome: Any, events_recorded: int) -> Any:
-    from evtool.store import RunResult, utc_now_iso
-
-    return RunResult(
-        outcome=outcome.outcome, ended_at=utc_now_iso(), virtual_ns=outcome.virtual_ns, digest=outcome.digest,
-        events=outcome.events, messages=outcome.summary.get("published", 0), summary=outcome.summary,
-        checks=outcome.checks,
-    )
-
-
-def _start_recorder(opts: RunOptions, loaded: LoadedScenario, seed: int, transport: str) -> Any:
-    if opts.no_record:
-        return None
-    from evtool.store import Recorder, resolve_db_path
-    from evtool.store.errors import StoreError
-
-    try:
-        rec = Recorder(resolve_db_path(opts.db))
-        rec.start(_header(loaded, seed, transport, opts.record))
-    except (StoreError, OSError) as exc:
-        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {safe(exc)}")
-        return None
-    return rec
-
-
 def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> int:
     from evtool.report.summary import render_report, run_report
     from evtool.sim.engine import Engine, limits_for
     from evtool.sim.pacing import Pacer
 
-    seed = loaded.model.run.seed if opts.seed is None else opts.seed
-    rec = _start_recorder(opts, loaded, seed, "local")
-    listeners = []
-    if rec is not None and opts.record == "full":
-        listeners.append(rec.record)
+    session = RunSession.from_options(loaded, opts, "local").start()
+    seed = session.seed
     try:
         wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
-        engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners, limits=limits)
+        engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=session.listeners, limits=limits)
     except ScenarioError as err:
-        if rec is not None:
-            rec.abort("crashed")
+        session.abort("crashed")
         print_scenario_error(err)
         return EXIT_INVALID
     pacer = Pacer(engine, speed=speed)
@@ -218,16 +138,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         engine.stop("interrupted")
     outcome = engine.finish()
     wall = time.perf_counter() - wall0
-    run_id = None
-    if rec is not None:
-        try:
-            if interrupted:
-                rec.abort("interrupted", _result(outcome, 0))
-            else:
-                rec.finish(_result(outcome, 0))
-            run_id = rec.run_id if hasattr(rec, "run_id") else None
-        except Exception as exc:  # noqa: BLE001 - recording must never hide the run's result
-            console(stderr=True).print(f"[yellow]warning[/yellow] the run was not fully recorded: {safe(exc)}")
+    run_id = session.finish(outcome, interrupted=interrupted)
     notes_for, notes = _broker_notes(loaded)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
@@ -245,9 +156,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         out.print(render_report(report), crop=False)  # a re-run line is copied whole
     if interrupted:
         return EXIT_INTERRUPTED
-    from evtool.cli.run import OUTCOME_EXIT
-
-    return OUTCOME_EXIT.get(outcome.outcome, 1)
+    return exit_code(outcome)
 
 
 def _broker_notes(loaded: LoadedScenario) -> tuple[str | None, list[str]]:
@@ -260,10 +169,12 @@ def _broker_notes(loaded: LoadedScenario) -> tuple[str | None, list[str]]:
     except KeyError:
         return None, []
     try:
-        from evtool.transports import TRANSPORTS, capabilities
+        from evtool.transports import capabilities
     except ImportError:
         return None, []
-    if broker not in TRANSPORTS:
+    from evtool.core.targets import REAL_BROKERS
+
+    if broker not in REAL_BROKERS:
         return None, []
     return broker, capabilities(loaded, broker)
 
@@ -273,45 +184,39 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         from evtool.transports import run_on_transport
     except ImportError:
         return _fail(f"--transport {opts.transport}: transports are not available in this build")
+    from evtool.core.targets import REAL_BROKERS, TARGETS
     from evtool.report.summary import render_report, run_report
-    from evtool.transports import TRANSPORTS, capabilities
+    from evtool.transports import capabilities
 
-    if opts.transport not in TRANSPORTS:
+    if opts.transport not in REAL_BROKERS:
         from evtool.scenario.errors import did_you_mean
 
         return _fail(f"--transport {opts.transport!r} is not a transport",
-                     did_you_mean(opts.transport, ("local", *TRANSPORTS)) or f"one of: local, {', '.join(TRANSPORTS)}")
-    seed = loaded.model.run.seed if opts.seed is None else opts.seed
+                     did_you_mean(opts.transport, TARGETS) or f"one of: {', '.join(TARGETS)}")
     notes = capabilities(loaded, opts.transport)
     if not opts.json_out:
         # said before the run starts: the report repeats them at the end
         for warning in notes:
             console(stderr=True).print(f"[yellow]note[/yellow] {safe(warning)}")
-    rec = _start_recorder(opts, loaded, seed, opts.transport)
-    listeners = [rec.record] if rec is not None and opts.record == "full" else []
+    session = RunSession.from_options(loaded, opts).start()
+    seed = session.seed
     wall0 = time.perf_counter()
     try:
         outcome = run_on_transport(loaded, opts.transport, url=opts.url, keep=opts.keep, seed=seed,
-                                   duration_ns=duration_ns, listeners=listeners)
+                                   duration_ns=duration_ns, listeners=session.listeners)
     except KeyboardInterrupt:
-        if rec is not None:
-            rec.abort("interrupted")
+        session.abort("interrupted")
         return EXIT_INTERRUPTED
     except ScenarioError as err:
         # the scenario is not valid under the broker's profile (e.g. start_from earliest on a RabbitMQ topic)
-        if rec is not None:
-            rec.abort("crashed")
+        session.abort("crashed")
         print_scenario_error(err)
         return EXIT_INVALID
     except Exception as exc:
-        if rec is not None:
-            rec.abort("crashed")
+        session.abort("crashed")
         msg = str(exc)
         return _fail(f"the {opts.transport} run failed: {msg}", "see docs/transports.md")
-    run_id = None
-    if rec is not None:
-        rec.finish(_result(outcome, 0))
-        run_id = getattr(rec, "run_id", None)
+    run_id = session.finish(outcome)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
         else None, profile=outcome.extra.get("profile", loaded.model.broker.profile), transport=opts.transport,
@@ -325,9 +230,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         print(json.dumps(report, indent=2, default=str))
     else:
         console().print(render_report(report), crop=False)  # a re-run line is copied whole
-    from evtool.cli.run import OUTCOME_EXIT
-
-    return OUTCOME_EXIT.get(outcome.outcome, 1)
+    return exit_code(outcome)
 
 
 def _extra_args(opts: RunOptions) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN
+from evtool.cli.session import RunSession
 from evtool.report.fmt import safe
 
 
@@ -21,40 +22,13 @@ def _exit_code(outcome: Any) -> int:
     return {"passed": EXIT_OK, "failed": EXIT_FAILED, "unknown": EXIT_UNKNOWN}.get(outcome.outcome, EXIT_OK)
 
 
-def _recording(loaded: Any, seed: int | None, db: Path | None, no_record: bool) -> tuple[Any, list[Any]]:
-    """A started recorder and its listener (or none, when not recording or the store fails)."""
-    if no_record:
-        return None, []
-    from evtool.cli.output import console
-    from evtool.cli.runner import _header
-    from evtool.store import Recorder, resolve_db_path
-    from evtool.store.errors import StoreError
+def _finish(session: RunSession, outcome: Any) -> None:
+    """Record the dashboard run's end, and say how to replay it."""
+    run_id = session.finish(outcome)
+    if run_id is not None and outcome is not None:
+        from evtool.cli.output import console
 
-    run_seed = loaded.model.run.seed if seed is None else seed
-    try:
-        rec = Recorder(resolve_db_path(db))
-        rec.start(_header(loaded, run_seed, "local", "full"))
-    except (StoreError, OSError) as exc:
-        console(stderr=True).print(f"[yellow]warning[/yellow] not recording: {safe(exc)}")
-        return None, []
-    return rec, [rec.record]
-
-
-def _finish_recording(rec: Any, outcome: Any) -> None:
-    if rec is None:
-        return
-    from evtool.cli.output import console
-    from evtool.cli.runner import _result
-    from evtool.store.errors import StoreError
-
-    try:
-        if outcome is None:
-            rec.abort("interrupted")
-        else:
-            rec.finish(_result(outcome, 0))
-            console(stderr=True).print(f"[dim]recorded run {rec.run_id}: evtool replay {rec.run_id}[/dim]")
-    except StoreError as exc:
-        console(stderr=True).print(f"[yellow]warning[/yellow] the recording failed: {safe(exc)}")
+        console(stderr=True).print(f"[dim]recorded run {run_id}: evtool replay {run_id}[/dim]")
 
 
 def tui(
@@ -74,16 +48,17 @@ def tui(
     if scenario is None:
         from evtool.tui import run_picker
 
-        recorders: list[Any] = []
+        sessions: list[RunSession] = []
 
         def listeners_for(loaded: Any, run_seed: int | None) -> list[Any]:
-            rec, listeners = _recording(loaded, seed if run_seed is None else run_seed, db, no_record)
-            recorders.append(rec)
-            return listeners
+            session = RunSession(loaded, seed=seed if run_seed is None else run_seed, db=db,
+                                 no_record=no_record).start()
+            sessions.append(session)
+            return session.listeners
 
         outcome = run_picker(speed=speed, listeners_for=listeners_for, seed=seed)
-        for rec in recorders:
-            _finish_recording(rec, outcome)
+        for session in sessions:
+            _finish(session, outcome)
         raise typer.Exit(_exit_code(outcome))
     from evtool.cli.run import resolve_scenario_path
 
@@ -94,12 +69,12 @@ def tui(
         raise typer.Exit(EXIT_INVALID) from None
     from evtool.tui import run_dashboard
 
-    rec, listeners = _recording(loaded, seed, db, no_record)
+    session = RunSession(loaded, seed=seed, db=db, no_record=no_record).start()
     outcome = None
     try:
-        outcome = run_dashboard(loaded, seed=seed, speed=speed, listeners=listeners)
+        outcome = run_dashboard(loaded, seed=session.seed, speed=speed, listeners=session.listeners)
     finally:
-        _finish_recording(rec, outcome)
+        _finish(session, outcome)
     raise typer.Exit(_exit_code(outcome))
 
 

@@ -110,6 +110,9 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
     See the module docstring for the API and the trace conventions.
     """
 
+    pushes_deliveries = False
+    """The engine pumps deliveries after each event (`core.port.BrokerPort`)."""
+
     # ------------------------------------------------------------------ setup
     def declare(self, name: str, config: ChannelConfig) -> None:
         """Declare a channel; declaring the same name again with an equal config is a no-op."""

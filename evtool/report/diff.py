@@ -13,11 +13,10 @@ from rich.text import Text
 
 from evtool.core.events import TraceEvent
 from evtool.report.fmt import fmt_override, text, visible
+from evtool.report.presentation import STATUS_COLOUR
 from evtool.store.codec import dumps
 from evtool.store.model import RunHeader, RunResult
 from evtool.store.runstore import SyncRunStore
-
-STATUS_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow", None: "dim"}
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool
     table.add_column("Δ", justify="right")
     for row in rows:
         if status:
-            cells = [text(v or "—", STATUS_STYLE.get(v if isinstance(v, str) else None, ""))
+            cells = [text(v or "—", STATUS_COLOUR.get(v if isinstance(v, str) else None, ""))
                      for v in (row.a, row.b)]
             name = text(row.name, "bold" if row.changed else "")
             if row.changed and observed and row.name in observed:

@@ -1,5 +1,6 @@
 """Small text formatters shared by the reports: virtual times, durations, one-line event descriptions,
-and `safe`/`visible`, which every report uses on text that came from a scenario or a trace."""
+and `safe`/`visible`, which every report uses on text that came from a scenario or a trace. The time,
+duration and actor formats themselves are `report.presentation`'s (re-exported here)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.events import TraceEvent
+from evtool.report.presentation import fmt_duration, fmt_ms, fmt_t, who
+
+__all__ = ["fmt_duration", "fmt_ms", "fmt_t", "who"]  # used by the other reports through this module
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -64,34 +68,6 @@ def visible_data(value: Any, *, _multiline: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [visible_data(v, _multiline=_multiline) for v in value]
     return value
-
-
-def fmt_t(ns: int) -> str:
-    """A virtual instant, as seconds with millisecond precision: `12.345s`."""
-    return f"{ns / 1e9:.3f}s"
-
-
-def fmt_duration(ns: int | float) -> str:
-    """A duration in the most readable unit: `850µs`, `12.5ms`, `3.20s`, `2m05s`."""
-    ns = float(ns)
-    if ns < 1e6:
-        return f"{ns / 1e3:.0f}µs"
-    if ns < 1e9:
-        return f"{ns / 1e6:.3g}ms"
-    if ns < 60e9:
-        return f"{ns / 1e9:.2f}s"
-    minutes, seconds = divmod(ns / 1e9, 60)
-    if minutes < 60:
-        return f"{int(minutes)}m{seconds:02.0f}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{int(hours)}h{int(minutes):02d}m"
-
-
-def who(e: TraceEvent) -> str:
-    """The actor and instance of an event: `billing#2`, `checkout`, or ``""``."""
-    if e.actor is None:
-        return ""
-    return f"{e.actor}#{e.instance}" if e.instance is not None else e.actor
 
 
 def _d(e: TraceEvent, name: str, default: Any = None) -> Any:
@@ -218,13 +194,6 @@ def fmt_override(path: str, value: Any) -> str:
     import json
 
     return f"{path}={json.dumps(value, ensure_ascii=False, separators=(',', ':'))}"
-
-
-def fmt_ms(value: Any) -> str:
-    """A latency in milliseconds (as the summary stores it) in a readable unit, or `—`."""
-    if value is None:
-        return "—"
-    return fmt_duration(float(value) * 1e6)
 
 
 def headline(summary: dict[str, Any]) -> str:

@@ -18,15 +18,11 @@ from rich.text import Text
 
 from evtool.core.events import TraceEvent
 from evtool.report.fmt import describe, fmt_duration, fmt_t, text, visible, who
+from evtool.report.presentation import KIND_STYLE
 from evtool.store.runstore import SyncRunStore
 
 # Kinds after which a message is done for a channel; shown as the outcome.
 TERMINAL = ("acked", "dead_lettered", "rejected", "expired", "dropped", "parked", "max_deliveries_reached")
-KIND_STYLE = {
-    "published": "cyan", "delivered": "blue", "redelivered": "blue", "handled": "green", "acked": "green",
-    "failed": "red", "retry_scheduled": "yellow", "delayed": "yellow", "dead_lettered": "bold red",
-    "redriven": "magenta", "expired": "red", "dropped": "red", "rejected": "red", "returned": "yellow",
-}
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from evtool.report.fmt import fmt_duration, fmt_override, text, visible
+from evtool.report.presentation import OUTCOME_STYLE, STATUS_COLOUR
 from evtool.store.model import RunHeader, RunResult, RunRow
-
-OUTCOME_STYLE = {"passed": "green", "failed": "red", "unknown": "yellow", "interrupted": "yellow",
-                 "crashed": "bold red", "incomplete": "dim", "running": "cyan", "died": "bold red",
-                 "partial": "bold yellow"}
 
 
 def trace_note(header: RunHeader, result: RunResult | None, state: str | None = None) -> str | None:
@@ -35,7 +32,6 @@ def trace_note(header: RunHeader, result: RunResult | None, state: str | None = 
         return (f"the trace is partial: the recorder's writer stopped, so it holds {result.events:,}{of} events"
                 + (f" ({record['error']})" if isinstance(record, dict) and record.get("error") else ""))
     return None
-STATUS_STYLE = {"pass": "green", "fail": "red", "unknown": "yellow"}
 
 
 def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableType:
@@ -105,7 +101,7 @@ def render_checks(checks: Sequence[dict[str, object]]) -> RenderableType:
             name.append("\n" + visible(c["because"], multiline=True), style="dim")
         evidence = list(c.get("evidence") or [])  # type: ignore[call-overload]
         ev = ", ".join(map(str, evidence[:5])) + (f" +{len(evidence) - 5}" if len(evidence) > 5 else "")
-        table.add_row(text(status, STATUS_STYLE.get(status, "")), name, text(c.get("expected", ""), multiline=True),
+        table.add_row(text(status, STATUS_COLOUR.get(status, "")), name, text(c.get("expected", ""), multiline=True),
                       text(c.get("observed", ""), multiline=True), text(ev))
     return table
 

@@ -17,10 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evtool.report.fmt import visible_data
-
-STATUS_STYLE = {"pass": ("✓", "green"), "fail": ("✗", "red"), "unknown": ("?", "yellow")}
-OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "unknown": "bold yellow",
-                 "interrupted": "bold magenta", "crashed": "bold red", "incomplete": "yellow"}
+from evtool.report.presentation import check_status, latency_ms, outcome_headline_style
 
 
 def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, transport: str, seed: int,
@@ -64,14 +61,6 @@ def _yaml_scalar(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_yaml_scalar(x) for x in v) + "]"
     return str(v)
-
-
-def _ms(v: Any) -> str:
-    if v is None:
-        return "–"
-    if v >= 1000:
-        return f"{v / 1000:.2f}s"
-    return f"{v:.1f}ms"
 
 
 _CHANNEL_COLUMNS = ("channel", "kind", "published", "acked", "dead", "expired", "dropped", "ready", "in flight",
@@ -135,7 +124,7 @@ def consumers_table(summary: dict[str, Any]) -> Table:
     for name, c in summary.get("consumers", {}).items():
         lat = c.get("latency_ms", {})
         t.add_row(escape(name), str(c.get("instances", "")), str(c.get("handled", 0)), _red(c.get("failed", 0)),
-                  _ms(lat.get("p50")), _ms(lat.get("p99")), _ms(lat.get("max")))
+                  latency_ms(lat.get("p50")), latency_ms(lat.get("p99")), latency_ms(lat.get("max")))
     return t
 
 
@@ -147,7 +136,7 @@ def checks_table(checks: list[dict[str, Any]]) -> Table:
     t.add_column("expected")
     t.add_column("observed")
     for c in checks:
-        sym, colour = STATUS_STYLE.get(c["status"], ("?", "yellow"))
+        sym, colour = check_status(c["status"])
         observed = escape(str(c.get("observed", "")))
         if c.get("evidence") and c["status"] != "pass":
             observed += f"\n[dim]messages: {escape(', '.join(map(str, c['evidence'][:5])))}[/dim]"
@@ -172,7 +161,7 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     line = (f"virtual time {report['virtual_s']:.3f}s · {report['events']:,} events · "
             f"published {s.get('published', 0):,} · acked {s.get('acked', 0):,} · "
             f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,} · "
-            f"latency p50 {_ms(lat.get('p50'))} p99 {_ms(lat.get('p99'))}")
+            f"latency p50 {latency_ms(lat.get('p50'))} p99 {latency_ms(lat.get('p99'))}")
     if report.get("wall_s") is not None:
         line += f" · wall {report['wall_s']:.2f}s"
     parts.append(Text(line, style="dim"))
@@ -202,7 +191,7 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         parts.append(Text(f"stopped early: `{report['aborted_by']}` failed with abort: true", style="red"))
     outcome = report["outcome"]
     foot = Text()
-    foot.append(f"{outcome.upper()}", style=OUTCOME_STYLE.get(outcome, "bold"))
+    foot.append(f"{outcome.upper()}", style=outcome_headline_style(outcome))
     foot.append(f"  seed {report['seed']} · profile {report['profile']} · transport {report['transport']} · "
                 f"digest {report['digest'][:16]}")
     if report.get("run_id"):

@@ -5,7 +5,9 @@ A lesson is an ordinary scenario file in `evtool/lessons/` (the repository's
 `lesson:` block. The index reads only what a listing needs (id, title,
 level, concepts, summary) from each file's YAML, without validating the
 whole scenario, so `evtool lessons` stays quick; `evtool validate` and the
-lesson tests judge the files in full.
+lesson tests judge the files in full. `checked_lessons` loads each file in
+full instead, for the dashboard's lesson picker, so that a broken lesson
+shows its first problem there instead of hiding.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class LessonInfo:
     path: Path
     summary: str = ""
     prerequisites: tuple[str, ...] = field(default_factory=tuple)
+    goals: tuple[str, ...] = field(default_factory=tuple)
+    error: str | None = None
+    """The first problem of a lesson that does not load (only from `checked_lessons`)."""
 
 
 class LessonNotFound(LookupError):
@@ -58,6 +63,7 @@ def read_lesson_info(path: Path) -> LessonInfo | None:
     lesson = data["lesson"]
     concepts = lesson.get("concepts") or []
     prereq = lesson.get("prerequisites") or []
+    goals = lesson.get("goals") or []
     return LessonInfo(
         id=str(data.get("id") or path.stem),
         title=_text(lesson.get("title")) or path.stem,
@@ -66,6 +72,7 @@ def read_lesson_info(path: Path) -> LessonInfo | None:
         path=path,
         summary=_text(lesson.get("summary")),
         prerequisites=tuple(str(p) for p in prereq) if isinstance(prereq, list) else (),
+        goals=tuple(str(g) for g in goals) if isinstance(goals, list) else (),
     )
 
 
@@ -92,3 +99,33 @@ def find_lesson(name: str, directory: Path | None = None) -> Path:
     if guess:
         raise LessonNotFound(f"no lesson named `{name}`; {guess}")
     raise LessonNotFound(f"no lesson named `{name}`; the lessons are: {known_list(ids, limit=40)}")
+
+
+def check_lesson(path: Path) -> LessonInfo:
+    """One scenario file's lesson, loaded and validated in full (never raises: a broken file carries
+    its first problem in `error`; a scenario without a `lesson:` block is titled by its description)."""
+    from evtool.scenario.errors import ScenarioError
+    from evtool.scenario.loader import load_scenario
+
+    try:
+        loaded = load_scenario(path)
+    except ScenarioError as err:
+        first = err.problems[0] if err.problems else None
+        why = f"{first.line}:{first.column}: {first.message}" if first else "invalid"
+        return LessonInfo(id=path.stem, title=path.stem, level="", concepts=(), path=path, error=why)
+    sc = loaded.model
+    lesson = sc.lesson
+    if lesson is None:
+        return LessonInfo(id=sc.id, title=sc.description or sc.id, level="", concepts=(), path=path)
+    return LessonInfo(id=sc.id, title=lesson.title, level=lesson.level, concepts=tuple(lesson.concepts), path=path,
+                      summary=_text(lesson.summary), prerequisites=tuple(lesson.prerequisites),
+                      goals=tuple(lesson.goals))
+
+
+def checked_lessons(directory: Path | None = None) -> list[LessonInfo]:
+    """Every scenario file in `directory` (default: the bundled lessons), each checked in full: the ones
+    that load first, easiest level first, then by title (the dashboard picker's order)."""
+    folder = directory or lesson_dir()
+    infos = [check_lesson(p) for p in sorted(folder.glob("*.yaml"))]
+    rank = {lvl: i for i, lvl in enumerate(LEVELS)}
+    return sorted(infos, key=lambda i: (i.error is not None, rank.get(i.level, 9), i.title.lower()))

@@ -31,7 +31,7 @@ from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.sampling import duration_sampler
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
@@ -116,6 +116,26 @@ class Behaviour:
                       for e in emits]
 
 
+class HandlerHooks:
+    """Extension points around one consumer's handler (hooks named for the lifecycle, as middleware).
+
+    A pattern that takes part in a consumer's work (the outbox: where emitted events go, and the
+    transaction around the handler) subclasses this and sets `consumer.hooks`, instead of replacing the
+    consumer's methods. A consumer with hooks never takes the plain path.
+    """
+
+    def before_handle(self, inst: Instance, d: Delivery) -> None:
+        """Called before the handler runs on `d`."""
+
+    def after_handle(self, inst: Instance, d: Delivery) -> None:
+        """Called after the handler ran on `d` (succeeded, failed or scheduled a retry)."""
+
+    def send_emit(self, consumer: ConsumerActor, spec: m.Emit, render: Callable[..., Any], msg: Message,
+                  env: dict[str, Any]) -> bool:
+        """Take over sending one `emit:`; False leaves it to the consumer (`emit_message`)."""
+        return False
+
+
 class Instance:
     """One running copy of a consumer (billing#0)."""
 
@@ -145,12 +165,12 @@ class Instance:
 class ConsumerActor:
     """A consumer from the scenario, run by the engine."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.Consumer) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ActorContext, name: str, spec: m.Consumer) -> None:
+        self.ctx = ctx
         self.name = name
         self.spec = spec
         self.group = spec.group or name
-        self.rng = engine.stream(f"consumer:{name}/behaviour")
+        self.rng = ctx.stream(f"consumer:{name}/behaviour")
         self.state = initial_state(spec.state)
         self.default = Behaviour(spec.processing, spec.fail_if, spec.effects, spec.emit)
         self.behaviours = {
@@ -178,10 +198,13 @@ class ConsumerActor:
         self.handled = 0
         # Log consumers serialise work per partition or per key ("dispatch"); queues never do.
         self.batch_spec = spec.batch
-        self.lane_mode = spec.dispatch if isinstance(engine.scenario.channels.get(spec.from_), m.LogChannel) \
+        self.lane_mode = spec.dispatch if isinstance(ctx.scenario.channels.get(spec.from_), m.LogChannel) \
             else "unordered"
         self.concurrency = spec.concurrency
         self.plain = False  # decided at start, see _takes_plain_path
+        self.hooks: HandlerHooks | None = None
+        """Explicit extension points around the handler, for a pattern that takes part in this consumer's
+        work (the transactional outbox); see `HandlerHooks`."""
 
     def _takes_plain_path(self) -> bool:
         """Whether every delivery can take the plain path: start, wait, log `handled`, ack.
@@ -192,24 +215,24 @@ class ConsumerActor:
         so `attempts` stays empty (every attempt is the first) and the generic
         `_handle` / `_settle_ok` / `kernel.at` calls (a third of a lifecycle's calls)
         can be skipped. Decided once at start from the scenario alone (never from which checks
-        exist), after a subclass engine put in its own kernel; a subclass of this actor (the
+        exist), on the clock the engine was handed (only the virtual one); a subclass of this actor (the
         request-reply responder) always takes the generic path.
         """
         beh = self.default
-        return (type(self) is ConsumerActor and type(self.engine.kernel) is Kernel
+        return (type(self) is ConsumerActor and type(self.ctx.kernel) is Kernel
                 and not self.behaviours and not beh.rules and not beh.effects and not beh.emits
                 and self.idem_key is None and not self.auto_ack and self.batch_spec is None
                 and self.lane_mode == "unordered" and self.spec.reply != "auto"
                 and self.business_key is None and self.ordering is None
-                and not isinstance(self.engine.scenario.channels.get(self.spec.from_), m.LogChannel))
+                and not isinstance(self.ctx.scenario.channels.get(self.spec.from_), m.LogChannel))
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         """Start every instance (at `start`, for a late subscriber)."""
-        self.plain = self._takes_plain_path()
+        self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
         if self.spec.start > 0:
-            self.engine.kernel.at(self.spec.start, self._start_all, None, PRIO_ACTOR)
+            self.ctx.kernel.at(self.spec.start, self._start_all, None, PRIO_ACTOR)
             return
         self._start_all(None)
 
@@ -218,23 +241,53 @@ class ConsumerActor:
             inst = Instance(self, i)
             self.instances.append(inst)
             self._subscribe(inst)
-            self.engine.emit(TraceEvent(self.engine.kernel.now, "instance_started", None, self.spec.from_, self.name, i))
+            self.ctx.emit(TraceEvent(self.ctx.kernel.now, "instance_started", None, self.spec.from_, self.name, i))
 
     def _subscribe(self, inst: Instance) -> None:
-        eng = self.engine
-        inst.sub = eng.broker.subscribe(
-            eng.kernel.now, self.spec.from_, self.name, inst.index, group=self.group,
-            prefetch=consumer_prefetch(self.spec, eng.profile),
+        ctx = self.ctx
+        inst.sub = ctx.broker.subscribe(
+            ctx.kernel.now, self.spec.from_, self.name, inst.index, group=self.group,
+            prefetch=consumer_prefetch(self.spec, ctx.profile),
             dispatch="unordered", session_timeout_ns=self.spec.session_timeout,
             start_from=self.spec.start_from,
         )
-        eng.subscribers[inst.sub] = inst
+        ctx.subscribers[inst.sub] = inst
+
+    def reconnect(self, inst: Instance) -> None:
+        """Open a new channel for `inst` and consume again, as a client library's recovery does (after the
+        broker closed its channel, or came back from a restart). Work in progress goes on."""
+        self._subscribe(inst)
+
+    def drop_connection(self, inst: Instance, reason: str = "channel_closed") -> None:
+        """The instance's connection dropped (the broker restarted): work in progress is lost and the
+        subscription is gone; the instance keeps its state and `reconnect` brings it back."""
+        ctx = self.ctx
+        inst.epoch += 1
+        ctx.pending_work -= inst.busy
+        inst.busy = 0
+        inst.buffer.clear()
+        inst.inflight.clear()
+        inst.lanes.clear()
+        if inst.sub is not None:
+            ctx.subscribers.pop(inst.sub, None)
+            ctx.broker.unsubscribe(ctx.kernel.now, inst.sub, reason=reason)
+            inst.sub = None
+
+    def slow_down(self, inst: Instance, factor: float, extra: Callable[..., int] | None) -> None:
+        """Stretch `inst`'s processing time by `factor`, plus `extra` (a sampler), until `speed_up`."""
+        inst.slow = factor
+        inst.extra = extra
+
+    def speed_up(self, inst: Instance) -> None:
+        """Back to the normal processing time."""
+        inst.slow = 1.0
+        inst.extra = None
 
     def crash(self, inst: Instance, restart_after: int | None, reason: str = "fault") -> None:
         """Crash an instance: in-flight work is lost, unacked messages return as the profile says."""
         if inst.state in ("crashed", "stopped"):
             return
-        eng = self.engine
+        ctx = self.ctx
         inst.state = "crashed"
         inst.epoch += 1
         inst.buffer.clear()
@@ -243,23 +296,23 @@ class ConsumerActor:
         inst.lanes.clear()
         inst.batch = []
         inst.batches.clear()
-        eng.pending_work -= inst.busy
+        ctx.pending_work -= inst.busy
         inst.busy = 0
-        eng.emit(TraceEvent(eng.kernel.now, "instance_crashed", None, self.spec.from_, self.name, inst.index,
+        ctx.emit(TraceEvent(ctx.kernel.now, "instance_crashed", None, self.spec.from_, self.name, inst.index,
                             data={"reason": reason}))
         if inst.sub is not None:
-            eng.subscribers.pop(inst.sub, None)
-            eng.broker.unsubscribe(eng.kernel.now, inst.sub, reason="crash")
+            ctx.subscribers.pop(inst.sub, None)
+            ctx.broker.unsubscribe(ctx.kernel.now, inst.sub, reason="crash")
             inst.sub = None
         if restart_after is not None:
-            eng.kernel.at(eng.kernel.now + restart_after, self._restart_cb, inst, PRIO_ACTOR)
+            ctx.kernel.at(ctx.kernel.now + restart_after, self._restart_cb, inst, PRIO_ACTOR)
 
     def _restart_cb(self, inst: Instance) -> None:
         self.restart(inst)
 
     def restart(self, inst: Instance) -> None:
         """Bring a crashed (or paused) instance back."""
-        eng = self.engine
+        ctx = self.ctx
         if inst.state == "paused":
             self.resume(inst)
             return
@@ -267,23 +320,23 @@ class ConsumerActor:
             return
         inst.state = "running"
         self._subscribe(inst)
-        eng.emit(TraceEvent(eng.kernel.now, "instance_restarted", None, self.spec.from_, self.name, inst.index))
+        ctx.emit(TraceEvent(ctx.kernel.now, "instance_restarted", None, self.spec.from_, self.name, inst.index))
 
     def pause(self, inst: Instance) -> None:
         """Stop taking work and hold completions (a GC pause, a zombie)."""
         if inst.state != "running":
             return
         inst.state = "paused"
-        self.engine.emit(TraceEvent(self.engine.kernel.now, "instance_paused", None, self.spec.from_, self.name,
+        self.ctx.emit(TraceEvent(self.ctx.kernel.now, "instance_paused", None, self.spec.from_, self.name,
                                     inst.index))
 
     def resume(self, inst: Instance) -> None:
         """Resume a paused instance: held completions run now."""
         if inst.state != "paused":
             return
-        eng = self.engine
+        ctx = self.ctx
         inst.state = "running"
-        eng.emit(TraceEvent(eng.kernel.now, "instance_resumed", None, self.spec.from_, self.name, inst.index))
+        ctx.emit(TraceEvent(ctx.kernel.now, "instance_resumed", None, self.spec.from_, self.name, inst.index))
         held, inst.deferred = inst.deferred, []
         for fn, item in held:
             fn(item)
@@ -291,7 +344,7 @@ class ConsumerActor:
 
     def scale(self, count: int) -> None:
         """Change the number of running instances."""
-        eng = self.engine
+        ctx = self.ctx
         live = [i for i in self.instances if i.state != "stopped"]
         if count > len(live):
             for _ in range(count - len(live)):
@@ -303,18 +356,18 @@ class ConsumerActor:
                     inst = stopped
                     inst.state = "running"
                 self._subscribe(inst)
-                eng.emit(TraceEvent(eng.kernel.now, "instance_started", None, self.spec.from_, self.name, inst.index))
+                ctx.emit(TraceEvent(ctx.kernel.now, "instance_started", None, self.spec.from_, self.name, inst.index))
         elif count < len(live):
             for inst in live[count:]:
                 inst.epoch += 1
-                eng.pending_work -= inst.busy
+                ctx.pending_work -= inst.busy
                 inst.busy = 0
                 inst.buffer.clear()
                 inst.inflight.clear()
                 inst.state = "stopped"
                 if inst.sub is not None:
-                    eng.subscribers.pop(inst.sub, None)
-                    eng.broker.unsubscribe(eng.kernel.now, inst.sub, reason="leave")
+                    ctx.subscribers.pop(inst.sub, None)
+                    ctx.broker.unsubscribe(ctx.kernel.now, inst.sub, reason="leave")
                     inst.sub = None
 
     # ------------------------------------------------------------------ deliveries
@@ -328,7 +381,7 @@ class ConsumerActor:
                 inst.buffer.append(d)
             return
         if self.auto_ack:
-            self.engine.broker.ack(self.engine.kernel.now, d.tag)
+            self.ctx.broker.ack(self.ctx.kernel.now, d.tag)
         if self.batch_spec is not None:
             self._batch_add(inst, d)
             return
@@ -347,8 +400,8 @@ class ConsumerActor:
         if len(inst.batch) >= spec.size:
             self._batch_close(inst)
         elif len(inst.batch) == 1:
-            eng = self.engine
-            eng.kernel.at(eng.kernel.now + spec.max_wait, self._batch_timeout, (inst, inst.batch_gen, inst.epoch),
+            ctx = self.ctx
+            ctx.kernel.at(ctx.kernel.now + spec.max_wait, self._batch_timeout, (inst, inst.batch_gen, inst.epoch),
                           PRIO_ACTOR)
 
     def _batch_timeout(self, item: tuple[Instance, int, int]) -> None:
@@ -363,15 +416,15 @@ class ConsumerActor:
         self._batch_fill(inst)
 
     def _batch_fill(self, inst: Instance) -> None:
-        eng = self.engine
+        ctx = self.ctx
         while inst.batches and inst.state == "running" and inst.busy < self.spec.concurrency:
             batch = inst.batches.popleft()
             inst.busy += 1
-            eng.pending_work += 1
+            ctx.pending_work += 1
             duration = self.default.processing(self.rng)
             if inst.slow != 1.0:
                 duration = int(duration * inst.slow)
-            eng.kernel.at(eng.kernel.now + duration, self._batch_done, (inst, batch, inst.epoch, eng.kernel.now),
+            ctx.kernel.at(ctx.kernel.now + duration, self._batch_done, (inst, batch, inst.epoch, ctx.kernel.now),
                           PRIO_ACTOR)
 
     def _batch_done(self, item: tuple[Instance, list[Delivery], int, int]) -> None:
@@ -381,15 +434,21 @@ class ConsumerActor:
         if inst.state == "paused":
             inst.deferred.append((self._batch_done, item))
             return
-        eng = self.engine
+        ctx = self.ctx
         failed_before = inst.failed
+        hooks = self.hooks
         for d in batch:
-            self._handle(inst, d, started, in_batch=True)
-        eng.emit(TraceEvent(eng.kernel.now, "batch_handled", None, self.spec.from_, self.name, inst.index, None, 0,
+            if hooks is None:
+                self._handle(inst, d, started, in_batch=True)
+            else:
+                hooks.before_handle(inst, d)
+                self._handle(inst, d, started, in_batch=True)
+                hooks.after_handle(inst, d)
+        ctx.emit(TraceEvent(ctx.kernel.now, "batch_handled", None, self.spec.from_, self.name, inst.index, None, 0,
                             None, {"size": len(batch), "failed": inst.failed - failed_before,
-                                   "processing": eng.kernel.now - started}))
+                                   "processing": ctx.kernel.now - started}))
         inst.busy -= 1
-        eng.pending_work -= 1
+        ctx.pending_work -= 1
         self._batch_fill(inst)
 
     def _lane(self, d: Delivery) -> Any:
@@ -403,16 +462,16 @@ class ConsumerActor:
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
         # completion time is never in the past, so only the kernel's sequence number is needed.
-        eng = self.engine
+        ctx = self.ctx
         inst.busy += 1
-        eng.pending_work += 1
+        ctx.pending_work += 1
         inst.inflight[d.tag] = d
         duration = self.default.processing(self.rng)
         if inst.slow != 1.0:
             duration = int(duration * inst.slow)
         if inst.extra is not None:
             duration += inst.extra(self.rng)
-        kernel = eng.kernel
+        kernel = ctx.kernel
         now = kernel.now
         seq = kernel._seq + 1  # noqa: SLF001 - the kernel's own tie-breaker, as `Kernel.at` counts it
         kernel._seq = seq  # noqa: SLF001
@@ -425,9 +484,9 @@ class ConsumerActor:
         if self.plain:
             self._start_plain(inst, d)
             return
-        eng = self.engine
+        ctx = self.ctx
         inst.busy += 1
-        eng.pending_work += 1
+        ctx.pending_work += 1
         inst.inflight[d.tag] = d
         if self.lane_mode != "unordered":
             inst.lanes.add(self._lane(d))
@@ -439,7 +498,7 @@ class ConsumerActor:
             duration = int(duration * inst.slow)
         if inst.extra is not None:
             duration += inst.extra(self.rng)
-        eng.kernel.at(eng.kernel.now + duration, self._complete, (inst, d, inst.epoch, eng.kernel.now), PRIO_ACTOR)
+        ctx.kernel.at(ctx.kernel.now + duration, self._complete, (inst, d, inst.epoch, ctx.kernel.now), PRIO_ACTOR)
 
     def _fill(self, inst: Instance) -> None:
         buf = inst.buffer
@@ -467,26 +526,30 @@ class ConsumerActor:
         if inst.state == "paused":
             inst.deferred.append((self._complete, item))
             return
-        eng = self.engine
+        ctx = self.ctx
         if self.plain:
             # `_handle` and `_settle_ok` for a plain consumer (see _takes_plain_path): a success, first attempt
-            now = eng.kernel.now
+            now = ctx.kernel.now
             msg = d.msg
             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
             if msg.seq:
                 data["seq"] = msg.seq
-            eng.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key,
+            ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key,
                                        d.attempt, msg.tag, data)))
             self.handled += 1
             inst.processed += 1
-            if d.sub in eng.subscribers:
-                eng.broker.ack(now, d.tag)
+            if d.sub in ctx.subscribers:
+                ctx.broker.ack(now, d.tag)
             keep_slot = False
-        else:
+        elif self.hooks is None:
             keep_slot = self._handle(inst, d, started)
+        else:
+            self.hooks.before_handle(inst, d)
+            keep_slot = self._handle(inst, d, started)
+            self.hooks.after_handle(inst, d)
         if not keep_slot:
             inst.busy -= 1
-            eng.pending_work -= 1
+            ctx.pending_work -= 1
             inst.inflight.pop(d.tag, None)
             if self.lane_mode != "unordered":
                 inst.lanes.discard(self._lane(d))
@@ -496,14 +559,14 @@ class ConsumerActor:
     # ------------------------------------------------------------------ handling
 
     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:
-        return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.engine.kernel.now,
-                "params": self.engine.params, "tag": msg.tag}
+        return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.ctx.kernel.now,
+                "params": self.ctx.params, "tag": msg.tag}
 
     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
-        eng = self.engine
+        ctx = self.ctx
         msg = d.msg
-        now = eng.kernel.now
+        now = ctx.kernel.now
         attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1
         env: dict[str, Any] | None = None
         # Idempotency: a key seen within the window is acknowledged without effects.
@@ -515,7 +578,7 @@ class ConsumerActor:
                 ikey = msg.id
             seen_at = self.idem_seen.get(ikey)
             if seen_at is not None and now - seen_at <= self.idem_window:
-                eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
                 self._settle_ok(inst, d, msg, env, duplicate=True)
                 return False
@@ -538,7 +601,7 @@ class ConsumerActor:
                     break
         if failure is not None:
             if failure.crash:
-                eng.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
                                     msg.tag, {"error": failure.error, "retryable": failure.retryable,
                                               "crash": True}))
                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
@@ -588,12 +651,14 @@ class ConsumerActor:
                 if beh.effects:
                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
-        eng.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
+        ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
                             data))
         self.handled += 1
         inst.processed += 1
+        hooks = self.hooks
         for spec, render, _when in emits:
-            self._emit(spec, render, msg, env)  # type: ignore[arg-type]
+            if hooks is None or not hooks.send_emit(self, spec, render, msg, env):  # type: ignore[arg-type]
+                self.emit_message(spec, render, msg, env)  # type: ignore[arg-type]
         self._settle_ok(inst, d, msg, env, duplicate=False)
         return False
 
@@ -603,7 +668,7 @@ class ConsumerActor:
         data: dict[str, Any] = {"effects": applied, "of": of}
         if self.business_key is not None:
             data["bkey"] = self._business_key(env)
-        self.engine.emit(TraceEvent(self.engine.kernel.now, "effect_applied", msg.id, d.channel, self.name,
+        self.ctx.emit(TraceEvent(self.ctx.kernel.now, "effect_applied", msg.id, d.channel, self.name,
                                     inst.index, msg.key, d.attempt, msg.tag, data))
 
     def _business_key(self, env: dict[str, Any]) -> Any:
@@ -615,50 +680,51 @@ class ConsumerActor:
 
     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
                    *, duplicate: bool) -> None:
-        eng = self.engine
+        ctx = self.ctx
         if self.attempts:
             self.attempts.pop(msg.id, None)
         if self.prev_delay:
             self.prev_delay.pop(msg.id, None)
         if self.spec.reply == "auto" and msg.reply_to:
-            eng.reply(self.name, msg, ok=True, error=None)
-        if not self.auto_ack and d.sub in eng.subscribers:
-            eng.broker.ack(eng.kernel.now, d.tag)
+            ctx.reply(self.name, msg, ok=True, error=None)
+        if not self.auto_ack and d.sub in ctx.subscribers:
+            ctx.broker.ack(ctx.kernel.now, d.tag)
         if d.partition is not None:
-            eng.on_log_processed(self, inst, d)
+            ctx.log_processed(self, inst, d)
 
-    def _emit(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:
-        eng = self.engine
+    def emit_message(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:
+        """Send one `emit:` of the handler straight to its channel (what a consumer does without hooks)."""
+        ctx = self.ctx
         self.emitted += 1
         try:
-            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": eng.kernel.now,
-                              "producer": self.name, "instance": 0, "params": eng.params, "tag": msg.tag},
+            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": ctx.kernel.now,
+                              "producer": self.name, "instance": 0, "params": ctx.params, "tag": msg.tag},
                              self.rng)
         except (TemplateRuntimeError, ExpressionRuntimeError):
             payload = {}
-        out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=eng.kernel.now,
+        out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,
                             type=spec.message, payload=payload)
-        eng.emit(TraceEvent(eng.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
+        ctx.emit(TraceEvent(ctx.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
                             {"causation_id": msg.id}))
-        eng.publish(spec.to, out, producer=self.name)
+        ctx.publish(spec.to, out, producer=self.name)
 
     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
-        eng = self.engine
-        now = eng.kernel.now
+        ctx = self.ctx
+        now = ctx.kernel.now
         data: dict[str, Any] = {"error": error, "retryable": retryable}
         if detail:
             data["detail"] = detail
-        eng.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
+        ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
                             data))
         inst.failed += 1
-        broker = eng.broker
-        live = d.sub in eng.subscribers
+        broker = ctx.broker
+        live = d.sub in ctx.subscribers
         if self.retry is None:
             # No retry policy: reject; the broker dead-letters or drops as the channel says.
             self.attempts.pop(msg.id, None)
             if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):
-                eng.reply(self.name, msg, ok=False, error=error)
+                ctx.reply(self.name, msg, ok=False, error=error)
             if live and not self.auto_ack:
                 broker.reject(now, d.tag)
             return False
@@ -666,7 +732,7 @@ class ConsumerActor:
         if decision.retry:
             self.attempts[msg.id] = attempt
             self.prev_delay[msg.id] = decision.delay_ns
-            eng.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
+            ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
                                                      "attempt": attempt + 1}))
             mode = decision.mode
@@ -674,15 +740,15 @@ class ConsumerActor:
                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
             if mode == "in_place":
                 duration = self._behaviour(msg).processing(self.rng)
-                eng.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
+                ctx.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
                               PRIO_ACTOR)
                 return True
             if self.auto_ack or not live:
                 return False
             if mode == "republish":
                 broker.ack(now, d.tag)
-                eng.pending_work += 1
-                eng.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
+                ctx.pending_work += 1
+                ctx.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
             else:
                 broker.nack(now, d.tag, requeue=True, delay_ns=decision.delay_ns)
             return False
@@ -690,19 +756,19 @@ class ConsumerActor:
         self.attempts.pop(msg.id, None)
         self.prev_delay.pop(msg.id, None)
         if self.spec.reply == "auto" and msg.reply_to:
-            eng.reply(self.name, msg, ok=False, error=error)
+            ctx.reply(self.name, msg, ok=False, error=error)
         if self.auto_ack or not live:
             return False
         action = decision.on_exhausted
         if action == "drop":
             broker.ack(now, d.tag)
-            eng.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+            ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
         elif action == "requeue":
             broker.nack(now, d.tag, requeue=True)
         elif self.spec.dead_letter is not None:
             broker.ack(now, d.tag)
-            eng.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,
+            ctx.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,
                                    "parked" if action == "park" else "dead_lettered")
         else:
             broker.reject(now, d.tag)
@@ -710,10 +776,10 @@ class ConsumerActor:
 
     def _republish(self, item: tuple[str, Message]) -> None:
         channel, msg = item
-        eng = self.engine
-        eng.pending_work -= 1
+        ctx = self.ctx
+        ctx.pending_work -= 1
         copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})
-        eng.publish(channel, copy, producer=self.name, republish=True)
+        ctx.publish(channel, copy, producer=self.name, republish=True)
 
     def _seen_before(self, msg: Message) -> bool:
         assert self.idem_key is not None
@@ -722,7 +788,7 @@ class ConsumerActor:
         except ExpressionRuntimeError:
             return False
         seen_at = self.idem_seen.get(key)
-        return seen_at is not None and self.engine.kernel.now - seen_at <= self.idem_window
+        return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window
 
     def _expire_idempotency(self, now: int) -> None:
         order = self.idem_order

@@ -1,7 +1,10 @@
 """The engine: a scenario, run on the broker core in virtual time.
 
-The engine owns the kernel (the clock and the event heap), the broker core,
-the actors (producers, consumers, the fault timeline) and the trace buffer.
+The engine is handed two parts (`core.port`): a clock (by default the
+virtual-time `Kernel`) and a broker (by default the core `Broker`; a run on
+a real broker hands in `transports.runtime`'s). It owns the actors
+(producers, consumers, the fault timeline, the patterns), which see the run
+through an `ActorContext` (`sim.context`), and the trace buffer.
 It runs a load phase, then a drain phase until nothing is ready, in flight
 or delayed (or the drain maximum passes). It is synchronous and knows
 nothing about wall time: pacing (`evtool.sim.pacing`) decides how fast it is
@@ -39,14 +42,16 @@ from evtool.core.channel_config import (
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
+from evtool.core.port import BrokerFactory, Clock
 from evtool.scenario import models as m
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.consumer import ConsumerActor, Instance
+from evtool.sim.context import ActorContext
 from evtool.sim.faults import FaultTimeline
 from evtool.sim.kernel import LOOP_SAMPLE, PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel, Limits, describe_loop
 from evtool.sim.producer import ProducerActor
-from evtool.sim.rng import stream
+from evtool.sim.rng import run_seed, stream
 from evtool.sim.sampling import duration_sampler
 from evtool.sim.settings import profile_for
 from evtool.sim.view import EngineView
@@ -160,7 +165,11 @@ class Engine:
 
     def __init__(self, loaded: LoadedScenario, *, seed: int | None = None, duration_ns: int | None = None,
                  listeners: Sequence[Listener] = (), sample_every_ns: int | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, clock: Clock | None = None,
+                 broker: BrokerFactory | None = None) -> None:
+        """`clock` and `broker` are the engine's two parts (`core.port`): by default the virtual-time
+        kernel and the core broker; a run on a real broker hands in a wall clock and a `TransportBroker`
+        (built by the factory from the profile, the trace sink and `dispatch`)."""
         sc = loaded.model
         self.limits = limits or limits_for(loaded)
         self.limit_hit: str | None = None
@@ -168,9 +177,9 @@ class Engine:
         self._instant = (-1, 0)  # (virtual time, events processed at it): zero-time loop detection
         self.loaded = loaded
         self.scenario = sc
-        self.seed = sc.run.seed if seed is None else seed
+        self.seed = run_seed(sc, seed)
         self.params = dict(loaded.parameters)
-        self.kernel = Kernel()
+        self.kernel: Any = clock if clock is not None else Kernel()
         self.buffer: list[TraceEvent] = []
         self.emit: Callable[[TraceEvent], None] = self.buffer.append
         self.listeners: list[Listener] = list(listeners)
@@ -179,11 +188,16 @@ class Engine:
         self.drain_max = sc.run.drain.max
         self.phase = "load"
         self.drain_result = "pending"
-        self.pending_work = 0
         self.stopped_reason: str | None = None
         self.aborted_by: str | None = None
         self.profile = profile_for(loaded)
-        self.broker = Broker(self.profile, self.emit)
+        self.broker: Any = Broker(self.profile, self.emit) if broker is None else \
+            broker(self.profile, self.emit, self.dispatch)
+        # a broker that pushes deliveries (a real one) has nothing to pump and owns its timers, and the
+        # real network is its hop latency
+        self.real_broker = bool(self.broker.pushes_deliveries)
+        if self.real_broker:
+            self._after_event = self._nothing_to_pump  # type: ignore[method-assign]
         # work queues whose ready messages keep the drain from completing (see `quiescent`)
         self._held_queues = [n for n, c in sc.channels.items()
                              if isinstance(c, m.QueueChannel | m.GroupedQueueChannel) and c.role == "normal"]
@@ -191,7 +205,7 @@ class Engine:
         self._broker_timer: int | None = None
         self.subscribers: dict[int, Instance] = {}
         self.hop = duration_sampler(sc.broker.hop_latency)
-        self.hop_zero = sc.broker.hop_latency == 0
+        self.hop_zero = sc.broker.hop_latency == 0 or self.real_broker
         self.hop_rng = self.stream("broker/hop")
         self.fault_rng = self.stream("faults")
         self.channel_faults: dict[str, list[Any]] = {}
@@ -215,15 +229,26 @@ class Engine:
             if isinstance(spec, m.RouterChannel):
                 for b in spec.bindings:
                     self.broker.bind(name, b.to, b.pattern)
+        self.consumers: dict[str, ConsumerActor] = {}
+        self.patterns: list[Any] = []
+        self.ctx = ActorContext(
+            self, kernel=self.kernel, emit=self.emit, broker=self.broker, publish=self.publish, reply=self.reply,
+            dead_letter_by_app=self.dead_letter_by_app, log_processed=self.on_log_processed, stream=self.stream,
+            scenario=sc, params=self.params, profile=self.profile, subscribers=self.subscribers,
+            consumers=self.consumers, channel_faults=self.channel_faults, producer_faults=self.producer_faults,
+            fault_rng=self.fault_rng)
+        """What the actors see of the run (never the engine itself)."""
+        ctx = self.ctx
         self.producers: list[ProducerActor] = []
         for n, p in sc.producers.items():
-            first = ProducerActor(self, n, p)  # `instances` identical producers, each at the producer's rate
-            self.producers += [first, *(ProducerActor(self, n, p, i, first) for i in range(1, p.instances))]
-        self.consumers = {n: ConsumerActor(self, n, c) for n, c in sc.consumers.items()}
-        self.faults = FaultTimeline(self)
+            first = ProducerActor(ctx, n, p)  # `instances` identical producers, each at the producer's rate
+            self.producers += [first, *(ProducerActor(ctx, n, p, i, first) for i in range(1, p.instances))]
+        for n, c in sc.consumers.items():
+            self.consumers[n] = ConsumerActor(ctx, n, c)
+        self.faults = FaultTimeline(ctx)
         self.metrics = Metrics(sc)
-        self.patterns: list[Any] = []
-        self._build_patterns()  # before the checks: a responder is a consumer they may watch
+        if not self.real_broker:  # patterns run on the local core only (transports.capabilities says so)
+            self._build_patterns()  # before the checks: a responder is a consumer they may watch
         self.view = EngineView(self)  # what checks and metrics may read of the run, besides the trace
         self.checks = CheckSuite(sc, self.view, self.metrics)
         span = self.load_end + self.drain_max
@@ -237,6 +262,17 @@ class Engine:
     def now(self) -> int:
         """Virtual time in nanoseconds."""
         return self.kernel.now
+
+    @property
+    def pending_work(self) -> int:
+        """Application work in progress (handlers running, delayed publishes); the drain waits for it."""
+        return int(self.ctx.pending_work)
+
+    def dispatch(self, d: Delivery) -> None:
+        """Hand a delivery to the consumer instance subscribed as `d.sub` (a broker that pushes calls it)."""
+        inst = self.subscribers.get(d.sub)
+        if inst is not None:
+            inst.consumer.on_delivery(inst, d)
 
     def stream(self, name: str) -> random.Random:
         """A seeded random stream for one component and purpose."""
@@ -263,17 +299,17 @@ class Engine:
                 if outcome == "duplicate":
                     self._publish_now(channel, msg, duplicate=True)
                 elif isinstance(outcome, int):
-                    self.pending_work += 1
+                    self.ctx.pending_work += 1
                     self.kernel.at(self.now + outcome, self._publish_later, (channel, msg), PRIO_ACTOR)
                     return True
         if self.hop_zero:
             return self._publish_now(channel, msg)
-        self.pending_work += 1
+        self.ctx.pending_work += 1
         self.kernel.at(self.now + self.hop(self.hop_rng), self._publish_later, (channel, msg), PRIO_ACTOR)
         return True
 
     def _publish_later(self, item: tuple[str, Message]) -> None:
-        self.pending_work -= 1
+        self.ctx.pending_work -= 1
         self._publish_now(*item)
 
     def _publish_now(self, channel: str, msg: Message, duplicate: bool = False) -> bool:
@@ -323,7 +359,7 @@ class Engine:
             from evtool.sim.patterns import build_patterns
         except ImportError:  # the patterns module arrives with the lesson library
             return
-        self.patterns = build_patterns(self)
+        self.patterns = build_patterns(self.ctx)
 
     def start(self) -> None:
         """Start every actor and the timeline (idempotent)."""
@@ -388,11 +424,11 @@ class Engine:
             ready += s.ready
             in_flight += s.in_flight
             delayed += s.delayed
-        return {"ready": ready, "in_flight": in_flight, "delayed": delayed, "app": self.pending_work}
+        return {"ready": ready, "in_flight": in_flight, "delayed": delayed, "app": self.ctx.pending_work}
 
     def quiescent(self) -> bool:
         """Nothing ready, in flight, delayed or pending in the application."""
-        if self.pending_work > 0:
+        if self.ctx.pending_work > 0:
             return False
         if not self.broker_up:
             # a broker_restart with downtime: its return is scheduled and the consumers subscribe again
@@ -438,6 +474,9 @@ class Engine:
                 self._broker_timer = nt
                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
 
+    def _nothing_to_pump(self) -> None:
+        """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
+
     def _fire_broker(self, t: int) -> None:
         if self._broker_timer == t:
             self._broker_timer = None
@@ -457,7 +496,7 @@ class Engine:
                 continue
             inst.sub = None
             if inst.state in ("running", "paused") and self.broker_up:
-                inst.consumer._subscribe(inst)  # noqa: SLF001 - the engine owns channel recovery
+                inst.consumer.reconnect(inst)
 
     def step(self) -> bool:
         """Process one kernel event; False when the run is over."""
@@ -478,6 +517,17 @@ class Engine:
         if self.phase == "drain" and self.quiescent():
             self._finish_drain()
         return self.phase != "done"
+
+    def end_load_now(self) -> None:
+        """End the load phase now and start the drain (its maximum counts from here): a real-time run with
+        nothing left to send does not wait out the rest of the load phase."""
+        if self.phase == "load":
+            self.load_end = self.now
+            self._end_load(None)
+
+    def complete_drain(self) -> None:
+        """The drain is complete (a driver that polls `quiescent` says so)."""
+        self._finish_drain()
 
     def _finish_drain(self) -> None:
         if self.phase == "done":

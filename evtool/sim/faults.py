@@ -18,16 +18,16 @@ from evtool.sim.sampling import duration_sampler
 
 if TYPE_CHECKING:
     from evtool.sim.consumer import Instance
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 
 class PublishFault:
     """An active drop, duplicate or delay fault on a channel or producer."""
 
-    __slots__ = ("name", "action", "probability", "delay", "engine")
+    __slots__ = ("name", "action", "probability", "delay", "ctx")
 
-    def __init__(self, engine: Engine, name: str, spec: m.DropFault | m.DuplicateFault | m.DelayFault) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ActorContext, name: str, spec: m.DropFault | m.DuplicateFault | m.DelayFault) -> None:
+        self.ctx = ctx
         self.name = name
         self.action = spec.action
         self.probability = spec.probability
@@ -35,7 +35,7 @@ class PublishFault:
 
     def on_publish(self, msg: Message) -> str | int | None:
         """What this fault does to one publish: drop, duplicate, a delay in ns, or nothing."""
-        rng = self.engine.fault_rng
+        rng = self.ctx.fault_rng
         if self.probability <= 0 or rng.random() >= self.probability:
             return None
         if self.action == "drop":
@@ -49,30 +49,30 @@ class PublishFault:
 class FaultTimeline:
     """Schedules the scenario's faults and carries them out."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
         self.count = 0
         self.poisoned = 0
         self.active: dict[str, Any] = {}
 
     def start(self) -> None:
         """Schedule every enabled fault."""
-        for i, spec in enumerate(self.engine.scenario.faults):
+        for i, spec in enumerate(self.ctx.scenario.faults):
             if not spec.enabled:
                 continue
             name = spec.name or f"{spec.action}-{i}"
-            self.engine.kernel.at(spec.at, self._fire, (name, spec), PRIO_FAULT)
+            self.ctx.kernel.at(spec.at, self._fire, (name, spec), PRIO_FAULT)
 
     def _fire(self, item: tuple[str, Any]) -> None:
         name, spec = item
-        eng = self.engine
-        if eng.phase == "done":
+        ctx = self.ctx
+        if ctx.done():
             return
         self.apply(name, spec)
         if spec.every is not None and (spec.for_ in (None, "end") or True):
-            nxt = eng.now + spec.every
-            if nxt < eng.load_end:
-                eng.kernel.at(nxt, self._fire, item, PRIO_FAULT)
+            nxt = ctx.now + spec.every
+            if nxt < ctx.load_end():
+                ctx.kernel.at(nxt, self._fire, item, PRIO_FAULT)
 
     # ------------------------------------------------------------------ carrying out
 
@@ -82,7 +82,7 @@ class FaultTimeline:
         if kind != "consumer":
             return []
         name, _, idx = rest.partition("#")
-        consumer = self.engine.consumers.get(name)
+        consumer = self.ctx.consumers.get(name)
         if consumer is None:
             return []
         if idx:
@@ -92,18 +92,18 @@ class FaultTimeline:
 
     def apply(self, name: str, spec: Any) -> None:
         """Start one fault now."""
-        eng = self.engine
-        now = eng.now
+        ctx = self.ctx
+        now = ctx.now
         self.count += 1
         action = spec.action
-        eng.emit(TraceEvent(now, "fault_started", None, None, name, data={"action": action, "target": spec.target}))
+        ctx.emit(TraceEvent(now, "fault_started", None, None, name, data={"action": action, "target": spec.target}))
         duration = None if spec.for_ in (None, "end") else spec.for_
         if action == "crash":
             for inst in self.targets(spec.target):
                 inst.consumer.crash(inst, spec.restart_after)
             if spec.restart_after is not None:
                 # the fault lasts while the instances are down, so `during: fault:NAME` has a window
-                eng.kernel.at(now + spec.restart_after, self._end_cb, (name, action), PRIO_FAULT)
+                ctx.kernel.at(now + spec.restart_after, self._end_cb, (name, action), PRIO_FAULT)
             else:
                 self._end_now(name, action)
         elif action == "restart":
@@ -115,50 +115,49 @@ class FaultTimeline:
             for inst in insts:
                 inst.consumer.pause(inst)
             if duration is not None:
-                eng.kernel.at(now + duration, self._unpause, (name, insts), PRIO_FAULT)
+                ctx.kernel.at(now + duration, self._unpause, (name, insts), PRIO_FAULT)
         elif action == "slow":
             insts = self.targets(spec.target)
             factor = spec.latency_factor or 1.0
             extra = duration_sampler(spec.latency) if spec.latency is not None else None
             for inst in insts:
-                inst.slow = factor
-                inst.extra = extra
+                inst.consumer.slow_down(inst, factor, extra)
             if duration is not None:
-                eng.kernel.at(now + duration, self._unslow, (name, insts), PRIO_FAULT)
+                ctx.kernel.at(now + duration, self._unslow, (name, insts), PRIO_FAULT)
         elif action == "scale":
             kind, _, cname = spec.target.partition(":")
-            consumer = eng.consumers.get(cname.partition("#")[0])
+            consumer = ctx.consumers.get(cname.partition("#")[0])
             if consumer is not None:
                 consumer.scale(spec.instances)
             self._end_now(name, action)
         elif action == "broker_restart":
             self._broker_down(name, spec.downtime)
         elif action in ("drop", "duplicate", "delay"):
-            fault = PublishFault(eng, name, spec)
+            fault = PublishFault(ctx, name, spec)
             kind, _, target = spec.target.partition(":")
-            table = eng.channel_faults if kind == "channel" else eng.producer_faults
+            table = ctx.channel_faults if kind == "channel" else ctx.producer_faults
             table.setdefault(target, []).append(fault)
             self.active[name] = (table, target, fault)
             if duration is not None:
-                eng.kernel.at(now + duration, self._remove_publish_fault, name, PRIO_FAULT)
+                ctx.kernel.at(now + duration, self._remove_publish_fault, name, PRIO_FAULT)
         elif action == "redrive":
             channel = spec.target.partition(":")[2]
-            n = eng.broker.redrive(now, channel, spec.message)
-            eng.emit(TraceEvent(now, "fault_ended", None, None, name, data={"action": action, "redriven": n}))
+            n = ctx.broker.redrive(now, channel, spec.message)
+            ctx.emit(TraceEvent(now, "fault_ended", None, None, name, data={"action": action, "redriven": n}))
         elif action == "poison":
             channel = spec.target.partition(":")[2]
             self.poisoned += 1
             mid = f"{name}-{self.poisoned}"
             msg = Message(mid, channel, spec.key, None, dict(spec.payload), "Poison", 1, now, 0, None, mid,
                           spec.tag, name)
-            eng.publish(channel, msg, producer=name)
+            ctx.publish(channel, msg, producer=name)
             self._end_now(name, action)
 
     def _end_cb(self, item: tuple[str, str]) -> None:
         self._end_now(*item)
 
     def _end_now(self, name: str, action: str) -> None:
-        self.engine.emit(TraceEvent(self.engine.now, "fault_ended", None, None, name, data={"action": action}))
+        self.ctx.emit(TraceEvent(self.ctx.now, "fault_ended", None, None, name, data={"action": action}))
 
     def _unpause(self, item: tuple[str, list[Instance]]) -> None:
         name, insts = item
@@ -169,8 +168,7 @@ class FaultTimeline:
     def _unslow(self, item: tuple[str, list[Instance]]) -> None:
         name, insts = item
         for inst in insts:
-            inst.slow = 1.0
-            inst.extra = None
+            inst.consumer.speed_up(inst)
         self._end_now(name, "slow")
 
     def _remove_publish_fault(self, name: str) -> None:
@@ -186,33 +184,23 @@ class FaultTimeline:
         self._end_now(name, fault.action)
 
     def _broker_down(self, name: str, downtime: int) -> None:
-        eng = self.engine
+        ctx = self.ctx
         # Every connection drops: instances lose their subscriptions, then the broker keeps durable state only.
-        live = [inst for c in eng.consumers.values() for inst in c.instances if inst.sub is not None]
+        live = [inst for c in ctx.consumers.values() for inst in c.instances if inst.sub is not None]
         for inst in live:
-            sub = inst.sub
-            assert sub is not None
-            inst.epoch += 1
-            eng.pending_work -= inst.busy
-            inst.busy = 0
-            inst.buffer.clear()
-            inst.inflight.clear()
-            inst.lanes.clear()
-            eng.subscribers.pop(sub, None)
-            eng.broker.unsubscribe(eng.now, sub, reason="channel_closed")
-            inst.sub = None
-        eng.broker.restart(eng.now)
-        eng.broker_up = False
-        eng.kernel.at(eng.now + downtime, self._broker_up, (name, live), PRIO_FAULT)
+            inst.consumer.drop_connection(inst, "channel_closed")
+        ctx.broker.restart(ctx.now)
+        ctx.set_broker_up(False)
+        ctx.kernel.at(ctx.now + downtime, self._broker_up, (name, live), PRIO_FAULT)
 
     def _broker_up(self, item: tuple[str, list[Instance]]) -> None:
         name, insts = item
-        eng = self.engine
-        eng.broker_up = True
+        ctx = self.ctx
+        ctx.set_broker_up(True)
         for inst in insts:
             if inst.state in ("running", "paused") and inst.sub is None:
-                inst.consumer._subscribe(inst)  # noqa: SLF001 - the timeline owns reconnection
-        for pat in eng.patterns:
+                inst.consumer.reconnect(inst)
+        for pat in ctx.patterns():
             reconnect = getattr(pat, "reconnect", None)
             if reconnect is not None:
                 reconnect()

@@ -14,7 +14,7 @@ from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.sampling import KeyPicker
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 NS = 1_000_000_000
 
@@ -22,22 +22,22 @@ NS = 1_000_000_000
 class ProducerActor:
     """A producer from the scenario, run by the engine."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.Producer, instance: int = 0,
+    def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,
                  first: ProducerActor | None = None) -> None:
         """One instance of producer `name`; instances after the first pass `first`, whose sequences they share.
 
         Instance 0 keeps the producer's own streams and ids (`NAME-n`), so a scenario without `instances`
         runs exactly as before; instance i > 0 draws from `producer:NAME#i/...` and publishes `NAME#i-n`.
         """
-        self.engine = engine
+        self.ctx = ctx
         self.name = name
         self.spec = spec
         self.instance = instance
         label = name if instance == 0 else f"{name}#{instance}"
         self._id_prefix = label
-        self.arrival_rng = engine.stream(f"producer:{label}/arrival")
-        self.key_rng = engine.stream(f"producer:{label}/key")
-        self.payload_rng = engine.stream(f"producer:{label}/payload")
+        self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
+        self.key_rng = ctx.stream(f"producer:{label}/key")
+        self.payload_rng = ctx.stream(f"producer:{label}/payload")
         self.keys = KeyPicker(spec.key) if spec.key is not None else None
         self.render = compile_payload(spec.payload)
         self.static_payload = not _has_template(spec.payload)
@@ -47,7 +47,7 @@ class ProducerActor:
         self.rejected = 0
         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
-        self.stop_at = min(spec.stop if spec.stop is not None else engine.load_end, engine.load_end)
+        self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())
         self.stopped = False
         self.stage_index = 0
         self.stage_end = 0
@@ -64,7 +64,7 @@ class ProducerActor:
         self._ttl = spec.ttl
         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
         # the producer's own choice, else what the profile's client does by default.
-        self._dedup = (spec.dedup_id or engine.profile.producer_dedup_id) == "message_id"
+        self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"
         arrival = spec.arrival
         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
         self._fixed: tuple[float, str] | None = (
@@ -77,31 +77,31 @@ class ProducerActor:
 
     def start(self) -> None:
         """Schedule the first arrival and every injected message."""
-        eng = self.engine
+        ctx = self.ctx
         spec = self.spec
         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
-            if inj.at <= eng.load_end:
-                eng.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
+            if inj.at <= ctx.load_end():
+                ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
         arrival = spec.arrival
         start = spec.start
         if isinstance(arrival, m.OnceArrival):
-            eng.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
+            ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
         elif isinstance(arrival, m.StagesArrival):
             self.stage_end = start + arrival.stages[0].for_
-            eng.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
+            ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
         elif isinstance(arrival, m.BurstArrival):
-            eng.kernel.at(start, self._burst, None, PRIO_ACTOR)
+            ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
-            eng.kernel.at(start, self._arrive, None, PRIO_ACTOR)
+            ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
         else:
-            eng.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
+            ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
 
     # ------------------------------------------------------------------ arrivals
 
     def _rate(self) -> tuple[float, str]:
         a = self.spec.arrival
         if isinstance(a, m.StagesArrival):
-            now = self.engine.kernel.now
+            now = self.ctx.kernel.now
             stages = a.stages
             while now >= self.stage_end:
                 self.stage_index += 1
@@ -132,14 +132,14 @@ class ProducerActor:
             return True
         if self.spec.count is not None and self.sent >= self.spec.count:
             self.stopped = True
-        elif self.engine.kernel.now >= self.stop_at:
+        elif self.ctx.kernel.now >= self.stop_at:
             self.stopped = True
         return self.stopped
 
     def _arrive(self, _: Any) -> None:
         if self.stopped:
             return
-        kernel = self.engine.kernel
+        kernel = self.ctx.kernel
         now = kernel.now
         count = self._count
         if now >= self.stop_at or (count is not None and self.sent >= count):
@@ -172,7 +172,7 @@ class ProducerActor:
                 return
             self.publish_one()
         if not self._done():
-            self.engine.kernel.at(self.engine.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
+            self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
 
     def _once(self, _: Any) -> None:
         for _i in range(self.spec.count or 1):
@@ -191,8 +191,8 @@ class ProducerActor:
                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
                     ttl: int | None = None) -> None:
         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
-        eng = self.engine
-        now = eng.kernel.now
+        ctx = self.ctx
+        now = ctx.kernel.now
         n = self.sent = self.sent + 1
         if key is None and self.keys is not None:
             key = self.keys.pick(self.key_rng)
@@ -211,7 +211,7 @@ class ProducerActor:
             payload = self._payload
         elif payload is None:
             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
-                   "instance": self.instance, "params": eng.params, "tag": tag, "msg": None}
+                   "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
             try:
                 payload = self.render(env, self.payload_rng)
             except TemplateRuntimeError as exc:
@@ -220,16 +220,16 @@ class ProducerActor:
         try:
             if headers is None and self.render_headers is not None:
                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
-                              "instance": self.instance, "params": eng.params, "tag": tag, "msg": None}
+                              "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
                 headers = self.render_headers(env, self.payload_rng)
             if self.render_routing is not None:
                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
-                              "instance": self.instance, "params": eng.params, "tag": tag, "msg": None}
+                              "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
                 routing = self.render_routing(env, self.payload_rng)
                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
         except TemplateRuntimeError as exc:
             # A producer error, recorded like a handler's: this message is never published.
-            eng.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
+            ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
                                 {"reason": "template_error", "error": str(exc)}))
             self.rejected += 1
             return
@@ -239,7 +239,7 @@ class ProducerActor:
                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
         if routing is not None and key is not None:
             msg.headers = {**(headers or {}), "key": key}
-        if not eng.publish(to, msg, producer=self.name):
+        if not ctx.publish(to, msg, producer=self.name):
             self.rejected += 1
 
 

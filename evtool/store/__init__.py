@@ -41,8 +41,6 @@ Reading (evtool.store.runstore)
     SyncRunStore(db_path=None)   the same methods, blocking (for the CLI); `with SyncRunStore(p) as s:`
 
 Errors (evtool.store.errors): StoreError, RunNotFound, AmbiguousRun(.candidates), RecorderError.
-
-Synthetic runs for tests, benchmarks and demos: evtool.store.synthetic.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from evtool.core.message import DeathRecord, Message
+from evtool.core.targets import REAL_BROKERS
 
-TRANSPORTS = ("rabbitmq", "nats", "redis", "kafka", "sqs")
+TRANSPORTS = REAL_BROKERS
 """The real brokers evtool can run a scenario on."""
 
 ENV_VARS = {"rabbitmq": "EVTOOL_RABBITMQ_URL", "nats": "EVTOOL_NATS_URL", "redis": "EVTOOL_REDIS_URL",

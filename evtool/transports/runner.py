@@ -20,7 +20,7 @@ from evtool.transports.base import (
     resolve_url,
 )
 from evtool.transports.capabilities import capabilities
-from evtool.transports.runtime import RealtimeEngine
+from evtool.transports.runtime import RealtimeRun
 from evtool.transports.topology import build_topology
 
 CLEANUP_TIMEOUT_S = 15.0
@@ -91,13 +91,13 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
     topo = build_topology(loaded.model, prefix or new_prefix())
     await adapter.connect()
     started = time.monotonic()
-    engine: RealtimeEngine | None = None
+    run: RealtimeRun | None = None
     try:
         await adapter.declare(topo, _LateSink())
-        engine = RealtimeEngine(loaded, adapter, topo, seed=seed, duration_ns=duration_ns, listeners=listeners)
-        adapter.sink = engine.broker  # type: ignore[attr-defined]
-        outcome = await engine.run_async()
-        await engine.settle()
+        run = RealtimeRun(loaded, adapter, topo, seed=seed, duration_ns=duration_ns, listeners=listeners)
+        adapter.sink = run.broker  # type: ignore[attr-defined]
+        outcome = await run.run_async()
+        await run.settle()
     finally:
         try:
             stop = getattr(adapter, "stop_consumers", None)
@@ -107,7 +107,7 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
                 await asyncio.wait_for(adapter.cleanup(), CLEANUP_TIMEOUT_S)
         finally:
             await adapter.close()
-    problems = list(engine.broker.problems) if engine is not None else []  # type: ignore[attr-defined]
+    problems = list(run.broker.problems) if run is not None else []
     outcome.extra.update({
         "transport": transport, "url": redact_url(real_url), "prefix": topo.prefix,
         "server": getattr(adapter, "server_version", ""), "profile": loaded.model.broker.profile,

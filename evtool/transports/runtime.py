@@ -1,12 +1,16 @@
 """The engine on a real broker, in real time.
 
-`RealtimeEngine` is the local `Engine` with two parts swapped:
+A run on a real broker is the local `Engine`, handed two other parts
+(`core.port`: a `Clock` and a `BrokerPort`) instead of its defaults:
 
-* the kernel: `RealtimeKernel` runs the same timed callbacks on the asyncio
+* the clock: `RealtimeKernel` runs the same timed callbacks on the asyncio
   loop at wall-clock instants (``now`` = nanoseconds since the run started);
 * the broker: `TransportBroker` has the core broker's synchronous API (the
   producers, consumers and fault timeline call it unchanged) and carries each
   call out on a real broker through a `Transport`, in order, in the background.
+
+`RealtimeRun` builds that engine and drives it on the asyncio loop until the
+drain ends.
 
 So processing times, failure rules, retries, idempotency, effects and faults
 are the simulation's own code, and the trace is the same vocabulary, recorded
@@ -23,9 +27,11 @@ from collections import Counter
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
+from evtool.core.broker import Broker
 from evtool.core.delivery import ChannelStats, Delivery
-from evtool.core.events import TraceEvent
+from evtool.core.events import EventSink, TraceEvent
 from evtool.core.message import Message
+from evtool.core.profiles import Profile
 from evtool.core.routing import RouteTable
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.engine import FLUSH_EVERY, Engine, Listener
@@ -33,6 +39,9 @@ from evtool.sim.kernel import PRIO_ACTOR
 from evtool.transports.base import SubSpec, Topology, Transport
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from evtool.core.channel_config import ChannelConfig
     from evtool.sim.engine import RunOutcome
 
 NS = 1_000_000_000
@@ -139,15 +148,24 @@ class _Tally:
 class TransportBroker:
     """The core broker's synchronous API, carried out on a real broker (see the module docstring).
 
-    It is also the `TransportSink` the adapter reports to.
+    It is also the `TransportSink` the adapter reports to. It is given what it needs, not the engine:
+    the clock its trace events are stamped with, the sink they go to, and `dispatch`, which hands a
+    delivery to the consumer instance subscribed (`core.port.BrokerPort`, with `pushes_deliveries`).
     """
 
-    def __init__(self, engine: RealtimeEngine, transport: Transport, topology: Topology,
-                 requeue_position: str) -> None:
-        self.engine = engine
+    pushes_deliveries = True
+
+    def __init__(self, clock: Any, emit: EventSink, dispatch: Callable[[Delivery], None], transport: Transport,
+                 topology: Topology, profile: Profile) -> None:
+        self.clock = clock
+        self.emit = emit
+        self.dispatch = dispatch
+        # the profile's rules, as the core holds a channel to them: a config the core refuses under this
+        # profile is refused here too (the adapter declares the channels on the broker, before the run)
+        self._rules = Broker(profile, lambda _ev: None)
         self.transport = transport
         self.topology = topology
-        self.requeue_position = requeue_position
+        self.requeue_position = profile.requeue_position
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
         self.subs: dict[int, _Sub] = {}
         self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
@@ -200,12 +218,11 @@ class TransportBroker:
 
     def _emit(self, kind: str, msg: Message | None, channel: str | None, actor: str | None = None,
               instance: int | None = None, attempt: int = 0, data: dict[str, Any] | None = None) -> None:
-        now = self.engine.now
+        now = self.clock.now
         if msg is None:
-            self.engine.emit(TraceEvent(now, kind, None, channel, actor, instance, None, attempt, None, data))
+            self.emit(TraceEvent(now, kind, None, channel, actor, instance, None, attempt, None, data))
         else:
-            self.engine.emit(TraceEvent(now, kind, msg.id, channel, actor, instance, msg.key, attempt, msg.tag,
-                                        data))
+            self.emit(TraceEvent(now, kind, msg.id, channel, actor, instance, msg.key, attempt, msg.tag, data))
 
     def _key(self, channel: str, group: str | None) -> tuple[str, str | None]:
         plan = self.topology.channels[channel]
@@ -216,6 +233,18 @@ class TransportBroker:
         if t is None:
             t = self.tallies[key] = _Tally()
         return t
+
+    # ------------------------------------------------------------------ channels
+
+    def declare(self, name: str, config: ChannelConfig) -> None:
+        """Hold a channel of the run to the profile's rules (the adapter has declared it on the broker)."""
+        if name not in self.topology.channels:
+            raise ValueError(f"channel {name!r} is not part of the run's topology on the broker")
+        self._rules.declare(name, config)
+
+    def bind(self, router: str, target: str, pattern: str = "") -> None:
+        """Routers are bound on the broker by the adapter (or routed here, `_arrive`); checked like the core."""
+        self._rules.bind(router, target, pattern)
 
     # ------------------------------------------------------------------ publishing
 
@@ -381,10 +410,7 @@ class TransportBroker:
         if s.group is not None:
             data = {**(data or {}), "group": s.group}
         self._emit("delivered" if att == 1 else "redelivered", msg, s.channel, s.consumer, s.instance, att, data)
-        inst = self.engine.subscribers.get(sid)
-        if inst is not None:
-            inst.consumer.on_delivery(inst, Delivery(tag, sid, msg, att, s.channel, None, None, None, count,
-                                                     redelivered or att > 1))
+        self.dispatch(Delivery(tag, sid, msg, att, s.channel, None, None, None, count, redelivered or att > 1))
 
     def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
              count: int = 1, observed: str | None = None) -> None:
@@ -607,66 +633,65 @@ class TransportBroker:
         return True
 
 
-class RealtimeEngine(Engine):
-    """`Engine` with the realtime kernel and a `TransportBroker` (see the module docstring)."""
+class RealtimeRun:
+    """A scenario's engine on a real broker: the one `Engine`, handed a `RealtimeKernel` and a
+    `TransportBroker`, driven on the asyncio loop until the drain ends (see the module docstring)."""
 
     def __init__(self, loaded: LoadedScenario, transport: Transport, topology: Topology, *,
                  seed: int | None = None, duration_ns: int | None = None,
                  listeners: Sequence[Listener] = ()) -> None:
-        super().__init__(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
-        self.kernel = RealtimeKernel()  # type: ignore[assignment]
-        self.hop_zero = True          # the real network is the hop
-        self.patterns = []            # patterns run on the local engine only (capabilities says so)
-        self.broker = TransportBroker(self, transport, topology,  # type: ignore[assignment]
-                                      self.profile.requeue_position)
+        self.kernel = RealtimeKernel()
 
-    def _after_event(self) -> None:
-        """Nothing to pump or time: deliveries arrive from the broker and the broker owns its timers."""
+        def broker(profile: Profile, emit: EventSink, dispatch: Callable[[Delivery], None]) -> TransportBroker:
+            return TransportBroker(self.kernel, emit, dispatch, transport, topology, profile)
+
+        self.engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners, clock=self.kernel,
+                             broker=broker)
+        self.broker: TransportBroker = self.engine.broker
 
     async def run_async(self) -> RunOutcome:
         """Run in real time until the drain ends (or its maximum passes); the outcome as the engine's."""
-        kernel: RealtimeKernel = self.kernel  # type: ignore[assignment]
+        kernel, engine = self.kernel, self.engine
         kernel.start(asyncio.get_running_loop())
         try:
-            self.start()
-            while self.phase != "done":
+            engine.start()
+            while engine.phase != "done":
                 await asyncio.sleep(POLL_S)
                 if kernel.errors:
                     self.broker.problem(f"run stopped by an error: {kernel.errors[0]!r}")
-                    self.stop("error")
+                    engine.stop("error")
                     break
-                if len(self.buffer) >= FLUSH_EVERY:
-                    self.flush()
-                if self.phase == "load" and self._load_done():
+                if len(engine.buffer) >= FLUSH_EVERY:
+                    engine.flush()
+                if engine.phase == "load" and self._load_done():
                     # in real time, waiting out the rest of the load phase with nothing left to send would
                     # only cost wall time: the drain starts now (its maximum counts from here)
-                    self.load_end = self.now
-                    self._end_load(None)
-                if self.phase == "drain" and self.quiescent():
-                    self._finish_drain()
+                    engine.end_load_now()
+                if engine.phase == "drain" and engine.quiescent():
+                    engine.complete_drain()
         except asyncio.CancelledError:
             # Ctrl-C: end like an interrupted local run (outcome "interrupted"); the caller still cleans up
-            self.stop("interrupted")
+            engine.stop("interrupted")
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
         finally:
             kernel.cancel_all()
-        return self.finish()
+        return engine.finish()
 
     def _load_done(self) -> bool:
         """Every producer has stopped and nothing is left on the timeline (injections, faults, a late
         consumer's start: ending the load before it would leave its messages unread)."""
-        now = self.now
-        for p in self.producers:
+        engine = self.engine
+        now = engine.now
+        for p in engine.producers:
             if not p.stopped or any(inj.at > now for inj in p.spec.inject):
                 return False
-        if any(c.spec.start > now and not c.instances for c in self.consumers.values()):
+        if any(c.spec.start > now and not c.instances for c in engine.consumers.values()):
             return False
-        return not any(f.enabled and (f.at > now or f.every is not None) for f in self.scenario.faults)
+        return not any(f.enabled and (f.at > now or f.every is not None) for f in engine.scenario.faults)
 
     async def settle(self, timeout_s: float = 5.0) -> None:
         """Wait (bounded) for the background broker operations still running."""
-        broker: TransportBroker = self.broker  # type: ignore[assignment]
-        if broker.tasks:
-            await asyncio.wait(list(broker.tasks), timeout=timeout_s)
+        if self.broker.tasks:
+            await asyncio.wait(list(self.broker.tasks), timeout=timeout_s)

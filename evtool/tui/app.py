@@ -17,8 +17,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 
+from evtool.scenario.lessons import LessonInfo, checked_lessons
 from evtool.sim.host import EngineHost
-from evtool.tui.lessons import LessonInfo, bundled_lessons
 from evtool.tui.screens.dashboard import DashboardScreen
 from evtool.tui.screens.help import HelpModal
 from evtool.tui.screens.inspector import InspectorModal
@@ -61,7 +61,7 @@ class EvtoolApp(App[None]):
         if self.host is not None:
             self._open(self.host)
         else:
-            lessons = self.lessons if self.lessons is not None else bundled_lessons()
+            lessons = self.lessons if self.lessons is not None else checked_lessons()
             self.push_screen(LessonPickerScreen(lessons))
 
     def _open(self, host: EngineHost) -> None:

@@ -1,105 +1,35 @@
-"""Formatting for the dashboard: virtual times, speeds, rates, and the colour + symbol of each state.
-
-Colours carry meaning, and every coloured word also has a symbol, so the
-dashboard reads the same in a monochrome terminal. Pure functions; no
-Textual import.
+"""Formatting for the dashboard: what only the dashboard draws (sparklines, event details), on top of
+`report.presentation`, where the styles of kinds, states and verdicts and the formats of times,
+durations, rates and actors live for every part of evtool (re-exported here). No Textual import.
 """
 
 from __future__ import annotations
 
-import math
-
 from evtool.core.events import TraceEvent
+from evtool.report.presentation import (
+    CHECK_STATUS,
+    HEALTH,
+    INSTANCE_STATE,
+    KIND_STYLE,
+    STATE_STYLE,
+    rate,
+    short_duration,
+    speed,
+    vtime,
+    who,
+)
 from evtool.sim.snapshot import STATE_SYMBOLS
+
+__all__ = ["CHECK_STATUS", "HEALTH", "INSTANCE_STATE", "KIND_STYLE", "STATE_STYLE", "actor_label", "count",
+           "duration", "event_detail", "rate", "sparkline", "speed", "state_symbol", "vtime"]
 
 SPARK = "▁▂▃▄▅▆▇█"
 
-STATE_STYLE: dict[str, str] = {
-    "ready": "bold blue",
-    "inflight": "bold yellow",
-    "retry": "bold magenta",
-    "acked": "green",
-    "dead": "bold red",
-    "expired": "dim",
-    "dropped": "dim",
-}
-"""The colour of each message state (the symbol is in `STATE_SYMBOLS`)."""
+duration = short_duration
+"""A short duration: ``850ms``, ``2.4s``, ``1m05s`` (`report.presentation.short_duration`)."""
 
-INSTANCE_STATE: dict[str, tuple[str, str]] = {
-    "running": ("●", "green"),
-    "busy": ("◉", "bold yellow"),
-    "crashed": ("✗", "bold red"),
-    "paused": ("‖", "yellow"),
-    "stopped": ("○", "dim"),
-}
-"""Symbol and colour of a consumer instance's state."""
-
-HEALTH: dict[str, tuple[str, str]] = {
-    "ok": ("✓", "green"),
-    "warn": ("⚠", "yellow"),
-    "stall": ("✗", "bold red"),
-    "down": ("✗", "bold red"),
-    "idle": ("○", "dim"),
-}
-"""Symbol and colour of a channel's or consumer's health."""
-
-CHECK_STATUS: dict[str, tuple[str, str]] = {
-    "pass": ("✓", "green"),
-    "fail": ("✗", "bold red"),
-    "unknown": ("?", "yellow"),
-}
-"""Symbol and colour of a check's verdict."""
-
-KIND_STYLE: dict[str, str] = {
-    "published": "blue", "enqueued": "blue", "routed": "blue",
-    "delivered": "yellow", "redelivered": "bold yellow",
-    "handled": "green", "acked": "green",
-    "failed": "red", "rejected": "red", "dead_lettered": "bold red", "parked": "bold red",
-    "retry_scheduled": "magenta", "delayed": "magenta", "nacked": "magenta", "returned": "magenta",
-    "expired": "dim", "dropped": "dim",
-    "instance_crashed": "bold red", "instance_restarted": "cyan", "broker_restarted": "bold red",
-    "fault_started": "bold cyan", "fault_ended": "cyan", "user_intervention": "bold cyan",
-    "redriven": "bold cyan",
-}
-"""The colour of each trace kind in the event log."""
-
-
-def vtime(ns: int, precision: int = 3) -> str:
-    """Virtual time as seconds (``23.130s``), or ``m:ss.mmm`` past a minute."""
-    s = ns / 1e9
-    if s < 60:
-        return f"{s:.{precision}f}s"
-    minutes, sec = divmod(s, 60)
-    return f"{int(minutes)}:{sec:0{3 + precision}.{precision}f}"
-
-
-def duration(ns: int) -> str:
-    """A short duration: ``850ms``, ``2.4s``, ``1m05s``."""
-    if ns < 0:
-        return "-" + duration(-ns)
-    if ns < 1_000_000_000:
-        return f"{ns / 1e6:.0f}ms"
-    s = ns / 1e9
-    if s < 60:
-        return f"{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    return f"{m}m{sec:02d}s"
-
-
-def speed(x: float) -> str:
-    """A pacing speed: ``1x``, ``0.25x``, ``max``."""
-    if math.isinf(x):
-        return "max"
-    return f"{x:g}x"
-
-
-def rate(per_s: float) -> str:
-    """A rate per virtual second, compact."""
-    if per_s >= 1000:
-        return f"{per_s / 1000:.1f}k/s"
-    if per_s >= 10:
-        return f"{per_s:.0f}/s"
-    return f"{per_s:.1f}/s"
+actor_label = who
+"""``billing#1``, ``checkout`` or empty (`report.presentation.who`)."""
 
 
 def count(n: int) -> str:
@@ -146,10 +76,3 @@ def event_detail(ev: TraceEvent) -> str:
     if "latency" in d and ev.kind == "handled":
         parts.append(f"{duration(int(d['latency']))} e2e")
     return " ".join(parts)
-
-
-def actor_label(ev: TraceEvent) -> str:
-    """``billing#1``, ``checkout`` or empty."""
-    if ev.actor is None:
-        return ""
-    return ev.actor if ev.instance is None else f"{ev.actor}#{ev.instance}"

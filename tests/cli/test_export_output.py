@@ -13,7 +13,7 @@ from evtool.cli.app import app
 from evtool.store.model import RunResult, utc_now_iso
 from evtool.store.recorder import Recorder
 from evtool.store.runstore import SyncRunStore
-from evtool.store.synthetic import synthetic_events, synthetic_header
+from synthetic_runs import synthetic_events, synthetic_header
 
 
 def cli(*args: str, **env: str) -> Any:

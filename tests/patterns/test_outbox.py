@@ -140,13 +140,13 @@ def test_every_event_carries_causation_and_correlation() -> None:
     """Relayed events point at the command that caused them and keep its conversation id."""
     engine = Engine(load_text(ORDERS, "outbox.yaml"))
     sent: list[Message] = []
-    publish = engine.publish
+    publish = engine.ctx.publish  # what the actors publish through
 
     def spy(channel: str, msg: Message, **kw: Any) -> bool:
         sent.append(msg)
         return publish(channel, msg, **kw)
 
-    engine.publish = spy  # type: ignore[method-assign]
+    engine.ctx.publish = spy
     engine.run()
     relayed = [msg for msg in sent if msg.channel == "order-events"]
     assert len(relayed) == 99

@@ -138,13 +138,13 @@ def test_commands_carry_reply_to_and_saga_correlation() -> None:
     """Commands go out with reply_to = the reply channel, correlation = saga id + step, causation set."""
     engine = Engine(load_text(ORCHESTRATED, "saga.yaml"))
     sent: list[Message] = []
-    publish = engine.publish
+    publish = engine.ctx.publish  # what the actors publish through
 
     def spy(channel: str, msg: Message, **kw: Any) -> bool:
         sent.append(msg)
         return publish(channel, msg, **kw)
 
-    engine.publish = spy  # type: ignore[method-assign]
+    engine.ctx.publish = spy
     engine.run()
     commands = [msg for msg in sent if msg.producer == "order-saga"]
     first = commands[0]

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from synthetic_runs import synthetic_events, synthetic_header, synthetic_result
 
 from evtool.core.events import TraceEvent
 from evtool.store.model import RunHeader, RunResult
 from evtool.store.recorder import Recorder
 from evtool.store.runstore import SyncRunStore
-from evtool.store.synthetic import synthetic_events, synthetic_header, synthetic_result
 
 
 @dataclass

@@ -101,7 +101,7 @@ def test_diff_compares_checks_counts_latency_and_dead_letters(recorded: Recorded
 
 
 def test_diff_with_an_unfinished_run() -> None:
-    from evtool.store.synthetic import synthetic_header
+    from synthetic_runs import synthetic_header
 
     h = synthetic_header()
     d = diff_runs(run_side(h, None), run_side(h, RunResult(outcome="passed", checks=[{"name": "x", "status": "pass"}])))

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import sys
 from itertools import count
+from pathlib import Path
 
-from evtool.core.events import TraceEvent
-from evtool.store.model import RunResult, utc_now_iso
-from evtool.store.recorder import Recorder
-from evtool.store.synthetic import synthetic_header
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: tests/ holds synthetic_runs
+
+from synthetic_runs import synthetic_header  # noqa: E402
+
+from evtool.core.events import TraceEvent  # noqa: E402
+from evtool.store.model import RunResult, utc_now_iso  # noqa: E402
+from evtool.store.recorder import Recorder  # noqa: E402
 
 
 def batch(first: int, size: int) -> list[TraceEvent]:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from synthetic_runs import synthetic_header
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
@@ -24,7 +25,6 @@ from evtool.store.liveness import STALE_S, pid_alive, run_state, this_host
 from evtool.store.model import RunResult, utc_now_iso
 from evtool.store.recorder import Recorder
 from evtool.store.runstore import SyncRunStore
-from evtool.store.synthetic import synthetic_header
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ def test_the_recorder_stores_its_pid_and_beats(tmp_path: Path, monkeypatch: pyte
 CHILD = """
 import sys, time
 from evtool.store.recorder import Recorder
-from evtool.store.synthetic import synthetic_events, synthetic_header
+from synthetic_runs import synthetic_events, synthetic_header
 rec = Recorder(sys.argv[1])
 rec.start(synthetic_header())
 rec.record(list(synthetic_events(200)))
@@ -84,7 +84,7 @@ time.sleep(600)
 def test_runs_tells_a_live_run_from_a_dead_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "runs.db"
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(db)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "tests")))})
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         runner = CliRunner()

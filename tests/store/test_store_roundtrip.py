@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from synthetic_runs import synthetic_events, synthetic_header, synthetic_result
 
 from evtool.core.events import TraceEvent
 from evtool.store.errors import AmbiguousRun, RecorderError, RunNotFound, StoreError
@@ -14,7 +15,6 @@ from evtool.store.paths import default_db_path, resolve_db_path
 from evtool.store.recorder import Recorder
 from evtool.store.runstore import SyncRunStore
 from evtool.store.schema import SCHEMA_VERSION
-from evtool.store.synthetic import synthetic_events, synthetic_header, synthetic_result
 
 
 def record(db: Path, header: RunHeader, events: list[TraceEvent], result: RunResult | None,

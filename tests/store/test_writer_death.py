@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic_runs import synthetic_events, synthetic_header, synthetic_result
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
@@ -17,7 +18,6 @@ from evtool.store.errors import RecorderError
 from evtool.store.model import RunResult, utc_now_iso
 from evtool.store.recorder import Recorder
 from evtool.store.runstore import SyncRunStore
-from evtool.store.synthetic import synthetic_events, synthetic_header, synthetic_result
 
 
 def cli(*args: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from evtool.scenario.loader import load_scenario
 from evtool.tui.app import EvtoolApp
-from evtool.tui.lessons import bundled_lessons
+from evtool.scenario.lessons import checked_lessons
 
 from . import scenes
 from .helpers import LESSON, ROOT
@@ -45,7 +45,7 @@ async def main() -> None:
         app, keys = scenes.SCENES[scene](loaded)
         await shoot(app, keys, size, OUT / name)
         print(OUT / name)
-    picker: Any = EvtoolApp(host=None, lessons=bundled_lessons(), auto_poll=False, threaded_hosts=False)
+    picker: Any = EvtoolApp(host=None, lessons=checked_lessons(), auto_poll=False, threaded_hosts=False)
     await shoot(picker, ("down", "down"), (110, 30), OUT / "lesson-picker.svg")
     print(OUT / "lesson-picker.svg")
 

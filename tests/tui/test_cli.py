@@ -59,7 +59,8 @@ def test_tui_refuses_a_bad_scenario(tmp_path: Path) -> None:
 
 def test_replay_reads_the_run_and_its_interventions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                     lesson: LoadedScenario) -> None:
-    from evtool.cli.runner import _header, _result
+    from evtool.cli.session import run_header as _header
+    from evtool.cli.session import run_result as _result
     from evtool.store import Recorder
 
     db = tmp_path / "runs.db"

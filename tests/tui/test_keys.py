@@ -10,7 +10,7 @@ from textual.widgets import OptionList, TabbedContent
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.host import Faster, InjectFault, Redrive, Seek, SetSpeed, Slower, Step, TogglePause
 from evtool.tui.app import EvtoolApp
-from evtool.tui.lessons import bundled_lessons
+from evtool.scenario.lessons import checked_lessons
 from evtool.tui.screens.dashboard import DashboardScreen
 from evtool.tui.screens.faults import FaultMenu
 from evtool.tui.screens.filter import FilterModal
@@ -255,7 +255,7 @@ async def test_event_log_select_and_inspect(lesson: LoadedScenario) -> None:
 
 
 async def test_the_picker_opens_a_lesson(lesson: LoadedScenario) -> None:
-    lessons = [info for info in bundled_lessons() if info.id == "retries-dlq-poison"]
+    lessons = [info for info in checked_lessons() if info.id == "retries-dlq-poison"]
     assert lessons and lessons[0].title == lesson.model.lesson.title  # type: ignore[union-attr]
     app = EvtoolApp(host=None, lessons=lessons, auto_poll=False, threaded_hosts=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -15,7 +15,6 @@ actors, patterns, faults, expect, lesson, root); every name is re-exported here,
 from __future__ import annotations
 
 from evtool.scenario.models.actors import (
-    Ordering,
     Arrival,
     Backoff,
     Batch,
@@ -30,6 +29,7 @@ from evtool.scenario.models.actors import (
     Idempotency,
     Inject,
     OnceArrival,
+    Ordering,
     PoissonArrival,
     Producer,
     RetryPolicy,

@@ -31,6 +31,7 @@ from evtool.sim.host.fold import TraceFold
 from evtool.sim.host.lesson import LessonTracker
 from evtool.sim.host.snapshots import RateMeter, channel_views, check_views, consumer_views, producer_views
 from evtool.sim.pacing import SPEED_MIN, Pacer
+from evtool.sim.rng import run_seed
 from evtool.sim.snapshot import (
     MessageLife,
     Snapshot,
@@ -56,7 +57,7 @@ class EngineHost:
                  slice_events: int = SLICE_EVENTS, end_ns: int | None = None) -> None:
         self.loaded = loaded
         self.scenario = loaded.model
-        self.seed = self.scenario.run.seed if seed is None else seed
+        self.seed = run_seed(self.scenario, seed)
         self.replay = replay
         self.threaded = threaded
         self.end_hint = end_ns

@@ -2,7 +2,7 @@
 
 One module per pattern: request-reply (`request_reply`), sagas (`saga`),
 event-sourced aggregates (`event_sourcing`), projections (`projection`) and
-the transactional outbox (`outbox`). `build_patterns(engine)` builds them in
+the transactional outbox (`outbox`). `build_patterns(ctx)` builds them in
 an order where a projection finds its source aggregate; the engine then
 calls `start()` on each at virtual time 0 and `idle()` while draining.
 """
@@ -20,7 +20,7 @@ from evtool.sim.patterns.request_reply import RequestReplyActor
 from evtool.sim.patterns.saga import ChoreographedSaga, OrchestratedSaga
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 __all__ = [
     "ChoreographedSaga",
@@ -34,23 +34,23 @@ __all__ = [
 ]
 
 
-def build_patterns(engine: Engine) -> list[PatternActor]:
+def build_patterns(ctx: ActorContext) -> list[PatternActor]:
     """One actor per pattern of the scenario, in declaration order (aggregates before their projections)."""
-    specs = engine.scenario.patterns
+    specs = ctx.scenario.patterns
     built: dict[str, PatternActor] = {}
     for name, spec in specs.items():
         if isinstance(spec, m.EventSourcedAggregatePattern):
-            built[name] = EventSourcedAggregateActor(engine, name, spec)
+            built[name] = EventSourcedAggregateActor(ctx, name, spec)
     for name, spec in specs.items():
         if isinstance(spec, m.RequestReplyPattern):
-            built[name] = RequestReplyActor(engine, name, spec)
+            built[name] = RequestReplyActor(ctx, name, spec)
         elif isinstance(spec, m.SagaPattern):
-            built[name] = (ChoreographedSaga if spec.style == "choreography" else OrchestratedSaga)(engine, name, spec)
+            built[name] = (ChoreographedSaga if spec.style == "choreography" else OrchestratedSaga)(ctx, name, spec)
         elif isinstance(spec, m.ProjectionPattern):
             source = built.get(spec.source)
             if not isinstance(source, EventSourcedAggregateActor):
                 raise ValueError(f"pattern {name}: source {spec.source!r} is not an event_sourced_aggregate pattern")
-            built[name] = ProjectionActor(engine, name, spec, source)
+            built[name] = ProjectionActor(ctx, name, spec, source)
         elif isinstance(spec, m.OutboxPattern):
-            built[name] = OutboxActor(engine, name, spec)
+            built[name] = OutboxActor(ctx, name, spec)
     return [built[name] for name in specs]

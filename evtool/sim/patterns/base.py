@@ -18,7 +18,7 @@ from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 INBOX_PREFETCH = 1_000_000
 """An inbox handles each delivery as it arrives, so its credit never needs to throttle the broker."""
@@ -27,8 +27,8 @@ INBOX_PREFETCH = 1_000_000
 class PatternActor:
     """Base of the pattern actors: a name, a state dict, a start and an idle test."""
 
-    def __init__(self, engine: Engine, name: str) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ActorContext, name: str) -> None:
+        self.ctx = ctx
         self.name = name
         self.state: dict[str, Any] = {}
         self.inboxes: list[Inbox] = []
@@ -43,8 +43,8 @@ class PatternActor:
     def reconnect(self) -> None:
         """Reopen every inbox whose subscription the broker closed (after a broker restart)."""
         for inbox in self.inboxes:
-            if inbox.sub is not None and self.engine.broker.subscriber(inbox.sub) is None:
-                self.engine.subscribers.pop(inbox.sub, None)
+            if inbox.sub is not None and self.ctx.broker.subscriber(inbox.sub) is None:
+                self.ctx.subscribers.pop(inbox.sub, None)
                 inbox.open()
 
     def record(self, kind: str, msg: str | None = None, *, channel: str | None = None, key: str | None = None,
@@ -53,10 +53,10 @@ class PatternActor:
 
         A non-zero `attempt` is also put in `data`, where the pattern checks read it.
         """
-        eng = self.engine
+        ctx = self.ctx
         if attempt:
             data["attempt"] = attempt
-        eng.emit(TraceEvent(eng.now, kind, msg, channel, self.name, instance, key, attempt, None, data or None))
+        ctx.emit(TraceEvent(ctx.now, kind, msg, channel, self.name, instance, key, attempt, None, data or None))
 
     def bump(self, counter: str, by: int = 1) -> None:
         """Add to a counter of `state` (what `state.<pattern>.<counter>` reads)."""
@@ -71,8 +71,8 @@ class PatternActor:
 
     def declare_queue(self, channel: str) -> None:
         """Declare a private queue (a reply inbox) the scenario does not name."""
-        if channel not in self.engine.broker.channels():
-            self.engine.broker.declare(channel, QueueConfig())
+        if channel not in self.ctx.broker.channels():
+            self.ctx.broker.declare(channel, QueueConfig())
 
 
 class Inbox:
@@ -93,14 +93,14 @@ class Inbox:
         self.auto_ack = auto_ack
         self.consumer = self
         self.sub: int | None = None
-        self.is_log = isinstance(owner.engine.scenario.channels.get(channel), m.LogChannel)
+        self.is_log = isinstance(owner.ctx.scenario.channels.get(channel), m.LogChannel)
 
     def open(self) -> None:
         """Subscribe at the broker and register with the engine's delivery loop."""
-        eng = self.owner.engine
-        self.sub = eng.broker.subscribe(eng.now, self.channel, self.owner.name, self.instance, group=self.group,
+        ctx = self.owner.ctx
+        self.sub = ctx.broker.subscribe(ctx.now, self.channel, self.owner.name, self.instance, group=self.group,
                                         prefetch=INBOX_PREFETCH, start_from="earliest")
-        eng.subscribers[self.sub] = self  # type: ignore[assignment]
+        ctx.subscribers[self.sub] = self  # type: ignore[assignment]
 
     def on_delivery(self, _inst: Any, d: Delivery) -> None:
         """A delivery arrived: settle it (when auto-acking) and hand it to the pattern."""
@@ -110,9 +110,9 @@ class Inbox:
 
     def ack(self, d: Delivery) -> None:
         """Acknowledge `d` (and commit its offset on a log)."""
-        eng = self.owner.engine
-        if d.sub not in eng.subscribers:
+        ctx = self.owner.ctx
+        if d.sub not in ctx.subscribers:
             return
-        eng.broker.ack(eng.now, d.tag)
+        ctx.broker.ack(ctx.now, d.tag)
         if self.is_log and d.partition is not None and d.offset is not None:
-            eng.broker.commit(eng.now, d.sub, d.partition, d.offset + 1)
+            ctx.broker.commit(ctx.now, d.sub, d.partition, d.offset + 1)

@@ -40,7 +40,7 @@ from evtool.sim.patterns.base import PatternActor
 from evtool.sim.sampling import duration_sampler
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 
 class StoredEvent:
@@ -141,16 +141,16 @@ class EventModel:
 class EventSourcedAggregateActor(PatternActor):
     """The command side: loads aggregates by replay, appends with optimistic concurrency, snapshots."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.EventSourcedAggregatePattern) -> None:
-        super().__init__(engine, name)
+    def __init__(self, ctx: ActorContext, name: str, spec: m.EventSourcedAggregatePattern) -> None:
+        super().__init__(ctx, name)
         self.spec = spec
-        schemas = engine.scenario.schemas
+        schemas = ctx.scenario.schemas
         self.model = EventModel(parse_event_types(spec.events, schemas), spec.apply, schemas)
         self.event_names = list(self.model.current)
         self.invariants = [(text, compile_expression(text)) for text in spec.invariants]
         self.id_expr = compile_expression(spec.id)
         self.processing = duration_sampler(spec.processing)
-        self.rng: random.Random = engine.stream(f"pattern:{name}/processing")
+        self.rng: random.Random = ctx.stream(f"pattern:{name}/processing")
         self.streams: dict[str, list[StoredEvent]] = {}
         self.snapshots: dict[str, tuple[int, dict[str, Any]]] = {}
         # aggregate -> (snapshot version the fold starts from, events folded, state, upcasts by (type, from))
@@ -194,7 +194,7 @@ class EventSourcedAggregateActor(PatternActor):
             upto = base_version
             state = copy.deepcopy(snap[1]) if snap is not None else initial_state(self.spec.state)
             upcasts = {}
-        params = self.engine.params
+        params = self.ctx.params
         for ev in stream[upto:]:
             if self.model.apply(state, ev, params):
                 k = (ev.type, ev.schema_version)
@@ -205,8 +205,8 @@ class EventSourcedAggregateActor(PatternActor):
     # ------------------------------------------------------------------ commands
 
     def _aggregate_id(self, msg: Message) -> str:
-        env = {"msg": msg, "state": {}, "key": msg.key, "attempt": 1, "now": self.engine.now,
-               "params": self.engine.params, "tag": msg.tag}
+        env = {"msg": msg, "state": {}, "key": msg.key, "attempt": 1, "now": self.ctx.now,
+               "params": self.ctx.params, "tag": msg.tag}
         try:
             value = self.id_expr.evaluate(env)
         except ExpressionRuntimeError:
@@ -234,7 +234,7 @@ class EventSourcedAggregateActor(PatternActor):
             self.record("upcast", cmd.id, key=agg, type=type_, count=count, **{"from": frm,
                                                                                "to": self.model.current[type_]})
         delay = cost + self.processing(self.rng)
-        self.engine.kernel.at(self.engine.now + delay, self._decide, (cmd, agg, tries, version, state), PRIO_ACTOR)
+        self.ctx.kernel.at(self.ctx.now + delay, self._decide, (cmd, agg, tries, version, state), PRIO_ACTOR)
 
     def _event_type(self, cmd: Message) -> str:
         if cmd.type in self.spec.decide:
@@ -253,8 +253,8 @@ class EventSourcedAggregateActor(PatternActor):
         current_version = self.model.current[type_]
         schema_version = min(cmd.version or current_version, current_version)
         payload = dict(cmd.payload) if isinstance(cmd.payload, dict) else {"value": cmd.payload}
-        params = self.engine.params
-        candidate = StoredEvent("", agg, type_, schema_version, payload, 0, expected + 1, self.engine.now)
+        params = self.ctx.params
+        candidate = StoredEvent("", agg, type_, schema_version, payload, 0, expected + 1, self.ctx.now)
         after = copy.deepcopy(state)
         try:
             self.model.apply(after, candidate, params)
@@ -262,7 +262,7 @@ class EventSourcedAggregateActor(PatternActor):
             self._reject(cmd, agg, "ApplyError", str(exc))
             return
         for text, inv in self.invariants:
-            env = {"msg": cmd, "state": after, "key": agg, "attempt": tries + 1, "now": self.engine.now,
+            env = {"msg": cmd, "state": after, "key": agg, "attempt": tries + 1, "now": self.ctx.now,
                    "params": params, "tag": cmd.tag}
             try:
                 holds = bool(inv.evaluate(env))
@@ -286,8 +286,8 @@ class EventSourcedAggregateActor(PatternActor):
 
     def _holds(self, state: dict[str, Any], cmd: Message, agg: str) -> bool:
         """Whether the aggregate's stored (true) state satisfies every invariant."""
-        env = {"msg": cmd, "state": state, "key": agg, "attempt": 1, "now": self.engine.now,
-               "params": self.engine.params, "tag": cmd.tag}
+        env = {"msg": cmd, "state": state, "key": agg, "attempt": 1, "now": self.ctx.now,
+               "params": self.ctx.params, "tag": cmd.tag}
         for _text, inv in self.invariants:
             try:
                 if not inv.evaluate(env):
@@ -302,19 +302,19 @@ class EventSourcedAggregateActor(PatternActor):
         self.inflight -= 1
 
     def _append(self, cmd: Message, agg: str, ev: StoredEvent) -> None:
-        eng = self.engine
+        ctx = self.ctx
         stream = self.streams.setdefault(agg, [])
         ev.version = len(stream) + 1  # without a concurrency check a stale writer still appends at the end
         ev.position = len(self.log) + 1
         ev.id = f"{self.name}-e{ev.position}"
         ev.causation_id = cmd.id
-        ev.t = eng.now
+        ev.t = ctx.now
         stream.append(ev)
         self.log.append(ev)
         truth = self.aggregates.get(agg)
         if truth is None:
             truth = self.aggregates[agg] = initial_state(self.spec.state)
-        self.model.apply(truth, ev, eng.params)
+        self.model.apply(truth, ev, ctx.params)
         if self.invariants and not self._holds(truth, cmd, agg):
             # Only possible without a concurrency check: the command decided on a stale state.
             self.bump("violations")
@@ -328,8 +328,8 @@ class EventSourcedAggregateActor(PatternActor):
             self.bump("snapshots")
             self.record("snapshot_taken", ev.id, key=agg, version=ev.version)
         if self.spec.stream is not None:
-            out = cmd.follow_up(ev.id, self.spec.stream, producer=self.name, now=eng.now, type=ev.type,
+            out = cmd.follow_up(ev.id, self.spec.stream, producer=self.name, now=ctx.now, type=ev.type,
                                 payload=ev.payload, key=agg, seq=ev.version, version=ev.schema_version)
-            eng.publish(self.spec.stream, out, producer=self.name)
+            ctx.publish(self.spec.stream, out, producer=self.name)
         for listener in self.listeners:
             listener(ev)

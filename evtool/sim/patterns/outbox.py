@@ -35,12 +35,12 @@ from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import ExpressionRuntimeError
 from evtool.scenario.templates import TemplateRuntimeError
-from evtool.sim.consumer import ConsumerActor, Instance
+from evtool.sim.consumer import ConsumerActor, HandlerHooks, Instance
 from evtool.sim.kernel import PRIO_ACTOR
 from evtool.sim.patterns.base import PatternActor
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 
 class OutboxEntry:
@@ -54,37 +54,53 @@ class OutboxEntry:
         self.sends = 0
 
 
+class _ServiceHooks(HandlerHooks):
+    """The outbox's part in its service's work, through the consumer's hooks."""
+
+    def __init__(self, outbox: OutboxActor) -> None:
+        self.outbox = outbox
+        self.publish_first = outbox.spec.mode == "dual_write_publish_first"
+
+    def before_handle(self, inst: Instance, d: Delivery) -> None:
+        if self.publish_first:
+            self.outbox.before_handle()
+
+    def after_handle(self, inst: Instance, d: Delivery) -> None:
+        if self.publish_first:
+            self.outbox.after_handle()
+
+    def send_emit(self, consumer: ConsumerActor, spec: m.Emit, render: Callable[..., Any], msg: Message,
+                  env: dict[str, Any]) -> bool:
+        return self.outbox.send_emit(spec, render, msg, env)
+
+
 class OutboxActor(PatternActor):
     """Routes a service's events through an outbox and its relay, or through a (failing) dual write."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.OutboxPattern) -> None:
-        super().__init__(engine, name)
+    def __init__(self, ctx: ActorContext, name: str, spec: m.OutboxPattern) -> None:
+        super().__init__(ctx, name)
         self.spec = spec
-        service = engine.consumers.get(spec.service)
+        service = ctx.consumers.get(spec.service)
         if service is None:
             raise ValueError(f"pattern {name}: no consumer named {spec.service!r}")
         self.service: ConsumerActor = service
-        self.rng: random.Random = engine.stream(f"pattern:{name}/failures")
+        self.rng: random.Random = ctx.stream(f"pattern:{name}/failures")
         self.table: list[OutboxEntry] = []
         self.commit_fails = False
         self.snapshot: dict[str, Any] | None = None
         self.ghosts = 0
         emits = list(service.spec.emit) + [e for h in service.spec.handles.values() for e in h.emit]
         self.only_flagged = any(e.via_outbox for e in emits)
-        # The pattern takes over two steps of this one consumer: how it emits, and (publish-first)
-        # the transaction around its handler. Instance attributes, so no other consumer is touched.
-        self._service_emit = service._emit  # noqa: SLF001
-        self._service_handle = service._handle  # noqa: SLF001
-        service._emit = self._emit  # type: ignore[method-assign]  # noqa: SLF001
-        if spec.mode == "dual_write_publish_first":
-            service._handle = self._handle  # type: ignore[method-assign]  # noqa: SLF001
+        # The pattern takes part in two steps of this one consumer, through its explicit hooks: where its
+        # events go, and (publish-first) the transaction around its handler.
+        service.hooks = _ServiceHooks(self)
         self.state.update(written=0, relayed=0, resent=0, published=0, lost=0, ghosts=0, rolled_back=0,
                           pending=0)
 
     def start(self) -> None:
         """Start the relay's polling (outbox mode)."""
         if self.spec.mode == "outbox":
-            self.engine.kernel.at(self.engine.now + self.spec.relay.poll_interval, self._poll, None, PRIO_ACTOR)
+            self.ctx.kernel.at(self.ctx.now + self.spec.relay.poll_interval, self._poll, None, PRIO_ACTOR)
 
     def idle(self) -> bool:
         """True when the outbox table is empty."""
@@ -92,39 +108,41 @@ class OutboxActor(PatternActor):
 
     # ------------------------------------------------------------------ the service's side
 
-    def _handle(self, inst: Instance, d: Delivery, started: int, *rest: Any, **kw: Any) -> bool:
-        # Publish-first: whether this transaction's commit will fail is drawn up front, and the state is
-        # kept so a failed commit can be rolled back after the event already went out.
+    def before_handle(self) -> None:
+        """Publish-first: whether this transaction's commit will fail is drawn up front, and the state is
+        kept so a failed commit can be rolled back after the event already went out."""
         self.commit_fails = self.rng.random() < self.spec.commit_failure
         self.snapshot = copy.deepcopy(self.service.state) if self.commit_fails else None
         self.ghosts = 0
-        keep = self._service_handle(inst, d, started, *rest, **kw)
+
+    def after_handle(self) -> None:
+        """Publish-first: a failed commit rolls the state back (the events already went out: ghosts)."""
         if self.commit_fails and self.ghosts and self.snapshot is not None:
             self.service.state.clear()
             self.service.state.update(self.snapshot)
             self.bump("rolled_back")
         self.commit_fails = False
         self.snapshot = None
-        return keep
 
-    def _emit(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:
+    def send_emit(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> bool:
+        """Send one of the service's events through the outbox or the dual write; False leaves an event not
+        flagged `via_outbox` (when some are) to the service itself."""
         if self.only_flagged and not spec.via_outbox:
-            self._service_emit(spec, render, msg, env)
-            return
+            return False
         svc = self.service
-        eng = self.engine
+        ctx = self.ctx
         svc.emitted += 1
         try:
-            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": svc.emitted, "now": eng.now,
-                              "producer": svc.name, "instance": 0, "params": eng.params, "tag": msg.tag}, svc.rng)
+            payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": svc.emitted, "now": ctx.now,
+                              "producer": svc.name, "instance": 0, "params": ctx.params, "tag": msg.tag}, svc.rng)
         except (TemplateRuntimeError, ExpressionRuntimeError):
             payload = {}
         to = self.spec.relay.to if self.spec.mode == "outbox" else spec.to
-        out = msg.follow_up(f"{svc.name}-{svc.emitted}", to, producer=svc.name, now=eng.now, type=spec.message,
+        out = msg.follow_up(f"{svc.name}-{svc.emitted}", to, producer=svc.name, now=ctx.now, type=spec.message,
                             payload=payload)
         mode = self.spec.mode
         if mode == "outbox":
-            self.table.append(OutboxEntry(out, eng.now))
+            self.table.append(OutboxEntry(out, ctx.now))
             self.bump("written")
             self.state["pending"] = len(self.table)
             self.record("outbox_written", out.id, channel=to, key=out.key, causation_id=msg.id,
@@ -134,7 +152,7 @@ class OutboxActor(PatternActor):
             if self.rng.random() < self.spec.publish_failure:
                 self.bump("lost")
                 self.record("dual_write_lost", out.id, channel=to, key=out.key, causation_id=msg.id)
-                return
+                return True
             self._publish(out, msg.id)
         else:
             self._publish(out, msg.id)
@@ -142,13 +160,14 @@ class OutboxActor(PatternActor):
                 self.ghosts += 1
                 self.bump("ghosts")
                 self.record("dual_write_ghost", out.id, channel=to, key=out.key, causation_id=msg.id)
+        return True
 
     def _publish(self, out: Message, cause: str) -> None:
-        eng = self.engine
+        ctx = self.ctx
         self.bump("published")
-        eng.emit(TraceEvent(eng.now, "emitted", out.id, out.channel, self.service.name, None, out.key, 0, None,
+        ctx.emit(TraceEvent(ctx.now, "emitted", out.id, out.channel, self.service.name, None, out.key, 0, None,
                             {"causation_id": cause}))
-        eng.publish(out.channel, out, producer=self.service.name)
+        ctx.publish(out.channel, out, producer=self.service.name)
 
     # ------------------------------------------------------------------ the relay
 
@@ -156,7 +175,7 @@ class OutboxActor(PatternActor):
         return any(i.state == "running" for i in self.service.instances)
 
     def _poll(self, _: Any) -> None:
-        eng = self.engine
+        ctx = self.ctx
         if self.table and self._service_up():
             batch = self.table[: self.spec.relay.batch]
             sent: list[OutboxEntry] = []
@@ -169,14 +188,14 @@ class OutboxActor(PatternActor):
                 self.bump("relayed")
                 msg = entry.msg
                 self.record("outbox_relayed", msg.id, channel=msg.channel, key=msg.key, attempt=entry.sends,
-                            waited=eng.now - entry.written)
+                            waited=ctx.now - entry.written)
                 # The same message id on every send, so the downstream can deduplicate.
-                eng.publish(msg.channel, msg.copy(published_at=eng.now), producer=self.name)
+                ctx.publish(msg.channel, msg.copy(published_at=ctx.now), producer=self.name)
                 sent.append(entry)
             # Marking the rows as sent is its own transaction; when it fails they are sent again.
             if sent and self.rng.random() >= self.spec.commit_failure:
                 done = {id(e) for e in sent}
                 self.table = [e for e in self.table if id(e) not in done]
             self.state["pending"] = len(self.table)
-        if eng.phase != "done":
-            eng.kernel.at(eng.now + self.spec.relay.poll_interval, self._poll, None, PRIO_ACTOR)
+        if not ctx.done():
+            ctx.kernel.at(ctx.now + self.spec.relay.poll_interval, self._poll, None, PRIO_ACTOR)

@@ -30,14 +30,14 @@ from evtool.sim.producer import ProducerActor
 from evtool.sim.sampling import duration_sampler
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 
 class QueryLoad(ProducerActor):
     """The arrival process of read-model queries."""
 
-    def __init__(self, engine: Engine, projection: ProjectionActor, spec: m.Producer) -> None:
-        super().__init__(engine, f"{projection.name}.queries", spec)
+    def __init__(self, ctx: ActorContext, projection: ProjectionActor, spec: m.Producer) -> None:
+        super().__init__(ctx, f"{projection.name}.queries", spec)
         self.projection = projection
 
     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
@@ -50,14 +50,14 @@ class QueryLoad(ProducerActor):
 class ProjectionActor(PatternActor):
     """Follows an event-sourced aggregate's log and keeps a read model of it."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.ProjectionPattern,
+    def __init__(self, ctx: ActorContext, name: str, spec: m.ProjectionPattern,
                  source: EventSourcedAggregateActor) -> None:
-        super().__init__(engine, name)
+        super().__init__(ctx, name)
         self.spec = spec
         self.source = source
         self.apply_time = duration_sampler(spec.apply_time)
-        self.rng: random.Random = engine.stream(f"pattern:{name}/apply")
-        self.query_rng: random.Random = engine.stream(f"pattern:{name}/queries")
+        self.rng: random.Random = ctx.stream(f"pattern:{name}/apply")
+        self.query_rng: random.Random = ctx.stream(f"pattern:{name}/queries")
         self.position = 0
         self.epoch = 0
         self.busy = False
@@ -69,17 +69,17 @@ class ProjectionActor(PatternActor):
         self.queries: QueryLoad | None = None
         if spec.queries is not None:
             # Only the arrival process is used: a query publishes nothing, so `to` is never read.
-            self.queries = QueryLoad(engine, self, m.Producer.model_validate({"to": name, "arrival": spec.queries}))
+            self.queries = QueryLoad(ctx, self, m.Producer.model_validate({"to": name, "arrival": spec.queries}))
         self.state.update(position=0, lag=0, checkpoint=0, updates=0, rebuilds=0, stale_reads=0, fresh_reads=0,
                           rebuild_time=0, read_model=self.read_model)
 
     def start(self) -> None:
         """Start at the head (`start_from: latest`), schedule the rebuild and the queries."""
-        eng = self.engine
+        ctx = self.ctx
         if self.spec.start_from == "latest":
             self.position = len(self.source.log)
         if self.spec.rebuild_at is not None:
-            eng.kernel.at(self.spec.rebuild_at, self._rebuild, None, PRIO_ACTOR)
+            ctx.kernel.at(self.spec.rebuild_at, self._rebuild, None, PRIO_ACTOR)
         if self.queries is not None:
             self.queries.start()
 
@@ -101,7 +101,7 @@ class ProjectionActor(PatternActor):
         if self.busy or self.position >= self.head:
             return
         self.busy = True
-        self.engine.kernel.at(self.engine.now + self.apply_time(self.rng), self._apply, self.epoch, PRIO_ACTOR)
+        self.ctx.kernel.at(self.ctx.now + self.apply_time(self.rng), self._apply, self.epoch, PRIO_ACTOR)
 
     def _apply(self, epoch: int) -> None:
         self.busy = False
@@ -113,10 +113,10 @@ class ProjectionActor(PatternActor):
         model = self.read_model.get(ev.aggregate)
         if model is None:
             model = self.read_model[ev.aggregate] = initial_state(self.source.spec.state)
-        self.source.model.apply(model, ev, self.engine.params)
+        self.source.model.apply(model, ev, self.ctx.params)
         self.seen_version[ev.aggregate] = ev.version
         lag = self.head - self.position
-        lag_ns = self.engine.now - ev.t
+        lag_ns = self.ctx.now - ev.t
         self.bump("updates")
         self.state["position"] = self.position
         self.state["lag"] = lag
@@ -124,7 +124,7 @@ class ProjectionActor(PatternActor):
             self.state["checkpoint"] = self.position
         self.record("projection_updated", ev.id, key=ev.aggregate, position=self.position, lag=lag, lag_ns=lag_ns)
         if self.rebuild_started is not None:
-            self.state["rebuild_time"] = self.engine.now - self.rebuild_started
+            self.state["rebuild_time"] = self.ctx.now - self.rebuild_started
             if lag == 0:
                 self.rebuild_started = None
         budget = self.spec.lag_budget
@@ -143,7 +143,7 @@ class ProjectionActor(PatternActor):
         self.read_model.clear()
         self.seen_version.clear()
         self.bump("rebuilds")
-        self.rebuild_started = self.engine.now if self.head else None  # an empty log is rebuilt at once
+        self.rebuild_started = self.ctx.now if self.head else None  # an empty log is rebuilt at once
         self.state["rebuild_time"] = 0
         self.state["position"] = 0
         self.state["checkpoint"] = 0

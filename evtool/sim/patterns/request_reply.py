@@ -28,7 +28,7 @@ from evtool.sim.patterns.base import PatternActor
 from evtool.sim.producer import ProducerActor
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 TIMEOUT_ERROR = "Timeout"
 
@@ -55,9 +55,9 @@ class Request:
 class ResponderActor(ConsumerActor):
     """The responder: a consumer that replies to `reply_to`, from its reply cache for repeated requests."""
 
-    def __init__(self, engine: Engine, pattern: RequestReplyActor, spec: m.Consumer,
+    def __init__(self, ctx: ActorContext, pattern: RequestReplyActor, spec: m.Consumer,
                  responder: m.Responder) -> None:
-        super().__init__(engine, responder.name, spec)
+        super().__init__(ctx, responder.name, spec)
         self.pattern = pattern
         self.reply_type = responder.message
         self.cache_reply = responder.idempotency is not None and responder.idempotency.cache_reply
@@ -82,34 +82,34 @@ class ResponderActor(ConsumerActor):
         """Publish the reply to the request's reply_to inbox with its correlation id."""
         if not request.reply_to:
             return
-        eng = self.engine
+        ctx = self.ctx
         self.sent_replies += 1
         payload = request.payload if isinstance(request.payload, dict) else {}
         out = request.follow_up(
-            f"{self.name}-reply-{self.sent_replies}", request.reply_to, producer=self.name, now=eng.now,
+            f"{self.name}-reply-{self.sent_replies}", request.reply_to, producer=self.name, now=ctx.now,
             type=self.reply_type, headers={"cached": "true"} if cached else None,
             payload={"ok": ok, "error": error, "request_id": payload.get("request_id"), "request": request.payload},
         )
-        eng.publish(request.reply_to, out, producer=self.name)
+        ctx.publish(request.reply_to, out, producer=self.name)
 
 
 class RequesterLoad(ProducerActor):
     """The requester's arrival process; each arrival becomes a new request of the pattern."""
 
-    def __init__(self, engine: Engine, pattern: RequestReplyActor, spec: m.Producer) -> None:
-        super().__init__(engine, pattern.spec.requester.name, spec)
+    def __init__(self, ctx: ActorContext, pattern: RequestReplyActor, spec: m.Producer) -> None:
+        super().__init__(ctx, pattern.spec.requester.name, spec)
         self.pattern = pattern
 
     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
                     msg_id: str | None = None, headers: dict[str, Any] | None = None) -> None:
         """Render one request payload and hand it to the pattern."""
-        eng = self.engine
+        ctx = self.ctx
         self.sent += 1
         if payload is None and self.static_payload:
             payload = dict(self.spec.payload)
         elif payload is None:
-            env = {"key": key, "seq": 0, "n": self.sent, "now": eng.now, "producer": self.name,
-                   "instance": 0, "params": eng.params, "tag": tag, "msg": None}
+            env = {"key": key, "seq": 0, "n": self.sent, "now": ctx.now, "producer": self.name,
+                   "instance": 0, "params": ctx.params, "tag": tag, "msg": None}
             payload = self.render(env, self.payload_rng)
         self.pattern.new_request(self.sent, payload)
 
@@ -117,15 +117,15 @@ class RequesterLoad(ProducerActor):
 class RequestReplyActor(PatternActor):
     """The request-reply pattern: requester state machine plus a responder consumer."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.RequestReplyPattern) -> None:
-        super().__init__(engine, name)
+    def __init__(self, ctx: ActorContext, name: str, spec: m.RequestReplyPattern) -> None:
+        super().__init__(ctx, name)
         self.spec = spec
         req = spec.requester
         self.requester = req.name
         self.retry: CoreRetry | None = core_retry(req.retry) if req.retry is not None else None
         self.max_attempts = 1 if self.retry is None else self.retry.max_attempts
         self.on_exhausted = req.retry.on_exhausted if req.retry is not None else "fallback"
-        self.rng: random.Random = engine.stream(f"pattern:{name}/retry")
+        self.rng: random.Random = ctx.stream(f"pattern:{name}/retry")
         self.requests: dict[str, Request] = {}       # request_id -> open request
         self.pending: dict[str, Request] = {}        # correlation id -> request waiting on it
         self.answered: dict[str, str] = {}           # correlation id -> why nobody waits (timed_out, ...)
@@ -141,18 +141,18 @@ class RequestReplyActor(PatternActor):
             "to": spec.channel, "message": req.message, "arrival": req.arrival, "count": req.count,
             "payload": req.payload, "instances": req.instances,
         })
-        self.load = RequesterLoad(engine, self, load)
+        self.load = RequesterLoad(ctx, self, load)
         resp = spec.responder
         consumer = m.Consumer.model_validate({
             "from": spec.channel, "instances": resp.instances, "concurrency": resp.concurrency,
             "fail_if": resp.fail_if, "idempotency": resp.idempotency,
         }).model_copy(update={"processing": resp.processing})  # already parsed: no second validation
-        self.responder = ResponderActor(engine, self, consumer, resp)
-        if resp.name in engine.consumers:
+        self.responder = ResponderActor(ctx, self, consumer, resp)
+        if resp.name in ctx.consumers:
             raise ValueError(f"pattern {name}: responder {resp.name!r} clashes with a consumer of that name")
         # Registered as a consumer so faults (`consumer:pricing#0`), assertions and the views find it;
         # the engine starts every consumer before the patterns.
-        engine.consumers[resp.name] = self.responder
+        ctx.consumers[resp.name] = self.responder
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,14 +181,14 @@ class RequestReplyActor(PatternActor):
         if request_id in self.requests:
             request_id = f"{request_id}~{n}"  # an id template that repeats must not merge two requests
         instance = (n - 1) % self.spec.requester.instances
-        req = Request(request_id, n, instance, payload, self.engine.now)
+        req = Request(request_id, n, instance, payload, self.ctx.now)
         self.requests[request_id] = req
         self.bump("sent")
         self.state["open"] = len(self.requests)
         self._send(req)
 
     def _send(self, req: Request) -> None:
-        eng = self.engine
+        ctx = self.ctx
         req.attempt += 1
         req.status = "waiting"
         first = req.attempt == 1
@@ -199,7 +199,7 @@ class RequestReplyActor(PatternActor):
         inbox = self.inbox_names[0] if len(self.inbox_names) == 1 else self.inbox_names[req.instance]
         msg = Message(
             id=req.msg_id, channel=self.spec.channel, key=req.request_id, headers={"request_id": req.request_id},
-            payload=req.payload, type=self.spec.requester.message, version=1, published_at=eng.now, seq=0,
+            payload=req.payload, type=self.spec.requester.message, version=1, published_at=ctx.now, seq=0,
             causation_id=previous or req.request_id, correlation_id=req.correlation_id, tag=None,
             producer=self.requester, reply_to=inbox,
         )
@@ -208,8 +208,8 @@ class RequestReplyActor(PatternActor):
         self.record("request_sent", req.msg_id, channel=self.spec.channel, key=req.request_id,
                     attempt=req.attempt, instance=req.instance, request_id=req.request_id,
                     correlation_id=req.correlation_id, reply_to=inbox)
-        eng.kernel.at(eng.now + self.spec.requester.timeout, self._timeout, (req, req.attempt), PRIO_ACTOR)
-        eng.publish(self.spec.channel, msg, producer=self.requester)
+        ctx.kernel.at(ctx.now + self.spec.requester.timeout, self._timeout, (req, req.attempt), PRIO_ACTOR)
+        ctx.publish(self.spec.channel, msg, producer=self.requester)
 
     def _timeout(self, item: tuple[Request, int]) -> None:
         req, attempt = item
@@ -230,7 +230,7 @@ class RequestReplyActor(PatternActor):
                 self.record("retry_scheduled", req.msg_id, channel=self.spec.channel, key=req.request_id,
                             attempt=attempt, instance=req.instance, request_id=req.request_id,
                             delay=decision.delay_ns, mode="republish")
-                self.engine.kernel.at(self.engine.now + decision.delay_ns, self._retry, req, PRIO_ACTOR)
+                self.ctx.kernel.at(self.ctx.now + decision.delay_ns, self._retry, req, PRIO_ACTOR)
                 return
         self._give_up(req, "timeout")
 
@@ -248,7 +248,7 @@ class RequestReplyActor(PatternActor):
             self.bump("fell_back")
         self.record("request_fell_back", req.msg_id, channel=self.spec.channel, key=req.request_id,
                     attempt=req.attempt, instance=req.instance, request_id=req.request_id, reason=reason,
-                    outcome=outcome, latency=self.engine.now - req.first_sent)
+                    outcome=outcome, latency=self.ctx.now - req.first_sent)
         self._close(req)
 
     def _close(self, req: Request) -> None:
@@ -287,6 +287,6 @@ class RequestReplyActor(PatternActor):
         self.bump("replied" if ok else "errors")
         self.record("reply_received", msg.id, channel=d.channel, key=req.request_id, attempt=req.attempt,
                     instance=instance, request_id=req.request_id, correlation_id=cid,
-                    latency=self.engine.now - req.first_sent, ok=ok, error=payload.get("error"),
+                    latency=self.ctx.now - req.first_sent, ok=ok, error=payload.get("error"),
                     mismatch=mismatch)
         self._close(req)

@@ -41,7 +41,7 @@ from evtool.sim.kernel import PRIO_ACTOR
 from evtool.sim.patterns.base import PatternActor
 
 if TYPE_CHECKING:
-    from evtool.sim.engine import Engine
+    from evtool.sim.context import ActorContext
 
 TERMINAL = ("completed", "compensated", "stuck")
 TIMEOUT_ERROR = "Timeout"
@@ -90,8 +90,8 @@ class SagaInstance:
 class SagaActor(PatternActor, ABC):
     """What both saga styles share: instances, their states and the terminal events."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.SagaPattern) -> None:
-        super().__init__(engine, name)
+    def __init__(self, ctx: ActorContext, name: str, spec: m.SagaPattern) -> None:
+        super().__init__(ctx, name)
         self.spec = spec
         self.steps = spec.steps
         self.index = {s.name: i for i, s in enumerate(spec.steps)}
@@ -111,8 +111,8 @@ class SagaActor(PatternActor, ABC):
 
     def saga_id(self, msg: Message) -> str:
         """The saga id of a message, by the `correlation` expression (the message id if it cannot say)."""
-        env = {"msg": msg, "state": self.state, "key": msg.key, "attempt": 1, "now": self.engine.now,
-               "params": self.engine.params, "tag": msg.tag}
+        env = {"msg": msg, "state": self.state, "key": msg.key, "attempt": 1, "now": self.ctx.now,
+               "params": self.ctx.params, "tag": msg.tag}
         try:
             value = self.correlation.evaluate(env)
         except ExpressionRuntimeError:
@@ -130,7 +130,7 @@ class SagaActor(PatternActor, ABC):
         if sid in self.sagas:
             self.bump("duplicate_triggers")
             return None
-        s = SagaInstance(sid, msg, self.engine.now)
+        s = SagaInstance(sid, msg, self.ctx.now)
         self.sagas[sid] = s
         self.by_conversation[msg.correlation_id or msg.id] = sid
         self.active += 1
@@ -138,7 +138,7 @@ class SagaActor(PatternActor, ABC):
         self.bump("running")
         self.record("saga_started", sid, channel=msg.channel, key=msg.key, trigger=msg.id, style=self.spec.style)
         if self.spec.deadline is not None:
-            self.engine.kernel.at(self.engine.now + self.spec.deadline, self._deadline, s, PRIO_ACTOR)
+            self.ctx.kernel.at(self.ctx.now + self.spec.deadline, self._deadline, s, PRIO_ACTOR)
         return s
 
     def _move(self, s: SagaInstance, status: str) -> None:
@@ -160,7 +160,7 @@ class SagaActor(PatternActor, ABC):
     def complete(self, s: SagaInstance) -> None:
         """Every step succeeded."""
         self._move(s, "completed")
-        self.record("saga_completed", s.sid, key=s.trigger.key, duration=self.engine.now - s.started)
+        self.record("saga_completed", s.sid, key=s.trigger.key, duration=self.ctx.now - s.started)
 
     def compensations_for(self, s: SagaInstance) -> list[int]:
         """The steps to compensate, in reverse order: completed or uncertain (as included), with a compensation."""
@@ -192,7 +192,7 @@ class SagaActor(PatternActor, ABC):
         self.record("saga_compensated", s.sid, key=s.trigger.key, failed_step=s.failed_step, reason=s.reason,
                     order_ok=order_ok, repeated=repeated or s.compensated_times > 1,
                     compensated=",".join(self.steps[i].name for i in s.comp_log),
-                    duration=self.engine.now - s.started)
+                    duration=self.ctx.now - s.started)
 
     def stuck(self, s: SagaInstance, step: str, reason: str, error: str | None = None) -> None:
         """The saga can neither finish nor compensate: a human must look."""
@@ -207,14 +207,14 @@ class SagaActor(PatternActor, ABC):
 class OrchestratedSaga(SagaActor):
     """The orchestrator: sends each step's command, waits for the reply, retries, compensates."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.SagaPattern) -> None:
-        super().__init__(engine, name, spec)
+    def __init__(self, ctx: ActorContext, name: str, spec: m.SagaPattern) -> None:
+        super().__init__(ctx, name, spec)
         self.reply_channel = spec.reply_channel or f"{name}.replies"
         if spec.reply_channel is None:
             self.declare_queue(self.reply_channel)
         self.step_retry: list[CoreRetry | None] = [core_retry(s.retry) if s.retry else None for s in spec.steps]
         self.comp_retry = core_retry(spec.compensation.retry) if spec.compensation.retry else None
-        self.rng: random.Random = engine.stream(f"pattern:{name}/retry")
+        self.rng: random.Random = ctx.stream(f"pattern:{name}/retry")
         self.by_cid: dict[str, tuple[SagaInstance, int, str]] = {}
         self.sent = 0
 
@@ -240,7 +240,7 @@ class OrchestratedSaga(SagaActor):
         return step.compensate, f"{s.sid}:{step.name}:compensate"
 
     def _publish(self, s: SagaInstance, idx: int, phase: str) -> None:
-        eng = self.engine
+        ctx = self.ctx
         cmd, cid = self._command(s, idx, phase)
         s.attempt += 1
         s.token += 1
@@ -248,14 +248,14 @@ class OrchestratedSaga(SagaActor):
         self.sent += 1
         step = self.steps[idx]
         msg = s.cause.follow_up(
-            f"{self.name}-{self.sent}", cmd.to, producer=self.name, now=eng.now, type=cmd.command,
+            f"{self.name}-{self.sent}", cmd.to, producer=self.name, now=ctx.now, type=cmd.command,
             payload=dict(s.payload), key=s.sid, correlation_id=cid, reply_to=self.reply_channel,
             headers={"saga": s.sid, "step": step.name, "phase": phase, "attempt": str(s.attempt)},
         )
         self.by_cid[cid] = (s, idx, phase)
-        eng.kernel.at(eng.now + step.timeout, self._timeout, (s, s.token), PRIO_ACTOR)
+        ctx.kernel.at(ctx.now + step.timeout, self._timeout, (s, s.token), PRIO_ACTOR)
         s.last_command = msg
-        eng.publish(cmd.to, msg, producer=self.name)
+        ctx.publish(cmd.to, msg, producer=self.name)
 
     def _send_step(self, s: SagaInstance) -> None:
         s.attempt = 0
@@ -339,7 +339,7 @@ class OrchestratedSaga(SagaActor):
                 s.prev_delay = decision.delay_ns
                 self.record("retry_scheduled", s.sid, key=s.trigger.key, attempt=s.attempt,
                             step=self.steps[idx].name, delay=decision.delay_ns, error=error)
-                self.engine.kernel.at(self.engine.now + decision.delay_ns, self._resend, (s, s.token, idx, "forward"),
+                self.ctx.kernel.at(self.ctx.now + decision.delay_ns, self._resend, (s, s.token, idx, "forward"),
                                       PRIO_ACTOR)
                 return
         self._step_failed(s, idx, error, reason)
@@ -373,7 +373,7 @@ class OrchestratedSaga(SagaActor):
                 s.prev_delay = decision.delay_ns
                 self.record("retry_scheduled", s.sid, key=s.trigger.key, attempt=s.attempt,
                             step=self.steps[idx].name, delay=decision.delay_ns, error=error, phase="compensate")
-                self.engine.kernel.at(self.engine.now + decision.delay_ns, self._resend,
+                self.ctx.kernel.at(self.ctx.now + decision.delay_ns, self._resend,
                                       (s, s.token, idx, "compensate"), PRIO_ACTOR)
                 return
         if policy is None or policy.on_exhausted == "dead_letter":
@@ -385,7 +385,7 @@ class OrchestratedSaga(SagaActor):
         last = s.last_command
         if last is None:
             return
-        spec = self.engine.scenario.channels.get(last.channel)
+        spec = self.ctx.scenario.channels.get(last.channel)
         target = getattr(spec, "dead_letter", None)
         if target is None:
             return
@@ -393,7 +393,7 @@ class OrchestratedSaga(SagaActor):
             target, headers={"x-death-reason": "saga_stuck"})
         self.record("dead_lettered", last.id, channel=last.channel, key=last.key, reason="saga_stuck", target=target,
                     by="saga")
-        self.engine.publish(target, copy, producer=self.name)
+        self.ctx.publish(target, copy, producer=self.name)
 
     def _deadline(self, s: SagaInstance) -> None:
         if s.status != "running" or s.pivoted:
@@ -413,8 +413,8 @@ class OrchestratedSaga(SagaActor):
 class ChoreographedSaga(SagaActor):
     """The observer of a choreography: reads each step's outcome from the services' events."""
 
-    def __init__(self, engine: Engine, name: str, spec: m.SagaPattern) -> None:
-        super().__init__(engine, name, spec)
+    def __init__(self, ctx: ActorContext, name: str, spec: m.SagaPattern) -> None:
+        super().__init__(ctx, name, spec)
         self.completed_by: dict[str, int] = {}
         self.failed_by: dict[str, int] = {}
         self.compensated_by: dict[str, int] = {}

@@ -13,9 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from evtool.tui.lessons import LessonInfo
-
-LEVEL_STYLE = {"beginner": "green", "intermediate": "yellow", "advanced": "red"}
+from evtool.report.presentation import LEVEL_STYLE
+from evtool.scenario.lessons import LessonInfo
 
 
 def lesson_label(info: LessonInfo) -> Text:

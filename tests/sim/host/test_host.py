@@ -206,7 +206,8 @@ def test_a_replay_of_the_interventions_ends_in_the_same_state(lesson: LoadedScen
 
 def test_a_replay_from_the_run_store_matches_the_live_run(lesson: LoadedScenario, tmp_path: Path) -> None:
     """The path `evtool replay` takes: header and user_intervention events from SQLite."""
-    from evtool.cli.runner import _header, _result
+    from evtool.cli.session import run_header as _header
+    from evtool.cli.session import run_result as _result
     from evtool.store import Recorder, SyncRunStore
 
     db = tmp_path / "runs.db"
