@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from evtool.scenario.errors import Problem, ScenarioError, did_you_mean, known_list
 from evtool.scenario.models import CHECK_NAMES, DIST_NAMES, Scenario
 from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
+from evtool.scenario.vocabulary import foreign_hint
 
 _PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -471,20 +472,21 @@ def _item(err: Any, data: Any) -> _Item:
         return _Item(path[:-1], path, f"missing required key `{path[-1]}`", hint, key_error=True)
     if etype == "extra_forbidden":
         allowed = _allowed_keys(data, path[:-1])
-        suggestion = did_you_mean(str(path[-1]), allowed) if allowed else None
+        suggestion = foreign_hint(path[-1]) or (did_you_mean(str(path[-1]), allowed) if allowed else None)
         hint = suggestion or (f"keys allowed here: {known_list(allowed, 30)}" if allowed else None)
         return _Item(path, path, f"unknown key `{path[-1]}`", hint, key_error=True)
     if etype == "literal_error":
         choices = _choices(ctx.get("expected", ""))
         message = f"expected {_one_of(choices)}; found {_fmt(found)}"
-        hint = (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
+        hint = foreign_hint(found) or (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
         return _Item(path, path, message, hint, expected=_one_of(choices), found=found)
     if etype == "union_tag_invalid":
         disc = str(ctx.get("discriminator", "")).strip("'")
         tags = _choices(ctx.get("expected_tags", ""))
         tag = ctx.get("tag")
         where = path + ((disc,) if isinstance(found, dict) and disc in found else ())
-        return _Item(where, where, f"unknown {disc} `{tag}`; expected {_one_of(tags)}", did_you_mean(str(tag), tags))
+        return _Item(where, where, f"unknown {disc} `{tag}`; expected {_one_of(tags)}",
+                     foreign_hint(tag) or did_you_mean(str(tag), tags))
     if etype == "union_tag_not_found":
         disc = str(ctx.get("discriminator", "")).strip("'")
         return _Item(path, path, f"missing `{disc}`", _missing_hint(disc), key_error=True)
