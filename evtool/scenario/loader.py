@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from evtool.scenario.errors import Problem, ScenarioError, did_you_mean, known_list
 from evtool.scenario.models import CHECK_NAMES, DIST_NAMES, Scenario
-from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
 from evtool.scenario.vocabulary import foreign_hint
+from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
 
 _PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -91,12 +91,9 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
         if check_variations and not problems:
             problems.extend(_check_variations(model, text, file, sets, loc))
     elif problems and isinstance(data, dict):
-        # The full cross-reference check needs a valid model; the plain channel references
-        # can be checked on the raw data, so they are reported with everything else.
-        from evtool.scenario.refs import check_raw_channel_references
-
-        reported = {p.path for p in problems}
-        problems.extend(p for p in check_raw_channel_references(data, loc) if p.path not in reported)
+        # The full cross-reference check needs a valid model: check the parts that did validate
+        # (the broken entries left out, their names still known), so every problem comes in one round.
+        problems.extend(_partial_references(data, loc, problems))
     if problems:
         raise ScenarioError(problems, text)
     assert model is not None
@@ -110,6 +107,73 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
         parameters=params,
         warnings=tuple(sorted(warnings)),
     )
+
+
+_NAMED_SECTIONS = ("channels", "producers", "consumers", "patterns", "schemas", "parameters")
+_LIST_SECTIONS = ("faults", "expect", "alerts")
+_STAND_INS: dict[str, Any] = {"evtool": "1", "id": "scenario", "run": {"seed": 0, "duration": "1s"}}
+
+
+def _partial_references(data: dict[str, Any], loc: Locations, problems: list[Problem]) -> list[Problem]:
+    """Reference problems in the parts of a broken scenario that validate on their own.
+
+    Each entry of a named section with a model error is left out (its name stays known, so a
+    reference to it is no error); a list section with an error is left out whole (its indexes
+    must keep pointing at the file); a broken top-level value gets a stand-in or is dropped.
+    """
+    from copy import deepcopy
+
+    from evtool.scenario.refs import check_raw_channel_references, check_references
+
+    partial = deepcopy(data)
+    known: dict[str, set[str]] = {s: set() for s in _NAMED_SECTIONS}
+    skipped: list[str] = []
+    model: Scenario | None = None
+    for _ in range(8):
+        try:
+            model = Scenario.model_validate(partial)
+            break
+        except ValidationError as exc:
+            changed = False
+            for err in exc.errors(include_url=False):
+                where = tuple(err["loc"])
+                head = where[0] if where else None
+                if head == "channels" and len(where) > 1 and isinstance(partial.get(head), dict) \
+                        and partial[head].get(where[1]) != {"kind": "queue"}:
+                    partial[head][where[1]] = {"kind": "queue"}  # a stand-in: the name must stay a channel
+                    known[head].add(str(where[1]))
+                    skipped.append(f"{head}.{where[1]}")
+                    changed = True
+                elif head in _NAMED_SECTIONS and len(where) > 1 and isinstance(partial.get(head), dict) \
+                        and where[1] in partial[head] and head != "channels":
+                    del partial[head][where[1]]
+                    known[head].add(str(where[1]))
+                    skipped.append(f"{head}.{where[1]}")
+                    changed = True
+                elif head in _LIST_SECTIONS and head in partial:
+                    del partial[head]
+                    skipped.append(str(head))
+                    changed = True
+                elif isinstance(head, str) and head in _STAND_INS and partial.get(head) != _STAND_INS[head]:
+                    partial[head] = deepcopy(_STAND_INS[head])
+                    skipped.append(head)
+                    changed = True
+                elif isinstance(head, str) and head in partial and head not in _STAND_INS \
+                        and head != "channels":
+                    del partial[head]
+                    skipped.append(head)
+                    changed = True
+            if not changed:
+                break
+    reported = {p.path for p in problems}
+
+    def fresh(p: Problem) -> bool:
+        return p.severity == "error" and p.path not in reported and not any(
+            p.path == s or p.path.startswith(s + ".") for s in skipped)
+
+    if model is None:
+        return [p for p in check_raw_channel_references(data, loc) if fresh(p)]
+    return [p for p in check_references(model, data, loc, also_known=known) if fresh(p)]
 
 
 def _check_variations(model: Scenario, text: str, file: str, sets: dict[str, Any],
