@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import visible_data
+from evtool.report.fmt import set_argument, visible_data
 
 STATUS_STYLE = {"pass": ("✓", "green"), "fail": ("✗", "red"), "unknown": ("?", "yellow")}
 OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "unknown": "bold yellow",
@@ -49,21 +49,10 @@ def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, 
 
 
 def rerun_command(path: str, seed: int, overrides: dict[str, Any], extra_args: tuple[str, ...] = ()) -> str:
-    """The command that reproduces a run exactly."""
-    parts = ["evtool", "run", path, "--seed", str(seed), *extra_args]
-    for k, v in overrides.items():
-        parts += ["--set", f"{k}={_yaml_scalar(v)}"]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def _yaml_scalar(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"
-    if isinstance(v, list):
-        return "[" + ", ".join(_yaml_scalar(x) for x in v) + "]"
-    return str(v)
+    """The command that reproduces a run exactly (values in YAML flow style, readable and copyable)."""
+    parts = [shlex.quote(p) for p in ["evtool", "run", path, "--seed", str(seed), *extra_args]]
+    parts += [set_argument(k, v) for k, v in overrides.items()]
+    return " ".join(parts)
 
 
 def _ms(v: Any) -> str:

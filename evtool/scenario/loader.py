@@ -217,6 +217,9 @@ def _parse_sets(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise ScenarioError([Problem("--set", 1, 1, "", f"`{item}` has no path before `=`")])
+        if key in out and key.endswith("[+]"):
+            # `--set faults[+]=a --set faults[+]=b` appends twice: number the repeats
+            key = f"{key[:-3]}[+{sum(k.startswith(key[:-3] + '[+') for k in out) + 1}]"
         out[key] = parse_value(raw)
     return out
 
@@ -296,16 +299,26 @@ def _substitute(value: Any, params: dict[str, Any], path: Path_, loc: Locations,
     return value
 
 
-def _split_set_path(text: str) -> list[str | int]:
-    parts: list[str | int] = []
+class _Append:
+    """`[+]` in a --set path: a new item at the end of the list."""
+
+    def __repr__(self) -> str:
+        return "[+]"
+
+
+APPEND = _Append()
+
+
+def _split_set_path(text: str) -> list[str | int | _Append]:
+    parts: list[str | int | _Append] = []
     for chunk in text.split("."):
-        m = re.fullmatch(r"([^\[\]]*)((?:\[\d+\])*)", chunk)
+        m = re.fullmatch(r"([^\[\]]*)((?:\[(?:\d+|\+\d*)\])*)", chunk)
         if not m:
             parts.append(chunk)
             continue
         if m.group(1):
             parts.append(m.group(1))
-        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+        parts.extend(APPEND if i.startswith("+") else int(i) for i in re.findall(r"\[(\d+|\+\d*)\]", m.group(2)))
     return parts
 
 
@@ -335,6 +348,21 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
         while i < len(parts):
             part = parts[i]
             last = i == len(parts) - 1
+            if isinstance(part, _Append):
+                if not isinstance(node, list):
+                    problems.append(Problem("--set", 1, 1, dotted(tuple(path)),
+                                            f"`{text}`: `[+]` appends to a list, and `{dotted(tuple(path))}` "
+                                            "is not one"))
+                    ok = False
+                    break
+                node.append(value if last else {})
+                part = len(node) - 1
+                if not last:
+                    node = node[part]
+                    applied.setdefault((*path, part), text)
+                path.append(part)
+                i += 1
+                continue
             if isinstance(part, int):
                 if not isinstance(node, list) or part >= len(node):
                     problems.append(Problem("--set", 1, 1, dotted(tuple(path)),
@@ -381,7 +409,7 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                     break
                 nxt = node.get(key)
                 if nxt is None or (not isinstance(nxt, dict | list)):
-                    nxt = {}
+                    nxt = [] if isinstance(parts[i + consumed], _Append) else {}
                     node[key] = nxt
                     # What is missing from a mapping this override created is the override's problem.
                     applied.setdefault(tuple(path), text)
