@@ -125,7 +125,9 @@ def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
                                         overflow="ignore")))
             if v.fails:
                 parts.append(Text("      turns red: " + v_(", ".join(v.fails)), style="red"))
-            elif v.set:
+            if v.unknown:
+                parts.append(Text("      stays undecided: " + v_(", ".join(v.unknown)), style="yellow"))
+            if v.set and not v.fails and not v.unknown:
                 parts.append(Text("      every expectation still holds", style="green"))
     return parts
 

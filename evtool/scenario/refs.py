@@ -404,6 +404,8 @@ class _Checker:
             if isinstance(v, m.Variation):
                 for j, name in enumerate(v.fails):
                     self.ref(("lesson", "try_next", i, "fails", j), name, expect_names, "expectation")
+                for j, name in enumerate(v.unknown):
+                    self.ref(("lesson", "try_next", i, "unknown", j), name, expect_names, "expectation")
 
     def check_names(self) -> None:
         seen: dict[str, str] = {}

@@ -51,8 +51,9 @@ def test_variation_fails_exactly_the_named_expectations(path: Any, index: int, v
     statuses = {c["name"]: c["status"] for c in out.checks}
     failed = {n for n, s in statuses.items() if s == "fail"}
     undecided = {n for n, s in statuses.items() if s == "unknown"}
-    assert not undecided, f"try_next[{index}] leaves expectations undecided: {sorted(undecided)}\n" \
-                          f"{_describe(out.checks)}"
+    assert undecided == set(variation.unknown), (
+        f"try_next[{index}] should leave exactly {sorted(variation.unknown)} undecided, "
+        f"but left {sorted(undecided)}:\n{_describe(out.checks)}")
     assert failed == set(variation.fails), (
         f"try_next[{index}] ({variation.say!r}) should fail exactly {sorted(variation.fails)}, "
         f"but failed {sorted(failed)}:\n{_describe(out.checks)}")
