@@ -62,3 +62,12 @@ def test_variation_fails_exactly_the_named_expectations(path: Any, index: int, v
 def test_runs_are_deterministic() -> None:
     path = next(p for p in LESSON_FILES if p.stem == "competing-consumers")
     assert run_lesson(path).digest == run_lesson(path).digest
+
+
+def test_every_variation_is_structured() -> None:
+    """No text-only `try_next` entry: each one says what to set and which expectations it turns red."""
+    for p in LESSON_FILES:
+        model = load_scenario(p).model
+        assert model.lesson is not None
+        for i, v in enumerate(model.lesson.try_next):
+            assert isinstance(v, Variation) and v.set, f"{p.stem}: try_next[{i}] is text only: {v!r}"
