@@ -53,6 +53,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the final summary.",
                                rich_help_panel="Output"),
     tui: bool = typer.Option(False, "--tui", help="Open the dashboard instead.", rich_help_panel="Output"),
+    answers: bool = typer.Option(False, "--answers", help="With a lesson: print the answers to its questions.",
+                                 rich_help_panel="Output"),
     db: Path | None = typer.Option(None, "--db", help="Run store (default .evtool/runs.db or $EVTOOL_DB).",
                                    rich_help_panel="Recording"),
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the run.", rich_help_panel="Recording"),
@@ -89,5 +91,5 @@ def run(
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
                       transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile,
-                      max_events=max_events, max_messages=max_messages, max_wall=max_wall)
+                      max_events=max_events, max_messages=max_messages, max_wall=max_wall, answers=answers)
     raise typer.Exit(execute(opts))

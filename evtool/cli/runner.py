@@ -42,6 +42,7 @@ class RunOptions:
     max_events: int | None = None
     max_messages: int | None = None
     max_wall: str | None = None
+    answers: bool = False
 
 
 def _fail(message: str, hint: str | None = None) -> int:
@@ -180,6 +181,12 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     listeners = []
     if rec is not None and opts.record == "full":
         listeners.append(rec.record)
+    from evtool.report.narration import RunHooks  # the lesson's narration and numbers (report/narration.py)
+
+    quiet_narration = opts.quiet or opts.json_out
+    hooks = RunHooks(loaded.model, answers=opts.answers,
+                     emit=None if quiet_narration else (lambda r: console().print(r, crop=False)))
+    listeners.extend(hooks.listeners)
     try:
         wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
@@ -217,6 +224,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         interrupted = True
         engine.stop("interrupted")
     outcome = engine.finish()
+    hooks.finish(outcome, engine.now)
     wall = time.perf_counter() - wall0
     run_id = None
     if rec is not None:
@@ -237,6 +245,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
         extra_args=_extra_args(opts), notes=notes, notes_for=notes_for, limit=outcome.limit,
     )
+    hooks.add_to(report)
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
     else:

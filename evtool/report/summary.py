@@ -128,6 +128,68 @@ def consumers_table(summary: dict[str, Any]) -> Table:
     return t
 
 
+def lesson_facts_parts(facts: dict[str, Any]) -> list[RenderableType]:
+    """What the run showed about its concept: instances, groups and their lag, sagas, rebalances, projections."""
+    from evtool.report.facts import MAX_INSTANCE_ROWS
+
+    parts: list[RenderableType] = []
+    rows = facts.get("instances") or []
+    if rows:
+        t = Table(title="Instances (competing for the same messages)", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+        longest = max([8] + [len(r["consumer"]) for r in rows])
+        t.add_column("consumer", no_wrap=True, min_width=longest)
+        for col in ("instance", "handled", "failed", "share"):
+            t.add_column(col, justify="right", no_wrap=True)
+        totals: dict[str, int] = {}
+        for r in rows:
+            totals[r["consumer"]] = totals.get(r["consumer"], 0) + r["handled"]
+        per_consumer: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            per_consumer.setdefault(r["consumer"], []).append(r)
+        for name, rs in per_consumer.items():
+            if len(rs) > MAX_INSTANCE_ROWS:
+                hs = [r["handled"] for r in rs]
+                t.add_row(escape(name), f"{len(rs)} instances", f"{min(hs)}–{max(hs)}",
+                          _red(sum(r["failed"] for r in rs)), "")
+                continue
+            for r in rs:
+                share = f"{100 * r['handled'] / totals[name]:.0f}%" if totals[name] else "–"
+                t.add_row(escape(name), f"#{r['instance']}" if r["instance"] >= 0 else "–", str(r["handled"]),
+                          _red(r["failed"]), share)
+        parts.append(t)
+    groups = facts.get("groups") or []
+    if groups:
+        t = Table(title="Groups (each group gets every message of its channel)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+        t.add_column("channel", no_wrap=True, min_width=max([7] + [len(g["channel"]) for g in groups]))
+        t.add_column("group", no_wrap=True, min_width=max([5] + [len(g["group"]) for g in groups]))
+        for col in ("done", "max behind", "at", "behind at end"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for g in groups:
+            t.add_row(escape(g["channel"]), escape(g["group"]), str(g["done"]), str(g["max_lag"]),
+                      f"{g['max_lag_at_s']:.1f}s", _red(g["lag_at_end"]) if g["lag_at_end"] > 0 else "0")
+        parts.append(t)
+    for name, c in (facts.get("sagas") or {}).items():
+        parts.append(Text.from_markup(
+            f"[bold]Saga[/bold] {escape(name)}: {c.get('started', 0)} started · {c.get('completed', 0)} completed · "
+            f"{c.get('compensated', 0)} compensated · " + _red_text(c.get("stuck", 0), "stuck")))
+    for group, c in (facts.get("rebalances") or {}).items():
+        parts.append(Text.from_markup(
+            f"[bold]Rebalances[/bold] of {escape(group)}: {c['rebalances']} · partitions moved (revoked) "
+            f"{c['partitions_revoked']} · assigned {c['partitions_assigned']}"))
+    for name, p in (facts.get("projections") or {}).items():
+        lag_ms = f" ({_ms(p['max_lag_ms'])})" if p.get("max_lag_ms") else ""
+        parts.append(Text.from_markup(
+            f"[bold]Projection[/bold] {escape(name)}: lag max {p['max_lag']} events{lag_ms}, at the end "
+            f"{p['lag']} · {p['stale_reads']} stale reads · {p['rebuilds']} rebuild(s) · {p['updates']} updates"))
+    return parts
+
+
+def _red_text(n: int, what: str) -> str:
+    return f"[red]{n} {what}[/red]" if n else f"0 {what}"
+
+
 def checks_table(checks: list[dict[str, Any]]) -> Table:
     """The expectations with pass / fail / unknown and their evidence."""
     t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
@@ -160,8 +222,9 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     lat = s.get("latency_ms", {})
     line = (f"virtual time {report['virtual_s']:.3f}s · {report['events']:,} events · "
             f"published {s.get('published', 0):,} · acked {s.get('acked', 0):,} · "
-            f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,} · "
-            f"latency p50 {_ms(lat.get('p50'))} p99 {_ms(lat.get('p99'))}")
+            f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,}")
+    if lat.get("p50") is not None:  # a run without consumer latencies (a projection, a saga) says nothing here
+        line += f" · latency p50 {_ms(lat.get('p50'))} p99 {_ms(lat.get('p99'))}"
     if report.get("wall_s") is not None:
         line += f" · wall {report['wall_s']:.2f}s"
     parts.append(Text(line, style="dim"))
@@ -169,6 +232,12 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         parts.append(channels_table(s))
     if s.get("consumers"):
         parts.append(consumers_table(s))
+    if s.get("lesson_facts"):
+        parts.extend(lesson_facts_parts(s["lesson_facts"]))
+    if report.get("steps"):
+        from evtool.report.narration import steps_parts
+
+        parts.extend(steps_parts(report["steps"]))
     if report["checks"]:
         parts.append(checks_table(report["checks"]))
     else:
