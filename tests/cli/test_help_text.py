@@ -39,7 +39,7 @@ def test_no_type_placeholders_after_flags(args: tuple[str, ...]) -> None:
 def test_paragraphs_are_wrapped_by_the_terminal_not_the_source(args: tuple[str, ...]) -> None:
     """A line is only short when its paragraph ends there (the next word would have fitted otherwise)."""
     prose = _prose(_help(*args))
-    for line, nxt in zip(prose, prose[1:]):
+    for line, nxt in zip(prose, prose[1:], strict=False):
         if line.strip() and nxt.strip():
             first_word = nxt.split()[0]
             assert len(line) + 1 + len(first_word) > 80 - 2, f"broken line:\n{line}\n{nxt}"

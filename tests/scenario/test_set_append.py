@@ -8,8 +8,8 @@ import pytest
 
 from evtool.report.fmt import flow_value, set_argument
 from evtool.scenario.errors import ScenarioError
-from evtool.scenario.loader import load_scenario, parse_value
 from evtool.scenario.lessons import find_lesson
+from evtool.scenario.loader import load_scenario, parse_value
 
 LESSON = find_lesson("retries-dlq-poison")
 
