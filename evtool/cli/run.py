@@ -15,7 +15,7 @@ OUTCOME_EXIT = {"passed": EXIT_OK, "failed": EXIT_FAILED, "unknown": EXIT_UNKNOW
                 "crashed": EXIT_FAILED}
 
 
-def resolve_scenario_path(scenario: str | None) -> Path:
+def resolve_scenario_path(scenario: str | None, *, json_out: bool = False) -> Path:
     """A file path, or the id of a bundled lesson; the default lesson when None."""
     from evtool.cli.output import console
 
@@ -32,6 +32,11 @@ def resolve_scenario_path(scenario: str | None) -> Path:
 
     names = [f.stem for f in lessons.glob("*.yaml")]
     hint = did_you_mean(scenario, names) or "run `evtool lessons` to list the bundled lessons"
+    if json_out:
+        from evtool.cli.output import print_json_error
+
+        print_json_error(scenario, "no such file or bundled lesson", hint)
+        raise typer.Exit(EXIT_INVALID)
     console(stderr=True).print(f"[red]error[/red] {safe(scenario)}: no such file or bundled lesson\n  [cyan]hint:[/cyan] {safe(hint)}")
     raise typer.Exit(EXIT_INVALID)
 
@@ -86,7 +91,7 @@ def run(
     """
     from evtool.cli.runner import RunOptions, execute
 
-    path = resolve_scenario_path(scenario)
+    path = resolve_scenario_path(scenario, json_out=json_out)
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,

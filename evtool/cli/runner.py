@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, print_scenario_error
+from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, json_error, print_scenario_error
 from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario
@@ -75,10 +75,17 @@ def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
 def execute(opts: RunOptions) -> int:
     """Run, print, record; return the exit code."""
     try:
-        loaded = load_scenario(opts.path, opts.sets)
+        if opts.display and opts.display != str(opts.path) and not Path(opts.display).exists():
+            # a bundled lesson: its problems name the lesson (`retries-dlq-poison:118:21`), not site-packages
+            from evtool.scenario.loader import load_text
+            from evtool.scenario.yamlsource import read_text
+
+            loaded = load_text(read_text(opts.path), opts.display, opts.sets)
+        else:
+            loaded = load_scenario(opts.path, opts.sets)
     except ScenarioError as err:
         if opts.json_out:
-            print(json.dumps({"valid": False, "problems": [p.as_dict() for p in err.problems]}, indent=2))
+            print(json.dumps(json_error(err.problems), indent=2))
         else:
             print_scenario_error(err)
         return EXIT_INVALID
@@ -184,7 +191,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     from evtool.report.narration import RunHooks  # the lesson's narration and numbers (report/narration.py)
 
     quiet_narration = opts.quiet or opts.json_out
-    hooks = RunHooks(loaded.model, answers=opts.answers,
+    hooks = RunHooks(loaded.model, answers=opts.answers, warnings=loaded.warnings,
                      emit=None if quiet_narration else (lambda r: console().print(r, crop=False)))
     listeners.extend(hooks.listeners)
     try:
@@ -249,8 +256,8 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
     else:
-        for w in loaded.warnings:
-            console(stderr=True).print(f"[yellow]warning[/yellow] {safe(w.format(), multiline=True)}")
+        if loaded.warnings:  # located, with the source line, as `evtool validate` prints them
+            print_scenario_error(ScenarioError(loaded.warnings, loaded.text))
         out.print(render_report(report), crop=False)  # a re-run line is copied whole
     if interrupted:
         return EXIT_INTERRUPTED

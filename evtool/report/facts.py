@@ -38,10 +38,19 @@ class LessonFacts:
         self.rebalances: dict[str, dict[str, int]] = {}
         self.projections: dict[str, dict[str, Any]] = {}
         self._group_cache: dict[str, list[str]] = {}
+        # redrive by id: the dead letters each channel holds, to name them when an id is not there
+        self.redrive_ids = {f.name: (f.target.partition(":")[2], f.message) for f in scenario.faults
+                            if getattr(f, "action", None) == "redrive" and getattr(f, "message", None)}
+        self.dead: dict[str, dict[str, None]] = {}
+        self.problems: list[str] = []
 
     def __call__(self, batch: Sequence[Any]) -> None:
         for ev in batch:
             kind = ev.kind
+            if kind == "dead_lettered" and self.redrive_ids:
+                target = (ev.data or {}).get("target")
+                if target:
+                    self.dead.setdefault(target, {})[ev.msg] = None
             if kind == "published":
                 if self.kinds.get(ev.channel) in ("topic", "log"):
                     self.published.setdefault(ev.channel, set()).add(ev.msg)
@@ -58,6 +67,17 @@ class LessonFacts:
             elif kind == "failed" and ev.actor in self.group_of:
                 k = (ev.actor, ev.instance if ev.instance is not None else -1)
                 self.failed[k] = self.failed.get(k, 0) + 1
+            elif kind == "redriven" and self.redrive_ids:
+                self.dead.get(ev.channel, {}).pop(ev.msg, None)
+                continue
+            elif kind == "fault_ended" and ev.actor in self.redrive_ids and not (ev.data or {}).get("redriven"):
+                channel, wanted = self.redrive_ids[ev.actor]
+                held = list(self.dead.get(channel, {}))
+                shown = ", ".join(held[:8]) + (f", … ({len(held) - 8} more)" if len(held) > 8 else "")
+                self.problems.append(
+                    f"fault `{ev.actor}`: no dead letter `{wanted}` in {channel}, so nothing was redriven; "
+                    + (f"the dead letters there: {shown}" if held else f"{channel} held no dead letters"))
+                continue
             elif kind.startswith("saga_"):
                 counts = self.sagas.setdefault(ev.actor or "saga", {})
                 counts[kind] = counts.get(kind, 0) + 1

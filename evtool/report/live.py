@@ -30,7 +30,8 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     head.append(f"  t={format_duration(now)} / {format_duration(total)} ({phase})  ")
     head.append(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}  seed {engine.seed}  ",
                 style="dim")
-    head.append(f"{engine.kernel.processed:,} events in {wall_s:.1f}s", style="dim")
+    # trace events, the number the summary reports at the end (kernel steps are an engine detail)
+    head.append(f"{engine.digest.count:,} events in {wall_s:.1f}s", style="dim")
     filled = int(40 * min(now, total) / max(total, 1))
     bar = Text("█" * filled + "░" * (40 - filled), style="cyan")
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold")

@@ -125,9 +125,10 @@ class RunHooks:
     """
 
     def __init__(self, scenario: Any, *, answers: bool = False,
-                 emit: Callable[[RenderableType], None] | None = None) -> None:
+                 emit: Callable[[RenderableType], None] | None = None, warnings: Sequence[Any] = ()) -> None:
         from evtool.report.facts import LessonFacts
 
+        self.warnings = list(warnings)
         self.facts = LessonFacts(scenario)
         self.narrator = (Narrator(scenario.lesson, answers=answers, emit=emit)
                          if scenario.lesson is not None and scenario.lesson.steps else None)
@@ -142,3 +143,5 @@ class RunHooks:
 
     def add_to(self, report: dict[str, Any]) -> None:
         report["steps"] = self.narrator.steps() if self.narrator is not None else []
+        report["problems"] = [*(report.get("problems") or []), *self.facts.problems]
+        report["warnings"] = [w.as_dict() for w in self.warnings]  # the lint warnings, for `--json`

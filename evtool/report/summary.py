@@ -209,6 +209,31 @@ def checks_table(checks: list[dict[str, Any]]) -> Table:
     return t
 
 
+def unknown_reason(report: dict[str, Any]) -> str | None:
+    """Why a run ended undecided (or with its drain cut short), in one line; None when it did not."""
+    s = report.get("summary") or {}
+    if report.get("drain") == "timed_out":
+        pending = []
+        for name, c in (s.get("channels") or {}).items():
+            held = [(c.get(k, 0), w) for k, w in (("ready", "ready"), ("in_flight", "in flight"),
+                                                  ("delayed", "delayed")) if c.get(k, 0)]
+            if held:
+                pending.append(f"{name}: " + ", ".join(f"{n} {w}" for n, w in held))
+        total = sum(c.get(k, 0) for c in (s.get("channels") or {}).values() for k in ("ready", "in_flight", "delayed"))
+        where = f" ({'; '.join(pending)})" if pending else ""
+        return (f"the drain timed out: {total} message(s) still pending when run.drain.max "
+                f"passed{where}")
+    if report.get("outcome") == "unknown":
+        undecided = [c for c in report.get("checks") or [] if c.get("status") == "unknown"]
+        if report.get("limit"):
+            return None  # `stopped early: …` says it
+        if undecided:
+            c = undecided[0]
+            more = f" (and {len(undecided) - 1} more)" if len(undecided) > 1 else ""
+            return f"undecided because `{c['name']}` could not be decided: {c.get('observed', '')}{more}"
+    return None
+
+
 def render_report(report: dict[str, Any]) -> RenderableType:
     """The whole end-of-run report as one rich renderable."""
     report = visible_data(report)  # scenario text is input: control characters are shown, never sent
@@ -251,9 +276,9 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         parts.extend(Text(f"  • {n}", style="yellow") for n in notes)
     for p in report.get("problems") or []:
         parts.append(Text(f"problem: {p}", style="red"))
-    drain = report.get("drain")
-    if drain == "timed_out":
-        parts.append(Text("the drain timed out: work was still pending when run.drain.max passed", style="yellow"))
+    why = unknown_reason(report)
+    if why:
+        parts.append(Text(why, style="yellow"))
     if report.get("limit"):
         parts.append(Text(f"stopped early: {report['limit']}", style="yellow"))
     if report.get("aborted_by"):
