@@ -23,7 +23,7 @@ from evtool.report.fmt import visible
 
 def _first_sentence(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
-    m = re.match(r"(.+?[.!?:])(\s|$)", flat)
+    m = re.match(r"(.+?[.!?])(\s|$)", flat)
     out = m.group(1) if m else flat
     return out if len(out) <= limit else out[: limit - 1] + "…"
 

@@ -71,3 +71,33 @@ def test_every_variation_is_structured() -> None:
         assert model.lesson is not None
         for i, v in enumerate(model.lesson.try_next):
             assert isinstance(v, Variation) and v.set, f"{p.stem}: try_next[{i}] is text only: {v!r}"
+
+
+@pytest.mark.parametrize("path", _base_params())
+def test_every_step_of_the_lesson_happens_in_its_own_run(path: Any) -> None:
+    """A step whose trigger never matches is never narrated, in `evtool run` or in the dashboard.
+
+    A step may belong to a variation (the alert that fires once batching is off): then some
+    variation's run must reach it.
+    """
+    from evtool.report.narration import Narrator
+    from evtool.sim.engine import Engine
+
+    def never_reached(sets: dict[str, Any] | None) -> set[int]:
+        loaded = load_scenario(path, sets)
+        assert loaded.model.lesson is not None
+        narrator = Narrator(loaded.model.lesson)
+        engine = Engine(loaded, listeners=[narrator])
+        engine.run()
+        narrator.finish(engine.now)
+        return {s["step"] for s in narrator.steps() if s["at_s"] is None}
+
+    never = never_reached(None)
+    lesson = load_scenario(path).model.lesson
+    assert lesson is not None
+    for v in lesson.try_next:
+        if not never:
+            break
+        if isinstance(v, Variation):
+            never &= never_reached(dict(v.set))
+    assert not never, f"{path.stem}: steps that happen neither in the lesson nor in a variation: {sorted(never)}"
