@@ -192,7 +192,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
 
     quiet_narration = opts.quiet or opts.json_out
     hooks = RunHooks(loaded.model, answers=opts.answers, warnings=loaded.warnings,
-                     emit=None if quiet_narration else (lambda r: console().print(r, crop=False)))
+                     emit=None if quiet_narration else (lambda r: out.print(r, crop=False)))  # above the live view
     listeners.extend(hooks.listeners)
     try:
         wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
