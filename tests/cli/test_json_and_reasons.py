@@ -86,8 +86,14 @@ def test_live_view_counts_the_events_the_summary_reports() -> None:
     from evtool.scenario.loader import load_scenario
     from evtool.sim.engine import Engine
 
+    import math
+
     engine = Engine(load_scenario(find_lesson("competing-consumers")))
-    outcome = engine.run()
+    engine.run_until(math.inf)   # as `run` does: the last live frame is drawn before `finish`
     console = Console(width=200, record=True)
+    console.print(live_view(engine, speed=float("inf"), wall_s=1.0))
+    last_frame = console.export_text()
+    outcome = engine.finish()
+    assert f"{outcome.events:,} events in" in last_frame
     console.print(live_view(engine, speed=float("inf"), wall_s=1.0))
     assert f"{outcome.events:,} events in" in console.export_text()
