@@ -248,6 +248,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     line = (f"virtual time {report['virtual_s']:.3f}s · {report['events']:,} events · "
             f"published {s.get('published', 0):,} · acked {s.get('acked', 0):,} · "
             f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,}")
+    if s.get("duplicates_skipped"):  # the idempotent consumer's point: repeats recognised and not applied again
+        line += f" · duplicates skipped {s['duplicates_skipped']:,}"
     if lat.get("p50") is not None:  # a run without consumer latencies (a projection, a saga) says nothing here
         line += f" · latency p50 {_ms(lat.get('p50'))} p99 {_ms(lat.get('p99'))}"
     if report.get("wall_s") is not None:

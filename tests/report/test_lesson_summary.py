@@ -85,3 +85,8 @@ def test_quiet_and_json_do_not_narrate() -> None:
     report = json.loads(result.stdout)
     assert [s["step"] for s in report["steps"]] == [1, 2, 3, 4, 5]
     assert report["summary"]["lesson_facts"]["instances"][0]["consumer"] == "workers"
+
+
+def test_the_idempotent_consumer_shows_the_repeats_it_skipped() -> None:
+    out = " ".join(run("idempotent-consumer", "-q").output.split())
+    assert re.search(r"duplicates skipped [1-9]\d*", out)
