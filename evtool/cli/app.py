@@ -14,6 +14,7 @@ from evtool.cli import commands
 
 app = typer.Typer(
     name="evtool",
+    cls=commands.Group,
     help="A command-line event workbench: run, watch, test and teach event-driven systems.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -31,7 +32,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                  help="Print the version and exit."),
 ) -> None:
     """evtool: scenarios of producers, consumers and channels, run on a deterministic broker core."""

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
+from typer.models import OptionInfo
 
 # (module, function, command name, help panel). Modules are imported here,
 # so they must stay light at import time.
@@ -24,9 +31,62 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.runs", "diff", "diff", "Recorded runs"),
 ]
 
+# The value a user types, shown after an option that takes one (a flag shows none).
+_METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT", Path: "PATH"}
+
+
+class Command(TyperCommand):
+    """A command whose -h/--help shows no `<bool>`."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Group(TyperGroup):
+    """The root group, with the same plain --help."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+def help_text(doc: str | None) -> str | None:
+    """A docstring as help: each paragraph one line, so the terminal (not the source) decides the breaks."""
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines())
+                       for p in paragraphs)
+
+
+def _plain_metavars(func: Callable[..., Any]) -> None:
+    """No `<bool>` after a flag and no `<list[str]>`: a flag shows nothing, a value option a plain word."""
+    hints = typing.get_type_hints(func)
+    for name, param in inspect.signature(func).parameters.items():
+        info = param.default
+        if not isinstance(info, OptionInfo) or info.metavar is not None:
+            continue
+        kind = hints.get(name)
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if typing.get_origin(kind) in (list, tuple) and args:
+            kind = args[0]
+        elif args and typing.get_origin(kind) is not None and len(args) == 1:
+            kind = args[0]
+        if kind is bool:
+            info.metavar = ""
+        elif kind in _METAVARS:
+            info.metavar = _METAVARS[kind]
+
 
 def register(app: typer.Typer) -> None:
     """Add every command in COMMANDS to the app."""
     for module_name, func_name, name, panel in COMMANDS:
         module = importlib.import_module(module_name)
-        app.command(name=name, rich_help_panel=panel)(getattr(module, func_name))
+        func = getattr(module, func_name)
+        _plain_metavars(func)
+        app.command(name=name, rich_help_panel=panel, help=help_text(func.__doc__), cls=Command)(func)

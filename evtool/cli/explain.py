@@ -43,7 +43,7 @@ def explain(
         raise typer.Exit(EXIT_INVALID) from None
     sc = loaded.model
     for renderable in render_explanation(sc, str(path), answers=answers):
-        out.print(renderable)
+        out.print(renderable, crop=False)  # a command to copy is printed whole
     raise typer.Exit(EXIT_OK)
 
 
@@ -74,6 +74,7 @@ def render_explanation(sc: Any, source: str, *, answers: bool = False) -> list[A
 
 def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
     """The lesson block: title, level, concepts, summary, goals, steps and what to try next."""
+    from rich.console import Group
     from rich.text import Text
 
     from evtool.report.fmt import safe as escape
@@ -92,13 +93,13 @@ def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
     parts.append(Text(v_(" ".join(lesson.summary.split()))))
     if lesson.goals:
         parts.append(Text("\nGoals", style="bold"))
-        parts.extend(Text(f"  • {v_(g)}") for g in lesson.goals)
+        parts.extend(hang("  • ", v_(g)) for g in lesson.goals)
     if lesson.steps:
         parts.append(Text("\nSteps", style="bold"))
         for i, step in enumerate(lesson.steps, 1):
             parts.append(Text.from_markup(f"  [bold]{i}.[/bold] [magenta]{escape(step_trigger(step))}[/magenta]"
                                           + ("  [yellow]⏸ pauses[/yellow]" if step.pause else "")))
-            parts.append(Text("     " + v_(" ".join(step.say.split()))))
+            parts.append(hang("     ", v_(" ".join(step.say.split()))))
             if step.focus:
                 parts.append(Text("     focus: " + v_(", ".join(step.focus)), style="dim"))
             if step.ask is not None:
@@ -113,17 +114,34 @@ def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
         parts.append(Text("\nTry next", style="bold"))
         for v in lesson.try_next:
             if isinstance(v, str):
-                parts.append(Text(f"  • {v_(' '.join(v.split()))}"))
+                parts.append(hang("  • ", v_(" ".join(v.split()))))
                 continue
-            parts.append(Text(f"  • {v_(' '.join(v.say.split()))}"))
+            parts.append(hang("  • ", v_(" ".join(v.say.split()))))
             if v.set:
                 sets = " ".join(set_argument(k, val) for k, val in v.set.items())
-                parts.append(Text(v_(f"      evtool run {sc.id} {sets}"), style="cyan"))
+                # a command to copy: never wrapped (a terminal that is too narrow cuts it, a pipe keeps it)
+                # (in a Group: rich joins bare Texts into one and would lose `no_wrap`)
+                parts.append(Group(Text(v_(f"      evtool run {sc.id} {sets}"), style="cyan", no_wrap=True,
+                                        overflow="ignore")))
             if v.fails:
                 parts.append(Text("      turns red: " + v_(", ".join(v.fails)), style="red"))
-            elif v.set:
+            if v.unknown:
+                parts.append(Text("      stays undecided: " + v_(", ".join(v.unknown)), style="yellow"))
+            if v.set and not v.fails and not v.unknown:
                 parts.append(Text("      every expectation still holds", style="green"))
     return parts
+
+
+def hang(prefix: str, text: str, style: str = "") -> Any:
+    """`prefix` then `text`, its wrapped lines indented under the text (a hanging indent)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid()
+    grid.add_column(width=len(prefix), no_wrap=True)
+    grid.add_column()
+    grid.add_row(Text(prefix), Text(text, style=style))
+    return grid
 
 
 def step_trigger(step: Any) -> str:
@@ -140,20 +158,9 @@ def step_trigger(step: Any) -> str:
 
 def set_argument(path: str, value: Any) -> str:
     """One `--set path=value` as a user would type it in a shell."""
-    import json
-    import shlex
+    from evtool.report.fmt import set_argument as fmt_set_argument
 
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif value is None:
-        text = "null"
-    elif isinstance(value, str):
-        text = value
-    elif isinstance(value, list):
-        text = "[" + ", ".join(str(v) for v in value) + "]"
-    else:
-        text = json.dumps(value)
-    return "--set " + shlex.quote(f"{path}={text}")
+    return fmt_set_argument(path, value)
 
 
 # --------------------------------------------------------------------------- topology

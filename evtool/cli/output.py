@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -15,6 +15,27 @@ EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_UNKNOWN = 3
 EXIT_INTERRUPTED = 130
+
+_ERROR_FIELDS = ("file", "line", "column", "message", "hint")
+
+
+def json_error(problems: list[Any]) -> dict[str, Any]:
+    """The JSON a command prints under `--json` for invalid input: the first error as `error` (file, line,
+    column, message, hint), every problem (warnings too) as `problems`."""
+    errors = [p for p in problems if p.severity == "error"] or list(problems)
+    first = errors[0].as_dict() if errors else {"file": "", "line": 1, "column": 1, "message": "invalid input",
+                                                 "hint": None}
+    return {"valid": False, "error": {k: first.get(k) for k in _ERROR_FIELDS},
+            "problems": [p.as_dict() for p in problems]}
+
+
+def print_json_error(file: str, message: str, hint: str | None = None) -> None:
+    """An input error that is not in a scenario file (a missing file, an unknown lesson), as JSON on stdout."""
+    import json
+
+    from evtool.scenario.errors import Problem
+
+    print(json.dumps(json_error([Problem(file, 1, 1, "", message, hint)]), indent=2))
 
 
 def console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:

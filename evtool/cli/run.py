@@ -13,7 +13,7 @@ from evtool.report.fmt import safe
 DEFAULT_LESSON = "retries-dlq-poison"
 
 
-def resolve_scenario_path(scenario: str | None) -> Path:
+def resolve_scenario_path(scenario: str | None, *, json_out: bool = False) -> Path:
     """A file path, or the id of a bundled lesson; the default lesson when None."""
     from evtool.cli.output import console
 
@@ -32,6 +32,11 @@ def resolve_scenario_path(scenario: str | None) -> Path:
 
     names = [f.stem for f in lessons.glob("*.yaml")]
     hint = did_you_mean(scenario, names) or "run `evtool lessons` to list the bundled lessons"
+    if json_out:
+        from evtool.cli.output import print_json_error
+
+        print_json_error(scenario, "no such file or bundled lesson", hint)
+        raise typer.Exit(EXIT_INVALID)
     console(stderr=True).print(f"[red]error[/red] {safe(scenario)}: no such file or bundled lesson\n  [cyan]hint:[/cyan] {safe(hint)}")
     raise typer.Exit(EXIT_INVALID)
 
@@ -53,6 +58,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the final summary.",
                                rich_help_panel="Output"),
     tui: bool = typer.Option(False, "--tui", help="Open the dashboard instead.", rich_help_panel="Output"),
+    answers: bool = typer.Option(False, "--answers", help="With a lesson: print the answers to its questions.",
+                                 rich_help_panel="Output"),
     db: Path | None = typer.Option(None, "--db", help="Run store (default .evtool/runs.db or $EVTOOL_DB).",
                                    rich_help_panel="Recording"),
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the run.", rich_help_panel="Recording"),
@@ -84,10 +91,10 @@ def run(
     """
     from evtool.cli.runner import RunOptions, execute
 
-    path = resolve_scenario_path(scenario)
+    path = resolve_scenario_path(scenario, json_out=json_out)
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
                       transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile,
-                      max_events=max_events, max_messages=max_messages, max_wall=max_wall)
+                      max_events=max_events, max_messages=max_messages, max_wall=max_wall, answers=answers)
     raise typer.Exit(execute(opts))

@@ -6,8 +6,9 @@ import json
 import math
 import os
 import time
+from pathlib import Path
 
-from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, print_scenario_error
+from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, json_error, print_scenario_error
 from evtool.cli.session import RunOptions, RunSession, exit_code
 from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
@@ -45,10 +46,17 @@ def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
 def execute(opts: RunOptions) -> int:
     """Run, print, record; return the exit code."""
     try:
-        loaded = load_scenario(opts.path, opts.sets)
+        if opts.display and opts.display != str(opts.path) and not Path(opts.display).exists():
+            # a bundled lesson: its problems name the lesson (`retries-dlq-poison:118:21`), not site-packages
+            from evtool.scenario.loader import load_text
+            from evtool.scenario.yamlsource import read_text
+
+            loaded = load_text(read_text(opts.path), opts.display, opts.sets)
+        else:
+            loaded = load_scenario(opts.path, opts.sets)
     except ScenarioError as err:
         if opts.json_out:
-            print(json.dumps({"valid": False, "problems": [p.as_dict() for p in err.problems]}, indent=2))
+            print(json.dumps(json_error(err.problems), indent=2))
         else:
             print_scenario_error(err)
         return EXIT_INVALID
@@ -101,6 +109,12 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
 
     session = RunSession.from_options(loaded, opts, "local").start()
     seed = session.seed
+    from evtool.report.narration import RunHooks  # the lesson's narration and numbers (report/narration.py)
+
+    quiet_narration = opts.quiet or opts.json_out
+    hooks = RunHooks(loaded.model, answers=opts.answers, warnings=loaded.warnings,
+                     emit=None if quiet_narration else (lambda r: out.print(r, crop=False)))  # above the live view
+    session.listeners.extend(hooks.listeners)
     try:
         wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
@@ -137,6 +151,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         interrupted = True
         engine.stop("interrupted")
     outcome = engine.finish()
+    hooks.finish(outcome, engine.now)
     wall = time.perf_counter() - wall0
     run_id = session.finish(outcome, interrupted=interrupted)
     notes_for, notes = _broker_notes(loaded)
@@ -148,11 +163,12 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
         extra_args=_extra_args(opts), notes=notes, notes_for=notes_for, limit=outcome.limit,
     )
+    hooks.add_to(report)
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
     else:
-        for w in loaded.warnings:
-            console(stderr=True).print(f"[yellow]warning[/yellow] {safe(w.format(), multiline=True)}")
+        if loaded.warnings:  # located, with the source line, as `evtool validate` prints them
+            print_scenario_error(ScenarioError(loaded.warnings, loaded.text))
         out.print(render_report(report), crop=False)  # a re-run line is copied whole
     if interrupted:
         return EXIT_INTERRUPTED

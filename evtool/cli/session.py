@@ -54,6 +54,7 @@ class RunOptions:
     max_events: int | None = None
     max_messages: int | None = None
     max_wall: str | None = None
+    answers: bool = False
 
 
 def run_header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:

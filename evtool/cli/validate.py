@@ -21,7 +21,7 @@ def validate(
     import json
     import sys
 
-    from evtool.cli.output import console, print_scenario_error
+    from evtool.cli.output import console, json_error, print_scenario_error
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario, load_text
     from evtool.scenario.yamlsource import read_text
@@ -47,7 +47,7 @@ def validate(
             Engine(loaded)  # builds the broker and actors: catches what only the profile can say
         except ScenarioError as err:
             failed = True
-            results.append({"file": str(f), "valid": False, "problems": [p.as_dict() for p in err.problems]})
+            results.append({"file": str(f), **json_error(err.problems)})
             if not json_out:
                 sys.stdout.flush()  # keep stdout and stderr lines in file order
                 print_scenario_error(err)

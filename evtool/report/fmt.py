@@ -209,3 +209,41 @@ def headline(summary: dict[str, Any]) -> str:
     if isinstance(lat, dict) and lat.get("p50") is not None:
         parts.append(f"latency p50 {fmt_ms(lat.get('p50'))}, p99 {fmt_ms(lat.get('p99'))}")
     return " · ".join(parts)
+
+
+# --------------------------------------------------------------------------- --set values a user can copy
+
+
+def flow_value(value: Any) -> str:
+    """A value as YAML flow text that `--set` reads back to the same value: `[a, b]`, `{at: 10s, action: crash}`.
+
+    Scalars stay plain when they read back unchanged, else they are double-quoted, so the whole
+    `--set path=value` needs only single quotes in a shell.
+    """
+    import json
+
+    from evtool.scenario.loader import parse_value
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(flow_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{flow_value(str(k))}: {flow_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    try:
+        plain_ok = parse_value(f"[{text}]") == [value] and parse_value(text) == value
+    except Exception:  # noqa: BLE001 - any parse failure means: quote it
+        plain_ok = False
+    return text if plain_ok and text.strip() == text and text else json.dumps(text, ensure_ascii=False)
+
+
+def set_argument(path: str, value: Any) -> str:
+    """`--set path=value` as one shell word a user can copy (single-quoted only when it must be)."""
+    import shlex
+
+    return "--set " + shlex.quote(f"{path}={flow_value(value)}")

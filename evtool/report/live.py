@@ -20,6 +20,17 @@ _STATUS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[
            "pending": "[dim]…[/dim]"}
 
 
+def trace_events(engine: Engine) -> int:
+    """The trace events of the run so far: the number the summary reports at the end (kernel steps are
+    an engine detail). Buffered events count; once the run is over, so does the `run_ended` event that
+    `finish` adds."""
+    n = engine.digest.count + len(engine.buffer)
+    if engine.phase == "done" and not engine.metrics.counts.get("run_ended") \
+            and not any(e.kind == "run_ended" for e in engine.buffer):
+        n += 1
+    return n
+
+
 def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     """One frame of the live view."""
     now = engine.now
@@ -30,7 +41,7 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     head.append(f"  t={format_duration(now)} / {format_duration(total)} ({phase})  ")
     head.append(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}  seed {engine.seed}  ",
                 style="dim")
-    head.append(f"{engine.kernel.processed:,} events in {wall_s:.1f}s", style="dim")
+    head.append(f"{trace_events(engine):,} events in {wall_s:.1f}s", style="dim")
     filled = int(40 * min(now, total) / max(total, 1))
     bar = Text("█" * filled + "░" * (40 - filled), style="cyan")
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold")

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import visible_data
+from evtool.report.fmt import set_argument, visible_data
 from evtool.report.presentation import check_status, latency_ms, outcome_headline_style
 
 
@@ -46,21 +46,10 @@ def run_report(*, scenario_id: str, path: str, title: str | None, profile: str, 
 
 
 def rerun_command(path: str, seed: int, overrides: dict[str, Any], extra_args: tuple[str, ...] = ()) -> str:
-    """The command that reproduces a run exactly."""
-    parts = ["evtool", "run", path, "--seed", str(seed), *extra_args]
-    for k, v in overrides.items():
-        parts += ["--set", f"{k}={_yaml_scalar(v)}"]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def _yaml_scalar(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"
-    if isinstance(v, list):
-        return "[" + ", ".join(_yaml_scalar(x) for x in v) + "]"
-    return str(v)
+    """The command that reproduces a run exactly (values in YAML flow style, readable and copyable)."""
+    parts = [shlex.quote(p) for p in ["evtool", "run", path, "--seed", str(seed), *extra_args]]
+    parts += [set_argument(k, v) for k, v in overrides.items()]
+    return " ".join(parts)
 
 
 _CHANNEL_COLUMNS = ("channel", "kind", "published", "acked", "dead", "expired", "dropped", "ready", "in flight",
@@ -128,6 +117,68 @@ def consumers_table(summary: dict[str, Any]) -> Table:
     return t
 
 
+def lesson_facts_parts(facts: dict[str, Any]) -> list[RenderableType]:
+    """What the run showed about its concept: instances, groups and their lag, sagas, rebalances, projections."""
+    from evtool.report.facts import MAX_INSTANCE_ROWS
+
+    parts: list[RenderableType] = []
+    rows = facts.get("instances") or []
+    if rows:
+        t = Table(title="Instances (competing for the same messages)", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+        longest = max([8] + [len(r["consumer"]) for r in rows])
+        t.add_column("consumer", no_wrap=True, min_width=longest)
+        for col in ("instance", "handled", "failed", "share"):
+            t.add_column(col, justify="right", no_wrap=True)
+        totals: dict[str, int] = {}
+        for r in rows:
+            totals[r["consumer"]] = totals.get(r["consumer"], 0) + r["handled"]
+        per_consumer: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            per_consumer.setdefault(r["consumer"], []).append(r)
+        for name, rs in per_consumer.items():
+            if len(rs) > MAX_INSTANCE_ROWS:
+                hs = [r["handled"] for r in rs]
+                t.add_row(escape(name), f"{len(rs)} instances", f"{min(hs)}–{max(hs)}",
+                          _red(sum(r["failed"] for r in rs)), "")
+                continue
+            for r in rs:
+                share = f"{100 * r['handled'] / totals[name]:.0f}%" if totals[name] else "–"
+                t.add_row(escape(name), f"#{r['instance']}" if r["instance"] >= 0 else "–", str(r["handled"]),
+                          _red(r["failed"]), share)
+        parts.append(t)
+    groups = facts.get("groups") or []
+    if groups:
+        t = Table(title="Groups (each group gets every message of its channel)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+        t.add_column("channel", no_wrap=True, min_width=max([7] + [len(g["channel"]) for g in groups]))
+        t.add_column("group", no_wrap=True, min_width=max([5] + [len(g["group"]) for g in groups]))
+        for col in ("done", "max behind", "at", "behind at end"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for g in groups:
+            t.add_row(escape(g["channel"]), escape(g["group"]), str(g["done"]), str(g["max_lag"]),
+                      f"{g['max_lag_at_s']:.1f}s", _red(g["lag_at_end"]) if g["lag_at_end"] > 0 else "0")
+        parts.append(t)
+    for name, c in (facts.get("sagas") or {}).items():
+        parts.append(Text.from_markup(
+            f"[bold]Saga[/bold] {escape(name)}: {c.get('started', 0)} started · {c.get('completed', 0)} completed · "
+            f"{c.get('compensated', 0)} compensated · " + _red_text(c.get("stuck", 0), "stuck")))
+    for group, c in (facts.get("rebalances") or {}).items():
+        parts.append(Text.from_markup(
+            f"[bold]Rebalances[/bold] of {escape(group)}: {c['rebalances']} · partitions moved (revoked) "
+            f"{c['partitions_revoked']} · assigned {c['partitions_assigned']}"))
+    for name, p in (facts.get("projections") or {}).items():
+        lag_ms = f" ({latency_ms(p['max_lag_ms'])})" if p.get("max_lag_ms") else ""
+        parts.append(Text.from_markup(
+            f"[bold]Projection[/bold] {escape(name)}: lag max {p['max_lag']} events{lag_ms}, at the end "
+            f"{p['lag']} · {p['stale_reads']} stale reads · {p['rebuilds']} rebuild(s) · {p['updates']} updates"))
+    return parts
+
+
+def _red_text(n: int, what: str) -> str:
+    return f"[red]{n} {what}[/red]" if n else f"0 {what}"
+
+
 def checks_table(checks: list[dict[str, Any]]) -> Table:
     """The expectations with pass / fail / unknown and their evidence."""
     t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
@@ -147,6 +198,31 @@ def checks_table(checks: list[dict[str, Any]]) -> Table:
     return t
 
 
+def unknown_reason(report: dict[str, Any]) -> str | None:
+    """Why a run ended undecided (or with its drain cut short), in one line; None when it did not."""
+    s = report.get("summary") or {}
+    if report.get("drain") == "timed_out":
+        pending = []
+        for name, c in (s.get("channels") or {}).items():
+            held = [(c.get(k, 0), w) for k, w in (("ready", "ready"), ("in_flight", "in flight"),
+                                                  ("delayed", "delayed")) if c.get(k, 0)]
+            if held:
+                pending.append(f"{name}: " + ", ".join(f"{n} {w}" for n, w in held))
+        total = sum(c.get(k, 0) for c in (s.get("channels") or {}).values() for k in ("ready", "in_flight", "delayed"))
+        where = f" ({'; '.join(pending)})" if pending else ""
+        return (f"the drain timed out: {total} message(s) still pending when run.drain.max "
+                f"passed{where}")
+    if report.get("outcome") == "unknown":
+        undecided = [c for c in report.get("checks") or [] if c.get("status") == "unknown"]
+        if report.get("limit"):
+            return None  # `stopped early: …` says it
+        if undecided:
+            c = undecided[0]
+            more = f" (and {len(undecided) - 1} more)" if len(undecided) > 1 else ""
+            return f"undecided because `{c['name']}` could not be decided: {c.get('observed', '')}{more}"
+    return None
+
+
 def render_report(report: dict[str, Any]) -> RenderableType:
     """The whole end-of-run report as one rich renderable."""
     report = visible_data(report)  # scenario text is input: control characters are shown, never sent
@@ -160,8 +236,11 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     lat = s.get("latency_ms", {})
     line = (f"virtual time {report['virtual_s']:.3f}s · {report['events']:,} events · "
             f"published {s.get('published', 0):,} · acked {s.get('acked', 0):,} · "
-            f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,} · "
-            f"latency p50 {latency_ms(lat.get('p50'))} p99 {latency_ms(lat.get('p99'))}")
+            f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,}")
+    if s.get("duplicates_skipped"):  # the idempotent consumer's point: repeats recognised and not applied again
+        line += f" · duplicates skipped {s['duplicates_skipped']:,}"
+    if lat.get("p50") is not None:  # a run without consumer latencies (a projection, a saga) says nothing here
+        line += f" · latency p50 {latency_ms(lat.get('p50'))} p99 {latency_ms(lat.get('p99'))}"
     if report.get("wall_s") is not None:
         line += f" · wall {report['wall_s']:.2f}s"
     parts.append(Text(line, style="dim"))
@@ -169,6 +248,12 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         parts.append(channels_table(s))
     if s.get("consumers"):
         parts.append(consumers_table(s))
+    if s.get("lesson_facts"):
+        parts.extend(lesson_facts_parts(s["lesson_facts"]))
+    if report.get("steps"):
+        from evtool.report.narration import steps_parts
+
+        parts.extend(steps_parts(report["steps"]))
     if report["checks"]:
         parts.append(checks_table(report["checks"]))
     else:
@@ -182,9 +267,9 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         parts.extend(Text(f"  • {n}", style="yellow") for n in notes)
     for p in report.get("problems") or []:
         parts.append(Text(f"problem: {p}", style="red"))
-    drain = report.get("drain")
-    if drain == "timed_out":
-        parts.append(Text("the drain timed out: work was still pending when run.drain.max passed", style="yellow"))
+    why = unknown_reason(report)
+    if why:
+        parts.append(Text(why, style="yellow"))
     if report.get("limit"):
         parts.append(Text(f"stopped early: {report['limit']}", style="yellow"))
     if report.get("aborted_by"):

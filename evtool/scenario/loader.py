@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from evtool.scenario.errors import Problem, ScenarioError, did_you_mean, known_list
 from evtool.scenario.models import CHECK_NAMES, DIST_NAMES, Scenario
+from evtool.scenario.vocabulary import foreign_hint
 from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
 
 _PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -90,12 +91,9 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
         if check_variations and not problems:
             problems.extend(_check_variations(model, text, file, sets, loc))
     elif problems and isinstance(data, dict):
-        # The full cross-reference check needs a valid model; the plain channel references
-        # can be checked on the raw data, so they are reported with everything else.
-        from evtool.scenario.refs import check_raw_channel_references
-
-        reported = {p.path for p in problems}
-        problems.extend(p for p in check_raw_channel_references(data, loc) if p.path not in reported)
+        # The full cross-reference check needs a valid model: check the parts that did validate
+        # (the broken entries left out, their names still known), so every problem comes in one round.
+        problems.extend(_partial_references(data, loc, problems))
     if problems:
         raise ScenarioError(problems, text)
     assert model is not None
@@ -109,6 +107,73 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
         parameters=params,
         warnings=tuple(sorted(warnings)),
     )
+
+
+_NAMED_SECTIONS = ("channels", "producers", "consumers", "patterns", "schemas", "parameters")
+_LIST_SECTIONS = ("faults", "expect", "alerts")
+_STAND_INS: dict[str, Any] = {"evtool": "1", "id": "scenario", "run": {"seed": 0, "duration": "1s"}}
+
+
+def _partial_references(data: dict[str, Any], loc: Locations, problems: list[Problem]) -> list[Problem]:
+    """Reference problems in the parts of a broken scenario that validate on their own.
+
+    Each entry of a named section with a model error is left out (its name stays known, so a
+    reference to it is no error); a list section with an error is left out whole (its indexes
+    must keep pointing at the file); a broken top-level value gets a stand-in or is dropped.
+    """
+    from copy import deepcopy
+
+    from evtool.scenario.refs import check_raw_channel_references, check_references
+
+    partial = deepcopy(data)
+    known: dict[str, set[str]] = {s: set() for s in _NAMED_SECTIONS}
+    skipped: list[str] = []
+    model: Scenario | None = None
+    for _ in range(8):
+        try:
+            model = Scenario.model_validate(partial)
+            break
+        except ValidationError as exc:
+            changed = False
+            for err in exc.errors(include_url=False):
+                where = tuple(err["loc"])
+                head = where[0] if where else None
+                if head == "channels" and len(where) > 1 and isinstance(partial.get(head), dict) \
+                        and partial[head].get(where[1]) != {"kind": "queue"}:
+                    partial[head][where[1]] = {"kind": "queue"}  # a stand-in: the name must stay a channel
+                    known[head].add(str(where[1]))
+                    skipped.append(f"{head}.{where[1]}")
+                    changed = True
+                elif head in _NAMED_SECTIONS and len(where) > 1 and isinstance(partial.get(head), dict) \
+                        and where[1] in partial[head] and head != "channels":
+                    del partial[head][where[1]]
+                    known[head].add(str(where[1]))
+                    skipped.append(f"{head}.{where[1]}")
+                    changed = True
+                elif head in _LIST_SECTIONS and head in partial:
+                    del partial[head]
+                    skipped.append(str(head))
+                    changed = True
+                elif isinstance(head, str) and head in _STAND_INS and partial.get(head) != _STAND_INS[head]:
+                    partial[head] = deepcopy(_STAND_INS[head])
+                    skipped.append(head)
+                    changed = True
+                elif isinstance(head, str) and head in partial and head not in _STAND_INS \
+                        and head != "channels":
+                    del partial[head]
+                    skipped.append(head)
+                    changed = True
+            if not changed:
+                break
+    reported = {p.path for p in problems}
+
+    def fresh(p: Problem) -> bool:
+        return p.severity == "error" and p.path not in reported and not any(
+            p.path == s or p.path.startswith(s + ".") for s in skipped)
+
+    if model is None:
+        return [p for p in check_raw_channel_references(data, loc) if fresh(p)]
+    return [p for p in check_references(model, data, loc, also_known=known) if fresh(p)]
 
 
 def _check_variations(model: Scenario, text: str, file: str, sets: dict[str, Any],
@@ -152,6 +217,9 @@ def _parse_sets(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise ScenarioError([Problem("--set", 1, 1, "", f"`{item}` has no path before `=`")])
+        if key in out and key.endswith("[+]"):
+            # `--set faults[+]=a --set faults[+]=b` appends twice: number the repeats
+            key = f"{key[:-3]}[+{sum(k.startswith(key[:-3] + '[+') for k in out) + 1}]"
         out[key] = parse_value(raw)
     return out
 
@@ -231,16 +299,26 @@ def _substitute(value: Any, params: dict[str, Any], path: Path_, loc: Locations,
     return value
 
 
-def _split_set_path(text: str) -> list[str | int]:
-    parts: list[str | int] = []
+class _Append:
+    """`[+]` in a --set path: a new item at the end of the list."""
+
+    def __repr__(self) -> str:
+        return "[+]"
+
+
+APPEND = _Append()
+
+
+def _split_set_path(text: str) -> list[str | int | _Append]:
+    parts: list[str | int | _Append] = []
     for chunk in text.split("."):
-        m = re.fullmatch(r"([^\[\]]*)((?:\[\d+\])*)", chunk)
+        m = re.fullmatch(r"([^\[\]]*)((?:\[(?:\d+|\+\d*)\])*)", chunk)
         if not m:
             parts.append(chunk)
             continue
         if m.group(1):
             parts.append(m.group(1))
-        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+        parts.extend(APPEND if i.startswith("+") else int(i) for i in re.findall(r"\[(\d+|\+\d*)\]", m.group(2)))
     return parts
 
 
@@ -270,6 +348,21 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
         while i < len(parts):
             part = parts[i]
             last = i == len(parts) - 1
+            if isinstance(part, _Append):
+                if not isinstance(node, list):
+                    problems.append(Problem("--set", 1, 1, dotted(tuple(path)),
+                                            f"`{text}`: `[+]` appends to a list, and `{dotted(tuple(path))}` "
+                                            "is not one"))
+                    ok = False
+                    break
+                node.append(value if last else {})
+                part = len(node) - 1
+                if not last:
+                    node = node[part]
+                    applied.setdefault((*path, part), text)
+                path.append(part)
+                i += 1
+                continue
             if isinstance(part, int):
                 if not isinstance(node, list) or part >= len(node):
                     problems.append(Problem("--set", 1, 1, dotted(tuple(path)),
@@ -316,7 +409,7 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                     break
                 nxt = node.get(key)
                 if nxt is None or (not isinstance(nxt, dict | list)):
-                    nxt = {}
+                    nxt = [] if isinstance(parts[i + consumed], _Append) else {}
                     node[key] = nxt
                     # What is missing from a mapping this override created is the override's problem.
                     applied.setdefault(tuple(path), text)
@@ -471,20 +564,21 @@ def _item(err: Any, data: Any) -> _Item:
         return _Item(path[:-1], path, f"missing required key `{path[-1]}`", hint, key_error=True)
     if etype == "extra_forbidden":
         allowed = _allowed_keys(data, path[:-1])
-        suggestion = did_you_mean(str(path[-1]), allowed) if allowed else None
+        suggestion = foreign_hint(path[-1]) or (did_you_mean(str(path[-1]), allowed) if allowed else None)
         hint = suggestion or (f"keys allowed here: {known_list(allowed, 30)}" if allowed else None)
         return _Item(path, path, f"unknown key `{path[-1]}`", hint, key_error=True)
     if etype == "literal_error":
         choices = _choices(ctx.get("expected", ""))
         message = f"expected {_one_of(choices)}; found {_fmt(found)}"
-        hint = (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
+        hint = foreign_hint(found) or (did_you_mean(str(found), choices) if isinstance(found, str) else None) or hint
         return _Item(path, path, message, hint, expected=_one_of(choices), found=found)
     if etype == "union_tag_invalid":
         disc = str(ctx.get("discriminator", "")).strip("'")
         tags = _choices(ctx.get("expected_tags", ""))
         tag = ctx.get("tag")
         where = path + ((disc,) if isinstance(found, dict) and disc in found else ())
-        return _Item(where, where, f"unknown {disc} `{tag}`; expected {_one_of(tags)}", did_you_mean(str(tag), tags))
+        return _Item(where, where, f"unknown {disc} `{tag}`; expected {_one_of(tags)}",
+                     foreign_hint(tag) or did_you_mean(str(tag), tags))
     if etype == "union_tag_not_found":
         disc = str(ctx.get("discriminator", "")).strip("'")
         return _Item(path, path, f"missing `{disc}`", _missing_hint(disc), key_error=True)

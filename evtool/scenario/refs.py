@@ -35,7 +35,8 @@ the two equal)."""
 
 
 class _Checker:
-    def __init__(self, sc: m.Scenario, data: dict[str, Any], loc: Locations) -> None:
+    def __init__(self, sc: m.Scenario, data: dict[str, Any], loc: Locations,
+                 also_known: dict[str, set[str]] | None = None) -> None:
         self.sc = sc
         self.data = data
         self.loc = loc
@@ -50,6 +51,14 @@ class _Checker:
             if isinstance(p, m.RequestReplyPattern):
                 self.actors |= {p.requester.name, p.responder.name}
         self.groups = {c.group or name for name, c in sc.consumers.items()}
+        # Names whose definition did not validate (reported already): references to them are not errors.
+        extra = also_known or {}
+        self.channels |= extra.get("channels", set())
+        self.consumers |= extra.get("consumers", set())
+        self.producers |= extra.get("producers", set())
+        self.patterns |= extra.get("patterns", set())
+        self.actors |= self.consumers | self.producers | self.patterns
+        self.groups |= extra.get("consumers", set())
 
     # -- reporting
 
@@ -429,6 +438,8 @@ class _Checker:
             if isinstance(v, m.Variation):
                 for j, name in enumerate(v.fails):
                     self.ref(("lesson", "try_next", i, "fails", j), name, expect_names, "expectation")
+                for j, name in enumerate(v.unknown):
+                    self.ref(("lesson", "try_next", i, "unknown", j), name, expect_names, "expectation")
 
     def check_names(self) -> None:
         seen: dict[str, str] = {}
@@ -460,6 +471,7 @@ class _Checker:
             self.add(path, f"in `{text}`: {exc.message}", exc.hint, offset=exc.column)
             return
         self.check_selector_name(path, sel.name, allow_metrics=False)
+        self.check_labels(path, sel)
         if sel.name == "delivered":
             for f in sel.filters:
                 if f.label == "attempt" and f.op == "=" and str(f.value).isdigit() and int(f.value) > 1:
@@ -479,9 +491,25 @@ class _Checker:
                 owner = sel.name.split(".")[1] if sel.name.count(".") >= 1 else ""
                 self.ref(path, owner, self.consumers | self.patterns, "consumer")
                 continue
-            if sel.name in METRICS:
+            if sel.name not in METRICS:
+                self.check_selector_name(path, sel.name, allow_metrics=True)
+            self.check_labels(path, sel)
+
+    def check_labels(self, path: Path_, sel: Any) -> None:
+        """A label the metric or event kind does not have, or a name that is not in the scenario."""
+        from evtool.scenario.selectors import label_problems
+
+        for f, message, hint in label_problems(sel):
+            self.add(path, message, hint, offset=f.column)
+        names = {"consumer": (self.consumers | self.patterns | self.actors, "consumer"),
+                 "producer": (self.producers, "producer"), "channel": (self.channels, "channel"),
+                 "group": (self.groups | self.actors, "consumer group")}
+        for f in sel.filters:
+            known, what = names.get(f.label, (None, ""))
+            if known is None or f.quoted or "*" in f.value or f.value in known:
                 continue
-            self.check_selector_name(path, sel.name, allow_metrics=True)
+            hint = did_you_mean(f.value, known) or f"the {what}s defined are: {known_list(known)}"
+            self.add(path, f"no {what} named `{f.value}` (in `{f}`)", hint, offset=f.column)
 
     def check_selector_name(self, path: Path_, name: str, *, allow_metrics: bool) -> None:
         from evtool.scenario.selectors import METRICS
@@ -506,9 +534,14 @@ class _Checker:
                 self.check_templates((*path, k), v)
 
 
-def check_references(sc: m.Scenario, data: dict[str, Any], loc: Locations) -> list[Problem]:
-    """Every cross-reference and lint problem of a validated scenario."""
-    return _Checker(sc, data, loc).run()
+def check_references(sc: m.Scenario, data: dict[str, Any], loc: Locations,
+                     also_known: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Every cross-reference and lint problem of a validated scenario.
+
+    `also_known` names entries that exist in the file but did not validate (the loader checks the
+    rest of a broken file this way, so schema and reference problems come in one round).
+    """
+    return _Checker(sc, data, loc, also_known).run()
 
 
 def check_raw_channel_references(data: dict[str, Any], loc: Locations) -> list[Problem]:

@@ -37,6 +37,17 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from evtool.scenario.labels import (
+    AGGREGATES,
+    DATA_LABELS,
+    EVENT_LABELS,
+    FIELD_LABELS,
+    METRIC_LABELS,
+    METRICS,
+    glob_matcher,
+    label_problems,
+    value_test,
+)
 from evtool.scenario.units import (
     DURATION_UNITS,
     RATE_UNITS,
@@ -57,94 +68,17 @@ __all__ = [
     "Assertion",
     "BinOp",
     "Compare",
+    "METRIC_LABELS",
     "LabelFilter",
     "Neg",
     "Number",
     "Selector",
     "SelectorError",
+    "glob_matcher",
+    "label_problems",
     "parse_assertion",
     "parse_selector",
 ]
-
-# Labels read from a TraceEvent's own fields (several names for `actor`).
-FIELD_LABELS: dict[str, str] = {
-    "channel": "channel",
-    "consumer": "actor",
-    "producer": "actor",
-    "pattern": "actor",
-    "actor": "actor",
-    "name": "actor",
-    "instance": "instance",
-    "key": "key",
-    "attempt": "attempt",
-    "tag": "tag",
-    "msg": "msg",
-    "message": "msg",
-}
-
-# Labels read from TraceEvent.data (the fields the KINDS table mentions).
-DATA_LABELS: frozenset[str] = frozenset(
-    {
-        "group",
-        "reason",
-        "error",
-        "retryable",
-        "delay",
-        "mode",
-        "requeue",
-        "position",
-        "partition",
-        "offset",
-        "count",
-        "duplicate",
-        "assignment",
-        "step",
-        "failed_step",
-        "correlation_id",
-        "request_id",
-        "version",
-        "replayed",
-        "from_snapshot",
-        "from",
-        "to",
-        "lag",
-        "size",
-        "lost",
-        "action",
-        "alert",
-        "index",
-        "type",
-    }
-)
-
-EVENT_LABELS: frozenset[str] = frozenset(FIELD_LABELS) | DATA_LABELS
-"""Every label name a selector may use."""
-
-METRICS: dict[str, str] = {
-    "latency.e2e": "publish to ack, per message (ns); labels: channel, consumer, tag, key",
-    "latency.processing": "handler start to handler end, per delivery (ns); labels: consumer, instance, tag",
-    "latency.queue_wait": "publish to first delivery, per message (ns); labels: channel, consumer, tag",
-    "queue.depth": "ready messages on a channel, sampled (gauge); labels: channel",
-    "in_flight": "unacknowledged deliveries, sampled (gauge); labels: channel, consumer, instance",
-    "consumer.lag": "messages behind the log end, per consumer group, sampled (gauge); labels: group, partition",
-    "request.latency": "request sent to reply received (ns); labels: pattern",
-    "throughput": "acked messages per second, sampled (gauge); labels: channel, consumer",
-}
-"""Metric name -> what it measures. Events are selected by their kind instead."""
-
-# aggregate -> (number of selectors, takes a leading quantile, meaning)
-AGGREGATES: dict[str, tuple[int, bool, str]] = {
-    "count": (1, False, "number of matching events (or samples)"),
-    "sum": (1, False, "sum of the values"),
-    "avg": (1, False, "mean of the values"),
-    "min": (1, False, "smallest value"),
-    "max": (1, False, "largest value"),
-    "p": (1, True, "percentile: p(99, latency.e2e{...})"),
-    "per_sec": (1, False, "matching events per second of the window"),
-    "ratio": (2, False, "count(a) / count(b)"),
-    "last": (1, False, "the last value"),
-    "len": (1, False, "number of entries of a state value"),
-}
 
 CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
 UnitKind = Literal["duration", "rate", "size", "percent"]
@@ -169,9 +103,6 @@ class SelectorError(ValueError):
 
 # --- label filters and selectors ---------------------------------------------------------------
 
-_NUMERIC_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-
-
 @dataclass(frozen=True)
 class LabelFilter:
     """``label op value``: one condition of a selector (``tag!=poison``).
@@ -187,7 +118,7 @@ class LabelFilter:
     _test: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        test = _value_test(self.value, self.quoted)
+        test = value_test(self.value, self.quoted)
         if self.op == "!=":
             object.__setattr__(self, "_test", lambda actual: not test(actual))
         else:
@@ -204,61 +135,6 @@ class LabelFilter:
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def glob_matcher(pattern: str) -> Callable[[str], bool]:
-    """A test of whole texts against `pattern`, where `*` matches any run of characters (none included).
-
-    Linear in the text: the pieces between stars are found left to right, each as early as it
-    can be, and the last one is anchored at the end. A regular expression with one `.*` per star
-    backtracks, so `*a*a*a*a*a*b` took seconds per event against a long label value.
-    """
-    pieces = pattern.split("*")
-    if len(pieces) == 1:
-        return lambda text: text == pattern
-    head, middle, tail = pieces[0], [p for p in pieces[1:-1] if p], pieces[-1]
-    least = len(head) + len(tail) + sum(map(len, middle))
-
-    def match(text: str) -> bool:
-        if len(text) < least or not text.startswith(head) or not text.endswith(tail):
-            return False
-        pos = len(head)
-        end = len(text) - len(tail)
-        for piece in middle:
-            # The earliest match of each piece leaves the most room for the rest: greedy is exact here.
-            found = text.find(piece, pos, end)
-            if found < 0:
-                return False
-            pos = found + len(piece)
-        return True
-
-    return match
-
-
-def _value_test(value: str, quoted: bool) -> Callable[[Any], bool]:
-    """A predicate: does a label value equal the filter's written value?"""
-    number: float | None = float(value) if _NUMERIC_RE.match(value) else None
-    lowered = value.lower()
-    boolean: bool | None = True if lowered == "true" else False if lowered == "false" else None
-    pattern: Callable[[str], bool] | None = None
-    if not quoted and "*" in value:
-        pattern = glob_matcher(value)
-
-    def test(actual: Any) -> bool:
-        if actual is None:
-            return value == "" and quoted
-        if actual is True or actual is False:
-            if boolean is not None:
-                return actual is boolean
-            return str(actual).lower() == lowered
-        if number is not None and isinstance(actual, int | float):
-            return bool(actual == number)
-        text = actual if isinstance(actual, str) else str(actual)
-        if pattern is not None:
-            return pattern(text)
-        return text == value
-
-    return test
 
 
 def _event_getter(label: str) -> Callable[[Any], Any]:

@@ -51,8 +51,9 @@ def test_variation_fails_exactly_the_named_expectations(path: Any, index: int, v
     statuses = {c["name"]: c["status"] for c in out.checks}
     failed = {n for n, s in statuses.items() if s == "fail"}
     undecided = {n for n, s in statuses.items() if s == "unknown"}
-    assert not undecided, f"try_next[{index}] leaves expectations undecided: {sorted(undecided)}\n" \
-                          f"{_describe(out.checks)}"
+    assert undecided == set(variation.unknown), (
+        f"try_next[{index}] should leave exactly {sorted(variation.unknown)} undecided, "
+        f"but left {sorted(undecided)}:\n{_describe(out.checks)}")
     assert failed == set(variation.fails), (
         f"try_next[{index}] ({variation.say!r}) should fail exactly {sorted(variation.fails)}, "
         f"but failed {sorted(failed)}:\n{_describe(out.checks)}")
@@ -61,3 +62,42 @@ def test_variation_fails_exactly_the_named_expectations(path: Any, index: int, v
 def test_runs_are_deterministic() -> None:
     path = next(p for p in LESSON_FILES if p.stem == "competing-consumers")
     assert run_lesson(path).digest == run_lesson(path).digest
+
+
+def test_every_variation_is_structured() -> None:
+    """No text-only `try_next` entry: each one says what to set and which expectations it turns red."""
+    for p in LESSON_FILES:
+        model = load_scenario(p).model
+        assert model.lesson is not None
+        for i, v in enumerate(model.lesson.try_next):
+            assert isinstance(v, Variation) and v.set, f"{p.stem}: try_next[{i}] is text only: {v!r}"
+
+
+@pytest.mark.parametrize("path", _base_params())
+def test_every_step_of_the_lesson_happens_in_its_own_run(path: Any) -> None:
+    """A step whose trigger never matches is never narrated, in `evtool run` or in the dashboard.
+
+    A step may belong to a variation (the alert that fires once batching is off): then some
+    variation's run must reach it.
+    """
+    from evtool.report.narration import Narrator
+    from evtool.sim.engine import Engine
+
+    def never_reached(sets: dict[str, Any] | None) -> set[int]:
+        loaded = load_scenario(path, sets)
+        assert loaded.model.lesson is not None
+        narrator = Narrator(loaded.model.lesson)
+        engine = Engine(loaded, listeners=[narrator])
+        engine.run()
+        narrator.finish(engine.now)
+        return {s["step"] for s in narrator.steps() if s["at_s"] is None}
+
+    never = never_reached(None)
+    lesson = load_scenario(path).model.lesson
+    assert lesson is not None
+    for v in lesson.try_next:
+        if not never:
+            break
+        if isinstance(v, Variation):
+            never &= never_reached(dict(v.set))
+    assert not never, f"{path.stem}: steps that happen neither in the lesson nor in a variation: {sorted(never)}"

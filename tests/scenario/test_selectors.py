@@ -217,7 +217,7 @@ def test_unknown_labels_are_reported_not_refused() -> None:
 
 
 def test_metrics_table() -> None:
-    for name in ("latency.e2e", "latency.processing", "latency.queue_wait", "queue.depth", "in_flight",
+    for name in ("latency.e2e", "latency.processing", "queue.depth", "in_flight",
                  "consumer.lag", "request.latency", "throughput"):
         assert METRICS[name]
     for name in METRICS:

@@ -286,7 +286,7 @@ def test_throughput_gauge_follows_the_arrival_rate() -> None:
     """throughput{consumer=c} is messages handled per second between samples: about the 100/s offered."""
     text = BATCH.replace("BATCH", "batch: {size: 10, max_wait: 200ms}") + \
         "  - {name: fast, that: 'avg(throughput{consumer=c}) > 80/s'}\n" + \
-        "  - {name: none, that: 'max(throughput{consumer=nobody}) > 1/s'}\n"
+        "  - {name: none, that: 'max(throughput{consumer=\"nobody\"}) > 1/s'}\n"  # quoted: no such consumer, on purpose
     engine, _ = run(text)
     checks = {c["name"]: c for c in engine.finish().checks}
     assert checks["fast"]["status"] == "pass"

@@ -46,6 +46,8 @@ class Variation(Model):
     say: str
     set: dict[str, Any] = Field(default_factory=dict, description="path -> value, as with --set")
     fails: list[str] = Field(default_factory=list, description="names of expectations expected to fail")
+    unknown: list[str] = Field(default_factory=list, description="names of expectations the variation leaves "
+                               "undecided (e.g. the drain never finishes)")
 
 
 class Lesson(Model):

@@ -1,0 +1,56 @@
+"""Help text as a student reads it at 80 columns: no `<bool>` after a flag, no paragraph broken by the source."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from evtool.cli.app import app
+from evtool.cli.commands import COMMANDS, help_text
+
+NAMES = [name for _, _, name, _ in COMMANDS]
+
+
+def _help(*args: str, width: int = 80) -> str:
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _prose(text: str) -> list[str]:
+    """The description lines: after `Usage:`, before the first panel."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Usage:" in line) + 1
+    end = next((i for i, line in enumerate(lines) if line.startswith("╭")), len(lines))
+    return [line.rstrip() for line in lines[start:end]]
+
+
+@pytest.mark.parametrize("args", [(), *[(n,) for n in NAMES]], ids=["evtool", *NAMES])
+def test_no_type_placeholders_after_flags(args: tuple[str, ...]) -> None:
+    out = _help(*args)
+    assert "<bool>" not in out
+    assert "<list[" not in out.replace("<list[Path]>", "")  # arguments keep typer's own label
+    assert "--help  -h" in re.sub(r" +", "  ", out)
+
+
+@pytest.mark.parametrize("args", [(), *[(n,) for n in NAMES]], ids=["evtool", *NAMES])
+def test_paragraphs_are_wrapped_by_the_terminal_not_the_source(args: tuple[str, ...]) -> None:
+    """A line is only short when its paragraph ends there (the next word would have fitted otherwise)."""
+    prose = _prose(_help(*args))
+    for line, nxt in zip(prose, prose[1:], strict=False):
+        if line.strip() and nxt.strip():
+            first_word = nxt.split()[0]
+            assert len(line) + 1 + len(first_word) > 80 - 2, f"broken line:\n{line}\n{nxt}"
+
+
+def test_run_help_states_every_exit_code_once_in_one_paragraph() -> None:
+    prose = " ".join(line.strip() for line in _prose(_help("run")))
+    assert "Exit codes: 0 every expectation passed, 1 one failed, 2 invalid input, 3 undecided" in prose
+    assert "130 interrupted." in prose
+
+
+def test_help_text_joins_lines_but_keeps_paragraphs() -> None:
+    assert help_text("One\n    two.\n\n    Three\n    four.") == "One two.\n\nThree four."
+    assert help_text("\b\nkeep\nthis") == "\b\nkeep\nthis"
