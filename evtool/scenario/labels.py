@@ -138,7 +138,7 @@ KIND_DATA_LABELS: dict[str, frozenset[str]] = {
     "failed": frozenset({'detail', 'error', 'retryable'}),
     "fault_ended": frozenset({'action', 'redriven'}),
     "fault_started": frozenset({'action', 'target'}),
-    "handled": frozenset({'attempts', 'bkeys', 'duplicate', 'latency', 'okey', 'oseq', 'processing', 'seq'}),
+    "handled": frozenset({'attempts', 'bkey', 'duplicate', 'latency', 'okey', 'oseq', 'processing', 'seq'}),
     "instance_crashed": frozenset({'reason'}),
     "instance_paused": frozenset(),
     "instance_restarted": frozenset(),

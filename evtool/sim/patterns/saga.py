@@ -389,7 +389,7 @@ class OrchestratedSaga(SagaActor):
         target = getattr(spec, "dead_letter", None)
         if target is None:
             return
-        copy = last.with_death(last.channel, "saga_stuck", self.engine.now).republish(
+        copy = last.with_death(last.channel, "saga_stuck", self.ctx.now).republish(
             target, headers={"x-death-reason": "saga_stuck"})
         self.record("dead_lettered", last.id, channel=last.channel, key=last.key, reason="saga_stuck", target=target,
                     by="saga")
