@@ -11,7 +11,6 @@ from pathlib import Path
 LIMIT = 800
 PACKAGE = Path(__file__).resolve().parents[1] / "evtool"
 SPLIT_PENDING = {
-    "scenario/selectors.py": "the selector language (split by its owner)",
 }
 
 
