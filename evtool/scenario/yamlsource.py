@@ -13,6 +13,9 @@ Python values itself with YAML 1.2 core-schema scalars:
 * aliases may not expand the document past a node budget (the "billion laughs");
 * the file has a size limit and must be UTF-8 text.
 
+PyYAML's libyaml-backed composer is used when PyYAML has it (its wheels do);
+the pure-Python one reads what libyaml refuses, for its clearer error messages.
+
 Each value's position is kept in a `Locations` map from the path in the
 document (a tuple of keys and indexes) to (line, column), 1-based.
 """
@@ -300,6 +303,25 @@ def _flow_too_deep(text: str) -> tuple[int, int] | None:
     return None
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+"""PyYAML's libyaml-backed loader (shipped inside the PyYAML wheels), or None where it was built without it."""
+
+
+def _compose_fast(text: str) -> list[Any] | None:
+    """The document's nodes composed by libyaml, or None: no libyaml, or the text is not valid YAML.
+
+    libyaml marks the same lines and columns (counted in characters) as the pure-Python reader,
+    and the same resolver tags the scalars, so the nodes are interchangeable. Its error messages
+    are terser, so a document it refuses is read again by the pure reader, which reports the error.
+    """
+    if _FAST_LOADER is None:
+        return None
+    try:
+        return list(yaml.compose_all(text, Loader=_FAST_LOADER))
+    except (yaml.YAMLError, RecursionError, ValueError, UnicodeError):
+        return None
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
     """Parse YAML text into plain values plus their locations, or raise ScenarioError."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
@@ -309,8 +331,10 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         raise ScenarioError([Problem(file, deep[0], deep[1], "",
                                      f"the document nests too deeply: brackets nest more than {MAX_FLOW_DEPTH} levels deep here",
                                      "a scenario nests a few levels deep; look for runaway `[` or `{`")], text)
+    nodes = _compose_fast(text)
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        if nodes is None:
+            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         context = exc.context or ""
