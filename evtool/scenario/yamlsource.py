@@ -322,8 +322,42 @@ def _compose_fast(text: str) -> list[Any] | None:
         return None
 
 
+_CACHE: dict[tuple[str, str], tuple[Any, Locations]] = {}
+_CACHE_SIZE = 8
+_CACHE_MIN_CHARS = 256
+
+
+def _copy(value: Any) -> Any:
+    """A copy of plain data: new dicts and lists, the (immutable) scalars shared."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    return value
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
-    """Parse YAML text into plain values plus their locations, or raise ScenarioError."""
+    """Parse YAML text into plain values plus their locations, or raise ScenarioError.
+
+    The loader reads a lesson once more for each of its `try_next` variations; the last few
+    documents read are kept, and a repeated read gets a fresh copy of the values (callers may
+    change them) without parsing again.
+    """
+    hit = _CACHE.get((text, file)) if len(text) >= _CACHE_MIN_CHARS else None
+    if hit is not None:
+        value, loc = hit
+        return _copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys), set(loc.quoted))
+    value, loc = _parse_yaml(text, file)
+    if len(text) >= _CACHE_MIN_CHARS:
+        if len(_CACHE) >= _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[(text, file)] = (_copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys),
+                                                        set(loc.quoted)))
+    return value, loc
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(file, 1, 1, "", f"the document is larger than the {MAX_FILE_BYTES:,}-byte limit")])
     deep = _flow_too_deep(text) if text.count("[") + text.count("{") > MAX_FLOW_DEPTH else None
