@@ -48,7 +48,7 @@ from types import TracebackType
 from typing import IO
 
 from evtool.core.events import TraceEvent
-from evtool.store import codec
+from evtool.store import chunks, codec
 from evtool.store.errors import RecorderError, StoreError, describe_sqlite_error
 from evtool.store.liveness import HEARTBEAT_S, this_host
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
@@ -278,8 +278,9 @@ class Recorder:
             try:
                 run_key = conn.execute(INSERT_RUN, codec.header_row(header)).lastrowid
                 assert run_key is not None
-                conn.execute("UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE rk = ?",
-                             (os.getpid(), this_host(), time.time(), run_key))
+                conn.execute("UPDATE runs SET pid = ?, host = ?, heartbeat = ?, trace_format = ? WHERE rk = ?",
+                             (os.getpid(), this_host(), time.time(), chunks.FORMAT if self._full else None,
+                              run_key))
                 if self._full:
                     conn.execute(create_trace_sql(run_key))
                 conn.execute("COMMIT")
@@ -481,8 +482,7 @@ class Recorder:
         conn = connect_sync(self.db_path)
         try:
             committed, last_t, published = conn.execute(
-                f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
-                f"FROM {trace_table(self._run_key)}").fetchone()
+                chunks.COUNTS_SQL.format(table=trace_table(self._run_key))).fetchone()
         except sqlite3.Error:
             committed = last_t = published = 0  # the trace cannot be read: nothing of it counts
         finally:
@@ -511,8 +511,7 @@ class Recorder:
                 n = last_t = published = 0
                 if self._full:
                     n, last_t, published = conn.execute(
-                        f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
-                        f"FROM {trace_table(self._run_key)}").fetchone()
+                        chunks.COUNTS_SQL.format(table=trace_table(self._run_key))).fetchone()
                 row[2], row[4], row[5] = last_t, n, published
             for _ in range(100):
                 try:
