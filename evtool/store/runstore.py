@@ -223,15 +223,27 @@ class RunStore:
             self._chunked[rk] = bool(rows) and rows[0][2] == chunks.FORMAT
         return self._chunked[rk]
 
-    async def _chunks(self, rk: int) -> AsyncIterator[list[tuple[Any, ...]]]:
-        """The columns of each chunk of a chunked trace, in order, a few chunks per query."""
-        sql = (f"SELECT first_seq, fmt, cols FROM {trace_table(rk)} WHERE first_seq > ? "
+    async def _chunks(self, rk: int, kinds: frozenset[str] | None = None, msgs: frozenset[str] | None = None,
+                      key: str | None = None) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The columns of each chunk of a chunked trace, in order, a few chunks per query.
+
+        With `kinds`, `msgs` or `key`, only chunks whose summary holds one of the kinds, one of
+        the messages and the key are decoded and given.
+        """
+        sql = (f"SELECT first_seq, fmt, summary, cols FROM {trace_table(rk)} WHERE first_seq > ? "
                f"ORDER BY first_seq LIMIT {CHUNKS_PER_QUERY}")
+        filtered = kinds is not None or msgs is not None or key is not None
         after = -1
         while True:
             rows = await self._all(sql, (after,))
-            for _, fmt, blob in rows:
+            for _, fmt, summary, blob in rows:
                 try:
+                    if filtered:
+                        has_kinds, has_msgs, has_keys = chunks.summary(summary)
+                        if kinds is not None and kinds.isdisjoint(has_kinds) or \
+                                msgs is not None and msgs.isdisjoint(has_msgs) or \
+                                key is not None and key not in has_keys:
+                            continue
                     cols = chunks.columns(blob, fmt)
                 except Exception as exc:  # noqa: BLE001 - zlib.error, ValueError, EOFError, TypeError
                     raise StoreError(f"{self.db_path}: a chunk of this run's trace is damaged "
@@ -325,13 +337,9 @@ class RunStore:
         if kind_set is not None and not kind_set or msg_set is not None and not msg_set:
             return
         plain = kind_set is None and msg_set is None and key is None
-        async for cols in self._chunks(rk):
+        async for cols in self._chunks(rk, kind_set, msg_set, key):
             if plain:
                 yield chunks.events(cols)
-                continue
-            # Whole chunks without a match are skipped at C speed.
-            if msg_set is not None and msg_set.isdisjoint(cols[2]) or \
-                    kind_set is not None and kind_set.isdisjoint(cols[1]) or key is not None and key not in cols[6]:
                 continue
             page = chunks.events(cols, chunks.select(cols, kind_set, msg_set, key))
             if page:
@@ -344,9 +352,7 @@ class RunStore:
             return []
         if self._chunked.get(rk):
             found: dict[str, None] = {}
-            async for cols in self._chunks(rk):
-                if "emitted" not in cols[1]:
-                    continue
+            async for cols in self._chunks(rk, frozenset({"emitted"})):
                 for i in chunks.select(cols, frozenset({"emitted"})):
                     data = cols[9][i]
                     if isinstance(data, dict) and data.get("causation_id") == msg_id and cols[2][i] is not None:
@@ -364,9 +370,7 @@ class RunStore:
             return []
         if self._chunked.get(rk):
             seen: dict[str, None] = {}
-            async for cols in self._chunks(rk):
-                if kind not in cols[1]:
-                    continue
+            async for cols in self._chunks(rk, frozenset({kind})):
                 msg_col = cols[2]
                 for i in chunks.select(cols, frozenset({kind})):
                     if msg_col[i] is not None:

@@ -13,8 +13,8 @@ and stores it as one chunk row (`evtool.store.chunks`), on another core.
 Input, on stdin, a sequence of frames (`FRAME` header: a type byte and the
 payload length):
 
-    B   the chunk head (n, t_last, published: `chunks.HEAD`), then marshal of the
-        10 columns of a batch of `TraceEvent`s (a list of tuples)
+    B   the chunk head (n, t_last, published, summary size: `chunks.HEAD`), the
+        chunk's summary, then marshal of the 10 columns of a batch of `TraceEvent`s
     J   the same, with the data column already JSON text (values marshal refused)
     E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
         with `count`, events/messages/virtual time are counted from the table
@@ -129,7 +129,7 @@ class Writer:
         self.run_key = run_key
         self.table = trace_table(run_key)
         self.out = out
-        self.insert = f"INSERT INTO {self.table} VALUES (?,?,?,?,?,?)"
+        self.insert = f"INSERT INTO {self.table} VALUES (?,?,?,?,?,?,?)"
         row = conn.execute(chunks.NEXT_SEQ_SQL.format(table=self.table)).fetchone()
         self.next_seq = int(row[0])
 
@@ -173,11 +173,12 @@ class Writer:
         head, compress = chunks.HEAD, chunks.compress
         rows = []
         for kind, payload in batches:
-            n, t_last, published = head.unpack_from(payload)
+            n, t_last, published, size = head.unpack_from(payload)
             if n == 0:
                 continue
+            body = memoryview(payload)
             rows.append((self.next_seq, n, t_last, published, "J" if kind == BATCH_JSON else "B",
-                         compress(memoryview(payload)[head.size:])))
+                         compress(body[head.size:head.size + size]), compress(body[head.size + size:])))
             self.next_seq += n
         if rows:
             self.transaction([(self.insert, rows)], many=True)
