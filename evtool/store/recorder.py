@@ -298,7 +298,9 @@ class Recorder:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
+                # -P: the current directory is not put first on sys.path, so an `evtool` folder there
+                # (another checkout) cannot stand in for this copy's writer
+                [sys.executable, "-P", "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 close_fds=True,
             )
