@@ -350,8 +350,11 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         return _copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys), set(loc.quoted))
     value, loc = _parse_yaml(text, file)
     if len(text) >= _CACHE_MIN_CHARS:
-        if len(_CACHE) >= _CACHE_SIZE:
-            del _CACHE[next(iter(_CACHE))]
+        while len(_CACHE) >= _CACHE_SIZE:
+            try:
+                del _CACHE[next(iter(_CACHE))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread trimmed it meanwhile
+                break
         _CACHE[(text, file)] = (_copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys),
                                                         set(loc.quoted)))
     return value, loc
