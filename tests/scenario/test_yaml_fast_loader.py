@@ -139,3 +139,17 @@ def test_an_invalid_file_gets_the_pure_readers_message(monkeypatch: pytest.Monke
     (problem,) = info.value.problems
     assert (problem.line, problem.column) == (1, 4)
     assert "expected ',' or '}'" in problem.message
+
+
+def test_a_repeated_read_is_a_fresh_copy() -> None:
+    """The loader reads a lesson again for each variation and changes what it gets: no read sees another's edits."""
+    lesson = next(p for p in FILES if "lessons" in str(p))
+    text = lesson.read_text(encoding="utf-8")
+    first, loc1 = parse_yaml(text, str(lesson))
+    pristine = _norm(first)
+    first["id"] = "changed"
+    first.setdefault("channels", {}).clear()
+    loc1.values.clear()
+    second, loc2 = parse_yaml(text, str(lesson))
+    assert _norm(second) == pristine and second is not first
+    assert loc2.values.get(("id",)) is not None
