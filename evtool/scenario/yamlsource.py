@@ -303,8 +303,37 @@ def _flow_too_deep(text: str) -> tuple[int, int] | None:
     return None
 
 
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
-"""PyYAML's libyaml-backed loader (shipped inside the PyYAML wheels), or None where it was built without it."""
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"
+
+
+def _fast_loader() -> Any:
+    """PyYAML's libyaml-backed loader (shipped inside the PyYAML wheels), or None where it was built without it.
+
+    Its resolver is cut down: `_scalar` reads plain scalars by their text (YAML 1.2 core schema),
+    so the YAML 1.1 regular expressions PyYAML would run on every scalar only cost time. A plain
+    scalar gets the `str` tag, except `<<` (merge, refused) and `=` (value), as PyYAML's resolver
+    gives them; an explicit tag is kept as written (and refused).
+    """
+    base = getattr(yaml, "CSafeLoader", None)
+    if base is None:
+        return None
+
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode:
+                if implicit[0] and value == "<<":
+                    return _MERGE
+                if implicit[0] and value == "=":
+                    return _VALUE
+                return _STR
+            return str(super().resolve(kind, value, implicit))
+
+    return _Loader
+
+
+_FAST_LOADER: Any = _fast_loader()
 
 
 def _compose_fast(text: str) -> list[Any] | None:
