@@ -85,10 +85,11 @@ class Recorder:
     Ctrl-C handling records the run as `interrupted` (evtool.store.signals).
 
     `wait_for_index`: by default `finish` returns as soon as the result is
-    committed and the writer process builds the trace's indexes on its own
-    (about 1 µs per event; readers scan the unindexed trace meanwhile, and
-    the writer finishes even after this process has exited). With True,
-    `finish` waits for the indexes too; `wait()` does the same afterwards.
+    committed and the writer process then marks the trace complete
+    (`trace_indexed`) and exits on its own, even after this process has
+    exited; a chunked trace (evtool.store.chunks) has no index to build, so
+    that is quick. With True, `finish` waits for it too; `wait()` does the
+    same afterwards.
     """
 
     def __init__(
