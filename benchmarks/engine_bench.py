@@ -74,7 +74,9 @@ def rss_mb() -> float:
 
 def memory_profile(messages: int, points: int = 10) -> list[tuple[int, float]]:
     """Run the reference scenario in slices and sample RSS: flat means bounded."""
-    loaded = load_text(REFERENCE.format(count=messages, duration=messages // 1000 + 1), "reference.yaml")
+    # The default budgets (2 million messages, 5 million kernel events) would end a long run early.
+    budget = {"run.budget.messages": 2 * messages + 1000, "run.budget.events": 10 * messages + 1000}
+    loaded = load_text(REFERENCE.format(count=messages, duration=messages // 1000 + 1), "reference.yaml", budget)
     engine = Engine(loaded)
     engine.start()
     step = (messages // 1000 + 1) * 1_000_000_000 // points
@@ -85,6 +87,9 @@ def memory_profile(messages: int, points: int = 10) -> list[tuple[int, float]]:
         out.append((engine.metrics.counts.get("acked", 0), rss_mb()))
         t += step
     engine.finish()
+    acked = engine.metrics.counts.get("acked", 0)
+    if acked != messages:
+        raise SystemExit(f"the run stopped after {acked:,} of {messages:,} messages ({engine.phase})")
     return out
 
 

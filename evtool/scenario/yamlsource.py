@@ -13,6 +13,9 @@ Python values itself with YAML 1.2 core-schema scalars:
 * aliases may not expand the document past a node budget (the "billion laughs");
 * the file has a size limit and must be UTF-8 text.
 
+PyYAML's libyaml-backed composer is used when PyYAML has it (its wheels do);
+the pure-Python one reads what libyaml refuses, for its clearer error messages.
+
 Each value's position is kept in a `Locations` map from the path in the
 document (a tuple of keys and indexes) to (line, column), 1-based.
 """
@@ -300,8 +303,93 @@ def _flow_too_deep(text: str) -> tuple[int, int] | None:
     return None
 
 
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"
+
+
+def _fast_loader() -> Any:
+    """PyYAML's libyaml-backed loader (shipped inside the PyYAML wheels), or None where it was built without it.
+
+    Its resolver is cut down: `_scalar` reads plain scalars by their text (YAML 1.2 core schema),
+    so the YAML 1.1 regular expressions PyYAML would run on every scalar only cost time. A plain
+    scalar gets the `str` tag, except `<<` (merge, refused) and `=` (value), as PyYAML's resolver
+    gives them; an explicit tag is kept as written (and refused).
+    """
+    base = getattr(yaml, "CSafeLoader", None)
+    if base is None:
+        return None
+
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode:
+                if implicit[0] and value == "<<":
+                    return _MERGE
+                if implicit[0] and value == "=":
+                    return _VALUE
+                return _STR
+            return str(super().resolve(kind, value, implicit))
+
+    return _Loader
+
+
+_FAST_LOADER: Any = _fast_loader()
+
+
+def _compose_fast(text: str) -> list[Any] | None:
+    """The document's nodes composed by libyaml, or None: no libyaml, or the text is not valid YAML.
+
+    libyaml marks the same lines and columns (counted in characters) as the pure-Python reader,
+    and the same resolver tags the scalars, so the nodes are interchangeable. Its error messages
+    are terser, so a document it refuses is read again by the pure reader, which reports the error.
+    """
+    if _FAST_LOADER is None:
+        return None
+    try:
+        return list(yaml.compose_all(text, Loader=_FAST_LOADER))
+    except (yaml.YAMLError, RecursionError, ValueError, UnicodeError):
+        return None
+
+
+_CACHE: dict[tuple[str, str], tuple[Any, Locations]] = {}
+_CACHE_SIZE = 8
+_CACHE_MIN_CHARS = 256
+
+
+def _copy(value: Any) -> Any:
+    """A copy of plain data: new dicts and lists, the (immutable) scalars shared."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    return value
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
-    """Parse YAML text into plain values plus their locations, or raise ScenarioError."""
+    """Parse YAML text into plain values plus their locations, or raise ScenarioError.
+
+    The loader reads a lesson once more for each of its `try_next` variations; the last few
+    documents read are kept, and a repeated read gets a fresh copy of the values (callers may
+    change them) without parsing again.
+    """
+    hit = _CACHE.get((text, file)) if len(text) >= _CACHE_MIN_CHARS else None
+    if hit is not None:
+        value, loc = hit
+        return _copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys), set(loc.quoted))
+    value, loc = _parse_yaml(text, file)
+    if len(text) >= _CACHE_MIN_CHARS:
+        while len(_CACHE) >= _CACHE_SIZE:
+            try:
+                del _CACHE[next(iter(_CACHE))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread trimmed it meanwhile
+                break
+        _CACHE[(text, file)] = (_copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys),
+                                                        set(loc.quoted)))
+    return value, loc
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ScenarioError([Problem(file, 1, 1, "", f"the document is larger than the {MAX_FILE_BYTES:,}-byte limit")])
     deep = _flow_too_deep(text) if text.count("[") + text.count("{") > MAX_FLOW_DEPTH else None
@@ -309,8 +397,10 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
         raise ScenarioError([Problem(file, deep[0], deep[1], "",
                                      f"the document nests too deeply: brackets nest more than {MAX_FLOW_DEPTH} levels deep here",
                                      "a scenario nests a few levels deep; look for runaway `[` or `{`")], text)
+    nodes = _compose_fast(text)
     try:
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        if nodes is None:
+            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         context = exc.context or ""

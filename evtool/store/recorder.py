@@ -48,7 +48,7 @@ from types import TracebackType
 from typing import IO
 
 from evtool.core.events import TraceEvent
-from evtool.store import codec
+from evtool.store import chunks, codec
 from evtool.store.errors import RecorderError, StoreError, describe_sqlite_error
 from evtool.store.liveness import HEARTBEAT_S, this_host
 from evtool.store.model import RunHeader, RunResult, utc_now_iso
@@ -85,10 +85,11 @@ class Recorder:
     Ctrl-C handling records the run as `interrupted` (evtool.store.signals).
 
     `wait_for_index`: by default `finish` returns as soon as the result is
-    committed and the writer process builds the trace's indexes on its own
-    (about 1 µs per event; readers scan the unindexed trace meanwhile, and
-    the writer finishes even after this process has exited). With True,
-    `finish` waits for the indexes too; `wait()` does the same afterwards.
+    committed and the writer process then marks the trace complete
+    (`trace_indexed`) and exits on its own, even after this process has
+    exited; a chunked trace (evtool.store.chunks) has no index to build, so
+    that is quick. With True, `finish` waits for it too; `wait()` does the
+    same afterwards.
     """
 
     def __init__(
@@ -278,8 +279,9 @@ class Recorder:
             try:
                 run_key = conn.execute(INSERT_RUN, codec.header_row(header)).lastrowid
                 assert run_key is not None
-                conn.execute("UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE rk = ?",
-                             (os.getpid(), this_host(), time.time(), run_key))
+                conn.execute("UPDATE runs SET pid = ?, host = ?, heartbeat = ?, trace_format = ? WHERE rk = ?",
+                             (os.getpid(), this_host(), time.time(), chunks.FORMAT if self._full else None,
+                              run_key))
                 if self._full:
                     conn.execute(create_trace_sql(run_key))
                 conn.execute("COMMIT")
@@ -297,7 +299,9 @@ class Recorder:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
+                # -P: the current directory is not put first on sys.path, so an `evtool` folder there
+                # (another checkout) cannot stand in for this copy's writer
+                [sys.executable, "-P", "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 close_fds=True,
             )
@@ -481,8 +485,7 @@ class Recorder:
         conn = connect_sync(self.db_path)
         try:
             committed, last_t, published = conn.execute(
-                f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
-                f"FROM {trace_table(self._run_key)}").fetchone()
+                chunks.COUNTS_SQL.format(table=trace_table(self._run_key))).fetchone()
         except sqlite3.Error:
             committed = last_t = published = 0  # the trace cannot be read: nothing of it counts
         finally:
@@ -511,8 +514,7 @@ class Recorder:
                 n = last_t = published = 0
                 if self._full:
                     n, last_t, published = conn.execute(
-                        f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
-                        f"FROM {trace_table(self._run_key)}").fetchone()
+                        chunks.COUNTS_SQL.format(table=trace_table(self._run_key))).fetchone()
                 row[2], row[4], row[5] = last_t, n, published
             for _ in range(100):
                 try:

@@ -18,7 +18,7 @@ from typing import Any
 import aiosqlite
 
 from evtool.core.events import TraceEvent
-from evtool.store import codec
+from evtool.store import chunks, codec
 from evtool.store.aio import configure, open_connection, open_reader, rollback
 from evtool.store.errors import AmbiguousRun, RunNotFound, StoreError, describe_sqlite_error
 from evtool.store.liveness import run_state
@@ -49,6 +49,9 @@ LIST_RUNS = """
 """
 
 STATE = "SELECT r.ended_at, {pid}, {host}, {heartbeat} FROM runs r WHERE r.id = ?"
+RUN_KEY = "SELECT r.rk, r.record_mode, {trace_format} FROM runs r WHERE r.id = ?"
+# Chunks fetched per query when reading a chunked trace (about 2,000 events each).
+CHUNKS_PER_QUERY = 8
 
 
 class RunStore:
@@ -68,6 +71,8 @@ class RunStore:
         self._conn: aiosqlite.Connection | None = None
         self._list_sql = LIST_RUNS.format(**{c: f"r.{c}" for c in ADDED_COLUMNS})
         self._state_sql = STATE.format(**{c: f"r.{c}" for c in ADDED_COLUMNS})
+        self._run_key_sql = RUN_KEY.format(**{c: f"r.{c}" for c in ADDED_COLUMNS})
+        self._chunked: dict[int, bool] = {}
 
     @classmethod
     async def open(cls, db_path: str | Path | None = None) -> RunStore:
@@ -112,6 +117,7 @@ class RunStore:
         selected = {c: f"r.{c}" if c in columns else f"NULL AS {c}" for c in ADDED_COLUMNS}
         self._list_sql = LIST_RUNS.format(**selected)
         self._state_sql = STATE.format(**selected)
+        self._run_key_sql = RUN_KEY.format(**selected)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -201,10 +207,51 @@ class RunStore:
 
     async def _run_key(self, run_id: str) -> int | None:
         """runs.rk for a run id, or None when the run keeps no trace (summary mode)."""
-        rows = await self._all("SELECT rk, record_mode FROM runs WHERE id = ?", (run_id,))
+        rows = await self._all(self._run_key_sql, (run_id,))
         if not rows:
             raise RunNotFound(f"no run {run_id!r} in {self.db_path}")
-        return int(rows[0][0]) if rows[0][1] == "full" else None
+        if rows[0][1] != "full":
+            return None
+        rk = int(rows[0][0])
+        self._chunked[rk] = rows[0][2] == chunks.FORMAT
+        return rk
+
+    async def _is_chunked(self, rk: int) -> bool:
+        """Whether run `rk`'s trace table holds chunks (schema 3) or one row per event (older runs)."""
+        if rk not in self._chunked:
+            rows = await self._all(self._run_key_sql.replace("r.id = ?", "r.rk = ?"), (rk,))
+            self._chunked[rk] = bool(rows) and rows[0][2] == chunks.FORMAT
+        return self._chunked[rk]
+
+    async def _chunks(self, rk: int, kinds: frozenset[str] | None = None, msgs: frozenset[str] | None = None,
+                      key: str | None = None) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The columns of each chunk of a chunked trace, in order, a few chunks per query.
+
+        With `kinds`, `msgs` or `key`, only chunks whose summary holds one of the kinds, one of
+        the messages and the key are decoded and given.
+        """
+        sql = (f"SELECT first_seq, fmt, summary, cols FROM {trace_table(rk)} WHERE first_seq > ? "
+               f"ORDER BY first_seq LIMIT {CHUNKS_PER_QUERY}")
+        filtered = kinds is not None or msgs is not None or key is not None
+        after = -1
+        while True:
+            rows = await self._all(sql, (after,))
+            for _, fmt, summary, blob in rows:
+                try:
+                    if filtered:
+                        has_kinds, has_msgs, has_keys = chunks.summary(summary)
+                        if kinds is not None and kinds.isdisjoint(has_kinds) or \
+                                msgs is not None and msgs.isdisjoint(has_msgs) or \
+                                key is not None and key not in has_keys:
+                            continue
+                    cols = chunks.columns(blob, fmt)
+                except Exception as exc:  # noqa: BLE001 - zlib.error, ValueError, EOFError, TypeError
+                    raise StoreError(f"{self.db_path}: a chunk of this run's trace is damaged "
+                                     f"({type(exc).__name__}: {exc})") from None
+                yield cols
+            if len(rows) < CHUNKS_PER_QUERY:
+                return
+            after = rows[-1][0]
 
     async def get(self, run_id: str) -> tuple[RunHeader, RunResult | None]:
         """The header and the result (None while the run is open or after it was killed)."""
@@ -218,8 +265,11 @@ class RunStore:
     async def _progress(self, rk: int, full: bool) -> tuple[int, int, int]:
         if not full:
             return 0, 0, 0
-        rows = await self._all(f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
-                               f"FROM {trace_table(rk)}")
+        if await self._is_chunked(rk):
+            rows = await self._all(chunks.COUNTS_SQL.format(table=trace_table(rk)))
+        else:
+            rows = await self._all(f"SELECT count(*), coalesce(max(t), 0), coalesce(sum(kind = 'published'), 0) "
+                                   f"FROM {trace_table(rk)}")
         count, last_t, published = rows[0]
         return int(count), int(published), int(last_t)
 
@@ -241,6 +291,10 @@ class RunStore:
         """Like `events`, in pages of up to `PAGE` events (one query each)."""
         rk = await self._run_key(run_id)
         if rk is None:
+            return
+        if self._chunked.get(rk):
+            async for page in self._chunk_pages(rk, kinds, msg, key, msgs):
+                yield page
             return
         where = ["seq > :after"]
         params: dict[str, Any] = {}
@@ -273,11 +327,37 @@ class RunStore:
                 return
             params["after"] = rows[-1][0]
 
+    async def _chunk_pages(self, rk: int, kinds: Iterable[str] | None, msg: str | None, key: str | None,
+                           msgs: Iterable[str] | None) -> AsyncIterator[list[TraceEvent]]:
+        """`event_pages` of a chunked trace: each chunk decoded and filtered in memory."""
+        kind_set = None if kinds is None else frozenset(kinds)
+        msg_set = None if msgs is None else frozenset(msgs)
+        if msg is not None:
+            msg_set = frozenset({msg}) if msg_set is None else msg_set & {msg}
+        if kind_set is not None and not kind_set or msg_set is not None and not msg_set:
+            return
+        plain = kind_set is None and msg_set is None and key is None
+        async for cols in self._chunks(rk, kind_set, msg_set, key):
+            if plain:
+                yield chunks.events(cols)
+                continue
+            page = chunks.events(cols, chunks.select(cols, kind_set, msg_set, key))
+            if page:
+                yield page
+
     async def caused_by(self, run_id: str, msg_id: str) -> list[str]:
         """Ids of the messages a handler emitted while processing `msg_id` (`emitted`, data.causation_id)."""
         rk = await self._run_key(run_id)
         if rk is None:
             return []
+        if self._chunked.get(rk):
+            found: dict[str, None] = {}
+            async for cols in self._chunks(rk, frozenset({"emitted"})):
+                for i in chunks.select(cols, frozenset({"emitted"})):
+                    data = cols[9][i]
+                    if isinstance(data, dict) and data.get("causation_id") == msg_id and cols[2][i] is not None:
+                        found.setdefault(str(cols[2][i]), None)
+            return list(found)
         rows = await self._all(
             f"SELECT msg FROM {trace_table(rk)} WHERE kind = 'emitted' AND {COMMON_KINDS_SQL} "
             "AND json_extract(data, '$.causation_id') = ? GROUP BY msg ORDER BY min(seq)", (msg_id,))
@@ -288,6 +368,16 @@ class RunStore:
         rk = await self._run_key(run_id)
         if rk is None or limit <= 0:
             return []
+        if self._chunked.get(rk):
+            seen: dict[str, None] = {}
+            async for cols in self._chunks(rk, frozenset({kind})):
+                msg_col = cols[2]
+                for i in chunks.select(cols, frozenset({kind})):
+                    if msg_col[i] is not None:
+                        seen.setdefault(str(msg_col[i]), None)
+                        if len(seen) >= limit:
+                            return list(seen)
+            return list(seen)
         rare = "" if kind in COMMON_KINDS else f" AND {COMMON_KINDS_SQL}"
         # In sequence order, a page at a time: stops as soon as enough ids are found
         # (a GROUP BY would read every event of the kind first).

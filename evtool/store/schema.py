@@ -69,13 +69,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN host TEXT;        -- the host it runs on (a pid means nothing elsewhere)
     ALTER TABLE runs ADD COLUMN heartbeat REAL;   -- unix time of its last heartbeat
     """,
+    # 3: how the run's trace table is laid out: NULL one row per event (indexed at the end),
+    # 1 chunks of compressed columns (evtool.store.chunks)
+    """
+    ALTER TABLE runs ADD COLUMN trace_format INTEGER;
+    """,
 )
 # Columns a reader needs that an older schema lacks; a reader selects NULL for them instead.
-ADDED_COLUMNS: tuple[str, ...] = ("pid", "host", "heartbeat")
+ADDED_COLUMNS: tuple[str, ...] = ("pid", "host", "heartbeat", "trace_format")
 
 SCHEMA_VERSION: int = len(MIGRATIONS)
 
-# Each run's trace lives in its own table, `trace_<rk>`, one row per event,
+# Each run's trace lives in its own table, `trace_<rk>`. Since schema version 3 it holds chunks
+# of events (evtool.store.chunks, `runs.trace_format` = 1); before, one row per event, as below.
+# Such a table, from an older run, is still read.
+#
+# The row layout: one row per event,
 # `seq` being the rowid. Why not one shared table: appending to a rowid table
 # with no secondary index is about twice as fast as maintaining indexes row
 # by row, and building them once at the end is cheaper; deleting a run is a
@@ -103,12 +112,14 @@ def trace_table(run_key: int) -> str:
 
 
 def create_trace_sql(run_key: int) -> str:
-    """The statement that creates a run's trace table."""
-    return f"CREATE TABLE IF NOT EXISTS {trace_table(run_key)} ({TRACE_COLUMNS})"
+    """The statement that creates a run's (chunked) trace table."""
+    from evtool.store.chunks import create_sql
+
+    return create_sql(trace_table(run_key))
 
 
 def index_trace_sql(run_key: int) -> list[str]:
-    """The statements that index a run's trace table by message, (uncommon) kind and key."""
+    """The statements that index a run's trace table in the row layout by message, (uncommon) kind and key."""
     table = trace_table(run_key)
     return [f"CREATE INDEX IF NOT EXISTS {table}_{name} ON {table}({column}) WHERE {where}"
             for name, column, where in TRACE_INDEXES]

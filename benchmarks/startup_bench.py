@@ -1,0 +1,129 @@
+"""Start-up costs of the command line, as ratios measured in the same run.
+
+* `evtool --help` against `python -c "import typer"` (target: at most 1.3);
+* `evtool validate` on every bundled lesson, this tree against a baseline tree
+  given with `--baseline DIR` (a checkout of an older evtool; target: at least
+  3 times faster);
+* `evtool run` of a small lesson: the share of its wall time spent importing
+  modules (`python -X importtime`, top-level imports summed; target: under 1/3).
+
+Each command runs in a fresh interpreter, alternating between the two sides of
+a ratio, `--rounds` times; the medians are compared. Bytecode caches are
+written to a temporary `PYTHONPYCACHEPREFIX` and warmed first, as an installed
+package has them.
+
+    python benchmarks/startup_bench.py [--baseline /path/to/old/evtool/tree] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_LESSON = "competing-consumers"
+
+
+def _env(tree: Path, cache: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(tree), PYTHONPYCACHEPREFIX=cache, COLUMNS="80", NO_COLOR="1")
+    return env
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: str) -> float:
+    """Wall seconds of one run of `cmd` in a fresh process (its output discarded)."""
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t0
+
+
+def median(xs: list[float]) -> float:
+    """The median (upper middle for an even count)."""
+    return sorted(xs)[len(xs) // 2]
+
+
+def paired(a: tuple[list[str], dict[str, str]], b: tuple[list[str], dict[str, str]], rounds: int,
+           cwd: str) -> tuple[float, float]:
+    """Median wall seconds of `a` and of `b`, run alternately (one warm-up each)."""
+    ta: list[float] = []
+    tb: list[float] = []
+    timed(*a, cwd)
+    timed(*b, cwd)
+    for i in range(rounds):
+        first, second = (a, b) if i % 2 == 0 else (b, a)
+        t1 = timed(*first, cwd)
+        t2 = timed(*second, cwd)
+        if first is a:
+            ta.append(t1)
+            tb.append(t2)
+        else:
+            tb.append(t1)
+            ta.append(t2)
+    return median(ta), median(tb)
+
+
+def import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float]:
+    """Median (wall seconds, share of it spent in top-level imports) of `cmd` under -X importtime."""
+    walls: list[float] = []
+    shares: list[float] = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        out = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, cwd=cwd, capture_output=True,
+                             text=True, check=False)
+        wall = time.perf_counter() - t0
+        total_us = 0
+        for line in out.stderr.splitlines():
+            if not line.startswith("import time:") or "cumulative" in line:
+                continue
+            _, cumulative, name = line.split("|")
+            if not name.startswith("  ") and name.strip():  # one space: a top-level import
+                total_us += int(cumulative)
+        walls.append(wall)
+        shares.append(total_us / 1e6 / wall)
+    return median(walls), median(shares)
+
+
+def main() -> None:
+    """Measure and print the ratios (and a JSON line)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", type=Path, help="an older evtool source tree to compare `validate` with")
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args()
+    py = sys.executable
+    lessons = sorted(str(p) for p in (ROOT / "evtool" / "lessons").glob("*.yaml"))
+    result: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = str(Path(tmp) / "pycache")
+        env = _env(ROOT, cache)
+        typer_s, help_s = paired(([py, "-c", "import typer"], env), ([py, "-m", "evtool", "--help"], env),
+                                 args.rounds, tmp)
+        result["help_ratio"] = help_s / typer_s
+        print(f"evtool --help {help_s * 1e3:7.0f} ms   python -c 'import typer' {typer_s * 1e3:7.0f} ms   "
+              f"ratio {help_s / typer_s:5.2f}  (target <= 1.3)")
+
+        validate = [py, "-m", "evtool", "validate", *lessons]
+        if args.baseline is not None:
+            base_env = _env(args.baseline.resolve(), str(Path(tmp) / "pycache-base"))
+            base_s, new_s = paired((validate, base_env), (validate, env), args.rounds, tmp)
+            result["validate_s"] = new_s
+            result["validate_speedup"] = base_s / new_s
+            print(f"evtool validate ({len(lessons)} lessons) {new_s * 1e3:7.0f} ms   baseline {base_s * 1e3:7.0f} ms   "
+                  f"speed-up {base_s / new_s:5.2f}  (target >= 3)")
+
+        run = [py, "-m", "evtool", "run", SMALL_LESSON, "--quiet", "--no-record"]
+        timed(run, env, tmp)
+        wall, share = import_share(run, env, tmp, args.rounds)
+        result["run_import_share"] = share
+        print(f"evtool run {SMALL_LESSON} --quiet --no-record {wall * 1e3:7.0f} ms   "
+              f"imports {share:6.1%} of it  (target < 33%)")
+    print(json.dumps({k: round(v, 3) for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()

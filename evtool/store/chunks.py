@@ -1,0 +1,112 @@
+"""A run's trace stored in chunks: one row per batch of events, its columns compressed together.
+
+Since schema version 3 a run's trace table (`trace_<rk>`) holds one row per
+batch the engine handed over (about 2,000 events), not one row per event:
+
+    first_seq  the sequence number of the chunk's first event (its rowid)
+    n          how many events it holds
+    t_last     the virtual time of its last event (ns)
+    published  how many of them are `published` (the run's message count)
+    fmt        'B': `data` holds the events' data as values; 'J': as JSON text
+    summary    zlib(marshal((kinds, msgs, keys))): the distinct kinds, message ids and keys in it
+    cols       zlib(marshal(columns)): the ten `TraceEvent` fields as ten tuples
+
+Why: a row per event with three secondary indexes cost the writer about 6 µs
+an event and 82 MB per million events; a chunk costs a fraction of a
+microsecond an event (the engine's side already marshals the columns to send
+them to the writer, and that very payload is what gets compressed and stored)
+and about 5 MB per million events. A reader decodes whole chunks (about 1 µs an
+event) and filters them in memory, a chunk at a time, so memory stays bounded; a
+query for a message, a key or a rare kind reads the small summaries first and
+decodes only the chunks that hold a match.
+Runs recorded before version 3 keep their row tables and are read as they are
+(`runs.trace_format` is NULL for them).
+
+`marshal` version 4 is used for the columns: every Python since 3.4 reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
+from typing import Any
+
+from evtool.core.events import TraceEvent
+
+FORMAT = 1
+"""`runs.trace_format` of a chunked trace (NULL: one row per event, as before schema version 3)."""
+
+MARSHAL_VERSION = 4
+ZLIB_LEVEL = 1  # level 6 saves another 5 % for three times the time
+
+CHUNK_COLUMNS = ("first_seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, t_last INTEGER NOT NULL, "
+                 "published INTEGER NOT NULL, fmt TEXT NOT NULL, summary BLOB NOT NULL, cols BLOB NOT NULL")
+
+# The head of a batch frame's payload: n, t_last, published, the summary's length (then the
+# marshalled summary, then the marshalled columns).
+HEAD = struct.Struct("<qqqq")
+
+COUNTS_SQL = "SELECT coalesce(sum(n), 0), coalesce(max(t_last), 0), coalesce(sum(published), 0) FROM {table}"
+NEXT_SEQ_SQL = "SELECT coalesce(max(first_seq + n), 0) FROM {table}"
+
+_decode_json = json.JSONDecoder().decode
+
+
+def create_sql(table: str) -> str:
+    """The statement that creates a chunked trace table."""
+    return f"CREATE TABLE IF NOT EXISTS {table} ({CHUNK_COLUMNS})"
+
+
+def head(cols: Sequence[Sequence[Any]]) -> bytes:
+    """The chunk head and summary for a batch given as columns (t, kind, msg, ..., key at 6)."""
+    n = len(cols[0]) if cols else 0
+    if not n:
+        return HEAD.pack(0, 0, 0, 0)
+    summary = marshal.dumps((tuple(set(cols[1])), tuple(set(cols[2])), tuple(set(cols[6]))), MARSHAL_VERSION)
+    return HEAD.pack(n, cols[0][-1], cols[1].count("published"), len(summary)) + summary
+
+
+def summary(blob: bytes) -> tuple[frozenset[Any], frozenset[Any], frozenset[Any]]:
+    """The distinct kinds, message ids and keys of a stored chunk."""
+    kinds, msgs, keys = marshal.loads(zlib.decompress(blob))
+    return frozenset(kinds), frozenset(msgs), frozenset(keys)
+
+
+def compress(payload: bytes | memoryview) -> bytes:
+    """The stored form of a batch's marshalled columns."""
+    return zlib.compress(payload, ZLIB_LEVEL)
+
+
+def columns(blob: bytes, fmt: str) -> list[tuple[Any, ...]]:
+    """The ten columns of a stored chunk, with `data` as values whatever the format."""
+    cols = list(marshal.loads(zlib.decompress(blob)))
+    if fmt == "J":
+        cols[9] = tuple(None if d is None else _decode_json(d) for d in cols[9])
+    return cols
+
+
+def events(cols: Sequence[Sequence[Any]], rows: Iterable[int] | None = None) -> list[TraceEvent]:
+    """`TraceEvent`s of a chunk's columns: all of them, or the rows at the given indexes."""
+    if rows is None:
+        return list(map(partial(tuple.__new__, TraceEvent), zip(*cols, strict=True)))
+    return [TraceEvent._make(c[i] for c in cols) for i in rows]
+
+
+def select(cols: Sequence[Sequence[Any]], kinds: frozenset[str] | None = None, msgs: frozenset[str] | None = None,
+           key: str | None = None) -> Iterator[int]:
+    """Indexes of the rows that pass every filter given (kind in `kinds`, msg in `msgs`, key equal)."""
+    candidates: Iterable[int] = range(len(cols[0]))
+    if msgs is not None:
+        col = cols[2]
+        candidates = (i for i in candidates if col[i] in msgs)
+    if kinds is not None:
+        col_k = cols[1]
+        candidates = (i for i in candidates if col_k[i] in kinds)
+    if key is not None:
+        col_key = cols[6]
+        candidates = (i for i in candidates if col_key[i] == key)
+    return iter(candidates)
