@@ -15,8 +15,9 @@ Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table)
 * deliveries: ReceiveMessage with long polling (WaitTimeSeconds 1), MaxNumberOfMessages = the free prefetch
   credit (at most 10); ApproximateReceiveCount is the delivery count;
 * ack = DeleteMessage (batched, 10 a call); nack = ChangeMessageVisibility to the retry delay (whole seconds,
-  rounded up; 0 = at once); SQS has no reject: evtool sends a copy to the dead-letter queue and deletes the
-  original (without a target it only deletes: dropped);
+  rounded up; 0 = at once); SQS has no reject: under the sqs profiles (reject_action lease_expiry) the
+  message is left alone and comes back when its visibility timeout ends; under another profile evtool sends
+  a copy to the dead-letter queue and deletes the original (without a target it only deletes: dropped);
 * MessageDeduplicationId = ``msg.dedup_id`` when set (decision 1). A FIFO queue needs a deduplication id
   when content-based deduplication is off; for a message without one evtool sends a fresh id, so it is
   never deduplicated;
@@ -64,6 +65,28 @@ def queue_name(prefix: str, channel: str, group: str | None, fifo: bool) -> str:
     base = f"{prefix}-{channel}" + (f"-{group}" if group else "")
     base = re.sub(r"[^A-Za-z0-9_-]", "_", base)[: 80 - (5 if fifo else 0)]
     return base + (".fifo" if fifo else "")
+
+
+ENVELOPE = "evtool"
+"""The message attribute that carries the envelope when the body is the payload alone (see `_body`)."""
+
+
+def _body(msg: Message, content_dedup: bool) -> tuple[str, dict[str, Any]]:
+    """The MessageBody and MessageAttributes of `msg`. On a queue with ContentBasedDeduplication SQS hashes
+    the body ("Amazon SQS uses a SHA-256 hash to generate the MessageDeduplicationId using the body of the
+    message (but not the attributes of the message)", API reference SendMessage), so there the body is the
+    payload alone, as the core hashes it, and the rest of the message travels in an attribute."""
+    full = encode_message(msg).decode()
+    if not content_dedup:
+        return full, {}
+    body = json.dumps(msg.payload, separators=(",", ":"), sort_keys=True, default=str)
+    return body, {ENVELOPE: {"DataType": "String", "StringValue": full}}
+
+
+def _decode(raw: dict[str, Any]) -> Message:
+    """The message of a received SQS message (its envelope attribute when there is one, else its body)."""
+    env = (raw.get("MessageAttributes") or {}).get(ENVELOPE)
+    return decode_message((env["StringValue"] if env else raw["Body"]).encode())
 
 
 def _secs(ns: int | None, default: int) -> int:
@@ -259,7 +282,10 @@ class SqsTransport:
     # ------------------------------------------------------------------ publishing
 
     def _entry(self, channel: str, msg: Message) -> dict[str, Any]:
-        entry: dict[str, Any] = {"MessageBody": encode_message(msg).decode()}
+        body, attrs = _body(msg, self._content_dedup(channel))
+        entry: dict[str, Any] = {"MessageBody": body}
+        if attrs:
+            entry["MessageAttributes"] = attrs
         if self.fifo.get(channel):
             entry["MessageGroupId"] = str(msg.key) if msg.key is not None else "_"
             dedup = getattr(msg, "dedup_id", None)
@@ -311,7 +337,7 @@ class SqsTransport:
             try:
                 resp = await self.client.receive_message(
                     QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=WAIT_S,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"])
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=[ENVELOPE])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the loop tries again
@@ -324,8 +350,8 @@ class SqsTransport:
                     return      # received by a consumer that is gone: back when the visibility timeout ends
                 count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
                 reader.in_flight += 1
-                sink.deliver(reader.spec.sid, decode_message(raw["Body"].encode()), count, count > 1,
-                             (reader, raw["ReceiptHandle"], raw["Body"], count))
+                sink.deliver(reader.spec.sid, _decode(raw), count, count > 1,
+                             (reader, raw["ReceiptHandle"], raw, count))
 
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Stop receiving; what the consumer holds comes back when its visibility timeout ends."""
@@ -354,13 +380,20 @@ class SqsTransport:
                 self.sink.problem(f"ChangeMessageVisibility on {reader.url}: {exc}")
 
     async def reject(self, handle: Any) -> None:
-        """No reject in SQS: a copy to the dead-letter queue (if any), then DeleteMessage."""
-        reader, receipt, body, count = handle
+        """SQS has no reject call. Under a profile whose reject_action is lease_expiry (sqs-standard,
+        sqs-fifo) the message is simply not deleted: it becomes visible again when its visibility timeout
+        expires and counts as a receive toward maxReceiveCount ("If the message is not deleted or its
+        visibility timeout is not extended before the timeout expires, it becomes visible again",
+        https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/aws.sdk.kotlin.services.sqs.model/-receive-message-request/visibility-timeout.html).
+        Under any other profile: a copy to the dead-letter queue (if any), then DeleteMessage."""
+        reader, receipt, raw, count = handle
         reader.settled()
         assert self.topology is not None and self.sink is not None and self.deletes is not None
         channel = reader.spec.channel
+        if self.topology.channels[channel].reject_action == "lease_expiry":
+            return
         target = self.topology.channels[channel].dead_letter
-        msg = decode_message(body.encode())
+        msg = _decode(raw)
         if target is not None and (target, None) in self.urls:
             copy = msg.copy(deaths=(DeathRecord(channel, "rejected", count, 0, 0, msg.key), *msg.deaths))
             self.copied.add(copy.id)
@@ -379,7 +412,8 @@ class SqsTransport:
             await asyncio.sleep(WATCH_S)
             try:
                 resp = await self.client.receive_message(QueueUrl=url, MaxNumberOfMessages=BATCH,
-                                                         VisibilityTimeout=0, WaitTimeSeconds=0)
+                                                         VisibilityTimeout=0, WaitTimeSeconds=0,
+                                                         MessageAttributeNames=[ENVELOPE])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the watcher goes on
@@ -387,7 +421,7 @@ class SqsTransport:
                     self.sink.problem(f"watching {target}: {exc}")
                 continue
             for raw in resp.get("Messages", []):
-                msg = decode_message(raw["Body"].encode())
+                msg = _decode(raw)
                 if msg.id in self.copied or (target, msg.id) in self.seen_dead:
                     continue
                 self.seen_dead.add((target, msg.id))
