@@ -117,6 +117,7 @@ class _Group:
     in_flight: int = 0
     high: list[int] = field(default_factory=list)                 # 1 + the highest offset ever read
     floored: bool = False         # a late group starting from latest: positioned at the ends of its subscribe
+    joining: set[int] = field(default_factory=set)               # members that joined and await an assignment
 
     def __post_init__(self) -> None:
         n = self.partitions
@@ -310,13 +311,15 @@ class KafkaTransport:
                 g.owner[p] = spec.sid
                 self._fact("partition_assigned", g.channel, {"group": g.group, "partition": p}, member)
             if not any(k[:2] == (spec.channel, spec.group) for k in self.prejoined):
-                self._later(self._rebalanced(g, g.generation, "join"))
+                # the generation formed before the run: every assignment is known now, nothing to wait for
+                self._later(self._rebalanced(g, g.generation, "join", settle_s=0.0))
         else:
             plan = self.topology.channels[spec.channel]
             if spec.group in plan.late:
                 await self._floor(spec.channel, spec.group)
             member = await self._join(spec)
             self.members[spec.sid] = member
+            member.group.joining.add(spec.sid)
             await member.consumer.start()
         member.task = asyncio.get_running_loop().create_task(self._loop(member))
         if member.group.commit_mode == "periodic":
@@ -350,10 +353,15 @@ class KafkaTransport:
     def busy(self) -> bool:
         """Records the broker will hand out again that the run cannot see waiting: a partition read past its
         last commit by a member that crashed or left (the next owner re-reads from the commit), or sought
-        back. The drain waits for them while the group has a live member."""
+        back; a rebalance still running (a member that joined and has no assignment yet) or not yet traced.
+        The drain waits for them while the group has a live member."""
+        if self.tasks:
+            return True
         for g in self.groups.values():
             if not any(mb.alive and mb.group is g for mb in self.members.values()):
                 continue
+            if any(self.members[sid].alive for sid in g.joining if sid in self.members):
+                return True
             for p in range(g.partitions):
                 if g.next_offset[p] < g.high[p] and (p, g.next_offset[p]) not in g.held:
                     return True
@@ -658,6 +666,7 @@ class KafkaTransport:
         g = member.group
         if not member.alive:
             return
+        g.joining.discard(member.spec.sid)
         for p in partitions:
             prev = g.owner.get(p)
             if prev is not None and prev != member.spec.sid and prev in self.dead_sids:
@@ -687,8 +696,9 @@ class KafkaTransport:
             g.reasons.clear()
             self._later(self._rebalanced(g, generation, reason))
 
-    async def _rebalanced(self, g: _Group, generation: int, reason: str) -> None:
-        await asyncio.sleep(REBALANCE_SETTLE_S)
+    async def _rebalanced(self, g: _Group, generation: int, reason: str,
+                          settle_s: float = REBALANCE_SETTLE_S) -> None:
+        await asyncio.sleep(settle_s)
         if g.share or self.sink is None or not hasattr(self.sink, "fact"):
             return
         assignment = {f"{self.members[sid].spec.consumer}#{self.members[sid].spec.instance}": sorted(

@@ -96,10 +96,13 @@ def _secs(ns: int | None, default: int) -> int:
 class _Batcher:
     """Coalesces the calls of one kind made in one loop iteration into batches of 10 (one round trip each)."""
 
-    def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]]) -> None:
+    def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]],
+                 ordered: Callable[[str], bool] = lambda url: False) -> None:
         self.call = call
+        self.ordered = ordered
         self.pending: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
         self.scheduled = False
+        self.locks: dict[str, asyncio.Lock] = {}
 
     def add(self, queue_url: str, entry: dict[str, Any]) -> asyncio.Future[bool]:
         """Queue `entry` for `queue_url`; the future is True when SQS accepted it."""
@@ -115,9 +118,20 @@ class _Batcher:
         pending, self.pending = self.pending, {}
         calls = []
         for url, items in pending.items():
-            for i in range(0, len(items), BATCH):
-                calls.append(self._one(url, items[i:i + BATCH]))
+            chunks = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+            if self.ordered(url):
+                calls.append(self._in_order(url, chunks))
+            else:
+                calls.extend(self._one(url, c) for c in chunks)
         await asyncio.gather(*calls)
+
+    async def _in_order(self, url: str, chunks: list[list[tuple[dict[str, Any], asyncio.Future[bool]]]]) -> None:
+        """A FIFO queue keeps the order of the calls it receives: one batch at a time, and after the batches of
+        the previous loop iterations (concurrent calls could arrive in any order and reorder a group)."""
+        lock = self.locks.setdefault(url, asyncio.Lock())
+        async with lock:
+            for c in chunks:
+                await self._one(url, c)
 
     async def _one(self, url: str, items: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
         entries = [{**e, "Id": str(i)} for i, (e, _f) in enumerate(items)]
@@ -197,7 +211,8 @@ class SqsTransport:
             await self.close()
             raise TransportUnavailable(f"cannot reach SQS at {redact_url(self.url)}: {exc}") from exc
         self.server_version = "sqs api 2012-11-05"
-        self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries))
+        self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries),
+                              ordered=lambda url: url.endswith(".fifo"))
         self.deletes = _Batcher(lambda url, entries: self.client.delete_message_batch(QueueUrl=url,
                                                                                       Entries=entries))
 
