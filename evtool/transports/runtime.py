@@ -19,6 +19,7 @@ tallied from those facts, not read from the broker.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -615,9 +616,10 @@ class RealtimeEngine(Engine):
 
     def __init__(self, loaded: LoadedScenario, transport: Transport, topology: Topology, *,
                  seed: int | None = None, duration_ns: int | None = None,
-                 listeners: Sequence[Listener] = ()) -> None:
-        super().__init__(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners)
+                 listeners: Sequence[Listener] = (), limits: Any = None) -> None:
+        super().__init__(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners, limits=limits)
         self.kernel = RealtimeKernel()  # type: ignore[assignment]
+        self._flushed_events = 0
         self.hop_zero = True          # the real network is the hop
         self.patterns = []            # patterns run on the local engine only (capabilities says so)
         self.broker = TransportBroker(self, transport, topology,  # type: ignore[assignment]
@@ -640,6 +642,7 @@ class RealtimeEngine(Engine):
                     break
                 if len(self.buffer) >= FLUSH_EVERY:
                     self.flush()
+                self._check_budget()
                 if self.phase == "load" and self._load_done():
                     # in real time, waiting out the rest of the load phase with nothing left to send would
                     # only cost wall time: the drain starts now (its maximum counts from here)
@@ -656,6 +659,30 @@ class RealtimeEngine(Engine):
         finally:
             kernel.cancel_all()
         return self.finish()
+
+    def _check_budget(self) -> None:
+        """`run.budget` / --max-messages / --max-wall / --max-events on a real broker: published messages,
+        wall time since the start, and trace events (a real run has no kernel events; its trace events stand
+        for them), checked every poll; over budget the run stops (outcome unknown) and the caller cleans up."""
+        if self.phase == "done":
+            return
+        lim = self.limits
+        published = sum(self.broker.published.values())  # type: ignore[attr-defined]
+        if published > lim.messages:
+            self._over_budget("messages")
+        elif self._deadline is not None and time.monotonic() > self._deadline:
+            self._over_budget("wall")
+        elif self.digest_events() > lim.events:
+            self._over_budget("events")
+
+    def digest_events(self) -> int:
+        """Trace events so far (flushed and buffered)."""
+        return len(self.buffer) + self._flushed_events
+
+    def flush(self) -> None:
+        """`Engine.flush`, counting the events it hands on (the events budget of a real run)."""
+        self._flushed_events += len(self.buffer)
+        super().flush()
 
     def _load_done(self) -> bool:
         """Every producer has stopped and nothing is left on the timeline (injections, faults, a late
