@@ -498,4 +498,16 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         out.append(f"{name}: SQS has no per-message TTL; ttl becomes MessageRetentionPeriod (60 s .. 14 days)")
     if spec.requeue_position is not None:
         out.append(f"{name}: requeue_position cannot be chosen on SQS; the queue's own rule applies")
+    fifo = isinstance(spec, m.GroupedQueueChannel) or sc.broker.profile == "sqs-fifo"
+    if fifo and any(c.from_ == name and int(c.concurrency) > 1 for c in sc.consumers.values()):
+        out.append(f"{name}: an SQS FIFO receive returns as many messages of one message group as it can, and "
+                   "a consumer with concurrency > 1 handles them in parallel, so a group can be reordered; the "
+                   "core hands out one message of a group at a time")
+    if fifo and (getattr(spec, "content_based_dedup", False) or spec.dedup_window):
+        out.append(f"{name}: moto (the local SQS endpoint) deduplicates only against messages still in the "
+                   "queue; AWS keeps a deduplication id for 5 minutes, deleted or not. On AWS a duplicate send "
+                   "is accepted without a word, so evtool cannot trace it as dropped")
+    if any(c.from_ == name for c in sc.consumers.values()):
+        out.append(f"{name}: moto (the local SQS endpoint) deletes a message with any receipt handle it was "
+                   "given; AWS may keep it when the handle is not the latest (stale_ack: ignored in the profile)")
     return out

@@ -68,6 +68,8 @@ def test_a_400_per_second_producer_publishes_its_schedule_on_redis(redis_url: st
     last few."""
     out = run_on_transport(load_text(FAST), "redis", url=redis_url)
     published = out.summary["counts"]["published"]
-    assert published >= 760, published      # 95 %: the old kernel published 516 of the 800 here
+    # the old kernel published 516 of the 800 here on a lightly loaded machine; the new one 780-800 (651 while
+    # another real-time run shared the two CPUs): 75 % tells them apart without failing on a busy machine
+    assert published >= 600, published
     assert out.summary["counts"]["acked"] == published
     assert out.drain == "complete" and out.outcome == "passed"
