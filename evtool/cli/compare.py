@@ -112,10 +112,8 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
     except ImportError:
         err.print("[red]error[/red] transports are not available in this build")
         return EXIT_INVALID
-    from evtool.sim.engine import Engine
-
     from evtool.scenario.units import parse_duration
-    from evtool.sim.engine import limits_for
+    from evtool.sim.engine import Engine, limits_for
 
     seed = loaded.model.run.seed if opts.seed is None else opts.seed
     # the run budget (run.budget, --max-events/--max-messages/--max-wall) holds for every column
