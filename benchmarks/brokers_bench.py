@@ -8,8 +8,11 @@ as fast as it can (every publish awaits its own confirm / PubAck / XADD reply,
 pipelined), the consumers ack each message. The figure is acked messages per
 wall second from the start of the run to the end of the drain.
 
-Plain-client anchors on this machine (research/performance-baselines.md):
-1,200-5,000 msg/s with each publish confirmed one at a time, 14,000-34,000 pipelined.
+Next to each transport the benchmark measures, in the same run, a plain-client anchor: the same client
+library publishing N messages pipelined (every publish confirmed, all in flight together, or the broker's
+batch call) to a fresh queue while one consumer reads and acks them (prefetch 100); the figure is N over the
+time to the last ack. The ratio evtool / anchor is what evtool's engine costs on the same machine at the same
+moment (on a busy machine every absolute figure drops; the ratio is the comparable one).
 
 Kafka runs the queue as the kafka profile's share group (emulated on a consumer group, one partition per
 consumer, a commit after each ack); SQS runs it on moto's server, an emulator whose speed says little about
@@ -23,8 +26,10 @@ so it gets fewer messages by default.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
+from typing import Any
 
 from evtool.scenario.loader import load_text
 from evtool.sim.engine import Engine
@@ -69,6 +74,168 @@ def real(transport: str, messages: int) -> dict[str, float | int | str]:
             "server": out.extra.get("server", "")}
 
 
+# ----------------------------------------------------------------------------------------- plain anchors
+
+
+async def _anchor_rabbitmq(n: int) -> float:
+    import aiormq
+
+    conn = await aiormq.connect("amqp://guest:guest@127.0.0.1:5672/")
+    try:
+        pub = await conn.channel()
+        q = (await pub.queue_declare("", exclusive=True)).queue
+        sub = await conn.channel()
+        await sub.basic_qos(prefetch_count=100)
+        done = asyncio.Event()
+        got = 0
+
+        async def on(message: Any) -> None:
+            nonlocal got
+            await sub.basic_ack(message.delivery.delivery_tag)
+            got += 1
+            if got >= n:
+                done.set()
+
+        await sub.basic_consume(q, on)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(pub.basic_publish(b"x" * 200, routing_key=q) for _ in range(n)))
+        await done.wait()
+        return time.perf_counter() - t0
+    finally:
+        await conn.close()
+
+
+async def _anchor_nats(n: int) -> float:
+    import nats
+
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    js = nc.jetstream()
+    name = f"anchor{int(time.time() * 1000) % 10**9}"
+    try:
+        await js.add_stream(name=name, subjects=[f"{name}.x"])
+        sub = await js.pull_subscribe(f"{name}.x", durable="c")
+        t0 = time.perf_counter()
+        pubs = asyncio.gather(*(js.publish(f"{name}.x", b"x" * 200) for _ in range(n)))
+        got = 0
+        while got < n:
+            try:
+                msgs = await sub.fetch(100, timeout=1)
+            except Exception:  # noqa: BLE001 - nothing yet
+                continue
+            await asyncio.gather(*(m.ack() for m in msgs))
+            got += len(msgs)
+        await pubs
+        return time.perf_counter() - t0
+    finally:
+        try:
+            await js.delete_stream(name)
+        finally:
+            await nc.close()
+
+
+async def _anchor_redis(n: int) -> float:
+    import redis.asyncio as aredis
+
+    r = aredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    key = f"anchor:{time.time_ns()}"
+    try:
+        await r.xgroup_create(key, "g", id="0", mkstream=True)
+        t0 = time.perf_counter()
+
+        async def produce() -> None:
+            for i in range(0, n, 100):
+                p = r.pipeline(transaction=False)
+                for _ in range(min(100, n - i)):
+                    p.xadd(key, {"m": b"x" * 200})
+                await p.execute()
+
+        prod = asyncio.create_task(produce())
+        got = 0
+        while got < n:
+            resp = await r.xreadgroup("g", "c", {key: ">"}, count=100, block=100)
+            ids = [eid for _k, entries in resp or [] for eid, _f in entries]
+            if ids:
+                await r.xack(key, "g", *ids)
+                got += len(ids)
+        await prod
+        return time.perf_counter() - t0
+    finally:
+        await r.delete(key)
+        await r.aclose()
+
+
+async def _anchor_kafka(n: int) -> float:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"anchor-{time.time_ns()}"
+    admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    prod = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all", linger_ms=2)
+    cons = AIOKafkaConsumer(topic, bootstrap_servers="127.0.0.1:9092", group_id=topic, enable_auto_commit=False,
+                            auto_offset_reset="earliest", session_timeout_ms=2000, heartbeat_interval_ms=500)
+    await prod.start()
+    await cons.start()
+    try:
+        while not cons.assignment():
+            await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        futs = [await prod.send(topic, b"x" * 200) for _ in range(n)]
+        got = 0
+        while got < n:
+            batch = await cons.getmany(timeout_ms=100, max_records=500)
+            got += sum(len(v) for v in batch.values())
+            if batch:
+                await cons.commit()
+        await asyncio.gather(*futs)
+        return time.perf_counter() - t0
+    finally:
+        await cons.stop()
+        await prod.stop()
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def _anchor_sqs(n: int) -> float:
+    from aiobotocore.session import get_session
+
+    ctx = get_session().create_client("sqs", endpoint_url="http://127.0.0.1:5000", region_name="us-east-1",
+                                      aws_access_key_id="x", aws_secret_access_key="x")
+    c = await ctx.__aenter__()
+    url = (await c.create_queue(QueueName=f"anchor-{time.time_ns()}"))["QueueUrl"]
+    try:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(c.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(j), "MessageBody": "x" * 200} for j in range(min(10, n - i))]) for i in range(0, n, 10)))
+        got = 0
+        while got < n:
+            resp = await c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            msgs = resp.get("Messages", [])
+            if msgs:
+                await c.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(j), "ReceiptHandle": m["ReceiptHandle"]} for j, m in enumerate(msgs)])
+                got += len(msgs)
+        return time.perf_counter() - t0
+    finally:
+        await c.delete_queue(QueueUrl=url)
+        await ctx.__aexit__(None, None, None)
+
+
+ANCHORS = {"rabbitmq": _anchor_rabbitmq, "nats": _anchor_nats, "redis": _anchor_redis, "kafka": _anchor_kafka,
+           "sqs": _anchor_sqs}
+
+
+def anchor(transport: str, messages: int) -> int | None:
+    """The plain client's msg/s for `transport` (pipelined publish, one consumer acking), or None on error."""
+    try:
+        wall = asyncio.run(asyncio.wait_for(ANCHORS[transport](messages), timeout=300))
+    except Exception as exc:  # noqa: BLE001 - an anchor that fails is reported, the benchmark goes on
+        print(json.dumps({"target": transport, "anchor_error": f"{type(exc).__name__}: {exc}"}))
+        return None
+    return round(messages / wall)
+
+
 def main() -> None:
     """Run the benchmark and print one JSON line per target, then a summary table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,16 +250,22 @@ def main() -> None:
         if why is not None:
             rows.append({"target": t, "skipped": why})
             continue
-        rows.append(real(t, args.sqs_messages if t == "sqs" else args.messages))
+        n = args.sqs_messages if t == "sqs" else args.messages
+        row = real(t, n)
+        row["anchor_msg_per_s"] = anchor(t, n)
+        if row["anchor_msg_per_s"]:
+            row["ratio"] = round(float(row["msg_per_s"]) / float(row["anchor_msg_per_s"]), 2)
+        rows.append(row)
     for r in rows:
         print(json.dumps(r))
     print()
-    print(f"{'target':<10} {'messages':>9} {'msg/s':>9}")
+    print(f"{'target':<10} {'messages':>9} {'evtool msg/s':>13} {'plain client':>13} {'ratio':>6}")
     for r in rows:
         if "skipped" in r:
             print(f"{r['target']:<10} skipped: {r['skipped']}")
         else:
-            print(f"{r['target']:<10} {r['messages']:>9} {r['msg_per_s']:>9}")
+            print(f"{r['target']:<10} {r['messages']:>9} {r['msg_per_s']:>13} {str(r.get('anchor_msg_per_s', '-')):>13} "
+                  f"{str(r.get('ratio', '-')):>6}")
 
 
 if __name__ == "__main__":

@@ -112,10 +112,14 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
     except ImportError:
         err.print("[red]error[/red] transports are not available in this build")
         return EXIT_INVALID
-    from evtool.sim.engine import Engine
+    from evtool.scenario.units import parse_duration
+    from evtool.sim.engine import Engine, limits_for
     from evtool.sim.rng import run_seed
 
     seed = run_seed(loaded.model, opts.seed)
+    # the run budget (run.budget, --max-events/--max-messages/--max-wall) holds for every column
+    limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages,
+                        wall_s=parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None)
     columns: list[Column] = []
     for name in names:
         if name == "local":
@@ -128,13 +132,13 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                     return EXIT_INVALID
                 broker = get_profile(p).broker
                 label = "local" if len(profiles) == 1 else f"local·{broker}"
-                outcome = Engine(local, seed=seed, duration_ns=duration_ns).run()
+                outcome = Engine(local, seed=seed, duration_ns=duration_ns, limits=limits).run()
                 notes = capabilities(local, broker) if broker in REAL_BROKERS else []
                 columns.append(Column(label, "local", p, outcome, notes, broker if notes else None))
             continue
         try:
             outcome = run_on_transport(loaded, name, url=None, keep=opts.keep, seed=seed, duration_ns=duration_ns,
-                                       listeners=[])
+                                       listeners=[], limits=limits)
         except ScenarioError as exc:
             print_scenario_error(exc)
             return EXIT_INVALID

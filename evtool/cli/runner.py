@@ -218,8 +218,13 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     seed = session.seed
     wall0 = time.perf_counter()
     try:
+        from evtool.sim.engine import limits_for
+
+        wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         outcome = run_on_transport(loaded, opts.transport, url=opts.url, keep=opts.keep, seed=seed,
-                                   duration_ns=duration_ns, listeners=session.listeners)
+                                   duration_ns=duration_ns, listeners=session.listeners,
+                                   limits=limits_for(loaded, events=opts.max_events, messages=opts.max_messages,
+                                                     wall_s=wall_budget))
     except KeyboardInterrupt:
         session.abort("interrupted")
         return EXIT_INTERRUPTED
@@ -240,7 +245,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         events=outcome.events, outcome=outcome.outcome, drain=outcome.drain, summary=outcome.summary,
         checks=outcome.checks, run_id=run_id, wall_s=time.perf_counter() - wall0,
         extra_args=_extra_args(opts), notes=outcome.extra.get("warnings", notes), notes_for=opts.transport,
-        problems=outcome.extra.get("problems", []),
+        problems=outcome.extra.get("problems", []), limit=outcome.limit,
     )
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))

@@ -15,11 +15,10 @@ collide, and `Transport.cleanup` deletes what `Transport.declare` created.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -172,21 +171,15 @@ class PublishGate:
     """
 
     def __init__(self) -> None:
-        self.inflight: set[asyncio.Future[None]] = set()
+        self.inflight = 0                                    # publishes entered and not yet answered
+        self.idle: asyncio.Event | None = None                # set when `inflight` reaches 0 (a barrier waits)
         self.closed: asyncio.Event | None = None
+        self._cm = _Publishing(self)
 
-    @contextlib.asynccontextmanager
-    async def publishing(self) -> AsyncIterator[None]:
-        """Wrap one publish (and its broker answer)."""
-        while self.closed is not None:
-            await self.closed.wait()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.inflight.add(done)
-        try:
-            yield
-        finally:
-            self.inflight.discard(done)
-            done.set_result(None)
+    def publishing(self) -> _Publishing:
+        """Wrap one publish (and its broker answer): ``async with gate.publishing(): ...``. A counter, not a
+        future per publish: this runs for every message."""
+        return self._cm
 
     async def barrier(self, create: Callable[[], Awaitable[None]]) -> None:
         """Run `create` after every publish already under way, before any publish issued later."""
@@ -195,11 +188,34 @@ class PublishGate:
         self.closed = asyncio.Event()
         try:
             if self.inflight:
-                await asyncio.wait(list(self.inflight))
+                self.idle = asyncio.Event()
+                await self.idle.wait()
             await create()
         finally:
+            self.idle = None
             ev, self.closed = self.closed, None
             ev.set()
+
+
+class _Publishing:
+    """`PublishGate.publishing()`'s context manager (stateless: one per gate serves every publish)."""
+
+    __slots__ = ("gate",)
+
+    def __init__(self, gate: PublishGate) -> None:
+        self.gate = gate
+
+    async def __aenter__(self) -> None:
+        gate = self.gate
+        while gate.closed is not None:
+            await gate.closed.wait()
+        gate.inflight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        gate = self.gate
+        gate.inflight -= 1
+        if not gate.inflight and gate.idle is not None:
+            gate.idle.set()
 
 
 @dataclass

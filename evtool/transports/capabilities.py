@@ -148,11 +148,16 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
             out.append(f"{name}: no ack_timeout set: NATS AckWait is 30 s, so a crashed consumer's messages "
                        "come back after 30 s")
     else:  # redis
-        if consumed:
+        if consumed and spec.ack_timeout is not None:
             out.append(f"{name}: Redis never redelivers by itself; evtool runs a claimer (XPENDING IDLE + XCLAIM) "
-                       f"that gives entries idle for longer than {(spec.ack_timeout or 30_000_000_000) / 1e9:g}s "
-                       "(the channel's ack_timeout, else 30 s) to a live consumer; a nack is a claim by the same "
-                       "consumer after the retry delay")
+                       f"that gives entries idle for longer than {spec.ack_timeout / 1e9:g}s (the channel's "
+                       "ack_timeout, the application's min-idle-time) to a live consumer; a nack is a claim by the "
+                       "same consumer after the retry delay")
+        elif consumed:
+            out.append(f"{name}: Redis never redelivers by itself and the channel has no ack_timeout (the "
+                       "min-idle-time of an application's XAUTOCLAIM): a crashed consumer's entries stay pending, "
+                       "as in the redis-streams profile; a nack is a claim by the same consumer after the retry "
+                       "delay")
         if _limit(sc, spec) is not None and _profile(sc).at_limit == "keep_with_advisory":
             out.append(f"{name}: Redis has no delivery limit; at max_deliveries evtool leaves the entry pending "
                        "and never claims it again (max_deliveries_reached), as the profile's at_limit says")

@@ -38,6 +38,7 @@ from evtool.core.profiles import get_profile
 from evtool.core.routing import partition_for_key
 from evtool.scenario import models as m
 from evtool.transports.base import (
+    PublishGate,
     SubSpec,
     Topology,
     TransportError,
@@ -49,8 +50,11 @@ from evtool.transports.base import (
 )
 
 NS = 1_000_000_000
-DEFAULT_SESSION_NS = 10 * NS
-"""aiokafka's session.timeout.ms default, used when the scenario sets none."""
+DEFAULT_SESSION_NS = 2 * NS
+"""session.timeout.ms when the scenario sets none. Apache Kafka's default is 45 s (the ``kafka`` profile keeps it)
+and aiokafka's 10 s; Tansu holds every JoinGroup for about half the session timeout (measured: 10 s -> 5 s,
+2 s -> 1 s), so a short one keeps each join, and so each run, short. A scenario that crashes a consumer and
+cares when its partitions move sets ``session_timeout`` itself."""
 FETCH_MS = 100
 """How long one fetch waits for records (ms); also how fast a stopping member notices."""
 REBALANCE_SETTLE_S = 1.0
@@ -111,6 +115,9 @@ class _Group:
     dirty: set[int] = field(default_factory=set)          # partitions with acks not yet committed
     flushing: asyncio.Future[None] | None = None
     in_flight: int = 0
+    high: list[int] = field(default_factory=list)                 # 1 + the highest offset ever read
+    floored: bool = False         # a late group starting from latest: positioned at the ends of its subscribe
+    joining: set[int] = field(default_factory=set)               # members that joined and await an assignment
 
     def __post_init__(self) -> None:
         n = self.partitions
@@ -118,6 +125,7 @@ class _Group:
         self.committed = [0] * n
         self.processed = [set() for _ in range(n)]
         self.next_offset = [0] * n
+        self.high = [0] * n
 
     def watermark(self, p: int) -> int:
         """The offset a commit may move partition `p` to: the end of the contiguous processed run."""
@@ -152,6 +160,9 @@ class KafkaTransport:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.server_version = ""
         self._rr = itertools.count()
+        self.gate = PublishGate()
+        self.ends: dict[tuple[str, int], int] = {}      # (channel, partition) -> 1 + last offset produced
+        self._flooring: dict[tuple[str, str | None], asyncio.Future[None]] = {}
         at_limit = "dead_letter"
         if self.scenario is not None:
             prof = get_profile(self.scenario.broker.profile)
@@ -267,13 +278,17 @@ class KafkaTransport:
     async def publish(self, channel: str, msg: Message) -> bool:
         """Send the record (key = the message key) and wait for the broker's answer."""
         key = str(msg.key).encode() if msg.key is not None else None
-        fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
-        try:
-            md = await fut
-        except Exception as exc:  # noqa: BLE001 - the broker refused the record
-            if self.sink is not None:
-                self.sink.problem(f"produce to {self.topic(channel)}: {exc}")
-            return False
+        async with self.gate.publishing():
+            try:
+                fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
+                md = await fut
+            except Exception as exc:  # noqa: BLE001 - the broker refused the record
+                if self.sink is not None:
+                    self.sink.problem(f"produce to {self.topic(channel)}: {exc}")
+                return False
+            end = self.ends.get((channel, md.partition), 0)
+            if md.offset + 1 > end:
+                self.ends[(channel, md.partition)] = md.offset + 1
         if key is not None and md.partition != self.partition_of(channel, msg) and self.sink is not None:
             self.sink.problem(f"{channel}: key {msg.key!r} went to partition {md.partition}, evtool's "
                               f"partitioner says {self.partition_of(channel, msg)}")
@@ -296,14 +311,61 @@ class KafkaTransport:
                 g.owner[p] = spec.sid
                 self._fact("partition_assigned", g.channel, {"group": g.group, "partition": p}, member)
             if not any(k[:2] == (spec.channel, spec.group) for k in self.prejoined):
-                self._later(self._rebalanced(g, g.generation, "join"))
+                # the generation formed before the run: every assignment is known now, nothing to wait for
+                self._later(self._rebalanced(g, g.generation, "join", settle_s=0.0))
         else:
+            plan = self.topology.channels[spec.channel]
+            if spec.group in plan.late:
+                await self._floor(spec.channel, spec.group)
             member = await self._join(spec)
             self.members[spec.sid] = member
+            member.group.joining.add(spec.sid)
             await member.consumer.start()
         member.task = asyncio.get_running_loop().create_task(self._loop(member))
         if member.group.commit_mode == "periodic":
             member.committer = asyncio.get_running_loop().create_task(self._periodic(member))
+
+    async def _floor(self, channel: str, group: str | None) -> None:
+        """A late group starting from the latest record: its start is the end of each partition when it
+        subscribes (after the publishes issued before, before any issued later), as a Kafka group with
+        auto.offset.reset=latest that joined at once would have it. Tansu holds a join for about half the
+        session timeout, so the group is positioned there explicitly when its partitions are assigned,
+        instead of at the end of the log at that later moment."""
+        key = (channel, group)
+        fut = self._flooring.get(key)
+        if fut is None:
+            fut = self._flooring[key] = asyncio.get_running_loop().create_future()
+            g = self._group(channel, group)
+
+            async def mark() -> None:
+                for p in range(g.partitions):
+                    g.committed[p] = g.next_offset[p] = g.high[p] = self.ends.get((channel, p), 0)
+                g.floored = True
+
+            try:
+                await self.gate.barrier(mark)
+                fut.set_result(None)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+        await asyncio.shield(fut)
+
+    def busy(self) -> bool:
+        """Records the broker will hand out again that the run cannot see waiting: a partition read past its
+        last commit by a member that crashed or left (the next owner re-reads from the commit), or sought
+        back; a rebalance still running (a member that joined and has no assignment yet) or not yet traced.
+        The drain waits for them while the group has a live member."""
+        if self.tasks:
+            return True
+        for g in self.groups.values():
+            if not any(mb.alive and mb.group is g for mb in self.members.values()):
+                continue
+            if any(self.members[sid].alive for sid in g.joining if sid in self.members):
+                return True
+            for p in range(g.partitions):
+                if g.next_offset[p] < g.high[p] and (p, g.next_offset[p]) not in g.held:
+                    return True
+        return False
 
     async def _join(self, spec: SubSpec) -> _Member:
         """A new member of the group of `spec` (its consumer is created, not started)."""
@@ -412,6 +474,7 @@ class KafkaTransport:
                         # fetched before a revoke: the new owner reads it from the last commit
                         break
                     g.next_offset[p] = max(g.next_offset[p], rec.offset + 1)
+                    g.high[p] = max(g.high[p], rec.offset + 1)
                     if rec.offset in g.processed[p] or (p, rec.offset) in g.held:
                         continue
                     self._deliver(member, p, rec.offset, rec.value)
@@ -603,6 +666,7 @@ class KafkaTransport:
         g = member.group
         if not member.alive:
             return
+        g.joining.discard(member.spec.sid)
         for p in partitions:
             prev = g.owner.get(p)
             if prev is not None and prev != member.spec.sid and prev in self.dead_sids:
@@ -613,6 +677,11 @@ class KafkaTransport:
                                   f"#{member.spec.instance} while a live member holds it")
             g.owner[p] = member.spec.sid
             member.owned.add(p)
+            if g.floored:
+                from aiokafka.structs import TopicPartition
+
+                # a late group's start (see _floor), or the commit made since (the same offset the broker has)
+                member.consumer.seek(TopicPartition(g.topic, p), g.committed[p])
             if g.share:
                 g.next_offset[p] = max(g.next_offset[p], g.committed[p])
             self._fact("partition_assigned", g.channel, {"group": g.group, "partition": p}, member)
@@ -627,8 +696,9 @@ class KafkaTransport:
             g.reasons.clear()
             self._later(self._rebalanced(g, generation, reason))
 
-    async def _rebalanced(self, g: _Group, generation: int, reason: str) -> None:
-        await asyncio.sleep(REBALANCE_SETTLE_S)
+    async def _rebalanced(self, g: _Group, generation: int, reason: str,
+                          settle_s: float = REBALANCE_SETTLE_S) -> None:
+        await asyncio.sleep(settle_s)
         if g.share or self.sink is None or not hasattr(self.sink, "fact"):
             return
         assignment = {f"{self.members[sid].spec.consumer}#{self.members[sid].spec.instance}": sorted(
@@ -700,15 +770,23 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         if any(c.session_timeout is not None and int(c.session_timeout) < 6 * NS for c in consumers):
             out.append(f"{name}: a session_timeout under 6 s is below Apache Kafka's default "
                        "group.min.session.timeout.ms (6 s), which refuses it; Tansu accepts it")
-        out.append(f"{name}: the consumer groups join before the run starts (Kafka delays a new group's first "
-                   "rebalance); later joins, leaves and crashes rebalance on the broker, taking a few seconds")
+        if any(c.session_timeout is None for c in consumers):
+            out.append(f"{name}: no session_timeout: on the broker evtool uses {DEFAULT_SESSION_NS // NS} s (Tansu "
+                       "holds each JoinGroup for about half the session timeout, so a long one makes every join "
+                       "slow); the kafka profile keeps Apache Kafka's 45 s, so a crashed member's partitions move "
+                       f"after about {DEFAULT_SESSION_NS // NS} s here and after 45 s in the core")
+        out.append(f"{name}: the consumer groups join before the run starts (Apache Kafka delays a new group's "
+                   "first rebalance by group.initial.rebalance.delay.ms, 3 s; Tansu holds each join for about "
+                   "half the session timeout); later joins, leaves and crashes rebalance on the broker, taking "
+                   "a second or more")
         return out
     assert isinstance(spec, m.DeliveryChannel)
     if consumers:
         out.append(f"{name}: queue channels stand for KIP-932 share groups, which Tansu and aiokafka do not "
                    "have; evtool emulates them on a classic consumer group (one partition per instance): a nack "
                    "holds the record and hands it back with its count + 1, the delivery limit applies the "
-                   "profile's at_limit, a crashed member's records return after its session timeout (10 s)")
+                   "profile's at_limit, a crashed member's records return after its session timeout (the "
+                   f"consumer's session_timeout, else {DEFAULT_SESSION_NS // NS} s)")
     if isinstance(spec, m.GroupedQueueChannel):
         out.append(f"{name}: Kafka has no per-key message groups; it runs as a plain queue")
     if spec.ttl is not None:

@@ -7,9 +7,10 @@ Mapping (docs/transports.md has the full table):
 * ``topic`` and ``log`` -> one stream with a consumer group per scenario consumer group;
 * routers: Redis has no exchanges; the runtime routes on the client with the core's routing table;
 * acks are ``XACK``: the entry leaves the group's pending entries list (PEL) and stays in the stream;
-* Redis never redelivers by itself. evtool runs a claimer per group: every so often it lists pending entries
-  idle for at least the channel's ``ack_timeout`` (30 s when unset) with ``XPENDING ... IDLE`` and claims them
-  with ``XCLAIM`` for a live consumer, which increments their delivery count;
+* Redis never redelivers by itself. For a channel with an ``ack_timeout`` (the application's min-idle-time)
+  evtool runs a claimer per group: every so often it lists pending entries idle for at least that long with
+  ``XPENDING ... IDLE`` and claims them with ``XCLAIM`` for a live consumer, which increments their delivery
+  count. Without one, a crashed consumer's entries stay pending, as in the redis-streams profile;
 * a nack is an ``XCLAIM`` by the same consumer after the retry delay (a re-read of its own pending entry,
   counted); a reject, or a claim that would pass ``max_deliveries``, applies the documented dead-letter
   recipe: ``XADD`` to the dead-letter stream, then ``XACK`` (without a target the entry is just acked: dropped).
@@ -35,7 +36,6 @@ from evtool.transports.base import (
     encode_message,
     redact_url,
 )
-from evtool.transports.topology import DEFAULT_ACK_WAIT_NS
 
 BLOCK_MS = 50
 UNLIMITED_BATCH = 256
@@ -208,8 +208,12 @@ class RedisTransport:
         self.groups.add((channel, group))
         if not plan.groups and plan.kind in ("queue", "grouped_queue"):
             return
-        min_idle = plan.ack_timeout_ns or DEFAULT_ACK_WAIT_NS
-        task = asyncio.get_running_loop().create_task(self._claimer(channel, group, min_idle))
+        if plan.ack_timeout_ns is None:
+            # Redis never redelivers by itself: without an ack_timeout (the application's min-idle-time for
+            # XAUTOCLAIM) a crashed consumer's entries stay pending, as in the redis-streams profile
+            # (crash_return never); a claimer with an invented idle time would make the run differ from the core
+            return
+        task = asyncio.get_running_loop().create_task(self._claimer(channel, group, plan.ack_timeout_ns))
         self.claimers.append(task)
 
     async def _late_group(self, channel: str, group: str) -> None:

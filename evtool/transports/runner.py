@@ -75,7 +75,8 @@ def make_transport(name: str, url: str, loaded: LoadedScenario | None = None) ->
 
 async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url: str | None = None,
                                  keep: bool = False, seed: int | None = None, duration_ns: int | None = None,
-                                 listeners: Sequence[Listener] = (), prefix: str | None = None) -> RunOutcome:
+                                 listeners: Sequence[Listener] = (), prefix: str | None = None,
+                                 limits: Any = None) -> RunOutcome:
     """Run `loaded` on a real broker in real time; the outcome carries the same checks as a local run.
 
     ``outcome.extra`` holds: transport, url (password redacted), prefix, server, warnings (from
@@ -94,7 +95,8 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
     run: RealtimeRun | None = None
     try:
         await adapter.declare(topo, _LateSink())
-        run = RealtimeRun(loaded, adapter, topo, seed=seed, duration_ns=duration_ns, listeners=listeners)
+        run = RealtimeRun(loaded, adapter, topo, seed=seed, duration_ns=duration_ns, listeners=listeners,
+                          limits=limits)
         adapter.sink = run.broker  # type: ignore[attr-defined]
         outcome = await run.run_async()
         await run.settle()
@@ -121,10 +123,11 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
 
 def run_on_transport(loaded: LoadedScenario, transport: str, *, url: str | None = None, keep: bool = False,
                      seed: int | None = None, duration_ns: int | None = None,
-                     listeners: Sequence[Listener] = ()) -> RunOutcome:
-    """Synchronous wrapper of `run_on_transport_async` for the CLI."""
+                     listeners: Sequence[Listener] = (), limits: Any = None) -> RunOutcome:
+    """Synchronous wrapper of `run_on_transport_async` for the CLI (`limits`: the run's budget, as
+    `evtool.sim.engine.limits_for` gives it; None = the scenario's `run.budget`)."""
     return asyncio.run(run_on_transport_async(loaded, transport, url=url, keep=keep, seed=seed,
-                                              duration_ns=duration_ns, listeners=listeners))
+                                              duration_ns=duration_ns, listeners=listeners, limits=limits))
 
 
 class _LateSink:
@@ -152,8 +155,8 @@ KEY_COUNTS = ("published", "delivered", "redelivered", "acked", "failed", "retry
 
 
 def compare_runs(loaded: LoadedScenario, targets: Sequence[str], *, urls: dict[str, str] | None = None,
-                 seed: int | None = None, duration_ns: int | None = None, keep: bool = False
-                 ) -> dict[str, RunOutcome]:
+                 seed: int | None = None, duration_ns: int | None = None, keep: bool = False,
+                 limits: Any = None) -> dict[str, RunOutcome]:
     """Run `loaded` on each target (``local`` = the core engine, else a transport); outcomes by target."""
     out: dict[str, RunOutcome] = {}
     brokers = [t for t in targets if t != "local"]
@@ -161,11 +164,11 @@ def compare_runs(loaded: LoadedScenario, targets: Sequence[str], *, urls: dict[s
         if target == "local":
             # the core under the profile of the broker it is compared with (the first one named)
             local = under_profile(loaded, broker_profile(loaded, brokers[0])) if brokers else loaded
-            out[target] = Engine(local, seed=seed, duration_ns=duration_ns).run()
+            out[target] = Engine(local, seed=seed, duration_ns=duration_ns, limits=limits).run()
             out[target].extra["profile"] = local.model.broker.profile
         else:
             out[target] = run_on_transport(loaded, target, url=(urls or {}).get(target), keep=keep, seed=seed,
-                                           duration_ns=duration_ns)
+                                           duration_ns=duration_ns, limits=limits)
     return out
 
 

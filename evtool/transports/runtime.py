@@ -23,6 +23,7 @@ tallied from those facts, not read from the broker.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
@@ -47,10 +48,19 @@ if TYPE_CHECKING:
 NS = 1_000_000_000
 POLL_S = 0.005
 """How often the run loop looks for the end of the drain (seconds)."""
+SLICE_S = 0.004
+"""How long one timer callback may go on running the callbacks it makes due at once (seconds), see
+`RealtimeKernel._run`."""
 
 
 class RealtimeKernel:
-    """The engine kernel's interface (`now`, `at`, `after`) on the asyncio loop, in wall-clock time."""
+    """The engine kernel's interface (`now`, `at`, `after`) on the asyncio loop, in wall-clock time.
+
+    Inside a timer callback `now` is the time the callback was scheduled for (never earlier than a time
+    already handed out, so the trace stays in order), as in the virtual kernel; elsewhere (a broker's
+    callback) it is the wall clock. So an actor that schedules "now + gap" from a callback that ran late
+    (a producer behind its schedule) keeps its schedule instead of drifting by the loop's latency, and the
+    arrivals already due run at once (see `_run`)."""
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -58,24 +68,39 @@ class RealtimeKernel:
         self.processed = 0
         self._handles: set[asyncio.TimerHandle] = set()
         self.errors: list[BaseException] = []
+        self._due: list[tuple[Any, Any, int]] | None = None   # callbacks due now, made by the running one
+        self._cb_t: int | None = None                           # scheduled time of the running callback
+        self._last = 0                                           # the latest `now` handed out
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the clock at 0 now."""
         self.loop = loop
         self.t0 = loop.time()
 
+    def _wall(self) -> int:
+        assert self.loop is not None
+        return int((self.loop.time() - self.t0) * NS)
+
     @property
     def now(self) -> int:
-        """Nanoseconds since `start`."""
+        """Nanoseconds since `start` (see the class docstring)."""
         if self.loop is None:
             return 0
-        return int((self.loop.time() - self.t0) * NS)
+        t = self._cb_t if self._cb_t is not None else self._wall()
+        if t < self._last:
+            return self._last
+        self._last = t
+        return t
 
     def at(self, t: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
         """Run `fn(arg)` at run time `t` (at once if that has passed)."""
         assert self.loop is not None, "the realtime kernel is not started"
+        due = self._due
+        if due is not None and t <= self._wall():
+            due.append((fn, arg, t))    # due already: run in this loop iteration (see _run)
+            return
         holder: list[asyncio.TimerHandle] = []
-        h = self.loop.call_at(self.t0 + t / NS, self._run, fn, arg, holder)
+        h = self.loop.call_at(self.t0 + t / NS, self._run, fn, arg, holder, t)
         holder.append(h)
         self._handles.add(h)
 
@@ -83,14 +108,45 @@ class RealtimeKernel:
         """Run `fn(arg)` `delay` nanoseconds from now."""
         self.at(self.now + delay, fn, arg, prio)
 
-    def _run(self, fn: Any, arg: Any, holder: list[asyncio.TimerHandle]) -> None:
+    def _run(self, fn: Any, arg: Any, holder: list[asyncio.TimerHandle], t: int = 0) -> None:
+        """Run one timer callback, then (for up to SLICE_S) the callbacks it and they make due at once.
+
+        A producer that is behind its schedule (a high rate, or `rate: max`) schedules its next arrival in
+        the past; through `loop.call_at` that is one message per event-loop iteration, and an iteration that
+        also serves hundreds of broker callbacks takes milliseconds: the producer could not send more than a
+        few hundred messages a second whatever the broker's speed. Run here, a burst catches up at once (the
+        virtual kernel likewise runs everything due at one instant before moving on)."""
         if holder:
             self._handles.discard(holder[0])
+        if self._due is not None:       # nested (cannot happen from the loop; defensive)
+            self._call(fn, arg, t)
+            return
+        self._due = due = []
+        rest: list[tuple[Any, Any, int]] = []
+        try:
+            self._call(fn, arg, t)
+            if due:
+                deadline = time.perf_counter() + SLICE_S
+                i = 0
+                while i < len(due) and time.perf_counter() < deadline:
+                    f, a, ft = due[i]
+                    i += 1
+                    self._call(f, a, ft)
+                rest = due[i:]
+        finally:
+            self._due = None
+        for f, a, ft in rest:           # the slice is over: the rest waits for the next iterations
+            self.at(ft, f, a)
+
+    def _call(self, fn: Any, arg: Any, t: int) -> None:
         self.processed += 1
+        prev, self._cb_t = self._cb_t, t
         try:
             fn(arg)
         except Exception as exc:  # noqa: BLE001 - reported by the run loop, which stops the run
             self.errors.append(exc)
+        finally:
+            self._cb_t = prev
 
     def pending(self) -> int:
         """How many callbacks are scheduled."""
@@ -624,6 +680,9 @@ class TransportBroker:
         """Nothing in flight, delayed, between client and broker, or ready where a live consumer reads."""
         if self.inflight or self.tasks:
             return False
+        busy = getattr(self.transport, "busy", None)   # records the broker will hand out again (Kafka)
+        if busy is not None and busy():
+            return False
         live = {s.key for s in self.subs.values() if s.alive}
         for key, t in self.tallies.items():
             if t.delayed or t.limbo:
@@ -639,14 +698,15 @@ class RealtimeRun:
 
     def __init__(self, loaded: LoadedScenario, transport: Transport, topology: Topology, *,
                  seed: int | None = None, duration_ns: int | None = None,
-                 listeners: Sequence[Listener] = ()) -> None:
+                 listeners: Sequence[Listener] = (), limits: Any = None) -> None:
         self.kernel = RealtimeKernel()
+        self._flushed_events = 0
 
         def broker(profile: Profile, emit: EventSink, dispatch: Callable[[Delivery], None]) -> TransportBroker:
             return TransportBroker(self.kernel, emit, dispatch, transport, topology, profile)
 
         self.engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=listeners, clock=self.kernel,
-                             broker=broker)
+                             broker=broker, limits=limits)
         self.broker: TransportBroker = self.engine.broker
 
     async def run_async(self) -> RunOutcome:
@@ -662,7 +722,9 @@ class RealtimeRun:
                     engine.stop("error")
                     break
                 if len(engine.buffer) >= FLUSH_EVERY:
+                    self._flushed_events += len(engine.buffer)
                     engine.flush()
+                self._check_budget()
                 if engine.phase == "load" and self._load_done():
                     # in real time, waiting out the rest of the load phase with nothing left to send would
                     # only cost wall time: the drain starts now (its maximum counts from here)
@@ -679,6 +741,26 @@ class RealtimeRun:
             kernel.cancel_all()
         return engine.finish()
 
+    def _check_budget(self) -> None:
+        """`run.budget` / --max-messages / --max-wall / --max-events on a real broker: published messages,
+        wall time since the start, and trace events (a real run has no kernel events; its trace events stand
+        for them), checked every poll; over budget the run stops (outcome unknown) and the caller cleans up."""
+        engine = self.engine
+        if engine.phase == "done":
+            return
+        lim = engine.limits
+        published = sum(self.broker.published.values())
+        if published > lim.messages:
+            engine._over_budget("messages")
+        elif engine._deadline is not None and time.monotonic() > engine._deadline:
+            engine._over_budget("wall")
+        elif self.digest_events() > lim.events:
+            engine._over_budget("events")
+
+    def digest_events(self) -> int:
+        """Trace events so far (flushed and buffered)."""
+        return len(self.engine.buffer) + self._flushed_events
+
     def _load_done(self) -> bool:
         """Every producer has stopped and nothing is left on the timeline (injections, faults, a late
         consumer's start: ending the load before it would leave its messages unread)."""
@@ -689,7 +771,14 @@ class RealtimeRun:
                 return False
         if any(c.spec.start > now and not c.instances for c in engine.consumers.values()):
             return False
-        return not any(f.enabled and (f.at > now or f.every is not None) for f in engine.scenario.faults)
+        for f in engine.scenario.faults:
+            if f.enabled and (f.at > now or f.every is not None):
+                return False
+            # a crashed consumer that restarts later is still to come (what it re-reads is not on the timeline)
+            if (f.enabled and f.action == "crash" and getattr(f, "restart_after", None) is not None
+                    and any(i.state == "crashed" for i in engine.faults.targets(f.target))):
+                return False
+        return True
 
     async def settle(self, timeout_s: float = 5.0) -> None:
         """Wait (bounded) for the background broker operations still running."""

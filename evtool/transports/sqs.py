@@ -15,8 +15,9 @@ Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table)
 * deliveries: ReceiveMessage with long polling (WaitTimeSeconds 1), MaxNumberOfMessages = the free prefetch
   credit (at most 10); ApproximateReceiveCount is the delivery count;
 * ack = DeleteMessage (batched, 10 a call); nack = ChangeMessageVisibility to the retry delay (whole seconds,
-  rounded up; 0 = at once); SQS has no reject: evtool sends a copy to the dead-letter queue and deletes the
-  original (without a target it only deletes: dropped);
+  rounded up; 0 = at once); SQS has no reject: under the sqs profiles (reject_action lease_expiry) the
+  message is left alone and comes back when its visibility timeout ends; under another profile evtool sends
+  a copy to the dead-letter queue and deletes the original (without a target it only deletes: dropped);
 * MessageDeduplicationId = ``msg.dedup_id`` when set (decision 1). A FIFO queue needs a deduplication id
   when content-based deduplication is off; for a message without one evtool sends a fresh id, so it is
   never deduplicated;
@@ -66,6 +67,28 @@ def queue_name(prefix: str, channel: str, group: str | None, fifo: bool) -> str:
     return base + (".fifo" if fifo else "")
 
 
+ENVELOPE = "evtool"
+"""The message attribute that carries the envelope when the body is the payload alone (see `_body`)."""
+
+
+def _body(msg: Message, content_dedup: bool) -> tuple[str, dict[str, Any]]:
+    """The MessageBody and MessageAttributes of `msg`. On a queue with ContentBasedDeduplication SQS hashes
+    the body ("Amazon SQS uses a SHA-256 hash to generate the MessageDeduplicationId using the body of the
+    message (but not the attributes of the message)", API reference SendMessage), so there the body is the
+    payload alone, as the core hashes it, and the rest of the message travels in an attribute."""
+    full = encode_message(msg).decode()
+    if not content_dedup:
+        return full, {}
+    body = json.dumps(msg.payload, separators=(",", ":"), sort_keys=True, default=str)
+    return body, {ENVELOPE: {"DataType": "String", "StringValue": full}}
+
+
+def _decode(raw: dict[str, Any]) -> Message:
+    """The message of a received SQS message (its envelope attribute when there is one, else its body)."""
+    env = (raw.get("MessageAttributes") or {}).get(ENVELOPE)
+    return decode_message((env["StringValue"] if env else raw["Body"]).encode())
+
+
 def _secs(ns: int | None, default: int) -> int:
     return default if ns is None else max(0, math.ceil(ns / NS))
 
@@ -73,10 +96,13 @@ def _secs(ns: int | None, default: int) -> int:
 class _Batcher:
     """Coalesces the calls of one kind made in one loop iteration into batches of 10 (one round trip each)."""
 
-    def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]]) -> None:
+    def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]],
+                 ordered: Callable[[str], bool] = lambda url: False) -> None:
         self.call = call
+        self.ordered = ordered
         self.pending: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
         self.scheduled = False
+        self.locks: dict[str, asyncio.Lock] = {}
 
     def add(self, queue_url: str, entry: dict[str, Any]) -> asyncio.Future[bool]:
         """Queue `entry` for `queue_url`; the future is True when SQS accepted it."""
@@ -92,9 +118,20 @@ class _Batcher:
         pending, self.pending = self.pending, {}
         calls = []
         for url, items in pending.items():
-            for i in range(0, len(items), BATCH):
-                calls.append(self._one(url, items[i:i + BATCH]))
+            chunks = [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+            if self.ordered(url):
+                calls.append(self._in_order(url, chunks))
+            else:
+                calls.extend(self._one(url, c) for c in chunks)
         await asyncio.gather(*calls)
+
+    async def _in_order(self, url: str, chunks: list[list[tuple[dict[str, Any], asyncio.Future[bool]]]]) -> None:
+        """A FIFO queue keeps the order of the calls it receives: one batch at a time, and after the batches of
+        the previous loop iterations (concurrent calls could arrive in any order and reorder a group)."""
+        lock = self.locks.setdefault(url, asyncio.Lock())
+        async with lock:
+            for c in chunks:
+                await self._one(url, c)
 
     async def _one(self, url: str, items: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
         entries = [{**e, "Id": str(i)} for i, (e, _f) in enumerate(items)]
@@ -174,7 +211,8 @@ class SqsTransport:
             await self.close()
             raise TransportUnavailable(f"cannot reach SQS at {redact_url(self.url)}: {exc}") from exc
         self.server_version = "sqs api 2012-11-05"
-        self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries))
+        self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries),
+                              ordered=lambda url: url.endswith(".fifo"))
         self.deletes = _Batcher(lambda url, entries: self.client.delete_message_batch(QueueUrl=url,
                                                                                       Entries=entries))
 
@@ -259,7 +297,10 @@ class SqsTransport:
     # ------------------------------------------------------------------ publishing
 
     def _entry(self, channel: str, msg: Message) -> dict[str, Any]:
-        entry: dict[str, Any] = {"MessageBody": encode_message(msg).decode()}
+        body, attrs = _body(msg, self._content_dedup(channel))
+        entry: dict[str, Any] = {"MessageBody": body}
+        if attrs:
+            entry["MessageAttributes"] = attrs
         if self.fifo.get(channel):
             entry["MessageGroupId"] = str(msg.key) if msg.key is not None else "_"
             dedup = getattr(msg, "dedup_id", None)
@@ -311,7 +352,7 @@ class SqsTransport:
             try:
                 resp = await self.client.receive_message(
                     QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=WAIT_S,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"])
+                    MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=[ENVELOPE])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the loop tries again
@@ -324,8 +365,8 @@ class SqsTransport:
                     return      # received by a consumer that is gone: back when the visibility timeout ends
                 count = int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
                 reader.in_flight += 1
-                sink.deliver(reader.spec.sid, decode_message(raw["Body"].encode()), count, count > 1,
-                             (reader, raw["ReceiptHandle"], raw["Body"], count))
+                sink.deliver(reader.spec.sid, _decode(raw), count, count > 1,
+                             (reader, raw["ReceiptHandle"], raw, count))
 
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Stop receiving; what the consumer holds comes back when its visibility timeout ends."""
@@ -354,13 +395,20 @@ class SqsTransport:
                 self.sink.problem(f"ChangeMessageVisibility on {reader.url}: {exc}")
 
     async def reject(self, handle: Any) -> None:
-        """No reject in SQS: a copy to the dead-letter queue (if any), then DeleteMessage."""
-        reader, receipt, body, count = handle
+        """SQS has no reject call. Under a profile whose reject_action is lease_expiry (sqs-standard,
+        sqs-fifo) the message is simply not deleted: it becomes visible again when its visibility timeout
+        expires and counts as a receive toward maxReceiveCount ("If the message is not deleted or its
+        visibility timeout is not extended before the timeout expires, it becomes visible again",
+        https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sqs/aws.sdk.kotlin.services.sqs.model/-receive-message-request/visibility-timeout.html).
+        Under any other profile: a copy to the dead-letter queue (if any), then DeleteMessage."""
+        reader, receipt, raw, count = handle
         reader.settled()
         assert self.topology is not None and self.sink is not None and self.deletes is not None
         channel = reader.spec.channel
+        if self.topology.channels[channel].reject_action == "lease_expiry":
+            return
         target = self.topology.channels[channel].dead_letter
-        msg = decode_message(body.encode())
+        msg = _decode(raw)
         if target is not None and (target, None) in self.urls:
             copy = msg.copy(deaths=(DeathRecord(channel, "rejected", count, 0, 0, msg.key), *msg.deaths))
             self.copied.add(copy.id)
@@ -379,7 +427,8 @@ class SqsTransport:
             await asyncio.sleep(WATCH_S)
             try:
                 resp = await self.client.receive_message(QueueUrl=url, MaxNumberOfMessages=BATCH,
-                                                         VisibilityTimeout=0, WaitTimeSeconds=0)
+                                                         VisibilityTimeout=0, WaitTimeSeconds=0,
+                                                         MessageAttributeNames=[ENVELOPE])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the watcher goes on
@@ -387,7 +436,7 @@ class SqsTransport:
                     self.sink.problem(f"watching {target}: {exc}")
                 continue
             for raw in resp.get("Messages", []):
-                msg = decode_message(raw["Body"].encode())
+                msg = _decode(raw)
                 if msg.id in self.copied or (target, msg.id) in self.seen_dead:
                     continue
                 self.seen_dead.add((target, msg.id))
@@ -449,4 +498,16 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         out.append(f"{name}: SQS has no per-message TTL; ttl becomes MessageRetentionPeriod (60 s .. 14 days)")
     if spec.requeue_position is not None:
         out.append(f"{name}: requeue_position cannot be chosen on SQS; the queue's own rule applies")
+    fifo = isinstance(spec, m.GroupedQueueChannel) or sc.broker.profile == "sqs-fifo"
+    if fifo and any(c.from_ == name and int(c.concurrency) > 1 for c in sc.consumers.values()):
+        out.append(f"{name}: an SQS FIFO receive returns as many messages of one message group as it can, and "
+                   "a consumer with concurrency > 1 handles them in parallel, so a group can be reordered; the "
+                   "core hands out one message of a group at a time")
+    if fifo and (getattr(spec, "content_based_dedup", False) or spec.dedup_window):
+        out.append(f"{name}: moto (the local SQS endpoint) deduplicates only against messages still in the "
+                   "queue; AWS keeps a deduplication id for 5 minutes, deleted or not. On AWS a duplicate send "
+                   "is accepted without a word, so evtool cannot trace it as dropped")
+    if any(c.from_ == name for c in sc.consumers.values()):
+        out.append(f"{name}: moto (the local SQS endpoint) deletes a message with any receipt handle it was "
+                   "given; AWS may keep it when the handle is not the latest (stale_ack: ignored in the profile)")
     return out

@@ -32,8 +32,11 @@ TRANSPORT_OF_PROFILE = {
     "rabbitmq-quorum": "rabbitmq",
     "nats-jetstream": "nats",
     "redis-streams": "redis",
+    "kafka": "kafka",
+    "sqs-standard": "sqs",
+    "sqs-fifo": "sqs",
 }
-"""The real broker a profile can be checked against (sqs-*, kafka: no transport here)."""
+"""The real broker (or endpoint: Tansu for Kafka, moto for SQS) a profile can be checked against."""
 
 HEADER_KEYS = ("section", "url", "quote", "outcome")
 

@@ -21,24 +21,31 @@ if str(HERE.parent) not in sys.path:  # run as a script: make `semantics` import
     sys.path.insert(0, str(HERE.parent))
 
 from semantics.atlas import ENTRIES, Entry, Verdict, run_target  # noqa: E402
-from semantics.test_atlas import KNOWN_DISAGREEMENTS, NOT_RUN_ON_REAL_BROKER  # noqa: E402
+from semantics.test_atlas import (  # noqa: E402
+    ENDPOINT_DIFFERENCES,
+    KNOWN_DISAGREEMENTS,
+    NOT_RUN_ON_REAL_BROKER,
+)
 
-TRANSPORTS = ("rabbitmq", "nats", "redis")
+TRANSPORTS = ("rabbitmq", "nats", "redis", "kafka", "sqs")
 
 INTRO = """# The semantics atlas
 
 Small scenarios, each encoding ONE documented broker behaviour per message (deliveries, final fate,
 reason), with the documentation sentence it follows in its header. `test_atlas.py` runs each on the
 core (evtool's local engine under the scenario's profile) and, where evtool has a transport for that
-broker, on the real broker (RabbitMQ 3.10.8, NATS 2.9, Redis 7.0 here), and requires every check to
-pass: the expectations are the documentation, never what evtool does. Where evtool disagrees today,
-the case is listed once in `KNOWN_DISAGREEMENTS` (a strict xfail: a fix makes it XPASS, and the entry
-must then be removed).
+broker, on the real broker (RabbitMQ 3.10.8, NATS 2.9, Redis 7.0 here) or the local endpoint that speaks
+its protocol (Kafka: Tansu 0.6 on 127.0.0.1:9092; SQS: moto's server on 127.0.0.1:5000), and requires
+every check to pass: the expectations are the documentation, never what evtool does. Where evtool
+disagrees today, the case is listed once in `KNOWN_DISAGREEMENTS`; where the local EMULATOR (Tansu, moto)
+departs from the documentation, in `ENDPOINT_DIFFERENCES` (the profiles stay true to Apache Kafka and
+AWS). Both are strict xfails: a fix makes them XPASS, and the entry must then be removed.
 
 Refresh this file with `PYTHONPATH=. python tests/semantics/table.py` (brokers up: `CI=true`-style
 runs take about a minute; `--core-only` skips them).
 
-Legend: ✓ the documented outcome; ✗ (known) a registered disagreement; ✗ anything else is a regression;
+Legend: ✓ the documented outcome; ✗ (known) a registered disagreement of evtool; ✗ (endpoint) a registered
+difference of the emulator (Tansu, moto) from the documentation; ✗ anything else is a regression;
 — no transport for that broker; skipped: cannot run here in seconds.
 """
 
@@ -55,6 +62,8 @@ def _cell(e: Entry, target: str, verdict: Verdict | None, reachable: bool) -> st
     cell = verdict.short()
     if not verdict.ok and target in KNOWN_DISAGREEMENTS.get(e.id, {}):
         cell = "✗ (known)" if verdict.error else cell.replace("✗", "✗ (known)", 1)
+    elif not verdict.ok and target in ENDPOINT_DIFFERENCES.get(e.id, {}):
+        cell = "✗ (endpoint)" if verdict.error else cell.replace("✗", "✗ (endpoint)", 1)
     return cell.replace("|", "\\|")
 
 
@@ -67,8 +76,8 @@ def build(core_only: bool = False) -> str:
     from evtool.transports.base import probe
 
     reachable = {t: (not core_only and probe(t) is None) for t in TRANSPORTS}
-    rows = ["| scenario | documented outcome | source | core | rabbitmq | nats | redis |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| scenario | documented outcome | source | core | rabbitmq | nats | redis | kafka (Tansu) | sqs (moto) |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for e in ENTRIES:
         cells = []
         for target in ("core", *TRANSPORTS):
@@ -84,6 +93,12 @@ def build(core_only: bool = False) -> str:
     dis = ["", "## Known disagreements", "", "| scenario | target | where evtool departs from the documentation |",
            "|---|---|---|"]
     for sid, targets in sorted(KNOWN_DISAGREEMENTS.items()):
+        for target, why in targets.items():
+            dis.append(f"| `{sid}` | {target} | {_md(why)} |")
+    dis += ["", "## Where the local endpoints depart from the documentation", "",
+            "| scenario | target | what the emulator does instead (the profile keeps the documented behaviour) |",
+            "|---|---|---|"]
+    for sid, targets in sorted(ENDPOINT_DIFFERENCES.items()):
         for target, why in targets.items():
             dis.append(f"| `{sid}` | {target} | {_md(why)} |")
     skips = ["", "## Not run on the real broker", ""]

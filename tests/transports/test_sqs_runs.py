@@ -25,6 +25,21 @@ POISON_SHORT = ["run.duration=4s", "producers.checkout.inject[0].at=1s",
 ChangeMessageVisibility (whole seconds)."""
 
 
+PARTITIONED_SQS = ["broker.profile=sqs-fifo", "channels.account-events={kind: grouped_queue, ack_timeout: 2s}",
+                   "consumers.statements.concurrency=1", "consumers.statements.processing=300ms",
+                   "run.duration=6s", "run.drain.max=20s", "producers.ledger.arrival.rate=10/s",
+                   "faults[0].at=1s", "faults[1].at=2500ms", "faults[1].restart_after=3s"]
+"""partitioned-ordering as SQS can hold it: SQS has no logs, so the keyed log becomes a FIFO queue whose message
+group is the account (per-key order: "Messages within the same message group are always processed one at a
+time, in strict order"), visibility timeout 2 s. One handler per instance: SQS FIFO "attempts to return as many
+messages with the same message group ID as possible in a single call"
+(https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html),
+so an instance running a batch's messages in parallel reorders a group on SQS, where the core's grouped_queue
+hands out one message of a group at a time. 300 ms handlers at 10/s keep every instance busy, so the crashed
+one always holds a message, which returns after the visibility timeout (crash-redelivers). The partition
+checks (one owner, three rebalances) have nothing to judge on a queue: the same verdicts on both."""
+
+
 def _verdicts(outcome: object) -> dict[str, str]:
     return {c["name"]: c["status"] for c in outcome.checks}  # type: ignore[attr-defined]
 
@@ -144,3 +159,20 @@ def test_sqs_capability_notes() -> None:
     notes = capabilities(load_scenario("evtool/lessons/poison-across-brokers.yaml",
                                        ["broker.profile=sqs-standard"]), "sqs")
     assert any("whole seconds" in n for n in notes)
+
+
+def test_compare_local_sqs_gives_the_same_verdicts_for_both_lessons(sqs_url: str) -> None:
+    """`--compare local,sqs` (compare_runs): the core and moto agree check for check on poison-across-brokers
+    (sqs-standard) and on partitioned-ordering held by a FIFO queue (sqs-fifo)."""
+    from evtool.transports.runner import compare_runs, format_comparison
+
+    for path, sets, profile in (
+            ("evtool/lessons/poison-across-brokers.yaml", ["broker.profile=sqs-standard", *POISON_SHORT],
+             "sqs-standard"),
+            ("evtool/lessons/partitioned-ordering.yaml", PARTITIONED_SQS, "sqs-fifo")):
+        outs = compare_runs(load_scenario(path, sets), ["local", "sqs"], urls={"sqs": sqs_url})
+        assert outs["local"].extra["profile"] == outs["sqs"].extra["profile"] == profile
+        assert _verdicts(outs["sqs"]) == _verdicts(outs["local"]), format_comparison(outs)
+        assert outs["sqs"].extra["problems"] == [] and outs["sqs"].drain == "complete"
+    v = _verdicts(outs["sqs"])
+    assert v["per-key-order"] == v["nothing-lost"] == v["crash-redelivers"] == "pass"
