@@ -57,6 +57,50 @@ def _finish_recording(rec: Any, outcome: Any) -> None:
         console(stderr=True).print(f"[yellow]warning[/yellow] the recording failed: {safe(exc)}")
 
 
+class _Session:
+    """The recordings of one dashboard session: each run it opens is recorded, and its quiz stored with it."""
+
+    def __init__(self, db: Path | None, no_record: bool, seed: int | None) -> None:
+        self.db = db
+        self.no_record = no_record
+        self.seed = seed
+        self.recorders: dict[int, Any] = {}
+
+    def listeners_for(self, loaded: Any, run_seed: int | None) -> list[Any]:
+        rec, listeners = _recording(loaded, self.seed if run_seed is None else run_seed, self.db, self.no_record)
+        if rec is not None:
+            self.recorders[id(listeners)] = rec
+        return listeners
+
+    def run_ended(self, listeners: Any, outcome: Any, quiz: Any) -> None:
+        rec = self.recorders.pop(id(listeners), None)
+        if rec is None:
+            return
+        _finish_recording(rec, outcome)
+        right, asked = quiz.score() if quiz is not None else (0, 0)
+        if quiz is not None and (quiz.answers or asked):
+            from evtool.cli.output import console
+            from evtool.store.errors import StoreError
+            from evtool.store.quiz import record_quiz
+
+            try:
+                record_quiz(rec.db_path, rec.run_id, quiz.lesson, right, asked, quiz.records())
+            except StoreError as exc:
+                console(stderr=True).print(f"[yellow]warning[/yellow] the quiz score was not stored: {safe(exc)}")
+
+    def finish_all(self, outcome: Any) -> None:
+        """Finish what the dashboard did not close itself (a test's stand-in, a crash)."""
+        for rec in list(self.recorders.values()):
+            _finish_recording(rec, outcome)
+        self.recorders.clear()
+
+    def scores(self) -> dict[str, Any]:
+        from evtool.store import resolve_db_path
+        from evtool.store.quiz import lesson_scores
+
+        return lesson_scores(resolve_db_path(self.db))
+
+
 def tui(
     scenario: str | None = typer.Argument(None, help="A scenario file or a bundled lesson id. Without one: pick "
                                                      "a bundled lesson.", show_default=False),
@@ -71,19 +115,16 @@ def tui(
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario
 
+    session = _Session(db, no_record, seed)
     if scenario is None:
         from evtool.tui import run_picker
 
-        recorders: list[Any] = []
-
-        def listeners_for(loaded: Any, run_seed: int | None) -> list[Any]:
-            rec, listeners = _recording(loaded, seed if run_seed is None else run_seed, db, no_record)
-            recorders.append(rec)
-            return listeners
-
-        outcome = run_picker(speed=speed, listeners_for=listeners_for, seed=seed)
-        for rec in recorders:
-            _finish_recording(rec, outcome)
+        outcome = None
+        try:
+            outcome = run_picker(speed=speed, listeners_for=session.listeners_for, seed=seed,
+                                 on_run_end=session.run_ended, scores=session.scores)
+        finally:
+            session.finish_all(outcome)
         raise typer.Exit(_exit_code(outcome))
     from evtool.cli.run import resolve_scenario_path
 
@@ -94,12 +135,14 @@ def tui(
         raise typer.Exit(EXIT_INVALID) from None
     from evtool.tui import run_dashboard
 
-    rec, listeners = _recording(loaded, seed, db, no_record)
+    listeners = session.listeners_for(loaded, seed)
     outcome = None
     try:
-        outcome = run_dashboard(loaded, seed=seed, speed=speed, listeners=listeners)
+        outcome = run_dashboard(loaded, seed=seed, speed=speed, listeners=listeners,
+                                listeners_for=session.listeners_for, on_run_end=session.run_ended,
+                                scores=session.scores)
     finally:
-        _finish_recording(rec, outcome)
+        session.finish_all(outcome)
     raise typer.Exit(_exit_code(outcome))
 
 

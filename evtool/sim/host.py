@@ -20,8 +20,9 @@ Shape (why each part is there):
 
 Lesson steps are matched here, on the host's side of the trace, and never
 emitted into it: a run traces the same with or without the dashboard. A step
-with `pause: true` pauses the host right after the event that triggered it
-(the host advances one kernel event at a time while such a step is pending).
+with `pause: true`, or with a question (`ask`: a question always pauses),
+pauses the host right after the event that triggered it (the host advances
+one kernel event at a time while such a step is pending).
 """
 
 from __future__ import annotations
@@ -416,6 +417,8 @@ class LessonTracker:
         self.lesson = lesson
         steps = list(lesson.steps) if lesson is not None else []
         self.steps = steps
+        # A step that asks a question pauses too: the student answers before the run goes on.
+        self.pauses = [s.pause or s.ask is not None for s in steps]
         self.selectors: dict[int, Selector] = {}
         self.counts: dict[int, int] = {}
         self.times: list[tuple[int, int]] = []
@@ -432,14 +435,15 @@ class LessonTracker:
         self.pause_request: int | None = None
         self.silent = False
         self.views = tuple(
-            LessonStepView(index=i, say=s.say, trigger=describe_trigger(s), pause=s.pause, focus=tuple(s.focus),
+            LessonStepView(index=i, say=s.say, trigger=describe_trigger(s), pause=self.pauses[i],
+                           focus=tuple(s.focus),
                            ask=None if s.ask is None else QuestionView(s.ask.question, s.ask.answer, s.ask.explain,
                                                                        tuple(s.ask.choices or ())))
             for i, s in enumerate(steps))
 
     def _fire(self, index: int, t: int) -> None:
         self.fired.append((index, t))
-        if self.steps[index].pause and not self.silent:
+        if self.pauses[index] and not self.silent:
             self.pause_request = index
 
     def observe(self, batch: Sequence[TraceEvent]) -> None:
@@ -472,13 +476,13 @@ class LessonTracker:
     def next_pause_time(self) -> int | None:
         """The earliest pending time step that pauses (the host stops exactly there)."""
         for t, i in self.times:
-            if self.steps[i].pause:
+            if self.pauses[i]:
                 return t
         return None
 
     def event_pause_pending(self) -> bool:
         """Whether some pending event step pauses (the host then advances one kernel event at a time)."""
-        return any(self.steps[i].pause for i in self.selectors)
+        return any(self.pauses[i] for i in self.selectors)
 
     def view(self) -> LessonView | None:
         """The lesson's progress, frozen."""

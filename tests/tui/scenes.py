@@ -53,6 +53,20 @@ def inspector(loaded: LoadedScenario) -> Scene:
     return EvtoolApp(host=host, auto_poll=False), ("enter",)
 
 
+def quiz_question(loaded: LoadedScenario) -> Scene:
+    """The lesson's question at the dead letter: the run paused, the choices on keys a-d."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ()
+
+
+def quiz_answered(loaded: LoadedScenario) -> Scene:
+    """The same question answered wrong (b): not quite, the right answer and the explanation."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ("b",)
+
+
 def help_screen(loaded: LoadedScenario) -> Scene:
     """The help dialog."""
     host = manual_host(loaded)
@@ -73,5 +87,7 @@ SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
     "dead-letters": dead_letters,
     "inspector": inspector,
     "help": help_screen,
+    "quiz-question": quiz_question,
+    "quiz-answered": quiz_answered,
     "run-over": run_over,
 }

@@ -21,7 +21,6 @@ from evtool.tui.widgets.consumer_table import ConsumerTable
 from evtool.tui.widgets.dead_letter_table import DeadLetterTable
 from evtool.tui.widgets.event_log import EventLog
 from evtool.tui.widgets.lanes import Lanes
-from evtool.tui.widgets.lesson_pane import LessonPane
 from evtool.tui.widgets.run_status import RunStatus
 
 from .helpers import make_app, sync, text_of, to_lesson_step
@@ -163,20 +162,6 @@ async def test_q_quits(lesson: LoadedScenario) -> None:
         await pilot.pause()
         assert app.return_code == 0
     assert host.outcome is not None and host.outcome.outcome == "interrupted"
-
-
-async def test_a_reveals_the_answer(lesson: LoadedScenario) -> None:
-    app, host = make_app(lesson)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("a")  # no question at step 1: nothing to reveal
-        pane = app.dashboard.query_one(LessonPane)
-        assert not pane.revealed
-        to_lesson_step(host, 3)
-        await sync(app, pilot)
-        assert "press a to reveal the answer" in text_of(pane.body)
-        await pilot.press("a")
-        body = text_of(pane.body)
-        assert "✓ 4" in body and "max_attempts counts every delivery" in body
 
 
 async def test_number_keys_switch_panels(lesson: LoadedScenario) -> None:

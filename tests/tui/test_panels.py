@@ -14,6 +14,7 @@ from evtool.tui.widgets.dead_letter_table import DeadLetterTable
 from evtool.tui.widgets.event_log import EventFilter, EventLog
 from evtool.tui.widgets.lanes import Lanes
 from evtool.tui.widgets.lesson_pane import LessonPane
+from evtool.tui.widgets.quiz_bar import QuizBar
 from evtool.tui.widgets.retry_table import RetryTable
 from evtool.tui.widgets.run_status import RunStatus
 from evtool.tui.widgets.topology import TopologyView
@@ -116,9 +117,10 @@ async def test_dead_letters_checks_and_lesson_pane_at_the_dead_letter_step(lesso
         statuses = {c.name: checks.get_cell(c.name, "status").plain for c in snap.checks}
         assert statuses["nothing-lost"].split()[0] in ("✓", "?", "✗")
         pane = text_of(dash.query_one(LessonPane).body)
-        assert "Step 4 of 5" in pane and "How many times was POISON-1 delivered" in pane
+        assert "Step 4 of 5" in pane and "a question waits below" in pane
         assert "paused by the lesson" in pane
-        assert "(4)" in pane
+        quiz = text_of(dash.query_one(QuizBar))
+        assert "How many times was POISON-1 delivered" in quiz and " c  4" in quiz
 
 
 async def test_event_log_filters_by_key_message_and_correlation(lesson: LoadedScenario) -> None:

@@ -45,8 +45,8 @@ def test_mid_run_with_retries(snap_compare: Callable[..., bool], lesson: LoadedS
 def test_dead_letter_panel(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
     """120x36. Header `‖ paused … (lesson step 4)` at t 23.131s. The DLQ tab lists POISON-1:
     `✗ rejected`, ParseError, 4 attempts, `orders → orders.dlq`. The topology shows `[orders.dlq ⚠ 1]`.
-    The lesson pane asks how many times POISON-1 was delivered, with choices (1) (3) (4) (5) and
-    `press a to reveal the answer`."""
+    The lesson pane says `? a question waits below`; the quiz bar above the footer asks how many times
+    POISON-1 was delivered, with choices ` a  1   b  3   c  4   d  5`."""
     assert shoot(snap_compare, scenes.dead_letters(lesson), (120, 36))
 
 
@@ -58,7 +58,30 @@ def test_message_inspector(snap_compare: Callable[..., bool], lesson: LoadedScen
 
 
 def test_help(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
-    """100x40. The help dialog: a Dashboard group listing space, n, +, -, f, r, /, enter, a, ?, q, 1…5,
+    """100x40. The help dialog: a Dashboard group listing space, n, +, -, f, r, /, enter, ?, q, 1…5,
     < > , . home with what each does and its binding id (toggle-pause, step, faster, …), then the
     Lanes, Event log and Message inspector groups."""
     assert shoot(snap_compare, scenes.help_screen(lesson), (100, 40))
+
+
+def test_quiz_question_80x24(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
+    """80x24. Paused by lesson step 4. Above the footer, the quiz bar: `? How many times was POISON-1 delivered
+    to a billing worker?`, the four choices ` a  1   b  3   c  4   d  5` on one line, `press a letter to
+    answer · space goes on without answering   quiz 0/1`. Nothing of the bar is cut off."""
+    assert shoot(snap_compare, scenes.quiz_question(lesson), (80, 24))
+
+
+def test_quiz_answered_120x40(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
+    """120x40. After pressing b: `✗ Not quite: you chose 3; the answer is (c) 4`, the explanation
+    (max_attempts counts every delivery ...), `space goes on   quiz 0/1`; the lesson pane says `✗ not quite`."""
+    assert shoot(snap_compare, scenes.quiz_answered(lesson), (120, 40))
+
+
+def test_quiz_question_120x40(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
+    """120x40. The same question as at 80x24, with the whole dashboard above it."""
+    assert shoot(snap_compare, scenes.quiz_question(lesson), (120, 40))
+
+
+def test_quiz_answered_80x24(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
+    """80x24. The verdict (not quite, the answer (c) 4, the explanation) fits above the footer."""
+    assert shoot(snap_compare, scenes.quiz_answered(lesson), (80, 24))

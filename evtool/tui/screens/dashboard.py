@@ -13,8 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
+from evtool.core.textsafe import visible
 from evtool.sim.host import EngineHost, Faster, InjectFault, Redrive, Seek, Slower, Step, TogglePause
 from evtool.sim.snapshot import Snapshot, empty_snapshot
+from evtool.tui.quiz import CHOICE_KEYS, Quiz
 from evtool.tui.screens.faults import FaultMenu, fault_choices
 from evtool.tui.screens.filter import FilterModal
 from evtool.tui.screens.help import HelpModal
@@ -26,6 +28,7 @@ from evtool.tui.widgets.dead_letter_table import DeadLetterTable
 from evtool.tui.widgets.event_log import EventFilter, EventLog
 from evtool.tui.widgets.lanes import Lanes
 from evtool.tui.widgets.lesson_pane import LessonPane
+from evtool.tui.widgets.quiz_bar import QuizBar
 from evtool.tui.widgets.retry_table import RetryTable
 from evtool.tui.widgets.run_status import RunStatus, Scrubber
 from evtool.tui.widgets.topology import TopologyView
@@ -46,9 +49,9 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter", key_display="/", tooltip="Filter the event log"),
         Binding("enter", "inspect", "Inspect", id="inspect", show=False,
                 tooltip="The selected message's lifecycle"),
-        Binding("a", "reveal", "Answer", id="reveal-answer", show=False, tooltip="Reveal the lesson's answer"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave evtool"),
+        Binding("q", "back", "Lessons", id="back-to-lessons", tooltip="Close this lesson and pick another"),
         Binding("1", "tab('lanes')", "Lanes", id="tab-lanes", show=False),
         Binding("2", "tab('retries')", "Retries", id="tab-retries", show=False),
         Binding("3", "tab('dead')", "Dead letters", id="tab-dead", show=False),
@@ -59,15 +62,22 @@ class DashboardScreen(Screen[None]):
         Binding("comma", "seek_seconds(-1)", "Back 1s", id="seek-back-1s", show=False, key_display=","),
         Binding("full_stop", "seek_seconds(1)", "On 1s", id="seek-forward-1s", show=False, key_display="."),
         Binding("home", "seek_to(0)", "Start", id="seek-start", show=False),
+        *[Binding(k, f"answer({i})", f"Answer the question with choice {k}", show=False, id=f"answer-{k}")
+          for i, k in enumerate(CHOICE_KEYS)],
     ]
 
-    def __init__(self, host: EngineHost) -> None:
+    def __init__(self, host: EngineHost, *, from_picker: bool = False, title: str | None = None) -> None:
         super().__init__()
         self.host = host
+        self.from_picker = from_picker
+        """Opened from the lesson picker: q goes back to it instead of quitting."""
+        self.replay_title = title
         self.snap: Snapshot = empty_snapshot()
         self.selected_msg: str | None = None
         self._focus_step: int | None = None
         self._notes: tuple[str, ...] = ()
+        self.quiz = Quiz(lesson=host.scenario.id)
+        """The lesson's questions answered in this run (the app stores the score with the run)."""
         self.ready = False
         """True once mounted with every panel (the app applies snapshots only then)."""
 
@@ -94,7 +104,8 @@ class DashboardScreen(Screen[None]):
                     yield EventLog(correlation=self._correlation, id="event-log")
                 with TabPane("5 Checks", id="checks"):
                     yield CheckTable(id="check-table")
-            yield LessonPane(id="lesson")
+            yield LessonPane(self.quiz, id="lesson")
+        yield QuizBar(self.quiz, id="quiz")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -120,6 +131,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(ChannelTable).update_from(snap.channels)
         self.query_one(ConsumerTable).update_from(snap.consumers)
         self.query_one(LessonPane).update_from(snap)
+        self.query_one(QuizBar).update_from(snap)
         self.query_one(Lanes).update_from(snap.lanes)
         self.query_one(RetryTable).update_from(snap.retries, snap.now_ns)
         self.query_one(DeadLetterTable).update_from(snap.dead_letters)
@@ -164,7 +176,7 @@ class DashboardScreen(Screen[None]):
         new = [n for n in snap.notes if n not in self._notes]
         self._notes = snap.notes
         for note in new:
-            self.notify(note, timeout=4)
+            self.notify(visible(note), timeout=4, markup=False)
 
     # ------------------------------------------------------------------ selection
 
@@ -200,7 +212,7 @@ class DashboardScreen(Screen[None]):
             if check is not None and check.evidence:
                 self._inspect(check.evidence[0])
             elif check is not None:
-                self.notify(f"{check.name}: {check.observed}", timeout=6)
+                self.notify(visible(f"{check.name}: {check.observed}"), timeout=6, markup=False)
         elif isinstance(table, RetryTable | DeadLetterTable):
             self._inspect(key)
 
@@ -220,6 +232,16 @@ class DashboardScreen(Screen[None]):
             return self.host.replay
         if action in ("faults", "redrive"):
             return not self.host.replay
+        if action == "quit":
+            return not self.from_picker
+        if action == "back":
+            return self.from_picker
+        if action == "answer":
+            pending = self.quiz.pending(self.snap.lesson)
+            if pending is None:
+                return False
+            index = int(parameters[0]) if parameters else 0  # type: ignore[call-overload]
+            return index < len(pending[1].choices) or (not pending[1].choices and index == 0)
         return True
 
     def action_toggle_pause(self) -> None:
@@ -265,7 +287,7 @@ class DashboardScreen(Screen[None]):
             self.notify("no dead letter selected", severity="warning")
             return
         self.host.submit(Redrive(letter.channel, letter.msg))
-        self.notify(f"redriving {letter.msg} from {letter.channel} to {letter.source}")
+        self.notify(visible(f"redriving {letter.msg} from {letter.channel} to {letter.source}"), markup=False)
 
     def action_filter(self) -> None:
         """Ask for an event-log filter and show the log."""
@@ -282,13 +304,18 @@ class DashboardScreen(Screen[None]):
         """Open the inspector on the selected message."""
         self._inspect(self.selected_msg)
 
-    def action_reveal(self) -> None:
-        """Reveal the current question's answer."""
-        pane = self.query_one(LessonPane)
-        if pane.reveal():
-            pane.update_from(self.snap)
+    def action_answer(self, index: int) -> None:
+        """Answer the open question with choice `index` (a question without choices: show its answer)."""
+        pending = self.quiz.pending(self.snap.lesson)
+        if pending is None:
+            return
+        step, q = pending
+        if q.choices:
+            self.quiz.choose(step, q, index)
         else:
-            self.notify("no question to answer right now", severity="warning")
+            self.quiz.reveal(step, q)
+        self.query_one(QuizBar).update_from(self.snap)
+        self.query_one(LessonPane).update_from(self.snap)
 
     def action_help(self) -> None:
         """List every key."""
@@ -322,3 +349,7 @@ class DashboardScreen(Screen[None]):
     def action_quit(self) -> None:
         """Leave the dashboard."""
         self.app.exit()
+
+    def action_back(self) -> None:
+        """Close this lesson and go back to the lesson picker."""
+        self.app.back_to_picker()  # type: ignore[attr-defined]
