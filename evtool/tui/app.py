@@ -28,6 +28,7 @@ from evtool.core.textsafe import visible
 from evtool.sim.host import EngineHost
 from evtool.tui.lessons import LessonInfo, bundled_lessons
 from evtool.tui.quiz import Quiz
+from evtool.tui.sagas import SagaTracker
 from evtool.tui.screens.dashboard import DashboardScreen
 from evtool.tui.screens.help import HelpModal
 from evtool.tui.screens.picker import LessonPickerScreen
@@ -131,8 +132,9 @@ class EvtoolApp(App[None]):
             return False
         self.close_run()
         listeners = list(self.listeners_for(loaded, self.seed)) if self.listeners_for else []
-        self._open(EngineHost(loaded, seed=self.seed, speed=self.speed, listeners=listeners,
-                              threaded=self.threaded_hosts), listeners)
+        host = EngineHost(loaded, seed=self.seed, speed=self.speed, threaded=self.threaded_hosts,
+                          listeners=[*listeners, SagaTracker(loaded.model)])
+        self._open(host, listeners)
         return True
 
     def close_run(self) -> Any:
@@ -164,6 +166,7 @@ class EvtoolApp(App[None]):
     def pull(self) -> bool:
         """Apply the host's latest snapshot if it is new; True when one was applied."""
         from evtool.tui.screens.inspector import InspectorModal
+        from evtool.tui.screens.sequence import SequenceModal
 
         host = self.host
         dash = self.dashboard
@@ -176,7 +179,7 @@ class EvtoolApp(App[None]):
         try:
             with self.batch_update():
                 dash.apply(snap)
-                if isinstance(self.screen, InspectorModal):
+                if isinstance(self.screen, InspectorModal | SequenceModal):
                     self.screen.refresh_life()
         except NoMatches:  # the app is shutting down and the panels are already gone
             return False

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from evtool.scenario.loader import LoadedScenario
+from evtool.scenario.loader import LoadedScenario, load_scenario
 from evtool.sim.host import Resume, SetSpeed
 from evtool.sim.snapshot import Snapshot
 from evtool.tui.app import EvtoolApp
+from evtool.tui.sagas import SagaTracker
 
-from .helpers import manual_host, tick_until, to_lesson_step
+from .helpers import ROOT, manual_host, tick_until, to_lesson_step
 
 Scene = tuple[EvtoolApp, tuple[str, ...]]
 
@@ -67,6 +68,38 @@ def quiz_answered(loaded: LoadedScenario) -> Scene:
     return EvtoolApp(host=host, auto_poll=False), ("b",)
 
 
+def sequence(loaded: LoadedScenario) -> Scene:
+    """The sequence view of POISON-1 once it is dead-lettered (s)."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ("s",)
+
+
+def _saga_host() -> tuple[EvtoolApp, object]:
+    saga = load_scenario(ROOT / "scenarios" / "order-saga.yaml")
+    host = manual_host(saga, speed=50.0, listeners=[SagaTracker(saga.model)])
+
+    def later(s: Snapshot) -> bool:
+        if s.paused:
+            host.submit(Resume())
+        return s.now_ns >= 6_000_000_000
+
+    tick_until(host, later, dt=0.05)
+    return EvtoolApp(host=host, auto_poll=False), host
+
+
+def sagas(_loaded: LoadedScenario) -> Scene:
+    """The order-saga lesson six seconds in: the sagas panel (6) with completed and compensated instances."""
+    app, _host = _saga_host()
+    return app, ("6",)
+
+
+def saga_sequence(_loaded: LoadedScenario) -> Scene:
+    """The sequence view of the first compensated saga instance (6, down, enter)."""
+    app, _host = _saga_host()
+    return app, ("6", "down", "enter")
+
+
 def help_screen(loaded: LoadedScenario) -> Scene:
     """The help dialog."""
     host = manual_host(loaded)
@@ -89,5 +122,8 @@ SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
     "help": help_screen,
     "quiz-question": quiz_question,
     "quiz-answered": quiz_answered,
+    "sequence": sequence,
+    "sagas": sagas,
+    "saga-sequence": saga_sequence,
     "run-over": run_over,
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from evtool.scenario.loader import LoadedScenario
@@ -85,3 +86,26 @@ def test_quiz_question_120x40(snap_compare: Callable[..., bool], lesson: LoadedS
 def test_quiz_answered_80x24(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
     """80x24. The verdict (not quite, the answer (c) 4, the explanation) fits above the footer."""
     assert shoot(snap_compare, scenes.quiz_answered(lesson), (80, 24))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_sequence_view(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """The sequence view of POISON-1: lifelines checkout, orders, billing#…, orders.dlq (names on two lines
+    at 80 columns); publish ▶, deliver #1 ▶, ● ✗ ParseError, ● ↻ retry wait …, ◀ nack, redeliver #2…#4,
+    ◀ reject, and the dead-letter arrow ▶ to orders.dlq; time offsets +0ms … +3.1s on the left."""
+    assert shoot(snap_compare, scenes.sequence(lesson), size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_saga_panel(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """order-saga at t≈6s, the `6 Sagas` tab: instances with ✓ completed ■■■ 3/3 and ↺ compensated ■□□ 1/3
+    (failed step charge_payment) or □□□ 0/3 (reserve_inventory), the trigger and the start time."""
+    assert shoot(snap_compare, scenes.sagas(lesson), size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_saga_sequence(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """The sequence of one saga instance: `▶ saga started` on the order-saga lifeline, the commands published
+    to the command channels and delivered to the services, their replies, `✓ reserve_inventory` or the failed
+    step in red, `↺ compensating …` and `↺ compensated …`, in time order."""
+    assert shoot(snap_compare, scenes.saga_sequence(lesson), size)

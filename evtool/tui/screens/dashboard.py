@@ -7,6 +7,7 @@ down to the widgets, each of which skips the work when its part is unchanged.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,10 +18,13 @@ from evtool.core.textsafe import visible
 from evtool.sim.host import EngineHost, Faster, InjectFault, Redrive, Seek, Slower, Step, TogglePause
 from evtool.sim.snapshot import Snapshot, empty_snapshot
 from evtool.tui.quiz import CHOICE_KEYS, Quiz
+from evtool.tui.sagas import STATE_STYLE as SAGA_STATE
+from evtool.tui.sagas import SagaTracker, find_tracker
 from evtool.tui.screens.faults import FaultMenu, fault_choices
 from evtool.tui.screens.filter import FilterModal
 from evtool.tui.screens.help import HelpModal
 from evtool.tui.screens.inspector import InspectorModal
+from evtool.tui.screens.sequence import SequenceModal
 from evtool.tui.widgets.channel_table import ChannelTable
 from evtool.tui.widgets.check_table import CheckTable
 from evtool.tui.widgets.consumer_table import ConsumerTable
@@ -31,9 +35,11 @@ from evtool.tui.widgets.lesson_pane import LessonPane
 from evtool.tui.widgets.quiz_bar import QuizBar
 from evtool.tui.widgets.retry_table import RetryTable
 from evtool.tui.widgets.run_status import RunStatus, Scrubber
+from evtool.tui.widgets.saga_table import SagaTable
+from evtool.tui.widgets.saga_table import progress as saga_progress
 from evtool.tui.widgets.topology import TopologyView
 
-TABS = ("lanes", "retries", "dead", "events", "checks")
+TABS = ("lanes", "retries", "dead", "events", "checks", "sagas")
 
 
 class DashboardScreen(Screen[None]):
@@ -49,6 +55,7 @@ class DashboardScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter", key_display="/", tooltip="Filter the event log"),
         Binding("enter", "inspect", "Inspect", id="inspect", show=False,
                 tooltip="The selected message's lifecycle"),
+        Binding("s", "sequence", "Sequence", id="sequence", tooltip="The selected message as a sequence diagram"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave evtool"),
         Binding("q", "back", "Lessons", id="back-to-lessons", tooltip="Close this lesson and pick another"),
@@ -57,6 +64,7 @@ class DashboardScreen(Screen[None]):
         Binding("3", "tab('dead')", "Dead letters", id="tab-dead", show=False),
         Binding("4", "tab('events')", "Events", id="tab-events", show=False),
         Binding("5", "tab('checks')", "Checks", id="tab-checks", show=False),
+        Binding("6", "tab('sagas')", "Sagas", id="tab-sagas", show=False),
         Binding("less_than_sign", "seek(-0.05)", "Back 5%", id="seek-back", key_display="<"),
         Binding("greater_than_sign", "seek(0.05)", "On 5%", id="seek-forward", key_display=">"),
         Binding("comma", "seek_seconds(-1)", "Back 1s", id="seek-back-1s", show=False, key_display=","),
@@ -77,6 +85,12 @@ class DashboardScreen(Screen[None]):
         self._focus_step: int | None = None
         self._notes: tuple[str, ...] = ()
         self.quiz = Quiz(lesson=host.scenario.id)
+        tracker = find_tracker(host.engine.listeners)
+        if tracker is None:  # a host made without one: follow the sagas from now on
+            tracker = SagaTracker(host.scenario)
+            host.engine.listeners.append(tracker)
+        self.sagas = tracker
+        self._saga_version = -1
         """The lesson's questions answered in this run (the app stores the score with the run)."""
         self.ready = False
         """True once mounted with every panel (the app applies snapshots only then)."""
@@ -104,6 +118,9 @@ class DashboardScreen(Screen[None]):
                     yield EventLog(correlation=self._correlation, id="event-log")
                 with TabPane("5 Checks", id="checks"):
                     yield CheckTable(id="check-table")
+                if self.sagas.active:
+                    with TabPane("6 Sagas", id="sagas"):
+                        yield SagaTable(id="saga-table")
             yield LessonPane(self.quiz, id="lesson")
         yield QuizBar(self.quiz, id="quiz")
         yield Footer(compact=True)
@@ -137,6 +154,9 @@ class DashboardScreen(Screen[None]):
         self.query_one(DeadLetterTable).update_from(snap.dead_letters)
         self.query_one(EventLog).update_from(snap.recent)
         self.query_one(CheckTable).update_from(snap.checks)
+        if self.sagas.active and self.sagas.version != self._saga_version:
+            self._saga_version = self.sagas.version
+            self.query_one(SagaTable).update_from(self.sagas.instances())
         self._tab_labels(snap)
         self._lesson_focus(snap)
         self._show_notes(snap)
@@ -146,17 +166,28 @@ class DashboardScreen(Screen[None]):
         breaks = sum(lane.order_breaks for lane in snap.lanes)
         fails = sum(1 for c in snap.checks if c.status == "fail")
         passes = sum(1 for c in snap.checks if c.status == "pass")
+        narrow = tabs.size.width < 64
         labels = {
             "lanes": "1 Lanes" + (f" ⚠{breaks}" if breaks else ""),
-            "retries": f"2 Retry ↻{len(snap.retries)}",
-            "dead": f"3 DLQ ✗{snap.dead_total}",
+            "retries": f"2 ↻{len(snap.retries)}" if narrow else f"2 Retry ↻{len(snap.retries)}",
+            "dead": f"3 ✗{snap.dead_total}" if narrow else f"3 DLQ ✗{snap.dead_total}",
             "events": "4 Log",
-            "checks": f"5 Checks ✓{passes}" + (f" ✗{fails}" if fails else ""),
+            "checks": (f"5 ✓{passes}" if narrow else f"5 Checks ✓{passes}") + (f" ✗{fails}" if fails else ""),
         }
+        if self.sagas.active:
+            counts = self.sagas.counts()
+            running = counts.get("running", 0) + counts.get("compensating", 0)
+            stuck = counts.get("stuck", 0)
+            labels["sagas"] = ("6 Saga" if narrow else "6 Sagas") + f" ▶{running}" + (f" ✗{stuck}" if stuck else "")
         for pane, label in labels.items():
             tab = tabs.get_tab(pane)
             if str(tab.label) != label:
                 tab.label = label
+
+    def on_resize(self) -> None:
+        """Tab labels get shorter in a narrow terminal, so that every tab stays in view."""
+        if self.ready:
+            self._tab_labels(self.snap)
 
     def _lesson_focus(self, snap: Snapshot) -> None:
         step = snap.lesson.step if snap.lesson else None
@@ -215,6 +246,8 @@ class DashboardScreen(Screen[None]):
                 self.notify(visible(f"{check.name}: {check.observed}"), timeout=6, markup=False)
         elif isinstance(table, RetryTable | DeadLetterTable):
             self._inspect(key)
+        elif isinstance(table, SagaTable) and key:
+            self._saga_sequence(key)
 
     def _inspect(self, msg: str | None) -> None:
         if not msg:
@@ -224,10 +257,30 @@ class DashboardScreen(Screen[None]):
         self.selected_msg = msg
         self.app.push_screen(InspectorModal(msg, self.host.lifecycle))
 
+    def _saga_sequence(self, sid: str) -> None:
+        tracker = self.sagas
+
+        def head() -> Text:
+            inst = next((i for i in tracker.instances() if i.id == sid), None)
+            t = Text()
+            t.append(visible(sid), style="bold")
+            if inst is not None:
+                sym, style = SAGA_STATE.get(inst.state, ("?", ""))
+                t.append(f"  {visible(inst.saga)}  ", style="cyan")
+                t.append(f"{sym} {inst.state}", style=style)
+                t.append("  steps ", style="dim")
+                t.append_text(saga_progress(inst))
+            return t
+
+        self.app.push_screen(SequenceModal(sid, self.host.lifecycle, what="saga", head=head,
+                                           events=lambda: tracker.events(sid)))
+
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Seeking only in a replay; faults and redrive only in a live run."""
+        """Seeking only in a replay; faults and redrive only in a live run; the sagas tab only with sagas."""
+        if action == "tab" and parameters and parameters[0] == "sagas":
+            return self.sagas.active
         if action in ("seek", "seek_seconds", "seek_to"):
             return self.host.replay
         if action in ("faults", "redrive"):
@@ -304,6 +357,20 @@ class DashboardScreen(Screen[None]):
         """Open the inspector on the selected message."""
         self._inspect(self.selected_msg)
 
+    def action_sequence(self) -> None:
+        """The sequence diagram of the selected message (or, in the sagas tab, of the selected saga)."""
+        if self.sagas.active and self.query_one(TabbedContent).active == "sagas":
+            inst = self.query_one(SagaTable).selected()
+            if inst is not None:
+                self._saga_sequence(inst.id)
+                return
+        if not self.selected_msg:
+            self.notify("select a message first (in the lanes, the event log or the dead letters)",
+                        severity="warning")
+            return
+        self.app.push_screen(SequenceModal(self.selected_msg, self.host.lifecycle,
+                                           conversation=self.sagas.conversation))
+
     def action_answer(self, index: int) -> None:
         """Answer the open question with choice `index` (a question without choices: show its answer)."""
         pending = self.quiz.pending(self.snap.lesson)
@@ -329,9 +396,11 @@ class DashboardScreen(Screen[None]):
         ]))
 
     def action_tab(self, name: str) -> None:
-        """Show one of the tabbed panels."""
+        """Show one of the tabbed panels (the sagas panel takes the focus: up/down pick, enter opens)."""
         if name in TABS:
             self.query_one(TabbedContent).active = name
+            if name == "sagas":
+                self.query_one(SagaTable).focus()
 
     def action_seek(self, fraction: float) -> None:
         """Replay: move virtual time by a fraction of the run."""

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from evtool.core.textsafe import visible
 from evtool.sim.snapshot import MessageLife
 from evtool.tui import format as fmt
 
@@ -78,6 +79,7 @@ class InspectorModal(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "Close", id="inspector-close"),
         Binding("c", "parent", "Open the cause", id="inspector-cause"),
+        Binding("s", "sequence", "Sequence diagram", id="inspector-sequence"),
     ]
 
     DEFAULT_CSS = """
@@ -99,7 +101,7 @@ class InspectorModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """Head, time line, events, and the messages it caused."""
         with Vertical() as box:
-            box.border_title = f"Message {self.msg}  (esc closes, c opens its cause)"
+            box.border_title = visible(f"Message {self.msg}  (esc closes, c opens its cause, s its sequence)")
             yield Static("", id="inspector-head")
             yield Static("", id="inspector-line")
             with VerticalScroll(id="inspector-events"):
@@ -171,6 +173,12 @@ class InspectorModal(ModalScreen[None]):
             self.app.push_screen(InspectorModal(self.life.causation, self.lookup))
         else:
             self.notify("this message has no causation id", severity="warning")
+
+    def action_sequence(self) -> None:
+        """This message as a sequence diagram."""
+        from evtool.tui.screens.sequence import SequenceModal
+
+        self.app.push_screen(SequenceModal(self.msg, self.lookup))
 
     def action_close(self) -> None:
         """Close the inspector."""
