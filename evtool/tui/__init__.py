@@ -31,9 +31,11 @@ def run_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float 
     """Open the dashboard on a loaded scenario; returns the first run's outcome when the user quits."""
     from evtool.sim.host import EngineHost
     from evtool.tui.app import EvtoolApp
+    from evtool.tui.flow import FlowTracker
     from evtool.tui.sagas import SagaTracker
 
-    host = EngineHost(loaded, seed=seed, speed=speed, paused=paused, listeners=[*listeners, SagaTracker(loaded.model)])
+    host = EngineHost(loaded, seed=seed, speed=speed, paused=paused,
+                      listeners=[*listeners, SagaTracker(loaded.model), FlowTracker()])
     app = EvtoolApp(host=host, speed=speed, seed=seed, listeners_for=listeners_for, on_run_end=on_run_end,
                     listeners=listeners, scores=scores)
     app.run()
@@ -61,10 +63,11 @@ def run_replay(loaded: LoadedScenario, *, seed: int, interventions: Sequence[tup
     """Open a recorded run in the dashboard with a time scrubber (re-simulated deterministically)."""
     from evtool.sim.host import EngineHost
     from evtool.tui.app import EvtoolApp
+    from evtool.tui.flow import FlowTracker
     from evtool.tui.sagas import SagaTracker
 
     host = EngineHost(loaded, seed=seed, speed=speed, interventions=interventions, replay=True, end_ns=end_ns,
-                      listeners=[SagaTracker(loaded.model)])
+                      listeners=[SagaTracker(loaded.model), FlowTracker()])
     app = EvtoolApp(host=host, replay_title=title)
     app.run()
     return host.close()

@@ -26,6 +26,7 @@ from textual.css.query import NoMatches
 
 from evtool.core.textsafe import visible
 from evtool.sim.host import EngineHost
+from evtool.tui.flow import FlowTracker
 from evtool.tui.lessons import LessonInfo, bundled_lessons
 from evtool.tui.quiz import Quiz
 from evtool.tui.sagas import SagaTracker
@@ -133,7 +134,7 @@ class EvtoolApp(App[None]):
         self.close_run()
         listeners = list(self.listeners_for(loaded, self.seed)) if self.listeners_for else []
         host = EngineHost(loaded, seed=self.seed, speed=self.speed, threaded=self.threaded_hosts,
-                          listeners=[*listeners, SagaTracker(loaded.model)])
+                          listeners=[*listeners, SagaTracker(loaded.model), FlowTracker()])
         self._open(host, listeners)
         return True
 

@@ -100,6 +100,31 @@ def saga_sequence(_loaded: LoadedScenario) -> Scene:
     return app, ("6", "down", "enter")
 
 
+def _at(name: str, t_s: float) -> EvtoolApp:
+    other = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    host = manual_host(other, speed=20.0)
+
+    def later(s: Snapshot) -> bool:
+        if s.paused:
+            host.submit(Resume())
+        return s.now_ns >= t_s * 1e9
+
+    tick_until(host, later, dt=0.05)
+    host.submit(SetSpeed(1.0))
+    host.tick(0.0)
+    return EvtoolApp(host=host, auto_poll=False)
+
+
+def fanout(_loaded: LoadedScenario) -> Scene:
+    """pubsub-fanout at 50 s: the topic forks into billing, shipping and analytics (backlog, lag)."""
+    return _at("pubsub-fanout", 50), ()
+
+
+def partitions(_loaded: LoadedScenario) -> Scene:
+    """partitioned-ordering at 5 s: the log's six partitions with their owners and lag."""
+    return _at("partitioned-ordering", 5), ()
+
+
 def help_screen(loaded: LoadedScenario) -> Scene:
     """The help dialog."""
     host = manual_host(loaded)
@@ -125,5 +150,7 @@ SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
     "sequence": sequence,
     "sagas": sagas,
     "saga-sequence": saga_sequence,
+    "fanout": fanout,
+    "partitions": partitions,
     "run-over": run_over,
 }

@@ -41,13 +41,13 @@ async def test_status_channels_consumers_and_topology_follow_the_run(lesson: Loa
         consumers = dash.query_one(ConsumerTable)
         assert consumers.row_count == 3
         topo = text_of(dash.query_one(TopologyView))
-        assert "checkout ─" in topo and "[orders ✓" in topo and "billing 3/3 ✓" in topo
-        assert "[orders.dlq ✓ 0]" in topo
+        assert "checkout ─" in topo and "orders (queue) ✓" in topo and "billing 3/3 ✓" in topo
+        assert "orders.dlq ✓ 0" in topo
         # Crash every instance: the consumer is down and the queue stalls.
         host.submit(InjectFault("crash", "consumer:billing"))
         await sync(app, pilot, 1.0)
         topo = text_of(dash.query_one(TopologyView))
-        assert "billing 0/3 ✗" in topo and "[orders ✗" in topo
+        assert "billing 0/3 ✗" in topo and "orders (queue) ✗" in topo
         assert consumers.get_cell("billing#2", "state").plain == "✗ crashed"
 
 

@@ -109,3 +109,18 @@ def test_saga_sequence(snap_compare: Callable[..., bool], lesson: LoadedScenario
     to the command channels and delivered to the services, their replies, `✓ reserve_inventory` or the failed
     step in red, `↺ compensating …` and `↺ compensated …`, in time order."""
     assert shoot(snap_compare, scenes.saga_sequence(lesson), size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_topic_fork(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """pubsub-fanout at 50 s: `orders ─…─▶ order-events (topic) ✓ … waiting`, then a fork ├ ├ └ with one
+    branch per group, billing, shipping and analytics, each with `backlog N  lag …` (analytics far behind);
+    the edges show moving ○/● glyphs or their rate."""
+    assert shoot(snap_compare, scenes.fanout(lesson), size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_log_partitions(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """partitioned-ordering at 5 s: `account-events (log, 6 partitions)`, the statements group 2/2 and under
+    it p0…p5 each with `→#0` or `→#1` (its owner) and its lag (or ✓)."""
+    assert shoot(snap_compare, scenes.partitions(lesson), size)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from evtool.core.textsafe import visible
 from evtool.sim.host import EngineHost, Faster, InjectFault, Redrive, Seek, Slower, Step, TogglePause
 from evtool.sim.snapshot import Snapshot, empty_snapshot
+from evtool.tui.flow import FlowTracker, find_flow
 from evtool.tui.quiz import CHOICE_KEYS, Quiz
 from evtool.tui.sagas import STATE_STYLE as SAGA_STATE
 from evtool.tui.sagas import SagaTracker, find_tracker
@@ -91,6 +92,11 @@ class DashboardScreen(Screen[None]):
             host.engine.listeners.append(tracker)
         self.sagas = tracker
         self._saga_version = -1
+        flow = find_flow(host.engine.listeners)
+        if flow is None:  # a host made without one: follow the flow from now on
+            flow = FlowTracker()
+            host.engine.listeners.append(flow)
+        self.flow = flow
         """The lesson's questions answered in this run (the app stores the score with the run)."""
         self.ready = False
         """True once mounted with every panel (the app applies snapshots only then)."""
@@ -103,7 +109,8 @@ class DashboardScreen(Screen[None]):
         yield RunStatus(id="status")
         yield Scrubber(id="scrubber")
         with Vertical(id="overview"):
-            yield TopologyView(host.scenario, id="topology")
+            with VerticalScroll(id="topology-box"):
+                yield TopologyView(host.scenario, self.flow, id="topology")
             yield ChannelTable(id="channels")
             yield ConsumerTable(id="consumers")
         with Horizontal(id="bottom"):
@@ -185,7 +192,11 @@ class DashboardScreen(Screen[None]):
                 tab.label = label
 
     def on_resize(self) -> None:
-        """Tab labels get shorter in a narrow terminal, so that every tab stays in view."""
+        """Tab labels get shorter in a narrow terminal; in a short one the graph stands for the tables."""
+        short = self.size.height < 30
+        for table in (self.query_one(ChannelTable), self.query_one(ConsumerTable)):
+            table.display = not short
+        self.query_one("#topology-box").styles.max_height = 7 if short else 12
         if self.ready:
             self._tab_labels(self.snap)
 
