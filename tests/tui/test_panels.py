@@ -41,7 +41,7 @@ async def test_status_channels_consumers_and_topology_follow_the_run(lesson: Loa
         consumers = dash.query_one(ConsumerTable)
         assert consumers.row_count == 3
         topo = text_of(dash.query_one(TopologyView))
-        assert "checkout ─" in topo and "orders (queue) ✓" in topo and "billing 3/3 ✓" in topo
+        assert topo.startswith("checkout ") and "▶ orders (queue) ✓" in topo and "billing 3/3 ✓" in topo
         assert "orders.dlq ✓ 0" in topo
         # Crash every instance: the consumer is down and the queue stalls.
         host.submit(InjectFault("crash", "consumer:billing"))
