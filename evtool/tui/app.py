@@ -31,6 +31,7 @@ from evtool.tui.lessons import LessonInfo, bundled_lessons
 from evtool.tui.quiz import Quiz
 from evtool.tui.sagas import SagaTracker
 from evtool.tui.screens.dashboard import DashboardScreen
+from evtool.tui.screens.end import Variation
 from evtool.tui.screens.help import HelpModal
 from evtool.tui.screens.picker import LessonPickerScreen
 
@@ -77,6 +78,8 @@ class EvtoolApp(App[None]):
         """Every run of the session: its host, its listeners and its quiz."""
         self.outcomes: list[Any] = []
         self._listeners: Sequence[Any] = listeners
+        self._base: tuple[Path, dict[str, Any]] | None = None
+        """The lesson file and the user's own overrides: variations and restarts start from them."""
         self._version = -1
         self._timer: Any = None
 
@@ -108,19 +111,35 @@ class EvtoolApp(App[None]):
             self.pop_screen()
         self.push_screen(picker)
 
-    def _open(self, host: EngineHost, listeners: Sequence[Any] = ()) -> None:
+    def _open(self, host: EngineHost, listeners: Sequence[Any] = (), variation: Variation | None = None) -> None:
         self.host = host
+        if self._base is None:
+            self._base = (Path(host.loaded.path), dict(host.loaded.overrides))
         if not getattr(host, "_started", False):
             host.start()
         self.dashboard = DashboardScreen(host, from_picker=self.from_picker,
-                                         title=self.replay_title)
+                                         title=self.replay_title, variation=variation)
         self.runs.append((host, listeners, self.dashboard.quiz))
         self._version = -1
         while len(self.screen_stack) > 1:
             self.pop_screen()
         self.push_screen(self.dashboard)
 
-    def open_scenario(self, path: Path, overrides: dict[str, Any] | None = None) -> bool:
+    def base_path(self) -> Path:
+        """The file of the lesson on screen (its variations are runs of it)."""
+        assert self._base is not None
+        return self._base[0]
+
+    def launch_variation(self, variation: Variation | None) -> bool:
+        """Run the current lesson again, as written or as one of its variations, in place."""
+        if self._base is None:
+            return False
+        path, base = self._base
+        overrides = {**base, **(variation.overrides if variation else {})}
+        return self.open_scenario(path, overrides, variation=variation, keep_base=True)
+
+    def open_scenario(self, path: Path, overrides: dict[str, Any] | None = None, *,
+                      variation: Variation | None = None, keep_base: bool = False) -> bool:
         """Close the current run and open `path` (with `--set` style overrides) in place; False if it fails."""
         from evtool.scenario.errors import ScenarioError
         from evtool.scenario.loader import load_scenario
@@ -132,10 +151,12 @@ class EvtoolApp(App[None]):
                         markup=False)
             return False
         self.close_run()
+        if not keep_base:
+            self._base = None
         listeners = list(self.listeners_for(loaded, self.seed)) if self.listeners_for else []
         host = EngineHost(loaded, seed=self.seed, speed=self.speed, threaded=self.threaded_hosts,
                           listeners=[*listeners, SagaTracker(loaded.model), FlowTracker()])
-        self._open(host, listeners)
+        self._open(host, listeners, variation)
         return True
 
     def close_run(self) -> Any:
@@ -189,9 +210,9 @@ class EvtoolApp(App[None]):
 
     def action_help(self) -> None:
         """Help from the picker."""
-        self.push_screen(HelpModal([("Lesson picker", LessonPickerScreen.BINDINGS),
-                                    ("Everywhere", [Binding("up,down", "", "Move", id="move"),
-                                                    Binding("enter", "", "Open the lesson", id="open")])]))
+        self.push_screen(HelpModal([("Lesson picker", [("up down", "move through the lessons"),
+                                                       ("enter", "open the lesson"), ("?", "this help"),
+                                                       ("q", "quit")])]))
 
     def on_unmount(self) -> None:
         """Stop the engine's thread (the last run ends here)."""

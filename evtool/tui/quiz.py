@@ -15,8 +15,8 @@ from typing import Any
 
 from evtool.sim.snapshot import LessonView, QuestionView
 
-CHOICE_KEYS = "abcdeghijk"
-"""The key of each choice, in order (`f` is the fault menu, so it is skipped)."""
+CHOICE_KEYS = "abcdghijkl"
+"""The key of each choice, in order (`e` and `f` are the end screen and the fault menu: skipped)."""
 
 
 def _norm(text: str) -> str:

@@ -69,7 +69,7 @@ def text_of(widget: object) -> str:
 def make_app(loaded: LoadedScenario, **host_kwargs: object) -> tuple[EvtoolApp, EngineHost]:
     """An app on a manual host that does not poll by itself: tests tick the host and pull."""
     host = manual_host(loaded, **host_kwargs)
-    return EvtoolApp(host=host, auto_poll=False), host
+    return EvtoolApp(host=host, auto_poll=False, threaded_hosts=False), host
 
 
 async def sync(app: EvtoolApp, pilot: Pilot[None], dt: float = 0.0) -> Snapshot:

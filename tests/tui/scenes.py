@@ -125,6 +125,13 @@ def partitions(_loaded: LoadedScenario) -> Scene:
     return _at("partitioned-ordering", 5), ()
 
 
+def end_of_lesson(loaded: LoadedScenario) -> Scene:
+    """The run is over: the end screen opens by itself with the try-next list."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 4)
+    return EvtoolApp(host=host, auto_poll=False, threaded_hosts=False), ()
+
+
 def help_screen(loaded: LoadedScenario) -> Scene:
     """The help dialog."""
     host = manual_host(loaded)
@@ -151,6 +158,7 @@ SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
     "sagas": sagas,
     "saga-sequence": saga_sequence,
     "fanout": fanout,
+    "end": end_of_lesson,
     "partitions": partitions,
     "run-over": run_over,
 }

@@ -59,9 +59,8 @@ def test_message_inspector(snap_compare: Callable[..., bool], lesson: LoadedScen
 
 
 def test_help(snap_compare: Callable[..., bool], lesson: LoadedScenario) -> None:
-    """100x40. The help dialog: a Dashboard group listing space, n, +, -, f, r, /, enter, ?, q, 1…5,
-    < > , . home with what each does and its binding id (toggle-pause, step, faster, …), then the
-    Lanes, Event log and Message inspector groups."""
+    """100x40. The help dialog of a live run: groups Time (space, n, + -; no seek keys), Look (1 … 5, enter,
+    s, /, tab), Change the run (f, r), Lesson (q quit, ? this help), each key with what it does in words."""
     assert shoot(snap_compare, scenes.help_screen(lesson), (100, 40))
 
 
@@ -124,3 +123,11 @@ def test_log_partitions(snap_compare: Callable[..., bool], lesson: LoadedScenari
     """partitioned-ordering at 5 s: `account-events (log, 6 partitions)`, the statements group 2/2 and under
     it p0…p5 each with `→#0` or `→#1` (its owner) and its lag (or ✓)."""
     assert shoot(snap_compare, scenes.partitions(lesson), size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_end_of_lesson(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """The end screen over the dashboard: `✓ The run passed: every check held (6/6)`, `Try next:` with
+    ` 1 ` Mark ParseError as non-retryable … (breaks poison-attempts), ` 2 ` Turn idempotency off …, two tips
+    with a `·`, then the keys ` r ` run it again, ` l ` back to the lessons, ` m ` the variations side by side."""
+    assert shoot(snap_compare, scenes.end_of_lesson(lesson), size)

@@ -21,6 +21,7 @@ from evtool.tui.flow import FlowTracker, find_flow
 from evtool.tui.quiz import CHOICE_KEYS, Quiz
 from evtool.tui.sagas import STATE_STYLE as SAGA_STATE
 from evtool.tui.sagas import SagaTracker, find_tracker
+from evtool.tui.screens.end import EndModal, Variation
 from evtool.tui.screens.faults import FaultMenu, fault_choices
 from evtool.tui.screens.filter import FilterModal
 from evtool.tui.screens.help import HelpModal
@@ -57,6 +58,7 @@ class DashboardScreen(Screen[None]):
         Binding("enter", "inspect", "Inspect", id="inspect", show=False,
                 tooltip="The selected message's lifecycle"),
         Binding("s", "sequence", "Sequence", id="sequence", tooltip="The selected message as a sequence diagram"),
+        Binding("e", "end", "What next", id="what-next", tooltip="The end of the lesson: what to try next"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave evtool"),
         Binding("q", "back", "Lessons", id="back-to-lessons", tooltip="Close this lesson and pick another"),
@@ -75,9 +77,13 @@ class DashboardScreen(Screen[None]):
           for i, k in enumerate(CHOICE_KEYS)],
     ]
 
-    def __init__(self, host: EngineHost, *, from_picker: bool = False, title: str | None = None) -> None:
+    def __init__(self, host: EngineHost, *, from_picker: bool = False, title: str | None = None,
+                 variation: Variation | None = None) -> None:
         super().__init__()
         self.host = host
+        self.variation = variation
+        """The try-next variation this run is (None: the lesson as written)."""
+        self._end_shown = False
         self.from_picker = from_picker
         """Opened from the lesson picker: q goes back to it instead of quitting."""
         self.replay_title = title
@@ -154,6 +160,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(TopologyView).update_from(snap)
         self.query_one(ChannelTable).update_from(snap.channels)
         self.query_one(ConsumerTable).update_from(snap.consumers)
+        self.query_one(LessonPane).variation = self.variation
         self.query_one(LessonPane).update_from(snap)
         self.query_one(QuizBar).update_from(snap)
         self.query_one(Lanes).update_from(snap.lanes)
@@ -167,6 +174,10 @@ class DashboardScreen(Screen[None]):
         self._tab_labels(snap)
         self._lesson_focus(snap)
         self._show_notes(snap)
+        if snap.outcome is not None and not self._end_shown and snap.lesson is not None and not self.host.replay:
+            self._end_shown = True
+            if self.app.screen is self:
+                self.action_end()
 
     def _tab_labels(self, snap: Snapshot) -> None:
         tabs = self.query_one(TabbedContent)
@@ -296,6 +307,8 @@ class DashboardScreen(Screen[None]):
             return self.host.replay
         if action in ("faults", "redrive"):
             return not self.host.replay
+        if action == "end":
+            return self.snap.outcome is not None
         if action == "quit":
             return not self.from_picker
         if action == "back":
@@ -395,16 +408,44 @@ class DashboardScreen(Screen[None]):
         self.query_one(QuizBar).update_from(self.snap)
         self.query_one(LessonPane).update_from(self.snap)
 
+    def help_groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The keys that work now (live or replay, question or not, run over or not), in words."""
+
+        def works(action: str, *params: object) -> bool:
+            return bool(self.check_action(action, params))
+
+        replay = self.host.replay
+        run = [("space", "pause or go on (virtual time stops)"), ("n", "step: pause, then one event at a time"),
+               ("+ -", "faster, slower")]
+        if replay:
+            run += [("< >", "back / on by 5% of the run"), (", .", "back / on by one second"),
+                    ("home", "back to the start")]
+        look = [("1 … 5", "lanes, retries, dead letters, event log, checks")]
+        if self.sagas.active:
+            look.append(("6", "the sagas: state and steps of each instance"))
+        look += [("enter", "inspect the selected message (its whole life)"),
+                 ("s", "the selected message (or saga) as a sequence diagram"),
+                 ("/", "filter the event log"), ("tab", "move to the next panel")]
+        change = [] if replay else [("f", "inject a fault: crash, slow, pause, restart the broker"),
+                                    ("r", "redrive the selected dead letter")]
+        lesson: list[tuple[str, str]] = []
+        pending = self.quiz.pending(self.snap.lesson)
+        if pending is not None:
+            q = pending[1]
+            if q.choices:
+                keys = " ".join(CHOICE_KEYS[: len(q.choices)])
+                lesson.append((keys, "answer the question with that choice"))
+            else:
+                lesson.append(("a", "show the answer of the question"))
+        if works("end"):
+            lesson.append(("e", "what to try next: variations, run again, the lessons"))
+        lesson.append(("q", "back to the lessons" if self.from_picker else "quit"))
+        lesson.append(("?", "this help"))
+        return [("Time", run), ("Look", look), ("Change the run", change), ("Lesson", lesson)]
+
     def action_help(self) -> None:
-        """List every key."""
-        self.app.push_screen(HelpModal([
-            ("Dashboard", self.BINDINGS),
-            ("Lanes (when focused)", Lanes.BINDINGS),
-            ("Event log (when focused)", EventLog.BINDINGS),
-            ("Message inspector", InspectorModal.BINDINGS),
-            ("Everywhere", [Binding("tab", "focus_next", "Next panel", id="focus-next"),
-                            Binding("escape", "dismiss", "Close a dialog", id="close-dialog")]),
-        ]))
+        """List the keys that work now."""
+        self.app.push_screen(HelpModal(self.help_groups()))
 
     def action_tab(self, name: str) -> None:
         """Show one of the tabbed panels (the sagas panel takes the focus: up/down pick, enter opens)."""
@@ -425,6 +466,11 @@ class DashboardScreen(Screen[None]):
     def action_seek_to(self, t_ns: int) -> None:
         """Replay: jump to a virtual time."""
         self.host.submit(Seek(int(t_ns)))
+
+    def action_end(self) -> None:
+        """The end of the lesson: what happened, what to try next, where to go."""
+        self.app.push_screen(EndModal(self.snap.outcome, self.snap.checks, self.variation, self.host.scenario.lesson,
+                                      replay=self.host.replay))
 
     def action_quit(self) -> None:
         """Leave the dashboard."""

@@ -12,6 +12,7 @@ from evtool.core.textsafe import visible
 from evtool.sim.snapshot import LessonView, Snapshot
 from evtool.tui import format as fmt
 from evtool.tui.quiz import Quiz
+from evtool.tui.screens.end import what_happened
 
 _CODE = re.compile(r"`([^`]+)`")
 
@@ -41,6 +42,8 @@ class LessonPane(VerticalScroll):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.body = Static("", id="lesson-text")
         self.quiz = quiz or Quiz()
+        self.variation: object | None = None
+        """The variation the run is (its `fails` are expected): set by the dashboard."""
         self._key: tuple[object, ...] | None = None
         self.lesson: LessonView | None = None
         self._snap: Snapshot | None = None
@@ -59,7 +62,8 @@ class LessonPane(VerticalScroll):
         lesson = snap.lesson
         self.lesson = lesson
         self._snap = snap
-        key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, tuple(self.quiz.answers),
+        key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, snap.checks if snap.outcome else None,
+               tuple(self.quiz.answers),
                snap.paused, self.size.height >= 20)
         if key == self._key:
             return
@@ -114,7 +118,12 @@ class LessonPane(VerticalScroll):
         elif snap.outcome is not None:
             sym = "✓" if snap.outcome == "passed" else "✗" if snap.outcome == "failed" else "?"
             t.append(f"\n{sym} run {snap.outcome}", style="bold green" if snap.outcome == "passed" else "bold red")
-            t.append(" — the checks tab (5) tells why. q quits.", style="dim")
+            surprises = what_happened(snap.checks, getattr(self.variation, "fails", ()))
+            if surprises:
+                t.append("\nWhat happened instead:", style="bold")
+                for style, sentence in surprises:
+                    t.append("\n" + visible(sentence), style=style)
+            t.append("\ne shows what to try next; the checks tab (5) tells why.", style="dim")
         if self.size.height < 20:
             return t
         t.append("\n")
