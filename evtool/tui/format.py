@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from evtool.core.events import TraceEvent
+from evtool.core.textsafe import visible
 from evtool.sim.snapshot import STATE_SYMBOLS
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -145,11 +146,25 @@ def event_detail(ev: TraceEvent) -> str:
         parts.append("duplicate")
     if "latency" in d and ev.kind == "handled":
         parts.append(f"{duration(int(d['latency']))} e2e")
-    return " ".join(parts)
+    return visible(" ".join(parts))
+
+
+def shown(value: object) -> str:
+    """Scenario or trace text as the dashboard shows it: control characters escaped (`visible`); empty for None.
+    Put it in a `Text`, never in a markup string (for those, use `markup_safe`)."""
+    return "" if value is None else visible(value)
+
+
+def markup_safe(value: object) -> str:
+    """Scenario or trace text for a place that parses Rich markup (a border title, an option label):
+    control characters escaped and markup brackets escaped."""
+    from rich.markup import escape
+
+    return escape(shown(value))
 
 
 def actor_label(ev: TraceEvent) -> str:
     """``billing#1``, ``checkout`` or empty."""
     if ev.actor is None:
         return ""
-    return ev.actor if ev.instance is None else f"{ev.actor}#{ev.instance}"
+    return visible(ev.actor if ev.instance is None else f"{ev.actor}#{ev.instance}")

@@ -25,6 +25,7 @@ from textual.widgets import Static
 from evtool.core.textsafe import visible
 from evtool.scenario import models as m
 from evtool.sim.snapshot import CheckView
+from evtool.tui.format import markup_safe
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class EndModal(ModalScreen[None]):
         """The closing text."""
         with Vertical() as box:
             title = self.lesson.title if self.lesson else "The run is over"
-            box.border_title = visible(f"The end: {title}")
+            box.border_title = markup_safe(f"The end: {title}")
             with VerticalScroll():
                 yield Static(closing_text(self.outcome, self.checks, self.variation, self.lesson), id="end-text")
 

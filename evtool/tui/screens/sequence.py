@@ -94,7 +94,7 @@ class SequenceModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """A head line, then the diagram (it scrolls when it is long)."""
         with Vertical() as box:
-            box.border_title = visible(f"Sequence of {self.what} {self.msg}  (esc closes)")
+            box.border_title = fmt.markup_safe(f"Sequence of {self.what} {self.msg}  (esc closes)")
             yield Static("", id="sequence-head")
             with VerticalScroll(id="sequence-body"):
                 yield Static("", id="sequence-diagram")

@@ -99,7 +99,8 @@ class Lanes(Widget, can_focus=True):
         for li, lane in enumerate(self.lanes):
             if li:
                 out.append("\n")
-            head = lane.name if len(lane.name) <= label_w - 6 else lane.name[: label_w - 7] + "…"
+            name = fmt.shown(lane.name)
+            head = name if len(name) <= label_w - 6 else name[: label_w - 7] + "…"
             out.append(f"{head:<{label_w - 5}}", style="bold")
             out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
                        style="bold yellow" if lane.order_breaks else "")
