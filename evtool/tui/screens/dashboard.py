@@ -50,11 +50,12 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause", id="toggle-pause", tooltip="Pause or resume virtual time"),
         Binding("n", "step", "Step", id="step", tooltip="Pause and process one event"),
-        Binding("plus,equals_sign", "faster", "Faster", id="faster", key_display="+"),
-        Binding("minus,underscore", "slower", "Slower", id="slower", key_display="-"),
+        Binding("plus,equals_sign", "faster", "Faster", id="faster", key_display="+", show=False),
+        Binding("minus,underscore", "slower", "Slower", id="slower", key_display="-", show=False),
         Binding("f", "faults", "Faults", id="fault-menu", tooltip="Crash, slow, poison, restart the broker"),
         Binding("r", "redrive", "Redrive", id="redrive", tooltip="Send the selected dead letter back"),
-        Binding("slash", "filter", "Filter", id="filter", key_display="/", tooltip="Filter the event log"),
+        Binding("slash", "filter", "Filter", id="filter", key_display="/", tooltip="Filter the event log",
+                show=False),
         Binding("enter", "inspect", "Inspect", id="inspect", show=False,
                 tooltip="The selected message's lifecycle"),
         Binding("s", "sequence", "Sequence", id="sequence", tooltip="The selected message as a sequence diagram"),
@@ -470,7 +471,7 @@ class DashboardScreen(Screen[None]):
     def action_end(self) -> None:
         """The end of the lesson: what happened, what to try next, where to go."""
         self.app.push_screen(EndModal(self.snap.outcome, self.snap.checks, self.variation, self.host.scenario.lesson,
-                                      replay=self.host.replay))
+                                      replay=self.host.replay, quiz=self.quiz.score(self.snap.lesson)))
 
     def action_quit(self) -> None:
         """Leave the dashboard."""

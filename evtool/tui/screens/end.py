@@ -68,8 +68,9 @@ def what_happened(checks: Sequence[CheckView], expected_fails: Sequence[str] = (
 
 
 def closing_text(outcome: str | None, checks: Sequence[CheckView], variation: Variation | None,
-                 lesson: m.Lesson | None) -> Text:
-    """The closing words: the outcome, what happened instead of the script (if anything), the try-next list."""
+                 lesson: m.Lesson | None, quiz: tuple[int, int] = (0, 0)) -> Text:
+    """The closing words: the outcome, what happened instead of the script (if anything), the quiz score,
+    the try-next list."""
     t = Text()
     fails = variation.fails if variation else ()
     surprises = what_happened(checks, fails)
@@ -91,6 +92,10 @@ def closing_text(outcome: str | None, checks: Sequence[CheckView], variation: Va
         for style, sentence in surprises:
             t.append("  " + visible(sentence) + "\n", style=style)
         t.append("  (the checks tab, 5, has the evidence)\n", style="dim")
+    right, asked = quiz
+    if asked:
+        t.append(f"\nQuiz: {right} of {asked} right", style="bold cyan")
+        t.append(" (stored with the run: `evtool runs` and the lesson picker show it)\n", style="dim")
     items = variations(lesson)
     if items:
         t.append("\nTry next:\n", style="bold")
@@ -133,8 +138,9 @@ class EndModal(ModalScreen[None]):
     """
 
     def __init__(self, outcome: str | None, checks: Sequence[CheckView], variation: Variation | None,
-                 lesson: m.Lesson | None, *, replay: bool = False) -> None:
+                 lesson: m.Lesson | None, *, replay: bool = False, quiz: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
+        self.quiz = quiz
         self.outcome = outcome
         self.checks = tuple(checks)
         self.variation = variation
@@ -148,7 +154,8 @@ class EndModal(ModalScreen[None]):
             title = self.lesson.title if self.lesson else "The run is over"
             box.border_title = markup_safe(f"The end: {title}")
             with VerticalScroll():
-                yield Static(closing_text(self.outcome, self.checks, self.variation, self.lesson), id="end-text")
+                yield Static(closing_text(self.outcome, self.checks, self.variation, self.lesson, self.quiz),
+                             id="end-text")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A launch key only for an existing variation; nothing launches from a replay."""

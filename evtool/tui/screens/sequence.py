@@ -65,6 +65,8 @@ class SequenceModal(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q,s", "close", "Close", id="sequence-close"),
+        Binding("space", "toggle_pause", "Pause or go on", id="sequence-pause"),
+        Binding("n", "step", "Step one event", id="sequence-step"),
     ]
 
     DEFAULT_CSS = """
@@ -94,7 +96,8 @@ class SequenceModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """A head line, then the diagram (it scrolls when it is long)."""
         with Vertical() as box:
-            box.border_title = fmt.markup_safe(f"Sequence of {self.what} {self.msg}  (esc closes)")
+            box.border_title = fmt.markup_safe(f"Sequence of {self.what} {self.msg}  (esc closes, space pauses "
+                                               "or goes on, n steps)")
             yield Static("", id="sequence-head")
             with VerticalScroll(id="sequence-body"):
                 yield Static("", id="sequence-diagram")
@@ -144,6 +147,18 @@ class SequenceModal(ModalScreen[None]):
     def plain(self) -> str:
         """The diagram as plain text (for tests)."""
         return "\n".join(line.plain for line in self.lines)
+
+    def action_toggle_pause(self) -> None:
+        """Pause or go on without closing the view (it grows while the run goes on)."""
+        dash = getattr(self.app, "dashboard", None)
+        if dash is not None:
+            dash.action_toggle_pause()
+
+    def action_step(self) -> None:
+        """One event, without closing the view."""
+        dash = getattr(self.app, "dashboard", None)
+        if dash is not None:
+            dash.action_step()
 
     def action_close(self) -> None:
         """Close the view."""

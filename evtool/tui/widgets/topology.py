@@ -44,6 +44,25 @@ HOP_GLYPH: dict[str, tuple[str, str]] = {
 """The glyph and colour of a moving message: published, first delivery, redelivery, dead letter, redrive."""
 
 
+def _channels_named(data: object, channels: set[str]) -> list[str]:
+    """The channel names found among the string values of a pattern's settings, in order, once each."""
+    found: list[str] = []
+
+    def walk(v: object) -> None:
+        if isinstance(v, str):
+            if v in channels and v not in found:
+                found.append(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+
+    walk(data)
+    return found
+
+
 def travel_ns(speed: float) -> int:
     """How long (virtual time) a glyph takes to cross an edge: about half a wall second at teaching speeds."""
     return int(min(2e9, max(2e7, speed * 0.6e9)))
@@ -86,8 +105,10 @@ class TopologyView(Static):
         self.emits: dict[str, list[str]] = {}
         for name, c in scenario.consumers.items():
             for e in c.emit:
-                self.feeders.setdefault(e.to, []).append(name)
-                self.emits.setdefault(name, []).append(e.to)
+                if name not in self.feeders.setdefault(e.to, []):
+                    self.feeders[e.to].append(name)
+                if e.to not in self.emits.setdefault(name, []):
+                    self.emits[name].append(e.to)
         # Patterns publish and consume too: a saga (trigger, commands, replies), a request/reply pair.
         self.pattern_readers: dict[str, list[str]] = {}
         for name, p in scenario.patterns.items():
@@ -101,7 +122,11 @@ class TopologyView(Static):
                             self.feeders.setdefault(cmd.to, []).append(name)
             elif isinstance(p, m.RequestReplyPattern):
                 self.feeders.setdefault(p.channel, []).append(p.requester.name)
-                self.pattern_readers.setdefault(p.channel, []).append(f"{p.responder.name} (responder)")
+                if p.responder.name not in scenario.consumers:
+                    self.pattern_readers.setdefault(p.channel, []).append(f"{p.responder.name} (responder)")
+            else:  # any other pattern: the channels it names (it reads or writes them)
+                for ch in _channels_named(p.model_dump(by_alias=True, warnings=False), set(scenario.channels)):
+                    self.pattern_readers.setdefault(ch, []).append(f"{name} ({getattr(p, 'type', 'pattern')})")
         self.routes: dict[str, list[tuple[str, str]]] = {}
         for name, ch in scenario.channels.items():
             if isinstance(ch, m.RouterChannel):
@@ -261,7 +286,10 @@ class TopologyView(Static):
             if src != ch.name:
                 t.append(f" (from {visible(src)})", style="dim")
             out.append((t, []))
+        names = {c.name for c in mine}
         for reader in self.pattern_readers.get(ch.name, []):
+            if reader.split(" (")[0] in names:  # the pattern's own consumer, already drawn
+                continue
             t = Text()
             t.append_text(track([], snap.now_ns, snap.speed, fmt.rate(ch.rate_out), "green", motion=False))
             t.append(" ")
