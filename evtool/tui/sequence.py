@@ -189,7 +189,10 @@ def render_sequence(rows: Sequence[Row], width: int) -> list[Text]:
         label = visible(r.label)
         if r.dst is None or r.dst == r.src:
             _put(line, a, "●", r.style)
-            _put(line, a + 1, " " + label, r.style)
+            if a + 2 + len(label) > width and a - 2 - len(label) >= TIME_W:  # no room on the right: the left
+                _put(line, a - 1 - len(label), label + " ", r.style)
+            else:
+                _put(line, a + 1, " " + label, r.style)
         else:
             b = centre[r.dst]
             lo, hi = min(a, b), max(a, b)
