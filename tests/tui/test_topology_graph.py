@@ -105,3 +105,25 @@ async def test_messages_move_at_teaching_speed_freeze_when_paused_and_step_one_e
         await sync(app, pilot, 0.5)
         fast = text_of(view)
         assert "/s" in fast.splitlines()[0] and "●" not in fast.splitlines()[1]
+
+
+@pytest.mark.asyncio
+async def test_the_order_broke_marker_explains_itself_on_focus(lesson) -> None:  # type: ignore[no-untyped-def]
+    from evtool.tui.widgets.lanes import Lanes
+
+    app, host = make_app(lesson)
+    async with app.run_test(size=(100, 32)) as pilot:
+        snap = tick_until(host, lambda s: any(c.broken for lane in s.lanes for c in lane.cells[-20:]), dt=0.1)
+        host.submit(TogglePause())
+        await sync(app, pilot)
+        lanes = app.dashboard.query_one(Lanes)  # type: ignore[union-attr]
+        lanes.focus()
+        await pilot.pause()
+        cells = lanes._visible(lanes.lanes[0])
+        broken = max(i for i, c in enumerate(cells) if c.broken)
+        for _ in range(len(cells) - 1 - broken):
+            await pilot.press("left")
+        assert lanes.selected == cells[broken].msg
+        text = lanes.render().plain
+        assert f"{cells[broken].msg} was acknowledged after a later message with its key" in text
+        assert snap is not None

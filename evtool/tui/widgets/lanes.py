@@ -84,7 +84,7 @@ class Lanes(Widget, can_focus=True):
         return list(lane.cells[-n:])
 
     def _label_width(self) -> int:
-        return min(18, max((len(lane.name) for lane in self.lanes), default=6) + 6)
+        return min(18, max((len(fmt.shown(lane.name)) for lane in self.lanes), default=6) + 6)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         """One line per lane, plus the legend."""
@@ -109,10 +109,25 @@ class Lanes(Widget, can_focus=True):
             for i, cell in enumerate(cells):
                 out.append_text(cell_text(cell, selected=i == sel_i))
         out.append("\n")
+        focused = self._focused_cell()
+        if focused is not None and focused.broken:
+            # The order-broke marker explains itself on focus.
+            out.append("⚠ ", style="bold yellow")
+            out.append(fmt.shown(f"{focused.msg} was acknowledged after a later message with its key "
+                                 f"{focused.key}: that key's order broke here"), style="yellow")
+            return out
         for sym, word, state in LEGEND:
             out.append(sym, style=fmt.STATE_STYLE.get(state, state))
             out.append(f" {word}  ", style="dim")
         return out
+
+    def _focused_cell(self) -> LaneCell | None:
+        if not self.has_focus or not self.lanes:
+            return None
+        lane = self.lanes[max(0, min(self.lane_index, len(self.lanes) - 1))]
+        cells = self._visible(lane)
+        i = len(cells) - 1 - self.cell_from_right
+        return cells[i] if 0 <= i < len(cells) else None
 
     def _select(self) -> None:
         if not self.lanes:
