@@ -127,3 +127,16 @@ async def test_the_order_broke_marker_explains_itself_on_focus(lesson) -> None: 
         text = lanes.render().plain
         assert f"{cells[broken].msg} was acknowledged after a later message with its key" in text
         assert snap is not None
+
+
+@pytest.mark.asyncio
+async def test_partition_lanes_are_labelled_by_number_in_order() -> None:
+    from evtool.tui.widgets.lanes import Lanes
+
+    app, host = make_app(_load("partitioned-ordering"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        _run_to(host, 3)
+        await sync(app, pilot)
+        lanes = app.dashboard.query_one(Lanes)  # type: ignore[union-attr]
+        lines = lanes.render().plain.splitlines()[:6]
+        assert [line.split()[0] for line in lines] == [f"p{p}" for p in range(6)]
