@@ -83,6 +83,11 @@ def run(
                                             rich_help_panel="Budget"),
     max_wall: str | None = typer.Option(None, "--max-wall", help="Stop (unknown) after this much wall time (e.g. "
                                         "30s); overrides run.budget.wall.", rich_help_panel="Budget"),
+    variations: bool = typer.Option(False, "--variations", help="Run the lesson and each of its try_next "
+                                    "variations; print checks × variations.", rich_help_panel="Compare"),
+    profiles: str | None = typer.Option(None, "--profiles", help="Run under each broker profile (e.g. "
+                                        "rabbitmq-quorum,kafka,sqs-fifo); print checks × profiles.",
+                                        rich_help_panel="Compare"),
 ) -> None:
     """Run a scenario: a live view, then the summary, the checks and how to re-run it.
 
@@ -92,6 +97,11 @@ def run(
     from evtool.cli.runner import RunOptions, execute
 
     path = resolve_scenario_path(scenario, json_out=json_out)
+    if variations or profiles is not None:
+        from evtool.cli.matrix import run_matrix_command
+
+        raise typer.Exit(run_matrix_command(path, variations=variations, profiles=profiles, sets=list(set_),
+                                            seed=seed, json_out=json_out))
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,

@@ -113,7 +113,11 @@ def runs(
                     if r.state == outcome][:limit]
         else:
             rows = store.list_runs(scenario=scenario, outcome=outcome, limit=limit)
-    console().print(render_runs(rows))
+        from evtool.store.quiz import quiz_scores
+
+        quiz = {run_id: score.label for run_id, score in quiz_scores(store.db_path, [r.id for r in rows]).items()
+                if score.asked}
+    console().print(render_runs(rows, quiz=quiz))
 
 
 @_guarded

@@ -31,6 +31,54 @@ def _finish(session: RunSession, outcome: Any) -> None:
         console(stderr=True).print(f"[dim]recorded run {run_id}: evtool replay {run_id}[/dim]")
 
 
+class _Session:
+    """The recordings of one dashboard session: each run it opens is recorded, and its quiz stored with it."""
+
+    def __init__(self, db: Path | None, no_record: bool, seed: int | None) -> None:
+        self.db = db
+        self.no_record = no_record
+        self.seed = seed
+        self.recorders: dict[int, Any] = {}
+
+    def listeners_for(self, loaded: Any, run_seed: int | None) -> list[Any]:
+        session = RunSession(loaded, seed=self.seed if run_seed is None else run_seed, db=self.db,
+                             no_record=self.no_record).start()
+        listeners = session.listeners
+        self.recorders[id(listeners)] = session
+        return listeners
+
+    def run_ended(self, listeners: Any, outcome: Any, quiz: Any) -> None:
+        session = self.recorders.pop(id(listeners), None)
+        if session is None:
+            return
+        _finish(session, outcome)
+        rec = session.recorder
+        if rec is None:
+            return
+        right, asked = quiz.score() if quiz is not None else (0, 0)
+        if quiz is not None and (quiz.answers or asked):
+            from evtool.cli.output import console
+            from evtool.store.errors import StoreError
+            from evtool.store.quiz import record_quiz
+
+            try:
+                record_quiz(rec.db_path, rec.run_id, quiz.lesson, right, asked, quiz.records())
+            except StoreError as exc:
+                console(stderr=True).print(f"[yellow]warning[/yellow] the quiz score was not stored: {safe(exc)}")
+
+    def finish_all(self, outcome: Any) -> None:
+        """Finish what the dashboard did not close itself (a test's stand-in, a crash)."""
+        for session in list(self.recorders.values()):
+            _finish(session, outcome)
+        self.recorders.clear()
+
+    def scores(self) -> dict[str, Any]:
+        from evtool.store import resolve_db_path
+        from evtool.store.quiz import lesson_scores
+
+        return lesson_scores(resolve_db_path(self.db))
+
+
 def tui(
     scenario: str | None = typer.Argument(None, help="A scenario file or a bundled lesson id. Without one: pick "
                                                      "a bundled lesson.", show_default=False),
@@ -45,20 +93,16 @@ def tui(
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario
 
+    session = _Session(db, no_record, seed)
     if scenario is None:
         from evtool.tui import run_picker
 
-        sessions: list[RunSession] = []
-
-        def listeners_for(loaded: Any, run_seed: int | None) -> list[Any]:
-            session = RunSession(loaded, seed=seed if run_seed is None else run_seed, db=db,
-                                 no_record=no_record).start()
-            sessions.append(session)
-            return session.listeners
-
-        outcome = run_picker(speed=speed, listeners_for=listeners_for, seed=seed)
-        for session in sessions:
-            _finish(session, outcome)
+        outcome = None
+        try:
+            outcome = run_picker(speed=speed, listeners_for=session.listeners_for, seed=seed,
+                                 on_run_end=session.run_ended, scores=session.scores)
+        finally:
+            session.finish_all(outcome)
         raise typer.Exit(_exit_code(outcome))
     from evtool.cli.run import resolve_scenario_path
 
@@ -69,12 +113,14 @@ def tui(
         raise typer.Exit(EXIT_INVALID) from None
     from evtool.tui import run_dashboard
 
-    session = RunSession(loaded, seed=seed, db=db, no_record=no_record).start()
+    listeners = session.listeners_for(loaded, seed)
     outcome = None
     try:
-        outcome = run_dashboard(loaded, seed=session.seed, speed=speed, listeners=session.listeners)
+        outcome = run_dashboard(loaded, seed=seed, speed=speed, listeners=listeners,
+                                listeners_for=session.listeners_for, on_run_end=session.run_ended,
+                                scores=session.scores)
     finally:
-        _finish(session, outcome)
+        session.finish_all(outcome)
     raise typer.Exit(_exit_code(outcome))
 
 

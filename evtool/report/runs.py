@@ -34,12 +34,15 @@ def trace_note(header: RunHeader, result: RunResult | None, state: str | None = 
     return None
 
 
-def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableType:
+def render_runs(rows: Sequence[RunRow], width: int | None = None,
+                quiz: dict[str, str] | None = None) -> RenderableType:
     """The runs table: id, when, scenario, seed, overrides, outcome, checks, messages, virtual duration.
 
     Below 110 columns the overrides are left out (`evtool show RUN` has them) so every other column
-    still fits on one line in an 80-column terminal.
+    still fits on one line in an 80-column terminal. `quiz` (run id -> ``2/3``), when it has any
+    score, adds a column with the lesson quiz answered in the dashboard during the run.
     """
+    quiz = quiz or {}
     if not rows:
         return Text("no recorded runs match (`evtool run SCENARIO` records one)", style="yellow")
     if width is None:
@@ -47,11 +50,11 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableT
 
         width = Console().width
     if width < 110:
-        return _narrow_runs(rows)
+        return _narrow_runs(rows, quiz)
     table = Table(box=None, header_style="bold dim")
     for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
                          ("overrides", "left"), ("outcome", "left"), ("checks", "right"), ("messages", "right"),
-                         ("virtual", "right")):
+                         ("virtual", "right"), *((("quiz", "right"),) if quiz else ())):
         # Only the free-text columns wrap; the rest keep one line so rows stay readable.
         wraps = col in ("scenario", "overrides")
         table.add_column(col, justify=justify, overflow="fold", no_wrap=not wraps,  # type: ignore[arg-type]
@@ -65,16 +68,18 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None) -> RenderableT
                       Text("\n".join(visible(fmt_override(k, v)) for k, v in r.overrides.items()), style="cyan"),
                       outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
-                      f"{r.messages:,}", fmt_duration(r.virtual_ns))
+                      f"{r.messages:,}", fmt_duration(r.virtual_ns), *((quiz.get(r.id, ""),) if quiz else ()))
     return table
 
 
-def _narrow_runs(rows: Sequence[RunRow]) -> RenderableType:
+def _narrow_runs(rows: Sequence[RunRow], quiz: dict[str, str] | None = None) -> RenderableType:
+    quiz = quiz or {}
     table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 1, 0, 0))
     for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
-                         ("outcome", "left"), ("checks", "right"), ("msgs", "right"), ("virtual", "right")):
+                         ("outcome", "left"), ("checks", "right"), ("msgs", "right"), ("virtual", "right"),
+                         *((("quiz", "right"),) if quiz else ())):
         table.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-                         max_width=18 if col == "scenario" else None,
+                         max_width=(13 if quiz else 18) if col == "scenario" else None,
                          min_width={"run": 12, "when (UTC)": 11, "outcome": 9}.get(col))
     for r in rows:
         checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
@@ -83,7 +88,7 @@ def _narrow_runs(rows: Sequence[RunRow]) -> RenderableType:
             outcome.append(" *", style="cyan")
         table.add_row(r.id, r.started_at[5:16].replace("T", " "), text(r.scenario_id), str(r.seed), outcome,
                       Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
-                      f"{r.messages:,}", fmt_duration(r.virtual_ns))
+                      f"{r.messages:,}", fmt_duration(r.virtual_ns), *((quiz.get(r.id, ""),) if quiz else ()))
     return table
 
 

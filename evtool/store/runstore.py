@@ -112,7 +112,8 @@ class RunStore:
             await self.conn.execute(create)
             for script in MIGRATIONS[1:]:
                 for statement in statements(script):
-                    await self.conn.execute(statement.replace("ALTER TABLE runs", "ALTER TABLE temp.runs", 1))
+                    if statement.startswith("ALTER TABLE runs"):  # other tables (quiz) are read on their own
+                        await self.conn.execute(statement.replace("ALTER TABLE runs", "ALTER TABLE temp.runs", 1))
         columns = {str(r[1]) for r in await self._all("PRAGMA table_info(runs)")}
         selected = {c: f"r.{c}" if c in columns else f"NULL AS {c}" for c in ADDED_COLUMNS}
         self._list_sql = LIST_RUNS.format(**selected)

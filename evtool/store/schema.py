@@ -74,6 +74,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE runs ADD COLUMN trace_format INTEGER;
     """,
+    # 4: the lesson quiz a student answered in the dashboard during a run (evtool.store.quiz)
+    """
+    CREATE TABLE quiz (
+        run_id   TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        lesson   TEXT NOT NULL,                 -- the scenario id of the lesson
+        correct  INTEGER NOT NULL,              -- questions answered right
+        asked    INTEGER NOT NULL,              -- questions with choices that were asked
+        answers  TEXT NOT NULL,                 -- JSON array: {step, question, chose, right}
+        at       TEXT NOT NULL                  -- when it was stored (UTC, ISO 8601)
+    );
+    CREATE INDEX quiz_lesson ON quiz(lesson);
+    """,
 )
 # Columns a reader needs that an older schema lacks; a reader selects NULL for them instead.
 ADDED_COLUMNS: tuple[str, ...] = ("pid", "host", "heartbeat", "trace_format")

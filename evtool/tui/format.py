@@ -6,6 +6,7 @@ durations, rates and actors live for every part of evtool (re-exported here). No
 from __future__ import annotations
 
 from evtool.core.events import TraceEvent
+from evtool.core.textsafe import visible
 from evtool.report.presentation import (
     CHECK_STATUS,
     HEALTH,
@@ -16,7 +17,6 @@ from evtool.report.presentation import (
     short_duration,
     speed,
     vtime,
-    who,
 )
 from evtool.sim.snapshot import STATE_SYMBOLS
 
@@ -28,8 +28,6 @@ SPARK = "▁▂▃▄▅▆▇█"
 duration = short_duration
 """A short duration: ``850ms``, ``2.4s``, ``1m05s`` (`report.presentation.short_duration`)."""
 
-actor_label = who
-"""``billing#1``, ``checkout`` or empty (`report.presentation.who`)."""
 
 
 def count(n: int) -> str:
@@ -75,4 +73,25 @@ def event_detail(ev: TraceEvent) -> str:
         parts.append("duplicate")
     if "latency" in d and ev.kind == "handled":
         parts.append(f"{duration(int(d['latency']))} e2e")
-    return " ".join(parts)
+    return visible(" ".join(parts))
+
+
+def shown(value: object) -> str:
+    """Scenario or trace text as the dashboard shows it: control characters escaped (`visible`); empty for None.
+    Put it in a `Text`, never in a markup string (for those, use `markup_safe`)."""
+    return "" if value is None else visible(value)
+
+
+def markup_safe(value: object) -> str:
+    """Scenario or trace text for a place that parses Rich markup (a border title, an option label):
+    control characters escaped and markup brackets escaped."""
+    from rich.markup import escape
+
+    return escape(shown(value))
+
+
+def actor_label(ev: TraceEvent) -> str:
+    """``billing#1``, ``checkout`` or empty."""
+    if ev.actor is None:
+        return ""
+    return visible(ev.actor if ev.instance is None else f"{ev.actor}#{ev.instance}")

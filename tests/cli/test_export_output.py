@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic_runs import synthetic_events, synthetic_header
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
 from evtool.store.model import RunResult, utc_now_iso
 from evtool.store.recorder import Recorder
 from evtool.store.runstore import SyncRunStore
-from synthetic_runs import synthetic_events, synthetic_header
 
 
 def cli(*args: str, **env: str) -> Any:

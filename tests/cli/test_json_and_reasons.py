@@ -79,14 +79,14 @@ def test_redrive_of_a_missing_id_says_so_with_the_ids_that_are_there() -> None:
 
 
 def test_live_view_counts_the_events_the_summary_reports() -> None:
+    import math
+
     from rich.console import Console
 
     from evtool.report.live import live_view
     from evtool.scenario.lessons import find_lesson
     from evtool.scenario.loader import load_scenario
     from evtool.sim.engine import Engine
-
-    import math
 
     engine = Engine(load_scenario(find_lesson("competing-consumers")))
     engine.run_until(math.inf)   # as `run` does: the last live frame is drawn before `finish`

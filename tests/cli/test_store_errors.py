@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthetic_runs import synthetic_events, synthetic_header
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
 from evtool.store.model import RunResult, utc_now_iso
 from evtool.store.recorder import Recorder
 from evtool.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
-from synthetic_runs import synthetic_events, synthetic_header
 
 READERS: list[list[str]] = [["runs"], ["show", "last"], ["inspect", "last", "--kind", "dead_lettered"],
                             ["export", "last", "-f", "jsonl"], ["export", "last", "-f", "md"],

@@ -12,14 +12,22 @@ from evtool.scenario.loader import LoadedScenario
 from evtool.sim.host import EngineHost, Resume, SetSpeed
 from evtool.sim.snapshot import Snapshot
 from evtool.tui.app import EvtoolApp
+from evtool.tui.flow import FlowTracker
+from evtool.tui.sagas import SagaTracker
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ROOT / "scenarios" / "retries-dlq-poison.yaml"
 
 
 def manual_host(loaded: LoadedScenario, **kwargs: object) -> EngineHost:
-    """A started host in manual mode: nothing runs until `tick`."""
-    host = EngineHost(loaded, threaded=False, **kwargs)  # type: ignore[arg-type]
+    """A started host in manual mode: nothing runs until `tick`. Like the app's hosts, it carries the
+    dashboard's saga and flow trackers (unless `listeners` already has them)."""
+    listeners = list(kwargs.pop("listeners", ()))  # type: ignore[call-overload]
+    if not any(isinstance(x, SagaTracker) for x in listeners):
+        listeners.append(SagaTracker(loaded.model))
+    if not any(isinstance(x, FlowTracker) for x in listeners):
+        listeners.append(FlowTracker())
+    host = EngineHost(loaded, threaded=False, listeners=listeners, **kwargs)  # type: ignore[arg-type]
     host.start()
     return host
 
@@ -61,7 +69,7 @@ def text_of(widget: object) -> str:
 def make_app(loaded: LoadedScenario, **host_kwargs: object) -> tuple[EvtoolApp, EngineHost]:
     """An app on a manual host that does not poll by itself: tests tick the host and pull."""
     host = manual_host(loaded, **host_kwargs)
-    return EvtoolApp(host=host, auto_poll=False), host
+    return EvtoolApp(host=host, auto_poll=False, threaded_hosts=False), host
 
 
 async def sync(app: EvtoolApp, pilot: Pilot[None], dt: float = 0.0) -> Snapshot:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from evtool.scenario.loader import LoadedScenario
+from evtool.scenario.loader import LoadedScenario, load_scenario
 from evtool.sim.host import Resume, SetSpeed
 from evtool.sim.snapshot import Snapshot
 from evtool.tui.app import EvtoolApp
+from evtool.tui.sagas import SagaTracker
 
-from .helpers import manual_host, tick_until, to_lesson_step
+from .helpers import ROOT, manual_host, tick_until, to_lesson_step
 
 Scene = tuple[EvtoolApp, tuple[str, ...]]
 
@@ -53,6 +54,84 @@ def inspector(loaded: LoadedScenario) -> Scene:
     return EvtoolApp(host=host, auto_poll=False), ("enter",)
 
 
+def quiz_question(loaded: LoadedScenario) -> Scene:
+    """The lesson's question at the dead letter: the run paused, the choices on keys a-d."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ()
+
+
+def quiz_answered(loaded: LoadedScenario) -> Scene:
+    """The same question answered wrong (b): not quite, the right answer and the explanation."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ("b",)
+
+
+def sequence(loaded: LoadedScenario) -> Scene:
+    """The sequence view of POISON-1 once it is dead-lettered (s)."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 3)
+    return EvtoolApp(host=host, auto_poll=False), ("s",)
+
+
+def _saga_host() -> tuple[EvtoolApp, object]:
+    saga = load_scenario(ROOT / "scenarios" / "order-saga.yaml")
+    host = manual_host(saga, speed=50.0, listeners=[SagaTracker(saga.model)])
+
+    def later(s: Snapshot) -> bool:
+        if s.paused:
+            host.submit(Resume())
+        return s.now_ns >= 6_000_000_000
+
+    tick_until(host, later, dt=0.05)
+    return EvtoolApp(host=host, auto_poll=False), host
+
+
+def sagas(_loaded: LoadedScenario) -> Scene:
+    """The order-saga lesson six seconds in: the sagas panel (6) with completed and compensated instances."""
+    app, _host = _saga_host()
+    return app, ("6",)
+
+
+def saga_sequence(_loaded: LoadedScenario) -> Scene:
+    """The sequence view of the first compensated saga instance (6, down, enter)."""
+    app, _host = _saga_host()
+    return app, ("6", "down", "enter")
+
+
+def _at(name: str, t_s: float) -> EvtoolApp:
+    other = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    host = manual_host(other, speed=20.0)
+
+    def later(s: Snapshot) -> bool:
+        if s.paused:
+            host.submit(Resume())
+        return s.now_ns >= t_s * 1e9
+
+    tick_until(host, later, dt=0.05)
+    host.submit(SetSpeed(1.0))
+    host.tick(0.0)
+    return EvtoolApp(host=host, auto_poll=False)
+
+
+def fanout(_loaded: LoadedScenario) -> Scene:
+    """pubsub-fanout at 50 s: the topic forks into billing, shipping and analytics (backlog, lag)."""
+    return _at("pubsub-fanout", 50), ()
+
+
+def partitions(_loaded: LoadedScenario) -> Scene:
+    """partitioned-ordering at 5 s: the log's six partitions with their owners and lag."""
+    return _at("partitioned-ordering", 5), ()
+
+
+def end_of_lesson(loaded: LoadedScenario) -> Scene:
+    """The run is over: the end screen opens by itself with the try-next list."""
+    host = manual_host(loaded)
+    to_lesson_step(host, 4)
+    return EvtoolApp(host=host, auto_poll=False, threaded_hosts=False), ()
+
+
 def help_screen(loaded: LoadedScenario) -> Scene:
     """The help dialog."""
     host = manual_host(loaded)
@@ -73,5 +152,13 @@ SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
     "dead-letters": dead_letters,
     "inspector": inspector,
     "help": help_screen,
+    "quiz-question": quiz_question,
+    "quiz-answered": quiz_answered,
+    "sequence": sequence,
+    "sagas": sagas,
+    "saga-sequence": saga_sequence,
+    "fanout": fanout,
+    "end": end_of_lesson,
+    "partitions": partitions,
     "run-over": run_over,
 }

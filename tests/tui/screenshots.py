@@ -11,9 +11,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from evtool.scenario.lessons import checked_lessons
 from evtool.scenario.loader import load_scenario
 from evtool.tui.app import EvtoolApp
-from evtool.scenario.lessons import checked_lessons
 
 from . import scenes
 from .helpers import LESSON, ROOT
@@ -25,6 +25,12 @@ SHOTS: list[tuple[str, str, tuple[int, int]]] = [
     ("dashboard-dead-letters.svg", "dead-letters", (120, 36)),
     ("message-inspector.svg", "inspector", (120, 36)),
     ("run-over-checks.svg", "run-over", (120, 36)),
+    ("quiz-80x24.svg", "quiz-answered", (80, 24)),
+    ("sequence-view.svg", "sequence", (120, 32)),
+    ("topic-fork.svg", "fanout", (100, 30)),
+    ("saga-view.svg", "sagas", (120, 32)),
+    ("saga-sequence.svg", "saga-sequence", (120, 36)),
+    ("end-of-lesson.svg", "end", (100, 30)),
 ]
 
 

@@ -31,7 +31,7 @@ def test_tui_opens_the_dashboard_and_records_the_run(monkeypatch: pytest.MonkeyP
     calls: list[dict[str, Any]] = []
 
     def fake_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float = 1.0, *,
-                       listeners: Any = (), paused: bool = False) -> Any:
+                       listeners: Any = (), paused: bool = False, **_: Any) -> Any:
         calls.append({"id": loaded.model.id, "seed": seed, "speed": speed, "overrides": loaded.overrides})
         host = manual_host(loaded, seed=seed, listeners=listeners)
         host.tick(5.0)
@@ -48,6 +48,42 @@ def test_tui_opens_the_dashboard_and_records_the_run(monkeypatch: pytest.MonkeyP
     with SyncRunStore(db) as store:
         rows = store.list_runs()
     assert len(rows) == 1 and rows[0].seed == 3 and rows[0].outcome == "interrupted" and rows[0].events > 0
+
+
+def test_the_quiz_score_is_stored_with_the_run_and_listed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The dashboard's quiz (here: one question answered right) is stored with the run; `evtool runs` shows it."""
+    from evtool.sim.host import Resume
+    from evtool.tui.quiz import Quiz
+
+    def fake_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float = 1.0, *,
+                       listeners: Any = (), on_run_end: Any = None, **_: Any) -> Any:
+        host = manual_host(loaded, seed=seed, listeners=listeners)
+        quiz = Quiz(lesson=loaded.model.id)
+        snap = host.snapshot()
+        while not (snap.lesson and snap.lesson.step and snap.lesson.step.ask):
+            if snap.paused:
+                host.submit(Resume())
+            snap = host.tick(1.0)
+        step = snap.lesson.step
+        quiz.choose(step.index, step.ask, step.ask.choices.index(step.ask.answer))
+        outcome = host.close()
+        on_run_end(listeners, outcome, quiz)
+        return outcome
+
+    monkeypatch.setattr("evtool.tui.run_dashboard", fake_dashboard)
+    db = tmp_path / "runs.db"
+    result = CliRunner().invoke(cli, ["tui", str(LESSON), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    from evtool.store.quiz import lesson_scores
+
+    best, last = lesson_scores(db)["retries-dlq-poison"]
+    assert (best.right, best.asked) == (last.right, last.asked) == (1, 1)
+    from evtool.cli.app import app as evtool_cli
+
+    for columns in ("80", "140"):
+        listing = CliRunner().invoke(evtool_cli, ["runs", "--db", str(db)], env={"COLUMNS": columns})
+        assert listing.exit_code == 0, listing.output
+        assert "quiz" in listing.output and "1/1" in listing.output
 
 
 def test_tui_refuses_a_bad_scenario(tmp_path: Path) -> None:
@@ -100,7 +136,7 @@ def test_tui_opens_a_bundled_lesson_by_its_id(monkeypatch: pytest.MonkeyPatch) -
     seen: list[str] = []
 
     def fake_dashboard(loaded: LoadedScenario, seed: int | None = None, speed: float = 1.0, *,
-                       listeners: Any = (), paused: bool = False) -> Any:
+                       listeners: Any = (), paused: bool = False, **_: Any) -> Any:
         seen.append(loaded.model.id)
         return None
 

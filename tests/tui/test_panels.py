@@ -14,6 +14,7 @@ from evtool.tui.widgets.dead_letter_table import DeadLetterTable
 from evtool.tui.widgets.event_log import EventFilter, EventLog
 from evtool.tui.widgets.lanes import Lanes
 from evtool.tui.widgets.lesson_pane import LessonPane
+from evtool.tui.widgets.quiz_bar import QuizBar
 from evtool.tui.widgets.retry_table import RetryTable
 from evtool.tui.widgets.run_status import RunStatus
 from evtool.tui.widgets.topology import TopologyView
@@ -40,13 +41,13 @@ async def test_status_channels_consumers_and_topology_follow_the_run(lesson: Loa
         consumers = dash.query_one(ConsumerTable)
         assert consumers.row_count == 3
         topo = text_of(dash.query_one(TopologyView))
-        assert "checkout ─" in topo and "[orders ✓" in topo and "billing 3/3 ✓" in topo
-        assert "[orders.dlq ✓ 0]" in topo
+        assert topo.startswith("checkout ") and "▶ orders (queue) ✓" in topo and "billing 3/3 ✓" in topo
+        assert "orders.dlq ✓ 0" in topo
         # Crash every instance: the consumer is down and the queue stalls.
         host.submit(InjectFault("crash", "consumer:billing"))
         await sync(app, pilot, 1.0)
         topo = text_of(dash.query_one(TopologyView))
-        assert "billing 0/3 ✗" in topo and "[orders ✗" in topo
+        assert "billing 0/3 ✗" in topo and "orders (queue) ✗" in topo
         assert consumers.get_cell("billing#2", "state").plain == "✗ crashed"
 
 
@@ -116,9 +117,10 @@ async def test_dead_letters_checks_and_lesson_pane_at_the_dead_letter_step(lesso
         statuses = {c.name: checks.get_cell(c.name, "status").plain for c in snap.checks}
         assert statuses["nothing-lost"].split()[0] in ("✓", "?", "✗")
         pane = text_of(dash.query_one(LessonPane).body)
-        assert "Step 4 of 5" in pane and "How many times was POISON-1 delivered" in pane
+        assert "Step 4 of 5" in pane and "a question waits below" in pane
         assert "paused by the lesson" in pane
-        assert "(4)" in pane
+        quiz = text_of(dash.query_one(QuizBar))
+        assert "How many times was POISON-1 delivered" in quiz and " c  4" in quiz
 
 
 async def test_event_log_filters_by_key_message_and_correlation(lesson: LoadedScenario) -> None:

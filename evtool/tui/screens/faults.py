@@ -4,6 +4,7 @@ trace at its virtual time so the run replays exactly."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -14,6 +15,7 @@ from textual.widgets.option_list import Option
 from evtool.scenario import models as m
 from evtool.sim.host import InjectFault
 from evtool.sim.snapshot import Snapshot
+from evtool.tui import format as fmt
 
 
 def fault_choices(scenario: m.Scenario, snap: Snapshot) -> list[tuple[str, InjectFault]]:
@@ -65,7 +67,7 @@ class FaultMenu(ModalScreen[InjectFault | None]):
         with Vertical() as box:
             box.border_title = "Inject a fault (enter picks, esc cancels)"
             yield Static("It happens now, in virtual time, and is recorded for replay.", classes="dim")
-            yield OptionList(*[Option(label, id=str(i)) for i, (label, _) in enumerate(self.choices)],
+            yield OptionList(*[Option(Text(fmt.shown(label)), id=str(i)) for i, (label, _) in enumerate(self.choices)],
                              id="fault-list")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

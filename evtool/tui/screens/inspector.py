@@ -66,9 +66,9 @@ def life_table(life: MessageLife) -> Table:
     table.add_column("detail", style="dim")
     t0 = life.events[0].t if life.events else 0
     for e in life.events:
-        table.add_row(f"+{fmt.duration(e.t - t0)}", Text(e.kind, style=fmt.KIND_STYLE.get(e.kind, "")),
-                      e.channel or "", fmt.actor_label(e), str(e.attempt) if e.attempt else "",
-                      fmt.event_detail(e))
+        table.add_row(f"+{fmt.duration(e.t - t0)}", Text(fmt.shown(e.kind), style=fmt.KIND_STYLE.get(e.kind, "")),
+                      Text(fmt.shown(e.channel)), Text(fmt.actor_label(e)), str(e.attempt) if e.attempt else "",
+                      Text(fmt.event_detail(e)))
     return table
 
 
@@ -78,6 +78,7 @@ class InspectorModal(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "Close", id="inspector-close"),
         Binding("c", "parent", "Open the cause", id="inspector-cause"),
+        Binding("s", "sequence", "Sequence diagram", id="inspector-sequence"),
     ]
 
     DEFAULT_CSS = """
@@ -99,7 +100,7 @@ class InspectorModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         """Head, time line, events, and the messages it caused."""
         with Vertical() as box:
-            box.border_title = f"Message {self.msg}  (esc closes, c opens its cause)"
+            box.border_title = fmt.markup_safe(f"Message {self.msg}  (esc closes, c opens its cause, s its sequence)")
             yield Static("", id="inspector-head")
             yield Static("", id="inspector-line")
             with VerticalScroll(id="inspector-events"):
@@ -123,27 +124,27 @@ class InspectorModal(ModalScreen[None]):
         self.life = life
         head = self.query_one("#inspector-head", Static)
         if life is None:
-            head.update(Text(f"{self.msg}: not in the host's window (only the latest messages are kept)",
+            head.update(Text(f"{fmt.shown(self.msg)}: not in the host's window (only the latest messages are kept)",
                              style="yellow"))
             return
         sym = fmt.state_symbol(life.state)
         t = Text()
-        t.append(life.msg, style="bold")
+        t.append(fmt.shown(life.msg), style="bold")
         t.append("  state ", style="dim")
         t.append(f"{sym} {life.state}", style=fmt.STATE_STYLE.get(life.state, ""))
         t.append("  deliveries ", style="dim")
         t.append(str(life.attempts), style="bold")
         if life.tag:
             t.append("  tag ", style="dim")
-            t.append(life.tag, style="bold magenta")
+            t.append(fmt.shown(life.tag), style="bold magenta")
         t.append("\nkey ", style="dim")
-        t.append(life.key or "—")
+        t.append(fmt.shown(life.key) or "—")
         t.append("  channel ", style="dim")
-        t.append(life.channel or "—", style="cyan")
+        t.append(fmt.shown(life.channel) or "—", style="cyan")
         t.append("  correlation ", style="dim")
-        t.append(life.correlation or "—")
+        t.append(fmt.shown(life.correlation) or "—")
         t.append("  causation ", style="dim")
-        t.append(life.causation or "—")
+        t.append(fmt.shown(life.causation) or "—")
         if life.truncated:
             t.append("\n(long lifecycle: the middle events are left out)", style="yellow")
         head.update(t)
@@ -155,7 +156,7 @@ class InspectorModal(ModalScreen[None]):
         caused.clear_options()
         if life.caused:
             caused.border_title = f"caused {len(life.caused)} message(s): enter opens one"
-            caused.add_options([Option(c, id=c) for c in life.caused])
+            caused.add_options([Option(Text(fmt.shown(c)), id=c) for c in life.caused])
             caused.display = True
         else:
             caused.display = False
@@ -171,6 +172,12 @@ class InspectorModal(ModalScreen[None]):
             self.app.push_screen(InspectorModal(self.life.causation, self.lookup))
         else:
             self.notify("this message has no causation id", severity="warning")
+
+    def action_sequence(self) -> None:
+        """This message as a sequence diagram."""
+        from evtool.tui.screens.sequence import SequenceModal
+
+        self.app.push_screen(SequenceModal(self.msg, self.lookup))
 
     def action_close(self) -> None:
         """Close the inspector."""

@@ -31,7 +31,7 @@ class ChannelTable(KeyedTable, can_focus=False):
             if c.role == "router":
                 continue
             sym, style = fmt.HEALTH.get(c.health, ("?", ""))
-            name = Text(c.name, style="bold" if c.role != "dead_letter" else "red")
+            name = Text(fmt.shown(c.name), style="bold" if c.role != "dead_letter" else "red")
             name.append(f" {sym}", style=style)
             dead = Text(fmt.count(c.dead_lettered), style="bold red" if c.dead_lettered else "dim")
             if c.role == "dead_letter":

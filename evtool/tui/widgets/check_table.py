@@ -28,8 +28,8 @@ class CheckTable(KeyedTable):
         rows = []
         for c in checks:
             sym, style = fmt.CHECK_STATUS.get(c.status, ("?", "yellow"))
-            rows.append((c.name, (Text(c.name, style="bold"), Text(f"{sym} {c.status}", style=style),
-                                  Text(c.observed[:70]), Text(c.expected[:70], style="dim"))))
+            rows.append((c.name, (Text(fmt.shown(c.name), style="bold"), Text(f"{sym} {c.status}", style=style),
+                                  Text(fmt.shown(c.observed)[:70]), Text(fmt.shown(c.expected)[:70], style="dim"))))
         self.sync(rows)
 
     def selected(self) -> CheckView | None:

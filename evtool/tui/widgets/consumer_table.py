@@ -33,7 +33,7 @@ class ConsumerTable(KeyedTable, can_focus=False):
                     state.append(f" ×{i.slow:g} slow", style="yellow")
                 bar = "▮" * min(i.in_flight, 8) + "▯" * max(0, min(i.prefetch, 8) - min(i.in_flight, 8))
                 rows.append((i.name, (
-                    Text(i.name, style="bold"),
+                    Text(fmt.shown(i.name), style="bold"),
                     state,
                     Text(f"{i.in_flight}/{i.prefetch} {bar}", style="yellow" if i.in_flight else "dim"),
                     Text(fmt.count(i.processed), style="green"),

@@ -27,13 +27,13 @@ class DeadLetterTable(KeyedTable):
         self._last = letters
         self.letters = {d.msg: d for d in letters}
         self.sync([(d.msg, (
-            Text(f"{d.msg}", style="bold red"),
-            Text(f"✗ {d.reason}", style="red"),
-            Text(d.error or "", style="red"),
+            Text(fmt.shown(d.msg), style="bold red"),
+            Text(f"✗ {fmt.shown(d.reason)}", style="red"),
+            Text(fmt.shown(d.error), style="red"),
             Text(str(d.attempts), style="bold"),
-            Text(f"{d.source} → {d.channel}", style="dim"),
+            Text(fmt.shown(f"{d.source} → {d.channel}"), style="dim"),
             Text(fmt.vtime(d.t)),
-            Text(d.key or "", style="dim"),
+            Text(fmt.shown(d.key), style="dim"),
         )) for d in letters])
 
     def selected(self) -> DeadLetterView | None:

@@ -79,17 +79,17 @@ def event_line(ev: TraceEvent, width: int) -> Text:
     style = fmt.KIND_STYLE.get(ev.kind, "")
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{fmt.vtime(ev.t, 3):>10} ", style="dim")
-    t.append(f"{ev.kind:<16.16}", style=style)
-    t.append(f" {(ev.msg or '-'):<14.14}", style="bold" if ev.msg else "dim")
-    t.append(f" {(ev.channel or ''):<10.10}", style="cyan")
+    t.append(f"{fmt.shown(ev.kind):<16.16}", style=style)
+    t.append(f" {(fmt.shown(ev.msg) or '-'):<14.14}", style="bold" if ev.msg else "dim")
+    t.append(f" {fmt.shown(ev.channel):<10.10}", style="cyan")
     t.append(f" {fmt.actor_label(ev):<10.10}")
     extra = []
     if ev.attempt:
         extra.append(f"#{ev.attempt}")
     if ev.tag:
-        extra.append(ev.tag)
+        extra.append(fmt.shown(ev.tag))
     if ev.key:
-        extra.append(ev.key)
+        extra.append(fmt.shown(ev.key))
     detail = fmt.event_detail(ev)
     if detail:
         extra.append(detail)
@@ -176,7 +176,8 @@ class EventLog(Widget, can_focus=True):
         """The rows that fit, the selected one reversed."""
         out = Text(no_wrap=True, overflow="ellipsis")
         if not self.events:
-            out.append("no events" + (f" match `{self.filter.text}`" if self.filter.text else " yet"), style="dim")
+            out.append("no events" + (f" match `{fmt.shown(self.filter.text)}`" if self.filter.text else " yet"),
+                       style="dim")
             return out
         h = max(1, self.size.height)
         top = self._top()

@@ -35,6 +35,26 @@ def cell_text(cell: LaneCell, selected: bool = False) -> Text:
     return t
 
 
+def _partition(lane: LaneView) -> int | None:
+    """The partition number of a log partition's lane (``orders[3]``), else None."""
+    name = lane.name
+    if name.endswith("]") and "[" in name:
+        num = name[name.rindex("[") + 1:-1]
+        return int(num) if num.isdigit() else None
+    return None
+
+
+def _lane_order(lane: LaneView) -> tuple[str, int]:
+    p = _partition(lane)
+    return (lane.channel, -1 if p is None else p)
+
+
+def lane_label(lane: LaneView) -> str:
+    """A lane's label: a log partition reads ``p3 orders`` (its number first, never cut off), a queue its name."""
+    p = _partition(lane)
+    return fmt.shown(lane.name) if p is None else f"p{p} {fmt.shown(lane.channel)}"
+
+
 class Lanes(Widget, can_focus=True):
     """The lanes panel (see the module docstring)."""
 
@@ -71,7 +91,8 @@ class Lanes(Widget, can_focus=True):
         self.selected: str | None = None
 
     def update_from(self, lanes: tuple[LaneView, ...]) -> None:
-        """Show these lanes."""
+        """Show these lanes (a log's partitions in partition order)."""
+        lanes = tuple(sorted(lanes, key=_lane_order)) if any(_partition(x) is not None for x in lanes) else lanes
         if lanes == self.lanes:
             return
         relayout = len(lanes) != len(self.lanes)
@@ -84,7 +105,7 @@ class Lanes(Widget, can_focus=True):
         return list(lane.cells[-n:])
 
     def _label_width(self) -> int:
-        return min(18, max((len(lane.name) for lane in self.lanes), default=6) + 6)
+        return min(18, max((len(lane_label(lane)) for lane in self.lanes), default=6) + 6)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         """One line per lane, plus the legend."""
@@ -99,7 +120,8 @@ class Lanes(Widget, can_focus=True):
         for li, lane in enumerate(self.lanes):
             if li:
                 out.append("\n")
-            head = lane.name if len(lane.name) <= label_w - 6 else lane.name[: label_w - 7] + "…"
+            name = lane_label(lane)
+            head = name if len(name) <= label_w - 6 else name[: label_w - 7] + "…"
             out.append(f"{head:<{label_w - 5}}", style="bold")
             out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
                        style="bold yellow" if lane.order_breaks else "")
@@ -108,10 +130,25 @@ class Lanes(Widget, can_focus=True):
             for i, cell in enumerate(cells):
                 out.append_text(cell_text(cell, selected=i == sel_i))
         out.append("\n")
+        focused = self._focused_cell()
+        if focused is not None and focused.broken:
+            # The order-broke marker explains itself on focus.
+            out.append("⚠ ", style="bold yellow")
+            out.append(fmt.shown(f"{focused.msg} was acknowledged after a later message with its key "
+                                 f"{focused.key}: that key's order broke here"), style="yellow")
+            return out
         for sym, word, state in LEGEND:
             out.append(sym, style=fmt.STATE_STYLE.get(state, state))
             out.append(f" {word}  ", style="dim")
         return out
+
+    def _focused_cell(self) -> LaneCell | None:
+        if not self.has_focus or not self.lanes:
+            return None
+        lane = self.lanes[max(0, min(self.lane_index, len(self.lanes) - 1))]
+        cells = self._visible(lane)
+        i = len(cells) - 1 - self.cell_from_right
+        return cells[i] if 0 <= i < len(cells) else None
 
     def _select(self) -> None:
         if not self.lanes:

@@ -1,4 +1,4 @@
-"""The lesson pane: the current step's text, the steps so far, and questions with the answer on a key."""
+"""The lesson pane: the current step's text and the steps so far (the question itself is in the quiz bar)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from evtool.core.textsafe import visible
 from evtool.sim.snapshot import LessonView, Snapshot
 from evtool.tui import format as fmt
+from evtool.tui.quiz import Quiz
+from evtool.tui.screens.end import what_happened
 
 _CODE = re.compile(r"`([^`]+)`")
 
 
 def rich_say(text: str, style: str = "") -> Text:
-    """Lesson text with `code` spans in bold cyan."""
+    """Lesson text with `code` spans in bold cyan (control characters shown escaped, never markup)."""
+    text = visible(text, multiline=True)
     out = Text(style=style)
     pos = 0
     for match in _CODE.finditer(text):
@@ -34,10 +38,12 @@ class LessonPane(VerticalScroll):
     LessonPane > Static { width: 1fr; }
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, quiz: Quiz | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.body = Static("", id="lesson-text")
-        self.revealed: set[int] = set()
+        self.quiz = quiz or Quiz()
+        self.variation: object | None = None
+        """The variation the run is (its `fails` are expected): set by the dashboard."""
         self._key: tuple[object, ...] | None = None
         self.lesson: LessonView | None = None
         self._snap: Snapshot | None = None
@@ -51,22 +57,13 @@ class LessonPane(VerticalScroll):
         if self._snap is not None:
             self.update_from(self._snap)
 
-    def reveal(self) -> bool:
-        """Reveal the current question's answer; False when there is no question to answer."""
-        lesson = self.lesson
-        step = lesson.step if lesson else None
-        if step is None or step.ask is None or step.index in self.revealed:
-            return False
-        self.revealed.add(step.index)
-        self._key = None
-        return True
-
     def update_from(self, snap: Snapshot) -> None:
         """Show the lesson's state in this snapshot."""
         lesson = snap.lesson
         self.lesson = lesson
         self._snap = snap
-        key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, frozenset(self.revealed),
+        key = (lesson.fired if lesson else None, snap.paused_by, snap.outcome, snap.checks if snap.outcome else None,
+               tuple(self.quiz.answers),
                snap.paused, self.size.height >= 20)
         if key == self._key:
             return
@@ -94,29 +91,25 @@ class LessonPane(VerticalScroll):
         t.append(f"Step {step.index + 1} of {total}", style="bold reverse")
         t.append(" " + "".join("●" if i in fired else "○" for i in range(total)), style="cyan")
         when = dict(lesson.fired).get(step.index, 0)
-        t.append(f" at {fmt.vtime(when)}\n", style="dim")
+        t.append(f" at {fmt.vtime(when)}", style="dim")
+        right, asked = self.quiz.score(lesson)
+        if asked:
+            t.append(f" quiz {right}/{asked}", style="bold cyan")
+        t.append("\n")
         t.append(rich_say(step.say))
         t.append("\n")
         msgs = [f.split(":", 1)[1] for f in step.focus if f.startswith("message:")]
         if msgs:
             t.append("\n▸ enter ", style="bold")
-            t.append(f"inspects {msgs[0]}", style="dim")
+            t.append(f"inspects {visible(msgs[0])}, s shows its sequence", style="dim")
         if step.ask is not None:
-            q = step.ask
-            t.append("\n? ", style="bold yellow")
-            t.append(q.question, style="bold")
-            if q.choices:
-                t.append("\n  " + "   ".join(f"({c})" for c in q.choices))
-            if step.index in self.revealed:
-                t.append("\n✓ ", style="bold green")
-                t.append(q.answer, style="bold green")
-                if q.explain:
-                    t.append(" — ")
-                    t.append(rich_say(q.explain))
+            answer = self.quiz.answers.get(step.index)
+            if answer is None:
+                t.append("\n? a question waits below", style="bold yellow")
             else:
-                t.append("\n  press ", style="dim")
-                t.append("a", style="bold")
-                t.append(" to reveal the answer", style="dim")
+                mark, style = {True: ("✓ answered right", "bold green"), False: ("✗ not quite", "bold red"),
+                               None: ("· answer shown", "dim")}[answer.right]
+                t.append("\n" + mark, style=style)
         t.append("\n")
         if snap.paused_by and snap.paused and snap.outcome is None:
             t.append("\n‖ paused by the lesson: press ", style="yellow")
@@ -125,7 +118,12 @@ class LessonPane(VerticalScroll):
         elif snap.outcome is not None:
             sym = "✓" if snap.outcome == "passed" else "✗" if snap.outcome == "failed" else "?"
             t.append(f"\n{sym} run {snap.outcome}", style="bold green" if snap.outcome == "passed" else "bold red")
-            t.append(" — the checks tab (5) tells why. q quits.", style="dim")
+            surprises = what_happened(snap.checks, getattr(self.variation, "fails", ()))
+            if surprises:
+                t.append("\nWhat happened instead:", style="bold")
+                for style, sentence in surprises:
+                    t.append("\n" + visible(sentence), style=style)
+            t.append("\ne shows what to try next; the checks tab (5) tells why.", style="dim")
         if self.size.height < 20:
             return t
         t.append("\n")
@@ -134,5 +132,5 @@ class LessonPane(VerticalScroll):
             if s.index == step.index:
                 mark, style = "▶", "bold"
             t.append(f"{mark} {s.index + 1}. ", style=style)
-            t.append(s.trigger + ("  ‖" if s.pause else "") + "\n", style="dim")
+            t.append(visible(s.trigger) + ("  ‖" if s.pause else "") + "\n", style="dim")
         return t

@@ -30,12 +30,12 @@ class RetryTable(KeyedTable):
             of = f"/{r.max_attempts}" if r.max_attempts else ""
             last = r.max_attempts is not None and r.next_attempt >= r.max_attempts
             rows.append((r.msg, (
-                Text(r.msg, style="bold magenta"),
+                Text(fmt.shown(r.msg), style="bold magenta"),
                 Text(f"↻ {r.next_attempt}{of}", style="bold red" if last else "magenta"),
                 Text(f"⏱ {fmt.duration(left)}" if left > 0 else "due", style="bold" if left > 0 else "yellow"),
                 Text(fmt.duration(r.delay_ns), style="dim"),
-                Text(r.error or "", style="red"),
-                Text(r.consumer),
-                Text(r.key or "", style="dim"),
+                Text(fmt.shown(r.error), style="red"),
+                Text(fmt.shown(r.consumer)),
+                Text(fmt.shown(r.key), style="dim"),
             )))
         self.sync(rows)

@@ -40,7 +40,7 @@ class RunStatus(Static):
         t.append(word, style=style)
         t.append(f" {fmt.speed(snap.speed)}", style="bold")
         if snap.paused_by and snap.outcome is None:
-            t.append(f" ({snap.paused_by})", style="yellow")
+            t.append(f" ({fmt.shown(snap.paused_by)})", style="yellow")
         t.append(" │ ", style="dim")
         t.append(f"t {fmt.vtime(snap.now_ns)}", style="bold cyan")
         if snap.phase == "drain":
@@ -52,7 +52,7 @@ class RunStatus(Static):
         if snap.events_per_s >= 1 and not snap.paused and snap.outcome is None:
             t.append(f" {fmt.count(int(snap.events_per_s))}/s", style="dim")
         t.append(" │ ", style="dim")
-        t.append(snap.title, style="bold")
+        t.append(fmt.shown(snap.title), style="bold")
         self.update(t)
 
 
