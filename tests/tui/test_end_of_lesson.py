@@ -61,7 +61,7 @@ async def test_the_end_screen_opens_by_itself_and_launches_a_variation_in_place(
         shown = text_of(end.query_one("#end-text"))
         assert "every check held" in shown and "Try next:" in shown
         assert " 1  Mark ParseError as non-retryable" in shown and " 2  Turn idempotency off" in shown
-        assert "· Set retry.on_exhausted: requeue" in shown  # a tip to try by hand: no key
+        assert " 3  Set retry.on_exhausted: requeue" in shown  # every variation is structured: each has a key
         await pilot.press("1")
         await pilot.pause()
         dash = app.screen
@@ -181,5 +181,5 @@ async def test_m_shows_the_variations_side_by_side(lesson: LoadedScenario) -> No
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert view.matrix is not None
-        assert [r.column.label for r in view.matrix.results] == ["lesson", "try 1", "try 2"]
+        assert [r.column.label for r in view.matrix.results] == ["lesson", "try 1", "try 2", "try 3", "try 4"]
         assert view.matrix.results[2].verdicts["charged-once"] == "fail"

@@ -16,9 +16,9 @@ from .helpers import LESSON
 def test_the_lesson_and_its_variations_side_by_side() -> None:
     loaded = load_scenario(LESSON)
     cols = lesson_columns(loaded)
-    assert [c.label for c in cols] == ["lesson", "try 1", "try 2"]  # the two text-only tips are not runs
+    assert [c.label for c in cols] == ["lesson", "try 1", "try 2", "try 3", "try 4"]  # every variation is structured
     mx = run_matrix(LESSON, cols)
-    lesson, non_retryable, no_idempotency = mx.results
+    lesson, non_retryable, no_idempotency = mx.results[:3]
     assert lesson.outcome == "passed" and all(v == "pass" for v in lesson.verdicts.values())
     assert non_retryable.verdicts["poison-attempts"] == "fail" and non_retryable.as_expected("poison-attempts")
     assert no_idempotency.verdicts["charged-once"] == "fail" and no_idempotency.as_expected("charged-once")
@@ -41,7 +41,7 @@ def test_run_variations_as_json() -> None:
     r = CliRunner().invoke(cli, ["run", "retries-dlq-poison", "--variations", "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert [c["label"] for c in data["columns"]] == ["lesson", "try 1", "try 2"]
+    assert [c["label"] for c in data["columns"]] == ["lesson", "try 1", "try 2", "try 3", "try 4"]
     assert data["columns"][2]["verdicts"]["charged-once"] == "fail"
 
 
