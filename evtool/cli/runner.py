@@ -42,6 +42,7 @@ class RunOptions:
     max_events: int | None = None
     max_messages: int | None = None
     max_wall: str | None = None
+    junit: Path | None = None
 
 
 def _fail(message: str, hint: str | None = None) -> int:
@@ -237,6 +238,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         checks=outcome.checks, run_id=run_id, wall_s=wall, aborted_by=outcome.aborted_by,
         extra_args=_extra_args(opts), notes=notes, notes_for=notes_for, limit=outcome.limit,
     )
+    _write_junit(opts, report)
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -321,6 +323,7 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         extra_args=_extra_args(opts), notes=outcome.extra.get("warnings", notes), notes_for=opts.transport,
         problems=outcome.extra.get("problems", []),
     )
+    _write_junit(opts, report)
     if opts.json_out:
         print(json.dumps(report, indent=2, default=str))
     else:
@@ -328,6 +331,18 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     from evtool.cli.run import OUTCOME_EXIT
 
     return OUTCOME_EXIT.get(outcome.outcome, 1)
+
+
+def _write_junit(opts: RunOptions, report: dict[str, Any]) -> None:
+    """`--junit FILE`: the checks as JUnit XML (evtool.report.junit); a write failure is a warning."""
+    if opts.junit is None:
+        return
+    from evtool.report.junit import write_junit
+
+    try:
+        write_junit(opts.junit, report)
+    except OSError as exc:
+        console(stderr=True).print(f"[yellow]warning[/yellow] --junit {safe(opts.junit)}: {safe(exc.strerror or exc)}")
 
 
 def _extra_args(opts: RunOptions) -> tuple[str, ...]:
