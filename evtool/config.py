@@ -249,9 +249,13 @@ def _check(key: str, value: Any, *, base: Path | None) -> Any:
     raise _ValueError(f"unknown setting `{key}`")
 
 
+_APPLIED: set[str] = set()
+"""Environment variables `apply_to_environment` set from the file (not the user's: `load` ignores them)."""
+
+
 def load(start: Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """The effective configuration in `start` (the working directory by default). Raises ConfigError."""
-    env = os.environ if environ is None else environ
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if k not in _APPLIED}
     found = find_file(start)
     values: dict[str, Any] = {}
     where: dict[str, str] = {}
@@ -305,10 +309,10 @@ def apply_to_environment(cfg: Config) -> None:
     for key, setting in cfg.settings.items():
         if setting.source in ("default",) or setting.source.startswith("env "):
             continue
-        if key == "db":
-            os.environ.setdefault(ENV["db"], str(setting.value))
-        elif key.startswith("brokers."):
-            os.environ.setdefault(BROKER_ENV[key.split(".", 1)[1]], str(setting.value))
+        name = ENV["db"] if key == "db" else BROKER_ENV[key.split(".", 1)[1]] if key.startswith("brokers.") else None
+        if name is not None and name not in os.environ:
+            os.environ[name] = str(setting.value)
+            _APPLIED.add(name)
 
 
 def run_defaults(cfg: Config) -> dict[str, Any]:

@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.runs", "inspect", "inspect", "Recorded runs"),
     ("evtool.cli.runs", "export", "export", "Recorded runs"),
     ("evtool.cli.runs", "diff", "diff", "Recorded runs"),
+    ("evtool.cli.config", "config", "config", "Setup"),
 ]
 
 

@@ -144,7 +144,9 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                               list(outcome.extra.get("warnings", [])), name,
                               list(outcome.extra.get("problems", []))))
     if opts.json_out:
-        print(json.dumps({"compare": [_column_json(c) for c in columns]}, indent=2, default=str))
+        from evtool.report.jsondoc import compare_doc, dumps
+
+        print(dumps(compare_doc([_column_json(c) for c in columns])))
     else:
         out = console()
         out.print(compare_table([c.label for c in columns], [c.outcome for c in columns],

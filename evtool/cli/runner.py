@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -78,7 +77,9 @@ def execute(opts: RunOptions) -> int:
         loaded = load_scenario(opts.path, opts.sets)
     except ScenarioError as err:
         if opts.json_out:
-            print(json.dumps({"valid": False, "problems": [p.as_dict() for p in err.problems]}, indent=2))
+            from evtool.report.jsondoc import dumps, problems_doc
+
+            print(dumps(problems_doc([p.as_dict() for p in err.problems])))
         else:
             print_scenario_error(err)
         return EXIT_INVALID
@@ -240,7 +241,9 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
     )
     _write_junit(opts, report)
     if opts.json_out:
-        print(json.dumps(report, indent=2, default=str))
+        from evtool.report.jsondoc import dumps, report_doc
+
+        print(dumps(report_doc(report)))
     else:
         for w in loaded.warnings:
             console(stderr=True).print(f"[yellow]warning[/yellow] {safe(w.format(), multiline=True)}")
@@ -325,7 +328,9 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     )
     _write_junit(opts, report)
     if opts.json_out:
-        print(json.dumps(report, indent=2, default=str))
+        from evtool.report.jsondoc import dumps, report_doc
+
+        print(dumps(report_doc(report)))
     else:
         console().print(render_report(report), crop=False)  # a re-run line is copied whole
     from evtool.cli.run import OUTCOME_EXIT
