@@ -131,7 +131,10 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                 notes = capabilities(local, broker) if broker in TRANSPORTS else []
                 columns.append(Column(label, "local", p, outcome, notes, broker if notes else None))
             continue
+        from evtool.api import TransportMissing, require_client
+
         try:
+            require_client(name)
             outcome = run_on_transport(loaded, name, url=None, keep=opts.keep, seed=seed, duration_ns=duration_ns,
                                        listeners=[])
         except ScenarioError as exc:

@@ -286,6 +286,12 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
 
         return _fail(f"--transport {opts.transport!r} is not a transport",
                      did_you_mean(opts.transport, ("local", *TRANSPORTS)) or f"one of: local, {', '.join(TRANSPORTS)}")
+    from evtool.api import TransportMissing, require_client
+
+    try:
+        require_client(opts.transport)  # without the brokers extra: say what to install, not "No module named"
+    except TransportMissing as exc:
+        return _fail(str(exc))
     seed = loaded.model.run.seed if opts.seed is None else opts.seed
     notes = capabilities(loaded, opts.transport)
     if not opts.json_out:

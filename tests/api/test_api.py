@@ -120,3 +120,18 @@ def test_missing_client_library_says_what_to_install(monkeypatch: pytest.MonkeyP
 def test_unknown_transport() -> None:
     with pytest.raises(ValueError, match="not one of: local, rabbitmq"):
         api.run(TINY, transport="carrier-pigeon")
+
+
+def test_cli_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "aiormq" else real(name, *a))
+    res = CliRunner().invoke(app, ["run", "retries-dlq-poison", "--transport", "rabbitmq", "--no-record"])
+    assert res.exit_code == 2
+    assert "needs the aiormq package" in res.output and "pip install 'evtool[brokers]'" in res.output
+    assert "No module named" not in res.output
