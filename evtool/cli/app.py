@@ -65,5 +65,16 @@ commands.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (with shell completion: `evtool completion bash`)."""
+    from typer.main import get_command
+
+    from evtool.cli.completion import attach
+
+    command = attach(get_command(app))
+    import os
+
+    if os.environ.get("_EVTOOL_COMPLETE"):
+        from typer._completion_classes import completion_init
+
+        completion_init()  # typer's bash, zsh, fish and powershell protocol (`complete_bash`, ...)
+    command(prog_name="evtool", complete_var="_EVTOOL_COMPLETE")

@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.runs", "export", "export", "Recorded runs"),
     ("evtool.cli.runs", "diff", "diff", "Recorded runs"),
     ("evtool.cli.config", "config", "config", "Setup"),
+    ("evtool.cli.completion", "completion", "completion", "Setup"),
 ]
 
 
