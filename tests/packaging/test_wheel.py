@@ -90,7 +90,7 @@ def test_sdist_holds_docs_and_tests(built: dict[str, Path]) -> None:
     with tarfile.open(built["sdist"]) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     assert {"docs/api.md", "docs/scenario-language.md", "tests/api/test_api.py", "tests/test_architecture.py",
-            "LICENSE", "MANIFEST.in", "evtool-scenario.schema.json", "scenarios/retries-dlq-poison.yaml",
+            "LICENSE", "MANIFEST.in", "evtool-scenario.schema.json", "evtool/lessons/retries-dlq-poison.yaml",
             "evtool/schemas/scenario.schema.json"} <= names
     assert not any(n.endswith((".pyc", ".db")) for n in names)
 
@@ -103,10 +103,12 @@ def test_every_lesson_runs_from_another_folder(built: dict[str, Path]) -> None:
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "PASSED" in res.stdout
+    # the first 5 virtual seconds of each (the whole of partitioned-ordering alone takes ~15 s of CPU)
     code = ("import json; from evtool import api; from evtool.scenario.lessons import list_lessons; "
-            "print(json.dumps({i.id: api.run(i.id, keep_trace=False).digest for i in list_lessons()}))")
+            "print(json.dumps({i.id: api.run(i.id, keep_trace=False, duration='5s').digest "
+            "for i in list_lessons()}))")
     digests = json.loads(_run(built["venv"] / "bin" / "python", "-c", code, cwd=elsewhere, env=env).stdout)
-    here = {i.id: api.run(i.id, keep_trace=False).digest for i in list_lessons()}
+    here = {i.id: api.run(i.id, keep_trace=False, duration="5s").digest for i in list_lessons()}
     assert len(digests) == len(here) >= 18
     assert digests == here, "the installed wheel runs each lesson exactly as this checkout does"
     assert not (elsewhere / ".evtool").exists()
