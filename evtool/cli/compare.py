@@ -9,7 +9,6 @@ the table (or are in `--json`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +130,7 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                 notes = capabilities(local, broker) if broker in TRANSPORTS else []
                 columns.append(Column(label, "local", p, outcome, notes, broker if notes else None))
             continue
-        from evtool.api import TransportMissing, require_client
+        from evtool.api import require_client
 
         try:
             require_client(name)
