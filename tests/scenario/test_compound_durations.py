@@ -56,3 +56,19 @@ def test_bad_compound_is_located() -> None:
     p = next(p for p in exc.value.problems if p.path == "run.duration")
     assert (p.line, p.column) == (3, 26)
     assert "largest unit to the smallest" in (p.hint or "")
+
+
+def test_compound_in_an_assertion() -> None:
+    base = """evtool: "1"
+id: compound
+run: {seed: 1, duration: 10s}
+channels: {q: {kind: queue}}
+producers: {p: {to: q, message: M, arrival: {process: constant, rate: 1/s}}}
+consumers: {c: {from: q}}
+expect:
+  - {name: lat, that: "p(99, latency.e2e) < LIMIT"}
+"""
+    load_text(base.replace("LIMIT", "1m30s"), "a.yaml")
+    with pytest.raises(ScenarioError) as exc:
+        load_text(base.replace("LIMIT", "1s1m"), "b.yaml")
+    assert "`m` comes after `s`" in str(exc.value.problems[0].message)
