@@ -312,6 +312,7 @@ class RunResult:
     db_path: Path | None
     report: dict[str, Any] = field(repr=False)
     _trace: list[TraceEvent] | None = field(default=None, repr=False)
+    _record_mode: str = field(default="full", repr=False)
 
     @property
     def passed(self) -> bool:
@@ -344,9 +345,9 @@ class RunResult:
         wanted = set(kinds) if kinds is not None else None
         if self._trace is not None:
             return (e for e in self._trace if wanted is None or e.kind in wanted)
-        if self.run_id is not None and self.db_path is not None:
+        if self.run_id is not None and self.db_path is not None and self._record_mode == "full":
             return self._stored_events(wanted)
-        raise RuntimeError("this run kept no trace: run it with keep_trace=True, or record=True")
+        raise RuntimeError("this run kept no trace: run it with keep_trace=True, or record=True (record_mode full)")
 
     def _stored_events(self, wanted: set[str] | None) -> Iterator[TraceEvent]:
         from evtool.store import SyncRunStore
@@ -462,7 +463,7 @@ def run(scenario: str | Path | Mapping[str, Any] | Scenario, *, seed: int | None
         scenario=sc, outcome=outcome.outcome, checks=tuple(Check._from(c) for c in outcome.checks),
         summary=outcome.summary, digest=outcome.digest, notes=tuple(notes), seed=the_seed, transport=transport,
         profile=report["profile"], events_count=outcome.events, virtual_seconds=outcome.virtual_ns / 1e9,
-        run_id=run_id, db_path=db_path, report=report, _trace=trace,
+        run_id=run_id, db_path=db_path, report=report, _trace=trace, _record_mode=record_mode,
     )
 
 

@@ -31,16 +31,21 @@ def config(
 
         typer.echo(dumps(config_doc(cfg)))
         raise typer.Exit(EXIT_OK)
-    from rich.table import Table
+    import json
 
-    out = console()
-    out.print(f"configuration file: {safe(cfg.file) if cfg.file else 'none (evtool.toml or [tool.evtool] in pyproject.toml, searched upward)'}",
-              soft_wrap=True)
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("setting", style="cyan", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    table.add_column("from", style="dim", overflow="fold")
-    for name, s in cfg.settings.items():
-        table.add_row(name, safe(s.shown), safe(s.source))
-    out.print(table)
+    UNSET = "(not set: each scenario's run.speed)"  # noqa: N806
+    # one line per setting, in the file's own syntax, so a line can be copied into evtool.toml; never wrapped
+    out = console(soft_wrap=True)
+    where = str(cfg.file) if cfg.file else "none (evtool.toml, or [tool.evtool] in pyproject.toml, searched upward)"
+    out.print(f"[dim]# configuration file: {safe(where)}[/dim]")
+    lines = [(f"{name.split('.', 1)[1] if name.startswith('brokers.') else name} = "
+              f"{json.dumps(s.shown) if s.value is not None else UNSET}", s.source, name.startswith("brokers."))
+             for name, s in cfg.settings.items()]
+    width = max(len(text) for text, _, _ in lines)
+    header_done = False
+    for text, source, broker in lines:
+        if broker and not header_done:
+            out.print("[bold]\\[brokers][/bold]")
+            header_done = True
+        out.print(f"{safe(text.ljust(width))}  [dim]# {safe(source)}[/dim]")
     raise typer.Exit(EXIT_OK)

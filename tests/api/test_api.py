@@ -79,6 +79,13 @@ def test_no_trace_kept_unless_asked() -> None:
         list(r.events())
 
 
+def test_summary_recording_keeps_no_trace(tmp_path: Path) -> None:
+    r = api.run(TINY, record=True, db=tmp_path / "runs.db", record_mode="summary", keep_trace=False)
+    assert r.run_id is not None
+    with pytest.raises(RuntimeError, match="record_mode full"):
+        list(r.events())
+
+
 def test_recorded_run_is_in_the_store(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     r = api.run(TINY, record=True, db=db, keep_trace=False)
