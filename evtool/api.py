@@ -163,7 +163,7 @@ class Scenario:
     @property
     def check_names(self) -> list[str]:
         """The names of its expectations, in order."""
-        return [e.name for e in self._loaded.model.expect]
+        return [e.name or f"expect[{i}]" for i, e in enumerate(self._loaded.model.expect)]  # as the checks name them
 
     @property
     def warnings(self) -> list[str]:
@@ -261,7 +261,7 @@ def _dump_yaml(data: Any) -> str:
     so a Python string stays a string whoever reads the file."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]  # (PyYAML ships no type hints)
         pass
 
     def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -269,7 +269,7 @@ def _dump_yaml(data: Any) -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)
-    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return str(yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False))
 
 
 def _plain(value: Any) -> Any:

@@ -190,5 +190,4 @@ class ScenarioItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        what = self.name if self.check is None else self.name
-        return self.path, 0, f"evtool scenario {what}"
+        return self.path, 0, f"evtool scenario {self.name}"

@@ -48,7 +48,8 @@ def schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of one kind of document."""
     if kind not in KINDS:
         raise ValueError(f"unknown document kind {kind!r}")
-    return json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    return doc
 
 
 def event_dict(e: Any) -> dict[str, Any]:
