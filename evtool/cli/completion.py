@@ -20,9 +20,9 @@ SHELLS = ("bash", "zsh", "fish")
 def completion(
     shell: str = typer.Argument(..., help="bash, zsh or fish.", show_default=False),
 ) -> None:
-    """Print the completion script for a shell. Load it with, e.g.:
+    """Print the completion script for bash, zsh or fish (lesson ids, run ids, --set paths, ...).
 
-    bash: `eval "$(evtool completion bash)"` (or save it in ~/.local/share/bash-completion/completions/evtool);
+    Load it with, for bash: `eval "$(evtool completion bash)"` (or save it in ~/.local/share/bash-completion/completions/evtool);
     zsh: `evtool completion zsh > "${fpath[1]}/_evtool"`; fish: `evtool completion fish > ~/.config/fish/completions/evtool.fish`.
     """
     from typer._completion_shared import get_completion_script
