@@ -104,3 +104,14 @@ def test_broken_configuration_stops_commands_with_a_located_error(tmp_path: Path
     assert res.returncode == 2
     assert f"{tmp_path / 'evtool.toml'}:1:1: transport 'rabit' is not a transport" in res.stderr
     assert "did you mean `rabbitmq`?" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_record_off_and_transport_from_the_file(tmp_path: Path) -> None:
+    (tmp_path / "evtool.toml").write_text('record = "off"\ntransport = "rabbitmq"\n[brokers]\n'
+                                          'rabbitmq = "amqp://guest:guest@127.0.0.1:1/"\n')
+    res = evtool("run", "retries-dlq-poison", "-q", "--transport", "local", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / ".evtool").exists(), "record = off: nothing recorded"
+    res = evtool("run", "retries-dlq-poison", "-q", cwd=tmp_path)   # the file's transport and broker URL
+    assert res.returncode == 2
+    assert "127.0.0.1:1" in res.stderr

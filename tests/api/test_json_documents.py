@@ -115,3 +115,17 @@ def test_compare(cli: Any, rabbitmq_url: str, monkeypatch: pytest.MonkeyPatch) -
     doc = cli("run", "small.yaml", "--json", "--compare", "local,rabbitmq", "--set", "run.duration=2s", code=None)
     check("compare", doc)
     assert [c["target"] for c in doc["compare"]][-1] == "rabbitmq"
+
+
+def test_schemas_reject_what_is_wrong(cli: Any) -> None:
+    """The schemas are not vacuous: a document without its version, with a check verdict that does not exist,
+    or with a count that is not a number is refused."""
+    doc = cli("run", "small.yaml", "--json", "--no-record", code=1)
+    for broken in (
+        {k: v for k, v in doc.items() if k != "version"},
+        {**doc, "checks": [{**doc["checks"][0], "status": "maybe"}]},
+        {**doc, "summary": {**doc["summary"], "counts": {"published": "many"}}},
+        {**doc, "format": "evtool.runs"},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema("report"), cls=jsonschema.Draft202012Validator)
