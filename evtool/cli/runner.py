@@ -76,6 +76,8 @@ def execute(opts: RunOptions) -> int:
     try:
         loaded = load_scenario(opts.path, opts.sets)
     except ScenarioError as err:
+        _write_junit(opts, {"scenario": opts.display or str(opts.path), "outcome": "invalid", "checks": [],
+                            "problems": [p.format() for p in err.problems if p.severity == "error"]})
         if opts.json_out:
             from evtool.report.jsondoc import dumps, problems_doc
 

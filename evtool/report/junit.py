@@ -3,7 +3,7 @@
 A check that failed is a `<failure>`, one without data (`unknown`) an `<error>` (CI must not read "no data"
 as a pass), and each carries the expected and observed values, the evidence message ids and the scenario's
 `because`, in the report's words. A run without checks is one test case named after the scenario, passing
-only when the run passed. The suite's properties hold the seed, transport, profile, digest and the command
+only when the run passed; a scenario that does not load is one test case in error, with its located problems. The suite's properties hold the seed, transport, profile, digest and the command
 that re-runs the scenario.
 """
 
@@ -48,7 +48,11 @@ def junit_xml(report: dict[str, Any]) -> str:
     classname = f"evtool.{scenario}"
     if not checks:
         case = ET.SubElement(suite, "testcase", classname=classname, name=scenario, time="0")
-        if report.get("outcome") != "passed":
+        if report.get("outcome") == "invalid":   # the scenario did not load: each problem, located
+            errors += 1
+            el = ET.SubElement(case, "error", type="invalid", message="the scenario does not load")
+            el.text = _text("\n".join(report.get("problems") or []))
+        elif report.get("outcome") != "passed":
             errors += 1
             el = ET.SubElement(case, "error", type=_text(report.get("outcome")),
                                message=f"the run ended {_text(report.get('outcome'))} and has no checks")
@@ -64,7 +68,7 @@ def junit_xml(report: dict[str, Any]) -> str:
         el = ET.SubElement(case, tag, type=_text(c.get("check") or status),
                            message=_text(f"{c.get('name')}: {c.get('observed', '')}"))
         el.text = _text(_details(c))
-    out = [f"outcome: {report.get('outcome')}", f"re-run: {report.get('rerun', '')}"]
+    out = [f"outcome: {report.get('outcome')}"] + ([f"re-run: {report['rerun']}"] if report.get("rerun") else [])
     out += [f"problem: {p}" for p in report.get("problems") or []]
     ET.SubElement(suite, "system-out").text = _text("\n".join(out))
     tests = max(len(checks), 1)

@@ -66,3 +66,17 @@ def test_run_without_checks_is_one_case() -> None:
     assert len(cases) == 1 and cases[0].find("error") is not None
     root = ET.fromstring(junit_xml({"scenario": "s", "outcome": "passed", "checks": []}))
     assert root.find("testsuite/testcase/error") is None
+
+
+def test_invalid_scenario_is_one_error_with_its_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('evtool: "1"\nid: bad\nrun: {seed: 1, duration: 30}\n')
+    out = tmp_path / "bad.xml"
+    res = _evtool("run", str(bad), "--no-record", "--junit", str(out), cwd=tmp_path)
+    assert res.returncode == 2
+    root = ET.parse(out).getroot()
+    err = root.find("testsuite/testcase/error")
+    assert err is not None and err.get("type") == "invalid"
+    assert f"{bad}:3:26: error: run.duration: a duration needs a unit" in (err.text or "")
+    assert "missing required key `channels`" in (err.text or "")
+    assert root.get("errors") == "1"
