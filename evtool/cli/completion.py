@@ -107,6 +107,27 @@ def profiles(ctx: Any, param: Any, incomplete: str) -> list[str]:
     return [p for p in names if p.startswith(incomplete)]
 
 
+def export_formats(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """`evtool export --format`."""
+    from evtool.cli.runs import FORMATS
+
+    return [f for f in FORMATS if f.startswith(incomplete)]
+
+
+def outcomes(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """`evtool runs --outcome`."""
+    from evtool.store.model import OPEN_STATES, OUTCOMES
+
+    return [o for o in (*OUTCOMES, *OPEN_STATES) if o.startswith(incomplete)]
+
+
+def event_kinds(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """`evtool inspect --kind`: the trace vocabulary."""
+    from evtool.scenario.vocabulary import KINDS
+
+    return sorted(k for k in KINDS if k.startswith(incomplete))
+
+
 def set_paths(ctx: Any, param: Any, incomplete: str) -> list[str]:
     """--set: the paths of the scenario given on the command line (`consumers.billing.retry.max_attempts=`),
     and after `broker.profile=` the profiles."""
@@ -186,6 +207,9 @@ COMPLETERS: dict[tuple[str, str], Any] = {
     ("replay", "run"): run_ids,
     ("diff", "run_a"): run_ids,
     ("diff", "run_b"): run_ids,
+    ("export", "fmt"): export_formats,
+    ("runs", "outcome"): outcomes,
+    ("inspect", "kind"): event_kinds,
 }
 """(command, parameter name) -> completer."""
 

@@ -60,6 +60,9 @@ def test_commands_lessons_transports_profiles(shell_env: dict[str, str], tmp_pat
     assert bash_complete(shell_env, tmp_path, "evtool", "run", "--compare", "local,n") == ["local,nats"]
     assert bash_complete(shell_env, tmp_path, "evtool", "run", "--local-profile", "rabbitmq-") == [
         "rabbitmq-classic", "rabbitmq-quorum"]
+    assert bash_complete(shell_env, tmp_path, "evtool", "export", "--format", "j") == ["json", "jsonl"]
+    assert bash_complete(shell_env, tmp_path, "evtool", "inspect", "--kind", "dead_") == ["dead_lettered"]
+    assert "died" in bash_complete(shell_env, tmp_path, "evtool", "runs", "--outcome", "")
 
 
 def test_set_paths_of_the_scenario(shell_env: dict[str, str], tmp_path: Path) -> None:
