@@ -129,3 +129,20 @@ def test_schemas_reject_what_is_wrong(cli: Any) -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, schema("report"), cls=jsonschema.Draft202012Validator)
+
+
+def test_incomplete_run_documents(cli: Any, tmp_path: Path) -> None:
+    """A run whose process ended without a result: show and runs still give valid documents."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from evtool import api; from evtool.api import _header; from evtool.store import Recorder; "
+            "r = Recorder(sys.argv[1]); r.start(_header(api.load('small.yaml')._loaded, 2, 'local', 'full')); "
+            "os._exit(0)")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs.db")], cwd=tmp_path, check=True, timeout=60)
+    show = cli("show", "--json")
+    check("show", show)
+    assert show["outcome"] == "incomplete" and show["report"] is None and show["progress"]["events"] == 0
+    runs = cli("runs", "--json")
+    check("runs", runs)
+    assert runs["runs"][0]["outcome"] == "incomplete"
