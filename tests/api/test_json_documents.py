@@ -139,7 +139,12 @@ def test_incomplete_run_documents(cli: Any, tmp_path: Path) -> None:
     code = ("import os, sys; from evtool import api; from evtool.api import _header; from evtool.store import Recorder; "
             "r = Recorder(sys.argv[1]); r.start(_header(api.load('small.yaml')._loaded, 2, 'local', 'full')); "
             "os._exit(0)")
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs.db")], cwd=tmp_path, check=True, timeout=60)
+    import os
+
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs.db")], cwd=tmp_path, env=env, check=True,
+                   timeout=60)
     show = cli("show", "--json")
     check("show", show)
     assert show["outcome"] == "incomplete" and show["report"] is None and show["progress"]["events"] == 0
