@@ -32,15 +32,50 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, metavar="",
                                  help="Print the version and exit."),
 ) -> None:
     """evtool: scenarios of producers, consumers and channels, run on a deterministic broker core."""
+    _apply_config(ctx)
+
+
+def _apply_config(ctx: typer.Context) -> None:
+    """Defaults from evtool.toml / [tool.evtool] (evtool.config): flags > environment > file > built-in.
+
+    `evtool config` reports a broken file itself; every other command stops with the located error.
+    """
+    from evtool.config import ConfigError, apply_to_environment, load, run_defaults
+
+    try:
+        cfg = load()
+    except ConfigError as exc:
+        if ctx.invoked_subcommand == "config":
+            return
+        typer.echo(f"error {exc.file}:{exc.line}:{exc.column}: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"  hint: {exc.hint}", err=True)
+        raise typer.Exit(2) from None
+    apply_to_environment(cfg)
+    defaults = run_defaults(cfg)
+    if defaults:
+        ctx.default_map = {**(ctx.default_map or {}), "run": {**defaults, **(ctx.default_map or {}).get("run", {})}}
 
 
 commands.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (with shell completion: `evtool completion bash`)."""
+    from typer.main import get_command
+
+    from evtool.cli.completion import attach
+
+    command = attach(get_command(app))
+    import os
+
+    if os.environ.get("_EVTOOL_COMPLETE"):
+        from typer._completion_classes import completion_init
+
+        completion_init()  # typer's bash, zsh, fish and powershell protocol (`complete_bash`, ...)
+    command(prog_name="evtool", complete_var="_EVTOOL_COMPLETE")

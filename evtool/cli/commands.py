@@ -29,6 +29,8 @@ COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.runs", "inspect", "inspect", "Recorded runs"),
     ("evtool.cli.runs", "export", "export", "Recorded runs"),
     ("evtool.cli.runs", "diff", "diff", "Recorded runs"),
+    ("evtool.cli.config", "config", "config", "Setup"),
+    ("evtool.cli.completion", "completion", "completion", "Setup"),
 ]
 
 # The value a user types, shown after an option that takes one (a flag shows none).

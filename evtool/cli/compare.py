@@ -9,7 +9,6 @@ the table (or are in `--json`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +135,10 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                 notes = capabilities(local, broker) if broker in REAL_BROKERS else []
                 columns.append(Column(label, "local", p, outcome, notes, broker if notes else None))
             continue
+        from evtool.api import require_client
+
         try:
+            require_client(name)
             outcome = run_on_transport(loaded, name, url=None, keep=opts.keep, seed=seed, duration_ns=duration_ns,
                                        listeners=[], limits=limits)
         except ScenarioError as exc:
@@ -149,7 +151,9 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                               list(outcome.extra.get("warnings", [])), name,
                               list(outcome.extra.get("problems", []))))
     if opts.json_out:
-        print(json.dumps({"compare": [_column_json(c) for c in columns]}, indent=2, default=str))
+        from evtool.report.jsondoc import compare_doc, dumps
+
+        print(dumps(compare_doc([_column_json(c) for c in columns])))
     else:
         out = console()
         out.print(compare_table([c.label for c in columns], [c.outcome for c in columns],

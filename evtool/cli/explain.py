@@ -18,6 +18,7 @@ def explain(
                                  show_default=False),
     answers: bool = typer.Option(False, "--answers", help="Also print the answers to the lesson's questions."),
     set_: list[str] = typer.Option([], "--set", help="Override a value first: path=value (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document for machines."),
 ) -> None:
     """Print a lesson (or any scenario): its text and steps, its topology as a diagram, and its expectations."""
     from pathlib import Path
@@ -42,6 +43,11 @@ def explain(
         print_scenario_error(err)
         raise typer.Exit(EXIT_INVALID) from None
     sc = loaded.model
+    if json_out:
+        from evtool.report.jsondoc import dumps, explain_doc
+
+        typer.echo(dumps(explain_doc(loaded, target)))
+        raise typer.Exit(EXIT_OK)
     for renderable in render_explanation(sc, str(path), answers=answers):
         out.print(renderable, crop=False)  # a command to copy is printed whole
     raise typer.Exit(EXIT_OK)

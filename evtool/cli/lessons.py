@@ -20,11 +20,9 @@ def lessons(
         want = concept.lower()
         infos = [i for i in infos if any(want in c.lower() for c in i.concepts)]
     if json_out:
-        typer.echo(json.dumps([
-            {"id": i.id, "title": i.title, "level": i.level, "concepts": list(i.concepts), "summary": i.summary,
-             "prerequisites": list(i.prerequisites), "path": str(i.path)}
-            for i in infos
-        ], indent=2))
+        from evtool.report.jsondoc import lessons_doc
+
+        typer.echo(json.dumps(lessons_doc(infos), indent=2))
         raise typer.Exit(EXIT_OK)
 
     from rich.table import Table

@@ -63,6 +63,10 @@ expect:
 '''
 """The plain template (a valid, passing scenario); `{id}` and `{file}` are filled in."""
 
+SCHEMA_NAME = "evtool-scenario.schema.json"
+"""Written next to a new scenario, so the modeline works offline in the user's folder (yaml-language-server
+resolves a relative `$schema=` path from the YAML file's own folder)."""
+_MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=.*$", re.MULTILINE)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*$")
 _ID_LINE = re.compile(r"^id:[ \t]*.*$", re.MULTILINE)
 
@@ -85,6 +89,47 @@ def with_new_id(text: str, new_id: str) -> str:
         # no top-level id line (unusual): put one after the version line
         return re.sub(r'^(evtool:.*)$', rf"\1\nid: {new_id}", text, count=1, flags=re.MULTILINE)
     return replaced
+
+
+def packaged_schema() -> str:
+    """The scenario JSON Schema shipped in the package (evtool/schemas/scenario.schema.json)."""
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parent.parent / "schemas" / "scenario.schema.json").read_text(encoding="utf-8")
+
+
+def with_modeline(text: str, target: str) -> str:
+    """`text` whose first modeline points at `target` (added as the first line when there is none)."""
+    line = f"# yaml-language-server: $schema={target}"
+    replaced, n = _MODELINE.subn(lambda _: line, text, count=1)
+    return replaced if n else f"{line}\n{text}"
+
+
+def schema_beside(folder: object) -> tuple[str, str | None]:
+    """Put the scenario schema in `folder` when it is missing or an older evtool schema; return the modeline
+    target and what was done (None: nothing). A file of that name that is not evtool's is left alone and the
+    modeline points at the packaged schema instead."""
+    import json
+    from pathlib import Path
+
+    folder = Path(str(folder))
+    target = folder / SCHEMA_NAME
+    text = packaged_schema()
+    if not target.exists():
+        target.write_text(text, encoding="utf-8")
+        return SCHEMA_NAME, f"wrote {target} (the schema your editor reads)"
+    try:
+        current = target.read_text(encoding="utf-8")
+        ours = str(json.loads(current).get("title", "")).startswith("evtool scenario")
+    except (OSError, ValueError, AttributeError):
+        current, ours = "", False
+    if current == text:
+        return SCHEMA_NAME, None
+    if ours:
+        target.write_text(text, encoding="utf-8")
+        return SCHEMA_NAME, f"updated {target} to this evtool's schema"
+    packaged = (Path(__file__).resolve().parent.parent / "schemas" / "scenario.schema.json").as_uri()
+    return packaged, None
 
 
 def new(
@@ -138,6 +183,11 @@ def new(
     else:
         text = TEMPLATE.format(id=new_id, file=path)
         origin = "from the plain template"
+    try:
+        modeline_target, schema_note = schema_beside(path.parent)
+    except OSError as exc:
+        modeline_target, schema_note = SCHEMA_NAME, f"could not write the schema beside it: {exc.strerror or exc}"
+    text = with_modeline(text, modeline_target)
     created = False
     try:
         with path.open("x", encoding="utf-8") as f:  # "x": fail rather than overwrite, even in a race
@@ -154,4 +204,6 @@ def new(
         raise typer.Exit(EXIT_INVALID) from None
     console(soft_wrap=True).print(f"[green]✓[/green] wrote {safe(path)} (id {safe(new_id)}, {safe(origin)}); "
                                   f"run it with: evtool run {safe(path)}", highlight=False)
+    if schema_note:
+        console(soft_wrap=True).print(f"[dim]{safe(schema_note)}[/dim]", highlight=False)
     raise typer.Exit(EXIT_OK)

@@ -55,6 +55,8 @@ def run(
                                         rich_help_panel="Simulation"),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON result for machines.",
                                   rich_help_panel="Output"),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here: one test case per check.",
+                                      rich_help_panel="Output"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No live view; only the final summary.",
                                rich_help_panel="Output"),
     tui: bool = typer.Option(False, "--tui", help="Open the dashboard instead.", rich_help_panel="Output"),
@@ -106,5 +108,6 @@ def run(
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
                       transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile,
-                      max_events=max_events, max_messages=max_messages, max_wall=max_wall, answers=answers)
+                      max_events=max_events, max_messages=max_messages, max_wall=max_wall, answers=answers,
+                      junit=junit)
     raise typer.Exit(execute(opts))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, json_error, print_scenario_error
 from evtool.cli.session import RunOptions, RunSession, exit_code
@@ -55,8 +55,14 @@ def execute(opts: RunOptions) -> int:
         else:
             loaded = load_scenario(opts.path, opts.sets)
     except ScenarioError as err:
+        _write_junit(opts, {"scenario": opts.display or str(opts.path), "outcome": "invalid", "checks": [],
+                            "problems": [p.format() for p in err.problems if p.severity == "error"]})
         if opts.json_out:
-            print(json.dumps(json_error(err.problems), indent=2))
+            from evtool.report.jsondoc import dumps, problems_doc
+
+            doc = problems_doc([p.as_dict() for p in err.problems])
+            doc["error"] = json_error(err.problems)["error"]  # the first error whole: file, line, column, message, hint
+            print(dumps(doc))
         else:
             print_scenario_error(err)
         return EXIT_INVALID
@@ -164,8 +170,11 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         extra_args=_extra_args(opts), notes=notes, notes_for=notes_for, limit=outcome.limit,
     )
     hooks.add_to(report)
+    _write_junit(opts, report)
     if opts.json_out:
-        print(json.dumps(report, indent=2, default=str))
+        from evtool.report.jsondoc import dumps, report_doc
+
+        print(dumps(report_doc(report)))
     else:
         if loaded.warnings:  # located, with the source line, as `evtool validate` prints them
             print_scenario_error(ScenarioError(loaded.warnings, loaded.text))
@@ -209,6 +218,12 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
 
         return _fail(f"--transport {opts.transport!r} is not a transport",
                      did_you_mean(opts.transport, TARGETS) or f"one of: {', '.join(TARGETS)}")
+    from evtool.api import TransportMissing, require_client
+
+    try:
+        require_client(opts.transport)  # without the brokers extra: say what to install, not "No module named"
+    except TransportMissing as exc:
+        return _fail(str(exc))
     notes = capabilities(loaded, opts.transport)
     if not opts.json_out:
         # said before the run starts: the report repeats them at the end
@@ -247,11 +262,26 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         extra_args=_extra_args(opts), notes=outcome.extra.get("warnings", notes), notes_for=opts.transport,
         problems=outcome.extra.get("problems", []), limit=outcome.limit,
     )
+    _write_junit(opts, report)
     if opts.json_out:
-        print(json.dumps(report, indent=2, default=str))
+        from evtool.report.jsondoc import dumps, report_doc
+
+        print(dumps(report_doc(report)))
     else:
         console().print(render_report(report), crop=False)  # a re-run line is copied whole
     return exit_code(outcome)
+
+
+def _write_junit(opts: RunOptions, report: dict[str, Any]) -> None:
+    """`--junit FILE`: the checks as JUnit XML (evtool.report.junit); a write failure is a warning."""
+    if opts.junit is None:
+        return
+    from evtool.report.junit import write_junit
+
+    try:
+        write_junit(opts.junit, report)
+    except OSError as exc:
+        console(stderr=True).print(f"[yellow]warning[/yellow] --junit {safe(opts.junit)}: {safe(exc.strerror or exc)}")
 
 
 def _extra_args(opts: RunOptions) -> tuple[str, ...]:

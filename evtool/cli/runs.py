@@ -14,6 +14,13 @@ from evtool.cli.output import EXIT_INVALID, EXIT_OK
 
 DbOpt = typer.Option(None, "--db", help="Run store (default .evtool/runs.db or $EVTOOL_DB).")
 FORMATS = ("json", "jsonl", "md", "html", "mermaid")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document for machines (see evtool/schemas/).")
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    from evtool.report.jsondoc import dumps
+
+    typer.echo(dumps(doc))
 
 
 def _open(db: Path | None) -> Any:
@@ -97,6 +104,7 @@ def runs(
                                                               "partial, incomplete (running or died)."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=10_000, help="How many runs to list."),
     db: Path | None = DbOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """List recent runs: id, when, scenario, seed, outcome, messages, duration."""
     from evtool.cli.output import console
@@ -113,6 +121,11 @@ def runs(
                     if r.state == outcome][:limit]
         else:
             rows = store.list_runs(scenario=scenario, outcome=outcome, limit=limit)
+    if json_out:
+        from evtool.report.jsondoc import runs_doc
+
+        _print_json(runs_doc(rows))
+        return
         from evtool.store.quiz import quiz_scores
 
         quiz = {run_id: score.label for run_id, score in quiz_scores(store.db_path, [r.id for r in rows]).items()
@@ -124,6 +137,7 @@ def runs(
 def show(
     run: str = typer.Argument("last", help="A run id, a unique prefix, or `last`."),
     db: Path | None = DbOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Print a recorded run's summary and checks, as `evtool run` did at its end."""
     from evtool.cli.output import console
@@ -136,6 +150,11 @@ def show(
         progress = store.progress(run_id) if result is None else None
         state = store.state(run_id) if result is None else None
     if result is None or not result.summary or result.outcome == "partial":
+        if json_out:
+            from evtool.report.jsondoc import show_doc
+
+            _print_json(show_doc(header, result, state, progress, None))
+            return
         console().print(render_show(header, result, progress, state))
         return
     report = run_report(
@@ -145,6 +164,11 @@ def show(
         drain=str(result.summary.get("drain", "")), summary=result.summary, checks=list(result.checks),
         run_id=header.id,
     )
+    if json_out:
+        from evtool.report.jsondoc import show_doc
+
+        _print_json(show_doc(header, result, state, progress, report))
+        return
     console().print(render_report(report), crop=False)  # a re-run line is copied whole
 
 
@@ -156,6 +180,7 @@ def inspect(
     kind: list[str] = typer.Option([], "--kind", help="List events of this kind (repeatable)."),
     limit: int = typer.Option(200, "--limit", "-n", min=1, help="Most events to list with --kind."),
     db: Path | None = DbOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Look inside a recorded run: one message's life, one key's order, or events by kind."""
     from evtool.cli.output import console
@@ -173,10 +198,34 @@ def inspect(
             _die(f"--kind {k!r} is not an event kind", did_you_mean(k, KINDS) or "see docs/scenario-language.md")
     with _store_errors(), _open(db) as store:
         run_id = _resolve(store, run)
+        if json_out:
+            _print_json(_inspect_json(store, run_id, message, key, kind, limit))
+            return
         console().print(inspect_run(store, run_id, message=message, key=key, kinds=kind or None, limit=limit))
         partial = _partial_note(store, run_id)
     if partial:
         console().print(f"[yellow]note[/yellow] {safe(partial)}")
+
+
+def _inspect_json(store: Any, run_id: str, message: str | None, key: str | None, kinds: list[str],
+                  limit: int) -> dict[str, Any]:
+    """The events `inspect` selects, as the `evtool.inspect` document (--kind is bounded by --limit)."""
+    import itertools
+
+    from evtool.report.jsondoc import inspect_doc
+
+    note = _partial_note(store, run_id)
+    if message is not None:
+        events = list(store.events(run_id, msg=message))
+        if not events:
+            _die(f"message {message!r} is not in run {run_id}",
+                 "list ids with: evtool inspect RUN --kind delivered (or dead_lettered, published)")
+        return inspect_doc(run_id, {"message": message}, events, None, store.caused_by(run_id, message), note)
+    if key is not None:
+        events = list(store.events(run_id, key=key))
+        return inspect_doc(run_id, {"key": key}, events, None, None, note)
+    events = list(itertools.islice(store.events(run_id, kinds=kinds), limit + 1))
+    return inspect_doc(run_id, {"kinds": kinds}, events, limit, None, note)
 
 
 @_guarded
@@ -308,6 +357,7 @@ def diff(
     run_b: str = typer.Argument(..., help="The second run (e.g. with the fix)."),
     only_changed: bool = typer.Option(False, "--only-changed", help="Hide rows that are the same."),
     db: Path | None = DbOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Compare two runs: checks, counts, latency percentiles, dead letters."""
     from evtool.cli.output import console
@@ -317,4 +367,9 @@ def diff(
         a = _resolve(store, run_a)
         b = _resolve(store, run_b)
         d = diff_stored(store, a, b)
+    if json_out:
+        from evtool.report.jsondoc import diff_doc
+
+        _print_json(diff_doc(d))
+        return
     console().print(render_diff(d, only_changed=only_changed))

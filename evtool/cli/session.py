@@ -55,6 +55,7 @@ class RunOptions:
     max_messages: int | None = None
     max_wall: str | None = None
     answers: bool = False
+    junit: Path | None = None
 
 
 def run_header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:

@@ -67,5 +67,7 @@ def validate(
                 out.print(f"[green]✓[/green] {safe(f)}: valid ({safe(loaded.model.id)})")
             out.file.flush()
     if json_out:
-        typer.echo(json.dumps({"valid": not failed, "files": results}, indent=2))
+        from evtool.report.jsondoc import validate_doc
+
+        typer.echo(json.dumps(validate_doc(not failed, results), indent=2))
     raise typer.Exit(EXIT_INVALID if failed else EXIT_OK)

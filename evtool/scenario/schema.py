@@ -50,12 +50,46 @@ def _allow_parameters(node: Any) -> None:
             _allow_parameters(value)
 
 
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+"""The draft yaml-language-server (the YAML support of VS Code, Neovim, Helix, ...) supports fully."""
+
+
+def _to_draft07(node: Any) -> Any:
+    """pydantic's draft 2020-12 output in draft-07 terms: `$defs` -> `definitions` (and every `$ref` to them),
+    `prefixItems` -> `items` as a list (then `items` -> `additionalItems`), and a `$ref` with other keywords
+    beside it wrapped in `allOf` (draft-07 ignores a `$ref`'s siblings)."""
+    if isinstance(node, list):
+        return [_to_draft07(v) for v in node]
+    if isinstance(node, str) and node.startswith("#/$defs/"):  # also the discriminator mappings
+        return node.replace("#/$defs/", "#/definitions/", 1)
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$defs":
+            out["definitions"] = {k: _to_draft07(v) for k, v in value.items()}
+        elif key in ("properties", "definitions", "patternProperties"):
+            out[key] = {k: _to_draft07(v) for k, v in value.items()}
+        else:
+            out[key] = _to_draft07(value)
+    if "prefixItems" in out:
+        extra = out.pop("items", None)
+        out["items"] = out.pop("prefixItems")
+        if extra is not None:
+            out["additionalItems"] = extra
+    if "$ref" in out and len(out) > 1:
+        ref = out.pop("$ref")
+        out["allOf"] = [{"$ref": ref}, *out.get("allOf", [])]
+    return out
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of scenario files."""
+    """The JSON Schema (draft-07) of scenario files."""
     schema = Scenario.model_json_schema(by_alias=True)
     _allow_parameters(schema)
     schema.setdefault("$defs", {})["ParameterRef"] = dict(PARAMETER_REF)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://evtool.dev/schema/scenario-1.json"
-    schema["title"] = "evtool scenario, language version 1"
+    schema = _to_draft07(schema)
+    schema = {"$schema": DRAFT_07, "$id": "https://evtool.dev/schema/scenario-1.json",
+              "title": "evtool scenario, language version 1", **{k: v for k, v in schema.items()
+                                                                   if k not in ("$schema", "$id", "title")}}
     return schema

@@ -373,6 +373,7 @@ _LABEL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BARE_RE = re.compile(r"[A-Za-z0-9_\-.:#*]+")
 _NUMBER_RE = re.compile(r"(?:\d(?:_?\d)*(?:\.\d(?:_?\d)*)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d+)?")
 _UNIT_RE = re.compile(r"[A-Za-zµ]+")
+_COMPOUND_TAIL_RE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|min|m|h|d)(?![A-Za-zµ]))+")
 _RATE_UNIT_RE = re.compile(r"/(s|sec|min|m|h)(?![A-Za-z0-9_.{(])")
 _COMPARE_OPS = ("==", "!=", "<=", ">=", "<", ">")
 
@@ -636,9 +637,19 @@ class _Parser:
         self.pos = unit.end()
         written = f"{digits}{unit.group()}"
         try:
-            return Number(parse_duration(written), "duration", self.text[start:self.pos], start)
+            ns = parse_duration(written)
         except UnitError:
             pass
+        else:
+            more = _COMPOUND_TAIL_RE.match(self.text, self.pos)  # `1m30s`, `1h30m`: the compound forms
+            if more is None:
+                return Number(ns, "duration", self.text[start:self.pos], start)
+            try:
+                ns = parse_duration(written + more.group())
+            except UnitError as exc:
+                raise self.error(str(exc), start, exc.hint) from None
+            self.pos = more.end()
+            return Number(ns, "duration", self.text[start:self.pos], start)
         try:
             return Number(parse_size(written), "size", self.text[start:self.pos], start)
         except UnitError:

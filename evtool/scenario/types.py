@@ -67,8 +67,8 @@ def _to_name(value: Any) -> str:
     return value
 
 
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?|\.[0-9]+)\s*(ns|us|µs|ms|s|min|m|h|d)\s*$",
-                    "description": "a duration with a unit: 250ms, 30s, 2m, 1h"}
+_DURATION_SCHEMA = {"type": "string", "pattern": units.DURATION_PATTERN,
+                    "description": "a duration with a unit: 250ms, 30s, 2m, 1h, or a compound such as 1m30s"}
 
 Duration = Annotated[int, BeforeValidator(_to_duration), WithJsonSchema(_DURATION_SCHEMA)]
 """A duration in integer nanoseconds, written with a unit (`250ms`)."""

@@ -22,7 +22,7 @@ NS_PER: dict[str, int] = {
     "h": 3_600_000_000_000,
     "d": 86_400_000_000_000,
 }
-DURATION_UNITS = "ns, us, ms, s, m (or min), h, d"
+DURATION_UNITS = "ns, us, ms, s, m (or min), h, d; compound forms such as 1m30s or 1h30m"
 
 RATE_PER: dict[str, float] = {"s": 1.0, "sec": 1.0, "min": 1 / 60, "m": 1 / 60, "h": 1 / 3600}
 RATE_UNITS = "N/s, N/min, N/h, or `max`"
@@ -40,6 +40,11 @@ SIZE_UNITS = "B, KB, MB, GB, KiB, MiB, GiB"
 
 _NUMBER = r"(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
 _DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ns|us|µs|ms|s|min|m|h|d)\s*$")
+_PART = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:ns|us|µs|ms|s|min|m|h|d)"
+_COMPOUND_RE = re.compile(rf"^\s*(?:{_PART}){{2,}}\s*$")
+_PART_RE = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?P<unit>ns|us|µs|ms|s|min|m|h|d)")
+DURATION_PATTERN = rf"^\s*(([0-9]+(\.[0-9]+)?|\.[0-9]+)\s*(ns|us|µs|ms|s|min|m|h|d)|({_PART}){{2,}})\s*$"
+"""The JSON Schema pattern of a duration: one number and unit, or a compound such as `1h30m`."""
 _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*/\s*(?P<unit>s|sec|min|m|h)\s*$")
 _SIZE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[kKmMgG]?i?[bB])\s*$")
 
@@ -76,20 +81,46 @@ def parse_duration(value: object, *, allow_zero: bool = True) -> int:
     if not isinstance(value, str):
         raise UnitError(f"expected a duration such as `250ms`, found {type(value).__name__}")
     m = _DURATION_RE.match(value)
-    if not m and _DURATION_RE.match(value.strip().removeprefix("-")):
+    positive = value.strip().removeprefix("-")
+    if not m and (_DURATION_RE.match(positive) or _COMPOUND_RE.match(positive)) and value.strip().startswith("-"):
         raise UnitError(f"`{value}` is negative; a duration is zero or more", "time only runs forward here")
-    if not m:
+    if m:
+        amount = float(m["num"]) * NS_PER[m["unit"]]
+    elif _COMPOUND_RE.match(value):
+        amount = _compound(value)
+    elif re.match(rf"^\s*(?:{_PART})+[0-9.]+\s*$", value):
+        raise UnitError(f"`{value}` is not a duration: its last number has no unit",
+                        f"every part takes a unit, e.g. `1m30s`; units: {DURATION_UNITS}")
+    else:
         raise UnitError(
             f"`{value}` is not a duration",
-            f"write a number and a unit, e.g. `250ms`, `30s`, `2m`; units: {DURATION_UNITS}",
+            f"write a number and a unit, e.g. `250ms`, `30s`, `2m`, `1m30s`; units: {DURATION_UNITS}",
         )
-    amount = float(m["num"]) * NS_PER[m["unit"]]
     if not amount < MAX_NS:
         raise UnitError(f"`{value}` is too long", "durations go up to about 292 years (2^63 nanoseconds)")
     ns = round(amount)
     if ns == 0 and not allow_zero:
         raise UnitError(f"`{value}` is zero; this duration must be greater than zero")
     return ns
+
+
+def _compound(value: str) -> float:
+    """`1h30m`, `1m30s`, `2s500ms`: parts from the largest unit to the smallest, each unit once."""
+    total = 0.0
+    previous: tuple[str, int] | None = None
+    for part in _PART_RE.finditer(value.strip()):
+        unit, size = part["unit"], NS_PER[part["unit"]]
+        if previous is not None and size == previous[1]:
+            raise UnitError(f"`{value}` is not a duration: it has two `{unit}` parts",
+                            "write each unit once, from the largest to the smallest, e.g. `1h30m` or `1m30s`")
+        if previous is not None and size > previous[1]:
+            raise UnitError(
+                f"`{value}` is not a duration: `{unit}` comes after `{previous[0]}`",
+                "write the parts from the largest unit to the smallest, each once, e.g. `1h30m` or `1m30s`",
+            )
+        previous = (unit, size)
+        total += float(part["num"]) * size
+    return total
 
 
 def parse_rate(value: object) -> float:

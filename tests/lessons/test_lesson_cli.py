@@ -36,10 +36,10 @@ def test_lessons_lists_every_lesson_with_title_level_and_concepts() -> None:
 
 def test_lessons_json_and_concept_filter() -> None:
     result = run("lessons", "--json")
-    data = json.loads(result.stdout)
+    data = json.loads(result.stdout)["lessons"]
     assert {d["id"] for d in data} == {i.id for i in list_lessons()}
     assert all(d["title"] and d["concepts"] and Path(d["path"]).is_file() for d in data)
-    only = json.loads(run("lessons", "--json", "--concept", "idempot").stdout)
+    only = json.loads(run("lessons", "--json", "--concept", "idempot").stdout)["lessons"]
     assert only and all(any("idempot" in c for c in d["concepts"]) for d in only)
     assert "idempotent-consumer" in {d["id"] for d in only}
 

@@ -25,10 +25,10 @@ from evtool.scenario.yamlsource import parse_yaml
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
+def validator() -> jsonschema.Draft7Validator:
     schema = json_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
 def _raw(path: Path) -> Any:
@@ -44,13 +44,13 @@ def test_there_are_fixtures() -> None:
 
 
 @pytest.mark.parametrize("path", VALID_FILES, ids=[p.name for p in VALID_FILES])
-def test_schema_accepts_valid_fixture(path: Path, validator: jsonschema.Draft202012Validator) -> None:
+def test_schema_accepts_valid_fixture(path: Path, validator: jsonschema.Draft7Validator) -> None:
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(_raw(path))]
     assert errors == []
 
 
 @pytest.mark.parametrize("path", INVALID_FILES, ids=[p.name for p in INVALID_FILES])
-def test_schema_judges_invalid_fixture(path: Path, validator: jsonschema.Draft202012Validator) -> None:
+def test_schema_judges_invalid_fixture(path: Path, validator: jsonschema.Draft7Validator) -> None:
     exp = expected(path)
     if exp.schema == "unparsable":
         with pytest.raises(ScenarioError):
@@ -66,7 +66,7 @@ def test_schema_judges_invalid_fixture(path: Path, validator: jsonschema.Draft20
         assert any(list(e.absolute_path)[:1] in ([top], []) for e in errors), [e.message for e in errors]
 
 
-def test_schema_accepts_parameter_references(validator: jsonschema.Draft202012Validator) -> None:
+def test_schema_accepts_parameter_references(validator: jsonschema.Draft7Validator) -> None:
     data = {"evtool": "1", "id": "p", "run": {"seed": 1, "duration": "${length}"},
             "channels": {"q": {"kind": "queue", "capacity": "${cap}"}}}
     assert list(validator.iter_errors(data)) == []
@@ -74,7 +74,7 @@ def test_schema_accepts_parameter_references(validator: jsonschema.Draft202012Va
     assert list(validator.iter_errors(data))
 
 
-def test_schema_rejects_bare_numbers_for_units(validator: jsonschema.Draft202012Validator) -> None:
+def test_schema_rejects_bare_numbers_for_units(validator: jsonschema.Draft7Validator) -> None:
     base = {"evtool": "1", "id": "p", "run": {"seed": 1, "duration": "10s"}, "channels": {"q": {"kind": "queue"}}}
     assert list(validator.iter_errors(base)) == []
     for bad in (30, "30", "30 parsecs", "-5s"):
