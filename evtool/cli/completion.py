@@ -13,7 +13,9 @@ from typing import Any
 
 import typer
 
-TRANSPORTS = ("local", "rabbitmq", "nats", "redis", "kafka", "sqs")
+from evtool.core.targets import TARGETS
+
+TRANSPORTS = TARGETS  # the one list of run targets (core.targets)
 SHELLS = ("bash", "zsh", "fish")
 
 

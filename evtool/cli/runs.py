@@ -121,11 +121,11 @@ def runs(
                     if r.state == outcome][:limit]
         else:
             rows = store.list_runs(scenario=scenario, outcome=outcome, limit=limit)
-    if json_out:
-        from evtool.report.jsondoc import runs_doc
+        if json_out:
+            from evtool.report.jsondoc import runs_doc
 
-        _print_json(runs_doc(rows))
-        return
+            _print_json(runs_doc(rows))
+            return
         from evtool.store.quiz import quiz_scores
 
         quiz = {run_id: score.label for run_id, score in quiz_scores(store.db_path, [r.id for r in rows]).items()

@@ -43,7 +43,8 @@ def doc_commands() -> list[tuple[str, str]]:
             for line in lines:
                 text = line.strip().removeprefix("$ ")
                 if text.startswith("evtool "):
-                    out.append((doc.name, re.split(r"\s+#\s", text)[0].strip()))
+                    # a shell redirection (`> file`, `>> file`) is the shell's part, not evtool's
+                    out.append((doc.name, re.split(r"\s+#\s|\s+>>?\s", text)[0].strip()))
     return out
 
 

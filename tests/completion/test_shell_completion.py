@@ -54,7 +54,8 @@ def test_commands_lessons_transports_profiles(shell_env: dict[str, str], tmp_pat
     assert bash_complete(shell_env, tmp_path, "evtool", "ru") == ["run", "runs"]
     assert "config" in bash_complete(shell_env, tmp_path, "evtool", "")
     (tmp_path / "retry-mine.yaml").write_text("id: x\n")
-    assert bash_complete(shell_env, tmp_path, "evtool", "run", "retr") == ["retries-dlq-poison", "retry-mine.yaml"]
+    assert bash_complete(shell_env, tmp_path, "evtool", "run", "retr") == ["retries-dlq-poison", "retry-broker-or-framework",
+                                                                          "retry-mine.yaml"]
     assert bash_complete(shell_env, tmp_path, "evtool", "explain", "order") == ["order-saga", "ordering-sequence-numbers"]
     assert bash_complete(shell_env, tmp_path, "evtool", "run", "--transport", "r") == ["rabbitmq", "redis"]
     assert bash_complete(shell_env, tmp_path, "evtool", "run", "--compare", "local,n") == ["local,nats"]
