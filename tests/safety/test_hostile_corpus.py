@@ -24,7 +24,7 @@ COMMAND_WALL_S = 10.0
 """Each command's own bound (a run's wall budget is 4s; the margin is for a loaded machine)."""
 
 PEAK_MB = 400
-"""The whole shard's peak resident memory (Linux reports ru_maxrss in KiB): every run stayed under it."""
+"""The whole shard's peak resident memory (VmHWM): every command of the shard stayed under it."""
 
 EXITS = {"validate": {0, 1, 2}, "run": {0, 1, 2, 3}}
 
