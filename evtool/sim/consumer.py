@@ -13,16 +13,18 @@ consumer carries out in the policy's mode:
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
-from evtool.scenario.expressions import Expression, ExpressionRuntimeError, compile_expression
+from evtool.scenario.expressions import DATA_ATTRIBUTES, Expression, ExpressionRuntimeError, compile_expression
 from evtool.scenario.templates import TemplateRuntimeError
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
@@ -35,6 +37,23 @@ CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
+
+_MSG_FIELD = re.compile(r"^\s*msg\.([a-z_]+)\s*$")
+
+
+def message_field(expr: Expression) -> Callable[[Message], Any] | None:
+    """A direct reader for an expression that is only a field of the message (`msg.id`), else None.
+
+    Such an expression reads a plain data field of a `Message` and cannot fail, so reading the
+    attribute gives exactly what `expr.evaluate` gives, without building the names it is evaluated with.
+    """
+    found = _MSG_FIELD.match(expr.text)
+    if found is None:
+        return None
+    name = found.group(1)
+    if name not in DATA_ATTRIBUTES or name not in Message.__slots__:
+        return None
+    return attrgetter(name)
 
 
 class HandlerHooks:
@@ -103,6 +122,10 @@ class ConsumerActor:
         self.idem_key: Expression | None = (compile_expression(spec.idempotency.key)
                                             if spec.idempotency is not None else None)
         self.idem_window = spec.idempotency.window if spec.idempotency is not None else 0
+        # `msg.id` and the like are read straight from the message (the common idempotency key); a key
+        # that does not read the state is evaluated once per handling, not before and after the effects
+        self._idem_field = message_field(self.idem_key) if self.idem_key is not None else None
+        self._idem_reads_state = self.idem_key is not None and "state" in self.idem_key.names_used
         self.idem_seen: dict[Any, int] = {}
         self.idem_order: deque[tuple[int, Any]] = deque()
         self.attempts: dict[str, int] = {}
@@ -491,12 +514,16 @@ class ConsumerActor:
         attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1
         env: dict[str, Any] | None = None
         # Idempotency: a key seen within the window is acknowledged without effects.
+        ikey: Any = None
         if self.idem_key is not None:
-            env = self._env(msg, attempt)
-            try:
-                ikey = self.idem_key.evaluate(env)
-            except ExpressionRuntimeError:
-                ikey = msg.id
+            if self._idem_field is not None:
+                ikey = self._idem_field(msg)
+            else:
+                env = self._env(msg, attempt)
+                try:
+                    ikey = self.idem_key.evaluate(env)
+                except ExpressionRuntimeError:
+                    ikey = msg.id
             seen_at = self.idem_seen.get(ikey)
             if seen_at is not None and now - seen_at <= self.idem_window:
                 ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
@@ -507,10 +534,10 @@ class ConsumerActor:
         failure: Rule | None = None
         error_text: str | None = None
         if beh.rules:
-            if env is None:
-                env = self._env(msg, attempt)
             for rule in beh.rules:
                 if rule.when is not None:
+                    if env is None:
+                        env = self._env(msg, attempt)
                     try:
                         hit = bool(rule.when.evaluate(env))
                     except ExpressionRuntimeError as exc:
@@ -530,8 +557,9 @@ class ConsumerActor:
             return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
                               failure.reply_with_error, in_batch)
         # Success.
-        if env is None and (beh.effects or beh.emits or self.idem_key is not None or self.spec.reply == "auto"
-                            or self.business_key is not None or self.ordering is not None):
+        if env is None and (beh.effects or beh.emits or self.spec.reply == "auto" or self.business_key is not None
+                            or self.ordering is not None
+                            or (self.idem_key is not None and self._idem_field is None)):
             env = self._env(msg, attempt)
         if beh.effects:
             applied = 0
@@ -543,11 +571,12 @@ class ConsumerActor:
                 if applied:
                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
-        if self.idem_key is not None and env is not None:
-            try:
-                ikey = self.idem_key.evaluate(env)
-            except ExpressionRuntimeError:
-                ikey = msg.id
+        if self.idem_key is not None:
+            if self._idem_reads_state:  # the effects may have changed what the key reads
+                try:
+                    ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+                except ExpressionRuntimeError:
+                    ikey = msg.id
             self.idem_seen[ikey] = now
             self.idem_order.append((now, ikey))
             self._expire_idempotency(now)
@@ -704,10 +733,13 @@ class ConsumerActor:
 
     def _seen_before(self, msg: Message) -> bool:
         assert self.idem_key is not None
-        try:
-            key = self.idem_key.evaluate(self._env(msg, 1))
-        except ExpressionRuntimeError:
-            return False
+        if self._idem_field is not None:
+            key = self._idem_field(msg)
+        else:
+            try:
+                key = self.idem_key.evaluate(self._env(msg, 1))
+            except ExpressionRuntimeError:
+                return False
         seen_at = self.idem_seen.get(key)
         return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window
 
