@@ -23,7 +23,12 @@ def duration_sampler(dist: object) -> Sampler:
         return lambda rng: value
     if isinstance(dist, m.UniformDist):
         lo, hi = dist.min, dist.max
-        return lambda rng: rng.randint(lo, hi) if hi > lo else lo
+        if hi <= lo:
+            return lambda rng: lo
+        width = hi - lo + 1
+        # `randint(lo, hi)` is `lo + _randbelow(hi - lo + 1)` (random.randrange with a step of 1): the same
+        # draws, without the two argument-checking calls in between
+        return lambda rng: lo + rng._randbelow(width)  # noqa: SLF001
     if isinstance(dist, m.ExponentialDist):
         rate = 1.0 / dist.mean
         return lambda rng: int(rng.expovariate(rate))
