@@ -145,6 +145,13 @@ class ConsumerActor:
         self.lane_mode = spec.dispatch if isinstance(ctx.scenario.channels.get(spec.from_), m.LogChannel) \
             else "unordered"
         self.concurrency = spec.concurrency
+        self._auto_reply = spec.reply == "auto"
+        # whether a success needs the names (msg, state, ...) whatever the behaviour, and the behaviours
+        # whose effects read them (`inc: handled` does not)
+        self._success_env = (self._auto_reply or self.business_key is not None or self.ordering is not None
+                             or (self.idem_key is not None and self._idem_field is None))
+        self._effects_read = [b for b in (self.default, *self.behaviours.values())
+                              if any(eff.reads_names for eff in b.effects)]
         self.plain = False  # decided at start, see _takes_plain_path
         self.hooks: HandlerHooks | None = None
         """Explicit extension points around the handler, for a pattern that takes part in this consumer's
@@ -557,9 +564,7 @@ class ConsumerActor:
             return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
                               failure.reply_with_error, in_batch)
         # Success.
-        if env is None and (beh.effects or beh.emits or self.spec.reply == "auto" or self.business_key is not None
-                            or self.ordering is not None
-                            or (self.idem_key is not None and self._idem_field is None)):
+        if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):
             env = self._env(msg, attempt)
         if beh.effects:
             applied = 0
@@ -601,8 +606,8 @@ class ConsumerActor:
                 if beh.effects:
                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
-        ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
-                            data))
+        ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                                   msg.tag, data)))
         self.handled += 1
         inst.processed += 1
         hooks = self.hooks
@@ -635,7 +640,7 @@ class ConsumerActor:
             self.attempts.pop(msg.id, None)
         if self.prev_delay:
             self.prev_delay.pop(msg.id, None)
-        if self.spec.reply == "auto" and msg.reply_to:
+        if self._auto_reply and msg.reply_to:
             ctx.reply(self.name, msg, ok=True, error=None)
         if not self.auto_ack and d.sub in ctx.subscribers:
             ctx.broker.ack(ctx.kernel.now, d.tag)
@@ -665,8 +670,8 @@ class ConsumerActor:
         data: dict[str, Any] = {"error": error, "retryable": retryable}
         if detail:
             data["detail"] = detail
-        ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt, msg.tag,
-                            data))
+        ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+                                   msg.tag, data)))
         inst.failed += 1
         broker = ctx.broker
         live = d.sub in ctx.subscribers

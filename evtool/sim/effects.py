@@ -30,7 +30,7 @@ def _value_fn(raw: Any) -> Callable[[Env], Any]:
 class CompiledEffect:
     """One effect, compiled: an operation on a path with a value."""
 
-    __slots__ = ("op", "name", "index", "value", "text")
+    __slots__ = ("op", "name", "index", "value", "text", "reads_names")
 
     def __init__(self, spec: m.Effect) -> None:
         for op in ("set", "inc", "dec", "add", "remove", "append"):
@@ -48,6 +48,8 @@ class CompiledEffect:
         if raw is None and self.op in ("inc", "dec"):
             raw = 1
         self.value = _value_fn(raw)
+        self.reads_names = self.index is not None or isinstance(raw, str)
+        """Whether applying it reads the names (msg, state, ...): `inc: handled` does not."""
 
     def apply(self, state: dict[str, Any], env: Env) -> None:
         """Apply to `state` with the names in `env`."""
