@@ -233,7 +233,8 @@ class QueueDelivery(BrokerState):
         sub.in_flight -= 1
         if qs.grouped:
             qs.release(e)
-        self._dirty[qs] = None
+        if qs.ready_n:  # the pump looks only at queues with something ready (most acks leave nothing)
+            self._dirty[qs] = None
         m = e.msg
         self._sink(_new(TraceEvent, (now, "acked", m.id, qs.channel, sub.consumer, sub.instance, m.key, e.attempt,
                                      m.tag, None if qs.group is None else {"group": qs.group})))

@@ -545,6 +545,8 @@ class Engine:
         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
         pop = heapq.heappop
         after = self._after_event
+        broker = self.broker
+        real = self.real_broker
         buf = self.buffer
         budget = max_events if max_events is not None else -1
         # The events budget is folded into the caller's: no extra test per event.
@@ -574,7 +576,9 @@ class Engine:
             kernel.now = t
             processed += 1
             fn(arg)
-            after()
+            # `_after_event` has work only when a queue changed or the broker's timer hints moved earlier
+            if real or broker._dirty or broker._timers:  # noqa: SLF001 - read-only peeks, as it makes
+                after()
             if len(buf) >= FLUSH_EVERY:
                 self.flush()
             if self.phase == "drain" and self.quiescent():
