@@ -441,7 +441,13 @@ class ConsumerActor:
         inst.inflight[d.tag] = d
         if self.lane_mode != "unordered":
             inst.lanes.add(self._lane(d))
-        if self.idem_key is not None and self._seen_before(d.msg):
+        idem = self._idem_field
+        if idem is not None:  # `_seen_before` for a key that is a message field, inlined
+            seen_at = self.idem_seen.get(idem(d.msg))
+            dup = seen_at is not None and ctx.kernel.now - seen_at <= self.idem_window
+        else:
+            dup = self.idem_key is not None and self._seen_before(d.msg)
+        if dup:
             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
         else:
             duration = self._behaviour(d.msg).processing(self.rng)

@@ -54,6 +54,9 @@ class CompiledEffect:
     def apply(self, state: dict[str, Any], env: Env) -> None:
         """Apply to `state` with the names in `env`."""
         value = self.value(env)
+        if self.op == "inc" and self.index is None and type(state) is dict:  # `inc: counter`, the common effect
+            state[self.name] = state.get(self.name, 0) + value
+            return
         if self.index is None:
             container: Any = state
             slot: Any = self.name
