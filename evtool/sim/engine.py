@@ -519,9 +519,14 @@ class Engine:
             kernel.now = t
             processed += 1
             fn(arg)
-            # `_after_event` has work only when a queue changed or the broker's timer hints moved earlier
-            if real or broker._dirty or broker._timers:  # noqa: SLF001 - read-only peeks, as it makes
+            # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
+            # than the wake-up already scheduled (the same tests it makes; read-only peeks)
+            if real or broker._dirty:  # noqa: SLF001
                 after()
+            else:
+                hints = broker._timers  # noqa: SLF001
+                if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):
+                    after()
             if len(buf) >= FLUSH_EVERY:
                 self.flush()
             if self.phase == "drain" and self.quiescent():
