@@ -25,7 +25,7 @@ def validate(
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario, load_text
     from evtool.scenario.yamlsource import read_text
-    from evtool.sim.engine import Engine
+    from evtool.sim.plan import check_plan
 
     results = []
     failed = False
@@ -44,7 +44,7 @@ def validate(
                 loaded = load_scenario(f, set_)
             else:
                 loaded = load_text(read_text(Path(source)), str(f), set_)
-            Engine(loaded)  # builds the broker and actors: catches what only the profile can say
+            check_plan(loaded)  # the run plan on a core broker: catches what only the profile can say
         except ScenarioError as err:
             failed = True
             results.append({"file": str(f), **json_error(err.problems)})
