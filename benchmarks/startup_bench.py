@@ -94,6 +94,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", type=Path, help="an older evtool source tree to compare `validate` with")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--only", choices=("help", "validate", "run"), action="append",
+                    help="measure only this part (repeatable; default: all three)")
     args = ap.parse_args()
     py = sys.executable
     lessons = sorted(str(p) for p in (ROOT / "evtool" / "lessons").glob("*.yaml"))
@@ -101,14 +103,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = str(Path(tmp) / "pycache")
         env = _env(ROOT, cache)
-        typer_s, help_s = paired(([py, "-c", "import typer"], env), ([py, "-m", "evtool", "--help"], env),
-                                 args.rounds, tmp)
-        result["help_ratio"] = help_s / typer_s
-        print(f"evtool --help {help_s * 1e3:7.0f} ms   python -c 'import typer' {typer_s * 1e3:7.0f} ms   "
-              f"ratio {help_s / typer_s:5.2f}  (target <= 1.3)")
+        parts = set(args.only or ("help", "validate", "run"))
+        if "help" in parts:
+            typer_s, help_s = paired(([py, "-c", "import typer"], env), ([py, "-m", "evtool", "--help"], env),
+                                     args.rounds, tmp)
+            result["help_ratio"] = help_s / typer_s
+            print(f"evtool --help {help_s * 1e3:7.0f} ms   python -c 'import typer' {typer_s * 1e3:7.0f} ms   "
+                  f"ratio {help_s / typer_s:5.2f}  (target <= 1.3)")
 
         validate = [py, "-m", "evtool", "validate", *lessons]
-        if args.baseline is not None:
+        if args.baseline is not None and "validate" in parts:
             base_env = _env(args.baseline.resolve(), str(Path(tmp) / "pycache-base"))
             base_s, new_s = paired((validate, base_env), (validate, env), args.rounds, tmp)
             result["validate_s"] = new_s
@@ -116,12 +120,13 @@ def main() -> None:
             print(f"evtool validate ({len(lessons)} lessons) {new_s * 1e3:7.0f} ms   baseline {base_s * 1e3:7.0f} ms   "
                   f"speed-up {base_s / new_s:5.2f}  (target >= 3)")
 
-        run = [py, "-m", "evtool", "run", SMALL_LESSON, "--quiet", "--no-record"]
-        timed(run, env, tmp)
-        wall, share = import_share(run, env, tmp, args.rounds)
-        result["run_import_share"] = share
-        print(f"evtool run {SMALL_LESSON} --quiet --no-record {wall * 1e3:7.0f} ms   "
-              f"imports {share:6.1%} of it  (target < 33%)")
+        if "run" in parts:
+            run = [py, "-m", "evtool", "run", SMALL_LESSON, "--quiet", "--no-record"]
+            timed(run, env, tmp)
+            wall, share = import_share(run, env, tmp, args.rounds)
+            result["run_import_share"] = share
+            print(f"evtool run {SMALL_LESSON} --quiet --no-record {wall * 1e3:7.0f} ms   "
+                  f"imports {share:6.1%} of it  (target < 33%)")
     print(json.dumps({k: round(v, 3) for k, v in result.items()}))
 
 
