@@ -580,6 +580,7 @@ ATLAS: dict[str, tuple[tuple[str, str], ...]] = {
     "overflow_head": (("rabbitmq-classic", "classic-drop-head-dead-letters-maxlen"), ("rabbitmq-classic", "classic-drop-head-without-dlx-drops"), ("nats-jetstream", "nats-discard-old-silent"),),
     "reject_publish_over": (("rabbitmq-quorum", "quorum-reject-publish-one-over"), ("rabbitmq-classic", "classic-maxlen-counts-ready-only"),),
     "message_expiry": (("rabbitmq-quorum", "ttl-expires-only-at-head"), ("rabbitmq-quorum", "queue-ttl-dead-letters-expired"), ("nats-jetstream", "nats-maxage-silent"),),
+    "group_receive": (("sqs-fifo", "sqs-fifo-receive-batch-same-group"),),
 }
 """field -> (profile, scenario) of the semantics atlas (tests/semantics/scenarios) that shows the field's value
 at work on the core and, where a transport exists, on the real broker; a test keeps it equal to the files."""
