@@ -618,4 +618,7 @@ def profiles_markdown() -> str:
             proofs = ", ".join(f"`{sc}`" for prof, sc in ATLAS.get(name, ()) if prof == p.name) or "–"
             out.append(f"| `{name}` | {value} | {meaning} | {source} | {proofs} |")
         out.append("")
+    from evtool.scenario.presets import presets_markdown  # the frameworks' retry defaults, cited the same way
+
+    out.append(presets_markdown())
     return "\n".join(out)

@@ -135,3 +135,21 @@ def test_explain_speaks_each_framework() -> None:
                              env={"COLUMNS": "250"}).output
     assert ("retry camel-dead-letter-channel: maximumRedeliveries 2 (excludes the first attempt), constant, "
             "in-process (the RedeliveryPolicy) → dead letter channel") in out
+
+
+def test_docs_profiles_cites_each_preset_default_with_its_sentence() -> None:
+    """docs/profiles.md's "Retry presets" rows (presets.DOCUMENTED) hold the values the presets really have."""
+    from pathlib import Path
+
+    from evtool.scenario.presets import DOCUMENTED, PRESETS
+
+    doc = Path(__file__).resolve().parents[2].joinpath("docs", "profiles.md").read_text(encoding="utf-8")
+    for name, rows in DOCUMENTED.items():
+        assert f"### `{name}`" in doc
+        for _setting, key, value, quote, url in rows:
+            node: Any = PRESETS[name]
+            for part in key.split("."):
+                node = node[part]
+            assert node == value, (name, key)
+            assert quote in doc and url.split()[0] in doc
+    assert {k for rows in DOCUMENTED.values() for _, k, *_ in rows} >= {"max_attempts", "mode", "on_exhausted"}
