@@ -399,7 +399,7 @@ SQS_FIFO.sources.update({
     "requeue_position": _SQS_FIFO + " (strict order within a message group)",
     "group_receive": _SQS_FIFO_RECEIVE + " (\"When you specify a MaxNumberOfMessages parameter in the "
                      "ReceiveMessage API call, SQS returns as many messages with the same message group ID as "
-                     "possible.\"; checked on moto: tests/core/test_fifo_batch_receive.py)",
+                     "possible.\"; core: tests/core/test_fifo_batch_receive.py; the same receives on moto: tests/transports/test_fifo_receive_moto.py)",
     "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
     "producer_dedup_id": _SQS_SEND + " (every FIFO message needs a MessageDeduplicationId, unless the queue "
                          "has ContentBasedDeduplication: channel option content_based_dedup)",
