@@ -57,6 +57,10 @@ and aiokafka's 10 s; Tansu holds every JoinGroup for about half the session time
 cares when its partitions move sets ``session_timeout`` itself."""
 FETCH_MS = 100
 """How long one fetch waits for records (ms); also how fast a stopping member notices."""
+FETCH_WAIT_MS = 20
+"""fetch.max.wait.ms: how long the broker may hold a fetch that finds fewer than fetch.min.bytes. aiokafka's
+default is 500 ms; a record published to an idle partition would wait that long (Tansu answers a fetch with
+the data it has, so a short wait costs only idle polls)."""
 REBALANCE_SETTLE_S = 1.0
 STOP_TIMEOUT_S = 5.0
 """How long one member may take to stop (LeaveGroup, closing its connections)."""
@@ -161,6 +165,11 @@ class KafkaTransport:
         self.server_version = ""
         self._rr = itertools.count()
         self.gate = PublishGate()
+        # one send at a time into aiokafka's accumulator: while a partition's batch is in flight, every
+        # concurrent `send` waits for the drain in a loop and all of them wake on each drain (thousands of
+        # publishes in flight cost O(n) wake-ups per batch). Queued on a lock (FIFO), each send appends at
+        # once and only the broker's answer is awaited concurrently; the records keep the publish order.
+        self._send_lock = asyncio.Lock()
         self.ends: dict[tuple[str, int], int] = {}      # (channel, partition) -> 1 + last offset produced
         self._flooring: dict[tuple[str, str | None], asyncio.Future[None]] = {}
         at_limit = "dead_letter"
@@ -280,7 +289,8 @@ class KafkaTransport:
         key = str(msg.key).encode() if msg.key is not None else None
         async with self.gate.publishing():
             try:
-                fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
+                async with self._send_lock:
+                    fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
                 md = await fut
             except Exception as exc:  # noqa: BLE001 - the broker refused the record
                 if self.sink is not None:
@@ -395,6 +405,7 @@ class KafkaTransport:
             bootstrap_servers=self.bootstrap, group_id=g.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", session_timeout_ms=session_ms, heartbeat_interval_ms=heartbeat_ms,
             rebalance_timeout_ms=max(session_ms, 5000), max_poll_records=spec.prefetch or 500,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
             partition_assignment_strategy=(assignor,), client_id=f"{spec.consumer}#{spec.instance}")
         consumer.subscribe([g.topic], listener=_Listener(self, member))
         member.consumer = consumer
