@@ -89,6 +89,7 @@ class NatsTransport:
     name = "nats"
     routes_on_broker = False    # the runtime routes routers on the client
     returns_on_close = False    # a crashed consumer's messages come back after AckWait
+    leases_on_broker = True     # an unacked message is redelivered after AckWait ("the consumer will ... redeliver")
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -370,6 +371,16 @@ class NatsTransport:
             await pull.psub.unsubscribe()
         except Exception:  # noqa: BLE001, S110 - already gone with the connection
             pass
+
+    @staticmethod
+    def copy_id(handle: _Held) -> int:
+        """The stream sequence of the delivered message (one stored copy)."""
+        return int(handle.m.metadata.sequence.stream)
+
+    @staticmethod
+    def forget(handle: _Held) -> None:
+        """The delivery's lease ran out (redelivered): give its credit back, settle nothing."""
+        handle.release()
 
     async def ack(self, handle: _Held) -> None:
         """+ACK."""

@@ -120,6 +120,7 @@ class RedisTransport:
     name = "redis"
     routes_on_broker = False
     returns_on_close = False     # a crashed consumer's entries stay pending until claimed
+    leases_on_broker = True      # the claimer's XCLAIM after ack_timeout idle takes an entry from its holder
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -299,6 +300,17 @@ class RedisTransport:
         if reader is None:
             return
         reader.stop()
+
+    @staticmethod
+    def copy_id(handle: Any) -> bytes:
+        """The stream entry id (one stored copy)."""
+        return bytes(handle[1])
+
+    @staticmethod
+    def forget(handle: Any) -> None:
+        """The claimer gave the entry to a consumer again (its min-idle-time passed): the old delivery's
+        credit comes back, nothing is XACKed for it."""
+        handle[0].settled()
 
     async def ack(self, handle: Any) -> None:
         """XACK."""

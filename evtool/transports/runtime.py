@@ -223,6 +223,8 @@ class TransportBroker:
         self.topology = topology
         self.requeue_position = profile.requeue_position
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
+        # the broker takes a delivery back by itself when its lease runs out (see _lease_expired)
+        self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
         self.subs: dict[int, _Sub] = {}
         self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
         self._next_sub = 1
@@ -455,6 +457,8 @@ class TransportBroker:
         # when an earlier copy had the same message id (NATS without Nats-Msg-Id, Redis XADD twice): it is
         # `delivered` attempt 1, as the core traces it, not a redelivery of the earlier copy.
         att = 1 if not redelivered and count <= 1 else self.attempts.get(ak, 0) + 1
+        if att > 1 and self.leases_on_broker:
+            self._lease_expired(key, msg, handle)
         self.attempts[ak] = att
         self._tally(key).take(msg.id)
         tag = self._next_tag
@@ -467,6 +471,28 @@ class TransportBroker:
             data = {**(data or {}), "group": s.group}
         self._emit("delivered" if att == 1 else "redelivered", msg, s.channel, s.consumer, s.instance, att, data)
         self.dispatch(Delivery(tag, sid, msg, att, s.channel, None, None, None, count, redelivered or att > 1))
+
+    def _lease_expired(self, key: tuple[str, str | None], msg: Message, handle: Any) -> None:
+        """A redelivery of a copy this run still holds unsettled: its lease ran out on the broker (NATS AckWait,
+        SQS visibility timeout, the Redis claimer's min-idle-time), which handed it out again. Traced as the
+        core traces the expiry (``lease_expired``, then ``returned`` with reason lease_expired), at the time
+        the redelivery shows it (``data.observed: redelivered``); the old delivery's tag is settled no more
+        (its late ack, nack or reject is refused, as in the core), and its credit is released."""
+        copy = getattr(self.transport, "copy_id", None)
+        mine = copy(handle) if copy is not None else None
+        for tag, (s, h, m) in self.inflight.items():
+            if s.key != key or m.id != msg.id or (mine is not None and copy(h) != mine):
+                continue
+            del self.inflight[tag]
+            forget = getattr(self.transport, "forget", None)
+            if forget is not None:
+                forget(h)
+            att = self.attempts.get((key, msg.id), 0)
+            self._emit("lease_expired", m, s.channel, s.consumer, s.instance, att, {"observed": "redelivered"})
+            self._tally(key).ready[msg.id] += 1
+            self._emit("returned", m, s.channel, s.consumer, s.instance, att,
+                       {"reason": "lease_expired", "position": self.requeue_position})
+            return
 
     def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
              count: int = 1, observed: str | None = None) -> None:
