@@ -90,6 +90,7 @@ class RabbitMQTransport:
         self.names: dict[str, tuple[str, str | None]] = {}
         self.sub_channels: dict[int, Any] = {}
         self.observers: list[Any] = []
+        self.held_dead: dict[str, dict[str, tuple[Message, Any]]] = {}   # dead-letter queue -> held by observers
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
         self.server_version = ""
         self._window = asyncio.Semaphore(PUBLISH_WINDOW)
@@ -232,7 +233,29 @@ class RabbitMQTransport:
             self._observe_death(queue, msg, source)
             if ack:
                 await message.channel.basic_ack(message.delivery.delivery_tag)
+            else:
+                self.held_dead.setdefault(queue, {})[msg.id] = (msg, message)
         return on_message
+
+    async def redrive(self, channel: str, moves: list[tuple[Message, str]]) -> list[str]:
+        """Move dead letters from the dead-letter queue `channel` back to their source: each is published to
+        its source (confirmed), then acked on the observer channel that holds it (RabbitMQ has no move
+        command; this is what a shovel or an operator's script does). Returns the ids not found."""
+        queue = self.physical(channel)
+        held = self.held_dead.get(queue, {})
+        missing: list[str] = []
+        for msg, source in moves:
+            got = held.pop(msg.id, None)
+            if got is None:
+                missing.append(msg.id)
+                continue
+            dead_msg, delivery = got
+            # it may die again: its next x-death is reported afresh
+            self.seen_deaths = {sig for sig in self.seen_deaths if sig[1] != msg.id}
+            await self.publish(source, dead_msg)
+            if not delivery.channel.is_closed:
+                await delivery.channel.basic_ack(delivery.delivery.delivery_tag)
+        return missing
 
     def _message(self, message: Any) -> tuple[Message, tuple[str, str | None] | None]:
         """The evtool message, with its death history from ``x-death``, and the (channel, group) it died in.

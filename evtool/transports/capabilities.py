@@ -70,7 +70,8 @@ def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[st
 def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -> list[str]:
     if transport in ("kafka", "sqs"):
         # their notes live beside their adapters (evtool.transports.kafka / .sqs), which import no client here
-        from evtool.transports import kafka, sqs
+        from evtool.transports import kafka_notes as kafka
+        from evtool.transports import sqs
 
         return (kafka if transport == "kafka" else sqs).capability_notes(sc, name, spec)
     out: list[str] = []

@@ -278,6 +278,28 @@ class NatsTransport:
         else:
             self.sink.dead(channel, group, msg, reason, None, 1)
 
+    async def redrive(self, channel: str, moves: list[tuple[Message, str]]) -> list[str]:
+        """Move dead letters from the dead-letter stream `channel` back to their source: each stored message
+        of the stream is read by sequence (no consumer reads a dead-letter queue), published to its source
+        (PubAck awaited), then deleted from the dead-letter stream. Returns the ids not found."""
+        stream = self.stream(channel)
+        wanted = {msg.id: source for msg, source in moves}
+        info = await self.jsm.stream_info(stream)
+        for seq in range(int(info.state.first_seq), int(info.state.last_seq) + 1):
+            if not wanted:
+                break
+            try:
+                raw = await self.jsm.get_msg(stream, seq)
+            except Exception:  # noqa: BLE001, S112 - a deleted sequence: nothing stored there
+                continue
+            msg = decode_message(raw.data)
+            source = wanted.pop(msg.id, None)
+            if source is None:
+                continue
+            await self.publish(source, msg)
+            await self.jsm.delete_msg(stream, seq)
+        return list(wanted)
+
     # ------------------------------------------------------------------ publishing
 
     async def publish(self, channel: str, msg: Message) -> bool:

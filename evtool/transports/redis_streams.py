@@ -397,6 +397,25 @@ class RedisTransport:
             await self.r.xack(key, gname, entry_id)
             self.sink.dead(channel, group, msg, reason, None, 1)
 
+    async def redrive(self, channel: str, moves: list[tuple[Message, str]]) -> list[str]:
+        """Move dead letters from the dead-letter stream `channel` back to their source: XRANGE finds each
+        (no consumer reads a dead-letter queue), XADD puts it on its source, XDEL takes it off the dead-letter
+        stream. Returns the ids not found."""
+        key = self.key(channel)
+        wanted = {msg.id: source for msg, source in moves}
+        for entry_id, fields in await self.r.xrange(key, min="-", max="+"):
+            if not wanted:
+                break
+            if b"m" not in fields:
+                continue
+            msg = decode_message(fields[b"m"])
+            source = wanted.pop(msg.id, None)
+            if source is None:
+                continue
+            await self.publish(source, msg)
+            await self.r.xdel(key, entry_id)
+        return list(wanted)
+
     async def _claimer(self, channel: str, group: str | None, min_idle_ns: int) -> None:
         """Give entries idle for `min_idle_ns` to a live consumer of the group (XPENDING IDLE + XCLAIM)."""
         key, gname = self.key(channel), self.group_name(group)

@@ -36,8 +36,10 @@ from evtool.core.profiles import Profile
 from evtool.core.routing import RouteTable
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.engine import FLUSH_EVERY, Engine, Listener
-from evtool.sim.kernel import PRIO_ACTOR
 from evtool.transports.base import SubSpec, Topology, Transport
+from evtool.transports.realtime_kernel import RealtimeKernel
+
+__all__ = ["RealtimeKernel", "RealtimeRun", "TransportBroker"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,122 +47,8 @@ if TYPE_CHECKING:
     from evtool.core.channel_config import ChannelConfig
     from evtool.sim.engine import RunOutcome
 
-NS = 1_000_000_000
 POLL_S = 0.005
 """How often the run loop looks for the end of the drain (seconds)."""
-SLICE_S = 0.004
-"""How long one timer callback may go on running the callbacks it makes due at once (seconds), see
-`RealtimeKernel._run`."""
-
-
-class RealtimeKernel:
-    """The engine kernel's interface (`now`, `at`, `after`) on the asyncio loop, in wall-clock time.
-
-    Inside a timer callback `now` is the time the callback was scheduled for (never earlier than a time
-    already handed out, so the trace stays in order), as in the virtual kernel; elsewhere (a broker's
-    callback) it is the wall clock. So an actor that schedules "now + gap" from a callback that ran late
-    (a producer behind its schedule) keeps its schedule instead of drifting by the loop's latency, and the
-    arrivals already due run at once (see `_run`)."""
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.t0 = 0.0
-        self.processed = 0
-        self._handles: set[asyncio.TimerHandle] = set()
-        self.errors: list[BaseException] = []
-        self._due: list[tuple[Any, Any, int]] | None = None   # callbacks due now, made by the running one
-        self._cb_t: int | None = None                           # scheduled time of the running callback
-        self._last = 0                                           # the latest `now` handed out
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the clock at 0 now."""
-        self.loop = loop
-        self.t0 = loop.time()
-
-    def _wall(self) -> int:
-        assert self.loop is not None
-        return int((self.loop.time() - self.t0) * NS)
-
-    @property
-    def now(self) -> int:
-        """Nanoseconds since `start` (see the class docstring)."""
-        if self.loop is None:
-            return 0
-        t = self._cb_t if self._cb_t is not None else self._wall()
-        if t < self._last:
-            return self._last
-        self._last = t
-        return t
-
-    def at(self, t: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
-        """Run `fn(arg)` at run time `t` (at once if that has passed)."""
-        assert self.loop is not None, "the realtime kernel is not started"
-        due = self._due
-        if due is not None and t <= self._wall():
-            due.append((fn, arg, t))    # due already: run in this loop iteration (see _run)
-            return
-        holder: list[asyncio.TimerHandle] = []
-        h = self.loop.call_at(self.t0 + t / NS, self._run, fn, arg, holder, t)
-        holder.append(h)
-        self._handles.add(h)
-
-    def after(self, delay: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
-        """Run `fn(arg)` `delay` nanoseconds from now."""
-        self.at(self.now + delay, fn, arg, prio)
-
-    def _run(self, fn: Any, arg: Any, holder: list[asyncio.TimerHandle], t: int = 0) -> None:
-        """Run one timer callback, then (for up to SLICE_S) the callbacks it and they make due at once.
-
-        A producer that is behind its schedule (a high rate, or `rate: max`) schedules its next arrival in
-        the past; through `loop.call_at` that is one message per event-loop iteration, and an iteration that
-        also serves hundreds of broker callbacks takes milliseconds: the producer could not send more than a
-        few hundred messages a second whatever the broker's speed. Run here, a burst catches up at once (the
-        virtual kernel likewise runs everything due at one instant before moving on)."""
-        if holder:
-            self._handles.discard(holder[0])
-        if self._due is not None:       # nested (cannot happen from the loop; defensive)
-            self._call(fn, arg, t)
-            return
-        self._due = due = []
-        rest: list[tuple[Any, Any, int]] = []
-        try:
-            self._call(fn, arg, t)
-            if due:
-                deadline = time.perf_counter() + SLICE_S
-                i = 0
-                while i < len(due) and time.perf_counter() < deadline:
-                    f, a, ft = due[i]
-                    i += 1
-                    self._call(f, a, ft)
-                rest = due[i:]
-        finally:
-            self._due = None
-        for f, a, ft in rest:           # the slice is over: the rest waits for the next iterations
-            self.at(ft, f, a)
-
-    def _call(self, fn: Any, arg: Any, t: int) -> None:
-        self.processed += 1
-        prev, self._cb_t = self._cb_t, t
-        try:
-            fn(arg)
-        except Exception as exc:  # noqa: BLE001 - reported by the run loop, which stops the run
-            self.errors.append(exc)
-        finally:
-            self._cb_t = prev
-
-    def pending(self) -> int:
-        """How many callbacks are scheduled."""
-        return len(self._handles)
-
-    def next_time(self) -> int | None:
-        """Not tracked in real time (the loop owns the schedule)."""
-        return None
-
-    def cancel_all(self) -> None:
-        """Cancel every scheduled callback (the run is over)."""
-        for h in self._handles:
-            h.cancel()
-        self._handles.clear()
 
 
 class _Sub:
@@ -181,10 +69,12 @@ class _Sub:
 class _Tally:
     """Counts of one subscription queue (a queue, or one group of a topic or log), from the trace."""
 
-    __slots__ = ("enqueued", "acked", "dead_lettered", "expired", "dropped", "kept", "ready", "delayed", "limbo")
+    __slots__ = ("enqueued", "acked", "dead_lettered", "expired", "dropped", "kept", "redriven", "ready", "delayed",
+                 "limbo")
 
     def __init__(self) -> None:
         self.enqueued = self.acked = self.dead_lettered = self.expired = self.dropped = self.kept = 0
+        self.redriven = 0
         # per message id: copies waiting on the broker, held for a delay, or between client and broker
         # (rejected and not yet seen dead, or held by a crashed consumer until its lease or a claim)
         self.ready: Counter[str] = Counter()
@@ -259,6 +149,8 @@ class TransportBroker:
             if why is not None:
                 self.silent[name] = why
         self.kept_msgs: dict[str, Message] = {}
+        # dead letters waiting in each dead-letter queue (message, the channel it died in), for a redrive
+        self.dead_letters: dict[str, dict[str, tuple[Message, str]]] = {}
         self.settled_at = 0.0
 
     # ------------------------------------------------------------------ plumbing
@@ -521,6 +413,8 @@ class TransportBroker:
         tplan = self.topology.channels.get(target)
         if tplan is not None:
             self._arrive(target, msg, "dead_letter")
+            if tplan.kind in ("queue", "grouped_queue"):
+                self.dead_letters.setdefault(target, {})[msg.id] = (msg, channel)
 
     def kept(self, channel: str, group: str | None, msg: Message, count: int) -> None:
         """A message hit its delivery limit and stays on the broker (NATS MaxDeliver advisory)."""
@@ -658,9 +552,38 @@ class TransportBroker:
         """Availability is the real broker's."""
 
     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:
-        """Redrive is not supported on real brokers yet."""
-        self.problem("redrive is not supported on a real broker")
-        return 0
+        """Send the dead letters waiting in `dead_letter_channel` back to the channel they died in (all, or
+        the one with `msg_id`), as the core does; returns how many. Traced now (``redriven``, then the
+        arrival in the source channel, as a publish is traced before the broker's confirm); the adapter takes
+        each one from the dead-letter queue and publishes it to its source in the background."""
+        plan = self.topology.channels.get(dead_letter_channel)
+        if plan is None or plan.kind not in ("queue", "grouped_queue"):
+            raise ValueError(f"redrive needs a queue channel; {dead_letter_channel!r} is "
+                             f"{plan.kind if plan is not None else 'unknown'}")
+        carry = getattr(self.transport, "redrive", None)
+        if carry is None:
+            self.problem(f"redrive is not supported on {getattr(self.transport, 'name', 'this broker')}")
+            return 0
+        t = self._tally((dead_letter_channel, None))
+        waiting = self.dead_letters.get(dead_letter_channel, {})
+        moves: list[tuple[Message, str]] = []
+        for mid, (msg, source) in list(waiting.items()):
+            if (msg_id is not None and mid != msg_id) or t.ready[mid] <= 0 or source not in self.topology.channels:
+                continue
+            del waiting[mid]
+            t.take(mid)
+            t.redriven += 1
+            self._emit("redriven", msg, dead_letter_channel, data={"to": source})
+            self._arrive(source, msg, "redrive")
+            moves.append((msg, source))
+        if moves:
+            self._spawn(self._redrive(dead_letter_channel, moves))
+        return len(moves)
+
+    async def _redrive(self, dead_letter_channel: str, moves: list[tuple[Message, str]]) -> None:
+        missing = await self.transport.redrive(dead_letter_channel, moves)  # type: ignore[attr-defined]
+        for mid in missing:
+            self.problem(f"redrive: {mid} was not found in {dead_letter_channel} on the broker")
 
     def claim(self, now: int, sub: int, min_idle_ns: int, count: int | None = None) -> list[Delivery]:
         """Claims are made by the Redis adapter's claimer, not by the engine."""
@@ -683,7 +606,7 @@ class TransportBroker:
             in_flight=in_flight, delayed=delayed, acked=sum(t.acked for t in parts),
             dead_lettered=sum(t.dead_lettered for t in parts), expired=sum(t.expired for t in parts),
             dropped=sum(t.dropped for t in parts), kept=sum(t.kept for t in parts),
-            rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
+            redriven=sum(t.redriven for t in parts), rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
 
     def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
         """A log group as the views read it, from the trace: lag = records not yet handed out, in flight =
