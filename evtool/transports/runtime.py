@@ -210,7 +210,7 @@ class TransportBroker:
             self._emit("published", msg, channel, msg.producer)
         leaves = self._arrive(channel, msg, via=None)
         if self.routes_on_broker or plan.kind != "router":
-            self._spawn(self._publish(channel, msg, [channel]))
+            self._spawn(self._publish(channel, msg, leaves))
         else:
             # one task per target, spawned now: each publish is ordered against a late subscription as the
             # trace counted it (see PublishGate)
@@ -266,21 +266,32 @@ class TransportBroker:
             self._emit("enqueued", msg, channel, data={"reason": via})
         return [channel]
 
-    async def _publish(self, channel: str, msg: Message, targets: list[str]) -> None:
-        for target in targets:
-            ok = await self.transport.publish(target, msg)
-            if not ok:
-                self.refused[target] += 1
-                plan = self.topology.channels[target]
-                # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
-                # refused (it does not say why) is `refused_by_broker`
-                data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
-                                        if plan.capacity is not None and plan.overflow == "reject_publish"
-                                        else {"reason": "refused_by_broker"})
-                self._emit("publish_rejected", msg, target, msg.producer, data=data)
-                for key in [k for k in self.tallies if k[0] == target]:
-                    self.tallies[key].take(msg.id)
-                    self.tallies[key].enqueued -= 1
+    async def _publish(self, channel: str, msg: Message, leaves: list[str]) -> None:
+        """Publish `msg` to `channel`; a refusal is recorded where the core records it. A router on the broker
+        (a RabbitMQ exchange) is refused as a whole: "If a message is routed to multiple queues and rejected by
+        at least one of them, the channel will inform the publisher via basic.nack. The message will still be
+        published to all other queues which can enqueue it" (https://www.rabbitmq.com/docs/maxlength). The nack
+        does not name the queue: when exactly one of the `leaves` the message was routed to refuses publishes at
+        capacity, the refusal is that queue's, as in the core; otherwise it stays the router's."""
+        if await self.transport.publish(channel, msg):
+            return
+        target = channel
+        if self.topology.channels[channel].kind == "router":
+            bounded = [leaf for leaf in leaves if self.topology.channels[leaf].capacity is not None
+                       and self.topology.channels[leaf].overflow == "reject_publish"]
+            if len(bounded) == 1:
+                target = bounded[0]
+        self.refused[target] += 1
+        plan = self.topology.channels[target]
+        # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
+        # refused (it does not say why) is `refused_by_broker`
+        data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
+                                if plan.capacity is not None and plan.overflow == "reject_publish"
+                                else {"reason": "refused_by_broker"})
+        self._emit("publish_rejected", msg, target, msg.producer, data=data)
+        for key in [k for k in self.tallies if k[0] == target]:
+            self.tallies[key].take(msg.id)
+            self.tallies[key].enqueued -= 1
 
     def duplicate(self, channel: str, msg: Message) -> None:
         """The broker dropped a publish as a duplicate (NATS: the PubAck of a ``Nats-Msg-Id`` seen within the
