@@ -69,6 +69,48 @@ def deaths_from_headers(headers: dict[str, Any] | None, queue_names: dict[str, t
     return tuple(out)
 
 
+class _Acks:
+    """The acks of one consumer channel, sent together once per event-loop iteration.
+
+    Each basic.ack is one frame and one socket write; with several deliveries settled in one iteration the
+    prefix of the channel's unsettled tags that are all being acked goes out as one ack with ``multiple``
+    set ("the delivery tag is treated as 'up to and including', so that the client can acknowledge multiple
+    messages with a single method", https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack), the rest
+    one by one. A tag leaves `open` only once its own ack, nack or reject is queued for the socket, so a
+    multiple ack never covers a delivery that is still held (a nack waiting out its delay)."""
+
+    __slots__ = ("ch", "open", "pending", "scheduled")
+
+    def __init__(self, ch: Any) -> None:
+        self.ch = ch
+        self.open: set[int] = set()       # delivered, not yet settled on the wire
+        self.pending: list[int] = []      # acked by the run, to be written
+        self.scheduled = False
+
+    def ack(self, tag: int) -> None:
+        """Queue the ack of `tag` for the end of this loop iteration."""
+        self.pending.append(tag)
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        tags, self.pending = sorted(self.pending), []
+        if self.ch.is_closed:
+            return
+        acked = set(tags)
+        rest = self.open - acked
+        low = min(rest) if rest else None
+        prefix = [t for t in tags if low is None or t < low]
+        self.open = rest
+        singles = tags[len(prefix):]
+        frames = ([(prefix[-1], True)] if len(prefix) > 1 else [(t, False) for t in prefix])
+        frames += [(t, False) for t in singles]
+        for tag, multiple in frames:
+            asyncio.ensure_future(self.ch.basic_ack(tag, multiple=multiple, wait=False))
+
+
 class RabbitMQTransport:
     """The RabbitMQ adapter (see the module docstring)."""
 
@@ -89,6 +131,7 @@ class RabbitMQTransport:
         self.queue_of: dict[tuple[str, str | None], str] = {}
         self.names: dict[str, tuple[str, str | None]] = {}
         self.sub_channels: dict[int, Any] = {}
+        self.acks: dict[int, _Acks] = {}                                  # id(channel) -> its ack batcher
         self.observers: list[Any] = []
         self.held_dead: dict[str, dict[str, tuple[Message, Any]]] = {}   # dead-letter queue -> held by observers
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
@@ -329,6 +372,7 @@ class RabbitMQTransport:
         sid = spec.sid
         sink = self.sink
         assert sink is not None
+        acks = self.acks[id(ch)] = _Acks(ch)
 
         async def on_message(message: Any) -> None:
             msg, source = self._message(message)
@@ -336,6 +380,7 @@ class RabbitMQTransport:
                 self._observe_death(queue, msg, source)
             headers = message.header.properties.headers or {}
             count = int(headers.get("x-delivery-count", 0) or 0)
+            acks.open.add(message.delivery.delivery_tag)
             sink.deliver(sid, msg, count, bool(message.delivery.redelivered), (ch, message.delivery.delivery_tag))
 
         await ch.basic_consume(queue, on_message, no_ack=False)
@@ -343,14 +388,25 @@ class RabbitMQTransport:
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Close the instance's channel: RabbitMQ requeues its unacked deliveries."""
         ch = self.sub_channels.pop(sid, None)
+        if ch is not None:
+            self.acks.pop(id(ch), None)
         if ch is not None and not ch.is_closed:
             await ch.close()
 
     async def ack(self, handle: Any) -> None:
-        """basic.ack (ignored when the channel has closed meanwhile: the broker requeued it)."""
+        """basic.ack, batched per channel (see `_Acks`; ignored when the channel has closed meanwhile: the
+        broker requeued it)."""
         ch, tag = handle
-        if not ch.is_closed:
+        acks = self.acks.get(id(ch))
+        if acks is not None and acks.ch is ch:
+            acks.ack(tag)
+        elif not ch.is_closed:
             await ch.basic_ack(tag)
+
+    def _settled(self, ch: Any, tag: int) -> None:
+        acks = self.acks.get(id(ch))
+        if acks is not None and acks.ch is ch:
+            acks.open.discard(tag)
 
     async def nack(self, handle: Any, delay_ns: int) -> None:
         """basic.nack with requeue; RabbitMQ has no delayed requeue, so evtool holds the delivery first."""
@@ -359,12 +415,14 @@ class RabbitMQTransport:
             await asyncio.sleep(delay_ns / 1e9)
         if not ch.is_closed:
             await ch.basic_nack(tag, requeue=True)
+        self._settled(ch, tag)
 
     async def reject(self, handle: Any) -> None:
         """basic.reject without requeue: dead-lettered through the queue's dead-letter exchange."""
         ch, tag = handle
         if not ch.is_closed:
             await ch.basic_reject(tag, requeue=False)
+        self._settled(ch, tag)
 
     # ------------------------------------------------------------------ cleanup
 
