@@ -30,6 +30,7 @@ from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
     ChannelPlan,
     PublishGate,
+    PublishWindow,
     SubSpec,
     Topology,
     TransportError,
@@ -136,7 +137,7 @@ class RabbitMQTransport:
         self.held_dead: dict[str, dict[str, tuple[Message, Any]]] = {}   # dead-letter queue -> held by observers
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
         self.server_version = ""
-        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._window = PublishWindow(PUBLISH_WINDOW)
         self.gate = PublishGate()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
@@ -392,6 +393,15 @@ class RabbitMQTransport:
             self.acks.pop(id(ch), None)
         if ch is not None and not ch.is_closed:
             await ch.close()
+
+    def ack_now(self, handle: Any) -> bool:
+        """Queue the basic.ack on its channel's batch (see `_Acks`); False when the channel has none."""
+        ch, tag = handle
+        acks = self.acks.get(id(ch))
+        if acks is None or acks.ch is not ch:
+            return False
+        acks.ack(tag)
+        return True
 
     async def ack(self, handle: Any) -> None:
         """basic.ack, batched per channel (see `_Acks`; ignored when the channel has closed meanwhile: the

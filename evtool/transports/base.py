@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -195,6 +196,44 @@ class PublishGate:
             self.idle = None
             ev, self.closed = self.closed, None
             ev.set()
+
+
+class PublishWindow:
+    """At most `size` publishes awaiting their broker answer at once; the others wait their turn in order.
+
+    asyncio.Semaphore would do, but in Python 3.11 its `acquire` calls `locked()`, which walks every waiter:
+    with thousands of publishes queued behind a full window each acquire costs O(waiters) (measured: 40 µs of
+    the ~110 µs evtool spent per message on Redis). Here a release hands its slot to the oldest waiter."""
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release()         # handed the slot, then cancelled: pass it on
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
 
 
 class _Publishing:

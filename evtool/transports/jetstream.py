@@ -34,6 +34,7 @@ from evtool.transports.base import (
     ChannelPlan,
     CreditLoop,
     PublishGate,
+    PublishWindow,
     SubSpec,
     Topology,
     TransportError,
@@ -102,7 +103,7 @@ class NatsTransport:
         self.pulls: dict[int, _Pull] = {}
         self.advisory_subs: list[Any] = []
         self.server_version = ""
-        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._window = PublishWindow(PUBLISH_WINDOW)
         self._background: set[asyncio.Task[Any]] = set()
         self.gate = PublishGate()
         self.consumers: set[tuple[str, str | None]] = set()

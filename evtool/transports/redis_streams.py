@@ -27,6 +27,7 @@ from evtool.transports.base import (
     ChannelPlan,
     CreditLoop,
     PublishGate,
+    PublishWindow,
     SubSpec,
     Topology,
     TransportError,
@@ -133,7 +134,7 @@ class RedisTransport:
         self.delayed: set[tuple[str, str, bytes]] = set()
         self.kept_entries: set[tuple[str, str, bytes]] = set()
         self.server_version = ""
-        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._window = PublishWindow(PUBLISH_WINDOW)
         self._rr = itertools.count()
         self.batch: Any = None
         self.gate = PublishGate()
@@ -311,6 +312,17 @@ class RedisTransport:
         """The claimer gave the entry to a consumer again (its min-idle-time passed): the old delivery's
         credit comes back, nothing is XACKed for it."""
         handle[0].settled()
+
+    def ack_now(self, handle: Any) -> bool:
+        """Queue the XACK on the next pipeline (no task per ack); a failure is reported as a problem."""
+        reader, entry_id, _count = handle
+        reader.settled()
+        self.batch.xack(reader.key, reader.group, entry_id).add_done_callback(self._acked)
+        return True
+
+    def _acked(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is not None and self.sink is not None:
+            self.sink.problem(f"XACK: {fut.exception()}")
 
     async def ack(self, handle: Any) -> None:
         """XACK."""

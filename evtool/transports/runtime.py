@@ -115,6 +115,8 @@ class TransportBroker:
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
         # the broker takes a delivery back by itself when its lease runs out (see _lease_expired)
         self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
+        # an adapter that can queue an ack without a task of its own (True when it did)
+        self._ack_now: Callable[[Any], bool] | None = getattr(transport, "ack_now", None)
         self.subs: dict[int, _Sub] = {}
         self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
         self._next_sub = 1
@@ -492,7 +494,8 @@ class TransportBroker:
         self._tally(s.key).acked += 1
         self._emit("acked", msg, s.channel, s.consumer, s.instance, self.attempts.get((s.key, msg.id), 0),
                    {"group": s.group} if s.group is not None else None)
-        self._spawn(self.transport.ack(handle))
+        if self._ack_now is None or not self._ack_now(handle):
+            self._spawn(self.transport.ack(handle))
         return True
 
     def nack(self, now: int, tag: int, *, requeue: bool = True, delay_ns: int = 0) -> bool:
