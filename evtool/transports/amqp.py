@@ -108,8 +108,15 @@ class _Acks:
         singles = tags[len(prefix):]
         frames = ([(prefix[-1], True)] if len(prefix) > 1 else [(t, False) for t in prefix])
         frames += [(t, False) for t in singles]
-        for tag, multiple in frames:
-            asyncio.ensure_future(self.ch.basic_ack(tag, multiple=multiple, wait=False))
+        if frames:
+            asyncio.ensure_future(self._send(frames))
+
+    async def _send(self, frames: list[tuple[int, bool]]) -> None:
+        try:
+            for tag, multiple in frames:
+                await self.ch.basic_ack(tag, multiple=multiple, wait=False)
+        except Exception:  # noqa: BLE001, S110 - the channel closed meanwhile: the broker requeued them
+            pass
 
 
 class RabbitMQTransport:
@@ -393,6 +400,10 @@ class RabbitMQTransport:
             self.acks.pop(id(ch), None)
         if ch is not None and not ch.is_closed:
             await ch.close()
+
+    def busy(self) -> bool:
+        """Acks queued for the end of this loop iteration: the drain waits for them."""
+        return any(a.pending for a in self.acks.values())
 
     def ack_now(self, handle: Any) -> bool:
         """Queue the basic.ack on its channel's batch (see `_Acks`); False when the channel has none."""

@@ -182,6 +182,20 @@ class PublishGate:
         future per publish: this runs for every message."""
         return self._cm
 
+    def enter_now(self) -> bool:
+        """Enter without waiting when the gate is open (a publish that settles through a callback, not a task);
+        False when a barrier holds it closed. The publish calls `leave` once answered."""
+        if self.closed is not None:
+            return False
+        self.inflight += 1
+        return True
+
+    def leave(self) -> None:
+        """A publish entered with `enter_now` was answered."""
+        self.inflight -= 1
+        if not self.inflight and self.idle is not None:
+            self.idle.set()
+
     async def barrier(self, create: Callable[[], Awaitable[None]]) -> None:
         """Run `create` after every publish already under way, before any publish issued later."""
         while self.closed is not None:
@@ -251,10 +265,7 @@ class _Publishing:
         gate.inflight += 1
 
     async def __aexit__(self, *exc: object) -> None:
-        gate = self.gate
-        gate.inflight -= 1
-        if not gate.inflight and gate.idle is not None:
-            gate.idle.set()
+        self.gate.leave()
 
 
 @dataclass

@@ -135,6 +135,7 @@ class RedisTransport:
         self.kept_entries: set[tuple[str, str, bytes]] = set()
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
+        self.unanswered = 0          # see busy()
         self._rr = itertools.count()
         self.batch: Any = None
         self.gate = PublishGate()
@@ -235,6 +236,24 @@ class RedisTransport:
 
     # ------------------------------------------------------------------ publishing
 
+    def publish_now(self, channel: str, msg: Message) -> bool:
+        """Queue the XADD on the next pipeline without a task of its own (Redis never refuses an XADD, so there
+        is no answer to wait for but an error, reported as a problem); False while a late group is being
+        created (the caller then publishes through `publish`, which waits for it)."""
+        assert self.topology is not None
+        if not self.gate.enter_now():
+            return False
+        fut = self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, self.topology.channels[channel].capacity)
+        self.unanswered += 1
+        fut.add_done_callback(self._added)
+        return True
+
+    def _added(self, fut: asyncio.Future[Any]) -> None:
+        self.unanswered -= 1
+        self.gate.leave()
+        if not fut.cancelled() and fut.exception() is not None and self.sink is not None:
+            self.sink.problem(f"XADD: {fut.exception()}")
+
     async def publish(self, channel: str, msg: Message) -> bool:
         """XADD (with MAXLEN ~ when the channel has a capacity)."""
         assert self.topology is not None
@@ -317,10 +336,16 @@ class RedisTransport:
         """Queue the XACK on the next pipeline (no task per ack); a failure is reported as a problem."""
         reader, entry_id, _count = handle
         reader.settled()
+        self.unanswered += 1
         self.batch.xack(reader.key, reader.group, entry_id).add_done_callback(self._acked)
         return True
 
+    def busy(self) -> bool:
+        """Commands queued without a task (`ack_now`, `publish_now`) and not yet answered: the drain waits."""
+        return self.unanswered > 0
+
     def _acked(self, fut: asyncio.Future[Any]) -> None:
+        self.unanswered -= 1
         if not fut.cancelled() and fut.exception() is not None and self.sink is not None:
             self.sink.problem(f"XACK: {fut.exception()}")
 

@@ -117,6 +117,8 @@ class TransportBroker:
         self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
         # an adapter that can queue an ack without a task of its own (True when it did)
         self._ack_now: Callable[[Any], bool] | None = getattr(transport, "ack_now", None)
+        # likewise a publish the broker cannot refuse (Redis XADD): queued without a task, True when it was
+        self._publish_now: Callable[[str, Message], bool] | None = getattr(transport, "publish_now", None)
         self.subs: dict[int, _Sub] = {}
         self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
         self._next_sub = 1
@@ -211,13 +213,16 @@ class TransportBroker:
         if plan.kind != "log":
             self._emit("published", msg, channel, msg.producer)
         leaves = self._arrive(channel, msg, via=None)
+        now = self._publish_now
         if self.routes_on_broker or plan.kind != "router":
-            self._spawn(self._publish(channel, msg, leaves))
+            if now is None or not now(channel, msg):
+                self._spawn(self._publish(channel, msg, leaves))
         else:
-            # one task per target, spawned now: each publish is ordered against a late subscription as the
-            # trace counted it (see PublishGate)
+            # one publish per target, issued now: each is ordered against a late subscription as the trace
+            # counted it (see PublishGate)
             for leaf in leaves:
-                self._spawn(self._publish(leaf, msg, [leaf]))
+                if now is None or not now(leaf, msg):
+                    self._spawn(self._publish(leaf, msg, [leaf]))
         return True
 
     def _groups(self, channel: str, plan: Any) -> list[str]:
