@@ -90,6 +90,7 @@ async def _anchor_rabbitmq(n: int) -> float:
 
     conn = await aiormq.connect("amqp://guest:guest@127.0.0.1:5672/")
     q = f"anchor-{time.time_ns()}"
+    subs: list[Any] = []
     try:
         pub = await conn.channel()
         await pub.queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
@@ -97,6 +98,7 @@ async def _anchor_rabbitmq(n: int) -> float:
         got = 0
         for _ in range(4):
             sub = await conn.channel()
+            subs.append(sub)
             await sub.basic_qos(prefetch_count=100)
 
             async def on(message: Any, sub: Any = sub) -> None:
@@ -113,6 +115,8 @@ async def _anchor_rabbitmq(n: int) -> float:
         await done.wait()
         return time.perf_counter() - t0
     finally:
+        for sub in subs:        # consumers first: deleting a queue under them cancels them noisily
+            await sub.close()
         ch = await conn.channel()
         await ch.queue_delete(q)
         await conn.close()
