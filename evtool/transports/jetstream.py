@@ -25,8 +25,11 @@ instance stops pulling and acking: JetStream redelivers its messages when their 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
+import uuid
+from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
@@ -104,6 +107,12 @@ class NatsTransport:
         self.advisory_subs: list[Any] = []
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
+        self._slow = 0                 # publish() calls under way (see publish)
+        self._inbox: str | None = None                          # PubAcks of `publish_now` arrive under it
+        self._tokens = itertools.count(1)
+        self._pubacks: dict[str, tuple[asyncio.Future[bool], str, Message]] = {}
+        self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None]] = deque()
+        self._sending = False
         self._background: set[asyncio.Task[Any]] = set()
         self.gate = PublishGate()
         self.consumers: set[tuple[str, str | None]] = set()
@@ -149,6 +158,8 @@ class NatsTransport:
         self.server_version = str(info.get("version", ""))
         self.js = self.nc.jetstream()
         self.jsm = self.nc.jsm()
+        self._inbox = f"_INBOX.evt{uuid.uuid4().hex[:12]}"
+        await self.nc.subscribe(f"{self._inbox}.*", cb=self._on_puback)
         try:
             await self.jsm.account_info()
         except Exception as exc:  # noqa: BLE001
@@ -303,7 +314,75 @@ class NatsTransport:
 
     # ------------------------------------------------------------------ publishing
 
+    def publish_now(self, channel: str, msg: Message) -> asyncio.Future[bool] | None:
+        """Publish without a task per message: the PUB goes out with a reply subject under this transport's
+        inbox, and the PubAck (the reply) settles the returned future: True stored (a duplicate reported to
+        the sink first), False refused (the stream's error reply, e.g. DiscardNew at MaxMsgs). This is what
+        `js.publish` does, less its task per request (`asyncio.wait_for`). None while a late consumer is
+        being created (the caller then uses `publish`, which waits for it)."""
+        if self._slow or self._inbox is None or not self.gate.enter_now():
+            return None
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        dedup_id = getattr(msg, "dedup_id", None)    # decision 1, as in `publish`
+        headers = {"Nats-Msg-Id": dedup_id} if dedup_id and plan.dedup_window_ns else None
+        token = str(next(self._tokens))
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pubacks[token] = (fut, channel, msg)
+        self._outbox.append((self.subject(channel), encode_message(msg), f"{self._inbox}.{token}", headers))
+        if not self._sending:
+            self._sending = True
+            asyncio.ensure_future(self._send_outbox())
+        return fut
+
+    async def _send_outbox(self) -> None:
+        """Hand the queued PUBs to the client (it buffers and flushes them; no network wait per PUB)."""
+        try:
+            while self._outbox:
+                subject, data, reply, headers = self._outbox.popleft()
+                await self.nc.publish(subject, data, reply=reply, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - every waiting publish gets the error
+            for fut, _c, _m in self._pubacks.values():
+                if not fut.done():
+                    fut.set_exception(exc)
+            self._pubacks.clear()
+            self._outbox.clear()
+        finally:
+            self._sending = False
+
+    async def _on_puback(self, m: Any) -> None:
+        got = self._pubacks.pop(m.subject.rsplit(".", 1)[-1], None)
+        if got is None:
+            return
+        fut, channel, msg = got
+        self.gate.leave()
+        try:
+            doc = json.loads(m.data) if m.data else {}
+        except ValueError:
+            doc = {}
+        if not doc:
+            # a status reply (503: no stream listens on the subject), what `js.publish` raises for
+            fut.set_exception(TransportError(f"publish to {channel}: no stream answered"))
+            return
+        if "error" in doc:
+            fut.set_result(False)       # the stream refused it, as `js.publish`'s APIError
+            return
+        if doc.get("duplicate") and self.sink is not None:
+            dup = getattr(self.sink, "duplicate", None)
+            if dup is not None:
+                dup(channel, msg)
+        fut.set_result(True)
+
     async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish through the gate and the window and await the answer (see `_publish`); while one is under
+        way `publish_now` declines, so that a later publish cannot overtake it."""
+        self._slow += 1
+        try:
+            return await self._publish(channel, msg)
+        finally:
+            self._slow -= 1
+
+    async def _publish(self, channel: str, msg: Message) -> bool:
         """Publish and await the PubAck; False when the stream refuses it (DiscardNew at MaxMsgs)."""
         from nats.js.errors import APIError
 

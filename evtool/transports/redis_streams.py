@@ -135,6 +135,7 @@ class RedisTransport:
         self.kept_entries: set[tuple[str, str, bytes]] = set()
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
+        self._slow = 0                 # publish() calls under way (see publish)
         self.unanswered = 0          # see busy()
         self._rr = itertools.count()
         self.batch: Any = None
@@ -241,7 +242,7 @@ class RedisTransport:
         is no answer to wait for but an error, reported as a problem); False while a late group is being
         created (the caller then publishes through `publish`, which waits for it)."""
         assert self.topology is not None
-        if not self.gate.enter_now():
+        if self._slow or not self.gate.enter_now():
             return False
         fut = self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, self.topology.channels[channel].capacity)
         self.unanswered += 1
@@ -255,6 +256,15 @@ class RedisTransport:
             self.sink.problem(f"XADD: {fut.exception()}")
 
     async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish through the gate and the window and await the answer (see `_publish`); while one is under
+        way `publish_now` declines, so that a later publish cannot overtake it."""
+        self._slow += 1
+        try:
+            return await self._publish(channel, msg)
+        finally:
+            self._slow -= 1
+
+    async def _publish(self, channel: str, msg: Message) -> bool:
         """XADD (with MAXLEN ~ when the channel has a capacity)."""
         assert self.topology is not None
         plan = self.topology.channels[channel]

@@ -38,6 +38,8 @@ from evtool.scenario.loader import LoadedScenario
 from evtool.sim.engine import FLUSH_EVERY, Engine, Listener
 from evtool.transports.base import SubSpec, Topology, Transport
 from evtool.transports.realtime_kernel import RealtimeKernel
+from evtool.transports.tally import Sub as _Sub
+from evtool.transports.tally import Tally as _Tally
 
 __all__ = ["RealtimeKernel", "RealtimeRun", "TransportBroker"]
 
@@ -49,46 +51,6 @@ if TYPE_CHECKING:
 
 POLL_S = 0.005
 """How often the run loop looks for the end of the drain (seconds)."""
-
-
-class _Sub:
-    """A subscription the runtime knows: the scenario side of it."""
-
-    __slots__ = ("sid", "channel", "group", "key", "consumer", "instance", "alive")
-
-    def __init__(self, sid: int, channel: str, group: str | None, consumer: str, instance: int) -> None:
-        self.sid = sid
-        self.channel = channel
-        self.group = group
-        self.key = (channel, group)
-        self.consumer = consumer
-        self.instance = instance
-        self.alive = True
-
-
-class _Tally:
-    """Counts of one subscription queue (a queue, or one group of a topic or log), from the trace."""
-
-    __slots__ = ("enqueued", "acked", "dead_lettered", "expired", "dropped", "kept", "redriven", "ready", "delayed",
-                 "limbo")
-
-    def __init__(self) -> None:
-        self.enqueued = self.acked = self.dead_lettered = self.expired = self.dropped = self.kept = 0
-        self.redriven = 0
-        # per message id: copies waiting on the broker, held for a delay, or between client and broker
-        # (rejected and not yet seen dead, or held by a crashed consumer until its lease or a claim)
-        self.ready: Counter[str] = Counter()
-        self.delayed: Counter[str] = Counter()
-        self.limbo: Counter[str] = Counter()
-
-    def take(self, mid: str) -> None:
-        """A copy of `mid` leaves the waiting states (delivered or observed gone)."""
-        for bag in (self.delayed, self.limbo, self.ready):
-            if bag[mid] > 0:
-                bag[mid] -= 1
-                if not bag[mid]:
-                    del bag[mid]
-                return
 
 
 class TransportBroker:
@@ -115,10 +77,13 @@ class TransportBroker:
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
         # the broker takes a delivery back by itself when its lease runs out (see _lease_expired)
         self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
+        self.stale_ack = profile.stale_ack
+        self.former: dict[int, tuple[_Sub, Any, Message, int]] = {}   # deliveries whose lease ran out
         # an adapter that can queue an ack without a task of its own (True when it did)
         self._ack_now: Callable[[Any], bool] | None = getattr(transport, "ack_now", None)
         # likewise a publish the broker cannot refuse (Redis XADD): queued without a task, True when it was
-        self._publish_now: Callable[[str, Message], bool] | None = getattr(transport, "publish_now", None)
+        self._publish_now: Callable[[str, Message], Any] | None = getattr(transport, "publish_now", None)
+        self.unanswered = 0         # publishes issued through publish_now whose answer has not come
         self.subs: dict[int, _Sub] = {}
         self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
         self._next_sub = 1
@@ -213,17 +178,35 @@ class TransportBroker:
         if plan.kind != "log":
             self._emit("published", msg, channel, msg.producer)
         leaves = self._arrive(channel, msg, via=None)
-        now = self._publish_now
         if self.routes_on_broker or plan.kind != "router":
-            if now is None or not now(channel, msg):
-                self._spawn(self._publish(channel, msg, leaves))
+            self._send(channel, msg, leaves)
         else:
             # one publish per target, issued now: each is ordered against a late subscription as the trace
             # counted it (see PublishGate)
             for leaf in leaves:
-                if now is None or not now(leaf, msg):
-                    self._spawn(self._publish(leaf, msg, [leaf]))
+                self._send(leaf, msg, [leaf])
         return True
+
+    def _send(self, channel: str, msg: Message, leaves: list[str]) -> None:
+        """Issue one publish: through the adapter's `publish_now` when it takes it (True: nothing to wait for;
+        a future: the broker's answer, True stored or False refused), else in a task of its own."""
+        now = self._publish_now
+        got = now(channel, msg) if now is not None else None
+        if got is None or got is False:
+            self._spawn(self._publish(channel, msg, leaves))
+        elif got is not True:
+            self.unanswered += 1
+            got.add_done_callback(lambda fut: self._answered(fut, channel, msg, leaves))
+
+    def _answered(self, fut: asyncio.Future[bool], channel: str, msg: Message, leaves: list[str]) -> None:
+        self.unanswered -= 1
+        self.settled_at = asyncio.get_running_loop().time()
+        if fut.cancelled():
+            return
+        if fut.exception() is not None:
+            self.problem(f"{type(fut.exception()).__name__}: {fut.exception()}")
+        elif not fut.result():
+            self._refused(channel, msg, leaves)
 
     def _groups(self, channel: str, plan: Any) -> list[str]:
         """The groups of a topic or log that exist now (a late group only once subscribed)."""
@@ -280,8 +263,10 @@ class TransportBroker:
         published to all other queues which can enqueue it" (https://www.rabbitmq.com/docs/maxlength). The nack
         does not name the queue: when exactly one of the `leaves` the message was routed to refuses publishes at
         capacity, the refusal is that queue's, as in the core; otherwise it stays the router's."""
-        if await self.transport.publish(channel, msg):
-            return
+        if not await self.transport.publish(channel, msg):
+            self._refused(channel, msg, leaves)
+
+    def _refused(self, channel: str, msg: Message, leaves: list[str]) -> None:
         target = channel
         if self.topology.channels[channel].kind == "router":
             bounded = [leaf for leaf in leaves if self.topology.channels[leaf].capacity is not None
@@ -386,18 +371,21 @@ class TransportBroker:
         """A redelivery of a copy this run still holds unsettled: its lease ran out on the broker (NATS AckWait,
         SQS visibility timeout, the Redis claimer's min-idle-time), which handed it out again. Traced as the
         core traces the expiry (``lease_expired``, then ``returned`` with reason lease_expired), at the time
-        the redelivery shows it (``data.observed: redelivered``); the old delivery's tag is settled no more
-        (its late ack, nack or reject is refused, as in the core), and its credit is released."""
+        the redelivery shows it (``data.observed: redelivered``). The old delivery's late ack then follows the
+        profile's ``stale_ack``, as in the core (`_stale_ack`)."""
         copy = getattr(self.transport, "copy_id", None)
         mine = copy(handle) if copy is not None else None
         for tag, (s, h, m) in self.inflight.items():
             if s.key != key or m.id != msg.id or (mine is not None and copy(h) != mine):
                 continue
             del self.inflight[tag]
-            forget = getattr(self.transport, "forget", None)
-            if forget is not None:
-                forget(h)
             att = self.attempts.get((key, msg.id), 0)
+            if self.stale_ack == "settles":
+                self.former[tag] = (s, h, m, att)   # its ack still settles the message (see _stale_ack)
+            else:
+                self._forget(h)
+                if self.stale_ack == "ignored":
+                    self.former[tag] = (s, None, m, att)
             self._emit("lease_expired", m, s.channel, s.consumer, s.instance, att, {"observed": "redelivered"})
             self._tally(key).ready[msg.id] += 1
             self._emit("returned", m, s.channel, s.consumer, s.instance, att,
@@ -456,7 +444,8 @@ class TransportBroker:
         time it was found missing rather than when the broker removed it.
         """
         s = self.subs.get(sid)
-        if s is None or not s.alive or s.channel not in self.silent or self.tasks or started < self.settled_at:
+        if (s is None or not s.alive or s.channel not in self.silent or self.tasks or self.unanswered
+                or started < self.settled_at):
             return
         t = self.tallies.get(s.key)
         if t is None or not t.ready or t.delayed or t.limbo:
@@ -488,13 +477,49 @@ class TransportBroker:
     # ------------------------------------------------------------------ settlement
 
     def _pop(self, tag: int) -> tuple[_Sub, Any, Message] | None:
-        return self.inflight.pop(tag, None)
+        rec = self.inflight.pop(tag, None)
+        if rec is None and tag in self.former:
+            h = self.former.pop(tag)[1]     # a nack or reject of a lease that ran out: refused, credit back
+            if h is not None:
+                self._forget(h)
+        return rec
+
+    def _forget(self, handle: Any) -> None:
+        forget = getattr(self.transport, "forget", None)
+        if forget is not None:
+            forget(handle)
+
+    def _stale_ack(self, tag: int) -> bool:
+        """The ack of a delivery whose lease ran out (the message was redelivered), as the profile's
+        ``stale_ack`` says: ``settles`` (NATS: "the ack from the first consumer will be considered"; Redis: XACK
+        names the group and the entry id) acks the message on the broker with the old handle and takes the
+        newer delivery back from its holder (whose own ack is then refused); ``ignored`` (SQS: an old receipt
+        handle deletes nothing) changes nothing; refused otherwise, or when the message is settled already."""
+        rec = self.former.pop(tag, None)
+        if rec is None:
+            return False
+        s, h, m, att = rec
+        if h is None:
+            return True
+        newer = next((t for t, (s2, _h2, m2) in self.inflight.items() if s2.key == s.key and m2.id == m.id), None)
+        if newer is None:
+            self._forget(h)
+            return False
+        self._forget(self.inflight.pop(newer)[1])
+        self._tally(s.key).acked += 1
+        data: dict[str, Any] = {"stale_tag": True, "latest_attempt": self.attempts.get((s.key, m.id), 0)}
+        if s.group is not None:
+            data["group"] = s.group
+        self._emit("acked", m, s.channel, s.consumer, s.instance, att, data)
+        if self._ack_now is None or not self._ack_now(h):
+            self._spawn(self.transport.ack(h))
+        return True
 
     def ack(self, now: int, tag: int) -> bool:
         """Acknowledge a delivery."""
-        rec = self._pop(tag)
+        rec = self.inflight.pop(tag, None)
         if rec is None:
-            return False
+            return self._stale_ack(tag)
         s, handle, msg = rec
         self._tally(s.key).acked += 1
         self._emit("acked", msg, s.channel, s.consumer, s.instance, self.attempts.get((s.key, msg.id), 0),
@@ -646,7 +671,7 @@ class TransportBroker:
 
     def idle(self) -> bool:
         """Nothing in flight, delayed, between client and broker, or ready where a live consumer reads."""
-        if self.inflight or self.tasks:
+        if self.inflight or self.tasks or self.unanswered:
             return False
         busy = getattr(self.transport, "busy", None)   # records the broker will hand out again (Kafka)
         if busy is not None and busy():
