@@ -64,6 +64,14 @@ async def test_tables_are_updated_by_key_never_rebuilt(lesson: LoadedScenario, m
         for _ in range(5):
             await sync(app, pilot, 1.0)
         assert list(table.rows) == keys
+        # A row is drawn again only when its cells change: repainting draws nothing new.
+        drawn = table.renders
+        table.refresh()
+        await pilot.pause()
+        assert table.renders == drawn
+        # One more second of the run: orders changes, orders.dlq (still empty) is not drawn again.
+        await sync(app, pilot, 1.0)
+        assert 1 <= table.renders - drawn < len(keys)
 
 
 async def test_lanes_show_states_delivery_counts_and_order_breaks(lesson: LoadedScenario) -> None:

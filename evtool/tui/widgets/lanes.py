@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 
 from evtool.sim.snapshot import LaneCell, LaneView
@@ -89,6 +90,7 @@ class Lanes(Widget, can_focus=True):
         self.lane_index = 0
         self.cell_from_right = 0  # 0 = newest visible cell
         self.selected: str | None = None
+        self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
 
     def update_from(self, lanes: tuple[LaneView, ...]) -> None:
         """Show these lanes (a log's partitions in partition order)."""
@@ -111,25 +113,22 @@ class Lanes(Widget, can_focus=True):
         """One line per lane, plus the legend."""
         return max(1, len(self.lanes)) + 1
 
-    def render(self) -> Text:
-        """Draw every lane (the newest cells that fit) and the legend."""
+    def _lane_text(self, li: int, label_w: int) -> Text:
+        lane = self.lanes[li]
         out = Text(no_wrap=True, overflow="crop")
-        if not self.lanes:
-            out.append("no queue or partition to show yet", style="dim")
-        label_w = self._label_width()
-        for li, lane in enumerate(self.lanes):
-            if li:
-                out.append("\n")
-            name = lane_label(lane)
-            head = name if len(name) <= label_w - 6 else name[: label_w - 7] + "…"
-            out.append(f"{head:<{label_w - 5}}", style="bold")
-            out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
-                       style="bold yellow" if lane.order_breaks else "")
-            cells = self._visible(lane)
-            sel_i = len(cells) - 1 - self.cell_from_right if self.has_focus and li == self.lane_index else -1
-            for i, cell in enumerate(cells):
-                out.append_text(cell_text(cell, selected=i == sel_i))
-        out.append("\n")
+        name = lane_label(lane)
+        head = name if len(name) <= label_w - 6 else name[: label_w - 7] + "…"
+        out.append(f"{head:<{label_w - 5}}", style="bold")
+        out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
+                   style="bold yellow" if lane.order_breaks else "")
+        cells = self._visible(lane)
+        sel_i = len(cells) - 1 - self.cell_from_right if self.has_focus and li == self.lane_index else -1
+        for i, cell in enumerate(cells):
+            out.append_text(cell_text(cell, selected=i == sel_i))
+        return out
+
+    def _foot_text(self) -> Text:
+        out = Text(no_wrap=True, overflow="crop")
         focused = self._focused_cell()
         if focused is not None and focused.broken:
             # The order-broke marker explains itself on focus.
@@ -141,6 +140,40 @@ class Lanes(Widget, can_focus=True):
             out.append(sym, style=fmt.STATE_STYLE.get(state, state))
             out.append(f" {word}  ", style="dim")
         return out
+
+    def _line_text(self, y: int) -> Text:
+        if not self.lanes:
+            return Text("no queue or partition to show yet", style="dim") if y == 0 else self._foot_text()
+        if y < len(self.lanes):
+            return self._lane_text(y, self._label_width())
+        return self._foot_text()
+
+    def render(self) -> Text:
+        """Every lane (the newest cells that fit) and the legend, as one text (what the lines show)."""
+        return Text("\n", no_wrap=True, overflow="crop").join(
+            self._line_text(y) for y in range(max(1, len(self.lanes)) + 1))
+
+    def render_line(self, y: int) -> Strip:
+        """One line: a lane, or the legend. A lane whose cells did not change is not drawn again."""
+        width = self.size.width
+        base = self.rich_style
+        if y > max(1, len(self.lanes)):
+            return Strip.blank(width, base)
+        foot = y >= max(1, len(self.lanes))
+        if foot:
+            key: tuple[object, ...] = (None, width, self._focused_cell())
+        else:
+            key = (self.lanes[y] if self.lanes else None, width, self.has_focus, self.lane_index,
+                   self.cell_from_right, self._label_width())
+        cached = self._strips.get(y)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        text = self._line_text(y)
+        text.truncate(width, overflow="ellipsis")
+        strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
+        strip = strip.extend_cell_length(width, base).apply_style(base)
+        self._strips[y] = (key, strip)
+        return strip
 
     def _focused_cell(self) -> LaneCell | None:
         if not self.has_focus or not self.lanes:
