@@ -31,6 +31,7 @@ SHOTS: list[tuple[str, str, tuple[int, int]]] = [
     ("saga-view.svg", "sagas", (120, 32)),
     ("saga-sequence.svg", "saga-sequence", (120, 36)),
     ("end-of-lesson.svg", "end", (100, 30)),
+    ("variations-matrix.svg", "matrix", (100, 30)),
 ]
 
 
@@ -39,6 +40,7 @@ async def shoot(app: EvtoolApp, keys: tuple[str, ...], size: tuple[int, int], pa
         await pilot.pause()
         for key in keys:
             await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()  # the variations matrix runs in a worker
         await pilot.pause()
         await pilot.pause()
         path.write_text(app.export_screenshot(title="evtool"), encoding="utf-8")
