@@ -108,18 +108,26 @@ async def test_messages_move_at_teaching_speed_freeze_when_paused_and_step_one_e
 
 
 @pytest.mark.asyncio
-async def test_the_order_broke_marker_explains_itself_on_focus(lesson) -> None:  # type: ignore[no-untyped-def]
+async def test_the_order_broke_marker_explains_itself_on_focus() -> None:
     from evtool.tui.widgets.lanes import Lanes
 
-    app, host = make_app(lesson)
+    loaded = load_scenario(ROOT / "scenarios" / "ordering-sequence-numbers.yaml",
+                           {"consumers.statements.instances": 3})
+    app, host = make_app(loaded)
     async with app.run_test(size=(100, 32)) as pilot:
-        snap = tick_until(host, lambda s: any(c.broken for lane in s.lanes for c in lane.cells[-20:]), dt=0.1)
+        def broke(s):  # type: ignore[no-untyped-def]
+            if s.paused:  # past the lesson's pauses
+                host.submit(Resume())
+            return any(c.broken for lane in s.lanes for c in lane.cells[-20:])
+
+        snap = tick_until(host, broke, dt=0.1)
         host.submit(TogglePause())
         await sync(app, pilot)
         lanes = app.dashboard.query_one(Lanes)  # type: ignore[union-attr]
         lanes.focus()
         await pilot.pause()
-        cells = lanes._visible(lanes.lanes[0])
+        lanes.lane_index = next(i for i, lane in enumerate(lanes.lanes) if any(c.broken for c in lane.cells[-20:]))
+        cells = lanes._visible(lanes.lanes[lanes.lane_index])
         broken = max(i for i, c in enumerate(cells) if c.broken)
         for _ in range(len(cells) - 1 - broken):
             await pilot.press("left")

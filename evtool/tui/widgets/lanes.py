@@ -1,4 +1,9 @@
-"""Lanes: one strip per queue (or log partition), a cell per message coloured by state.
+"""Lanes: one strip per queue, log partition, message group or ordered key, a cell per message coloured by state.
+
+Lanes are split only where ordering matters (see `evtool.sim.host.fold`), and
+each says what it is: ``p3 orders`` a partition, ``group acct-07`` a message
+group, ``key acct-07`` a key the consumer orders by, a plain name a whole
+queue (which promises no order, so it never shows ⚠).
 
 Each cell is three columns: the state symbol, the delivery count when above
 one, and ⚠ when the message was acknowledged after a later message with
@@ -37,23 +42,27 @@ def cell_text(cell: LaneCell, selected: bool = False) -> Text:
 
 
 def _partition(lane: LaneView) -> int | None:
-    """The partition number of a log partition's lane (``orders[3]``), else None."""
-    name = lane.name
-    if name.endswith("]") and "[" in name:
-        num = name[name.rindex("[") + 1:-1]
-        return int(num) if num.isdigit() else None
+    """The partition number of a log partition's lane, else None."""
+    if lane.kind == "partition" and lane.part is not None and lane.part.isdigit():
+        return int(lane.part)
     return None
 
 
-def _lane_order(lane: LaneView) -> tuple[str, int]:
+def _lane_order(lane: LaneView) -> tuple[str, int, int, str]:
     p = _partition(lane)
-    return (lane.channel, -1 if p is None else p)
+    return (lane.channel, 0 if lane.kind == "queue" else 1, -1 if p is None else p, lane.part or "")
 
 
 def lane_label(lane: LaneView) -> str:
-    """A lane's label: a log partition reads ``p3 orders`` (its number first, never cut off), a queue its name."""
+    """A lane's label, saying what it is: ``p3 orders`` (a log partition, its number first, never cut off),
+    ``group acct-07`` (a message group), ``key acct-07`` (a key whose order the consumer declares), or the
+    queue's name (a whole queue: no order promised)."""
     p = _partition(lane)
-    return fmt.shown(lane.name) if p is None else f"p{p} {fmt.shown(lane.channel)}"
+    if p is not None:
+        return f"p{p} {fmt.shown(lane.channel)}"
+    if lane.kind in ("group", "key") and lane.part is not None:
+        return f"{lane.kind} {fmt.shown(lane.part)}"
+    return fmt.shown(lane.name)
 
 
 class Lanes(Widget, can_focus=True):
@@ -94,7 +103,7 @@ class Lanes(Widget, can_focus=True):
 
     def update_from(self, lanes: tuple[LaneView, ...]) -> None:
         """Show these lanes (a log's partitions in partition order)."""
-        lanes = tuple(sorted(lanes, key=_lane_order)) if any(_partition(x) is not None for x in lanes) else lanes
+        lanes = tuple(sorted(lanes, key=_lane_order)) if any(x.kind != "queue" for x in lanes) else lanes
         if lanes == self.lanes:
             return
         relayout = len(lanes) != len(self.lanes)
@@ -136,7 +145,10 @@ class Lanes(Widget, can_focus=True):
             out.append(fmt.shown(f"{focused.msg} was acknowledged after a later message with its key "
                                  f"{focused.key}: that key's order broke here"), style="yellow")
             return out
+        ordered = any(lane.kind != "queue" for lane in self.lanes)
         for sym, word, state in LEGEND:
+            if sym == "⚠" and not ordered:  # a whole queue promises no order: nothing to break
+                continue
             out.append(sym, style=fmt.STATE_STYLE.get(state, state))
             out.append(f" {word}  ", style="dim")
         return out
@@ -161,7 +173,8 @@ class Lanes(Widget, can_focus=True):
             return Strip.blank(width, base)
         foot = y >= max(1, len(self.lanes))
         if foot:
-            key: tuple[object, ...] = (None, width, self._focused_cell())
+            key: tuple[object, ...] = (None, width, self._focused_cell(),
+                                       any(lane.kind != "queue" for lane in self.lanes))
         else:
             key = (self.lanes[y] if self.lanes else None, width, self.has_focus, self.lane_index,
                    self.cell_from_right, self._label_width())
