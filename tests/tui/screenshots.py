@@ -8,8 +8,11 @@ virtual time, so the pictures are the same on every machine.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared test helpers (as under pytest)
 
 from evtool.scenario.lessons import checked_lessons
 from evtool.scenario.loader import load_scenario
