@@ -62,9 +62,9 @@ async def test_the_end_screen_opens_by_itself_and_launches_a_variation_in_place(
         shown = text_of(end.query_one("#end-text"))
         assert "every check held" in shown and "Try next" in shown
         # 80×24: one line per variation, what it breaks first.
-        assert " 1  ✗ poison-attempts: Mark ParseError as non-retryable" in shown
-        assert " 2  ✗ charged-once: Turn idempotency off" in shown
-        assert " 3  ✗ poison-attempts: Set retry.on_exhausted: requeue" in shown  # each variation has a key
+        assert " 1  breaks poison-attempts: Mark ParseError as non-retryable" in shown
+        assert " 2  breaks charged-once: Turn idempotency off" in shown
+        assert " 3  breaks poison-attempts: Set retry.on_exhausted: requeue" in shown  # each variation has a key
         # Nothing scrolls: the text and the keys under it are all on screen.
         scroll = end.query_one(VerticalScroll)
         assert scroll.max_scroll_y == 0, scroll.virtual_size

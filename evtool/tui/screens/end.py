@@ -71,7 +71,7 @@ def closing_text(outcome: str | None, checks: Sequence[CheckView], variation: Va
                  lesson: m.Lesson | None, quiz: tuple[int, int] = (0, 0), width: int | None = None) -> Text:
     """The closing words: the outcome, what happened instead of the script (if anything), the quiz score,
     the try-next list. With `width` (a short terminal) each try-next item is one line cut to that width,
-    what it breaks first, so the whole screen fits without scrolling."""
+    the check it breaks first, so the whole screen fits without scrolling."""
     t = Text()
     fails = variation.fails if variation else ()
     surprises = what_happened(checks, fails)
@@ -108,7 +108,7 @@ def closing_text(outcome: str | None, checks: Sequence[CheckView], variation: Va
                 key = var.label.split()[-1]
                 line.append(f" {key} ", style="bold reverse")
                 if width and var.fails:
-                    line.append(" ✗ " + visible(", ".join(var.fails)) + ":", style="yellow")
+                    line.append(" breaks " + visible(", ".join(var.fails)) + ":", style="yellow")
                 line.append(" " + visible(say))
                 if var.fails and not width:
                     line.append("  (breaks " + visible(", ".join(var.fails)) + ")", style="dim")

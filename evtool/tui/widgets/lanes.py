@@ -5,9 +5,9 @@ each says what it is: ``p3 orders`` a partition, ``group acct-07`` a message
 group, ``key acct-07`` a key the consumer orders by, a plain name a whole
 queue (which promises no order, so it never shows ⚠).
 
-Each cell is three columns: the state symbol, the delivery count when above
-one, and ⚠ when the message was acknowledged after a later message with
-the same key (its key's order broke). The newest messages are on the right.
+Each cell is three columns: ⚠ when the message was acknowledged after a
+later message with the same key (its key's order broke), the state symbol,
+and the delivery count when above one. The newest messages are on the right.
 With the lanes focused, the arrow keys select a cell and enter inspects it.
 """
 
@@ -33,9 +33,9 @@ def cell_text(cell: LaneCell, selected: bool = False) -> Text:
     """One lane cell, three columns wide."""
     style = fmt.STATE_STYLE.get(cell.state, "")
     count = "" if cell.attempt <= 1 else (str(cell.attempt) if cell.attempt < 10 else "+")
-    t = Text(fmt.state_symbol(cell.state), style=style)
+    t = Text("⚠" if cell.broken else " ", style="bold yellow")  # on the left: it reads as this cell's mark
+    t.append(fmt.state_symbol(cell.state), style=style)
     t.append(count or " ", style="bold " + style)
-    t.append("⚠" if cell.broken else " ", style="bold yellow")
     if selected:
         t.stylize("reverse")
     return t
@@ -119,8 +119,12 @@ class Lanes(Widget, can_focus=True):
         return min(18, max((len(lane_label(lane)) for lane in self.lanes), default=6) + 6)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
-        """One line per lane, plus the legend."""
-        return max(1, len(self.lanes)) + 1
+        """One line per lane, plus the legend (two lines when it explains a focused order mark)."""
+        return max(1, len(self.lanes)) + (2 if self._explaining() else 1)
+
+    def _explaining(self) -> bool:
+        cell = self._focused_cell()
+        return cell is not None and cell.broken
 
     def _lane_text(self, li: int, label_w: int) -> Text:
         lane = self.lanes[li]
@@ -142,13 +146,14 @@ class Lanes(Widget, can_focus=True):
         if focused is not None and focused.broken:
             # The order-broke marker explains itself on focus.
             out.append("⚠ ", style="bold yellow")
-            out.append(fmt.shown(f"{focused.msg} was acknowledged after a later message with its key "
-                                 f"{focused.key}: that key's order broke here"), style="yellow")
+            out.append(fmt.shown(f"{focused.msg} was acknowledged after a later message of {focused.key}: "
+                                 f"the order of {focused.key} broke here"), style="yellow")
             return out
         ordered = any(lane.kind != "queue" for lane in self.lanes)
-        for sym, word, state in LEGEND:
-            if sym == "⚠" and not ordered:  # a whole queue promises no order: nothing to break
-                continue
+        # Ordered lanes: the order mark first (a narrow panel cuts the end of the legend); a whole
+        # queue promises no order, so it has no order mark at all.
+        legend = sorted(LEGEND, key=lambda x: x[0] != "⚠") if ordered else [x for x in LEGEND if x[0] != "⚠"]
+        for sym, word, state in legend:
             out.append(sym, style=fmt.STATE_STYLE.get(state, state))
             out.append(f" {word}  ", style="dim")
         return out
@@ -169,9 +174,10 @@ class Lanes(Widget, can_focus=True):
         """One line: a lane, or the legend. A lane whose cells did not change is not drawn again."""
         width = self.size.width
         base = self.rich_style
-        if y > max(1, len(self.lanes)):
+        n = max(1, len(self.lanes))
+        if y > n + (1 if self._explaining() else 0):
             return Strip.blank(width, base)
-        foot = y >= max(1, len(self.lanes))
+        foot = y >= n
         if foot:
             key: tuple[object, ...] = (None, width, self._focused_cell(),
                                        any(lane.kind != "queue" for lane in self.lanes))
@@ -182,6 +188,10 @@ class Lanes(Widget, can_focus=True):
         if cached is not None and cached[0] == key:
             return cached[1]
         text = self._line_text(y)
+        if foot and self._explaining():  # the explanation wraps onto a second line
+            text.no_wrap = False
+            lines = text.wrap(self.app.console, max(10, width))
+            text = lines[y - n] if y - n < len(lines) else Text()
         text.truncate(width, overflow="ellipsis")
         strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
         strip = strip.extend_cell_length(width, base).apply_style(base)
@@ -207,7 +217,7 @@ class Lanes(Widget, can_focus=True):
         cell = cells[len(cells) - 1 - self.cell_from_right]
         self.selected = cell.msg
         self.post_message(self.Highlighted(cell.msg))
-        self.refresh()
+        self.refresh(layout=True)  # the legend takes two lines while it explains an order mark
 
     def on_focus(self) -> None:
         """Select the newest cell of the current lane."""
@@ -215,7 +225,7 @@ class Lanes(Widget, can_focus=True):
 
     def on_blur(self) -> None:
         """Drop the highlight."""
-        self.refresh()
+        self.refresh(layout=True)
 
     def action_move(self, dx: int, dy: int) -> None:
         """Move the selection: dx along the lane (right is newer), dy between lanes."""

@@ -73,7 +73,7 @@ def track(hops: list[Hop], now_ns: int, speed: float, rate: str, style: str, cel
     """An edge's track: moving glyphs at teaching speeds, else its rate; `cells` wide, then the arrow head."""
     t = Text()
     span = travel_ns(speed)
-    if motion and hops and len(hops) <= 3 * cells:  # beyond that the edge is a blur: its rate says more
+    if motion and hops and len(hops) <= cells:  # beyond that the edge is a solid blur: its rate says more
         slots: list[tuple[str, str] | None] = [None] * cells
         for hop in hops:
             pos = min(cells - 1, int((now_ns - hop.t) / span * cells))
