@@ -115,8 +115,15 @@ class Lanes(Widget, can_focus=True):
         n = max(1, (self.size.width - label - 1) // CELL)
         return list(lane.cells[-n:])
 
+    def _ordered(self) -> bool:
+        return any(lane.kind != "queue" for lane in self.lanes)
+
     def _label_width(self) -> int:
-        return min(18, max((len(lane_label(lane)) for lane in self.lanes), default=6) + 6)
+        """The label column: the longest label (up to 22 columns, 18 in a narrow panel), and room for
+        the order-break count when some lane is ordered."""
+        room = 5 if self._ordered() else 1
+        cap = 22 if self.size.width >= 44 else 18
+        return min(cap, max((len(lane_label(lane)) for lane in self.lanes), default=6) + room + 1)
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:
         """One line per lane, plus the legend (two lines when it explains a focused order mark)."""
@@ -130,10 +137,14 @@ class Lanes(Widget, can_focus=True):
         lane = self.lanes[li]
         out = Text(no_wrap=True, overflow="crop")
         name = lane_label(lane)
-        head = name if len(name) <= label_w - 6 else name[: label_w - 7] + "…"
-        out.append(f"{head:<{label_w - 5}}", style="bold")
-        out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
-                   style="bold yellow" if lane.order_breaks else "")
+        room = 5 if self._ordered() else 1  # the order-break count, only where some lane is ordered
+        head = name if len(name) <= label_w - room - 1 else name[: label_w - room - 2] + "…"
+        out.append(f"{head:<{label_w - room}}", style="bold")
+        if room == 5:
+            out.append(f"⚠{lane.order_breaks:<3} " if lane.order_breaks else "     ",
+                       style="bold yellow" if lane.order_breaks else "")
+        else:
+            out.append(" ")
         cells = self._visible(lane)
         sel_i = len(cells) - 1 - self.cell_from_right if self.has_focus and li == self.lane_index else -1
         for i, cell in enumerate(cells):
