@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -100,6 +101,7 @@ class Lanes(Widget, can_focus=True):
         self.cell_from_right = 0  # 0 = newest visible cell
         self.selected: str | None = None
         self._strips: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        self._base: Style | None = None
 
     def update_from(self, lanes: tuple[LaneView, ...]) -> None:
         """Show these lanes (a log's partitions in partition order)."""
@@ -184,7 +186,9 @@ class Lanes(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         """One line: a lane, or the legend. A lane whose cells did not change is not drawn again."""
         width = self.size.width
-        base = self.rich_style
+        if self._base is None:  # computing it walks the ancestors: once, not once a line
+            self._base = self.rich_style
+        base = self._base
         n = max(1, len(self.lanes))
         if y > n + (1 if self._explaining() else 0):
             return Strip.blank(width, base)
@@ -229,6 +233,12 @@ class Lanes(Widget, can_focus=True):
         self.selected = cell.msg
         self.post_message(self.Highlighted(cell.msg))
         self.refresh(layout=True)  # the legend takes two lines while it explains an order mark
+
+    def notify_style_update(self) -> None:
+        """A theme, style or focus change: draw every line again."""
+        super().notify_style_update()
+        self._base = None
+        self._strips.clear()
 
     def on_focus(self) -> None:
         """Select the newest cell of the current lane."""

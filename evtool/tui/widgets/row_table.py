@@ -44,6 +44,7 @@ class RowTable(ScrollView, can_focus=False):
         self._strips: dict[str, Strip] = {}
         self._header: Strip | None = None
         self._cols = {key: i for i, (key, _) in enumerate(self.COLUMNS)}
+        self._base: Style | None = None
         self.renders = 0
         """Rows rendered so far (a test checks that unchanged rows are not rendered again)."""
 
@@ -116,12 +117,15 @@ class RowTable(ScrollView, can_focus=False):
         super().notify_style_update()
         self._strips.clear()
         self._header = None
+        self._base = None
 
     def render_line(self, y: int) -> Strip:
         """The header on the first line, then the rows from the scroll position."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        if self._base is None:  # computing it walks the ancestors: once, not once a line
+            self._base = self.rich_style
+        base = self._base
         if y == 0:
             if self._header is None:
                 self._header = self._strip([label for _, label in self.COLUMNS],
