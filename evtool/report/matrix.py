@@ -1,6 +1,14 @@
 """The variations matrix as a Rich table: rows are the checks, columns the runs, cells the verdicts, then the
-key numbers (deliveries, dead letters, duplicates, retries). A verdict the column expects (a variation's
-`fails`, or a pass) is plain; one it does not expect is marked `!`."""
+key numbers (deliveries, dead letters, duplicates, retries).
+
+The `outcome` row reads each run against its promise (`ColumnResult.reading`): a variation that breaks
+exactly the checks it promised reads `✗ as meant`; one that breaks something else, or holds when it should
+break, stands out (`! unexpected`, `! all held`, reversed colours). A check verdict the column does not
+expect is marked `!` and reversed too.
+
+Three layouts, the widest that fits: full cells; short cells (the check names and column labels whole);
+numbered columns with short cells (the legend says which number ran what). Check names are never cut.
+"""
 
 from __future__ import annotations
 
@@ -13,70 +21,132 @@ from rich.text import Text
 from evtool.report.fmt import text, visible
 
 if TYPE_CHECKING:
-    from evtool.sim.matrix import Matrix
+    from evtool.sim.matrix import ColumnResult, Matrix
 
 VERDICT = {"pass": ("✓", "green"), "fail": ("✗", "red"), "unknown": ("?", "yellow")}
+UNEXPECTED = {"pass": "bold black on yellow", "fail": "bold white on red"}
+"""How a verdict the column did not expect stands out."""
+READING: dict[str, tuple[str, str, str]] = {
+    "passed": ("✓ passed", "✓", "green"),
+    "as meant": ("✗ as meant", "meant", "cyan"),
+    "unexpected": ("! unexpected", "!unexp", "bold white on red"),
+    "did not break": ("! all held", "!held", "bold black on yellow"),
+    "invalid": ("✗ invalid", "bad", "bold yellow"),
+    "unknown": ("? unknown", "?", "yellow"),
+}
+"""How a run reads against its promise: (full, short, style)."""
+KEY = ("meant: broke exactly what it promised   !unexp: broke something else   "
+       "!held: promised to break, held")
+"""What the short outcome cells mean (the legend's last line)."""
 
 
 def verdict_cell(verdict: str | None, expected: bool | None, short: bool = False) -> Text:
-    """`✓ pass`, `✗ fail` (with `!` when the column did not expect it), or `–` when the check is not there;
-    `short`: the symbol alone."""
+    """`✓ pass`, `✗ fail` (reversed, with `!`, when the column did not expect it), or `–` when the check
+    is not there; `short`: the symbol alone."""
     if verdict is None:
         return Text("–", style="dim")
     sym, style = VERDICT.get(verdict, ("?", "yellow"))
-    t = Text(sym if short else f"{sym} {verdict}", style=style)
     if expected is False:
-        t.append(" !", style="bold yellow")
-    return t
+        return Text((sym if short else f"{sym} {verdict}") + " !", style=UNEXPECTED.get(verdict, "bold yellow"))
+    return Text(sym if short else f"{sym} {verdict}", style=style)
+
+
+def reading_cell(r: ColumnResult, short: bool = False) -> Text:
+    """The `outcome` cell: the run read against its promise (see `READING`)."""
+    full, brief, style = READING.get(r.reading, (r.reading, r.reading, "yellow"))
+    return Text(brief if short else full, style=style)
+
+
+def layout(mx: Matrix, width: int, edge: bool = True) -> str:
+    """`full`, `short` or `numbered`: the widest layout whose table fits `width` columns (measured)."""
+    from rich.console import Console
+
+    console = Console(width=10_000)
+    for mode in ("full", "short"):
+        if console.measure(_table(mx, mode, None, edge)).maximum <= width:
+            return mode
+    return "numbered"
 
 
 def is_narrow(mx: Matrix, width: int) -> bool:
     """Whether the columns must be numbered (and the cells shortened) to fit `width`."""
-    need = 26 + sum(max(9, len(r.column.label) + 2) for r in mx.results)
-    return need > width
+    return layout(mx, width) == "numbered"
 
 
-def matrix_table(mx: Matrix, title: str | None = None, width: int = 200) -> Table:
-    """The matrix (see the module docstring); numbered columns and short cells when `width` is too small."""
+def matrix_table(mx: Matrix, title: str | None = None, width: int = 200, edge: bool = True) -> Table:
+    """The matrix (see the module docstring) in the widest layout that fits `width`; `edge=False` drops the
+    blank edges around it (the dashboard); `title=""`: no title."""
+    heading = visible(f"{mx.scenario_id}: checks × runs") if title is None else visible(title) if title else None
+    return _table(mx, layout(mx, width, edge), heading, edge)
+
+
+def _table(mx: Matrix, mode: str, heading: str | None, edge: bool) -> Table:
     from evtool.sim.matrix import NUMBERS
 
-    narrow = is_narrow(mx, width)
-    t = Table(title=visible(title or f"{mx.scenario_id}: checks × runs"), title_justify="left",
-              box=box.SIMPLE_HEAD, pad_edge=False)
-    t.add_column("check", no_wrap=True, overflow="ellipsis", max_width=30)
+    short = mode != "full"
+    t = Table(title=heading, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=edge)
+    t.add_column("check", no_wrap=True)
     for i, r in enumerate(mx.results):
-        t.add_column(str(i + 1) if narrow else text(r.column.label), justify="right", no_wrap=True)
-    short = {"passed": "✓", "failed": "✗", "invalid": "bad", "unknown": "?"}
-    t.add_row(Text("outcome", style="bold"), *[
-        Text(short.get(r.outcome, r.outcome) if narrow else r.outcome,
-             style={"passed": "green", "failed": "red"}.get(r.outcome, "yellow")) for r in mx.results])
+        t.add_column(str(i + 1) if mode == "numbered" else text(r.column.label), justify="right", no_wrap=True)
+    t.add_row(Text("outcome", style="bold"), *[reading_cell(r, short) for r in mx.results])
     for check in mx.checks:
-        t.add_row(text(check), *[verdict_cell(r.verdicts.get(check), r.as_expected(check), narrow)
+        t.add_row(text(check), *[verdict_cell(r.verdicts.get(check), r.as_expected(check), short)
                                  for r in mx.results])
-    t.add_section()
+    if edge:  # the dashboard saves the blank line
+        t.add_section()
     for label, key in NUMBERS:
         t.add_row(Text(label, style="dim"), *[f"{r.numbers.get(key, 0):,}" if r.numbers else "–"
                                                for r in mx.results])
     return t
 
 
-def legend(mx: Matrix, width: int = 200) -> Text:
-    """What each column ran (its `--set` overrides, or its text), and any that did not load."""
+def _promise(r: ColumnResult) -> str:
+    return "breaks " + ", ".join(r.column.fails) if r.column.fails else ""
+
+
+def legend(mx: Matrix, width: int = 200, compact: bool = False, edge: bool = True) -> Text:
+    """What each column ran (its `--set` overrides, or its text) and what it promised to break, and any
+    that did not load. `compact`: one line per column, its text cut to the width (never its label nor the
+    checks it promises to break), then one line saying what the short cells mean."""
     out = Text()
-    narrow = is_narrow(mx, width)
+    mode = layout(mx, width, edge)
+    numbered = mode == "numbered"
     for i, r in enumerate(mx.results):
-        out.append((f"{i + 1} " if narrow else "") + f"{visible(r.column.label)}: ", style="bold")
+        line = Text()
+        line.append((f"{i + 1} " if numbered else "") + f"{visible(r.column.label)}: ", style="bold")
+        if compact:
+            if not (numbered or r.column.overrides or r.column.fails or r.error):
+                continue  # the lesson as written: its column says enough
+            promise = _promise(r)
+            if promise:
+                line.append(visible(promise), style="cyan")
+            what = visible(r.column.say or " ".join(f"--set {k}={v}" for k, v in r.column.overrides.items())
+                           or "as written")
+            room = width - line.cell_len - (3 if promise else 0)
+            if room >= 8:
+                line.append(" · " if promise else "", style="dim")
+                line.append(what if len(what) <= room else what[: room - 1] + "…", style="dim")
+            if r.error:
+                line.append("\n  ✗ does not load: ", style="red")
+                line.append(visible(r.error), style="red")
+            out.append_text(line)
+            out.append("\n")
+            continue
         if r.column.overrides:
-            out.append(visible(" ".join(f"--set {k}={v}" for k, v in r.column.overrides.items())), style="cyan")
+            line.append(visible(" ".join(f"--set {k}={v}" for k, v in r.column.overrides.items())), style="cyan")
         else:
-            out.append(visible(r.column.say or "as written"), style="dim")
+            line.append(visible(r.column.say or "as written"), style="dim")
         if r.column.fails:
-            out.append("  (expected to fail: " + visible(", ".join(r.column.fails)) + ")", style="dim")
+            line.append("  (promises to break: " + visible(", ".join(r.column.fails)) + ")", style="dim")
         if r.error:
-            out.append(f"  ✗ does not load: {visible(r.error)}", style="red")
+            line.append(f"  ✗ does not load: {visible(r.error)}", style="red")
+        out.append_text(line)
         out.append("\n")
     unexpected = [(r.column.label, c) for r in mx.results for c in mx.checks if r.as_expected(c) is False]
     if unexpected:
-        out.append("! a verdict the run did not expect: ", style="bold yellow")
+        out.append("! not as promised: ", style="bold yellow")
         out.append(visible(", ".join(f"{c} in {lbl}" for lbl, c in unexpected)) + "\n")
+    if compact or mode != "full":
+        key = KEY if len(KEY) <= width else "meant: broke as promised   !unexp, !held: not as promised"
+        out.append(key[:width], style="dim")
     return out

@@ -55,6 +55,29 @@ class ColumnResult:
             return None
         return (verdict == "fail") == (check in self.column.fails)
 
+    @property
+    def reading(self) -> str:
+        """How the run reads against its promise (the column's `fails`):
+
+        * `passed`: every check held and none was promised to break;
+        * `as meant`: the run failed exactly the checks it promised to break;
+        * `unexpected`: it failed a check it did not promise to break, or a promised one held
+          (while another broke);
+        * `did not break`: it promised to break checks and every check held;
+        * `invalid` (it did not load) or `unknown` (no verdict either way).
+        """
+        if self.outcome == "invalid":
+            return "invalid"
+        failed = {c for c, v in self.verdicts.items() if v == "fail"}
+        promised = set(self.column.fails)
+        if failed == promised:
+            if promised:
+                return "as meant"
+            return "passed" if self.outcome == "passed" else "unknown"
+        if promised and not failed:
+            return "did not break"
+        return "unexpected"
+
 
 @dataclass
 class Matrix:

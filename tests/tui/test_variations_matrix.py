@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.geometry import Region
+from textual.widgets import Static
 from typer.testing import CliRunner
 
 from evtool.cli.app import app as cli
-from evtool.scenario.loader import load_scenario
-from evtool.sim.matrix import lesson_columns, run_matrix
+from evtool.report.matrix import legend, matrix_table
+from evtool.scenario.loader import LoadedScenario, load_scenario
+from evtool.sim.matrix import Column, ColumnResult, Matrix, lesson_columns, run_matrix
+from evtool.tui.screens.matrix import MatrixModal
 
-from .helpers import LESSON
+from .helpers import LESSON, make_app
 
 
 def test_the_lesson_and_its_variations_side_by_side() -> None:
@@ -59,3 +66,93 @@ def test_an_unknown_profile_is_a_located_error() -> None:
     assert r.exit_code == 2
     assert "unknown broker profile 'rabbitmq-quorom'" in r.output and "rabbitmq-quorum" in r.output
     assert "Traceback" not in r.output
+
+
+# --------------------------------------------------------------- read against the promise (issue 16, defect 1)
+
+def _col(label: str, fails: tuple[str, ...], outcome: str, verdicts: dict[str, str]) -> ColumnResult:
+    return ColumnResult(Column(label, {"x": 1} if fails else {}, fails, f"{label} text"), outcome, verdicts,
+                        {"deliveries": 10, "dead_lettered": 1, "duplicates": 0, "retries": 2})
+
+
+def _matrix() -> Matrix:
+    """The lesson passes; try 1 breaks exactly what it promised; try 2 breaks another check as well; try 3
+    promises to break `a` and holds; try 4 breaks `b` instead of `a`."""
+    checks = ["a", "b", "c"]
+    return Matrix("demo", checks, [
+        _col("lesson", (), "passed", {"a": "pass", "b": "pass", "c": "pass"}),
+        _col("try 1", ("a",), "failed", {"a": "fail", "b": "pass", "c": "pass"}),
+        _col("try 2", ("a",), "failed", {"a": "fail", "b": "fail", "c": "pass"}),
+        _col("try 3", ("a",), "passed", {"a": "pass", "b": "pass", "c": "pass"}),
+        _col("try 4", ("a",), "failed", {"a": "pass", "b": "fail", "c": "pass"}),
+    ])
+
+
+def test_a_run_is_read_against_what_it_promised_to_break() -> None:
+    assert [r.reading for r in _matrix().results] == \
+        ["passed", "as meant", "unexpected", "did not break", "unexpected"]
+    assert _col("lesson", (), "failed", {"a": "fail"}).reading == "unexpected"  # the lesson itself broke
+    assert _col("x", (), "unknown", {"a": "unknown"}).reading == "unknown"
+    assert ColumnResult(Column("x"), "invalid").reading == "invalid"
+
+
+def test_the_cli_says_as_meant_and_flags_the_unexpected() -> None:
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    mx = _matrix()
+    console.print(matrix_table(mx, width=120))
+    console.print(legend(mx, width=120))
+    out = console.export_text()
+    outcome = next(line for line in out.splitlines() if line.strip().startswith("outcome"))
+    assert outcome.split()[1:] == ["✓", "passed", "✗", "as", "meant", "!", "unexpected", "!", "all", "held",
+                                   "!", "unexpected"]
+    assert "failed" not in outcome
+    assert "promises to break: a" in out
+    assert "! not as promised: b in try 2, a in try 3, a in try 4, b in try 4" in out
+
+
+def test_the_retries_lesson_variations_all_break_as_meant_on_the_command_line() -> None:
+    r = CliRunner().invoke(cli, ["run", "retries-dlq-poison", "--variations"], env={"COLUMNS": "120"})
+    outcome = next(line for line in r.output.splitlines() if line.strip().startswith("outcome"))
+    assert outcome.count("✗ as meant") == 4 and "✓ passed" in outcome and "failed" not in outcome
+
+
+def _lines_of(widget: Static) -> list[str]:
+    """The lines a widget shows, as a student reads them."""
+    return [strip.text for strip in widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_the_dashboard_matrix_fits_and_flags_the_unexpected(lesson: LoadedScenario,
+                                                                   size: tuple[int, int]) -> None:
+    """The matrix dialog at 80×24: no scrolling, every check name and column label whole, the promise kept
+    reads `✗ meant` (or `✗ as meant`), the promise broken stands out (reversed, with `!`)."""
+    app, _host = make_app(lesson)
+    async with app.run_test(size=size) as pilot:
+        view = MatrixModal(LESSON)
+        view.compute = lambda: None  # type: ignore[method-assign]  # the matrix comes from the test
+        await app.push_screen(view)
+        await pilot.pause()
+        mx = _matrix()
+        mx.checks = ["charges-match-completed-sagas", "poison-attempts", "nothing-lost", "charged-once",
+                     "transient-retried", "latency", "queue-bounded"]
+        for r in mx.results:
+            r.verdicts = {name: r.verdicts.get("abc"[min(i, 2)], "pass") for i, name in enumerate(mx.checks)}
+            r.column = Column(r.column.label, r.column.overrides,
+                              tuple(mx.checks[0] for _ in r.column.fails[:1]), "x " * 60)
+        view.show(mx)
+        await pilot.pause()
+        scroll = view.query_one(VerticalScroll)
+        assert scroll.max_scroll_y == 0, "the matrix scrolls"
+        body = view.query_one("#matrix-body", Static)
+        assert app.screen.region.contains_region(body.region)  # on screen, not below the fold
+        screen = "\n".join(_lines_of(body))
+        for name in [*mx.checks, "lesson", "try 1", "try 4", "deliveries", "dead letters", "duplicates"]:
+            assert name in screen, name
+        assert "meant" in screen and "!unexp" in screen and "!held" in screen
+        table = matrix_table(mx, title="", width=view.body_width(), edge=False)
+        cells = {str(c.header): c for c in table.columns}
+        outcome = [list(cells[label]._cells)[0] for label in ("try 2", "try 3")]
+        assert all(isinstance(c, Text) and "on " in str(c.style) for c in outcome)  # reversed colours

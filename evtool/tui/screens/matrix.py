@@ -1,13 +1,15 @@
 """The variations matrix in the dashboard (`m` at the end of a lesson): the lesson and each of its try-next
 variations, run headless on virtual time in a worker thread, then shown as checks × runs with the key
-numbers — the same matrix as `evtool run LESSON --variations`."""
+numbers — the same table as `evtool run LESSON --variations` (`evtool.report.matrix`).
+
+It fits 80×24 without scrolling: the table drops its blank edges and shortens its cells (never a check
+name nor a column label), and the legend is one line per column."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from rich import box
-from rich.table import Table
+from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -16,37 +18,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from evtool.core.textsafe import visible
-from evtool.sim.matrix import NUMBERS, Matrix, lesson_columns, run_matrix
-
-VERDICT = {"pass": ("✓", "green"), "fail": ("✗", "red"), "unknown": ("?", "yellow")}
+from evtool.report.matrix import legend, matrix_table
+from evtool.sim.matrix import Matrix, lesson_columns, run_matrix
 
 
-def matrix_renderable(mx: Matrix) -> Table:
-    """Checks × runs (a `!` marks a verdict the run did not expect), then the key numbers."""
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
-    t.add_column("check", no_wrap=True, overflow="ellipsis", max_width=28)
-    for r in mx.results:
-        t.add_column(visible(r.column.label), justify="right", no_wrap=True)
-    t.add_row(Text("outcome", style="bold"), *[
-        Text(r.outcome, style={"passed": "green", "failed": "red"}.get(r.outcome, "yellow")) for r in mx.results])
-    for check in mx.checks:
-        cells = []
-        for r in mx.results:
-            v = r.verdicts.get(check)
-            if v is None:
-                cells.append(Text("–", style="dim"))
-                continue
-            sym, style = VERDICT.get(v, ("?", "yellow"))
-            cell = Text(sym, style=style)
-            if r.as_expected(check) is False:
-                cell.append(" !", style="bold yellow")
-            cells.append(cell)
-        t.add_row(Text(visible(check)), *cells)
-    t.add_section()
-    for label, key in NUMBERS:
-        t.add_row(Text(label, style="dim"), *[f"{r.numbers.get(key, 0):,}" if r.numbers else "–" for r in mx.results])
-    return t
+def matrix_renderable(mx: Matrix, width: int = 120) -> Group:
+    """Checks × runs in the widest layout that fits `width`, then the compact legend."""
+    return Group(matrix_table(mx, title="", width=width, edge=False), legend(mx, width, compact=True, edge=False))
 
 
 class MatrixModal(ModalScreen[None]):
@@ -56,7 +34,7 @@ class MatrixModal(ModalScreen[None]):
 
     DEFAULT_CSS = """
     MatrixModal { align: center middle; }
-    MatrixModal > Vertical { width: 96%; max-width: 120; height: auto; max-height: 96%; border: round $accent;
+    MatrixModal > Vertical { width: 100%; max-width: 124; height: auto; max-height: 100%; border: round $accent;
                              background: $surface; padding: 0 1; }
     MatrixModal VerticalScroll { height: auto; max-height: 100%; }
     """
@@ -88,18 +66,19 @@ class MatrixModal(ModalScreen[None]):
         mx = run_matrix(self.path, lesson_columns(loaded))
         self.app.call_from_thread(self.show, mx)
 
+    def body_width(self) -> int:
+        """The columns the table may use: the dialog's inner width."""
+        return max(40, min(self.size.width or self.app.size.width, 124) - 4)
+
     def show(self, mx: Matrix) -> None:
         """Show the finished matrix, with what each column ran."""
         self.matrix = mx
-        legend = Text()
-        for r in mx.results:
-            legend.append(f"{visible(r.column.label)}: ", style="bold")
-            legend.append(visible(r.column.say or "as written") + "\n", style="dim")
-            if r.error:
-                legend.append(f"  ✗ does not load: {visible(r.error)}\n", style="red")
-        from rich.console import Group
+        self.query_one("#matrix-body", Static).update(matrix_renderable(mx, self.body_width()))
 
-        self.query_one("#matrix-body", Static).update(Group(matrix_renderable(mx), legend))
+    def on_resize(self) -> None:
+        """Lay the table out again for the new width."""
+        if self.matrix is not None:
+            self.show(self.matrix)
 
     def action_close(self) -> None:
         """Close."""
