@@ -156,3 +156,43 @@ async def test_partition_lanes_are_labelled_by_number_in_order() -> None:
         lanes = app.dashboard.query_one(Lanes)  # type: ignore[union-attr]
         lines = lanes.render().plain.splitlines()[:6]
         assert [line.split()[0] for line in lines] == [f"p{p}" for p in range(6)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_every_branch_of_the_saga_is_visible_without_scrolling(size: tuple[int, int]) -> None:
+    """A short terminal: the graph is drawn compact (a channel with one way out on one line, the dead-letter
+    edges into saga.dlq merged) so that no branch is below the fold; the box does not scroll."""
+    from textual.containers import VerticalScroll
+    from textual.geometry import Region
+
+    app, host = make_app(_load("order-saga"))
+    async with app.run_test(size=size) as pilot:
+        _run_to(host, 4)
+        await sync(app, pilot)
+        await pilot.pause()
+        view = app.dashboard.query_one(TopologyView)  # type: ignore[union-attr]
+        box = app.dashboard.query_one("#topology-box", VerticalScroll)  # type: ignore[union-attr]
+        assert box.max_scroll_y == 0, "the topology scrolls"
+        assert box.region.contains_region(view.region)  # the whole graph is inside its box
+        shown = [s.text for s in view.render_lines(Region(0, 0, view.size.width, view.size.height))]
+        text = "\n".join(shown)
+        for name in ("checkout", "orders (topic)", "inventory.commands", "payment.commands", "shipping.commands",
+                     "inventory 2/2", "payment 2/2", "shipping 1/1", "saga.replies", "saga.dlq",
+                     "{inventory,payment,shipping}.commands"):
+            assert name in text, (name, shown)
+        ship = next(line for line in shown if "shipping.commands" in line)
+        assert "─▶ shipping 1/1" in ship  # the shipping branch on its channel's line
+        assert all(len(line.rstrip()) <= size[0] for line in shown)
+        full = view.graph(host.snapshot(), size[0] - 2).plain.splitlines()  # without a limit: not compact
+        assert len(full) > 7 and any(line.lstrip()[:1] in "├└" and "shipping 1/1" in line for line in full)
+
+
+def test_a_graph_that_fits_is_not_compacted(lesson) -> None:  # type: ignore[no-untyped-def]
+    from .helpers import manual_host
+
+    host = manual_host(lesson)
+    snap = host.tick(0.5)
+    view = TopologyView(lesson.model)
+    assert view.graph(snap, 78, 7).plain == view.graph(snap, 78).plain  # three lines: drawn as before
+    assert "orders (queue)" in view.graph(snap, 78, 7).plain

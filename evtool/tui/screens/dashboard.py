@@ -208,7 +208,9 @@ class DashboardScreen(Screen[None]):
         short = self.size.height < 30
         for table in (self.query_one(ChannelTable), self.query_one(ConsumerTable)):
             table.display = not short
-        self.query_one("#topology-box").styles.max_height = 7 if short else 12
+        room = 7 if short else 12
+        self.query_one("#topology-box").styles.max_height = room
+        self.query_one(TopologyView).fit(room)  # a taller graph is drawn compact: no branch below the fold
         if self.ready:
             self._tab_labels(self.snap)
 

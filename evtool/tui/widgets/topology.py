@@ -17,6 +17,13 @@ from left to right and coloured by state (first delivery, redelivery, dead
 letter, redrive); at higher speeds, or when an edge is crowded, the edge
 shows its rate instead. The glyphs are placed by virtual time, so pausing
 freezes them and stepping moves them by one event.
+
+Compact layout: when the graph is taller than the room it has (`max_lines`,
+set by the dashboard: 7 lines in a short terminal), a channel with a single
+way out is drawn on one line (`producer ─▶ channel ─▶ consumer`, its backlog
+last), a queue's kind is left out, and the dead-letter edges into one queue
+merge into one line at the end, naming where they come from: order-saga's
+six channels fit 80×24 with every branch visible.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from evtool.tui.flow import FlowTracker, Hop
 
 TRACK = 7
 """Cells of an edge's track (where messages move)."""
+TAIL_ROOM = 12
+"""Cells kept free after a compact one-line channel for its backlog (`1,234 waiting ↻`)."""
 MOTION_MAX_SPEED = 5.0
 """Above this speed the edges show rates, not single messages."""
 HOP_GLYPH: dict[str, tuple[str, str]] = {
@@ -42,6 +51,8 @@ HOP_GLYPH: dict[str, tuple[str, str]] = {
     "redrive": ("⟲", "bold cyan"),
 }
 """The glyph and colour of a moving message: published, first delivery, redelivery, dead letter, redrive."""
+Branch = tuple[str | None, Text, list[Text]]
+"""A way out of a channel: (the dead-letter queue, for a dead-letter edge; the branch; its continuation lines)."""
 
 
 def _channels_named(data: object, channels: set[str]) -> list[str]:
@@ -61,6 +72,21 @@ def _channels_named(data: object, channels: set[str]) -> list[str]:
 
     walk(data)
     return found
+
+
+def sources(names: list[str]) -> str:
+    """Where dead letters come from, short: `{inventory,payment}.commands` when the names share a suffix."""
+    shown = [visible(n) for n in names]
+    if len(shown) > 1:
+        tail = shown[0]
+        for n in shown[1:]:
+            while tail and not n.endswith(tail):
+                tail = tail[1:]
+        cut = min((tail.find(sep) for sep in ".-_" if sep in tail), default=-1)
+        tail = tail[cut:] if cut >= 0 else ""
+        if tail and all(len(n) > len(tail) for n in shown):
+            return "{" + ",".join(n[: -len(tail)] for n in shown) + "}" + tail
+    return ", ".join(shown)
 
 
 def travel_ns(speed: float) -> int:
@@ -99,6 +125,8 @@ class TopologyView(Static):
         self._key: tuple[object, ...] | None = None
         self._snap: Snapshot | None = None
         self._lines = -1
+        self.max_lines: int | None = None
+        """The room the graph has (lines); a taller graph is drawn compact. None: never compact."""
         # Who publishes into each channel: producers, consumers that emit or reply there, routers.
         self.feeders: dict[str, list[str]] = {}
         for name, p in scenario.producers.items():
@@ -135,6 +163,12 @@ class TopologyView(Static):
                 for b in ch.bindings:
                     self.feeders.setdefault(b.to, []).append(name)
 
+    def fit(self, max_lines: int | None) -> None:
+        """Set the room the graph has (see the module docstring) and lay it out again."""
+        if max_lines != self.max_lines:
+            self.max_lines = max_lines
+            self.on_resize()
+
     def on_resize(self) -> None:
         """Lay the graph out for the new width."""
         if self._snap is not None:
@@ -150,7 +184,7 @@ class TopologyView(Static):
         if key == self._key:
             return
         self._key = key
-        graph = self.graph(snap, max(40, self.size.width or 80))
+        graph = self.graph(snap, max(40, self.size.width or 80), self.max_lines)
         lines = graph.plain.count("\n") + 1
         # Lines are cut to the width, so only a new number of lines changes the layout.
         self.update(graph, layout=lines != self._lines)
@@ -158,32 +192,12 @@ class TopologyView(Static):
 
     # ------------------------------------------------------------------ drawing
 
-    def graph(self, snap: Snapshot, width: int) -> Text:
-        """The whole graph as text, at most `width` columns a line."""
-        motion = snap.speed <= MOTION_MAX_SPEED
-        hops = self.flow.recent_hops(snap.now_ns, travel_ns(snap.speed)) if motion else []
-        by_edge: dict[tuple[str, str, str], list[Hop]] = {}
-        for hop in hops:
-            by_edge.setdefault(hop.edge, []).append(hop)
-        lines: list[Text] = []
-        channels = {c.name: c for c in snap.channels}
-        consumers = {c.name: c for c in snap.consumers}
-        prod_rate = {p.name: p.rate for p in snap.producers}
-        for name, spec in self.scenario.channels.items():
-            ch = channels.get(name)
-            if ch is None or ch.role == "dead_letter":
-                continue
-            lines.append(self._head(ch, spec, prod_rate, by_edge, snap))
-            branches = self._branches(ch, spec, consumers, channels, by_edge, snap, width)
-            for i, (label, extra) in enumerate(branches):
-                last = i == len(branches) - 1
-                line = Text("   " + ("└" if last else "├"), style="dim")
-                line.append_text(label)
-                lines.append(line)
-                for more in extra:
-                    cont = Text("   " + (" " if last else "│") + "     ", style="dim")
-                    cont.append_text(more)
-                    lines.append(cont)
+    def graph(self, snap: Snapshot, width: int, max_lines: int | None = None) -> Text:
+        """The whole graph as text, at most `width` columns a line; compact when it is taller than
+        `max_lines`."""
+        lines = self._lines_of(snap, width, compact=False)
+        if max_lines is not None and len(lines) > max_lines:
+            lines = self._lines_of(snap, width, compact=True)
         out = Text(no_wrap=True, overflow="ellipsis")
         for i, line in enumerate(lines):
             if i:
@@ -192,8 +206,63 @@ class TopologyView(Static):
             out.append_text(line)
         return out
 
+    def _lines_of(self, snap: Snapshot, width: int, compact: bool) -> list[Text]:
+        motion = snap.speed <= MOTION_MAX_SPEED
+        hops = self.flow.recent_hops(snap.now_ns, travel_ns(snap.speed)) if motion else []
+        by_edge: dict[tuple[str, str, str], list[Hop]] = {}
+        for hop in hops:
+            by_edge.setdefault(hop.edge, []).append(hop)
+        lines: list[Text] = []
+        dead: list[tuple[str, Branch]] = []
+        channels = {c.name: c for c in snap.channels}
+        consumers = {c.name: c for c in snap.consumers}
+        prod_rate = {p.name: p.rate for p in snap.producers}
+        for name, spec in self.scenario.channels.items():
+            ch = channels.get(name)
+            if ch is None or ch.role == "dead_letter":
+                continue
+            head, tail = self._head(ch, spec, prod_rate, by_edge, snap, compact)
+            branches = self._branches(ch, spec, consumers, channels, by_edge, snap, width)
+            if compact:
+                dead += [(name, b) for b in branches if b[0] is not None]
+                branches = [b for b in branches if b[0] is None]
+                room = head.cell_len + 1 + branches[0][1].cell_len + max(TAIL_ROOM, tail.cell_len) if branches else 0
+                if len(branches) == 1 and room <= width:  # the backlog stays readable as it grows
+                    head.append(" ")
+                    head.append_text(branches[0][1])
+                    head.append_text(tail)
+                    lines.append(head)
+                    for more in branches[0][2]:
+                        cont = Text("         ", style="dim")
+                        cont.append_text(more)
+                        lines.append(cont)
+                    continue
+            head.append_text(tail)
+            lines.append(head)
+            for i, (_target, label, extra) in enumerate(branches):
+                last = i == len(branches) - 1
+                line = Text("   " + ("└" if last else "├"), style="dim")
+                line.append_text(label)
+                lines.append(line)
+                for more in extra:
+                    cont = Text("   " + (" " if last else "│") + "     ", style="dim")
+                    cont.append_text(more)
+                    lines.append(cont)
+        targets: dict[str, list[tuple[str, Text]]] = {}
+        for source, (target, label, _extra) in dead:
+            targets.setdefault(target or "", []).append((source, label))
+        for edges in targets.values():  # one line per dead-letter queue, naming where its letters come from
+            line = Text("   ")
+            line.append_text(edges[0][1])
+            line.append(" ◀ " + sources([src for src, _ in edges]), style="dim")
+            lines.append(line)
+        return lines
+
     def _head(self, ch: ChannelView, spec: object, prod_rate: dict[str, float],
-              by_edge: dict[tuple[str, str, str], list[Hop]], snap: Snapshot) -> Text:
+              by_edge: dict[tuple[str, str, str], list[Hop]], snap: Snapshot,
+              compact: bool = False) -> tuple[Text, Text]:
+        """The channel's line (who feeds it, at what rate, its name, kind, health), and its tail (backlog,
+        retries), apart so that the compact layout can put the tail last."""
         t = Text()
         feeders = self.feeders.get(ch.name, [])
         if feeders:
@@ -213,15 +282,16 @@ class TopologyView(Static):
             kind = f"log, {spec.partitions} partition{'s' if spec.partitions != 1 else ''}"
         elif isinstance(spec, m.RouterChannel):
             kind = f"{spec.type} router"
-        t.append(f" ({kind}) ", style="dim")
+        t.append(" " if compact and kind == "queue" else f" ({kind}) ", style="dim")
         t.append(sym, style=style)
+        tail = Text()
         if ch.depth:
-            t.append(f" {ch.depth} waiting", style="cyan")
+            tail.append(f" {ch.depth} waiting", style="cyan")
         retries = by_edge.get(("retry", ch.name, ch.name), [])
         if retries:
-            t.append(" ")
-            t.append("↻" * min(5, len(retries)), style="bold magenta")
-        return t
+            tail.append(" ")
+            tail.append("↻" * min(5, len(retries)), style="bold magenta")
+        return t, tail
 
     def _consumer_label(self, c: ConsumerView, extra: str = "") -> Text:
         up = sum(1 for x in c.instances if x.state not in ("crashed", "stopped"))
@@ -239,16 +309,18 @@ class TopologyView(Static):
 
     def _branches(self, ch: ChannelView, spec: object, consumers: dict[str, ConsumerView],
                   channels: dict[str, ChannelView], by_edge: dict[tuple[str, str, str], list[Hop]],
-                  snap: Snapshot, width: int) -> list[tuple[Text, list[Text]]]:
+                  snap: Snapshot, width: int) -> list[Branch]:
+        """The ways out of a channel: (the dead-letter queue of a dead-letter edge, else None; the branch;
+        its continuation lines)."""
         motion = snap.speed <= MOTION_MAX_SPEED
-        out: list[tuple[Text, list[Text]]] = []
+        out: list[Branch] = []
         mine = [c for c in consumers.values() if c.channel == ch.name]
         if isinstance(spec, m.RouterChannel):
             for pattern, to in self.routes.get(ch.name, []):
                 t = Text()
                 t.append(f"─ {visible(pattern)} ─▶ ", style="blue")
                 t.append(visible(to), style="bold")
-                out.append((t, []))
+                out.append((None, t, []))
         groups: dict[str, list[ConsumerView]] = {}
         for c in mine:
             spec_c = self.scenario.consumers.get(c.name)
@@ -270,7 +342,7 @@ class TopologyView(Static):
                 more: list[Text] = []
                 if isinstance(spec, m.LogChannel):
                     more = self._partitions(ch.name, group, spec.partitions, width - 12)
-                out.append((t, more))
+                out.append((None, t, more))
         dlqs = []
         dl = getattr(spec, "dead_letter", None)
         if dl:
@@ -290,7 +362,7 @@ class TopologyView(Static):
             t.append(f" ⚠ {held} held" if held else " ✓ 0", style="bold red" if held else "green")
             if src != ch.name:
                 t.append(f" (from {visible(src)})", style="dim")
-            out.append((t, []))
+            out.append((target, t, []))
         names = {c.name for c in mine}
         for reader in self.pattern_readers.get(ch.name, []):
             if reader.split(" (")[0] in names:  # the pattern's own consumer, already drawn
@@ -299,9 +371,9 @@ class TopologyView(Static):
             t.append_text(track([], snap.now_ns, snap.speed, fmt.rate(ch.rate_out), "green", motion=False))
             t.append(" ")
             t.append(visible(reader), style="bold")
-            out.insert(len(out) - len(dlqs), (t, []))
+            out.insert(len(out) - len(dlqs), (None, t, []))
         if not out:
-            out.append((Text("─ nobody consumes it", style="yellow"), []))
+            out.append((None, Text("─ nobody consumes it", style="yellow"), []))
         return out
 
     def _partitions(self, channel: str, group: str, count: int, width: int) -> list[Text]:
