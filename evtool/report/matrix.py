@@ -36,8 +36,11 @@ READING: dict[str, tuple[str, str, str]] = {
 }
 """How a run reads against its promise: (full, short, style)."""
 KEY = ("meant: broke exactly what it promised   !unexp: broke something else   "
-       "!held: promised to break, held")
-"""What the short outcome cells mean (the legend's last line)."""
+       "!held: nothing broke")
+KEY_FULL = ("✗ as meant: broke exactly what it promised   ! unexpected: broke something else   "
+            "! all held: nothing broke")
+KEY_BRIEF = "meant: broke as promised   !unexp, !held: not as promised"
+"""What the outcome cells mean (the legend's last line): short cells, full cells, a narrow terminal."""
 
 
 def verdict_cell(verdict: str | None, expected: bool | None, short: bool = False) -> Text:
@@ -147,6 +150,6 @@ def legend(mx: Matrix, width: int = 200, compact: bool = False, edge: bool = Tru
         out.append("! not as promised: ", style="bold yellow")
         out.append(visible(", ".join(f"{c} in {lbl}" for lbl, c in unexpected)) + "\n")
     if compact or mode != "full":
-        key = KEY if len(KEY) <= width else "meant: broke as promised   !unexp, !held: not as promised"
-        out.append(key[:width], style="dim")
+        key = KEY_FULL if mode == "full" else KEY if len(KEY) <= width else KEY_BRIEF
+        out.append(key if len(key) <= width else KEY_BRIEF[:width], style="dim")
     return out

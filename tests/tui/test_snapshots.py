@@ -99,7 +99,9 @@ def test_sequence_view(snap_compare: Callable[..., bool], lesson: LoadedScenario
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_saga_panel(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
     """order-saga at t≈6s, the `6 Sagas` tab: instances with ✓ completed ■■■ 3/3 and ↺ compensated ■□□ 1/3
-    (failed step charge_payment) or □□□ 0/3 (reserve_inventory), the trigger and the start time."""
+    (failed step charge_payment) or □□□ 0/3 (reserve_inventory), the trigger and the start time. The topology
+    is compact and whole (no scrolling): one line per command channel, `order-saga ─…─▶ shipping.commands ✓
+    ─…─▶ shipping 1/1 ✓`, and one dead-letter line `✗─dead─▶ saga.dlq … ◀ {inventory,payment,shipping}.commands`."""
     assert shoot(snap_compare, scenes.sagas(lesson), size)
 
 
@@ -136,7 +138,10 @@ def test_end_of_lesson(snap_compare: Callable[..., bool], lesson: LoadedScenario
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_variations_matrix(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
-    """`m` on the end screen: a table with the columns lesson, try 1 … try 4; the row `outcome` (passed in
-    green, failed in red), one row per check with ✓ or ✗ (a `!` where the run did not expect that verdict),
-    then deliveries, dead letters, duplicates; under it what each column ran (`try 2: --set …`)."""
+    """`m` on the end screen, no scrolling: a table with the columns lesson, try 1 … try 4; the row `outcome`
+    read against each variation's promise (`✓`/`✓ passed` for the lesson, `meant`/`✗ as meant` in cyan for
+    the four variations that break exactly what they promise), one row per check with ✓ or ✗ (reversed with
+    a `!` where the run did not expect that verdict), then deliveries, dead letters, duplicates, retries;
+    under it one line per variation (`try 1: breaks poison-attempts · Mark ParseError …`) and the key to the
+    short cells."""
     assert shoot(snap_compare, scenes.matrix(lesson), size)
