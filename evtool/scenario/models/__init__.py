@@ -114,6 +114,7 @@ from evtool.scenario.models.patterns import (
     Snapshotting,
     Trigger,
 )
+from evtool.scenario.models.explore import EXPLORE_FAULTS, Explore
 from evtool.scenario.models.root import (
     Parameter,
     Scenario,
@@ -142,6 +143,8 @@ from evtool.scenario.models.values import (
 )
 
 __all__ = [
+    "EXPLORE_FAULTS",
+    "Explore",
     "Ordering",
     "LANGUAGE_VERSION",
     "PROFILES",
