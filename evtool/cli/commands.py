@@ -18,6 +18,7 @@ from typer.models import OptionInfo
 COMMANDS: list[tuple[str, str, str, str]] = [
     ("evtool.cli.run", "run", "run", "Running"),
     ("evtool.cli.tui", "tui", "tui", "Running"),
+    ("evtool.cli.explore", "explore", "explore", "Running"),
     ("evtool.cli.tui", "replay", "replay", "Recorded runs"),
     ("evtool.cli.lessons", "lessons", "lessons", "Lessons"),
     ("evtool.cli.explain", "explain", "explain", "Lessons"),
