@@ -22,6 +22,9 @@ CONSUMER_FAULTS = frozenset({"crash", "restart", "pause", "slow"})
 CHANNEL_FAULTS = frozenset({"duplicate", "drop"})
 FAULTY_RUNS_PER_SEED = 24
 """Runs with faults tried on one seed's points before the next seed."""
+SCOPES = (None, 10, 40, 160)
+"""Messages per producer in successive rounds (None: as the scenario says). Most schedule bugs show with
+few messages (the small scope hypothesis), and small runs are fast, so most rounds cap the producers."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,9 @@ class Explorer:
         rounds = 0
         while not self._spent():
             seed = first_seed if rounds == 0 else self.rng.randrange(1, 2**31)
+            scope = SCOPES[rounds % len(SCOPES)]
             rounds += 1
-            base = Candidate(seed, self.base_overrides)
+            base = Candidate(seed, self.base_overrides + self._scope(scope))
             collector = PointCollector(self.runner.loaded(base.overrides).model)
             found = self._try(base, collector)
             self.progress.seeds += 1
@@ -144,6 +148,17 @@ class Explorer:
                 if found is not None:
                     return found
         return None
+
+    def _scope(self, cap: int | None) -> tuple[tuple[str, Any], ...]:
+        """Overrides capping every producer at `cap` messages (those with a smaller count keep it)."""
+        if cap is None:
+            return ()
+        out = []
+        for name, p in self.scenario.producers.items():
+            count = getattr(p, "count", None)
+            if count is None or count > cap:
+                out.append((f"producers.{name}.count", cap))
+        return tuple(out)
 
     def _try(self, cand: Candidate, listener: Any = None) -> Tried | None:
         outcome = self.runner.run(cand, listener)
