@@ -83,6 +83,7 @@ class Runner:
         self._loaded: dict[tuple[tuple[str, Any], ...], LoadedScenario] = {}
         self.runs = 0
         self.digests: set[str] = set()
+        self._scope_failures: dict[tuple[tuple[str, Any], ...], frozenset[str]] = {}
 
     def loaded(self, overrides: Sequence[tuple[str, Any]] = ()) -> LoadedScenario:
         """The scenario with the base overrides and `overrides` applied (cached)."""
@@ -104,7 +105,33 @@ class Runner:
         return outcome
 
 
-def failed_checks(outcome: RunOutcome, wanted: str | None) -> tuple[str, ...]:
-    """The failed checks of a run (only `wanted` when given)."""
-    return tuple(c["name"] for c in outcome.checks
-                 if c.get("status") == "fail" and (wanted is None or c["name"] == wanted))
+    def scope_failures(self, cand: Candidate) -> frozenset[str]:
+        """The checks that fail by themselves at `cand`'s message counts: in the run of the scenario's own
+        seed with the same producer counts and no fault at all (scripted or placed).
+
+        Explore makes runs smaller (`producers.NAME.count`); an expectation that counts messages
+        (`sum(charges) == 1000`) then fails without anything going wrong. Such a failure is no
+        counterexample, so it is not counted (`failed_checks`)."""
+        counts = tuple(o for o in cand.overrides if o[0].startswith("producers.") and o[0].endswith(".count"))
+        if not counts:
+            return frozenset()
+        hit = self._scope_failures.get(counts)
+        if hit is None:
+            model = self.loaded(counts).model
+            quiet = tuple((f"faults[{i}].enabled", False) for i, f in enumerate(model.faults) if f.enabled)
+            ref = Candidate(model.run.seed, counts + quiet)
+            hit = frozenset(c["name"] for c in self.run(ref).checks if c.get("status") == "fail")
+            self._scope_failures[counts] = hit
+        return hit
+
+
+def failed_checks(outcome: RunOutcome, wanted: str | None, runner: Runner | None = None,
+                  cand: Candidate | None = None) -> tuple[str, ...]:
+    """The failed checks of a run (only `wanted` when given), leaving out those that fail by themselves at
+    the candidate's message counts (`Runner.scope_failures`) when the runner and candidate are given."""
+    failed = tuple(c["name"] for c in outcome.checks
+                   if c.get("status") == "fail" and (wanted is None or c["name"] == wanted))
+    if failed and runner is not None and cand is not None:
+        trivial = runner.scope_failures(cand)
+        failed = tuple(c for c in failed if c not in trivial)
+    return failed

@@ -164,7 +164,7 @@ class Explorer:
         outcome = self.runner.run(cand, listener)
         self.progress.runs += 1
         self._tick()
-        failed = failed_checks(outcome, self.check)
+        failed = failed_checks(outcome, self.check, self.runner, cand)
         return Tried(cand, outcome, failed) if failed else None
 
     def _place(self, points: list[FaultPoint]) -> list[Intervention]:

@@ -58,7 +58,7 @@ class Shrinker:
         self.stats.runs += 1
         if self.on_run is not None:
             self.on_run(self.stats.runs)
-        failed = failed_checks(outcome, self.check)
+        failed = failed_checks(outcome, self.check, self.runner, cand)
         if failed:
             self.best = Tried(cand, outcome, failed)
             return True
