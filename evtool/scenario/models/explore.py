@@ -25,6 +25,16 @@ class Explore(Model):
         "keep", description="keep: the scenario's own `faults:` stay in every run explored; off: explore starts "
                             "from the scenario without them, so whatever fails is explore's own doing")
 
+    @field_validator("scripted_faults", mode="before")
+    @classmethod
+    def _yaml_words(cls, v: object) -> object:
+        # YAML 1.1 reads a bare `off` as false (and `on` as true): take the word that was meant
+        if v is False:
+            return "off"
+        if v is True:
+            return "keep"
+        return v
+
     @field_validator("faults")
     @classmethod
     def _distinct(cls, v: list[str]) -> list[str]:
