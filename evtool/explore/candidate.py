@@ -107,7 +107,8 @@ class Runner:
 
     def scope_failures(self, cand: Candidate) -> frozenset[str]:
         """The checks that fail by themselves at `cand`'s message counts: in the run of the scenario's own
-        seed with the same producer counts and no fault at all (scripted or placed).
+        seed with the same producer counts and no fault at all (scripted or placed), but not in that run
+        at the scenario's own counts.
 
         Explore makes runs smaller (`producers.NAME.count`); an expectation that counts messages
         (`sum(charges) == 1000`) then fails without anything going wrong. Such a failure is no
@@ -117,11 +118,20 @@ class Runner:
             return frozenset()
         hit = self._scope_failures.get(counts)
         if hit is None:
+            hit = self._quiet_failures(counts) - self._quiet_failures(())
+            self._scope_failures[counts] = hit
+        return hit
+
+    def _quiet_failures(self, counts: tuple[tuple[str, Any], ...]) -> frozenset[str]:
+        """The checks failing in the fault-free run of the scenario's own seed at these counts (cached)."""
+        key = (("quiet", True), *counts)
+        hit = self._scope_failures.get(key)
+        if hit is None:
             model = self.loaded(counts).model
             quiet = tuple((f"faults[{i}].enabled", False) for i, f in enumerate(model.faults) if f.enabled)
-            ref = Candidate(model.run.seed, counts + quiet)
-            hit = frozenset(c["name"] for c in self.run(ref).checks if c.get("status") == "fail")
-            self._scope_failures[counts] = hit
+            outcome = self.run(Candidate(model.run.seed, counts + quiet))
+            hit = frozenset(c["name"] for c in outcome.checks if c.get("status") == "fail")
+            self._scope_failures[key] = hit
         return hit
 
 
