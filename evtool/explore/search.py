@@ -21,7 +21,9 @@ from evtool.scenario import models as m
 CONSUMER_FAULTS = frozenset({"crash", "restart", "pause", "slow"})
 CHANNEL_FAULTS = frozenset({"duplicate", "drop"})
 FAULTY_RUNS_PER_SEED = 24
-"""Runs with faults tried on one seed's points before the next seed."""
+"""Runs with faults tried on one seed's points before the next seed (at a capped scope)."""
+FAULTY_RUNS_FULL_SIZE = 6
+"""The same at the scenario's own size: those runs are the slowest, so the search moves on sooner."""
 SCOPES = (None, 10, 40, 160)
 """Messages per producer in successive rounds (None: as the scenario says). Most schedule bugs show with
 few messages (the small scope hypothesis), and small runs are fast, so most rounds cap the producers."""
@@ -137,7 +139,7 @@ class Explorer:
             self.progress.points_seen += len(points)
             if not points or self.max_faults == 0 or not self.vocabulary:
                 continue
-            for _ in range(FAULTY_RUNS_PER_SEED):
+            for _ in range(FAULTY_RUNS_FULL_SIZE if scope is None else FAULTY_RUNS_PER_SEED):
                 if self._spent():
                     break
                 ivs = self._place(points)
