@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from evtool.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 from evtool.report.fmt import safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from evtool.explore.candidate import Runner, Tried
+    from evtool.explore.search import Budget, Explorer, Progress
+    from evtool.explore.shrink import ShrinkStats
 
 
 def explore(
@@ -36,7 +44,6 @@ def explore(
 
 def _explore(scenario: str, *, check: str | None, budget: str, seed: int, sets: list[str], db: Path | None,
              no_record: bool, no_shrink: bool) -> int:
-    import sys
     import time
 
     from evtool.cli.output import console, print_scenario_error
@@ -84,12 +91,11 @@ def _explore(scenario: str, *, check: str | None, budget: str, seed: int, sets: 
         total = the_budget.runs if the_budget.runs is not None else the_budget.seconds
         task = progress.add_task("", total=total)
 
-    def on_progress(p: object) -> None:
-        if progress is None:
+    def on_progress(p: Progress) -> None:
+        if progress is None or task is None:
             return
-        done = p.runs if the_budget.runs is not None else p.wall_s  # type: ignore[attr-defined]
-        progress.update(task, completed=done,  # type: ignore[arg-type]
-                        description=f"{p.runs} runs, {p.seeds} seeds, {p.digests} distinct")  # type: ignore[attr-defined]
+        done = p.runs if the_budget.runs is not None else p.wall_s
+        progress.update(task, completed=done, description=f"{p.runs} runs, {p.seeds} seeds, {p.digests} distinct")
 
     explorer = Explorer(runner, check=check, seed=seed, budget=the_budget, on_progress=on_progress)
     t0 = time.monotonic()
@@ -133,47 +139,47 @@ def _explore(scenario: str, *, check: str | None, budget: str, seed: int, sets: 
             interrupted = True
         shrink_stats = shrinker.stats
     run_id = None if no_record else _record(runner, found, db, err)
-    _print_counterexample(out, found, target, shrink_stats, run_id, display, sys.argv)
+    _print_counterexample(out, found, target, shrink_stats, run_id, display)
     return EXIT_INTERRUPTED if interrupted else EXIT_FAILED
 
 
-def _record(runner: object, found: object, db: Path | None, err: object) -> str | None:
+def _record(runner: Runner, found: Tried, db: Path | None, err: Console) -> str | None:
     """Run the counterexample again with the recorder: an ordinary run with its interventions."""
     from evtool.cli.session import RunSession
     from evtool.sim.engine import Engine
 
-    cand = found.candidate  # type: ignore[attr-defined]
-    loaded = runner.loaded(cand.overrides)  # type: ignore[attr-defined]
+    cand = found.candidate
+    loaded = runner.loaded(cand.overrides)
     session = RunSession(loaded, seed=cand.seed, db=db).start()
     engine = Engine(loaded, seed=cand.seed, listeners=session.listeners)
     engine.schedule_interventions(list(cand.interventions))
     outcome = engine.run()
     run_id = session.finish(outcome)
-    if outcome.digest != found.outcome.digest:  # type: ignore[attr-defined]
-        err.print("[yellow]warning[/yellow] the recorded run's digest differs from the explored one")  # type: ignore[attr-defined]
+    if outcome.digest != found.outcome.digest:
+        err.print("[yellow]warning[/yellow] the recorded run's digest differs from the explored one")
     return run_id
 
 
-def _print_search(out: object, explorer: object, budget: object, wall: float) -> None:
-    p = explorer.progress  # type: ignore[attr-defined]
+def _print_search(out: Console, explorer: Explorer, budget: Budget, wall: float) -> None:
+    p = explorer.progress
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds_tried.items())) or "none"
-    out.print(f"searched {p.runs} runs in {wall:.1f}s ({budget.describe()} budget): "  # type: ignore[attr-defined]
+    out.print(f"searched {p.runs} runs in {wall:.1f}s ({budget.describe()} budget): "
               f"{p.seeds} seeds, {p.faulty_runs} runs with faults, {p.digests} distinct schedules (digests)")
     out.print(f"  fault points: {p.points_seen} seen, {len(p.points_tried)} tried; faults placed: {kinds}")
 
 
-def _print_counterexample(out: object, found: object, check: str, stats: object, run_id: str | None,
-                          display: str, argv: list[str]) -> None:
+def _print_counterexample(out: Console, found: Tried, check: str, stats: ShrinkStats | None, run_id: str | None,
+                          display: str) -> None:
     from evtool.explore.candidate import describe
 
-    cand = found.candidate  # type: ignore[attr-defined]
-    res = next((c for c in found.outcome.checks if c["name"] == check), {})  # type: ignore[attr-defined]
+    cand = found.candidate
+    res = next((c for c in found.outcome.checks if c["name"] == check), {})
     out.print(f"[red bold]found a failing run[/red bold]: expectation [bold]{safe(check)}[/bold] fails")
     if res.get("observed"):
         out.print(f"  observed: {safe(str(res['observed']))}")
     if stats is not None:
-        out.print(f"shrunk in {stats.runs} runs: {stats.faults_before} → {len(cand.interventions)} faults, "  # type: ignore[attr-defined]
-                  f"{stats.messages_before} → {stats.messages_after} messages")  # type: ignore[attr-defined]
+        out.print(f"shrunk in {stats.runs} runs: {stats.faults_before} → {len(cand.interventions)} faults, "
+                  f"{stats.messages_before} → {stats.messages_after} messages")
     out.print(f"  seed {cand.seed}")
     for k, v in cand.overrides:
         out.print(f"  set {safe(k)}={safe(str(v))}")
@@ -183,7 +189,7 @@ def _print_counterexample(out: object, found: object, check: str, stats: object,
         out.print("  interventions:")
         for iv in cand.interventions:
             out.print(f"    {safe(describe(iv))}")
-    out.print(f"  digest {found.outcome.digest[:16]}")  # type: ignore[attr-defined]
+    out.print(f"  digest {found.outcome.digest[:16]}")
     if run_id:
         out.print(f"recorded as run [bold]{run_id}[/bold]:")
         out.print(f"  evtool show {run_id}")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from evtool.explore.candidate import Candidate, Intervention, Runner, Tried, failed_checks, ns_text
-from evtool.explore.points import PointCollector
+from evtool.explore.points import FaultPoint, PointCollector
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.units import parse_duration
 
@@ -155,27 +156,27 @@ class Shrinker:
         return changed
 
     @staticmethod
-    def _matches(p: object, spec: dict) -> bool:
+    def _matches(p: FaultPoint, spec: dict[str, Any]) -> bool:
         target = spec["target"]
         if target.startswith("channel:"):
-            return getattr(p, "channel", None) == target
+            return p.channel == target
         if target.startswith("consumer:"):
             name = target.partition("#")[0]
-            return any(c.partition("#")[0] == name for c in getattr(p, "consumers", ()))
+            return any(c.partition("#")[0] == name for c in p.consumers)
         return True
 
     @staticmethod
-    def _moved(iv: Intervention, p: object) -> Intervention:
+    def _moved(iv: Intervention, p: FaultPoint) -> Intervention:
         _t, kind, spec = iv
         spec = dict(spec)
         target = spec["target"]
         if target.startswith("channel:"):
-            spec["for"] = ns_text(max(getattr(p, "window", 1), 1))
+            spec["for"] = ns_text(max(p.window, 1))
         elif target.startswith("consumer:"):
             name = target.partition("#")[0]
-            same = [c for c in getattr(p, "consumers", ()) if c.partition("#")[0] == name]
+            same = [c for c in p.consumers if c.partition("#")[0] == name]
             spec["target"] = target if target in same else same[0]
-        return (getattr(p, "t"), kind, spec)
+        return (p.t, kind, spec)
 
     def _shorter(self) -> bool:
         """Shortest faults: halve each pause, crash downtime or slowdown while it still fails."""
