@@ -106,30 +106,32 @@ class Runner:
 
 
     def scope_failures(self, cand: Candidate) -> frozenset[str]:
-        """The checks that fail by themselves at `cand`'s message counts: in the run of the scenario's own
-        seed with the same producer counts and no fault at all (scripted or placed), but not in that run
-        at the scenario's own counts.
+        """The checks that fail by themselves at `cand`'s message counts: in the fault-free run of the
+        scenario's own seed with `cand`'s overrides, but not in that run at the scenario's own counts.
 
         Explore makes runs smaller (`producers.NAME.count`); an expectation that counts messages
-        (`sum(charges) == 1000`) then fails without anything going wrong. Such a failure is no
+        (`sum(charges) == 1000`), or one that needs the load to be there when a scripted fault strikes
+        (`count(redelivered) > 0`), then fails without anything going wrong. Such a failure is no
         counterexample, so it is not counted (`failed_checks`)."""
-        counts = tuple(o for o in cand.overrides if o[0].startswith("producers.") and o[0].endswith(".count"))
-        if not counts:
-            return frozenset()
-        hit = self._scope_failures.get(counts)
-        if hit is None:
-            hit = self._quiet_failures(counts) - self._quiet_failures(())
-            self._scope_failures[counts] = hit
-        return hit
+        def is_count(o: tuple[str, Any]) -> bool:
+            return o[0].startswith("producers.") and o[0].endswith(".count")
 
-    def _quiet_failures(self, counts: tuple[tuple[str, Any], ...]) -> frozenset[str]:
-        """The checks failing in the fault-free run of the scenario's own seed at these counts (cached)."""
-        key = (("quiet", True), *counts)
+        if not any(is_count(o) for o in cand.overrides):
+            return frozenset()
+        rest = tuple(o for o in cand.overrides if not is_count(o))
+        key = cand.overrides
         hit = self._scope_failures.get(key)
         if hit is None:
-            model = self.loaded(counts).model
-            quiet = tuple((f"faults[{i}].enabled", False) for i, f in enumerate(model.faults) if f.enabled)
-            outcome = self.run(Candidate(model.run.seed, counts + quiet))
+            hit = self._quiet_failures(cand.overrides) - self._quiet_failures(rest)
+            self._scope_failures[key] = hit
+        return hit
+
+    def _quiet_failures(self, overrides: tuple[tuple[str, Any], ...]) -> frozenset[str]:
+        """The checks failing in the run of the scenario's own seed with `overrides` and no interventions."""
+        key = (("<quiet>", True), *overrides)
+        hit = self._scope_failures.get(key)
+        if hit is None:
+            outcome = self.run(Candidate(self.loaded(overrides).model.run.seed, overrides))
             hit = frozenset(c["name"] for c in outcome.checks if c.get("status") == "fail")
             self._scope_failures[key] = hit
         return hit
