@@ -193,9 +193,10 @@ def _print_counterexample(out: Console, found: Tried, check: str, stats: ShrinkS
     out.print(f"  digest {found.outcome.digest[:16]}")
     if run_id:
         out.print(f"recorded as run [bold]{run_id}[/bold]:")
-        out.print(f"  evtool show {run_id}")
-        out.print(f"  evtool replay {run_id}      (the dashboard, with the scrubber)")
-        out.print(f"  evtool run {safe(display)} --replay-interventions {run_id}")
+        # whole lines, never wrapped: they are meant to be copied
+        out.print(f"  show it:      evtool show {run_id}", soft_wrap=True)
+        out.print(f"  replay it:    evtool replay {run_id}   (the dashboard, with the scrubber)", soft_wrap=True)
+        out.print(f"  run it again: evtool run {safe(display)} --replay-interventions {run_id}", soft_wrap=True)
 
 
 def replay_settings(run: str, db: Path | None, seed: int | None,
