@@ -111,7 +111,7 @@ def run(
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
     interventions: list = []
     if replay_interventions is not None:
-        from evtool.cli.explore import replay_settings
+        from evtool.cli.replay_interventions import replay_settings
 
         seed, set_, interventions, replay_interventions = replay_settings(replay_interventions, db, seed, list(set_))
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
