@@ -67,6 +67,34 @@ def test_the_replay_of_a_recorded_run_in_the_host_has_the_same_digest(tmp_path: 
     assert eng.run().digest == result.digest
 
 
+def test_the_dashboard_replay_host_reaches_the_same_digest(tmp_path: Path) -> None:
+    """`evtool replay RUN` hosts the engine for the dashboard (EngineHost, replay mode); driven here
+    without a UI, tick by tick, it ends with the recorded digest."""
+    import math
+
+    from evtool.scenario.loader import load_text
+    from evtool.sim.host import EngineHost, Resume, SetSpeed
+
+    db = tmp_path / "runs.db"
+    assert cli(db, "explore", BUGGY, "--budget", "30 runs").exit_code == 1
+    with SyncRunStore(db) as store:
+        run_id = store.resolve("last")
+        header, result = store.get(run_id)
+        ivs = interventions_from_events(list(store.events(run_id, kinds=["user_intervention"])))
+    loaded = load_text(header.scenario_text, header.scenario_path or "<recorded>", header.overrides or None)
+    host = EngineHost(loaded, seed=header.seed, interventions=ivs, replay=True, threaded=False)
+    host.start()
+    host.submit(SetSpeed(math.inf))
+    for _ in range(2000):
+        snap = host.tick(0.25)
+        if snap.paused:
+            host.submit(Resume())
+        if host.outcome is not None:
+            break
+    assert host.outcome is not None
+    assert host.outcome.digest == result.digest
+
+
 def test_none_found_is_exit_0_and_never_called_a_proof(tmp_path: Path) -> None:
     res = cli(tmp_path / "runs.db", "explore", CORRECT, "--budget", "20 runs")
     assert res.exit_code == 0, res.output
