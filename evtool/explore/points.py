@@ -9,6 +9,7 @@ same with the intervention anywhere later, so an earlier point there is a real p
   the handler's effects and its ack, which the core applies together).
 - `publish`: a message is published to a channel (the window since the previous publish there,
   which holds the producer's send whatever the hop latency).
+- `retry`: just after a handler failed and its retry was scheduled, while the message waits for it.
 - `saga_step`: just after a saga step completed, before the next step's command is handled.
 - `request`: a request is on its way: between `request_sent` and its reply.
 - `rebalance`: a consumer group is being rebalanced.
@@ -44,7 +45,7 @@ class PointCollector:
     """A trace listener that gathers the fault points of a run (give it to the engine as a listener)."""
 
     KINDS = frozenset({"delivered", "redelivered", "handled", "failed", "published", "saga_step_completed",
-                       "request_sent", "rebalanced"})
+                       "request_sent", "rebalanced", "retry_scheduled"})
 
     def __init__(self, scenario: m.Scenario, limit: int = 4000) -> None:
         self.scenario = scenario
@@ -98,6 +99,12 @@ class PointCollector:
                                              f"took {ev.msg}", target))
                 points.append(FaultPoint(ev.t, "handling", f"as {ev.actor}#{ev.instance} finishes {ev.msg}, "
                                          "before its effects and ack", target))
+            elif kind == "retry_scheduled":
+                if ev.actor in consumers:
+                    target = (f"consumer:{ev.actor}#{ev.instance}",) if ev.instance is not None else \
+                        self._instances(ev.actor)
+                    points.append(FaultPoint(ev.t + 1, "retry", f"while {ev.msg} waits for its retry in "
+                                             f"{ev.actor}", target))
             elif kind == "saga_step_completed":
                 step = (ev.data or {}).get("step")
                 targets = tuple(t for c in consumers for t in self._instances(c))
