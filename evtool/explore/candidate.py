@@ -94,14 +94,16 @@ class Runner:
             self._loaded[key] = hit
         return hit
 
-    def run(self, cand: Candidate, listener: Callable[[Sequence[Any]], None] | None = None) -> RunOutcome:
-        """Run one candidate to the end and return its outcome."""
+    def run(self, cand: Candidate, listener: Callable[[Sequence[Any]], None] | None = None, *,
+            counted: bool = True) -> RunOutcome:
+        """Run one candidate to the end and return its outcome (`counted`: in `runs` and `digests`)."""
         engine = Engine(self.loaded(cand.overrides), seed=cand.seed, listeners=[listener] if listener else ())
         if cand.interventions:
             engine.schedule_interventions(list(cand.interventions))
         outcome = engine.run()
-        self.runs += 1
-        self.digests.add(outcome.digest)
+        if counted:
+            self.runs += 1
+            self.digests.add(outcome.digest)
         return outcome
 
 
@@ -131,7 +133,7 @@ class Runner:
         key = (("<quiet>", True), *overrides)
         hit = self._scope_failures.get(key)
         if hit is None:
-            outcome = self.run(Candidate(self.loaded(overrides).model.run.seed, overrides))
+            outcome = self.run(Candidate(self.loaded(overrides).model.run.seed, overrides), counted=False)
             hit = frozenset(c["name"] for c in outcome.checks if c.get("status") == "fail")
             self._scope_failures[key] = hit
         return hit
