@@ -75,6 +75,7 @@ from evtool.scenario.models.expect import (
     PerKeyOrderCheck,
     When,
 )
+from evtool.scenario.models.explore import EXPLORE_FAULTS, Explore
 from evtool.scenario.models.faults import (
     BrokerRestartFault,
     CrashFault,
@@ -114,7 +115,6 @@ from evtool.scenario.models.patterns import (
     Snapshotting,
     Trigger,
 )
-from evtool.scenario.models.explore import EXPLORE_FAULTS, Explore
 from evtool.scenario.models.root import (
     Parameter,
     Scenario,
