@@ -74,6 +74,8 @@ class Progress:
     points_seen: int = 0
     points_tried: set[tuple[int, str]] = field(default_factory=set)
     kinds_tried: dict[str, int] = field(default_factory=dict)
+    schedules_varied: int = 0
+    """Runs with the order of simultaneous events of different actors varied (`explore.schedule`)."""
     wall_s: float = 0.0
     digests: int = 0
 
@@ -145,7 +147,11 @@ class Explorer:
                 ivs = self._place(points)
                 if not ivs:
                     break
-                found = self._try(base.with_(interventions=tuple(sorted(ivs, key=lambda iv: iv[0]))))
+                cand = base.with_(interventions=tuple(sorted(ivs, key=lambda iv: iv[0])))
+                if self.rng.random() < 0.5:  # half the runs also vary the order of simultaneous events
+                    cand = cand.with_(overrides=(*cand.overrides, ("explore.schedule", self.rng.randrange(1, 2**31))))
+                    self.progress.schedules_varied += 1
+                found = self._try(cand)
                 self.progress.faulty_runs += 1
                 if found is not None:
                     return found
@@ -170,17 +176,23 @@ class Explorer:
         return Tried(cand, outcome, failed) if failed else None
 
     def _place(self, points: list[FaultPoint]) -> list[Intervention]:
-        """Up to `max_faults` faults from the vocabulary, each at a point where it can hit something."""
+        """Up to `max_faults` faults from the vocabulary, each at a point where it can hit something.
+
+        The kind of point (handling, retry, publish, saga_step, request, rebalance) is drawn first, then a
+        point of that kind: rare kinds (a retry, a rebalance) are as likely as the thousands of handlings."""
         rng = self.rng
+        by_where: dict[str, list[int]] = {}
+        for i, p in enumerate(points):
+            by_where.setdefault(p.where, []).append(i)
+        wheres = sorted(by_where)
         out: list[Intervention] = []
         n = rng.randint(1, self.max_faults)
         for _ in range(n * 4):
             if len(out) == n:
                 break
             kind = rng.choice(self.vocabulary)
-            idx = rng.randrange(len(points))
-            p = points[idx]
-            iv = self.fault_at(kind, p, rng)
+            idx = rng.choice(by_where[rng.choice(wheres)])
+            iv = self.fault_at(kind, points[idx], rng)
             if iv is None:
                 continue
             out.append(iv)

@@ -80,6 +80,7 @@ class Shrinker:
         while changed and not self._out_of_budget() and rounds < 4:
             rounds += 1
             changed = self._drop_faults()
+            changed = self._drop_schedule() or changed
             changed = self._drop_scripted() or changed
             changed = self._fewer_messages() or changed
             changed = self._earlier() or changed
@@ -99,6 +100,13 @@ class Shrinker:
             else:
                 i += 1
         return changed
+
+    def _drop_schedule(self) -> bool:
+        """Fewest schedule choices: the engine's own order of simultaneous events, if it still fails."""
+        cand = self.best.candidate
+        if not any(k == "explore.schedule" for k, _ in cand.overrides):
+            return False
+        return self._fails(cand.with_(overrides=tuple(o for o in cand.overrides if o[0] != "explore.schedule")))
 
     def _drop_scripted(self) -> bool:
         """Fewest faults, the scenario's own included: disable each scripted fault the failure does not need."""

@@ -25,6 +25,10 @@ class Explore(Model):
         "keep", description="keep: the scenario's own `faults:` stay in every run explored; off: explore starts "
                             "from the scenario without them, so whatever fails is explore's own doing")
 
+    schedule: int | None = Field(
+        None, ge=0, le=2**31, description="set by explore: a run with it orders the simultaneous events of "
+                                          "different actors by a permutation drawn from this number")
+
     @field_validator("scripted_faults", mode="before")
     @classmethod
     def _yaml_words(cls, v: object) -> object:
