@@ -30,9 +30,10 @@ def explore(
     no_record: bool = typer.Option(False, "--no-record", help="Do not record the counterexample."),
     no_shrink: bool = typer.Option(False, "--no-shrink", help="Report the failing run as found, unshrunk."),
 ) -> None:
-    """Search runs of a scenario (seeds, and faults placed at the interesting points of its runs) for one
-    in which an expectation fails; shrink it to the fewest faults, messages and earliest instants; record
-    it as a run that `show`, `inspect`, `replay` and `run --replay-interventions` work on.
+    """Search runs (seeds, placed faults, schedule choices) for one that fails an expectation; shrink and record it.
+
+    The counterexample is shrunk to the fewest faults, messages and earliest instants, and recorded as a
+    run that `show`, `inspect`, `replay` and `run --replay-interventions` work on.
 
     Exit codes: 1 a failing run was found (and recorded), 0 none within the budget (never a proof),
     2 invalid input, 130 interrupted. See docs/explore.md.
