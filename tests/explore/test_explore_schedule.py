@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evtool.explore.candidate import Candidate, Runner
-from evtool.sim.kernel import PRIO_ACTOR, PRIO_FAULT, ChoosingKernel, Kernel
+from evtool.sim.kernel import PRIO_FAULT, ChoosingKernel, Kernel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
