@@ -152,9 +152,13 @@ class Shrinker:
             col = PointCollector(self.runner.loaded(cand.overrides).model)
             self.runner.run(cand, col)
             earlier = [p for p in col.points if p.t < t and self._matches(p, spec)]
-            # at most 16 tries, spread over the earlier points, earliest first
-            step = max(1, len(earlier) // 16)
-            for p in earlier[::step]:
+            # at most 8 tries per kind of point (handling, retry, ...), spread over its earlier points,
+            # earliest first: a rare kind (a retry) is tried as often as the thousands of handlings
+            by_where: dict[str, list[FaultPoint]] = {}
+            for p in earlier:
+                by_where.setdefault(p.where, []).append(p)
+            tries = sorted((p for ps in by_where.values() for p in ps[::max(1, len(ps) // 8)]), key=lambda p: p.t)
+            for p in tries:
                 moved = self._moved(cand.interventions[i], p)
                 ivs = list(cand.interventions)
                 ivs[i] = moved
