@@ -36,6 +36,9 @@ COMMANDS: list[Entry] = [
           "Run a scenario: a live view, then the summary, the checks and how to re-run it."),
     Entry("evtool.cli.tui", "tui", "tui", "Running",
           "Open the dashboard on a scenario, or a lesson picker. Space pauses, ? lists every key, q quits."),
+    Entry("evtool.cli.explore", "explore", "explore", "Running",
+          "Search runs (seeds, placed faults, schedule choices) for one that fails an expectation; shrink and "
+          "record it."),
     Entry("evtool.cli.tui", "replay", "replay", "Recorded runs",
           "Open a recorded run in the dashboard with a time scrubber (< > seek); it is re-simulated exactly."),
     Entry("evtool.cli.lessons", "lessons", "lessons", "Lessons",

@@ -125,6 +125,8 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
         wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
         engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=session.listeners, limits=limits)
+        if opts.interventions:  # --replay-interventions: a recorded run's faults, first at their instants
+            engine.schedule_interventions(opts.interventions)
     except ScenarioError as err:
         session.abort("crashed")
         print_scenario_error(err)
@@ -294,4 +296,6 @@ def _extra_args(opts: RunOptions) -> tuple[str, ...]:
         out += ["--max-events", str(opts.max_events)]
     if opts.max_messages:
         out += ["--max-messages", str(opts.max_messages)]
+    if opts.replay_interventions:
+        out += ["--replay-interventions", opts.replay_interventions]
     return tuple(out)

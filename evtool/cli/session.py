@@ -56,6 +56,10 @@ class RunOptions:
     max_wall: str | None = None
     answers: bool = False
     junit: Path | None = None
+    replay_interventions: str | None = None
+    """`--replay-interventions RUN`: the recorded run whose seed, overrides and interventions this run repeats."""
+    interventions: list[Any] = field(default_factory=list)
+    """Interventions `(t, "fault", spec)` scheduled before the run starts (evtool.explore.replay)."""
 
 
 def run_header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:

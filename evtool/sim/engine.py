@@ -144,6 +144,10 @@ class Engine:
         self.seed = run_seed(sc, seed)
         self.params = dict(loaded.parameters)
         self.kernel: Any = clock if clock is not None else Kernel()
+        if clock is None and sc.explore is not None and sc.explore.schedule is not None:
+            from evtool.sim.kernel import ChoosingKernel  # explore's schedule choices (docs/explore.md)
+
+            self.kernel = ChoosingKernel(sc.explore.schedule)
         self.buffer: list[TraceEvent] = []
         self.emit: Callable[[TraceEvent], None] = self.buffer.append
         self.listeners: list[Listener] = list(listeners)
