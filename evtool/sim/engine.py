@@ -174,6 +174,7 @@ class Engine:
         self.hop = duration_sampler(sc.broker.hop_latency)
         self.hop_zero = sc.broker.hop_latency == 0 or self.real_broker
         self.hop_rng = self.stream("broker/hop")
+        self.hop_last: dict[tuple[str | None, str], int] = {}  # per publisher and channel: the last arrival
         self.fault_rng = self.stream("faults")
         self.channel_faults: dict[str, list[Any]] = {}
         self.producer_faults: dict[str, list[Any]] = {}
@@ -256,8 +257,16 @@ class Engine:
                     return True
         if self.hop_zero:
             return self._publish_now(channel, msg)
+        # One publisher's hop to one channel is one connection: it keeps the publisher's order
+        # ("messages published in one channel, passing through one exchange and one queue and one
+        # outgoing channel will be received in the same order that they were sent",
+        # https://www.rabbitmq.com/docs/semantics#ordering). A random hop latency delays a message,
+        # it never lets a later publish of the same publisher overtake it.
+        lane = (producer or msg.producer, channel)
+        arrive = max(self.now + self.hop(self.hop_rng), self.hop_last.get(lane, 0))
+        self.hop_last[lane] = arrive
         self.ctx.pending_work += 1
-        self.kernel.at(self.now + self.hop(self.hop_rng), self._publish_later, (channel, msg), PRIO_ACTOR)
+        self.kernel.at(arrive, self._publish_later, (channel, msg), PRIO_ACTOR)
         return True
 
     def _publish_later(self, item: tuple[str, Message]) -> None:
