@@ -111,14 +111,14 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
     except ImportError:
         err.print("[red]error[/red] transports are not available in this build")
         return EXIT_INVALID
-    from evtool.scenario.units import parse_duration
-    from evtool.sim.engine import Engine, limits_for
+    from evtool.cli.runner import run_limits
+    from evtool.sim.engine import Engine
     from evtool.sim.rng import run_seed
 
     seed = run_seed(loaded.model, opts.seed)
-    # the run budget (run.budget, --max-events/--max-messages/--max-wall) holds for every column
-    limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages,
-                        wall_s=parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None)
+    # the run budget (run.budget, --max-events/--max-messages/--max-wall/--max-memory) holds for every
+    # column; the default wall budget is a real broker's: real time
+    limits = run_limits(loaded, opts, duration_ns, 1.0)
     columns: list[Column] = []
     for name in names:
         if name == "local":

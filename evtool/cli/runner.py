@@ -13,7 +13,7 @@ from evtool.cli.session import RunOptions, RunSession, exit_code
 from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario
-from evtool.scenario.units import UnitError, parse_duration
+from evtool.scenario.units import UnitError, parse_duration, parse_size
 
 
 def _fail(message: str, hint: str | None = None) -> int:
@@ -41,6 +41,25 @@ def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
     if not 0.01 <= v <= 10_000:
         return "--speed must be between 0.01 and 10000 (or max)"
     return v
+
+
+def run_limits(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> Any:
+    """The run's budget: `run.budget` and the --max-* flags; without a wall-time budget from either, a
+    default one (`DEFAULT_MAX_WALL_S`, plus the paced time when `speed` is finite), so that no file runs
+    unbounded from `evtool run`. Flags are checked by `execute` before."""
+    from evtool.scenario.models.run import DEFAULT_MAX_WALL_S
+    from evtool.sim.engine import limits_for
+
+    sc = loaded.model.run
+    if opts.max_wall:
+        wall_s: float | None = parse_duration(opts.max_wall) / 1e9
+    elif sc.budget.wall:
+        wall_s = None  # the scenario's own
+    else:
+        span_s = ((duration_ns if duration_ns is not None else sc.duration) + sc.drain.max) / 1e9
+        wall_s = DEFAULT_MAX_WALL_S + (0.0 if math.isinf(speed) else span_s / speed)
+    return limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_s,
+                      memory=parse_size(opts.max_memory) if opts.max_memory else None)
 
 
 def execute(opts: RunOptions) -> int:
@@ -77,6 +96,12 @@ def execute(opts: RunOptions) -> int:
             parse_duration(opts.max_wall, allow_zero=False)
         except UnitError as exc:
             return _fail(f"--max-wall: {exc}", exc.hint)
+    if opts.max_memory is not None:
+        try:
+            if parse_size(opts.max_memory) < 1:
+                return _fail(f"--max-memory {opts.max_memory!r}: a budget is above zero", "e.g. --max-memory 2GB")
+        except UnitError as exc:
+            return _fail(f"--max-memory: {exc}", exc.hint)
     if opts.record not in ("full", "summary"):
         return _fail(f"--record {opts.record!r}: expected full or summary")
     speed = _speed(opts, loaded)
@@ -110,7 +135,7 @@ def execute(opts: RunOptions) -> int:
 
 def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> int:
     from evtool.report.summary import render_report, run_report
-    from evtool.sim.engine import Engine, limits_for
+    from evtool.sim.engine import Engine
     from evtool.sim.pacing import Pacer
 
     session = RunSession.from_options(loaded, opts, "local").start()
@@ -122,8 +147,7 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
                      emit=None if quiet_narration else (lambda r: out.print(r, crop=False)))  # above the live view
     session.listeners.extend(hooks.listeners)
     try:
-        wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
-        limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
+        limits = run_limits(loaded, opts, duration_ns, speed)
         engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=session.listeners, limits=limits)
     except ScenarioError as err:
         session.abort("crashed")
@@ -233,13 +257,9 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     seed = session.seed
     wall0 = time.perf_counter()
     try:
-        from evtool.sim.engine import limits_for
-
-        wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         outcome = run_on_transport(loaded, opts.transport, url=opts.url, keep=opts.keep, seed=seed,
                                    duration_ns=duration_ns, listeners=session.listeners,
-                                   limits=limits_for(loaded, events=opts.max_events, messages=opts.max_messages,
-                                                     wall_s=wall_budget))
+                                   limits=run_limits(loaded, opts, duration_ns, 1.0))  # a real broker: real time
     except KeyboardInterrupt:
         session.abort("interrupted")
         return EXIT_INTERRUPTED
@@ -295,4 +315,8 @@ def _extra_args(opts: RunOptions) -> tuple[str, ...]:
         out += ["--max-events", str(opts.max_events)]
     if opts.max_messages:
         out += ["--max-messages", str(opts.max_messages)]
+    if opts.max_wall:
+        out += ["--max-wall", opts.max_wall]
+    if opts.max_memory:
+        out += ["--max-memory", opts.max_memory]
     return tuple(out)

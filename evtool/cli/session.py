@@ -54,6 +54,7 @@ class RunOptions:
     max_events: int | None = None
     max_messages: int | None = None
     max_wall: str | None = None
+    max_memory: str | None = None
     answers: bool = False
     junit: Path | None = None
 
