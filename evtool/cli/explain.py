@@ -35,11 +35,23 @@ def explain(
         try:
             path = find_lesson(target)
         except LessonNotFound as exc:
+            if json_out:
+                from evtool.cli.output import print_json_error
+
+                print_json_error(target, str(exc), "run `evtool lessons` to list the bundled lessons")
+                raise typer.Exit(EXIT_INVALID) from None
             console(stderr=True).print(f"[red]error[/red] {safe(exc)}", markup=True, highlight=False)
             raise typer.Exit(EXIT_INVALID) from None
     try:
         loaded = load_scenario(path, set_)
     except ScenarioError as err:
+        if json_out:
+            import json
+
+            from evtool.cli.output import json_error
+
+            typer.echo(json.dumps(json_error(err.problems), indent=2))
+            raise typer.Exit(EXIT_INVALID) from None
         print_scenario_error(err)
         raise typer.Exit(EXIT_INVALID) from None
     sc = loaded.model
