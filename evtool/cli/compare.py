@@ -116,7 +116,7 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
         from evtool.transports.runner import under_profile
     except ImportError:
         return print_option_error(opts.json_out, "--compare", "transports are not available in this build")
-    from evtool.cli.runner import run_limits
+    from evtool.cli.session import run_limits
     from evtool.sim.engine import Engine
     from evtool.sim.rng import run_seed
 

@@ -16,7 +16,7 @@ from evtool.cli.output import (
     print_option_error,
     print_scenario_error,
 )
-from evtool.cli.session import RunOptions, RunSession, exit_code
+from evtool.cli.session import RunOptions, RunSession, exit_code, run_limits
 from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario
@@ -45,25 +45,6 @@ def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
     if not 0.01 <= v <= 10_000:
         return "--speed must be between 0.01 and 10000 (or max)"
     return v
-
-
-def run_limits(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> Any:
-    """The run's budget: `run.budget` and the --max-* flags; without a wall-time budget from either, a
-    default one (`DEFAULT_MAX_WALL_S`, plus the paced time when `speed` is finite), so that no file runs
-    unbounded from `evtool run`. Flags are checked by `execute` before."""
-    from evtool.scenario.models.run import DEFAULT_MAX_WALL_S
-    from evtool.sim.engine import limits_for
-
-    sc = loaded.model.run
-    if opts.max_wall:
-        wall_s: float | None = parse_duration(opts.max_wall) / 1e9
-    elif sc.budget.wall:
-        wall_s = None  # the scenario's own
-    else:
-        span_s = ((duration_ns if duration_ns is not None else sc.duration) + sc.drain.max) / 1e9
-        wall_s = DEFAULT_MAX_WALL_S + (0.0 if math.isinf(speed) else span_s / speed)
-    return limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_s,
-                      memory=parse_size(opts.max_memory) if opts.max_memory else None)
 
 
 def _check_options(opts: RunOptions) -> int | None:

@@ -59,6 +59,28 @@ class RunOptions:
     junit: Path | None = None
 
 
+def run_limits(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> Any:
+    """The run's budget: `run.budget` and the --max-* flags; without a wall-time budget from either, a
+    default one (`DEFAULT_MAX_WALL_S`, plus the paced time when `speed` is finite), so that no file runs
+    unbounded from `evtool run`. Flags are checked by `runner.execute` before."""
+    import math
+
+    from evtool.scenario.models.run import DEFAULT_MAX_WALL_S
+    from evtool.scenario.units import parse_duration, parse_size
+    from evtool.sim.engine import limits_for
+
+    sc = loaded.model.run
+    if opts.max_wall:
+        wall_s: float | None = parse_duration(opts.max_wall) / 1e9
+    elif sc.budget.wall:
+        wall_s = None  # the scenario's own
+    else:
+        span_s = ((duration_ns if duration_ns is not None else sc.duration) + sc.drain.max) / 1e9
+        wall_s = DEFAULT_MAX_WALL_S + (0.0 if math.isinf(speed) else span_s / speed)
+    return limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_s,
+                      memory=parse_size(opts.max_memory) if opts.max_memory else None)
+
+
 def run_header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:
     """The run store's header for a run about to start."""
     from evtool import __version__

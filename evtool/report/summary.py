@@ -179,23 +179,59 @@ def _red_text(n: int, what: str) -> str:
     return f"[red]{n} {what}[/red]" if n else f"0 {what}"
 
 
-def checks_table(checks: list[dict[str, Any]]) -> Table:
-    """The expectations with pass / fail / unknown and their evidence."""
-    t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
-    t.add_column("", width=1)
-    t.add_column("check", no_wrap=True)
-    t.add_column("expected")
-    t.add_column("observed")
-    for c in checks:
-        sym, colour = check_status(c["status"])
-        observed = escape(str(c.get("observed", "")))
-        if c.get("evidence") and c["status"] != "pass":
-            observed += f"\n[dim]messages: {escape(', '.join(map(str, c['evidence'][:5])))}[/dim]"
-        if c.get("because") and c["status"] != "pass":
-            observed += f"\n[dim]because: {escape(c['because'])}[/dim]"
-        t.add_row(f"[{colour}]{sym}[/{colour}]", f"[{colour}]{escape(c['name'])}[/{colour}]",
-                  escape(str(c.get("expected", ""))), observed)
-    return t
+CHECKS_WIDE = 110
+"""From this width on, the checks are a table (check, expected, observed); below it, each check is a line
+with its expected and observed under it, so an expression is never cut or folded into a narrow column."""
+
+
+def _observed_markup(c: dict[str, Any]) -> str:
+    observed = escape(str(c.get("observed", "")))
+    if c.get("evidence") and c["status"] != "pass":
+        observed += f"\n[dim]messages: {escape(', '.join(map(str, c['evidence'][:5])))}[/dim]"
+    if c.get("because") and c["status"] != "pass":
+        observed += f"\n[dim]because: {escape(c['because'])}[/dim]"
+    return observed
+
+
+class ChecksView:
+    """The expectations with pass / fail / unknown and their evidence, laid out for the width it gets."""
+
+    def __init__(self, checks: list[dict[str, Any]]) -> None:
+        self.checks = checks
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield self.table() if options.max_width >= CHECKS_WIDE else self.stacked()
+
+    def table(self) -> Table:
+        t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
+        t.add_column("", width=1)
+        t.add_column("check", no_wrap=True)
+        t.add_column("expected", overflow="fold")
+        t.add_column("observed", overflow="fold")
+        for c in self.checks:
+            sym, colour = check_status(c["status"])
+            t.add_row(f"[{colour}]{sym}[/{colour}]", f"[{colour}]{escape(c['name'])}[/{colour}]",
+                      escape(str(c.get("expected", ""))), _observed_markup(c))
+        return t
+
+    def stacked(self) -> Group:
+        parts: list[RenderableType] = [Text("Checks", style="italic")]
+        for c in self.checks:
+            sym, colour = check_status(c["status"])
+            parts.append(Text.from_markup(f"[{colour}]{sym} {escape(c['name'])}[/{colour}]"))
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(width=2)
+            grid.add_column(style="dim", no_wrap=True)
+            grid.add_column(overflow="fold")
+            grid.add_row("", "expected", escape(str(c.get("expected", ""))))
+            grid.add_row("", "observed", _observed_markup(c))
+            parts.append(grid)
+        return Group(*parts)
+
+
+def checks_table(checks: list[dict[str, Any]]) -> ChecksView:
+    """The expectations with pass / fail / unknown and their evidence (a table when wide, stacked when not)."""
+    return ChecksView(checks)
 
 
 def unknown_reason(report: dict[str, Any]) -> str | None:
@@ -257,7 +293,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     if report["checks"]:
         parts.append(checks_table(report["checks"]))
     else:
-        parts.append(Text("no expectations: the run is judged unknown-free but untested", style="yellow"))
+        parts.append(Text("no expectations: nothing was checked (an `expect:` block says what must hold)",
+                          style="yellow"))
     notes = report.get("notes") or []
     if notes:
         where = report.get("notes_for")
