@@ -180,8 +180,7 @@ def _red_text(n: int, what: str) -> str:
 
 
 CHECKS_WIDE = 110
-"""From this width on, the checks are a table (check, expected, observed); below it, each check is a line
-with its expected and observed under it, so an expression is never cut or folded into a narrow column."""
+"""Below this width the checks are always stacked: each check on its line, expected and observed under it."""
 
 
 def _observed_markup(c: dict[str, Any]) -> str:
@@ -193,6 +192,11 @@ def _observed_markup(c: dict[str, Any]) -> str:
     return observed
 
 
+def _observed_lines(c: dict[str, Any]) -> list[str]:
+    return [str(c.get("observed", "")), *(["messages: " + ", ".join(map(str, c["evidence"][:5]))]
+                                           if c.get("evidence") and c["status"] != "pass" else [])]
+
+
 class ChecksView:
     """The expectations with pass / fail / unknown and their evidence, laid out for the width it gets."""
 
@@ -200,13 +204,17 @@ class ChecksView:
         self.checks = checks
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        yield self.table() if options.max_width >= CHECKS_WIDE else self.stacked()
+        # a table only when every name and expression fits on one line of its column: never folded
+        widths = [max((len(str(c.get(k, ""))) for c in self.checks), default=0) for k in ("name", "expected")]
+        observed = max((len(line) for c in self.checks for line in _observed_lines(c)), default=0)
+        fits = 1 + 3 + widths[0] + 3 + widths[1] + 3 + observed <= options.max_width
+        yield self.table() if options.max_width >= CHECKS_WIDE and fits else self.stacked()
 
     def table(self) -> Table:
         t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
         t.add_column("", width=1)
         t.add_column("check", no_wrap=True)
-        t.add_column("expected", overflow="fold")
+        t.add_column("expected", no_wrap=True)  # chosen only when it fits (see __rich_console__)
         t.add_column("observed", overflow="fold")
         for c in self.checks:
             sym, colour = check_status(c["status"])

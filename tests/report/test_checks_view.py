@@ -36,8 +36,9 @@ def test_narrow_checks_are_stacked_and_whole(width: int) -> None:
     assert "because: a [bold]reply[/bold] after the timeout is wasted" in out  # text, never markup
 
 
-def test_wide_checks_are_a_table() -> None:
-    out = _text(CHECKS_WIDE + 10)
+def test_wide_checks_are_a_table_when_everything_fits_on_its_line() -> None:
+    assert "expected count(" in _text(CHECKS_WIDE)  # name, expression and observed do not fit side by side
+    out = _text(120)
     header = next(line for line in out.splitlines() if "expected" in line)
     assert "check" in header and "observed" in header
     assert "count(handled{consumer=pricing, duplicate=true}) > 0" in out and "…" not in out
