@@ -149,11 +149,11 @@ def lesson_facts_parts(facts: dict[str, Any]) -> list[RenderableType]:
         parts.append(t)
     groups = facts.get("groups") or []
     if groups:
-        t = Table(title="Groups (each group gets every message of its channel)", title_justify="left",
+        t = Table(title="Groups (each gets every message; behind: not yet done)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
         t.add_column("channel", no_wrap=True, min_width=max([7] + [len(g["channel"]) for g in groups]))
         t.add_column("group", no_wrap=True, min_width=max([5] + [len(g["group"]) for g in groups]))
-        for col in ("done", "max behind", "at", "behind at end"):
+        for col in ("done", "max behind", "at", "at end"):  # "at end": how far behind at the end
             t.add_column(col, justify="right", no_wrap=True)
         for g in groups:
             t.add_row(escape(g["channel"]), escape(g["group"]), str(g["done"]), str(g["max_lag"]),
