@@ -175,8 +175,7 @@ def test_evtool_run_has_a_default_wall_budget() -> None:
     paced time when paced; the flag and the scenario's own budget win."""
     import math
 
-    from evtool.cli.session import run_limits
-    from evtool.cli.session import RunOptions
+    from evtool.cli.session import RunOptions, run_limits
     from evtool.scenario.models.run import DEFAULT_MAX_WALL_S
 
     loaded = load_text(ORDERS, "o.yaml")  # duration 1s, drain max 1m
