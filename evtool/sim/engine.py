@@ -18,7 +18,6 @@ engine never blocks on a listener.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import heapq
 import math
@@ -31,30 +30,21 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from evtool.core.broker import Broker
-from evtool.core.channel_config import (
-    ChannelConfig,
-    GroupedQueueConfig,
-    LogConfig,
-    QueueConfig,
-    RouterConfig,
-    TopicConfig,
-)
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.core.port import BrokerFactory, Clock
 from evtool.scenario import models as m
-from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.budget import MemoryWatch, format_bytes
 from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.context import ActorContext
 from evtool.sim.faults import FaultTimeline
 from evtool.sim.kernel import LOOP_SAMPLE, PRIO_ACTOR, PRIO_BROKER, PRIO_SAMPLE, Kernel, Limits, describe_loop
+from evtool.sim.plan import RunPlan, plan_for
 from evtool.sim.producer import ProducerActor
 from evtool.sim.rng import run_seed, stream
 from evtool.sim.sampling import duration_sampler
-from evtool.sim.settings import profile_for
 from evtool.sim.view import EngineView
 from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest, as_rows
@@ -128,50 +118,19 @@ def limits_for(loaded: LoadedScenario, *, events: int | None = None, messages: i
                   per_instant=b.events_per_instant, memory=memory or b.memory)
 
 
-def channel_config(spec: Any, persistence: str) -> ChannelConfig:
-    """Translate a scenario channel into the core's configuration."""
-    durable = getattr(spec, "durable", True) and persistence == "durable"
-    if isinstance(spec, m.RouterChannel):
-        return RouterConfig(type=spec.type, durable=durable)
-    if isinstance(spec, m.LogChannel):
-        ret = spec.retention
-        return LogConfig(partitions=spec.partitions, durable=durable,
-                         retention_ns=None if ret.time == "forever" else ret.time,
-                         retention_count=ret.count)
-    max_deliveries = spec.max_deliveries
-    if max_deliveries == "unlimited":
-        max_deliveries = 0
-    common = dict(
-        capacity=spec.capacity,
-        overflow=spec.overflow,
-        ack_timeout_ns=spec.ack_timeout,
-        ttl_ns=spec.ttl,
-        max_deliveries=max_deliveries,
-        dead_letter=spec.dead_letter,
-        dedup_window_ns=spec.dedup_window,
-        content_based_dedup=spec.content_based_dedup,
-        requeue_position=spec.requeue_position,
-        durable=durable,
-    )
-    if isinstance(spec, m.GroupedQueueChannel):
-        group_key = spec.group_by.removeprefix("header.") if spec.group_by.startswith("header.") else None
-        return GroupedQueueConfig(group_key=group_key, **common)
-    if isinstance(spec, m.TopicChannel):
-        return TopicConfig(**common)
-    return QueueConfig(**common)
-
-
 class Engine:
     """Runs one scenario deterministically; see the module docstring."""
 
     def __init__(self, loaded: LoadedScenario, *, seed: int | None = None, duration_ns: int | None = None,
                  listeners: Sequence[Listener] = (), sample_every_ns: int | None = None,
                  limits: Limits | None = None, clock: Clock | None = None,
-                 broker: BrokerFactory | None = None) -> None:
+                 broker: BrokerFactory | None = None, plan: RunPlan | None = None) -> None:
         """`clock` and `broker` are the engine's two parts (`core.port`): by default the virtual-time
         kernel and the core broker; a run on a real broker hands in a wall clock and a `TransportBroker`
-        (built by the factory from the profile, the trace sink and `dispatch`)."""
+        (built by the factory from the profile, the trace sink and `dispatch`). `plan` is the scenario
+        translated for the core and the actors (`sim.plan`); by default `plan_for(loaded)`."""
         sc = loaded.model
+        self.plan = plan if plan is not None else plan_for(loaded)
         self.limits = limits or limits_for(loaded)
         self.limit_hit: str | None = None
         self._deadline: float | None = None  # the wall-clock end of the budget, set at start
@@ -192,7 +151,7 @@ class Engine:
         self.drain_result = "pending"
         self.stopped_reason: str | None = None
         self.aborted_by: str | None = None
-        self.profile = profile_for(loaded)
+        self.profile = self.plan.profile
         self.broker: Any = Broker(self.profile, self.emit) if broker is None else \
             broker(self.profile, self.emit, self.dispatch)
         # a broker that pushes deliveries (a real one) has nothing to pump and owns its timers, and the
@@ -201,8 +160,7 @@ class Engine:
         if self.real_broker:
             self._after_event = self._nothing_to_pump  # type: ignore[method-assign]
         # work queues whose ready messages keep the drain from completing (see `quiescent`)
-        self._held_queues = [n for n, c in sc.channels.items()
-                             if isinstance(c, m.QueueChannel | m.GroupedQueueChannel) and c.role == "normal"]
+        self._held_queues = self.plan.held_queues
         self.broker_up = True
         self._broker_timer: int | None = None
         self.subscribers: dict[int, Instance] = {}
@@ -214,23 +172,7 @@ class Engine:
         self.producer_faults: dict[str, list[Any]] = {}
         self.app_dead_letters = 0
         self.replies = 0
-        for name, spec in sc.channels.items():
-            cfg = channel_config(spec, sc.broker.persistence)
-            if isinstance(cfg, LogConfig):
-                # Kafka sets the assignment strategy on the consumer; the core keeps it per log.
-                strategies = {c.assignment for c in sc.consumers.values() if c.from_ == name}
-                if len(strategies) == 1:
-                    cfg = dataclasses.replace(cfg, assignment=strategies.pop())
-            try:
-                self.broker.declare(name, cfg)
-            except ValueError as exc:
-                raise ScenarioError([loaded.where(("channels", name), str(exc),
-                                                  f"profile `{sc.broker.profile}` cannot do this; see "
-                                                  "docs/profiles.md")], loaded.text) from None
-        for name, spec in sc.channels.items():
-            if isinstance(spec, m.RouterChannel):
-                for b in spec.bindings:
-                    self.broker.bind(name, b.to, b.pattern)
+        self.plan.declare(self.broker)
         self.consumers: dict[str, ConsumerActor] = {}
         self.patterns: list[Any] = []
         self.ctx = ActorContext(
@@ -251,7 +193,8 @@ class Engine:
         self.metrics = Metrics(sc)
         if not self.real_broker:  # patterns run on the local core only (transports.capabilities says so)
             self._build_patterns()  # before the checks: a responder is a consumer they may watch
-        self.view = EngineView(self)  # what checks and metrics may read of the run, besides the trace
+        # what checks and metrics may read of the run, besides the trace
+        self.view = EngineView(self.kernel, self.broker, self.consumers, self.patterns)
         self.checks = CheckSuite(sc, self.view, self.metrics)
         span = self.load_end + self.drain_max
         self.sample_every = sample_every_ns or max(10_000_000, span // 400)
@@ -361,7 +304,7 @@ class Engine:
             from evtool.sim.patterns import build_patterns
         except ImportError:  # the patterns module arrives with the lesson library
             return
-        self.patterns = build_patterns(self.ctx)
+        self.patterns.extend(build_patterns(self.ctx))
 
     def start(self) -> None:
         """Start every actor and the timeline (idempotent)."""
