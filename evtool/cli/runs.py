@@ -175,7 +175,8 @@ def show(
         transport=header.transport, seed=header.seed, overrides=dict(header.overrides), digest=result.digest,
         virtual_ns=result.virtual_ns, events=result.events, outcome=result.outcome,
         drain=str(result.summary.get("drain", "")), summary=result.summary, checks=list(result.checks),
-        run_id=header.id,
+        run_id=header.id, limit=(result.summary.get("stopped_early") or {}).get("limit"),
+        aborted_by=(result.summary.get("stopped_early") or {}).get("aborted_by"),
     )
     if json_out:
         from evtool.report.jsondoc import show_doc

@@ -99,9 +99,14 @@ def run_result(outcome: Any, events_recorded: int = 0) -> Any:
     """The run store's result row for a finished run."""
     from evtool.store import RunResult, utc_now_iso
 
+    summary = outcome.summary
+    stopped = {k: v for k, v in (("limit", getattr(outcome, "limit", None)),
+                                 ("aborted_by", getattr(outcome, "aborted_by", None))) if v}
+    if stopped:  # why the run stopped early, for `evtool show` to say it again
+        summary = {**summary, "stopped_early": stopped}
     return RunResult(
         outcome=outcome.outcome, ended_at=utc_now_iso(), virtual_ns=outcome.virtual_ns, digest=outcome.digest,
-        events=outcome.events, messages=outcome.summary.get("published", 0), summary=outcome.summary,
+        events=outcome.events, messages=outcome.summary.get("published", 0), summary=summary,
         checks=outcome.checks,
     )
 

@@ -67,3 +67,14 @@ def test_wall_budget_stops_the_files_that_ran_for_minutes(name: str) -> None:
     assert code == 3, out
     assert "stopped early: budget exceeded: the run took longer than its wall-time budget of 2s" in out
     assert wall < 30
+
+
+def test_show_says_again_why_a_recorded_run_stopped_early(tmp_path: Path) -> None:
+    env = {"COLUMNS": "300", "CI": "true", "EVTOOL_DB": str(tmp_path / "runs.db")}
+    result = CliRunner().invoke(app, ["run", str(HOSTILE / "self-emit-fanout.yaml"), "--quiet", "--max-wall", "1s"],
+                                env=env)
+    assert result.exit_code == 3, result.output
+    shown = CliRunner().invoke(app, ["show", "last"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "stopped early: budget exceeded: the run took longer than its wall-time budget of 1s" in shown.output
+    assert "UNKNOWN" in shown.output
