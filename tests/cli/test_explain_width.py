@@ -23,3 +23,13 @@ def test_explain_at_80_columns_cuts_nothing(lesson: str) -> None:
         if line.strip().startswith("evtool run "):
             shlex.split(line)  # a whole command: balanced quotes on its one line
             assert "turns red" not in line
+
+
+def test_brackets_in_user_text_are_text_not_markup() -> None:
+    """`only_tags=[poison]` printed as `only_tags=,` when Rich read `[poison]` as a style tag."""
+    result = CliRunner().invoke(app, ["explain", "retries-dlq-poison"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert "only_tags=[poison]" in result.output
+    result = CliRunner().invoke(app, ["run", "retries-dlq-poison", "--no-record", "--quiet", "--set",
+                                      "consumers.billing.retry.non_retryable=[ParseError]"],
+                                env={"COLUMNS": "200", "NO_COLOR": "1", "CI": "true"})
+    assert "non_retryable=[ParseError]'" in result.output, result.output
