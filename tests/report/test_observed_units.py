@@ -55,3 +55,14 @@ def test_observed_in_a_run_has_units_everywhere() -> None:
         number, unit = value.split(" ")
         assert unit in ("ms", "s") and len(number.replace(".", "")) <= 3, text  # 3 significant digits
     assert seen["ratio"].startswith("ratio ") and seen["ratio"].endswith(", must be > 0.333"), seen["ratio"]
+
+
+def test_two_measures_are_named_by_what_they_measure() -> None:
+    text = SCENARIO.split("expect:")[0] + """expect:
+  - {name: both, that: "count(acked{consumer=c}) <= count(published{channel=q})"}
+"""
+    (check,) = Engine(load_text(text)).run().checks
+    number = r"\d+"
+    import re
+
+    assert re.fullmatch(rf"{number} acked, {number} published \(needs <=\)", check["observed"]), check["observed"]

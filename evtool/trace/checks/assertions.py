@@ -215,7 +215,7 @@ class AssertionChecker(Checker):
             bound = {"<": "limit", "<=": "limit", ">": "must be >", ">=": "must be ≥", "==": "expected",
                      "!=": "must differ from"}.get(cmp.op, cmp.op)
             return f"{lname} {lv}, {bound} {rv}"
-        return f"{lname} {lv}, {_side_name(cmp.right)} {rv} (needs {cmp.op})"
+        return f"{_side_words(cmp.left, lv)}, {_side_words(cmp.right, rv)} (needs {cmp.op})"
 
     def evaluate(self) -> tuple[bool | None, float | None, float | None]:
         """Evaluate the assertion now."""
@@ -277,6 +277,17 @@ def _side_name(node: Any) -> str:
     if isinstance(node, Aggregate):
         return f"p{node.q:g}" if node.func == "p" and node.q is not None else node.func
     return "value"
+
+
+def _side_words(node: Any, value: str) -> str:
+    """One side of a comparison of two measures, named by what it measures: `1728 handled`, `max of
+    latency.e2e 1.5 s` (`count 1728, count 1728` told nothing)."""
+    if isinstance(node, Aggregate) and node.selectors:
+        what = node.selectors[0].name
+        if node.func == "count":
+            return f"{value} {what}"
+        return f"{_side_name(node)} of {what} {value}"
+    return f"{_side_name(node)} {value}"
 
 
 def _numbers(assertion: Any) -> list[Any]:
