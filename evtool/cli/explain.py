@@ -258,19 +258,20 @@ def producer_label(name: str, spec: Any) -> str:
 def retry_words(r: Any) -> str:
     """A consumer's retry in a few words; with a preset, in that framework's own words.
 
-    Camel counts redeliveries (maximumRedeliveries N is N + 1 attempts) and calls its target the dead
-    letter channel; Spring Cloud Stream counts attempts (maxAttempts) and hands over to the binder's DLQ.
+    Spring Cloud Stream counts attempts (maxAttempts counts the first delivery), retries in-process in the
+    binder's RetryTemplate and hands over to the binder's DLQ; Camel counts redeliveries (maximumRedeliveries
+    excludes the first attempt: N is N + 1 attempts), redelivers in-process and ends in the dead letter channel.
     """
-    plain = f"retry {r.max_attempts}× {r.backoff.type} ({r.mode}) → {r.on_exhausted}"
-    if r.preset == "spring-cloud-stream":
-        target = "binder DLQ" if r.on_exhausted == "dead_letter" else r.on_exhausted
-        return f"retry spring-cloud-stream: maxAttempts {r.max_attempts}, {r.backoff.type} ({r.mode}) → {target}"
-    if r.preset == "camel-dead-letter-channel":
-        redeliveries = -1 if r.max_attempts == "forever" else r.max_attempts - 1
-        target = "dead letter channel" if r.on_exhausted == "dead_letter" else r.on_exhausted
-        return (f"retry camel-dead-letter-channel: maximumRedeliveries {redeliveries}, {r.backoff.type} "
-                f"({r.mode}) → {target}")
-    return plain
+    from evtool.report.fmt import FRAMEWORK_WORDS, preset_limit
+
+    if r.preset in FRAMEWORK_WORDS:
+        w = FRAMEWORK_WORDS[r.preset]
+        target = w["target_short"] if r.on_exhausted == "dead_letter" else r.on_exhausted
+        how = w["retrier"].replace(", in-process", "")
+        where = f"in-process ({how})" if r.mode == "in_place" else f"{r.mode}, not the preset's in-process retry"
+        return (f"retry {r.preset}: {preset_limit(r.preset, r.max_attempts)} ({w['counts']}), {r.backoff.type}, "
+                f"{where} → {target}")
+    return f"retry {r.max_attempts}× {r.backoff.type} ({r.mode}) → {r.on_exhausted}"
 
 
 def consumer_label(name: str, spec: Any) -> str:

@@ -183,6 +183,8 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         qs.at_limit = p.at_limit
         qs.durable = cfg.durable
         qs.expire_anywhere = p.message_expiry == "anywhere"
+        if qs.grouped:
+            qs.group_batch = p.group_receive == "batch"  # type: ignore[misc]
         qs.capacity_stored = p.capacity_counts == "stored"
         qs.reject_over = p.reject_publish_over
         qs.overflow_dead_letters = p.overflow_head == "dead_letter"

@@ -50,6 +50,7 @@ REJECT_ACTIONS = ("dead_letter", "lease_expiry", "stays_pending")
 CAPACITY_COUNTS = ("ready", "stored")
 OVERFLOW_HEADS = ("dead_letter", "as_configured", "drop")
 MESSAGE_EXPIRIES = ("at_head", "anywhere")
+GROUP_RECEIVES = ("one", "batch")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "requeue_position": REQUEUE_POSITIONS,
@@ -65,6 +66,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "overflow_head": OVERFLOW_HEADS,
     "message_expiry": MESSAGE_EXPIRIES,
     "producer_dedup_id": PRODUCER_DEDUP_IDS,
+    "group_receive": GROUP_RECEIVES,
 }
 
 
@@ -106,6 +108,10 @@ class Profile:
                          "(queue) or move a cursor (log)")
     prefetch: int = _f(10, "default in-flight limit per subscriber (0 = unlimited)")
     prefetch_cap: int | None = _f(None, "largest prefetch the broker accepts (None = no cap)")
+    group_receive: str = _f("one", "what a subscriber of a grouped_queue receives of one message group: one "
+                            "(one message, then the group waits until it is settled) | batch (as many "
+                            "messages of the group as its free prefetch takes, in order; the group then waits "
+                            "until none of them is in flight: SQS FIFO ReceiveMessage)")
     log_start: str = _f("earliest", "where a new consumer group starts on a log with no committed "
                         "offset: earliest | latest")
     session_timeout_ns: int = _f(45 * SECOND, "how long a crashed log-group member keeps its "
@@ -190,6 +196,7 @@ _SQS_VIS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDevelope
 _SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
 _SQS_FIFO = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
              "FIFO-queues-understanding-logic.html")
+_SQS_FIFO_RECEIVE = "https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned"
 _SQS_KEYS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-key-terms.html"
 _SQS_SEND = "SQS API SendMessage (MessageDeduplicationId)"
 _SQS_RECEIVE = "SQS API ReceiveMessage (MaxNumberOfMessages 1-10)"
@@ -237,6 +244,7 @@ DEFAULT = Profile(
         "overflow_head": "evtool design choice (the channel's overflow setting decides)",
         "reject_publish_over": "evtool design choice (refuse at capacity, as RabbitMQ documents)",
         "message_expiry": "evtool design choice (as RabbitMQ)",
+        "group_receive": "evtool design choice (one message per group in flight)",
     },
 )
 
@@ -279,6 +287,7 @@ RABBITMQ_CLASSIC = Profile(
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
         "reject_publish_over": _RMQ_MAXLEN + " (classic queues refuse the publish that would exceed max-length; checked on 3.10.8)",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
+        "group_receive": "n/a (RabbitMQ has no message groups; a grouped_queue is evtool's own)",
     },
 )
 
@@ -327,6 +336,7 @@ RABBITMQ_QUORUM = Profile(
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
         "reject_publish_over": "measured on the installed RabbitMQ 3.10.8 (aiormq, x-max-length 2, reject-publish: three publishes confirmed, the fourth nacked; tests/semantics/scenarios/quorum-reject-publish-one-over.yaml); " + _RMQ_MAXLEN + " does not describe it",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
+        "group_receive": "n/a (RabbitMQ has no message groups; a grouped_queue is evtool's own)",
     },
 )
 
@@ -370,19 +380,26 @@ SQS_STANDARD = Profile(
         "overflow_head": "n/a (SQS queues have no length limit)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
+        "group_receive": "n/a on standard queues (MessageGroupId gives fair queues there, not a group lock)",
     },
 )
 
 SQS_FIFO = SQS_STANDARD.with_overrides(
     name="sqs-fifo", requeue_position="head", dedup_window_ns=5 * MINUTE, producer_dedup_id="message_id",
-    notes="Use a grouped_queue channel with group_key MessageGroupId (or the message key): one message "
-          "in flight per group, and a failed message blocks its group until it is deleted or moved to "
-          "the DLQ. A returned message goes back to the head of its group. Producers send their message id "
+    group_receive="batch",
+    notes="Use a grouped_queue channel with group_key MessageGroupId (or the message key). A receive "
+          "(prefetch = MaxNumberOfMessages) returns as many messages of one group as it can, in order, "
+          "then other groups; the group gets nothing more until none of those is in flight, so a failed "
+          "message blocks its group until it is deleted or moved to the DLQ, while the rest of its batch "
+          "may still be handled after it. A returned message goes back to the head of its group. Producers send their message id "
           "as MessageDeduplicationId (the API requires one); a channel with content_based_dedup hashes "
           "the payload of a message without one.",
 )
 SQS_FIFO.sources.update({
     "requeue_position": _SQS_FIFO + " (strict order within a message group)",
+    "group_receive": _SQS_FIFO_RECEIVE + " (\"When you specify a MaxNumberOfMessages parameter in the "
+                     "ReceiveMessage API call, SQS returns as many messages with the same message group ID as "
+                     "possible.\"; core: tests/core/test_fifo_batch_receive.py; the same receives on moto: tests/transports/test_fifo_receive_moto.py)",
     "dedup_window_ns": _SQS_KEYS + " (MessageDeduplicationId: 5-minute interval)",
     "producer_dedup_id": _SQS_SEND + " (every FIFO message needs a MessageDeduplicationId, unless the queue "
                          "has ContentBasedDeduplication: channel option content_based_dedup)",
@@ -428,6 +445,7 @@ KAFKA = Profile(
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
                           "deletes records whether consumed or not)",
+        "group_receive": "n/a (per-key order comes from partitions)",
     },
 )
 
@@ -472,6 +490,7 @@ NATS_JETSTREAM = Profile(
         "overflow_head": _NATS_LIMITS + " (DiscardOld deletes the oldest messages; there is no DLX)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
+        "group_receive": "n/a (JetStream has no message groups; a grouped_queue is evtool's own)",
     },
 )
 
@@ -515,6 +534,7 @@ REDIS_STREAMS = Profile(
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
                           "entries whether pending or not",
+        "group_receive": "n/a (Redis streams have no message groups; a grouped_queue is evtool's own)",
     },
 )
 
@@ -560,6 +580,7 @@ ATLAS: dict[str, tuple[tuple[str, str], ...]] = {
     "overflow_head": (("rabbitmq-classic", "classic-drop-head-dead-letters-maxlen"), ("rabbitmq-classic", "classic-drop-head-without-dlx-drops"), ("nats-jetstream", "nats-discard-old-silent"),),
     "reject_publish_over": (("rabbitmq-quorum", "quorum-reject-publish-one-over"), ("rabbitmq-classic", "classic-maxlen-counts-ready-only"),),
     "message_expiry": (("rabbitmq-quorum", "ttl-expires-only-at-head"), ("rabbitmq-quorum", "queue-ttl-dead-letters-expired"), ("nats-jetstream", "nats-maxage-silent"),),
+    "group_receive": (("sqs-fifo", "sqs-fifo-receive-batch-same-group"),),
 }
 """field -> (profile, scenario) of the semantics atlas (tests/semantics/scenarios) that shows the field's value
 at work on the core and, where a transport exists, on the real broker; a test keeps it equal to the files."""
@@ -597,4 +618,7 @@ def profiles_markdown() -> str:
             proofs = ", ".join(f"`{sc}`" for prof, sc in ATLAS.get(name, ()) if prof == p.name) or "–"
             out.append(f"| `{name}` | {value} | {meaning} | {source} | {proofs} |")
         out.append("")
+    from evtool.scenario.presets import presets_markdown  # the frameworks' retry defaults, cited the same way
+
+    out.append(presets_markdown())
     return "\n".join(out)

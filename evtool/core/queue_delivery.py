@@ -135,6 +135,8 @@ class QueueDelivery(BrokerState):
         name = qs.channel
         group = qs.group
         plain = not qs.grouped
+        batch = qs.group_batch
+        follow: str | None = None      # batch receive: the message group the same subscriber takes more of
         ready = qs.ready
         while True:
             sub = subs[i]
@@ -150,7 +152,12 @@ class QueueDelivery(BrokerState):
                         break
                 else:
                     break                  # nobody has credit
-            if plain and not qs.returned:
+            if follow is not None:
+                e = qs.pop_next_of(follow)  # type: ignore[attr-defined]
+                follow = None
+                if e is None:
+                    break
+            elif plain and not qs.returned:
                 if not ready:
                     break
                 e = ready.popleft()        # the common case of QueueState.pop, inlined
@@ -200,6 +207,10 @@ class QueueDelivery(BrokerState):
                     data["group"] = group
                 sink(_new(TraceEvent, (now, "redelivered", msg.id, name, sub.consumer, sub.instance, msg.key,
                                        att, msg.tag, data)))
+            if batch and (not pf or sub.in_flight < pf) and qs.has_next_of(e.group or ""):  # type: ignore[attr-defined]
+                # SQS FIFO: one ReceiveMessage returns as many messages of the same group as it can
+                follow = e.group or ""
+                continue
             i += 1
             if i == n:
                 i = 0

@@ -11,9 +11,13 @@ trace; this module only keeps the ready order:
   of returned entries ordered by their first position, merged with the tail
   deque on every pop, so the cost is O(log r) for r returned messages.
 
-`GroupedQueueState` keeps one deque per group key and delivers at most one
-message per group at a time (SQS FIFO message groups); a returned message
-goes back to the head of its group.
+`GroupedQueueState` keeps one deque per group key; a group with a message in
+flight delivers nothing more until none of its messages is in flight (SQS FIFO
+message groups), and a returned message goes back to the head of its group.
+One pop takes one message of a group; with `group_batch` (Profile.group_receive
+= batch, sqs-fifo) the broker then takes more of the same group for the same
+subscriber (`pop_next_of`), as one ReceiveMessage returns several messages of a
+group.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ class QueueState:
     """Ready order, delayed heap, leases and counters of one subscription queue."""
 
     grouped = False
+    group_batch = False   # grouped queues only: one receive may take several messages of a group
 
     __slots__ = ("channel", "group", "ready", "returned", "delayed", "leases", "late_leases", "subs",
                  "dispatch_subs", "rr", "next_pos", "ready_n", "in_flight", "delayed_n", "enqueued", "acked",
@@ -229,18 +234,31 @@ class QueueState:
 
 
 class GroupedQueueState(QueueState):
-    """A queue with at most one in-flight message per group key, in order within each group."""
+    """A queue whose groups deliver in order, and only while none of their messages is in flight."""
 
     grouped = True
 
-    __slots__ = ("groups", "locked", "avail", "avail_set")
+    __slots__ = ("groups", "locked", "avail", "avail_set", "group_batch")
 
     def __init__(self, channel: str, group: str | None) -> None:
         super().__init__(channel, group)
         self.groups: dict[str, deque[Entry]] = {}
-        self.locked: dict[str, Entry] = {}   # group -> the entry holding its lock
+        self.locked: dict[str, list[Entry]] = {}   # group -> its entries in flight (the group's lock)
         self.avail: deque[str] = deque()   # groups with a ready head and nothing in flight
         self.avail_set: set[str] = set()
+        self.group_batch = False
+
+    def _unlock(self, g: str, e: Entry) -> None:
+        """`e` is no longer in flight: it stops holding its group's lock (the lock ends with its last holder)."""
+        held = self.locked.get(g)
+        if held is None:
+            return
+        for i, x in enumerate(held):
+            if x is e:
+                del held[i]
+                if not held:
+                    del self.locked[g]
+                return
 
     def _offer(self, g: str, front: bool = False) -> None:
         if g not in self.locked and g not in self.avail_set and self.groups.get(g):
@@ -270,8 +288,7 @@ class GroupedQueueState(QueueState):
             dq = self.groups[g] = deque()
         dq.appendleft(e)
         self.ready_n += 1
-        if self.locked.get(g) is e:
-            del self.locked[g]
+        self._unlock(g, e)
         self._offer(g, front=True)
 
     def pop(self) -> Entry | None:
@@ -286,10 +303,26 @@ class GroupedQueueState(QueueState):
             e = dq.popleft()
             if not dq:
                 del self.groups[g]
-            self.locked[g] = e
+            self.locked[g] = [e]
             self.ready_n -= 1
             return e
         return None
+
+    def pop_next_of(self, g: str) -> Entry | None:
+        """The next ready entry of group `g`, whose lock the caller already holds (a batch receive)."""
+        dq = self.groups.get(g)
+        if not dq:
+            return None
+        e = dq.popleft()
+        if not dq:
+            del self.groups[g]
+        self.locked[g].append(e)
+        self.ready_n -= 1
+        return e
+
+    def has_next_of(self, g: str) -> bool:
+        """Whether group `g` has a ready entry behind the ones in flight."""
+        return bool(self.groups.get(g))
 
     def peek(self) -> Entry | None:
         """The head of the next available group."""
@@ -328,11 +361,10 @@ class GroupedQueueState(QueueState):
         return best
 
     def release(self, e: Entry) -> None:
-        """Unlock the entry's group (if it holds the lock) and offer the group's next message."""
+        """The entry left the in-flight state for good: once its group has nothing in flight, offer its next."""
         g = e.group or ""
-        if self.locked.get(g) is e:
-            del self.locked[g]
-            self._offer(g)
+        self._unlock(g, e)
+        self._offer(g)
 
     def drain_ready(self) -> list[Entry]:
         """Remove and return every ready entry, oldest first; groups stay as locked as they were."""

@@ -69,14 +69,20 @@ ENQUEUED_REASON = {
 }
 
 
-def describe(e: TraceEvent) -> str:
+def describe(e: TraceEvent, presets: dict[str, str] | None = None) -> str:
     """One line saying what an event means for its message, for lifecycles and lists.
 
     Follows the engine's trace conventions (evtool/core/broker.py): e.g.
     `dead_lettered` is emitted at the channel the message died in, with the
-    dead-letter channel in data.target.
+    dead-letter channel in data.target. `presets` (consumer -> retry preset,
+    `retry_presets`) makes a framework consumer's retries read in its own words.
     """
     k = e.kind
+    preset = presets.get(e.actor or "") if presets else None
+    if preset is not None and k in ("retry_scheduled", "dead_lettered"):
+        framework = _framework_describe(e, preset)
+        if framework is not None:
+            return framework
     if k == "published":
         parts = [f"published to {e.channel}" + (f" by {e.actor}" if e.actor else "") + _where_in_log(e)]
         if _d(e, "seq") is not None:
@@ -163,6 +169,29 @@ def describe(e: TraceEvent) -> str:
     return " ".join(x for x in (text, where, f"({extra})" if extra else "") if x)
 
 
+def _framework_describe(e: TraceEvent, preset: str) -> str | None:
+    """`retry_scheduled` and `dead_lettered` of a consumer under a retry preset, in the framework's words
+    (None when the scenario overrode the preset's in-process retry: then the generic words are right)."""
+    w = FRAMEWORK_WORDS[preset]
+    if e.kind == "retry_scheduled":
+        if _d(e, "mode") != "in_place":
+            return None
+        delay = _d(e, "delay")
+        nxt = _d(e, "attempt")
+        wait = fmt_duration(delay) if delay is not None else "?"
+        if preset == "camel-dead-letter-channel":
+            which = f"redelivery {nxt - 1}" if isinstance(nxt, int) else "redelivery"
+        else:
+            which = f"attempt {nxt}" if nxt is not None else "attempt"
+        return f"{w['framework']}: {which} in {wait}, by {w['retrier']}"
+    text = f"dead-lettered from {e.channel} to {w['target']} {_d(e, 'target', '?')}: {_d(e, 'reason', '?')}"
+    if _d(e, "error"):
+        text += f" ({_d(e, 'error')})"
+    if e.attempt:
+        text += f", after {e.attempt} {'delivery' if e.attempt == 1 else 'deliveries'}"
+    return text
+
+
 def fmt_override(path: str, value: Any) -> str:
     """A `--set` override as the user would type it: `consumers.billing.idempotency=off`, `faults[0].enabled=true`."""
     if isinstance(value, str):
@@ -177,7 +206,7 @@ def headline(summary: dict[str, Any]) -> str:
     if not summary:
         return ""
     parts = [f"{summary.get('published', 0):,} published", f"{summary.get('acked', 0):,} acked"]
-    for key, label in (("dead_lettered", "dead-lettered"), ("retries", "retries"),
+    for key, label in (("dead_lettered", "dead-lettered"), ("retries", retries_label(summary)),
                        ("duplicates_skipped", "duplicates skipped")):
         if summary.get(key):
             parts.append(f"{summary[key]:,} {label}")
@@ -237,3 +266,91 @@ def set_argument(path: str, value: Any) -> str:
     import shlex
 
     return "--set " + shlex.quote(f"{path}={flow_value(value)}")
+
+
+# --------------------------------------------------------------------------- a framework's own retry words
+
+FRAMEWORK_WORDS: dict[str, dict[str, str]] = {
+    # Spring Cloud Stream, consumer property maxAttempts: "the number of attempts to process the message
+    # (including the first)"; the binder retries with a RetryTemplate, in-process, then its DLQ takes over.
+    "spring-cloud-stream": {
+        "framework": "Spring Cloud Stream", "unit": "attempt", "units": "attempts", "limit": "maxAttempts",
+        "counts": "counts the first delivery", "retrier": "the binder's RetryTemplate, in-process",
+        "target": "the binder's DLQ", "target_short": "binder DLQ",
+    },
+    # Apache Camel's Dead Letter Channel: maximumRedeliveries counts REdeliveries ("Setting the
+    # maximumRedeliveries to 0 will disable any redelivery attempt"), in the route; then the dead letter channel.
+    "camel-dead-letter-channel": {
+        "framework": "Apache Camel", "unit": "redelivery", "units": "redeliveries", "limit": "maximumRedeliveries",
+        "counts": "excludes the first attempt", "retrier": "the RedeliveryPolicy, in-process",
+        "target": "the Dead Letter Channel", "target_short": "dead letter channel",
+    },
+}
+"""Per retry preset: how the framework names a try, its limit, who retries and where a message ends."""
+
+
+def retry_presets(scenario: Any) -> dict[str, str]:
+    """consumer -> retry preset, for the scenario's consumers whose retry names a preset."""
+    out: dict[str, str] = {}
+    for name, spec in (getattr(scenario, "consumers", None) or {}).items():
+        r = getattr(spec, "retry", None)
+        if r is not None and getattr(r, "preset", None) in FRAMEWORK_WORDS:
+            out[name] = r.preset
+    return out
+
+
+def preset_limit(preset: str, max_attempts: int | str) -> str:
+    """The retry limit in the framework's count: `maxAttempts 3` (attempts) or `maximumRedeliveries 2`."""
+    w = FRAMEWORK_WORDS[preset]
+    if preset == "camel-dead-letter-channel":
+        n = -1 if max_attempts == "forever" else int(max_attempts) - 1   # Camel: -1 redelivers forever
+        return f"{w['limit']} {n}"
+    return f"{w['limit']} {'forever' if max_attempts == 'forever' else max_attempts}"
+
+
+def preset_sentence(consumer: str, preset: str, max_attempts: int | str, on_exhausted: str,
+                    dead_letter: str | None = None, mode: str = "in_place") -> str:
+    """One consumer's retry in its framework's words, for the run report, Markdown and HTML.
+
+    `ledger: Spring Cloud Stream, maxAttempts 3 (counts the first delivery): retried by the binder's
+    RetryTemplate, in-process (the broker delivers once), then the binder's DLQ payments.dlq`.
+    """
+    w = FRAMEWORK_WORDS[preset]
+    end = {"dead_letter": f"then {w['target']}" + (f" {dead_letter}" if dead_letter else ""),
+           "drop": "then dropped", "requeue": "then handed back to the broker"}.get(on_exhausted,
+                                                                                   f"then {on_exhausted}")
+    by = (f"retried by {w['retrier']} (the broker delivers once)" if mode == "in_place"
+          else f"retried by the broker instead (mode {mode} overrides the preset's in-process retry)")
+    return f"{consumer}: {w['framework']}, {preset_limit(preset, max_attempts)} ({w['counts']}): {by}, {end}"
+
+
+def preset_summary(scenario: Any) -> dict[str, Any]:
+    """What the report needs to speak each framework's words: consumer -> preset, and one sentence each.
+
+    Kept in the run's summary (`retry_presets`), so a stored run renders the same words later.
+    """
+    presets = retry_presets(scenario)
+    if not presets:
+        return {}
+    others = [n for n, c in scenario.consumers.items() if getattr(c, "retry", None) is not None and n not in presets]
+    lines = []
+    channels = getattr(scenario, "channels", None) or {}
+    for name, preset in presets.items():
+        spec = scenario.consumers[name]
+        r = spec.retry
+        dlq = getattr(r, "dead_letter", None) or getattr(spec, "dead_letter", None)
+        src = getattr(spec, "from_", None)
+        if dlq is None and isinstance(src, str) and src in channels:
+            dlq = getattr(channels[src], "dead_letter", None)
+        lines.append(preset_sentence(name, preset, r.max_attempts, r.on_exhausted, dlq, r.mode))
+    return {"consumers": presets, "lines": lines, "mixed": bool(others)}
+
+
+def retries_label(summary: dict[str, Any]) -> str:
+    """What the summary's `retries` count is called: a framework's word when every preset consumer uses one."""
+    info = summary.get("retry_presets") or {}
+    presets = set((info.get("consumers") or {}).values())
+    if len(presets) == 1 and not info.get("mixed"):
+        return {"spring-cloud-stream": "further attempts (RetryTemplate)",
+                "camel-dead-letter-channel": "redeliveries (RedeliveryPolicy)"}.get(next(iter(presets)), "retries")
+    return "retries"

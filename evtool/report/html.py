@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 from evtool.core.events import TraceEvent
-from evtool.report.fmt import fmt_duration, fmt_ms, fmt_override, fmt_t, headline
+from evtool.report.fmt import FRAMEWORK_WORDS, fmt_duration, fmt_ms, fmt_override, fmt_t, headline
 from evtool.report.svg import line_chart
 from evtool.report.timeseries import Series
 from evtool.store.model import RunHeader, RunResult
@@ -193,7 +193,16 @@ def _consumers(summary: dict[str, Any]) -> str:
             f"<tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>")
 
 
-def _dead_letters(dead: Sequence[TraceEvent], total: int | None) -> str:
+def _retry_words(summary: dict[str, Any]) -> str:
+    """Consumers under a framework's retry preset, in the framework's words (report/fmt.py FRAMEWORK_WORDS)."""
+    lines = (summary.get("retry_presets") or {}).get("lines") or []
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return f"<section class=card><h2>Retry, in the framework's words</h2><ul>{items}</ul></section>"
+
+
+def _dead_letters(dead: Sequence[TraceEvent], total: int | None, presets: dict[str, str] | None = None) -> str:
     if not dead:
         return ""
     rows = []
@@ -204,6 +213,9 @@ def _dead_letters(dead: Sequence[TraceEvent], total: int | None) -> str:
             reason += f" <span class=sub>({_e(data['error'])})</span>"
         if data.get("by") == "application":
             reason += " <span class=sub>by the application</span>"
+        preset = (presets or {}).get(e.actor or "")
+        if preset is not None:
+            reason += f" <span class=sub>to {_e(FRAMEWORK_WORDS[preset]['target'])}</span>"
         rows.append(f"<tr><td class=num>{fmt_t(e.t)}</td><td><code>{_e(e.msg)}</code></td><td>{_e(e.key)}</td>"
                     f"<td>{_e(e.channel)} → {_e(data.get('target', '?'))}</td><td>{reason}</td>"
                     f"<td class=num>{_e(e.attempt or None)}</td></tr>")
@@ -292,7 +304,8 @@ def to_html(header: RunHeader, result: RunResult | None, *, series: Series | Non
         f"<section class=card>{_facts(header, result)}</section>",
         f"<section class=card><h2>Checks</h2>{_checks(checks)}</section>",
         f"<section class=card><h2>Over time</h2>{_charts(series)}</section>",
-        _consumers(summary), _channels(summary), _dead_letters(dead_letters, dead_letter_total),
+        _retry_words(summary), _consumers(summary), _channels(summary),
+        _dead_letters(dead_letters, dead_letter_total, (summary.get("retry_presets") or {}).get("consumers")),
         _lesson(lesson),
         f"<section class=card><details><summary>Scenario file ({_e(header.scenario_path)})</summary>"
         f"<pre>{_e(header.scenario_text)}</pre><p class=sub>sha256 <code>{_e(header.scenario_hash)}</code></p>"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evtool.core.events import TraceEvent
-from evtool.report.fmt import fmt_duration, fmt_ms, fmt_override, fmt_t, headline, visible
+from evtool.report.fmt import FRAMEWORK_WORDS, fmt_duration, fmt_ms, fmt_override, fmt_t, headline, visible
 from evtool.store.codec import dumps
 from evtool.store.model import RunHeader, RunResult
 
@@ -91,6 +91,9 @@ def to_markdown(header: RunHeader, result: RunResult | None, dead_letters: Seque
     else:
         facts.append(("result", "none: the run is still open, or its process was killed"))
     lines += table(["run", code(header.id)], facts) + [""]
+    retry_lines = (summary.get("retry_presets") or {}).get("lines") or []
+    if retry_lines:  # a framework's retry preset, in the framework's own words
+        lines += ["## Retry, in the framework's words", ""] + [f"- {plain(line)}" for line in retry_lines] + [""]
     checks = result.checks if result is not None else []
     lines += ["## Checks", ""]
     if checks:
@@ -129,10 +132,11 @@ def to_markdown(header: RunHeader, result: RunResult | None, dead_letters: Seque
                          fmt_ms(latency.get("max")), fmt_ms(latency.get("mean")), f"{latency.get('count', 0):,}"]],
                        right=range(6)) + [""]
     if dead_letters:
+        presets = (summary.get("retry_presets") or {}).get("consumers") or {}
         lines += ["## Dead letters", ""]
         lines += table(["t", "message", "key", "from → to", "reason", "deliveries"],
                        [[fmt_t(e.t), code(e.msg), e.key, f"{e.channel} → {(e.data or {}).get('target', '?')}",
-                         _reason(e), e.attempt or None] for e in dead_letters], right=(0, 5))
+                         _reason(e, presets), e.attempt or None] for e in dead_letters], right=(0, 5))
         if dead_letter_total and dead_letter_total > len(dead_letters):
             lines += ["", f"Showing {len(dead_letters)} of {dead_letter_total}."]
         lines.append("")
@@ -149,11 +153,14 @@ def _evidence(items: Sequence[Any], limit: int = 10) -> str | None:
     return Md(" ".join(code(m) for m in unique[:limit]) + more)
 
 
-def _reason(e: TraceEvent) -> str:
+def _reason(e: TraceEvent, presets: dict[str, str] | None = None) -> str:
     data = e.data or {}
     reason = str(data.get("reason", "?"))
     if data.get("error"):
         reason += f" ({data['error']})"
     if data.get("by") == "application":
         reason += ", by the application"
+    preset = (presets or {}).get(e.actor or "")
+    if preset is not None:
+        reason += f", to {FRAMEWORK_WORDS[preset]['target']}"
     return reason

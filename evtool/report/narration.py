@@ -18,7 +18,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import visible
+from evtool.report.fmt import preset_summary, visible
 
 
 def _first_sentence(text: str, limit: int = 240) -> str:
@@ -120,7 +120,7 @@ def steps_parts(steps: list[dict[str, Any]]) -> list[RenderableType]:
 
 
 class RunHooks:
-    """What `evtool run` adds to a run for its lesson: the narration and the lesson's numbers.
+    """What `evtool run` adds to a run: the lesson's narration and numbers, a retry preset's words.
 
     `listeners` go to the engine; `finish` is called with the outcome once the engine finished
     (before it is recorded), `add_to` with the report before it is printed.
@@ -131,6 +131,7 @@ class RunHooks:
         from evtool.report.facts import LessonFacts
 
         self.warnings = list(warnings)
+        self.scenario = scenario
         self.facts = LessonFacts(scenario)
         self.narrator = (Narrator(scenario.lesson, answers=answers, emit=emit)
                          if scenario.lesson is not None and scenario.lesson.steps else None)
@@ -142,6 +143,9 @@ class RunHooks:
         if self.narrator is not None:
             self.narrator.finish(now)
         outcome.summary["lesson_facts"] = self.facts.facts()
+        presets = preset_summary(self.scenario)
+        if presets:  # a framework's retry preset: the report speaks its words (report/fmt.py FRAMEWORK_WORDS)
+            outcome.summary["retry_presets"] = presets
 
     def add_to(self, report: dict[str, Any]) -> None:
         report["steps"] = self.narrator.steps() if self.narrator is not None else []

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import set_argument, visible_data
+from evtool.report.fmt import retries_label, set_argument, visible_data
 from evtool.report.presentation import check_status, latency_ms, outcome_headline_style
 
 
@@ -280,7 +280,7 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     lat = s.get("latency_ms", {})
     line = (f"virtual time {report['virtual_s']:.3f}s · {report['events']:,} events · "
             f"published {s.get('published', 0):,} · acked {s.get('acked', 0):,} · "
-            f"dead-lettered {s.get('dead_lettered', 0):,} · retries {s.get('retries', 0):,}")
+            f"dead-lettered {s.get('dead_lettered', 0):,} · {retries_label(s)} {s.get('retries', 0):,}")
     if s.get("duplicates_skipped"):  # the idempotent consumer's point: repeats recognised and not applied again
         line += f" · duplicates skipped {s['duplicates_skipped']:,}"
     if lat.get("p50") is not None:  # a run without consumer latencies (a projection, a saga) says nothing here
@@ -288,6 +288,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     if report.get("wall_s") is not None:
         line += f" · wall {report['wall_s']:.2f}s"
     parts.append(Text(line, style="dim"))
+    for sentence in (s.get("retry_presets") or {}).get("lines") or []:  # a framework preset, in its own words
+        parts.append(Text(f"retry  {sentence}", style="cyan"))
     if s.get("channels"):
         parts.append(channels_table(s))
     if s.get("consumers"):

@@ -24,6 +24,7 @@ SPRING_CLOUD_STREAM_URL = "https://docs.spring.io/spring-cloud-stream/reference/
 SPRING_ERROR_HANDLING_URL = (
     "https://docs.spring.io/spring-cloud-stream/reference/spring-cloud-stream/overview-error-handling.html")
 CAMEL_DLC_URL = "https://camel.apache.org/components/next/eips/dead-letter-channel.html"
+CAMEL_DLC_HISTORY_URL = "https://mail-archive.com/commits@camel.apache.org/msg16553.html (the same page, an earlier edit)"
 CAMEL_REDELIVERY_POLICY_URL = ("https://github.com/apache/camel/blob/main/core/camel-core-processor/src/main/java/"
                                "org/apache/camel/processor/errorhandler/RedeliveryPolicy.java")
 
@@ -66,6 +67,58 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Every preset's retry object, as it would be written in a scenario."""
 
 PRESET_NAMES = tuple(PRESETS)
+
+DOCUMENTED: dict[str, tuple[tuple[str, str, Any, str, str], ...]] = {
+    "spring-cloud-stream": (
+        ("maxAttempts", "max_attempts", 3, "If processing fails, the number of attempts to process the message "
+         "(including the first). Set to 1 to disable retry. Default: 3.", SPRING_CLOUD_STREAM_URL),
+        ("backOffInitialInterval", "backoff.initial", "1s", "The backoff initial interval on retry. Default: 1000.",
+         SPRING_CLOUD_STREAM_URL),
+        ("backOffMultiplier", "backoff.multiplier", 2.0, "The backoff multiplier. Default: 2.0.",
+         SPRING_CLOUD_STREAM_URL),
+        ("backOffMaxInterval", "backoff.max", "10s", "The maximum backoff interval. Default: 10000.",
+         SPRING_CLOUD_STREAM_URL),
+        ("RetryTemplate (in-process)", "mode", "in_place", "binder will make several attempts at re-trying the same "
+         "message (3 by default) using RetryTemplate", SPRING_ERROR_HANDLING_URL),
+        ("the binder's DLQ", "on_exhausted", "dead_letter", "If retries are unsuccessful it is up to the error "
+         "handling mechanism which may drop the message, re-queue the message for re-processing or send the "
+         "failed message to DLQ.", SPRING_ERROR_HANDLING_URL),
+    ),
+    "camel-dead-letter-channel": (
+        ("maximumRedeliveries", "max_attempts", 1, "maximumRedeliveries=0 ... Setting the maximumRedeliveries to 0 "
+         "will disable any redelivery attempt.", CAMEL_DLC_URL),
+        ("redeliveryDelay", "backoff.delay", "1s", "redeliveryDelay=1000L (1 second)", CAMEL_DLC_URL),
+        ("useExponentialBackOff", "backoff.type", "constant", "And the exponential backoff and collision avoidance "
+         "is turned off.", CAMEL_DLC_URL),
+        ("backOffMultiplier", "backoff.multiplier", 2.0, "backOffMultiplier = 2", CAMEL_REDELIVERY_POLICY_URL),
+        ("maximumRedeliveryDelay", "backoff.max", "60s", "maximumRedeliveryDelay = 60 * 1000L (60 seconds)",
+         CAMEL_DLC_URL),
+        ("redelivery inside the route", "mode", "in_place", "This implementation will block while sleeping",
+         CAMEL_REDELIVERY_POLICY_URL),
+        ("Dead Letter Channel", "on_exhausted", "dead_letter", "When all attempts of redelivery have failed the "
+         "Exchange is moved to the dead letter queue (the dead letter endpoint).", CAMEL_DLC_HISTORY_URL),
+    ),
+}
+"""Per preset: (the framework's name for the setting, the evtool key, its value, the documentation's sentence,
+where it is). docs/profiles.md shows this table; tests/report/test_framework_words.py checks it against PRESETS."""
+
+
+def presets_markdown() -> str:
+    """The "Retry presets" section of docs/profiles.md: each default with the sentence it comes from."""
+    out = ["## Retry presets (Spring Cloud Stream, Apache Camel)", "",
+           "A consumer's `retry: {preset: NAME}` takes a framework's documented retry defaults; keys written next",
+           "to `preset` win (`evtool/scenario/presets.py`). Both frameworks retry in the application, so the",
+           "broker delivers once. Spring counts attempts (maxAttempts includes the first); Camel counts",
+           "redeliveries (maximumRedeliveries excludes the first attempt, so evtool's `max_attempts` is it + 1).",
+           ""]
+    for name, rows in DOCUMENTED.items():
+        out += [f"### `{name}`", "", "| framework setting | evtool key | value | documentation says | source |",
+                "|---|---|---|---|---|"]
+        for setting, key, value, quote, url in rows:
+            cells = (setting, f"`{key}`", f"`{value}`", f'"{quote}"', url)
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
 
 SOURCES: dict[str, tuple[str, ...]] = {
     "spring-cloud-stream": (SPRING_CLOUD_STREAM_URL, SPRING_ERROR_HANDLING_URL),

@@ -323,8 +323,10 @@ def test_extend_lease() -> None:
 
 
 def test_grouped_queue_one_in_flight_per_group() -> None:
-    """SQS FIFO: one message per group at a time, in order; a failing message blocks only its group (§1.3)."""
-    rig = Rig("sqs-fifo")
+    """group_receive one: one message per group at a time, in order; a failing message blocks only its group.
+
+    (sqs-fifo receives several of a group at once: tests/core/test_fifo_batch_receive.py.)"""
+    rig = Rig("sqs-fifo", group_receive="one")
     b = rig.broker
     b.declare("q", GroupedQueueConfig())
     b.subscribe(0, "q", "c", 1, prefetch=10)
@@ -342,7 +344,7 @@ def test_grouped_queue_one_in_flight_per_group() -> None:
 
 def test_grouped_queue_group_key_header() -> None:
     """The group may come from a header (MessageGroupId)."""
-    rig = Rig("sqs-fifo")
+    rig = Rig("sqs-fifo", group_receive="one")
     b = rig.broker
     b.declare("q", GroupedQueueConfig(group_key="MessageGroupId"))
     b.subscribe(0, "q", "c", 1, prefetch=10)

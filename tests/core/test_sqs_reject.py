@@ -82,7 +82,7 @@ def test_sqs_fifo_reject_keeps_the_group_blocked_until_the_timeout() -> None:
     rig = Rig("sqs-fifo")
     b = rig.broker
     b.declare("q", GroupedQueueConfig(ack_timeout_ns=30 * S))
-    b.subscribe(0, "q", "c", 0, prefetch=5)
+    b.subscribe(0, "q", "c", 0, prefetch=1)   # MaxNumberOfMessages 1: a larger one takes a2 in the same receive
     rig.publish(0, "q", "a1", "a2", key="A")
     (d1,) = b.pump(0)
     b.reject(1 * S, d1.tag)

@@ -39,15 +39,19 @@ def _poison(sets: list[str]) -> tuple[int, int, list[tuple[str, Any, Any]]]:
       "consumers.ledger.retry.backoff.type=exponential"], (1, 3, [("dead_lettered", "rejected", "payments.dlq")])),
     ([BROKER_RETRY], (5, 5, [("dead_lettered", "max_deliveries", "payments.dlq")])),
     (["broker.profile=rabbitmq-quorum", BROKER_RETRY], (6, 6, [("dead_lettered", "max_deliveries", "payments.dlq")])),
+    (["broker.profile=rabbitmq-classic", "channels.payments.max_deliveries=unlimited",
+      "consumers.ledger.retry={mode: redeliver, max_attempts: forever, on_exhausted: requeue, "
+      "backoff: {type: constant, delay: 1s}}"], (48, 48, [])),
     (["broker.profile=sqs-standard", BROKER_RETRY], (5, 5, [("dead_lettered", "max_deliveries", "payments.dlq")])),
     (["broker.profile=nats-jetstream", BROKER_RETRY], (5, 5, [("max_deliveries_reached", None, None)])),
     (["broker.profile=kafka", BROKER_RETRY], (5, 5, [("dropped", "max_deliveries", None)])),
     (["broker.profile=redis-streams", BROKER_RETRY], (5, 5, [("dead_lettered", "max_deliveries", "payments.dlq")])),
-], ids=["spring", "camel", "camel-3", "default", "rabbitmq-quorum", "sqs-standard", "nats", "kafka", "redis"])
+], ids=["spring", "camel", "camel-3", "default", "rabbitmq-quorum", "rabbitmq-classic", "sqs-standard", "nats",
+        "kafka", "redis"])
 def test_each_variation_does_what_the_lesson_says(sets: list[str], expected: tuple[Any, ...]) -> None:
     """Spring: 1 delivery, 3 attempts, the binder DLQ. Camel: 1 and 1 (maximumRedeliveries 0). The broker's
     retry: 5 deliveries (6 on a quorum queue, which counts returns), then DLQ, kept (NATS) or archived
-    (Kafka share groups)."""
+    (Kafka share groups); a classic queue has no limit: redelivered every second until the drain gives up."""
     assert _poison(sets) == expected
 
 

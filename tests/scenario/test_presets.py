@@ -212,9 +212,12 @@ def test_explain_uses_the_frameworks_words() -> None:
     from evtool.cli.explain import retry_words
 
     assert retry_words(_retry("{preset: spring-cloud-stream}")) == (
-        "retry spring-cloud-stream: maxAttempts 3, exponential (in_place) → binder DLQ")
+        "retry spring-cloud-stream: maxAttempts 3 (counts the first delivery), exponential, in-process "
+        "(the binder's RetryTemplate) → binder DLQ")
     assert retry_words(_retry("{preset: camel-dead-letter-channel, max_attempts: 4}")) == (
-        "retry camel-dead-letter-channel: maximumRedeliveries 3, constant (in_place) → dead letter channel")
+        "retry camel-dead-letter-channel: maximumRedeliveries 3 (excludes the first attempt), constant, in-process "
+        "(the RedeliveryPolicy) → dead letter channel")
     forever = _retry("{preset: camel-dead-letter-channel, max_attempts: forever, on_exhausted: drop}")
-    assert retry_words(forever) == "retry camel-dead-letter-channel: maximumRedeliveries -1, constant (in_place) → drop"
+    assert retry_words(forever) == ("retry camel-dead-letter-channel: maximumRedeliveries -1 (excludes the first "
+                                    "attempt), constant, in-process (the RedeliveryPolicy) → drop")
     assert retry_words(_retry("{max_attempts: 2, on_exhausted: drop}")) == "retry 2× none (redeliver) → drop"

@@ -66,9 +66,12 @@ def test_poison_across_brokers_matches_the_core_under_sqs_standard(sqs_url: str)
 def test_poison_blocks_its_fifo_group_under_sqs_fifo(sqs_url: str) -> None:
     """sqs-fifo with a grouped_queue: "Messages within the same message group are always processed one at a
     time, in strict order" (FIFO key terms). The keyless orders share one group, so they wait behind the
-    poison message until the redrive policy moves it: orders-keep-flowing fails on both, the rest pass."""
+    poison message until the redrive policy moves it: orders-keep-flowing fails on both, the rest pass.
+    MaxNumberOfMessages 1 (prefetch 1), as in the lesson's variation: a larger receive takes orders of the group
+    together with the poison message, and they are handled while it waits (Profile.group_receive batch)."""
     loaded = load_scenario("evtool/lessons/poison-across-brokers.yaml", [
-        "broker.profile=sqs-fifo", "channels.orders.kind=grouped_queue", *POISON_SHORT])
+        "broker.profile=sqs-fifo", "channels.orders.kind=grouped_queue", "consumers.billing.prefetch=1",
+        *POISON_SHORT])
     local = Engine(loaded).run()
     real = run_on_transport(loaded, "sqs", url=sqs_url)
     assert real.extra["problems"] == []

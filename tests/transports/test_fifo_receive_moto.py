@@ -1,0 +1,59 @@
+"""The SQS endpoint (moto's server here) against tests/core/test_fifo_batch_receive.py: one ReceiveMessage
+returns several messages of a FIFO message group, and the group stays blocked until all of them are deleted
+("When you specify a MaxNumberOfMessages parameter in the ReceiveMessage API call, SQS returns as many
+messages with the same message group ID as possible.",
+https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from evtool.core.channel_config import GroupedQueueConfig
+from evtool.core.message import Message
+from evtool.core.profiles import get_profile
+
+
+def _client(url: str) -> Any:
+    import boto3
+
+    return boto3.client("sqs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x",
+                        aws_secret_access_key="x")
+
+
+def _core(groups: str, prefetch: int) -> list[list[str]]:
+    """The core's receives on the same queue: (first receive, receive after deleting the first message)."""
+    from evtool.core.broker import Broker
+
+    b = Broker(get_profile("sqs-fifo"), lambda e: None)
+    b.declare("q", GroupedQueueConfig())
+    b.subscribe(0, "q", "c", 0, prefetch=prefetch)
+    for i, g in enumerate(groups):
+        b.publish(0, "q", Message(f"{g}{i}", key=g))
+    first = b.pump(0)
+    b.ack(1, first[0].tag)
+    return [[d.msg.id for d in first], [d.msg.id for d in b.pump(1)]]
+
+
+def _endpoint(url: str, groups: str, prefetch: int) -> list[list[str]]:
+    c = _client(url)
+    q = c.create_queue(QueueName=f"evtool-fifo-{uuid.uuid4().hex[:8]}.fifo",
+                       Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"})["QueueUrl"]
+    try:
+        for i, g in enumerate(groups):
+            c.send_message(QueueUrl=q, MessageBody=f"{g}{i}", MessageGroupId=g, MessageDeduplicationId=f"d{i}")
+        first = c.receive_message(QueueUrl=q, MaxNumberOfMessages=prefetch)["Messages"]
+        c.delete_message(QueueUrl=q, ReceiptHandle=first[0]["ReceiptHandle"])
+        # MaxNumberOfMessages 10 here: only the free prefetch in the core, but the blocked group must stay blocked
+        second = c.receive_message(QueueUrl=q, MaxNumberOfMessages=prefetch - len(first) + 1).get("Messages", [])
+        return [[m["Body"] for m in first], [m["Body"] for m in second]]
+    finally:
+        c.delete_queue(QueueUrl=q)
+
+
+def test_a_receive_takes_a_group_in_one_batch_on_the_endpoint_and_the_core(sqs_url: str) -> None:
+    assert _endpoint(sqs_url, "AAABB", 10) == _core("AAABB", 10) == [["A0", "A1", "A2", "B3", "B4"], []]
+
+
+def test_the_group_stays_blocked_until_the_whole_batch_is_deleted(sqs_url: str) -> None:
+    assert _endpoint(sqs_url, "AAAB", 2) == _core("AAAB", 2) == [["A0", "A1"], ["B3"]]
