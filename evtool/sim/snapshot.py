@@ -121,6 +121,12 @@ class LaneView:
     channel: str
     cells: tuple[LaneCell, ...]
     order_breaks: int = 0
+    kind: str = "queue"
+    """What the lane is: `queue` (a whole queue: no order is promised, no order breaks are marked),
+    `partition` (a log partition), `group` (a message group of a grouped queue) or `key` (one key of a
+    queue whose consumer declares `ordering`)."""
+    part: str | None = None
+    """The partition number, the message group or the key (None for a whole queue)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from pathlib import Path
 
+from host_driving import manual_host as host_manual_host
+from host_driving import tick_until, to_lesson_step
 from textual.pilot import Pilot
 
 from evtool.scenario.loader import LoadedScenario
-from evtool.sim.host import EngineHost, Resume, SetSpeed
+from evtool.sim.host import EngineHost
 from evtool.sim.snapshot import Snapshot
 from evtool.tui.app import EvtoolApp
 from evtool.tui.flow import FlowTracker
 from evtool.tui.sagas import SagaTracker
+
+__all__ = ["LESSON", "ROOT", "make_app", "manual_host", "sync", "text_of", "tick_until", "to_lesson_step"]
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = ROOT / "scenarios" / "retries-dlq-poison.yaml"
@@ -27,34 +29,7 @@ def manual_host(loaded: LoadedScenario, **kwargs: object) -> EngineHost:
         listeners.append(SagaTracker(loaded.model))
     if not any(isinstance(x, FlowTracker) for x in listeners):
         listeners.append(FlowTracker())
-    host = EngineHost(loaded, threaded=False, listeners=listeners, **kwargs)  # type: ignore[arg-type]
-    host.start()
-    return host
-
-
-def tick_until(host: EngineHost, done: Callable[[Snapshot], bool], dt: float = 0.25,
-               limit: int = 5000) -> Snapshot:
-    """Tick (pretending `dt` wall seconds each) until `done(snapshot)`; fails after `limit` ticks."""
-    snap = host.snapshot()
-    for _ in range(limit):
-        if done(snap):
-            return snap
-        snap = host.tick(dt)
-    raise AssertionError(f"condition not reached by t={snap.now_ns / 1e9:.3f}s")
-
-
-def to_lesson_step(host: EngineHost, index: int) -> Snapshot:
-    """Run (fast, resuming past lesson pauses) until lesson step `index` has fired."""
-    host.submit(SetSpeed(math.inf))
-
-    def reached(s: Snapshot) -> bool:
-        if s.lesson is not None and any(i == index for i, _ in s.lesson.fired):
-            return True
-        if s.paused:
-            host.submit(Resume())
-        return False
-
-    return tick_until(host, reached)
+    return host_manual_host(loaded, listeners=listeners, **kwargs)
 
 
 def text_of(widget: object) -> str:

@@ -132,6 +132,12 @@ def end_of_lesson(loaded: LoadedScenario) -> Scene:
     return EvtoolApp(host=host, auto_poll=False, threaded_hosts=False), ()
 
 
+def matrix(loaded: LoadedScenario) -> Scene:
+    """The end screen, then `m`: the lesson and its variations side by side (checks × runs)."""
+    app, _keys = end_of_lesson(loaded)
+    return app, ("m",)
+
+
 def help_screen(loaded: LoadedScenario) -> Scene:
     """The help dialog."""
     host = manual_host(loaded)
@@ -159,6 +165,7 @@ SCENES: dict[str, Callable[[LoadedScenario], Scene]] = {
     "saga-sequence": saga_sequence,
     "fanout": fanout,
     "end": end_of_lesson,
+    "matrix": matrix,
     "partitions": partitions,
     "run-over": run_over,
 }

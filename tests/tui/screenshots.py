@@ -8,8 +8,11 @@ virtual time, so the pictures are the same on every machine.
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared test helpers (as under pytest)
 
 from evtool.scenario.lessons import checked_lessons
 from evtool.scenario.loader import load_scenario
@@ -31,6 +34,7 @@ SHOTS: list[tuple[str, str, tuple[int, int]]] = [
     ("saga-view.svg", "sagas", (120, 32)),
     ("saga-sequence.svg", "saga-sequence", (120, 36)),
     ("end-of-lesson.svg", "end", (100, 30)),
+    ("variations-matrix.svg", "matrix", (100, 30)),
 ]
 
 
@@ -39,6 +43,7 @@ async def shoot(app: EvtoolApp, keys: tuple[str, ...], size: tuple[int, int], pa
         await pilot.pause()
         for key in keys:
             await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()  # the variations matrix runs in a worker
         await pilot.pause()
         await pilot.pause()
         path.write_text(app.export_screenshot(title="evtool"), encoding="utf-8")

@@ -150,3 +150,42 @@ def test_tui_with_an_unknown_lesson_id_suggests_one() -> None:
     result = CliRunner().invoke(cli, ["tui", "retries-dlq-poisn", "--no-record"])
     assert result.exit_code == 2
     assert "retries-dlq-poison" in result.output
+
+
+def test_run_with_tui_follows_sagas_and_flow_from_the_first_event(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """`evtool run LESSON --tui`: the saga and flow trackers are on the engine before it starts, so the
+    saga panel and the graph see the run from its first event (attached late, they missed its start)."""
+    from evtool.cli.app import app as evtool_app
+    from evtool.tui.app import EvtoolApp
+    from evtool.tui.flow import find_flow
+    from evtool.tui.sagas import find_tracker
+
+    seen: list[tuple[int, int, bool]] = []
+
+    def tick_until_versions(sagas: Any, flow: Any) -> None:
+        import time
+
+        for _ in range(400):
+            if sagas.version and flow.version:
+                return
+            time.sleep(0.01)
+
+    def fake_run(self: EvtoolApp, *args: Any, **kwargs: Any) -> None:
+        host = self.host
+        assert host is not None
+        listeners = host.engine.listeners
+        sagas, flow = find_tracker(listeners), find_flow(listeners)
+        assert sagas is not None and flow is not None, listeners
+        seen.append((sagas.version, flow.version, getattr(host, "_started", False)))
+        host.start()  # threaded: runs until close
+        tick_until_versions(sagas, flow)
+        seen.append((sagas.version, flow.version, True))
+
+    monkeypatch.setattr(EvtoolApp, "run", fake_run)
+    lesson = Path(LESSON).parent / "order-saga.yaml"
+    result = CliRunner().invoke(evtool_app, ["run", str(lesson), "--tui", "--db", str(tmp_path / "r.db")])
+    assert result.exit_code in (0, 1, 130), result.output
+    # Before the engine started, the trackers were there and had seen nothing; then they saw the run.
+    assert seen[0] == (0, 0, False)
+    assert seen[1][0] > 0 and seen[1][1] > 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from textual.containers import VerticalScroll
 
 from evtool.scenario.lessons import checked_lessons
 from evtool.scenario.loader import LoadedScenario
@@ -59,9 +60,16 @@ async def test_the_end_screen_opens_by_itself_and_launches_a_variation_in_place(
         end = app.screen
         assert isinstance(end, EndModal)
         shown = text_of(end.query_one("#end-text"))
-        assert "every check held" in shown and "Try next:" in shown
-        assert " 1  Mark ParseError as non-retryable" in shown and " 2  Turn idempotency off" in shown
-        assert " 3  Set retry.on_exhausted: requeue" in shown  # every variation is structured: each has a key
+        assert "every check held" in shown and "Try next" in shown
+        # 80×24: one line per variation, what it breaks first.
+        assert " 1  breaks poison-attempts: Mark ParseError as non-retryable" in shown
+        assert " 2  breaks charged-once: Turn idempotency off" in shown
+        assert " 3  breaks poison-attempts: Set retry.on_exhausted: requeue" in shown  # each variation has a key
+        # Nothing scrolls: the text and the keys under it are all on screen.
+        scroll = end.query_one(VerticalScroll)
+        assert scroll.max_scroll_y == 0, scroll.virtual_size
+        keys = end.query_one("#end-keys")
+        assert "run it again" in text_of(keys) and keys.region.bottom <= 24 and keys.region.height >= 1
         await pilot.press("1")
         await pilot.pause()
         dash = app.screen

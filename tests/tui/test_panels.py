@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from evtool.scenario.loader import LoadedScenario
-from evtool.sim.host import InjectFault
+from evtool.scenario.loader import LoadedScenario, load_scenario
+from evtool.sim.host import InjectFault, Resume
 from evtool.tui.widgets.channel_table import ChannelTable
 from evtool.tui.widgets.check_table import CheckTable
 from evtool.tui.widgets.consumer_table import ConsumerTable
@@ -19,7 +19,7 @@ from evtool.tui.widgets.retry_table import RetryTable
 from evtool.tui.widgets.run_status import RunStatus
 from evtool.tui.widgets.topology import TopologyView
 
-from .helpers import make_app, sync, text_of, tick_until, to_lesson_step
+from .helpers import ROOT, make_app, sync, text_of, tick_until, to_lesson_step
 
 pytestmark = pytest.mark.asyncio
 SIZE = (120, 40)
@@ -64,22 +64,57 @@ async def test_tables_are_updated_by_key_never_rebuilt(lesson: LoadedScenario, m
         for _ in range(5):
             await sync(app, pilot, 1.0)
         assert list(table.rows) == keys
+        # A row is drawn again only when its cells change: repainting draws nothing new.
+        drawn = table.renders
+        table.refresh()
+        await pilot.pause()
+        assert table.renders == drawn
+        # One more second of the run: orders changes, orders.dlq (still empty) is not drawn again.
+        await sync(app, pilot, 1.0)
+        assert 1 <= table.renders - drawn < len(keys)
 
 
-async def test_lanes_show_states_delivery_counts_and_order_breaks(lesson: LoadedScenario) -> None:
+async def test_a_plain_queue_is_one_lane_without_order_marks(lesson: LoadedScenario) -> None:
+    """retries-dlq-poison: `orders` is a plain queue read by competing consumers; it promises no order, so
+    it is one lane with states and delivery counts, and never a ⚠ (nor the ⚠ in the legend)."""
     app, host = make_app(lesson)
     async with app.run_test(size=SIZE) as pilot:
-        snap = tick_until(host, lambda s: any(c.attempt > 1 for lane in s.lanes for c in lane.cells)
-                          and any(lane.order_breaks for lane in s.lanes), dt=1.0)
+        snap = tick_until(host, lambda s: any(c.attempt > 1 for lane in s.lanes for c in lane.cells), dt=1.0)
+        tick_until(host, lambda s: s.now_ns > snap.now_ns + 10e9, dt=1.0)
         app.pull()
         await pilot.pause()
         lanes = app.dashboard.query_one(Lanes)  # type: ignore[union-attr]
         text = text_of(lanes)
-        assert text.startswith("orders")
-        assert "⚠" in text  # a key's order broke (a retried message finished after a later one)
+        assert text.startswith("orders") and len(lanes.lanes) == 1 and lanes.lanes[0].kind == "queue"
         assert "✓" in text and "○ ready" in text  # cells, and the legend
+        assert "⚠" not in text and not any(c.broken for c in lanes.lanes[0].cells)
+
+
+async def test_lanes_per_key_where_the_order_is_judged_mark_order_breaks() -> None:
+    """ordering-sequence-numbers with 3 competing instances: the consumer's per-account order is checked, so
+    each account key gets its own lane, labelled `key acct-NN`; a message acknowledged after a later one of
+    its key is marked ⚠, and the lane counts them."""
+    loaded = load_scenario(ROOT / "scenarios" / "ordering-sequence-numbers.yaml",
+                           {"consumers.statements.instances": 3})
+    app, host = make_app(loaded)
+    async with app.run_test(size=SIZE) as pilot:
+        def broke(s):  # type: ignore[no-untyped-def]
+            if s.paused:  # past the lesson's pauses
+                host.submit(Resume())
+            return any(lane.order_breaks for lane in s.lanes)
+
+        snap = tick_until(host, broke, dt=1.0)
+        app.pull()
+        await pilot.pause()
+        lanes = app.dashboard.query_one(Lanes)  # type: ignore[union-attr]
+        text = text_of(lanes)
+        assert all(lane.kind == "key" for lane in snap.lanes) and 1 < len(snap.lanes) <= 8
+        assert [line.split()[0] for line in text.splitlines()[: len(snap.lanes)]] == ["key"] * len(snap.lanes)
+        assert "⚠" in text and "order broke" in text
         broken = [c for lane in snap.lanes for c in lane.cells if c.broken]
         assert broken and all(c.state == "acked" for c in broken)
+        for lane in snap.lanes:  # one key per lane
+            assert {c.key for c in lane.cells} <= {lane.part}
 
 
 async def test_retry_scheduler_counts_down_in_virtual_time(lesson: LoadedScenario) -> None:

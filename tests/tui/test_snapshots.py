@@ -23,6 +23,7 @@ def shoot(snap_compare: Callable[..., bool], scene: scenes.Scene, size: tuple[in
         await pilot.pause()
         for key in keys:
             await pilot.press(key)
+        await pilot.app.workers.wait_for_complete()  # the variations matrix runs in a worker
         await pilot.pause()
         await pilot.pause()
 
@@ -131,3 +132,11 @@ def test_end_of_lesson(snap_compare: Callable[..., bool], lesson: LoadedScenario
     ` 1 ` Mark ParseError as non-retryable … (breaks poison-attempts), ` 2 ` Turn idempotency off …, two tips
     with a `·`, then the keys ` r ` run it again, ` l ` back to the lessons, ` m ` the variations side by side."""
     assert shoot(snap_compare, scenes.end_of_lesson(lesson), size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_variations_matrix(snap_compare: Callable[..., bool], lesson: LoadedScenario, size: tuple[int, int]) -> None:
+    """`m` on the end screen: a table with the columns lesson, try 1 … try 4; the row `outcome` (passed in
+    green, failed in red), one row per check with ✓ or ✗ (a `!` where the run did not expect that verdict),
+    then deliveries, dead letters, duplicates; under it what each column ran (`try 2: --set …`)."""
+    assert shoot(snap_compare, scenes.matrix(lesson), size)

@@ -2,8 +2,18 @@
 
 `TraceFold` keeps a ring of recent events, a window of message lifecycles
 (the most recently touched messages, each with its first few and latest
-events), one lane per channel (and topic subscription), pending retries and
-dead letters. Every structure has a bound, so a long run never grows the host.
+events), lanes, pending retries and dead letters. Every structure has a bound,
+so a long run never grows the host.
+
+Lanes are split only where ordering matters, and only there is a message
+marked when its key's order broke (acknowledged after a later message with
+the same key): one lane per partition of a log, one per message group of a
+grouped queue (the key, as the engine groups by it), one per key of a queue
+whose consumer declares `ordering` or is judged by a `per_key_order` check
+(the message key: an `ordering.key` expression is not evaluated here). Those
+keyed lanes are the first `KEY_LANES` keys published on the channel, so the
+picture stays steady. Any other queue is one lane that shows its messages'
+states and promises no order.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ LIFECYCLE_EVENTS = 64
 """Events kept per message lifecycle (the first few and the latest)."""
 LANE_CELLS = 120
 """Most recent messages kept per lane."""
+KEY_LANES = 8
+"""Lanes per grouped queue or ordered queue (its first groups or keys; later ones get no lane)."""
 ORDER_KEYS = 20_000
 """Keys whose order the host tracks per lane (least recently used are forgotten)."""
 MAX_RETRIES = 5000
@@ -73,11 +85,13 @@ class _Msg:
 class _Lane:
     """One lane: recent cells by message id, and per-key order tracking."""
 
-    __slots__ = ("name", "channel", "cells", "order", "breaks", "seq")
+    __slots__ = ("name", "channel", "cells", "order", "breaks", "seq", "kind", "part")
 
-    def __init__(self, name: str, channel: str) -> None:
+    def __init__(self, name: str, channel: str, kind: str = "queue", part: str | None = None) -> None:
         self.name = name
         self.channel = channel
+        self.kind = kind
+        self.part = part
         # msg -> [key, state, attempt, publish index, broken]
         self.cells: OrderedDict[str, list[Any]] = OrderedDict()
         self.order: OrderedDict[str, int] = OrderedDict()
@@ -99,9 +113,19 @@ class TraceFold:
         self.logs = {n for n, c in scenario.channels.items() if isinstance(c, m.LogChannel)}
         self.lane_channels = {n for n, c in scenario.channels.items()
                               if not isinstance(c, m.RouterChannel) and getattr(c, "role", "normal") != "dead_letter"}
+        # Where ordering matters: a grouped queue's message groups, the keys of a queue read by a
+        # consumer that declares `ordering`.
+        self.keyed: dict[str, str] = {n: "group" for n, c in scenario.channels.items()
+                                      if isinstance(c, m.GroupedQueueChannel)}
+        judged = {getattr(e, "consumer", None) for e in scenario.expect if getattr(e, "check", None) == "per_key_order"}
+        for name, c in scenario.consumers.items():
+            if (c.ordering is not None or name in judged) and c.from_ in self.lane_channels \
+                    and c.from_ not in self.logs:
+                self.keyed.setdefault(c.from_, "key")
         self.lanes: dict[str, _Lane] = {}
+        self._keyed_lanes: dict[str, OrderedDict[str, _Lane]] = {n: OrderedDict() for n in self.keyed}
         for n in scenario.channels:
-            if n in self.lane_channels and n not in self.logs:
+            if n in self.lane_channels and n not in self.logs and n not in self.keyed:
                 self.lanes[n] = _Lane(n, n)
         self.max_attempts: dict[str, int | None] = {}
         for name, c in scenario.consumers.items():
@@ -114,6 +138,8 @@ class TraceFold:
         ch = ev.channel
         if ch not in self.lane_channels:
             return None
+        if ch in self.keyed:
+            return self._keyed_lane(ev, ch)  # type: ignore[arg-type]
         if ch not in self.logs:
             return self.lanes.get(ch)  # type: ignore[arg-type]
         part = ev.data.get("partition") if ev.data else None
@@ -121,10 +147,29 @@ class TraceFold:
             name = f"{ch}[{part}]"
             lane = self.lanes.get(name)
             if lane is None:
-                lane = self.lanes[name] = _Lane(name, ch)  # type: ignore[arg-type]
+                lane = self.lanes[name] = _Lane(name, ch, "partition", str(part))  # type: ignore[arg-type]
             return lane
         for lane in self.lanes.values():
             if lane.channel == ch and ev.msg in lane.cells:
+                return lane
+        return None
+
+    def _keyed_lane(self, ev: TraceEvent, ch: str) -> _Lane | None:
+        lanes = self._keyed_lanes[ch]
+        if ev.kind in ("published", "enqueued", "routed") and ev.key is not None:
+            key = str(ev.key)
+            lane = lanes.get(key)
+            if lane is None:
+                if len(lanes) >= KEY_LANES:  # the first few keys keep their lanes: a steady picture
+                    return None
+                lane = lanes[key] = _Lane(f"{ch}{{{key}}}", ch, self.keyed[ch], key)
+            return lane
+        key = str(ev.key) if ev.key is not None else None
+        lane = lanes.get(key) if key is not None else None
+        if lane is not None and ev.msg in lane.cells:
+            return lane
+        for lane in lanes.values():
+            if ev.msg in lane.cells:
                 return lane
         return None
 
@@ -146,7 +191,7 @@ class TraceFold:
             cell[1] = state
         if ev.attempt:
             cell[2] = ev.attempt
-        if ev.kind == "acked" and cell[0] is not None:
+        if ev.kind == "acked" and cell[0] is not None and lane.kind != "queue":
             key = cell[0]
             order = lane.order
             best = order.get(key)
@@ -266,9 +311,9 @@ class TraceFold:
     def lane_views(self) -> tuple[LaneView, ...]:
         """Every lane, frozen."""
         out = []
-        for lane in self.lanes.values():
+        for lane in [*self.lanes.values(), *(x for ls in self._keyed_lanes.values() for x in ls.values())]:
             cells = tuple(LaneCell(mid, c[0], c[1], c[2], c[4]) for mid, c in lane.cells.items())
-            out.append(LaneView(lane.name, lane.channel, cells, lane.breaks))
+            out.append(LaneView(lane.name, lane.channel, cells, lane.breaks, lane.kind, lane.part))
         return tuple(out)
 
     def retry_views(self) -> tuple[RetryView, ...]:

@@ -68,9 +68,10 @@ def what_happened(checks: Sequence[CheckView], expected_fails: Sequence[str] = (
 
 
 def closing_text(outcome: str | None, checks: Sequence[CheckView], variation: Variation | None,
-                 lesson: m.Lesson | None, quiz: tuple[int, int] = (0, 0)) -> Text:
+                 lesson: m.Lesson | None, quiz: tuple[int, int] = (0, 0), width: int | None = None) -> Text:
     """The closing words: the outcome, what happened instead of the script (if anything), the quiz score,
-    the try-next list."""
+    the try-next list. With `width` (a short terminal) each try-next item is one line cut to that width,
+    the check it breaks first, so the whole screen fits without scrolling."""
     t = Text()
     fails = variation.fails if variation else ()
     surprises = what_happened(checks, fails)
@@ -95,24 +96,38 @@ def closing_text(outcome: str | None, checks: Sequence[CheckView], variation: Va
     right, asked = quiz
     if asked:
         t.append(f"\nQuiz: {right} of {asked} right", style="bold cyan")
-        t.append(" (stored with the run: `evtool runs` and the lesson picker show it)\n", style="dim")
+        t.append("\n" if width else " (stored with the run: `evtool runs` and the lesson picker show it)\n",
+                 style="dim")
     items = variations(lesson)
     if items:
-        t.append("\nTry next:\n", style="bold")
+        t.append("\nTry next" + (" (its number runs it; m shows them all in full)" if width else "") + ":\n",
+                 style="bold")
         for var, say in items:
+            line = Text()
             if var is not None:
                 key = var.label.split()[-1]
-                t.append(f" {key} ", style="bold reverse")
-                t.append(" " + visible(say))
-                if var.fails:
-                    t.append("  (breaks " + visible(", ".join(var.fails)) + ")", style="dim")
+                line.append(f" {key} ", style="bold reverse")
+                if width and var.fails:
+                    line.append(" breaks " + visible(", ".join(var.fails)) + ":", style="yellow")
+                line.append(" " + visible(say))
+                if var.fails and not width:
+                    line.append("  (breaks " + visible(", ".join(var.fails)) + ")", style="dim")
             else:
-                t.append(" · ", style="dim")
-                t.append(visible(say), style="dim")
+                line.append(" · ", style="dim")
+                line.append(visible(say), style="dim")
+            if width:
+                line.truncate(width, overflow="ellipsis")
+            t.append_text(line)
             t.append("\n")
-    t.append("\n")
-    for key, words in (("r", "run it again"), ("l", "back to the lessons"), ("m", "the variations side by side"),
-                       ("esc", "stay here")):
+    return t.rstrip() or t
+
+
+def end_keys(replay: bool = False) -> Text:
+    """The keys of the end screen (always on screen, under the text)."""
+    t = Text()
+    keys = [("l", "the lessons"), ("esc", "stay here")] if replay else [
+        ("r", "run it again"), ("l", "the lessons"), ("m", "side by side"), ("esc", "stay here")]
+    for key, words in keys:
         t.append(f" {key} ", style="bold reverse")
         t.append(f" {words}  ")
     return t
@@ -134,8 +149,12 @@ class EndModal(ModalScreen[None]):
     EndModal { align: center middle; }
     EndModal > Vertical { width: 96%; max-width: 110; height: auto; max-height: 96%; border: round $accent;
                           background: $surface; padding: 0 1; }
-    EndModal VerticalScroll { height: auto; max-height: 100%; }
+    EndModal VerticalScroll { height: auto; max-height: 1fr; }
+    EndModal #end-keys { height: auto; margin-top: 1; }
     """
+
+    COMPACT_BELOW = 30
+    """Terminal rows below which each try-next item is one line (80×24 fits without scrolling)."""
 
     def __init__(self, outcome: str | None, checks: Sequence[CheckView], variation: Variation | None,
                  lesson: m.Lesson | None, *, replay: bool = False, quiz: tuple[int, int] = (0, 0)) -> None:
@@ -154,8 +173,22 @@ class EndModal(ModalScreen[None]):
             title = self.lesson.title if self.lesson else "The run is over"
             box.border_title = markup_safe(f"The end: {title}")
             with VerticalScroll():
-                yield Static(closing_text(self.outcome, self.checks, self.variation, self.lesson, self.quiz),
-                             id="end-text")
+                yield Static(closing_text(self.outcome, self.checks, self.variation, self.lesson, self.quiz,
+                                          width=self._compact_width()), id="end-text")
+            yield Static(end_keys(self.replay), id="end-keys")
+
+    def _compact_width(self) -> int | None:
+        """The text's width in a short terminal (each item one line), else None."""
+        width, height = self.app.size
+        if height >= self.COMPACT_BELOW:
+            return None
+        return max(20, min(110, int(width * 0.96)) - 4)  # the box's width, less border and padding
+
+    def on_resize(self) -> None:
+        """Short or tall: lay the text out again."""
+        self.query_one("#end-text", Static).update(
+            closing_text(self.outcome, self.checks, self.variation, self.lesson, self.quiz,
+                         width=self._compact_width()))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A launch key only for an existing variation; nothing launches from a replay."""

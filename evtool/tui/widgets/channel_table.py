@@ -6,19 +6,19 @@ from rich.text import Text
 
 from evtool.sim.snapshot import ChannelView
 from evtool.tui import format as fmt
-from evtool.tui.widgets.keyed_table import KeyedTable
+from evtool.tui.widgets.row_table import RowTable
 
 SPARK_WIDTH = 10
 
 
-class ChannelTable(KeyedTable, can_focus=False):
+class ChannelTable(RowTable):
     """One row per channel, keyed by channel name."""
 
     COLUMNS = (("channel", "channel"), ("ready", "○ ready"), ("in_flight", "● flight"), ("delayed", "↻ delay"),
                ("acked", "✓ acked"), ("dead", "✗ dead"), ("expired", "⊘ exp"), ("depth", "depth"))
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="none", show_cursor=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self._last: tuple[ChannelView, ...] | None = None
 
     def update_from(self, channels: tuple[ChannelView, ...]) -> None:

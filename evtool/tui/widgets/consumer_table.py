@@ -6,17 +6,17 @@ from rich.text import Text
 
 from evtool.sim.snapshot import ConsumerView
 from evtool.tui import format as fmt
-from evtool.tui.widgets.keyed_table import KeyedTable
+from evtool.tui.widgets.row_table import RowTable
 
 
-class ConsumerTable(KeyedTable, can_focus=False):
+class ConsumerTable(RowTable):
     """One row per consumer instance (``billing#0``)."""
 
     COLUMNS = (("instance", "consumer"), ("state", "state"), ("in_flight", "in flight"),
                ("processed", "processed"), ("failed", "failed"), ("rate", "rate"))
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="none", show_cursor=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self._last: tuple[ConsumerView, ...] | None = None
 
     def update_from(self, consumers: tuple[ConsumerView, ...]) -> None:

@@ -53,7 +53,7 @@ class RunStatus(Static):
             t.append(f" {fmt.count(int(snap.events_per_s))}/s", style="dim")
         t.append(" │ ", style="dim")
         t.append(fmt.shown(snap.title), style="bold")
-        self.update(t)
+        self.update(t, layout=False)  # one line, always: no layout pass for a new clock reading
 
 
 class Scrubber(Static):
@@ -79,4 +79,4 @@ class Scrubber(Static):
         t.append(f" {fmt.vtime(snap.now_ns, 1)} / {fmt.vtime(end_ns, 1)}", style="bold")
         if snap.replay:
             t.append("  < > seek  , . ±1s", style="dim")
-        self.update(t)
+        self.update(t, layout=False)

@@ -73,7 +73,7 @@ def track(hops: list[Hop], now_ns: int, speed: float, rate: str, style: str, cel
     """An edge's track: moving glyphs at teaching speeds, else its rate; `cells` wide, then the arrow head."""
     t = Text()
     span = travel_ns(speed)
-    if motion and hops and len(hops) <= 3 * cells:  # beyond that the edge is a blur: its rate says more
+    if motion and hops and len(hops) <= cells:  # beyond that the edge is a solid blur: its rate says more
         slots: list[tuple[str, str] | None] = [None] * cells
         for hop in hops:
             pos = min(cells - 1, int((now_ns - hop.t) / span * cells))
@@ -98,6 +98,7 @@ class TopologyView(Static):
         self.flow = flow or FlowTracker()
         self._key: tuple[object, ...] | None = None
         self._snap: Snapshot | None = None
+        self._lines = -1
         # Who publishes into each channel: producers, consumers that emit or reply there, routers.
         self.feeders: dict[str, list[str]] = {}
         for name, p in scenario.producers.items():
@@ -149,7 +150,11 @@ class TopologyView(Static):
         if key == self._key:
             return
         self._key = key
-        self.update(self.graph(snap, max(40, self.size.width or 80)))
+        graph = self.graph(snap, max(40, self.size.width or 80))
+        lines = graph.plain.count("\n") + 1
+        # Lines are cut to the width, so only a new number of lines changes the layout.
+        self.update(graph, layout=lines != self._lines)
+        self._lines = lines
 
     # ------------------------------------------------------------------ drawing
 

@@ -1,42 +1,7 @@
-"""Helpers for the host tests: a manual host (virtual time only) driven tick by tick, without a UI."""
+"""Helpers for the host tests: the shared ones in `host_driving` (also used by the dashboard tests)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from host_driving import manual_host, tick_until, to_lesson_step
 
-from evtool.scenario.loader import LoadedScenario
-from evtool.sim.host import EngineHost, Resume, SetSpeed
-from evtool.sim.snapshot import Snapshot
-
-
-def manual_host(loaded: LoadedScenario, **kwargs: object) -> EngineHost:
-    """A started host in manual mode: nothing runs until `tick`."""
-    host = EngineHost(loaded, threaded=False, **kwargs)  # type: ignore[arg-type]
-    host.start()
-    return host
-
-
-def tick_until(host: EngineHost, done: Callable[[Snapshot], bool], dt: float = 0.25,
-               limit: int = 5000) -> Snapshot:
-    """Tick (pretending `dt` wall seconds each) until `done(snapshot)`; fails after `limit` ticks."""
-    snap = host.snapshot()
-    for _ in range(limit):
-        if done(snap):
-            return snap
-        snap = host.tick(dt)
-    raise AssertionError(f"condition not reached by t={snap.now_ns / 1e9:.3f}s")
-
-
-def to_lesson_step(host: EngineHost, index: int) -> Snapshot:
-    """Run (fast, resuming past lesson pauses) until lesson step `index` has fired."""
-    host.submit(SetSpeed(math.inf))
-
-    def reached(s: Snapshot) -> bool:
-        if s.lesson is not None and any(i == index for i, _ in s.lesson.fired):
-            return True
-        if s.paused:
-            host.submit(Resume())
-        return False
-
-    return tick_until(host, reached)
+__all__ = ["manual_host", "tick_until", "to_lesson_step"]
