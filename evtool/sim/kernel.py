@@ -112,12 +112,14 @@ class Limits:
 
     `per_instant` bounds the events at one virtual instant: virtual time that stops while events
     pile up is a zero-time loop (work that feeds itself with no processing time, backoff or latency).
+    `memory` bounds how far resident memory may grow during the run, in bytes (`sim.budget`).
     """
 
     events: int
     messages: int
     wall_s: float | None
     per_instant: int
+    memory: int | None = None
 
 
 LOOP_SAMPLE = 2_000
