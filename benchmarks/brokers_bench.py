@@ -10,9 +10,12 @@ wall second from the start of the run to the end of the drain.
 
 Next to each transport the benchmark measures, in the same run, a plain-client anchor: the same client
 library publishing N messages pipelined (every publish confirmed, all in flight together, or the broker's
-batch call) to a fresh queue while one consumer reads and acks them (prefetch 100); the figure is N over the
+batch call) to a fresh queue while one consumer reads and acks them (prefetch 100; RabbitMQ: a quorum queue,
+persistent messages and four consumers, what evtool declares); the figure is N over the
 time to the last ack. The ratio evtool / anchor is what evtool's engine costs on the same machine at the same
-moment (on a busy machine every absolute figure drops; the ratio is the comparable one).
+moment (on a busy machine every absolute figure drops; the ratio is the comparable one). Each row also gives the
+client's CPU time per message (process time over the run, connect and declare included): what the client side
+would cap at on an idle core (1e6 / µs per message), whatever the other load on the machine.
 
 Kafka runs the queue as the kafka profile's share group (emulated on a consumer group, one partition per
 consumer, a commit after each ack); SQS runs it on moto's server, an emulator whose speed says little about
@@ -54,23 +57,25 @@ def local(messages: int) -> dict[str, float | int | str]:
     """The reference on the core, as fast as possible."""
     loaded = load_text(REFERENCE.format(duration=messages // 10_000 + 1, profile="default", rate="10000/s",
                                         count=messages))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = Engine(loaded).run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     acked = out.summary["counts"].get("acked", 0)
-    return {"target": "local", "messages": acked, "wall_s": round(wall, 3), "msg_per_s": round(acked / wall)}
+    return {"target": "local", "messages": acked, "wall_s": round(wall, 3), "msg_per_s": round(acked / wall),
+            "cpu_us_per_msg": round(cpu / max(acked, 1) * 1e6)}
 
 
 def real(transport: str, messages: int) -> dict[str, float | int | str]:
     """The reference on a real broker, in real time."""
     loaded = load_text(REFERENCE.format(duration=60, profile=PROFILE_OF[transport], rate="max", count=messages))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = run_on_transport(loaded, transport)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     acked = out.summary["counts"].get("acked", 0)
     span = out.virtual_ns / 1e9      # run start -> drain end, without connect/declare/cleanup
     return {"target": transport, "messages": acked, "wall_s": round(wall, 3), "run_s": round(span, 3),
-            "msg_per_s": round(acked / span) if span else 0, "outcome": out.outcome, "drain": out.drain,
+            "msg_per_s": round(acked / span) if span else 0, "cpu_us_per_msg": round(cpu / max(acked, 1) * 1e6),
+            "outcome": out.outcome, "drain": out.drain,
             "server": out.extra.get("server", "")}
 
 
@@ -78,30 +83,42 @@ def real(transport: str, messages: int) -> dict[str, float | int | str]:
 
 
 async def _anchor_rabbitmq(n: int) -> float:
+    """What evtool declares under rabbitmq-quorum: a durable quorum queue, persistent messages, four consumer
+    channels with prefetch 100."""
     import aiormq
+    from pamqp.commands import Basic
 
     conn = await aiormq.connect("amqp://guest:guest@127.0.0.1:5672/")
+    q = f"anchor-{time.time_ns()}"
+    subs: list[Any] = []
     try:
         pub = await conn.channel()
-        q = (await pub.queue_declare("", exclusive=True)).queue
-        sub = await conn.channel()
-        await sub.basic_qos(prefetch_count=100)
+        await pub.queue_declare(q, durable=True, arguments={"x-queue-type": "quorum"})
         done = asyncio.Event()
         got = 0
+        for _ in range(4):
+            sub = await conn.channel()
+            subs.append(sub)
+            await sub.basic_qos(prefetch_count=100)
 
-        async def on(message: Any) -> None:
-            nonlocal got
-            await sub.basic_ack(message.delivery.delivery_tag)
-            got += 1
-            if got >= n:
-                done.set()
+            async def on(message: Any, sub: Any = sub) -> None:
+                nonlocal got
+                await sub.basic_ack(message.delivery.delivery_tag)
+                got += 1
+                if got >= n:
+                    done.set()
 
-        await sub.basic_consume(q, on)
+            await sub.basic_consume(q, on)
+        props = Basic.Properties(delivery_mode=2)
         t0 = time.perf_counter()
-        await asyncio.gather(*(pub.basic_publish(b"x" * 200, routing_key=q) for _ in range(n)))
+        await asyncio.gather(*(pub.basic_publish(b"x" * 200, routing_key=q, properties=props) for _ in range(n)))
         await done.wait()
         return time.perf_counter() - t0
     finally:
+        for sub in subs:        # consumers first: deleting a queue under them cancels them noisily
+            await sub.close()
+        ch = await conn.channel()
+        await ch.queue_delete(q)
         await conn.close()
 
 
@@ -226,14 +243,16 @@ ANCHORS = {"rabbitmq": _anchor_rabbitmq, "nats": _anchor_nats, "redis": _anchor_
            "sqs": _anchor_sqs}
 
 
-def anchor(transport: str, messages: int) -> int | None:
-    """The plain client's msg/s for `transport` (pipelined publish, one consumer acking), or None on error."""
+def anchor(transport: str, messages: int) -> tuple[int, int] | None:
+    """The plain client's msg/s for `transport` (pipelined publish, one consumer acking) and its client CPU in
+    µs per message (set-up included), or None on error."""
+    c0 = time.process_time()
     try:
         wall = asyncio.run(asyncio.wait_for(ANCHORS[transport](messages), timeout=300))
     except Exception as exc:  # noqa: BLE001 - an anchor that fails is reported, the benchmark goes on
         print(json.dumps({"target": transport, "anchor_error": f"{type(exc).__name__}: {exc}"}))
         return None
-    return round(messages / wall)
+    return round(messages / wall), round((time.process_time() - c0) / messages * 1e6)
 
 
 def main() -> None:
@@ -252,20 +271,23 @@ def main() -> None:
             continue
         n = args.sqs_messages if t == "sqs" else args.messages
         row = real(t, n)
-        row["anchor_msg_per_s"] = anchor(t, n)
-        if row["anchor_msg_per_s"]:
+        got = anchor(t, n)
+        if got is not None:
+            row["anchor_msg_per_s"], row["anchor_cpu_us_per_msg"] = got
             row["ratio"] = round(float(row["msg_per_s"]) / float(row["anchor_msg_per_s"]), 2)
         rows.append(row)
     for r in rows:
         print(json.dumps(r))
     print()
-    print(f"{'target':<10} {'messages':>9} {'evtool msg/s':>13} {'plain client':>13} {'ratio':>6}")
+    print(f"{'target':<10} {'messages':>9} {'evtool msg/s':>13} {'plain client':>13} {'ratio':>6} "
+          f"{'evtool CPU µs/msg':>18} {'plain CPU µs/msg':>17}")
     for r in rows:
         if "skipped" in r:
             print(f"{r['target']:<10} skipped: {r['skipped']}")
         else:
             print(f"{r['target']:<10} {r['messages']:>9} {r['msg_per_s']:>13} {str(r.get('anchor_msg_per_s', '-')):>13} "
-                  f"{str(r.get('ratio', '-')):>6}")
+                  f"{str(r.get('ratio', '-')):>6} {str(r.get('cpu_us_per_msg', '-')):>18} "
+                  f"{str(r.get('anchor_cpu_us_per_msg', '-')):>17}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """The `evtool` command line: one Typer app, one module per command.
 
-Each command module imports only typer and the standard library at import
-time; the work (pydantic, the engine, textual) is imported inside the
-command, so `evtool --help` stays fast.
+The commands are listed in `evtool.cli.commands.COMMANDS` and built when
+first asked for: `evtool --help` imports no command module (and no rich),
+`evtool run` imports only `evtool.cli.run`. Each command module imports only
+typer and light evtool modules at import time; the work (pydantic, the
+engine, textual) is imported inside the command.
 """
 
 from __future__ import annotations
@@ -62,17 +64,13 @@ def _apply_config(ctx: typer.Context) -> None:
         ctx.default_map = {**(ctx.default_map or {}), "run": {**defaults, **(ctx.default_map or {}).get("run", {})}}
 
 
-commands.register(app)
-
-
 def main() -> None:
     """Console-script entry point (with shell completion: `evtool completion bash`)."""
+    import os
+
     from typer.main import get_command
 
-    from evtool.cli.completion import attach
-
-    command = attach(get_command(app))
-    import os
+    command = get_command(app)  # the commands are built when first asked for (`commands.Group`)
 
     if os.environ.get("_EVTOOL_COMPLETE"):
         from typer._completion_classes import completion_init

@@ -6,32 +6,65 @@ import importlib
 import inspect
 import typing
 from collections.abc import Callable
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import typer
+from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 from typer.models import OptionInfo
 
-# (module, function, command name, help panel). Modules are imported here,
-# so they must stay light at import time.
-COMMANDS: list[tuple[str, str, str, str]] = [
-    ("evtool.cli.run", "run", "run", "Running"),
-    ("evtool.cli.tui", "tui", "tui", "Running"),
-    ("evtool.cli.tui", "replay", "replay", "Recorded runs"),
-    ("evtool.cli.lessons", "lessons", "lessons", "Lessons"),
-    ("evtool.cli.explain", "explain", "explain", "Lessons"),
-    ("evtool.cli.new", "new", "new", "Lessons"),
-    ("evtool.cli.validate", "validate", "validate", "Scenarios"),
-    ("evtool.cli.schema", "schema", "schema", "Scenarios"),
-    ("evtool.cli.runs", "runs", "runs", "Recorded runs"),
-    ("evtool.cli.runs", "show", "show", "Recorded runs"),
-    ("evtool.cli.runs", "inspect", "inspect", "Recorded runs"),
-    ("evtool.cli.runs", "export", "export", "Recorded runs"),
-    ("evtool.cli.runs", "diff", "diff", "Recorded runs"),
-    ("evtool.cli.config", "config", "config", "Setup"),
-    ("evtool.cli.completion", "completion", "completion", "Setup"),
+
+class Entry(NamedTuple):
+    """One command: where it lives, its name, its help panel and its one-line summary.
+
+    The summary is what `evtool --help` shows without importing the command's module; it is the first
+    paragraph of the function's docstring (`tests/cli/test_help_text.py` keeps the two equal).
+    """
+
+    module: str
+    function: str
+    name: str
+    panel: str
+    summary: str
+
+
+# Modules are imported only when their command runs, or shows its own help.
+COMMANDS: list[Entry] = [
+    Entry("evtool.cli.run", "run", "run", "Running",
+          "Run a scenario: a live view, then the summary, the checks and how to re-run it."),
+    Entry("evtool.cli.tui", "tui", "tui", "Running",
+          "Open the dashboard on a scenario, or a lesson picker. Space pauses, ? lists every key, q quits."),
+    Entry("evtool.cli.tui", "replay", "replay", "Recorded runs",
+          "Open a recorded run in the dashboard with a time scrubber (< > seek); it is re-simulated exactly."),
+    Entry("evtool.cli.lessons", "lessons", "lessons", "Lessons",
+          "List the bundled lessons: id, title, level and concepts (`--json` adds each file's path)."),
+    Entry("evtool.cli.explain", "explain", "explain", "Lessons",
+          "Print a lesson (or any scenario): its text and steps, its topology as a diagram, and its expectations."),
+    Entry("evtool.cli.new", "new", "new", "Lessons",
+          "Write NAME.yaml: a copy of a lesson with a new id (--from), or a small passing template. "
+          "Never overwrites."),
+    Entry("evtool.cli.validate", "validate", "validate", "Scenarios",
+          "Check scenario files: every problem with file, line, column and a hint. Exit 0 when all are valid, "
+          "2 if not."),
+    Entry("evtool.cli.schema", "schema", "schema", "Scenarios", "Write the JSON Schema of the scenario language."),
+    Entry("evtool.cli.runs", "runs", "runs", "Recorded runs",
+          "List recent runs: id, when, scenario, seed, outcome, messages, duration."),
+    Entry("evtool.cli.runs", "show", "show", "Recorded runs",
+          "Print a recorded run's summary and checks, as `evtool run` did at its end."),
+    Entry("evtool.cli.runs", "inspect", "inspect", "Recorded runs",
+          "Look inside a recorded run: one message's life, one key's order, or events by kind."),
+    Entry("evtool.cli.runs", "export", "export", "Recorded runs",
+          "Export a recorded run: JSON, JSONL of the trace, Markdown, a Mermaid diagram, or an HTML report."),
+    Entry("evtool.cli.runs", "diff", "diff", "Recorded runs",
+          "Compare two runs: checks, counts, latency percentiles, dead letters."),
+    Entry("evtool.cli.config", "config", "config", "Setup",
+          "Show the effective settings (transport, record, db, speed, broker URLs) and where each came from."),
+    Entry("evtool.cli.completion", "completion", "completion", "Setup",
+          "Print the completion script for bash, zsh or fish (lesson ids, run ids, --set paths, ...)."),
 ]
+BY_NAME = {e.name: e for e in COMMANDS}
 
 # The value a user types, shown after an option that takes one (a flag shows none).
 _METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT", Path: "PATH"}
@@ -48,13 +81,56 @@ class Command(TyperCommand):
 
 
 class Group(TyperGroup):
-    """The root group, with the same plain --help."""
+    """The root group: commands built when first asked for, and a root --help drawn without rich.
+
+    `evtool --help` lists every command from `COMMANDS` (names, panels, summaries) without importing a
+    command module, pydantic or rich; a command's own help (`evtool run --help`) is typer's rich help.
+    """
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
         return option
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [e.name for e in COMMANDS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = self.commands.get(cmd_name)
+        if cmd is None and cmd_name in BY_NAME:
+            cmd = self.commands[cmd_name] = build(BY_NAME[cmd_name])
+        return cmd
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:  # typer suggests only among commands already built
+            if args and "Did you mean" not in exc.message:
+                matches = get_close_matches(args[0], list(BY_NAME))
+                if matches:
+                    exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from evtool.cli.roothelp import root_help
+
+        formatter.write(root_help(self, ctx, COMMANDS))
+
+
+def build(entry: Entry) -> Command:
+    """The click command of one registry entry: its module imported, typer's command built, completers set."""
+    from typer.main import get_command
+
+    from evtool.cli.completion import attach_command
+
+    func = getattr(importlib.import_module(entry.module), entry.function)
+    _plain_metavars(func)
+    one = typer.Typer(rich_markup_mode="rich", add_completion=False, pretty_exceptions_enable=False)
+    one.command(name=entry.name, rich_help_panel=entry.panel, help=help_text(func.__doc__), cls=Command)(func)
+    cmd = get_command(one)
+    attach_command(entry.name, cmd)
+    return cmd  # type: ignore[return-value]
 
 
 def help_text(doc: str | None) -> str | None:
@@ -85,10 +161,8 @@ def _plain_metavars(func: Callable[..., Any]) -> None:
             info.metavar = _METAVARS[kind]
 
 
-def register(app: typer.Typer) -> None:
-    """Add every command in COMMANDS to the app."""
-    for module_name, func_name, name, panel in COMMANDS:
-        module = importlib.import_module(module_name)
-        func = getattr(module, func_name)
-        _plain_metavars(func)
-        app.command(name=name, rich_help_panel=panel, help=help_text(func.__doc__), cls=Command)(func)
+def build_all(group: Any) -> Any:
+    """Every command built (for tools that walk the whole click tree); returns the group."""
+    for e in COMMANDS:
+        group.get_command(None, e.name)
+    return group

@@ -216,14 +216,18 @@ COMPLETERS: dict[tuple[str, str], Any] = {
 """(command, parameter name) -> completer."""
 
 
-def attach(group: Any) -> Any:
-    """Set the completers on the click command tree built from the typer app; returns the group."""
-    commands = getattr(group, "commands", {})
-    for (command, name), fn in COMPLETERS.items():
-        cmd = commands.get(command)
-        if cmd is None:
+def attach_command(name: str, cmd: Any) -> None:
+    """Set the completers of command `name` on its click command (the root group builds commands lazily)."""
+    for (command, param_name), fn in COMPLETERS.items():
+        if command != name:
             continue
         for p in cmd.params:
-            if p.name == name:
+            if p.name == param_name:
                 p._custom_shell_complete = fn
+
+
+def attach(group: Any) -> Any:
+    """Set the completers on every command already built in a click group; returns the group."""
+    for name, cmd in getattr(group, "commands", {}).items():
+        attach_command(name, cmd)
     return group

@@ -188,18 +188,17 @@ def _broker_notes(loaded: LoadedScenario) -> tuple[str | None, list[str]]:
     """For a local run under a real broker's profile: that broker, and the notes a real run on it would
     print (what it cannot do of this scenario); (None, []) for other profiles."""
     from evtool.core.profiles import get_profile
+    from evtool.core.targets import REAL_BROKERS
 
     try:
         broker = get_profile(loaded.model.broker.profile).broker
     except KeyError:
         return None, []
+    if broker not in REAL_BROKERS:
+        return None, []  # before importing the transports (asyncio and all): a local profile has no notes
     try:
         from evtool.transports import capabilities
     except ImportError:
-        return None, []
-    from evtool.core.targets import REAL_BROKERS
-
-    if broker not in REAL_BROKERS:
         return None, []
     return broker, capabilities(loaded, broker)
 

@@ -7,7 +7,20 @@ from pathlib import Path
 import typer
 
 from evtool.cli.output import EXIT_INVALID, EXIT_OK
-from evtool.report.fmt import safe
+from evtool.core.textsafe import visible
+
+
+def _say(ok: bool, text: str) -> None:
+    """One result line, its mark green or red where rich would colour it (a terminal, no NO_COLOR), written
+    without loading rich: a file that is valid costs no console."""
+    import os
+    import sys
+
+    mark = "✓" if ok else "✗"
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
+        mark = f"\x1b[{32 if ok else 31}m{mark}\x1b[0m"
+    sys.stdout.write(f"{mark} {text}\n")
+    sys.stdout.flush()
 
 
 def validate(
@@ -21,15 +34,14 @@ def validate(
     import json
     import sys
 
-    from evtool.cli.output import console, json_error, print_scenario_error
+    from evtool.cli.output import json_error, print_scenario_error
     from evtool.scenario.errors import ScenarioError
     from evtool.scenario.loader import load_scenario, load_text
     from evtool.scenario.yamlsource import read_text
-    from evtool.sim.engine import Engine
+    from evtool.sim.plan import check_plan
 
     results = []
     failed = False
-    out = console(soft_wrap=True)
     for f in files:
         source: Path | str = f
         if not f.exists() and f.suffix == "" and len(f.parts) == 1:
@@ -44,7 +56,7 @@ def validate(
                 loaded = load_scenario(f, set_)
             else:
                 loaded = load_text(read_text(Path(source)), str(f), set_)
-            Engine(loaded)  # builds the broker and actors: catches what only the profile can say
+            check_plan(loaded)  # the run plan on a core broker: catches what only the profile can say
         except ScenarioError as err:
             failed = True
             results.append({"file": str(f), **json_error(err.problems)})
@@ -62,10 +74,9 @@ def validate(
                 sys.stdout.flush()
                 print_scenario_error(ScenarioError(warnings, loaded.text))
             if strict and warnings:
-                out.print(f"[red]✗[/red] {safe(f)}: {len(warnings)} warning(s), which --strict treats as errors")
+                _say(False, f"{visible(f)}: {len(warnings)} warning(s), which --strict treats as errors")
             else:
-                out.print(f"[green]✓[/green] {safe(f)}: valid ({safe(loaded.model.id)})")
-            out.file.flush()
+                _say(True, f"{visible(f)}: valid ({visible(loaded.model.id)})")
     if json_out:
         from evtool.report.jsondoc import validate_doc
 

@@ -67,7 +67,8 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
     problems: list[Problem] = []
     params = _resolve_parameters(data, sets, loc, problems)
     unresolved: set[Path_] = set()
-    data = _substitute(data, params, (), loc, problems, unresolved)
+    if "${" in text:  # most files use no parameter: the walk would only rebuild a fresh copy
+        data = _substitute(data, params, (), loc, problems, unresolved)
     set_paths = _apply_sets(data, {k: v for k, v in sets.items() if k not in params}, loc, problems)
     model: Scenario | None = None
     try:

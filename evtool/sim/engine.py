@@ -18,6 +18,7 @@ engine never blocks on a listener.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import heapq
 import math
@@ -26,8 +27,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from evtool.core.broker import Broker
 from evtool.core.delivery import Delivery
@@ -49,7 +48,13 @@ from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest, as_rows
 from evtool.trace.metrics import Metrics
 
-_FAULT_ADAPTER: TypeAdapter[Any] = TypeAdapter(m.Fault)
+
+@functools.cache
+def _fault_adapter() -> Any:
+    """The validator of a hand-made fault, built at the first one (not at import: a run rarely has one)."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(m.Fault)
 
 
 def _jsonable(value: Any) -> Any:
@@ -586,7 +591,7 @@ class Engine:
     def inject_fault(self, action: str, target: str, **params: Any) -> None:
         """Carry out a fault now, by hand; recorded as `user_intervention` so a replay repeats it."""
         spec_data = {"action": action, "target": target, **params}
-        fault = _FAULT_ADAPTER.validate_python(spec_data)
+        fault = _fault_adapter().validate_python(spec_data)
         self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,
                              {"action": "fault", "fault": _jsonable(spec_data)}))
         self.interventions.append((self.now, "fault", spec_data))

@@ -42,7 +42,7 @@ from evtool.scenario.units import UnitError, parse_duration
 from evtool.sim.effects import CompiledEffect
 from evtool.sim.sampling import duration_sampler
 
-__all__ = ["Behaviour", "Rule", "RunPlan", "channel_config", "consumer_prefetch", "core_retry",
+__all__ = ["Behaviour", "Rule", "RunPlan", "channel_config", "check_plan", "consumer_prefetch", "core_retry",
            "plan_for", "profile_for"]
 
 
@@ -105,6 +105,17 @@ def plan_for(loaded: LoadedScenario) -> RunPlan:
     held = tuple(n for n, c in sc.channels.items()
                  if isinstance(c, m.QueueChannel | m.GroupedQueueChannel) and c.role == "normal")
     return RunPlan(loaded, profile, MappingProxyType(channels), bindings, held)
+
+
+def check_plan(loaded: LoadedScenario) -> RunPlan:
+    """The plan of `loaded`, declared on a core broker of its profile: what only the profile can refuse
+    (`broker.settings`, a channel setting the broker cannot do) raises a located `ScenarioError`, as the
+    start of a run would. `evtool validate` calls it; nothing runs."""
+    from evtool.core.broker import Broker
+
+    plan = plan_for(loaded)
+    plan.declare(Broker(plan.profile, lambda _event: None))
+    return plan
 
 
 def channel_config(spec: Any, persistence: str) -> ChannelConfig:

@@ -30,6 +30,7 @@ from evtool.core.message import DeathRecord, Message
 from evtool.transports.base import (
     ChannelPlan,
     PublishGate,
+    PublishWindow,
     SubSpec,
     Topology,
     TransportError,
@@ -69,6 +70,55 @@ def deaths_from_headers(headers: dict[str, Any] | None, queue_names: dict[str, t
     return tuple(out)
 
 
+class _Acks:
+    """The acks of one consumer channel, sent together once per event-loop iteration.
+
+    Each basic.ack is one frame and one socket write; with several deliveries settled in one iteration the
+    prefix of the channel's unsettled tags that are all being acked goes out as one ack with ``multiple``
+    set ("the delivery tag is treated as 'up to and including', so that the client can acknowledge multiple
+    messages with a single method", https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack), the rest
+    one by one. A tag leaves `open` only once its own ack, nack or reject is queued for the socket, so a
+    multiple ack never covers a delivery that is still held (a nack waiting out its delay)."""
+
+    __slots__ = ("ch", "open", "pending", "scheduled")
+
+    def __init__(self, ch: Any) -> None:
+        self.ch = ch
+        self.open: set[int] = set()       # delivered, not yet settled on the wire
+        self.pending: list[int] = []      # acked by the run, to be written
+        self.scheduled = False
+
+    def ack(self, tag: int) -> None:
+        """Queue the ack of `tag` for the end of this loop iteration."""
+        self.pending.append(tag)
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        tags, self.pending = sorted(self.pending), []
+        if self.ch.is_closed:
+            return
+        acked = set(tags)
+        rest = self.open - acked
+        low = min(rest) if rest else None
+        prefix = [t for t in tags if low is None or t < low]
+        self.open = rest
+        singles = tags[len(prefix):]
+        frames = ([(prefix[-1], True)] if len(prefix) > 1 else [(t, False) for t in prefix])
+        frames += [(t, False) for t in singles]
+        if frames:
+            asyncio.ensure_future(self._send(frames))
+
+    async def _send(self, frames: list[tuple[int, bool]]) -> None:
+        try:
+            for tag, multiple in frames:
+                await self.ch.basic_ack(tag, multiple=multiple, wait=False)
+        except Exception:  # noqa: BLE001, S110 - the channel closed meanwhile: the broker requeued them
+            pass
+
+
 class RabbitMQTransport:
     """The RabbitMQ adapter (see the module docstring)."""
 
@@ -89,10 +139,12 @@ class RabbitMQTransport:
         self.queue_of: dict[tuple[str, str | None], str] = {}
         self.names: dict[str, tuple[str, str | None]] = {}
         self.sub_channels: dict[int, Any] = {}
+        self.acks: dict[int, _Acks] = {}                                  # id(channel) -> its ack batcher
         self.observers: list[Any] = []
+        self.held_dead: dict[str, dict[str, tuple[Message, Any]]] = {}   # dead-letter queue -> held by observers
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
         self.server_version = ""
-        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._window = PublishWindow(PUBLISH_WINDOW)
         self.gate = PublishGate()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
@@ -232,7 +284,29 @@ class RabbitMQTransport:
             self._observe_death(queue, msg, source)
             if ack:
                 await message.channel.basic_ack(message.delivery.delivery_tag)
+            else:
+                self.held_dead.setdefault(queue, {})[msg.id] = (msg, message)
         return on_message
+
+    async def redrive(self, channel: str, moves: list[tuple[Message, str]]) -> list[str]:
+        """Move dead letters from the dead-letter queue `channel` back to their source: each is published to
+        its source (confirmed), then acked on the observer channel that holds it (RabbitMQ has no move
+        command; this is what a shovel or an operator's script does). Returns the ids not found."""
+        queue = self.physical(channel)
+        held = self.held_dead.get(queue, {})
+        missing: list[str] = []
+        for msg, source in moves:
+            got = held.pop(msg.id, None)
+            if got is None:
+                missing.append(msg.id)
+                continue
+            dead_msg, delivery = got
+            # it may die again: its next x-death is reported afresh
+            self.seen_deaths = {sig for sig in self.seen_deaths if sig[1] != msg.id}
+            await self.publish(source, dead_msg)
+            if not delivery.channel.is_closed:
+                await delivery.channel.basic_ack(delivery.delivery.delivery_tag)
+        return missing
 
     def _message(self, message: Any) -> tuple[Message, tuple[str, str | None] | None]:
         """The evtool message, with its death history from ``x-death``, and the (channel, group) it died in.
@@ -306,6 +380,7 @@ class RabbitMQTransport:
         sid = spec.sid
         sink = self.sink
         assert sink is not None
+        acks = self.acks[id(ch)] = _Acks(ch)
 
         async def on_message(message: Any) -> None:
             msg, source = self._message(message)
@@ -313,6 +388,7 @@ class RabbitMQTransport:
                 self._observe_death(queue, msg, source)
             headers = message.header.properties.headers or {}
             count = int(headers.get("x-delivery-count", 0) or 0)
+            acks.open.add(message.delivery.delivery_tag)
             sink.deliver(sid, msg, count, bool(message.delivery.redelivered), (ch, message.delivery.delivery_tag))
 
         await ch.basic_consume(queue, on_message, no_ack=False)
@@ -320,14 +396,38 @@ class RabbitMQTransport:
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Close the instance's channel: RabbitMQ requeues its unacked deliveries."""
         ch = self.sub_channels.pop(sid, None)
+        if ch is not None:
+            self.acks.pop(id(ch), None)
         if ch is not None and not ch.is_closed:
             await ch.close()
 
-    async def ack(self, handle: Any) -> None:
-        """basic.ack (ignored when the channel has closed meanwhile: the broker requeued it)."""
+    def busy(self) -> bool:
+        """Acks queued for the end of this loop iteration: the drain waits for them."""
+        return any(a.pending for a in self.acks.values())
+
+    def ack_now(self, handle: Any) -> bool:
+        """Queue the basic.ack on its channel's batch (see `_Acks`); False when the channel has none."""
         ch, tag = handle
-        if not ch.is_closed:
+        acks = self.acks.get(id(ch))
+        if acks is None or acks.ch is not ch:
+            return False
+        acks.ack(tag)
+        return True
+
+    async def ack(self, handle: Any) -> None:
+        """basic.ack, batched per channel (see `_Acks`; ignored when the channel has closed meanwhile: the
+        broker requeued it)."""
+        ch, tag = handle
+        acks = self.acks.get(id(ch))
+        if acks is not None and acks.ch is ch:
+            acks.ack(tag)
+        elif not ch.is_closed:
             await ch.basic_ack(tag)
+
+    def _settled(self, ch: Any, tag: int) -> None:
+        acks = self.acks.get(id(ch))
+        if acks is not None and acks.ch is ch:
+            acks.open.discard(tag)
 
     async def nack(self, handle: Any, delay_ns: int) -> None:
         """basic.nack with requeue; RabbitMQ has no delayed requeue, so evtool holds the delivery first."""
@@ -336,12 +436,14 @@ class RabbitMQTransport:
             await asyncio.sleep(delay_ns / 1e9)
         if not ch.is_closed:
             await ch.basic_nack(tag, requeue=True)
+        self._settled(ch, tag)
 
     async def reject(self, handle: Any) -> None:
         """basic.reject without requeue: dead-lettered through the queue's dead-letter exchange."""
         ch, tag = handle
         if not ch.is_closed:
             await ch.basic_reject(tag, requeue=False)
+        self._settled(ch, tag)
 
     # ------------------------------------------------------------------ cleanup
 

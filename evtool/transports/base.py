@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -181,6 +182,20 @@ class PublishGate:
         future per publish: this runs for every message."""
         return self._cm
 
+    def enter_now(self) -> bool:
+        """Enter without waiting when the gate is open (a publish that settles through a callback, not a task);
+        False when a barrier holds it closed. The publish calls `leave` once answered."""
+        if self.closed is not None:
+            return False
+        self.inflight += 1
+        return True
+
+    def leave(self) -> None:
+        """A publish entered with `enter_now` was answered."""
+        self.inflight -= 1
+        if not self.inflight and self.idle is not None:
+            self.idle.set()
+
     async def barrier(self, create: Callable[[], Awaitable[None]]) -> None:
         """Run `create` after every publish already under way, before any publish issued later."""
         while self.closed is not None:
@@ -195,6 +210,44 @@ class PublishGate:
             self.idle = None
             ev, self.closed = self.closed, None
             ev.set()
+
+
+class PublishWindow:
+    """At most `size` publishes awaiting their broker answer at once; the others wait their turn in order.
+
+    asyncio.Semaphore would do, but in Python 3.11 its `acquire` calls `locked()`, which walks every waiter:
+    with thousands of publishes queued behind a full window each acquire costs O(waiters) (measured: 40 µs of
+    the ~110 µs evtool spent per message on Redis). Here a release hands its slot to the oldest waiter."""
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self._release()         # handed the slot, then cancelled: pass it on
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        while self.waiters:
+            fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
 
 
 class _Publishing:
@@ -212,10 +265,7 @@ class _Publishing:
         gate.inflight += 1
 
     async def __aexit__(self, *exc: object) -> None:
-        gate = self.gate
-        gate.inflight -= 1
-        if not gate.inflight and gate.idle is not None:
-            gate.idle.set()
+        self.gate.leave()
 
 
 @dataclass

@@ -70,7 +70,8 @@ def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[st
 def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -> list[str]:
     if transport in ("kafka", "sqs"):
         # their notes live beside their adapters (evtool.transports.kafka / .sqs), which import no client here
-        from evtool.transports import kafka, sqs
+        from evtool.transports import kafka_notes as kafka
+        from evtool.transports import sqs
 
         return (kafka if transport == "kafka" else sqs).capability_notes(sc, name, spec)
     out: list[str] = []
@@ -162,8 +163,17 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
             out.append(f"{name}: Redis has no delivery limit; at max_deliveries evtool leaves the entry pending "
                        "and never claims it again (max_deliveries_reached), as the profile's at_limit says")
         elif dl is not None or _limit(sc, spec) is not None:
-            out.append(f"{name}: Redis has no dead-letter stream; evtool applies the documented recipe: at the "
-                       "limit (or on a reject) XADD to the dead-letter stream, then XACK")
+            own = get_profile(sc.broker.profile)
+            run = _profile(sc) if own.broker == "redis" else get_profile(PROFILE_OF["redis"]).with_overrides(
+                **(sc.broker.settings or {}))
+            if run.reject_action == "stays_pending":
+                out.append(f"{name}: Redis has no dead-letter stream and no reject: a rejected entry is not "
+                           "XACKed and stays pending (no dead letter, as the redis-streams profile says; "
+                           "broker.settings reject_action: dead_letter asks for the recipe); at the delivery limit "
+                           "evtool applies the documented recipe: XADD to the dead-letter stream, then XACK")
+            else:
+                out.append(f"{name}: Redis has no dead-letter stream; evtool applies the documented recipe: at the "
+                           "limit (or on a reject) XADD to the dead-letter stream, then XACK")
         if spec.ttl is not None:
             out.append(f"{name}: Redis streams have no message TTL; ttl is ignored")
         if spec.capacity is not None:

@@ -25,8 +25,11 @@ instance stops pulling and acking: JetStream redelivers its messages when their 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
+import uuid
+from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
@@ -34,6 +37,7 @@ from evtool.transports.base import (
     ChannelPlan,
     CreditLoop,
     PublishGate,
+    PublishWindow,
     SubSpec,
     Topology,
     TransportError,
@@ -89,6 +93,7 @@ class NatsTransport:
     name = "nats"
     routes_on_broker = False    # the runtime routes routers on the client
     returns_on_close = False    # a crashed consumer's messages come back after AckWait
+    leases_on_broker = True     # an unacked message is redelivered after AckWait ("the consumer will ... redeliver")
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -101,7 +106,13 @@ class NatsTransport:
         self.pulls: dict[int, _Pull] = {}
         self.advisory_subs: list[Any] = []
         self.server_version = ""
-        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._window = PublishWindow(PUBLISH_WINDOW)
+        self._slow = 0                 # publish() calls under way (see publish)
+        self._inbox: str | None = None                          # PubAcks of `publish_now` arrive under it
+        self._tokens = itertools.count(1)
+        self._pubacks: dict[str, tuple[asyncio.Future[bool], str, Message]] = {}
+        self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None]] = deque()
+        self._sending = False
         self._background: set[asyncio.Task[Any]] = set()
         self.gate = PublishGate()
         self.consumers: set[tuple[str, str | None]] = set()
@@ -147,6 +158,8 @@ class NatsTransport:
         self.server_version = str(info.get("version", ""))
         self.js = self.nc.jetstream()
         self.jsm = self.nc.jsm()
+        self._inbox = f"_INBOX.evt{uuid.uuid4().hex[:12]}"
+        await self.nc.subscribe(f"{self._inbox}.*", cb=self._on_puback)
         try:
             await self.jsm.account_info()
         except Exception as exc:  # noqa: BLE001
@@ -277,9 +290,99 @@ class NatsTransport:
         else:
             self.sink.dead(channel, group, msg, reason, None, 1)
 
+    async def redrive(self, channel: str, moves: list[tuple[Message, str]]) -> list[str]:
+        """Move dead letters from the dead-letter stream `channel` back to their source: each stored message
+        of the stream is read by sequence (no consumer reads a dead-letter queue), published to its source
+        (PubAck awaited), then deleted from the dead-letter stream. Returns the ids not found."""
+        stream = self.stream(channel)
+        wanted = {msg.id: source for msg, source in moves}
+        info = await self.jsm.stream_info(stream)
+        for seq in range(int(info.state.first_seq), int(info.state.last_seq) + 1):
+            if not wanted:
+                break
+            try:
+                raw = await self.jsm.get_msg(stream, seq)
+            except Exception:  # noqa: BLE001, S112 - a deleted sequence: nothing stored there
+                continue
+            msg = decode_message(raw.data)
+            source = wanted.pop(msg.id, None)
+            if source is None:
+                continue
+            await self.publish(source, msg)
+            await self.jsm.delete_msg(stream, seq)
+        return list(wanted)
+
     # ------------------------------------------------------------------ publishing
 
+    def publish_now(self, channel: str, msg: Message) -> asyncio.Future[bool] | None:
+        """Publish without a task per message: the PUB goes out with a reply subject under this transport's
+        inbox, and the PubAck (the reply) settles the returned future: True stored (a duplicate reported to
+        the sink first), False refused (the stream's error reply, e.g. DiscardNew at MaxMsgs). This is what
+        `js.publish` does, less its task per request (`asyncio.wait_for`). None while a late consumer is
+        being created (the caller then uses `publish`, which waits for it)."""
+        if self._slow or self._inbox is None or not self.gate.enter_now():
+            return None
+        assert self.topology is not None
+        plan = self.topology.channels[channel]
+        dedup_id = getattr(msg, "dedup_id", None)    # decision 1, as in `publish`
+        headers = {"Nats-Msg-Id": dedup_id} if dedup_id and plan.dedup_window_ns else None
+        token = str(next(self._tokens))
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pubacks[token] = (fut, channel, msg)
+        self._outbox.append((self.subject(channel), encode_message(msg), f"{self._inbox}.{token}", headers))
+        if not self._sending:
+            self._sending = True
+            asyncio.ensure_future(self._send_outbox())
+        return fut
+
+    async def _send_outbox(self) -> None:
+        """Hand the queued PUBs to the client (it buffers and flushes them; no network wait per PUB)."""
+        try:
+            while self._outbox:
+                subject, data, reply, headers = self._outbox.popleft()
+                await self.nc.publish(subject, data, reply=reply, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - every waiting publish gets the error
+            for fut, _c, _m in self._pubacks.values():
+                if not fut.done():
+                    fut.set_exception(exc)
+            self._pubacks.clear()
+            self._outbox.clear()
+        finally:
+            self._sending = False
+
+    async def _on_puback(self, m: Any) -> None:
+        got = self._pubacks.pop(m.subject.rsplit(".", 1)[-1], None)
+        if got is None:
+            return
+        fut, channel, msg = got
+        self.gate.leave()
+        try:
+            doc = json.loads(m.data) if m.data else {}
+        except ValueError:
+            doc = {}
+        if not doc:
+            # a status reply (503: no stream listens on the subject), what `js.publish` raises for
+            fut.set_exception(TransportError(f"publish to {channel}: no stream answered"))
+            return
+        if "error" in doc:
+            fut.set_result(False)       # the stream refused it, as `js.publish`'s APIError
+            return
+        if doc.get("duplicate") and self.sink is not None:
+            dup = getattr(self.sink, "duplicate", None)
+            if dup is not None:
+                dup(channel, msg)
+        fut.set_result(True)
+
     async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish through the gate and the window and await the answer (see `_publish`); while one is under
+        way `publish_now` declines, so that a later publish cannot overtake it."""
+        self._slow += 1
+        try:
+            return await self._publish(channel, msg)
+        finally:
+            self._slow -= 1
+
+    async def _publish(self, channel: str, msg: Message) -> bool:
         """Publish and await the PubAck; False when the stream refuses it (DiscardNew at MaxMsgs)."""
         from nats.js.errors import APIError
 
@@ -370,6 +473,16 @@ class NatsTransport:
             await pull.psub.unsubscribe()
         except Exception:  # noqa: BLE001, S110 - already gone with the connection
             pass
+
+    @staticmethod
+    def copy_id(handle: _Held) -> int:
+        """The stream sequence of the delivered message (one stored copy)."""
+        return int(handle.m.metadata.sequence.stream)
+
+    @staticmethod
+    def forget(handle: _Held) -> None:
+        """The delivery's lease ran out (redelivered): give its credit back, settle nothing."""
+        handle.release()
 
     async def ack(self, handle: _Held) -> None:
         """+ACK."""

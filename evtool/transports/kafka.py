@@ -57,13 +57,15 @@ and aiokafka's 10 s; Tansu holds every JoinGroup for about half the session time
 cares when its partitions move sets ``session_timeout`` itself."""
 FETCH_MS = 100
 """How long one fetch waits for records (ms); also how fast a stopping member notices."""
+FETCH_WAIT_MS = 20
+"""fetch.max.wait.ms (aiokafka: 500): how long the broker may hold a fetch of an idle partition."""
 REBALANCE_SETTLE_S = 1.0
+"""How long after a member's assignment of a new generation the group's ``rebalanced`` fact is traced
+(the other members' assignments of the same generation arrive within this time)."""
 STOP_TIMEOUT_S = 5.0
 """How long one member may take to stop (LeaveGroup, closing its connections)."""
 PREJOIN_TIMEOUT_S = 30.0
 """How long the consumer groups may take to form before the run starts."""
-"""How long after a member's assignment of a new generation the group's ``rebalanced`` fact is traced
-(the other members' assignments of the same generation arrive within this time)."""
 
 
 def bootstrap(url: str) -> str:
@@ -161,6 +163,9 @@ class KafkaTransport:
         self.server_version = ""
         self._rr = itertools.count()
         self.gate = PublishGate()
+        # one send at a time into aiokafka's accumulator (FIFO, so records keep the publish order): concurrent
+        # sends each re-poll the drain while a batch is in flight; only the broker's answers are awaited together
+        self._send_lock = asyncio.Lock()
         self.ends: dict[tuple[str, int], int] = {}      # (channel, partition) -> 1 + last offset produced
         self._flooring: dict[tuple[str, str | None], asyncio.Future[None]] = {}
         at_limit = "dead_letter"
@@ -280,7 +285,8 @@ class KafkaTransport:
         key = str(msg.key).encode() if msg.key is not None else None
         async with self.gate.publishing():
             try:
-                fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
+                async with self._send_lock:
+                    fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
                 md = await fut
             except Exception as exc:  # noqa: BLE001 - the broker refused the record
                 if self.sink is not None:
@@ -395,6 +401,7 @@ class KafkaTransport:
             bootstrap_servers=self.bootstrap, group_id=g.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", session_timeout_ms=session_ms, heartbeat_interval_ms=heartbeat_ms,
             rebalance_timeout_ms=max(session_ms, 5000), max_poll_records=spec.prefetch or 500,
+            fetch_max_wait_ms=FETCH_WAIT_MS,
             partition_assignment_strategy=(assignor,), client_id=f"{spec.consumer}#{spec.instance}")
         consumer.subscribe([g.topic], listener=_Listener(self, member))
         member.consumer = consumer
@@ -754,46 +761,3 @@ class _Listener:
                 transport.assigned(member, sorted(tp.partition for tp in assigned), gen)
 
         return Listener()
-
-
-def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
-    """What a Kafka broker (Tansu in particular) does differently with channel `name`, and what evtool does."""
-    out: list[str] = []
-    if isinstance(spec, m.RouterChannel):
-        return [f"{name}: Kafka has no exchanges; evtool routes on the client with the same {spec.type} routing "
-                "table and produces a copy to each bound channel's topic"]
-    consumers = [c for c in sc.consumers.values() if c.from_ == name]
-    if isinstance(spec, m.LogChannel):
-        if any(getattr(c, "assignment", None) == "cooperative_sticky" for c in consumers):
-            out.append(f"{name}: cooperative_sticky runs as round robin with eager rebalancing (aiokafka has no "
-                       "cooperative protocol): every rebalance revokes all partitions, then reassigns them")
-        if any(c.session_timeout is not None and int(c.session_timeout) < 6 * NS for c in consumers):
-            out.append(f"{name}: a session_timeout under 6 s is below Apache Kafka's default "
-                       "group.min.session.timeout.ms (6 s), which refuses it; Tansu accepts it")
-        if any(c.session_timeout is None for c in consumers):
-            out.append(f"{name}: no session_timeout: on the broker evtool uses {DEFAULT_SESSION_NS // NS} s (Tansu "
-                       "holds each JoinGroup for about half the session timeout, so a long one makes every join "
-                       "slow); the kafka profile keeps Apache Kafka's 45 s, so a crashed member's partitions move "
-                       f"after about {DEFAULT_SESSION_NS // NS} s here and after 45 s in the core")
-        out.append(f"{name}: the consumer groups join before the run starts (Apache Kafka delays a new group's "
-                   "first rebalance by group.initial.rebalance.delay.ms, 3 s; Tansu holds each join for about "
-                   "half the session timeout); later joins, leaves and crashes rebalance on the broker, taking "
-                   "a second or more")
-        return out
-    assert isinstance(spec, m.DeliveryChannel)
-    if consumers:
-        out.append(f"{name}: queue channels stand for KIP-932 share groups, which Tansu and aiokafka do not "
-                   "have; evtool emulates them on a classic consumer group (one partition per instance): a nack "
-                   "holds the record and hands it back with its count + 1, the delivery limit applies the "
-                   "profile's at_limit, a crashed member's records return after its session timeout (the "
-                   f"consumer's session_timeout, else {DEFAULT_SESSION_NS // NS} s)")
-    if isinstance(spec, m.GroupedQueueChannel):
-        out.append(f"{name}: Kafka has no per-key message groups; it runs as a plain queue")
-    if spec.ttl is not None:
-        out.append(f"{name}: Kafka has no per-message TTL (retention deletes whole segments); ttl is ignored")
-    if spec.capacity is not None:
-        out.append(f"{name}: Kafka has no queue capacity; capacity is ignored")
-    if spec.dedup_window:
-        out.append(f"{name}: Kafka has no deduplication window (the idempotent producer drops only its own "
-                   "retries); dedup_window is ignored")
-    return out

@@ -27,6 +27,7 @@ from evtool.transports.base import (
     ChannelPlan,
     CreditLoop,
     PublishGate,
+    PublishWindow,
     SubSpec,
     Topology,
     TransportError,
@@ -120,6 +121,7 @@ class RedisTransport:
     name = "redis"
     routes_on_broker = False
     returns_on_close = False     # a crashed consumer's entries stay pending until claimed
+    leases_on_broker = True      # the claimer's XCLAIM after ack_timeout idle takes an entry from its holder
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -132,7 +134,9 @@ class RedisTransport:
         self.delayed: set[tuple[str, str, bytes]] = set()
         self.kept_entries: set[tuple[str, str, bytes]] = set()
         self.server_version = ""
-        self._window = asyncio.Semaphore(PUBLISH_WINDOW)
+        self._window = PublishWindow(PUBLISH_WINDOW)
+        self._slow = 0                 # publish() calls under way (see publish)
+        self.unanswered = 0          # see busy()
         self._rr = itertools.count()
         self.batch: Any = None
         self.gate = PublishGate()
@@ -233,7 +237,34 @@ class RedisTransport:
 
     # ------------------------------------------------------------------ publishing
 
+    def publish_now(self, channel: str, msg: Message) -> bool:
+        """Queue the XADD on the next pipeline without a task of its own (Redis never refuses an XADD, so there
+        is no answer to wait for but an error, reported as a problem); False while a late group is being
+        created (the caller then publishes through `publish`, which waits for it)."""
+        assert self.topology is not None
+        if self._slow or not self.gate.enter_now():
+            return False
+        fut = self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, self.topology.channels[channel].capacity)
+        self.unanswered += 1
+        fut.add_done_callback(self._added)
+        return True
+
+    def _added(self, fut: asyncio.Future[Any]) -> None:
+        self.unanswered -= 1
+        self.gate.leave()
+        if not fut.cancelled() and fut.exception() is not None and self.sink is not None:
+            self.sink.problem(f"XADD: {fut.exception()}")
+
     async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish through the gate and the window and await the answer (see `_publish`); while one is under
+        way `publish_now` declines, so that a later publish cannot overtake it."""
+        self._slow += 1
+        try:
+            return await self._publish(channel, msg)
+        finally:
+            self._slow -= 1
+
+    async def _publish(self, channel: str, msg: Message) -> bool:
         """XADD (with MAXLEN ~ when the channel has a capacity)."""
         assert self.topology is not None
         plan = self.topology.channels[channel]
@@ -299,6 +330,34 @@ class RedisTransport:
         if reader is None:
             return
         reader.stop()
+
+    @staticmethod
+    def copy_id(handle: Any) -> bytes:
+        """The stream entry id (one stored copy)."""
+        return bytes(handle[1])
+
+    @staticmethod
+    def forget(handle: Any) -> None:
+        """The claimer gave the entry to a consumer again (its min-idle-time passed): the old delivery's
+        credit comes back, nothing is XACKed for it."""
+        handle[0].settled()
+
+    def ack_now(self, handle: Any) -> bool:
+        """Queue the XACK on the next pipeline (no task per ack); a failure is reported as a problem."""
+        reader, entry_id, _count = handle
+        reader.settled()
+        self.unanswered += 1
+        self.batch.xack(reader.key, reader.group, entry_id).add_done_callback(self._acked)
+        return True
+
+    def busy(self) -> bool:
+        """Commands queued without a task (`ack_now`, `publish_now`) and not yet answered: the drain waits."""
+        return self.unanswered > 0
+
+    def _acked(self, fut: asyncio.Future[Any]) -> None:
+        self.unanswered -= 1
+        if not fut.cancelled() and fut.exception() is not None and self.sink is not None:
+            self.sink.problem(f"XACK: {fut.exception()}")
 
     async def ack(self, handle: Any) -> None:
         """XACK."""
@@ -384,6 +443,25 @@ class RedisTransport:
         else:
             await self.r.xack(key, gname, entry_id)
             self.sink.dead(channel, group, msg, reason, None, 1)
+
+    async def redrive(self, channel: str, moves: list[tuple[Message, str]]) -> list[str]:
+        """Move dead letters from the dead-letter stream `channel` back to their source: XRANGE finds each
+        (no consumer reads a dead-letter queue), XADD puts it on its source, XDEL takes it off the dead-letter
+        stream. Returns the ids not found."""
+        key = self.key(channel)
+        wanted = {msg.id: source for msg, source in moves}
+        for entry_id, fields in await self.r.xrange(key, min="-", max="+"):
+            if not wanted:
+                break
+            if b"m" not in fields:
+                continue
+            msg = decode_message(fields[b"m"])
+            source = wanted.pop(msg.id, None)
+            if source is None:
+                continue
+            await self.publish(source, msg)
+            await self.r.xdel(key, entry_id)
+        return list(wanted)
 
     async def _claimer(self, channel: str, group: str | None, min_idle_ns: int) -> None:
         """Give entries idle for `min_idle_ns` to a live consumer of the group (XPENDING IDLE + XCLAIM)."""

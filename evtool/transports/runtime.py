@@ -36,8 +36,12 @@ from evtool.core.profiles import Profile
 from evtool.core.routing import RouteTable
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.engine import FLUSH_EVERY, Engine, Listener
-from evtool.sim.kernel import PRIO_ACTOR
 from evtool.transports.base import SubSpec, Topology, Transport
+from evtool.transports.realtime_kernel import RealtimeKernel
+from evtool.transports.tally import Sub as _Sub
+from evtool.transports.tally import Tally as _Tally
+
+__all__ = ["RealtimeKernel", "RealtimeRun", "TransportBroker"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,160 +49,8 @@ if TYPE_CHECKING:
     from evtool.core.channel_config import ChannelConfig
     from evtool.sim.engine import RunOutcome
 
-NS = 1_000_000_000
 POLL_S = 0.005
 """How often the run loop looks for the end of the drain (seconds)."""
-SLICE_S = 0.004
-"""How long one timer callback may go on running the callbacks it makes due at once (seconds), see
-`RealtimeKernel._run`."""
-
-
-class RealtimeKernel:
-    """The engine kernel's interface (`now`, `at`, `after`) on the asyncio loop, in wall-clock time.
-
-    Inside a timer callback `now` is the time the callback was scheduled for (never earlier than a time
-    already handed out, so the trace stays in order), as in the virtual kernel; elsewhere (a broker's
-    callback) it is the wall clock. So an actor that schedules "now + gap" from a callback that ran late
-    (a producer behind its schedule) keeps its schedule instead of drifting by the loop's latency, and the
-    arrivals already due run at once (see `_run`)."""
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.t0 = 0.0
-        self.processed = 0
-        self._handles: set[asyncio.TimerHandle] = set()
-        self.errors: list[BaseException] = []
-        self._due: list[tuple[Any, Any, int]] | None = None   # callbacks due now, made by the running one
-        self._cb_t: int | None = None                           # scheduled time of the running callback
-        self._last = 0                                           # the latest `now` handed out
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the clock at 0 now."""
-        self.loop = loop
-        self.t0 = loop.time()
-
-    def _wall(self) -> int:
-        assert self.loop is not None
-        return int((self.loop.time() - self.t0) * NS)
-
-    @property
-    def now(self) -> int:
-        """Nanoseconds since `start` (see the class docstring)."""
-        if self.loop is None:
-            return 0
-        t = self._cb_t if self._cb_t is not None else self._wall()
-        if t < self._last:
-            return self._last
-        self._last = t
-        return t
-
-    def at(self, t: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
-        """Run `fn(arg)` at run time `t` (at once if that has passed)."""
-        assert self.loop is not None, "the realtime kernel is not started"
-        due = self._due
-        if due is not None and t <= self._wall():
-            due.append((fn, arg, t))    # due already: run in this loop iteration (see _run)
-            return
-        holder: list[asyncio.TimerHandle] = []
-        h = self.loop.call_at(self.t0 + t / NS, self._run, fn, arg, holder, t)
-        holder.append(h)
-        self._handles.add(h)
-
-    def after(self, delay: int, fn: Any, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
-        """Run `fn(arg)` `delay` nanoseconds from now."""
-        self.at(self.now + delay, fn, arg, prio)
-
-    def _run(self, fn: Any, arg: Any, holder: list[asyncio.TimerHandle], t: int = 0) -> None:
-        """Run one timer callback, then (for up to SLICE_S) the callbacks it and they make due at once.
-
-        A producer that is behind its schedule (a high rate, or `rate: max`) schedules its next arrival in
-        the past; through `loop.call_at` that is one message per event-loop iteration, and an iteration that
-        also serves hundreds of broker callbacks takes milliseconds: the producer could not send more than a
-        few hundred messages a second whatever the broker's speed. Run here, a burst catches up at once (the
-        virtual kernel likewise runs everything due at one instant before moving on)."""
-        if holder:
-            self._handles.discard(holder[0])
-        if self._due is not None:       # nested (cannot happen from the loop; defensive)
-            self._call(fn, arg, t)
-            return
-        self._due = due = []
-        rest: list[tuple[Any, Any, int]] = []
-        try:
-            self._call(fn, arg, t)
-            if due:
-                deadline = time.perf_counter() + SLICE_S
-                i = 0
-                while i < len(due) and time.perf_counter() < deadline:
-                    f, a, ft = due[i]
-                    i += 1
-                    self._call(f, a, ft)
-                rest = due[i:]
-        finally:
-            self._due = None
-        for f, a, ft in rest:           # the slice is over: the rest waits for the next iterations
-            self.at(ft, f, a)
-
-    def _call(self, fn: Any, arg: Any, t: int) -> None:
-        self.processed += 1
-        prev, self._cb_t = self._cb_t, t
-        try:
-            fn(arg)
-        except Exception as exc:  # noqa: BLE001 - reported by the run loop, which stops the run
-            self.errors.append(exc)
-        finally:
-            self._cb_t = prev
-
-    def pending(self) -> int:
-        """How many callbacks are scheduled."""
-        return len(self._handles)
-
-    def next_time(self) -> int | None:
-        """Not tracked in real time (the loop owns the schedule)."""
-        return None
-
-    def cancel_all(self) -> None:
-        """Cancel every scheduled callback (the run is over)."""
-        for h in self._handles:
-            h.cancel()
-        self._handles.clear()
-
-
-class _Sub:
-    """A subscription the runtime knows: the scenario side of it."""
-
-    __slots__ = ("sid", "channel", "group", "key", "consumer", "instance", "alive")
-
-    def __init__(self, sid: int, channel: str, group: str | None, consumer: str, instance: int) -> None:
-        self.sid = sid
-        self.channel = channel
-        self.group = group
-        self.key = (channel, group)
-        self.consumer = consumer
-        self.instance = instance
-        self.alive = True
-
-
-class _Tally:
-    """Counts of one subscription queue (a queue, or one group of a topic or log), from the trace."""
-
-    __slots__ = ("enqueued", "acked", "dead_lettered", "expired", "dropped", "kept", "ready", "delayed", "limbo")
-
-    def __init__(self) -> None:
-        self.enqueued = self.acked = self.dead_lettered = self.expired = self.dropped = self.kept = 0
-        # per message id: copies waiting on the broker, held for a delay, or between client and broker
-        # (rejected and not yet seen dead, or held by a crashed consumer until its lease or a claim)
-        self.ready: Counter[str] = Counter()
-        self.delayed: Counter[str] = Counter()
-        self.limbo: Counter[str] = Counter()
-
-    def take(self, mid: str) -> None:
-        """A copy of `mid` leaves the waiting states (delivered or observed gone)."""
-        for bag in (self.delayed, self.limbo, self.ready):
-            if bag[mid] > 0:
-                bag[mid] -= 1
-                if not bag[mid]:
-                    del bag[mid]
-                return
 
 
 class TransportBroker:
@@ -223,6 +75,15 @@ class TransportBroker:
         self.topology = topology
         self.requeue_position = profile.requeue_position
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
+        # the broker takes a delivery back by itself when its lease runs out (see _lease_expired)
+        self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
+        self.stale_ack = profile.stale_ack
+        self.former: dict[int, tuple[_Sub, Any, Message, int]] = {}   # deliveries whose lease ran out
+        # an adapter that can queue an ack without a task of its own (True when it did)
+        self._ack_now: Callable[[Any], bool] | None = getattr(transport, "ack_now", None)
+        # likewise a publish the broker cannot refuse (Redis XADD): queued without a task, True when it was
+        self._publish_now: Callable[[str, Message], Any] | None = getattr(transport, "publish_now", None)
+        self.unanswered = 0         # publishes issued through publish_now whose answer has not come
         self.subs: dict[int, _Sub] = {}
         self.closed_subs: list[int] = []   # the core's API: the real broker closes and the client recovers
         self._next_sub = 1
@@ -257,6 +118,8 @@ class TransportBroker:
             if why is not None:
                 self.silent[name] = why
         self.kept_msgs: dict[str, Message] = {}
+        # dead letters waiting in each dead-letter queue (message, the channel it died in), for a redrive
+        self.dead_letters: dict[str, dict[str, tuple[Message, str]]] = {}
         self.settled_at = 0.0
 
     # ------------------------------------------------------------------ plumbing
@@ -316,13 +179,34 @@ class TransportBroker:
             self._emit("published", msg, channel, msg.producer)
         leaves = self._arrive(channel, msg, via=None)
         if self.routes_on_broker or plan.kind != "router":
-            self._spawn(self._publish(channel, msg, [channel]))
+            self._send(channel, msg, leaves)
         else:
-            # one task per target, spawned now: each publish is ordered against a late subscription as the
-            # trace counted it (see PublishGate)
+            # one publish per target, issued now: each is ordered against a late subscription as the trace
+            # counted it (see PublishGate)
             for leaf in leaves:
-                self._spawn(self._publish(leaf, msg, [leaf]))
+                self._send(leaf, msg, [leaf])
         return True
+
+    def _send(self, channel: str, msg: Message, leaves: list[str]) -> None:
+        """Issue one publish: through the adapter's `publish_now` when it takes it (True: nothing to wait for;
+        a future: the broker's answer, True stored or False refused), else in a task of its own."""
+        now = self._publish_now
+        got = now(channel, msg) if now is not None else None
+        if got is None or got is False:
+            self._spawn(self._publish(channel, msg, leaves))
+        elif got is not True:
+            self.unanswered += 1
+            got.add_done_callback(lambda fut: self._answered(fut, channel, msg, leaves))
+
+    def _answered(self, fut: asyncio.Future[bool], channel: str, msg: Message, leaves: list[str]) -> None:
+        self.unanswered -= 1
+        self.settled_at = asyncio.get_running_loop().time()
+        if fut.cancelled():
+            return
+        if fut.exception() is not None:
+            self.problem(f"{type(fut.exception()).__name__}: {fut.exception()}")
+        elif not fut.result():
+            self._refused(channel, msg, leaves)
 
     def _groups(self, channel: str, plan: Any) -> list[str]:
         """The groups of a topic or log that exist now (a late group only once subscribed)."""
@@ -372,21 +256,34 @@ class TransportBroker:
             self._emit("enqueued", msg, channel, data={"reason": via})
         return [channel]
 
-    async def _publish(self, channel: str, msg: Message, targets: list[str]) -> None:
-        for target in targets:
-            ok = await self.transport.publish(target, msg)
-            if not ok:
-                self.refused[target] += 1
-                plan = self.topology.channels[target]
-                # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
-                # refused (it does not say why) is `refused_by_broker`
-                data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
-                                        if plan.capacity is not None and plan.overflow == "reject_publish"
-                                        else {"reason": "refused_by_broker"})
-                self._emit("publish_rejected", msg, target, msg.producer, data=data)
-                for key in [k for k in self.tallies if k[0] == target]:
-                    self.tallies[key].take(msg.id)
-                    self.tallies[key].enqueued -= 1
+    async def _publish(self, channel: str, msg: Message, leaves: list[str]) -> None:
+        """Publish `msg` to `channel`; a refusal is recorded where the core records it. A router on the broker
+        (a RabbitMQ exchange) is refused as a whole: "If a message is routed to multiple queues and rejected by
+        at least one of them, the channel will inform the publisher via basic.nack. The message will still be
+        published to all other queues which can enqueue it" (https://www.rabbitmq.com/docs/maxlength). The nack
+        does not name the queue: when exactly one of the `leaves` the message was routed to refuses publishes at
+        capacity, the refusal is that queue's, as in the core; otherwise it stays the router's."""
+        if not await self.transport.publish(channel, msg):
+            self._refused(channel, msg, leaves)
+
+    def _refused(self, channel: str, msg: Message, leaves: list[str]) -> None:
+        target = channel
+        if self.topology.channels[channel].kind == "router":
+            bounded = [leaf for leaf in leaves if self.topology.channels[leaf].capacity is not None
+                       and self.topology.channels[leaf].overflow == "reject_publish"]
+            if len(bounded) == 1:
+                target = bounded[0]
+        self.refused[target] += 1
+        plan = self.topology.channels[target]
+        # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
+        # refused (it does not say why) is `refused_by_broker`
+        data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
+                                if plan.capacity is not None and plan.overflow == "reject_publish"
+                                else {"reason": "refused_by_broker"})
+        self._emit("publish_rejected", msg, target, msg.producer, data=data)
+        for key in [k for k in self.tallies if k[0] == target]:
+            self.tallies[key].take(msg.id)
+            self.tallies[key].enqueued -= 1
 
     def duplicate(self, channel: str, msg: Message) -> None:
         """The broker dropped a publish as a duplicate (NATS: the PubAck of a ``Nats-Msg-Id`` seen within the
@@ -455,6 +352,8 @@ class TransportBroker:
         # when an earlier copy had the same message id (NATS without Nats-Msg-Id, Redis XADD twice): it is
         # `delivered` attempt 1, as the core traces it, not a redelivery of the earlier copy.
         att = 1 if not redelivered and count <= 1 else self.attempts.get(ak, 0) + 1
+        if att > 1 and self.leases_on_broker:
+            self._lease_expired(key, msg, handle)
         self.attempts[ak] = att
         self._tally(key).take(msg.id)
         tag = self._next_tag
@@ -467,6 +366,31 @@ class TransportBroker:
             data = {**(data or {}), "group": s.group}
         self._emit("delivered" if att == 1 else "redelivered", msg, s.channel, s.consumer, s.instance, att, data)
         self.dispatch(Delivery(tag, sid, msg, att, s.channel, None, None, None, count, redelivered or att > 1))
+
+    def _lease_expired(self, key: tuple[str, str | None], msg: Message, handle: Any) -> None:
+        """A redelivery of a copy this run still holds unsettled: its lease ran out on the broker (NATS AckWait,
+        SQS visibility timeout, the Redis claimer's min-idle-time), which handed it out again. Traced as the
+        core traces the expiry (``lease_expired``, then ``returned`` with reason lease_expired), at the time
+        the redelivery shows it (``data.observed: redelivered``). The old delivery's late ack then follows the
+        profile's ``stale_ack``, as in the core (`_stale_ack`)."""
+        copy = getattr(self.transport, "copy_id", None)
+        mine = copy(handle) if copy is not None else None
+        for tag, (s, h, m) in self.inflight.items():
+            if s.key != key or m.id != msg.id or (mine is not None and copy(h) != mine):
+                continue
+            del self.inflight[tag]
+            att = self.attempts.get((key, msg.id), 0)
+            if self.stale_ack == "settles":
+                self.former[tag] = (s, h, m, att)   # its ack still settles the message (see _stale_ack)
+            else:
+                self._forget(h)
+                if self.stale_ack == "ignored":
+                    self.former[tag] = (s, None, m, att)
+            self._emit("lease_expired", m, s.channel, s.consumer, s.instance, att, {"observed": "redelivered"})
+            self._tally(key).ready[msg.id] += 1
+            self._emit("returned", m, s.channel, s.consumer, s.instance, att,
+                       {"reason": "lease_expired", "position": self.requeue_position})
+            return
 
     def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
              count: int = 1, observed: str | None = None) -> None:
@@ -495,6 +419,8 @@ class TransportBroker:
         tplan = self.topology.channels.get(target)
         if tplan is not None:
             self._arrive(target, msg, "dead_letter")
+            if tplan.kind in ("queue", "grouped_queue"):
+                self.dead_letters.setdefault(target, {})[msg.id] = (msg, channel)
 
     def kept(self, channel: str, group: str | None, msg: Message, count: int) -> None:
         """A message hit its delivery limit and stays on the broker (NATS MaxDeliver advisory)."""
@@ -518,7 +444,8 @@ class TransportBroker:
         time it was found missing rather than when the broker removed it.
         """
         s = self.subs.get(sid)
-        if s is None or not s.alive or s.channel not in self.silent or self.tasks or started < self.settled_at:
+        if (s is None or not s.alive or s.channel not in self.silent or self.tasks or self.unanswered
+                or started < self.settled_at):
             return
         t = self.tallies.get(s.key)
         if t is None or not t.ready or t.delayed or t.limbo:
@@ -550,18 +477,55 @@ class TransportBroker:
     # ------------------------------------------------------------------ settlement
 
     def _pop(self, tag: int) -> tuple[_Sub, Any, Message] | None:
-        return self.inflight.pop(tag, None)
+        rec = self.inflight.pop(tag, None)
+        if rec is None and tag in self.former:
+            h = self.former.pop(tag)[1]     # a nack or reject of a lease that ran out: refused, credit back
+            if h is not None:
+                self._forget(h)
+        return rec
+
+    def _forget(self, handle: Any) -> None:
+        forget = getattr(self.transport, "forget", None)
+        if forget is not None:
+            forget(handle)
+
+    def _stale_ack(self, tag: int) -> bool:
+        """The ack of a delivery whose lease ran out (the message was redelivered), as the profile's
+        ``stale_ack`` says: ``settles`` (NATS: "the ack from the first consumer will be considered"; Redis: XACK
+        names the group and the entry id) acks the message on the broker with the old handle and takes the
+        newer delivery back from its holder (whose own ack is then refused); ``ignored`` (SQS: an old receipt
+        handle deletes nothing) changes nothing; refused otherwise, or when the message is settled already."""
+        rec = self.former.pop(tag, None)
+        if rec is None:
+            return False
+        s, h, m, att = rec
+        if h is None:
+            return True
+        newer = next((t for t, (s2, _h2, m2) in self.inflight.items() if s2.key == s.key and m2.id == m.id), None)
+        if newer is None:
+            self._forget(h)
+            return False
+        self._forget(self.inflight.pop(newer)[1])
+        self._tally(s.key).acked += 1
+        data: dict[str, Any] = {"stale_tag": True, "latest_attempt": self.attempts.get((s.key, m.id), 0)}
+        if s.group is not None:
+            data["group"] = s.group
+        self._emit("acked", m, s.channel, s.consumer, s.instance, att, data)
+        if self._ack_now is None or not self._ack_now(h):
+            self._spawn(self.transport.ack(h))
+        return True
 
     def ack(self, now: int, tag: int) -> bool:
         """Acknowledge a delivery."""
-        rec = self._pop(tag)
+        rec = self.inflight.pop(tag, None)
         if rec is None:
-            return False
+            return self._stale_ack(tag)
         s, handle, msg = rec
         self._tally(s.key).acked += 1
         self._emit("acked", msg, s.channel, s.consumer, s.instance, self.attempts.get((s.key, msg.id), 0),
                    {"group": s.group} if s.group is not None else None)
-        self._spawn(self.transport.ack(handle))
+        if self._ack_now is None or not self._ack_now(handle):
+            self._spawn(self.transport.ack(handle))
         return True
 
     def nack(self, now: int, tag: int, *, requeue: bool = True, delay_ns: int = 0) -> bool:
@@ -632,9 +596,38 @@ class TransportBroker:
         """Availability is the real broker's."""
 
     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:
-        """Redrive is not supported on real brokers yet."""
-        self.problem("redrive is not supported on a real broker")
-        return 0
+        """Send the dead letters waiting in `dead_letter_channel` back to the channel they died in (all, or
+        the one with `msg_id`), as the core does; returns how many. Traced now (``redriven``, then the
+        arrival in the source channel, as a publish is traced before the broker's confirm); the adapter takes
+        each one from the dead-letter queue and publishes it to its source in the background."""
+        plan = self.topology.channels.get(dead_letter_channel)
+        if plan is None or plan.kind not in ("queue", "grouped_queue"):
+            raise ValueError(f"redrive needs a queue channel; {dead_letter_channel!r} is "
+                             f"{plan.kind if plan is not None else 'unknown'}")
+        carry = getattr(self.transport, "redrive", None)
+        if carry is None:
+            self.problem(f"redrive is not supported on {getattr(self.transport, 'name', 'this broker')}")
+            return 0
+        t = self._tally((dead_letter_channel, None))
+        waiting = self.dead_letters.get(dead_letter_channel, {})
+        moves: list[tuple[Message, str]] = []
+        for mid, (msg, source) in list(waiting.items()):
+            if (msg_id is not None and mid != msg_id) or t.ready[mid] <= 0 or source not in self.topology.channels:
+                continue
+            del waiting[mid]
+            t.take(mid)
+            t.redriven += 1
+            self._emit("redriven", msg, dead_letter_channel, data={"to": source})
+            self._arrive(source, msg, "redrive")
+            moves.append((msg, source))
+        if moves:
+            self._spawn(self._redrive(dead_letter_channel, moves))
+        return len(moves)
+
+    async def _redrive(self, dead_letter_channel: str, moves: list[tuple[Message, str]]) -> None:
+        missing = await self.transport.redrive(dead_letter_channel, moves)  # type: ignore[attr-defined]
+        for mid in missing:
+            self.problem(f"redrive: {mid} was not found in {dead_letter_channel} on the broker")
 
     def claim(self, now: int, sub: int, min_idle_ns: int, count: int | None = None) -> list[Delivery]:
         """Claims are made by the Redis adapter's claimer, not by the engine."""
@@ -657,7 +650,7 @@ class TransportBroker:
             in_flight=in_flight, delayed=delayed, acked=sum(t.acked for t in parts),
             dead_lettered=sum(t.dead_lettered for t in parts), expired=sum(t.expired for t in parts),
             dropped=sum(t.dropped for t in parts), kept=sum(t.kept for t in parts),
-            rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
+            redriven=sum(t.redriven for t in parts), rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
 
     def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
         """A log group as the views read it, from the trace: lag = records not yet handed out, in flight =
@@ -678,7 +671,7 @@ class TransportBroker:
 
     def idle(self) -> bool:
         """Nothing in flight, delayed, between client and broker, or ready where a live consumer reads."""
-        if self.inflight or self.tasks:
+        if self.inflight or self.tasks or self.unanswered:
             return False
         busy = getattr(self.transport, "busy", None)   # records the broker will hand out again (Kafka)
         if busy is not None and busy():

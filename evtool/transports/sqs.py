@@ -164,6 +164,7 @@ class SqsTransport:
     name = "sqs"
     routes_on_broker = False
     returns_on_close = False        # received messages come back only when their visibility timeout ends
+    leases_on_broker = True         # a message not deleted within its visibility timeout is received again
 
     def __init__(self, url: str, loaded: Any = None) -> None:
         self.url = url
@@ -374,6 +375,12 @@ class SqsTransport:
         if reader is None:
             return
         reader.stop()
+
+    @staticmethod
+    def forget(handle: Any) -> None:
+        """The message's visibility timeout ran out and it was received again: the old receive's credit comes
+        back; its receipt handle is not used any more."""
+        handle[0].settled()
 
     async def ack(self, handle: Any) -> None:
         """DeleteMessage (batched)."""

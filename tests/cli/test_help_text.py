@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from evtool.cli.app import app
 from evtool.cli.commands import COMMANDS, help_text
 
-NAMES = [name for _, _, name, _ in COMMANDS]
+NAMES = [e.name for e in COMMANDS]
 
 
 def _help(*args: str, width: int = 80) -> str:
@@ -54,3 +54,41 @@ def test_run_help_states_every_exit_code_once_in_one_paragraph() -> None:
 def test_help_text_joins_lines_but_keeps_paragraphs() -> None:
     assert help_text("One\n    two.\n\n    Three\n    four.") == "One two.\n\nThree four."
     assert help_text("\b\nkeep\nthis") == "\b\nkeep\nthis"
+
+
+@pytest.mark.parametrize("entry", COMMANDS, ids=NAMES)
+def test_the_root_help_summary_is_the_docstrings_first_paragraph(entry: object) -> None:
+    """`evtool --help` shows the registry's summary without importing the command: it must say what the
+    command's own help says first."""
+    import importlib
+
+    func = getattr(importlib.import_module(entry.module), entry.function)  # type: ignore[attr-defined]
+    assert entry.summary == help_text(func.__doc__).split("\n\n")[0]  # type: ignore[attr-defined, union-attr]
+
+
+def test_the_root_help_lists_every_command_in_its_panel() -> None:
+    out = _help()
+    for e in COMMANDS:
+        assert any(line.startswith(f"│ {e.name} ") for line in out.splitlines()), e.name
+    panels = [line.split("─ ", 1)[1].split(" ─", 1)[0] for line in out.splitlines() if line.startswith("╭─ ")]
+    assert panels == ["Options", "Running", "Recorded runs", "Lessons", "Scenarios", "Setup"]
+    assert all(len(line) <= 80 for line in out.splitlines())
+
+
+def test_the_root_help_imports_no_command_module_and_no_rich() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom evtool.cli.app import main\nsys.argv = ['evtool', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith(('evtool.cli.run', "
+            "'evtool.cli.runs', 'evtool.cli.validate', 'pydantic'))), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+    assert "Usage: evtool" in proc.stdout
+
+
+def test_an_unknown_command_is_matched_against_every_command() -> None:
+    result = CliRunner().invoke(app, ["valdate"], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 2
+    assert "Did you mean 'validate'?" in result.output

@@ -30,7 +30,7 @@ class Model(BaseModel):
 
     # `.inf` and `.nan` are YAML floats, but no number field means them (`rate: max` is a word).
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, validate_default=True,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, defer_build=True)
 
 
 MAX_COUNT = 1_000_000_000

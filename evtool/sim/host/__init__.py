@@ -30,35 +30,61 @@ with `pause: true` pauses the host right after the event that triggered it
 """
 
 
-from evtool.sim.host.commands import (
-    Command,
-    Faster,
-    InjectFault,
-    Pause,
-    Quit,
-    Redrive,
-    Resume,
-    Seek,
-    SetSpeed,
-    Slower,
-    Step,
-    TogglePause,
-    interventions_from_events,
-)
-from evtool.sim.host.engine_host import SLICE_EVENTS, EngineHost
-from evtool.sim.host.fold import (
-    LANE_CELLS,
-    LIFECYCLE_EVENTS,
-    MAX_DEAD_LETTERS,
-    MAX_RETRIES,
-    MESSAGE_WINDOW,
-    ORDER_KEYS,
-    RECENT_EVENTS,
-    SHOWN_DEAD_LETTERS,
-    SHOWN_RETRIES,
-    TraceFold,
-)
-from evtool.sim.host.lesson import LessonTracker, describe_trigger
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evtool.sim.host.commands import (
+        Command,
+        Faster,
+        InjectFault,
+        Pause,
+        Quit,
+        Redrive,
+        Resume,
+        Seek,
+        SetSpeed,
+        Slower,
+        Step,
+        TogglePause,
+        interventions_from_events,
+    )
+    from evtool.sim.host.engine_host import SLICE_EVENTS, EngineHost
+    from evtool.sim.host.fold import (
+        LANE_CELLS,
+        LIFECYCLE_EVENTS,
+        MAX_DEAD_LETTERS,
+        MAX_RETRIES,
+        MESSAGE_WINDOW,
+        ORDER_KEYS,
+        RECENT_EVENTS,
+        SHOWN_DEAD_LETTERS,
+        SHOWN_RETRIES,
+        TraceFold,
+    )
+    from evtool.sim.host.lesson import LessonTracker, describe_trigger
+
+# Each name is imported from its module when first used (PEP 562), so that a part of the package (the
+# lesson tracker `evtool run` narrates with) does not load the rest (the host, its engine and its fold).
+_WHERE = {
+    **dict.fromkeys(("Command", "Faster", "InjectFault", "Pause", "Quit", "Redrive", "Resume", "Seek", "SetSpeed",
+                     "Slower", "Step", "TogglePause", "interventions_from_events"), "commands"),
+    **dict.fromkeys(("SLICE_EVENTS", "EngineHost"), "engine_host"),
+    **dict.fromkeys(("LANE_CELLS", "LIFECYCLE_EVENTS", "MAX_DEAD_LETTERS", "MAX_RETRIES", "MESSAGE_WINDOW",
+                     "ORDER_KEYS", "RECENT_EVENTS", "SHOWN_DEAD_LETTERS", "SHOWN_RETRIES", "TraceFold"), "fold"),
+    **dict.fromkeys(("LessonTracker", "describe_trigger"), "lesson"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LANE_CELLS", "LIFECYCLE_EVENTS", "MAX_DEAD_LETTERS", "MAX_RETRIES", "MESSAGE_WINDOW", "ORDER_KEYS",
