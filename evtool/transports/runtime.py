@@ -367,14 +367,15 @@ class TransportBroker:
         self._emit("delivered" if att == 1 else "redelivered", msg, s.channel, s.consumer, s.instance, att, data)
         self.dispatch(Delivery(tag, sid, msg, att, s.channel, None, None, None, count, redelivered or att > 1))
 
-    def _lease_expired(self, key: tuple[str, str | None], msg: Message, handle: Any) -> None:
+    def _lease_expired(self, key: tuple[str, str | None], msg: Message, handle: Any,
+                       observed: str = "redelivered") -> None:
         """A redelivery of a copy this run still holds unsettled: its lease ran out on the broker (NATS AckWait,
         SQS visibility timeout, the Redis claimer's min-idle-time), which handed it out again. Traced as the
         core traces the expiry (``lease_expired``, then ``returned`` with reason lease_expired), at the time
         the redelivery shows it (``data.observed: redelivered``). The old delivery's late ack then follows the
         profile's ``stale_ack``, as in the core (`_stale_ack`)."""
         copy = getattr(self.transport, "copy_id", None)
-        mine = copy(handle) if copy is not None else None
+        mine = copy(handle) if copy is not None and handle is not None else None
         for tag, (s, h, m) in self.inflight.items():
             if s.key != key or m.id != msg.id or (mine is not None and copy(h) != mine):
                 continue
@@ -386,7 +387,7 @@ class TransportBroker:
                 self._forget(h)
                 if self.stale_ack == "ignored":
                     self.former[tag] = (s, None, m, att)
-            self._emit("lease_expired", m, s.channel, s.consumer, s.instance, att, {"observed": "redelivered"})
+            self._emit("lease_expired", m, s.channel, s.consumer, s.instance, att, {"observed": observed})
             self._tally(key).ready[msg.id] += 1
             self._emit("returned", m, s.channel, s.consumer, s.instance, att,
                        {"reason": "lease_expired", "position": self.requeue_position})
@@ -395,8 +396,12 @@ class TransportBroker:
     def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None,
              count: int = 1, observed: str | None = None) -> None:
         """A message left `channel` on the broker: dead-lettered, expired or dropped (`observed`: how evtool
-        knows, when not from the broker's own report)."""
+        knows, when not from the broker's own report). A delivery of it the run still holds had its lease run
+        out first (SQS moves a message at maxReceiveCount when its last visibility timeout ends): traced so, and
+        its late ack follows the profile's ``stale_ack``."""
         key = self._key(channel, group)
+        if self.leases_on_broker and reason == "max_deliveries":
+            self._lease_expired(key, msg, None, observed="dead_lettered")
         t = self._tally(key)
         t.take(msg.id)
         data: dict[str, Any] = {"reason": reason}

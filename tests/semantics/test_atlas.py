@@ -31,12 +31,6 @@ KNOWN_DISAGREEMENTS: dict[str, dict[str, str]] = {
 """scenario id -> {target: why evtool (core or transport) disagrees with the documented outcome}."""
 
 ENDPOINT_DIFFERENCES: dict[str, dict[str, str]] = {
-    "sqs-delete-with-old-receipt-handle": {
-        "sqs": "moto deletes the message with ANY receipt handle it was ever given (moto/sqs/models.py "
-               "delete_message: `message.had_receipt_handle(...)`), so the first DeleteMessage, sent after the "
-               "second receive, deletes M1; AWS: 'if you don't provide the most recently received receipt "
-               "handle for the message, the request will still succeed, but the message might not be deleted'",
-    },
     "sqs-fifo-content-based-dedup": {
         "sqs": "moto deduplicates only against messages still in the queue (moto/sqs/models.py add_message "
                "scans `self._messages`): M1 was received and deleted before M2 was sent, so moto delivers M2; "
