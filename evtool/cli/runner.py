@@ -275,6 +275,10 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
         session.abort("crashed")
         msg = str(exc)
         return _fail(opts, f"the {opts.transport} run failed: {msg}", "see docs/transports.md", "--transport")
+    from evtool.report.fmt import preset_summary
+
+    if preset_summary(loaded.model):  # a framework's retry preset: the report speaks its words, as on the core
+        outcome.summary["retry_presets"] = preset_summary(loaded.model)
     run_id = session.finish(outcome)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
