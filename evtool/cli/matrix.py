@@ -52,7 +52,8 @@ def run_matrix_command(path: Path, *, variations: bool, profiles: str | None, se
 
         data = {"scenario": mx.scenario_id, "checks": mx.checks, "columns": [
             {"label": r.column.label, "set": r.column.overrides, "fails": list(r.column.fails),
-             "outcome": r.outcome, "verdicts": r.verdicts, "numbers": r.numbers, "error": r.error}
+             "outcome": r.outcome, "reading": r.reading, "verdicts": r.verdicts, "numbers": r.numbers,
+             "error": r.error}
             for r in mx.results]}
         print(json.dumps(visible_data(data), indent=2))
     else:

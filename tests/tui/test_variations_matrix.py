@@ -50,6 +50,7 @@ def test_run_variations_as_json() -> None:
     data = json.loads(r.stdout)
     assert [c["label"] for c in data["columns"]] == ["lesson", "try 1", "try 2", "try 3", "try 4"]
     assert data["columns"][2]["verdicts"]["charged-once"] == "fail"
+    assert [c["reading"] for c in data["columns"]] == ["passed"] + ["as meant"] * 4
 
 
 def test_profiles_run_one_scenario_under_several_brokers() -> None:
