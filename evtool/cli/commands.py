@@ -36,6 +36,9 @@ COMMANDS: list[Entry] = [
           "Run a scenario: a live view, then the summary, the checks and how to re-run it."),
     Entry("evtool.cli.tui", "tui", "tui", "Running",
           "Open the dashboard on a scenario, or a lesson picker. Space pauses, ? lists every key, q quits."),
+    Entry("evtool.cli.explore", "explore", "explore", "Running",
+          "Search runs (seeds, placed faults, schedule choices) for one that fails an expectation; shrink and "
+          "record it."),
     Entry("evtool.cli.tui", "replay", "replay", "Recorded runs",
           "Open a recorded run in the dashboard with a time scrubber (< > seek); it is re-simulated exactly."),
     Entry("evtool.cli.lessons", "lessons", "lessons", "Lessons",
@@ -70,14 +73,27 @@ BY_NAME = {e.name: e for e in COMMANDS}
 _METAVARS: dict[Any, str] = {int: "N", float: "X", str: "TEXT", Path: "PATH"}
 
 
+_USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+"""The usage error of the click that typer uses (typer may carry its own copy of click)."""
+
+
 class Command(TyperCommand):
-    """A command whose -h/--help shows no `<bool>`."""
+    """A command whose -h/--help shows no `<bool>`, and whose usage errors are JSON under --json."""
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
         return option
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, list(args))
+        except _USAGE_ERROR as exc:
+            from evtool.cli.output import json_usage_error
+
+            json_usage_error(ctx, args, exc)  # prints it and exits 2 under --json; else returns
+            raise
 
 
 class Group(TyperGroup):

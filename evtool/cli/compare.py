@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evtool.cli.output import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNKNOWN, console, print_scenario_error
+from evtool.cli.output import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    console,
+    print_option_error,
+    print_scenario_error,
+)
 from evtool.core.targets import REAL_BROKERS, TARGETS
 from evtool.report.fmt import safe
 
@@ -96,29 +104,26 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
 
     names = [n.strip() for n in (opts.compare or "").split(",") if n.strip()]
     bad = [n for n in names if n not in TARGETS]
-    err = console(stderr=True)
     if len(names) < 2 or bad:
-        err.print(f"[red]error[/red] --compare {safe(repr(opts.compare))}: give two or more of {', '.join(TARGETS)}")
-        return EXIT_INVALID
+        return print_option_error(opts.json_out, "--compare", f"--compare {opts.compare!r}: give two or more of "
+                                  f"{', '.join(TARGETS)}", did_you_mean(bad[0], TARGETS) if bad else None)
     lp = opts.local_profile
     if lp is not None and lp != "scenario" and lp not in PROFILES:
         hint = did_you_mean(lp, [*PROFILES, "scenario"]) or f"one of: scenario, {', '.join(PROFILES)}"
-        err.print(f"[red]error[/red] --local-profile {safe(repr(lp))} is not a profile\n  [cyan]hint:[/cyan] {safe(hint)}")
-        return EXIT_INVALID
+        return print_option_error(opts.json_out, "--local-profile", f"--local-profile {lp!r} is not a profile", hint)
     try:
         from evtool.transports import capabilities, run_on_transport
         from evtool.transports.runner import under_profile
     except ImportError:
-        err.print("[red]error[/red] transports are not available in this build")
-        return EXIT_INVALID
-    from evtool.scenario.units import parse_duration
-    from evtool.sim.engine import Engine, limits_for
+        return print_option_error(opts.json_out, "--compare", "transports are not available in this build")
+    from evtool.cli.session import run_limits
+    from evtool.sim.engine import Engine
     from evtool.sim.rng import run_seed
 
     seed = run_seed(loaded.model, opts.seed)
-    # the run budget (run.budget, --max-events/--max-messages/--max-wall) holds for every column
-    limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages,
-                        wall_s=parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None)
+    # the run budget (run.budget, --max-events/--max-messages/--max-wall/--max-memory) holds for every
+    # column; the default wall budget is a real broker's: real time
+    limits = run_limits(loaded, opts, duration_ns, 1.0)
     columns: list[Column] = []
     for name in names:
         if name == "local":
@@ -145,8 +150,8 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
             print_scenario_error(exc)
             return EXIT_INVALID
         except Exception as exc:  # noqa: BLE001 - a broker that is down is reported, not a traceback
-            err.print(f"[red]error[/red] the {name} run failed: {safe(exc)}")
-            return EXIT_INVALID
+            return print_option_error(opts.json_out, "--compare", f"the {name} run failed: {exc}",
+                                      "see docs/transports.md")
         columns.append(Column(name, name, outcome.extra.get("profile", ""), outcome,
                               list(outcome.extra.get("warnings", [])), name,
                               list(outcome.extra.get("problems", []))))

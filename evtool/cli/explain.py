@@ -35,11 +35,23 @@ def explain(
         try:
             path = find_lesson(target)
         except LessonNotFound as exc:
+            if json_out:
+                from evtool.cli.output import print_json_error
+
+                print_json_error(target, str(exc), "run `evtool lessons` to list the bundled lessons")
+                raise typer.Exit(EXIT_INVALID) from None
             console(stderr=True).print(f"[red]error[/red] {safe(exc)}", markup=True, highlight=False)
             raise typer.Exit(EXIT_INVALID) from None
     try:
         loaded = load_scenario(path, set_)
     except ScenarioError as err:
+        if json_out:
+            import json
+
+            from evtool.cli.output import json_error
+
+            typer.echo(json.dumps(json_error(err.problems), indent=2))
+            raise typer.Exit(EXIT_INVALID) from None
         print_scenario_error(err)
         raise typer.Exit(EXIT_INVALID) from None
     sc = loaded.model
@@ -419,13 +431,15 @@ def expectations_table(sc: Any) -> Any:
         return Text("(no expectations: every run passes)", style="dim")
     table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
     table.add_column("name", style="cyan", no_wrap=True)
-    table.add_column("expects")
+    table.add_column("expects", overflow="fold")  # an expression is folded at 80 columns, never cut
     table.add_column("when", style="dim", no_wrap=True)
-    table.add_column("because", style="dim")
+    because = any(e.because for e in sc.expect)
+    if because:  # without any, the expressions get its width
+        table.add_column("because", style="dim", overflow="fold")
     for i, e in enumerate(sc.expect):
         when = e.when + (f" within {_fmt_ns(e.within)}" if e.within is not None else "")
         if getattr(e, "abort", False):
             when += ", aborts"
         table.add_row(text(e.name or f"expect[{i}]"), text(expectation_text(e)), text(when),
-                      text(" ".join((e.because or "").split())))
+                      *([text(" ".join((e.because or "").split()))] if because else []))
     return table

@@ -38,6 +38,36 @@ def print_json_error(file: str, message: str, hint: str | None = None) -> None:
     print(json.dumps(json_error([Problem(file, 1, 1, "", message, hint)]), indent=2))
 
 
+def json_usage_error(ctx: Any, args: list[str], exc: Any) -> None:
+    """A bad option value or an unknown option under `--json` (`--seed abc`, `--max-events 0`): the JSON
+    error object on stdout and exit 2, as for any invalid input; without --json, nothing (click prints it)."""
+    if "--json" not in args:
+        return
+    import typer
+    from rich.text import Text
+
+    param = getattr(exc, "param", None)
+    where = (param.opts[0] if getattr(param, "opts", None) else getattr(param, "name", None)) or ctx.command_path
+    message = Text.from_ansi(exc.format_message()).plain
+    print_json_error(str(where), message, f"see `{ctx.command_path} --help`")
+    raise typer.Exit(EXIT_INVALID)
+
+
+def print_option_error(json_out: bool, option: str, message: str, hint: str | None = None) -> int:
+    """An invalid option value found by the command itself: JSON under --json, else a line on stderr;
+    returns EXIT_INVALID."""
+    if json_out:
+        print_json_error(option, message, hint)
+        return EXIT_INVALID
+    from evtool.report.fmt import safe
+
+    err = console(stderr=True)
+    err.print(f"[red]error[/red] {safe(message)}")
+    if hint:
+        err.print(f"  [cyan]hint:[/cyan] {safe(hint)}")
+    return EXIT_INVALID
+
+
 def console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:
     """A rich console (stderr for diagnostics); `soft_wrap` leaves long lines whole."""
     from rich.console import Console

@@ -84,12 +84,20 @@ def run(
                                             "published messages; overrides run.budget.messages.",
                                             rich_help_panel="Budget"),
     max_wall: str | None = typer.Option(None, "--max-wall", help="Stop (unknown) after this much wall time (e.g. "
-                                        "30s); overrides run.budget.wall.", rich_help_panel="Budget"),
+                                        "30s); overrides run.budget.wall (default 1m, plus the paced time).",
+                                        rich_help_panel="Budget"),
+    max_memory: str | None = typer.Option(None, "--max-memory", help="Stop (unknown) when resident memory grows "
+                                          "by more than this (e.g. 2GB); overrides run.budget.memory.",
+                                          rich_help_panel="Budget"),
     variations: bool = typer.Option(False, "--variations", help="Run the lesson and each of its try_next "
                                     "variations; print checks × variations.", rich_help_panel="Compare"),
     profiles: str | None = typer.Option(None, "--profiles", help="Run under each broker profile (e.g. "
                                         "rabbitmq-quorum,kafka,sqs-fifo); print checks × profiles.",
                                         rich_help_panel="Compare"),
+    replay_interventions: str | None = typer.Option(None, "--replay-interventions", help="Repeat a recorded run: "
+                                                    "its seed, --set overrides and interventions (faults injected "
+                                                    "by hand or placed by `evtool explore`).",
+                                                    rich_help_panel="Simulation"),
 ) -> None:
     """Run a scenario: a live view, then the summary, the checks and how to re-run it.
 
@@ -105,9 +113,15 @@ def run(
         raise typer.Exit(run_matrix_command(path, variations=variations, profiles=profiles, sets=list(set_),
                                             seed=seed, json_out=json_out))
     display = str(path) if Path(scenario or "").exists() else (scenario or DEFAULT_LESSON)
+    interventions: list = []
+    if replay_interventions is not None:
+        from evtool.cli.replay_interventions import replay_settings
+
+        seed, set_, interventions, replay_interventions = replay_settings(replay_interventions, db, seed, list(set_))
     opts = RunOptions(path=path, display=display, seed=seed, sets=list(set_), speed=speed, realtime=realtime, duration=duration,
                       json_out=json_out, quiet=quiet, tui=tui, db=db, no_record=no_record, record=record,
                       transport=transport, url=url, keep=keep, compare=compare, local_profile=local_profile,
-                      max_events=max_events, max_messages=max_messages, max_wall=max_wall, answers=answers,
-                      junit=junit)
+                      max_events=max_events, max_messages=max_messages, max_wall=max_wall, max_memory=max_memory,
+                      answers=answers, junit=junit, replay_interventions=replay_interventions,
+                      interventions=interventions)
     raise typer.Exit(execute(opts))

@@ -8,20 +8,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evtool.cli.output import EXIT_INTERRUPTED, EXIT_INVALID, console, json_error, print_scenario_error
-from evtool.cli.session import RunOptions, RunSession, exit_code
+from evtool.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    console,
+    json_error,
+    print_option_error,
+    print_scenario_error,
+)
+from evtool.cli.session import RunOptions, RunSession, exit_code, run_limits
 from evtool.report.fmt import safe
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import LoadedScenario, load_scenario
-from evtool.scenario.units import UnitError, parse_duration
+from evtool.scenario.units import UnitError, parse_duration, parse_size
 
 
-def _fail(message: str, hint: str | None = None) -> int:
-    err = console(stderr=True)
-    err.print(f"[red]error[/red] {safe(message)}")
-    if hint:
-        err.print(f"  [cyan]hint:[/cyan] {safe(hint)}")
-    return EXIT_INVALID
+def _fail(opts: RunOptions, message: str, hint: str | None = None, option: str = "evtool run") -> int:
+    """An invalid option or a run that cannot start: a line on stderr, or the JSON error object under --json."""
+    return print_option_error(opts.json_out, option, message, hint)
 
 
 def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
@@ -43,8 +47,42 @@ def _speed(opts: RunOptions, loaded: LoadedScenario) -> float | str:
     return v
 
 
+def _check_options(opts: RunOptions) -> int | None:
+    """The option values, checked before the scenario is read: EXIT_INVALID (said) or None."""
+    if opts.duration is not None:
+        try:
+            parse_duration(opts.duration, allow_zero=False)
+        except UnitError as exc:
+            return _fail(opts, f"--duration: {exc}", exc.hint, "--duration")
+    if opts.max_wall is not None:
+        try:
+            parse_duration(opts.max_wall, allow_zero=False)
+        except UnitError as exc:
+            return _fail(opts, f"--max-wall: {exc}", exc.hint, "--max-wall")
+    if opts.max_memory is not None:
+        try:
+            if parse_size(opts.max_memory) < 1:
+                return _fail(opts, f"--max-memory {opts.max_memory!r}: a budget is above zero", "e.g. --max-memory 2GB",
+                             "--max-memory")
+        except UnitError as exc:
+            return _fail(opts, f"--max-memory: {exc}", exc.hint, "--max-memory")
+    if opts.record not in ("full", "summary"):
+        return _fail(opts, f"--record {opts.record!r}: expected full or summary", "e.g. --record summary",
+                     "--record")
+    if opts.speed not in (None, "max"):
+        try:
+            float(opts.speed)
+        except ValueError:
+            return _fail(opts, f"--speed {opts.speed!r} is not a number", "e.g. --speed 2, --speed 0.5 or --speed max",
+                         "--speed")
+    return None
+
+
 def execute(opts: RunOptions) -> int:
     """Run, print, record; return the exit code."""
+    bad = _check_options(opts)
+    if bad is not None:
+        return bad
     try:
         if opts.display and opts.display != str(opts.path) and not Path(opts.display).exists():
             # a bundled lesson: its problems name the lesson (`retries-dlq-poison:118:21`), not site-packages
@@ -66,22 +104,10 @@ def execute(opts: RunOptions) -> int:
         else:
             print_scenario_error(err)
         return EXIT_INVALID
-    duration_ns = None
-    if opts.duration is not None:
-        try:
-            duration_ns = parse_duration(opts.duration, allow_zero=False)
-        except UnitError as exc:
-            return _fail(f"--duration: {exc}", exc.hint)
-    if opts.max_wall is not None:
-        try:
-            parse_duration(opts.max_wall, allow_zero=False)
-        except UnitError as exc:
-            return _fail(f"--max-wall: {exc}", exc.hint)
-    if opts.record not in ("full", "summary"):
-        return _fail(f"--record {opts.record!r}: expected full or summary")
+    duration_ns = parse_duration(opts.duration, allow_zero=False) if opts.duration is not None else None
     speed = _speed(opts, loaded)
     if isinstance(speed, str):
-        return _fail(speed)
+        return _fail(opts, speed, "e.g. --speed 2, --speed 0.5 or --speed max", "--speed")
     if opts.compare:
         from evtool.cli.compare import run_compare
 
@@ -110,7 +136,7 @@ def execute(opts: RunOptions) -> int:
 
 def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> int:
     from evtool.report.summary import render_report, run_report
-    from evtool.sim.engine import Engine, limits_for
+    from evtool.sim.engine import Engine
     from evtool.sim.pacing import Pacer
 
     session = RunSession.from_options(loaded, opts, "local").start()
@@ -122,9 +148,10 @@ def _run_local(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None
                      emit=None if quiet_narration else (lambda r: out.print(r, crop=False)))  # above the live view
     session.listeners.extend(hooks.listeners)
     try:
-        wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
-        limits = limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_budget)
+        limits = run_limits(loaded, opts, duration_ns, speed)
         engine = Engine(loaded, seed=seed, duration_ns=duration_ns, listeners=session.listeners, limits=limits)
+        if opts.interventions:  # --replay-interventions: a recorded run's faults, first at their instants
+            engine.schedule_interventions(opts.interventions)
     except ScenarioError as err:
         session.abort("crashed")
         print_scenario_error(err)
@@ -207,7 +234,8 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     try:
         from evtool.transports import run_on_transport
     except ImportError:
-        return _fail(f"--transport {opts.transport}: transports are not available in this build")
+        return _fail(opts, f"--transport {opts.transport}: transports are not available in this build",
+                     option="--transport")
     from evtool.core.targets import REAL_BROKERS, TARGETS
     from evtool.report.summary import render_report, run_report
     from evtool.transports import capabilities
@@ -215,14 +243,14 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     if opts.transport not in REAL_BROKERS:
         from evtool.scenario.errors import did_you_mean
 
-        return _fail(f"--transport {opts.transport!r} is not a transport",
-                     did_you_mean(opts.transport, TARGETS) or f"one of: {', '.join(TARGETS)}")
+        return _fail(opts, f"--transport {opts.transport!r} is not a transport",
+                     did_you_mean(opts.transport, TARGETS) or f"one of: {', '.join(TARGETS)}", "--transport")
     from evtool.api import TransportMissing, require_client
 
     try:
         require_client(opts.transport)  # without the brokers extra: say what to install, not "No module named"
     except TransportMissing as exc:
-        return _fail(str(exc))
+        return _fail(opts, str(exc), option="--transport")
     notes = capabilities(loaded, opts.transport)
     if not opts.json_out:
         # said before the run starts: the report repeats them at the end
@@ -232,13 +260,9 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     seed = session.seed
     wall0 = time.perf_counter()
     try:
-        from evtool.sim.engine import limits_for
-
-        wall_budget = parse_duration(opts.max_wall) / 1e9 if opts.max_wall else None
         outcome = run_on_transport(loaded, opts.transport, url=opts.url, keep=opts.keep, seed=seed,
                                    duration_ns=duration_ns, listeners=session.listeners,
-                                   limits=limits_for(loaded, events=opts.max_events, messages=opts.max_messages,
-                                                     wall_s=wall_budget))
+                                   limits=run_limits(loaded, opts, duration_ns, 1.0))  # a real broker: real time
     except KeyboardInterrupt:
         session.abort("interrupted")
         return EXIT_INTERRUPTED
@@ -250,7 +274,11 @@ def _run_transport(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | 
     except Exception as exc:
         session.abort("crashed")
         msg = str(exc)
-        return _fail(f"the {opts.transport} run failed: {msg}", "see docs/transports.md")
+        return _fail(opts, f"the {opts.transport} run failed: {msg}", "see docs/transports.md", "--transport")
+    from evtool.report.fmt import preset_summary
+
+    if preset_summary(loaded.model):  # a framework's retry preset: the report speaks its words, as on the core
+        outcome.summary["retry_presets"] = preset_summary(loaded.model)
     run_id = session.finish(outcome)
     report = run_report(
         scenario_id=loaded.model.id, path=opts.display or str(opts.path), title=loaded.model.lesson.title if loaded.model.lesson
@@ -294,4 +322,10 @@ def _extra_args(opts: RunOptions) -> tuple[str, ...]:
         out += ["--max-events", str(opts.max_events)]
     if opts.max_messages:
         out += ["--max-messages", str(opts.max_messages)]
+    if opts.max_wall:
+        out += ["--max-wall", opts.max_wall]
+    if opts.max_memory:
+        out += ["--max-memory", opts.max_memory]
+    if opts.replay_interventions:
+        out += ["--replay-interventions", opts.replay_interventions]
     return tuple(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ def _open(db: Path | None) -> Any:
 
     path = resolve_db_path(db)
     if not path.exists():
-        _die(f"no run store at {path}", "run a scenario first (`evtool run`), or pass --db PATH")
+        _die(f"no run store at {path}", "run a scenario first (`evtool run`), or pass --db PATH", str(path))
     with _store_errors(path):
         return SyncRunStore(path)
 
@@ -57,8 +58,12 @@ def _guarded(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> None:
-        with _store_errors():
-            command(*args, **kwargs)
+        token = _JSON_ERRORS.set(bool(kwargs.get("json_out")))
+        try:
+            with _store_errors():
+                command(*args, **kwargs)
+        finally:
+            _JSON_ERRORS.reset(token)
 
     return run
 
@@ -76,9 +81,17 @@ def _quiet_exit() -> None:
     raise typer.Exit(EXIT_OK)
 
 
-def _die(message: str, hint: str | None = None) -> None:
-    from evtool.cli.output import console
+_JSON_ERRORS: contextvars.ContextVar[bool] = contextvars.ContextVar("evtool_json_errors", default=False)
+"""Set while a command runs with --json: its errors are the JSON error object on stdout."""
+
+
+def _die(message: str, hint: str | None = None, file: str = "evtool") -> None:
+    from evtool.cli.output import console, print_json_error
     from evtool.report.fmt import safe
+
+    if _JSON_ERRORS.get():
+        print_json_error(file, message, hint)
+        raise typer.Exit(EXIT_INVALID)
 
     err = console(stderr=True)
     err.print(f"[red]error[/red] {safe(message, multiline=True)}")
@@ -162,7 +175,8 @@ def show(
         transport=header.transport, seed=header.seed, overrides=dict(header.overrides), digest=result.digest,
         virtual_ns=result.virtual_ns, events=result.events, outcome=result.outcome,
         drain=str(result.summary.get("drain", "")), summary=result.summary, checks=list(result.checks),
-        run_id=header.id,
+        run_id=header.id, limit=(result.summary.get("stopped_early") or {}).get("limit"),
+        aborted_by=(result.summary.get("stopped_early") or {}).get("aborted_by"),
     )
     if json_out:
         from evtool.report.jsondoc import show_doc

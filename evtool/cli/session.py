@@ -54,8 +54,35 @@ class RunOptions:
     max_events: int | None = None
     max_messages: int | None = None
     max_wall: str | None = None
+    max_memory: str | None = None
     answers: bool = False
     junit: Path | None = None
+    replay_interventions: str | None = None
+    """`--replay-interventions RUN`: the recorded run whose seed, overrides and interventions this run repeats."""
+    interventions: list[Any] = field(default_factory=list)
+    """Interventions `(t, "fault", spec)` scheduled before the run starts (evtool.explore.replay)."""
+
+
+def run_limits(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | None, speed: float) -> Any:
+    """The run's budget: `run.budget` and the --max-* flags; without a wall-time budget from either, a
+    default one (`DEFAULT_MAX_WALL_S`, plus the paced time when `speed` is finite), so that no file runs
+    unbounded from `evtool run`. Flags are checked by `runner.execute` before."""
+    import math
+
+    from evtool.scenario.models.run import DEFAULT_MAX_WALL_S
+    from evtool.scenario.units import parse_duration, parse_size
+    from evtool.sim.engine import limits_for
+
+    sc = loaded.model.run
+    if opts.max_wall:
+        wall_s: float | None = parse_duration(opts.max_wall) / 1e9
+    elif sc.budget.wall:
+        wall_s = None  # the scenario's own
+    else:
+        span_s = ((duration_ns if duration_ns is not None else sc.duration) + sc.drain.max) / 1e9
+        wall_s = DEFAULT_MAX_WALL_S + (0.0 if math.isinf(speed) else span_s / speed)
+    return limits_for(loaded, events=opts.max_events, messages=opts.max_messages, wall_s=wall_s,
+                      memory=parse_size(opts.max_memory) if opts.max_memory else None)
 
 
 def run_header(loaded: LoadedScenario, seed: int, transport: str, record_mode: str) -> Any:
@@ -76,9 +103,14 @@ def run_result(outcome: Any, events_recorded: int = 0) -> Any:
     """The run store's result row for a finished run."""
     from evtool.store import RunResult, utc_now_iso
 
+    summary = outcome.summary
+    stopped = {k: v for k, v in (("limit", getattr(outcome, "limit", None)),
+                                 ("aborted_by", getattr(outcome, "aborted_by", None))) if v}
+    if stopped:  # why the run stopped early, for `evtool show` to say it again
+        summary = {**summary, "stopped_early": stopped}
     return RunResult(
         outcome=outcome.outcome, ended_at=utc_now_iso(), virtual_ns=outcome.virtual_ns, digest=outcome.digest,
-        events=outcome.events, messages=outcome.summary.get("published", 0), summary=outcome.summary,
+        events=outcome.events, messages=outcome.summary.get("published", 0), summary=summary,
         checks=outcome.checks,
     )
 

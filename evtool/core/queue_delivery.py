@@ -136,6 +136,7 @@ class QueueDelivery(BrokerState):
         group = qs.group
         plain = not qs.grouped
         batch = qs.group_batch
+        groups = qs.groups if batch else None  # type: ignore[attr-defined]
         follow: str | None = None      # batch receive: the message group the same subscriber takes more of
         ready = qs.ready
         while True:
@@ -207,7 +208,7 @@ class QueueDelivery(BrokerState):
                     data["group"] = group
                 sink(_new(TraceEvent, (now, "redelivered", msg.id, name, sub.consumer, sub.instance, msg.key,
                                        att, msg.tag, data)))
-            if batch and (not pf or sub.in_flight < pf) and qs.has_next_of(e.group or ""):  # type: ignore[attr-defined]
+            if batch and (not pf or sub.in_flight < pf) and groups.get(e.group or ""):  # type: ignore[union-attr]
                 # SQS FIFO: one ReceiveMessage returns as many messages of the same group as it can
                 follow = e.group or ""
                 continue

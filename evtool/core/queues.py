@@ -243,7 +243,8 @@ class GroupedQueueState(QueueState):
     def __init__(self, channel: str, group: str | None) -> None:
         super().__init__(channel, group)
         self.groups: dict[str, deque[Entry]] = {}
-        self.locked: dict[str, list[Entry]] = {}   # group -> its entries in flight (the group's lock)
+        # group -> its entry in flight (the group's lock); a list of them after a batch receive (group_batch)
+        self.locked: dict[str, Any] = {}
         self.avail: deque[str] = deque()   # groups with a ready head and nothing in flight
         self.avail_set: set[str] = set()
         self.group_batch = False
@@ -251,14 +252,15 @@ class GroupedQueueState(QueueState):
     def _unlock(self, g: str, e: Entry) -> None:
         """`e` is no longer in flight: it stops holding its group's lock (the lock ends with its last holder)."""
         held = self.locked.get(g)
-        if held is None:
-            return
-        for i, x in enumerate(held):
-            if x is e:
-                del held[i]
-                if not held:
-                    del self.locked[g]
-                return
+        if held is e:
+            del self.locked[g]
+        elif held.__class__ is list:
+            for i, x in enumerate(held):
+                if x is e:
+                    del held[i]
+                    if not held:
+                        del self.locked[g]
+                    return
 
     def _offer(self, g: str, front: bool = False) -> None:
         if g not in self.locked and g not in self.avail_set and self.groups.get(g):
@@ -281,12 +283,22 @@ class GroupedQueueState(QueueState):
         self._offer(g)
 
     def requeue(self, e: Entry, position: str) -> None:
-        """A returned entry goes back to the head of its group (order within a group is promised)."""
+        """A returned entry goes back to its place in its group (order within a group is promised).
+
+        That is the head when it was the group's one message in flight; after a batch receive its batch-mates
+        may come back in any order, so each goes back before the later ones it was sent with.
+        """
         g = e.group or ""
         dq = self.groups.get(g)
         if dq is None:
             dq = self.groups[g] = deque()
-        dq.appendleft(e)
+        if not dq or dq[0].pos > e.pos:
+            dq.appendleft(e)
+        else:
+            i = 1
+            while i < len(dq) and dq[i].pos < e.pos:
+                i += 1
+            dq.insert(i, e)
         self.ready_n += 1
         self._unlock(g, e)
         self._offer(g, front=True)
@@ -303,7 +315,7 @@ class GroupedQueueState(QueueState):
             e = dq.popleft()
             if not dq:
                 del self.groups[g]
-            self.locked[g] = [e]
+            self.locked[g] = e
             self.ready_n -= 1
             return e
         return None
@@ -316,13 +328,13 @@ class GroupedQueueState(QueueState):
         e = dq.popleft()
         if not dq:
             del self.groups[g]
-        self.locked[g].append(e)
+        held = self.locked[g]
+        if held.__class__ is list:
+            held.append(e)
+        else:
+            self.locked[g] = [held, e]
         self.ready_n -= 1
         return e
-
-    def has_next_of(self, g: str) -> bool:
-        """Whether group `g` has a ready entry behind the ones in flight."""
-        return bool(self.groups.get(g))
 
     def peek(self) -> Entry | None:
         """The head of the next available group."""
@@ -363,8 +375,14 @@ class GroupedQueueState(QueueState):
     def release(self, e: Entry) -> None:
         """The entry left the in-flight state for good: once its group has nothing in flight, offer its next."""
         g = e.group or ""
-        self._unlock(g, e)
-        self._offer(g)
+        held = self.locked.get(g)
+        if held is e:              # the common case: the group's one message in flight
+            del self.locked[g]
+            self._offer(g)
+        elif held is not None:
+            self._unlock(g, e)
+            if g not in self.locked:
+                self._offer(g)
 
     def drain_ready(self) -> list[Entry]:
         """Remove and return every ready entry, oldest first; groups stay as locked as they were."""

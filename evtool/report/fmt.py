@@ -236,15 +236,29 @@ def flow_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(flow_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{flow_value(str(k))}: {flow_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_flow_key(str(k))}: {flow_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, int | float):
         return json.dumps(value)
     text = str(value)
     try:
-        plain_ok = parse_value(f"[{text}]") == [value] and parse_value(text) == value
+        plain_ok = (parse_value(f"[{text}]") == [value] and parse_value(f"{{k: {text}}}") == {"k": value}
+                    and parse_value(text) == value)  # plain in a list, in a map and alone
     except Exception:  # noqa: BLE001 - any parse failure means: quote it
         plain_ok = False
     return text if plain_ok and text.strip() == text and text else json.dumps(text, ensure_ascii=False)
+
+
+def _flow_key(key: str) -> str:
+    """A map key that reads back as the same string (`n`, `on`, `1` are quoted: YAML reads them otherwise)."""
+    import json
+
+    from evtool.scenario.loader import parse_value
+
+    text = flow_value(key)
+    try:
+        return text if parse_value(f"{{{text}: 0}}") == {key: 0} else json.dumps(key, ensure_ascii=False)
+    except Exception:  # noqa: BLE001 - any parse failure means: quote it
+        return json.dumps(key, ensure_ascii=False)
 
 
 def set_argument(path: str, value: Any) -> str:

@@ -21,11 +21,13 @@ from rich.text import Text
 from evtool.report.fmt import preset_summary, visible
 
 
-def _first_sentence(text: str, limit: int = 160) -> str:
+def _first_sentence(text: str, limit: int = 240) -> str:
     flat = " ".join(text.split())
     m = re.match(r"(.+?[.!?])(\s|$)", flat)
     out = m.group(1) if m else flat
-    return out if len(out) <= limit else out[: limit - 1] + "…"
+    if len(out) <= limit:
+        return out
+    return out[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + " …"  # cut between words
 
 
 def _trigger(step: Any) -> str:

@@ -38,8 +38,8 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None,
                 quiz: dict[str, str] | None = None) -> RenderableType:
     """The runs table: id, when, scenario, seed, overrides, outcome, checks, messages, virtual duration.
 
-    Below 110 columns the overrides are left out (`evtool show RUN` has them) so every other column
-    still fits on one line in an 80-column terminal. `quiz` (run id -> ``2/3``), when it has any
+    Below 110 columns the overrides are left out (`evtool show RUN` has them, a `*` marks them) and, if
+    need be, the virtual time, the messages, the start and the seed: the run and scenario ids stay whole. `quiz` (run id -> ``2/3``), when it has any
     score, adds a column with the lesson quiz answered in the dashboard during the run.
     """
     quiz = quiz or {}
@@ -50,7 +50,7 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None,
 
         width = Console().width
     if width < 110:
-        return _narrow_runs(rows, quiz)
+        return _narrow_runs(rows, quiz, width)
     table = Table(box=None, header_style="bold dim")
     for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
                          ("overrides", "left"), ("outcome", "left"), ("checks", "right"), ("messages", "right"),
@@ -72,23 +72,48 @@ def render_runs(rows: Sequence[RunRow], width: int | None = None,
     return table
 
 
-def _narrow_runs(rows: Sequence[RunRow], quiz: dict[str, str] | None = None) -> RenderableType:
+NARROW_DROP_ORDER = ("virtual", "msgs", "when (UTC)", "seed", "quiz", "checks")
+"""Below 110 columns, the columns left out first when the table does not fit: never `run` or `scenario`."""
+
+
+def _narrow_runs(rows: Sequence[RunRow], quiz: dict[str, str] | None = None, width: int = 80) -> RenderableType:
+    """The runs table in `width` columns: the run id and the scenario id stay whole (a copyable id), and
+    the least important columns are left out until the rest fits."""
     quiz = quiz or {}
-    table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 1, 0, 0))
-    for col, justify in (("run", "left"), ("when (UTC)", "left"), ("scenario", "left"), ("seed", "right"),
-                         ("outcome", "left"), ("checks", "right"), ("msgs", "right"), ("virtual", "right"),
-                         *((("quiz", "right"),) if quiz else ())):
-        table.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",  # type: ignore[arg-type]
-                         max_width=(13 if quiz else 18) if col == "scenario" else None,
-                         min_width={"run": 12, "when (UTC)": 11, "outcome": 9}.get(col))
+    cells: dict[str, list[Text]] = {name: [] for name in ("run", "when (UTC)", "scenario", "seed", "outcome",
+                                                          "checks", "msgs", "virtual", "quiz")}
     for r in rows:
         checks = f"{r.checks_passed}/{r.checks_total}" if r.checks_total else ""
         outcome = Text(r.shown_outcome, style=OUTCOME_STYLE.get(r.shown_outcome, ""))
         if r.overrides:
             outcome.append(" *", style="cyan")
-        table.add_row(r.id, r.started_at[5:16].replace("T", " "), text(r.scenario_id), str(r.seed), outcome,
-                      Text(checks, style="green" if r.checks_passed == r.checks_total else "red"),
-                      f"{r.messages:,}", fmt_duration(r.virtual_ns), *((quiz.get(r.id, ""),) if quiz else ()))
+        cells["run"].append(Text(r.id))
+        cells["when (UTC)"].append(Text(r.started_at[5:16].replace("T", " ")))
+        cells["scenario"].append(text(r.scenario_id))
+        cells["seed"].append(Text(str(r.seed)))
+        cells["outcome"].append(outcome)
+        cells["checks"].append(Text(checks, style="green" if r.checks_passed == r.checks_total else "red"))
+        cells["msgs"].append(Text(f"{r.messages:,}"))
+        cells["virtual"].append(Text(fmt_duration(r.virtual_ns)))
+        cells["quiz"].append(Text(quiz.get(r.id, "")))
+    columns = [c for c in cells if c != "quiz" or quiz]
+
+    def need(col: str) -> int:
+        return max(len(col), *(t.cell_len for t in cells[col]))
+
+    for col in NARROW_DROP_ORDER:
+        if sum(need(c) + 1 for c in columns) - 1 <= width:
+            break
+        if col in columns:
+            columns.remove(col)
+    table = Table(box=None, header_style="bold dim", pad_edge=False, padding=(0, 1, 0, 0))
+    for col in columns:
+        right = col in ("seed", "checks", "msgs", "virtual", "quiz")
+        # an id too long for the terminal folds onto a second line; it is never cut
+        table.add_column(col, justify="right" if right else "left", no_wrap=col != "scenario",
+                         overflow="fold", min_width=need(col) if col != "scenario" else min(need(col), 24))
+    for i in range(len(rows)):
+        table.add_row(*(cells[col][i] for col in columns))
     return table
 
 

@@ -149,11 +149,11 @@ def lesson_facts_parts(facts: dict[str, Any]) -> list[RenderableType]:
         parts.append(t)
     groups = facts.get("groups") or []
     if groups:
-        t = Table(title="Groups (each group gets every message of its channel)", title_justify="left",
+        t = Table(title="Groups (each gets every message; behind: not yet done)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
         t.add_column("channel", no_wrap=True, min_width=max([7] + [len(g["channel"]) for g in groups]))
         t.add_column("group", no_wrap=True, min_width=max([5] + [len(g["group"]) for g in groups]))
-        for col in ("done", "max behind", "at", "behind at end"):
+        for col in ("done", "max behind", "at", "at end"):  # "at end": how far behind at the end
             t.add_column(col, justify="right", no_wrap=True)
         for g in groups:
             t.add_row(escape(g["channel"]), escape(g["group"]), str(g["done"]), str(g["max_lag"]),
@@ -179,23 +179,67 @@ def _red_text(n: int, what: str) -> str:
     return f"[red]{n} {what}[/red]" if n else f"0 {what}"
 
 
-def checks_table(checks: list[dict[str, Any]]) -> Table:
-    """The expectations with pass / fail / unknown and their evidence."""
-    t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
-    t.add_column("", width=1)
-    t.add_column("check", no_wrap=True)
-    t.add_column("expected")
-    t.add_column("observed")
-    for c in checks:
-        sym, colour = check_status(c["status"])
-        observed = escape(str(c.get("observed", "")))
-        if c.get("evidence") and c["status"] != "pass":
-            observed += f"\n[dim]messages: {escape(', '.join(map(str, c['evidence'][:5])))}[/dim]"
-        if c.get("because") and c["status"] != "pass":
-            observed += f"\n[dim]because: {escape(c['because'])}[/dim]"
-        t.add_row(f"[{colour}]{sym}[/{colour}]", f"[{colour}]{escape(c['name'])}[/{colour}]",
-                  escape(str(c.get("expected", ""))), observed)
-    return t
+CHECKS_WIDE = 110
+"""Below this width the checks are always stacked: each check on its line, expected and observed under it."""
+
+
+def _observed_markup(c: dict[str, Any]) -> str:
+    observed = escape(str(c.get("observed", "")))
+    if c.get("evidence") and c["status"] != "pass":
+        observed += f"\n[dim]messages: {escape(', '.join(map(str, c['evidence'][:5])))}[/dim]"
+    if c.get("because") and c["status"] != "pass":
+        observed += f"\n[dim]because: {escape(c['because'])}[/dim]"
+    return observed
+
+
+def _observed_lines(c: dict[str, Any]) -> list[str]:
+    return [str(c.get("observed", "")), *(["messages: " + ", ".join(map(str, c["evidence"][:5]))]
+                                           if c.get("evidence") and c["status"] != "pass" else [])]
+
+
+class ChecksView:
+    """The expectations with pass / fail / unknown and their evidence, laid out for the width it gets."""
+
+    def __init__(self, checks: list[dict[str, Any]]) -> None:
+        self.checks = checks
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        # a table only when every name and expression fits on one line of its column: never folded
+        widths = [max((len(str(c.get(k, ""))) for c in self.checks), default=0) for k in ("name", "expected")]
+        observed = max((len(line) for c in self.checks for line in _observed_lines(c)), default=0)
+        fits = 1 + 3 + widths[0] + 3 + widths[1] + 3 + observed <= options.max_width
+        yield self.table() if options.max_width >= CHECKS_WIDE and fits else self.stacked()
+
+    def table(self) -> Table:
+        t = Table(title="Checks", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
+        t.add_column("", width=1)
+        t.add_column("check", no_wrap=True)
+        t.add_column("expected", no_wrap=True)  # chosen only when it fits (see __rich_console__)
+        t.add_column("observed", overflow="fold")
+        for c in self.checks:
+            sym, colour = check_status(c["status"])
+            t.add_row(f"[{colour}]{sym}[/{colour}]", f"[{colour}]{escape(c['name'])}[/{colour}]",
+                      escape(str(c.get("expected", ""))), _observed_markup(c))
+        return t
+
+    def stacked(self) -> Group:
+        parts: list[RenderableType] = [Text("Checks", style="italic")]
+        for c in self.checks:
+            sym, colour = check_status(c["status"])
+            parts.append(Text.from_markup(f"[{colour}]{sym} {escape(c['name'])}[/{colour}]"))
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(width=2)
+            grid.add_column(style="dim", no_wrap=True)
+            grid.add_column(overflow="fold")
+            grid.add_row("", "expected", escape(str(c.get("expected", ""))))
+            grid.add_row("", "observed", _observed_markup(c))
+            parts.append(grid)
+        return Group(*parts)
+
+
+def checks_table(checks: list[dict[str, Any]]) -> ChecksView:
+    """The expectations with pass / fail / unknown and their evidence (a table when wide, stacked when not)."""
+    return ChecksView(checks)
 
 
 def unknown_reason(report: dict[str, Any]) -> str | None:
@@ -259,7 +303,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     if report["checks"]:
         parts.append(checks_table(report["checks"]))
     else:
-        parts.append(Text("no expectations: the run is judged unknown-free but untested", style="yellow"))
+        parts.append(Text("no expectations: nothing was checked (an `expect:` block says what must hold)",
+                          style="yellow"))
     notes = report.get("notes") or []
     if notes:
         where = report.get("notes_for")

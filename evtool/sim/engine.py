@@ -35,6 +35,7 @@ from evtool.core.message import Message
 from evtool.core.port import BrokerFactory, Clock
 from evtool.scenario import models as m
 from evtool.scenario.loader import LoadedScenario
+from evtool.sim.budget import MemoryWatch, format_bytes
 from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.context import ActorContext
 from evtool.sim.faults import FaultTimeline
@@ -114,12 +115,12 @@ def gc_tuned(threshold: int = 100_000) -> Iterator[None]:
 
 
 def limits_for(loaded: LoadedScenario, *, events: int | None = None, messages: int | None = None,
-               wall_s: float | None = None) -> Limits:
+               wall_s: float | None = None, memory: int | None = None) -> Limits:
     """The run's budget: `run.budget`, with any command-line override."""
     b = loaded.model.run.budget
     return Limits(events=events or b.events, messages=messages or b.messages,
                   wall_s=wall_s if wall_s is not None else (b.wall / 1e9 if b.wall else None),
-                  per_instant=b.events_per_instant)
+                  per_instant=b.events_per_instant, memory=memory or b.memory)
 
 
 class Engine:
@@ -138,12 +139,17 @@ class Engine:
         self.limits = limits or limits_for(loaded)
         self.limit_hit: str | None = None
         self._deadline: float | None = None  # the wall-clock end of the budget, set at start
+        self._memory = MemoryWatch(self.limits.memory)  # resident memory may grow this much (sim/budget.py)
         self._instant = (-1, 0)  # (virtual time, events processed at it): zero-time loop detection
         self.loaded = loaded
         self.scenario = sc
         self.seed = run_seed(sc, seed)
         self.params = dict(loaded.parameters)
         self.kernel: Any = clock if clock is not None else Kernel()
+        if clock is None and sc.explore is not None and sc.explore.schedule is not None:
+            from evtool.sim.kernel import ChoosingKernel  # explore's schedule choices (docs/explore.md)
+
+            self.kernel = ChoosingKernel(sc.explore.schedule)
         self.buffer: list[TraceEvent] = []
         self.emit: Callable[[TraceEvent], None] = self.buffer.append
         self.listeners: list[Listener] = list(listeners)
@@ -170,6 +176,7 @@ class Engine:
         self.hop = duration_sampler(sc.broker.hop_latency)
         self.hop_zero = sc.broker.hop_latency == 0 or self.real_broker
         self.hop_rng = self.stream("broker/hop")
+        self.hop_last: dict[tuple[str | None, str], int] = {}  # per publisher and channel: the last arrival
         self.fault_rng = self.stream("faults")
         self.channel_faults: dict[str, list[Any]] = {}
         self.producer_faults: dict[str, list[Any]] = {}
@@ -252,8 +259,16 @@ class Engine:
                     return True
         if self.hop_zero:
             return self._publish_now(channel, msg)
+        # One publisher's hop to one channel is one connection: it keeps the publisher's order
+        # ("messages published in one channel, passing through one exchange and one queue and one
+        # outgoing channel will be received in the same order that they were sent",
+        # https://www.rabbitmq.com/docs/semantics#ordering). A random hop latency delays a message,
+        # it never lets a later publish of the same publisher overtake it.
+        lane = (producer or msg.producer, channel)
+        arrive = max(self.now + self.hop(self.hop_rng), self.hop_last.get(lane, 0))
+        self.hop_last[lane] = arrive
         self.ctx.pending_work += 1
-        self.kernel.at(self.now + self.hop(self.hop_rng), self._publish_later, (channel, msg), PRIO_ACTOR)
+        self.kernel.at(arrive, self._publish_later, (channel, msg), PRIO_ACTOR)
         return True
 
     def _publish_later(self, item: tuple[str, Message]) -> None:
@@ -545,6 +560,8 @@ class Engine:
                 self._over_budget("events")
             elif self._deadline is not None and time.monotonic() > self._deadline:
                 self._over_budget("wall")
+            elif self._memory.over():
+                self._over_budget("memory")
         return self.phase != "done"
 
     # ------------------------------------------------------------------ budgets
@@ -558,6 +575,9 @@ class Engine:
         elif which == "messages":
             text = (f"the run published more than its budget of {lim.messages:,} messages "
                     "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
+        elif which == "memory":
+            text = (f"the run's resident memory grew by more than its budget of {format_bytes(lim.memory or 0)} "
+                    "(raise it with --max-memory 2GB, or `run: {budget: {memory: 2GB}}`)")
         else:
             text = (f"the run took longer than its wall-time budget of {lim.wall_s or 0:g}s "
                     "(raise it with --max-wall 5m, or `run: {budget: {wall: 5m}}`)")
@@ -650,6 +670,8 @@ class Engine:
                 self._over_budget("messages")
             elif self._deadline is not None and time.monotonic() > self._deadline:
                 self._over_budget("wall")
+            elif self._memory.over():
+                self._over_budget("memory")
 
     def finish(self) -> RunOutcome:
         """Close the run: final flush, checks evaluated, summary built."""

@@ -9,6 +9,7 @@ construction, whatever the pacing.
 from __future__ import annotations
 
 import heapq
+import random
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -69,18 +70,56 @@ class Kernel:
         return len(self._heap)
 
 
+class ChoosingKernel(Kernel):
+    """An optional kernel for `evtool explore` (scenario `explore: {schedule: N}`; the default `Kernel`
+    is used otherwise, so the choice costs nothing when off).
+
+    It varies one thing only: the order of actor events due at the same instant when they belong to
+    *different* actors (two consumers' handlers finishing together, a pattern's timer and a handler).
+    Nothing orders such independent events in a real system. Events of one actor keep their order,
+    and so do broker timers, faults and samples (other priorities). The order is a permutation of the
+    actors drawn from `N`, so a run with the same `N` repeats exactly (and a recorded run's overrides
+    carry `N` to its replay). Events the hot paths push straight onto the heap (a producer's next
+    arrival, a plain consumer's completion) keep insertion order and come first among equals.
+    """
+
+    __slots__ = ("_rank", "_rng")
+
+    def __init__(self, schedule: int) -> None:
+        super().__init__()
+        self._rng = random.Random(schedule)
+        self._rank: dict[str, int] = {}
+
+    def at(self, t: int, fn: Callback, arg: Any = None, prio: int = PRIO_ACTOR) -> None:
+        """As `Kernel.at`; actor events sort by their actor's drawn rank, then in insertion order."""
+        if prio != PRIO_ACTOR:
+            super().at(t, fn, arg, prio)
+            return
+        owner = getattr(fn, "__self__", None)
+        name = str(getattr(owner, "name", None) or type(owner).__name__)
+        rank = self._rank.get(name)
+        if rank is None:  # drawn on first sight: actors seen in the same order draw the same ranks
+            rank = self._rank[name] = self._rng.randrange(1, 1 << 20)
+        if t < self.now:
+            t = self.now
+        self._seq += 1
+        heapq.heappush(self._heap, (t, prio, (rank << 40) + self._seq, fn, arg))
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one run may consume: a scenario from elsewhere must never hang or exhaust the machine.
 
     `per_instant` bounds the events at one virtual instant: virtual time that stops while events
     pile up is a zero-time loop (work that feeds itself with no processing time, backoff or latency).
+    `memory` bounds how far resident memory may grow during the run, in bytes (`sim.budget`).
     """
 
     events: int
     messages: int
     wall_s: float | None
     per_instant: int
+    memory: int | None = None
 
 
 LOOP_SAMPLE = 2_000

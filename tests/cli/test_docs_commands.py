@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evtool.cli.app import app
+from evtool.report.presentation import CHECK_STATUS
 from evtool.scenario.lessons import lesson_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,7 @@ WIDTHS = (80, 120)
 FAST_LESSONS = ("retries-dlq-poison", "competing-consumers", "pubsub-fanout", "order-saga", "cqrs-projection")
 
 # Table title -> the columns that identify a row (the first cells of a row).
+STATUS_SYMBOLS = {sym for sym, _ in CHECK_STATUS.values()}
 IDENTIFYING = {"Channels": ("channel",), "Consumers": ("consumer",), "Instances": ("consumer",),
                "Groups": ("channel", "group"), "Checks": ("check",)}
 
@@ -114,6 +116,11 @@ def _tables(output: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
         if header_at is None:
             continue
         header = lines[header_at]
+        if title == "Checks" and header[:1] in STATUS_SYMBOLS:
+            # narrow: each check on its own line (`✓ name`), expected and observed under it
+            stacked = [ln for ln in lines[header_at:] if ln[:1] in STATUS_SYMBOLS and ln[1:2] == " "]
+            found.append((title, "  stacked: check", [("check", ln[2:].strip()) for ln in stacked]))
+            continue
         cells = []
         for row in lines[header_at + 2:]:
             if not row.strip():
@@ -193,3 +200,5 @@ def test_the_reading_check_catches_what_it_looks_for() -> None:
     assert reading_problems(wrapped, 80) == ["a copyable command was wrapped: re-run: evtool run x --seed 1 --set"
                                              " / 'a=[b]'"]
     assert reading_problems("re-run: evtool run x --set 'a=[b\n", 80)
+    stacked = "Checks\n✓ one-outcome-per-req…\n   expected every request\n   observed 3 started\n"
+    assert reading_problems(stacked, 80) == ["Checks: check cut to 'one-outcome-per-req…' at 80 columns"]

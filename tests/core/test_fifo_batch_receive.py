@@ -97,3 +97,16 @@ def test_group_receive_one_keeps_one_message_per_group() -> None:
     for i, g in enumerate("AAABB"):
         rig.broker.publish(0, "q", Message(f"{g}{i}", key=g))
     assert _ids(rig.broker.pump(0)) == ["A0", "B3"]
+
+
+def test_batch_mates_returned_in_any_order_come_back_in_the_groups_order() -> None:
+    """A0, A1, A2 received together and made visible again A2 first, then A0, then A1: SQS keeps a group's FIFO
+    order, so the next receive returns A0, A1, A2 (the hypothesis machine in test_broker_stateful found this)."""
+    rig = _fifo(10)
+    b = rig.broker
+    for i in range(3):
+        b.publish(0, "q", Message(f"A{i}", key="A"))
+    a0, a1, a2 = b.pump(0)
+    for d in (a2, a0, a1):
+        b.nack(1, d.tag)
+    assert _ids(b.pump(1)) == ["A0", "A1", "A2"]

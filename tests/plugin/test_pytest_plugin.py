@@ -63,7 +63,7 @@ def test_fixture_and_readable_failure(sandbox: pytest.Pytester) -> None:
     assert "scenario slow failed (seed 1, transport local" in out
     assert "✗ fast (fail)" in out
     assert "expected: p(99, latency.e2e) < 1ms" in out
-    assert "observed: p99 5ms, limit 1ms" in out
+    assert "observed: p99 5 ms, limit 1 ms" in out
     assert "re-run: evtool run slow.yaml --seed 1" in out
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from evtool.cli.app import app
 
 # A small budget: a hostile file must be stopped within seconds, not minutes.
-BUDGET = ["--max-events", "300000", "--max-messages", "50000", "--max-wall", "4s",
+BUDGET = ["--max-events", "300000", "--max-messages", "50000", "--max-wall", "4s", "--max-memory", "200MB",
           "--set", "run.budget.events_per_instant=5000"]
 
 

@@ -113,7 +113,8 @@ def test_wall_budget_stops_the_run() -> None:
 
 def test_budget_from_the_scenario() -> None:
     loaded = load_text(ORDERS.replace("events_per_instant: 3000", "events: 300"), "o.yaml")
-    assert limits_for(loaded) == Limits(events=300, messages=2_000_000, wall_s=None, per_instant=50_000)
+    assert limits_for(loaded) == Limits(events=300, messages=2_000_000, wall_s=None, per_instant=50_000,
+                                        memory=300_000_000)
     assert Engine(loaded).run().outcome == "unknown"
 
 
@@ -137,3 +138,71 @@ def test_cli_flags_override_the_budget(tmp_path: Any) -> None:
     result = CliRunner().invoke(app, ["run", str(path), "--no-record", "--max-wall", "soon"],
                                 env={"COLUMNS": "300", "CI": "true"})
     assert result.exit_code == 2 and "--max-wall" in result.output
+
+
+HOLDS = HEAD + """
+channels:
+  a: {kind: queue}
+producers:
+  p: {to: a, arrival: {process: constant, rate: 100000/s}, payload: {blob: "{{ 'x' * 200 }}"}}
+"""
+
+
+def test_memory_budget_stops_a_run_that_holds_what_it_makes() -> None:
+    """A queue nobody reads grows without end; the memory budget stops it before the event budget."""
+    text = HOLDS.replace("duration: 1s", "duration: 1h")
+    loaded = load_text(text, "holds.yaml")
+    t0 = time.monotonic()
+    out = Engine(loaded, limits=limits_for(loaded, memory=20_000_000)).run()
+    assert time.monotonic() - t0 < 60
+    assert out.outcome == "unknown"
+    assert "grew by more than its budget of 20MB" in (out.limit or "")
+    assert "--max-memory" in (out.limit or "") and "budget: {memory:" in (out.limit or "")
+
+
+def test_memory_budget_in_the_scenario_and_its_bounds() -> None:
+    from evtool.scenario.errors import ScenarioError
+
+    loaded = load_text(ORDERS.replace("events_per_instant: 3000", "memory: 1GB"), "o.yaml")
+    assert limits_for(loaded).memory == 10**9
+    assert limits_for(loaded, memory=5_000_000).memory == 5_000_000
+    with pytest.raises(ScenarioError):
+        load_text(ORDERS.replace("events_per_instant: 3000", "memory: 0B"), "o.yaml")
+
+
+def test_evtool_run_has_a_default_wall_budget() -> None:
+    """Without --max-wall or `run.budget.wall`, `evtool run` bounds the wall time: 1m unpaced, 1m plus the
+    paced time when paced; the flag and the scenario's own budget win."""
+    import math
+
+    from evtool.cli.session import RunOptions, run_limits
+    from evtool.scenario.models.run import DEFAULT_MAX_WALL_S
+
+    loaded = load_text(ORDERS, "o.yaml")  # duration 1s, drain max 1m
+    opts = RunOptions(path=__import__("pathlib").Path("o.yaml"))
+    assert run_limits(loaded, opts, None, math.inf).wall_s == DEFAULT_MAX_WALL_S
+    assert run_limits(loaded, opts, None, 2.0).wall_s == pytest.approx(DEFAULT_MAX_WALL_S + 61 / 2)
+    assert run_limits(loaded, opts, 9_000_000_000, 1.0).wall_s == pytest.approx(DEFAULT_MAX_WALL_S + 69)
+    opts.max_wall, opts.max_memory = "5s", "1GB"
+    lim = run_limits(loaded, opts, None, math.inf)
+    assert (lim.wall_s, lim.memory) == (5.0, 10**9)
+    own = load_text(ORDERS.replace("events_per_instant: 3000", "wall: 7s"), "o.yaml")
+    assert run_limits(own, RunOptions(path=opts.path), None, math.inf).wall_s == 7.0
+
+
+def test_cli_memory_flag(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+
+    path = tmp_path / "h.yaml"
+    path.write_text(HOLDS.replace("duration: 1s", "duration: 1h"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(path), "--no-record", "--max-memory", "20MB"],
+                                env={"COLUMNS": "300", "CI": "true"})
+    assert result.exit_code == 3, result.output
+    assert "budget of 20MB" in result.output and "--max-memory" in result.output
+    assert "--max-memory 20MB" in result.output  # the re-run line keeps the budget
+    for bad in ("lots", "0B"):
+        result = CliRunner().invoke(app, ["run", str(path), "--no-record", "--max-memory", bad],
+                                    env={"COLUMNS": "300", "CI": "true"})
+        assert result.exit_code == 2 and "--max-memory" in result.output, result.output

@@ -25,7 +25,7 @@ expect:
 def test_observed_is_a_sentence_with_units() -> None:
     outcome = Engine(load_text(SCENARIO)).run()
     seen = {c["name"]: c["observed"] for c in outcome.checks}
-    assert seen["fast"].startswith("p99 ") and ", limit 30s" in seen["fast"]
+    assert seen["fast"].startswith("p99 ") and ", limit 30 s" in seen["fast"]
     assert seen["some"].startswith("count ") and seen["some"].endswith(", must be > 0")
     assert seen["exact"].startswith("count ") and seen["exact"].endswith(", expected 1")
     assert not any("left =" in v for v in seen.values())

@@ -57,3 +57,32 @@ def test_a_receive_takes_a_group_in_one_batch_on_the_endpoint_and_the_core(sqs_u
 
 def test_the_group_stays_blocked_until_the_whole_batch_is_deleted(sqs_url: str) -> None:
     assert _endpoint(sqs_url, "AAAB", 2) == _core("AAAB", 2) == [["A0", "A1"], ["B3"]]
+
+
+def test_batch_mates_made_visible_out_of_order_return_in_order(sqs_url: str) -> None:
+    """A0-A2 received together, made visible again (VisibilityTimeout 0) A2, A0, A1: the next receive is A0, A1,
+    A2 on the endpoint, and the core's nacks in the same order give the same."""
+    from evtool.core.broker import Broker
+
+    b = Broker(get_profile("sqs-fifo"), lambda e: None)
+    b.declare("q", GroupedQueueConfig())
+    b.subscribe(0, "q", "c", 0, prefetch=10)
+    for i in range(3):
+        b.publish(0, "q", Message(f"A{i}", key="A"))
+    held = b.pump(0)
+    for i in (2, 0, 1):
+        b.nack(1, held[i].tag)
+    core = [d.msg.id for d in b.pump(1)]
+    c = _client(sqs_url)
+    q = c.create_queue(QueueName=f"evtool-fifo-{uuid.uuid4().hex[:8]}.fifo",
+                       Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"})["QueueUrl"]
+    try:
+        for i in range(3):
+            c.send_message(QueueUrl=q, MessageBody=f"A{i}", MessageGroupId="A", MessageDeduplicationId=f"d{i}")
+        got = c.receive_message(QueueUrl=q, MaxNumberOfMessages=10)["Messages"]
+        for i in (2, 0, 1):
+            c.change_message_visibility(QueueUrl=q, ReceiptHandle=got[i]["ReceiptHandle"], VisibilityTimeout=0)
+        again = [m["Body"] for m in c.receive_message(QueueUrl=q, MaxNumberOfMessages=10).get("Messages", [])]
+    finally:
+        c.delete_queue(QueueUrl=q)
+    assert again == core == ["A0", "A1", "A2"]

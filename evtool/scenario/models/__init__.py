@@ -75,6 +75,7 @@ from evtool.scenario.models.expect import (
     PerKeyOrderCheck,
     When,
 )
+from evtool.scenario.models.explore import EXPLORE_FAULTS, Explore
 from evtool.scenario.models.faults import (
     BrokerRestartFault,
     CrashFault,
@@ -142,6 +143,8 @@ from evtool.scenario.models.values import (
 )
 
 __all__ = [
+    "EXPLORE_FAULTS",
+    "Explore",
     "Ordering",
     "LANGUAGE_VERSION",
     "PROFILES",

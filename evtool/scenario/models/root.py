@@ -10,6 +10,7 @@ from evtool.scenario.models.actors import Consumer, Producer
 from evtool.scenario.models.base import Model, _custom
 from evtool.scenario.models.channels import Channel
 from evtool.scenario.models.expect import Alert, Expectation
+from evtool.scenario.models.explore import Explore
 from evtool.scenario.models.faults import Fault
 from evtool.scenario.models.lesson import Lesson
 from evtool.scenario.models.patterns import Pattern
@@ -45,6 +46,7 @@ class Scenario(Model):
     faults: list[Fault] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
     alerts: list[Alert] = Field(default_factory=list)
+    explore: Explore | None = Field(None, description="what `evtool explore` may do (docs/explore.md)")
 
     @field_validator("evtool", mode="before")
     @classmethod

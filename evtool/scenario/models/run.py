@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from evtool.scenario.models.base import Model, Profile, _custom
 from evtool.scenario.models.values import DurationDist
-from evtool.scenario.types import PositiveDuration
+from evtool.scenario.types import PositiveDuration, Size
 
 # --------------------------------------------------------------------------- run and broker
 
@@ -25,6 +25,11 @@ DEFAULT_MAX_MESSAGES = 2_000_000
 """Messages a run may publish; the largest bundled lesson publishes about 50,000."""
 DEFAULT_EVENTS_PER_INSTANT = 50_000
 """Kernel events at one virtual instant before the run counts as a zero-time loop (lessons: at most 16)."""
+DEFAULT_MAX_MEMORY = "300MB"
+"""How far resident memory may grow during a run; the largest bundled lesson grows it by about 40 MB."""
+DEFAULT_MAX_WALL_S = 60.0
+"""`evtool run` without `wall`: an unpaced run may take this long (the slowest lesson takes about 10 s on a
+busy machine); a paced run gets its paced time on top. The dashboard and the Python API have no default."""
 BUDGET_CEILING = 10**12
 """No budget may be set above this: a number this large is a typo, not a run."""
 
@@ -37,7 +42,11 @@ class Budget(Model):
     messages: int = Field(DEFAULT_MAX_MESSAGES, ge=1, le=BUDGET_CEILING,
                           description="messages the run may publish; `--max-messages` overrides it")
     wall: PositiveDuration | None = Field(None, description="wall-clock time the run may take; `--max-wall` "
-                                                            "overrides it")
+                                                            "overrides it; `evtool run` stops an unpaced run "
+                                                            "after 1m without it, a paced one 1m after its paced "
+                                                            "time")
+    memory: Size = Field(DEFAULT_MAX_MEMORY, ge=1, description="how far the process's resident memory may grow during "
+                                                         "the run; `--max-memory` overrides it")
     events_per_instant: int = Field(DEFAULT_EVENTS_PER_INSTANT, ge=1, le=BUDGET_CEILING,
                                     description="events at one virtual instant before the run is stopped "
                                                 "as a zero-time loop")

@@ -10,6 +10,7 @@ from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 from evtool.scenario.selectors import Aggregate, Number, parse_assertion
 from evtool.scenario.units import format_duration
+from evtool.trace import measure
 from evtool.trace.checks.base import Checker
 from evtool.trace.histogram import Histogram
 from evtool.trace.metrics import Metrics
@@ -205,21 +206,16 @@ class AssertionChecker(Checker):
         if self.state_slots and self.windowed and self.in_window(now):
             self.state_seen = {i: self._resolve_now(self.aggs[i], i) for i in self.state_slots}
 
-    def _fmt(self, v: float | None) -> str:
-        if v is not None and self.duration_valued:
-            return format_duration(int(v))
-        return _num(v)
-
     def _shown(self, left: float | None, right: float | None) -> str:
         """What was observed, as a sentence with units: `p99 924 ms, limit 5 s`, `count 112, must be > 0`."""
         cmp = self.assertion.compare
         lname = _side_name(cmp.left)
-        lv, rv = self._fmt(left), self._fmt(right)
+        lv, rv = measure.pair(left, right, durations=self.duration_valued)
         if isinstance(cmp.right, Number):
             bound = {"<": "limit", "<=": "limit", ">": "must be >", ">=": "must be ≥", "==": "expected",
                      "!=": "must differ from"}.get(cmp.op, cmp.op)
             return f"{lname} {lv}, {bound} {rv}"
-        return f"{lname} {lv}, {_side_name(cmp.right)} {rv} (needs {cmp.op})"
+        return f"{_side_words(cmp.left, lv)}, {_side_words(cmp.right, rv)} (needs {cmp.op})"
 
     def evaluate(self) -> tuple[bool | None, float | None, float | None]:
         """Evaluate the assertion now."""
@@ -253,7 +249,7 @@ class AssertionChecker(Checker):
             if self.violation is not None:
                 t, lv, rv = self.violation
                 return self.out("fail", f"{text} at every sample",
-                                f"false at {format_duration(t)}: {self._shown(lv, rv)}")
+                                f"false at {measure.duration(t)}: {self._shown(lv, rv)}")
             if passed is None:
                 return self.out("fail" if not self.spec.allow_unknown else "unknown", f"{text} at every sample",
                                 "no data to judge" if not self.spec.allow_unknown else "no data")
@@ -267,7 +263,7 @@ class AssertionChecker(Checker):
                 return self.out("pass", f"{text} eventually", f"held; at the end {shown}")
             if passed and within is not None:
                 return self.out("fail", f"{text} eventually within {format_duration(within)}",
-                                f"held only after {format_duration(within)}; at the end {shown}")
+                                f"held only after {measure.duration(within)}; at the end {shown}")
             if passed is None:
                 return self.out("unknown", f"{text} eventually", "no data to judge")
             return self.out("fail", f"{text} eventually", f"never held; at the end {shown}")
@@ -283,6 +279,17 @@ def _side_name(node: Any) -> str:
     return "value"
 
 
+def _side_words(node: Any, value: str) -> str:
+    """One side of a comparison of two measures, named by what it measures: `1728 handled`, `max of
+    latency.e2e 1.5 s` (`count 1728, count 1728` told nothing)."""
+    if isinstance(node, Aggregate) and node.selectors:
+        what = node.selectors[0].name
+        if node.func == "count":
+            return f"{value} {what}"
+        return f"{_side_name(node)} of {what} {value}"
+    return f"{_side_name(node)} {value}"
+
+
 def _numbers(assertion: Any) -> list[Any]:
     out = []
     stack = [assertion.compare.left, assertion.compare.right]
@@ -294,11 +301,3 @@ def _numbers(assertion: Any) -> list[Any]:
             if hasattr(n, attr):
                 stack.append(getattr(n, attr))
     return out
-
-
-def _num(v: float | None) -> str:
-    if v is None:
-        return "no data"
-    if float(v).is_integer():
-        return str(int(v))
-    return f"{v:.6g}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from evtool.core.events import TraceEvent
 from evtool.scenario.units import format_duration
+from evtool.trace import measure
 
 EVIDENCE = 10
 """Most message ids quoted as evidence for one result."""
@@ -68,19 +69,19 @@ class Checker:
             if self.failed_at is not None:
                 t, seen = self.failed_at
                 return {**r, "status": "fail", "expected": f"{r['expected']}, at every sample",
-                        "observed": f"false at {format_duration(t)}: {seen}"}
+                        "observed": f"false at {measure.duration(t)}: {seen}"}
             return {**r, "expected": f"{r['expected']}, at every sample"}
         if when == "eventually":
             limit = f" within {format_duration(within)}" if within is not None else ""
             expected = f"{r['expected']}, eventually{limit}"
             if self.held_at is not None:
                 t, seen = self.held_at
-                return {**r, "status": "pass", "expected": expected, "observed": f"held at {format_duration(t)}: {seen}"}
+                return {**r, "status": "pass", "expected": expected, "observed": f"held at {measure.duration(t)}: {seen}"}
             if r["status"] == "pass" and (within is None or now <= within):
                 return {**r, "expected": expected}
             if r["status"] == "pass":
                 return {**r, "status": "fail", "expected": expected,
-                        "observed": f"held only after {format_duration(within)}: {r['observed']}"}
+                        "observed": f"held only after {measure.duration(within)}: {r['observed']}"}
             return {**r, "expected": expected}
         return r
 

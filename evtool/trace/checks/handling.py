@@ -9,6 +9,7 @@ from typing import Any
 from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 from evtool.scenario.units import format_duration
+from evtool.trace import measure
 from evtool.trace.checks.base import Checker
 from evtool.trace.histogram import Histogram
 
@@ -242,5 +243,6 @@ class Latency(Checker):
         value = self.hist.percentile(s.percentile)
         if value is None:
             return self.out("unknown", expected, "no message was handled")
-        observed = f"p{s.percentile:g} = {format_duration(int(value))} over {self.hist.count} messages"
+        shown, limit = measure.pair(value, s.below, durations=True)
+        observed = f"p{s.percentile:g} {shown}, limit {limit}, over {self.hist.count} messages"
         return self.out("pass" if value < s.below else "fail", expected, observed)

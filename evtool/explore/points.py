@@ -1,0 +1,140 @@
+"""The interesting points of a run: the instants where a fault is most likely to matter.
+
+They are read from the trace of a run explore has already made (the fault-free run of a seed,
+or, while shrinking, the failing run itself: its trace before an intervention's instant is the
+same with the intervention anywhere later, so an earlier point there is a real point of the run).
+
+- `handling`: a handler holds a delivery. Two instants per handling: just after the delivery,
+  and the instant it finishes (an intervention runs first at its instant, so this is just before
+  the handler's effects and its ack, which the core applies together).
+- `publish`: a message is published to a channel (the window since the previous publish there,
+  which holds the producer's send whatever the hop latency).
+- `retry`: just after a handler failed and its retry was scheduled, while the message waits for it.
+- `saga_step`: just after a saga step completed, before the next step's command is handled.
+- `request`: a request is on its way: between `request_sent` and its reply.
+- `rebalance`: a consumer group is being rebalanced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from evtool.scenario import models as m
+
+
+@dataclass(frozen=True)
+class FaultPoint:
+    """One instant at which a fault can be placed, and what a fault there can hit."""
+
+    t: int
+    where: str
+    """The kind of point: handling, publish, saga_step, request, rebalance."""
+    what: str
+    """In words, for the report."""
+    consumers: tuple[str, ...] = ()
+    """`consumer:NAME#N` targets that matter here (the instance holding the delivery, ...)."""
+    channel: str | None = None
+    """`channel:NAME` for a publish point."""
+    window: int = 1
+    """For a publish point: how long before `t` the send may have happened (a drop or duplicate lasts this)."""
+
+
+class PointCollector:
+    """A trace listener that gathers the fault points of a run (give it to the engine as a listener)."""
+
+    KINDS = frozenset({"delivered", "redelivered", "handled", "failed", "published", "saga_step_completed",
+                       "request_sent", "rebalanced", "retry_scheduled"})
+
+    def __init__(self, scenario: m.Scenario, limit: int = 4000) -> None:
+        self.scenario = scenario
+        self.limit = limit
+        self.points: list[FaultPoint] = []
+        self.published: dict[str, int] = {}
+        """Messages published per producer (explore shrinks these counts)."""
+        self._open: dict[tuple[str, int | None, str | None], int] = {}
+        self._last_pub: dict[str, int] = {}
+        self._group_members: dict[str, list[str]] = {}
+        for name, c in scenario.consumers.items():
+            self._group_members.setdefault(c.group or name, []).append(name)
+
+    def _instances(self, consumer: str) -> tuple[str, ...]:
+        spec = self.scenario.consumers.get(consumer)
+        if spec is None:
+            return ()
+        return tuple(f"consumer:{consumer}#{i}" for i in range(spec.instances))
+
+    def __call__(self, batch: Sequence[Any]) -> None:
+        kinds = self.KINDS
+        points = self.points
+        consumers = self.scenario.consumers
+        for ev in batch:
+            kind = ev.kind
+            if kind not in kinds:
+                continue
+            if kind == "published":
+                if ev.actor:
+                    self.published[ev.actor] = self.published.get(ev.actor, 0) + 1
+                if ev.channel and len(points) < self.limit:
+                    prev = self._last_pub.get(ev.channel, -1)
+                    self._last_pub[ev.channel] = ev.t
+                    start = max(prev + 1, 0)
+                    points.append(FaultPoint(start, "publish", f"the publish of {ev.msg} to {ev.channel}",
+                                             channel=f"channel:{ev.channel}", window=ev.t + 1 - start))
+                continue
+            if len(points) >= self.limit:
+                continue
+            if kind in ("delivered", "redelivered"):
+                if ev.actor in consumers:
+                    self._open[(ev.actor, ev.instance, ev.msg)] = ev.t
+            elif kind in ("handled", "failed"):
+                started = self._open.pop((ev.actor, ev.instance, ev.msg), None)
+                if started is None or ev.actor not in consumers:
+                    continue
+                target = (f"consumer:{ev.actor}#{ev.instance}",) if ev.instance is not None else \
+                    self._instances(ev.actor)
+                if ev.t > started + 1:
+                    points.append(FaultPoint(started + 1, "handling", f"just after {ev.actor}#{ev.instance} "
+                                             f"took {ev.msg}", target))
+                points.append(FaultPoint(ev.t, "handling", f"as {ev.actor}#{ev.instance} finishes {ev.msg}, "
+                                         "before its effects and ack", target))
+            elif kind == "retry_scheduled":
+                if ev.actor in consumers:
+                    target = (f"consumer:{ev.actor}#{ev.instance}",) if ev.instance is not None else \
+                        self._instances(ev.actor)
+                    points.append(FaultPoint(ev.t + 1, "retry", f"while {ev.msg} waits for its retry in "
+                                             f"{ev.actor}", target))
+            elif kind == "saga_step_completed":
+                step = (ev.data or {}).get("step")
+                targets = tuple(t for c in consumers for t in self._instances(c))
+                points.append(FaultPoint(ev.t + 1, "saga_step", f"between steps of saga {ev.msg} (after {step})",
+                                         targets))
+            elif kind == "request_sent":
+                targets = tuple(t for c, spec in consumers.items() if spec.from_ == ev.channel
+                                for t in self._instances(c))
+                points.append(FaultPoint(ev.t + 1, "request", f"while request {ev.msg} is on its way", targets))
+            elif kind == "rebalanced":
+                group = (ev.data or {}).get("group")
+                targets = tuple(t for c in self._group_members.get(group, []) for t in self._instances(c))
+                points.append(FaultPoint(ev.t, "rebalance", f"during a rebalance of group {group}", targets))
+
+
+def durations(scenario: m.Scenario) -> list[int]:
+    """Pause, crash and downtime lengths worth trying: 1.5 × every timeout, lease and deadline of the
+    scenario (long enough that it passes while the fault holds), and two short ones."""
+    found: set[int] = set()
+
+    def walk(v: Any, key: str = "") -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                walk(x, str(k))
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, key)
+        elif isinstance(v, int) and not isinstance(v, bool) and v > 0 and (
+                key.endswith("timeout") or key in ("deadline", "ack_timeout", "lease", "visibility_timeout")):
+            found.add(v * 3 // 2)
+
+    walk(scenario.model_dump(exclude={"lesson", "expect", "alerts", "faults"}, warnings=False))
+    return sorted(found | {100_000_000, 1_000_000_000})
