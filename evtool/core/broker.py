@@ -82,6 +82,7 @@ from evtool.core.events import TraceEvent
 from evtool.core.loggroups import LogGroups
 from evtool.core.logs import LogChannel, LogGroup
 from evtool.core.message import Message, content_dedup_id
+from evtool.core.profiles import whole_units
 from evtool.core.queue_delivery import QueueDelivery
 from evtool.core.queues import (
     DELAYED,
@@ -166,6 +167,8 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             qs.ack_timeout_ns = at or None
             if qs.lease_action == "none":
                 qs.lease_action = "return_message"
+        if qs.ack_timeout_ns and p.time_unit_ns:  # SQS: a VisibilityTimeout is whole seconds
+            qs.ack_timeout_ns = whole_units(qs.ack_timeout_ns, p.time_unit_ns)
         md = cfg.max_deliveries
         qs.max_deliveries = p.max_deliveries if md is None else (md or None)
         qs.nack_position = qs.requeue_position
@@ -223,6 +226,8 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
 
     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
+        if delay_ns and self.profile.time_unit_ns:  # SQS DelaySeconds: whole seconds
+            delay_ns = whole_units(delay_ns, self.profile.time_unit_ns)
         ch = self._channels.get(channel)
         if ch is None:
             raise KeyError(f"unknown channel {channel!r}; declared: {', '.join(self._channels) or '(none)'}")

@@ -112,6 +112,8 @@ class Profile:
                             "(one message, then the group waits until it is settled) | batch (as many "
                             "messages of the group as its free prefetch takes, in order; the group then waits "
                             "until none of them is in flight: SQS FIFO ReceiveMessage)")
+    time_unit_ns: int = _f(0, "the unit the broker counts delays and leases in: a nack or publish delay and "
+                           "a lease are rounded up to a whole number of it (0 = exact)")
     log_start: str = _f("earliest", "where a new consumer group starts on a log with no committed "
                         "offset: earliest | latest")
     session_timeout_ns: int = _f(45 * SECOND, "how long a crashed log-group member keeps its "
@@ -192,6 +194,7 @@ _RMQ_CONSUMERS = "https://www.rabbitmq.com/docs/consumers (consumer_timeout)"
 _RMQ_QQ = "https://www.rabbitmq.com/docs/quorum-queues"
 _RMQ_PREFETCH = "https://www.rabbitmq.com/docs/consumer-prefetch"
 _RMQ_DLX = "https://www.rabbitmq.com/docs/dlx"
+_SQS_CMV = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html"
 _SQS_VIS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html"
 _SQS_DLQ = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html"
 _SQS_FIFO = ("https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/"
@@ -245,6 +248,7 @@ DEFAULT = Profile(
         "reject_publish_over": "evtool design choice (refuse at capacity, as RabbitMQ documents)",
         "message_expiry": "evtool design choice (as RabbitMQ)",
         "group_receive": "evtool design choice (one message per group in flight)",
+        "time_unit_ns": "evtool design choice (exact: virtual time is in nanoseconds)",
     },
 )
 
@@ -288,6 +292,7 @@ RABBITMQ_CLASSIC = Profile(
         "reject_publish_over": _RMQ_MAXLEN + " (classic queues refuse the publish that would exceed max-length; checked on 3.10.8)",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
         "group_receive": "n/a (RabbitMQ has no message groups; a grouped_queue is evtool's own)",
+        "time_unit_ns": "n/a (evtool waits out a retry delay itself: basic.nack has no delay; TTLs are milliseconds)",
     },
 )
 
@@ -337,6 +342,7 @@ RABBITMQ_QUORUM = Profile(
         "reject_publish_over": "measured on the installed RabbitMQ 3.10.8 (aiormq, x-max-length 2, reject-publish: three publishes confirmed, the fourth nacked; tests/semantics/scenarios/quorum-reject-publish-one-over.yaml); " + _RMQ_MAXLEN + " does not describe it",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
         "group_receive": "n/a (RabbitMQ has no message groups; a grouped_queue is evtool's own)",
+        "time_unit_ns": "n/a (evtool waits out a retry delay itself: basic.nack has no delay; TTLs are milliseconds)",
     },
 )
 
@@ -349,8 +355,8 @@ SQS_STANDARD = Profile(
     crash_return="lease", ack_effect="delete", prefetch=1, prefetch_cap=None,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
     stale_ack="ignored", reject_action="lease_expiry", capacity_counts="ready", overflow_head="as_configured",
-    message_expiry="anywhere",
-    notes="A nack is ChangeMessageVisibility(0) (or the given delay). Standard queues promise only "
+    message_expiry="anywhere", time_unit_ns=SECOND,
+    notes="A nack is ChangeMessageVisibility(0) (or the given delay, in whole seconds rounded up). Standard queues promise only "
           "best-effort order; evtool returns messages to the tail. The receive count is exact here, "
           "not approximate. The message moves to the DLQ on the receive that would exceed "
           "maxReceiveCount. prefetch stands for MaxNumberOfMessages per receive (1 unless the consumer "
@@ -381,6 +387,9 @@ SQS_STANDARD = Profile(
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
         "group_receive": "n/a on standard queues (MessageGroupId gives fair queues there, not a group lock)",
+        "time_unit_ns": _SQS_CMV + " (VisibilityTimeout: \"The new value for the message's visibility timeout "
+                        "(in seconds).\", an integer; SendMessage DelaySeconds is whole seconds too; the SQS "
+                        "transport rounds up the same way)",
     },
 )
 
@@ -446,6 +455,7 @@ KAFKA = Profile(
         "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
                           "deletes records whether consumed or not)",
         "group_receive": "n/a (per-key order comes from partitions)",
+        "time_unit_ns": "n/a (no broker-side delay; a paused partition resumes when the client says; session timeouts are milliseconds)",
     },
 )
 
@@ -491,6 +501,7 @@ NATS_JETSTREAM = Profile(
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
         "group_receive": "n/a (JetStream has no message groups; a grouped_queue is evtool's own)",
+        "time_unit_ns": "exact (NakWithDelay and AckWait are Go durations, nanoseconds)",
     },
 )
 
@@ -535,6 +546,7 @@ REDIS_STREAMS = Profile(
         "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
                           "entries whether pending or not",
         "group_receive": "n/a (Redis streams have no message groups; a grouped_queue is evtool's own)",
+        "time_unit_ns": "n/a (no broker-side delay; XAUTOCLAIM min-idle-time is milliseconds)",
     },
 )
 
@@ -622,3 +634,8 @@ def profiles_markdown() -> str:
 
     out.append(presets_markdown())
     return "\n".join(out)
+
+
+def whole_units(ns: int, unit_ns: int) -> int:
+    """`ns` rounded up to a whole number of `unit_ns` (a broker that counts in seconds: 500 ms -> 1 s)."""
+    return -(-ns // unit_ns) * unit_ns if unit_ns > 0 and ns > 0 else ns

@@ -17,6 +17,7 @@ from typing import Any
 from evtool.core.brokerstate import MAX_DEAD_LETTER_DEPTH, BrokerState, _new
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
+from evtool.core.profiles import whole_units
 from evtool.core.queues import (
     ACKED,
     DEAD,
@@ -267,6 +268,8 @@ class QueueDelivery(BrokerState):
         """
         if not self._available:
             return False
+        if delay_ns and self.profile.time_unit_ns:  # SQS ChangeMessageVisibility: whole seconds
+            delay_ns = whole_units(delay_ns, self.profile.time_unit_ns)
         e = self._inflight.pop(tag, None)
         if e is None:
             return self._log_nack(now, tag, requeue, delay_ns)

@@ -228,13 +228,33 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+_CACHE_LIMIT = 2048
+"""How many compiled expressions `compile_expression` keeps (emptied when full)."""
+_COMPILED: dict[tuple[str, frozenset[str]], Expression] = {}
+
+
 def compile_expression(text: str, *, names: frozenset[str] = DEFAULT_NAMES) -> Expression:
     """Parse, check and compile ``text`` into an `Expression`.
 
     Only the names in ``names`` may appear (besides calls to `FUNCTIONS`).
     Raises `ExpressionError` with a 0-based column on anything outside the
-    language.
+    language. A text compiled before with the same names returns the same
+    `Expression`: it is frozen and its evaluator keeps no state between calls,
+    so each lesson variation the loader checks, and the run, share one compile.
     """
+    if type(text) is str and type(names) is frozenset:
+        key = (text, names)
+        hit = _COMPILED.get(key)
+        if hit is None:
+            hit = _compile_expression(text, names)
+            if len(_COMPILED) >= _CACHE_LIMIT:
+                _COMPILED.clear()
+            _COMPILED[key] = hit
+        return hit
+    return _compile_expression(text, names)
+
+
+def _compile_expression(text: str, names: frozenset[str]) -> Expression:
     if not isinstance(text, str):
         raise ExpressionError(f"an expression must be text, not {type(text).__name__}", 0)
     if len(text) > _MAX_TEXT:

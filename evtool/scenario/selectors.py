@@ -746,8 +746,30 @@ def _check_text(text: object, what: str) -> str:
     return text
 
 
+_CACHE_LIMIT = 2048
+"""How many parsed texts each cache below keeps (it is emptied when full: a scenario has a few dozen)."""
+_SELECTORS: dict[str, Selector] = {}
+_ASSERTIONS: dict[str, Assertion] = {}
+
+
 def parse_selector(text: str) -> Selector:
-    """Parse one event or metric selector; raise `SelectorError` with a column on failure."""
+    """Parse one event or metric selector; raise `SelectorError` with a column on failure.
+
+    A text parsed before returns the same `Selector`: it is frozen (its predicate a closure over
+    frozen filters), so the loader's checks of each lesson variation and the run share one parse.
+    """
+    if type(text) is str:
+        hit = _SELECTORS.get(text)
+        if hit is None:
+            hit = _parse_selector(text)
+            if len(_SELECTORS) >= _CACHE_LIMIT:
+                _SELECTORS.clear()
+            _SELECTORS[text] = hit
+        return hit
+    return _parse_selector(text)
+
+
+def _parse_selector(text: str) -> Selector:
     parser = _Parser(_check_text(text, "selector"))
     sel = parser.selector()
     if not parser.at_end():
@@ -758,6 +780,20 @@ def parse_selector(text: str) -> Selector:
 
 
 def parse_assertion(text: str) -> Assertion:
-    """Parse a ``that:`` assertion; raise `SelectorError` with a column on failure."""
+    """Parse a ``that:`` assertion; raise `SelectorError` with a column on failure.
+
+    Cached by text like `parse_selector` (an `Assertion` is a frozen tree of frozen nodes)."""
+    if type(text) is str:
+        hit = _ASSERTIONS.get(text)
+        if hit is None:
+            hit = _parse_assertion(text)
+            if len(_ASSERTIONS) >= _CACHE_LIMIT:
+                _ASSERTIONS.clear()
+            _ASSERTIONS[text] = hit
+        return hit
+    return _parse_assertion(text)
+
+
+def _parse_assertion(text: str) -> Assertion:
     parser = _Parser(_check_text(text, "assertion"))
     return Assertion(text, parser.assertion())

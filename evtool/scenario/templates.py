@@ -365,8 +365,28 @@ class Template:
         return "".join(out)
 
 
+_CACHE_LIMIT = 2048
+"""How many compiled templates `compile_template` keeps (emptied when full)."""
+_COMPILED: dict[str, Template] = {}
+
+
 def compile_template(text: str) -> Template:
-    """Compile a string with `{{ … }}` segments."""
+    """Compile a string with `{{ … }}` segments.
+
+    A text compiled before returns the same `Template`: it is frozen and its nodes keep no state between
+    renders (randomness comes from the `rng` passed in), so loader checks and runs share one compile."""
+    if type(text) is str:
+        hit = _COMPILED.get(text)
+        if hit is None:
+            hit = _compile_template(text)
+            if len(_COMPILED) >= _CACHE_LIMIT:
+                _COMPILED.clear()
+            _COMPILED[text] = hit
+        return hit
+    return _compile_template(text)
+
+
+def _compile_template(text: str) -> Template:
     if len(text) > _MAX_TEXT:
         raise TemplateError(f"this template is too long ({len(text)} characters; the limit is {_MAX_TEXT})")
     parts: list[str | Node] = []

@@ -71,8 +71,25 @@ def _is_bare_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_DURATIONS: dict[tuple[str, bool], int] = {}
+"""Durations read before (a lesson and its variations repeat the same few dozen texts)."""
+
+
 def parse_duration(value: object, *, allow_zero: bool = True) -> int:
     """Parse `250ms`, `1.5s`, `2m` into integer nanoseconds."""
+    if type(value) is str:
+        key = (value, allow_zero)
+        ns = _DURATIONS.get(key)
+        if ns is None:
+            ns = _parse_duration(value, allow_zero)
+            if len(_DURATIONS) >= 4096:
+                _DURATIONS.clear()
+            _DURATIONS[key] = ns
+        return ns
+    return _parse_duration(value, allow_zero)
+
+
+def _parse_duration(value: object, allow_zero: bool) -> int:
     if _is_bare_number(value):
         raise UnitError(
             f"a duration needs a unit, found the bare number {value!r}",

@@ -54,6 +54,8 @@ _HEX_RE = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _INF_RE = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
 _NAN_RE = re.compile(r"^\.(nan|NaN|NAN)$")
+_NUMBER_STARTS = frozenset("+-.0123456789")
+"""Every text the six patterns above match starts with one of these."""
 
 Path_ = tuple[str | int, ...]
 
@@ -111,6 +113,8 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return True
     if text in ("false", "False", "FALSE"):
         return False
+    if text[0] not in _NUMBER_STARTS:
+        return text  # most scalars are words: none of the number patterns below can match them
     if _INT_RE.match(text) or _OCT_RE.match(text) or _HEX_RE.match(text):
         if len(text) > MAX_INT_DIGITS:
             # int() itself refuses decimal ones, and a hex one could not be printed in a message.

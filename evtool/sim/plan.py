@@ -34,11 +34,12 @@ from evtool.core.port import BrokerPort
 from evtool.core.profiles import Profile, field_names, get_profile
 from evtool.core.retry import RetryPolicy as CoreRetry
 from evtool.scenario import models as m
-from evtool.scenario.errors import ScenarioError, did_you_mean
+from evtool.scenario.errors import Problem, ScenarioError, did_you_mean
 from evtool.scenario.expressions import Expression, compile_expression
 from evtool.scenario.loader import LoadedScenario
 from evtool.scenario.templates import compile_payload
 from evtool.scenario.units import UnitError, parse_duration
+from evtool.scenario.yamlsource import dotted
 from evtool.sim.effects import CompiledEffect
 from evtool.sim.sampling import duration_sampler
 
@@ -203,6 +204,22 @@ def profile_for(loaded: LoadedScenario) -> Profile:
         except (ValueError, TypeError) as exc:
             problems.append(loaded.where(("broker", "settings"), str(exc)))
     raise ScenarioError(problems, loaded.text)
+
+
+class _Unlocated:
+    """A scenario model without its file: problems carry the key's path, not a line."""
+
+    def __init__(self, model: m.Scenario) -> None:
+        self.model = model
+        self.text = None
+
+    def where(self, path: Any, message: str, hint: str | None = None) -> Problem:
+        return Problem("<scenario>", 0, 0, dotted(path), message, hint)
+
+
+def model_profile(sc: m.Scenario) -> Profile:
+    """`profile_for` of a bare model (a transport's topology): the same settings rules, unlocated errors."""
+    return profile_for(_Unlocated(sc))  # type: ignore[arg-type]
 
 
 _TYPES = {f.name: str(f.type) for f in dataclasses.fields(Profile)}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from evtool.core.profiles import Profile, get_profile
+from evtool.core.profiles import Profile
 from evtool.scenario import models as m
+from evtool.sim.plan import model_profile
 from evtool.transports.base import ChannelPlan, Topology
 
 DEFAULT_ACK_WAIT_NS = 30 * 1_000_000_000
@@ -47,9 +48,7 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
     by default the scenario's own profile.
     """
     if profile is None:
-        profile = get_profile(scenario.broker.profile)
-        if scenario.broker.settings:
-            profile = profile.with_overrides(**scenario.broker.settings)
+        profile = model_profile(scenario)  # broker.settings as the core reads them (`ack_timeout: 2s`)
     groups: dict[str, list[str]] = {}
     first: dict[tuple[str, str], Any] = {}      # (channel, group) -> the consumer that creates the group
     for cname, c in scenario.consumers.items():

@@ -77,3 +77,16 @@ def test_formatting_round_trips() -> None:
         assert format_duration(parse_duration(text)) == text
     assert format_rate(20.0) == "20/s"
     assert format_rate(math.inf) == "max"
+
+
+def test_a_duration_read_again_gives_the_same_answer_and_errors_are_not_remembered() -> None:
+    from evtool.scenario import units
+
+    assert units.parse_duration("1m30s") == units.parse_duration("1m30s") == 90_000_000_000
+    assert units.parse_duration("0s") == 0
+    for _ in range(2):
+        with pytest.raises(units.UnitError, match="greater than zero"):
+            units.parse_duration("0s", allow_zero=False)
+        with pytest.raises(units.UnitError, match="not a duration"):
+            units.parse_duration("soon")
+    assert ("soon", True) not in units._DURATIONS
