@@ -40,6 +40,9 @@ KEY = ("meant: broke exactly what it promised   !unexp: broke something else   "
 KEY_FULL = ("✗ as meant: broke exactly what it promised   ! unexpected: broke something else   "
             "! all held: nothing broke")
 KEY_BRIEF = "meant: broke as promised   !unexp, !held: not as promised"
+KEY_TINY = "m: broke as promised   !: broke something else   !h: nothing broke"
+TINY = {"passed": "✓", "as meant": "m", "unexpected": "!", "did not break": "!h", "invalid": "x", "unknown": "?"}
+"""The outcome cells when many columns must fit (`KEY_TINY` says what they mean)."""
 """What the outcome cells mean (the legend's last line): short cells, full cells, a narrow terminal."""
 
 
@@ -65,10 +68,10 @@ def layout(mx: Matrix, width: int, edge: bool = True) -> str:
     from rich.console import Console
 
     console = Console(width=10_000)
-    for mode in ("full", "short"):
+    for mode in ("full", "short", "numbered"):
         if console.measure(_table(mx, mode, None, edge)).maximum <= width:
             return mode
-    return "numbered"
+    return "tiny"
 
 
 def is_narrow(mx: Matrix, width: int) -> bool:
@@ -87,20 +90,31 @@ def _table(mx: Matrix, mode: str, heading: str | None, edge: bool) -> Table:
     from evtool.sim.matrix import NUMBERS
 
     short = mode != "full"
-    t = Table(title=heading, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=edge)
-    t.add_column("check", no_wrap=True)
+    tiny = mode == "tiny"  # numbered, one-letter outcomes, 2.5k numbers, no padding: many columns
+    t = Table(title=heading, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=edge,
+              padding=(0, 0) if tiny else (0, 1))
+    t.add_column("check", no_wrap=True, min_width=max([len(visible(c)) for c in mx.checks] + [12]))
     for i, r in enumerate(mx.results):
-        t.add_column(str(i + 1) if mode == "numbered" else text(r.column.label), justify="right", no_wrap=True)
-    t.add_row(Text("outcome", style="bold"), *[reading_cell(r, short) for r in mx.results])
+        t.add_column(str(i + 1) if mode in ("numbered", "tiny") else text(r.column.label), justify="right", no_wrap=True)
+    t.add_row(Text("outcome", style="bold"), *[
+        Text(TINY.get(r.reading, "?"), style=READING.get(r.reading, ("", "", "yellow"))[2]) if tiny
+        else reading_cell(r, short) for r in mx.results])
     for check in mx.checks:
         t.add_row(text(check), *[verdict_cell(r.verdicts.get(check), r.as_expected(check), short)
                                  for r in mx.results])
     if edge:  # the dashboard saves the blank line
         t.add_section()
     for label, key in NUMBERS:
-        t.add_row(Text(label, style="dim"), *[f"{r.numbers.get(key, 0):,}" if r.numbers else "–"
+        t.add_row(Text(label, style="dim"), *[_number(r.numbers.get(key, 0), tiny) if r.numbers else "–"
                                                for r in mx.results])
     return t
+
+
+def _number(n: int, tiny: bool) -> str:
+    """`2,451`, or `2.5k` when the columns are tiny."""
+    if not tiny or n < 1000:
+        return f"{n:,}"
+    return f"{n / 1000:.1f}k" if n < 10_000 else f"{n // 1000}k"
 
 
 def _promise(r: ColumnResult) -> str:
@@ -113,7 +127,7 @@ def legend(mx: Matrix, width: int = 200, compact: bool = False, edge: bool = Tru
     checks it promises to break), then one line saying what the short cells mean."""
     out = Text()
     mode = layout(mx, width, edge)
-    numbered = mode == "numbered"
+    numbered = mode in ("numbered", "tiny")
     for i, r in enumerate(mx.results):
         line = Text()
         line.append((f"{i + 1} " if numbered else "") + f"{visible(r.column.label)}: ", style="bold")
@@ -150,6 +164,7 @@ def legend(mx: Matrix, width: int = 200, compact: bool = False, edge: bool = Tru
         out.append("! not as promised: ", style="bold yellow")
         out.append(visible(", ".join(f"{c} in {lbl}" for lbl, c in unexpected)) + "\n")
     if compact or mode != "full":
-        key = KEY_FULL if mode == "full" else KEY if len(KEY) <= width else KEY_BRIEF
+        key = KEY_FULL if mode == "full" else KEY_TINY if mode == "tiny" else KEY if len(KEY) <= width \
+            else KEY_BRIEF
         out.append(key if len(key) <= width else KEY_BRIEF[:width], style="dim")
     return out

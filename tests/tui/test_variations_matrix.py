@@ -162,3 +162,26 @@ async def test_the_dashboard_matrix_fits_and_flags_the_unexpected(lesson: Loaded
         cells = {str(c.header): c for c in table.columns}
         outcome = [list(cells[label]._cells)[0] for label in ("try 2", "try 3")]
         assert all(isinstance(c, Text) and "on " in str(c.style) for c in outcome)  # reversed colours
+
+
+def test_many_columns_never_cut_a_check_name() -> None:
+    """Ten runs at 80 columns (poison-across-brokers has nine variations): numbered columns, one-letter
+    outcomes (`m` as meant, `!h` all held), 2.5k numbers; the long check name stays whole."""
+    from rich.console import Console
+
+    long = "poison-dead-lettered-by-broker"
+    results = [_col("lesson", (), "passed", {long: "pass"})]
+    results += [_col(f"try {i}", (long,), "failed", {long: "fail"}) for i in range(1, 9)]
+    results += [_col("try 9", (long,), "failed", {long: "pass"})]  # breaks nothing it promised
+    results[3].numbers["deliveries"] = 2451
+    console = Console(width=80, record=True)
+    console.print(matrix_table(Matrix("demo", [long], results), width=80))
+    out = console.export_text()
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert any(line.split()[:1] == [long] for line in lines)
+    assert next(line for line in lines if line.strip().startswith("check")).split() == \
+        ["check", *[str(i) for i in range(1, 11)]]
+    outcome = next(line for line in lines if line.strip().startswith("outcome")).split()
+    assert outcome == ["outcome", "✓", *["m"] * 8, "!h"]
+    assert "2.5k" in out
