@@ -6,8 +6,9 @@ exactly the checks it promised reads `✗ as meant`; one that breaks something e
 break, stands out (`! unexpected`, `! all held`, reversed colours). A check verdict the column does not
 expect is marked `!` and reversed too.
 
-Three layouts, the widest that fits: full cells; short cells (the check names and column labels whole);
-numbered columns with short cells (the legend says which number ran what). Check names are never cut.
+Four layouts, the widest that fits: full cells; short cells (the check names and column labels whole);
+numbered columns with short cells (the legend says which number ran what); tiny (numbered, one-letter
+outcomes, `2.5k` numbers, no padding) for many columns. Check names are never cut.
 """
 
 from __future__ import annotations
