@@ -8,6 +8,7 @@ moving any fault to an earlier point tried, makes the run pass. It is not the gl
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,14 @@ from evtool.scenario.errors import ScenarioError
 from evtool.scenario.units import parse_duration
 
 
+SCOPES = (10, 40, 160)
+"""The message counts `_smaller_scope` tries, smallest first."""
+SCOPE_SEEDS = 8
+"""Seeds tried per scope (the failing run's own seed first)."""
+SCOPE_RUNS = 600
+"""At most this many runs in `_smaller_scope`."""
+
+
 @dataclass
 class ShrinkStats:
     """What shrinking did."""
@@ -28,6 +37,8 @@ class ShrinkStats:
     messages_before: int = 0
     messages_after: int = 0
     scripted_disabled: tuple[str, ...] = ()
+    scope_runs: int = 0
+    """Runs of the smaller-scope pass (counted in `runs`, not against `max_runs`: it has its own cap)."""
 
 
 class Shrinker:
@@ -42,11 +53,12 @@ class Shrinker:
         self.deadline = deadline
         self.on_run = on_run
         self.stats = ShrinkStats(faults_before=len(tried.candidate.interventions))
+        self._in_scope = False
 
     # ------------------------------------------------------------------ helpers
 
     def _out_of_budget(self) -> bool:
-        return self.stats.runs >= self.max_runs or (self.deadline is not None and time.monotonic() > self.deadline)
+        return self.stats.runs - self.stats.scope_runs >= self.max_runs or (self.deadline is not None and time.monotonic() > self.deadline)
 
     def _fails(self, cand: Candidate) -> bool:
         """Run `cand`; keep it as the best when it fails the same check."""
@@ -57,6 +69,7 @@ class Shrinker:
         except ScenarioError:
             return False  # an override this scenario cannot take (a count on a `once` producer, ...)
         self.stats.runs += 1
+        self.stats.scope_runs += self._in_scope
         if self.on_run is not None:
             self.on_run(self.stats.runs)
         failed = failed_checks(outcome, self.check, self.runner, cand)
@@ -82,6 +95,8 @@ class Shrinker:
             changed = self._drop_faults()
             changed = self._drop_schedule() or changed
             changed = self._drop_scripted() or changed
+            if rounds == 1:
+                changed = self._smaller_scope() or changed
             changed = self._fewer_messages() or changed
             changed = self._earlier() or changed
             changed = self._shorter() or changed
@@ -142,6 +157,54 @@ class Shrinker:
                 else:
                     lo = mid
         return changed
+
+    def _smaller_scope(self) -> bool:
+        self._in_scope = True
+        try:
+            return self._smaller_scope_runs()
+        finally:
+            self._in_scope = False
+
+    def _smaller_scope_runs(self) -> bool:
+        """A smaller scope: the same faults in a run of few messages. A failure that needs a rare state
+        (a backlog deeper than the prefetch) may first arise late in the failing seed, so its own
+        messages cannot be cut below that instant; the same kind of fault, with the same lengths and
+        targets, often fails as well in a run of 10, 40 or 160 messages of another seed, placed at a
+        point of that run. Seeds and points are tried in a fixed order (deterministic), smallest scope
+        first, within `SCOPE_RUNS` runs."""
+        cand = self.best.candidate
+        if len(cand.interventions) > 1:
+            return False
+        published = self._published(cand)
+        producers = self.runner.loaded(cand.overrides).model.producers
+        rng = random.Random(cand.seed)
+        seeds = [cand.seed, *(rng.randrange(1, 2**31) for _ in range(SCOPE_SEEDS - 1))]
+        for scope in SCOPES:
+            if sum(published.values()) <= scope:
+                break
+            rest = tuple(o for o in cand.overrides if not (o[0].startswith("producers.") and o[0].endswith(".count")))
+            caps = tuple((f"producers.{name}.count", min(scope, published.get(name, 0))) for name in producers
+                         if published.get(name, 0) > 0)
+            for seed in seeds:
+                if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
+                    return False
+                small = Candidate(seed, rest + caps)
+                if not cand.interventions:
+                    if self._fails(small):
+                        return True
+                    continue
+                iv = cand.interventions[0]
+                col = PointCollector(self.runner.loaded(small.overrides).model)
+                try:
+                    self.runner.run(small, col)
+                except ScenarioError:
+                    return False
+                for p in (p for p in sorted(col.points, key=lambda p: p.t) if self._matches(p, iv[2])):
+                    if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
+                        return False
+                    if self._fails(small.with_(interventions=(self._moved(iv, p),))):
+                        return True
+        return False
 
     def _earlier(self) -> bool:
         """Earliest instants: move each fault to the earliest point of the same kind that still fails."""
