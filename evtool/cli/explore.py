@@ -166,9 +166,10 @@ def _print_search(out: Console, explorer: Explorer, budget: Budget, wall: float)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds_tried.items())) or "none"
     out.print(f"searched {p.runs} runs in {wall:.1f}s ({budget.describe()} budget): "
               f"{p.seeds} seeds, {p.faulty_runs} runs with faults, {p.digests} distinct schedules (digests)")
-    out.print(f"  fault points: {p.points_seen} seen, {len(p.points_tried)} tried; faults placed: {kinds}")
-    out.print(f"  schedule choices: the order of simultaneous events of different actors varied in "
-              f"{p.schedules_varied} runs")
+    capped = f" (the first 4000 of each of {p.truncated_runs} runs with more)" if p.truncated_runs else ""
+    out.print(f"  fault points: {p.points_seen} seen{capped}, {len(p.points_tried)} tried; faults placed: {kinds}")
+    out.print(f"  schedule choices: {p.ties_seen} instants with events of different actors due together seen; "
+              f"their order varied in {p.schedules_varied} runs")
 
 
 def _print_counterexample(out: Console, found: Tried, check: str, stats: ShrinkStats | None, run_id: str | None,

@@ -47,6 +47,8 @@ class PointCollector:
     KINDS = frozenset({"delivered", "redelivered", "handled", "failed", "published", "saga_step_completed",
                        "request_sent", "rebalanced", "retry_scheduled"})
 
+    TIE_KINDS = frozenset({"handled", "failed", "saga_step_completed", "request_sent", "retry_scheduled"})
+
     def __init__(self, scenario: m.Scenario, limit: int = 4000) -> None:
         self.scenario = scenario
         self.limit = limit
@@ -55,6 +57,16 @@ class PointCollector:
         """Messages published per producer (explore shrinks these counts)."""
         self._open: dict[tuple[str, int | None, str | None], int] = {}
         self._last_pub: dict[str, int] = {}
+        self.truncated = False
+        """True when the run had more points than `limit` (only the earliest are kept)."""
+        self.ties = 0
+        """Instants at which events of two or more different actors (consumers, patterns) fell together:
+        where the order of simultaneous events can be varied (`explore.schedule`). Counted from the trace
+        of the actors' own timed events (a handler finishing or failing, a saga step, a request sent),
+        not deliveries, which the broker makes in answer to them, up to the point limit."""
+        self._tie_t = -1
+        self._tie_actor: str | None = None
+        self._tie_counted = False
         self._group_members: dict[str, list[str]] = {}
         for name, c in scenario.consumers.items():
             self._group_members.setdefault(c.group or name, []).append(name)
@@ -76,7 +88,9 @@ class PointCollector:
             if kind == "published":
                 if ev.actor:
                     self.published[ev.actor] = self.published.get(ev.actor, 0) + 1
-                if ev.channel and len(points) < self.limit:
+                if ev.channel and len(points) >= self.limit:
+                    self.truncated = True
+                elif ev.channel:
                     prev = self._last_pub.get(ev.channel, -1)
                     self._last_pub[ev.channel] = ev.t
                     start = max(prev + 1, 0)
@@ -84,7 +98,13 @@ class PointCollector:
                                              channel=f"channel:{ev.channel}", window=ev.t + 1 - start))
                 continue
             if len(points) >= self.limit:
+                self.truncated = True
                 continue
+            if kind in self.TIE_KINDS and ev.t != self._tie_t:
+                self._tie_t, self._tie_actor, self._tie_counted = ev.t, ev.actor, False
+            elif kind in self.TIE_KINDS and ev.actor != self._tie_actor and not self._tie_counted:
+                self.ties += 1
+                self._tie_counted = True
             if kind in ("delivered", "redelivered"):
                 if ev.actor in consumers:
                     self._open[(ev.actor, ev.instance, ev.msg)] = ev.t

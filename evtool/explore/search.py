@@ -72,7 +72,12 @@ class Progress:
     seeds: int = 0
     faulty_runs: int = 0
     points_seen: int = 0
-    points_tried: set[tuple[int, str]] = field(default_factory=set)
+    points_tried: set[tuple[int, int, str]] = field(default_factory=set)
+    """Distinct (seed round, point, fault kind) placed: a point of one seed's run is not a point of another's."""
+    truncated_runs: int = 0
+    """Fault-free runs with more points than the collector keeps (only their earliest were seen)."""
+    ties_seen: int = 0
+    """Instants where events of different actors fell together in the fault-free runs (choice points)."""
     kinds_tried: dict[str, int] = field(default_factory=dict)
     schedules_varied: int = 0
     """Runs with the order of simultaneous events of different actors varied (`explore.schedule`)."""
@@ -139,12 +144,14 @@ class Explorer:
                 return found
             points = collector.points
             self.progress.points_seen += len(points)
+            self.progress.truncated_runs += collector.truncated
+            self.progress.ties_seen += collector.ties
             if not points or self.max_faults == 0 or not self.vocabulary:
                 continue
             for _ in range(FAULTY_RUNS_FULL_SIZE if scope is None else FAULTY_RUNS_PER_SEED):
                 if self._spent():
                     break
-                ivs = self._place(points)
+                ivs = self._place(points, rounds)
                 if not ivs:
                     break
                 cand = base.with_(interventions=tuple(sorted(ivs, key=lambda iv: iv[0])))
@@ -175,7 +182,7 @@ class Explorer:
         failed = failed_checks(outcome, self.check, self.runner, cand)
         return Tried(cand, outcome, failed) if failed else None
 
-    def _place(self, points: list[FaultPoint]) -> list[Intervention]:
+    def _place(self, points: list[FaultPoint], round_: int = 0) -> list[Intervention]:
         """Up to `max_faults` faults from the vocabulary, each at a point where it can hit something.
 
         The kind of point (handling, retry, publish, saga_step, request, rebalance) is drawn first, then a
@@ -196,7 +203,7 @@ class Explorer:
             if iv is None:
                 continue
             out.append(iv)
-            self.progress.points_tried.add((idx, kind))
+            self.progress.points_tried.add((round_, idx, kind))
             self.progress.kinds_tried[kind] = self.progress.kinds_tried.get(kind, 0) + 1
         return out
 

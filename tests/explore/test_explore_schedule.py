@@ -58,3 +58,48 @@ def test_a_run_with_a_schedule_choice_repeats_exactly() -> None:
 
     assert type(Engine(runner.loaded()).kernel) is Kernel
     assert type(Engine(runner.loaded(cand.overrides)).kernel) is ChoosingKernel
+
+
+TIES = """
+evtool: "1"
+id: explore-ties
+run: {seed: 1, duration: 2s}
+channels:
+  a: {kind: queue}
+  b: {kind: queue}
+producers:
+  pa: {to: a, arrival: {process: constant, rate: 10/s}, count: 10}
+  pb: {to: b, arrival: {process: constant, rate: 10/s}, count: 10}
+consumers:
+  ca: {from: a, processing: 20ms}
+  cb: {from: b, processing: JITTER}
+"""
+
+
+def test_the_report_counts_instants_where_different_actors_fall_together() -> None:
+    from evtool.explore.points import PointCollector
+
+    def ties(processing: str) -> int:
+        runner = Runner(TIES.replace("JITTER", processing), "ties.yaml")
+        col = PointCollector(runner.loaded().model)
+        runner.run(Candidate(1), col)
+        return col.ties
+
+    # both consumers finish every message at the same instants: a choice point per message
+    assert ties("20ms") >= 9
+    # random processing times: never at the same nanosecond
+    assert ties("{dist: lognormal, median: 20ms, p99: 40ms}") == 0
+
+
+def test_points_tried_are_counted_per_seed_round() -> None:
+    from evtool.explore.search import Budget, Explorer
+
+    path = FIXTURES / "charge-once.yaml"
+    ex = Explorer(Runner(path.read_text(encoding="utf-8"), str(path)), check=None, seed=1, budget=Budget(runs=40))
+    assert ex.search() is None
+    placed = sum(ex.progress.kinds_tried.values())
+    rounds = {r for r, _i, _k in ex.progress.points_tried}
+    assert len(rounds) > 1 and len(ex.progress.points_tried) <= placed
+    # the same point index in two seeds' runs is two points, not one
+    by_index = {(i, k) for _r, i, k in ex.progress.points_tried}
+    assert len(ex.progress.points_tried) >= len(by_index)
