@@ -166,7 +166,7 @@ def _print_search(out: Console, explorer: Explorer, budget: Budget, wall: float)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds_tried.items())) or "none"
     out.print(f"searched {p.runs} runs in {wall:.1f}s ({budget.describe()} budget): "
               f"{p.seeds} seeds, {p.faulty_runs} runs with faults, {p.digests} distinct schedules (digests)")
-    capped = f" (the first 4000 of each of {p.truncated_runs} runs with more)" if p.truncated_runs else ""
+    capped = f" (the first 4000 of each of {p.truncated_runs} run{'s' * (p.truncated_runs != 1)} with more)" if p.truncated_runs else ""
     out.print(f"  fault points: {p.points_seen} seen{capped}, {len(p.points_tried)} tried; faults placed: {kinds}")
     out.print(f"  schedule choices: {p.ties_seen} instants with events of different actors due together seen; "
               f"their order varied in {p.schedules_varied} runs")

@@ -140,12 +140,12 @@ class Explorer:
             collector = PointCollector(self.runner.loaded(base.overrides).model)
             found = self._try(base, collector)
             self.progress.seeds += 1
-            if found is not None:
-                return found
             points = collector.points
             self.progress.points_seen += len(points)
             self.progress.truncated_runs += collector.truncated
             self.progress.ties_seen += collector.ties
+            if found is not None:
+                return found
             if not points or self.max_faults == 0 or not self.vocabulary:
                 continue
             for _ in range(FAULTY_RUNS_FULL_SIZE if scope is None else FAULTY_RUNS_PER_SEED):
