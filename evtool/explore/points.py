@@ -47,7 +47,7 @@ class PointCollector:
     KINDS = frozenset({"delivered", "redelivered", "handled", "failed", "published", "saga_step_completed",
                        "request_sent", "rebalanced", "retry_scheduled"})
 
-    TIE_KINDS = frozenset({"handled", "failed", "saga_step_completed", "request_sent", "retry_scheduled"})
+    TIE_KINDS = frozenset({"handled", "failed"})
 
     def __init__(self, scenario: m.Scenario, limit: int = 4000) -> None:
         self.scenario = scenario
@@ -60,12 +60,12 @@ class PointCollector:
         self.truncated = False
         """True when the run had more points than `limit` (only the earliest are kept)."""
         self.ties = 0
-        """Instants at which events of two or more different actors (consumers, patterns) fell together:
-        where the order of simultaneous events can be varied (`explore.schedule`). Counted from the trace
-        of the actors' own timed events (a handler finishing or failing, a saga step, a request sent),
-        not deliveries, which the broker makes in answer to them, up to the point limit."""
+        """Instants at which handlings of two or more different consumer instances finished (or failed)
+        together: the choice points where the order of simultaneous events of different actors can be
+        varied (`explore.schedule`). A saga step completing, a request sent or a delivery at the instant
+        of a handling is its consequence, not an independent event, and is not counted."""
         self._tie_t = -1
-        self._tie_actor: str | None = None
+        self._tie_actor: tuple[str | None, int | None] = (None, None)
         self._tie_counted = False
         self._group_members: dict[str, list[str]] = {}
         for name, c in scenario.consumers.items():
@@ -101,8 +101,8 @@ class PointCollector:
                 self.truncated = True
                 continue
             if kind in self.TIE_KINDS and ev.t != self._tie_t:
-                self._tie_t, self._tie_actor, self._tie_counted = ev.t, ev.actor, False
-            elif kind in self.TIE_KINDS and ev.actor != self._tie_actor and not self._tie_counted:
+                self._tie_t, self._tie_actor, self._tie_counted = ev.t, (ev.actor, ev.instance), False
+            elif kind in self.TIE_KINDS and (ev.actor, ev.instance) != self._tie_actor and not self._tie_counted:
                 self.ties += 1
                 self._tie_counted = True
             if kind in ("delivered", "redelivered"):
