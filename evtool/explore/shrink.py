@@ -19,7 +19,6 @@ from evtool.explore.points import FaultPoint, PointCollector
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.units import parse_duration
 
-
 SCOPES = (10, 40, 160)
 """The message counts `_smaller_scope` tries, smallest first."""
 SCOPE_SEEDS = 8
