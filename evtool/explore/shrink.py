@@ -193,11 +193,13 @@ class Shrinker:
                         return True
                     continue
                 iv = cand.interventions[0]
-                col = PointCollector(self.runner.loaded(small.overrides).model)
                 try:
+                    col = PointCollector(self.runner.loaded(small.overrides).model)
                     self.runner.run(small, col)
                 except ScenarioError:
                     return False
+                self.stats.runs += 1  # the small run's fault-free run, read for its points
+                self.stats.scope_runs += 1
                 for p in (p for p in sorted(col.points, key=lambda p: p.t) if self._matches(p, iv[2])):
                     if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
                         return False
