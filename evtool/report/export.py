@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -81,6 +81,58 @@ def to_jsonl(events: Iterable[TraceEvent]) -> Iterator[str]:
         yield json_safe(dumps(event_dict(e))) + "\n"
 
 
+_encode_str = json.encoder.encode_basestring  # what `dumps` (ensure_ascii=False) writes for a str
+_STR_OR_NONE = frozenset({str, type(None)})
+_INT_OR_NONE = frozenset({int, type(None)})
+
+
+def _plain(col: Sequence[Any], types: frozenset[type]) -> bool:
+    return set(map(type, col)) <= types
+
+
+def jsonl_columns(cols: Sequence[Sequence[Any]]) -> str:
+    """The JSONL lines of a chunk given as columns: the same text `to_jsonl` writes for its events.
+
+    Strings and integers are written directly (a string's JSON text computed once per distinct value);
+    a chunk with a value of any other type in those columns goes through `to_jsonl`.
+    """
+    t, kind, msg, channel, actor, instance, key, attempt, tag, data = cols
+    if not (_plain(t, frozenset({int})) and _plain(attempt, frozenset({int})) and _plain(instance, _INT_OR_NONE)
+            and all(_plain(c, _STR_OR_NONE) for c in (kind, msg, channel, actor, key, tag))):
+        return "".join(to_jsonl(map(TraceEvent._make, zip(*cols, strict=True))))
+    cache: dict[str, str] = {}
+
+    def enc(v: str) -> str:
+        out = cache.get(v)
+        if out is None:
+            out = cache[v] = _encode_str(v)
+        return out
+
+    lines = []
+    append = lines.append
+    for t_, k, m, ch, ac, inst, ky, att, tg, d in zip(t, kind, msg, channel, actor, instance, key, attempt, tag,
+                                                      data, strict=True):
+        line = f'{{"t":{t_},"kind":{enc(k)}'
+        if m is not None:
+            line += f',"msg":{enc(m)}'
+        if ch is not None:
+            line += f',"channel":{enc(ch)}'
+        if ac is not None:
+            line += f',"actor":{enc(ac)}'
+        if inst is not None:
+            line += f',"instance":{inst}'
+        if ky is not None:
+            line += f',"key":{enc(ky)}'
+        if att:
+            line += f',"attempt":{att}'
+        if tg is not None:
+            line += f',"tag":{enc(tg)}'
+        if d is not None:
+            line += f',"data":{dumps(d)}'
+        append(line + "}\n")
+    return json_safe("".join(lines))
+
+
 def lesson_block(scenario_text: str) -> dict[str, Any] | None:
     """The scenario's `lesson:` mapping (title, summary, level, concepts, goals, steps, try_next), if any.
 
@@ -121,11 +173,11 @@ def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = 
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     header, result = store.get(run_id)
     if fmt == "jsonl":
-        lines = to_jsonl(store.events(run_id))
+        texts = map(jsonl_columns, store.column_pages(run_id))  # a chunk's text at a time: bounded memory
         if out is not None:
-            out.writelines(lines)
+            out.writelines(texts)
             return None
-        return "".join(lines)
+        return "".join(texts)
     if fmt == "mermaid":
         dead = store.message_ids(run_id, "dead_lettered", flows)
         retried = store.message_ids(run_id, "redelivered", flows)
