@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -86,51 +86,56 @@ _STR_OR_NONE = frozenset({str, type(None)})
 _INT_OR_NONE = frozenset({int, type(None)})
 
 
+def _data_encoder() -> Callable[[Any], str]:
+    """`dumps` without its per-call set-up: the C encoder `json.JSONEncoder.encode` builds on every call,
+    built once with `dumps`'s settings (same text); `dumps` itself where the C encoder is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return dumps
+    iterencode = make({}, str, _encode_str, None, ":", ",", False, False, True)
+    return lambda value: "".join(iterencode(value, 0))
+
+
 def _plain(col: Sequence[Any], types: frozenset[type]) -> bool:
     return set(map(type, col)) <= types
+
+
+def _field(col: Sequence[str | None], name: str) -> list[str]:
+    """`,"name":"value"` for each row of a string column ('' where it is None), each distinct text made once."""
+    cache: dict[str | None, str] = {None: ""}
+    get = cache.get
+    out = []
+    append = out.append
+    for v in col:
+        text = get(v)
+        if text is None:
+            text = cache[v] = f',"{name}":{_encode_str(v)}'
+        append(text)
+    return out
 
 
 def jsonl_columns(cols: Sequence[Sequence[Any]]) -> str:
     """The JSONL lines of a chunk given as columns: the same text `to_jsonl` writes for its events.
 
-    Strings and integers are written directly (a string's JSON text computed once per distinct value);
-    a chunk with a value of any other type in those columns goes through `to_jsonl`.
+    Built a column at a time (each distinct string's JSON text made once per chunk), then joined
+    row by row. A chunk with a value of an unexpected type in a column other than `data` goes
+    through `to_jsonl` instead.
     """
     t, kind, msg, channel, actor, instance, key, attempt, tag, data = cols
     if not (_plain(t, frozenset({int})) and _plain(attempt, frozenset({int})) and _plain(instance, _INT_OR_NONE)
-            and all(_plain(c, _STR_OR_NONE) for c in (kind, msg, channel, actor, key, tag))):
+            and _plain(kind, frozenset({str}))
+            and all(_plain(c, _STR_OR_NONE) for c in (msg, channel, actor, key, tag))):
         return "".join(to_jsonl(map(TraceEvent._make, zip(*cols, strict=True))))
-    cache: dict[str, str] = {}
-
-    def enc(v: str) -> str:
-        out = cache.get(v)
-        if out is None:
-            out = cache[v] = _encode_str(v)
-        return out
-
-    lines = []
-    append = lines.append
-    for t_, k, m, ch, ac, inst, ky, att, tg, d in zip(t, kind, msg, channel, actor, instance, key, attempt, tag,
-                                                      data, strict=True):
-        line = f'{{"t":{t_},"kind":{enc(k)}'
-        if m is not None:
-            line += f',"msg":{enc(m)}'
-        if ch is not None:
-            line += f',"channel":{enc(ch)}'
-        if ac is not None:
-            line += f',"actor":{enc(ac)}'
-        if inst is not None:
-            line += f',"instance":{inst}'
-        if ky is not None:
-            line += f',"key":{enc(ky)}'
-        if att:
-            line += f',"attempt":{att}'
-        if tg is not None:
-            line += f',"tag":{enc(tg)}'
-        if d is not None:
-            line += f',"data":{dumps(d)}'
-        append(line + "}\n")
-    return json_safe("".join(lines))
+    encode = _data_encoder()
+    kinds = {k: f',"kind":{_encode_str(k)}' for k in set(kind)}
+    parts = (
+        [f'{{"t":{v}' for v in t], [kinds[k] for k in kind], _field(msg, "msg"), _field(channel, "channel"),
+        _field(actor, "actor"), ["" if v is None else f',"instance":{v}' for v in instance], _field(key, "key"),
+        [f',"attempt":{v}' if v else "" for v in attempt], _field(tag, "tag"),
+        ["}\n" if d is None else f',"data":{encode(d)}}}\n' for d in data],
+    )
+    text = "".join(map("".join, zip(*parts, strict=True)))
+    return text if text.isascii() and "\x7f" not in text else json_safe(text)
 
 
 def lesson_block(scenario_text: str) -> dict[str, Any] | None:
