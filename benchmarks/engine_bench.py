@@ -7,6 +7,7 @@ processes the same number of kernel events in the same process, so the ratio
 is meaningful on a noisy shared machine.
 
     python benchmarks/engine_bench.py [--messages 1000000]
+    python benchmarks/engine_bench.py --memory --messages 10000000   # resident memory over a long run
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def memory_profile(messages: int, points: int = 10) -> list[tuple[int, float]]:
         t += step
     engine.finish()
     acked = engine.metrics.counts.get("acked", 0)
+    out.append((acked, rss_mb()))
     if acked != messages:
         raise SystemExit(f"the run stopped after {acked:,} of {messages:,} messages ({engine.phase})")
     return out
@@ -100,8 +102,17 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="sample RSS during the run instead")
     args = ap.parse_args()
     if args.memory:
-        for acked, mb in memory_profile(args.messages):
+        t0 = time.perf_counter()
+        samples = memory_profile(args.messages)
+        wall = time.perf_counter() - t0
+        for acked, mb in samples:
             print(f"acked {acked:>12,}  rss {mb:8.1f} MiB")
+        # From the first sample after start-up (10 % of the run) to the end: flat means bounded.
+        early, end = samples[min(1, len(samples) - 1)][1], samples[-1][1]
+        print(f"{args.messages:,} messages in {wall:.0f}s; resident memory {early:.1f} MiB at 10 % -> {end:.1f} MiB "
+              f"at the end: ratio {end / early:.3f} (flat: at most 1.05)")
+        print(json.dumps({"messages": args.messages, "wall_s": round(wall, 1), "rss_10pct_mib": round(early, 1),
+                          "rss_end_mib": round(end, 1), "ratio": round(end / early, 4)}))
         return
     ref = run_reference(args.messages)
     base = bare_heapq(int(ref["kernel_events"]))

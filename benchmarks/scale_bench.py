@@ -3,9 +3,9 @@
 Readers: the reference scenario of `benchmarks/engine_bench.py` is recorded
 twice into one database, small (250 messages, about 1,000 events) and large
 (`--messages`, default 250,000: about a million events). Each reader command
-(`runs`, `show`, `inspect` of a message, of a key, of a kind, and every
-export format) runs in a fresh process on each run; the table gives the wall
-seconds and peak memory (max RSS) on the large run and the ratio of its time to
+(`runs`, `show`, `inspect` of a message, of a kind, and every export
+format) runs in a fresh process on each run; the table gives the wall seconds
+(the median of `--repeat` runs) and peak memory (max RSS) on the large run and the ratio of its time to
 the same command on the small run (target: a second or two, and memory that
 does not grow with the trace).
 
@@ -13,7 +13,7 @@ Memory (`--memory N`): the reference scenario with N messages runs in this
 process and its resident memory is sampled ten times; flat means bounded
 (target: flat over 10 million messages).
 
-    python benchmarks/scale_bench.py [--messages 250000] [--memory 10000000]
+    python benchmarks/scale_bench.py [--messages 250000] [--repeat 3] [--memory 10000000]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,8 +68,8 @@ def timed(args: list[str], db: Path) -> tuple[float, float, int]:
     return wall, usage.ru_maxrss / 1024, proc.returncode
 
 
-def readers(messages: int) -> dict[str, dict[str, float]]:
-    """Time every reader on a small and a large recorded run; print a table."""
+def readers(messages: int, repeat: int = 1) -> dict[str, dict[str, float]]:
+    """Time every reader on a small and a large recorded run (median of `repeat` runs each); print a table."""
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "runs.db"
@@ -90,8 +91,11 @@ def readers(messages: int) -> dict[str, dict[str, float]]:
         print(f"{'command':<30}{'large s':>9}{'small s':>9}{'ratio':>7}{'max RSS MiB':>13}")
         for name, make in commands.items():
             timed(make(small), db)  # warm the page cache and the bytecode
-            s_wall, _, _ = timed(make(small), db)
-            l_wall, l_rss, status = timed(make(large), db)
+            s_wall = statistics.median(timed(make(small), db)[0] for _ in range(repeat))
+            large_runs = [timed(make(large), db) for _ in range(repeat)]
+            l_wall = statistics.median(r[0] for r in large_runs)
+            l_rss = max(r[1] for r in large_runs)
+            status = max(r[2] for r in large_runs)
             flag = "" if status == 0 else f"  (exit {status})"
             print(f"{name:<30}{l_wall:>9.2f}{s_wall:>9.2f}{l_wall / s_wall:>7.2f}{l_rss:>13.0f}{flag}")
             out[name] = {"large_s": round(l_wall, 3), "small_s": round(s_wall, 3),
@@ -104,8 +108,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=250_000, help="messages of the large recorded run")
     ap.add_argument("--memory", type=int, default=0, help="also sample memory over a run of this many messages")
+    ap.add_argument("--repeat", type=int, default=1, help="time each command this many times (median; max RSS)")
     args = ap.parse_args()
-    result: dict[str, object] = {"readers": readers(args.messages)}
+    result: dict[str, object] = {"readers": readers(args.messages, max(1, args.repeat))}
     if args.memory:
         samples = memory_profile(args.memory)
         for acked, mb in samples:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -81,6 +81,63 @@ def to_jsonl(events: Iterable[TraceEvent]) -> Iterator[str]:
         yield json_safe(dumps(event_dict(e))) + "\n"
 
 
+_encode_str = json.encoder.encode_basestring  # what `dumps` (ensure_ascii=False) writes for a str
+_STR_OR_NONE = frozenset({str, type(None)})
+_INT_OR_NONE = frozenset({int, type(None)})
+
+
+def _data_encoder() -> Callable[[Any], str]:
+    """`dumps` without its per-call set-up: the C encoder `json.JSONEncoder.encode` builds on every call,
+    built once with `dumps`'s settings (same text); `dumps` itself where the C encoder is missing."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return dumps
+    iterencode = make({}, str, _encode_str, None, ":", ",", False, False, True)
+    return lambda value: "".join(iterencode(value, 0))
+
+
+def _plain(col: Sequence[Any], types: frozenset[type]) -> bool:
+    return set(map(type, col)) <= types
+
+
+def _field(col: Sequence[str | None], name: str) -> list[str]:
+    """`,"name":"value"` for each row of a string column ('' where it is None), each distinct text made once."""
+    cache: dict[str | None, str] = {None: ""}
+    get = cache.get
+    out = []
+    append = out.append
+    for v in col:
+        text = get(v)
+        if text is None:
+            text = cache[v] = f',"{name}":{_encode_str(v)}'
+        append(text)
+    return out
+
+
+def jsonl_columns(cols: Sequence[Sequence[Any]]) -> str:
+    """The JSONL lines of a chunk given as columns: the same text `to_jsonl` writes for its events.
+
+    Built a column at a time (each distinct string's JSON text made once per chunk), then joined
+    row by row. A chunk with a value of an unexpected type in a column other than `data` goes
+    through `to_jsonl` instead.
+    """
+    t, kind, msg, channel, actor, instance, key, attempt, tag, data = cols
+    if not (_plain(t, frozenset({int})) and _plain(attempt, frozenset({int})) and _plain(instance, _INT_OR_NONE)
+            and _plain(kind, frozenset({str}))
+            and all(_plain(c, _STR_OR_NONE) for c in (msg, channel, actor, key, tag))):
+        return "".join(to_jsonl(map(TraceEvent._make, zip(*cols, strict=True))))
+    encode = _data_encoder()
+    kinds = {k: f',"kind":{_encode_str(k)}' for k in set(kind)}
+    parts = (
+        [f'{{"t":{v}' for v in t], [kinds[k] for k in kind], _field(msg, "msg"), _field(channel, "channel"),
+        _field(actor, "actor"), ["" if v is None else f',"instance":{v}' for v in instance], _field(key, "key"),
+        [f',"attempt":{v}' if v else "" for v in attempt], _field(tag, "tag"),
+        ["}\n" if d is None else f',"data":{encode(d)}}}\n' for d in data],
+    )
+    text = "".join(map("".join, zip(*parts, strict=True)))
+    return text if text.isascii() and "\x7f" not in text else json_safe(text)
+
+
 def lesson_block(scenario_text: str) -> dict[str, Any] | None:
     """The scenario's `lesson:` mapping (title, summary, level, concepts, goals, steps, try_next), if any.
 
@@ -121,11 +178,11 @@ def export_run(store: SyncRunStore, run_id: str, fmt: str, out: TextIO | None = 
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     header, result = store.get(run_id)
     if fmt == "jsonl":
-        lines = to_jsonl(store.events(run_id))
+        texts = map(jsonl_columns, store.column_pages(run_id))  # a chunk's text at a time: bounded memory
         if out is not None:
-            out.writelines(lines)
+            out.writelines(texts)
             return None
-        return "".join(lines)
+        return "".join(texts)
     if fmt == "mermaid":
         dead = store.message_ids(run_id, "dead_lettered", flows)
         retried = store.message_ids(run_id, "redelivered", flows)

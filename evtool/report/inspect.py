@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -318,11 +318,15 @@ class _EventsTable:
         yield self.table(options.max_width)
 
 
-def render_events(events: Iterable[TraceEvent], limit: int = 200) -> RenderableType:
-    """A table of events (for `--kind` and similar filters), at most `limit` rows plus a count of the rest."""
+def render_events(events: Iterable[TraceEvent], limit: int = 200, total: int | None = None) -> RenderableType:
+    """A table of events (for `--kind` and similar filters), at most `limit` rows plus a count of the rest.
+
+    `total`, when the caller knows how many events match (counted without building them), saves
+    iterating the rest just to count it.
+    """
     it = iter(events)
     rows = list(islice(it, limit))
-    rest = sum(1 for _ in it)
+    rest = max(total - len(rows), 0) if total is not None else sum(1 for _ in it)
     if not rows:
         return Text("no matching events", style="yellow")
     table = _EventsTable(rows)
@@ -346,4 +350,9 @@ def inspect_run(store: SyncRunStore, run_id: str, *, message: str | None = None,
         return render_lifecycle(lc)
     if key is not None:
         return render_key_order(key_order(store.events(run_id, key=key), key))
-    return render_events(store.events(run_id, kinds=kinds), limit=limit)
+    matching = store.events(run_id, kinds=kinds)
+    rows = list(islice(matching, limit))
+    if len(rows) < limit:  # the whole selection is here: nothing left to count
+        return render_events(rows, limit=limit)
+    total = store.count_kinds(run_id, kinds) if kinds is not None else None
+    return render_events(rows if total is not None else chain(rows, matching), limit=limit, total=total)

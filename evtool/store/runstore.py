@@ -346,6 +346,41 @@ class RunStore:
             if page:
                 yield page
 
+    async def column_pages(self, run_id: str) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The whole trace in order as columns (the ten `TraceEvent` fields as ten tuples), a chunk or page each.
+
+        For a fast reader (an export) that needs no `TraceEvent` objects: a chunked trace gives its stored
+        columns as they are; a trace of one row per event gives each page transposed.
+        """
+        rk = await self._run_key(run_id)
+        if rk is None:
+            return
+        if self._chunked.get(rk):
+            async for cols in self._chunks(rk):
+                if cols and cols[0]:
+                    yield cols
+            return
+        async for page in self.event_pages(run_id):
+            yield list(zip(*page, strict=True))
+
+    async def count_kinds(self, run_id: str, kinds: Iterable[str]) -> int:
+        """How many events of the given kinds the run's trace holds, without building the events."""
+        kind_set = frozenset(kinds)
+        rk = await self._run_key(run_id)
+        if rk is None or not kind_set:
+            return 0
+        if self._chunked.get(rk):
+            total = 0
+            async for cols in self._chunks(rk, kind_set):
+                col = cols[1]
+                total += sum(col.count(k) for k in kind_set)
+            return total
+        kinds_list = sorted(kind_set)
+        rare = "" if kind_set & set(COMMON_KINDS) else f" AND {COMMON_KINDS_SQL}"
+        rows = await self._all(f"SELECT count(*) FROM {trace_table(rk)} WHERE kind IN "
+                               f"({', '.join('?' for _ in kinds_list)}){rare}", kinds_list)
+        return int(rows[0][0])
+
     async def caused_by(self, run_id: str, msg_id: str) -> list[str]:
         """Ids of the messages a handler emitted while processing `msg_id` (`emitted`, data.causation_id)."""
         rk = await self._run_key(run_id)
@@ -485,6 +520,26 @@ class SyncRunStore:
     def delete(self, run_id: str) -> None:
         """See `RunStore.delete`."""
         self._runner.run(self._store.delete(run_id))
+
+    def count_kinds(self, run_id: str, kinds: Iterable[str]) -> int:
+        """See `RunStore.count_kinds`."""
+        return self._runner.run(self._store.count_kinds(run_id, kinds))
+
+    def column_pages(self, run_id: str) -> Iterator[list[tuple[Any, ...]]]:
+        """See `RunStore.column_pages`; a lazy iterator."""
+        agen = self._store.column_pages(run_id)
+        try:
+            while True:
+                try:
+                    cols = self._runner.run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+                yield cols
+        finally:
+            try:
+                self._runner.run(agen.aclose())
+            except RuntimeError:
+                pass  # left unfinished and collected after the store was closed: nothing left to close
 
     def events(self, run_id: str, kinds: Iterable[str] | None = None, msg: str | None = None,
                key: str | None = None, msgs: Iterable[str] | None = None) -> Iterator[TraceEvent]:
