@@ -92,8 +92,10 @@ class Attempt:
     ok: bool | None = None
 
 
-def attempts(events: Iterable[TraceEvent]) -> list[Attempt]:
-    """Every delivery of one message with its result, matching follow-up events by consumer, instance and attempt."""
+def attempts(events: Iterable[TraceEvent], presets: dict[str, str] | None = None) -> list[Attempt]:
+    """Every delivery of one message with its result, matching follow-up events by consumer, instance and attempt.
+
+    `presets` (consumer -> retry preset) words a framework consumer's retries in its framework's terms."""
     out: list[dict[str, object]] = []
 
     def find(e: TraceEvent) -> dict[str, object] | None:
@@ -124,6 +126,8 @@ def attempts(events: Iterable[TraceEvent]) -> list[Attempt]:
             a["ok"] = False
         elif e.kind == "acked":
             a["next"] = "acked"
+        elif e.kind in ("retry_scheduled", "dead_lettered") and presets and e.actor in presets:
+            a["next"] = describe(e, presets)  # the framework's own words (Spring attempt, Camel redelivery)
         elif e.kind == "retry_scheduled":
             delay = data.get("delay")
             a["next"] = f"retry in {fmt_duration(delay)}" if isinstance(delay, int | float) else "retry"
@@ -146,8 +150,10 @@ def message_lifecycle(events: Iterable[TraceEvent], msg_id: str, caused: Iterabl
     return Lifecycle(msg_id, tuple(mine), tuple(caused) if caused is not None else tuple(dict.fromkeys(found_caused)))
 
 
-def render_lifecycle(lc: Lifecycle) -> RenderableType:
-    """A rich view of a lifecycle: a heading, its attempts, one row per event, what it caused."""
+def render_lifecycle(lc: Lifecycle, presets: dict[str, str] | None = None) -> RenderableType:
+    """A rich view of a lifecycle: a heading, its attempts, one row per event, what it caused.
+
+    `presets` (consumer -> retry preset, from the run's summary) words retries as the framework does."""
     if not lc.found:
         return Text(f"message {visible(lc.msg)} does not appear in this run's trace "
                     "(ids are case-sensitive; `--kind published` lists some)", style="yellow")
@@ -169,7 +175,7 @@ def render_lifecycle(lc: Lifecycle) -> RenderableType:
     if lc.copies > 1:
         parts.append(Text(f"published {lc.copies} times: duplicates of one message (each was delivered)",
                           style="yellow"))
-    tries = attempts(lc.events)
+    tries = attempts(lc.events, presets)
     if n > 1 or lc.failures:
         table = Table(title="attempts", title_justify="left", title_style="bold", box=None, pad_edge=False,
                       header_style="bold dim")
@@ -188,7 +194,7 @@ def render_lifecycle(lc: Lifecycle) -> RenderableType:
     table.add_column("detail")
     seen_publish = False
     for e in lc.events:
-        detail = describe(e)
+        detail = describe(e, presets)
         if e.kind == "published":
             if seen_publish:
                 detail = "published again: a duplicate copy of " + lc.msg + " (" + detail + ")"
@@ -290,10 +296,10 @@ _EVENT_DROP_ORDER = ("key", "attempt", "channel", "who")
 class _EventsTable:
     """The events table, fitted to the width it is rendered at."""
 
-    def __init__(self, rows: list[TraceEvent]) -> None:
+    def __init__(self, rows: list[TraceEvent], presets: dict[str, str] | None = None) -> None:
         self.cells = [(fmt_t(e.t), text(e.kind, KIND_STYLE.get(e.kind, "")), text(e.msg or ""),
                        text(e.channel or ""), text(who(e)), text(e.key or ""), str(e.attempt or ""),
-                       text(describe(e))) for e in rows]
+                       text(describe(e, presets))) for e in rows]
 
     def table(self, max_width: int) -> Table:
         """The table with as many columns as leave the detail at least 24 characters."""
@@ -318,7 +324,8 @@ class _EventsTable:
         yield self.table(options.max_width)
 
 
-def render_events(events: Iterable[TraceEvent], limit: int = 200, total: int | None = None) -> RenderableType:
+def render_events(events: Iterable[TraceEvent], limit: int = 200, total: int | None = None,
+                  presets: dict[str, str] | None = None) -> RenderableType:
     """A table of events (for `--kind` and similar filters), at most `limit` rows plus a count of the rest.
 
     `total`, when the caller knows how many events match (counted without building them), saves
@@ -329,7 +336,7 @@ def render_events(events: Iterable[TraceEvent], limit: int = 200, total: int | N
     rest = max(total - len(rows), 0) if total is not None else sum(1 for _ in it)
     if not rows:
         return Text("no matching events", style="yellow")
-    table = _EventsTable(rows)
+    table = _EventsTable(rows, presets)
     if rest:
         return Group(table, Text(f"... and {rest} more (use --limit)", style="dim"))
     return table
@@ -342,17 +349,20 @@ def inspect_run(store: SyncRunStore, run_id: str, *, message: str | None = None,
     if header.record_mode != "full":
         return Text(f"run {run_id} was recorded with --record summary: it kept no trace to inspect "
                     "(`evtool show` has its summary; re-run it with the default --record full)", style="yellow")
+    # a framework's retry preset: its consumers' retries read in its words, as in the run's report
+    presets = ((result.summary.get("retry_presets") or {}).get("consumers") or None) if result is not None else None
     if message is not None:
         lc = message_lifecycle(store.events(run_id, msg=message), message, caused=store.caused_by(run_id, message))
         if not lc.found and result is None:
-            return Group(render_lifecycle(lc), Text("this run has no result: it is still open or was killed, so its "
+            return Group(render_lifecycle(lc, presets), Text("this run has no result: it is still open or was killed, so its "
                                                     "trace may stop early", style="dim"))
-        return render_lifecycle(lc)
+        return render_lifecycle(lc, presets)
     if key is not None:
         return render_key_order(key_order(store.events(run_id, key=key), key))
     matching = store.events(run_id, kinds=kinds)
     rows = list(islice(matching, limit))
     if len(rows) < limit:  # the whole selection is here: nothing left to count
-        return render_events(rows, limit=limit)
+        return render_events(rows, limit=limit, presets=presets)
     total = store.count_kinds(run_id, kinds) if kinds is not None else None
-    return render_events(rows if total is not None else chain(rows, matching), limit=limit, total=total)
+    return render_events(rows if total is not None else chain(rows, matching), limit=limit, total=total,
+                         presets=presets)

@@ -153,3 +153,17 @@ def test_docs_profiles_cites_each_preset_default_with_its_sentence() -> None:
             assert node == value, (name, key)
             assert quote in doc and url.split()[0] in doc
     assert {k for rows in DOCUMENTED.values() for _, k, *_ in rows} >= {"max_attempts", "mode", "on_exhausted"}
+
+
+def test_inspect_speaks_each_framework(tmp_path: Any) -> None:
+    """`evtool inspect` of a recorded run reads the preset from the run's summary: the lifecycle's attempts
+    and the --kind table say "attempt ... RetryTemplate" (Spring) or "redelivery" (Camel), not "retry"."""
+    db = str(tmp_path / "runs.db")
+    _cli(["run", "retry-broker-or-framework", "--quiet", "--db", db])
+    life = _cli(["inspect", "last", "--db", db, "--message", "PAY-POISON"])
+    assert "Spring Cloud Stream: attempt 2" in life and "the binder's DLQ payments.dlq" in life
+    kinds = _cli(["inspect", "last", "--db", db, "--kind", "retry_scheduled"])
+    assert "RetryTemplate" in kinds and "retry in" not in kinds
+    _cli(["run", "retry-broker-or-framework", "--quiet", "--db", db, *sum((["--set", s] for s in CAMEL), [])])
+    camel = _cli(["inspect", "last", "--db", db, "--message", "PAY-POISON"])
+    assert "redelivery 1" in camel and "Dead Letter Channel" in camel
