@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evtool.scenario.textcache import TextCache
+
 __all__ = [
     "DATA_ATTRIBUTES",
     "MAX_RESULT",
@@ -228,9 +230,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-_CACHE_LIMIT = 2048
-"""How many compiled expressions `compile_expression` keeps (emptied when full)."""
-_COMPILED: dict[tuple[str, frozenset[str]], Expression] = {}
+_COMPILED: TextCache[tuple[str, frozenset[str]], Expression] = TextCache()
 
 
 def compile_expression(text: str, *, names: frozenset[str] = DEFAULT_NAMES) -> Expression:
@@ -243,14 +243,7 @@ def compile_expression(text: str, *, names: frozenset[str] = DEFAULT_NAMES) -> E
     so each lesson variation the loader checks, and the run, share one compile.
     """
     if type(text) is str and type(names) is frozenset:
-        key = (text, names)
-        hit = _COMPILED.get(key)
-        if hit is None:
-            hit = _compile_expression(text, names)
-            if len(_COMPILED) >= _CACHE_LIMIT:
-                _COMPILED.clear()
-            _COMPILED[key] = hit
-        return hit
+        return _COMPILED.through((text, names), lambda: _compile_expression(text, names))
     return _compile_expression(text, names)
 
 

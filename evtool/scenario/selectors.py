@@ -48,6 +48,7 @@ from evtool.scenario.labels import (
     label_problems,
     value_test,
 )
+from evtool.scenario.textcache import TextCache
 from evtool.scenario.units import (
     DURATION_UNITS,
     RATE_UNITS,
@@ -746,10 +747,8 @@ def _check_text(text: object, what: str) -> str:
     return text
 
 
-_CACHE_LIMIT = 2048
-"""How many parsed texts each cache below keeps (it is emptied when full: a scenario has a few dozen)."""
-_SELECTORS: dict[str, Selector] = {}
-_ASSERTIONS: dict[str, Assertion] = {}
+_SELECTORS: TextCache[str, Selector] = TextCache()
+_ASSERTIONS: TextCache[str, Assertion] = TextCache()
 
 
 def parse_selector(text: str) -> Selector:
@@ -759,13 +758,7 @@ def parse_selector(text: str) -> Selector:
     frozen filters), so the loader's checks of each lesson variation and the run share one parse.
     """
     if type(text) is str:
-        hit = _SELECTORS.get(text)
-        if hit is None:
-            hit = _parse_selector(text)
-            if len(_SELECTORS) >= _CACHE_LIMIT:
-                _SELECTORS.clear()
-            _SELECTORS[text] = hit
-        return hit
+        return _SELECTORS.through(text, lambda: _parse_selector(text))
     return _parse_selector(text)
 
 
@@ -784,13 +777,7 @@ def parse_assertion(text: str) -> Assertion:
 
     Cached by text like `parse_selector` (an `Assertion` is a frozen tree of frozen nodes)."""
     if type(text) is str:
-        hit = _ASSERTIONS.get(text)
-        if hit is None:
-            hit = _parse_assertion(text)
-            if len(_ASSERTIONS) >= _CACHE_LIMIT:
-                _ASSERTIONS.clear()
-            _ASSERTIONS[text] = hit
-        return hit
+        return _ASSERTIONS.through(text, lambda: _parse_assertion(text))
     return _parse_assertion(text)
 
 

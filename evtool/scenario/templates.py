@@ -19,6 +19,7 @@ from typing import Any
 
 from evtool.scenario.errors import did_you_mean
 from evtool.scenario.expressions import MAX_INT_BITS, MAX_RESULT, value_weight
+from evtool.scenario.textcache import TextCache
 
 TEMPLATE_NAMES = frozenset({"key", "seq", "n", "now", "producer", "instance", "msg", "params", "tag"})
 
@@ -365,9 +366,7 @@ class Template:
         return "".join(out)
 
 
-_CACHE_LIMIT = 2048
-"""How many compiled templates `compile_template` keeps (emptied when full)."""
-_COMPILED: dict[str, Template] = {}
+_COMPILED: TextCache[str, Template] = TextCache()
 
 
 def compile_template(text: str) -> Template:
@@ -376,13 +375,7 @@ def compile_template(text: str) -> Template:
     A text compiled before returns the same `Template`: it is frozen and its nodes keep no state between
     renders (randomness comes from the `rng` passed in), so loader checks and runs share one compile."""
     if type(text) is str:
-        hit = _COMPILED.get(text)
-        if hit is None:
-            hit = _compile_template(text)
-            if len(_COMPILED) >= _CACHE_LIMIT:
-                _COMPILED.clear()
-            _COMPILED[text] = hit
-        return hit
+        return _COMPILED.through(text, lambda: _compile_template(text))
     return _compile_template(text)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 
+from evtool.scenario.textcache import TextCache
+
 NS_PER: dict[str, int] = {
     "ns": 1,
     "us": 1_000,
@@ -71,21 +73,14 @@ def _is_bare_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-_DURATIONS: dict[tuple[str, bool], int] = {}
+_DURATIONS: TextCache[tuple[str, bool], int] = TextCache(4096)
 """Durations read before (a lesson and its variations repeat the same few dozen texts)."""
 
 
 def parse_duration(value: object, *, allow_zero: bool = True) -> int:
     """Parse `250ms`, `1.5s`, `2m` into integer nanoseconds."""
     if type(value) is str:
-        key = (value, allow_zero)
-        ns = _DURATIONS.get(key)
-        if ns is None:
-            ns = _parse_duration(value, allow_zero)
-            if len(_DURATIONS) >= 4096:
-                _DURATIONS.clear()
-            _DURATIONS[key] = ns
-        return ns
+        return _DURATIONS.through((value, allow_zero), lambda: _parse_duration(value, allow_zero))
     return _parse_duration(value, allow_zero)
 
 

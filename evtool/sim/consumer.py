@@ -24,7 +24,12 @@ from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
-from evtool.scenario.expressions import DATA_ATTRIBUTES, Expression, ExpressionRuntimeError, compile_expression
+from evtool.scenario.expressions import (
+    DATA_ATTRIBUTES,
+    Expression,
+    ExpressionRuntimeError,
+    compile_expression,
+)
 from evtool.scenario.templates import TemplateRuntimeError
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel

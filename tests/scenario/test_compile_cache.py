@@ -21,6 +21,7 @@ from evtool.scenario.expressions import ExpressionRuntimeError, compile_expressi
 from evtool.scenario.loader import load_scenario
 from evtool.scenario.selectors import FIELD_LABELS, SelectorError, parse_assertion, parse_selector
 from evtool.scenario.templates import TemplateRuntimeError, compile_template
+from evtool.scenario.textcache import TextCache
 
 LESSONS = sorted((Path(__file__).resolve().parents[2] / "evtool" / "lessons").glob("*.yaml"))
 
@@ -97,7 +98,6 @@ def test_the_names_allowed_are_part_of_the_key() -> None:
 
 
 def test_a_failed_compile_is_not_cached_and_fails_the_same_way_again() -> None:
-    first = second = None
     with pytest.raises(SelectorError) as first:
         parse_selector("delivered(")
     with pytest.raises(SelectorError) as second:
@@ -107,8 +107,7 @@ def test_a_failed_compile_is_not_cached_and_fails_the_same_way_again() -> None:
 
 
 def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(templates, "_COMPILED", {})
-    monkeypatch.setattr(templates, "_CACHE_LIMIT", 4)
+    monkeypatch.setattr(templates, "_COMPILED", TextCache(4))
     for i in range(10):
         compile_template(f"t-{i}-{{{{ seq }}}}")
         assert len(templates._COMPILED) <= 4
