@@ -190,6 +190,8 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             qs.group_batch = p.group_receive == "batch"  # type: ignore[misc]
         qs.capacity_stored = p.capacity_counts == "stored"
         qs.reject_over = p.reject_publish_over
+        if p.reject_publish_resume_pct is not None and cfg.capacity is not None:
+            qs.reject_resume = cfg.capacity * p.reject_publish_resume_pct // 100
         qs.overflow_dead_letters = p.overflow_head == "dead_letter"
         qs.reject_lease = p.reject_action in ("lease_expiry", "stays_pending")
         qs.reject_stays = p.reject_action == "stays_pending"
@@ -353,9 +355,12 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         if qttl is not None and (ttl is None or qttl < ttl):
             ttl = qttl
         cap = qs.capacity
-        if cap is not None and self._at_capacity(now, qs, cap + qs.reject_over if qs.overflow == "reject_publish"
-                                                  else cap):
+        if cap is not None and qs.reject_blocked and self._held(qs) <= (qs.reject_resume or 0):
+            qs.reject_blocked = False   # fell to the low watermark: accepts again (RabbitMQ 3.10 quorum)
+        if cap is not None and (qs.reject_blocked or self._at_capacity(
+                now, qs, cap + qs.reject_over if qs.overflow == "reject_publish" else cap)):
             if qs.overflow == "reject_publish":
+                qs.reject_blocked = qs.reject_resume is not None
                 qs.rejected += 1
                 self._emit(now, "publish_rejected", msg, qs.channel, msg.producer, None, 0,
                            {"reason": "capacity", "capacity": cap})
@@ -396,6 +401,8 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             self._emit_entry(now, "delayed", e, {"delay": delay_ns, "reason": "publish"})
             return True
         qs.push(e)
+        if qs.reject_resume is not None and qs.overflow == "reject_publish" and self._held(qs) > cap:  # type: ignore[operator]
+            qs.reject_blocked = True    # over the limit: refuse until back at the low watermark
         self._dirty[qs] = None
         if ttl is not None and not qs.expire_anywhere:
             qs.ttl_seen = True
@@ -412,9 +419,14 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
 
     def _at_capacity(self, now: int, qs: QueueState, cap: int) -> bool:
         """Whether `qs` holds `cap` messages as the profile counts them (ready, or every stored one)."""
+        return self._held(qs) >= cap
+
+    @staticmethod
+    def _held(qs: QueueState) -> int:
+        """The messages `qs` holds as the profile's capacity counts them (ready, or every stored one)."""
         if qs.capacity_stored:
-            return qs.ready_n + qs.in_flight + qs.delayed_n >= cap
-        return qs.ready_n >= cap
+            return qs.ready_n + qs.in_flight + qs.delayed_n
+        return qs.ready_n
 
     def _oldest(self, qs: QueueState) -> Entry | None:
         """Remove and return the message overflow drops: the oldest ready one (RabbitMQ drop-head) or,

@@ -138,6 +138,10 @@ class Profile:
                             "DiscardOld; overflow dead_letter is refused)")
     reject_publish_over: int = _f(0, "how many messages over its capacity a queue with overflow reject_publish "
                                   "still accepts before it refuses (RabbitMQ 3.10 quorum queues: 1)")
+    reject_publish_resume_pct: int | None = _f(None, "once a queue with overflow reject_publish is over its "
+                                               "capacity, it refuses every publish until it holds at most this "
+                                               "percentage of its capacity (RabbitMQ 3.10 quorum queues: 80); "
+                                               "unset: each publish is judged alone")
     message_expiry: str = _f("at_head", "where a TTL takes effect: at_head (RabbitMQ: removed when it reaches "
                              "the head, dead-lettered when the channel has a target) | anywhere (JetStream "
                              "MaxAge, SQS retention: removed on time wherever it is, ready or unacked, never "
@@ -246,6 +250,7 @@ DEFAULT = Profile(
         "capacity_counts": "evtool design choice (as RabbitMQ max-length)",
         "overflow_head": "evtool design choice (the channel's overflow setting decides)",
         "reject_publish_over": "evtool design choice (refuse at capacity, as RabbitMQ documents)",
+        "reject_publish_resume_pct": "evtool design choice (each publish judged alone)",
         "message_expiry": "evtool design choice (as RabbitMQ)",
         "group_receive": "evtool design choice (one message per group in flight)",
         "time_unit_ns": "evtool design choice (exact: virtual time is in nanoseconds)",
@@ -290,6 +295,7 @@ RABBITMQ_CLASSIC = Profile(
         "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
         "reject_publish_over": _RMQ_MAXLEN + " (classic queues refuse the publish that would exceed max-length; checked on 3.10.8)",
+        "reject_publish_resume_pct": _RMQ_MAXLEN + " (classic queues judge each publish alone; checked on 3.10.8)",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
         "group_receive": "n/a (RabbitMQ has no message groups; a grouped_queue is evtool's own)",
         "time_unit_ns": "n/a (evtool waits out a retry delay itself: basic.nack has no delay; TTLs are milliseconds)",
@@ -306,7 +312,7 @@ RABBITMQ_QUORUM = Profile(
     crash_return="immediate", ack_effect="delete", prefetch=0, prefetch_cap=2000,
     log_start="earliest", session_timeout_ns=45 * SECOND, assignment="range",
     stale_ack="refused", reject_action="dead_letter", capacity_counts="ready", overflow_head="dead_letter",
-    message_expiry="at_head", reject_publish_over=1,
+    message_expiry="at_head", reject_publish_over=1, reject_publish_resume_pct=80,
     notes="RabbitMQ 3.10 semantics: x-delivery-count counts every return; no default delivery limit "
           "(4.0 sets 20, 4.3 stops counting basic.nack). A message is dead-lettered with reason "
           "max_deliveries (RabbitMQ: delivery_limit) at the return that makes the count exceed the limit, "
@@ -340,6 +346,11 @@ RABBITMQ_QUORUM = Profile(
         "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
         "reject_publish_over": "measured on the installed RabbitMQ 3.10.8 (aiormq, x-max-length 2, reject-publish: three publishes confirmed, the fourth nacked; tests/semantics/scenarios/quorum-reject-publish-one-over.yaml); " + _RMQ_MAXLEN + " does not describe it",
+        "reject_publish_resume_pct": "measured on the installed RabbitMQ 3.10.8 (quorum queue, x-max-length 100, "
+                                     "reject-publish: after 101 ready, publishes are nacked until 80 are ready; "
+                                     "tests/semantics/scenarios/quorum-reject-publish-resumes-at-80-percent.yaml); "
+                                     "rabbit_fifo's evaluate_limit unblocks publishers below ?LOW_LIMIT (0.8); "
+                                     + _RMQ_MAXLEN + " does not describe it",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
         "group_receive": "n/a (RabbitMQ has no message groups; a grouped_queue is evtool's own)",
         "time_unit_ns": "n/a (evtool waits out a retry delay itself: basic.nack has no delay; TTLs are milliseconds)",
@@ -385,6 +396,7 @@ SQS_STANDARD = Profile(
         "capacity_counts": "n/a (SQS queues have no length limit)",
         "overflow_head": "n/a (SQS queues have no length limit)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
+        "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
         "group_receive": "n/a on standard queues (MessageGroupId gives fair queues there, not a group lock)",
         "time_unit_ns": _SQS_CMV + " (VisibilityTimeout: \"The new value for the message's visibility timeout "
@@ -452,6 +464,7 @@ KAFKA = Profile(
         "capacity_counts": "n/a (topics have no length limit; retention.bytes counts stored records)",
         "overflow_head": "n/a (no dead-lettering in Kafka)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
+        "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
                           "deletes records whether consumed or not)",
         "group_receive": "n/a (per-key order comes from partitions)",
@@ -499,6 +512,7 @@ NATS_JETSTREAM = Profile(
         "capacity_counts": _NATS_LIMITS + " (MaxMsgs counts every message stored, unacked ones too)",
         "overflow_head": _NATS_LIMITS + " (DiscardOld deletes the oldest messages; there is no DLX)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
+        "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
         "group_receive": "n/a (JetStream has no message groups; a grouped_queue is evtool's own)",
         "time_unit_ns": "exact (NakWithDelay and AckWait are Go durations, nanoseconds)",
@@ -543,6 +557,7 @@ REDIS_STREAMS = Profile(
         "capacity_counts": _REDIS_XADD,
         "overflow_head": _REDIS_XADD + " (trimmed entries are gone; no dead-lettering)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
+        "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
                           "entries whether pending or not",
         "group_receive": "n/a (Redis streams have no message groups; a grouped_queue is evtool's own)",
@@ -591,6 +606,7 @@ ATLAS: dict[str, tuple[tuple[str, str], ...]] = {
     "capacity_counts": (("rabbitmq-classic", "classic-maxlen-counts-ready-only"), ("nats-jetstream", "nats-maxmsgs-counts-unacked"),),
     "overflow_head": (("rabbitmq-classic", "classic-drop-head-dead-letters-maxlen"), ("rabbitmq-classic", "classic-drop-head-without-dlx-drops"), ("nats-jetstream", "nats-discard-old-silent"),),
     "reject_publish_over": (("rabbitmq-quorum", "quorum-reject-publish-one-over"), ("rabbitmq-classic", "classic-maxlen-counts-ready-only"),),
+    "reject_publish_resume_pct": (("rabbitmq-quorum", "quorum-reject-publish-resumes-at-80-percent"),),
     "message_expiry": (("rabbitmq-quorum", "ttl-expires-only-at-head"), ("rabbitmq-quorum", "queue-ttl-dead-letters-expired"), ("nats-jetstream", "nats-maxage-silent"),),
     "group_receive": (("sqs-fifo", "sqs-fifo-receive-batch-same-group"),),
 }

@@ -97,7 +97,7 @@ class QueueState:
                  "counts_deliver", "count_returns", "at_limit", "hint", "durable", "exclusive_sub",
                  "group_key", "delay_seq", "rejected", "lease_action", "nack_position", "stored", "expiry",
                  "expiry_seq", "expire_anywhere", "capacity_stored", "overflow_dead_letters", "reject_lease",
-                 "reject_stays", "reject_over")
+                 "reject_stays", "reject_over", "reject_resume", "reject_blocked")
 
     def __init__(self, channel: str, group: str | None) -> None:
         self.channel = channel
@@ -150,7 +150,9 @@ class QueueState:
         self.overflow_dead_letters = False
         self.reject_lease = False
         self.reject_stays = False
-        self.reject_over = 0             # reject_publish accepts this many over capacity (3.10 quorum)        # Redis: a rejected entry stays pending until claimed
+        self.reject_over = 0             # reject_publish accepts this many over capacity (3.10 quorum)
+        self.reject_resume: int | None = None  # reject_publish: refuse until held <= this (3.10 quorum: 80%)
+        self.reject_blocked = False      # over capacity since the last time it fell to reject_resume
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.channel!r}, group={self.group!r}, ready={self.ready_n})"

@@ -173,3 +173,38 @@ def test_engine_burst_into_an_idle_consumer_loses_nothing() -> None:
     Engine(load_text(BURST, "burst.yaml"), listeners=[events.extend]).run()
     assert not [e for e in events if e.kind == "dropped"]
     assert len([e for e in events if e.kind == "acked"]) == 5
+
+
+def test_rabbitmq_310_quorum_refuses_until_ready_falls_to_80_percent() -> None:
+    """A 3.10 quorum queue that went over its limit refuses publishes until its ready count is at or below
+    80% of the limit (profile field reject_publish_resume_pct = 80). https://www.rabbitmq.com/docs/maxlength
+    says "In all cases, the number of messages in the ready state are used" and nothing about when a
+    refusing queue accepts again. Measured on the installed RabbitMQ 3.10.8 (aiormq, quorum queue,
+    x-max-length 10, reject-publish): 11 confirmed; taking one message at a time, a publish is nacked with
+    10 ready, confirmed with 8; with x-max-length 100, nacked from 100 down to 81 ready and confirmed at
+    80. The quorum queue's state machine (rabbit_fifo, evaluate_limit) unblocks publishers only below its
+    ?LOW_LIMIT of 0.8. The atlas scenario quorum-reject-publish-resumes-at-80-percent runs it on the broker.
+    Classic queues judge each publish alone."""
+    rig = Rig("rabbitmq-quorum")
+    b = rig.broker
+    b.declare("q", QueueConfig(capacity=10, overflow="reject_publish"))
+    ids = [f"m{i}" for i in range(12)]
+    assert rig.publish(0, "q", *ids) == [True] * 11 + [False]
+    b.subscribe(0, "q", "c", 0, prefetch=1)
+    (d,) = b.pump(S)
+    assert b.stats("q").ready == 10
+    assert rig.publish(S, "q", "x10") == [False]           # under the limit + 1, still refused
+    seen = []
+    for t in range(2, 4):
+        assert b.ack(t * S, d.tag)
+        (d,) = b.pump(t * S)
+        seen.append((b.stats("q").ready, rig.publish(t * S, "q", f"x{t}")[0]))
+    assert seen == [(9, False), (8, True)]                  # accepted again at 80% of 10
+    assert rig.publish(5 * S, "q", "y0", "y1", "y2") == [True, True, False]  # 9 -> 11 ready, refused
+
+    classic = Rig("rabbitmq-classic")
+    classic.broker.declare("q", QueueConfig(capacity=10, overflow="reject_publish"))
+    assert classic.publish(0, "q", *ids) == [True] * 10 + [False, False]
+    classic.broker.subscribe(0, "q", "c", 0, prefetch=1)
+    classic.broker.pump(S)
+    assert classic.publish(S, "q", "x") == [True]           # classic: a publish that fits is accepted
