@@ -80,6 +80,9 @@ def run_one(lesson: str, broker: str, sets: list[str]) -> dict[str, Any]:
     rec["real"].update(server=real.extra.get("server", ""), problems=list(real.extra.get("problems", [])),
                        notes=list(real.extra.get("warnings", [])))
     rec["differ"] = differing(rec["local"]["checks"], rec["real"]["checks"])
+    # differences the broker's capabilities explain (evtool.transports.check_notes): "not applicable"
+    na = real.extra.get("not_applicable", {})
+    rec["not_applicable"] = {n: na[n] for n in rec["differ"] if n in na}
     rec["load_after"] = load_avg()
     return rec
 
@@ -110,7 +113,19 @@ def read_results(out: Path) -> list[dict[str, Any]]:
                 if line.strip():
                     r = json.loads(line)
                     recs[(r["lesson"], r["broker"])] = r
+    for r in recs.values():
+        if "differ" in r and "not_applicable" not in r:   # written before the run kept it: derive it
+            r["not_applicable"] = {n: why for n, why in _not_applicable(r).items() if n in r["differ"]}
     return list(recs.values())
+
+
+def _not_applicable(rec: dict[str, Any]) -> dict[str, str]:
+    from evtool.scenario.lessons import lesson_dir
+    from evtool.scenario.loader import load_scenario
+    from evtool.transports.check_notes import not_applicable
+
+    return not_applicable(load_scenario(lesson_dir() / f"{rec['lesson']}.yaml", rec.get("sets") or None),
+                          rec["broker"])
 
 
 def merge(out: Path) -> list[dict[str, Any]]:
@@ -125,9 +140,18 @@ def summary_cell(rec: dict[str, Any]) -> str:
     if "error" in rec:
         return f"error: {rec['error'][:70]}"
     n = len(rec["real"]["checks"])
-    verdict = "same" if not rec["differ"] else "differs: " + ", ".join(rec["differ"])
+    verdict = _diff_text(rec)
     return (f"{verdict} ({n} checks; core {rec['local']['wall_s']:.1f} s, broker {rec['real']['wall_s']:.0f} s,"
             f" load {rec['load_before']}->{rec['load_after']})")
+
+
+def _diff_text(rec: dict[str, Any]) -> str:
+    """`same`, `differs: a, b`, `n/a on redis: c` (a difference the capability notes explain)."""
+    na = rec.get("not_applicable", {})
+    real = [d for d in rec["differ"] if d not in na]
+    parts = (["differs: " + ", ".join(real)] if real else []) + (
+        [f"n/a on {rec['broker']}: " + ", ".join(na)] if na else [])
+    return "; ".join(parts) or "same"
 
 
 def _verdicts(side: dict[str, Any]) -> str:
@@ -145,10 +169,7 @@ def table(recs: list[dict[str, Any]], markdown: bool = False) -> str:
             rows.append([r["lesson"], r["broker"], "", "", f"error: {r['error'][:60]}", f"{r['wall_s']:.0f}",
                          f"{r['load_before']}"])
             continue
-        diff = ", ".join(r["differ"]) or "same"
-        na = [d for d in r["differ"] if any(f"{d}" in n for n in r["real"].get("notes", []))]
-        if na:
-            diff += " (capability note: " + ", ".join(na) + ")"
+        diff = _diff_text(r)
         rows.append([r["lesson"], r["broker"], _verdicts(r["local"]), _verdicts(r["real"]), diff,
                      f"{r['real']['wall_s']:.0f}", f"{r['load_before']}-{r['load_after']}"])
     if markdown:

@@ -42,9 +42,27 @@ class Column:
     notes: list[str] = field(default_factory=list)
     notes_for: str | None = None
     problems: list[str] = field(default_factory=list)
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    """Checks whose verdict differs from the core's under the same profile because the broker lacks the
+    mechanism they measure (check -> reason, `evtool.transports.check_notes`)."""
 
 
-def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | None = None) -> Any:
+def mark_not_applicable(columns: list[Column]) -> None:
+    """Fill each broker column's `not_applicable` with the checks it cannot judge whose verdict differs from
+    the local column run under the same profile."""
+    from evtool.transports.runner import differing_not_applicable
+
+    for c in columns:
+        if c.target == "local":
+            continue
+        local = next((x for x in columns if x.target == "local" and x.profile == c.profile), None)
+        if local is not None:
+            c.not_applicable = differing_not_applicable(local.outcome.checks, c.outcome.checks,
+                                                        c.outcome.extra.get("not_applicable", {}))
+
+
+def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | None = None,
+                  not_applicable: list[dict[str, str]] | None = None) -> Any:
     """Checks and key counts of several runs, one column per run (the profile each ran under first)."""
     from rich import box
     from rich.table import Table
@@ -69,13 +87,14 @@ def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | N
                 check_names.append(c["name"])
     for name in check_names:
         cells = []
-        for o in outcomes:
+        for i, o in enumerate(outcomes):
             c = next((c for c in o.checks if c["name"] == name), None)
             if c is None:
                 cells.append("–")
             else:
                 sym, colour = check_status(c["status"])
-                cells.append(f"[{colour}]{sym} {c['status']}[/{colour}]")
+                na = " (n/a)" if not_applicable and name in not_applicable[i] else ""
+                cells.append(f"[{colour}]{sym} {c['status']}[/{colour}]{na}")
         t.add_row(f"check {name}", *cells)
     return t
 
@@ -155,6 +174,7 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
         columns.append(Column(name, name, outcome.extra.get("profile", ""), outcome,
                               list(outcome.extra.get("warnings", [])), name,
                               list(outcome.extra.get("problems", []))))
+    mark_not_applicable(columns)
     if opts.json_out:
         from evtool.report.jsondoc import compare_doc, dumps
 
@@ -162,7 +182,7 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
     else:
         out = console()
         out.print(compare_table([c.label for c in columns], [c.outcome for c in columns],
-                                [c.profile for c in columns]))
+                                [c.profile for c in columns], [c.not_applicable for c in columns]))
         for c in columns:
             if c.target == "local":
                 out.print(f"[dim]{c.label} ran under profile {c.profile}[/dim]")
@@ -172,6 +192,10 @@ def run_compare(loaded: LoadedScenario, opts: RunOptions, duration_ns: int | Non
                     out.print(f"[yellow]note ({c.label})[/yellow] {safe(n)}")
             for p in c.problems:
                 out.print(f"[red]problem ({c.label})[/red] {safe(p)}")
+        for c in columns:
+            for check, why in c.not_applicable.items():
+                out.print(f"[yellow]not applicable on {c.label}[/yellow]: check {safe(check)} differs from "
+                          f"the core because {safe(why)}")
     statuses = {ch["status"] for c in columns for ch in c.outcome.checks}
     if "fail" in statuses:
         return EXIT_FAILED
@@ -184,4 +208,4 @@ def _column_json(c: Column) -> dict[str, Any]:
     o = c.outcome
     return {"target": c.target, "label": c.label, "profile": c.profile, "outcome": o.outcome, "drain": o.drain,
             "counts": o.summary.get("counts", {}), "checks": o.checks, "notes": c.notes, "notes_for": c.notes_for,
-            "problems": c.problems}
+            "problems": c.problems, "not_applicable": c.not_applicable}

@@ -47,13 +47,14 @@ QUEUE_GROUP = "q"
 class _Reader(CreditLoop):
     """One instance's read loop."""
 
-    __slots__ = ("consumer", "key", "group")
+    __slots__ = ("consumer", "key", "group", "history")
 
-    def __init__(self, spec: SubSpec, consumer: str, key: str, group: str) -> None:
+    def __init__(self, spec: SubSpec, consumer: str, key: str, group: str, history: bool = False) -> None:
         super().__init__(spec)
         self.consumer = consumer
         self.key = key
         self.group = group
+        self.history = history          # re-read its own pending entries (XREADGROUP 0) before reading >
 
 
 class _Batcher:
@@ -142,6 +143,9 @@ class RedisTransport:
         self.gate = PublishGate()
         self.groups: set[tuple[str, str | None]] = set()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # consumer names of instances whose connection was closed (channel_closed: a broker restart), by
+        # (consumer, instance, channel, group): the instance reconnects under the same name (see subscribe)
+        self._closed: dict[tuple[str, int, str, str | None], str] = {}
 
     @staticmethod
     def silent_removal(plan: ChannelPlan) -> str | None:
@@ -281,8 +285,14 @@ class RedisTransport:
             raise TransportError(f"unknown channel {spec.channel!r}")
         if spec.group is not None and (spec.channel, spec.group) not in self.groups:
             await self._late_group(spec.channel, spec.group)
-        reader = _Reader(spec, f"{spec.consumer}#{spec.instance}.{spec.sid}", self.key(spec.channel),
-                         self.group_name(spec.group))
+        # An instance that reconnects after its connection was closed takes up its old consumer name and
+        # first re-reads its own pending entries: "Use > to read messages never delivered to any other
+        # consumer, or a specific ID to read from this consumer's pending list"
+        # (https://redis.io/docs/latest/commands/XREADGROUP/), how a consumer resumes after a restart. The
+        # core returns a closed channel's unacked messages at once.
+        old = self._closed.pop((spec.consumer, spec.instance, spec.channel, spec.group), None)
+        reader = _Reader(spec, old or f"{spec.consumer}#{spec.instance}.{spec.sid}", self.key(spec.channel),
+                         self.group_name(spec.group), history=old is not None)
         self.readers[spec.sid] = reader
         reader.task = asyncio.get_running_loop().create_task(self._loop(reader))
 
@@ -290,6 +300,8 @@ class RedisTransport:
         sink = self.sink
         assert sink is not None
         pf = reader.spec.prefetch
+        if reader.history:
+            await self._reread_pending(reader)
         while reader.alive:
             want = UNLIMITED_BATCH if pf == 0 else pf - reader.in_flight
             if want <= 0:
@@ -317,6 +329,25 @@ class RedisTransport:
                         return          # stays pending: the claimer gives it to someone else later
                     self._deliver(reader, entry_id, fields, 1)
 
+    async def _reread_pending(self, reader: _Reader) -> None:
+        """XREADGROUP 0: the entries still pending for this consumer name, each a counted redelivery (the
+        read increments the entry's delivery count, checked on Redis 7.0)."""
+        try:
+            pend = await self.r.xpending_range(reader.key, reader.group, "-", "+", 100_000,
+                                               consumername=reader.consumer)
+            if not pend:
+                return
+            counts = {p["message_id"]: int(p["times_delivered"]) for p in pend}
+            got = await self.r.xreadgroup(reader.group, reader.consumer, {reader.key: "0"}, count=len(counts))
+        except Exception as exc:  # noqa: BLE001 - reported, then the loop reads new entries
+            if reader.alive and self.sink is not None:
+                self.sink.problem(f"XREADGROUP 0 on {reader.key}: {exc}")
+            return
+        for _key, entries in got or []:
+            for entry_id, fields in entries:
+                if reader.alive:
+                    self._deliver(reader, entry_id, fields, counts.get(entry_id, 1) + 1)
+
     def _deliver(self, reader: _Reader, entry_id: bytes, fields: dict[bytes, bytes] | None, count: int) -> None:
         if not fields or b"m" not in fields:
             return                      # the entry was trimmed or deleted: nothing to deliver
@@ -329,6 +360,9 @@ class RedisTransport:
         reader = self.readers.pop(sid, None)
         if reader is None:
             return
+        if reason == "channel_closed":
+            spec = reader.spec
+            self._closed[(spec.consumer, spec.instance, spec.channel, spec.group)] = reader.consumer
         reader.stop()
 
     @staticmethod

@@ -20,6 +20,7 @@ from evtool.transports.base import (
     resolve_url,
 )
 from evtool.transports.capabilities import capabilities
+from evtool.transports.check_notes import not_applicable
 from evtool.transports.runtime import RealtimeRun
 from evtool.transports.topology import build_topology
 
@@ -115,6 +116,7 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
         "server": getattr(adapter, "server_version", ""), "profile": loaded.model.broker.profile,
         "scenario_profile": scenario_profile,
         "warnings": warnings, "problems": problems, "kept": keep, "wall_s": round(time.monotonic() - started, 3),
+        "not_applicable": not_applicable(loaded, transport),
     })
     if problems and outcome.outcome == "passed":
         outcome.outcome = "unknown"
@@ -185,7 +187,8 @@ def comparison_rows(outcomes: dict[str, RunOutcome]) -> list[list[str]]:
         row = [f"check {name}"]
         for o in outcomes.values():
             found = next((c for c in o.checks if c["name"] == name), None)
-            row.append(f"{found['status']}: {found['observed']}" if found else "-")
+            na = " (not applicable here)" if found and name in _differing_na(outcomes, o) else ""
+            row.append(f"{found['status']}{na}: {found['observed']}" if found else "-")
         rows.append(row)
     rows.append(["profile", *[str(o.extra.get("profile", "")) for o in outcomes.values()]])
     rows.append(["outcome", *[o.outcome for o in outcomes.values()]])
@@ -195,6 +198,23 @@ def comparison_rows(outcomes: dict[str, RunOutcome]) -> list[list[str]]:
     rows.append(["latency p50 ms", *[str((o.summary.get("latency_ms") or {}).get("p50")) for o in outcomes.values()]])
     rows.append(["latency p99 ms", *[str((o.summary.get("latency_ms") or {}).get("p99")) for o in outcomes.values()]])
     return rows
+
+
+def _differing_na(outcomes: dict[str, RunOutcome], o: RunOutcome) -> dict[str, str]:
+    """The checks `o`'s broker cannot judge (``extra["not_applicable"]``) whose verdict differs from the
+    ``local`` column's: a difference the capability notes explain."""
+    local = outcomes.get("local")
+    if local is None or local is o:
+        return {}
+    return differing_not_applicable(local.checks, o.checks, o.extra.get("not_applicable", {}))
+
+
+def differing_not_applicable(core_checks: list[dict[str, Any]], real_checks: list[dict[str, Any]],
+                             na: dict[str, str]) -> dict[str, str]:
+    """Of `na` (check -> reason), the checks whose status on the broker differs from the core's."""
+    core = {c["name"]: c["status"] for c in core_checks}
+    return {c["name"]: na[c["name"]] for c in real_checks
+            if c["name"] in na and core.get(c["name"]) != c["status"]}
 
 
 def format_comparison(outcomes: dict[str, RunOutcome]) -> str:
@@ -208,4 +228,6 @@ def format_comparison(outcomes: dict[str, RunOutcome]) -> str:
             lines.append(f"note ({target}): {w}")
         for p in o.extra.get("problems", []):
             lines.append(f"problem ({target}): {p}")
+        for check, why in _differing_na(outcomes, o).items():
+            lines.append(f"not applicable on {target}: check {check}: {why}")
     return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""Checks a real broker cannot judge as the core does: "not applicable on this broker".
+
+Some checks measure a mechanism the broker lacks, so its verdict on the broker says nothing about the
+scenario: RabbitMQ 3.10 has no per-queue consumer timeout (no lease of the channel's `ack_timeout` ever
+expires there), a Redis stream cannot refuse a publish (a capacity is `XADD MAXLEN ~`), and `patterns:` run
+on the local engine only. `not_applicable` names each such check with the reason; a run on the broker keeps
+it in ``outcome.extra["not_applicable"]`` and `--compare` prints "not applicable on BROKER" next to a verdict
+that differs from the core's, instead of a silent difference (docs/transports.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+from evtool.scenario import models as m
+from evtool.scenario.loader import LoadedScenario
+
+_SELECTOR = re.compile(r"([A-Za-z_][\w.]*)\s*\{([^}]*)\}|([A-Za-z_][\w.]*)\s*\(\s*\)")
+
+NO_CONSUMER_TIMEOUT = ("RabbitMQ 3.10 cannot time out a delivery per queue (x-consumer-timeout came in later "
+                       "versions; the node-wide consumer_timeout is 30 min), so no lease of {ch}'s ack_timeout "
+                       "expires on the broker")
+NO_PUBLISH_REFUSAL = ("a Redis stream cannot refuse a publish: {ch}'s capacity becomes XADD MAXLEN ~, which "
+                      "trims the oldest entries approximately and tells nobody")
+PATTERNS_LOCAL = "patterns run on the local engine only; they are left out of a run on a broker"
+
+
+def _mentions(text: str, names: tuple[str, ...], channel: str) -> bool:
+    """Whether `text` (an assertion) reads one of `names` for `channel` (or for every channel)."""
+    for mt in _SELECTOR.finditer(text):
+        name = mt.group(1) or mt.group(3)
+        if name not in names:
+            continue
+        labels = mt.group(2) or ""
+        chans = re.findall(r"channel\s*=\s*([\w.\-]+)", labels)
+        if not chans or channel in chans:
+            return True
+    return False
+
+
+def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[str, str]:
+    """Check name -> why `transport` cannot give the core's verdict for it (see the module's docstring)."""
+    sc = loaded.model if isinstance(loaded, LoadedScenario) else loaded
+    rules: list[tuple[str, tuple[str, ...], str, str]] = []   # (channel, kinds read, no_loss too?, reason)
+    for name, spec in sc.channels.items():
+        if not isinstance(spec, m.DeliveryChannel):
+            continue
+        if transport == "rabbitmq" and spec.ack_timeout is not None:
+            rules.append((name, ("lease_expired",), "", NO_CONSUMER_TIMEOUT.format(ch=name)))
+        if transport == "redis" and spec.capacity is not None and spec.overflow == "reject_publish":
+            rules.append((name, ("publish_rejected", "queue.depth"), "no_loss", NO_PUBLISH_REFUSAL.format(ch=name)))
+    out: dict[str, str] = {}
+    for e in sc.expect:
+        if e.name is None:
+            continue
+        if isinstance(e, m.PatternCheck) and sc.patterns:
+            out[e.name] = PATTERNS_LOCAL
+            continue
+        for channel, kinds, check_kind, reason in rules:
+            if isinstance(e, m.Assertion) and _mentions(e.that, kinds, channel):
+                out[e.name] = reason
+            elif check_kind and getattr(e, "check", None) == check_kind and getattr(e, "channel", None) in (
+                    None, channel):
+                out[e.name] = reason
+    return out
