@@ -1,0 +1,56 @@
+"""Checks a real broker cannot judge as the core does are named before the run and marked "not applicable
+on BROKER" by --compare when their verdict differs (evtool/transports/check_notes.py). No broker needed."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from evtool.cli.compare import Column, mark_not_applicable
+from evtool.scenario.lessons import lesson_dir
+from evtool.scenario.loader import load_scenario
+from evtool.transports.check_notes import not_applicable
+from evtool.transports.runner import differing_not_applicable
+
+
+def _na(lesson: str, broker: str) -> dict[str, str]:
+    return not_applicable(load_scenario(lesson_dir() / f"{lesson}.yaml"), broker)
+
+
+def test_rabbitmq_has_no_per_queue_consumer_timeout() -> None:
+    """idempotent-consumer makes leases run out with ack_timeout 1s. RabbitMQ 3.10 has no per-queue
+    consumer timeout (x-consumer-timeout came later; consumer_timeout is node-wide, 30 min by default:
+    https://www.rabbitmq.com/docs/consumers#acknowledgement-timeout), so leases-expired is not applicable
+    there; NATS (AckWait) and Redis (evtool's claimer) take leases back."""
+    na = _na("idempotent-consumer", "rabbitmq")
+    assert list(na) == ["leases-expired"] and "x-consumer-timeout" in na["leases-expired"]
+    assert _na("idempotent-consumer", "nats") == {} and _na("idempotent-consumer", "redis") == {}
+
+
+def test_redis_cannot_refuse_a_publish() -> None:
+    """A bounded queue with overflow reject_publish: on Redis the checks that read its refusals, its depth
+    or its losses are not applicable (XADD MAXLEN ~ trims and tells nobody); RabbitMQ and NATS refuse."""
+    assert set(_na("slow-consumer-backpressure", "redis")) == {"nothing-lost", "queue-bounded", "producer-told"}
+    assert _na("slow-consumer-backpressure", "rabbitmq") == {} == _na("slow-consumer-backpressure", "nats")
+    # checks of other channels are not touched: the log's depth is judged on Redis as on the core
+    assert "log-lagged" not in _na("slow-consumer-backpressure", "redis")
+
+
+def test_pattern_checks_run_on_the_core_only() -> None:
+    assert set(_na("order-saga", "nats")) == {"sagas-terminate", "compensation-correct"}
+
+
+def _outcome(statuses: dict[str, str], na: dict[str, str] | None = None) -> Any:
+    return SimpleNamespace(checks=[{"name": n, "status": s} for n, s in statuses.items()], summary={},
+                           outcome="failed", extra={"not_applicable": na or {}})
+
+
+def test_only_a_differing_verdict_is_marked() -> None:
+    core = _outcome({"a": "pass", "b": "pass", "c": "fail"})
+    real = _outcome({"a": "fail", "b": "pass", "c": "fail"}, {"a": "why a", "b": "why b"})
+    assert differing_not_applicable(core.checks, real.checks, real.extra["not_applicable"]) == {"a": "why a"}
+    cols = [Column("local", "local", "rabbitmq-quorum", core), Column("rabbitmq", "rabbitmq", "rabbitmq-quorum", real),
+            Column("nats", "nats", "nats-jetstream", real)]
+    mark_not_applicable(cols)
+    assert cols[1].not_applicable == {"a": "why a"}
+    assert cols[2].not_applicable == {}   # no local column under nats-jetstream to differ from

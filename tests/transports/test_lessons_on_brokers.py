@@ -1,0 +1,108 @@
+"""Bundled lessons, shortened, on RabbitMQ, NATS and Redis: each check's verdict is the core's under the
+broker's profile (issue 14: "every bundled lesson's load is held"), or the check is one the broker cannot
+judge and the run says so (``extra["not_applicable"]``, printed by ``--compare``).
+
+The three brokers run concurrently in one event loop (real time: each run lasts its shortened duration). The
+full-length sweep is ``benchmarks/lessons_on_brokers.py`` (docs/transports.md, "Every lesson on RabbitMQ, NATS
+and Redis"). The lessons are shortened with ``--set``-style overrides that change timings and the one bound
+that scales with them, never the mechanics a check judges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from evtool.scenario.lessons import lesson_dir
+from evtool.scenario.loader import LoadedScenario, load_scenario
+from evtool.sim.engine import Engine, RunOutcome
+from evtool.transports.base import PROFILE_OF
+from evtool.transports.runner import differing_not_applicable, run_on_transport_async, under_profile
+
+pytestmark = pytest.mark.broker
+
+BROKERS = ("rabbitmq", "nats", "redis")
+
+BATCHING_SHORT = ["run.duration=6s", "run.drain.max=10s", "producers.web.arrival.stages[0].for=2s",
+                  "producers.web.arrival.stages[1].for=3s", "producers.web.arrival.stages[2].for=1s",
+                  "expect[3].during=[2s, 5s]"]
+"""batching in 6 s: 40/s for 2 s, the 400/s burst for 3 s (1,200 clicks), 40/s for 1 s; burst-throughput is
+judged over the burst (at least 300 acks a second)."""
+
+SLOW_SHORT = ["run.duration=10s", "run.drain.max=20s", "channels.index-jobs.capacity=60",
+              "expect[1].that=max(queue.depth{channel=index-jobs}) <= 61", "faults[0].at=2s", "faults[0].for=6s",
+              "faults[1].at=2s", "faults[1].for=6s"]
+"""slow-consumer-backpressure in 10 s: the slowdown from 2 s to 8 s fills a queue of 60 (at 300 it would
+take 9 s). The bound is 61: a RabbitMQ 3.10 quorum queue takes one message over its max-length before it
+refuses (atlas: quorum-reject-publish-one-over), and 30 ms samples see it on the core and on the broker."""
+
+RESTART_SHORT = ["run.duration=12s", "run.drain.max=20s", "faults[0].at=3s", "faults[0].for=4s",
+                 "faults[1].at=5s", "faults[1].downtime=2s"]
+"""broker-restart-durability in 12 s: consumers paused 3-7 s, the broker 'restarts' at 5 s for 2 s."""
+
+
+def _lesson(name: str, sets: list[str]) -> LoadedScenario:
+    return load_scenario(lesson_dir() / f"{name}.yaml", sets)
+
+
+def _verdicts(o: RunOutcome) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in o.checks}
+
+
+def _on_brokers(loaded: LoadedScenario, brokers: tuple[str, ...], urls: dict[str, str]) -> dict[str, Any]:
+    """The core under each broker's profile, then the real runs, concurrently."""
+    core = {b: Engine(under_profile(loaded, PROFILE_OF[b])).run() for b in brokers}
+
+    async def real() -> list[RunOutcome]:
+        return list(await asyncio.gather(*(run_on_transport_async(loaded, b, url=urls[b]) for b in brokers)))
+
+    return {b: (core[b], o) for b, o in zip(brokers, asyncio.run(real()), strict=True)}
+
+
+@pytest.fixture
+def urls(rabbitmq_url: str, nats_url: str, redis_url: str) -> dict[str, str]:
+    return {"rabbitmq": rabbitmq_url, "nats": nats_url, "redis": redis_url}
+
+
+def test_batching_with_its_burst_holds_on_every_broker(urls: dict[str, str]) -> None:
+    """The burst of 400 clicks a second is published and acked on each broker: every check passes there as
+    on the core, burst-throughput (>= 300 acks/s during the burst) included."""
+    runs = _on_brokers(_lesson("batching", BATCHING_SHORT), BROKERS, urls)
+    for b, (core, real) in runs.items():
+        assert real.extra["problems"] == [], b
+        assert _verdicts(real) == _verdicts(core), (b, real.checks)
+        assert set(_verdicts(real).values()) == {"pass"}, (b, real.checks)
+
+
+def test_slow_consumer_backpressure_verdicts_or_not_applicable(urls: dict[str, str]) -> None:
+    """The bounded queue refuses publishes on RabbitMQ (reject-publish) and NATS (DiscardNew) as in the core;
+    on Redis the three checks about the bound differ and are not applicable: a stream cannot refuse a
+    publish (capacity is XADD MAXLEN ~). No other check differs."""
+    runs = _on_brokers(_lesson("slow-consumer-backpressure", SLOW_SHORT), BROKERS, urls)
+    for b, (core, real) in runs.items():
+        assert real.extra["problems"] == [], b
+        na = differing_not_applicable(core.checks, real.checks, real.extra["not_applicable"])
+        same = {n: s for n, s in _verdicts(real).items() if n not in na}
+        assert same == {n: s for n, s in _verdicts(core).items() if n not in na}, (b, real.checks)
+        if b == "redis":
+            assert set(na) == {"nothing-lost", "queue-bounded", "producer-told"}
+            assert all("cannot refuse a publish" in why for why in na.values())
+        else:
+            assert na == {}, b
+            assert _verdicts(real)["producer-told"] == "pass" and _verdicts(real)["queue-bounded"] == "pass"
+
+
+def test_broker_restart_redis_reconnects_and_rereads_its_pending_entries(redis_url: str) -> None:
+    """A broker restart closes every consumer's connection. The core returns their unacked messages; on
+    Redis the entries stay pending under the consumer's name, and the instance that reconnects re-reads
+    them: "Use > to read messages never delivered to any other consumer, or a specific ID to read from this
+    consumer's pending list" (https://redis.io/docs/latest/commands/XREADGROUP/). Before, the reconnected
+    instance read under a new name and the entries stayed pending: the drain timed out and
+    every-accepted-order-handled failed."""
+    runs = _on_brokers(_lesson("broker-restart-durability", RESTART_SHORT), ("redis",), {"redis": redis_url})
+    core, real = runs["redis"]
+    assert real.extra["problems"] == []
+    assert _verdicts(real) == _verdicts(core) and set(_verdicts(real).values()) == {"pass"}, real.checks
+    assert real.drain == "complete"
