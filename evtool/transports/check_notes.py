@@ -38,6 +38,16 @@ def _mentions(text: str, names: tuple[str, ...], channel: str) -> bool:
     return False
 
 
+def _reads_pattern(text: str, patterns: list[str]) -> bool:
+    """Whether an assertion reads what a pattern records: its events (``{pattern=P}``), its state
+    (``state.P.x``) or its alerts (``alert=P.lag_budget``)."""
+    for p in patterns:
+        q = re.escape(p)
+        if re.search(rf"pattern\s*=\s*{q}\b|\bstate\.{q}\.|alert\s*=\s*{q}\.", text):
+            return True
+    return False
+
+
 def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[str, str]:
     """Check name -> why `transport` cannot give the core's verdict for it (see the module's docstring)."""
     sc = loaded.model if isinstance(loaded, LoadedScenario) else loaded
@@ -53,7 +63,8 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
     for e in sc.expect:
         if e.name is None:
             continue
-        if isinstance(e, m.PatternCheck) and sc.patterns:
+        if sc.patterns and (isinstance(e, m.PatternCheck) or (
+                isinstance(e, m.Assertion) and _reads_pattern(e.that, list(sc.patterns)))):
             out[e.name] = PATTERNS_LOCAL
             continue
         for channel, kinds, check_kind, reason in rules:
