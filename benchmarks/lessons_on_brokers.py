@@ -63,7 +63,7 @@ def run_one(lesson: str, broker: str, sets: list[str]) -> dict[str, Any]:
     from evtool.transports.runner import compare_runs
 
     rec: dict[str, Any] = {"lesson": lesson, "broker": broker, "sets": sets, "load_before": load_avg(),
-                           "started": time.strftime("%H:%M:%S", time.gmtime())}
+                           "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
     t0 = time.monotonic()
     try:
         loaded = load_scenario(lesson_dir() / f"{lesson}.yaml", sets or None)
@@ -180,6 +180,27 @@ def table(recs: list[dict[str, Any]], markdown: bool = False) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
+BEGIN = "<!-- lessons-on-brokers:begin (benchmarks/lessons_on_brokers.py --report DIR --docs FILE) -->"
+END = "<!-- lessons-on-brokers:end -->"
+
+
+def write_docs(path: Path, recs: list[dict[str, Any]]) -> None:
+    """Replace the generated section of `path` (between BEGIN and END) with the table of `recs`."""
+    text = path.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{path} has no generated section ({BEGIN} ... {END})")
+    servers = sorted({f"{r['broker']} {r['real'].get('server', '')}".strip() for r in recs if "real" in r})
+    started = sorted(r["started"] for r in recs)
+    loads = [x for r in recs for x in (r.get("load_before"), r.get("load_after")) if x is not None]
+    head = (f"Sweep of {len(recs)} runs ({len({r['lesson'] for r in recs})} lessons), started between "
+            f"{started[0]} and {started[-1]} UTC; load average (1 min) {min(loads)}-{max(loads)}; "
+            f"{', '.join(servers)}. Verdicts in check order (✓ pass, ✗ fail, ? unknown); \"n/a on X\": "
+            "a difference the broker's capabilities explain (`--compare` says \"not applicable on X\").")
+    body = f"{BEGIN}\n{head}\n\n{table(recs, markdown=True)}\n{END}"
+    pre, rest = text.split(BEGIN, 1)
+    path.write_text(pre + body + rest.split(END, 1)[1], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="comma-separated lesson ids (default: every bundled lesson)")
@@ -189,9 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--report", default="", help="print the table of the results under this directory")
     ap.add_argument("--markdown", action="store_true", help="with --report: a Markdown table")
+    ap.add_argument("--docs", default="", help="with --report: write the Markdown table into this file, "
+                    f"between {BEGIN!r} and {END!r}")
     a = ap.parse_args(argv)
     if a.report:
-        print(table(read_results(Path(a.report)), markdown=a.markdown))
+        recs = read_results(Path(a.report))
+        if a.docs:
+            write_docs(Path(a.docs), recs)
+        print(table(recs, markdown=a.markdown))
         return 0
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
