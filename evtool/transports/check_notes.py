@@ -48,6 +48,29 @@ def _reads_pattern(text: str, patterns: list[str]) -> bool:
     return False
 
 
+def _targets(node: object) -> set[str]:
+    """Every channel a pattern's definition sends to (``to:`` and ``reply_channel:`` values, at any depth)."""
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("to", "reply_channel") and isinstance(v, str):
+                out.add(v)
+            else:
+                out |= _targets(v)
+    elif isinstance(node, list):
+        for v in node:
+            out |= _targets(v)
+    return out
+
+
+def _pattern_fed_consumers(sc: m.Scenario) -> set[str]:
+    """Consumers that read a channel only patterns send to (a saga's command channels): with the patterns
+    left out of a run on a broker, they receive nothing."""
+    fed = set().union(*(_targets(p.model_dump(warnings=False)) for p in sc.patterns.values())) if sc.patterns else set()
+    fed -= {p.to for p in sc.producers.values()}
+    return {name for name, c in sc.consumers.items() if c.from_ in fed}
+
+
 def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[str, str]:
     """Check name -> why `transport` cannot give the core's verdict for it (see the module's docstring)."""
     sc = loaded.model if isinstance(loaded, LoadedScenario) else loaded
@@ -59,12 +82,14 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
             rules.append((name, ("lease_expired",), "", NO_CONSUMER_TIMEOUT.format(ch=name)))
         if transport == "redis" and spec.capacity is not None and spec.overflow == "reject_publish":
             rules.append((name, ("publish_rejected", "queue.depth"), "no_loss", NO_PUBLISH_REFUSAL.format(ch=name)))
+    pattern_fed = _pattern_fed_consumers(sc)
     out: dict[str, str] = {}
     for e in sc.expect:
         if e.name is None:
             continue
         if sc.patterns and (isinstance(e, m.PatternCheck) or (
-                isinstance(e, m.Assertion) and _reads_pattern(e.that, list(sc.patterns)))):
+                isinstance(e, m.Assertion) and _reads_pattern(e.that, list(sc.patterns)))
+                or getattr(e, "consumer", None) in pattern_fed):
             out[e.name] = PATTERNS_LOCAL
             continue
         for channel, kinds, check_kind, reason in rules:
