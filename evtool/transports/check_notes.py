@@ -22,18 +22,24 @@ NO_CONSUMER_TIMEOUT = ("RabbitMQ 3.10 cannot time out a delivery per queue (x-co
                        "expires on the broker")
 NO_PUBLISH_REFUSAL = ("a Redis stream cannot refuse a publish: {ch}'s capacity becomes XADD MAXLEN ~, which "
                       "trims the oldest entries approximately and tells nobody")
+NO_PARTITIONS = ("{broker} has no partitions or consumer-group rebalances: the log {ch} runs as one {what} per "
+                 "consumer group, shared by its instances, so partition ownership, rebalances and per-key order "
+                 "across instances are not the broker's")
+_WHAT = {"rabbitmq": "queue (behind a fanout exchange)", "nats": "durable consumer", "redis": "stream group"}
+_PARTITION_KINDS = ("rebalanced", "partition_assigned", "partition_revoked")
 PATTERNS_LOCAL = "patterns run on the local engine only; they are left out of a run on a broker"
 
 
-def _mentions(text: str, names: tuple[str, ...], channel: str) -> bool:
-    """Whether `text` (an assertion) reads one of `names` for `channel` (or for every channel)."""
+def _mentions(text: str, names: tuple[str, ...], channel: str, group: str | None = None) -> bool:
+    """Whether `text` (an assertion) reads one of `names` for `channel` (or `group`), or for every one."""
     for mt in _SELECTOR.finditer(text):
         name = mt.group(1) or mt.group(3)
         if name not in names:
             continue
         labels = mt.group(2) or ""
         chans = re.findall(r"channel\s*=\s*([\w.\-]+)", labels)
-        if not chans or channel in chans:
+        groups = re.findall(r"group\s*=\s*([\w.\-]+)", labels)
+        if (not chans and not groups) or (channel and channel in chans) or (group is not None and group in groups):
             return True
     return False
 
@@ -74,28 +80,40 @@ def _pattern_fed_consumers(sc: m.Scenario) -> set[str]:
 def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[str, str]:
     """Check name -> why `transport` cannot give the core's verdict for it (see the module's docstring)."""
     sc = loaded.model if isinstance(loaded, LoadedScenario) else loaded
-    rules: list[tuple[str, tuple[str, ...], str, str]] = []   # (channel, kinds read, no_loss too?, reason)
+    # (channel, group or None, event kinds read, check kind too or "", reason)
+    rules: list[tuple[str, str | None, tuple[str, ...], str, str]] = []
+    partitioned: dict[str, str] = {}      # consumer reading a partitioned log -> reason
     for name, spec in sc.channels.items():
+        if isinstance(spec, m.LogChannel) and spec.partitions > 1 and transport in _WHAT:
+            why = NO_PARTITIONS.format(broker=transport, ch=name, what=_WHAT[transport])
+            for cname, c in sc.consumers.items():
+                if c.from_ == name:
+                    partitioned[cname] = why
+                    rules.append((name, c.group or cname, _PARTITION_KINDS, "exclusive_ownership", why))
         if not isinstance(spec, m.DeliveryChannel):
             continue
         if transport == "rabbitmq" and spec.ack_timeout is not None:
-            rules.append((name, ("lease_expired",), "", NO_CONSUMER_TIMEOUT.format(ch=name)))
+            rules.append((name, None, ("lease_expired",), "", NO_CONSUMER_TIMEOUT.format(ch=name)))
         if transport == "redis" and spec.capacity is not None and spec.overflow == "reject_publish":
-            rules.append((name, ("publish_rejected", "queue.depth"), "no_loss", NO_PUBLISH_REFUSAL.format(ch=name)))
+            rules.append((name, None, ("publish_rejected", "queue.depth"), "no_loss",
+                          NO_PUBLISH_REFUSAL.format(ch=name)))
     pattern_fed = _pattern_fed_consumers(sc)
     out: dict[str, str] = {}
     for e in sc.expect:
         if e.name is None:
             continue
-        if sc.patterns and (isinstance(e, m.PatternCheck) or (
-                isinstance(e, m.Assertion) and _reads_pattern(e.that, list(sc.patterns)))
-                or getattr(e, "consumer", None) in pattern_fed):
+        kind = getattr(e, "check", None)
+        consumer = getattr(e, "consumer", None)
+        if sc.patterns and (isinstance(e, m.PatternCheck) and kind != "exclusive_ownership" or consumer in pattern_fed
+                            or isinstance(e, m.Assertion) and _reads_pattern(e.that, list(sc.patterns))):
             out[e.name] = PATTERNS_LOCAL
             continue
-        for channel, kinds, check_kind, reason in rules:
-            if isinstance(e, m.Assertion) and _mentions(e.that, kinds, channel):
+        if kind == "per_key_order" and consumer in partitioned and sc.consumers[consumer].instances > 1:
+            out[e.name] = partitioned[consumer]    # instances share one queue: no per-partition dispatch
+            continue
+        for channel, group, kinds, check_kind, reason in rules:
+            if isinstance(e, m.Assertion) and _mentions(e.that, kinds, channel, group):
                 out[e.name] = reason
-            elif check_kind and getattr(e, "check", None) == check_kind and getattr(e, "channel", None) in (
-                    None, channel):
+            elif check_kind and kind == check_kind and getattr(e, "channel", None) in (None, channel):
                 out[e.name] = reason
     return out

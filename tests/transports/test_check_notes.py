@@ -63,3 +63,15 @@ def test_only_a_differing_verdict_is_marked() -> None:
     mark_not_applicable(cols)
     assert cols[1].not_applicable == {"a": "why a"}
     assert cols[2].not_applicable == {}   # no local column under nats-jetstream to differ from
+
+
+def test_a_partitioned_log_has_no_partitions_on_these_brokers() -> None:
+    """partitioned-ordering's log (6 partitions, a group of 2 instances) runs as one queue or stream per
+    group on RabbitMQ, NATS and Redis: ownership, rebalances and per-key order across the instances are not
+    the broker's (the capability note says partitions are not modelled). Its losses, redeliveries and lag
+    are still judged; on Kafka nothing is marked."""
+    for broker in ("rabbitmq", "nats", "redis"):
+        na = _na("partitioned-ordering", broker)
+        assert set(na) == {"one-owner", "per-key-order", "three-rebalances"}, broker
+        assert all("no partitions or consumer-group rebalances" in why for why in na.values())
+    assert _na("partitioned-ordering", "kafka") == {}
