@@ -55,11 +55,12 @@ def _reads_pattern(text: str, patterns: list[str]) -> bool:
 
 
 def _targets(node: object) -> set[str]:
-    """Every channel a pattern's definition sends to (``to:`` and ``reply_channel:`` values, at any depth)."""
+    """Every channel a pattern's definition sends to (``to:``, ``channel:`` and ``reply_channel:`` values, at
+    any depth)."""
     out: set[str] = set()
     if isinstance(node, dict):
         for k, v in node.items():
-            if k in ("to", "reply_channel") and isinstance(v, str):
+            if k in ("to", "reply_channel", "channel") and isinstance(v, str):
                 out.add(v)
             else:
                 out |= _targets(v)
@@ -105,7 +106,9 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
         kind = getattr(e, "check", None)
         consumer = getattr(e, "consumer", None)
         if sc.patterns and (isinstance(e, m.PatternCheck) and kind != "exclusive_ownership" or consumer in pattern_fed
-                            or isinstance(e, m.Assertion) and _reads_pattern(e.that, list(sc.patterns))):
+                            or isinstance(e, m.Assertion) and (_reads_pattern(e.that, list(sc.patterns)) or any(
+                                c in pattern_fed or c not in sc.consumers    # a pattern's own responder
+                                for c in re.findall(r"consumer\s*=\s*([\w.\-]+)", e.that)))):
             out[e.name] = PATTERNS_LOCAL
             continue
         if kind == "per_key_order" and consumer in partitioned and sc.consumers[consumer].instances > 1:
