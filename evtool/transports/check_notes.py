@@ -27,6 +27,9 @@ NO_PARTITIONS = ("{broker} has no partitions or consumer-group rebalances: the l
                  "across instances are not the broker's")
 _WHAT = {"rabbitmq": "queue (behind a fanout exchange)", "nats": "durable consumer", "redis": "stream group"}
 _PARTITION_KINDS = ("rebalanced", "partition_assigned", "partition_revoked")
+NO_REBALANCE_REDELIVERY = ("Redis has no rebalance: the entries a crashed member of {ch}'s group held stay "
+                           "pending under its name (the core hands its partitions and their unacknowledged "
+                           "records to the other members)")
 PATTERNS_LOCAL = "patterns run on the local engine only; they are left out of a run on a broker"
 
 
@@ -91,6 +94,9 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
                 if c.from_ == name:
                     partitioned[cname] = why
                     rules.append((name, c.group or cname, _PARTITION_KINDS, "exclusive_ownership", why))
+                    if transport == "redis":
+                        rules.append((name, c.group or cname, ("redelivered",), "",
+                                      NO_REBALANCE_REDELIVERY.format(ch=name)))
         if not isinstance(spec, m.DeliveryChannel):
             continue
         if transport == "rabbitmq" and spec.ack_timeout is not None:
