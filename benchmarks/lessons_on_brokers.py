@@ -60,7 +60,7 @@ def run_one(lesson: str, broker: str, sets: list[str]) -> dict[str, Any]:
     from evtool.scenario.lessons import lesson_dir
     from evtool.scenario.loader import load_scenario
     from evtool.sim.rng import run_seed
-    from evtool.transports.runner import compare_runs
+    from evtool.transports.runner import compare_runs, differing_not_applicable
 
     rec: dict[str, Any] = {"lesson": lesson, "broker": broker, "sets": sets, "load_before": load_avg(),
                            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
@@ -81,8 +81,9 @@ def run_one(lesson: str, broker: str, sets: list[str]) -> dict[str, Any]:
                        notes=list(real.extra.get("warnings", [])))
     rec["differ"] = differing(rec["local"]["checks"], rec["real"]["checks"])
     # differences the broker's capabilities explain (evtool.transports.check_notes): "not applicable"
-    na = real.extra.get("not_applicable", {})
-    rec["not_applicable"] = {n: na[n] for n in rec["differ"] if n in na}
+    rec["not_applicable"] = differing_not_applicable(outs["local"].checks, real.checks,
+                                                     real.extra.get("not_applicable", {}),
+                                                     outs["local"].summary.get("counts"))
     rec["load_after"] = load_avg()
     return rec
 
@@ -115,7 +116,10 @@ def read_results(out: Path) -> list[dict[str, Any]]:
                     recs[(r["lesson"], r["broker"])] = r
     for r in recs.values():
         if "differ" in r and "not_applicable" not in r:   # written before the run kept it: derive it
-            r["not_applicable"] = {n: why for n, why in _not_applicable(r).items() if n in r["differ"]}
+            from evtool.transports.check_notes import applies
+
+            r["not_applicable"] = {n: why for n, why in _not_applicable(r).items()
+                                   if n in r["differ"] and applies(why, r["local"]["counts"])}
     return list(recs.values())
 
 

@@ -58,7 +58,8 @@ def mark_not_applicable(columns: list[Column]) -> None:
         local = next((x for x in columns if x.target == "local" and x.profile == c.profile), None)
         if local is not None:
             c.not_applicable = differing_not_applicable(local.outcome.checks, c.outcome.checks,
-                                                        c.outcome.extra.get("not_applicable", {}))
+                                                        c.outcome.extra.get("not_applicable", {}),
+                                                        local.outcome.summary.get("counts"))
 
 
 def compare_table(names: list[str], outcomes: list[Any], profiles: list[str] | None = None,

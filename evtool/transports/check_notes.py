@@ -126,3 +126,12 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
             elif check_kind and kind == check_kind and getattr(e, "channel", None) in (None, channel):
                 out[e.name] = reason
     return out
+
+
+def applies(reason: str, core_counts: dict[str, int] | None) -> bool:
+    """Whether a not-applicable `reason` explains a difference, given the core run's counts: the missing
+    publish refusal does only when the core refused publishes (else a difference in, say, `no_loss` is a
+    difference to look into, not the broker's)."""
+    if core_counts is not None and reason.startswith(NO_PUBLISH_REFUSAL.split("{", 1)[0]):
+        return core_counts.get("publish_rejected", 0) > 0
+    return True

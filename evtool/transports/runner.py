@@ -206,15 +206,20 @@ def _differing_na(outcomes: dict[str, RunOutcome], o: RunOutcome) -> dict[str, s
     local = outcomes.get("local")
     if local is None or local is o:
         return {}
-    return differing_not_applicable(local.checks, o.checks, o.extra.get("not_applicable", {}))
+    return differing_not_applicable(local.checks, o.checks, o.extra.get("not_applicable", {}),
+                                    local.summary.get("counts"))
 
 
 def differing_not_applicable(core_checks: list[dict[str, Any]], real_checks: list[dict[str, Any]],
-                             na: dict[str, str]) -> dict[str, str]:
-    """Of `na` (check -> reason), the checks whose status on the broker differs from the core's."""
+                             na: dict[str, str], core_counts: dict[str, int] | None = None) -> dict[str, str]:
+    """Of `na` (check -> reason), the checks whose status on the broker differs from the core's and whose
+    reason holds for this core run (`check_notes.applies`: e.g. Redis's missing refusal only matters when
+    the core refused publishes)."""
+    from evtool.transports.check_notes import applies
+
     core = {c["name"]: c["status"] for c in core_checks}
     return {c["name"]: na[c["name"]] for c in real_checks
-            if c["name"] in na and core.get(c["name"]) != c["status"]}
+            if c["name"] in na and core.get(c["name"]) != c["status"] and applies(na[c["name"]], core_counts)}
 
 
 def format_comparison(outcomes: dict[str, RunOutcome]) -> str:
