@@ -121,6 +121,9 @@ class TransportBroker:
         # dead letters waiting in each dead-letter queue (message, the channel it died in), for a redrive
         self.dead_letters: dict[str, dict[str, tuple[Message, str]]] = {}
         self.settled_at = 0.0
+        # per (channel, group): when each subscription's last read that found nothing began (read_empty);
+        # cleared by any delivery on that key
+        self.empty_reads: dict[tuple[str, str | None], dict[int, float]] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -347,6 +350,7 @@ class TransportBroker:
         if s is None or not s.alive:
             return  # the subscription is closing; the broker takes the delivery back
         key = s.key
+        self.empty_reads.pop(key, None)
         ak = (key, msg.id)
         # A delivery the broker calls first (not redelivered, counter at most 1) is a new stored copy, even
         # when an earlier copy had the same message id (NATS without Nats-Msg-Id, Redis XADD twice): it is
@@ -451,6 +455,14 @@ class TransportBroker:
         s = self.subs.get(sid)
         if (s is None or not s.alive or s.channel not in self.silent or self.tasks or self.unanswered
                 or started < self.settled_at):
+            return
+        # Every live instance of the group must have found nothing since the last delivery: an instance's
+        # empty read can come back in the same loop iteration as another instance's read that took the
+        # copy, before that delivery is traced (seen on Redis: a copy recorded trimmed, then delivered).
+        empties = self.empty_reads.setdefault(s.key, {})
+        empties[sid] = started
+        if any(x.alive and x.key == s.key and empties.get(x.sid, -1.0) < self.settled_at
+               for x in self.subs.values()):
             return
         t = self.tallies.get(s.key)
         if t is None or not t.ready or t.delayed or t.limbo:
