@@ -138,6 +138,7 @@ class RedisTransport:
         self._window = PublishWindow(PUBLISH_WINDOW)
         self._slow = 0                 # publish() calls under way (see publish)
         self.unanswered = 0          # see busy()
+        self.answered_at = 0.0       # loop time of the last XADD answer queued by publish_now
         self._rr = itertools.count()
         self.batch: Any = None
         self.gate = PublishGate()
@@ -255,6 +256,7 @@ class RedisTransport:
 
     def _added(self, fut: asyncio.Future[Any]) -> None:
         self.unanswered -= 1
+        self.answered_at = asyncio.get_running_loop().time()   # a read begun later sees the entry (read_empty)
         self.gate.leave()
         if not fut.cancelled() and fut.exception() is not None and self.sink is not None:
             self.sink.problem(f"XADD: {fut.exception()}")

@@ -121,8 +121,7 @@ class TransportBroker:
         # dead letters waiting in each dead-letter queue (message, the channel it died in), for a redrive
         self.dead_letters: dict[str, dict[str, tuple[Message, str]]] = {}
         self.settled_at = 0.0
-        # per (channel, group): when each subscription's last read that found nothing began (read_empty);
-        # cleared by any delivery on that key
+        # per (channel, group): when each subscription's last empty read began; cleared by a delivery
         self.empty_reads: dict[tuple[str, str | None], dict[int, float]] = {}
 
     # ------------------------------------------------------------------ plumbing
@@ -453,16 +452,16 @@ class TransportBroker:
         time it was found missing rather than when the broker removed it.
         """
         s = self.subs.get(sid)
+        busy = getattr(self.transport, "busy", None)   # also publishes queued without a task (Redis)
         if (s is None or not s.alive or s.channel not in self.silent or self.tasks or self.unanswered
-                or started < self.settled_at):
+                or (busy is not None and busy())
+                or started < max(self.settled_at, getattr(self.transport, "answered_at", 0.0))):
             return
-        # Every live instance of the group must have found nothing since the last delivery: an instance's
-        # empty read can come back in the same loop iteration as another instance's read that took the
-        # copy, before that delivery is traced (seen on Redis: a copy recorded trimmed, then delivered).
+        # every live instance must have found nothing since the last delivery (another's read may hold it)
         empties = self.empty_reads.setdefault(s.key, {})
         empties[sid] = started
-        if any(x.alive and x.key == s.key and empties.get(x.sid, -1.0) < self.settled_at
-               for x in self.subs.values()):
+        since = max(self.settled_at, getattr(self.transport, "answered_at", 0.0))
+        if any(x.alive and x.key == s.key and empties.get(x.sid, -1.0) < since for x in self.subs.values()):
             return
         t = self.tallies.get(s.key)
         if t is None or not t.ready or t.delayed or t.limbo:
