@@ -167,15 +167,15 @@ def table(recs: list[dict[str, Any]], markdown: bool = False) -> str:
     """lesson × broker: the verdicts on each side, what differs, wall time and load."""
     order = {n: i for i, n in enumerate(lesson_ids())}
     recs = sorted(recs, key=lambda r: (order.get(r["lesson"], 99), BROKERS.index(r["broker"])))
-    rows = [["lesson", "broker", "core", "broker", "differs", "wall s (broker)", "load"]]
+    rows = [["lesson", "broker", "core", "broker", "differs", "wall s (broker)", "load", "at"]]
     for r in recs:
         if "error" in r:
             rows.append([r["lesson"], r["broker"], "", "", f"error: {r['error'][:60]}", f"{r['wall_s']:.0f}",
-                         f"{r['load_before']}"])
+                         f"{r['load_before']}", r["started"][-8:-3]])
             continue
         diff = _diff_text(r)
         rows.append([r["lesson"], r["broker"], _verdicts(r["local"]), _verdicts(r["real"]), diff,
-                     f"{r['real']['wall_s']:.0f}", f"{r['load_before']}-{r['load_after']}"])
+                     f"{r['real']['wall_s']:.0f}", f"{r['load_before']}-{r['load_after']}", r["started"][-8:-3]])
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows[1:]]
@@ -194,10 +194,11 @@ def write_docs(path: Path, recs: list[dict[str, Any]]) -> None:
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{path} has no generated section ({BEGIN} ... {END})")
     servers = sorted({f"{r['broker']} {r['real'].get('server', '')}".strip() for r in recs if "real" in r})
-    started = sorted(r["started"] for r in recs)
+    started = sorted(r["started"][-8:] for r in recs)
+    day = max((r["started"][:10] for r in recs if len(r["started"]) > 8), default="")
     loads = [x for r in recs for x in (r.get("load_before"), r.get("load_after")) if x is not None]
-    head = (f"Sweep of {len(recs)} runs ({len({r['lesson'] for r in recs})} lessons), started between "
-            f"{started[0]} and {started[-1]} UTC; load average (1 min) {min(loads)}-{max(loads)}; "
+    head = (f"Sweep of {len(recs)} runs ({len({r['lesson'] for r in recs})} lessons), started {day} between "
+            f"{started[0]} and {started[-1]} UTC (column `at`); load average (1 min) {min(loads)}-{max(loads)}; "
             f"{', '.join(servers)}. Verdicts in check order (✓ pass, ✗ fail, ? unknown); \"n/a on X\": "
             "a difference the broker's capabilities explain (`--compare` says \"not applicable on X\").")
     body = f"{BEGIN}\n{head}\n\n{table(recs, markdown=True)}\n{END}"
