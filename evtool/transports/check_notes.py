@@ -2,8 +2,9 @@
 
 Some checks measure a mechanism the broker lacks, so its verdict on the broker says nothing about the
 scenario: RabbitMQ 3.10 has no per-queue consumer timeout (no lease of the channel's `ack_timeout` ever
-expires there), a Redis stream cannot refuse a publish (a capacity is `XADD MAXLEN ~`), and `patterns:` run
-on the local engine only. `not_applicable` names each such check with the reason; a run on the broker keeps
+expires there), a Redis stream cannot refuse a publish (a capacity is `XADD MAXLEN ~`), a partitioned log
+has no partitions or rebalances on RabbitMQ, NATS and Redis, and `patterns:` run on the local engine only
+(their checks, and checks of the consumers only they feed). `not_applicable` names each such check with the reason; a run on the broker keeps
 it in ``outcome.extra["not_applicable"]`` and `--compare` prints "not applicable on BROKER" next to a verdict
 that differs from the core's, instead of a silent difference (docs/transports.md).
 """
