@@ -241,6 +241,18 @@ class PublishWindow:
     async def __aexit__(self, *exc: object) -> None:
         self._release()
 
+    def try_enter(self) -> bool:
+        """Take a slot without waiting when one is free and nobody queues for it (a publish that settles
+        through a callback); the caller calls `leave` once answered. False: take the awaiting path."""
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        return False
+
+    def leave(self) -> None:
+        """Give back a slot taken with `try_enter`."""
+        self._release()
+
     def _release(self) -> None:
         while self.waiters:
             fut = self.waiters.popleft()
