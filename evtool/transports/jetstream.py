@@ -114,6 +114,8 @@ class NatsTransport:
         self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None]] = deque()
         self._sending = False
         self._background: set[asyncio.Task[Any]] = set()
+        self._acks: list[Any] = []          # deliveries whose +ACK waits for `_send_acks`
+        self._acking = False
         self.gate = PublishGate()
         self.consumers: set[tuple[str, str | None]] = set()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
@@ -483,6 +485,35 @@ class NatsTransport:
     def forget(handle: _Held) -> None:
         """The delivery's lease ran out (redelivered): give its credit back, settle nothing."""
         handle.release()
+
+    def ack_now(self, handle: _Held) -> bool:
+        """Queue the +ACK without a task of its own: the acks of one loop iteration are written together
+        (`_send_acks`), each still the reply to its own message, what `Msg.ack` sends."""
+        handle.release()
+        if handle.pull.alive:
+            self._acks.append(handle.m)
+            if not self._acking:
+                self._acking = True
+                asyncio.ensure_future(self._send_acks())
+        return True
+
+    async def _send_acks(self) -> None:
+        try:
+            while self._acks:
+                ms, self._acks = self._acks, []
+                for m in ms:
+                    await self.nc.publish(m.reply)      # `Msg.ack`: an empty message to the reply subject
+                    m._ackd = True
+        except Exception as exc:  # noqa: BLE001 - the connection closed: JetStream redelivers after AckWait
+            self._acks = []
+            if self.sink is not None:
+                self.sink.problem(f"ack: {exc}")
+        finally:
+            self._acking = False
+
+    def busy(self) -> bool:
+        """Acks queued without a task and not yet handed to the client: the drain waits for them."""
+        return bool(self._acks)
 
     async def ack(self, handle: _Held) -> None:
         """+ACK."""
