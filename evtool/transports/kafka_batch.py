@@ -1,12 +1,15 @@
 """The Kafka adapter's publisher: the records of one event-loop iteration go to the broker as one record batch
 per partition (aiokafka's `send_batch`), instead of one task and one `send` per record.
 
-Kafka's producer batches records anyway ("the producer will attempt to batch records together into fewer
-requests whenever multiple records are being sent to the same partition",
-https://kafka.apache.org/documentation/#producerconfigs_batch.size); here the batch is built by evtool, so no
+Kafka's producer batches records anyway ("The producer will attempt to batch records together into fewer
+requests whenever multiple records are being sent to the same partition", batch.size in
+https://kafka.apache.org/documentation/#producerconfigs, as quoted at
+https://mail-archive.com/users@kafka.apache.org/msg13490.html; "Messages (aka Records) are always written in
+batches", https://kafka.apache.org/42/implementation/message-format); here the batch is built by evtool, so no
 task waits per record. Each record still gets its own answer: the batch's base offset plus the record's offset
-delta within the batch (aiokafka's `MessageBatch.done` gives each record ``base_offset + metadata.offset``), and
-a batch the broker refuses fails each of its records. The partition is the one aiokafka's own partitioner picks
+delta within the batch (aiokafka's `MessageBatch.done` gives each record ``base_offset + metadata.offset``;
+tests/transports/test_pipelined_publish.py reads each back at that offset), and a batch the broker refuses
+fails each of its records. The partition is the one aiokafka's own partitioner picks
 for the record's key (`AIOKafkaProducer._partition`), as `send` would.
 """
 
