@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import os
 import uuid
 from collections import deque
@@ -398,11 +399,15 @@ _FIELDS = ("id", "channel", "key", "headers", "payload", "type", "version", "pub
            "correlation_id", "tag", "producer", "reply_to")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)   # json.dumps would build one per call
+_GET_FIELDS = operator.attrgetter(*_FIELDS)
+
+
 def encode_message(msg: Message) -> bytes:
     """The message as compact JSON (its death history travels in broker headers, not in the body)."""
-    doc = {f: getattr(msg, f) for f in _FIELDS}
+    doc = dict(zip(_FIELDS, _GET_FIELDS(msg), strict=True))
     doc["deaths"] = [d.as_dict() for d in msg.deaths]
-    return json.dumps(doc, separators=(",", ":"), default=str).encode()
+    return _ENCODER.encode(doc).encode()
 
 
 def decode_message(body: bytes) -> Message:
