@@ -73,52 +73,78 @@ def deaths_from_headers(headers: dict[str, Any] | None, queue_names: dict[str, t
 
 
 class _Acks:
-    """The acks of one consumer channel, sent together once per event-loop iteration.
+    """The acks of one consumer channel, sent once per event-loop iteration (by `_AckWriter`).
 
-    Each basic.ack is one frame and one socket write; with several deliveries settled in one iteration the
-    prefix of the channel's unsettled tags that are all being acked goes out as one ack with ``multiple``
-    set ("the delivery tag is treated as 'up to and including', so that the client can acknowledge multiple
-    messages with a single method", https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack), the rest
-    one by one. A tag leaves `open` only once its own ack, nack or reject is queued for the socket, so a
-    multiple ack never covers a delivery that is still held (a nack waiting out its delay)."""
+    Each basic.ack is one frame; with several deliveries settled in one iteration the prefix of the channel's
+    unsettled tags that are all being acked goes out as one ack with ``multiple`` set ("the delivery tag is
+    treated as 'up to and including', so that the client can acknowledge multiple messages with a single
+    method", https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack), the rest one by one. A tag leaves
+    `open` only once its own ack, nack or reject is queued for the socket, so a multiple ack never covers a
+    delivery that is still held (a nack waiting out its delay)."""
 
-    __slots__ = ("ch", "open", "pending", "scheduled")
+    __slots__ = ("ch", "open", "pending", "writer")
 
-    def __init__(self, ch: Any) -> None:
+    def __init__(self, ch: Any, writer: _AckWriter) -> None:
         self.ch = ch
         self.open: set[int] = set()       # delivered, not yet settled on the wire
         self.pending: list[int] = []      # acked by the run, to be written
-        self.scheduled = False
+        self.writer = writer
 
     def ack(self, tag: int) -> None:
         """Queue the ack of `tag` for the end of this loop iteration."""
+        if not self.pending:
+            self.writer.dirty.append(self)
+            self.writer.schedule()
         self.pending.append(tag)
-        if not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush(self) -> None:
-        self.scheduled = False
+    def take(self) -> list[tuple[int, bool]]:
+        """The (delivery tag, multiple) acks to write now for the pending tags."""
         tags, self.pending = sorted(self.pending), []
         if self.ch.is_closed:
-            return
+            return []
         acked = set(tags)
         rest = self.open - acked
         low = min(rest) if rest else None
         prefix = [t for t in tags if low is None or t < low]
         self.open = rest
-        singles = tags[len(prefix):]
         frames = ([(prefix[-1], True)] if len(prefix) > 1 else [(t, False) for t in prefix])
-        frames += [(t, False) for t in singles]
-        if frames:
-            asyncio.ensure_future(self._send(frames))
+        return frames + [(t, False) for t in tags[len(prefix):]]
 
-    async def _send(self, frames: list[tuple[int, bool]]) -> None:
+
+class _AckWriter:
+    """Writes the acks of every consumer channel of one iteration in one socket write (frames of several
+    channels may share a write; each frame names its channel)."""
+
+    __slots__ = ("conn", "dirty", "scheduled")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.dirty: list[_Acks] = []
+        self.scheduled = False
+
+    def schedule(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        from aiormq.abc import ChannelFrame
+        from pamqp.commands import Basic
+
+        self.scheduled = False
+        dirty, self.dirty = self.dirty, []
+        parts = []
+        for acks in dirty:
+            frames = [Basic.Ack(delivery_tag=t, multiple=m) for t, m in acks.take()]
+            if frames:
+                parts.append(ChannelFrame.marshall(channel_number=acks.ch.number, frames=frames).payload)
+        if not parts or self.conn is None or self.conn.is_closed:
+            return
+        frame = ChannelFrame(payload=b"".join(parts), should_close=False)
         try:
-            for tag, multiple in frames:
-                await self.ch.basic_ack(tag, multiple=multiple, wait=False)
-        except Exception:  # noqa: BLE001, S110 - the channel closed meanwhile: the broker requeued them
-            pass
+            self.conn.write_queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            asyncio.ensure_future(self.conn.write_queue.put(frame))
 
 
 def _delivery_error() -> type[BaseException]:
@@ -166,6 +192,7 @@ class RabbitMQTransport:
         self.names: dict[str, tuple[str, str | None]] = {}
         self.sub_channels: dict[int, Any] = {}
         self.acks: dict[int, _Acks] = {}                                  # id(channel) -> its ack batcher
+        self._ack_writer: _AckWriter | None = None
         self.observers: list[Any] = []
         self.held_dead: dict[str, dict[str, tuple[Message, Any]]] = {}   # dead-letter queue -> held by observers
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
@@ -480,7 +507,9 @@ class RabbitMQTransport:
         sid = spec.sid
         sink = self.sink
         assert sink is not None
-        acks = self.acks[id(ch)] = _Acks(ch)
+        if self._ack_writer is None:
+            self._ack_writer = _AckWriter(self.conn)
+        acks = self.acks[id(ch)] = _Acks(ch, self._ack_writer)
 
         async def on_message(message: Any) -> None:
             msg, source = self._message(message)
