@@ -166,3 +166,56 @@ def test_publish_window_try_enter_takes_free_slots_and_never_jumps_the_queue() -
         return order
 
     assert asyncio.run(go()) == ["queued"]
+
+
+class _FakeChannel:
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.is_closed = False
+
+
+class _FakeConnection:
+    def __init__(self) -> None:
+        self.is_closed = False
+        self.write_queue: asyncio.Queue[Any] = asyncio.Queue()
+
+
+def _frames(payload: bytes) -> list[tuple[int, int, bool]]:
+    """(channel, delivery tag, multiple) of every Basic.Ack frame in `payload`."""
+    import pamqp.frame
+
+    out = []
+    while payload:
+        used, channel, frame = pamqp.frame.unmarshal(payload)
+        payload = payload[used:]
+        out.append((channel, frame.delivery_tag, frame.multiple))
+    return out
+
+
+def test_rabbitmq_acks_of_one_iteration_share_one_write_and_multiple_never_covers_a_held_tag() -> None:
+    """RabbitMQ, Consumer Acknowledgements (https://www.rabbitmq.com/docs/confirms, in translation at
+    https://codetds.com/article/2383524): given delivery tags 5, 6, 7 and 8 unacknowledged on a channel, an
+    ack with delivery tag 8 and multiple set acknowledges all of 5 to 8. So a multiple ack may only cover tags
+    the run acked: with deliveries 1-6 open on one channel and 1, 2, 3, 5 acked while 4 is still held, the
+    channel writes one multiple ack up to 3 and a single ack of 5; another channel's ack goes in the same
+    socket write (frames name their channel)."""
+    from evtool.transports.amqp import _Acks, _AckWriter
+
+    async def go() -> tuple[list[tuple[int, int, bool]], set[int], int]:
+        conn = _FakeConnection()
+        writer = _AckWriter(conn)
+        a, b = _Acks(_FakeChannel(3), writer), _Acks(_FakeChannel(4), writer)
+        a.open.update(range(1, 7))
+        b.open.add(1)
+        for tag in (2, 1, 5, 3):
+            a.ack(tag)
+        b.ack(1)
+        await asyncio.sleep(0)          # the end of the iteration
+        writes = conn.write_queue.qsize()
+        frame = conn.write_queue.get_nowait()
+        return _frames(frame.payload), a.open, writes
+
+    frames, still_open, writes = asyncio.run(go())
+    assert writes == 1
+    assert frames == [(3, 3, True), (3, 5, False), (4, 1, False)]
+    assert still_open == {4, 6}
