@@ -401,6 +401,7 @@ _FIELDS = ("id", "channel", "key", "headers", "payload", "type", "version", "pub
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)   # json.dumps would build one per call
 _GET_FIELDS = operator.attrgetter(*_FIELDS)
+_GET_DOC = operator.itemgetter(*_FIELDS)
 
 
 def encode_message(msg: Message) -> bytes:
@@ -413,10 +414,14 @@ def encode_message(msg: Message) -> bytes:
 def decode_message(body: bytes) -> Message:
     """The message `encode_message` wrote (deaths included, TTL not)."""
     doc = json.loads(body)
-    deaths = tuple(DeathRecord(d["channel"], d["reason"], d["count"], d["first_time"], d["last_time"], d.get("key"))
-                   for d in doc.pop("deaths", ()))
-    msg = Message(**{f: doc.get(f) for f in _FIELDS if f in doc})
-    msg.deaths = deaths
+    try:
+        msg = Message(*_GET_DOC(doc))      # every field present: `_FIELDS` is Message's positional order
+    except KeyError:
+        msg = Message(**{f: doc[f] for f in _FIELDS if f in doc})
+    raw = doc.get("deaths")
+    if raw:
+        msg.deaths = tuple(DeathRecord(d["channel"], d["reason"], d["count"], d["first_time"], d["last_time"],
+                                       d.get("key")) for d in raw)
     return msg
 
 

@@ -219,3 +219,22 @@ def test_rabbitmq_acks_of_one_iteration_share_one_write_and_multiple_never_cover
     assert writes == 1
     assert frames == [(3, 3, True), (3, 5, False), (4, 1, False)]
     assert still_open == {4, 6}
+
+
+def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
+    """`decode_message` builds the Message positionally from `_FIELDS` (one call instead of a keyword dict):
+    the order must stay Message's own, and every field must come back in its place."""
+    import inspect
+
+    from evtool.core.message import DeathRecord
+    from evtool.transports.base import _FIELDS, encode_message
+
+    params = list(inspect.signature(Message.__init__).parameters)[1:1 + len(_FIELDS)]
+    assert tuple(params) == _FIELDS
+    msg = Message(id="i", channel="c", key="k", headers={"h": "1"}, payload={"p": [1]}, type="t", version=3,
+                  published_at=4, seq=5, causation_id="ca", correlation_id="co", tag="tg", producer="pr",
+                  reply_to="rt")
+    msg.deaths = (DeathRecord("c", "rejected", 2, 7, 8, "k"),)
+    back = decode_message(encode_message(msg))
+    assert [getattr(back, f) for f in _FIELDS] == [getattr(msg, f) for f in _FIELDS]
+    assert [d.as_dict() for d in back.deaths] == [d.as_dict() for d in msg.deaths]
