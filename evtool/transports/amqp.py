@@ -26,6 +26,7 @@ basic.ack or basic.nack settles it.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
@@ -153,6 +154,17 @@ def _delivery_error() -> type[BaseException]:
     return DeliveryError
 
 
+def _relay(src: asyncio.Future[bool], out: asyncio.Future[bool]) -> None:
+    if out.done():
+        return
+    if src.cancelled():
+        out.cancel()
+    elif src.exception() is not None:
+        out.set_exception(src.exception())  # type: ignore[arg-type]
+    else:
+        out.set_result(src.result())
+
+
 def _settle(confirm: asyncio.Future[Any], out: asyncio.Future[bool]) -> None:
     """A publish's confirm as a bool: True on basic.ack, False on basic.nack (aiormq turns it into
     DeliveryError, aiormq/channel.py `_confirm_delivery`: the publish was refused, e.g. reject-publish at
@@ -199,6 +211,7 @@ class RabbitMQTransport:
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
         self._slow = 0                  # publish() calls under way (see publish_now)
+        self._backlog: deque[tuple[str, Message, asyncio.Future[bool]]] = deque()   # waiting for a slot
         self._outbox: list[Any] = []    # frames of the publishes queued for the next write (see _enqueue)
         self._sending = False
         self._frame_types: tuple[Any, Any, Any] = (None, None, None)   # pamqp's, imported at connect
@@ -402,20 +415,38 @@ class RabbitMQTransport:
 
     def publish_now(self, channel: str, msg: Message) -> asyncio.Future[bool] | None:
         """Queue the publish on the next batch without a task of its own (see `_enqueue`); the future settles
-        on the broker's confirm: True acked, False nacked (reject-publish at x-max-length). None when the
-        window is full, a late queue is being declared or a `publish` waits: the caller then uses `publish`,
-        which waits its turn, so a later publish never overtakes an earlier one."""
-        if self._slow or self.pub is None or self.pub.is_closed or not self._window.try_enter():
+        on the broker's confirm: True acked, False nacked (reject-publish at x-max-length). With the window
+        full it waits in `_backlog`, in order, and goes out when a confirm frees a slot. None while a late
+        queue is being declared or a `publish` waits: the caller then uses `publish`, which waits its turn,
+        so a later publish never overtakes an earlier one."""
+        if self._slow or self.pub is None or self.pub.is_closed or not self.gate.enter_now():
             return None
-        if not self.gate.enter_now():
+        out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._backlog or not self._window.try_enter():
+            self._backlog.append((channel, msg, out))
+        elif not self._start(channel, msg, out):
             self._window.leave()
-            return None
-        fut = self._enqueue(channel, msg)
-        fut.add_done_callback(self._left)
-        return fut
+        return out
+
+    def _start(self, channel: str, msg: Message, out: asyncio.Future[bool]) -> bool:
+        """Send a publish that holds a window slot; its answer settles `out`, then frees the slot (`_left`).
+        False when it could not be sent (the channel closed): `out` has the error, the slot is still held."""
+        try:
+            sent = self._enqueue(channel, msg)
+        except Exception as exc:  # noqa: BLE001 - reported through `out`
+            self.gate.leave()
+            out.set_exception(exc)
+            return False
+        sent.add_done_callback(lambda f: _relay(f, out))
+        out.add_done_callback(self._left)
+        return True
 
     def _left(self, _fut: asyncio.Future[bool]) -> None:
+        """A publish of `publish_now` was answered: its slot goes to the oldest one in the backlog."""
         self.gate.leave()
+        while self._backlog:
+            if self._start(*self._backlog.popleft()):
+                return
         self._window.leave()
 
     async def publish(self, channel: str, msg: Message) -> bool:

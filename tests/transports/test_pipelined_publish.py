@@ -34,12 +34,15 @@ class _Sink:
         self.problems.append(text)
 
 
-async def _rabbit(url: str) -> tuple[list[bool], int, list[str]]:
+async def _rabbit(url: str, window: int | None = None, capacity: int = 2, n: int = 6
+                  ) -> tuple[list[bool], int, list[str]]:
     from evtool.transports.amqp import RabbitMQTransport
 
     t = RabbitMQTransport(url, classic=True)
+    if window is not None:
+        t._window = PublishWindow(window)
     await t.connect()
-    plan = ChannelPlan("jobs", "queue", capacity=2, overflow="reject_publish", durable=False)
+    plan = ChannelPlan("jobs", "queue", capacity=capacity, overflow="reject_publish", durable=False)
     sink = _Sink()
     await t.declare(Topology(new_prefix(), {"jobs": plan}), sink)
     writes = 0
@@ -53,11 +56,11 @@ async def _rabbit(url: str) -> tuple[list[bool], int, list[str]]:
 
     queue.put = counting_put  # type: ignore[method-assign]
     try:
-        futs = [t.publish_now("jobs", Message(id=f"m{i}", channel="jobs")) for i in range(6)]
+        futs = [t.publish_now("jobs", Message(id=f"m{i}", channel="jobs")) for i in range(n)]
         assert all(f is not None for f in futs), "an open window takes every publish without a task"
         answers = list(await asyncio.gather(*futs))  # type: ignore[arg-type]
         # the slow path (a publish that awaits its turn) is numbered on the same channel after them
-        answers.append(await t.publish("jobs", Message(id="m6", channel="jobs")))
+        answers.append(await t.publish("jobs", Message(id=f"m{n}", channel="jobs")))
     finally:
         queue.put = put  # type: ignore[method-assign]
         await t.cleanup()
@@ -82,6 +85,18 @@ def test_rabbitmq_batched_publishes_each_get_their_own_confirm(rabbitmq_url: str
     answers, writes, problems = asyncio.run(_rabbit(rabbitmq_url))
     assert answers == [True, True, False, False, False, False, False]
     assert writes == 2          # the six together, then the seventh
+    assert problems == []
+
+
+@pytest.mark.broker
+def test_rabbitmq_publishes_past_the_window_wait_in_order_without_a_task(rabbitmq_url: str) -> None:
+    """The same documentation as above. With a window of 2 confirms outstanding, eight publishes issued at
+    once to a queue of x-max-length 3: the six over the window wait in the backlog and go out, in order, as
+    confirms free slots, so the first three are acked and the other five nacked, then the awaiting path's
+    publish after them is nacked too."""
+    answers, writes, problems = asyncio.run(_rabbit(rabbitmq_url, window=2, capacity=3, n=8))
+    assert answers == [True] * 3 + [False] * 6
+    assert writes > 2                   # the backlog went out as slots came free
     assert problems == []
 
 
