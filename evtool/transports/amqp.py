@@ -154,6 +154,29 @@ def _delivery_error() -> type[BaseException]:
     return DeliveryError
 
 
+def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
+    """Hand each delivery of `ch` to `deliver` from aiormq's channel reader, without the task aiormq starts
+    per delivery for the consumer callback (`Channel._on_deliver_frame`): the same frames are read the same
+    way (content header, then the body), and a delivery for a consumer no longer registered is dropped, as
+    there. `deliver` does not wait on anything; an error in it is reported instead of closing the channel.
+    Left as aiormq has it when its internals are not the ones this was written against (aiormq 7.2)."""
+    get_header = getattr(ch, "_Channel__get_content_header", None)
+    if get_header is None or not hasattr(ch, "_read_content") or not hasattr(ch, "_on_deliver_frame"):
+        return
+
+    async def on_deliver_frame(frame: Any) -> None:
+        header = await get_header()
+        message = await ch._read_content(frame, header)
+        if frame.consumer_tag is None or frame.consumer_tag not in ch.consumers:
+            return
+        try:
+            deliver(message)
+        except Exception as exc:  # noqa: BLE001 - reported; the channel goes on, as after a callback error
+            sink.problem(f"delivery on channel {ch.number}: {type(exc).__name__}: {exc}")
+
+    ch._on_deliver_frame = on_deliver_frame
+
+
 def _relay(src: asyncio.Future[bool], out: asyncio.Future[bool]) -> None:
     if out.done():
         return
@@ -542,7 +565,7 @@ class RabbitMQTransport:
             self._ack_writer = _AckWriter(self.conn)
         acks = self.acks[id(ch)] = _Acks(ch, self._ack_writer)
 
-        async def on_message(message: Any) -> None:
+        def deliver(message: Any) -> None:
             msg, source = self._message(message)
             if msg.deaths:
                 self._observe_death(queue, msg, source)
@@ -551,6 +574,10 @@ class RabbitMQTransport:
             acks.open.add(message.delivery.delivery_tag)
             sink.deliver(sid, msg, count, bool(message.delivery.redelivered), (ch, message.delivery.delivery_tag))
 
+        async def on_message(message: Any) -> None:
+            deliver(message)
+
+        _deliver_in_reader(ch, deliver, sink)
         await ch.basic_consume(queue, on_message, no_ack=False)
 
     async def unsubscribe(self, sid: int, reason: str) -> None:
