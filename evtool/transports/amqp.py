@@ -265,6 +265,16 @@ class RabbitMQTransport:
         from pamqp.header import ContentHeader
 
         self._frame_types = (ContentBody, Basic, ContentHeader)
+        self.pub.closing.add_done_callback(self._pub_closed)
+
+    def _pub_closed(self, closing: asyncio.Future[Any]) -> None:
+        """The publish channel closed (the broker closed it, or the run ended): every publish still waiting
+        for its confirm fails with the reason (aiormq fails only the futures it created itself)."""
+        why = None if closing.cancelled() else closing.exception()
+        exc = TransportError(f"the RabbitMQ publish channel closed{f': {why}' if why else ''}")
+        for confirm in list(self.pub.confirmations.values()) if self.pub is not None else []:
+            if isinstance(confirm, asyncio.Future) and not confirm.done():
+                confirm.set_exception(exc)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -514,7 +524,7 @@ class RabbitMQTransport:
                                  expiration=str(max(1, msg.ttl_ns // 1_000_000)) if msg.ttl_ns else None)
         body = encode_message(msg)
         pub.delivery_tag += 1
-        confirm = pub.create_future()       # rejected by aiormq if the channel closes
+        confirm = asyncio.get_running_loop().create_future()     # failed by `_pub_closed` if the channel closes
         pub.confirmations[pub.delivery_tag] = confirm
         out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         confirm.add_done_callback(lambda f: _settle(f, out))

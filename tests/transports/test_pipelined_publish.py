@@ -280,3 +280,33 @@ def test_rabbitmq_publish_frames_are_the_bytes_pamqp_writes() -> None:
                                                                                      body_size=len(body))]
             frames += [ContentBody(body[i:i + 100]) for i in range(0, len(body), 100)]
             assert got == ChannelFrame.marshall(channel_number=7, frames=frames).payload
+
+
+async def _rabbit_closed(url: str) -> list[str]:
+    from evtool.transports.amqp import RabbitMQTransport
+
+    t = RabbitMQTransport(url, classic=True)
+    await t.connect()
+    topo = Topology(new_prefix(), {"ev": ChannelPlan("ev", "topic", groups=["g"], durable=False)})
+    await t.declare(topo, _Sink())
+    try:
+        await t.admin.exchange_delete(t.physical("ev"))   # the next publish to it closes the channel
+        futs = [t.publish_now("ev", Message(id=f"m{i}", channel="ev")) for i in range(3)]
+        done = await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), timeout=5)  # type: ignore[arg-type]
+    finally:
+        t.exchanges.clear()
+        await t.cleanup()
+        await t.close()
+    return [type(d).__name__ for d in done]
+
+
+@pytest.mark.broker
+def test_rabbitmq_publishes_waiting_for_confirms_fail_when_the_channel_closes(rabbitmq_url: str) -> None:
+    """"Publishing to a nonexistent exchange closes the channel with a 404 ... AMQP publishing is asynchronous,
+    so the broker reports this by closing the channel with a 404 rather than returning an error to the publish
+    call itself" (https://devopsaitoolkit.com/blog/rabbitmq-error-basic-publish-failed/; checked on 3.10.8
+    here: the channel closes with NOT_FOUND). Publishes already waiting for their confirm then fail (within
+    seconds) instead of waiting for ever: evtool registers their confirm futures itself, so it fails them when
+    the channel's `closing` completes."""
+    got = asyncio.run(_rabbit_closed(rabbitmq_url))
+    assert len(got) == 3 and all(name != "bool" for name in got), got
