@@ -47,7 +47,7 @@ from evtool.transports.base import (
     decode_message,
     redact_url,
 )
-from evtool.transports.kafka_batch import BatchPublisher
+from evtool.transports.kafka_batch import BatchPublisher, answered
 
 NS = 1_000_000_000
 DEFAULT_SESSION_NS = 2 * NS
@@ -302,21 +302,10 @@ class KafkaTransport:
 
     def _answer(self, channel: str, sent: asyncio.Future[bool]) -> asyncio.Future[bool]:
         """The record's answer as a bool: an error the broker returned is a problem and a refusal (False)."""
-        out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def done(f: asyncio.Future[bool]) -> None:
-            if out.done():
-                return
-            exc = None if f.cancelled() else f.exception()
-            if exc is not None or f.cancelled():
-                if self.sink is not None:
-                    self.sink.problem(f"produce to {self.topic(channel)}: {exc or 'cancelled'}")
-                out.set_result(False)
-            else:
-                out.set_result(True)
-
-        sent.add_done_callback(done)
-        return out
+        def report(exc: BaseException | None) -> None:
+            if self.sink is not None:
+                self.sink.problem(f"produce to {self.topic(channel)}: {exc or 'cancelled'}")
+        return answered(sent, report)
 
     def _stored(self, channel: str, msg: Message, partition: int, offset: int) -> None:
         """A record the broker stored: the partition's end moves; a keyed record's partition is checked against

@@ -104,3 +104,21 @@ class BatchPublisher:
             else:
                 self.stored(channel, msg, p, done.result().offset + delta)
                 fut.set_result(True)
+
+
+def answered(sent: asyncio.Future[bool], report: Callable[[BaseException | None], None]) -> asyncio.Future[bool]:
+    """`sent` as a bool that never fails: an error (or a cancel) is reported and answers False (refused)."""
+    out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def done(f: asyncio.Future[bool]) -> None:
+        if out.done():
+            return
+        exc = None if f.cancelled() else f.exception()
+        if exc is not None or f.cancelled():
+            report(exc)
+            out.set_result(False)
+        else:
+            out.set_result(True)
+
+    sent.add_done_callback(done)
+    return out
