@@ -22,8 +22,11 @@ consumer, a commit after each ack); SQS runs it on moto's server, an emulator wh
 AWS (batched SendMessageBatch / DeleteMessageBatch of 10, ReceiveMessage of up to 10 with long polling),
 so it gets fewer messages by default.
 
+Each target runs `--runs` times (3 by default), evtool and its anchor back to back in every round; the table
+gives the medians and every round's ratio.
+
     python benchmarks/brokers_bench.py [--messages 20000] [--sqs-messages 3000] [--local-messages 200000]
-                                       [--only rabbitmq,nats,kafka,sqs]
+                                       [--only rabbitmq,nats,redis,kafka,sqs] [--runs 3]
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from evtool.scenario.loader import load_text
 from evtool.sim.engine import Engine
 from evtool.transports.base import PROFILE_OF, TRANSPORTS, probe
 from evtool.transports.runner import run_on_transport
+
+TARGET = 5_000
+"""Messages per second every transport should hold on this machine (issue 14)."""
 
 REFERENCE = """
 evtool: "1"
@@ -255,39 +261,65 @@ def anchor(transport: str, messages: int) -> tuple[int, int] | None:
     return round(messages / wall), round((time.process_time() - c0) / messages * 1e6)
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
 def main() -> None:
-    """Run the benchmark and print one JSON line per target, then a summary table."""
+    """Run the benchmark (`--runs` rounds, each evtool then its anchor back to back), print one JSON line per
+    target and round, then a table: the median msg/s of each side, the median of the per-round ratios, and the
+    per-round ratios themselves."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=20_000, help="messages per real broker")
     ap.add_argument("--sqs-messages", type=int, default=500, help="messages on the SQS endpoint")
     ap.add_argument("--local-messages", type=int, default=200_000, help="messages on the local core")
     ap.add_argument("--only", default=",".join(TRANSPORTS), help="comma-separated brokers to include")
+    ap.add_argument("--runs", type=int, default=3, help="rounds per target (the table gives medians)")
     args = ap.parse_args()
-    rows = [local(args.local_messages)]
-    for t in args.only.split(","):
+    targets = ["local", *args.only.split(",")]
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
+    skipped: dict[str, str] = {}
+    for t in targets[1:]:
         why = probe(t)
         if why is not None:
-            rows.append({"target": t, "skipped": why})
-            continue
-        n = args.sqs_messages if t == "sqs" else args.messages
-        row = real(t, n)
-        got = anchor(t, n)
-        if got is not None:
-            row["anchor_msg_per_s"], row["anchor_cpu_us_per_msg"] = got
-            row["ratio"] = round(float(row["msg_per_s"]) / float(row["anchor_msg_per_s"]), 2)
-        rows.append(row)
-    for r in rows:
-        print(json.dumps(r))
+            skipped[t] = why
+    for run in range(1, args.runs + 1):
+        for t in targets:
+            if t in skipped:
+                continue
+            if t == "local":
+                row = local(args.local_messages)
+            else:
+                n = args.sqs_messages if t == "sqs" else args.messages
+                row = real(t, n)
+                got = anchor(t, n)
+                if got is not None:
+                    row["anchor_msg_per_s"], row["anchor_cpu_us_per_msg"] = got
+                    row["ratio"] = round(float(row["msg_per_s"]) / float(row["anchor_msg_per_s"]), 2)
+            row["run"] = run
+            rows[t].append(row)
+            print(json.dumps(row), flush=True)
     print()
-    print(f"{'target':<10} {'messages':>9} {'evtool msg/s':>13} {'plain client':>13} {'ratio':>6} "
-          f"{'evtool CPU µs/msg':>18} {'plain CPU µs/msg':>17}")
-    for r in rows:
-        if "skipped" in r:
-            print(f"{r['target']:<10} skipped: {r['skipped']}")
-        else:
-            print(f"{r['target']:<10} {r['messages']:>9} {r['msg_per_s']:>13} {str(r.get('anchor_msg_per_s', '-')):>13} "
-                  f"{str(r.get('ratio', '-')):>6} {str(r.get('cpu_us_per_msg', '-')):>18} "
-                  f"{str(r.get('anchor_cpu_us_per_msg', '-')):>17}")
+    print(f"medians of {args.runs} run(s); ratio = evtool msg/s / plain-client msg/s, measured back to back")
+    print(f"{'target':<9} {'msgs':>6} {'evtool/s':>9} {'plain/s':>8} {'ratio':>6} {'ratios per run':<17} "
+          f"{'µs/msg':>7} {'plain':>6}  (issue 14's target: {TARGET:,} msg/s on every transport)")
+    for t in targets:
+        if t in skipped:
+            print(f"{t:<9} skipped: {skipped[t]}")
+            continue
+        rs = rows[t]
+        med = round(_median([float(r["msg_per_s"]) for r in rs]))
+        cpu = round(_median([float(r["cpu_us_per_msg"]) for r in rs]))
+        ratios = [r["ratio"] for r in rs if "ratio" in r]
+        plain = [float(r["anchor_msg_per_s"]) for r in rs if "anchor_msg_per_s" in r]
+        pcpu = [float(r["anchor_cpu_us_per_msg"]) for r in rs if "anchor_cpu_us_per_msg" in r]
+        bad = [r for r in rs if r.get("outcome", "passed") != "passed" or r.get("drain", "complete") != "complete"]
+        print(f"{t:<9} {rs[0]['messages']:>6} {med:>9} {round(_median(plain)) if plain else '-':>8} "
+              f"{round(_median(ratios), 2) if ratios else '-':>6} {' '.join(str(x) for x in ratios) or '-':<17} "
+              f"{cpu:>7} {round(_median(pcpu)) if pcpu else '-':>6}"
+              + ("" if t == "local" else "  below target" if med < TARGET else "  at target")
+              + ("  (a run did not pass)" if bad else ""))
 
 
 if __name__ == "__main__":

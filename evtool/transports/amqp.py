@@ -18,12 +18,16 @@ Mapping (docs/transports.md has the full table):
 Each consumer instance has its own AMQP channel with ``basic.qos`` = its
 prefetch; a crash closes that channel, so RabbitMQ requeues its unacked
 deliveries at once. Publishes go through one channel in confirm mode and are
-pipelined (each publish awaits its own confirm).
+pipelined: every publish of a loop iteration goes out in one socket write, up to
+`PUBLISH_WINDOW` await their confirms at once, and each message's own
+basic.ack or basic.nack settles it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import struct
+from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
@@ -44,6 +48,9 @@ from evtool.transports.base import (
 QUORUM_PREFETCH_CAP = 2000
 PUBLISH_WINDOW = 2000
 """Most publishes awaiting their confirm at once."""
+
+_BODY_HEAD = struct.Struct(">BHI")
+"""An AMQP frame's header: type, channel, payload size."""
 
 REASONS = {"rejected": "rejected", "expired": "expired", "maxlen": "overflow", "delivery_limit": "max_deliveries"}
 """RabbitMQ x-death reasons -> evtool's."""
@@ -71,52 +78,136 @@ def deaths_from_headers(headers: dict[str, Any] | None, queue_names: dict[str, t
 
 
 class _Acks:
-    """The acks of one consumer channel, sent together once per event-loop iteration.
+    """The acks of one consumer channel, sent once per event-loop iteration (by `_AckWriter`).
 
-    Each basic.ack is one frame and one socket write; with several deliveries settled in one iteration the
-    prefix of the channel's unsettled tags that are all being acked goes out as one ack with ``multiple``
-    set ("the delivery tag is treated as 'up to and including', so that the client can acknowledge multiple
-    messages with a single method", https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack), the rest
-    one by one. A tag leaves `open` only once its own ack, nack or reject is queued for the socket, so a
-    multiple ack never covers a delivery that is still held (a nack waiting out its delay)."""
+    Each basic.ack is one frame; with several deliveries settled in one iteration the prefix of the channel's
+    unsettled tags that are all being acked goes out as one ack with ``multiple`` set ("the delivery tag is
+    treated as 'up to and including', so that the client can acknowledge multiple messages with a single
+    method", https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack), the rest one by one. A tag leaves
+    `open` only once its own ack, nack or reject is queued for the socket, so a multiple ack never covers a
+    delivery that is still held (a nack waiting out its delay)."""
 
-    __slots__ = ("ch", "open", "pending", "scheduled")
+    __slots__ = ("ch", "open", "pending", "writer")
 
-    def __init__(self, ch: Any) -> None:
+    def __init__(self, ch: Any, writer: _AckWriter) -> None:
         self.ch = ch
         self.open: set[int] = set()       # delivered, not yet settled on the wire
         self.pending: list[int] = []      # acked by the run, to be written
-        self.scheduled = False
+        self.writer = writer
 
     def ack(self, tag: int) -> None:
         """Queue the ack of `tag` for the end of this loop iteration."""
+        if not self.pending:
+            self.writer.dirty.append(self)
+            self.writer.schedule()
         self.pending.append(tag)
-        if not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush(self) -> None:
-        self.scheduled = False
+    def take(self) -> list[tuple[int, bool]]:
+        """The (delivery tag, multiple) acks to write now for the pending tags."""
         tags, self.pending = sorted(self.pending), []
         if self.ch.is_closed:
-            return
+            return []
         acked = set(tags)
         rest = self.open - acked
         low = min(rest) if rest else None
         prefix = [t for t in tags if low is None or t < low]
         self.open = rest
-        singles = tags[len(prefix):]
         frames = ([(prefix[-1], True)] if len(prefix) > 1 else [(t, False) for t in prefix])
-        frames += [(t, False) for t in singles]
-        if frames:
-            asyncio.ensure_future(self._send(frames))
+        return frames + [(t, False) for t in tags[len(prefix):]]
 
-    async def _send(self, frames: list[tuple[int, bool]]) -> None:
+
+class _AckWriter:
+    """Writes the acks of every consumer channel of one iteration in one socket write (frames of several
+    channels may share a write; each frame names its channel)."""
+
+    __slots__ = ("conn", "dirty", "scheduled")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.dirty: list[_Acks] = []
+        self.scheduled = False
+
+    def schedule(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        from aiormq.abc import ChannelFrame
+        from pamqp.commands import Basic
+
+        self.scheduled = False
+        dirty, self.dirty = self.dirty, []
+        parts = []
+        for acks in dirty:
+            frames = [Basic.Ack(delivery_tag=t, multiple=m) for t, m in acks.take()]
+            if frames:
+                parts.append(ChannelFrame.marshall(channel_number=acks.ch.number, frames=frames).payload)
+        if not parts or self.conn is None or self.conn.is_closed:
+            return
+        frame = ChannelFrame(payload=b"".join(parts), should_close=False)
         try:
-            for tag, multiple in frames:
-                await self.ch.basic_ack(tag, multiple=multiple, wait=False)
-        except Exception:  # noqa: BLE001, S110 - the channel closed meanwhile: the broker requeued them
-            pass
+            self.conn.write_queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            asyncio.ensure_future(self.conn.write_queue.put(frame))
+
+
+def _delivery_error() -> type[BaseException]:
+    from aiormq.exceptions import DeliveryError
+
+    return DeliveryError
+
+
+def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
+    """Hand each delivery of `ch` to `deliver` from aiormq's channel reader, without the task aiormq starts
+    per delivery for the consumer callback (`Channel._on_deliver_frame`): the same frames are read the same
+    way (content header, then the body), and a delivery for a consumer no longer registered is dropped, as
+    there. `deliver` does not wait on anything; an error in it is reported instead of closing the channel.
+    Left as aiormq has it when its internals are not the ones this was written against (aiormq 7.2)."""
+    get_header = getattr(ch, "_Channel__get_content_header", None)
+    if get_header is None or not hasattr(ch, "_read_content") or not hasattr(ch, "_on_deliver_frame"):
+        return
+
+    async def on_deliver_frame(frame: Any) -> None:
+        header = await get_header()
+        message = await ch._read_content(frame, header)
+        if frame.consumer_tag is None or frame.consumer_tag not in ch.consumers:
+            return
+        try:
+            deliver(message)
+        except Exception as exc:  # noqa: BLE001 - reported; the channel goes on, as after a callback error
+            sink.problem(f"delivery on channel {ch.number}: {type(exc).__name__}: {exc}")
+
+    ch._on_deliver_frame = on_deliver_frame
+
+
+def _relay(src: asyncio.Future[bool], out: asyncio.Future[bool]) -> None:
+    if out.done():
+        return
+    if src.cancelled():
+        out.cancel()
+    elif src.exception() is not None:
+        out.set_exception(src.exception())  # type: ignore[arg-type]
+    else:
+        out.set_result(src.result())
+
+
+def _settle(confirm: asyncio.Future[Any], out: asyncio.Future[bool]) -> None:
+    """A publish's confirm as a bool: True on basic.ack, False on basic.nack (aiormq turns it into
+    DeliveryError, aiormq/channel.py `_confirm_delivery`: the publish was refused, e.g. reject-publish at
+    x-max-length); any other error (the channel closed) is passed on."""
+    if out.done():
+        return
+    if confirm.cancelled():
+        out.cancel()
+        return
+    exc = confirm.exception()
+    if exc is None:
+        out.set_result(True)
+    elif isinstance(exc, _delivery_error()):
+        out.set_result(False)
+    else:
+        out.set_exception(exc)
 
 
 class RabbitMQTransport:
@@ -140,11 +231,18 @@ class RabbitMQTransport:
         self.names: dict[str, tuple[str, str | None]] = {}
         self.sub_channels: dict[int, Any] = {}
         self.acks: dict[int, _Acks] = {}                                  # id(channel) -> its ack batcher
+        self._ack_writer: _AckWriter | None = None
         self.observers: list[Any] = []
         self.held_dead: dict[str, dict[str, tuple[Message, Any]]] = {}   # dead-letter queue -> held by observers
         self.seen_deaths: set[tuple[str, str, tuple[tuple[str, str, int], ...]]] = set()
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
+        self._slow = 0                  # publish() calls under way (see publish_now)
+        self._backlog: deque[tuple[str, Message, asyncio.Future[bool]]] = deque()   # waiting for a slot
+        self._outbox: list[bytes] = []  # the publishes queued for the next write, on the wire (see _enqueue)
+        self._method_frames: dict[tuple[int, str, str], bytes] = {}    # see _frames
+        self._sending = False
+        self._frame_types: tuple[Any, Any, Any] = (None, None, None)   # pamqp's, imported at connect
         self.gate = PublishGate()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
 
@@ -162,6 +260,21 @@ class RabbitMQTransport:
         self.server_version = _text(props.get("version", ""))
         self.admin = await self.conn.channel()
         self.pub = await self.conn.channel(publisher_confirms=True)
+        from pamqp.body import ContentBody
+        from pamqp.commands import Basic
+        from pamqp.header import ContentHeader
+
+        self._frame_types = (ContentBody, Basic, ContentHeader)
+        self.pub.closing.add_done_callback(self._pub_closed)
+
+    def _pub_closed(self, closing: asyncio.Future[Any]) -> None:
+        """The publish channel closed (the broker closed it, or the run ended): every publish still waiting
+        for its confirm fails with the reason (aiormq fails only the futures it created itself)."""
+        why = None if closing.cancelled() else closing.exception()
+        exc = TransportError(f"the RabbitMQ publish channel closed{f': {why}' if why else ''}")
+        for confirm in list(self.pub.confirmations.values()) if self.pub is not None else []:
+            if isinstance(confirm, asyncio.Future) and not confirm.done():
+                confirm.set_exception(exc)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -338,12 +451,69 @@ class RabbitMQTransport:
 
     # ------------------------------------------------------------------ publishing
 
-    async def publish(self, channel: str, msg: Message) -> bool:
-        """Publish with a confirm; False when RabbitMQ nacks it (reject-publish at capacity)."""
-        from aiormq.exceptions import DeliveryError
-        from pamqp.commands import Basic
+    def publish_now(self, channel: str, msg: Message) -> asyncio.Future[bool] | None:
+        """Queue the publish on the next batch without a task of its own (see `_enqueue`); the future settles
+        on the broker's confirm: True acked, False nacked (reject-publish at x-max-length). With the window
+        full it waits in `_backlog`, in order, and goes out when a confirm frees a slot. None while a late
+        queue is being declared or a `publish` waits: the caller then uses `publish`, which waits its turn,
+        so a later publish never overtakes an earlier one."""
+        if self._slow or self.pub is None or self.pub.is_closed or not self.gate.enter_now():
+            return None
+        out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if self._backlog or not self._window.try_enter():
+            self._backlog.append((channel, msg, out))
+        elif not self._start(channel, msg, out):
+            self._window.leave()
+        return out
 
+    def _start(self, channel: str, msg: Message, out: asyncio.Future[bool]) -> bool:
+        """Send a publish that holds a window slot; its answer settles `out`, then frees the slot (`_left`).
+        False when it could not be sent (the channel closed): `out` has the error, the slot is still held."""
+        try:
+            sent = self._enqueue(channel, msg)
+        except Exception as exc:  # noqa: BLE001 - reported through `out`
+            self.gate.leave()
+            out.set_exception(exc)
+            return False
+        sent.add_done_callback(lambda f: _relay(f, out))
+        out.add_done_callback(self._left)
+        return True
+
+    def _left(self, _fut: asyncio.Future[bool]) -> None:
+        """A publish of `publish_now` was answered: its slot goes to the oldest one in the backlog."""
+        self.gate.leave()
+        while self._backlog:
+            if self._start(*self._backlog.popleft()):
+                return
+        self._window.leave()
+
+    async def publish(self, channel: str, msg: Message) -> bool:
+        """Publish with a confirm, through the gate and the window; False when RabbitMQ nacks it
+        (reject-publish at capacity). While one waits, `publish_now` declines."""
+        self._slow += 1
+        try:
+            async with self.gate.publishing(), self._window:
+                return await self._enqueue(channel, msg)
+        finally:
+            self._slow -= 1
+
+    def _enqueue(self, channel: str, msg: Message) -> asyncio.Future[bool]:
+        """Number the publish and queue its frames for the next batch write; the future is its confirm.
+
+        What aiormq's `basic_publish` does, less its lock, timeout scope and socket drain per message: "Published
+        messages are assigned ascending sequence numbers, starting at 1 with the first Confirm.Select method.
+        The server confirms messages by sending Basic.Ack methods referring to these sequence numbers" (the
+        AMQP 0-9-1 confirm class, as rendered at
+        https://andersfugmann.github.io/amqp-client/amqp-client-async/Amqp_client_async/Spec/Confirm/index.html).
+        The tag is taken here, the frames go out in
+        that order (one outbox, one writer), and the confirm future is registered where aiormq's frame
+        reader settles it (`Channel.confirmations`), so each message still gets its own ack or nack. Every
+        publish of one loop iteration goes out in one socket write (`_send_outbox`)."""
+        Basic = self._frame_types[1]    # noqa: N806 - pamqp's class
         assert self.topology is not None
+        pub = self.pub
+        if pub is None or pub.is_closed:
+            raise TransportError("the RabbitMQ publish channel is closed")
         plan = self.topology.channels[channel]
         if self._is_exchange(plan):
             exchange, rk = self.physical(channel), msg.key or ""
@@ -352,15 +522,60 @@ class RabbitMQTransport:
         props = Basic.Properties(message_id=msg.id, delivery_mode=2 if plan.durable else 1,
                                  content_type="application/json",
                                  expiration=str(max(1, msg.ttl_ns // 1_000_000)) if msg.ttl_ns else None)
-        async with self.gate.publishing(), self._window:
-            try:
-                confirm = await self.pub.basic_publish(encode_message(msg), exchange=exchange,
-                                                       routing_key=rk[:255], properties=props)
-            except DeliveryError:
-                # aiormq turns the broker's basic.nack into DeliveryError (aiormq/channel.py
-                # `_confirm_delivery`): the publish was refused, e.g. reject-publish at x-max-length
-                return False
-        return not isinstance(confirm, Basic.Nack)
+        body = encode_message(msg)
+        pub.delivery_tag += 1
+        confirm = asyncio.get_running_loop().create_future()     # failed by `_pub_closed` if the channel closes
+        pub.confirmations[pub.delivery_tag] = confirm
+        out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        confirm.add_done_callback(lambda f: _settle(f, out))
+        self._outbox.append(self._frames(pub.number, exchange, rk[:255], props, body))
+        if not self._sending:
+            self._sending = True
+            asyncio.ensure_future(self._send_outbox())
+        return out
+
+    def _frames(self, number: int, exchange: str, rk: str, props: Any, body: bytes) -> bytes:
+        """One publish's frames on the wire: basic.publish (marshalled once per exchange and routing key:
+        pamqp's generic marshal costs about 13 µs a frame), the content header, then the body in frames of at
+        most `max_content_size` (type 3, channel, size, payload, frame-end 0xCE: pamqp's own layout;
+        `tests/transports/test_pipelined_publish.py` compares the bytes with pamqp's)."""
+        import pamqp.frame
+
+        ContentBody, Basic, ContentHeader = self._frame_types    # noqa: N806 - pamqp's classes
+        key = (number, exchange, rk)
+        method = self._method_frames.get(key)
+        if method is None:
+            if len(self._method_frames) >= 4096:
+                self._method_frames.clear()
+            method = self._method_frames[key] = pamqp.frame.marshal(
+                Basic.Publish(exchange=exchange, routing_key=rk), number)
+        parts = [method, pamqp.frame.marshal(ContentHeader(properties=props, body_size=len(body)), number)]
+        size = self.pub.max_content_size
+        for i in range(0, len(body), size):
+            chunk = body[i:i + size]
+            parts.append(_BODY_HEAD.pack(3, number, len(chunk)) + chunk + b"\xce")
+        return b"".join(parts)
+
+    async def _send_outbox(self) -> None:
+        """Write the queued publishes, each batch as one frame payload (one socket write), and wait for the
+        socket to drain before the next batch (backpressure, as `basic_publish` waits per message)."""
+        from aiormq.abc import ChannelFrame
+
+        pub = self.pub
+        try:
+            while self._outbox:
+                parts, self._outbox = self._outbox, []
+                drained = pub.create_future()
+                await pub.write_queue.put(ChannelFrame(payload=b"".join(parts), should_close=False,
+                                                       drain_future=drained))
+                await drained
+        except Exception as exc:  # noqa: BLE001 - the waiting confirms get the error
+            for confirm in list(pub.confirmations.values()):
+                if isinstance(confirm, asyncio.Future) and not confirm.done():
+                    confirm.set_exception(exc)
+            self._outbox = []
+        finally:
+            self._sending = False
 
     # ------------------------------------------------------------------ consuming
 
@@ -380,9 +595,11 @@ class RabbitMQTransport:
         sid = spec.sid
         sink = self.sink
         assert sink is not None
-        acks = self.acks[id(ch)] = _Acks(ch)
+        if self._ack_writer is None:
+            self._ack_writer = _AckWriter(self.conn)
+        acks = self.acks[id(ch)] = _Acks(ch, self._ack_writer)
 
-        async def on_message(message: Any) -> None:
+        def deliver(message: Any) -> None:
             msg, source = self._message(message)
             if msg.deaths:
                 self._observe_death(queue, msg, source)
@@ -391,6 +608,10 @@ class RabbitMQTransport:
             acks.open.add(message.delivery.delivery_tag)
             sink.deliver(sid, msg, count, bool(message.delivery.redelivered), (ch, message.delivery.delivery_tag))
 
+        async def on_message(message: Any) -> None:
+            deliver(message)
+
+        _deliver_in_reader(ch, deliver, sink)
         await ch.basic_consume(queue, on_message, no_ack=False)
 
     async def unsubscribe(self, sid: int, reason: str) -> None:

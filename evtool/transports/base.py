@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import os
 import uuid
 from collections import deque
@@ -241,6 +242,18 @@ class PublishWindow:
     async def __aexit__(self, *exc: object) -> None:
         self._release()
 
+    def try_enter(self) -> bool:
+        """Take a slot without waiting when one is free and nobody queues for it (a publish that settles
+        through a callback); the caller calls `leave` once answered. False: take the awaiting path."""
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        return False
+
+    def leave(self) -> None:
+        """Give back a slot taken with `try_enter`."""
+        self._release()
+
     def _release(self) -> None:
         while self.waiters:
             fut = self.waiters.popleft()
@@ -386,20 +399,29 @@ _FIELDS = ("id", "channel", "key", "headers", "payload", "type", "version", "pub
            "correlation_id", "tag", "producer", "reply_to")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)   # json.dumps would build one per call
+_GET_FIELDS = operator.attrgetter(*_FIELDS)
+_GET_DOC = operator.itemgetter(*_FIELDS)
+
+
 def encode_message(msg: Message) -> bytes:
     """The message as compact JSON (its death history travels in broker headers, not in the body)."""
-    doc = {f: getattr(msg, f) for f in _FIELDS}
+    doc = dict(zip(_FIELDS, _GET_FIELDS(msg), strict=True))
     doc["deaths"] = [d.as_dict() for d in msg.deaths]
-    return json.dumps(doc, separators=(",", ":"), default=str).encode()
+    return _ENCODER.encode(doc).encode()
 
 
 def decode_message(body: bytes) -> Message:
     """The message `encode_message` wrote (deaths included, TTL not)."""
     doc = json.loads(body)
-    deaths = tuple(DeathRecord(d["channel"], d["reason"], d["count"], d["first_time"], d["last_time"], d.get("key"))
-                   for d in doc.pop("deaths", ()))
-    msg = Message(**{f: doc.get(f) for f in _FIELDS if f in doc})
-    msg.deaths = deaths
+    try:
+        msg = Message(*_GET_DOC(doc))      # every field present: `_FIELDS` is Message's positional order
+    except KeyError:
+        msg = Message(**{f: doc[f] for f in _FIELDS if f in doc})
+    raw = doc.get("deaths")
+    if raw:
+        msg.deaths = tuple(DeathRecord(d["channel"], d["reason"], d["count"], d["first_time"], d["last_time"],
+                                       d.get("key")) for d in raw)
     return msg
 
 

@@ -114,6 +114,9 @@ class NatsTransport:
         self._outbox: deque[tuple[str, bytes, str, dict[str, str] | None]] = deque()
         self._sending = False
         self._background: set[asyncio.Task[Any]] = set()
+        self._acks: list[Any] = []          # deliveries whose +ACK waits for `_send_acks`
+        self._leases: dict[float, deque[tuple[float, _Held]]] = {}     # see _lease
+        self._acking = False
         self.gate = PublishGate()
         self.consumers: set[tuple[str, str | None]] = set()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
@@ -453,8 +456,27 @@ class NatsTransport:
                 held = _Held(pull, m)
                 # JetStream counts the delivery as abandoned after its AckWait (or its BackOff step): the
                 # instance gets the credit back then, as the server sees it
-                loop.call_later(self._ack_wait_s(spec.channel, count), held.release)
+                self._lease(loop, self._ack_wait_s(spec.channel, count), held)
                 sink.deliver(spec.sid, decode_message(m.data), count, count > 1, held)
+
+    def _lease(self, loop: asyncio.AbstractEventLoop, wait_s: float, held: _Held) -> None:
+        """Release `held` (its credit) `wait_s` from now unless settled before. Deliveries with the same wait
+        expire in arrival order, so each wait has a FIFO and one timer for its head: a timer per delivery
+        would keep thousands of 30 s timers in the loop's heap."""
+        fifo = self._leases.get(wait_s)
+        if fifo is None:
+            fifo = self._leases[wait_s] = deque()
+        fifo.append((loop.time() + wait_s, held))
+        if len(fifo) == 1:
+            loop.call_at(fifo[0][0], self._expire, loop, wait_s)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop, wait_s: float) -> None:
+        fifo = self._leases[wait_s]
+        now = loop.time()
+        while fifo and (fifo[0][0] <= now or fifo[0][1].done):
+            fifo.popleft()[1].release()
+        if fifo:
+            loop.call_at(fifo[0][0], self._expire, loop, wait_s)
 
     def _ack_wait_s(self, channel: str, count: int) -> float:
         assert self.topology is not None
@@ -483,6 +505,35 @@ class NatsTransport:
     def forget(handle: _Held) -> None:
         """The delivery's lease ran out (redelivered): give its credit back, settle nothing."""
         handle.release()
+
+    def ack_now(self, handle: _Held) -> bool:
+        """Queue the +ACK without a task of its own: the acks of one loop iteration are written together
+        (`_send_acks`), each still the reply to its own message, what `Msg.ack` sends."""
+        handle.release()
+        if handle.pull.alive:
+            self._acks.append(handle.m)
+            if not self._acking:
+                self._acking = True
+                asyncio.ensure_future(self._send_acks())
+        return True
+
+    async def _send_acks(self) -> None:
+        try:
+            while self._acks:
+                ms, self._acks = self._acks, []
+                for m in ms:
+                    await self.nc.publish(m.reply)      # `Msg.ack`: an empty message to the reply subject
+                    m._ackd = True
+        except Exception as exc:  # noqa: BLE001 - the connection closed: JetStream redelivers after AckWait
+            self._acks = []
+            if self.sink is not None:
+                self.sink.problem(f"ack: {exc}")
+        finally:
+            self._acking = False
+
+    def busy(self) -> bool:
+        """Acks queued without a task and not yet handed to the client: the drain waits for them."""
+        return bool(self._acks)
 
     async def ack(self, handle: _Held) -> None:
         """+ACK."""

@@ -45,9 +45,9 @@ from evtool.transports.base import (
     TransportSink,
     TransportUnavailable,
     decode_message,
-    encode_message,
     redact_url,
 )
+from evtool.transports.kafka_batch import BatchPublisher, answered
 
 NS = 1_000_000_000
 DEFAULT_SESSION_NS = 2 * NS
@@ -163,9 +163,8 @@ class KafkaTransport:
         self.server_version = ""
         self._rr = itertools.count()
         self.gate = PublishGate()
-        # one send at a time into aiokafka's accumulator (FIFO, so records keep the publish order): concurrent
-        # sends each re-poll the drain while a batch is in flight; only the broker's answers are awaited together
-        self._send_lock = asyncio.Lock()
+        self.batcher: BatchPublisher | None = None      # records go out in batches (see kafka_batch)
+        self._slow = 0                                  # publish() calls under way (see publish_now)
         self.ends: dict[tuple[str, int], int] = {}      # (channel, partition) -> 1 + last offset produced
         self._flooring: dict[tuple[str, str | None], asyncio.Future[None]] = {}
         at_limit = "dead_letter"
@@ -194,8 +193,9 @@ class KafkaTransport:
         try:
             await asyncio.wait_for(self.admin.start(), timeout=8)
             self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=2,
-                                             enable_idempotence=False)
+                                             max_batch_size=256 * 1024, enable_idempotence=False)
             await asyncio.wait_for(self.producer.start(), timeout=8)
+            self.batcher = BatchPublisher(self.producer, self.topic, self._stored)
         except Exception as exc:  # noqa: BLE001 - aiokafka raises several unrelated types here
             await self.close()
             raise TransportUnavailable(f"cannot reach Kafka at {redact_url(self.url)}: {exc}") from exc
@@ -280,25 +280,41 @@ class KafkaTransport:
         n = self.parts.get(channel, 1)
         return partition_for_key(str(msg.key), n) if msg.key is not None else 0
 
+    def publish_now(self, channel: str, msg: Message) -> asyncio.Future[bool] | None:
+        """Queue the record on the next batch of its partition without a task of its own (`BatchPublisher`);
+        the future settles on the broker's answer for it (False when refused). None while a late group is
+        being positioned or a `publish` waits: the caller then uses `publish`, which waits its turn."""
+        if self._slow or self.batcher is None or not self.gate.enter_now():
+            return None
+        fut = self._answer(channel, self.batcher.enqueue(channel, msg))
+        fut.add_done_callback(lambda _f: self.gate.leave())
+        return fut
+
     async def publish(self, channel: str, msg: Message) -> bool:
         """Send the record (key = the message key) and wait for the broker's answer."""
-        key = str(msg.key).encode() if msg.key is not None else None
-        async with self.gate.publishing():
-            try:
-                async with self._send_lock:
-                    fut = await self.producer.send(self.topic(channel), encode_message(msg), key=key)
-                md = await fut
-            except Exception as exc:  # noqa: BLE001 - the broker refused the record
-                if self.sink is not None:
-                    self.sink.problem(f"produce to {self.topic(channel)}: {exc}")
-                return False
-            end = self.ends.get((channel, md.partition), 0)
-            if md.offset + 1 > end:
-                self.ends[(channel, md.partition)] = md.offset + 1
-        if key is not None and md.partition != self.partition_of(channel, msg) and self.sink is not None:
-            self.sink.problem(f"{channel}: key {msg.key!r} went to partition {md.partition}, evtool's "
+        assert self.batcher is not None
+        self._slow += 1
+        try:
+            async with self.gate.publishing():
+                return await self._answer(channel, self.batcher.enqueue(channel, msg))
+        finally:
+            self._slow -= 1
+
+    def _answer(self, channel: str, sent: asyncio.Future[bool]) -> asyncio.Future[bool]:
+        """The record's answer as a bool: an error the broker returned is a problem and a refusal (False)."""
+        def report(exc: BaseException | None) -> None:
+            if self.sink is not None:
+                self.sink.problem(f"produce to {self.topic(channel)}: {exc or 'cancelled'}")
+        return answered(sent, report)
+
+    def _stored(self, channel: str, msg: Message, partition: int, offset: int) -> None:
+        """A record the broker stored: the partition's end moves; a keyed record's partition is checked against
+        evtool's partitioner (the one the trace names)."""
+        if offset + 1 > self.ends.get((channel, partition), 0):
+            self.ends[(channel, partition)] = offset + 1
+        if msg.key is not None and partition != self.partition_of(channel, msg) and self.sink is not None:
+            self.sink.problem(f"{channel}: key {msg.key!r} went to partition {partition}, evtool's "
                               f"partitioner says {self.partition_of(channel, msg)}")
-        return True
 
     # ------------------------------------------------------------------ consuming
 
@@ -505,20 +521,29 @@ class KafkaTransport:
         member.group.in_flight -= 1
         member.credit.set()
 
-    async def ack(self, handle: Any) -> None:
-        """Mark the record processed; commit the watermark now (per message) or at the next period."""
+    def ack_now(self, handle: Any) -> bool:
+        """`ack` without a task of its own: the commit it asks for runs in the group's one flush task (which
+        `busy` waits for)."""
         member, p, offset, gen, _value, _count = handle
         self._settled(member)
         g = member.group
         if gen != g.pgen[p]:
-            return              # revoked meanwhile: the new owner re-reads it from the last commit
+            return True         # revoked meanwhile: the new owner re-reads it from the last commit
         g.processed[p].add(offset)
         if g.commit_mode != "periodic":
-            await self._commit_soon(g, p)
+            self._commit_later(g, p)
+        return True
 
-    async def _commit_soon(self, g: _Group, p: int) -> None:
-        """Commit partition `p`'s watermark with the other acks of this loop iteration (one OffsetCommit for
-        all of them, not one per ack)."""
+    async def ack(self, handle: Any) -> None:
+        """Mark the record processed; commit the watermark now (per message, with the other acks of this loop
+        iteration: one OffsetCommit for all of them) or at the next period."""
+        self.ack_now(handle)
+        flushing = handle[0].group.flushing
+        if flushing is not None:
+            await asyncio.shield(flushing)
+
+    def _commit_later(self, g: _Group, p: int) -> None:
+        """Mark partition `p` for the group's next commit, starting its flush task if none is queued."""
         g.dirty.add(p)
         if g.flushing is None:
             g.flushing = asyncio.get_running_loop().create_future()
@@ -534,7 +559,6 @@ class KafkaTransport:
                         fut.set_result(None)
 
             self._later(flush())
-        await asyncio.shield(g.flushing)
 
     async def _commit(self, g: _Group, partitions: list[int]) -> None:
         from aiokafka.structs import TopicPartition
