@@ -12,8 +12,9 @@ Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table)
 * ``max_deliveries`` with a ``dead_letter`` target is a RedrivePolicy (maxReceiveCount); SQS moves the
   message itself, on the receive that would exceed the limit. evtool sees the move by watching the
   dead-letter queue (ReceiveMessage with VisibilityTimeout 0, which leaves the message visible);
-* deliveries: ReceiveMessage with long polling (WaitTimeSeconds 1), MaxNumberOfMessages = the free prefetch
-  credit (at most 10); ApproximateReceiveCount is the delivery count;
+* deliveries: ReceiveMessage, MaxNumberOfMessages = the free prefetch credit (at most 10), with long polling
+  (WaitTimeSeconds 1) on a standard queue and short polling on a FIFO queue (see POLL_S);
+  ApproximateReceiveCount is the delivery count;
 * ack = DeleteMessage (batched, 10 a call); nack = ChangeMessageVisibility to the retry delay (whole seconds,
   rounded up; 0 = at once); SQS has no reject: under the sqs profiles (reject_action lease_expiry) the
   message is left alone and comes back when its visibility timeout ends; under another profile evtool sends
@@ -52,7 +53,18 @@ from evtool.transports.base import (
 
 NS = 1_000_000_000
 WAIT_S = 1
-"""Long-polling wait of one ReceiveMessage (seconds): short, so a leaving consumer stops promptly."""
+"""Long-polling wait of one ReceiveMessage on a standard queue (seconds): short, so a leaving consumer stops
+promptly ("If 20 seconds is too long for your application, set a shorter ReceiveMessage wait time (1 second
+minimum)", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html)."""
+POLL_S = 0.1
+"""On a FIFO queue a receive short-polls (WaitTimeSeconds 0: "Short polling returns responses immediately, even
+if the polled Amazon SQS queue is empty", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html);
+after an empty one the reader polls again when this client changed the queue (a send, a delete or a
+ChangeMessageVisibility on it returned) or after POLL_S, whichever is first. Why not long polling there: moto
+takes the blocked message groups once, when the call starts, and while a blocked group's messages are visible
+it loops without sleeping until the wait ends, so a long poll that starts while the reader's own batch is in
+flight returns nothing for the whole wait even after the batch is deleted, and holds moto's CPU meanwhile
+(moto/sqs/models.py receive_message, docs/transports.md)."""
 BATCH = 10
 """SQS's limit for SendMessageBatch, DeleteMessageBatch and MaxNumberOfMessages."""
 DEFAULT_VISIBILITY_S = 30
@@ -97,9 +109,11 @@ class _Batcher:
     """Coalesces the calls of one kind made in one loop iteration into batches of 10 (one round trip each)."""
 
     def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]],
-                 ordered: Callable[[str], bool] = lambda url: False) -> None:
+                 ordered: Callable[[str], bool] = lambda url: False,
+                 done: Callable[[str], None] = lambda url: None) -> None:
         self.call = call
         self.ordered = ordered
+        self.done = done
         self.pending: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
         self.scheduled = False
         self.locks: dict[str, asyncio.Lock] = {}
@@ -142,6 +156,7 @@ class _Batcher:
                 if not f.done():
                     f.set_exception(exc)
             return
+        self.done(url)
         failed = {int(x["Id"]) for x in resp.get("Failed", [])}
         for i, (_e, f) in enumerate(items):
             if not f.done():
@@ -188,6 +203,7 @@ class SqsTransport:
         self.sends: _Batcher | None = None
         self.deletes: _Batcher | None = None
         self.server_version = ""
+        self.nudges: dict[str, asyncio.Event] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -213,9 +229,16 @@ class SqsTransport:
             raise TransportUnavailable(f"cannot reach SQS at {redact_url(self.url)}: {exc}") from exc
         self.server_version = "sqs api 2012-11-05"
         self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries),
-                              ordered=lambda url: url.endswith(".fifo"))
+                              ordered=lambda url: url.endswith(".fifo"), done=self._nudge)
         self.deletes = _Batcher(lambda url, entries: self.client.delete_message_batch(QueueUrl=url,
-                                                                                      Entries=entries))
+                                                                                      Entries=entries),
+                                done=self._nudge)
+
+    def _nudge(self, url: str) -> None:
+        """This client changed the queue at `url`: wake its FIFO readers waiting to poll again."""
+        ev = self.nudges.pop(url, None)
+        if ev is not None:
+            ev.set()
 
     async def close(self) -> None:
         """Close the client."""
@@ -344,15 +367,17 @@ class SqsTransport:
         sink = self.sink
         assert sink is not None
         pf = reader.spec.prefetch or BATCH
+        fifo = reader.url.endswith(".fifo")
         while reader.alive:
             want = min(BATCH, pf - reader.in_flight)
             if want <= 0:
                 reader.credit.clear()
                 await reader.credit.wait()
                 continue
+            nudged = self.nudges.setdefault(reader.url, asyncio.Event()) if fifo else None
             try:
                 resp = await self.client.receive_message(
-                    QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=WAIT_S,
+                    QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=0 if fifo else WAIT_S,
                     MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=[ENVELOPE])
             except asyncio.CancelledError:
                 raise
@@ -360,6 +385,12 @@ class SqsTransport:
                 if reader.alive:
                     sink.problem(f"ReceiveMessage on {reader.url}: {exc}")
                 await asyncio.sleep(0.2)
+                continue
+            if nudged is not None and not resp.get("Messages"):
+                try:
+                    await asyncio.wait_for(nudged.wait(), POLL_S)
+                except TimeoutError:
+                    pass
                 continue
             for raw in resp.get("Messages", []):
                 if not reader.alive:
@@ -397,6 +428,7 @@ class SqsTransport:
         try:
             await self.client.change_message_visibility(QueueUrl=reader.url, ReceiptHandle=receipt,
                                                         VisibilityTimeout=_secs(delay_ns, 0))
+            self._nudge(reader.url)
         except Exception as exc:  # noqa: BLE001 - the message comes back at its visibility timeout anyway
             if self.sink is not None:
                 self.sink.problem(f"ChangeMessageVisibility on {reader.url}: {exc}")

@@ -86,3 +86,42 @@ def test_batch_mates_made_visible_out_of_order_return_in_order(sqs_url: str) -> 
     finally:
         c.delete_queue(QueueUrl=q)
     assert again == core == ["A0", "A1", "A2"]
+
+
+def test_moto_long_poll_keeps_a_freed_group_blocked_for_its_whole_wait(sqs_url: str) -> None:
+    """An emulator difference, the reason the SQS transport short-polls FIFO queues (sqs.POLL_S). AWS: "If a
+    message is available, the call returns sooner than WaitTimeSeconds"
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html). moto
+    takes the blocked message groups once, when the call starts: a long poll that starts while A0 is in flight
+    still returns nothing when its wait ends, although A0 was deleted 0.3 s into it and A1 waits, visible. A
+    short poll after the delete gets A1 at once. (If moto learns to re-read the groups, this test fails: the
+    transport can then long-poll FIFO queues again.)"""
+    import threading
+    import time
+
+    c = _client(sqs_url)
+    q = c.create_queue(QueueName=f"evtool-fifo-{uuid.uuid4().hex[:8]}.fifo",
+                       Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"})["QueueUrl"]
+    try:
+        for i in range(2):
+            c.send_message(QueueUrl=q, MessageBody=f"A{i}", MessageGroupId="A", MessageDeduplicationId=f"d{i}")
+        held = c.receive_message(QueueUrl=q, MaxNumberOfMessages=1)["Messages"]
+        assert [m["Body"] for m in held] == ["A0"]
+        got: dict[str, Any] = {}
+
+        def long_poll() -> None:
+            t0 = time.perf_counter()
+            r = _client(sqs_url).receive_message(QueueUrl=q, MaxNumberOfMessages=1, WaitTimeSeconds=2)
+            got["long"] = ([m["Body"] for m in r.get("Messages", [])], time.perf_counter() - t0)
+
+        th = threading.Thread(target=long_poll)
+        th.start()
+        time.sleep(0.3)
+        c.delete_message(QueueUrl=q, ReceiptHandle=held[0]["ReceiptHandle"])
+        th.join()
+        bodies, took = got["long"]
+        assert bodies == [] and took >= 1.9     # AWS would have returned A1 about 0.3 s in
+        short = c.receive_message(QueueUrl=q, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", [])
+        assert [m["Body"] for m in short] == ["A1"]
+    finally:
+        c.delete_queue(QueueUrl=q)
