@@ -65,6 +65,8 @@ takes the blocked message groups once, when the call starts, and while a blocked
 it loops without sleeping until the wait ends, so a long poll that starts while the reader's own batch is in
 flight returns nothing for the whole wait even after the batch is deleted, and holds moto's CPU meanwhile
 (moto/sqs/models.py receive_message, docs/transports.md)."""
+FIFO_SHORT_POLL = True
+"""Short-poll FIFO queues (POLL_S); benchmarks/sqs_bench.py turns it off to measure the long poll it replaced."""
 BATCH = 10
 """SQS's limit for SendMessageBatch, DeleteMessageBatch and MaxNumberOfMessages."""
 DEFAULT_VISIBILITY_S = 30
@@ -367,7 +369,7 @@ class SqsTransport:
         sink = self.sink
         assert sink is not None
         pf = reader.spec.prefetch or BATCH
-        fifo = reader.url.endswith(".fifo")
+        fifo = reader.url.endswith(".fifo") and FIFO_SHORT_POLL
         while reader.alive:
             want = min(BATCH, pf - reader.in_flight)
             if want <= 0:
