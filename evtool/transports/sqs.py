@@ -544,6 +544,11 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         out.append(f"{name}: an SQS FIFO receive returns as many messages of one message group as it can, and "
                    "a consumer with concurrency > 1 handles them in parallel, so a group can be reordered; the "
                    "core hands out one message of a group at a time")
+    if fifo and any(c.from_ == name for c in sc.consumers.values()):
+        out.append(f"{name}: evtool short-polls FIFO queues (WaitTimeSeconds 0, again within {POLL_S:g} s or as "
+                   "soon as it changed the queue): moto's long poll keeps a message group blocked until its "
+                   "wait ends even when the group's last message was deleted; on AWS this costs more empty "
+                   "receives, not other deliveries")
     if fifo and (getattr(spec, "content_based_dedup", False) or spec.dedup_window):
         out.append(f"{name}: moto (the local SQS endpoint) deduplicates only against messages still in the "
                    "queue; AWS keeps a deduplication id for 5 minutes, deleted or not. On AWS a duplicate send "
