@@ -544,6 +544,11 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         out.append(f"{name}: an SQS FIFO receive returns as many messages of one message group as it can, and "
                    "a consumer with concurrency > 1 handles them in parallel, so a group can be reordered; the "
                    "core hands out one message of a group at a time")
+    if fifo and any(c.from_ == name and c.prefetch != 1 for c in sc.consumers.values()):
+        out.append(f"{name}: moto (the local SQS endpoint) returns a received batch whose visibility timeout "
+                   "ended last message first (a group is freed only when its scan reaches each message), so "
+                   "a crashed consumer's batch of one message group comes back out of order on moto; AWS keeps "
+                   "the group's order, as the profile does (prefetch 1 avoids it)")
     if fifo and any(c.from_ == name for c in sc.consumers.values()):
         out.append(f"{name}: evtool short-polls FIFO queues (WaitTimeSeconds 0, again within {POLL_S:g} s or as "
                    "soon as it changed the queue): moto's long poll keeps a message group blocked until its "

@@ -29,7 +29,7 @@ and the run drains until they are handled; the bound keeps the lesson's proporti
 
 
 PARTITIONED_SQS = ["broker.profile=sqs-fifo", "channels.account-events={kind: grouped_queue, ack_timeout: 2s}",
-                   "consumers.statements.concurrency=1", "consumers.statements.processing=300ms",
+                   "consumers.statements.concurrency=1", "consumers.statements.prefetch=1", "consumers.statements.processing=300ms",
                    "run.duration=6s", "run.drain.max=20s", "producers.ledger.arrival.rate=10/s",
                    "faults[0].at=1s", "faults[1].at=2500ms", "faults[1].restart_after=3s"]
 """partitioned-ordering as SQS can hold it: SQS has no logs, so the keyed log becomes a FIFO queue whose message
@@ -38,7 +38,9 @@ time, in strict order"), visibility timeout 2 s. One handler per instance: SQS F
 messages with the same message group ID as possible in a single call"
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html),
 so an instance running a batch's messages in parallel reorders a group on SQS, where the core's grouped_queue
-hands out one message of a group at a time. 300 ms handlers at 10/s keep every instance busy, so the crashed
+hands out one message of a group at a time. One message per receive (prefetch 1): when a crashed instance's
+batch of one group becomes visible again, moto returns its last message first (test_fifo_receive_moto.py), so a
+crash holding two of one account would reorder it on moto, not on AWS. 300 ms handlers at 10/s keep every instance busy, so the crashed
 one always holds a message, which returns after the visibility timeout (crash-redelivers). The partition
 checks (one owner, three rebalances) have nothing to judge on a queue: the same verdicts on both."""
 
