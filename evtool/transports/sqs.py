@@ -13,7 +13,8 @@ Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table)
   message itself, on the receive that would exceed the limit. evtool sees the move by watching the
   dead-letter queue (ReceiveMessage with VisibilityTimeout 0, which leaves the message visible);
 * deliveries: ReceiveMessage, MaxNumberOfMessages = the free prefetch credit (at most 10), with long polling
-  (WaitTimeSeconds 1) on a standard queue and short polling on a FIFO queue (see POLL_S);
+  (WaitTimeSeconds 1), short polling on a FIFO queue while the client holds messages of it (see POLL_S), one
+  receive at a time per FIFO queue (RECEIVE_ONE_AT_A_TIME);
   ApproximateReceiveCount is the delivery count;
 * ack = DeleteMessage (batched, 10 a call); nack = ChangeMessageVisibility to the retry delay (whole seconds,
   rounded up; 0 = at once); SQS has no reject: under the sqs profiles (reject_action lease_expiry) the
@@ -57,14 +58,15 @@ WAIT_S = 1
 promptly ("If 20 seconds is too long for your application, set a shorter ReceiveMessage wait time (1 second
 minimum)", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html)."""
 POLL_S = 0.1
-"""On a FIFO queue a receive short-polls (WaitTimeSeconds 0: "Short polling returns responses immediately, even
-if the polled Amazon SQS queue is empty", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html);
+"""While this client's consumers hold messages of a FIFO queue, a receive there short-polls (WaitTimeSeconds 0:
+"Short polling returns responses immediately, even if the polled Amazon SQS queue is empty",
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html);
 after an empty one the reader polls again when this client changed the queue (a send, a delete or a
-ChangeMessageVisibility on it returned) or after POLL_S, whichever is first. Why not long polling there: moto
-takes the blocked message groups once, when the call starts, and while a blocked group's messages are visible
-it loops without sleeping until the wait ends, so a long poll that starts while the reader's own batch is in
-flight returns nothing for the whole wait even after the batch is deleted, and holds moto's CPU meanwhile
-(moto/sqs/models.py receive_message, docs/transports.md)."""
+ChangeMessageVisibility on it returned) or after POLL_S, whichever is first. Holding nothing, it long-polls as
+on a standard queue. Why: moto takes the blocked message groups once, when the call starts, and while a
+blocked group's messages are visible it loops without sleeping until the wait ends, so a long poll that starts
+while the client's own messages of a group are in flight returns nothing for the whole wait even after they
+are deleted, and holds moto's CPU meanwhile (moto/sqs/models.py receive_message, docs/transports.md)."""
 RECEIVE_ONE_AT_A_TIME = True
 """On a FIFO queue this client makes one ReceiveMessage at a time (its instances take turns). moto's receive is
 not atomic: two calls that scan a deep FIFO queue together both see a group as free and each takes one of its
@@ -386,12 +388,15 @@ class SqsTransport:
                 await reader.credit.wait()
                 continue
             nudged = self.nudges.setdefault(reader.url, asyncio.Event()) if fifo else None
+            wait = WAIT_S
             try:
                 if reader.url.endswith(".fifo") and RECEIVE_ONE_AT_A_TIME:
                     async with self.turns.setdefault(reader.url, asyncio.Lock()):
-                        resp = await self._receive(reader, want, fifo)
+                        wait = 0 if fifo and self._holding(reader.url) else WAIT_S
+                        resp = await self._receive(reader, want, wait)
                 else:
-                    resp = await self._receive(reader, want, fifo)
+                    wait = 0 if fifo and self._holding(reader.url) else WAIT_S
+                    resp = await self._receive(reader, want, wait)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the loop tries again
@@ -399,7 +404,7 @@ class SqsTransport:
                     sink.problem(f"ReceiveMessage on {reader.url}: {exc}")
                 await asyncio.sleep(0.2)
                 continue
-            if nudged is not None and not resp.get("Messages"):
+            if nudged is not None and wait == 0 and not resp.get("Messages"):
                 try:
                     await asyncio.wait_for(nudged.wait(), POLL_S)
                 except TimeoutError:
@@ -413,9 +418,13 @@ class SqsTransport:
                 sink.deliver(reader.spec.sid, _decode(raw), count, count > 1,
                              (reader, raw["ReceiptHandle"], raw, count))
 
-    async def _receive(self, reader: _Reader, want: int, fifo: bool) -> dict[str, Any]:
+    def _holding(self, url: str) -> bool:
+        """Whether this client's consumers hold received, unsettled messages of the queue at `url`."""
+        return any(r.in_flight > 0 for r in self.readers.values() if r.url == url)
+
+    async def _receive(self, reader: _Reader, want: int, wait: int) -> dict[str, Any]:
         return dict(await self.client.receive_message(
-            QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=0 if fifo else WAIT_S,
+            QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=wait,
             MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=[ENVELOPE]))
 
     async def unsubscribe(self, sid: int, reason: str) -> None:
@@ -566,10 +575,11 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
                    "a crashed consumer's batch of one message group comes back out of order on moto; AWS keeps "
                    "the group's order, as the profile does (prefetch 1 avoids it)")
     if fifo and any(c.from_ == name for c in sc.consumers.values()):
-        out.append(f"{name}: evtool short-polls FIFO queues (WaitTimeSeconds 0, again within {POLL_S:g} s or as "
-                   "soon as it changed the queue): moto's long poll keeps a message group blocked until its "
-                   "wait ends even when the group's last message was deleted; on AWS this costs more empty "
-                   "receives, not other deliveries")
+        out.append(f"{name}: while its consumers hold messages of a FIFO queue evtool short-polls it "
+                   f"(WaitTimeSeconds 0, again within {POLL_S:g} s or as soon as it changed the queue), and its "
+                   "instances take turns to receive: moto's receive is not atomic, and its long poll keeps a "
+                   "message group blocked until the wait ends even when the group's last message was deleted; "
+                   "on AWS this costs more empty receives, not other deliveries")
     if fifo and (getattr(spec, "content_based_dedup", False) or spec.dedup_window):
         out.append(f"{name}: moto (the local SQS endpoint) deduplicates only against messages still in the "
                    "queue; AWS keeps a deduplication id for 5 minutes, deleted or not. On AWS a duplicate send "

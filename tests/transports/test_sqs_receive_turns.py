@@ -31,13 +31,15 @@ class _Client:
         return {}
 
 
-def _run(urls: list[str]) -> _Client:
+def _run(urls: list[str], holding: bool = True) -> _Client:
     async def go() -> _Client:
         t = SqsTransport("http://127.0.0.1:5000")
         t.client, t.sink = _Client(), _Sink()
         for i, url in enumerate(urls):
             t.urls[(f"c{i}", None)] = url
             await t.subscribe(SubSpec(i, f"c{i}", None, "w", i, 10))
+        if holding:     # before the loops run: the first instance holds a received message
+            t.readers[0].in_flight = 1
         await asyncio.sleep(0.15)
         await t.stop_consumers()
         return t.client
@@ -47,12 +49,19 @@ def _run(urls: list[str]) -> _Client:
 
 def test_fifo_readers_of_one_queue_take_turns_and_short_poll() -> None:
     """Three instances on one FIFO queue never have two ReceiveMessage calls open at once (moto's receive is not
-    atomic: sqs.RECEIVE_ONE_AT_A_TIME), and each call short-polls (WaitTimeSeconds 0, sqs.POLL_S); an empty
-    answer is followed by another receive within POLL_S."""
+    atomic: sqs.RECEIVE_ONE_AT_A_TIME), and while one of them holds a message each call short-polls
+    (WaitTimeSeconds 0, sqs.POLL_S); an empty answer is followed by another receive within POLL_S."""
     c = _run(["http://q/a.fifo"] * 3)
     fifo = [w for k, w in c.calls if k == "fifo"]
     assert c.most["fifo"] == 1
     assert set(fifo) == {0} and len(fifo) >= 3
+
+
+def test_fifo_readers_holding_nothing_long_poll() -> None:
+    """Holding nothing of the queue, no group can be blocked by this client: a FIFO receive long-polls as on a
+    standard queue (still one at a time)."""
+    c = _run(["http://q/a.fifo"] * 3, holding=False)
+    assert {w for k, w in c.calls} == {sqs.WAIT_S} and c.most["fifo"] == 1
 
 
 def test_without_turns_fifo_receives_overlap() -> None:
@@ -67,5 +76,5 @@ def test_without_turns_fifo_receives_overlap() -> None:
 
 def test_standard_queue_readers_long_poll_in_parallel() -> None:
     """Standard queues: long polling (WaitTimeSeconds 1), instances in parallel (no turns)."""
-    c = _run(["http://q/s"] * 3)
+    c = _run(["http://q/s"] * 3, holding=False)
     assert c.most["std"] == 3 and {w for k, w in c.calls} == {sqs.WAIT_S}
