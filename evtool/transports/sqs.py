@@ -217,6 +217,7 @@ class SqsTransport:
         self.server_version = ""
         self.nudges: dict[str, asyncio.Event] = {}
         self.turns: dict[str, asyncio.Lock] = {}
+        self.settling: dict[str, int] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -419,8 +420,9 @@ class SqsTransport:
                              (reader, raw["ReceiptHandle"], raw, count))
 
     def _holding(self, url: str) -> bool:
-        """Whether this client's consumers hold received, unsettled messages of the queue at `url`."""
-        return any(r.in_flight > 0 for r in self.readers.values() if r.url == url)
+        """Whether this client's consumers hold received messages of the queue at `url` that SQS still counts
+        as in flight (unsettled, or their DeleteMessage / ChangeMessageVisibility not answered yet)."""
+        return self.settling.get(url, 0) > 0 or any(r.in_flight > 0 for r in self.readers.values() if r.url == url)
 
     async def _receive(self, reader: _Reader, want: int, wait: int) -> dict[str, Any]:
         return dict(await self.client.receive_message(
@@ -443,22 +445,29 @@ class SqsTransport:
     async def ack(self, handle: Any) -> None:
         """DeleteMessage (batched)."""
         reader, receipt, _body, _count = handle
-        reader.settled()
         assert self.deletes is not None
-        if not await self.deletes.add(reader.url, {"ReceiptHandle": receipt}) and self.sink is not None:
-            self.sink.problem(f"DeleteMessage refused on {reader.url} (receipt expired?)")
+        self.settling[reader.url] = self.settling.get(reader.url, 0) + 1
+        reader.settled()
+        try:
+            if not await self.deletes.add(reader.url, {"ReceiptHandle": receipt}) and self.sink is not None:
+                self.sink.problem(f"DeleteMessage refused on {reader.url} (receipt expired?)")
+        finally:
+            self.settling[reader.url] -= 1
 
     async def nack(self, handle: Any, delay_ns: int) -> None:
         """ChangeMessageVisibility to the delay (whole seconds, rounded up; 0 = visible at once)."""
         reader, receipt, _body, _count = handle
+        self.settling[reader.url] = self.settling.get(reader.url, 0) + 1
         reader.settled()
         try:
             await self.client.change_message_visibility(QueueUrl=reader.url, ReceiptHandle=receipt,
                                                         VisibilityTimeout=_secs(delay_ns, 0))
-            self._nudge(reader.url)
         except Exception as exc:  # noqa: BLE001 - the message comes back at its visibility timeout anyway
             if self.sink is not None:
                 self.sink.problem(f"ChangeMessageVisibility on {reader.url}: {exc}")
+        finally:
+            self.settling[reader.url] -= 1
+        self._nudge(reader.url)
 
     async def reject(self, handle: Any) -> None:
         """SQS has no reject call. Under a profile whose reject_action is lease_expiry (sqs-standard,
