@@ -6,7 +6,8 @@ visible, in-flight and delayed messages by scanning all of them: a receive costs
 returned, on one interpreter (the GIL), whatever the number of concurrent receivers.
 
 Part 2 (evtool): the same keyed load through the SQS transport on a FIFO queue (8 message groups) with FIFO
-short polling (the transport's default) and with the long poll it replaced (sqs.FIFO_SHORT_POLL = False), on a
+short polling and turn-taking (the transport's default) and with the loop they replaced (sqs.FIFO_SHORT_POLL and
+sqs.RECEIVE_ONE_AT_A_TIME False: every instance long-polls at once), on a
 standard queue, and on the local core; acked messages per second from the run's start to the end of its drain.
 The figures are ratios within one run (the machine is shared; absolute figures move with its load).
 
@@ -88,17 +89,17 @@ def main() -> None:
     rows = {"local core (sqs-fifo)": {"acked": core.summary["counts"].get("acked", 0),
                                       "msg_per_s": round(core.summary["counts"].get("acked", 0) / wall)}}
     rows["sqs standard queue"] = evtool_run(args.url, "sqs-standard", "queue", args.messages)
-    rows["sqs fifo, short poll"] = evtool_run(args.url, "sqs-fifo", "grouped_queue", args.messages)
-    sqs.FIFO_SHORT_POLL = False
+    rows["sqs fifo, now"] = evtool_run(args.url, "sqs-fifo", "grouped_queue", args.messages)
+    sqs.FIFO_SHORT_POLL = sqs.RECEIVE_ONE_AT_A_TIME = False
     try:
-        rows["sqs fifo, long poll (before)"] = evtool_run(args.url, "sqs-fifo", "grouped_queue", args.messages)
+        rows["sqs fifo, before"] = evtool_run(args.url, "sqs-fifo", "grouped_queue", args.messages)
     finally:
-        sqs.FIFO_SHORT_POLL = True
+        sqs.FIFO_SHORT_POLL = sqs.RECEIVE_ONE_AT_A_TIME = True
     for name, row in rows.items():
         print(json.dumps({"target": name, **row}))
-    short, long_ = rows["sqs fifo, short poll"]["msg_per_s"], rows["sqs fifo, long poll (before)"]["msg_per_s"]
+    short, long_ = rows["sqs fifo, now"]["msg_per_s"], rows["sqs fifo, before"]["msg_per_s"]
     if long_:
-        print(f"fifo short/long poll ratio: {float(short) / float(long_):.2f}")
+        print(f"fifo now/before ratio: {float(short) / float(long_):.2f}")
 
 
 if __name__ == "__main__":

@@ -73,10 +73,12 @@ not atomic: two calls that scan a deep FIFO queue together both see a group as f
 messages, so two consumers hold one group at once and can finish it out of order (measured: 13 overlapping holds
 and 7 reorders in 60 messages of one group with four concurrent receivers, 400 messages of another, blocked
 group ahead of them). AWS: "Messages within the same message group are always processed one at a time, in
-strict order" (FIFO delivery logic). Turn-taking changes nothing of what AWS hands out; it costs at most a
-round trip per receive, and a FIFO queue is short-polled (POLL_S), so a turn is short."""
+strict order" (FIFO delivery logic). Turn-taking changes nothing of what AWS hands out. A turn is one round
+trip while the client holds messages of the queue (short polls, POLL_S); holding nothing, one long poll waits
+for all the instances, and the first messages end it."""
 FIFO_SHORT_POLL = True
-"""Short-poll FIFO queues (POLL_S); benchmarks/sqs_bench.py turns it off to measure the long poll it replaced."""
+"""Short-poll FIFO queues while holding (POLL_S); benchmarks/sqs_bench.py turns it and RECEIVE_ONE_AT_A_TIME off
+to measure the receive loop they replaced."""
 BATCH = 10
 """SQS's limit for SendMessageBatch, DeleteMessageBatch and MaxNumberOfMessages."""
 DEFAULT_VISIBILITY_S = 30
