@@ -186,9 +186,14 @@ class KafkaTransport:
     async def connect(self) -> None:
         """Start the admin client and an idempotent producer (acks=all); TransportUnavailable when the broker
         does not answer."""
+        import logging
+
         from aiokafka import AIOKafkaProducer
         from aiokafka.admin import AIOKafkaAdminClient
 
+        # aiokafka logs "Heartbeat failed ... because it is rebalancing" at WARNING on every rebalance, which
+        # Python prints raw to stderr under the run's view; a rebalance is traced as `rebalanced` instead
+        logging.getLogger("aiokafka").setLevel(logging.ERROR)
         self.admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
         try:
             await asyncio.wait_for(self.admin.start(), timeout=8)

@@ -29,7 +29,8 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         out.append(f"{name}: the consumer groups join before the run starts (Apache Kafka delays a new group's "
                    "first rebalance by group.initial.rebalance.delay.ms, 3 s; Tansu holds each join for about "
                    "half the session timeout); later joins, leaves and crashes rebalance on the broker, taking "
-                   "a second or more")
+                   "a second or more, during which the group consumes nothing (aiokafka is eager): latencies "
+                   "include these pauses, which the core's instantaneous rebalances do not have")
         return out
     assert isinstance(spec, m.DeliveryChannel)
     if consumers:

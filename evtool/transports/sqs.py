@@ -12,8 +12,10 @@ Mapping (docs/transports.md, section "Kafka and Amazon SQS", has the full table)
 * ``max_deliveries`` with a ``dead_letter`` target is a RedrivePolicy (maxReceiveCount); SQS moves the
   message itself, on the receive that would exceed the limit. evtool sees the move by watching the
   dead-letter queue (ReceiveMessage with VisibilityTimeout 0, which leaves the message visible);
-* deliveries: ReceiveMessage with long polling (WaitTimeSeconds 1), MaxNumberOfMessages = the free prefetch
-  credit (at most 10); ApproximateReceiveCount is the delivery count;
+* deliveries: ReceiveMessage, MaxNumberOfMessages = the free prefetch credit (at most 10), with long polling
+  (WaitTimeSeconds 1), short polling on a FIFO queue while the client holds messages of it (see POLL_S), one
+  receive at a time per FIFO queue (RECEIVE_ONE_AT_A_TIME);
+  ApproximateReceiveCount is the delivery count;
 * ack = DeleteMessage (batched, 10 a call); nack = ChangeMessageVisibility to the retry delay (whole seconds,
   rounded up; 0 = at once); SQS has no reject: under the sqs profiles (reject_action lease_expiry) the
   message is left alone and comes back when its visibility timeout ends; under another profile evtool sends
@@ -52,7 +54,31 @@ from evtool.transports.base import (
 
 NS = 1_000_000_000
 WAIT_S = 1
-"""Long-polling wait of one ReceiveMessage (seconds): short, so a leaving consumer stops promptly."""
+"""Long-polling wait of one ReceiveMessage on a standard queue (seconds): short, so a leaving consumer stops
+promptly ("If 20 seconds is too long for your application, set a shorter ReceiveMessage wait time (1 second
+minimum)", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html)."""
+POLL_S = 0.1
+"""While this client's consumers hold messages of a FIFO queue, a receive there short-polls (WaitTimeSeconds 0:
+"Short polling returns responses immediately, even if the polled Amazon SQS queue is empty",
+https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html);
+after an empty one the reader polls again when this client changed the queue (a send, a delete or a
+ChangeMessageVisibility on it returned) or after POLL_S, whichever is first. Holding nothing, it long-polls as
+on a standard queue. Why: moto takes the blocked message groups once, when the call starts, and while a
+blocked group's messages are visible it loops without sleeping until the wait ends, so a long poll that starts
+while the client's own messages of a group are in flight returns nothing for the whole wait even after they
+are deleted, and holds moto's CPU meanwhile (moto/sqs/models.py receive_message, docs/transports.md)."""
+RECEIVE_ONE_AT_A_TIME = True
+"""On a FIFO queue this client makes one ReceiveMessage at a time (its instances take turns). moto's receive is
+not atomic: two calls that scan a deep FIFO queue together both see a group as free and each takes one of its
+messages, so two consumers hold one group at once and can finish it out of order (measured: 13 overlapping holds
+and 7 reorders in 60 messages of one group with four concurrent receivers, 400 messages of another, blocked
+group ahead of them). AWS: "Messages within the same message group are always processed one at a time, in
+strict order" (FIFO delivery logic). Turn-taking changes nothing of what AWS hands out. A turn is one round
+trip while the client holds messages of the queue (short polls, POLL_S); holding nothing, one long poll waits
+for all the instances, and the first messages end it."""
+FIFO_SHORT_POLL = True
+"""Short-poll FIFO queues while holding (POLL_S); benchmarks/sqs_bench.py turns it and RECEIVE_ONE_AT_A_TIME off
+to measure the receive loop they replaced."""
 BATCH = 10
 """SQS's limit for SendMessageBatch, DeleteMessageBatch and MaxNumberOfMessages."""
 DEFAULT_VISIBILITY_S = 30
@@ -97,9 +123,11 @@ class _Batcher:
     """Coalesces the calls of one kind made in one loop iteration into batches of 10 (one round trip each)."""
 
     def __init__(self, call: Callable[[str, list[dict[str, Any]]], Awaitable[dict[str, Any]]],
-                 ordered: Callable[[str], bool] = lambda url: False) -> None:
+                 ordered: Callable[[str], bool] = lambda url: False,
+                 done: Callable[[str], None] = lambda url: None) -> None:
         self.call = call
         self.ordered = ordered
+        self.done = done
         self.pending: dict[str, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
         self.scheduled = False
         self.locks: dict[str, asyncio.Lock] = {}
@@ -142,6 +170,7 @@ class _Batcher:
                 if not f.done():
                     f.set_exception(exc)
             return
+        self.done(url)
         failed = {int(x["Id"]) for x in resp.get("Failed", [])}
         for i, (_e, f) in enumerate(items):
             if not f.done():
@@ -188,6 +217,9 @@ class SqsTransport:
         self.sends: _Batcher | None = None
         self.deletes: _Batcher | None = None
         self.server_version = ""
+        self.nudges: dict[str, asyncio.Event] = {}
+        self.turns: dict[str, asyncio.Lock] = {}
+        self.settling: dict[str, int] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -213,9 +245,16 @@ class SqsTransport:
             raise TransportUnavailable(f"cannot reach SQS at {redact_url(self.url)}: {exc}") from exc
         self.server_version = "sqs api 2012-11-05"
         self.sends = _Batcher(lambda url, entries: self.client.send_message_batch(QueueUrl=url, Entries=entries),
-                              ordered=lambda url: url.endswith(".fifo"))
+                              ordered=lambda url: url.endswith(".fifo"), done=self._nudge)
         self.deletes = _Batcher(lambda url, entries: self.client.delete_message_batch(QueueUrl=url,
-                                                                                      Entries=entries))
+                                                                                      Entries=entries),
+                                done=self._nudge)
+
+    def _nudge(self, url: str) -> None:
+        """This client changed the queue at `url`: wake its FIFO readers waiting to poll again."""
+        ev = self.nudges.pop(url, None)
+        if ev is not None:
+            ev.set()
 
     async def close(self) -> None:
         """Close the client."""
@@ -344,22 +383,35 @@ class SqsTransport:
         sink = self.sink
         assert sink is not None
         pf = reader.spec.prefetch or BATCH
+        fifo = reader.url.endswith(".fifo") and FIFO_SHORT_POLL
         while reader.alive:
             want = min(BATCH, pf - reader.in_flight)
             if want <= 0:
                 reader.credit.clear()
                 await reader.credit.wait()
                 continue
+            nudged = self.nudges.setdefault(reader.url, asyncio.Event()) if fifo else None
+            wait = WAIT_S
             try:
-                resp = await self.client.receive_message(
-                    QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=WAIT_S,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=[ENVELOPE])
+                if reader.url.endswith(".fifo") and RECEIVE_ONE_AT_A_TIME:
+                    async with self.turns.setdefault(reader.url, asyncio.Lock()):
+                        wait = 0 if fifo and self._holding(reader.url) else WAIT_S
+                        resp = await self._receive(reader, want, wait)
+                else:
+                    wait = 0 if fifo and self._holding(reader.url) else WAIT_S
+                    resp = await self._receive(reader, want, wait)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported; the loop tries again
                 if reader.alive:
                     sink.problem(f"ReceiveMessage on {reader.url}: {exc}")
                 await asyncio.sleep(0.2)
+                continue
+            if nudged is not None and wait == 0 and not resp.get("Messages"):
+                try:
+                    await asyncio.wait_for(nudged.wait(), POLL_S)
+                except TimeoutError:
+                    pass
                 continue
             for raw in resp.get("Messages", []):
                 if not reader.alive:
@@ -368,6 +420,16 @@ class SqsTransport:
                 reader.in_flight += 1
                 sink.deliver(reader.spec.sid, _decode(raw), count, count > 1,
                              (reader, raw["ReceiptHandle"], raw, count))
+
+    def _holding(self, url: str) -> bool:
+        """Whether this client's consumers hold received messages of the queue at `url` that SQS still counts
+        as in flight (unsettled, or their DeleteMessage / ChangeMessageVisibility not answered yet)."""
+        return self.settling.get(url, 0) > 0 or any(r.in_flight > 0 for r in self.readers.values() if r.url == url)
+
+    async def _receive(self, reader: _Reader, want: int, wait: int) -> dict[str, Any]:
+        return dict(await self.client.receive_message(
+            QueueUrl=reader.url, MaxNumberOfMessages=want, WaitTimeSeconds=wait,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=[ENVELOPE]))
 
     async def unsubscribe(self, sid: int, reason: str) -> None:
         """Stop receiving; what the consumer holds comes back when its visibility timeout ends."""
@@ -385,14 +447,19 @@ class SqsTransport:
     async def ack(self, handle: Any) -> None:
         """DeleteMessage (batched)."""
         reader, receipt, _body, _count = handle
-        reader.settled()
         assert self.deletes is not None
-        if not await self.deletes.add(reader.url, {"ReceiptHandle": receipt}) and self.sink is not None:
-            self.sink.problem(f"DeleteMessage refused on {reader.url} (receipt expired?)")
+        self.settling[reader.url] = self.settling.get(reader.url, 0) + 1
+        reader.settled()
+        try:
+            if not await self.deletes.add(reader.url, {"ReceiptHandle": receipt}) and self.sink is not None:
+                self.sink.problem(f"DeleteMessage refused on {reader.url} (receipt expired?)")
+        finally:
+            self.settling[reader.url] -= 1
 
     async def nack(self, handle: Any, delay_ns: int) -> None:
         """ChangeMessageVisibility to the delay (whole seconds, rounded up; 0 = visible at once)."""
         reader, receipt, _body, _count = handle
+        self.settling[reader.url] = self.settling.get(reader.url, 0) + 1
         reader.settled()
         try:
             await self.client.change_message_visibility(QueueUrl=reader.url, ReceiptHandle=receipt,
@@ -400,6 +467,9 @@ class SqsTransport:
         except Exception as exc:  # noqa: BLE001 - the message comes back at its visibility timeout anyway
             if self.sink is not None:
                 self.sink.problem(f"ChangeMessageVisibility on {reader.url}: {exc}")
+        finally:
+            self.settling[reader.url] -= 1
+        self._nudge(reader.url)
 
     async def reject(self, handle: Any) -> None:
         """SQS has no reject call. Under a profile whose reject_action is lease_expiry (sqs-standard,
@@ -510,6 +580,17 @@ def capability_notes(sc: m.Scenario, name: str, spec: object) -> list[str]:
         out.append(f"{name}: an SQS FIFO receive returns as many messages of one message group as it can, and "
                    "a consumer with concurrency > 1 handles them in parallel, so a group can be reordered; the "
                    "core hands out one message of a group at a time")
+    if fifo and any(c.from_ == name and c.prefetch != 1 for c in sc.consumers.values()):
+        out.append(f"{name}: moto (the local SQS endpoint) returns a received batch whose visibility timeout "
+                   "ended last message first (a group is freed only when its scan reaches each message), so "
+                   "a crashed consumer's batch of one message group comes back out of order on moto; AWS keeps "
+                   "the group's order, as the profile does (prefetch 1 avoids it)")
+    if fifo and any(c.from_ == name for c in sc.consumers.values()):
+        out.append(f"{name}: while its consumers hold messages of a FIFO queue evtool short-polls it "
+                   f"(WaitTimeSeconds 0, again within {POLL_S:g} s or as soon as it changed the queue), and its "
+                   "instances take turns to receive: moto's receive is not atomic, and its long poll keeps a "
+                   "message group blocked until the wait ends even when the group's last message was deleted; "
+                   "on AWS this costs more empty receives, not other deliveries")
     if fifo and (getattr(spec, "content_based_dedup", False) or spec.dedup_window):
         out.append(f"{name}: moto (the local SQS endpoint) deduplicates only against messages still in the "
                    "queue; AWS keeps a deduplication id for 5 minutes, deleted or not. On AWS a duplicate send "
