@@ -15,6 +15,8 @@ from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 from typer.models import OptionInfo
 
+from evtool.cli.coerce import install_one
+
 
 class Entry(NamedTuple):
     """One command: where it lives, its name, its help panel and its one-line summary.
@@ -84,6 +86,7 @@ class Command(TyperCommand):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
+            install_one(option)
         return option
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -107,6 +110,7 @@ class Group(TyperGroup):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
+            install_one(option)
         return option
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -138,6 +142,7 @@ def build(entry: Entry) -> Command:
     """The click command of one registry entry: its module imported, typer's command built, completers set."""
     from typer.main import get_command
 
+    from evtool.cli.coerce import install as install_quick_params
     from evtool.cli.completion import attach_command
 
     func = getattr(importlib.import_module(entry.module), entry.function)
@@ -145,6 +150,7 @@ def build(entry: Entry) -> Command:
     one = typer.Typer(rich_markup_mode="rich", add_completion=False, pretty_exceptions_enable=False)
     one.command(name=entry.name, rich_help_panel=entry.panel, help=help_text(func.__doc__), cls=Command)(func)
     cmd = get_command(one)
+    install_quick_params(cmd)
     attach_command(entry.name, cmd)
     return cmd  # type: ignore[return-value]
 
