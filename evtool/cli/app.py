@@ -64,10 +64,33 @@ def _apply_config(ctx: typer.Context) -> None:
         ctx.default_map = {**(ctx.default_map or {}), "run": {**defaults, **(ctx.default_map or {}).get("run", {})}}
 
 
+def _without_pydantic_plugins() -> None:
+    """Pydantic plugins off for the command line, as typer has them off for its own adapters.
+
+    Pydantic looks for plugins (entry points of the `pydantic` group: tracing and metrics hooks
+    for services) when it builds the first validator; the search imports `importlib.metadata`
+    and reads every installed package's metadata, about 15 ms of each command's start. evtool's
+    scenario models need no plugin. `PYDANTIC_DISABLE_PLUGINS` set to anything but `1`/`true`/
+    `__all__` (pydantic's own switch, which also names single plugins) leaves pydantic's search
+    in place.
+    """
+    import os
+    import sys
+    import types
+
+    if os.environ.get("PYDANTIC_DISABLE_PLUGINS", "1") not in ("1", "true", "__all__") \
+            or "pydantic.plugin._loader" in sys.modules:
+        return
+    loader = types.ModuleType("pydantic.plugin._loader", "No pydantic plugins (evtool.cli.app).")
+    loader.get_plugins = tuple  # type: ignore[attr-defined]  # () : no plugin
+    sys.modules["pydantic.plugin._loader"] = loader
+
+
 def main() -> None:
     """Console-script entry point (with shell completion: `evtool completion bash`)."""
     import os
 
+    _without_pydantic_plugins()
     from typer.main import get_command
 
     from evtool.cli.coerce import install

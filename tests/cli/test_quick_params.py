@@ -71,15 +71,30 @@ def test_install_leaves_a_parameter_that_already_converts_alone() -> None:
     assert param._runtime_param is marker
 
 
-def test_run_and_validate_never_import_typers_adapters(tmp_path: Path) -> None:
-    """The adapters module pulls in pydantic's TypeAdapter machinery; none of it is needed here."""
+def _validate_batching(tmp_path: Path, **env: str) -> str:
+    """`evtool validate batching` in a fresh interpreter; its output, then which heavy modules it imported."""
     code = ("import sys, runpy\n"
             "sys.argv = ['evtool', 'validate', 'batching']\n"
             "try:\n    runpy.run_module('evtool', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
-            "print('ADAPTERS', 'typer._adapters' in sys.modules)\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+            "print('ADAPTERS', 'typer._adapters' in sys.modules)\n"
+            "print('METADATA', 'importlib.metadata' in sys.modules)\n")
+    full = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    full.update(PYTHONPATH=str(ROOT), NO_COLOR="1", **env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, cwd=tmp_path,
                          check=False, timeout=120)
     assert "valid (batching)" in out.stdout, out.stdout + out.stderr
-    assert "ADAPTERS False" in out.stdout, out.stdout
+    return out.stdout
+
+
+def test_validate_never_imports_typers_adapters_nor_package_metadata(tmp_path: Path) -> None:
+    """typer's adapters pull in pydantic's TypeAdapter machinery, pydantic's plugin search reads every
+    installed package's metadata: the command line needs neither."""
+    out = _validate_batching(tmp_path)
+    assert "ADAPTERS False" in out and "METADATA False" in out, out
+
+
+def test_pydantics_own_plugin_switch_still_chooses_plugins(tmp_path: Path) -> None:
+    """`PYDANTIC_DISABLE_PLUGINS=some-plugin` (pydantic's switch, naming plugins to leave out) keeps the search."""
+    out = _validate_batching(tmp_path, PYDANTIC_DISABLE_PLUGINS="some-plugin")
+    assert "METADATA True" in out, out
