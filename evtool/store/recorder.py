@@ -96,7 +96,7 @@ class Recorder:
         self,
         db_path: str | Path | None = None,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 8000,
         max_batches: int = 8,
         flush_interval: float = 0.25,
         wait_for_index: bool = False,
