@@ -32,13 +32,17 @@ def _leaf(annotation: Any, info: Any, value: Any, param: Any, ctx: Any) -> Any:
     if annotation is bool:
         return value if kind is bool else _MISS
     if annotation is int or annotation is float:
-        if info.min is not None or info.max is not None or info.clamp:
+        if info.clamp:
             return _MISS
         if kind is annotation:
-            return value
-        if annotation is int and kind is str and _INT.fullmatch(value):
-            return int(value)
-        return _MISS
+            number = value
+        elif annotation is int and kind is str and _INT.fullmatch(value):
+            number = int(value)
+        else:
+            return _MISS
+        if (info.min is not None and not number >= info.min) or (info.max is not None and not number <= info.max):
+            return _MISS  # out of range: typer's adapter says so
+        return number
     if annotation is Path and info.path_type is None:
         if kind is str and value:
             value = Path(value)

@@ -62,6 +62,16 @@ def test_a_number_typed_as_text_is_converted() -> None:
     assert ctx.params["seed"] == 7
 
 
+def test_a_number_in_range_is_taken_and_one_out_of_range_gets_typers_message() -> None:
+    cmd = build(BY_NAME["run"])
+    param = next(p for p in cmd.params if p.name == "max_events")
+    assert param.type_descriptor.parameter_info.min == 1
+    ctx = cmd.make_context("run", ["competing-consumers", "--max-events", "3"])
+    assert ctx.params["max_events"] == 3 and type(param._runtime_param) is QuickParam
+    result = CliRunner().invoke(app, ["run", "competing-consumers", "--no-record", "--max-events", "-4"])
+    assert result.exit_code == 2 and "greater than or equal to 1" in " ".join(result.output.split())
+
+
 def test_install_leaves_a_parameter_that_already_converts_alone() -> None:
     cmd = build(BY_NAME["validate"])
     param = next(p for p in cmd.params if p.name == "strict")
