@@ -109,10 +109,8 @@ def main() -> None:
     _without_pydantic_plugins()
     from typer.main import get_command
 
-    from evtool.cli.coerce import install
-
     command = get_command(app)  # the commands are built when first asked for (`commands.Group`)
-    install(command)  # plain values converted without a pydantic adapter each (evtool.cli.coerce)
+    commands.install(command)  # plain values converted without a pydantic adapter each (evtool.cli.coerce)
 
     if os.environ.get("_EVTOOL_COMPLETE"):
         from typer._completion_classes import completion_init

@@ -86,18 +86,9 @@ class QuickParam(RuntimeParam):
         return _leaf(annotation, info, value, param, ctx)
 
 
-def install(command: Any) -> None:
-    """Give each typer parameter of `command` a `QuickParam` (unless it already converted a value)."""
-    for param in getattr(command, "params", ()):
-        install_one(param)
-
-
-def install_one(param: Any) -> Any:
-    """Give one typer parameter a `QuickParam` (unless it has its converter already); returns it."""
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None or getattr(param, "_runtime_param", _MISS) is not None:
-        return param
-    if descriptor.file_annotation is None:
-        param._runtime_param = QuickParam(parameter_info=descriptor.parameter_info,
-                                          annotation=descriptor.annotation, descriptor=descriptor)
-    return param
+def quick_param(descriptor: Any) -> Any:
+    """The converter of a parameter with this type descriptor: a `QuickParam`, or typer's own for files."""
+    if descriptor.file_annotation is not None:
+        return build_runtime_param(descriptor)
+    return QuickParam(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation,
+                      descriptor=descriptor)
