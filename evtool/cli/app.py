@@ -64,13 +64,53 @@ def _apply_config(ctx: typer.Context) -> None:
         ctx.default_map = {**(ctx.default_map or {}), "run": {**defaults, **(ctx.default_map or {}).get("run", {})}}
 
 
+class _NoPydanticPlugins:
+    """Pydantic plugins off for the command line, as typer has them off for its own adapters.
+
+    Pydantic looks for plugins (entry points of the `pydantic` group: tracing and metrics hooks
+    for services) when it builds the first validator; the search imports `importlib.metadata`
+    and reads every installed package's metadata, about 15 ms of each command's start. evtool's
+    scenario models need no plugin. This import hook answers pydantic's `plugin._loader` with a
+    module that finds none; `PYDANTIC_DISABLE_PLUGINS` set to anything but `1`/`true`/`__all__`
+    (pydantic's own switch, which also names single plugins to leave out) keeps pydantic's search.
+    """
+
+    NAME = "pydantic.plugin._loader"
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        if name != self.NAME:
+            return None
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: object) -> None:
+        return None  # the default module object
+
+    def exec_module(self, module: object) -> None:
+        module.get_plugins = tuple  # type: ignore[attr-defined]  # () : no plugin
+
+
+def _without_pydantic_plugins() -> None:
+    """Install `_NoPydanticPlugins` (unless pydantic's own switch names plugins, or it is there already)."""
+    import os
+    import sys
+
+    if os.environ.get("PYDANTIC_DISABLE_PLUGINS", "1") not in ("1", "true", "__all__") \
+            or _NoPydanticPlugins.NAME in sys.modules or any(isinstance(f, _NoPydanticPlugins) for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _NoPydanticPlugins())
+
+
 def main() -> None:
     """Console-script entry point (with shell completion: `evtool completion bash`)."""
     import os
 
+    _without_pydantic_plugins()
     from typer.main import get_command
 
     command = get_command(app)  # the commands are built when first asked for (`commands.Group`)
+    commands.install(command)  # plain values converted without a pydantic adapter each (evtool.cli.coerce)
 
     if os.environ.get("_EVTOOL_COMPLETE"):
         from typer._completion_classes import completion_init

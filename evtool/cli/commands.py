@@ -77,6 +77,39 @@ _USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.
 """The usage error of the click that typer uses (typer may carry its own copy of click)."""
 
 
+class _LazyQuick:
+    """A parameter's converter until it first converts a value: then `evtool.cli.coerce.quick_param`.
+
+    Typer converts each parameter through a pydantic adapter it builds on first use; `evtool.cli.coerce`
+    converts plain values without one. Neither is imported until a value needs converting (`evtool --help`
+    converts none: a flag that is already a bool is not converted).
+    """
+
+    __slots__ = ()
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        from evtool.cli.coerce import quick_param
+
+        real = param._runtime_param = quick_param(param.type_descriptor)
+        return real.coerce(value, param=param, ctx=ctx)
+
+
+_LAZY = _LazyQuick()
+
+
+def install_one(param: Any) -> Any:
+    """Give one typer parameter the quick converter (unless it has its converter already); returns it."""
+    if getattr(param, "type_descriptor", None) is not None and getattr(param, "_runtime_param", _LAZY) is None:
+        param._runtime_param = _LAZY
+    return param
+
+
+def install(command: Any) -> None:
+    """Give each typer parameter of `command` the quick converter (`install_one`)."""
+    for param in getattr(command, "params", ()):
+        install_one(param)
+
+
 class Command(TyperCommand):
     """A command whose -h/--help shows no `<bool>`, and whose usage errors are JSON under --json."""
 
@@ -84,6 +117,7 @@ class Command(TyperCommand):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
+            install_one(option)
         return option
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -107,6 +141,7 @@ class Group(TyperGroup):
         option = super().get_help_option(ctx)
         if option is not None:
             option.metavar = ""
+            install_one(option)
         return option
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -145,6 +180,7 @@ def build(entry: Entry) -> Command:
     one = typer.Typer(rich_markup_mode="rich", add_completion=False, pretty_exceptions_enable=False)
     one.command(name=entry.name, rich_help_panel=entry.panel, help=help_text(func.__doc__), cls=Command)(func)
     cmd = get_command(one)
+    install(cmd)
     attach_command(entry.name, cmd)
     return cmd  # type: ignore[return-value]
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from evtool.scenario.errors import Problem, ScenarioError, did_you_mean, known_list
 from evtool.scenario.models import CHECK_NAMES, DIST_NAMES, Scenario
 from evtool.scenario.vocabulary import foreign_hint
-from evtool.scenario.yamlsource import Locations, Path_, dotted, parse_yaml, read_text
+from evtool.scenario.yamlsource import Locations, Path_, cow_item, dotted, parse_yaml, read_text
 
 _PARAM_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -57,8 +57,10 @@ def load_text(text: str, file: str = "<scenario>", overrides: list[str] | dict[s
 
 
 def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | None, *,
-               check_variations: bool) -> LoadedScenario:
-    data, loc = parse_yaml(text, file)
+               check_variations: bool, shared: bool = False) -> LoadedScenario:
+    # `shared`: the document is the parser's kept one; `_substitute` builds new containers, `_apply_sets`
+    # copies what it writes into, the scenario returned is only looked at (tests/scenario/test_variation_sharing)
+    data, loc = parse_yaml(text, file, shared=shared)
     if not isinstance(data, dict):
         found = "a list" if isinstance(data, list) else f"the value {data!r}"
         raise ScenarioError([Problem(file, 1, 1, "", f"a scenario is a mapping of keys, found {found}",
@@ -69,7 +71,9 @@ def _load_text(text: str, file: str, overrides: list[str] | dict[str, Any] | Non
     unresolved: set[Path_] = set()
     if "${" in text:  # most files use no parameter: the walk would only rebuild a fresh copy
         data = _substitute(data, params, (), loc, problems, unresolved)
-    set_paths = _apply_sets(data, {k: v for k, v in sets.items() if k not in params}, loc, problems)
+    data = dict(data) if shared and isinstance(data, dict) and "${" not in text else data
+    set_paths = _apply_sets(data, {k: v for k, v in sets.items() if k not in params}, loc, problems,
+                            copy_on_write=shared)
     model: Scenario | None = None
     try:
         model = Scenario.model_validate(data)
@@ -189,7 +193,7 @@ def _check_variations(model: Scenario, text: str, file: str, sets: dict[str, Any
         if not isinstance(variation, Variation) or not variation.set:
             continue
         try:
-            _load_text(text, file, {**sets, **variation.set}, check_variations=False)
+            _load_text(text, file, {**sets, **variation.set}, check_variations=False, shared=True)
         except ScenarioError as err:
             first = err.errors[0] if err.errors else err.problems[0]
             where = ("lesson", "try_next", i, "set")
@@ -328,8 +332,9 @@ _NAMED_MAPS = {"channels": "channel", "producers": "producer", "consumers": "con
 
 
 def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
-                problems: list[Problem]) -> dict[Path_, str]:
-    """Apply --set overrides in place; return each set path and its original text."""
+                problems: list[Problem], *, copy_on_write: bool = False) -> dict[Path_, str]:
+    """Apply --set overrides in place; return each set path and its original text. With `copy_on_write`, each
+    container on an override's path is copied before it is changed (what `data` holds may be shared)."""
     applied: dict[Path_, str] = {}
     top_keys = [info.alias or name for name, info in Scenario.model_fields.items()]
     params = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
@@ -373,7 +378,7 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                 if last:
                     node[part] = value
                 else:
-                    node = node[part]
+                    node = cow_item(node, part) if copy_on_write else node[part]
                 path.append(part)
                 i += 1
                 continue
@@ -414,6 +419,8 @@ def _apply_sets(data: dict[str, Any], sets: dict[str, Any], loc: Locations,
                     node[key] = nxt
                     # What is missing from a mapping this override created is the override's problem.
                     applied.setdefault(tuple(path), text)
+                elif copy_on_write:
+                    nxt = cow_item(node, key)
                 node = nxt
             i += consumed
         if ok:

@@ -370,16 +370,28 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def parse_yaml(text: str, file: str) -> tuple[Any, Locations]:
+def cow_item(parent: Any, key: Any) -> Any:
+    """`parent[key]`, replaced by a shallow copy of itself when it is a container (copy on write)."""
+    child = parent[key]
+    if type(child) is dict or type(child) is list:
+        child = parent[key] = type(child)(child)
+    return child
+
+
+def parse_yaml(text: str, file: str, *, shared: bool = False) -> tuple[Any, Locations]:
     """Parse YAML text into plain values plus their locations, or raise ScenarioError.
 
     The loader reads a lesson once more for each of its `try_next` variations; the last few
     documents read are kept, and a repeated read gets a fresh copy of the values (callers may
-    change them) without parsing again.
+    change them) without parsing again. With `shared`, a repeated read gets the kept values and
+    locations themselves: for a caller that copies whatever it changes (the loader's check of a
+    lesson's variations).
     """
     hit = _CACHE.get((text, file)) if len(text) >= _CACHE_MIN_CHARS else None
     if hit is not None:
         value, loc = hit
+        if shared:
+            return value, loc
         return _copy(value), Locations(loc.file, dict(loc.values), dict(loc.keys), set(loc.quoted))
     value, loc = _parse_yaml(text, file)
     if len(text) >= _CACHE_MIN_CHARS:

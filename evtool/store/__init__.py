@@ -14,7 +14,7 @@ Model (evtool.store.model)
     OUTCOMES, new_run_id(), scenario_hash(text), utc_now_iso()
 
 Writing (evtool.store.recorder; the writer process is evtool.store.writer)
-    Recorder(db_path=None, *, batch_size=2000, max_batches=8, flush_interval=0.25, wait_for_index=False)
+    Recorder(db_path=None, *, batch_size=8000, max_batches=8, flush_interval=0.25, wait_for_index=False)
         .start(header) -> run id        creates the db/schema and the run row (`incomplete` until the end),
                                         then starts the writer process (full recording)
         .record(events)                 an engine listener: non-blocking unless the writer is max_batches behind

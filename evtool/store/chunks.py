@@ -1,7 +1,7 @@
 """A run's trace stored in chunks: one row per batch of events, its columns compressed together.
 
 Since schema version 3 a run's trace table (`trace_<rk>`) holds one row per
-batch the engine handed over (about 2,000 events), not one row per event:
+batch the engine handed over (about 8,000 events), not one row per event:
 
     first_seq  the sequence number of the chunk's first event (its rowid)
     n          how many events it holds

@@ -96,7 +96,7 @@ class Recorder:
         self,
         db_path: str | Path | None = None,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 8000,
         max_batches: int = 8,
         flush_interval: float = 0.25,
         wait_for_index: bool = False,
@@ -300,8 +300,10 @@ class Recorder:
         try:
             self._proc = subprocess.Popen(
                 # -P: the current directory is not put first on sys.path, so an `evtool` folder there
-                # (another checkout) cannot stand in for this copy's writer
-                [sys.executable, "-P", "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
+                # (another checkout) cannot stand in for this copy's writer; -S: no `site` (its .pth
+                # files and editable-install finders cost a recorded run ~10 ms of CPU), as the writer
+                # needs only the standard library and this copy of evtool, which PYTHONPATH names
+                [sys.executable, "-P", "-S", "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 close_fds=True,
             )

@@ -50,8 +50,8 @@ LIST_RUNS = """
 
 STATE = "SELECT r.ended_at, {pid}, {host}, {heartbeat} FROM runs r WHERE r.id = ?"
 RUN_KEY = "SELECT r.rk, r.record_mode, {trace_format} FROM runs r WHERE r.id = ?"
-# Chunks fetched per query when reading a chunked trace (about 2,000 events each).
-CHUNKS_PER_QUERY = 8
+# Chunks fetched per query when reading a chunked trace (about 8,000 events each).
+CHUNKS_PER_QUERY = 2
 
 
 class RunStore:

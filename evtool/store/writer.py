@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -55,6 +56,8 @@ END = b"E"
 MAX_QUEUED = 4
 # How long a write may keep retrying while another process holds the database lock.
 BUSY_PATIENCE_S = 300.0
+
+_FIELDS = tuple(itemgetter(i) for i in range(10))  # the 10 fields of a `TraceEvent`, in order
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -82,7 +85,10 @@ def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
     the data column is sent as JSON text (what the writer would store anyway)
     and other odd scalars as their `str`.
     """
-    cols = list(zip(*events, strict=False))  # every event has the 10 fields; the check costs 40 % of the zip
+    # Column by column with C-level getters: `zip(*events)` makes an iterator per event, and those
+    # thousands of short-lived objects set off the garbage collector, which then walks the engine's
+    # whole heap (0.3-0.5 µs an event, against 0.1 µs for this).
+    cols = [tuple(map(get, events)) for get in _FIELDS] if events else []
     kind = BATCH
     try:
         payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)

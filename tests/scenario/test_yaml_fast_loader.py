@@ -72,11 +72,33 @@ def _norm(value: Any) -> Any:
 
 
 def _both(text: str, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[tuple[str, Any, Any], ...]:
-    fast = _outcome(text, name)
+    """The outcome read by libyaml and by the pure reader, each parsed afresh.
+
+    `parse_yaml` keeps the last documents read: without an empty memo for each side, the pure
+    read of a document the fast read has just parsed would get the fast read's copy back.
+    """
     with monkeypatch.context() as m:
+        m.setattr(yamlsource, "_CACHE", {})
+        fast = _outcome(text, name)
+    with monkeypatch.context() as m:
+        m.setattr(yamlsource, "_CACHE", {})
         m.setattr(yamlsource, "_FAST_LOADER", None)
         pure = _outcome(text, name)
     return fast, pure
+
+
+@pytest.fixture
+def composed_by(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The loaders `yaml.compose_all` is called with, in order."""
+    calls: list[object] = []
+    real = yaml.compose_all
+
+    def spy(stream: str, Loader: object) -> object:  # noqa: N803 (PyYAML's own keyword)
+        calls.append(Loader)
+        return real(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "compose_all", spy)
+    return calls
 
 
 needs_libyaml = pytest.mark.skipif(
@@ -91,13 +113,19 @@ def test_the_repository_has_yaml_files_to_compare() -> None:
 
 @needs_libyaml
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_yaml_file_reads_the_same_with_libyaml(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_yaml_file_reads_the_same_with_libyaml(path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     composed_by: list[object]) -> None:
     try:
         text = decode_text(path.read_bytes(), str(path))
     except ScenarioError:
         pytest.skip("not UTF-8 text: refused before any YAML parsing")
     fast, pure = _both(text, str(path), monkeypatch)
     assert fast == pure
+    # Both readers really ran: libyaml first (and, for a document it refuses, the pure reader for
+    # the message), then the pure reader alone; a document refused before any parsing (too deep) reaches neither.
+    assert fast[0] == "error" if not composed_by else composed_by[0] is yamlsource._FAST_LOADER and composed_by[-1] is yaml.SafeLoader
+    if fast[0] == "ok":
+        assert composed_by == [yamlsource._FAST_LOADER, yaml.SafeLoader]
 
 
 @needs_libyaml

@@ -12,7 +12,6 @@ actors, patterns, faults, expect, lesson, root); every name is re-exported here,
 
 `docs/scenario-language.md` is the reference for users; keep the two in step.
 """
-from __future__ import annotations
 
 from evtool.scenario.models.actors import (
     Arrival,

@@ -1,6 +1,5 @@
 """`producers:` and `consumers:`: arrivals, retry policies, handlers, effects and emits."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
@@ -79,7 +78,7 @@ class Backoff(Model):
     jitter: Literal["none", "full", "equal", "decorrelated"] = "none"
 
     @model_validator(mode="after")
-    def _fields(self) -> Backoff:
+    def _fields(self) -> 'Backoff':
         if self.type in ("constant", "linear") and self.delay is None:
             raise _custom("evtool_missing", f"`{self.type}` backoff needs `delay`",
                           f"e.g. {{type: {self.type}, delay: 100ms}}", at="type")
@@ -187,7 +186,7 @@ class Producer(Model):
     retry: RetryPolicy | None = None
 
     @model_validator(mode="after")
-    def _max_needs_count(self) -> Producer:
+    def _max_needs_count(self) -> 'Producer':
         rate = getattr(self.arrival, "rate", None)
         if rate == float("inf") and self.count is None:
             raise _custom("evtool_missing", "`rate: max` needs `count`",
@@ -215,7 +214,7 @@ class FailRule(Model):
     reply_with_error: bool = False
 
     @model_validator(mode="after")
-    def _one_trigger(self) -> FailRule:
+    def _one_trigger(self) -> 'FailRule':
         if self.when is None and self.probability is None:
             raise _custom("evtool_missing", "a fail_if rule needs `when` or `probability`",
                           "e.g. {when: \"msg.payload.amount < 0\", error: ParseError}")
@@ -249,7 +248,7 @@ class Effect(Model):
     value: Any = None
 
     @model_validator(mode="after")
-    def _one_op(self) -> Effect:
+    def _one_op(self) -> 'Effect':
         ops = [k for k in ("set", "inc", "dec", "add", "remove", "append") if getattr(self, k) is not None]
         if len(ops) != 1:
             raise _custom("evtool_effect", "an effect names exactly one of set, inc, dec, add, remove, append",

@@ -1,6 +1,5 @@
 """The base of every scenario model, the language version, the profiles and the validation bounds."""
 
-from __future__ import annotations
 
 from typing import Any, Literal
 

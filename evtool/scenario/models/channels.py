@@ -1,6 +1,5 @@
 """`channels:`: queues, grouped queues, topics, logs and routers."""
 
-from __future__ import annotations
 
 from typing import Annotated, Literal
 

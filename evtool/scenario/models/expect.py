@@ -1,6 +1,5 @@
 """`expect:` and `alerts:`: the checks and assertions a run is judged by."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 

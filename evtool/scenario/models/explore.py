@@ -1,6 +1,5 @@
 """`explore:`: what `evtool explore` may do to the scenario while it searches for a failing run."""
 
-from __future__ import annotations
 
 from typing import Literal
 

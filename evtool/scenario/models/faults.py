@@ -1,6 +1,5 @@
 """`faults:`: crashes, restarts, pauses, slowdowns, scaling, broker restarts, message faults."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 

@@ -1,6 +1,5 @@
 """`lesson:`: teaching metadata, narrated steps, questions and try-next variations."""
 
-from __future__ import annotations
 
 from typing import Any, Literal
 
@@ -33,7 +32,7 @@ class LessonStep(Model):
     ask: Question | None = None
 
     @model_validator(mode="after")
-    def _one_trigger(self) -> LessonStep:
+    def _one_trigger(self) -> 'LessonStep':
         if (self.at is None) == (self.event is None):
             raise _custom("evtool_trigger", "a lesson step has exactly one trigger: `at` or `event`",
                           "e.g. `at: 0s`, or `event: dead_lettered{tag=poison}`")

@@ -1,6 +1,5 @@
 """`patterns:`: request/reply, sagas, event-sourced aggregates, projections and the outbox."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 

@@ -1,6 +1,5 @@
 """`parameters:` and the root `Scenario`, the whole file."""
 
-from __future__ import annotations
 
 from typing import Any, Literal
 

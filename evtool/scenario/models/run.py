@@ -1,6 +1,5 @@
 """`run:`, `broker:` and `schemas:`: how long and how a run goes, broker settings, message schemas."""
 
-from __future__ import annotations
 
 from typing import Any, Literal
 

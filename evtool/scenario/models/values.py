@@ -1,6 +1,5 @@
 """Value models: duration distributions and key distributions."""
 
-from __future__ import annotations
 
 import re
 import string
@@ -29,7 +28,7 @@ class UniformDist(Model):
     max: Duration
 
     @model_validator(mode="after")
-    def _ordered(self) -> UniformDist:
+    def _ordered(self) -> 'UniformDist':
         if self.max < self.min:
             raise _custom("evtool_range", "`max` is below `min`", "swap them, or make max at least min", at="max")
         return self
@@ -58,7 +57,7 @@ class LognormalDist(Model):
     p99: PositiveDuration
 
     @model_validator(mode="after")
-    def _tail(self) -> LognormalDist:
+    def _tail(self) -> 'LognormalDist':
         if self.p99 < self.median:
             raise _custom("evtool_range", "`p99` is below `median`", "the 99th percentile is at least the median",
                           at="p99")
@@ -102,7 +101,7 @@ class KeyDist(Model):
     format: str = Field("key-{n}", description="how key number n is written, e.g. `acct-{n:03d}`")
 
     @model_validator(mode="after")
-    def _fields(self) -> KeyDist:
+    def _fields(self) -> 'KeyDist':
         if self.dist == "fixed" and self.value is None:
             raise _custom("evtool_missing", "`fixed` keys need `value`", "e.g. {dist: fixed, value: acct-001}",
                           at="dist")
