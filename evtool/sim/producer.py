@@ -66,8 +66,9 @@ class ProducerActor:
         # the producer's own choice, else what the profile's client does by default.
         self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"
         self._publish = ctx.publish
-        # nothing to draw or render per message: `_arrive` builds it inline (see there)
-        self._simple = (self.keys is None and self.static_payload and self.render_headers is None
+        # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
+        # publishes its own way (request-reply, projection) keeps its `publish_one`
+        self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
                         and self.render_routing is None and self._sequence == "none")
         arrival = spec.arrival
         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
