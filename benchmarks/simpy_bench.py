@@ -94,16 +94,24 @@ def simpy_run(messages: int, seed: int = 1) -> tuple[float, int]:
     return time.perf_counter() - t0, done[0]
 
 
-def evtool_run(text: str, messages: int) -> tuple[float, int, str, int]:
-    """Wall seconds, lifecycles (acked), digest and trace events of an evtool run of `text`."""
+def evtool_run(text: str, messages: int, pure: bool = False) -> tuple[float, int, str, int]:
+    """Wall seconds, lifecycles (acked), digest and trace events of an evtool run of `text`; `pure` runs
+    without the optional compiled parts even when they are built (what `pip install .` gives)."""
     from evtool.scenario.loader import load_text
     from evtool.sim.engine import Engine
+    from evtool.trace import digest
 
     loaded = load_text(text.format(count=messages, duration=messages // 1000 + 1), "reference.yaml")
     engine = Engine(loaded)
-    t0 = time.perf_counter()
-    out = engine.run()
-    wall = time.perf_counter() - t0
+    compiled_encoder = digest._encode_rows  # noqa: SLF001 - None without a compiled build
+    if pure:
+        digest._encode_rows = None  # noqa: SLF001
+    try:
+        t0 = time.perf_counter()
+        out = engine.run()
+        wall = time.perf_counter() - t0
+    finally:
+        digest._encode_rows = compiled_encoder  # noqa: SLF001
     return wall, int(out.summary["acked"]), out.digest, int(out.events)
 
 
@@ -118,38 +126,50 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    rates: dict[str, list[float]] = {"simpy": [], "plain": [], "realistic": []}
+    from evtool.sim import compiled_status
+
+    # With a compiled build (EVTOOL_COMPILE=1 pip install .) each evtool run is also made without it:
+    # both figures, in the same rounds, and the same digest both ways.
+    compiled = compiled_status() == "compiled"
+    runs = ["simpy", "plain", "realistic"] + (["plain-pure", "realistic-pure"] if compiled else [])
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     digests: dict[str, set[str]] = {"plain": set(), "realistic": set()}
     events: dict[str, int] = {}
     for i in range(args.rounds):
-        order = ["simpy", "plain", "realistic"]
-        order = order[i % 3:] + order[: i % 3]
-        for name in order:
+        k = i % len(runs)
+        for name in runs[k:] + runs[:k]:
             if name == "simpy":
                 wall, done = simpy_run(args.messages)
             else:
-                wall, done, digest, ev = evtool_run(PLAIN if name == "plain" else REALISTIC, args.messages)
-                digests[name].add(digest)
-                events[name] = ev
+                base = name.removesuffix("-pure")
+                wall, done, digest, ev = evtool_run(PLAIN if base == "plain" else REALISTIC, args.messages,
+                                                    pure=name.endswith("-pure"))
+                digests[base].add(digest)
+                events[base] = ev
             if done != args.messages:
                 raise SystemExit(f"{name}: {done} lifecycles of {args.messages}")
             rates[name].append(done / wall)
     simpy_rate = median(rates["simpy"])
     print(f"{args.messages:,} messages, median of {args.rounds} rounds; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'':<20}{'lifecycles/s':>14}{'ratio':>8}{'target':>8}  trace")
-    print(f"{'simpy':<20}{simpy_rate:>14,.0f}{1:>8.2f}{'':>8}  none")
-    for name, target in (("plain", 1.0), ("realistic", 0.7)):
+          f"load average {os.getloadavg()[0]:.1f}; engine {compiled_status()}")
+    print(f"{'':<24}{'lifecycles/s':>14}{'ratio':>8}{'target':>8}  trace")
+    print(f"{'simpy':<24}{simpy_rate:>14,.0f}{1:>8.2f}{'':>8}  none")
+    for name in runs[1:]:
+        base = name.removesuffix("-pure")
+        target = 1.0 if base == "plain" else 0.7
         r = median(rates[name])
-        print(f"{'evtool ' + name:<20}{r:>14,.0f}{r / simpy_rate:>8.2f}{target:>8.1f}  "
-              f"{events[name]:,} events, digest {next(iter(digests[name]))[:16]}")
+        label = f"evtool {base}" + (" (pure)" if name.endswith("-pure") else " (compiled)" if compiled else "")
+        print(f"{label:<24}{r:>14,.0f}{r / simpy_rate:>8.2f}{target:>8.1f}  "
+              f"{events[base]:,} events, digest {next(iter(digests[base]))[:16]}")
     for name, ds in digests.items():
-        assert len(ds) == 1, f"{name}: the digest changed between rounds: {ds}"
-    print(json.dumps({"messages": args.messages, "simpy_per_s": round(simpy_rate),
-                      "plain_per_s": round(median(rates["plain"])),
-                      "realistic_per_s": round(median(rates["realistic"])),
-                      "plain_ratio": round(median(rates["plain"]) / simpy_rate, 3),
-                      "realistic_ratio": round(median(rates["realistic"]) / simpy_rate, 3)}))
+        assert len(ds) == 1, f"{name}: the digest changed between rounds (or compiled and pure): {ds}"
+    figures: dict[str, object] = {"messages": args.messages, "engine": compiled_status(),
+                                  "simpy_per_s": round(simpy_rate)}
+    for name in runs[1:]:
+        key = name.replace("-", "_")
+        figures[f"{key}_per_s"] = round(median(rates[name]))
+        figures[f"{key}_ratio"] = round(median(rates[name]) / simpy_rate, 3)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
