@@ -600,9 +600,14 @@ class ConsumerActor:
             env = self._env(msg, attempt)
         if beh.effects:
             applied = 0
+            state = self.state
             try:
                 for eff in beh.effects:
-                    eff.apply(self.state, env)  # type: ignore[arg-type]
+                    inc = eff.const_inc
+                    if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined
+                        state[eff.name] = state.get(eff.name, 0) + inc
+                    else:
+                        eff.apply(state, env)  # type: ignore[arg-type]
                     applied += 1
             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
                 if applied:
