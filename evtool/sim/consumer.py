@@ -13,11 +13,9 @@ consumer carries out in the policy's mode:
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.delivery import Delivery
@@ -25,7 +23,6 @@ from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import (
-    DATA_ATTRIBUTES,
     Expression,
     ExpressionRuntimeError,
     compile_expression,
@@ -33,7 +30,7 @@ from evtool.scenario.expressions import (
 from evtool.scenario.templates import TemplateRuntimeError
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
-from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry
+from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
 
 if TYPE_CHECKING:
     from evtool.sim.context import ActorContext
@@ -42,24 +39,6 @@ CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
-
-_MSG_FIELD = re.compile(r"^\s*msg\.([a-z_]+)\s*$")
-
-
-def message_field(expr: Expression) -> Callable[[Message], Any] | None:
-    """A direct reader for an expression that is only a field of the message (`msg.id`), else None.
-
-    Such an expression reads a plain data field of a `Message` and cannot fail, so reading the
-    attribute gives exactly what `expr.evaluate` gives, without building the names it is evaluated with.
-    """
-    found = _MSG_FIELD.match(expr.text)
-    if found is None:
-        return None
-    name = found.group(1)
-    if name not in DATA_ATTRIBUTES or name not in Message.__slots__:
-        return None
-    return attrgetter(name)
-
 
 class HandlerHooks:
     """Extension points around one consumer's handler (hooks named for the lifecycle, as middleware).
