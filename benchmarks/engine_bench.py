@@ -114,6 +114,10 @@ def main() -> None:
         print(json.dumps({"messages": args.messages, "wall_s": round(wall, 1), "rss_10pct_mib": round(early, 1),
                           "rss_end_mib": round(end, 1), "ratio": round(end / early, 4)}))
         return
+    from evtool.sim import compiled_status
+
+    print(f"engine: {compiled_status()} (the optional compiled parts: EVTOOL_COMPILE=1 pip install .; "
+          "EVTOOL_PURE=1 turns them off)")
     ref = run_reference(args.messages)
     base = bare_heapq(int(ref["kernel_events"]))
     lifecycles = ref["acked"] / ref["wall_s"]

@@ -15,10 +15,13 @@ figure is message lifecycles (published and acked) per second of wall time.
 
 The three are run alternately for `--rounds` rounds and the medians are
 compared, so a machine that slows down or speeds up favours none of them.
+Each run is timed in CPU time of this process by default (`--clock cpu`), so
+other processes on a shared machine do not decide the ratio; `--clock wall`
+times wall seconds instead.
 SimPy is a benchmark-only extra (`pip install evtool[bench]`), never a
 runtime dependency.
 
-    python benchmarks/simpy_bench.py [--messages 100000] [--rounds 3]
+    python benchmarks/simpy_bench.py [--messages 100000] [--rounds 3] [--clock cpu|wall]
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ import json
 import os
 import random
 import time
+
+CLOCK = time.process_time
+"""What a run is timed with: CPU seconds of this process (`--clock wall`: `time.perf_counter`)."""
 
 PLAIN = """
 evtool: "1"
@@ -89,21 +95,29 @@ def simpy_run(messages: int, seed: int = 1) -> tuple[float, int]:
     env.process(producer())
     for _ in range(4):
         env.process(consumer())
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     env.run()
-    return time.perf_counter() - t0, done[0]
+    return CLOCK() - t0, done[0]
 
 
-def evtool_run(text: str, messages: int) -> tuple[float, int, str, int]:
-    """Wall seconds, lifecycles (acked), digest and trace events of an evtool run of `text`."""
+def evtool_run(text: str, messages: int, pure: bool = False) -> tuple[float, int, str, int]:
+    """Wall seconds, lifecycles (acked), digest and trace events of an evtool run of `text`; `pure` runs
+    without the optional compiled parts even when they are built (what `pip install .` gives)."""
     from evtool.scenario.loader import load_text
     from evtool.sim.engine import Engine
+    from evtool.trace import digest
 
     loaded = load_text(text.format(count=messages, duration=messages // 1000 + 1), "reference.yaml")
     engine = Engine(loaded)
-    t0 = time.perf_counter()
-    out = engine.run()
-    wall = time.perf_counter() - t0
+    compiled_encoder = getattr(digest, "_encode_rows", None)  # None without a compiled build
+    if pure:
+        digest._encode_rows = None  # noqa: SLF001
+    try:
+        t0 = CLOCK()
+        out = engine.run()
+        wall = CLOCK() - t0
+    finally:
+        digest._encode_rows = compiled_encoder  # noqa: SLF001
     return wall, int(out.summary["acked"]), out.digest, int(out.events)
 
 
@@ -117,39 +131,60 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="time each run in CPU seconds of this process (default) or wall seconds")
     args = ap.parse_args()
-    rates: dict[str, list[float]] = {"simpy": [], "plain": [], "realistic": []}
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    try:
+        from evtool.sim import compiled_status
+    except ImportError:  # an evtool from before the optional compiled parts
+
+        def compiled_status() -> str:
+            return "pure"
+
+    # With a compiled build (EVTOOL_COMPILE=1 pip install .) each evtool run is also made without it:
+    # both figures, in the same rounds, and the same digest both ways.
+    compiled = compiled_status() == "compiled"
+    runs = ["simpy", "plain", "realistic"] + (["plain-pure", "realistic-pure"] if compiled else [])
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     digests: dict[str, set[str]] = {"plain": set(), "realistic": set()}
     events: dict[str, int] = {}
     for i in range(args.rounds):
-        order = ["simpy", "plain", "realistic"]
-        order = order[i % 3:] + order[: i % 3]
-        for name in order:
+        k = i % len(runs)
+        for name in runs[k:] + runs[:k]:
             if name == "simpy":
                 wall, done = simpy_run(args.messages)
             else:
-                wall, done, digest, ev = evtool_run(PLAIN if name == "plain" else REALISTIC, args.messages)
-                digests[name].add(digest)
-                events[name] = ev
+                base = name.removesuffix("-pure")
+                wall, done, digest, ev = evtool_run(PLAIN if base == "plain" else REALISTIC, args.messages,
+                                                    pure=name.endswith("-pure"))
+                digests[base].add(digest)
+                events[base] = ev
             if done != args.messages:
                 raise SystemExit(f"{name}: {done} lifecycles of {args.messages}")
             rates[name].append(done / wall)
     simpy_rate = median(rates["simpy"])
     print(f"{args.messages:,} messages, median of {args.rounds} rounds; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'':<20}{'lifecycles/s':>14}{'ratio':>8}{'target':>8}  trace")
-    print(f"{'simpy':<20}{simpy_rate:>14,.0f}{1:>8.2f}{'':>8}  none")
-    for name, target in (("plain", 1.0), ("realistic", 0.7)):
+          f"load average {os.getloadavg()[0]:.1f}; engine {compiled_status()}; {args.clock} time")
+    print(f"{'':<24}{'lifecycles/s':>14}{'ratio':>8}{'target':>8}  trace")
+    print(f"{'simpy':<24}{simpy_rate:>14,.0f}{1:>8.2f}{'':>8}  none")
+    for name in runs[1:]:
+        base = name.removesuffix("-pure")
+        target = 1.0 if base == "plain" else 0.7
         r = median(rates[name])
-        print(f"{'evtool ' + name:<20}{r:>14,.0f}{r / simpy_rate:>8.2f}{target:>8.1f}  "
-              f"{events[name]:,} events, digest {next(iter(digests[name]))[:16]}")
+        label = f"evtool {base}" + (" (pure)" if name.endswith("-pure") else " (compiled)" if compiled else "")
+        print(f"{label:<24}{r:>14,.0f}{r / simpy_rate:>8.2f}{target:>8.1f}  "
+              f"{events[base]:,} events, digest {next(iter(digests[base]))[:16]}")
     for name, ds in digests.items():
-        assert len(ds) == 1, f"{name}: the digest changed between rounds: {ds}"
-    print(json.dumps({"messages": args.messages, "simpy_per_s": round(simpy_rate),
-                      "plain_per_s": round(median(rates["plain"])),
-                      "realistic_per_s": round(median(rates["realistic"])),
-                      "plain_ratio": round(median(rates["plain"]) / simpy_rate, 3),
-                      "realistic_ratio": round(median(rates["realistic"]) / simpy_rate, 3)}))
+        assert len(ds) == 1, f"{name}: the digest changed between rounds (or compiled and pure): {ds}"
+    figures: dict[str, object] = {"messages": args.messages, "engine": compiled_status(), "clock": args.clock,
+                                  "simpy_per_s": round(simpy_rate)}
+    for name in runs[1:]:
+        key = name.replace("-", "_")
+        figures[f"{key}_per_s"] = round(median(rates[name]))
+        figures[f"{key}_ratio"] = round(median(rates[name]) / simpy_rate, 3)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

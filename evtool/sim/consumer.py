@@ -13,11 +13,9 @@ consumer carries out in the policy's mode:
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.delivery import Delivery
@@ -25,7 +23,6 @@ from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import (
-    DATA_ATTRIBUTES,
     Expression,
     ExpressionRuntimeError,
     compile_expression,
@@ -33,7 +30,7 @@ from evtool.scenario.expressions import (
 from evtool.scenario.templates import TemplateRuntimeError
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
-from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry
+from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
 
 if TYPE_CHECKING:
     from evtool.sim.context import ActorContext
@@ -42,24 +39,6 @@ CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
-
-_MSG_FIELD = re.compile(r"^\s*msg\.([a-z_]+)\s*$")
-
-
-def message_field(expr: Expression) -> Callable[[Message], Any] | None:
-    """A direct reader for an expression that is only a field of the message (`msg.id`), else None.
-
-    Such an expression reads a plain data field of a `Message` and cannot fail, so reading the
-    attribute gives exactly what `expr.evaluate` gives, without building the names it is evaluated with.
-    """
-    found = _MSG_FIELD.match(expr.text)
-    if found is None:
-        return None
-    name = found.group(1)
-    if name not in DATA_ATTRIBUTES or name not in Message.__slots__:
-        return None
-    return attrgetter(name)
-
 
 class HandlerHooks:
     """Extension points around one consumer's handler (hooks named for the lifecycle, as middleware).
@@ -158,6 +137,7 @@ class ConsumerActor:
         self._effects_read = [b for b in (self.default, *self.behaviours.values())
                               if any(eff.reads_names for eff in b.effects)]
         self.plain = False  # decided at start, see _takes_plain_path
+        self._core_kernel = False  # decided at start
         self.hooks: HandlerHooks | None = None
         """Explicit extension points around the handler, for a pattern that takes part in this consumer's
         work (the transactional outbox); see `HandlerHooks`."""
@@ -187,6 +167,7 @@ class ConsumerActor:
     def start(self) -> None:
         """Start every instance (at `start`, for a late subscriber)."""
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
+        self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
         if self.spec.start > 0:
             self.ctx.kernel.at(self.spec.start, self._start_all, None, PRIO_ACTOR)
             return
@@ -341,7 +322,7 @@ class ConsumerActor:
         if self.batch_spec is not None:
             self._batch_add(inst, d)
             return
-        if inst.state == "running" and inst.busy < self.spec.concurrency and (
+        if inst.state == "running" and inst.busy < self.concurrency and (
                 self.lane_mode == "unordered" or self._lane(d) not in inst.lanes):
             self._start(inst, d)
         else:
@@ -454,13 +435,26 @@ class ConsumerActor:
             dup = self.idem_key is not None and self._seen_before(d.msg)
         if dup:
             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
+        elif self.behaviours:
+            duration = self.behaviours.get(d.msg.type, self.default).processing(self.rng)
         else:
-            duration = self._behaviour(d.msg).processing(self.rng)
+            duration = self.default.processing(self.rng)
         if inst.slow != 1.0:
             duration = int(duration * inst.slow)
         if inst.extra is not None:
             duration += inst.extra(self.rng)
-        ctx.kernel.at(ctx.kernel.now + duration, self._complete, (inst, d, inst.epoch, ctx.kernel.now), PRIO_ACTOR)
+        kernel = ctx.kernel
+        now = kernel.now
+        if self._core_kernel:
+            # `Kernel.at` inlined as in `_start_plain` (keep in step with it)
+            seq = kernel._seq + 1  # noqa: SLF001
+            kernel._seq = seq  # noqa: SLF001
+            t = now + duration
+            if t < now:
+                t = now
+            heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
+        else:
+            kernel.at(now + duration, self._complete, (inst, d, inst.epoch, now), PRIO_ACTOR)
 
     def _fill(self, inst: Instance) -> None:
         buf = inst.buffer
@@ -513,10 +507,16 @@ class ConsumerActor:
             inst.busy -= 1
             ctx.pending_work -= 1
             inst.inflight.pop(d.tag, None)
+            buf = inst.buffer
             if self.lane_mode != "unordered":
                 inst.lanes.discard(self._lane(d))
-            if inst.buffer:
-                self._fill(inst)
+                if buf:
+                    self._fill(inst)
+            elif buf:
+                # `_fill` for an unordered consumer, inlined
+                start = self._start_plain if self.plain else self._start
+                while buf and inst.state == "running" and inst.busy < self.concurrency:
+                    start(inst, buf.popleft())
 
     # ------------------------------------------------------------------ handling
 
@@ -579,9 +579,14 @@ class ConsumerActor:
             env = self._env(msg, attempt)
         if beh.effects:
             applied = 0
+            state = self.state
             try:
                 for eff in beh.effects:
-                    eff.apply(self.state, env)  # type: ignore[arg-type]
+                    inc = eff.const_inc
+                    if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined
+                        state[eff.name] = state.get(eff.name, 0) + inc
+                    else:
+                        eff.apply(state, env)  # type: ignore[arg-type]
                     applied += 1
             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
                 if applied:
@@ -594,8 +599,10 @@ class ConsumerActor:
                 except ExpressionRuntimeError:
                     ikey = msg.id
             self.idem_seen[ikey] = now
-            self.idem_order.append((now, ikey))
-            self._expire_idempotency(now)
+            order = self.idem_order
+            order.append((now, ikey))
+            if now - order[0][0] > self.idem_window:
+                self._expire_idempotency(now)
         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
         if attempt > 1:
             data["attempts"] = attempt

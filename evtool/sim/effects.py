@@ -30,7 +30,7 @@ def _value_fn(raw: Any) -> Callable[[Env], Any]:
 class CompiledEffect:
     """One effect, compiled: an operation on a path with a value."""
 
-    __slots__ = ("op", "name", "index", "value", "text", "reads_names")
+    __slots__ = ("op", "name", "index", "value", "text", "reads_names", "const_inc")
 
     def __init__(self, spec: m.Effect) -> None:
         for op in ("set", "inc", "dec", "add", "remove", "append"):
@@ -50,6 +50,8 @@ class CompiledEffect:
         self.value = _value_fn(raw)
         self.reads_names = self.index is not None or isinstance(raw, str)
         """Whether applying it reads the names (msg, state, ...): `inc: handled` does not."""
+        self.const_inc: Any = raw if self.op == "inc" and self.index is None and not isinstance(raw, str) else None
+        """`inc: counter` by a constant (the common effect): the amount, which a handler adds inline; else None."""
 
     def apply(self, state: dict[str, Any], env: Env) -> None:
         """Apply to `state` with the names in `env`."""

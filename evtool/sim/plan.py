@@ -17,8 +17,10 @@ per run from a validated scenario.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -30,12 +32,13 @@ from evtool.core.channel_config import (
     RouterConfig,
     TopicConfig,
 )
+from evtool.core.message import Message
 from evtool.core.port import BrokerPort
 from evtool.core.profiles import Profile, field_names, get_profile
 from evtool.core.retry import RetryPolicy as CoreRetry
 from evtool.scenario import models as m
 from evtool.scenario.errors import Problem, ScenarioError, did_you_mean
-from evtool.scenario.expressions import Expression, compile_expression
+from evtool.scenario.expressions import DATA_ATTRIBUTES, Expression, compile_expression
 from evtool.scenario.loader import LoadedScenario
 from evtool.scenario.templates import compile_payload
 from evtool.scenario.units import UnitError, parse_duration
@@ -316,3 +319,21 @@ class Behaviour:
         self.effects = [CompiledEffect(e) for e in effects]
         self.emits = [(e, compile_payload(e.payload), compile_expression(e.when) if e.when else None)
                       for e in emits]
+
+
+_MSG_FIELD = re.compile(r"^\s*msg\.([a-z_]+)\s*$")
+
+
+def message_field(expr: Expression) -> Callable[[Message], Any] | None:
+    """A direct reader for an expression that is only a field of the message (`msg.id`), else None.
+
+    Such an expression reads a plain data field of a `Message` and cannot fail, so reading the
+    attribute gives exactly what `expr.evaluate` gives, without building the names it is evaluated with.
+    """
+    found = _MSG_FIELD.match(expr.text)
+    if found is None:
+        return None
+    name = found.group(1)
+    if name not in DATA_ATTRIBUTES or name not in Message.__slots__:
+        return None
+    return attrgetter(name)

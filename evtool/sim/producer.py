@@ -65,6 +65,11 @@ class ProducerActor:
         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
         # the producer's own choice, else what the profile's client does by default.
         self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"
+        self._publish = ctx.publish
+        # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
+        # publishes its own way (request-reply, projection) keeps its `publish_one`
+        self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
+                        and self.render_routing is None and self._sequence == "none")
         arrival = spec.arrival
         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
         self._fixed: tuple[float, str] | None = (
@@ -145,7 +150,18 @@ class ProducerActor:
         if now >= self.stop_at or (count is not None and self.sent >= count):
             self.stopped = True
             return
-        self.publish_one()
+        if self._simple:
+            # `publish_one` for a message with nothing to draw or render (no key, sequence, template,
+            # headers or routing key): the same message, without the keyword handling and branches
+            n = self.sent = self.sent + 1
+            mid = f"{self._id_prefix}-{n}"
+            if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
+                                                   self._version, now, 0, None, mid, self._tag, self.name, None,
+                                                   self._ttl, (), mid if self._dedup else None),
+                                 producer=self.name):
+                self.rejected += 1
+        else:
+            self.publish_one()
         if count is not None and self.sent >= count:
             self.stopped = True
             return

@@ -13,6 +13,26 @@ Sampler = Callable[[random.Random], int]
 _Z99 = 2.3263478740408408  # the standard normal's 99th percentile
 
 
+def _inline_randbelow_ok() -> bool:
+    """Whether this Python's `Random._randbelow` is the `getrandbits` rejection loop the uniform sampler inlines
+    (CPython's `_randbelow_with_getrandbits`): compared draw for draw on a few widths."""
+    if random.Random._randbelow is not getattr(random.Random, "_randbelow_with_getrandbits", None):  # noqa: SLF001
+        return False
+    for width in (1, 2, 3, 5_000_001, 2**40 + 3):
+        a, b = random.Random(width), random.Random(width)
+        bits = width.bit_length()
+        for _ in range(16):
+            r = b.getrandbits(bits)
+            while r >= width:
+                r = b.getrandbits(bits)
+            if a._randbelow(width) != r:  # noqa: SLF001
+                return False
+    return True
+
+
+_INLINE_RANDBELOW = _inline_randbelow_ok()
+
+
 def duration_sampler(dist: object) -> Sampler:
     """A function rng -> ns for a DurationDist (a plain int means constant)."""
     if isinstance(dist, int):
@@ -26,6 +46,18 @@ def duration_sampler(dist: object) -> Sampler:
         if hi <= lo:
             return lambda rng: lo
         width = hi - lo + 1
+        if _INLINE_RANDBELOW:
+            # `randint(lo, hi)` is `lo + _randbelow(hi - lo + 1)`, and `_randbelow` is the rejection loop
+            # over `getrandbits(width.bit_length())` below (checked at import): the same draws, in one call
+            bits = width.bit_length()
+
+            def uniform(rng: random.Random) -> int:
+                r = rng.getrandbits(bits)
+                while r >= width:
+                    r = rng.getrandbits(bits)
+                return lo + r
+
+            return uniform
         # `randint(lo, hi)` is `lo + _randbelow(hi - lo + 1)` (random.randrange with a step of 1): the same
         # draws, without the two argument-checking calls in between
         return lambda rng: lo + rng._randbelow(width)  # noqa: SLF001

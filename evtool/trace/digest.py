@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import os
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -20,6 +21,23 @@ from evtool.core.events import TraceEvent
 
 _MARSHAL_VERSION = 2
 _LIST_HEADER = 5
+
+
+def _compiled_encoder() -> Any:
+    """The optional compiled row encoder (`_rowcodec`, built by `EVTOOL_COMPILE=1 pip install .`), or None:
+    without it, or with EVTOOL_PURE=1 in the environment, the digest uses `marshal` (the same bytes)."""
+    if os.environ.get("EVTOOL_PURE"):
+        return None
+    try:
+        from evtool.trace._rowcodec import encode_rows
+    except ImportError:
+        return None
+    return encode_rows
+
+
+_encode_rows = _compiled_encoder()
+COMPILED = _encode_rows is not None
+"""Whether the digest runs on the compiled row encoder."""
 # slicing a TraceEvent copies its fields into a plain tuple at C speed (half the cost of `tuple(ev)`,
 # which iterates a tuple subclass item by item)
 _as_tuple = itemgetter(slice(None))
@@ -53,8 +71,12 @@ class TraceDigest:
         if not rows:
             return
         # Drop the list header (type byte + length): what remains is the events' own encodings,
-        # so the digest does not depend on where batches happen to be cut.
-        self._h.update(marshal.dumps(rows, _MARSHAL_VERSION)[_LIST_HEADER:])
+        # so the digest does not depend on where batches happen to be cut. The compiled encoder writes
+        # exactly those bytes (tests/trace/test_rowcodec.py).
+        if _encode_rows is not None:
+            self._h.update(_encode_rows(rows))
+        else:
+            self._h.update(marshal.dumps(rows, _MARSHAL_VERSION)[_LIST_HEADER:])
         self.count += len(rows)
 
     def hexdigest(self) -> str:

@@ -7,7 +7,7 @@ however many samples arrive, and percentiles are exact to within a bucket.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Sequence
 from itertools import repeat
 from operator import truediv
@@ -58,8 +58,8 @@ class Histogram:
         else:
             ones = [v for v in values if v >= 1]
             buckets[-1] = buckets.get(-1, 0) + len(values) - len(ones)
-        for b, n in Counter(map(int, map(truediv, map(math.log, ones), repeat(_LOG_GROWTH)))).items():
-            buckets[b] = buckets.get(b, 0) + n
+        # counted straight into the buckets at C speed (what Counter.update does inside)
+        _count_elements(buckets, map(int, map(truediv, map(math.log, ones), repeat(_LOG_GROWTH))))
         self.count += len(values)
         # one addition to the running total: for integer nanoseconds (all the metrics add) that is the
         # same as adding one by one while the total stays below 2**53; floats may differ in the last bit

@@ -1,0 +1,164 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The optional compiled encoder of trace rows: byte for byte what `marshal.dumps(rows, 2)[5:]` writes.
+
+Built only on request (`EVTOOL_COMPILE=1 pip install .`, see setup.py); without it `evtool.trace.digest`
+uses `marshal` itself. It writes the marshal version 2 encoding of the value types trace rows hold
+(None, booleans, ints, strings, tuples, lists, dicts) straight into one buffer, where `marshal` pays a
+generic dispatch and a temporary UTF-8 object per string. A row holding anything else (a float, bytes, a
+set ...) is encoded by `marshal.dumps` itself, so the output never differs, only the speed.
+tests/trace/test_rowcodec.py compares the two on every lesson's trace and on odd values.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.exc cimport PyErr_Clear
+
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object v, int* overflow) except? -1
+    const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size)
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy
+
+import marshal
+
+cdef struct Buf:
+    char* data
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef int _grow(Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap = b.cap
+    cdef char* p
+    if b.n + extra <= cap:
+        return 0
+    while cap < b.n + extra:
+        cap = cap * 2 + 64
+    p = <char*>realloc(b.data, cap)
+    if p == NULL:
+        raise MemoryError()
+    b.data = p
+    b.cap = cap
+    return 0
+
+
+cdef inline int _byte(Buf* b, char c) except -1:
+    if b.n + 1 > b.cap:
+        _grow(b, 1)
+    b.data[b.n] = c
+    b.n += 1
+    return 0
+
+
+cdef inline int _i32(Buf* b, long long v) except -1:
+    cdef unsigned int u = <unsigned int>(<int>v)
+    if b.n + 4 > b.cap:
+        _grow(b, 4)
+    b.data[b.n] = <char>(u & 0xff)
+    b.data[b.n + 1] = <char>((u >> 8) & 0xff)
+    b.data[b.n + 2] = <char>((u >> 16) & 0xff)
+    b.data[b.n + 3] = <char>((u >> 24) & 0xff)
+    b.n += 4
+    return 0
+
+
+cdef inline int _raw(Buf* b, const char* s, Py_ssize_t n) except -1:
+    if b.n + n > b.cap:
+        _grow(b, n)
+    memcpy(b.data + b.n, s, n)
+    b.n += n
+    return 0
+
+
+cdef int _obj(Buf* b, object v) except -1:
+    """Encode `v`; 0 when done, 1 when `v` holds a type this encoder leaves to marshal."""
+    cdef long long x
+    cdef int overflow = 0
+    cdef unsigned long long u, w
+    cdef int digits
+    cdef Py_ssize_t i, size
+    cdef object t = type(v)
+    cdef const char* s
+    if v is None:
+        return _byte(b, b'N')
+    if v is True:
+        return _byte(b, b'T')
+    if v is False:
+        return _byte(b, b'F')
+    if t is str:
+        # the string's own UTF-8 form (an ASCII string's data itself: nothing is allocated); a string with
+        # lone surrogates has none, and marshal's "surrogatepass" encoding is left to marshal
+        s = PyUnicode_AsUTF8AndSize(v, &size)
+        if s == NULL:
+            PyErr_Clear()
+            return 1
+        if size > 0x7fffffff:
+            return 1
+        _byte(b, b'u')
+        _i32(b, size)
+        return _raw(b, s, size)
+    if t is int:
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow or x == -0x7fffffffffffffff - 1:
+            return 1
+        if -0x80000000 <= x <= 0x7fffffff:
+            _byte(b, b'i')
+            return _i32(b, x)
+        # TYPE_LONG: the magnitude in 15-bit digits, least significant first, the count signed
+        u = <unsigned long long>(-x if x < 0 else x)
+        digits = 0
+        w = u
+        while w != 0:
+            digits += 1
+            w >>= 15
+        _byte(b, b'l')
+        _i32(b, -digits if x < 0 else digits)
+        for i in range(digits):
+            _byte(b, <char>((u >> (15 * i)) & 0xff))
+            _byte(b, <char>(((u >> (15 * i)) & 0x7fff) >> 8))
+        return 0
+    if t is tuple or t is list:
+        size = len(v)
+        if size > 0x7fffffff:
+            return 1
+        _byte(b, b'(' if t is tuple else b'[')
+        _i32(b, size)
+        if t is tuple:
+            for item in <tuple>v:
+                if _obj(b, item):
+                    return 1
+        else:
+            for item in <list>v:
+                if _obj(b, item):
+                    return 1
+        return 0
+    if t is dict:
+        _byte(b, b'{')
+        for key, value in (<dict>v).items():
+            if _obj(b, key) or _obj(b, value):
+                return 1
+        return _byte(b, b'0')
+    return 1
+
+
+def encode_rows(rows):
+    """`marshal.dumps(list(rows), 2)[5:]`: each row (a tuple) encoded in turn, without the list header."""
+    cdef Buf b
+    cdef Py_ssize_t start
+    cdef bytes out
+    b.data = <char*>malloc(4096)
+    if b.data == NULL:
+        raise MemoryError()
+    b.n = 0
+    b.cap = 4096
+    try:
+        for row in rows:
+            start = b.n
+            if type(row) is not tuple or _obj(&b, row):
+                b.n = start
+                enc = marshal.dumps(row, 2)
+                _raw(&b, PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc))
+        out = PyBytes_FromStringAndSize(b.data, b.n)
+    finally:
+        free(b.data)
+    return out

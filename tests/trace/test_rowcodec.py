@@ -1,0 +1,89 @@
+"""The optional compiled row encoder (evtool/trace/_rowcodec.pyx, built by `EVTOOL_COMPILE=1 pip install .`)
+writes exactly the bytes `marshal.dumps(rows, 2)[5:]` writes, so a run's digest is the same compiled or not.
+
+Without a compiled build the comparisons skip with the reason; the fallback tests always run.
+"""
+
+from __future__ import annotations
+
+import marshal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evtool.scenario.lessons import lesson_dir
+from evtool.scenario.loader import load_scenario
+from evtool.sim.engine import Engine
+from evtool.trace import digest as digest_mod
+from evtool.trace.digest import TraceDigest, as_rows
+
+try:
+    from evtool.trace._rowcodec import encode_rows
+except ImportError:
+    encode_rows = None
+
+compiled = pytest.mark.skipif(encode_rows is None, reason="no compiled build here (EVTOOL_COMPILE=1 pip install .)")
+
+ODD_VALUES = [1, 2.5, -0.0, "é", "é\ud800", "", "x" * 300, -5, 0, -1, 2**31 - 1, 2**31, -2**31, -2**31 - 1,
+              2**62, -2**62, 2**63 - 1, -(2**63 - 1), -2**63, 2**63, 2**64, -(2**70), True, False, None,
+              [1, (2,)], {"a": {"b": [None, 1.5]}}, b"x", frozenset({1}), (), [], {}]
+
+
+def _lesson_rows(name: str) -> list[tuple[object, ...]]:
+    rows: list[tuple[object, ...]] = []
+    Engine(load_scenario(lesson_dir() / f"{name}.yaml"), listeners=[lambda b: rows.extend(as_rows(b))]).run()
+    return rows
+
+
+@compiled
+def test_every_odd_value_encodes_as_marshal_does() -> None:
+    assert encode_rows is not None
+    for v in ODD_VALUES:
+        row = (123, "kind", v, None, {"k": v})
+        assert encode_rows([row]) == marshal.dumps([row], 2)[5:], repr(v)
+    rows = [(i, "k", v) for i, v in enumerate(ODD_VALUES)]
+    assert encode_rows(rows) == marshal.dumps(rows, 2)[5:]
+    assert encode_rows([]) == b""
+
+
+@compiled
+@pytest.mark.parametrize("name", ["retries-dlq-poison", "order-saga", "partitioned-ordering", "batching"])
+def test_lesson_traces_encode_as_marshal_does(name: str) -> None:
+    assert encode_rows is not None
+    rows = _lesson_rows(name)
+    assert len(rows) > 100
+    assert encode_rows(rows) == marshal.dumps(rows, 2)[5:]
+
+
+@compiled
+def test_digest_is_the_same_compiled_and_pure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same run digested with the compiled encoder and with marshal (the pure fallback)."""
+    path = lesson_dir() / "retries-dlq-poison.yaml"
+    fast = Engine(load_scenario(path)).run()
+    monkeypatch.setattr(digest_mod, "_encode_rows", None)
+    pure = Engine(load_scenario(path)).run()
+    assert fast.digest == pure.digest and fast.events == pure.events
+
+
+def test_pure_fallback_is_marshal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the compiled encoder the digest hashes marshal's encoding of the rows (the defined format)."""
+    import hashlib
+
+    monkeypatch.setattr(digest_mod, "_encode_rows", None)
+    rows = [(1, "published", "m-1", "work", "load", None, None, 0, None, None),
+            (2**40, "handled", "m-1", "work", "w", 0, "k", 1, None, {"latency": 5, "processing": 2})]
+    d = TraceDigest()
+    d.update_rows(rows)
+    assert d.hexdigest() == hashlib.sha256(marshal.dumps(rows, 2)[5:]).hexdigest()
+    assert d.count == 2
+
+
+def test_evtool_pure_turns_the_compiled_encoder_off() -> None:
+    """EVTOOL_PURE=1 in the environment: the digest runs on marshal even where a compiled build exists."""
+    root = Path(__file__).resolve().parents[2]
+    code = "import evtool.trace.digest as d, evtool.sim as s; print(d.COMPILED, s.compiled_status())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={"EVTOOL_PURE": "1", "PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
+    assert out.stdout.split() == ["False", "pure"]
