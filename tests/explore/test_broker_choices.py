@@ -152,3 +152,26 @@ def test_leases_ending_together_return_in_any_order_only_on_sqs_standard() -> No
         base = _returned_order(profile, None, cfg)
         assert all(_returned_order(profile, n, cfg) == base for n in range(1, 30)), \
             f"{profile}: the order of redeliveries must not be varied"
+
+
+def test_a_consumer_choice_counterexample_is_recorded_and_replays_with_the_same_digest(tmp_path: Path) -> None:
+    import re
+
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+    from evtool.store.runstore import SyncRunStore
+
+    env = {"COLUMNS": "200", "NO_COLOR": "1", "EVTOOL_DB": str(tmp_path / "runs.db")}
+    fixture = str(FIXTURES / "legacy-poller.yaml")
+    res = CliRunner().invoke(app, ["explore", fixture, "--budget", "30 runs"], env=env)
+    assert res.exit_code == 1, res.output
+    assert "broker choices (consumer, lease_order)" in res.output
+    run_id = re.search(r"recorded as run (\w+)", res.output).group(1)  # type: ignore[union-attr]
+    digest = re.search(r"digest ([0-9a-f]{16})", res.output).group(1)  # type: ignore[union-attr]
+    with SyncRunStore(tmp_path / "runs.db") as store:
+        header, _result = store.get(store.resolve(run_id))
+    assert "explore.schedule" in header.overrides  # the choices travel with the run
+    again = CliRunner().invoke(app, ["run", fixture, "--replay-interventions", run_id, "-q"], env=env)
+    assert again.exit_code == 1, again.output
+    assert f"digest {digest}" in again.output
