@@ -175,3 +175,22 @@ def test_a_consumer_choice_counterexample_is_recorded_and_replays_with_the_same_
     again = CliRunner().invoke(app, ["run", fixture, "--replay-interventions", run_id, "-q"], env=env)
     assert again.exit_code == 1, again.output
     assert f"digest {digest}" in again.output
+    # and the dashboard's replay host (`evtool replay RUN`) makes the same choices
+    import math
+
+    from evtool.scenario.loader import load_text
+    from evtool.sim.host import EngineHost, Resume, SetSpeed
+
+    with SyncRunStore(tmp_path / "runs.db") as store:
+        header, result = store.get(store.resolve(run_id))
+    loaded = load_text(header.scenario_text, header.scenario_path or "<recorded>", header.overrides or None)
+    host = EngineHost(loaded, seed=header.seed, interventions=[], replay=True, threaded=False)
+    host.start()
+    host.submit(SetSpeed(math.inf))
+    for _ in range(2000):
+        snap = host.tick(0.25)
+        if snap.paused:
+            host.submit(Resume())
+        if host.outcome is not None:
+            break
+    assert host.outcome is not None and host.outcome.digest == result.digest
