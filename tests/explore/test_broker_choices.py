@@ -194,3 +194,18 @@ def test_a_consumer_choice_counterexample_is_recorded_and_replays_with_the_same_
         if host.outcome is not None:
             break
     assert host.outcome is not None and host.outcome.digest == result.digest
+
+
+def test_explore_finds_the_redelivery_that_overtakes_its_predecessor_on_sqs_standard_only() -> None:
+    runner = _runner("redelivery-order.yaml")
+    plain = runner.run(Candidate(4))
+    assert not [c for c in plain.checks if c["status"] == "fail"], "the plain broker keeps delivery order"
+    explorer = Explorer(runner, check=None, seed=1, budget=Budget(runs=30))
+    found = explorer.search()
+    assert found is not None and found.failed == ("steps-in-order",)
+    assert not found.candidate.interventions and "explore.schedule" in dict(found.candidate.overrides)
+    assert runner.run(found.candidate).digest == found.outcome.digest
+    for profile, kind in (("nats-jetstream", "queue"), ("sqs-fifo", "grouped_queue")):
+        other = _runner("redelivery-order.yaml", **{"broker.profile": profile, "channels.steps.kind": kind})
+        assert Explorer(other, check=None, seed=1, budget=Budget(runs=30)).search() is None, \
+            f"{profile}: a redelivery overtook its predecessor, which the profile does not allow"
