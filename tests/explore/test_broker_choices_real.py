@@ -8,6 +8,12 @@ explore's `consumer` choice takes on these profiles (`evtool/core/broker_choices
   system for the next available message. This means you can easily scale your services up by adding more
   workers and the messages will get spread across the workers based on their availability."
   (https://docs.nats.io/running-a-nats-service/nats_admin/jetstream_admin/consumers)
+* SQS (moto): consumers receive by polling ReceiveMessage; "Standard queues ensure at-least-once message
+  delivery, but due to the highly distributed architecture, more than one copy of a message might be
+  delivered, and messages may occasionally arrive out of order."
+  (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html). Moto
+  returns a standard queue's messages in order, so only the consumer choice is checked here; the order of
+  redeliveries rests on the documentation.
 
 Each test lets each of two consumers ask first, in turn, and checks that the one that asked first got the
 oldest message: so either consumer can be the one that gets it.
@@ -72,3 +78,23 @@ def test_nats_either_pull_client_may_get_the_next_message() -> None:
             await nc.close()
 
     asyncio.run(main())
+
+
+def test_sqs_either_poller_may_receive_the_next_message() -> None:
+    boto3 = pytest.importorskip("boto3")
+    # the local emulator (moto) accepts any key, as evtool's SQS transport does
+    clients = [boto3.client("sqs", endpoint_url="http://127.0.0.1:5000", region_name="us-east-1",
+                            aws_access_key_id="evtool", aws_secret_access_key="evtool") for _ in range(2)]
+    url = clients[0].create_queue(QueueName=f"evtool-choice-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    try:
+        for who_asks_first in (1, 0):
+            for body in ("1", "2"):
+                clients[0].send_message(QueueUrl=url, MessageBody=body)
+            got = clients[who_asks_first].receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+            assert got[0]["Body"] == "1", f"poller {who_asks_first} asked first but did not get message 1"
+            rest = clients[1 - who_asks_first].receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+            assert rest[0]["Body"] == "2"
+            for m in (got[0], rest[0]):
+                clients[0].delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    finally:
+        clients[0].delete_queue(QueueUrl=url)
