@@ -11,7 +11,8 @@ Two choices, and only where the profile's documentation allows them (`BROKER_CHO
   order at all (SQS standard: best-effort ordering); a FIFO queue, a message group, a queue that returns
   messages to the head or to their original place, and a log partition keep their order.
 
-Logs (Kafka partitions, Redis and JetStream streams read as logs) are never touched: a partition is
+Logs (Kafka partitions, Redis and JetStream streams read as logs) are never touched (only queue channels, a
+topic's subscription queues and Kafka's queue channels, which stand for share groups, are): a partition is
 delivered to its one member in offset order. Nothing here runs unless explore asks: the engine builds a
 `ChoosingBroker` only for a run whose scenario has `explore.schedule` and whose profile allows a choice
 (`choosing_broker`); every other run uses the plain `Broker`, whose hot paths are unchanged.
@@ -77,10 +78,16 @@ BROKER_CHOICES: dict[str, ChoiceRule] = {
                                 "messages A and C, and the other the message B, and so forth.\" "
                                 "(https://redis.io/commands/xreadgroup): XREADGROUP serves whichever consumer "
                                 "asks; Redis has no lease, so no lease order"),
-    "kafka": ChoiceRule(frozenset(), "\"A consumer observes messages in a single partition in the same order that "
-                                     "they were committed to the broker\" (https://docs.redhat.com/fr/documentation/"
-                                     "red_hat_streams_for_apache_kafka/2.7/html/kafka_configuration_tuning/"
-                                     "con-consumer-config-properties-str): nothing is varied"),
+    "kafka": ChoiceRule(frozenset({CONSUMER}),
+                        "queue channels stand for KIP-932 share groups: \"Kafka will deliver each message in the "
+                        "subscribed topics to one consumer in the share group. Unlike consumer groups, share groups "
+                        "balance the partitions between all members of the share group permitting multiple "
+                        "consumers to consume from the same partitions.\" (https://kafka.apache.org/40/javadoc/"
+                        "org/apache/kafka/clients/consumer/KafkaShareConsumer.html); released records are "
+                        "re-acquired first (head), so no lease order; logs keep offset order: \"A consumer "
+                        "observes messages in a single partition in the same order that they were committed to "
+                        "the broker\" (https://docs.redhat.com/fr/documentation/red_hat_streams_for_apache_kafka/"
+                        "2.7/html/kafka_configuration_tuning/con-consumer-config-properties-str)"),
 }
 """Per profile: the broker choices explore may vary, and why."""
 

@@ -17,8 +17,10 @@ What each profile allows (the sentences, with their URLs, are in `BROKER_CHOICES
   choice only.
 * rabbitmq-classic / rabbitmq-quorum: "messages are distributed in round robin manner with respect to
   channel-level prefetch setting" (https://rubydoc.info/gems/bunny/0.7.8/Bunny/Consumer) -> nothing.
-* kafka: "A consumer observes messages in a single partition in the same order that they were committed to
-  the broker" -> nothing.
+* kafka: queue channels are KIP-932 share groups: "Kafka will deliver each message in the subscribed topics to
+  one consumer in the share group." (https://kafka.apache.org/40/javadoc/org/apache/kafka/clients/consumer/
+  KafkaShareConsumer.html) -> consumer choice on queues; logs keep offset order ("A consumer observes
+  messages in a single partition in the same order that they were committed to the broker").
 """
 
 from __future__ import annotations
@@ -60,9 +62,9 @@ def test_every_profile_has_a_decision_with_its_source() -> None:
         if rule.choices:
             assert "https://" in rule.source and '"' in rule.source, f"{name}: quote the documentation"
     assert allowed_choices(get_profile("sqs-standard")) == {CONSUMER, LEASE_ORDER}
-    for fixed in ("default", "rabbitmq-classic", "rabbitmq-quorum", "kafka"):
+    for fixed in ("default", "rabbitmq-classic", "rabbitmq-quorum"):
         assert choosing_broker(get_profile(fixed), 7) is None, f"{fixed} must keep the plain broker"
-    for ordered in ("sqs-fifo", "nats-jetstream", "redis-streams"):
+    for ordered in ("sqs-fifo", "nats-jetstream", "redis-streams", "kafka"):
         assert LEASE_ORDER not in allowed_choices(get_profile(ordered))
 
 
@@ -85,7 +87,7 @@ def test_explore_finds_the_consumer_choice_that_breaks_the_design() -> None:
     assert runner.run(found.candidate).digest != plain.digest
 
 
-@pytest.mark.parametrize("profile", ["nats-jetstream", "redis-streams"])
+@pytest.mark.parametrize("profile", ["nats-jetstream", "redis-streams", "kafka"])
 def test_other_pull_brokers_may_hand_the_order_to_either_consumer(profile: str) -> None:
     runner = _runner("legacy-poller.yaml", **{"broker.profile": profile})
     found = Explorer(runner, check=None, seed=1, budget=Budget(runs=30)).search()
@@ -120,6 +122,19 @@ def test_explore_never_reorders_a_fifo_message_group() -> None:
     p = explorer.progress
     assert p.broker_choices == (CONSUMER,)
     assert p.choice_runs > 0 and p.choices_varied > 0, "no consumer choice was tried: the test proves nothing"
+
+
+def test_explore_never_reorders_a_partition_for_its_member() -> None:
+    runner = _runner("partition-order.yaml")
+    explorer = Explorer(runner, check=None, seed=2, budget=Budget(runs=30))
+    assert explorer.search() is None, "a partition was delivered out of offset order: that choice is not allowed"
+    p = explorer.progress
+    assert p.broker_choices == (CONSUMER,) and p.choice_runs > 0  # runs with choices were tried ...
+    assert p.choice_points == 0  # ... and none of them touched the log
+    # the same design with unordered dispatch does fail: the check can see a reordering
+    unordered = _runner("partition-order.yaml", **{"consumers.statements.dispatch": "unordered",
+                                                   "consumers.statements.concurrency": 4})
+    assert [c for c in unordered.run(Candidate(6)).checks if c["status"] == "fail"]
 
 
 # ------------------------------------------------------------------ which of two redeliveries comes first
