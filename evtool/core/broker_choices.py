@@ -3,8 +3,9 @@ open, tried by a broker that draws them from the run's schedule number (`explore
 
 Two choices, and only where the profile's documentation allows them (`BROKER_CHOICES`, quoted below):
 
-* ``consumer``: which ready consumer (one with credit) receives the next message of a queue. Pull-based
-  brokers hand a message to whichever consumer asks first, so any ready consumer may get it. Push-based
+* ``consumer``: which ready consumer (one with credit) receives each message of a queue. Pull-based
+  brokers hand a message to whichever consumer asks first, so any ready consumer may get it. (On a grouped
+  queue only who is served first at each dispatch is drawn: the group's own receive rules stay.) Push-based
   RabbitMQ documents round-robin dispatch, so it has no such freedom and is never varied.
 * ``lease_order``: the order in which leases (visibility timeouts) ending at the same instant return their
   messages to the queue, and so which of two redeliveries comes first. Only where the broker promises no
@@ -116,16 +117,56 @@ class ChoosingBroker(Broker):
     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
         subs = qs.dispatch_subs
         n = len(subs)
-        if self._pick_consumer and n > 1 and qs.ready_n:
-            ready = [i for i, s in enumerate(subs) if not s.prefetch or s.in_flight < s.prefetch]
+        if not (self._pick_consumer and n > 1 and qs.ready_n):
+            super()._pump_queue(now, qs, out)
+            return
+        if qs.grouped:
+            # a message group's receive keeps its own rules (SQS FIFO takes several of one group in one
+            # receive): only who is served first is drawn
+            ready = self._ready(subs)
             if len(ready) > 1:
-                start = qs.rr if qs.rr < n else 0
-                plain = min(ready, key=lambda i: (i - start) % n)  # whom round-robin would serve first
-                pick = self._choice_rng.choice(ready)
-                self.choice_points += 1
-                self.choices_varied += pick != plain
-                qs.rr = pick
-        super()._pump_queue(now, qs, out)
+                qs.rr = self._draw(ready, qs.rr if qs.rr < n else 0, n)
+            super()._pump_queue(now, qs, out)
+            return
+        # one message at a time, each to a drawn ready consumer: the plain pump serves the one drawn,
+        # with room for exactly one more message
+        rr = qs.rr if qs.rr < n else 0
+        try:
+            while qs.ready_n:
+                ready = self._ready(subs)
+                if not ready:
+                    break
+                pick = self._draw(ready, rr, n) if len(ready) > 1 else ready[0]
+                sub = subs[pick]
+                pf = sub.prefetch
+                before = len(out)
+                sub.prefetch = sub.in_flight + 1
+                qs.dispatch_subs = [sub]
+                qs.rr = 0
+                try:
+                    super()._pump_queue(now, qs, out)
+                finally:
+                    sub.prefetch = pf
+                    qs.dispatch_subs = subs
+                if len(out) == before:
+                    break              # what was ready expired or reached its limit on the way
+                rr = pick + 1 if pick + 1 < n else 0
+        finally:
+            qs.rr = rr
+
+    @staticmethod
+    def _ready(subs: list[Any]) -> list[int]:
+        """The indexes of the subscribers with credit."""
+        return [i for i, s in enumerate(subs) if not s.prefetch or s.in_flight < s.prefetch]
+
+    def _draw(self, ready: list[int], start: int, n: int) -> int:
+        """A drawn ready subscriber; counts the choice point, and whether round-robin from `start` would
+        have served another."""
+        plain = min(ready, key=lambda i: (i - start) % n)
+        pick = self._choice_rng.choice(ready)
+        self.choice_points += 1
+        self.choices_varied += pick != plain
+        return pick
 
     def _fire_queue(self, now: int, qs: QueueState) -> None:
         if self._lease_order and not qs.grouped and qs.requeue_position == "tail" \

@@ -94,6 +94,35 @@ def test_other_pull_brokers_may_hand_the_order_to_either_consumer(profile: str) 
     assert found is not None and found.failed == ("nothing-mishandled",)
 
 
+def _assignment(profile: str, schedule: int | None) -> list[tuple[str, str]]:
+    p = get_profile(profile)
+    events: list = []
+    broker = Broker(p, events.append) if schedule is None else \
+        ChoosingBroker(p, events.append, schedule, allowed_choices(p))
+    broker.declare("q", QueueConfig())
+    for name in ("a", "b"):
+        broker.subscribe(0, "q", name, 0, prefetch=10)
+    for i in range(1, 5):
+        broker.publish(0, "q", Message(f"m{i}", channel="q"))
+    return [(d.msg.id, broker.subscriber(d.sub).consumer) for d in broker.pump(0)]  # type: ignore[union-attr]
+
+
+def test_each_message_may_go_to_any_ready_consumer_but_the_queue_order_stays() -> None:
+    plain = _assignment("nats-jetstream", None)
+    assert [who for _m, who in plain] == ["a", "b", "a", "b"]  # round-robin
+    seen = set()
+    for n in range(1, 40):
+        got = _assignment("nats-jetstream", n)
+        assert [m for m, _who in got] == ["m1", "m2", "m3", "m4"], "a ready message was handed out of order"
+        seen.add(tuple(who for _m, who in got))
+        assert got == _assignment("nats-jetstream", n)  # the same number, the same choices
+    assert ("a", "a", "a", "a") in seen or ("b", "b", "b", "b") in seen or \
+        any(w[0] == w[1] for w in seen), "only round-robin assignments were drawn"
+    assert len(seen) > 4
+    assert {tuple(who for _m, who in _assignment("rabbitmq-classic", n)) for n in range(1, 10)} == \
+        {("a", "b", "a", "b")}, "RabbitMQ's round-robin was varied"
+
+
 def test_round_robin_brokers_have_no_consumer_choice_so_explore_finds_nothing() -> None:
     runner = _runner("legacy-poller.yaml", **{"broker.profile": "rabbitmq-classic"})
     explorer = Explorer(runner, check=None, seed=1, budget=Budget(runs=30))
