@@ -8,7 +8,8 @@ Two choices, and only where the profile's documentation allows them (`BROKER_CHO
   queue only who is served first at each dispatch is drawn: the group's own receive rules stay.) Push-based
   RabbitMQ documents round-robin dispatch, so it has no such freedom and is never varied.
 * ``lease_order``: the order in which leases (visibility timeouts) ending at the same instant return their
-  messages to the queue, and so which of two redeliveries comes first. Only where the broker promises no
+  messages to the queue, and so which of two redeliveries comes first; likewise messages whose delay
+  (a delayed publish, a nack with a delay: ChangeMessageVisibility) ends at the same instant. Only where the broker promises no
   order at all (SQS standard: best-effort ordering); a FIFO queue, a message group, a queue that returns
   messages to the head or to their original place, and a log partition keep their order.
 
@@ -30,7 +31,7 @@ from typing import Any
 from evtool.core.broker import Broker
 from evtool.core.delivery import Delivery
 from evtool.core.profiles import Profile
-from evtool.core.queues import Entry, QueueState
+from evtool.core.queues import READY, Entry, QueueState
 
 CONSUMER = "consumer"
 LEASE_ORDER = "lease_order"
@@ -171,11 +172,22 @@ class ChoosingBroker(Broker):
     def _fire_queue(self, now: int, qs: QueueState) -> None:
         if self._lease_order and not qs.grouped and qs.requeue_position == "tail" \
                 and qs.lease_action == "return_message":
-            due = self._due_leases(now, qs)
-            if due:
-                for _dl, tag, e in due:
-                    if e.tag == tag and e.deadline == _dl:
-                        self._lease_expired(now, e)
+            # as the plain broker: expired leases first, then delays that end (each group due together
+            # in a drawn order); the plain `_fire_queue` then finds none of them and does the rest
+            for _dl, tag, e in self._due_leases(now, qs):
+                if e.tag == tag and e.deadline == _dl:
+                    self._lease_expired(now, e)
+            delayed = qs.delayed
+            if len(delayed) > 1 and delayed[0][0] <= now:
+                due = []
+                while delayed and delayed[0][0] <= now:
+                    due.append(heappop(delayed))
+                for _due, _seq, e, _returned in self._drawn(due):
+                    qs.delayed_n -= 1
+                    e.state = READY
+                    qs.push(e)
+                    self._dirty[qs] = None
+                    self._emit_entry(now, "enqueued", e, {"reason": "delay_elapsed"})
         super()._fire_queue(now, qs)
 
     def _due_leases(self, now: int, qs: QueueState) -> list[tuple[int, int, Entry]]:
@@ -193,13 +205,17 @@ class ChoosingBroker(Broker):
             if e.tag == tag and e.deadline == dl:
                 due.append((dl, tag, e))
         due.sort(key=lambda x: (x[0], x[1]))
-        out: list[tuple[int, int, Entry]] = []
+        return self._drawn(due)
+
+    def _drawn(self, items: list[Any]) -> list[Any]:
+        """`items` (sorted, their first field a time) with each run of equal times in a drawn order."""
+        out: list[Any] = []
         i = 0
-        while i < len(due):
+        while i < len(items):
             j = i
-            while j < len(due) and due[j][0] == due[i][0]:
+            while j < len(items) and items[j][0] == items[i][0]:
                 j += 1
-            group = due[i:j]
+            group = items[i:j]
             if len(group) > 1:
                 self.choice_points += 1
                 drawn = group[:]

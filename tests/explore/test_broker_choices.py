@@ -6,7 +6,8 @@ What each profile allows (the sentences, with their URLs, are in `BROKER_CHOICES
 * sqs-standard: "Standard queues ensure at-least-once message delivery, but due to the highly distributed
   architecture, more than one copy of a message might be delivered, and messages may occasionally arrive
   out of order." (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html)
-  -> any polling consumer may get the next message; leases ending together return in any order.
+  -> any polling consumer may get the next message; leases (and delays) ending together return in any
+  order.
 * sqs-fifo: "Messages within the same message group are always processed one at a time, in strict order"
   (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagegroupid-property.html)
   -> which consumer receives is free, the order within a group is not.
@@ -253,3 +254,28 @@ def test_explore_finds_the_redelivery_that_overtakes_its_predecessor_on_sqs_stan
         other = _runner("redelivery-order.yaml", **{"broker.profile": profile, "channels.steps.kind": kind})
         assert Explorer(other, check=None, seed=1, budget=Budget(runs=30)).search() is None, \
             f"{profile}: a redelivery overtook its predecessor, which the profile does not allow"
+
+
+def _delayed_order(profile: str, schedule: int | None) -> list[str]:
+    p = get_profile(profile)
+    events: list = []
+    broker = Broker(p, events.append) if schedule is None else \
+        ChoosingBroker(p, events.append, schedule, allowed_choices(p))
+    broker.declare("q", QueueConfig())
+    broker.subscribe(0, "q", "c", 0, prefetch=5)
+    for i in ("m1", "m2", "m3"):
+        broker.publish(0, "q", Message(i, channel="q"))
+    for d in broker.pump(0):
+        assert broker.nack(0, d.tag, requeue=True, delay_ns=2 * S)  # SQS: ChangeMessageVisibility 2 s
+    t = broker.next_timer()
+    assert t == 2 * S
+    broker.fire_timers(t)
+    return [e.msg for e in events if e.kind == "enqueued" and (e.data or {}).get("reason") == "delay_elapsed"]
+
+
+def test_delays_ending_together_end_in_any_order_only_on_sqs_standard() -> None:
+    assert _delayed_order("sqs-standard", None) == ["m1", "m2", "m3"]
+    orders = {tuple(_delayed_order("sqs-standard", n)) for n in range(1, 30)}
+    assert len(orders) > 1 and all(sorted(o) == ["m1", "m2", "m3"] for o in orders)
+    base = _delayed_order("nats-jetstream", None)
+    assert all(_delayed_order("nats-jetstream", n) == base for n in range(1, 30))
