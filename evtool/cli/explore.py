@@ -170,6 +170,11 @@ def _print_search(out: Console, explorer: Explorer, budget: Budget, wall: float)
     out.print(f"  fault points: {p.points_seen} seen{capped}, {len(p.points_tried)} tried; faults placed: {kinds}")
     out.print(f"  schedule choices: {p.ties_seen} instants with events of different actors due together seen; "
               f"their order varied in {p.schedules_varied} runs")
+    if p.broker_choices:
+        out.print(f"  broker choices ({', '.join(p.broker_choices)}): {p.choice_points} choice points met, "
+                  f"{p.choices_varied} decided otherwise than the plain broker; {p.choice_runs} fault-free runs")
+    else:
+        out.print("  broker choices: none (the profile's documented dispatch leaves nothing to choose)")
 
 
 def _print_counterexample(out: Console, found: Tried, check: str, stats: ShrinkStats | None, run_id: str | None,

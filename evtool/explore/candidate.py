@@ -84,6 +84,9 @@ class Runner:
         self.runs = 0
         self.digests: set[str] = set()
         self._scope_failures: dict[tuple[tuple[str, Any], ...], frozenset[str]] = {}
+        self.last_choices = (0, 0)
+        """Broker choice points the last run met, and how many of them it decided otherwise than the plain
+        broker (`core.broker_choices.ChoosingBroker`; (0, 0) for a run without broker choices)."""
 
     def loaded(self, overrides: Sequence[tuple[str, Any]] = ()) -> LoadedScenario:
         """The scenario with the base overrides and `overrides` applied (cached)."""
@@ -101,6 +104,8 @@ class Runner:
         if cand.interventions:
             engine.schedule_interventions(list(cand.interventions))
         outcome = engine.run()
+        b = engine.broker
+        self.last_choices = (getattr(b, "choice_points", 0), getattr(b, "choices_varied", 0))
         if counted:
             self.runs += 1
             self.digests.add(outcome.digest)

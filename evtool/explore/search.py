@@ -24,6 +24,10 @@ FAULTY_RUNS_PER_SEED = 24
 """Runs with faults tried on one seed's points before the next seed (at a capped scope)."""
 FAULTY_RUNS_FULL_SIZE = 6
 """The same at the scenario's own size: those runs are the slowest, so the search moves on sooner."""
+CHOICE_RUNS_PER_SEED = 6
+"""Fault-free runs with the broker's choices drawn (`explore.schedule`) tried on each seed, when the profile
+allows any (`core.broker_choices.BROKER_CHOICES`: which ready consumer gets the next message, the order of
+leases ending together)."""
 SCOPES = (None, 10, 40, 160)
 """Messages per producer in successive rounds (None: as the scenario says). Most schedule bugs show with
 few messages (the small scope hypothesis), and small runs are fast, so most rounds cap the producers."""
@@ -81,6 +85,15 @@ class Progress:
     kinds_tried: dict[str, int] = field(default_factory=dict)
     schedules_varied: int = 0
     """Runs with the order of simultaneous events of different actors varied (`explore.schedule`)."""
+    broker_choices: tuple[str, ...] = ()
+    """The broker choices the profile allows explore to vary (empty: none, e.g. RabbitMQ's round-robin)."""
+    choice_runs: int = 0
+    """Fault-free runs with the broker's choices drawn."""
+    choice_points: int = 0
+    """Broker choice points met in the runs with choices (a delivery with two or more ready consumers, two or
+    more leases ending at one instant)."""
+    choices_varied: int = 0
+    """Of those, the points where the drawn choice differed from the plain broker's."""
     wall_s: float = 0.0
     digests: int = 0
 
@@ -106,6 +119,10 @@ class Explorer:
                                         for i, f in enumerate(self.scenario.faults) if f.enabled)
         self.durations = durations(self.scenario)
         self.progress = Progress()
+        from evtool.core.broker_choices import allowed_choices
+        from evtool.sim.plan import profile_for
+
+        self.progress.broker_choices = tuple(sorted(allowed_choices(profile_for(base))))
         self._t0 = 0.0
         self.stopped = False
 
@@ -146,6 +163,9 @@ class Explorer:
             self.progress.ties_seen += collector.ties
             if found is not None:
                 return found
+            found = self._vary_choices(base)
+            if found is not None:
+                return found
             if not points or self.max_faults == 0 or not self.vocabulary:
                 continue
             for _ in range(FAULTY_RUNS_FULL_SIZE if scope is None else FAULTY_RUNS_PER_SEED):
@@ -164,6 +184,22 @@ class Explorer:
                     return found
         return None
 
+    def _vary_choices(self, base: Candidate) -> Tried | None:
+        """Fault-free runs of `base` with the broker's allowed choices drawn from a schedule number (none when
+        the profile allows no choice, so the search of such a scenario is as it was)."""
+        if not self.progress.broker_choices:
+            return None
+        for _ in range(CHOICE_RUNS_PER_SEED):
+            if self._spent():
+                break
+            cand = base.with_(overrides=(*base.overrides, ("explore.schedule", self.rng.randrange(1, 2**31))))
+            self.progress.schedules_varied += 1
+            self.progress.choice_runs += 1
+            found = self._try(cand)
+            if found is not None:
+                return found
+        return None
+
     def _scope(self, cap: int | None) -> tuple[tuple[str, Any], ...]:
         """Overrides capping every producer at `cap` messages (those with a smaller count keep it)."""
         if cap is None:
@@ -178,6 +214,9 @@ class Explorer:
     def _try(self, cand: Candidate, listener: Any = None) -> Tried | None:
         outcome = self.runner.run(cand, listener)
         self.progress.runs += 1
+        points, varied = self.runner.last_choices
+        self.progress.choice_points += points
+        self.progress.choices_varied += varied
         self._tick()
         failed = failed_checks(outcome, self.check, self.runner, cand)
         return Tried(cand, outcome, failed) if failed else None

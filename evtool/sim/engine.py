@@ -161,6 +161,11 @@ class Engine:
         self.stopped_reason: str | None = None
         self.aborted_by: str | None = None
         self.profile = self.plan.profile
+        if broker is None and clock is None and sc.explore is not None and sc.explore.schedule is not None:
+            # explore's broker choices (docs/explore.md), only on profiles that allow some
+            from evtool.core.broker_choices import choosing_broker
+
+            broker = choosing_broker(self.profile, sc.explore.schedule)
         self.broker: Any = Broker(self.profile, self.emit) if broker is None else \
             broker(self.profile, self.emit, self.dispatch)
         # a broker that pushes deliveries (a real one) has nothing to pump and owns its timers, and the

@@ -26,7 +26,10 @@ class Explore(Model):
 
     schedule: int | None = Field(
         None, ge=0, le=2**31, description="set by explore: a run with it orders the simultaneous events of "
-                                          "different actors by a permutation drawn from this number")
+                                          "different actors by a permutation drawn from this number, and "
+                                          "makes the broker choices its profile allows (which ready consumer "
+                                          "gets a message, the order of leases ending together) by draws from "
+                                          "it")
 
     @field_validator("scripted_faults", mode="before")
     @classmethod
