@@ -72,13 +72,45 @@ def test_ordering_counterexample_shrinks_to_a_small_run_of_the_seed_the_search_f
     assert r.run(best.candidate).digest == best.outcome.digest  # deterministic: it replays
 
 
+def race_orders(r: Runner, cand) -> set[str]:
+    """Orders whose RefundCard was handled before a ChargeCard of theirs that charged (the late reply racing
+    the compensation), read from the run's trace."""
+    events: list = []
+    r.run(cand, events.extend, counted=False)
+    refunded_at: dict[str, int] = {}
+    compensated: set[str] = set()
+    raced: set[str] = set()
+    for ev in events:
+        bkey = (ev.data or {}).get("bkey", "") if ev.kind == "handled" else ""
+        if ev.kind == "saga_compensated":
+            compensated.add(ev.msg)
+        elif bkey.startswith("RefundCard:"):
+            refunded_at.setdefault(bkey.partition(":")[2], ev.t)
+        elif bkey.startswith("ChargeCard:") and bkey.partition(":")[2] in refunded_at:
+            raced.add(bkey.partition(":")[2])
+    return raced & compensated
+
+
 @pytest.mark.slow
-def test_saga_late_reply_races_the_compensation_without_the_semantic_lock() -> None:
-    sets = {"patterns.order-saga.steps[1].retry.max_attempts": 1}
-    r = runner("order-saga", {**sets, "consumers.payment.handles.ChargeCard.fail_if": NO_LOCK})
-    found = Explorer(r, check="charges-match-completed-sagas", seed=1, budget=Budget(runs=3)).search()
-    assert found is not None
-    # with the lock, the scenario's own run and a few faulty ones pass
-    ex = Explorer(runner("order-saga", sets), check="charges-match-completed-sagas", seed=1,
-                  budget=Budget(runs=4))
+def test_saga_late_reply_races_the_compensation_with_the_lessons_own_retries() -> None:
+    """The lesson's variation without the semantic lock, its charge step as written (3 attempts, 1 s timeout,
+    backoff 500 ms then 1 s: it gives up 4.5 s after the first ChargeCard): explore holds the payment
+    instance that took a ChargeCard past that (a `saga_wait` point, a pause 1.5 × 4.5 s long), the saga
+    compensates, the other instance handles the RefundCard, and the held ChargeCard then charges a
+    cancelled order. The shrunk run is that race, its pause a round length."""
+    r = runner("order-saga", {"consumers.payment.handles.ChargeCard.fail_if": NO_LOCK})
+    found = Explorer(r, check="charges-match-completed-sagas", seed=5, budget=Budget(runs=10)).search()
+    assert found is not None and found.candidate.interventions
+    best = Shrinker(r, found, "charges-match-completed-sagas", max_runs=60).shrink()
+    (iv,) = best.candidate.interventions
+    assert iv[2]["action"] == "pause" and iv[2]["target"].startswith("consumer:payment#")
+    assert iv[2]["for"] in {"5s", "6s", "7s"}  # just past the 4.5 s the step waits, a round length
+    assert race_orders(r, best.candidate)
+    assert dict(best.candidate.overrides)["producers.checkout.count"] <= 10
+
+
+@pytest.mark.slow
+def test_saga_with_the_semantic_lock_has_no_failing_run_within_the_budget() -> None:
+    ex = Explorer(runner("order-saga"), check="charges-match-completed-sagas", seed=5, budget=Budget(runs=30))
     assert ex.search() is None
+    assert ex.progress.kinds_tried.get("pause", 0) > 5
