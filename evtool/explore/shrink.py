@@ -37,6 +37,8 @@ class ShrinkStats:
     messages_after: int = 0
     scripted_disabled: tuple[str, ...] = ()
     scope_runs: int = 0
+    seed_before: int | None = None
+    """The seed of the failing run the search found (the counterexample's may be another: `_smaller_scope`)."""
     """Runs of the smaller-scope pass (counted in `runs`, not against `max_runs`: it has its own cap)."""
 
 
@@ -51,7 +53,7 @@ class Shrinker:
         self.max_runs = max_runs
         self.deadline = deadline
         self.on_run = on_run
-        self.stats = ShrinkStats(faults_before=len(tried.candidate.interventions))
+        self.stats = ShrinkStats(faults_before=len(tried.candidate.interventions), seed_before=tried.candidate.seed)
         self._in_scope = False
 
     # ------------------------------------------------------------------ helpers
