@@ -11,8 +11,8 @@ same with the intervention anywhere later, so an earlier point there is a real p
   which holds the producer's send whatever the hop latency).
 - `retry`: just after a handler failed and its retry was scheduled, while the message waits for it.
 - `saga_step`: just after a saga step completed, before the next step's command is handled.
-- `saga_wait`: just after a participant instance took a command an orchestrated saga sent: the saga
-  waits for its reply. A pause or crash of that instance held past the step's timeouts and retries
+- `saga_wait`: just after a participant instance took a command an orchestrated saga sent for a step
+  that can be compensated: the saga waits for its reply. A pause or crash of that instance held past the step's timeouts and retries
   (`durations` offers that length) makes the reply late: the saga compensates while the command is
   still held, and the late reply races the compensation.
 - `request`: a request is on its way: between `request_sent` and its reply.
@@ -43,6 +43,9 @@ class FaultPoint:
     """`channel:NAME` for a publish point."""
     window: int = 1
     """For a publish point: how long before `t` the send may have happened (a drop or duplicate lasts this)."""
+    lengths: tuple[int, ...] = ()
+    """Pause, crash and downtime lengths that matter here (empty: the scenario's `durations`). A `saga_wait`
+    point offers 1.5 × the time its step gives up after: a participant held that long replies too late."""
 
 
 class PointCollector:
@@ -76,8 +79,16 @@ class PointCollector:
             self._group_members.setdefault(c.group or name, []).append(name)
         self._sagas = frozenset(name for name, p in scenario.patterns.items()
                                 if getattr(p, "type", None) == "saga" and getattr(p, "style", None) == "orchestration")
-        self._saga_cmds: dict[str, str] = {}
-        """Commands an orchestrated saga published and no participant has taken yet: msg id -> saga."""
+        self._saga_cmds: dict[str, tuple[str, tuple[int, ...]]] = {}
+        """Commands an orchestrated saga published and no participant has taken yet: msg id -> (saga, the
+        lengths that outlast the step's wait for the reply)."""
+        self._step_wait: dict[tuple[str, str], tuple[int, ...]] = {}
+        """(saga, command channel) -> lengths just past the wait of a compensable step sending there."""
+        for name in self._sagas:
+            for step in scenario.patterns[name].steps:  # type: ignore[union-attr]
+                total = give_up_after(step.timeout, step.retry)
+                if step.compensate is not None and total is not None:
+                    self._step_wait[(name, step.send.to)] = (total * 3 // 2,)
 
     def _instances(self, consumer: str) -> tuple[str, ...]:
         spec = self.scenario.consumers.get(consumer)
@@ -97,7 +108,9 @@ class PointCollector:
                 if ev.actor:
                     self.published[ev.actor] = self.published.get(ev.actor, 0) + 1
                 if ev.actor in self._sagas and ev.msg:
-                    self._saga_cmds[ev.msg] = ev.actor
+                    wait = self._step_wait.get((ev.actor, ev.channel or ""))
+                    if wait is not None:  # a step that can be compensated: its late reply can race that
+                        self._saga_cmds[ev.msg] = (ev.actor, wait)
                 if ev.channel and len(points) >= self.limit:
                     self.truncated = True
                 elif ev.channel:
@@ -118,13 +131,13 @@ class PointCollector:
             if kind in ("delivered", "redelivered"):
                 if ev.actor in consumers:
                     self._open[(ev.actor, ev.instance, ev.msg)] = ev.t
-                    saga = self._saga_cmds.pop(ev.msg, None) if ev.msg else None
-                    if saga is not None:
+                    cmd = self._saga_cmds.pop(ev.msg, None) if ev.msg else None
+                    if cmd is not None:
                         target = (f"consumer:{ev.actor}#{ev.instance}",) if ev.instance is not None else \
                             self._instances(ev.actor)
                         points.append(FaultPoint(ev.t + 1, "saga_wait", f"while {ev.actor}#{ev.instance} holds "
-                                                 f"{ev.msg}, a command of saga {saga} waiting for its reply",
-                                                 target))
+                                                 f"{ev.msg}, a command of saga {cmd[0]} waiting for its reply",
+                                                 target, lengths=cmd[1]))
             elif kind in ("handled", "failed"):
                 started = self._open.pop((ev.actor, ev.instance, ev.msg), None)
                 if started is None or ev.actor not in consumers:

@@ -210,7 +210,7 @@ class Explorer:
     def fault_at(self, kind: str, p: FaultPoint, rng: random.Random, length: int | None = None) -> \
             Intervention | None:
         """The fault `kind` at point `p` (None when nothing there is a target for it)."""
-        length = length if length is not None else rng.choice(self.durations)
+        length = length if length is not None else rng.choice(p.lengths or self.durations)
         if kind in CONSUMER_FAULTS:
             if not p.consumers:
                 return None
