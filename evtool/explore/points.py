@@ -196,12 +196,14 @@ def give_up_after(timeout: int, retry: m.RetryPolicy | None) -> int | None:
 def durations(scenario: m.Scenario) -> list[int]:
     """Pause, crash and downtime lengths worth trying: 1.5 × every timeout, lease and deadline of the
     scenario (long enough that it passes while the fault holds), 1.5 × the time after which each saga
-    step gives up (every attempt's timeout and the backoffs between them: a participant held that long
-    replies after the saga compensated), and two short ones."""
+    step that can be compensated gives up (every attempt's timeout and the backoffs between them: a
+    participant held that long replies after the saga compensated), and two short ones."""
     found: set[int] = set()
     for p in scenario.patterns.values():
         for step in getattr(p, "steps", None) or ():
-            if getattr(p, "style", None) == "orchestration":
+            # only steps that can be compensated: their late reply can race the compensation. A step
+            # without one (a pivot) that gives up leaves the saga stuck for a human, by design
+            if getattr(p, "style", None) == "orchestration" and step.compensate is not None:
                 total = give_up_after(step.timeout, step.retry)
                 if total is not None and total > step.timeout:
                     found.add(total * 3 // 2)
