@@ -43,6 +43,10 @@ class FaultPoint:
     """`channel:NAME` for a publish point."""
     window: int = 1
     """For a publish point: how long before `t` the send may have happened (a drop or duplicate lasts this)."""
+    faults: tuple[str, ...] = ()
+    """The fault kinds that matter here, preferred when the vocabulary has one (empty: any). At a `saga_wait`
+    point a pause: it holds the reply back while the instance keeps the command; a crash would give
+    the command back to another instance, which replies in time."""
     lengths: tuple[int, ...] = ()
     """Pause, crash and downtime lengths that matter here (empty: the scenario's `durations`). A `saga_wait`
     point offers 1.5 × the time its step gives up after: a participant held that long replies too late."""
@@ -137,7 +141,7 @@ class PointCollector:
                             self._instances(ev.actor)
                         points.append(FaultPoint(ev.t + 1, "saga_wait", f"while {ev.actor}#{ev.instance} holds "
                                                  f"{ev.msg}, a command of saga {cmd[0]} waiting for its reply",
-                                                 target, lengths=cmd[1]))
+                                                 target, faults=("pause",), lengths=cmd[1]))
             elif kind in ("handled", "failed"):
                 started = self._open.pop((ev.actor, ev.instance, ev.msg), None)
                 if started is None or ev.actor not in consumers:

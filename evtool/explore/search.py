@@ -199,6 +199,7 @@ class Explorer:
                 break
             kind = rng.choice(self.vocabulary)
             idx = rng.choice(by_where[rng.choice(wheres)])
+            kind = next((k for k in points[idx].faults if k in self.vocabulary), kind)  # the point's own kind
             iv = self.fault_at(kind, points[idx], rng)
             if iv is None:
                 continue
