@@ -45,4 +45,5 @@ def test_saga_wait_points_are_where_a_participant_holds_a_compensable_steps_comm
     assert set(by_consumer) == {"consumer:inventory", "consumer:payment"}  # never shipping (the pivot)
     for p in waits:
         (target,) = p.consumers  # the one instance holding the command
+        assert p.faults == ("pause",)  # held, not crashed: a crash gives the command to another instance
         assert p.lengths == ((6_750_000_000,) if target.startswith("consumer:payment#") else (9_900_000_000,))
