@@ -24,6 +24,10 @@ def test_each_lesson_asks_for_a_prediction_before_exploring() -> None:
         assert model.explore is not None, lesson
         steps = [s for s in model.lesson.steps if "evtool explore" in s.say]  # type: ignore[union-attr]
         assert steps and steps[0].ask is not None and "Predict" in steps[0].say, lesson
+        # the correct design is searched too, and what it gives is evidence, never called a proof
+        explain = " ".join(steps[0].ask.explain.split())
+        assert "no failing run within its budget" in explain, lesson
+        assert "not a proof" in explain and "is a proof" not in explain, lesson
 
 
 @pytest.mark.slow

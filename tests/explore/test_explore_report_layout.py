@@ -113,3 +113,15 @@ def test_the_command_in_a_pipe_fits_the_width(tmp_path: Path, width: int) -> Non
     res = cli(tmp_path / "runs.db", width, "explore", str(CORRECT), "--budget", "10 runs")
     assert res.exit_code == 0, res.output
     assert all(len(line) <= width for line in res.output.splitlines())
+
+
+def test_a_counterexample_of_another_seed_names_the_seed_the_search_found(explored: Any) -> None:
+    from dataclasses import replace
+
+    _explorer, best, stats = explored
+    other = replace(stats, seed_before=best.candidate.seed + 1)
+    lines = assert_laid_out(counterexample_report(best, "charged-once", other, None, "charge-twice"), 80)
+    text = " ".join(line.strip() for line in lines)
+    assert f"seed {best.candidate.seed} (the search found seed {best.candidate.seed + 1};" in text
+    same = " ".join(line.strip() for line in render(counterexample_report(best, "charged-once", stats, None, "x"), 80))
+    assert "the search found seed" not in same
