@@ -171,8 +171,9 @@ class Shrinker:
         (a backlog deeper than the prefetch) may first arise late in the failing seed, so its own
         messages cannot be cut below that instant; the same kind of fault, with the same lengths and
         targets, often fails as well in a run of 10, 40 or 160 messages of another seed, placed at a
-        point of that run. Seeds and points are tried in a fixed order (deterministic), smallest scope
-        first, within `SCOPE_RUNS` runs."""
+        point of that run. The failing run's own seed is tried first in every scope, so the counterexample
+        keeps the seed the search found when it can; then the other seeds, smallest scope first. All in a
+        fixed order (deterministic), within `SCOPE_RUNS` runs."""
         cand = self.best.candidate
         if len(cand.interventions) > 1:
             return False
@@ -182,33 +183,30 @@ class Shrinker:
         seeds = [cand.seed, *(rng.randrange(1, 2**31) for _ in range(SCOPE_SEEDS - 1))]
         rest = tuple(o for o in cand.overrides if not (o[0].startswith("producers.") and o[0].endswith(".count")))
         scopes = [sc for sc in SCOPES if sum(published.values()) > sc]
-        # the failing run's own seed in every scope first: the counterexample keeps the seed the search
-        # found whenever a smaller run of it fails; another seed only when none does
         tries = [(sc, cand.seed) for sc in scopes] + [(sc, seed) for sc in scopes for seed in seeds[1:]]
         for scope, seed in tries:
             caps = tuple((f"producers.{name}.count", min(scope, published.get(name, 0))) for name in producers
                          if published.get(name, 0) > 0)
-            if True:
+            if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
+                return False
+            small = Candidate(seed, rest + caps)
+            if not cand.interventions:
+                if self._fails(small):
+                    return True
+                continue
+            iv = cand.interventions[0]
+            try:
+                col = PointCollector(self.runner.loaded(small.overrides).model)
+                self.runner.run(small, col)
+            except ScenarioError:
+                return False
+            self.stats.runs += 1  # the small run's fault-free run, read for its points
+            self.stats.scope_runs += 1
+            for p in (p for p in sorted(col.points, key=lambda p: p.t) if self._matches(p, iv[2])):
                 if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
                     return False
-                small = Candidate(seed, rest + caps)
-                if not cand.interventions:
-                    if self._fails(small):
-                        return True
-                    continue
-                iv = cand.interventions[0]
-                try:
-                    col = PointCollector(self.runner.loaded(small.overrides).model)
-                    self.runner.run(small, col)
-                except ScenarioError:
-                    return False
-                self.stats.runs += 1  # the small run's fault-free run, read for its points
-                self.stats.scope_runs += 1
-                for p in (p for p in sorted(col.points, key=lambda p: p.t) if self._matches(p, iv[2])):
-                    if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
-                        return False
-                    if self._fails(small.with_(interventions=(self._moved(iv, p),))):
-                        return True
+                if self._fails(small.with_(interventions=(self._moved(iv, p),))):
+                    return True
         return False
 
     def _earlier(self) -> bool:
