@@ -258,8 +258,8 @@ class Shrinker:
 
     def _shorter(self) -> bool:
         """Shortest faults, in round numbers: each pause, crash downtime or slowdown becomes the shortest
-        length of one significant digit (1s, 500ms, 20ms, ...) that still fails, found by bisection over
-        those lengths below it; when none fails, the next such length above it (6s rather than 5625ms)."""
+        round length (`is_round`: 1s, 1500ms, 500ms, 20ms, ...) that still fails, found by bisection over
+        those lengths below it; when none fails, the next one above it (6s rather than 5625ms)."""
         changed = False
         for i in range(len(self.best.candidate.interventions)):
             for field in ("for", "restart_after", "downtime"):
@@ -294,12 +294,12 @@ class Shrinker:
 
 
 def round_lengths(upto: int) -> list[int]:
-    """The lengths of one significant digit from 1 ms up to `upto` (inclusive), in order: 1ms, 2ms, ...,
-    9ms, 10ms, 20ms, ..., 900ms, 1s, 2s, ..."""
+    """The round lengths (`is_round`) from 1 ms up to `upto` (inclusive), in order: 1ms, 2ms, ..., 9ms,
+    10ms, 15ms, 20ms, ..., 950ms, 1s, 1500ms, 2s, ..."""
     out = []
-    step = 1_000_000
-    while step <= upto:
-        out.extend(d * step for d in range(1, 10) if d * step <= upto)
+    step = 100_000  # a tenth of the decade's unit: mantissas 10, 15, 20, ..., 95 of it
+    while step * 10 <= upto:
+        out.extend(m * step for m in range(10, 100, 5) if m * step <= upto and m * step % 1_000_000 == 0)
         step *= 10
     return out
 

@@ -29,8 +29,11 @@ def test_round_lengths_have_one_significant_digit_or_two_ending_in_5(ns: int, ex
 
 
 def test_the_ladder_of_round_lengths() -> None:
-    assert round_lengths(25 * MS) == [MS * d for d in range(1, 10)] + [10 * MS, 20 * MS]
-    assert all(is_round(v) for v in round_lengths(100_000 * MS))
+    assert round_lengths(25 * MS) == [MS * d for d in range(1, 10)] + [10 * MS, 15 * MS, 20 * MS, 25 * MS]
+    ladder = round_lengths(100_000 * MS)
+    assert all(is_round(v) for v in ladder) and ladder == sorted(ladder)
+    assert [v for v in ladder if 1000 * MS <= v <= 3000 * MS] == [1000 * MS, 1500 * MS, 2000 * MS, 2500 * MS,
+                                                                 3000 * MS]
 
 
 def shrink_pause(length: str) -> str:
@@ -51,6 +54,22 @@ def test_a_pause_of_5625ms_shrinks_to_the_shortest_round_length_that_still_fails
     # the lease is 1 s and the pause starts 1 ns after the delivery: 1s fails, 900ms passes
     assert shrink_pause("5625ms") == "1s"
     assert shrink_pause("1500ms") == "1s"
+
+
+def test_a_length_with_no_shorter_round_one_failing_becomes_the_next_round_one_above() -> None:
+    """Paused from 0.3 s, before the payment is delivered at 0.5 s: it fails from about 1.2 s (the 1 s lease
+    from 0.5 s must run out while the pause holds), so 1300ms has no shorter round length that fails (1s
+    passes) and becomes 1500ms."""
+    r = runner()
+    iv = (300_000_000, "fault", {"action": "pause", "target": "consumer:billing#0", "for": "1300ms"})
+    cand = Candidate(3, (("producers.checkout.count", 1),), (iv,))
+    out = r.run(cand)
+    assert failed_checks(out, "charged-once")
+    passing = cand.with_(interventions=((iv[0], iv[1], {**iv[2], "for": "1s"}),))
+    assert not failed_checks(r.run(passing), "charged-once")
+    best = Shrinker(r, Tried(cand, out, ("charged-once",)), "charged-once", max_runs=60).shrink()
+    ((_t, _k, spec),) = best.candidate.interventions
+    assert spec["for"] == "1500ms"
 
 
 def test_a_shorter_round_length_that_passes_is_not_taken() -> None:
