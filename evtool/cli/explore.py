@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from evtool.explore.candidate import Runner, Tried
     from evtool.explore.search import Budget, Explorer, Progress
     from evtool.explore.shrink import ShrinkStats
+    from evtool.report.phrases import Phrases
 
 
 def explore(
@@ -117,9 +118,7 @@ def _explore(scenario: str, *, check: str | None, budget: str, seed: int, sets: 
         out.print("interrupted: no failing run found so far")
         return EXIT_INTERRUPTED
     if found is None:
-        out.print(f"[green]no failing run found within the budget[/green] ({the_budget.describe()}). "
-                  "This is not a proof: the search tried some seeds, faults and points, not all of them "
-                  "(docs/explore.md).")
+        none_found_report(the_budget).print(out)
         return EXIT_OK
     target = check or found.failed[0]
     shrink_stats = None
@@ -161,48 +160,111 @@ def _record(runner: Runner, found: Tried, db: Path | None, err: Console) -> str 
     return run_id
 
 
-def _print_search(out: Console, explorer: Explorer, budget: Budget, wall: float) -> None:
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def search_report(explorer: Explorer, budget: Budget, wall: float) -> list[Phrases]:
+    """How far the search got, as phrases laid out for the width (never split mid-phrase)."""
+    from evtool.report.phrases import Phrases
+
     p = explorer.progress
-    kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds_tried.items())) or "none"
-    out.print(f"searched {p.runs} runs in {wall:.1f}s ({budget.describe()} budget): "
-              f"{p.seeds} seeds, {p.faulty_runs} runs with faults, {p.digests} distinct schedules (digests)")
-    capped = f" (the first 4000 of each of {p.truncated_runs} run{'s' * (p.truncated_runs != 1)} with more)" if p.truncated_runs else ""
-    out.print(f"  fault points: {p.points_seen} seen{capped}, {len(p.points_tried)} tried; faults placed: {kinds}")
-    out.print(f"  schedule choices: {p.ties_seen} instants with events of different actors due together seen; "
-              f"their order varied in {p.schedules_varied} runs")
-    if p.broker_choices:
-        out.print(f"  broker choices ({', '.join(p.broker_choices)}): {p.choice_points} choice points met, "
-                  f"{p.choices_varied} decided otherwise than the plain broker; {p.choice_runs} fault-free runs")
+    kinds = [f"{k} {n}" for k, n in sorted(p.kinds_tried.items())] or ["none"]
+    capped = f" (the first 4000 of each of {_plural(p.truncated_runs, 'run')} with more)" if p.truncated_runs else ""
+    return [
+        Phrases(f"searched {_plural(p.runs, 'run')} in {wall:.1f}s ({budget.describe()} budget):",
+                [_plural(p.seeds, "seed"), f"{_plural(p.faulty_runs, 'run')} with faults",
+                 f"{p.digests} distinct schedules (digests)"]),
+        Phrases("  fault points:", [f"{p.points_seen} seen{capped}", f"{len(p.points_tried)} tried"]),
+        Phrases("  faults placed:", kinds),
+        Phrases("  schedule choices:", [f"{_plural(p.ties_seen, 'instant')} where events of different actors fell "
+                                        "due together", f"their order varied in {_plural(p.schedules_varied, 'run')}"],
+                sep="; "),
+        Phrases(f"  broker choices ({', '.join(p.broker_choices)}):",
+                [f"{p.choice_points} choice points met",
+                 f"{p.choices_varied} decided otherwise than the plain broker",
+                 f"{_plural(p.choice_runs, 'fault-free run')}"], sep="; ")
+        if p.broker_choices else
+        Phrases("  broker choices:", ["none", "(the profile's documented dispatch leaves nothing to choose)"], sep=" "),
+    ]
+
+
+def _print_search(out: Console, explorer: Explorer, budget: Budget, wall: float) -> None:
+    for line in search_report(explorer, budget, wall):
+        line.print(out)
+
+
+def none_found_report(budget: Budget) -> Phrases:
+    """The sentence for a search that found nothing: evidence, never a proof."""
+    from rich.text import Text
+
+    from evtool.report.phrases import Phrases
+
+    return Phrases(Text("no failing run found within the budget", style="green"),
+                   [f"({budget.describe()}).", "This is not a proof:", "the search tried some seeds,",
+                    "faults and points,", "not all of them", "(docs/explore.md)."], sep=" ")
+
+
+def counterexample_report(found: Tried, check: str, stats: ShrinkStats | None, run_id: str | None,
+                          display: str) -> list[Phrases]:
+    """The shrunk counterexample, as phrases laid out for the width; commands to copy stay whole."""
+    from rich.text import Text
+
+    from evtool.report.fmt import visible
+    from evtool.report.phrases import Phrases
+
+    cand = found.candidate
+    res = next((c for c in found.outcome.checks if c["name"] == check), {})
+    head = Text("found a failing run", style="red bold")
+    head.append(": ")
+    parts = [Phrases(head, [Text.assemble("expectation ", (visible(check), "bold"), " fails")])]
+    if res.get("observed"):
+        parts.append(Phrases("  observed:", [visible(res["observed"])]))
+    if stats is not None:
+        parts.append(Phrases(f"shrunk in {_plural(stats.runs, 'run')}:",
+                             [f"{stats.faults_before} → {len(cand.interventions)} faults",
+                              f"{stats.messages_before} → {stats.messages_after} messages"]))
+    seed_note: list[str] = []
+    if stats is not None and stats.seed_before is not None and stats.seed_before != cand.seed:
+        seed_note = [f"(the search found seed {stats.seed_before};", "a smaller run of this seed fails the same way)"]
+    parts.append(Phrases(f"  seed {cand.seed}", seed_note, sep=" "))
+    parts.extend(Phrases(f"  set {visible(k)}={visible(v)}", []) for k, v in cand.overrides)
+    if not cand.interventions:
+        parts.append(Phrases("  interventions:", ["none", "(the seed and the settings above fail by themselves)"],
+                             sep=" "))
     else:
-        out.print("  broker choices: none (the profile's documented dispatch leaves nothing to choose)")
+        parts.append(Phrases("  interventions:", []))
+        parts.extend(Phrases(f"    {lead}", rest, indent=6) for lead, *rest in map(_intervention_parts, cand.interventions))
+    parts.append(Phrases(f"  digest {found.outcome.digest[:16]}", []))
+    if run_id:
+        parts.append(Phrases(Text.assemble("recorded as run ", (run_id, "bold"), ":"), []))
+        # whole commands, never split: they are meant to be copied
+        parts.append(Phrases("  show it:     ", [f"evtool show {run_id}"], wrap_long=False))
+        parts.append(Phrases("  replay it:   ", [f"evtool replay {run_id}", "(the dashboard, with the scrubber)"],
+                             sep="   ", wrap_long=False))
+        parts.append(Phrases("  run it again:", [f"evtool run {visible(display)} --replay-interventions {run_id}"],
+                             wrap_long=False))
+    return parts
+
+
+def _intervention_parts(iv: tuple) -> list[str]:
+    """One intervention as phrases: `at 1.234567s: pause consumer:billing#1`, then `for 1s`, ..."""
+    from evtool.report.fmt import visible
+
+    t, _kind, spec = iv
+    parts = [f"at {t / 1e9:.6f}s: {visible(spec['action'])} {visible(spec['target'])}"]
+    if "for" in spec:
+        parts.append(f"for {visible(spec['for'])}")
+    if "restart_after" in spec:
+        parts.append(f"restart after {visible(spec['restart_after'])}")
+    if "downtime" in spec:
+        parts.append(f"down {visible(spec['downtime'])}")
+    if "latency_factor" in spec:
+        parts.append(f"×{spec['latency_factor']:g} slower")
+    return parts
 
 
 def _print_counterexample(out: Console, found: Tried, check: str, stats: ShrinkStats | None, run_id: str | None,
                           display: str) -> None:
-    from evtool.explore.candidate import describe
-
-    cand = found.candidate
-    res = next((c for c in found.outcome.checks if c["name"] == check), {})
-    out.print(f"[red bold]found a failing run[/red bold]: expectation [bold]{safe(check)}[/bold] fails")
-    if res.get("observed"):
-        out.print(f"  observed: {safe(str(res['observed']))}")
-    if stats is not None:
-        out.print(f"shrunk in {stats.runs} runs: {stats.faults_before} → {len(cand.interventions)} faults, "
-                  f"{stats.messages_before} → {stats.messages_after} messages")
-    out.print(f"  seed {cand.seed}")
-    for k, v in cand.overrides:
-        out.print(f"  set {safe(k)}={safe(str(v))}")
-    if not cand.interventions:
-        out.print("  interventions: none (the seed and the settings above fail by themselves)")
-    else:
-        out.print("  interventions:")
-        for iv in cand.interventions:
-            out.print(f"    {safe(describe(iv))}")
-    out.print(f"  digest {found.outcome.digest[:16]}")
-    if run_id:
-        out.print(f"recorded as run [bold]{run_id}[/bold]:")
-        # whole lines, never wrapped: they are meant to be copied
-        out.print(f"  show it:      evtool show {run_id}", soft_wrap=True)
-        out.print(f"  replay it:    evtool replay {run_id}   (the dashboard, with the scrubber)", soft_wrap=True)
-        out.print(f"  run it again: evtool run {safe(display)} --replay-interventions {run_id}", soft_wrap=True)
-
+    for line in counterexample_report(found, check, stats, run_id, display):
+        line.print(out)

@@ -11,6 +11,10 @@ same with the intervention anywhere later, so an earlier point there is a real p
   which holds the producer's send whatever the hop latency).
 - `retry`: just after a handler failed and its retry was scheduled, while the message waits for it.
 - `saga_step`: just after a saga step completed, before the next step's command is handled.
+- `saga_wait`: just after a participant instance took a command an orchestrated saga sent for a step
+  that can be compensated: the saga waits for its reply. A pause or crash of that instance held past the step's timeouts and retries
+  (`durations` offers that length) makes the reply late: the saga compensates while the command is
+  still held, and the late reply races the compensation.
 - `request`: a request is on its way: between `request_sent` and its reply.
 - `rebalance`: a consumer group is being rebalanced.
 """
@@ -30,7 +34,7 @@ class FaultPoint:
 
     t: int
     where: str
-    """The kind of point: handling, publish, saga_step, request, rebalance."""
+    """The kind of point: handling, publish, retry, saga_step, saga_wait, request, rebalance."""
     what: str
     """In words, for the report."""
     consumers: tuple[str, ...] = ()
@@ -39,6 +43,13 @@ class FaultPoint:
     """`channel:NAME` for a publish point."""
     window: int = 1
     """For a publish point: how long before `t` the send may have happened (a drop or duplicate lasts this)."""
+    faults: tuple[str, ...] = ()
+    """The fault kinds that matter here, preferred when the vocabulary has one (empty: any). At a `saga_wait`
+    point a pause: it holds the reply back while the instance keeps the command; a crash would give
+    the command back to another instance, which replies in time."""
+    lengths: tuple[int, ...] = ()
+    """Pause, crash and downtime lengths that matter here (empty: the scenario's `durations`). A `saga_wait`
+    point offers 1.5 × the time its step gives up after: a participant held that long replies too late."""
 
 
 class PointCollector:
@@ -70,6 +81,18 @@ class PointCollector:
         self._group_members: dict[str, list[str]] = {}
         for name, c in scenario.consumers.items():
             self._group_members.setdefault(c.group or name, []).append(name)
+        self._sagas = frozenset(name for name, p in scenario.patterns.items()
+                                if getattr(p, "type", None) == "saga" and getattr(p, "style", None) == "orchestration")
+        self._saga_cmds: dict[str, tuple[str, tuple[int, ...]]] = {}
+        """Commands an orchestrated saga published and no participant has taken yet: msg id -> (saga, the
+        lengths that outlast the step's wait for the reply)."""
+        self._step_wait: dict[tuple[str, str], tuple[int, ...]] = {}
+        """(saga, command channel) -> lengths just past the wait of a compensable step sending there."""
+        for name in self._sagas:
+            for step in scenario.patterns[name].steps:  # type: ignore[union-attr]
+                total = give_up_after(step.timeout, step.retry)
+                if step.compensate is not None and total is not None:
+                    self._step_wait[(name, step.send.to)] = (total * 3 // 2,)
 
     def _instances(self, consumer: str) -> tuple[str, ...]:
         spec = self.scenario.consumers.get(consumer)
@@ -88,6 +111,10 @@ class PointCollector:
             if kind == "published":
                 if ev.actor:
                     self.published[ev.actor] = self.published.get(ev.actor, 0) + 1
+                if ev.actor in self._sagas and ev.msg:
+                    wait = self._step_wait.get((ev.actor, ev.channel or ""))
+                    if wait is not None:  # a step that can be compensated: its late reply can race that
+                        self._saga_cmds[ev.msg] = (ev.actor, wait)
                 if ev.channel and len(points) >= self.limit:
                     self.truncated = True
                 elif ev.channel:
@@ -108,6 +135,13 @@ class PointCollector:
             if kind in ("delivered", "redelivered"):
                 if ev.actor in consumers:
                     self._open[(ev.actor, ev.instance, ev.msg)] = ev.t
+                    cmd = self._saga_cmds.pop(ev.msg, None) if ev.msg else None
+                    if cmd is not None:
+                        target = (f"consumer:{ev.actor}#{ev.instance}",) if ev.instance is not None else \
+                            self._instances(ev.actor)
+                        points.append(FaultPoint(ev.t + 1, "saga_wait", f"while {ev.actor}#{ev.instance} holds "
+                                                 f"{ev.msg}, a command of saga {cmd[0]} waiting for its reply",
+                                                 target, faults=("pause",), lengths=cmd[1]))
             elif kind in ("handled", "failed"):
                 started = self._open.pop((ev.actor, ev.instance, ev.msg), None)
                 if started is None or ev.actor not in consumers:
@@ -140,10 +174,43 @@ class PointCollector:
                 points.append(FaultPoint(ev.t, "rebalance", f"during a rebalance of group {group}", targets))
 
 
+def give_up_after(timeout: int, retry: m.RetryPolicy | None) -> int | None:
+    """How long after its first command a saga step gives up when no reply comes: every attempt's
+    timeout and the backoff delays between them (the longest a jitter allows); None for `forever`."""
+    attempts = 1 if retry is None else retry.max_attempts
+    if not isinstance(attempts, int):
+        return None
+    total = attempts * timeout
+    b = retry.backoff if retry is not None else None
+    for k in range(1, attempts):
+        if b is None or b.type == "none":
+            delay = 0
+        elif b.type == "constant":
+            delay = b.delay or 0
+        elif b.type == "linear":
+            delay = (b.delay or 0) * k
+        else:
+            delay = int((b.initial or 0) * b.multiplier ** (k - 1))
+        if b is not None and b.max is not None:
+            delay = min(delay, b.max)
+        total += delay
+    return total
+
+
 def durations(scenario: m.Scenario) -> list[int]:
     """Pause, crash and downtime lengths worth trying: 1.5 × every timeout, lease and deadline of the
-    scenario (long enough that it passes while the fault holds), and two short ones."""
+    scenario (long enough that it passes while the fault holds), 1.5 × the time after which each saga
+    step that can be compensated gives up (every attempt's timeout and the backoffs between them: a
+    participant held that long replies after the saga compensated), and two short ones."""
     found: set[int] = set()
+    for p in scenario.patterns.values():
+        for step in getattr(p, "steps", None) or ():
+            # only steps that can be compensated: their late reply can race the compensation. A step
+            # without one (a pivot) that gives up leaves the saga stuck for a human, by design
+            if getattr(p, "style", None) == "orchestration" and step.compensate is not None:
+                total = give_up_after(step.timeout, step.retry)
+                if total is not None and total > step.timeout:
+                    found.add(total * 3 // 2)
 
     def walk(v: Any, key: str = "") -> None:
         if isinstance(v, dict):

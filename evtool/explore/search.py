@@ -238,6 +238,7 @@ class Explorer:
                 break
             kind = rng.choice(self.vocabulary)
             idx = rng.choice(by_where[rng.choice(wheres)])
+            kind = next((k for k in points[idx].faults if k in self.vocabulary), kind)  # the point's own kind
             iv = self.fault_at(kind, points[idx], rng)
             if iv is None:
                 continue
@@ -249,7 +250,7 @@ class Explorer:
     def fault_at(self, kind: str, p: FaultPoint, rng: random.Random, length: int | None = None) -> \
             Intervention | None:
         """The fault `kind` at point `p` (None when nothing there is a target for it)."""
-        length = length if length is not None else rng.choice(self.durations)
+        length = length if length is not None else rng.choice(p.lengths or self.durations)
         if kind in CONSUMER_FAULTS:
             if not p.consumers:
                 return None

@@ -37,6 +37,8 @@ class ShrinkStats:
     messages_after: int = 0
     scripted_disabled: tuple[str, ...] = ()
     scope_runs: int = 0
+    seed_before: int | None = None
+    """The seed of the failing run the search found (the counterexample's may be another: `_smaller_scope`)."""
     """Runs of the smaller-scope pass (counted in `runs`, not against `max_runs`: it has its own cap)."""
 
 
@@ -51,7 +53,7 @@ class Shrinker:
         self.max_runs = max_runs
         self.deadline = deadline
         self.on_run = on_run
-        self.stats = ShrinkStats(faults_before=len(tried.candidate.interventions))
+        self.stats = ShrinkStats(faults_before=len(tried.candidate.interventions), seed_before=tried.candidate.seed)
         self._in_scope = False
 
     # ------------------------------------------------------------------ helpers
@@ -169,8 +171,9 @@ class Shrinker:
         (a backlog deeper than the prefetch) may first arise late in the failing seed, so its own
         messages cannot be cut below that instant; the same kind of fault, with the same lengths and
         targets, often fails as well in a run of 10, 40 or 160 messages of another seed, placed at a
-        point of that run. Seeds and points are tried in a fixed order (deterministic), smallest scope
-        first, within `SCOPE_RUNS` runs."""
+        point of that run. The failing run's own seed is tried first in every scope, so the counterexample
+        keeps the seed the search found when it can; then the other seeds, smallest scope first. All in a
+        fixed order (deterministic), within `SCOPE_RUNS` runs."""
         cand = self.best.candidate
         if len(cand.interventions) > 1:
             return False
@@ -178,33 +181,32 @@ class Shrinker:
         producers = self.runner.loaded(cand.overrides).model.producers
         rng = random.Random(cand.seed)
         seeds = [cand.seed, *(rng.randrange(1, 2**31) for _ in range(SCOPE_SEEDS - 1))]
-        for scope in SCOPES:
-            if sum(published.values()) <= scope:
-                break
-            rest = tuple(o for o in cand.overrides if not (o[0].startswith("producers.") and o[0].endswith(".count")))
+        rest = tuple(o for o in cand.overrides if not (o[0].startswith("producers.") and o[0].endswith(".count")))
+        scopes = [sc for sc in SCOPES if sum(published.values()) > sc]
+        tries = [(sc, cand.seed) for sc in scopes] + [(sc, seed) for sc in scopes for seed in seeds[1:]]
+        for scope, seed in tries:
             caps = tuple((f"producers.{name}.count", min(scope, published.get(name, 0))) for name in producers
                          if published.get(name, 0) > 0)
-            for seed in seeds:
+            if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
+                return False
+            small = Candidate(seed, rest + caps)
+            if not cand.interventions:
+                if self._fails(small):
+                    return True
+                continue
+            iv = cand.interventions[0]
+            try:
+                col = PointCollector(self.runner.loaded(small.overrides).model)
+                self.runner.run(small, col)
+            except ScenarioError:
+                return False
+            self.stats.runs += 1  # the small run's fault-free run, read for its points
+            self.stats.scope_runs += 1
+            for p in (p for p in sorted(col.points, key=lambda p: p.t) if self._matches(p, iv[2])):
                 if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
                     return False
-                small = Candidate(seed, rest + caps)
-                if not cand.interventions:
-                    if self._fails(small):
-                        return True
-                    continue
-                iv = cand.interventions[0]
-                try:
-                    col = PointCollector(self.runner.loaded(small.overrides).model)
-                    self.runner.run(small, col)
-                except ScenarioError:
-                    return False
-                self.stats.runs += 1  # the small run's fault-free run, read for its points
-                self.stats.scope_runs += 1
-                for p in (p for p in sorted(col.points, key=lambda p: p.t) if self._matches(p, iv[2])):
-                    if self.stats.scope_runs >= SCOPE_RUNS or self._out_of_budget():
-                        return False
-                    if self._fails(small.with_(interventions=(self._moved(iv, p),))):
-                        return True
+                if self._fails(small.with_(interventions=(self._moved(iv, p),))):
+                    return True
         return False
 
     def _earlier(self) -> bool:
@@ -255,23 +257,58 @@ class Shrinker:
         return (p.t, kind, spec)
 
     def _shorter(self) -> bool:
-        """Shortest faults: halve each pause, crash downtime or slowdown while it still fails."""
+        """Shortest faults, in round numbers: each pause, crash downtime or slowdown becomes the shortest
+        round length (`is_round`: 1s, 1500ms, 500ms, 20ms, ...) that still fails, found by bisection over
+        those lengths below it; when none fails, the next one above it (6s rather than 5625ms)."""
         changed = False
         for i in range(len(self.best.candidate.interventions)):
             for field in ("for", "restart_after", "downtime"):
-                while not self._out_of_budget():
-                    cand = self.best.candidate
-                    t, kind, spec = cand.interventions[i]
-                    if field not in spec or spec["target"].startswith("channel:"):
-                        break
-                    ns = parse_duration(spec[field]) if isinstance(spec[field], str) else int(spec[field])
-                    if ns < 2_000_000:
-                        break
-                    ivs = list(cand.interventions)
-                    ivs[i] = (t, kind, {**spec, field: ns_text(ns // 2)})
-                    if not self._fails(cand.with_(interventions=tuple(ivs))):
-                        break
-                    changed = True
+                if self._out_of_budget():
+                    return changed
+                _t, _kind, spec = self.best.candidate.interventions[i]
+                if field not in spec or spec["target"].startswith("channel:"):
+                    continue
+                value = spec[field]
+                ns = parse_duration(value) if isinstance(value, str) else int(value)
+                ladder = [v for v in round_lengths(ns) if v < ns]
+                lo, hi = -1, len(ladder)  # ladder[lo] passes (or is untried), ladder[hi] (or ns itself) fails
+                while hi - lo > 1 and not self._out_of_budget():
+                    mid = (lo + hi) // 2
+                    if self._fails(self._with_length(i, field, ladder[mid])):
+                        hi = mid
+                        changed = True
+                    else:
+                        lo = mid
+                if hi == len(ladder) and not is_round(ns):
+                    above = next((v for v in round_lengths(ns * 2) if v > ns), None)
+                    if above is not None and self._fails(self._with_length(i, field, above)):
+                        changed = True
         return changed
 
+    def _with_length(self, i: int, field: str, ns: int) -> Candidate:
+        cand = self.best.candidate
+        ivs = list(cand.interventions)
+        t, kind, spec = ivs[i]
+        ivs[i] = (t, kind, {**spec, field: ns_text(ns)})
+        return cand.with_(interventions=tuple(ivs))
 
+
+def round_lengths(upto: int) -> list[int]:
+    """The round lengths (`is_round`) from 1 ms up to `upto` (inclusive), in order: 1ms, 2ms, ..., 9ms,
+    10ms, 15ms, 20ms, ..., 950ms, 1s, 1500ms, 2s, ..."""
+    out = []
+    step = 100_000  # a tenth of the decade's unit: mantissas 10, 15, 20, ..., 95 of it
+    while step * 10 <= upto:
+        out.extend(m * step for m in range(10, 100, 5) if m * step <= upto and m * step % 1_000_000 == 0)
+        step *= 10
+    return out
+
+
+def is_round(ns: int) -> bool:
+    """One significant digit, or two ending in 5, in whole milliseconds (`5s`, `500ms`, `1500ms`; not
+    `5625ms` or `6750ms`)."""
+    if ns < 1_000_000 or ns % 1_000_000:
+        return False
+    while ns % 10 == 0:
+        ns //= 10
+    return ns < 10 or (ns < 100 and ns % 10 == 5)
