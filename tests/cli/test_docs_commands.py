@@ -40,9 +40,11 @@ def doc_commands() -> list[tuple[str, str]]:
     """(document, command) for every `evtool …` line in a code block (continuation lines joined)."""
     out = []
     for doc in DOCS:
-        for block in re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+        for lang, block in re.findall(r"```([a-z]*)\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
             lines = block.replace("\\\n", " ").splitlines()
             for line in lines:
+                if lang == "console" and not line.startswith("$ "):
+                    continue  # a console block is a session: only its `$ ` lines are commands, the rest output
                 text = line.strip().removeprefix("$ ")
                 if text.startswith("evtool "):
                     # a shell redirection (`> file`, `>> file`) is the shell's part, not evtool's
