@@ -25,13 +25,14 @@ import asyncio
 import uuid
 
 import pytest
+from broker_fixtures import nats_url, redis_url, sqs_url  # noqa: F401  (skip, or fail under CI=true, when down)
 
 pytestmark = pytest.mark.broker
 
 
-def test_redis_either_group_member_may_get_the_next_entry() -> None:
+def test_redis_either_group_member_may_get_the_next_entry(redis_url: str) -> None:  # noqa: F811
     redis = pytest.importorskip("redis")
-    r = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=3)
+    r = redis.Redis.from_url(redis_url, socket_timeout=3)
     key = f"evtool-test-choice-{uuid.uuid4().hex[:8]}"
     try:
         first = r.xadd(key, {"n": "1"})
@@ -50,11 +51,11 @@ def test_redis_either_group_member_may_get_the_next_entry() -> None:
         r.close()
 
 
-def test_nats_either_pull_client_may_get_the_next_message() -> None:
+def test_nats_either_pull_client_may_get_the_next_message(nats_url: str) -> None:  # noqa: F811
     nats = pytest.importorskip("nats")
 
     async def main() -> None:
-        nc = await nats.connect("nats://127.0.0.1:4222", connect_timeout=3)
+        nc = await nats.connect(nats_url, connect_timeout=3)
         js = nc.jetstream()
         stream = f"EVTCHOICE{uuid.uuid4().hex[:8].upper()}"
         subject = f"evtool.choice.{stream.lower()}"
@@ -80,10 +81,10 @@ def test_nats_either_pull_client_may_get_the_next_message() -> None:
     asyncio.run(main())
 
 
-def test_sqs_either_poller_may_receive_the_next_message() -> None:
+def test_sqs_either_poller_may_receive_the_next_message(sqs_url: str) -> None:  # noqa: F811
     boto3 = pytest.importorskip("boto3")
     # the local emulator (moto) accepts any key, as evtool's SQS transport does
-    clients = [boto3.client("sqs", endpoint_url="http://127.0.0.1:5000", region_name="us-east-1",
+    clients = [boto3.client("sqs", endpoint_url=sqs_url, region_name="us-east-1",
                             aws_access_key_id="evtool", aws_secret_access_key="evtool") for _ in range(2)]
     url = clients[0].create_queue(QueueName=f"evtool-choice-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     try:
