@@ -249,19 +249,11 @@ def counterexample_report(found: Tried, check: str, stats: ShrinkStats | None, r
 
 def _intervention_parts(iv: tuple) -> list[str]:
     """One intervention as phrases: `at 1.234567s: pause consumer:billing#1`, then `for 1s`, ..."""
-    from evtool.report.fmt import visible
+    from evtool.sim.faults import fault_words
 
     t, _kind, spec = iv
-    parts = [f"at {t / 1e9:.6f}s: {visible(spec['action'])} {visible(spec['target'])}"]
-    if "for" in spec:
-        parts.append(f"for {visible(spec['for'])}")
-    if "restart_after" in spec:
-        parts.append(f"restart after {visible(spec['restart_after'])}")
-    if "downtime" in spec:
-        parts.append(f"down {visible(spec['downtime'])}")
-    if "latency_factor" in spec:
-        parts.append(f"×{spec['latency_factor']:g} slower")
-    return parts
+    first, *rest = fault_words(spec)
+    return [f"at {t / 1e9:.6f}s: {first}", *rest]
 
 
 def _print_counterexample(out: Console, found: Tried, check: str, stats: ShrinkStats | None, run_id: str | None,

@@ -29,17 +29,11 @@ def ns_text(ns: int) -> str:
 
 def describe(iv: Intervention) -> str:
     """One intervention in words: `at 1.234s: pause consumer:billing#1 for 1500ms`."""
+    from evtool.sim.faults import fault_words
+
     t, _kind, spec = iv
-    extra = []
-    if "for" in spec:
-        extra.append(f"for {spec['for']}")
-    if "restart_after" in spec:
-        extra.append(f"restart after {spec['restart_after']}")
-    if "downtime" in spec:
-        extra.append(f"down {spec['downtime']}")
-    if "latency_factor" in spec:
-        extra.append(f"×{spec['latency_factor']:g} slower")
-    return f"at {t / 1e9:.6f}s: {spec['action']} {spec['target']}" + (" " + ", ".join(extra) if extra else "")
+    first, *rest = fault_words(spec)
+    return f"at {t / 1e9:.6f}s: {first}" + (" " + ", ".join(rest) if rest else "")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ their virtual time, so a run replays exactly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from evtool.core.events import TraceEvent
@@ -205,3 +206,17 @@ class FaultTimeline:
             if reconnect is not None:
                 reconnect()
         self._end_now(name, "broker_restart")
+
+
+def fault_words(spec: Mapping[str, Any]) -> list[str]:
+    """A fault spec (hand-injected or placed by `evtool explore`) as phrases for a reader:
+    `pause consumer:billing#1`, then `for 1s`, `restart after 2s`, `down 5s`, `×3 slower`."""
+    from evtool.core.textsafe import visible
+
+    words = [" ".join(visible(spec[k]) for k in ("action", "target") if spec.get(k) is not None)]
+    for key, label in (("for", "for"), ("restart_after", "restart after"), ("downtime", "down")):
+        if key in spec:
+            words.append(f"{label} {visible(spec[key])}")
+    if "latency_factor" in spec:
+        words.append(f"×{spec['latency_factor']:g} slower")
+    return words

@@ -18,6 +18,7 @@ from evtool.report.presentation import (
     speed,
     vtime,
 )
+from evtool.sim.faults import fault_words
 from evtool.sim.snapshot import STATE_SYMBOLS
 
 __all__ = ["CHECK_STATUS", "HEALTH", "INSTANCE_STATE", "KIND_STYLE", "STATE_STYLE", "actor_label", "count",
@@ -51,9 +52,6 @@ def state_symbol(state: str) -> str:
     return STATE_SYMBOLS.get(state, "?")
 
 
-_FAULT_LENGTHS = (("for", "for"), ("restart_after", "restart after"), ("downtime", "down"))
-
-
 def event_detail(ev: TraceEvent) -> str:
     """The interesting part of an event's data, short: reason, error, delay, target, ..."""
     d = ev.data or {}
@@ -72,8 +70,7 @@ def event_detail(ev: TraceEvent) -> str:
         parts.append(str(d["action"]) + (f" {d['target']}" if "target" in d else ""))
         spec = d.get("fault")
         if isinstance(spec, dict):  # a fault injected by hand or placed by `evtool explore`: say which
-            parts.append(" ".join(str(w) for w in (spec.get("action"), spec.get("target")) if w is not None))
-            parts.extend(f"{label} {spec[key]}" for key, label in _FAULT_LENGTHS if key in spec)
+            parts.extend(fault_words(spec))
     if "partition" in d:
         parts.append(f"p{d['partition']}")
     if d.get("duplicate"):
