@@ -193,19 +193,7 @@ class ChoosingBroker(Broker):
     def _due_leases(self, now: int, qs: QueueState) -> list[tuple[int, int, Entry]]:
         """Take the live leases due by `now` out of `qs`, ordered by deadline, each group ending at the
         same instant in a drawn order (the plain broker orders them by delivery tag)."""
-        due: list[tuple[int, int, Entry]] = []
-        leases = qs.leases
-        while leases and leases[0][0] <= now:
-            dl, tag, e = leases.popleft()
-            if e.tag == tag and e.deadline == dl:
-                due.append((dl, tag, e))
-        late = qs.late_leases
-        while late and late[0][0] <= now:
-            dl, tag, e = heappop(late)
-            if e.tag == tag and e.deadline == dl:
-                due.append((dl, tag, e))
-        due.sort(key=lambda x: (x[0], x[1]))
-        return self._drawn(due)
+        return self._drawn(self._take_due_leases(now, qs))
 
     def _drawn(self, items: list[Any]) -> list[Any]:
         """`items` (sorted, their first field a time) with each run of equal times in a drawn order."""

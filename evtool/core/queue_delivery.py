@@ -37,7 +37,9 @@ from evtool.core.queues import (
 class QueueDelivery(BrokerState):
     """Leases, settlements, returns, dead letters and claims of queue entries."""
 
-    def _fire_queue(self, now: int, qs: QueueState) -> None:
+    @staticmethod
+    def _take_due_leases(now: int, qs: QueueState) -> list[tuple[int, int, Entry]]:
+        """Take the live leases due by `now` out of `qs`, ordered by deadline, then delivery tag."""
         leases = qs.leases
         due: list[tuple[int, int, Entry]] = []
         while leases and leases[0][0] <= now:
@@ -51,6 +53,11 @@ class QueueDelivery(BrokerState):
                 due.append((dl, tag, e))
         if len(due) > 1:
             due.sort(key=lambda x: (x[0], x[1]))
+        return due
+
+    def _fire_queue(self, now: int, qs: QueueState) -> None:
+        due = self._take_due_leases(now, qs)
+        if len(due) > 1:
             if qs.grouped or qs.requeue_position == "head":
                 due.reverse()          # returning to the head one by one: last first keeps the order
         for dl, tag, e in due:
