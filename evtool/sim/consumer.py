@@ -28,6 +28,7 @@ from evtool.scenario.expressions import (
     compile_expression,
 )
 from evtool.scenario.templates import TemplateRuntimeError
+from evtool.sim import lean
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
@@ -168,6 +169,8 @@ class ConsumerActor:
         """Start every instance (at `start`, for a late subscriber)."""
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
+        if not self.plain and type(self) is ConsumerActor and lean.eligible(self):
+            lean.install(self, CRASH_RESTART_NS)  # fail rules, effects, idempotency: compiled once (sim/lean.py)
         if self.spec.start > 0:
             self.ctx.kernel.at(self.spec.start, self._start_all, None, PRIO_ACTOR)
             return

@@ -1,0 +1,259 @@
+"""The lean path of a consumer: a handler with fail rules, effects, idempotency and retries, compiled once.
+
+A queue consumer of the usual realistic shape (one behaviour, `fail_if` rules, effects on its state,
+an idempotency key that is a message field, a retry policy; no per-type handlers, emits, replies,
+batches, lanes, hooks, business key or ordering) would otherwise go through the generic
+`ConsumerActor._start` / `_complete` / `_handle` / `_settle_ok`, which ask on every message what
+the scenario already answered once. `install` answers it at start and replaces those steps on the
+consumer with closures over exactly what this consumer does:
+
+* the idempotency key reads the message field directly (`msg.id`), and the store's dict methods are
+  bound once;
+* a `probability` rule is one draw of the consumer's stream against a constant (the same draw the
+  generic rule loop makes); a `when` rule is evaluated as the generic loop evaluates it;
+* `inc: name by <constant>` effects are one dict update each, with the names (`msg`, `state`, ...)
+  built only when some effect reads them;
+* a success is logged, acked and its slot released in the same call that completes the handler.
+
+Failures (rare by nature) go through the consumer's own `_fail` and `crash`, as on the generic path.
+The lean path does exactly what the generic path does, draw for draw and event for event (every lesson's
+trace digest and the benchmark references are unchanged, `benchmarks/lesson_digests.py`); it only
+does less asking.
+"""
+
+from __future__ import annotations
+
+from heapq import heappush
+from typing import TYPE_CHECKING, Any
+
+from evtool.core.events import TraceEvent
+from evtool.scenario import models as m
+from evtool.scenario.expressions import ExpressionRuntimeError
+from evtool.sim.kernel import PRIO_ACTOR, Kernel
+
+if TYPE_CHECKING:
+    from evtool.core.delivery import Delivery
+    from evtool.sim.consumer import ConsumerActor, Instance
+
+_new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
+
+_EFFECT_ERRORS = (ExpressionRuntimeError, TypeError, KeyError, ValueError)
+"""What an effect may raise: the handling fails with EffectError (as `ConsumerActor._handle`)."""
+
+
+def eligible(c: ConsumerActor) -> bool:
+    """Whether `c` can take the lean path: the generic path's questions all have the one answer it compiles.
+
+    The virtual clock, no hooks, a queue source, one behaviour without emits, no idempotency key other
+    than a message field, no batches, lanes, auto ack or reply, business key or ordering. (The consumer
+    asks only for its own class, never a pattern's subclass of it.)
+    """
+    beh = c.default
+    return (type(c.ctx.kernel) is Kernel and c.hooks is None
+            and not c.behaviours and not beh.emits
+            and (c.idem_key is None or c._idem_field is not None)  # noqa: SLF001
+            and not c.auto_ack and c.batch_spec is None and c.lane_mode == "unordered"
+            and c.spec.reply != "auto" and c.business_key is None and c.ordering is None
+            and not isinstance(c.ctx.scenario.channels.get(c.spec.from_), m.LogChannel)
+            and type(c.state) is dict)
+
+
+def install(c: ConsumerActor, crash_restart_ns: int) -> None:
+    """Replace `c`'s `on_delivery`, `_start` and `_complete` with the lean closures (see the module docstring).
+
+    Only for a consumer `eligible` says can take the path, at start; a rule with `crash: true` restarts
+    the instance after `crash_restart_ns`.
+    """
+    ctx = c.ctx
+    kernel = ctx.kernel
+    heap = kernel._heap  # noqa: SLF001 - `Kernel.at` inlined, as ConsumerActor._start_plain does
+    emit = ctx.emit
+    broker = ctx.broker
+    subscribers = ctx.subscribers
+    rng = c.rng
+    beh = c.default
+    processing = beh.processing
+    concurrency = c.concurrency
+    name = c.name
+    attempts = c.attempts
+    prev_delay = c.prev_delay
+    state = c.state
+    seen = c.idem_seen
+    seen_get = seen.get
+    order = c.idem_order
+    window = c.idem_window
+    idem_field = c._idem_field  # noqa: SLF001
+    idem = idem_field is not None
+    key_is_id = idem and c.idem_key is not None and c.idem_key.text.strip() == "msg.id"
+    expire = c._expire_idempotency  # noqa: SLF001
+    fail = c._fail  # noqa: SLF001
+    make_env = c._env  # noqa: SLF001
+    rules = beh.rules
+    # every rule a probability: one draw each, against a constant (`rule.probability or 0.0`, as the loop reads it)
+    prob_rules = tuple((r, r.probability or 0.0) for r in rules) if all(r.when is None for r in rules) else None
+    effects = beh.effects
+    n_effects = len(effects)
+    # every effect `inc: name by <constant>`: (name, amount) pairs, applied inline
+    incs = tuple((e.name, e.const_inc) for e in effects) if all(e.const_inc is not None for e in effects) else None
+    effects_read = any(e.reads_names for e in effects)
+    random = rng.random
+
+    def start(inst: Instance, d: Delivery) -> None:
+        # ConsumerActor._start for this consumer (keep in step with it)
+        inst.busy += 1
+        ctx.pending_work += 1
+        inst.inflight[d.tag] = d
+        now = kernel.now
+        if idem:
+            seen_at = seen_get(d.msg.id if key_is_id else idem_field(d.msg))  # type: ignore[misc]
+            if seen_at is not None and now - seen_at <= window:
+                duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
+            else:
+                duration = processing(rng)
+        else:
+            duration = processing(rng)
+        if inst.slow != 1.0:
+            duration = int(duration * inst.slow)
+        if inst.extra is not None:
+            duration += inst.extra(rng)
+        seq = kernel._seq + 1  # noqa: SLF001 - the kernel's own tie-breaker, as `Kernel.at` counts it
+        kernel._seq = seq  # noqa: SLF001
+        t = now + duration
+        if t < now:
+            t = now
+        heappush(heap, (t, PRIO_ACTOR, seq, complete, (inst, d, inst.epoch, now)))
+
+    def on_delivery(inst: Instance, d: Delivery) -> None:
+        if inst.state == "running" and inst.busy < concurrency:
+            start(inst, d)
+        else:
+            inst.buffer.append(d)
+
+    def failed(inst: Instance, d: Delivery, attempt: int) -> bool | None:
+        """The fail rules, as `ConsumerActor._handle` runs them: None when none fires, else whether the slot
+        stays busy (the rule's failure carried out)."""
+        msg = d.msg
+        error_text: str | None = None
+        failure = None
+        if prob_rules is not None:
+            for rule, p in prob_rules:
+                if random() < p:
+                    failure = rule
+                    break
+        else:
+            env = None
+            for rule in rules:
+                if rule.when is not None:
+                    if env is None:
+                        env = make_env(msg, attempt)
+                    try:
+                        hit = bool(rule.when.evaluate(env))
+                    except ExpressionRuntimeError as exc:
+                        hit, error_text = True, str(exc)
+                else:
+                    hit = random() < (rule.probability or 0.0)
+                if hit:
+                    failure = rule
+                    break
+        if failure is None:
+            return None
+        if failure.crash:
+            emit(TraceEvent(kernel.now, "failed", msg.id, d.channel, name, inst.index, msg.key, d.attempt, msg.tag,
+                            {"error": failure.error, "retryable": failure.retryable, "crash": True}))
+            c.crash(inst, crash_restart_ns, reason=failure.error)
+            return True
+        return fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
+                    failure.reply_with_error, False)
+
+    def handle(inst: Instance, d: Delivery, started: int) -> bool:
+        """ConsumerActor._handle (and _settle_ok) for this consumer; True when the slot stays busy."""
+        msg = d.msg
+        mid = msg.id
+        now = kernel.now
+        attempt = attempts.get(mid, 0) + 1 if attempts else 1
+        if idem:
+            ikey = mid if key_is_id else idem_field(msg)  # type: ignore[misc]
+            seen_at = seen_get(ikey)
+            if seen_at is not None and now - seen_at <= window:
+                emit(TraceEvent(now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag,
+                                {"duplicate": True, "latency": now - msg.published_at}))
+                if attempts:
+                    attempts.pop(mid, None)
+                if prev_delay:
+                    prev_delay.pop(mid, None)
+                if d.sub in subscribers:
+                    broker.ack(now, d.tag)
+                return False
+        if rules:
+            keep = failed(inst, d, attempt)
+            if keep is not None:
+                return keep
+        if effects:
+            if incs is not None:
+                applied = 0
+                try:
+                    for key, amount in incs:
+                        state[key] = state.get(key, 0) + amount
+                        applied += 1
+                except _EFFECT_ERRORS as exc:
+                    return effect_failed(inst, d, attempt, applied, exc)
+            else:
+                env = make_env(msg, attempt) if effects_read else None
+                applied = 0
+                try:
+                    for eff in effects:
+                        inc = eff.const_inc
+                        if inc is not None:
+                            state[eff.name] = state.get(eff.name, 0) + inc
+                        else:
+                            eff.apply(state, env)  # type: ignore[arg-type]
+                        applied += 1
+                except _EFFECT_ERRORS as exc:
+                    return effect_failed(inst, d, attempt, applied, exc)
+        if idem:
+            seen[ikey] = now
+            order.append((now, ikey))
+            if now - order[0][0] > window:
+                expire(now)
+        data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+        if attempt > 1:
+            data["attempts"] = attempt
+        if msg.seq:
+            data["seq"] = msg.seq
+        emit(_new(TraceEvent, (now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag, data)))
+        c.handled += 1
+        inst.processed += 1
+        if attempts:
+            attempts.pop(mid, None)
+        if prev_delay:
+            prev_delay.pop(mid, None)
+        if d.sub in subscribers:
+            broker.ack(now, d.tag)
+        return False
+
+    def effect_failed(inst: Instance, d: Delivery, attempt: int, applied: int, exc: Exception) -> bool:
+        msg = d.msg
+        if applied:
+            c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
+        return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+
+    def complete(item: tuple[Instance, Delivery, int, int]) -> None:
+        # ConsumerActor._complete for this consumer (keep in step with it)
+        inst, d, epoch, started = item
+        if epoch != inst.epoch:
+            return  # the instance crashed while this handler ran: its work is lost
+        if inst.state == "paused":
+            inst.deferred.append((complete, item))
+            return
+        if handle(inst, d, started):
+            return
+        inst.busy -= 1
+        ctx.pending_work -= 1
+        inst.inflight.pop(d.tag, None)
+        buf = inst.buffer
+        while buf and inst.state == "running" and inst.busy < concurrency:
+            start(inst, buf.popleft())
+
+    c.on_delivery = on_delivery  # type: ignore[method-assign]
+    c._start = start  # type: ignore[method-assign]  # noqa: SLF001
+    c._complete = complete  # type: ignore[method-assign]  # noqa: SLF001
