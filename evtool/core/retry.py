@@ -35,6 +35,8 @@ ON_EXHAUSTED = ("dead_letter", "drop", "park", "requeue", "fallback", "error", "
 ACTIONS = ("retry", "exhausted", "not_retryable")
 # an uncapped exponential delay stops growing here (about 146 years of virtual time)
 _FOREVER_NS = 2**62
+# decisions without jitter are kept for attempts up to here (a policy retrying forever keeps a bounded table)
+_MEMO_ATTEMPTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,9 @@ class RetryPolicy:
             raise ValueError(f"max_ns must be >= 0, got {self.max_ns}")
         if self.multiplier < 1.0:
             raise ValueError(f"multiplier must be >= 1, got {self.multiplier}")
+        # Without jitter a decision depends on (attempt, error, retryable) alone and is immutable: each is
+        # made once and handed out again (`decide`). Not a field: equality, repr and replace ignore it.
+        object.__setattr__(self, "_decided", {})
 
     def base_delay_ns(self, attempt: int) -> int:
         """The delay after failed `attempt` before jitter, capped by `max_ns`."""
@@ -161,12 +166,23 @@ class RetryPolicy:
         """Decide what follows failed `attempt` (1 = the first delivery)."""
         if attempt < 1:
             raise ValueError(f"attempt counts from 1, got {attempt}")
+        if self.jitter == "none" and attempt <= _MEMO_ATTEMPTS:
+            decided: dict[tuple[int, str | None, bool], RetryDecision] = self._decided  # type: ignore[attr-defined]
+            key = (attempt, error, retryable)
+            found = decided.get(key)
+            if found is None:
+                found = decided[key] = self._decide(attempt, error, retryable, None, None)
+            return found
+        return self._decide(attempt, error, retryable, rng, previous_delay_ns)
+
+    def _decide(self, attempt: int, error: str | None, retryable: bool, rng: random.Random | None,
+                previous_delay_ns: int | None) -> RetryDecision:
         if not self.retryable(error, retryable):
             return RetryDecision("not_retryable", 0, attempt, self.mode, self.on_exhausted)
         if self.max_attempts is not None and attempt >= self.max_attempts:
             return RetryDecision("exhausted", 0, attempt, self.mode, self.on_exhausted)
-        return RetryDecision("retry", self.delay_ns(attempt, rng, previous_delay_ns), attempt, self.mode,
-                             self.on_exhausted)
+        return RetryDecision("retry", self.delay_ns(attempt, rng, previous_delay_ns), attempt,  # type: ignore[arg-type]
+                             self.mode, self.on_exhausted)
 
 
 def _check(name: str, value: str, valid: tuple[str, ...]) -> None:

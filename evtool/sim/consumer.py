@@ -112,7 +112,9 @@ class ConsumerActor:
         self._idem_field = message_field(self.idem_key) if self.idem_key is not None else None
         self._idem_reads_state = self.idem_key is not None and "state" in self.idem_key.names_used
         self.idem_seen: dict[Any, int] = {}
-        self.idem_order: deque[tuple[int, Any]] = deque()
+        # when each key was recorded, in order, as two parallel queues (no tuple per handling)
+        self.idem_times: deque[int] = deque()
+        self.idem_keys: deque[Any] = deque()
         self.attempts: dict[str, int] = {}
         self.prev_delay: dict[str, int] = {}
         self.instances: list[Instance] = []
@@ -602,9 +604,10 @@ class ConsumerActor:
                 except ExpressionRuntimeError:
                     ikey = msg.id
             self.idem_seen[ikey] = now
-            order = self.idem_order
-            order.append((now, ikey))
-            if now - order[0][0] > self.idem_window:
+            times = self.idem_times
+            times.append(now)
+            self.idem_keys.append(ikey)
+            if now - times[0] > self.idem_window:
                 self._expire_idempotency(now)
         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
         if attempt > 1:
@@ -708,9 +711,9 @@ class ConsumerActor:
         if decision.retry:
             self.attempts[msg.id] = attempt
             self.prev_delay[msg.id] = decision.delay_ns
-            ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
-                                d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
-                                                     "attempt": attempt + 1}))
+            ctx.emit(_new(TraceEvent, (now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
+                                       d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
+                                                            "attempt": attempt + 1})))
             mode = decision.mode
             if mode == "in_place" and in_batch:
                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
@@ -770,11 +773,12 @@ class ConsumerActor:
         return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window
 
     def _expire_idempotency(self, now: int) -> None:
-        order = self.idem_order
+        times, keys = self.idem_times, self.idem_keys
         window = self.idem_window
         seen = self.idem_seen
-        while order and now - order[0][0] > window:
-            t, k = order.popleft()
+        while times and now - times[0] > window:
+            t = times.popleft()
+            k = keys.popleft()
             if seen.get(k) == t:
                 del seen[k]
 

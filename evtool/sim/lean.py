@@ -80,7 +80,9 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     state = c.state
     seen = c.idem_seen
     seen_get = seen.get
-    order = c.idem_order
+    times = c.idem_times
+    times_append = times.append
+    keys_append = c.idem_keys.append
     window = c.idem_window
     idem_field = c._idem_field  # noqa: SLF001
     idem = idem_field is not None
@@ -95,6 +97,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     n_effects = len(effects)
     # every effect `inc: name by <constant>`: (name, amount) pairs, applied inline
     incs = tuple((e.name, e.const_inc) for e in effects) if all(e.const_inc is not None for e in effects) else None
+    one_inc, one_amount = incs[0] if incs is not None and len(incs) == 1 else (None, None)
     effects_read = any(e.reads_names for e in effects)
     random = rng.random
 
@@ -165,8 +168,40 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         return fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
                     failure.reply_with_error, False)
 
-    def handle(inst: Instance, d: Delivery, started: int) -> bool:
-        """ConsumerActor._handle (and _settle_ok) for this consumer; True when the slot stays busy."""
+    def settle_ok(inst: Instance, d: Delivery, mid: str, now: int) -> None:
+        # ConsumerActor._settle_ok for this consumer
+        if attempts:
+            attempts.pop(mid, None)
+        if prev_delay:
+            prev_delay.pop(mid, None)
+        if d.sub in subscribers:
+            broker.ack(now, d.tag)
+
+    def release(inst: Instance, d: Delivery) -> None:
+        # the end of ConsumerActor._complete: the slot is free, the next buffered delivery starts
+        inst.busy -= 1
+        ctx.pending_work -= 1
+        inst.inflight.pop(d.tag, None)
+        buf = inst.buffer
+        while buf and inst.state == "running" and inst.busy < concurrency:
+            start(inst, buf.popleft())
+
+    def effect_failed(inst: Instance, d: Delivery, attempt: int, applied: int, exc: Exception) -> bool:
+        msg = d.msg
+        if applied:
+            c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
+        return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+
+    def complete(item: tuple[Instance, Delivery, int, int]) -> None:
+        # ConsumerActor._complete, _handle and _settle_ok for this consumer (keep in step with them): the
+        # common outcome, a success, runs through without a further call; a duplicate, a failure and an
+        # effect error leave through `release` unless the slot stays busy (an in-place retry, a crash)
+        inst, d, epoch, started = item
+        if epoch != inst.epoch:
+            return  # the instance crashed while this handler ran: its work is lost
+        if inst.state == "paused":
+            inst.deferred.append((complete, item))
+            return
         msg = d.msg
         mid = msg.id
         now = kernel.now
@@ -177,30 +212,26 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             if seen_at is not None and now - seen_at <= window:
                 emit(TraceEvent(now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag,
                                 {"duplicate": True, "latency": now - msg.published_at}))
-                if attempts:
-                    attempts.pop(mid, None)
-                if prev_delay:
-                    prev_delay.pop(mid, None)
-                if d.sub in subscribers:
-                    broker.ack(now, d.tag)
-                return False
+                settle_ok(inst, d, mid, now)
+                release(inst, d)
+                return
         if rules:
             keep = failed(inst, d, attempt)
             if keep is not None:
-                return keep
+                if not keep:
+                    release(inst, d)
+                return
         if effects:
-            if incs is not None:
-                applied = 0
-                try:
+            applied = 0
+            try:
+                if one_inc is not None:
+                    state[one_inc] = state.get(one_inc, 0) + one_amount
+                elif incs is not None:
                     for key, amount in incs:
                         state[key] = state.get(key, 0) + amount
                         applied += 1
-                except _EFFECT_ERRORS as exc:
-                    return effect_failed(inst, d, attempt, applied, exc)
-            else:
-                env = make_env(msg, attempt) if effects_read else None
-                applied = 0
-                try:
+                else:
+                    env = make_env(msg, attempt) if effects_read else None
                     for eff in effects:
                         inc = eff.const_inc
                         if inc is not None:
@@ -208,12 +239,15 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                         else:
                             eff.apply(state, env)  # type: ignore[arg-type]
                         applied += 1
-                except _EFFECT_ERRORS as exc:
-                    return effect_failed(inst, d, attempt, applied, exc)
+            except _EFFECT_ERRORS as exc:
+                if not effect_failed(inst, d, attempt, applied, exc):
+                    release(inst, d)
+                return
         if idem:
             seen[ikey] = now
-            order.append((now, ikey))
-            if now - order[0][0] > window:
+            times_append(now)
+            keys_append(ikey)
+            if now - times[0] > window:
                 expire(now)
         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
         if attempt > 1:
@@ -229,24 +263,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             prev_delay.pop(mid, None)
         if d.sub in subscribers:
             broker.ack(now, d.tag)
-        return False
-
-    def effect_failed(inst: Instance, d: Delivery, attempt: int, applied: int, exc: Exception) -> bool:
-        msg = d.msg
-        if applied:
-            c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
-        return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
-
-    def complete(item: tuple[Instance, Delivery, int, int]) -> None:
-        # ConsumerActor._complete for this consumer (keep in step with it)
-        inst, d, epoch, started = item
-        if epoch != inst.epoch:
-            return  # the instance crashed while this handler ran: its work is lost
-        if inst.state == "paused":
-            inst.deferred.append((complete, item))
-            return
-        if handle(inst, d, started):
-            return
+        # release(inst, d), inlined
         inst.busy -= 1
         ctx.pending_work -= 1
         inst.inflight.pop(d.tag, None)

@@ -129,3 +129,21 @@ def test_same_seed_same_delays() -> None:
     a = [p.delay_ns(n, random.Random(42)) for n in range(1, 20)]
     b = [p.delay_ns(n, random.Random(42)) for n in range(1, 20)]
     assert a == b
+
+
+@given(backoffs, jitters, bases, caps, st.integers(1, 100), st.sampled_from(["Boom", "Bad", None]), st.booleans(),
+       seeds)
+def test_a_decision_made_again_is_the_one_a_fresh_policy_makes(backoff: str, jitter: str, base: int,
+                                                                cap: int | None, n: int, error: str | None,
+                                                                retryable: bool, seed: int) -> None:
+    """Decisions without jitter are kept and handed out again; with jitter each one draws, as before."""
+    policy = RetryPolicy(backoff=backoff, jitter=jitter, base_ns=base, max_ns=cap, max_attempts=50,
+                         non_retryable=frozenset({"Bad"}))
+    rng_a, rng_b = random.Random(seed), random.Random(seed)
+    first = [policy.decide(a, error, retryable, rng_a) for a in (n, n, 1, n)]
+    fresh = [RetryPolicy(backoff=backoff, jitter=jitter, base_ns=base, max_ns=cap, max_attempts=50,
+                         non_retryable=frozenset({"Bad"})).decide(a, error, retryable, rng_b) for a in (n, n, 1, n)]
+    assert first == fresh
+    assert rng_a.getstate() == rng_b.getstate()
+    if jitter == "none" and n <= 64:
+        assert first[0] is first[1] is first[3]
