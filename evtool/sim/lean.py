@@ -34,6 +34,7 @@ from evtool.sim.kernel import PRIO_ACTOR, Kernel
 if TYPE_CHECKING:
     from evtool.core.delivery import Delivery
     from evtool.sim.consumer import ConsumerActor, Instance
+    from evtool.sim.plan import Rule
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
 
@@ -91,8 +92,9 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     fail = c._fail  # noqa: SLF001
     make_env = c._env  # noqa: SLF001
     rules = beh.rules
-    # every rule a probability: one draw each, against a constant (`rule.probability or 0.0`, as the loop reads it)
-    prob_rules = tuple((r, r.probability or 0.0) for r in rules) if all(r.when is None for r in rules) else None
+    # one rule, a probability: one draw against a constant (`rule.probability or 0.0`, as the loop reads it)
+    one_rule = rules[0] if len(rules) == 1 and rules[0].when is None else None
+    one_p = (one_rule.probability or 0.0) if one_rule is not None else 0.0
     effects = beh.effects
     n_effects = len(effects)
     # every effect `inc: name by <constant>`: (name, amount) pairs, applied inline
@@ -102,7 +104,11 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     random = rng.random
 
     def start(inst: Instance, d: Delivery) -> None:
-        # ConsumerActor._start for this consumer (keep in step with it)
+        # ConsumerActor.on_delivery and _start for this consumer (keep in step with them). Every caller of
+        # `_start` (the buffer loops) has checked what the first line checks: one function serves both.
+        if inst.state != "running" or inst.busy >= concurrency:
+            inst.buffer.append(d)
+            return
         inst.busy += 1
         ctx.pending_work += 1
         inst.inflight[d.tag] = d
@@ -126,47 +132,35 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             t = now
         heappush(heap, (t, PRIO_ACTOR, seq, complete, (inst, d, inst.epoch, now)))
 
-    def on_delivery(inst: Instance, d: Delivery) -> None:
-        if inst.state == "running" and inst.busy < concurrency:
-            start(inst, d)
-        else:
-            inst.buffer.append(d)
-
     def failed(inst: Instance, d: Delivery, attempt: int) -> bool | None:
         """The fail rules, as `ConsumerActor._handle` runs them: None when none fires, else whether the slot
         stays busy (the rule's failure carried out)."""
         msg = d.msg
         error_text: str | None = None
-        failure = None
-        if prob_rules is not None:
-            for rule, p in prob_rules:
-                if random() < p:
-                    failure = rule
-                    break
-        else:
-            env = None
-            for rule in rules:
-                if rule.when is not None:
-                    if env is None:
-                        env = make_env(msg, attempt)
-                    try:
-                        hit = bool(rule.when.evaluate(env))
-                    except ExpressionRuntimeError as exc:
-                        hit, error_text = True, str(exc)
-                else:
-                    hit = random() < (rule.probability or 0.0)
-                if hit:
-                    failure = rule
-                    break
-        if failure is None:
-            return None
-        if failure.crash:
+        env = None
+        for rule in rules:
+            if rule.when is not None:
+                if env is None:
+                    env = make_env(msg, attempt)
+                try:
+                    hit = bool(rule.when.evaluate(env))
+                except ExpressionRuntimeError as exc:
+                    hit, error_text = True, str(exc)
+            else:
+                hit = random() < (rule.probability or 0.0)
+            if hit:
+                return carry_out(inst, d, attempt, rule, error_text)
+        return None
+
+    def carry_out(inst: Instance, d: Delivery, attempt: int, rule: Rule, error_text: str | None) -> bool:
+        """A fail rule fired: crash, or fail the handling (`ConsumerActor._fail`); whether the slot stays busy."""
+        msg = d.msg
+        if rule.crash:
             emit(TraceEvent(kernel.now, "failed", msg.id, d.channel, name, inst.index, msg.key, d.attempt, msg.tag,
-                            {"error": failure.error, "retryable": failure.retryable, "crash": True}))
-            c.crash(inst, crash_restart_ns, reason=failure.error)
+                            {"error": rule.error, "retryable": rule.retryable, "crash": True}))
+            c.crash(inst, crash_restart_ns, reason=rule.error)
             return True
-        return fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
-                    failure.reply_with_error, False)
+        return fail(inst, d, msg, rule.error, rule.retryable, attempt, error_text, rule.reply_with_error, False)
 
     def settle_ok(inst: Instance, d: Delivery, mid: str, now: int) -> None:
         # ConsumerActor._settle_ok for this consumer
@@ -215,7 +209,12 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                 settle_ok(inst, d, mid, now)
                 release(inst, d)
                 return
-        if rules:
+        if one_rule is not None:
+            if random() < one_p:  # the one rule, a probability: one draw
+                if not carry_out(inst, d, attempt, one_rule, None):
+                    release(inst, d)
+                return
+        elif rules:
             keep = failed(inst, d, attempt)
             if keep is not None:
                 if not keep:
@@ -271,6 +270,6 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         while buf and inst.state == "running" and inst.busy < concurrency:
             start(inst, buf.popleft())
 
-    c.on_delivery = on_delivery  # type: ignore[method-assign]
+    c.on_delivery = start  # type: ignore[method-assign]
     c._start = start  # type: ignore[method-assign]  # noqa: SLF001
     c._complete = complete  # type: ignore[method-assign]  # noqa: SLF001
