@@ -251,15 +251,14 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
         if attempt > 1:
             data["attempts"] = attempt
+            # (a first attempt has nothing to forget: `_fail` records a delay only with an attempt)
+            attempts.pop(mid, None)
+            prev_delay.pop(mid, None)
         if msg.seq:
             data["seq"] = msg.seq
         emit(_new(TraceEvent, (now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag, data)))
         c.handled += 1
         inst.processed += 1
-        if attempts:
-            attempts.pop(mid, None)
-        if prev_delay:
-            prev_delay.pop(mid, None)
         if d.sub in subscribers:
             broker.ack(now, d.tag)
         # release(inst, d), inlined
