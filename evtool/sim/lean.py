@@ -33,8 +33,11 @@ from evtool.sim.kernel import PRIO_ACTOR, Kernel
 
 if TYPE_CHECKING:
     from evtool.core.delivery import Delivery
-    from evtool.sim.consumer import ConsumerActor, Instance
     from evtool.sim.plan import Rule
+
+# The consumer imports this module, so its classes are named here, not imported (no import cycle).
+ConsumerActor = Any
+Instance = Any
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
 
