@@ -1,24 +1,24 @@
 """The lean path of a consumer: a handler with fail rules, effects, idempotency and retries, compiled once.
 
 A queue consumer of the usual realistic shape (one behaviour, `fail_if` rules, effects on its state,
-an idempotency key that is a message field, a retry policy; no per-type handlers, emits, replies,
-batches, lanes, hooks, business key or ordering) would otherwise go through the generic
-`ConsumerActor._start` / `_complete` / `_handle` / `_settle_ok`, which ask on every message what
-the scenario already answered once. `install` answers it at start and replaces those steps on the
-consumer with closures over exactly what this consumer does:
+an idempotency key, a business key, a retry policy; no per-type handlers, emits, replies, batches,
+lanes, hooks or ordering) would otherwise go through the generic `ConsumerActor._start` / `_complete`
+/ `_handle` / `_settle_ok`, which ask on every message what the scenario already answered once.
+`install` answers it at start and replaces those steps on the consumer with closures over exactly what
+this consumer does:
 
-* the idempotency key reads the message field directly (`msg.id`), and the store's dict methods are
-  bound once;
-* a `probability` rule is one draw of the consumer's stream against a constant (the same draw the
-  generic rule loop makes); a `when` rule is evaluated as the generic loop evaluates it;
-* `inc: name by <constant>` effects are one dict update each, with the names (`msg`, `state`, ...)
-  built only when some effect reads them;
+* an idempotency key that is a message field (`msg.id`) is read directly, and the store's dict methods
+  are bound once; the names an expression reads (`msg`, `state`, ...) are built once per handling, and
+  only when a key, rule, effect or business key reads them;
+* a single `probability` rule is one draw of the consumer's stream against a constant (the same draw
+  the generic rule loop makes); other rules are run as the generic loop runs them;
+* `inc: name by <constant>` effects are one dict update each;
 * a success is logged, acked and its slot released in the same call that completes the handler.
 
 Failures (rare by nature) go through the consumer's own `_fail` and `crash`, as on the generic path.
 The lean path does exactly what the generic path does, draw for draw and event for event (every lesson's
-trace digest and the benchmark references are unchanged, `benchmarks/lesson_digests.py`); it only
-does less asking.
+trace digest and the benchmark references are unchanged, `benchmarks/lesson_digests.py`, and
+tests/sim/test_lean_consumer.py runs scenarios both ways); it only does less asking.
 """
 
 from __future__ import annotations
@@ -48,16 +48,14 @@ _EFFECT_ERRORS = (ExpressionRuntimeError, TypeError, KeyError, ValueError)
 def eligible(c: ConsumerActor) -> bool:
     """Whether `c` can take the lean path: the generic path's questions all have the one answer it compiles.
 
-    The virtual clock, no hooks, a queue source, one behaviour without emits, no idempotency key other
-    than a message field, no batches, lanes, auto ack or reply, business key or ordering. (The consumer
-    asks only for its own class, never a pattern's subclass of it.)
+    The virtual clock, no hooks, a queue source, one behaviour without emits, no batches, lanes, auto ack
+    or reply, or ordering. (The consumer asks only for its own class, never a pattern's subclass of it.)
     """
     beh = c.default
     return (type(c.ctx.kernel) is Kernel and c.hooks is None
             and not c.behaviours and not beh.emits
-            and (c.idem_key is None or c._idem_field is not None)  # noqa: SLF001
             and not c.auto_ack and c.batch_spec is None and c.lane_mode == "unordered"
-            and c.spec.reply != "auto" and c.business_key is None and c.ordering is None
+            and c.spec.reply != "auto" and c.ordering is None
             and not isinstance(c.ctx.scenario.channels.get(c.spec.from_), m.LogChannel)
             and type(c.state) is dict)
 
@@ -88,9 +86,16 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     times_append = times.append
     keys_append = c.idem_keys.append
     window = c.idem_window
-    idem_field = c._idem_field  # noqa: SLF001
-    idem = idem_field is not None
-    key_is_id = idem and c.idem_key is not None and c.idem_key.text.strip() == "msg.id"
+    idem = c.idem_key is not None
+    idem_field = c._idem_field  # noqa: SLF001 - a key that is a message field, read directly
+    key_is_id = idem_field is not None and c.idem_key.text.strip() == "msg.id"  # type: ignore[union-attr]
+    # a key that is an expression: evaluated over the names (`msg.id` when it cannot be), again after the
+    # effects when it reads the state
+    idem_expr = c.idem_key.evaluate if idem and idem_field is None else None  # type: ignore[union-attr]
+    idem_reads_state = c._idem_reads_state  # noqa: SLF001
+    seen_before = c._seen_before  # noqa: SLF001
+    has_bkey = c.business_key is not None
+    business_key = c._business_key  # noqa: SLF001
     expire = c._expire_idempotency  # noqa: SLF001
     fail = c._fail  # noqa: SLF001
     make_env = c._env  # noqa: SLF001
@@ -117,11 +122,13 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         inst.inflight[d.tag] = d
         now = kernel.now
         if idem:
-            seen_at = seen_get(d.msg.id if key_is_id else idem_field(d.msg))  # type: ignore[misc]
-            if seen_at is not None and now - seen_at <= window:
-                duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
+            if idem_expr is None:
+                seen_at = seen_get(d.msg.id if key_is_id else idem_field(d.msg))  # type: ignore[misc]
+                dup = seen_at is not None and now - seen_at <= window
             else:
-                duration = processing(rng)
+                dup = seen_before(d.msg)
+            # a duplicate costs a dedup-store lookup, not the work: duplicates are cheap to skip
+            duration = 0 if dup else processing(rng)
         else:
             duration = processing(rng)
         if inst.slow != 1.0:
@@ -135,12 +142,11 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             t = now
         heappush(heap, (t, PRIO_ACTOR, seq, complete, (inst, d, inst.epoch, now)))
 
-    def failed(inst: Instance, d: Delivery, attempt: int) -> bool | None:
+    def failed(inst: Instance, d: Delivery, attempt: int, env: dict[str, Any] | None) -> bool | None:
         """The fail rules, as `ConsumerActor._handle` runs them: None when none fires, else whether the slot
         stays busy (the rule's failure carried out)."""
         msg = d.msg
         error_text: str | None = None
-        env = None
         for rule in rules:
             if rule.when is not None:
                 if env is None:
@@ -203,8 +209,18 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         mid = msg.id
         now = kernel.now
         attempt = attempts.get(mid, 0) + 1 if attempts else 1
+        env: dict[str, Any] | None = None  # the names (msg, state, ...), built when something reads them
         if idem:
-            ikey = mid if key_is_id else idem_field(msg)  # type: ignore[misc]
+            if key_is_id:
+                ikey = mid
+            elif idem_expr is None:
+                ikey = idem_field(msg)  # type: ignore[misc]
+            else:
+                env = make_env(msg, attempt)
+                try:
+                    ikey = idem_expr(env)
+                except ExpressionRuntimeError:
+                    ikey = mid
             seen_at = seen_get(ikey)
             if seen_at is not None and now - seen_at <= window:
                 emit(TraceEvent(now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag,
@@ -218,7 +234,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                     release(inst, d)
                 return
         elif rules:
-            keep = failed(inst, d, attempt)
+            keep = failed(inst, d, attempt, env)
             if keep is not None:
                 if not keep:
                     release(inst, d)
@@ -233,7 +249,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                         state[key] = state.get(key, 0) + amount
                         applied += 1
                 else:
-                    env = make_env(msg, attempt) if effects_read else None
+                    if env is None and effects_read:
+                        env = make_env(msg, attempt)
                     for eff in effects:
                         inc = eff.const_inc
                         if inc is not None:
@@ -246,6 +263,11 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                     release(inst, d)
                 return
         if idem:
+            if idem_reads_state:  # the effects may have changed what the key reads
+                try:
+                    ikey = idem_expr(env)  # type: ignore[misc]
+                except ExpressionRuntimeError:
+                    ikey = mid
             seen[ikey] = now
             times_append(now)
             keys_append(ikey)
@@ -259,6 +281,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             prev_delay.pop(mid, None)
         if msg.seq:
             data["seq"] = msg.seq
+        if has_bkey:
+            data["bkey"] = business_key(env if env is not None else make_env(msg, attempt))
         emit(_new(TraceEvent, (now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag, data)))
         c.handled += 1
         inst.processed += 1

@@ -26,7 +26,11 @@ channels:
   work: {{kind: queue}}
   work.dlq: {{kind: queue}}
 producers:
-  load: {{to: work, arrival: {{process: poisson, rate: 1000/s}}, count: 2500}}
+  load:
+    to: work
+    arrival: {{process: poisson, rate: 1000/s}}
+    count: 2500
+{payload}
 consumers:
   worker:
     from: work
@@ -72,6 +76,35 @@ EFFECT_ERRORS = """
     retry: {max_attempts: 2, backoff: {type: constant, delay: 1ms}, on_exhausted: drop}
 """
 
+KEYS = """
+    business_key: msg.payload.order
+    fail_if:
+      - {when: "msg.payload.order == 'o-7'", error: Broken, retryable: false}
+      - {probability: 0.06, error: Timeout}
+    effects:
+      - {inc: handled}
+      - {inc: "per_order[msg.payload.order]", by: 1}
+    state: {handled: 0}
+    idempotency: {key: "msg.payload.order + '/' + str(10 // (msg.payload.amount % 10))", window: 100ms}
+    retry: {max_attempts: 3, backoff: {type: constant, delay: 2ms}, on_exhausted: dead_letter}
+    dead_letter: work.dlq
+"""
+
+STATE_KEY = """
+    effects: [{inc: handled}, {inc: total, by: "msg.payload.amount"}]
+    state: {handled: 0, total: 0}
+    idempotency: {key: "str(state.handled // 7) + ':' + msg.payload.order", window: 50ms}
+    fail_if: [{when: "attempt < 2 and msg.payload.amount > 95", error: Flaky}]
+    retry: {max_attempts: 3, mode: in_place, backoff: {type: constant, delay: 2ms}, on_exhausted: drop}
+"""
+
+PAYLOAD = """
+    message: Order
+    payload:
+      order: "o-{{ rand.randint(1, 40) }}"
+      amount: "{{ rand.randint(1, 100) }}"
+"""
+
 FAULTS = """
 faults:
   - {name: dup, at: 0s, for: end, action: duplicate, target: "channel:work", probability: 0.1, scope: per_message}
@@ -87,7 +120,16 @@ CASES: dict[str, tuple[str, str]] = {
     "rules-in-place-drop": (RULES.replace("{mode}", "in_place").replace("{exhausted}", "drop"), FAULTS),
     "rules-republish-dlq": (RULES.replace("{mode}", "republish").replace("{exhausted}", "dead_letter"), ""),
     "effect-errors": (EFFECT_ERRORS, FAULTS),
+    "expression-key-business-key": (KEYS, FAULTS),
+    "key-reading-state": (STATE_KEY, ""),
 }
+PAYLOADS = {"expression-key-business-key", "key-reading-state"}
+
+
+def scenario(case: str, seed: int) -> str:
+    consumer, faults = CASES[case]
+    return BASE.format(name=case, seed=seed, consumer=consumer.strip("\n"), faults=faults.strip("\n"),
+                       payload=PAYLOAD.strip("\n") if case in PAYLOADS else "")
 
 
 def run(text: str, *, allow_lean: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Engine]:
@@ -103,8 +145,7 @@ def run(text: str, *, allow_lean: bool, monkeypatch: pytest.MonkeyPatch) -> tupl
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_lean_path_leaves_the_trace_as_the_generic_path_makes_it(case: str, seed: int,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    consumer, faults = CASES[case]
-    text = BASE.format(name=case, seed=seed, consumer=consumer.strip("\n"), faults=faults.strip("\n"))
+    text = scenario(case, seed)
     fast, fast_engine = run(text, allow_lean=True, monkeypatch=monkeypatch)
     slow, slow_engine = run(text, allow_lean=False, monkeypatch=monkeypatch)
     worker, generic = fast_engine.consumers["worker"], slow_engine.consumers["worker"]
@@ -117,24 +158,29 @@ def test_the_lean_path_leaves_the_trace_as_the_generic_path_makes_it(case: str, 
     assert worker.handled == generic.handled and worker.emitted == generic.emitted
 
 
-def test_the_scenarios_reach_the_branches_they_are_here_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A guard on the test above: failures, crashes, duplicates, effect errors and dead letters happen."""
+def test_the_scenarios_reach_the_branches_they_are_here_for() -> None:
+    """A guard on the test above: failures, crashes, duplicates, effect errors, dead letters, business keys
+    and idempotency keys that cannot be evaluated all happen."""
     seen: dict[str, int] = {}
-    for case, (consumer, faults) in CASES.items():
-        text = BASE.format(name=case, seed=1, consumer=consumer.strip("\n"), faults=faults.strip("\n"))
-        out, _ = run(text, allow_lean=True, monkeypatch=monkeypatch)
+    for case in CASES:
+        events: list[Any] = []
+        out = Engine(load_text(scenario(case, 1), "lean.yaml"), listeners=[events.extend]).run()
         for k, v in out.summary["counts"].items():
             seen[k] = seen.get(k, 0) + v
         seen["duplicates_skipped"] = seen.get("duplicates_skipped", 0) + out.summary["duplicates_skipped"]
+        handled = [e for e in events if e.kind == "handled" and not e.data.get("duplicate")]
+        seen["bkey"] = seen.get("bkey", 0) + sum(1 for e in handled if "bkey" in e.data)
+        if case == "expression-key-business-key":  # duplicates by the key, beyond the duplicated publishes
+            assert out.summary["duplicates_skipped"] > 2 * out.summary["counts"].get("published", 0) // 10
     for kind in ("failed", "retry_scheduled", "instance_crashed", "instance_paused", "effect_applied",
-                 "dead_lettered", "dropped", "duplicates_skipped"):
+                 "dead_lettered", "dropped", "duplicates_skipped", "bkey"):
         assert seen.get(kind, 0) > 0, kind
 
 
 def test_a_consumer_the_lean_path_does_not_cover_stays_generic() -> None:
-    """An idempotency key that is an expression over the payload (it needs the names) keeps the generic path."""
-    text = BASE.format(name="expr-key", seed=1, faults="", consumer="""
-    idempotency: {key: "msg.key + ':' + msg.id", window: 1h}
+    """A consumer that records an ordering (the lean path does not) keeps the generic path."""
+    text = BASE.format(name="ordered", seed=1, faults="", payload="", consumer="""
+    ordering: {key: msg.key, seq: msg.seq}
     effects: [{inc: handled}]
 """.strip("\n"))
     engine = Engine(load_text(text, "lean.yaml"))
