@@ -257,8 +257,9 @@ def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
 
 def test_rabbitmq_publish_frames_are_the_bytes_pamqp_writes() -> None:
     """`RabbitMQTransport._frames` writes a publish's frames itself (basic.publish marshalled once per
-    routing key, body frames by hand): the bytes must be those of aiormq's `ChannelFrame.marshall` over
-    pamqp's frames, for a body split over several frames too."""
+    routing key, the content header and body frames by hand): the bytes must be those of aiormq's
+    `ChannelFrame.marshall` over pamqp's frames, for a body split over several frames too, with and without an
+    expiration, persistent or not, and a non-ASCII message id."""
     from aiormq.abc import ChannelFrame
     from pamqp.body import ContentBody
     from pamqp.commands import Basic
@@ -272,14 +273,16 @@ def test_rabbitmq_publish_frames_are_the_bytes_pamqp_writes() -> None:
     t = RabbitMQTransport("amqp://unused")
     t.pub = _Pub()
     t._frame_types = (ContentBody, Basic, ContentHeader)
-    props = Basic.Properties(message_id="m1", delivery_mode=2, content_type="application/json", expiration="5")
-    for body in (b"x" * 10, bytes(range(256)), b""):
-        for _ in range(2):          # the second time from the cached basic.publish
-            got = t._frames(7, "ex", "a.b", props, body)
-            frames = [Basic.Publish(exchange="ex", routing_key="a.b"), ContentHeader(properties=props,
-                                                                                     body_size=len(body))]
-            frames += [ContentBody(body[i:i + 100]) for i in range(0, len(body), 100)]
-            assert got == ChannelFrame.marshall(channel_number=7, frames=frames).payload
+    for mid, mode, expiration in (("m1", 2, "5"), ("order-12345-é", 1, None), ("x" * 255, 2, "86400000")):
+        props = Basic.Properties(message_id=mid, delivery_mode=mode, content_type="application/json",
+                                 expiration=expiration)
+        for body in (b"x" * 10, bytes(range(256)), b""):
+            for _ in range(2):          # the second time from the cached basic.publish
+                got = t._frames(7, "ex", "a.b", body, mid, mode, expiration)
+                frames = [Basic.Publish(exchange="ex", routing_key="a.b"),
+                          ContentHeader(properties=props, body_size=len(body))]
+                frames += [ContentBody(body[i:i + 100]) for i in range(0, len(body), 100)]
+                assert got == ChannelFrame.marshall(channel_number=7, frames=frames).payload, (mid, body)
 
 
 async def _rabbit_closed(url: str) -> list[str]:
