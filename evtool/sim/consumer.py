@@ -32,6 +32,11 @@ from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
 
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
+
 if TYPE_CHECKING:
     from evtool.sim.context import ActorContext
 
@@ -309,6 +314,7 @@ class ConsumerActor:
 
     # ------------------------------------------------------------------ deliveries
 
+    @cython.locals(inst=Instance, d=Delivery)
     def on_delivery(self, inst: Instance, d: Delivery) -> None:
         """The broker handed `d` to `inst`."""
         if self.plain:
@@ -396,6 +402,7 @@ class ConsumerActor:
             return self.behaviours.get(msg.type, self.default)
         return self.default
 
+    @cython.locals(inst=Instance, d=Delivery)
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
         # completion time is never in the past, so only the kernel's sequence number is needed.
@@ -475,6 +482,7 @@ class ConsumerActor:
     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
         self._complete(item)
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message)
     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
         inst, d, epoch, started = item
         if epoch != inst.epoch:
