@@ -1485,6 +1485,7 @@ static const char* const __pyx_f[] = {
   "evtool/core/delivery.pxd",
   "evtool/core/message.pxd",
   "evtool/core/queues.pxd",
+  "evtool/core/brokerstate.pxd",
 };
 /* #### Code section: utility_code_proto_before_types ### */
 /* Atomics.proto (used by UnpackUnboundCMethod) */
@@ -1668,6 +1669,7 @@ struct __pyx_obj_6evtool_4core_6queues_Entry;
 struct __pyx_obj_6evtool_4core_6queues_Subscriber;
 struct __pyx_obj_6evtool_4core_6queues_QueueState;
 struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState;
+struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState;
 struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct__stats;
 struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct_1_genexpr;
 
@@ -1869,7 +1871,39 @@ struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState {
 };
 
 
-/* "evtool/core/broker.py":658
+/* "evtool/core/brokerstate.pxd":4
+ * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
+ * 
+ * cdef class BrokerState:             # <<<<<<<<<<<<<<
+ *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
+ *     cdef public object _available, _channels, _dirty, _dl_depth, _early, _former
+*/
+struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState {
+  PyObject_HEAD
+  PyObject *__dict__;
+  PyObject *_available;
+  PyObject *_channels;
+  PyObject *_dirty;
+  PyObject *_dl_depth;
+  PyObject *_early;
+  PyObject *_former;
+  PyObject *_inflight;
+  PyObject *_log_inflight;
+  PyObject *_next_sub;
+  PyObject *_next_tag;
+  PyObject *_pumping;
+  PyObject *_sink;
+  PyObject *_stale_settles;
+  PyObject *_subs;
+  PyObject *_timer_seq;
+  PyObject *_timers;
+  PyObject *_track_former;
+  PyObject *closed_subs;
+  PyObject *profile;
+};
+
+
+/* "evtool/core/broker.py":659
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
  * 
  *     def stats(self, channel: str) -> ChannelStats:             # <<<<<<<<<<<<<<
@@ -1882,7 +1916,7 @@ struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct__stats {
 };
 
 
-/* "evtool/core/broker.py":668
+/* "evtool/core/broker.py":669
  *                                 rejected_publishes=ch.unavailable_rejects)
  *         parts = [self._qs_stats(qs) for qs in states]
  *         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}             # <<<<<<<<<<<<<<
@@ -3329,6 +3363,8 @@ static int __Pyx_State_RemoveModule(void*);
 
 /* Module declarations from "evtool.core.queues" */
 
+/* Module declarations from "evtool.core.brokerstate" */
+
 /* Module declarations from "cython" */
 
 /* Module declarations from "evtool.core.broker" */
@@ -3351,7 +3387,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_2_make_qs(CYTHON_UNUSED 
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_4bind(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_router, PyObject *__pyx_v_target, PyObject *__pyx_v_pattern); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_6unbind(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_router, PyObject *__pyx_v_target, PyObject *__pyx_v_pattern); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_8set_available(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v_now, PyObject *__pyx_v_available); /* proto */
-static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_channel, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_delay_ns); /* proto */
+static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_channel, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_delay_ns); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_12_duplicate(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_ch, PyObject *__pyx_v_msg, PyObject *__pyx_v_did); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_14_into(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_ch, PyObject *__pyx_v_msg, PyObject *__pyx_v_delay_ns, PyObject *__pyx_v_via); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_16_route(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_ch, PyObject *__pyx_v_msg, PyObject *__pyx_v_dests, PyObject *__pyx_v_seen); /* proto */
@@ -3364,7 +3400,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_28subscribe(CYTHON_UNUSE
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_30_replay(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_ch, PyObject *__pyx_v_qs); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_32_refresh_dispatch(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_qs); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_34unsubscribe(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_sub, PyObject *__pyx_v_reason); /* proto */
-static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now); /* proto */
+static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_dead_letter_channel, PyObject *__pyx_v_msg_id); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_qs, PyObject *__pyx_v_published, PyObject *__pyx_v_duplicates, PyObject *__pyx_v_unavailable); /* proto */
@@ -3449,6 +3485,7 @@ namespace {
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_Subscriber;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_QueueState;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_GroupedQueueState;
+    PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_BrokerState;
     PyObject *__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats;
     PyObject *__pyx_type_6evtool_4core_6broker___pyx_scope_struct_1_genexpr;
     PyTypeObject *__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats;
@@ -3458,7 +3495,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[9];
     PyObject *__pyx_codeobj_tab[27];
-    PyObject *__pyx_string_tab[456];
+    PyObject *__pyx_string_tab[455];
     PyObject *__pyx_number_tab[4];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3682,306 +3719,305 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_restart_log __pyx_string_tab[153]
 #define __pyx_n_u_return_all __pyx_string_tab[154]
 #define __pyx_n_u_route __pyx_string_tab[155]
-#define __pyx_n_u_sink __pyx_string_tab[156]
-#define __pyx_n_u_states __pyx_string_tab[157]
-#define __pyx_n_u_subs __pyx_string_tab[158]
-#define __pyx_n_u_ack_timeout_action __pyx_string_tab[159]
-#define __pyx_n_u_ack_timeout_ns __pyx_string_tab[160]
-#define __pyx_n_u_acked __pyx_string_tab[161]
-#define __pyx_n_u_active __pyx_string_tab[162]
-#define __pyx_n_u_add __pyx_string_tab[163]
-#define __pyx_n_u_alive __pyx_string_tab[164]
-#define __pyx_n_u_alt __pyx_string_tab[165]
-#define __pyx_n_u_alternate __pyx_string_tab[166]
-#define __pyx_n_u_anywhere __pyx_string_tab[167]
-#define __pyx_n_u_append __pyx_string_tab[168]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[169]
-#define __pyx_n_u_at __pyx_string_tab[170]
-#define __pyx_n_u_at_limit __pyx_string_tab[171]
-#define __pyx_n_u_available __pyx_string_tab[172]
-#define __pyx_n_u_batch __pyx_string_tab[173]
-#define __pyx_n_u_bind __pyx_string_tab[174]
-#define __pyx_n_u_bool __pyx_string_tab[175]
-#define __pyx_n_u_broker_restart __pyx_string_tab[176]
-#define __pyx_n_u_broker_restarted __pyx_string_tab[177]
-#define __pyx_n_u_broker_unavailable __pyx_string_tab[178]
-#define __pyx_n_u_cap __pyx_string_tab[179]
-#define __pyx_n_u_capacity __pyx_string_tab[180]
-#define __pyx_n_u_capacity_counts __pyx_string_tab[181]
-#define __pyx_n_u_capacity_stored __pyx_string_tab[182]
-#define __pyx_n_u_cfg __pyx_string_tab[183]
-#define __pyx_n_u_ch __pyx_string_tab[184]
-#define __pyx_n_u_channel_3 __pyx_string_tab[185]
-#define __pyx_n_u_channel_closed __pyx_string_tab[186]
-#define __pyx_n_u_clear __pyx_string_tab[187]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[188]
-#define __pyx_n_u_close __pyx_string_tab[189]
-#define __pyx_n_u_closed __pyx_string_tab[190]
-#define __pyx_n_u_closed_subscriptions __pyx_string_tab[191]
-#define __pyx_n_u_committed __pyx_string_tab[192]
-#define __pyx_n_u_config __pyx_string_tab[193]
-#define __pyx_n_u_consumer __pyx_string_tab[194]
-#define __pyx_n_u_content_based_dedup __pyx_string_tab[195]
-#define __pyx_n_u_content_dedup __pyx_string_tab[196]
-#define __pyx_n_u_content_dedup_id __pyx_string_tab[197]
-#define __pyx_n_u_count __pyx_string_tab[198]
-#define __pyx_n_u_count_returns __pyx_string_tab[199]
-#define __pyx_n_u_counter_increments_on __pyx_string_tab[200]
-#define __pyx_n_u_counter_name __pyx_string_tab[201]
-#define __pyx_n_u_counts_deliver __pyx_string_tab[202]
-#define __pyx_n_u_crash __pyx_string_tab[203]
-#define __pyx_n_u_crash_return __pyx_string_tab[204]
-#define __pyx_n_u_data __pyx_string_tab[205]
-#define __pyx_n_u_dead __pyx_string_tab[206]
-#define __pyx_n_u_dead_letter __pyx_string_tab[207]
-#define __pyx_n_u_dead_letter_channel __pyx_string_tab[208]
-#define __pyx_n_u_dead_lettered __pyx_string_tab[209]
-#define __pyx_n_u_deaths __pyx_string_tab[210]
-#define __pyx_n_u_declare __pyx_string_tab[211]
-#define __pyx_n_u_dedup __pyx_string_tab[212]
-#define __pyx_n_u_dedup_id __pyx_string_tab[213]
-#define __pyx_n_u_dedup_order __pyx_string_tab[214]
-#define __pyx_n_u_dedup_seen __pyx_string_tab[215]
-#define __pyx_n_u_dedup_window __pyx_string_tab[216]
-#define __pyx_n_u_dedup_window_ns __pyx_string_tab[217]
-#define __pyx_n_u_delay __pyx_string_tab[218]
-#define __pyx_n_u_delay_ns __pyx_string_tab[219]
-#define __pyx_n_u_delay_seq __pyx_string_tab[220]
-#define __pyx_n_u_delayed __pyx_string_tab[221]
-#define __pyx_n_u_delayed_n __pyx_string_tab[222]
-#define __pyx_n_u_deliver __pyx_string_tab[223]
-#define __pyx_n_u_depth __pyx_string_tab[224]
-#define __pyx_n_u_dests __pyx_string_tab[225]
-#define __pyx_n_u_did __pyx_string_tab[226]
-#define __pyx_n_u_dirty_2 __pyx_string_tab[227]
-#define __pyx_n_u_dispatch __pyx_string_tab[228]
-#define __pyx_n_u_dispatch_subs __pyx_string_tab[229]
-#define __pyx_n_u_drain_ready __pyx_string_tab[230]
-#define __pyx_n_u_drop __pyx_string_tab[231]
-#define __pyx_n_u_dropped __pyx_string_tab[232]
-#define __pyx_n_u_due __pyx_string_tab[233]
-#define __pyx_n_u_duplicate_dropped __pyx_string_tab[234]
-#define __pyx_n_u_duplicates __pyx_string_tab[235]
-#define __pyx_n_u_durable __pyx_string_tab[236]
-#define __pyx_n_u_dw __pyx_string_tab[237]
-#define __pyx_n_u_e __pyx_string_tab[238]
-#define __pyx_n_u_earliest __pyx_string_tab[239]
-#define __pyx_n_u_end __pyx_string_tab[240]
-#define __pyx_n_u_enqueued __pyx_string_tab[241]
-#define __pyx_n_u_entries __pyx_string_tab[242]
-#define __pyx_n_u_evtool_core_broker __pyx_string_tab[243]
-#define __pyx_n_u_evtool_core_brokerstate __pyx_string_tab[244]
-#define __pyx_n_u_evtool_core_channel_config __pyx_string_tab[245]
-#define __pyx_n_u_evtool_core_delivery __pyx_string_tab[246]
-#define __pyx_n_u_evtool_core_events __pyx_string_tab[247]
-#define __pyx_n_u_evtool_core_loggroups __pyx_string_tab[248]
-#define __pyx_n_u_evtool_core_logs __pyx_string_tab[249]
-#define __pyx_n_u_evtool_core_message __pyx_string_tab[250]
-#define __pyx_n_u_evtool_core_profiles __pyx_string_tab[251]
-#define __pyx_n_u_evtool_core_queue_delivery __pyx_string_tab[252]
-#define __pyx_n_u_evtool_core_queues __pyx_string_tab[253]
-#define __pyx_n_u_evtool_core_routing __pyx_string_tab[254]
-#define __pyx_n_u_exclusive_sub __pyx_string_tab[255]
-#define __pyx_n_u_expire_anywhere __pyx_string_tab[256]
-#define __pyx_n_u_expired __pyx_string_tab[257]
-#define __pyx_n_u_expiry __pyx_string_tab[258]
-#define __pyx_n_u_expiry_seq __pyx_string_tab[259]
-#define __pyx_n_u_f __pyx_string_tab[260]
-#define __pyx_n_u_g __pyx_string_tab[261]
-#define __pyx_n_u_genexpr __pyx_string_tab[262]
-#define __pyx_n_u_get __pyx_string_tab[263]
-#define __pyx_n_u_group __pyx_string_tab[264]
-#define __pyx_n_u_group_batch __pyx_string_tab[265]
-#define __pyx_n_u_group_key __pyx_string_tab[266]
-#define __pyx_n_u_group_receive __pyx_string_tab[267]
-#define __pyx_n_u_grouped __pyx_string_tab[268]
-#define __pyx_n_u_grouped_queue __pyx_string_tab[269]
-#define __pyx_n_u_groups __pyx_string_tab[270]
-#define __pyx_n_u_head __pyx_string_tab[271]
-#define __pyx_n_u_head_if_limited __pyx_string_tab[272]
-#define __pyx_n_u_header __pyx_string_tab[273]
-#define __pyx_n_u_heads __pyx_string_tab[274]
-#define __pyx_n_u_heappop __pyx_string_tab[275]
-#define __pyx_n_u_heappush __pyx_string_tab[276]
-#define __pyx_n_u_heapq __pyx_string_tab[277]
-#define __pyx_n_u_history __pyx_string_tab[278]
-#define __pyx_n_u_id __pyx_string_tab[279]
-#define __pyx_n_u_idle __pyx_string_tab[280]
-#define __pyx_n_u_immediate __pyx_string_tab[281]
-#define __pyx_n_u_in_flight __pyx_string_tab[282]
-#define __pyx_n_u_instance __pyx_string_tab[283]
-#define __pyx_n_u_int __pyx_string_tab[284]
-#define __pyx_n_u_items __pyx_string_tab[285]
-#define __pyx_n_u_k __pyx_string_tab[286]
-#define __pyx_n_u_keep __pyx_string_tab[287]
-#define __pyx_n_u_kept __pyx_string_tab[288]
-#define __pyx_n_u_key __pyx_string_tab[289]
-#define __pyx_n_u_kind __pyx_string_tab[290]
-#define __pyx_n_u_late_leases __pyx_string_tab[291]
-#define __pyx_n_u_latest __pyx_string_tab[292]
-#define __pyx_n_u_lease __pyx_string_tab[293]
-#define __pyx_n_u_lease_action __pyx_string_tab[294]
-#define __pyx_n_u_lease_expiry __pyx_string_tab[295]
-#define __pyx_n_u_leases __pyx_string_tab[296]
-#define __pyx_n_u_leave __pyx_string_tab[297]
-#define __pyx_n_u_log __pyx_string_tab[298]
-#define __pyx_n_u_log_group __pyx_string_tab[299]
-#define __pyx_n_u_lost __pyx_string_tab[300]
-#define __pyx_n_u_max_deliveries __pyx_string_tab[301]
-#define __pyx_n_u_md __pyx_string_tab[302]
-#define __pyx_n_u_message_expiry __pyx_string_tab[303]
-#define __pyx_n_u_mode __pyx_string_tab[304]
-#define __pyx_n_u_moved __pyx_string_tab[305]
-#define __pyx_n_u_msg __pyx_string_tab[306]
-#define __pyx_n_u_msg_id __pyx_string_tab[307]
-#define __pyx_n_u_nack_position __pyx_string_tab[308]
-#define __pyx_n_u_name __pyx_string_tab[309]
-#define __pyx_n_u_next __pyx_string_tab[310]
-#define __pyx_n_u_no_subscriptions __pyx_string_tab[311]
-#define __pyx_n_u_none __pyx_string_tab[312]
-#define __pyx_n_u_now __pyx_string_tab[313]
-#define __pyx_n_u_obj __pyx_string_tab[314]
-#define __pyx_n_u_off __pyx_string_tab[315]
-#define __pyx_n_u_offset __pyx_string_tab[316]
-#define __pyx_n_u_ok __pyx_string_tab[317]
-#define __pyx_n_u_old __pyx_string_tab[318]
-#define __pyx_n_u_order __pyx_string_tab[319]
-#define __pyx_n_u_out __pyx_string_tab[320]
-#define __pyx_n_u_overflow __pyx_string_tab[321]
-#define __pyx_n_u_overflow_dead_letters __pyx_string_tab[322]
-#define __pyx_n_u_overflow_head __pyx_string_tab[323]
-#define __pyx_n_u_p __pyx_string_tab[324]
-#define __pyx_n_u_partition __pyx_string_tab[325]
-#define __pyx_n_u_partitioner __pyx_string_tab[326]
-#define __pyx_n_u_partitions __pyx_string_tab[327]
-#define __pyx_n_u_parts __pyx_string_tab[328]
-#define __pyx_n_u_pattern __pyx_string_tab[329]
-#define __pyx_n_u_per_key __pyx_string_tab[330]
-#define __pyx_n_u_per_partition __pyx_string_tab[331]
-#define __pyx_n_u_pf __pyx_string_tab[332]
-#define __pyx_n_u_pop __pyx_string_tab[333]
-#define __pyx_n_u_popleft __pyx_string_tab[334]
-#define __pyx_n_u_pos __pyx_string_tab[335]
-#define __pyx_n_u_position __pyx_string_tab[336]
-#define __pyx_n_u_prefetch __pyx_string_tab[337]
-#define __pyx_n_u_prefetch_cap __pyx_string_tab[338]
-#define __pyx_n_u_producer __pyx_string_tab[339]
-#define __pyx_n_u_profile __pyx_string_tab[340]
-#define __pyx_n_u_publish __pyx_string_tab[341]
-#define __pyx_n_u_publish_rejected __pyx_string_tab[342]
-#define __pyx_n_u_published __pyx_string_tab[343]
-#define __pyx_n_u_pump __pyx_string_tab[344]
-#define __pyx_n_u_push __pyx_string_tab[345]
-#define __pyx_n_u_pushes_deliveries __pyx_string_tab[346]
-#define __pyx_n_u_qs __pyx_string_tab[347]
-#define __pyx_n_u_qttl __pyx_string_tab[348]
-#define __pyx_n_u_queue __pyx_string_tab[349]
-#define __pyx_n_u_ready __pyx_string_tab[350]
-#define __pyx_n_u_ready_n __pyx_string_tab[351]
-#define __pyx_n_u_reason __pyx_string_tab[352]
-#define __pyx_n_u_redrive __pyx_string_tab[353]
-#define __pyx_n_u_redriven __pyx_string_tab[354]
-#define __pyx_n_u_reject_action __pyx_string_tab[355]
-#define __pyx_n_u_reject_blocked __pyx_string_tab[356]
-#define __pyx_n_u_reject_lease __pyx_string_tab[357]
-#define __pyx_n_u_reject_over __pyx_string_tab[358]
-#define __pyx_n_u_reject_publish __pyx_string_tab[359]
-#define __pyx_n_u_reject_publish_over __pyx_string_tab[360]
-#define __pyx_n_u_reject_publish_resume_pct __pyx_string_tab[361]
-#define __pyx_n_u_reject_resume __pyx_string_tab[362]
-#define __pyx_n_u_reject_stays __pyx_string_tab[363]
-#define __pyx_n_u_rejected __pyx_string_tab[364]
-#define __pyx_n_u_rejected_publishes __pyx_string_tab[365]
-#define __pyx_n_u_remove __pyx_string_tab[366]
-#define __pyx_n_u_requeue __pyx_string_tab[367]
-#define __pyx_n_u_requeue_position __pyx_string_tab[368]
-#define __pyx_n_u_restart __pyx_string_tab[369]
-#define __pyx_n_u_retention_count __pyx_string_tab[370]
-#define __pyx_n_u_retention_ns __pyx_string_tab[371]
-#define __pyx_n_u_return __pyx_string_tab[372]
-#define __pyx_n_u_return_message __pyx_string_tab[373]
-#define __pyx_n_u_returned __pyx_string_tab[374]
-#define __pyx_n_u_reversed __pyx_string_tab[375]
-#define __pyx_n_u_rounds __pyx_string_tab[376]
-#define __pyx_n_u_routed __pyx_string_tab[377]
-#define __pyx_n_u_router __pyx_string_tab[378]
-#define __pyx_n_u_rt __pyx_string_tab[379]
-#define __pyx_n_u_s __pyx_string_tab[380]
-#define __pyx_n_u_seen __pyx_string_tab[381]
-#define __pyx_n_u_self __pyx_string_tab[382]
-#define __pyx_n_u_send __pyx_string_tab[383]
-#define __pyx_n_u_session_timeout_ns __pyx_string_tab[384]
-#define __pyx_n_u_set_available __pyx_string_tab[385]
-#define __pyx_n_u_setdefault __pyx_string_tab[386]
-#define __pyx_n_u_sid __pyx_string_tab[387]
-#define __pyx_n_u_single_active __pyx_string_tab[388]
-#define __pyx_n_u_start_from __pyx_string_tab[389]
-#define __pyx_n_u_state __pyx_string_tab[390]
-#define __pyx_n_u_states_2 __pyx_string_tab[391]
-#define __pyx_n_u_staticmethod __pyx_string_tab[392]
-#define __pyx_n_u_stats __pyx_string_tab[393]
-#define __pyx_n_u_stays_pending __pyx_string_tab[394]
-#define __pyx_n_u_stored __pyx_string_tab[395]
-#define __pyx_n_u_str __pyx_string_tab[396]
-#define __pyx_n_u_sub __pyx_string_tab[397]
-#define __pyx_n_u_subs_2 __pyx_string_tab[398]
-#define __pyx_n_u_subscribe __pyx_string_tab[399]
-#define __pyx_n_u_subscriber __pyx_string_tab[400]
-#define __pyx_n_u_subscription_stats __pyx_string_tab[401]
-#define __pyx_n_u_sum __pyx_string_tab[402]
-#define __pyx_n_u_t __pyx_string_tab[403]
-#define __pyx_n_u_tail __pyx_string_tab[404]
-#define __pyx_n_u_take_oldest __pyx_string_tab[405]
-#define __pyx_n_u_target __pyx_string_tab[406]
-#define __pyx_n_u_targets __pyx_string_tab[407]
-#define __pyx_n_u_throw __pyx_string_tab[408]
-#define __pyx_n_u_time_unit_ns __pyx_string_tab[409]
-#define __pyx_n_u_to __pyx_string_tab[410]
-#define __pyx_n_u_topic __pyx_string_tab[411]
-#define __pyx_n_u_topic_states __pyx_string_tab[412]
-#define __pyx_n_u_total __pyx_string_tab[413]
-#define __pyx_n_u_ttl __pyx_string_tab[414]
-#define __pyx_n_u_ttl_ns __pyx_string_tab[415]
-#define __pyx_n_u_ttl_seen __pyx_string_tab[416]
-#define __pyx_n_u_type __pyx_string_tab[417]
-#define __pyx_n_u_unavailable __pyx_string_tab[418]
-#define __pyx_n_u_unavailable_rejects __pyx_string_tab[419]
-#define __pyx_n_u_unbind __pyx_string_tab[420]
-#define __pyx_n_u_unordered __pyx_string_tab[421]
-#define __pyx_n_u_unroutable __pyx_string_tab[422]
-#define __pyx_n_u_unsubscribe __pyx_string_tab[423]
-#define __pyx_n_u_value __pyx_string_tab[424]
-#define __pyx_n_u_values __pyx_string_tab[425]
-#define __pyx_n_u_via __pyx_string_tab[426]
-#define __pyx_n_u_whole_units __pyx_string_tab[427]
-#define __pyx_n_u_window_ends __pyx_string_tab[428]
-#define __pyx_kp_b_iso88591_A_2Q_2Yb_Rr_r __pyx_string_tab[429]
-#define __pyx_kp_b_iso88591_A_Yl_Xdde_1_k_KvRz_SUUV_Bl_QSST __pyx_string_tab[430]
+#define __pyx_n_u_states __pyx_string_tab[156]
+#define __pyx_n_u_subs __pyx_string_tab[157]
+#define __pyx_n_u_ack_timeout_action __pyx_string_tab[158]
+#define __pyx_n_u_ack_timeout_ns __pyx_string_tab[159]
+#define __pyx_n_u_acked __pyx_string_tab[160]
+#define __pyx_n_u_active __pyx_string_tab[161]
+#define __pyx_n_u_add __pyx_string_tab[162]
+#define __pyx_n_u_alive __pyx_string_tab[163]
+#define __pyx_n_u_alt __pyx_string_tab[164]
+#define __pyx_n_u_alternate __pyx_string_tab[165]
+#define __pyx_n_u_anywhere __pyx_string_tab[166]
+#define __pyx_n_u_append __pyx_string_tab[167]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[168]
+#define __pyx_n_u_at __pyx_string_tab[169]
+#define __pyx_n_u_at_limit __pyx_string_tab[170]
+#define __pyx_n_u_available __pyx_string_tab[171]
+#define __pyx_n_u_batch __pyx_string_tab[172]
+#define __pyx_n_u_bind __pyx_string_tab[173]
+#define __pyx_n_u_bool __pyx_string_tab[174]
+#define __pyx_n_u_broker_restart __pyx_string_tab[175]
+#define __pyx_n_u_broker_restarted __pyx_string_tab[176]
+#define __pyx_n_u_broker_unavailable __pyx_string_tab[177]
+#define __pyx_n_u_cap __pyx_string_tab[178]
+#define __pyx_n_u_capacity __pyx_string_tab[179]
+#define __pyx_n_u_capacity_counts __pyx_string_tab[180]
+#define __pyx_n_u_capacity_stored __pyx_string_tab[181]
+#define __pyx_n_u_cfg __pyx_string_tab[182]
+#define __pyx_n_u_ch __pyx_string_tab[183]
+#define __pyx_n_u_channel_3 __pyx_string_tab[184]
+#define __pyx_n_u_channel_closed __pyx_string_tab[185]
+#define __pyx_n_u_clear __pyx_string_tab[186]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[187]
+#define __pyx_n_u_close __pyx_string_tab[188]
+#define __pyx_n_u_closed __pyx_string_tab[189]
+#define __pyx_n_u_closed_subscriptions __pyx_string_tab[190]
+#define __pyx_n_u_committed __pyx_string_tab[191]
+#define __pyx_n_u_config __pyx_string_tab[192]
+#define __pyx_n_u_consumer __pyx_string_tab[193]
+#define __pyx_n_u_content_based_dedup __pyx_string_tab[194]
+#define __pyx_n_u_content_dedup __pyx_string_tab[195]
+#define __pyx_n_u_content_dedup_id __pyx_string_tab[196]
+#define __pyx_n_u_count __pyx_string_tab[197]
+#define __pyx_n_u_count_returns __pyx_string_tab[198]
+#define __pyx_n_u_counter_increments_on __pyx_string_tab[199]
+#define __pyx_n_u_counter_name __pyx_string_tab[200]
+#define __pyx_n_u_counts_deliver __pyx_string_tab[201]
+#define __pyx_n_u_crash __pyx_string_tab[202]
+#define __pyx_n_u_crash_return __pyx_string_tab[203]
+#define __pyx_n_u_data __pyx_string_tab[204]
+#define __pyx_n_u_dead __pyx_string_tab[205]
+#define __pyx_n_u_dead_letter __pyx_string_tab[206]
+#define __pyx_n_u_dead_letter_channel __pyx_string_tab[207]
+#define __pyx_n_u_dead_lettered __pyx_string_tab[208]
+#define __pyx_n_u_deaths __pyx_string_tab[209]
+#define __pyx_n_u_declare __pyx_string_tab[210]
+#define __pyx_n_u_dedup __pyx_string_tab[211]
+#define __pyx_n_u_dedup_id __pyx_string_tab[212]
+#define __pyx_n_u_dedup_order __pyx_string_tab[213]
+#define __pyx_n_u_dedup_seen __pyx_string_tab[214]
+#define __pyx_n_u_dedup_window __pyx_string_tab[215]
+#define __pyx_n_u_dedup_window_ns __pyx_string_tab[216]
+#define __pyx_n_u_delay __pyx_string_tab[217]
+#define __pyx_n_u_delay_ns __pyx_string_tab[218]
+#define __pyx_n_u_delay_seq __pyx_string_tab[219]
+#define __pyx_n_u_delayed __pyx_string_tab[220]
+#define __pyx_n_u_delayed_n __pyx_string_tab[221]
+#define __pyx_n_u_deliver __pyx_string_tab[222]
+#define __pyx_n_u_depth __pyx_string_tab[223]
+#define __pyx_n_u_dests __pyx_string_tab[224]
+#define __pyx_n_u_did __pyx_string_tab[225]
+#define __pyx_n_u_dirty_2 __pyx_string_tab[226]
+#define __pyx_n_u_dispatch __pyx_string_tab[227]
+#define __pyx_n_u_dispatch_subs __pyx_string_tab[228]
+#define __pyx_n_u_drain_ready __pyx_string_tab[229]
+#define __pyx_n_u_drop __pyx_string_tab[230]
+#define __pyx_n_u_dropped __pyx_string_tab[231]
+#define __pyx_n_u_due __pyx_string_tab[232]
+#define __pyx_n_u_duplicate_dropped __pyx_string_tab[233]
+#define __pyx_n_u_duplicates __pyx_string_tab[234]
+#define __pyx_n_u_durable __pyx_string_tab[235]
+#define __pyx_n_u_dw __pyx_string_tab[236]
+#define __pyx_n_u_e __pyx_string_tab[237]
+#define __pyx_n_u_earliest __pyx_string_tab[238]
+#define __pyx_n_u_end __pyx_string_tab[239]
+#define __pyx_n_u_enqueued __pyx_string_tab[240]
+#define __pyx_n_u_entries __pyx_string_tab[241]
+#define __pyx_n_u_evtool_core_broker __pyx_string_tab[242]
+#define __pyx_n_u_evtool_core_brokerstate __pyx_string_tab[243]
+#define __pyx_n_u_evtool_core_channel_config __pyx_string_tab[244]
+#define __pyx_n_u_evtool_core_delivery __pyx_string_tab[245]
+#define __pyx_n_u_evtool_core_events __pyx_string_tab[246]
+#define __pyx_n_u_evtool_core_loggroups __pyx_string_tab[247]
+#define __pyx_n_u_evtool_core_logs __pyx_string_tab[248]
+#define __pyx_n_u_evtool_core_message __pyx_string_tab[249]
+#define __pyx_n_u_evtool_core_profiles __pyx_string_tab[250]
+#define __pyx_n_u_evtool_core_queue_delivery __pyx_string_tab[251]
+#define __pyx_n_u_evtool_core_queues __pyx_string_tab[252]
+#define __pyx_n_u_evtool_core_routing __pyx_string_tab[253]
+#define __pyx_n_u_exclusive_sub __pyx_string_tab[254]
+#define __pyx_n_u_expire_anywhere __pyx_string_tab[255]
+#define __pyx_n_u_expired __pyx_string_tab[256]
+#define __pyx_n_u_expiry __pyx_string_tab[257]
+#define __pyx_n_u_expiry_seq __pyx_string_tab[258]
+#define __pyx_n_u_f __pyx_string_tab[259]
+#define __pyx_n_u_g __pyx_string_tab[260]
+#define __pyx_n_u_genexpr __pyx_string_tab[261]
+#define __pyx_n_u_get __pyx_string_tab[262]
+#define __pyx_n_u_group __pyx_string_tab[263]
+#define __pyx_n_u_group_batch __pyx_string_tab[264]
+#define __pyx_n_u_group_key __pyx_string_tab[265]
+#define __pyx_n_u_group_receive __pyx_string_tab[266]
+#define __pyx_n_u_grouped __pyx_string_tab[267]
+#define __pyx_n_u_grouped_queue __pyx_string_tab[268]
+#define __pyx_n_u_groups __pyx_string_tab[269]
+#define __pyx_n_u_head __pyx_string_tab[270]
+#define __pyx_n_u_head_if_limited __pyx_string_tab[271]
+#define __pyx_n_u_header __pyx_string_tab[272]
+#define __pyx_n_u_heads __pyx_string_tab[273]
+#define __pyx_n_u_heappop __pyx_string_tab[274]
+#define __pyx_n_u_heappush __pyx_string_tab[275]
+#define __pyx_n_u_heapq __pyx_string_tab[276]
+#define __pyx_n_u_history __pyx_string_tab[277]
+#define __pyx_n_u_id __pyx_string_tab[278]
+#define __pyx_n_u_idle __pyx_string_tab[279]
+#define __pyx_n_u_immediate __pyx_string_tab[280]
+#define __pyx_n_u_in_flight __pyx_string_tab[281]
+#define __pyx_n_u_instance __pyx_string_tab[282]
+#define __pyx_n_u_int __pyx_string_tab[283]
+#define __pyx_n_u_items __pyx_string_tab[284]
+#define __pyx_n_u_k __pyx_string_tab[285]
+#define __pyx_n_u_keep __pyx_string_tab[286]
+#define __pyx_n_u_kept __pyx_string_tab[287]
+#define __pyx_n_u_key __pyx_string_tab[288]
+#define __pyx_n_u_kind __pyx_string_tab[289]
+#define __pyx_n_u_late_leases __pyx_string_tab[290]
+#define __pyx_n_u_latest __pyx_string_tab[291]
+#define __pyx_n_u_lease __pyx_string_tab[292]
+#define __pyx_n_u_lease_action __pyx_string_tab[293]
+#define __pyx_n_u_lease_expiry __pyx_string_tab[294]
+#define __pyx_n_u_leases __pyx_string_tab[295]
+#define __pyx_n_u_leave __pyx_string_tab[296]
+#define __pyx_n_u_log __pyx_string_tab[297]
+#define __pyx_n_u_log_group __pyx_string_tab[298]
+#define __pyx_n_u_lost __pyx_string_tab[299]
+#define __pyx_n_u_max_deliveries __pyx_string_tab[300]
+#define __pyx_n_u_md __pyx_string_tab[301]
+#define __pyx_n_u_message_expiry __pyx_string_tab[302]
+#define __pyx_n_u_mode __pyx_string_tab[303]
+#define __pyx_n_u_moved __pyx_string_tab[304]
+#define __pyx_n_u_msg __pyx_string_tab[305]
+#define __pyx_n_u_msg_id __pyx_string_tab[306]
+#define __pyx_n_u_nack_position __pyx_string_tab[307]
+#define __pyx_n_u_name __pyx_string_tab[308]
+#define __pyx_n_u_next __pyx_string_tab[309]
+#define __pyx_n_u_no_subscriptions __pyx_string_tab[310]
+#define __pyx_n_u_none __pyx_string_tab[311]
+#define __pyx_n_u_now __pyx_string_tab[312]
+#define __pyx_n_u_obj __pyx_string_tab[313]
+#define __pyx_n_u_off __pyx_string_tab[314]
+#define __pyx_n_u_offset __pyx_string_tab[315]
+#define __pyx_n_u_ok __pyx_string_tab[316]
+#define __pyx_n_u_old __pyx_string_tab[317]
+#define __pyx_n_u_order __pyx_string_tab[318]
+#define __pyx_n_u_out __pyx_string_tab[319]
+#define __pyx_n_u_overflow __pyx_string_tab[320]
+#define __pyx_n_u_overflow_dead_letters __pyx_string_tab[321]
+#define __pyx_n_u_overflow_head __pyx_string_tab[322]
+#define __pyx_n_u_p __pyx_string_tab[323]
+#define __pyx_n_u_partition __pyx_string_tab[324]
+#define __pyx_n_u_partitioner __pyx_string_tab[325]
+#define __pyx_n_u_partitions __pyx_string_tab[326]
+#define __pyx_n_u_parts __pyx_string_tab[327]
+#define __pyx_n_u_pattern __pyx_string_tab[328]
+#define __pyx_n_u_per_key __pyx_string_tab[329]
+#define __pyx_n_u_per_partition __pyx_string_tab[330]
+#define __pyx_n_u_pf __pyx_string_tab[331]
+#define __pyx_n_u_pop __pyx_string_tab[332]
+#define __pyx_n_u_popleft __pyx_string_tab[333]
+#define __pyx_n_u_pos __pyx_string_tab[334]
+#define __pyx_n_u_position __pyx_string_tab[335]
+#define __pyx_n_u_prefetch __pyx_string_tab[336]
+#define __pyx_n_u_prefetch_cap __pyx_string_tab[337]
+#define __pyx_n_u_producer __pyx_string_tab[338]
+#define __pyx_n_u_profile __pyx_string_tab[339]
+#define __pyx_n_u_publish __pyx_string_tab[340]
+#define __pyx_n_u_publish_rejected __pyx_string_tab[341]
+#define __pyx_n_u_published __pyx_string_tab[342]
+#define __pyx_n_u_pump __pyx_string_tab[343]
+#define __pyx_n_u_push __pyx_string_tab[344]
+#define __pyx_n_u_pushes_deliveries __pyx_string_tab[345]
+#define __pyx_n_u_qs __pyx_string_tab[346]
+#define __pyx_n_u_qttl __pyx_string_tab[347]
+#define __pyx_n_u_queue __pyx_string_tab[348]
+#define __pyx_n_u_ready __pyx_string_tab[349]
+#define __pyx_n_u_ready_n __pyx_string_tab[350]
+#define __pyx_n_u_reason __pyx_string_tab[351]
+#define __pyx_n_u_redrive __pyx_string_tab[352]
+#define __pyx_n_u_redriven __pyx_string_tab[353]
+#define __pyx_n_u_reject_action __pyx_string_tab[354]
+#define __pyx_n_u_reject_blocked __pyx_string_tab[355]
+#define __pyx_n_u_reject_lease __pyx_string_tab[356]
+#define __pyx_n_u_reject_over __pyx_string_tab[357]
+#define __pyx_n_u_reject_publish __pyx_string_tab[358]
+#define __pyx_n_u_reject_publish_over __pyx_string_tab[359]
+#define __pyx_n_u_reject_publish_resume_pct __pyx_string_tab[360]
+#define __pyx_n_u_reject_resume __pyx_string_tab[361]
+#define __pyx_n_u_reject_stays __pyx_string_tab[362]
+#define __pyx_n_u_rejected __pyx_string_tab[363]
+#define __pyx_n_u_rejected_publishes __pyx_string_tab[364]
+#define __pyx_n_u_remove __pyx_string_tab[365]
+#define __pyx_n_u_requeue __pyx_string_tab[366]
+#define __pyx_n_u_requeue_position __pyx_string_tab[367]
+#define __pyx_n_u_restart __pyx_string_tab[368]
+#define __pyx_n_u_retention_count __pyx_string_tab[369]
+#define __pyx_n_u_retention_ns __pyx_string_tab[370]
+#define __pyx_n_u_return __pyx_string_tab[371]
+#define __pyx_n_u_return_message __pyx_string_tab[372]
+#define __pyx_n_u_returned __pyx_string_tab[373]
+#define __pyx_n_u_reversed __pyx_string_tab[374]
+#define __pyx_n_u_rounds __pyx_string_tab[375]
+#define __pyx_n_u_routed __pyx_string_tab[376]
+#define __pyx_n_u_router __pyx_string_tab[377]
+#define __pyx_n_u_rt __pyx_string_tab[378]
+#define __pyx_n_u_s __pyx_string_tab[379]
+#define __pyx_n_u_seen __pyx_string_tab[380]
+#define __pyx_n_u_self __pyx_string_tab[381]
+#define __pyx_n_u_send __pyx_string_tab[382]
+#define __pyx_n_u_session_timeout_ns __pyx_string_tab[383]
+#define __pyx_n_u_set_available __pyx_string_tab[384]
+#define __pyx_n_u_setdefault __pyx_string_tab[385]
+#define __pyx_n_u_sid __pyx_string_tab[386]
+#define __pyx_n_u_single_active __pyx_string_tab[387]
+#define __pyx_n_u_start_from __pyx_string_tab[388]
+#define __pyx_n_u_state __pyx_string_tab[389]
+#define __pyx_n_u_states_2 __pyx_string_tab[390]
+#define __pyx_n_u_staticmethod __pyx_string_tab[391]
+#define __pyx_n_u_stats __pyx_string_tab[392]
+#define __pyx_n_u_stays_pending __pyx_string_tab[393]
+#define __pyx_n_u_stored __pyx_string_tab[394]
+#define __pyx_n_u_str __pyx_string_tab[395]
+#define __pyx_n_u_sub __pyx_string_tab[396]
+#define __pyx_n_u_subs_2 __pyx_string_tab[397]
+#define __pyx_n_u_subscribe __pyx_string_tab[398]
+#define __pyx_n_u_subscriber __pyx_string_tab[399]
+#define __pyx_n_u_subscription_stats __pyx_string_tab[400]
+#define __pyx_n_u_sum __pyx_string_tab[401]
+#define __pyx_n_u_t __pyx_string_tab[402]
+#define __pyx_n_u_tail __pyx_string_tab[403]
+#define __pyx_n_u_take_oldest __pyx_string_tab[404]
+#define __pyx_n_u_target __pyx_string_tab[405]
+#define __pyx_n_u_targets __pyx_string_tab[406]
+#define __pyx_n_u_throw __pyx_string_tab[407]
+#define __pyx_n_u_time_unit_ns __pyx_string_tab[408]
+#define __pyx_n_u_to __pyx_string_tab[409]
+#define __pyx_n_u_topic __pyx_string_tab[410]
+#define __pyx_n_u_topic_states __pyx_string_tab[411]
+#define __pyx_n_u_total __pyx_string_tab[412]
+#define __pyx_n_u_ttl __pyx_string_tab[413]
+#define __pyx_n_u_ttl_ns __pyx_string_tab[414]
+#define __pyx_n_u_ttl_seen __pyx_string_tab[415]
+#define __pyx_n_u_type __pyx_string_tab[416]
+#define __pyx_n_u_unavailable __pyx_string_tab[417]
+#define __pyx_n_u_unavailable_rejects __pyx_string_tab[418]
+#define __pyx_n_u_unbind __pyx_string_tab[419]
+#define __pyx_n_u_unordered __pyx_string_tab[420]
+#define __pyx_n_u_unroutable __pyx_string_tab[421]
+#define __pyx_n_u_unsubscribe __pyx_string_tab[422]
+#define __pyx_n_u_value __pyx_string_tab[423]
+#define __pyx_n_u_values __pyx_string_tab[424]
+#define __pyx_n_u_via __pyx_string_tab[425]
+#define __pyx_n_u_whole_units __pyx_string_tab[426]
+#define __pyx_n_u_window_ends __pyx_string_tab[427]
+#define __pyx_kp_b_iso88591_A_2Q_2Yb_Rr_r __pyx_string_tab[428]
+#define __pyx_kp_b_iso88591_A_Yl_Xdde_1_k_KvRz_SUUV_Bl_QSST __pyx_string_tab[429]
+#define __pyx_kp_b_iso88591_A_a_4q_Zt9A_4t1_1_L_d_gRq_a_D_q __pyx_string_tab[430]
 #define __pyx_kp_b_iso88591_A_9JlRS_9D_HA_T_T_4q_3c_Q_DAT_at __pyx_string_tab[431]
 #define __pyx_kp_b_iso88591_A_Q_D_RvS_3a_6_6_T_A __pyx_string_tab[432]
 #define __pyx_kp_b_iso88591_q __pyx_string_tab[433]
 #define __pyx_kp_b_iso88591_a_4_T_1_F_j_q_r_gQ_4z_1_BfCq_d __pyx_string_tab[434]
-#define __pyx_kp_b_iso88591_a_4q_Zt9A_4t1_1_L_d_gRq_a_D_q_4 __pyx_string_tab[435]
-#define __pyx_kp_b_iso88591_0C___r_5_83e3a_4y_b_U_A_5_1_hgR __pyx_string_tab[436]
-#define __pyx_kp_b_iso88591_1AAXXeef_Rq_s_HAS_4q_D_j_69LA_t __pyx_string_tab[437]
-#define __pyx_kp_b_iso88591_4r_2_1_a_ha_q_s_HAQ_q_q __pyx_string_tab[438]
-#define __pyx_kp_b_iso88591_81_q_AT_at_WA_JfA_4uHAYc_Yc_EWW __pyx_string_tab[439]
-#define __pyx_kp_b_iso88591_9M_b_Cwb_t3e3b_b_IQe4uCq __pyx_string_tab[440]
-#define __pyx_kp_b_iso88591_Ym1_T_1_2XS_ARq_q_IQa_axq __pyx_string_tab[441]
-#define __pyx_kp_b_iso88591_b_z_q_D_z_XXccddffmmn_c_33aq_S __pyx_string_tab[442]
-#define __pyx_kp_b_iso88591_5U_BXXY_T_1_Rq_3c_A_a___A_E_q_Q __pyx_string_tab[443]
-#define __pyx_kp_b_iso88591_I_66I_Sbbc_c_r_5_uE_S_S_Rq_b_4w __pyx_string_tab[444]
-#define __pyx_kp_b_iso88591_M_1_d_D_4wa_s_s_AZq_D_Qhl_A_q_A __pyx_string_tab[445]
-#define __pyx_kp_b_iso88591_XQ_T_1_2U_4_1_XQa_4q_q_L_2Q_32Q __pyx_string_tab[446]
-#define __pyx_kp_b_iso88591_y_Q_T_1_2XS_ARq_q __pyx_string_tab[447]
-#define __pyx_kp_b_iso88591_QXXY_z9LL_a_4A_T_1_9G1_A_0_1EQd __pyx_string_tab[448]
-#define __pyx_kp_b_iso88591_ha_t6_Qa __pyx_string_tab[449]
-#define __pyx_kp_b_iso88591_i_81_r_fD_Qb_Cq_vU_t4q_T_3c_D_d __pyx_string_tab[450]
-#define __pyx_kp_b_iso88591_z_9_7_A_a_A_e1A_D_d_1_2S_1Kwa_Q __pyx_string_tab[451]
-#define __pyx_kp_b_iso88591_t6_c __pyx_string_tab[452]
-#define __pyx_kp_b_iso88591_1_N_1_d_G1_F_haq_q_a_2U_Rt7_G1E __pyx_string_tab[453]
-#define __pyx_kp_b_iso88591_I_K1_A_2V3a_ARq_q_T_gQ_IQ __pyx_string_tab[454]
-#define __pyx_kp_b_iso88591_T_1_2T_IT_1Be2_PRRS_q_4z_d_V2 __pyx_string_tab[455]
+#define __pyx_kp_b_iso88591_0C___r_5_83e3a_4y_b_U_A_5_1_hgR __pyx_string_tab[435]
+#define __pyx_kp_b_iso88591_1AAXXeef_Rq_s_HAS_4q_D_j_69LA_t __pyx_string_tab[436]
+#define __pyx_kp_b_iso88591_4r_2_1_a_ha_q_s_HAQ_q_q __pyx_string_tab[437]
+#define __pyx_kp_b_iso88591_81_q_AT_at_WA_JfA_4uHAYc_Yc_EWW __pyx_string_tab[438]
+#define __pyx_kp_b_iso88591_9M_b_Cwb_t3e3b_b_IQe4uCq __pyx_string_tab[439]
+#define __pyx_kp_b_iso88591_Ym1_T_1_2XS_ARq_q_IQa_axq __pyx_string_tab[440]
+#define __pyx_kp_b_iso88591_b_z_q_D_z_XXccddffmmn_c_33aq_S __pyx_string_tab[441]
+#define __pyx_kp_b_iso88591_5U_BXXY_T_1_Rq_3c_A_a___A_E_q_Q __pyx_string_tab[442]
+#define __pyx_kp_b_iso88591_I_66I_Sbbc_c_r_5_uE_S_S_Rq_b_4w __pyx_string_tab[443]
+#define __pyx_kp_b_iso88591_M_1_d_D_4wa_s_s_AZq_D_Qhl_A_q_A __pyx_string_tab[444]
+#define __pyx_kp_b_iso88591_XQ_T_1_2U_4_1_XQa_4q_q_L_2Q_32Q __pyx_string_tab[445]
+#define __pyx_kp_b_iso88591_y_Q_T_1_2XS_ARq_q __pyx_string_tab[446]
+#define __pyx_kp_b_iso88591_QXXY_z9LL_a_4A_T_1_9G1_A_0_1EQd __pyx_string_tab[447]
+#define __pyx_kp_b_iso88591_ha_t6_Qa __pyx_string_tab[448]
+#define __pyx_kp_b_iso88591_i_81_r_fD_Qb_Cq_vU_t4q_T_3c_D_d __pyx_string_tab[449]
+#define __pyx_kp_b_iso88591_z_9_7_A_a_A_e1A_D_d_1_2S_1Kwa_Q __pyx_string_tab[450]
+#define __pyx_kp_b_iso88591_t6_c __pyx_string_tab[451]
+#define __pyx_kp_b_iso88591_1_N_1_d_G1_F_haq_q_a_2U_Rt7_G1E __pyx_string_tab[452]
+#define __pyx_kp_b_iso88591_I_K1_A_2V3a_ARq_q_T_gQ_IQ __pyx_string_tab[453]
+#define __pyx_kp_b_iso88591_T_1_2T_IT_1Be2_PRRS_q_4z_d_V2 __pyx_string_tab[454]
 #define __pyx_int_0 __pyx_number_tab[0]
 #define __pyx_int_1 __pyx_number_tab[1]
 #define __pyx_int_64 __pyx_number_tab[2]
@@ -4007,6 +4043,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats);
   Py_CLEAR(clear_module_state->__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr);
@@ -4016,7 +4053,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<9; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<27; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<456; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<455; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<4; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -4050,6 +4087,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats);
   Py_VISIT(traverse_module_state->__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr);
@@ -4059,7 +4097,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<9; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<27; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<456; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<455; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<4; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -6961,7 +6999,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_8set_available(CYTHON_UN
  *                     for g in ch.log.groups.values():
  *                         self._dirty[g] = None             # <<<<<<<<<<<<<<
  * 
- *     @cython.locals(msg=Message, qs=QueueState, e=Entry)
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)
 */
           __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 232, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
@@ -7020,7 +7058,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_8set_available(CYTHON_UN
 /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -7042,7 +7080,7 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
+  struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self = 0;
   PyObject *__pyx_v_now = 0;
   PyObject *__pyx_v_channel = 0;
   struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg = 0;
@@ -7121,7 +7159,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       }
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_int_0)));
     }
-    __pyx_v_self = values[0];
+    __pyx_v_self = ((struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *)values[0]);
     __pyx_v_now = values[1];
     __pyx_v_channel = values[2];
     __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)values[3]);
@@ -7140,6 +7178,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState, 1, "self", 0))) __PYX_ERR(0, 235, __pyx_L1_error)
   if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_msg), __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message, 1, "msg", 0))) __PYX_ERR(0, 235, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_4core_6broker_6Broker_10publish(__pyx_self, __pyx_v_self, __pyx_v_now, __pyx_v_channel, __pyx_v_msg, __pyx_v_delay_ns);
 
@@ -7160,7 +7199,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_channel, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_delay_ns) {
+static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_channel, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_delay_ns) {
   struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs = 0;
   struct __pyx_obj_6evtool_4core_6queues_Entry *__pyx_v_e = 0;
   PyObject *__pyx_v_ch = NULL;
@@ -7173,15 +7212,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
   PyObject *__pyx_t_4 = NULL;
   PyObject *__pyx_t_5 = NULL;
   PyObject *__pyx_t_6 = NULL;
-  PyObject *__pyx_t_7 = NULL;
-  size_t __pyx_t_8;
+  size_t __pyx_t_7;
+  PyObject *__pyx_t_8 = NULL;
   PyObject *__pyx_t_9 = NULL;
   PyObject *__pyx_t_10[4];
   Py_ssize_t __pyx_t_11;
   int __pyx_t_12;
   PyObject *__pyx_t_13 = NULL;
-  int __pyx_t_14;
+  PyObject *__pyx_t_14 = NULL;
   int __pyx_t_15;
+  int __pyx_t_16;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -7204,13 +7244,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_profile); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 237, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->profile, __pyx_mstate_global->__pyx_n_u_time_unit_ns); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_time_unit_ns); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 237, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 237, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 237, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   __pyx_t_1 = __pyx_t_2;
 
@@ -7225,37 +7262,34 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         ch = self._channels.get(channel)
  *         if ch is None:
 */
-    __pyx_t_3 = NULL;
+    __pyx_t_4 = NULL;
     __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_whole_units); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 238, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_profile); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 238, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->profile, __pyx_mstate_global->__pyx_n_u_time_unit_ns); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 238, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_time_unit_ns); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 238, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_8 = 1;
+    __pyx_t_7 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_3);
+      __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_5);
+      assert(__pyx_t_4);
       PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_3);
+      __Pyx_INCREF(__pyx_t_4);
       __Pyx_INCREF(__pyx__function);
       __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-      __pyx_t_8 = 0;
+      __pyx_t_7 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_3, __pyx_v_delay_ns, __pyx_t_7};
-      __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_8, (3-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_delay_ns, __pyx_t_6};
+      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 238, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 238, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF_SET(__pyx_v_delay_ns, __pyx_t_4);
-    __pyx_t_4 = 0;
+    __Pyx_DECREF_SET(__pyx_v_delay_ns, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":237
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
@@ -7273,21 +7307,18 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         if ch is None:
  *             raise KeyError(f"unknown channel {channel!r}; declared: {', '.join(self._channels) or '(none)'}")
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 239, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_5 = __pyx_t_7;
+  __pyx_t_5 = __pyx_v_self->_channels;
   __Pyx_INCREF(__pyx_t_5);
-  __pyx_t_8 = 0;
+  __pyx_t_7 = 0;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_channel};
-    __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 239, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 239, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_v_ch = __pyx_t_4;
-  __pyx_t_4 = 0;
+  __pyx_v_ch = __pyx_t_3;
+  __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":240
  *             delay_ns = whole_units(delay_ns, self.profile.time_unit_ns)
@@ -7307,31 +7338,31 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         if not self._available:
  *             ch.unavailable_rejects += 1
 */
-    __pyx_t_7 = NULL;
-    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_channel), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 241, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 241, __pyx_L1_error)
+    __pyx_t_5 = NULL;
+    __pyx_t_6 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_channel), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 241, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_9 = PyUnicode_Join(__pyx_mstate_global->__pyx_kp_u__3, __pyx_t_6); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 241, __pyx_L1_error)
+    __pyx_t_8 = __pyx_v_self->_channels;
+    __Pyx_INCREF(__pyx_t_8);
+    __pyx_t_9 = PyUnicode_Join(__pyx_mstate_global->__pyx_kp_u__3, __pyx_t_8); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 241, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 241, __pyx_L1_error)
     if (!__pyx_t_1) {
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     } else {
       __Pyx_INCREF(__pyx_t_9);
-      __pyx_t_3 = __pyx_t_9;
+      __pyx_t_4 = __pyx_t_9;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       goto __pyx_L7_bool_binop_done;
     }
     __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u_none_2);
-    __pyx_t_3 = __pyx_mstate_global->__pyx_kp_u_none_2;
+    __pyx_t_4 = __pyx_mstate_global->__pyx_kp_u_none_2;
     __pyx_L7_bool_binop_done:;
-    __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_3, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 241, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_4, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 241, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_t_10[0] = __pyx_mstate_global->__pyx_kp_u_unknown_channel;
-    __pyx_t_10[1] = __pyx_t_5;
+    __pyx_t_10[1] = __pyx_t_6;
     __pyx_t_10[2] = __pyx_mstate_global->__pyx_kp_u_declared;
     __pyx_t_10[3] = __pyx_t_9;
     __pyx_t_11 = 28;
@@ -7342,22 +7373,22 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
     #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
     __pyx_t_12 |= __Pyx_PyUnicode_KIND_04(__pyx_t_10[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_10[3]);
     #endif
-    __pyx_t_3 = __Pyx_PyUnicode_Join(__pyx_t_10, 4, __pyx_t_11, __pyx_t_12);
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 241, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __pyx_t_4 = __Pyx_PyUnicode_Join(__pyx_t_10, 4, __pyx_t_11, __pyx_t_12);
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 241, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __pyx_t_8 = 1;
+    __pyx_t_7 = 1;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_t_3};
-      __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_KeyError)), __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 241, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_t_4};
+      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_KeyError)), __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 241, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_Raise(__pyx_t_4, 0, 0, 0);
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_Raise(__pyx_t_3, 0, 0, 0);
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __PYX_ERR(0, 241, __pyx_L1_error)
 
     /* "evtool/core/broker.py":240
@@ -7376,10 +7407,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             ch.unavailable_rejects += 1
  *             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_available_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 242, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 242, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_available); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 242, __pyx_L1_error)
   __pyx_t_2 = (!__pyx_t_1);
 
 
@@ -7393,13 +7421,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
  *                        {"reason": "broker_unavailable"})
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 243, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_t_4, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 243, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 243, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects, __pyx_t_3) < (0)) __PYX_ERR(0, 243, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 243, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects, __pyx_t_4) < (0)) __PYX_ERR(0, 243, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
     /* "evtool/core/broker.py":244
  *         if not self._available:
@@ -7408,8 +7436,8 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *                        {"reason": "broker_unavailable"})
  *             return False
 */
-    __pyx_t_4 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_3 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_3);
 
     /* "evtool/core/broker.py":245
  *             ch.unavailable_rejects += 1
@@ -7418,19 +7446,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             return False
  *         if ch.dedup_window is not None:
 */
-    __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 245, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_broker_unavailable) < (0)) __PYX_ERR(0, 245, __pyx_L1_error)
-    __pyx_t_8 = 0;
+    __pyx_t_5 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 245, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_broker_unavailable) < (0)) __PYX_ERR(0, 245, __pyx_L1_error)
+    __pyx_t_7 = 0;
     {
-      PyObject *__pyx_callargs[9] = {__pyx_t_4, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_publish_rejected, ((PyObject *)__pyx_v_msg), __pyx_v_channel, __pyx_v_msg->producer, Py_None, __pyx_mstate_global->__pyx_int_0, __pyx_t_7};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_8, (9-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 244, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      PyObject *__pyx_callargs[9] = {__pyx_t_3, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_publish_rejected, ((PyObject *)__pyx_v_msg), __pyx_v_channel, __pyx_v_msg->producer, Py_None, __pyx_mstate_global->__pyx_int_0, __pyx_t_5};
+      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_7, (9-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 244, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
     }
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
     /* "evtool/core/broker.py":246
  *             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
@@ -7466,10 +7494,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             # Only a message that carries a dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId) can be
  *             # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_window); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 247, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = (__pyx_t_3 != Py_None);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_window); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 247, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = (__pyx_t_4 != Py_None);
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_2) {
 
 
@@ -7480,10 +7508,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             if did is None and ch.content_dedup:
  *                 did = content_dedup_id(msg.payload)
 */
-    __pyx_t_3 = __pyx_v_msg->dedup_id;
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_v_did = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_t_4 = __pyx_v_msg->dedup_id;
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_v_did = __pyx_t_4;
+    __pyx_t_4 = 0;
 
     /* "evtool/core/broker.py":251
  *             # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
@@ -7501,10 +7529,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
 
       goto __pyx_L12_bool_binop_done;
     }
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_content_dedup); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 251, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 251, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_content_dedup); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 251, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 251, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
     __pyx_t_2 = __pyx_t_1;
 
@@ -7519,31 +7547,31 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             if did is not None and self._duplicate(now, ch, msg, did):
  *                 return True
 */
-      __pyx_t_7 = NULL;
-      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_content_dedup_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 252, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_8 = 1;
+      __pyx_t_5 = NULL;
+      __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_content_dedup_id); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 252, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __pyx_t_7 = 1;
       #if CYTHON_UNPACK_METHODS
-      if (unlikely(PyMethod_Check(__pyx_t_4))) {
-        __pyx_t_7 = PyMethod_GET_SELF(__pyx_t_4);
-        assert(__pyx_t_7);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
-        __Pyx_INCREF(__pyx_t_7);
+      if (unlikely(PyMethod_Check(__pyx_t_3))) {
+        __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_3);
+        assert(__pyx_t_5);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+        __Pyx_INCREF(__pyx_t_5);
         __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
-        __pyx_t_8 = 0;
+        __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+        __pyx_t_7 = 0;
       }
       #endif
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_msg->payload};
-        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 252, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_3);
+        PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_msg->payload};
+        __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 252, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_4);
       }
-      __Pyx_DECREF_SET(__pyx_v_did, __pyx_t_3);
-      __pyx_t_3 = 0;
+      __Pyx_DECREF_SET(__pyx_v_did, __pyx_t_4);
+      __pyx_t_4 = 0;
 
       /* "evtool/core/broker.py":251
  *             # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
@@ -7570,18 +7598,18 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
 
       goto __pyx_L15_bool_binop_done;
     }
-    __pyx_t_4 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_8 = 0;
+    __pyx_t_3 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_7 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_4, __pyx_v_now, __pyx_v_ch, ((PyObject *)__pyx_v_msg), __pyx_v_did};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_duplicate, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 253, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      PyObject *__pyx_callargs[5] = {__pyx_t_3, __pyx_v_now, __pyx_v_ch, ((PyObject *)__pyx_v_msg), __pyx_v_did};
+      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_duplicate, __pyx_callargs+__pyx_t_7, (5-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 253, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 253, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 253, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
     __pyx_t_2 = __pyx_t_1;
 
@@ -7632,13 +7660,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         if ch.kind != "log":
  *             self._sink(_new(TraceEvent, (now, "published", msg.id, channel, msg.producer, None, msg.key, 0,
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 255, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 255, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 255, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published, __pyx_t_4) < (0)) __PYX_ERR(0, 255, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_t_4, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 255, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published, __pyx_t_3) < (0)) __PYX_ERR(0, 255, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":256
  *                 return True
@@ -7647,10 +7675,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             self._sink(_new(TraceEvent, (now, "published", msg.id, channel, msg.producer, None, msg.key, 0,
  *                                          msg.tag, None)))
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 256, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_log, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 256, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_log, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 256, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_2) {
 
 
@@ -7661,13 +7689,14 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *                                          msg.tag, None)))
  *         qs = ch.qs
 */
-    __pyx_t_3 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_9 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 257, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 257, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
+    __pyx_t_4 = NULL;
+    __Pyx_INCREF(__pyx_v_self->_sink);
+    __pyx_t_5 = __pyx_v_self->_sink; 
+    __pyx_t_6 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 257, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
+    __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 257, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_13);
 
     /* "evtool/core/broker.py":258
  *         if ch.kind != "log":
@@ -7676,70 +7705,82 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         qs = ch.qs
  *         if (qs is not None and not delay_ns and qs.capacity is None and qs.ttl_ns is None and msg.ttl_ns is None
 */
-    __pyx_t_13 = PyTuple_New(10); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 257, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
+    __pyx_t_14 = PyTuple_New(10); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 257, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_14);
     __Pyx_INCREF(__pyx_v_now);
     __Pyx_GIVEREF(__pyx_v_now);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_published);
     __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_published);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_mstate_global->__pyx_n_u_published) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_mstate_global->__pyx_n_u_published) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->id);
     __Pyx_GIVEREF(__pyx_v_msg->id);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_msg->id) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_v_msg->id) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_channel);
     __Pyx_GIVEREF(__pyx_v_channel);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_v_channel) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_v_channel) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->producer);
     __Pyx_GIVEREF(__pyx_v_msg->producer);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, __pyx_v_msg->producer) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 4, __pyx_v_msg->producer) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 5, Py_None) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 5, Py_None) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->key);
     __Pyx_GIVEREF(__pyx_v_msg->key);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 6, __pyx_v_msg->key) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 6, __pyx_v_msg->key) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
     __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 7, __pyx_mstate_global->__pyx_int_0) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 7, __pyx_mstate_global->__pyx_int_0) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->tag);
     __Pyx_GIVEREF(__pyx_v_msg->tag);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 8, __pyx_v_msg->tag) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 8, __pyx_v_msg->tag) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 9, Py_None) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
-    __pyx_t_8 = 1;
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 9, Py_None) != (0)) __PYX_ERR(0, 257, __pyx_L1_error);
+    __pyx_t_7 = 1;
     #if CYTHON_UNPACK_METHODS
-    if (unlikely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_9 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_9);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_9);
+    if (unlikely(PyMethod_Check(__pyx_t_8))) {
+      __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_8);
+      assert(__pyx_t_6);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_8);
+      __Pyx_INCREF(__pyx_t_6);
       __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
-      __pyx_t_8 = 0;
+      __Pyx_DECREF_SET(__pyx_t_8, __pyx__function);
+      __pyx_t_7 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_9, __pyx_t_6, __pyx_t_13};
-      __pyx_t_7 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_8, (3-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_t_13, __pyx_t_14};
+      __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_8, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 257, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_7);
+      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 257, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
     }
-    __pyx_t_8 = 0;
+    __pyx_t_7 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_5))) {
+      __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_5);
+      assert(__pyx_t_4);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
+      __Pyx_INCREF(__pyx_t_4);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+      __pyx_t_7 = 0;
+    }
+    #endif
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_t_7};
-      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_sink, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 257, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_t_9};
+      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 257, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":256
  *                 return True
@@ -7757,11 +7798,11 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         if (qs is not None and not delay_ns and qs.capacity is None and qs.ttl_ns is None and msg.ttl_ns is None
  *                 and not qs.grouped):
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 259, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (!(likely(((__pyx_t_4) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_4, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_QueueState))))) __PYX_ERR(0, 259, __pyx_L1_error)
-  __pyx_v_qs = ((struct __pyx_obj_6evtool_4core_6queues_QueueState *)__pyx_t_4);
-  __pyx_t_4 = 0;
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 259, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_QueueState))))) __PYX_ERR(0, 259, __pyx_L1_error)
+  __pyx_v_qs = ((struct __pyx_obj_6evtool_4core_6queues_QueueState *)__pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":260
  *                                          msg.tag, None)))
@@ -7780,32 +7821,32 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
     goto __pyx_L19_bool_binop_done;
   }
   __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_delay_ns); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 260, __pyx_L1_error)
-  __pyx_t_14 = (!__pyx_t_1);
+  __pyx_t_15 = (!__pyx_t_1);
 
 
-  if (__pyx_t_14) {
+  if (__pyx_t_15) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_14;
+    __pyx_t_2 = __pyx_t_15;
 
     goto __pyx_L19_bool_binop_done;
   }
-  __pyx_t_14 = (__pyx_v_qs->capacity == Py_None);
-  if (__pyx_t_14) {
+  __pyx_t_15 = (__pyx_v_qs->capacity == Py_None);
+  if (__pyx_t_15) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_14;
+    __pyx_t_2 = __pyx_t_15;
 
     goto __pyx_L19_bool_binop_done;
   }
-  __pyx_t_14 = (__pyx_v_qs->ttl_ns == Py_None);
-  if (__pyx_t_14) {
+  __pyx_t_15 = (__pyx_v_qs->ttl_ns == Py_None);
+  if (__pyx_t_15) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_14;
+    __pyx_t_2 = __pyx_t_15;
 
     goto __pyx_L19_bool_binop_done;
   }
@@ -7817,20 +7858,20 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             # The common case of _into -> _enqueue -> QueueState.push, inlined (no TTL, capacity, delay or
  *             # group: nothing to emit, hint or evict): three calls fewer per message.
 */
-  __pyx_t_14 = (__pyx_v_msg->ttl_ns == Py_None);
-  if (__pyx_t_14) {
+  __pyx_t_15 = (__pyx_v_msg->ttl_ns == Py_None);
+  if (__pyx_t_15) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_14;
+    __pyx_t_2 = __pyx_t_15;
 
     goto __pyx_L19_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_qs), __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 261, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_14 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_14 < 0))) __PYX_ERR(0, 261, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_1 = (!__pyx_t_14);
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_qs), __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 261, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_15 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_15 < 0))) __PYX_ERR(0, 261, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_1 = (!__pyx_t_15);
 
 
 
@@ -7855,17 +7896,17 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             qs.enqueued += 1
  *             e.pos = qs.next_pos
 */
-    __pyx_t_7 = NULL;
-    __pyx_t_8 = 1;
+    __pyx_t_5 = NULL;
+    __pyx_t_7 = 1;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_7, ((PyObject *)__pyx_v_msg), ((PyObject *)__pyx_v_qs), Py_None, Py_None};
-      __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_Entry, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 264, __pyx_L1_error)
-      __Pyx_GOTREF((PyObject *)__pyx_t_4);
+      PyObject *__pyx_callargs[5] = {__pyx_t_5, ((PyObject *)__pyx_v_msg), ((PyObject *)__pyx_v_qs), Py_None, Py_None};
+      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_Entry, __pyx_callargs+__pyx_t_7, (5-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 264, __pyx_L1_error)
+      __Pyx_GOTREF((PyObject *)__pyx_t_3);
     }
-    __pyx_v_e = ((struct __pyx_obj_6evtool_4core_6queues_Entry *)__pyx_t_4);
-    __pyx_t_4 = 0;
+    __pyx_v_e = ((struct __pyx_obj_6evtool_4core_6queues_Entry *)__pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":265
  *             # group: nothing to emit, hint or evict): three calls fewer per message.
@@ -7874,12 +7915,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             e.pos = qs.next_pos
  *             qs.next_pos += 1
 */
-    __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_v_qs->enqueued, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 265, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_GIVEREF(__pyx_t_4);
+    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_qs->enqueued, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 265, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_qs->enqueued);
-    __Pyx_DECREF_SET(__pyx_v_qs->enqueued, __pyx_t_4);
-    __pyx_t_4 = 0;
+    __Pyx_DECREF_SET(__pyx_v_qs->enqueued, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":266
  *             e = Entry(msg, qs, None, None)
@@ -7888,12 +7929,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             qs.next_pos += 1
  *             qs.ready.append(e)
 */
-    __pyx_t_4 = __pyx_v_qs->next_pos;
-    __Pyx_INCREF(__pyx_t_4);
-    __Pyx_GIVEREF(__pyx_t_4);
+    __pyx_t_3 = __pyx_v_qs->next_pos;
+    __Pyx_INCREF(__pyx_t_3);
+    __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_e->pos);
-    __Pyx_DECREF_SET(__pyx_v_e->pos, __pyx_t_4);
-    __pyx_t_4 = 0;
+    __Pyx_DECREF_SET(__pyx_v_e->pos, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":267
  *             qs.enqueued += 1
@@ -7902,12 +7943,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             qs.ready.append(e)
  *             qs.ready_n += 1
 */
-    __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_v_qs->next_pos, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 267, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_GIVEREF(__pyx_t_4);
+    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_qs->next_pos, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 267, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_qs->next_pos);
-    __Pyx_DECREF_SET(__pyx_v_qs->next_pos, __pyx_t_4);
-    __pyx_t_4 = 0;
+    __Pyx_DECREF_SET(__pyx_v_qs->next_pos, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":268
  *             e.pos = qs.next_pos
@@ -7916,7 +7957,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             qs.ready_n += 1
  *             self._dirty[qs] = None
 */
-    __pyx_t_15 = __Pyx_PyObject_Append(__pyx_v_qs->ready, ((PyObject *)__pyx_v_e)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_16 = __Pyx_PyObject_Append(__pyx_v_qs->ready, ((PyObject *)__pyx_v_e)); if (unlikely(__pyx_t_16 == ((int)-1))) __PYX_ERR(0, 268, __pyx_L1_error)
 
 
     /* "evtool/core/broker.py":269
@@ -7926,12 +7967,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             self._dirty[qs] = None
  *             return True
 */
-    __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_v_qs->ready_n, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 269, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_GIVEREF(__pyx_t_4);
+    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_qs->ready_n, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 269, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_qs->ready_n);
-    __Pyx_DECREF_SET(__pyx_v_qs->ready_n, __pyx_t_4);
-    __pyx_t_4 = 0;
+    __Pyx_DECREF_SET(__pyx_v_qs->ready_n, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":270
  *             qs.ready.append(e)
@@ -7940,10 +7981,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             return True
  *         return self._into(now, ch, msg, delay_ns, None)
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 270, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    if (unlikely((PyObject_SetItem(__pyx_t_4, ((PyObject *)__pyx_v_qs), Py_None) < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    if (unlikely((PyObject_SetItem(__pyx_v_self->_dirty, ((PyObject *)__pyx_v_qs), Py_None) < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
 
     /* "evtool/core/broker.py":271
  *             qs.ready_n += 1
@@ -7979,31 +8017,31 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  * 
  *     def _duplicate(self, now: int, ch: Channel, msg: Message, did: str) -> bool:
 */
-  __pyx_t_7 = __pyx_v_self;
-  __Pyx_INCREF(__pyx_t_7);
-  __pyx_t_8 = 0;
+  __pyx_t_5 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_5);
+  __pyx_t_7 = 0;
   {
-    PyObject *__pyx_callargs[6] = {__pyx_t_7, __pyx_v_now, __pyx_v_ch, ((PyObject *)__pyx_v_msg), __pyx_v_delay_ns, Py_None};
-    __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_into, __pyx_callargs+__pyx_t_8, (6-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 272, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    PyObject *__pyx_callargs[6] = {__pyx_t_5, __pyx_v_now, __pyx_v_ch, ((PyObject *)__pyx_v_msg), __pyx_v_delay_ns, Py_None};
+    __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_into, __pyx_callargs+__pyx_t_7, (6-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
   {
     PyObject *__pyx_temp;
     {
       __pyx_temp = __pyx_r;
-      __pyx_r = __pyx_t_4;
+      __pyx_r = __pyx_t_3;
     }
     __Pyx_XDECREF(__pyx_temp);
   }
-  __pyx_t_4 = 0;
+  __pyx_t_3 = 0;
   goto __pyx_L0;
 
   /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -8014,9 +8052,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
   __Pyx_XDECREF(__pyx_t_4);
   __Pyx_XDECREF(__pyx_t_5);
   __Pyx_XDECREF(__pyx_t_6);
-  __Pyx_XDECREF(__pyx_t_7);
+  __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_9);
   __Pyx_XDECREF(__pyx_t_13);
+  __Pyx_XDECREF(__pyx_t_14);
   __Pyx_AddTraceback("evtool.core.broker.Broker.publish", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -15077,9 +15116,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_34unsubscribe(CYTHON_UNU
 /* "evtool/core/broker.py":552
  * 
  *     # -------------------------------------------------------------- pump
- *     def pump(self, now: int) -> list[Delivery]:             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState)             # <<<<<<<<<<<<<<
+ *     def pump(self, now: int) -> list[Delivery]:
  *         """Every delivery that can be made now, within each subscriber's prefetch credit."""
- *         out: list[Delivery] = []
 */
 
 /* Python wrapper */
@@ -15099,7 +15138,7 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
+  struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self = 0;
   PyObject *__pyx_v_now = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
@@ -15150,7 +15189,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
       if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 552, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
+    __pyx_v_self = ((struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *)values[0]);
     __pyx_v_now = values[1];
   }
   goto __pyx_L6_skip;
@@ -15166,17 +15205,27 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState, 1, "self", 0))) __PYX_ERR(0, 553, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_4core_6broker_6Broker_36pump(__pyx_self, __pyx_v_self, __pyx_v_now);
 
   /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now) {
+static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now) {
   PyObject *__pyx_v_out = NULL;
   PyObject *__pyx_v_rounds = NULL;
   PyObject *__pyx_v_dirty = NULL;
@@ -15186,59 +15235,56 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
   PyObject *__pyx_t_1 = NULL;
   int __pyx_t_2;
   PyObject *__pyx_t_3 = NULL;
-  int __pyx_t_4;
-  Py_ssize_t __pyx_t_5;
-  PyObject *(*__pyx_t_6)(PyObject *);
-  PyObject *__pyx_t_7 = NULL;
-  size_t __pyx_t_8;
+  PyObject *__pyx_t_4 = NULL;
+  int __pyx_t_5;
+  Py_ssize_t __pyx_t_6;
+  PyObject *(*__pyx_t_7)(PyObject *);
+  PyObject *__pyx_t_8 = NULL;
+  PyObject *__pyx_t_9 = NULL;
+  size_t __pyx_t_10;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("pump", 0);
 
-  /* "evtool/core/broker.py":554
+  /* "evtool/core/broker.py":555
  *     def pump(self, now: int) -> list[Delivery]:
  *         """Every delivery that can be made now, within each subscriber's prefetch credit."""
  *         out: list[Delivery] = []             # <<<<<<<<<<<<<<
  *         if self._early:
  *             out, self._early = self._early, out
 */
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 554, __pyx_L1_error)
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 555, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_out = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":555
+  /* "evtool/core/broker.py":556
  *         """Every delivery that can be made now, within each subscriber's prefetch credit."""
  *         out: list[Delivery] = []
  *         if self._early:             # <<<<<<<<<<<<<<
  *             out, self._early = self._early, out
  *         if not self._available:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_early); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 555, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 555, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->_early); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 556, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/core/broker.py":556
+    /* "evtool/core/broker.py":557
  *         out: list[Delivery] = []
  *         if self._early:
  *             out, self._early = self._early, out             # <<<<<<<<<<<<<<
  *         if not self._available:
  *             return out
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_early); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 556, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __pyx_v_out;
-    __Pyx_INCREF(__pyx_t_3);
-    __Pyx_DECREF_SET(__pyx_v_out, __pyx_t_1);
-    __pyx_t_1 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_early, __pyx_t_3) < (0)) __PYX_ERR(0, 556, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_3 = __pyx_v_self->_early;
+    __pyx_t_4 = __pyx_v_out;
+    __pyx_v_out = __pyx_t_3;
+    __pyx_t_3 = 0;
+    __pyx_v_self->_early = __pyx_t_4;
+    __pyx_t_4 = 0;
 
-    /* "evtool/core/broker.py":555
+    /* "evtool/core/broker.py":556
  *         """Every delivery that can be made now, within each subscriber's prefetch credit."""
  *         out: list[Delivery] = []
  *         if self._early:             # <<<<<<<<<<<<<<
@@ -15247,24 +15293,21 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/core/broker.py":557
+  /* "evtool/core/broker.py":558
  *         if self._early:
  *             out, self._early = self._early, out
  *         if not self._available:             # <<<<<<<<<<<<<<
  *             return out
  *         rounds = 0
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_available_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 557, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 557, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_4 = (!__pyx_t_2);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->_available); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 558, __pyx_L1_error)
+  __pyx_t_5 = (!__pyx_t_2);
 
 
-  if (__pyx_t_4) {
+  if (__pyx_t_5) {
 
 
-    /* "evtool/core/broker.py":558
+    /* "evtool/core/broker.py":559
  *             out, self._early = self._early, out
  *         if not self._available:
  *             return out             # <<<<<<<<<<<<<<
@@ -15282,7 +15325,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
     }
     goto __pyx_L0;
 
-    /* "evtool/core/broker.py":557
+    /* "evtool/core/broker.py":558
  *         if self._early:
  *             out, self._early = self._early, out
  *         if not self._available:             # <<<<<<<<<<<<<<
@@ -15291,7 +15334,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/core/broker.py":559
+  /* "evtool/core/broker.py":560
  *         if not self._available:
  *             return out
  *         rounds = 0             # <<<<<<<<<<<<<<
@@ -15301,16 +15344,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_rounds = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/core/broker.py":560
+  /* "evtool/core/broker.py":561
  *             return out
  *         rounds = 0
  *         self._pumping = True             # <<<<<<<<<<<<<<
  *         while self._dirty and rounds < 64:   # dead letters made while pumping are pumped too
  *             rounds += 1
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pumping, Py_True) < (0)) __PYX_ERR(0, 560, __pyx_L1_error)
+  __Pyx_INCREF(Py_True);
+  __Pyx_GIVEREF(Py_True);
+  __Pyx_GOTREF(__pyx_v_self->_pumping);
+  __Pyx_DECREF_SET(__pyx_v_self->_pumping, Py_True);
 
-  /* "evtool/core/broker.py":561
+  /* "evtool/core/broker.py":562
  *         rounds = 0
  *         self._pumping = True
  *         while self._dirty and rounds < 64:   # dead letters made while pumping are pumped too             # <<<<<<<<<<<<<<
@@ -15318,63 +15364,62 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
  *             dirty = self._dirty
 */
   while (1) {
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 561, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 561, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dirty); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 562, __pyx_L1_error)
     if (__pyx_t_2) {
 
     } else {
 
-      __pyx_t_4 = __pyx_t_2;
+      __pyx_t_5 = __pyx_t_2;
 
       goto __pyx_L7_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolLt_int_int(__pyx_v_rounds, __pyx_mstate_global->__pyx_int_64, Py_LT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 561, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolLt_int_int(__pyx_v_rounds, __pyx_mstate_global->__pyx_int_64, Py_LT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 562, __pyx_L1_error)
 
-    __pyx_t_4 = __pyx_t_2;
+    __pyx_t_5 = __pyx_t_2;
 
     __pyx_L7_bool_binop_done:;
 
-    if (!__pyx_t_4) break;
+    if (!__pyx_t_5) break;
 
-    /* "evtool/core/broker.py":562
+    /* "evtool/core/broker.py":563
  *         self._pumping = True
  *         while self._dirty and rounds < 64:   # dead letters made while pumping are pumped too
  *             rounds += 1             # <<<<<<<<<<<<<<
  *             dirty = self._dirty
  *             self._dirty = {}
 */
-    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_rounds, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 562, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF_SET(__pyx_v_rounds, ((PyObject*)__pyx_t_3));
-    __pyx_t_3 = 0;
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_rounds, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 563, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_DECREF_SET(__pyx_v_rounds, ((PyObject*)__pyx_t_1));
+    __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":563
+    /* "evtool/core/broker.py":564
  *         while self._dirty and rounds < 64:   # dead letters made while pumping are pumped too
  *             rounds += 1
  *             dirty = self._dirty             # <<<<<<<<<<<<<<
  *             self._dirty = {}
  *             for obj in dirty:
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 563, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_XDECREF_SET(__pyx_v_dirty, __pyx_t_3);
-    __pyx_t_3 = 0;
+    __pyx_t_1 = __pyx_v_self->_dirty;
+    __Pyx_INCREF(__pyx_t_1);
+    __Pyx_XDECREF_SET(__pyx_v_dirty, __pyx_t_1);
+    __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":564
+    /* "evtool/core/broker.py":565
  *             rounds += 1
  *             dirty = self._dirty
  *             self._dirty = {}             # <<<<<<<<<<<<<<
  *             for obj in dirty:
  *                 if type(obj) is LogGroup:
 */
-    __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 564, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty, __pyx_t_3) < (0)) __PYX_ERR(0, 564, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_1 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 565, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_GIVEREF(__pyx_t_1);
+    __Pyx_GOTREF(__pyx_v_self->_dirty);
+    __Pyx_DECREF_SET(__pyx_v_self->_dirty, __pyx_t_1);
+    __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":565
+    /* "evtool/core/broker.py":566
  *             dirty = self._dirty
  *             self._dirty = {}
  *             for obj in dirty:             # <<<<<<<<<<<<<<
@@ -15382,91 +15427,91 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
  *                     self._pump_log(now, obj, out)
 */
     if (likely(PyList_CheckExact(__pyx_v_dirty)) || PyTuple_CheckExact(__pyx_v_dirty)) {
-      __pyx_t_3 = __pyx_v_dirty; __Pyx_INCREF(__pyx_t_3);
-      __pyx_t_5 = 0;
-      __pyx_t_6 = NULL;
+      __pyx_t_1 = __pyx_v_dirty; __Pyx_INCREF(__pyx_t_1);
+      __pyx_t_6 = 0;
+      __pyx_t_7 = NULL;
     } else {
-      __pyx_t_5 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_v_dirty); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 565, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
-      __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 565, __pyx_L1_error)
+      __pyx_t_6 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_v_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 566, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
+      __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 566, __pyx_L1_error)
     }
     for (;;) {
-      if (likely(!__pyx_t_6)) {
-        if (likely(PyList_CheckExact(__pyx_t_3))) {
+      if (likely(!__pyx_t_7)) {
+        if (likely(PyList_CheckExact(__pyx_t_1))) {
           {
-            Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
+            Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 565, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 566, __pyx_L1_error)
             #endif
-            if (__pyx_t_5 >= __pyx_temp) break;
+            if (__pyx_t_6 >= __pyx_temp) break;
           }
-          __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_3, __pyx_t_5, __Pyx_ReferenceSharing_OwnStrongReference);
-          ++__pyx_t_5;
+          __pyx_t_8 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_6, __Pyx_ReferenceSharing_OwnStrongReference);
+          ++__pyx_t_6;
         } else {
           {
-            Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_3);
+            Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 565, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 566, __pyx_L1_error)
             #endif
-            if (__pyx_t_5 >= __pyx_temp) break;
+            if (__pyx_t_6 >= __pyx_temp) break;
           }
           #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-          __pyx_t_1 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_3, __pyx_t_5));
+          __pyx_t_8 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_1, __pyx_t_6));
           #else
-          __pyx_t_1 = __Pyx_PySequence_ITEM(__pyx_t_3, __pyx_t_5);
+          __pyx_t_8 = __Pyx_PySequence_ITEM(__pyx_t_1, __pyx_t_6);
           #endif
-          ++__pyx_t_5;
+          ++__pyx_t_6;
         }
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 565, __pyx_L1_error)
+        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 566, __pyx_L1_error)
       } else {
-        __pyx_t_1 = __pyx_t_6(__pyx_t_3);
-        if (unlikely(!__pyx_t_1)) {
+        __pyx_t_8 = __pyx_t_7(__pyx_t_1);
+        if (unlikely(!__pyx_t_8)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 565, __pyx_L1_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 566, __pyx_L1_error)
             PyErr_Clear();
           }
           break;
         }
       }
-      __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_XDECREF_SET(__pyx_v_obj, __pyx_t_1);
-      __pyx_t_1 = 0;
+      __Pyx_GOTREF(__pyx_t_8);
+      __Pyx_XDECREF_SET(__pyx_v_obj, __pyx_t_8);
+      __pyx_t_8 = 0;
 
-      /* "evtool/core/broker.py":566
+      /* "evtool/core/broker.py":567
  *             self._dirty = {}
  *             for obj in dirty:
  *                 if type(obj) is LogGroup:             # <<<<<<<<<<<<<<
  *                     self._pump_log(now, obj, out)
  *                 elif obj.ready_n and obj.dispatch_subs:
 */
-      __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_LogGroup); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 566, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_4 = (((PyObject *)Py_TYPE(__pyx_v_obj)) == __pyx_t_1);
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (__pyx_t_4) {
+      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_LogGroup); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 567, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
+      __pyx_t_5 = (((PyObject *)Py_TYPE(__pyx_v_obj)) == __pyx_t_8);
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+      if (__pyx_t_5) {
 
 
-        /* "evtool/core/broker.py":567
+        /* "evtool/core/broker.py":568
  *             for obj in dirty:
  *                 if type(obj) is LogGroup:
  *                     self._pump_log(now, obj, out)             # <<<<<<<<<<<<<<
  *                 elif obj.ready_n and obj.dispatch_subs:
  *                     # (most dirty marks come from acks, which leave nothing ready to deliver)
 */
-        __pyx_t_7 = __pyx_v_self;
-        __Pyx_INCREF(__pyx_t_7);
-        __pyx_t_8 = 0;
+        __pyx_t_9 = ((PyObject *)__pyx_v_self);
+        __Pyx_INCREF(__pyx_t_9);
+        __pyx_t_10 = 0;
         {
-          PyObject *__pyx_callargs[4] = {__pyx_t_7, __pyx_v_now, __pyx_v_obj, __pyx_v_out};
-          __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump_log, __pyx_callargs+__pyx_t_8, (4-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 567, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_1);
+          PyObject *__pyx_callargs[4] = {__pyx_t_9, __pyx_v_now, __pyx_v_obj, __pyx_v_out};
+          __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump_log, __pyx_callargs+__pyx_t_10, (4-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 568, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_8);
         }
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-        /* "evtool/core/broker.py":566
+        /* "evtool/core/broker.py":567
  *             self._dirty = {}
  *             for obj in dirty:
  *                 if type(obj) is LogGroup:             # <<<<<<<<<<<<<<
@@ -15476,56 +15521,56 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
         goto __pyx_L11;
       }
 
-      /* "evtool/core/broker.py":568
+      /* "evtool/core/broker.py":569
  *                 if type(obj) is LogGroup:
  *                     self._pump_log(now, obj, out)
  *                 elif obj.ready_n and obj.dispatch_subs:             # <<<<<<<<<<<<<<
  *                     # (most dirty marks come from acks, which leave nothing ready to deliver)
  *                     self._pump_queue(now, obj, out)
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_obj, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 568, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 568, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_obj, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 569, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
+      __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 569, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_2) {
 
       } else {
 
-        __pyx_t_4 = __pyx_t_2;
+        __pyx_t_5 = __pyx_t_2;
 
         goto __pyx_L12_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_obj, __pyx_mstate_global->__pyx_n_u_dispatch_subs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 568, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 568, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_obj, __pyx_mstate_global->__pyx_n_u_dispatch_subs); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 569, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
+      __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 569, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-      __pyx_t_4 = __pyx_t_2;
+      __pyx_t_5 = __pyx_t_2;
 
       __pyx_L12_bool_binop_done:;
-      if (__pyx_t_4) {
+      if (__pyx_t_5) {
 
 
-        /* "evtool/core/broker.py":570
+        /* "evtool/core/broker.py":571
  *                 elif obj.ready_n and obj.dispatch_subs:
  *                     # (most dirty marks come from acks, which leave nothing ready to deliver)
  *                     self._pump_queue(now, obj, out)             # <<<<<<<<<<<<<<
  *         self._pumping = False
  *         return out
 */
-        __pyx_t_7 = __pyx_v_self;
-        __Pyx_INCREF(__pyx_t_7);
-        __pyx_t_8 = 0;
+        __pyx_t_9 = ((PyObject *)__pyx_v_self);
+        __Pyx_INCREF(__pyx_t_9);
+        __pyx_t_10 = 0;
         {
-          PyObject *__pyx_callargs[4] = {__pyx_t_7, __pyx_v_now, __pyx_v_obj, __pyx_v_out};
-          __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump_queue, __pyx_callargs+__pyx_t_8, (4-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 570, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_1);
+          PyObject *__pyx_callargs[4] = {__pyx_t_9, __pyx_v_now, __pyx_v_obj, __pyx_v_out};
+          __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump_queue, __pyx_callargs+__pyx_t_10, (4-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 571, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_8);
         }
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-        /* "evtool/core/broker.py":568
+        /* "evtool/core/broker.py":569
  *                 if type(obj) is LogGroup:
  *                     self._pump_log(now, obj, out)
  *                 elif obj.ready_n and obj.dispatch_subs:             # <<<<<<<<<<<<<<
@@ -15535,7 +15580,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
       }
       __pyx_L11:;
 
-      /* "evtool/core/broker.py":565
+      /* "evtool/core/broker.py":566
  *             dirty = self._dirty
  *             self._dirty = {}
  *             for obj in dirty:             # <<<<<<<<<<<<<<
@@ -15543,19 +15588,22 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
  *                     self._pump_log(now, obj, out)
 */
     }
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   }
 
-  /* "evtool/core/broker.py":571
+  /* "evtool/core/broker.py":572
  *                     # (most dirty marks come from acks, which leave nothing ready to deliver)
  *                     self._pump_queue(now, obj, out)
  *         self._pumping = False             # <<<<<<<<<<<<<<
  *         return out
  * 
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_pumping, Py_False) < (0)) __PYX_ERR(0, 571, __pyx_L1_error)
+  __Pyx_INCREF(Py_False);
+  __Pyx_GIVEREF(Py_False);
+  __Pyx_GOTREF(__pyx_v_self->_pumping);
+  __Pyx_DECREF_SET(__pyx_v_self->_pumping, Py_False);
 
-  /* "evtool/core/broker.py":572
+  /* "evtool/core/broker.py":573
  *                     self._pump_queue(now, obj, out)
  *         self._pumping = False
  *         return out             # <<<<<<<<<<<<<<
@@ -15576,16 +15624,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
   /* "evtool/core/broker.py":552
  * 
  *     # -------------------------------------------------------------- pump
- *     def pump(self, now: int) -> list[Delivery]:             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState)             # <<<<<<<<<<<<<<
+ *     def pump(self, now: int) -> list[Delivery]:
  *         """Every delivery that can be made now, within each subscriber's prefetch credit."""
- *         out: list[Delivery] = []
 */
 
   /* function exit code */
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_XDECREF(__pyx_t_7);
+  __Pyx_XDECREF(__pyx_t_8);
+  __Pyx_XDECREF(__pyx_t_9);
   __Pyx_AddTraceback("evtool.core.broker.Broker.pump", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -15598,7 +15646,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_36pump(CYTHON_UNUSED PyO
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":575
+/* "evtool/core/broker.py":576
  * 
  *     # ---------------------------------------------------------- restart
  *     def restart(self, now: int) -> None:             # <<<<<<<<<<<<<<
@@ -15647,39 +15695,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_now,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 575, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 576, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 576, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 576, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "restart", 0) < (0)) __PYX_ERR(0, 575, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "restart", 0) < (0)) __PYX_ERR(0, 576, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("restart", 1, 2, 2, i); __PYX_ERR(0, 575, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("restart", 1, 2, 2, i); __PYX_ERR(0, 576, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 576, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 576, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_now = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("restart", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 575, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("restart", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 576, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -15736,7 +15784,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("restart", 0);
 
-  /* "evtool/core/broker.py":578
+  /* "evtool/core/broker.py":579
  *         """Restart the broker: durable channels keep their messages (in-flight ones return to ready),
  *         non-durable ones lose everything; every subscription is closed (subscribe again)."""
  *         lost = 0             # <<<<<<<<<<<<<<
@@ -15746,27 +15794,27 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_lost = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/core/broker.py":579
+  /* "evtool/core/broker.py":580
  *         non-durable ones lose everything; every subscription is closed (subscribe again)."""
  *         lost = 0
  *         closed = len(self._subs)             # <<<<<<<<<<<<<<
  *         entries = list(self._inflight.values())
  *         self._inflight.clear()
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 579, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 580, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyObject_Length(__pyx_t_1); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 579, __pyx_L1_error)
+  __pyx_t_2 = PyObject_Length(__pyx_t_1); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 580, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_closed = __pyx_t_2;
 
-  /* "evtool/core/broker.py":580
+  /* "evtool/core/broker.py":581
  *         lost = 0
  *         closed = len(self._subs)
  *         entries = list(self._inflight.values())             # <<<<<<<<<<<<<<
  *         self._inflight.clear()
  *         # returning to the head one by one: last first, so the original order survives
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 580, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 581, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_3 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_3);
@@ -15776,23 +15824,23 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_values, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 580, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 581, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_4 = __Pyx_PySequence_ListKeepNew(__pyx_t_1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 580, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PySequence_ListKeepNew(__pyx_t_1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 581, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_entries = ((PyObject*)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":581
+  /* "evtool/core/broker.py":582
  *         closed = len(self._subs)
  *         entries = list(self._inflight.values())
  *         self._inflight.clear()             # <<<<<<<<<<<<<<
  *         # returning to the head one by one: last first, so the original order survives
  *         heads = [e for e in reversed(entries) if e.qs.grouped or e.qs.requeue_position == "head"]
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 581, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 582, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_1 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_1);
@@ -15802,12 +15850,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 581, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 582, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":583
+  /* "evtool/core/broker.py":584
  *         self._inflight.clear()
  *         # returning to the head one by one: last first, so the original order survives
  *         heads = [e for e in reversed(entries) if e.qs.grouped or e.qs.requeue_position == "head"]             # <<<<<<<<<<<<<<
@@ -15815,12 +15863,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
  *             qs = e.qs
 */
   { /* enter inner scope */
-    __pyx_t_4 = PyList_New(0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 583, __pyx_L5_error)
+    __pyx_t_4 = PyList_New(0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 584, __pyx_L5_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_3 = __pyx_v_entries; __Pyx_INCREF(__pyx_t_3);
     __pyx_t_2 = __Pyx_PyList_GET_SIZE(__pyx_t_3);
     #if !CYTHON_ASSUME_SAFE_SIZE
-    if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 583, __pyx_L5_error)
+    if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 584, __pyx_L5_error)
     #endif
     --__pyx_t_2;
     for (;;) {
@@ -15828,22 +15876,22 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       {
         Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
         #if !CYTHON_ASSUME_SAFE_SIZE
-        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 583, __pyx_L5_error)
+        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 584, __pyx_L5_error)
         #endif
         if (__pyx_t_2 >= __pyx_temp) break;
       }
       __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_3, __pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference);
       --__pyx_t_2;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 583, __pyx_L5_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_XDECREF_SET(__pyx_8genexpr1__pyx_v_e, __pyx_t_1);
       __pyx_t_1 = 0;
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr1__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 583, __pyx_L5_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr1__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 583, __pyx_L5_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 583, __pyx_L5_error)
+      __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (!__pyx_t_8) {
 
@@ -15853,12 +15901,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 
         goto __pyx_L9_bool_binop_done;
       }
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr1__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 583, __pyx_L5_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr1__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_requeue_position); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 583, __pyx_L5_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_requeue_position); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __pyx_t_8 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_head, Py_EQ); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 583, __pyx_L5_error)
+      __pyx_t_8 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_head, Py_EQ); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 584, __pyx_L5_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
       __pyx_t_6 = __pyx_t_8;
@@ -15866,7 +15914,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       __pyx_L9_bool_binop_done:;
       if (__pyx_t_6) {
 
-        if (unlikely(__Pyx_ListComp_Append(__pyx_t_4, __pyx_8genexpr1__pyx_v_e))) __PYX_ERR(0, 583, __pyx_L5_error)
+        if (unlikely(__Pyx_ListComp_Append(__pyx_t_4, __pyx_8genexpr1__pyx_v_e))) __PYX_ERR(0, 584, __pyx_L5_error)
       }
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
@@ -15880,7 +15928,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   __pyx_v_heads = ((PyObject*)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":584
+  /* "evtool/core/broker.py":585
  *         # returning to the head one by one: last first, so the original order survives
  *         heads = [e for e in reversed(entries) if e.qs.grouped or e.qs.requeue_position == "head"]
  *         for e in heads + [e for e in entries if not (e.qs.grouped or e.qs.requeue_position == "head")]:             # <<<<<<<<<<<<<<
@@ -15888,7 +15936,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
  *             self._leave_flight(e)
 */
   { /* enter inner scope */
-    __pyx_t_4 = PyList_New(0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 584, __pyx_L17_error)
+    __pyx_t_4 = PyList_New(0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 585, __pyx_L17_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_3 = __pyx_v_entries; __Pyx_INCREF(__pyx_t_3);
     __pyx_t_2 = 0;
@@ -15896,22 +15944,22 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       {
         Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
         #if !CYTHON_ASSUME_SAFE_SIZE
-        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 584, __pyx_L17_error)
+        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 585, __pyx_L17_error)
         #endif
         if (__pyx_t_2 >= __pyx_temp) break;
       }
       __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_3, __pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference);
       ++__pyx_t_2;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L17_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_XDECREF_SET(__pyx_8genexpr2__pyx_v_e, __pyx_t_1);
       __pyx_t_1 = 0;
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr2__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L17_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr2__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 584, __pyx_L17_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 584, __pyx_L17_error)
+      __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (!__pyx_t_8) {
 
@@ -15921,12 +15969,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 
         goto __pyx_L21_bool_binop_done;
       }
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr2__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 584, __pyx_L17_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_8genexpr2__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_requeue_position); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L17_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_requeue_position); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __pyx_t_8 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_head, Py_EQ); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 584, __pyx_L17_error)
+      __pyx_t_8 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_head, Py_EQ); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 585, __pyx_L17_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
       __pyx_t_6 = __pyx_t_8;
@@ -15937,7 +15985,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 
       if (__pyx_t_8) {
 
-        if (unlikely(__Pyx_ListComp_Append(__pyx_t_4, __pyx_8genexpr2__pyx_v_e))) __PYX_ERR(0, 584, __pyx_L17_error)
+        if (unlikely(__Pyx_ListComp_Append(__pyx_t_4, __pyx_8genexpr2__pyx_v_e))) __PYX_ERR(0, 585, __pyx_L17_error)
       }
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
@@ -15948,7 +15996,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     goto __pyx_L1_error;
     __pyx_L24_exit_scope:;
   } /* exit inner scope */
-  __pyx_t_3 = PyNumber_Add(__pyx_v_heads, __pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 584, __pyx_L1_error)
+  __pyx_t_3 = PyNumber_Add(__pyx_v_heads, __pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 585, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_4 = __pyx_t_3; __Pyx_INCREF(__pyx_t_4);
@@ -15958,30 +16006,30 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     {
       Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_4);
       #if !CYTHON_ASSUME_SAFE_SIZE
-      if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 584, __pyx_L1_error)
+      if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 585, __pyx_L1_error)
       #endif
       if (__pyx_t_2 >= __pyx_temp) break;
     }
     __pyx_t_3 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_4, __pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference);
     ++__pyx_t_2;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 584, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 585, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_XDECREF_SET(__pyx_v_e, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":585
+    /* "evtool/core/broker.py":586
  *         heads = [e for e in reversed(entries) if e.qs.grouped or e.qs.requeue_position == "head"]
  *         for e in heads + [e for e in entries if not (e.qs.grouped or e.qs.requeue_position == "head")]:
  *             qs = e.qs             # <<<<<<<<<<<<<<
  *             self._leave_flight(e)
  *             e.state = READY
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 585, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 586, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_XDECREF_SET(__pyx_v_qs, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":586
+    /* "evtool/core/broker.py":587
  *         for e in heads + [e for e in entries if not (e.qs.grouped or e.qs.requeue_position == "head")]:
  *             qs = e.qs
  *             self._leave_flight(e)             # <<<<<<<<<<<<<<
@@ -15995,39 +16043,39 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_e};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_leave_flight, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 586, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 587, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":587
+    /* "evtool/core/broker.py":588
  *             qs = e.qs
  *             self._leave_flight(e)
  *             e.state = READY             # <<<<<<<<<<<<<<
  *             pos = "head" if qs.grouped else qs.requeue_position
  *             qs.requeue(e, pos)
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_READY); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 587, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_READY); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 588, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_state, __pyx_t_3) < (0)) __PYX_ERR(0, 587, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_state, __pyx_t_3) < (0)) __PYX_ERR(0, 588, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":588
+    /* "evtool/core/broker.py":589
  *             self._leave_flight(e)
  *             e.state = READY
  *             pos = "head" if qs.grouped else qs.requeue_position             # <<<<<<<<<<<<<<
  *             qs.requeue(e, pos)
  *             self._emit_entry(now, "returned", e, {"reason": "broker_restart", "position": pos, "count": e.count})
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 588, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 589, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 588, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 589, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     if (__pyx_t_8) {
       __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_head);
       __pyx_t_3 = __pyx_mstate_global->__pyx_n_u_head;
     } else {
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_requeue_position); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 588, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_requeue_position); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 589, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __pyx_t_3 = __pyx_t_1;
       __pyx_t_1 = 0;
@@ -16036,7 +16084,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __Pyx_XDECREF_SET(__pyx_v_pos, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":589
+    /* "evtool/core/broker.py":590
  *             e.state = READY
  *             pos = "head" if qs.grouped else qs.requeue_position
  *             qs.requeue(e, pos)             # <<<<<<<<<<<<<<
@@ -16050,12 +16098,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_e, __pyx_v_pos};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_requeue, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 589, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 590, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":590
+    /* "evtool/core/broker.py":591
  *             pos = "head" if qs.grouped else qs.requeue_position
  *             qs.requeue(e, pos)
  *             self._emit_entry(now, "returned", e, {"reason": "broker_restart", "position": pos, "count": e.count})             # <<<<<<<<<<<<<<
@@ -16064,13 +16112,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 */
     __pyx_t_1 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 590, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 591, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_broker_restart) < (0)) __PYX_ERR(0, 590, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_position, __pyx_v_pos) < (0)) __PYX_ERR(0, 590, __pyx_L1_error)
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 590, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_broker_restart) < (0)) __PYX_ERR(0, 591, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_position, __pyx_v_pos) < (0)) __PYX_ERR(0, 591, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 591, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_count, __pyx_t_9) < (0)) __PYX_ERR(0, 590, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_count, __pyx_t_9) < (0)) __PYX_ERR(0, 591, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __pyx_t_5 = 0;
     {
@@ -16078,12 +16126,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit_entry, __pyx_callargs+__pyx_t_5, (5-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 590, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 591, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/core/broker.py":584
+    /* "evtool/core/broker.py":585
  *         # returning to the head one by one: last first, so the original order survives
  *         heads = [e for e in reversed(entries) if e.qs.grouped or e.qs.requeue_position == "head"]
  *         for e in heads + [e for e in entries if not (e.qs.grouped or e.qs.requeue_position == "head")]:             # <<<<<<<<<<<<<<
@@ -16093,14 +16141,14 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":591
+  /* "evtool/core/broker.py":592
  *             qs.requeue(e, pos)
  *             self._emit_entry(now, "returned", e, {"reason": "broker_restart", "position": pos, "count": e.count})
  *         self._log_inflight.clear()             # <<<<<<<<<<<<<<
  *         self._early.clear()
  *         for s in self._subs.values():
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_log_inflight); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 591, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_log_inflight); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 592, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_t_3 = __pyx_t_7;
   __Pyx_INCREF(__pyx_t_3);
@@ -16110,19 +16158,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 591, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 592, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":592
+  /* "evtool/core/broker.py":593
  *             self._emit_entry(now, "returned", e, {"reason": "broker_restart", "position": pos, "count": e.count})
  *         self._log_inflight.clear()
  *         self._early.clear()             # <<<<<<<<<<<<<<
  *         for s in self._subs.values():
  *             s.alive = False
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_early); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 592, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_early); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 593, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_7 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_7);
@@ -16132,12 +16180,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 592, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":593
+  /* "evtool/core/broker.py":594
  *         self._log_inflight.clear()
  *         self._early.clear()
  *         for s in self._subs.values():             # <<<<<<<<<<<<<<
@@ -16145,13 +16193,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
  *             s.in_flight = 0
 */
   __pyx_t_2 = 0;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 593, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   if (unlikely(__pyx_t_3 == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "values");
-    __PYX_ERR(0, 593, __pyx_L1_error)
+    __PYX_ERR(0, 594, __pyx_L1_error)
   }
-  __pyx_t_7 = __Pyx_dict_iterator(__pyx_t_3, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_10), (&__pyx_t_11)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 593, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_dict_iterator(__pyx_t_3, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_10), (&__pyx_t_11)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 594, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __Pyx_XDECREF(__pyx_t_4);
@@ -16160,39 +16208,39 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   while (1) {
     __pyx_t_12 = __Pyx_dict_iter_next(__pyx_t_4, __pyx_t_10, &__pyx_t_2, NULL, &__pyx_t_7, NULL, __pyx_t_11);
     if (unlikely(__pyx_t_12 == 0)) break;
-    if (unlikely(__pyx_t_12 == -1)) __PYX_ERR(0, 593, __pyx_L1_error)
+    if (unlikely(__pyx_t_12 == -1)) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_XDECREF_SET(__pyx_v_s, __pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "evtool/core/broker.py":594
+    /* "evtool/core/broker.py":595
  *         self._early.clear()
  *         for s in self._subs.values():
  *             s.alive = False             # <<<<<<<<<<<<<<
  *             s.in_flight = 0
  *         self._subs.clear()
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_s, __pyx_mstate_global->__pyx_n_u_alive, Py_False) < (0)) __PYX_ERR(0, 594, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_s, __pyx_mstate_global->__pyx_n_u_alive, Py_False) < (0)) __PYX_ERR(0, 595, __pyx_L1_error)
 
-    /* "evtool/core/broker.py":595
+    /* "evtool/core/broker.py":596
  *         for s in self._subs.values():
  *             s.alive = False
  *             s.in_flight = 0             # <<<<<<<<<<<<<<
  *         self._subs.clear()
  *         for ch in self._channels.values():
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_s, __pyx_mstate_global->__pyx_n_u_in_flight, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 595, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_s, __pyx_mstate_global->__pyx_n_u_in_flight, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 596, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":596
+  /* "evtool/core/broker.py":597
  *             s.alive = False
  *             s.in_flight = 0
  *         self._subs.clear()             # <<<<<<<<<<<<<<
  *         for ch in self._channels.values():
  *             for qs in list(self._states(ch)):
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 596, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 597, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_7 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_7);
@@ -16202,12 +16250,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 596, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 597, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":597
+  /* "evtool/core/broker.py":598
  *             s.in_flight = 0
  *         self._subs.clear()
  *         for ch in self._channels.values():             # <<<<<<<<<<<<<<
@@ -16215,13 +16263,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
  *                 qs.leases.clear()
 */
   __pyx_t_10 = 0;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 597, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 598, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   if (unlikely(__pyx_t_3 == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "values");
-    __PYX_ERR(0, 597, __pyx_L1_error)
+    __PYX_ERR(0, 598, __pyx_L1_error)
   }
-  __pyx_t_7 = __Pyx_dict_iterator(__pyx_t_3, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_2), (&__pyx_t_11)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 597, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_dict_iterator(__pyx_t_3, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_2), (&__pyx_t_11)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 598, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __Pyx_XDECREF(__pyx_t_4);
@@ -16230,12 +16278,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   while (1) {
     __pyx_t_12 = __Pyx_dict_iter_next(__pyx_t_4, __pyx_t_2, &__pyx_t_10, NULL, &__pyx_t_7, NULL, __pyx_t_11);
     if (unlikely(__pyx_t_12 == 0)) break;
-    if (unlikely(__pyx_t_12 == -1)) __PYX_ERR(0, 597, __pyx_L1_error)
+    if (unlikely(__pyx_t_12 == -1)) __PYX_ERR(0, 598, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_XDECREF_SET(__pyx_v_ch, __pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "evtool/core/broker.py":598
+    /* "evtool/core/broker.py":599
  *         self._subs.clear()
  *         for ch in self._channels.values():
  *             for qs in list(self._states(ch)):             # <<<<<<<<<<<<<<
@@ -16249,10 +16297,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_ch};
       __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_states, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 598, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 599, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
-    __pyx_t_3 = __Pyx_PySequence_ListKeepNew(__pyx_t_7); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 598, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PySequence_ListKeepNew(__pyx_t_7); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 599, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __pyx_t_7 = __pyx_t_3; __Pyx_INCREF(__pyx_t_7);
@@ -16262,25 +16310,25 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       {
         Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_7);
         #if !CYTHON_ASSUME_SAFE_SIZE
-        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 598, __pyx_L1_error)
+        if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 599, __pyx_L1_error)
         #endif
         if (__pyx_t_13 >= __pyx_temp) break;
       }
       __pyx_t_3 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_7, __pyx_t_13, __Pyx_ReferenceSharing_OwnStrongReference);
       ++__pyx_t_13;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 598, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 599, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       __Pyx_XDECREF_SET(__pyx_v_qs, __pyx_t_3);
       __pyx_t_3 = 0;
 
-      /* "evtool/core/broker.py":599
+      /* "evtool/core/broker.py":600
  *         for ch in self._channels.values():
  *             for qs in list(self._states(ch)):
  *                 qs.leases.clear()             # <<<<<<<<<<<<<<
  *                 qs.late_leases.clear()
  *                 qs.subs.clear()
 */
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_leases); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 599, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_leases); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 600, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
       __pyx_t_1 = __pyx_t_9;
       __Pyx_INCREF(__pyx_t_1);
@@ -16290,19 +16338,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 599, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 600, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_3);
       }
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/core/broker.py":600
+      /* "evtool/core/broker.py":601
  *             for qs in list(self._states(ch)):
  *                 qs.leases.clear()
  *                 qs.late_leases.clear()             # <<<<<<<<<<<<<<
  *                 qs.subs.clear()
  *                 qs.dispatch_subs = []
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_late_leases); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 600, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_late_leases); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 601, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __pyx_t_9 = __pyx_t_1;
       __Pyx_INCREF(__pyx_t_9);
@@ -16312,19 +16360,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 600, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 601, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_3);
       }
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/core/broker.py":601
+      /* "evtool/core/broker.py":602
  *                 qs.leases.clear()
  *                 qs.late_leases.clear()
  *                 qs.subs.clear()             # <<<<<<<<<<<<<<
  *                 qs.dispatch_subs = []
  *                 if qs.exclusive_sub is not None:
 */
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_subs_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 601, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_subs_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 602, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
       __pyx_t_1 = __pyx_t_9;
       __Pyx_INCREF(__pyx_t_1);
@@ -16334,54 +16382,54 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 601, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 602, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_3);
       }
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/core/broker.py":602
+      /* "evtool/core/broker.py":603
  *                 qs.late_leases.clear()
  *                 qs.subs.clear()
  *                 qs.dispatch_subs = []             # <<<<<<<<<<<<<<
  *                 if qs.exclusive_sub is not None:
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)
 */
-      __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 602, __pyx_L1_error)
+      __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 603, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dispatch_subs, __pyx_t_3) < (0)) __PYX_ERR(0, 602, __pyx_L1_error)
+      if (__Pyx_PyObject_SetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dispatch_subs, __pyx_t_3) < (0)) __PYX_ERR(0, 603, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/core/broker.py":603
+      /* "evtool/core/broker.py":604
  *                 qs.subs.clear()
  *                 qs.dispatch_subs = []
  *                 if qs.exclusive_sub is not None:             # <<<<<<<<<<<<<<
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)
  *                 if not qs.durable:
 */
-      __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_exclusive_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 603, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_exclusive_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       __pyx_t_8 = (__pyx_t_3 != Py_None);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       if (__pyx_t_8) {
 
 
-        /* "evtool/core/broker.py":604
+        /* "evtool/core/broker.py":605
  *                 qs.dispatch_subs = []
  *                 if qs.exclusive_sub is not None:
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)             # <<<<<<<<<<<<<<
  *                 if not qs.durable:
  *                     for e in qs.drain_ready():
 */
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_topic_states); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 604, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_topic_states); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 605, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_9 = __pyx_t_1;
         __Pyx_INCREF(__pyx_t_9);
-        __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_exclusive_sub); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 604, __pyx_L1_error)
+        __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_exclusive_sub); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 605, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_14);
-        __pyx_t_15 = __Pyx_PyObject_FormatSimple(__pyx_t_14, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 604, __pyx_L1_error)
+        __pyx_t_15 = __Pyx_PyObject_FormatSimple(__pyx_t_14, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 605, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_15);
         __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-        __pyx_t_14 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u__4, __pyx_t_15); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 604, __pyx_L1_error)
+        __pyx_t_14 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u__4, __pyx_t_15); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 605, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_14);
         __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
         __pyx_t_5 = 0;
@@ -16391,12 +16439,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 605, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_3);
         }
         __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-        /* "evtool/core/broker.py":603
+        /* "evtool/core/broker.py":604
  *                 qs.subs.clear()
  *                 qs.dispatch_subs = []
  *                 if qs.exclusive_sub is not None:             # <<<<<<<<<<<<<<
@@ -16405,16 +16453,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 */
       }
 
-      /* "evtool/core/broker.py":605
+      /* "evtool/core/broker.py":606
  *                 if qs.exclusive_sub is not None:
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)
  *                 if not qs.durable:             # <<<<<<<<<<<<<<
  *                     for e in qs.drain_ready():
  *                         lost += 1
 */
-      __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_durable); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 605, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_durable); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 606, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
-      __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 605, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 606, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __pyx_t_6 = (!__pyx_t_8);
 
@@ -16422,7 +16470,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
       if (__pyx_t_6) {
 
 
-        /* "evtool/core/broker.py":606
+        /* "evtool/core/broker.py":607
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)
  *                 if not qs.durable:
  *                     for e in qs.drain_ready():             # <<<<<<<<<<<<<<
@@ -16436,7 +16484,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
           PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
           __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_drain_ready, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 606, __pyx_L1_error)
+          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 607, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_3);
         }
         if (likely(PyList_CheckExact(__pyx_t_3)) || PyTuple_CheckExact(__pyx_t_3)) {
@@ -16444,9 +16492,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
           __pyx_t_16 = 0;
           __pyx_t_17 = NULL;
         } else {
-          __pyx_t_16 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 606, __pyx_L1_error)
+          __pyx_t_16 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 607, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
-          __pyx_t_17 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 606, __pyx_L1_error)
+          __pyx_t_17 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 607, __pyx_L1_error)
         }
         __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
         for (;;) {
@@ -16455,7 +16503,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
               {
                 Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
                 #if !CYTHON_ASSUME_SAFE_SIZE
-                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 606, __pyx_L1_error)
+                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 607, __pyx_L1_error)
                 #endif
                 if (__pyx_t_16 >= __pyx_temp) break;
               }
@@ -16465,7 +16513,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
               {
                 Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
                 #if !CYTHON_ASSUME_SAFE_SIZE
-                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 606, __pyx_L1_error)
+                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 607, __pyx_L1_error)
                 #endif
                 if (__pyx_t_16 >= __pyx_temp) break;
               }
@@ -16476,13 +16524,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
               #endif
               ++__pyx_t_16;
             }
-            if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 606, __pyx_L1_error)
+            if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 607, __pyx_L1_error)
           } else {
             __pyx_t_3 = __pyx_t_17(__pyx_t_1);
             if (unlikely(!__pyx_t_3)) {
               PyObject* exc_type = PyErr_Occurred();
               if (exc_type) {
-                if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 606, __pyx_L1_error)
+                if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 607, __pyx_L1_error)
                 PyErr_Clear();
               }
               break;
@@ -16492,19 +16540,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
           __Pyx_XDECREF_SET(__pyx_v_e, __pyx_t_3);
           __pyx_t_3 = 0;
 
-          /* "evtool/core/broker.py":607
+          /* "evtool/core/broker.py":608
  *                 if not qs.durable:
  *                     for e in qs.drain_ready():
  *                         lost += 1             # <<<<<<<<<<<<<<
  *                         self._drop(now, e, "broker_restart")
  *                     while qs.delayed:
 */
-          __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_lost, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 607, __pyx_L1_error)
+          __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_lost, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 608, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_3);
           __Pyx_DECREF_SET(__pyx_v_lost, __pyx_t_3);
           __pyx_t_3 = 0;
 
-          /* "evtool/core/broker.py":608
+          /* "evtool/core/broker.py":609
  *                     for e in qs.drain_ready():
  *                         lost += 1
  *                         self._drop(now, e, "broker_restart")             # <<<<<<<<<<<<<<
@@ -16518,12 +16566,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
             PyObject *__pyx_callargs[4] = {__pyx_t_14, __pyx_v_now, __pyx_v_e, __pyx_mstate_global->__pyx_n_u_broker_restart};
             __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_drop_2, __pyx_callargs+__pyx_t_5, (4-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-            if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 608, __pyx_L1_error)
+            if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 609, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_3);
           }
           __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-          /* "evtool/core/broker.py":606
+          /* "evtool/core/broker.py":607
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)
  *                 if not qs.durable:
  *                     for e in qs.drain_ready():             # <<<<<<<<<<<<<<
@@ -16533,7 +16581,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         }
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-        /* "evtool/core/broker.py":609
+        /* "evtool/core/broker.py":610
  *                         lost += 1
  *                         self._drop(now, e, "broker_restart")
  *                     while qs.delayed:             # <<<<<<<<<<<<<<
@@ -16541,14 +16589,14 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
  *                         qs.delayed_n -= 1
 */
         while (1) {
-          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 609, __pyx_L1_error)
+          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 610, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
-          __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 609, __pyx_L1_error)
+          __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 610, __pyx_L1_error)
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
           if (!__pyx_t_6) break;
 
-          /* "evtool/core/broker.py":610
+          /* "evtool/core/broker.py":611
  *                         self._drop(now, e, "broker_restart")
  *                     while qs.delayed:
  *                         e = heappop(qs.delayed)[2]             # <<<<<<<<<<<<<<
@@ -16556,9 +16604,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
  *                         lost += 1
 */
           __pyx_t_3 = NULL;
-          __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_heappop); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 610, __pyx_L1_error)
+          __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_heappop); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 611, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_14);
-          __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 610, __pyx_L1_error)
+          __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 611, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_9);
           __pyx_t_5 = 1;
           #if CYTHON_UNPACK_METHODS
@@ -16578,43 +16626,43 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
             __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
             __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
             __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 610, __pyx_L1_error)
+            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 611, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_1);
           }
-          __pyx_t_14 = __Pyx_GetItemInt(__pyx_t_1, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 610, __pyx_L1_error)
+          __pyx_t_14 = __Pyx_GetItemInt(__pyx_t_1, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 611, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_14);
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_XDECREF_SET(__pyx_v_e, __pyx_t_14);
           __pyx_t_14 = 0;
 
-          /* "evtool/core/broker.py":611
+          /* "evtool/core/broker.py":612
  *                     while qs.delayed:
  *                         e = heappop(qs.delayed)[2]
  *                         qs.delayed_n -= 1             # <<<<<<<<<<<<<<
  *                         lost += 1
  *                         self._drop(now, e, "broker_restart")
 */
-          __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 611, __pyx_L1_error)
+          __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 612, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_14);
-          __pyx_t_1 = __Pyx_PyLong_SubtractObjC(__pyx_t_14, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 611, __pyx_L1_error)
+          __pyx_t_1 = __Pyx_PyLong_SubtractObjC(__pyx_t_14, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 612, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
           __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-          if (__Pyx_PyObject_SetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n, __pyx_t_1) < (0)) __PYX_ERR(0, 611, __pyx_L1_error)
+          if (__Pyx_PyObject_SetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n, __pyx_t_1) < (0)) __PYX_ERR(0, 612, __pyx_L1_error)
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-          /* "evtool/core/broker.py":612
+          /* "evtool/core/broker.py":613
  *                         e = heappop(qs.delayed)[2]
  *                         qs.delayed_n -= 1
  *                         lost += 1             # <<<<<<<<<<<<<<
  *                         self._drop(now, e, "broker_restart")
  *                 self._dirty[qs] = None
 */
-          __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_lost, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 612, __pyx_L1_error)
+          __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_lost, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 613, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
           __Pyx_DECREF_SET(__pyx_v_lost, __pyx_t_1);
           __pyx_t_1 = 0;
 
-          /* "evtool/core/broker.py":613
+          /* "evtool/core/broker.py":614
  *                         qs.delayed_n -= 1
  *                         lost += 1
  *                         self._drop(now, e, "broker_restart")             # <<<<<<<<<<<<<<
@@ -16628,13 +16676,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
             PyObject *__pyx_callargs[4] = {__pyx_t_14, __pyx_v_now, __pyx_v_e, __pyx_mstate_global->__pyx_n_u_broker_restart};
             __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_drop_2, __pyx_callargs+__pyx_t_5, (4-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 613, __pyx_L1_error)
+            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 614, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_1);
           }
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
         }
 
-        /* "evtool/core/broker.py":605
+        /* "evtool/core/broker.py":606
  *                 if qs.exclusive_sub is not None:
  *                     ch.topic_states.pop(f"~{qs.exclusive_sub}", None)
  *                 if not qs.durable:             # <<<<<<<<<<<<<<
@@ -16643,19 +16691,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 */
       }
 
-      /* "evtool/core/broker.py":614
+      /* "evtool/core/broker.py":615
  *                         lost += 1
  *                         self._drop(now, e, "broker_restart")
  *                 self._dirty[qs] = None             # <<<<<<<<<<<<<<
  *             if not ch.cfg.durable:
  *                 ch.dedup_seen.clear()
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 614, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 615, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      if (unlikely((PyObject_SetItem(__pyx_t_1, __pyx_v_qs, Py_None) < 0))) __PYX_ERR(0, 614, __pyx_L1_error)
+      if (unlikely((PyObject_SetItem(__pyx_t_1, __pyx_v_qs, Py_None) < 0))) __PYX_ERR(0, 615, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/core/broker.py":598
+      /* "evtool/core/broker.py":599
  *         self._subs.clear()
  *         for ch in self._channels.values():
  *             for qs in list(self._states(ch)):             # <<<<<<<<<<<<<<
@@ -16665,19 +16713,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     }
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-    /* "evtool/core/broker.py":615
+    /* "evtool/core/broker.py":616
  *                         self._drop(now, e, "broker_restart")
  *                 self._dirty[qs] = None
  *             if not ch.cfg.durable:             # <<<<<<<<<<<<<<
  *                 ch.dedup_seen.clear()
  *                 ch.dedup_order.clear()
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_cfg); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 615, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_cfg); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 616, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_durable); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 615, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_durable); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 616, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 615, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 616, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __pyx_t_8 = (!__pyx_t_6);
 
@@ -16685,14 +16733,14 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     if (__pyx_t_8) {
 
 
-      /* "evtool/core/broker.py":616
+      /* "evtool/core/broker.py":617
  *                 self._dirty[qs] = None
  *             if not ch.cfg.durable:
  *                 ch.dedup_seen.clear()             # <<<<<<<<<<<<<<
  *                 ch.dedup_order.clear()
  *             if ch.log is not None:
 */
-      __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_seen); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 616, __pyx_L1_error)
+      __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_seen); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 617, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_14);
       __pyx_t_7 = __pyx_t_14;
       __Pyx_INCREF(__pyx_t_7);
@@ -16702,19 +16750,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
         __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 616, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 617, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/core/broker.py":617
+      /* "evtool/core/broker.py":618
  *             if not ch.cfg.durable:
  *                 ch.dedup_seen.clear()
  *                 ch.dedup_order.clear()             # <<<<<<<<<<<<<<
  *             if ch.log is not None:
  *                 lost += self._restart_log(ch)
 */
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_order); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 617, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_order); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 618, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __pyx_t_14 = __pyx_t_7;
       __Pyx_INCREF(__pyx_t_14);
@@ -16724,12 +16772,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
         __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 617, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 618, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/core/broker.py":615
+      /* "evtool/core/broker.py":616
  *                         self._drop(now, e, "broker_restart")
  *                 self._dirty[qs] = None
  *             if not ch.cfg.durable:             # <<<<<<<<<<<<<<
@@ -16738,21 +16786,21 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
 */
     }
 
-    /* "evtool/core/broker.py":618
+    /* "evtool/core/broker.py":619
  *                 ch.dedup_seen.clear()
  *                 ch.dedup_order.clear()
  *             if ch.log is not None:             # <<<<<<<<<<<<<<
  *                 lost += self._restart_log(ch)
  *         self._emit(now, "broker_restarted", None, None, None, None, 0,
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 618, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_8 = (__pyx_t_1 != Py_None);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     if (__pyx_t_8) {
 
 
-      /* "evtool/core/broker.py":619
+      /* "evtool/core/broker.py":620
  *                 ch.dedup_order.clear()
  *             if ch.log is not None:
  *                 lost += self._restart_log(ch)             # <<<<<<<<<<<<<<
@@ -16766,16 +16814,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
         PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_ch};
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_restart_log, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 619, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 620, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
-      __pyx_t_7 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_lost, __pyx_t_1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 619, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_lost, __pyx_t_1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 620, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF_SET(__pyx_v_lost, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "evtool/core/broker.py":618
+      /* "evtool/core/broker.py":619
  *                 ch.dedup_seen.clear()
  *                 ch.dedup_order.clear()
  *             if ch.log is not None:             # <<<<<<<<<<<<<<
@@ -16786,7 +16834,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":620
+  /* "evtool/core/broker.py":621
  *             if ch.log is not None:
  *                 lost += self._restart_log(ch)
  *         self._emit(now, "broker_restarted", None, None, None, None, 0,             # <<<<<<<<<<<<<<
@@ -16796,19 +16844,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   __pyx_t_7 = __pyx_v_self;
   __Pyx_INCREF(__pyx_t_7);
 
-  /* "evtool/core/broker.py":621
+  /* "evtool/core/broker.py":622
  *                 lost += self._restart_log(ch)
  *         self._emit(now, "broker_restarted", None, None, None, None, 0,
  *                    {"lost": lost, "closed_subscriptions": closed})             # <<<<<<<<<<<<<<
  * 
  *     # ----------------------------------------------------------- redrive
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 621, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 622, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_lost, __pyx_v_lost) < (0)) __PYX_ERR(0, 621, __pyx_L1_error)
-  __pyx_t_14 = PyLong_FromSsize_t(__pyx_v_closed); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 621, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_lost, __pyx_v_lost) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
+  __pyx_t_14 = PyLong_FromSsize_t(__pyx_v_closed); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 622, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_closed_subscriptions, __pyx_t_14) < (0)) __PYX_ERR(0, 621, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_closed_subscriptions, __pyx_t_14) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
   __pyx_t_5 = 0;
   {
@@ -16816,12 +16864,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_5, (9-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 620, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 621, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/core/broker.py":575
+  /* "evtool/core/broker.py":576
  * 
  *     # ---------------------------------------------------------- restart
  *     def restart(self, now: int) -> None:             # <<<<<<<<<<<<<<
@@ -16859,7 +16907,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_38restart(CYTHON_UNUSED 
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":624
+/* "evtool/core/broker.py":625
  * 
  *     # ----------------------------------------------------------- redrive
  *     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
@@ -16910,47 +16958,47 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_now,&__pyx_mstate_global->__pyx_n_u_dead_letter_channel,&__pyx_mstate_global->__pyx_n_u_msg_id,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 624, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 625, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 625, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 625, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 625, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 625, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "redrive", 0) < (0)) __PYX_ERR(0, 624, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "redrive", 0) < (0)) __PYX_ERR(0, 625, __pyx_L3_error)
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("redrive", 0, 3, 4, i); __PYX_ERR(0, 624, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("redrive", 0, 3, 4, i); __PYX_ERR(0, 625, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 625, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 625, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 625, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 624, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 625, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -16963,7 +17011,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("redrive", 0, 3, 4, __pyx_nargs); __PYX_ERR(0, 624, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("redrive", 0, 3, 4, __pyx_nargs); __PYX_ERR(0, 625, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17011,7 +17059,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("redrive", 0);
 
-  /* "evtool/core/broker.py":626
+  /* "evtool/core/broker.py":627
  *     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:
  *         """Send ready dead letters back to the channel they last died in; returns how many moved."""
  *         ch = self._channel(dead_letter_channel)             # <<<<<<<<<<<<<<
@@ -17025,25 +17073,25 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_dead_letter_channel};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_channel_2, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 626, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 627, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_ch = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":627
+  /* "evtool/core/broker.py":628
  *         """Send ready dead letters back to the channel they last died in; returns how many moved."""
  *         ch = self._channel(dead_letter_channel)
  *         qs = ch.qs             # <<<<<<<<<<<<<<
  *         if qs is None:
  *             raise ValueError(f"redrive needs a queue channel; {dead_letter_channel!r} is a {ch.kind}")
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 627, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_qs = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":628
+  /* "evtool/core/broker.py":629
  *         ch = self._channel(dead_letter_channel)
  *         qs = ch.qs
  *         if qs is None:             # <<<<<<<<<<<<<<
@@ -17054,7 +17102,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   if (unlikely(__pyx_t_4)) {
 
 
-    /* "evtool/core/broker.py":629
+    /* "evtool/core/broker.py":630
  *         qs = ch.qs
  *         if qs is None:
  *             raise ValueError(f"redrive needs a queue channel; {dead_letter_channel!r} is a {ch.kind}")             # <<<<<<<<<<<<<<
@@ -17062,11 +17110,11 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
  *         moved = 0
 */
     __pyx_t_2 = NULL;
-    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_dead_letter_channel), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 629, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_dead_letter_channel), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 630, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 629, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 630, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_FormatSimple(__pyx_t_6, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 629, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_FormatSimple(__pyx_t_6, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 630, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     __pyx_t_8[0] = __pyx_mstate_global->__pyx_kp_u_redrive_needs_a_queue_channel;
@@ -17082,7 +17130,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     __pyx_t_10 |= __Pyx_PyUnicode_KIND_04(__pyx_t_8[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_8[3]);
     #endif
     __pyx_t_6 = __Pyx_PyUnicode_Join(__pyx_t_8, 4, __pyx_t_9, __pyx_t_10);
-    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 629, __pyx_L1_error)
+    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 630, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
@@ -17092,14 +17140,14 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_ValueError)), __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (__pyx_t_3*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 629, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 630, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_Raise(__pyx_t_1, 0, 0, 0);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __PYX_ERR(0, 629, __pyx_L1_error)
+    __PYX_ERR(0, 630, __pyx_L1_error)
 
-    /* "evtool/core/broker.py":628
+    /* "evtool/core/broker.py":629
  *         ch = self._channel(dead_letter_channel)
  *         qs = ch.qs
  *         if qs is None:             # <<<<<<<<<<<<<<
@@ -17108,19 +17156,19 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
   }
 
-  /* "evtool/core/broker.py":630
+  /* "evtool/core/broker.py":631
  *         if qs is None:
  *             raise ValueError(f"redrive needs a queue channel; {dead_letter_channel!r} is a {ch.kind}")
  *         keep: list[Entry] = []             # <<<<<<<<<<<<<<
  *         moved = 0
  *         for e in qs.drain_ready():
 */
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 630, __pyx_L1_error)
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 631, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_keep = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":631
+  /* "evtool/core/broker.py":632
  *             raise ValueError(f"redrive needs a queue channel; {dead_letter_channel!r} is a {ch.kind}")
  *         keep: list[Entry] = []
  *         moved = 0             # <<<<<<<<<<<<<<
@@ -17130,7 +17178,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_moved = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/core/broker.py":632
+  /* "evtool/core/broker.py":633
  *         keep: list[Entry] = []
  *         moved = 0
  *         for e in qs.drain_ready():             # <<<<<<<<<<<<<<
@@ -17144,7 +17192,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     PyObject *__pyx_callargs[2] = {__pyx_t_6, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_drain_ready, __pyx_callargs+__pyx_t_3, (1-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 632, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 633, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
@@ -17152,9 +17200,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     __pyx_t_9 = 0;
     __pyx_t_11 = NULL;
   } else {
-    __pyx_t_9 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 632, __pyx_L1_error)
+    __pyx_t_9 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 633, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_11 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 632, __pyx_L1_error)
+    __pyx_t_11 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 633, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
@@ -17163,7 +17211,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_6);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 632, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 633, __pyx_L1_error)
           #endif
           if (__pyx_t_9 >= __pyx_temp) break;
         }
@@ -17173,7 +17221,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_6);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 632, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 633, __pyx_L1_error)
           #endif
           if (__pyx_t_9 >= __pyx_temp) break;
         }
@@ -17184,13 +17232,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
         #endif
         ++__pyx_t_9;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 632, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 633, __pyx_L1_error)
     } else {
       __pyx_t_1 = __pyx_t_11(__pyx_t_6);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 632, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 633, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -17200,30 +17248,30 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     __Pyx_XDECREF_SET(__pyx_v_e, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":633
+    /* "evtool/core/broker.py":634
  *         moved = 0
  *         for e in qs.drain_ready():
  *             target = e.msg.deaths[0].channel if e.msg.deaths else None             # <<<<<<<<<<<<<<
  *             if (msg_id is not None and e.msg.id != msg_id) or target not in self._channels:
  *                 keep.append(e)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 633, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_deaths); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 633, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_deaths); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 634, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 633, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 634, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     if (__pyx_t_4) {
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 633, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 634, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_deaths); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 633, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_deaths); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __pyx_t_7 = __Pyx_GetItemInt(__pyx_t_2, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 633, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_GetItemInt(__pyx_t_2, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 634, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_channel_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 633, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_channel_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __pyx_t_1 = __pyx_t_2;
@@ -17236,7 +17284,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     __Pyx_XDECREF_SET(__pyx_v_target, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":634
+    /* "evtool/core/broker.py":635
  *         for e in qs.drain_ready():
  *             target = e.msg.deaths[0].channel if e.msg.deaths else None
  *             if (msg_id is not None and e.msg.id != msg_id) or target not in self._channels:             # <<<<<<<<<<<<<<
@@ -17250,12 +17298,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     } else {
 
     }
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 634, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_12 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_2, __pyx_v_msg_id, Py_NE); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 634, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_2, __pyx_v_msg_id, Py_NE); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (!__pyx_t_12) {
 
@@ -17266,9 +17314,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
       goto __pyx_L7_bool_binop_done;
     }
     __pyx_L8_next_or:;
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_12 = (__Pyx_PySequence_ContainsTF(__pyx_v_target, __pyx_t_2, Py_NE)); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 634, __pyx_L1_error)
+    __pyx_t_12 = (__Pyx_PySequence_ContainsTF(__pyx_v_target, __pyx_t_2, Py_NE)); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     __pyx_t_4 = __pyx_t_12;
@@ -17277,17 +17325,17 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     if (__pyx_t_4) {
 
 
-      /* "evtool/core/broker.py":635
+      /* "evtool/core/broker.py":636
  *             target = e.msg.deaths[0].channel if e.msg.deaths else None
  *             if (msg_id is not None and e.msg.id != msg_id) or target not in self._channels:
  *                 keep.append(e)             # <<<<<<<<<<<<<<
  *                 continue
  *             e.state = REDRIVEN
 */
-      __pyx_t_13 = __Pyx_PyList_Append(__pyx_v_keep, __pyx_v_e); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 635, __pyx_L1_error)
+      __pyx_t_13 = __Pyx_PyList_Append(__pyx_v_keep, __pyx_v_e); if (unlikely(__pyx_t_13 == ((int)-1))) __PYX_ERR(0, 636, __pyx_L1_error)
 
 
-      /* "evtool/core/broker.py":636
+      /* "evtool/core/broker.py":637
  *             if (msg_id is not None and e.msg.id != msg_id) or target not in self._channels:
  *                 keep.append(e)
  *                 continue             # <<<<<<<<<<<<<<
@@ -17296,7 +17344,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
       goto __pyx_L4_continue;
 
-      /* "evtool/core/broker.py":634
+      /* "evtool/core/broker.py":635
  *         for e in qs.drain_ready():
  *             target = e.msg.deaths[0].channel if e.msg.deaths else None
  *             if (msg_id is not None and e.msg.id != msg_id) or target not in self._channels:             # <<<<<<<<<<<<<<
@@ -17305,46 +17353,46 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
     }
 
-    /* "evtool/core/broker.py":637
+    /* "evtool/core/broker.py":638
  *                 keep.append(e)
  *                 continue
  *             e.state = REDRIVEN             # <<<<<<<<<<<<<<
  *             qs.redriven += 1
  *             moved += 1
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_REDRIVEN); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 637, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_REDRIVEN); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 638, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_state, __pyx_t_2) < (0)) __PYX_ERR(0, 637, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_state, __pyx_t_2) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/core/broker.py":638
+    /* "evtool/core/broker.py":639
  *                 continue
  *             e.state = REDRIVEN
  *             qs.redriven += 1             # <<<<<<<<<<<<<<
  *             moved += 1
  *             self._emit_entry(now, "redriven", e, {"to": target})
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_redriven); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 638, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_redriven); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 639, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 638, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 639, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_redriven, __pyx_t_1) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_redriven, __pyx_t_1) < (0)) __PYX_ERR(0, 639, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":639
+    /* "evtool/core/broker.py":640
  *             e.state = REDRIVEN
  *             qs.redriven += 1
  *             moved += 1             # <<<<<<<<<<<<<<
  *             self._emit_entry(now, "redriven", e, {"to": target})
  *             self._into(now, self._channels[target], e.msg, 0, "redrive")  # type: ignore[index]
 */
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_moved, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 639, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_moved, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 640, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF_SET(__pyx_v_moved, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":640
+    /* "evtool/core/broker.py":641
  *             qs.redriven += 1
  *             moved += 1
  *             self._emit_entry(now, "redriven", e, {"to": target})             # <<<<<<<<<<<<<<
@@ -17353,21 +17401,21 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
     __pyx_t_2 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 640, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 641, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_to, __pyx_v_target) < (0)) __PYX_ERR(0, 640, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_to, __pyx_v_target) < (0)) __PYX_ERR(0, 641, __pyx_L1_error)
     __pyx_t_3 = 0;
     {
       PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_redriven, __pyx_v_e, __pyx_t_7};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit_entry, __pyx_callargs+__pyx_t_3, (5-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 640, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 641, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":641
+    /* "evtool/core/broker.py":642
  *             moved += 1
  *             self._emit_entry(now, "redriven", e, {"to": target})
  *             self._into(now, self._channels[target], e.msg, 0, "redrive")  # type: ignore[index]             # <<<<<<<<<<<<<<
@@ -17376,12 +17424,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
     __pyx_t_7 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_7);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 641, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyObject_GetItem(__pyx_t_2, __pyx_v_target); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 641, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetItem(__pyx_t_2, __pyx_v_target); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 641, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_e, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_3 = 0;
     {
@@ -17390,12 +17438,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 641, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 642, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":632
+    /* "evtool/core/broker.py":633
  *         keep: list[Entry] = []
  *         moved = 0
  *         for e in qs.drain_ready():             # <<<<<<<<<<<<<<
@@ -17406,7 +17454,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   }
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-  /* "evtool/core/broker.py":642
+  /* "evtool/core/broker.py":643
  *             self._emit_entry(now, "redriven", e, {"to": target})
  *             self._into(now, self._channels[target], e.msg, 0, "redrive")  # type: ignore[index]
  *         for e in keep:             # <<<<<<<<<<<<<<
@@ -17419,18 +17467,18 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
     {
       Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_6);
       #if !CYTHON_ASSUME_SAFE_SIZE
-      if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 642, __pyx_L1_error)
+      if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 643, __pyx_L1_error)
       #endif
       if (__pyx_t_9 >= __pyx_temp) break;
     }
     __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_6, __pyx_t_9, __Pyx_ReferenceSharing_OwnStrongReference);
     ++__pyx_t_9;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 642, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 643, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_XDECREF_SET(__pyx_v_e, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":643
+    /* "evtool/core/broker.py":644
  *             self._into(now, self._channels[target], e.msg, 0, "redrive")  # type: ignore[index]
  *         for e in keep:
  *             qs.push(e)             # <<<<<<<<<<<<<<
@@ -17444,12 +17492,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
       PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_e};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_push, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 643, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 644, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/core/broker.py":642
+    /* "evtool/core/broker.py":643
  *             self._emit_entry(now, "redriven", e, {"to": target})
  *             self._into(now, self._channels[target], e.msg, 0, "redrive")  # type: ignore[index]
  *         for e in keep:             # <<<<<<<<<<<<<<
@@ -17459,7 +17507,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   }
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-  /* "evtool/core/broker.py":644
+  /* "evtool/core/broker.py":645
  *         for e in keep:
  *             qs.push(e)
  *         if keep:             # <<<<<<<<<<<<<<
@@ -17468,26 +17516,26 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
   {
     Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_v_keep);
-    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 644, __pyx_L1_error)
+    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(0, 645, __pyx_L1_error)
     __pyx_t_4 = (__pyx_temp != 0);
   }
 
   if (__pyx_t_4) {
 
 
-    /* "evtool/core/broker.py":645
+    /* "evtool/core/broker.py":646
  *             qs.push(e)
  *         if keep:
  *             self._dirty[qs] = None             # <<<<<<<<<<<<<<
  *         return moved
  * 
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 646, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    if (unlikely((PyObject_SetItem(__pyx_t_6, __pyx_v_qs, Py_None) < 0))) __PYX_ERR(0, 645, __pyx_L1_error)
+    if (unlikely((PyObject_SetItem(__pyx_t_6, __pyx_v_qs, Py_None) < 0))) __PYX_ERR(0, 646, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/core/broker.py":644
+    /* "evtool/core/broker.py":645
  *         for e in keep:
  *             qs.push(e)
  *         if keep:             # <<<<<<<<<<<<<<
@@ -17496,7 +17544,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
 */
   }
 
-  /* "evtool/core/broker.py":646
+  /* "evtool/core/broker.py":647
  *         if keep:
  *             self._dirty[qs] = None
  *         return moved             # <<<<<<<<<<<<<<
@@ -17514,7 +17562,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   }
   goto __pyx_L0;
 
-  /* "evtool/core/broker.py":624
+  /* "evtool/core/broker.py":625
  * 
  *     # ----------------------------------------------------------- redrive
  *     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
@@ -17543,7 +17591,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_40redrive(CYTHON_UNUSED 
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":649
+/* "evtool/core/broker.py":650
  * 
  *     # ------------------------------------------------------------- stats
  *     @staticmethod             # <<<<<<<<<<<<<<
@@ -17593,53 +17641,53 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_qs,&__pyx_mstate_global->__pyx_n_u_published,&__pyx_mstate_global->__pyx_n_u_duplicates,&__pyx_mstate_global->__pyx_n_u_unavailable,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 649, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 650, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_qs_stats", 0) < (0)) __PYX_ERR(0, 649, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_qs_stats", 0) < (0)) __PYX_ERR(0, 650, __pyx_L3_error)
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_int_0)));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_int_0)));
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_int_0)));
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_qs_stats", 0, 1, 4, i); __PYX_ERR(0, 649, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_qs_stats", 0, 1, 4, i); __PYX_ERR(0, 650, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 650, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 649, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 650, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -17654,7 +17702,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_qs_stats", 0, 1, 4, __pyx_nargs); __PYX_ERR(0, 649, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_qs_stats", 0, 1, 4, __pyx_nargs); __PYX_ERR(0, 650, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17701,7 +17749,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSE
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_qs_stats", 0);
 
-  /* "evtool/core/broker.py":651
+  /* "evtool/core/broker.py":652
  *     @staticmethod
  *     def _qs_stats(qs: QueueState, published: int = 0, duplicates: int = 0, unavailable: int = 0) -> ChannelStats:
  *         return ChannelStats(             # <<<<<<<<<<<<<<
@@ -17709,90 +17757,90 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSE
  *             delayed=qs.delayed_n, acked=qs.acked, dead_lettered=qs.dead, expired=qs.expired,
 */
   __pyx_t_2 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 652, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
 
-  /* "evtool/core/broker.py":652
+  /* "evtool/core/broker.py":653
  *     def _qs_stats(qs: QueueState, published: int = 0, duplicates: int = 0, unavailable: int = 0) -> ChannelStats:
  *         return ChannelStats(
  *             published=published, enqueued=qs.enqueued, ready=qs.ready_n, in_flight=qs.in_flight,             # <<<<<<<<<<<<<<
  *             delayed=qs.delayed_n, acked=qs.acked, dead_lettered=qs.dead, expired=qs.expired,
  *             dropped=qs.dropped, kept=qs.kept, redriven=qs.redriven, duplicates=duplicates,
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_enqueued); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 652, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_enqueued); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 652, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_in_flight); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 652, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_in_flight); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
 
-  /* "evtool/core/broker.py":653
+  /* "evtool/core/broker.py":654
  *         return ChannelStats(
  *             published=published, enqueued=qs.enqueued, ready=qs.ready_n, in_flight=qs.in_flight,
  *             delayed=qs.delayed_n, acked=qs.acked, dead_lettered=qs.dead, expired=qs.expired,             # <<<<<<<<<<<<<<
  *             dropped=qs.dropped, kept=qs.kept, redriven=qs.redriven, duplicates=duplicates,
  *             rejected_publishes=qs.rejected + unavailable,
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 653, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 654, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_acked); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 653, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_acked); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 654, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dead); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 653, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dead); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 654, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_expired); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 653, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_expired); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 654, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
 
-  /* "evtool/core/broker.py":654
+  /* "evtool/core/broker.py":655
  *             published=published, enqueued=qs.enqueued, ready=qs.ready_n, in_flight=qs.in_flight,
  *             delayed=qs.delayed_n, acked=qs.acked, dead_lettered=qs.dead, expired=qs.expired,
  *             dropped=qs.dropped, kept=qs.kept, redriven=qs.redriven, duplicates=duplicates,             # <<<<<<<<<<<<<<
  *             rejected_publishes=qs.rejected + unavailable,
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
 */
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dropped); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 654, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dropped); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_kept); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 654, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_kept); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_redriven); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 654, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_redriven); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
 
-  /* "evtool/core/broker.py":655
+  /* "evtool/core/broker.py":656
  *             delayed=qs.delayed_n, acked=qs.acked, dead_lettered=qs.dead, expired=qs.expired,
  *             dropped=qs.dropped, kept=qs.kept, redriven=qs.redriven, duplicates=duplicates,
  *             rejected_publishes=qs.rejected + unavailable,             # <<<<<<<<<<<<<<
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
  * 
 */
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_rejected); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 655, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_rejected); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 656, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
-  __pyx_t_15 = __Pyx_PyNumber_Add_object_object(__pyx_t_14, __pyx_v_unavailable); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 655, __pyx_L1_error)
+  __pyx_t_15 = __Pyx_PyNumber_Add_object_object(__pyx_t_14, __pyx_v_unavailable); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 656, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_15);
   __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
 
-  /* "evtool/core/broker.py":656
+  /* "evtool/core/broker.py":657
  *             dropped=qs.dropped, kept=qs.kept, redriven=qs.redriven, duplicates=duplicates,
  *             rejected_publishes=qs.rejected + unavailable,
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)             # <<<<<<<<<<<<<<
  * 
  *     def stats(self, channel: str) -> ChannelStats:
 */
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 656, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 657, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
-  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_in_flight); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 656, __pyx_L1_error)
+  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_in_flight); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 657, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_16);
-  __pyx_t_17 = __Pyx_PyNumber_Add_object_object(__pyx_t_14, __pyx_t_16); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 656, __pyx_L1_error)
+  __pyx_t_17 = __Pyx_PyNumber_Add_object_object(__pyx_t_14, __pyx_t_16); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 657, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_17);
   __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
   __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
-  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 656, __pyx_L1_error)
+  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 657, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_16);
-  __pyx_t_14 = __Pyx_PyNumber_Add_object_object(__pyx_t_17, __pyx_t_16); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 656, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyNumber_Add_object_object(__pyx_t_17, __pyx_t_16); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 657, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
   __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
   __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
   #if CYTHON_VECTORCALL
 
-  /* "evtool/core/broker.py":651
+  /* "evtool/core/broker.py":652
  *     @staticmethod
  *     def _qs_stats(qs: QueueState, published: int = 0, duplicates: int = 0, unavailable: int = 0) -> ChannelStats:
  *         return ChannelStats(             # <<<<<<<<<<<<<<
@@ -17816,13 +17864,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSE
     PyObject *__pyx_callargs[15] = {__pyx_t_2, __pyx_v_published, __pyx_t_4, __pyx_t_5, __pyx_t_6, __pyx_t_7, __pyx_t_8, __pyx_t_9, __pyx_t_10, __pyx_t_11, __pyx_t_12, __pyx_t_13, __pyx_v_duplicates, __pyx_t_15, __pyx_t_14};
     #if CYTHON_VECTORCALL
     __pyx_t_16 = __pyx_mstate_global->__pyx_tuple[0];
-    if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 651, __pyx_L1_error)
+    if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_16);
     #else
     {
       PyObject *__pyx_temp[14] = {__pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_n_u_enqueued, __pyx_mstate_global->__pyx_n_u_ready, __pyx_mstate_global->__pyx_n_u_in_flight, __pyx_mstate_global->__pyx_n_u_delayed, __pyx_mstate_global->__pyx_n_u_acked, __pyx_mstate_global->__pyx_n_u_dead_lettered, __pyx_mstate_global->__pyx_n_u_expired, __pyx_mstate_global->__pyx_n_u_dropped, __pyx_mstate_global->__pyx_n_u_kept, __pyx_mstate_global->__pyx_n_u_redriven, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_mstate_global->__pyx_n_u_rejected_publishes, __pyx_mstate_global->__pyx_n_u_depth};
       __pyx_t_16 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 14);
-      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 651, __pyx_L1_error)
+      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 652, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_16);
     }
     #endif
@@ -17844,7 +17892,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSE
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 651, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   {
@@ -17858,7 +17906,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSE
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/core/broker.py":649
+  /* "evtool/core/broker.py":650
  * 
  *     # ------------------------------------------------------------- stats
  *     @staticmethod             # <<<<<<<<<<<<<<
@@ -17893,7 +17941,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_42_qs_stats(CYTHON_UNUSE
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":658
+/* "evtool/core/broker.py":659
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
  * 
  *     def stats(self, channel: str) -> ChannelStats:             # <<<<<<<<<<<<<<
@@ -17942,39 +17990,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_channel_3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 658, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 659, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 658, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 659, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 658, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 659, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "stats", 0) < (0)) __PYX_ERR(0, 658, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "stats", 0) < (0)) __PYX_ERR(0, 659, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("stats", 1, 2, 2, i); __PYX_ERR(0, 658, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("stats", 1, 2, 2, i); __PYX_ERR(0, 659, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 658, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 659, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 658, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 659, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_channel = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("stats", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 658, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("stats", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 659, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17996,7 +18044,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 static PyObject *__pyx_gb_6evtool_4core_6broker_6Broker_5stats_8genexpr4_2generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/core/broker.py":668
+/* "evtool/core/broker.py":669
  *                                 rejected_publishes=ch.unavailable_rejects)
  *         parts = [self._qs_stats(qs) for qs in states]
  *         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}             # <<<<<<<<<<<<<<
@@ -18016,7 +18064,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_5stats_8genexpr4_genexpr
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct_1_genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 668, __pyx_L1_error)
+    __PYX_ERR(0, 669, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -18027,7 +18075,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_5stats_8genexpr4_genexpr
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_4core_6broker_6Broker_5stats_8genexpr4_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_Broker_stats_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_core_broker); if (unlikely(!gen)) __PYX_ERR(0, 668, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_4core_6broker_6Broker_5stats_8genexpr4_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_Broker_stats_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_core_broker); if (unlikely(!gen)) __PYX_ERR(0, 669, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -18066,31 +18114,31 @@ static PyObject *__pyx_gb_6evtool_4core_6broker_6Broker_5stats_8genexpr4_2genera
   __pyx_L3_first_run:;
   if (unlikely(__pyx_sent_value != Py_None)) {
     if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
-    __PYX_ERR(0, 668, __pyx_L1_error)
+    __PYX_ERR(0, 669, __pyx_L1_error)
   }
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 668, __pyx_L1_error) }
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 669, __pyx_L1_error) }
   __pyx_t_1 = __pyx_cur_scope->__pyx_genexpr_arg_0; __Pyx_INCREF(__pyx_t_1);
   __pyx_t_2 = 0;
   for (;;) {
     {
       Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
       #if !CYTHON_ASSUME_SAFE_SIZE
-      if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 668, __pyx_L1_error)
+      if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 669, __pyx_L1_error)
       #endif
       if (__pyx_t_2 >= __pyx_temp) break;
     }
     __pyx_t_3 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference);
     ++__pyx_t_2;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 668, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 669, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_p);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_p, __pyx_t_3);
     __Pyx_GIVEREF(__pyx_t_3);
     __pyx_t_3 = 0;
-    if (unlikely(!__pyx_cur_scope->__pyx_outer_scope->__pyx_8genexpr4__pyx_v_f)) { __Pyx_RaiseClosureNameError("f"); __PYX_ERR(0, 668, __pyx_L1_error) }
+    if (unlikely(!__pyx_cur_scope->__pyx_outer_scope->__pyx_8genexpr4__pyx_v_f)) { __Pyx_RaiseClosureNameError("f"); __PYX_ERR(0, 669, __pyx_L1_error) }
     __pyx_t_3 = __pyx_cur_scope->__pyx_outer_scope->__pyx_8genexpr4__pyx_v_f;
     __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_GetAttr(__pyx_cur_scope->__pyx_v_p, __pyx_t_3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 668, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetAttr(__pyx_cur_scope->__pyx_v_p, __pyx_t_3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 669, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_r = __pyx_t_4;
@@ -18110,7 +18158,7 @@ static PyObject *__pyx_gb_6evtool_4core_6broker_6Broker_5stats_8genexpr4_2genera
     __pyx_cur_scope->__pyx_t_0 = 0;
     __Pyx_XGOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
-    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 668, __pyx_L1_error)
+    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 669, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
@@ -18137,7 +18185,7 @@ static PyObject *__pyx_gb_6evtool_4core_6broker_6Broker_5stats_8genexpr4_2genera
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":658
+/* "evtool/core/broker.py":659
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
  * 
  *     def stats(self, channel: str) -> ChannelStats:             # <<<<<<<<<<<<<<
@@ -18176,12 +18224,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct__stats *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 658, __pyx_L1_error)
+    __PYX_ERR(0, 659, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
 
-  /* "evtool/core/broker.py":660
+  /* "evtool/core/broker.py":661
  *     def stats(self, channel: str) -> ChannelStats:
  *         """Counts for `channel` (a topic sums its subscriptions; see `ChannelStats`)."""
  *         ch = self._channel(channel)             # <<<<<<<<<<<<<<
@@ -18195,27 +18243,27 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_channel};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_channel_2, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 660, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 661, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_ch = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":661
+  /* "evtool/core/broker.py":662
  *         """Counts for `channel` (a topic sums its subscriptions; see `ChannelStats`)."""
  *         ch = self._channel(channel)
  *         if ch.log is not None:             # <<<<<<<<<<<<<<
  *             return self._log_stats(ch)
  *         states = self._states(ch)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 661, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 662, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_4 = (__pyx_t_1 != Py_None);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_4) {
 
 
-    /* "evtool/core/broker.py":662
+    /* "evtool/core/broker.py":663
  *         ch = self._channel(channel)
  *         if ch.log is not None:
  *             return self._log_stats(ch)             # <<<<<<<<<<<<<<
@@ -18229,7 +18277,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
       PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_ch};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_log_stats, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 662, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     {
@@ -18243,7 +18291,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "evtool/core/broker.py":661
+    /* "evtool/core/broker.py":662
  *         """Counts for `channel` (a topic sums its subscriptions; see `ChannelStats`)."""
  *         ch = self._channel(channel)
  *         if ch.log is not None:             # <<<<<<<<<<<<<<
@@ -18252,7 +18300,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
 */
   }
 
-  /* "evtool/core/broker.py":663
+  /* "evtool/core/broker.py":664
  *         if ch.log is not None:
  *             return self._log_stats(ch)
  *         states = self._states(ch)             # <<<<<<<<<<<<<<
@@ -18266,27 +18314,27 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_ch};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_states, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 664, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_states = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":664
+  /* "evtool/core/broker.py":665
  *             return self._log_stats(ch)
  *         states = self._states(ch)
  *         if not states:             # <<<<<<<<<<<<<<
  *             return ChannelStats(published=ch.published, duplicates=ch.duplicates,
  *                                 rejected_publishes=ch.unavailable_rejects)
 */
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_states); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 664, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_states); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 665, __pyx_L1_error)
   __pyx_t_5 = (!__pyx_t_4);
 
 
   if (__pyx_t_5) {
 
 
-    /* "evtool/core/broker.py":665
+    /* "evtool/core/broker.py":666
  *         states = self._states(ch)
  *         if not states:
  *             return ChannelStats(published=ch.published, duplicates=ch.duplicates,             # <<<<<<<<<<<<<<
@@ -18294,25 +18342,25 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
  *         parts = [self._qs_stats(qs) for qs in states]
 */
     __pyx_t_2 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 666, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 666, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_duplicates); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_duplicates); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 666, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
 
-    /* "evtool/core/broker.py":666
+    /* "evtool/core/broker.py":667
  *         if not states:
  *             return ChannelStats(published=ch.published, duplicates=ch.duplicates,
  *                                 rejected_publishes=ch.unavailable_rejects)             # <<<<<<<<<<<<<<
  *         parts = [self._qs_stats(qs) for qs in states]
  *         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}
 */
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 666, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 667, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     #if CYTHON_VECTORCALL
 
-    /* "evtool/core/broker.py":665
+    /* "evtool/core/broker.py":666
  *         states = self._states(ch)
  *         if not states:
  *             return ChannelStats(published=ch.published, duplicates=ch.duplicates,             # <<<<<<<<<<<<<<
@@ -18336,13 +18384,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
       PyObject *__pyx_callargs[4] = {__pyx_t_2, __pyx_t_7, __pyx_t_8, __pyx_t_9};
       #if CYTHON_VECTORCALL
       __pyx_t_10 = __pyx_mstate_global->__pyx_tuple[1];
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 665, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_INCREF(__pyx_t_10);
       #else
       {
         PyObject *__pyx_temp[3] = {__pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_mstate_global->__pyx_n_u_rejected_publishes};
         __pyx_t_10 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 3);
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 665, __pyx_L1_error)
+        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 666, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
       }
       #endif
@@ -18355,7 +18403,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 665, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     {
@@ -18369,7 +18417,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "evtool/core/broker.py":664
+    /* "evtool/core/broker.py":665
  *             return self._log_stats(ch)
  *         states = self._states(ch)
  *         if not states:             # <<<<<<<<<<<<<<
@@ -18378,7 +18426,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
 */
   }
 
-  /* "evtool/core/broker.py":667
+  /* "evtool/core/broker.py":668
  *             return ChannelStats(published=ch.published, duplicates=ch.duplicates,
  *                                 rejected_publishes=ch.unavailable_rejects)
  *         parts = [self._qs_stats(qs) for qs in states]             # <<<<<<<<<<<<<<
@@ -18386,16 +18434,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
  *         total["published"] = ch.published
 */
   { /* enter inner scope */
-    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 667, __pyx_L7_error)
+    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 668, __pyx_L7_error)
     __Pyx_GOTREF(__pyx_t_1);
     if (likely(PyList_CheckExact(__pyx_v_states)) || PyTuple_CheckExact(__pyx_v_states)) {
       __pyx_t_6 = __pyx_v_states; __Pyx_INCREF(__pyx_t_6);
       __pyx_t_11 = 0;
       __pyx_t_12 = NULL;
     } else {
-      __pyx_t_11 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_v_states); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 667, __pyx_L7_error)
+      __pyx_t_11 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_v_states); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 668, __pyx_L7_error)
       __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 667, __pyx_L7_error)
+      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 668, __pyx_L7_error)
     }
     for (;;) {
       if (likely(!__pyx_t_12)) {
@@ -18403,7 +18451,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
           {
             Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_6);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 667, __pyx_L7_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 668, __pyx_L7_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -18413,7 +18461,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
           {
             Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_6);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 667, __pyx_L7_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 668, __pyx_L7_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -18424,13 +18472,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
           #endif
           ++__pyx_t_11;
         }
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 667, __pyx_L7_error)
+        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 668, __pyx_L7_error)
       } else {
         __pyx_t_10 = __pyx_t_12(__pyx_t_6);
         if (unlikely(!__pyx_t_10)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 667, __pyx_L7_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 668, __pyx_L7_error)
             PyErr_Clear();
           }
           break;
@@ -18446,11 +18494,11 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
         PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_8genexpr3__pyx_v_qs};
         __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_qs_stats, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 667, __pyx_L7_error)
+        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 668, __pyx_L7_error)
         __Pyx_GOTREF(__pyx_t_10);
       }
       __Pyx_GIVEREF(__pyx_t_10);
-      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_1, __pyx_t_10))) __PYX_ERR(0, 667, __pyx_L7_error)
+      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_1, __pyx_t_10))) __PYX_ERR(0, 668, __pyx_L7_error)
       __pyx_t_10 = 0;
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -18464,7 +18512,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
   __pyx_v_parts = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":668
+  /* "evtool/core/broker.py":669
  *                                 rejected_publishes=ch.unavailable_rejects)
  *         parts = [self._qs_stats(qs) for qs in states]
  *         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}             # <<<<<<<<<<<<<<
@@ -18472,11 +18520,11 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
  *         total["duplicates"] = ch.duplicates
 */
   { /* enter inner scope */
-    __pyx_t_1 = PyDict_New(); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 668, __pyx_L1_error)
+    __pyx_t_1 = PyDict_New(); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 669, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 668, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 669, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_dataclass_fields); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 668, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_dataclass_fields); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 669, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     if (likely(PyList_CheckExact(__pyx_t_10)) || PyTuple_CheckExact(__pyx_t_10)) {
@@ -18484,9 +18532,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
       __pyx_t_11 = 0;
       __pyx_t_12 = NULL;
     } else {
-      __pyx_t_11 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_t_10); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 668, __pyx_L1_error)
+      __pyx_t_11 = -1; __pyx_t_6 = PyObject_GetIter(__pyx_t_10); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 669, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 668, __pyx_L1_error)
+      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_6); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 669, __pyx_L1_error)
     }
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     for (;;) {
@@ -18495,7 +18543,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
           {
             Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_6);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 668, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 669, __pyx_L1_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -18505,7 +18553,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
           {
             Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_6);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 668, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 669, __pyx_L1_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -18516,13 +18564,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
           #endif
           ++__pyx_t_11;
         }
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 668, __pyx_L1_error)
+        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 669, __pyx_L1_error)
       } else {
         __pyx_t_10 = __pyx_t_12(__pyx_t_6);
         if (unlikely(!__pyx_t_10)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 668, __pyx_L1_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 669, __pyx_L1_error)
             PyErr_Clear();
           }
           break;
@@ -18534,7 +18582,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
       __Pyx_GIVEREF(__pyx_t_10);
       __pyx_t_10 = 0;
       __pyx_t_9 = NULL;
-      __pyx_t_8 = __pyx_pf_6evtool_4core_6broker_6Broker_5stats_8genexpr4_genexpr(((PyObject*)__pyx_cur_scope), __pyx_v_parts); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 668, __pyx_L1_error)
+      __pyx_t_8 = __pyx_pf_6evtool_4core_6broker_6Broker_5stats_8genexpr4_genexpr(((PyObject*)__pyx_cur_scope), __pyx_v_parts); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 669, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
       __pyx_t_3 = 1;
       {
@@ -18542,10 +18590,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
         __pyx_t_10 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_sum, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (__pyx_t_3*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 668, __pyx_L1_error)
+        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 669, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
       }
-      if (unlikely(PyDict_SetItem(__pyx_t_1, __pyx_cur_scope->__pyx_8genexpr4__pyx_v_f, __pyx_t_10))) __PYX_ERR(0, 668, __pyx_L1_error)
+      if (unlikely(PyDict_SetItem(__pyx_t_1, __pyx_cur_scope->__pyx_8genexpr4__pyx_v_f, __pyx_t_10))) __PYX_ERR(0, 669, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -18553,31 +18601,31 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
   __pyx_v_total = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":669
+  /* "evtool/core/broker.py":670
  *         parts = [self._qs_stats(qs) for qs in states]
  *         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}
  *         total["published"] = ch.published             # <<<<<<<<<<<<<<
  *         total["duplicates"] = ch.duplicates
  *         total["rejected_publishes"] += ch.unavailable_rejects
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 669, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 670, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (unlikely((PyDict_SetItem(__pyx_v_total, __pyx_mstate_global->__pyx_n_u_published, __pyx_t_1) < 0))) __PYX_ERR(0, 669, __pyx_L1_error)
+  if (unlikely((PyDict_SetItem(__pyx_v_total, __pyx_mstate_global->__pyx_n_u_published, __pyx_t_1) < 0))) __PYX_ERR(0, 670, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":670
+  /* "evtool/core/broker.py":671
  *         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}
  *         total["published"] = ch.published
  *         total["duplicates"] = ch.duplicates             # <<<<<<<<<<<<<<
  *         total["rejected_publishes"] += ch.unavailable_rejects
  *         return ChannelStats(**total)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_duplicates); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 670, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_duplicates); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 671, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (unlikely((PyDict_SetItem(__pyx_v_total, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_t_1) < 0))) __PYX_ERR(0, 670, __pyx_L1_error)
+  if (unlikely((PyDict_SetItem(__pyx_v_total, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_t_1) < 0))) __PYX_ERR(0, 671, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":671
+  /* "evtool/core/broker.py":672
  *         total["published"] = ch.published
  *         total["duplicates"] = ch.duplicates
  *         total["rejected_publishes"] += ch.unavailable_rejects             # <<<<<<<<<<<<<<
@@ -18586,30 +18634,30 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
 */
   __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_rejected_publishes);
   __pyx_t_13 = __pyx_mstate_global->__pyx_n_u_rejected_publishes;
-  __pyx_t_1 = __Pyx_PyDict_GetItem(__pyx_v_total, __pyx_t_13); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 671, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_GetItem(__pyx_v_total, __pyx_t_13); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 672, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 671, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 672, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_10 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_t_1, __pyx_t_6); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 671, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_t_1, __pyx_t_6); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 672, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  if (unlikely((PyDict_SetItem(__pyx_v_total, __pyx_t_13, __pyx_t_10) < 0))) __PYX_ERR(0, 671, __pyx_L1_error)
+  if (unlikely((PyDict_SetItem(__pyx_v_total, __pyx_t_13, __pyx_t_10) < 0))) __PYX_ERR(0, 672, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
 
-  /* "evtool/core/broker.py":672
+  /* "evtool/core/broker.py":673
  *         total["duplicates"] = ch.duplicates
  *         total["rejected_publishes"] += ch.unavailable_rejects
  *         return ChannelStats(**total)             # <<<<<<<<<<<<<<
  * 
  *     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 672, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_ChannelStats); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 673, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_6 = PyDict_Copy(__pyx_v_total); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 672, __pyx_L1_error)
+  __pyx_t_6 = PyDict_Copy(__pyx_v_total); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 673, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_1 = __Pyx_PyObject_Call(__pyx_t_10, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_6); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 672, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_Call(__pyx_t_10, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_6); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -18624,7 +18672,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/core/broker.py":658
+  /* "evtool/core/broker.py":659
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
  * 
  *     def stats(self, channel: str) -> ChannelStats:             # <<<<<<<<<<<<<<
@@ -18657,7 +18705,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_44stats(CYTHON_UNUSED Py
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":674
+/* "evtool/core/broker.py":675
  *         return ChannelStats(**total)
  * 
  *     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:             # <<<<<<<<<<<<<<
@@ -18706,39 +18754,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_channel_3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 674, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 675, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 674, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 675, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 674, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 675, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "subscription_stats", 0) < (0)) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "subscription_stats", 0) < (0)) __PYX_ERR(0, 675, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("subscription_stats", 1, 2, 2, i); __PYX_ERR(0, 674, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("subscription_stats", 1, 2, 2, i); __PYX_ERR(0, 675, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 675, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 675, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_channel = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("subscription_stats", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 674, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("subscription_stats", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 675, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -18783,7 +18831,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("subscription_stats", 0);
 
-  /* "evtool/core/broker.py":676
+  /* "evtool/core/broker.py":677
  *     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
  *         """Per-subscription counts of a topic (key: group name, or ``~<sub id>`` when anonymous)."""
  *         ch = self._channel(channel)             # <<<<<<<<<<<<<<
@@ -18797,44 +18845,44 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_channel};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_channel_2, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 676, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 677, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_ch = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/core/broker.py":677
+  /* "evtool/core/broker.py":678
  *         """Per-subscription counts of a topic (key: group name, or ``~<sub id>`` when anonymous)."""
  *         ch = self._channel(channel)
  *         if ch.qs is not None:             # <<<<<<<<<<<<<<
  *             return {channel: self._qs_stats(ch.qs, ch.published, ch.duplicates, ch.unavailable_rejects)}
  *         return {k: self._qs_stats(qs) for k, qs in ch.topic_states.items()}
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 677, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 678, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_4 = (__pyx_t_1 != Py_None);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_4) {
 
 
-    /* "evtool/core/broker.py":678
+    /* "evtool/core/broker.py":679
  *         ch = self._channel(channel)
  *         if ch.qs is not None:
  *             return {channel: self._qs_stats(ch.qs, ch.published, ch.duplicates, ch.unavailable_rejects)}             # <<<<<<<<<<<<<<
  *         return {k: self._qs_stats(qs) for k, qs in ch.topic_states.items()}
  * 
 */
-    __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 678, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_5 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 678, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 678, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_duplicates); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 678, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_duplicates); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 678, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_3 = 0;
     {
@@ -18845,10 +18893,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 678, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 679, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
-    if (PyDict_SetItem(__pyx_t_1, __pyx_v_channel, __pyx_t_2) < (0)) __PYX_ERR(0, 678, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_v_channel, __pyx_t_2) < (0)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
       PyObject *__pyx_temp;
@@ -18861,7 +18909,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "evtool/core/broker.py":677
+    /* "evtool/core/broker.py":678
  *         """Per-subscription counts of a topic (key: group name, or ``~<sub id>`` when anonymous)."""
  *         ch = self._channel(channel)
  *         if ch.qs is not None:             # <<<<<<<<<<<<<<
@@ -18870,7 +18918,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
 */
   }
 
-  /* "evtool/core/broker.py":679
+  /* "evtool/core/broker.py":680
  *         if ch.qs is not None:
  *             return {channel: self._qs_stats(ch.qs, ch.published, ch.duplicates, ch.unavailable_rejects)}
  *         return {k: self._qs_stats(qs) for k, qs in ch.topic_states.items()}             # <<<<<<<<<<<<<<
@@ -18878,16 +18926,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
  *     def idle(self) -> bool:
 */
   { /* enter inner scope */
-    __pyx_t_1 = PyDict_New(); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 679, __pyx_L6_error)
+    __pyx_t_1 = PyDict_New(); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L6_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_10 = 0;
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_topic_states); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 679, __pyx_L6_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_topic_states); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 680, __pyx_L6_error)
     __Pyx_GOTREF(__pyx_t_9);
     if (unlikely(__pyx_t_9 == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "items");
-      __PYX_ERR(0, 679, __pyx_L6_error)
+      __PYX_ERR(0, 680, __pyx_L6_error)
     }
-    __pyx_t_8 = __Pyx_dict_iterator(__pyx_t_9, 0, __pyx_mstate_global->__pyx_n_u_items, (&__pyx_t_11), (&__pyx_t_12)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 679, __pyx_L6_error)
+    __pyx_t_8 = __Pyx_dict_iterator(__pyx_t_9, 0, __pyx_mstate_global->__pyx_n_u_items, (&__pyx_t_11), (&__pyx_t_12)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 680, __pyx_L6_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_XDECREF(__pyx_t_2);
@@ -18896,7 +18944,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
     while (1) {
       __pyx_t_13 = __Pyx_dict_iter_next(__pyx_t_2, __pyx_t_11, &__pyx_t_10, &__pyx_t_8, &__pyx_t_9, NULL, __pyx_t_12);
       if (unlikely(__pyx_t_13 == 0)) break;
-      if (unlikely(__pyx_t_13 == -1)) __PYX_ERR(0, 679, __pyx_L6_error)
+      if (unlikely(__pyx_t_13 == -1)) __PYX_ERR(0, 680, __pyx_L6_error)
       __Pyx_GOTREF(__pyx_t_8);
       __Pyx_GOTREF(__pyx_t_9);
       __Pyx_XDECREF_SET(__pyx_8genexpr6__pyx_v_k, __pyx_t_8);
@@ -18910,10 +18958,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
         PyObject *__pyx_callargs[2] = {__pyx_t_8, __pyx_8genexpr6__pyx_v_qs};
         __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_qs_stats, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 679, __pyx_L6_error)
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 680, __pyx_L6_error)
         __Pyx_GOTREF(__pyx_t_9);
       }
-      if (unlikely(PyDict_SetItem(__pyx_t_1, __pyx_8genexpr6__pyx_v_k, __pyx_t_9))) __PYX_ERR(0, 679, __pyx_L6_error)
+      if (unlikely(PyDict_SetItem(__pyx_t_1, __pyx_8genexpr6__pyx_v_k, __pyx_t_9))) __PYX_ERR(0, 680, __pyx_L6_error)
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -18937,7 +18985,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/core/broker.py":674
+  /* "evtool/core/broker.py":675
  *         return ChannelStats(**total)
  * 
  *     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:             # <<<<<<<<<<<<<<
@@ -18965,7 +19013,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_46subscription_stats(CYT
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":681
+/* "evtool/core/broker.py":682
  *         return {k: self._qs_stats(qs) for k, qs in ch.topic_states.items()}
  * 
  *     def idle(self) -> bool:             # <<<<<<<<<<<<<<
@@ -19013,32 +19061,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 681, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 682, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 681, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 682, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "idle", 0) < (0)) __PYX_ERR(0, 681, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "idle", 0) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("idle", 1, 1, 1, i); __PYX_ERR(0, 681, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("idle", 1, 1, 1, i); __PYX_ERR(0, 682, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 681, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 682, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("idle", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 681, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("idle", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 682, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19082,16 +19130,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("idle", 0);
 
-  /* "evtool/core/broker.py":692
+  /* "evtool/core/broker.py":693
  *         until its session timeout evicts it).
  *         """
  *         if self._inflight or self._log_inflight:             # <<<<<<<<<<<<<<
  *             return False
  *         for ch in self._channels.values():
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 692, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 692, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (!__pyx_t_3) {
 
@@ -19101,9 +19149,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_log_inflight); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 692, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_log_inflight); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 692, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   __pyx_t_1 = __pyx_t_3;
@@ -19112,7 +19160,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/core/broker.py":693
+    /* "evtool/core/broker.py":694
  *         """
  *         if self._inflight or self._log_inflight:
  *             return False             # <<<<<<<<<<<<<<
@@ -19130,7 +19178,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
     }
     goto __pyx_L0;
 
-    /* "evtool/core/broker.py":692
+    /* "evtool/core/broker.py":693
  *         until its session timeout evicts it).
  *         """
  *         if self._inflight or self._log_inflight:             # <<<<<<<<<<<<<<
@@ -19139,7 +19187,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/core/broker.py":694
+  /* "evtool/core/broker.py":695
  *         if self._inflight or self._log_inflight:
  *             return False
  *         for ch in self._channels.values():             # <<<<<<<<<<<<<<
@@ -19147,13 +19195,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
  *                 if self._log_busy(ch):
 */
   __pyx_t_4 = 0;
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 694, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 695, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   if (unlikely(__pyx_t_7 == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "values");
-    __PYX_ERR(0, 694, __pyx_L1_error)
+    __PYX_ERR(0, 695, __pyx_L1_error)
   }
-  __pyx_t_8 = __Pyx_dict_iterator(__pyx_t_7, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_5), (&__pyx_t_6)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 694, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_dict_iterator(__pyx_t_7, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_5), (&__pyx_t_6)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 695, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   __Pyx_XDECREF(__pyx_t_2);
@@ -19162,26 +19210,26 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
   while (1) {
     __pyx_t_9 = __Pyx_dict_iter_next(__pyx_t_2, __pyx_t_5, &__pyx_t_4, NULL, &__pyx_t_8, NULL, __pyx_t_6);
     if (unlikely(__pyx_t_9 == 0)) break;
-    if (unlikely(__pyx_t_9 == -1)) __PYX_ERR(0, 694, __pyx_L1_error)
+    if (unlikely(__pyx_t_9 == -1)) __PYX_ERR(0, 695, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_XDECREF_SET(__pyx_v_ch, __pyx_t_8);
     __pyx_t_8 = 0;
 
-    /* "evtool/core/broker.py":695
+    /* "evtool/core/broker.py":696
  *             return False
  *         for ch in self._channels.values():
  *             if ch.log is not None:             # <<<<<<<<<<<<<<
  *                 if self._log_busy(ch):
  *                     return False
 */
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 695, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 696, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_1 = (__pyx_t_8 != Py_None);
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     if (__pyx_t_1) {
 
 
-      /* "evtool/core/broker.py":696
+      /* "evtool/core/broker.py":697
  *         for ch in self._channels.values():
  *             if ch.log is not None:
  *                 if self._log_busy(ch):             # <<<<<<<<<<<<<<
@@ -19195,15 +19243,15 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
         PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_ch};
         __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_log_busy, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 696, __pyx_L1_error)
+        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 697, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
       }
-      __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 697, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_1) {
 
 
-        /* "evtool/core/broker.py":697
+        /* "evtool/core/broker.py":698
  *             if ch.log is not None:
  *                 if self._log_busy(ch):
  *                     return False             # <<<<<<<<<<<<<<
@@ -19222,7 +19270,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
         goto __pyx_L0;
 
-        /* "evtool/core/broker.py":696
+        /* "evtool/core/broker.py":697
  *         for ch in self._channels.values():
  *             if ch.log is not None:
  *                 if self._log_busy(ch):             # <<<<<<<<<<<<<<
@@ -19231,7 +19279,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 */
       }
 
-      /* "evtool/core/broker.py":698
+      /* "evtool/core/broker.py":699
  *                 if self._log_busy(ch):
  *                     return False
  *                 continue             # <<<<<<<<<<<<<<
@@ -19240,7 +19288,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 */
       goto __pyx_L6_continue;
 
-      /* "evtool/core/broker.py":695
+      /* "evtool/core/broker.py":696
  *             return False
  *         for ch in self._channels.values():
  *             if ch.log is not None:             # <<<<<<<<<<<<<<
@@ -19249,21 +19297,21 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 */
     }
 
-    /* "evtool/core/broker.py":699
+    /* "evtool/core/broker.py":700
  *                     return False
  *                 continue
  *             topic = ch.kind == "topic"             # <<<<<<<<<<<<<<
  *             for qs in self._states(ch):
  *                 if qs.delayed_n or (qs.ready_n and (qs.dispatch_subs or topic)):
 */
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 699, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 700, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_7 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_topic, Py_EQ); __Pyx_XGOTREF(__pyx_t_7); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 699, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_topic, Py_EQ); __Pyx_XGOTREF(__pyx_t_7); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_XDECREF_SET(__pyx_v_topic, __pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "evtool/core/broker.py":700
+    /* "evtool/core/broker.py":701
  *                 continue
  *             topic = ch.kind == "topic"
  *             for qs in self._states(ch):             # <<<<<<<<<<<<<<
@@ -19277,7 +19325,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
       PyObject *__pyx_callargs[2] = {__pyx_t_8, __pyx_v_ch};
       __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_states, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
     }
     if (likely(PyList_CheckExact(__pyx_t_7)) || PyTuple_CheckExact(__pyx_t_7)) {
@@ -19285,9 +19333,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
       __pyx_t_11 = 0;
       __pyx_t_12 = NULL;
     } else {
-      __pyx_t_11 = -1; __pyx_t_8 = PyObject_GetIter(__pyx_t_7); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 700, __pyx_L1_error)
+      __pyx_t_11 = -1; __pyx_t_8 = PyObject_GetIter(__pyx_t_7); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 701, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_8); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 700, __pyx_L1_error)
+      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_8); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 701, __pyx_L1_error)
     }
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     for (;;) {
@@ -19296,7 +19344,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
           {
             Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_8);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -19306,7 +19354,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
           {
             Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_8);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
             #endif
             if (__pyx_t_11 >= __pyx_temp) break;
           }
@@ -19317,13 +19365,13 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
           #endif
           ++__pyx_t_11;
         }
-        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
       } else {
         __pyx_t_7 = __pyx_t_12(__pyx_t_8);
         if (unlikely(!__pyx_t_7)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 700, __pyx_L1_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 701, __pyx_L1_error)
             PyErr_Clear();
           }
           break;
@@ -19333,16 +19381,16 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
       __Pyx_XDECREF_SET(__pyx_v_qs, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "evtool/core/broker.py":701
+      /* "evtool/core/broker.py":702
  *             topic = ch.kind == "topic"
  *             for qs in self._states(ch):
  *                 if qs.delayed_n or (qs.ready_n and (qs.dispatch_subs or topic)):             # <<<<<<<<<<<<<<
  *                     return False
  *         return True
 */
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_delayed_n); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (!__pyx_t_3) {
 
@@ -19352,9 +19400,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 
         goto __pyx_L13_bool_binop_done;
       }
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_ready_n); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (__pyx_t_3) {
 
@@ -19364,9 +19412,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 
         goto __pyx_L13_bool_binop_done;
       }
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dispatch_subs); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_qs, __pyx_mstate_global->__pyx_n_u_dispatch_subs); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (!__pyx_t_3) {
 
@@ -19376,7 +19424,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 
         goto __pyx_L13_bool_binop_done;
       }
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_topic); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_topic); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
 
       __pyx_t_1 = __pyx_t_3;
 
@@ -19384,7 +19432,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
       if (__pyx_t_1) {
 
 
-        /* "evtool/core/broker.py":702
+        /* "evtool/core/broker.py":703
  *             for qs in self._states(ch):
  *                 if qs.delayed_n or (qs.ready_n and (qs.dispatch_subs or topic)):
  *                     return False             # <<<<<<<<<<<<<<
@@ -19404,7 +19452,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         goto __pyx_L0;
 
-        /* "evtool/core/broker.py":701
+        /* "evtool/core/broker.py":702
  *             topic = ch.kind == "topic"
  *             for qs in self._states(ch):
  *                 if qs.delayed_n or (qs.ready_n and (qs.dispatch_subs or topic)):             # <<<<<<<<<<<<<<
@@ -19413,7 +19461,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
 */
       }
 
-      /* "evtool/core/broker.py":700
+      /* "evtool/core/broker.py":701
  *                 continue
  *             topic = ch.kind == "topic"
  *             for qs in self._states(ch):             # <<<<<<<<<<<<<<
@@ -19426,7 +19474,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/core/broker.py":703
+  /* "evtool/core/broker.py":704
  *                 if qs.delayed_n or (qs.ready_n and (qs.dispatch_subs or topic)):
  *                     return False
  *         return True             # <<<<<<<<<<<<<<
@@ -19444,7 +19492,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
   }
   goto __pyx_L0;
 
-  /* "evtool/core/broker.py":681
+  /* "evtool/core/broker.py":682
  *         return {k: self._qs_stats(qs) for k, qs in ch.topic_states.items()}
  * 
  *     def idle(self) -> bool:             # <<<<<<<<<<<<<<
@@ -19468,7 +19516,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_48idle(CYTHON_UNUSED PyO
   return __pyx_r;
 }
 
-/* "evtool/core/broker.py":705
+/* "evtool/core/broker.py":706
  *         return True
  * 
  *     def subscriber(self, sub: int) -> Subscriber | None:             # <<<<<<<<<<<<<<
@@ -19517,39 +19565,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_sub,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 705, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 706, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 705, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 706, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 705, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 706, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "subscriber", 0) < (0)) __PYX_ERR(0, 705, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "subscriber", 0) < (0)) __PYX_ERR(0, 706, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("subscriber", 1, 2, 2, i); __PYX_ERR(0, 705, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("subscriber", 1, 2, 2, i); __PYX_ERR(0, 706, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 705, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 706, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 705, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 706, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_sub = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("subscriber", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 705, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("subscriber", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 706, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19582,12 +19630,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_50subscriber(CYTHON_UNUS
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("subscriber", 0);
 
-  /* "evtool/core/broker.py":707
+  /* "evtool/core/broker.py":708
  *     def subscriber(self, sub: int) -> Subscriber | None:
  *         """The live subscriber with this id, or None once it is gone."""
  *         return self._subs.get(sub)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 707, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 708, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_2 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_2);
@@ -19597,7 +19645,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_50subscriber(CYTHON_UNUS
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 707, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 708, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   {
@@ -19611,7 +19659,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_50subscriber(CYTHON_UNUS
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/core/broker.py":705
+  /* "evtool/core/broker.py":706
  *         return True
  * 
  *     def subscriber(self, sub: int) -> Subscriber | None:             # <<<<<<<<<<<<<<
@@ -20125,14 +20173,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_4core_6broker___pyx_scope_str
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_4core_6broker___pyx_scope_struct__stats", 0);
   /*--- Exttype __pyx_obj_6evtool_4core_6broker___pyx_scope_struct__stats ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats)) __PYX_ERR(0, 658, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats)) __PYX_ERR(0, 659, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats = &__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats) < (0)) __PYX_ERR(0, 658, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats) < (0)) __PYX_ERR(0, 659, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats);
@@ -20158,14 +20206,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_4core_6broker___pyx_scope_str
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_4core_6broker___pyx_scope_struct_1_genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_4core_6broker___pyx_scope_struct_1_genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_4core_6broker___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 668, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_4core_6broker___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 669, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr = &__pyx_type_6evtool_4core_6broker___pyx_scope_struct_1_genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 668, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 669, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct_1_genexpr);
@@ -20262,6 +20310,18 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   sizeof(struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState),
   #endif
   __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState) __PYX_ERR(3, 28, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_1 = PyImport_ImportModule("evtool.core.brokerstate"); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.brokerstate", "BrokerState",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
+  #else
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(4, 4, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
@@ -20619,8 +20679,8 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_BrokerState,__pyx_mstate_global->__pyx_n_u_Channel,__pyx_mstate_global->__pyx_n_u_new};
-    for (__pyx_t_3=0; __pyx_t_3 < 3; __pyx_t_3++) {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Channel,__pyx_mstate_global->__pyx_n_u_new};
+    for (__pyx_t_3=0; __pyx_t_3 < 2; __pyx_t_3++) {
       __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 71, __pyx_L1_error)
@@ -20943,29 +21003,26 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_LogGroups); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 113, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_BrokerState); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 113, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
   {
-    PyObject* __pyx_temp[3] = {__pyx_t_2, __pyx_t_4, __pyx_t_7};
-    __pyx_t_8 = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 113, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
+    PyObject* __pyx_temp[3] = {__pyx_t_2, __pyx_t_4, ((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState)};
+    __pyx_t_7 = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 113, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  __pyx_t_7 = __pyx_t_8;
-  __Pyx_INCREF(__pyx_t_7);
-  __pyx_t_4 = __Pyx_PEP560_update_bases(__pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 113, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  __pyx_t_7 = __Pyx_CalculateMetaclass(NULL, __pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 113, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_2 = __Pyx_Py3MetaclassPrepare(__pyx_t_7, __pyx_t_4, __pyx_mstate_global->__pyx_n_u_Broker, __pyx_mstate_global->__pyx_n_u_Broker, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_kp_u_The_local_broker_core_channels_s); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 113, __pyx_L1_error)
+  __pyx_t_4 = __pyx_t_7;
+  __Pyx_INCREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_PEP560_update_bases(__pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 113, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (__pyx_t_4 != __pyx_t_8) {
-    if (unlikely((PyDict_SetItemString(__pyx_t_2, "__orig_bases__", __pyx_t_8) < 0))) __PYX_ERR(0, 113, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_4 = __Pyx_CalculateMetaclass(NULL, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 113, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_8 = __Pyx_Py3MetaclassPrepare(__pyx_t_4, __pyx_t_2, __pyx_mstate_global->__pyx_n_u_Broker, __pyx_mstate_global->__pyx_n_u_Broker, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_kp_u_The_local_broker_core_channels_s); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 113, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  if (__pyx_t_2 != __pyx_t_7) {
+    if (unlikely((PyDict_SetItemString(__pyx_t_8, "__orig_bases__", __pyx_t_7) < 0))) __PYX_ERR(0, 113, __pyx_L1_error)
   }
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":119
  *     """
@@ -20974,7 +21031,7 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *     """The engine pumps deliveries after each event (`core.port.BrokerPort`)."""
  * 
 */
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pushes_deliveries, Py_False) < (0)) __PYX_ERR(0, 119, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_pushes_deliveries, Py_False) < (0)) __PYX_ERR(0, 119, __pyx_L1_error)
 
   /* "evtool/core/broker.py":123
  * 
@@ -20983,19 +21040,19 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Declare a channel; declaring the same name again with an equal config is a no-op."""
  *         old = self._channels.get(name)
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 123, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_name, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_config, __pyx_mstate_global->__pyx_n_u_ChannelConfig) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 123, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_name, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_config, __pyx_mstate_global->__pyx_n_u_ChannelConfig) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_1declare, 0, __pyx_mstate_global->__pyx_n_u_Broker_declare, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 123, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_declare, __pyx_t_9) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_declare, __pyx_t_9) < (0)) __PYX_ERR(0, 123, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":161
@@ -21010,15 +21067,15 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ch, __pyx_mstate_global->__pyx_n_u_Channel) < (0)) __PYX_ERR(0, 161, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_group, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 161, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 161, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_3_make_qs, 0, __pyx_mstate_global->__pyx_n_u_Broker__make_qs, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 161, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_3_make_qs, 0, __pyx_mstate_global->__pyx_n_u_Broker__make_qs, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 161, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_make_qs, __pyx_t_8) < (0)) __PYX_ERR(0, 161, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_make_qs, __pyx_t_7) < (0)) __PYX_ERR(0, 161, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":207
  *         return qs
@@ -21027,21 +21084,21 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Bind `target` to `router` with a binding key (ignored by fanout routers)."""
  *         ch = self._channel(router)
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 207, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_router, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_target, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_pattern, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 207, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_router, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_target, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_pattern, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_5bind, 0, __pyx_mstate_global->__pyx_n_u_Broker_bind, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 207, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_9, __pyx_mstate_global->__pyx_tuple[5]);
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_bind, __pyx_t_9) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_bind, __pyx_t_9) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":215
@@ -21057,16 +21114,16 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_target, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 215, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_pattern, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 215, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 215, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_7unbind, 0, __pyx_mstate_global->__pyx_n_u_Broker_unbind, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 215, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_7unbind, 0, __pyx_mstate_global->__pyx_n_u_Broker_unbind, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 215, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_8, __pyx_mstate_global->__pyx_tuple[5]);
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_7, __pyx_mstate_global->__pyx_tuple[5]);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_unbind, __pyx_t_8) < (0)) __PYX_ERR(0, 215, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_unbind, __pyx_t_7) < (0)) __PYX_ERR(0, 215, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":223
  * 
@@ -21075,25 +21132,25 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Make the broker unavailable (publishes refused, no deliveries, settlements ignored) or back."""
  *         self._available = available
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 223, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_available, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 223, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_available, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_9set_available, 0, __pyx_mstate_global->__pyx_n_u_Broker_set_available, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 223, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_set_available, __pyx_t_9) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_set_available, __pyx_t_9) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -21104,16 +21161,16 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_delay_ns, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_11publish, 0, __pyx_mstate_global->__pyx_n_u_Broker_publish, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 234, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_11publish, 0, __pyx_mstate_global->__pyx_n_u_Broker_publish, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 234, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_8, __pyx_mstate_global->__pyx_tuple[6]);
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_7, __pyx_mstate_global->__pyx_tuple[6]);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_publish, __pyx_t_8) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_publish, __pyx_t_7) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":274
  *         return self._into(now, ch, msg, delay_ns, None)
@@ -21122,21 +21179,21 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Whether dedup id `did` was accepted within the channel's window (then `msg` is dropped)."""
  *         seen = ch.dedup_seen
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 274, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_ch, __pyx_mstate_global->__pyx_n_u_Channel) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_did, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 274, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_ch, __pyx_mstate_global->__pyx_n_u_Channel) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_did, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_13_duplicate, 0, __pyx_mstate_global->__pyx_n_u_Broker__duplicate, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 274, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_duplicate, __pyx_t_9) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_duplicate, __pyx_t_9) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":293
@@ -21154,15 +21211,15 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_delay_ns, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 293, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_via, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 293, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 293, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_15_into, 0, __pyx_mstate_global->__pyx_n_u_Broker__into, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 293, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_15_into, 0, __pyx_mstate_global->__pyx_n_u_Broker__into, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 293, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_into, __pyx_t_8) < (0)) __PYX_ERR(0, 293, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_into, __pyx_t_7) < (0)) __PYX_ERR(0, 293, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":333
  *         return ok
@@ -21171,22 +21228,22 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Add the channels router `ch` delivers `msg` to (through routers bound to it, and alternates)."""
  *         rt = ch.router
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 333, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_ch, __pyx_mstate_global->__pyx_n_u_Channel) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_dests, __pyx_mstate_global->__pyx_kp_u_dict_str_None) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_seen, __pyx_mstate_global->__pyx_kp_u_set_str) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 333, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_ch, __pyx_mstate_global->__pyx_n_u_Channel) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_dests, __pyx_mstate_global->__pyx_kp_u_dict_str_None) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_seen, __pyx_mstate_global->__pyx_kp_u_set_str) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_17_route, 0, __pyx_mstate_global->__pyx_n_u_Broker__route, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 333, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_route, __pyx_t_9) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_route, __pyx_t_9) < (0)) __PYX_ERR(0, 333, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":350
@@ -21204,15 +21261,15 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_dests, __pyx_mstate_global->__pyx_kp_u_dict_str_None) < (0)) __PYX_ERR(0, 350, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_seen, __pyx_mstate_global->__pyx_kp_u_set_str) < (0)) __PYX_ERR(0, 350, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 350, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_19_add_destination, 0, __pyx_mstate_global->__pyx_n_u_Broker__add_destination, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 350, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_19_add_destination, 0, __pyx_mstate_global->__pyx_n_u_Broker__add_destination, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 350, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_add_destination, __pyx_t_8) < (0)) __PYX_ERR(0, 350, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_add_destination, __pyx_t_7) < (0)) __PYX_ERR(0, 350, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":358
  *             dests[ch.name] = None
@@ -21221,22 +21278,22 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         ttl = msg.ttl_ns
  *         qttl = qs.ttl_ns
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 358, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_delay_ns, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_via, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 358, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_delay_ns, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_via, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_21_enqueue, 0, __pyx_mstate_global->__pyx_n_u_Broker__enqueue, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 358, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_enqueue, __pyx_t_9) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_enqueue, __pyx_t_9) < (0)) __PYX_ERR(0, 358, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":426
@@ -21252,15 +21309,15 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 426, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_cap, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 426, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 426, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_23_at_capacity, 0, __pyx_mstate_global->__pyx_n_u_Broker__at_capacity, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[12])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 426, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_23_at_capacity, 0, __pyx_mstate_global->__pyx_n_u_Broker__at_capacity, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[12])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 426, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_at_capacity, __pyx_t_8) < (0)) __PYX_ERR(0, 426, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_at_capacity, __pyx_t_7) < (0)) __PYX_ERR(0, 426, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":430
  *         return self._held(qs) >= cap
@@ -21284,14 +21341,14 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   __pyx_t_12 = 1;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_t_11};
-    __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_7 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 430, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 430, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
   }
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_held, __pyx_t_8) < (0)) __PYX_ERR(0, 430, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_held, __pyx_t_7) < (0)) __PYX_ERR(0, 430, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":437
  *         return qs.ready_n
@@ -21300,18 +21357,18 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Remove and return the message overflow drops: the oldest ready one (RabbitMQ drop-head) or,
  *         when capacity counts stored messages, the oldest stored one wherever it is (JetStream DiscardOld)."""
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 437, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 437, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_Entry_None) < (0)) __PYX_ERR(0, 437, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 437, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 437, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_Entry_None) < (0)) __PYX_ERR(0, 437, __pyx_L1_error)
   __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_27_oldest, 0, __pyx_mstate_global->__pyx_n_u_Broker__oldest, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 437, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_oldest, __pyx_t_11) < (0)) __PYX_ERR(0, 437, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_oldest, __pyx_t_11) < (0)) __PYX_ERR(0, 437, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
   /* "evtool/core/broker.py":451
@@ -21344,28 +21401,28 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *                   prefetch: int | None = None, dispatch: str = "unordered", session_timeout_ns: int | None = None,
  *                   start_from: str = "committed") -> int:
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(10); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 451, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_channel_3, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_consumer, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_instance, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_group, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_prefetch, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_dispatch, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_session_timeout_ns, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_start_from, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(10); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 451, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_channel_3, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_consumer, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_instance, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_group, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_prefetch, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_dispatch, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_session_timeout_ns, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_start_from, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
   __pyx_t_9 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_29subscribe, 0, __pyx_mstate_global->__pyx_n_u_Broker_subscribe, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[15])); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 451, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
   __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_9, __pyx_t_11);
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_8);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_subscribe, __pyx_t_9) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_subscribe, __pyx_t_9) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
   /* "evtool/core/broker.py":505
@@ -21381,15 +21438,15 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ch, __pyx_mstate_global->__pyx_n_u_Channel) < (0)) __PYX_ERR(0, 505, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 505, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 505, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_31_replay, 0, __pyx_mstate_global->__pyx_n_u_Broker__replay, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[16])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 505, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_31_replay, 0, __pyx_mstate_global->__pyx_n_u_Broker__replay, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[16])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 505, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_9);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_9);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_replay, __pyx_t_8) < (0)) __PYX_ERR(0, 505, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_replay, __pyx_t_7) < (0)) __PYX_ERR(0, 505, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":513
  *                 self._enqueue(now, qs, msg, 0, "topic")
@@ -21413,14 +21470,14 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   __pyx_t_12 = 1;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_t_10};
-    __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_7 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 513, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 513, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
   }
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_refresh_dispatch, __pyx_t_8) < (0)) __PYX_ERR(0, 513, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_refresh_dispatch, __pyx_t_7) < (0)) __PYX_ERR(0, 513, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":518
  *         qs.dispatch_subs = active[:1] if active else list(qs.subs)
@@ -21429,89 +21486,89 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         """Detach a subscriber: leave (graceful), crash, or channel_closed (by the broker).
  * 
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 518, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_sub, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 518, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_sub, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
   __pyx_t_10 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_35unsubscribe, 0, __pyx_mstate_global->__pyx_n_u_Broker_unsubscribe, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[18])); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 518, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_10);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_10, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_unsubscribe, __pyx_t_10) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_10, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_unsubscribe, __pyx_t_10) < (0)) __PYX_ERR(0, 518, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
 
   /* "evtool/core/broker.py":552
  * 
  *     # -------------------------------------------------------------- pump
- *     def pump(self, now: int) -> list[Delivery]:             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState)             # <<<<<<<<<<<<<<
+ *     def pump(self, now: int) -> list[Delivery]:
  *         """Every delivery that can be made now, within each subscriber's prefetch credit."""
- *         out: list[Delivery] = []
 */
   __pyx_t_10 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 552, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 552, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_list_Delivery) < (0)) __PYX_ERR(0, 552, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_37pump, 0, __pyx_mstate_global->__pyx_n_u_Broker_pump, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[19])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 552, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_37pump, 0, __pyx_mstate_global->__pyx_n_u_Broker_pump, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[19])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 552, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_10);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_10);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pump, __pyx_t_8) < (0)) __PYX_ERR(0, 552, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_pump, __pyx_t_7) < (0)) __PYX_ERR(0, 552, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/core/broker.py":575
+  /* "evtool/core/broker.py":576
  * 
  *     # ---------------------------------------------------------- restart
  *     def restart(self, now: int) -> None:             # <<<<<<<<<<<<<<
  *         """Restart the broker: durable channels keep their messages (in-flight ones return to ready),
  *         non-durable ones lose everything; every subscription is closed (subscribe again)."""
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 575, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 575, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 575, __pyx_L1_error)
-  __pyx_t_10 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_39restart, 0, __pyx_mstate_global->__pyx_n_u_Broker_restart, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[20])); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 575, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 576, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 576, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 576, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_39restart, 0, __pyx_mstate_global->__pyx_n_u_Broker_restart, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[20])); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 576, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_10);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_10, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_restart, __pyx_t_10) < (0)) __PYX_ERR(0, 575, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_10, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_restart, __pyx_t_10) < (0)) __PYX_ERR(0, 576, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
 
-  /* "evtool/core/broker.py":624
+  /* "evtool/core/broker.py":625
  * 
  *     # ----------------------------------------------------------- redrive
  *     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
  *         """Send ready dead letters back to the channel they last died in; returns how many moved."""
  *         ch = self._channel(dead_letter_channel)
 */
-  __pyx_t_10 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 624, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 625, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 624, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_dead_letter_channel, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 624, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 624, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 624, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_41redrive, 0, __pyx_mstate_global->__pyx_n_u_Broker_redrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[21])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 624, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 625, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_dead_letter_channel, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 625, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 625, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 625, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_41redrive, 0, __pyx_mstate_global->__pyx_n_u_Broker_redrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[21])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 625, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_8, __pyx_mstate_global->__pyx_tuple[7]);
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_10);
+  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_7, __pyx_mstate_global->__pyx_tuple[7]);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_10);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_redrive, __pyx_t_8) < (0)) __PYX_ERR(0, 624, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_redrive, __pyx_t_7) < (0)) __PYX_ERR(0, 625, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/core/broker.py":649
+  /* "evtool/core/broker.py":650
  * 
  *     # ------------------------------------------------------------- stats
  *     @staticmethod             # <<<<<<<<<<<<<<
@@ -21519,14 +21576,14 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *         return ChannelStats(
 */
   __pyx_t_10 = NULL;
-  __pyx_t_9 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 649, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_unavailable, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_ChannelStats) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
-  __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_43_qs_stats, __Pyx_CYFUNCTION_STATICMETHOD, __pyx_mstate_global->__pyx_n_u_Broker__qs_stats, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[22])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 649, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_unavailable, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_ChannelStats) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_43_qs_stats, __Pyx_CYFUNCTION_STATICMETHOD, __pyx_mstate_global->__pyx_n_u_Broker__qs_stats, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[22])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
@@ -21537,97 +21594,97 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   __pyx_t_12 = 1;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_10, __pyx_t_11};
-    __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_7 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 649, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 650, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
   }
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qs_stats, __pyx_t_8) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_qs_stats, __pyx_t_7) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/core/broker.py":658
+  /* "evtool/core/broker.py":659
  *             depth=qs.ready_n + qs.in_flight + qs.delayed_n)
  * 
  *     def stats(self, channel: str) -> ChannelStats:             # <<<<<<<<<<<<<<
  *         """Counts for `channel` (a topic sums its subscriptions; see `ChannelStats`)."""
  *         ch = self._channel(channel)
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 658, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_channel_3, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 658, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_ChannelStats) < (0)) __PYX_ERR(0, 658, __pyx_L1_error)
-  __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_45stats, 0, __pyx_mstate_global->__pyx_n_u_Broker_stats, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[23])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 658, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 659, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_channel_3, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 659, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_ChannelStats) < (0)) __PYX_ERR(0, 659, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_45stats, 0, __pyx_mstate_global->__pyx_n_u_Broker_stats, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[23])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 659, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_stats, __pyx_t_11) < (0)) __PYX_ERR(0, 658, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_stats, __pyx_t_11) < (0)) __PYX_ERR(0, 659, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
-  /* "evtool/core/broker.py":674
+  /* "evtool/core/broker.py":675
  *         return ChannelStats(**total)
  * 
  *     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:             # <<<<<<<<<<<<<<
  *         """Per-subscription counts of a topic (key: group name, or ``~<sub id>`` when anonymous)."""
  *         ch = self._channel(channel)
 */
-  __pyx_t_11 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 674, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 675, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_channel_3, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_ChannelStats) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_47subscription_stats, 0, __pyx_mstate_global->__pyx_n_u_Broker_subscription_stats, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[24])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_channel_3, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 675, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_ChannelStats) < (0)) __PYX_ERR(0, 675, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_47subscription_stats, 0, __pyx_mstate_global->__pyx_n_u_Broker_subscription_stats, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[24])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 675, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_11);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_11);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_subscription_stats, __pyx_t_8) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_subscription_stats, __pyx_t_7) < (0)) __PYX_ERR(0, 675, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/core/broker.py":681
+  /* "evtool/core/broker.py":682
  *         return {k: self._qs_stats(qs) for k, qs in ch.topic_states.items()}
  * 
  *     def idle(self) -> bool:             # <<<<<<<<<<<<<<
  *         """True when nothing is in flight or delayed anywhere and no subscriber has ready work.
  * 
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 681, __pyx_L1_error)
-  __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_49idle, 0, __pyx_mstate_global->__pyx_n_u_Broker_idle, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[25])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 681, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 682, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 682, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_49idle, 0, __pyx_mstate_global->__pyx_n_u_Broker_idle, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[25])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 682, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_8);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_idle, __pyx_t_11) < (0)) __PYX_ERR(0, 681, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_7);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_idle, __pyx_t_11) < (0)) __PYX_ERR(0, 682, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
-  /* "evtool/core/broker.py":705
+  /* "evtool/core/broker.py":706
  *         return True
  * 
  *     def subscriber(self, sub: int) -> Subscriber | None:             # <<<<<<<<<<<<<<
  *         """The live subscriber with this id, or None once it is gone."""
  *         return self._subs.get(sub)
 */
-  __pyx_t_11 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 705, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 706, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_sub, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 705, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_Subscriber_None) < (0)) __PYX_ERR(0, 705, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_51subscriber, 0, __pyx_mstate_global->__pyx_n_u_Broker_subscriber, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[26])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 705, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_sub, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 706, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_Subscriber_None) < (0)) __PYX_ERR(0, 706, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_6broker_6Broker_51subscriber, 0, __pyx_mstate_global->__pyx_n_u_Broker_subscriber, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_broker, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[26])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 706, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_11);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_11);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_subscriber, __pyx_t_8) < (0)) __PYX_ERR(0, 705, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_subscriber, __pyx_t_7) < (0)) __PYX_ERR(0, 706, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/broker.py":113
  * 
@@ -21636,26 +21693,26 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
  *     """The local broker core: channels, subscriptions and the delivery state machine.
  * 
 */
-  __pyx_t_8 = __Pyx_Py3ClassCreate(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_Broker, __pyx_t_4, __pyx_t_2, NULL, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 113, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_7 = __Pyx_Py3ClassCreate(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_Broker, __pyx_t_2, __pyx_t_8, NULL, 0, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 113, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_Broker, __pyx_t_8) < (0)) __PYX_ERR(0, 113, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_Broker, __pyx_t_7) < (0)) __PYX_ERR(0, 113, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/core/broker.py":1
  * """The broker facade the engine drives: declare, publish, pump, settle, timers.             # <<<<<<<<<<<<<<
  * 
  * Everything is synchronous and pure: the caller hands in the virtual time
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 1, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_test, __pyx_t_4) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 1, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_test, __pyx_t_2) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /*--- Wrapped vars code ---*/
 
@@ -21703,8 +21760,8 @@ static int __Pyx_InitCachedBuiltins(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __pyx_builtin_staticmethod = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_staticmethod); if (!__pyx_builtin_staticmethod) __PYX_ERR(0, 430, __pyx_L1_error)
-  __pyx_builtin_reversed = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_reversed); if (!__pyx_builtin_reversed) __PYX_ERR(0, 583, __pyx_L1_error)
-  __pyx_builtin_sum = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sum); if (!__pyx_builtin_sum) __PYX_ERR(0, 668, __pyx_L1_error)
+  __pyx_builtin_reversed = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_reversed); if (!__pyx_builtin_reversed) __PYX_ERR(0, 584, __pyx_L1_error)
+  __pyx_builtin_sum = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sum); if (!__pyx_builtin_sum) __PYX_ERR(0, 669, __pyx_L1_error)
 
   /* Cached unbound methods */
   __pyx_mstate->__pyx_umethod_PyDict_Type_items.type = (PyObject*)&PyDict_Type;
@@ -21727,7 +21784,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "evtool/core/broker.py":651
+  /* "evtool/core/broker.py":652
  *     @staticmethod
  *     def _qs_stats(qs: QueueState, published: int = 0, duplicates: int = 0, unavailable: int = 0) -> ChannelStats:
  *         return ChannelStats(             # <<<<<<<<<<<<<<
@@ -21736,12 +21793,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[14] = {__pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_n_u_enqueued, __pyx_mstate_global->__pyx_n_u_ready, __pyx_mstate_global->__pyx_n_u_in_flight, __pyx_mstate_global->__pyx_n_u_delayed, __pyx_mstate_global->__pyx_n_u_acked, __pyx_mstate_global->__pyx_n_u_dead_lettered, __pyx_mstate_global->__pyx_n_u_expired, __pyx_mstate_global->__pyx_n_u_dropped, __pyx_mstate_global->__pyx_n_u_kept, __pyx_mstate_global->__pyx_n_u_redriven, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_mstate_global->__pyx_n_u_rejected_publishes, __pyx_mstate_global->__pyx_n_u_depth};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 14); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 651, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 14); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "evtool/core/broker.py":665
+  /* "evtool/core/broker.py":666
  *         states = self._states(ch)
  *         if not states:
  *             return ChannelStats(published=ch.published, duplicates=ch.duplicates,             # <<<<<<<<<<<<<<
@@ -21750,7 +21807,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[3] = {__pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_n_u_duplicates, __pyx_mstate_global->__pyx_n_u_rejected_publishes};
-    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 666, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[1]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
@@ -21814,7 +21871,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -21825,7 +21882,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[6]);
 
-  /* "evtool/core/broker.py":624
+  /* "evtool/core/broker.py":625
  * 
  *     # ----------------------------------------------------------- redrive
  *     def redrive(self, now: int, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
@@ -21834,12 +21891,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {Py_None};
-    __pyx_mstate_global->__pyx_tuple[7] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[7])) __PYX_ERR(0, 624, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[7] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[7])) __PYX_ERR(0, 625, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[7]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[7]);
 
-  /* "evtool/core/broker.py":649
+  /* "evtool/core/broker.py":650
  * 
  *     # ------------------------------------------------------------- stats
  *     @staticmethod             # <<<<<<<<<<<<<<
@@ -21848,7 +21905,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[3] = {((PyObject*)__pyx_mstate_global->__pyx_int_0), ((PyObject*)__pyx_mstate_global->__pyx_int_0), ((PyObject*)__pyx_mstate_global->__pyx_int_0)};
-    __pyx_mstate_global->__pyx_tuple[8] = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_mstate_global->__pyx_tuple[8])) __PYX_ERR(0, 649, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[8] = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_mstate_global->__pyx_tuple[8])) __PYX_ERR(0, 650, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[8]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[8]);
@@ -21889,47 +21946,47 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{41},{135},{26},{28},{6},{6},{33},{2},{14},{1},{52},{10},{20},{12},{9},{1},{12},{179},{17},{152},{8},{27},{8},{23},{15},{7},{6},{21},{2},{10},{9},{14},{27},{31},{8},{10},{16},{23},{17},{15},{19},{1},{6},{23},{19},{17},{15},{12},{12},{15},{14},{16},{24},{14},{13},{11},{14},{11},{14},{11},{14},{14},{20},{12},{29},{16},{17},{25},{13},{18},{11},{7},{13},{12},{7},{10},{8},{5},{18},{17},{11},{10},{9},{8},{9},{7},{4},{11},{13},{10},{5},{8},{10},{12},{10},{10},{11},{10},{19},{1},{20},{7},{12},{17},{20},{7},{8},{8},{13},{10},{15},{8},{11},{12},{8},{16},{12},{10},{8},{9},{12},{17},{7},{6},{5},{10},{6},{5},{11},{8},{5},{5},{10},{9},{5},{13},{11},{13},{12},{9},{13},{10},{8},{4},{9},{7},{9},{11},{8},{9},{17},{7},{12},{11},{6},{5},{7},{5},{18},{14},{5},{6},{3},{5},{3},{9},{8},{6},{18},{2},{8},{9},{5},{4},{4},{14},{16},{18},{3},{8},{15},{15},{3},{2},{7},{14},{5},{18},{5},{6},{20},{9},{6},{8},{19},{13},{16},{5},{13},{21},{12},{14},{5},{12},{4},{4},{11},{19},{13},{6},{7},{5},{8},{11},{10},{12},{15},{5},{8},{9},{7},{9},{7},{5},{5},{3},{5},{8},{13},{11},{4},{7},{3},{17},{10},{7},{2},{1},{8},{3},{8},{7},{18},{23},{26},{20},{18},{21},{16},{19},{20},{26},{18},{19},{13},{15},{7},{6},{10},{1},{1},{7},{3},{5},{11},{9},{13},{7},{13},{6},{4},{15},{6},{5},{7},{8},{5},{7},{2},{4},{9},{9},{8},{3},{5},{1},{4},{4},{3},{4},{11},{6},{5},{12},{12},{6},{5},{3},{9},{4},{14},{2},{14},{4},{5},{3},{6},{13},{4},{4},{16},{4},{3},{3},{3},{6},{2},{3},{5},{3},{8},{21},{13},{1},{9},{11},{10},{5},{7},{7},{13},{2},{3},{7},{3},{8},{8},{12},{8},{7},{7},{16},{9},{4},{4},{17},{2},{4},{5},{5},{7},{6},{7},{8},{13},{14},{12},{11},{14},{19},{25},{13},{12},{8},{18},{6},{7},{16},{7},{15},{12},{6},{14},{8},{8},{6},{6},{6},{2},{1},{4},{4},{4},{18},{13},{10},{3},{13},{10},{5},{6},{12},{5},{13},{6},{3},{3},{4},{9},{10},{18},{3},{1},{4},{11},{6},{7},{5},{12},{2},{5},{12},{5},{3},{6},{8},{4},{11},{19},{6},{9},{10},{11},{5},{6},{3},{11},{11}};
-    const struct { const unsigned int length: 10; } bytes_length_index[] = {{40},{133},{454},{54},{2},{125},{161},{454},{254},{78},{541},{69},{76},{527},{253},{819},{435},{169},{67},{493},{20},{205},{270},{27},{96},{67},{87}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{41},{135},{26},{28},{6},{6},{33},{2},{14},{1},{52},{10},{20},{12},{9},{1},{12},{179},{17},{152},{8},{27},{8},{23},{15},{7},{6},{21},{2},{10},{9},{14},{27},{31},{8},{10},{16},{23},{17},{15},{19},{1},{6},{23},{19},{17},{15},{12},{12},{15},{14},{16},{24},{14},{13},{11},{14},{11},{14},{11},{14},{14},{20},{12},{29},{16},{17},{25},{13},{18},{11},{7},{13},{12},{7},{10},{8},{5},{18},{17},{11},{10},{9},{8},{9},{7},{4},{11},{13},{10},{5},{8},{10},{12},{10},{10},{11},{10},{19},{1},{20},{7},{12},{17},{20},{7},{8},{8},{13},{10},{15},{8},{11},{12},{8},{16},{12},{10},{8},{9},{12},{17},{7},{6},{5},{10},{6},{5},{11},{8},{5},{5},{10},{9},{5},{13},{11},{13},{12},{9},{13},{10},{8},{4},{9},{7},{9},{11},{8},{9},{17},{7},{12},{11},{6},{7},{5},{18},{14},{5},{6},{3},{5},{3},{9},{8},{6},{18},{2},{8},{9},{5},{4},{4},{14},{16},{18},{3},{8},{15},{15},{3},{2},{7},{14},{5},{18},{5},{6},{20},{9},{6},{8},{19},{13},{16},{5},{13},{21},{12},{14},{5},{12},{4},{4},{11},{19},{13},{6},{7},{5},{8},{11},{10},{12},{15},{5},{8},{9},{7},{9},{7},{5},{5},{3},{5},{8},{13},{11},{4},{7},{3},{17},{10},{7},{2},{1},{8},{3},{8},{7},{18},{23},{26},{20},{18},{21},{16},{19},{20},{26},{18},{19},{13},{15},{7},{6},{10},{1},{1},{7},{3},{5},{11},{9},{13},{7},{13},{6},{4},{15},{6},{5},{7},{8},{5},{7},{2},{4},{9},{9},{8},{3},{5},{1},{4},{4},{3},{4},{11},{6},{5},{12},{12},{6},{5},{3},{9},{4},{14},{2},{14},{4},{5},{3},{6},{13},{4},{4},{16},{4},{3},{3},{3},{6},{2},{3},{5},{3},{8},{21},{13},{1},{9},{11},{10},{5},{7},{7},{13},{2},{3},{7},{3},{8},{8},{12},{8},{7},{7},{16},{9},{4},{4},{17},{2},{4},{5},{5},{7},{6},{7},{8},{13},{14},{12},{11},{14},{19},{25},{13},{12},{8},{18},{6},{7},{16},{7},{15},{12},{6},{14},{8},{8},{6},{6},{6},{2},{1},{4},{4},{4},{18},{13},{10},{3},{13},{10},{5},{6},{12},{5},{13},{6},{3},{3},{4},{9},{10},{18},{3},{1},{4},{11},{6},{7},{5},{12},{2},{5},{12},{5},{3},{6},{8},{4},{11},{19},{6},{9},{10},{11},{5},{6},{3},{11},{11}};
+    const struct { const unsigned int length: 10; } bytes_length_index[] = {{40},{133},{161},{454},{54},{2},{125},{454},{254},{78},{541},{69},{76},{527},{253},{819},{435},{169},{67},{493},{20},{205},{270},{27},{96},{67},{87}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (5233 bytes) */
-static const char cstring[] = "BZh91AY&SY\313\305\360\352\000\002\362\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\375\300@@@@@@@@@@@@\000@\000`\024\275\337\001\227\207N\207[c\263\026\303v\030i\244\231\264\200\022-\2504\3200\200\035u\r( <\000\004\00052!&\250\314S\321=\244d\217@&\322?C&&\2324i\031\204\306\230\321)\352\t\352~\214\206\232I\267\245\036\243I\241\210\321\243\003$\003A4F\223\010\236JoB\021\2417\244\324\320\365\007\250\320z\206 \000\000\000\006 \r4\007\244\00056\201\"\021\241\047\251\342\201\241\351\032\006\236\240\320\000ha\006\206\203O\003\020\230\240\033P\320\036\247\242mFOI\240\224\310\210$\232L\203#!\220\001\220i\240\000h\r\244\031\031\22124\000\0324\320\320\006\203\r  \323\023\000\230\002`\2154\300\000\230\0014410\000\000\000\010\3020\010\323\023!\200$P\010\0104F\200\323BF\320T\374\247\252bz\233I\350#L\200\000\000h\000hd4\001\220\006\324\311~\263d\366\252#pr`\216\237K\237\035\010\350\221\322(k\247b\322\332\241%d\224\271\025\035\201Z%\035O\372\r\030\221\020\2172B\204b\223\rFzLM\036E\031EB\237\030\221;\024TTT,Z\245R\252\250US\357 \242J\212\205,R\324J\201E?\272 >\363BCh@\330&\306\206\220\332\023m\246\333\006\304\234\221\264\016\210\024\370s\005\327\010LJ\372\024Y) A(\341\216\"\003\026\223`\t\266\3046\204\r\241\\7\326\026@\026J\373\242d\026\261bB\016\326\321k[\t\005\022/\252\010\266&\301V\265\210\023\234\032\023\001\246&\232\030D\343\262\364\221\203\033\004\332E\345\252+\000\027\330\201\026\333cm\221E\344f\006\234l\366\020l\316\242\305\257\027\047\002Zma56V\243i2#\tp\251\320\234\251\2621R\260T\325i\306\234h\215$\226B\000Pg\006FA\211t\325\362\312\310Rlm4\333\035\226%\305kl\262F\246\233Fw\230!\010\210AD)B(h\004\305\247\025U\001\245J\251\025\232\3439\211\363t\261()`\266~%\200F#\0140\306\367 ]hE\372\230q\\q\037\3727\006\006\361\021\246\2639r\242\231\014\202\256\253\014jkP\202\201\022r\320\321\030\221\005\260T\020rTuHH\227\215P4{\316\241N\211De9JS\220\215\362\346\006\201}\177\347\352\377\217k\303\362c\215G=\021\037\203\177\255\341t8D \376\277\261\276\233\326\350t\033e""\262\322\347_~:\257vS\047)\252U\363\035\047\265\267\246r\234=*\272\242\331\351\364\375H\322A\021\376\327\215\270\005K\2665\300O\0351\203\364A\026m\322\032\025\313F\262mG\2601\004t\350\305\264\027\216v\245Sw\213\244\371a:\223\200=>H\363\240\r\356\353\272 \357o\336\221s9h\254d\272\336:\233o.\351\342\213\023x\023 \201\321xj\"B0\204C\340\224\016\005\247\320\255m\207\201f\005mCA\346\3161\0211\302\350\244)\226*\002\211DH\267\036\371\231\230\035\3650\001L\222\020\303\036\277\022\342$p\034\360\300P\032\032SO~\363\\\212\025\n5\336#\t&^\177G\225\336\260\340\226\026\364<Z\355\311\000L7e\224NA))N&u\347\037;V^L\314\307\307v\332\034=^\324\244/\351l\250\272m\010\305\t\257X/lb}X@\032c\033\002\376\216\333\365\353|\370\227cqu\275>\205\335\317\266\230\0100LfE\tS\314}C\024\245%\021)=\245\032\300\201\020\242=4!E1\251ua\322Vn\032C\306\013_\250mZ\330@\n\"\261+\207\346m\013\354d0\270\013\205r.3\313;\305\220a\373\177\251\210\203\021\025\004\324\232\201M\026\255p3\005ARp\333\032\276\"-!\242\"\273\376l\243\023\021\027P{\307\207\227h\240\221p\220\247\200y\022\227\001\313\341go:\203QZ\356\033\255m\030\016\375<\374xI\332E\363t\335\245\303\310M\026\341\306\232%\257S\250\024j\020o\320g\340\207\352gi\220\374\371\344\r\r)\225z\231\272|H\212Q\265\n\344\n\242\225\356\030\262\245,.\3551\001Q\373ka(\0224\372_\335\253\325\363\376G\023\307\331\333\336\376\205)FG\306\024\244.n\024\373\262\334-\233\226\361mc\352\376\372\373\337\t\312\021\213\317\376g\304\310\311ddt\376\377\340v\234O\036o\351\207\326\335\267\355vm\332\215\240m[v\233\007o!\220\375\343\331M\036\307\225\372\367\365z\357\365\263\344\314\234\3639\3463\035\216\357\346\372\333fD\311\0233\230\230\233\265\361\301\002\220\240\274\250\226\337\322\360\361\257n\324\363\266eY\001^9\376\212\306!\202\032z\343\210\316:\276[\2727c\307\271\267\313\230\314cQ\353Y0\376\035\310\214\314\245\310\334\273\322\347\331\232\000\227\002?\331\327\277\333\2361\273\325\301,F\025\307\236\036\031\255\020j\026K\300:\216yPg4i\022/\340D\264\005AYF,\214H\207!\346\020\335\306\361s""\363\372\231 e \362\377{/\323\034\013\202.p\313\247G\261\335\345\027\367\033\2714\034\220\"\037\275\337\322;cW_\261\254\353\007X\326\006\263\257_0s5\216\310\035\221\254i!\27114r\\\001pnE\305\315\2568\016[\242\034\3604\240\241:*+,z\316\34132&f\253o\335>\322\225\001m!\210\267c.\360PT-\347\263\207{w\361N3\023\002k\250d5\373&$@\014\000\2144W>\255\312P\256;\277\220y\221}~\t{9z;\367\355\270\351\373e\312s\237<\360\317\375\275\010\\\333\2768\367\r!uyi\365w\374G\321t\224g\217\274\345-\335\027\231u\326\255\242<U\273\226o\261\333\354ca\236o\201\340\344,+\252\022\270$\314\231\206\014j\315\355\370.yT\253CX\333\252\301\025\355\245\340\"\327\340\306\3064\204b\346\265\221!2m\221\242V\262\311\266d\242\215\203F2\361\325i\214j\367\377\2268\331\006-3b\276\254t\247\026\263\n\006Nlc\354\251\021*\347J\321\214\234R.\266V\230\221\302\"\307\234\361\353\337\273\177\214m>\213]\340\007_:\001{\346\306\215Syg\014\201\204S\225\217\034\016\307\274C>\010\022`L>4\243~\030\306\047d\357\274\376]\223\371\270\334X\206\240\353\225T\000*\265\1775p\222P\243\203OM\032\270\220\305\020n\342&\203\r\243%Dk\245\327\227H\322\241{r\301\203.\316?\373\224&\311\274\235\006\221o\034II\301\315]\270\262T;\020\036\220\367\036\256\357\301\221\353>n}\367ZL\241\006x\326e\360qR\346Y4\334\336sB\252R\206\232y\316:\366\266V\354v[\001&n\r\266\202#\017F\376\307\347\376t* \273\215\276\247GD\260* \245x\006\263hhi\303\205}\355{\266\351\010\031\034\316\247\247\277\214\345\032\207E\352\372i\277\230&\314B\376~~\210\311\317\324\312\245[W\002\324#+\000\301\323\3200\350\356\262\261\363\006\234\361\020\205\332\272\2034\200x2\r\323)]\2452{\260\224\304\264\315U\t\350\240\310g\023\210q8\234N+\211\310\357\233\370=>=\206\336\355\220Z\210=\220\224\215\323\016\004\246\224b\301\317\213\"\212\315\020\203l\333-\262VE\274\260\033^\304\330\371;\315\254\0059\270\314/\373\202\204\222\026\n\263\260\351\324\340\227\020\033\330\307\361\001\022\014\023\353\303Kh\222\274\032\321La\020\275\304f\251a\002-\001d%\370;\367\306AkZ\370l\234!\251\220\212\025[\226""\021\250rG$r\\\227%\313\270\363\374]\3773\327\363:\271\217\010zg\t?\007\355\337\035\361\255\251\300\257x\224-G\033\254\354Jj\370z,;\330r)\334\344\263\231W\316\361ld\254Kn\262\241\230\325\355:[e\n\nL4\004\253\251\213i\355\331\024`\343M`\252\203O?\356\010\244d\315\301cs\224\316\233^\320\306=\341\227F9iv\336l\306@Q\265\r\030\000k?3\270\245\252g=.\237\207\010\">}YF\333\261uI@\025\220\365\217\315\234\206\300\374$\314&\\[\234\233\032\262\323\251\034\306\307!\252m\023\242\321\223\005/\010$\235\026\030\261\003\364\306\201\301K\223b0\202X\3061\206\310\215-Y\275Y\242\356k\2338u\306\030\315\204I\n\206c\245\302M\317\030\245\2463y\3079\\\365\311\345\254\261\"\277Gb\225\2657\\XF\322 3)\027\324\373\215N\355\2529T{f\344\310\212B\262\002\032\365\3028z\351g\272\356\251(\2708]\315;J\231\314\241\370\214\346^^B^\340\364\007\241yyyy\362^\257\235\263\265\365\265\t\035\377#v\202$\016\r\364#\315w\263\216\005\0163\217\267\202\340p8p\340p\340\271\357\346\321\275\320cl\031\332\310\263W\\\375\253\273\272\035\034\314\235\326\272!\320J8tt{\367\231\353\327\346\226\270\337\207A\320\035\007G\014=\330\354\355M\214\033\034\030}$4\264#\002P\203_%\233\01378p\206\375\360\221OY\022\346\344r\340R\216tP9\303q\270[\215\330Z\206\257F\261w\265\260\200c3\3259\316\342}\\a\035}\266Ee9\010\210hqJ%Y\017)d\0248\302p\343\013\344? \363\364\"\035WP\241\253i\035Z\3349\254gb2\024\332J\310\265\233\030v\025\216\373\260A\024<)\350;\331\201\251\344\306#\235\20089\036\030\264s\002 !\274\274\243\252\313\232\222t\350\3367\231\316|z\272Et\241\261A\267n\340\010\030hN\034\212C\361\030w\257l\314\010(\017\"\032\2611\047\022\007VZ\352\330Y\3756\240\016\247\032\360!\341\002\227\327n;\215\314\316\302\317\034\210\273\217\334\252$D\240l\353\357\n\031\325\005\364\260&w\217\227\324\245\264a\343gxe\2126\341F\336\266=\362\212\2518\327_q\327\335\335\331\335\350\357\325\237f|\376\235\3446u\324\335t<]\321.\034\333\047Mq\021\n\226\346\337yDT\206r\331\322|6\021\263a\342vsvF\256\223D\252l\344]{\030\333P\225\033\027\262\307\254\354\261\304\331\221""\243\252\312\211\204h\273x\241\220\252\341F\320\311\350\243p\003$\353A\270\010\210\025\033D\013!\025\353\270omw\234\031\366\320h\317I\016)\264N\014\245,\251\031\244\213\023T\240dH\203QQl\204\017\24086\311dp9\372\265\344\3653\007\223\226\375\373\223\267m`i\362\270H>xY\004\242\0100\330%\275sa>.\0336 \246\303\334\207\030T\366\t\221E\032P\026\010^\375\341\357\373$B#\323L\262\337x\225\206=\002\300\346\274\034\231\255\303\2166\001\244\272\323>S\006\321\320j\351\356\337~\303a\254lfb\205\375\201\331\345\341\310\355\327\002\003D\033h\344-0\341\236:\364b\255\211\244\320\304\"6\\\205\034\360\033Ov\rK\236D\216\345\242g\234E\212 \242S\301\317~\231e\303n\236[V\234\220\366\311\342\366995\031^Jd&\032\031`gWZA\364\306]+\316\007RGR<\341\354#0\214 \233$zhQ\372\247\001\322n\262P\342\355)b4\345)\2458T\251\266\016dh\3146\351.\276\021\021\035J\006\320s\303\314\371\374\t\366\261\265d\004\016\235\334\271\251s\341\302U\261u!\032p\225i\003R\261#)W\253\254\306S\257]a\2563\276D\016FQX\262\361\301\316\260\276\"\266\242\027\240\264\030\307\004L$hM\215\234\252\217{\351\240\033\004\321\231d\276\347\235\014`\331\2533V\302\233\215\272\2674\032m\005\273y\"M\261\302\003\253;\022:\316\264\272\316\343\272*\231\233o\216D\014vC\262\220\224~L\003\245\335Z]Y\306D*\373\\\tS\246\372\204\2519\023\022\335\002Q\237e\371\033\230\326\376\030\271_\217T\211L \307i\332\353E/\247sG`T0!\240}\033\222\"\"J\256\265q1\024\241\274\2521mH\252\307=L\206\n\003@\213\003\232\033\232Y\263@\364\252\020\225\273pe\364\261\020\331\032\217\242\034[\242\256\257W\242p\347\254\004\025\341\002Y\250\3535\267|\016M\214\0227be\242\233\301\336yH\336\006\375\375\003\212\355\0302\355\272\004f\307\345\332{\335\2545\031\241\215\016\020\270\201b\304\016Ss\224*Rh\263\253\272w\027\033\271\030\335\021\245\047\360\251@M\204\006\0303+Pm\017\027\n\273\332mE\301\307\032_tJQD\272\340\270u\245Y\002#0qs\262\367\332\205\335\047{\024ycC\313\261c#\025\245\014\314\010j\311\260n2d1\216\260\232\236\262\366N\032k\010\226\371hV\322\250\317\315\000\266\315\365\317""\n1\215GX\240\333q{fH\312\233<ch\301\023u\227\232\021\024\302\314x\337\217\024.(\342\203\217^\354\263\016\010\030h\333H\356\326\204\330l\242\374d4\020\357\231\272\252\344;k~\021\341\224\315\324j\342\261\230\021\030\306\233i40`\372\305;\226\047\014\252\001\277z7\233\327\201\337#D\261\324t\204F\257p~\356\231\305LM2\020\003\232\010Y\027dc\343\224\013\222\2537x\031\352\347\311\220\240\031!d\262\330e}\346(TT|\335\231\276f\310\327\347H\013F7\342(\256\n)\013L\313J \213\3534\231\032\031b\345\336&I\246>K\014\225/58\361\314&R\261\255g-_o\372\377{\353\377P\227\332\000>\263\004\332M\244\330\302#Y@\276\3625\341@\204\034\2642\027\r\014P \356\250\376\027\035(P\"-\017\370\244\221\361/\355\3760\2106&\320\306%\"\035\255&\342\332\224w\342\357\373\315\372\226\3259\367\"\310{Uu\000\220\025N\002\221\3340\357\231\310\237\006i\251L\2316\364\307.T\256%\016\247}\021BZ\247?w\315\307\234\273IhK\372\233\022`M\246f:|Z.\242!(7\276\230e\001)#\371\360\220\206\221\034\230\0344\251\005-\325\027\227(\242K\034\337\310\237m\235\332|\277\215\223\035;\23272\021%\205\022\216Y(\374\323\010\201(5\177]\356\004\240\354*rh\233\273\001\276)1\347\270U\231Z\316\223m\022\271\332\372\247GYD\2503\371<\216G\322\221\217\231\003\376\036.\262\320Q\2121x\\H\206\262\256f\203K\034 \266f\201\257(\351F\274p\367\315\374\352\037\240\204\302K\373\214hP\025 )\341b\302\303J\245H\366\267\027\227\207\207\352\034\351paG\002IjBE\206\223\205(\311\017\231\347y\373\377\361zZ\202z\216\310W\302\304\352^\352MO=\007A\017~D\213\225\277\340}5\312o\340\326^\274ps\304\277\372\364K\320,\364\270M\274Z8\274\030\341.\017\365\374\373 >\037(V\274\353\332S\234\313\364\236\022\022\210\305\"0\313?\311N\0311\253\234Nv\250\271$2:(5\270\263O\350\025j\361\260\\\261\317\032\351d%\026\236<\215\325\252\275\215]_\177\217\313\\\363[\213\\e\3559H\233\347\310\316\350\272\312\231z!\000\324\202\002\016\300\351|\372\235\026B\277F\240*\025\235u\264\265\031\336\247XGm kZ\006\264\364z\232}T\t\207{Pe\300\303\201\220`\244b\255\300;2Q\002d(\272\324\266\216\252m&\361\200""\275=\034\037\237k]\360\342#b^)\021\001\\7\330\033\265\274\303\245t\202\021\324\302\245\010\325\325\331\301\323=~f\336\335v\375\216\002.mu\231\257V\331\334\266\355\354k\241\251d\315\323r\232\372\373\227\366\001\333\016\333\033$\304\256\320ds\262\023i*\203m\241\314\245\026\343l\216n\276n\356\022\315\200lA;\272\346Z\024\255,@R\r\016\316\226\034X4\311\325~v\035\325i\305\212g:\263\312\301\273\231\207\n|\032\330\260\340X\354\250h\262\013|\334\275 \211\224\210ut\335\264\177\t*\201tD\251\322\030-+\360\223\300\202\374$\265\036\304\005\3242P&\r@\331O\363\252\261V\261=\t\253\034\330A\020K\013uP\255\307+\267UM\302\356\254A\020\332e\272\250os\314Q\253\326k\340\310d\333\205\214\017w\235\211\313\201\353\004E\201N\205\240\203\216\337\301z\275xO\036\034\016>\371\202^\"\274\005\365\010\254\225\233\320\024\016=\221\r\225>\257\002q\022p\320\253`\234t\371X_E\016\261\002\210\332\047\340\253\204?a\347Km\223u\004\223&\033\334\343\377]m\344:\242\215\345S!\207\003\225\340mN=+ \202I\253\246L.\245\335\032t\311\347\233i\225\272\312\215\206\215q;\264\305\323\037\n\327l3]!*:=\312E\267Gp\222TUKf\205\255\254\264\341\026\331gz\243Jj\342Z+\231@\\\240f\210\347Dw\267\250P\215\351\323\337\327\237\260Q\225\261A\236^\270\231<yg\352_bsL1\254\307dj\tg\277qS\365\2474\024\222\336\211\255\257\211\026\\\321\272XJzy7\315\\-O\233\2546\255\353\244\2173OS\2437\376\022\254\313\tM\240P\026W\241w\340\202j\247\023?\027\312t\026U\250\211\024\344\313\206d\246t/\275\241$)ZR\345\256X\221\1772\363\362\023\047\276\362\311zR\201qI\352i;q\371\214u\337\340\267\3152\r\262\2334\256t\204y\016\345\204\270\253\261\313<h[\266\343\022c\342\310,\360\221\235\311V\315z\325j\277\237Y)\374\243\350\326\320\374W\302~N\336H\356v\371\210~\2653\243T\362&\220\006O\220A\365L\311)\034\353\210\010\344\031\223\202\270\320\213\304~\261\262\216\236\2560\267\337\315\306.\r\241\212\"!\037X\346\301\027y\021t\357\350\267+\246\047L\303\235\033\261\304>\316\250\263\273\212\326=l\222\275\024\271\366/\271\335\347\344E\330\322\351L\215G\317\366\237\035J^2-""\334\333V\261i\323\310\341\317\265\347Ry\302\220\"\274\206\266J\222!\031E\030\270\254p#\241\177\324\213\270J\347\340\204\243\342\216\320\315\035\204e\240e\344\376\203\320!F0\334\334\345ry\370\307\320\344*2\006,\301X\273h \375=9t\017Xj)\"\372R\021aa\232\311\261P\344\244D\254V\240\253\210t\241\200\356\352\242\023<\335\203j\304Y\235a\265\225H\252(\261\231|\223G\202HeWXr.\241gQ\307e\344V\360Xy\014]\037\035\331\357M\307Z\230$W9e\253\t\tP\313\004\262\226\250`\310\252\035\244\367y\312\322\366W\214\326%\265%U\321Z\022Qj\212\315*\241\330\230\244!d\202\250\201\346\341j\226IIVz\203\340\256j\326a\331)mb\316\346\014\313\265Ra\324\264\025\343\370p\361\0255U%\301\2641\213\026\013<\310\212D\261\023o\024\314\272B\232\3271\262\222\022\240\344)\343\033\327.\031\n\226\337sv,E\242A|\274\207\317gS\335W:\313-\342\243\211\307L\324k\367.\303JZ\321k\026d\251@\302\250\316\277\370\273\222)\302\204\206^/\207P";
-    PyObject *data = __Pyx_DecompressString(cstring, 5233, 2);
+    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (5252 bytes) */
+static const char cstring[] = "BZh91AY&SYs/\217\355\000\002\361\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\375\300@@@@@@@@@@@@\000@\000`\024\274\370\tp\364\356\305m\215\343;\273\213a\306M$\315\255\235t\022W\020k*V\244\002\215@\035<\243P\000\020\032\032\0214\215J~)\355M1\001\047\224\364OhQ\372\001\224\304\3325\003h\236\006\232\024\322c\320i4\323\322G\264\215\047\251\241\240h\311\240d\200h&\210\322i\220\305M\350J~\222doI\250\036\240\365\032\017P\304\000\000\000\000\3202\000\017H\000j\236\323BDJmL\201\345\003@4\r4\000\032\000\000\017Q\262`$\37556\244\003 \003OD\332\200\320\022\231\020\2054L%<G\222\233\321OP\323\302\236\243\324\362\206\215\003\320\231\224\r\017L\211\344\236H\003A\247\250z\206\215=Ljy\242\201\006\230\230\004\300\023\004i\246\000\004\300\t\241\241\211\200\000\000\000F\021\200F\230\231\014\001\"\200@\201\242=H\311\352\237\242\2324\t\344F\2152\000\031\000\001\240\000\000\000\000\000\014\215/\304\332|e\021\276v\340\217\037\213\301\037\356<$x\212\032\361\330\264\266\250IY%.IV\241\314(\264\277\030\342\233/ula\222*k\027\250\253F/\210\266\010e\025\nz\250D\354QQQP\261j\225J\252\241UOY\005\022TT)b\226\242T\n)\377\341\001\3534$6\204\r\202lhi\r\2416\332m\260lI\3107\001\321\002\236\206\240]0\204\304\257\241E\222\222\004\022\216\030\342 1i6\000\233lCh@\332\025\303}!d\001d\257\272&Ak\026$ \3566\213Z\330H(\221}PE\2616\n\265\254@\234\3100L\006\230\232ha\023\216\333\322F\014l\023i\027\226\250\254\000_b\004[m\215\266E\027\221\240\033\021\267\257\006\331\263b\327\213\223\202Zmbjl\255G\026dF%\302\247Br\246\310\311J\302\246\253b6#Z5$\263\020\002\203H33\014K\246\257\226VB\223ci\246\330\354\261.+[e\2225\264\3325^Q\010DB\n!J\021C@&-8\252\250\r*UH\254\327\031\314O\237\251\211AK\005\263\361,\0021\030a\2067\270\"\353B:\320\336W\270\377\331\\\030\033\304F\232\314\345\314\212d2\n\272\2541\251\255B\n\004I\313CDbD\026\301PA\311Q\327!\"^5@\321\357:\205:e\021\224\345)NB7\313\234\032\005\375\037\317\324\377\036\277\213\343\307\033\017u\231\243\177{\243\334\351\177\202X~\337\270\336n~\034m%\225u""\215\213\245\275=\010\307M\301\341+\027\216\272\032{\033zg)\303\321\253\252-\236\237K\323\215$\021\037\353\371\033\200T\273c\\\004\361\323\030?D\021f\335!\241\\\264k&\324{\003\020GN\214[Ax\347jU6\370\372\217\230S\2557\203\325\336\036t\001\321\346\362\3109\367\347\221sIh\254\244\272\350:\233t.\351\344\213\023x\023(\311Vd[t\255)Rtx\022\024W\262\307\034\265z\027^\030\345\202\300\357\337Z\225Q\302\350\244)\226*\002\211DH\267\037\001\231\230\036\0050\001L\222\020\303\036\337\032\342$p\034!\200\24044\246\237\005\346\271\024*\024k\274F\022L\274\376\237/\277a\275,-\355|z\355\311\000L6\345\224NA))N&u\340>f\254\273\3233\037\025\333(p\365;\262\220\277\243\313Qt\334\021\212\023^P/\004b}X@\032c\033\002\376\216\345\3736>|K\261\270\272\336\227J\355\341\262\230\0100LfE\tS\316}3\024\245%\021)=\245\032\300\201\020\242=4!E1\251ua\322Vn\032C\312\013_e\265kb\000Q\025\211\\>.\340\276\306C\013\200\270W\"\343VZ\257\026A\207\323\364\361\020b\"\240\232\223P)\242\325\256\006`\250*N\033#W\304E\2444DWw\313\224bb\"\352\017t\360\362\355\024\022.\022\024\360\217*R\3369\274L\366\031\324\032\212\327h\333kh\300x)\347\343\276N\322/\233\246\355.\036Rh\266\3764\321-z\235@\243P\203~s>\364?S;\254\207\345\317 hb75\343\312\354\360\357x\212\3559\3322R\347\342S\251Q\233\265\253\027\271*\337\372smBS;\33513vs\372\343&^6A\3551\2140\254\224c\022\t\2323\346\270\300\242\306,\000N\230<?k}\235a\216\212Q\303\376Z\353\210B\021B\020\206\027\014\314a\327\0311\375Iv3\277\256+\256\220t\000\351:\350\2222\242\210\243\250~\206\357\2733\331\215\331\274\327<h\361\210\243F(\321\204a\213\233\315\344\301p\203\204A\302q\30117k\343\202\005!AyQ-\237\245\341\343^\315\211\347r\345Y\001^9\376j\306!\202\032{c\210\316:\276K\272v\343\307\263g\2311\230\306\243\363\3310\375\335\221\031\231K\221\271w\345\303\2274\001.\004\177GO\017\006\254cw\223\242X\214+\217<;5,\320k\026K\260;g<\2503\2324\211\033ro\212\271(\313\n\235*l\275\231l]=[\034\276W+\275\266\033\210\350\177|\366c\204\021\001\010\205\016/a\337vn\030\2117\n;\245\024\301\231\\\323\277""\031C\003C\335 \244\002\220$\001 \244H\304\016f\261\334\003\2705\215$7&&\216K\200.\r\310\270\271\265\306\361\315tC\236\006\224\024\047EEe\217i\332&fD\314\325m\373\047\335R\240-\2441\026\350\313\276\024\025\013y\362\357\357\355\376\t\306b`Mu\014\206\277\342bD\000\300\010\303Es\353\332\245\n\343\267\371\007\225\207\033\232\271x\371y\030\016\301\030^\361\004\232i\251\r_C\375\262\310\024x\337%} \310\201a\312\277\267\201\260\047\272J4\313\332r\227:\213\314\272\362\227\025\036r\347K:yop\243_M\037\332\351f,W\014J\340\2232f\0301\2537\267\337\271\345R\255\rcn\253\004W\266\227\200\213_\203\033\030\322\021\213\232\326D\204\311\266F\211Z\313&\331\222\2126\r\030\313\311U\2461\253\337\376X\343d\030\264\315\212\372\261\322\234Z\314(\0319\261\217\262\244D\263\235&\306,\022\016\256U\300H\341\021c\300\361\355\335\267w\220l>\203]\341\007_\004\002\367\315\215\032\246\362\315\371\003\010\2473\0367\236T\340!\236t\t0&\036\252Q\277\014c\023\252w\336}\355\263\366\230\334X\206\260\351\225T\000*\265\375\372\341$\241G\006\236y\265q!\212 \335\304L\306\033\206J\210\331K\257.\221\235B\366\345\203\006]\252?\363(M\223y:\r\"\336\036$\244\232\264g\3032\210\271\307\2009\201\3209\273\376u\034\343\317\330\344\347\225\"\343G+\0264n*\\\313&\233\233\316\210UJP\323OI\313\202\326\316\336f\326\270\2237\315\335\301\021\207\217\303\251\367\277\002\025\020]\306\336\227GD\260* \245t\r\206\340\314\317M+\342l\337\2738@\310\346u<\216\2763\224j\035\027\253\351\237\016`\2331\013\371\371\372#\047?%\225um\\\013P\214\254\003\007WH\303\247\330\262\261\363F\234\361\020\205\332\272\2034\200w\262\r\323\047]\2352{\360\224\304\263\324\252\204\363Pd5D\342\034N\047\023\212\342r:\346\374\357#\303\3527x[`\265\220{a)\033\346\032\022\232Q\213\007>,\212+4B\r\263\242[$\254\213y\2406=\211\312\371;\331V\002\234\374f\027\375\301BI\013\005Y\320\351\324\340\227\020\033\230\307\361\001\022\014\023\355\303Kh\222\274\032\321La\020\275\210\315R\302\004Z\002\310K\350\357\341\031\005\255k\341\266p\206\266B(UnXF\241\311\034\221\311r\\\227/\010""\357{n\277?\312\363\373|\307d<\211\302O\261\3708G\204kjhW\254J\026\243\215\326v%5|<{\020\275\207\"\236FkI\225}/\026\312J\310\2677:\031\225^\323\253uB\202\223\r`\225u1m\215\346E\030q\260\260\252\203cO$\021H\315\233\345\216Fs;\022\366\2061\357\014\2721\313K\266\363f2\002\215\250h\300\003Y\371\275\212Z\246s\322\351\370\251\004G\275\257(\333~.\251(\002\262\036\301\367uHl\017j\231\204\313\213s\223\203VZu#\230\330\3445M\242tZ2`\245\341\004\223\242\303\026 ~\230\3208)rr\247\004Cm\270\327Jbs\322\331\275\276\025MN\227\350b\373:82Q\230\366w(\246\347\214R\317\031\275Q\325+\236\311<\266\026$W\335mR\266\266\353\213\010\332D\006e\"\372\236\243S\273r\216U\036\351\2712\"\220\254\200\206\315\220\216\036U,\367\335\333\222\211\241\244\030\355@[!\264\030;\246#\224\251@\213@\014\2602\312T\251YP\2136t\\c\3042E\216\277/~b$\016\r\364#\273w\177\216\005\0163\217\203E\241\241\246\232\032h\271\357\346\315\275\360@\210\200 \334\201\250/\316\377fxpf\316D\017Y+@\330\034\332l\331\335\230\303\034z\235\214o\303\240\350\016\203\243L<\314v\367\023c\006\307\006\036\365\r,\310\300\224 \327\260f\322\315\316\032C\207\010H\247\224D\271\271\034\264)G:(\034\341\274\336-\346\374-C_\217\260]mm \030\314\362g9\334O\267\306\021\331\334\262+)\310DC3\212Q*\310x\322\310(q\204\341\306\027\310~0w\272\021\016\335\324(k\334G^\310sX\325b2\025\032J\310\265\233\030u\025\217\013\260A\024<)\343\235l\300\326\362c\034\235\20089\036\030\264s\002 !\274\334\303\256\313\232\222t\350\3347\031\316|z\372\205@\251A\263f\320\010\026\3117\352\326C\361\030w\357l\314\010(\017\"\032\2611\047\022\0075\261\253ag\350\265\000u8\327B\035\220)}wc\274\336\315V\026\254r\"\356>\245Q\"%\003oOXP\325T\027\322\300\231\326>^\225-\233\017\016\316\360\313\024n\302\010\211\212\004\324\346\230\207\2668\360\034\3748tp\357w/\207F\032\374\275A\231s\304f\254\351Eip\351\322\3749\352T\271\345\323\334\327j\230\242\035\274\245i\323Di\242\354Zt\365\234;\253\007\213\335\021q\330\306\332\204\250\341=\254\270\234\234\2626\310\326\341\347D\3025\256\336Hd,\047t\240E\267""\"s\000E,\\I\220H\030\210fPA\217/\254\367n\364\203O\221\006\266\232\220\342\233D\341\224\245\225#5\"\304\325(\021$\203QQl\204\017r86\311dhs\366\366d\365\263\007\223\227\016\033\323\267r\2603\363t\220{\200\262\tD\020a\264K\202\346\302|\\6\355AM\247\230\207\030T\357\211\221E\032P\026\010^-\341\342\367\344B#\317<\262\341x\225\206<\302\300\346\273\034\231\261\303\2166\001\244\272S<\326\r\243\240\327\332\360\270_\264\332l\033\031\250P\277\250:\274n\316Gsd\010\r\020m\243\220\263\303MX\354\315\212\266&\357j\242#e\310Q\317\001\264\367 \324\271\344H\355Z&y\304X\242\n%<</\324\353r\350\323\331\271g\311\017t\236/k\223\223Q\225\344\246Ba\231\226\006\252\272\322\017\265\031v\203\274\006\354A\273\007\232\034\362m\022\334$Q\314\271u\315\263\025\354\261P\374\307iK!\247)M)\305J\233a\314\215\032\006\362K\217\010\210\215\304\r@q_u\363\366\023\3561\265d\004\016\326\376\\\324\271\351\244\253b\352B4\322U\244\rj\304\214\253\033\273\306\252\2667\260\366f\332P\316A\2571\251\032\t\253a\351$e\302\036\220\03161\301\023\t\031\223cg*\243\304\364P\r\202h\324Y/S\274\2060l\327\250\327\264\246\363v\275\355\006{\201o\340H\223lp\200\352\316\244\216\223z#x\3377\346/\260m\351:\3435m>=\335OE\207\226\263\305\363\305\246\207\205\361S%N\325\365\tRr&%\276\004\243>\253\3627\261\256\032b\345~=\271\022\230\315\235\013c\255\024\276\235\255\035\002\241\201\r\003\350\334\221\021\022Uu10\023\231\274h1m\010\245\325\337\302\024\312\340\210V\004\242G{\3127\262o\026\207\216q\325\ry\301\265\223\213\235\020\342\335\025uz\375\003\207\n\300A^\020%\232\216\263[w\300\344\330\301#v&Z)\270\035\307\230\215\300n\335\3228\256\301\203.\333\240Fr\277.\353\336\355a\250\315\014hpb\206\t\013\0209M\316P\251I\242\316\256\351\334\\o\344ctF\224\237\240\245\0016\020\030`\314\255A\264<\\*\357i\265\027\007\034i}\321)E\022\353\202\341\326\225d\010\214\301\305\316\313\305j\027v\216\266(\362\306\207\215\324\261\221\212\316\206\243\002\032\362l\033\214\231\014c\260&\247\260\275\223\206{\002%\275\212\025\263\2525w`\026\333\302\272\260\243\030\324v""\n\r\267\027\272d\214\251\267\303\215\243\004M\326]\330DS\0131\343~<P\270\243\212\016=;\362\324\032 a\233m#\302\330\204\330m\242\367\350h!\3273}U\310v\330\373#\246S7\321\253\212\306`Dc\032m\244\320\301\203\351\024\356X\232eP\016\034\021\300\340\273\016\271\031\245\216\263\264\021\010f\214N\335\257ix(P1\200\016F\020l\026\302\2756`Rb\203>#\013\363\344\310P\014\220\262Ym2\276\363\024**>n\255O\231\2625\366\362\010\251Ce(\2432\0160\"\264\276\r\224\331\032\252\324\360s\030c\277t\026\275\3227F\023\232\234x\352\t\224\254kY\313_\364\374\374~\277\345\374\202_\314\000\374,\023i6\223c\004\2756\205\375\010\340\205\002\020{\210d.\262\030\240A\313\243\337]\224\241A\004\250\034~\333\021\355\227\351\373\201\020lM\241\214JD8\264\233\213jK\313\036\177/\250\245\265N\177\034Y\017\214\256\240\022\002\251\300R<\326\0371\235\251\351M5)\223&\3651\313\225+\326\241\324\364\342(K\256x9\335\354\273\353\225-\t|3bL\023i\231\217\037\257E\324D%\007G\324\014\340%$|\037=\010i\021\333\201\303J\220R\346\321yr\212$\261\336\367I\366Y\314O\334\375\014\230\361\335\305zwK\024B\213:QoQ\335!A\354\377o{\300\240\361J\351B\356\376R\275\\;\375\007\n\264+\260\3516\321+\277\301\327<=\205\022\240\323\364\371\375\257\334\221\227\327\201\373\357\047Y\353\024d\214\236.$CY\327wX\325\226 \266\206\260\327\325<Q\301\035n\233~\332\207\351#\027X\267\245N\032\034\260\227\344\247Fn2Y3\320\375S\366{\236Ol\352b\303\274\236\004\222\352\302E\206\223\211fh}\337C\321\352\177\305\351\365D\372\256\310W\305\211\352\336\352N\257\242\201\375\030J\000\224\016\355\r\336e\335D\341\262t\312\243\220\003>i|\244\276\006\347\321U\021 !\213U\013\357\257W\341\370?\010\017\255\373Ek\317\005\2459\320\277\211\342BQ\031$F3\323\335S\214\330\325\317[\277\327\027l\206G\205\007c\327\232\177\260U\327\3660\275\301\317\261t\263\022\213OfA*\022\322\323\323\311\257\3656\370\324\344\255V\326.\314\036p\330\302XK^\210\224%\200\330\222\003\017\344r\364\3665\023\027\344\354\002\341\324>\326\266\302\210\261\332\023\3774\215\254\000\332\255O\273_\240\205\334\367\273G""\022\347s\267H\355\305\375\254\265\203\203\r!mI\252\243H\264\313\321\275wry\272\273\177\177O$r\27627*&\351\231\272\003\374\341\372|\3649x\310!\241\314\273\\F\316\316]\276i\351z\331\263[7\237\276F-\336\212Y\326\302\271\230c\316\3521\205u\365X\316+\262d\346g\356\003\230B\334\312L\323\356\204\320r\206\335k0\314\246\r5\317\211e\036\276M\016w(\245\2667$\236vCKb\221E\004\302\033\020\223\213z\336\377\233\306\211\344j\205\276u-\275\375\366\333\302\200\334\3777<\233v\316\217\227~\337\231\347\372p\246\371+\221\352\353\006n\0231\331\327\205\253\365\321v\017\252)\316\260\333\300\3625\333\342\014\037\361\233\353M\253\047\214\206\260m\"\3021^\376\335qF\221\327\274\213\212\215\021\230SO\274\273\317\326\255N\245\025\324\274\367n\000\200\215\262\245\022\251\341\374\016M:M\374\030\030\225/5\321_\272\364\016~\212\365L\317\241o\007\310\305g\256\364r\323\247y\"\336\350\255b\302\003~\n\374G|\034a\332\345\262vkW\277\275iv\027\342T\025%\351\364j\235g\223\235\247\360\t\346\254\254\321\263\261f\217H\261V\273\307\340b<F\2446\252x}?\343\325+\223\3139>\245\2605XV\247f\242\353W\324\2770\243o\215\r\247\367x\36477\016\275z\215\261\367\230\264i\264~\006n\340\343A\360\245\307U\224\324\024\264\333\313\240~\r\277\t\250\366\327C\271?{\277\210\256\221\300\306p\356\266\266\356)\263\271\202\005\311\350\205-6\307w\206|\371>\336\327\026\314\355\243\222\275\251\354\347\311\023g\017T\355k\255k\266\323[\rvF\260\230\234W\027;c]\260\265\037\014\r\215\230.L\325\026\317\244\347+\233\211\027\310\334\355]\201\337\340\331Q\246/k[\003W\3445-L\nV\360;\047\203\354~\355\233:\253\3276|l\036\275\233K\326-\035\315)\227\246\3523>\355|\375 \265\351\314\230\374\301\243w\027\226\306\212\264\273\325\3377\364\365\001\3724\261\264\336\271bkY6<\374\035Sl\370\017WT\356a\tz/b\005V_\034\263\316\031\374\034\025\232\322\227\023D\363\202\206g5\033T\351Q\243c:\222\225\366\313\320\245\237\366?\310\236\\\251\003/+\250\307\337\273\231\047w\312\252\004\207`\301&B!\251B\025\302\005\3141u\302\375$\\\246\237\220\356\026\037o\2548;\330\375c\363""\367\304A\000\213\350\035]\016p\223\235\253\272\02550\306\274\336\234\311=\217@w Z\267\021\270\264\244\037+\207\016\255\332\331\260\357\334\332\323\302\233\047o\327\035=;\264<\206v\361\367\267\242nn_\362goz\326\250B\2003\345&\373\207@\257\014\023\222~\212\276r\215w\361.>\223\271(\224_\022\372\3068\354\026!\014I\033\343\330/\027XrrO\323\245\r<\216+\262`\212A\321\205\306a\370yu\014\"\322\256rF{],\362\362\225\365{\261\340\264\315<\332\300\274\t\206\270\310\210\207q-\333\234rpy\233\364o8\047r,\316/I\374\003tI$\047xy\2021\261P\341\270\213\213l\341\023\024\021\206\216\004(\316\254P\3662H\266\213\322\264\264\265\202y%9V\010&w\020\250\366\032.\252/\267p\257l,K\2743\251jg\263:T\356!\0237K\024\322]\230Eb*\30555:\213\003\333>\203\332\246\023]\205\246\376\266MT+5L9R_\211\335LL\330\331\334\230\007\000\214\336\362TU\t\272i\021Xp\315T4\273\313.5n+\254\207\265/\343\275}mg\202V\2336z\257\232\230Wv\236&\323\345U\245\356\345\243}\370p\332\005p\033A\226~,r\251\260S\202)5\213\004,\312\037\377\027rE8P\220s/\217\355";
+    PyObject *data = __Pyx_DecompressString(cstring, 5252, 2);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (5655 bytes) */
-static const char cstring[] = "x\332\225XK{\323\310\266=\206@\323t\022\342\274\010\341%\047\001\022\240C\207\204\320\204\323\335\307y\300\t\r4\211\023\236\r:\212%\307&\266d[rB\232\376\316\275C\0175\324PC\r5\324\320C\017k\350a~B\377\204\273vU\311v\240\047\227/\310U\245z\354\332\217\265\327\226\242\025\253\206\246\037*\272\221-jUCW\016\nN^\321\024\275\220\313\031U\303t\224\254e\346\n\273JV3M\313\301<M\377\276h8\216QU4\274\324\312Z\266\340\034*\323\326\276Q\315\025\255\0035\217\031K\212^\265\312\017\225\047\206\223qp@IY-\330Y\255\252\377V\324\261\005\326\033\266b\027\212\330\277x8\363P\251\331\206\022o \326\362m\024\253\252T\215\217F\326Q\313\265\235b\301\316+y\315VL\213\366(`\376!\244\253\231$\313\264|c\032\017\025\333 9\365ZY=(\230\272u0\243\024l\\i\232\336\316\314\334VlK)i\237T\271G\001\242\310\313i\345r\361\360\266r[\341\035\245j\325\260\365\354\022\251\300\201\250\352\216f\033\272\312\267VL\303\320iW\321\023\007)\323\345\252\225\303\265\224%%n=Tv\360\016\023+5\243f(\216\245\024\234\207mu/\341\375\276V,\240\361\313\232\351\340B\177*\317!\346s\313\301\334<4\274r\350\344-\223n@\362\356\030U\3151\212\207\212\355T\013Y\2728&\231\312\213\265\027\337/\374\270\240h8I(\014\352\255\355\340\014\333\306\365\254\234\262S+\024\235\202\2518\207e\303\236U\326s\312\241U\343\227 \221\312\230\327\275\300\311\033&W#\032\312\r\256\034\315)X\246\212\345\005s\367\006\334\243\212C\240>Z\375H+\332\306l\246\266cg\253$\241\274\303\026\326\026\255\254VTv\252\326\036\206\263V\325\2002!\260i\024\355\333t \255(\323\3166\227\235\216k\233\326\306\231\006,\225\315\027Lc\366\354Y\005\3772\206\301\047\225,\275\006\345\352V\226\024a\356*9\253\312_\244_\254\267wr\252Z\326 \343\355\303xt\306,\337C\323u\025\0272\244\321\355Xn\272\2120y,#\256\231u\336\341\204\333\312\212\030\311@&\373}g\230\356\211\256\255\355\024\r\303\344\317}\307\262\212w\350\256w\304\275g\313\207\273\331\002\"I\250\245`\213\211:\374\331y\267*o\373\276\\5r\206\223\315+\245\232\355(\220\346\347\237\224\037n+\273\220\020~R%U\307.\047<I\312\310\335\235\204y\217\377""\362\210\232\271gZ\007f\373\032_\366eH\307\303\220\277\254\321\321\361\000\"\326\206\317\305]\030\242\352\250\271\252UR\376\273\314\257$\236\263*\251R7l8\026w\217\366\260\243\306\300\020\017!H\212\205,\014\032\017\030&\277F\334\315\033E=nCWV\334.i{\206Z\261\343\256U\244\343\342^\305V\311I\332o\241\302\252a\347\325\370B\235\361rQk\213\302m,;\024\233\262)CR\366\nz1nJ\350i\367Je\331\224vi\367\270\236d\017FQ\265}\255P$S\307c]\262\362\366\354?y|\330?\317\356\032\246\361\251\034\353\265\355\222_\366\277\230\300#\347\230\njf\327\215j\346\027\033\221\367\032\322\223\343\037\356\n\335\336\275\272\3664\375fmuu=\363\"\275\265\362\357\265L\354\242\034\237\036C{eC\337 \333\211\265\335#\374\200\247\353/\327\324\314Vzk-\363\324\212\267\246\026\237\216\006_\021\377\332\317\014\333\326v\r\362\333\256]y3>\271\263\367\346Zz\365\315\346\332\352&\316x\276I\206\334\"\005\363VU\254\304\311\233[\352\243\315\337\236u\020i\313*\027\262\342\365\026\201\302\032!\302\366\363\314\366rfes}yM\305\276\231\337\236gTU}q\370\t\377W\021\341\352s\343\223\263i\344TU+\026\361F\2258hP\233#\245\272k8\005\307(\321\200\2569\232\030\314\025\340\3136\037\263\262\364\223\253\231\374\267\244\025L\376k\304S\251\303\221\214\267\252\026\242\302\241\204D]S+\361a\000C\031~I\315JM+\306\303\310\240\016\311t<\002\273C\257\343\177\252\014\374\370\327V)\215\253\"\215\253\"\037\253\306\247l\261fC\337\030\200|\024EUl\302\223q;zUC\253\026\017U\243Tp\344\203\234\"\016f\036\305*\340\332\221\017:\245`\346\212\205\335\274\303\303Z-\330*\240\021\346\002\246\253\037-(d\227\274\000\262h8Y\316\024\035\371\302\332Uwj\366!o\264\367\242\016\367\373\030 T\3238\300\377O\216\n\237\2270\241R\254\362\251\274!D\244&\022F\033;\276\002\r\211\026\252\214g\276\276j8\265\252\311\375\200\243\207j\027\314=\276\036\266\242 \323\262{\252S(\031x\251jY\262D\367\210I\357\r]\343\031\023\026\323\310\255\265\242\203?\243\n\303\031\232yx\220\007\335\002\0011L]\263\017\315l\301\232m+\312\206oA\220\002\024\336\266\351\016\311J\301\276\203t#\022M,\362\361\236""\241\313~\315l/\206\213\304^\322\366\026\316\244\354v\327v\220\301\364ln7\233\227^\323v\242\242\005\032\224\205\221\252\331\"\231\021F\344\251v\007\267\344/\343\031\364T\217e\371\254U\302% \223HAx\332\265\222Q\375\033\202\025\017}\335Q\013:\227\225?\244il\311\003!K\266j\2240\327V-3\036\244\230\021\327\213I_\266\252\331y\376\220\033P\370RPt\005Fw\214\310\273w\r\0314\325\311\3331\223#\311b\361\304\257\205\035\252\242i\203\034t3\322\3566\274\003Bi\207\374\021w\260\242\302\033t\014\377QM)\272n\224\235<\271\267\255\343$\212\321\330s\333\036L*\327\253\2046\234\334S\010\323\177\240\264^3:\261\334\036\223\003\266^\253rfr`P\230\003\207\034\022[\304\266.\241I\360\033\362McV8\326\327#<0\272\207\333\256\303\255\336\375&f{\335c\006\241\363\261\203\020\203\034\r\276\034<\326/\211D\322=$I\370\261i\002\006\376\356\\\376\346\330\\\021\177\273\035h\204f\221\247A~\3258dEW\347?\207\342I\306\313\355\312\224\216\024\301E\027h\306\243V4\367\214C\321\000\2236\260\367\256\310\243\362G\240\225\2704\301\250\200\322\234\000\001\203w\215*=\351m\271l\225\371O\315\316\323o%_\240\360=,\350Dc\n\245\222\241\027`\021\370\203\200\317\202\t\013\2318\325\344\351\313\336\3333\214\362\036\374\n2\355\301)\213\344\035\210o\224\002\324\264\035\336\346\017\211n\242-\256+\047\022f\303$\004\227\\lD\277s\274\314*\351\322Dr!R\237QB\331\247\227\354]\374!p8j\226-\273@gP\324\022\242\233\326q\014\2412\016\274\324\332\371h\345r\370\003\325\262\366\200\370<\336`\260\270\220lW\244]Qk\037+S\313H\254\016?\253\3350\252\355\246M-\212(\002\3512@\000\332\241\237\316\242\034\364\216\277\242\221s t,w\314\344\343_J\310pD\275\226\305\346\302!%\245\224?\252(\331\014]\366\251Q\342\306\244\377\206\335\245\302\212]q\234\"\367\r\036\332\374\241\232\202\260K>*\177LY9\013\203\311\316\016\010\0472\221\354q\313\3116)\346x\255}\274\3677\023(\303\000\275\325r\326\221/\304\200\354\300\307\016\355\370j\361o\274\326\300\033\262}\325\220\227\221\331Y\352P\346.`\263(\335Dv\352tM[\300\266L\314\322\257D\217\016\303\306\310$\360\006S\267y\306\326Ee""\007\203\022\026\303\231\3416x\207u\274\254m\047\352c\274\035\035\335\310i\265\242c\027t\244\374\335\242\360\377}\243S\022\t\022\300\037\364,d\301\356\362\226\316\271\005\327\200J)\035kEBE\221F\316\214\27767\357\260\373\257i=\324\3518\220\306!\226#X\rN\006\246\210\247\355\344\253\326\001I\217\354^ \371\035\313!\256\313\037\222\240`\010D\303\241?\232\200\047\251\200>\004t1\202\256\246tG[\324\0225\223\307\025\322\206I*\024s\333\"\357k\305\232x\330\373\005\355 o\025\205$\266\314m\244\343\377M\267\006S~\362\350\314w\365\273\365\215V\357\220{\327}\343\355\370\047\374[\301fP\r\223\2553\347\352U7\211y\243\023\030{\023\026\0333\315\237\330k\235\351\006\275\373\323\233k\365\216\272{\376\205`\"\3705\334\2176\243?\232\343,\263\315\266_\266z\207\335e\267\350_\017N\004\323\341l\343D\343Fs\214mdXfK\274\372\350\237\3627\375\203\240\020V\243\213\215_\233\225V\357U\257\352\217\007w\003\3102\350N\270\353\336&\006.\006\313\301N\230\200\020\027g\202\361\360A\364\244Qd\233\031\222\372\201\273\352\365x\377\366\323\255\336\363\356g?\345/\005[\341X\004\271\373\352[\356\270\267\340U\374D\013\023\347\353Y7I\233N{)v\361\373`\203\315\2566\322\215\255\346HSk:,\2432u\207\355di\352B\335qq\253~\326\177\335\327Z\275\003\356iWsk\354\322\017\341\251\360M\224m\\l>\302\351\255\261\t?E\032\233kq\355}\360\356\373\251\277N\377\243o\310\235t!\3769\3542\357\032\220\240\352\047[\003\243l\024\273\371v\220\022\257\356{\327<\307_\360?\207\251\360^\324\023\25550\351\274[i\2359[\237\365\022b\317\227\330\241-\201\343\315y\317\202\221\240\024\315GF\343As\245\371\231\275\375\017\373O\226e\013\254\360\2615s;x\024\246\350\342\233ul\323[_\251\037\360\363\035\377A\260\032\236\010oF+Q\255\261\332<\321\234f\2330\320[\366\366\003\373\2401\r\313\213\254Xj\r\014C\233\047<~\213\244{\312\335\340\313\367}\334\246\277^\"K\367\325_\301nZ\273\337_\317\271\217!W\232\232E/E\262~\343V\274\323\236&UCw]\364\222\374\266\367\202\263a\nV\274\002\365\267\316$\335$,\274\352\235\202\215\367\375L\220\200i\347C\r\n`g/z\213\376\240\277\030""\\\n\267\242d4\021\245\275\n\353\031u\265\277F\377\361m/\014\364\331\233\364\266\240VqFo\375\221;\005o\372\306\257\220r\253\356\210\273\353m\264\006\206\334\005\367\017?\t3\r_\204\264\003I\341v9o\305\253\010\255\352\3364|f\216\246\336u\337\371=\376\262_\010j\341rh52\315\204X\206+\340\3601\357\214\2378:s\005\027\343.\202\r\222\356\260\373\226k7\335\3456\\\"\334\215\304zJ\206\354\257\353p\272)o\027\276^\241`\321H\214U\274\202\010g\333:\023\342V\240\216\014<vx\314;\013\311\356\005\247\240\252\2211\357[\177\230Tt\204\361^?\355o\007\327\202J\373\004.\340\005\357\202?\313~Xi,5U\366\373\373#\021\270$\330=\367\244\373\2437\357\031\376\274\317\315\262\340\036\372\t\177\304\337\301\356\333p\213t<\213[4\017\345mz5\n\251\021w\013\246\233\200\333\235\017\023\302o\347\310K\036y)\357\236\337\037\030\341\335\360U\364\250q\275\331\323|\302^\276\022\036\334K\267\027N\333\032\240-.\360\233\364\004k\341x\364\260\2417\247\2329\266\005\267\315\263<\367\2738\210\244\010\024\370i!\347\001\371\321\271\372\276\233\361\276A$\237\"W\034v\237\371C\376\223@\213cL\353\210\324\207\373L\204\217\021!{\315\321\246M \201wi\367w\n\301xR/\004\031\014\357G\327\033\247\033\331&\027\365\024?\340\300\347[\221C\257I\347B(|;\341sc>v\347\3345o\330\333\366\247\201u\351\266\033H|\360\236\303&\325\360|t:\3125V\032\025y\253>\300*\026\257\221J\310a^\362\315\207\375\267A%\354\t\327\242q\330k\213mlJ+\216{3\376\317l.\315\322\257\331k\203\031\271\2438\236\317\325m\367\206\007IH=\377\366\322\334Mb\031\006y$\365\373\037\303\004\256\266\310\036<m\246\217\343\214\035L\005{\321p\264\3258\337<\335\324\331\346K\366\362={\377\241\243\226\263\220\277\026>\202Zz\032O\232;\354\305+\366\212\303\374\3000\033\276\346o\370F\260\020\374\201p\274\3368\325xE\373\367\265oF\2766\204}&\34196\342m \331\321\313\023,\234\017r\330y*\372\010\360!\207g\003\310:\3765\337\t\226\302\215P\217\256E\007\r\215n\177\047H\222\312)\306\311{yB\"\343!\242\006I\235\375u\211\207y\341\031\025\204\216\215\030\302-H\047\033\022C\271./z?\372\334\200\003\244\277$""\004L\223?\223\006\2478\236.\371\257\310\216\275\365\047\300\204\364\321\231\0017\201S\026 3\022\212\377&\310\206\311p\222C~\2621\311\326\240\017@\346;q\351Q\267\312Cc\025N\371:\310 5l\204\331\350Bc\262\261\321\310\262\365w\354\035\260U\345\261\340\362\020\357\3674B\235\276\372\033\002\200A\367\246\267\354\231Hl\232\2109\215_\003\363zq\215m\377v\240\2077\331?\2377\213\354-R\023\"\205c<\216~\356]\047\303\223?.zI!\014\271\325}\312Fr\367\276\372{l\306q\361\272\227\370\002 \005\356\245\200\354\237\374J\220h\r\014\302\257F!\033\032\267\275\034\342\036\215k\356>)s\220\rN\306\360\250\372\217\203\271\326\360\250[\202;U\202\223\301\\\260\314f\377\325H\010\344\202:\010\265\010\315\377\304\2741\005R\216]\362\036\361\330?I+\307\241\2564\215=\366\3478\320V\000*c\343\336,\204\370z\272\014\304G\276L\230w\271\355 \332-\357%\211\024\013\333\r\370c\340\002\317\202d \357\236r\357\2611\312\212\327yP\246[\3038\200M,E)r\216\007\376\263\360j#A\016r\256\276\343&\342\224\271\343%:\331{\236\223\241)@e\202$Z\3676\000\243\013~-X\t\270\207\375\004\010}\023\226\032sG\234p\\\200^%\037x\rHI\010C\247\241\223\212\177\016\367=\021r\321\326\221Z)\321\325o@r\315\375D\331\355\"\273x+\370%J\221\217si\316\325\377\340y\223\343\374*\215\214\263\361;<\002\257\261_\000\017@P\304g\216\345J\254d\362\264y\305\313\262\324<e\321\260B\320\223\241U\030\037\217\305\222,\010\324\006\372f\251\2050\315\356\2557\207\232O\331\3537Gb\370\244\310\022\244\325+\"\226\341\004Du\350V\254\3572\345]\262\t\237\374\235p\202_\242\n\334\240\353\300K^\232]\376!<\tQ\366\032C\034\016EZ\277\0133\211\215\256\322\346\3044\316\261\376\t\271\341U\357\217`\220\335\"\237\202rn\272+\202\017\335v\263\344\351]\215;\336\020\\I\234\364\304\317\n\223\363\003\346\330\245yI#0]\023\033\334\342\266\240\t\227\275\rve\226\"\273\025s\336\376\272\005\253Z\210\341\256)w\002\233LE\047%=~\3679\326{\003\\\325\010\027B;\272\331x\334\234\223\"\333\376M\ncv\347Is\262\271\301\267@\314\370\277\265\311\014i\377\227`\212\315\376\034u\017L\006\\\025K\234f\315\tJ5O\364B""\200\027\273x/\334\216\246\331\362k\262M\267w\311\204\320\305io\222\272\261;\373\005\270\363;\373\235C\317\231K\244\242\001\341\330k\000\266\177\022\376\214\3408\335\273\001\033N\370O\221-\206\303\367\rIA\016\270kW\220\250Wa\271\037\221Dw\201\363\253\354\305F\034\214i\016\354\022d$\005\034!\262\333\r[\327\243D\007\374W\221VR\301\2030\035\276\304~Z;a\364\327\r\244S\236D\347\272I\243\270\374%o\235][d\213\353TJ\010Z\336\317\357\332Mj\276\301\366k\234\026\235\342\370\273\031\362D\330\t \312\215\202\001WYj\0167\335\212F\341\250=\234\002\337ao\240\250\367q,tf\337\363O\260\211\273\300\375\255\350rC\022\230a*Ch\217\301p)\312\260\177\275$\256\303Cd\234\233\214Bd\n\220f\201\rq\370\374\236\340T&V\246, \317\017FK\240\224\337\261\314\033\366\346m\353\322u\277\030\336\206>\004a\"\374\374\304+\025lZ#U\013\310}\013\347\232\005MXf\213\317\210%\240t\002\341\337e\273y\202\332>\236\223\027\303$\261B(\017\234\355\021\305\301\200\233h;\367\210dN\047\374;\341 \233_i\3147r\250\034*\322\020\300y\007Y\222\350\301\315p5:\201D\314\003\346{\267\322\255?G`\302\261\344\024I\006d\273\251\243nU\020=\243\324\216J\347\250\315-N\372sm\226\3276\212\317\375`\327}\305\023\367\327o\020\226\304\366\322\356&X\3740\330s\rqV\212\346:\005\221\230\312\313\300e\221\367\244g\232\242\"\341?\224\3559\246\213\255>C\266*\n\213L\307M\035o\256s\271[( / \300\2374\343\022\346l\375\032x\206\324\251\212\354E\\v9\370\030\235d\017\237R|l\261-\"\006\354\03525\312\251\235\216S\t\326\370H HG\233wEI%\013\246\357xd\035\273\377U\030}\025UaZ\224b\275\036g[P\347SN\334u\2209\355Ht\333!\363\214\315<\214\220\207\250\336\270\211\300K\010\325\320\246\034\317m\030\233S\245\0302\274\267<\377\307\331E@Q\336+rv\013\3422J\256\t\245\261\221\231`\010\t\357s4\031e\032\211#\032\353L/\201\025\356\207o#\2731\3135\201\302\022Y\211\373h\347\0306\375\000i+\025\315\tr\327\265\222\335[C\021>\334\334hj\1777\277uY\241\213\210\364sl\331\023QF\200\224\275>~\237\313\323(%yB\240j5\rj\004\032(\263\303\022B&\017\037Z\210\366\033\033\235-\265\243>\304!Ux\242""\244]E\275\225D\326\327Z\335\343\273\210\307\212\177\332\317\005\317\000$\377C\247o\267\224\353_\314\372\310\013\267\305 y\004\251f(\037\335\343\0247\025\335o\244\004\331\224\031\377\262\367\332\337\370\2127ls\226\317!\3413\257M\317P\331\360\032)\252Sy\016\021\226\003Y\047\202\247\321w\215\273\270\2122\217Rl\203\307>\257J+\250eW\203\323`\227|h\010\251\364\023\273\272\310\251\366\237MQ\227 \3006=\316\0236X\377\025\020\235\204l\337@\200$\305\327\035\2044\t\372\036\265\301a\324\327\330\370\177\320\034b7\347\275\2047\346\047i\213\017 7w\350\373\017\345\263\326\340%v\t\\\006\205\n{\nH\323Z\203W\330\025\320\221\277\306\376\361m\177\367\t\0178\032\3069\356\2070\301\346\326@\261\365\346\265f\2052\023\246<\344\344/\236r7L\261\371\365f\022\356a\260\0149d\333\303\351\316%\360\276\025\377\017\221\377\347y\242\210W.q\207\243\214\004\222}\003aFuK\026\230?\017f?\030\315E\351\230\316\363\030K\t6\316{\037q\317\021\357cp6\234\201\231\247\032\037\331\013\361\205\254\353+\316\227\247t}\336\021\3103\345k]\337\223\332\253f\274E\377<v\236\204\033i$\301\240\373\023\254\233\3667DT\323\327\246v\231\215\374M\251c\221\363\243\341Q6z\003\003\303\364\201.)\363\022/\0020\345\241\227\3659c?#!\0050.\213\254v\251\371]}Q|\310 .}\337K\t,<\020\264\252\227\365^\3415M7\312q,\272\342\345}\355H~\372\031&\317\245\261\202\377\337\360C\343\307\346\\\373\323\304\200{B(3\307?\003m\220\013\242\264_\021\237q\366\335m\372:#\270\270\3702\262\345\017\"\023\201\356\211OU\t\222\221L1%$\372\033\210\3459\244\375\005o.\034\tw\242o\200U\267\232/\3513\344\330\r$\225\247\224\t\206Du\251C\235\233\356\177\351[\013\335+M\010\"\200d\231\2634qA\360T6\363 \032k$\377\032 <\273/bVZx\226\310`\0325\343T\303h\3165\323\302\377D\321%\215K<\231\312\347o\353\027\\\301.\353\277\212\217\035\003n\037\2571x\302\355\213\227\362\353\221\373j]\326\371[[\234\253\377\217\267\353g\330\364\317\221\336\230n\246:\037\200$\r\032\n\323]^\246\212oa\307?\300\304\0169\351o\034\233\205\262}\202\327g\335\231\215\365(\376\267lf)\232n\244\216\332\237\373\246""\310\273XO\212N\274\020\341\205\014\025I\367H\0317y=\311)\302\0249\0149\352\030\047+\247\351;\014\361\237m\"\252qU\351\370\367\203\033\210[Y@\256\005\330\177\312_\017>\260\207\277\002\321\256\336\026\337d\272\302\252\207\047\374J\314/\311\177F\374\335`\343\250W|{D5\307zn\006\323a\352+X\333\"\350\242\354\267\216E\343T\345\360\217]\2777\006\033?\261\027\233\364\375\227\\\001\372\022\237\030\247\020@\223\301KLy\337\270\336L\374\037`\353\263\342";
-    PyObject *data = __Pyx_DecompressString(cstring, 5655, 1);
+    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (5651 bytes) */
+static const char cstring[] = "x\332\225X\315\177\323\306\326\276\206@)MB\034\222\020\302\227\234\004H\200\206\232\204P\302m{\235\017\270\241@I\034\276\013\272\212%\307&\266d[rBJ\177\367}\227^j\251\245\226Zj\251\245\227^\316\322\313\374\t\375\023\336\347\314\214l\007\272y\371\005yf4\2329s>\236\363\234Q\264R\315\320\364\003E7r%\255f\350\312~\321)(\232\242\027\363y\243f\230\216\222\263\314|qG\311i\246i9\230\247\351\337\227\014\3071j\212\206\227ZE\313\025\235\003e\306\3323j\371\222\265\257\0260cI\321kV\345\201\362\330p\262\0166(+\253E;\247\325\364\337J:\226\300\367\206\255\330\305\022\326/\035\314>P\352\266\241\304\013\210o\3712\212USj\306G#\347\250\225\372v\251h\027\224\202f+\246Ek\0241\377\000\322\325M\222eF\2761\215\007\212m\220\234z\275\242\356\027M\335\332\237U\2126\2164Coggo)\266\245\224\265O\252\\\243\010Q\344\341\264J\245tpK\271\245\360\216R\263\352Xzn\211T\340@Tu[\263\r]\345K+\246a\350\264\252\350\211\215\224\231J\315\312\343X\312\222\022\267\036(\333x\207\211\325\272Q7\024\307R\212\316\203\216\272\227\360~O+\025\321\370e\315tp\240?\225g\020\363\231\345`n\001\032^9p\n\226I\047 y\267\215\232\346\030\245\003\305vj\305\034\035\034\223L\345\371\332\363\357\027~\\P4\354$\024\006\365\326\267\261\207m\343xV^\331\256\027KN\321T\234\203\212a\317)\353y\345\300\252\363C\220H\025\314\353\375\300)\030&W#\032\312u\256\034\315)Z\246\212\317\213\346\316u\270G\r\233@}\364\365C\255d\033s\331\372\266\235\253\221\204\362\014[\370\266d\345\264\222\262]\263v1\234\263j\006\224\t\201M\243d\337\242\r\351\213\n\255ls\331i\273\216im\354i\300R\271B\3214\346N\237V\360/k\030|R\331\322\353P\256n\345H\021\346\216\222\267j\374E\346\371zg%\247\246\345\0142\336\036\214G{\314\36154]Wq C\032\335\216\345\246\243\010\223\3072\342\2309\347\035v\270\245\254\210\221,d\262\337w\207\351\234\350\332\332v\3110L\376\334s,\253t\233\316z[\234{\256r\260\223+\"\222\204Z\212\266\230\250\303\237\235w\253\362\264\357+5#o8\271\202R\256\333\216\002i~\376I\371\341\226\262\003\t\341\0475Ru\354r\302\223\244\214\334\335I\230\367\370/\267\250\233""\273\246\265ov\216\361e_\206t<\014\371+\032m\035\017 bm\370\\\334\205!j\216\232\257Ye\345\277\313\374H\3429\247\222*u\303\206cq\367\350\014;j\014\014\361\020\202\244T\314\301\240\361\200a\362c\304\335\202Q\322\3436te\305\355\262\266k\250U;\356Z%\332.\356Um\225\234\244\363\026*\254\031vA\215\017\324\035\257\224\264\216(\334\306\262C\261)\2332$e\257\250\227\342\246\204\236N\257\\\221Mi\227N\217\353I\366`\024U\333\323\212%2u<\326#+o\317\375\223\307\207\375\363\334\216a\032\237*\261^;.\371e\377\213\t<r\216\250\240n\366\234\250n~\261\020y\257!=9\376\341\256\320\353\335\253kO2o\326VW\327\263\3173[+\377^\313\306.\312\361\351\021\264W1\364\r\262\235\370\266w\204o\360d\375\345\232\232\335\312l\255e\237X\361\322\324\342\323\321\340_\304\277\366S\303\266\265\035\203\374\266gU\336\214w\356\256\275\271\226Y}\263\271\266\272\211=\236m\222!\267H\301\274U\023_b\347\315-\365\341\346oO\273\210\264eU\2129\361z\213@a\215\020\341\305\263\354\213\345\354\312\346\372\362\232\212u\263\277=\313\252\252\372\374\340\023\376\257\"\302\325g\306\047g\323\310\253\252V*\341\215*q\320\2406GJu\307p\212\216Q\246\001]s41\230/\302\227m>f\345\350\047_7\371oY+\232\374\327\210\247R\207#\031o\325,D\205C\t\211\272\246V\346\303\000\206\n\374\222\232\325\272V\212\207\221A\035\222\351h\004\366\206^\327\377T\031\370\361\257\255R\032WE\032WE>V\215O\271R\335\206\2761\000\371(\212jX\204\047\343N\364\252\206V+\035\250F\271\350\310\0079E\034\314<\212U\300\265#\037\264K\321\314\227\212;\005\207\207\265Z\264U@#\314\005LW?ZP\310\016y\001d\321\260\263\234):\362\205\265\243n\327\355\003\336\350\254E\035\356\3671@\250\246\261\217\377\237\034\025>/aB\245X\345SyC\210HM$\214\016v|\005\032\022-T\031\317\374\373\232\341\324k&\367\003\216\036\374S\230\211\342K\313\355\252N\261l`\\\325rd\204\336\021\223\336\033\272\306\223%\214\245\221Gk%\007\177F\r634\363`\277\000\246\005\356a\230\272f\037\230\271\2425\327\321\221\r\267\202\014E\350\272c\316m\022\223\342|\033\231F\344\230X\332\243=C\227\375\272\331\371\030\336\021;H\307Q8\211""\262;]\333A\362\322s\371\235\\A:L\307\177J\026\030P\016\366\251\345JdA\330\217g\331m\234\222\277\214g\320S=\222\340sV\031\207\200L\"\373\340i\327\313F\355o\270U<\364uG-\352\\V\376\220V\261%\005\204,\271\232Q\306\\[\265\314x\220\302E\034/\346{\271\232f\027\370C.@\221K\361\320\023\023\275\341!\317\3363d\320T\247`\307$\216$\213\305\023\277\026V\250\211\246\r^\320KF{\333\360\016\010\245\035\360G\334\301\027U\336\240m\370\217jJ\321u\243\342\024\310\263m\035;Qx\306N\333q^R\271^#\240\341\274\236\242\227\376\003\240\365\272\321\r\343\316\230\034\260\365z\215\223\222}\203\"\034\020\344\220\330\"\254u\211J\202\332\220o\032s\302\261\276\036\341\201\321;\334q\035n\365\33671\321\353\0353\010\230\217l\204\360\343@\360\345\340\221~Y\344\220\336!\311\277\217L\023\010\360w\373\3627G\346\212\370\333\351\242\"4\213\024\r\336\253\306!+\272:\3779\020O2^~Gfsd\007.\272\0002\036\265\242\271k\034\210\006H\264\201\265wD\n\225?\002\250\304\241\tA\005\212\346\005\010\030\274k\324\350Io+\025\253\302\177\352v\201~\253\205\"\205\357AQ\047\006S,\227\r\275\010\213\300\037\004r\026MX\310\304\256&\317\\\366\356\256aTv\341W\220i\027NY\"\357@|\243\n\240\246\355\3606\177Ht\023mq\\9\221\340\032&!\244\344b#\372\235\243\025VY\227&\222\037\"\353\031eT|z\331\336\301\037\002\207\243f\305\262\213\264\007E-\201\271i\035\305\020\252\340@I\255\355\217V>\217?\260,k\027`\317\343\r\006\213k\310N1\332\023\265\366\221\n\265\202\234\352\360\275:\r\243\326i\332\324\242\210\"\220\256\000\004\240\035\372\351~\224\207\336\361W2\362\016\204\216\345\216I|\374K\271\030\216\250\327sX\\8\244d\223\362G\025\325\232\241\313>5\312\334\230\364\337\260{TX\265\253\216S\342\276\301C\233?TSpuIE\345\217)\213fa0\331\331\006\327D&\222=n9\331&\305\034-\263\217\366\376f\002e\030\240\267Z\3119\362\205\030\220\035\370\330\201\035\037-\376\215\2775\360\206l_3\344adb\226:\224\271\013\330,\2526\221\235\272]\323\026\260-s\262\364+\321\243\315\26002\t\274\301\324m\236\254uQ\324\301\240\204\305pf\270\r\336\341;^\321v\022\365\021\312\216\216n\344""\265z\311\261\213\272\r (\t\377\3373\272\325\220 \001\374A\317b\016\304\256`\351\234Vp\r\250\224\322\361\255H\250\250\317\310\231\361\327\241\345]b\3775\243\207:\035\007\3228Dp\004\241\301\316\300\024\361\264\235B\315\332\047\351\221\335\213$\277c9Ds\371C\022\024\014\201h8\364G\023\360$\025\320\035@\017#\350iJw\264E\031Q7y\\!m\230\244B1\267#\362\236V\252\213\207\275W\324\366\013VIHb\313\334F:\376\337L{8\345\047\017O}\327\270\323\330h\367\237u\357\270o\274m\377\230\1773\330\014ja\262}\352L\243\346&1ol\022co\302Rs\266\365\023{\2553\335\240w\177z\351v\377\230\273\353\237\017&\203_\303\275h3\372\2435\301\262/\330\213\227\355\376\021w\331-\371\327\202c\301L8\327<\326\274\336\032g\033Y\226\335\022\257>\372\047\374M\177?(\206\265\350B\363\327V\265\335\177\305\253\371\023\301\235\000\262\014\273\223\356\272\267\211\201\013\301r\260\035& \304\270\342\047\016O]\366\2646$^h\340\203\244;\342\276\365\034\377~\220\021c\216\233\246s\244\333\247\222.\304\357o<\361\022\355S\203\r\335\235\361\246\275\035lX%\2115\022a\025\257\372\207\334\323^\212~\276q\253\355\241\263\356\202[\365NxY?\321\036\031\367N\373)\377np\002\362\214\216{\337\372#~6H\034b\274\337\317\370/\202\253A\265\263\303\231F\025\002^\230\r&\302\373\321\343f\211mfI\255\367\261I\237\367o?\323\356?\347~\306jK\301V8\036A\262\201\306\226;\341-xU\354\204\211\363\215\034\344\305\251g\274\024\273\360}\260\301\346V\233\231\346Vk\264\245\265\034\226U\231\272\315\266s=\207\034d\203\327|\215$?\351jn\235]\374!<\021\276\211r\315\013\255\207\330\275=>\351\247\244*\310\274\037\274{~\352\257\223\377\0308\353N\271\320\357\031\2542\357\032\220\240\346\047\333Ccl\014\253\371v\220\022\257\356yW\241\326\005\377s\230\n\357F}\321Z\023\223\316AE\247N7\346\274\204X\363%V\350H\340xi\357i0\032\224\243\371\310h\336o\255\264>\263\267\377a\377\311\261\\\221\025?\266go\005\017\303\024\035|\263\301\365\266\322\330\347\373\223\365V\303c\341\215h%\2527W[\307Z3l\023\036\364\226\275\375\300>hL\303\347%V*\267\207\310d\307<~\212\244{\302\335\340\237\357\3718""\315`\243L\2568\320x\005\307\322:\375\301F\336}\004\2712\324,u\354\354\235\204\013\t\325\320Y\027\275$?\355\335\340t\230\202\025/C\375\334\177\340\202\253p\206M\354\001\303\303\264\363!\\\3574;}\301[\364\207\375\305\340b\270\025%\243\311(\343UY\037\274\352\257\261\177|\333\017\003}\366\246\274-\250U\354\321\337x\350N\303\335\277!\337\243\200\032uw\274\r\341l\177\370I\230i\344\002\244\035J\212\270\310{+^UhU\367f\3403i\232z\307}\347\367\371\313~1\250\207\313\241\325\314\266\022\3423r=\326w\336;\357\317\261\037V\232K-\225\375\376\376P\004.\231\351\256{\334\375\321\233\367\014\177\336\347\247^p\017\374\204?\352o\303\261_@\353\231x\026WX\001\262mzu\362\330Qw\013\232\231\204U\317\205\t\341\026i2\302C/\345\335\365\007\003#\274\023\276\212\0366\257\265\372Z\217\331\313W\302A\372)\360\204O\264\207h\211\363<\210\372\202\265p\"z\320\324[\323\255<\333\202W\024X\201\2335\366Q)\002\005~F\310\271Of:\323\330s\263\3367\010\224\023d\351\021\367\251\177\326\177\034h\261\013k]\221\006p\236\311\360\021\034p\2675\326\262)\006\361.\343\376N\036\036O\352\207 \303\341\275\350Z\363d3\327\342\242\236\340\033\354\373|)\362\2275i;x\332\267\223>\307\221Gn\332]\363F\274\027\376\014\260.\323A \031~\3363\300A-<\027\235\214\362\315\225fU\236j\000\260\212\217\327H%\204U/\371\342#\376\333\240\032\366\205k\321\004\354\265\30566\245\025\047\274Y\377g\226\316\260\314k\366\332`F\3760\016\2273\r\333\275\356A\022R\317\277\275\014G\250X\206a\356\250\203\376\3070\201\243-\262\373OZ\231\243al\007\323\301n4\022m5\317\265N\266t\266\371\222\275|\317\336\177\350\252\3454\344\257\207\017\241\226\276\346\343\3266{\376\212\275\3420?4\302F\256\372\033\276\021,\004\177\300\333\2575O4_\321\372\003\235\223\221\257\235\305:S\360\034\033\356<\224\354\352\3451>\234\017\362Xy:\372\210\330\246\030dC\310:\376U\337\t\226\302\215P\217\256F\373M\215N\177;H\222\312)\204\310{yB\"\343!\030\207I\235\203\r\t7\005\341\031UD\263\215\260\306)H\047\033\022\242\270./x?\372\334\200C\244\277$\004\314\220?\223\006\2479\\-\371\257\310\216\375""\215\307\010\271\314\341\251!7\201]\026 3\360\332\177\023\344\302d8\305\0215\331\234bk\320\007\020\351\2358\364\230[\343\241\261\n\247|\035d\201\274\033a.:\337\234jn4sl\375\035{\007\350Ry,\270\034u\006=\215\202z\240\361\206\340i\330\275\341-{&\022\233&bN\343\307\300\274~\034\343\205\177+\320\303\033\354\237\317Z%\366\026\310\217H\341\020\212\255\237y\327\310\360\344\217\213^R\010Cnu\217\300^\256>\320x\217\3058\354\\\363\022_\340\217\200\225\024\200\363\223_\r\022\355\241a\370\325\030dC\343\226\227G\334\243q\325\335#e\016\263\341\251\030}T\377Q\220n\217\214\271e\270S58\036\244\203e6\367\257fB\340\030\324A\t\223\300\362O\314\243L\335\036\277\350=\344\261\177\234\276\234\200\27224\366\310Os\034\253\002T\306\047\2749\010\361\365t\031\210\017}\231\217\356p\333A\264\233\336K\022)\026\266\027O\307\221j\237\006\311@\236=\345\336e\343\224t\256\361\240\314\264G\260\001\233\\\212R\344\034\367\375\247\341\225f\202\034\344Lc\333M\304\031i\333Kt\223\343<\047C\323\200\312\004I\264\356m\000F\027\374z\260\022p\017\373\t\020\372&,7\323\207<\237\237\207^e\272}\rHI\010Cg\240\223\252\177\006\347=\026r\321\326\221\271(\2174\256Cr\315\375D\311\343\002\273p3\370%J\221\217si\3164\376\340i\211\247\312U\032\231`\023\267y\004^e\277\000\036\200\240\210\317<\313\227Y\331\344Y\351\262\227c\251yJRa\225\240\047K_a|\"\026K\222\0140\007\350\233\245\026\302\014\273\273\336:\333z\302^\2779\024\303\307E\226 \255^\026\261\014\047 &A\247b\003\227(\255\221M\370\344\357\204\023\374\022U\341\006=\033^\3642\354\322\017\341q\210\262\333<\313\341Pd\315;0\223X\350\n-N\211\374\014\033\234\224\013^\361\376\010\206\331M\362)(\347\206\273\"\350\306-7G\236\336\323\270\355\235\205+\211\235\036\3739ar\276A\232]\234\227Y\032\3235\261\300Mn\013\232p\311\333`\227\347(\262\3331\347\035lX\260\252\205\030\356\231r;\260\311T\264S\322\343gO\263\376\353\340\252F\270\020\332\321\215\346\243VZ\212l\3737(\214\331\355\307\255\251\326\006_\0021\343\377\326\341\n\244\375_\202i6\367s\324;0\025pU,q\026\223\026\214e\236\230\255\000/v""\341n\370\"\232a\313\257\3116\275\336%\023B\017e\274A\352\306\352\354\027\340\316\357\354w\016=\247.\222\212\206\204c\257\001\330\376I\3703\212\355t\357:l8\351?A\266\030\t\3377%+\332\347\256]E\242^\205\345~D\022\335\001\316\257\262\347\033q0f8\260K\220\221\014k\224\270d/l]\213\022]\360_EZI\005\367\303L\370\022\353i\235\2041\3300\220Ny\022M\367r2q\370\213\336:\273\272\310\026\327\251\224\020\254w\220\237\265\227\324|\203\345\3278#?\301\361w3\344\211\260\033@\224\033\005\301\254\261T\032\047\335\212\306\340\250}\234a\336fo\240\250\367q,tg\337\365\217\261\311;\300\375\255\350RS\022\230\021*Ch\215\341p)\312\262\177\275$\256\303Cd\202\233\214Bd\032\220f\201\rq\370\374\236\340T&V\246, \317\017GK`l\337\261\354\033\366\346m\373\3425\277\024\336\202>\004a\"\374\374\304\013\001,Z\047U\013\310}\013\347\232\003MXf\213O\211%\240t\002\237\336a;\005\202\332\001\236\223\027\303$\025$P\0368\333C\212\203!7\321q\356Q\311\234\216\371\267\303a6\277\322\234o\346A\314\253\322\020\300y\007Y\222\350\301\215p5:\206D\314\003\346{\267\332\253?G`\302\221\344\024I\006d\273\251\303^U\020=\243\324\216B\342\260\303-\216\373\351\016\313\353\030\305\347~\260\343\276\342\211\373\3537\010Kb{\031w\023$y\004\205[\035qV\216\322\335zCL\345U\326\262\310{\3223MA\370\371\017e{\216\351b\251\317\220\255\006\336\236\355\272\251\343\245\273\207\273\211\372\354<\002\374q+\256\020N7\256\202gH\235\252\310^\304e\227\203\217\321q\366\340\t\305\307\026\333\"b\300\336!S\243Z\331\356:\225`\215\017\005\202t\265yGT,\262\036\371\216G\326\221\363_\201\321WQteD\245\323\357q\266\005u>\341\304]\007\231\323\016E\267\0232O\331\354\203\010y\210J\335\033\010\274\204P\r-\312\361\334\206\2619U\212!\303{\313\363\177\234]\004\024\025\274\022g\267 .c\344\232P\032\033\235\r\316\"\341}\216\246\242l3qHc\335\351e\260\302\275\360md7\347\270&P\267!+q\037\355n\303f\356#m\245\242\264 w=_\262\273k\250qGZ\033-\355\357\346\267/)t\020\221~\216|\366X\224\021 e\257\217\236\347\322\014*5\236\020\250\030\314\200\032\201\006\312\354\260\204\220)\300""\207\026\242\275\346FwI\355p\000q\350\235\242\000\244\212q\025\245~\022Y_k\367\216\357 \036\253\376I?\037<\005\220\374\017\355\376\242\255\\\373b\326G~g\260\030$\017!\325,\345\243\273\234\342\246\242{\315\224 \2332\343_\362^\373\033_\361\206\027\234\345sH\370\314K\277ST6\274F\212\352^z\234%,\007\262N\006O\242\357\232wp\024e\036\245\330\006\217}~!RE\251\270\032\234\004\273\344Cg\221J?\261+\213\234j\377\331\022u\t\002l\323\343<a\203\r^\006\321I\310\366u\004HR\334\356 \244I\320\367\250\r\016\242\201\346\306\377\203\346\020\2739\347%\274q?IK|\000\271\271M\367?\224\317\332\303\027\331Ep\031\024*\354\t Mk\017_f\227AG\376\032\377\307\267\203\275;\334\347h\030\347\270\037\302\004K\257\201b\353\255\253\255*e&Ly\300\311_<\345N\230b\363\353\255$\334\303`Yr\310\216\207\323\231\313\340}+\376\037\"\377\317\363D\021\177\271\304\035\2162\022H\366u\204\031\325-9`\376<\230\375p\224\21621\235\3471\226\022l\234\367>\342\234\243\336\307\340t8\0133O7?\262\347\342\206\254\347\222\344\313]znO\004\362L\373Z\317uM\347\253Yo\321?\207\225\247\340F\032I0\354\376\004\353f\374\r\021\325t\231\323)\263\221\277)u,r~42\306\306\256c`\204.\350\2222/\361\"\000S\036x9\2373\366S\022R\000\343\262\310\352\224\232\3375\026\305\035\032q\351{^J`\341\276\240U\375\254\3772\257izQ\216c\321e\257\340k\207\362fe\204<\227\306\212\376\177\303\017\315\037[\351\316\325\304\220{L(3\317oY6\310\005Q\332\257\210[\222=\367\005]~\010...\345\266\374ad\"\320=q\023\224 \031\311\024\323B\242\277\201X\236C:\027d\351p4\334\216\276\001V\335l\275\244k\310\361\353H*O(\023\234\025\325\245\016un\272\377\245\333\036:W\206\020D\000\3112gi\342\200\340\251l\366~4\336L\3765DxvO\304\254\264\360\034\221\301\014j\306\351\246\321J\2672\302\377D\321%\215K<\231\312\347o\033\347]\301.\033\277\212\313\216!w\200\327\030<\341\016\304\237\362\343\221\373j=\326\371[[\234i\374\217\267\343g\331\314\317\221\336\234i\245\272\027@\222\006\235\r3=^\246\212\253\246\243\0270\261CN\371\033Gf\241l\237\344\365Yofc}\212\377-\233]\212f\232\251\303\316m\3324y\027""\353K\321\216\347#\274\220\241\"\351\036)\343\006\257\0479E\230&\207!G\035\347d\345$\335\303\020\377yAD5\256*\035\377^p\035q+\013\310\265\000\353O\373\353\301\007\366\340W \332\225[\342N\246\047\254\372x\302\257\306\374\222\374g\324\337\t6\016\373\305\325\036\2529\326w#\230\tS_\301\332\026A\027e\277u|4AU\016\277\354\372\2759\334\374\211=\337\244\353Ur\005\350K\334\340M#\200\246\202\227\230\362\276y\255\225\370?|M\262\023";
+    PyObject *data = __Pyx_DecompressString(cstring, 5651, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (7792 bytes) */
-static const char cstring[] = "\377 already\377 declare\377d with a\377 differe\377nt confi\377g cannot\376%\000ad-lett\357er a\032\000apa\377city (ov\377erflow_h\376M\000: drop;\277 JetSt^\000m\377 Discard\347Oldh\000=\000es \367sil]\000ly);\037 use 9\0056\003B\002\377 or reje\377ct_publi\377sh has n\325o@\001in\000y\233\000un\372\210\001(\023\004ne; s\375e\244\001dup_wi\377ndow) is\376\320\000(none))\377, so max/_del@\001i\210\000\326\004\377apply, ,\272_\000t\201 rou\344\000.\365:\377\001t\210 _bas\363ed5\000X\000 nee\315dR\001de\n\001c\003 (\357prof\324\000 : \316\002\005; b\202\000\317 qu\377eue to i\373t;\346&: ; v\377alid: ?E\377ntry | N\256\244\000Not)\000h\337 C\237ython\276\001\254\001b\377erately \337stric\201Ath\377an PEP-4?84 and\252$\334 \333ub\320@ss\347 of\377 builtin\377 types. ?If you\300\002\217\001\367pas$\nthen\354\302\"\006\000 \047\365Bati\367on_<\000ing\047\342\234`r\223@\200@\315\001Fal\377se.Subsc\363ri\237\000\275\004The \377local br{ok\255`core\312 \236\256\000nels\205@,\003p\002V\001s\267\002k\001\220D\337\001\350\000\247@\377chine.\n\n\277    Se\223!e\377 module \367doc\205!ng f\334\250`\251\001APIA\006trwace\274\204\001ven_\002}.?\002add_n\335 b\313\204\004s\260\005\230A\355C c\236\003\353 d\341 [\350 , C~\260\003Stats]\r\007\374\250A\014\000sablee\375n\001\002vtool/\372\350\001/\362\003.pygc\267int\324Dis#\003d\277list[D\377cy\377]prefetc\377h must b\377e >= 0, \377got redr@\347!\353e\304c\235\004\352\204\002\240\001]\220`\376\267dunknown\360\276\006\000\r\314\206\004\037\005dispyaw\0010\005reas\361`\376?\005start_f?rom ~B\306B\000\003;._\307!des\326`\232b\316\016\006t_c\222\207\004\"\005du\177plicate3\005\363en\214\205\002B\005held\364N\005\251 oZ\005make7_qsi\005olk\001w\005\227qs_\231\000t\025\006\300 r\317esh_\311\005\237\005re\017play\005\006\323\206\001\273\004\230\206\0018\306\004\373\210\004\324\004idl\243\005\364\207\004\036\355\004pump\370\004\221D\005\006\374\243\"\224$set_av\207ail\226a\014\005\271a\000\t.\375<\233\205\002s>.gen\017expr5\005\303\205""\005\000\r\022\014\354\265\205\002\366\nun\307\010uns$;\013\272\204\001e\303\204\004\312\204\004C\331\212\002\322\204\t\377DELAYEDD\377ISPATCHE\371S\233\204\005\233\210\002Group\207edQ\311\210\0016\003\006\t\\\002L\377IVE_STAT\037ESLog\262\205\004\006\001\304\213\002\370\020\000?\002\000\005sMess\007age\362\210\001K\010\\\002\225\205\005i\002\376\270\002READYRE[DRa\000NR\234\212\001T\367\205\001\362\005\002r\306\003w\000RT_F\367ROM\210\210\007Topi\325c\345\003T\221\207\001E\216\207\001UN\377SUBSCRIB\373E_U\000SONS_\337__Pyx\001\000Di\377ct_NextR\177ef__all\027\000\345_\201\211\004e\010\001\326\211\002_ge\337titem\031\001da\373ta\017\003field\355s\017\002oc4\001fun\336\003\002mainD\001me\360#\005m\000\304\210\003\022\002ro_e\337ntrie8\002na\375me\002prepar\336p\002qual\017\005te3st\254\000\363\205\014_a\361\205\007\366g\371_\311\210\004\000\005s_dea\363d_\301\216\003\204\215\001ete_\377exclusiv\347e_d\234\001\302\205\001rty\365_\305\216\001_\265\206\006_ear\177ly_emit\000\002\350\254\002\r\000\307\206\003_\302\206\001_hi\363nt\000\002\206\217\002_inf\337light\006\000to\277_is_co\325\215\001i_ne_jo\216 g\316a2\211\000aw\000#\004le\t\001\022\004\377og_busy_\241l\006\000C\006\t\001\366\206\002_\232\207\004_\367new\001\000xt_s\027ub_\241\207\003_\250\206\0013\002\004\002\274\374\215\002\017\002ing_\264\207\005_\302\245\207\r_\250\207\003\025\000\362\210\003t\001re\317turn\203b\220\217\002_s\307ink\367\207\002\251@\275\213\001ac\377k_timeou\317t_ac\247\215\001\006\tns\366\035\000ed\025\001vead\273da\365\217\001alt\000\000e\377rnateany\377whereapp\377endasync\327io.\240&s\331`t_\223li\363 \313\207\006b\256\212\001\327\217\001b\307ool\333\215\003\253\005\000\013edv\027\004un\210\210\006cap\231\212\005\274\241\212\005\224@unts\006\006s\377toredcfgsch\207\215\004\274flos\027\000\356\242@rcl\303Ain_*\346\215\002b\203 c\031\001c\033\004$\001\273_s\332\216\tcom\270`t\374V\000\321\223\002consum\037ercon\321\221\r\013\005\333\221\002\376\000\n_idcoun\325t\000\002_\225Cs\r\002er""\276\353`creme\307\000_\243on\r\005\307\205\001.\002s\355\222\005c\017rash\000\002:\004\273\206\001\221\205\001\360\216\205\010\230\205\t\212\217\004\254\205\010edde\017aths\261\225\005\203\223\001\207\223\002\234\000\276\002\003order\r\003s\325e\324@e\210\224\007d\001\010_n\376A\000laydela=y\005\005_seq\014\002c\001\177layed_n\251\224\004\337depth\361\215\001sd\177iddirty\270\216\005\014\300\216\005\356\"dr\352\207\001\330\226\002\210\226\001\214\226\001\215p\261\000ue\302\206\007\013\006\224\216\004swdur\305\220\001dwe\343\206\001Oiest\263\001\243\216\003d\224\210\004\031e\333\220\002\230\204\001e.\322\222\003\000\017\221\216\001\201e\035\t\367\207\006\307\227\0027\t\346\222\005K\te:\254\222\001s]\tlog\242\207\002\005\r\002\030\nm\303\213\003\225\t\210\226\004?\n\201\207\003d\021\350\235\226\002k\n\243\210\003g\221\211\007sub\177expire_\253\206\005\312\t\003d\021\002y\000\003\271Afg\016\314\216\004get\335\210\002\341\210\003\261\206\002\354\210\003\367key\365\210\003rece\267ive\203\211\002ed\000\004_p\252\227\002\357\003\316\231\001\322\231\001_if\377\206\003\333ed\341\231\001er\347\231\001shv\262\207\001op\002\002ush\013\001\267qhi\273\206\001yi\237`l\377eimmedia\337tein_\205\212\003in\257stans\000n\272\214\002s?kkeepk\325`\221\000\377kindlate\356\216\212\001ses\007\001stl\017ease\000\002\327\210\004\006\003\357\003:\030\002s\257\212\002log\243\212\001\316\212\002olost\331\231\013md\234D\375_\250#modemo\277vedmsg\000\000_\367idn\304\211\001posi\374\351\227\001\375\214\001nextno\374\266\207\013\303\232\001nowobj\367off\000\000seto\357kold\353\205\002out\350\202\234\005\211\234\006\342\214\010s\232\234\nppa\263rtg\002\000\006er\013\006s\374\032\001\226\225\001ternpe\343r_\257@\003\001+\007fpo=p\000\000left\262\000\260\005\370\302\226\005\312\226\005\210\225\001produ\241cZ\000\232\233\003\307\234\004\316\234\004_\336\234\003e9d\336\234\004\005\001mpp\312@\000\001\373es\237\234\010qsqtt1l\306\233\002\263\236\002\270\236\002_n\253\226\003\241\227\004\342\250\227\004n""\263\235\004\211\214\003\300\235\004blo\017cked\316\235\004\322B\332\235\004\274\236\001\344\336\235\013\354\235\013_\017\017\237\215\001umeo_pct\237\236\004re\312\212\002>\255\236\003stays\323\005\333\0052\301\236\005e\027\000\370Are\306\004\227\216\004v\365Dre\360\227\002ret\265\232\003\014\230\214\003\005\007ns\215\216\003\222\216\004\364\206\004\241\216\003\376\333\001versedr_ounds\302\236\002d\307\236\003\367rts\210\212\001self;se\031\000ess\322\234\002\264\216\004\373ns\253\226\nsetde\377faultsid\277single\331\216\002v\321e\211\231\007\347\210\002\354\210\002s\210\230\001ic?method\223\230\002\375\002\335_\317\216\001ing\313\215\003st\235r\355\233\001ubs\357\233\006\370\233\006r\374\237\215\t\324\230\003sumtta\347ilt\203\231\001\367\230\003tar\367get\000\003sthr\373ow\365\217\001_unit?_nstot\350\224\001\000\002\214\232\220\004\020\000al\263`\266`\035\001t\203l_\213\214\001\205\237\001\207\217\010\222\217\010\210\204\004s\366\306\227\003un\303\214\002edun\370\214\241\001\345\234\001\315\227\010value\376\000\002sviawho\324\237 \206\001s\364\241\003_\340!\200A\377\330\022!\240\021\340\010\013\377\2102\210Q\330\014\023\220\3772\220Y\230b\240\002\240\377+\250R\250r\260\021\330\277\010\017\210r\220\021%\000\026\375\"\021\000Y\260l\300)\310\177=\320Xd\320de\030\001\377|\2301\330\014\026\220k\377\240\031\250\"\250K\260v\377\270R\270z\310\032\320S\377U\320UV\330\014\024\220\377B\220l\240&\250\002\250\377(\260.\300\002\300\047\310\177\030\320QS\320ST\025\003\377j\240\005\240R\240w\250\377i\260r\270\033\300K\310\377q\330\014\037\230r\240\032\367\2502\250\211\000\022\220\"\220\367I\230R\016\000\033\250B\250\367b\260\001\252\000\033)\250\032\377\2609\270J\300l\320R\375S\262\0019\220D\230\004\230\377H\240A\330\014\027\220{\377\240!\240:\250T\260\030\375\270\265\000\r\210T\220\032\230\2774\230q\240\001\330\334\0003\377\210c\220\021\330\014\022\220\377(\230!\320\033-\250Q\377\320.D\300A\300T\310\377\025\310a\310t\320S_\277\320_b\320bc\047\0014\367\210t\220\323\000\016\320\016&""\377\240a\330\014\020\220\006\220\377a\220u\320\0340\260\005\377\260Y\270c\300\033\310F\276{\000\330\030\"\240!\256!1\376[\0012\210^\2307\240!\377\360\006\000\r\023\220#\220\272\310 \017C\0003\220e\177\000r\177\240\021\330\020\026\320\026K\000\347\240s\2501\000\027\0017\230%\377\230t\2404\240{\260!\177\2605\270\004\270E\300\"\000\377\027\220q\330\010\n\210.\375\230\256\0022\210V\2203\220\376y\006t\2301\230M\250\025\377\250m\2703\270e\3009\377\310C\310{\320Z`\320\377`c\320ci\320ij\377\330),\250F\260!\330\337\010\r\210R\210D\000\014\210\367C\210w{\002t\2409\250\377D\260\002\260*\270C\270\377u\300D\310\002\310(\320\375R\236@Z\320Z^\320^\367a\320a<\000l\320lm\267\330\020\024\313 \002\230\301\002\021o\220\005\220Q\272\002v\240\226`w\016\210m\346A\r\210W\320@|\222 \t\004\016\210f\220G\225\000\336\374 \016\210l\230\215 \020\220\177\007\220q\230\006\230a\224$\356\203!6\230\021\351\0025\250\n\353\260!\360`\036\374 \330\010\021\273\220\021\337@D\230\005\341@v\357\240S\250\001\330@3\260a\376\376\000\320\n\033\2306\240\022\377\2406\250\034\260T\270\021\377\270\"\270A\230q\320\004\377\026\220a\360\026\000\t\014\377\2104\210{\230#\230T\366\324 \014\023\247@\010\014\210F\177\220$\220j\240\007\240\277`\376\254\204\001\025\220g\230Q\330\020\177\023\2204\220z\240\021\244@\177\024\033\2301\330\020\021\214\204\003\337f\230C\230q\322Cd\230\361(\261`\030\000\365\204\001[\240\004\240\377B\240i\250u\260B\260\277o\300S\310\001\3302\002\010\373\017\210z\000\030\230\010\240\001\267\340\010\036\326\000\010\013\177\000q\177\330\014\021\220\024\220Z\302@G9\250A\254h\215\002\331\000\330\224\000\335L\305A\016\210d\362`$\230Gg\240R\234\001\303\000\225\205\001D\341@\322\330`\n\253&\251\003q\214 S\240\376w\000\030\230\n\240!\2405\377\250\005\250Q\330\025\030\230\367\t\240\024\237!\340\024\030\230\377\014\240A\240U\250%\250\371qY\006\234\002\031\230\031\240.\377\3200C\300:\310_\320\347\\]\340\263\206\003\367\204\0015\220\003\377\2208\2303\230e\2403\374\314\204\001\222!y\240\001\240\025\240\225b[\000U""\224`A\036\005\362\204\001\210\335h\272 R\230u\317\205\001\025\220\365T\270@\"\364`\027\260\001\330\371\014\317\204\001\304 \024\220F\230!\377\2305\240\016\250e\2602\377\260W\270F\300&\310\004\177\310J\320VW\330\020\276\204\001Z\226 \021\260\205\004\330\020?\001\031\305\002\377\004\250E\260\032\270;\300\377d\310$\310f\320Tc\237\320ch\320h\363b\300C\013u\210\245\0011\240\206\001\"\220A\210\210\001\3674\220w\304a\017\210v\220\177S\230\007\230q\240\005\207\204\001\377\024\220M\240\023\240J\250\351a\213\003\236\205\001\020\213\005\r\250U\377\260\"\260G\2703\270k\357\310\026\310s\241\207\001\020\024\220\247A\220\\\377\205\001\260\005\014\206\000\022\377\2607\270&\300\006\300cu\310\246\002\005\\\002w\240a\200\205\001\372\315\204\001E\326d\360\006\000\t\"\373\240\021\311AG\2201\220E\377\230\024\230U\240(\250\"\332\353Eq\227\207\006\230N\221@r\260\377\027\270\006\270f\300C\300]q\224\207\004\r\210Q\206aE\371\207\001\276\255aV\2301\230E\312@Z\377\250q\260\004\260E\270\032\276\255@T\320QR\330\341c\032\377\230)\240>\3201A\320\377AX\320Xe\320ef\375\340\310\206\005\017\210s\220\047\230\367\021\330\010\224\211\001H\230A\230\335S\323\210\0034\210q\255#D\230\377\016\240j\260\001\260\022\260?6\3209L\310A\252C\340\207\005\377s\250$\250k\270\024\270\377T\300\027\310\006\310d\320\377RV\320V]\320]^u\330\263&\n\321`u\260F\224 \377\004\300J\310b\320PW\373\320W\342\212\002\020\024\320\024%\377\240Q\240e\2504\250z\273\270\021\265 \005\300W\\\001\r\364\321\006\241\213\001\023\224`#\230R\230gs\240!\346\205\002\261\211\004\230J6\000\3673\250fW\000$\270j\310\373\002\310\241\207\001\320\020!\240\021\377\240%\240t\250:\260Q\377\260d\270%\270w\300a\177\320\004\032\230/\250\021\357!\342\340\206\001r\254\212\001\215\214\001\271A\010\021\220\255\022\347\206\001\016\210\213\212\004h\224cq\337\220\007\220s\230n\000\024\220\362\220!Q\374c\255\206\003\033\2308\240u1\275A\020\214\211\001\021\220\023\206`\375T\274#$\220a\220t\230\367:\240W\267\206\001\014\210J\220\377f\230A\340\010\020\220\001\356c\0004""\220u\315\213\001\240Y\250\337c\260\021\260#\356\212\002\021\300\367#\320E\215 Z\320Z[\356\311C\026\220r\226\205\002D\240\005\277\240X\250S\260\005\305\000c\377\270\031\300#\300Q\300c\377\320I[\320[^\320^\355_\241\207\001\021\220\222\211\002\016\230a\356\362\207\001\r\210Y\317\212\001\022\220*\277\230B\230n\250B\303\204\001\016\357\210h\220a\302\002\014\020\220\375\014\330@U\240,\250d\260\377*\320<N\310l\320Z\277_\320_h\320h\337\212\002\010\337\014\210N\230&\316\214\001\014\210\367G\2206\213a\014\210E\220\267\024\220V\372\213\001\330\014W\004\r\357\210]\230!\375\207\001F\220&\370\310\213\001\224\211\n\314\214\001d\230!\2304\377\230x\240q\250\001\330\020\335\022\325`\026\230q\005\001,\230wf\240A\016\001%\220v\276\211\001\337\022\320\022#\240\230\211\004_\240\377G\2501\330\024\026\220m\373\24046\000\003\2501\250B\237\320.@\300\001\343\211\003\214 \330\353\024\030\311\212\002|%\000\030 \240?\001\330\030\034\230F\301\210\002*\000\177\330\024\032\230\"\230A\020\001\267G\2401\344\211\002q\260 \000\0323\230.\202\000\035\017\020\024\325\213\002=\000r\363\207\0032\210\210\001\251\001+\230V\217\001\353\022\220\247\003\014\346\212\010\030\230\004\337\230M\250\021\250\365\004!\220\3275\320\030\222\215\001&\220\206\002A\330\375\024\215\000\320\":\270!\320\377\004\033\2309\240M\260\037\373\300\001\336\206\001\017\210b\220\001L\255\212\001\257\215\001b\230\344\210\004\272\216\0013\210\221\002\367$\240b\245!\024\220I\230\377Q\230e\2404\240u\250\367C\250qA\001=\250\005\250\337Y\260m\3001\244\206\001T\220\357\031\230!\230\211\217\004X\220S\374\337\212\001\345AA\230R\230q\240\337\017\250q\260\002\235\216\001\014\210\357I\220Q\220\345\214\001\210\047\220\337\025\220a\220x\332\214\001\033\320\377\033+\250?\270!\330\010\235\016\210\003\017\210z\263\215\002\307\216\002D\336\234\001\032\320\032/\375\205\002%\320\377?X\320Xc\320cd\377\320df\320fm\320m\375n\262\215\002\036\230c\320!3\277\2603\260a\260q\205\217\001S\236\322\001\n\320\n\032\217\005\377\220\004\016\373\320\016\234@\320!4\260A""\377\3205I\310\023\310L\320/XY\340\014\022\002\003\240\213\003\363\222\001\341\036\306\206\003\202`\347\220\001\240\223\001\320\r\035\350\364\215\001\365\220\001?\002\013\377C?\270q\356\204`\010\r\210i\005\034\230A\337\320\0350\260\003\210\000k\300\365\023\212\211\002\010\205\000\033\2302\230\235Q\252\221\002\320\r\037\245\207\001\254\221\001\017\367\320\016\"J\004\037\230z\250\367\022\320+\320a\010\n\210*\273\220C\212\221\003,\220c\365\210\001\n\235\210\000\006/\230\023\310`O\001\034\317\230J\240c\355C\\\0021\320\271\034\374\002\304\221\001,\220a\313\221\003+\374\207B~\001\035\230Q\320\036.\272\326\206\001\330\354\224\005\016\210o\323@o\337\250S\260\001\330\032\006/\250}s\310\221\001\n\210/\230\021\307\205\001\377\013\2101\320\014\047\240w\377\250e\2604\260s\270*\247\300G\310\235\223\003\303\001*\303\206\001\320\277/J\310#\310Q\272\220\002#\237\2401\240O\260\305\220\005\372!\077\077\250$\320.>\270\330\220\003\013\003\313#\250\206\":\342\221\002\365\215\002m\230\3613\333\217\001\353\217\002\214`5\260U\270/(\320BX\230A\010\313\224\001\327d\226\332\222\004\013\210\313\224\006*\353![\000\320\177?[\320[\\\320\\\366\207\002\345\010\202@\330\320\210\001\372\213\003\022\220<\376\362\220\001\025\220Q\220d\230\047\377\240\021\240\"\240L\260\001_\260\024\260]\300\260\222\004w\326\204\002\337q\250\004\250D\267@8\270\3773\270g\300W\310D\320\013PQ\216\215\005A\277\221\002\274\210\004\214\223\004N\000\335\330\252\210\n&\270\001\213\215\007D\240\377\n\250!\2509\260A\260\347V\2703\373\001\253\210\001\021\330\014\277\016\210e\2201\220\263\221\0021\370\337\225\001\255\223\005\347\221\003\034\230I\320%O6\3206I\307\227\001\221\226\003\016\273\226\002\356\311\220\t\007\220u\305\215\002S\250\005\206\373\211\002R\260\204\215\002\267\205\007\243\222\001\374\224\003r\367\320!1\347\000T\270\026\270wq\300\004\376\224\002/\320Y\246 \323]\330\357\204\003\236\227\0024\253\225\0025\240\377\002\320\"2\260#\260T/\270\035\300a\273\220\003\024\203\230\001@\001\377\022\260:\270S\320@V\364\350\220\001""\364\207\002\032\256B\020\022\320\022\377$\240B\240o\260W\270\362\272\211\002-\313\211\001\241\221\004\320 4\260\377E\270\022\270:\300S\310\377\013\320SY\320YZ\330?\034&\240l\260,\214`\253\221\003z\245\224\001x\245\230\002\014\017\210u\316\225\001\376\271\224\0012\220Z\230s\240.\377\260\004\260B\3206M\310\375T\266\231\002`\320`g\320guh\347\211\001\r\217\216\0026\260\021\222\223\001\177\006\230a\230u\240F\367\210\001\327\020\220\001\324\204\006\025\263\221\004\002\240\377/\260\022\3203C\3003\277\300f\310C\310q\215\220\004\220\377%\220t\2308\2404\240\377s\250*\260D\270\002\270K%\270\375\227\002-\205\230\001\266\047t\264\223\003z\220\214\n\270\356\224\004s\220!\340\377\t\274\233\222\001\327\216\001s\250!\340\217\222\006\0033\2401\242\231\006\341#4\230\223\231\001\205`\237g\220W\230A\220\207\003\013\014o\373\230Q\277\233\001A\220R\220z\377\240\024\240R\240u\250B\257\250m\2701\213\232\005t\325\231\004\010g\013\2109\220\230\003\221\204\006n\230\215\230\002\236\002\002\022\220$\220\317\212\002\205\223\001R\377\220{\240%\240r\250\034\313\260S\235\204\007t\301\234\001\362\215\005+\250\377T\260\031\270*\300J\310\276\273\230\005\n\210%\210q\314%_\377\230G\2405\250\004\250B\177\250j\270\003\320;L\234\205\001\367T\320T\225\217\001\320[_\320\237_a\320ab\313g\242\216\0011H\253\225\001\322\233\003\210\232\0052\315\231\003\252\231\004\013\274\231\002\275\010\244\204\010\240\037\260\004\214@\004\353\270A\315\233\001\021\220\217\001\330\014\r\372\234\232\001L\264\226\002d\250$\250a\370\332!\014\000\262\223\004\034\230M\320)\337;\2701\340\010\354\227\001*\230GD\240\001\263\224\001\376\204\003\246\225\002s\352@|\246\221\002\202\235\002*\230A\230Z\373\216\002\267\010\014\210\331\213\002\013\210\207\210\001h\373\230l\331\224\002\014\021\220\026\220\375q\373\"\320\025)\250\023\250\377C\250{\270#\270S\300\317\001\340\014\024\263\206\003)\003m\250\3774\250v\260Z\270s\300\367.\320P\207 U\320Ud\313\320d\237\204\002\014\367\214\003d\000\320(\2779\270\021\270!\270\212\222\002\014\375\210/\010""\3205E\300T\310\347\024\310Q\353!\036\017\330\035 \246\305\001\240!\300\236\001*\nJ\301\227\003W\357\320WX\330_\007\250\001\330\317\035(\250\001\376\216\003\252\234\001A\220\371V\203\223\001\317\233\004:\240Q\240h\177\250m\2704\270v\300\365\211\006\377h\230a\340\r\027\220q\374\336\232\001\226\210\001f\220D\230\t\240\277\021\240$\240a\330\014\tg\377\220Z\230q\240\006\240f\277\250M\270\026\270\177\301\230\001U\327\330 &\027\014j\264\232\0026\250\377\021\340\014\022\220)\2301\367\320\0345\336\224\002!\2707\300\372\217\222\002J\352\216\005\035\230X\240QJ\247\217\016U\341\226\002\014\270\234\001\314\240\0011\245\235\001_\024\220X\230Q\357\233\010\023\310\212\001\377\240\n\250\"\250L\270\013\373\3002\310\000 3\2602\260\371Q\352\212\002\221\234\002q\240\004\240D\357\250\006\250a\r\003\023\220C\337\220x\320\0376\346\225\002|\310\2351\242\237\001Q\210o\224\220\001\006\002\320\357\016\036\230b\245\241\001\r\210Q\277\320\016\047\240r\250\365\242\002|\376\215\214\001\320\004\035\230]\250%\277\250y\270\r\300Q\274\220(\n\377\210\047\220\027\230\001\230\030\373\240\021?\001^\250?\270/\374\374\242\001\314\214\001\330\022\034\320\034/\377\250z\3209L\320L`\377\320`a\330\022\036\320\036\3774\260A\360\030\000\t\016\305\210\276\221\0109\211\211\002\304c\317\217\001\001\320\3771E\300Q\300d\310%{\310q\226\214\001\010\013\210;\351\236\002\376\033\0052\260!\3203I\310\177\021\310$\310e\320S\215\204\001\375\330\332\204\005\r\210Q\210m\230\0379\240C\240z\326\244\001\275\215\001\364\222\001\362U\005:\235\204\001\250\243\0011\210N\230\367\047\240\025\263\230\002c\260\022\260\3773\260c\270\022\2701\270\321A\307\226\005\337\205\002\334\225\002N\344\225\001\016\210\375j\345\000\025\230j\250\n\260})\344@$\300j\320P\234\245\003\030\324\245\001\277\242\004\205\223\002\320\035]\006\324\242\010\356\226\003\347$\240a\305\243\010-\006)\2306\377\240\027\250\n\260#\260Q\373\260a\362\237\001\022\220=\240\004\303\240A\223\242\001\221\233\001\352\243\001\336\235\0064\240\365q\364\240\0016\233\221\002\024\026""\320\026\327\047\240q\260\226\001k\200\244\001\022\220\367-\230q\241\241\002\020\023\220;\257\230c\240\021\256\226\001\010\314\207\004!\363\340\014\336\231\004\342\233\006\013\2106\220>\367\234\002F\220!\2207\317\227\001\210\211\001\275w\321\221\003\014\320\014\036\317\230\002\010|\333\210\010\247\241\002\036\230h\240a\375\237\001\337t\2206\230\024\266\204\001\320\004\377\036\230i\240~\260^\300\3678\3101\222\240\006\020\220\002\220\334\353\224\002\356\205\001\005\230Q\377a\240\023\234\234@\302\242\002v\220U\232\242\001\361\237\0034}\220\226\241\001T\240\022\2403\353\222\001\022\245\244\003\001\213\235\001\333\241\001$\343\222\003\245\214\t\334\211\004\374\277\213\002\271\246\0061\260\025\260b\270\177\007\270s\300+\310V\203\250\001?\030\047\240u\250L\255\220\001\304\243\002>\247\242\001#\220R\220~\213\244\001\275\242\001\047A\210W\241\220\001\361\244\003e\327\226\001\210\243\002\377\037\230z\320)9\270\030/\300\021\360\020\215\244\0017\256\206\003\333D\377.\250a\320/A\300\021\377\300$\300e\3101\310A\316\372c\006\220d\223\227\007\225\226\001\014\r\337\330\010\t\210\031\376\001\013\210w1\210K\347\240\003\020\220\r\337\227\002\"\246\242\002\r3\005\303\224\002\273\204\001a\215\252\001\202\237\004\376\3672\017\210\177\230g\240S\377\320(>\270d\300(\310\355!\367\242\0074\230\202\221\002\023\260A\302\253\250\010_\206\245\003\302\245\002\370\241\006\375\233\005#\240z\247\226\003\210\037\004\020\320\020\"\220\244\002\373\001\330\352G\320\004 \240\t\177\320):\270(\300!\354Ew\021\230$\332a\320\004!\365\221\001\303\031\270\026\000\265\234\001\300\212\002\270\216\004d\230I*\313\233\002\266\242\002$\255a\245\204\001\030\342\242\002\311\006\204\242\001\207\254\001U\245\224\001\316\233\005t\240\3377\250\047\260\021\271\233\005E\250\377\021\320\004$\240I\250^\377\320;K\3101\330\037,\254\201\246\003\253\251\010\004\220\270\217\001q\330\223\005\005\377\230T\240\025\240g\250Q\374\345\204\001\370\247\001I\230Q\320\004*/\250(\260!\255\232\016T\267\210\001\275\254\001\237I\230T\240\032\347""\234\001\350\244\002\\\177\300\022\300=\320PR\374\252\001\366\224\247\001\220\003\334\247\004$\240d\250\377#\250V\2602\260]\300\007&\310\001";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 7792, 10684);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (7793 bytes) */
+static const char cstring[] = "\377 already\377 declare\377d with a\377 differe\377nt confi\377g cannot\376%\000ad-lett\357er a\032\000apa\377city (ov\377erflow_h\376M\000: drop;\277 JetSt^\000m\377 Discard\347Oldh\000=\000es \367sil]\000ly);\037 use 9\0056\003B\002\377 or reje\377ct_publi\377sh has n\325o@\001in\000y\233\000un\372\210\001(\023\004ne; s\375e\244\001dup_wi\377ndow) is\376\320\000(none))\377, so max/_del@\001i\210\000\326\004\377apply, ,\272_\000t\201 rou\344\000.\365:\377\001t\210 _bas\363ed5\000X\000 nee\315dR\001de\n\001c\003 (\357prof\324\000 : \316\002\005; b\202\000\317 qu\377eue to i\373t;\346&: ; v\377alid: ?E\377ntry | N\256\244\000Not)\000h\337 C\237ython\276\001\254\001b\377erately \337stric\201Ath\377an PEP-4?84 and\252$\334 \333ub\320@ss\347 of\377 builtin\377 types. ?If you\300\002\217\001\367pas$\nthen\354\302\"\006\000 \047\365Bati\367on_<\000ing\047\342\234`r\223@\200@\315\001Fal\377se.Subsc\363ri\237\000\275\004The \377local br{ok\255`core\312 \236\256\000nels\205@,\003p\002V\001s\267\002k\001\220D\337\001\350\000\247@\377chine.\n\n\277    Se\223!e\377 module \367doc\205!ng f\334\250`\251\001APIA\006trwace\274\204\001ven_\002}.?\002add_n\335 b\313\204\004s\260\005\230A\355C c\236\003\353 d\341 [\350 , C~\260\003Stats]\r\007\374\250A\014\000sablee\375n\001\002vtool/\372\350\001/\362\003.pygc\267int\324Dis#\003d\277list[D\377cy\377]prefetc\377h must b\377e >= 0, \377got redr@\347!\353e\304c\235\004\352\204\002\240\001]\220`\376\267dunknown\360\276\006\000\r\314\206\004\037\005dispyaw\0010\005reas\361`\376?\005start_f?rom ~B\306B\000\003;._\307!des\326`\232b\316\016\006t_c\222\207\004\"\005du\177plicate3\005\363en\214\205\002B\005held\364N\005\251 oZ\005make7_qsi\005olk\001w\005\227qs_\231\000t\025\006\300 r\317esh_\311\005\237\005re\017play\005\006\323\206\001\273\004\230\206\0018\306\004\373\210\004\324\004idl\243\005\364\207\004\036\355\004pump\370\004\221D\005\006\374\243\"\224$set_av\207ail\226a\014\005\271a\000\t.\375<\233\205\002s>.gen\017expr5\005\303\205""\005\000\r\022\014\354\265\205\002\366\nun\307\010uns$;\013\272\204\001e\303\204\004\312\204\004C\331\212\002\322\204\t\377DELAYEDD\377ISPATCHE\371S\233\204\005\233\210\002Group\207edQ\311\210\0016\003\006\t\\\002L\377IVE_STAT\037ESLog\262\205\004\006\001\304\213\002\370\020\000?\002\000\005sMess\007age\362\210\001K\010\\\002\225\205\005i\002\376\270\002READYRE[DRa\000NR\234\212\001T\367\205\001\362\005\002r\306\003w\000RT_F\367ROM\210\210\007Topi\325c\345\003T\221\207\001E\216\207\001UN\377SUBSCRIB\373E_U\000SONS_\337__Pyx\001\000Di\377ct_NextR\177ef__all\027\000\345_\201\211\004e\010\001\326\211\002_ge\337titem\031\001da\373ta\017\003field\355s\017\002oc4\001fun\336\003\002mainD\001me\360#\005m\000\304\210\003\022\002ro_e\337ntrie8\002na\375me\002prepar\336p\002qual\017\005te3st\254\000\363\205\014_a\361\205\007\366g\371_\311\210\004\000\005s_dea\363d_\301\216\003\204\215\001ete_\377exclusiv\347e_d\234\001\302\205\001rty\365_\305\216\001_\265\206\006_ear\177ly_emit\000\002\350\254\002\r\000\307\206\003_\302\206\001_hi\363nt\000\002\206\217\002_inf\337light\006\000to\277_is_co\325\215\001i_ne_jo\216 g\316a2\211\000aw\000#\004le\t\001\022\004\377og_busy_\241l\006\000C\006\t\001\366\206\002_\232\207\004_\367new\001\000xt_s\027ub_\241\207\003_\250\206\0013\002\004\002\274\374\215\002\017\002ing_\264\207\005_\302\245\207\r_\250\207\003\025\000\362\210\003t\001re\017turn\203b\220\217\002\362\207\002\244@\376\270\213\001ack_tim\177eout_ac\242\215\001\266\006\tns\035\000ed\025\001v\337eadda\360\217\001al\375t\000\000ernate\377anywhere\377appendas\277yncio.\233&s\236\324`t_li\356 \306\207\006b<\251\212\001\322\217\001bool\326\215\003\246\005\266\000\013ed\027\004un\203\210\006c\343ap\224\212\005\234\212\005\217@unt\375s\006\006stored\237cfgch\202\215\004\267flsos\027\000\235@rcl\276AWin_\341\215\002b\203 c\031\001\331c\033\004$\001_s\325\216\tco\345m\263`tV\000\314\223\002con\377sumercon\360\314\221\r\013\005\326\221\002\000\n_idc\257ount\000\002_\220Cs\366\r\002er\346`cre""m\035e\307\000_on\r\005\302\205\001.\002}s\350\222\005crash\000\002\200:\004\266\206\001\214\205\001\211\205\010\223\205\t\205\217\004\247\205\010e\177ddeaths\254\225\005\360\376\222\001\202\223\002\234\000\002\003orde\255r\r\003se\324@e\203\224\007d\366\001\010_nA\000layd\357elay\005\005_se\371q\014\002c\001layed\373_n\244\224\004depth\376\354\215\001sdiddircty\263\216\005\273\216\005\356\"dr\345\207\001h\323\226\002\203\226\001\207\226\001p\261\000ue\275\206\007\274\013\006\217\216\004sdur\300\220\001d{we\336\206\001iest\263\001\312\236\216\003d\217\210\004e\326\220\002\230\204\001e.\010\315\222\003\000\017\214\216\001e\035\t\362\207\006\302\227\0027\t\324\341\222\005K\te\247\222\001s]\tlo\021g\235\207\002\005\r\030\nm\276\213\003\225\t\203\226\004@?\n\374\206\003d\021\230\226\002k\n\236\210\003g\214\211\007\377subexpirSe_\253\206\005\t\003d\021\002y\000\003v\271Afg\307\216\004get\330\210\002\270\334\210\003\261\206\002\347\210\003key\360\210\003r\277eceive\376\210\002e\205d\000\004_\245\227\002\357\003\311\231\001\315\231\001_\333if\377\206\003ed\334\231\001er\266\342\231\001sh\262\207\001op\002\002u\273sh\013\001qhi\273\206\001y\375i\237`leimme\377diatein_~\200\212\003instans\000\375n\265\214\002skkeep\371k\325`\221\000kindlwate\211\212\001ses\007\001\177stlease\000\002\320\327\210\004\006\003\357\003\030\002s\252\212\002loyg\236\212\001\311\212\002lost\324\231\013\353md\234D_\250#mod\377emovedms\275g\000\000_idn\304\211\001p\347osi\344\227\001\370\214\001nex\347tno\266\207\013\276\232\001now\277objoff\000\000s\177etokold\353\205\002Gout\375\233\005\204\234\006\335\214\010s\225\234\n\237ppartg\002\000\006e\345r\013\006s\032\001\221\225\001ter\037nper_\257@\003\001+\007\357fpop\000\000lef\301t\262\000\260\005\275\226\005\305\226\005\203\225\001pr\017oducZ\000\225\233\003\302\234\004\311\234\004\315_\331\234\003ed\331\234\004\005\001mp\331p\312@\000\001es\232\234\010qs\217qttl\301\233\002\256\236\002\263\236\002_\021n\246\226\003\234\227\004\243\227\004n\256\235""\004\211\214\003\273\235\004\177blocked\311\235\004 \322B\325\235\004\267\236\001\331\235\013\347\235\013_\017\017\232\215\001\177ume_pct\232\236\004\363re\312\212\002\250\236\003stay\221s\323\005\333\005\274\236\005e\027\000\370Ar\261e\306\004\222\216\004\365Dre\353\227\002rcet\260\232\003\230\214\003\005\007ns\210\216\003\360\215\216\004\364\206\004\234\216\003\333\001vers\377edrounds\272\275\236\002d\302\236\003rts\210\212\001s\337elfse\031\000es\331s\315\234\002\264\216\004ns\246\226\nse\377tdefault\377sidsingl\215e\331\216\002ve\204\231\007\347\210\002\354\210\002s\376\203\230\001icmetho\351d\216\230\002\375\002_\317\216\001ing\356\313\215\003str\350\233\001ubs\344\352\233\006\363\233\006r\237\215\t\317\230\003sum?ttailt\376\230\001\362\230\003\277target\000\003s\337throw\365\217\001_u\377nit_nstoat\343\224\001\000\002\232\220\004\020\000al\263`\034\266`\035\001tl_\213\214\001\200\237\001\207\217\010\264\222\217\010\210\204\004s\301\227\003un\303\214\002e\307dun\207\241\001\340\234\001\310\227\010va\367lue\000\002svia\247who\237 \206\001s\357\241\003_\376\340!\200A\330\022!\240\021\377\340\010\013\2102\210Q\330\377\014\023\2202\220Y\230b\377\240\002\240+\250R\250r\377\260\021\330\010\017\210r\220\355\021%\000\026\"\021\000Y\260l\377\300)\310=\320Xd\320\373de\030\001|\2301\330\014\377\026\220k\240\031\250\"\250\377K\260v\270R\270z\310\377\032\320SU\320UV\330\377\014\024\220B\220l\240&\377\250\002\250(\260.\300\002\377\300\047\310\030\320QS\320\373ST\025\003j\240\005\240R\377\240w\250i\260r\270\033\377\300K\310q\330\014\037\230\277r\240\032\2502\250\211\000\022\277\220\"\220I\230R\016\000\033\277\250B\250b\260\001\252\000\030\377 \240\001\340\010\036\230a\355\330\257\0004\210.\000\021\220\024\377\220Z\230t\2409\250A\326\016\003t\220\217\000\023\002\000\010\021\375\220\274\000\014\210L\230\001\330\377\010\016\210d\220(\230$s\230gn\000d\000\026\220a\232\001\375D\030\000\014\020\220\n\230!\375\330\004\000\007\220q\330\020\023\377\2204\220q\230\005\230S\377\240\001""\330\024\030\230\n\240\337!\2405\250\005\215\000\025\030\377\230\t\240\024\240S\250\001\375\340\025\000\014\240A\240U\250\337%\250q\330\010[\004\017\210\375q\313 \033)\250\032\2609\177\270J\300l\320RS\323!\3779\220D\230\004\230H\240\277A\330\014\027\220{K\000:\337\250T\260\030\270\326 \r\210\177T\220\032\2304\230qg\000n\375 3\210c\255\000\014\022\244\000\377!\320\033-\250Q\320.\377D\300A\300T\310\025\310\377a\310t\320S_\320_\357b\320bc\332\010\016\320\016\373&\240\305\000\020\220\006\220a\377\220u\320\0340\260\005\260\177Y\270c\300\033\310F{\000\217\330\030\"\240\325\000\206\"\333A^\377\2307\240!\360\006\000\r\357\023\220#\220\351@\017\210t\357\2203\220e\177\000r\240\021\337\330\020\026\320\026K\000\240s\271\250\211 \027\0017\230%\324 4\377\240{\260!\2605\270\004\327\270E\300\"\000\027\240 \010\n\223\210.\317!\257aV?\000y\006t\377\2301\230M\250\025\250m\377\2703\270e\3009\310C\377\310{\320Z`\320`c\377\320ci\320ij\330)\377,\250F\260!\330\010\rw\210R\210\263\"C\210w{\002\376\272AD\260\002\260*\270C\377\270u\300D\310\002\310(\373\320R\277`Z\320Z^\320\357^a\320a<\000l\320lom\330\020\024\313 \002\230\301\002\337\021\220\005\220Q\272\002v\240\277Q\330\014\016\210m\207\204\001\r\353\210W\361`a\007\006\016\210fs\220G\225\000\374 \016\210l\337F\313\230\006\300`\014\241b\203!6\230\375\021\351\0025\250\n\260!\200\327A\330\036\374 \330\274a\220\">\274@\005\230R\230v\365A\330@\3733\260\370`\n\320\n\033\230\3776\240\022\2406\250\034\260\377T\270\021\270\"\270A\230\367q\320\004\323`\360\026\000\t\377\014\2104\210{\230#\230\371T\324 ^\003\014\210F\220$\377\220j\240\007\240q\330\014\276\315\205\001\025\220g\230Q\347cz\373\240\021\244@\024\033\2301\330\373\020\021\255\205\003f\230C\230q>\216\204\001\006\220d\230(\377`\030\000\376\226\206\001[\240\004\240B\240i\377\250u\260B\260o\300S\327\310\001\3302\002\010\370`\320\004\377\031\230\031\240.\3200C\377\300:\310_\320\\]\340\374\263\206\003\244\205\0015\220\003\2208\230\2373\230e\2403\253a\336\204\001y\377\240\001\240\025\240b\250\005""\253\250U\363 A\036\0051\304!h\356\231\000R\230u\256\204\001\025\220T:\227 \"\323@\027\260\001\266\001\331\205\001\376\202@F\230!\2305\240\016\377\250e\2602\260W\270F\377\300&\310\004\310J\320VWW\330\020\235a\014\365\205\001\014\221\204\002\353\330\020?\001\031\300\205\002\004\250E\377\260\032\270;\300d\310$\357\310f\320T\223`h\320h\354\322B\203C\013\210\245\0011\330\014\272\365\206\001A\210\210\0014\220w\243A\017\377\210v\220S\230\007\230q\373\240\005\346A\024\220M\240\023\357\240J\250a\213\0033\220au\330\212\006\r\315\000\"\260G\376`\237k\310\026\310s\200\206\001\261`A[\220\\\336\204\001\024\220\262\003\014\206\000\377\022\2607\270&\300\006\300\313c\310\361 \020\310`]\001w\240\364F\002\254aE\265D\360\006\000\t\373\"\240\303\207\002G\2201\220E\377\230\024\230U\240(\250\"\374\346\207\005\240Da\220u\230N\250\377%\250r\260\027\270\006\270\277f\300C\300q\330\331c\r\313\210Q\237\207\001E\330\206\001\250\210\001V\230\3771\230E\240\024\240Z\250\177q\260\004\260E\270\032\255@\337T\320QR\330\300C\032\230\377)\240>\3201A\320A\377X\320Xe\320ef\340\376\247\205\005\017\210s\220\047\230\021;\330\010\224\211\001H\230A\235\210\002\376\210\005\376\250\211\001D\230\016\240j\260\001\377\260\022\2606\3209L\310\371A\252C\277\206\005s\250$\250k\377\270\024\270T\300\027\310\006\377\310d\320RV\320V]w\320]^\262\047\n\250%\327`\375F\224 \004\300J\310b\320\357PW\320W\342\212\002\020\024\320\377\024%\240Q\240e\2504\357\250z\270\021\265 \005\300W\322\\\001\r\321\006\241\213\001\023\334 #\230\237R\230s\240!\305\204\002\220\210\004\230\375J6\0003\250f\260F\270\277$\270j\310\002\310\350\211\001\320\377\020!\240\021\240%\240t\377\250:\260Q\260d\270%\377\270w\300a\320\004\032\230\047/\250\021\357!\277\205\001r\213\211\001\215\214\001\336\271A\010\021\220\022\320\212\001\016\210\372\352\210\004h\224cq\220\007\220s-\230n\000\024\220\220!Q\374c\214\205\003_\033\2308\2401\275A\020\353\207\001\237\021\220\023\220A\314\204\001\276!$\377\220a\220t\230:\240W\376\262\213\001\014\210J\220f\230A_\340\010\020""\220\001c\0004\311@\377H\240A\240Y\250c\260\367\021\260#\315\211\002\021\300#\320\275E\215 Z\320Z[\311C\026\373\220r\226\205\002D\240\005\240X\357\250S\260\005\305\000c\270\031\377\300#\300Q\300c\320I\377[\320[^\320^_\330\272\210\205\001\220\331\213\002\016\230a\321\206\001\r\373\210Y\370\213\001\022\220*\230B\357\230n\250B\303\204\001\016\210h{\220a\302\002\014\020\220\014\330@\377U\240,\250d\260*\320\377<N\310l\320Z_\320\357_h\320h\276\211\002\010\014\210\367N\230&\255\213\001\014\210G\220\3756\213a\014\210E\220\024\220\355V\331\212\001\330\014W\004\r\210];\230!\226\214\001F\220&\372\214\001\363\207\n\376\253\213\001d\230!\2304\230x\177\240q\250\001\330\020\022\325`\367\026\230q\005\001,\230f\240\335A\016\001%\220v\235\210\001\022\320\367\022#\240\367\207\004_\240G\250\3771\330\024\026\220m\2404\3766\000\003\2501\250B\320.\207@\300\001\257\215\003\214 \255\215\001\251\211\001||%\000\246\216\001\330\030\034\230F\274\215\002\376*\000\330\024\032\230\"\230A\356\020\001G\2401\303\210\002q\260\001\237\330\030\032\230.\202\000\035\017\020\221\024\264\212\002=\000\363\207\0032\267B\252\000+\233\230V\217\001\022\220\247\003\304\211\t\030\177\230\004\230M\250\021\250\365\004_!\2205\320\030\361\213\001&\220\206\002\367A\330\024\215\000\320\":\270\377!\320\004\033\2309\240M\357\260\037\300\001\336\206\001\017\210b3\220\001\306\216\001\216\214\001b\230\344\210\004\231\215\001\3353\210\221\002$\240b\245!\024\220\337I\230Q\230e\374\000u\250\367C\250qA\001=\250\005\250\337Y\260m\3001\244\206\001T\220\337\031\230!\2301\230\220\0012\210\347X\220S\332\217\001\345AA\230R\377\230q\240\017\250q\260\002~\374\214\001\014\210I\220Q\220\304\213\001\377\210\047\220\025\220a\220x\376\271\213\001\033\320\033+\250?\2709!\250\220\001\211\002\017\210z\222\214\002\336\217\002\275D\234\001\032\320\032/\375\205\002%\377\320?X\320Xc\320c\377d\320df\320fm\320\377mn\330\010\n\320\n\036\377\230c\320!3\2603\260\327a\260q\344\215\001S\322\001\n\320\363\n\032\217\005\336\217\004\016\320\016 \377\240\001""\320!4\260A\320\3775I\310\023\310L\320X\227Y\340\014\022\002\003\240\213\003\363\222\001\036p\306\206\003\202`\306\217\001\240\223\001\320\r\035\323\214\001t\324\217\001?\002\013\377C?\270q\204`\367\010\r\210i\005\034\230A\320\357\0350\260\003\210\000k\300\023|\212\211\002\234\001\033\2302\230Q\232\"\347\320\r\037\245\207\001\213\220\001\017\320\016\375\"J\004\037\230z\250\022\320\375+\320a\010\n\210*\220Cn\351\217\003,\220c\365\210\001\n\210\000\006\347/\230\023\310`\357\001\034\230Js\240c\355C\222\216\0021\320\034\374\002\224\215 ,\000a\252\220\003+\207B\236!\035_\230Q\320\036.\326\206\001\330\354\224\005\367\016\210o\323@o\250S\260\273\001\330\032\006/\250s\247\220\001\n\357\210/\230\021\307\205\001\013\2101\377\320\014\047\240w\250e\260\3774\260s\270*\300G\310\326\251\215\001\320\016\303\001*\303\206\001\320/\337J\310#\310Q\203B#\240\3171\240O\260\244\217\005\372!?\250\237$\320.>\270\267\217\003\013\003#\345\250\206\":\301\220\002\365\215\002m\2303\370\326\224\001\312\216\002\214`5\260U\270(\027\320BX\230A\010\252\223\001\327d\271\221\004\313\013\210\252\223\006*\353![\000\320?\277[\320[\\\320\\\366\207\002\010r\202@\330\320\210\001\372\213\003\022\220<\321\217\001\377\025\220Q\220d\230\047\240\377\021\240\"\240L\260\001\260\257\024\260]\300\367\224\004w\326\204\002q\357\250\004\250D\267@8\2703\377\270g\300W\310D\320P\013Q\330\206\206\004A\236\220\002\274\210\004\353\221\004N\000\235\330\252\210\n&\270\001\266\220\003\221\215\001D\377\240\n\250!\2509\260AO\260V\2703\373\001\253\210\001\021\253\222\001/e\2201\220\256\226\0021\365\225\004\217\222\002\376\306\220\003\034\230I\320%6\320\2236I\307\227\001\360\224\003\016\232\225\002\311\220\t\007\273\220u\305\215\002S\250\005\373\211\002Rs\260q\270\217\001\267\205\007\013\2104\332\223\004\357r\320!1\347\000T\270\026\357\270q\300\004\335\223\002/\320Y\226\246 ]\330\357\204\003\001\312\227\003\213\224\0015\377\240\002\320\"2\260#\260_T\270\035\300a\273\220\003\024\203\230\001\376@\001\022\260:\270S\320@\351V\350\220""\001\304\222\002\032\256B\020\022\320\377\022$\240B\240o\260W\345\270\272\211\002-\313\211\001\351\217\004\320 4\377\260E\270\022\270:\300S\377\310\013\320SY\320YZ\177\330\034&\240l\260,\214`\364\253\221\003\361\227\001x\204\227\002\014\017\210u\374\255\224\001\205\230\0012\220Z\230s\240\377.\260\004\260B\3206M\373\310T\266\231\002`\320`g\320\353gh\230\230\001\r\217\216\0026\260\021\376\215\230\001\006\230a\230u\240F\322\367\210\001\020\310\210\001\312\232\004\025\263\221\004\002\240\377/\260\022\3203C\3003\277\300f\310C\310q\215\220\004\220\377%\220t\2308\2404\240\377s\250*\260D\270\002\270\227%\270q\266\205\001-\344\226\001\266\047t\364\264\223\003\220\214\n\270\351\231\004s\220!\340x\377\t\233\222\001\327\216\001s\250!\340\242\223\006\343\003\240\215\232\005\212H\233\225\001\016\210g\217\220W\230A\220\207\003\246F\024\003o\373\230Q\277\233\001A\220R\220z\377\240\024\240R\240u\250B\257\250m\2701\326et\264\230\004\010g\013\2109\357\226\003\221\204\006n\230\354\226\002\336\002\002\022\220$\220\317\212\002\024\220\376G\001{\240%\240r\250\034\313\260S\235\204\007t\301\234\001\362\215\005+\250\377T\260\031\270*\300J\310}a\274\222\004\n\210%\210q\314%\377_\230G\2405\250\004\250\377B\250j\270\003\320;L\356\234\205\001T\320T\225\217\001\320[_?\320_a\320ab\313g\242\216\001\3711\363\223\001\326g4\230t\2402\324\254\230\003\211\230\004\013\233\230\002\010\216)\037\260]\004\214@\004\270A\254\232\001\021\220\217\001\327\330\014\r\373\230\001L\264\226\002d\250\307$\250a\332!\014\000\262\223\004\034\230\177M\320);\2701\340\346\234\002\037*\230D\240\001\263\224\001\376\204\003\246\225\002\351s\352@\246\221\002\021\337\225\001*\230A\273\230Z\373\216\002\010\014\210\331\213\002\013\335\210\207\210\001h\230l\331\224\002\014\021\357\220\026\220q\373\"\320\025)\377\250\023\250C\250{\270#\177\270S\300\001\340\014\024\263\206\003\376)\003m\2504\250v\260Z\277\270s\300.\320P\207 U_\320Ud\320d\237\204\002\014\367\214\003\376d\000\320(9\270\021\270!\355\270\212\222\002\014\210/\010\3205E?""\300T\310\024\310Q\353!\036\0177\330\035 \305\001\240!\355\236\001*\n\275J\301\227\003W\320WX\302\013\035\347(\250\001\376\216\003\211\233\001A\220V\374\203\223\001\232\215\002\033\230:\240Q\240\377h\250m\2704\270v\300\376\365\211\006h\230a\340\r\027\220\337q\230\010\240\001\305\233\001f\220\377D\230\t\240\021\240$\240\373a\330\014\tg\220Z\230q\377\240\006\240f\250M\270\026{\270\177\301\230\001U\330 &\027\014\375j\257\237\0026\250\021\340\014\022\177\220)\2301\320\0345\336\224\002\257!\2707\300\217\222\002J\352\216\005\035\257\230X\240Q\247\217\016U\341\226\002\014\364\204\240\001\253\237\0011\204\234\001\024\220X\230\365Q\352\240\010\023\310\212\001\240\n\250\"\277\250L\270\013\3002\310\000 \2373\2602\260Q\352\212\002\214\241\002q\377\240\004\240D\250\006\250a\376\r\003\023\220C\220x\320\037\3356\346\225\002|\3101\201\236\001Q\210\371o\224\220\001\006\002\320\016\036\230b\376\204\240\001\r\210Q\320\016\047\240\353r\250\365\242\002|\215\214\001\320\004\035\377\230]\250%\250y\270\r\373\300Q\274\220(\n\210\047\220\027\277\230\001\230\030\240\021?\001^\317\250?\270/\374\242\001\314\214\001\330\022\377\034\320\034/\250z\3209\377L\320L`\320`a\330\377\022\036\320\0364\260A\360_\030\000\t\016\210\276\221\0109\211\211\002\374\304c\317\217\001\001\3201E\300Q\277\300d\310%\310q\226\214\001\010\347\013\210;\310\235\002\033\0052\260!\377\3203I\310\021\310$\310\327e\320S\215\204\001\330\332\204\005\r\210\377Q\210m\2309\240C\240!z\326\244\001\275\215\001\364\222\001U\005:\235\204\001\325\243\001\1771\210N\230\047\240\025\263\230\002\377c\260\022\2603\260c\270\037\022\2701\270A\307\226\005\312\243\002\334\225\002\335N\344\225\001\016\210j\345\000\025\230\337j\250\n\260)\344@$\300\307j\320P\234\245\003\232\241\010\205\223\002\320\035f]\0062\210\265\241\006\356\226\003$\240\352\207\005\376)\n)\2306\240\027\250\n\277\260#\260Q\260a\315\227\001\022?\220=\240\004\240A\362\240\001\221\233\001\254\311\242\001\336\235\0064\240\277\244\0026\233\221\002\024\277\026\320\026\047\240q\260\226""\001k\276\337\242\001\022\220-\230q\200\240\002\020\177\023\220;\230c\240\021\337\244\001\235\010\314\207\004!\340\014\336\231\004\342\233\006\013\373\2106\276\245\003F\220!\2207\354\317\227\001\210\211\001w\220\322\221\002\014\320\014\345\036\317\230\002\010\333\210\010\206\240\002\036\230h\373\240a\375\237\001t\2206\230\024\376\266\204\001\320\004\036\230i\240~\277\260^\3008\3101\222\240\006\020\347\220\002\220\353\224\002\356\205\001\005\230Q\346\377a\240\023\234@\241\241\002v\220U\370\371\240\001\361\237\003\217\246\003T\240\022\2403$\353\222\001\204\243\003\001\213\235\001\326\246\001$\214\003\245\214\t\370\334\211\004\277\213\002\230\245\0061\260\025\260b\377\270\007\270s\300+\310V~\203\250\001\030\047\240u\250L\255\220\001|\255\247\002\242\247\001#\220R\220~\343\246\001N\326\246\001A\210W\241\220\001\320\243\003e\327\226\001\376\347\241\002\037\230z\320)9\270_\030\300\021\360\020\354\242\0017\256\206\003\376\333D.\250a\320/A\300\377\021\300$\300e\3101\310\341A\372c\310\242\001\224\227\006\225\226\001\014\r\330\357\010\t\210\031\376\001\013\2101;\210K\347\240\003\020\220\r\337\227\002\246\242\002\021\r3\005\303\224\002\273\204\001a\215\252\001\202\237\004\3672\377\017\210\177\230g\240S\320\377(>\270d\300(\310!v\367\242\0074\230\202\221\002\023\260A\224\240\004\302\360\252\001_\345\243\003\236\247\004\372\241\004\375\233\005#\240z\247\226\003\210\037\004\020\320\020\"\213\251\002\374\247\231\002\214\241\001F\230!\320\004 \377\240\t\320):\270(\300\335!\354E\021\230$\332a\320\004\r!\365\221\001\031\270\026\000\265\234\001\300\212\002\270\216\004\047d\230*\313\233\002\311\243\002$\255a\245\204\001%\030\342\242\002\006\204\242\001\207\254\001U\245\224\001\316\233\005\177t\2407\250\047\260\021\271\233\005\377E\250\021\320\004$\240I\377\250^\320;K\3101\330S\037,\374\252\003\314\205\010\004\354\216\002q\330\223\005\377\005\230T\240\025\240g\250\365Q\345\204\001\021\331\253\002Q\320\004*/\250(\260!\255\232\016T\267\210\001\275\254\001\237I\230T\240\032\347\234\001\350""\244\002\\\177\300\022\300=\320PR\333\251\001\276\363\245\001\220\003\2204\220\276\246\001$\377\240d\250#\250V\2602?\260]\300&\310\001";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 7793, 10679);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (10684 bytes) */
-static const char bytes[] = " already declared with a different config cannot dead-letter at capacity (overflow_head: drop; JetStream DiscardOld deletes silently); use overflow: drop_head or reject_publish has no delivery counter ( has none; set dedup_window) is a (none)), so max_deliveries cannot apply, , not a router.: content_based_dedup needs a dedup window (profile : profile ; bind a queue to it; declared: ; valid: ?Entry | NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Subscriber | NoneThe local broker core: channels, subscriptions and the delivery state machine.\n\n    See the module docstring for the API and the trace conventions.\n    add_notecannot subscribe to router channel dict[str, ChannelStats]dict[str, None]disableenableevtool/core/broker.pygcint | Noneisenabledlist[Delivery]prefetch must be >= 0, got redrive needs a queue channel; set[str]str | Noneunknown channel unknown channel config unknown dispatch unknown reason unknown start_from ~BrokerBroker._add_destinationBroker._at_capacityBroker._duplicateBroker._enqueueBroker._heldBroker._intoBroker._make_qsBroker._oldestBroker._qs_statsBroker._refresh_dispatchBroker._replayBroker._routeBroker.bindBroker.declareBroker.idleBroker.publishBroker.pumpBroker.redriveBroker.restartBroker.set_availableBroker.statsBroker.stats.<locals>.genexprBroker.subscribeBroker.subscriberBroker.subscription_statsBroker.unbindBroker.unsubscribeBrokerStateChannelChannelConfigChannelStatsDELAYEDDISPATCHESDeliveryEntryGroupedQueueConfigGroupedQueueStateLIVE_STATESLogChannelLogConfigLogGroupLogGroupsMessageNoneQueueConfigQueueDeliveryQueueStateREADYREDRIVENRouteTableRouterConfigSTART_FROMSubscriberTopicConfigTraceEventUNSUBSCRIBE_REASONS___Pyx_PyDict_NextRef__all____annotate____class_getitem____dataclass_fields____doc____func____main____metaclass____module____mro_entries____name____prepare____qualname____test___add_de""stination_at_capacity_available_channel_channels_dead_letter_delete_exclusive_detach_dirty_drop_duplicate_early_emit_emit_entry_enqueue_held_hint_hint_head_inflight_into_is_coroutine_join_group_leave_flight_leave_group_log_busy_log_inflight_log_stats_make_qs_new_next_sub_oldest_pump_log_pump_queue_pumping_qs_stats_refresh_dispatch_replay_restart_log_return_all_route_sink_states_subsack_timeout_actionack_timeout_nsackedactiveaddalivealtalternateanywhereappendasyncio.coroutinesatat_limitavailablebatchbindboolbroker_restartbroker_restartedbroker_unavailablecapcapacitycapacity_countscapacity_storedcfgchchannelchannel_closedclearcline_in_tracebackcloseclosedclosed_subscriptionscommittedconfigconsumercontent_based_dedupcontent_dedupcontent_dedup_idcountcount_returnscounter_increments_oncounter_namecounts_delivercrashcrash_returndatadeaddead_letterdead_letter_channeldead_lettereddeathsdeclarededupdedup_iddedup_orderdedup_seendedup_windowdedup_window_nsdelaydelay_nsdelay_seqdelayeddelayed_ndeliverdepthdestsdiddirtydispatchdispatch_subsdrain_readydropdroppeddueduplicate_droppedduplicatesdurabledweearliestendenqueuedentriesevtool.core.brokerevtool.core.brokerstateevtool.core.channel_configevtool.core.deliveryevtool.core.eventsevtool.core.loggroupsevtool.core.logsevtool.core.messageevtool.core.profilesevtool.core.queue_deliveryevtool.core.queuesevtool.core.routingexclusive_subexpire_anywhereexpiredexpiryexpiry_seqfggenexprgetgroupgroup_batchgroup_keygroup_receivegroupedgrouped_queuegroupsheadhead_if_limitedheaderheadsheappopheappushheapqhistoryididleimmediatein_flightinstanceintitemskkeepkeptkeykindlate_leaseslatestleaselease_actionlease_expiryleasesleaveloglog_grouplostmax_deliveriesmdmessage_expirymodemovedmsgmsg_idnack_positionnamenextno_subscriptionsnonenowobjoffoffsetokoldorderoutoverflowoverflow_dead_lettersoverflow_headppartitionpartitionerpartitionspartspatternper_keyper_partitionpfpoppopleftpospositionprefetchprefetch_capproducerprofilepublishpublish_rejectedpublished""pumppushpushes_deliveriesqsqttlqueuereadyready_nreasonredriveredrivenreject_actionreject_blockedreject_leasereject_overreject_publishreject_publish_overreject_publish_resume_pctreject_resumereject_staysrejectedrejected_publishesremoverequeuerequeue_positionrestartretention_countretention_nsreturnreturn_messagereturnedreversedroundsroutedrouterrtsseenselfsendsession_timeout_nsset_availablesetdefaultsidsingle_activestart_fromstatestatesstaticmethodstatsstays_pendingstoredstrsubsubssubscribesubscribersubscription_statssumttailtake_oldesttargettargetsthrowtime_unit_nstotopictopic_statestotalttlttl_nsttl_seentypeunavailableunavailable_rejectsunbindunorderedunroutableunsubscribevaluevaluesviawhole_unitswindow_ends\200A\330\022!\240\021\340\010\013\2102\210Q\330\014\023\2202\220Y\230b\240\002\240+\250R\250r\260\021\330\010\017\210r\220\021\200A\330\026\"\240+\250Y\260l\300)\310=\320Xd\320de\330\010\017\210|\2301\330\014\026\220k\240\031\250\"\250K\260v\270R\270z\310\032\320SU\320UV\330\014\024\220B\220l\240&\250\002\250(\260.\300\002\300\047\310\030\320QS\320ST\330\014\024\220B\220j\240\005\240R\240w\250i\260r\270\033\300K\310q\330\014\037\230r\240\032\2502\250Q\330\014\022\220\"\220I\230R\230r\240\033\250B\250b\260\001\200A\330\033)\250\032\2609\270J\300l\320RS\340\010\013\2109\220D\230\004\230H\240A\330\014\027\220{\240!\240:\250T\260\030\270\021\330\010\r\210T\220\032\2304\230q\240\001\330\010\013\2103\210c\220\021\330\014\022\220(\230!\320\033-\250Q\320.D\300A\300T\310\025\310a\310t\320S_\320_b\320bc\330\010\013\2104\210t\2201\330\014\016\320\016&\240a\330\014\020\220\006\220a\220u\320\0340\260\005\260Y\270c\300\033\310F\320RS\330\030\"\240!\330\014\023\2201\330\010\013\2102\210^\2307\240!\360\006\000\r\023\220#\220Q\330\014\017\210t\2203\220e\2304\230r\240\021\330\020\026\320\026&\240a\240s\250!\330\014\017\210t\2207\230%\230t\2404\240{\260!\2605\270\004\270E\300\021\330\020\027\220q\330\010\n\210.\230\001\330\010\013\2102\210V\2203\220a\330\014\020\220\006\220a\220t""\2301\230M\250\025\250m\2703\270e\3009\310C\310{\320Z`\320`c\320ci\320ij\330),\250F\260!\330\010\r\210R\210q\330\010\014\210C\210w\220e\2304\230t\2409\250D\260\002\260*\270C\270u\300D\310\002\310(\320RU\320UZ\320Z^\320^a\320ai\320il\320lm\330\020\024\220D\230\002\230!\360\006\000\r\021\220\005\220Q\220e\2304\230v\240Q\330\014\016\210m\2301\330\014\r\210W\220B\220a\330\014\016\210m\2301\330\014\016\210f\220G\2301\230A\330\014\016\210l\230!\330\014\020\220\007\220q\230\006\230a\330\014\023\2201\330\010\017\210t\2206\230\021\230%\230t\2405\250\n\260!\200A\330\036-\250Q\330\010\021\220\021\220\"\220D\230\005\230R\230v\240S\250\001\250\032\2603\260a\330\010\n\320\n\033\2306\240\022\2406\250\034\260T\270\021\270\"\270A\230q\320\004\026\220a\360\026\000\t\014\2104\210{\230#\230T\240\021\330\014\023\2201\330\010\014\210F\220$\220j\240\007\240q\330\014\017\210r\220\025\220g\230Q\330\020\023\2204\220z\240\021\240!\330\024\033\2301\330\020\021\330\014\024\220B\220f\230C\230q\330\014\020\220\006\220d\230(\240!\2401\330\020\023\2202\220[\240\004\240B\240i\250u\260B\260o\300S\310\001\330\024\033\2301\330\010\017\210q\320\004\030\230\010\240\001\340\010\036\230a\330\010\013\2104\210q\330\014\021\220\024\220Z\230t\2409\250A\330\010\013\2104\210t\2201\330\014\023\2201\330\010\021\220\021\330\010\014\210L\230\001\330\010\016\210d\220(\230$\230g\240R\240q\330\014\026\220a\330\014\024\220D\230\001\330\014\020\220\n\230!\330\014\020\220\007\220q\330\020\023\2204\220q\230\005\230S\240\001\330\024\030\230\n\240!\2405\250\005\250Q\330\025\030\230\t\240\024\240S\250\001\340\024\030\230\014\240A\240U\250%\250q\330\010\014\210L\230\001\330\010\017\210q\320\004\031\230\031\240.\3200C\300:\310_\320\\]\340\010\017\210r\220\021\330\010\013\2105\220\003\2208\2303\230e\2403\240a\330\014\023\2204\220y\240\001\240\025\240b\250\005\250U\260*\270A\330\010\013\2105\220\003\2201\330\014\016\210h\220g\230R\230u\240A\330\014\025\220T\230\021\230\"\230M\250\027\260\001\330\014\017\210t\2201\330\020\024\220F""\230!\2305\240\016\250e\2602\260W\270F\300&\310\004\310J\320VW\330\020\027\220q\330\014\021\220\021\330\014\020\220\006\220a\330\020\025\220T\230\031\240!\2405\250\004\250E\260\032\270;\300d\310$\310f\320Tc\320ch\320hl\320lm\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\022\220\"\220A\330\014\023\2204\220w\230a\330\014\017\210v\220S\230\007\230q\240\005\240Q\330\014\024\220M\240\023\240J\250a\330\014\017\210t\2203\220a\330\020\024\220F\230!\2305\240\r\250U\260\"\260G\2703\270k\310\026\310s\320RS\340\020\024\220A\220\\\240\021\330\020\024\220F\230!\2305\240\014\250E\260\022\2607\270&\300\006\300c\310\021\330\014\020\220\005\220S\230\007\230w\240a\330\020\024\220G\2301\230E\240\021\330\014\023\2201\360\006\000\t\"\240\021\330\010\014\210G\2201\220E\230\024\230U\240(\250\"\250A\330\010\013\2104\210q\330\014\020\220\006\220a\220u\230N\250%\250r\260\027\270\006\270f\300C\300q\330\014\023\2201\330\010\r\210Q\330\010\014\210E\220\021\330\014\021\220\024\220V\2301\230E\240\024\240Z\250q\260\004\260E\270\032\300:\310T\320QR\330\010\017\210q\320\004\032\230)\240>\3201A\320AX\320Xe\320ef\340\010\r\210R\210q\330\010\017\210s\220\047\230\021\330\010\022\220\"\220H\230A\230S\240\001\330\010\013\2104\210q\330\014\022\220\"\220D\230\016\240j\260\001\260\022\2606\3209L\310A\330\014\017\210t\2207\230%\230t\2404\240s\250$\250k\270\024\270T\300\027\310\006\310d\320RV\320V]\320]^\330\020\024\220F\230!\2305\240\n\250%\250u\260F\270&\300\004\300J\310b\320PW\320Wd\320de\330\020\024\320\024%\240Q\240e\2504\250z\270\021\270&\300\005\300W\310A\330\014\r\330\010\014\210E\220\021\330\014\017\210r\220\023\220F\230#\230R\230s\240!\330\020\021\330\014\020\220\006\220a\220u\230J\240e\2503\250f\260F\270$\270j\310\002\310!\330\014\020\320\020!\240\021\240%\240t\250:\260Q\260d\270%\270w\300a\320\004\032\230/\250\021\360\006\000\t\014\2104\210r\220\021\330\014\023\2202\220\\\240\021\330\010\021\220\022\2201\330\010\016\210a\330\014\020\220\006\220h\230a\330\014\017\210q\220\007\220s\230!\330""\020\024\220H\230A\230Q\330\020\027\220q\330\010\017\210q\320\004\033\2308\2401\360\006\000\t\020\210q\330\010\021\220\023\220A\220T\230\021\330\010\022\220$\220a\220t\230:\240W\250A\330\010\014\210J\220f\230A\340\010\020\220\001\220\022\2204\220u\230H\240A\240Y\250c\260\021\260#\260Y\270c\300\021\300#\320EW\320WZ\320Z[\330\010\014\210E\220\026\220r\230\021\230\"\230D\240\005\240X\250S\260\005\260Q\260c\270\031\300#\300Q\300c\320I[\320[^\320^_\330\014\021\220\021\220!\330\014\020\220\016\230a\230q\330\014\r\210Y\220a\330\014\022\220*\230B\230n\250B\250a\330\014\016\210h\220a\220s\230!\330\014\020\220\014\230A\230U\240,\250d\260*\320<N\310l\320Z_\320_h\320hi\320ij\330\010\014\210N\230&\240\001\330\010\014\210G\2206\230\021\330\010\014\210E\220\024\220V\2307\240!\330\014\r\210Y\220a\330\014\r\210]\230!\330\010\014\210F\220&\230\001\330\010\014\210F\220$\220j\240\007\240q\330\014\020\220\006\220d\230!\2304\230x\240q\250\001\330\020\022\220\047\230\026\230q\330\020\022\220,\230f\240A\330\020\022\220%\220v\230Q\330\020\022\320\022#\2401\330\020\023\2202\220_\240G\2501\330\024\026\220m\2404\240q\250\003\2501\250B\320.@\300\001\330\020\023\2204\220r\230\021\330\024\030\230\005\230R\230|\2501\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\024\032\230\"\230A\330\030\034\230G\2401\240B\240i\250q\260\001\330\030\032\230.\250\001\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\020\024\220G\2301\230F\240!\330\014\017\210t\2202\220T\230\021\330\020\022\220+\230V\2401\330\020\022\220,\230f\240A\330\014\017\210r\220\025\220g\230Q\330\020\030\230\004\230M\250\021\250!\330\010\014\210F\220!\2205\320\030,\250F\260&\270\006\270f\300A\330\024\034\230F\320\":\270!\320\004\033\2309\240M\260\037\300\001\360\006\000\t\017\210b\220\001\330\010\014\210C\210w\220b\230\001\330\014\017\210t\2203\220e\2303\230b\240\002\240$\240b\250\001\330\020\024\220I\230Q\230e\2404\240u\250C\250q\320\004\033\230=\250\005\250Y\260m\3001\340\010\r\210T\220\031\230!\2301\330\010\013""\2102\210X\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\014\210I\220Q\220a\330\010\n\210\047\220\025\220a\220x\230q\320\004\033\320\033+\250?\270!\330\010\016\210b\220\001\330\010\017\210z\230\021\230%\230q\330\010\014\210D\220\001\330\010\032\320\032/\250z\270\021\270%\320?X\320Xc\320cd\320df\320fm\320mn\330\010\n\320\n\036\230c\320!3\2603\260a\260q\330\010\r\210S\220\001\330\010\n\320\n\032\230!\2301\330\010\013\2103\210c\220\021\330\014\016\320\016 \240\001\320!4\260A\3205I\310\023\310L\320XY\340\014\016\320\016 \240\003\2403\240a\330\014\017\210r\220\036\230s\240!\330\020\022\320\022\"\240!\330\010\013\2102\320\r\035\230T\240\021\240!\330\014\016\320\016 \240\013\2501\250B\320.?\270q\300\001\330\010\r\210S\220\001\330\010\n\320\n\034\230A\320\0350\260\003\2603\260k\300\023\300C\300q\330\010\n\320\n\033\2302\230Q\330\010\013\2102\320\r\037\230s\240!\360\006\000\r\017\320\016\"\240!\330\014\016\320\016\037\230z\250\022\320+@\300\001\330\010\n\210*\220C\220q\330\010\n\210,\220c\230\021\330\010\n\210,\220c\230\021\330\010\n\210/\230\023\230A\330\010\n\320\n\034\230J\240c\250\021\250!\330\010\n\320\n\033\2301\320\0343\2603\260a\330\010\n\210,\220a\220q\330\010\n\210+\220S\230\001\330\010\n\320\n\035\230Q\320\036.\250c\260\021\330\010\013\2102\210Q\330\014\016\210o\230Q\230o\250S\260\001\330\010\n\320\n\035\230Q\320\036/\250s\260!\330\010\n\210/\230\021\230!\330\010\013\2101\320\014\047\240w\250e\2604\260s\270*\300G\3101\330\014\016\320\016\037\230s\240*\250B\250a\320/J\310#\310Q\330\010\n\320\n#\2401\240O\2603\260a\330\010\n\320\n\032\230!\230?\250$\320.>\270a\330\010\n\320\n\032\230!\230?\250#\250Q\330\010\013\210:\220Q\220e\2301\330\014\016\210m\2303\230a\330\010\017\210q\320\004\033\320\0335\260U\270(\320BX\320XY\340\010\r\210T\220\031\230!\2301\330\010\r\210R\210q\330\010\013\2103\210c\220\021\330\014\022\220*\230A\320\035>\270a\320?[\320[\\\320\\^\320^_\330\010\034\230A\330\010\020\220\001\330\010\014\210E\220\022\220<\230q\330""\014\025\220Q\220d\230\047\240\021\240\"\240L\260\001\260\024\260]\300!\330\014\020\220\007\220w\230e\2404\240q\250\004\250D\260\003\2608\2703\270g\300W\310D\320PQ\330\020\024\220G\2301\230A\330\020\021\330\014\r\210Y\220a\330\014\016\210m\2301\330\014\025\220Q\330\014\020\220\014\230A\230U\240,\250d\260&\270\001\330\014\020\220\006\220a\220u\230D\240\n\250!\2509\260A\260V\2703\270a\330\010\014\210E\220\021\330\014\016\210e\2201\220A\330\010\013\2101\330\014\020\220\007\220q\230\006\230a\330\010\017\210q\320\004\034\230I\320%6\3206I\310\032\320Sb\320bc\330\010\016\210c\220\021\330\010\017\210r\220\021\330\010\013\2105\220\007\220u\230E\240\024\240S\250\005\250S\260\005\260R\260q\330\014\022\220!\330\010\016\210b\220\001\330\010\013\2104\210w\220e\2304\230r\320!1\260\024\260T\270\026\270q\300\004\300D\310\002\310/\320Y\\\320\\]\330\014\016\320\016 \240\001\330\010\013\2104\210w\220e\2305\240\002\320\"2\260#\260T\270\035\300a\330\020\025\220T\230\024\230R\230r\320!1\260\022\260:\270S\320@V\320VW\330\014\017\210r\220\032\2303\230a\330\020\022\320\022$\240B\240o\260W\270A\330\020\022\220-\230q\330\020\024\220F\230!\2305\320 4\260E\270\022\270:\300S\310\013\320SY\320YZ\330\034&\240l\260,\270a\330\020\027\220q\330\014\023\2204\220x\230q\240\001\330\014\017\210u\220G\2301\330\020\023\2202\220Z\230s\240.\260\004\260B\3206M\310T\320QS\320S`\320`g\320gh\330\024\030\230\r\240Q\240e\2506\260\021\340\024\030\230\006\230a\230u\240F\250!\330\010\020\220\001\330\010\013\2102\210Q\330\014\025\220S\230\007\230q\240\002\240/\260\022\3203C\3003\300f\310C\310q\330\010\014\210E\220\021\220%\220t\2308\2404\240s\250*\260D\270\002\270%\270q\330\010\n\210-\220q\330\010\013\2104\210w\220e\2304\230t\2403\240a\330\014\020\220\014\230A\230U\240,\250d\260*\270A\330\010\013\2104\210s\220!\340\014\017\210r\220\032\2303\230a\330\020\024\220M\240\021\240%\240s\250!\340\020\024\220F\230!\2305\240\003\2401\330\014\023\2201\330\010\013\2104\210w\220e\2304\230r\240\021\330\014\016\210g\220W\230A\230Q""\330\010\013\2104\210w\220e\2304\230r\240\021\330\014\016\210o\230Q\330\014\024\220A\220R\220z\240\024\240R\240u\250B\250m\2701\330\014\020\220\006\220a\220t\2304\230r\240\021\330\010\013\2109\220B\220a\330\014\r\210Y\220a\330\014\016\210n\230A\330\014\016\210n\230A\330\014\022\220$\220b\230\001\330\014\024\220A\220R\220{\240%\240r\250\034\260S\270\001\330\014\020\220\006\220a\220t\2301\330\014\020\220\014\230A\230U\240+\250T\260\031\270*\300J\310a\330\014\023\2201\330\010\n\210%\210q\220\001\330\010\013\2102\210_\230G\2405\250\004\250B\250j\270\003\320;L\310D\320PT\320TZ\320Z[\320[_\320_a\320ab\330\014\016\320\016 \240\001\330\010\014\210G\2201\220F\230!\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210l\230!\330\014\020\220\013\2301\230A\330\010\013\2104\210w\220e\2304\230r\240\037\260\004\260D\270\004\270A\360\006\000\r\021\220\014\230A\330\014\r\330\020\024\220L\240\001\240\025\240d\250$\250a\340\020\024\220L\240\001\330\010\017\210q\320\004\034\230M\320);\2701\340\010\016\210d\220*\230D\240\001\240\021\330\010\013\2104\210w\220a\330\014\017\210s\220%\220s\230!\330\020\021\330\014\022\220*\230A\230Z\240q\250\001\330\010\014\210D\220\001\330\010\013\210:\220Q\220h\230l\250\"\250A\330\014\021\220\026\220q\330\014\024\220A\320\025)\250\023\250C\250{\270#\270S\300\001\340\014\024\220A\330\010\013\210:\220Q\220h\230m\2504\250v\260Z\270s\300.\320PT\320TU\320Ud\320dg\320gh\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\360\006\000\t\014\210:\220Q\220h\230m\2504\250v\3205E\300T\310\024\310Q\310a\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\330\035 \240\001\240\021\240!\330\010\013\210:\220Q\220h\230m\2504\250v\3205J\310$\310f\320TW\320WX\330\014\022\220*\230A\230Z\240q\250\001\330\035(\250\001\250\021\250!\330\010\r\210W\220A\220V\2308\2401\330\010\n\320\n\033\230:\240Q\240h\250m\2704\270v\300Q\330\010\013\210:\220Q\220h\230a\340\r\027\220q\230\010\240\001\330\014\016\210f\220D\230\t\240\021\240$\240a\330\r\027\220q\230\010\240\001\330""\014\016\210g\220Z\230q\240\006\240f\250M\270\026\270\177\310f\320TU\330 &\240a\330\r\027\220q\230\010\240\001\330\014\016\210j\230\n\240!\2406\250\021\340\014\022\220)\2301\320\0345\260Q\260d\270!\2707\300!\330\010\014\210J\220a\220x\230q\320\004\035\230X\240Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210U\220\047\230\021\330\014\023\2204\220{\240!\2401\330\010\021\220\024\220X\230Q\230a\330\010\013\2104\210q\330\014\023\220<\230q\240\n\250\"\250L\270\013\3002\300Q\330 3\2602\260Q\330\010\020\220\001\220\024\220Z\230q\240\004\240D\250\006\250a\330\010\020\220\001\220\023\220C\220x\320\0376\260d\270%\270|\3101\330\010\r\210Q\210o\230R\230q\330\010\r\210Q\320\016\036\230b\240\001\330\010\r\210Q\320\016\047\240r\250\021\330\010\017\210|\2303\230a\320\004\035\230]\250%\250y\270\r\300Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\n\210\047\220\027\230\001\230\030\240\021\320\004\035\230^\250?\270/\310\030\320QX\320XY\330\022\034\320\034/\250z\3209L\320L`\320`a\330\022\036\320\0364\260A\360\030\000\t\016\210T\220\031\230!\2301\330\010\013\2109\220G\2301\330\014\022\220*\230A\320\0350\260\001\3201E\300Q\300d\310%\310q\320PQ\330\010\013\210;\220g\230Q\330\014\022\220*\230A\320\0352\260!\3203I\310\021\310$\310e\320ST\320TU\330\010\014\210D\220\001\330\010\r\210Q\210m\2309\240C\240z\260\021\330\010\013\2103\210b\220\001\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2101\210N\230\047\240\025\240e\2503\250c\260\022\2603\260c\270\022\2701\270A\330\014\021\220\021\220!\330\010\016\210d\220!\330\010\014\210N\230!\330\010\016\210j\230\001\230\025\230j\250\n\260)\2707\300$\300j\320Pd\320de\330\010\013\2102\210V\2203\220a\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2102\210V\2203\220a\330\014\020\220\014\230A\230U\240$\240a\330\014\023\2201\330\010\013\2102\210V\2203\220a\330\014\022\220)\2306\240\027\250\n\260#\260Q\260a\330\014\021\220\022\220=\240\004\240A\240Q\330""\014\017\210s\220#\220Q\330\020\025\220T\230\031\240!\2404\240q\330\020\023\2206\230\023\230A\330\024\026\320\026\047\240q\330\024\026\220k\240\021\330\020\022\220-\230q\240\007\240q\330\020\023\220;\230c\240\021\330\024\030\230\010\240\001\240\025\240d\250!\340\014\021\220\022\2201\330\010\017\210s\220\047\230\021\330\010\013\2106\220\021\330\010\014\210F\220!\2207\230!\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\014\210G\2201\220F\230!\330\010\017\210q\320\004\036\230h\240a\340\010\017\210t\2206\230\024\230Q\230a\320\004\036\230i\240~\260^\3008\3101\340\010\017\210r\220\021\330\010\020\220\002\220!\330\010\016\210f\220D\230\005\230Q\230b\240\001\240\023\240C\240q\330\014\017\210v\220U\230(\240!\330\014\017\210t\2204\220q\230\005\230T\240\022\2403\240c\250\021\330\020\024\220D\230\001\230\021\330\010\016\210d\220$\220a\220q\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210o\230Q\330\014\020\220\006\220a\220u\320\0341\260\025\260b\270\007\270s\300+\310V\320ST\330\030\047\240u\250L\270\001\330\014\023\2201\330\010\016\210d\220#\220R\220~\240S\250\001\330\010\014\210A\210W\220A\330\010\r\210W\220B\220e\2301\330\010\017\210q\320\004\037\230z\320)9\270\030\300\021\360\020\000\t\014\2107\220\047\230\021\330\014\022\220*\230A\320\035.\250a\320/A\300\021\300$\300e\3101\310A\330\010\014\210D\220\006\220d\230!\2301\330\010\013\2102\210S\220\001\330\014\r\330\010\t\210\031\220!\330\010\013\2101\210K\220w\230a\330\014\020\220\r\230Q\230e\2403\240a\330\014\r\330\010\014\210D\220\006\220a\220q\330\010\r\210Q\210a\330\010\017\210s\220\047\230\021\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\017\210\177\230g\240S\320(>\270d\300(\310!\330\010\013\2105\220\003\2208\2304\230r\320!1\260\023\260A\330\014\023\2201\330\010\013\2102\210_\230C\230q\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\020\220\014\230A\230U\240#\240Q\330\010\013\2102\210_\230C\230q\330\014\020\320\020\"\240!\2405\250\001\330\010\014\210G""\2201\220F\230!\320\004 \240\t\320):\270(\300!\340\010\017\210t\2206\230\021\230$\230c\240\021\320\004!\320!1\260\031\270!\340\010\014\210N\230!\330\010\013\2101\330\014\020\220\006\220d\230*\240G\2501\330\020\024\220F\230$\230h\240a\240q\330\024\030\230\007\230q\240\006\240a\330\020\023\2202\220U\230\047\240\021\330\024\030\230\005\230R\230t\2407\250\047\260\021\330\030\034\230G\2401\240E\250\021\320\004$\240I\250^\320;K\3101\330\037,\250A\330\010\013\2102\210V\2203\220a\330\014\020\220\004\220A\220R\220q\330\014\020\220\007\220q\230\005\230T\240\025\240g\250Q\340\014\021\220\021\220\"\220I\230Q\320\004*\250(\260!\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210T\220\027\230\001\330\014\024\220I\230T\240\032\2501\250B\250e\2602\260\\\300\022\300=\320PR\320RS\330\010\017\210q\220\003\2204\220z\240\021\240$\240d\250#\250V\2602\260]\300&\310\001";
+    #else /* compression: none (10679 bytes) */
+static const char bytes[] = " already declared with a different config cannot dead-letter at capacity (overflow_head: drop; JetStream DiscardOld deletes silently); use overflow: drop_head or reject_publish has no delivery counter ( has none; set dedup_window) is a (none)), so max_deliveries cannot apply, , not a router.: content_based_dedup needs a dedup window (profile : profile ; bind a queue to it; declared: ; valid: ?Entry | NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Subscriber | NoneThe local broker core: channels, subscriptions and the delivery state machine.\n\n    See the module docstring for the API and the trace conventions.\n    add_notecannot subscribe to router channel dict[str, ChannelStats]dict[str, None]disableenableevtool/core/broker.pygcint | Noneisenabledlist[Delivery]prefetch must be >= 0, got redrive needs a queue channel; set[str]str | Noneunknown channel unknown channel config unknown dispatch unknown reason unknown start_from ~BrokerBroker._add_destinationBroker._at_capacityBroker._duplicateBroker._enqueueBroker._heldBroker._intoBroker._make_qsBroker._oldestBroker._qs_statsBroker._refresh_dispatchBroker._replayBroker._routeBroker.bindBroker.declareBroker.idleBroker.publishBroker.pumpBroker.redriveBroker.restartBroker.set_availableBroker.statsBroker.stats.<locals>.genexprBroker.subscribeBroker.subscriberBroker.subscription_statsBroker.unbindBroker.unsubscribeBrokerStateChannelChannelConfigChannelStatsDELAYEDDISPATCHESDeliveryEntryGroupedQueueConfigGroupedQueueStateLIVE_STATESLogChannelLogConfigLogGroupLogGroupsMessageNoneQueueConfigQueueDeliveryQueueStateREADYREDRIVENRouteTableRouterConfigSTART_FROMSubscriberTopicConfigTraceEventUNSUBSCRIBE_REASONS___Pyx_PyDict_NextRef__all____annotate____class_getitem____dataclass_fields____doc____func____main____metaclass____module____mro_entries____name____prepare____qualname____test___add_de""stination_at_capacity_available_channel_channels_dead_letter_delete_exclusive_detach_dirty_drop_duplicate_early_emit_emit_entry_enqueue_held_hint_hint_head_inflight_into_is_coroutine_join_group_leave_flight_leave_group_log_busy_log_inflight_log_stats_make_qs_new_next_sub_oldest_pump_log_pump_queue_pumping_qs_stats_refresh_dispatch_replay_restart_log_return_all_route_states_subsack_timeout_actionack_timeout_nsackedactiveaddalivealtalternateanywhereappendasyncio.coroutinesatat_limitavailablebatchbindboolbroker_restartbroker_restartedbroker_unavailablecapcapacitycapacity_countscapacity_storedcfgchchannelchannel_closedclearcline_in_tracebackcloseclosedclosed_subscriptionscommittedconfigconsumercontent_based_dedupcontent_dedupcontent_dedup_idcountcount_returnscounter_increments_oncounter_namecounts_delivercrashcrash_returndatadeaddead_letterdead_letter_channeldead_lettereddeathsdeclarededupdedup_iddedup_orderdedup_seendedup_windowdedup_window_nsdelaydelay_nsdelay_seqdelayeddelayed_ndeliverdepthdestsdiddirtydispatchdispatch_subsdrain_readydropdroppeddueduplicate_droppedduplicatesdurabledweearliestendenqueuedentriesevtool.core.brokerevtool.core.brokerstateevtool.core.channel_configevtool.core.deliveryevtool.core.eventsevtool.core.loggroupsevtool.core.logsevtool.core.messageevtool.core.profilesevtool.core.queue_deliveryevtool.core.queuesevtool.core.routingexclusive_subexpire_anywhereexpiredexpiryexpiry_seqfggenexprgetgroupgroup_batchgroup_keygroup_receivegroupedgrouped_queuegroupsheadhead_if_limitedheaderheadsheappopheappushheapqhistoryididleimmediatein_flightinstanceintitemskkeepkeptkeykindlate_leaseslatestleaselease_actionlease_expiryleasesleaveloglog_grouplostmax_deliveriesmdmessage_expirymodemovedmsgmsg_idnack_positionnamenextno_subscriptionsnonenowobjoffoffsetokoldorderoutoverflowoverflow_dead_lettersoverflow_headppartitionpartitionerpartitionspartspatternper_keyper_partitionpfpoppopleftpospositionprefetchprefetch_capproducerprofilepublishpublish_rejectedpublishedpumpp""ushpushes_deliveriesqsqttlqueuereadyready_nreasonredriveredrivenreject_actionreject_blockedreject_leasereject_overreject_publishreject_publish_overreject_publish_resume_pctreject_resumereject_staysrejectedrejected_publishesremoverequeuerequeue_positionrestartretention_countretention_nsreturnreturn_messagereturnedreversedroundsroutedrouterrtsseenselfsendsession_timeout_nsset_availablesetdefaultsidsingle_activestart_fromstatestatesstaticmethodstatsstays_pendingstoredstrsubsubssubscribesubscribersubscription_statssumttailtake_oldesttargettargetsthrowtime_unit_nstotopictopic_statestotalttlttl_nsttl_seentypeunavailableunavailable_rejectsunbindunorderedunroutableunsubscribevaluevaluesviawhole_unitswindow_ends\200A\330\022!\240\021\340\010\013\2102\210Q\330\014\023\2202\220Y\230b\240\002\240+\250R\250r\260\021\330\010\017\210r\220\021\200A\330\026\"\240+\250Y\260l\300)\310=\320Xd\320de\330\010\017\210|\2301\330\014\026\220k\240\031\250\"\250K\260v\270R\270z\310\032\320SU\320UV\330\014\024\220B\220l\240&\250\002\250(\260.\300\002\300\047\310\030\320QS\320ST\330\014\024\220B\220j\240\005\240R\240w\250i\260r\270\033\300K\310q\330\014\037\230r\240\032\2502\250Q\330\014\022\220\"\220I\230R\230r\240\033\250B\250b\260\001\200A\330\030 \240\001\340\010\036\230a\330\010\013\2104\210q\330\014\021\220\024\220Z\230t\2409\250A\330\010\013\2104\210t\2201\330\014\023\2201\330\010\021\220\021\330\010\014\210L\230\001\330\010\016\210d\220(\230$\230g\240R\240q\330\014\026\220a\330\014\024\220D\230\001\330\014\020\220\n\230!\330\014\020\220\007\220q\330\020\023\2204\220q\230\005\230S\240\001\330\024\030\230\n\240!\2405\250\005\250Q\330\025\030\230\t\240\024\240S\250\001\340\024\030\230\014\240A\240U\250%\250q\330\010\014\210L\230\001\330\010\017\210q\200A\330\033)\250\032\2609\270J\300l\320RS\340\010\013\2109\220D\230\004\230H\240A\330\014\027\220{\240!\240:\250T\260\030\270\021\330\010\r\210T\220\032\2304\230q\240\001\330\010\013\2103\210c\220\021\330\014\022\220(\230!\320\033-\250Q\320.D""\300A\300T\310\025\310a\310t\320S_\320_b\320bc\330\010\013\2104\210t\2201\330\014\016\320\016&\240a\330\014\020\220\006\220a\220u\320\0340\260\005\260Y\270c\300\033\310F\320RS\330\030\"\240!\330\014\023\2201\330\010\013\2102\210^\2307\240!\360\006\000\r\023\220#\220Q\330\014\017\210t\2203\220e\2304\230r\240\021\330\020\026\320\026&\240a\240s\250!\330\014\017\210t\2207\230%\230t\2404\240{\260!\2605\270\004\270E\300\021\330\020\027\220q\330\010\n\210.\230\001\330\010\013\2102\210V\2203\220a\330\014\020\220\006\220a\220t\2301\230M\250\025\250m\2703\270e\3009\310C\310{\320Z`\320`c\320ci\320ij\330),\250F\260!\330\010\r\210R\210q\330\010\014\210C\210w\220e\2304\230t\2409\250D\260\002\260*\270C\270u\300D\310\002\310(\320RU\320UZ\320Z^\320^a\320ai\320il\320lm\330\020\024\220D\230\002\230!\360\006\000\r\021\220\005\220Q\220e\2304\230v\240Q\330\014\016\210m\2301\330\014\r\210W\220B\220a\330\014\016\210m\2301\330\014\016\210f\220G\2301\230A\330\014\016\210l\230!\330\014\020\220\007\220q\230\006\230a\330\014\023\2201\330\010\017\210t\2206\230\021\230%\230t\2405\250\n\260!\200A\330\036-\250Q\330\010\021\220\021\220\"\220D\230\005\230R\230v\240S\250\001\250\032\2603\260a\330\010\n\320\n\033\2306\240\022\2406\250\034\260T\270\021\270\"\270A\230q\320\004\026\220a\360\026\000\t\014\2104\210{\230#\230T\240\021\330\014\023\2201\330\010\014\210F\220$\220j\240\007\240q\330\014\017\210r\220\025\220g\230Q\330\020\023\2204\220z\240\021\240!\330\024\033\2301\330\020\021\330\014\024\220B\220f\230C\230q\330\014\020\220\006\220d\230(\240!\2401\330\020\023\2202\220[\240\004\240B\240i\250u\260B\260o\300S\310\001\330\024\033\2301\330\010\017\210q\320\004\031\230\031\240.\3200C\300:\310_\320\\]\340\010\017\210r\220\021\330\010\013\2105\220\003\2208\2303\230e\2403\240a\330\014\023\2204\220y\240\001\240\025\240b\250\005\250U\260*\270A\330\010\013\2105\220\003\2201\330\014\016\210h\220g\230R\230u\240A\330\014\025\220T\230\021\230\"\230M\250\027\260\001\330\014\017\210t\2201\330\020\024\220F\230!\2305""\240\016\250e\2602\260W\270F\300&\310\004\310J\320VW\330\020\027\220q\330\014\021\220\021\330\014\020\220\006\220a\330\020\025\220T\230\031\240!\2405\250\004\250E\260\032\270;\300d\310$\310f\320Tc\320ch\320hl\320lm\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\022\220\"\220A\330\014\023\2204\220w\230a\330\014\017\210v\220S\230\007\230q\240\005\240Q\330\014\024\220M\240\023\240J\250a\330\014\017\210t\2203\220a\330\020\024\220F\230!\2305\240\r\250U\260\"\260G\2703\270k\310\026\310s\320RS\340\020\024\220A\220\\\240\021\330\020\024\220F\230!\2305\240\014\250E\260\022\2607\270&\300\006\300c\310\021\330\014\020\220\005\220S\230\007\230w\240a\330\020\024\220G\2301\230E\240\021\330\014\023\2201\360\006\000\t\"\240\021\330\010\014\210G\2201\220E\230\024\230U\240(\250\"\250A\330\010\013\2104\210q\330\014\020\220\006\220a\220u\230N\250%\250r\260\027\270\006\270f\300C\300q\330\014\023\2201\330\010\r\210Q\330\010\014\210E\220\021\330\014\021\220\024\220V\2301\230E\240\024\240Z\250q\260\004\260E\270\032\300:\310T\320QR\330\010\017\210q\320\004\032\230)\240>\3201A\320AX\320Xe\320ef\340\010\r\210R\210q\330\010\017\210s\220\047\230\021\330\010\022\220\"\220H\230A\230S\240\001\330\010\013\2104\210q\330\014\022\220\"\220D\230\016\240j\260\001\260\022\2606\3209L\310A\330\014\017\210t\2207\230%\230t\2404\240s\250$\250k\270\024\270T\300\027\310\006\310d\320RV\320V]\320]^\330\020\024\220F\230!\2305\240\n\250%\250u\260F\270&\300\004\300J\310b\320PW\320Wd\320de\330\020\024\320\024%\240Q\240e\2504\250z\270\021\270&\300\005\300W\310A\330\014\r\330\010\014\210E\220\021\330\014\017\210r\220\023\220F\230#\230R\230s\240!\330\020\021\330\014\020\220\006\220a\220u\230J\240e\2503\250f\260F\270$\270j\310\002\310!\330\014\020\320\020!\240\021\240%\240t\250:\260Q\260d\270%\270w\300a\320\004\032\230/\250\021\360\006\000\t\014\2104\210r\220\021\330\014\023\2202\220\\\240\021\330\010\021\220\022\2201\330\010\016\210a\330\014\020\220\006\220h\230a\330\014\017\210q\220\007\220s\230!\330\020\024""\220H\230A\230Q\330\020\027\220q\330\010\017\210q\320\004\033\2308\2401\360\006\000\t\020\210q\330\010\021\220\023\220A\220T\230\021\330\010\022\220$\220a\220t\230:\240W\250A\330\010\014\210J\220f\230A\340\010\020\220\001\220\022\2204\220u\230H\240A\240Y\250c\260\021\260#\260Y\270c\300\021\300#\320EW\320WZ\320Z[\330\010\014\210E\220\026\220r\230\021\230\"\230D\240\005\240X\250S\260\005\260Q\260c\270\031\300#\300Q\300c\320I[\320[^\320^_\330\014\021\220\021\220!\330\014\020\220\016\230a\230q\330\014\r\210Y\220a\330\014\022\220*\230B\230n\250B\250a\330\014\016\210h\220a\220s\230!\330\014\020\220\014\230A\230U\240,\250d\260*\320<N\310l\320Z_\320_h\320hi\320ij\330\010\014\210N\230&\240\001\330\010\014\210G\2206\230\021\330\010\014\210E\220\024\220V\2307\240!\330\014\r\210Y\220a\330\014\r\210]\230!\330\010\014\210F\220&\230\001\330\010\014\210F\220$\220j\240\007\240q\330\014\020\220\006\220d\230!\2304\230x\240q\250\001\330\020\022\220\047\230\026\230q\330\020\022\220,\230f\240A\330\020\022\220%\220v\230Q\330\020\022\320\022#\2401\330\020\023\2202\220_\240G\2501\330\024\026\220m\2404\240q\250\003\2501\250B\320.@\300\001\330\020\023\2204\220r\230\021\330\024\030\230\005\230R\230|\2501\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\024\032\230\"\230A\330\030\034\230G\2401\240B\240i\250q\260\001\330\030\032\230.\250\001\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\020\024\220G\2301\230F\240!\330\014\017\210t\2202\220T\230\021\330\020\022\220+\230V\2401\330\020\022\220,\230f\240A\330\014\017\210r\220\025\220g\230Q\330\020\030\230\004\230M\250\021\250!\330\010\014\210F\220!\2205\320\030,\250F\260&\270\006\270f\300A\330\024\034\230F\320\":\270!\320\004\033\2309\240M\260\037\300\001\360\006\000\t\017\210b\220\001\330\010\014\210C\210w\220b\230\001\330\014\017\210t\2203\220e\2303\230b\240\002\240$\240b\250\001\330\020\024\220I\230Q\230e\2404\240u\250C\250q\320\004\033\230=\250\005\250Y\260m\3001\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X""\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\014\210I\220Q\220a\330\010\n\210\047\220\025\220a\220x\230q\320\004\033\320\033+\250?\270!\330\010\016\210b\220\001\330\010\017\210z\230\021\230%\230q\330\010\014\210D\220\001\330\010\032\320\032/\250z\270\021\270%\320?X\320Xc\320cd\320df\320fm\320mn\330\010\n\320\n\036\230c\320!3\2603\260a\260q\330\010\r\210S\220\001\330\010\n\320\n\032\230!\2301\330\010\013\2103\210c\220\021\330\014\016\320\016 \240\001\320!4\260A\3205I\310\023\310L\320XY\340\014\016\320\016 \240\003\2403\240a\330\014\017\210r\220\036\230s\240!\330\020\022\320\022\"\240!\330\010\013\2102\320\r\035\230T\240\021\240!\330\014\016\320\016 \240\013\2501\250B\320.?\270q\300\001\330\010\r\210S\220\001\330\010\n\320\n\034\230A\320\0350\260\003\2603\260k\300\023\300C\300q\330\010\n\320\n\033\2302\230Q\330\010\013\2102\320\r\037\230s\240!\360\006\000\r\017\320\016\"\240!\330\014\016\320\016\037\230z\250\022\320+@\300\001\330\010\n\210*\220C\220q\330\010\n\210,\220c\230\021\330\010\n\210,\220c\230\021\330\010\n\210/\230\023\230A\330\010\n\320\n\034\230J\240c\250\021\250!\330\010\n\320\n\033\2301\320\0343\2603\260a\330\010\n\210,\220a\220q\330\010\n\210+\220S\230\001\330\010\n\320\n\035\230Q\320\036.\250c\260\021\330\010\013\2102\210Q\330\014\016\210o\230Q\230o\250S\260\001\330\010\n\320\n\035\230Q\320\036/\250s\260!\330\010\n\210/\230\021\230!\330\010\013\2101\320\014\047\240w\250e\2604\260s\270*\300G\3101\330\014\016\320\016\037\230s\240*\250B\250a\320/J\310#\310Q\330\010\n\320\n#\2401\240O\2603\260a\330\010\n\320\n\032\230!\230?\250$\320.>\270a\330\010\n\320\n\032\230!\230?\250#\250Q\330\010\013\210:\220Q\220e\2301\330\014\016\210m\2303\230a\330\010\017\210q\320\004\033\320\0335\260U\270(\320BX\320XY\340\010\r\210T\220\031\230!\2301\330\010\r\210R\210q\330\010\013\2103\210c\220\021\330\014\022\220*\230A\320\035>\270a\320?[\320[\\\320\\^\320^_\330\010\034\230A\330\010\020\220\001\330\010\014\210E\220\022\220<\230q\330\014\025""\220Q\220d\230\047\240\021\240\"\240L\260\001\260\024\260]\300!\330\014\020\220\007\220w\230e\2404\240q\250\004\250D\260\003\2608\2703\270g\300W\310D\320PQ\330\020\024\220G\2301\230A\330\020\021\330\014\r\210Y\220a\330\014\016\210m\2301\330\014\025\220Q\330\014\020\220\014\230A\230U\240,\250d\260&\270\001\330\014\020\220\006\220a\220u\230D\240\n\250!\2509\260A\260V\2703\270a\330\010\014\210E\220\021\330\014\016\210e\2201\220A\330\010\013\2101\330\014\020\220\007\220q\230\006\230a\330\010\017\210q\320\004\034\230I\320%6\3206I\310\032\320Sb\320bc\330\010\016\210c\220\021\330\010\017\210r\220\021\330\010\013\2105\220\007\220u\230E\240\024\240S\250\005\250S\260\005\260R\260q\330\014\022\220!\330\010\016\210b\220\001\330\010\013\2104\210w\220e\2304\230r\320!1\260\024\260T\270\026\270q\300\004\300D\310\002\310/\320Y\\\320\\]\330\014\016\320\016 \240\001\330\010\013\2104\210w\220e\2305\240\002\320\"2\260#\260T\270\035\300a\330\020\025\220T\230\024\230R\230r\320!1\260\022\260:\270S\320@V\320VW\330\014\017\210r\220\032\2303\230a\330\020\022\320\022$\240B\240o\260W\270A\330\020\022\220-\230q\330\020\024\220F\230!\2305\320 4\260E\270\022\270:\300S\310\013\320SY\320YZ\330\034&\240l\260,\270a\330\020\027\220q\330\014\023\2204\220x\230q\240\001\330\014\017\210u\220G\2301\330\020\023\2202\220Z\230s\240.\260\004\260B\3206M\310T\320QS\320S`\320`g\320gh\330\024\030\230\r\240Q\240e\2506\260\021\340\024\030\230\006\230a\230u\240F\250!\330\010\020\220\001\330\010\013\2102\210Q\330\014\025\220S\230\007\230q\240\002\240/\260\022\3203C\3003\300f\310C\310q\330\010\014\210E\220\021\220%\220t\2308\2404\240s\250*\260D\270\002\270%\270q\330\010\n\210-\220q\330\010\013\2104\210w\220e\2304\230t\2403\240a\330\014\020\220\014\230A\230U\240,\250d\260*\270A\330\010\013\2104\210s\220!\340\014\017\210r\220\032\2303\230a\330\020\024\220M\240\021\240%\240s\250!\340\020\024\220F\230!\2305\240\003\2401\330\014\023\2201\330\010\013\2104\210w\220e\2304\230r\240\021\330\014\016\210g\220W\230A\230Q\330\010""\013\2104\210w\220e\2304\230r\240\021\330\014\016\210o\230Q\330\014\024\220A\220R\220z\240\024\240R\240u\250B\250m\2701\330\014\020\220\006\220a\220t\2304\230r\240\021\330\010\013\2109\220B\220a\330\014\r\210Y\220a\330\014\016\210n\230A\330\014\016\210n\230A\330\014\022\220$\220b\230\001\330\014\024\220A\220R\220{\240%\240r\250\034\260S\270\001\330\014\020\220\006\220a\220t\2301\330\014\020\220\014\230A\230U\240+\250T\260\031\270*\300J\310a\330\014\023\2201\330\010\n\210%\210q\220\001\330\010\013\2102\210_\230G\2405\250\004\250B\250j\270\003\320;L\310D\320PT\320TZ\320Z[\320[_\320_a\320ab\330\014\016\320\016 \240\001\330\010\014\210G\2201\220F\230!\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210l\230!\330\014\020\220\013\2301\230A\330\010\013\2104\210w\220e\2304\230r\240\037\260\004\260D\270\004\270A\360\006\000\r\021\220\014\230A\330\014\r\330\020\024\220L\240\001\240\025\240d\250$\250a\340\020\024\220L\240\001\330\010\017\210q\320\004\034\230M\320);\2701\340\010\016\210d\220*\230D\240\001\240\021\330\010\013\2104\210w\220a\330\014\017\210s\220%\220s\230!\330\020\021\330\014\022\220*\230A\230Z\240q\250\001\330\010\014\210D\220\001\330\010\013\210:\220Q\220h\230l\250\"\250A\330\014\021\220\026\220q\330\014\024\220A\320\025)\250\023\250C\250{\270#\270S\300\001\340\014\024\220A\330\010\013\210:\220Q\220h\230m\2504\250v\260Z\270s\300.\320PT\320TU\320Ud\320dg\320gh\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\360\006\000\t\014\210:\220Q\220h\230m\2504\250v\3205E\300T\310\024\310Q\310a\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\330\035 \240\001\240\021\240!\330\010\013\210:\220Q\220h\230m\2504\250v\3205J\310$\310f\320TW\320WX\330\014\022\220*\230A\230Z\240q\250\001\330\035(\250\001\250\021\250!\330\010\r\210W\220A\220V\2308\2401\330\010\n\320\n\033\230:\240Q\240h\250m\2704\270v\300Q\330\010\013\210:\220Q\220h\230a\340\r\027\220q\230\010\240\001\330\014\016\210f\220D\230\t\240\021\240$\240a\330\r\027\220q\230\010\240\001\330\014\016""\210g\220Z\230q\240\006\240f\250M\270\026\270\177\310f\320TU\330 &\240a\330\r\027\220q\230\010\240\001\330\014\016\210j\230\n\240!\2406\250\021\340\014\022\220)\2301\320\0345\260Q\260d\270!\2707\300!\330\010\014\210J\220a\220x\230q\320\004\035\230X\240Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210U\220\047\230\021\330\014\023\2204\220{\240!\2401\330\010\021\220\024\220X\230Q\230a\330\010\013\2104\210q\330\014\023\220<\230q\240\n\250\"\250L\270\013\3002\300Q\330 3\2602\260Q\330\010\020\220\001\220\024\220Z\230q\240\004\240D\250\006\250a\330\010\020\220\001\220\023\220C\220x\320\0376\260d\270%\270|\3101\330\010\r\210Q\210o\230R\230q\330\010\r\210Q\320\016\036\230b\240\001\330\010\r\210Q\320\016\047\240r\250\021\330\010\017\210|\2303\230a\320\004\035\230]\250%\250y\270\r\300Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\n\210\047\220\027\230\001\230\030\240\021\320\004\035\230^\250?\270/\310\030\320QX\320XY\330\022\034\320\034/\250z\3209L\320L`\320`a\330\022\036\320\0364\260A\360\030\000\t\016\210T\220\031\230!\2301\330\010\013\2109\220G\2301\330\014\022\220*\230A\320\0350\260\001\3201E\300Q\300d\310%\310q\320PQ\330\010\013\210;\220g\230Q\330\014\022\220*\230A\320\0352\260!\3203I\310\021\310$\310e\320ST\320TU\330\010\014\210D\220\001\330\010\r\210Q\210m\2309\240C\240z\260\021\330\010\013\2103\210b\220\001\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2101\210N\230\047\240\025\240e\2503\250c\260\022\2603\260c\270\022\2701\270A\330\014\021\220\021\220!\330\010\016\210d\220!\330\010\014\210N\230!\330\010\016\210j\230\001\230\025\230j\250\n\260)\2707\300$\300j\320Pd\320de\330\010\013\2102\210V\2203\220a\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2102\210V\2203\220a\330\014\020\220\014\230A\230U\240$\240a\330\014\023\2201\330\010\013\2102\210V\2203\220a\330\014\022\220)\2306\240\027\250\n\260#\260Q\260a\330\014\021\220\022\220=\240\004\240A\240Q\330\014\017""\210s\220#\220Q\330\020\025\220T\230\031\240!\2404\240q\330\020\023\2206\230\023\230A\330\024\026\320\026\047\240q\330\024\026\220k\240\021\330\020\022\220-\230q\240\007\240q\330\020\023\220;\230c\240\021\330\024\030\230\010\240\001\240\025\240d\250!\340\014\021\220\022\2201\330\010\017\210s\220\047\230\021\330\010\013\2106\220\021\330\010\014\210F\220!\2207\230!\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\014\210G\2201\220F\230!\330\010\017\210q\320\004\036\230h\240a\340\010\017\210t\2206\230\024\230Q\230a\320\004\036\230i\240~\260^\3008\3101\340\010\017\210r\220\021\330\010\020\220\002\220!\330\010\016\210f\220D\230\005\230Q\230b\240\001\240\023\240C\240q\330\014\017\210v\220U\230(\240!\330\014\017\210t\2204\220q\230\005\230T\240\022\2403\240c\250\021\330\020\024\220D\230\001\230\021\330\010\016\210d\220$\220a\220q\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210o\230Q\330\014\020\220\006\220a\220u\320\0341\260\025\260b\270\007\270s\300+\310V\320ST\330\030\047\240u\250L\270\001\330\014\023\2201\330\010\016\210d\220#\220R\220~\240S\250\001\330\010\014\210A\210W\220A\330\010\r\210W\220B\220e\2301\330\010\017\210q\320\004\037\230z\320)9\270\030\300\021\360\020\000\t\014\2107\220\047\230\021\330\014\022\220*\230A\320\035.\250a\320/A\300\021\300$\300e\3101\310A\330\010\014\210D\220\006\220d\230!\2301\330\010\013\2102\210S\220\001\330\014\r\330\010\t\210\031\220!\330\010\013\2101\210K\220w\230a\330\014\020\220\r\230Q\230e\2403\240a\330\014\r\330\010\014\210D\220\006\220a\220q\330\010\r\210Q\210a\330\010\017\210s\220\047\230\021\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\017\210\177\230g\240S\320(>\270d\300(\310!\330\010\013\2105\220\003\2208\2304\230r\320!1\260\023\260A\330\014\023\2201\330\010\013\2102\210_\230C\230q\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\020\220\014\230A\230U\240#\240Q\330\010\013\2102\210_\230C\230q\330\014\020\320\020\"\240!\2405\250\001\330\010\014\210G\2201\220F""\230!\320\004 \240\t\320):\270(\300!\340\010\017\210t\2206\230\021\230$\230c\240\021\320\004!\320!1\260\031\270!\340\010\014\210N\230!\330\010\013\2101\330\014\020\220\006\220d\230*\240G\2501\330\020\024\220F\230$\230h\240a\240q\330\024\030\230\007\230q\240\006\240a\330\020\023\2202\220U\230\047\240\021\330\024\030\230\005\230R\230t\2407\250\047\260\021\330\030\034\230G\2401\240E\250\021\320\004$\240I\250^\320;K\3101\330\037,\250A\330\010\013\2102\210V\2203\220a\330\014\020\220\004\220A\220R\220q\330\014\020\220\007\220q\230\005\230T\240\025\240g\250Q\340\014\021\220\021\220\"\220I\230Q\320\004*\250(\260!\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210T\220\027\230\001\330\014\024\220I\230T\240\032\2501\250B\250e\2602\260\\\300\022\300=\320PR\320RS\330\010\017\210q\220\003\2204\220z\240\021\240$\240d\250#\250V\2602\260]\300&\310\001";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 429; i++) {
+    for (int i = 0; i < 428; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 43) PyUnicode_InternInPlace(&string);
@@ -21940,8 +21997,8 @@ static const char bytes[] = " already declared with a different config cannot de
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 429; i < 456; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-429].length;
+    for (int i = 428; i < 455; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-428].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -21951,14 +22008,14 @@ static const char bytes[] = " already declared with a different config cannot de
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 456; i++) {
+    for (Py_ssize_t i = 0; i < 455; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 429;
+      PyObject **table = stringtab + 428;
       for (Py_ssize_t i=0; i<27; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -22045,7 +22102,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 668};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 669};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_p};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
@@ -22142,40 +22199,40 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   {
     const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 552};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_rounds, __pyx_mstate->__pyx_n_u_dirty_2, __pyx_mstate->__pyx_n_u_obj};
-    __pyx_mstate_global->__pyx_codeobj_tab[19] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_pump, __pyx_mstate->__pyx_kp_b_iso88591_a_4q_Zt9A_4t1_1_L_d_gRq_a_D_q_4, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[19])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[19] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_pump, __pyx_mstate->__pyx_kp_b_iso88591_A_a_4q_Zt9A_4t1_1_L_d_gRq_a_D_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[19])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 13, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 575};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 13, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 576};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_lost, __pyx_mstate->__pyx_n_u_closed, __pyx_mstate->__pyx_n_u_entries, __pyx_mstate->__pyx_n_u_heads, __pyx_mstate->__pyx_n_u_e, __pyx_mstate->__pyx_n_u_qs, __pyx_mstate->__pyx_n_u_pos, __pyx_mstate->__pyx_n_u_s, __pyx_mstate->__pyx_n_u_ch, __pyx_mstate->__pyx_n_u_e, __pyx_mstate->__pyx_n_u_e};
     __pyx_mstate_global->__pyx_codeobj_tab[20] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_restart, __pyx_mstate->__pyx_kp_b_iso88591_81_q_AT_at_WA_JfA_4uHAYc_Yc_EWW, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[20])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 624};
+    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 625};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_dead_letter_channel, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_ch, __pyx_mstate->__pyx_n_u_qs, __pyx_mstate->__pyx_n_u_keep, __pyx_mstate->__pyx_n_u_moved, __pyx_mstate->__pyx_n_u_e, __pyx_mstate->__pyx_n_u_target};
     __pyx_mstate_global->__pyx_codeobj_tab[21] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_redrive, __pyx_mstate->__pyx_kp_b_iso88591_5U_BXXY_T_1_Rq_3c_A_a___A_E_q_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[21])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 649};
+    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 650};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_qs, __pyx_mstate->__pyx_n_u_published, __pyx_mstate->__pyx_n_u_duplicates, __pyx_mstate->__pyx_n_u_unavailable};
     __pyx_mstate_global->__pyx_codeobj_tab[22] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_qs_stats, __pyx_mstate->__pyx_kp_b_iso88591_A_Yl_Xdde_1_k_KvRz_SUUV_Bl_QSST, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[22])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 658};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 659};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_channel_3, __pyx_mstate->__pyx_n_u_ch, __pyx_mstate->__pyx_n_u_states_2, __pyx_mstate->__pyx_n_u_parts, __pyx_mstate->__pyx_n_u_total, __pyx_mstate->__pyx_n_u_qs, __pyx_mstate->__pyx_n_u_f, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr};
     __pyx_mstate_global->__pyx_codeobj_tab[23] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_stats, __pyx_mstate->__pyx_kp_b_iso88591_XQ_T_1_2U_4_1_XQa_4q_q_L_2Q_32Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[23])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 674};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 675};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_channel_3, __pyx_mstate->__pyx_n_u_ch, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_qs};
     __pyx_mstate_global->__pyx_codeobj_tab[24] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_subscription_stats, __pyx_mstate->__pyx_kp_b_iso88591_T_1_2T_IT_1Be2_PRRS_q_4z_d_V2, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[24])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 681};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 682};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_ch, __pyx_mstate->__pyx_n_u_topic, __pyx_mstate->__pyx_n_u_qs};
     __pyx_mstate_global->__pyx_codeobj_tab[25] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_idle, __pyx_mstate->__pyx_kp_b_iso88591_a_4_T_1_F_j_q_r_gQ_4z_1_BfCq_d, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[25])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 705};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 706};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_sub};
     __pyx_mstate_global->__pyx_codeobj_tab[26] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_core_broker_py, __pyx_mstate->__pyx_n_u_subscriber, __pyx_mstate->__pyx_kp_b_iso88591_ha_t6_Qa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[26])) goto bad;
   }

@@ -1485,6 +1485,7 @@ static const char* const __pyx_f[] = {
   "evtool/core/delivery.pxd",
   "evtool/core/message.pxd",
   "evtool/core/queues.pxd",
+  "evtool/core/brokerstate.pxd",
 };
 /* #### Code section: utility_code_proto_before_types ### */
 /* Atomics.proto (used by UnpackUnboundCMethod) */
@@ -1668,6 +1669,7 @@ struct __pyx_obj_6evtool_4core_6queues_Entry;
 struct __pyx_obj_6evtool_4core_6queues_Subscriber;
 struct __pyx_obj_6evtool_4core_6queues_QueueState;
 struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState;
+struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState;
 
 /* "evtool/core/delivery.pxd":4
  * # Every attribute is a Python object, so the compiled classes behave as the pure ones do.
@@ -1864,6 +1866,38 @@ struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState {
   PyObject *avail;
   PyObject *avail_set;
   PyObject *group_batch;
+};
+
+
+/* "evtool/core/brokerstate.pxd":4
+ * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
+ * 
+ * cdef class BrokerState:             # <<<<<<<<<<<<<<
+ *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
+ *     cdef public object _available, _channels, _dirty, _dl_depth, _early, _former
+*/
+struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState {
+  PyObject_HEAD
+  PyObject *__dict__;
+  PyObject *_available;
+  PyObject *_channels;
+  PyObject *_dirty;
+  PyObject *_dl_depth;
+  PyObject *_early;
+  PyObject *_former;
+  PyObject *_inflight;
+  PyObject *_log_inflight;
+  PyObject *_next_sub;
+  PyObject *_next_tag;
+  PyObject *_pumping;
+  PyObject *_sink;
+  PyObject *_stale_settles;
+  PyObject *_subs;
+  PyObject *_timer_seq;
+  PyObject *_timers;
+  PyObject *_track_former;
+  PyObject *closed_subs;
+  PyObject *profile;
 };
 
 /* #### Code section: utility_code_proto ### */
@@ -3057,6 +3091,8 @@ static int __Pyx_State_RemoveModule(void*);
 
 /* Module declarations from "evtool.core.queues" */
 
+/* Module declarations from "evtool.core.brokerstate" */
+
 /* Module declarations from "cython" */
 
 /* Module declarations from "evtool.core.queue_delivery" */
@@ -3079,8 +3115,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_2_fire_
 static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_4_detach(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_e); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_6_return_all(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_s, PyObject *__pyx_v_reason); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_8_delete_exclusive(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_qs); /* proto */
-static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump_queue(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs, PyObject *__pyx_v_out); /* proto */
-static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_tag); /* proto */
+static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump_queue(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs, PyObject *__pyx_v_out); /* proto */
+static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_tag); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_14nack(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_tag, PyObject *__pyx_v_requeue, PyObject *__pyx_v_delay_ns); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_16reject(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_tag); /* proto */
 static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_18_reject_by_lease(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_e); /* proto */
@@ -3127,6 +3163,7 @@ namespace {
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_Subscriber;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_QueueState;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_GroupedQueueState;
+    PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_BrokerState;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
@@ -3511,6 +3548,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
@@ -3548,6 +3586,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
@@ -6663,7 +6702,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_8_delet
  *             qs.delayed_n -= 1
  *             self._drop(now, e, "subscription_deleted")             # <<<<<<<<<<<<<<
  * 
- *     @cython.locals(qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
+ *     @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
 */
     __pyx_t_4 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_4);
@@ -6708,7 +6747,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_8_delet
 /* "evtool/core/queue_delivery.py":137
  *             self._drop(now, e, "subscription_deleted")
  * 
- *     @cython.locals(qs=QueueState, e=Entry, sub=Subscriber, msg=Message)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)             # <<<<<<<<<<<<<<
  *     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
  *         subs = qs.dispatch_subs
 */
@@ -6729,7 +6768,7 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
+  struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self = 0;
   PyObject *__pyx_v_now = 0;
   struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs = 0;
   PyObject *__pyx_v_out = 0;
@@ -6794,7 +6833,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
       if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 137, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
+    __pyx_v_self = ((struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *)values[0]);
     __pyx_v_now = values[1];
     __pyx_v_qs = ((struct __pyx_obj_6evtool_4core_6queues_QueueState *)values[2]);
     __pyx_v_out = values[3];
@@ -6812,6 +6851,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState, 1, "self", 0))) __PYX_ERR(0, 138, __pyx_L1_error)
   if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_qs), __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_QueueState, 1, "qs", 0))) __PYX_ERR(0, 138, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump_queue(__pyx_self, __pyx_v_self, __pyx_v_now, __pyx_v_qs, __pyx_v_out);
 
@@ -6832,7 +6872,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump_queue(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs, PyObject *__pyx_v_out) {
+static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump_queue(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs, PyObject *__pyx_v_out) {
   struct __pyx_obj_6evtool_4core_6queues_Entry *__pyx_v_e = 0;
   struct __pyx_obj_6evtool_4core_6queues_Subscriber *__pyx_v_sub = 0;
   struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg = 0;
@@ -6883,7 +6923,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
   __Pyx_RefNannySetupContext("_pump_queue", 0);
 
   /* "evtool/core/queue_delivery.py":139
- *     @cython.locals(qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
+ *     @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
  *     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
  *         subs = qs.dispatch_subs             # <<<<<<<<<<<<<<
  *         n = len(subs)
@@ -7009,8 +7049,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  *         counts_deliver = qs.counts_deliver
  *         maxd = qs.max_deliveries
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 146, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->_inflight;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_inflight = __pyx_t_1;
   __pyx_t_1 = 0;
 
@@ -7045,8 +7085,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  *         name = qs.channel
  *         group = qs.group
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sink); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 149, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->_sink;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_sink = __pyx_t_1;
   __pyx_t_1 = 0;
 
@@ -7659,7 +7699,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  *                 continue
  *             if maxd is not None and counts_deliver and e.count >= maxd:
 */
-      __pyx_t_1 = __pyx_v_self;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
       __Pyx_INCREF(__pyx_t_1);
       __pyx_t_7 = 0;
       {
@@ -7729,7 +7769,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  *                 continue
  *             tag = self._next_tag
 */
-      __pyx_t_1 = __pyx_v_self;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
       __Pyx_INCREF(__pyx_t_1);
       __pyx_t_7 = 0;
       {
@@ -7766,8 +7806,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  *             self._next_tag = tag + 1
  *             att = e.attempt + 1
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_next_tag); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 192, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
+    __pyx_t_6 = __pyx_v_self->_next_tag;
+    __Pyx_INCREF(__pyx_t_6);
     __Pyx_XDECREF_SET(__pyx_v_tag, __pyx_t_6);
     __pyx_t_6 = 0;
 
@@ -7780,8 +7820,10 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
 */
     __pyx_t_6 = __Pyx_PyLong_AddObjC(__pyx_v_tag, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 193, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_next_tag, __pyx_t_6) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_GIVEREF(__pyx_t_6);
+    __Pyx_GOTREF(__pyx_v_self->_next_tag);
+    __Pyx_DECREF_SET(__pyx_v_self->_next_tag, __pyx_t_6);
+    __pyx_t_6 = 0;
 
     /* "evtool/core/queue_delivery.py":194
  *             tag = self._next_tag
@@ -8019,7 +8061,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  *             else:
  *                 dl = None
 */
-        __pyx_t_1 = __pyx_v_self;
+        __pyx_t_1 = ((PyObject *)__pyx_v_self);
         __Pyx_INCREF(__pyx_t_1);
         __pyx_t_7 = 0;
         {
@@ -8574,7 +8616,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
  * 
  *     # ------------------------------------------------------------ settle
 */
-    __pyx_t_5 = __pyx_v_self;
+    __pyx_t_5 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_5);
     __pyx_t_7 = 0;
     {
@@ -8598,7 +8640,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
   /* "evtool/core/queue_delivery.py":137
  *             self._drop(now, e, "subscription_deleted")
  * 
- *     @cython.locals(qs=QueueState, e=Entry, sub=Subscriber, msg=Message)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)             # <<<<<<<<<<<<<<
  *     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
  *         subs = qs.dispatch_subs
 */
@@ -8653,7 +8695,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_10_pump
 /* "evtool/core/queue_delivery.py":238
  * 
  *     # ------------------------------------------------------------ settle
- *     @cython.locals(e=Entry, qs=QueueState, sub=Subscriber, m=Message)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message)             # <<<<<<<<<<<<<<
  *     def ack(self, now: int, tag: int) -> bool:
  *         """Acknowledge a delivery; False for an unknown tag.
 */
@@ -8675,7 +8717,7 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
+  struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self = 0;
   PyObject *__pyx_v_now = 0;
   PyObject *__pyx_v_tag = 0;
   #if !CYTHON_VECTORCALL
@@ -8733,7 +8775,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
       if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 238, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
+    __pyx_v_self = ((struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *)values[0]);
     __pyx_v_now = values[1];
     __pyx_v_tag = values[2];
   }
@@ -8750,17 +8792,27 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState, 1, "self", 0))) __PYX_ERR(0, 239, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(__pyx_self, __pyx_v_self, __pyx_v_now, __pyx_v_tag);
 
   /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_tag) {
+static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_tag) {
   struct __pyx_obj_6evtool_4core_6queues_Entry *__pyx_v_e = 0;
   struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs = 0;
   struct __pyx_obj_6evtool_4core_6queues_Subscriber *__pyx_v_sub = 0;
@@ -8771,18 +8823,19 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
   PyObject *__pyx_v_x = NULL;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
+  int __pyx_t_1;
   int __pyx_t_2;
-  int __pyx_t_3;
+  PyObject *__pyx_t_3 = NULL;
   PyObject *__pyx_t_4 = NULL;
-  PyObject *__pyx_t_5 = NULL;
-  size_t __pyx_t_6;
+  size_t __pyx_t_5;
+  PyObject *__pyx_t_6 = NULL;
   PyObject *__pyx_t_7 = NULL;
   PyObject *__pyx_t_8 = NULL;
   PyObject *__pyx_t_9 = NULL;
   PyObject *__pyx_t_10 = NULL;
   PyObject *__pyx_t_11 = NULL;
-  PyObject *(*__pyx_t_12)(PyObject *);
+  PyObject *__pyx_t_12 = NULL;
+  PyObject *(*__pyx_t_13)(PyObject *);
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -8795,14 +8848,11 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             return False
  *         e = self._inflight.pop(tag, None)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_available); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 246, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 246, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_3 = (!__pyx_t_2);
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_available); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 246, __pyx_L1_error)
+  __pyx_t_2 = (!__pyx_t_1);
 
 
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
     /* "evtool/core/queue_delivery.py":247
@@ -8839,22 +8889,19 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         if e is None:
  *             if self._former and tag in self._former:
 */
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 248, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_4 = __pyx_t_5;
+  __pyx_t_4 = __pyx_v_self->_inflight;
   __Pyx_INCREF(__pyx_t_4);
-  __pyx_t_6 = 0;
+  __pyx_t_5 = 0;
   {
     PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_tag, Py_None};
-    __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 248, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 248, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_Entry))))) __PYX_ERR(0, 248, __pyx_L1_error)
-  __pyx_v_e = ((struct __pyx_obj_6evtool_4core_6queues_Entry *)__pyx_t_1);
-  __pyx_t_1 = 0;
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_Entry))))) __PYX_ERR(0, 248, __pyx_L1_error)
+  __pyx_v_e = ((struct __pyx_obj_6evtool_4core_6queues_Entry *)__pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":249
  *             return False
@@ -8863,8 +8910,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             if self._former and tag in self._former:
  *                 return self._stale_ack(now, tag)
 */
-  __pyx_t_3 = (((PyObject *)__pyx_v_e) == Py_None);
-  if (__pyx_t_3) {
+  __pyx_t_2 = (((PyObject *)__pyx_v_e) == Py_None);
+  if (__pyx_t_2) {
 
 
     /* "evtool/core/queue_delivery.py":250
@@ -8874,27 +8921,21 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *                 return self._stale_ack(now, tag)
  *             return self._log_ack(now, tag)
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_former); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 250, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 250, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (__pyx_t_2) {
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_former); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 250, __pyx_L1_error)
+    if (__pyx_t_1) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_2;
+      __pyx_t_2 = __pyx_t_1;
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_former); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 250, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = (__Pyx_PySequence_ContainsTF(__pyx_v_tag, __pyx_t_1, Py_EQ)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 250, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_v_tag, __pyx_v_self->_former, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 250, __pyx_L1_error)
 
-    __pyx_t_3 = __pyx_t_2;
+    __pyx_t_2 = __pyx_t_1;
 
     __pyx_L6_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
       /* "evtool/core/queue_delivery.py":251
@@ -8904,25 +8945,25 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             return self._log_ack(now, tag)
  *         if e.former:
 */
-      __pyx_t_5 = __pyx_v_self;
-      __Pyx_INCREF(__pyx_t_5);
-      __pyx_t_6 = 0;
+      __pyx_t_4 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_4);
+      __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_now, __pyx_v_tag};
-        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stale_ack, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 251, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_1);
+        PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_now, __pyx_v_tag};
+        __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stale_ack, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 251, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_3);
       }
       {
         PyObject *__pyx_temp;
         {
           __pyx_temp = __pyx_r;
-          __pyx_r = __pyx_t_1;
+          __pyx_r = __pyx_t_3;
         }
         __Pyx_XDECREF(__pyx_temp);
       }
-      __pyx_t_1 = 0;
+      __pyx_t_3 = 0;
       goto __pyx_L0;
 
       /* "evtool/core/queue_delivery.py":250
@@ -8941,25 +8982,25 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         if e.former:
  *             self._forget(e)
 */
-    __pyx_t_5 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_6 = 0;
+    __pyx_t_4 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_now, __pyx_v_tag};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_log_ack, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 252, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_now, __pyx_v_tag};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_log_ack, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 252, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
     {
       PyObject *__pyx_temp;
       {
         __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_1;
+        __pyx_r = __pyx_t_3;
       }
       __Pyx_XDECREF(__pyx_temp);
     }
-    __pyx_t_1 = 0;
+    __pyx_t_3 = 0;
     goto __pyx_L0;
 
     /* "evtool/core/queue_delivery.py":249
@@ -8978,8 +9019,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             self._forget(e)
  *         qs = e.qs
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_e->former); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 253, __pyx_L1_error)
-  if (__pyx_t_3) {
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_e->former); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 253, __pyx_L1_error)
+  if (__pyx_t_2) {
 
 
     /* "evtool/core/queue_delivery.py":254
@@ -8989,17 +9030,17 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         qs = e.qs
  *         e.state = ACKED
 */
-    __pyx_t_5 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_6 = 0;
+    __pyx_t_4 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_5, ((PyObject *)__pyx_v_e)};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_forget, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 254, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[2] = {__pyx_t_4, ((PyObject *)__pyx_v_e)};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_forget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 254, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
     /* "evtool/core/queue_delivery.py":253
  *                 return self._stale_ack(now, tag)
@@ -9017,11 +9058,11 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         e.state = ACKED
  *         e.tag = 0
 */
-  __pyx_t_1 = __pyx_v_e->qs;
-  __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_QueueState))))) __PYX_ERR(0, 255, __pyx_L1_error)
-  __pyx_v_qs = ((struct __pyx_obj_6evtool_4core_6queues_QueueState *)__pyx_t_1);
-  __pyx_t_1 = 0;
+  __pyx_t_3 = __pyx_v_e->qs;
+  __Pyx_INCREF(__pyx_t_3);
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_QueueState))))) __PYX_ERR(0, 255, __pyx_L1_error)
+  __pyx_v_qs = ((struct __pyx_obj_6evtool_4core_6queues_QueueState *)__pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":256
  *             self._forget(e)
@@ -9030,12 +9071,12 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         e.tag = 0
  *         qs.in_flight -= 1
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_ACKED); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 256, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_ACKED); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 256, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_e->state);
-  __Pyx_DECREF_SET(__pyx_v_e->state, __pyx_t_1);
-  __pyx_t_1 = 0;
+  __Pyx_DECREF_SET(__pyx_v_e->state, __pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":257
  *         qs = e.qs
@@ -9056,12 +9097,12 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         qs.acked += 1
  *         sub = e.sub
 */
-  __pyx_t_1 = __Pyx_PyLong_SubtractObjC(__pyx_v_qs->in_flight, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 258, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
+  __pyx_t_3 = __Pyx_PyLong_SubtractObjC(__pyx_v_qs->in_flight, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 258, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_qs->in_flight);
-  __Pyx_DECREF_SET(__pyx_v_qs->in_flight, __pyx_t_1);
-  __pyx_t_1 = 0;
+  __Pyx_DECREF_SET(__pyx_v_qs->in_flight, __pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":259
  *         e.tag = 0
@@ -9070,12 +9111,12 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         sub = e.sub
  *         sub.in_flight -= 1
 */
-  __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_qs->acked, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 259, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
+  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_qs->acked, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 259, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_qs->acked);
-  __Pyx_DECREF_SET(__pyx_v_qs->acked, __pyx_t_1);
-  __pyx_t_1 = 0;
+  __Pyx_DECREF_SET(__pyx_v_qs->acked, __pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":260
  *         qs.in_flight -= 1
@@ -9084,11 +9125,11 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         sub.in_flight -= 1
  *         if qs.grouped:
 */
-  __pyx_t_1 = __pyx_v_e->sub;
-  __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_Subscriber))))) __PYX_ERR(0, 260, __pyx_L1_error)
-  __pyx_v_sub = ((struct __pyx_obj_6evtool_4core_6queues_Subscriber *)__pyx_t_1);
-  __pyx_t_1 = 0;
+  __pyx_t_3 = __pyx_v_e->sub;
+  __Pyx_INCREF(__pyx_t_3);
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_Subscriber))))) __PYX_ERR(0, 260, __pyx_L1_error)
+  __pyx_v_sub = ((struct __pyx_obj_6evtool_4core_6queues_Subscriber *)__pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":261
  *         qs.acked += 1
@@ -9097,12 +9138,12 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         if qs.grouped:
  *             qs.release(e)
 */
-  __pyx_t_1 = __Pyx_PyLong_SubtractObjC(__pyx_v_sub->in_flight, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 261, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GIVEREF(__pyx_t_1);
+  __pyx_t_3 = __Pyx_PyLong_SubtractObjC(__pyx_v_sub->in_flight, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 261, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_sub->in_flight);
-  __Pyx_DECREF_SET(__pyx_v_sub->in_flight, __pyx_t_1);
-  __pyx_t_1 = 0;
+  __Pyx_DECREF_SET(__pyx_v_sub->in_flight, __pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":262
  *         sub = e.sub
@@ -9111,11 +9152,11 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             qs.release(e)
  *         if qs.ready_n:  # the pump looks only at queues with something ready (most acks leave nothing)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_qs), __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  if (__pyx_t_3) {
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_qs), __pyx_mstate_global->__pyx_n_u_grouped); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 262, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (__pyx_t_2) {
 
 
     /* "evtool/core/queue_delivery.py":263
@@ -9125,17 +9166,17 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         if qs.ready_n:  # the pump looks only at queues with something ready (most acks leave nothing)
  *             self._dirty[qs] = None
 */
-    __pyx_t_5 = ((PyObject *)__pyx_v_qs);
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_6 = 0;
+    __pyx_t_4 = ((PyObject *)__pyx_v_qs);
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_5, ((PyObject *)__pyx_v_e)};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_release, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[2] = {__pyx_t_4, ((PyObject *)__pyx_v_e)};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_release, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 263, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
     /* "evtool/core/queue_delivery.py":262
  *         sub = e.sub
@@ -9153,8 +9194,8 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             self._dirty[qs] = None
  *         m = e.msg
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_qs->ready_n); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 264, __pyx_L1_error)
-  if (__pyx_t_3) {
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_qs->ready_n); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 264, __pyx_L1_error)
+  if (__pyx_t_2) {
 
 
     /* "evtool/core/queue_delivery.py":265
@@ -9164,10 +9205,7 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         m = e.msg
  *         self._sink(_new(TraceEvent, (now, "acked", m.id, qs.channel, sub.consumer, sub.instance, m.key, e.attempt,
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 265, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    if (unlikely((PyObject_SetItem(__pyx_t_1, ((PyObject *)__pyx_v_qs), Py_None) < 0))) __PYX_ERR(0, 265, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    if (unlikely((PyObject_SetItem(__pyx_v_self->_dirty, ((PyObject *)__pyx_v_qs), Py_None) < 0))) __PYX_ERR(0, 265, __pyx_L1_error)
 
     /* "evtool/core/queue_delivery.py":264
  *         if qs.grouped:
@@ -9185,11 +9223,11 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         self._sink(_new(TraceEvent, (now, "acked", m.id, qs.channel, sub.consumer, sub.instance, m.key, e.attempt,
  *                                      m.tag, None if qs.group is None else {"group": qs.group})))
 */
-  __pyx_t_1 = __pyx_v_e->msg;
-  __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message))))) __PYX_ERR(0, 266, __pyx_L1_error)
-  __pyx_v_m = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_1);
-  __pyx_t_1 = 0;
+  __pyx_t_3 = __pyx_v_e->msg;
+  __Pyx_INCREF(__pyx_t_3);
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message))))) __PYX_ERR(0, 266, __pyx_L1_error)
+  __pyx_v_m = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":267
  *             self._dirty[qs] = None
@@ -9198,13 +9236,14 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *                                      m.tag, None if qs.group is None else {"group": qs.group})))
  *         leases = qs.leases
 */
-  __pyx_t_5 = __pyx_v_self;
-  __Pyx_INCREF(__pyx_t_5);
-  __pyx_t_7 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 267, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 267, __pyx_L1_error)
+  __pyx_t_4 = NULL;
+  __Pyx_INCREF(__pyx_v_self->_sink);
+  __pyx_t_6 = __pyx_v_self->_sink; 
+  __pyx_t_8 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 267, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 267, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_10);
 
   /* "evtool/core/queue_delivery.py":268
  *         m = e.msg
@@ -9213,16 +9252,16 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         leases = qs.leases
  *         while leases:
 */
-  __pyx_t_3 = (__pyx_v_qs->group == Py_None);
-  if (__pyx_t_3) {
+  __pyx_t_2 = (__pyx_v_qs->group == Py_None);
+  if (__pyx_t_2) {
     __Pyx_INCREF(Py_None);
-    __pyx_t_10 = Py_None;
+    __pyx_t_11 = Py_None;
   } else {
-    __pyx_t_11 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 268, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
-    if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_group, __pyx_v_qs->group) < (0)) __PYX_ERR(0, 268, __pyx_L1_error)
-    __pyx_t_10 = __pyx_t_11;
-    __pyx_t_11 = 0;
+    __pyx_t_12 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_12);
+    if (PyDict_SetItem(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_group, __pyx_v_qs->group) < (0)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_11 = __pyx_t_12;
+    __pyx_t_12 = 0;
   }
 
 
@@ -9233,70 +9272,82 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *                                      m.tag, None if qs.group is None else {"group": qs.group})))
  *         leases = qs.leases
 */
-  __pyx_t_11 = PyTuple_New(10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 267, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_11);
+  __pyx_t_12 = PyTuple_New(10); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 267, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_12);
   __Pyx_INCREF(__pyx_v_now);
   __Pyx_GIVEREF(__pyx_v_now);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_acked);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_acked);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 1, __pyx_mstate_global->__pyx_n_u_acked) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 1, __pyx_mstate_global->__pyx_n_u_acked) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_m->id);
   __Pyx_GIVEREF(__pyx_v_m->id);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 2, __pyx_v_m->id) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 2, __pyx_v_m->id) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_qs->channel);
   __Pyx_GIVEREF(__pyx_v_qs->channel);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 3, __pyx_v_qs->channel) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 3, __pyx_v_qs->channel) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_sub->consumer);
   __Pyx_GIVEREF(__pyx_v_sub->consumer);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 4, __pyx_v_sub->consumer) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 4, __pyx_v_sub->consumer) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_sub->instance);
   __Pyx_GIVEREF(__pyx_v_sub->instance);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 5, __pyx_v_sub->instance) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 5, __pyx_v_sub->instance) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_m->key);
   __Pyx_GIVEREF(__pyx_v_m->key);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 6, __pyx_v_m->key) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 6, __pyx_v_m->key) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_e->attempt);
   __Pyx_GIVEREF(__pyx_v_e->attempt);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 7, __pyx_v_e->attempt) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 7, __pyx_v_e->attempt) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_m->tag);
   __Pyx_GIVEREF(__pyx_v_m->tag);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 8, __pyx_v_m->tag) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_10);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 9, __pyx_t_10) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
-  __pyx_t_10 = 0;
-  __pyx_t_6 = 1;
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 8, __pyx_v_m->tag) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  __Pyx_GIVEREF(__pyx_t_11);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_12, 9, __pyx_t_11) != (0)) __PYX_ERR(0, 267, __pyx_L1_error);
+  __pyx_t_11 = 0;
+  __pyx_t_5 = 1;
   #if CYTHON_UNPACK_METHODS
-  if (unlikely(PyMethod_Check(__pyx_t_8))) {
-    __pyx_t_7 = PyMethod_GET_SELF(__pyx_t_8);
-    assert(__pyx_t_7);
-    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_8);
-    __Pyx_INCREF(__pyx_t_7);
+  if (unlikely(PyMethod_Check(__pyx_t_9))) {
+    __pyx_t_8 = PyMethod_GET_SELF(__pyx_t_9);
+    assert(__pyx_t_8);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_9);
+    __Pyx_INCREF(__pyx_t_8);
     __Pyx_INCREF(__pyx__function);
-    __Pyx_DECREF_SET(__pyx_t_8, __pyx__function);
-    __pyx_t_6 = 0;
+    __Pyx_DECREF_SET(__pyx_t_9, __pyx__function);
+    __pyx_t_5 = 0;
   }
   #endif
   {
-    PyObject *__pyx_callargs[3] = {__pyx_t_7, __pyx_t_9, __pyx_t_11};
-    __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_8, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+    PyObject *__pyx_callargs[3] = {__pyx_t_8, __pyx_t_10, __pyx_t_12};
+    __pyx_t_7 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 267, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 267, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
   }
-  __pyx_t_6 = 0;
+  __pyx_t_5 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (likely(PyMethod_Check(__pyx_t_6))) {
+    __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_6);
+    assert(__pyx_t_4);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
+    __Pyx_INCREF(__pyx_t_4);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
+    __pyx_t_5 = 0;
+  }
+  #endif
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_t_4};
-    __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_sink, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 267, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_t_7};
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 267, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":269
  *         self._sink(_new(TraceEvent, (now, "acked", m.id, qs.channel, sub.consumer, sub.instance, m.key, e.attempt,
@@ -9305,10 +9356,10 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         while leases:
  *             dl, t, x = leases[0]
 */
-  __pyx_t_1 = __pyx_v_qs->leases;
-  __Pyx_INCREF(__pyx_t_1);
-  __pyx_v_leases = __pyx_t_1;
-  __pyx_t_1 = 0;
+  __pyx_t_3 = __pyx_v_qs->leases;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_v_leases = __pyx_t_3;
+  __pyx_t_3 = 0;
 
   /* "evtool/core/queue_delivery.py":270
  *                                      m.tag, None if qs.group is None else {"group": qs.group})))
@@ -9318,9 +9369,9 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             if x.tag == t and x.deadline == dl:
 */
   while (1) {
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_leases); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_leases); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
 
-    if (!__pyx_t_3) break;
+    if (!__pyx_t_2) break;
 
     /* "evtool/core/queue_delivery.py":271
  *         leases = qs.leases
@@ -9329,10 +9380,10 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *             if x.tag == t and x.deadline == dl:
  *                 break
 */
-    __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_leases, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 271, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    if ((likely(PyTuple_CheckExact(__pyx_t_1))) || (PyList_CheckExact(__pyx_t_1))) {
-      PyObject* sequence = __pyx_t_1;
+    __pyx_t_3 = __Pyx_GetItemInt(__pyx_v_leases, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 271, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    if ((likely(PyTuple_CheckExact(__pyx_t_3))) || (PyList_CheckExact(__pyx_t_3))) {
+      PyObject* sequence = __pyx_t_3;
       Py_ssize_t size = __Pyx_PySequence_SIZE(sequence);
       if (unlikely(size != 3)) {
         if (size > 3) __Pyx_RaiseTooManyValuesError(3);
@@ -9341,61 +9392,61 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
-        __pyx_t_4 = PyTuple_GET_ITEM(sequence, 0);
+        __pyx_t_6 = PyTuple_GET_ITEM(sequence, 0);
+        __Pyx_INCREF(__pyx_t_6);
+        __pyx_t_7 = PyTuple_GET_ITEM(sequence, 1);
+        __Pyx_INCREF(__pyx_t_7);
+        __pyx_t_4 = PyTuple_GET_ITEM(sequence, 2);
         __Pyx_INCREF(__pyx_t_4);
-        __pyx_t_5 = PyTuple_GET_ITEM(sequence, 1);
-        __Pyx_INCREF(__pyx_t_5);
-        __pyx_t_8 = PyTuple_GET_ITEM(sequence, 2);
-        __Pyx_INCREF(__pyx_t_8);
       } else {
-        __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
+        __pyx_t_6 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 271, __pyx_L1_error)
+        __Pyx_XGOTREF(__pyx_t_6);
+        __pyx_t_7 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 271, __pyx_L1_error)
+        __Pyx_XGOTREF(__pyx_t_7);
+        __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
         if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 271, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_4);
-        __pyx_t_5 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 271, __pyx_L1_error)
-        __Pyx_XGOTREF(__pyx_t_5);
-        __pyx_t_8 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 271, __pyx_L1_error)
-        __Pyx_XGOTREF(__pyx_t_8);
       }
       #else
-      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 271, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 271, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_6);
+      __pyx_t_7 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 271, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_7);
+      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 271, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_5 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 271, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_8 = __Pyx_PySequence_ITEM(sequence, 2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 271, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_8);
       #endif
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_11 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 271, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_11);
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_11);
-      index = 0; __pyx_t_4 = __pyx_t_12(__pyx_t_11); if (unlikely(!__pyx_t_4)) goto __pyx_L13_unpacking_failed;
+      __pyx_t_9 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 271, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __pyx_t_13 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9);
+      index = 0; __pyx_t_6 = __pyx_t_13(__pyx_t_9); if (unlikely(!__pyx_t_6)) goto __pyx_L13_unpacking_failed;
+      __Pyx_GOTREF(__pyx_t_6);
+      index = 1; __pyx_t_7 = __pyx_t_13(__pyx_t_9); if (unlikely(!__pyx_t_7)) goto __pyx_L13_unpacking_failed;
+      __Pyx_GOTREF(__pyx_t_7);
+      index = 2; __pyx_t_4 = __pyx_t_13(__pyx_t_9); if (unlikely(!__pyx_t_4)) goto __pyx_L13_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_4);
-      index = 1; __pyx_t_5 = __pyx_t_12(__pyx_t_11); if (unlikely(!__pyx_t_5)) goto __pyx_L13_unpacking_failed;
-      __Pyx_GOTREF(__pyx_t_5);
-      index = 2; __pyx_t_8 = __pyx_t_12(__pyx_t_11); if (unlikely(!__pyx_t_8)) goto __pyx_L13_unpacking_failed;
-      __Pyx_GOTREF(__pyx_t_8);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_12(__pyx_t_11), 3) < (0)) __PYX_ERR(0, 271, __pyx_L1_error)
-      __pyx_t_12 = NULL;
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_13(__pyx_t_9), 3) < (0)) __PYX_ERR(0, 271, __pyx_L1_error)
+      __pyx_t_13 = NULL;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       goto __pyx_L14_unpacking_done;
       __pyx_L13_unpacking_failed:;
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __pyx_t_12 = NULL;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __pyx_t_13 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
       __PYX_ERR(0, 271, __pyx_L1_error)
       __pyx_L14_unpacking_done:;
     }
-    __Pyx_XDECREF_SET(__pyx_v_dl, __pyx_t_4);
+    __Pyx_XDECREF_SET(__pyx_v_dl, __pyx_t_6);
+    __pyx_t_6 = 0;
+    __Pyx_XDECREF_SET(__pyx_v_t, __pyx_t_7);
+    __pyx_t_7 = 0;
+    __Pyx_XDECREF_SET(__pyx_v_x, __pyx_t_4);
     __pyx_t_4 = 0;
-    __Pyx_XDECREF_SET(__pyx_v_t, __pyx_t_5);
-    __pyx_t_5 = 0;
-    __Pyx_XDECREF_SET(__pyx_v_x, __pyx_t_8);
-    __pyx_t_8 = 0;
 
     /* "evtool/core/queue_delivery.py":272
  *         while leases:
@@ -9404,27 +9455,27 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *                 break
  *             leases.popleft()
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_x, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 272, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_v_t, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (__pyx_t_2) {
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_x, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_3, __pyx_v_t, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (__pyx_t_1) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_2;
+      __pyx_t_2 = __pyx_t_1;
 
       goto __pyx_L16_bool_binop_done;
     }
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_x, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 272, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_v_dl, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_x, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_1 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_3, __pyx_v_dl, Py_EQ); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    __pyx_t_3 = __pyx_t_2;
+    __pyx_t_2 = __pyx_t_1;
 
     __pyx_L16_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
       /* "evtool/core/queue_delivery.py":273
@@ -9452,17 +9503,17 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
  *         return True
  * 
 */
-    __pyx_t_8 = __pyx_v_leases;
-    __Pyx_INCREF(__pyx_t_8);
-    __pyx_t_6 = 0;
+    __pyx_t_4 = __pyx_v_leases;
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_8, NULL};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_popleft, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 274, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_popleft, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 274, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   }
   __pyx_L12_break:;
 
@@ -9487,21 +9538,22 @@ static PyObject *__pyx_pf_6evtool_4core_14queue_delivery_13QueueDelivery_12ack(C
   /* "evtool/core/queue_delivery.py":238
  * 
  *     # ------------------------------------------------------------ settle
- *     @cython.locals(e=Entry, qs=QueueState, sub=Subscriber, m=Message)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message)             # <<<<<<<<<<<<<<
  *     def ack(self, now: int, tag: int) -> bool:
  *         """Acknowledge a delivery; False for an unknown tag.
 */
 
   /* function exit code */
   __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_3);
   __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_XDECREF(__pyx_t_6);
   __Pyx_XDECREF(__pyx_t_7);
   __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_9);
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_XDECREF(__pyx_t_11);
+  __Pyx_XDECREF(__pyx_t_12);
   __Pyx_AddTraceback("evtool.core.queue_delivery.QueueDelivery.ack", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -16645,6 +16697,18 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   #endif
   __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState) __PYX_ERR(3, 28, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_1 = PyImport_ImportModule("evtool.core.brokerstate"); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.brokerstate", "BrokerState",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
+  #else
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -17023,8 +17087,8 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_MAX_DEAD_LETTER_DEPTH,__pyx_mstate_global->__pyx_n_u_BrokerState,__pyx_mstate_global->__pyx_n_u_new};
-    for (__pyx_t_3=0; __pyx_t_3 < 3; __pyx_t_3++) {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_MAX_DEAD_LETTER_DEPTH,__pyx_mstate_global->__pyx_n_u_new};
+    for (__pyx_t_3=0; __pyx_t_3 < 2; __pyx_t_3++) {
       __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 17, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 17, __pyx_L1_error)
@@ -17163,27 +17227,24 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
  *     """Leases, settlements, returns, dead letters and claims of queue entries."""
  * 
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_BrokerState); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 43, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* __pyx_temp[1] = {__pyx_t_2};
-    __pyx_t_4 = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 43, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    PyObject* __pyx_temp[1] = {((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState)};
+    __pyx_t_2 = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 43, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
   }
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_2 = __pyx_t_4;
-  __Pyx_INCREF(__pyx_t_2);
-  __pyx_t_7 = __Pyx_PEP560_update_bases(__pyx_t_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_4 = __pyx_t_2;
+  __Pyx_INCREF(__pyx_t_4);
+  __pyx_t_7 = __Pyx_PEP560_update_bases(__pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_2 = __Pyx_CalculateMetaclass(NULL, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 43, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_8 = __Pyx_Py3MetaclassPrepare(__pyx_t_2, __pyx_t_7, __pyx_mstate_global->__pyx_n_u_QueueDelivery, __pyx_mstate_global->__pyx_n_u_QueueDelivery, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_kp_u_Leases_settlements_returns_dead); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 43, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  if (__pyx_t_7 != __pyx_t_4) {
-    if (unlikely((PyDict_SetItemString(__pyx_t_8, "__orig_bases__", __pyx_t_4) < 0))) __PYX_ERR(0, 43, __pyx_L1_error)
-  }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_4 = __Pyx_CalculateMetaclass(NULL, __pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_8 = __Pyx_Py3MetaclassPrepare(__pyx_t_4, __pyx_t_7, __pyx_mstate_global->__pyx_n_u_QueueDelivery, __pyx_mstate_global->__pyx_n_u_QueueDelivery, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_kp_u_Leases_settlements_returns_dead); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  if (__pyx_t_7 != __pyx_t_2) {
+    if (unlikely((PyDict_SetItemString(__pyx_t_8, "__orig_bases__", __pyx_t_2) < 0))) __PYX_ERR(0, 43, __pyx_L1_error)
+  }
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/core/queue_delivery.py":46
  *     """Leases, settlements, returns, dead letters and claims of queue entries."""
@@ -17208,14 +17269,14 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   __pyx_t_12 = 1;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_t_11};
-    __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_staticmethod, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 46, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 46, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
   }
-  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_take_due_leases, __pyx_t_4) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_take_due_leases, __pyx_t_2) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/core/queue_delivery.py":64
  *         return due
@@ -17224,18 +17285,18 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
  *         due = self._take_due_leases(now, qs)
  *         if len(due) > 1:
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 64, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
   __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_3_fire_queue, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__fire_queue, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 64, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_4);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_fire_queue, __pyx_t_11) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
@@ -17250,15 +17311,15 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   __Pyx_GOTREF(__pyx_t_11);
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_e, __pyx_mstate_global->__pyx_n_u_Entry) < (0)) __PYX_ERR(0, 98, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 98, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_5_detach, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__detach, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 98, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_5_detach, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__detach, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 98, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_11);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_11);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_detach, __pyx_t_4) < (0)) __PYX_ERR(0, 98, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_detach, __pyx_t_2) < (0)) __PYX_ERR(0, 98, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/core/queue_delivery.py":116
  *             qs.delayed_n -= 1
@@ -17267,19 +17328,19 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
  *         entries = [e for e in self._inflight.values() if e.sub is s]
  *         qs = s.qs
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 116, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_s, __pyx_mstate_global->__pyx_n_u_Subscriber) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 116, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_s, __pyx_mstate_global->__pyx_n_u_Subscriber) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
   __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_7_return_all, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__return_all, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 116, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_4);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return_all, __pyx_t_11) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
@@ -17295,43 +17356,43 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_9_delete_exclusive, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__delete_exclusive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 127, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_9_delete_exclusive, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__delete_exclusive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 127, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_11);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_11);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_delete_exclusive, __pyx_t_4) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_delete_exclusive, __pyx_t_2) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/core/queue_delivery.py":137
  *             self._drop(now, e, "subscription_deleted")
  * 
- *     @cython.locals(qs=QueueState, e=Entry, sub=Subscriber, msg=Message)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)             # <<<<<<<<<<<<<<
  *     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
  *         subs = qs.dispatch_subs
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 137, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_out, __pyx_mstate_global->__pyx_kp_u_list_Delivery) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 137, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_qs, __pyx_mstate_global->__pyx_n_u_QueueState) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_out, __pyx_mstate_global->__pyx_kp_u_list_Delivery) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
   __pyx_t_11 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_11_pump_queue, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery__pump_queue, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_4);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_11, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_pump_queue, __pyx_t_11) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
   /* "evtool/core/queue_delivery.py":238
  * 
  *     # ------------------------------------------------------------ settle
- *     @cython.locals(e=Entry, qs=QueueState, sub=Subscriber, m=Message)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message)             # <<<<<<<<<<<<<<
  *     def ack(self, now: int, tag: int) -> bool:
  *         """Acknowledge a delivery; False for an unknown tag.
 */
@@ -17340,15 +17401,15 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 238, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 238, __pyx_L1_error)
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_return_2, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 238, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_13ack, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery_ack, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 238, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_4core_14queue_delivery_13QueueDelivery_13ack, 0, __pyx_mstate_global->__pyx_n_u_QueueDelivery_ack, NULL, __pyx_mstate_global->__pyx_n_u_evtool_core_queue_delivery, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_11);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_11);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_ack, __pyx_t_4) < (0)) __PYX_ERR(0, 238, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_ack, __pyx_t_2) < (0)) __PYX_ERR(0, 238, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/core/queue_delivery.py":277
  *         return True
@@ -17357,10 +17418,10 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
  *         """Negative ack: return the message (now or after `delay_ns`) or, without requeue, reject it.
  * 
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 277, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_requeue, ((PyObject*)Py_True)) < (0)) __PYX_ERR(0, 277, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_delay_ns, ((PyObject*)__pyx_mstate_global->__pyx_int_0)) < (0)) __PYX_ERR(0, 277, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 277, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_requeue, ((PyObject*)Py_True)) < (0)) __PYX_ERR(0, 277, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_delay_ns, ((PyObject*)__pyx_mstate_global->__pyx_int_0)) < (0)) __PYX_ERR(0, 277, __pyx_L1_error)
   __pyx_t_11 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 277, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   if (PyDict_SetItem(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 277, __pyx_L1_error)
@@ -17373,9 +17434,9 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_9);
   #endif
-  __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_9, __pyx_t_4);
+  __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_9, __pyx_t_2);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_9, __pyx_t_11);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
   if (__Pyx_SetNameInClass(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_nack, __pyx_t_9) < (0)) __PYX_ERR(0, 277, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
@@ -17724,7 +17785,7 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
  *     """Leases, settlements, returns, dead letters and claims of queue entries."""
  * 
 */
-  __pyx_t_11 = __Pyx_Py3ClassCreate(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_QueueDelivery, __pyx_t_7, __pyx_t_8, NULL, 0, 0); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_Py3ClassCreate(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_QueueDelivery, __pyx_t_7, __pyx_t_8, NULL, 0, 0); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_11);
@@ -17732,7 +17793,7 @@ __Pyx_RefNannySetupContext("PyInit_queue_delivery", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_QueueDelivery, __pyx_t_11) < (0)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "evtool/core/queue_delivery.py":1

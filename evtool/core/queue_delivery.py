@@ -134,7 +134,7 @@ class QueueDelivery(BrokerState):
             qs.delayed_n -= 1
             self._drop(now, e, "subscription_deleted")
 
-    @cython.locals(qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
+    @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
         subs = qs.dispatch_subs
         n = len(subs)
@@ -235,7 +235,7 @@ class QueueDelivery(BrokerState):
             self._hint_head(qs)
 
     # ------------------------------------------------------------ settle
-    @cython.locals(e=Entry, qs=QueueState, sub=Subscriber, m=Message)
+    @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message)
     def ack(self, now: int, tag: int) -> bool:
         """Acknowledge a delivery; False for an unknown tag.
 

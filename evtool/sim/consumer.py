@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
@@ -28,6 +28,7 @@ from evtool.scenario.expressions import (
     compile_expression,
 )
 from evtool.scenario.templates import TemplateRuntimeError
+from evtool.sim.context import ActorContext
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
@@ -36,9 +37,6 @@ try:
     import cython
 except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
     from evtool.core import _nocython as cython
-
-if TYPE_CHECKING:
-    from evtool.sim.context import ActorContext
 
 CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
@@ -402,7 +400,7 @@ class ConsumerActor:
             return self.behaviours.get(msg.type, self.default)
         return self.default
 
-    @cython.locals(inst=Instance, d=Delivery)
+    @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
         # completion time is never in the past, so only the kernel's sequence number is needed.
@@ -482,7 +480,7 @@ class ConsumerActor:
     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
         self._complete(item)
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
         inst, d, epoch, started = item
         if epoch != inst.epoch:

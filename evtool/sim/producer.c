@@ -1482,6 +1482,10 @@ static const char * const __pyx_cfilenm = __FILE__;
 
 static const char* const __pyx_f[] = {
   "evtool/sim/producer.py",
+  "(tree fragment)",
+  "evtool/core/message.pxd",
+  "evtool/sim/context.pxd",
+  "evtool/sim/kernel.pxd",
 };
 /* #### Code section: utility_code_proto_before_types ### */
 /* Atomics.proto (used by UnpackUnboundCMethod) */
@@ -1650,7 +1654,7 @@ static const char* const __pyx_f[] = {
 #define __Pyx_END_CRITICAL_SECTION Py_END_CRITICAL_SECTION
 #endif
 
-/* IncludeStructmemberH.proto (used by CythonFunctionShared) */
+/* IncludeStructmemberH.proto */
 #include <structmember.h>
 
 /* #### Code section: numeric_typedefs ### */
@@ -1658,10 +1662,154 @@ static const char* const __pyx_f[] = {
 /* #### Code section: type_declarations ### */
 
 /*--- Type declarations ---*/
+struct __pyx_obj_6evtool_4core_7message_DeathRecord;
+struct __pyx_obj_6evtool_4core_7message_Message;
+struct __pyx_obj_6evtool_3sim_7context_ActorContext;
+struct __pyx_obj_6evtool_3sim_6kernel_Kernel;
+struct __pyx_obj_6evtool_3sim_8producer_ProducerActor;
 struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr;
 struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr;
 
-/* "evtool/sim/producer.py":266
+/* "evtool/core/message.pxd":4
+ * # Every attribute is a Python object, so the compiled classes behave as the pure ones do.
+ * 
+ * cdef class DeathRecord:             # <<<<<<<<<<<<<<
+ *     cdef public object channel, reason, count, first_time, last_time, key
+ * 
+*/
+struct __pyx_obj_6evtool_4core_7message_DeathRecord {
+  PyObject_HEAD
+  PyObject *channel;
+  PyObject *reason;
+  PyObject *count;
+  PyObject *first_time;
+  PyObject *last_time;
+  PyObject *key;
+};
+
+
+/* "evtool/core/message.pxd":8
+ * 
+ * 
+ * cdef class Message:             # <<<<<<<<<<<<<<
+ *     cdef public object id, channel, key, headers, payload, type
+ *     cdef public object version, published_at, seq, causation_id, correlation_id, tag
+*/
+struct __pyx_obj_6evtool_4core_7message_Message {
+  PyObject_HEAD
+  PyObject *id;
+  PyObject *channel;
+  PyObject *key;
+  PyObject *headers;
+  PyObject *payload;
+  PyObject *type;
+  PyObject *version;
+  PyObject *published_at;
+  PyObject *seq;
+  PyObject *causation_id;
+  PyObject *correlation_id;
+  PyObject *tag;
+  PyObject *producer;
+  PyObject *reply_to;
+  PyObject *ttl_ns;
+  PyObject *deaths;
+  PyObject *dedup_id;
+};
+
+
+/* "evtool/sim/context.pxd":4
+ * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
+ * 
+ * cdef class ActorContext:             # <<<<<<<<<<<<<<
+ *     cdef public object _run, broker, channel_faults, consumers, dead_letter_by_app, emit
+ *     cdef public object fault_rng, kernel, log_processed, params, pending_work, producer_faults
+*/
+struct __pyx_obj_6evtool_3sim_7context_ActorContext {
+  PyObject_HEAD
+  PyObject *_run;
+  PyObject *broker;
+  PyObject *channel_faults;
+  PyObject *consumers;
+  PyObject *dead_letter_by_app;
+  PyObject *emit;
+  PyObject *fault_rng;
+  PyObject *kernel;
+  PyObject *log_processed;
+  PyObject *params;
+  PyObject *pending_work;
+  PyObject *producer_faults;
+  PyObject *profile;
+  PyObject *publish;
+  PyObject *reply;
+  PyObject *scenario;
+  PyObject *stream;
+  PyObject *subscribers;
+};
+
+
+/* "evtool/sim/kernel.pxd":4
+ * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
+ * 
+ * cdef class Kernel:             # <<<<<<<<<<<<<<
+ *     cdef public object _heap, _seq, now, processed
+*/
+struct __pyx_obj_6evtool_3sim_6kernel_Kernel {
+  PyObject_HEAD
+  PyObject *_heap;
+  PyObject *_seq;
+  PyObject *now;
+  PyObject *processed;
+};
+
+
+/* "evtool/sim/producer.pxd":9
+ * 
+ * 
+ * cdef class ProducerActor:             # <<<<<<<<<<<<<<
+ *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
+ *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+*/
+struct __pyx_obj_6evtool_3sim_8producer_ProducerActor {
+  PyObject_HEAD
+  PyObject *__dict__;
+  PyObject *_constant_gap;
+  PyObject *_count;
+  PyObject *_dedup;
+  PyObject *_fixed;
+  PyObject *_id_prefix;
+  PyObject *_payload;
+  PyObject *_publish;
+  PyObject *_sequence;
+  PyObject *_simple;
+  PyObject *_tag;
+  PyObject *_to;
+  PyObject *_ttl;
+  PyObject *_type;
+  PyObject *_version;
+  PyObject *arrival_rng;
+  PyObject *burst_left;
+  PyObject *ctx;
+  PyObject *instance;
+  PyObject *key_rng;
+  PyObject *keys;
+  PyObject *name;
+  PyObject *payload_rng;
+  PyObject *rejected;
+  PyObject *render;
+  PyObject *render_headers;
+  PyObject *render_routing;
+  PyObject *sent;
+  PyObject *seq_by_key;
+  PyObject *spec;
+  PyObject *stage_end;
+  PyObject *stage_index;
+  PyObject *static_payload;
+  PyObject *stop_at;
+  PyObject *stopped;
+};
+
+
+/* "evtool/sim/producer.py":270
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
@@ -1675,7 +1823,7 @@ struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr {
 };
 
 
-/* "evtool/sim/producer.py":268
+/* "evtool/sim/producer.py":272
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
@@ -2015,22 +2163,6 @@ static CYTHON_INLINE int __Pyx_ParseKeywords(
 static void __Pyx_RaiseArgtupleInvalid(const char* func_name, int exact,
     Py_ssize_t num_min, Py_ssize_t num_max, Py_ssize_t num_found);
 
-/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
-#else
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
-#endif
-
-/* PyObjectSetAttrStr.proto */
-#if CYTHON_USE_TYPE_SLOTS
-#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
-#else
-#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
-#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
-#endif
-
 /* PyLongCompare.proto */
 static CYTHON_INLINE int __Pyx_PyLong_BoolEqObjC(PyObject *op1, PyObject *op2, long intval, long inplace);
 
@@ -2305,6 +2437,9 @@ static void __Pyx_PyBuiltin_Invalid(PyObject *obj, const char *builtin_type_name
 /* pyint_simplify.proto */
 static CYTHON_INLINE int __Pyx_PyInt_FromNumber(PyObject **number_var, const char *argname, int accept_none);
 
+/* RejectKeywords.export */
+static void __Pyx_RejectKeywords(const char* function_name, PyObject *kwds);
+
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolLe_object_object(PyObject *op1, PyObject *op2, int pyop);
 
@@ -2379,7 +2514,10 @@ static CYTHON_INLINE int __Pyx_PyObject_CompareBoolEq_object_str(PyObject *op1, 
 static CYTHON_INLINE PyObject* __Pyx__PyNumber_Multiply_object_object(PyObject *op1, PyObject *op2, int inplace);
 #endif
 
-/* PyObjectVectorcallKwds.proto (used by PyObjectVectorcallMethodKwds) */
+/* ExtTypeTest.proto */
+static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type);
+
+/* PyObjectVectorcallKwds.proto */
 #if CYTHON_VECTORCALL
 #define __Pyx_Object_VectorcallKwds PyObject_Vectorcall
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_t i);
@@ -2387,13 +2525,6 @@ CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_
 #define __Pyx_Object_VectorcallKwds __Pyx_PyObject_FastCallDict
 CYTHON_UNUSED static PyObject *__Pyx_MakeKwargDict(PyObject **keys, PyObject **values, Py_ssize_t n);
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject **kwnames, Py_ssize_t i);
-#endif
-
-/* PyObjectVectorcallMethodKwds.proto */
-#if CYTHON_VECTORCALL
-#define __Pyx_Object_VectorcallMethodKwds PyObject_VectorcallMethod
-#else
-static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 #endif
 
 /* PyObjectCompare.proto */
@@ -2439,6 +2570,13 @@ static void __Pyx_Raise(PyObject *type, PyObject *value, PyObject *tb, PyObject 
 /* PyRange_Check.proto */
 #if CYTHON_COMPILING_IN_PYPY && !defined(PyRange_Check)
   #define PyRange_Check(obj)  __Pyx_TypeCheck((obj), &PyRange_Type)
+#endif
+
+/* PyObjectVectorcallMethodKwds.proto */
+#if CYTHON_VECTORCALL
+#define __Pyx_Object_VectorcallMethodKwds PyObject_VectorcallMethod
+#else
+static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 #endif
 
 /* PyBaseException_Check.proto */
@@ -2518,19 +2656,11 @@ static CYTHON_INLINE int __Pyx_PySequence_ContainsTF(PyObject* item, PyObject* s
     return unlikely(result < 0) ? result : (result == (eq == Py_EQ));
 }
 
-/* CheckTypeForFreelists.proto */
-#if CYTHON_USE_FREELISTS
-#if CYTHON_USE_TYPE_SPECS
-#define __PYX_CHECK_FINAL_TYPE_FOR_FREELISTS(t, expected_tp, expected_size) ((int) ((t) == (expected_tp)))
-#define __PYX_CHECK_TYPE_FOR_FREELIST_FLAGS  Py_TPFLAGS_IS_ABSTRACT
-#else
-#define __PYX_CHECK_FINAL_TYPE_FOR_FREELISTS(t, expected_tp, expected_size) ((int) ((t)->tp_basicsize == (expected_size)))
-#define __PYX_CHECK_TYPE_FOR_FREELIST_FLAGS  (Py_TPFLAGS_IS_ABSTRACT | Py_TPFLAGS_HEAPTYPE)
-#endif
-#define __PYX_CHECK_TYPE_FOR_FREELISTS(t, expected_tp, expected_size)\
-    (__PYX_CHECK_FINAL_TYPE_FOR_FREELISTS((t), (expected_tp), (expected_size)) &\
-     (int) (!__Pyx_PyType_HasFeature((t), __PYX_CHECK_TYPE_FOR_FREELIST_FLAGS)))
-#endif
+/* ArgTypeTestError.export */
+static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *name, int exact);
+
+/* ArgTypeTest.proto */
+static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact);
 
 /* AllocateExtensionType.proto */
 static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final);
@@ -2546,11 +2676,31 @@ static PyObject * __Pyx_CallTpnewAsVectorcall(__Pyx_tpnewvectorcallfunc f, PyTyp
 static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 #endif
 
+/* CallSlotAsVectorcall.proto */
+#if CYTHON_VECTORCALL_TPNEW
+typedef int (*__Pyx_tpinitvectorcallfunc)(PyObject* o, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+static int __Pyx_CallTpinitAsVectorcall(__Pyx_tpinitvectorcallfunc f, PyObject* o, PyObject *a, PyObject *k);
+#endif
+
 /* CallTypeTraverse.proto */
 #if !CYTHON_USE_TYPE_SPECS
 #define __Pyx_call_type_traverse(o, always_call, visit, arg) 0
 #else
 static int __Pyx_call_type_traverse(PyObject *o, int always_call, visitproc visit, void *arg);
+#endif
+
+/* CheckTypeForFreelists.proto */
+#if CYTHON_USE_FREELISTS
+#if CYTHON_USE_TYPE_SPECS
+#define __PYX_CHECK_FINAL_TYPE_FOR_FREELISTS(t, expected_tp, expected_size) ((int) ((t) == (expected_tp)))
+#define __PYX_CHECK_TYPE_FOR_FREELIST_FLAGS  Py_TPFLAGS_IS_ABSTRACT
+#else
+#define __PYX_CHECK_FINAL_TYPE_FOR_FREELISTS(t, expected_tp, expected_size) ((int) ((t)->tp_basicsize == (expected_size)))
+#define __PYX_CHECK_TYPE_FOR_FREELIST_FLAGS  (Py_TPFLAGS_IS_ABSTRACT | Py_TPFLAGS_HEAPTYPE)
+#endif
+#define __PYX_CHECK_TYPE_FOR_FREELISTS(t, expected_tp, expected_size)\
+    (__PYX_CHECK_FINAL_TYPE_FOR_FREELISTS((t), (expected_tp), (expected_size)) &\
+     (int) (!__Pyx_PyType_HasFeature((t), __PYX_CHECK_TYPE_FOR_FREELIST_FLAGS)))
 #endif
 
 /* GetTypeDictOffset.proto (used by ValidateBasesTuple) */
@@ -2571,6 +2721,45 @@ static int __Pyx_validate_bases_tuple(const char *type_name, int has_dictoffset,
 
 /* PyType_Ready.export */
 CYTHON_UNUSED static int __Pyx_PyType_Ready(PyTypeObject *t);
+
+/* LimitedApiGetTypeTypeDict.proto (used by DelItemOnTypeDict) */
+#if CYTHON_COMPILING_IN_LIMITED_API
+static PyObject *__Pyx_GetTypeTypeDict(PyTypeObject *tp);
+#endif
+
+/* DelItemOnTypeDict.proto (used by SetupReduce) */
+#define __Pyx_DelItemOnTypeDict(tp, k) __Pyx__DelItemOnTypeDict((PyTypeObject*)tp, k)
+
+/* DelItemOnTypeDict.export */
+static int __Pyx__DelItemOnTypeDict(PyTypeObject *tp, PyObject *k);
+
+/* SetItemOnTypeDict.proto (used by SetupReduce) */
+#define __Pyx_SetItemOnTypeDict(tp, k, v) __Pyx__SetItemOnTypeDict((PyTypeObject*)tp, k, v)
+
+/* SetItemOnTypeDict.export */
+static int __Pyx__SetItemOnTypeDict(PyTypeObject *tp, PyObject *k, PyObject *v);
+
+/* SetupReduce.export */
+static int __Pyx_setup_reduce(PyObject* type_obj);
+
+/* TypeImport.proto */
+#ifndef __PYX_HAVE_RT_ImportType_proto_3_3_1
+#define __PYX_HAVE_RT_ImportType_proto_3_3_1
+#if defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#include <stdalign.h>
+#endif
+#if (defined (__STDC_VERSION__) && __STDC_VERSION__ >= 201112L) || __cplusplus >= 201103L
+#define __PYX_GET_STRUCT_ALIGNMENT_3_3_1(s) alignof(s)
+#else
+#define __PYX_GET_STRUCT_ALIGNMENT_3_3_1(s) sizeof(void*)
+#endif
+enum __Pyx_ImportType_CheckSize_3_3_1 {
+   __Pyx_ImportType_CheckSize_Error_3_3_1 = 0,
+   __Pyx_ImportType_CheckSize_Warn_3_3_1 = 1,
+   __Pyx_ImportType_CheckSize_Ignore_3_3_1 = 2
+};
+static PyTypeObject *__Pyx_ImportType_3_3_1(PyObject* module, const char *module_name, const char *class_name, size_t size, size_t alignment, enum __Pyx_ImportType_CheckSize_3_3_1 check_size);
+#endif
 
 /* HasAttr.proto (used by ImportImpl) */
 #if __PYX_LIMITED_VERSION_HEX >= 0x030d0000
@@ -2745,39 +2934,6 @@ static PyObject *__Pyx_CyFunction_New(PyMethodDef *ml,
                                       PyObject* code);
 static PyTypeObject *__Pyx_Get_CyFunction_Type(void);
 
-/* SetNameInClass.proto */
-#if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030d0000
-#define __Pyx_SetNameInClass(ns, name, value)\
-    (likely(PyDict_CheckExact(ns)) ? _PyDict_SetItem_KnownHash(ns, name, value, ((PyASCIIObject *) name)->hash) : PyObject_SetItem(ns, name, value))
-#elif CYTHON_COMPILING_IN_CPYTHON
-#define __Pyx_SetNameInClass(ns, name, value)\
-    (likely(PyDict_CheckExact(ns)) ? PyDict_SetItem(ns, name, value) : PyObject_SetItem(ns, name, value))
-#else
-#define __Pyx_SetNameInClass(ns, name, value)  PyObject_SetItem(ns, name, value)
-#endif
-
-/* CalculateMetaclass.proto (used by Py3ClassCreate) */
-static PyObject *__Pyx_CalculateMetaclass(PyTypeObject *metaclass, PyObject *bases);
-
-/* PyObjectCall2Args.proto (used by Py3ClassCreate) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_Call2Args(PyObject* function, PyObject* arg1, PyObject* arg2);
-
-/* PyObjectLookupSpecial.proto (used by Py3ClassCreate) */
-#if CYTHON_USE_PYTYPE_LOOKUP && CYTHON_USE_TYPE_SLOTS
-#define __Pyx_PyObject_LookupSpecialNoError(obj, attr_name)  __Pyx__PyObject_LookupSpecial(obj, attr_name, 0)
-#define __Pyx_PyObject_LookupSpecial(obj, attr_name)  __Pyx__PyObject_LookupSpecial(obj, attr_name, 1)
-static CYTHON_INLINE PyObject* __Pyx__PyObject_LookupSpecial(PyObject* obj, PyObject* attr_name, int with_error);
-#else
-#define __Pyx_PyObject_LookupSpecialNoError(o,n) __Pyx_PyObject_GetAttrStrNoError(o,n)
-#define __Pyx_PyObject_LookupSpecial(o,n) __Pyx_PyObject_GetAttrStr(o,n)
-#endif
-
-/* Py3ClassCreate.export */
-static PyObject *__Pyx_Py3MetaclassPrepare(PyObject *metaclass, PyObject *bases, PyObject *name, PyObject *qualname,
-                                           PyObject *mkw, PyObject *modname, PyObject *doc);
-static PyObject *__Pyx_Py3ClassCreate(PyObject *metaclass, PyObject *name, PyObject *bases, PyObject *dict,
-                                      PyObject *mkw, int calculate_metaclass, int allow_py2_metaclass);
-
 /* CLineInTraceback.proto (used by AddTraceback) */
 #if CYTHON_CLINE_IN_TRACEBACK && CYTHON_CLINE_IN_TRACEBACK_RUNTIME
 static int __Pyx_CLineForTraceback(PyThreadState *tstate, int c_line);
@@ -2811,16 +2967,28 @@ static void __pyx_insert_code_object(int code_line, __Pyx_CachedCodeObjectType* 
 static void __Pyx_AddTraceback(const char *funcname, int c_line,
                                int py_line, const char *filename);
 
+/* PyObjectCallMethod1.proto */
+static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg);
+
+/* CheckUnpickleChecksumError.export */
+static void __Pyx_RaiseUnpickleChecksumError(long checksum, long checksum1, long checksum2, long checksum3, const char *members);
+
 /* GCCDiagnostics.proto */
 #if !defined(__INTEL_COMPILER) && defined(__GNUC__) && (__GNUC__ > 4 || (__GNUC__ == 4 && __GNUC_MINOR__ >= 6))
 #define __Pyx_HAS_GCC_DIAGNOSTIC
 #endif
 
-/* CIntToPy.proto */
-static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value);
+/* UpdateUnpickledDict.export */
+static int __Pyx_UpdateUnpickledDict(PyObject *obj, PyObject *state, Py_ssize_t index);
+
+/* CheckUnpickleChecksum.proto */
+static CYTHON_INLINE int __Pyx_CheckUnpickleChecksum(long checksum, long checksum1, long checksum2, long checksum3, const char *members);
 
 /* CIntFromPy.proto */
 static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *);
+
+/* CIntToPy.proto */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value);
 
 /* CIntFromPy.proto */
 static CYTHON_INLINE int __Pyx_PyLong_As_int(PyObject *);
@@ -2839,9 +3007,6 @@ static CYTHON_INLINE PyObject *__Pyx_PyIter_Next_Plain(PyObject *iterator);
 #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
 static PyObject *__Pyx_GetBuiltinNext_LimitedAPI(void);
 #endif
-
-/* PyObjectCallMethod1.proto (used by CoroutineBase) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg);
 
 /* PyObjectCallNoArg.proto (used by CoroutineBase) */
 static CYTHON_INLINE PyObject* __Pyx_PyObject_CallNoArg(PyObject *func);
@@ -3024,7 +3189,16 @@ static int __Pyx_State_RemoveModule(void*);
 #define __PYX_TYPE_MODULE_PREFIX __PYX_ABI_MODULE_NAME "."
 
 
+/* Module declarations from "evtool.core.message" */
+
+/* Module declarations from "evtool.sim.context" */
+
+/* Module declarations from "evtool.sim.kernel" */
+
+/* Module declarations from "cython" */
+
 /* Module declarations from "evtool.sim.producer" */
+static PyObject *__pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__set_state(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *, PyObject *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
 #define __Pyx_MODULE_NAME "evtool.sim.producer"
@@ -3034,21 +3208,156 @@ int __pyx_module_is_main_evtool__sim__producer = 0;
 /* Implementation of "evtool.sim.producer" */
 /* #### Code section: global_var ### */
 /* #### Code section: string_decls ### */
+static const char __pyx_k_constant_gap__count__dedup__fix[] = "_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped";
 static const char __pyx_k_Producers_arrival_processes_that[] = "Producers: arrival processes that publish messages with keys, sequences and payloads.";
 /* #### Code section: decls ### */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_ctx, PyObject *__pyx_v_name, PyObject *__pyx_v_spec, PyObject *__pyx_v_instance, PyObject *__pyx_v_first); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_inj); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_payload, PyObject *__pyx_v_tag, PyObject *__pyx_v_key, PyObject *__pyx_v_msg_id, PyObject *__pyx_v_headers, PyObject *__pyx_v_ttl); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_ctx, PyObject *__pyx_v_name, PyObject *__pyx_v_spec, PyObject *__pyx_v_instance, PyObject *__pyx_v_first); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_inj); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_payload, PyObject *__pyx_v_tag, PyObject *__pyx_v_key, PyObject *__pyx_v_msg_id, PyObject *__pyx_v_headers, PyObject *__pyx_v_ttl); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cython__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cython__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v___pyx_state); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_genexpr_arg_0); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_genexpr_arg_0); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_value); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state); /* proto */
+static PyObject *__pyx_tp_new__initialisation_6evtool_3sim_8producer_ProducerActor(PyObject *o, 
+#if CYTHON_VECTORCALL_TPNEW
+    PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
+#else
+    PyObject *a, PyObject *k
+#endif
+); /*proto*/
+static PyObject *__pyx_tp_new_vectorcall_6evtool_3sim_8producer_ProducerActor(PyTypeObject *t, 
+#if CYTHON_VECTORCALL_TPNEW
+    PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
+#else
+    PyObject *a, PyObject *k
+#endif
+); /*proto*/
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject *__pyx_tp_new_6evtool_3sim_8producer_ProducerActor(PyTypeObject *t, PyObject *a, PyObject *k); /*proto*/
+#endif
+#if !CYTHON_VECTORCALL_TPNEW
+#define __pyx_tp_new_6evtool_3sim_8producer_ProducerActor __pyx_tp_new_vectorcall_6evtool_3sim_8producer_ProducerActor
+#endif
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject *__pyx_tp_vectorcall_6evtool_3sim_8producer_ProducerActor(PyObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames); /*proto*/
+#endif
+#if CYTHON_VECTORCALL_TPNEW
+static int __pyx_tp_init_6evtool_3sim_8producer_ProducerActor(PyObject *o, PyObject *args, PyObject *kwds); /*proto*/
+#endif
+#if !CYTHON_VECTORCALL_TPNEW
+#define __pyx_tp_init_6evtool_3sim_8producer_ProducerActor __pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__
+#endif
 static PyObject *__pyx_tp_new__initialisation_6evtool_3sim_8producer___pyx_scope_struct__genexpr(PyObject *o, 
 #if CYTHON_VECTORCALL_TPNEW
     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
@@ -3118,17 +3427,23 @@ namespace {
     PyObject *__pyx_empty_tuple;
     PyObject *__pyx_empty_bytes;
     PyObject *__pyx_empty_unicode;
+    PyTypeObject *__pyx_ptype_6evtool_4core_7message_DeathRecord;
+    PyTypeObject *__pyx_ptype_6evtool_4core_7message_Message;
+    PyTypeObject *__pyx_ptype_6evtool_3sim_7context_ActorContext;
+    PyTypeObject *__pyx_ptype_6evtool_3sim_6kernel_Kernel;
+    PyObject *__pyx_type_6evtool_3sim_8producer_ProducerActor;
     PyObject *__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr;
     PyObject *__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr;
+    PyTypeObject *__pyx_ptype_6evtool_3sim_8producer_ProducerActor;
     PyTypeObject *__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr;
     PyTypeObject *__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
-    PyObject *__pyx_tuple[4];
-    PyObject *__pyx_codeobj_tab[13];
-    PyObject *__pyx_string_tab[221];
-    PyObject *__pyx_number_tab[5];
+    PyObject *__pyx_tuple[3];
+    PyObject *__pyx_codeobj_tab[15];
+    PyObject *__pyx_string_tab[204];
+    PyObject *__pyx_number_tab[6];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
 #if CYTHON_COMPILING_IN_LIMITED_API
@@ -3197,23 +3512,23 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 /* #### Code section: constant_name_defines ### */
 #define __pyx_kp_u_global_2 __pyx_string_tab[0]
 #define __pyx_kp_u_ __pyx_string_tab[1]
-#define __pyx_kp_u__4 __pyx_string_tab[2]
-#define __pyx_kp_u__6 __pyx_string_tab[3]
-#define __pyx_kp_u_arrival __pyx_string_tab[4]
-#define __pyx_kp_u_key __pyx_string_tab[5]
-#define __pyx_kp_u_payload __pyx_string_tab[6]
-#define __pyx_kp_u__2 __pyx_string_tab[7]
-#define __pyx_kp_u_A_producer_from_the_scenario_run __pyx_string_tab[8]
-#define __pyx_kp_u_ProducerActor_None __pyx_string_tab[9]
-#define __pyx_kp_u_dict_str_Any_None __pyx_string_tab[10]
-#define __pyx_kp_u_disable __pyx_string_tab[11]
-#define __pyx_kp_u_enable __pyx_string_tab[12]
-#define __pyx_kp_u_evtool_sim_producer_py __pyx_string_tab[13]
-#define __pyx_kp_u_gc __pyx_string_tab[14]
-#define __pyx_kp_u_int_None __pyx_string_tab[15]
-#define __pyx_kp_u_isenabled __pyx_string_tab[16]
-#define __pyx_kp_u_m_Inject __pyx_string_tab[17]
-#define __pyx_kp_u_m_Producer __pyx_string_tab[18]
+#define __pyx_kp_u_tree_fragment __pyx_string_tab[2]
+#define __pyx_kp_u__4 __pyx_string_tab[3]
+#define __pyx_kp_u__6 __pyx_string_tab[4]
+#define __pyx_kp_u_arrival __pyx_string_tab[5]
+#define __pyx_kp_u_key __pyx_string_tab[6]
+#define __pyx_kp_u_payload __pyx_string_tab[7]
+#define __pyx_kp_u__2 __pyx_string_tab[8]
+#define __pyx_kp_u_Note_that_Cython_is_deliberately __pyx_string_tab[9]
+#define __pyx_kp_u_add_note __pyx_string_tab[10]
+#define __pyx_kp_u_dict_str_Any_None __pyx_string_tab[11]
+#define __pyx_kp_u_disable __pyx_string_tab[12]
+#define __pyx_kp_u_enable __pyx_string_tab[13]
+#define __pyx_kp_u_evtool_sim_producer_py __pyx_string_tab[14]
+#define __pyx_kp_u_gc __pyx_string_tab[15]
+#define __pyx_kp_u_int_None __pyx_string_tab[16]
+#define __pyx_kp_u_isenabled __pyx_string_tab[17]
+#define __pyx_kp_u_m_Inject __pyx_string_tab[18]
 #define __pyx_kp_u_producer __pyx_string_tab[19]
 #define __pyx_kp_u_str_None __pyx_string_tab[20]
 #define __pyx_kp_u_tuple_float_str __pyx_string_tab[21]
@@ -3231,196 +3546,180 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_PRIO_ACTOR __pyx_string_tab[33]
 #define __pyx_n_u_PoissonArrival __pyx_string_tab[34]
 #define __pyx_n_u_ProducerActor __pyx_string_tab[35]
-#define __pyx_n_u_ProducerActor___init __pyx_string_tab[36]
-#define __pyx_n_u_ProducerActor__arrive __pyx_string_tab[37]
-#define __pyx_n_u_ProducerActor__burst __pyx_string_tab[38]
-#define __pyx_n_u_ProducerActor__done __pyx_string_tab[39]
-#define __pyx_n_u_ProducerActor__gap __pyx_string_tab[40]
-#define __pyx_n_u_ProducerActor__inject __pyx_string_tab[41]
-#define __pyx_n_u_ProducerActor__once __pyx_string_tab[42]
-#define __pyx_n_u_ProducerActor__rate __pyx_string_tab[43]
-#define __pyx_n_u_ProducerActor_publish_one __pyx_string_tab[44]
-#define __pyx_n_u_ProducerActor_start __pyx_string_tab[45]
-#define __pyx_n_u_StagesArrival __pyx_string_tab[46]
-#define __pyx_n_u_TYPE_CHECKING __pyx_string_tab[47]
+#define __pyx_n_u_ProducerActor___reduce_cython __pyx_string_tab[36]
+#define __pyx_n_u_ProducerActor___setstate_cython __pyx_string_tab[37]
+#define __pyx_n_u_ProducerActor__arrive __pyx_string_tab[38]
+#define __pyx_n_u_ProducerActor__burst __pyx_string_tab[39]
+#define __pyx_n_u_ProducerActor__done __pyx_string_tab[40]
+#define __pyx_n_u_ProducerActor__gap __pyx_string_tab[41]
+#define __pyx_n_u_ProducerActor__inject __pyx_string_tab[42]
+#define __pyx_n_u_ProducerActor__once __pyx_string_tab[43]
+#define __pyx_n_u_ProducerActor__rate __pyx_string_tab[44]
+#define __pyx_n_u_ProducerActor_publish_one __pyx_string_tab[45]
+#define __pyx_n_u_ProducerActor_start __pyx_string_tab[46]
+#define __pyx_n_u_StagesArrival __pyx_string_tab[47]
 #define __pyx_n_u_TemplateRuntimeError __pyx_string_tab[48]
 #define __pyx_n_u_TraceEvent __pyx_string_tab[49]
 #define __pyx_n_u__3 __pyx_string_tab[50]
 #define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[51]
 #define __pyx_n_u_annotate __pyx_string_tab[52]
 #define __pyx_n_u_class_getitem __pyx_string_tab[53]
-#define __pyx_n_u_doc __pyx_string_tab[54]
+#define __pyx_n_u_dict __pyx_string_tab[54]
 #define __pyx_n_u_func __pyx_string_tab[55]
-#define __pyx_n_u_init __pyx_string_tab[56]
+#define __pyx_n_u_getstate __pyx_string_tab[56]
 #define __pyx_n_u_main __pyx_string_tab[57]
-#define __pyx_n_u_metaclass __pyx_string_tab[58]
-#define __pyx_n_u_module __pyx_string_tab[59]
-#define __pyx_n_u_name_2 __pyx_string_tab[60]
-#define __pyx_n_u_prepare __pyx_string_tab[61]
-#define __pyx_n_u_qualname __pyx_string_tab[62]
-#define __pyx_n_u_test __pyx_string_tab[63]
-#define __pyx_n_u_arrive __pyx_string_tab[64]
-#define __pyx_n_u_burst __pyx_string_tab[65]
-#define __pyx_n_u_constant_gap __pyx_string_tab[66]
-#define __pyx_n_u_count_2 __pyx_string_tab[67]
-#define __pyx_n_u_dedup __pyx_string_tab[68]
-#define __pyx_n_u_done __pyx_string_tab[69]
-#define __pyx_n_u_fixed __pyx_string_tab[70]
-#define __pyx_n_u_gap __pyx_string_tab[71]
-#define __pyx_n_u_has_template __pyx_string_tab[72]
-#define __pyx_n_u_has_template_locals_genexpr __pyx_string_tab[73]
-#define __pyx_n_u_heap __pyx_string_tab[74]
-#define __pyx_n_u_i __pyx_string_tab[75]
-#define __pyx_n_u_id_prefix __pyx_string_tab[76]
-#define __pyx_n_u_inject_2 __pyx_string_tab[77]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[78]
-#define __pyx_n_u_once __pyx_string_tab[79]
-#define __pyx_n_u_payload_3 __pyx_string_tab[80]
-#define __pyx_n_u_publish_2 __pyx_string_tab[81]
-#define __pyx_n_u_rate_2 __pyx_string_tab[82]
-#define __pyx_n_u_seq __pyx_string_tab[83]
-#define __pyx_n_u_sequence_2 __pyx_string_tab[84]
-#define __pyx_n_u_simple __pyx_string_tab[85]
-#define __pyx_n_u_tag_2 __pyx_string_tab[86]
-#define __pyx_n_u_to_2 __pyx_string_tab[87]
-#define __pyx_n_u_ttl_2 __pyx_string_tab[88]
-#define __pyx_n_u_type __pyx_string_tab[89]
-#define __pyx_n_u_version_2 __pyx_string_tab[90]
-#define __pyx_n_u_a __pyx_string_tab[91]
-#define __pyx_n_u_arrival_2 __pyx_string_tab[92]
-#define __pyx_n_u_arrival_rng __pyx_string_tab[93]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[94]
-#define __pyx_n_u_at __pyx_string_tab[95]
-#define __pyx_n_u_bool __pyx_string_tab[96]
-#define __pyx_n_u_burst_left __pyx_string_tab[97]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[98]
-#define __pyx_n_u_close __pyx_string_tab[99]
-#define __pyx_n_u_compile_payload __pyx_string_tab[100]
-#define __pyx_n_u_count __pyx_string_tab[101]
-#define __pyx_n_u_ctx __pyx_string_tab[102]
-#define __pyx_n_u_dedup_id __pyx_string_tab[103]
-#define __pyx_n_u_dropped __pyx_string_tab[104]
-#define __pyx_n_u_emit __pyx_string_tab[105]
-#define __pyx_n_u_env __pyx_string_tab[106]
-#define __pyx_n_u_error __pyx_string_tab[107]
-#define __pyx_n_u_every __pyx_string_tab[108]
-#define __pyx_n_u_evtool_core_events __pyx_string_tab[109]
-#define __pyx_n_u_evtool_core_message __pyx_string_tab[110]
-#define __pyx_n_u_evtool_scenario __pyx_string_tab[111]
-#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[112]
-#define __pyx_n_u_evtool_sim_context __pyx_string_tab[113]
-#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[114]
-#define __pyx_n_u_evtool_sim_producer __pyx_string_tab[115]
-#define __pyx_n_u_evtool_sim_sampling __pyx_string_tab[116]
-#define __pyx_n_u_exc __pyx_string_tab[117]
-#define __pyx_n_u_expovariate __pyx_string_tab[118]
-#define __pyx_n_u_first __pyx_string_tab[119]
-#define __pyx_n_u_fixed_2 __pyx_string_tab[120]
-#define __pyx_n_u_for __pyx_string_tab[121]
-#define __pyx_n_u_gap_2 __pyx_string_tab[122]
-#define __pyx_n_u_genexpr __pyx_string_tab[123]
-#define __pyx_n_u_get __pyx_string_tab[124]
-#define __pyx_n_u_global __pyx_string_tab[125]
-#define __pyx_n_u_headers __pyx_string_tab[126]
-#define __pyx_n_u_heappush __pyx_string_tab[127]
-#define __pyx_n_u_heapq __pyx_string_tab[128]
-#define __pyx_n_u_i_2 __pyx_string_tab[129]
-#define __pyx_n_u_id __pyx_string_tab[130]
-#define __pyx_n_u_inj __pyx_string_tab[131]
-#define __pyx_n_u_inject __pyx_string_tab[132]
-#define __pyx_n_u_instance __pyx_string_tab[133]
-#define __pyx_n_u_int __pyx_string_tab[134]
-#define __pyx_n_u_isinf __pyx_string_tab[135]
-#define __pyx_n_u_items __pyx_string_tab[136]
-#define __pyx_n_u_kernel __pyx_string_tab[137]
-#define __pyx_n_u_key_2 __pyx_string_tab[138]
-#define __pyx_n_u_key_rng __pyx_string_tab[139]
-#define __pyx_n_u_keys __pyx_string_tab[140]
-#define __pyx_n_u_label __pyx_string_tab[141]
-#define __pyx_n_u_load_end __pyx_string_tab[142]
-#define __pyx_n_u_m __pyx_string_tab[143]
-#define __pyx_n_u_math __pyx_string_tab[144]
-#define __pyx_n_u_message __pyx_string_tab[145]
-#define __pyx_n_u_message_id __pyx_string_tab[146]
-#define __pyx_n_u_mid __pyx_string_tab[147]
-#define __pyx_n_u_models __pyx_string_tab[148]
-#define __pyx_n_u_msg __pyx_string_tab[149]
-#define __pyx_n_u_msg_id __pyx_string_tab[150]
-#define __pyx_n_u_n __pyx_string_tab[151]
-#define __pyx_n_u_name __pyx_string_tab[152]
-#define __pyx_n_u_next __pyx_string_tab[153]
-#define __pyx_n_u_none __pyx_string_tab[154]
-#define __pyx_n_u_now __pyx_string_tab[155]
-#define __pyx_n_u_params __pyx_string_tab[156]
-#define __pyx_n_u_payload_2 __pyx_string_tab[157]
-#define __pyx_n_u_payload_rng __pyx_string_tab[158]
-#define __pyx_n_u_per_key __pyx_string_tab[159]
-#define __pyx_n_u_pick __pyx_string_tab[160]
-#define __pyx_n_u_poisson __pyx_string_tab[161]
-#define __pyx_n_u_pop __pyx_string_tab[162]
-#define __pyx_n_u_process __pyx_string_tab[163]
-#define __pyx_n_u_producer_2 __pyx_string_tab[164]
-#define __pyx_n_u_producer_dedup_id __pyx_string_tab[165]
-#define __pyx_n_u_profile __pyx_string_tab[166]
-#define __pyx_n_u_publish __pyx_string_tab[167]
-#define __pyx_n_u_publish_one __pyx_string_tab[168]
-#define __pyx_n_u_rate __pyx_string_tab[169]
-#define __pyx_n_u_reason __pyx_string_tab[170]
-#define __pyx_n_u_rejected __pyx_string_tab[171]
-#define __pyx_n_u_render __pyx_string_tab[172]
-#define __pyx_n_u_render_headers __pyx_string_tab[173]
-#define __pyx_n_u_render_routing __pyx_string_tab[174]
-#define __pyx_n_u_repeat __pyx_string_tab[175]
-#define __pyx_n_u_return __pyx_string_tab[176]
-#define __pyx_n_u_routing __pyx_string_tab[177]
-#define __pyx_n_u_routing_key __pyx_string_tab[178]
-#define __pyx_n_u_self __pyx_string_tab[179]
-#define __pyx_n_u_send __pyx_string_tab[180]
-#define __pyx_n_u_sent __pyx_string_tab[181]
-#define __pyx_n_u_seq_2 __pyx_string_tab[182]
-#define __pyx_n_u_seq_by_key __pyx_string_tab[183]
-#define __pyx_n_u_sequence __pyx_string_tab[184]
-#define __pyx_n_u_setdefault __pyx_string_tab[185]
-#define __pyx_n_u_shape __pyx_string_tab[186]
-#define __pyx_n_u_size __pyx_string_tab[187]
-#define __pyx_n_u_spec __pyx_string_tab[188]
-#define __pyx_n_u_stage_end __pyx_string_tab[189]
-#define __pyx_n_u_stage_index __pyx_string_tab[190]
-#define __pyx_n_u_stages __pyx_string_tab[191]
-#define __pyx_n_u_start __pyx_string_tab[192]
-#define __pyx_n_u_static_payload __pyx_string_tab[193]
-#define __pyx_n_u_stop __pyx_string_tab[194]
-#define __pyx_n_u_stop_at __pyx_string_tab[195]
-#define __pyx_n_u_stopped __pyx_string_tab[196]
-#define __pyx_n_u_str __pyx_string_tab[197]
-#define __pyx_n_u_stream __pyx_string_tab[198]
-#define __pyx_n_u_tag __pyx_string_tab[199]
-#define __pyx_n_u_template_error __pyx_string_tab[200]
-#define __pyx_n_u_throw __pyx_string_tab[201]
-#define __pyx_n_u_to __pyx_string_tab[202]
-#define __pyx_n_u_ttl __pyx_string_tab[203]
-#define __pyx_n_u_typing __pyx_string_tab[204]
-#define __pyx_n_u_v __pyx_string_tab[205]
-#define __pyx_n_u_value __pyx_string_tab[206]
-#define __pyx_n_u_values __pyx_string_tab[207]
-#define __pyx_n_u_version __pyx_string_tab[208]
-#define __pyx_kp_b_iso88591__7 __pyx_string_tab[209]
-#define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[210]
-#define __pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd __pyx_string_tab[211]
-#define __pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1 __pyx_string_tab[212]
-#define __pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A __pyx_string_tab[213]
-#define __pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a __pyx_string_tab[214]
-#define __pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq __pyx_string_tab[215]
-#define __pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q __pyx_string_tab[216]
-#define __pyx_kp_b_iso88591_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[217]
-#define __pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv __pyx_string_tab[218]
-#define __pyx_kp_b_iso88591_0_zQR_8_G1_HA_HA_L_G2QfAQ_N_O3g __pyx_string_tab[219]
-#define __pyx_kp_b_iso88591_Yl_7J_q_y_q_d_c_D_F_A_4s_t4vWA __pyx_string_tab[220]
+#define __pyx_n_u_module __pyx_string_tab[58]
+#define __pyx_n_u_name_2 __pyx_string_tab[59]
+#define __pyx_n_u_new __pyx_string_tab[60]
+#define __pyx_n_u_pyx_checksum __pyx_string_tab[61]
+#define __pyx_n_u_pyx_result __pyx_string_tab[62]
+#define __pyx_n_u_pyx_state __pyx_string_tab[63]
+#define __pyx_n_u_pyx_type __pyx_string_tab[64]
+#define __pyx_n_u_pyx_unpickle_ProducerActor __pyx_string_tab[65]
+#define __pyx_n_u_qualname __pyx_string_tab[66]
+#define __pyx_n_u_reduce __pyx_string_tab[67]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[68]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[69]
+#define __pyx_n_u_set_name __pyx_string_tab[70]
+#define __pyx_n_u_setstate __pyx_string_tab[71]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[72]
+#define __pyx_n_u_test __pyx_string_tab[73]
+#define __pyx_n_u_arrive __pyx_string_tab[74]
+#define __pyx_n_u_burst __pyx_string_tab[75]
+#define __pyx_n_u_dict_2 __pyx_string_tab[76]
+#define __pyx_n_u_done __pyx_string_tab[77]
+#define __pyx_n_u_gap __pyx_string_tab[78]
+#define __pyx_n_u_has_template __pyx_string_tab[79]
+#define __pyx_n_u_has_template_locals_genexpr __pyx_string_tab[80]
+#define __pyx_n_u_i __pyx_string_tab[81]
+#define __pyx_n_u_inject_2 __pyx_string_tab[82]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[83]
+#define __pyx_n_u_once __pyx_string_tab[84]
+#define __pyx_n_u_rate_2 __pyx_string_tab[85]
+#define __pyx_n_u_a __pyx_string_tab[86]
+#define __pyx_n_u_arrival_2 __pyx_string_tab[87]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[88]
+#define __pyx_n_u_at __pyx_string_tab[89]
+#define __pyx_n_u_bool __pyx_string_tab[90]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[91]
+#define __pyx_n_u_close __pyx_string_tab[92]
+#define __pyx_n_u_compile_payload __pyx_string_tab[93]
+#define __pyx_n_u_count __pyx_string_tab[94]
+#define __pyx_n_u_ctx __pyx_string_tab[95]
+#define __pyx_n_u_dedup_id __pyx_string_tab[96]
+#define __pyx_n_u_dropped __pyx_string_tab[97]
+#define __pyx_n_u_emit __pyx_string_tab[98]
+#define __pyx_n_u_env __pyx_string_tab[99]
+#define __pyx_n_u_error __pyx_string_tab[100]
+#define __pyx_n_u_every __pyx_string_tab[101]
+#define __pyx_n_u_evtool_core_events __pyx_string_tab[102]
+#define __pyx_n_u_evtool_core_message __pyx_string_tab[103]
+#define __pyx_n_u_evtool_scenario __pyx_string_tab[104]
+#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[105]
+#define __pyx_n_u_evtool_sim_context __pyx_string_tab[106]
+#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[107]
+#define __pyx_n_u_evtool_sim_producer __pyx_string_tab[108]
+#define __pyx_n_u_evtool_sim_sampling __pyx_string_tab[109]
+#define __pyx_n_u_exc __pyx_string_tab[110]
+#define __pyx_n_u_expovariate __pyx_string_tab[111]
+#define __pyx_n_u_first __pyx_string_tab[112]
+#define __pyx_n_u_fixed __pyx_string_tab[113]
+#define __pyx_n_u_for __pyx_string_tab[114]
+#define __pyx_n_u_gap_2 __pyx_string_tab[115]
+#define __pyx_n_u_genexpr __pyx_string_tab[116]
+#define __pyx_n_u_get __pyx_string_tab[117]
+#define __pyx_n_u_global __pyx_string_tab[118]
+#define __pyx_n_u_headers __pyx_string_tab[119]
+#define __pyx_n_u_heappush __pyx_string_tab[120]
+#define __pyx_n_u_heapq __pyx_string_tab[121]
+#define __pyx_n_u_i_2 __pyx_string_tab[122]
+#define __pyx_n_u_id __pyx_string_tab[123]
+#define __pyx_n_u_inj __pyx_string_tab[124]
+#define __pyx_n_u_inject __pyx_string_tab[125]
+#define __pyx_n_u_instance __pyx_string_tab[126]
+#define __pyx_n_u_int __pyx_string_tab[127]
+#define __pyx_n_u_isinf __pyx_string_tab[128]
+#define __pyx_n_u_items __pyx_string_tab[129]
+#define __pyx_n_u_kernel __pyx_string_tab[130]
+#define __pyx_n_u_key_2 __pyx_string_tab[131]
+#define __pyx_n_u_load_end __pyx_string_tab[132]
+#define __pyx_n_u_m __pyx_string_tab[133]
+#define __pyx_n_u_math __pyx_string_tab[134]
+#define __pyx_n_u_message __pyx_string_tab[135]
+#define __pyx_n_u_message_id __pyx_string_tab[136]
+#define __pyx_n_u_mid __pyx_string_tab[137]
+#define __pyx_n_u_models __pyx_string_tab[138]
+#define __pyx_n_u_msg __pyx_string_tab[139]
+#define __pyx_n_u_msg_id __pyx_string_tab[140]
+#define __pyx_n_u_n __pyx_string_tab[141]
+#define __pyx_n_u_name __pyx_string_tab[142]
+#define __pyx_n_u_next __pyx_string_tab[143]
+#define __pyx_n_u_none __pyx_string_tab[144]
+#define __pyx_n_u_now __pyx_string_tab[145]
+#define __pyx_n_u_params __pyx_string_tab[146]
+#define __pyx_n_u_payload_2 __pyx_string_tab[147]
+#define __pyx_n_u_per_key __pyx_string_tab[148]
+#define __pyx_n_u_pick __pyx_string_tab[149]
+#define __pyx_n_u_poisson __pyx_string_tab[150]
+#define __pyx_n_u_pop __pyx_string_tab[151]
+#define __pyx_n_u_process __pyx_string_tab[152]
+#define __pyx_n_u_producer_2 __pyx_string_tab[153]
+#define __pyx_n_u_producer_dedup_id __pyx_string_tab[154]
+#define __pyx_n_u_profile __pyx_string_tab[155]
+#define __pyx_n_u_publish __pyx_string_tab[156]
+#define __pyx_n_u_publish_one __pyx_string_tab[157]
+#define __pyx_n_u_rate __pyx_string_tab[158]
+#define __pyx_n_u_reason __pyx_string_tab[159]
+#define __pyx_n_u_repeat __pyx_string_tab[160]
+#define __pyx_n_u_return __pyx_string_tab[161]
+#define __pyx_n_u_routing __pyx_string_tab[162]
+#define __pyx_n_u_routing_key __pyx_string_tab[163]
+#define __pyx_n_u_self __pyx_string_tab[164]
+#define __pyx_n_u_send __pyx_string_tab[165]
+#define __pyx_n_u_seq __pyx_string_tab[166]
+#define __pyx_n_u_seq_by_key __pyx_string_tab[167]
+#define __pyx_n_u_sequence __pyx_string_tab[168]
+#define __pyx_n_u_setdefault __pyx_string_tab[169]
+#define __pyx_n_u_shape __pyx_string_tab[170]
+#define __pyx_n_u_size __pyx_string_tab[171]
+#define __pyx_n_u_spec __pyx_string_tab[172]
+#define __pyx_n_u_stages __pyx_string_tab[173]
+#define __pyx_n_u_start __pyx_string_tab[174]
+#define __pyx_n_u_state __pyx_string_tab[175]
+#define __pyx_n_u_stop __pyx_string_tab[176]
+#define __pyx_n_u_stream __pyx_string_tab[177]
+#define __pyx_n_u_tag __pyx_string_tab[178]
+#define __pyx_n_u_template_error __pyx_string_tab[179]
+#define __pyx_n_u_throw __pyx_string_tab[180]
+#define __pyx_n_u_to __pyx_string_tab[181]
+#define __pyx_n_u_ttl __pyx_string_tab[182]
+#define __pyx_n_u_typing __pyx_string_tab[183]
+#define __pyx_n_u_update __pyx_string_tab[184]
+#define __pyx_n_u_use_setstate __pyx_string_tab[185]
+#define __pyx_n_u_v __pyx_string_tab[186]
+#define __pyx_n_u_value __pyx_string_tab[187]
+#define __pyx_n_u_values __pyx_string_tab[188]
+#define __pyx_n_u_version __pyx_string_tab[189]
+#define __pyx_kp_b_iso88591_1F __pyx_string_tab[190]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[191]
+#define __pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e __pyx_string_tab[192]
+#define __pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[193]
+#define __pyx_kp_b_iso88591__7 __pyx_string_tab[194]
+#define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[195]
+#define __pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd __pyx_string_tab[196]
+#define __pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1 __pyx_string_tab[197]
+#define __pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A __pyx_string_tab[198]
+#define __pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a __pyx_string_tab[199]
+#define __pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq __pyx_string_tab[200]
+#define __pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q __pyx_string_tab[201]
+#define __pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv __pyx_string_tab[202]
+#define __pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA __pyx_string_tab[203]
 #define __pyx_float_0_0 __pyx_number_tab[0]
 #define __pyx_int_0 __pyx_number_tab[1]
 #define __pyx_int_neg_1 __pyx_number_tab[2]
 #define __pyx_int_1 __pyx_number_tab[3]
-#define __pyx_int_1000000000 __pyx_number_tab[4]
+#define __pyx_int_3812193 __pyx_number_tab[4]
+#define __pyx_int_1000000000 __pyx_number_tab[5]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -3435,6 +3734,12 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   #if CYTHON_PEP489_MULTI_PHASE_INIT
   __Pyx_State_RemoveModule(NULL);
   #endif
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_7message_DeathRecord);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_7message_Message);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_7context_ActorContext);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_6kernel_Kernel);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_8producer_ProducerActor);
+  Py_CLEAR(clear_module_state->__pyx_type_6evtool_3sim_8producer_ProducerActor);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
   Py_CLEAR(clear_module_state->__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr);
@@ -3442,10 +3747,10 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
-  for (int i=0; i<4; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
-  for (int i=0; i<13; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<221; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
-  for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
+  for (int i=0; i<3; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
+  for (int i=0; i<15; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<204; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<6; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -3471,6 +3776,12 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   __Pyx_VISIT_CONST(traverse_module_state->__pyx_empty_tuple);
   __Pyx_VISIT_CONST(traverse_module_state->__pyx_empty_bytes);
   __Pyx_VISIT_CONST(traverse_module_state->__pyx_empty_unicode);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_7message_DeathRecord);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_7message_Message);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_7context_ActorContext);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_6kernel_Kernel);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_8producer_ProducerActor);
+  Py_VISIT(traverse_module_state->__pyx_type_6evtool_3sim_8producer_ProducerActor);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
   Py_VISIT(traverse_module_state->__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr);
@@ -3478,10 +3789,10 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
-  for (int i=0; i<4; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
-  for (int i=0; i<13; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<221; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
-  for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
+  for (int i=0; i<3; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
+  for (int i=0; i<15; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<204; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<6; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -3498,7 +3809,7 @@ return 0;
 #endif
 /* #### Code section: module_code ### */
 
-/* "evtool/sim/producer.py":25
+/* "evtool/sim/producer.py":28
  *     """A producer from the scenario, run by the engine."""
  * 
  *     def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,             # <<<<<<<<<<<<<<
@@ -3507,130 +3818,124 @@ return 0;
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__(PyObject *__pyx_self, 
-#if CYTHON_VECTORCALL
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL_TPNEW
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 PyDoc_STRVAR(__pyx_doc_6evtool_3sim_8producer_13ProducerActor___init__, "One instance of producer `name`; instances after the first pass `first`, whose sequences they share.\n\n        Instance 0 keeps the producer\047s own streams and ids (`NAME-n`), so a scenario without `instances`\n        runs exactly as before; instance i > 0 draws from `producer:NAME#i/...` and publishes `NAME#i-n`.\n        ");
-static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_1__init__ = {"__init__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8producer_13ProducerActor___init__};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__(PyObject *__pyx_self, 
-#if CYTHON_VECTORCALL
+#if CYTHON_UPDATE_DESCRIPTOR_DOC
+struct wrapperbase __pyx_wrapperbase_6evtool_3sim_8producer_13ProducerActor___init__;
+#endif
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL_TPNEW
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   PyObject *__pyx_v_ctx = 0;
   PyObject *__pyx_v_name = 0;
   PyObject *__pyx_v_spec = 0;
   PyObject *__pyx_v_instance = 0;
   PyObject *__pyx_v_first = 0;
-  #if !CYTHON_VECTORCALL
+  #if !CYTHON_VECTORCALL_TPNEW
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[6] = {0,0,0,0,0,0};
+  PyObject* values[5] = {0,0,0,0,0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
-  PyObject *__pyx_r = 0;
+  int __pyx_r;
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("__init__ (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
+  #if !CYTHON_VECTORCALL_TPNEW
   #if CYTHON_ASSUME_SAFE_SIZE
   __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
   #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return -1;
   #endif
   #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL_TPNEW(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_ctx,&__pyx_mstate_global->__pyx_n_u_name,&__pyx_mstate_global->__pyx_n_u_spec,&__pyx_mstate_global->__pyx_n_u_instance,&__pyx_mstate_global->__pyx_n_u_first,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 25, __pyx_L3_error)
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_ctx,&__pyx_mstate_global->__pyx_n_u_name,&__pyx_mstate_global->__pyx_n_u_spec,&__pyx_mstate_global->__pyx_n_u_instance,&__pyx_mstate_global->__pyx_n_u_first,0};
+    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 28, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
-        case  6:
-        values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 25, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  5:
-        values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[4] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 4);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 28, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
-        values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[3] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 3);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 28, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[2] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 2);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 28, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 28, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 28, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 25, __pyx_L3_error)
-      if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_int_0)));
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(0, 28, __pyx_L3_error)
+      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)__pyx_mstate_global->__pyx_int_0));
 
-      /* "evtool/sim/producer.py":26
+      /* "evtool/sim/producer.py":29
  * 
  *     def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,
  *                  first: ProducerActor | None = None) -> None:             # <<<<<<<<<<<<<<
  *         """One instance of producer `name`; instances after the first pass `first`, whose sequences they share.
  * 
 */
-      if (!values[5]) values[5] = __Pyx_NewRef(((PyObject *)Py_None));
-      for (Py_ssize_t i = __pyx_nargs; i < 4; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 0, 4, 6, i); __PYX_ERR(0, 25, __pyx_L3_error) }
+      if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
+      for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 0, 3, 5, i); __PYX_ERR(0, 28, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
-        case  6:
-        values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 25, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  5:
-        values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[4] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 4);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 28, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
-        values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 25, __pyx_L3_error)
-        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 25, __pyx_L3_error)
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 25, __pyx_L3_error)
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 25, __pyx_L3_error)
+        values[3] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 3);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 28, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  3:
+        values[2] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 2);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 28, __pyx_L3_error)
+        values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 28, __pyx_L3_error)
+        values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 28, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
-      if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_int_0)));
-      if (!values[5]) values[5] = __Pyx_NewRef(((PyObject *)Py_None));
+      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)__pyx_mstate_global->__pyx_int_0));
+      if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
     }
-    __pyx_v_self = values[0];
-    __pyx_v_ctx = values[1];
-    __pyx_v_name = values[2];
-    __pyx_v_spec = values[3];
-    __pyx_v_instance = values[4];
-    __pyx_v_first = values[5];
+    __pyx_v_ctx = values[0];
+    __pyx_v_name = values[1];
+    __pyx_v_spec = values[2];
+    __pyx_v_instance = values[3];
+    __pyx_v_first = values[4];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__init__", 0, 4, 6, __pyx_nargs); __PYX_ERR(0, 25, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__init__", 0, 3, 5, __pyx_nargs); __PYX_ERR(0, 28, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -3639,11 +3944,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.__init__", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __Pyx_RefNannyFinishContext();
-  return NULL;
+  return -1;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(__pyx_self, __pyx_v_self, __pyx_v_ctx, __pyx_v_name, __pyx_v_spec, __pyx_v_instance, __pyx_v_first);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v_ctx, __pyx_v_name, __pyx_v_spec, __pyx_v_instance, __pyx_v_first);
 
-  /* "evtool/sim/producer.py":25
+  /* "evtool/sim/producer.py":28
  *     """A producer from the scenario, run by the engine."""
  * 
  *     def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,             # <<<<<<<<<<<<<<
@@ -3659,10 +3964,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_ctx, PyObject *__pyx_v_name, PyObject *__pyx_v_spec, PyObject *__pyx_v_instance, PyObject *__pyx_v_first) {
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_ctx, PyObject *__pyx_v_name, PyObject *__pyx_v_spec, PyObject *__pyx_v_instance, PyObject *__pyx_v_first) {
   PyObject *__pyx_v_label = NULL;
   PyObject *__pyx_v_arrival = NULL;
-  PyObject *__pyx_r = NULL;
+  int __pyx_r;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
   int __pyx_t_2;
@@ -3682,57 +3987,69 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__init__", 0);
 
-  /* "evtool/sim/producer.py":32
+  /* "evtool/sim/producer.py":35
  *         runs exactly as before; instance i > 0 draws from `producer:NAME#i/...` and publishes `NAME#i-n`.
  *         """
  *         self.ctx = ctx             # <<<<<<<<<<<<<<
  *         self.name = name
  *         self.spec = spec
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx, __pyx_v_ctx) < (0)) __PYX_ERR(0, 32, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_v_ctx);
+  __Pyx_GIVEREF(__pyx_v_ctx);
+  __Pyx_GOTREF(__pyx_v_self->ctx);
+  __Pyx_DECREF_SET(__pyx_v_self->ctx, __pyx_v_ctx);
 
-  /* "evtool/sim/producer.py":33
+  /* "evtool/sim/producer.py":36
  *         """
  *         self.ctx = ctx
  *         self.name = name             # <<<<<<<<<<<<<<
  *         self.spec = spec
  *         self.instance = instance
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name, __pyx_v_name) < (0)) __PYX_ERR(0, 33, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_v_name);
+  __Pyx_GIVEREF(__pyx_v_name);
+  __Pyx_GOTREF(__pyx_v_self->name);
+  __Pyx_DECREF_SET(__pyx_v_self->name, __pyx_v_name);
 
-  /* "evtool/sim/producer.py":34
+  /* "evtool/sim/producer.py":37
  *         self.ctx = ctx
  *         self.name = name
  *         self.spec = spec             # <<<<<<<<<<<<<<
  *         self.instance = instance
  *         label = name if instance == 0 else f"{name}#{instance}"
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec, __pyx_v_spec) < (0)) __PYX_ERR(0, 34, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_v_spec);
+  __Pyx_GIVEREF(__pyx_v_spec);
+  __Pyx_GOTREF(__pyx_v_self->spec);
+  __Pyx_DECREF_SET(__pyx_v_self->spec, __pyx_v_spec);
 
-  /* "evtool/sim/producer.py":35
+  /* "evtool/sim/producer.py":38
  *         self.name = name
  *         self.spec = spec
  *         self.instance = instance             # <<<<<<<<<<<<<<
  *         label = name if instance == 0 else f"{name}#{instance}"
  *         self._id_prefix = label
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_instance) < (0)) __PYX_ERR(0, 35, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_v_instance);
+  __Pyx_GIVEREF(__pyx_v_instance);
+  __Pyx_GOTREF(__pyx_v_self->instance);
+  __Pyx_DECREF_SET(__pyx_v_self->instance, __pyx_v_instance);
 
-  /* "evtool/sim/producer.py":36
+  /* "evtool/sim/producer.py":39
  *         self.spec = spec
  *         self.instance = instance
  *         label = name if instance == 0 else f"{name}#{instance}"             # <<<<<<<<<<<<<<
  *         self._id_prefix = label
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
 */
-  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 36, __pyx_L1_error)
+  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 39, __pyx_L1_error)
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_v_name);
     __pyx_t_1 = __pyx_v_name;
   } else {
-    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_name, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 36, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_name, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 39, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_instance, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 36, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_instance, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 39, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_5[0] = __pyx_t_3;
     __pyx_t_5[1] = __pyx_mstate_global->__pyx_kp_u_;
@@ -3746,7 +4063,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_5[2]);
     #endif
     __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 36, __pyx_L1_error)
+    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 39, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
@@ -3757,16 +4074,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   __pyx_v_label = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":37
+  /* "evtool/sim/producer.py":40
  *         self.instance = instance
  *         label = name if instance == 0 else f"{name}#{instance}"
  *         self._id_prefix = label             # <<<<<<<<<<<<<<
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
  *         self.key_rng = ctx.stream(f"producer:{label}/key")
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_id_prefix, __pyx_v_label) < (0)) __PYX_ERR(0, 37, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_v_label);
+  __Pyx_GIVEREF(__pyx_v_label);
+  __Pyx_GOTREF(__pyx_v_self->_id_prefix);
+  __Pyx_DECREF_SET(__pyx_v_self->_id_prefix, __pyx_v_label);
 
-  /* "evtool/sim/producer.py":38
+  /* "evtool/sim/producer.py":41
  *         label = name if instance == 0 else f"{name}#{instance}"
  *         self._id_prefix = label
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")             # <<<<<<<<<<<<<<
@@ -3775,7 +4095,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
   __pyx_t_8 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_8);
-  __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 38, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 41, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_5[0] = __pyx_mstate_global->__pyx_kp_u_producer;
   __pyx_t_5[1] = __pyx_t_4;
@@ -3789,7 +4109,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[1]);
   #endif
   __pyx_t_3 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-  if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 38, __pyx_L1_error)
+  if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 41, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_9 = 0;
@@ -3798,13 +4118,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stream, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 38, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 41, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrival_rng, __pyx_t_1) < (0)) __PYX_ERR(0, 38, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->arrival_rng);
+  __Pyx_DECREF_SET(__pyx_v_self->arrival_rng, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":39
+  /* "evtool/sim/producer.py":42
  *         self._id_prefix = label
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
  *         self.key_rng = ctx.stream(f"producer:{label}/key")             # <<<<<<<<<<<<<<
@@ -3813,7 +4135,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
   __pyx_t_3 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_8 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 39, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 42, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_5[0] = __pyx_mstate_global->__pyx_kp_u_producer;
   __pyx_t_5[1] = __pyx_t_8;
@@ -3827,7 +4149,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[1]);
   #endif
   __pyx_t_4 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-  if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 39, __pyx_L1_error)
+  if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 42, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   __pyx_t_9 = 0;
@@ -3836,13 +4158,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stream, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 39, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 42, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_key_rng, __pyx_t_1) < (0)) __PYX_ERR(0, 39, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->key_rng);
+  __Pyx_DECREF_SET(__pyx_v_self->key_rng, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":40
+  /* "evtool/sim/producer.py":43
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
  *         self.key_rng = ctx.stream(f"producer:{label}/key")
  *         self.payload_rng = ctx.stream(f"producer:{label}/payload")             # <<<<<<<<<<<<<<
@@ -3851,7 +4175,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
   __pyx_t_4 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_4);
-  __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 40, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_5[0] = __pyx_mstate_global->__pyx_kp_u_producer;
   __pyx_t_5[1] = __pyx_t_3;
@@ -3865,7 +4189,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[1]);
   #endif
   __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-  if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 40, __pyx_L1_error)
+  if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __pyx_t_9 = 0;
@@ -3874,28 +4198,30 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stream, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 40, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 43, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_rng, __pyx_t_1) < (0)) __PYX_ERR(0, 40, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->payload_rng);
+  __Pyx_DECREF_SET(__pyx_v_self->payload_rng, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":41
+  /* "evtool/sim/producer.py":44
  *         self.key_rng = ctx.stream(f"producer:{label}/key")
  *         self.payload_rng = ctx.stream(f"producer:{label}/payload")
  *         self.keys = KeyPicker(spec.key) if spec.key is not None else None             # <<<<<<<<<<<<<<
  *         self.render = compile_payload(spec.payload)
  *         self.static_payload = not _has_template(spec.payload)
 */
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 41, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 44, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_2 = (__pyx_t_8 != Py_None);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   if (__pyx_t_2) {
     __pyx_t_4 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_KeyPicker); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 41, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_KeyPicker); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 44, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 41, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 44, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -3915,7 +4241,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 41, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 44, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __pyx_t_1 = __pyx_t_8;
@@ -3925,10 +4251,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_1 = Py_None;
   }
 
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_keys, __pyx_t_1) < (0)) __PYX_ERR(0, 41, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->keys);
+  __Pyx_DECREF_SET(__pyx_v_self->keys, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":42
+  /* "evtool/sim/producer.py":45
  *         self.payload_rng = ctx.stream(f"producer:{label}/payload")
  *         self.keys = KeyPicker(spec.key) if spec.key is not None else None
  *         self.render = compile_payload(spec.payload)             # <<<<<<<<<<<<<<
@@ -3936,9 +4264,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None
 */
   __pyx_t_8 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 42, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 45, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 42, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 45, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __pyx_t_9 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -3958,13 +4286,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 42, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 45, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render, __pyx_t_1) < (0)) __PYX_ERR(0, 42, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->render);
+  __Pyx_DECREF_SET(__pyx_v_self->render, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":43
+  /* "evtool/sim/producer.py":46
  *         self.keys = KeyPicker(spec.key) if spec.key is not None else None
  *         self.render = compile_payload(spec.payload)
  *         self.static_payload = not _has_template(spec.payload)             # <<<<<<<<<<<<<<
@@ -3972,9 +4302,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
 */
   __pyx_t_3 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 46, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 46, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_9 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -3994,33 +4324,35 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 43, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 46, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 46, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_PyBool_FromLong((!__pyx_t_2)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyBool_FromLong((!__pyx_t_2)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 46, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
 
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_static_payload, __pyx_t_1) < (0)) __PYX_ERR(0, 43, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->static_payload);
+  __Pyx_DECREF_SET(__pyx_v_self->static_payload, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":44
+  /* "evtool/sim/producer.py":47
  *         self.render = compile_payload(spec.payload)
  *         self.static_payload = not _has_template(spec.payload)
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None             # <<<<<<<<<<<<<<
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
  *         self.sent = 0
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 47, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 47, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_2) {
     __pyx_t_8 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 44, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 47, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 44, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 47, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -4040,7 +4372,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 44, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 47, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
     __pyx_t_1 = __pyx_t_10;
@@ -4050,25 +4382,27 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_1 = Py_None;
   }
 
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render_headers, __pyx_t_1) < (0)) __PYX_ERR(0, 44, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->render_headers);
+  __Pyx_DECREF_SET(__pyx_v_self->render_headers, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":45
+  /* "evtool/sim/producer.py":48
  *         self.static_payload = not _has_template(spec.payload)
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None             # <<<<<<<<<<<<<<
  *         self.sent = 0
  *         self.rejected = 0
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 45, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 48, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 45, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 48, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_2) {
     __pyx_t_3 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 45, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 48, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 45, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 48, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -4088,7 +4422,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 45, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 48, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
     __pyx_t_1 = __pyx_t_10;
@@ -4098,28 +4432,36 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __pyx_t_1 = Py_None;
   }
 
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render_routing, __pyx_t_1) < (0)) __PYX_ERR(0, 45, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->render_routing);
+  __Pyx_DECREF_SET(__pyx_v_self->render_routing, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":46
+  /* "evtool/sim/producer.py":49
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
  *         self.sent = 0             # <<<<<<<<<<<<<<
  *         self.rejected = 0
  *         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GOTREF(__pyx_v_self->sent);
+  __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":47
+  /* "evtool/sim/producer.py":50
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
  *         self.sent = 0
  *         self.rejected = 0             # <<<<<<<<<<<<<<
  *         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GOTREF(__pyx_v_self->rejected);
+  __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":49
+  /* "evtool/sim/producer.py":52
  *         self.rejected = 0
  *         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}             # <<<<<<<<<<<<<<
@@ -4128,21 +4470,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
   __pyx_t_2 = (__pyx_v_first != Py_None);
   if (__pyx_t_2) {
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_first, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 49, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_first, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 52, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_1 = __pyx_t_10;
     __pyx_t_10 = 0;
   } else {
-    __pyx_t_10 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 49, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 52, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_1 = __pyx_t_10;
     __pyx_t_10 = 0;
   }
 
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seq_by_key, __pyx_t_1) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->seq_by_key);
+  __Pyx_DECREF_SET(__pyx_v_self->seq_by_key, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":50
+  /* "evtool/sim/producer.py":53
  *         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
  *         self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())             # <<<<<<<<<<<<<<
@@ -4156,15 +4500,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     PyObject *__pyx_callargs[2] = {__pyx_t_10, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_load_end, __pyx_callargs+__pyx_t_9, (1-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 50, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 50, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_2 = (__pyx_t_4 != Py_None);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_2) {
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 50, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
@@ -4176,14 +4520,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
       PyObject *__pyx_callargs[2] = {__pyx_t_8, NULL};
       __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_load_end, __pyx_callargs+__pyx_t_9, (1-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 50, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
   }
 
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_t_10, Py_LT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 50, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_t_10, Py_LT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 53, __pyx_L1_error)
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_t_1);
     __pyx_t_4 = __pyx_t_1;
@@ -4197,151 +4541,181 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   __pyx_t_1 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stop_at, __pyx_t_1) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->stop_at);
+  __Pyx_DECREF_SET(__pyx_v_self->stop_at, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":51
+  /* "evtool/sim/producer.py":54
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
  *         self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())
  *         self.stopped = False             # <<<<<<<<<<<<<<
  *         self.stage_index = 0
  *         self.stage_end = 0
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_False) < (0)) __PYX_ERR(0, 51, __pyx_L1_error)
+  __Pyx_INCREF(Py_False);
+  __Pyx_GIVEREF(Py_False);
+  __Pyx_GOTREF(__pyx_v_self->stopped);
+  __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_False);
 
-  /* "evtool/sim/producer.py":52
+  /* "evtool/sim/producer.py":55
  *         self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())
  *         self.stopped = False
  *         self.stage_index = 0             # <<<<<<<<<<<<<<
  *         self.stage_end = 0
  *         self.burst_left = 0
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GOTREF(__pyx_v_self->stage_index);
+  __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":53
+  /* "evtool/sim/producer.py":56
  *         self.stopped = False
  *         self.stage_index = 0
  *         self.stage_end = 0             # <<<<<<<<<<<<<<
  *         self.burst_left = 0
  *         # The spec's fields read per message, copied to plain attributes: a pydantic model's attribute
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_end, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 53, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GOTREF(__pyx_v_self->stage_end);
+  __Pyx_DECREF_SET(__pyx_v_self->stage_end, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":54
+  /* "evtool/sim/producer.py":57
  *         self.stage_index = 0
  *         self.stage_end = 0
  *         self.burst_left = 0             # <<<<<<<<<<<<<<
  *         # The spec's fields read per message, copied to plain attributes: a pydantic model's attribute
  *         # read goes through its __getattr__ hook and costs several times a plain one.
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_burst_left, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 54, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
+  __Pyx_GOTREF(__pyx_v_self->burst_left);
+  __Pyx_DECREF_SET(__pyx_v_self->burst_left, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":57
+  /* "evtool/sim/producer.py":60
  *         # The spec's fields read per message, copied to plain attributes: a pydantic model's attribute
  *         # read goes through its __getattr__ hook and costs several times a plain one.
  *         self._to = spec.to             # <<<<<<<<<<<<<<
  *         self._count = spec.count
  *         self._sequence = spec.sequence
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 57, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 60, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_to_2, __pyx_t_1) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_to);
+  __Pyx_DECREF_SET(__pyx_v_self->_to, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":58
+  /* "evtool/sim/producer.py":61
  *         # read goes through its __getattr__ hook and costs several times a plain one.
  *         self._to = spec.to
  *         self._count = spec.count             # <<<<<<<<<<<<<<
  *         self._sequence = spec.sequence
  *         self._type = spec.message
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 58, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 61, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_count_2, __pyx_t_1) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_count);
+  __Pyx_DECREF_SET(__pyx_v_self->_count, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":59
+  /* "evtool/sim/producer.py":62
  *         self._to = spec.to
  *         self._count = spec.count
  *         self._sequence = spec.sequence             # <<<<<<<<<<<<<<
  *         self._type = spec.message
  *         self._version = spec.version
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_sequence); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 59, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_sequence); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 62, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sequence_2, __pyx_t_1) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_sequence);
+  __Pyx_DECREF_SET(__pyx_v_self->_sequence, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":60
+  /* "evtool/sim/producer.py":63
  *         self._count = spec.count
  *         self._sequence = spec.sequence
  *         self._type = spec.message             # <<<<<<<<<<<<<<
  *         self._version = spec.version
  *         self._tag = spec.tag
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_message); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 60, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_message); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 63, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_type, __pyx_t_1) < (0)) __PYX_ERR(0, 60, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_type);
+  __Pyx_DECREF_SET(__pyx_v_self->_type, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":61
+  /* "evtool/sim/producer.py":64
  *         self._sequence = spec.sequence
  *         self._type = spec.message
  *         self._version = spec.version             # <<<<<<<<<<<<<<
  *         self._tag = spec.tag
  *         self._payload = spec.payload
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_version); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 61, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_version); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 64, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_version_2, __pyx_t_1) < (0)) __PYX_ERR(0, 61, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_version);
+  __Pyx_DECREF_SET(__pyx_v_self->_version, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":62
+  /* "evtool/sim/producer.py":65
  *         self._type = spec.message
  *         self._version = spec.version
  *         self._tag = spec.tag             # <<<<<<<<<<<<<<
  *         self._payload = spec.payload
  *         self._ttl = spec.ttl
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 62, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 65, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_tag_2, __pyx_t_1) < (0)) __PYX_ERR(0, 62, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_tag);
+  __Pyx_DECREF_SET(__pyx_v_self->_tag, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":63
+  /* "evtool/sim/producer.py":66
  *         self._version = spec.version
  *         self._tag = spec.tag
  *         self._payload = spec.payload             # <<<<<<<<<<<<<<
  *         self._ttl = spec.ttl
  *         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 63, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 66, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_3, __pyx_t_1) < (0)) __PYX_ERR(0, 63, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_payload);
+  __Pyx_DECREF_SET(__pyx_v_self->_payload, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":64
+  /* "evtool/sim/producer.py":67
  *         self._tag = spec.tag
  *         self._payload = spec.payload
  *         self._ttl = spec.ttl             # <<<<<<<<<<<<<<
  *         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
  *         # the producer's own choice, else what the profile's client does by default.
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 67, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ttl_2, __pyx_t_1) < (0)) __PYX_ERR(0, 64, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_ttl);
+  __Pyx_DECREF_SET(__pyx_v_self->_ttl, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":67
+  /* "evtool/sim/producer.py":70
  *         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
  *         # the producer's own choice, else what the profile's client does by default.
  *         self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"             # <<<<<<<<<<<<<<
  *         self._publish = ctx.publish
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_dedup_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_dedup_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 70, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 70, __pyx_L1_error)
   if (!__pyx_t_2) {
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   } else {
@@ -4350,240 +4724,241 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L3_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_profile); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_profile); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 70, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_producer_dedup_id); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_producer_dedup_id); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 70, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __Pyx_INCREF(__pyx_t_10);
   __pyx_t_1 = __pyx_t_10;
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __pyx_L3_bool_binop_done:;
-  __pyx_t_10 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_message_id, Py_EQ); __Pyx_XGOTREF(__pyx_t_10); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_message_id, Py_EQ); __Pyx_XGOTREF(__pyx_t_10); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 70, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dedup, __pyx_t_10) < (0)) __PYX_ERR(0, 67, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __Pyx_GIVEREF(__pyx_t_10);
+  __Pyx_GOTREF(__pyx_v_self->_dedup);
+  __Pyx_DECREF_SET(__pyx_v_self->_dedup, __pyx_t_10);
+  __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":68
+  /* "evtool/sim/producer.py":71
  *         # the producer's own choice, else what the profile's client does by default.
  *         self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"
  *         self._publish = ctx.publish             # <<<<<<<<<<<<<<
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_publish); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 68, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_publish); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 71, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_publish_2, __pyx_t_10) < (0)) __PYX_ERR(0, 68, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __Pyx_GIVEREF(__pyx_t_10);
+  __Pyx_GOTREF(__pyx_v_self->_publish);
+  __Pyx_DECREF_SET(__pyx_v_self->_publish, __pyx_t_10);
+  __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":71
+  /* "evtool/sim/producer.py":74
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None             # <<<<<<<<<<<<<<
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)Py_TYPE(__pyx_v_self)), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 71, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 74, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ProducerActor); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_2 = (__pyx_t_1 == __pyx_t_8);
+  __pyx_t_2 = (__pyx_t_1 == __pyx_t_4);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_2) {
 
   } else {
-    __pyx_t_8 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_10 = __pyx_t_8;
-    __pyx_t_8 = 0;
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_10 = __pyx_t_4;
+    __pyx_t_4 = 0;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_keys); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_2 = (__pyx_t_8 == Py_None);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __pyx_t_2 = (__pyx_v_self->keys == Py_None);
   if (__pyx_t_2) {
 
   } else {
-    __pyx_t_8 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_10 = __pyx_t_8;
-    __pyx_t_8 = 0;
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_10 = __pyx_t_4;
+    __pyx_t_4 = 0;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_static_payload); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 71, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 74, __pyx_L1_error)
   if (__pyx_t_2) {
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   } else {
-    __Pyx_INCREF(__pyx_t_8);
-    __pyx_t_10 = __pyx_t_8;
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_INCREF(__pyx_v_self->static_payload);
+    __pyx_t_10 = __pyx_v_self->static_payload;
     goto __pyx_L5_bool_binop_done;
   }
 
-  /* "evtool/sim/producer.py":72
+  /* "evtool/sim/producer.py":75
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
  *                         and self.render_routing is None and self._sequence == "none")             # <<<<<<<<<<<<<<
  *         arrival = spec.arrival
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
 */
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render_headers); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_2 = (__pyx_v_self->render_headers == Py_None);
+  if (__pyx_t_2) {
 
-  /* "evtool/sim/producer.py":71
+  } else {
+
+    /* "evtool/sim/producer.py":74
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None             # <<<<<<<<<<<<<<
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival
 */
-  __pyx_t_2 = (__pyx_t_8 == Py_None);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__pyx_t_2) {
-
-  } else {
-    __pyx_t_8 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 71, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_10 = __pyx_t_8;
-    __pyx_t_8 = 0;
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_10 = __pyx_t_4;
+    __pyx_t_4 = 0;
 
     goto __pyx_L5_bool_binop_done;
   }
 
-  /* "evtool/sim/producer.py":72
+  /* "evtool/sim/producer.py":75
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
  *                         and self.render_routing is None and self._sequence == "none")             # <<<<<<<<<<<<<<
  *         arrival = spec.arrival
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
 */
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render_routing); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 72, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_2 = (__pyx_t_8 == Py_None);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __pyx_t_2 = (__pyx_v_self->render_routing == Py_None);
   if (__pyx_t_2) {
 
   } else {
-    __pyx_t_8 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 72, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_10 = __pyx_t_8;
-    __pyx_t_8 = 0;
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_10 = __pyx_t_4;
+    __pyx_t_4 = 0;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sequence_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 72, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_1 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_none, Py_EQ); __Pyx_XGOTREF(__pyx_t_1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 72, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_10 = __pyx_t_1;
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_4 = __Pyx_PyObject_CompareEq_object_str(__pyx_v_self->_sequence, __pyx_mstate_global->__pyx_n_u_none, Py_EQ); __Pyx_XGOTREF(__pyx_t_4); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_t_4);
+  __pyx_t_10 = __pyx_t_4;
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_L5_bool_binop_done:;
 
-  /* "evtool/sim/producer.py":71
+  /* "evtool/sim/producer.py":74
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None             # <<<<<<<<<<<<<<
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_simple, __pyx_t_10) < (0)) __PYX_ERR(0, 71, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __Pyx_GIVEREF(__pyx_t_10);
+  __Pyx_GOTREF(__pyx_v_self->_simple);
+  __Pyx_DECREF_SET(__pyx_v_self->_simple, __pyx_t_10);
+  __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":73
+  /* "evtool/sim/producer.py":76
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival             # <<<<<<<<<<<<<<
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
  *         self._fixed: tuple[float, str] | None = (
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 73, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 76, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __pyx_v_arrival = __pyx_t_10;
   __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":76
+  /* "evtool/sim/producer.py":79
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
  *         self._fixed: tuple[float, str] | None = (
  *             (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)             # <<<<<<<<<<<<<<
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 76, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 79, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PoissonArrival); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 79, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 76, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_PoissonArrival); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 76, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_4 = __Pyx_PyNumber_Or_object_object(__pyx_t_1, __pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_PyNumber_Or_object_object(__pyx_t_8, __pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 76, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_4); 
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_1); 
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 76, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 76, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_8 = PyTuple_New(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 76, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 79, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 76, __pyx_L1_error);
+    __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 79, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
     __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 1, __pyx_t_4) != (0)) __PYX_ERR(0, 76, __pyx_L1_error);
-    __pyx_t_1 = 0;
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 79, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_8);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 79, __pyx_L1_error);
     __pyx_t_4 = 0;
-    __pyx_t_10 = __pyx_t_8;
     __pyx_t_8 = 0;
+    __pyx_t_10 = __pyx_t_1;
+    __pyx_t_1 = 0;
   } else {
     __Pyx_INCREF(Py_None);
     __pyx_t_10 = Py_None;
   }
 
 
-  /* "evtool/sim/producer.py":75
+  /* "evtool/sim/producer.py":78
  *         arrival = spec.arrival
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
  *         self._fixed: tuple[float, str] | None = (             # <<<<<<<<<<<<<<
  *             (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed, __pyx_t_10) < (0)) __PYX_ERR(0, 75, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __Pyx_GIVEREF(__pyx_t_10);
+  __Pyx_GOTREF(__pyx_v_self->_fixed);
+  __Pyx_DECREF_SET(__pyx_v_self->_fixed, __pyx_t_10);
+  __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":78
+  /* "evtool/sim/producer.py":81
  *             (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None             # <<<<<<<<<<<<<<
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
  *                 and not math.isinf(self._fixed[0]):
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_constant_gap, Py_None) < (0)) __PYX_ERR(0, 78, __pyx_L1_error)
+  __Pyx_INCREF(Py_None);
+  __Pyx_GIVEREF(Py_None);
+  __Pyx_GOTREF(__pyx_v_self->_constant_gap);
+  __Pyx_DECREF_SET(__pyx_v_self->_constant_gap, Py_None);
 
-  /* "evtool/sim/producer.py":79
+  /* "evtool/sim/producer.py":82
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
  *                 and not math.isinf(self._fixed[0]):
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __pyx_t_11 = (__pyx_v_self->_fixed != Py_None);
+  if (__pyx_t_11) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_11;
+
+    goto __pyx_L12_bool_binop_done;
+  }
+  __pyx_t_10 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 82, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_11 = (__pyx_t_10 != Py_None);
+  __pyx_t_11 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_poisson, Py_NE); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 82, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_11) {
 
@@ -4593,43 +4968,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 
     goto __pyx_L12_bool_binop_done;
   }
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 79, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_8 = __Pyx_GetItemInt(__pyx_t_10, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 79, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  __pyx_t_11 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_poisson, Py_NE); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 79, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__pyx_t_11) {
 
-  } else {
-
-    __pyx_t_2 = __pyx_t_11;
-
-    goto __pyx_L12_bool_binop_done;
-  }
-
-  /* "evtool/sim/producer.py":80
+  /* "evtool/sim/producer.py":83
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
  *                 and not math.isinf(self._fixed[0]):             # <<<<<<<<<<<<<<
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
 */
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 79, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_8);
-
-  /* "evtool/sim/producer.py":79
- *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
- *         self._constant_gap: int | None = None
- *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
- *                 and not math.isinf(self._fixed[0]):
- *             self._constant_gap = max(1, int(NS / self._fixed[0]))
-*/
-  __pyx_t_10 = __Pyx_GetItemInt(__pyx_t_8, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 82, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __pyx_t_11 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_t_10, __pyx_mstate_global->__pyx_int_0, Py_GT); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 79, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_t_10, __pyx_mstate_global->__pyx_int_0, Py_GT); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 82, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_11) {
 
@@ -4639,47 +4988,36 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 
     goto __pyx_L12_bool_binop_done;
   }
-
-  /* "evtool/sim/producer.py":80
- *         self._constant_gap: int | None = None
- *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
- *                 and not math.isinf(self._fixed[0]):             # <<<<<<<<<<<<<<
- *             self._constant_gap = max(1, int(NS / self._fixed[0]))
- * 
-*/
-  __pyx_t_8 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 80, __pyx_L1_error)
+  __pyx_t_1 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 83, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 80, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 80, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_3 = __Pyx_GetItemInt(__pyx_t_4, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 80, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+  __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_9 = 1;
   #if CYTHON_UNPACK_METHODS
-  if (unlikely(PyMethod_Check(__pyx_t_1))) {
-    __pyx_t_8 = PyMethod_GET_SELF(__pyx_t_1);
-    assert(__pyx_t_8);
-    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_1);
-    __Pyx_INCREF(__pyx_t_8);
+  if (unlikely(PyMethod_Check(__pyx_t_4))) {
+    __pyx_t_1 = PyMethod_GET_SELF(__pyx_t_4);
+    assert(__pyx_t_1);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
+    __Pyx_INCREF(__pyx_t_1);
     __Pyx_INCREF(__pyx__function);
-    __Pyx_DECREF_SET(__pyx_t_1, __pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
     __pyx_t_9 = 0;
   }
   #endif
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_8, __pyx_t_3};
-    __pyx_t_10 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_1, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 80, __pyx_L1_error)
+    PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_8};
+    __pyx_t_10 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 83, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
   }
-  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 80, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __pyx_t_12 = (!__pyx_t_11);
 
@@ -4689,7 +5027,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 
   __pyx_L12_bool_binop_done:;
 
-  /* "evtool/sim/producer.py":79
+  /* "evtool/sim/producer.py":82
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
@@ -4699,52 +5037,51 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":81
+    /* "evtool/sim/producer.py":84
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
  *                 and not math.isinf(self._fixed[0]):
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))             # <<<<<<<<<<<<<<
  * 
  *     def start(self) -> None:
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 81, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 81, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 81, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyNumber_Divide(__pyx_t_10, __pyx_t_3); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 81, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_4 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_8 = __Pyx_PyNumber_Divide(__pyx_t_10, __pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyNumber_Int(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 81, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
     __pyx_t_13 = 1;
-    __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 81, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_3, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 81, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 84, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     if (__pyx_t_2) {
-      __Pyx_INCREF(__pyx_t_3);
-      __pyx_t_1 = __pyx_t_3;
+      __Pyx_INCREF(__pyx_t_4);
+      __pyx_t_8 = __pyx_t_4;
     } else {
-      __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 81, __pyx_L1_error)
+      __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
-      if (__Pyx_PyInt_FromNumber(&__pyx_t_10, NULL, 0) < (0)) __PYX_ERR(0, 81, __pyx_L1_error)
-      __pyx_t_1 = __pyx_t_10;
+      if (__Pyx_PyInt_FromNumber(&__pyx_t_10, NULL, 0) < (0)) __PYX_ERR(0, 84, __pyx_L1_error)
+      __pyx_t_8 = __pyx_t_10;
       __pyx_t_10 = 0;
     }
 
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = __pyx_t_1;
-    __Pyx_INCREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_constant_gap, __pyx_t_3) < (0)) __PYX_ERR(0, 81, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __pyx_t_4 = __pyx_t_8;
+    __Pyx_INCREF(__pyx_t_4);
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_GIVEREF(__pyx_t_4);
+    __Pyx_GOTREF(__pyx_v_self->_constant_gap);
+    __Pyx_DECREF_SET(__pyx_v_self->_constant_gap, __pyx_t_4);
+    __pyx_t_4 = 0;
 
-    /* "evtool/sim/producer.py":79
+    /* "evtool/sim/producer.py":82
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
@@ -4753,7 +5090,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
   }
 
-  /* "evtool/sim/producer.py":25
+  /* "evtool/sim/producer.py":28
  *     """A producer from the scenario, run by the engine."""
  * 
  *     def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,             # <<<<<<<<<<<<<<
@@ -4762,7 +5099,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
 
   /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+  __pyx_r = 0;
   goto __pyx_L0;
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
@@ -4771,16 +5108,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
   __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.__init__", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
+  __pyx_r = -1;
   __pyx_L0:;
   __Pyx_XDECREF(__pyx_v_label);
   __Pyx_XDECREF(__pyx_v_arrival);
-  __Pyx_XGIVEREF(__pyx_r);
+
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":83
+/* "evtool/sim/producer.py":86
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
  *     def start(self) -> None:             # <<<<<<<<<<<<<<
@@ -4789,7 +5126,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(CYTHON
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3start(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3start(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -4798,22 +5135,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 ); /*proto*/
 PyDoc_STRVAR(__pyx_doc_6evtool_3sim_8producer_13ProducerActor_2start, "Schedule the first arrival and every injected message.");
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_3start = {"start", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3start, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8producer_13ProducerActor_2start};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3start(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3start(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[1] = {0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
   PyObject *__pyx_r = 0;
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("start (wrapper)", 0);
@@ -4825,56 +5157,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 83, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 83, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "start", 0) < (0)) __PYX_ERR(0, 83, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("start", 1, 1, 1, i); __PYX_ERR(0, 83, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 1)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 83, __pyx_L3_error)
-    }
-    __pyx_v_self = values[0];
-  }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("start", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 83, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.start", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(__pyx_self, __pyx_v_self);
+  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("start", 1, 0, 0, __pyx_nargs); return NULL; }
+  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+  if (unlikely(__pyx_kwds_len < 0)) return NULL;
+  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("start", __pyx_kwds); return NULL;}
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
 
   /* function exit code */
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
   PyObject *__pyx_v_ctx = NULL;
   PyObject *__pyx_v_spec = NULL;
   PyObject *__pyx_v_inj = NULL;
@@ -4883,8 +5177,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  int __pyx_t_3;
+  int __pyx_t_2;
+  PyObject *__pyx_t_3 = NULL;
   Py_ssize_t __pyx_t_4;
   PyObject *(*__pyx_t_5)(PyObject *);
   PyObject *__pyx_t_6 = NULL;
@@ -4899,95 +5193,92 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("start", 0);
 
-  /* "evtool/sim/producer.py":85
+  /* "evtool/sim/producer.py":88
  *     def start(self) -> None:
  *         """Schedule the first arrival and every injected message."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 85, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->ctx;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_ctx = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":86
+  /* "evtool/sim/producer.py":89
  *         """Schedule the first arrival and every injected message."""
  *         ctx = self.ctx
  *         spec = self.spec             # <<<<<<<<<<<<<<
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 86, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->spec;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_spec = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":87
+  /* "evtool/sim/producer.py":90
  *         ctx = self.ctx
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once             # <<<<<<<<<<<<<<
  *             if inj.at <= ctx.load_end():
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instance); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 87, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 87, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__pyx_t_3) {
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_inject); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 87, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_1 = __pyx_t_2;
-    __pyx_t_2 = 0;
+  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_self->instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
+  if (__pyx_t_2) {
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_inject); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 90, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_1 = __pyx_t_3;
+    __pyx_t_3 = 0;
   } else {
     __Pyx_INCREF(__pyx_mstate_global->__pyx_empty_tuple);
     __pyx_t_1 = __pyx_mstate_global->__pyx_empty_tuple;
   }
 
   if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
-    __pyx_t_2 = __pyx_t_1; __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_3 = __pyx_t_1; __Pyx_INCREF(__pyx_t_3);
     __pyx_t_4 = 0;
     __pyx_t_5 = NULL;
   } else {
-    __pyx_t_4 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 87, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 87, __pyx_L1_error)
+    __pyx_t_4 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 90, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 90, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     if (likely(!__pyx_t_5)) {
-      if (likely(PyList_CheckExact(__pyx_t_2))) {
+      if (likely(PyList_CheckExact(__pyx_t_3))) {
         {
-          Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_2);
+          Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 87, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
           #endif
           if (__pyx_t_4 >= __pyx_temp) break;
         }
-        __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_2, __pyx_t_4, __Pyx_ReferenceSharing_OwnStrongReference);
+        __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_3, __pyx_t_4, __Pyx_ReferenceSharing_OwnStrongReference);
         ++__pyx_t_4;
       } else {
         {
-          Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_2);
+          Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 87, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
           #endif
           if (__pyx_t_4 >= __pyx_temp) break;
         }
         #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-        __pyx_t_1 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_2, __pyx_t_4));
+        __pyx_t_1 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_3, __pyx_t_4));
         #else
-        __pyx_t_1 = __Pyx_PySequence_ITEM(__pyx_t_2, __pyx_t_4);
+        __pyx_t_1 = __Pyx_PySequence_ITEM(__pyx_t_3, __pyx_t_4);
         #endif
         ++__pyx_t_4;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 87, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 90, __pyx_L1_error)
     } else {
-      __pyx_t_1 = __pyx_t_5(__pyx_t_2);
+      __pyx_t_1 = __pyx_t_5(__pyx_t_3);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 87, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 90, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -4997,14 +5288,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
     __Pyx_XDECREF_SET(__pyx_v_inj, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":88
+    /* "evtool/sim/producer.py":91
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():             # <<<<<<<<<<<<<<
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
  *         arrival = spec.arrival
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 88, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 91, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_7 = __pyx_v_ctx;
     __Pyx_INCREF(__pyx_t_7);
@@ -5013,31 +5304,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
       PyObject *__pyx_callargs[2] = {__pyx_t_7, NULL};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_load_end, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 88, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 91, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolLe_object_object(__pyx_t_1, __pyx_t_6, Py_LE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 88, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_object(__pyx_t_1, __pyx_t_6, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 91, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/producer.py":89
+      /* "evtool/sim/producer.py":92
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         arrival = spec.arrival
  *         start = spec.start
 */
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 89, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 92, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __pyx_t_1 = __pyx_t_7;
       __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 89, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 92, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inject_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 89, __pyx_L1_error)
+      __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_inject_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 92, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
-      __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 89, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 92, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
       __pyx_t_8 = 0;
       {
@@ -5048,12 +5339,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
         __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
         __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 89, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 92, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_6);
       }
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/producer.py":88
+      /* "evtool/sim/producer.py":91
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():             # <<<<<<<<<<<<<<
@@ -5062,7 +5353,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
 */
     }
 
-    /* "evtool/sim/producer.py":87
+    /* "evtool/sim/producer.py":90
  *         ctx = self.ctx
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once             # <<<<<<<<<<<<<<
@@ -5070,66 +5361,66 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
 */
   }
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":90
+  /* "evtool/sim/producer.py":93
  *             if inj.at <= ctx.load_end():
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
  *         arrival = spec.arrival             # <<<<<<<<<<<<<<
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 90, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_v_arrival = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 93, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_v_arrival = __pyx_t_3;
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":91
+  /* "evtool/sim/producer.py":94
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
  *         arrival = spec.arrival
  *         start = spec.start             # <<<<<<<<<<<<<<
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_start); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 91, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_v_start = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_start); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 94, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_v_start = __pyx_t_3;
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":92
+  /* "evtool/sim/producer.py":95
  *         arrival = spec.arrival
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 92, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_OnceArrival); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 92, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 95, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_OnceArrival); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 95, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_3 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_6); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 92, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_6); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 95, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":93
+    /* "evtool/sim/producer.py":96
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         elif isinstance(arrival, m.StagesArrival):
  *             self.stage_end = start + arrival.stages[0].for_
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 93, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 96, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_2 = __pyx_t_7;
-    __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 93, __pyx_L1_error)
+    __pyx_t_3 = __pyx_t_7;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 96, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __Pyx_INCREF(__pyx_v_start);
     __pyx_t_10 = __pyx_v_start;
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_11, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 93, __pyx_L1_error)
-    if (__pyx_t_3) {
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_11, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 96, __pyx_L1_error)
+    if (__pyx_t_2) {
       __Pyx_INCREF(__pyx_t_11);
       __pyx_t_9 = __pyx_t_11;
     } else {
@@ -5139,25 +5430,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
 
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_once); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 93, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_once); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 96, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 93, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 96, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_8 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_t_9, __pyx_t_11, Py_None, __pyx_t_10};
+      PyObject *__pyx_callargs[5] = {__pyx_t_3, __pyx_t_9, __pyx_t_11, Py_None, __pyx_t_10};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 93, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":92
+    /* "evtool/sim/producer.py":95
  *         arrival = spec.arrival
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):             # <<<<<<<<<<<<<<
@@ -5167,87 +5458,89 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":94
+  /* "evtool/sim/producer.py":97
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):             # <<<<<<<<<<<<<<
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 94, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 94, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_3 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_7); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 94, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_7); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 97, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":95
+    /* "evtool/sim/producer.py":98
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):
  *             self.stage_end = start + arrival.stages[0].for_             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 95, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_6 = __Pyx_GetItemInt(__pyx_t_7, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 95, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_GetItemInt(__pyx_t_7, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 95, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_6 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_7); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 95, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_7); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 98, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_end, __pyx_t_6) < (0)) __PYX_ERR(0, 95, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_GIVEREF(__pyx_t_6);
+    __Pyx_GOTREF(__pyx_v_self->stage_end);
+    __Pyx_DECREF_SET(__pyx_v_self->stage_end, __pyx_t_6);
+    __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":96
+    /* "evtool/sim/producer.py":99
  *         elif isinstance(arrival, m.StagesArrival):
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
 */
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_7 = __pyx_t_10;
     __Pyx_INCREF(__pyx_t_7);
-    __pyx_t_9 = __pyx_v_self;
+    __pyx_t_9 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_9);
     __pyx_t_8 = 0;
     {
       PyObject *__pyx_callargs[2] = {__pyx_t_9, NULL};
       __pyx_t_11 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 96, __pyx_L1_error)
+      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 99, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
     }
-    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_11); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_11); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 96, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 99, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_8 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_7, __pyx_t_9, __pyx_t_11, Py_None, __pyx_t_2};
+      PyObject *__pyx_callargs[5] = {__pyx_t_7, __pyx_t_9, __pyx_t_11, Py_None, __pyx_t_3};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 99, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":94
+    /* "evtool/sim/producer.py":97
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):             # <<<<<<<<<<<<<<
@@ -5257,37 +5550,37 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":97
+  /* "evtool/sim/producer.py":100
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 97, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 100, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 97, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 100, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_3 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_10); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 97, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_10); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 100, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":98
+    /* "evtool/sim/producer.py":101
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 98, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_6 = __pyx_t_2;
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 101, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_6 = __pyx_t_3;
     __Pyx_INCREF(__pyx_t_6);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 98, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 101, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 98, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 101, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_8 = 0;
     {
@@ -5296,13 +5589,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 98, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 101, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
 
-    /* "evtool/sim/producer.py":97
+    /* "evtool/sim/producer.py":100
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):             # <<<<<<<<<<<<<<
@@ -5312,35 +5605,35 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":99
+  /* "evtool/sim/producer.py":102
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
  *         else:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 99, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 102, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 99, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 102, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  __pyx_t_12 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_2); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 99, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __pyx_t_12 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_3); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 102, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_12) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_12;
+    __pyx_t_2 = __pyx_t_12;
 
     goto __pyx_L8_bool_binop_done;
   }
   __pyx_t_10 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 99, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 102, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 99, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 102, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 99, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 102, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __pyx_t_8 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -5356,51 +5649,51 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
   #endif
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_10, __pyx_t_9};
-    __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 99, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 102, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 99, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 102, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  __pyx_t_3 = __pyx_t_12;
+  __pyx_t_2 = __pyx_t_12;
 
   __pyx_L8_bool_binop_done:;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":100
+    /* "evtool/sim/producer.py":103
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         else:
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 100, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_11 = __pyx_t_9;
     __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 100, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 100, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_8 = 0;
     {
       PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_v_start, __pyx_t_10, Py_None, __pyx_t_6};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 100, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 103, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/sim/producer.py":99
+    /* "evtool/sim/producer.py":102
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):             # <<<<<<<<<<<<<<
@@ -5410,7 +5703,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":102
+  /* "evtool/sim/producer.py":105
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
  *         else:
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
@@ -5418,44 +5711,44 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
  *     # ------------------------------------------------------------------ arrivals
 */
   /*else*/ {
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 102, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 105, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_9 = __pyx_t_6;
     __Pyx_INCREF(__pyx_t_9);
-    __pyx_t_11 = __pyx_v_self;
+    __pyx_t_11 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_11);
     __pyx_t_8 = 0;
     {
       PyObject *__pyx_callargs[2] = {__pyx_t_11, NULL};
       __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 102, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 105, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
-    __pyx_t_11 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 102, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 105, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 102, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 105, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 102, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 105, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __pyx_t_8 = 0;
     {
       PyObject *__pyx_callargs[5] = {__pyx_t_9, __pyx_t_11, __pyx_t_10, Py_None, __pyx_t_7};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_8, (5-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 102, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 105, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   }
   __pyx_L7:;
 
-  /* "evtool/sim/producer.py":83
+  /* "evtool/sim/producer.py":86
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
  *     def start(self) -> None:             # <<<<<<<<<<<<<<
@@ -5468,7 +5761,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
   goto __pyx_L0;
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
   __Pyx_XDECREF(__pyx_t_6);
   __Pyx_XDECREF(__pyx_t_7);
   __Pyx_XDECREF(__pyx_t_9);
@@ -5487,7 +5780,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":106
+/* "evtool/sim/producer.py":109
  *     # ------------------------------------------------------------------ arrivals
  * 
  *     def _rate(self) -> tuple[float, str]:             # <<<<<<<<<<<<<<
@@ -5496,7 +5789,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(CYTHON_U
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_rate(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_rate(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -5504,22 +5797,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_5_rate = {"_rate", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_rate, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_rate(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_rate(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[1] = {0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
   PyObject *__pyx_r = 0;
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("_rate (wrapper)", 0);
@@ -5531,56 +5819,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 106, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 106, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_rate", 0) < (0)) __PYX_ERR(0, 106, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_rate", 1, 1, 1, i); __PYX_ERR(0, 106, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 1)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 106, __pyx_L3_error)
-    }
-    __pyx_v_self = values[0];
-  }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_rate", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 106, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._rate", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(__pyx_self, __pyx_v_self);
+  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("_rate", 1, 0, 0, __pyx_nargs); return NULL; }
+  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+  if (unlikely(__pyx_kwds_len < 0)) return NULL;
+  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("_rate", __pyx_kwds); return NULL;}
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
 
   /* function exit code */
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
   PyObject *__pyx_v_a = NULL;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_stages = NULL;
@@ -5597,69 +5847,63 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_rate", 0);
 
-  /* "evtool/sim/producer.py":107
+  /* "evtool/sim/producer.py":110
  * 
  *     def _rate(self) -> tuple[float, str]:
  *         a = self.spec.arrival             # <<<<<<<<<<<<<<
  *         if isinstance(a, m.StagesArrival):
  *             now = self.ctx.kernel.now
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 107, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 110, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 107, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v_a = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_a = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":108
+  /* "evtool/sim/producer.py":111
  *     def _rate(self) -> tuple[float, str]:
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):             # <<<<<<<<<<<<<<
  *             now = self.ctx.kernel.now
  *             stages = a.stages
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 108, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 108, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 111, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_1); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 108, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 111, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 111, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":109
+    /* "evtool/sim/producer.py":112
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):
  *             now = self.ctx.kernel.now             # <<<<<<<<<<<<<<
  *             stages = a.stages
  *             while now >= self.stage_end:
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 109, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 109, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 112, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 109, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 112, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __pyx_v_now = __pyx_t_1;
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":110
+    /* "evtool/sim/producer.py":113
  *         if isinstance(a, m.StagesArrival):
  *             now = self.ctx.kernel.now
  *             stages = a.stages             # <<<<<<<<<<<<<<
  *             while now >= self.stage_end:
  *                 self.stage_index += 1
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 110, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 113, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_v_stages = __pyx_t_1;
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":111
+    /* "evtool/sim/producer.py":114
  *             now = self.ctx.kernel.now
  *             stages = a.stages
  *             while now >= self.stage_end:             # <<<<<<<<<<<<<<
@@ -5667,57 +5911,50 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
  *                 if self.stage_index >= len(stages):
 */
     while (1) {
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_end); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 111, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 111, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_v_self->stage_end, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 114, __pyx_L1_error)
 
       if (!__pyx_t_3) break;
 
-      /* "evtool/sim/producer.py":112
+      /* "evtool/sim/producer.py":115
  *             stages = a.stages
  *             while now >= self.stage_end:
  *                 self.stage_index += 1             # <<<<<<<<<<<<<<
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 112, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 115, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 112, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index, __pyx_t_2) < (0)) __PYX_ERR(0, 112, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_GIVEREF(__pyx_t_1);
+      __Pyx_GOTREF(__pyx_v_self->stage_index);
+      __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_t_1);
+      __pyx_t_1 = 0;
 
-      /* "evtool/sim/producer.py":113
+      /* "evtool/sim/producer.py":116
  *             while now >= self.stage_end:
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):             # <<<<<<<<<<<<<<
  *                     if not a.repeat:
  *                         return 0.0, a.shape
 */
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 113, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_4 = PyObject_Length(__pyx_v_stages); if (unlikely(__pyx_t_4 == ((Py_ssize_t)-1))) __PYX_ERR(0, 113, __pyx_L1_error)
-      __pyx_t_1 = PyLong_FromSsize_t(__pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 113, __pyx_L1_error)
+      __pyx_t_4 = PyObject_Length(__pyx_v_stages); if (unlikely(__pyx_t_4 == ((Py_ssize_t)-1))) __PYX_ERR(0, 116, __pyx_L1_error)
+      __pyx_t_1 = PyLong_FromSsize_t(__pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 116, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
 
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_int(__pyx_t_2, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 113, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_int(__pyx_v_self->stage_index, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 116, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":114
+        /* "evtool/sim/producer.py":117
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:             # <<<<<<<<<<<<<<
  *                         return 0.0, a.shape
  *                     self.stage_index = 0
 */
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_repeat); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 114, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_repeat); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 117, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 114, __pyx_L1_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 117, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
         __pyx_t_5 = (!__pyx_t_3);
 
@@ -5725,22 +5962,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
         if (__pyx_t_5) {
 
 
-          /* "evtool/sim/producer.py":115
+          /* "evtool/sim/producer.py":118
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:
  *                         return 0.0, a.shape             # <<<<<<<<<<<<<<
  *                     self.stage_index = 0
  *                 self.stage_end += stages[self.stage_index].for_
 */
-          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 115, __pyx_L1_error)
+          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 118, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
-          __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 115, __pyx_L1_error)
+          __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 118, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_2);
           __Pyx_INCREF(__pyx_mstate_global->__pyx_float_0_0);
           __Pyx_GIVEREF(__pyx_mstate_global->__pyx_float_0_0);
-          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_mstate_global->__pyx_float_0_0) != (0)) __PYX_ERR(0, 115, __pyx_L1_error);
+          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_mstate_global->__pyx_float_0_0) != (0)) __PYX_ERR(0, 118, __pyx_L1_error);
           __Pyx_GIVEREF(__pyx_t_1);
-          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 115, __pyx_L1_error);
+          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 118, __pyx_L1_error);
           __pyx_t_1 = 0;
           {
             PyObject *__pyx_temp;
@@ -5753,7 +5990,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
           __pyx_t_2 = 0;
           goto __pyx_L0;
 
-          /* "evtool/sim/producer.py":114
+          /* "evtool/sim/producer.py":117
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:             # <<<<<<<<<<<<<<
@@ -5762,16 +5999,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
 */
         }
 
-        /* "evtool/sim/producer.py":116
+        /* "evtool/sim/producer.py":119
  *                     if not a.repeat:
  *                         return 0.0, a.shape
  *                     self.stage_index = 0             # <<<<<<<<<<<<<<
  *                 self.stage_end += stages[self.stage_index].for_
  *             return stages[self.stage_index].rate, a.shape
 */
-        if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 116, __pyx_L1_error)
+        __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
+        __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_0);
+        __Pyx_GOTREF(__pyx_v_self->stage_index);
+        __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_0);
 
-        /* "evtool/sim/producer.py":113
+        /* "evtool/sim/producer.py":116
  *             while now >= self.stage_end:
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):             # <<<<<<<<<<<<<<
@@ -5780,68 +6020,61 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
 */
       }
 
-      /* "evtool/sim/producer.py":117
+      /* "evtool/sim/producer.py":120
  *                         return 0.0, a.shape
  *                     self.stage_index = 0
  *                 self.stage_end += stages[self.stage_index].for_             # <<<<<<<<<<<<<<
  *             return stages[self.stage_index].rate, a.shape
  *         return getattr(a, "rate", 0.0), a.process
 */
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_end); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 117, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_v_self->stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 120, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 117, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 120, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_6 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_t_1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 117, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 117, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      __pyx_t_6 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_t_2, __pyx_t_1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 117, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __pyx_t_2 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_self->stage_end, __pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 120, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_end, __pyx_t_6) < (0)) __PYX_ERR(0, 117, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      __Pyx_GIVEREF(__pyx_t_2);
+      __Pyx_GOTREF(__pyx_v_self->stage_end);
+      __Pyx_DECREF_SET(__pyx_v_self->stage_end, __pyx_t_2);
+      __pyx_t_2 = 0;
     }
 
-    /* "evtool/sim/producer.py":118
+    /* "evtool/sim/producer.py":121
  *                     self.stage_index = 0
  *                 self.stage_end += stages[self.stage_index].for_
  *             return stages[self.stage_index].rate, a.shape             # <<<<<<<<<<<<<<
  *         return getattr(a, "rate", 0.0), a.process
  * 
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stage_index); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 118, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_1 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_t_6); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 118, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 118, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 118, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 118, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_v_self->stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 121, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_GIVEREF(__pyx_t_6);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_t_6) != (0)) __PYX_ERR(0, 118, __pyx_L1_error);
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_6 = PyTuple_New(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_6);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 118, __pyx_L1_error);
-    __pyx_t_6 = 0;
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 121, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_2);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 121, __pyx_L1_error);
     __pyx_t_1 = 0;
+    __pyx_t_2 = 0;
     {
       PyObject *__pyx_temp;
       {
         __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_2;
+        __pyx_r = __pyx_t_6;
       }
       __Pyx_XDECREF(__pyx_temp);
     }
-    __pyx_t_2 = 0;
+    __pyx_t_6 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":108
+    /* "evtool/sim/producer.py":111
  *     def _rate(self) -> tuple[float, str]:
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):             # <<<<<<<<<<<<<<
@@ -5850,37 +6083,37 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
 */
   }
 
-  /* "evtool/sim/producer.py":119
+  /* "evtool/sim/producer.py":122
  *                 self.stage_end += stages[self.stage_index].for_
  *             return stages[self.stage_index].rate, a.shape
  *         return getattr(a, "rate", 0.0), a.process             # <<<<<<<<<<<<<<
  * 
  *     def _gap(self) -> int:
 */
-  __pyx_t_2 = __Pyx_GetAttr3(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_rate, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 119, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 119, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_6 = PyTuple_New(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 119, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_GetAttr3(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_rate, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 122, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 122, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 122, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_6);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_t_6) != (0)) __PYX_ERR(0, 122, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_2) != (0)) __PYX_ERR(0, 119, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 119, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 122, __pyx_L1_error);
+  __pyx_t_6 = 0;
   __pyx_t_2 = 0;
-  __pyx_t_1 = 0;
   {
     PyObject *__pyx_temp;
     {
       __pyx_temp = __pyx_r;
-      __pyx_r = __pyx_t_6;
+      __pyx_r = __pyx_t_1;
     }
     __Pyx_XDECREF(__pyx_temp);
   }
-  __pyx_t_6 = 0;
+  __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":106
+  /* "evtool/sim/producer.py":109
  *     # ------------------------------------------------------------------ arrivals
  * 
  *     def _rate(self) -> tuple[float, str]:             # <<<<<<<<<<<<<<
@@ -5904,7 +6137,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":121
+/* "evtool/sim/producer.py":124
  *         return getattr(a, "rate", 0.0), a.process
  * 
  *     def _gap(self) -> int:             # <<<<<<<<<<<<<<
@@ -5913,7 +6146,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(CYTHON_U
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_gap(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_gap(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -5921,22 +6154,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_7_gap = {"_gap", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_gap, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_gap(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_gap(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[1] = {0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
   PyObject *__pyx_r = 0;
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("_gap (wrapper)", 0);
@@ -5948,56 +6176,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 121, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 121, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_gap", 0) < (0)) __PYX_ERR(0, 121, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_gap", 1, 1, 1, i); __PYX_ERR(0, 121, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 1)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 121, __pyx_L3_error)
-    }
-    __pyx_v_self = values[0];
-  }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_gap", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 121, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._gap", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(__pyx_self, __pyx_v_self);
+  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("_gap", 1, 0, 0, __pyx_nargs); return NULL; }
+  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+  if (unlikely(__pyx_kwds_len < 0)) return NULL;
+  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("_gap", __pyx_kwds); return NULL;}
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
 
   /* function exit code */
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
   PyObject *__pyx_v_fixed = NULL;
   PyObject *__pyx_v_rate = NULL;
   PyObject *__pyx_v_shape = NULL;
@@ -6016,19 +6206,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_gap", 0);
 
-  /* "evtool/sim/producer.py":122
+  /* "evtool/sim/producer.py":125
  * 
  *     def _gap(self) -> int:
  *         fixed = self._fixed             # <<<<<<<<<<<<<<
  *         if fixed is not None:
  *             rate, shape = fixed
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fixed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 122, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->_fixed;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_fixed = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":123
+  /* "evtool/sim/producer.py":126
  *     def _gap(self) -> int:
  *         fixed = self._fixed
  *         if fixed is not None:             # <<<<<<<<<<<<<<
@@ -6039,7 +6229,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":124
+    /* "evtool/sim/producer.py":127
  *         fixed = self._fixed
  *         if fixed is not None:
  *             rate, shape = fixed             # <<<<<<<<<<<<<<
@@ -6052,7 +6242,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
       if (unlikely(size != 2)) {
         if (size > 2) __Pyx_RaiseTooManyValuesError(2);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 124, __pyx_L1_error)
+        __PYX_ERR(0, 127, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -6062,28 +6252,28 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
         __Pyx_INCREF(__pyx_t_3);
       } else {
         __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 124, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 127, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_1);
         __pyx_t_3 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 124, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 127, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_3);
       }
       #else
-      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 124, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 127, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 124, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 127, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       #endif
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_4 = PyObject_GetIter(__pyx_v_fixed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 124, __pyx_L1_error)
+      __pyx_t_4 = PyObject_GetIter(__pyx_v_fixed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 127, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4);
       index = 0; __pyx_t_1 = __pyx_t_5(__pyx_t_4); if (unlikely(!__pyx_t_1)) goto __pyx_L4_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_1);
       index = 1; __pyx_t_3 = __pyx_t_5(__pyx_t_4); if (unlikely(!__pyx_t_3)) goto __pyx_L4_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_3);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_4), 2) < (0)) __PYX_ERR(0, 124, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_4), 2) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
       __pyx_t_5 = NULL;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       goto __pyx_L5_unpacking_done;
@@ -6091,7 +6281,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __pyx_t_5 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 124, __pyx_L1_error)
+      __PYX_ERR(0, 127, __pyx_L1_error)
       __pyx_L5_unpacking_done:;
     }
     __pyx_v_rate = __pyx_t_1;
@@ -6099,7 +6289,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
     __pyx_v_shape = __pyx_t_3;
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/producer.py":123
+    /* "evtool/sim/producer.py":126
  *     def _gap(self) -> int:
  *         fixed = self._fixed
  *         if fixed is not None:             # <<<<<<<<<<<<<<
@@ -6109,7 +6299,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
     goto __pyx_L3;
   }
 
-  /* "evtool/sim/producer.py":126
+  /* "evtool/sim/producer.py":129
  *             rate, shape = fixed
  *         else:
  *             rate, shape = self._rate()             # <<<<<<<<<<<<<<
@@ -6117,14 +6307,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
  *             return -1
 */
   /*else*/ {
-    __pyx_t_1 = __pyx_v_self;
+    __pyx_t_1 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_1);
     __pyx_t_6 = 0;
     {
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rate_2, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 126, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 129, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     if ((likely(PyTuple_CheckExact(__pyx_t_3))) || (PyList_CheckExact(__pyx_t_3))) {
@@ -6133,7 +6323,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
       if (unlikely(size != 2)) {
         if (size > 2) __Pyx_RaiseTooManyValuesError(2);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 126, __pyx_L1_error)
+        __PYX_ERR(0, 129, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -6143,22 +6333,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
         __Pyx_INCREF(__pyx_t_4);
       } else {
         __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 126, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 129, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_1);
         __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 126, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 129, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_4);
       }
       #else
-      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 126, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 129, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 126, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 129, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       #endif
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_7 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 126, __pyx_L1_error)
+      __pyx_t_7 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 129, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_7);
@@ -6166,7 +6356,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
       __Pyx_GOTREF(__pyx_t_1);
       index = 1; __pyx_t_4 = __pyx_t_5(__pyx_t_7); if (unlikely(!__pyx_t_4)) goto __pyx_L6_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_4);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_7), 2) < (0)) __PYX_ERR(0, 126, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_7), 2) < (0)) __PYX_ERR(0, 129, __pyx_L1_error)
       __pyx_t_5 = NULL;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       goto __pyx_L7_unpacking_done;
@@ -6174,7 +6364,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __pyx_t_5 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 126, __pyx_L1_error)
+      __PYX_ERR(0, 129, __pyx_L1_error)
       __pyx_L7_unpacking_done:;
     }
     __pyx_v_rate = __pyx_t_1;
@@ -6184,18 +6374,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
   }
   __pyx_L3:;
 
-  /* "evtool/sim/producer.py":127
+  /* "evtool/sim/producer.py":130
  *         else:
  *             rate, shape = self._rate()
  *         if rate <= 0:             # <<<<<<<<<<<<<<
  *             return -1
  *         if math.isinf(rate):
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_int(__pyx_v_rate, __pyx_mstate_global->__pyx_int_0, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 127, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_int(__pyx_v_rate, __pyx_mstate_global->__pyx_int_0, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 130, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":128
+    /* "evtool/sim/producer.py":131
  *             rate, shape = self._rate()
  *         if rate <= 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6213,7 +6403,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":127
+    /* "evtool/sim/producer.py":130
  *         else:
  *             rate, shape = self._rate()
  *         if rate <= 0:             # <<<<<<<<<<<<<<
@@ -6222,7 +6412,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
 */
   }
 
-  /* "evtool/sim/producer.py":129
+  /* "evtool/sim/producer.py":132
  *         if rate <= 0:
  *             return -1
  *         if math.isinf(rate):             # <<<<<<<<<<<<<<
@@ -6230,9 +6420,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
  *         if shape == "poisson":
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 129, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 132, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 129, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 132, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_6 = 1;
@@ -6252,15 +6442,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 129, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 132, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 129, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 132, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":130
+    /* "evtool/sim/producer.py":133
  *             return -1
  *         if math.isinf(rate):
  *             return 0             # <<<<<<<<<<<<<<
@@ -6278,7 +6468,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":129
+    /* "evtool/sim/producer.py":132
  *         if rate <= 0:
  *             return -1
  *         if math.isinf(rate):             # <<<<<<<<<<<<<<
@@ -6287,77 +6477,74 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
 */
   }
 
-  /* "evtool/sim/producer.py":131
+  /* "evtool/sim/producer.py":134
  *         if math.isinf(rate):
  *             return 0
  *         if shape == "poisson":             # <<<<<<<<<<<<<<
  *             return max(1, int(self.arrival_rng.expovariate(rate) * NS))
  *         return max(1, int(NS / rate))
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_shape, __pyx_mstate_global->__pyx_n_u_poisson, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 131, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_shape, __pyx_mstate_global->__pyx_n_u_poisson, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 134, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":132
+    /* "evtool/sim/producer.py":135
  *             return 0
  *         if shape == "poisson":
  *             return max(1, int(self.arrival_rng.expovariate(rate) * NS))             # <<<<<<<<<<<<<<
  *         return max(1, int(NS / rate))
  * 
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrival_rng); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 132, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_7 = __pyx_t_4;
+    __pyx_t_7 = __pyx_v_self->arrival_rng;
     __Pyx_INCREF(__pyx_t_7);
     __pyx_t_6 = 0;
     {
       PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_rate};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_expovariate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 132, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 135, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 132, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_7 = __Pyx_PyNumber_Multiply_object_object(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 132, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 135, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 132, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Multiply_object_object(__pyx_t_3, __pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 135, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+    __pyx_t_7 = __Pyx_PyNumber_Int(__pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 135, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
     __pyx_t_8 = 1;
-    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 132, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 135, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 132, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_7, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 135, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     if (__pyx_t_2) {
-      __Pyx_INCREF(__pyx_t_4);
-      __pyx_t_7 = __pyx_t_4;
+      __Pyx_INCREF(__pyx_t_7);
+      __pyx_t_4 = __pyx_t_7;
     } else {
-      __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 132, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 135, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
-      if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 132, __pyx_L1_error)
-      __pyx_t_7 = __pyx_t_3;
+      if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 135, __pyx_L1_error)
+      __pyx_t_4 = __pyx_t_3;
       __pyx_t_3 = 0;
     }
 
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     {
       PyObject *__pyx_temp;
       {
         __pyx_temp = __pyx_r;
-        __Pyx_INCREF(__pyx_t_7);
-        __pyx_r = __pyx_t_7;
+        __Pyx_INCREF(__pyx_t_4);
+        __pyx_r = __pyx_t_4;
       }
       __Pyx_XDECREF(__pyx_temp);
     }
-    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":131
+    /* "evtool/sim/producer.py":134
  *         if math.isinf(rate):
  *             return 0
  *         if shape == "poisson":             # <<<<<<<<<<<<<<
@@ -6366,52 +6553,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
 */
   }
 
-  /* "evtool/sim/producer.py":133
+  /* "evtool/sim/producer.py":136
  *         if shape == "poisson":
  *             return max(1, int(self.arrival_rng.expovariate(rate) * NS))
  *         return max(1, int(NS / rate))             # <<<<<<<<<<<<<<
  * 
  *     def _done(self) -> bool:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 133, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_4 = __Pyx_PyNumber_Divide(__pyx_t_7, __pyx_v_rate); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 133, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 136, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  __pyx_t_7 = __Pyx_PyNumber_Int(__pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 133, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyNumber_Divide(__pyx_t_4, __pyx_v_rate); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 136, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 136, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   __pyx_t_8 = 1;
-  __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 133, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_7, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 133, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 136, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_2) {
-    __Pyx_INCREF(__pyx_t_7);
-    __pyx_t_4 = __pyx_t_7;
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_7 = __pyx_t_4;
   } else {
-    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 133, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 133, __pyx_L1_error)
-    __pyx_t_4 = __pyx_t_3;
+    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 136, __pyx_L1_error)
+    __pyx_t_7 = __pyx_t_3;
     __pyx_t_3 = 0;
   }
 
-  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   {
     PyObject *__pyx_temp;
     {
       __pyx_temp = __pyx_r;
-      __Pyx_INCREF(__pyx_t_4);
-      __pyx_r = __pyx_t_4;
+      __Pyx_INCREF(__pyx_t_7);
+      __pyx_r = __pyx_t_7;
     }
     __Pyx_XDECREF(__pyx_temp);
   }
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":121
+  /* "evtool/sim/producer.py":124
  *         return getattr(a, "rate", 0.0), a.process
  * 
  *     def _gap(self) -> int:             # <<<<<<<<<<<<<<
@@ -6436,7 +6623,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":135
+/* "evtool/sim/producer.py":138
  *         return max(1, int(NS / rate))
  * 
  *     def _done(self) -> bool:             # <<<<<<<<<<<<<<
@@ -6445,7 +6632,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(CYTHON_UN
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_done(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_done(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -6453,22 +6640,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_9_done = {"_done", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_done, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_done(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_done(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[1] = {0};
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
   PyObject *__pyx_r = 0;
   __Pyx_RefNannyDeclarations
   __Pyx_RefNannySetupContext("_done (wrapper)", 0);
@@ -6480,83 +6662,41 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
-    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 135, __pyx_L3_error)
-    if (__pyx_kwds_len > 0) {
-      switch (__pyx_nargs) {
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 135, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
-        case  0: break;
-        default: goto __pyx_L5_argtuple_error;
-      }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_done", 0) < (0)) __PYX_ERR(0, 135, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_done", 1, 1, 1, i); __PYX_ERR(0, 135, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 1)) {
-      goto __pyx_L5_argtuple_error;
-    } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 135, __pyx_L3_error)
-    }
-    __pyx_v_self = values[0];
-  }
-  goto __pyx_L6_skip;
-  __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_done", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 135, __pyx_L3_error)
-  __pyx_L6_skip:;
-  goto __pyx_L4_argument_unpacking_done;
-  __pyx_L3_error:;
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
-  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._done", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __Pyx_RefNannyFinishContext();
-  return NULL;
-  __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(__pyx_self, __pyx_v_self);
+  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("_done", 1, 0, 0, __pyx_nargs); return NULL; }
+  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+  if (unlikely(__pyx_kwds_len < 0)) return NULL;
+  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("_done", __pyx_kwds); return NULL;}
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
 
   /* function exit code */
-  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
-    Py_XDECREF(values[__pyx_temp]);
-  }
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  int __pyx_t_2;
-  PyObject *__pyx_t_3 = NULL;
-  int __pyx_t_4;
-  PyObject *__pyx_t_5 = NULL;
+  int __pyx_t_1;
+  PyObject *__pyx_t_2 = NULL;
+  int __pyx_t_3;
+  PyObject *__pyx_t_4 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_done", 0);
 
-  /* "evtool/sim/producer.py":136
+  /* "evtool/sim/producer.py":139
  * 
  *     def _done(self) -> bool:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 136, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 136, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  if (__pyx_t_2) {
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->stopped); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 139, __pyx_L1_error)
+  if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":137
+    /* "evtool/sim/producer.py":140
  *     def _done(self) -> bool:
  *         if self.stopped:
  *             return True             # <<<<<<<<<<<<<<
@@ -6574,7 +6714,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_U
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":136
+    /* "evtool/sim/producer.py":139
  * 
  *     def _done(self) -> bool:
  *         if self.stopped:             # <<<<<<<<<<<<<<
@@ -6583,55 +6723,49 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_U
 */
   }
 
-  /* "evtool/sim/producer.py":138
+  /* "evtool/sim/producer.py":141
  *         if self.stopped:
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 138, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 138, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_4 = (__pyx_t_3 != Py_None);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  if (__pyx_t_4) {
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 141, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_3 = (__pyx_t_2 != Py_None);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  if (__pyx_t_3) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_4;
+    __pyx_t_1 = __pyx_t_3;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 138, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 138, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 138, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_4 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_3, __pyx_t_5, Py_GE); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 138, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 141, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_t_2, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 141, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  __pyx_t_2 = __pyx_t_4;
+  __pyx_t_1 = __pyx_t_3;
 
   __pyx_L5_bool_binop_done:;
-  if (__pyx_t_2) {
+  if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":139
+    /* "evtool/sim/producer.py":142
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:
  *             self.stopped = True             # <<<<<<<<<<<<<<
  *         elif self.ctx.kernel.now >= self.stop_at:
  *             self.stopped = True
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_True) < (0)) __PYX_ERR(0, 139, __pyx_L1_error)
+    __Pyx_INCREF(Py_True);
+    __Pyx_GIVEREF(Py_True);
+    __Pyx_GOTREF(__pyx_v_self->stopped);
+    __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":138
+    /* "evtool/sim/producer.py":141
  *         if self.stopped:
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:             # <<<<<<<<<<<<<<
@@ -6641,39 +6775,36 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_U
     goto __pyx_L4;
   }
 
-  /* "evtool/sim/producer.py":140
+  /* "evtool/sim/producer.py":143
  *         if self.spec.count is not None and self.sent >= self.spec.count:
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *         return self.stopped
 */
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 140, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 140, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 140, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stop_at); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 140, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_5, __pyx_t_3, Py_GE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 140, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  if (__pyx_t_2) {
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 143, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 143, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_4, __pyx_v_self->stop_at, Py_GE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 143, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":141
+    /* "evtool/sim/producer.py":144
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:
  *             self.stopped = True             # <<<<<<<<<<<<<<
  *         return self.stopped
  * 
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_True) < (0)) __PYX_ERR(0, 141, __pyx_L1_error)
+    __Pyx_INCREF(Py_True);
+    __Pyx_GIVEREF(Py_True);
+    __Pyx_GOTREF(__pyx_v_self->stopped);
+    __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":140
+    /* "evtool/sim/producer.py":143
  *         if self.spec.count is not None and self.sent >= self.spec.count:
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:             # <<<<<<<<<<<<<<
@@ -6683,27 +6814,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_U
   }
   __pyx_L4:;
 
-  /* "evtool/sim/producer.py":142
+  /* "evtool/sim/producer.py":145
  *         elif self.ctx.kernel.now >= self.stop_at:
  *             self.stopped = True
  *         return self.stopped             # <<<<<<<<<<<<<<
  * 
- *     def _arrive(self, _: Any) -> None:
+ *     @cython.locals(ctx=ActorContext, kernel=Kernel)
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 142, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
   {
     PyObject *__pyx_temp;
     {
       __pyx_temp = __pyx_r;
-      __pyx_r = __pyx_t_3;
+      __Pyx_INCREF(__pyx_v_self->stopped);
+      __pyx_r = __pyx_v_self->stopped;
     }
     __Pyx_XDECREF(__pyx_temp);
   }
-  __pyx_t_3 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":135
+  /* "evtool/sim/producer.py":138
  *         return max(1, int(NS / rate))
  * 
  *     def _done(self) -> bool:             # <<<<<<<<<<<<<<
@@ -6713,9 +6842,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_U
 
   /* function exit code */
   __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_4);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._done", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -6724,16 +6852,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(CYTHON_U
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":144
+/* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     def _arrive(self, _: Any) -> None:             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext, kernel=Kernel)             # <<<<<<<<<<<<<<
+ *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
- *             return
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11_arrive(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11_arrive(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -6741,20 +6869,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_11_arrive = {"_arrive", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11_arrive, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11_arrive(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11_arrive(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   CYTHON_UNUSED PyObject *__pyx_v__ = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[2] = {0,0};
+  PyObject* values[1] = {0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -6770,41 +6897,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u__3,0};
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 144, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 147, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 144, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 144, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 147, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_arrive", 0) < (0)) __PYX_ERR(0, 144, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_arrive", 1, 2, 2, i); __PYX_ERR(0, 144, __pyx_L3_error) }
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_arrive", 0) < (0)) __PYX_ERR(0, 147, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_arrive", 1, 1, 1, i); __PYX_ERR(0, 147, __pyx_L3_error) }
       }
-    } else if (unlikely(__pyx_nargs != 2)) {
+    } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 144, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 144, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 147, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
-    __pyx_v__ = values[1];
+    __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_arrive", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 144, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_arrive", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 147, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6815,7 +6935,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(__pyx_self, __pyx_v_self, __pyx_v__);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v__);
 
   /* function exit code */
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
@@ -6825,8 +6945,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
-  PyObject *__pyx_v_kernel = NULL;
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
+  struct __pyx_obj_6evtool_3sim_6kernel_Kernel *__pyx_v_kernel = 0;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_count = NULL;
   PyObject *__pyx_v_n = NULL;
@@ -6835,10 +6955,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
   PyObject *__pyx_v_seq = NULL;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  int __pyx_t_2;
-  PyObject *__pyx_t_3 = NULL;
-  int __pyx_t_4;
+  int __pyx_t_1;
+  PyObject *__pyx_t_2 = NULL;
+  int __pyx_t_3;
+  PyObject *__pyx_t_4 = NULL;
   PyObject *__pyx_t_5[3];
   Py_ssize_t __pyx_t_6;
   int __pyx_t_7;
@@ -6846,36 +6966,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
   PyObject *__pyx_t_9 = NULL;
   PyObject *__pyx_t_10 = NULL;
   PyObject *__pyx_t_11 = NULL;
-  PyObject *__pyx_t_12 = NULL;
+  size_t __pyx_t_12;
   PyObject *__pyx_t_13 = NULL;
-  PyObject *__pyx_t_14 = NULL;
-  PyObject *__pyx_t_15 = NULL;
-  PyObject *__pyx_t_16 = NULL;
-  PyObject *__pyx_t_17 = NULL;
-  PyObject *__pyx_t_18 = NULL;
-  PyObject *__pyx_t_19 = NULL;
-  PyObject *__pyx_t_20 = NULL;
-  size_t __pyx_t_21;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_arrive", 0);
 
-  /* "evtool/sim/producer.py":145
- * 
+  /* "evtool/sim/producer.py":149
+ *     @cython.locals(ctx=ActorContext, kernel=Kernel)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
  *         kernel = self.ctx.kernel
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 145, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 145, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  if (__pyx_t_2) {
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->stopped); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 149, __pyx_L1_error)
+  if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":146
+    /* "evtool/sim/producer.py":150
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
  *             return             # <<<<<<<<<<<<<<
@@ -6892,8 +7001,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":145
- * 
+    /* "evtool/sim/producer.py":149
+ *     @cython.locals(ctx=ActorContext, kernel=Kernel)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
@@ -6901,94 +7010,89 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
   }
 
-  /* "evtool/sim/producer.py":147
+  /* "evtool/sim/producer.py":151
  *         if self.stopped:
  *             return
  *         kernel = self.ctx.kernel             # <<<<<<<<<<<<<<
  *         now = kernel.now
  *         count = self._count
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 147, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 147, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v_kernel = __pyx_t_3;
-  __pyx_t_3 = 0;
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 151, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (!(likely(((__pyx_t_2) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_2, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_6kernel_Kernel))))) __PYX_ERR(0, 151, __pyx_L1_error)
+  __pyx_v_kernel = ((struct __pyx_obj_6evtool_3sim_6kernel_Kernel *)__pyx_t_2);
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":148
+  /* "evtool/sim/producer.py":152
  *             return
  *         kernel = self.ctx.kernel
  *         now = kernel.now             # <<<<<<<<<<<<<<
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 148, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_v_now = __pyx_t_3;
-  __pyx_t_3 = 0;
+  __pyx_t_2 = __pyx_v_kernel->now;
+  __Pyx_INCREF(__pyx_t_2);
+  __pyx_v_now = __pyx_t_2;
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":149
+  /* "evtool/sim/producer.py":153
  *         kernel = self.ctx.kernel
  *         now = kernel.now
  *         count = self._count             # <<<<<<<<<<<<<<
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
  *             self.stopped = True
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_count_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 149, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_v_count = __pyx_t_3;
-  __pyx_t_3 = 0;
+  __pyx_t_2 = __pyx_v_self->_count;
+  __Pyx_INCREF(__pyx_t_2);
+  __pyx_v_count = __pyx_t_2;
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":150
+  /* "evtool/sim/producer.py":154
  *         now = kernel.now
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *             return
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stop_at); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 150, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_t_3, Py_GE); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 150, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  if (!__pyx_t_4) {
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_v_self->stop_at, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 154, __pyx_L1_error)
+  if (!__pyx_t_3) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_4;
+    __pyx_t_1 = __pyx_t_3;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_4 = (__pyx_v_count != Py_None);
-  if (__pyx_t_4) {
+  __pyx_t_3 = (__pyx_v_count != Py_None);
+  if (__pyx_t_3) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_4;
+    __pyx_t_1 = __pyx_t_3;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 150, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_3, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 150, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 154, __pyx_L1_error)
 
-  __pyx_t_2 = __pyx_t_4;
+  __pyx_t_1 = __pyx_t_3;
 
   __pyx_L5_bool_binop_done:;
-  if (__pyx_t_2) {
+  if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":151
+    /* "evtool/sim/producer.py":155
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
  *             self.stopped = True             # <<<<<<<<<<<<<<
  *             return
  *         if self._simple:
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_True) < (0)) __PYX_ERR(0, 151, __pyx_L1_error)
+    __Pyx_INCREF(Py_True);
+    __Pyx_GIVEREF(Py_True);
+    __Pyx_GOTREF(__pyx_v_self->stopped);
+    __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":152
+    /* "evtool/sim/producer.py":156
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
  *             self.stopped = True
  *             return             # <<<<<<<<<<<<<<
@@ -7005,7 +7109,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":150
+    /* "evtool/sim/producer.py":154
  *         now = kernel.now
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):             # <<<<<<<<<<<<<<
@@ -7014,54 +7118,48 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
   }
 
-  /* "evtool/sim/producer.py":153
+  /* "evtool/sim/producer.py":157
  *             self.stopped = True
  *             return
  *         if self._simple:             # <<<<<<<<<<<<<<
  *             # `publish_one` for a message with nothing to draw or render (no key, sequence, template,
  *             # headers or routing key): the same message, without the keyword handling and branches
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_simple); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 153, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 153, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  if (__pyx_t_2) {
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_simple); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 157, __pyx_L1_error)
+  if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":156
+    /* "evtool/sim/producer.py":160
  *             # `publish_one` for a message with nothing to draw or render (no key, sequence, template,
  *             # headers or routing key): the same message, without the keyword handling and branches
  *             n = self.sent = self.sent + 1             # <<<<<<<<<<<<<<
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 156, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 156, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_v_n = __pyx_t_1;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent, __pyx_t_1) < (0)) __PYX_ERR(0, 156, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 160, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_v_n = __pyx_t_2;
+    __Pyx_INCREF(__pyx_t_2);
+    __Pyx_GIVEREF(__pyx_t_2);
+    __Pyx_GOTREF(__pyx_v_self->sent);
+    __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_t_2);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":157
+    /* "evtool/sim/producer.py":161
  *             # headers or routing key): the same message, without the keyword handling and branches
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"             # <<<<<<<<<<<<<<
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_id_prefix); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 157, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_t_1, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 157, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 157, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_5[0] = __pyx_t_3;
+    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 161, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 161, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_5[0] = __pyx_t_2;
     __pyx_t_5[1] = __pyx_mstate_global->__pyx_kp_u__4;
-    __pyx_t_5[2] = __pyx_t_1;
+    __pyx_t_5[2] = __pyx_t_4;
     __pyx_t_6 = 1;
     #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
     __pyx_t_6 += __Pyx_PyUnicode_GET_LENGTH(__pyx_t_5[0]) + __Pyx_PyUnicode_GET_LENGTH(__pyx_t_5[2]);
@@ -7071,110 +7169,61 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
     __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_5[2]);
     #endif
     __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 157, __pyx_L1_error)
+    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 161, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_v_mid = ((PyObject*)__pyx_t_8);
     __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":158
+    /* "evtool/sim/producer.py":162
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
  *                                                    self._ttl, (), mid if self._dedup else None),
 */
-    __pyx_t_1 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_to_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 158, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_4 = NULL;
+    __Pyx_INCREF(__pyx_v_self->_publish);
+    __pyx_t_2 = __pyx_v_self->_publish; 
     __pyx_t_10 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_Message); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 158, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_to_2); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 158, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_12);
-    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_3); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 158, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_type); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 158, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_14);
 
-    /* "evtool/sim/producer.py":159
- *             mid = f"{self._id_prefix}-{n}"
- *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
- *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,             # <<<<<<<<<<<<<<
- *                                                    self._ttl, (), mid if self._dedup else None),
- *                                  producer=self.name):
-*/
-    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_version_2); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 159, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_15);
-    __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_tag_2); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 159, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_16);
-    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 159, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_17);
-
-    /* "evtool/sim/producer.py":160
+    /* "evtool/sim/producer.py":164
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
  *                                                    self._ttl, (), mid if self._dedup else None),             # <<<<<<<<<<<<<<
  *                                  producer=self.name):
  *                 self.rejected += 1
 */
-    __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ttl_2); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 160, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_18);
-    __pyx_t_20 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dedup); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 160, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_20);
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_20); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 160, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
-    if (__pyx_t_2) {
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 164, __pyx_L1_error)
+    if (__pyx_t_1) {
       __Pyx_INCREF(__pyx_v_mid);
-      __pyx_t_19 = __pyx_v_mid;
+      __pyx_t_11 = __pyx_v_mid;
     } else {
       __Pyx_INCREF(Py_None);
-      __pyx_t_19 = Py_None;
+      __pyx_t_11 = Py_None;
     }
 
-    __pyx_t_21 = 1;
-    #if CYTHON_UNPACK_METHODS
-    if (unlikely(PyMethod_Check(__pyx_t_11))) {
-      __pyx_t_10 = PyMethod_GET_SELF(__pyx_t_11);
-      assert(__pyx_t_10);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_11);
-      __Pyx_INCREF(__pyx_t_10);
-      __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_11, __pyx__function);
-      __pyx_t_21 = 0;
-    }
-    #endif
+    __pyx_t_12 = 1;
     {
-      PyObject *__pyx_callargs[18] = {__pyx_t_10, __pyx_v_mid, __pyx_t_12, Py_None, Py_None, __pyx_t_13, __pyx_t_14, __pyx_t_15, __pyx_v_now, __pyx_mstate_global->__pyx_int_0, Py_None, __pyx_v_mid, __pyx_t_16, __pyx_t_17, Py_None, __pyx_t_18, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_19};
-      __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_21, (18-__pyx_t_21) | (__pyx_t_21*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[18] = {__pyx_t_10, __pyx_v_mid, __pyx_v_self->_to, Py_None, Py_None, __pyx_v_self->_payload, __pyx_v_self->_type, __pyx_v_self->_version, __pyx_v_now, __pyx_mstate_global->__pyx_int_0, Py_None, __pyx_v_mid, __pyx_v_self->_tag, __pyx_v_self->name, Py_None, __pyx_v_self->_ttl, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_11};
+      __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message, __pyx_callargs+__pyx_t_12, (18-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
-      __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
-      __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-      __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 158, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_9);
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 162, __pyx_L1_error)
+      __Pyx_GOTREF((PyObject *)__pyx_t_9);
     }
 
-    /* "evtool/sim/producer.py":161
+    /* "evtool/sim/producer.py":165
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
  *                                                    self._ttl, (), mid if self._dedup else None),
  *                                  producer=self.name):             # <<<<<<<<<<<<<<
  *                 self.rejected += 1
  *         else:
 */
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 161, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
     #if CYTHON_VECTORCALL
 
-    /* "evtool/sim/producer.py":158
+    /* "evtool/sim/producer.py":162
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -7182,56 +7231,65 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
  *                                                    self._ttl, (), mid if self._dedup else None),
 */
     #endif
-    __pyx_t_21 = 0;
+    __pyx_t_12 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_2))) {
+      __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_2);
+      assert(__pyx_t_4);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
+      __Pyx_INCREF(__pyx_t_4);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
+      __pyx_t_12 = 0;
+    }
+    #endif
     {
-      PyObject *__pyx_callargs[4] = {__pyx_t_1, __pyx_t_3, __pyx_t_9, __pyx_t_11};
+      PyObject *__pyx_callargs[4] = {__pyx_t_4, __pyx_v_self->_to, ((PyObject *)__pyx_t_9), __pyx_v_self->name};
       #if CYTHON_VECTORCALL
-      __pyx_t_19 = __pyx_mstate_global->__pyx_tuple[0];
-      if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 158, __pyx_L1_error)
-      __Pyx_INCREF(__pyx_t_19);
+      __pyx_t_11 = __pyx_mstate_global->__pyx_tuple[0];
+      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 162, __pyx_L1_error)
+      __Pyx_INCREF(__pyx_t_11);
       #else
       {
         PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
-        __pyx_t_19 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-        if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 158, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_19);
+        __pyx_t_11 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
+        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 162, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_11);
       }
       #endif
-      __pyx_t_8 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_2, __pyx_callargs+__pyx_t_21, (3-__pyx_t_21) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_19);
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __pyx_t_8 = __Pyx_Object_VectorcallKwds((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_11);
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_DECREF((PyObject *)__pyx_t_9); __pyx_t_9 = 0;
       #if CYTHON_VECTORCALL
       #endif
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 158, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 162, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 158, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_4 = (!__pyx_t_2);
+    __pyx_t_3 = (!__pyx_t_1);
 
 
-    if (__pyx_t_4) {
+    if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":162
+      /* "evtool/sim/producer.py":166
  *                                                    self._ttl, (), mid if self._dedup else None),
  *                                  producer=self.name):
  *                 self.rejected += 1             # <<<<<<<<<<<<<<
  *         else:
  *             self.publish_one()
 */
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 162, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 166, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_19 = __Pyx_PyLong_AddObjC(__pyx_t_8, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 162, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_19);
-      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected, __pyx_t_19) < (0)) __PYX_ERR(0, 162, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
+      __Pyx_GIVEREF(__pyx_t_8);
+      __Pyx_GOTREF(__pyx_v_self->rejected);
+      __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_8);
+      __pyx_t_8 = 0;
 
-      /* "evtool/sim/producer.py":158
+      /* "evtool/sim/producer.py":162
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -7240,7 +7298,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
     }
 
-    /* "evtool/sim/producer.py":153
+    /* "evtool/sim/producer.py":157
  *             self.stopped = True
  *             return
  *         if self._simple:             # <<<<<<<<<<<<<<
@@ -7250,7 +7308,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
     goto __pyx_L8;
   }
 
-  /* "evtool/sim/producer.py":164
+  /* "evtool/sim/producer.py":168
  *                 self.rejected += 1
  *         else:
  *             self.publish_one()             # <<<<<<<<<<<<<<
@@ -7258,57 +7316,57 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
  *             self.stopped = True
 */
   /*else*/ {
-    __pyx_t_8 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_8);
-    __pyx_t_21 = 0;
+    __pyx_t_2 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_8, NULL};
-      __pyx_t_19 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_21, (1-__pyx_t_21) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 164, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_19);
+      PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
+      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_12, (1-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 168, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
     }
-    __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   }
   __pyx_L8:;
 
-  /* "evtool/sim/producer.py":165
+  /* "evtool/sim/producer.py":169
  *         else:
  *             self.publish_one()
  *         if count is not None and self.sent >= count:             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *             return
 */
-  __pyx_t_2 = (__pyx_v_count != Py_None);
-  if (__pyx_t_2) {
+  __pyx_t_1 = (__pyx_v_count != Py_None);
+  if (__pyx_t_1) {
 
   } else {
 
-    __pyx_t_4 = __pyx_t_2;
+    __pyx_t_3 = __pyx_t_1;
 
     goto __pyx_L11_bool_binop_done;
   }
-  __pyx_t_19 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 165, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_19);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_19, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 165, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 169, __pyx_L1_error)
 
-  __pyx_t_4 = __pyx_t_2;
+  __pyx_t_3 = __pyx_t_1;
 
   __pyx_L11_bool_binop_done:;
-  if (__pyx_t_4) {
+  if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":166
+    /* "evtool/sim/producer.py":170
  *             self.publish_one()
  *         if count is not None and self.sent >= count:
  *             self.stopped = True             # <<<<<<<<<<<<<<
  *             return
  *         gap = self._constant_gap
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_True) < (0)) __PYX_ERR(0, 166, __pyx_L1_error)
+    __Pyx_INCREF(Py_True);
+    __Pyx_GIVEREF(Py_True);
+    __Pyx_GOTREF(__pyx_v_self->stopped);
+    __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":167
+    /* "evtool/sim/producer.py":171
  *         if count is not None and self.sent >= count:
  *             self.stopped = True
  *             return             # <<<<<<<<<<<<<<
@@ -7325,7 +7383,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":165
+    /* "evtool/sim/producer.py":169
  *         else:
  *             self.publish_one()
  *         if count is not None and self.sent >= count:             # <<<<<<<<<<<<<<
@@ -7334,70 +7392,73 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
   }
 
-  /* "evtool/sim/producer.py":168
+  /* "evtool/sim/producer.py":172
  *             self.stopped = True
  *             return
  *         gap = self._constant_gap             # <<<<<<<<<<<<<<
  *         if gap is None:
  *             gap = self._gap()
 */
-  __pyx_t_19 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_constant_gap); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 168, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_19);
-  __pyx_v_gap = __pyx_t_19;
-  __pyx_t_19 = 0;
+  __pyx_t_8 = __pyx_v_self->_constant_gap;
+  __Pyx_INCREF(__pyx_t_8);
+  __pyx_v_gap = __pyx_t_8;
+  __pyx_t_8 = 0;
 
-  /* "evtool/sim/producer.py":169
+  /* "evtool/sim/producer.py":173
  *             return
  *         gap = self._constant_gap
  *         if gap is None:             # <<<<<<<<<<<<<<
  *             gap = self._gap()
  *             if gap < 0:
 */
-  __pyx_t_4 = (__pyx_v_gap == Py_None);
-  if (__pyx_t_4) {
+  __pyx_t_3 = (__pyx_v_gap == Py_None);
+  if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":170
+    /* "evtool/sim/producer.py":174
  *         gap = self._constant_gap
  *         if gap is None:
  *             gap = self._gap()             # <<<<<<<<<<<<<<
  *             if gap < 0:
  *                 self.stopped = True
 */
-    __pyx_t_8 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_8);
-    __pyx_t_21 = 0;
+    __pyx_t_2 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_8, NULL};
-      __pyx_t_19 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_21, (1-__pyx_t_21) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 170, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_19);
+      PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
+      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_12, (1-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 174, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
     }
-    __Pyx_DECREF_SET(__pyx_v_gap, __pyx_t_19);
-    __pyx_t_19 = 0;
+    __Pyx_DECREF_SET(__pyx_v_gap, __pyx_t_8);
+    __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":171
+    /* "evtool/sim/producer.py":175
  *         if gap is None:
  *             gap = self._gap()
  *             if gap < 0:             # <<<<<<<<<<<<<<
  *                 self.stopped = True
  *                 return
 */
-    __pyx_t_4 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_gap, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 171, __pyx_L1_error)
-    if (__pyx_t_4) {
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_gap, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 175, __pyx_L1_error)
+    if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":172
+      /* "evtool/sim/producer.py":176
  *             gap = self._gap()
  *             if gap < 0:
  *                 self.stopped = True             # <<<<<<<<<<<<<<
  *                 return
  *         if type(kernel) is Kernel:
 */
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_True) < (0)) __PYX_ERR(0, 172, __pyx_L1_error)
+      __Pyx_INCREF(Py_True);
+      __Pyx_GIVEREF(Py_True);
+      __Pyx_GOTREF(__pyx_v_self->stopped);
+      __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-      /* "evtool/sim/producer.py":173
+      /* "evtool/sim/producer.py":177
  *             if gap < 0:
  *                 self.stopped = True
  *                 return             # <<<<<<<<<<<<<<
@@ -7414,7 +7475,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
       }
       goto __pyx_L0;
 
-      /* "evtool/sim/producer.py":171
+      /* "evtool/sim/producer.py":175
  *         if gap is None:
  *             gap = self._gap()
  *             if gap < 0:             # <<<<<<<<<<<<<<
@@ -7423,7 +7484,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
     }
 
-    /* "evtool/sim/producer.py":169
+    /* "evtool/sim/producer.py":173
  *             return
  *         gap = self._constant_gap
  *         if gap is None:             # <<<<<<<<<<<<<<
@@ -7432,104 +7493,98 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
   }
 
-  /* "evtool/sim/producer.py":174
+  /* "evtool/sim/producer.py":178
  *                 self.stopped = True
  *                 return
  *         if type(kernel) is Kernel:             # <<<<<<<<<<<<<<
  *             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_19, __pyx_mstate_global->__pyx_n_u_Kernel); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 174, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_19);
-  __pyx_t_4 = (((PyObject *)Py_TYPE(__pyx_v_kernel)) == __pyx_t_19);
-  __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
-  if (__pyx_t_4) {
+  __pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_kernel))) == ((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_6kernel_Kernel));
+  if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":177
+    /* "evtool/sim/producer.py":181
  *             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
  *             seq = kernel._seq + 1  # noqa: SLF001             # <<<<<<<<<<<<<<
  *             kernel._seq = seq  # noqa: SLF001
  *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
 */
-    __pyx_t_19 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 177, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_19);
-    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_t_19, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 177, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_kernel->_seq, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 181, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
     __pyx_v_seq = __pyx_t_8;
     __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":178
+    /* "evtool/sim/producer.py":182
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
  *             seq = kernel._seq + 1  # noqa: SLF001
  *             kernel._seq = seq  # noqa: SLF001             # <<<<<<<<<<<<<<
  *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
  *         else:
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 178, __pyx_L1_error)
+    __Pyx_INCREF(__pyx_v_seq);
+    __Pyx_GIVEREF(__pyx_v_seq);
+    __Pyx_GOTREF(__pyx_v_kernel->_seq);
+    __Pyx_DECREF_SET(__pyx_v_kernel->_seq, __pyx_v_seq);
 
-    /* "evtool/sim/producer.py":179
+    /* "evtool/sim/producer.py":183
  *             seq = kernel._seq + 1  # noqa: SLF001
  *             kernel._seq = seq  # noqa: SLF001
  *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_19 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 179, __pyx_L1_error)
+    __pyx_t_2 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 179, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_3 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 179, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 179, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 179, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_18);
-    __pyx_t_17 = PyTuple_New(5); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 179, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_17);
-    __Pyx_GIVEREF(__pyx_t_3);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 0, __pyx_t_3) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_10);
+    __pyx_t_13 = PyTuple_New(5); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_13);
+    __Pyx_GIVEREF(__pyx_t_9);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_4);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_4) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_seq);
     __Pyx_GIVEREF(__pyx_v_seq);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_18);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 3, __pyx_t_18) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_10);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_t_10) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_17, 4, Py_None) != (0)) __PYX_ERR(0, 179, __pyx_L1_error);
-    __pyx_t_3 = 0;
-    __pyx_t_1 = 0;
-    __pyx_t_18 = 0;
-    __pyx_t_21 = 1;
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, Py_None) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    __pyx_t_9 = 0;
+    __pyx_t_4 = 0;
+    __pyx_t_10 = 0;
+    __pyx_t_12 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_11))) {
-      __pyx_t_19 = PyMethod_GET_SELF(__pyx_t_11);
-      assert(__pyx_t_19);
+      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_11);
+      assert(__pyx_t_2);
       PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_11);
-      __Pyx_INCREF(__pyx_t_19);
+      __Pyx_INCREF(__pyx_t_2);
       __Pyx_INCREF(__pyx__function);
       __Pyx_DECREF_SET(__pyx_t_11, __pyx__function);
-      __pyx_t_21 = 0;
+      __pyx_t_12 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_19, __pyx_t_9, __pyx_t_17};
-      __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_21, (3-__pyx_t_21) | (__pyx_t_21*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
+      PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_kernel->_heap, __pyx_t_13};
+      __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 179, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 183, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":174
+    /* "evtool/sim/producer.py":178
  *                 self.stopped = True
  *                 return
  *         if type(kernel) is Kernel:             # <<<<<<<<<<<<<<
@@ -7539,7 +7594,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
     goto __pyx_L15;
   }
 
-  /* "evtool/sim/producer.py":181
+  /* "evtool/sim/producer.py":185
  *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
@@ -7547,60 +7602,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
  *     def _burst(self, _: Any) -> None:
 */
   /*else*/ {
-    __pyx_t_11 = __pyx_v_kernel;
+    __pyx_t_11 = ((PyObject *)__pyx_v_kernel);
     __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_17 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 181, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_17);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 181, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_GetModuleGlobalName(__pyx_t_19, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 181, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_19);
-    __pyx_t_21 = 0;
+    __pyx_t_13 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_13);
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_10);
+    __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_17, __pyx_t_9, Py_None, __pyx_t_19};
-      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_21, (5-__pyx_t_21) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_13, __pyx_t_2, Py_None, __pyx_t_10};
+      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_12, (5-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 181, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 185, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   }
   __pyx_L15:;
 
-  /* "evtool/sim/producer.py":144
+  /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     def _arrive(self, _: Any) -> None:             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext, kernel=Kernel)             # <<<<<<<<<<<<<<
+ *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
- *             return
 */
 
   /* function exit code */
   __pyx_r = Py_None; __Pyx_INCREF(Py_None);
   goto __pyx_L0;
   __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_4);
   __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_9);
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_XDECREF(__pyx_t_11);
-  __Pyx_XDECREF(__pyx_t_12);
   __Pyx_XDECREF(__pyx_t_13);
-  __Pyx_XDECREF(__pyx_t_14);
-  __Pyx_XDECREF(__pyx_t_15);
-  __Pyx_XDECREF(__pyx_t_16);
-  __Pyx_XDECREF(__pyx_t_17);
-  __Pyx_XDECREF(__pyx_t_18);
-  __Pyx_XDECREF(__pyx_t_19);
-  __Pyx_XDECREF(__pyx_t_20);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._arrive", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_kernel);
+  __Pyx_XDECREF((PyObject *)__pyx_v_kernel);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_count);
   __Pyx_XDECREF(__pyx_v_n);
@@ -7612,7 +7659,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":183
+/* "evtool/sim/producer.py":187
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -7621,7 +7668,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(CYTHO
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_burst(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_burst(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -7629,20 +7676,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst = {"_burst", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_burst(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_burst(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   CYTHON_UNUSED PyObject *__pyx_v__ = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[2] = {0,0};
+  PyObject* values[1] = {0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -7658,41 +7704,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u__3,0};
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 183, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 187, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 183, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 183, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 187, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_burst", 0) < (0)) __PYX_ERR(0, 183, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_burst", 1, 2, 2, i); __PYX_ERR(0, 183, __pyx_L3_error) }
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_burst", 0) < (0)) __PYX_ERR(0, 187, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, i); __PYX_ERR(0, 187, __pyx_L3_error) }
       }
-    } else if (unlikely(__pyx_nargs != 2)) {
+    } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 183, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 183, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 187, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
-    __pyx_v__ = values[1];
+    __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_burst", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 183, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 187, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -7703,7 +7742,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(__pyx_self, __pyx_v_self, __pyx_v__);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v__);
 
   /* function exit code */
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
@@ -7713,7 +7752,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
   PyObject *__pyx_v_a = NULL;
   CYTHON_UNUSED PyObject *__pyx_v__i = NULL;
   PyObject *__pyx_r = NULL;
@@ -7733,22 +7772,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_burst", 0);
 
-  /* "evtool/sim/producer.py":184
+  /* "evtool/sim/producer.py":188
  * 
  *     def _burst(self, _: Any) -> None:
  *         a = self.spec.arrival             # <<<<<<<<<<<<<<
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 184, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 188, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 184, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v_a = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_a = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":185
+  /* "evtool/sim/producer.py":189
  *     def _burst(self, _: Any) -> None:
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)             # <<<<<<<<<<<<<<
@@ -7757,85 +7793,85 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
 */
   #ifndef CYTHON_WITHOUT_ASSERTIONS
   if (unlikely(__pyx_assertions_enabled())) {
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_1); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 185, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 189, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 189, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (unlikely(!__pyx_t_3)) {
       __Pyx_Raise(((PyObject *)(((PyTypeObject*)PyExc_AssertionError))), 0, 0, 0);
-      __PYX_ERR(0, 185, __pyx_L1_error)
+      __PYX_ERR(0, 189, __pyx_L1_error)
     }
 
   }
   #else
-  if ((1)); else __PYX_ERR(0, 185, __pyx_L1_error)
+  if ((1)); else __PYX_ERR(0, 189, __pyx_L1_error)
   #endif
 
-  /* "evtool/sim/producer.py":186
+  /* "evtool/sim/producer.py":190
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):             # <<<<<<<<<<<<<<
  *             if self._done():
  *                 return
 */
-  __pyx_t_2 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 186, __pyx_L1_error)
+  __pyx_t_1 = NULL;
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 190, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_5 = 1;
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_4};
-    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_4};
+    __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 186, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 190, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
   }
-  __pyx_t_4 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 186, __pyx_L1_error)
+  __pyx_t_4 = PyObject_GetIter(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 190, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 186, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 190, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   for (;;) {
     {
-      __pyx_t_1 = __pyx_t_6(__pyx_t_4);
-      if (unlikely(!__pyx_t_1)) {
+      __pyx_t_2 = __pyx_t_6(__pyx_t_4);
+      if (unlikely(!__pyx_t_2)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 186, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 190, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
       }
     }
-    __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_1);
-    __pyx_t_1 = 0;
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_2);
+    __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":187
+    /* "evtool/sim/producer.py":191
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
  *             if self._done():             # <<<<<<<<<<<<<<
  *                 return
  *             self.publish_one()
 */
-    __pyx_t_2 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_1 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_1);
     __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 187, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 187, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 191, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":188
+      /* "evtool/sim/producer.py":192
  *         for _i in range(a.size):
  *             if self._done():
  *                 return             # <<<<<<<<<<<<<<
@@ -7853,7 +7889,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       goto __pyx_L0;
 
-      /* "evtool/sim/producer.py":187
+      /* "evtool/sim/producer.py":191
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
  *             if self._done():             # <<<<<<<<<<<<<<
@@ -7862,26 +7898,26 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
 */
     }
 
-    /* "evtool/sim/producer.py":189
+    /* "evtool/sim/producer.py":193
  *             if self._done():
  *                 return
  *             self.publish_one()             # <<<<<<<<<<<<<<
  *         if not self._done():
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
 */
-    __pyx_t_2 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_1 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_1);
     __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 193, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":186
+    /* "evtool/sim/producer.py":190
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):             # <<<<<<<<<<<<<<
@@ -7891,24 +7927,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":190
+  /* "evtool/sim/producer.py":194
  *                 return
  *             self.publish_one()
  *         if not self._done():             # <<<<<<<<<<<<<<
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
 */
-  __pyx_t_1 = __pyx_v_self;
-  __Pyx_INCREF(__pyx_t_1);
+  __pyx_t_2 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_2);
   __pyx_t_5 = 0;
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
+    PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 190, __pyx_L1_error)
+    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 194, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 190, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 194, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_7 = (!__pyx_t_3);
 
@@ -7916,53 +7952,47 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/producer.py":191
+    /* "evtool/sim/producer.py":195
  *             self.publish_one()
  *         if not self._done():
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  * 
  *     def _once(self, _: Any) -> None:
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 191, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_2 = __pyx_t_1;
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_1 = __pyx_t_8;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 191, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_every); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 191, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_t_2, __pyx_t_9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 191, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_every); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
+    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_t_8); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 191, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_1, __pyx_t_10, __pyx_t_9, Py_None, __pyx_t_2};
+      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_t_10, __pyx_t_8, Py_None, __pyx_t_9};
       __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_5, (5-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 191, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 195, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-    /* "evtool/sim/producer.py":190
+    /* "evtool/sim/producer.py":194
  *                 return
  *             self.publish_one()
  *         if not self._done():             # <<<<<<<<<<<<<<
@@ -7971,7 +8001,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
 */
   }
 
-  /* "evtool/sim/producer.py":183
+  /* "evtool/sim/producer.py":187
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -7999,7 +8029,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":193
+/* "evtool/sim/producer.py":197
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8008,7 +8038,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(CYTHON
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_15_once(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_15_once(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -8016,20 +8046,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once = {"_once", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_15_once(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_15_once(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   CYTHON_UNUSED PyObject *__pyx_v__ = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[2] = {0,0};
+  PyObject* values[1] = {0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -8045,41 +8074,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u__3,0};
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 193, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 197, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 193, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_once", 0) < (0)) __PYX_ERR(0, 193, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_once", 1, 2, 2, i); __PYX_ERR(0, 193, __pyx_L3_error) }
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_once", 0) < (0)) __PYX_ERR(0, 197, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, i); __PYX_ERR(0, 197, __pyx_L3_error) }
       }
-    } else if (unlikely(__pyx_nargs != 2)) {
+    } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 193, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
-    __pyx_v__ = values[1];
+    __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_once", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 193, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 197, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8090,7 +8112,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(__pyx_self, __pyx_v_self, __pyx_v__);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v__);
 
   /* function exit code */
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
@@ -8100,7 +8122,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
   CYTHON_UNUSED PyObject *__pyx_v__i = NULL;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
@@ -8108,16 +8130,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
   PyObject *__pyx_t_2 = NULL;
   PyObject *__pyx_t_3 = NULL;
   PyObject *__pyx_t_4 = NULL;
-  PyObject *__pyx_t_5 = NULL;
-  int __pyx_t_6;
-  size_t __pyx_t_7;
-  PyObject *(*__pyx_t_8)(PyObject *);
+  int __pyx_t_5;
+  size_t __pyx_t_6;
+  PyObject *(*__pyx_t_7)(PyObject *);
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_once", 0);
 
-  /* "evtool/sim/producer.py":194
+  /* "evtool/sim/producer.py":198
  * 
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):             # <<<<<<<<<<<<<<
@@ -8125,45 +8146,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
  *         self.stopped = True
 */
   __pyx_t_2 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_spec); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 194, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 194, __pyx_L1_error)
-  if (!__pyx_t_6) {
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 198, __pyx_L1_error)
+  if (!__pyx_t_5) {
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   } else {
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_3 = __pyx_t_5;
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_INCREF(__pyx_t_4);
+    __pyx_t_3 = __pyx_t_4;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_5 = __Pyx_PyLong_From_long(1); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 194, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_3 = __pyx_t_5;
-  __pyx_t_5 = 0;
+  __pyx_t_4 = __Pyx_PyLong_From_long(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_3 = __pyx_t_4;
+  __pyx_t_4 = 0;
   __pyx_L5_bool_binop_done:;
-  __pyx_t_7 = 1;
+  __pyx_t_6 = 1;
   {
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_3};
-    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 194, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 198, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_8 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     {
-      __pyx_t_1 = __pyx_t_8(__pyx_t_3);
+      __pyx_t_1 = __pyx_t_7(__pyx_t_3);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 194, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 198, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8173,26 +8191,26 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
     __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":195
+    /* "evtool/sim/producer.py":199
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()             # <<<<<<<<<<<<<<
  *         self.stopped = True
  * 
 */
-    __pyx_t_2 = __pyx_v_self;
+    __pyx_t_2 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_7 = 0;
+    __pyx_t_6 = 0;
     {
       PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_7, (1-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 199, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":194
+    /* "evtool/sim/producer.py":198
  * 
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):             # <<<<<<<<<<<<<<
@@ -8202,16 +8220,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":196
+  /* "evtool/sim/producer.py":200
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()
  *         self.stopped = True             # <<<<<<<<<<<<<<
  * 
  *     def _inject(self, inj: m.Inject) -> None:
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped, Py_True) < (0)) __PYX_ERR(0, 196, __pyx_L1_error)
+  __Pyx_INCREF(Py_True);
+  __Pyx_GIVEREF(Py_True);
+  __Pyx_GOTREF(__pyx_v_self->stopped);
+  __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-  /* "evtool/sim/producer.py":193
+  /* "evtool/sim/producer.py":197
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8227,7 +8248,6 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
   __Pyx_XDECREF(__pyx_t_2);
   __Pyx_XDECREF(__pyx_t_3);
   __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_5);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._once", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -8237,7 +8257,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":198
+/* "evtool/sim/producer.py":202
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
@@ -8246,7 +8266,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(CYTHON_
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_17_inject(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_17_inject(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -8254,20 +8274,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject = {"_inject", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_17_inject(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_17_inject(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   PyObject *__pyx_v_inj = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[2] = {0,0};
+  PyObject* values[1] = {0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -8283,41 +8302,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_inj,0};
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inj,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 198, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 202, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
-        case  2:
-        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 198, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_inject", 0) < (0)) __PYX_ERR(0, 198, __pyx_L3_error)
-      for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_inject", 1, 2, 2, i); __PYX_ERR(0, 198, __pyx_L3_error) }
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_inject", 0) < (0)) __PYX_ERR(0, 202, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, i); __PYX_ERR(0, 202, __pyx_L3_error) }
       }
-    } else if (unlikely(__pyx_nargs != 2)) {
+    } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
-      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 198, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
     }
-    __pyx_v_self = values[0];
-    __pyx_v_inj = values[1];
+    __pyx_v_inj = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_inject", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 198, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 202, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8328,7 +8340,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(__pyx_self, __pyx_v_self, __pyx_v_inj);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v_inj);
 
   /* function exit code */
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
@@ -8338,7 +8350,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_inj) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_inj) {
   PyObject *__pyx_v_i = NULL;
   PyObject *__pyx_v_mid = NULL;
   PyObject *__pyx_r = NULL;
@@ -8365,7 +8377,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_inject", 0);
 
-  /* "evtool/sim/producer.py":199
+  /* "evtool/sim/producer.py":203
  * 
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):             # <<<<<<<<<<<<<<
@@ -8373,7 +8385,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
 */
   __pyx_t_2 = NULL;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   {
@@ -8381,12 +8393,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 199, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     {
@@ -8394,7 +8406,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 199, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 203, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8404,16 +8416,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
     __Pyx_XDECREF_SET(__pyx_v_i, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":200
+    /* "evtool/sim/producer.py":204
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)             # <<<<<<<<<<<<<<
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 200, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 200, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_7) {
 
@@ -8423,33 +8435,33 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
 
       goto __pyx_L5_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 200, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 200, __pyx_L1_error)
+    __pyx_t_7 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     __pyx_t_6 = __pyx_t_7;
 
     __pyx_L5_bool_binop_done:;
     if (__pyx_t_6) {
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 200, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __pyx_t_1 = __pyx_t_2;
       __pyx_t_2 = 0;
     } else {
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 200, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 200, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_7) {
-        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 200, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 200, __pyx_L1_error)
+        __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 204, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-        __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 200, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_10 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 200, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 204, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_11[0] = __pyx_t_9;
@@ -8464,7 +8476,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
         __pyx_t_13 |= __Pyx_PyUnicode_KIND_04(__pyx_t_11[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_11[2]);
         #endif
         __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_11, 3, __pyx_t_12, __pyx_t_13);
-        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 200, __pyx_L1_error)
+        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
@@ -8482,17 +8494,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
     __Pyx_XDECREF_SET(__pyx_v_mid, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":201
+    /* "evtool/sim/producer.py":205
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)
  * 
 */
-    __pyx_t_2 = __pyx_v_self;
+    __pyx_t_2 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_2);
     __pyx_t_10 = NULL;
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 201, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_4 = 1;
     {
@@ -8500,15 +8512,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
       __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 201, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 201, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 201, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
 
-    /* "evtool/sim/producer.py":202
+    /* "evtool/sim/producer.py":206
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)             # <<<<<<<<<<<<<<
@@ -8516,7 +8528,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
  *     # ------------------------------------------------------------------ publishing
 */
     __pyx_t_16 = NULL;
-    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 202, __pyx_L1_error)
+    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_17);
     __pyx_t_4 = 1;
     {
@@ -8524,10 +8536,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
       __pyx_t_15 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 202, __pyx_L1_error)
+      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_15);
     }
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_15); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 202, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_15); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 206, __pyx_L1_error)
     if (!__pyx_t_6) {
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
     } else {
@@ -8539,11 +8551,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
     __Pyx_INCREF(Py_None);
     __pyx_t_14 = Py_None;
     __pyx_L7_bool_binop_done:;
-    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 202, __pyx_L1_error)
+    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_15);
     #if CYTHON_VECTORCALL
 
-    /* "evtool/sim/producer.py":201
+    /* "evtool/sim/producer.py":205
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -8556,13 +8568,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
       PyObject *__pyx_callargs[7] = {__pyx_t_2, __pyx_t_8, __pyx_t_9, __pyx_t_10, __pyx_v_mid, __pyx_t_14, __pyx_t_15};
       #if CYTHON_VECTORCALL
       __pyx_t_17 = __pyx_mstate_global->__pyx_tuple[1];
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 201, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 205, __pyx_L1_error)
       __Pyx_INCREF(__pyx_t_17);
       #else
       {
         PyObject *__pyx_temp[6] = {__pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_n_u_ttl};
         __pyx_t_17 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 6);
-        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 201, __pyx_L1_error)
+        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 205, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_17);
       }
       #endif
@@ -8576,12 +8588,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
       __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 201, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 205, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":199
+    /* "evtool/sim/producer.py":203
  * 
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):             # <<<<<<<<<<<<<<
@@ -8591,7 +8603,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":198
+  /* "evtool/sim/producer.py":202
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
@@ -8623,7 +8635,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":206
+/* "evtool/sim/producer.py":210
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8632,7 +8644,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(CYTHO
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_19publish_one(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_19publish_one(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -8641,14 +8653,13 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 ); /*proto*/
 PyDoc_STRVAR(__pyx_doc_6evtool_3sim_8producer_13ProducerActor_18publish_one, "Build one message and publish it (`ttl` overrides the producer\047s per-message TTL).");
 static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one = {"publish_one", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8producer_13ProducerActor_18publish_one};
-static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_19publish_one(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_19publish_one(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_self = 0;
   PyObject *__pyx_v_payload = 0;
   PyObject *__pyx_v_tag = 0;
   PyObject *__pyx_v_key = 0;
@@ -8659,7 +8670,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
   CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject* values[7] = {0,0,0,0,0,0,0};
+  PyObject* values[6] = {0,0,0,0,0,0};
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -8675,92 +8686,81 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   #endif
   __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
   {
-    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_payload_2,&__pyx_mstate_global->__pyx_n_u_tag,&__pyx_mstate_global->__pyx_n_u_key_2,&__pyx_mstate_global->__pyx_n_u_msg_id,&__pyx_mstate_global->__pyx_n_u_headers,&__pyx_mstate_global->__pyx_n_u_ttl,0};
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_payload_2,&__pyx_mstate_global->__pyx_n_u_tag,&__pyx_mstate_global->__pyx_n_u_key_2,&__pyx_mstate_global->__pyx_n_u_msg_id,&__pyx_mstate_global->__pyx_n_u_headers,&__pyx_mstate_global->__pyx_n_u_ttl,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 206, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 210, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
-        case  1:
-        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 206, __pyx_L3_error)
-        CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
-      const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "publish_one", 0) < (0)) __PYX_ERR(0, 206, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, 0, __pyx_kwds_len, "publish_one", 0) < (0)) __PYX_ERR(0, 210, __pyx_L3_error)
+      if (!values[0]) values[0] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
-      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":207
+      /* "evtool/sim/producer.py":211
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
 */
+      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
-      if (!values[5]) values[5] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":208
+      /* "evtool/sim/producer.py":212
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
 */
-      if (!values[6]) values[6] = __Pyx_NewRef(((PyObject *)Py_None));
-      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("publish_one", 1, 1, 1, i); __PYX_ERR(0, 206, __pyx_L3_error) }
-      }
-    } else if (unlikely(__pyx_nargs != 1)) {
+      if (!values[5]) values[5] = __Pyx_NewRef(((PyObject *)Py_None));
+    } else if (unlikely(__pyx_nargs != 0)) {
       goto __pyx_L5_argtuple_error;
     } else {
-      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 206, __pyx_L3_error)
 
-      /* "evtool/sim/producer.py":206
+      /* "evtool/sim/producer.py":210
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
+      if (!values[0]) values[0] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
-      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":207
+      /* "evtool/sim/producer.py":211
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
 */
+      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
-      if (!values[5]) values[5] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":208
+      /* "evtool/sim/producer.py":212
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
 */
-      if (!values[6]) values[6] = __Pyx_NewRef(((PyObject *)Py_None));
+      if (!values[5]) values[5] = __Pyx_NewRef(((PyObject *)Py_None));
     }
-    __pyx_v_self = values[0];
-    __pyx_v_payload = values[1];
-    __pyx_v_tag = values[2];
-    __pyx_v_key = values[3];
-    __pyx_v_msg_id = values[4];
-    __pyx_v_headers = values[5];
-    __pyx_v_ttl = values[6];
+    __pyx_v_payload = values[0];
+    __pyx_v_tag = values[1];
+    __pyx_v_key = values[2];
+    __pyx_v_msg_id = values[3];
+    __pyx_v_headers = values[4];
+    __pyx_v_ttl = values[5];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("publish_one", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 206, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("publish_one", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 210, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8771,9 +8771,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(__pyx_self, __pyx_v_self, __pyx_v_payload, __pyx_v_tag, __pyx_v_key, __pyx_v_msg_id, __pyx_v_headers, __pyx_v_ttl);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v_payload, __pyx_v_tag, __pyx_v_key, __pyx_v_msg_id, __pyx_v_headers, __pyx_v_ttl);
 
-  /* "evtool/sim/producer.py":206
+  /* "evtool/sim/producer.py":210
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8789,7 +8789,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self, PyObject *__pyx_v_payload, PyObject *__pyx_v_tag, PyObject *__pyx_v_key, PyObject *__pyx_v_msg_id, PyObject *__pyx_v_headers, PyObject *__pyx_v_ttl) {
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_payload, PyObject *__pyx_v_tag, PyObject *__pyx_v_key, PyObject *__pyx_v_msg_id, PyObject *__pyx_v_headers, PyObject *__pyx_v_ttl) {
   PyObject *__pyx_v_ctx = NULL;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_n = NULL;
@@ -8800,19 +8800,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   PyObject *__pyx_v_exc = NULL;
   PyObject *__pyx_v_routing = NULL;
   PyObject *__pyx_v_to = NULL;
-  PyObject *__pyx_v_msg = NULL;
+  struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg = NULL;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
   PyObject *__pyx_t_2 = NULL;
   int __pyx_t_3;
   int __pyx_t_4;
-  PyObject *__pyx_t_5 = NULL;
+  size_t __pyx_t_5;
   PyObject *__pyx_t_6 = NULL;
-  size_t __pyx_t_7;
-  PyObject *__pyx_t_8[3];
-  Py_ssize_t __pyx_t_9;
-  int __pyx_t_10;
+  PyObject *__pyx_t_7[3];
+  Py_ssize_t __pyx_t_8;
+  int __pyx_t_9;
+  PyObject *__pyx_t_10 = NULL;
   PyObject *__pyx_t_11 = NULL;
   PyObject *__pyx_t_12 = NULL;
   PyObject *__pyx_t_13 = NULL;
@@ -8830,8 +8830,6 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   PyObject *__pyx_t_25 = NULL;
   PyObject *__pyx_t_26 = NULL;
   PyObject *__pyx_t_27 = NULL;
-  PyObject *__pyx_t_28 = NULL;
-  PyObject *__pyx_t_29 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -8841,51 +8839,51 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __Pyx_INCREF(__pyx_v_key);
   __Pyx_INCREF(__pyx_v_headers);
 
-  /* "evtool/sim/producer.py":210
+  /* "evtool/sim/producer.py":214
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ctx); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 210, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->ctx;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_ctx = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":211
+  /* "evtool/sim/producer.py":215
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
  *         now = ctx.kernel.now             # <<<<<<<<<<<<<<
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 211, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 215, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 211, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 215, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_now = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":212
+  /* "evtool/sim/producer.py":216
  *         ctx = self.ctx
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1             # <<<<<<<<<<<<<<
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 212, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 212, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_INCREF(__pyx_t_2);
+  __pyx_v_n = __pyx_t_2;
+  __Pyx_INCREF(__pyx_t_2);
+  __Pyx_GIVEREF(__pyx_t_2);
+  __Pyx_GOTREF(__pyx_v_self->sent);
+  __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __Pyx_INCREF(__pyx_t_1);
-  __pyx_v_n = __pyx_t_1;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sent, __pyx_t_1) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":213
+  /* "evtool/sim/producer.py":217
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:             # <<<<<<<<<<<<<<
@@ -8901,10 +8899,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 
     goto __pyx_L4_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_keys); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 213, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = (__pyx_t_1 != Py_None);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_4 = (__pyx_v_self->keys != Py_None);
 
   __pyx_t_3 = __pyx_t_4;
 
@@ -8912,33 +8907,27 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":214
+    /* "evtool/sim/producer.py":218
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)             # <<<<<<<<<<<<<<
  *         seq = 0
  *         sequence = self._sequence
 */
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_keys); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 214, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_2 = __pyx_t_5;
-    __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_key_rng); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 214, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = 0;
+    __pyx_t_1 = __pyx_v_self->keys;
+    __Pyx_INCREF(__pyx_t_1);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_6};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pick, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 214, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_self->key_rng};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pick, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 218, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __Pyx_DECREF_SET(__pyx_v_key, __pyx_t_1);
-    __pyx_t_1 = 0;
+    __Pyx_DECREF_SET(__pyx_v_key, __pyx_t_2);
+    __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":213
+    /* "evtool/sim/producer.py":217
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:             # <<<<<<<<<<<<<<
@@ -8947,7 +8936,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 */
   }
 
-  /* "evtool/sim/producer.py":215
+  /* "evtool/sim/producer.py":219
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)
  *         seq = 0             # <<<<<<<<<<<<<<
@@ -8957,68 +8946,62 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_seq = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/sim/producer.py":216
+  /* "evtool/sim/producer.py":220
  *             key = self.keys.pick(self.key_rng)
  *         seq = 0
  *         sequence = self._sequence             # <<<<<<<<<<<<<<
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_sequence_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 216, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_v_sequence = __pyx_t_1;
-  __pyx_t_1 = 0;
+  __pyx_t_2 = __pyx_v_self->_sequence;
+  __Pyx_INCREF(__pyx_t_2);
+  __pyx_v_sequence = __pyx_t_2;
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":217
+  /* "evtool/sim/producer.py":221
  *         seq = 0
  *         sequence = self._sequence
  *         if sequence == "per_key":             # <<<<<<<<<<<<<<
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_per_key, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 217, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_per_key, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 221, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":218
+    /* "evtool/sim/producer.py":222
  *         sequence = self._sequence
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1             # <<<<<<<<<<<<<<
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 218, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_5 = __pyx_t_6;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_7 = 0;
+    __pyx_t_1 = __pyx_v_self->seq_by_key;
+    __Pyx_INCREF(__pyx_t_1);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_key, __pyx_mstate_global->__pyx_int_0};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 218, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_key, __pyx_mstate_global->__pyx_int_0};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_t_6 = __Pyx_PyLong_AddObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 218, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_6);
-    __pyx_t_6 = 0;
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 222, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_1);
+    __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":219
+    /* "evtool/sim/producer.py":223
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq             # <<<<<<<<<<<<<<
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 219, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    if (unlikely((PyObject_SetItem(__pyx_t_6, __pyx_v_key, __pyx_v_seq) < 0))) __PYX_ERR(0, 219, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_v_key, __pyx_v_seq) < 0))) __PYX_ERR(0, 223, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":217
+    /* "evtool/sim/producer.py":221
  *         seq = 0
  *         sequence = self._sequence
  *         if sequence == "per_key":             # <<<<<<<<<<<<<<
@@ -9028,51 +9011,45 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
     goto __pyx_L6;
   }
 
-  /* "evtool/sim/producer.py":220
+  /* "evtool/sim/producer.py":224
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":             # <<<<<<<<<<<<<<
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_global, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 220, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_global, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":221
+    /* "evtool/sim/producer.py":225
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter             # <<<<<<<<<<<<<<
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 221, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 221, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 225, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_6 = __Pyx_PyObject_Call(__pyx_t_1, __pyx_mstate_global->__pyx_tuple[2], NULL); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 221, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
+    __pyx_t_2 = __Pyx_PyObject_Call(__pyx_t_1, __pyx_mstate_global->__pyx_tuple[2], NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 225, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_6, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 221, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 225, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":222
+    /* "evtool/sim/producer.py":226
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq             # <<<<<<<<<<<<<<
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 222, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    if (unlikely((PyObject_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u_global_2, __pyx_v_seq) < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_kp_u_global_2, __pyx_v_seq) < 0))) __PYX_ERR(0, 226, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":220
+    /* "evtool/sim/producer.py":224
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":             # <<<<<<<<<<<<<<
@@ -9082,74 +9059,68 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   }
   __pyx_L6:;
 
-  /* "evtool/sim/producer.py":223
+  /* "evtool/sim/producer.py":227
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"             # <<<<<<<<<<<<<<
  *         tag = tag or self._tag
  *         env = None
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_msg_id); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 223, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_msg_id); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 227, __pyx_L1_error)
   if (!__pyx_t_3) {
   } else {
     __Pyx_INCREF(__pyx_v_msg_id);
     __pyx_t_1 = __pyx_v_msg_id;
     goto __pyx_L7_bool_binop_done;
   }
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_id_prefix); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 223, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_5 = __Pyx_PyObject_FormatSimple(__pyx_t_6, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 223, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 223, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_8[0] = __pyx_t_5;
-  __pyx_t_8[1] = __pyx_mstate_global->__pyx_kp_u__4;
-  __pyx_t_8[2] = __pyx_t_6;
-  __pyx_t_9 = 1;
-  #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
-  __pyx_t_9 += __Pyx_PyUnicode_GET_LENGTH(__pyx_t_8[0]) + __Pyx_PyUnicode_GET_LENGTH(__pyx_t_8[2]);
-  #endif
-  __pyx_t_10 = 0;
-  #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
-  __pyx_t_10 |= __Pyx_PyUnicode_KIND_04(__pyx_t_8[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_8[2]);
-  #endif
-  __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_8, 3, __pyx_t_9, __pyx_t_10);
-  if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 223, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 227, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __Pyx_INCREF(__pyx_t_2);
-  __pyx_t_1 = __pyx_t_2;
+  __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 227, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __pyx_t_7[0] = __pyx_t_2;
+  __pyx_t_7[1] = __pyx_mstate_global->__pyx_kp_u__4;
+  __pyx_t_7[2] = __pyx_t_6;
+  __pyx_t_8 = 1;
+  #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
+  __pyx_t_8 += __Pyx_PyUnicode_GET_LENGTH(__pyx_t_7[0]) + __Pyx_PyUnicode_GET_LENGTH(__pyx_t_7[2]);
+  #endif
+  __pyx_t_9 = 0;
+  #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
+  __pyx_t_9 |= __Pyx_PyUnicode_KIND_04(__pyx_t_7[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_7[2]);
+  #endif
+  __pyx_t_10 = __Pyx_PyUnicode_Join(__pyx_t_7, 3, __pyx_t_8, __pyx_t_9);
+  if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 227, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  __Pyx_INCREF(__pyx_t_10);
+  __pyx_t_1 = __pyx_t_10;
+  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __pyx_L7_bool_binop_done:;
   __pyx_v_mid = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":224
+  /* "evtool/sim/producer.py":228
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag             # <<<<<<<<<<<<<<
  *         env = None
  *         if payload is None and self.static_payload:
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_tag); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_tag); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 228, __pyx_L1_error)
   if (!__pyx_t_3) {
   } else {
     __Pyx_INCREF(__pyx_v_tag);
     __pyx_t_1 = __pyx_v_tag;
     goto __pyx_L9_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_tag_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 224, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_INCREF(__pyx_t_2);
-  __pyx_t_1 = __pyx_t_2;
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_INCREF(__pyx_v_self->_tag);
+  __pyx_t_1 = __pyx_v_self->_tag;
   __pyx_L9_bool_binop_done:;
   __Pyx_DECREF_SET(__pyx_v_tag, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":225
+  /* "evtool/sim/producer.py":229
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag
  *         env = None             # <<<<<<<<<<<<<<
@@ -9159,7 +9130,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __Pyx_INCREF(Py_None);
   __pyx_v_env = Py_None;
 
-  /* "evtool/sim/producer.py":226
+  /* "evtool/sim/producer.py":230
  *         tag = tag or self._tag
  *         env = None
  *         if payload is None and self.static_payload:             # <<<<<<<<<<<<<<
@@ -9175,10 +9146,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 
     goto __pyx_L12_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_static_payload); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 226, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 226, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 230, __pyx_L1_error)
 
   __pyx_t_3 = __pyx_t_4;
 
@@ -9186,19 +9154,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":227
+    /* "evtool/sim/producer.py":231
  *         env = None
  *         if payload is None and self.static_payload:
  *             payload = self._payload             # <<<<<<<<<<<<<<
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_3); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 227, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_1 = __pyx_v_self->_payload;
+    __Pyx_INCREF(__pyx_t_1);
     __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":226
+    /* "evtool/sim/producer.py":230
  *         tag = tag or self._tag
  *         env = None
  *         if payload is None and self.static_payload:             # <<<<<<<<<<<<<<
@@ -9208,7 +9176,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
     goto __pyx_L11;
   }
 
-  /* "evtool/sim/producer.py":228
+  /* "evtool/sim/producer.py":232
  *         if payload is None and self.static_payload:
  *             payload = self._payload
  *         elif payload is None:             # <<<<<<<<<<<<<<
@@ -9219,45 +9187,39 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":229
+    /* "evtool/sim/producer.py":233
  *             payload = self._payload
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:
 */
-    __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 229, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 229, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_t_2) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":230
+    /* "evtool/sim/producer.py":234
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *             try:
  *                 payload = self.render(env, self.payload_rng)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instance); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 230, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_instance, __pyx_t_2) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 230, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_2) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 229, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 234, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_10);
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":231
+    /* "evtool/sim/producer.py":235
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9273,30 +9235,40 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
       __Pyx_XGOTREF(__pyx_t_13);
       /*try:*/ {
 
-        /* "evtool/sim/producer.py":232
+        /* "evtool/sim/producer.py":236
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:
  *                 payload = self.render(env, self.payload_rng)             # <<<<<<<<<<<<<<
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}
 */
-        __pyx_t_2 = __pyx_v_self;
-        __Pyx_INCREF(__pyx_t_2);
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_rng); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 232, __pyx_L14_error)
-        __Pyx_GOTREF(__pyx_t_6);
-        __pyx_t_7 = 0;
+        __pyx_t_10 = NULL;
+        __Pyx_INCREF(__pyx_v_self->render);
+        __pyx_t_6 = __pyx_v_self->render; 
+        __pyx_t_5 = 1;
+        #if CYTHON_UNPACK_METHODS
+        if (likely(PyMethod_Check(__pyx_t_6))) {
+          __pyx_t_10 = PyMethod_GET_SELF(__pyx_t_6);
+          assert(__pyx_t_10);
+          PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
+          __Pyx_INCREF(__pyx_t_10);
+          __Pyx_INCREF(__pyx__function);
+          __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
+          __pyx_t_5 = 0;
+        }
+        #endif
         {
-          PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_env, __pyx_t_6};
-          __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_render, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+          PyObject *__pyx_callargs[3] = {__pyx_t_10, __pyx_v_env, __pyx_v_self->payload_rng};
+          __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 232, __pyx_L14_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 236, __pyx_L14_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":231
+        /* "evtool/sim/producer.py":235
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9310,52 +9282,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
       goto __pyx_L19_try_end;
       __pyx_L14_error:;
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/producer.py":233
+      /* "evtool/sim/producer.py":237
  *             try:
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
  *                 payload = {"error": str(exc)}
  *         routing = None
 */
-      __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_2);
-      __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 233, __pyx_L16_except_error)
-      __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_5);
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_ErrRestore(__pyx_t_1, __pyx_t_6, __pyx_t_2);
-      __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_2 = 0;
-      if (__pyx_t_10) {
+      __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_10);
+      __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L16_except_error)
+      __Pyx_GOTREF(__pyx_t_2);
+      __pyx_t_9 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_2);
+      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_ErrRestore(__pyx_t_1, __pyx_t_6, __pyx_t_10);
+      __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_10 = 0;
+      if (__pyx_t_9) {
         __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
-        if (__Pyx_GetException(&__pyx_t_2, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 233, __pyx_L16_except_error)
-        __Pyx_XGOTREF(__pyx_t_2);
+        if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 237, __pyx_L16_except_error)
+        __Pyx_XGOTREF(__pyx_t_10);
         __Pyx_XGOTREF(__pyx_t_6);
         __Pyx_XGOTREF(__pyx_t_1);
         __Pyx_INCREF(__pyx_t_6);
         __pyx_v_exc = __pyx_t_6;
         /*try:*/ {
 
-          /* "evtool/sim/producer.py":234
+          /* "evtool/sim/producer.py":238
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}             # <<<<<<<<<<<<<<
  *         routing = None
  *         try:
 */
-          __pyx_t_5 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 234, __pyx_L25_error)
-          __Pyx_GOTREF(__pyx_t_5);
-          __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 234, __pyx_L25_error)
+          __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L25_error)
+          __Pyx_GOTREF(__pyx_t_2);
+          __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 238, __pyx_L25_error)
           __Pyx_GOTREF(__pyx_t_14);
-          if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_14) < (0)) __PYX_ERR(0, 234, __pyx_L25_error)
+          if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_14) < (0)) __PYX_ERR(0, 238, __pyx_L25_error)
           __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-          __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_5);
-          __pyx_t_5 = 0;
+          __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_2);
+          __pyx_t_2 = 0;
         }
 
-        /* "evtool/sim/producer.py":233
+        /* "evtool/sim/producer.py":237
  *             try:
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9373,7 +9345,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
             __Pyx_PyThreadState_assign
             __pyx_t_17 = 0; __pyx_t_18 = 0; __pyx_t_19 = 0; __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0;
             __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-            __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+            __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
              __Pyx_ExceptionSwap(&__pyx_t_20, &__pyx_t_21, &__pyx_t_22);
             if ( unlikely(__Pyx_GetException(&__pyx_t_17, &__pyx_t_18, &__pyx_t_19) < 0)) __Pyx_ErrFetch(&__pyx_t_17, &__pyx_t_18, &__pyx_t_19);
             __Pyx_XGOTREF(__pyx_t_17);
@@ -9382,7 +9354,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
             __Pyx_XGOTREF(__pyx_t_20);
             __Pyx_XGOTREF(__pyx_t_21);
             __Pyx_XGOTREF(__pyx_t_22);
-            __pyx_t_10 = __pyx_lineno; __pyx_t_15 = __pyx_clineno; __pyx_t_16 = __pyx_filename;
+            __pyx_t_9 = __pyx_lineno; __pyx_t_15 = __pyx_clineno; __pyx_t_16 = __pyx_filename;
             {
               __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
             }
@@ -9395,19 +9367,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
             __Pyx_XGIVEREF(__pyx_t_19);
             __Pyx_ErrRestore(__pyx_t_17, __pyx_t_18, __pyx_t_19);
             __pyx_t_17 = 0; __pyx_t_18 = 0; __pyx_t_19 = 0; __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0;
-            __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_15; __pyx_filename = __pyx_t_16;
+            __pyx_lineno = __pyx_t_9; __pyx_clineno = __pyx_t_15; __pyx_filename = __pyx_t_16;
             goto __pyx_L16_except_error;
           }
           __pyx_L26:;
         }
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+        __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
         __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
         goto __pyx_L15_exception_handled;
       }
       goto __pyx_L16_except_error;
 
-      /* "evtool/sim/producer.py":231
+      /* "evtool/sim/producer.py":235
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9428,7 +9400,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
       __pyx_L19_try_end:;
     }
 
-    /* "evtool/sim/producer.py":228
+    /* "evtool/sim/producer.py":232
  *         if payload is None and self.static_payload:
  *             payload = self._payload
  *         elif payload is None:             # <<<<<<<<<<<<<<
@@ -9438,7 +9410,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   }
   __pyx_L11:;
 
-  /* "evtool/sim/producer.py":235
+  /* "evtool/sim/producer.py":239
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}
  *         routing = None             # <<<<<<<<<<<<<<
@@ -9448,7 +9420,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __Pyx_INCREF(Py_None);
   __pyx_v_routing = Py_None;
 
-  /* "evtool/sim/producer.py":236
+  /* "evtool/sim/producer.py":240
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9464,7 +9436,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
     __Pyx_XGOTREF(__pyx_t_11);
     /*try:*/ {
 
-      /* "evtool/sim/producer.py":237
+      /* "evtool/sim/producer.py":241
  *         routing = None
  *         try:
  *             if headers is None and self.render_headers is not None:             # <<<<<<<<<<<<<<
@@ -9480,10 +9452,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 
         goto __pyx_L38_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render_headers); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 237, __pyx_L31_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_4 = (__pyx_t_1 != Py_None);
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __pyx_t_4 = (__pyx_v_self->render_headers != Py_None);
 
       __pyx_t_3 = __pyx_t_4;
 
@@ -9491,48 +9460,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":238
+        /* "evtool/sim/producer.py":242
  *         try:
  *             if headers is None and self.render_headers is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
 */
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 238, __pyx_L31_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 242, __pyx_L31_error)
         if (!__pyx_t_3) {
         } else {
           __Pyx_INCREF(__pyx_v_env);
           __pyx_t_1 = __pyx_v_env;
           goto __pyx_L40_bool_binop_done;
         }
-        __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 238, __pyx_L31_error)
+        __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 242, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_t_2) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
 
-        /* "evtool/sim/producer.py":239
+        /* "evtool/sim/producer.py":243
  *             if headers is None and self.render_headers is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:
 */
-        __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instance); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_instance, __pyx_t_2) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_2) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 238, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 243, __pyx_L31_error)
+        __Pyx_GOTREF(__pyx_t_10);
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
         __Pyx_INCREF(__pyx_t_6);
         __pyx_t_1 = __pyx_t_6;
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -9540,30 +9503,40 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
         __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":240
+        /* "evtool/sim/producer.py":244
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)             # <<<<<<<<<<<<<<
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
 */
-        __pyx_t_6 = __pyx_v_self;
-        __Pyx_INCREF(__pyx_t_6);
-        __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_rng); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_7 = 0;
+        __pyx_t_6 = NULL;
+        __Pyx_INCREF(__pyx_v_self->render_headers);
+        __pyx_t_10 = __pyx_v_self->render_headers; 
+        __pyx_t_5 = 1;
+        #if CYTHON_UNPACK_METHODS
+        if (likely(PyMethod_Check(__pyx_t_10))) {
+          __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_10);
+          assert(__pyx_t_6);
+          PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_10);
+          __Pyx_INCREF(__pyx_t_6);
+          __Pyx_INCREF(__pyx__function);
+          __Pyx_DECREF_SET(__pyx_t_10, __pyx__function);
+          __pyx_t_5 = 0;
+        }
+        #endif
         {
-          PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_v_env, __pyx_t_2};
-          __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_render_headers, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_v_env, __pyx_v_self->payload_rng};
+          __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_10, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-          __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 240, __pyx_L31_error)
+          __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 244, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_headers, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":237
+        /* "evtool/sim/producer.py":241
  *         routing = None
  *         try:
  *             if headers is None and self.render_headers is not None:             # <<<<<<<<<<<<<<
@@ -9572,93 +9545,94 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 */
       }
 
-      /* "evtool/sim/producer.py":241
+      /* "evtool/sim/producer.py":245
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:             # <<<<<<<<<<<<<<
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_render_routing); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 241, __pyx_L31_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = (__pyx_t_1 != Py_None);
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __pyx_t_3 = (__pyx_v_self->render_routing != Py_None);
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":242
+        /* "evtool/sim/producer.py":246
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)
 */
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 242, __pyx_L31_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 246, __pyx_L31_error)
         if (!__pyx_t_3) {
         } else {
           __Pyx_INCREF(__pyx_v_env);
           __pyx_t_1 = __pyx_v_env;
           goto __pyx_L43_bool_binop_done;
         }
-        __pyx_t_2 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_2);
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_t_6) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+        __pyx_t_10 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 246, __pyx_L31_error)
+        __Pyx_GOTREF(__pyx_t_10);
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
 
-        /* "evtool/sim/producer.py":243
+        /* "evtool/sim/producer.py":247
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
 */
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instance); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 247, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_instance, __pyx_t_6) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_6) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 243, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_6) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __Pyx_INCREF(__pyx_t_2);
-        __pyx_t_1 = __pyx_t_2;
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        __Pyx_INCREF(__pyx_t_10);
+        __pyx_t_1 = __pyx_t_10;
+        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
         __pyx_L43_bool_binop_done:;
         __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":244
+        /* "evtool/sim/producer.py":248
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)             # <<<<<<<<<<<<<<
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:
 */
-        __pyx_t_2 = __pyx_v_self;
-        __Pyx_INCREF(__pyx_t_2);
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_payload_rng); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 244, __pyx_L31_error)
-        __Pyx_GOTREF(__pyx_t_6);
-        __pyx_t_7 = 0;
+        __pyx_t_10 = NULL;
+        __Pyx_INCREF(__pyx_v_self->render_routing);
+        __pyx_t_6 = __pyx_v_self->render_routing; 
+        __pyx_t_5 = 1;
+        #if CYTHON_UNPACK_METHODS
+        if (likely(PyMethod_Check(__pyx_t_6))) {
+          __pyx_t_10 = PyMethod_GET_SELF(__pyx_t_6);
+          assert(__pyx_t_10);
+          PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
+          __Pyx_INCREF(__pyx_t_10);
+          __Pyx_INCREF(__pyx__function);
+          __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
+          __pyx_t_5 = 0;
+        }
+        #endif
         {
-          PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_env, __pyx_t_6};
-          __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_render_routing, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+          PyObject *__pyx_callargs[3] = {__pyx_t_10, __pyx_v_env, __pyx_v_self->payload_rng};
+          __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 244, __pyx_L31_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 248, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_routing, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":245
+        /* "evtool/sim/producer.py":249
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size             # <<<<<<<<<<<<<<
@@ -9670,7 +9644,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
           __Pyx_INCREF(__pyx_v_routing);
           __pyx_t_1 = __pyx_v_routing;
         } else {
-          __pyx_t_6 = __Pyx_PyObject_Unicode(__pyx_v_routing); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 245, __pyx_L31_error)
+          __pyx_t_6 = __Pyx_PyObject_Unicode(__pyx_v_routing); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 249, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_6);
           __pyx_t_1 = __pyx_t_6;
           __pyx_t_6 = 0;
@@ -9679,7 +9653,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
         __Pyx_DECREF_SET(__pyx_v_routing, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":241
+        /* "evtool/sim/producer.py":245
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:             # <<<<<<<<<<<<<<
@@ -9688,7 +9662,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 */
       }
 
-      /* "evtool/sim/producer.py":236
+      /* "evtool/sim/producer.py":240
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9702,36 +9676,36 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
     goto __pyx_L36_try_end;
     __pyx_L31_error:;
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":246
+    /* "evtool/sim/producer.py":250
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
 */
-    __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_2);
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 246, __pyx_L33_except_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_15 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_5);
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __Pyx_ErrRestore(__pyx_t_1, __pyx_t_6, __pyx_t_2);
-    __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_2 = 0;
+    __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_10);
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 250, __pyx_L33_except_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_15 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_2);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_ErrRestore(__pyx_t_1, __pyx_t_6, __pyx_t_10);
+    __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_10 = 0;
     if (__pyx_t_15) {
       __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_2, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 246, __pyx_L33_except_error)
-      __Pyx_XGOTREF(__pyx_t_2);
+      if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 250, __pyx_L33_except_error)
+      __Pyx_XGOTREF(__pyx_t_10);
       __Pyx_XGOTREF(__pyx_t_6);
       __Pyx_XGOTREF(__pyx_t_1);
       __Pyx_INCREF(__pyx_t_6);
       __pyx_v_exc = __pyx_t_6;
       /*try:*/ {
 
-        /* "evtool/sim/producer.py":248
+        /* "evtool/sim/producer.py":252
  *         except TemplateRuntimeError as exc:
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,             # <<<<<<<<<<<<<<
@@ -9741,28 +9715,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
         __pyx_t_14 = __pyx_v_ctx;
         __Pyx_INCREF(__pyx_t_14);
         __pyx_t_24 = NULL;
-        __Pyx_GetModuleGlobalName(__pyx_t_25, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 248, __pyx_L50_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_25, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 252, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_25);
-        __pyx_t_26 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_to_2); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 248, __pyx_L50_error)
-        __Pyx_GOTREF(__pyx_t_26);
-        __pyx_t_27 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 248, __pyx_L50_error)
-        __Pyx_GOTREF(__pyx_t_27);
 
-        /* "evtool/sim/producer.py":249
+        /* "evtool/sim/producer.py":253
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
  *                                 {"reason": "template_error", "error": str(exc)}))             # <<<<<<<<<<<<<<
  *             self.rejected += 1
  *             return
 */
-        __pyx_t_28 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_28)) __PYX_ERR(0, 249, __pyx_L50_error)
-        __Pyx_GOTREF(__pyx_t_28);
-        if (PyDict_SetItem(__pyx_t_28, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_template_error) < (0)) __PYX_ERR(0, 249, __pyx_L50_error)
-        __pyx_t_29 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_29)) __PYX_ERR(0, 249, __pyx_L50_error)
-        __Pyx_GOTREF(__pyx_t_29);
-        if (PyDict_SetItem(__pyx_t_28, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_29) < (0)) __PYX_ERR(0, 249, __pyx_L50_error)
-        __Pyx_DECREF(__pyx_t_29); __pyx_t_29 = 0;
-        __pyx_t_7 = 1;
+        __pyx_t_26 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 253, __pyx_L50_error)
+        __Pyx_GOTREF(__pyx_t_26);
+        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_template_error) < (0)) __PYX_ERR(0, 253, __pyx_L50_error)
+        __pyx_t_27 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 253, __pyx_L50_error)
+        __Pyx_GOTREF(__pyx_t_27);
+        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_27) < (0)) __PYX_ERR(0, 253, __pyx_L50_error)
+        __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
+        __pyx_t_5 = 1;
         #if CYTHON_UNPACK_METHODS
         if (unlikely(PyMethod_Check(__pyx_t_25))) {
           __pyx_t_24 = PyMethod_GET_SELF(__pyx_t_25);
@@ -9771,47 +9741,44 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
           __Pyx_INCREF(__pyx_t_24);
           __Pyx_INCREF(__pyx__function);
           __Pyx_DECREF_SET(__pyx_t_25, __pyx__function);
-          __pyx_t_7 = 0;
+          __pyx_t_5 = 0;
         }
         #endif
         {
-          PyObject *__pyx_callargs[11] = {__pyx_t_24, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_dropped, __pyx_v_mid, __pyx_t_26, __pyx_t_27, Py_None, __pyx_v_key, __pyx_mstate_global->__pyx_int_0, __pyx_v_tag, __pyx_t_28};
-          __pyx_t_23 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_25, __pyx_callargs+__pyx_t_7, (11-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          PyObject *__pyx_callargs[11] = {__pyx_t_24, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_dropped, __pyx_v_mid, __pyx_v_self->_to, __pyx_v_self->name, Py_None, __pyx_v_key, __pyx_mstate_global->__pyx_int_0, __pyx_v_tag, __pyx_t_26};
+          __pyx_t_23 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_25, __pyx_callargs+__pyx_t_5, (11-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
           __Pyx_DECREF(__pyx_t_26); __pyx_t_26 = 0;
-          __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
-          __Pyx_DECREF(__pyx_t_28); __pyx_t_28 = 0;
           __Pyx_DECREF(__pyx_t_25); __pyx_t_25 = 0;
-          if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 248, __pyx_L50_error)
+          if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 252, __pyx_L50_error)
           __Pyx_GOTREF(__pyx_t_23);
         }
-        __pyx_t_7 = 0;
+        __pyx_t_5 = 0;
         {
           PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_t_23};
-          __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
-          if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 248, __pyx_L50_error)
-          __Pyx_GOTREF(__pyx_t_5);
+          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 252, __pyx_L50_error)
+          __Pyx_GOTREF(__pyx_t_2);
         }
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-        /* "evtool/sim/producer.py":250
+        /* "evtool/sim/producer.py":254
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
  *                                 {"reason": "template_error", "error": str(exc)}))
  *             self.rejected += 1             # <<<<<<<<<<<<<<
  *             return
  *         to = self._to
 */
-        __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 250, __pyx_L50_error)
-        __Pyx_GOTREF(__pyx_t_5);
-        __pyx_t_23 = __Pyx_PyLong_AddObjC(__pyx_t_5, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 250, __pyx_L50_error)
-        __Pyx_GOTREF(__pyx_t_23);
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected, __pyx_t_23) < (0)) __PYX_ERR(0, 250, __pyx_L50_error)
-        __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
+        __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 254, __pyx_L50_error)
+        __Pyx_GOTREF(__pyx_t_2);
+        __Pyx_GIVEREF(__pyx_t_2);
+        __Pyx_GOTREF(__pyx_v_self->rejected);
+        __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_2);
+        __pyx_t_2 = 0;
 
-        /* "evtool/sim/producer.py":251
+        /* "evtool/sim/producer.py":255
  *                                 {"reason": "template_error", "error": str(exc)}))
  *             self.rejected += 1
  *             return             # <<<<<<<<<<<<<<
@@ -9827,12 +9794,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
           __Pyx_XDECREF(__pyx_temp);
         }
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
         goto __pyx_L49_return;
       }
 
-      /* "evtool/sim/producer.py":246
+      /* "evtool/sim/producer.py":250
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9846,14 +9813,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
           __Pyx_PyThreadState_assign
           __pyx_t_22 = 0; __pyx_t_21 = 0; __pyx_t_20 = 0; __pyx_t_19 = 0; __pyx_t_18 = 0; __pyx_t_17 = 0;
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+          __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
           __Pyx_XDECREF(__pyx_t_23); __pyx_t_23 = 0;
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
           __Pyx_XDECREF(__pyx_t_25); __pyx_t_25 = 0;
           __Pyx_XDECREF(__pyx_t_26); __pyx_t_26 = 0;
           __Pyx_XDECREF(__pyx_t_27); __pyx_t_27 = 0;
-          __Pyx_XDECREF(__pyx_t_28); __pyx_t_28 = 0;
-          __Pyx_XDECREF(__pyx_t_29); __pyx_t_29 = 0;
-          __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
            __Pyx_ExceptionSwap(&__pyx_t_19, &__pyx_t_18, &__pyx_t_17);
           if ( unlikely(__Pyx_GetException(&__pyx_t_22, &__pyx_t_21, &__pyx_t_20) < 0)) __Pyx_ErrFetch(&__pyx_t_22, &__pyx_t_21, &__pyx_t_20);
           __Pyx_XGOTREF(__pyx_t_22);
@@ -9862,7 +9827,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
           __Pyx_XGOTREF(__pyx_t_19);
           __Pyx_XGOTREF(__pyx_t_18);
           __Pyx_XGOTREF(__pyx_t_17);
-          __pyx_t_15 = __pyx_lineno; __pyx_t_10 = __pyx_clineno; __pyx_t_16 = __pyx_filename;
+          __pyx_t_15 = __pyx_lineno; __pyx_t_9 = __pyx_clineno; __pyx_t_16 = __pyx_filename;
           {
             __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
           }
@@ -9875,7 +9840,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
           __Pyx_XGIVEREF(__pyx_t_20);
           __Pyx_ErrRestore(__pyx_t_22, __pyx_t_21, __pyx_t_20);
           __pyx_t_22 = 0; __pyx_t_21 = 0; __pyx_t_20 = 0; __pyx_t_19 = 0; __pyx_t_18 = 0; __pyx_t_17 = 0;
-          __pyx_lineno = __pyx_t_15; __pyx_clineno = __pyx_t_10; __pyx_filename = __pyx_t_16;
+          __pyx_lineno = __pyx_t_15; __pyx_clineno = __pyx_t_9; __pyx_filename = __pyx_t_16;
           goto __pyx_L33_except_error;
         }
         __pyx_L49_return: {
@@ -9890,7 +9855,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
     }
     goto __pyx_L33_except_error;
 
-    /* "evtool/sim/producer.py":236
+    /* "evtool/sim/producer.py":240
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9912,19 +9877,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
     __pyx_L36_try_end:;
   }
 
-  /* "evtool/sim/producer.py":252
+  /* "evtool/sim/producer.py":256
  *             self.rejected += 1
  *             return
  *         to = self._to             # <<<<<<<<<<<<<<
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
  *                       self._version, now, seq, None, mid, tag, self.name, None,
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_to_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 252, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_1 = __pyx_v_self->_to;
+  __Pyx_INCREF(__pyx_t_1);
   __pyx_v_to = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":253
+  /* "evtool/sim/producer.py":257
  *             return
  *         to = self._to
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,             # <<<<<<<<<<<<<<
@@ -9932,33 +9897,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
 */
   __pyx_t_6 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_Message); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 253, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
   __pyx_t_3 = (__pyx_v_routing != Py_None);
   if (__pyx_t_3) {
     __Pyx_INCREF(__pyx_v_routing);
-    __pyx_t_23 = __pyx_v_routing;
+    __pyx_t_10 = __pyx_v_routing;
   } else {
     __Pyx_INCREF(__pyx_v_key);
-    __pyx_t_23 = __pyx_v_key;
+    __pyx_t_10 = __pyx_v_key;
   }
 
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_type); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 253, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
 
-  /* "evtool/sim/producer.py":254
- *         to = self._to
- *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
- *                       self._version, now, seq, None, mid, tag, self.name, None,             # <<<<<<<<<<<<<<
- *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
- *         if routing is not None and key is not None:
-*/
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_version_2); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 254, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_14);
-  __pyx_t_25 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 254, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_25);
-
-  /* "evtool/sim/producer.py":255
+  /* "evtool/sim/producer.py":259
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)             # <<<<<<<<<<<<<<
@@ -9968,56 +9917,36 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __pyx_t_3 = (__pyx_v_ttl != Py_None);
   if (__pyx_t_3) {
     __Pyx_INCREF(__pyx_v_ttl);
-    __pyx_t_28 = __pyx_v_ttl;
+    __pyx_t_2 = __pyx_v_ttl;
   } else {
-    __pyx_t_27 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_ttl_2); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 255, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_27);
-    __pyx_t_28 = __pyx_t_27;
-    __pyx_t_27 = 0;
+    __Pyx_INCREF(__pyx_v_self->_ttl);
+    __pyx_t_2 = __pyx_v_self->_ttl;
   }
 
-  __pyx_t_26 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dedup); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 255, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_26);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_26); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 255, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_26); __pyx_t_26 = 0;
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 259, __pyx_L1_error)
   if (__pyx_t_3) {
     __Pyx_INCREF(__pyx_v_mid);
-    __pyx_t_27 = __pyx_v_mid;
+    __pyx_t_23 = __pyx_v_mid;
   } else {
     __Pyx_INCREF(Py_None);
-    __pyx_t_27 = Py_None;
+    __pyx_t_23 = Py_None;
   }
 
-  __pyx_t_7 = 1;
-  #if CYTHON_UNPACK_METHODS
-  if (unlikely(PyMethod_Check(__pyx_t_2))) {
-    __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_2);
-    assert(__pyx_t_6);
-    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
-    __Pyx_INCREF(__pyx_t_6);
-    __Pyx_INCREF(__pyx__function);
-    __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
-    __pyx_t_7 = 0;
-  }
-  #endif
+  __pyx_t_5 = 1;
   {
-    PyObject *__pyx_callargs[18] = {__pyx_t_6, __pyx_v_mid, __pyx_v_to, __pyx_t_23, __pyx_v_headers, __pyx_v_payload, __pyx_t_5, __pyx_t_14, __pyx_v_now, __pyx_v_seq, Py_None, __pyx_v_mid, __pyx_v_tag, __pyx_t_25, Py_None, __pyx_t_28, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_27};
-    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_7, (18-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    PyObject *__pyx_callargs[18] = {__pyx_t_6, __pyx_v_mid, __pyx_v_to, __pyx_t_10, __pyx_v_headers, __pyx_v_payload, __pyx_v_self->_type, __pyx_v_self->_version, __pyx_v_now, __pyx_v_seq, Py_None, __pyx_v_mid, __pyx_v_tag, __pyx_v_self->name, Py_None, __pyx_t_2, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_23};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message, __pyx_callargs+__pyx_t_5, (18-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-    __Pyx_DECREF(__pyx_t_25); __pyx_t_25 = 0;
-    __Pyx_DECREF(__pyx_t_28); __pyx_t_28 = 0;
-    __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
+    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 253, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 257, __pyx_L1_error)
+    __Pyx_GOTREF((PyObject *)__pyx_t_1);
   }
-  __pyx_v_msg = __pyx_t_1;
+  __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":256
+  /* "evtool/sim/producer.py":260
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:             # <<<<<<<<<<<<<<
@@ -10041,52 +9970,54 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":257
+    /* "evtool/sim/producer.py":261
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}             # <<<<<<<<<<<<<<
  *         if not ctx.publish(to, msg, producer=self.name):
  *             self.rejected += 1
 */
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_headers); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 257, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_headers); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 261, __pyx_L1_error)
     if (!__pyx_t_3) {
     } else {
       __Pyx_INCREF(__pyx_v_headers);
-      __pyx_t_2 = __pyx_v_headers;
+      __pyx_t_23 = __pyx_v_headers;
       goto __pyx_L59_bool_binop_done;
     }
-    __pyx_t_27 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 257, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_27);
-    __Pyx_INCREF(__pyx_t_27);
-    __pyx_t_2 = __pyx_t_27;
-    __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
+    __pyx_t_2 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 261, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_23 = __pyx_t_2;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __pyx_L59_bool_binop_done:;
-    if (unlikely(__pyx_t_2 == Py_None)) {
+    if (unlikely(__pyx_t_23 == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "argument after ** must be a mapping, not NoneType");
-      __PYX_ERR(0, 257, __pyx_L1_error)
+      __PYX_ERR(0, 261, __pyx_L1_error)
     }
-    if (likely(PyDict_CheckExact(__pyx_t_2))) {
+    if (likely(PyDict_CheckExact(__pyx_t_23))) {
       #if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API
-      if (__Pyx_IS_UNIQUELY_REFERENCED(__pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference)) {
-        __pyx_t_1 = __pyx_t_2;
-        __pyx_t_2 = 0;
+      if (__Pyx_IS_UNIQUELY_REFERENCED(__pyx_t_23, __Pyx_ReferenceSharing_OwnStrongReference)) {
+        __pyx_t_1 = __pyx_t_23;
+        __pyx_t_23 = 0;
       } else
       #endif
       {
-        __pyx_t_1 = PyDict_Copy(__pyx_t_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 257, __pyx_L1_error)
+        __pyx_t_1 = PyDict_Copy(__pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 261, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+        __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
       }
     } else {
-      __pyx_t_1 = __Pyx_PyObject_CallOneArg((PyObject*)&PyDict_Type, __pyx_t_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 257, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_CallOneArg((PyObject*)&PyDict_Type, __pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 261, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
     }
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 257, __pyx_L1_error)
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_headers, __pyx_t_1) < (0)) __PYX_ERR(0, 257, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 261, __pyx_L1_error)
+    __Pyx_GIVEREF(__pyx_t_1);
+    __Pyx_GOTREF(__pyx_v_msg->headers);
+    __Pyx_DECREF_SET(__pyx_v_msg->headers, __pyx_t_1);
+    __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":256
+    /* "evtool/sim/producer.py":260
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:             # <<<<<<<<<<<<<<
@@ -10095,44 +10026,41 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 */
   }
 
-  /* "evtool/sim/producer.py":258
+  /* "evtool/sim/producer.py":262
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):             # <<<<<<<<<<<<<<
  *             self.rejected += 1
  * 
 */
-  __pyx_t_2 = __pyx_v_ctx;
-  __Pyx_INCREF(__pyx_t_2);
-  __pyx_t_27 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 258, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_27);
+  __pyx_t_23 = __pyx_v_ctx;
+  __Pyx_INCREF(__pyx_t_23);
   #if CYTHON_VECTORCALL
   #endif
-  __pyx_t_7 = 0;
+  __pyx_t_5 = 0;
   {
-    PyObject *__pyx_callargs[4] = {__pyx_t_2, __pyx_v_to, __pyx_v_msg, __pyx_t_27};
+    PyObject *__pyx_callargs[4] = {__pyx_t_23, __pyx_v_to, ((PyObject *)__pyx_v_msg), __pyx_v_self->name};
     #if CYTHON_VECTORCALL
-    __pyx_t_28 = __pyx_mstate_global->__pyx_tuple[0];
-    if (unlikely(!__pyx_t_28)) __PYX_ERR(0, 258, __pyx_L1_error)
-    __Pyx_INCREF(__pyx_t_28);
+    __pyx_t_2 = __pyx_mstate_global->__pyx_tuple[0];
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
+    __Pyx_INCREF(__pyx_t_2);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
-      __pyx_t_28 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-      if (unlikely(!__pyx_t_28)) __PYX_ERR(0, 258, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_28);
+      __pyx_t_2 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
     #endif
-    __pyx_t_1 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_publish, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_28);
-    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __pyx_t_1 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_publish, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_2);
+    __Pyx_XDECREF(__pyx_t_23); __pyx_t_23 = 0;
     #if CYTHON_VECTORCALL
     #endif
-    __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
-    __Pyx_DECREF(__pyx_t_28); __pyx_t_28 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 258, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 258, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_4 = (!__pyx_t_3);
 
@@ -10140,22 +10068,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   if (__pyx_t_4) {
 
 
-    /* "evtool/sim/producer.py":259
+    /* "evtool/sim/producer.py":263
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):
  *             self.rejected += 1             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 259, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_28 = __Pyx_PyLong_AddObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_28)) __PYX_ERR(0, 259, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_28);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_rejected, __pyx_t_28) < (0)) __PYX_ERR(0, 259, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_28); __pyx_t_28 = 0;
+    __Pyx_GIVEREF(__pyx_t_1);
+    __Pyx_GOTREF(__pyx_v_self->rejected);
+    __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_1);
+    __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":258
+    /* "evtool/sim/producer.py":262
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):             # <<<<<<<<<<<<<<
@@ -10164,7 +10091,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
 */
   }
 
-  /* "evtool/sim/producer.py":206
+  /* "evtool/sim/producer.py":210
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -10178,16 +10105,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
   __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_5);
   __Pyx_XDECREF(__pyx_t_6);
+  __Pyx_XDECREF(__pyx_t_10);
   __Pyx_XDECREF(__pyx_t_14);
   __Pyx_XDECREF(__pyx_t_23);
   __Pyx_XDECREF(__pyx_t_24);
   __Pyx_XDECREF(__pyx_t_25);
   __Pyx_XDECREF(__pyx_t_26);
   __Pyx_XDECREF(__pyx_t_27);
-  __Pyx_XDECREF(__pyx_t_28);
-  __Pyx_XDECREF(__pyx_t_29);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -10201,7 +10126,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   __Pyx_XDECREF(__pyx_v_exc);
   __Pyx_XDECREF(__pyx_v_routing);
   __Pyx_XDECREF(__pyx_v_to);
-  __Pyx_XDECREF(__pyx_v_msg);
+  __Pyx_XDECREF((PyObject *)__pyx_v_msg);
   __Pyx_XDECREF(__pyx_v_payload);
   __Pyx_XDECREF(__pyx_v_tag);
   __Pyx_XDECREF(__pyx_v_key);
@@ -10211,7 +10136,6176 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(C
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":262
+/* "evtool/sim/producer.pxd":11
+ * cdef class ProducerActor:
+ *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
+ *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload             # <<<<<<<<<<<<<<
+ *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl
+ *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_constant_gap);
+            __pyx_r = __pyx_v_self->_constant_gap;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_constant_gap);
+        __Pyx_DECREF_SET(__pyx_v_self->_constant_gap, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_constant_gap);
+        __Pyx_DECREF_SET(__pyx_v_self->_constant_gap, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_count);
+            __pyx_r = __pyx_v_self->_count;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_count);
+        __Pyx_DECREF_SET(__pyx_v_self->_count, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_count_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_count);
+        __Pyx_DECREF_SET(__pyx_v_self->_count, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_dedup);
+            __pyx_r = __pyx_v_self->_dedup;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_dedup);
+        __Pyx_DECREF_SET(__pyx_v_self->_dedup, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_dedup_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_dedup);
+        __Pyx_DECREF_SET(__pyx_v_self->_dedup, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_fixed);
+            __pyx_r = __pyx_v_self->_fixed;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_fixed);
+        __Pyx_DECREF_SET(__pyx_v_self->_fixed, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_fixed_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_fixed);
+        __Pyx_DECREF_SET(__pyx_v_self->_fixed, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_id_prefix);
+            __pyx_r = __pyx_v_self->_id_prefix;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_id_prefix);
+        __Pyx_DECREF_SET(__pyx_v_self->_id_prefix, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_id_prefix);
+        __Pyx_DECREF_SET(__pyx_v_self->_id_prefix, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_payload);
+            __pyx_r = __pyx_v_self->_payload;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_payload);
+        __Pyx_DECREF_SET(__pyx_v_self->_payload, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_payload);
+        __Pyx_DECREF_SET(__pyx_v_self->_payload, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/producer.pxd":12
+ *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
+ *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+ *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl             # <<<<<<<<<<<<<<
+ *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
+ *     cdef public object key_rng, keys, name, payload_rng, rejected, render
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_publish);
+            __pyx_r = __pyx_v_self->_publish;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_publish);
+        __Pyx_DECREF_SET(__pyx_v_self->_publish, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_publish_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_publish);
+        __Pyx_DECREF_SET(__pyx_v_self->_publish, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_sequence);
+            __pyx_r = __pyx_v_self->_sequence;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_sequence);
+        __Pyx_DECREF_SET(__pyx_v_self->_sequence, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9_sequence_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_sequence);
+        __Pyx_DECREF_SET(__pyx_v_self->_sequence, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_simple);
+            __pyx_r = __pyx_v_self->_simple;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_simple);
+        __Pyx_DECREF_SET(__pyx_v_self->_simple, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7_simple_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_simple);
+        __Pyx_DECREF_SET(__pyx_v_self->_simple, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_tag);
+            __pyx_r = __pyx_v_self->_tag;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_tag);
+        __Pyx_DECREF_SET(__pyx_v_self->_tag, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_tag_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_tag);
+        __Pyx_DECREF_SET(__pyx_v_self->_tag, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_to);
+            __pyx_r = __pyx_v_self->_to;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_to);
+        __Pyx_DECREF_SET(__pyx_v_self->_to, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3_to_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_to);
+        __Pyx_DECREF_SET(__pyx_v_self->_to, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_ttl);
+            __pyx_r = __pyx_v_self->_ttl;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_ttl);
+        __Pyx_DECREF_SET(__pyx_v_self->_ttl, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_ttl);
+        __Pyx_DECREF_SET(__pyx_v_self->_ttl, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/producer.pxd":13
+ *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+ *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl
+ *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance             # <<<<<<<<<<<<<<
+ *     cdef public object key_rng, keys, name, payload_rng, rejected, render
+ *     cdef public object render_headers, render_routing, sent, seq_by_key, spec, stage_end
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_type);
+            __pyx_r = __pyx_v_self->_type;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_type);
+        __Pyx_DECREF_SET(__pyx_v_self->_type, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_5_type_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_type);
+        __Pyx_DECREF_SET(__pyx_v_self->_type, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_version);
+            __pyx_r = __pyx_v_self->_version;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_version);
+        __Pyx_DECREF_SET(__pyx_v_self->_version, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_version_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_version);
+        __Pyx_DECREF_SET(__pyx_v_self->_version, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->arrival_rng);
+            __pyx_r = __pyx_v_self->arrival_rng;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->arrival_rng);
+        __Pyx_DECREF_SET(__pyx_v_self->arrival_rng, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->arrival_rng);
+        __Pyx_DECREF_SET(__pyx_v_self->arrival_rng, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->burst_left);
+            __pyx_r = __pyx_v_self->burst_left;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->burst_left);
+        __Pyx_DECREF_SET(__pyx_v_self->burst_left, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10burst_left_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->burst_left);
+        __Pyx_DECREF_SET(__pyx_v_self->burst_left, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->ctx);
+            __pyx_r = __pyx_v_self->ctx;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->ctx);
+        __Pyx_DECREF_SET(__pyx_v_self->ctx, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_3ctx_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->ctx);
+        __Pyx_DECREF_SET(__pyx_v_self->ctx, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->instance);
+            __pyx_r = __pyx_v_self->instance;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->instance);
+        __Pyx_DECREF_SET(__pyx_v_self->instance, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8instance_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->instance);
+        __Pyx_DECREF_SET(__pyx_v_self->instance, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/producer.pxd":14
+ *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl
+ *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
+ *     cdef public object key_rng, keys, name, payload_rng, rejected, render             # <<<<<<<<<<<<<<
+ *     cdef public object render_headers, render_routing, sent, seq_by_key, spec, stage_end
+ *     cdef public object stage_index, static_payload, stop_at, stopped
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->key_rng);
+            __pyx_r = __pyx_v_self->key_rng;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->key_rng);
+        __Pyx_DECREF_SET(__pyx_v_self->key_rng, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7key_rng_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->key_rng);
+        __Pyx_DECREF_SET(__pyx_v_self->key_rng, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->keys);
+            __pyx_r = __pyx_v_self->keys;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->keys);
+        __Pyx_DECREF_SET(__pyx_v_self->keys, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4keys_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->keys);
+        __Pyx_DECREF_SET(__pyx_v_self->keys, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->name);
+            __pyx_r = __pyx_v_self->name;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->name);
+        __Pyx_DECREF_SET(__pyx_v_self->name, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4name_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->name);
+        __Pyx_DECREF_SET(__pyx_v_self->name, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->payload_rng);
+            __pyx_r = __pyx_v_self->payload_rng;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->payload_rng);
+        __Pyx_DECREF_SET(__pyx_v_self->payload_rng, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11payload_rng_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->payload_rng);
+        __Pyx_DECREF_SET(__pyx_v_self->payload_rng, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->rejected);
+            __pyx_r = __pyx_v_self->rejected;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->rejected);
+        __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8rejected_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->rejected);
+        __Pyx_DECREF_SET(__pyx_v_self->rejected, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->render);
+            __pyx_r = __pyx_v_self->render;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->render);
+        __Pyx_DECREF_SET(__pyx_v_self->render, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_6render_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->render);
+        __Pyx_DECREF_SET(__pyx_v_self->render, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/producer.pxd":15
+ *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
+ *     cdef public object key_rng, keys, name, payload_rng, rejected, render
+ *     cdef public object render_headers, render_routing, sent, seq_by_key, spec, stage_end             # <<<<<<<<<<<<<<
+ *     cdef public object stage_index, static_payload, stop_at, stopped
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->render_headers);
+            __pyx_r = __pyx_v_self->render_headers;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->render_headers);
+        __Pyx_DECREF_SET(__pyx_v_self->render_headers, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_headers_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->render_headers);
+        __Pyx_DECREF_SET(__pyx_v_self->render_headers, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->render_routing);
+            __pyx_r = __pyx_v_self->render_routing;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->render_routing);
+        __Pyx_DECREF_SET(__pyx_v_self->render_routing, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14render_routing_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->render_routing);
+        __Pyx_DECREF_SET(__pyx_v_self->render_routing, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->sent);
+            __pyx_r = __pyx_v_self->sent;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->sent);
+        __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4sent_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->sent);
+        __Pyx_DECREF_SET(__pyx_v_self->sent, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->seq_by_key);
+            __pyx_r = __pyx_v_self->seq_by_key;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->seq_by_key);
+        __Pyx_DECREF_SET(__pyx_v_self->seq_by_key, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->seq_by_key);
+        __Pyx_DECREF_SET(__pyx_v_self->seq_by_key, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->spec);
+            __pyx_r = __pyx_v_self->spec;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->spec);
+        __Pyx_DECREF_SET(__pyx_v_self->spec, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4spec_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->spec);
+        __Pyx_DECREF_SET(__pyx_v_self->spec, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->stage_end);
+            __pyx_r = __pyx_v_self->stage_end;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->stage_end);
+        __Pyx_DECREF_SET(__pyx_v_self->stage_end, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_9stage_end_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->stage_end);
+        __Pyx_DECREF_SET(__pyx_v_self->stage_end, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/producer.pxd":16
+ *     cdef public object key_rng, keys, name, payload_rng, rejected, render
+ *     cdef public object render_headers, render_routing, sent, seq_by_key, spec, stage_end
+ *     cdef public object stage_index, static_payload, stop_at, stopped             # <<<<<<<<<<<<<<
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->stage_index);
+            __pyx_r = __pyx_v_self->stage_index;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->stage_index);
+        __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_11stage_index_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->stage_index);
+        __Pyx_DECREF_SET(__pyx_v_self->stage_index, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->static_payload);
+            __pyx_r = __pyx_v_self->static_payload;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->static_payload);
+        __Pyx_DECREF_SET(__pyx_v_self->static_payload, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_14static_payload_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->static_payload);
+        __Pyx_DECREF_SET(__pyx_v_self->static_payload, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->stop_at);
+            __pyx_r = __pyx_v_self->stop_at;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->stop_at);
+        __Pyx_DECREF_SET(__pyx_v_self->stop_at, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stop_at_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->stop_at);
+        __Pyx_DECREF_SET(__pyx_v_self->stop_at, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->stopped);
+            __pyx_r = __pyx_v_self->stopped;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->stopped);
+        __Pyx_DECREF_SET(__pyx_v_self->stopped, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_7stopped_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->stopped);
+        __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "(tree fragment)":1
+ * def __reduce_cython__(self):             # <<<<<<<<<<<<<<
+ *     cdef tuple state
+ *     cdef object _dict
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_21__reduce_cython__(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_21__reduce_cython__ = {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_21__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_21__reduce_cython__(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__reduce_cython__ (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("__reduce_cython__", 1, 0, 0, __pyx_nargs); return NULL; }
+  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+  if (unlikely(__pyx_kwds_len < 0)) return NULL;
+  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("__reduce_cython__", __pyx_kwds); return NULL;}
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cython__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cython__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_v_state = 0;
+  PyObject *__pyx_v__dict = 0;
+  int __pyx_v_use_setstate;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  int __pyx_t_3;
+  int __pyx_t_4;
+  PyObject *__pyx_t_5 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("__reduce_cython__", 0);
+
+  /* "(tree fragment)":5
+ *     cdef object _dict
+ *     cdef bint use_setstate
+ *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
+ *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         _dict = getattr(self, '__dict__', None)
+*/
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+
+        /* "(tree fragment)":6
+ *     cdef bint use_setstate
+ *     with CRITICAL_SECTION(self):
+ *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)             # <<<<<<<<<<<<<<
+ *         _dict = getattr(self, '__dict__', None)
+ *     if _dict is not None and _dict:
+*/
+        __pyx_t_2 = PyTuple_New(34); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 6, __pyx_L4_error)
+        __Pyx_GOTREF(__pyx_t_2);
+        __Pyx_INCREF(__pyx_v_self->_constant_gap);
+        __Pyx_GIVEREF(__pyx_v_self->_constant_gap);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_v_self->_constant_gap) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_count);
+        __Pyx_GIVEREF(__pyx_v_self->_count);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_v_self->_count) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_dedup);
+        __Pyx_GIVEREF(__pyx_v_self->_dedup);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 2, __pyx_v_self->_dedup) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_fixed);
+        __Pyx_GIVEREF(__pyx_v_self->_fixed);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 3, __pyx_v_self->_fixed) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_id_prefix);
+        __Pyx_GIVEREF(__pyx_v_self->_id_prefix);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 4, __pyx_v_self->_id_prefix) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_payload);
+        __Pyx_GIVEREF(__pyx_v_self->_payload);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 5, __pyx_v_self->_payload) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_publish);
+        __Pyx_GIVEREF(__pyx_v_self->_publish);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 6, __pyx_v_self->_publish) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_sequence);
+        __Pyx_GIVEREF(__pyx_v_self->_sequence);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 7, __pyx_v_self->_sequence) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_simple);
+        __Pyx_GIVEREF(__pyx_v_self->_simple);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 8, __pyx_v_self->_simple) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_tag);
+        __Pyx_GIVEREF(__pyx_v_self->_tag);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 9, __pyx_v_self->_tag) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_to);
+        __Pyx_GIVEREF(__pyx_v_self->_to);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 10, __pyx_v_self->_to) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_ttl);
+        __Pyx_GIVEREF(__pyx_v_self->_ttl);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 11, __pyx_v_self->_ttl) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_type);
+        __Pyx_GIVEREF(__pyx_v_self->_type);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 12, __pyx_v_self->_type) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->_version);
+        __Pyx_GIVEREF(__pyx_v_self->_version);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 13, __pyx_v_self->_version) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->arrival_rng);
+        __Pyx_GIVEREF(__pyx_v_self->arrival_rng);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 14, __pyx_v_self->arrival_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->burst_left);
+        __Pyx_GIVEREF(__pyx_v_self->burst_left);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 15, __pyx_v_self->burst_left) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->ctx);
+        __Pyx_GIVEREF(__pyx_v_self->ctx);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 16, __pyx_v_self->ctx) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->instance);
+        __Pyx_GIVEREF(__pyx_v_self->instance);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 17, __pyx_v_self->instance) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->key_rng);
+        __Pyx_GIVEREF(__pyx_v_self->key_rng);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 18, __pyx_v_self->key_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->keys);
+        __Pyx_GIVEREF(__pyx_v_self->keys);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 19, __pyx_v_self->keys) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->name);
+        __Pyx_GIVEREF(__pyx_v_self->name);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 20, __pyx_v_self->name) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->payload_rng);
+        __Pyx_GIVEREF(__pyx_v_self->payload_rng);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 21, __pyx_v_self->payload_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->rejected);
+        __Pyx_GIVEREF(__pyx_v_self->rejected);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 22, __pyx_v_self->rejected) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->render);
+        __Pyx_GIVEREF(__pyx_v_self->render);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 23, __pyx_v_self->render) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->render_headers);
+        __Pyx_GIVEREF(__pyx_v_self->render_headers);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 24, __pyx_v_self->render_headers) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->render_routing);
+        __Pyx_GIVEREF(__pyx_v_self->render_routing);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 25, __pyx_v_self->render_routing) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->sent);
+        __Pyx_GIVEREF(__pyx_v_self->sent);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 26, __pyx_v_self->sent) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->seq_by_key);
+        __Pyx_GIVEREF(__pyx_v_self->seq_by_key);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 27, __pyx_v_self->seq_by_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->spec);
+        __Pyx_GIVEREF(__pyx_v_self->spec);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 28, __pyx_v_self->spec) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->stage_end);
+        __Pyx_GIVEREF(__pyx_v_self->stage_end);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 29, __pyx_v_self->stage_end) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->stage_index);
+        __Pyx_GIVEREF(__pyx_v_self->stage_index);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 30, __pyx_v_self->stage_index) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->static_payload);
+        __Pyx_GIVEREF(__pyx_v_self->static_payload);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 31, __pyx_v_self->static_payload) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->stop_at);
+        __Pyx_GIVEREF(__pyx_v_self->stop_at);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 32, __pyx_v_self->stop_at) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __Pyx_INCREF(__pyx_v_self->stopped);
+        __Pyx_GIVEREF(__pyx_v_self->stopped);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 33, __pyx_v_self->stopped) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        __pyx_v_state = ((PyObject*)__pyx_t_2);
+        __pyx_t_2 = 0;
+
+        /* "(tree fragment)":7
+ *     with CRITICAL_SECTION(self):
+ *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         _dict = getattr(self, '__dict__', None)             # <<<<<<<<<<<<<<
+ *     if _dict is not None and _dict:
+ *         state += (_dict,)
+*/
+        __pyx_t_2 = __Pyx_GetAttr3(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_dict, Py_None); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L4_error)
+        __Pyx_GOTREF(__pyx_t_2);
+        __pyx_v__dict = __pyx_t_2;
+        __pyx_t_2 = 0;
+      }
+
+      /* "(tree fragment)":5
+ *     cdef object _dict
+ *     cdef bint use_setstate
+ *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
+ *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         _dict = getattr(self, '__dict__', None)
+*/
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L4_error: {
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L1_error;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* "(tree fragment)":8
+ *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         _dict = getattr(self, '__dict__', None)
+ *     if _dict is not None and _dict:             # <<<<<<<<<<<<<<
+ *         state += (_dict,)
+ *         use_setstate = True
+*/
+  __pyx_t_4 = (__pyx_v__dict != Py_None);
+  if (__pyx_t_4) {
+
+  } else {
+
+    __pyx_t_3 = __pyx_t_4;
+
+    goto __pyx_L7_bool_binop_done;
+  }
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v__dict); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(1, 8, __pyx_L1_error)
+
+  __pyx_t_3 = __pyx_t_4;
+
+  __pyx_L7_bool_binop_done:;
+  if (__pyx_t_3) {
+
+
+    /* "(tree fragment)":9
+ *         _dict = getattr(self, '__dict__', None)
+ *     if _dict is not None and _dict:
+ *         state += (_dict,)             # <<<<<<<<<<<<<<
+ *         use_setstate = True
+ *     else:
+*/
+    __pyx_t_1 = PyTuple_New(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 9, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_INCREF(__pyx_v__dict);
+    __Pyx_GIVEREF(__pyx_v__dict);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v__dict) != (0)) __PYX_ERR(1, 9, __pyx_L1_error);
+    __pyx_t_2 = PyNumber_InPlaceAdd(__pyx_v_state, __pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF_SET(__pyx_v_state, ((PyObject*)__pyx_t_2));
+    __pyx_t_2 = 0;
+
+    /* "(tree fragment)":10
+ *     if _dict is not None and _dict:
+ *         state += (_dict,)
+ *         use_setstate = True             # <<<<<<<<<<<<<<
+ *     else:
+ *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+*/
+    __pyx_v_use_setstate = 1;
+
+    /* "(tree fragment)":8
+ *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         _dict = getattr(self, '__dict__', None)
+ *     if _dict is not None and _dict:             # <<<<<<<<<<<<<<
+ *         state += (_dict,)
+ *         use_setstate = True
+*/
+    goto __pyx_L6;
+  }
+
+  /* "(tree fragment)":12
+ *         use_setstate = True
+ *     else:
+ *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None             # <<<<<<<<<<<<<<
+ *     if use_setstate:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+*/
+  /*else*/ {
+    __pyx_t_4 = (__pyx_v_self->_constant_gap != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_count != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_dedup != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_fixed != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_id_prefix != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_payload != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_publish != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_sequence != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_simple != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_tag != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_to != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_ttl != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_type != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->_version != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->arrival_rng != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->burst_left != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->ctx != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->instance != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->key_rng != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->keys != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->name != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->payload_rng != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->rejected != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->render != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->render_headers != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->render_routing != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->sent != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->seq_by_key != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->spec != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->stage_end != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->stage_index != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->static_payload != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->stop_at != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
+    __pyx_t_4 = (__pyx_v_self->stopped != Py_None);
+
+    __pyx_t_3 = __pyx_t_4;
+
+    __pyx_L9_bool_binop_done:;
+    __pyx_v_use_setstate = __pyx_t_3;
+  }
+  __pyx_L6:;
+
+  /* "(tree fragment)":13
+ *     else:
+ *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *     if use_setstate:             # <<<<<<<<<<<<<<
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *     else:
+*/
+  if (__pyx_v_use_setstate) {
+
+    /* "(tree fragment)":14
+ *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *     if use_setstate:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state             # <<<<<<<<<<<<<<
+ *     else:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+*/
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ProducerActor); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 14, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 14, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+    __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_3812193);
+    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_3812193);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3812193) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __Pyx_INCREF(Py_None);
+    __Pyx_GIVEREF(Py_None);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, Py_None) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __pyx_t_5 = PyTuple_New(3); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 14, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __Pyx_GIVEREF(__pyx_t_2);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_2) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_1);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_v_state);
+    __Pyx_GIVEREF(__pyx_v_state);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __pyx_t_2 = 0;
+    __pyx_t_1 = 0;
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = __pyx_t_5;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    __pyx_t_5 = 0;
+    goto __pyx_L0;
+
+    /* "(tree fragment)":13
+ *     else:
+ *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *     if use_setstate:             # <<<<<<<<<<<<<<
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *     else:
+*/
+  }
+
+  /* "(tree fragment)":16
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *     else:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)             # <<<<<<<<<<<<<<
+ * def __setstate_cython__(self, __pyx_state):
+ *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
+*/
+  /*else*/ {
+    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ProducerActor); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 16, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 16, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+    __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_3812193);
+    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_3812193);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3812193) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_v_state);
+    __Pyx_GIVEREF(__pyx_v_state);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+    __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 16, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_GIVEREF(__pyx_t_5);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_t_5) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_1);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+    __pyx_t_5 = 0;
+    __pyx_t_1 = 0;
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = __pyx_t_2;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    __pyx_t_2 = 0;
+    goto __pyx_L0;
+  }
+
+  /* "(tree fragment)":1
+ * def __reduce_cython__(self):             # <<<<<<<<<<<<<<
+ *     cdef tuple state
+ *     cdef object _dict
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.__reduce_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+  __Pyx_XDECREF(__pyx_v_state);
+  __Pyx_XDECREF(__pyx_v__dict);
+
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "(tree fragment)":17
+ *     else:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
+ *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_23__setstate_cython__(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_13ProducerActor_23__setstate_cython__ = {"__setstate_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_23__setstate_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_23__setstate_cython__(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  PyObject *__pyx_v___pyx_state = 0;
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject* values[1] = {0};
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__setstate_cython__ (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  {
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
+    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 17, __pyx_L3_error)
+    if (__pyx_kwds_len > 0) {
+      switch (__pyx_nargs) {
+        case  1:
+        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 17, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  0: break;
+        default: goto __pyx_L5_argtuple_error;
+      }
+      const Py_ssize_t kwd_pos_args = __pyx_nargs;
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(1, 17, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(1, 17, __pyx_L3_error) }
+      }
+    } else if (unlikely(__pyx_nargs != 1)) {
+      goto __pyx_L5_argtuple_error;
+    } else {
+      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 17, __pyx_L3_error)
+    }
+    __pyx_v___pyx_state = values[0];
+  }
+  goto __pyx_L6_skip;
+  __pyx_L5_argtuple_error:;
+  __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(1, 17, __pyx_L3_error)
+  __pyx_L6_skip:;
+  goto __pyx_L4_argument_unpacking_done;
+  __pyx_L3_error:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_RefNannyFinishContext();
+  return NULL;
+  __pyx_L4_argument_unpacking_done:;
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cython__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v___pyx_state);
+
+  /* function exit code */
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cython__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v___pyx_state) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("__setstate_cython__", 0);
+
+  /* "(tree fragment)":18
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ * def __setstate_cython__(self, __pyx_state):
+ *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)             # <<<<<<<<<<<<<<
+*/
+  __pyx_t_1 = __pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__set_state(__pyx_v_self, __pyx_v___pyx_state); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 18, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+  /* "(tree fragment)":17
+ *     else:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
+ *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
+*/
+
+  /* function exit code */
+  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.__setstate_cython__", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/producer.py":266
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -10258,32 +16352,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_value,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 262, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 266, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 262, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 266, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_has_template", 0) < (0)) __PYX_ERR(0, 262, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_has_template", 0) < (0)) __PYX_ERR(0, 266, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, i); __PYX_ERR(0, 262, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, i); __PYX_ERR(0, 266, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 262, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 266, __pyx_L3_error)
     }
     __pyx_v_value = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 262, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 266, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -10305,7 +16399,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/producer.py":266
+/* "evtool/sim/producer.py":270
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
@@ -10325,7 +16419,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 266, __pyx_L1_error)
+    __PYX_ERR(0, 270, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -10333,7 +16427,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 266, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -10375,14 +16469,14 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
     return NULL;
   }
   __pyx_L3_first_run:;
-  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 266, __pyx_L1_error)
+  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 270, __pyx_L1_error)
   __pyx_t_2 = 0;
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 266, __pyx_L1_error) }
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 270, __pyx_L1_error) }
   if (unlikely(__pyx_cur_scope->__pyx_genexpr_arg_0 == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "values");
-    __PYX_ERR(0, 266, __pyx_L1_error)
+    __PYX_ERR(0, 270, __pyx_L1_error)
   }
-  __pyx_t_5 = __Pyx_dict_iterator(__pyx_cur_scope->__pyx_genexpr_arg_0, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_3), (&__pyx_t_4)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_dict_iterator(__pyx_cur_scope->__pyx_genexpr_arg_0, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_3), (&__pyx_t_4)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 270, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_XDECREF(__pyx_t_1);
   __pyx_t_1 = __pyx_t_5;
@@ -10390,14 +16484,14 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
   while (1) {
     __pyx_t_6 = __Pyx_dict_iter_next(__pyx_t_1, __pyx_t_3, &__pyx_t_2, NULL, &__pyx_t_5, NULL, __pyx_t_4);
     if (unlikely(__pyx_t_6 == 0)) break;
-    if (unlikely(__pyx_t_6 == -1)) __PYX_ERR(0, 266, __pyx_L1_error)
+    if (unlikely(__pyx_t_6 == -1)) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_v);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_v, __pyx_t_5);
     __Pyx_GIVEREF(__pyx_t_5);
     __pyx_t_5 = 0;
     __pyx_t_7 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 266, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -10416,10 +16510,10 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
       __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_8, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 266, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 270, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
-    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 266, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     if (__pyx_t_10) {
 
@@ -10475,7 +16569,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
 }
 static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/producer.py":268
+/* "evtool/sim/producer.py":272
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
@@ -10494,7 +16588,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 268, __pyx_L1_error)
+    __PYX_ERR(0, 272, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -10502,7 +16596,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -10542,16 +16636,16 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
     return NULL;
   }
   __pyx_L3_first_run:;
-  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 268, __pyx_L1_error)
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 268, __pyx_L1_error) }
+  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 272, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 272, __pyx_L1_error) }
   if (likely(PyList_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) || PyTuple_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) {
     __pyx_t_1 = __pyx_cur_scope->__pyx_genexpr_arg_0; __Pyx_INCREF(__pyx_t_1);
     __pyx_t_2 = 0;
     __pyx_t_3 = NULL;
   } else {
-    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
   }
   for (;;) {
     if (likely(!__pyx_t_3)) {
@@ -10559,7 +16653,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 268, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -10569,7 +16663,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 268, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -10580,13 +16674,13 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         #endif
         ++__pyx_t_2;
       }
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 268, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 272, __pyx_L1_error)
     } else {
       __pyx_t_4 = __pyx_t_3(__pyx_t_1);
       if (unlikely(!__pyx_t_4)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 268, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 272, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -10598,7 +16692,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
     __Pyx_GIVEREF(__pyx_t_4);
     __pyx_t_4 = 0;
     __pyx_t_5 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_7 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -10617,10 +16711,10 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
       __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 268, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 272, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_8) {
 
@@ -10674,7 +16768,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":262
+/* "evtool/sim/producer.py":266
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -10695,7 +16789,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_has_template", 0);
 
-  /* "evtool/sim/producer.py":263
+  /* "evtool/sim/producer.py":267
  * 
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):             # <<<<<<<<<<<<<<
@@ -10706,15 +16800,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":264
+    /* "evtool/sim/producer.py":268
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):
  *         return "{{" in value             # <<<<<<<<<<<<<<
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
 */
-    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u__5, __pyx_v_value, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 264, __pyx_L1_error)
-    __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 264, __pyx_L1_error)
+    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u__5, __pyx_v_value, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 268, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
 
     {
@@ -10728,7 +16822,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":263
+    /* "evtool/sim/producer.py":267
  * 
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):             # <<<<<<<<<<<<<<
@@ -10737,7 +16831,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":265
+  /* "evtool/sim/producer.py":269
  *     if isinstance(value, str):
  *         return "{{" in value
  *     if isinstance(value, dict):             # <<<<<<<<<<<<<<
@@ -10748,16 +16842,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":266
+    /* "evtool/sim/producer.py":270
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)
 */
-    __pyx_t_2 = __pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 266, __pyx_L1_error)
+    __pyx_t_2 = __pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_Generator_GetInlinedResult(__pyx_t_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 266, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_Generator_GetInlinedResult(__pyx_t_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
@@ -10771,7 +16865,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_3 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":265
+    /* "evtool/sim/producer.py":269
  *     if isinstance(value, str):
  *         return "{{" in value
  *     if isinstance(value, dict):             # <<<<<<<<<<<<<<
@@ -10780,7 +16874,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":267
+  /* "evtool/sim/producer.py":271
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):             # <<<<<<<<<<<<<<
@@ -10791,15 +16885,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":268
+    /* "evtool/sim/producer.py":272
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
  *     return False
 */
-    __pyx_t_3 = __pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_3 = __pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_Generator_GetInlinedResult(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_Generator_GetInlinedResult(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     {
@@ -10813,7 +16907,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":267
+    /* "evtool/sim/producer.py":271
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):             # <<<<<<<<<<<<<<
@@ -10822,7 +16916,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":269
+  /* "evtool/sim/producer.py":273
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)
  *     return False             # <<<<<<<<<<<<<<
@@ -10838,7 +16932,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":262
+  /* "evtool/sim/producer.py":266
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -10859,7 +16953,1500 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
+
+/* "(tree fragment)":4
+ *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
+ *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
+ * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
+ *     cdef object __pyx_result
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_3__pyx_unpickle_ProducerActor(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+static PyMethodDef __pyx_mdef_6evtool_3sim_8producer_3__pyx_unpickle_ProducerActor = {"__pyx_unpickle_ProducerActor", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_3__pyx_unpickle_ProducerActor, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_6evtool_3sim_8producer_3__pyx_unpickle_ProducerActor(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  PyObject *__pyx_v___pyx_type = 0;
+  long __pyx_v___pyx_checksum;
+  PyObject *__pyx_v___pyx_state = 0;
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject* values[3] = {0,0,0};
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__pyx_unpickle_ProducerActor (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  {
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
+    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 4, __pyx_L3_error)
+    if (__pyx_kwds_len > 0) {
+      switch (__pyx_nargs) {
+        case  3:
+        values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  2:
+        values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  1:
+        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  0: break;
+        default: goto __pyx_L5_argtuple_error;
+      }
+      const Py_ssize_t kwd_pos_args = __pyx_nargs;
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_ProducerActor", 0) < (0)) __PYX_ERR(1, 4, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_ProducerActor", 1, 3, 3, i); __PYX_ERR(1, 4, __pyx_L3_error) }
+      }
+    } else if (unlikely(__pyx_nargs != 3)) {
+      goto __pyx_L5_argtuple_error;
+    } else {
+      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 4, __pyx_L3_error)
+      values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 4, __pyx_L3_error)
+      values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 4, __pyx_L3_error)
+    }
+    __pyx_v___pyx_type = values[0];
+    __pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(1, 4, __pyx_L3_error)
+    __pyx_v___pyx_state = ((PyObject*)values[2]);
+  }
+  goto __pyx_L6_skip;
+  __pyx_L5_argtuple_error:;
+  __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_ProducerActor", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 4, __pyx_L3_error)
+  __pyx_L6_skip:;
+  goto __pyx_L4_argument_unpacking_done;
+  __pyx_L3_error:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_AddTraceback("evtool.sim.producer.__pyx_unpickle_ProducerActor", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_RefNannyFinishContext();
+  return NULL;
+  __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(1, 4, __pyx_L1_error)
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
+
+  /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state) {
+  PyObject *__pyx_v___pyx_result = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  int __pyx_t_1;
+  PyObject *__pyx_t_2 = NULL;
+  PyObject *__pyx_t_3 = NULL;
+  size_t __pyx_t_4;
+  int __pyx_t_5;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("__pyx_unpickle_ProducerActor", 0);
+
+  /* "(tree fragment)":6
+ * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):
+ *     cdef object __pyx_result
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')             # <<<<<<<<<<<<<<
+ *     __pyx_result = ProducerActor.__new__(__pyx_type)
+ *     if __pyx_state is not None:
+*/
+  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, __pyx_k_constant_gap__count__dedup__fix); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
+
+
+  /* "(tree fragment)":7
+ *     cdef object __pyx_result
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __pyx_result = ProducerActor.__new__(__pyx_type)             # <<<<<<<<<<<<<<
+ *     if __pyx_state is not None:
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
+*/
+  __pyx_t_3 = ((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor);
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_t_4 = 0;
+  {
+    PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
+    __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 7, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+  }
+  __pyx_v___pyx_result = __pyx_t_2;
+  __pyx_t_2 = 0;
+
+  /* "(tree fragment)":8
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __pyx_result = ProducerActor.__new__(__pyx_type)
+ *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
+ *     return __pyx_result
+*/
+  __pyx_t_5 = (__pyx_v___pyx_state != ((PyObject*)Py_None));
+  if (__pyx_t_5) {
+
+
+    /* "(tree fragment)":9
+ *     __pyx_result = ProducerActor.__new__(__pyx_type)
+ *     if __pyx_state is not None:
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)             # <<<<<<<<<<<<<<
+ *     return __pyx_result
+ * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
+*/
+    __pyx_t_2 = __pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__set_state(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 9, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+    /* "(tree fragment)":8
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __pyx_result = ProducerActor.__new__(__pyx_type)
+ *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
+ *     return __pyx_result
+*/
+  }
+
+  /* "(tree fragment)":10
+ *     if __pyx_state is not None:
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
+ *     return __pyx_result             # <<<<<<<<<<<<<<
+ * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
+ *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
+*/
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __Pyx_INCREF(__pyx_v___pyx_result);
+      __pyx_r = __pyx_v___pyx_result;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  goto __pyx_L0;
+
+  /* "(tree fragment)":4
+ *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
+ *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
+ * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
+ *     cdef object __pyx_result
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_AddTraceback("evtool.sim.producer.__pyx_unpickle_ProducerActor", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+  __Pyx_XDECREF(__pyx_v___pyx_result);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "(tree fragment)":11
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
+ *     return __pyx_result
+ * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
+ *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)
+*/
+
+static PyObject *__pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__set_state(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v___pyx_result, PyObject *__pyx_v___pyx_state) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_t_2;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("__pyx_unpickle_ProducerActor__set_state", 0);
+
+  /* "(tree fragment)":12
+ *     return __pyx_result
+ * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
+ *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]             # <<<<<<<<<<<<<<
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)
+*/
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_constant_gap);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_constant_gap, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_count);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_count, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_dedup);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_dedup, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_fixed);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_fixed, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_id_prefix);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_id_prefix, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_payload);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_payload, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_publish);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_publish, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_sequence);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_sequence, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_simple);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_simple, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 9, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_tag);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_tag, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 10, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_to);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_to, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 11, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_ttl);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_ttl, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 12, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_type);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_type, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 13, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_version);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_version, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 14, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->arrival_rng);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->arrival_rng, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 15, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->burst_left);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->burst_left, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 16, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->ctx);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->ctx, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 17, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->instance);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->instance, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 18, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->key_rng);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->key_rng, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 19, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->keys);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->keys, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 20, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->name);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->name, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 21, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->payload_rng);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->payload_rng, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 22, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->rejected);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->rejected, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 23, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->render);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->render, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 24, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->render_headers);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->render_headers, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 25, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->render_routing);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->render_routing, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 26, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->sent);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->sent, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 27, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->seq_by_key);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->seq_by_key, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 28, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->spec);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->spec, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 29, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->stage_end);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->stage_end, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 30, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->stage_index);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->stage_index, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 31, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->static_payload);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->static_payload, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 32, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->stop_at);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->stop_at, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 33, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->stopped);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->stopped, __pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "(tree fragment)":13
+ * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
+ *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)             # <<<<<<<<<<<<<<
+*/
+  __pyx_t_2 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 34); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
+
+
+  /* "(tree fragment)":11
+ *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
+ *     return __pyx_result
+ * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
+ *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)
+*/
+
+  /* function exit code */
+  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_AddTraceback("evtool.sim.producer.__pyx_unpickle_ProducerActor__set_state", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = 0;
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
 /* #### Code section: module_exttypes ### */
+
+static PyObject *__pyx_tp_new__initialisation_6evtool_3sim_8producer_ProducerActor(PyObject *o, 
+#if CYTHON_VECTORCALL_TPNEW
+    CYTHON_UNUSED PyObject *const *args, CYTHON_UNUSED Py_ssize_t nargs, CYTHON_UNUSED PyObject *kwnames
+#else
+    CYTHON_UNUSED PyObject *a, CYTHON_UNUSED PyObject *k
+#endif
+) {
+  struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = ((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o);
+  p->__dict__ = PyDict_New(); if (unlikely(!p->__dict__)) goto bad;p->_constant_gap = Py_None; Py_INCREF(Py_None);
+  p->_count = Py_None; Py_INCREF(Py_None);
+  p->_dedup = Py_None; Py_INCREF(Py_None);
+  p->_fixed = Py_None; Py_INCREF(Py_None);
+  p->_id_prefix = Py_None; Py_INCREF(Py_None);
+  p->_payload = Py_None; Py_INCREF(Py_None);
+  p->_publish = Py_None; Py_INCREF(Py_None);
+  p->_sequence = Py_None; Py_INCREF(Py_None);
+  p->_simple = Py_None; Py_INCREF(Py_None);
+  p->_tag = Py_None; Py_INCREF(Py_None);
+  p->_to = Py_None; Py_INCREF(Py_None);
+  p->_ttl = Py_None; Py_INCREF(Py_None);
+  p->_type = Py_None; Py_INCREF(Py_None);
+  p->_version = Py_None; Py_INCREF(Py_None);
+  p->arrival_rng = Py_None; Py_INCREF(Py_None);
+  p->burst_left = Py_None; Py_INCREF(Py_None);
+  p->ctx = Py_None; Py_INCREF(Py_None);
+  p->instance = Py_None; Py_INCREF(Py_None);
+  p->key_rng = Py_None; Py_INCREF(Py_None);
+  p->keys = Py_None; Py_INCREF(Py_None);
+  p->name = Py_None; Py_INCREF(Py_None);
+  p->payload_rng = Py_None; Py_INCREF(Py_None);
+  p->rejected = Py_None; Py_INCREF(Py_None);
+  p->render = Py_None; Py_INCREF(Py_None);
+  p->render_headers = Py_None; Py_INCREF(Py_None);
+  p->render_routing = Py_None; Py_INCREF(Py_None);
+  p->sent = Py_None; Py_INCREF(Py_None);
+  p->seq_by_key = Py_None; Py_INCREF(Py_None);
+  p->spec = Py_None; Py_INCREF(Py_None);
+  p->stage_end = Py_None; Py_INCREF(Py_None);
+  p->stage_index = Py_None; Py_INCREF(Py_None);
+  p->static_payload = Py_None; Py_INCREF(Py_None);
+  p->stop_at = Py_None; Py_INCREF(Py_None);
+  p->stopped = Py_None; Py_INCREF(Py_None);
+  return o;
+  bad:
+  Py_DECREF(o); o = 0;
+  return NULL;
+}
+
+static PyObject *__pyx_tp_new_vectorcall_6evtool_3sim_8producer_ProducerActor(PyTypeObject *t, 
+#if CYTHON_VECTORCALL_TPNEW
+    PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
+#else
+    PyObject *a, PyObject *k
+#endif
+) {
+  PyObject *o;
+  o = __Pyx_AllocateExtensionType(t, 0);
+  if (unlikely(!o)) return 0;
+  return __pyx_tp_new__initialisation_6evtool_3sim_8producer_ProducerActor(o, 
+#if CYTHON_VECTORCALL_TPNEW
+    args, nargs, kwnames
+#else
+    a, k
+#endif
+);
+}
+
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject *__pyx_tp_new_6evtool_3sim_8producer_ProducerActor(PyTypeObject *t, PyObject *a, PyObject *k) {
+  return __Pyx_CallTpnewAsVectorcall(__pyx_tp_new_vectorcall_6evtool_3sim_8producer_ProducerActor, t, a, k);
+}
+#endif
+
+#if CYTHON_VECTORCALL_TPNEW
+static PyObject *__pyx_tp_vectorcall_6evtool_3sim_8producer_ProducerActor(PyObject *t, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+  if (unlikely((PyTypeObject*)t != __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor || __Pyx_PyType_HasFeature((PyTypeObject*)t, Py_TPFLAGS_IS_ABSTRACT))) {
+    return __Pyx_CallNewInitFromVectorcall((PyTypeObject*)t, args, nargsf, kwnames);
+  }
+  Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  PyObject *o = __pyx_tp_new_vectorcall_6evtool_3sim_8producer_ProducerActor((PyTypeObject*)t, args, nargs, kwnames);
+  if (likely(o)) {
+    assert(Py_TYPE(o) == (PyTypeObject*)t);
+    if (unlikely(__pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__(o, args, nargs, kwnames) < 0)) {
+      Py_CLEAR(o);
+    }
+  }
+  return o;
+}
+#endif
+
+#if CYTHON_VECTORCALL_TPNEW
+static int __pyx_tp_init_6evtool_3sim_8producer_ProducerActor(PyObject *o, PyObject *args, PyObject *kwds) {
+  return __Pyx_CallTpinitAsVectorcall(__pyx_pw_6evtool_3sim_8producer_13ProducerActor_1__init__, o, args, kwds);
+}
+#endif
+
+static void __pyx_tp_dealloc_6evtool_3sim_8producer_ProducerActor(PyObject *o) {
+  struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = (struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o;
+  #if CYTHON_USE_TP_FINALIZE
+  if (unlikely(__Pyx_PyObject_GetSlot(o, tp_finalize, destructor)) && !__Pyx_PyObject_GC_IsFinalized(o)) {
+    if (__Pyx_PyObject_GetSlot(o, tp_dealloc, destructor) == __pyx_tp_dealloc_6evtool_3sim_8producer_ProducerActor) {
+      if (PyObject_CallFinalizerFromDealloc(o)) return;
+    }
+  }
+  #endif
+  PyObject_GC_UnTrack(o);
+  if (p->__dict__) PyDict_Clear(p->__dict__);
+  Py_CLEAR(p->__dict__);
+  Py_CLEAR(p->_constant_gap);
+  Py_CLEAR(p->_count);
+  Py_CLEAR(p->_dedup);
+  Py_CLEAR(p->_fixed);
+  Py_CLEAR(p->_id_prefix);
+  Py_CLEAR(p->_payload);
+  Py_CLEAR(p->_publish);
+  Py_CLEAR(p->_sequence);
+  Py_CLEAR(p->_simple);
+  Py_CLEAR(p->_tag);
+  Py_CLEAR(p->_to);
+  Py_CLEAR(p->_ttl);
+  Py_CLEAR(p->_type);
+  Py_CLEAR(p->_version);
+  Py_CLEAR(p->arrival_rng);
+  Py_CLEAR(p->burst_left);
+  Py_CLEAR(p->ctx);
+  Py_CLEAR(p->instance);
+  Py_CLEAR(p->key_rng);
+  Py_CLEAR(p->keys);
+  Py_CLEAR(p->name);
+  Py_CLEAR(p->payload_rng);
+  Py_CLEAR(p->rejected);
+  Py_CLEAR(p->render);
+  Py_CLEAR(p->render_headers);
+  Py_CLEAR(p->render_routing);
+  Py_CLEAR(p->sent);
+  Py_CLEAR(p->seq_by_key);
+  Py_CLEAR(p->spec);
+  Py_CLEAR(p->stage_end);
+  Py_CLEAR(p->stage_index);
+  Py_CLEAR(p->static_payload);
+  Py_CLEAR(p->stop_at);
+  Py_CLEAR(p->stopped);
+  PyTypeObject *tp = Py_TYPE(o);
+  #if CYTHON_USE_TYPE_SLOTS
+  (*tp->tp_free)(o);
+  #else
+  {
+    freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    if (tp_free) tp_free(o);
+  }
+  #endif
+  #if CYTHON_USE_TYPE_SPECS
+  Py_DECREF(tp);
+  #endif
+}
+
+static int __pyx_tp_traverse_6evtool_3sim_8producer_ProducerActor(PyObject *o, visitproc v, void *a) {
+  int e;
+  struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = (struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o;
+  {
+    e = __Pyx_call_type_traverse(o, 1, v, a);
+    if (e) return e;
+  }
+  if (p->__dict__) {
+    e = (*v)(p->__dict__, a); if (e) return e;
+  }
+  if (p->_constant_gap) {
+    e = (*v)(p->_constant_gap, a); if (e) return e;
+  }
+  if (p->_count) {
+    e = (*v)(p->_count, a); if (e) return e;
+  }
+  if (p->_dedup) {
+    e = (*v)(p->_dedup, a); if (e) return e;
+  }
+  if (p->_fixed) {
+    e = (*v)(p->_fixed, a); if (e) return e;
+  }
+  if (p->_id_prefix) {
+    e = (*v)(p->_id_prefix, a); if (e) return e;
+  }
+  if (p->_payload) {
+    e = (*v)(p->_payload, a); if (e) return e;
+  }
+  if (p->_publish) {
+    e = (*v)(p->_publish, a); if (e) return e;
+  }
+  if (p->_sequence) {
+    e = (*v)(p->_sequence, a); if (e) return e;
+  }
+  if (p->_simple) {
+    e = (*v)(p->_simple, a); if (e) return e;
+  }
+  if (p->_tag) {
+    e = (*v)(p->_tag, a); if (e) return e;
+  }
+  if (p->_to) {
+    e = (*v)(p->_to, a); if (e) return e;
+  }
+  if (p->_ttl) {
+    e = (*v)(p->_ttl, a); if (e) return e;
+  }
+  if (p->_type) {
+    e = (*v)(p->_type, a); if (e) return e;
+  }
+  if (p->_version) {
+    e = (*v)(p->_version, a); if (e) return e;
+  }
+  if (p->arrival_rng) {
+    e = (*v)(p->arrival_rng, a); if (e) return e;
+  }
+  if (p->burst_left) {
+    e = (*v)(p->burst_left, a); if (e) return e;
+  }
+  if (p->ctx) {
+    e = (*v)(p->ctx, a); if (e) return e;
+  }
+  if (p->instance) {
+    e = (*v)(p->instance, a); if (e) return e;
+  }
+  if (p->key_rng) {
+    e = (*v)(p->key_rng, a); if (e) return e;
+  }
+  if (p->keys) {
+    e = (*v)(p->keys, a); if (e) return e;
+  }
+  if (p->name) {
+    e = (*v)(p->name, a); if (e) return e;
+  }
+  if (p->payload_rng) {
+    e = (*v)(p->payload_rng, a); if (e) return e;
+  }
+  if (p->rejected) {
+    e = (*v)(p->rejected, a); if (e) return e;
+  }
+  if (p->render) {
+    e = (*v)(p->render, a); if (e) return e;
+  }
+  if (p->render_headers) {
+    e = (*v)(p->render_headers, a); if (e) return e;
+  }
+  if (p->render_routing) {
+    e = (*v)(p->render_routing, a); if (e) return e;
+  }
+  if (p->sent) {
+    e = (*v)(p->sent, a); if (e) return e;
+  }
+  if (p->seq_by_key) {
+    e = (*v)(p->seq_by_key, a); if (e) return e;
+  }
+  if (p->spec) {
+    e = (*v)(p->spec, a); if (e) return e;
+  }
+  if (p->stage_end) {
+    e = (*v)(p->stage_end, a); if (e) return e;
+  }
+  if (p->stage_index) {
+    e = (*v)(p->stage_index, a); if (e) return e;
+  }
+  if (p->static_payload) {
+    e = (*v)(p->static_payload, a); if (e) return e;
+  }
+  if (p->stop_at) {
+    e = (*v)(p->stop_at, a); if (e) return e;
+  }
+  if (p->stopped) {
+    e = (*v)(p->stopped, a); if (e) return e;
+  }
+  return 0;
+}
+
+static int __pyx_tp_clear_6evtool_3sim_8producer_ProducerActor(PyObject *o) {
+  PyObject* tmp;
+  struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = (struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o;
+  tmp = ((PyObject*)p->__dict__);
+  p->__dict__ = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_constant_gap);
+  p->_constant_gap = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_count);
+  p->_count = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_dedup);
+  p->_dedup = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_fixed);
+  p->_fixed = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_id_prefix);
+  p->_id_prefix = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_payload);
+  p->_payload = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_publish);
+  p->_publish = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_sequence);
+  p->_sequence = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_simple);
+  p->_simple = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_tag);
+  p->_tag = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_to);
+  p->_to = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_ttl);
+  p->_ttl = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_type);
+  p->_type = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_version);
+  p->_version = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->arrival_rng);
+  p->arrival_rng = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->burst_left);
+  p->burst_left = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->ctx);
+  p->ctx = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->instance);
+  p->instance = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->key_rng);
+  p->key_rng = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->keys);
+  p->keys = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->name);
+  p->name = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->payload_rng);
+  p->payload_rng = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->rejected);
+  p->rejected = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->render);
+  p->render = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->render_headers);
+  p->render_headers = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->render_routing);
+  p->render_routing = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->sent);
+  p->sent = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->seq_by_key);
+  p->seq_by_key = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->spec);
+  p->spec = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->stage_end);
+  p->stage_end = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->stage_index);
+  p->stage_index = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->static_payload);
+  p->static_payload = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->stop_at);
+  p->stop_at = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->stopped);
+  p->stopped = Py_None; Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  return 0;
+}
+
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
+static PyObject *__pyx___dict__getter_6evtool_3sim_8producer_ProducerActor(PyObject *o, CYTHON_UNUSED void *x) {
+  struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = (struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o;
+  if (unlikely(!p->__dict__)){
+    p->__dict__ = PyDict_New();
+  }
+  Py_XINCREF(p->__dict__);
+  return p->__dict__;
+}
+#else
+#define __pyx___dict__getter_6evtool_3sim_8producer_ProducerActor PyObject_GenericGetDict
+#endif
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__constant_gap(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__constant_gap(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__count(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__count(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_count_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__dedup(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__dedup(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_dedup_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__fixed(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__fixed(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6_fixed_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__id_prefix(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__id_prefix(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_id_prefix_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__payload(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__payload(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_payload_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__publish(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__publish(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_publish_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__sequence(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__sequence(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_sequence_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__simple(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__simple(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_simple_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__tag(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__tag(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_tag_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__to(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__to(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3_to_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__ttl(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__ttl(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4_ttl_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__type(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__type(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_type_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__version(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__version(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8_version_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_arrival_rng(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_arrival_rng(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11arrival_rng_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_burst_left(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_burst_left(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10burst_left_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_ctx(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_ctx(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_3ctx_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_instance(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_instance(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8instance_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_key_rng(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_key_rng(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7key_rng_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_keys(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_keys(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4keys_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_name(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_name(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4name_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_payload_rng(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_payload_rng(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11payload_rng_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_rejected(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_rejected(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_8rejected_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_render(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_render(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_6render_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_render_headers(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_render_headers(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_headers_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_render_routing(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_render_routing(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14render_routing_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_sent(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_sent(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4sent_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_seq_by_key(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_seq_by_key(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10seq_by_key_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_spec(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_spec(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_4spec_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stage_end(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stage_end(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_9stage_end_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stage_index(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stage_index(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_11stage_index_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_static_payload(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_static_payload(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_14static_payload_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stop_at(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stop_at(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stop_at_5__del__(o);
+  }
+}
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stopped(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stopped(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_7stopped_5__del__(o);
+  }
+}
+
+static PyMethodDef __pyx_methods_6evtool_3sim_8producer_ProducerActor[] = {
+  {"start", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_3start, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8producer_13ProducerActor_2start},
+  {"_rate", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_5_rate, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"_gap", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_7_gap, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"_done", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_9_done, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"_arrive", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_11_arrive, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"_burst", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"_once", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"_inject", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"publish_one", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8producer_13ProducerActor_18publish_one},
+  {"__reduce_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_21__reduce_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {"__setstate_cython__", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8producer_13ProducerActor_23__setstate_cython__, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0},
+  {0, 0, 0, 0}
+};
+
+static struct PyGetSetDef __pyx_getsets_6evtool_3sim_8producer_ProducerActor[] = {
+  {"__dict__", __pyx___dict__getter_6evtool_3sim_8producer_ProducerActor, 0, 0, 0},
+  {"_constant_gap", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__constant_gap, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__constant_gap, 0, 0},
+  {"_count", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__count, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__count, 0, 0},
+  {"_dedup", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__dedup, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__dedup, 0, 0},
+  {"_fixed", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__fixed, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__fixed, 0, 0},
+  {"_id_prefix", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__id_prefix, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__id_prefix, 0, 0},
+  {"_payload", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__payload, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__payload, 0, 0},
+  {"_publish", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__publish, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__publish, 0, 0},
+  {"_sequence", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__sequence, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__sequence, 0, 0},
+  {"_simple", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__simple, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__simple, 0, 0},
+  {"_tag", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__tag, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__tag, 0, 0},
+  {"_to", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__to, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__to, 0, 0},
+  {"_ttl", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__ttl, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__ttl, 0, 0},
+  {"_type", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__type, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__type, 0, 0},
+  {"_version", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__version, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__version, 0, 0},
+  {"arrival_rng", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_arrival_rng, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_arrival_rng, 0, 0},
+  {"burst_left", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_burst_left, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_burst_left, 0, 0},
+  {"ctx", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_ctx, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_ctx, 0, 0},
+  {"instance", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_instance, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_instance, 0, 0},
+  {"key_rng", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_key_rng, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_key_rng, 0, 0},
+  {"keys", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_keys, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_keys, 0, 0},
+  {"name", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_name, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_name, 0, 0},
+  {"payload_rng", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_payload_rng, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_payload_rng, 0, 0},
+  {"rejected", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_rejected, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_rejected, 0, 0},
+  {"render", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_render, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_render, 0, 0},
+  {"render_headers", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_render_headers, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_render_headers, 0, 0},
+  {"render_routing", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_render_routing, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_render_routing, 0, 0},
+  {"sent", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_sent, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_sent, 0, 0},
+  {"seq_by_key", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_seq_by_key, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_seq_by_key, 0, 0},
+  {"spec", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_spec, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_spec, 0, 0},
+  {"stage_end", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stage_end, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stage_end, 0, 0},
+  {"stage_index", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stage_index, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stage_index, 0, 0},
+  {"static_payload", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_static_payload, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_static_payload, 0, 0},
+  {"stop_at", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stop_at, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stop_at, 0, 0},
+  {"stopped", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor_stopped, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor_stopped, 0, 0},
+  {0, 0, 0, 0, 0}
+};
+#if CYTHON_USE_TYPE_SPECS
+static struct PyMemberDef __pyx_tp_members_ProducerActor[] = {
+  {"__dictoffset__", T_PYSSIZET, offsetof(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor, __dict__), READONLY, NULL},
+  {NULL, 0, 0, 0, NULL}
+};
+static PyType_Slot __pyx_type_6evtool_3sim_8producer_ProducerActor_slots[] = {
+  {Py_tp_dealloc, (void *)__pyx_tp_dealloc_6evtool_3sim_8producer_ProducerActor},
+  {Py_tp_doc, (void *)PyDoc_STR("A producer from the scenario, run by the engine.")},
+  {Py_tp_traverse, (void *)__pyx_tp_traverse_6evtool_3sim_8producer_ProducerActor},
+  {Py_tp_clear, (void *)__pyx_tp_clear_6evtool_3sim_8producer_ProducerActor},
+  {Py_tp_methods, (void *)__pyx_methods_6evtool_3sim_8producer_ProducerActor},
+  {Py_tp_members, (void *)__pyx_tp_members_ProducerActor},
+  {Py_tp_getset, (void *)__pyx_getsets_6evtool_3sim_8producer_ProducerActor},
+  #if !CYTHON_USE_TYPE_SPECS
+  {Py_tp_dictoffset, (void *)offsetof(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor, __dict__)},
+  #endif
+  {Py_tp_init, (void *)__pyx_tp_init_6evtool_3sim_8producer_ProducerActor},
+  {Py_tp_new, (void *)__pyx_tp_new_6evtool_3sim_8producer_ProducerActor},
+  #if (!CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM >= 0x07030800) && (!CYTHON_COMPILING_IN_LIMITED_API || __PYX_LIMITED_VERSION_HEX >= 0x030E0000)
+  #if CYTHON_VECTORCALL_TPNEW
+  {Py_tp_vectorcall, (void *)__pyx_tp_vectorcall_6evtool_3sim_8producer_ProducerActor},
+  #endif
+  #endif
+  {0, 0},
+};
+static PyType_Spec __pyx_type_6evtool_3sim_8producer_ProducerActor_spec = {
+  "evtool.sim.producer.ProducerActor",
+  sizeof(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor),
+  0,
+  Py_TPFLAGS_DEFAULT|Py_TPFLAGS_HAVE_VERSION_TAG|Py_TPFLAGS_BASETYPE|Py_TPFLAGS_HAVE_GC,
+  __pyx_type_6evtool_3sim_8producer_ProducerActor_slots,
+};
+#else
+
+static PyTypeObject __pyx_type_6evtool_3sim_8producer_ProducerActor = {
+  PyVarObject_HEAD_INIT(0, 0)
+  "evtool.sim.producer.""ProducerActor", /*tp_name*/
+  sizeof(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor), /*tp_basicsize*/
+  0, /*tp_itemsize*/
+  __pyx_tp_dealloc_6evtool_3sim_8producer_ProducerActor, /*tp_dealloc*/
+  0, /*tp_vectorcall_offset*/
+  0, /*tp_getattr*/
+  0, /*tp_setattr*/
+  0, /*tp_as_async*/
+  0, /*tp_repr*/
+  0, /*tp_as_number*/
+  0, /*tp_as_sequence*/
+  0, /*tp_as_mapping*/
+  0, /*tp_hash*/
+  0, /*tp_call*/
+  0, /*tp_str*/
+  0, /*tp_getattro*/
+  0, /*tp_setattro*/
+  0, /*tp_as_buffer*/
+  Py_TPFLAGS_DEFAULT|Py_TPFLAGS_HAVE_VERSION_TAG|Py_TPFLAGS_BASETYPE|Py_TPFLAGS_HAVE_GC, /*tp_flags*/
+  PyDoc_STR("A producer from the scenario, run by the engine."), /*tp_doc*/
+  __pyx_tp_traverse_6evtool_3sim_8producer_ProducerActor, /*tp_traverse*/
+  __pyx_tp_clear_6evtool_3sim_8producer_ProducerActor, /*tp_clear*/
+  0, /*tp_richcompare*/
+  0, /*tp_weaklistoffset*/
+  0, /*tp_iter*/
+  0, /*tp_iternext*/
+  __pyx_methods_6evtool_3sim_8producer_ProducerActor, /*tp_methods*/
+  0, /*tp_members*/
+  __pyx_getsets_6evtool_3sim_8producer_ProducerActor, /*tp_getset*/
+  0, /*tp_base*/
+  0, /*tp_dict*/
+  0, /*tp_descr_get*/
+  0, /*tp_descr_set*/
+  #if !CYTHON_USE_TYPE_SPECS
+  offsetof(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor, __dict__), /*tp_dictoffset*/
+  #endif
+  __pyx_tp_init_6evtool_3sim_8producer_ProducerActor, /*tp_init*/
+  0, /*tp_alloc*/
+  __pyx_tp_new_6evtool_3sim_8producer_ProducerActor, /*tp_new*/
+  0, /*tp_free*/
+  0, /*tp_is_gc*/
+  0, /*tp_bases*/
+  0, /*tp_mro*/
+  0, /*tp_cache*/
+  0, /*tp_subclasses*/
+  0, /*tp_weaklist*/
+  0, /*tp_del*/
+  0, /*tp_version_tag*/
+  #if CYTHON_USE_TP_FINALIZE
+  0, /*tp_finalize*/
+  #else
+  NULL, /*tp_finalize*/
+  #endif
+  #if (!CYTHON_COMPILING_IN_PYPY || PYPY_VERSION_NUM >= 0x07030800) && (!CYTHON_COMPILING_IN_LIMITED_API || __PYX_LIMITED_VERSION_HEX >= 0x030E0000)
+  #if CYTHON_VECTORCALL_TPNEW
+  __pyx_tp_vectorcall_6evtool_3sim_8producer_ProducerActor, /*tp_vectorcall*/
+  #else
+  NULL, /*tp_vectorcall*/
+  #endif
+  #endif
+  #if __PYX_NEED_TP_PRINT_SLOT == 1
+  0, /*tp_print*/
+  #endif
+  #if PY_VERSION_HEX >= 0x030C0000
+  0, /*tp_watched*/
+  #endif
+  #if PY_VERSION_HEX >= 0x030d00A4
+  0, /*tp_versions_used*/
+  #endif
+  #if CYTHON_COMPILING_IN_PYPY && PY_VERSION_HEX < 0x030a0000
+  0, /*tp_pypy_flags*/
+  #endif
+};
+#endif
 
 static PyObject *__pyx_tp_new__initialisation_6evtool_3sim_8producer___pyx_scope_struct__genexpr(PyObject *o, 
 #if CYTHON_VECTORCALL_TPNEW
@@ -11295,6 +18882,7 @@ static CYTHON_SMALL_CODE int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate)
 static CYTHON_SMALL_CODE int __Pyx_modinit_Global_init_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Variable_export_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Function_export_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
+static CYTHON_SMALL_CODE int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer_ProducerActor(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr(__pyx_mstatetype *__pyx_mstate); /*proto*/
 static CYTHON_SMALL_CODE int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate); /*proto*/
@@ -11330,6 +18918,46 @@ static int __Pyx_modinit_Function_export_code(__pyx_mstatetype *__pyx_mstate) {
   return 0;
 }
 
+static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer_ProducerActor(__pyx_mstatetype *__pyx_mstate) {
+  __Pyx_RefNannyDeclarations
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  CYTHON_UNUSED_VAR(__pyx_mstate);
+  __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer_ProducerActor", 0);
+  /*--- Exttype __pyx_obj_6evtool_3sim_8producer_ProducerActor ---*/
+  #if CYTHON_USE_TYPE_SPECS
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer_ProducerActor_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor)) __PYX_ERR(0, 25, __pyx_L1_error)
+  #else
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor = &__pyx_type_6evtool_3sim_8producer_ProducerActor;
+  #endif
+  #if !CYTHON_COMPILING_IN_LIMITED_API
+  #endif
+  #if !CYTHON_USE_TYPE_SPECS
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
+  #endif
+  #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
+  PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor);
+  #endif
+  #if CYTHON_UPDATE_DESCRIPTOR_DOC
+  {
+    PyObject *wrapper = PyObject_GetAttrString((PyObject *)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, "__init__"); if (unlikely(!wrapper)) __PYX_ERR(0, 25, __pyx_L1_error)
+    if (Py_IS_TYPE(wrapper, &PyWrapperDescr_Type)) {
+      __pyx_wrapperbase_6evtool_3sim_8producer_13ProducerActor___init__ = *((PyWrapperDescrObject *)wrapper)->d_base;
+      __pyx_wrapperbase_6evtool_3sim_8producer_13ProducerActor___init__.doc = __pyx_doc_6evtool_3sim_8producer_13ProducerActor___init__;
+      ((PyWrapperDescrObject *)wrapper)->d_base = &__pyx_wrapperbase_6evtool_3sim_8producer_13ProducerActor___init__;
+    }
+  }
+  #endif
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ProducerActor, (PyObject *) __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer_ProducerActor) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
+  __Pyx_RefNannyFinishContext();
+  return 0;
+  __pyx_L1_error:;
+  __Pyx_RefNannyFinishContext();
+  return -1;
+}
+
 static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr(__pyx_mstatetype *__pyx_mstate) {
   __Pyx_RefNannyDeclarations
   int __pyx_lineno = 0;
@@ -11339,14 +18967,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 270, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 270, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
@@ -11372,14 +19000,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 268, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 272, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 268, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 272, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr);
@@ -11398,11 +19026,64 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
 
 static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_modinit_Type_import_code", 0);
   /*--- Type import code ---*/
+  __pyx_t_1 = PyImport_ImportModule("evtool.core.message"); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 4, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_4core_7message_DeathRecord = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.message", "DeathRecord",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_4core_7message_DeathRecord), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_DeathRecord),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_4core_7message_DeathRecord), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_DeathRecord),
+  #else
+  sizeof(struct __pyx_obj_6evtool_4core_7message_DeathRecord), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_DeathRecord),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_7message_DeathRecord) __PYX_ERR(2, 4, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_4core_7message_Message = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.message", "Message",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_4core_7message_Message), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_Message),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_4core_7message_Message), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_Message),
+  #else
+  sizeof(struct __pyx_obj_6evtool_4core_7message_Message), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_Message),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_7message_Message) __PYX_ERR(2, 8, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_1 = PyImport_ImportModule("evtool.sim.context"); if (unlikely(!__pyx_t_1)) __PYX_ERR(3, 4, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_7context_ActorContext = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.sim.context", "ActorContext",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_3sim_7context_ActorContext), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_7context_ActorContext),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_3sim_7context_ActorContext), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_7context_ActorContext),
+  #else
+  sizeof(struct __pyx_obj_6evtool_3sim_7context_ActorContext), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_7context_ActorContext),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_3sim_7context_ActorContext) __PYX_ERR(3, 4, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_1 = PyImport_ImportModule("evtool.sim.kernel"); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_6kernel_Kernel = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.sim.kernel", "Kernel",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_3sim_6kernel_Kernel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_6kernel_Kernel),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_3sim_6kernel_Kernel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_6kernel_Kernel),
+  #else
+  sizeof(struct __pyx_obj_6evtool_3sim_6kernel_Kernel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_6kernel_Kernel),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_3sim_6kernel_Kernel) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_RefNannyFinishContext();
+  return -1;
 }
 
 static int __Pyx_modinit_Variable_import_code(__pyx_mstatetype *__pyx_mstate) {
@@ -11616,7 +19297,7 @@ static CYTHON_SMALL_CODE int __pyx_pymod_exec_producer(PyObject *__pyx_pyinit_mo
   PyObject *__pyx_t_2 = NULL;
   Py_ssize_t __pyx_t_3;
   PyObject *__pyx_t_4 = NULL;
-  int __pyx_t_5;
+  PyObject *__pyx_t_5 = NULL;
   PyObject *__pyx_t_6 = NULL;
   PyObject *__pyx_t_7 = NULL;
   int __pyx_lineno = 0;
@@ -11702,9 +19383,10 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   (void)__Pyx_modinit_Variable_export_code(__pyx_mstate);
   (void)__Pyx_modinit_Function_export_code(__pyx_mstate);
   /*--- Type init code ---*/
+  if (unlikely((__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer_ProducerActor(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
   if (unlikely((__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
   if (unlikely((__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
-  (void)__Pyx_modinit_Type_import_code(__pyx_mstate);
+  if (unlikely((__Pyx_modinit_Type_import_code(__pyx_mstate) < 0))) __PYX_ERR(0, 1, __pyx_L1_error)
   (void)__Pyx_modinit_Variable_import_code(__pyx_mstate);
   (void)__Pyx_modinit_Function_import_code(__pyx_mstate);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
@@ -11715,7 +19397,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
  * 
  * import math             # <<<<<<<<<<<<<<
  * from heapq import heappush
- * from typing import TYPE_CHECKING, Any
+ * from typing import Any
 */
   __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_math, 0, 0, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 5, __pyx_L1_error)
   __pyx_t_2 = __pyx_t_1;
@@ -11727,7 +19409,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
  * 
  * import math
  * from heapq import heappush             # <<<<<<<<<<<<<<
- * from typing import TYPE_CHECKING, Any
+ * from typing import Any
  * 
 */
   {
@@ -11750,19 +19432,19 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   /* "evtool/sim/producer.py":7
  * import math
  * from heapq import heappush
- * from typing import TYPE_CHECKING, Any             # <<<<<<<<<<<<<<
+ * from typing import Any             # <<<<<<<<<<<<<<
  * 
  * from evtool.core.events import TraceEvent
 */
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_TYPE_CHECKING,__pyx_mstate_global->__pyx_n_u_Any};
-    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_typing, __pyx_imported_names, 2, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 7, __pyx_L1_error)
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Any};
+    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_typing, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 7, __pyx_L1_error)
   }
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_TYPE_CHECKING,__pyx_mstate_global->__pyx_n_u_Any};
-    for (__pyx_t_3=0; __pyx_t_3 < 2; __pyx_t_3++) {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Any};
+    __pyx_t_3 = 0; {
       __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 7, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 7, __pyx_L1_error)
@@ -11772,7 +19454,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/sim/producer.py":9
- * from typing import TYPE_CHECKING, Any
+ * from typing import Any
  * 
  * from evtool.core.events import TraceEvent             # <<<<<<<<<<<<<<
  * from evtool.core.message import Message
@@ -11808,15 +19490,6 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   }
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
-  {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Message};
-    __pyx_t_3 = 0; {
-      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 10, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
-      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 10, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    }
-  }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/sim/producer.py":11
@@ -11824,7 +19497,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
  * from evtool.core.message import Message
  * from evtool.scenario import models as m             # <<<<<<<<<<<<<<
  * from evtool.scenario.templates import TemplateRuntimeError, compile_payload
- * from evtool.sim.kernel import PRIO_ACTOR, Kernel
+ * from evtool.sim.context import ActorContext
 */
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_models};
@@ -11852,8 +19525,8 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
  * from evtool.core.message import Message
  * from evtool.scenario import models as m
  * from evtool.scenario.templates import TemplateRuntimeError, compile_payload             # <<<<<<<<<<<<<<
+ * from evtool.sim.context import ActorContext
  * from evtool.sim.kernel import PRIO_ACTOR, Kernel
- * from evtool.sim.sampling import KeyPicker
 */
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_TemplateRuntimeError,__pyx_mstate_global->__pyx_n_u_compile_payload};
@@ -11875,42 +19548,33 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   /* "evtool/sim/producer.py":13
  * from evtool.scenario import models as m
  * from evtool.scenario.templates import TemplateRuntimeError, compile_payload
+ * from evtool.sim.context import ActorContext             # <<<<<<<<<<<<<<
+ * from evtool.sim.kernel import PRIO_ACTOR, Kernel
+ * from evtool.sim.sampling import KeyPicker
+*/
+  {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_ActorContext};
+    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_evtool_sim_context, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 13, __pyx_L1_error)
+  }
+  __pyx_t_2 = __pyx_t_1;
+  __Pyx_GOTREF(__pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
+  /* "evtool/sim/producer.py":14
+ * from evtool.scenario.templates import TemplateRuntimeError, compile_payload
+ * from evtool.sim.context import ActorContext
  * from evtool.sim.kernel import PRIO_ACTOR, Kernel             # <<<<<<<<<<<<<<
  * from evtool.sim.sampling import KeyPicker
  * 
 */
   {
     PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_PRIO_ACTOR,__pyx_mstate_global->__pyx_n_u_Kernel};
-    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_evtool_sim_kernel, __pyx_imported_names, 2, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 13, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_evtool_sim_kernel, __pyx_imported_names, 2, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 14, __pyx_L1_error)
   }
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_PRIO_ACTOR,__pyx_mstate_global->__pyx_n_u_Kernel};
-    for (__pyx_t_3=0; __pyx_t_3 < 2; __pyx_t_3++) {
-      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 13, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
-      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 13, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    }
-  }
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-
-  /* "evtool/sim/producer.py":14
- * from evtool.scenario.templates import TemplateRuntimeError, compile_payload
- * from evtool.sim.kernel import PRIO_ACTOR, Kernel
- * from evtool.sim.sampling import KeyPicker             # <<<<<<<<<<<<<<
- * 
- * if TYPE_CHECKING:
-*/
-  {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_KeyPicker};
-    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_evtool_sim_sampling, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 14, __pyx_L1_error)
-  }
-  __pyx_t_2 = __pyx_t_1;
-  __Pyx_GOTREF(__pyx_t_2);
-  {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_KeyPicker};
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_PRIO_ACTOR};
     __pyx_t_3 = 0; {
       __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 14, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
@@ -11920,368 +19584,356 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":16
- * from evtool.sim.sampling import KeyPicker
+  /* "evtool/sim/producer.py":15
+ * from evtool.sim.context import ActorContext
+ * from evtool.sim.kernel import PRIO_ACTOR, Kernel
+ * from evtool.sim.sampling import KeyPicker             # <<<<<<<<<<<<<<
  * 
- * if TYPE_CHECKING:             # <<<<<<<<<<<<<<
- *     from evtool.sim.context import ActorContext
- * 
+ * try:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TYPE_CHECKING); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 16, __pyx_L1_error)
+  {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_KeyPicker};
+    __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_evtool_sim_sampling, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 15, __pyx_L1_error)
+  }
+  __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 16, __pyx_L1_error)
+  {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_KeyPicker};
+    __pyx_t_3 = 0; {
+      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 15, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
+      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 15, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    }
+  }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__pyx_t_5) {
 
-
-    /* "evtool/sim/producer.py":17
- * 
- * if TYPE_CHECKING:
- *     from evtool.sim.context import ActorContext             # <<<<<<<<<<<<<<
- * 
- * NS = 1_000_000_000
-*/
-    {
-      PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_ActorContext};
-      __pyx_t_1 = __Pyx_Import(__pyx_mstate_global->__pyx_n_u_evtool_sim_context, __pyx_imported_names, 1, NULL, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 17, __pyx_L1_error)
-    }
-    __pyx_t_2 = __pyx_t_1;
-    __Pyx_GOTREF(__pyx_t_2);
-    {
-      PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_ActorContext};
-      __pyx_t_3 = 0; {
-        __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 17, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_4);
-        if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 17, __pyx_L1_error)
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      }
-    }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-
-    /* "evtool/sim/producer.py":16
+  /* "evtool/sim/producer.py":17
  * from evtool.sim.sampling import KeyPicker
  * 
- * if TYPE_CHECKING:             # <<<<<<<<<<<<<<
- *     from evtool.sim.context import ActorContext
- * 
+ * try:             # <<<<<<<<<<<<<<
+ *     import cython
+ * except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
 */
+  {
+    (void)__pyx_t_1; (void)__pyx_t_5; (void)__pyx_t_6; /* mark used */
+    /*try:*/ {
+
+      /* "evtool/sim/producer.py":18
+ * 
+ * try:
+ *     import cython             # <<<<<<<<<<<<<<
+ * except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+ *     from evtool.core import _nocython as cython
+*/
+    }
   }
 
-  /* "evtool/sim/producer.py":19
- *     from evtool.sim.context import ActorContext
+  /* "evtool/sim/producer.py":22
+ *     from evtool.core import _nocython as cython
  * 
  * NS = 1_000_000_000             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_NS, __pyx_mstate_global->__pyx_int_1000000000) < (0)) __PYX_ERR(0, 19, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_NS, __pyx_mstate_global->__pyx_int_1000000000) < (0)) __PYX_ERR(0, 22, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":22
- * 
- * 
- * class ProducerActor:             # <<<<<<<<<<<<<<
- *     """A producer from the scenario, run by the engine."""
- * 
-*/
-  __pyx_t_2 = __Pyx_Py3MetaclassPrepare((PyObject *) NULL, __pyx_mstate_global->__pyx_empty_tuple, __pyx_mstate_global->__pyx_n_u_ProducerActor, __pyx_mstate_global->__pyx_n_u_ProducerActor, (PyObject *) NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_kp_u_A_producer_from_the_scenario_run); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 22, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-
-  /* "evtool/sim/producer.py":25
- *     """A producer from the scenario, run by the engine."""
- * 
- *     def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,             # <<<<<<<<<<<<<<
- *                  first: ProducerActor | None = None) -> None:
- *         """One instance of producer `name`; instances after the first pass `first`, whose sequences they share.
-*/
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 25, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ctx, __pyx_mstate_global->__pyx_n_u_ActorContext) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_name, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_spec, __pyx_mstate_global->__pyx_kp_u_m_Producer) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_instance, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_first, __pyx_mstate_global->__pyx_kp_u_ProducerActor_None) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  __pyx_t_6 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_1__init__, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor___init, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 25, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_6);
-  #endif
-  __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_6, __pyx_mstate_global->__pyx_tuple[3]);
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_6, __pyx_t_4);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_init, __pyx_t_6) < (0)) __PYX_ERR(0, 25, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-
-  /* "evtool/sim/producer.py":83
+  /* "evtool/sim/producer.py":86
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
  *     def start(self) -> None:             # <<<<<<<<<<<<<<
  *         """Schedule the first arrival and every injected message."""
  *         ctx = self.ctx
 */
-  __pyx_t_6 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 83, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 83, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_3start, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor_start, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 86, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 86, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_3start, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_start, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 86, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_6);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_start, __pyx_t_4) < (0)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_start, __pyx_t_4) < (0)) __PYX_ERR(0, 86, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":106
+  /* "evtool/sim/producer.py":109
  *     # ------------------------------------------------------------------ arrivals
  * 
  *     def _rate(self) -> tuple[float, str]:             # <<<<<<<<<<<<<<
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 106, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 109, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_tuple_float_str) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
-  __pyx_t_6 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_5_rate, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__rate, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 106, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_tuple_float_str) < (0)) __PYX_ERR(0, 109, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_5_rate, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__rate, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 109, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_6);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_6, __pyx_t_4);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_rate_2, __pyx_t_6) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_rate_2, __pyx_t_2) < (0)) __PYX_ERR(0, 109, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":121
+  /* "evtool/sim/producer.py":124
  *         return getattr(a, "rate", 0.0), a.process
  * 
  *     def _gap(self) -> int:             # <<<<<<<<<<<<<<
  *         fixed = self._fixed
  *         if fixed is not None:
 */
-  __pyx_t_6 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 121, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 121, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_7_gap, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__gap, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 121, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 124, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 124, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_7_gap, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__gap, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 124, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_6);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_gap, __pyx_t_4) < (0)) __PYX_ERR(0, 121, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_gap, __pyx_t_4) < (0)) __PYX_ERR(0, 124, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":135
+  /* "evtool/sim/producer.py":138
  *         return max(1, int(NS / rate))
  * 
  *     def _done(self) -> bool:             # <<<<<<<<<<<<<<
  *         if self.stopped:
  *             return True
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 135, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 138, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 135, __pyx_L1_error)
-  __pyx_t_6 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_9_done, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__done, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 135, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 138, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_9_done, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__done, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 138, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_6);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_6, __pyx_t_4);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_done, __pyx_t_6) < (0)) __PYX_ERR(0, 135, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_done, __pyx_t_2) < (0)) __PYX_ERR(0, 138, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":144
+  /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     def _arrive(self, _: Any) -> None:             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext, kernel=Kernel)             # <<<<<<<<<<<<<<
+ *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
- *             return
 */
-  __pyx_t_6 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 144, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 144, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 144, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_11_arrive, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__arrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 144, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 147, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_11_arrive, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__arrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 147, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_6);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_arrive, __pyx_t_4) < (0)) __PYX_ERR(0, 144, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_arrive, __pyx_t_4) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":183
+  /* "evtool/sim/producer.py":187
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 183, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 187, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 183, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 183, __pyx_L1_error)
-  __pyx_t_6 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__burst, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 183, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 187, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 187, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__burst, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 187, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_6);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_6, __pyx_t_4);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_burst, __pyx_t_6) < (0)) __PYX_ERR(0, 183, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_burst, __pyx_t_2) < (0)) __PYX_ERR(0, 187, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":193
+  /* "evtool/sim/producer.py":197
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()
 */
-  __pyx_t_6 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 193, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__once, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 193, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__once, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_6);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_once, __pyx_t_4) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_once, __pyx_t_4) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":198
+  /* "evtool/sim/producer.py":202
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 202, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_inj, __pyx_mstate_global->__pyx_kp_u_m_Inject) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
-  __pyx_t_6 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor__inject, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 198, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_inj, __pyx_mstate_global->__pyx_kp_u_m_Inject) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__inject, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 202, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_6);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_6, __pyx_t_4);
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_inject_2, __pyx_t_6) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_inject_2, __pyx_t_2) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":206
+  /* "evtool/sim/producer.py":210
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
-  __pyx_t_6 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 206, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_payload_2, Py_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, Py_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, Py_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_payload_2, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_tag, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key_2, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":207
+  /* "evtool/sim/producer.py":211
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
 */
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg_id, Py_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_headers, Py_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_headers, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":208
+  /* "evtool/sim/producer.py":212
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
 */
-  if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_ttl, Py_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_ttl, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":206
+  /* "evtool/sim/producer.py":210
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 206, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ttl, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one, 0, __pyx_mstate_global->__pyx_n_u_ProducerActor_publish_one, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 206, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ttl, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_publish_one, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_7, __pyx_t_6);
+  __Pyx_CyFunction_SetDefaultsKwDict(__pyx_t_7, __pyx_t_2);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_4);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_publish_one, __pyx_t_7) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_publish_one, __pyx_t_7) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/producer.py":22
- * 
- * 
- * class ProducerActor:             # <<<<<<<<<<<<<<
- *     """A producer from the scenario, run by the engine."""
- * 
+  /* "(tree fragment)":1
+ * def __reduce_cython__(self):             # <<<<<<<<<<<<<<
+ *     cdef tuple state
+ *     cdef object _dict
 */
-  __pyx_t_7 = __Pyx_Py3ClassCreate(((PyObject*)&PyType_Type), __pyx_mstate_global->__pyx_n_u_ProducerActor, __pyx_mstate_global->__pyx_empty_tuple, __pyx_t_2, NULL, 0, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 22, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_21__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_ProducerActor, __pyx_t_7) < (0)) __PYX_ERR(0, 22, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_reduce_cython, __pyx_t_7) < (0)) __PYX_ERR(1, 1, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":262
+  /* "(tree fragment)":17
+ *     else:
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
+ *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
+*/
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_23__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[12])); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 17, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
+  #endif
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_7) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+
+  /* "evtool/sim/producer.py":266
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
  *     if isinstance(value, str):
  *         return "{{" in value
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_value, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 262, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 262, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_1_has_template, 0, __pyx_mstate_global->__pyx_n_u_has_template, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[12])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 262, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 266, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_value, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_1_has_template, 0, __pyx_mstate_global->__pyx_n_u_has_template, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
-  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
-  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_has_template, __pyx_t_7) < (0)) __PYX_ERR(0, 262, __pyx_L1_error)
+  __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_has_template, __pyx_t_4) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+
+  /* "(tree fragment)":4
+ *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
+ *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
+ * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
+ *     cdef object __pyx_result
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+*/
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_3__pyx_unpickle_ProducerActor, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ProducerActor, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 4, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
+  #endif
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ProducerActor, __pyx_t_4) < (0)) __PYX_ERR(1, 4, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /* "evtool/sim/producer.py":1
  * """Producers: arrival processes that publish messages with keys, sequences and payloads."""             # <<<<<<<<<<<<<<
  * 
  * from __future__ import annotations
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 1, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_test, __pyx_t_7) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 1, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_test, __pyx_t_4) < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /*--- Wrapped vars code ---*/
 
@@ -12289,7 +19941,6 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_2);
   __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_6);
   __Pyx_XDECREF(__pyx_t_7);
   if (__pyx_m) {
     if (__pyx_mstate->__pyx_d && stringtab_initialized) {
@@ -12342,7 +19993,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "evtool/sim/producer.py":158
+  /* "evtool/sim/producer.py":162
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -12351,12 +20002,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 158, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 162, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "evtool/sim/producer.py":201
+  /* "evtool/sim/producer.py":205
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -12365,12 +20016,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[6] = {__pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_n_u_ttl};
-    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 6); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 201, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 6); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[1]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "evtool/sim/producer.py":221
+  /* "evtool/sim/producer.py":225
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter             # <<<<<<<<<<<<<<
@@ -12379,28 +20030,14 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_kp_u_global_2, __pyx_mstate_global->__pyx_int_0};
-    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 221, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 225, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[2]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
-
-  /* "evtool/sim/producer.py":25
- *     """A producer from the scenario, run by the engine."""
- * 
- *     def __init__(self, ctx: ActorContext, name: str, spec: m.Producer, instance: int = 0,             # <<<<<<<<<<<<<<
- *                  first: ProducerActor | None = None) -> None:
- *         """One instance of producer `name`; instances after the first pass `first`, whose sequences they share.
-*/
-  {
-    PyObject* __pyx_temp[2] = {((PyObject*)__pyx_mstate_global->__pyx_int_0), Py_None};
-    __pyx_mstate_global->__pyx_tuple[3] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[3])) __PYX_ERR(0, 25, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[3]);
-  }
-  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);
   #if CYTHON_IMMORTAL_CONSTANTS
   {
     PyObject **table = __pyx_mstate->__pyx_tuple;
-    for (Py_ssize_t i=0; i<4; ++i) {
+    for (Py_ssize_t i=0; i<3; ++i) {
       #if PY_VERSION_HEX >= 0x030F0000
       PyUnstable_SetImmortal(table[i]);
       #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -12434,38 +20071,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 6; } str_length_index[] = {{7},{1},{1},{1},{8},{4},{8},{1},{48},{20},{21},{7},{6},{22},{2},{10},{9},{8},{10},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{22},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{13},{20},{10},{1},{20},{12},{17},{7},{8},{8},{8},{13},{10},{8},{11},{12},{8},{7},{6},{13},{6},{6},{5},{6},{4},{13},{30},{5},{2},{10},{7},{13},{5},{8},{8},{5},{4},{9},{7},{4},{3},{4},{5},{8},{1},{7},{11},{18},{2},{4},{10},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{6},{3},{7},{4},{5},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{11},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{8},{6},{14},{14},{6},{6},{7},{11},{4},{4},{4},{3},{10},{8},{10},{5},{4},{4},{9},{11},{6},{5},{14},{4},{7},{7},{3},{6},{3},{14},{5},{2},{3},{6},{1},{5},{6},{7}};
-    const struct { const unsigned int length: 10; } bytes_length_index[] = {{2},{64},{116},{80},{153},{281},{40},{106},{376},{122},{670},{751}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{7},{1},{15},{1},{1},{8},{4},{8},{1},{179},{8},{21},{7},{6},{22},{2},{10},{9},{8},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{31},{33},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{20},{10},{1},{20},{12},{17},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{28},{12},{10},{17},{13},{12},{12},{19},{8},{7},{6},{5},{5},{4},{13},{30},{2},{7},{13},{5},{5},{1},{7},{18},{2},{4},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{6},{3},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{6},{6},{7},{11},{4},{4},{3},{10},{8},{10},{5},{4},{4},{6},{5},{5},{4},{6},{3},{14},{5},{2},{3},{6},{6},{12},{1},{5},{6},{7}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{56},{1604},{376},{2},{64},{116},{80},{153},{281},{40},{106},{122},{751}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (2640 bytes) */
-static const char cstring[] = "x\332\255V\317_\333F\026\017\304\311\222\215ipm\002\375\221\026\007\010I\223@\t&\264\331\266\373q\r!$\033\202\301@\200Re,\215\215\202,\331\2321`\322\356\356\321G\035\347\250\243\216:\352\350\243\216s\3641\177B\377\204}3\222\t\241\273\267\375|l\217\365\346\315\2747\337\367}\337\321\245\252a\225\2211\376pz\006\331\266~\204\214\231C\334\232\251\243\226a!\355\357\371\261\272miM\025\333c\025\333\252\215\321\003<FTl\"[\267\036\214\331Ms\254\334\222FlVu\023O\257\305\336y\225Z\366\330oc\253\226\2115]\245{\204\332\017\306\362fk\377\314HP\331\300\260\223\370=\242\226e\314\020\2756\323\0137]oUU\335\244\261\273N\"O\2556\275b\276\305*\255\235\205\352\255x\002!bo\332\254\033x\257\002\047\240\017\306\300\274\377\356\235L\250`\231\024\237PH\343\347\246Mh>:0X\tEf\357\361\005\266M\014\277\2555]=\304\366KL\010\252\342\325\r\261\361+S\305\261\333\332\372\312+%_(\275Z_\263tB,\263g?\217\300G\017\323\212\242\233:U\224\013V\211;\276`,\213\004/\3304\310\340\202\251\212\352\027,\272\204\347\202\321\202\274/\230lD/\230\352\315\262\241\223\003\345OQ\000\035\233nP@\201\304\207,\355\254-)\205gK\205\027+\253\313%\\\253\033\260\333z\323\244z\r/\331\266e\227l\244\342\245#l\302q\225\265\326\t|\027\201\006\312*\300\277\216+\212\202L\323\242\260\010\246\025\325@\204(ULu\212k\302\240Y\252\030*MS\216\021j\212RC\272)GLQ\264F<@\246\206\334\306D59\326m\\G\266\374\333h\"\243g\246\230\210]\"\264#|\0255.\275\300\021\036\340\000\212\206\265f]B\255T\364\023\254\311\251\003D`}t\314\217\036\246\1770,\025\031\344\247\351*6\361I\335V\0160\370\353\212\256\211<`\207\270 \212N \200m5)\264\211\254\207\022\367\230\322\303]TD!\270!\276M,<\240!\200\310\n \257PK\241\324Ph\253\216\225#l\023\3352Q\334\260\361\240\330f\025\221\226\251\352\326\364Y$\202h\031Z+:\255\201+T5D|\300\221\212\n\225\221z\250\032\026\301\252U\253\353\306YN\022\n\225\236D`\350\232f[\365:\326p\r*dBx\2500\206\241\0255\256\010\207\247\261\25069o\251E\255\023\233z\262q\341q\272\007eo)\034\032\226\313F=g9\224]y\316\320k\373s&\202`\047\335\254\342\023\025Ja""\035\301\366\260oE\207\263\313RV,[T3\256\024\360-\322>\250\230\006\210\212\302\325\233\344@\214\r]\327\240nQ\351t\311\021\025\203\032\351D7+\202\245$\312\007\244\022>\002y\030\210\201\312\330\220%\305\246V\253!z\020#\020\017\000d\r>\226\206\rR#U\370\200\305\024\374\204\204\250\t\2243\255c\240.\252\221\270\016=\212@\200:\266\025\010R\007Q\252G\202S\207\232\330\226\n{\327/H\241\322\253\033\030*P\326\230a\347\032\\p\315\306\010v\261\2618#\326l\310\031\n+\177\225\030\222\370)\342R\025\332\n#j\203\272\332f\317\024\r\"1\202\215\n\210\264F$\013\032\202\307\345V4\021\261\231`\252\341\nj\032\224\034\240:&\372)&u\254\022\241+\002\260\350\217\016\021O\344_\"e\007~\250\256\366xI\250U\027_\005Q1\000%A\335\341\203Q\r\226\234u\250$(=\260\255cjA\327@\323@\222G\320#M,\177H\334An\037\277\364\031\033uS\335\304_\376}\352\244\234)\226\352\016\334h7\235\202\323\370\3106\346\366\375\371\371z{\226\047n:\250;0\344$\234|w\340z\373\2613\302\372\272\311O\235\273,\373^\016\023\254\342\312\251y\347\2623\333Mf\"\307\\\373\310)\302\322d\032\214ra\032&\222#\016a\343\254\3104\367\201g\004\331\340q\347\323\016\314\247\2359Ge)\230Zg\r\236\030\201\354\344\036\215\263\3659Hz\231-\270\223.\365r\336\221\277\021$\202\245N\252\233\034r\256\263\331\356`\312\3118\333l\311M\273\213^_\317\nG\245\316l\274_\262\275\350\\q\212b\263\047\220\232\010\227\025\047\231p46\005\020%\207\243\204\205Ee\031V\354\016exf\002\0167\224vr\316\357n\301%^\326\233\355fF\034\312fY\276;\3725k\272y\267\330\315\214\262\033n\003\374\235U\367\216\327\347e\274\375 +R\177\014A&X\315[\360\263\276L\347\330A\200\300]\351\225\222\211\275\037\370\244\2559\3318W\221\3462D{\347N\270o\375\313\376\202\330\347F\233\310\234\322l\005\202A6\013\022C\325\035v5\357\033\177)\200\202\211\254\317\027J\034Qg\r(cRDU\3310\253\272\333\336S\177\302?\010*\235|w\020b\263kn\312\315\n\264\006\331\226\373\010\346\227\375Y\377g\037\365\026\245\330\035\267\037R\301\2009\365\237\004[P\254\363\013{^Sn\306\335\361*\376\207m\371\355\234\277\0105z\332\311v\026\302\013\256""\273P\300\342\373\377\035C\000s\302d\315\236:\223\260a\002*;\342]\006\360!\327$@\0173/\034`\312(\033\200#~\250\355\215\366\251\244Q\221\241\017\253\373\200\321I\001/\224\243;\224:\333C\260*2&\005n\313l\216!F\335\234{\354a\377\221_\004\244\264\316\275\3601/\256\363D\324G=V\016v\007\004\343J\242W>iW\004\346g\320\347d\271t\330\351\2617\342_\361KA\006\0165\327A=Z\212\325r\237?\256^\002\342&\234gl\321\275\352\226=\331Y\267\235<\354{\313E\300(\231u\316i\271}\200\332\226\244\321\274\004\365Nx5\324\370\372>\337G\034\225\273s\013\376\273\316d\207\204w\370\332&\337\334\341;o\370\033\215k\207\374\320\020\223\307p\220\2510\023\356\363\335\275n\366\033o\302C\202\255/\335\324\373\017`\210\336\276\302J2\322\234\367Q\2661E\243\263\305]\203\305\234\310\357\221#Z\305y\001\005\033\352!\344\014\260\313lV\234/\355\334aWY\331\355\251\206T\010g\213}\017\215\332\357Mz\277\005\363\235D\347y\210\204\234\214\003k5v\033\252\035\223\204\047\276`?z\262\302K\316\260l\036\031~\034\232\275 kE\274)?\355?\013~\016P@\000\203F\330\037\336\016\227\371\306\026\337R\270\362&\2566{\355\226\274\2247\356\355\001~\205\340\250S\n\323\341S\276\016P\355voM\306\223\273>\t\356@:\205\016p\353K\376\345\267\376\365\340\207\316)\020\240\233\032\345\243\337\005}\177$/]\033\204\026\225\235\372\314\311\237\033\376\001\312\010,\030\000\372\247\335e\357\221W\024\035\341\027\305\334*\244\r\303+\240X\325-\272\207~\312\317F$&B|\334\373\340\214\376\253\3073gE\352\345=h\217\246\277\034<\351\310\r\237;\026xi\236\360\341\311\257\300\341\241\327\360\023~>~\266`C\315\177\030\320\316O\"\373sF\376\250\320\311\361ey\360\217\222\177/\234f\375a\337\352l\205\013|\375\027\376\313~\234;\313\261\226\227\000\365\230\n>\007&\353!\375\200o\324\212Q\356\022\225\227\242)\3442\250\277\004+\027\315?\207\332f#\017!\257\360g%\352 \021>\301b,\027Y\337\237-\321N/@x\237\270\033 \004\337\361\271e\240{6\362\214\250\006\016r\021\333\004,\010\234\375\367p\221\257\225xi\227\357B\243\224y\271\302+o\371\333S~\372\317?.]\372W_\241\037\206B\377\206\0306\372""\267\304\260\325\277\335\337\035\375\222-\362\261oA~E\263-v\256\207s!\212%\026@j\303=6\330\336\226\327\321C\3574H\005\367@\262\026\241\357\266\371\366k\376\332\344\246%\261\274\347\305\355p\342\0343\014\\\245\262\203\347|\025P\314u\250\000yC\002\t\253vD\017-B\376O\335\254\224 \344A\377\017\361!\270\201\344\221g\275\202g\373\031\177;\310\007\320\027\267\330\216k\370\223|\341y8\0316\272\031`\353\214\327\n\372\272\231\317\370g3\336\207{\345\223\266*/m)\222\0032\300m\367L\250&\001\322\034;\002\351\317\367\332z^\252MQ\254D\342j\316E\267\361\367\362\245A\372\034\212y\020\3549\257\354\367.[\266\354\302\335pS\010\372y\047\303\037\367\327\375F\317i\325\223\031U\235\r\326/i\365\273\227\367\212\221\300\214\367\344\024\211p\337\301+\001\006\007\n\333&oJ\346\014\016\303\262>q\257.\260Iv\014\t\314\313+r2\370-\314\001\006\351\257\301\373o\336\333\340r\360}g9\234\347k\242 B\300\206>\207k\270*s\316\tX\323<}\037.\223\241/@\206\nnC\010\314\247\002\253kB\321N\240\047\047\205\266\360)\241\234\240\224\"\274X\277\tZ3\354\343`.\250v6\303\007|kW\350\351WBO\017\343\3068\346[{|\017\270\246FAE\313a?\347GZ\316\323\343\356\002@\360\377\331\021\036\357K\341\272\007\234\322A\375\262\342]\352\006\2771\3456\304\355\332\004\241\335\205w\200+\356\236\274\206n\202\032,\304W\204d\\\366>\277\377c\260\323Q\303T\030\277\006\024\245\336\017\266KN**TQV\341\235wW\366\376|x\215\027!\307_\371\257J\367\246\210\277\t\032~\344oB\021\250\274\350o\336\202+d\304\373+\274hT\203Rg$L\204/\245\324\210\222.D\300\nv\013<\336\301q\016\\\325\033\366\252~\261\307\310\273\222\027Mw\305+\371\2518\251\377\000\350f8\227";
-    PyObject *data = __Pyx_DecompressString(cstring, 2640, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3267 bytes) */
+static const char cstring[] = "x\332\255\227K[\333V\032\307\203\357\200\r\241\220\244\235N\247&\201\220N:dhHh;\323i\010\327\204\020l\356\267 d\371\330\026\330\222\255#\003\006\022\262d\251\245\226Zj\251\245\227^z\251\245\227\371\010\375\010\363\376e;\001\372\314n\362\020\377\254\367\334\336\373\221oe\363jJ\314?x\244k\214\3053\232\230-0E\377\341\037\243ODM\223\217\304\374\223CVyR\024+yUL\377\376V\325Y\\\317\211z|\252\242\347T%.\363x\232\345\345\024\323D\235\345+q\256k\262\2443\r\223\224xb&\361\217\361\237\307\343\242\222\216k\354\200I:\217\363rJ\312\213\2343\036W3\361TY\316\353\262\022\327+E\306G\343\2572\361\212Z\216+\214\245\343\272\032/\322\274\253\013\364\034S\342\234\351\370\022\037\021\025E\325E]V\025\201\226\313Jv$\236\2265:D>bX=+\3469\033\025\323i\201\346\2614\351\265C\352\375\030\237T*\357\342\347\361\267\252BB.\246\362\214)\336\347\221\256\252\371\047\\.<)jj\272,1m\264X\311J\262\242\267\246\313\27493]\030}\245\300\234\366\274_i\343\326\034\275\\\314\263\235\014\271K\377\021\356xwv6)\351\2526\245*:;\321\351\360\227e\215\353\223M\357\222\224\353\242\322~\\`\232\302\350\263\222\220\245C\246-2\316\305,{\273\202\215\227\024\211\265\246%\226_-\t\223S\253K\313\tU\346\\U\332\362\226:\336\201\327\036F\005Acx\024$/p\202ps\230\334J\232\350\377s\202\227\016\354\2060\005Sn\310\322\244\353\rQV,\336\220\310\236\373n\010U\262\360\206\010iu]T,\247\3622\317\t\177:\205\264\327\364\025\235\374\305[\356Xe\205b\2366X.+\272\\`3\232\246j\253\232(\261\231#\312q\201L\254\234\320\377i\312\014\341-\305f\231e\004\241\225U\214\206\005/\357\204,\323e\235\025 @\022\201\231\262\"\201\331\266\323\350_A\224\025\217\244T\336\223(b\241Iv\014\024\3514)\307\244C^.4\2374\306\313y\275\371\275\265\017\276\242\030\232\337\312J\221\022\201v\273f\252 \224\312b\276\275{+\256\302\237\"\374Y\300N\360@\001\376\254\021\277\242\367\237\002/\010:\3430\263\031\362f\220\233\246#\266\210\246\220\0239\315j\272\367\332\303\350\277\363\252D\205\367\237\321,S\330IQ\023\344V\260\005\231\013\222\252\251e\252w\346\305\332\213\256\330\3523\"\257(""\222\254\216~\236\302E=E\365(\3451\235\\\253#r)Q:\224\362*g\222Z(\312\344\230Vg\222T\212\261\244\237\244\311\342\242 \247\323\232Z,\2624+P\344\224#\206\3103B\245Y\3438\204\2152d\001\277*)4\353\255%\342\022U\273&\2537\036G\333\246\266\227R\303\240\345^u_\221\034z\245|E\320\356\025WD\\\244\235\250q\261\023\211\\\245\036\321\366\264oF&\177g\344\023\226\316P\254\311\333-OR\2625\233u\216\211i\246qB\261X\3469\260$\313irs\323\323\262\327S$F\215K\346\262\222A\366\362\246>\324\314\341.\201)\351BA\324s-\213[ \307\025\350O\245\226\316\013<K\177$Q\2204\244\200\256P\360\025\365\270(jb\201\267\374^d\232@{\"K\213\315VT$\307k\252D\033\266\rnSh\007\207\004\031\212]\253\222\257\0244\362Ac\"\355\242\261\"\023\351J\322\313\232\322\314\207l\0138\216\263|\206Zq\232\263\022\375\t\251JSX*3\262\232\3629\3152\"\025\026\317\211t\253\310\247\214\027\231\304\275\316\3405\t/\335\271\256\026\251=3\261@\003\237S\331\313\024=\247\251\307\272\252\353\371\346\275R.\246i\254\314\331\347Z9\242\204-3\357\203SZq\272\203>v4\002\217\3551{\326\031\374\330\361)\360\275Yr\343\377t\272\253\377\252\035\272\311\345F\240\337\370\315\212\330\035v_#\020\376xnL\230\203\215\310\023\273\344\376\363E\255\247.6\002\335\227c\037;\376\210\334\352\372\026#}\306\200{g\330Z\265\277q\206\034\271\252\327~\251O\273\211w\356;\321\025\363n\276\350\026\317\334\263\213?n\335z\341{\343#\274\361%\200\204o\033\330\366\355\001{>\0060\237\014\310>\025P}\034\340\276S\340\324\367\001\370\340\233\365\023f\375\257\201\327\3765`\315\277\005l\371\263@\326\177\010\034\372O\200\023\3779p\356\177\031 \274\014\314\002\263\201$\220\014\254\001k\001\001\020\002\022 \005\016\200\203\200\002(\2012P\016T\200J`.H\230\013.\000\013\301u`=\270\rl\007%@\nf\201l\360\0048\t\236\003\347\301\305\020a1\224\004\222\241M`3\264\013\354\206d@\016\025\200BH\007\364\320\tp\022\232\016\023\246\303\363\300|x\035X\017o\003\333\341C\3400\254\002j\270\002T\302\357\201\367\341\017\341F\344\266\0216Jf\310\314\333\203\010\345\321\345\2061c\016\230\311F\344+\203\"w\317(}\242""\017\335\374\335\036q\3568Ru\240\272Y\333\250\317\270\311Uwu\323\335\334w\367\263n\226b\250\272*w\371\031\354\350\230B\020\246|\363\300\274o\001X\360-\001K\276\035`\307\227\002R\276,\220\365\035\000\007>\005P|\047\300\211\357\002\270\360M#2\323\3769`\316\277\000,\264#\272\013\354\372E@\364\247\201\264?\007\344\374\034\340\376S\340\324\177\001\\\334\210\357\022\260\024X\007\326\003;\300N`\017\330\013\244\200T \007\344\002*\240\006t@\017\034\003\307\2013\340,\360\002\301{\021l\005\375\r\360&\270\004,\005W\200\225\340\026\260\025\334\007\366\203\014`\301\034\220\013\346\201|\220\003<x\n\234\006/\200\213\340K\304\367eh\026\230\r%\200Dh\003\330h\347\205\000\010!\t\220BE\240\030:\006\216C\347\300y\350\002\270\010M!\350S\341%`\251\235%;\300Nx\017\330\013\247\200T8\013d\303\n\240\2049\300\303G\300Q\370\0248\rOG\020\225\310\002\260\020I\000\211\310\n\260\022\331\0006\"\373\300~$\013d#y \037Q\0015\302\001\036\251\000\225\310\213Nx\260s\006\230\351\234\007\346;\337\000o:\227\201\345\316-`\253s\017\330\353\024\001\261\223\001\254S\003\264\316\nP\351\374\000|\350\234\354\"Lv\315\0003]K\300R\327:\260\336\265\003\354t\355\001{]) \325u\000\034t\225\200R\327\021p\324U\001*]\357\201\367]\213\335\250\317\356U`\265{\013\330\352\336\005v\273\367\201\375\356\"P\354>\006\216\273\317\201\363\356\013\340\242{*\212\000D_\001\257\242\t \021]\003\326\242\233\300ft\027\330\215\346\200\\T\005\324\250\016\350\321c\3408z\006\234E\047c\260/6\017\314\307\026\201\305X\002H\304V\201\325\230\000\010\261\014\220\211\035\002\2071\005Pb\032\240\305.\200\213\330l\017\022\254g\001X\350y\013\274\355Y\006\226{R@\252G\006\344\036\005PzJ@\251\247\014\224{>\000\037zfz\341\353\336\327\300\353\336E`\2617\t${\267\201\355^\021\020{S\275\3505\245F\244\327\355\035\265\323\316\2403Q}Lme\362\323uI\362\343d\343\233A\253\257\021\351\276\034\277,5\2421\357.1VM\022\365\\f\214I4\260\000\200\t\334\0302dS\267\236\333\367\234\240\263J\275j\275\366\264&6\242\267\215ns\314[\355\355\363G\350V\254\217\226\315\233\323V\310J\331\035""\215\350W\306}c\222\366\375\316\022-:\247\367R7\306\215\212\325a\rX\353\366\004\251\363\254\032\250\316\326\036\326C\365\264\273\334\274\271R\215\247\023\316Ym\270\306\353\017\335\304\232\273\266\345nQ?L\273\351C\3670\217\301\343j\2726R\037\250\277s\267w\032\203\177\267\207l\261q{\300X\264\372>\221NQ\323\323\373\271q\317\014\232\253\336IO\355k\332\366\\\246\321\204\233\266\rB\313!\203a\014\372\375d$\261\331\202Yj\334n{\310\210\230~s\014\366\365\033\017\251\253\247,\317\266Gt\tG\007\310\300u\363\027k\332\366\331\303\366y\365Y-P{]\027?\321\370\003#i\244\315\373\346\014)\261m\0379I\253\303\275\365\215\371\265\345]\357\247F\2371\002\217\367^\226\215)\243tM\026\247\023\376\364L\267\277\033\270k\210W\242\003+\333\272|\3620df,o\350\231\3417\306<\375\232V\034\2216\344\206~\022z\013\373i z\317\340\346\0033i\246\255\037\355|u\260\372\274\366U\215\306\373\215\247\206d\366\321\3202\275\242\004\350\272\372\234+\255\365\343\244\364\2349a\r[\272=N\266\255P gj}m7\307\220O\033dy?9\246\243-\215\300\301c\255\375\242\227\323F\220\234M\233\375J\252\341\270V,\322\346\010\271(z\247\2510$\222ww\336\036p\007\206\310\270\333\375\224E\357\255)\213\333\203\366Xc\000\027\351\030E\375\353\357\315\2625i%\033\003_\233\275\224o\024\306\267\326Cz\235\032\260\337U\007\241\372s:d\310,x\251\347\251sl\210\344\201G\336\254>O\261O\355\364\360t\205\232st\332\2315d\0358~*\237A\244\t\367t\3527_\321a\244\315\204\347C\311\272c\245\355\277;3\325>\\\363C\327\002\005\023e\263\204\304\301\251\222y\307\314Z\033\364\"8\344\344\252\231\332d#Fg\233\235V\2375\010o\305\314u\353\047\032\237s\306\234\227\216\330^\324g>\264|\244\n#\237\353\316\257T\210c\327\026\266g\215P\306m\331\031\347\313\266\356\375qg\332+\266\301\332D\375\306T/9?\375\3573\340\230\023\323\213\331\2541L\033\006(\262\367l?9\277]p\321\313\005\2032\345k3B&~\211m\357\345\251\227FIS\374\262\272\2032\332\2535\n\007\212\354K\321\216\267\204Q\370m\316|j\212\324w\306\255c\2339?9I\362T\272\366C\3759\275*\273\201o\315\337l\357\244\031\343\216\027D/y\036P\322Myk8""\275Y\365;\363\325\227U\261\312\251\233\224\352\276\372\375\372\234\273\262\356\256\013\256\260\337:\325\334\244\367\347>\373\201\275C\316\231\252\036\325V\353\375\365Yw\231\232\316v\343\273\341\326\340\266\303\253\017\251\260\247jd\343C+c/8\357k\013\365\367\356\356\273\306_\177\260\277w\177N\270\211d\343\233\207\226l\177\311\240\236K\311+O\317\035\021r\332\254u\337\372\334T\207)k\307\315#\n\362d\273\005=\363:c\022+E\024\341x\263\356~\361\332\2037\347\020\343\024\232\247v\312i\227\2259gQ\026\334E\350\256N\312;\017\234e\247\324\236\364\326\3664\312\032+\246\317\034\244\223\337\333\223v\262\331\014\037\264[\277\210\343~\246\342g4A\247m\243w\251\032\007\033\261;\264\254\003\0254a\016\233\307\244\3003\257\030\206\253\347\365\361z\251\321\377=\315\376\227}P\365W\177\251\315\325\237\271\211\rwc\023\315\366\366_\250\340\262\236\316\3436\332\207\333O?\200\032\267\277\245\2269e\225\020B\357\215\270\023\031qBa\034F\364\334\021ty\352\3528\036\353\327\274\367dV}Z\315\326\326\352?\272\353\333\350\375\177C\357?\254\376\205\256#\271~\354\256\357\270;)7%5\017U\355$\245\315\270\323\274w\334\376\007\326\004\271\340\377\263#=>\366R\343\007\347)\375\362\342TTc\336\265;b\225PGe\272\024\266\251\332\203\326\216we\336\245\037g\023\255\353\214^\357\267\032\203\217\335\307\277U\267jR\275\257\336*\370\244w7\305.W\215\276f\240\222^\024\316\354G\316\010)\364\254\336\351&I\307=wOh\334\305\371kt\337\0349k\024\004\335+\351\273\337\321uw\317\356\242\226\222\255\256\326\356\325\003\365Ed\261\027\322\211\246c\251\224\274frF\346\344,\311\276cg\235d;#\037yyQ\266^\331\253N_K\251\377\002\016V\016F";
+    PyObject *data = __Pyx_DecompressString(cstring, 3267, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (3501 bytes) */
-static const char cstring[] = "\377\000global#\377-./arriv\377al/key/p\377ayload?A\377 produce\377r from t\377he scena\377rio, run\367 by\020\002engi\357ne.P\047\004Act\377or | Non\377edict[st\177r, Any]\014\006\237sableG\000\002\001v\377tool/sim\375/g\005.pygci\333nt=\004is$\003dm\377.Injectm\344b\006\231\005:`\000k\004tup\357le[f\277\000t, \356w\000]{{\214\002Con\357text\204\000Bur\347stA\353\003\023\000sta\375n\007\005Kernel\377KeyPicke\377rMessage{NS\307\001Once/\004\377PRIO_ACT\377ORPoisso\361n\020\005\366\t\202*.__i\237nit__\007\014\363\"e\222\034\014b\235\0010\014d\312 C\014gKapU\014i\232\"j\014o\265\000\356}\014rate\014pub\237lish_U\016\233 r\327tSt\203 s\254$TY\377PE_CHECK\377INGTempl\376K\000Runtime\377ErrorTra\277ceEven\354\000_\327Pyx\001\000D\204`_N\376\374 Ref__an\367not\200\000____\377class_ge\337titem\r\001do\235c\024\001fun\003\002\260#_\337_main,\001me\363ta.\003;\000modu\273leC\001nam\003\002p\337repar\016\002qu;al\017\005tes\211\001\350#\275_\333\"_con\366B_\370\305 \n\000\276\000_dedu\373p_\347!_fixe}d\026\002has_t\340\004\375_\001\t.<loca\377ls>.gene\377xpr_heap?_i_id_\205\000?\000\335_\213C_isk\000ro\337utine\340 ce\345_\335\205\004_\360%\216A_se\355q\000\001ue\347`_si\366\327 e_\367 _to_\377ttl_type\377_version\371a\252\206\004\261\206\004_rnga\377syncio.c\375oc\004satboo\375l\350\003leftcl\364|\001\305 t\236Aback\377closecom\267pil\213\006co\311@c\373tx\207#iddro\277ppedem\237@n4|\000\337@e\203\000ye\264\206\002k\001\273e.\016\000nts\006\tm\220\265\205\003\036\004\257\207\005\000\014.\320%3\005sCim\275\000\244\206\0022\005\017\000k\221\206\002x\006\010\220\210\005\031\010samp\334\000\357gexc\210@ova\377riatefir;st\306Bfor\345A\243D\310\355`\366\210\003\257@d\317 \265Apu\373sh\275Aqiidi\353nj\306\205\003i\237bcei\177ntisinf\242\204\001\375s\212\003keykey\376\366!keyslab\373el\263\211\001_endm\217math\373\004\202$\222`m\377idmodels\047msg\000\000\244`n\263\204\001\270`\377tnonenow?params\371\211\004\233e\376\330@per_key_pickp\353\207\003p\221@?rocess\234\212\005\244\212""\005~\276\204\004idprof\324@\370\323\206\004\326\206\010\372\206\001reasownre\313\211\001edr\261\000\213er\000\003_\214$\007\004\260\204\003g\377repeatreOturn\013\005\313\204\002g\225\001\337selfs\365\000seZ\202aq\304\204\001by\023\003q\311\204\002\377setdefau\377ltshapes\377izespecs\370\324\207\001\255!\003\003index\372\017\002s\362\207\002stati\275c\244\205\005stop\000\001_\373at\007\001pedst\373rs\221\000amtag\374\231\206\006\305\000orthro\177wtottlt\263 \377ngvvalue\372\000\002s\273\205\004\240\001\320\000\031\377\230\030\240\021\330\004\007\200\377z\220\021\220\047\230\021\330\377\010\017\210u\220C\220q\356\007\n \240\001\000\r\330\004\013\377\2101\320\004\026\220a\330\377\010\020\220\004\220A\330\010\377\013\2106\220\027\230\001\330\177\014\022\220(\230!\340\002\002\357$\230f\240\026\0025\220\003\337\2201\330\014\024#\0034\2107v\220Q8\000\014\023\022\0004\002\375\023?\000\014\027\220s\230#\377\230Q\230d\240,\250l\377\270!\2706\300\022\3001\377\330\010\023\2203\220c\230\375\021\030\000R\230q\320\004\027\274\233\000j\0004\210q\3308\0054\376\262\000G\2307\240%\240t\377\2504\250v\260S\270\004\377\270E\300\021\330\014\020\220\377\013\2301\330\r\021\220\024\377\220W\230E\240\023\240Ds\250\001\016\005\350\000t\2201I\004\177\014\210D\220\005\220Q\302\001\351:\230\000k\001!\306\001$\220d\333\230\047\240 \014\025\253\003\022\220\375$\211\000\024\230Q\330\020\024\367\320\024$\332\000\020\023\2204\377\220}\240C\240s\250!\377\2501\330\024\027\220t\230\3771\230A\330\030\037\230u\377\240A\240Q\330\024\030\230\367\017\240q-\000\220N\240&\177\250\001\250\024\250]\270Y\000\367\023\2206\321\000$\230m\250\3577\260!\260\344\000\017\210w\253\220a\377\000(!\002\021\344\002\340\177\010\016\210d\220!\330\246\003\337\330\010\014\210Gk\000{\240\177$\240j\260\003\2607D\001w\017\210s\217\002\023\230Ij\000\372\213\0007\277\"c\240\025\240d\037\250*\260E\270\322@\262\001\235I\256\337\001i\230q\324@\014r\001c\377\230\025\230g\240W\250F\377\260$\260h\270f\300A\373\330\r\342 \230\t\240\021\240""\376\202 \020\220\r\230V\2402\376\035\000G\2601\260B\260a}\330.\004\021\230&\240\002\210\000}e\361 t\260:\270V\252@\364-\tU\003\021\275 \024\240Y\250\373f\260M\007\320\"4\260D\376\241@F\300!\3007\310!\276G\007\047\240\024\240Z\276@Q\271\340J\027\376Ax\230q\211!F\277\220%\220q\230\004\327@\027\223\250\003\372 \355@\014\370 \244 K}\220\247`\030\230\010\240\001\261!\356\325D\017\210z\302bQ\230av4\007\001\230\245`\017\210t\213As\330\020\257b?\002\013\2104\016\004\376\303`\004\220G\2303\230a\377\230t\2404\240w\250e\357\2602\260Q\247 d\300)\177\3106\320QR\320\004\302\205\003\256\216\204\005\r\330\010\356aT\314\205\001\016S\210f\231\205\001\233\205\0064\252BiG\000\3776\250\027\260\005\260T\270]\024\266 3\300a\245\204\005\014;\000\376x\001q\360\006\000\r\021\220\377\004\220H\230D\240\006\240\375b\265\204\001\022\220\"\220A\220\237T\230\035\240a\317`\271@t\256\371`y\240\001\263 V\302b5\376\320\"&\310\006\310d\320R\377]\320]a\320ab\330\37737\260{\300%\300s\377\310&\320PU\320UY\377\320Y`\320`d\320d\357k\320kl\031\001w\270d\377\300\047\310\024\310]\320Z\377[\330!*\250$\250a\236\252\204\001M\240\021\340\311%\326\206\003\005\033\230Te\0023\250\241\n\234\204\004\255!\273s\220\257\205\004e\2301\243at7\2202\220\247\205\001\220K\256@\332 ~\262\206\003\220\010\230\003\2301\334\001\377\023\220&\230\006\230b\240\374\256\207\005\235\207\002\220V\2309\240D\377\250\002\250%\250|\2705\277\300\004\300J\310a\313\207\001#\377\220Q\220d\230\"\230E~\235e\320\004\033\230=\250\335B\347E\220\025\270\205\002\260\206\002#\220W\373\230C\247Bs\250\047\260\023\377\260H\270B\270a\270s\376\201 q\310\002\310\"\310G\377\320SV\320V_\320_\373`\330\254c\230X\240T\250\377\021\250#\250[\270\004\270\377C\270v\300T\310\023\310\367F\320R\250 Z\330\035%\276\026\004Z\260s\270&\214\000C\377\300q\320\004\034\320\0340\277\260\013\270<\300z\376@\330\377\021\030\320\0308\270\001\360\277\014\000\t\r\210G\321\210\001\014\363\210H\221\211\001\000\004\014\210L\230\375\001\246\211\001\010\230\t\240\023\240\337G\2502\250Q\216""\205\001\260Q\256\320\206\001N\230!\327\206\001O\340`g\177\240Q\240k\260\021\260\014\002\267K\220s\371\207\001\240+*\000a\356\r\022H\220I\253\211\002)\2504\177\250u\260G\270:\300L\002\267J\220oE\000d\250S\001\320\377\014\036\230d\240-\250q\177\260\004\260A\330\010\014\014\001\375o{\000d\260-\270t\300\371>\272\001\n\010\3202C\3004\253\320G\364\002\010\261\t\3406\0011\377\260\025\260o\300V\3107\277\320R\\\320\\]\265\004\230\3774\230y\250\004\250F\260\377\047\270\032\3003\300i\310Qt\326\047\205\206\003\330\0031\274\210\001M\341\213\001[\014\210\360\000\360\006\247#4\314\212\001\337\014\210J\220d\201#M\230>\333\211\001\010\014\210I\220\275\205\002\270!\035\004\320\206\003H\220D\303!\002\rD\003\377K\220t\230:\240S\250\377\003\2508\3203G\300se\310\320\"L\344d\225@L\230D\000\353\230U\211 s\371\000}\310D\377\320PT\320TZ\320Z\377]\320]b\320bf\320\377fj\320jz\320z~\177\360\000\000\177\001C\002\004\000wC\002S\003\001S\002V\n\001\377V\002W\002\330\030\034\230\177D\320 0\260\003\260\351\205\001\377D\300\013\3103\310a\330\371\010\336\211\002\242 \210A\330\014\r\367\210W\220\213\214\001-\250z\270\377\021\270)\3001\320DU\377\320UW\320WX\320X\357n\320no\307\")\250\021\376\260\215\0014\210x\220w\230e\357\2404\240t\204\213\0023\260c.\303 4\300t\341!S\244\204\0023\000\375Y\273\213\001D\230\004\230F\240\375!\376\207\002a\250q\330\014\020\337\320\020$\240A\356\0021\250\377C\250r\260\024\260W\270\377A\270Q\320\004\035\230Y\377\240l\260%\3207J\310\377%\310q\330\024\034\320\034\377/\250y\270\001\330\024\031\337\320\031/\250q\317\213\006\016\210Uc\260\216\002\010\375\214\001\010\\\002\"\254\216\003\356\245\210\001%\220t\332@v\240W\273\250A\207\215\003e\2305\351\207\002Q\237\330\010\016\210a\227\216\001\271B\013\353\2109\260\217\002\014\233\215\001k\240\024\377\240Q\240e\2503\250b\375\260\345\215\005\230G\2401\330\r\365\026\303\216\001\330\032\010l\260#\260\267R\260q\241\216\004\230N\255\204\001\016\377\210g\220S\230\002\230!\336\324`}\250A\250f\002d\220\371#\207cq\002\013\2108\2203k\220e""\365`tT\000\014\026\265b\353\r\0254\000\001\217\217\0017\230%\353\230w~\0005\236\215\002%\270|\373\3104\201 \023\037\230t\240\377;\250j\270\003\2709\300\237G\3105\320P\215A\252@\330\037\020\032\230$\230\365\205\001\305\214\001\321\217\001\377\320\023+\2501\330\020\033\277\2309\240C\240q\335\207\001\022\272\200\216\001\t\365\214\001x\220s\\\000t\377\2404\320\0477\260w\270\347a\330\020{\001<\001U\250\047\377\260\025\260e\2703\270g\277\300U\310,\320V\327`[\353\330\036\314\211\001k\222\205\004w\320V\227[\320[\351`co\003\204\206\001e\373\2604\376\001\017\210t\320\023\237#\2407\250!\013D\323\000+\376\321\210\002)\2603\260i\270s\373\300!\310\221\001\017\320\017\047\240\375q\332\215\001u\220A\220Z\230\337q\240\005\240[\202\214\002\026\270\347t\3007\234\213\004\355b!+\320\377+=\270Y\300c\310\021\365\310\200\217\004Q\253!\010\r\210T\273\220\021\375Ag\220Q\201B{\373\250(\367\206\0025\310\t\320Q\377Z\320Z^\320^_\330\377\026\032\230+\240U\250%\277\250v\260U\270%X\002!\377\330\026\035\230T\240\027\250\377\n\260$\260g\270T\300\377\027\310\004\310M\320YZn\271\223\0018\2207\323#\240w\333\213\001\367\017\210{\223@h\240c\250\247\025\250g\243\211\001\331\213\003(\223bu\337\240I\250T\260\333\222\002\r\230\001Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 3501, 4550);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4364 bytes) */
+static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_i\375_\347C_is_co\177routine\274@\327ce_\261\207\001a\341\207\004as\277yncio.\032\006s\377atboolcl\364+\001\330 t\266Aback\377closecom\263pi\344 \223\210\004co\341@c\377txdedup_\377iddroppewdem\267@nve\366A\315e\004\000ye\337\206\002a\001e..\016\000nts\006\tm\352\205\003\036\004\377scenario\346\000\014.t\320d3\005sim\020\263\000\331\206\0022\005\017\000k\306\206\002\006\010\314\207\005\336\031\010samp\334\000ge\333xc\250 ovk\000at\377efirstfi?xedfor\352!\303$\367get\247\212\003head\367ers\004\000ppus\375h\004\001qiidin\355j\321\205\003in\320\207\001cei\177ntisinf\272\204\001\355s\212\003ke""\304\212\002_en?dmmath\353\004\362\004\376\266 midmode\237lsmsg\000\000\310 n\374\303\204\001\310@tnonen\377owparams\376\213\213\004per_key\352\242\204\001p\205\210\003p\366 roc\247ess\275\211\005\305\211\005_\225Ep\207rof\271@\303\206\004\306\206\010\301\213\001r\377easonrep\377eatretur\345n\255cg\000\004k\001sel\273fs\300\000seq\000\000_{by\017\003quenv\000\377etdefaul\377tshapesi\177zespecs\225\207\002\374\240\207\002\343\210\002stopst^k\000mtag\313E_\245b\377throwtot\373tl\322\213\003updat\337euse_\235\211\005vv\257alue\000\002s\333`s\377ion\200\001\330\004+\377\2501\250F\260!\200\001\377\340\004\037\230q\320 0\377\260\013\270;\300k\320Q\377R\330\004\023\220=\240\010\377\250\001\250\021\330\004\007\200\377|\2207\230!\330\010/\377\250q\3200@\300\016\310\377a\330\004\013\2101\200\001\337\360\010\000\n\033\026\001\021\220\377\024\320\025%\240T\250\031\377\260$\260i\270t\3009\377\310D\320P]\320]a\377\320al\320lp\320p\377{\320{\177\360\000\000@w\002L\002\004\000L\002P\003\001wP\002Z\n\001Z\002^\021\001w^\002e\030\001e\002i\037\001wi\002o&\001o\002s-\001ws\002z4\001z\002~;\001\357~\002F\003J\000F\003J\356\003\001J\003U\n\001U\003Y\356\021\001Y\003g\030\001g\003k\356\037\001k\003x&\001x\003|\336-\001|\003B\004\202\000B\004\335F\003\001F\004Q\n\001Q\004\335U\021\001U\004_\030\001_\004\335c\037\001c\004j&\001j\004\335n-\001n\004u4\001u\004\275y;\001y\004G\005\310\000G\273\005K\003\001K\005V\n\001V\273\005Z\021\001Z\005c\030\001c\273\005g\037\001g\005x&\001x{\005|-\001|\005M\006\200 wM\006Q\003\001Q\006X\n\001wX\006\\\021\001\\\006i\030\001wi\006m\037\001m\006t&\001\367t\006x-\001x\006D\007\356\270 D\007H\003\001H\007V\356\n\001V\007Z\021\001Z\007k\356\030\001k\007o\037\001o\007y\356&\001y\007}-\001}\007~\377\007\330\010\020\220\007\220q\277\230\006\230l\250!\307Av\377\210W\220E\230\024\230Q\357\330\010\022\220\321@\027\220q\377\340\010\027\220t\230?\250\377\047\260\025\260c\270\024\270\377X\300W\310E\320QT\377\320TX\320X`\320`\367g\320g\301@o\320osw\320s{\301@|\001C\300A""wC\002H\307AH\002K\316AwK\002O\325AO\002[\334Aw[\002b\343Ab\002g\352Awg\002j\361Aj\002n\370Awn\002x\377Ax\002\177\206aw\177\002D\307AD\003G\316AWG\003K\325AK\312E\\\343Aw\\\003a\352Aa\003d\361Awd\003h\370Ah\003s\377Aws\003z\206az\003\177\215au\177\321LO\352AO\004V\361AwV\004[\370A[\004^\377Aw^\004b\206ab\004h\215awh\004o\224ao\004t\233awt\004w\242aw\004{\251a\267{\004@\352A@\005\356DL\356\370AL\005O\377AO\005S\356\206aS\005Y\215aY\005`\356\224a`\005e\233ae\005h\356\242ah\005l\251al\005s\356\260as\005z\267az\005\177\356\276a\177\005B\215aB\006F\356\224aF\006P\233aP\006W\352\242aW\220e_\260a_\006c\356\267ac\006p\276ap\006w\356\305aw\006|\314a|\006\177\356\323a\177\006C\242aC\007O\352\251aO\236e[\267a[\007^\356\276a^\007b\305ab\007g\356\314ag\007n\323an\007s\356\332as\007v\341av\007z\336\350az\007D\010\357a\010K\356\003\001K\010P\n\001P\010S\356\021\001S\010W\030\001W\010`\356\037\001`\010g&\001g\010l\356-\001l\010o4\001o\010s\356;\001s\010yB\001y\010@\355\t\367\206\001\tE\003\001E\tH\356\n\001H\tL\021\001L\tR\356\030\001R\tY\037\001Y\t^\356&\001^\ta-\001a\te\3564\001e\tr;\001r\ty\356B\001y\t~I\001~\tA\177\n\360\000\000A\nE\003\001wE\nO\n\001O\nV\021\001wV\n[\030\001[\n^\037\001w^\nb&\001b\nj-\001wj\nq4\001q\nv;\001wv\nyB\001y\n}I\001o}\nM\013\234\206\001\013T\003\001wT\013Y\n\001Y\013\\\021\001w\\\013`\030\001`\013p\037\001wp\013w&\001w\013|-\001\367|\013\1774\001\177\013C\014\277\360\000\000C\014I\003\001I\273\014P\n\001P\014U\021\001U\273\014X\030\001X\014\\\037\001\\\273\014h&\001h\014o-\001o\273\014t4\001t\014w;\001w{\014{B\001{\014A\r\334\001\273\rH\003\001H\rM\n\001M\273\rP\021\001P\rT\030\001T\273\r_\037\001_\rf&\001f\273\rk-\001k\rn4\001n\273\rr;\001r\r\177B\001\177\267\rF\016\253\211\001\016K\003\001K\273\016N\n\001N\016R\021\001R\273\016b\030\001b\016i\037\001i\273\016n&\001n\016q-\001q\273\016u4\001u\016~;\001~\377\016E\017\360\000\000E\017\335J\003\001J\017M\n\001M\017\335Q\021\001Q\017Z\030\001Z\017\275a\037\001a\017b\017\263\213\001q\377\330\010\017\320""\017.\250d\377\260!\2607\270+\300W\367\310A\340\004\013Q\200A\330\377\031!\240\021\330\010\013\210\3774\210q\330\014\r\330\010\277\021\220\024\220T\230\020\000\016/\210f\220A\275\210\001\004\003\001\035\001\377s\220$\220i\230t\240\3776\250\027\260\005\260T\270\377\024\270V\3003\300a\330?\014\020\220\013\23019\002C\002\377\360\006\000\r\021\220\004\220\377H\230D\240\006\240b\250\377\001\330\014\022\220\"\220A\336U\000\035\240a\240e\000\017\210\377t\2204\220y\240\001\240\337\024\240V\2507\236\0005\270\377\004\270F\300&\310\006\310\367d\320R\264\214\003b\33037\377\260{\300%\300s\310&\377\320PU\320UY\320Y\377`\320`d\320dk\320\373kl\031\001w\270d\300\047\377\310\024\310]\320Z[\330\377!*\250$\250a\330\020\277\024\220M\240\021\340\221\000\014\375\230\274\000\013\2106\220\027\230\267\005\230Te\0023\250\241\n\016\323\210d\201\212\001\326\003!\242\001$\220\271e\306\001\234\0012\220QI\001K\357\230q\330\020\232%\220\010\230\367\003\2301\334\001\023\220&\230o\006\230b\240\327\002(\230:\000\375\024\336\000V\2309\240D\250\377\002\250%\250|\2705\300\277\004\300J\310a\340\371\000#\377\220Q\220d\230\"\230E\376\354\000Z\250v\260Q\240\001\277\320\000\031\230\030\240\332\216\002z\357\220\021\220\047\356!\017\210uO\220C\220q\357\216\001\013\006 _\000\367\004\007\200\002\013\013\2101\320\017\004\026\220a\223H\342\001\204\005o\001\277(\230$\230f\240\374\0025W\220\003\220\233@\024\277Ev\213\000r\262@\023\022\000\365@6\220\023\344@\377\014\027\220s\230#\230Q\377\230d\240,\250l\270!\377\2706\300\022\3001\330\010\177\023\2203\220c\230\021\030\000?R\230q\320\004\027\233\000\244e\3729\0044\262\000G\2307\240%\257\240t\2504\331\000S\306@Es\300\021\215e\206`\024\220W\367\000U\023\226 \001\243e\010\375A1I\004\337\014\210D\220\005\352 \010\013\343\210:\246 k\001\205Dd\230\047U\240G\000\025\253\003\022\374`c\267\215\002\337\020\024\320\024$\332\000\020\023\376\303`}\240C\240s\250!\257\2501\330\024\305\215\0011\363@\030\377\037\230u\240A\240Q\330\317\024\030\230\017\355`\221`N\240\377&\250\001\250\024""\250]\270\356\345@\023\2206\321\000$\230m|\366b\344\000\017\210w\220a\377\0005(!\002\021\344\002\340\010\230d\247\002\377\330\010\014\210G\2204\220\377{\240$\240j\260\003\260\3557D\001\017\210\217\205\001c\230\023\323\230Ij\000\213\0007\277\"c\240\377\025\240d\250*\260E\270\345\021\343\216\001$\234J\337\001i\230q\374\265ar\001c\230\025\230g\240\377W\250F\260$\260h\270\377f\300A\330\r\027\220q\277\230\t\240\021\240!\325\205\001\r\357\230V\2402\035\000G\2601\277\260B\260a\330\014/\003\021\257\230&\240\002\210\000e\361 t\217\260:\270V\252@-\t\036\005\047\177\240\024\240Y\250f\260M\007\337\320\"4\260D\350\205\002!\300W7\310!G\007\047\225\204\005\340J\027\356\376Ax\230q\211!F\220%\377\220q\230\004\230E\240\027\363\250\003\372 \351\205\005\014\210K\220>\247`\030\230\010\240\001\261!\325Dw\017\210z\302bQ\230a4\007\203\001\230\245`\210\207\001\214@\341\205\001\253\206\0074\363\210t\240A\327\207\001\004\220G\230\3773\230a\230t\2404\240\177w\250e\2602\260Q\247 \377d\300)\3106\320QR\277\320\004\033\230=\250e\002ES\220\025\300B\304\206\002#\362`C/\002\377s\250\047\260\023\260H\270\377B\270a\270s\300%\300\377q\310\002\310\"\310G\320\377SV\320V_\320_`\375\330\245\207\003\230X\240T\250\021\377\250#\250[\270\004\270C\377\270v\300T\310\023\310F\377\320RY\320YZ\330\035\375%\026\004Z\260s\270&\300\377\004\300C\300q\320\004&\377\240f\250K\260}\300K\377\310}\320\\]\330\034)\377\250\037\3208P\320PQ\177\330\031&\240i\250q\271f\277\016\210c\220\027\230\210$\010\256\262 F\240\"\226\206\0034\277`%\277\220t\2304\230v\202`A\372\373\207\0055\225\211\002Q\330\010\016\210Ua\201\206\0014\362\205\0039\232\207\002\014\205\205\001\377k\240\024\240Q\240e\250\3573\250b\260\317\205\005\230G\240\2571\330\r\026\255\206\001\330\032\010l\277\260#\260R\260q\240\212\004\230\367N\250!T\001g\220S\230\367\002\230!w\000}\250A\250\256f\002d\220#\363\212\005a\217\213\0018\257\2203\220e\230\000tT\000\014\377\026\220d\230!\330\r\025\3764\000\001\330\014\023\2207\230\327%\230w~\0005\210\205\002%\270\377|\3104\310q""\330\023\037\377\230t\240;\250j\270\003\377\2709\300G\3105\320P\357W\320WX\325\213\001\020\032\230w$\230g\257\0024\250q?\000\377\320\023+\2501\330\020\033?\2309\240C\240q\277A\215\225\002\235\t\337\204\001x\220s\\\000\357@\320\377\0477\260w\270a\330\020\364{\001<\001U\243\225\002e\2703\270\377g\300U\310,\320VZ\372\370\212\001\036\370\212\001k\270\032\3003\377\300i\310w\320V[\320\277[b\320bc\330p\002o\333\250Q\264`4\260\362\213\003\320\023\237#\2407\250!\013D\323\000+\276\263b)\2603\260i\335`!~\262\211\001\017\320\017\047\240q\304\205\001\377u\220A\220Z\230q\240\367\005\240[\256\215\002\026\270t\300\3757\310\214\004X\320XY\330!\377+\320+=\270Y\300c\327\310\021\310\352\206\004Q\203\216\002\r\210\273T\220\201\216\002g\220Q\201B{\357\250(\260\047\340\0005\310\t\373\320Q\363\000^\320^_\330\377\026\032\230+\240U\250%\277\250v\260U\270%X\002!\377\330\026\035\230T\240\027\250\377\n\260$\260g\270T\300\337\027\310\004\310M\302\204\001\010\013\343\2108\263B\305\205\003\310\207\002{\230$\377\230h\240c\250\025\250g\273\260Q\202\217\003s\220(\223bu\337\240I\250T\260\305\212\002\r\230\001Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4364, 5627);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (4550 bytes) */
-static const char bytes[] = "\000global#-./arrival/key/payload?A producer from the scenario, run by the engine.ProducerActor | Nonedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectm.Producerproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__init__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTYPE_CHECKINGTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____doc____func____init____main____metaclass____module____name____prepare____qualname____test___arrive_burst_constant_gap_count_dedup_done_fixed_gap_has_template_has_template.<locals>.genexpr_heap_i_id_prefix_inject_is_coroutine_once_payload_publish_rate_seq_sequence_simple_tag_to_ttl_type_versionaarrivalarrival_rngasyncio.coroutinesatboolburst_leftcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskernelkeykey_rngkeyslabelload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadpayload_rngper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrejectedrenderrender_headersrender_routingrepeatreturnroutingrouting_keyselfsendsentseqseq_by_keysequencesetdefaultshapesizespecstage_endstage_indexstagesstartstatic_payloadstopstop_atstoppedstrstreamtagtemplate_errorthrowtottltypingvvaluevaluesversion\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330""\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q""\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\031\230\030\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\023\220&\230\006\230b\240\001\330\014\022\220(\230!\330\014\024\220A\220V\2309\240D\250\002\250%\250|\2705\300\004\300J\310a\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004\034\320\0340\260\013\270<\300z\320QR\330\021\030\320""\0308\270\001\360\014\000\t\r\210G\2201\330\010\014\210H\220A\330\010\014\210H\220A\330\010\014\210L\230\001\330\010\020\220\010\230\t\240\023\240G\2502\250Q\250f\260A\260Q\330\010\014\210N\230!\330\010\014\210O\2303\230g\240Q\240k\260\021\260!\330\010\014\210K\220s\230\047\240\021\240+\250Q\250a\330\010\014\210O\2303\230g\240Q\240k\260\021\260!\330\010\014\210H\220I\230Q\230d\240)\2504\250u\260G\270:\300Q\330\010\014\210J\220o\240Q\240d\250!\330\010\014\320\014\036\230d\240-\250q\260\004\260A\330\010\014\320\014\036\230o\250Q\250d\260-\270t\300>\320QR\330\010\014\320\014\036\230o\250Q\250d\3202C\3004\320GY\320YZ\330\010\014\210H\220A\330\010\014\210L\230\001\340\010\014\320\0141\260\025\260o\300V\3107\320R\\\320\\]\330\010\014\210N\230!\2304\230y\250\004\250F\260\047\270\032\3003\300i\310t\320SV\320V_\320_`\330\010\014\210K\220q\330\010\014\210O\2301\330\010\014\210M\230\021\330\010\014\210N\230!\360\006\000\t\r\210G\2204\220q\330\010\014\210J\220d\230!\330\010\014\210M\230\024\230Q\330\010\014\210I\220T\230\021\330\010\014\210L\230\004\230A\330\010\014\210H\220D\230\001\330\010\014\210L\230\004\230A\330\010\014\210H\220D\230\001\360\006\000\t\r\210K\220t\230:\240S\250\003\2508\3203G\300s\310!\330\010\014\210L\230\003\2301\360\006\000\t\r\210L\230\004\230A\230U\240-\250s\260-\270}\310D\320PT\320TZ\320Z]\320]b\320bf\320fj\320jz\320z~\360\000\000\177\001C\002\360\000\000C\002S\002\360\000\000S\002V\002\360\000\000V\002W\002\330\030\034\230D\320 0\260\003\2605\270\004\270D\300\013\3103\310a\330\010\022\220$\220a\340\010\014\210A\330\014\r\210W\220G\2307\240-\250z\270\021\270)\3001\320DU\320UW\320WX\320Xn\320no\340\010\014\320\014)\250\021\330\010\013\2104\210x\220w\230e\2404\240t\2507\260!\2603\260c\270\032\3004\300t\3107\320RS\320SV\320VX\320XY\330\020\024\220D\230\004\230F\240!\2404\240w\250a\250q\330\014\020\320\020$\240A\240S\250\003\2501\250C\250r\260\024\260W\270A\270Q\320\004\035\230Y\240l\260%\3207J\310%\310q\330\024\034\320\034/\250y\270\001\330\024\031\320""\031/\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j\270\003\2709\300G\3105\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250""\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
+    #else /* compression: none (5627 bytes) */
+static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_i_inject_is_coroutine_once_rateaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250""\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\320\025%\240T\250\031\260$\260i\270t\3009\310D\320P]\320]a\320al\320lp\320p{\320{\177\360\000\000@\002L\002\360\000\000L\002P\002\360\000\000P\002Z\002\360\000\000Z\002^\002\360\000\000^\002e\002\360\000\000e\002i\002\360\000\000i\002o\002\360\000\000o\002s\002\360\000\000s\002z\002\360\000\000z\002~\002\360\000\000~\002F\003\360\000\000F\003J\003\360\000\000J\003U\003\360\000\000U\003Y\003\360\000\000Y\003g\003\360\000\000g\003k\003\360\000\000k\003x\003\360\000\000x\003|\003\360\000\000|\003B\004\360\000\000B\004F\004\360\000\000F\004Q\004\360\000\000Q\004U\004\360\000\000U\004_\004\360\000\000_\004c\004\360\000\000c\004j\004\360\000\000j\004n\004\360\000\000n\004u\004\360\000\000u\004y\004\360\000\000y\004G\005\360\000\000G\005K\005\360\000\000K\005V\005\360\000\000V\005Z\005\360\000\000Z\005c\005\360\000\000c\005g\005\360\000\000g\005x\005\360\000\000x\005|\005\360\000\000|\005M\006\360\000\000M\006Q\006\360\000\000Q\006X\006\360\000\000X\006\\\006\360\000\000\\\006i\006\360\000\000i\006m\006\360\000\000m\006t\006\360\000\000t\006x\006\360\000\000x\006D\007\360\000\000D\007H\007\360\000\000H\007V\007\360\000\000V\007Z\007\360\000\000Z\007k\007\360\000\000k\007o\007\360\000\000o\007y\007\360\000\000y\007}\007\360\000\000}\007~\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230?\250\047\260\025\260c\270\024\270X\300W\310E\320QT\320TX\320X`\320`g\320gl\320lo\320os\320s{\360\000\000|\001C\002\360\000\000C\002H\002\360\000\000H\002K\002\360\000\000K\002O\002\360\000\000O\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002x\002\360\000\000x\002\177\002\360\000\000\177\002D\003\360\000\000D\003G\003\360\000\000G\003K\003\360\000\000K\003U\003\360\000\000U\003\\\003\360\000\000\\\003a\003""\360\000\000a\003d\003\360\000\000d\003h\003\360\000\000h\003s\003\360\000\000s\003z\003\360\000\000z\003\177\003\360\000\000\177\003B\004\360\000\000B\004F\004\360\000\000F\004O\004\360\000\000O\004V\004\360\000\000V\004[\004\360\000\000[\004^\004\360\000\000^\004b\004\360\000\000b\004h\004\360\000\000h\004o\004\360\000\000o\004t\004\360\000\000t\004w\004\360\000\000w\004{\004\360\000\000{\004@\005\360\000\000@\005G\005\360\000\000G\005L\005\360\000\000L\005O\005\360\000\000O\005S\005\360\000\000S\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005s\005\360\000\000s\005z\005\360\000\000z\005\177\005\360\000\000\177\005B\006\360\000\000B\006F\006\360\000\000F\006P\006\360\000\000P\006W\006\360\000\000W\006\\\006\360\000\000\\\006_\006\360\000\000_\006c\006\360\000\000c\006p\006\360\000\000p\006w\006\360\000\000w\006|\006\360\000\000|\006\177\006\360\000\000\177\006C\007\360\000\000C\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007g\007\360\000\000g\007n\007\360\000\000n\007s\007\360\000\000s\007v\007\360\000\000v\007z\007\360\000\000z\007D\010\360\000\000D\010K\010\360\000\000K\010P\010\360\000\000P\010S\010\360\000\000S\010W\010\360\000\000W\010`\010\360\000\000`\010g\010\360\000\000g\010l\010\360\000\000l\010o\010\360\000\000o\010s\010\360\000\000s\010y\010\360\000\000y\010@\t\360\000\000@\tE\t\360\000\000E\tH\t\360\000\000H\tL\t\360\000\000L\tR\t\360\000\000R\tY\t\360\000\000Y\t^\t\360\000\000^\ta\t\360\000\000a\te\t\360\000\000e\tr\t\360\000\000r\ty\t\360\000\000y\t~\t\360\000\000~\tA\n\360\000\000A\nE\n\360\000\000E\nO\n\360\000\000O\nV\n\360\000\000V\n[\n\360\000\000[\n^\n\360\000\000^\nb\n\360\000\000b\nj\n\360\000\000j\nq\n\360\000\000q\nv\n\360\000\000v\ny\n\360\000\000y\n}\n\360\000\000}\nM\013\360\000\000M\013T\013\360\000\000T\013Y\013\360\000\000Y\013\\\013\360\000\000\\\013`\013\360\000\000`\013p\013\360\000\000p\013w\013\360""\000\000w\013|\013\360\000\000|\013\177\013\360\000\000\177\013C\014\360\000\000C\014I\014\360\000\000I\014P\014\360\000\000P\014U\014\360\000\000U\014X\014\360\000\000X\014\\\014\360\000\000\\\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014A\r\360\000\000A\rH\r\360\000\000H\rM\r\360\000\000M\rP\r\360\000\000P\rT\r\360\000\000T\r_\r\360\000\000_\rf\r\360\000\000f\rk\r\360\000\000k\rn\r\360\000\000n\rr\r\360\000\000r\r\177\r\360\000\000\177\rF\016\360\000\000F\016K\016\360\000\000K\016N\016\360\000\000N\016R\016\360\000\000R\016b\016\360\000\000b\016i\016\360\000\000i\016n\016\360\000\000n\016q\016\360\000\000q\016u\016\360\000\000u\016~\016\360\000\000~\016E\017\360\000\000E\017J\017\360\000\000J\017M\017\360\000\000M\017Q\017\360\000\000Q\017Z\017\360\000\000Z\017a\017\360\000\000a\017b\017\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\023\220&\230\006\230b\240\001\330\014\022\220(\230!\330\014\024""\220A\220V\2309\240D\250\002\250%\250|\2705\300\004\300J\310a\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001""\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j\270\003\2709\300G\3105""\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 209; i++) {
+    for (int i = 0; i < 190; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 23) PyUnicode_InternInPlace(&string);
@@ -12476,8 +20113,8 @@ static const char bytes[] = "\000global#-./arrival/key/payload?A producer from t
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 209; i < 221; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-209].length;
+    for (int i = 190; i < 204; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-190].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -12487,15 +20124,15 @@ static const char bytes[] = "\000global#-./arrival/key/payload?A producer from t
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 221; i++) {
+    for (Py_ssize_t i = 0; i < 204; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 209;
-      for (Py_ssize_t i=0; i<12; ++i) {
+      PyObject **table = stringtab + 190;
+      for (Py_ssize_t i=0; i<14; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
         #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -12527,8 +20164,8 @@ static const char bytes[] = "\000global#-./arrival/key/payload?A producer from t
   {
     PyObject **numbertab = __pyx_mstate->__pyx_number_tab + 1;
     int8_t const cint_constants_1[] = {0,-1,1};
-    int32_t const cint_constants_4[] = {1000000000L};
-    for (int i = 0; i < 4; i++) {
+    int32_t const cint_constants_4[] = {3812193L,1000000000L};
+    for (int i = 0; i < 5; i++) {
       numbertab[i] = PyLong_FromLong((i < 3 ? cint_constants_1[i - 0] : cint_constants_4[i - 3]));
       if (unlikely(!numbertab[i])) __PYX_ERR(0, 1, __pyx_L1_error)
     }
@@ -12536,7 +20173,7 @@ static const char bytes[] = "\000global#-./arrival/key/payload?A producer from t
   #if CYTHON_IMMORTAL_CONSTANTS
   {
     PyObject **table = __pyx_mstate->__pyx_number_tab;
-    for (Py_ssize_t i=0; i<5; ++i) {
+    for (Py_ssize_t i=0; i<6; ++i) {
       #if PY_VERSION_HEX >= 0x030F0000
       PyUnstable_SetImmortal(table[i]);
       #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -12565,7 +20202,7 @@ static const char bytes[] = "\000global#-./arrival/key/payload?A producer from t
 namespace {
 #endif
 typedef struct {
-    unsigned int argcount : 3;
+    unsigned int argcount : 2;
     unsigned int num_posonly_args : 1;
     unsigned int num_kwonly_args : 3;
     unsigned int nlocals : 5;
@@ -12590,69 +20227,79 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 266};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 270};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_v};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 268};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 272};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_v};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {6, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 25};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_name, __pyx_mstate->__pyx_n_u_spec, __pyx_mstate->__pyx_n_u_instance, __pyx_mstate->__pyx_n_u_first, __pyx_mstate->__pyx_n_u_label, __pyx_mstate->__pyx_n_u_arrival_2};
-    __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_init, __pyx_mstate->__pyx_kp_b_iso88591_0_zQR_8_G1_HA_HA_L_G2QfAQ_N_O3g, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
-  }
-  {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 83};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 86};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_spec, __pyx_mstate->__pyx_n_u_inj, __pyx_mstate->__pyx_n_u_arrival_2, __pyx_mstate->__pyx_n_u_start};
-    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_start, __pyx_mstate->__pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_start, __pyx_mstate->__pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 106};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 109};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_a, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_stages};
-    __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_rate_2, __pyx_mstate->__pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_rate_2, __pyx_mstate->__pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 121};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_fixed_2, __pyx_mstate->__pyx_n_u_rate, __pyx_mstate->__pyx_n_u_shape};
-    __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_gap, __pyx_mstate->__pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 124};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_fixed, __pyx_mstate->__pyx_n_u_rate, __pyx_mstate->__pyx_n_u_shape};
+    __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_gap, __pyx_mstate->__pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 135};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 138};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
-    __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_done, __pyx_mstate->__pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_done, __pyx_mstate->__pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 9, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 144};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq_2};
-    __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_arrive, __pyx_mstate->__pyx_kp_b_iso88591_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 147};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq};
+    __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_arrive, __pyx_mstate->__pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 183};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 187};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_a, __pyx_mstate->__pyx_n_u_i};
-    __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_burst, __pyx_mstate->__pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_burst, __pyx_mstate->__pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 193};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 197};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_i};
-    __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_once, __pyx_mstate->__pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_once, __pyx_mstate->__pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 198};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 202};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inj, __pyx_mstate->__pyx_n_u_i_2, __pyx_mstate->__pyx_n_u_mid};
-    __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_inject_2, __pyx_mstate->__pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_inject_2, __pyx_mstate->__pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 206};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq_2, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
-    __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_publish_one, __pyx_mstate->__pyx_kp_b_iso88591_Yl_7J_q_y_q_d_c_D_F_A_4s_t4vWA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 210};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
+    __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_publish_one, __pyx_mstate->__pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 262};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_dict_2, __pyx_mstate->__pyx_n_u_use_setstate};
+    __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 17};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_pyx_state};
+    __pyx_mstate_global->__pyx_codeobj_tab[12] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_1F, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[12])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 266};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr};
-    __pyx_mstate_global->__pyx_codeobj_tab[12] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_has_template, __pyx_mstate->__pyx_kp_b_iso88591_z_uCq_z_z_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[12])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_has_template, __pyx_mstate->__pyx_kp_b_iso88591_z_uCq_z_z_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
+  }
+  {
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 4};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_pyx_type, __pyx_mstate->__pyx_n_u_pyx_checksum, __pyx_mstate->__pyx_n_u_pyx_state, __pyx_mstate->__pyx_n_u_pyx_result};
+    __pyx_mstate_global->__pyx_codeobj_tab[14] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_ProducerActor, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[14])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;
@@ -13763,16 +21410,6 @@ static void __Pyx_RaiseArgtupleInvalid(
                  func_name, more_or_less, num_expected,
                  (num_expected == 1) ? "" : "s", num_found);
 }
-
-/* PyObjectSetAttrStr */
-#if CYTHON_USE_TYPE_SLOTS
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value) {
-    PyTypeObject* tp = Py_TYPE(obj);
-    if (likely(tp->tp_setattro))
-        return tp->tp_setattro(obj, attr_name, value);
-    return PyObject_SetAttr(obj, attr_name, value);
-}
-#endif
 
 /* PyLongCompare */
 static CYTHON_INLINE int __Pyx_PyLong_BoolEqObjC(PyObject *op1, PyObject *op2, long intval, long inplace) {
@@ -15261,6 +22898,33 @@ bad:
     *number_var = NULL;
     Py_DECREF(number);
     return -1;
+}
+
+/* RejectKeywords */
+static void __Pyx_RejectKeywords(const char* function_name, PyObject *kwds) {
+    PyObject *key = NULL;
+    if (CYTHON_VECTORCALL && likely(PyTuple_Check(kwds))) {
+        key = __Pyx_PySequence_ITEM(kwds, 0);
+    } else {
+#if CYTHON_AVOID_BORROWED_REFS
+        PyObject *pos = NULL;
+#else
+        Py_ssize_t pos = 0;
+#endif
+#if !CYTHON_COMPILING_IN_PYPY || defined(PyArg_ValidateKeywordArguments)
+        if (unlikely(!PyArg_ValidateKeywordArguments(kwds))) return;
+#endif
+        __Pyx_PyDict_NextRef(kwds, &pos, &key, NULL);
+#if CYTHON_AVOID_BORROWED_REFS
+        Py_XDECREF(pos);
+#endif
+    }
+    if (likely(key)) {
+        PyErr_Format(PyExc_TypeError,
+            "%s() got an unexpected keyword argument '%U'",
+            function_name, key);
+        Py_DECREF(key);
+    }
 }
 
 /* PyObjectCompare */
@@ -17336,7 +25000,21 @@ static CYTHON_INLINE PyObject* __Pyx__PyNumber_Multiply_object_object(PyObject *
 }
 #endif
 
-/* PyObjectVectorcallKwds (used by PyObjectVectorcallMethodKwds) */
+/* ExtTypeTest */
+static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type) {
+    if (unlikely(!type)) {
+        PyErr_SetString(PyExc_SystemError, "Missing type object");
+        return 0;
+    }
+    if (likely(__Pyx_TypeCheck(obj, type)))
+        return 1;
+    __Pyx_RaiseTypeErrorWithTypes(
+        "Cannot convert " __Pyx_FMT_TYPENAME " to " __Pyx_FMT_TYPENAME,
+        Py_TYPE(obj), type);
+    return 0;
+}
+
+/* PyObjectVectorcallKwds */
 #if CYTHON_VECTORCALL
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_t i) {
     PyObject *key = __Pyx_PyTuple_GET_ITEM(kwnames, i);
@@ -17368,19 +25046,6 @@ CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject **kwnames, Py_ssize
         return -1;
     }
     return 0;
-}
-#endif
-
-/* PyObjectVectorcallMethodKwds */
-#if !CYTHON_VECTORCALL
-static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
-    PyObject *result;
-    PyObject *obj = PyObject_GetAttr(args[0], name);
-    if (unlikely(!obj))
-        return NULL;
-    result = __Pyx_Object_VectorcallKwds(obj, args+1, nargsf-1, kwnames);
-    Py_DECREF(obj);
-    return result;
 }
 #endif
 
@@ -17630,6 +25295,19 @@ bad:
     Py_XDECREF(owned_instance);
     return;
 }
+
+/* PyObjectVectorcallMethodKwds */
+#if !CYTHON_VECTORCALL
+static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    PyObject *result;
+    PyObject *obj = PyObject_GetAttr(args[0], name);
+    if (unlikely(!obj))
+        return NULL;
+    result = __Pyx_Object_VectorcallKwds(obj, args+1, nargsf-1, kwnames);
+    Py_DECREF(obj);
+    return result;
+}
+#endif
 
 /* GetTopmostException (used by SaveResetException) */
 #if CYTHON_USE_EXC_INFO_STACK && CYTHON_FAST_THREAD_STATE
@@ -18152,6 +25830,69 @@ static void __Pyx_Generator_Replace_StopIteration(int in_async_gen) {
     Py_DECREF(new_exc);
 }
 
+/* ArgTypeTestError (used by ArgTypeTest) */
+static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *name, int exact)
+{
+    __Pyx_TypeName type_name;
+    __Pyx_TypeName obj_type_name;
+    PyObject *extra_info = __pyx_mstate_global->__pyx_empty_unicode;
+    int from_annotation_subclass = 0;
+    if (unlikely(!type)) {
+        PyErr_SetString(PyExc_SystemError, "Missing type object");
+        return;
+    } else if (exact == 2) {
+        if (__Pyx_TypeCheck(obj, type)) {
+            from_annotation_subclass = 1;
+            extra_info = __pyx_mstate_global->__pyx_kp_u_Note_that_Cython_is_deliberately;
+        }
+    }
+    type_name = __Pyx_PyType_GetFullyQualifiedName(type);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name)) return;
+    #endif
+    obj_type_name = __Pyx_PyType_GetFullyQualifiedName(Py_TYPE(obj));
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!obj_type_name)) goto obj_type_name_failed;
+    #endif
+    PyErr_Format(PyExc_TypeError,
+        "Argument '%.200s' has incorrect type (expected " __Pyx_FMT_TYPENAME ", got " __Pyx_FMT_TYPENAME ")"
+#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
+        "%s%U"
+#endif
+        , name, type_name, obj_type_name
+#if __PYX_LIMITED_VERSION_HEX < 0x030C0000
+        , (from_annotation_subclass ? ". " : ""), extra_info
+#endif
+        );
+#if __PYX_LIMITED_VERSION_HEX >= 0x030C0000
+    if (exact == 2 && from_annotation_subclass) {
+        PyObject *res;
+        PyObject *vargs[2];
+        vargs[0] = PyErr_GetRaisedException();
+        vargs[1] = extra_info;
+        res = PyObject_VectorcallMethod(__pyx_mstate_global->__pyx_kp_u_add_note, vargs, 2, NULL);
+        Py_XDECREF(res);
+        PyErr_SetRaisedException(vargs[0]);
+    }
+#endif
+    __Pyx_DECREF_TypeName(obj_type_name);
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+obj_type_name_failed:
+#endif
+    __Pyx_DECREF_TypeName(type_name);
+    return;
+}
+
+/* ArgTypeTest */
+static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact) {
+    if (likely(Py_IS_TYPE(obj, type) | (none_allowed && (obj == Py_None))))
+        return 1;
+    if (!exact && likely(type) && likely(__Pyx_TypeCheck(obj, type)))
+        return 1;
+    __Pyx_ArgTypeError(obj, type, name, exact);
+    return 0;
+}
+
 /* AllocateExtensionType */
 static PyObject *__Pyx_AllocateExtensionType(PyTypeObject *t, int is_final) {
     if (is_final || likely(!__Pyx_PyType_HasFeature(t, Py_TPFLAGS_IS_ABSTRACT))) {
@@ -18314,6 +26055,75 @@ static PyObject *__Pyx_CallNewInitFromVectorcall(PyTypeObject *t, PyObject *cons
   end:
     Py_XDECREF(args_tuple);
     Py_XDECREF(kwds_dict);
+    return result;
+}
+#endif
+
+/* CallSlotAsVectorcall */
+#if CYTHON_VECTORCALL_TPNEW
+static int __Pyx_CallTpinitAsVectorcall(__Pyx_tpinitvectorcallfunc f, PyObject* o, PyObject *a, PyObject *k) {
+    Py_ssize_t k_size = k ? __Pyx_PyDict_GET_SIZE(k) : 0;
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(k_size < 0)) return -1;
+#endif
+    Py_ssize_t a_size = __Pyx_PyTuple_GET_SIZE(a);
+#if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(a_size < 0)) return -1;
+#endif
+#if CYTHON_ASSUME_SAFE_MACROS
+    if (k_size == 0) {
+        return f(o, &PyTuple_GET_ITEM(a, 0), a_size, NULL);
+    }
+#else
+    if (k_size == 0 && a_size == 0) {
+        return f(o, NULL, 0, NULL);
+    }
+#endif
+    PyObject *stack_args[5];
+    PyObject **args = stack_args;
+    Py_ssize_t maxnargs = PY_SSIZE_T_MAX / sizeof(PyObject*) - 1;
+    if (a_size > maxnargs - k_size) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t total_size = a_size + k_size;
+    if (total_size > 5) {
+        args = (PyObject**)PyMem_Malloc(((size_t)total_size)*sizeof(PyObject*));
+        if (unlikely(!args)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    int result = -1;
+    PyObject *kwnames = NULL;
+    int unpack_dict_result;
+    Py_ssize_t i = 0;
+    for (; i < a_size; ++i) {
+        args[i] = __Pyx_PyTuple_GET_ITEM(a, i);
+#if !CYTHON_ASSUME_SAFE_MACROS
+        if (unlikely(!args[i])) goto cleanup;
+#endif
+    }
+#if !CYTHON_ASSUME_SAFE_MACROS
+    if (k)  // There's a specific shortcut earlier for ASSUME_SAFE_MACROS with no keywords
+#endif
+    {
+        kwnames = PyTuple_New(k_size);
+        if (unlikely(!kwnames)) goto cleanup;
+        __Pyx_BEGIN_CRITICAL_SECTION(k);
+        unpack_dict_result = __Pyx_CallSlotAsVectorcallUnpackDict(a_size, k, args, kwnames);
+        __Pyx_END_CRITICAL_SECTION();
+        if (unlikely(unpack_dict_result == -1)) goto cleanup;
+    }
+    result = f(o, args, a_size, kwnames);
+  cleanup:
+    Py_XDECREF(kwnames);
+    for (i=a_size; i<total_size; ++i) {
+        Py_XDECREF(args[i]);
+    }
+    if (args != stack_args) {
+        PyMem_Free(args);
+    }
     return result;
 }
 #endif
@@ -18548,6 +26358,265 @@ static int __Pyx_PyType_Ready(PyTypeObject *t) {
     return r;
 #endif
 }
+
+/* LimitedApiGetTypeTypeDict (used by DelItemOnTypeDict) */
+#if CYTHON_COMPILING_IN_LIMITED_API
+static PyObject *__Pyx_GetTypeTypeDict(PyTypeObject *tp) {
+    static Py_ssize_t tp_dictoffset = 0;
+    if (unlikely(tp_dictoffset == 0)) {
+        tp_dictoffset = __Pyx_GetTypeDictOffset((PyObject*)(&PyType_Type), 1);
+        if (unlikely(tp_dictoffset == -1 && PyErr_Occurred())) {
+            tp_dictoffset = 0; // try again next time?
+            return NULL;
+        }
+    }
+    return *(PyObject**)((char*)tp + tp_dictoffset);
+}
+#endif
+
+/* DelItemOnTypeDict (used by SetupReduce) */
+static int __Pyx__DelItemOnTypeDict(PyTypeObject *tp, PyObject *k) {
+    int result;
+    PyObject *tp_dict;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    tp_dict = __Pyx_GetTypeTypeDict(tp);
+    if (unlikely(!tp_dict)) return -1;
+#else
+    tp_dict = tp->tp_dict;
+#endif
+    result = PyDict_DelItem(tp_dict, k);
+    if (likely(!result)) PyType_Modified(tp);
+    return result;
+}
+
+/* SetItemOnTypeDict (used by SetupReduce) */
+static int __Pyx__SetItemOnTypeDict(PyTypeObject *tp, PyObject *k, PyObject *v) {
+    int result;
+    PyObject *tp_dict;
+#if CYTHON_COMPILING_IN_LIMITED_API
+    tp_dict = __Pyx_GetTypeTypeDict(tp);
+    if (unlikely(!tp_dict)) return -1;
+#else
+    tp_dict = tp->tp_dict;
+#endif
+    result = PyDict_SetItem(tp_dict, k, v);
+    if (likely(!result)) {
+        PyType_Modified(tp);
+        if (unlikely(PyObject_HasAttr(v, __pyx_mstate_global->__pyx_n_u_set_name))) {
+            PyObject *setNameResult = PyObject_CallMethodObjArgs(v, __pyx_mstate_global->__pyx_n_u_set_name,  (PyObject *) tp, k, NULL);
+            if (!setNameResult) return -1;
+            Py_DECREF(setNameResult);
+        }
+    }
+    return result;
+}
+
+/* SetupReduce */
+static int __Pyx_setup_reduce_is_named(PyObject* meth, PyObject* name) {
+  int ret;
+  PyObject *name_attr;
+  name_attr = __Pyx_PyObject_GetAttrStrNoError(meth, __pyx_mstate_global->__pyx_n_u_name_2);
+  if (likely(name_attr)) {
+      ret = PyObject_RichCompareBool(name_attr, name, Py_EQ);
+  } else {
+      ret = -1;
+  }
+  if (unlikely(ret < 0) && __Pyx_IgnoreException(PyExc_Exception)) {
+      ret = 0;  // But BaseException is still propagated.
+  }
+  Py_XDECREF(name_attr);
+  return ret;
+}
+static PyObject *__Pyx_setup_reduce_get_reduce_attribute(PyObject *type_obj, PyObject *name, int allow_not_present) {
+#if CYTHON_USE_PYTYPE_LOOKUP
+    CYTHON_UNUSED_VAR(allow_not_present);
+    return _PyType_Lookup((PyTypeObject*)type_obj, name);
+#else
+    if (allow_not_present) {
+        return __Pyx_PyObject_GetAttrStrNoError(type_obj, name);
+    } else {
+        return __Pyx_PyObject_GetAttrStr(type_obj, name);
+    }
+#endif
+}
+static int __Pyx_setup_reduce(PyObject* type_obj) {
+    int ret = 0;
+    PyObject *object_reduce = NULL;
+    PyObject *object_getstate = NULL;
+    PyObject *object_reduce_ex = NULL;
+    PyObject *reduce = NULL;
+    PyObject *reduce_ex = NULL;
+    PyObject *reduce_cython = NULL;
+    PyObject *setstate = NULL;
+    PyObject *setstate_cython = NULL;
+    PyObject *getstate = NULL;
+    getstate = __Pyx_setup_reduce_get_reduce_attribute(type_obj, __pyx_mstate_global->__pyx_n_u_getstate, 1);
+    if (!getstate && PyErr_Occurred()) {
+        goto __PYX_BAD;
+    }
+    if (getstate) {
+        object_getstate = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_getstate, 1);
+        if (!object_getstate && PyErr_Occurred()) {
+            goto __PYX_BAD;
+        }
+        if (object_getstate != getstate) {
+            goto __PYX_GOOD;
+        }
+    }
+    object_reduce_ex = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_reduce_ex, 0);
+    if (unlikely(!object_reduce_ex)) goto __PYX_BAD;
+    reduce_ex = __Pyx_PyObject_GetAttrStr(type_obj, __pyx_mstate_global->__pyx_n_u_reduce_ex); if (unlikely(!reduce_ex)) goto __PYX_BAD;
+    if (reduce_ex == object_reduce_ex) {
+        object_reduce = __Pyx_setup_reduce_get_reduce_attribute((PyObject*)&PyBaseObject_Type, __pyx_mstate_global->__pyx_n_u_reduce, 0);
+        if (!object_reduce) goto __PYX_BAD;
+        reduce = __Pyx_PyObject_GetAttrStr(type_obj, __pyx_mstate_global->__pyx_n_u_reduce); if (unlikely(!reduce)) goto __PYX_BAD;
+        int try_to_replace_reduce = (reduce == object_reduce);
+        if (!try_to_replace_reduce) {
+            try_to_replace_reduce = __Pyx_setup_reduce_is_named(reduce, __pyx_mstate_global->__pyx_n_u_reduce_cython);
+            if (unlikely(try_to_replace_reduce < 0)) {
+                goto __PYX_BAD;
+            }
+        }
+        if (try_to_replace_reduce) {
+            reduce_cython = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_reduce_cython);
+            if (likely(reduce_cython)) {
+                ret = __Pyx_SetItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_reduce, reduce_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+                ret = __Pyx_DelItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_reduce_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+            } else if (reduce == object_reduce || PyErr_Occurred()) {
+                goto __PYX_BAD;
+            }
+            setstate = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_setstate);
+            int try_to_replace_setstate;
+            if (!setstate) {
+                PyObject *exc = PyErr_Occurred();
+                if (exc && !__Pyx_IgnoreGivenException(exc, PyExc_Exception)) {
+                    goto __PYX_BAD;
+                }
+                try_to_replace_setstate = 1;
+            } else {
+                try_to_replace_setstate = __Pyx_setup_reduce_is_named(setstate, __pyx_mstate_global->__pyx_n_u_setstate_cython);
+                if (unlikely(try_to_replace_setstate < 0)) {
+                    goto __PYX_BAD;
+                }
+            }
+            if (try_to_replace_setstate) {
+                setstate_cython = __Pyx_PyObject_GetAttrStrNoError(type_obj, __pyx_mstate_global->__pyx_n_u_setstate_cython);
+                if (likely(setstate_cython)) {
+                    ret = __Pyx_SetItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_setstate, setstate_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+                    ret = __Pyx_DelItemOnTypeDict((PyTypeObject*)type_obj, __pyx_mstate_global->__pyx_n_u_setstate_cython); if (unlikely(ret < 0)) goto __PYX_BAD;
+                } else if (!setstate || PyErr_Occurred()) {
+                    goto __PYX_BAD;
+                }
+            }
+            PyType_Modified((PyTypeObject*)type_obj);
+        }
+    }
+    goto __PYX_GOOD;
+__PYX_BAD:
+    if (!PyErr_Occurred()) {
+        __Pyx_RaiseErrorWithType(
+            PyExc_RuntimeError,
+            "Unable to initialize pickling for " __Pyx_FMT_TYPENAME,
+            (PyTypeObject*)type_obj);
+    }
+    ret = -1;
+__PYX_GOOD:
+#if !CYTHON_USE_PYTYPE_LOOKUP
+    Py_XDECREF(object_reduce);
+    Py_XDECREF(object_reduce_ex);
+    Py_XDECREF(object_getstate);
+    Py_XDECREF(getstate);
+#endif
+    Py_XDECREF(reduce);
+    Py_XDECREF(reduce_ex);
+    Py_XDECREF(reduce_cython);
+    Py_XDECREF(setstate);
+    Py_XDECREF(setstate_cython);
+    return ret;
+}
+
+/* TypeImport */
+#ifndef __PYX_HAVE_RT_ImportType_3_3_1
+#define __PYX_HAVE_RT_ImportType_3_3_1
+static PyTypeObject *__Pyx_ImportType_3_3_1(PyObject *module, const char *module_name, const char *class_name,
+    size_t size, size_t alignment, enum __Pyx_ImportType_CheckSize_3_3_1 check_size)
+{
+    PyObject *result = 0;
+    Py_ssize_t basicsize;
+    Py_ssize_t itemsize;
+#if defined(Py_LIMITED_API) || (defined(CYTHON_COMPILING_IN_LIMITED_API) && CYTHON_COMPILING_IN_LIMITED_API)
+    PyObject *py_basicsize;
+    PyObject *py_itemsize;
+#endif
+    result = PyObject_GetAttrString(module, class_name);
+    if (!result)
+        goto bad;
+    if (!PyType_Check(result)) {
+        PyErr_Format(PyExc_TypeError,
+            "%.200s.%.200s is not a type object",
+            module_name, class_name);
+        goto bad;
+    }
+#if !( defined(Py_LIMITED_API) || (defined(CYTHON_COMPILING_IN_LIMITED_API) && CYTHON_COMPILING_IN_LIMITED_API) )
+    basicsize = ((PyTypeObject *)result)->tp_basicsize;
+    itemsize = ((PyTypeObject *)result)->tp_itemsize;
+#else
+    if (size == 0) {
+        return (PyTypeObject *)result;
+    }
+    py_basicsize = PyObject_GetAttrString(result, "__basicsize__");
+    if (!py_basicsize)
+        goto bad;
+    basicsize = PyLong_AsSsize_t(py_basicsize);
+    Py_DECREF(py_basicsize);
+    py_basicsize = 0;
+    if (basicsize == (Py_ssize_t)-1 && PyErr_Occurred())
+        goto bad;
+    py_itemsize = PyObject_GetAttrString(result, "__itemsize__");
+    if (!py_itemsize)
+        goto bad;
+    itemsize = PyLong_AsSsize_t(py_itemsize);
+    Py_DECREF(py_itemsize);
+    py_itemsize = 0;
+    if (itemsize == (Py_ssize_t)-1 && PyErr_Occurred())
+        goto bad;
+#endif
+    if (itemsize) {
+        if (size % alignment) {
+            alignment = size % alignment;
+        }
+        if (itemsize < (Py_ssize_t)alignment)
+            itemsize = (Py_ssize_t)alignment;
+    }
+    if ((size_t)(basicsize + itemsize) < size) {
+        PyErr_Format(PyExc_ValueError,
+            "%.200s.%.200s size changed, may indicate binary incompatibility. "
+            "Expected %zd from C header, got %zd from PyObject",
+            module_name, class_name, size, basicsize+itemsize);
+        goto bad;
+    }
+    if (check_size == __Pyx_ImportType_CheckSize_Error_3_3_1 &&
+            ((size_t)basicsize > size || (size_t)(basicsize + itemsize) < size)) {
+        PyErr_Format(PyExc_ValueError,
+            "%.200s.%.200s size changed, may indicate binary incompatibility. "
+            "Expected %zd from C header, got %zd-%zd from PyObject",
+            module_name, class_name, size, basicsize, basicsize+itemsize);
+        goto bad;
+    }
+    else if (check_size == __Pyx_ImportType_CheckSize_Warn_3_3_1 && (size_t)basicsize > size) {
+        if (PyErr_WarnFormat(NULL, 0,
+                "%.200s.%.200s size changed, may indicate binary incompatibility. "
+                "Expected %zd from C header, got %zd from PyObject",
+                module_name, class_name, size, basicsize) < 0) {
+            goto bad;
+        }
+    }
+    return (PyTypeObject *)result;
+bad:
+    Py_XDECREF(result);
+    return NULL;
+}
+#endif
 
 /* HasAttr (used by ImportImpl) */
 #if __PYX_LIMITED_VERSION_HEX < 0x030d0000
@@ -20228,130 +28297,6 @@ static PyTypeObject *__Pyx_Get_CyFunction_Type(void) {
     return tp;
 }
 
-/* CalculateMetaclass (used by Py3ClassCreate) */
-static PyObject *__Pyx_CalculateMetaclass(PyTypeObject *metaclass, PyObject *bases) {
-    Py_ssize_t i, nbases;
-#if CYTHON_ASSUME_SAFE_SIZE
-    nbases = PyTuple_GET_SIZE(bases);
-#else
-    nbases = PyTuple_Size(bases);
-    if (nbases < 0) return NULL;
-#endif
-    for (i=0; i < nbases; i++) {
-        PyTypeObject *tmptype;
-#if CYTHON_ASSUME_SAFE_MACROS
-        PyObject *tmp = PyTuple_GET_ITEM(bases, i);
-#else
-        PyObject *tmp = PyTuple_GetItem(bases, i);
-        if (!tmp) return NULL;
-#endif
-        tmptype = Py_TYPE(tmp);
-        if (!metaclass) {
-            metaclass = tmptype;
-            continue;
-        }
-        if (PyType_IsSubtype(metaclass, tmptype))
-            continue;
-        if (PyType_IsSubtype(tmptype, metaclass)) {
-            metaclass = tmptype;
-            continue;
-        }
-        PyErr_SetString(PyExc_TypeError,
-                        "metaclass conflict: "
-                        "the metaclass of a derived class "
-                        "must be a (non-strict) subclass "
-                        "of the metaclasses of all its bases");
-        return NULL;
-    }
-    if (!metaclass) {
-        metaclass = &PyType_Type;
-    }
-    Py_INCREF((PyObject*) metaclass);
-    return (PyObject*) metaclass;
-}
-
-/* PyObjectCall2Args (used by Py3ClassCreate) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_Call2Args(PyObject* function, PyObject* arg1, PyObject* arg2) {
-    PyObject *args[3] = {NULL, arg1, arg2};
-    return __Pyx_PyObject_FastCall(function, args+1, 2 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET);
-}
-
-/* PyObjectLookupSpecial (used by Py3ClassCreate) */
-#if CYTHON_USE_PYTYPE_LOOKUP && CYTHON_USE_TYPE_SLOTS
-static CYTHON_INLINE PyObject* __Pyx__PyObject_LookupSpecial(PyObject* obj, PyObject* attr_name, int with_error) {
-    PyObject *res;
-    PyTypeObject *tp = Py_TYPE(obj);
-    res = _PyType_Lookup(tp, attr_name);
-    if (likely(res)) {
-        descrgetfunc f = Py_TYPE(res)->tp_descr_get;
-        if (!f) {
-            Py_INCREF(res);
-        } else {
-            res = f(res, obj, (PyObject *)tp);
-        }
-    } else if (with_error) {
-        PyErr_SetObject(PyExc_AttributeError, attr_name);
-    }
-    return res;
-}
-#endif
-
-/* Py3ClassCreate */
-static PyObject *__Pyx_Py3MetaclassPrepare(PyObject *metaclass, PyObject *bases, PyObject *name,
-                                           PyObject *qualname, PyObject *mkw, PyObject *modname, PyObject *doc) {
-    PyObject *ns;
-    if (metaclass) {
-        PyObject *prep = __Pyx_PyObject_GetAttrStrNoError(metaclass, __pyx_mstate_global->__pyx_n_u_prepare);
-        if (prep) {
-            PyObject *pargs[3] = {NULL, name, bases};
-            ns = __Pyx_PyObject_FastCallDict(prep, pargs+1, 2 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, mkw);
-            Py_DECREF(prep);
-        } else {
-            if (unlikely(PyErr_Occurred()))
-                return NULL;
-            ns = PyDict_New();
-        }
-    } else {
-        ns = PyDict_New();
-    }
-    if (unlikely(!ns))
-        return NULL;
-    if (unlikely(PyObject_SetItem(ns, __pyx_mstate_global->__pyx_n_u_module, modname) < 0)) goto bad;
-    if (unlikely(PyObject_SetItem(ns, __pyx_mstate_global->__pyx_n_u_qualname, qualname) < 0)) goto bad;
-    if (unlikely(doc && PyObject_SetItem(ns, __pyx_mstate_global->__pyx_n_u_doc, doc) < 0)) goto bad;
-    return ns;
-bad:
-    Py_DECREF(ns);
-    return NULL;
-}
-static PyObject *__Pyx_Py3ClassCreate(PyObject *metaclass, PyObject *name, PyObject *bases,
-                                      PyObject *dict, PyObject *mkw,
-                                      int calculate_metaclass, int allow_py2_metaclass) {
-    PyObject *result;
-    PyObject *owned_metaclass = NULL;
-    PyObject *margs[4] = {NULL, name, bases, dict};
-    if (allow_py2_metaclass) {
-        owned_metaclass = PyObject_GetItem(dict, __pyx_mstate_global->__pyx_n_u_metaclass);
-        if (owned_metaclass) {
-            metaclass = owned_metaclass;
-        } else if (likely(PyErr_ExceptionMatches(PyExc_KeyError))) {
-            PyErr_Clear();
-        } else {
-            return NULL;
-        }
-    }
-    if (calculate_metaclass && (!metaclass || PyType_Check(metaclass))) {
-        metaclass = __Pyx_CalculateMetaclass((PyTypeObject*) metaclass, bases);
-        Py_XDECREF(owned_metaclass);
-        if (unlikely(!metaclass))
-            return NULL;
-        owned_metaclass = metaclass;
-    }
-    result = __Pyx_PyObject_FastCallDict(metaclass, margs+1, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, mkw);
-    Py_XDECREF(owned_metaclass);
-    return result;
-}
-
 /* CLineInTraceback (used by AddTraceback) */
 #if CYTHON_CLINE_IN_TRACEBACK && CYTHON_CLINE_IN_TRACEBACK_RUNTIME
 #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
@@ -20645,86 +28590,39 @@ bad:
 }
 #endif
 
-/* CIntToPy */
-static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wconversion"
-#endif
-    const long neg_one = (long) -1, const_zero = (long) 0;
-#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif
-    const int is_unsigned = neg_one > const_zero;
-    if (is_unsigned) {
-        if (sizeof(long) < sizeof(long)) {
-            return PyLong_FromLong((long) value);
-        } else if (sizeof(long) <= sizeof(unsigned long)) {
-            return PyLong_FromUnsignedLong((unsigned long) value);
-#if !CYTHON_COMPILING_IN_PYPY
-        } else if (sizeof(long) <= sizeof(unsigned PY_LONG_LONG)) {
-            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
-#endif
-        }
-    } else {
-        if (sizeof(long) <= sizeof(long)) {
-            return PyLong_FromLong((long) value);
-        } else if (sizeof(long) <= sizeof(PY_LONG_LONG)) {
-            return PyLong_FromLongLong((PY_LONG_LONG) value);
-        }
-    }
-    {
-        unsigned char *bytes = (unsigned char *)&value;
-#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
-        if (is_unsigned) {
-            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
-        } else {
-            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
-        }
-#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
-        int one = 1; int little = (int)*(unsigned char *)&one;
-        return _PyLong_FromByteArray(bytes, sizeof(long),
-                                     little, !is_unsigned);
+/* PyObjectCallMethod1 */
+static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg) {
+#if CYTHON_VECTORCALL && (__PYX_LIMITED_VERSION_HEX >= 0x030C0000 || !CYTHON_COMPILING_IN_LIMITED_API)
+    PyObject *args[2] = {obj, arg};
+    return PyObject_VectorcallMethod(method_name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+#elif CYTHON_COMPILING_IN_LIMITED_API
+    return PyObject_CallMethodObjArgs(obj, method_name, arg, NULL);
 #else
-        int one = 1; int little = (int)*(unsigned char *)&one;
-        PyObject *result = NULL, *kwds = NULL;
-        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
-        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(long));
-        if (!py_bytes) goto limited_bad;
-        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
-        if (!from_bytes_str) goto limited_bad;
-        order_str = PyUnicode_FromString(little ? "little" : "big");
-        if (!order_str) goto limited_bad;
-        {
-            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
-            if (!is_unsigned) {
-                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
-                if (!signed_str) goto limited_bad;
-#if CYTHON_VECTORCALL
-                kwds = PyTuple_Pack(1, signed_str);
-#else
-                {
-                    PyObject *keys[] = {signed_str};
-                    PyObject *values[] = {Py_True};
-                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
-                }
+    return PyObject_CallMethodOneArg(obj, method_name, arg);
 #endif
-                Py_DECREF(signed_str);
-                if (unlikely(!kwds)) goto limited_bad;
-            }
-            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
-        }
-        limited_bad:
-        Py_XDECREF(kwds);
-        Py_XDECREF(order_str);
-        Py_XDECREF(py_bytes);
-        Py_XDECREF(from_bytes_str);
-        return result;
-#endif
-    }
 }
 
-/* CIntFromPyVerify (used by CIntFromPy) */
+/* CheckUnpickleChecksumError */
+static void __Pyx_RaiseUnpickleChecksumError(long checksum, long checksum1, long checksum2, long checksum3, const char *members) {
+    PyObject *pickle_module = PyImport_ImportModule("pickle");
+    if (unlikely(!pickle_module)) return;
+    PyObject *pickle_error = PyObject_GetAttrString(pickle_module, "PickleError");
+    Py_DECREF(pickle_module);
+    if (unlikely(!pickle_error)) return;
+    if (checksum2 == checksum1) {
+        PyErr_Format(pickle_error, "Incompatible checksums (0x%x vs (0x%x) = (%s))",
+            checksum, checksum1, members);
+    } else if (checksum3 == checksum2) {
+        PyErr_Format(pickle_error, "Incompatible checksums (0x%x vs (0x%x, 0x%x) = (%s))",
+            checksum, checksum1, checksum2, members);
+    } else {
+        PyErr_Format(pickle_error, "Incompatible checksums (0x%x vs (0x%x, 0x%x, 0x%x) = (%s))",
+            checksum, checksum1, checksum2, checksum3, members);
+    }
+    Py_DECREF(pickle_error);
+}
+
+/* CIntFromPyVerify */
 #define __PYX_VERIFY_RETURN_INT(target_type, func_type, func_value)\
     __PYX__VERIFY_RETURN_INT(target_type, func_type, func_value, 0)
 #define __PYX_VERIFY_RETURN_INT_EXC(target_type, func_type, func_value)\
@@ -20745,6 +28643,68 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
         }\
         return (target_type) value;\
     }
+
+/* UpdateUnpickledDict */
+static int __Pyx__UpdateUnpickledDict(PyObject *obj, PyObject *state, Py_ssize_t index) {
+    PyObject *state_dict = __Pyx_PySequence_ITEM(state, index);
+    if (unlikely(!state_dict)) {
+        return -1;
+    }
+    int non_empty = PyObject_IsTrue(state_dict);
+    if (non_empty == 0) {
+        Py_DECREF(state_dict);
+        return 0;
+    } else if (unlikely(non_empty == -1)) {
+        return -1;
+    }
+    PyObject *dict;
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030A0000
+    dict = PyObject_GetAttrString(obj, "__dict__");
+    #else
+    dict = PyObject_GenericGetDict(obj, NULL);
+    #endif
+    if (unlikely(!dict)) {
+        Py_DECREF(state_dict);
+        return -1;
+    }
+    int result;
+    if (likely(PyDict_CheckExact(dict))) {
+        result = PyDict_Update(dict, state_dict);
+    } else {
+        PyObject *obj_result = __Pyx_PyObject_CallMethod1(dict, __pyx_mstate_global->__pyx_n_u_update, state_dict);
+        if (likely(obj_result)) {
+            Py_DECREF(obj_result);
+            result = 0;
+        } else {
+            result = -1;
+        }
+    }
+    Py_DECREF(state_dict);
+    Py_DECREF(dict);
+    return result;
+}
+static int __Pyx_UpdateUnpickledDict(PyObject *obj, PyObject *state, Py_ssize_t index) {
+    Py_ssize_t state_size = __Pyx_PyTuple_GET_SIZE(state);
+    #if !CYTHON_ASSUME_SAFE_SIZE
+    if (unlikely(state_size == -1)) return -1;
+    #endif
+    if (state_size <= index) {
+        return 0;
+    }
+    return __Pyx__UpdateUnpickledDict(obj, state, index);
+}
+
+/* CheckUnpickleChecksum */
+static int __Pyx_CheckUnpickleChecksum(long checksum, long checksum1, long checksum2, long checksum3, const char *members) {
+    int found = 0;
+    found |= checksum1 == checksum;
+    found |= checksum2 == checksum;
+    found |= checksum3 == checksum;
+    if (likely(found))
+        return 0;
+    __Pyx_RaiseUnpickleChecksumError(checksum, checksum1, checksum2, checksum3, members);
+    return -1;
+}
 
 /* CIntFromPy */
 static long __Pyx_LargePyLong___Pyx_PyLong_As_long(PyObject *x);
@@ -21044,6 +29004,85 @@ static CYTHON_INLINE long __Pyx_PyLong_As_long(PyObject *x) {
         return __Pyx_PyLong___Pyx_PyLong_As_long(x);
     } else {
         return __Pyx_NonPyLong___Pyx_PyLong_As_long(x);
+    }
+}
+
+/* CIntToPy */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const long neg_one = (long) -1, const_zero = (long) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        if (sizeof(long) < sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(long) <= sizeof(unsigned long)) {
+            return PyLong_FromUnsignedLong((unsigned long) value);
+#if !CYTHON_COMPILING_IN_PYPY
+        } else if (sizeof(long) <= sizeof(unsigned PY_LONG_LONG)) {
+            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
+#endif
+        }
+    } else {
+        if (sizeof(long) <= sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(long) <= sizeof(PY_LONG_LONG)) {
+            return PyLong_FromLongLong((PY_LONG_LONG) value);
+        }
+    }
+    {
+        unsigned char *bytes = (unsigned char *)&value;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
+        if (is_unsigned) {
+            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
+        } else {
+            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
+        }
+#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        return _PyLong_FromByteArray(bytes, sizeof(long),
+                                     little, !is_unsigned);
+#else
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        PyObject *result = NULL, *kwds = NULL;
+        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
+        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(long));
+        if (!py_bytes) goto limited_bad;
+        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
+        if (!from_bytes_str) goto limited_bad;
+        order_str = PyUnicode_FromString(little ? "little" : "big");
+        if (!order_str) goto limited_bad;
+        {
+            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
+            if (!is_unsigned) {
+                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
+                if (!signed_str) goto limited_bad;
+#if CYTHON_VECTORCALL
+                kwds = PyTuple_Pack(1, signed_str);
+#else
+                {
+                    PyObject *keys[] = {signed_str};
+                    PyObject *values[] = {Py_True};
+                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
+                }
+#endif
+                Py_DECREF(signed_str);
+                if (unlikely(!kwds)) goto limited_bad;
+            }
+            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
+        }
+        limited_bad:
+        Py_XDECREF(kwds);
+        Py_XDECREF(order_str);
+        Py_XDECREF(py_bytes);
+        Py_XDECREF(from_bytes_str);
+        return result;
+#endif
     }
 }
 
@@ -21401,18 +29440,6 @@ static CYTHON_INLINE PyObject *__Pyx_PyIter_Next_Plain(PyObject *iterator) {
     iternextfunc iternext = __Pyx_PyObject_GetIterNextFunc(iterator);
     assert(iternext);
     return iternext(iterator);
-#endif
-}
-
-/* PyObjectCallMethod1 (used by CoroutineBase) */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg) {
-#if CYTHON_VECTORCALL && (__PYX_LIMITED_VERSION_HEX >= 0x030C0000 || !CYTHON_COMPILING_IN_LIMITED_API)
-    PyObject *args[2] = {obj, arg};
-    return PyObject_VectorcallMethod(method_name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-#elif CYTHON_COMPILING_IN_LIMITED_API
-    return PyObject_CallMethodObjArgs(obj, method_name, arg, NULL);
-#else
-    return PyObject_CallMethodOneArg(obj, method_name, arg);
 #endif
 }
 

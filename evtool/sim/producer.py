@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import math
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.templates import TemplateRuntimeError, compile_payload
+from evtool.sim.context import ActorContext
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.sampling import KeyPicker
 
-if TYPE_CHECKING:
-    from evtool.sim.context import ActorContext
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
 
 NS = 1_000_000_000
 
@@ -141,6 +144,7 @@ class ProducerActor:
             self.stopped = True
         return self.stopped
 
+    @cython.locals(ctx=ActorContext, kernel=Kernel)
     def _arrive(self, _: Any) -> None:
         if self.stopped:
             return
