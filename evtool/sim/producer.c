@@ -2514,9 +2514,6 @@ static CYTHON_INLINE int __Pyx_PyObject_CompareBoolEq_object_str(PyObject *op1, 
 static CYTHON_INLINE PyObject* __Pyx__PyNumber_Multiply_object_object(PyObject *op1, PyObject *op2, int inplace);
 #endif
 
-/* ExtTypeTest.proto */
-static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type);
-
 /* PyObjectVectorcallKwds.proto */
 #if CYTHON_VECTORCALL
 #define __Pyx_Object_VectorcallKwds PyObject_Vectorcall
@@ -2529,6 +2526,22 @@ CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject **kwnames, Py_ssize
 
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolLt_object_int(PyObject *op1, PyObject *op2, int pyop);
+
+/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
+#else
+#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
+#endif
+
+/* PyObjectSetAttrStr.proto */
+#if CYTHON_USE_TYPE_SLOTS
+#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
+static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
+#else
+#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
+#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
+#endif
 
 /* AssertionsEnabled.proto */
 #if CYTHON_COMPILING_IN_LIMITED_API  ||  PY_VERSION_HEX >= 0x030C0000
@@ -3442,7 +3455,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[3];
     PyObject *__pyx_codeobj_tab[15];
-    PyObject *__pyx_string_tab[204];
+    PyObject *__pyx_string_tab[206];
     PyObject *__pyx_number_tab[6];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3591,129 +3604,131 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_gap __pyx_string_tab[78]
 #define __pyx_n_u_has_template __pyx_string_tab[79]
 #define __pyx_n_u_has_template_locals_genexpr __pyx_string_tab[80]
-#define __pyx_n_u_i __pyx_string_tab[81]
-#define __pyx_n_u_inject_2 __pyx_string_tab[82]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[83]
-#define __pyx_n_u_once __pyx_string_tab[84]
-#define __pyx_n_u_rate_2 __pyx_string_tab[85]
-#define __pyx_n_u_a __pyx_string_tab[86]
-#define __pyx_n_u_arrival_2 __pyx_string_tab[87]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[88]
-#define __pyx_n_u_at __pyx_string_tab[89]
-#define __pyx_n_u_bool __pyx_string_tab[90]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[91]
-#define __pyx_n_u_close __pyx_string_tab[92]
-#define __pyx_n_u_compile_payload __pyx_string_tab[93]
-#define __pyx_n_u_count __pyx_string_tab[94]
-#define __pyx_n_u_ctx __pyx_string_tab[95]
-#define __pyx_n_u_dedup_id __pyx_string_tab[96]
-#define __pyx_n_u_dropped __pyx_string_tab[97]
-#define __pyx_n_u_emit __pyx_string_tab[98]
-#define __pyx_n_u_env __pyx_string_tab[99]
-#define __pyx_n_u_error __pyx_string_tab[100]
-#define __pyx_n_u_every __pyx_string_tab[101]
-#define __pyx_n_u_evtool_core_events __pyx_string_tab[102]
-#define __pyx_n_u_evtool_core_message __pyx_string_tab[103]
-#define __pyx_n_u_evtool_scenario __pyx_string_tab[104]
-#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[105]
-#define __pyx_n_u_evtool_sim_context __pyx_string_tab[106]
-#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[107]
-#define __pyx_n_u_evtool_sim_producer __pyx_string_tab[108]
-#define __pyx_n_u_evtool_sim_sampling __pyx_string_tab[109]
-#define __pyx_n_u_exc __pyx_string_tab[110]
-#define __pyx_n_u_expovariate __pyx_string_tab[111]
-#define __pyx_n_u_first __pyx_string_tab[112]
-#define __pyx_n_u_fixed __pyx_string_tab[113]
-#define __pyx_n_u_for __pyx_string_tab[114]
-#define __pyx_n_u_gap_2 __pyx_string_tab[115]
-#define __pyx_n_u_genexpr __pyx_string_tab[116]
-#define __pyx_n_u_get __pyx_string_tab[117]
-#define __pyx_n_u_global __pyx_string_tab[118]
-#define __pyx_n_u_headers __pyx_string_tab[119]
-#define __pyx_n_u_heappush __pyx_string_tab[120]
-#define __pyx_n_u_heapq __pyx_string_tab[121]
-#define __pyx_n_u_i_2 __pyx_string_tab[122]
-#define __pyx_n_u_id __pyx_string_tab[123]
-#define __pyx_n_u_inj __pyx_string_tab[124]
-#define __pyx_n_u_inject __pyx_string_tab[125]
-#define __pyx_n_u_instance __pyx_string_tab[126]
-#define __pyx_n_u_int __pyx_string_tab[127]
-#define __pyx_n_u_isinf __pyx_string_tab[128]
-#define __pyx_n_u_items __pyx_string_tab[129]
-#define __pyx_n_u_kernel __pyx_string_tab[130]
-#define __pyx_n_u_key_2 __pyx_string_tab[131]
-#define __pyx_n_u_load_end __pyx_string_tab[132]
-#define __pyx_n_u_m __pyx_string_tab[133]
-#define __pyx_n_u_math __pyx_string_tab[134]
-#define __pyx_n_u_message __pyx_string_tab[135]
-#define __pyx_n_u_message_id __pyx_string_tab[136]
-#define __pyx_n_u_mid __pyx_string_tab[137]
-#define __pyx_n_u_models __pyx_string_tab[138]
-#define __pyx_n_u_msg __pyx_string_tab[139]
-#define __pyx_n_u_msg_id __pyx_string_tab[140]
-#define __pyx_n_u_n __pyx_string_tab[141]
-#define __pyx_n_u_name __pyx_string_tab[142]
-#define __pyx_n_u_next __pyx_string_tab[143]
-#define __pyx_n_u_none __pyx_string_tab[144]
-#define __pyx_n_u_now __pyx_string_tab[145]
-#define __pyx_n_u_params __pyx_string_tab[146]
-#define __pyx_n_u_payload_2 __pyx_string_tab[147]
-#define __pyx_n_u_per_key __pyx_string_tab[148]
-#define __pyx_n_u_pick __pyx_string_tab[149]
-#define __pyx_n_u_poisson __pyx_string_tab[150]
-#define __pyx_n_u_pop __pyx_string_tab[151]
-#define __pyx_n_u_process __pyx_string_tab[152]
-#define __pyx_n_u_producer_2 __pyx_string_tab[153]
-#define __pyx_n_u_producer_dedup_id __pyx_string_tab[154]
-#define __pyx_n_u_profile __pyx_string_tab[155]
-#define __pyx_n_u_publish __pyx_string_tab[156]
-#define __pyx_n_u_publish_one __pyx_string_tab[157]
-#define __pyx_n_u_rate __pyx_string_tab[158]
-#define __pyx_n_u_reason __pyx_string_tab[159]
-#define __pyx_n_u_repeat __pyx_string_tab[160]
-#define __pyx_n_u_return __pyx_string_tab[161]
-#define __pyx_n_u_routing __pyx_string_tab[162]
-#define __pyx_n_u_routing_key __pyx_string_tab[163]
-#define __pyx_n_u_self __pyx_string_tab[164]
-#define __pyx_n_u_send __pyx_string_tab[165]
-#define __pyx_n_u_seq __pyx_string_tab[166]
-#define __pyx_n_u_seq_by_key __pyx_string_tab[167]
-#define __pyx_n_u_sequence __pyx_string_tab[168]
-#define __pyx_n_u_setdefault __pyx_string_tab[169]
-#define __pyx_n_u_shape __pyx_string_tab[170]
-#define __pyx_n_u_size __pyx_string_tab[171]
-#define __pyx_n_u_spec __pyx_string_tab[172]
-#define __pyx_n_u_stages __pyx_string_tab[173]
-#define __pyx_n_u_start __pyx_string_tab[174]
-#define __pyx_n_u_state __pyx_string_tab[175]
-#define __pyx_n_u_stop __pyx_string_tab[176]
-#define __pyx_n_u_stream __pyx_string_tab[177]
-#define __pyx_n_u_tag __pyx_string_tab[178]
-#define __pyx_n_u_template_error __pyx_string_tab[179]
-#define __pyx_n_u_throw __pyx_string_tab[180]
-#define __pyx_n_u_to __pyx_string_tab[181]
-#define __pyx_n_u_ttl __pyx_string_tab[182]
-#define __pyx_n_u_typing __pyx_string_tab[183]
-#define __pyx_n_u_update __pyx_string_tab[184]
-#define __pyx_n_u_use_setstate __pyx_string_tab[185]
-#define __pyx_n_u_v __pyx_string_tab[186]
-#define __pyx_n_u_value __pyx_string_tab[187]
-#define __pyx_n_u_values __pyx_string_tab[188]
-#define __pyx_n_u_version __pyx_string_tab[189]
-#define __pyx_kp_b_iso88591_1F __pyx_string_tab[190]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[191]
-#define __pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e __pyx_string_tab[192]
-#define __pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[193]
-#define __pyx_kp_b_iso88591__7 __pyx_string_tab[194]
-#define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[195]
-#define __pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd __pyx_string_tab[196]
-#define __pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1 __pyx_string_tab[197]
-#define __pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A __pyx_string_tab[198]
-#define __pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a __pyx_string_tab[199]
-#define __pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq __pyx_string_tab[200]
-#define __pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q __pyx_string_tab[201]
-#define __pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv __pyx_string_tab[202]
-#define __pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA __pyx_string_tab[203]
+#define __pyx_n_u_heap __pyx_string_tab[81]
+#define __pyx_n_u_i __pyx_string_tab[82]
+#define __pyx_n_u_inject_2 __pyx_string_tab[83]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[84]
+#define __pyx_n_u_once __pyx_string_tab[85]
+#define __pyx_n_u_rate_2 __pyx_string_tab[86]
+#define __pyx_n_u_seq __pyx_string_tab[87]
+#define __pyx_n_u_a __pyx_string_tab[88]
+#define __pyx_n_u_arrival_2 __pyx_string_tab[89]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[90]
+#define __pyx_n_u_at __pyx_string_tab[91]
+#define __pyx_n_u_bool __pyx_string_tab[92]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[93]
+#define __pyx_n_u_close __pyx_string_tab[94]
+#define __pyx_n_u_compile_payload __pyx_string_tab[95]
+#define __pyx_n_u_count __pyx_string_tab[96]
+#define __pyx_n_u_ctx __pyx_string_tab[97]
+#define __pyx_n_u_dedup_id __pyx_string_tab[98]
+#define __pyx_n_u_dropped __pyx_string_tab[99]
+#define __pyx_n_u_emit __pyx_string_tab[100]
+#define __pyx_n_u_env __pyx_string_tab[101]
+#define __pyx_n_u_error __pyx_string_tab[102]
+#define __pyx_n_u_every __pyx_string_tab[103]
+#define __pyx_n_u_evtool_core_events __pyx_string_tab[104]
+#define __pyx_n_u_evtool_core_message __pyx_string_tab[105]
+#define __pyx_n_u_evtool_scenario __pyx_string_tab[106]
+#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[107]
+#define __pyx_n_u_evtool_sim_context __pyx_string_tab[108]
+#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[109]
+#define __pyx_n_u_evtool_sim_producer __pyx_string_tab[110]
+#define __pyx_n_u_evtool_sim_sampling __pyx_string_tab[111]
+#define __pyx_n_u_exc __pyx_string_tab[112]
+#define __pyx_n_u_expovariate __pyx_string_tab[113]
+#define __pyx_n_u_first __pyx_string_tab[114]
+#define __pyx_n_u_fixed __pyx_string_tab[115]
+#define __pyx_n_u_for __pyx_string_tab[116]
+#define __pyx_n_u_gap_2 __pyx_string_tab[117]
+#define __pyx_n_u_genexpr __pyx_string_tab[118]
+#define __pyx_n_u_get __pyx_string_tab[119]
+#define __pyx_n_u_global __pyx_string_tab[120]
+#define __pyx_n_u_headers __pyx_string_tab[121]
+#define __pyx_n_u_heappush __pyx_string_tab[122]
+#define __pyx_n_u_heapq __pyx_string_tab[123]
+#define __pyx_n_u_i_2 __pyx_string_tab[124]
+#define __pyx_n_u_id __pyx_string_tab[125]
+#define __pyx_n_u_inj __pyx_string_tab[126]
+#define __pyx_n_u_inject __pyx_string_tab[127]
+#define __pyx_n_u_instance __pyx_string_tab[128]
+#define __pyx_n_u_int __pyx_string_tab[129]
+#define __pyx_n_u_isinf __pyx_string_tab[130]
+#define __pyx_n_u_items __pyx_string_tab[131]
+#define __pyx_n_u_kernel __pyx_string_tab[132]
+#define __pyx_n_u_key_2 __pyx_string_tab[133]
+#define __pyx_n_u_load_end __pyx_string_tab[134]
+#define __pyx_n_u_m __pyx_string_tab[135]
+#define __pyx_n_u_math __pyx_string_tab[136]
+#define __pyx_n_u_message __pyx_string_tab[137]
+#define __pyx_n_u_message_id __pyx_string_tab[138]
+#define __pyx_n_u_mid __pyx_string_tab[139]
+#define __pyx_n_u_models __pyx_string_tab[140]
+#define __pyx_n_u_msg __pyx_string_tab[141]
+#define __pyx_n_u_msg_id __pyx_string_tab[142]
+#define __pyx_n_u_n __pyx_string_tab[143]
+#define __pyx_n_u_name __pyx_string_tab[144]
+#define __pyx_n_u_next __pyx_string_tab[145]
+#define __pyx_n_u_none __pyx_string_tab[146]
+#define __pyx_n_u_now __pyx_string_tab[147]
+#define __pyx_n_u_params __pyx_string_tab[148]
+#define __pyx_n_u_payload_2 __pyx_string_tab[149]
+#define __pyx_n_u_per_key __pyx_string_tab[150]
+#define __pyx_n_u_pick __pyx_string_tab[151]
+#define __pyx_n_u_poisson __pyx_string_tab[152]
+#define __pyx_n_u_pop __pyx_string_tab[153]
+#define __pyx_n_u_process __pyx_string_tab[154]
+#define __pyx_n_u_producer_2 __pyx_string_tab[155]
+#define __pyx_n_u_producer_dedup_id __pyx_string_tab[156]
+#define __pyx_n_u_profile __pyx_string_tab[157]
+#define __pyx_n_u_publish __pyx_string_tab[158]
+#define __pyx_n_u_publish_one __pyx_string_tab[159]
+#define __pyx_n_u_rate __pyx_string_tab[160]
+#define __pyx_n_u_reason __pyx_string_tab[161]
+#define __pyx_n_u_repeat __pyx_string_tab[162]
+#define __pyx_n_u_return __pyx_string_tab[163]
+#define __pyx_n_u_routing __pyx_string_tab[164]
+#define __pyx_n_u_routing_key __pyx_string_tab[165]
+#define __pyx_n_u_self __pyx_string_tab[166]
+#define __pyx_n_u_send __pyx_string_tab[167]
+#define __pyx_n_u_seq_2 __pyx_string_tab[168]
+#define __pyx_n_u_seq_by_key __pyx_string_tab[169]
+#define __pyx_n_u_sequence __pyx_string_tab[170]
+#define __pyx_n_u_setdefault __pyx_string_tab[171]
+#define __pyx_n_u_shape __pyx_string_tab[172]
+#define __pyx_n_u_size __pyx_string_tab[173]
+#define __pyx_n_u_spec __pyx_string_tab[174]
+#define __pyx_n_u_stages __pyx_string_tab[175]
+#define __pyx_n_u_start __pyx_string_tab[176]
+#define __pyx_n_u_state __pyx_string_tab[177]
+#define __pyx_n_u_stop __pyx_string_tab[178]
+#define __pyx_n_u_stream __pyx_string_tab[179]
+#define __pyx_n_u_tag __pyx_string_tab[180]
+#define __pyx_n_u_template_error __pyx_string_tab[181]
+#define __pyx_n_u_throw __pyx_string_tab[182]
+#define __pyx_n_u_to __pyx_string_tab[183]
+#define __pyx_n_u_ttl __pyx_string_tab[184]
+#define __pyx_n_u_typing __pyx_string_tab[185]
+#define __pyx_n_u_update __pyx_string_tab[186]
+#define __pyx_n_u_use_setstate __pyx_string_tab[187]
+#define __pyx_n_u_v __pyx_string_tab[188]
+#define __pyx_n_u_value __pyx_string_tab[189]
+#define __pyx_n_u_values __pyx_string_tab[190]
+#define __pyx_n_u_version __pyx_string_tab[191]
+#define __pyx_kp_b_iso88591_1F __pyx_string_tab[192]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[193]
+#define __pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e __pyx_string_tab[194]
+#define __pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[195]
+#define __pyx_kp_b_iso88591__7 __pyx_string_tab[196]
+#define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[197]
+#define __pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd __pyx_string_tab[198]
+#define __pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1 __pyx_string_tab[199]
+#define __pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A __pyx_string_tab[200]
+#define __pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a __pyx_string_tab[201]
+#define __pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq __pyx_string_tab[202]
+#define __pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q __pyx_string_tab[203]
+#define __pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv __pyx_string_tab[204]
+#define __pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA __pyx_string_tab[205]
 #define __pyx_float_0_0 __pyx_number_tab[0]
 #define __pyx_int_0 __pyx_number_tab[1]
 #define __pyx_int_neg_1 __pyx_number_tab[2]
@@ -3749,7 +3764,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<3; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<15; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<204; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<206; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<6; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3791,7 +3806,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<3; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<15; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<204; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<206; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<6; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -6819,7 +6834,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
  *             self.stopped = True
  *         return self.stopped             # <<<<<<<<<<<<<<
  * 
- *     @cython.locals(ctx=ActorContext, kernel=Kernel)
+ *     @cython.locals(ctx=ActorContext)
 */
   {
     PyObject *__pyx_temp;
@@ -6855,7 +6870,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
 /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     @cython.locals(ctx=ActorContext, kernel=Kernel)             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
@@ -6946,7 +6961,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
-  struct __pyx_obj_6evtool_3sim_6kernel_Kernel *__pyx_v_kernel = 0;
+  PyObject *__pyx_v_kernel = NULL;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_count = NULL;
   PyObject *__pyx_v_n = NULL;
@@ -6968,13 +6983,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   PyObject *__pyx_t_11 = NULL;
   size_t __pyx_t_12;
   PyObject *__pyx_t_13 = NULL;
+  PyObject *__pyx_t_14 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_arrive", 0);
 
   /* "evtool/sim/producer.py":149
- *     @cython.locals(ctx=ActorContext, kernel=Kernel)
+ *     @cython.locals(ctx=ActorContext)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
@@ -7002,7 +7018,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     goto __pyx_L0;
 
     /* "evtool/sim/producer.py":149
- *     @cython.locals(ctx=ActorContext, kernel=Kernel)
+ *     @cython.locals(ctx=ActorContext)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
@@ -7019,8 +7035,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
   __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 151, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (!(likely(((__pyx_t_2) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_2, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_6kernel_Kernel))))) __PYX_ERR(0, 151, __pyx_L1_error)
-  __pyx_v_kernel = ((struct __pyx_obj_6evtool_3sim_6kernel_Kernel *)__pyx_t_2);
+  __pyx_v_kernel = __pyx_t_2;
   __pyx_t_2 = 0;
 
   /* "evtool/sim/producer.py":152
@@ -7030,8 +7045,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
 */
-  __pyx_t_2 = __pyx_v_kernel->now;
-  __Pyx_INCREF(__pyx_t_2);
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 152, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_now = __pyx_t_2;
   __pyx_t_2 = 0;
 
@@ -7500,7 +7515,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
  *             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
 */
-  __pyx_t_3 = (((PyObject *)Py_TYPE(((PyObject *)__pyx_v_kernel))) == ((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_6kernel_Kernel));
+  __pyx_t_3 = (((PyObject *)Py_TYPE(__pyx_v_kernel)) == ((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_6kernel_Kernel));
   if (__pyx_t_3) {
 
 
@@ -7511,10 +7526,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
  *             kernel._seq = seq  # noqa: SLF001
  *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
 */
-    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_kernel->_seq, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 181, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 181, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_v_seq = __pyx_t_8;
-    __pyx_t_8 = 0;
+    __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_t_8, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 181, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __pyx_v_seq = __pyx_t_2;
+    __pyx_t_2 = 0;
 
     /* "evtool/sim/producer.py":182
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
@@ -7523,10 +7541,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
  *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
  *         else:
 */
-    __Pyx_INCREF(__pyx_v_seq);
-    __Pyx_GIVEREF(__pyx_v_seq);
-    __Pyx_GOTREF(__pyx_v_kernel->_seq);
-    __Pyx_DECREF_SET(__pyx_v_kernel->_seq, __pyx_v_seq);
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 182, __pyx_L1_error)
 
     /* "evtool/sim/producer.py":183
  *             seq = kernel._seq + 1  # noqa: SLF001
@@ -7535,54 +7550,57 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_2 = NULL;
+    __pyx_t_8 = NULL;
     __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_13 = PyTuple_New(5); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
-    __Pyx_GIVEREF(__pyx_t_9);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    __pyx_t_14 = PyTuple_New(5); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_14);
     __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_4) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_10);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_t_10) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_seq);
     __Pyx_GIVEREF(__pyx_v_seq);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_t_10) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_13);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_t_13) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, Py_None) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
-    __pyx_t_9 = 0;
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 4, Py_None) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
     __pyx_t_4 = 0;
     __pyx_t_10 = 0;
+    __pyx_t_13 = 0;
     __pyx_t_12 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_11))) {
-      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_11);
-      assert(__pyx_t_2);
+      __pyx_t_8 = PyMethod_GET_SELF(__pyx_t_11);
+      assert(__pyx_t_8);
       PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_11);
-      __Pyx_INCREF(__pyx_t_2);
+      __Pyx_INCREF(__pyx_t_8);
       __Pyx_INCREF(__pyx__function);
       __Pyx_DECREF_SET(__pyx_t_11, __pyx__function);
       __pyx_t_12 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_kernel->_heap, __pyx_t_13};
-      __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+      PyObject *__pyx_callargs[3] = {__pyx_t_8, __pyx_t_9, __pyx_t_14};
+      __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 183, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_8);
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 183, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     /* "evtool/sim/producer.py":178
  *                 self.stopped = True
@@ -7602,33 +7620,33 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
  *     def _burst(self, _: Any) -> None:
 */
   /*else*/ {
-    __pyx_t_11 = ((PyObject *)__pyx_v_kernel);
+    __pyx_t_11 = __pyx_v_kernel;
     __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_13 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_10);
+    __pyx_t_14 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_14);
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 185, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_13, __pyx_t_2, Py_None, __pyx_t_10};
-      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_12, (5-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_14, __pyx_t_9, Py_None, __pyx_t_8};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_12, (5-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 185, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_8);
+      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 185, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   }
   __pyx_L15:;
 
   /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     @cython.locals(ctx=ActorContext, kernel=Kernel)             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
@@ -7644,10 +7662,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_XDECREF(__pyx_t_11);
   __Pyx_XDECREF(__pyx_t_13);
+  __Pyx_XDECREF(__pyx_t_14);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._arrive", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF((PyObject *)__pyx_v_kernel);
+  __Pyx_XDECREF(__pyx_v_kernel);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_count);
   __Pyx_XDECREF(__pyx_v_n);
@@ -9197,7 +9216,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
     if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
     if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
     if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
@@ -9477,7 +9496,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 242, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
         if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
         if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
         if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
         if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
@@ -9573,7 +9592,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __pyx_t_10 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 246, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_10);
         if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
         if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
         if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
         if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
@@ -19721,7 +19740,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     @cython.locals(ctx=ActorContext, kernel=Kernel)             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
@@ -20071,38 +20090,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{7},{1},{15},{1},{1},{8},{4},{8},{1},{179},{8},{21},{7},{6},{22},{2},{10},{9},{8},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{31},{33},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{20},{10},{1},{20},{12},{17},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{28},{12},{10},{17},{13},{12},{12},{19},{8},{7},{6},{5},{5},{4},{13},{30},{2},{7},{13},{5},{5},{1},{7},{18},{2},{4},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{6},{3},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{6},{6},{7},{11},{4},{4},{3},{10},{8},{10},{5},{4},{4},{6},{5},{5},{4},{6},{3},{14},{5},{2},{3},{6},{6},{12},{1},{5},{6},{7}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{7},{1},{15},{1},{1},{8},{4},{8},{1},{179},{8},{21},{7},{6},{22},{2},{10},{9},{8},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{31},{33},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{20},{10},{1},{20},{12},{17},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{28},{12},{10},{17},{13},{12},{12},{19},{8},{7},{6},{5},{5},{4},{13},{30},{5},{2},{7},{13},{5},{5},{4},{1},{7},{18},{2},{4},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{6},{3},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{6},{6},{7},{11},{4},{4},{3},{10},{8},{10},{5},{4},{4},{6},{5},{5},{4},{6},{3},{14},{5},{2},{3},{6},{6},{12},{1},{5},{6},{7}};
     const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{56},{1604},{376},{2},{64},{116},{80},{153},{281},{40},{106},{122},{751}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3267 bytes) */
-static const char cstring[] = "x\332\255\227K[\333V\032\307\203\357\200\r\241\220\244\235N\247&\201\220N:dhHh;\323i\010\327\204\020l\356\267 d\371\330\026\330\222\255#\003\006\022\262d\251\245\226Zj\251\245\227^z\251\245\227\371\010\375\010\363\376e;\001\372\314n\362\020\377\254\367\334\336\373\221oe\363jJ\314?x\244k\214\3053\232\230-0E\377\341\037\243ODM\223\217\304\374\223CVyR\024+yUL\377\376V\325Y\\\317\211z|\252\242\347T%.\363x\232\345\345\024\323D\235\345+q\256k\262\2443\r\223\224xb&\361\217\361\237\307\343\242\222\216k\354\200I:\217\363rJ\312\213\2343\036W3\361TY\316\353\262\022\327+E\306G\343\2572\361\212Z\216+\214\245\343\272\032/\322\274\253\013\364\034S\342\234\351\370\022\037\021\025E\325E]V\025\201\226\313Jv$\236\2265:D>bX=+\3469\033\025\323i\201\346\2614\351\265C\352\375\030\237T*\357\342\347\361\267\252BB.\246\362\214)\336\347\221\256\252\371\047\\.<)jj\272,1m\264X\311J\262\242\267\246\313\27493]\030}\245\300\234\366\274_i\343\326\034\275\\\314\263\235\014\271K\377\021\356xwv6)\351\2526\245*:;\321\351\360\227e\215\353\223M\357\222\224\353\242\322~\\`\232\302\350\263\222\220\245C\246-2\316\305,{\273\202\215\227\024\211\265\246%\226_-\t\223S\253K\313\tU\346\\U\332\362\226:\336\201\327\036F\005Acx\024$/p\202ps\230\334J\232\350\377s\202\227\016\354\2060\005Sn\310\322\244\353\rQV,\336\220\310\236\373n\010U\262\360\206\010iu]T,\247\3622\317\t\177:\205\264\327\364\025\235\374\305[\356Xe\205b\2366X.+\272\\`3\232\246j\253\232(\261\231#\312q\201L\254\234\320\377i\312\014\341-\305f\231e\004\241\225U\214\206\005/\357\204,\323e\235\025 @\022\201\231\262\"\201\331\266\323\350_A\224\025\217\244T\336\223(b\241Iv\014\024\3514)\307\244C^.4\2374\306\313y\275\371\275\265\017\276\242\030\232\337\312J\221\022\201v\273f\252 \224\312b\276\275{+\256\302\237\"\374Y\300N\360@\001\376\254\021\277\242\367\237\002/\010:\3430\263\031\362f\220\233\246#\266\210\246\220\0239\315j\272\367\332\303\350\277\363\252D\205\367\237\321,S\330IQ\023\344V\260\005\231\013\222\252\251e\252w\346\305\332\213\256\330\3523\"\257(""\222\254\216~\236\302E=E\365(\3451\235\\\253#r)Q:\224\362*g\222Z(\312\344\230Vg\222T\212\261\244\237\244\311\342\242 \247\323\232Z,\2624+P\344\224#\206\3103B\245Y\3438\204\2152d\001\277*)4\353\255%\342\022U\273&\2537\036G\333\246\266\227R\303\240\345^u_\221\034z\245|E\320\356\025WD\\\244\235\250q\261\023\211\\\245\036\321\366\264oF&\177g\344\023\226\316P\254\311\333-OR\2625\233u\216\211i\246qB\261X\3469\260$\313irs\323\323\262\327S$F\215K\346\262\222A\366\362\246>\324\314\341.\201)\351BA\324s-\213[ \307\025\350O\245\226\316\013<K\177$Q\2204\244\200\256P\360\025\365\270(jb\201\267\374^d\232@{\"K\213\315VT$\307k\252D\033\266\rnSh\007\207\004\031\212]\253\222\257\0244\362Ac\"\355\242\261\"\023\351J\322\313\232\322\314\207l\0138\216\263|\206Zq\232\263\022\375\t\251JSX*3\262\232\3629\3152\"\025\026\317\211t\253\310\247\214\027\231\304\275\316\3405\t/\335\271\256\026\251=3\261@\003\237S\331\313\024=\247\251\307\272\252\353\371\346\275R.\246i\254\314\331\347Z9\242\204-3\357\203SZq\272\203>v4\002\217\3551{\326\031\374\330\361)\360\275Yr\343\377t\272\253\377\252\035\272\311\345F\240\337\370\315\212\330\035v_#\020\376xnL\230\203\215\310\023\273\344\376\363E\255\247.6\002\335\227c\037;\376\210\334\352\372\026#}\306\200{g\330Z\265\277q\206\034\271\252\327~\251O\273\211w\356;\321\025\363n\276\350\026\317\334\263\213?n\335z\341{\343#\274\361%\200\204o\033\330\366\355\001{>\0060\237\014\310>\025P}\034\340\276S\340\324\367\001\370\340\233\365\023f\375\257\201\327\3765`\315\277\005l\371\263@\326\177\010\034\372O\200\023\3779p\356\177\031 \274\014\314\002\263\201$\220\014\254\001k\001\001\020\002\022 \005\016\200\203\200\002(\2012P\016T\200J`.H\230\013.\000\013\301u`=\270\rl\007%@\nf\201l\360\0048\t\236\003\347\301\305\020a1\224\004\222\241M`3\264\013\354\206d@\016\025\200BH\007\364\320\tp\022\232\016\023\246\303\363\300|x\035X\017o\003\333\341C\3400\254\002j\270\002T\302\357\201\367\341\017\341F\344\266\0216Jf\310\314\333\203\010\345\321\345\2061c\016\230\311F\344+\203\"w\317(}\242""\017\335\374\335\036q\3568Ru\240\272Y\333\250\317\270\311Uwu\323\335\334w\367\263n\226b\250\272*w\371\031\354\350\230B\020\246|\363\300\274o\001X\360-\001K\276\035`\307\227\002R\276,\220\365\035\000\007>\005P|\047\300\211\357\002\270\360M#2\323\3769`\316\277\000,\264#\272\013\354\372E@\364\247\201\264?\007\344\374\034\340\376S\340\324\177\001\\\334\210\357\022\260\024X\007\326\003;\300N`\017\330\013\244\200T \007\344\002*\240\006t@\017\034\003\307\2013\340,\360\002\301{\021l\005\375\r\360&\270\004,\005W\200\225\340\026\260\025\334\007\366\203\014`\301\034\220\013\346\201|\220\003<x\n\234\006/\200\213\340K\304\367eh\026\230\r%\200Dh\003\330h\347\205\000\010!\t\220BE\240\030:\006\216C\347\300y\350\002\270\010M!\350S\341%`\251\235%;\300Nx\017\330\013\247\200T8\013d\303\n\240\2049\300\303G\300Q\370\0248\rOG\020\225\310\002\260\020I\000\211\310\n\260\022\331\0006\"\373\300~$\013d#y \037Q\0015\302\001\036\251\000\225\310\213Nx\260s\006\230\351\234\007\346;\337\000o:\227\201\345\316-`\253s\017\330\353\024\001\261\223\001\254S\003\264\316\nP\351\374\000|\350\234\354\"Lv\315\0003]K\300R\327:\260\336\265\003\354t\355\001{]) \325u\000\034t\225\200R\327\021p\324U\001*]\357\201\367]\213\335\250\317\356U`\265{\013\330\352\336\005v\273\367\201\375\356\"P\354>\006\216\273\317\201\363\356\013\340\242{*\212\000D_\001\257\242\t \021]\003\326\242\233\300ft\027\330\215\346\200\\T\005\324\250\016\350\321c\3408z\006\234E\047c\260/6\017\314\307\026\201\305X\002H\304V\201\325\230\000\010\261\014\220\211\035\002\2071\005Pb\032\240\305.\200\213\330l\017\022\254g\001X\350y\013\274\355Y\006\226{R@\252G\006\344\036\005PzJ@\251\247\014\224{>\000\037zfz\341\353\336\327\300\353\336E`\2617\t${\267\201\355^\021\020{S\275\3505\245F\244\327\355\035\265\323\316\2403Q}Lme\362\323uI\362\343d\343\233A\253\257\021\351\276\034\277,5\2421\357.1VM\022\365\\f\214I4\260\000\200\t\334\0302dS\267\236\333\367\234\240\263J\275j\275\366\264&6\242\267\215ns\314[\355\355\363G\350V\254\217\226\315\233\323V\310J\331\035""\215\350W\306}c\222\366\375\316\022-:\247\367R7\306\215\212\325a\rX\353\366\004\251\363\254\032\250\316\326\036\326C\365\264\273\334\274\271R\215\247\023\316Ym\270\306\353\017\335\304\232\273\266\345nQ?L\273\351C\3670\217\301\343j\2726R\037\250\277s\267w\032\203\177\267\207l\261q{\300X\264\372>\221NQ\323\323\373\271q\317\014\232\253\336IO\355k\332\366\\\246\321\204\233\266\rB\313!\203a\014\372\375d$\261\331\202Yj\334n{\310\210\230~s\014\366\365\033\017\251\253\247,\317\266Gt\tG\007\310\300u\363\027k\332\366\331\303\366y\365Y-P{]\027?\321\370\003#i\244\315\373\346\014)\261m\0379I\253\303\275\365\215\371\265\345]\357\247F\2371\002\217\367^\226\215)\243tM\026\247\023\376\364L\267\277\033\270k\210W\242\003+\333\272|\3620df,o\350\231\3417\306<\375\232V\034\2216\344\206~\022z\013\373i z\317\340\346\0033i\246\255\037\355|u\260\372\274\366U\215\306\373\215\247\206d\366\321\3202\275\242\004\350\272\372\234+\255\365\343\244\364\2349a\r[\272=N\266\255P gj}m7\307\220O\033dy?9\246\243-\215\300\301c\255\375\242\227\323F\220\234M\233\375J\252\341\270V,\322\346\010\271(z\247\2510$\222ww\336\036p\007\206\310\270\333\375\224E\357\255)\213\333\203\366Xc\000\027\351\030E\375\353\357\315\2625i%\033\003_\233\275\224o\024\306\267\326Cz\235\032\260\337U\007\241\372s:d\310,x\251\347\251sl\210\344\201G\336\254>O\261O\355\364\360t\205\232st\332\2315d\0358~*\237A\244\t\367t\3527_\321a\244\315\204\347C\311\272c\245\355\277;3\325>\\\363C\327\002\005\023e\263\204\304\301\251\222y\307\314Z\033\364\"8\344\344\252\231\332d#Fg\233\235V\2375\010o\305\314u\353\047\032\237s\306\234\227\216\330^\324g>\264|\244\n#\237\353\316\257T\210c\327\026\266g\215P\306m\331\031\347\313\266\356\375qg\332+\266\301\332D\375\306T/9?\375\3573\340\230\023\323\213\331\2541L\033\006(\262\367l?9\277]p\321\313\005\2032\345k3B&~\211m\357\345\251\227FIS\374\262\272\2032\332\2535\n\007\212\354K\321\216\267\204Q\370m\316|j\212\324w\306\255c\2339?9I\362T\272\366C\3759\275*\273\201o\315\337l\357\244\031\343\216\027D/y\036P\322Myk8""\275Y\365;\363\325\227U\261\312\251\233\224\352\276\372\375\372\234\273\262\356\256\013\256\260\337:\325\334\244\367\347>\373\201\275C\316\231\252\036\325V\353\375\365Yw\231\232\316v\343\273\341\326\340\266\303\253\017\251\260\247jd\343C+c/8\357k\013\365\367\356\356\273\306_\177\260\277w\177N\270\211d\343\233\207\226l\177\311\240\236K\311+O\317\035\021r\332\254u\337\372\334T\207)k\307\315#\n\362d\273\005=\363:c\022+E\024\341x\263\356~\361\332\2037\347\020\343\024\232\247v\312i\227\2259gQ\026\334E\350\256N\312;\017\234e\247\324\236\364\326\3664\312\032+\246\317\034\244\223\337\333\223v\262\331\014\037\264[\277\210\343~\246\342g4A\247m\243w\251\032\007\033\261;\264\254\003\0254a\016\233\307\244\3003\257\030\206\253\347\365\361z\251\321\377=\315\376\227}P\365W\177\251\315\325\237\271\211\rwc\023\315\366\366_\250\340\262\236\316\3436\332\207\333O?\200\032\267\277\245\2269e\225\020B\357\215\270\023\031qBa\034F\364\334\021ty\352\3528\036\353\327\274\367dV}Z\315\326\326\352?\272\353\333\350\375\177C\357?\254\376\205\256#\271~\354\256\357\270;)7%5\017U\355$\245\315\270\323\274w\334\376\007\326\004\271\340\377\263#=>\366R\343\007\347)\375\362\342TTc\336\265;b\225PGe\272\024\266\251\332\203\326\216we\336\245\037g\023\255\353\214^\357\267\032\203\217\335\307\277U\267jR\275\257\336*\370\244w7\305.W\215\276f\240\222^\024\316\354G\316\010)\364\254\336\351&I\307=wOh\334\305\371kt\337\0349k\024\004\335+\351\273\337\321uw\317\356\242\226\222\255\256\326\356\325\003\365Ed\261\027\322\211\246c\251\224\274frF\346\344,\311\276cg\235d;#\037yyQ\266^\331\253N_K\251\377\002\016V\016F";
-    PyObject *data = __Pyx_DecompressString(cstring, 3267, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3272 bytes) */
+static const char cstring[] = "x\332\255\227K[\333f\026\307\203\357\200\r\241\220\244\235N\247&\201\220N:dhHh;\323i\010\327\204\020l0w\202\220\245\327\266\300\226lI\006\033H\310\222\245\226Zj\251\245\226^z\351\245\226^\346#\364#\314\371\313v\002\364\231\335\344!\376Y\347\275\235\373+\337\312\346\2254\237\177\360HW\031\213gT>[`\262\376\303?\306\237\360\252*\035\363\371\047G\254\372\244\310W\363\n/\376\376V\321Y\\\317\361z|\246\252\347\0249.iq\221\345\2454Sy\235\345\253qMW%Ag*&\311\361\304\\\342\037\223?O\306yY\214\253\354\220\t\272\026\327\312i!\317k\032\323\342J&\236.Ky]\222\343z\265\310\264\361\370\253L\274\252\224\3432cb\\W\342E\232wu\201\236cr\\c:\276\304\307xYVt^\227\024\231\243\345\222\234\035\213\213\222J\207H\307\014\253\347\371\274\306\306yQ\344h\036\023I\257]R\357\307\370\264\\}\027?\217\277Ud\022j|:\317\230\354}\036\353\212\222\177\242I\205\047EU\021\313\002S\307\213\325\254 \311z{\272\244\265f\212\205\361W2\314\351\314\373\2256n\317\321\313\305<\333\315\220\273\364\037\341\216wgg\323\202\256\2503\212\254\263\212N\207\277,\253\232>\335\362.I5\235\227;\217KL\225\031}V\023\222p\304\324e\246i|\226\275]\303\306+\262\300\332\323\022\253\257V\270\351\231\324\312jB\2214M\221;\362\266:\336\201\327\036\3069Nex\344\004/p\034ws\230\334J\232\350\377s\202\227\016\354\2060\rSn\310D\322\365\206(\313\027oH$\317}7\204\nYxC\204\264\272.*\226\323yI\313q\177:\205\264W\3655\235\374\245\265\335\221b\205b\2366X-\313\272T`s\252\252\250)\225\027\330\3341\3458G&V+\364\177\2262\203{K\261Ye\031\216kg\025\243a\316\313;.\313tIg\005\010\220D`\246,\013`\266\3434\372W\340%\331#)\225\367$2_h\221\235\000E:M\3101\341H+\027ZO*\323\312y\275\365\275\275\017\276\242\030Z\337\312r\221\022\201v\273f*\307\225\312|\276\263{;\256\334\237\"\374Y\300*x\240\000\177\326H\273\242\367\237\002\317q:\323`f+\344\255 \267LGl\021M.\307k4\253\345\336k\017\343\377\316+\002\025\336\177\306\263Lf\225\242\312\345\030\315\227\332\021\347$\215\023\024U)S\3213/\340^\210I\211\022\337n8\274V\225\005I\031\377<M\343\3654\025\246\220\307\022\362\261\216""\020\246y\341H\310+\032\023\224BQ\"\017\265[\224\240P\260\005\275\"\222\351t\254(\252J\261\310DV\240\020\312\307\014)\300\010\325V\261\343\0206\316\220\016\332UI\241Uxm\221&P\331\253\222r\343q\274csg)u\016Z\356\225\371\025\311\221W\323W\004\235\246qE\244\361\264\023u0V\021\310g\3121mO\373f$r|F\25201CA\047\267\267]JY\327\352\332\344Z\221\251\032<\\,k9\260$I\"\271\272\345m\311k.\002\243\016&i\222\234A\032k-}\250\253\303]\034\223\305B\201\327sm\213\333 \307\025\350O\241\336\256\025\264,\375\221DF\366\220\002\272LY +\047E^\345\013Z\333\357E\246r\264\047\322\265\330\352IEr\274\252\010\264a\307\340\016\271NpH\220\241\330\265K\372Je#\047T\306\323.*+2\236\356&\275\254\312\255|\310\266\201\3434\226\317PO\026)}\350\217KW[\302R\231\221\325\224\330\"\313\360TaZ\216\247\353E:eZ\221\t\232\327\"\274n\341\345\275\246+E\352\323\214/\320\300\347\234\3662E\317\251\312\211\256\350z\276u\301\224\213\"\215\2255\366\271h\216)a\313\314\373\320(\2554\272\214>v5\003\217\355\t{\336\031\376\330\365)\360\275Yr\343\377tzk\377\252\037\271\311\325f`\320\370\315\212\330]\366@3\020\376xnL\231\303\315\310\023\273\344\376\363E\275\257\3017\003\275\227\023\037\273\376\210\334\352\371\026#\003\306\220{g\324J\331\3378#\216T\323\353\2774f\335\304;\367\035\357\362y7_t\213g\356\331\305\037\267n\275\360\275\361\021\336\370\022@\302\267\003\354\370\366\201}\037\003\230O\002$\237\002(>\r\320|\247\300\251\357\003\360\3017\357\047\314\373_\003\257\375\353\300\272\177\033\330\366g\201\254\377\0108\362W\200\212\377\0348\367\277\014\020^\006\346\201\371@\022H\006\326\201\365\000\007p\001\001\020\002\207\300a@\006\344@\031(\007\252@5\260\020$,\004\227\200\245\340\006\260\021\334\001v\202\002 \004\263@6X\001*\301s\340<\270\034\",\207\222@2\264\005l\205\366\200\275\220\004H\241\002P\010\351\200\036\252\000\225\320l\2300\033^\004\026\303\033\300Fx\007\330\t\037\001Ga\005P\302U\240\032~\017\274\017\177\0107#\267\215\260Q2Cf\336\036F(\217/7\2159s\310L6#_\031\024\271{F\351\023}\350\346\357\366\230s\307\021jC\265\255\372fc""\316M\246\334\324\226\273u\340\036d\335,\305Pq\025\315\325\316`G\327\014\2020\343[\004\026}K\300\222o\005X\361\355\002\273\2764\220\366e\201\254\357\0208\364\311\200\354\253\000\025\337\005p\341\233Edf\375\013\300\202\177\tX\352Dt\017\330\363\363\000\357\027\001\321\237\003r~\r\320\374\247\300\251\377\002\270\270\021\337\025`%\260\001l\004v\201\335\300>\260\037H\003\351@\016\310\005\024@\t\350\200\0368\001N\002g\300Y\340\005\202\367\"\330\016\372\033\340Mp\005X\t\256\001k\301m`;x\000\034\004\031\300\2029 \027\314\003\371\240\006h\301S\3404x\001\\\004_\"\276/C\363\300|(\001$B\233\300f\047/8\200\013\t\200\020*\002\305\320\tp\022:\007\316C\027\300Eh\006A\237\t\257\000+\235,\331\005v\303\373\300~8\r\244\303Y \033\226\0019\254\001Z\370\0308\016\237\002\247\341\331\010\242\022Y\002\226\"\t \021Y\003\326\"\233\300f\344\0008\210d\201l$\017\344#\n\240D4@\213T\201j\344E7<\330=\007\314u/\002\213\335o\2007\335\253\300j\3676\260\335\275\017\354w\363\000\337\315\000\326\255\002jw\025\250v\177\000>tO\367\020\246{\346\200\271\236\025`\245g\003\330\350\331\005v{\366\201\375\2364\220\3569\004\016{J@\251\347\0308\356\251\002\325\236\367\300\373\236\345^\324go\nH\365n\003\333\275{\300^\357\001p\320[\004\212\275\047\300I\3579p\336{\001\\\364\316D\021\200\350+\340U4\001$\242\353\300zt\013\330\212\356\001{\321\034\220\213*\200\022\325\001=z\002\234D\317\200\263\350t\014\366\305\026\201\305\3302\260\034K\000\211X\nH\3058\200\213e\200L\354\0108\212\311\200\034S\0015v\001\\\304\346\373\220`}K\300R\337[\340m\337*\260\332\227\006\322}\022 \365\311\200\334W\002J}e\240\334\367\001\370\3207\327\017_\367\277\006^\367/\003\313\375I \331\277\003\354\364\363\000\337\237\356G\257)5#\375n\377\270-:\303\316T\3551\265\225\351O\327%\311\217\323\315o\206\255\201f\244\367r\362\262\324\214\306\274\273\304H\231$\352\273\314\030\323h`\001\000\0234c\304\220L\335zn\337s\202N\212z\325F\375i\235oFo\033\275\346\204\267\332\333\347\217\320\255\330\000-[4g\255\220\225\266\273\232\321\257\214\373\3064\355\373\235\305[""tN\377\245nL\032U\253\313\032\2626\354)R\347Y-P\233\257?l\204\032\242\273\332\272\271\322\315\247S\316Y}\264\2565\036\272\211uw}\333\335\246~(\272\342\221{\224\307\340IM\254\2175\206\032\357\334\235\335\346\360\337\355\021\233o\336\0362\226\255\201O\244S\324\364\364~n\3343\203f\312;\351\251}M\333\276K\021M\270e\3330\264\0341\030\306\240\337OF\022\233-\231\245\346\355\216\207\214\210\3517\047`\337\240\361\220\272z\332\362l{D\227pt\210\014\3340\177\261fm\237=j\237\327\236\325\003\365\327\r\376\023\215?0\222\206h\3367\347H\211\035\373\330IZ]\356\255o\314\257-\357z?5\006\2141x\274\377\262l\314\030\245k\2628\235\360\247g\272\375\335\300]\203\277\022\035X\331\321\345\223\207\0213cyC\317\014\2771\341\351\327\262\342\230\264!7\014\222\320[8H\003\321{\206f>0\223\246h\375h\347k\303\265\347\365\257\3524>h<5\004s\200\206V\351\025%@\327\325\347\\i\257\237$\245\027\314)k\324\322\355I\262m\215\0029W\037\350\2709\206|\332$\313\007\3111]\035i\004\016\236h\357\027\275\2345\202\344l\332\354WR\r\307\265c!\232c\344\242\350\235\226\302\220\010\336\335y{\310\035\032!\343n\017R\026\275\267f,\315\036\266\047\232C\270H\047(\352_\177o\226\255i+\331\034\372\332\354\247|\2430\276\265\036\322\353\324\220\375\2566\014\325\237\323!#f\301K=O\235\023\203\047\017<\362f\rx\212}\352\244\207\247+\324\\\240\323\316\254\021\353\320\361S\371\014#M4O\247A\363\025\035F\332Ly>\024\254;\226h\377\335\231\253\r\340\232\037\271\026(\230(\231%$\016N\025\314;f\326\332\244\027\301\021\047W\313\324\247\2331:\333\354\266\006\254ax+fnX?\321\370\2023\341\274t\370\316\242\001\363\241\345#U\030\371\\w~\245B\234\270\266\2603k\2142n\333\3168_\266u\357O:\263^\261\r\327\247\0327\246z\311\371\351\177\237\001\307TL/f\363\306(m\030\240\310\336\263\375\344\374N\301E/\227\014\312\224\257\315\010\231\370%\266\375\227\247^\032%M\376\313\352.\312h\257\326(\034(\262/E;\331\026F\341\267\005\363\251\311S\337\231\264Nl\346\374\344$\311Sb\375\207\306szUv\003\337\232\277\331\336Is\306\035/\210^\362<\240\244\233\361\326h\364f5\350,\326^""\326\370\232F\335\244\324\3605\3567\026\334\265\rw\203s\271\203\366\251\346\026\275?\017\330\017\354]r\316L\355\270\236j\0146\346\335Uj:;\315\357F\333\203;\216V{H\205=S\047\033\037Z\031{\311y__j\274w\367\3365\377\372\203\375\275\373s\302M$\233\337<\264$\373K\006\365]\n^yz\356\210\220\323\346\255\373\326\347\246:JY;i\036S\220\247;-\350\231\327\031\223X\311\243\010\047[u\367\213\327\036\2749G\030\247\320<\265\323N\247\254\314\005\213\262\340.BwuR\336y\340\254:\245\316\244\267\266\247Q\326X3}\3460\235\374\336\236\266\223\255f\370\240\323\372y\034\3673\025?\243\t:m\033\275K\3258\334\214\335\241e]\250\240)s\324<!\005\236y\3050Z;oL6J\315\301\357i\366\277\354\303\232\277\366K}\241\361\314Ml\272\233[h\266\267\377B\005\227\365t\236\264\321>\334A\372\001\324\274\375-\265\314\031\253\204\020zo\304\335\310\210\n\205q\024\321s\307\320\345\251\253\343x\254_\367\336\223Y\355i-[_o\374\350n\354\240\367\377\r\275\377\250\366\027\272\216\244\306\211\273\261\353\356\246\335\264\320:T\261\223\2246\223N\353\336q\007\037XS\344\202\377\317\216\364\370\330K\215\037\234\247\364\313K\243\242\232\360\256\3351\253\204:*\323\245\260C\325\036\264v\275+\363.\3758\233j_g\364z\277\335\034~\354>\376\255\266]\027\032\003\215v\301\047\275\273)v\2312\006Z\201JzQ8\263\0379c\244\320\263F\267\233$\035\367\335}\256y\027\347\257\323}s\354\254S\020t\257\244\357~G\327\335=\273\207ZJ\266\226\252\337k\004\032\313\310b/\244S-\307R)y\315\344\214\314\311Y\202}\307\316:\311NF>\362\362\242l\275\262S\316@[\251\377\002\255M\021\353";
+    PyObject *data = __Pyx_DecompressString(cstring, 3272, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4364 bytes) */
-static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_i\375_\347C_is_co\177routine\274@\327ce_\261\207\001a\341\207\004as\277yncio.\032\006s\377atboolcl\364+\001\330 t\266Aback\377closecom\263pi\344 \223\210\004co\341@c\377txdedup_\377iddroppewdem\267@nve\366A\315e\004\000ye\337\206\002a\001e..\016\000nts\006\tm\352\205\003\036\004\377scenario\346\000\014.t\320d3\005sim\020\263\000\331\206\0022\005\017\000k\306\206\002\006\010\314\207\005\336\031\010samp\334\000ge\333xc\250 ovk\000at\377efirstfi?xedfor\352!\303$\367get\247\212\003head\367ers\004\000ppus\375h\004\001qiidin\355j\321\205\003in\320\207\001cei\177ntisinf\272\204\001\355s\212\003ke""\304\212\002_en?dmmath\353\004\362\004\376\266 midmode\237lsmsg\000\000\310 n\374\303\204\001\310@tnonen\377owparams\376\213\213\004per_key\352\242\204\001p\205\210\003p\366 roc\247ess\275\211\005\305\211\005_\225Ep\207rof\271@\303\206\004\306\206\010\301\213\001r\377easonrep\377eatretur\345n\255cg\000\004k\001sel\273fs\300\000seq\000\000_{by\017\003quenv\000\377etdefaul\377tshapesi\177zespecs\225\207\002\374\240\207\002\343\210\002stopst^k\000mtag\313E_\245b\377throwtot\373tl\322\213\003updat\337euse_\235\211\005vv\257alue\000\002s\333`s\377ion\200\001\330\004+\377\2501\250F\260!\200\001\377\340\004\037\230q\320 0\377\260\013\270;\300k\320Q\377R\330\004\023\220=\240\010\377\250\001\250\021\330\004\007\200\377|\2207\230!\330\010/\377\250q\3200@\300\016\310\377a\330\004\013\2101\200\001\337\360\010\000\n\033\026\001\021\220\377\024\320\025%\240T\250\031\377\260$\260i\270t\3009\377\310D\320P]\320]a\377\320al\320lp\320p\377{\320{\177\360\000\000@w\002L\002\004\000L\002P\003\001wP\002Z\n\001Z\002^\021\001w^\002e\030\001e\002i\037\001wi\002o&\001o\002s-\001ws\002z4\001z\002~;\001\357~\002F\003J\000F\003J\356\003\001J\003U\n\001U\003Y\356\021\001Y\003g\030\001g\003k\356\037\001k\003x&\001x\003|\336-\001|\003B\004\202\000B\004\335F\003\001F\004Q\n\001Q\004\335U\021\001U\004_\030\001_\004\335c\037\001c\004j&\001j\004\335n-\001n\004u4\001u\004\275y;\001y\004G\005\310\000G\273\005K\003\001K\005V\n\001V\273\005Z\021\001Z\005c\030\001c\273\005g\037\001g\005x&\001x{\005|-\001|\005M\006\200 wM\006Q\003\001Q\006X\n\001wX\006\\\021\001\\\006i\030\001wi\006m\037\001m\006t&\001\367t\006x-\001x\006D\007\356\270 D\007H\003\001H\007V\356\n\001V\007Z\021\001Z\007k\356\030\001k\007o\037\001o\007y\356&\001y\007}-\001}\007~\377\007\330\010\020\220\007\220q\277\230\006\230l\250!\307Av\377\210W\220E\230\024\230Q\357\330\010\022\220\321@\027\220q\377\340\010\027\220t\230?\250\377\047\260\025\260c\270\024\270\377X\300W\310E\320QT\377\320TX\320X`\320`\367g\320g\301@o\320osw\320s{\301@|\001C\300A""wC\002H\307AH\002K\316AwK\002O\325AO\002[\334Aw[\002b\343Ab\002g\352Awg\002j\361Aj\002n\370Awn\002x\377Ax\002\177\206aw\177\002D\307AD\003G\316AWG\003K\325AK\312E\\\343Aw\\\003a\352Aa\003d\361Awd\003h\370Ah\003s\377Aws\003z\206az\003\177\215au\177\321LO\352AO\004V\361AwV\004[\370A[\004^\377Aw^\004b\206ab\004h\215awh\004o\224ao\004t\233awt\004w\242aw\004{\251a\267{\004@\352A@\005\356DL\356\370AL\005O\377AO\005S\356\206aS\005Y\215aY\005`\356\224a`\005e\233ae\005h\356\242ah\005l\251al\005s\356\260as\005z\267az\005\177\356\276a\177\005B\215aB\006F\356\224aF\006P\233aP\006W\352\242aW\220e_\260a_\006c\356\267ac\006p\276ap\006w\356\305aw\006|\314a|\006\177\356\323a\177\006C\242aC\007O\352\251aO\236e[\267a[\007^\356\276a^\007b\305ab\007g\356\314ag\007n\323an\007s\356\332as\007v\341av\007z\336\350az\007D\010\357a\010K\356\003\001K\010P\n\001P\010S\356\021\001S\010W\030\001W\010`\356\037\001`\010g&\001g\010l\356-\001l\010o4\001o\010s\356;\001s\010yB\001y\010@\355\t\367\206\001\tE\003\001E\tH\356\n\001H\tL\021\001L\tR\356\030\001R\tY\037\001Y\t^\356&\001^\ta-\001a\te\3564\001e\tr;\001r\ty\356B\001y\t~I\001~\tA\177\n\360\000\000A\nE\003\001wE\nO\n\001O\nV\021\001wV\n[\030\001[\n^\037\001w^\nb&\001b\nj-\001wj\nq4\001q\nv;\001wv\nyB\001y\n}I\001o}\nM\013\234\206\001\013T\003\001wT\013Y\n\001Y\013\\\021\001w\\\013`\030\001`\013p\037\001wp\013w&\001w\013|-\001\367|\013\1774\001\177\013C\014\277\360\000\000C\014I\003\001I\273\014P\n\001P\014U\021\001U\273\014X\030\001X\014\\\037\001\\\273\014h&\001h\014o-\001o\273\014t4\001t\014w;\001w{\014{B\001{\014A\r\334\001\273\rH\003\001H\rM\n\001M\273\rP\021\001P\rT\030\001T\273\r_\037\001_\rf&\001f\273\rk-\001k\rn4\001n\273\rr;\001r\r\177B\001\177\267\rF\016\253\211\001\016K\003\001K\273\016N\n\001N\016R\021\001R\273\016b\030\001b\016i\037\001i\273\016n&\001n\016q-\001q\273\016u4\001u\016~;\001~\377\016E\017\360\000\000E\017\335J\003\001J\017M\n\001M\017\335Q\021\001Q\017Z\030\001Z\017\275a\037\001a\017b\017\263\213\001q\377\330\010\017\320""\017.\250d\377\260!\2607\270+\300W\367\310A\340\004\013Q\200A\330\377\031!\240\021\330\010\013\210\3774\210q\330\014\r\330\010\277\021\220\024\220T\230\020\000\016/\210f\220A\275\210\001\004\003\001\035\001\377s\220$\220i\230t\240\3776\250\027\260\005\260T\270\377\024\270V\3003\300a\330?\014\020\220\013\23019\002C\002\377\360\006\000\r\021\220\004\220\377H\230D\240\006\240b\250\377\001\330\014\022\220\"\220A\336U\000\035\240a\240e\000\017\210\377t\2204\220y\240\001\240\337\024\240V\2507\236\0005\270\377\004\270F\300&\310\006\310\367d\320R\264\214\003b\33037\377\260{\300%\300s\310&\377\320PU\320UY\320Y\377`\320`d\320dk\320\373kl\031\001w\270d\300\047\377\310\024\310]\320Z[\330\377!*\250$\250a\330\020\277\024\220M\240\021\340\221\000\014\375\230\274\000\013\2106\220\027\230\267\005\230Te\0023\250\241\n\016\323\210d\201\212\001\326\003!\242\001$\220\271e\306\001\234\0012\220QI\001K\357\230q\330\020\232%\220\010\230\367\003\2301\334\001\023\220&\230o\006\230b\240\327\002(\230:\000\375\024\336\000V\2309\240D\250\377\002\250%\250|\2705\300\277\004\300J\310a\340\371\000#\377\220Q\220d\230\"\230E\376\354\000Z\250v\260Q\240\001\277\320\000\031\230\030\240\332\216\002z\357\220\021\220\047\356!\017\210uO\220C\220q\357\216\001\013\006 _\000\367\004\007\200\002\013\013\2101\320\017\004\026\220a\223H\342\001\204\005o\001\277(\230$\230f\240\374\0025W\220\003\220\233@\024\277Ev\213\000r\262@\023\022\000\365@6\220\023\344@\377\014\027\220s\230#\230Q\377\230d\240,\250l\270!\377\2706\300\022\3001\330\010\177\023\2203\220c\230\021\030\000?R\230q\320\004\027\233\000\244e\3729\0044\262\000G\2307\240%\257\240t\2504\331\000S\306@Es\300\021\215e\206`\024\220W\367\000U\023\226 \001\243e\010\375A1I\004\337\014\210D\220\005\352 \010\013\343\210:\246 k\001\205Dd\230\047U\240G\000\025\253\003\022\374`c\267\215\002\337\020\024\320\024$\332\000\020\023\376\303`}\240C\240s\250!\257\2501\330\024\305\215\0011\363@\030\377\037\230u\240A\240Q\330\317\024\030\230\017\355`\221`N\240\377&\250\001\250\024""\250]\270\356\345@\023\2206\321\000$\230m|\366b\344\000\017\210w\220a\377\0005(!\002\021\344\002\340\010\230d\247\002\377\330\010\014\210G\2204\220\377{\240$\240j\260\003\260\3557D\001\017\210\217\205\001c\230\023\323\230Ij\000\213\0007\277\"c\240\377\025\240d\250*\260E\270\345\021\343\216\001$\234J\337\001i\230q\374\265ar\001c\230\025\230g\240\377W\250F\260$\260h\270\377f\300A\330\r\027\220q\277\230\t\240\021\240!\325\205\001\r\357\230V\2402\035\000G\2601\277\260B\260a\330\014/\003\021\257\230&\240\002\210\000e\361 t\217\260:\270V\252@-\t\036\005\047\177\240\024\240Y\250f\260M\007\337\320\"4\260D\350\205\002!\300W7\310!G\007\047\225\204\005\340J\027\356\376Ax\230q\211!F\220%\377\220q\230\004\230E\240\027\363\250\003\372 \351\205\005\014\210K\220>\247`\030\230\010\240\001\261!\325Dw\017\210z\302bQ\230a4\007\203\001\230\245`\210\207\001\214@\341\205\001\253\206\0074\363\210t\240A\327\207\001\004\220G\230\3773\230a\230t\2404\240\177w\250e\2602\260Q\247 \377d\300)\3106\320QR\277\320\004\033\230=\250e\002ES\220\025\300B\304\206\002#\362`C/\002\377s\250\047\260\023\260H\270\377B\270a\270s\300%\300\377q\310\002\310\"\310G\320\377SV\320V_\320_`\375\330\245\207\003\230X\240T\250\021\377\250#\250[\270\004\270C\377\270v\300T\310\023\310F\377\320RY\320YZ\330\035\375%\026\004Z\260s\270&\300\377\004\300C\300q\320\004&\377\240f\250K\260}\300K\377\310}\320\\]\330\034)\377\250\037\3208P\320PQ\177\330\031&\240i\250q\271f\277\016\210c\220\027\230\210$\010\256\262 F\240\"\226\206\0034\277`%\277\220t\2304\230v\202`A\372\373\207\0055\225\211\002Q\330\010\016\210Ua\201\206\0014\362\205\0039\232\207\002\014\205\205\001\377k\240\024\240Q\240e\250\3573\250b\260\317\205\005\230G\240\2571\330\r\026\255\206\001\330\032\010l\277\260#\260R\260q\240\212\004\230\367N\250!T\001g\220S\230\367\002\230!w\000}\250A\250\256f\002d\220#\363\212\005a\217\213\0018\257\2203\220e\230\000tT\000\014\377\026\220d\230!\330\r\025\3764\000\001\330\014\023\2207\230\327%\230w~\0005\210\205\002%\270\377|\3104\310q""\330\023\037\377\230t\240;\250j\270\003\377\2709\300G\3105\320P\357W\320WX\325\213\001\020\032\230w$\230g\257\0024\250q?\000\377\320\023+\2501\330\020\033?\2309\240C\240q\277A\215\225\002\235\t\337\204\001x\220s\\\000\357@\320\377\0477\260w\270a\330\020\364{\001<\001U\243\225\002e\2703\270\377g\300U\310,\320VZ\372\370\212\001\036\370\212\001k\270\032\3003\377\300i\310w\320V[\320\277[b\320bc\330p\002o\333\250Q\264`4\260\362\213\003\320\023\237#\2407\250!\013D\323\000+\276\263b)\2603\260i\335`!~\262\211\001\017\320\017\047\240q\304\205\001\377u\220A\220Z\230q\240\367\005\240[\256\215\002\026\270t\300\3757\310\214\004X\320XY\330!\377+\320+=\270Y\300c\327\310\021\310\352\206\004Q\203\216\002\r\210\273T\220\201\216\002g\220Q\201B{\357\250(\260\047\340\0005\310\t\373\320Q\363\000^\320^_\330\377\026\032\230+\240U\250%\277\250v\260U\270%X\002!\377\330\026\035\230T\240\027\250\377\n\260$\260g\270T\300\337\027\310\004\310M\302\204\001\010\013\343\2108\263B\305\205\003\310\207\002{\230$\377\230h\240c\250\025\250g\273\260Q\202\217\003s\220(\223bu\337\240I\250T\260\305\212\002\r\230\001Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4364, 5627);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4369 bytes) */
+static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_h\277eap_i_\354C_\377is_corou\357tine\301@ce_\276\266\207\001_seqa\352\207\004a\177syncio.\036\006\377satboolc\351l/\001\341 t\277Abac\377kclosecogmpi\355 \234\210\004co\352@\177ctxdedut\000\377ddropped\273em\300@nve\377Aef\004\000ye\350\206\002a\001e.\016\000\227nts\006\tm\363\205\003\036\004s\177cenario\000\014s.t\331d3\005sim\263\000\010\342\206\0022\005\017\000k\317\206\002\006\010\325\207\005\031\010\357samp\334\000gex\355c\261 ovk\000ate\377firstfix\237edfor\363!\314$g\363et\260\212\003\330 ders\336\336!push\346!qi\337idinj\332\205\003in\376\331\207\001ceintis\327inf\303\204\001s\212""\003ke\376\315\212\002_endmma\363th\353\004\362\004_idm\376\000\000odelsms\311g\000\000\017\000n\314\204\001\321@tn\377onenowpa\357rams\224\213\004per\257_key\253\204\001p\216\210\003p~\366 rocess\306\211\005z\316\211\005_\225Eprof\271@\370\314\206\004\317\206\010\312\213\001reaso\377nrepeatr_eturn\261cg\000\004>k\001selfs\300\000\274`\356\277`_by\017\003que\375nv\000etdefa\377ultshape\377sizespec\361s\236\207\002\251\207\002\354\210\002stop{stk\000mtag\313E\375_\245bthrowt\357ottl\333\213\003upd\177ateuse_\246\211\005\277vvalue\000\002s\376\333`sion\200\001\330\377\004+\2501\250F\260!\377\200\001\340\004\037\230q\320\377 0\260\013\270;\300k\377\320QR\330\004\023\220=\377\240\010\250\001\250\021\330\004\377\007\200|\2207\230!\330\377\010/\250q\3200@\300\377\016\310a\330\004\013\2101\177\200\001\360\010\000\n\033\026\001\377\021\220\024\320\025%\240T\377\250\031\260$\260i\270t\377\3009\310D\320P]\320\377]a\320al\320lp\377\320p{\320{\177\360\000\337\000@\002L\002\004\000L\002\335P\003\001P\002Z\n\001Z\002\335^\021\001^\002e\030\001e\002\335i\037\001i\002o&\001o\002\335s-\001s\002z4\001z\002\275~;\001~\002F\003J\000F\273\003J\003\001J\003U\n\001U\273\003Y\021\001Y\003g\030\001g\273\003k\037\001k\003x&\001x{\003|-\001|\003B\004\202\000wB\004F\003\001F\004Q\n\001wQ\004U\021\001U\004_\030\001w_\004c\037\001c\004j&\001wj\004n-\001n\004u4\001\367u\004y;\001y\004G\005\356\310\000G\005K\003\001K\005V\356\n\001V\005Z\021\001Z\005c\356\030\001c\005g\037\001g\005x\356&\001x\005|-\001|\005M\335\006\200 M\006Q\003\001Q\006\335X\n\001X\006\\\021\001\\\006\335i\030\001i\006m\037\001m\006\335t&\001t\006x-\001x\006\273D\007\270 D\007H\003\001H\273\007V\n\001V\007Z\021\001Z\273\007k\030\001k\007o\037\001o\273\007y&\001y\007}-\001}\377\007~\007\330\010\020\220\007\377\220q\230\006\230l\250!\376\307Av\210W\220E\230\024\277\230Q\330\010\022\220\321@\027\377\220q\340\010\027\220t\230\377?\250\047\260\025\260c\270\377\024\270X\300W\310E\320\377QT\320TX\320X`\337\320`g\320g\301@o\320\337os""\320s{\301@|\001\335C\300AC\002H\307AH\002\335K\316AK\002O\325AO\002\335[\334A[\002b\343Ab\002\335g\352Ag\002j\361Aj\002\335n\370An\002x\377Ax\002\335\177\206a\177\002D\307AD\003]G\316AG\003K\325AK\312E\335\\\343A\\\003a\352Aa\003\335d\361Ad\003h\370Ah\003\335s\377As\003z\206az\003\325\177\215a\177\321LO\352AO\004\335V\361AV\004[\370A[\004\335^\377A^\004b\206ab\004\335h\215ah\004o\224ao\004\335t\233at\004w\242aw\004\335{\251a{\004@\352A@\005\272\356DL\370AL\005O\377AO\273\005S\206aS\005Y\215aY\273\005`\224a`\005e\233ae\273\005h\242ah\005l\251al\273\005s\260as\005z\267az\273\005\177\276a\177\005B\215aB\273\006F\224aF\006P\233aP\253\006W\242aW\220e_\260a_\273\006c\267ac\006p\276ap\273\006w\305aw\006|\314a|\273\006\177\323a\177\006C\242aC\253\007O\251aO\236e[\267a[\273\007^\276a^\007b\305ab\273\007g\314ag\007n\323an\273\007s\332as\007v\341av{\007z\350az\007D\010\357a\273\010K\003\001K\010P\n\001P\273\010S\021\001S\010W\030\001W\273\010`\037\001`\010g&\001g\273\010l-\001l\010o4\001o\273\010s;\001s\010yB\001y\267\010@\t\367\206\001\tE\003\001E\273\tH\n\001H\tL\021\001L\273\tR\030\001R\tY\037\001Y\273\t^&\001^\ta-\001a\273\te4\001e\tr;\001r\273\tyB\001y\t~I\001~\377\tA\n\360\000\000A\n\335E\003\001E\nO\n\001O\n\335V\021\001V\n[\030\001[\n\335^\037\001^\nb&\001b\n\335j-\001j\nq4\001q\n\335v;\001v\nyB\001y\n\275}I\001}\nM\013\234\206\001\013\335T\003\001T\013Y\n\001Y\013\335\\\021\001\\\013`\030\001`\013\335p\037\001p\013w&\001w\013\335|-\001|\013\1774\001\177\013\377C\014\360\000\000C\014I\356\003\001I\014P\n\001P\014U\356\021\001U\014X\030\001X\014\\\356\037\001\\\014h&\001h\014o\356-\001o\014t4\001t\014w\356;\001w\014{B\001{\014A\355\r\334\001\rH\003\001H\rM\356\n\001M\rP\021\001P\rT\356\030\001T\r_\037\001_\rf\356&\001f\rk-\001k\rn\3564\001n\rr;\001r\r\177\336B\001\177\rF\016\253\211\001\016K\356\003\001K\016N\n\001N\016R\356\021\001R\016b\030\001b\016i\356\037\001i\016n&\001n\016q\356-\001q\016u4\001u\016~\376;\001~\016E\017\360\000\000wE\017J\003\001J\017M\n\001wM""\017Q\021\001Q\017Z\030\001\367Z\017a\037\001a\017b\017\376\263\213\001q\330\010\017\320\017.\377\250d\260!\2607\270+\337\300W\310A\340\004\013Q\200\377A\330\031!\240\021\330\010\377\013\2104\210q\330\014\r\377\330\010\021\220\024\220T\230\276\020\000\016\210f\220A\275\210\001\004\374\003\001\035\001s\220$\220i\230\377t\2406\250\027\260\005\260\377T\270\024\270V\3003\300\377a\330\014\020\220\013\2301\3749\002C\002\360\006\000\r\021\220\377\004\220H\230D\240\006\240\377b\250\001\330\014\022\220\"{\220AU\000\035\240a\240e\000\377\017\210t\2204\220y\240\177\001\240\024\240V\2507\236\000\3775\270\004\270F\300&\310\337\006\310d\320R\264\214\003b\330\37737\260{\300%\300s\377\310&\320PU\320UY\377\320Y`\320`d\320d\357k\320kl\031\001w\270d\377\300\047\310\024\310]\320Z\377[\330!*\250$\250a\377\330\020\024\220M\240\021\340\366\221\000\014\230\274\000\013\2106\220\337\027\230\005\230Te\0023\250N\241\n\016\210d\201\212\001\326\003!\242\001\347$\220e\306\001\234\0012\220Q\276I\001K\230q\330\020\232%\220\337\010\230\003\2301\334\001\023\220\277&\230\006\230b\240\327\002(\365\230:\000\024\336\000V\2309\240\377D\250\002\250%\250|\270\3775\300\004\300J\310a\340\376\371\000#\220Q\220d\230\"\373\230E\354\000Z\250v\260Q\377\240\001\320\000\031\230\030\240\276\332\216\002z\220\021\220\047\356!\017?\210u\220C\220q\357\216\001\013\006\335 _\000\004\007\200\002\013\013\210?1\320\004\026\220a\223H\342\001\374\204\005o\001(\230$\230f\240^\374\0025\220\003\220\233@\024\277E\311v\213\000\262@\023\022\000\365@6\220\375\023\344@\014\027\220s\230#\377\230Q\230d\240,\250l\377\270!\2706\300\022\3001\377\330\010\023\2203\220c\230\375\021\030\000R\230q\320\004\027\350\233\000\244e9\0044\262\000G\2307\277\240%\240t\2504\331\000S\316\306@E\300\021\215e\206`\024\220UW\367\000\023\226 \001\243e\010\375A}1I\004\014\210D\220\005\352 \217\010\013\210:\246 k\001\205DdW\230\047\240G\000\025\253\003\022\374`}c\267\215\002\020\024\320\024$\332\000\373\020\023\303`}\240C\240s\277\250!\2501\330\024\305\215\0011""\376\363@\030\037\230u\240A\240?Q\330\024\030\230\017\355`\221`\377N\240&\250\001\250\024\250\273]\270\345@\023\2206\321\000$\363\230m\366b\344\000\017\210w\220\325a\377\000(!\002\021\344\002\340\010\374\230d\247\002\330\010\014\210G\220\3774\220{\240$\240j\260\267\003\2607D\001\017\210\217\205\001cO\230\023\230Ij\000\213\0007\277\"\377c\240\025\240d\250*\260\227E\270\021\343\216\001$\234J\337\001i\363\230q\265ar\001c\230\025\230\377g\240W\250F\260$\260\377h\270f\300A\330\r\027\377\220q\230\t\240\021\240!\276\325\205\001\r\230V\2402\035\000G\377\2601\260B\260a\330\014\276/\003\021\230&\240\002\210\000e>\361 t\260:\270V\252@-\t\376\036\005\047\240\024\240Y\250f}\260M\007\320\"4\260D\350\205\002_!\3007\310!G\007\047\225\204\005\271\340J\027\376Ax\230q\211!F\377\220%\220q\230\004\230E\317\240\027\250\003\372 \351\205\005\014\210\373K\220\247`\030\230\010\240\001\334\261!\325D\017\210z\302bQ\230\ra4\007\001\230\245`\210\207\001\214@\341\205\001\316\253\206\0074\210t\240A\327\207\001\004\220\377G\2303\230a\230t\240\3774\240w\250e\2602\260\375Q\247 d\300)\3106\320\377QR\320\004\033\230=\250Ne\002E\220\025\300B\304\206\002#\362`\375C/\002s\250\047\260\023\260\377H\270B\270a\270s\300\377%\300q\310\002\310\"\310\377G\320SV\320V_\320\367_`\330\245\207\003\230X\240T\377\250\021\250#\250[\270\004\377\270C\270v\300T\310\023\377\310F\320RY\320YZ\367\330\035%\026\004Z\260s\270\377&\300\004\300C\300q\320\377\004&\240f\250K\260}\377\300K\310}\320\\]\330\377\034)\250\037\3208P\320\377PQ\330\031&\240i\250\375q\271f\016\210c\220\027\230\272\210$\010\262 F\240\"\226\206\0034\376\277`%\220t\2304\230v\352\202`A\373\207\0055\225\211\002Q\330\010W\016\210a\201\206\0014\362\205\0039\232\207\002\375\014\205\205\001k\240\024\240Q\240\277e\2503\250b\260\317\205\005\230\277G\2401\330\r\026\255\206\001\330\376\032\010l\260#\260R\260q\336\240\212\004\230N\250!T\001g\220\337S\230\002\230!w\000}\250\273A\250f\002d\220#\363\212\005a\276\217\213\0018\2203\220e\230\000t\376T\000\014\026\220d\230!\330""\373\r\0254\000\001\330\014\023\220_7\230%\230w~\0005\210\205\002\377%\270|\3104\310q\330\377\023\037\230t\240;\250j\377\270\003\2709\300G\3105\277\320PW\320WX\325\213\001\020\337\032\230$\230g\257\0024\250\375q?\000\320\023+\2501\330\377\020\033\2309\240C\240qt\277A\215\225\002\t\337\204\001x\220s\\\000\376\357@\320\0477\260w\270a\323\330\020{\001<\001U\243\225\002e\270\3773\270g\300U\310,\320\353VZ\370\212\001\036\370\212\001k\270\032\377\3003\300i\310w\320V\377[\320[b\320bc\330np\002o\250Q\264`4\260\362\213\003\177\320\023#\2407\250!\013D\372\323\000+\263b)\2603\260i\372\335`!\262\211\001\017\320\017\047\240\375q\304\205\001u\220A\220Z\230\337q\240\005\240[\256\215\002\026\270\367t\3007\310\214\004X\320XY\377\330!+\320+=\270Y_\300c\310\021\310\352\206\004Q\203\216\002\357\r\210T\220\201\216\002g\220Q\276\201B{\250(\260\047\340\0005\357\310\t\320Q\363\000^\320^\377_\330\026\032\230+\240U\377\250%\250v\260U\270%\376X\002!\330\026\035\230T\240\377\027\250\n\260$\260g\270\177T\300\027\310\004\310M\302\204\001\217\010\013\2108\263B\305\205\003\310\207\002{\377\230$\230h\240c\250\025\357\250g\260Q\202\217\003s\220(~\223bu\240I\250T\260\305\212\002\007\r\230Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4369, 5636);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (5627 bytes) */
-static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_i_inject_is_coroutine_once_rateaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250""\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\320\025%\240T\250\031\260$\260i\270t\3009\310D\320P]\320]a\320al\320lp\320p{\320{\177\360\000\000@\002L\002\360\000\000L\002P\002\360\000\000P\002Z\002\360\000\000Z\002^\002\360\000\000^\002e\002\360\000\000e\002i\002\360\000\000i\002o\002\360\000\000o\002s\002\360\000\000s\002z\002\360\000\000z\002~\002\360\000\000~\002F\003\360\000\000F\003J\003\360\000\000J\003U\003\360\000\000U\003Y\003\360\000\000Y\003g\003\360\000\000g\003k\003\360\000\000k\003x\003\360\000\000x\003|\003\360\000\000|\003B\004\360\000\000B\004F\004\360\000\000F\004Q\004\360\000\000Q\004U\004\360\000\000U\004_\004\360\000\000_\004c\004\360\000\000c\004j\004\360\000\000j\004n\004\360\000\000n\004u\004\360\000\000u\004y\004\360\000\000y\004G\005\360\000\000G\005K\005\360\000\000K\005V\005\360\000\000V\005Z\005\360\000\000Z\005c\005\360\000\000c\005g\005\360\000\000g\005x\005\360\000\000x\005|\005\360\000\000|\005M\006\360\000\000M\006Q\006\360\000\000Q\006X\006\360\000\000X\006\\\006\360\000\000\\\006i\006\360\000\000i\006m\006\360\000\000m\006t\006\360\000\000t\006x\006\360\000\000x\006D\007\360\000\000D\007H\007\360\000\000H\007V\007\360\000\000V\007Z\007\360\000\000Z\007k\007\360\000\000k\007o\007\360\000\000o\007y\007\360\000\000y\007}\007\360\000\000}\007~\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230?\250\047\260\025\260c\270\024\270X\300W\310E\320QT\320TX\320X`\320`g\320gl\320lo\320os\320s{\360\000\000|\001C\002\360\000\000C\002H\002\360\000\000H\002K\002\360\000\000K\002O\002\360\000\000O\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002x\002\360\000\000x\002\177\002\360\000\000\177\002D\003\360\000\000D\003G\003\360\000\000G\003K\003\360\000\000K\003U\003\360\000\000U\003\\\003\360\000\000\\\003a\003""\360\000\000a\003d\003\360\000\000d\003h\003\360\000\000h\003s\003\360\000\000s\003z\003\360\000\000z\003\177\003\360\000\000\177\003B\004\360\000\000B\004F\004\360\000\000F\004O\004\360\000\000O\004V\004\360\000\000V\004[\004\360\000\000[\004^\004\360\000\000^\004b\004\360\000\000b\004h\004\360\000\000h\004o\004\360\000\000o\004t\004\360\000\000t\004w\004\360\000\000w\004{\004\360\000\000{\004@\005\360\000\000@\005G\005\360\000\000G\005L\005\360\000\000L\005O\005\360\000\000O\005S\005\360\000\000S\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005s\005\360\000\000s\005z\005\360\000\000z\005\177\005\360\000\000\177\005B\006\360\000\000B\006F\006\360\000\000F\006P\006\360\000\000P\006W\006\360\000\000W\006\\\006\360\000\000\\\006_\006\360\000\000_\006c\006\360\000\000c\006p\006\360\000\000p\006w\006\360\000\000w\006|\006\360\000\000|\006\177\006\360\000\000\177\006C\007\360\000\000C\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007g\007\360\000\000g\007n\007\360\000\000n\007s\007\360\000\000s\007v\007\360\000\000v\007z\007\360\000\000z\007D\010\360\000\000D\010K\010\360\000\000K\010P\010\360\000\000P\010S\010\360\000\000S\010W\010\360\000\000W\010`\010\360\000\000`\010g\010\360\000\000g\010l\010\360\000\000l\010o\010\360\000\000o\010s\010\360\000\000s\010y\010\360\000\000y\010@\t\360\000\000@\tE\t\360\000\000E\tH\t\360\000\000H\tL\t\360\000\000L\tR\t\360\000\000R\tY\t\360\000\000Y\t^\t\360\000\000^\ta\t\360\000\000a\te\t\360\000\000e\tr\t\360\000\000r\ty\t\360\000\000y\t~\t\360\000\000~\tA\n\360\000\000A\nE\n\360\000\000E\nO\n\360\000\000O\nV\n\360\000\000V\n[\n\360\000\000[\n^\n\360\000\000^\nb\n\360\000\000b\nj\n\360\000\000j\nq\n\360\000\000q\nv\n\360\000\000v\ny\n\360\000\000y\n}\n\360\000\000}\nM\013\360\000\000M\013T\013\360\000\000T\013Y\013\360\000\000Y\013\\\013\360\000\000\\\013`\013\360\000\000`\013p\013\360\000\000p\013w\013\360""\000\000w\013|\013\360\000\000|\013\177\013\360\000\000\177\013C\014\360\000\000C\014I\014\360\000\000I\014P\014\360\000\000P\014U\014\360\000\000U\014X\014\360\000\000X\014\\\014\360\000\000\\\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014A\r\360\000\000A\rH\r\360\000\000H\rM\r\360\000\000M\rP\r\360\000\000P\rT\r\360\000\000T\r_\r\360\000\000_\rf\r\360\000\000f\rk\r\360\000\000k\rn\r\360\000\000n\rr\r\360\000\000r\r\177\r\360\000\000\177\rF\016\360\000\000F\016K\016\360\000\000K\016N\016\360\000\000N\016R\016\360\000\000R\016b\016\360\000\000b\016i\016\360\000\000i\016n\016\360\000\000n\016q\016\360\000\000q\016u\016\360\000\000u\016~\016\360\000\000~\016E\017\360\000\000E\017J\017\360\000\000J\017M\017\360\000\000M\017Q\017\360\000\000Q\017Z\017\360\000\000Z\017a\017\360\000\000a\017b\017\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\023\220&\230\006\230b\240\001\330\014\022\220(\230!\330\014\024""\220A\220V\2309\240D\250\002\250%\250|\2705\300\004\300J\310a\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001""\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j\270\003\2709\300G\3105""\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
+    #else /* compression: none (5636 bytes) */
+static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_heap_i_inject_is_coroutine_once_rate_seqaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250""\001\250\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\320\025%\240T\250\031\260$\260i\270t\3009\310D\320P]\320]a\320al\320lp\320p{\320{\177\360\000\000@\002L\002\360\000\000L\002P\002\360\000\000P\002Z\002\360\000\000Z\002^\002\360\000\000^\002e\002\360\000\000e\002i\002\360\000\000i\002o\002\360\000\000o\002s\002\360\000\000s\002z\002\360\000\000z\002~\002\360\000\000~\002F\003\360\000\000F\003J\003\360\000\000J\003U\003\360\000\000U\003Y\003\360\000\000Y\003g\003\360\000\000g\003k\003\360\000\000k\003x\003\360\000\000x\003|\003\360\000\000|\003B\004\360\000\000B\004F\004\360\000\000F\004Q\004\360\000\000Q\004U\004\360\000\000U\004_\004\360\000\000_\004c\004\360\000\000c\004j\004\360\000\000j\004n\004\360\000\000n\004u\004\360\000\000u\004y\004\360\000\000y\004G\005\360\000\000G\005K\005\360\000\000K\005V\005\360\000\000V\005Z\005\360\000\000Z\005c\005\360\000\000c\005g\005\360\000\000g\005x\005\360\000\000x\005|\005\360\000\000|\005M\006\360\000\000M\006Q\006\360\000\000Q\006X\006\360\000\000X\006\\\006\360\000\000\\\006i\006\360\000\000i\006m\006\360\000\000m\006t\006\360\000\000t\006x\006\360\000\000x\006D\007\360\000\000D\007H\007\360\000\000H\007V\007\360\000\000V\007Z\007\360\000\000Z\007k\007\360\000\000k\007o\007\360\000\000o\007y\007\360\000\000y\007}\007\360\000\000}\007~\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230?\250\047\260\025\260c\270\024\270X\300W\310E\320QT\320TX\320X`\320`g\320gl\320lo\320os\320s{\360\000\000|\001C\002\360\000\000C\002H\002\360\000\000H\002K\002\360\000\000K\002O\002\360\000\000O\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002x\002\360\000\000x\002\177\002\360\000\000\177\002D\003\360\000\000D\003G\003\360\000\000G\003K\003\360\000\000K\003U\003\360\000\000U\003\\\003\360\000\000""\\\003a\003\360\000\000a\003d\003\360\000\000d\003h\003\360\000\000h\003s\003\360\000\000s\003z\003\360\000\000z\003\177\003\360\000\000\177\003B\004\360\000\000B\004F\004\360\000\000F\004O\004\360\000\000O\004V\004\360\000\000V\004[\004\360\000\000[\004^\004\360\000\000^\004b\004\360\000\000b\004h\004\360\000\000h\004o\004\360\000\000o\004t\004\360\000\000t\004w\004\360\000\000w\004{\004\360\000\000{\004@\005\360\000\000@\005G\005\360\000\000G\005L\005\360\000\000L\005O\005\360\000\000O\005S\005\360\000\000S\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005s\005\360\000\000s\005z\005\360\000\000z\005\177\005\360\000\000\177\005B\006\360\000\000B\006F\006\360\000\000F\006P\006\360\000\000P\006W\006\360\000\000W\006\\\006\360\000\000\\\006_\006\360\000\000_\006c\006\360\000\000c\006p\006\360\000\000p\006w\006\360\000\000w\006|\006\360\000\000|\006\177\006\360\000\000\177\006C\007\360\000\000C\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007g\007\360\000\000g\007n\007\360\000\000n\007s\007\360\000\000s\007v\007\360\000\000v\007z\007\360\000\000z\007D\010\360\000\000D\010K\010\360\000\000K\010P\010\360\000\000P\010S\010\360\000\000S\010W\010\360\000\000W\010`\010\360\000\000`\010g\010\360\000\000g\010l\010\360\000\000l\010o\010\360\000\000o\010s\010\360\000\000s\010y\010\360\000\000y\010@\t\360\000\000@\tE\t\360\000\000E\tH\t\360\000\000H\tL\t\360\000\000L\tR\t\360\000\000R\tY\t\360\000\000Y\t^\t\360\000\000^\ta\t\360\000\000a\te\t\360\000\000e\tr\t\360\000\000r\ty\t\360\000\000y\t~\t\360\000\000~\tA\n\360\000\000A\nE\n\360\000\000E\nO\n\360\000\000O\nV\n\360\000\000V\n[\n\360\000\000[\n^\n\360\000\000^\nb\n\360\000\000b\nj\n\360\000\000j\nq\n\360\000\000q\nv\n\360\000\000v\ny\n\360\000\000y\n}\n\360\000\000}\nM\013\360\000\000M\013T\013\360\000\000T\013Y\013\360\000\000Y\013\\\013\360\000\000\\\013`\013\360\000\000`\013p\013\360\000\000p""\013w\013\360\000\000w\013|\013\360\000\000|\013\177\013\360\000\000\177\013C\014\360\000\000C\014I\014\360\000\000I\014P\014\360\000\000P\014U\014\360\000\000U\014X\014\360\000\000X\014\\\014\360\000\000\\\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014A\r\360\000\000A\rH\r\360\000\000H\rM\r\360\000\000M\rP\r\360\000\000P\rT\r\360\000\000T\r_\r\360\000\000_\rf\r\360\000\000f\rk\r\360\000\000k\rn\r\360\000\000n\rr\r\360\000\000r\r\177\r\360\000\000\177\rF\016\360\000\000F\016K\016\360\000\000K\016N\016\360\000\000N\016R\016\360\000\000R\016b\016\360\000\000b\016i\016\360\000\000i\016n\016\360\000\000n\016q\016\360\000\000q\016u\016\360\000\000u\016~\016\360\000\000~\016E\017\360\000\000E\017J\017\360\000\000J\017M\017\360\000\000M\017Q\017\360\000\000Q\017Z\017\360\000\000Z\017a\017\360\000\000a\017b\017\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\023\220&\230\006\230b\240\001\330\014\022\220(\230!""\330\014\024\220A\220V\2309\240D\250\002\250%\250|\2705\300\004\300J\310a\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t""\260:\270V\3001\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j\270\003""\2709\300G\3105\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 190; i++) {
+    for (int i = 0; i < 192; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 23) PyUnicode_InternInPlace(&string);
@@ -20113,8 +20132,8 @@ static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?No
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 190; i < 204; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-190].length;
+    for (int i = 192; i < 206; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-192].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -20124,14 +20143,14 @@ static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?No
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 204; i++) {
+    for (Py_ssize_t i = 0; i < 206; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 190;
+      PyObject **table = stringtab + 192;
       for (Py_ssize_t i=0; i<14; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -20258,7 +20277,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   }
   {
     const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 147};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq_2};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_arrive, __pyx_mstate->__pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
@@ -20278,7 +20297,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   }
   {
     const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 210};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq_2, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_publish_one, __pyx_mstate->__pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
@@ -25000,20 +25019,6 @@ static CYTHON_INLINE PyObject* __Pyx__PyNumber_Multiply_object_object(PyObject *
 }
 #endif
 
-/* ExtTypeTest */
-static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type) {
-    if (unlikely(!type)) {
-        PyErr_SetString(PyExc_SystemError, "Missing type object");
-        return 0;
-    }
-    if (likely(__Pyx_TypeCheck(obj, type)))
-        return 1;
-    __Pyx_RaiseTypeErrorWithTypes(
-        "Cannot convert " __Pyx_FMT_TYPENAME " to " __Pyx_FMT_TYPENAME,
-        Py_TYPE(obj), type);
-    return 0;
-}
-
 /* PyObjectVectorcallKwds */
 #if CYTHON_VECTORCALL
 CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject *kwnames, Py_ssize_t i) {
@@ -25187,6 +25192,16 @@ __pyx_return_true:
 __pyx_return_false:
     return 0;
 }
+
+/* PyObjectSetAttrStr */
+#if CYTHON_USE_TYPE_SLOTS
+static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value) {
+    PyTypeObject* tp = Py_TYPE(obj);
+    if (likely(tp->tp_setattro))
+        return tp->tp_setattro(obj, attr_name, value);
+    return PyObject_SetAttr(obj, attr_name, value);
+}
+#endif
 
 /* RaiseException */
 static void __Pyx_Raise(PyObject *type, PyObject *value, PyObject *tb, PyObject *cause) {

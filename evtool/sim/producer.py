@@ -144,7 +144,7 @@ class ProducerActor:
             self.stopped = True
         return self.stopped
 
-    @cython.locals(ctx=ActorContext, kernel=Kernel)
+    @cython.locals(ctx=ActorContext)
     def _arrive(self, _: Any) -> None:
         if self.stopped:
             return
