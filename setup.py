@@ -5,7 +5,8 @@
 * the core's and the engine's hot modules (`evtool.COMPILED_MODULES`), from their own `.py` source, with
   the `.pxd` declarations beside each (extension types for the per-message classes, typed locals on the
   hot path: Cython's pure-Python mode, https://cython.readthedocs.io/en/latest/src/tutorial/pure.html);
-* evtool/trace/_rowcodec.pyx (the trace digest's row encoder, byte for byte what marshal writes).
+* evtool/trace/_rowcodec.pyx (the trace digest's row encoder, byte for byte what marshal writes) and
+  evtool/trace/_foldfast.pyx (the metrics' latency buckets, the same counts as the pure code).
 
 The in-tree backend (_build/evtool_build.py) then adds Cython to the build requirements. Without the
 variable nothing is compiled and the package is pure Python; `EVTOOL_PURE=1` at run time uses the pure
@@ -34,6 +35,7 @@ if os.environ.get("EVTOOL_COMPILE") == "1":
 
     sources = [Extension(name, [name.replace(".", "/") + ".py"]) for name in compiled_modules()]
     sources.append(Extension("evtool.trace._rowcodec", ["evtool/trace/_rowcodec.pyx"]))
+    sources.append(Extension("evtool.trace._foldfast", ["evtool/trace/_foldfast.pyx"]))
     # annotation_typing off: a compiled module takes the same values the pure one does (annotations such
     # as `int` or `str | None` would otherwise be enforced as C-level types)
     ext_modules = cythonize(sources, language_level=3, compiler_directives={"annotation_typing": False},

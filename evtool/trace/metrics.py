@@ -10,6 +10,7 @@ for the gauges, never the engine or an actor.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from collections.abc import Callable, Mapping, Sequence
 from itertools import compress
@@ -27,6 +28,21 @@ _get_latency = methodcaller("get", "latency")
 _get_processing = methodcaller("get", "processing")
 _is_handled = "handled".__eq__
 _OTHER_MEASURED = frozenset({"failed", "reply_received"})
+
+
+def _compiled_split() -> Any:
+    """The optional compiled `handled_values` (`_foldfast`, built by `EVTOOL_COMPILE=1 pip install .`), or None
+    (a plain install, or EVTOOL_PURE=1): the same values either way."""
+    if os.environ.get("EVTOOL_PURE"):
+        return None
+    try:
+        from evtool.trace._foldfast import handled_values
+    except ImportError:
+        return None
+    return handled_values
+
+
+_handled_values = _compiled_split()
 
 MAX_SERIES = 2000
 """Most points kept per gauge series; older points are thinned by half when full."""
@@ -82,18 +98,24 @@ class Metrics:
         actors = set(map(_actor, handled))
         if len(actors) != 1:
             return False
-        datas = list(map(_data, handled))
-        if None in datas:
-            return False
-        # A skipped duplicate's `handled` carries no processing time (consumer._handle) and every other
-        # handling does: one pass finds both, without a separate `duplicate` lookup per event.
-        processing = list(map(_get_processing, datas))
-        if None in processing:
-            return False
+        if _handled_values is not None:
+            values = _handled_values(handled)
+            if values is None:
+                return False
+            processing, latencies = values
+        else:
+            datas = list(map(_data, handled))
+            if None in datas:
+                return False
+            # A skipped duplicate's `handled` carries no processing time (consumer._handle) and every other
+            # handling does: one pass finds both, without a separate `duplicate` lookup per event.
+            processing = list(map(_get_processing, datas))
+            if None in processing:
+                return False
+            latencies = list(map(_get_latency, datas))
+            if None in latencies:
+                latencies = [v for v in latencies if v is not None]
         a = actors.pop() or ""
-        latencies = list(map(_get_latency, datas))
-        if None in latencies:
-            latencies = [v for v in latencies if v is not None]
         if latencies:
             h = self.latency_by_consumer.get(a)
             if h is None:
