@@ -1669,6 +1669,7 @@ struct __pyx_obj_6evtool_4core_6queues_Entry;
 struct __pyx_obj_6evtool_4core_6queues_Subscriber;
 struct __pyx_obj_6evtool_4core_6queues_QueueState;
 struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState;
+struct __pyx_obj_6evtool_4core_11brokerstate_Channel;
 struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState;
 struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct__stats;
 struct __pyx_obj_6evtool_4core_6broker___pyx_scope_struct_1_genexpr;
@@ -1873,6 +1874,33 @@ struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState {
 
 /* "evtool/core/brokerstate.pxd":4
  * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
+ * 
+ * cdef class Channel:             # <<<<<<<<<<<<<<
+ *     cdef public object name, kind, cfg, qs, topic_states, log
+ *     cdef public object router, published, duplicates, unavailable_rejects, dedup_window, dedup_seen
+*/
+struct __pyx_obj_6evtool_4core_11brokerstate_Channel {
+  PyObject_HEAD
+  PyObject *name;
+  PyObject *kind;
+  PyObject *cfg;
+  PyObject *qs;
+  PyObject *topic_states;
+  PyObject *log;
+  PyObject *router;
+  PyObject *published;
+  PyObject *duplicates;
+  PyObject *unavailable_rejects;
+  PyObject *dedup_window;
+  PyObject *dedup_seen;
+  PyObject *dedup_order;
+  PyObject *content_dedup;
+  PyObject *history;
+};
+
+
+/* "evtool/core/brokerstate.pxd":10
+ * 
  * 
  * cdef class BrokerState:             # <<<<<<<<<<<<<<
  *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
@@ -2458,22 +2486,6 @@ static CYTHON_INLINE int __Pyx_PyObject_CompareBoolEq_object_str(PyObject *op1, 
         PyObject_Format(s, f))
 #endif
 
-/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
-#else
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
-#endif
-
-/* PyObjectSetAttrStr.proto */
-#if CYTHON_USE_TYPE_SLOTS
-#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
-#else
-#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
-#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
-#endif
-
 /* PyTypeError_Check.proto */
 #define __Pyx_PyExc_TypeError_Check(obj)  __Pyx_TypeCheck(obj, PyExc_TypeError)
 
@@ -2510,6 +2522,22 @@ static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr
 
 /* PyAssertionError_Check.proto */
 #define __Pyx_PyExc_AssertionError_Check(obj)  __Pyx_TypeCheck(obj, PyExc_AssertionError)
+
+/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
+#else
+#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
+#endif
+
+/* PyObjectSetAttrStr.proto */
+#if CYTHON_USE_TYPE_SLOTS
+#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
+static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
+#else
+#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
+#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
+#endif
 
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_object_str(PyObject *op1, PyObject *op2, int pyop);
@@ -2632,6 +2660,9 @@ static void __Pyx_ArgTypeError(PyObject *obj, PyTypeObject *type, const char *na
 /* ArgTypeTest.proto */
 static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, int none_allowed, const char *name, int exact);
 
+/* ExtTypeTest.proto */
+static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type);
+
 /* PyKeyError_Check.proto */
 #define __Pyx_PyExc_KeyError_Check(obj)  __Pyx_TypeCheck(obj, PyExc_KeyError)
 
@@ -2642,9 +2673,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2
 #define __Pyx_PyLong_AddObjC(op1, op2, intval, inplace, zerodivision_check)\
     (inplace ? PyNumber_InPlaceAdd(op1, op2) : PyNumber_Add(op1, op2))
 #endif
-
-/* ExtTypeTest.proto */
-static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type);
 
 /* ListAppend.proto (used by append) */
 #if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
@@ -3485,6 +3513,7 @@ namespace {
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_Subscriber;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_QueueState;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_GroupedQueueState;
+    PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_Channel;
     PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_BrokerState;
     PyObject *__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats;
     PyObject *__pyx_type_6evtool_4core_6broker___pyx_scope_struct_1_genexpr;
@@ -3495,7 +3524,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[9];
     PyObject *__pyx_codeobj_tab[27];
-    PyObject *__pyx_string_tab[455];
+    PyObject *__pyx_string_tab[454];
     PyObject *__pyx_number_tab[4];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3758,266 +3787,265 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_config __pyx_string_tab[192]
 #define __pyx_n_u_consumer __pyx_string_tab[193]
 #define __pyx_n_u_content_based_dedup __pyx_string_tab[194]
-#define __pyx_n_u_content_dedup __pyx_string_tab[195]
-#define __pyx_n_u_content_dedup_id __pyx_string_tab[196]
-#define __pyx_n_u_count __pyx_string_tab[197]
-#define __pyx_n_u_count_returns __pyx_string_tab[198]
-#define __pyx_n_u_counter_increments_on __pyx_string_tab[199]
-#define __pyx_n_u_counter_name __pyx_string_tab[200]
-#define __pyx_n_u_counts_deliver __pyx_string_tab[201]
-#define __pyx_n_u_crash __pyx_string_tab[202]
-#define __pyx_n_u_crash_return __pyx_string_tab[203]
-#define __pyx_n_u_data __pyx_string_tab[204]
-#define __pyx_n_u_dead __pyx_string_tab[205]
-#define __pyx_n_u_dead_letter __pyx_string_tab[206]
-#define __pyx_n_u_dead_letter_channel __pyx_string_tab[207]
-#define __pyx_n_u_dead_lettered __pyx_string_tab[208]
-#define __pyx_n_u_deaths __pyx_string_tab[209]
-#define __pyx_n_u_declare __pyx_string_tab[210]
-#define __pyx_n_u_dedup __pyx_string_tab[211]
-#define __pyx_n_u_dedup_id __pyx_string_tab[212]
-#define __pyx_n_u_dedup_order __pyx_string_tab[213]
-#define __pyx_n_u_dedup_seen __pyx_string_tab[214]
-#define __pyx_n_u_dedup_window __pyx_string_tab[215]
-#define __pyx_n_u_dedup_window_ns __pyx_string_tab[216]
-#define __pyx_n_u_delay __pyx_string_tab[217]
-#define __pyx_n_u_delay_ns __pyx_string_tab[218]
-#define __pyx_n_u_delay_seq __pyx_string_tab[219]
-#define __pyx_n_u_delayed __pyx_string_tab[220]
-#define __pyx_n_u_delayed_n __pyx_string_tab[221]
-#define __pyx_n_u_deliver __pyx_string_tab[222]
-#define __pyx_n_u_depth __pyx_string_tab[223]
-#define __pyx_n_u_dests __pyx_string_tab[224]
-#define __pyx_n_u_did __pyx_string_tab[225]
-#define __pyx_n_u_dirty_2 __pyx_string_tab[226]
-#define __pyx_n_u_dispatch __pyx_string_tab[227]
-#define __pyx_n_u_dispatch_subs __pyx_string_tab[228]
-#define __pyx_n_u_drain_ready __pyx_string_tab[229]
-#define __pyx_n_u_drop __pyx_string_tab[230]
-#define __pyx_n_u_dropped __pyx_string_tab[231]
-#define __pyx_n_u_due __pyx_string_tab[232]
-#define __pyx_n_u_duplicate_dropped __pyx_string_tab[233]
-#define __pyx_n_u_duplicates __pyx_string_tab[234]
-#define __pyx_n_u_durable __pyx_string_tab[235]
-#define __pyx_n_u_dw __pyx_string_tab[236]
-#define __pyx_n_u_e __pyx_string_tab[237]
-#define __pyx_n_u_earliest __pyx_string_tab[238]
-#define __pyx_n_u_end __pyx_string_tab[239]
-#define __pyx_n_u_enqueued __pyx_string_tab[240]
-#define __pyx_n_u_entries __pyx_string_tab[241]
-#define __pyx_n_u_evtool_core_broker __pyx_string_tab[242]
-#define __pyx_n_u_evtool_core_brokerstate __pyx_string_tab[243]
-#define __pyx_n_u_evtool_core_channel_config __pyx_string_tab[244]
-#define __pyx_n_u_evtool_core_delivery __pyx_string_tab[245]
-#define __pyx_n_u_evtool_core_events __pyx_string_tab[246]
-#define __pyx_n_u_evtool_core_loggroups __pyx_string_tab[247]
-#define __pyx_n_u_evtool_core_logs __pyx_string_tab[248]
-#define __pyx_n_u_evtool_core_message __pyx_string_tab[249]
-#define __pyx_n_u_evtool_core_profiles __pyx_string_tab[250]
-#define __pyx_n_u_evtool_core_queue_delivery __pyx_string_tab[251]
-#define __pyx_n_u_evtool_core_queues __pyx_string_tab[252]
-#define __pyx_n_u_evtool_core_routing __pyx_string_tab[253]
-#define __pyx_n_u_exclusive_sub __pyx_string_tab[254]
-#define __pyx_n_u_expire_anywhere __pyx_string_tab[255]
-#define __pyx_n_u_expired __pyx_string_tab[256]
-#define __pyx_n_u_expiry __pyx_string_tab[257]
-#define __pyx_n_u_expiry_seq __pyx_string_tab[258]
-#define __pyx_n_u_f __pyx_string_tab[259]
-#define __pyx_n_u_g __pyx_string_tab[260]
-#define __pyx_n_u_genexpr __pyx_string_tab[261]
-#define __pyx_n_u_get __pyx_string_tab[262]
-#define __pyx_n_u_group __pyx_string_tab[263]
-#define __pyx_n_u_group_batch __pyx_string_tab[264]
-#define __pyx_n_u_group_key __pyx_string_tab[265]
-#define __pyx_n_u_group_receive __pyx_string_tab[266]
-#define __pyx_n_u_grouped __pyx_string_tab[267]
-#define __pyx_n_u_grouped_queue __pyx_string_tab[268]
-#define __pyx_n_u_groups __pyx_string_tab[269]
-#define __pyx_n_u_head __pyx_string_tab[270]
-#define __pyx_n_u_head_if_limited __pyx_string_tab[271]
-#define __pyx_n_u_header __pyx_string_tab[272]
-#define __pyx_n_u_heads __pyx_string_tab[273]
-#define __pyx_n_u_heappop __pyx_string_tab[274]
-#define __pyx_n_u_heappush __pyx_string_tab[275]
-#define __pyx_n_u_heapq __pyx_string_tab[276]
-#define __pyx_n_u_history __pyx_string_tab[277]
-#define __pyx_n_u_id __pyx_string_tab[278]
-#define __pyx_n_u_idle __pyx_string_tab[279]
-#define __pyx_n_u_immediate __pyx_string_tab[280]
-#define __pyx_n_u_in_flight __pyx_string_tab[281]
-#define __pyx_n_u_instance __pyx_string_tab[282]
-#define __pyx_n_u_int __pyx_string_tab[283]
-#define __pyx_n_u_items __pyx_string_tab[284]
-#define __pyx_n_u_k __pyx_string_tab[285]
-#define __pyx_n_u_keep __pyx_string_tab[286]
-#define __pyx_n_u_kept __pyx_string_tab[287]
-#define __pyx_n_u_key __pyx_string_tab[288]
-#define __pyx_n_u_kind __pyx_string_tab[289]
-#define __pyx_n_u_late_leases __pyx_string_tab[290]
-#define __pyx_n_u_latest __pyx_string_tab[291]
-#define __pyx_n_u_lease __pyx_string_tab[292]
-#define __pyx_n_u_lease_action __pyx_string_tab[293]
-#define __pyx_n_u_lease_expiry __pyx_string_tab[294]
-#define __pyx_n_u_leases __pyx_string_tab[295]
-#define __pyx_n_u_leave __pyx_string_tab[296]
-#define __pyx_n_u_log __pyx_string_tab[297]
-#define __pyx_n_u_log_group __pyx_string_tab[298]
-#define __pyx_n_u_lost __pyx_string_tab[299]
-#define __pyx_n_u_max_deliveries __pyx_string_tab[300]
-#define __pyx_n_u_md __pyx_string_tab[301]
-#define __pyx_n_u_message_expiry __pyx_string_tab[302]
-#define __pyx_n_u_mode __pyx_string_tab[303]
-#define __pyx_n_u_moved __pyx_string_tab[304]
-#define __pyx_n_u_msg __pyx_string_tab[305]
-#define __pyx_n_u_msg_id __pyx_string_tab[306]
-#define __pyx_n_u_nack_position __pyx_string_tab[307]
-#define __pyx_n_u_name __pyx_string_tab[308]
-#define __pyx_n_u_next __pyx_string_tab[309]
-#define __pyx_n_u_no_subscriptions __pyx_string_tab[310]
-#define __pyx_n_u_none __pyx_string_tab[311]
-#define __pyx_n_u_now __pyx_string_tab[312]
-#define __pyx_n_u_obj __pyx_string_tab[313]
-#define __pyx_n_u_off __pyx_string_tab[314]
-#define __pyx_n_u_offset __pyx_string_tab[315]
-#define __pyx_n_u_ok __pyx_string_tab[316]
-#define __pyx_n_u_old __pyx_string_tab[317]
-#define __pyx_n_u_order __pyx_string_tab[318]
-#define __pyx_n_u_out __pyx_string_tab[319]
-#define __pyx_n_u_overflow __pyx_string_tab[320]
-#define __pyx_n_u_overflow_dead_letters __pyx_string_tab[321]
-#define __pyx_n_u_overflow_head __pyx_string_tab[322]
-#define __pyx_n_u_p __pyx_string_tab[323]
-#define __pyx_n_u_partition __pyx_string_tab[324]
-#define __pyx_n_u_partitioner __pyx_string_tab[325]
-#define __pyx_n_u_partitions __pyx_string_tab[326]
-#define __pyx_n_u_parts __pyx_string_tab[327]
-#define __pyx_n_u_pattern __pyx_string_tab[328]
-#define __pyx_n_u_per_key __pyx_string_tab[329]
-#define __pyx_n_u_per_partition __pyx_string_tab[330]
-#define __pyx_n_u_pf __pyx_string_tab[331]
-#define __pyx_n_u_pop __pyx_string_tab[332]
-#define __pyx_n_u_popleft __pyx_string_tab[333]
-#define __pyx_n_u_pos __pyx_string_tab[334]
-#define __pyx_n_u_position __pyx_string_tab[335]
-#define __pyx_n_u_prefetch __pyx_string_tab[336]
-#define __pyx_n_u_prefetch_cap __pyx_string_tab[337]
-#define __pyx_n_u_producer __pyx_string_tab[338]
-#define __pyx_n_u_profile __pyx_string_tab[339]
-#define __pyx_n_u_publish __pyx_string_tab[340]
-#define __pyx_n_u_publish_rejected __pyx_string_tab[341]
-#define __pyx_n_u_published __pyx_string_tab[342]
-#define __pyx_n_u_pump __pyx_string_tab[343]
-#define __pyx_n_u_push __pyx_string_tab[344]
-#define __pyx_n_u_pushes_deliveries __pyx_string_tab[345]
-#define __pyx_n_u_qs __pyx_string_tab[346]
-#define __pyx_n_u_qttl __pyx_string_tab[347]
-#define __pyx_n_u_queue __pyx_string_tab[348]
-#define __pyx_n_u_ready __pyx_string_tab[349]
-#define __pyx_n_u_ready_n __pyx_string_tab[350]
-#define __pyx_n_u_reason __pyx_string_tab[351]
-#define __pyx_n_u_redrive __pyx_string_tab[352]
-#define __pyx_n_u_redriven __pyx_string_tab[353]
-#define __pyx_n_u_reject_action __pyx_string_tab[354]
-#define __pyx_n_u_reject_blocked __pyx_string_tab[355]
-#define __pyx_n_u_reject_lease __pyx_string_tab[356]
-#define __pyx_n_u_reject_over __pyx_string_tab[357]
-#define __pyx_n_u_reject_publish __pyx_string_tab[358]
-#define __pyx_n_u_reject_publish_over __pyx_string_tab[359]
-#define __pyx_n_u_reject_publish_resume_pct __pyx_string_tab[360]
-#define __pyx_n_u_reject_resume __pyx_string_tab[361]
-#define __pyx_n_u_reject_stays __pyx_string_tab[362]
-#define __pyx_n_u_rejected __pyx_string_tab[363]
-#define __pyx_n_u_rejected_publishes __pyx_string_tab[364]
-#define __pyx_n_u_remove __pyx_string_tab[365]
-#define __pyx_n_u_requeue __pyx_string_tab[366]
-#define __pyx_n_u_requeue_position __pyx_string_tab[367]
-#define __pyx_n_u_restart __pyx_string_tab[368]
-#define __pyx_n_u_retention_count __pyx_string_tab[369]
-#define __pyx_n_u_retention_ns __pyx_string_tab[370]
-#define __pyx_n_u_return __pyx_string_tab[371]
-#define __pyx_n_u_return_message __pyx_string_tab[372]
-#define __pyx_n_u_returned __pyx_string_tab[373]
-#define __pyx_n_u_reversed __pyx_string_tab[374]
-#define __pyx_n_u_rounds __pyx_string_tab[375]
-#define __pyx_n_u_routed __pyx_string_tab[376]
-#define __pyx_n_u_router __pyx_string_tab[377]
-#define __pyx_n_u_rt __pyx_string_tab[378]
-#define __pyx_n_u_s __pyx_string_tab[379]
-#define __pyx_n_u_seen __pyx_string_tab[380]
-#define __pyx_n_u_self __pyx_string_tab[381]
-#define __pyx_n_u_send __pyx_string_tab[382]
-#define __pyx_n_u_session_timeout_ns __pyx_string_tab[383]
-#define __pyx_n_u_set_available __pyx_string_tab[384]
-#define __pyx_n_u_setdefault __pyx_string_tab[385]
-#define __pyx_n_u_sid __pyx_string_tab[386]
-#define __pyx_n_u_single_active __pyx_string_tab[387]
-#define __pyx_n_u_start_from __pyx_string_tab[388]
-#define __pyx_n_u_state __pyx_string_tab[389]
-#define __pyx_n_u_states_2 __pyx_string_tab[390]
-#define __pyx_n_u_staticmethod __pyx_string_tab[391]
-#define __pyx_n_u_stats __pyx_string_tab[392]
-#define __pyx_n_u_stays_pending __pyx_string_tab[393]
-#define __pyx_n_u_stored __pyx_string_tab[394]
-#define __pyx_n_u_str __pyx_string_tab[395]
-#define __pyx_n_u_sub __pyx_string_tab[396]
-#define __pyx_n_u_subs_2 __pyx_string_tab[397]
-#define __pyx_n_u_subscribe __pyx_string_tab[398]
-#define __pyx_n_u_subscriber __pyx_string_tab[399]
-#define __pyx_n_u_subscription_stats __pyx_string_tab[400]
-#define __pyx_n_u_sum __pyx_string_tab[401]
-#define __pyx_n_u_t __pyx_string_tab[402]
-#define __pyx_n_u_tail __pyx_string_tab[403]
-#define __pyx_n_u_take_oldest __pyx_string_tab[404]
-#define __pyx_n_u_target __pyx_string_tab[405]
-#define __pyx_n_u_targets __pyx_string_tab[406]
-#define __pyx_n_u_throw __pyx_string_tab[407]
-#define __pyx_n_u_time_unit_ns __pyx_string_tab[408]
-#define __pyx_n_u_to __pyx_string_tab[409]
-#define __pyx_n_u_topic __pyx_string_tab[410]
-#define __pyx_n_u_topic_states __pyx_string_tab[411]
-#define __pyx_n_u_total __pyx_string_tab[412]
-#define __pyx_n_u_ttl __pyx_string_tab[413]
-#define __pyx_n_u_ttl_ns __pyx_string_tab[414]
-#define __pyx_n_u_ttl_seen __pyx_string_tab[415]
-#define __pyx_n_u_type __pyx_string_tab[416]
-#define __pyx_n_u_unavailable __pyx_string_tab[417]
-#define __pyx_n_u_unavailable_rejects __pyx_string_tab[418]
-#define __pyx_n_u_unbind __pyx_string_tab[419]
-#define __pyx_n_u_unordered __pyx_string_tab[420]
-#define __pyx_n_u_unroutable __pyx_string_tab[421]
-#define __pyx_n_u_unsubscribe __pyx_string_tab[422]
-#define __pyx_n_u_value __pyx_string_tab[423]
-#define __pyx_n_u_values __pyx_string_tab[424]
-#define __pyx_n_u_via __pyx_string_tab[425]
-#define __pyx_n_u_whole_units __pyx_string_tab[426]
-#define __pyx_n_u_window_ends __pyx_string_tab[427]
-#define __pyx_kp_b_iso88591_A_2Q_2Yb_Rr_r __pyx_string_tab[428]
-#define __pyx_kp_b_iso88591_A_Yl_Xdde_1_k_KvRz_SUUV_Bl_QSST __pyx_string_tab[429]
-#define __pyx_kp_b_iso88591_A_a_4q_Zt9A_4t1_1_L_d_gRq_a_D_q __pyx_string_tab[430]
-#define __pyx_kp_b_iso88591_A_9JlRS_9D_HA_T_T_4q_3c_Q_DAT_at __pyx_string_tab[431]
-#define __pyx_kp_b_iso88591_A_Q_D_RvS_3a_6_6_T_A __pyx_string_tab[432]
-#define __pyx_kp_b_iso88591_q __pyx_string_tab[433]
-#define __pyx_kp_b_iso88591_a_4_T_1_F_j_q_r_gQ_4z_1_BfCq_d __pyx_string_tab[434]
-#define __pyx_kp_b_iso88591_0C___r_5_83e3a_4y_b_U_A_5_1_hgR __pyx_string_tab[435]
-#define __pyx_kp_b_iso88591_1AAXXeef_Rq_s_HAS_4q_D_j_69LA_t __pyx_string_tab[436]
-#define __pyx_kp_b_iso88591_4r_2_1_a_ha_q_s_HAQ_q_q __pyx_string_tab[437]
-#define __pyx_kp_b_iso88591_81_q_AT_at_WA_JfA_4uHAYc_Yc_EWW __pyx_string_tab[438]
-#define __pyx_kp_b_iso88591_9M_b_Cwb_t3e3b_b_IQe4uCq __pyx_string_tab[439]
-#define __pyx_kp_b_iso88591_Ym1_T_1_2XS_ARq_q_IQa_axq __pyx_string_tab[440]
-#define __pyx_kp_b_iso88591_b_z_q_D_z_XXccddffmmn_c_33aq_S __pyx_string_tab[441]
-#define __pyx_kp_b_iso88591_5U_BXXY_T_1_Rq_3c_A_a___A_E_q_Q __pyx_string_tab[442]
-#define __pyx_kp_b_iso88591_I_66I_Sbbc_c_r_5_uE_S_S_Rq_b_4w __pyx_string_tab[443]
-#define __pyx_kp_b_iso88591_M_1_d_D_4wa_s_s_AZq_D_Qhl_A_q_A __pyx_string_tab[444]
-#define __pyx_kp_b_iso88591_XQ_T_1_2U_4_1_XQa_4q_q_L_2Q_32Q __pyx_string_tab[445]
-#define __pyx_kp_b_iso88591_y_Q_T_1_2XS_ARq_q __pyx_string_tab[446]
-#define __pyx_kp_b_iso88591_QXXY_z9LL_a_4A_T_1_9G1_A_0_1EQd __pyx_string_tab[447]
-#define __pyx_kp_b_iso88591_ha_t6_Qa __pyx_string_tab[448]
-#define __pyx_kp_b_iso88591_i_81_r_fD_Qb_Cq_vU_t4q_T_3c_D_d __pyx_string_tab[449]
-#define __pyx_kp_b_iso88591_z_9_7_A_a_A_e1A_D_d_1_2S_1Kwa_Q __pyx_string_tab[450]
-#define __pyx_kp_b_iso88591_t6_c __pyx_string_tab[451]
-#define __pyx_kp_b_iso88591_1_N_1_d_G1_F_haq_q_a_2U_Rt7_G1E __pyx_string_tab[452]
-#define __pyx_kp_b_iso88591_I_K1_A_2V3a_ARq_q_T_gQ_IQ __pyx_string_tab[453]
-#define __pyx_kp_b_iso88591_T_1_2T_IT_1Be2_PRRS_q_4z_d_V2 __pyx_string_tab[454]
+#define __pyx_n_u_content_dedup_id __pyx_string_tab[195]
+#define __pyx_n_u_count __pyx_string_tab[196]
+#define __pyx_n_u_count_returns __pyx_string_tab[197]
+#define __pyx_n_u_counter_increments_on __pyx_string_tab[198]
+#define __pyx_n_u_counter_name __pyx_string_tab[199]
+#define __pyx_n_u_counts_deliver __pyx_string_tab[200]
+#define __pyx_n_u_crash __pyx_string_tab[201]
+#define __pyx_n_u_crash_return __pyx_string_tab[202]
+#define __pyx_n_u_data __pyx_string_tab[203]
+#define __pyx_n_u_dead __pyx_string_tab[204]
+#define __pyx_n_u_dead_letter __pyx_string_tab[205]
+#define __pyx_n_u_dead_letter_channel __pyx_string_tab[206]
+#define __pyx_n_u_dead_lettered __pyx_string_tab[207]
+#define __pyx_n_u_deaths __pyx_string_tab[208]
+#define __pyx_n_u_declare __pyx_string_tab[209]
+#define __pyx_n_u_dedup __pyx_string_tab[210]
+#define __pyx_n_u_dedup_id __pyx_string_tab[211]
+#define __pyx_n_u_dedup_order __pyx_string_tab[212]
+#define __pyx_n_u_dedup_seen __pyx_string_tab[213]
+#define __pyx_n_u_dedup_window __pyx_string_tab[214]
+#define __pyx_n_u_dedup_window_ns __pyx_string_tab[215]
+#define __pyx_n_u_delay __pyx_string_tab[216]
+#define __pyx_n_u_delay_ns __pyx_string_tab[217]
+#define __pyx_n_u_delay_seq __pyx_string_tab[218]
+#define __pyx_n_u_delayed __pyx_string_tab[219]
+#define __pyx_n_u_delayed_n __pyx_string_tab[220]
+#define __pyx_n_u_deliver __pyx_string_tab[221]
+#define __pyx_n_u_depth __pyx_string_tab[222]
+#define __pyx_n_u_dests __pyx_string_tab[223]
+#define __pyx_n_u_did __pyx_string_tab[224]
+#define __pyx_n_u_dirty_2 __pyx_string_tab[225]
+#define __pyx_n_u_dispatch __pyx_string_tab[226]
+#define __pyx_n_u_dispatch_subs __pyx_string_tab[227]
+#define __pyx_n_u_drain_ready __pyx_string_tab[228]
+#define __pyx_n_u_drop __pyx_string_tab[229]
+#define __pyx_n_u_dropped __pyx_string_tab[230]
+#define __pyx_n_u_due __pyx_string_tab[231]
+#define __pyx_n_u_duplicate_dropped __pyx_string_tab[232]
+#define __pyx_n_u_duplicates __pyx_string_tab[233]
+#define __pyx_n_u_durable __pyx_string_tab[234]
+#define __pyx_n_u_dw __pyx_string_tab[235]
+#define __pyx_n_u_e __pyx_string_tab[236]
+#define __pyx_n_u_earliest __pyx_string_tab[237]
+#define __pyx_n_u_end __pyx_string_tab[238]
+#define __pyx_n_u_enqueued __pyx_string_tab[239]
+#define __pyx_n_u_entries __pyx_string_tab[240]
+#define __pyx_n_u_evtool_core_broker __pyx_string_tab[241]
+#define __pyx_n_u_evtool_core_brokerstate __pyx_string_tab[242]
+#define __pyx_n_u_evtool_core_channel_config __pyx_string_tab[243]
+#define __pyx_n_u_evtool_core_delivery __pyx_string_tab[244]
+#define __pyx_n_u_evtool_core_events __pyx_string_tab[245]
+#define __pyx_n_u_evtool_core_loggroups __pyx_string_tab[246]
+#define __pyx_n_u_evtool_core_logs __pyx_string_tab[247]
+#define __pyx_n_u_evtool_core_message __pyx_string_tab[248]
+#define __pyx_n_u_evtool_core_profiles __pyx_string_tab[249]
+#define __pyx_n_u_evtool_core_queue_delivery __pyx_string_tab[250]
+#define __pyx_n_u_evtool_core_queues __pyx_string_tab[251]
+#define __pyx_n_u_evtool_core_routing __pyx_string_tab[252]
+#define __pyx_n_u_exclusive_sub __pyx_string_tab[253]
+#define __pyx_n_u_expire_anywhere __pyx_string_tab[254]
+#define __pyx_n_u_expired __pyx_string_tab[255]
+#define __pyx_n_u_expiry __pyx_string_tab[256]
+#define __pyx_n_u_expiry_seq __pyx_string_tab[257]
+#define __pyx_n_u_f __pyx_string_tab[258]
+#define __pyx_n_u_g __pyx_string_tab[259]
+#define __pyx_n_u_genexpr __pyx_string_tab[260]
+#define __pyx_n_u_get __pyx_string_tab[261]
+#define __pyx_n_u_group __pyx_string_tab[262]
+#define __pyx_n_u_group_batch __pyx_string_tab[263]
+#define __pyx_n_u_group_key __pyx_string_tab[264]
+#define __pyx_n_u_group_receive __pyx_string_tab[265]
+#define __pyx_n_u_grouped __pyx_string_tab[266]
+#define __pyx_n_u_grouped_queue __pyx_string_tab[267]
+#define __pyx_n_u_groups __pyx_string_tab[268]
+#define __pyx_n_u_head __pyx_string_tab[269]
+#define __pyx_n_u_head_if_limited __pyx_string_tab[270]
+#define __pyx_n_u_header __pyx_string_tab[271]
+#define __pyx_n_u_heads __pyx_string_tab[272]
+#define __pyx_n_u_heappop __pyx_string_tab[273]
+#define __pyx_n_u_heappush __pyx_string_tab[274]
+#define __pyx_n_u_heapq __pyx_string_tab[275]
+#define __pyx_n_u_history __pyx_string_tab[276]
+#define __pyx_n_u_id __pyx_string_tab[277]
+#define __pyx_n_u_idle __pyx_string_tab[278]
+#define __pyx_n_u_immediate __pyx_string_tab[279]
+#define __pyx_n_u_in_flight __pyx_string_tab[280]
+#define __pyx_n_u_instance __pyx_string_tab[281]
+#define __pyx_n_u_int __pyx_string_tab[282]
+#define __pyx_n_u_items __pyx_string_tab[283]
+#define __pyx_n_u_k __pyx_string_tab[284]
+#define __pyx_n_u_keep __pyx_string_tab[285]
+#define __pyx_n_u_kept __pyx_string_tab[286]
+#define __pyx_n_u_key __pyx_string_tab[287]
+#define __pyx_n_u_kind __pyx_string_tab[288]
+#define __pyx_n_u_late_leases __pyx_string_tab[289]
+#define __pyx_n_u_latest __pyx_string_tab[290]
+#define __pyx_n_u_lease __pyx_string_tab[291]
+#define __pyx_n_u_lease_action __pyx_string_tab[292]
+#define __pyx_n_u_lease_expiry __pyx_string_tab[293]
+#define __pyx_n_u_leases __pyx_string_tab[294]
+#define __pyx_n_u_leave __pyx_string_tab[295]
+#define __pyx_n_u_log __pyx_string_tab[296]
+#define __pyx_n_u_log_group __pyx_string_tab[297]
+#define __pyx_n_u_lost __pyx_string_tab[298]
+#define __pyx_n_u_max_deliveries __pyx_string_tab[299]
+#define __pyx_n_u_md __pyx_string_tab[300]
+#define __pyx_n_u_message_expiry __pyx_string_tab[301]
+#define __pyx_n_u_mode __pyx_string_tab[302]
+#define __pyx_n_u_moved __pyx_string_tab[303]
+#define __pyx_n_u_msg __pyx_string_tab[304]
+#define __pyx_n_u_msg_id __pyx_string_tab[305]
+#define __pyx_n_u_nack_position __pyx_string_tab[306]
+#define __pyx_n_u_name __pyx_string_tab[307]
+#define __pyx_n_u_next __pyx_string_tab[308]
+#define __pyx_n_u_no_subscriptions __pyx_string_tab[309]
+#define __pyx_n_u_none __pyx_string_tab[310]
+#define __pyx_n_u_now __pyx_string_tab[311]
+#define __pyx_n_u_obj __pyx_string_tab[312]
+#define __pyx_n_u_off __pyx_string_tab[313]
+#define __pyx_n_u_offset __pyx_string_tab[314]
+#define __pyx_n_u_ok __pyx_string_tab[315]
+#define __pyx_n_u_old __pyx_string_tab[316]
+#define __pyx_n_u_order __pyx_string_tab[317]
+#define __pyx_n_u_out __pyx_string_tab[318]
+#define __pyx_n_u_overflow __pyx_string_tab[319]
+#define __pyx_n_u_overflow_dead_letters __pyx_string_tab[320]
+#define __pyx_n_u_overflow_head __pyx_string_tab[321]
+#define __pyx_n_u_p __pyx_string_tab[322]
+#define __pyx_n_u_partition __pyx_string_tab[323]
+#define __pyx_n_u_partitioner __pyx_string_tab[324]
+#define __pyx_n_u_partitions __pyx_string_tab[325]
+#define __pyx_n_u_parts __pyx_string_tab[326]
+#define __pyx_n_u_pattern __pyx_string_tab[327]
+#define __pyx_n_u_per_key __pyx_string_tab[328]
+#define __pyx_n_u_per_partition __pyx_string_tab[329]
+#define __pyx_n_u_pf __pyx_string_tab[330]
+#define __pyx_n_u_pop __pyx_string_tab[331]
+#define __pyx_n_u_popleft __pyx_string_tab[332]
+#define __pyx_n_u_pos __pyx_string_tab[333]
+#define __pyx_n_u_position __pyx_string_tab[334]
+#define __pyx_n_u_prefetch __pyx_string_tab[335]
+#define __pyx_n_u_prefetch_cap __pyx_string_tab[336]
+#define __pyx_n_u_producer __pyx_string_tab[337]
+#define __pyx_n_u_profile __pyx_string_tab[338]
+#define __pyx_n_u_publish __pyx_string_tab[339]
+#define __pyx_n_u_publish_rejected __pyx_string_tab[340]
+#define __pyx_n_u_published __pyx_string_tab[341]
+#define __pyx_n_u_pump __pyx_string_tab[342]
+#define __pyx_n_u_push __pyx_string_tab[343]
+#define __pyx_n_u_pushes_deliveries __pyx_string_tab[344]
+#define __pyx_n_u_qs __pyx_string_tab[345]
+#define __pyx_n_u_qttl __pyx_string_tab[346]
+#define __pyx_n_u_queue __pyx_string_tab[347]
+#define __pyx_n_u_ready __pyx_string_tab[348]
+#define __pyx_n_u_ready_n __pyx_string_tab[349]
+#define __pyx_n_u_reason __pyx_string_tab[350]
+#define __pyx_n_u_redrive __pyx_string_tab[351]
+#define __pyx_n_u_redriven __pyx_string_tab[352]
+#define __pyx_n_u_reject_action __pyx_string_tab[353]
+#define __pyx_n_u_reject_blocked __pyx_string_tab[354]
+#define __pyx_n_u_reject_lease __pyx_string_tab[355]
+#define __pyx_n_u_reject_over __pyx_string_tab[356]
+#define __pyx_n_u_reject_publish __pyx_string_tab[357]
+#define __pyx_n_u_reject_publish_over __pyx_string_tab[358]
+#define __pyx_n_u_reject_publish_resume_pct __pyx_string_tab[359]
+#define __pyx_n_u_reject_resume __pyx_string_tab[360]
+#define __pyx_n_u_reject_stays __pyx_string_tab[361]
+#define __pyx_n_u_rejected __pyx_string_tab[362]
+#define __pyx_n_u_rejected_publishes __pyx_string_tab[363]
+#define __pyx_n_u_remove __pyx_string_tab[364]
+#define __pyx_n_u_requeue __pyx_string_tab[365]
+#define __pyx_n_u_requeue_position __pyx_string_tab[366]
+#define __pyx_n_u_restart __pyx_string_tab[367]
+#define __pyx_n_u_retention_count __pyx_string_tab[368]
+#define __pyx_n_u_retention_ns __pyx_string_tab[369]
+#define __pyx_n_u_return __pyx_string_tab[370]
+#define __pyx_n_u_return_message __pyx_string_tab[371]
+#define __pyx_n_u_returned __pyx_string_tab[372]
+#define __pyx_n_u_reversed __pyx_string_tab[373]
+#define __pyx_n_u_rounds __pyx_string_tab[374]
+#define __pyx_n_u_routed __pyx_string_tab[375]
+#define __pyx_n_u_router __pyx_string_tab[376]
+#define __pyx_n_u_rt __pyx_string_tab[377]
+#define __pyx_n_u_s __pyx_string_tab[378]
+#define __pyx_n_u_seen __pyx_string_tab[379]
+#define __pyx_n_u_self __pyx_string_tab[380]
+#define __pyx_n_u_send __pyx_string_tab[381]
+#define __pyx_n_u_session_timeout_ns __pyx_string_tab[382]
+#define __pyx_n_u_set_available __pyx_string_tab[383]
+#define __pyx_n_u_setdefault __pyx_string_tab[384]
+#define __pyx_n_u_sid __pyx_string_tab[385]
+#define __pyx_n_u_single_active __pyx_string_tab[386]
+#define __pyx_n_u_start_from __pyx_string_tab[387]
+#define __pyx_n_u_state __pyx_string_tab[388]
+#define __pyx_n_u_states_2 __pyx_string_tab[389]
+#define __pyx_n_u_staticmethod __pyx_string_tab[390]
+#define __pyx_n_u_stats __pyx_string_tab[391]
+#define __pyx_n_u_stays_pending __pyx_string_tab[392]
+#define __pyx_n_u_stored __pyx_string_tab[393]
+#define __pyx_n_u_str __pyx_string_tab[394]
+#define __pyx_n_u_sub __pyx_string_tab[395]
+#define __pyx_n_u_subs_2 __pyx_string_tab[396]
+#define __pyx_n_u_subscribe __pyx_string_tab[397]
+#define __pyx_n_u_subscriber __pyx_string_tab[398]
+#define __pyx_n_u_subscription_stats __pyx_string_tab[399]
+#define __pyx_n_u_sum __pyx_string_tab[400]
+#define __pyx_n_u_t __pyx_string_tab[401]
+#define __pyx_n_u_tail __pyx_string_tab[402]
+#define __pyx_n_u_take_oldest __pyx_string_tab[403]
+#define __pyx_n_u_target __pyx_string_tab[404]
+#define __pyx_n_u_targets __pyx_string_tab[405]
+#define __pyx_n_u_throw __pyx_string_tab[406]
+#define __pyx_n_u_time_unit_ns __pyx_string_tab[407]
+#define __pyx_n_u_to __pyx_string_tab[408]
+#define __pyx_n_u_topic __pyx_string_tab[409]
+#define __pyx_n_u_topic_states __pyx_string_tab[410]
+#define __pyx_n_u_total __pyx_string_tab[411]
+#define __pyx_n_u_ttl __pyx_string_tab[412]
+#define __pyx_n_u_ttl_ns __pyx_string_tab[413]
+#define __pyx_n_u_ttl_seen __pyx_string_tab[414]
+#define __pyx_n_u_type __pyx_string_tab[415]
+#define __pyx_n_u_unavailable __pyx_string_tab[416]
+#define __pyx_n_u_unavailable_rejects __pyx_string_tab[417]
+#define __pyx_n_u_unbind __pyx_string_tab[418]
+#define __pyx_n_u_unordered __pyx_string_tab[419]
+#define __pyx_n_u_unroutable __pyx_string_tab[420]
+#define __pyx_n_u_unsubscribe __pyx_string_tab[421]
+#define __pyx_n_u_value __pyx_string_tab[422]
+#define __pyx_n_u_values __pyx_string_tab[423]
+#define __pyx_n_u_via __pyx_string_tab[424]
+#define __pyx_n_u_whole_units __pyx_string_tab[425]
+#define __pyx_n_u_window_ends __pyx_string_tab[426]
+#define __pyx_kp_b_iso88591_A_2Q_2Yb_Rr_r __pyx_string_tab[427]
+#define __pyx_kp_b_iso88591_A_Yl_Xdde_1_k_KvRz_SUUV_Bl_QSST __pyx_string_tab[428]
+#define __pyx_kp_b_iso88591_A_a_4q_Zt9A_4t1_1_L_d_gRq_a_D_q __pyx_string_tab[429]
+#define __pyx_kp_b_iso88591_A_9JlRS_9D_HA_T_T_4q_3c_Q_DAT_at __pyx_string_tab[430]
+#define __pyx_kp_b_iso88591_A_Q_D_RvS_3a_6_6_T_A __pyx_string_tab[431]
+#define __pyx_kp_b_iso88591_q __pyx_string_tab[432]
+#define __pyx_kp_b_iso88591_a_4_T_1_F_j_q_r_gQ_4z_1_BfCq_d __pyx_string_tab[433]
+#define __pyx_kp_b_iso88591_0C___r_5_83e3a_4y_b_U_A_5_1_hgR __pyx_string_tab[434]
+#define __pyx_kp_b_iso88591_1AAXXeef_Rq_s_HAS_4q_D_j_69LA_t __pyx_string_tab[435]
+#define __pyx_kp_b_iso88591_4r_2_1_a_ha_q_s_HAQ_q_q __pyx_string_tab[436]
+#define __pyx_kp_b_iso88591_81_q_AT_at_WA_JfA_4uHAYc_Yc_EWW __pyx_string_tab[437]
+#define __pyx_kp_b_iso88591_9M_b_Cwb_t3e3b_b_IQe4uCq __pyx_string_tab[438]
+#define __pyx_kp_b_iso88591_Ym1_T_1_2XS_ARq_q_IQa_axq __pyx_string_tab[439]
+#define __pyx_kp_b_iso88591_b_z_q_D_z_XXccddffmmn_c_33aq_S __pyx_string_tab[440]
+#define __pyx_kp_b_iso88591_5U_BXXY_T_1_Rq_3c_A_a___A_E_q_Q __pyx_string_tab[441]
+#define __pyx_kp_b_iso88591_I_66I_Sbbc_c_r_5_uE_S_S_Rq_b_4w __pyx_string_tab[442]
+#define __pyx_kp_b_iso88591_M_1_d_D_4wa_s_s_AZq_D_Qhl_A_q_A __pyx_string_tab[443]
+#define __pyx_kp_b_iso88591_XQ_T_1_2U_4_1_XQa_4q_q_L_2Q_32Q __pyx_string_tab[444]
+#define __pyx_kp_b_iso88591_y_Q_T_1_2XS_ARq_q __pyx_string_tab[445]
+#define __pyx_kp_b_iso88591_QXXY_z9LL_a_4A_T_1_9G1_A_0_1EQd __pyx_string_tab[446]
+#define __pyx_kp_b_iso88591_ha_t6_Qa __pyx_string_tab[447]
+#define __pyx_kp_b_iso88591_i_81_r_fD_Qb_Cq_vU_t4q_T_3c_D_d __pyx_string_tab[448]
+#define __pyx_kp_b_iso88591_z_9_7_A_a_A_e1A_D_d_1_2S_1Kwa_Q __pyx_string_tab[449]
+#define __pyx_kp_b_iso88591_t6_c __pyx_string_tab[450]
+#define __pyx_kp_b_iso88591_1_N_1_d_G1_F_haq_q_a_2U_Rt7_G1E __pyx_string_tab[451]
+#define __pyx_kp_b_iso88591_I_K1_A_2V3a_ARq_q_T_gQ_IQ __pyx_string_tab[452]
+#define __pyx_kp_b_iso88591_T_1_2T_IT_1Be2_PRRS_q_4z_d_V2 __pyx_string_tab[453]
 #define __pyx_int_0 __pyx_number_tab[0]
 #define __pyx_int_1 __pyx_number_tab[1]
 #define __pyx_int_64 __pyx_number_tab[2]
@@ -4043,6 +4071,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_Channel);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats);
   Py_CLEAR(clear_module_state->__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats);
@@ -4053,7 +4082,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<9; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<27; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<455; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<454; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<4; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -4087,6 +4116,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_Channel);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6broker___pyx_scope_struct__stats);
   Py_VISIT(traverse_module_state->__pyx_type_6evtool_4core_6broker___pyx_scope_struct__stats);
@@ -4097,7 +4127,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<9; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<27; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<455; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<454; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<4; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -4230,7 +4260,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
   PyObject *__pyx_v_p = NULL;
   PyObject *__pyx_v_dw = NULL;
   PyObject *__pyx_v_dedup = NULL;
-  PyObject *__pyx_v_ch = NULL;
+  struct __pyx_obj_6evtool_4core_11brokerstate_Channel *__pyx_v_ch = NULL;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
@@ -4812,29 +4842,15 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
  *         if isinstance(config, TopicConfig):
 */
   __pyx_t_14 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_Channel); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 146, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_11);
   __pyx_t_4 = 1;
-  #if CYTHON_UNPACK_METHODS
-  if (unlikely(PyMethod_Check(__pyx_t_11))) {
-    __pyx_t_14 = PyMethod_GET_SELF(__pyx_t_11);
-    assert(__pyx_t_14);
-    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_11);
-    __Pyx_INCREF(__pyx_t_14);
-    __Pyx_INCREF(__pyx__function);
-    __Pyx_DECREF_SET(__pyx_t_11, __pyx__function);
-    __pyx_t_4 = 0;
-  }
-  #endif
   {
     PyObject *__pyx_callargs[4] = {__pyx_t_14, __pyx_v_name, __pyx_v_config, __pyx_v_dedup};
-    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_4, (4-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_Channel, __pyx_callargs+__pyx_t_4, (4-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-    __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 146, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
+    __Pyx_GOTREF((PyObject *)__pyx_t_3);
   }
-  __pyx_v_ch = __pyx_t_3;
+  __pyx_v_ch = ((struct __pyx_obj_6evtool_4core_11brokerstate_Channel *)__pyx_t_3);
   __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":147
@@ -4844,28 +4860,30 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
  *         if isinstance(config, TopicConfig):
  *             pass  # subscription queues are made on subscribe
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_QueueConfig); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 147, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_5 = PyObject_IsInstance(__pyx_v_config, __pyx_t_11); if (unlikely(__pyx_t_5 == ((int)-1))) __PYX_ERR(0, 147, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
+  __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_QueueConfig); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 147, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_14);
+  __pyx_t_5 = PyObject_IsInstance(__pyx_v_config, __pyx_t_14); if (unlikely(__pyx_t_5 == ((int)-1))) __PYX_ERR(0, 147, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
   if (__pyx_t_5) {
 
   } else {
-    __pyx_t_11 = __Pyx_PyBool_FromLong(__pyx_t_5); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 147, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_3 = __pyx_t_11;
-    __pyx_t_11 = 0;
+    __pyx_t_14 = __Pyx_PyBool_FromLong(__pyx_t_5); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 147, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_14);
+    __pyx_t_3 = __pyx_t_14;
+    __pyx_t_14 = 0;
 
     goto __pyx_L20_bool_binop_done;
   }
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_config, __pyx_mstate_global->__pyx_n_u_content_based_dedup); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 147, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_11);
-  __Pyx_INCREF(__pyx_t_11);
-  __pyx_t_3 = __pyx_t_11;
-  __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_config, __pyx_mstate_global->__pyx_n_u_content_based_dedup); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 147, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_14);
+  __Pyx_INCREF(__pyx_t_14);
+  __pyx_t_3 = __pyx_t_14;
+  __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
   __pyx_L20_bool_binop_done:;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_content_dedup, __pyx_t_3) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_ch->content_dedup);
+  __Pyx_DECREF_SET(__pyx_v_ch->content_dedup, __pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":148
  *         ch = Channel(name, config, dedup)
@@ -4904,18 +4922,20 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
  *         elif isinstance(config, LogConfig):
  *             ch.log = LogChannel(name, config.partitions, config.retention_ns, config.retention_count,
 */
-    __pyx_t_11 = __pyx_v_self;
-    __Pyx_INCREF(__pyx_t_11);
+    __pyx_t_14 = __pyx_v_self;
+    __Pyx_INCREF(__pyx_t_14);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_11, __pyx_v_ch, Py_None};
+      PyObject *__pyx_callargs[3] = {__pyx_t_14, ((PyObject *)__pyx_v_ch), Py_None};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_make_qs, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
+      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
       if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 151, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs, __pyx_t_3) < (0)) __PYX_ERR(0, 151, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_GIVEREF(__pyx_t_3);
+    __Pyx_GOTREF(__pyx_v_ch->qs);
+    __Pyx_DECREF_SET(__pyx_v_ch->qs, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":150
  *         if isinstance(config, TopicConfig):
@@ -4948,9 +4968,9 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
  *                                 config.partitioner)
  *         elif isinstance(config, RouterConfig):
 */
-    __pyx_t_11 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_LogChannel); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 153, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_14);
+    __pyx_t_14 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_LogChannel); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 153, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_11);
     __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_config, __pyx_mstate_global->__pyx_n_u_partitions); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 153, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_config, __pyx_mstate_global->__pyx_n_u_retention_ns); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 153, __pyx_L1_error)
@@ -4969,25 +4989,25 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
     __Pyx_GOTREF(__pyx_t_16);
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
-    if (unlikely(PyMethod_Check(__pyx_t_14))) {
-      __pyx_t_11 = PyMethod_GET_SELF(__pyx_t_14);
-      assert(__pyx_t_11);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_14);
-      __Pyx_INCREF(__pyx_t_11);
+    if (unlikely(PyMethod_Check(__pyx_t_11))) {
+      __pyx_t_14 = PyMethod_GET_SELF(__pyx_t_11);
+      assert(__pyx_t_14);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_11);
+      __Pyx_INCREF(__pyx_t_14);
       __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_14, __pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_11, __pyx__function);
       __pyx_t_4 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[6] = {__pyx_t_11, __pyx_v_name, __pyx_t_1, __pyx_t_2, __pyx_t_9, __pyx_t_16};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_14, __pyx_callargs+__pyx_t_4, (6-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
+      PyObject *__pyx_callargs[6] = {__pyx_t_14, __pyx_v_name, __pyx_t_1, __pyx_t_2, __pyx_t_9, __pyx_t_16};
+      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_4, (6-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 153, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
@@ -4999,8 +5019,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
  *                                 config.partitioner)
  *         elif isinstance(config, RouterConfig):
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_log, __pyx_t_3) < (0)) __PYX_ERR(0, 153, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_GIVEREF(__pyx_t_3);
+    __Pyx_GOTREF(__pyx_v_ch->log);
+    __Pyx_DECREF_SET(__pyx_v_ch->log, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":152
  *         elif isinstance(config, QueueConfig):
@@ -5033,7 +5055,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
  *         else:
  *             raise TypeError(f"unknown channel config {type(config).__name__}")
 */
-    __pyx_t_14 = NULL;
+    __pyx_t_11 = NULL;
     __Pyx_GetModuleGlobalName(__pyx_t_16, __pyx_mstate_global->__pyx_n_u_RouteTable); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 156, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_16);
     __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_config, __pyx_mstate_global->__pyx_n_u_type); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 156, __pyx_L1_error)
@@ -5041,26 +5063,28 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_16))) {
-      __pyx_t_14 = PyMethod_GET_SELF(__pyx_t_16);
-      assert(__pyx_t_14);
+      __pyx_t_11 = PyMethod_GET_SELF(__pyx_t_16);
+      assert(__pyx_t_11);
       PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_16);
-      __Pyx_INCREF(__pyx_t_14);
+      __Pyx_INCREF(__pyx_t_11);
       __Pyx_INCREF(__pyx__function);
       __Pyx_DECREF_SET(__pyx_t_16, __pyx__function);
       __pyx_t_4 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_14, __pyx_t_9};
+      PyObject *__pyx_callargs[2] = {__pyx_t_11, __pyx_t_9};
       __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_16, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
       if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 156, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_router, __pyx_t_3) < (0)) __PYX_ERR(0, 156, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_GIVEREF(__pyx_t_3);
+    __Pyx_GOTREF(__pyx_v_ch->router);
+    __Pyx_DECREF_SET(__pyx_v_ch->router, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":155
  *             ch.log = LogChannel(name, config.partitions, config.retention_ns, config.retention_count,
@@ -5083,12 +5107,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
     __pyx_t_16 = NULL;
     __pyx_t_9 = __Pyx_PyObject_GetAttrStr(((PyObject *)Py_TYPE(__pyx_v_config)), __pyx_mstate_global->__pyx_n_u_name_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 158, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_14 = __Pyx_PyObject_FormatSimple(__pyx_t_9, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 158, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_14);
+    __pyx_t_11 = __Pyx_PyObject_FormatSimple(__pyx_t_9, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 158, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_11);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    __pyx_t_9 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_unknown_channel_config, __pyx_t_14); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 158, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_unknown_channel_config, __pyx_t_11); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 158, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+    __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __pyx_t_4 = 1;
     {
       PyObject *__pyx_callargs[2] = {__pyx_t_16, __pyx_t_9};
@@ -5113,7 +5137,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
 */
   __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_channels); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 159, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (unlikely((PyObject_SetItem(__pyx_t_3, __pyx_v_name, __pyx_v_ch) < 0))) __PYX_ERR(0, 159, __pyx_L1_error)
+  if (unlikely((PyObject_SetItem(__pyx_t_3, __pyx_v_name, ((PyObject *)__pyx_v_ch)) < 0))) __PYX_ERR(0, 159, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":123
@@ -5142,7 +5166,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_declare(CYTHON_UNUSED Py
   __Pyx_XDECREF(__pyx_v_p);
   __Pyx_XDECREF(__pyx_v_dw);
   __Pyx_XDECREF(__pyx_v_dedup);
-  __Pyx_XDECREF(__pyx_v_ch);
+  __Pyx_XDECREF((PyObject *)__pyx_v_ch);
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
@@ -6999,7 +7023,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_8set_available(CYTHON_UN
  *                     for g in ch.log.groups.values():
  *                         self._dirty[g] = None             # <<<<<<<<<<<<<<
  * 
- *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)
 */
           __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 232, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
@@ -7058,7 +7082,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_8set_available(CYTHON_UN
 /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -7202,7 +7226,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED PyObject *__pyx_self, struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *__pyx_v_self, PyObject *__pyx_v_now, PyObject *__pyx_v_channel, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_delay_ns) {
   struct __pyx_obj_6evtool_4core_6queues_QueueState *__pyx_v_qs = 0;
   struct __pyx_obj_6evtool_4core_6queues_Entry *__pyx_v_e = 0;
-  PyObject *__pyx_v_ch = NULL;
+  struct __pyx_obj_6evtool_4core_11brokerstate_Channel *__pyx_v_ch = 0;
   PyObject *__pyx_v_did = NULL;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
@@ -7317,7 +7341,8 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
     if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 239, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_v_ch = __pyx_t_3;
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_Channel))))) __PYX_ERR(0, 239, __pyx_L1_error)
+  __pyx_v_ch = ((struct __pyx_obj_6evtool_4core_11brokerstate_Channel *)__pyx_t_3);
   __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":240
@@ -7327,7 +7352,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             raise KeyError(f"unknown channel {channel!r}; declared: {', '.join(self._channels) or '(none)'}")
  *         if not self._available:
 */
-  __pyx_t_1 = (__pyx_v_ch == Py_None);
+  __pyx_t_1 = (((PyObject *)__pyx_v_ch) == Py_None);
   if (unlikely(__pyx_t_1)) {
 
 
@@ -7421,13 +7446,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
  *                        {"reason": "broker_unavailable"})
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 243, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_ch->unavailable_rejects, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 243, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 243, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_unavailable_rejects, __pyx_t_4) < (0)) __PYX_ERR(0, 243, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_GIVEREF(__pyx_t_3);
+    __Pyx_GOTREF(__pyx_v_ch->unavailable_rejects);
+    __Pyx_DECREF_SET(__pyx_v_ch->unavailable_rejects, __pyx_t_3);
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":244
  *         if not self._available:
@@ -7436,8 +7460,8 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *                        {"reason": "broker_unavailable"})
  *             return False
 */
-    __pyx_t_3 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_4 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_4);
 
     /* "evtool/core/broker.py":245
  *             ch.unavailable_rejects += 1
@@ -7451,14 +7475,14 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
     if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_broker_unavailable) < (0)) __PYX_ERR(0, 245, __pyx_L1_error)
     __pyx_t_7 = 0;
     {
-      PyObject *__pyx_callargs[9] = {__pyx_t_3, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_publish_rejected, ((PyObject *)__pyx_v_msg), __pyx_v_channel, __pyx_v_msg->producer, Py_None, __pyx_mstate_global->__pyx_int_0, __pyx_t_5};
-      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_7, (9-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      PyObject *__pyx_callargs[9] = {__pyx_t_4, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_publish_rejected, ((PyObject *)__pyx_v_msg), __pyx_v_channel, __pyx_v_msg->producer, Py_None, __pyx_mstate_global->__pyx_int_0, __pyx_t_5};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_7, (9-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 244, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 244, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":246
  *             self._emit(now, "publish_rejected", msg, channel, msg.producer, None, 0,
@@ -7494,10 +7518,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             # Only a message that carries a dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId) can be
  *             # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_dedup_window); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 247, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_2 = (__pyx_t_4 != Py_None);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_2 = (__pyx_v_ch->dedup_window != Py_None);
   if (__pyx_t_2) {
 
 
@@ -7508,10 +7529,10 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             if did is None and ch.content_dedup:
  *                 did = content_dedup_id(msg.payload)
 */
-    __pyx_t_4 = __pyx_v_msg->dedup_id;
-    __Pyx_INCREF(__pyx_t_4);
-    __pyx_v_did = __pyx_t_4;
-    __pyx_t_4 = 0;
+    __pyx_t_3 = __pyx_v_msg->dedup_id;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_v_did = __pyx_t_3;
+    __pyx_t_3 = 0;
 
     /* "evtool/core/broker.py":251
  *             # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
@@ -7529,10 +7550,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
 
       goto __pyx_L12_bool_binop_done;
     }
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_content_dedup); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 251, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 251, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_ch->content_dedup); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 251, __pyx_L1_error)
 
     __pyx_t_2 = __pyx_t_1;
 
@@ -7548,30 +7566,30 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *                 return True
 */
       __pyx_t_5 = NULL;
-      __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_content_dedup_id); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 252, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_content_dedup_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 252, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
       __pyx_t_7 = 1;
       #if CYTHON_UNPACK_METHODS
-      if (unlikely(PyMethod_Check(__pyx_t_3))) {
-        __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_3);
+      if (unlikely(PyMethod_Check(__pyx_t_4))) {
+        __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_4);
         assert(__pyx_t_5);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
         __Pyx_INCREF(__pyx_t_5);
         __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+        __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
         __pyx_t_7 = 0;
       }
       #endif
       {
         PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_msg->payload};
-        __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 252, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_4);
+        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 252, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_3);
       }
-      __Pyx_DECREF_SET(__pyx_v_did, __pyx_t_4);
-      __pyx_t_4 = 0;
+      __Pyx_DECREF_SET(__pyx_v_did, __pyx_t_3);
+      __pyx_t_3 = 0;
 
       /* "evtool/core/broker.py":251
  *             # a duplicate; an SQS FIFO queue with ContentBasedDeduplication hashes the body of one without.
@@ -7598,18 +7616,18 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
 
       goto __pyx_L15_bool_binop_done;
     }
-    __pyx_t_3 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_4 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_4);
     __pyx_t_7 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_3, __pyx_v_now, __pyx_v_ch, ((PyObject *)__pyx_v_msg), __pyx_v_did};
-      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_duplicate, __pyx_callargs+__pyx_t_7, (5-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 253, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      PyObject *__pyx_callargs[5] = {__pyx_t_4, __pyx_v_now, ((PyObject *)__pyx_v_ch), ((PyObject *)__pyx_v_msg), __pyx_v_did};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_duplicate, __pyx_callargs+__pyx_t_7, (5-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 253, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 253, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 253, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
     __pyx_t_2 = __pyx_t_1;
 
@@ -7660,13 +7678,12 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         if ch.kind != "log":
  *             self._sink(_new(TraceEvent, (now, "published", msg.id, channel, msg.producer, None, msg.key, 0,
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 255, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_t_4, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 255, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_ch->published, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 255, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_published, __pyx_t_3) < (0)) __PYX_ERR(0, 255, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_ch->published);
+  __Pyx_DECREF_SET(__pyx_v_ch->published, __pyx_t_3);
+  __pyx_t_3 = 0;
 
   /* "evtool/core/broker.py":256
  *                 return True
@@ -7675,10 +7692,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *             self._sink(_new(TraceEvent, (now, "published", msg.id, channel, msg.producer, None, msg.key, 0,
  *                                          msg.tag, None)))
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_kind); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 256, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_log, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 256, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_v_ch->kind, __pyx_mstate_global->__pyx_n_u_log, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 256, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
@@ -7798,8 +7812,8 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
  *         if (qs is not None and not delay_ns and qs.capacity is None and qs.ttl_ns is None and msg.ttl_ns is None
  *                 and not qs.grouped):
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ch, __pyx_mstate_global->__pyx_n_u_qs); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 259, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_3 = __pyx_v_ch->qs;
+  __Pyx_INCREF(__pyx_t_3);
   if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_6queues_QueueState))))) __PYX_ERR(0, 259, __pyx_L1_error)
   __pyx_v_qs = ((struct __pyx_obj_6evtool_4core_6queues_QueueState *)__pyx_t_3);
   __pyx_t_3 = 0;
@@ -8021,7 +8035,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
   __Pyx_INCREF(__pyx_t_5);
   __pyx_t_7 = 0;
   {
-    PyObject *__pyx_callargs[6] = {__pyx_t_5, __pyx_v_now, __pyx_v_ch, ((PyObject *)__pyx_v_msg), __pyx_v_delay_ns, Py_None};
+    PyObject *__pyx_callargs[6] = {__pyx_t_5, __pyx_v_now, ((PyObject *)__pyx_v_ch), ((PyObject *)__pyx_v_msg), __pyx_v_delay_ns, Py_None};
     __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_into, __pyx_callargs+__pyx_t_7, (6-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
     if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
@@ -8041,7 +8055,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
   /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -8061,7 +8075,7 @@ static PyObject *__pyx_pf_6evtool_4core_6broker_6Broker_10publish(CYTHON_UNUSED 
   __pyx_L0:;
   __Pyx_XDECREF((PyObject *)__pyx_v_qs);
   __Pyx_XDECREF((PyObject *)__pyx_v_e);
-  __Pyx_XDECREF(__pyx_v_ch);
+  __Pyx_XDECREF((PyObject *)__pyx_v_ch);
   __Pyx_XDECREF(__pyx_v_did);
   __Pyx_XDECREF(__pyx_v_delay_ns);
   __Pyx_XGIVEREF(__pyx_r);
@@ -20313,6 +20327,15 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_1 = PyImport_ImportModule("evtool.core.brokerstate"); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_Channel = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.brokerstate", "Channel",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_Channel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_Channel),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_Channel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_Channel),
+  #else
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_Channel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_Channel),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_Channel) __PYX_ERR(4, 4, __pyx_L1_error)
   __pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.brokerstate", "BrokerState",
   #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
   sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
@@ -20321,7 +20344,7 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   #else
   sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
   #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(4, 10, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
@@ -20679,8 +20702,8 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Channel,__pyx_mstate_global->__pyx_n_u_new};
-    for (__pyx_t_3=0; __pyx_t_3 < 2; __pyx_t_3++) {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_new};
+    __pyx_t_3 = 0; {
       __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 71, __pyx_L1_error)
@@ -21150,7 +21173,7 @@ __Pyx_RefNannySetupContext("PyInit_broker", 0);
   /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -21871,7 +21894,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   /* "evtool/core/broker.py":234
  *                         self._dirty[g] = None
  * 
- *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)             # <<<<<<<<<<<<<<
+ *     @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)             # <<<<<<<<<<<<<<
  *     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
  *         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
 */
@@ -21946,47 +21969,47 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{41},{135},{26},{28},{6},{6},{33},{2},{14},{1},{52},{10},{20},{12},{9},{1},{12},{179},{17},{152},{8},{27},{8},{23},{15},{7},{6},{21},{2},{10},{9},{14},{27},{31},{8},{10},{16},{23},{17},{15},{19},{1},{6},{23},{19},{17},{15},{12},{12},{15},{14},{16},{24},{14},{13},{11},{14},{11},{14},{11},{14},{14},{20},{12},{29},{16},{17},{25},{13},{18},{11},{7},{13},{12},{7},{10},{8},{5},{18},{17},{11},{10},{9},{8},{9},{7},{4},{11},{13},{10},{5},{8},{10},{12},{10},{10},{11},{10},{19},{1},{20},{7},{12},{17},{20},{7},{8},{8},{13},{10},{15},{8},{11},{12},{8},{16},{12},{10},{8},{9},{12},{17},{7},{6},{5},{10},{6},{5},{11},{8},{5},{5},{10},{9},{5},{13},{11},{13},{12},{9},{13},{10},{8},{4},{9},{7},{9},{11},{8},{9},{17},{7},{12},{11},{6},{7},{5},{18},{14},{5},{6},{3},{5},{3},{9},{8},{6},{18},{2},{8},{9},{5},{4},{4},{14},{16},{18},{3},{8},{15},{15},{3},{2},{7},{14},{5},{18},{5},{6},{20},{9},{6},{8},{19},{13},{16},{5},{13},{21},{12},{14},{5},{12},{4},{4},{11},{19},{13},{6},{7},{5},{8},{11},{10},{12},{15},{5},{8},{9},{7},{9},{7},{5},{5},{3},{5},{8},{13},{11},{4},{7},{3},{17},{10},{7},{2},{1},{8},{3},{8},{7},{18},{23},{26},{20},{18},{21},{16},{19},{20},{26},{18},{19},{13},{15},{7},{6},{10},{1},{1},{7},{3},{5},{11},{9},{13},{7},{13},{6},{4},{15},{6},{5},{7},{8},{5},{7},{2},{4},{9},{9},{8},{3},{5},{1},{4},{4},{3},{4},{11},{6},{5},{12},{12},{6},{5},{3},{9},{4},{14},{2},{14},{4},{5},{3},{6},{13},{4},{4},{16},{4},{3},{3},{3},{6},{2},{3},{5},{3},{8},{21},{13},{1},{9},{11},{10},{5},{7},{7},{13},{2},{3},{7},{3},{8},{8},{12},{8},{7},{7},{16},{9},{4},{4},{17},{2},{4},{5},{5},{7},{6},{7},{8},{13},{14},{12},{11},{14},{19},{25},{13},{12},{8},{18},{6},{7},{16},{7},{15},{12},{6},{14},{8},{8},{6},{6},{6},{2},{1},{4},{4},{4},{18},{13},{10},{3},{13},{10},{5},{6},{12},{5},{13},{6},{3},{3},{4},{9},{10},{18},{3},{1},{4},{11},{6},{7},{5},{12},{2},{5},{12},{5},{3},{6},{8},{4},{11},{19},{6},{9},{10},{11},{5},{6},{3},{11},{11}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{41},{135},{26},{28},{6},{6},{33},{2},{14},{1},{52},{10},{20},{12},{9},{1},{12},{179},{17},{152},{8},{27},{8},{23},{15},{7},{6},{21},{2},{10},{9},{14},{27},{31},{8},{10},{16},{23},{17},{15},{19},{1},{6},{23},{19},{17},{15},{12},{12},{15},{14},{16},{24},{14},{13},{11},{14},{11},{14},{11},{14},{14},{20},{12},{29},{16},{17},{25},{13},{18},{11},{7},{13},{12},{7},{10},{8},{5},{18},{17},{11},{10},{9},{8},{9},{7},{4},{11},{13},{10},{5},{8},{10},{12},{10},{10},{11},{10},{19},{1},{20},{7},{12},{17},{20},{7},{8},{8},{13},{10},{15},{8},{11},{12},{8},{16},{12},{10},{8},{9},{12},{17},{7},{6},{5},{10},{6},{5},{11},{8},{5},{5},{10},{9},{5},{13},{11},{13},{12},{9},{13},{10},{8},{4},{9},{7},{9},{11},{8},{9},{17},{7},{12},{11},{6},{7},{5},{18},{14},{5},{6},{3},{5},{3},{9},{8},{6},{18},{2},{8},{9},{5},{4},{4},{14},{16},{18},{3},{8},{15},{15},{3},{2},{7},{14},{5},{18},{5},{6},{20},{9},{6},{8},{19},{16},{5},{13},{21},{12},{14},{5},{12},{4},{4},{11},{19},{13},{6},{7},{5},{8},{11},{10},{12},{15},{5},{8},{9},{7},{9},{7},{5},{5},{3},{5},{8},{13},{11},{4},{7},{3},{17},{10},{7},{2},{1},{8},{3},{8},{7},{18},{23},{26},{20},{18},{21},{16},{19},{20},{26},{18},{19},{13},{15},{7},{6},{10},{1},{1},{7},{3},{5},{11},{9},{13},{7},{13},{6},{4},{15},{6},{5},{7},{8},{5},{7},{2},{4},{9},{9},{8},{3},{5},{1},{4},{4},{3},{4},{11},{6},{5},{12},{12},{6},{5},{3},{9},{4},{14},{2},{14},{4},{5},{3},{6},{13},{4},{4},{16},{4},{3},{3},{3},{6},{2},{3},{5},{3},{8},{21},{13},{1},{9},{11},{10},{5},{7},{7},{13},{2},{3},{7},{3},{8},{8},{12},{8},{7},{7},{16},{9},{4},{4},{17},{2},{4},{5},{5},{7},{6},{7},{8},{13},{14},{12},{11},{14},{19},{25},{13},{12},{8},{18},{6},{7},{16},{7},{15},{12},{6},{14},{8},{8},{6},{6},{6},{2},{1},{4},{4},{4},{18},{13},{10},{3},{13},{10},{5},{6},{12},{5},{13},{6},{3},{3},{4},{9},{10},{18},{3},{1},{4},{11},{6},{7},{5},{12},{2},{5},{12},{5},{3},{6},{8},{4},{11},{19},{6},{9},{10},{11},{5},{6},{3},{11},{11}};
     const struct { const unsigned int length: 10; } bytes_length_index[] = {{40},{133},{161},{454},{54},{2},{125},{454},{254},{78},{541},{69},{76},{527},{253},{819},{435},{169},{67},{493},{20},{205},{270},{27},{96},{67},{87}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (5252 bytes) */
-static const char cstring[] = "BZh91AY&SYs/\217\355\000\002\361\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\375\300@@@@@@@@@@@@\000@\000`\024\274\370\tp\364\356\305m\215\343;\273\213a\306M$\315\255\235t\022W\020k*V\244\002\215@\035<\243P\000\020\032\032\0214\215J~)\355M1\001\047\224\364OhQ\372\001\224\304\3325\003h\236\006\232\024\322c\320i4\323\322G\264\215\047\251\241\240h\311\240d\200h&\210\322i\220\305M\350J~\222doI\250\036\240\365\032\017P\304\000\000\000\000\3202\000\017H\000j\236\323BDJmL\201\345\003@4\r4\000\032\000\000\017Q\262`$\37556\244\003 \003OD\332\200\320\022\231\020\2054L%<G\222\233\321OP\323\302\236\243\324\362\206\215\003\320\231\224\r\017L\211\344\236H\003A\247\250z\206\215=Ljy\242\201\006\230\230\004\300\023\004i\246\000\004\300\t\241\241\211\200\000\000\000F\021\200F\230\231\014\001\"\200@\201\242=H\311\352\237\242\2324\t\344F\2152\000\031\000\001\240\000\000\000\000\000\014\215/\304\332|e\021\276v\340\217\037\213\301\037\356<$x\212\032\361\330\264\266\250IY%.IV\241\314(\264\277\030\342\233/ula\222*k\027\250\253F/\210\266\010e\025\nz\250D\354QQQP\261j\225J\252\241UOY\005\022TT)b\226\242T\n)\377\341\001\3534$6\204\r\202lhi\r\2416\332m\260lI\3107\001\321\002\236\206\240]0\204\304\257\241E\222\222\004\022\216\030\342 1i6\000\233lCh@\332\025\303}!d\001d\257\272&Ak\026$ \3566\213Z\330H(\221}PE\2616\n\265\254@\234\3100L\006\230\232ha\023\216\333\322F\014l\023i\027\226\250\254\000_b\004[m\215\266E\027\221\240\033\021\267\257\006\331\263b\327\213\223\202Zmbjl\255G\026dF%\302\247Br\246\310\311J\302\246\253b6#Z5$\263\020\002\203H33\014K\246\257\226VB\223ci\246\330\354\261.+[e\2225\264\3325^Q\010DB\n!J\021C@&-8\252\250\r*UH\254\327\031\314O\237\251\211AK\005\263\361,\0021\030a\2067\270\"\353B:\320\336W\270\377\331\\\030\033\304F\232\314\345\314\212d2\n\272\2541\251\255B\n\004I\313CDbD\026\301PA\311Q\327!\"^5@\321\357:\205:e\021\224\345)NB7\313\234\032\005\375\037\317\324\377\036\277\213\343\307\033\017u\231\243\177{\243\334\351\177\202X~\337\270\336n~\034m%\225u""\215\213\245\275=\010\307M\301\341+\027\216\272\032{\033zg)\303\321\253\252-\236\237K\323\215$\021\037\353\371\033\200T\273c\\\004\361\323\030?D\021f\335!\241\\\264k&\324{\003\020GN\214[Ax\347jU6\370\372\217\230S\2557\203\325\336\036t\001\321\346\362\3109\367\347\221sIh\254\244\272\350:\233t.\351\344\213\023x\023(\311Vd[t\255)Rtx\022\024W\262\307\034\265z\027^\030\345\202\300\357\337Z\225Q\302\350\244)\226*\002\211DH\267\037\001\231\230\036\0050\001L\222\020\303\036\337\032\342$p\034!\200\24044\246\237\005\346\271\024*\024k\274F\022L\274\376\237/\277a\275,-\355|z\355\311\000L6\345\224NA))N&u\340>f\254\273\3233\037\025\333(p\365;\262\220\277\243\313Qt\334\021\212\023^P/\004b}X@\032c\033\002\376\216\345\3736>|K\261\270\272\336\227J\355\341\262\230\0100LfE\tS\316}3\024\245%\021)=\245\032\300\201\020\242=4!E1\251ua\322Vn\032C\312\013_e\265kb\000Q\025\211\\>.\340\276\306C\013\200\270W\"\343VZ\257\026A\207\323\364\361\020b\"\240\232\223P)\242\325\256\006`\250*N\033#W\304E\2444DWw\313\224bb\"\352\017t\360\362\355\024\022.\022\024\360\217*R\3369\274L\366\031\324\032\212\327h\333kh\300x)\347\343\276N\322/\233\246\355.\036Rh\266\3764\321-z\235@\243P\203~s>\364?S;\254\207\345\317 hb75\343\312\354\360\357x\212\3559\3322R\347\342S\251Q\233\265\253\027\271*\337\372smBS;\33513vs\372\343&^6A\3551\2140\254\224c\022\t\2323\346\270\300\242\306,\000N\230<?k}\235a\216\212Q\303\376Z\353\210B\021B\020\206\027\014\314a\327\0311\375Iv3\277\256+\256\220t\000\351:\350\2222\242\210\243\250~\206\357\2733\331\215\331\274\327<h\361\210\243F(\321\204a\213\233\315\344\301p\203\204A\302q\30117k\343\202\005!AyQ-\237\245\341\343^\315\211\347r\345Y\001^9\376j\306!\202\032{c\210\316:\276K\272v\343\307\263g\2311\230\306\243\363\3310\375\335\221\031\231K\221\271w\345\303\2274\001.\004\177GO\017\006\254cw\223\242X\214+\217<;5,\320k\026K\260;g<\2503\2324\211\033ro\212\271(\313\n\235*l\275\231l]=[\034\276W+\275\266\033\210\350\177|\366c\204\021\001\010\205\016/a\337vn\030\2117\n;\245\024\301\231\\\323\277""\031C\003C\335 \244\002\220$\001 \244H\304\016f\261\334\003\2705\215$7&&\216K\200.\r\310\270\271\265\306\361\315tC\236\006\224\024\047EEe\217i\332&fD\314\325m\373\047\335R\240-\2441\026\350\313\276\024\025\013y\362\357\357\355\376\t\306b`Mu\014\206\277\342bD\000\300\010\303Es\353\332\245\n\343\267\371\007\225\207\033\232\271x\371y\030\016\301\030^\361\004\232i\251\r_C\375\262\310\024x\337%} \310\201a\312\277\267\201\260\047\272J4\313\332r\227:\213\314\272\362\227\025\036r\347K:yop\243_M\037\332\351f,W\014J\340\2232f\0301\2537\267\337\271\345R\255\rcn\253\004W\266\227\200\213_\203\033\030\322\021\213\232\326D\204\311\266F\211Z\313&\331\222\2126\r\030\313\311U\2461\253\337\376X\343d\030\264\315\212\372\261\322\234Z\314(\0319\261\217\262\244D\263\235&\306,\022\016\256U\300H\341\021c\300\361\355\335\267w\220l>\203]\341\007_\004\002\367\315\215\032\246\362\315\371\003\010\2473\0367\236T\340!\236t\t0&\036\252Q\277\014c\023\252w\336}\355\263\366\230\334X\206\260\351\225T\000*\265\375\372\341$\241G\006\236y\265q!\212 \335\304L\306\033\206J\210\331K\257.\221\235B\366\345\203\006]\252?\363(M\223y:\r\"\336\036$\244\232\264g\3032\210\271\307\2009\201\3209\273\376u\034\343\317\330\344\347\225\"\343G+\0264n*\\\313&\233\233\316\210UJP\323OI\313\202\326\316\336f\326\270\2237\315\335\301\021\207\217\303\251\367\277\002\025\020]\306\336\227GD\260* \245t\r\206\340\314\317M+\342l\337\2738@\310\346u<\216\2763\224j\035\027\253\351\237\016`\2331\013\371\371\372#\047?%\225um\\\013P\214\254\003\007WH\303\247\330\262\261\363F\234\361\020\205\332\272\2034\200w\262\r\323\047]\2352{\360\224\304\263\324\252\204\363Pd5D\342\034N\047\023\212\342r:\346\374\357#\303\3527x[`\265\220{a)\033\346\032\022\232Q\213\007>,\212+4B\r\263\242[$\254\213y\2406=\211\312\371;\331V\002\234\374f\027\375\301BI\013\005Y\320\351\324\340\227\020\033\230\307\361\001\022\014\023\355\303Kh\222\274\032\321La\020\275\210\315R\302\004Z\002\310K\350\357\341\031\005\255k\341\266p\206\266B(UnXF\241\311\034\221\311r\\\227/\010""\357{n\277?\312\363\373|\307d<\211\302O\261\3708G\204kjhW\254J\026\243\215\326v%5|<{\020\275\207\"\236FkI\225}/\026\312J\310\2677:\031\225^\323\253uB\202\223\r`\225u1m\215\346E\030q\260\260\252\203cO$\021H\315\233\345\216Fs;\022\366\2061\357\014\2721\313K\266\363f2\002\215\250h\300\003Y\371\275\212Z\246s\322\351\370\251\004G\275\257(\333~.\251(\002\262\036\301\367uHl\017j\231\204\313\213s\223\203VZu#\230\330\3445M\242tZ2`\245\341\004\223\242\303\026 ~\230\3208)rr\247\004Cm\270\327Jbs\322\331\275\276\025MN\227\350b\373:82Q\230\366w(\246\347\214R\317\031\275Q\325+\236\311<\266\026$W\335mR\266\266\353\213\010\332D\006e\"\372\236\243S\273r\216U\036\351\2712\"\220\254\200\206\315\220\216\036U,\367\335\333\222\211\241\244\030\355@[!\264\030;\246#\224\251@\213@\014\2602\312T\251YP\2136t\\c\3042E\216\277/~b$\016\r\364#\273w\177\216\005\0163\217\203E\241\241\246\232\032h\271\357\346\315\275\360@\210\200 \334\201\250/\316\377fxpf\316D\017Y+@\330\034\332l\331\335\230\303\034z\235\214o\303\240\350\016\203\243L<\314v\367\023c\006\307\006\036\365\r,\310\300\224 \327\260f\322\315\316\032C\207\010H\247\224D\271\271\034\264)G:(\034\341\274\336-\346\374-C_\217\260]mm \030\314\362g9\334O\267\306\021\331\334\262+)\310DC3\212Q*\310x\322\310(q\204\341\306\027\310~0w\272\021\016\335\324(k\334G^\310sX\325b2\025\032J\310\265\233\030u\025\217\013\260A\024<)\343\235l\300\326\362c\034\235\20089\036\030\264s\002 !\274\334\303\256\313\232\222t\350\3347\031\316|z\372\205@\251A\263f\320\010\026\3117\352\326C\361\030w\357l\314\010(\017\"\032\2611\047\022\0075\261\253ag\350\265\000u8\327B\035\220)}wc\274\336\315V\026\254r\"\356>\245Q\"%\003oOXP\325T\027\322\300\231\326>^\225-\233\017\016\316\360\313\024n\302\010\211\212\004\324\346\230\207\2668\360\034\3748tp\357w/\207F\032\374\275A\231s\304f\254\351Eip\351\322\3749\352T\271\345\323\334\327j\230\242\035\274\245i\323Di\242\354Zt\365\234;\253\007\213\335\021q\330\306\332\204\250\341=\254\270\234\234\2626\310\326\341\347D\3025\256\336Hd,\047t\240E\267""\"s\000E,\\I\220H\030\210fPA\217/\254\367n\364\203O\221\006\266\232\220\342\233D\341\224\245\225#5\"\304\325(\021$\203QQl\204\017r86\311dhs\366\366d\365\263\007\223\227\016\033\323\267r\2603\363t\220{\200\262\tD\020a\264K\202\346\302|\\6\355AM\247\230\207\030T\357\211\221E\032P\026\010^-\341\342\367\344B#\317<\262\341x\225\206<\302\300\346\273\034\231\261\303\2166\001\244\272S<\326\r\243\240\327\332\360\270_\264\332l\033\031\250P\277\250:\274n\316Gsd\010\r\020m\243\220\263\303MX\354\315\212\266&\357j\242#e\310Q\317\001\264\367 \324\271\344H\355Z&y\304X\242\n%<</\324\353r\350\323\331\271g\311\017t\236/k\223\223Q\225\344\246Ba\231\226\006\252\272\322\017\265\031v\203\274\006\354A\273\007\232\034\362m\022\334$Q\314\271u\315\263\025\354\261P\374\307iK!\247)M)\305J\233a\314\215\032\006\362K\217\010\210\215\304\r@q_u\363\366\023\3561\265d\004\016\326\376\\\324\271\351\244\253b\352B4\322U\244\rj\304\214\253\033\273\306\252\2667\260\366f\332P\316A\2571\251\032\t\253a\351$e\302\036\220\03161\301\023\t\031\223cg*\243\304\364P\r\202h\324Y/S\274\2060l\327\250\327\264\246\363v\275\355\006{\201o\340H\223lp\200\352\316\244\216\223z#x\3377\346/\260m\351:\3435m>=\335OE\207\226\263\305\363\305\246\207\205\361S%N\325\365\tRr&%\276\004\243>\253\3627\261\256\032b\345~=\271\022\230\315\235\013c\255\024\276\235\255\035\002\241\201\r\003\350\334\221\021\022Uu10\023\231\274h1m\010\245\325\337\302\024\312\340\210V\004\242G{\3127\262o\026\207\216q\325\ry\301\265\223\213\235\020\342\335\025uz\375\003\207\n\300A^\020%\232\216\263[w\300\344\330\301#v&Z)\270\035\307\230\215\300n\335\3228\256\301\203.\333\240Fr\277.\353\336\355a\250\315\014hpb\206\t\013\0209M\316P\251I\242\316\256\351\334\\o\344ctF\224\237\240\245\0016\020\030`\314\255A\264<\\*\357i\265\027\007\034i}\321)E\022\353\202\341\326\225d\010\214\301\305\316\313\305j\027v\216\266(\362\306\207\215\324\261\221\212\316\206\243\002\032\362l\033\214\231\014c\260&\247\260\275\223\206{\002%\275\212\025\263\2525w`\026\333\302\272\260\243\030\324v""\n\r\267\027\272d\214\251\267\303\215\243\004M\326]\330DS\0131\343~<P\270\243\212\016=;\362\324\032 a\233m#\302\330\204\330m\242\367\350h!\3273}U\310v\330\373#\246S7\321\253\212\306`Dc\032m\244\320\301\203\351\024\356X\232eP\016\034\021\300\340\273\016\271\031\245\216\263\264\021\010f\214N\335\257ix(P1\200\016F\020l\026\302\2756`Rb\203>#\013\363\344\310P\014\220\262Ym2\276\363\024**>n\255O\231\2625\366\362\010\251Ce(\2432\0160\"\264\276\r\224\331\032\252\324\360s\030c\277t\026\275\3227F\023\232\234x\352\t\224\254kY\313_\364\374\374~\277\345\374\202_\314\000\374,\023i6\223c\004\2756\205\375\010\340\205\002\020{\210d.\262\030\240A\313\243\337]\224\241A\004\250\034~\333\021\355\227\351\373\201\020lM\241\214JD8\264\233\213jK\313\036\177/\250\245\265N\177\034Y\017\214\256\240\022\002\251\300R<\326\0371\235\251\351M5)\223&\3651\313\225+\326\241\324\364\342(K\256x9\335\354\273\353\225-\t|3bL\023i\231\217\037\257E\324D%\007G\324\014\340%$|\037=\010i\021\333\201\303J\220R\346\321yr\212$\261\336\367I\366Y\314O\334\375\014\230\361\335\305zwK\024B\213:QoQ\335!A\354\377o{\300\240\361J\351B\356\376R\275\\;\375\007\n\264+\260\3516\321+\277\301\327<=\205\022\240\323\364\371\375\257\334\221\227\327\201\373\357\047Y\353\024d\214\236.$CY\327wX\325\226 \266\206\260\327\325<Q\301\035n\233~\332\207\351#\027X\267\245N\032\034\260\227\344\247Fn2Y3\320\375S\366{\236Ol\352b\303\274\236\004\222\352\302E\206\223\211fh}\337C\321\352\177\305\351\365D\372\256\310W\305\211\352\336\352N\257\242\201\375\030J\000\224\016\355\r\336e\335D\341\262t\312\243\220\003>i|\244\276\006\347\321U\021 !\213U\013\357\257W\341\370?\010\017\255\373Ek\317\005\2459\320\277\211\342BQ\031$F3\323\335S\214\330\325\317[\277\327\027l\206G\205\007c\327\232\177\260U\327\3660\275\301\317\261t\263\022\213OfA*\022\322\323\323\311\257\3656\370\324\344\255V\326.\314\036p\330\302XK^\210\224%\200\330\222\003\017\344r\364\3665\023\027\344\354\002\341\324>\326\266\302\210\261\332\023\3774\215\254\000\332\255O\273_\240\205\334\367\273G""\022\347s\267H\355\305\375\254\265\203\203\r!mI\252\243H\264\313\321\275wry\272\273\177\177O$r\27627*&\351\231\272\003\374\341\372|\3649x\310!\241\314\273\\F\316\316]\276i\351z\331\263[7\237\276F-\336\212Y\326\302\271\230c\316\3521\205u\365X\316+\262d\346g\356\003\230B\334\312L\323\356\204\320r\206\335k0\314\246\r5\317\211e\036\276M\016w(\245\2667$\236vCKb\221E\004\302\033\020\223\213z\336\377\233\306\211\344j\205\276u-\275\375\366\333\302\200\334\3777<\233v\316\217\227~\337\231\347\372p\246\371+\221\352\353\006n\0231\331\327\205\253\365\321v\017\252)\316\260\333\300\3625\333\342\014\037\361\233\353M\253\047\214\206\260m\"\3021^\376\335qF\221\327\274\213\212\215\021\230SO\274\273\317\326\255N\245\025\324\274\367n\000\200\215\262\245\022\251\341\374\016M:M\374\030\030\225/5\321_\272\364\016~\212\365L\317\241o\007\310\305g\256\364r\323\247y\"\336\350\255b\302\003~\n\374G|\034a\332\345\262vkW\277\275iv\027\342T\025%\351\364j\235g\223\235\247\360\t\346\254\254\321\263\261f\217H\261V\273\307\340b<F\2446\252x}?\343\325+\223\3139>\245\2605XV\247f\242\353W\324\2770\243o\215\r\247\367x\36477\016\275z\215\261\367\230\264i\264~\006n\340\343A\360\245\307U\224\324\024\264\333\313\240~\r\277\t\250\366\327C\271?{\277\210\256\221\300\306p\356\266\266\356)\263\271\202\005\311\350\205-6\307w\206|\371>\336\327\026\314\355\243\222\275\251\354\347\311\023g\017T\355k\255k\266\323[\rvF\260\230\234W\027;c]\260\265\037\014\r\215\230.L\325\026\317\244\347+\233\211\027\310\334\355]\201\337\340\331Q\246/k[\003W\3445-L\nV\360;\047\203\354~\355\233:\253\3276|l\036\275\233K\326-\035\315)\227\246\3523>\355|\375 \265\351\314\230\374\301\243w\027\226\306\212\264\273\325\3377\364\365\001\3724\261\264\336\271bkY6<\374\035Sl\370\017WT\356a\tz/b\005V_\034\263\316\031\374\034\025\232\322\227\023D\363\202\206g5\033T\351Q\243c:\222\225\366\313\320\245\237\366?\310\236\\\251\003/+\250\307\337\273\231\047w\312\252\004\207`\301&B!\251B\025\302\005\3141u\302\375$\\\246\237\220\356\026\037o\2548;\330\375c\363""\367\304A\000\213\350\035]\016p\223\235\253\272\02550\306\274\336\234\311=\217@w Z\267\021\270\264\244\037+\207\016\255\332\331\260\357\334\332\323\302\233\047o\327\035=;\264<\206v\361\367\267\242nn_\362goz\326\250B\2003\345&\373\207@\257\014\023\222~\212\276r\215w\361.>\223\271(\224_\022\372\3068\354\026!\014I\033\343\330/\027XrrO\323\245\r<\216+\262`\212A\321\205\306a\370yu\014\"\322\256rF{],\362\362\225\365{\261\340\264\315<\332\300\274\t\206\270\310\210\207q-\333\234rpy\233\364o8\047r,\316/I\374\003tI$\047xy\2021\261P\341\270\213\213l\341\023\024\021\206\216\004(\316\254P\3662H\266\213\322\264\264\265\202y%9V\010&w\020\250\366\032.\252/\267p\257l,K\2743\251jg\263:T\356!\0237K\024\322]\230Eb*\30555:\213\003\333>\203\332\246\023]\205\246\376\266MT+5L9R_\211\335LL\330\331\334\230\007\000\214\336\362TU\t\272i\021Xp\315T4\273\313.5n+\254\207\265/\343\275}mg\202V\2336z\257\232\230Wv\236&\323\345U\245\356\345\243}\370p\332\005p\033A\226~,r\251\260S\202)5\213\004,\312\037\377\027rE8P\220s/\217\355";
-    PyObject *data = __Pyx_DecompressString(cstring, 5252, 2);
+    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (5248 bytes) */
+static const char cstring[] = "BZh91AY&SY\254i\026W\000\002\361\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\375\300@@@@@@@@@@@@\000@\000`\024\275\337\001\227\207N\207[c{\016\366\321\350X\246\266]0w\255\331\251\rPljV36\306\253P\007E\341\000\000@z\032\231\023I4\230&\r\001G\224\364\217hSzh\031\001\243@hcF&\223CM4h4\322G\262\231\047\250\032\006\231\032\006D\000 \020\231#i)\370F\223F\217I\251\351\036\246\217S \365\014@\000\000\0004\304\001\350 \364\206\200jm\001D\322\231O)\265<P\r\2244\320=M4\032\032\000\000\r\000\032~\223\323T\366\244\3101\0004\3654\310\r\001)\221\020D\047\244Sf\215\r\2524\217S2\236\243\324\364\200\323C\321\251\231@\017OB\236I\352\003CA\352z\206\206\215=M\036\233B\201\006\230\230\004\300\023\004i\246\000\004\300\t\241\241\211\200\000\000\000F\021\200F\230\231\014\001\"\204\304\010\032#\324\233&\215$\014)\2654h\006\200\030\200\001\240\000\000\000\000\000\031\r/\346j|e\021\274w`\217\047\007\206>\030\361\021\300P\327\222\305\245\265BJ\311)r*;\002\266K:\237\354\0331\"!\036d\205\010\305&\032\314\366\230\233<\2132jd\377\342\021eI\251\251\251\225+B\211QP(\247\352\240\232Jjd\352N\263Ja5g\376\020\036\253BCh@\330&\306\206\220\332\023m\246\333\006\304\234\203`\035\020\047\355t\002\337\010X%t\311\254T\220 \224o\303\001\001\203I\260\004\333b\033B\006\320\255\033\336\025@\025J\353bb\025\251RB\016\246\321Z\326\371\004\322.\242\010\266&\301R\224\210\026XA\202`4\304\323C\010\234u\334\222/c`\233H\270\255\005P\002\352\220\"\333lm\262(\270\214\300\331\215\275\2106\316\025\213^.N\004\264\332\302jl\255G\026dF\022\341S\2419Sdb\245`\251\252\331\215\230\321\032RY\010\001A\234\031\031\006\005\266+\245\215P\244\330\332i\266:\254\013JR\270\342\215-6\215\027\024B\021\020\202\210R\204P\320\t\213N\022\224\200a\221\224\210\254\345\204\346\047\324\346T\240\245\204\254\354\n\201\010\013\256\273\013\357\004_*\021\316\206\370\337x\377\330\336\013\315\360\020\246\3038\360\244\214F\"R\325a\205Mj\020P\"N90B\004>V\022@\366\245G<DIp\324\363G8\352\024\345\214\0063\214c8\210_\217P\032\t{\036\347\255""\376}\337\007\316\206\024=dD~\236\367G\265\343\377\202\020~\337\270\336N\205\373\\v\314\332\211\213\245\275\037\253\341)\245\246\324U\365]\047\265\227\323H\315\376\225[Qm3\364\375HR!\021\336\357\215\227\t%\354\205n\023\3038=\331=%6f\030$\331Q\2136#\224*\010g\226\014\240\276\032Z\225M\336\036c\344\224\347M\340\363vG\231\000t\271\336\201\007B\375\002.g-\025\214\227]\027Sn\215\335<Qbo\002c\3206\016\014DG\301\357\200s\322\201\240\260\367\253[]\337\224\300\255\250h;s\204\004\014.\275$D\214p\220\022\021\200\211f\035\32330;\262/\002F(\367\335\207O\206X\010\233\207\033\356\024\006\206\224\317\273|\345\211C!!\262\370\013\242\230\371\274\276Gr\303zX[\275\341\331mo\004\277v8\300\342\022\221\214\340g^1\364\365c\331\231\230\371\215\333Cw\255\327\214E\376\227\005E\351\260#\024&\274 \274Q\211\365a\000i\214l\013\272:\256\325\251\363\340[\205\245\265\364\371e\273\217m.\017Q1\241\024&G\250}C\004\245#\001\030\271\205\030\241\002!DrhB\212cR\352\303\244\254\3344\207\214\026\277\t\265ka\000(\212D\245\377\027`]S\021\205\240Z+Qi\243\035\027\013\020\277\351\372X\0100\021PMI\250\024\312\325\255\306`\310\031\023v\330U\320\020a\014\020\025\342\372Q\204\014\004\033A\347\2708\267*\010\226\210\212w\307Z1\3368|\013\330\322\240\324V\273\206\353[+\207v\236n\033\342\334\305\3726m\315\243\254\231[\177%2\216\315M\240\220\324\036\317\252\277\225\377\271z\352\377WLA\241\210\341\354F\347o\211{\304Wq\316\243\025.~%:\225\031;Z\260\275\311V\377\323\223j\022W\267\345m\225\257\017\350\030\320\260\361KakY\004\343\032\326vDF\277\232\256\202..\221v\021\351 X\036\346y\373\343\254\254b]\376\035\274XX\330Xn\374=\356!\274r\353\365W\365i\227\267\325\313\"2\000dr\310p\016\306#\021\374\307\264\231x\274\217\337\305\317\354;\327\323^\204\351\241\323A\240\352\366\277_\333\3332&H\231\234\304\304\333\263\222\344\022\"@\270\310Go\355pp\331\267jy\234\030\326 W\223O\331X@(~}0\300i\r_A\274\273\260\344\350\333\344\314h0\250\365\354\227\177N\210\r\014c\255\230\367#\307\301\242\000\227\201\017\321\277w\213F\021\267\301\232X\014)""\207<;t,\220i\026+\264:NyLg4g\022/\300\211h\n\202\245\030\2621\"\034\207\230C\206\373\205\263\263\366\351\001\246\203\207\371]\243m\000/\004^n\307\233/\027k\204_\347n\327\221\305\002!\374}\334\307`j\351\361l;\001\3306\001\260\354\331\324%\016s\220r9\314\221\035p{9\264\201\244ZQ\244\322\261\322q:t\266\266\350W\336(NU\025\216\035\047p\231\231\0233\224\255\374\247\327\221\220\022\264F\002\335\\{\202@\310J\371\360o\356n\366S\222b`NZ\206#g\264`C\300\270\010?*\351\317\272E\014\260\335\355\207\026\211\303\316oo\255\331\367\332\262\220\335\356\t\0279\333\035K\277\257d\203\257Oy\234a\t\007\207\243?\275\253\341\217A\322Q\236?\215\312\\\372/2\353qqQ\363\327>Y\323\307wj63\315\375\177K%\205q\005\223BL\305n\271Y)\271\237\031\2562J\2601Y|\244\364\223\231K\336 \307\\\254\204(\370A\254b\300\204\305\226F\010\332\322\213,\261\2021\354\030G\307YS\010U\316\377J\323d\0300\315d\352\253c81n\240Y\315U\326\222@GI\322j\262z=\265\306\267\010\233\240,x\317\047O\026\356/\030\332}\0267\276\016\3164\002\373\364V\rSq]\370\202\370\047\n\270o<\t\250\201\0379\224\200\260yb\047=\032fNM\263\314\375Z\255\351\351\310\304{A\273XC\000\242\323\367\351|\222\204\334\032yd\325\244\206(\203v\2212\030l\031)\243T\355\270\266FT\013\233\225\354\031n\210\372x\302\306X\361s\032E{\270\022\223\203\261[\264\252S8 ;\341\346\036\016\277g#\302{m\034\255\254\2312\014\356\322\302\350AT\271\226M77\234\320\252\224\241\246\236s\217\216\326\312\334\275[\002L\3369\0341\021\207{w\007\344\376\004)\240\267\215}\016\216\211^PA:f\032\215\201\221\226y\323\307\325\267fP\201\211\314\350w\371q\262Q\240t\\\256\236[\271\202\306`\027s\363\364FN\317\003(\360eZ\013\020\214l\002\216nQw/ik\017(g\246\001\357\275\222\324\271\200w\253\331\234[,\347\213\333|\254\022\313B\242\023\311A\220\321\023\210q8\234N+\211\330r\261\373.\377w\201\267\275\251\306\320\326\247Tq,\034b\255\0212\201[\226\211\203\013@\332H\334\307r2X3\205\343k\2258\035\026\366\352\372u9&%\357>A\"\205EW\252\331\324\334\227\207\216%Wr\000\210\365\023\351\2736Q#{\330\301L\037\001.\204]Q""\271\344Y\342\310K\250\223\3254\030\343\216oU\233\332C\220\214\022\255\023\200k\203\\\032\343\\k\215{\3077\324\363~\207?\303\353u\006\301\356\034\262l&\326\375w\3535\032\242x\002\3265\010\267RPg\265\347\205@\303\207\"\235y,\346U\363\274[\031+\022\334\354\250f5{N\236B\205\005&\032\002U\324\305\266wY\024`\343e`\252\203g?,\021H\311\233\305\215yL\354\315\244Us\202\336\212\331R\366_5\302 Q\225\014\027\022+?+\242E\2223\236m\237\202\212C;\027\331\221\322\251\002J\200bB`\023\232\346\204@\007\236PQ\302B;\003\225\222\216z\221\252\310b5M\202t\225\026d%\357zE\260S\005@\354\341@\321\"\324\340E \225UU6Dad\246\351.W\265\215d\337\323\007\3415\"(d\027\014\332\032\210\352\260\234\352\344\271\2276I\203R\330\010\206\210z\030\226\306\364HU\000dZ\024 \263D\350z\215Yn\305\034h=\22692\"\220\252\200\206\255P\215\376\031\325\355\267\246J.\014\354\257\030|\245\332\260\0266\210^\"\014\020\204f\001\220\006B \301\203\217h\214\250\327\030e\202H5\014XwY\010\22087\320\217\032\337/\215\344\3166G\305\232\314\314\317<\314\363\\\367sd\336\3301\242\000\203\211\003\020_\324w\226x\370\327n\264\016\224d\3006\206\262\233v\365\346.\303\016f\340\311\323p\334\r\303s\215\243\243\247W*\022\020$&\203\251\002\210\341\222\312mGI\032\212\267d3\206\355\320\221?\t\022\326\344vfNn\311\250\034\341\264\332-\246\333\3533O{P\2715\254\200aa\340\262\313-,\351\343\010\352\352\252)+$\"!\221\305(\224b\3646\300<oW.\365\233Bt\001\330\332B\360\311\341\342\374\203/\301u\304]\020\306\202\366\222\252+V\306\034\nGu\267\240\212\035\363\357\034\231y\245\342\3069K@nj8,\250\325\010\200\206p\360\216{KI\022s\313\210q\031\316|\234\374\302\240T\240\333\267p\004\013b\233\365l!\330\013\273\227\333B\362\n\003\255\rU0\047\002\007\r\260\202 U\371\355@\035\0164\314\207l\t\335M\230m6\263EE\243\014H\273O\251DH\2110\327\277\220L\321D\027N\240\231\310}\236\204\353\223\016\355]\301\216\010\331|\333z\230\367J*\205\221\246\256\263\177__\016\276\367-:8h\347\357\356!\257}\r\266\303\272\355\212\221\277;\257\347\241B\327\216\376\2555\241\202!\323\214\253d""\363Fy\256\325\236\376F\357\031^\360{\">\020\030\333P\225\033OV>g\233\216&\331\0328\231Q0\215\027o\0242\026\t\335$2\314\224m\000d\235&7\001\021\002\211@\252\021N\347\312\207L\341r3\370\260h\317J\034Sh\234\031JYR3J,MR\004I0\242T[!\003\335\016\r\262X\231\234\375:\261zY{\305\313v\355\251\327\252\2202\363s\220{\220\252\tD\020_\254Kr\346\276\316.\032\365\240\236\263\314C\214(ybdQ6\224\021z\027\221py\036\\\210Dye\216;\256\022\250\307\220T\035\213\265\311\232\2348\341P\032Kzg\232\301\264t\032{\235{\256\326k5\r\214\320(]\3008y]\275\207V\250\020\032 \333G`\262\277=\030j\311\212\225\261\334\325\006\343^b\215p\014\247\302\006\245\256\"\047t\250\232i\001b\210(\224\357\361\337\314\333pe\237FG>\261\026\335-+R\245J&\263*\303\260p\315\215\006\316\013\013\265\307\232\343\2074\016DA\310\203\232\035\002m\022\334$Q\350\334\272\347Y\212\366XT>[\264\245\210\323\224\246\224\341R\246\3309\221\2430\335Ira\021\021\303@\324\007\025\371\353\213\347\026u1\265T\004\016\346\336\316i\332\363\316T\251l\341\031\347*N\006\225RF2\247N\363M[\r\334\037\nm\235\014\326lLiFbj\330<\344\214v\207\234\006-\010PE\201#\"\3066vQ\036?\236\200l\023F\202\251z\236J\030\301\263N\203N\262{M\232v\264\031l\005\267q\"M\261\302\003\2438$o7\245\274\3367\246/\262m\347;\0034\352|\233\272\236\223\016:\313\013\345\205\246\207\202\345&U\370\371\320%;$X%\266\004\243g\013\2616\261\255\331\340\345v\0352%`\315]\013\242X\321\337\236\346\016\250\250P\206\201\324f(\210\211\032\266\230\027\211\314\337\n\014\031B)(i\251_i\000\300 \241\254\014\321,\311\240rU\010J\346\313\226\374\325\020\331\030\216\242\034\031\225[^\177D\335\307W\207\311\301\002Y\210\3331\227\271\347\026A\351\013\3251\312\234@\361\036\0229A\312\345s\017;-\303e\355N\322\023\343[W\306\265\253\212J{nJ\036C\304\304f\273+S\300\275\240\305`\262\266FG\023Y\247)\024E/\243\024\310H\030\203B1\254\306\320\360p\243\271\246\324\\\034p\235\326\304\234\324KmV\216\223\243 De\356.\312\257!\250[\33491G\263\t\236W\005\204\214\026S4\027\220\323\213`\333\032\201j\314\000qv\002h\034\271\340""\003\004}\371\0069\300\213\271\224\010\343\252\027Q\350\020\242xD4\222\225\267b\215\213\352\346N2\340\262\302\274\367$X1B\323\236\236Z\027\024qA\307~\334t\006h\030d\333H\353\324\204\330k\232\364P\320C\225\206\332+P\353\251\366\307<l6\315\253JF\300\"1\2156\304\320\301\203\336+-X\031\343@\r\333\221\270\334\273NR2K\r\047p\"5s\203\351\334\346\027\002\205\002\250\003Z\220l%a^[(\2210A\247 \272\375\226@\257\001\212\026+\035f7\\`\20557\315\303C\346l\215=\304\202*P\3259\250\330A\261C\017\004\325\020?\006@\302\003\313\326)]2S~M\0311\\\342\346o\270\007\007\301\220\245\222\323\375\077\077\037\257\371\177 \227\363\000?\013\004\332M\244\330\301/I\241\376\261zi@\204\035\3442\027]\014P \364(\370\027m(PA*\005>\332 \366\353\364\375\300\2106&\320\306%\"\034ZM\305\265%\353G\227\254\364\\a\007N\177\014Y\017\214\256\240\022\002\251\300R9\254>K;\223\351M5)\223&\3551\313\225+\331\241\324\364\342(K|\360\363\375\334|\013\231-\t\177\271\261&\004\332fc\311\331\242\352\"\022\203\245\354\006P\022\222?\327\314B\032Dw`p\322\244\024\271\324^\\\242\211,{\276\361>\323=\024\373\336\333&<\227q^\275\322\302\210QgJ-\354;\244(=\257\353\357\370T\034\022\275(]\377\312W\334\301\337\346\270U\231]\207I\266\211^\017\036\371\342\354(\225\006\177\243\323\356~\324\214~\244\017\340x\272\313AF(\305\341q\"\032\312\273\372\r8\341\005\2634\rz\207\004x\343\257\323o\334P\372\210\302\353\013u)\303C\226\022\374\264\350\311\306+\026z\277\246~\267\342\362\373\207W\013\016\362xRK\255\t\026\032N%\231!\367\375_[\253\377\027\257\326\023\353;!_\013\023\326\275\324\235oY\007\302\207\325\020\220U\244pw\252\261\237C\305-\r?|\027\363;4\235\230\047\376\211\206f\370\310Oi\023\t\257\343\367l\003\353\376\301Z\363\343\264\2479\227\340xHJ#\024\210\303,\375\3458d\306\256{>\r\361wHdx\220v;3O\365\212\267\373X.\360\347\265t\262\022\213OnF\352\325_{\177\177\362v\373\313\302v;5\332_\201\312D\337>\346wE\326T\313\321t\035\313\260G\001Rw#\312#L\376@i\tS\t\243C\221L0\370\350\205\377\304\261E\370\024Y{\307\217\336@\251~|\203R\006\336FA\222\321\311""\254@\177RQ\002uJ0k_gU7\223\214\300^o\301\223\356\352e}\276I\033\222\361h\210\263\205\371\302\365:\014>\\\010!\035L*X\216G#6Ni\351y\371\363\326\177#\246F-\336\2136:\276yW\341\217}\200k]3\201\305l\271yZ;\200\347\016\333\231\211\211]\320\310\3470M\324\244\031\332\034\312Yq6a\350e\326\347m\226l\203r\t\347e2\320\245mq\003%\232\017\246\205.~n3>V$R\360J\231\347\347e\233\367\314\307\346\360\201J\221I\243\317K\231+\370\244)vK5;\271@\021\\\221\037/\033\n\342\256\311\244\202x\203):\003\231\371\273\306N\002\016\361\223\252=\207\213\014\311@\2305\003Z}\372\256\t2\211\312\346\253\203a\004A,:\332\253\2736l\266\244\251\252\355\352\276\017\215\225\265%\rp\375\345\002\\\246~\013\0136\253\261a\315\246\337xXra\021XSa\324\020\232\335k\025e\313\256w\025\354M\2358\301;d\256\"\263\017\326S\352\274OMr\346\274\365NW\022l\222u\343\311\230S[?\006\035\273Cl<\2426Js\322|\204\351\2166[\2536\320I2a\256\036\357\213m8\206\324P=\212Xbh\233-\346\2255\315\013\222\t&z\214\230w\203\2533\177|\234q\246V\353kQ\260\311\272\373+|u\030\370J\352\230\271i\tQ\357dH-\335\356\022Io*F\314z\033\230)\362\024\326\276\216\006T\315D\262U/\200\251\034\315\020\217xmtG\217\003\335\243\323\257\033`\240+b:\3741\204X\303\331\033N\263\032\214\260\306\263\037X\323\021\017\246\242\243kj2\024\222\350}\255\257d\376&\220\244^E\031=\375&\256\306cik\r\312z\351#\302\321\323\273\322\377\006\204\370\201)\240\t\342\276\361v\263\317i+P\227\362\234Z\217OV\2323w\363\242W\213\240\270u\234\207\234\024\254\370\221\035\2103kaU\235\232\234\355\267\035\047s\364\001v\347a\347\267RtV1\247u\323\363\212\366\351ii\025K\361\0135\274\020\231\252\352\204Yb\035:sX\316\205m\232Ya#\047\276L\371r\244\311\235\227))\365\302\314\225\017\355w\260\350\343\336\214\214\1772\037w\006L\016\n)\220\203)\304\020x\246d\224\213J\210\010\357\030Z\201]\310ER?\304l\243\003V\334S\333\304\267.\275\301l\037!\036\201\347a\377B\037\350\326\314kC\000jE\362\311\201\352\355\036\234Q>\225\2637\022\257J\253\362\265\231ZnU\255\313\375\214\373\370\2607\275\267\207\335\301#\224\212\226%""\n\026\333\373\367=\231t=\252M\240\220\010\252\241\235\222\220\212\342\370\240\027l\316\264]V\374\021\325\344U \241(\371#\354\030\203\324\214\024\014\033\336q\342+\242\334vvG\317\225jq}i%\020b\314\025\213\266\322\017\277\304\227@\365\re$h\245\241\026\026\031\256\233\225\016\222DJ\305P*\342\035,`;\272\250\204\3318A\275b.\327\270\336\312\244R(\271\231{\303g\202HeWXr0B\316\2418-\335\3260\360\362\030\272>\203\263\343\234N\264`\221Z\353-P\220\224\031`\226R\324\0302*\207i=v\272\264\275\325\3325\311}\022\252\350\255\t(\264\212\315*\241\330\230\264!d\202\250\201\347\021j,\222\222\254\364\016\302\353-L;%\257\250\273\254\2032\355I0\352Z\n\360{hx\2124\252K\203xc\027,\026y\221\026\211b&\376\310\314\272B\232\255V\323G\244B\342\305\346[R\213\000\304\236\016Z\276H\302\217W3^+\312\3271xc\272R\237\0328N\202k#h\342\302\032R\366\213\330\263%\024\014)\031\327\377\027rE8P\220\254i\026W";
+    PyObject *data = __Pyx_DecompressString(cstring, 5248, 2);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (5651 bytes) */
-static const char cstring[] = "x\332\225X\315\177\323\306\326\276\206@)MB\034\222\020\302\227\234\004H\200\206\232\204P\302m{\235\017\270\241@I\034\276\013\272\212%\307&\266d[rBJ\177\367}\227^j\251\245\226Zj\251\245\227^\316\322\313\374\t\375\023\336\347\314\214l\007\272y\371\005yf4\2329s>\236\363\234Q\264R\315\320\364\003E7r%\255f\350\312~\321)(\232\242\027\363y\243f\230\216\222\263\314|qG\311i\246i9\230\247\351\337\227\014\3071j\212\206\227ZE\313\025\235\003e\306\3323j\371\222\265\257\0260cI\321kV\345\201\362\330p\262\0166(+\253E;\247\325\364\337J:\226\300\367\206\255\330\305\022\326/\035\314>P\352\266\241\304\013\210o\3712\212USj\306G#\347\250\225\372v\251h\027\224\202f+\246Ek\0241\377\000\322\325M\222eF\2761\215\007\212m\220\234z\275\242\356\027M\335\332\237U\2126\2164Coggo)\266\245\224\265O\252\\\243\010Q\344\341\264J\245tpK\271\245\360\216R\263\352Xzn\211T\340@Tu[\263\r]\345K+\246a\350\264\252\350\211\215\224\231J\315\312\343X\312\222\022\267\036(\333x\207\211\325\272Q7\024\307R\212\316\203\216\272\227\360~O+\025\321\370e\315tp\240?\225g\020\363\231\345`n\001\032^9p\n\226I\047 y\267\215\232\346\030\245\003\305vj\305\034\035\034\223L\345\371\332\363\357\027~\\P4\354$\024\006\365\326\267\261\207m\343xV^\331\256\027KN\321T\234\203\212a\317)\353y\345\300\252\363C\220H\025\314\353\375\300)\030&W#\032\312u\256\034\315)Z\246\212\317\213\346\316u\270G\r\233@}\364\365C\255d\033s\331\372\266\235\253\221\204\362\014[\370\266d\345\264\222\262]\263v1\234\263j\006\224\t\201M\243d\337\242\r\351\213\n\255ls\331i\273\216im\354i\300R\271B\3214\346N\237V\360/k\030|R\331\322\353P\256n\345H\021\346\216\222\267j\374E\346\371zg%\247\246\345\0142\336\036\214G{\314\36154]Wq C\032\335\216\345\246\243\010\223\3072\342\2309\347\035v\270\245\254\210\221,d\262\337w\207\351\234\350\332\332v\3110L\376\334s,\253t\233\316z[\234{\256r\260\223+\"\222\204Z\212\266\230\250\303\237\235w\253\362\264\357+5#o8\271\202R\256\333\216\002i~\376I\371\341\226\262\003\t\341\0475Ru\354r\302\223\244\214\334\335I\230\367\370/\267\250\233""\273\246\265ov\216\361e_\206t<\014\371+\032m\035\017 bm\370\\\334\205!j\216\232\257Ye\345\277\313\374H\3429\247\222*u\303\206cq\367\350\014;j\014\014\361\020\202\244T\314\301\240\361\200a\362c\304\335\202Q\322\3436te\305\355\262\266k\250U;\356Z%\332.\356Um\225\234\244\363\026*\254\031vA\215\017\324\035\257\224\264\216(\334\306\262C\261)\2332$e\257\250\227\342\246\204\236N\257\\\221Mi\227N\217\353I\366`\024U\333\323\212%2u<\326#+o\317\375\223\307\207\375\363\334\216a\032\237*\261^;.\371e\377\213\t<r\216\250\240n\366\234\250n~\261\020y\257!=9\376\341\256\320\353\335\253kO2o\326VW\327\263\3173[+\377^\313\306.\312\361\351\021\264W1\364\r\262\235\370\266w\204o\360d\375\345\232\232\335\312l\255e\237X\361\322\324\342\323\321\340_\304\277\366S\303\266\265\035\203\374\266gU\336\214w\356\256\275\271\226Y}\263\271\266\272\211=\236m\222!\267H\301\274U\023_b\347\315-\365\341\346oO\273\210\264eU\2129\361z\213@a\215\020\341\305\263\354\213\345\354\312\346\372\362\232\212u\263\277=\313\252\252\372\374\340\023\376\257\"\302\325g\306\047g\323\310\253\252V*\341\215*q\320\2406GJu\307p\212\216Q\246\001]s41\230/\302\227m>f\345\350\047_7\371oY+\232\374\327\210\247R\207#\031o\325,D\205C\t\211\272\246V\346\303\000\206\n\374\222\232\325\272V\212\207\221A\035\222\351h\004\366\206^\327\377T\031\370\361\257\255R\032WE\032WE>V\215O\271R\335\206\2761\000\371(\212jX\204\047\343N\364\252\206V+\035\250F\271\350\310\0079E\034\314<\212U\300\265#\037\264K\321\314\227\212;\005\207\207\265Z\264U@#\314\005LW?ZP\310\016y\001d\321\260\263\234):\362\205\265\243n\327\355\003\336\350\254E\035\356\3671@\250\246\261\217\377\237\034\025>/aB\245X\345SyC\210HM$\214\016v|\005\032\022-T\031\317\374\373\232\341\324k&\367\003\216\036\374S\230\211\342K\313\355\252N\261l`\\\325rd\204\336\021\223\336\033\272\306\223%\214\245\221Gk%\007\177F\r634\363`\277\000\246\005\356a\230\272f\037\230\271\2425\327\321\221\r\267\202\014E\350\272c\316m\022\223\342|\033\231F\344\230X\332\243=C\227\375\272\331\371\030\336\021;H\307Q8\211""\262;]\333A\362\322s\371\235\\A:L\307\177J\026\030P\016\366\251\345JdA\330\217g\331m\234\222\277\214g\320S=\222\340sV\031\207\200L\"\373\340i\327\313F\355o\270U<\364uG-\352\\V\376\220V\261%\005\204,\271\232Q\306\\[\265\314x\220\302E\034/\346{\271\232f\027\370C.@\221K\361\320\023\023\275\341!\317\3363d\320T\247`\307$\216$\213\305\023\277\026V\250\211\246\r^\320KF{\333\360\016\010\245\035\360G\334\301\027U\336\240m\370\217jJ\321u\243\342\024\310\263m\035;Qx\306N\333q^R\271^#\240\341\274\236\242\227\376\003\240\365\272\321\r\343\316\230\034\260\365z\215\223\222}\203\"\034\020\344\220\330\"\254u\211J\202\332\220o\032s\302\261\276\036\341\201\321;\334q\035n\365\33671\321\353\0353\010\230\217l\204\360\343@\360\345\340\221~Y\344\220\336!\311\277\217L\023\010\360w\373\3627G\346\212\370\333\351\242\"4\213\024\r\336\253\306!+\272:\3779\020O2^~Gfsd\007.\272\0002\036\265\242\271k\034\210\006H\264\201\265wD\n\225?\002\250\304\241\tA\005\212\346\005\010\030\274k\324\350Io+\025\253\302\177\352v\201~\253\205\"\205\357AQ\047\006S,\227\r\275\010\213\300\037\004r\026MX\310\304\256&\317\\\366\356\256aTv\341W\220i\027NY\"\357@|\243\n\240\246\355\3606\177Ht\023mq\\9\221\340\032&!\244\344b#\372\235\243\025VY\227&\222\037\"\353\031eT|z\331\336\301\037\002\207\243f\305\262\213\264\007E-\201\271i\035\305\020\252\340@I\255\355\217V>\217?\260,k\027`\317\343\r\006\213k\310N1\332\023\265\366\221\n\265\202\234\352\360\275:\r\243\326i\332\324\242\210\"\220\256\000\004\240\035\372\351~\224\207\336\361W2\362\016\204\216\345\216I|\374K\271\030\216\250\327sX\\8\244d\223\362G\025\325\232\241\313>5\312\334\230\364\337\260{TX\265\253\216S\342\276\301C\233?TSpuIE\345\217)\213fa0\331\331\006\327D&\222=n9\331&\305\034-\263\217\366\376f\002e\030\240\267Z\3119\362\205\030\220\035\370\330\201\035\037-\376\215\2775\360\206l_3\344adb\226:\224\271\013\330,\2526\221\235\272]\323\026\260-s\262\364+\321\243\315\26002\t\274\301\324m\236\254uQ\324\301\240\204\305pf\270\r\336\341;^\321v\022\365\021\312\216\216n\344""\265z\311\261\213\272\r (\t\377\3373\272\325\220 \001\374A\317b\016\304\256`\351\234Vp\r\250\224\322\361\255H\250\250\317\310\231\361\327\241\345]b\3775\243\207:\035\007\3228Dp\004\241\301\316\300\024\361\264\235B\315\332\047\351\221\335\213$\277c9Ds\371C\022\024\014\201h8\364G\023\360$\025\320\035@\017#\350iJw\264E\031Q7y\\!m\230\244B1\267#\362\236V\252\213\207\275W\324\366\013VIHb\313\334F:\376\337L{8\345\047\017O}\327\270\323\330h\367\237u\357\270o\274m\377\230\1773\330\014ja\262}\352L\243\346&1ol\022co\302Rs\266\365\023{\2553\335\240w\177z\351v\377\230\273\353\237\017&\203_\303\275h3\372\2435\301\262/\330\213\227\355\376\021w\331-\371\327\202c\301L8\327<\326\274\336\032g\033Y\226\335\022\257>\372\047\374M\177?(\206\265\350B\363\327V\265\335\177\305\253\371\023\301\235\000\262\014\273\223\356\272\267\211\201\013\301r\260\035& \304\270\342\047\016O]\366\2646$^h\340\203\244;\342\276\365\034\377~\220\021c\216\233\246s\244\333\247\222.\304\357o<\361\022\355S\203\r\335\235\361\246\275\035lX%\2115\022a\025\257\372\207\334\323^\212~\276q\253\355\241\263\356\202[\365NxY?\321\036\031\367N\373)\377np\002\362\214\216{\337\372#~6H\034b\274\337\317\370/\202\253A\265\263\303\231F\025\002^\230\r&\302\373\321\343f\211mfI\255\367\261I\237\367o?\323\356?\347~\306jK\301V8\036A\262\201\306\226;\341-xU\354\204\211\363\215\034\344\305\251g\274\024\273\360}\260\301\346V\233\231\346Vk\264\245\265\034\226U\231\272\315\266s=\207\034d\203\327|\215$?\351jn\235]\374!<\021\276\211r\315\013\255\207\330\275=>\351\247\244*\310\274\037\274{~\352\257\223\377\0308\353N\271\320\357\031\2542\357\032\220\240\346\047\333Ccl\014\253\371v\220\022\257\356yW\241\326\005\377s\230\n\357F}\321Z\023\223\316AE\247N7\346\274\204X\363%V\350H\340xi\357i0\032\224\243\371\310h\336o\255\264>\263\267\377a\377\311\261\\\221\025?\266go\005\017\303\024\035|\263\301\365\266\322\330\347\373\223\365V\303c\341\215h%\2527W[\307Z3l\023\036\364\226\275\375\300>hL\303\347%V*\267\207\310d\307<~\212\244{\302\335\340\237\357\3718""\315`\243L\2568\320x\005\307\322:\375\301F\336}\004\2712\324,u\354\354\235\204\013\t\325\320Y\027\275$?\355\335\340t\230\202\025/C\375\334\177\340\202\253p\206M\354\001\303\303\264\363!\\\3574;}\301[\364\207\375\305\340b\270\025%\243\311(\343UY\037\274\352\257\261\177|\333\017\003}\366\246\274-\250U\354\321\337x\350N\303\335\277!\337\243\200\032uw\274\r\341l\177\370I\230i\344\002\244\035J\212\270\310{+^UhU\367f\3403i\232z\307}\347\367\371\313~1\250\207\313\241\325\314\266\022\3423r=\326w\336;\357\317\261\037V\232K-\225\375\376\376P\004.\231\351\256{\334\375\321\233\367\014\177\336\347\247^p\017\374\204?\352o\303\261_@\353\231x\026WX\001\262mzu\362\330Qw\013\232\231\204U\317\205\t\341\026i2\302C/\345\335\365\007\003#\274\023\276\212\0366\257\265\372Z\217\331\313W\302A\372)\360\204O\264\207h\211\363<\210\372\202\265p\"z\320\324[\323\255<\333\202W\024X\201\2335\366Q)\002\005~F\310\271Of:\323\330s\263\3367\010\224\023d\351\021\367\251\177\326\177\034h\261\013k]\221\006p\236\311\360\021\034p\2675\326\262)\006\361.\343\376N\036\036O\352\207 \303\341\275\350Z\363d3\327\342\242\236\340\033\354\373|)\362\2275i;x\332\267\223>\307\221Gn\332]\363F\274\027\376\014\260.\323A \031~\3363\300A-<\027\235\214\362\315\225fU\236j\000\260\212\217\327H%\204U/\371\342#\376\333\240\032\366\205k\321\004\354\265\30566\245\025\047\274Y\377g\226\316\260\314k\366\332`F\3760\016\2273\r\333\275\356A\022R\317\277\275\014G\250X\206a\356\250\203\376\3070\201\243-\262\373OZ\231\243al\007\323\301n4\022m5\317\265N\266t\266\371\222\275|\317\336\177\350\252\3454\344\257\207\017\241\226\276\346\343\3266{\376\212\275\3420?4\302F\256\372\033\276\021,\004\177\300\333\2575O4_\321\372\003\235\223\221\257\235\305:S\360\034\033\356<\224\354\352\3451>\234\017\362Xy:\372\210\330\246\030dC\310:\376U\337\t\226\302\215P\217\256F\373M\215N\177;H\222\312)\204\310{yB\"\343!\030\207I\235\203\r\t7\005\341\031UD\263\215\260\306)H\047\033\022\242\270./x?\372\334\200C\244\277$\004\314\220?\223\006\2479\\-\371\257\310\216\375""\215\307\010\271\314\341\251!7\201]\026 3\360\332\177\023\344\302d8\305\0215\331\234bk\320\007\020\351\2358\364\230[\343\241\261\n\247|\035d\201\274\033a.:\337\234jn4sl\375\035{\007\350Ry,\270\034u\006=\215\202z\240\361\206\340i\330\275\341-{&\022\233&bN\343\307\300\274~\034\343\205\177+\320\303\033\354\237\317Z%\366\026\310\217H\341\020\212\255\237y\327\310\360\344\217\213^R\010Cnu\217\300^\256>\320x\217\3058\354\\\363\022_\340\217\200\225\024\200\363\223_\r\022\355\241a\370\325\030dC\343\226\227G\334\243q\325\335#e\016\263\341\251\030}T\377Q\220n\217\214\271e\270S58\036\244\203e6\367\257fB\340\030\324A\t\223\300\362O\314\243L\335\036\277\350=\344\261\177\234\276\234\200\27224\366\310Os\034\253\002T\306\047\2749\010\361\365t\031\210\017}\231\217\356p\333A\264\233\336K\022)\026\266\027O\307\221j\237\006\311@\236=\345\336e\343\224t\256\361\240\314\264G\260\001\233\\\212R\344\034\367\375\247\341\225f\202\034\344Lc\333M\304\031i\333Kt\223\343<\047C\323\200\312\004I\264\356m\000F\027\374z\260\022p\017\373\t\020\372&,7\323\207<\237\237\207^e\272}\rHI\010Cg\240\223\252\177\006\347=\026r\321\326\221\271(\2174\256Cr\315\375D\311\343\002\273p3\370%J\221\217si\3164\376\340i\211\247\312U\032\231`\023\267y\004^e\277\000\036\200\240\210\317<\313\227Y\331\344Y\351\262\227c\251yJRa\225\240\047K_a|\"\026K\222\0140\007\350\233\245\026\302\014\273\273\336:\333z\302^\2779\024\303\307E\226 \255^\026\261\014\047 &A\247b\003\227(\255\221M\370\344\357\204\023\374\022U\341\006=\033^\3642\354\322\017\341q\210\262\333<\313\341Pd\315;0\223X\350\n-N\211\374\014\033\234\224\013^\361\376\010\206\331M\362)(\347\206\273\"\350\306-7G\236\336\323\270\355\235\205+\211\235\036\3739ar\276A\232]\234\227Y\032\3235\261\300Mn\013\232p\311\333`\227\347(\262\3331\347\035lX\260\252\205\030\356\231r;\260\311T\264S\322\343gO\263\376\353\340\252F\270\020\332\321\215\346\243VZ\212l\3737(\214\331\355\307\255\251\326\006_\0021\343\377\326\341\n\244\375_\202i6\367s\324;0\025pU,q\026\223\026\214e\236\230\255\000/v""\341n\370\"\232a\313\257\3116\275\336%\023B\017e\274A\352\306\352\354\027\340\316\357\354w\016=\247.\222\212\206\204c\257\001\330\376I\3703\212\355t\357:l8\351?A\266\030\t\3377%+\332\347\256]E\242^\205\345~D\022\335\001\316\257\262\347\033q0f8\260K\220\221\014k\224\270d/l]\213\022]\360_EZI\005\367\303L\370\022\353i\235\2041\3300\220Ny\022M\367r2q\370\213\336:\273\272\310\026\327\251\224\020\254w\220\237\265\227\324|\203\345\3278#?\301\361w3\344\211\260\033@\224\033\005\301\254\261T\032\047\335\212\306\340\250}\234a\336fo\240\250\367q,tg\337\365\217\261\311;\300\375\255\350RS\022\230\021*Ch\215\341p)\312\262\177\275$\256\303Cd\202\233\214Bd\032\220f\201\rq\370\374\236\340T&V\246, \317\017GK`l\337\261\354\033\366\346m\373\3425\277\024\336\202>\004a\"\374\374\304\013\001,Z\047U\013\310}\013\347\232\003MXf\213O\211%\240t\002\237\336a;\005\202\332\001\236\223\027\303$\025$P\0368\333C\212\203!7\321q\356Q\311\234\216\371\267\303a6\277\322\234o\346A\314\253\322\020\300y\007Y\222\350\301\215p5:\206D\314\003\346{\267\332\253?G`\302\221\344\024I\006d\273\251\303^U\020=\243\324\216B\342\260\303-\216\373\351\016\313\353\030\305\347~\260\343\276\342\211\373\3537\010Kb{\031w\023$y\004\205[\035qV\216\322\335zCL\345U\326\262\310{\3223MA\370\371\017e{\216\351b\251\317\220\255\006\336\236\355\272\251\343\245\273\207\273\211\372\354<\002\374q+\256\020N7\256\202gH\235\252\310^\304e\227\203\217\321q\366\340\t\305\307\026\333\"b\300\336!S\243Z\331\356:\225`\215\017\005\202t\265yGT,\262\036\371\216G\326\221\363_\201\321WQteD\245\323\357q\266\005u>\341\304]\007\231\323\016E\267\0232O\331\354\203\010y\210J\335\033\010\274\204P\r-\312\361\334\206\2619U\212!\303{\313\363\177\234]\004\024\025\274\022g\267 .c\344\232P\032\033\235\r\316\"\341}\216\246\242l3qHc\335\351e\260\302\275\360md7\347\270&P\267!+q\037\355n\303f\356#m\245\242\264 w=_\262\273k\250qGZ\033-\355\357\346\267/)t\020\221~\216|\366X\224\021 e\257\217\236\347\322\014*5\236\020\250\030\314\200\032\201\006\312\354\260\204\220)\300""\207\026\242\275\346FwI\355p\000q\350\235\242\000\244\212q\025\245~\022Y_k\367\216\357 \036\253\376I?\037<\005\220\374\017\355\376\242\255\\\373b\326G~g\260\030$\017!\325,\345\243\273\234\342\246\242{\315\224 \2332\343_\362^\373\033_\361\206\027\234\345sH\370\314K\277ST6\274F\212\352^z\234%,\007\262N\006O\242\357\232wp\024e\036\245\330\006\217}~!RE\251\270\032\234\004\273\344Cg\221J?\261+\213\234j\377\331\022u\t\002l\323\343<a\203\r^\006\321I\310\366u\004HR\334\356 \244I\320\367\250\r\016\242\201\346\306\377\203\346\020\2739\347%\274q?IK|\000\271\271M\367?\224\317\332\303\027\331Ep\031\024*\354\t Mk\017_f\227AG\376\032\377\307\267\203\275;\334\347h\030\347\270\037\302\004K\257\201b\353\255\253\255*e&Ly\300\311_<\345N\230b\363\353\255$\334\303`Yr\310\216\207\323\231\313\340}+\376\037\"\377\317\363D\021\177\271\304\035\2162\022H\366u\204\031\325-9`\376<\230\375p\224\21621\235\3471\226\022l\234\367>\342\234\243\336\307\340t8\0133O7?\262\347\342\206\254\347\222\344\313]znO\004\362L\373Z\317uM\347\253Yo\321?\207\225\247\340F\032I0\354\376\004\353f\374\r\021\325t\231\323)\263\221\277)u,r~42\306\306\256c`\204.\350\2222/\361\"\000S\036x9\2373\366S\022R\000\343\262\310\352\224\232\3375\026\305\035\032q\351{^J`\341\276\240U\375\254\3772\257izQ\216c\321e\257\340k\207\362fe\204<\227\306\212\376\177\303\017\315\037[\351\316\325\304\220{L(3\317oY6\310\005Q\332\257\210[\222=\367\005]~\010...\345\266\374ad\"\320=q\023\224 \031\311\024\323B\242\277\201X\236C:\027d\351p4\334\216\276\001V\335l\275\244k\310\361\353H*O(\023\234\025\325\245\016un\272\377\245\333\036:W\206\020D\000\3112gi\342\200\340\251l\366~4\336L\3765DxvO\304\254\264\360\034\221\301\014j\306\351\246\321J\2672\302\377D\321%\215K<\231\312\347o\033\347]\301.\033\277\212\313\216!w\200\327\030<\341\016\304\237\362\343\221\373j=\326\371[[\234i\374\217\267\343g\331\314\317\221\336\234i\245\272\027@\222\006\235\r3=^\246\212\253\246\243\0270\261CN\371\033Gf\241l\237\344\365Yofc}\212\377-\233]\212f\232\251\303\316m\3324y\027""\353K\321\216\347#\274\220\241\"\351\036)\343\006\257\0479E\230&\207!G\035\347d\345$\335\303\020\377yAD5\256*\035\377^p\035q+\013\310\265\000\353O\373\353\301\007\366\340W \332\225[\342N\246\047\254\372x\302\257\306\374\222\374g\324\337\t6\016\373\305\325\036\2529\326w#\230\tS_\301\332\026A\027e\277u|4AU\016\277\354\372\2759\334\374\211=\337\244\353Ur\005\350K\334\340M#\200\246\202\227\230\362\276y\255\225\370?|M\262\023";
-    PyObject *data = __Pyx_DecompressString(cstring, 5651, 1);
+    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (5650 bytes) */
+static const char cstring[] = "x\332\225XM{\323\310\262>\206\3000L\022\342\220\204\020\276\344$@\002L\030\223\020\206pf\3468\037p\302\000C\342\360=\240\243XrlbK\266%\047d\230\347\334\273\364RK-\265\324RK-\275\364\262\227^\346\047\314O\270ou\267l\007fsy\202\334\335\352\217\352\252\267\252\336\222\242\225j\206\246\037(\272\221+i5CW\366\213NA\321\024\275\230\317\0335\303t\224\234e\346\213;JN3M\313\301<M\377\276d8\216QS4\274\324*Z\256\350\034(3\326\236Q\313\227\254}\265\200\031K\212^\263*\017\224\307\206\223up@YY-\3329\255\246\377V\322\261\005\326\033\266b\027K\330\277t0\373@\251\333\206\022o \326\362m\024\253\246\324\214\217F\316Q+\365\355R\321.(\005\315VL\213\366(b\376\001\244\253\233$\313\214|c\032\017\024\333 9\365zE\335/\232\272\265?\253\024m\\i\206\336\316\316\336RlK)k\237T\271G\021\242\310\313i\225J\351\340\226rK\341\035\245f\325\261\365\334\022\251\300\201\250\352\266f\033\272\312\267VL\303\320iW\321\023\007)3\225\232\225\307\265\224%%n=P\266\361\016\023\253u\243n(\216\245\024\235\007\035u/\341\375\236V*\242\361\313\232\351\340B\177*\317 \3463\313\301\334\0024\274r\340\024,\223n@\362n\0335\3151J\007\212\355\324\2129\2728&\231\312\363\265\347\337/\374\270\240h8I(\014\352\255o\343\014\333\306\365\254\274\262]/\226\234\242\2518\007\025\303\236S\326\363\312\201U\347\227 \221*\230\327\273\300)\030&W#\032\312u\256\034\315)Z\246\212\345Es\347:\340Q\303!P\037\255~\250\225lc.[\337\266s5\222P\336a\013kKVN+)\3335k\027\3039\253f@\231\020\3304J\366-:\220VThg\233\313N\307uLk\343L\003\226\312\025\212\2461w\372\264\202\177Y\303\340\223\312\226^\207ru+G\2120w\224\274U\343/2\317\327;;95-g\220\361\366`<:c\216\357\241\351\272\212\013\031\322\350v,7]E\230<\226\021\327\3149\357p\302-eE\214d!\223\375\276;L\367D\327\326\266K\206a\362\347\236cY\245\333t\327\333\342\336s\225\203\235\\\021\236$\324R\264\305D\035xv\336\255\312\333\276\257\324\214\274\341\344\nJ\271n;\n\244\371\371\047\345\207[\312\016$\004Nj\244\352\030r\002IRF\016w\022\346=\376\313#\352\346\256i\355\233\235k|\331\227.\035\017C\376\212FG\307\003\360X""\033\230\213\2730D\315Q\3635\253\254\374w\231_I<\347TR\245n\330\000\026\207Gg\330Q\343\300\020\017\301IJ\305\034\014\032\017\030&\277F\334-\030%=nCWV\334.k\273\206Z\265\343\256U\242\343\342^\325V\t$\235\267Pa\315\260\013j|\241\356x\245\244uD\3416\226\035\362M\331\224.){E\275\0247e\350\351\364\312\025\331\224v\351\364\270\236d\017FQ\265=\255X\"S\307c=\262\362\366\334?\271\177\330?\317\355\030\246\361\251\022\353\265\003\311/\373_L\340\236sD\005u\263\347Fu\363\213\215\010\275\206Dr\374\303\241\320\213\356\325\265\047\2317k\253\253\353\331\347\231\255\225\177\257ec\210\362\370\364\010\332\253\030\372\006\331N\254\355\035\341\007<Y\177\271\246f\2672[k\331\047V\2745\265\370t4\370\212\370\327~j\330\266\266c\020n{v\345\315\370\344\356\336\233k\231\3257\233k\253\2338\343\331&\031r\213\024\314[5\261\022\047on\251\0177\177{\332\215H[V\245\230\023\257\267((\254QDx\361,\373b9\273\262\271\276\274\246b\337\354o\317\262\252\252>?\370\204\377\253\360p\365\231\361\311\3314\362\252\252\225Jx\243\3128hP\233GJu\307p\212\216Q\246\001]s41\230/\002\3136\037\263r\364\223\257\233\374\267\254\025M\376k\304S\251\303#\031o\325,x\205C\t\211\272\246V\346\303\010\014\025\340\222\232\325\272V\212\207\221A\035\222\351\250\007\366\272^\027\177\252t\374\370\327V)\215\253\"\215\253\"\037\253\306\247\\\251nC\337\030\200|\344E5l\302\223q\307{UC\253\225\016T\243\\t\344\203@\021;3\367b\025\341\332\221\017:\245h\346K\305\235\202\303\335Z-\332*B#\314\205\230\256~\264\240\220\035B\001d\321p\262\234):\362\205\265\243n\327\355\003\336\350\354E\035\216\3738@\250\246\261\217\377\237\034\025\230\227aB%_\345SyC\210HM$\214N\354\370*h\310h\241J\177\346\353k\206S\257\231\034\007<z\360\2450\023\371\227\226\333U\235b\331\300\270\252\345\310\010\275#&\2757t\215\047K\030K#Dk%\007\177F\r634\363`\277\000\246\005\356a\230\272f\037\230\271\2425\327\321\221\rXA\206\"t\3351\3476\211I~\276\215L#rL,\355\321\236\241\313~\335\354,\006:b\200t\200\302I\224\335\351\332\016\222\227\236\313\357\344\n\0220\035\374\224,0\240\034\354S""\313\225\310\202\260\037\317\262\333\270%\177\031\317\240\247z$\301\347\2542.\001\231D\366\301\323\256\227\215\332\337p\253xHp\270\242\316\305\343\017i\010[\262>\034\237\253\031e\314\265U\313\214\007\311C\304\215b\212\227\253iv\201?\344\006\344\254\344\002=n\320\353\021\362\272=C\006Mu\nv\314\333H\262X<\361ka\207\232h\332\240\002\275\374\263\267\r@@(\355\200?\342\016VTy\203\216\341?\252)E\327\215\212S 0\333:N\"\217\214q\332\301+iY\257Ql\341T\236\034\226\376#&\353u\243\353\271\23519`\353\365\032\347!\373\00695\242\216Cb\013O\326e \022l\206\340h\314\t,}=\302}\241w\270\203\026n\350\33671\267\353\0353(\026\0379\010\036\307}\377\313\301#\375\262H\033\275C\222r\037\231&\234\376\357\316\345o\216\314\025.\267\323\r\204\320,\2622\250\256\032{\251\350\352\374\347@<\311x\371\035\231\300\221\020\270\350\"vqG\025\315]\343@4\300\233\r\354\275#\262\246\374\021\261I\\\232\202\246\010\234y\341\367\006\357\0325z\322\333J\305\252\360\237\272]\240\337j\241H\036{P\324\211\264\024\313eC/\302\"\300\203\010\226E\023\0262q\252\311\223\225\275\273k\030\225]\340\n2\355\002\224%B\007\\\032\304\237\232\266\303\333\374!\003\232h\213\353\312\211\024\241a\022\n\216\\l8\274s\264\250*\353\322Dr!\022\235QF\221\247\227\355\035\374\301qx\240\254Xv\221\316 \257\245\370mZG\303\006\025m`\241\326\366G+\237\307\037\210\225\265\213\370\316\375\r\006\213\313\306N\375\331\343\265\366\221\242\264\2024\352\360\263:\r\243\326i\332\324\"\217\242\270\\A\020\200v\350\247\273(\017\275\343\257d\344\035\010\035\313\035\363\366\370\227\322/\200\250\327s\330\\\000R\022H\371\243\212\002\315\320e\237\032enL\372o\330=*\254\332U\307)qlp\327\346\017\325\024\364\\\262O\371c\312:Y\030Lv\266A/\221|d\217[N\266I1G+\353\243\275\277\231@I\005\001[\255\344\034\371B\014\310\0160v`\307W\213\177\343\265\006\336\220\355k\206\274\214\314\305R\2072]!6\213BM$\244n\327\264E\330\226iX\342J\364\3500l\214\344\0014\230\272\315\363\263.\3528\030\224b1\300\014\330\340\035\326\361\"\266\223\233\217\260ttt#\257\325K\216]\324m\004\202\222\300\377""\236\321-\200D\336\347\017z\026s\340r\005K\347L\202k@\245,\216\265\"\207\242$#0\343\257\303\304\273\\\376k\022\017u:\016\244q\210\323\010\016\203\223\021S\304\323v\n5k\237\244GB/\222\374\216\345\020\263\345\017\311I0\004n\341\320\037M\300\223T@e\177\017\t\350iJ8\332\242r\250\233\334\257\2206LR\241\230\333\021yO+\325\305\303\336+j\373\005\253$$\261en#\035\377o\246=\234\362\223\207\247\276k\334il\264\373\317\272w\3347\336\266\177\314\277\031l\006\2650\331>u\246Qs\223\23076\211\2617a\2519\333\372\211\275\326\231n\320\273?\275t\273\177\314\335\365\317\007\223\301\257\341^\264\031\375\321\232`\331\027\354\305\313v\377\210\273\354\226\374k\301\261`&\234k\036k^o\215\263\215,\313n\211W\037\375\023\376\246\277\037\024\303Zt\241\371k\253\332\356\277\342\325\374\211\340N\000Y\206\335Iw\335\333\304\300\205`9\330\016\023\020b\\\361\023\207\247.{Z\033\022/4\260 \351\216\270o=\307\277\037d\304\230\343\246\351\036\351\366\251\244\013\361\373\033O\274D\373\324`Cwg\274io\007\007VIb\215DX\305\253\376!\367\264\227\242\237o\334j{\350\254\273\340V\275\023^\326O\264G\306\275\323~\312\277\033\234\200<\243\343\336\267\376\210\237\r\022\207\030\357\3673\376\213\340jP\355\234p\246Q\205\200\027f\203\211\360~\364\270Yb\233YR\353}\034\322\347\375\333\317\264\373\317\271\237\261\333R\260\025\216G\220l\240\261\345Nx\013^\025\047a\342|#\007yq\353\031/\305.|\037l\260\271\325f\246\271\325\032mi-\207eU\246n\263\355\\\317%\007\331\3405_#\311O\272\232[g\027\177\010O\204o\242\\\363B\353!No\217O\372)\251\n2\357\007\357\236\237\372\353\344?\006\316\272S.\364{\006\273\314\273\006$\250\371\311\366\320\030\033\303n\276\035\244\304\253{\336U\250u\301\377\034\246\302\273Q_\264\326\304\244sP\321\251\323\2159/!\366|\211\035:\0228^\332{\032\214\006\345h>2\232\367[+\255\317\354\355\177\330\177r,Wd\305\217\355\331[\301\3030E\027\337lp\275\2554\366\371\371d\275\325\360Xx#Z\211\352\315\325\326\261\326\014\333\004\202\336\262\267\037\330\007\215iX^b\245r{\210Lv\314\343\267H\272\047\334\r\276|\317\307m\006\033e\202\342@""\343\025\200\245u\372\203\215\274\373\010re\250Y\352\330\331;\t\010\t\325\320]\027\275$\277\355\335\340t\230\202\025/C\375\034?\200\340*\300\260\2113`x\230v>\004\364N\263\323\027\274E\177\330_\014.\206[Q2\232\2142^\225\365\001U\177\215\375\343\333~\030\350\2637\345mA\255\342\214\376\306Cw\032p\377\206\260G\0165\352\356x\033\002l\177\370I\230i\344\002\244\035J\n\277\310{+^UhU\367f\200\2314M\275\343\276\363\373\374e\277\030\324\303\345\320jf[\t\261\214\240\307\372\316{\347\3759\366\303Js\251\245\262\337\337\037\n\307%3\335u\217\273?z\363\236\341\317\373\374\326\013\356\201\237\360G\375m\000\373\005\264\236\211gq\205\025 \333\246W\047\304\216\272[\320\314$\254z.L\010X\244\311\010\017\275\224w\327\037\014\214\360N\370*z\330\274\326\352k=f/_\t\200\364\223\343\tL\264\207h\213\363\334\211\372\202\265p\"z\320\324[\323\255<\333\002*\n\254\300\315\032cT\212@\216\237\021r\356\223\231\3164\366\334\254\367\r\034\345\004Yz\304}\352\237\365\037\007Z\014a\255+\322\000\3563\031>\002\000w[c-\233|\020\3572\356\357\204\360xR?\004\031\016\357E\327\232\047\233\271\026\027\365\004?`\337\347[\021^\326\244\355\200\264o\047}\036G\036\271iw\315\033\361^\3703\210u\231N\004\222\356\347=C8\250\205\347\242\223Q\276\271\322\254\312[\r \254b\361\032\251\204b\325K\276\371\210\3776\250\206}\341Z4\001{m\261\215Mi\305\to\326\377\231\2453,\363\232\2756\230\221?\214\335\345L\303v\257{\220\204\324\363o/\303#T,\3030\007\352\240\3771L\340j\213\354\376\223V\346\250\033\333\301t\260\033\215D[\315s\255\223-\235m\276d/\337\263\367\037\272j9\r\371\353\341C\250\245\257\371\270\265\315\236\277b\257x\230\037\032a#W\375\r\337\010\026\202?\200\366k\315\023\315W\264\377@\347f\204\265\263\330g\n\310\261\001\347\241dW/\217\261p>\310c\347\351\350#|\233|\220\r!\353\370W}\047X\n7B=\272\032\35575\272\375\355 I*\047\027\"\364\362\204D\306\2033\016\223:\007\0332\334\024\0042\252\360f\033n\215[\220N6d\210\342\272\274\340\375\350s\003\016\221\376\222\0200Cx&\rN\363p\265\344\277\";\3667\036\303\3452\207\247\206\334\004NY\200""\314\210\327\376\233 \027&\303)\036Q\223\315)\266\006} \"\275\023\227\036sk\3345V\001\312\327A\026\221w#\314E\347\233S\315\215f\216\255\277c\357\020\272T\356\013.\217:\203\236FN=\320xC\341i\330\275\341-{&\022\233&|N\343\327\300\274~\\\343\205\177+\320\303\033\354\237\317Z%\366\026\221\037\236\302C(\216~\346]#\303\023\036\027\275\244\020\206`u\217\202\275\334}\240\361\036\233\361\260s\315K|\021\177DXI!p~\362\253A\242=4\014\\\215A64nyy\370=\032W\335=R\3460\033\236\212\243\217\352?\n\322\355\2211\267\0148U\203\343A:Xfs\377j&D\034\203:(aR\260\374\023\363(S\267\307/z\017\271\357\037\247\225\023PW\206\306\036\371i\036\307\252\010*\343\023\336\034\204\370z\272t\304\207\276\314Gw\270\355 \332M\357%\211\024\013\333\033O\307\221j\237\006\311@\336=\345\336e\343\224t\256q\247\314\264Gp\000\233\\\212R\004\216\373\376\323\360J3A\0009\323\330v\023qF\332\366\022\335\3448\317\311\3204Be\202$Z\3676\020F\027\374z\260\022p\204\375\204\020\372&,7\323\207<\237\237\207^e\272}\215\220\222\020\206\316@\047U\377\014\356{,\344\242\255#sQ\036i\\\207\344\232\373\211\222\307\005v\341f\360K\224\"\214si\3164\376\340i\211\247\312U\032\231`\023\267\271\007^e\277 < \202\302?\363,_fe\223g\245\313^\216\245\346)I\205U\n=YZ\205\361\211X,I2\300\034\240o\226Z\0103\354\356z\353l\353\t{\375\346P\014\037\027Y\202\264zY\3702@@L\202n\305\006.QZ#\233\360\311\337\t\020\374\022U\001\203\236\003/z\031v\351\207\3608D\331m\236\345\341Pd\315;0\223\330\350\nmN\211\374\014\033\234\224\033^\361\376\010\206\331M\302\024\224s\303]\021t\343\226\233#\244\3674n{g\001%q\322c?\047L\316\017H\263\213\3632Kc\272&6\270\311mA\023.y\033\354\362\034yv;\346\274\203\r\013V\265\340\303=Sn\0076\231\212NJz\374\356i\326\177\035\\\325\010\027B;\272\321|\324JK\221m\377\006\2711\273\375\2705\325\332\340[\300g\374\337:\\\201\264\377K0\315\346~\216z\007\246\002\256\212%\316b\322\202\261\314\023\263\025\301\213]\270\033\276\210f\330\362k\262M/\272dB\350\241\2147H\335\330\235\375\202\270\363;\373\235\207\236S\027IEC\002\330k\010l\377\244\3703\212""\343t\357:l8\351?A\266\030\t\3377%+\332\347\320\256\"Q\257\302r?\"\211\356 \316\257\262\347\033\2613fx`\227AF2\254Q\342\222\275a\353Z\224\350\006\377U\244\225Tp?\314\204/\261\237\326I\030\203\r\003\351\224\047\321t/\047\023\227\277\350\255\263\253\213lq\235J\t\301z\007\371]{I\3157\330~\2153\362\023<\376n\206<\021v\035\210r\243 \2305\226J\343\246[\321\030\200\332\307\031\346m\366\006\212z\037\373Bw\366]\377\030\233\274\203\270\277\025]jJ\0023Be\010\3551\034.EY\366\257\227\304u\270\213Lp\223\221\213L#\244Y`C<|~O\341T&V\246, \317\017GK`l\337\261\354\033\366\346m\373\3425\277\024\336\202>\004a\242\370\371\211\027\002\330\264N\252\026!\367-\3005\007\232\260\314\026\237\022K@\351\004>\275\303v\n\024j\007xN^\014\223T\220@y\340l\017\311\017\206\334D\007\334\243\2229\035\363o\207\303l~\2459\337\314\203\230W\245!\020\347\035dI\242\0077\302\325\350\030\0221w\230\357\335j\257\376\034\021\023\216$\247H2 \333M\035\366\252\202\350\031\245v\024\022\207\035nq\334OwX^\307(>\307\301\216\373\212\047\356\257\337\300-\211\355e\334M\220\344\021\024nu\370Y9Jw\353\r1\225WY\313\"\357Id\232\202\360\363\037\312\366<\246\213\255>C\266\032x{\266\013S\307Kw/w\023\365\331y8\370\343V\\!\234n\\\005\317\220:U\221\275\210\313.\007\037\243\343\354\301\023\362\217-\266E\304\200\275C\246F\265\262\335\005\225`\215\017E\004\351j\363\216\250Xd=\362\035\367\254#\367\277\002\243\257\242\350\312\210J\247\337\343l\013\352|\302\211\273\0162\247\035\212n\307e\236\262\331\007\021\362\020\225\2727\340x\t\241\032\332\224\307s\033\306\346T)\016\031\336[\236\377\343\354\"BQ\301+qv\013\3422F\320\204\322\330\350lp\026\t\357s4\025e\233\211C\032\353N/\203\025\356\205o#\2739\3075\201\272\rY\211c\264{\014\233\271\217\264\225\212\322\202\334\365\254dw\327P\343\216\2646Z\332\337\315o_R\350\"\"\375\034Y\366X\224\021 e\257\217\336\347\322\014*5\236\020\250\030\314\200\032\201\006\312\354\260\004\227)\000C\013\321^s\243\273\245v8\000?\364N\221\003R\305\270\212R?\211\254\257\265{\307w\340\217U\377\244\237\017\236\"\220\374\017""\235\376\242\255\\\373b\326G\376\315`1H\036B\252Y\312Gw9\305ME\367\232)A6e\306\277\344\275\3667\276\342\r/8\313\347!\3413/\375NQ\331\360\032)\252\373\321\343,\305rD\326\311\340I\364]\363\016\256\242\314\243\024\333\340\276\317?\210TQ*\256\006\047\301.\371\320Y\244\322O\354\312\"\247\332\177\266D]\002\007\333\3648O\330`\203\227At\022\262}\035\016\222\024_w\340\322$\350{\324\006\007\321@s\343\377As\210\335\234\363\022\336\270\237\244->\200\334\334\246\357?\224\317\332\303\027\331Ep\031\024*\354\tB\232\326\036\276\314.\203\216\3745\376\217o\007{O\270\317\243a\234\343~\010\023,\275\006\212\255\267\256\266\252\224\2310\345\001\047\177\361\224;a\212\315\257\267\222\200\207\301\262\004\310\016\302\351\316e\360\276\025\377\017\221\377\347y\242\210W.q\300QF\002\311\276\0167\243\272%\207\230?\017f?\034\245\243LL\347\271\217\245\004\033\347\275\217\270\347\250\36718\035\316\302\314\323\315\217\354\271\370B\326\363\221\344\313Sz\276\236\210\3103\355k=\237k:\253f\275E\377\034v\236\002\2144\222`\330\375\t\326\315\370\033\302\253\351cN\247\314F\376\246\324\261\310\371\321\310\030\033\273\216\201\021\372@\227\224y\211\027\001\230\362\300\313\371\234\261\237\222!\005a\\\026Y\235R\363\273\306\242\370\206F\\\372\236\227\022\261p_\320\252~\326\177\231\3274\275Q\216\307\242\313^\301\327\016\345\227\225\021B.\215\025\375\377\206\037\232?\266\322\235O\023C\3561\241\314<\377\312\262A\020Di\277\"\276\222\354\271/\350\343\207\340\342\342\243\334\226?\214L\004\272\047\276\004%HF2\305\264\220\350oB,\317!\235\017d\351p4\334\216\276A\254\272\331zI\237!\307\257#\251<\241LpVT\227:\324\271\351\376\227\276\366\320\2752\024AD Y\346,M\\\020<\225\315\336\217\306\233\311\277\206(\236\335\023>+-<Gd0\203\232q\272i\264\322\255\214\300\237(\272\244q\211\047S\371\374m\343\274+\330e\343W\361\261c\310\035\3405\006O\270\003\361R~=\202\257\326c\235\277\265\305\231\306\377x;~\226\315\374\034\351\315\231V\252\373\001H\322\240\263a\246\007e\252\370\324t\364\003L\014\310)\177\343\310,\224\355\223\274>\353\315l\254O""\361\277e\263K\321L3u\330\371\2326M\350b}):\361|\204\027\322U$\335#e\334\340\365$\247\010\323\004\030\002\3528\047+\047\351;\014\361\237\027DT\343\252\322\361\357\005\327\341\267\262\200\\\013\260\377\264\277\036|`\017~ED\273rK|\223\351q\253>\236\360\2531\277$\374\214\372;\301\306a\277\370\264\207j\216\365\335\010f\302\324Wam\213B\027e\277u,\232\240*\207\177\354\372\2759\334\374\211=\337\244\317\253\004\005\350K|\301\233\206\003M\005/1\345}\363Z+\361\177\272\037\254\247";
+    PyObject *data = __Pyx_DecompressString(cstring, 5650, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (7793 bytes) */
-static const char cstring[] = "\377 already\377 declare\377d with a\377 differe\377nt confi\377g cannot\376%\000ad-lett\357er a\032\000apa\377city (ov\377erflow_h\376M\000: drop;\277 JetSt^\000m\377 Discard\347Oldh\000=\000es \367sil]\000ly);\037 use 9\0056\003B\002\377 or reje\377ct_publi\377sh has n\325o@\001in\000y\233\000un\372\210\001(\023\004ne; s\375e\244\001dup_wi\377ndow) is\376\320\000(none))\377, so max/_del@\001i\210\000\326\004\377apply, ,\272_\000t\201 rou\344\000.\365:\377\001t\210 _bas\363ed5\000X\000 nee\315dR\001de\n\001c\003 (\357prof\324\000 : \316\002\005; b\202\000\317 qu\377eue to i\373t;\346&: ; v\377alid: ?E\377ntry | N\256\244\000Not)\000h\337 C\237ython\276\001\254\001b\377erately \337stric\201Ath\377an PEP-4?84 and\252$\334 \333ub\320@ss\347 of\377 builtin\377 types. ?If you\300\002\217\001\367pas$\nthen\354\302\"\006\000 \047\365Bati\367on_<\000ing\047\342\234`r\223@\200@\315\001Fal\377se.Subsc\363ri\237\000\275\004The \377local br{ok\255`core\312 \236\256\000nels\205@,\003p\002V\001s\267\002k\001\220D\337\001\350\000\247@\377chine.\n\n\277    Se\223!e\377 module \367doc\205!ng f\334\250`\251\001APIA\006trwace\274\204\001ven_\002}.?\002add_n\335 b\313\204\004s\260\005\230A\355C c\236\003\353 d\341 [\350 , C~\260\003Stats]\r\007\374\250A\014\000sablee\375n\001\002vtool/\372\350\001/\362\003.pygc\267int\324Dis#\003d\277list[D\377cy\377]prefetc\377h must b\377e >= 0, \377got redr@\347!\353e\304c\235\004\352\204\002\240\001]\220`\376\267dunknown\360\276\006\000\r\314\206\004\037\005dispyaw\0010\005reas\361`\376?\005start_f?rom ~B\306B\000\003;._\307!des\326`\232b\316\016\006t_c\222\207\004\"\005du\177plicate3\005\363en\214\205\002B\005held\364N\005\251 oZ\005make7_qsi\005olk\001w\005\227qs_\231\000t\025\006\300 r\317esh_\311\005\237\005re\017play\005\006\323\206\001\273\004\230\206\0018\306\004\373\210\004\324\004idl\243\005\364\207\004\036\355\004pump\370\004\221D\005\006\374\243\"\224$set_av\207ail\226a\014\005\271a\000\t.\375<\233\205\002s>.gen\017expr5\005\303\205""\005\000\r\022\014\354\265\205\002\366\nun\307\010uns$;\013\272\204\001e\303\204\004\312\204\004C\331\212\002\322\204\t\377DELAYEDD\377ISPATCHE\371S\233\204\005\233\210\002Group\207edQ\311\210\0016\003\006\t\\\002L\377IVE_STAT\037ESLog\262\205\004\006\001\304\213\002\370\020\000?\002\000\005sMess\007age\362\210\001K\010\\\002\225\205\005i\002\376\270\002READYRE[DRa\000NR\234\212\001T\367\205\001\362\005\002r\306\003w\000RT_F\367ROM\210\210\007Topi\325c\345\003T\221\207\001E\216\207\001UN\377SUBSCRIB\373E_U\000SONS_\337__Pyx\001\000Di\377ct_NextR\177ef__all\027\000\345_\201\211\004e\010\001\326\211\002_ge\337titem\031\001da\373ta\017\003field\355s\017\002oc4\001fun\336\003\002mainD\001me\360#\005m\000\304\210\003\022\002ro_e\337ntrie8\002na\375me\002prepar\336p\002qual\017\005te3st\254\000\363\205\014_a\361\205\007\366g\371_\311\210\004\000\005s_dea\363d_\301\216\003\204\215\001ete_\377exclusiv\347e_d\234\001\302\205\001rty\365_\305\216\001_\265\206\006_ear\177ly_emit\000\002\350\254\002\r\000\307\206\003_\302\206\001_hi\363nt\000\002\206\217\002_inf\337light\006\000to\277_is_co\325\215\001i_ne_jo\216 g\316a2\211\000aw\000#\004le\t\001\022\004\377og_busy_\241l\006\000C\006\t\001\366\206\002_\232\207\004_\367new\001\000xt_s\027ub_\241\207\003_\250\206\0013\002\004\002\274\374\215\002\017\002ing_\264\207\005_\302\245\207\r_\250\207\003\025\000\362\210\003t\001re\017turn\203b\220\217\002\362\207\002\244@\376\270\213\001ack_tim\177eout_ac\242\215\001\266\006\tns\035\000ed\025\001v\337eadda\360\217\001al\375t\000\000ernate\377anywhere\377appendas\277yncio.\233&s\236\324`t_li\356 \306\207\006b<\251\212\001\322\217\001bool\326\215\003\246\005\266\000\013ed\027\004un\203\210\006c\343ap\224\212\005\234\212\005\217@unt\375s\006\006stored\237cfgch\202\215\004\267flsos\027\000\235@rcl\276AWin_\341\215\002b\203 c\031\001\331c\033\004$\001_s\325\216\tco\345m\263`tV\000\314\223\002con\377sumercon\360\314\221\r\013\005\326\221\002\000\n_idc\257ount\000\002_\220Cs\366\r\002er\346`cre""m\035e\307\000_on\r\005\302\205\001.\002}s\350\222\005crash\000\002\200:\004\266\206\001\214\205\001\211\205\010\223\205\t\205\217\004\247\205\010e\177ddeaths\254\225\005\360\376\222\001\202\223\002\234\000\002\003orde\255r\r\003se\324@e\203\224\007d\366\001\010_nA\000layd\357elay\005\005_se\371q\014\002c\001layed\373_n\244\224\004depth\376\354\215\001sdiddircty\263\216\005\273\216\005\356\"dr\345\207\001h\323\226\002\203\226\001\207\226\001p\261\000ue\275\206\007\274\013\006\217\216\004sdur\300\220\001d{we\336\206\001iest\263\001\312\236\216\003d\217\210\004e\326\220\002\230\204\001e.\010\315\222\003\000\017\214\216\001e\035\t\362\207\006\302\227\0027\t\324\341\222\005K\te\247\222\001s]\tlo\021g\235\207\002\005\r\030\nm\276\213\003\225\t\203\226\004@?\n\374\206\003d\021\230\226\002k\n\236\210\003g\214\211\007\377subexpirSe_\253\206\005\t\003d\021\002y\000\003v\271Afg\307\216\004get\330\210\002\270\334\210\003\261\206\002\347\210\003key\360\210\003r\277eceive\376\210\002e\205d\000\004_\245\227\002\357\003\311\231\001\315\231\001_\333if\377\206\003ed\334\231\001er\266\342\231\001sh\262\207\001op\002\002u\273sh\013\001qhi\273\206\001y\375i\237`leimme\377diatein_~\200\212\003instans\000\375n\265\214\002skkeep\371k\325`\221\000kindlwate\211\212\001ses\007\001\177stlease\000\002\320\327\210\004\006\003\357\003\030\002s\252\212\002loyg\236\212\001\311\212\002lost\324\231\013\353md\234D_\250#mod\377emovedms\275g\000\000_idn\304\211\001p\347osi\344\227\001\370\214\001nex\347tno\266\207\013\276\232\001now\277objoff\000\000s\177etokold\353\205\002Gout\375\233\005\204\234\006\335\214\010s\225\234\n\237ppartg\002\000\006e\345r\013\006s\032\001\221\225\001ter\037nper_\257@\003\001+\007\357fpop\000\000lef\301t\262\000\260\005\275\226\005\305\226\005\203\225\001pr\017oducZ\000\225\233\003\302\234\004\311\234\004\315_\331\234\003ed\331\234\004\005\001mp\331p\312@\000\001es\232\234\010qs\217qttl\301\233\002\256\236\002\263\236\002_\021n\246\226\003\234\227\004\243\227\004n\256\235""\004\211\214\003\273\235\004\177blocked\311\235\004 \322B\325\235\004\267\236\001\331\235\013\347\235\013_\017\017\232\215\001\177ume_pct\232\236\004\363re\312\212\002\250\236\003stay\221s\323\005\333\005\274\236\005e\027\000\370Ar\261e\306\004\222\216\004\365Dre\353\227\002rcet\260\232\003\230\214\003\005\007ns\210\216\003\360\215\216\004\364\206\004\234\216\003\333\001vers\377edrounds\272\275\236\002d\302\236\003rts\210\212\001s\337elfse\031\000es\331s\315\234\002\264\216\004ns\246\226\nse\377tdefault\377sidsingl\215e\331\216\002ve\204\231\007\347\210\002\354\210\002s\376\203\230\001icmetho\351d\216\230\002\375\002_\317\216\001ing\356\313\215\003str\350\233\001ubs\344\352\233\006\363\233\006r\237\215\t\317\230\003sum?ttailt\376\230\001\362\230\003\277target\000\003s\337throw\365\217\001_u\377nit_nstoat\343\224\001\000\002\232\220\004\020\000al\263`\034\266`\035\001tl_\213\214\001\200\237\001\207\217\010\264\222\217\010\210\204\004s\301\227\003un\303\214\002e\307dun\207\241\001\340\234\001\310\227\010va\367lue\000\002svia\247who\237 \206\001s\357\241\003_\376\340!\200A\330\022!\240\021\377\340\010\013\2102\210Q\330\377\014\023\2202\220Y\230b\377\240\002\240+\250R\250r\377\260\021\330\010\017\210r\220\355\021%\000\026\"\021\000Y\260l\377\300)\310=\320Xd\320\373de\030\001|\2301\330\014\377\026\220k\240\031\250\"\250\377K\260v\270R\270z\310\377\032\320SU\320UV\330\377\014\024\220B\220l\240&\377\250\002\250(\260.\300\002\377\300\047\310\030\320QS\320\373ST\025\003j\240\005\240R\377\240w\250i\260r\270\033\377\300K\310q\330\014\037\230\277r\240\032\2502\250\211\000\022\277\220\"\220I\230R\016\000\033\277\250B\250b\260\001\252\000\030\377 \240\001\340\010\036\230a\355\330\257\0004\210.\000\021\220\024\377\220Z\230t\2409\250A\326\016\003t\220\217\000\023\002\000\010\021\375\220\274\000\014\210L\230\001\330\377\010\016\210d\220(\230$s\230gn\000d\000\026\220a\232\001\375D\030\000\014\020\220\n\230!\375\330\004\000\007\220q\330\020\023\377\2204\220q\230\005\230S\377\240\001""\330\024\030\230\n\240\337!\2405\250\005\215\000\025\030\377\230\t\240\024\240S\250\001\375\340\025\000\014\240A\240U\250\337%\250q\330\010[\004\017\210\375q\313 \033)\250\032\2609\177\270J\300l\320RS\323!\3779\220D\230\004\230H\240\277A\330\014\027\220{K\000:\337\250T\260\030\270\326 \r\210\177T\220\032\2304\230qg\000n\375 3\210c\255\000\014\022\244\000\377!\320\033-\250Q\320.\377D\300A\300T\310\025\310\377a\310t\320S_\320_\357b\320bc\332\010\016\320\016\373&\240\305\000\020\220\006\220a\377\220u\320\0340\260\005\260\177Y\270c\300\033\310F{\000\217\330\030\"\240\325\000\206\"\333A^\377\2307\240!\360\006\000\r\357\023\220#\220\351@\017\210t\357\2203\220e\177\000r\240\021\337\330\020\026\320\026K\000\240s\271\250\211 \027\0017\230%\324 4\377\240{\260!\2605\270\004\327\270E\300\"\000\027\240 \010\n\223\210.\317!\257aV?\000y\006t\377\2301\230M\250\025\250m\377\2703\270e\3009\310C\377\310{\320Z`\320`c\377\320ci\320ij\330)\377,\250F\260!\330\010\rw\210R\210\263\"C\210w{\002\376\272AD\260\002\260*\270C\377\270u\300D\310\002\310(\373\320R\277`Z\320Z^\320\357^a\320a<\000l\320lom\330\020\024\313 \002\230\301\002\337\021\220\005\220Q\272\002v\240\277Q\330\014\016\210m\207\204\001\r\353\210W\361`a\007\006\016\210fs\220G\225\000\374 \016\210l\337F\313\230\006\300`\014\241b\203!6\230\375\021\351\0025\250\n\260!\200\327A\330\036\374 \330\274a\220\">\274@\005\230R\230v\365A\330@\3733\260\370`\n\320\n\033\230\3776\240\022\2406\250\034\260\377T\270\021\270\"\270A\230\367q\320\004\323`\360\026\000\t\377\014\2104\210{\230#\230\371T\324 ^\003\014\210F\220$\377\220j\240\007\240q\330\014\276\315\205\001\025\220g\230Q\347cz\373\240\021\244@\024\033\2301\330\373\020\021\255\205\003f\230C\230q>\216\204\001\006\220d\230(\377`\030\000\376\226\206\001[\240\004\240B\240i\377\250u\260B\260o\300S\327\310\001\3302\002\010\370`\320\004\377\031\230\031\240.\3200C\377\300:\310_\320\\]\340\374\263\206\003\244\205\0015\220\003\2208\230\2373\230e\2403\253a\336\204\001y\377\240\001\240\025\240b\250\005""\253\250U\363 A\036\0051\304!h\356\231\000R\230u\256\204\001\025\220T:\227 \"\323@\027\260\001\266\001\331\205\001\376\202@F\230!\2305\240\016\377\250e\2602\260W\270F\377\300&\310\004\310J\320VWW\330\020\235a\014\365\205\001\014\221\204\002\353\330\020?\001\031\300\205\002\004\250E\377\260\032\270;\300d\310$\357\310f\320T\223`h\320h\354\322B\203C\013\210\245\0011\330\014\272\365\206\001A\210\210\0014\220w\243A\017\377\210v\220S\230\007\230q\373\240\005\346A\024\220M\240\023\357\240J\250a\213\0033\220au\330\212\006\r\315\000\"\260G\376`\237k\310\026\310s\200\206\001\261`A[\220\\\336\204\001\024\220\262\003\014\206\000\377\022\2607\270&\300\006\300\313c\310\361 \020\310`]\001w\240\364F\002\254aE\265D\360\006\000\t\373\"\240\303\207\002G\2201\220E\377\230\024\230U\240(\250\"\374\346\207\005\240Da\220u\230N\250\377%\250r\260\027\270\006\270\277f\300C\300q\330\331c\r\313\210Q\237\207\001E\330\206\001\250\210\001V\230\3771\230E\240\024\240Z\250\177q\260\004\260E\270\032\255@\337T\320QR\330\300C\032\230\377)\240>\3201A\320A\377X\320Xe\320ef\340\376\247\205\005\017\210s\220\047\230\021;\330\010\224\211\001H\230A\235\210\002\376\210\005\376\250\211\001D\230\016\240j\260\001\377\260\022\2606\3209L\310\371A\252C\277\206\005s\250$\250k\377\270\024\270T\300\027\310\006\377\310d\320RV\320V]w\320]^\262\047\n\250%\327`\375F\224 \004\300J\310b\320\357PW\320W\342\212\002\020\024\320\377\024%\240Q\240e\2504\357\250z\270\021\265 \005\300W\322\\\001\r\321\006\241\213\001\023\334 #\230\237R\230s\240!\305\204\002\220\210\004\230\375J6\0003\250f\260F\270\277$\270j\310\002\310\350\211\001\320\377\020!\240\021\240%\240t\377\250:\260Q\260d\270%\377\270w\300a\320\004\032\230\047/\250\021\357!\277\205\001r\213\211\001\215\214\001\336\271A\010\021\220\022\320\212\001\016\210\372\352\210\004h\224cq\220\007\220s-\230n\000\024\220\220!Q\374c\214\205\003_\033\2308\2401\275A\020\353\207\001\237\021\220\023\220A\314\204\001\276!$\377\220a\220t\230:\240W\376\262\213\001\014\210J\220f\230A_\340\010\020""\220\001c\0004\311@\377H\240A\240Y\250c\260\367\021\260#\315\211\002\021\300#\320\275E\215 Z\320Z[\311C\026\373\220r\226\205\002D\240\005\240X\357\250S\260\005\305\000c\270\031\377\300#\300Q\300c\320I\377[\320[^\320^_\330\272\210\205\001\220\331\213\002\016\230a\321\206\001\r\373\210Y\370\213\001\022\220*\230B\357\230n\250B\303\204\001\016\210h{\220a\302\002\014\020\220\014\330@\377U\240,\250d\260*\320\377<N\310l\320Z_\320\357_h\320h\276\211\002\010\014\210\367N\230&\255\213\001\014\210G\220\3756\213a\014\210E\220\024\220\355V\331\212\001\330\014W\004\r\210];\230!\226\214\001F\220&\372\214\001\363\207\n\376\253\213\001d\230!\2304\230x\177\240q\250\001\330\020\022\325`\367\026\230q\005\001,\230f\240\335A\016\001%\220v\235\210\001\022\320\367\022#\240\367\207\004_\240G\250\3771\330\024\026\220m\2404\3766\000\003\2501\250B\320.\207@\300\001\257\215\003\214 \255\215\001\251\211\001||%\000\246\216\001\330\030\034\230F\274\215\002\376*\000\330\024\032\230\"\230A\356\020\001G\2401\303\210\002q\260\001\237\330\030\032\230.\202\000\035\017\020\221\024\264\212\002=\000\363\207\0032\267B\252\000+\233\230V\217\001\022\220\247\003\304\211\t\030\177\230\004\230M\250\021\250\365\004_!\2205\320\030\361\213\001&\220\206\002\367A\330\024\215\000\320\":\270\377!\320\004\033\2309\240M\357\260\037\300\001\336\206\001\017\210b3\220\001\306\216\001\216\214\001b\230\344\210\004\231\215\001\3353\210\221\002$\240b\245!\024\220\337I\230Q\230e\374\000u\250\367C\250qA\001=\250\005\250\337Y\260m\3001\244\206\001T\220\337\031\230!\2301\230\220\0012\210\347X\220S\332\217\001\345AA\230R\377\230q\240\017\250q\260\002~\374\214\001\014\210I\220Q\220\304\213\001\377\210\047\220\025\220a\220x\376\271\213\001\033\320\033+\250?\2709!\250\220\001\211\002\017\210z\222\214\002\336\217\002\275D\234\001\032\320\032/\375\205\002%\377\320?X\320Xc\320c\377d\320df\320fm\320\377mn\330\010\n\320\n\036\377\230c\320!3\2603\260\327a\260q\344\215\001S\322\001\n\320\363\n\032\217\005\336\217\004\016\320\016 \377\240\001""\320!4\260A\320\3775I\310\023\310L\320X\227Y\340\014\022\002\003\240\213\003\363\222\001\036p\306\206\003\202`\306\217\001\240\223\001\320\r\035\323\214\001t\324\217\001?\002\013\377C?\270q\204`\367\010\r\210i\005\034\230A\320\357\0350\260\003\210\000k\300\023|\212\211\002\234\001\033\2302\230Q\232\"\347\320\r\037\245\207\001\213\220\001\017\320\016\375\"J\004\037\230z\250\022\320\375+\320a\010\n\210*\220Cn\351\217\003,\220c\365\210\001\n\210\000\006\347/\230\023\310`\357\001\034\230Js\240c\355C\222\216\0021\320\034\374\002\224\215 ,\000a\252\220\003+\207B\236!\035_\230Q\320\036.\326\206\001\330\354\224\005\367\016\210o\323@o\250S\260\273\001\330\032\006/\250s\247\220\001\n\357\210/\230\021\307\205\001\013\2101\377\320\014\047\240w\250e\260\3774\260s\270*\300G\310\326\251\215\001\320\016\303\001*\303\206\001\320/\337J\310#\310Q\203B#\240\3171\240O\260\244\217\005\372!?\250\237$\320.>\270\267\217\003\013\003#\345\250\206\":\301\220\002\365\215\002m\2303\370\326\224\001\312\216\002\214`5\260U\270(\027\320BX\230A\010\252\223\001\327d\271\221\004\313\013\210\252\223\006*\353![\000\320?\277[\320[\\\320\\\366\207\002\010r\202@\330\320\210\001\372\213\003\022\220<\321\217\001\377\025\220Q\220d\230\047\240\377\021\240\"\240L\260\001\260\257\024\260]\300\367\224\004w\326\204\002q\357\250\004\250D\267@8\2703\377\270g\300W\310D\320P\013Q\330\206\206\004A\236\220\002\274\210\004\353\221\004N\000\235\330\252\210\n&\270\001\266\220\003\221\215\001D\377\240\n\250!\2509\260AO\260V\2703\373\001\253\210\001\021\253\222\001/e\2201\220\256\226\0021\365\225\004\217\222\002\376\306\220\003\034\230I\320%6\320\2236I\307\227\001\360\224\003\016\232\225\002\311\220\t\007\273\220u\305\215\002S\250\005\373\211\002Rs\260q\270\217\001\267\205\007\013\2104\332\223\004\357r\320!1\347\000T\270\026\357\270q\300\004\335\223\002/\320Y\226\246 ]\330\357\204\003\001\312\227\003\213\224\0015\377\240\002\320\"2\260#\260_T\270\035\300a\273\220\003\024\203\230\001\376@\001\022\260:\270S\320@\351V\350\220""\001\304\222\002\032\256B\020\022\320\377\022$\240B\240o\260W\345\270\272\211\002-\313\211\001\351\217\004\320 4\377\260E\270\022\270:\300S\377\310\013\320SY\320YZ\177\330\034&\240l\260,\214`\364\253\221\003\361\227\001x\204\227\002\014\017\210u\374\255\224\001\205\230\0012\220Z\230s\240\377.\260\004\260B\3206M\373\310T\266\231\002`\320`g\320\353gh\230\230\001\r\217\216\0026\260\021\376\215\230\001\006\230a\230u\240F\322\367\210\001\020\310\210\001\312\232\004\025\263\221\004\002\240\377/\260\022\3203C\3003\277\300f\310C\310q\215\220\004\220\377%\220t\2308\2404\240\377s\250*\260D\270\002\270\227%\270q\266\205\001-\344\226\001\266\047t\364\264\223\003\220\214\n\270\351\231\004s\220!\340x\377\t\233\222\001\327\216\001s\250!\340\242\223\006\343\003\240\215\232\005\212H\233\225\001\016\210g\217\220W\230A\220\207\003\246F\024\003o\373\230Q\277\233\001A\220R\220z\377\240\024\240R\240u\250B\257\250m\2701\326et\264\230\004\010g\013\2109\357\226\003\221\204\006n\230\354\226\002\336\002\002\022\220$\220\317\212\002\024\220\376G\001{\240%\240r\250\034\313\260S\235\204\007t\301\234\001\362\215\005+\250\377T\260\031\270*\300J\310}a\274\222\004\n\210%\210q\314%\377_\230G\2405\250\004\250\377B\250j\270\003\320;L\356\234\205\001T\320T\225\217\001\320[_?\320_a\320ab\313g\242\216\001\3711\363\223\001\326g4\230t\2402\324\254\230\003\211\230\004\013\233\230\002\010\216)\037\260]\004\214@\004\270A\254\232\001\021\220\217\001\327\330\014\r\373\230\001L\264\226\002d\250\307$\250a\332!\014\000\262\223\004\034\230\177M\320);\2701\340\346\234\002\037*\230D\240\001\263\224\001\376\204\003\246\225\002\351s\352@\246\221\002\021\337\225\001*\230A\273\230Z\373\216\002\010\014\210\331\213\002\013\335\210\207\210\001h\230l\331\224\002\014\021\357\220\026\220q\373\"\320\025)\377\250\023\250C\250{\270#\177\270S\300\001\340\014\024\263\206\003\376)\003m\2504\250v\260Z\277\270s\300.\320P\207 U_\320Ud\320d\237\204\002\014\367\214\003\376d\000\320(9\270\021\270!\355\270\212\222\002\014\210/\010\3205E?""\300T\310\024\310Q\353!\036\0177\330\035 \305\001\240!\355\236\001*\n\275J\301\227\003W\320WX\302\013\035\347(\250\001\376\216\003\211\233\001A\220V\374\203\223\001\232\215\002\033\230:\240Q\240\377h\250m\2704\270v\300\376\365\211\006h\230a\340\r\027\220\337q\230\010\240\001\305\233\001f\220\377D\230\t\240\021\240$\240\373a\330\014\tg\220Z\230q\377\240\006\240f\250M\270\026{\270\177\301\230\001U\330 &\027\014\375j\257\237\0026\250\021\340\014\022\177\220)\2301\320\0345\336\224\002\257!\2707\300\217\222\002J\352\216\005\035\257\230X\240Q\247\217\016U\341\226\002\014\364\204\240\001\253\237\0011\204\234\001\024\220X\230\365Q\352\240\010\023\310\212\001\240\n\250\"\277\250L\270\013\3002\310\000 \2373\2602\260Q\352\212\002\214\241\002q\377\240\004\240D\250\006\250a\376\r\003\023\220C\220x\320\037\3356\346\225\002|\3101\201\236\001Q\210\371o\224\220\001\006\002\320\016\036\230b\376\204\240\001\r\210Q\320\016\047\240\353r\250\365\242\002|\215\214\001\320\004\035\377\230]\250%\250y\270\r\373\300Q\274\220(\n\210\047\220\027\277\230\001\230\030\240\021?\001^\317\250?\270/\374\242\001\314\214\001\330\022\377\034\320\034/\250z\3209\377L\320L`\320`a\330\377\022\036\320\0364\260A\360_\030\000\t\016\210\276\221\0109\211\211\002\374\304c\317\217\001\001\3201E\300Q\277\300d\310%\310q\226\214\001\010\347\013\210;\310\235\002\033\0052\260!\377\3203I\310\021\310$\310\327e\320S\215\204\001\330\332\204\005\r\210\377Q\210m\2309\240C\240!z\326\244\001\275\215\001\364\222\001U\005:\235\204\001\325\243\001\1771\210N\230\047\240\025\263\230\002\377c\260\022\2603\260c\270\037\022\2701\270A\307\226\005\312\243\002\334\225\002\335N\344\225\001\016\210j\345\000\025\230\337j\250\n\260)\344@$\300\307j\320P\234\245\003\232\241\010\205\223\002\320\035f]\0062\210\265\241\006\356\226\003$\240\352\207\005\376)\n)\2306\240\027\250\n\277\260#\260Q\260a\315\227\001\022?\220=\240\004\240A\362\240\001\221\233\001\254\311\242\001\336\235\0064\240\277\244\0026\233\221\002\024\277\026\320\026\047\240q\260\226""\001k\276\337\242\001\022\220-\230q\200\240\002\020\177\023\220;\230c\240\021\337\244\001\235\010\314\207\004!\340\014\336\231\004\342\233\006\013\373\2106\276\245\003F\220!\2207\354\317\227\001\210\211\001w\220\322\221\002\014\320\014\345\036\317\230\002\010\333\210\010\206\240\002\036\230h\373\240a\375\237\001t\2206\230\024\376\266\204\001\320\004\036\230i\240~\277\260^\3008\3101\222\240\006\020\347\220\002\220\353\224\002\356\205\001\005\230Q\346\377a\240\023\234@\241\241\002v\220U\370\371\240\001\361\237\003\217\246\003T\240\022\2403$\353\222\001\204\243\003\001\213\235\001\326\246\001$\214\003\245\214\t\370\334\211\004\277\213\002\230\245\0061\260\025\260b\377\270\007\270s\300+\310V~\203\250\001\030\047\240u\250L\255\220\001|\255\247\002\242\247\001#\220R\220~\343\246\001N\326\246\001A\210W\241\220\001\320\243\003e\327\226\001\376\347\241\002\037\230z\320)9\270_\030\300\021\360\020\354\242\0017\256\206\003\376\333D.\250a\320/A\300\377\021\300$\300e\3101\310\341A\372c\310\242\001\224\227\006\225\226\001\014\r\330\357\010\t\210\031\376\001\013\2101;\210K\347\240\003\020\220\r\337\227\002\246\242\002\021\r3\005\303\224\002\273\204\001a\215\252\001\202\237\004\3672\377\017\210\177\230g\240S\320\377(>\270d\300(\310!v\367\242\0074\230\202\221\002\023\260A\224\240\004\302\360\252\001_\345\243\003\236\247\004\372\241\004\375\233\005#\240z\247\226\003\210\037\004\020\320\020\"\213\251\002\374\247\231\002\214\241\001F\230!\320\004 \377\240\t\320):\270(\300\335!\354E\021\230$\332a\320\004\r!\365\221\001\031\270\026\000\265\234\001\300\212\002\270\216\004\047d\230*\313\233\002\311\243\002$\255a\245\204\001%\030\342\242\002\006\204\242\001\207\254\001U\245\224\001\316\233\005\177t\2407\250\047\260\021\271\233\005\377E\250\021\320\004$\240I\377\250^\320;K\3101\330S\037,\374\252\003\314\205\010\004\354\216\002q\330\223\005\377\005\230T\240\025\240g\250\365Q\345\204\001\021\331\253\002Q\320\004*/\250(\260!\255\232\016T\267\210\001\275\254\001\237I\230T\240\032\347\234\001\350""\244\002\\\177\300\022\300=\320PR\333\251\001\276\363\245\001\220\003\2204\220\276\246\001$\377\240d\250#\250V\2602?\260]\300&\310\001";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 7793, 10679);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (7788 bytes) */
+static const char cstring[] = "\377 already\377 declare\377d with a\377 differe\377nt confi\377g cannot\376%\000ad-lett\357er a\032\000apa\377city (ov\377erflow_h\376M\000: drop;\277 JetSt^\000m\377 Discard\347Oldh\000=\000es \367sil]\000ly);\037 use 9\0056\003B\002\377 or reje\377ct_publi\377sh has n\325o@\001in\000y\233\000un\372\210\001(\023\004ne; s\375e\244\001dup_wi\377ndow) is\376\320\000(none))\377, so max/_del@\001i\210\000\326\004\377apply, ,\272_\000t\201 rou\344\000.\365:\377\001t\210 _bas\363ed5\000X\000 nee\315dR\001de\n\001c\003 (\357prof\324\000 : \316\002\005; b\202\000\317 qu\377eue to i\373t;\346&: ; v\377alid: ?E\377ntry | N\256\244\000Not)\000h\337 C\237ython\276\001\254\001b\377erately \337stric\201Ath\377an PEP-4?84 and\252$\334 \333ub\320@ss\347 of\377 builtin\377 types. ?If you\300\002\217\001\367pas$\nthen\354\302\"\006\000 \047\365Bati\367on_<\000ing\047\342\234`r\223@\200@\315\001Fal\377se.Subsc\363ri\237\000\275\004The \377local br{ok\255`core\312 \236\256\000nels\205@,\003p\002V\001s\267\002k\001\220D\337\001\350\000\247@\377chine.\n\n\277    Se\223!e\377 module \367doc\205!ng f\334\250`\251\001APIA\006trwace\274\204\001ven_\002}.?\002add_n\335 b\313\204\004s\260\005\230A\355C c\236\003\353 d\341 [\350 , C~\260\003Stats]\r\007\374\250A\014\000sablee\375n\001\002vtool/\372\350\001/\362\003.pygc\267int\324Dis#\003d\277list[D\377cy\377]prefetc\377h must b\377e >= 0, \377got redr@\347!\353e\304c\235\004\352\204\002\240\001]\220`\376\267dunknown\360\276\006\000\r\314\206\004\037\005dispyaw\0010\005reas\361`\376?\005start_f?rom ~B\306B\000\003;._\307!des\326`\232b\316\016\006t_c\222\207\004\"\005du\177plicate3\005\363en\214\205\002B\005held\364N\005\251 oZ\005make7_qsi\005olk\001w\005\227qs_\231\000t\025\006\300 r\317esh_\311\005\237\005re\017play\005\006\323\206\001\273\004\230\206\0018\306\004\373\210\004\324\004idl\243\005\364\207\004\036\355\004pump\370\004\221D\005\006\374\243\"\224$set_av\207ail\226a\014\005\271a\000\t.\375<\233\205\002s>.gen\017expr5\005\303\205""\005\000\r\022\014\354\265\205\002\366\nun\307\010uns$;\013\272\204\001e\303\204\004\312\204\004C\331\212\002\322\204\t\377DELAYEDD\377ISPATCHE\371S\233\204\005\233\210\002Group\207edQ\311\210\0016\003\006\t\\\002L\377IVE_STAT\037ESLog\262\205\004\006\001\304\213\002\370\020\000?\002\000\005sMess\007age\362\210\001K\010\\\002\225\205\005i\002\376\270\002READYRE[DRa\000NR\234\212\001T\367\205\001\362\005\002r\306\003w\000RT_F\367ROM\210\210\007Topi\325c\345\003T\221\207\001E\216\207\001UN\377SUBSCRIB\373E_U\000SONS_\337__Pyx\001\000Di\377ct_NextR\177ef__all\027\000\345_\201\211\004e\010\001\326\211\002_ge\337titem\031\001da\373ta\017\003field\355s\017\002oc4\001fun\336\003\002mainD\001me\360#\005m\000\304\210\003\022\002ro_e\337ntrie8\002na\375me\002prepar\336p\002qual\017\005te3st\254\000\363\205\014_a\361\205\007\366g\371_\311\210\004\000\005s_dea\363d_\301\216\003\204\215\001ete_\377exclusiv\347e_d\234\001\302\205\001rty\365_\305\216\001_\265\206\006_ear\177ly_emit\000\002\350\254\002\r\000\307\206\003_\302\206\001_hi\363nt\000\002\206\217\002_inf\337light\006\000to\277_is_co\325\215\001i_ne_jo\216 g\316a2\211\000aw\000#\004le\t\001\022\004\377og_busy_\241l\006\000C\006\t\001\366\206\002_\232\207\004_\367new\001\000xt_s\027ub_\241\207\003_\250\206\0013\002\004\002\274\374\215\002\017\002ing_\264\207\005_\302\245\207\r_\250\207\003\025\000\362\210\003t\001re\017turn\203b\220\217\002\362\207\002\244@\376\270\213\001ack_tim\177eout_ac\242\215\001\266\006\tns\035\000ed\025\001v\337eadda\360\217\001al\375t\000\000ernate\377anywhere\377appendas\277yncio.\233&s\236\324`t_li\356 \306\207\006b<\251\212\001\322\217\001bool\326\215\003\246\005\266\000\013ed\027\004un\203\210\006c\343ap\224\212\005\234\212\005\217@unt\375s\006\006stored\237cfgch\202\215\004\267flsos\027\000\235@rcl\276AWin_\341\215\002b\203 c\031\001\331c\033\004$\001_s\325\216\tco\345m\263`tV\000\314\223\002con\377sumercon\370\314\221\r\013\005\326\221\002_idcoWunt\000\002_\203Cs\r\002\373er\331`creme\216""\272\000_on\r\005\265\205\001.\002s>\333\222\005crash\000\002:\004\300\251\206\001\377\204\001\374\204\010\206\205\t\370\216\004\232\205\010ed?deaths\237\225\005\361\222\001|\227\005\241\003order\254\003\253se\307@e\366\223\007d\001\010_\375nA\000laydel{ay\005\005_seq\014\002\376c\001layed_n\276\227\224\004depth\337\215\001s\377diddirty\030\246\216\005\256\216\005\341\"dr\330\207\001\306\226\002\366\225\001\032\372\225\001p\261\000ue\260\206\007\013\006\202\216\004\357sdur\263\220\001dwe\236\321\206\001iest\263\001\221\216\003d2\202\210\004e\311\220\002\213\204\001e.\300\222\003\000\017\002\377\215\001e\035\t\345\207\006\265\227\0027\t\324\222\005K\tue\232\222\001s]\tlog\220\207\002\004\005\r\030\nm\261\213\003\225\t\366\225\004?\n\357\206\003\320d\021\213\226\002k\n\221\210\003g\377\210\007su\377bexpire_\224\236\206\005\t\003d\021\002y\000\003\271Af\035g\272\216\004get\313\210\002\317\210\003\244\206\002\356\332\210\003key\343\210\003recoeive\361\210\002ed\000\004\341_\230\227\002\357\003\274\231\001\300\231\001_if\266\362\206\003ed\317\231\001er\325\231\001s\355h\245\207\001op\002\002ushn\013\001qhi\256\206\001yi\237`\377leimmedi\277atein_\363\211\003i_nstans\000n\250\214\002\177skkeepk\325`\376\221\000kindlat\335e\374\211\001ses\007\001st\037lease\000\002\312\210\004\006\003t\357\003\030\002s\235\212\002log\221\212\001\336\274\212\002lost\307\231\013md\372\234D_\250#modem\177ovedmsg\000\000\357_idn\267\211\001pos\371i\327\227\001\353\214\001nextn\371o\251\207\013\261\232\001nowob\357joff\000\000set\337okold\353\205\002ou\321t\360\233\005\367\233\006\320\214\010s\210\234\nppgartg\002\000\006er\013\006\371s\032\001\204\225\001ternp\307er_\257@\003\001+\007fp{op\000\000left\262\000\360\260\005\260\226\005\270\226\005\366\224\001prodCucZ\000\210\233\003\265\234\004\274\234\004_\314\234\003sed\314\234\004\005\001mpp\312@\366\000\001es\215\234\010qsqtctl\264\233\002\241\236\002\246\236\002_n\231\226\003\304\217\227\004\226\227\004n\241\235\004\374\213\003\256\235\004bl""\037ocked\274\235\004\322B\310\235\004\310\252\236\001\314\235\013\332\235\013_\017\017\215\215\001um\337e_pct\215\236\004re|\275\212\002\233\236\003stays\323\005d\333\005\257\236\005e\027\000\370Are\306\004\354\205\216\004\365Dre\336\227\002ret\030\243\232\003\213\214\003\005\007ns\373\215\003\200\216\004\364\206\004\374\217\216\003\333\001versed\277rounds\260\236\002d\356\265\236\003rts\210\212\001selwfse\031\000ess\300\234\002\366\247\216\004ns\231\226\nsetd\377efaultsi\177dsingle\314\216\002\243ve\367\230\007\347\210\002\354\210\002s\366\227\001i\177cmethod\201\230\002\272\375\002_\302\216\001ing\276\215\003s;tr\333\233\001ubs\335\233\006\346\233\006\371r\222\215\t\302\230\003sumtt\317ailt\361\230\001\345\230\003ta\357rget\000\003sth\367row\350\217\001_uni\177t_nstot\326\224\001\030\000\002\215\220\004\020\000al\263`\266`\035\001\007tl_\213\214\001\363\236\001\372\216\010\205\217\010\210\204\004\355s\264\227\003un\303\214\002edu\361n\372\240\001\323\234\001\273\227\010valu\375e\000\002sviawh\251o\237 \206\001s\342\241\003_\340!\200\377A\330\022!\240\021\340\010\377\013\2102\210Q\330\014\023\377\2202\220Y\230b\240\002\377\240+\250R\250r\260\021\177\330\010\017\210r\220\021%\000\373\026\"\021\000Y\260l\300)\377\310=\320Xd\320de\376\030\001|\2301\330\014\026\220\377k\240\031\250\"\250K\260\377v\270R\270z\310\032\320\377SU\320UV\330\014\024\377\220B\220l\240&\250\002\377\250(\260.\300\002\300\047\377\310\030\320QS\320ST\376\025\003j\240\005\240R\240w\377\250i\260r\270\033\300K\377\310q\330\014\037\230r\240\357\032\2502\250\211\000\022\220\"\357\220I\230R\016\000\033\250B\357\250b\260\001\252\000\030 \240\177\001\340\010\036\230a\330\257\000\3734\210.\000\021\220\024\220Z\277\230t\2409\250A\016\003tu\220\217\000\023\002\000\010\021\220\274\000\377\014\210L\230\001\330\010\016\377\210d\220(\230$\230g\\n\000d\000\026\220a\232\001D\030\000\177\014\020\220\n\230!\330\004\000\377\007\220q\330\020\023\2204\377\220q\230\005\230S\240\001\377\330\024\030\230\n\240!\240\3675""\250\005\215\000\025\030\230\t\177\240\024\240S\250\001\340\025\000\377\014\240A\240U\250%\250wq\330\010[\004\017\210q\313 \377\033)\250\032\2609\270J\337\300l\320RS\323!9\220\377D\230\004\230H\240A\330\357\014\027\220{K\000:\250T\367\260\030\270\326 \r\210T\220\237\032\2304\230qg\000\375 3\333\210c\255\000\014\022\244\000!\320\377\033-\250Q\320.D\300\377A\300T\310\025\310a\310\377t\320S_\320_b\320\373bc\332\010\016\320\016&\240\376\305\000\020\220\006\220a\220u\377\320\0340\260\005\260Y\270\337c\300\033\310F{\000\330\030\343\"\240\325\000\206\"\333A^\2307\377\240!\360\006\000\r\023\220\373#\220\351@\017\210t\2203\373\220e\177\000r\240\021\330\020w\026\320\026K\000\240s\250\211 \356\027\0017\230%\324 4\240{\377\260!\2605\270\004\270E\365\300\"\000\027\240 \010\n\210.\344\317!\257aV?\000y\006t\2301\377\230M\250\025\250m\2703\377\270e\3009\310C\310{\377\320Z`\320`c\320c\377i\320ij\330),\250\377F\260!\330\010\r\210R\235\210\263\"C\210w{\002\272AD\377\260\002\260*\270C\270u\377\300D\310\002\310(\320R\376\277`Z\320Z^\320^a\373\320a<\000l\320lm\330\333\020\024\313 \002\230\301\002\021\220\367\005\220Q\272\002v\240Q\330\357\014\016\210m\207\204\001\r\210W\372\361`a\007\006\016\210f\220G\334\225\000\374 \016\210l\337F\230\006r\300`\014\241b\203!6\230\021\351\002\3775\250\n\260!\200A\330\265\036\374 \330\274a\220\"\274@\005\317\230R\230v\365A\330@3\260\376\370`\n\320\n\033\2306\240\377\022\2406\250\034\260T\270\377\021\270\"\270A\230q\320\375\004\323`\360\026\000\t\014\210\1774\210{\230#\230T\324 \376^\003\014\210F\220$\220j\277\240\007\240q\330\014\315\205\001\025\357\220g\230Q\347cz\240\021\376\244@\024\033\2301\330\020\021\276\255\205\003f\230C\230q\216\204\001\006\217\220d\230(\377`\030\000\226\206\001[\377\240\004\240B\240i\250u\377\260B\260o\300S\310\001\365\3302\002\010\370`\320\004\031\230\377\031\240.\3200C\300:?\310_\320\\]\340\263\206\003\244\205\001\3775\220\003\2208\2303\230\347e\2403\253a\336\204\001y\240\001\377\240\025\240b\250\005\250U\252\363 A\036\0051""\304!h\231\000R\273\230u\256\204\001\025\220T\227 \"\216\323@\027\260\001\266\001\331\205\001\202@F\377\230!\2305\240\016\250e\377\2602\260W\270F\300&\377\310\004\310J\320VW\330\325\020\235a\014\365\205\001\014\221\204\002\330\020\372?\001\031\300\205\002\004\250E\260\032\377\270;\300d\310$\310f;\320T\223`h\320h\322B\203C\273\013\210\245\0011\330\014\365\206\001A\356\210\210\0014\220w\243A\017\210v\377\220S\230\007\230q\240\005\376\346A\024\220M\240\023\240J{\250a\213\0033\220a\330\212\006\335\r\315\000\"\260G\376`k\310\347\026\310s\200\206\001\261`A\220\\\326\336\204\001\024\220\262\003\014\206\000\022\260\3777\270&\300\006\300c\3102\361 \020\310`]\001w\240F\002\254a\375E\265D\360\006\000\t\"\240\376\303\207\002G\2201\220E\230\024?\230U\240(\250\"\346\207\005\240D\377a\220u\230N\250%\250\377r\260\027\270\006\270f\300\357C\300q\330\331c\r\210Q\362\237\207\001E\330\206\001\250\210\001V\2301\230\377E\240\024\240Z\250q\260\337\004\260E\270\032\255@T\320\367QR\330\300C\032\230)\240\377>\3201A\320AX\320\277Xe\320ef\340\247\205\005\017\377\210s\220\047\230\021\330\010\216\224\211\001H\230A\235\210\002\376\210\005\250\211\001D\377\230\016\240j\260\001\260\022\177\2606\3209L\310A\252C\376\277\206\005s\250$\250k\270\024\377\270T\300\027\310\006\310d\377\320RV\320V]\320]]^\262\047\n\250%\327`F\224 \377\004\300J\310b\320PW\373\320W\342\212\002\020\024\320\024%\377\240Q\240e\2504\250z\273\270\021\265 \005\300W\\\001\r\364\321\006\241\213\001\023\334 #\230R\230gs\240!\305\204\002\220\210\004\230J6\000\3773\250f\260F\270$\270\357j\310\002\310\350\211\001\320\020!\377\240\021\240%\240t\250:\377\260Q\260d\270%\270w\377\300a\320\004\032\230/\250\211\021\357!\277\205\001r\213\211\001\215\214\001\271A\010\267\021\220\022\320\212\001\016\210\352\210\004h~\224cq\220\007\220s\230n\000\313\024\220\220!Q\374c\214\205\003\033\230\3278\2401\275A\020\353\207\001\021\220\347\023\220A\314\204\001\276!$\220a\277\220t\230:\240W\262\213\001\014\377\210J\220f\230A\340\010\327\020\220\001c\0004\311@""H\240\377A\240Y\250c\260\021\260}#\315\211\002\021\300#\320E\215 \357Z\320Z[\311C\026\220r\376\226\205\002D\240\005\240X\250S\373\260\005\305\000c\270\031\300#\377\300Q\300c\320I[\320\277[^\320^_\330\210\205\001\220\356\331\213\002\016\230a\321\206\001\r\210Y\376\370\213\001\022\220*\230B\230n\373\250B\303\204\001\016\210h\220a\336\302\002\014\020\220\014\330@U\240\377,\250d\260*\320<N\377\310l\320Z_\320_h\373\320h\276\211\002\010\014\210N\230}&\255\213\001\014\210G\2206\213a\177\014\210E\220\024\220V\331\212\001\373\330\014W\004\r\210]\230!\216\226\214\001F\220&\372\214\001\363\207\n\253\213\001d\377\230!\2304\230x\240q\337\250\001\330\020\022\325`\026\230}q\005\001,\230f\240A\016\001\367%\220v\235\210\001\022\320\022#\375\240\367\207\004_\240G\2501\330\277\024\026\220m\24046\000\003\377\2501\250B\320.@\300!\001\257\215\003\214 \255\215\001\251\211\001|%\000\246\216\001\237\330\030\034\230F\274\215\002*\000\330\277\024\032\230\"\230A\020\001G\373\2401\303\210\002q\260\001\330\030g\032\230.\202\000\035\017\020\024\264\212\002\344=\000\363\207\0032\267B\252\000+\230V\346\217\001\022\220\247\003\304\211\t\030\230\004\337\230M\250\021\250\365\004!\220\3275\320\030\361\213\001&\220\206\002A\330\375\024\215\000\320\":\270!\320\377\004\033\2309\240M\260\037\373\300\001\336\206\001\017\210b\220\001L\306\216\001\216\214\001b\230\344\210\004\231\215\0013\210\221\002\367$\240b\245!\024\220I\230\367Q\230e\374\000u\250C\250\375qA\001=\250\005\250Y\260\367m\3001\244\206\001T\220\031\230\367!\2301\230\220\0012\210X\220\371S\332\217\001\345AA\230R\230q\277\240\017\250q\260\002\374\214\001\014\337\210I\220Q\220\304\213\001\210\047\277\220\025\220a\220x\271\213\001\033\177\320\033+\250?\270!\250\220\001N\211\002\017\210z\222\214\002\336\217\002D\234\001\357\032\320\032/\375\205\002%\320?\377X\320Xc\320cd\320\377df\320fm\320mn\377\330\010\n\320\n\036\230c\377\320!3\2603\260a\260\365q\344\215\001S\322\001\n\320\n\032\374\217\005\336\217\004\016\320\016 \240\001\377\320!4\260A\3205I""\377\310\023\310L\320XY\340%\014\022\002\003\240\213\003\363\222\001\036\306\206\003\202`\034\306\217\001\240\223\001\320\r\035\323\214\001\324\217\001?\002\335\013\377C?\270q\204`\010\r\375\210i\005\034\230A\320\0350;\260\003\210\000k\300\023\212\211\002\234\001\337\033\2302\230Q\232\"\320\ry\037\245\207\001\213\220\001\017\320\016\"J\004\177\037\230z\250\022\320+\320a\277\010\n\210*\220C\351\217\003,\333\220c\365\210\001\n\210\000\006/\230\371\023\310`\357\001\034\230J\240c\034\355C\222\216\0021\320\034\374\002\215 ,\000\345a\252\220\003+\207B\236!\035\230Q\327\320\036.\326\206\001\330\354\224\005\016\210\375o\323@o\250S\260\001\330\356\032\006/\250s\247\220\001\n\210/\373\230\021\307\205\001\013\2101\320\014\377\047\240w\250e\2604\260\277s\270*\300G\310\251\215\001\320\365\016\303\001*\303\206\001\320/J\310\367#\310Q\203B#\2401\240\363O\260\244\217\005\372!?\250$\320g.>\270\267\217\003\013\003#\250\206\"9:\301\220\002\365\215\002m\2303\326\224\001\312\216\002\376\214`5\260U\270(\320B\305X\230A\010\252\223\001\327d\271\221\004\013\210\362\252\223\006*\353![\000\320?[\320\257[\\\320\\\366\207\002\010\202@\330\334\320\210\001\372\213\003\022\220<\321\217\001\025\220\377Q\220d\230\047\240\021\240\377\"\240L\260\001\260\024\260\353]\300\367\224\004w\326\204\002q\250\004\373\250D\267@8\2703\270g\377\300W\310D\320PQ\330B\206\206\004A\236\220\002\274\210\004\353\221\004N\000\330\252\210\n\347&\270\001\266\220\003\221\215\001D\240\n\377\250!\2509\260A\260V\323\2703\373\001\253\210\001\021\253\222\001e\220\2131\220\256\226\0021\365\225\004\217\222\002\306\220\003\034\377\230I\320%6\3206I\344\307\227\001\360\224\003\016\232\225\002\311\220\t\007\220u\356\305\215\002S\250\005\373\211\002R\260q\334\270\217\001\267\205\007\013\2104\332\223\004r\320\373!1\347\000T\270\026\270q\273\300\004\335\223\002/\320Y\246 ]\345\330\357\204\003\001\312\227\003\213\224\0015\240\002\377\320\"2\260#\260T\270\227\035\300a\273\220\003\024\203\230\001@\001\022\177\260:\270S\320@V\350\220\001\372""\304\222\002\032\256B\020\022\320\022$\177\240B\240o\260W\270\272\211\002\371-\313\211\001\351\217\004\320 4\260E\377\270\022\270:\300S\310\013\377\320SY\320YZ\330\034\037&\240l\260,\214`\253\221\003\361\227\001=x\204\227\002\014\017\210u\255\224\001\205\230\001\3772\220Z\230s\240.\260\377\004\260B\3206M\310T\376\266\231\002`\320`g\320gh\272\230\230\001\r\217\216\0026\260\021\215\230\001\006\277\230a\230u\240F\367\210\001\020\364\310\210\001\312\232\004\025\263\221\004\002\240/\260\377\022\3203C\3003\300f\357\310C\310q\215\220\004\220%\220\377t\2308\2404\240s\250\377*\260D\270\002\270%\270%q\266\205\001-\344\226\001\266\047t\264\223\003\220\214\n=\270\351\231\004s\220!\340\377\t\233\222\001\336\327\216\001s\250!\340\242\223\006\003\240\370\215\232\005\212H\233\225\001\016\210g\220W\343\230A\220\207\003\246F\024\003o\230Q\376\277\233\001A\220R\220z\240\024\377\240R\240u\250B\250m\353\2701\326et\264\230\004\010\013\210\2319\357\226\003\221\204\006n\230\354\226\002\002\002\022\267\220$\220\317\212\002\024\220G\001{\377\240%\240r\250\034\260S\362\235\204\007t\301\234\001\362\215\005+\250T\260\177\031\270*\300J\310a\274\222\004\337\n\210%\210q\314%_\230\377G\2405\250\004\250B\250\277j\270\003\320;L\234\205\001T\373\320T\225\217\001\320[_\320_Oa\320ab\313g\242\216\0011\363\223\001>\326g4\230t\2402\254\230\003\211\230\004u\013\233\230\002\010\216)\037\260\004\214@\327\004\270A\254\232\001\021\220\217\001\330\014\365\r\373\230\001L\264\226\002d\250$\250\361a\332!\014\000\262\223\004\034\230M\320\337);\2701\340\346\234\002*\230GD\240\001\263\224\001\376\204\003\246\225\002s\352@\372\246\221\002\021\337\225\001*\230A\230Zn\373\216\002\010\014\210\331\213\002\013\210\207\210\001\367h\230l\331\224\002\014\021\220\026\373\220q\373\"\320\025)\250\023\377\250C\250{\270#\270S\237\300\001\340\014\024\263\206\003)\003m\377\2504\250v\260Z\270s\357\300.\320P\207 U\320U\227d\320d\237\204\002\014\367\214\003d\000\320\177(9\270\021\270!\270\212\222\002\373\014\210/\010\3205E\300T\317\310""\024\310Q\353!\036\017\330\035M \305\001\240!\355\236\001*\nJ\301\227\003\357W\320WX\302\013\035(\2509\001\376\216\003\211\233\001A\220V\203\223\001\232\215\002\377\033\230:\240Q\240h\250\277m\2704\270v\300\365\211\006h\377\230a\340\r\027\220q\230\367\010\240\001\305\233\001f\220D\230\377\t\240\021\240$\240a\330\376\014\tg\220Z\230q\240\006\377\240f\250M\270\026\270\177^\301\230\001U\330 &\027\014j\257\237\002\3776\250\021\340\014\022\220)\337\2301\320\0345\336\224\002!\270\3537\300\217\222\002J\352\216\005\035\230X+\240Q\247\217\016U\341\226\002\014\204\240\001\253\237\001}1\204\234\001\024\220X\230Q\352\240\010\375\023\310\212\001\240\n\250\"\250L\357\270\013\3002\310\000 3\260\3472\260Q\352\212\002\214\241\002q\240\004\277\240D\250\006\250a\r\003\023\177\220C\220x\320\0376\346\225\002w|\3101\201\236\001Q\210o\224\220\001\276\006\002\320\016\036\230b\204\240\001\r\377\210Q\320\016\047\240r\250\372\365\242\002|\215\214\001\320\004\035\230]\377\250%\250y\270\r\300Q\376\274\220(\n\210\047\220\027\230\001\357\230\030\240\021?\001^\250?\363\270/\374\242\001\314\214\001\330\022\034\320\377\034/\250z\3209L\320\377L`\320`a\330\022\036\377\320\0364\260A\360\030\000\027\t\016\210\276\221\0109\211\211\002\304c\317\217\001\377\001\3201E\300Q\300d\357\310%\310q\226\214\001\010\013\210\371;\310\235\002\033\0052\260!\3203\377I\310\021\310$\310e\320\365S\215\204\001\330\332\204\005\r\210Q\210\177m\2309\240C\240z\326\244\001\310\275\215\001\364\222\001U\005:\235\204\001\325\243\0011\210\337N\230\047\240\025\263\230\002c\260\377\022\2603\260c\270\022\270G1\270A\307\226\005\312\243\002\334\225\002N\344\225\001\367\016\210j\345\000\025\230j\250\367\n\260)\344@$\300j\320\261P\234\245\003\232\241\010\205\223\002\320\035]\0062\231\210\265\241\006\356\226\003$\240\352\207\005)\n)\377\2306\240\027\250\n\260#\357\260Q\260a\315\227\001\022\220=\017\240\004\240A\362\240\001\221\233\001\311\242\001\336\235\006\3534\240\277\244\0026\233\221\002\024\026\320\257\026\047\240q\260\226\001k\337""\242\001\022\357\220-\230q\200\240\002\020\023\220_;\230c\240\021\337\244\001\010\314\207\004\347!\340\014\336\231\004\342\233\006\013\2106>\276\245\003F\220!\2207\317\227\001\210\211\001{w\220\322\221\002\014\320\014\036\317\230\002\371\010\333\210\010\206\240\002\036\230h\240a\276\375\237\001t\2206\230\024\266\204\001\320\377\004\036\230i\240~\260^\357\3008\3101\222\240\006\020\220\002\271\220\353\224\002\356\205\001\005\230Q\377a\2409\023\234@\241\241\002v\220U\371\240\001\361\237\003>\217\246\003T\240\022\2403\353\222\001\204\243\003\t\001\213\235\001\326\246\001$\214\003\245\214\t\334\211\004\277\213\002\376\230\245\0061\260\025\260b\270\007\277\270s\300+\310V\203\250\001\030\037\047\240u\250L\255\220\001\255\247\002\242\247\001\237#\220R\220~\343\246\001\326\246\001A\223\210W\241\220\001\320\243\003e\327\226\001\347\241\002\037\377\230z\320)9\270\030\300\227\021\360\020\354\242\0017\256\206\003\333D.\377\250a\320/A\300\021\300\177$\300e\3101\310A\372c\370\310\242\001\224\227\006\225\226\001\014\r\330\010\t\373\210\031\376\001\013\2101\210KN\347\240\003\020\220\r\337\227\002\246\242\002\r3\005\304\303\224\002\273\204\001a\215\252\001\202\237\004\3672\017\210\377\177\230g\240S\320(>\277\270d\300(\310!\367\242\0074\235\230\202\221\002\023\260A\224\240\004\360\252\001_\260\345\243\003\236\247\004\372\241\004\375\233\005#\240\247\226\003\210\036\037\004\020\320\020\"\213\251\002\247\231\002\214\241\001\377F\230!\320\004 \240\t\177\320):\270(\300!\354Ew\021\230$\332a\320\004!\365\221\001\303\031\270\026\000\265\234\001\300\212\002\270\216\004d\230I*\313\233\002\311\243\002$\255a\245\204\001\030\342\242\002\311\006\204\242\001\207\254\001U\245\224\001\316\233\005t\240\3377\250\047\260\021\271\233\005E\250\377\021\320\004$\240I\250^\377\320;K\3101\330\037,\324\374\252\003\314\205\010\004\354\216\002q\330\223\005\005\230\177T\240\025\240g\250Q\345\204\001\375\021\331\253\002Q\320\004*\250(\313\260!\255\232\016T\267\210\001\275\254\001I\230\347T\240\032\347\234\001\350""\244\002\\\300\022\237\300=\320PR\333\251\001\363\245\001\220\357\003\2204\220\276\246\001$\240d\377\250#\250V\2602\260]\017\300&\310\001";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 7788, 10666);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (10679 bytes) */
-static const char bytes[] = " already declared with a different config cannot dead-letter at capacity (overflow_head: drop; JetStream DiscardOld deletes silently); use overflow: drop_head or reject_publish has no delivery counter ( has none; set dedup_window) is a (none)), so max_deliveries cannot apply, , not a router.: content_based_dedup needs a dedup window (profile : profile ; bind a queue to it; declared: ; valid: ?Entry | NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Subscriber | NoneThe local broker core: channels, subscriptions and the delivery state machine.\n\n    See the module docstring for the API and the trace conventions.\n    add_notecannot subscribe to router channel dict[str, ChannelStats]dict[str, None]disableenableevtool/core/broker.pygcint | Noneisenabledlist[Delivery]prefetch must be >= 0, got redrive needs a queue channel; set[str]str | Noneunknown channel unknown channel config unknown dispatch unknown reason unknown start_from ~BrokerBroker._add_destinationBroker._at_capacityBroker._duplicateBroker._enqueueBroker._heldBroker._intoBroker._make_qsBroker._oldestBroker._qs_statsBroker._refresh_dispatchBroker._replayBroker._routeBroker.bindBroker.declareBroker.idleBroker.publishBroker.pumpBroker.redriveBroker.restartBroker.set_availableBroker.statsBroker.stats.<locals>.genexprBroker.subscribeBroker.subscriberBroker.subscription_statsBroker.unbindBroker.unsubscribeBrokerStateChannelChannelConfigChannelStatsDELAYEDDISPATCHESDeliveryEntryGroupedQueueConfigGroupedQueueStateLIVE_STATESLogChannelLogConfigLogGroupLogGroupsMessageNoneQueueConfigQueueDeliveryQueueStateREADYREDRIVENRouteTableRouterConfigSTART_FROMSubscriberTopicConfigTraceEventUNSUBSCRIBE_REASONS___Pyx_PyDict_NextRef__all____annotate____class_getitem____dataclass_fields____doc____func____main____metaclass____module____mro_entries____name____prepare____qualname____test___add_de""stination_at_capacity_available_channel_channels_dead_letter_delete_exclusive_detach_dirty_drop_duplicate_early_emit_emit_entry_enqueue_held_hint_hint_head_inflight_into_is_coroutine_join_group_leave_flight_leave_group_log_busy_log_inflight_log_stats_make_qs_new_next_sub_oldest_pump_log_pump_queue_pumping_qs_stats_refresh_dispatch_replay_restart_log_return_all_route_states_subsack_timeout_actionack_timeout_nsackedactiveaddalivealtalternateanywhereappendasyncio.coroutinesatat_limitavailablebatchbindboolbroker_restartbroker_restartedbroker_unavailablecapcapacitycapacity_countscapacity_storedcfgchchannelchannel_closedclearcline_in_tracebackcloseclosedclosed_subscriptionscommittedconfigconsumercontent_based_dedupcontent_dedupcontent_dedup_idcountcount_returnscounter_increments_oncounter_namecounts_delivercrashcrash_returndatadeaddead_letterdead_letter_channeldead_lettereddeathsdeclarededupdedup_iddedup_orderdedup_seendedup_windowdedup_window_nsdelaydelay_nsdelay_seqdelayeddelayed_ndeliverdepthdestsdiddirtydispatchdispatch_subsdrain_readydropdroppeddueduplicate_droppedduplicatesdurabledweearliestendenqueuedentriesevtool.core.brokerevtool.core.brokerstateevtool.core.channel_configevtool.core.deliveryevtool.core.eventsevtool.core.loggroupsevtool.core.logsevtool.core.messageevtool.core.profilesevtool.core.queue_deliveryevtool.core.queuesevtool.core.routingexclusive_subexpire_anywhereexpiredexpiryexpiry_seqfggenexprgetgroupgroup_batchgroup_keygroup_receivegroupedgrouped_queuegroupsheadhead_if_limitedheaderheadsheappopheappushheapqhistoryididleimmediatein_flightinstanceintitemskkeepkeptkeykindlate_leaseslatestleaselease_actionlease_expiryleasesleaveloglog_grouplostmax_deliveriesmdmessage_expirymodemovedmsgmsg_idnack_positionnamenextno_subscriptionsnonenowobjoffoffsetokoldorderoutoverflowoverflow_dead_lettersoverflow_headppartitionpartitionerpartitionspartspatternper_keyper_partitionpfpoppopleftpospositionprefetchprefetch_capproducerprofilepublishpublish_rejectedpublishedpumpp""ushpushes_deliveriesqsqttlqueuereadyready_nreasonredriveredrivenreject_actionreject_blockedreject_leasereject_overreject_publishreject_publish_overreject_publish_resume_pctreject_resumereject_staysrejectedrejected_publishesremoverequeuerequeue_positionrestartretention_countretention_nsreturnreturn_messagereturnedreversedroundsroutedrouterrtsseenselfsendsession_timeout_nsset_availablesetdefaultsidsingle_activestart_fromstatestatesstaticmethodstatsstays_pendingstoredstrsubsubssubscribesubscribersubscription_statssumttailtake_oldesttargettargetsthrowtime_unit_nstotopictopic_statestotalttlttl_nsttl_seentypeunavailableunavailable_rejectsunbindunorderedunroutableunsubscribevaluevaluesviawhole_unitswindow_ends\200A\330\022!\240\021\340\010\013\2102\210Q\330\014\023\2202\220Y\230b\240\002\240+\250R\250r\260\021\330\010\017\210r\220\021\200A\330\026\"\240+\250Y\260l\300)\310=\320Xd\320de\330\010\017\210|\2301\330\014\026\220k\240\031\250\"\250K\260v\270R\270z\310\032\320SU\320UV\330\014\024\220B\220l\240&\250\002\250(\260.\300\002\300\047\310\030\320QS\320ST\330\014\024\220B\220j\240\005\240R\240w\250i\260r\270\033\300K\310q\330\014\037\230r\240\032\2502\250Q\330\014\022\220\"\220I\230R\230r\240\033\250B\250b\260\001\200A\330\030 \240\001\340\010\036\230a\330\010\013\2104\210q\330\014\021\220\024\220Z\230t\2409\250A\330\010\013\2104\210t\2201\330\014\023\2201\330\010\021\220\021\330\010\014\210L\230\001\330\010\016\210d\220(\230$\230g\240R\240q\330\014\026\220a\330\014\024\220D\230\001\330\014\020\220\n\230!\330\014\020\220\007\220q\330\020\023\2204\220q\230\005\230S\240\001\330\024\030\230\n\240!\2405\250\005\250Q\330\025\030\230\t\240\024\240S\250\001\340\024\030\230\014\240A\240U\250%\250q\330\010\014\210L\230\001\330\010\017\210q\200A\330\033)\250\032\2609\270J\300l\320RS\340\010\013\2109\220D\230\004\230H\240A\330\014\027\220{\240!\240:\250T\260\030\270\021\330\010\r\210T\220\032\2304\230q\240\001\330\010\013\2103\210c\220\021\330\014\022\220(\230!\320\033-\250Q\320.D""\300A\300T\310\025\310a\310t\320S_\320_b\320bc\330\010\013\2104\210t\2201\330\014\016\320\016&\240a\330\014\020\220\006\220a\220u\320\0340\260\005\260Y\270c\300\033\310F\320RS\330\030\"\240!\330\014\023\2201\330\010\013\2102\210^\2307\240!\360\006\000\r\023\220#\220Q\330\014\017\210t\2203\220e\2304\230r\240\021\330\020\026\320\026&\240a\240s\250!\330\014\017\210t\2207\230%\230t\2404\240{\260!\2605\270\004\270E\300\021\330\020\027\220q\330\010\n\210.\230\001\330\010\013\2102\210V\2203\220a\330\014\020\220\006\220a\220t\2301\230M\250\025\250m\2703\270e\3009\310C\310{\320Z`\320`c\320ci\320ij\330),\250F\260!\330\010\r\210R\210q\330\010\014\210C\210w\220e\2304\230t\2409\250D\260\002\260*\270C\270u\300D\310\002\310(\320RU\320UZ\320Z^\320^a\320ai\320il\320lm\330\020\024\220D\230\002\230!\360\006\000\r\021\220\005\220Q\220e\2304\230v\240Q\330\014\016\210m\2301\330\014\r\210W\220B\220a\330\014\016\210m\2301\330\014\016\210f\220G\2301\230A\330\014\016\210l\230!\330\014\020\220\007\220q\230\006\230a\330\014\023\2201\330\010\017\210t\2206\230\021\230%\230t\2405\250\n\260!\200A\330\036-\250Q\330\010\021\220\021\220\"\220D\230\005\230R\230v\240S\250\001\250\032\2603\260a\330\010\n\320\n\033\2306\240\022\2406\250\034\260T\270\021\270\"\270A\230q\320\004\026\220a\360\026\000\t\014\2104\210{\230#\230T\240\021\330\014\023\2201\330\010\014\210F\220$\220j\240\007\240q\330\014\017\210r\220\025\220g\230Q\330\020\023\2204\220z\240\021\240!\330\024\033\2301\330\020\021\330\014\024\220B\220f\230C\230q\330\014\020\220\006\220d\230(\240!\2401\330\020\023\2202\220[\240\004\240B\240i\250u\260B\260o\300S\310\001\330\024\033\2301\330\010\017\210q\320\004\031\230\031\240.\3200C\300:\310_\320\\]\340\010\017\210r\220\021\330\010\013\2105\220\003\2208\2303\230e\2403\240a\330\014\023\2204\220y\240\001\240\025\240b\250\005\250U\260*\270A\330\010\013\2105\220\003\2201\330\014\016\210h\220g\230R\230u\240A\330\014\025\220T\230\021\230\"\230M\250\027\260\001\330\014\017\210t\2201\330\020\024\220F\230!\2305""\240\016\250e\2602\260W\270F\300&\310\004\310J\320VW\330\020\027\220q\330\014\021\220\021\330\014\020\220\006\220a\330\020\025\220T\230\031\240!\2405\250\004\250E\260\032\270;\300d\310$\310f\320Tc\320ch\320hl\320lm\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\022\220\"\220A\330\014\023\2204\220w\230a\330\014\017\210v\220S\230\007\230q\240\005\240Q\330\014\024\220M\240\023\240J\250a\330\014\017\210t\2203\220a\330\020\024\220F\230!\2305\240\r\250U\260\"\260G\2703\270k\310\026\310s\320RS\340\020\024\220A\220\\\240\021\330\020\024\220F\230!\2305\240\014\250E\260\022\2607\270&\300\006\300c\310\021\330\014\020\220\005\220S\230\007\230w\240a\330\020\024\220G\2301\230E\240\021\330\014\023\2201\360\006\000\t\"\240\021\330\010\014\210G\2201\220E\230\024\230U\240(\250\"\250A\330\010\013\2104\210q\330\014\020\220\006\220a\220u\230N\250%\250r\260\027\270\006\270f\300C\300q\330\014\023\2201\330\010\r\210Q\330\010\014\210E\220\021\330\014\021\220\024\220V\2301\230E\240\024\240Z\250q\260\004\260E\270\032\300:\310T\320QR\330\010\017\210q\320\004\032\230)\240>\3201A\320AX\320Xe\320ef\340\010\r\210R\210q\330\010\017\210s\220\047\230\021\330\010\022\220\"\220H\230A\230S\240\001\330\010\013\2104\210q\330\014\022\220\"\220D\230\016\240j\260\001\260\022\2606\3209L\310A\330\014\017\210t\2207\230%\230t\2404\240s\250$\250k\270\024\270T\300\027\310\006\310d\320RV\320V]\320]^\330\020\024\220F\230!\2305\240\n\250%\250u\260F\270&\300\004\300J\310b\320PW\320Wd\320de\330\020\024\320\024%\240Q\240e\2504\250z\270\021\270&\300\005\300W\310A\330\014\r\330\010\014\210E\220\021\330\014\017\210r\220\023\220F\230#\230R\230s\240!\330\020\021\330\014\020\220\006\220a\220u\230J\240e\2503\250f\260F\270$\270j\310\002\310!\330\014\020\320\020!\240\021\240%\240t\250:\260Q\260d\270%\270w\300a\320\004\032\230/\250\021\360\006\000\t\014\2104\210r\220\021\330\014\023\2202\220\\\240\021\330\010\021\220\022\2201\330\010\016\210a\330\014\020\220\006\220h\230a\330\014\017\210q\220\007\220s\230!\330\020\024""\220H\230A\230Q\330\020\027\220q\330\010\017\210q\320\004\033\2308\2401\360\006\000\t\020\210q\330\010\021\220\023\220A\220T\230\021\330\010\022\220$\220a\220t\230:\240W\250A\330\010\014\210J\220f\230A\340\010\020\220\001\220\022\2204\220u\230H\240A\240Y\250c\260\021\260#\260Y\270c\300\021\300#\320EW\320WZ\320Z[\330\010\014\210E\220\026\220r\230\021\230\"\230D\240\005\240X\250S\260\005\260Q\260c\270\031\300#\300Q\300c\320I[\320[^\320^_\330\014\021\220\021\220!\330\014\020\220\016\230a\230q\330\014\r\210Y\220a\330\014\022\220*\230B\230n\250B\250a\330\014\016\210h\220a\220s\230!\330\014\020\220\014\230A\230U\240,\250d\260*\320<N\310l\320Z_\320_h\320hi\320ij\330\010\014\210N\230&\240\001\330\010\014\210G\2206\230\021\330\010\014\210E\220\024\220V\2307\240!\330\014\r\210Y\220a\330\014\r\210]\230!\330\010\014\210F\220&\230\001\330\010\014\210F\220$\220j\240\007\240q\330\014\020\220\006\220d\230!\2304\230x\240q\250\001\330\020\022\220\047\230\026\230q\330\020\022\220,\230f\240A\330\020\022\220%\220v\230Q\330\020\022\320\022#\2401\330\020\023\2202\220_\240G\2501\330\024\026\220m\2404\240q\250\003\2501\250B\320.@\300\001\330\020\023\2204\220r\230\021\330\024\030\230\005\230R\230|\2501\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\024\032\230\"\230A\330\030\034\230G\2401\240B\240i\250q\260\001\330\030\032\230.\250\001\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\020\024\220G\2301\230F\240!\330\014\017\210t\2202\220T\230\021\330\020\022\220+\230V\2401\330\020\022\220,\230f\240A\330\014\017\210r\220\025\220g\230Q\330\020\030\230\004\230M\250\021\250!\330\010\014\210F\220!\2205\320\030,\250F\260&\270\006\270f\300A\330\024\034\230F\320\":\270!\320\004\033\2309\240M\260\037\300\001\360\006\000\t\017\210b\220\001\330\010\014\210C\210w\220b\230\001\330\014\017\210t\2203\220e\2303\230b\240\002\240$\240b\250\001\330\020\024\220I\230Q\230e\2404\240u\250C\250q\320\004\033\230=\250\005\250Y\260m\3001\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X""\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\014\210I\220Q\220a\330\010\n\210\047\220\025\220a\220x\230q\320\004\033\320\033+\250?\270!\330\010\016\210b\220\001\330\010\017\210z\230\021\230%\230q\330\010\014\210D\220\001\330\010\032\320\032/\250z\270\021\270%\320?X\320Xc\320cd\320df\320fm\320mn\330\010\n\320\n\036\230c\320!3\2603\260a\260q\330\010\r\210S\220\001\330\010\n\320\n\032\230!\2301\330\010\013\2103\210c\220\021\330\014\016\320\016 \240\001\320!4\260A\3205I\310\023\310L\320XY\340\014\016\320\016 \240\003\2403\240a\330\014\017\210r\220\036\230s\240!\330\020\022\320\022\"\240!\330\010\013\2102\320\r\035\230T\240\021\240!\330\014\016\320\016 \240\013\2501\250B\320.?\270q\300\001\330\010\r\210S\220\001\330\010\n\320\n\034\230A\320\0350\260\003\2603\260k\300\023\300C\300q\330\010\n\320\n\033\2302\230Q\330\010\013\2102\320\r\037\230s\240!\360\006\000\r\017\320\016\"\240!\330\014\016\320\016\037\230z\250\022\320+@\300\001\330\010\n\210*\220C\220q\330\010\n\210,\220c\230\021\330\010\n\210,\220c\230\021\330\010\n\210/\230\023\230A\330\010\n\320\n\034\230J\240c\250\021\250!\330\010\n\320\n\033\2301\320\0343\2603\260a\330\010\n\210,\220a\220q\330\010\n\210+\220S\230\001\330\010\n\320\n\035\230Q\320\036.\250c\260\021\330\010\013\2102\210Q\330\014\016\210o\230Q\230o\250S\260\001\330\010\n\320\n\035\230Q\320\036/\250s\260!\330\010\n\210/\230\021\230!\330\010\013\2101\320\014\047\240w\250e\2604\260s\270*\300G\3101\330\014\016\320\016\037\230s\240*\250B\250a\320/J\310#\310Q\330\010\n\320\n#\2401\240O\2603\260a\330\010\n\320\n\032\230!\230?\250$\320.>\270a\330\010\n\320\n\032\230!\230?\250#\250Q\330\010\013\210:\220Q\220e\2301\330\014\016\210m\2303\230a\330\010\017\210q\320\004\033\320\0335\260U\270(\320BX\320XY\340\010\r\210T\220\031\230!\2301\330\010\r\210R\210q\330\010\013\2103\210c\220\021\330\014\022\220*\230A\320\035>\270a\320?[\320[\\\320\\^\320^_\330\010\034\230A\330\010\020\220\001\330\010\014\210E\220\022\220<\230q\330\014\025""\220Q\220d\230\047\240\021\240\"\240L\260\001\260\024\260]\300!\330\014\020\220\007\220w\230e\2404\240q\250\004\250D\260\003\2608\2703\270g\300W\310D\320PQ\330\020\024\220G\2301\230A\330\020\021\330\014\r\210Y\220a\330\014\016\210m\2301\330\014\025\220Q\330\014\020\220\014\230A\230U\240,\250d\260&\270\001\330\014\020\220\006\220a\220u\230D\240\n\250!\2509\260A\260V\2703\270a\330\010\014\210E\220\021\330\014\016\210e\2201\220A\330\010\013\2101\330\014\020\220\007\220q\230\006\230a\330\010\017\210q\320\004\034\230I\320%6\3206I\310\032\320Sb\320bc\330\010\016\210c\220\021\330\010\017\210r\220\021\330\010\013\2105\220\007\220u\230E\240\024\240S\250\005\250S\260\005\260R\260q\330\014\022\220!\330\010\016\210b\220\001\330\010\013\2104\210w\220e\2304\230r\320!1\260\024\260T\270\026\270q\300\004\300D\310\002\310/\320Y\\\320\\]\330\014\016\320\016 \240\001\330\010\013\2104\210w\220e\2305\240\002\320\"2\260#\260T\270\035\300a\330\020\025\220T\230\024\230R\230r\320!1\260\022\260:\270S\320@V\320VW\330\014\017\210r\220\032\2303\230a\330\020\022\320\022$\240B\240o\260W\270A\330\020\022\220-\230q\330\020\024\220F\230!\2305\320 4\260E\270\022\270:\300S\310\013\320SY\320YZ\330\034&\240l\260,\270a\330\020\027\220q\330\014\023\2204\220x\230q\240\001\330\014\017\210u\220G\2301\330\020\023\2202\220Z\230s\240.\260\004\260B\3206M\310T\320QS\320S`\320`g\320gh\330\024\030\230\r\240Q\240e\2506\260\021\340\024\030\230\006\230a\230u\240F\250!\330\010\020\220\001\330\010\013\2102\210Q\330\014\025\220S\230\007\230q\240\002\240/\260\022\3203C\3003\300f\310C\310q\330\010\014\210E\220\021\220%\220t\2308\2404\240s\250*\260D\270\002\270%\270q\330\010\n\210-\220q\330\010\013\2104\210w\220e\2304\230t\2403\240a\330\014\020\220\014\230A\230U\240,\250d\260*\270A\330\010\013\2104\210s\220!\340\014\017\210r\220\032\2303\230a\330\020\024\220M\240\021\240%\240s\250!\340\020\024\220F\230!\2305\240\003\2401\330\014\023\2201\330\010\013\2104\210w\220e\2304\230r\240\021\330\014\016\210g\220W\230A\230Q\330\010""\013\2104\210w\220e\2304\230r\240\021\330\014\016\210o\230Q\330\014\024\220A\220R\220z\240\024\240R\240u\250B\250m\2701\330\014\020\220\006\220a\220t\2304\230r\240\021\330\010\013\2109\220B\220a\330\014\r\210Y\220a\330\014\016\210n\230A\330\014\016\210n\230A\330\014\022\220$\220b\230\001\330\014\024\220A\220R\220{\240%\240r\250\034\260S\270\001\330\014\020\220\006\220a\220t\2301\330\014\020\220\014\230A\230U\240+\250T\260\031\270*\300J\310a\330\014\023\2201\330\010\n\210%\210q\220\001\330\010\013\2102\210_\230G\2405\250\004\250B\250j\270\003\320;L\310D\320PT\320TZ\320Z[\320[_\320_a\320ab\330\014\016\320\016 \240\001\330\010\014\210G\2201\220F\230!\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210l\230!\330\014\020\220\013\2301\230A\330\010\013\2104\210w\220e\2304\230r\240\037\260\004\260D\270\004\270A\360\006\000\r\021\220\014\230A\330\014\r\330\020\024\220L\240\001\240\025\240d\250$\250a\340\020\024\220L\240\001\330\010\017\210q\320\004\034\230M\320);\2701\340\010\016\210d\220*\230D\240\001\240\021\330\010\013\2104\210w\220a\330\014\017\210s\220%\220s\230!\330\020\021\330\014\022\220*\230A\230Z\240q\250\001\330\010\014\210D\220\001\330\010\013\210:\220Q\220h\230l\250\"\250A\330\014\021\220\026\220q\330\014\024\220A\320\025)\250\023\250C\250{\270#\270S\300\001\340\014\024\220A\330\010\013\210:\220Q\220h\230m\2504\250v\260Z\270s\300.\320PT\320TU\320Ud\320dg\320gh\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\360\006\000\t\014\210:\220Q\220h\230m\2504\250v\3205E\300T\310\024\310Q\310a\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\330\035 \240\001\240\021\240!\330\010\013\210:\220Q\220h\230m\2504\250v\3205J\310$\310f\320TW\320WX\330\014\022\220*\230A\230Z\240q\250\001\330\035(\250\001\250\021\250!\330\010\r\210W\220A\220V\2308\2401\330\010\n\320\n\033\230:\240Q\240h\250m\2704\270v\300Q\330\010\013\210:\220Q\220h\230a\340\r\027\220q\230\010\240\001\330\014\016\210f\220D\230\t\240\021\240$\240a\330\r\027\220q\230\010\240\001\330\014\016""\210g\220Z\230q\240\006\240f\250M\270\026\270\177\310f\320TU\330 &\240a\330\r\027\220q\230\010\240\001\330\014\016\210j\230\n\240!\2406\250\021\340\014\022\220)\2301\320\0345\260Q\260d\270!\2707\300!\330\010\014\210J\220a\220x\230q\320\004\035\230X\240Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210U\220\047\230\021\330\014\023\2204\220{\240!\2401\330\010\021\220\024\220X\230Q\230a\330\010\013\2104\210q\330\014\023\220<\230q\240\n\250\"\250L\270\013\3002\300Q\330 3\2602\260Q\330\010\020\220\001\220\024\220Z\230q\240\004\240D\250\006\250a\330\010\020\220\001\220\023\220C\220x\320\0376\260d\270%\270|\3101\330\010\r\210Q\210o\230R\230q\330\010\r\210Q\320\016\036\230b\240\001\330\010\r\210Q\320\016\047\240r\250\021\330\010\017\210|\2303\230a\320\004\035\230]\250%\250y\270\r\300Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\n\210\047\220\027\230\001\230\030\240\021\320\004\035\230^\250?\270/\310\030\320QX\320XY\330\022\034\320\034/\250z\3209L\320L`\320`a\330\022\036\320\0364\260A\360\030\000\t\016\210T\220\031\230!\2301\330\010\013\2109\220G\2301\330\014\022\220*\230A\320\0350\260\001\3201E\300Q\300d\310%\310q\320PQ\330\010\013\210;\220g\230Q\330\014\022\220*\230A\320\0352\260!\3203I\310\021\310$\310e\320ST\320TU\330\010\014\210D\220\001\330\010\r\210Q\210m\2309\240C\240z\260\021\330\010\013\2103\210b\220\001\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2101\210N\230\047\240\025\240e\2503\250c\260\022\2603\260c\270\022\2701\270A\330\014\021\220\021\220!\330\010\016\210d\220!\330\010\014\210N\230!\330\010\016\210j\230\001\230\025\230j\250\n\260)\2707\300$\300j\320Pd\320de\330\010\013\2102\210V\2203\220a\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2102\210V\2203\220a\330\014\020\220\014\230A\230U\240$\240a\330\014\023\2201\330\010\013\2102\210V\2203\220a\330\014\022\220)\2306\240\027\250\n\260#\260Q\260a\330\014\021\220\022\220=\240\004\240A\240Q\330\014\017""\210s\220#\220Q\330\020\025\220T\230\031\240!\2404\240q\330\020\023\2206\230\023\230A\330\024\026\320\026\047\240q\330\024\026\220k\240\021\330\020\022\220-\230q\240\007\240q\330\020\023\220;\230c\240\021\330\024\030\230\010\240\001\240\025\240d\250!\340\014\021\220\022\2201\330\010\017\210s\220\047\230\021\330\010\013\2106\220\021\330\010\014\210F\220!\2207\230!\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\014\210G\2201\220F\230!\330\010\017\210q\320\004\036\230h\240a\340\010\017\210t\2206\230\024\230Q\230a\320\004\036\230i\240~\260^\3008\3101\340\010\017\210r\220\021\330\010\020\220\002\220!\330\010\016\210f\220D\230\005\230Q\230b\240\001\240\023\240C\240q\330\014\017\210v\220U\230(\240!\330\014\017\210t\2204\220q\230\005\230T\240\022\2403\240c\250\021\330\020\024\220D\230\001\230\021\330\010\016\210d\220$\220a\220q\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210o\230Q\330\014\020\220\006\220a\220u\320\0341\260\025\260b\270\007\270s\300+\310V\320ST\330\030\047\240u\250L\270\001\330\014\023\2201\330\010\016\210d\220#\220R\220~\240S\250\001\330\010\014\210A\210W\220A\330\010\r\210W\220B\220e\2301\330\010\017\210q\320\004\037\230z\320)9\270\030\300\021\360\020\000\t\014\2107\220\047\230\021\330\014\022\220*\230A\320\035.\250a\320/A\300\021\300$\300e\3101\310A\330\010\014\210D\220\006\220d\230!\2301\330\010\013\2102\210S\220\001\330\014\r\330\010\t\210\031\220!\330\010\013\2101\210K\220w\230a\330\014\020\220\r\230Q\230e\2403\240a\330\014\r\330\010\014\210D\220\006\220a\220q\330\010\r\210Q\210a\330\010\017\210s\220\047\230\021\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\017\210\177\230g\240S\320(>\270d\300(\310!\330\010\013\2105\220\003\2208\2304\230r\320!1\260\023\260A\330\014\023\2201\330\010\013\2102\210_\230C\230q\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\020\220\014\230A\230U\240#\240Q\330\010\013\2102\210_\230C\230q\330\014\020\320\020\"\240!\2405\250\001\330\010\014\210G\2201\220F""\230!\320\004 \240\t\320):\270(\300!\340\010\017\210t\2206\230\021\230$\230c\240\021\320\004!\320!1\260\031\270!\340\010\014\210N\230!\330\010\013\2101\330\014\020\220\006\220d\230*\240G\2501\330\020\024\220F\230$\230h\240a\240q\330\024\030\230\007\230q\240\006\240a\330\020\023\2202\220U\230\047\240\021\330\024\030\230\005\230R\230t\2407\250\047\260\021\330\030\034\230G\2401\240E\250\021\320\004$\240I\250^\320;K\3101\330\037,\250A\330\010\013\2102\210V\2203\220a\330\014\020\220\004\220A\220R\220q\330\014\020\220\007\220q\230\005\230T\240\025\240g\250Q\340\014\021\220\021\220\"\220I\230Q\320\004*\250(\260!\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210T\220\027\230\001\330\014\024\220I\230T\240\032\2501\250B\250e\2602\260\\\300\022\300=\320PR\320RS\330\010\017\210q\220\003\2204\220z\240\021\240$\240d\250#\250V\2602\260]\300&\310\001";
+    #else /* compression: none (10666 bytes) */
+static const char bytes[] = " already declared with a different config cannot dead-letter at capacity (overflow_head: drop; JetStream DiscardOld deletes silently); use overflow: drop_head or reject_publish has no delivery counter ( has none; set dedup_window) is a (none)), so max_deliveries cannot apply, , not a router.: content_based_dedup needs a dedup window (profile : profile ; bind a queue to it; declared: ; valid: ?Entry | NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Subscriber | NoneThe local broker core: channels, subscriptions and the delivery state machine.\n\n    See the module docstring for the API and the trace conventions.\n    add_notecannot subscribe to router channel dict[str, ChannelStats]dict[str, None]disableenableevtool/core/broker.pygcint | Noneisenabledlist[Delivery]prefetch must be >= 0, got redrive needs a queue channel; set[str]str | Noneunknown channel unknown channel config unknown dispatch unknown reason unknown start_from ~BrokerBroker._add_destinationBroker._at_capacityBroker._duplicateBroker._enqueueBroker._heldBroker._intoBroker._make_qsBroker._oldestBroker._qs_statsBroker._refresh_dispatchBroker._replayBroker._routeBroker.bindBroker.declareBroker.idleBroker.publishBroker.pumpBroker.redriveBroker.restartBroker.set_availableBroker.statsBroker.stats.<locals>.genexprBroker.subscribeBroker.subscriberBroker.subscription_statsBroker.unbindBroker.unsubscribeBrokerStateChannelChannelConfigChannelStatsDELAYEDDISPATCHESDeliveryEntryGroupedQueueConfigGroupedQueueStateLIVE_STATESLogChannelLogConfigLogGroupLogGroupsMessageNoneQueueConfigQueueDeliveryQueueStateREADYREDRIVENRouteTableRouterConfigSTART_FROMSubscriberTopicConfigTraceEventUNSUBSCRIBE_REASONS___Pyx_PyDict_NextRef__all____annotate____class_getitem____dataclass_fields____doc____func____main____metaclass____module____mro_entries____name____prepare____qualname____test___add_de""stination_at_capacity_available_channel_channels_dead_letter_delete_exclusive_detach_dirty_drop_duplicate_early_emit_emit_entry_enqueue_held_hint_hint_head_inflight_into_is_coroutine_join_group_leave_flight_leave_group_log_busy_log_inflight_log_stats_make_qs_new_next_sub_oldest_pump_log_pump_queue_pumping_qs_stats_refresh_dispatch_replay_restart_log_return_all_route_states_subsack_timeout_actionack_timeout_nsackedactiveaddalivealtalternateanywhereappendasyncio.coroutinesatat_limitavailablebatchbindboolbroker_restartbroker_restartedbroker_unavailablecapcapacitycapacity_countscapacity_storedcfgchchannelchannel_closedclearcline_in_tracebackcloseclosedclosed_subscriptionscommittedconfigconsumercontent_based_dedupcontent_dedup_idcountcount_returnscounter_increments_oncounter_namecounts_delivercrashcrash_returndatadeaddead_letterdead_letter_channeldead_lettereddeathsdeclarededupdedup_iddedup_orderdedup_seendedup_windowdedup_window_nsdelaydelay_nsdelay_seqdelayeddelayed_ndeliverdepthdestsdiddirtydispatchdispatch_subsdrain_readydropdroppeddueduplicate_droppedduplicatesdurabledweearliestendenqueuedentriesevtool.core.brokerevtool.core.brokerstateevtool.core.channel_configevtool.core.deliveryevtool.core.eventsevtool.core.loggroupsevtool.core.logsevtool.core.messageevtool.core.profilesevtool.core.queue_deliveryevtool.core.queuesevtool.core.routingexclusive_subexpire_anywhereexpiredexpiryexpiry_seqfggenexprgetgroupgroup_batchgroup_keygroup_receivegroupedgrouped_queuegroupsheadhead_if_limitedheaderheadsheappopheappushheapqhistoryididleimmediatein_flightinstanceintitemskkeepkeptkeykindlate_leaseslatestleaselease_actionlease_expiryleasesleaveloglog_grouplostmax_deliveriesmdmessage_expirymodemovedmsgmsg_idnack_positionnamenextno_subscriptionsnonenowobjoffoffsetokoldorderoutoverflowoverflow_dead_lettersoverflow_headppartitionpartitionerpartitionspartspatternper_keyper_partitionpfpoppopleftpospositionprefetchprefetch_capproducerprofilepublishpublish_rejectedpublishedpumppushpushes_del""iveriesqsqttlqueuereadyready_nreasonredriveredrivenreject_actionreject_blockedreject_leasereject_overreject_publishreject_publish_overreject_publish_resume_pctreject_resumereject_staysrejectedrejected_publishesremoverequeuerequeue_positionrestartretention_countretention_nsreturnreturn_messagereturnedreversedroundsroutedrouterrtsseenselfsendsession_timeout_nsset_availablesetdefaultsidsingle_activestart_fromstatestatesstaticmethodstatsstays_pendingstoredstrsubsubssubscribesubscribersubscription_statssumttailtake_oldesttargettargetsthrowtime_unit_nstotopictopic_statestotalttlttl_nsttl_seentypeunavailableunavailable_rejectsunbindunorderedunroutableunsubscribevaluevaluesviawhole_unitswindow_ends\200A\330\022!\240\021\340\010\013\2102\210Q\330\014\023\2202\220Y\230b\240\002\240+\250R\250r\260\021\330\010\017\210r\220\021\200A\330\026\"\240+\250Y\260l\300)\310=\320Xd\320de\330\010\017\210|\2301\330\014\026\220k\240\031\250\"\250K\260v\270R\270z\310\032\320SU\320UV\330\014\024\220B\220l\240&\250\002\250(\260.\300\002\300\047\310\030\320QS\320ST\330\014\024\220B\220j\240\005\240R\240w\250i\260r\270\033\300K\310q\330\014\037\230r\240\032\2502\250Q\330\014\022\220\"\220I\230R\230r\240\033\250B\250b\260\001\200A\330\030 \240\001\340\010\036\230a\330\010\013\2104\210q\330\014\021\220\024\220Z\230t\2409\250A\330\010\013\2104\210t\2201\330\014\023\2201\330\010\021\220\021\330\010\014\210L\230\001\330\010\016\210d\220(\230$\230g\240R\240q\330\014\026\220a\330\014\024\220D\230\001\330\014\020\220\n\230!\330\014\020\220\007\220q\330\020\023\2204\220q\230\005\230S\240\001\330\024\030\230\n\240!\2405\250\005\250Q\330\025\030\230\t\240\024\240S\250\001\340\024\030\230\014\240A\240U\250%\250q\330\010\014\210L\230\001\330\010\017\210q\200A\330\033)\250\032\2609\270J\300l\320RS\340\010\013\2109\220D\230\004\230H\240A\330\014\027\220{\240!\240:\250T\260\030\270\021\330\010\r\210T\220\032\2304\230q\240\001\330\010\013\2103\210c\220\021\330\014\022\220(\230!\320\033-\250Q\320.D\300A\300T\310""\025\310a\310t\320S_\320_b\320bc\330\010\013\2104\210t\2201\330\014\016\320\016&\240a\330\014\020\220\006\220a\220u\320\0340\260\005\260Y\270c\300\033\310F\320RS\330\030\"\240!\330\014\023\2201\330\010\013\2102\210^\2307\240!\360\006\000\r\023\220#\220Q\330\014\017\210t\2203\220e\2304\230r\240\021\330\020\026\320\026&\240a\240s\250!\330\014\017\210t\2207\230%\230t\2404\240{\260!\2605\270\004\270E\300\021\330\020\027\220q\330\010\n\210.\230\001\330\010\013\2102\210V\2203\220a\330\014\020\220\006\220a\220t\2301\230M\250\025\250m\2703\270e\3009\310C\310{\320Z`\320`c\320ci\320ij\330),\250F\260!\330\010\r\210R\210q\330\010\014\210C\210w\220e\2304\230t\2409\250D\260\002\260*\270C\270u\300D\310\002\310(\320RU\320UZ\320Z^\320^a\320ai\320il\320lm\330\020\024\220D\230\002\230!\360\006\000\r\021\220\005\220Q\220e\2304\230v\240Q\330\014\016\210m\2301\330\014\r\210W\220B\220a\330\014\016\210m\2301\330\014\016\210f\220G\2301\230A\330\014\016\210l\230!\330\014\020\220\007\220q\230\006\230a\330\014\023\2201\330\010\017\210t\2206\230\021\230%\230t\2405\250\n\260!\200A\330\036-\250Q\330\010\021\220\021\220\"\220D\230\005\230R\230v\240S\250\001\250\032\2603\260a\330\010\n\320\n\033\2306\240\022\2406\250\034\260T\270\021\270\"\270A\230q\320\004\026\220a\360\026\000\t\014\2104\210{\230#\230T\240\021\330\014\023\2201\330\010\014\210F\220$\220j\240\007\240q\330\014\017\210r\220\025\220g\230Q\330\020\023\2204\220z\240\021\240!\330\024\033\2301\330\020\021\330\014\024\220B\220f\230C\230q\330\014\020\220\006\220d\230(\240!\2401\330\020\023\2202\220[\240\004\240B\240i\250u\260B\260o\300S\310\001\330\024\033\2301\330\010\017\210q\320\004\031\230\031\240.\3200C\300:\310_\320\\]\340\010\017\210r\220\021\330\010\013\2105\220\003\2208\2303\230e\2403\240a\330\014\023\2204\220y\240\001\240\025\240b\250\005\250U\260*\270A\330\010\013\2105\220\003\2201\330\014\016\210h\220g\230R\230u\240A\330\014\025\220T\230\021\230\"\230M\250\027\260\001\330\014\017\210t\2201\330\020\024\220F\230!\2305\240\016\250e""\2602\260W\270F\300&\310\004\310J\320VW\330\020\027\220q\330\014\021\220\021\330\014\020\220\006\220a\330\020\025\220T\230\031\240!\2405\250\004\250E\260\032\270;\300d\310$\310f\320Tc\320ch\320hl\320lm\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\022\220\"\220A\330\014\023\2204\220w\230a\330\014\017\210v\220S\230\007\230q\240\005\240Q\330\014\024\220M\240\023\240J\250a\330\014\017\210t\2203\220a\330\020\024\220F\230!\2305\240\r\250U\260\"\260G\2703\270k\310\026\310s\320RS\340\020\024\220A\220\\\240\021\330\020\024\220F\230!\2305\240\014\250E\260\022\2607\270&\300\006\300c\310\021\330\014\020\220\005\220S\230\007\230w\240a\330\020\024\220G\2301\230E\240\021\330\014\023\2201\360\006\000\t\"\240\021\330\010\014\210G\2201\220E\230\024\230U\240(\250\"\250A\330\010\013\2104\210q\330\014\020\220\006\220a\220u\230N\250%\250r\260\027\270\006\270f\300C\300q\330\014\023\2201\330\010\r\210Q\330\010\014\210E\220\021\330\014\021\220\024\220V\2301\230E\240\024\240Z\250q\260\004\260E\270\032\300:\310T\320QR\330\010\017\210q\320\004\032\230)\240>\3201A\320AX\320Xe\320ef\340\010\r\210R\210q\330\010\017\210s\220\047\230\021\330\010\022\220\"\220H\230A\230S\240\001\330\010\013\2104\210q\330\014\022\220\"\220D\230\016\240j\260\001\260\022\2606\3209L\310A\330\014\017\210t\2207\230%\230t\2404\240s\250$\250k\270\024\270T\300\027\310\006\310d\320RV\320V]\320]^\330\020\024\220F\230!\2305\240\n\250%\250u\260F\270&\300\004\300J\310b\320PW\320Wd\320de\330\020\024\320\024%\240Q\240e\2504\250z\270\021\270&\300\005\300W\310A\330\014\r\330\010\014\210E\220\021\330\014\017\210r\220\023\220F\230#\230R\230s\240!\330\020\021\330\014\020\220\006\220a\220u\230J\240e\2503\250f\260F\270$\270j\310\002\310!\330\014\020\320\020!\240\021\240%\240t\250:\260Q\260d\270%\270w\300a\320\004\032\230/\250\021\360\006\000\t\014\2104\210r\220\021\330\014\023\2202\220\\\240\021\330\010\021\220\022\2201\330\010\016\210a\330\014\020\220\006\220h\230a\330\014\017\210q\220\007\220s\230!\330\020\024\220H\230A\230Q""\330\020\027\220q\330\010\017\210q\320\004\033\2308\2401\360\006\000\t\020\210q\330\010\021\220\023\220A\220T\230\021\330\010\022\220$\220a\220t\230:\240W\250A\330\010\014\210J\220f\230A\340\010\020\220\001\220\022\2204\220u\230H\240A\240Y\250c\260\021\260#\260Y\270c\300\021\300#\320EW\320WZ\320Z[\330\010\014\210E\220\026\220r\230\021\230\"\230D\240\005\240X\250S\260\005\260Q\260c\270\031\300#\300Q\300c\320I[\320[^\320^_\330\014\021\220\021\220!\330\014\020\220\016\230a\230q\330\014\r\210Y\220a\330\014\022\220*\230B\230n\250B\250a\330\014\016\210h\220a\220s\230!\330\014\020\220\014\230A\230U\240,\250d\260*\320<N\310l\320Z_\320_h\320hi\320ij\330\010\014\210N\230&\240\001\330\010\014\210G\2206\230\021\330\010\014\210E\220\024\220V\2307\240!\330\014\r\210Y\220a\330\014\r\210]\230!\330\010\014\210F\220&\230\001\330\010\014\210F\220$\220j\240\007\240q\330\014\020\220\006\220d\230!\2304\230x\240q\250\001\330\020\022\220\047\230\026\230q\330\020\022\220,\230f\240A\330\020\022\220%\220v\230Q\330\020\022\320\022#\2401\330\020\023\2202\220_\240G\2501\330\024\026\220m\2404\240q\250\003\2501\250B\320.@\300\001\330\020\023\2204\220r\230\021\330\024\030\230\005\230R\230|\2501\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\024\032\230\"\230A\330\030\034\230G\2401\240B\240i\250q\260\001\330\030\032\230.\250\001\330\030 \240\001\330\030\034\230F\240!\2405\250\003\2501\330\020\024\220G\2301\230F\240!\330\014\017\210t\2202\220T\230\021\330\020\022\220+\230V\2401\330\020\022\220,\230f\240A\330\014\017\210r\220\025\220g\230Q\330\020\030\230\004\230M\250\021\250!\330\010\014\210F\220!\2205\320\030,\250F\260&\270\006\270f\300A\330\024\034\230F\320\":\270!\320\004\033\2309\240M\260\037\300\001\360\006\000\t\017\210b\220\001\330\010\014\210C\210w\220b\230\001\330\014\017\210t\2203\220e\2303\230b\240\002\240$\240b\250\001\330\020\024\220I\230Q\230e\2404\240u\250C\250q\320\004\033\230=\250\005\250Y\260m\3001\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X\220S\230\001""\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\014\210I\220Q\220a\330\010\n\210\047\220\025\220a\220x\230q\320\004\033\320\033+\250?\270!\330\010\016\210b\220\001\330\010\017\210z\230\021\230%\230q\330\010\014\210D\220\001\330\010\032\320\032/\250z\270\021\270%\320?X\320Xc\320cd\320df\320fm\320mn\330\010\n\320\n\036\230c\320!3\2603\260a\260q\330\010\r\210S\220\001\330\010\n\320\n\032\230!\2301\330\010\013\2103\210c\220\021\330\014\016\320\016 \240\001\320!4\260A\3205I\310\023\310L\320XY\340\014\016\320\016 \240\003\2403\240a\330\014\017\210r\220\036\230s\240!\330\020\022\320\022\"\240!\330\010\013\2102\320\r\035\230T\240\021\240!\330\014\016\320\016 \240\013\2501\250B\320.?\270q\300\001\330\010\r\210S\220\001\330\010\n\320\n\034\230A\320\0350\260\003\2603\260k\300\023\300C\300q\330\010\n\320\n\033\2302\230Q\330\010\013\2102\320\r\037\230s\240!\360\006\000\r\017\320\016\"\240!\330\014\016\320\016\037\230z\250\022\320+@\300\001\330\010\n\210*\220C\220q\330\010\n\210,\220c\230\021\330\010\n\210,\220c\230\021\330\010\n\210/\230\023\230A\330\010\n\320\n\034\230J\240c\250\021\250!\330\010\n\320\n\033\2301\320\0343\2603\260a\330\010\n\210,\220a\220q\330\010\n\210+\220S\230\001\330\010\n\320\n\035\230Q\320\036.\250c\260\021\330\010\013\2102\210Q\330\014\016\210o\230Q\230o\250S\260\001\330\010\n\320\n\035\230Q\320\036/\250s\260!\330\010\n\210/\230\021\230!\330\010\013\2101\320\014\047\240w\250e\2604\260s\270*\300G\3101\330\014\016\320\016\037\230s\240*\250B\250a\320/J\310#\310Q\330\010\n\320\n#\2401\240O\2603\260a\330\010\n\320\n\032\230!\230?\250$\320.>\270a\330\010\n\320\n\032\230!\230?\250#\250Q\330\010\013\210:\220Q\220e\2301\330\014\016\210m\2303\230a\330\010\017\210q\320\004\033\320\0335\260U\270(\320BX\320XY\340\010\r\210T\220\031\230!\2301\330\010\r\210R\210q\330\010\013\2103\210c\220\021\330\014\022\220*\230A\320\035>\270a\320?[\320[\\\320\\^\320^_\330\010\034\230A\330\010\020\220\001\330\010\014\210E\220\022\220<\230q\330\014\025\220Q\220d\230""\047\240\021\240\"\240L\260\001\260\024\260]\300!\330\014\020\220\007\220w\230e\2404\240q\250\004\250D\260\003\2608\2703\270g\300W\310D\320PQ\330\020\024\220G\2301\230A\330\020\021\330\014\r\210Y\220a\330\014\016\210m\2301\330\014\025\220Q\330\014\020\220\014\230A\230U\240,\250d\260&\270\001\330\014\020\220\006\220a\220u\230D\240\n\250!\2509\260A\260V\2703\270a\330\010\014\210E\220\021\330\014\016\210e\2201\220A\330\010\013\2101\330\014\020\220\007\220q\230\006\230a\330\010\017\210q\320\004\034\230I\320%6\3206I\310\032\320Sb\320bc\330\010\016\210c\220\021\330\010\017\210r\220\021\330\010\013\2105\220\007\220u\230E\240\024\240S\250\005\250S\260\005\260R\260q\330\014\022\220!\330\010\016\210b\220\001\330\010\013\2104\210w\220e\2304\230r\320!1\260\024\260T\270\026\270q\300\004\300D\310\002\310/\320Y\\\320\\]\330\014\016\320\016 \240\001\330\010\013\2104\210w\220e\2305\240\002\320\"2\260#\260T\270\035\300a\330\020\025\220T\230\024\230R\230r\320!1\260\022\260:\270S\320@V\320VW\330\014\017\210r\220\032\2303\230a\330\020\022\320\022$\240B\240o\260W\270A\330\020\022\220-\230q\330\020\024\220F\230!\2305\320 4\260E\270\022\270:\300S\310\013\320SY\320YZ\330\034&\240l\260,\270a\330\020\027\220q\330\014\023\2204\220x\230q\240\001\330\014\017\210u\220G\2301\330\020\023\2202\220Z\230s\240.\260\004\260B\3206M\310T\320QS\320S`\320`g\320gh\330\024\030\230\r\240Q\240e\2506\260\021\340\024\030\230\006\230a\230u\240F\250!\330\010\020\220\001\330\010\013\2102\210Q\330\014\025\220S\230\007\230q\240\002\240/\260\022\3203C\3003\300f\310C\310q\330\010\014\210E\220\021\220%\220t\2308\2404\240s\250*\260D\270\002\270%\270q\330\010\n\210-\220q\330\010\013\2104\210w\220e\2304\230t\2403\240a\330\014\020\220\014\230A\230U\240,\250d\260*\270A\330\010\013\2104\210s\220!\340\014\017\210r\220\032\2303\230a\330\020\024\220M\240\021\240%\240s\250!\340\020\024\220F\230!\2305\240\003\2401\330\014\023\2201\330\010\013\2104\210w\220e\2304\230r\240\021\330\014\016\210g\220W\230A\230Q\330\010\013\2104\210w""\220e\2304\230r\240\021\330\014\016\210o\230Q\330\014\024\220A\220R\220z\240\024\240R\240u\250B\250m\2701\330\014\020\220\006\220a\220t\2304\230r\240\021\330\010\013\2109\220B\220a\330\014\r\210Y\220a\330\014\016\210n\230A\330\014\016\210n\230A\330\014\022\220$\220b\230\001\330\014\024\220A\220R\220{\240%\240r\250\034\260S\270\001\330\014\020\220\006\220a\220t\2301\330\014\020\220\014\230A\230U\240+\250T\260\031\270*\300J\310a\330\014\023\2201\330\010\n\210%\210q\220\001\330\010\013\2102\210_\230G\2405\250\004\250B\250j\270\003\320;L\310D\320PT\320TZ\320Z[\320[_\320_a\320ab\330\014\016\320\016 \240\001\330\010\014\210G\2201\220F\230!\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210l\230!\330\014\020\220\013\2301\230A\330\010\013\2104\210w\220e\2304\230r\240\037\260\004\260D\270\004\270A\360\006\000\r\021\220\014\230A\330\014\r\330\020\024\220L\240\001\240\025\240d\250$\250a\340\020\024\220L\240\001\330\010\017\210q\320\004\034\230M\320);\2701\340\010\016\210d\220*\230D\240\001\240\021\330\010\013\2104\210w\220a\330\014\017\210s\220%\220s\230!\330\020\021\330\014\022\220*\230A\230Z\240q\250\001\330\010\014\210D\220\001\330\010\013\210:\220Q\220h\230l\250\"\250A\330\014\021\220\026\220q\330\014\024\220A\320\025)\250\023\250C\250{\270#\270S\300\001\340\014\024\220A\330\010\013\210:\220Q\220h\230m\2504\250v\260Z\270s\300.\320PT\320TU\320Ud\320dg\320gh\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\360\006\000\t\014\210:\220Q\220h\230m\2504\250v\3205E\300T\310\024\310Q\310a\330\014\022\220*\230A\230Z\240q\320(9\270\021\270!\2701\330\035 \240\001\240\021\240!\330\010\013\210:\220Q\220h\230m\2504\250v\3205J\310$\310f\320TW\320WX\330\014\022\220*\230A\230Z\240q\250\001\330\035(\250\001\250\021\250!\330\010\r\210W\220A\220V\2308\2401\330\010\n\320\n\033\230:\240Q\240h\250m\2704\270v\300Q\330\010\013\210:\220Q\220h\230a\340\r\027\220q\230\010\240\001\330\014\016\210f\220D\230\t\240\021\240$\240a\330\r\027\220q\230\010\240\001\330\014\016\210g\220Z\230q""\240\006\240f\250M\270\026\270\177\310f\320TU\330 &\240a\330\r\027\220q\230\010\240\001\330\014\016\210j\230\n\240!\2406\250\021\340\014\022\220)\2301\320\0345\260Q\260d\270!\2707\300!\330\010\014\210J\220a\220x\230q\320\004\035\230X\240Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210U\220\047\230\021\330\014\023\2204\220{\240!\2401\330\010\021\220\024\220X\230Q\230a\330\010\013\2104\210q\330\014\023\220<\230q\240\n\250\"\250L\270\013\3002\300Q\330 3\2602\260Q\330\010\020\220\001\220\024\220Z\230q\240\004\240D\250\006\250a\330\010\020\220\001\220\023\220C\220x\320\0376\260d\270%\270|\3101\330\010\r\210Q\210o\230R\230q\330\010\r\210Q\320\016\036\230b\240\001\330\010\r\210Q\320\016\047\240r\250\021\330\010\017\210|\2303\230a\320\004\035\230]\250%\250y\270\r\300Q\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210X\220S\230\001\330\014\022\220*\230A\230R\230q\240\017\250q\260\002\260!\330\010\n\210\047\220\027\230\001\230\030\240\021\320\004\035\230^\250?\270/\310\030\320QX\320XY\330\022\034\320\034/\250z\3209L\320L`\320`a\330\022\036\320\0364\260A\360\030\000\t\016\210T\220\031\230!\2301\330\010\013\2109\220G\2301\330\014\022\220*\230A\320\0350\260\001\3201E\300Q\300d\310%\310q\320PQ\330\010\013\210;\220g\230Q\330\014\022\220*\230A\320\0352\260!\3203I\310\021\310$\310e\320ST\320TU\330\010\014\210D\220\001\330\010\r\210Q\210m\2309\240C\240z\260\021\330\010\013\2103\210b\220\001\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2101\210N\230\047\240\025\240e\2503\250c\260\022\2603\260c\270\022\2701\270A\330\014\021\220\021\220!\330\010\016\210d\220!\330\010\014\210N\230!\330\010\016\210j\230\001\230\025\230j\250\n\260)\2707\300$\300j\320Pd\320de\330\010\013\2102\210V\2203\220a\330\014\022\220*\230A\320\035:\270!\2701\330\010\013\2102\210V\2203\220a\330\014\020\220\014\230A\230U\240$\240a\330\014\023\2201\330\010\013\2102\210V\2203\220a\330\014\022\220)\2306\240\027\250\n\260#\260Q\260a\330\014\021\220\022\220=\240\004\240A\240Q\330\014\017\210s\220#\220Q""\330\020\025\220T\230\031\240!\2404\240q\330\020\023\2206\230\023\230A\330\024\026\320\026\047\240q\330\024\026\220k\240\021\330\020\022\220-\230q\240\007\240q\330\020\023\220;\230c\240\021\330\024\030\230\010\240\001\240\025\240d\250!\340\014\021\220\022\2201\330\010\017\210s\220\047\230\021\330\010\013\2106\220\021\330\010\014\210F\220!\2207\230!\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\014\210G\2201\220F\230!\330\010\017\210q\320\004\036\230h\240a\340\010\017\210t\2206\230\024\230Q\230a\320\004\036\230i\240~\260^\3008\3101\340\010\017\210r\220\021\330\010\020\220\002\220!\330\010\016\210f\220D\230\005\230Q\230b\240\001\240\023\240C\240q\330\014\017\210v\220U\230(\240!\330\014\017\210t\2204\220q\230\005\230T\240\022\2403\240c\250\021\330\020\024\220D\230\001\230\021\330\010\016\210d\220$\220a\220q\330\010\013\2104\210w\220e\2304\230t\2402\240Q\330\014\016\210o\230Q\330\014\020\220\006\220a\220u\320\0341\260\025\260b\270\007\270s\300+\310V\320ST\330\030\047\240u\250L\270\001\330\014\023\2201\330\010\016\210d\220#\220R\220~\240S\250\001\330\010\014\210A\210W\220A\330\010\r\210W\220B\220e\2301\330\010\017\210q\320\004\037\230z\320)9\270\030\300\021\360\020\000\t\014\2107\220\047\230\021\330\014\022\220*\230A\320\035.\250a\320/A\300\021\300$\300e\3101\310A\330\010\014\210D\220\006\220d\230!\2301\330\010\013\2102\210S\220\001\330\014\r\330\010\t\210\031\220!\330\010\013\2101\210K\220w\230a\330\014\020\220\r\230Q\230e\2403\240a\330\014\r\330\010\014\210D\220\006\220a\220q\330\010\r\210Q\210a\330\010\017\210s\220\047\230\021\330\010\n\210%\210w\220a\220q\330\010\014\320\014\036\230a\230q\330\010\017\210\177\230g\240S\320(>\270d\300(\310!\330\010\013\2105\220\003\2208\2304\230r\320!1\260\023\260A\330\014\023\2201\330\010\013\2102\210_\230C\230q\330\014\023\2201\330\010\013\2105\220\003\2201\330\014\020\220\014\230A\230U\240#\240Q\330\010\013\2102\210_\230C\230q\330\014\020\320\020\"\240!\2405\250\001\330\010\014\210G\2201\220F\230!\320\004 ""\240\t\320):\270(\300!\340\010\017\210t\2206\230\021\230$\230c\240\021\320\004!\320!1\260\031\270!\340\010\014\210N\230!\330\010\013\2101\330\014\020\220\006\220d\230*\240G\2501\330\020\024\220F\230$\230h\240a\240q\330\024\030\230\007\230q\240\006\240a\330\020\023\2202\220U\230\047\240\021\330\024\030\230\005\230R\230t\2407\250\047\260\021\330\030\034\230G\2401\240E\250\021\320\004$\240I\250^\320;K\3101\330\037,\250A\330\010\013\2102\210V\2203\220a\330\014\020\220\004\220A\220R\220q\330\014\020\220\007\220q\230\005\230T\240\025\240g\250Q\340\014\021\220\021\220\"\220I\230Q\320\004*\250(\260!\340\010\r\210T\220\031\230!\2301\330\010\013\2102\210T\220\027\230\001\330\014\024\220I\230T\240\032\2501\250B\250e\2602\260\\\300\022\300=\320PR\320RS\330\010\017\210q\220\003\2204\220z\240\021\240$\240d\250#\250V\2602\260]\300&\310\001";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 428; i++) {
+    for (int i = 0; i < 427; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 43) PyUnicode_InternInPlace(&string);
@@ -21997,8 +22020,8 @@ static const char bytes[] = " already declared with a different config cannot de
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 428; i < 455; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-428].length;
+    for (int i = 427; i < 454; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-427].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -22008,14 +22031,14 @@ static const char bytes[] = " already declared with a different config cannot de
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 455; i++) {
+    for (Py_ssize_t i = 0; i < 454; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 428;
+      PyObject **table = stringtab + 427;
       for (Py_ssize_t i=0; i<27; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -25105,6 +25128,20 @@ static CYTHON_INLINE int __Pyx_ArgTypeTest(PyObject *obj, PyTypeObject *type, in
     return 0;
 }
 
+/* ExtTypeTest */
+static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type) {
+    if (unlikely(!type)) {
+        PyErr_SetString(PyExc_SystemError, "Missing type object");
+        return 0;
+    }
+    if (likely(__Pyx_TypeCheck(obj, type)))
+        return 1;
+    __Pyx_RaiseTypeErrorWithTypes(
+        "Cannot convert " __Pyx_FMT_TYPENAME " to " __Pyx_FMT_TYPENAME,
+        Py_TYPE(obj), type);
+    return 0;
+}
+
 /* PyLongBinop */
 #if !CYTHON_COMPILING_IN_PYPY
 static PyObject* __Pyx_Fallback___Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2, int inplace) {
@@ -25196,20 +25233,6 @@ static CYTHON_INLINE PyObject* __Pyx_PyLong_AddObjC(PyObject *op1, PyObject *op2
     return __Pyx_Fallback___Pyx_PyLong_AddObjC(op1, op2, inplace);
 }
 #endif
-
-/* ExtTypeTest */
-static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type) {
-    if (unlikely(!type)) {
-        PyErr_SetString(PyExc_SystemError, "Missing type object");
-        return 0;
-    }
-    if (likely(__Pyx_TypeCheck(obj, type)))
-        return 1;
-    __Pyx_RaiseTypeErrorWithTypes(
-        "Cannot convert " __Pyx_FMT_TYPENAME " to " __Pyx_FMT_TYPENAME,
-        Py_TYPE(obj), type);
-    return 0;
-}
 
 /* ListAppendAndDecrefInternal (used by ListAppend) */
 #if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE

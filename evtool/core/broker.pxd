@@ -3,4 +3,4 @@
 from evtool.core.delivery cimport Delivery
 from evtool.core.message cimport Message
 from evtool.core.queues cimport Entry, QueueState, Subscriber
-from evtool.core.brokerstate cimport BrokerState
+from evtool.core.brokerstate cimport BrokerState, Channel

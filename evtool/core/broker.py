@@ -231,7 +231,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
                     for g in ch.log.groups.values():
                         self._dirty[g] = None
 
-    @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry)
+    @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)
     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
         if delay_ns and self.profile.time_unit_ns:  # SQS DelaySeconds: whole seconds

@@ -1669,6 +1669,7 @@ struct __pyx_obj_6evtool_4core_6queues_Entry;
 struct __pyx_obj_6evtool_4core_6queues_Subscriber;
 struct __pyx_obj_6evtool_4core_6queues_QueueState;
 struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState;
+struct __pyx_obj_6evtool_4core_11brokerstate_Channel;
 struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState;
 
 /* "evtool/core/delivery.pxd":4
@@ -1871,6 +1872,33 @@ struct __pyx_obj_6evtool_4core_6queues_GroupedQueueState {
 
 /* "evtool/core/brokerstate.pxd":4
  * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
+ * 
+ * cdef class Channel:             # <<<<<<<<<<<<<<
+ *     cdef public object name, kind, cfg, qs, topic_states, log
+ *     cdef public object router, published, duplicates, unavailable_rejects, dedup_window, dedup_seen
+*/
+struct __pyx_obj_6evtool_4core_11brokerstate_Channel {
+  PyObject_HEAD
+  PyObject *name;
+  PyObject *kind;
+  PyObject *cfg;
+  PyObject *qs;
+  PyObject *topic_states;
+  PyObject *log;
+  PyObject *router;
+  PyObject *published;
+  PyObject *duplicates;
+  PyObject *unavailable_rejects;
+  PyObject *dedup_window;
+  PyObject *dedup_seen;
+  PyObject *dedup_order;
+  PyObject *content_dedup;
+  PyObject *history;
+};
+
+
+/* "evtool/core/brokerstate.pxd":10
+ * 
  * 
  * cdef class BrokerState:             # <<<<<<<<<<<<<<
  *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
@@ -3163,6 +3191,7 @@ namespace {
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_Subscriber;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_QueueState;
     PyTypeObject *__pyx_ptype_6evtool_4core_6queues_GroupedQueueState;
+    PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_Channel;
     PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_BrokerState;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_items;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
@@ -3548,6 +3577,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_Channel);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
@@ -3586,6 +3616,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_Subscriber);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_QueueState);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_6queues_GroupedQueueState);
+  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_Channel);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_items.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
@@ -16699,6 +16730,15 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_1 = PyImport_ImportModule("evtool.core.brokerstate"); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
+  __pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_Channel = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.brokerstate", "Channel",
+  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_Channel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_Channel),
+  #elif CYTHON_COMPILING_IN_LIMITED_API
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_Channel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_Channel),
+  #else
+  sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_Channel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_Channel),
+  #endif
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_Channel) __PYX_ERR(4, 4, __pyx_L1_error)
   __pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.brokerstate", "BrokerState",
   #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
   sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
@@ -16707,7 +16747,7 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   #else
   sizeof(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState),
   #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(4, 4, __pyx_L1_error)
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(4, 10, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
