@@ -1894,7 +1894,7 @@ struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_1_genexpr {
 };
 
 
-/* "evtool/sim/consumer.py":786
+/* "evtool/sim/consumer.py":790
  *     def in_flight(self) -> int:
  *         """Handlers running now across instances."""
  *         return sum(i.busy for i in self.instances)             # <<<<<<<<<<<<<<
@@ -1911,7 +1911,7 @@ struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr {
 };
 
 
-/* "evtool/sim/consumer.py":790
+/* "evtool/sim/consumer.py":794
  *     def live_instances(self) -> int:
  *         """Instances that are running or paused."""
  *         return sum(1 for i in self.instances if i.state in ("running", "paused"))             # <<<<<<<<<<<<<<
@@ -3513,17 +3513,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_40_batch_done(s
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_42_lane(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_d); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_44_behaviour(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_msg); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_52_complete_cb(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_item); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_item); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_56_env(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_msg, PyObject *__pyx_v_attempt); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_started, PyObject *__pyx_v_in_batch); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d, PyObject *__pyx_v_started, PyObject *__pyx_v_in_batch); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outlived(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_msg, PyObject *__pyx_v_env, PyObject *__pyx_v_applied, PyObject *__pyx_v_of); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_env); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_msg, CYTHON_UNUSED PyObject *__pyx_v_env, CYTHON_UNUSED PyObject *__pyx_v_duplicate); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, CYTHON_UNUSED PyObject *__pyx_v_env, CYTHON_UNUSED PyObject *__pyx_v_duplicate); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_spec, PyObject *__pyx_v_render, PyObject *__pyx_v_msg, CYTHON_UNUSED PyObject *__pyx_v_env); /* proto */
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_msg, PyObject *__pyx_v_error, PyObject *__pyx_v_retryable, PyObject *__pyx_v_attempt, PyObject *__pyx_v_detail, PyObject *__pyx_v_reply_with_error, PyObject *__pyx_v_in_batch); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_error, PyObject *__pyx_v_retryable, PyObject *__pyx_v_attempt, PyObject *__pyx_v_detail, PyObject *__pyx_v_reply_with_error, PyObject *__pyx_v_in_batch); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_item); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_msg); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idempotency(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_now); /* proto */
@@ -3826,7 +3826,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[16];
     PyObject *__pyx_codeobj_tab[52];
-    PyObject *__pyx_string_tab[460];
+    PyObject *__pyx_string_tab[456];
     PyObject *__pyx_number_tab[6];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -4106,219 +4106,219 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_d __pyx_string_tab[199]
 #define __pyx_n_u_data __pyx_string_tab[200]
 #define __pyx_n_u_dead_letter __pyx_string_tab[201]
-#define __pyx_n_u_dead_letter_by_app __pyx_string_tab[202]
-#define __pyx_n_u_dead_lettered __pyx_string_tab[203]
-#define __pyx_n_u_decide __pyx_string_tab[204]
-#define __pyx_n_u_decision __pyx_string_tab[205]
-#define __pyx_n_u_deferred __pyx_string_tab[206]
-#define __pyx_n_u_delay __pyx_string_tab[207]
-#define __pyx_n_u_delay_ns __pyx_string_tab[208]
-#define __pyx_n_u_deque __pyx_string_tab[209]
-#define __pyx_n_u_detail __pyx_string_tab[210]
-#define __pyx_n_u_discard __pyx_string_tab[211]
-#define __pyx_n_u_dispatch __pyx_string_tab[212]
-#define __pyx_n_u_drop __pyx_string_tab[213]
-#define __pyx_n_u_drop_connection __pyx_string_tab[214]
-#define __pyx_n_u_dropped __pyx_string_tab[215]
-#define __pyx_n_u_dup __pyx_string_tab[216]
-#define __pyx_n_u_duplicate __pyx_string_tab[217]
-#define __pyx_n_u_duration __pyx_string_tab[218]
-#define __pyx_n_u_e __pyx_string_tab[219]
-#define __pyx_n_u_eff __pyx_string_tab[220]
-#define __pyx_n_u_effect_applied __pyx_string_tab[221]
-#define __pyx_n_u_effects __pyx_string_tab[222]
-#define __pyx_n_u_emit __pyx_string_tab[223]
-#define __pyx_n_u_emit_message __pyx_string_tab[224]
-#define __pyx_n_u_emits __pyx_string_tab[225]
-#define __pyx_n_u_emitted __pyx_string_tab[226]
-#define __pyx_n_u_env __pyx_string_tab[227]
-#define __pyx_n_u_epoch __pyx_string_tab[228]
-#define __pyx_n_u_error __pyx_string_tab[229]
-#define __pyx_n_u_error_text __pyx_string_tab[230]
-#define __pyx_n_u_evaluate __pyx_string_tab[231]
-#define __pyx_n_u_evtool_core_delivery __pyx_string_tab[232]
-#define __pyx_n_u_evtool_core_events __pyx_string_tab[233]
-#define __pyx_n_u_evtool_core_message __pyx_string_tab[234]
-#define __pyx_n_u_evtool_scenario __pyx_string_tab[235]
-#define __pyx_n_u_evtool_scenario_expressions __pyx_string_tab[236]
-#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[237]
-#define __pyx_n_u_evtool_sim_consumer __pyx_string_tab[238]
-#define __pyx_n_u_evtool_sim_context __pyx_string_tab[239]
-#define __pyx_n_u_evtool_sim_effects __pyx_string_tab[240]
-#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[241]
-#define __pyx_n_u_evtool_sim_plan __pyx_string_tab[242]
-#define __pyx_n_u_exc __pyx_string_tab[243]
-#define __pyx_n_u_extra __pyx_string_tab[244]
-#define __pyx_n_u_factor __pyx_string_tab[245]
-#define __pyx_n_u_fail_if __pyx_string_tab[246]
-#define __pyx_n_u_failed __pyx_string_tab[247]
-#define __pyx_n_u_failed_before __pyx_string_tab[248]
-#define __pyx_n_u_failure __pyx_string_tab[249]
-#define __pyx_n_u_fault __pyx_string_tab[250]
-#define __pyx_n_u_float __pyx_string_tab[251]
-#define __pyx_n_u_fn __pyx_string_tab[252]
-#define __pyx_n_u_follow_up __pyx_string_tab[253]
-#define __pyx_n_u_from __pyx_string_tab[254]
-#define __pyx_n_u_gen __pyx_string_tab[255]
-#define __pyx_n_u_genexpr __pyx_string_tab[256]
-#define __pyx_n_u_get __pyx_string_tab[257]
-#define __pyx_n_u_group __pyx_string_tab[258]
-#define __pyx_n_u_handled __pyx_string_tab[259]
-#define __pyx_n_u_handles __pyx_string_tab[260]
-#define __pyx_n_u_headers __pyx_string_tab[261]
-#define __pyx_n_u_heappush __pyx_string_tab[262]
-#define __pyx_n_u_heapq __pyx_string_tab[263]
-#define __pyx_n_u_held __pyx_string_tab[264]
-#define __pyx_n_u_hit __pyx_string_tab[265]
-#define __pyx_n_u_hooks __pyx_string_tab[266]
-#define __pyx_n_u_i __pyx_string_tab[267]
-#define __pyx_n_u_id __pyx_string_tab[268]
-#define __pyx_n_u_idem __pyx_string_tab[269]
-#define __pyx_n_u_idempotency __pyx_string_tab[270]
-#define __pyx_n_u_ikey __pyx_string_tab[271]
-#define __pyx_n_u_in_batch __pyx_string_tab[272]
-#define __pyx_n_u_in_flight __pyx_string_tab[273]
-#define __pyx_n_u_in_flight_locals_genexpr __pyx_string_tab[274]
-#define __pyx_n_u_in_place __pyx_string_tab[275]
-#define __pyx_n_u_inc __pyx_string_tab[276]
-#define __pyx_n_u_index __pyx_string_tab[277]
-#define __pyx_n_u_inflight __pyx_string_tab[278]
-#define __pyx_n_u_initial_state __pyx_string_tab[279]
-#define __pyx_n_u_inst __pyx_string_tab[280]
-#define __pyx_n_u_instance __pyx_string_tab[281]
-#define __pyx_n_u_instance_crashed __pyx_string_tab[282]
-#define __pyx_n_u_instance_paused __pyx_string_tab[283]
-#define __pyx_n_u_instance_restarted __pyx_string_tab[284]
-#define __pyx_n_u_instance_resumed __pyx_string_tab[285]
-#define __pyx_n_u_instance_started __pyx_string_tab[286]
-#define __pyx_n_u_instances __pyx_string_tab[287]
-#define __pyx_n_u_int __pyx_string_tab[288]
-#define __pyx_n_u_item __pyx_string_tab[289]
-#define __pyx_n_u_items __pyx_string_tab[290]
-#define __pyx_n_u_k __pyx_string_tab[291]
-#define __pyx_n_u_keep_slot __pyx_string_tab[292]
-#define __pyx_n_u_kernel __pyx_string_tab[293]
-#define __pyx_n_u_key __pyx_string_tab[294]
-#define __pyx_n_u_lanes __pyx_string_tab[295]
-#define __pyx_n_u_latency __pyx_string_tab[296]
-#define __pyx_n_u_leave __pyx_string_tab[297]
-#define __pyx_n_u_live __pyx_string_tab[298]
-#define __pyx_n_u_live_instances __pyx_string_tab[299]
-#define __pyx_n_u_live_instances_locals_genexpr __pyx_string_tab[300]
-#define __pyx_n_u_log_processed __pyx_string_tab[301]
-#define __pyx_n_u_m __pyx_string_tab[302]
-#define __pyx_n_u_max_wait __pyx_string_tab[303]
-#define __pyx_n_u_message __pyx_string_tab[304]
-#define __pyx_n_u_message_field __pyx_string_tab[305]
-#define __pyx_n_u_mode __pyx_string_tab[306]
-#define __pyx_n_u_models __pyx_string_tab[307]
-#define __pyx_n_u_msg __pyx_string_tab[308]
-#define __pyx_n_u_n __pyx_string_tab[309]
-#define __pyx_n_u_nack __pyx_string_tab[310]
-#define __pyx_n_u_name __pyx_string_tab[311]
-#define __pyx_n_u_names_used __pyx_string_tab[312]
-#define __pyx_n_u_next __pyx_string_tab[313]
-#define __pyx_n_u_now __pyx_string_tab[314]
-#define __pyx_n_u_of __pyx_string_tab[315]
-#define __pyx_n_u_ok __pyx_string_tab[316]
-#define __pyx_n_u_okey __pyx_string_tab[317]
-#define __pyx_n_u_on_delivery __pyx_string_tab[318]
-#define __pyx_n_u_on_exhausted __pyx_string_tab[319]
-#define __pyx_n_u_order __pyx_string_tab[320]
-#define __pyx_n_u_ordering __pyx_string_tab[321]
-#define __pyx_n_u_oseq __pyx_string_tab[322]
-#define __pyx_n_u_out __pyx_string_tab[323]
-#define __pyx_n_u_params __pyx_string_tab[324]
-#define __pyx_n_u_park __pyx_string_tab[325]
-#define __pyx_n_u_parked __pyx_string_tab[326]
-#define __pyx_n_u_partition __pyx_string_tab[327]
-#define __pyx_n_u_pause __pyx_string_tab[328]
-#define __pyx_n_u_paused __pyx_string_tab[329]
-#define __pyx_n_u_payload __pyx_string_tab[330]
-#define __pyx_n_u_pending_work __pyx_string_tab[331]
-#define __pyx_n_u_per_partition __pyx_string_tab[332]
-#define __pyx_n_u_pop __pyx_string_tab[333]
-#define __pyx_n_u_popleft __pyx_string_tab[334]
-#define __pyx_n_u_prefetch __pyx_string_tab[335]
-#define __pyx_n_u_probability __pyx_string_tab[336]
-#define __pyx_n_u_processed __pyx_string_tab[337]
-#define __pyx_n_u_processing __pyx_string_tab[338]
-#define __pyx_n_u_producer __pyx_string_tab[339]
-#define __pyx_n_u_profile __pyx_string_tab[340]
-#define __pyx_n_u_publish __pyx_string_tab[341]
-#define __pyx_n_u_published_at __pyx_string_tab[342]
-#define __pyx_n_u_random __pyx_string_tab[343]
-#define __pyx_n_u_reads_names __pyx_string_tab[344]
-#define __pyx_n_u_reason __pyx_string_tab[345]
-#define __pyx_n_u_reconnect __pyx_string_tab[346]
-#define __pyx_n_u_redeliver __pyx_string_tab[347]
-#define __pyx_n_u_reject __pyx_string_tab[348]
-#define __pyx_n_u_render __pyx_string_tab[349]
-#define __pyx_n_u_reply __pyx_string_tab[350]
-#define __pyx_n_u_reply_to __pyx_string_tab[351]
-#define __pyx_n_u_reply_with_error __pyx_string_tab[352]
-#define __pyx_n_u_republish __pyx_string_tab[353]
-#define __pyx_n_u_requeue __pyx_string_tab[354]
-#define __pyx_n_u_restart __pyx_string_tab[355]
-#define __pyx_n_u_restart_after __pyx_string_tab[356]
-#define __pyx_n_u_resume __pyx_string_tab[357]
-#define __pyx_n_u_retries_exhausted __pyx_string_tab[358]
-#define __pyx_n_u_retry __pyx_string_tab[359]
-#define __pyx_n_u_retry_scheduled __pyx_string_tab[360]
-#define __pyx_n_u_retryable __pyx_string_tab[361]
-#define __pyx_n_u_return __pyx_string_tab[362]
-#define __pyx_n_u_rule __pyx_string_tab[363]
-#define __pyx_n_u_rules __pyx_string_tab[364]
-#define __pyx_n_u_running __pyx_string_tab[365]
-#define __pyx_n_u_scale __pyx_string_tab[366]
-#define __pyx_n_u_scale_locals_genexpr __pyx_string_tab[367]
-#define __pyx_n_u_scenario __pyx_string_tab[368]
-#define __pyx_n_u_seen __pyx_string_tab[369]
-#define __pyx_n_u_seen_at __pyx_string_tab[370]
-#define __pyx_n_u_self __pyx_string_tab[371]
-#define __pyx_n_u_send __pyx_string_tab[372]
-#define __pyx_n_u_send_emit __pyx_string_tab[373]
-#define __pyx_n_u_seq __pyx_string_tab[374]
-#define __pyx_n_u_session_timeout __pyx_string_tab[375]
-#define __pyx_n_u_session_timeout_ns __pyx_string_tab[376]
-#define __pyx_n_u_setdefault __pyx_string_tab[377]
-#define __pyx_n_u_size __pyx_string_tab[378]
-#define __pyx_n_u_slow __pyx_string_tab[379]
-#define __pyx_n_u_slow_down __pyx_string_tab[380]
-#define __pyx_n_u_spec __pyx_string_tab[381]
-#define __pyx_n_u_speed_up __pyx_string_tab[382]
-#define __pyx_n_u_start __pyx_string_tab[383]
-#define __pyx_n_u_start_from __pyx_string_tab[384]
-#define __pyx_n_u_started __pyx_string_tab[385]
-#define __pyx_n_u_state __pyx_string_tab[386]
-#define __pyx_n_u_stopped __pyx_string_tab[387]
-#define __pyx_n_u_str __pyx_string_tab[388]
-#define __pyx_n_u_stream __pyx_string_tab[389]
-#define __pyx_n_u_sub __pyx_string_tab[390]
-#define __pyx_n_u_subscribe_2 __pyx_string_tab[391]
-#define __pyx_n_u_subscribers __pyx_string_tab[392]
-#define __pyx_n_u_sum __pyx_string_tab[393]
-#define __pyx_n_u_t __pyx_string_tab[394]
-#define __pyx_n_u_tag __pyx_string_tab[395]
-#define __pyx_n_u_throw __pyx_string_tab[396]
-#define __pyx_n_u_to __pyx_string_tab[397]
-#define __pyx_n_u_type __pyx_string_tab[398]
-#define __pyx_n_u_typing __pyx_string_tab[399]
-#define __pyx_n_u_unordered __pyx_string_tab[400]
-#define __pyx_n_u_unsubscribe __pyx_string_tab[401]
-#define __pyx_n_u_update __pyx_string_tab[402]
-#define __pyx_n_u_use_setstate __pyx_string_tab[403]
-#define __pyx_n_u_value __pyx_string_tab[404]
-#define __pyx_n_u_values __pyx_string_tab[405]
-#define __pyx_n_u_when __pyx_string_tab[406]
-#define __pyx_n_u_window __pyx_string_tab[407]
-#define __pyx_kp_b_iso88591_avQ __pyx_string_tab[408]
-#define __pyx_kp_b_iso88591_1F __pyx_string_tab[409]
-#define __pyx_kp_b_iso88591_q_0_kQR_881A_7_nA_1 __pyx_string_tab[410]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[411]
-#define __pyx_kp_b_iso88591_XT_T_4y_GSWWbbffqquu_B_B_J_J_N __pyx_string_tab[412]
-#define __pyx_kp_b_iso88591_4_d_J_n_ttx_y_H_H_L_L_W_W_f_f_j __pyx_string_tab[413]
-#define __pyx_kp_b_iso88591_A_Fa_c_6_D_4wc_l_d_4q_WA_1_Kt2S __pyx_string_tab[414]
+#define __pyx_n_u_dead_lettered __pyx_string_tab[202]
+#define __pyx_n_u_decide __pyx_string_tab[203]
+#define __pyx_n_u_decision __pyx_string_tab[204]
+#define __pyx_n_u_deferred __pyx_string_tab[205]
+#define __pyx_n_u_delay __pyx_string_tab[206]
+#define __pyx_n_u_delay_ns __pyx_string_tab[207]
+#define __pyx_n_u_deque __pyx_string_tab[208]
+#define __pyx_n_u_detail __pyx_string_tab[209]
+#define __pyx_n_u_discard __pyx_string_tab[210]
+#define __pyx_n_u_dispatch __pyx_string_tab[211]
+#define __pyx_n_u_drop __pyx_string_tab[212]
+#define __pyx_n_u_drop_connection __pyx_string_tab[213]
+#define __pyx_n_u_dropped __pyx_string_tab[214]
+#define __pyx_n_u_dup __pyx_string_tab[215]
+#define __pyx_n_u_duplicate __pyx_string_tab[216]
+#define __pyx_n_u_duration __pyx_string_tab[217]
+#define __pyx_n_u_e __pyx_string_tab[218]
+#define __pyx_n_u_eff __pyx_string_tab[219]
+#define __pyx_n_u_effect_applied __pyx_string_tab[220]
+#define __pyx_n_u_effects __pyx_string_tab[221]
+#define __pyx_n_u_emit __pyx_string_tab[222]
+#define __pyx_n_u_emit_message __pyx_string_tab[223]
+#define __pyx_n_u_emits __pyx_string_tab[224]
+#define __pyx_n_u_emitted __pyx_string_tab[225]
+#define __pyx_n_u_env __pyx_string_tab[226]
+#define __pyx_n_u_epoch __pyx_string_tab[227]
+#define __pyx_n_u_error __pyx_string_tab[228]
+#define __pyx_n_u_error_text __pyx_string_tab[229]
+#define __pyx_n_u_evaluate __pyx_string_tab[230]
+#define __pyx_n_u_evtool_core_delivery __pyx_string_tab[231]
+#define __pyx_n_u_evtool_core_events __pyx_string_tab[232]
+#define __pyx_n_u_evtool_core_message __pyx_string_tab[233]
+#define __pyx_n_u_evtool_scenario __pyx_string_tab[234]
+#define __pyx_n_u_evtool_scenario_expressions __pyx_string_tab[235]
+#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[236]
+#define __pyx_n_u_evtool_sim_consumer __pyx_string_tab[237]
+#define __pyx_n_u_evtool_sim_context __pyx_string_tab[238]
+#define __pyx_n_u_evtool_sim_effects __pyx_string_tab[239]
+#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[240]
+#define __pyx_n_u_evtool_sim_plan __pyx_string_tab[241]
+#define __pyx_n_u_exc __pyx_string_tab[242]
+#define __pyx_n_u_extra __pyx_string_tab[243]
+#define __pyx_n_u_factor __pyx_string_tab[244]
+#define __pyx_n_u_fail_if __pyx_string_tab[245]
+#define __pyx_n_u_failed __pyx_string_tab[246]
+#define __pyx_n_u_failed_before __pyx_string_tab[247]
+#define __pyx_n_u_failure __pyx_string_tab[248]
+#define __pyx_n_u_fault __pyx_string_tab[249]
+#define __pyx_n_u_float __pyx_string_tab[250]
+#define __pyx_n_u_fn __pyx_string_tab[251]
+#define __pyx_n_u_follow_up __pyx_string_tab[252]
+#define __pyx_n_u_from __pyx_string_tab[253]
+#define __pyx_n_u_gen __pyx_string_tab[254]
+#define __pyx_n_u_genexpr __pyx_string_tab[255]
+#define __pyx_n_u_get __pyx_string_tab[256]
+#define __pyx_n_u_group __pyx_string_tab[257]
+#define __pyx_n_u_handled __pyx_string_tab[258]
+#define __pyx_n_u_handles __pyx_string_tab[259]
+#define __pyx_n_u_headers __pyx_string_tab[260]
+#define __pyx_n_u_heappush __pyx_string_tab[261]
+#define __pyx_n_u_heapq __pyx_string_tab[262]
+#define __pyx_n_u_held __pyx_string_tab[263]
+#define __pyx_n_u_hit __pyx_string_tab[264]
+#define __pyx_n_u_hooks __pyx_string_tab[265]
+#define __pyx_n_u_i __pyx_string_tab[266]
+#define __pyx_n_u_id __pyx_string_tab[267]
+#define __pyx_n_u_idem __pyx_string_tab[268]
+#define __pyx_n_u_idempotency __pyx_string_tab[269]
+#define __pyx_n_u_ikey __pyx_string_tab[270]
+#define __pyx_n_u_in_batch __pyx_string_tab[271]
+#define __pyx_n_u_in_flight __pyx_string_tab[272]
+#define __pyx_n_u_in_flight_locals_genexpr __pyx_string_tab[273]
+#define __pyx_n_u_in_place __pyx_string_tab[274]
+#define __pyx_n_u_inc __pyx_string_tab[275]
+#define __pyx_n_u_index __pyx_string_tab[276]
+#define __pyx_n_u_inflight __pyx_string_tab[277]
+#define __pyx_n_u_initial_state __pyx_string_tab[278]
+#define __pyx_n_u_inst __pyx_string_tab[279]
+#define __pyx_n_u_instance __pyx_string_tab[280]
+#define __pyx_n_u_instance_crashed __pyx_string_tab[281]
+#define __pyx_n_u_instance_paused __pyx_string_tab[282]
+#define __pyx_n_u_instance_restarted __pyx_string_tab[283]
+#define __pyx_n_u_instance_resumed __pyx_string_tab[284]
+#define __pyx_n_u_instance_started __pyx_string_tab[285]
+#define __pyx_n_u_instances __pyx_string_tab[286]
+#define __pyx_n_u_int __pyx_string_tab[287]
+#define __pyx_n_u_item __pyx_string_tab[288]
+#define __pyx_n_u_items __pyx_string_tab[289]
+#define __pyx_n_u_k __pyx_string_tab[290]
+#define __pyx_n_u_keep_slot __pyx_string_tab[291]
+#define __pyx_n_u_kernel __pyx_string_tab[292]
+#define __pyx_n_u_key __pyx_string_tab[293]
+#define __pyx_n_u_lanes __pyx_string_tab[294]
+#define __pyx_n_u_latency __pyx_string_tab[295]
+#define __pyx_n_u_leave __pyx_string_tab[296]
+#define __pyx_n_u_live __pyx_string_tab[297]
+#define __pyx_n_u_live_instances __pyx_string_tab[298]
+#define __pyx_n_u_live_instances_locals_genexpr __pyx_string_tab[299]
+#define __pyx_n_u_m __pyx_string_tab[300]
+#define __pyx_n_u_max_wait __pyx_string_tab[301]
+#define __pyx_n_u_message __pyx_string_tab[302]
+#define __pyx_n_u_message_field __pyx_string_tab[303]
+#define __pyx_n_u_mode __pyx_string_tab[304]
+#define __pyx_n_u_models __pyx_string_tab[305]
+#define __pyx_n_u_msg __pyx_string_tab[306]
+#define __pyx_n_u_n __pyx_string_tab[307]
+#define __pyx_n_u_nack __pyx_string_tab[308]
+#define __pyx_n_u_name __pyx_string_tab[309]
+#define __pyx_n_u_names_used __pyx_string_tab[310]
+#define __pyx_n_u_next __pyx_string_tab[311]
+#define __pyx_n_u_now __pyx_string_tab[312]
+#define __pyx_n_u_of __pyx_string_tab[313]
+#define __pyx_n_u_ok __pyx_string_tab[314]
+#define __pyx_n_u_okey __pyx_string_tab[315]
+#define __pyx_n_u_on_delivery __pyx_string_tab[316]
+#define __pyx_n_u_on_exhausted __pyx_string_tab[317]
+#define __pyx_n_u_order __pyx_string_tab[318]
+#define __pyx_n_u_ordering __pyx_string_tab[319]
+#define __pyx_n_u_oseq __pyx_string_tab[320]
+#define __pyx_n_u_out __pyx_string_tab[321]
+#define __pyx_n_u_params __pyx_string_tab[322]
+#define __pyx_n_u_park __pyx_string_tab[323]
+#define __pyx_n_u_parked __pyx_string_tab[324]
+#define __pyx_n_u_partition __pyx_string_tab[325]
+#define __pyx_n_u_pause __pyx_string_tab[326]
+#define __pyx_n_u_paused __pyx_string_tab[327]
+#define __pyx_n_u_payload __pyx_string_tab[328]
+#define __pyx_n_u_pending_work __pyx_string_tab[329]
+#define __pyx_n_u_per_partition __pyx_string_tab[330]
+#define __pyx_n_u_pop __pyx_string_tab[331]
+#define __pyx_n_u_popleft __pyx_string_tab[332]
+#define __pyx_n_u_prefetch __pyx_string_tab[333]
+#define __pyx_n_u_probability __pyx_string_tab[334]
+#define __pyx_n_u_processed __pyx_string_tab[335]
+#define __pyx_n_u_processing __pyx_string_tab[336]
+#define __pyx_n_u_producer __pyx_string_tab[337]
+#define __pyx_n_u_profile __pyx_string_tab[338]
+#define __pyx_n_u_publish __pyx_string_tab[339]
+#define __pyx_n_u_random __pyx_string_tab[340]
+#define __pyx_n_u_reads_names __pyx_string_tab[341]
+#define __pyx_n_u_reason __pyx_string_tab[342]
+#define __pyx_n_u_reconnect __pyx_string_tab[343]
+#define __pyx_n_u_redeliver __pyx_string_tab[344]
+#define __pyx_n_u_reject __pyx_string_tab[345]
+#define __pyx_n_u_render __pyx_string_tab[346]
+#define __pyx_n_u_reply __pyx_string_tab[347]
+#define __pyx_n_u_reply_with_error __pyx_string_tab[348]
+#define __pyx_n_u_republish __pyx_string_tab[349]
+#define __pyx_n_u_requeue __pyx_string_tab[350]
+#define __pyx_n_u_restart __pyx_string_tab[351]
+#define __pyx_n_u_restart_after __pyx_string_tab[352]
+#define __pyx_n_u_resume __pyx_string_tab[353]
+#define __pyx_n_u_retries_exhausted __pyx_string_tab[354]
+#define __pyx_n_u_retry __pyx_string_tab[355]
+#define __pyx_n_u_retry_scheduled __pyx_string_tab[356]
+#define __pyx_n_u_retryable __pyx_string_tab[357]
+#define __pyx_n_u_return __pyx_string_tab[358]
+#define __pyx_n_u_rule __pyx_string_tab[359]
+#define __pyx_n_u_rules __pyx_string_tab[360]
+#define __pyx_n_u_running __pyx_string_tab[361]
+#define __pyx_n_u_scale __pyx_string_tab[362]
+#define __pyx_n_u_scale_locals_genexpr __pyx_string_tab[363]
+#define __pyx_n_u_scenario __pyx_string_tab[364]
+#define __pyx_n_u_seen __pyx_string_tab[365]
+#define __pyx_n_u_seen_at __pyx_string_tab[366]
+#define __pyx_n_u_self __pyx_string_tab[367]
+#define __pyx_n_u_send __pyx_string_tab[368]
+#define __pyx_n_u_send_emit __pyx_string_tab[369]
+#define __pyx_n_u_seq __pyx_string_tab[370]
+#define __pyx_n_u_session_timeout __pyx_string_tab[371]
+#define __pyx_n_u_session_timeout_ns __pyx_string_tab[372]
+#define __pyx_n_u_setdefault __pyx_string_tab[373]
+#define __pyx_n_u_size __pyx_string_tab[374]
+#define __pyx_n_u_slow __pyx_string_tab[375]
+#define __pyx_n_u_slow_down __pyx_string_tab[376]
+#define __pyx_n_u_spec __pyx_string_tab[377]
+#define __pyx_n_u_speed_up __pyx_string_tab[378]
+#define __pyx_n_u_start __pyx_string_tab[379]
+#define __pyx_n_u_start_from __pyx_string_tab[380]
+#define __pyx_n_u_started __pyx_string_tab[381]
+#define __pyx_n_u_state __pyx_string_tab[382]
+#define __pyx_n_u_stopped __pyx_string_tab[383]
+#define __pyx_n_u_str __pyx_string_tab[384]
+#define __pyx_n_u_stream __pyx_string_tab[385]
+#define __pyx_n_u_sub __pyx_string_tab[386]
+#define __pyx_n_u_subscribe_2 __pyx_string_tab[387]
+#define __pyx_n_u_subscribers __pyx_string_tab[388]
+#define __pyx_n_u_sum __pyx_string_tab[389]
+#define __pyx_n_u_t __pyx_string_tab[390]
+#define __pyx_n_u_tag __pyx_string_tab[391]
+#define __pyx_n_u_throw __pyx_string_tab[392]
+#define __pyx_n_u_to __pyx_string_tab[393]
+#define __pyx_n_u_type __pyx_string_tab[394]
+#define __pyx_n_u_typing __pyx_string_tab[395]
+#define __pyx_n_u_unordered __pyx_string_tab[396]
+#define __pyx_n_u_unsubscribe __pyx_string_tab[397]
+#define __pyx_n_u_update __pyx_string_tab[398]
+#define __pyx_n_u_use_setstate __pyx_string_tab[399]
+#define __pyx_n_u_value __pyx_string_tab[400]
+#define __pyx_n_u_values __pyx_string_tab[401]
+#define __pyx_n_u_when __pyx_string_tab[402]
+#define __pyx_n_u_window __pyx_string_tab[403]
+#define __pyx_kp_b_iso88591_avQ __pyx_string_tab[404]
+#define __pyx_kp_b_iso88591_1F __pyx_string_tab[405]
+#define __pyx_kp_b_iso88591_q_0_kQR_881A_7_nA_1 __pyx_string_tab[406]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[407]
+#define __pyx_kp_b_iso88591_XT_T_4y_GSWWbbffqquu_B_B_J_J_N __pyx_string_tab[408]
+#define __pyx_kp_b_iso88591_4_d_J_n_ttx_y_H_H_L_L_W_W_f_f_j __pyx_string_tab[409]
+#define __pyx_kp_b_iso88591_A_6FFVVeef_44DG_UV_d_c_Q_1_Q_5_Q __pyx_string_tab[410]
+#define __pyx_kp_b_iso88591_A_Q_4q_QfA_d_IQ_A_IQaxq_4_Q_d_4v __pyx_string_tab[411]
+#define __pyx_kp_b_iso88591_A_O7R_d_aq_c_it1CuCr_d_Q_A_4z_t __pyx_string_tab[412]
+#define __pyx_kp_b_iso88591_A_Fa_c_6_D_4wc_l_d_4q_WA_1_Kt2S __pyx_string_tab[413]
+#define __pyx_kp_b_iso88591_A_O_d_4q_Qc_a_4q_4q_5_4_D_1_vQd __pyx_string_tab[414]
 #define __pyx_kp_b_iso88591_A_4q_t7_Zt4vRt1_M_G7_1_4q_G4q_D __pyx_string_tab[415]
 #define __pyx_kp_b_iso88591_A_m1_d_IQ_A_IQaxq_4x_4q_4vS_s_9B __pyx_string_tab[416]
 #define __pyx_kp_b_iso88591_1 __pyx_string_tab[417]
@@ -4330,40 +4330,36 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_b_iso88591_uIT_6_IU_ddkkl_d_7_Q __pyx_string_tab[423]
 #define __pyx_kp_b_iso88591_q_d_4_Q_d_gS_d_e1_G1F_XQ_A_b_Qe __pyx_string_tab[424]
 #define __pyx_kp_b_iso88591_q_4wc_IQ_D_Qj_T_6I_tSXX_dde __pyx_string_tab[425]
-#define __pyx_kp_b_iso88591_6FFVVeef_44DG_UV_d_c_Q_1_Q_5_Qm __pyx_string_tab[426]
-#define __pyx_kp_b_iso88591_33Gv_YZ_4wd_Q_d_IQ_Ja_G6_IV1_IV __pyx_string_tab[427]
-#define __pyx_kp_b_iso88591_1_s_A __pyx_string_tab[428]
-#define __pyx_kp_b_iso88591_81_d_q_e4_QgS_6_3aq_U_6_3aq_b_T __pyx_string_tab[429]
-#define __pyx_kp_b_iso88591_4wc_d_IQ_5_1Cwf_d_xW_bbffg_d_d __pyx_string_tab[430]
-#define __pyx_kp_b_iso88591_Q_4q_QfA_d_IQ_A_IQaxq_4_Q_d_4vQ __pyx_string_tab[431]
-#define __pyx_kp_b_iso88591_HA_E_at5_81F_1A_E_AT_WF_NfTXX_e __pyx_string_tab[432]
-#define __pyx_kp_b_iso88591_M_d_4wc_q_4whk_IQ_Kq_5_1Cwf_B_E __pyx_string_tab[433]
-#define __pyx_kp_b_iso88591_M_O7R_d_aq_c_it1CuCr_d_Q_A_4z_t __pyx_string_tab[434]
-#define __pyx_kp_b_iso88591_HA_IQ __pyx_string_tab[435]
-#define __pyx_kp_b_iso88591_l_4q_4_as_Q_t1 __pyx_string_tab[436]
-#define __pyx_kp_b_iso88591_m1_Kq __pyx_string_tab[437]
-#define __pyx_kp_b_iso88591_0_HA_IQ __pyx_string_tab[438]
-#define __pyx_kp_b_iso88591_A_d_G3gZq_wfD_XT_HF_a_at7_Q_5T __pyx_string_tab[439]
-#define __pyx_kp_b_iso88591_M_t1_uG1_F_3at83d_Qa_XS_a_wc_WE __pyx_string_tab[440]
-#define __pyx_kp_b_iso88591_O_d_4q_Qc_a_4q_4q_5_4_D_1_vQd_c __pyx_string_tab[441]
-#define __pyx_kp_b_iso88591_7q_q_d_A_s_AYi_Cq_ITQRRUUZZ __pyx_string_tab[442]
-#define __pyx_kp_b_iso88591_s_1 __pyx_string_tab[443]
-#define __pyx_kp_b_iso88591_A_t_WA_4_G1_l_1_d_9AT_auA_q_j_A __pyx_string_tab[444]
-#define __pyx_kp_b_iso88591_Q_HAQ __pyx_string_tab[445]
-#define __pyx_kp_b_iso88591_Q_d_d_4t7_Zt4vRt5PQ_D_t8_at1_t6 __pyx_string_tab[446]
-#define __pyx_kp_b_iso88591_Na_gWJa_6_D_4wc_nA_d_A_A_E_vS_H __pyx_string_tab[447]
-#define __pyx_kp_b_iso88591_a_t9D_N_HG1A_L __pyx_string_tab[448]
-#define __pyx_kp_b_iso88591_m1 __pyx_string_tab[449]
-#define __pyx_kp_b_iso88591_11J_Xkkl_d_L_fBgU_F_F_tS_ddggnn __pyx_string_tab[450]
-#define __pyx_kp_b_iso88591_4A_4_IQa_1 __pyx_string_tab[451]
-#define __pyx_kp_b_iso88591_I_Jaq __pyx_string_tab[452]
-#define __pyx_kp_b_iso88591_A_2 __pyx_string_tab[453]
-#define __pyx_kp_b_iso88591_77GG_a_q __pyx_string_tab[454]
-#define __pyx_kp_b_iso88591_1_d_AV3nD_AT_Yc_D_L_D_7_d_YdRVV __pyx_string_tab[455]
-#define __pyx_kp_b_iso88591_A_e81_6_D_t4s_k_T_Qa __pyx_string_tab[456]
-#define __pyx_kp_b_iso88591_6f_QQR_d_Ja_D_HA_G6_IV1_F_4uG1 __pyx_string_tab[457]
-#define __pyx_kp_b_iso88591_m_Piij_a_9F_4_WA_4_Qa_D_Qj_T_6H __pyx_string_tab[458]
-#define __pyx_kp_b_iso88591_xq_A_Q_t1_fD_Be1Bas_A_t5_t4q_3a __pyx_string_tab[459]
+#define __pyx_kp_b_iso88591_33Gv_YZ_4wd_Q_d_IQ_Ja_G6_IV1_IV __pyx_string_tab[426]
+#define __pyx_kp_b_iso88591_1_s_A __pyx_string_tab[427]
+#define __pyx_kp_b_iso88591_81_d_q_e4_QgS_6_3aq_U_6_3aq_b_T __pyx_string_tab[428]
+#define __pyx_kp_b_iso88591_4wc_d_IQ_5_1Cwf_d_xW_bbffg_d_d __pyx_string_tab[429]
+#define __pyx_kp_b_iso88591_HA_E_at5_81F_1A_E_AT_WF_NfTXX_e __pyx_string_tab[430]
+#define __pyx_kp_b_iso88591_M_d_4wc_q_4whk_IQ_Kq_5_1Cwf_B_E __pyx_string_tab[431]
+#define __pyx_kp_b_iso88591_HA_IQ __pyx_string_tab[432]
+#define __pyx_kp_b_iso88591_l_4q_4_as_Q_t1 __pyx_string_tab[433]
+#define __pyx_kp_b_iso88591_m1_Kq __pyx_string_tab[434]
+#define __pyx_kp_b_iso88591_0_HA_IQ __pyx_string_tab[435]
+#define __pyx_kp_b_iso88591_A_d_G3gZq_wfD_XT_HF_a_at7_Q_5T __pyx_string_tab[436]
+#define __pyx_kp_b_iso88591_M_t1_uG1_F_3at83d_Qa_XS_a_wc_WE __pyx_string_tab[437]
+#define __pyx_kp_b_iso88591_7q_q_d_A_s_AYi_Cq_ITQRRUUZZ __pyx_string_tab[438]
+#define __pyx_kp_b_iso88591_s_1 __pyx_string_tab[439]
+#define __pyx_kp_b_iso88591_A_t_WA_4_G1_l_1_d_9AT_auA_q_j_A __pyx_string_tab[440]
+#define __pyx_kp_b_iso88591_Q_HAQ __pyx_string_tab[441]
+#define __pyx_kp_b_iso88591_Q_d_d_4t7_Zt4vRt5PQ_D_t8_at1_t6 __pyx_string_tab[442]
+#define __pyx_kp_b_iso88591_Na_gWJa_6_D_4wc_nA_d_A_A_E_vS_H __pyx_string_tab[443]
+#define __pyx_kp_b_iso88591_a_t9D_N_HG1A_L __pyx_string_tab[444]
+#define __pyx_kp_b_iso88591_m1 __pyx_string_tab[445]
+#define __pyx_kp_b_iso88591_11J_Xkkl_d_L_fBgU_F_F_tS_ddggnn __pyx_string_tab[446]
+#define __pyx_kp_b_iso88591_4A_4_IQa_1 __pyx_string_tab[447]
+#define __pyx_kp_b_iso88591_I_Jaq __pyx_string_tab[448]
+#define __pyx_kp_b_iso88591_A_2 __pyx_string_tab[449]
+#define __pyx_kp_b_iso88591_77GG_a_q __pyx_string_tab[450]
+#define __pyx_kp_b_iso88591_1_d_AV3nD_AT_Yc_D_L_D_7_d_YdRVV __pyx_string_tab[451]
+#define __pyx_kp_b_iso88591_A_e81_6_D_t4s_k_T_Qa __pyx_string_tab[452]
+#define __pyx_kp_b_iso88591_6f_QQR_d_Ja_D_HA_G6_IV1_F_4uG1 __pyx_string_tab[453]
+#define __pyx_kp_b_iso88591_m_Piij_a_9F_4_WA_4_Qa_D_Qj_T_6H __pyx_string_tab[454]
+#define __pyx_kp_b_iso88591_xq_A_Q_t1_fD_Be1Bas_A_t5_t4q_3a __pyx_string_tab[455]
 #define __pyx_float_1_0 __pyx_number_tab[0]
 #define __pyx_int_0 __pyx_number_tab[1]
 #define __pyx_int_1 __pyx_number_tab[2]
@@ -4406,7 +4402,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<16; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<52; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<460; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<456; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<6; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -4455,7 +4451,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<16; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<52; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<460; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<456; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<6; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -18243,7 +18239,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
  *             t = now
  *         heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001             # <<<<<<<<<<<<<<
  * 
- *     def _start(self, inst: Instance, d: Delivery) -> None:
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
 */
   __pyx_t_5 = NULL;
   __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 423, __pyx_L1_error)
@@ -18346,9 +18342,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
 /* "evtool/sim/consumer.py":425
  *         heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
  * 
- *     def _start(self, inst: Instance, d: Delivery) -> None:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _start(self, inst: Instance, d: Delivery) -> None:
  *         if self.plain:
- *             self._start_plain(inst, d)
 */
 
 /* Python wrapper */
@@ -18367,8 +18363,8 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_inst = 0;
-  PyObject *__pyx_v_d = 0;
+  struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst = 0;
+  struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d = 0;
   #if !CYTHON_VECTORCALL
   CYTHON_UNUSED Py_ssize_t __pyx_nargs;
   #endif
@@ -18418,8 +18414,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
       if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 425, __pyx_L3_error)
     }
-    __pyx_v_inst = values[0];
-    __pyx_v_d = values[1];
+    __pyx_v_inst = ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)values[0]);
+    __pyx_v_d = ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)values[1]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
@@ -18434,18 +18430,29 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_inst), __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance, 1, "inst", 0))) __PYX_ERR(0, 426, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_d), __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery, 1, "d", 0))) __PYX_ERR(0, 426, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(((struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *)__pyx_v_self), __pyx_v_inst, __pyx_v_d);
 
   /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d) {
-  PyObject *__pyx_v_ctx = NULL;
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d) {
+  struct __pyx_obj_6evtool_3sim_7context_ActorContext *__pyx_v_ctx = 0;
   PyObject *__pyx_v_idem = NULL;
   PyObject *__pyx_v_seen_at = NULL;
   PyObject *__pyx_v_dup = NULL;
@@ -18471,18 +18478,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_start", 0);
 
-  /* "evtool/sim/consumer.py":426
- * 
+  /* "evtool/sim/consumer.py":427
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
  *     def _start(self, inst: Instance, d: Delivery) -> None:
  *         if self.plain:             # <<<<<<<<<<<<<<
  *             self._start_plain(inst, d)
  *             return
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->plain); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 426, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->plain); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 427, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":427
+    /* "evtool/sim/consumer.py":428
  *     def _start(self, inst: Instance, d: Delivery) -> None:
  *         if self.plain:
  *             self._start_plain(inst, d)             # <<<<<<<<<<<<<<
@@ -18493,15 +18500,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     __Pyx_INCREF(__pyx_t_3);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_3, __pyx_v_inst, __pyx_v_d};
+      PyObject *__pyx_callargs[3] = {__pyx_t_3, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d)};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_start_plain, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 427, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 428, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/consumer.py":428
+    /* "evtool/sim/consumer.py":429
  *         if self.plain:
  *             self._start_plain(inst, d)
  *             return             # <<<<<<<<<<<<<<
@@ -18518,8 +18525,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":426
- * 
+    /* "evtool/sim/consumer.py":427
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
  *     def _start(self, inst: Instance, d: Delivery) -> None:
  *         if self.plain:             # <<<<<<<<<<<<<<
  *             self._start_plain(inst, d)
@@ -18527,7 +18534,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
   }
 
-  /* "evtool/sim/consumer.py":429
+  /* "evtool/sim/consumer.py":430
  *             self._start_plain(inst, d)
  *             return
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -18536,99 +18543,89 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
   __pyx_t_2 = __pyx_v_self->ctx;
   __Pyx_INCREF(__pyx_t_2);
-  __pyx_v_ctx = __pyx_t_2;
+  if (!(likely(((__pyx_t_2) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_2, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_7context_ActorContext))))) __PYX_ERR(0, 430, __pyx_L1_error)
+  __pyx_v_ctx = ((struct __pyx_obj_6evtool_3sim_7context_ActorContext *)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":430
+  /* "evtool/sim/consumer.py":431
  *             return
  *         ctx = self.ctx
  *         inst.busy += 1             # <<<<<<<<<<<<<<
  *         ctx.pending_work += 1
  *         inst.inflight[d.tag] = d
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 430, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_inst->busy, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 431, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 430, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_busy, __pyx_t_3) < (0)) __PYX_ERR(0, 430, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __Pyx_GIVEREF(__pyx_t_2);
+  __Pyx_GOTREF(__pyx_v_inst->busy);
+  __Pyx_DECREF_SET(__pyx_v_inst->busy, __pyx_t_2);
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":431
+  /* "evtool/sim/consumer.py":432
  *         ctx = self.ctx
  *         inst.busy += 1
  *         ctx.pending_work += 1             # <<<<<<<<<<<<<<
  *         inst.inflight[d.tag] = d
  *         if self.lane_mode != "unordered":
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 431, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 431, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_ctx->pending_work, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 432, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work, __pyx_t_2) < (0)) __PYX_ERR(0, 431, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_GIVEREF(__pyx_t_2);
+  __Pyx_GOTREF(__pyx_v_ctx->pending_work);
+  __Pyx_DECREF_SET(__pyx_v_ctx->pending_work, __pyx_t_2);
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":432
+  /* "evtool/sim/consumer.py":433
  *         inst.busy += 1
  *         ctx.pending_work += 1
  *         inst.inflight[d.tag] = d             # <<<<<<<<<<<<<<
  *         if self.lane_mode != "unordered":
  *             inst.lanes.add(self._lane(d))
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_inflight); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 432, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 432, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  if (unlikely((PyObject_SetItem(__pyx_t_2, __pyx_t_3, __pyx_v_d) < 0))) __PYX_ERR(0, 432, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  if (unlikely((PyObject_SetItem(__pyx_v_inst->inflight, __pyx_v_d->tag, ((PyObject *)__pyx_v_d)) < 0))) __PYX_ERR(0, 433, __pyx_L1_error)
 
-  /* "evtool/sim/consumer.py":433
+  /* "evtool/sim/consumer.py":434
  *         ctx.pending_work += 1
  *         inst.inflight[d.tag] = d
  *         if self.lane_mode != "unordered":             # <<<<<<<<<<<<<<
  *             inst.lanes.add(self._lane(d))
  *         idem = self._idem_field
 */
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_v_self->lane_mode, __pyx_mstate_global->__pyx_n_u_unordered, Py_NE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 433, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_v_self->lane_mode, __pyx_mstate_global->__pyx_n_u_unordered, Py_NE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 434, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":434
+    /* "evtool/sim/consumer.py":435
  *         inst.inflight[d.tag] = d
  *         if self.lane_mode != "unordered":
  *             inst.lanes.add(self._lane(d))             # <<<<<<<<<<<<<<
  *         idem = self._idem_field
  *         if idem is not None:  # `_seen_before` for a key that is a message field, inlined
 */
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_lanes); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 434, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_2 = __pyx_t_5;
-    __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_7 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_7);
+    __pyx_t_3 = __pyx_v_inst->lanes;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_6 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_6);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_d};
-      __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_lane, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 434, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
+      PyObject *__pyx_callargs[2] = {__pyx_t_6, ((PyObject *)__pyx_v_d)};
+      __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_lane, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 435, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
     }
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_6};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_add, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_t_5};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_add, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 434, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 435, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/consumer.py":433
+    /* "evtool/sim/consumer.py":434
  *         ctx.pending_work += 1
  *         inst.inflight[d.tag] = d
  *         if self.lane_mode != "unordered":             # <<<<<<<<<<<<<<
@@ -18637,19 +18634,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
   }
 
-  /* "evtool/sim/consumer.py":435
+  /* "evtool/sim/consumer.py":436
  *         if self.lane_mode != "unordered":
  *             inst.lanes.add(self._lane(d))
  *         idem = self._idem_field             # <<<<<<<<<<<<<<
  *         if idem is not None:  # `_seen_before` for a key that is a message field, inlined
  *             seen_at = self.idem_seen.get(idem(d.msg))
 */
-  __pyx_t_3 = __pyx_v_self->_idem_field;
-  __Pyx_INCREF(__pyx_t_3);
-  __pyx_v_idem = __pyx_t_3;
-  __pyx_t_3 = 0;
+  __pyx_t_2 = __pyx_v_self->_idem_field;
+  __Pyx_INCREF(__pyx_t_2);
+  __pyx_v_idem = __pyx_t_2;
+  __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":436
+  /* "evtool/sim/consumer.py":437
  *             inst.lanes.add(self._lane(d))
  *         idem = self._idem_field
  *         if idem is not None:  # `_seen_before` for a key that is a message field, inlined             # <<<<<<<<<<<<<<
@@ -18660,7 +18657,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":437
+    /* "evtool/sim/consumer.py":438
  *         idem = self._idem_field
  *         if idem is not None:  # `_seen_before` for a key that is a message field, inlined
  *             seen_at = self.idem_seen.get(idem(d.msg))             # <<<<<<<<<<<<<<
@@ -18669,45 +18666,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
     __pyx_t_5 = __pyx_v_self->idem_seen;
     __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_2 = NULL;
+    __pyx_t_6 = NULL;
     __Pyx_INCREF(__pyx_v_idem);
     __pyx_t_7 = __pyx_v_idem; 
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 437, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
     if (likely(PyMethod_Check(__pyx_t_7))) {
-      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_7);
-      assert(__pyx_t_2);
+      __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_7);
+      assert(__pyx_t_6);
       PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_7);
-      __Pyx_INCREF(__pyx_t_2);
+      __Pyx_INCREF(__pyx_t_6);
       __Pyx_INCREF(__pyx__function);
       __Pyx_DECREF_SET(__pyx_t_7, __pyx__function);
       __pyx_t_4 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_8};
-      __pyx_t_6 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+      PyObject *__pyx_callargs[2] = {__pyx_t_6, __pyx_v_d->msg};
+      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 437, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 438, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_t_6};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_t_3};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 437, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 438, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_v_seen_at = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_v_seen_at = __pyx_t_2;
+    __pyx_t_2 = 0;
 
-    /* "evtool/sim/consumer.py":438
+    /* "evtool/sim/consumer.py":439
  *         if idem is not None:  # `_seen_before` for a key that is a message field, inlined
  *             seen_at = self.idem_seen.get(idem(d.msg))
  *             dup = seen_at is not None and ctx.kernel.now - seen_at <= self.idem_window             # <<<<<<<<<<<<<<
@@ -18718,31 +18712,28 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     if (__pyx_t_1) {
 
     } else {
-      __pyx_t_6 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 438, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_3 = __pyx_t_6;
-      __pyx_t_6 = 0;
+      __pyx_t_3 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 439, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __pyx_t_2 = __pyx_t_3;
+      __pyx_t_3 = 0;
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 438, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 438, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx->kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 439, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_5 = __Pyx_PyNumber_Subtract_object_object(__pyx_t_3, __pyx_v_seen_at); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 439, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_6 = __Pyx_PyNumber_Subtract_object_object(__pyx_t_5, __pyx_v_seen_at); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 438, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_3 = __Pyx_PyObject_CompareLe_object_object(__pyx_t_5, __pyx_v_self->idem_window, Py_LE); __Pyx_XGOTREF(__pyx_t_3); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 439, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __pyx_t_5 = __Pyx_PyObject_CompareLe_object_object(__pyx_t_6, __pyx_v_self->idem_window, Py_LE); __Pyx_XGOTREF(__pyx_t_5); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 438, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_3 = __pyx_t_5;
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_2 = __pyx_t_3;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_L6_bool_binop_done:;
-    __pyx_v_dup = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_v_dup = __pyx_t_2;
+    __pyx_t_2 = 0;
 
-    /* "evtool/sim/consumer.py":436
+    /* "evtool/sim/consumer.py":437
  *             inst.lanes.add(self._lane(d))
  *         idem = self._idem_field
  *         if idem is not None:  # `_seen_before` for a key that is a message field, inlined             # <<<<<<<<<<<<<<
@@ -18752,7 +18743,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     goto __pyx_L5;
   }
 
-  /* "evtool/sim/consumer.py":440
+  /* "evtool/sim/consumer.py":441
  *             dup = seen_at is not None and ctx.kernel.now - seen_at <= self.idem_window
  *         else:
  *             dup = self.idem_key is not None and self._seen_before(d.msg)             # <<<<<<<<<<<<<<
@@ -18764,47 +18755,44 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     if (__pyx_t_1) {
 
     } else {
-      __pyx_t_5 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 440, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_3 = __pyx_t_5;
-      __pyx_t_5 = 0;
+      __pyx_t_3 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 441, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __pyx_t_2 = __pyx_t_3;
+      __pyx_t_3 = 0;
 
       goto __pyx_L8_bool_binop_done;
     }
-    __pyx_t_6 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 440, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
+    __pyx_t_5 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_5);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_6, __pyx_t_7};
-      __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_seen_before, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 440, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_5);
+      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_d->msg};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_seen_before, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 441, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_3 = __pyx_t_5;
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_2 = __pyx_t_3;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_L8_bool_binop_done:;
-    __pyx_v_dup = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_v_dup = __pyx_t_2;
+    __pyx_t_2 = 0;
   }
   __pyx_L5:;
 
-  /* "evtool/sim/consumer.py":441
+  /* "evtool/sim/consumer.py":442
  *         else:
  *             dup = self.idem_key is not None and self._seen_before(d.msg)
  *         if dup:             # <<<<<<<<<<<<<<
  *             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
  *         elif self.behaviours:
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_dup); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 441, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_dup); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 442, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":442
+    /* "evtool/sim/consumer.py":443
  *             dup = self.idem_key is not None and self._seen_before(d.msg)
  *         if dup:
  *             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip             # <<<<<<<<<<<<<<
@@ -18814,7 +18802,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
     __pyx_v_duration = __pyx_mstate_global->__pyx_int_0;
 
-    /* "evtool/sim/consumer.py":441
+    /* "evtool/sim/consumer.py":442
  *         else:
  *             dup = self.idem_key is not None and self._seen_before(d.msg)
  *         if dup:             # <<<<<<<<<<<<<<
@@ -18824,55 +18812,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     goto __pyx_L10;
   }
 
-  /* "evtool/sim/consumer.py":443
+  /* "evtool/sim/consumer.py":444
  *         if dup:
  *             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
  *         elif self.behaviours:             # <<<<<<<<<<<<<<
  *             duration = self.behaviours.get(d.msg.type, self.default).processing(self.rng)
  *         else:
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->behaviours); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 443, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->behaviours); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 444, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":444
+    /* "evtool/sim/consumer.py":445
  *             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
  *         elif self.behaviours:
  *             duration = self.behaviours.get(d.msg.type, self.default).processing(self.rng)             # <<<<<<<<<<<<<<
  *         else:
  *             duration = self.default.processing(self.rng)
 */
-    __pyx_t_6 = __pyx_v_self->behaviours;
-    __Pyx_INCREF(__pyx_t_6);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 444, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_type); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 444, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __pyx_t_7 = __pyx_v_self->behaviours;
+    __Pyx_INCREF(__pyx_t_7);
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_d->msg, __pyx_mstate_global->__pyx_n_u_type); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 445, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_t_2, __pyx_v_self->__pyx_default};
-      __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 444, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_7);
+      PyObject *__pyx_callargs[3] = {__pyx_t_7, __pyx_t_6, __pyx_v_self->__pyx_default};
+      __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 445, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
     }
-    __pyx_t_5 = __pyx_t_7;
-    __Pyx_INCREF(__pyx_t_5);
+    __pyx_t_3 = __pyx_t_5;
+    __Pyx_INCREF(__pyx_t_3);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_self->rng};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_processing, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 444, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_self->rng};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_processing, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 445, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_v_duration = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_v_duration = __pyx_t_2;
+    __pyx_t_2 = 0;
 
-    /* "evtool/sim/consumer.py":443
+    /* "evtool/sim/consumer.py":444
  *         if dup:
  *             duration = 0  # a dedup-store lookup, not the work: duplicates are cheap to skip
  *         elif self.behaviours:             # <<<<<<<<<<<<<<
@@ -18882,7 +18867,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     goto __pyx_L10;
   }
 
-  /* "evtool/sim/consumer.py":446
+  /* "evtool/sim/consumer.py":447
  *             duration = self.behaviours.get(d.msg.type, self.default).processing(self.rng)
  *         else:
  *             duration = self.default.processing(self.rng)             # <<<<<<<<<<<<<<
@@ -18890,54 +18875,48 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
  *             duration = int(duration * inst.slow)
 */
   /*else*/ {
-    __pyx_t_7 = __pyx_v_self->__pyx_default;
-    __Pyx_INCREF(__pyx_t_7);
+    __pyx_t_5 = __pyx_v_self->__pyx_default;
+    __Pyx_INCREF(__pyx_t_5);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_self->rng};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_processing, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 446, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_self->rng};
+      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_processing, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 447, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_v_duration = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_v_duration = __pyx_t_2;
+    __pyx_t_2 = 0;
   }
   __pyx_L10:;
 
-  /* "evtool/sim/consumer.py":447
+  /* "evtool/sim/consumer.py":448
  *         else:
  *             duration = self.default.processing(self.rng)
  *         if inst.slow != 1.0:             # <<<<<<<<<<<<<<
  *             duration = int(duration * inst.slow)
  *         if inst.extra is not None:
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 447, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_1 = (__Pyx_PyFloat_BoolNeObjC(__pyx_t_3, __pyx_mstate_global->__pyx_float_1_0, 1.0, 0, 0)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 447, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_1 = (__Pyx_PyFloat_BoolNeObjC(__pyx_v_inst->slow, __pyx_mstate_global->__pyx_float_1_0, 1.0, 0, 0)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 448, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":448
+    /* "evtool/sim/consumer.py":449
  *             duration = self.default.processing(self.rng)
  *         if inst.slow != 1.0:
  *             duration = int(duration * inst.slow)             # <<<<<<<<<<<<<<
  *         if inst.extra is not None:
  *             duration += inst.extra(self.rng)
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_slow); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 448, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_7 = __Pyx_PyNumber_Multiply_object_object(__pyx_v_duration, __pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 448, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyNumber_Int(__pyx_t_7); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 448, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __Pyx_DECREF_SET(__pyx_v_duration, __pyx_t_3);
-    __pyx_t_3 = 0;
+    __pyx_t_2 = __Pyx_PyNumber_Multiply_object_object(__pyx_v_duration, __pyx_v_inst->slow); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 449, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_5 = __Pyx_PyNumber_Int(__pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 449, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF_SET(__pyx_v_duration, __pyx_t_5);
+    __pyx_t_5 = 0;
 
-    /* "evtool/sim/consumer.py":447
+    /* "evtool/sim/consumer.py":448
  *         else:
  *             duration = self.default.processing(self.rng)
  *         if inst.slow != 1.0:             # <<<<<<<<<<<<<<
@@ -18946,44 +18925,54 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
   }
 
-  /* "evtool/sim/consumer.py":449
+  /* "evtool/sim/consumer.py":450
  *         if inst.slow != 1.0:
  *             duration = int(duration * inst.slow)
  *         if inst.extra is not None:             # <<<<<<<<<<<<<<
  *             duration += inst.extra(self.rng)
  *         kernel = ctx.kernel
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_extra); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 449, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_1 = (__pyx_t_3 != Py_None);
-  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  __pyx_t_1 = (__pyx_v_inst->extra != Py_None);
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":450
+    /* "evtool/sim/consumer.py":451
  *             duration = int(duration * inst.slow)
  *         if inst.extra is not None:
  *             duration += inst.extra(self.rng)             # <<<<<<<<<<<<<<
  *         kernel = ctx.kernel
  *         now = kernel.now
 */
-    __pyx_t_7 = __pyx_v_inst;
-    __Pyx_INCREF(__pyx_t_7);
-    __pyx_t_4 = 0;
-    {
-      PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_self->rng};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_extra, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 450, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_2 = NULL;
+    __Pyx_INCREF(__pyx_v_inst->extra);
+    __pyx_t_3 = __pyx_v_inst->extra; 
+    __pyx_t_4 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_3))) {
+      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_3);
+      assert(__pyx_t_2);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+      __Pyx_INCREF(__pyx_t_2);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+      __pyx_t_4 = 0;
     }
-    __pyx_t_7 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_duration, __pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 450, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __Pyx_DECREF_SET(__pyx_v_duration, __pyx_t_7);
-    __pyx_t_7 = 0;
+    #endif
+    {
+      PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_self->rng};
+      __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 451, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
+    }
+    __pyx_t_3 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_duration, __pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 451, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_DECREF_SET(__pyx_v_duration, __pyx_t_3);
+    __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":449
+    /* "evtool/sim/consumer.py":450
  *         if inst.slow != 1.0:
  *             duration = int(duration * inst.slow)
  *         if inst.extra is not None:             # <<<<<<<<<<<<<<
@@ -18992,89 +18981,89 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
   }
 
-  /* "evtool/sim/consumer.py":451
+  /* "evtool/sim/consumer.py":452
  *         if inst.extra is not None:
  *             duration += inst.extra(self.rng)
  *         kernel = ctx.kernel             # <<<<<<<<<<<<<<
  *         now = kernel.now
  *         if self._core_kernel:
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 451, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  __pyx_v_kernel = __pyx_t_7;
-  __pyx_t_7 = 0;
+  __pyx_t_3 = __pyx_v_ctx->kernel;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_v_kernel = __pyx_t_3;
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":452
+  /* "evtool/sim/consumer.py":453
  *             duration += inst.extra(self.rng)
  *         kernel = ctx.kernel
  *         now = kernel.now             # <<<<<<<<<<<<<<
  *         if self._core_kernel:
  *             # `Kernel.at` inlined as in `_start_plain` (keep in step with it)
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 452, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  __pyx_v_now = __pyx_t_7;
-  __pyx_t_7 = 0;
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 453, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_v_now = __pyx_t_3;
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":453
+  /* "evtool/sim/consumer.py":454
  *         kernel = ctx.kernel
  *         now = kernel.now
  *         if self._core_kernel:             # <<<<<<<<<<<<<<
  *             # `Kernel.at` inlined as in `_start_plain` (keep in step with it)
  *             seq = kernel._seq + 1  # noqa: SLF001
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_core_kernel); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 453, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_core_kernel); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 454, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":455
+    /* "evtool/sim/consumer.py":456
  *         if self._core_kernel:
  *             # `Kernel.at` inlined as in `_start_plain` (keep in step with it)
  *             seq = kernel._seq + 1  # noqa: SLF001             # <<<<<<<<<<<<<<
  *             kernel._seq = seq  # noqa: SLF001
  *             t = now + duration
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 455, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_t_7, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 455, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 456, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __pyx_v_seq = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_t_5 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 456, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_v_seq = __pyx_t_5;
+    __pyx_t_5 = 0;
 
-    /* "evtool/sim/consumer.py":456
+    /* "evtool/sim/consumer.py":457
  *             # `Kernel.at` inlined as in `_start_plain` (keep in step with it)
  *             seq = kernel._seq + 1  # noqa: SLF001
  *             kernel._seq = seq  # noqa: SLF001             # <<<<<<<<<<<<<<
  *             t = now + duration
  *             if t < now:
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 456, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 457, __pyx_L1_error)
 
-    /* "evtool/sim/consumer.py":457
+    /* "evtool/sim/consumer.py":458
  *             seq = kernel._seq + 1  # noqa: SLF001
  *             kernel._seq = seq  # noqa: SLF001
  *             t = now + duration             # <<<<<<<<<<<<<<
  *             if t < now:
  *                 t = now
 */
-    __pyx_t_3 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_duration); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 457, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_v_t = __pyx_t_3;
-    __pyx_t_3 = 0;
+    __pyx_t_5 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_duration); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 458, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
+    __pyx_v_t = __pyx_t_5;
+    __pyx_t_5 = 0;
 
-    /* "evtool/sim/consumer.py":458
+    /* "evtool/sim/consumer.py":459
  *             kernel._seq = seq  # noqa: SLF001
  *             t = now + duration
  *             if t < now:             # <<<<<<<<<<<<<<
  *                 t = now
  *             heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
 */
-    __pyx_t_1 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_t, __pyx_v_now, Py_LT); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 458, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_t, __pyx_v_now, Py_LT); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 459, __pyx_L1_error)
     if (__pyx_t_1) {
 
 
-      /* "evtool/sim/consumer.py":459
+      /* "evtool/sim/consumer.py":460
  *             t = now + duration
  *             if t < now:
  *                 t = now             # <<<<<<<<<<<<<<
@@ -19084,7 +19073,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
       __Pyx_INCREF(__pyx_v_now);
       __Pyx_DECREF_SET(__pyx_v_t, __pyx_v_now);
 
-      /* "evtool/sim/consumer.py":458
+      /* "evtool/sim/consumer.py":459
  *             kernel._seq = seq  # noqa: SLF001
  *             t = now + duration
  *             if t < now:             # <<<<<<<<<<<<<<
@@ -19093,80 +19082,78 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
 */
     }
 
-    /* "evtool/sim/consumer.py":460
+    /* "evtool/sim/consumer.py":461
  *             if t < now:
  *                 t = now
  *             heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         else:
  *             kernel.at(now + duration, self._complete, (inst, d, inst.epoch, now), PRIO_ACTOR)
 */
-    __pyx_t_7 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 460, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 460, __pyx_L1_error)
+    __pyx_t_3 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 461, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 460, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 461, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 460, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 461, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 461, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_epoch); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 460, __pyx_L1_error)
+    __pyx_t_9 = PyTuple_New(4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 461, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_10 = PyTuple_New(4); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 460, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_INCREF(__pyx_v_inst);
-    __Pyx_GIVEREF(__pyx_v_inst);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_v_inst) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_v_d);
-    __Pyx_GIVEREF(__pyx_v_d);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_v_d) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_9);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, __pyx_t_9) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
+    __Pyx_INCREF((PyObject *)__pyx_v_inst);
+    __Pyx_GIVEREF((PyObject *)__pyx_v_inst);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, ((PyObject *)__pyx_v_inst)) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
+    __Pyx_INCREF((PyObject *)__pyx_v_d);
+    __Pyx_GIVEREF((PyObject *)__pyx_v_d);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, ((PyObject *)__pyx_v_d)) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_v_inst->epoch);
+    __Pyx_GIVEREF(__pyx_v_inst->epoch);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_v_inst->epoch) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_now);
     __Pyx_GIVEREF(__pyx_v_now);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
-    __pyx_t_9 = 0;
-    __pyx_t_9 = PyTuple_New(5); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 460, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
+    __pyx_t_10 = PyTuple_New(5); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 461, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_10);
     __Pyx_INCREF(__pyx_v_t);
     __Pyx_GIVEREF(__pyx_v_t);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_v_t) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_6);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_t_6) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_v_t) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_7);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_7) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_seq);
     __Pyx_GIVEREF(__pyx_v_seq);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_8);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_t_8) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 4, __pyx_t_10) != (0)) __PYX_ERR(0, 460, __pyx_L1_error);
-    __pyx_t_6 = 0;
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 3, __pyx_t_8) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_9);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 4, __pyx_t_9) != (0)) __PYX_ERR(0, 461, __pyx_L1_error);
+    __pyx_t_7 = 0;
     __pyx_t_8 = 0;
-    __pyx_t_10 = 0;
+    __pyx_t_9 = 0;
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
-    if (unlikely(PyMethod_Check(__pyx_t_5))) {
-      __pyx_t_7 = PyMethod_GET_SELF(__pyx_t_5);
-      assert(__pyx_t_7);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
-      __Pyx_INCREF(__pyx_t_7);
+    if (unlikely(PyMethod_Check(__pyx_t_2))) {
+      __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_2);
+      assert(__pyx_t_3);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_2);
+      __Pyx_INCREF(__pyx_t_3);
       __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_2, __pyx__function);
       __pyx_t_4 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_7, __pyx_t_2, __pyx_t_9};
-      __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+      PyObject *__pyx_callargs[3] = {__pyx_t_3, __pyx_t_6, __pyx_t_10};
+      __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_2, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 460, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 461, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
     }
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-    /* "evtool/sim/consumer.py":453
+    /* "evtool/sim/consumer.py":454
  *         kernel = ctx.kernel
  *         now = kernel.now
  *         if self._core_kernel:             # <<<<<<<<<<<<<<
@@ -19176,7 +19163,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
     goto __pyx_L13;
   }
 
-  /* "evtool/sim/consumer.py":462
+  /* "evtool/sim/consumer.py":463
  *             heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
  *         else:
  *             kernel.at(now + duration, self._complete, (inst, d, inst.epoch, now), PRIO_ACTOR)             # <<<<<<<<<<<<<<
@@ -19184,52 +19171,50 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
  *     def _fill(self, inst: Instance) -> None:
 */
   /*else*/ {
-    __pyx_t_5 = __pyx_v_kernel;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_duration); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 462, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 462, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_epoch); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 462, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_10 = PyTuple_New(4); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 462, __pyx_L1_error)
+    __pyx_t_2 = __pyx_v_kernel;
+    __Pyx_INCREF(__pyx_t_2);
+    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_duration); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 463, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_INCREF(__pyx_v_inst);
-    __Pyx_GIVEREF(__pyx_v_inst);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_v_inst) != (0)) __PYX_ERR(0, 462, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_v_d);
-    __Pyx_GIVEREF(__pyx_v_d);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_v_d) != (0)) __PYX_ERR(0, 462, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_7);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, __pyx_t_7) != (0)) __PYX_ERR(0, 462, __pyx_L1_error);
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 463, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_6);
+    __pyx_t_3 = PyTuple_New(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 463, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __Pyx_INCREF((PyObject *)__pyx_v_inst);
+    __Pyx_GIVEREF((PyObject *)__pyx_v_inst);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 0, ((PyObject *)__pyx_v_inst)) != (0)) __PYX_ERR(0, 463, __pyx_L1_error);
+    __Pyx_INCREF((PyObject *)__pyx_v_d);
+    __Pyx_GIVEREF((PyObject *)__pyx_v_d);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 1, ((PyObject *)__pyx_v_d)) != (0)) __PYX_ERR(0, 463, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_v_inst->epoch);
+    __Pyx_GIVEREF(__pyx_v_inst->epoch);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 2, __pyx_v_inst->epoch) != (0)) __PYX_ERR(0, 463, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_now);
     __Pyx_GIVEREF(__pyx_v_now);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 462, __pyx_L1_error);
-    __pyx_t_7 = 0;
-    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 462, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 463, __pyx_L1_error);
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 463, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_t_9, __pyx_t_2, __pyx_t_10, __pyx_t_7};
-      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_4, (5-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_t_10, __pyx_t_6, __pyx_t_3, __pyx_t_9};
+      __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_4, (5-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 462, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 463, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
     }
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   }
   __pyx_L13:;
 
   /* "evtool/sim/consumer.py":425
  *         heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
  * 
- *     def _start(self, inst: Instance, d: Delivery) -> None:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _start(self, inst: Instance, d: Delivery) -> None:
  *         if self.plain:
- *             self._start_plain(inst, d)
 */
 
   /* function exit code */
@@ -19247,7 +19232,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
   __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._start", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_ctx);
+  __Pyx_XDECREF((PyObject *)__pyx_v_ctx);
   __Pyx_XDECREF(__pyx_v_idem);
   __Pyx_XDECREF(__pyx_v_seen_at);
   __Pyx_XDECREF(__pyx_v_dup);
@@ -19261,7 +19246,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_48_start(struct
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":464
+/* "evtool/sim/consumer.py":465
  *             kernel.at(now + duration, self._complete, (inst, d, inst.epoch, now), PRIO_ACTOR)
  * 
  *     def _fill(self, inst: Instance) -> None:             # <<<<<<<<<<<<<<
@@ -19308,32 +19293,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inst,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 464, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 465, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 464, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 465, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_fill", 0) < (0)) __PYX_ERR(0, 464, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_fill", 0) < (0)) __PYX_ERR(0, 465, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_fill", 1, 1, 1, i); __PYX_ERR(0, 464, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_fill", 1, 1, 1, i); __PYX_ERR(0, 465, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 464, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 465, __pyx_L3_error)
     }
     __pyx_v_inst = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_fill", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 464, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_fill", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 465, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19373,30 +19358,30 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_fill", 0);
 
-  /* "evtool/sim/consumer.py":465
+  /* "evtool/sim/consumer.py":466
  * 
  *     def _fill(self, inst: Instance) -> None:
  *         buf = inst.buffer             # <<<<<<<<<<<<<<
  *         if self.lane_mode == "unordered":
  *             while buf and inst.state == "running" and inst.busy < self.spec.concurrency:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 465, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 466, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_buf = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":466
+  /* "evtool/sim/consumer.py":467
  *     def _fill(self, inst: Instance) -> None:
  *         buf = inst.buffer
  *         if self.lane_mode == "unordered":             # <<<<<<<<<<<<<<
  *             while buf and inst.state == "running" and inst.busy < self.spec.concurrency:
  *                 self._start(inst, buf.popleft())
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_self->lane_mode, __pyx_mstate_global->__pyx_n_u_unordered, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 466, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_self->lane_mode, __pyx_mstate_global->__pyx_n_u_unordered, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 467, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":467
+    /* "evtool/sim/consumer.py":468
  *         buf = inst.buffer
  *         if self.lane_mode == "unordered":
  *             while buf and inst.state == "running" and inst.busy < self.spec.concurrency:             # <<<<<<<<<<<<<<
@@ -19404,7 +19389,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
  *             return
 */
     while (1) {
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 467, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 468, __pyx_L1_error)
       if (__pyx_t_3) {
 
       } else {
@@ -19413,9 +19398,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 
         goto __pyx_L6_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 467, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 468, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 467, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 468, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       if (__pyx_t_3) {
 
@@ -19425,11 +19410,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 
         goto __pyx_L6_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 467, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 468, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_concurrency); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 467, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_concurrency); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 468, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_t_4, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 467, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_t_4, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 468, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
@@ -19439,7 +19424,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 
       if (!__pyx_t_2) break;
 
-      /* "evtool/sim/consumer.py":468
+      /* "evtool/sim/consumer.py":469
  *         if self.lane_mode == "unordered":
  *             while buf and inst.state == "running" and inst.busy < self.spec.concurrency:
  *                 self._start(inst, buf.popleft())             # <<<<<<<<<<<<<<
@@ -19455,7 +19440,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
         PyObject *__pyx_callargs[2] = {__pyx_t_6, NULL};
         __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_popleft, __pyx_callargs+__pyx_t_7, (1-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 468, __pyx_L1_error)
+        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 469, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_5);
       }
       __pyx_t_7 = 0;
@@ -19464,13 +19449,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
         __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_start_2, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
         __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 468, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 469, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
       }
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     }
 
-    /* "evtool/sim/consumer.py":469
+    /* "evtool/sim/consumer.py":470
  *             while buf and inst.state == "running" and inst.busy < self.spec.concurrency:
  *                 self._start(inst, buf.popleft())
  *             return             # <<<<<<<<<<<<<<
@@ -19487,7 +19472,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":466
+    /* "evtool/sim/consumer.py":467
  *     def _fill(self, inst: Instance) -> None:
  *         buf = inst.buffer
  *         if self.lane_mode == "unordered":             # <<<<<<<<<<<<<<
@@ -19496,7 +19481,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 */
   }
 
-  /* "evtool/sim/consumer.py":471
+  /* "evtool/sim/consumer.py":472
  *             return
  *         # Start the oldest delivery whose lane (partition or key) is free; order within a lane holds.
  *         i = 0             # <<<<<<<<<<<<<<
@@ -19506,7 +19491,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_i = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/sim/consumer.py":472
+  /* "evtool/sim/consumer.py":473
  *         # Start the oldest delivery whose lane (partition or key) is free; order within a lane holds.
  *         i = 0
  *         while i < len(buf) and inst.state == "running" and inst.busy < self.spec.concurrency:             # <<<<<<<<<<<<<<
@@ -19514,11 +19499,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
  *             if self._lane(d) in inst.lanes:
 */
   while (1) {
-    __pyx_t_8 = PyObject_Length(__pyx_v_buf); if (unlikely(__pyx_t_8 == ((Py_ssize_t)-1))) __PYX_ERR(0, 472, __pyx_L1_error)
-    __pyx_t_4 = PyLong_FromSsize_t(__pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_8 = PyObject_Length(__pyx_v_buf); if (unlikely(__pyx_t_8 == ((Py_ssize_t)-1))) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_4 = PyLong_FromSsize_t(__pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
 
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_int_int(__pyx_v_i, __pyx_t_4, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_int_int(__pyx_v_i, __pyx_t_4, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_3) {
 
@@ -19528,9 +19513,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 
       goto __pyx_L11_bool_binop_done;
     }
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_3) {
 
@@ -19540,11 +19525,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 
       goto __pyx_L11_bool_binop_done;
     }
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_concurrency); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_concurrency); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_4, __pyx_t_5, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 472, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_4, __pyx_t_5, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 473, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
@@ -19554,19 +19539,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 
     if (!__pyx_t_2) break;
 
-    /* "evtool/sim/consumer.py":473
+    /* "evtool/sim/consumer.py":474
  *         i = 0
  *         while i < len(buf) and inst.state == "running" and inst.busy < self.spec.concurrency:
  *             d = buf[i]             # <<<<<<<<<<<<<<
  *             if self._lane(d) in inst.lanes:
  *                 i += 1
 */
-    __pyx_t_5 = __Pyx_PyObject_GetItem(__pyx_v_buf, __pyx_v_i); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetItem(__pyx_v_buf, __pyx_v_i); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 474, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_XDECREF_SET(__pyx_v_d, __pyx_t_5);
     __pyx_t_5 = 0;
 
-    /* "evtool/sim/consumer.py":474
+    /* "evtool/sim/consumer.py":475
  *         while i < len(buf) and inst.state == "running" and inst.busy < self.spec.concurrency:
  *             d = buf[i]
  *             if self._lane(d) in inst.lanes:             # <<<<<<<<<<<<<<
@@ -19580,30 +19565,30 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
       PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_d};
       __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_lane, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 474, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 475, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_lanes); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 474, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_lanes); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 475, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_2 = (__Pyx_PySequence_ContainsTF(__pyx_t_5, __pyx_t_4, Py_EQ)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 474, __pyx_L1_error)
+    __pyx_t_2 = (__Pyx_PySequence_ContainsTF(__pyx_t_5, __pyx_t_4, Py_EQ)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 475, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":475
+      /* "evtool/sim/consumer.py":476
  *             d = buf[i]
  *             if self._lane(d) in inst.lanes:
  *                 i += 1             # <<<<<<<<<<<<<<
  *                 continue
  *             del buf[i]
 */
-      __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 475, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 476, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       __Pyx_DECREF_SET(__pyx_v_i, ((PyObject*)__pyx_t_4));
       __pyx_t_4 = 0;
 
-      /* "evtool/sim/consumer.py":476
+      /* "evtool/sim/consumer.py":477
  *             if self._lane(d) in inst.lanes:
  *                 i += 1
  *                 continue             # <<<<<<<<<<<<<<
@@ -19612,7 +19597,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 */
       goto __pyx_L9_continue;
 
-      /* "evtool/sim/consumer.py":474
+      /* "evtool/sim/consumer.py":475
  *         while i < len(buf) and inst.state == "running" and inst.busy < self.spec.concurrency:
  *             d = buf[i]
  *             if self._lane(d) in inst.lanes:             # <<<<<<<<<<<<<<
@@ -19621,16 +19606,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
 */
     }
 
-    /* "evtool/sim/consumer.py":477
+    /* "evtool/sim/consumer.py":478
  *                 i += 1
  *                 continue
  *             del buf[i]             # <<<<<<<<<<<<<<
  *             self._start(inst, d)
  * 
 */
-    if (unlikely((PyObject_DelItem(__pyx_v_buf, __pyx_v_i) < 0))) __PYX_ERR(0, 477, __pyx_L1_error)
+    if (unlikely((PyObject_DelItem(__pyx_v_buf, __pyx_v_i) < 0))) __PYX_ERR(0, 478, __pyx_L1_error)
 
-    /* "evtool/sim/consumer.py":478
+    /* "evtool/sim/consumer.py":479
  *                 continue
  *             del buf[i]
  *             self._start(inst, d)             # <<<<<<<<<<<<<<
@@ -19644,14 +19629,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
       PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_inst, __pyx_v_d};
       __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_start_2, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 478, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 479, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_L9_continue:;
   }
 
-  /* "evtool/sim/consumer.py":464
+  /* "evtool/sim/consumer.py":465
  *             kernel.at(now + duration, self._complete, (inst, d, inst.epoch, now), PRIO_ACTOR)
  * 
  *     def _fill(self, inst: Instance) -> None:             # <<<<<<<<<<<<<<
@@ -19678,7 +19663,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_50_fill(struct 
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":480
+/* "evtool/sim/consumer.py":481
  *             self._start(inst, d)
  * 
  *     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:             # <<<<<<<<<<<<<<
@@ -19725,32 +19710,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_item,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 480, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 481, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 480, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 481, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_complete_cb", 0) < (0)) __PYX_ERR(0, 480, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_complete_cb", 0) < (0)) __PYX_ERR(0, 481, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_complete_cb", 1, 1, 1, i); __PYX_ERR(0, 480, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_complete_cb", 1, 1, 1, i); __PYX_ERR(0, 481, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 480, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 481, __pyx_L3_error)
     }
     __pyx_v_item = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_complete_cb", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 480, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_complete_cb", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 481, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19782,7 +19767,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_52_complete_cb(
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_complete_cb", 0);
 
-  /* "evtool/sim/consumer.py":481
+  /* "evtool/sim/consumer.py":482
  * 
  *     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
  *         self._complete(item)             # <<<<<<<<<<<<<<
@@ -19796,12 +19781,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_52_complete_cb(
     PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_v_item};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_complete, __pyx_callargs+__pyx_t_3, (2-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 481, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 482, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":480
+  /* "evtool/sim/consumer.py":481
  *             self._start(inst, d)
  * 
  *     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:             # <<<<<<<<<<<<<<
@@ -19823,7 +19808,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_52_complete_cb(
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":483
+/* "evtool/sim/consumer.py":484
  *         self._complete(item)
  * 
  *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
@@ -19870,32 +19855,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_item,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 483, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 484, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 483, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 484, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_complete", 0) < (0)) __PYX_ERR(0, 483, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_complete", 0) < (0)) __PYX_ERR(0, 484, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_complete", 1, 1, 1, i); __PYX_ERR(0, 483, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_complete", 1, 1, 1, i); __PYX_ERR(0, 484, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 483, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 484, __pyx_L3_error)
     }
     __pyx_v_item = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_complete", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 483, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_complete", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 484, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19948,7 +19933,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_complete", 0);
 
-  /* "evtool/sim/consumer.py":485
+  /* "evtool/sim/consumer.py":486
  *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
  *     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
  *         inst, d, epoch, started = item             # <<<<<<<<<<<<<<
@@ -19961,7 +19946,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     if (unlikely(size != 4)) {
       if (size > 4) __Pyx_RaiseTooManyValuesError(4);
       else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-      __PYX_ERR(0, 485, __pyx_L1_error)
+      __PYX_ERR(0, 486, __pyx_L1_error)
     }
     #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
     if (likely(PyTuple_CheckExact(sequence))) {
@@ -19975,16 +19960,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       __Pyx_INCREF(__pyx_t_4);
     } else {
       __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 485, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 486, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_1);
       __pyx_t_2 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 485, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 486, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_2);
       __pyx_t_3 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 485, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 486, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_3);
       __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 3, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 485, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 486, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_4);
     }
     #else
@@ -19992,7 +19977,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       Py_ssize_t i;
       PyObject** temps[4] = {&__pyx_t_1,&__pyx_t_2,&__pyx_t_3,&__pyx_t_4};
       for (i=0; i < 4; i++) {
-        PyObject* item = __Pyx_PySequence_ITEM(sequence, i); if (unlikely(!item)) __PYX_ERR(0, 485, __pyx_L1_error)
+        PyObject* item = __Pyx_PySequence_ITEM(sequence, i); if (unlikely(!item)) __PYX_ERR(0, 486, __pyx_L1_error)
         __Pyx_GOTREF(item);
         *(temps[i]) = item;
       }
@@ -20001,7 +19986,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
   } else {
     Py_ssize_t index = -1;
     PyObject** temps[4] = {&__pyx_t_1,&__pyx_t_2,&__pyx_t_3,&__pyx_t_4};
-    __pyx_t_5 = PyObject_GetIter(__pyx_v_item); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 485, __pyx_L1_error)
+    __pyx_t_5 = PyObject_GetIter(__pyx_v_item); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 486, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5);
     for (index=0; index < 4; index++) {
@@ -20009,7 +19994,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       __Pyx_GOTREF(item);
       *(temps[index]) = item;
     }
-    if (__Pyx_IternextUnpackEndCheck(__pyx_t_6(__pyx_t_5), 4) < (0)) __PYX_ERR(0, 485, __pyx_L1_error)
+    if (__Pyx_IternextUnpackEndCheck(__pyx_t_6(__pyx_t_5), 4) < (0)) __PYX_ERR(0, 486, __pyx_L1_error)
     __pyx_t_6 = NULL;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     goto __pyx_L4_unpacking_done;
@@ -20017,11 +20002,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __pyx_t_6 = NULL;
     if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-    __PYX_ERR(0, 485, __pyx_L1_error)
+    __PYX_ERR(0, 486, __pyx_L1_error)
     __pyx_L4_unpacking_done:;
   }
-  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance))))) __PYX_ERR(0, 485, __pyx_L1_error)
-  if (!(likely(((__pyx_t_2) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_2, __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery))))) __PYX_ERR(0, 485, __pyx_L1_error)
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance))))) __PYX_ERR(0, 486, __pyx_L1_error)
+  if (!(likely(((__pyx_t_2) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_2, __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery))))) __PYX_ERR(0, 486, __pyx_L1_error)
   __pyx_v_inst = ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)__pyx_t_1);
   __pyx_t_1 = 0;
   __pyx_v_d = ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)__pyx_t_2);
@@ -20031,18 +20016,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
   __pyx_v_started = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/consumer.py":486
+  /* "evtool/sim/consumer.py":487
  *     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
  *         inst, d, epoch, started = item
  *         if epoch != inst.epoch:             # <<<<<<<<<<<<<<
  *             return  # the instance crashed while this handler ran: its work is lost
  *         if inst.state == "paused":
 */
-  __pyx_t_7 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_v_epoch, __pyx_v_inst->epoch, Py_NE); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 486, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_v_epoch, __pyx_v_inst->epoch, Py_NE); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 487, __pyx_L1_error)
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/consumer.py":487
+    /* "evtool/sim/consumer.py":488
  *         inst, d, epoch, started = item
  *         if epoch != inst.epoch:
  *             return  # the instance crashed while this handler ran: its work is lost             # <<<<<<<<<<<<<<
@@ -20059,7 +20044,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":486
+    /* "evtool/sim/consumer.py":487
  *     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
  *         inst, d, epoch, started = item
  *         if epoch != inst.epoch:             # <<<<<<<<<<<<<<
@@ -20068,39 +20053,39 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
   }
 
-  /* "evtool/sim/consumer.py":488
+  /* "evtool/sim/consumer.py":489
  *         if epoch != inst.epoch:
  *             return  # the instance crashed while this handler ran: its work is lost
  *         if inst.state == "paused":             # <<<<<<<<<<<<<<
  *             inst.deferred.append((self._complete, item))
  *             return
 */
-  __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_inst->state, __pyx_mstate_global->__pyx_n_u_paused, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 488, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_inst->state, __pyx_mstate_global->__pyx_n_u_paused, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 489, __pyx_L1_error)
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/consumer.py":489
+    /* "evtool/sim/consumer.py":490
  *             return  # the instance crashed while this handler ran: its work is lost
  *         if inst.state == "paused":
  *             inst.deferred.append((self._complete, item))             # <<<<<<<<<<<<<<
  *             return
  *         ctx = self.ctx
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 489, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 490, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_3 = PyTuple_New(2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 489, __pyx_L1_error)
+    __pyx_t_3 = PyTuple_New(2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 490, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 489, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 490, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_item);
     __Pyx_GIVEREF(__pyx_v_item);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 1, __pyx_v_item) != (0)) __PYX_ERR(0, 489, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 1, __pyx_v_item) != (0)) __PYX_ERR(0, 490, __pyx_L1_error);
     __pyx_t_4 = 0;
-    __pyx_t_8 = __Pyx_PyObject_Append(__pyx_v_inst->deferred, __pyx_t_3); if (unlikely(__pyx_t_8 == ((int)-1))) __PYX_ERR(0, 489, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_Append(__pyx_v_inst->deferred, __pyx_t_3); if (unlikely(__pyx_t_8 == ((int)-1))) __PYX_ERR(0, 490, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
 
-    /* "evtool/sim/consumer.py":490
+    /* "evtool/sim/consumer.py":491
  *         if inst.state == "paused":
  *             inst.deferred.append((self._complete, item))
  *             return             # <<<<<<<<<<<<<<
@@ -20117,7 +20102,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":488
+    /* "evtool/sim/consumer.py":489
  *         if epoch != inst.epoch:
  *             return  # the instance crashed while this handler ran: its work is lost
  *         if inst.state == "paused":             # <<<<<<<<<<<<<<
@@ -20126,7 +20111,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
   }
 
-  /* "evtool/sim/consumer.py":491
+  /* "evtool/sim/consumer.py":492
  *             inst.deferred.append((self._complete, item))
  *             return
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -20135,34 +20120,34 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
   __pyx_t_3 = __pyx_v_self->ctx;
   __Pyx_INCREF(__pyx_t_3);
-  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_7context_ActorContext))))) __PYX_ERR(0, 491, __pyx_L1_error)
+  if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_7context_ActorContext))))) __PYX_ERR(0, 492, __pyx_L1_error)
   __pyx_v_ctx = ((struct __pyx_obj_6evtool_3sim_7context_ActorContext *)__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":492
+  /* "evtool/sim/consumer.py":493
  *             return
  *         ctx = self.ctx
  *         if self.plain:             # <<<<<<<<<<<<<<
  *             # `_handle` and `_settle_ok` for a plain consumer (see _takes_plain_path): a success, first attempt
  *             now = ctx.kernel.now
 */
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_self->plain); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 492, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_self->plain); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 493, __pyx_L1_error)
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/consumer.py":494
+    /* "evtool/sim/consumer.py":495
  *         if self.plain:
  *             # `_handle` and `_settle_ok` for a plain consumer (see _takes_plain_path): a success, first attempt
  *             now = ctx.kernel.now             # <<<<<<<<<<<<<<
  *             msg = d.msg
  *             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx->kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 494, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx->kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 495, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_v_now = __pyx_t_3;
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":495
+    /* "evtool/sim/consumer.py":496
  *             # `_handle` and `_settle_ok` for a plain consumer (see _takes_plain_path): a success, first attempt
  *             now = ctx.kernel.now
  *             msg = d.msg             # <<<<<<<<<<<<<<
@@ -20171,42 +20156,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
     __pyx_t_3 = __pyx_v_d->msg;
     __Pyx_INCREF(__pyx_t_3);
-    if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message))))) __PYX_ERR(0, 495, __pyx_L1_error)
+    if (!(likely(((__pyx_t_3) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_3, __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message))))) __PYX_ERR(0, 496, __pyx_L1_error)
     __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":496
+    /* "evtool/sim/consumer.py":497
  *             now = ctx.kernel.now
  *             msg = d.msg
  *             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}             # <<<<<<<<<<<<<<
  *             if msg.seq:
  *                 data["seq"] = msg.seq
 */
-    __pyx_t_3 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 496, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 497, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_msg->published_at); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 496, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_msg->published_at); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 497, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    if (PyDict_SetItem(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_latency, __pyx_t_4) < (0)) __PYX_ERR(0, 496, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_latency, __pyx_t_4) < (0)) __PYX_ERR(0, 497, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_started); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 496, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_started); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 497, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    if (PyDict_SetItem(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_processing, __pyx_t_4) < (0)) __PYX_ERR(0, 496, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_processing, __pyx_t_4) < (0)) __PYX_ERR(0, 497, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_v_data = ((PyObject*)__pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":497
+    /* "evtool/sim/consumer.py":498
  *             msg = d.msg
  *             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
  *             if msg.seq:             # <<<<<<<<<<<<<<
  *                 data["seq"] = msg.seq
  *             ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key,
 */
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_msg->seq); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 497, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_msg->seq); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 498, __pyx_L1_error)
     if (__pyx_t_7) {
 
 
-      /* "evtool/sim/consumer.py":498
+      /* "evtool/sim/consumer.py":499
  *             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
  *             if msg.seq:
  *                 data["seq"] = msg.seq             # <<<<<<<<<<<<<<
@@ -20215,10 +20200,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
       __pyx_t_3 = __pyx_v_msg->seq;
       __Pyx_INCREF(__pyx_t_3);
-      if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_seq, __pyx_t_3) < 0))) __PYX_ERR(0, 498, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_seq, __pyx_t_3) < 0))) __PYX_ERR(0, 499, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/sim/consumer.py":497
+      /* "evtool/sim/consumer.py":498
  *             msg = d.msg
  *             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
  *             if msg.seq:             # <<<<<<<<<<<<<<
@@ -20227,7 +20212,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
     }
 
-    /* "evtool/sim/consumer.py":499
+    /* "evtool/sim/consumer.py":500
  *             if msg.seq:
  *                 data["seq"] = msg.seq
  *             ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key,             # <<<<<<<<<<<<<<
@@ -20238,50 +20223,50 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     __Pyx_INCREF(__pyx_v_ctx->emit);
     __pyx_t_2 = __pyx_v_ctx->emit; 
     __pyx_t_5 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 499, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 500, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 499, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 500, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
 
-    /* "evtool/sim/consumer.py":500
+    /* "evtool/sim/consumer.py":501
  *                 data["seq"] = msg.seq
  *             ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key,
  *                                        d.attempt, msg.tag, data)))             # <<<<<<<<<<<<<<
  *             self.handled += 1
  *             inst.processed += 1
 */
-    __pyx_t_11 = PyTuple_New(10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 499, __pyx_L1_error)
+    __pyx_t_11 = PyTuple_New(10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 500, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __Pyx_INCREF(__pyx_v_now);
     __Pyx_GIVEREF(__pyx_v_now);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_handled);
     __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_handled);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 1, __pyx_mstate_global->__pyx_n_u_handled) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 1, __pyx_mstate_global->__pyx_n_u_handled) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->id);
     __Pyx_GIVEREF(__pyx_v_msg->id);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 2, __pyx_v_msg->id) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 2, __pyx_v_msg->id) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_d->channel);
     __Pyx_GIVEREF(__pyx_v_d->channel);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 3, __pyx_v_d->channel) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 3, __pyx_v_d->channel) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_self->name);
     __Pyx_GIVEREF(__pyx_v_self->name);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 4, __pyx_v_self->name) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 4, __pyx_v_self->name) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_inst->index);
     __Pyx_GIVEREF(__pyx_v_inst->index);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 5, __pyx_v_inst->index) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 5, __pyx_v_inst->index) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->key);
     __Pyx_GIVEREF(__pyx_v_msg->key);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 6, __pyx_v_msg->key) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 6, __pyx_v_msg->key) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_d->attempt);
     __Pyx_GIVEREF(__pyx_v_d->attempt);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 7, __pyx_v_d->attempt) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 7, __pyx_v_d->attempt) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_msg->tag);
     __Pyx_GIVEREF(__pyx_v_msg->tag);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 8, __pyx_v_msg->tag) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 8, __pyx_v_msg->tag) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_data);
     __Pyx_GIVEREF(__pyx_v_data);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 9, __pyx_v_data) != (0)) __PYX_ERR(0, 499, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 9, __pyx_v_data) != (0)) __PYX_ERR(0, 500, __pyx_L1_error);
     __pyx_t_12 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_9))) {
@@ -20301,7 +20286,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 499, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 500, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __pyx_t_12 = 1;
@@ -20322,51 +20307,51 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 499, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 500, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":501
+    /* "evtool/sim/consumer.py":502
  *             ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key,
  *                                        d.attempt, msg.tag, data)))
  *             self.handled += 1             # <<<<<<<<<<<<<<
  *             inst.processed += 1
  *             if d.sub in ctx.subscribers:
 */
-    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_self->handled, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 501, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_self->handled, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 502, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_self->handled);
     __Pyx_DECREF_SET(__pyx_v_self->handled, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":502
+    /* "evtool/sim/consumer.py":503
  *                                        d.attempt, msg.tag, data)))
  *             self.handled += 1
  *             inst.processed += 1             # <<<<<<<<<<<<<<
  *             if d.sub in ctx.subscribers:
  *                 ctx.broker.ack(now, d.tag)
 */
-    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_inst->processed, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 502, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_inst->processed, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 503, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_inst->processed);
     __Pyx_DECREF_SET(__pyx_v_inst->processed, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":503
+    /* "evtool/sim/consumer.py":504
  *             self.handled += 1
  *             inst.processed += 1
  *             if d.sub in ctx.subscribers:             # <<<<<<<<<<<<<<
  *                 ctx.broker.ack(now, d.tag)
  *             keep_slot = False
 */
-    __pyx_t_7 = (__Pyx_PySequence_ContainsTF(__pyx_v_d->sub, __pyx_v_ctx->subscribers, Py_EQ)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 503, __pyx_L1_error)
+    __pyx_t_7 = (__Pyx_PySequence_ContainsTF(__pyx_v_d->sub, __pyx_v_ctx->subscribers, Py_EQ)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 504, __pyx_L1_error)
     if (__pyx_t_7) {
 
 
-      /* "evtool/sim/consumer.py":504
+      /* "evtool/sim/consumer.py":505
  *             inst.processed += 1
  *             if d.sub in ctx.subscribers:
  *                 ctx.broker.ack(now, d.tag)             # <<<<<<<<<<<<<<
@@ -20380,12 +20365,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
         PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_now, __pyx_v_d->tag};
         __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 504, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 505, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_3);
       }
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/sim/consumer.py":503
+      /* "evtool/sim/consumer.py":504
  *             self.handled += 1
  *             inst.processed += 1
  *             if d.sub in ctx.subscribers:             # <<<<<<<<<<<<<<
@@ -20394,7 +20379,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
     }
 
-    /* "evtool/sim/consumer.py":505
+    /* "evtool/sim/consumer.py":506
  *             if d.sub in ctx.subscribers:
  *                 ctx.broker.ack(now, d.tag)
  *             keep_slot = False             # <<<<<<<<<<<<<<
@@ -20404,7 +20389,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     __Pyx_INCREF(Py_False);
     __pyx_v_keep_slot = Py_False;
 
-    /* "evtool/sim/consumer.py":492
+    /* "evtool/sim/consumer.py":493
  *             return
  *         ctx = self.ctx
  *         if self.plain:             # <<<<<<<<<<<<<<
@@ -20414,7 +20399,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/consumer.py":506
+  /* "evtool/sim/consumer.py":507
  *                 ctx.broker.ack(now, d.tag)
  *             keep_slot = False
  *         elif self.hooks is None:             # <<<<<<<<<<<<<<
@@ -20425,7 +20410,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/consumer.py":507
+    /* "evtool/sim/consumer.py":508
  *             keep_slot = False
  *         elif self.hooks is None:
  *             keep_slot = self._handle(inst, d, started)             # <<<<<<<<<<<<<<
@@ -20439,13 +20424,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       PyObject *__pyx_callargs[4] = {__pyx_t_2, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), __pyx_v_started};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_handle, __pyx_callargs+__pyx_t_12, (4-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 507, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 508, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __pyx_v_keep_slot = __pyx_t_3;
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":506
+    /* "evtool/sim/consumer.py":507
  *                 ctx.broker.ack(now, d.tag)
  *             keep_slot = False
  *         elif self.hooks is None:             # <<<<<<<<<<<<<<
@@ -20455,7 +20440,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/consumer.py":509
+  /* "evtool/sim/consumer.py":510
  *             keep_slot = self._handle(inst, d, started)
  *         else:
  *             self.hooks.before_handle(inst, d)             # <<<<<<<<<<<<<<
@@ -20470,12 +20455,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       PyObject *__pyx_callargs[3] = {__pyx_t_2, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d)};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_before_handle, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 509, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 510, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":510
+    /* "evtool/sim/consumer.py":511
  *         else:
  *             self.hooks.before_handle(inst, d)
  *             keep_slot = self._handle(inst, d, started)             # <<<<<<<<<<<<<<
@@ -20489,13 +20474,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       PyObject *__pyx_callargs[4] = {__pyx_t_2, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), __pyx_v_started};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_handle, __pyx_callargs+__pyx_t_12, (4-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 510, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 511, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __pyx_v_keep_slot = __pyx_t_3;
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":511
+    /* "evtool/sim/consumer.py":512
  *             self.hooks.before_handle(inst, d)
  *             keep_slot = self._handle(inst, d, started)
  *             self.hooks.after_handle(inst, d)             # <<<<<<<<<<<<<<
@@ -20509,56 +20494,56 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       PyObject *__pyx_callargs[3] = {__pyx_t_2, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d)};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_after_handle, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 511, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 512, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   }
   __pyx_L7:;
 
-  /* "evtool/sim/consumer.py":512
+  /* "evtool/sim/consumer.py":513
  *             keep_slot = self._handle(inst, d, started)
  *             self.hooks.after_handle(inst, d)
  *         if not keep_slot:             # <<<<<<<<<<<<<<
  *             inst.busy -= 1
  *             ctx.pending_work -= 1
 */
-  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_keep_slot); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 512, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_keep_slot); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 513, __pyx_L1_error)
   __pyx_t_13 = (!__pyx_t_7);
 
 
   if (__pyx_t_13) {
 
 
-    /* "evtool/sim/consumer.py":513
+    /* "evtool/sim/consumer.py":514
  *             self.hooks.after_handle(inst, d)
  *         if not keep_slot:
  *             inst.busy -= 1             # <<<<<<<<<<<<<<
  *             ctx.pending_work -= 1
  *             inst.inflight.pop(d.tag, None)
 */
-    __pyx_t_3 = __Pyx_PyLong_SubtractObjC(__pyx_v_inst->busy, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 513, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_SubtractObjC(__pyx_v_inst->busy, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 514, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_inst->busy);
     __Pyx_DECREF_SET(__pyx_v_inst->busy, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":514
+    /* "evtool/sim/consumer.py":515
  *         if not keep_slot:
  *             inst.busy -= 1
  *             ctx.pending_work -= 1             # <<<<<<<<<<<<<<
  *             inst.inflight.pop(d.tag, None)
  *             buf = inst.buffer
 */
-    __pyx_t_3 = __Pyx_PyLong_SubtractObjC(__pyx_v_ctx->pending_work, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 514, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_SubtractObjC(__pyx_v_ctx->pending_work, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 515, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_GIVEREF(__pyx_t_3);
     __Pyx_GOTREF(__pyx_v_ctx->pending_work);
     __Pyx_DECREF_SET(__pyx_v_ctx->pending_work, __pyx_t_3);
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":515
+    /* "evtool/sim/consumer.py":516
  *             inst.busy -= 1
  *             ctx.pending_work -= 1
  *             inst.inflight.pop(d.tag, None)             # <<<<<<<<<<<<<<
@@ -20572,12 +20557,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_d->tag, Py_None};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 515, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 516, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":516
+    /* "evtool/sim/consumer.py":517
  *             ctx.pending_work -= 1
  *             inst.inflight.pop(d.tag, None)
  *             buf = inst.buffer             # <<<<<<<<<<<<<<
@@ -20589,18 +20574,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     __pyx_v_buf = __pyx_t_3;
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/consumer.py":517
+    /* "evtool/sim/consumer.py":518
  *             inst.inflight.pop(d.tag, None)
  *             buf = inst.buffer
  *             if self.lane_mode != "unordered":             # <<<<<<<<<<<<<<
  *                 inst.lanes.discard(self._lane(d))
  *                 if buf:
 */
-    __pyx_t_13 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_v_self->lane_mode, __pyx_mstate_global->__pyx_n_u_unordered, Py_NE); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 517, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_v_self->lane_mode, __pyx_mstate_global->__pyx_n_u_unordered, Py_NE); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 518, __pyx_L1_error)
     if (__pyx_t_13) {
 
 
-      /* "evtool/sim/consumer.py":518
+      /* "evtool/sim/consumer.py":519
  *             buf = inst.buffer
  *             if self.lane_mode != "unordered":
  *                 inst.lanes.discard(self._lane(d))             # <<<<<<<<<<<<<<
@@ -20616,7 +20601,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
         PyObject *__pyx_callargs[2] = {__pyx_t_4, ((PyObject *)__pyx_v_d)};
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_lane, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 518, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 519, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __pyx_t_12 = 0;
@@ -20625,23 +20610,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
         __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_discard, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 518, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 519, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_3);
       }
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-      /* "evtool/sim/consumer.py":519
+      /* "evtool/sim/consumer.py":520
  *             if self.lane_mode != "unordered":
  *                 inst.lanes.discard(self._lane(d))
  *                 if buf:             # <<<<<<<<<<<<<<
  *                     self._fill(inst)
  *             elif buf:
 */
-      __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 519, __pyx_L1_error)
+      __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 520, __pyx_L1_error)
       if (__pyx_t_13) {
 
 
-        /* "evtool/sim/consumer.py":520
+        /* "evtool/sim/consumer.py":521
  *                 inst.lanes.discard(self._lane(d))
  *                 if buf:
  *                     self._fill(inst)             # <<<<<<<<<<<<<<
@@ -20655,12 +20640,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
           PyObject *__pyx_callargs[2] = {__pyx_t_1, ((PyObject *)__pyx_v_inst)};
           __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fill, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 520, __pyx_L1_error)
+          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 521, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_3);
         }
         __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-        /* "evtool/sim/consumer.py":519
+        /* "evtool/sim/consumer.py":520
  *             if self.lane_mode != "unordered":
  *                 inst.lanes.discard(self._lane(d))
  *                 if buf:             # <<<<<<<<<<<<<<
@@ -20669,7 +20654,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
       }
 
-      /* "evtool/sim/consumer.py":517
+      /* "evtool/sim/consumer.py":518
  *             inst.inflight.pop(d.tag, None)
  *             buf = inst.buffer
  *             if self.lane_mode != "unordered":             # <<<<<<<<<<<<<<
@@ -20679,32 +20664,32 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       goto __pyx_L11;
     }
 
-    /* "evtool/sim/consumer.py":521
+    /* "evtool/sim/consumer.py":522
  *                 if buf:
  *                     self._fill(inst)
  *             elif buf:             # <<<<<<<<<<<<<<
  *                 # `_fill` for an unordered consumer, inlined
  *                 start = self._start_plain if self.plain else self._start
 */
-    __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 521, __pyx_L1_error)
+    __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 522, __pyx_L1_error)
     if (__pyx_t_13) {
 
 
-      /* "evtool/sim/consumer.py":523
+      /* "evtool/sim/consumer.py":524
  *             elif buf:
  *                 # `_fill` for an unordered consumer, inlined
  *                 start = self._start_plain if self.plain else self._start             # <<<<<<<<<<<<<<
  *                 while buf and inst.state == "running" and inst.busy < self.concurrency:
  *                     start(inst, buf.popleft())
 */
-      __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_self->plain); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 523, __pyx_L1_error)
+      __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_v_self->plain); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 524, __pyx_L1_error)
       if (__pyx_t_13) {
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_start_plain); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 523, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_start_plain); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 524, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_3 = __pyx_t_1;
         __pyx_t_1 = 0;
       } else {
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_start_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 523, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_start_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 524, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_3 = __pyx_t_1;
         __pyx_t_1 = 0;
@@ -20713,7 +20698,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
       __pyx_v_start = __pyx_t_3;
       __pyx_t_3 = 0;
 
-      /* "evtool/sim/consumer.py":524
+      /* "evtool/sim/consumer.py":525
  *                 # `_fill` for an unordered consumer, inlined
  *                 start = self._start_plain if self.plain else self._start
  *                 while buf and inst.state == "running" and inst.busy < self.concurrency:             # <<<<<<<<<<<<<<
@@ -20721,7 +20706,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
  * 
 */
       while (1) {
-        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 524, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 525, __pyx_L1_error)
         if (__pyx_t_7) {
 
         } else {
@@ -20730,7 +20715,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 
           goto __pyx_L15_bool_binop_done;
         }
-        __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_inst->state, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 524, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_inst->state, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 525, __pyx_L1_error)
         if (__pyx_t_7) {
 
         } else {
@@ -20739,7 +20724,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 
           goto __pyx_L15_bool_binop_done;
         }
-        __pyx_t_7 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_inst->busy, __pyx_v_self->concurrency, Py_LT); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 524, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_inst->busy, __pyx_v_self->concurrency, Py_LT); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 525, __pyx_L1_error)
 
         __pyx_t_13 = __pyx_t_7;
 
@@ -20747,7 +20732,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 
         if (!__pyx_t_13) break;
 
-        /* "evtool/sim/consumer.py":525
+        /* "evtool/sim/consumer.py":526
  *                 start = self._start_plain if self.plain else self._start
  *                 while buf and inst.state == "running" and inst.busy < self.concurrency:
  *                     start(inst, buf.popleft())             # <<<<<<<<<<<<<<
@@ -20764,7 +20749,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
           PyObject *__pyx_callargs[2] = {__pyx_t_9, NULL};
           __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_popleft, __pyx_callargs+__pyx_t_12, (1-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-          if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 525, __pyx_L1_error)
+          if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 526, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_4);
         }
         __pyx_t_12 = 1;
@@ -20785,13 +20770,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
           __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 525, __pyx_L1_error)
+          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 526, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_3);
         }
         __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       }
 
-      /* "evtool/sim/consumer.py":521
+      /* "evtool/sim/consumer.py":522
  *                 if buf:
  *                     self._fill(inst)
  *             elif buf:             # <<<<<<<<<<<<<<
@@ -20801,7 +20786,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
     }
     __pyx_L11:;
 
-    /* "evtool/sim/consumer.py":512
+    /* "evtool/sim/consumer.py":513
  *             keep_slot = self._handle(inst, d, started)
  *             self.hooks.after_handle(inst, d)
  *         if not keep_slot:             # <<<<<<<<<<<<<<
@@ -20810,7 +20795,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
 */
   }
 
-  /* "evtool/sim/consumer.py":483
+  /* "evtool/sim/consumer.py":484
  *         self._complete(item)
  * 
  *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
@@ -20849,7 +20834,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_54_complete(str
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":529
+/* "evtool/sim/consumer.py":530
  *     # ------------------------------------------------------------------ handling
  * 
  *     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:             # <<<<<<<<<<<<<<
@@ -20897,39 +20882,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_msg,&__pyx_mstate_global->__pyx_n_u_attempt,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 529, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 530, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 529, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 530, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 529, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 530, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_env", 0) < (0)) __PYX_ERR(0, 529, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_env", 0) < (0)) __PYX_ERR(0, 530, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_env", 1, 2, 2, i); __PYX_ERR(0, 529, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_env", 1, 2, 2, i); __PYX_ERR(0, 530, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 529, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 530, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 529, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 530, __pyx_L3_error)
     }
     __pyx_v_msg = values[0];
     __pyx_v_attempt = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_env", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 529, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_env", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 530, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -20961,44 +20946,44 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_56_env(struct _
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_env", 0);
 
-  /* "evtool/sim/consumer.py":530
+  /* "evtool/sim/consumer.py":531
  * 
  *     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:
  *         return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.ctx.kernel.now,             # <<<<<<<<<<<<<<
  *                 "params": self.ctx.params, "tag": msg.tag}
  * 
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 530, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, __pyx_v_msg) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_state, __pyx_v_self->state) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, __pyx_v_msg) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_state, __pyx_v_self->state) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key, __pyx_t_2) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key, __pyx_t_2) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_v_attempt) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_v_attempt) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 530, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_t_3) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_t_3) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":531
+  /* "evtool/sim/consumer.py":532
  *     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:
  *         return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.ctx.kernel.now,
  *                 "params": self.ctx.params, "tag": msg.tag}             # <<<<<<<<<<<<<<
  * 
- *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 532, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_3) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_3) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 532, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_t_3) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_t_3) < (0)) __PYX_ERR(0, 531, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   {
     PyObject *__pyx_temp;
@@ -21011,7 +20996,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_56_env(struct _
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/consumer.py":529
+  /* "evtool/sim/consumer.py":530
  *     # ------------------------------------------------------------------ handling
  * 
  *     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:             # <<<<<<<<<<<<<<
@@ -21032,12 +21017,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_56_env(struct _
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":533
+/* "evtool/sim/consumer.py":534
  *                 "params": self.ctx.params, "tag": msg.tag}
  * 
- *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
  *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
- *         ctx = self.ctx
 */
 
 /* Python wrapper */
@@ -21057,8 +21042,8 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_inst = 0;
-  PyObject *__pyx_v_d = 0;
+  struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst = 0;
+  struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d = 0;
   PyObject *__pyx_v_started = 0;
   PyObject *__pyx_v_in_batch = 0;
   #if !CYTHON_VECTORCALL
@@ -21083,60 +21068,68 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inst,&__pyx_mstate_global->__pyx_n_u_d,&__pyx_mstate_global->__pyx_n_u_started,&__pyx_mstate_global->__pyx_n_u_in_batch,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 533, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 534, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 534, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 534, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 534, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 534, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_handle", 0) < (0)) __PYX_ERR(0, 533, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_handle", 0) < (0)) __PYX_ERR(0, 534, __pyx_L3_error)
+
+      /* "evtool/sim/consumer.py":535
+ * 
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
+ *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:             # <<<<<<<<<<<<<<
+ *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
+ *         ctx = self.ctx
+*/
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_False));
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_handle", 0, 3, 4, i); __PYX_ERR(0, 533, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_handle", 0, 3, 4, i); __PYX_ERR(0, 534, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 534, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 534, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 534, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 533, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 534, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_False));
     }
-    __pyx_v_inst = values[0];
-    __pyx_v_d = values[1];
+    __pyx_v_inst = ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)values[0]);
+    __pyx_v_d = ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)values[1]);
     __pyx_v_started = values[2];
     __pyx_v_in_batch = values[3];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_handle", 0, 3, 4, __pyx_nargs); __PYX_ERR(0, 533, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_handle", 0, 3, 4, __pyx_nargs); __PYX_ERR(0, 534, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -21147,19 +21140,38 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_inst), __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance, 1, "inst", 0))) __PYX_ERR(0, 535, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_d), __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery, 1, "d", 0))) __PYX_ERR(0, 535, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(((struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *)__pyx_v_self), __pyx_v_inst, __pyx_v_d, __pyx_v_started, __pyx_v_in_batch);
 
+  /* "evtool/sim/consumer.py":534
+ *                 "params": self.ctx.params, "tag": msg.tag}
+ * 
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
+ *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
+*/
+
   /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_started, PyObject *__pyx_v_in_batch) {
-  PyObject *__pyx_v_ctx = NULL;
-  PyObject *__pyx_v_msg = NULL;
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d, PyObject *__pyx_v_started, PyObject *__pyx_v_in_batch) {
+  struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg = 0;
+  struct __pyx_obj_6evtool_3sim_7context_ActorContext *__pyx_v_ctx = 0;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_attempt = NULL;
   PyObject *__pyx_v_env = NULL;
@@ -21186,11 +21198,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  int __pyx_t_3;
+  int __pyx_t_2;
+  PyObject *__pyx_t_3 = NULL;
   PyObject *__pyx_t_4 = NULL;
-  PyObject *__pyx_t_5 = NULL;
-  size_t __pyx_t_6;
+  size_t __pyx_t_5;
+  PyObject *__pyx_t_6 = NULL;
   PyObject *__pyx_t_7 = NULL;
   PyObject *__pyx_t_8 = NULL;
   PyObject *__pyx_t_9 = NULL;
@@ -21200,31 +21212,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   PyObject *__pyx_t_13 = NULL;
   PyObject *__pyx_t_14 = NULL;
   PyObject *__pyx_t_15 = NULL;
-  PyObject *__pyx_t_16 = NULL;
-  PyObject *__pyx_t_17 = NULL;
-  PyObject *__pyx_t_18 = NULL;
-  PyObject *__pyx_t_19 = NULL;
+  Py_ssize_t __pyx_t_16;
+  PyObject *(*__pyx_t_17)(PyObject *);
+  int __pyx_t_18;
+  char const *__pyx_t_19;
   PyObject *__pyx_t_20 = NULL;
   PyObject *__pyx_t_21 = NULL;
-  Py_ssize_t __pyx_t_22;
-  PyObject *(*__pyx_t_23)(PyObject *);
-  int __pyx_t_24;
-  char const *__pyx_t_25;
-  PyObject *__pyx_t_26 = NULL;
-  PyObject *__pyx_t_27 = NULL;
-  PyObject *__pyx_t_28 = NULL;
-  PyObject *__pyx_t_29 = NULL;
-  PyObject *__pyx_t_30 = NULL;
-  PyObject *__pyx_t_31 = NULL;
-  int __pyx_t_32;
-  PyObject *(*__pyx_t_33)(PyObject *);
-  int __pyx_t_34;
+  PyObject *__pyx_t_22 = NULL;
+  PyObject *__pyx_t_23 = NULL;
+  PyObject *__pyx_t_24 = NULL;
+  PyObject *__pyx_t_25 = NULL;
+  int __pyx_t_26;
+  PyObject *(*__pyx_t_27)(PyObject *);
+  int __pyx_t_28;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_handle", 0);
 
-  /* "evtool/sim/consumer.py":535
+  /* "evtool/sim/consumer.py":537
  *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
  *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -21233,72 +21239,68 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
   __pyx_t_1 = __pyx_v_self->ctx;
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_v_ctx = __pyx_t_1;
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_7context_ActorContext))))) __PYX_ERR(0, 537, __pyx_L1_error)
+  __pyx_v_ctx = ((struct __pyx_obj_6evtool_3sim_7context_ActorContext *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":536
+  /* "evtool/sim/consumer.py":538
  *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
  *         ctx = self.ctx
  *         msg = d.msg             # <<<<<<<<<<<<<<
  *         now = ctx.kernel.now
  *         attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_msg); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 536, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_v_msg = __pyx_t_1;
+  __pyx_t_1 = __pyx_v_d->msg;
+  __Pyx_INCREF(__pyx_t_1);
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message))))) __PYX_ERR(0, 538, __pyx_L1_error)
+  __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":537
+  /* "evtool/sim/consumer.py":539
  *         ctx = self.ctx
  *         msg = d.msg
  *         now = ctx.kernel.now             # <<<<<<<<<<<<<<
  *         attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1
  *         env: dict[str, Any] | None = None
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 537, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx->kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 539, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 537, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v_now = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_now = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":538
+  /* "evtool/sim/consumer.py":540
  *         msg = d.msg
  *         now = ctx.kernel.now
  *         attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1             # <<<<<<<<<<<<<<
  *         env: dict[str, Any] | None = None
  *         # Idempotency: a key seen within the window is acknowledged without effects.
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->attempts); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 538, __pyx_L1_error)
-  if (__pyx_t_3) {
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->attempts); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 540, __pyx_L1_error)
+  if (__pyx_t_2) {
     __pyx_t_4 = __pyx_v_self->attempts;
     __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 538, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = 0;
-    {
-      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_5, __pyx_mstate_global->__pyx_int_0};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 538, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-    }
-    __pyx_t_5 = __Pyx_PyLong_AddObjC(__pyx_t_1, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 538, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_2 = __pyx_t_5;
     __pyx_t_5 = 0;
+    {
+      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_msg->id, __pyx_mstate_global->__pyx_int_0};
+      __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 540, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+    }
+    __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_t_3, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 540, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __pyx_t_1 = __pyx_t_4;
+    __pyx_t_4 = 0;
   } else {
     __Pyx_INCREF(__pyx_mstate_global->__pyx_int_1);
-    __pyx_t_2 = __pyx_mstate_global->__pyx_int_1;
+    __pyx_t_1 = __pyx_mstate_global->__pyx_int_1;
   }
 
-  __pyx_v_attempt = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_attempt = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":539
+  /* "evtool/sim/consumer.py":541
  *         now = ctx.kernel.now
  *         attempt = self.attempts.get(msg.id, 0) + 1 if self.attempts else 1
  *         env: dict[str, Any] | None = None             # <<<<<<<<<<<<<<
@@ -21308,7 +21310,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   __Pyx_INCREF(Py_None);
   __pyx_v_env = Py_None;
 
-  /* "evtool/sim/consumer.py":541
+  /* "evtool/sim/consumer.py":543
  *         env: dict[str, Any] | None = None
  *         # Idempotency: a key seen within the window is acknowledged without effects.
  *         ikey: Any = None             # <<<<<<<<<<<<<<
@@ -21318,62 +21320,62 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   __Pyx_INCREF(Py_None);
   __pyx_v_ikey = Py_None;
 
-  /* "evtool/sim/consumer.py":542
+  /* "evtool/sim/consumer.py":544
  *         # Idempotency: a key seen within the window is acknowledged without effects.
  *         ikey: Any = None
  *         if self.idem_key is not None:             # <<<<<<<<<<<<<<
  *             if self._idem_field is not None:
  *                 ikey = self._idem_field(msg)
 */
-  __pyx_t_3 = (__pyx_v_self->idem_key != Py_None);
-  if (__pyx_t_3) {
+  __pyx_t_2 = (__pyx_v_self->idem_key != Py_None);
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":543
+    /* "evtool/sim/consumer.py":545
  *         ikey: Any = None
  *         if self.idem_key is not None:
  *             if self._idem_field is not None:             # <<<<<<<<<<<<<<
  *                 ikey = self._idem_field(msg)
  *             else:
 */
-    __pyx_t_3 = (__pyx_v_self->_idem_field != Py_None);
-    if (__pyx_t_3) {
+    __pyx_t_2 = (__pyx_v_self->_idem_field != Py_None);
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":544
+      /* "evtool/sim/consumer.py":546
  *         if self.idem_key is not None:
  *             if self._idem_field is not None:
  *                 ikey = self._idem_field(msg)             # <<<<<<<<<<<<<<
  *             else:
  *                 env = self._env(msg, attempt)
 */
-      __pyx_t_5 = NULL;
+      __pyx_t_4 = NULL;
       __Pyx_INCREF(__pyx_v_self->_idem_field);
-      __pyx_t_1 = __pyx_v_self->_idem_field; 
-      __pyx_t_6 = 1;
+      __pyx_t_3 = __pyx_v_self->_idem_field; 
+      __pyx_t_5 = 1;
       #if CYTHON_UNPACK_METHODS
-      if (likely(PyMethod_Check(__pyx_t_1))) {
-        __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_1);
-        assert(__pyx_t_5);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_1);
-        __Pyx_INCREF(__pyx_t_5);
+      if (likely(PyMethod_Check(__pyx_t_3))) {
+        __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_3);
+        assert(__pyx_t_4);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+        __Pyx_INCREF(__pyx_t_4);
         __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_1, __pyx__function);
-        __pyx_t_6 = 0;
+        __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+        __pyx_t_5 = 0;
       }
       #endif
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_msg};
-        __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_1, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 544, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        PyObject *__pyx_callargs[2] = {__pyx_t_4, ((PyObject *)__pyx_v_msg)};
+        __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 546, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_2);
-      __pyx_t_2 = 0;
+      __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_1);
+      __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":543
+      /* "evtool/sim/consumer.py":545
  *         ikey: Any = None
  *         if self.idem_key is not None:
  *             if self._idem_field is not None:             # <<<<<<<<<<<<<<
@@ -21383,7 +21385,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
       goto __pyx_L4;
     }
 
-    /* "evtool/sim/consumer.py":546
+    /* "evtool/sim/consumer.py":548
  *                 ikey = self._idem_field(msg)
  *             else:
  *                 env = self._env(msg, attempt)             # <<<<<<<<<<<<<<
@@ -21391,20 +21393,20 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     ikey = self.idem_key.evaluate(env)
 */
     /*else*/ {
-      __pyx_t_1 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_6 = 0;
+      __pyx_t_3 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_3);
+      __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_msg, __pyx_v_attempt};
-        __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 546, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        PyObject *__pyx_callargs[3] = {__pyx_t_3, ((PyObject *)__pyx_v_msg), __pyx_v_attempt};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 548, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_2);
-      __pyx_t_2 = 0;
+      __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
+      __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":547
+      /* "evtool/sim/consumer.py":549
  *             else:
  *                 env = self._env(msg, attempt)
  *                 try:             # <<<<<<<<<<<<<<
@@ -21414,33 +21416,33 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
       {
         __Pyx_PyThreadState_declare
         __Pyx_PyThreadState_assign
-        __Pyx_ExceptionSave(&__pyx_t_7, &__pyx_t_8, &__pyx_t_9);
+        __Pyx_ExceptionSave(&__pyx_t_6, &__pyx_t_7, &__pyx_t_8);
+        __Pyx_XGOTREF(__pyx_t_6);
         __Pyx_XGOTREF(__pyx_t_7);
         __Pyx_XGOTREF(__pyx_t_8);
-        __Pyx_XGOTREF(__pyx_t_9);
         /*try:*/ {
 
-          /* "evtool/sim/consumer.py":548
+          /* "evtool/sim/consumer.py":550
  *                 env = self._env(msg, attempt)
  *                 try:
  *                     ikey = self.idem_key.evaluate(env)             # <<<<<<<<<<<<<<
  *                 except ExpressionRuntimeError:
  *                     ikey = msg.id
 */
-          __pyx_t_1 = __pyx_v_self->idem_key;
-          __Pyx_INCREF(__pyx_t_1);
-          __pyx_t_6 = 0;
+          __pyx_t_3 = __pyx_v_self->idem_key;
+          __Pyx_INCREF(__pyx_t_3);
+          __pyx_t_5 = 0;
           {
-            PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
-            __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-            if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 548, __pyx_L5_error)
-            __Pyx_GOTREF(__pyx_t_2);
+            PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_env};
+            __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+            __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 550, __pyx_L5_error)
+            __Pyx_GOTREF(__pyx_t_1);
           }
-          __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_2);
-          __pyx_t_2 = 0;
+          __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_1);
+          __pyx_t_1 = 0;
 
-          /* "evtool/sim/consumer.py":547
+          /* "evtool/sim/consumer.py":549
  *             else:
  *                 env = self._env(msg, attempt)
  *                 try:             # <<<<<<<<<<<<<<
@@ -21448,56 +21450,48 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                 except ExpressionRuntimeError:
 */
         }
+        __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
         __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
         __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-        __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
         goto __pyx_L10_try_end;
         __pyx_L5_error:;
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
         __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-        /* "evtool/sim/consumer.py":549
+        /* "evtool/sim/consumer.py":551
  *                 try:
  *                     ikey = self.idem_key.evaluate(env)
  *                 except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
  *                     ikey = msg.id
  *             seen_at = self.idem_seen.get(ikey)
 */
-        __Pyx_ErrFetch(&__pyx_t_2, &__pyx_t_1, &__pyx_t_5);
-        __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 549, __pyx_L7_except_error)
-        __Pyx_GOTREF(__pyx_t_4);
-        __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_2, __pyx_t_4);
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_ErrRestore(__pyx_t_2, __pyx_t_1, __pyx_t_5);
-        __pyx_t_2 = 0; __pyx_t_1 = 0; __pyx_t_5 = 0;
+        __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_3, &__pyx_t_4);
+        __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 551, __pyx_L7_except_error)
+        __Pyx_GOTREF(__pyx_t_9);
+        __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_9);
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+        __Pyx_ErrRestore(__pyx_t_1, __pyx_t_3, __pyx_t_4);
+        __pyx_t_1 = 0; __pyx_t_3 = 0; __pyx_t_4 = 0;
         if (__pyx_t_10) {
-          __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
-          if (__Pyx_GetException(&__pyx_t_5, &__pyx_t_1, &__pyx_t_2) < 0) __PYX_ERR(0, 549, __pyx_L7_except_error)
-          __Pyx_XGOTREF(__pyx_t_5);
-          __Pyx_XGOTREF(__pyx_t_1);
-          __Pyx_XGOTREF(__pyx_t_2);
+          __Pyx_ErrRestore(0,0,0);
 
-          /* "evtool/sim/consumer.py":550
+          /* "evtool/sim/consumer.py":552
  *                     ikey = self.idem_key.evaluate(env)
  *                 except ExpressionRuntimeError:
  *                     ikey = msg.id             # <<<<<<<<<<<<<<
  *             seen_at = self.idem_seen.get(ikey)
  *             if seen_at is not None and now - seen_at <= self.idem_window:
 */
-          __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 550, __pyx_L7_except_error)
-          __Pyx_GOTREF(__pyx_t_4);
+          __pyx_t_4 = __pyx_v_msg->id;
+          __Pyx_INCREF(__pyx_t_4);
           __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_4);
           __pyx_t_4 = 0;
-          __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-          __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-          __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
           goto __pyx_L6_exception_handled;
         }
         goto __pyx_L7_except_error;
 
-        /* "evtool/sim/consumer.py":547
+        /* "evtool/sim/consumer.py":549
  *             else:
  *                 env = self._env(msg, attempt)
  *                 try:             # <<<<<<<<<<<<<<
@@ -21505,42 +21499,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                 except ExpressionRuntimeError:
 */
         __pyx_L7_except_error:;
+        __Pyx_XGIVEREF(__pyx_t_6);
         __Pyx_XGIVEREF(__pyx_t_7);
         __Pyx_XGIVEREF(__pyx_t_8);
-        __Pyx_XGIVEREF(__pyx_t_9);
-        __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
+        __Pyx_ExceptionReset(__pyx_t_6, __pyx_t_7, __pyx_t_8);
         goto __pyx_L1_error;
         __pyx_L6_exception_handled:;
+        __Pyx_XGIVEREF(__pyx_t_6);
         __Pyx_XGIVEREF(__pyx_t_7);
         __Pyx_XGIVEREF(__pyx_t_8);
-        __Pyx_XGIVEREF(__pyx_t_9);
-        __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
+        __Pyx_ExceptionReset(__pyx_t_6, __pyx_t_7, __pyx_t_8);
         __pyx_L10_try_end:;
       }
     }
     __pyx_L4:;
 
-    /* "evtool/sim/consumer.py":551
+    /* "evtool/sim/consumer.py":553
  *                 except ExpressionRuntimeError:
  *                     ikey = msg.id
  *             seen_at = self.idem_seen.get(ikey)             # <<<<<<<<<<<<<<
  *             if seen_at is not None and now - seen_at <= self.idem_window:
  *                 ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
 */
-    __pyx_t_1 = __pyx_v_self->idem_seen;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_6 = 0;
+    __pyx_t_3 = __pyx_v_self->idem_seen;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_ikey};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 551, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
+      PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_ikey};
+      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 553, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_v_seen_at = __pyx_t_2;
-    __pyx_t_2 = 0;
+    __pyx_v_seen_at = __pyx_t_4;
+    __pyx_t_4 = 0;
 
-    /* "evtool/sim/consumer.py":552
+    /* "evtool/sim/consumer.py":554
  *                     ikey = msg.id
  *             seen_at = self.idem_seen.get(ikey)
  *             if seen_at is not None and now - seen_at <= self.idem_window:             # <<<<<<<<<<<<<<
@@ -21552,138 +21546,130 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 
     } else {
 
-      __pyx_t_3 = __pyx_t_11;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L14_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_seen_at); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 552, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_11 = __Pyx_PyObject_CompareBoolLe_object_object(__pyx_t_2, __pyx_v_self->idem_window, Py_LE); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 552, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __pyx_t_4 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_seen_at); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 554, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_11 = __Pyx_PyObject_CompareBoolLe_object_object(__pyx_t_4, __pyx_v_self->idem_window, Py_LE); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 554, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-    __pyx_t_3 = __pyx_t_11;
+    __pyx_t_2 = __pyx_t_11;
 
     __pyx_L14_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":553
+      /* "evtool/sim/consumer.py":555
  *             seen_at = self.idem_seen.get(ikey)
  *             if seen_at is not None and now - seen_at <= self.idem_window:
  *                 ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
  *                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
  *                 self._settle_ok(inst, d, msg, env, duplicate=True)
 */
-      __pyx_t_1 = __pyx_v_ctx;
-      __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_4 = NULL;
-      __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 553, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_12);
-      __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 553, __pyx_L1_error)
+      __pyx_t_3 = NULL;
+      __Pyx_INCREF(__pyx_v_ctx->emit);
+      __pyx_t_1 = __pyx_v_ctx->emit; 
+      __pyx_t_12 = NULL;
+      __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 555, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_13);
-      __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 553, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_14);
-      __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 553, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_15);
-      __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 553, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_16);
-      __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 553, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_17);
 
-      /* "evtool/sim/consumer.py":554
+      /* "evtool/sim/consumer.py":556
  *             if seen_at is not None and now - seen_at <= self.idem_window:
  *                 ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))             # <<<<<<<<<<<<<<
  *                 self._settle_ok(inst, d, msg, env, duplicate=True)
  *                 return False
 */
-      __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 554, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_18);
-      __pyx_t_19 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 554, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_19);
-      if (PyDict_SetItem(__pyx_t_19, __pyx_mstate_global->__pyx_n_u_duplicate, Py_True) < (0)) __PYX_ERR(0, 554, __pyx_L1_error)
-      __pyx_t_20 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_published_at); if (unlikely(!__pyx_t_20)) __PYX_ERR(0, 554, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_20);
-      __pyx_t_21 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_t_20); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 554, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_21);
-      __Pyx_DECREF(__pyx_t_20); __pyx_t_20 = 0;
-      if (PyDict_SetItem(__pyx_t_19, __pyx_mstate_global->__pyx_n_u_latency, __pyx_t_21) < (0)) __PYX_ERR(0, 554, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-      __pyx_t_6 = 1;
+      __pyx_t_14 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 556, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_14);
+      if (PyDict_SetItem(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_duplicate, Py_True) < (0)) __PYX_ERR(0, 556, __pyx_L1_error)
+      __pyx_t_15 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_msg->published_at); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 556, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_15);
+      if (PyDict_SetItem(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_latency, __pyx_t_15) < (0)) __PYX_ERR(0, 556, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
+      __pyx_t_5 = 1;
       #if CYTHON_UNPACK_METHODS
-      if (unlikely(PyMethod_Check(__pyx_t_12))) {
-        __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_12);
-        assert(__pyx_t_4);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_12);
-        __Pyx_INCREF(__pyx_t_4);
+      if (unlikely(PyMethod_Check(__pyx_t_13))) {
+        __pyx_t_12 = PyMethod_GET_SELF(__pyx_t_13);
+        assert(__pyx_t_12);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_13);
+        __Pyx_INCREF(__pyx_t_12);
         __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_12, __pyx__function);
-        __pyx_t_6 = 0;
+        __Pyx_DECREF_SET(__pyx_t_13, __pyx__function);
+        __pyx_t_5 = 0;
       }
       #endif
       {
-        PyObject *__pyx_callargs[11] = {__pyx_t_4, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_handled, __pyx_t_13, __pyx_t_14, __pyx_v_self->name, __pyx_t_15, __pyx_t_16, __pyx_t_17, __pyx_t_18, __pyx_t_19};
-        __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_12, __pyx_callargs+__pyx_t_6, (11-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+        PyObject *__pyx_callargs[11] = {__pyx_t_12, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_handled, __pyx_v_msg->id, __pyx_v_d->channel, __pyx_v_self->name, __pyx_v_inst->index, __pyx_v_msg->key, __pyx_v_d->attempt, __pyx_v_msg->tag, __pyx_t_14};
+        __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_13, __pyx_callargs+__pyx_t_5, (11-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
         __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-        __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
-        __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
-        __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-        __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-        __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
-        __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 553, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_5);
+        __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 555, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_9);
       }
-      __pyx_t_6 = 0;
+      __pyx_t_5 = 1;
+      #if CYTHON_UNPACK_METHODS
+      if (likely(PyMethod_Check(__pyx_t_1))) {
+        __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_1);
+        assert(__pyx_t_3);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_1);
+        __Pyx_INCREF(__pyx_t_3);
+        __Pyx_INCREF(__pyx__function);
+        __Pyx_DECREF_SET(__pyx_t_1, __pyx__function);
+        __pyx_t_5 = 0;
+      }
+      #endif
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_5};
-        __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 553, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_t_9};
+        __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_1, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 555, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_4);
       }
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-      /* "evtool/sim/consumer.py":555
+      /* "evtool/sim/consumer.py":557
  *                 ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
  *                 self._settle_ok(inst, d, msg, env, duplicate=True)             # <<<<<<<<<<<<<<
  *                 return False
  *         beh = self.behaviours.get(msg.type, self.default) if self.behaviours else self.default
 */
-      __pyx_t_5 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_5);
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
       #if CYTHON_VECTORCALL
       #endif
-      __pyx_t_6 = 0;
+      __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[6] = {__pyx_t_5, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_v_env, Py_True};
+        PyObject *__pyx_callargs[6] = {__pyx_t_1, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_v_env, Py_True};
         #if CYTHON_VECTORCALL
-        __pyx_t_1 = __pyx_mstate_global->__pyx_tuple[4];
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 555, __pyx_L1_error)
-        __Pyx_INCREF(__pyx_t_1);
+        __pyx_t_9 = __pyx_mstate_global->__pyx_tuple[4];
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 557, __pyx_L1_error)
+        __Pyx_INCREF(__pyx_t_9);
         #else
         {
           PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_duplicate};
-          __pyx_t_1 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+5, 1);
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 555, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_1);
+          __pyx_t_9 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+5, 1);
+          if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 557, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_9);
         }
         #endif
-        __pyx_t_2 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_settle_ok, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_1);
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+        __pyx_t_4 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_settle_ok, __pyx_callargs+__pyx_t_5, (5-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_9);
+        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
         #if CYTHON_VECTORCALL
         #endif
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 555, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 557, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_4);
       }
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-      /* "evtool/sim/consumer.py":556
+      /* "evtool/sim/consumer.py":558
  *                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
  *                 self._settle_ok(inst, d, msg, env, duplicate=True)
  *                 return False             # <<<<<<<<<<<<<<
@@ -21701,7 +21687,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
       }
       goto __pyx_L0;
 
-      /* "evtool/sim/consumer.py":552
+      /* "evtool/sim/consumer.py":554
  *                     ikey = msg.id
  *             seen_at = self.idem_seen.get(ikey)
  *             if seen_at is not None and now - seen_at <= self.idem_window:             # <<<<<<<<<<<<<<
@@ -21710,7 +21696,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
     }
 
-    /* "evtool/sim/consumer.py":542
+    /* "evtool/sim/consumer.py":544
  *         # Idempotency: a key seen within the window is acknowledged without effects.
  *         ikey: Any = None
  *         if self.idem_key is not None:             # <<<<<<<<<<<<<<
@@ -21719,39 +21705,36 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
   }
 
-  /* "evtool/sim/consumer.py":557
+  /* "evtool/sim/consumer.py":559
  *                 self._settle_ok(inst, d, msg, env, duplicate=True)
  *                 return False
  *         beh = self.behaviours.get(msg.type, self.default) if self.behaviours else self.default             # <<<<<<<<<<<<<<
  *         failure: Rule | None = None
  *         error_text: str | None = None
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->behaviours); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 557, __pyx_L1_error)
-  if (__pyx_t_3) {
-    __pyx_t_5 = __pyx_v_self->behaviours;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_type); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 557, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_12);
-    __pyx_t_6 = 0;
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->behaviours); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 559, __pyx_L1_error)
+  if (__pyx_t_2) {
+    __pyx_t_1 = __pyx_v_self->behaviours;
+    __Pyx_INCREF(__pyx_t_1);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_t_12, __pyx_v_self->__pyx_default};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 557, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_msg->type, __pyx_v_self->__pyx_default};
+      __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 559, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
     }
-    __pyx_t_2 = __pyx_t_1;
-    __pyx_t_1 = 0;
+    __pyx_t_4 = __pyx_t_9;
+    __pyx_t_9 = 0;
   } else {
     __Pyx_INCREF(__pyx_v_self->__pyx_default);
-    __pyx_t_2 = __pyx_v_self->__pyx_default;
+    __pyx_t_4 = __pyx_v_self->__pyx_default;
   }
 
-  __pyx_v_beh = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_beh = __pyx_t_4;
+  __pyx_t_4 = 0;
 
-  /* "evtool/sim/consumer.py":558
+  /* "evtool/sim/consumer.py":560
  *                 return False
  *         beh = self.behaviours.get(msg.type, self.default) if self.behaviours else self.default
  *         failure: Rule | None = None             # <<<<<<<<<<<<<<
@@ -21761,7 +21744,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   __Pyx_INCREF(Py_None);
   __pyx_v_failure = Py_None;
 
-  /* "evtool/sim/consumer.py":559
+  /* "evtool/sim/consumer.py":561
  *         beh = self.behaviours.get(msg.type, self.default) if self.behaviours else self.default
  *         failure: Rule | None = None
  *         error_text: str | None = None             # <<<<<<<<<<<<<<
@@ -21771,128 +21754,128 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   __Pyx_INCREF(Py_None);
   __pyx_v_error_text = ((PyObject*)Py_None);
 
-  /* "evtool/sim/consumer.py":560
+  /* "evtool/sim/consumer.py":562
  *         failure: Rule | None = None
  *         error_text: str | None = None
  *         if beh.rules:             # <<<<<<<<<<<<<<
  *             for rule in beh.rules:
  *                 if rule.when is not None:
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_rules); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 560, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 560, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__pyx_t_3) {
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_rules); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 562, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 562, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":561
+    /* "evtool/sim/consumer.py":563
  *         error_text: str | None = None
  *         if beh.rules:
  *             for rule in beh.rules:             # <<<<<<<<<<<<<<
  *                 if rule.when is not None:
  *                     if env is None:
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_rules); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 561, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    if (likely(PyList_CheckExact(__pyx_t_2)) || PyTuple_CheckExact(__pyx_t_2)) {
-      __pyx_t_1 = __pyx_t_2; __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_22 = 0;
-      __pyx_t_23 = NULL;
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_rules); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 563, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    if (likely(PyList_CheckExact(__pyx_t_4)) || PyTuple_CheckExact(__pyx_t_4)) {
+      __pyx_t_9 = __pyx_t_4; __Pyx_INCREF(__pyx_t_9);
+      __pyx_t_16 = 0;
+      __pyx_t_17 = NULL;
     } else {
-      __pyx_t_22 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_t_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 561, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_23 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 561, __pyx_L1_error)
+      __pyx_t_16 = -1; __pyx_t_9 = PyObject_GetIter(__pyx_t_4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 563, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
+      __pyx_t_17 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 563, __pyx_L1_error)
     }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     for (;;) {
-      if (likely(!__pyx_t_23)) {
-        if (likely(PyList_CheckExact(__pyx_t_1))) {
+      if (likely(!__pyx_t_17)) {
+        if (likely(PyList_CheckExact(__pyx_t_9))) {
           {
-            Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
+            Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_9);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 561, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 563, __pyx_L1_error)
             #endif
-            if (__pyx_t_22 >= __pyx_temp) break;
+            if (__pyx_t_16 >= __pyx_temp) break;
           }
-          __pyx_t_2 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_22, __Pyx_ReferenceSharing_OwnStrongReference);
-          ++__pyx_t_22;
+          __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_9, __pyx_t_16, __Pyx_ReferenceSharing_OwnStrongReference);
+          ++__pyx_t_16;
         } else {
           {
-            Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
+            Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_9);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 561, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 563, __pyx_L1_error)
             #endif
-            if (__pyx_t_22 >= __pyx_temp) break;
+            if (__pyx_t_16 >= __pyx_temp) break;
           }
           #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-          __pyx_t_2 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_1, __pyx_t_22));
+          __pyx_t_4 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_9, __pyx_t_16));
           #else
-          __pyx_t_2 = __Pyx_PySequence_ITEM(__pyx_t_1, __pyx_t_22);
+          __pyx_t_4 = __Pyx_PySequence_ITEM(__pyx_t_9, __pyx_t_16);
           #endif
-          ++__pyx_t_22;
+          ++__pyx_t_16;
         }
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 561, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 563, __pyx_L1_error)
       } else {
-        __pyx_t_2 = __pyx_t_23(__pyx_t_1);
-        if (unlikely(!__pyx_t_2)) {
+        __pyx_t_4 = __pyx_t_17(__pyx_t_9);
+        if (unlikely(!__pyx_t_4)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 561, __pyx_L1_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 563, __pyx_L1_error)
             PyErr_Clear();
           }
           break;
         }
       }
-      __Pyx_GOTREF(__pyx_t_2);
-      __Pyx_XDECREF_SET(__pyx_v_rule, __pyx_t_2);
-      __pyx_t_2 = 0;
+      __Pyx_GOTREF(__pyx_t_4);
+      __Pyx_XDECREF_SET(__pyx_v_rule, __pyx_t_4);
+      __pyx_t_4 = 0;
 
-      /* "evtool/sim/consumer.py":562
+      /* "evtool/sim/consumer.py":564
  *         if beh.rules:
  *             for rule in beh.rules:
  *                 if rule.when is not None:             # <<<<<<<<<<<<<<
  *                     if env is None:
  *                         env = self._env(msg, attempt)
 */
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_rule, __pyx_mstate_global->__pyx_n_u_when); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 562, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_3 = (__pyx_t_2 != Py_None);
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (__pyx_t_3) {
+      __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_rule, __pyx_mstate_global->__pyx_n_u_when); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 564, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
+      __pyx_t_2 = (__pyx_t_4 != Py_None);
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (__pyx_t_2) {
 
 
-        /* "evtool/sim/consumer.py":563
+        /* "evtool/sim/consumer.py":565
  *             for rule in beh.rules:
  *                 if rule.when is not None:
  *                     if env is None:             # <<<<<<<<<<<<<<
  *                         env = self._env(msg, attempt)
  *                     try:
 */
-        __pyx_t_3 = (__pyx_v_env == Py_None);
-        if (__pyx_t_3) {
+        __pyx_t_2 = (__pyx_v_env == Py_None);
+        if (__pyx_t_2) {
 
 
-          /* "evtool/sim/consumer.py":564
+          /* "evtool/sim/consumer.py":566
  *                 if rule.when is not None:
  *                     if env is None:
  *                         env = self._env(msg, attempt)             # <<<<<<<<<<<<<<
  *                     try:
  *                         hit = bool(rule.when.evaluate(env))
 */
-          __pyx_t_12 = ((PyObject *)__pyx_v_self);
-          __Pyx_INCREF(__pyx_t_12);
-          __pyx_t_6 = 0;
+          __pyx_t_1 = ((PyObject *)__pyx_v_self);
+          __Pyx_INCREF(__pyx_t_1);
+          __pyx_t_5 = 0;
           {
-            PyObject *__pyx_callargs[3] = {__pyx_t_12, __pyx_v_msg, __pyx_v_attempt};
-            __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-            if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 564, __pyx_L1_error)
-            __Pyx_GOTREF(__pyx_t_2);
+            PyObject *__pyx_callargs[3] = {__pyx_t_1, ((PyObject *)__pyx_v_msg), __pyx_v_attempt};
+            __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+            __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 566, __pyx_L1_error)
+            __Pyx_GOTREF(__pyx_t_4);
           }
-          __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_2);
-          __pyx_t_2 = 0;
+          __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_4);
+          __pyx_t_4 = 0;
 
-          /* "evtool/sim/consumer.py":563
+          /* "evtool/sim/consumer.py":565
  *             for rule in beh.rules:
  *                 if rule.when is not None:
  *                     if env is None:             # <<<<<<<<<<<<<<
@@ -21901,7 +21884,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
         }
 
-        /* "evtool/sim/consumer.py":565
+        /* "evtool/sim/consumer.py":567
  *                     if env is None:
  *                         env = self._env(msg, attempt)
  *                     try:             # <<<<<<<<<<<<<<
@@ -21911,41 +21894,41 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
         {
           __Pyx_PyThreadState_declare
           __Pyx_PyThreadState_assign
-          __Pyx_ExceptionSave(&__pyx_t_9, &__pyx_t_8, &__pyx_t_7);
-          __Pyx_XGOTREF(__pyx_t_9);
+          __Pyx_ExceptionSave(&__pyx_t_8, &__pyx_t_7, &__pyx_t_6);
           __Pyx_XGOTREF(__pyx_t_8);
           __Pyx_XGOTREF(__pyx_t_7);
+          __Pyx_XGOTREF(__pyx_t_6);
           /*try:*/ {
 
-            /* "evtool/sim/consumer.py":566
+            /* "evtool/sim/consumer.py":568
  *                         env = self._env(msg, attempt)
  *                     try:
  *                         hit = bool(rule.when.evaluate(env))             # <<<<<<<<<<<<<<
  *                     except ExpressionRuntimeError as exc:
  *                         hit, error_text = True, str(exc)
 */
-            __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_rule, __pyx_mstate_global->__pyx_n_u_when); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 566, __pyx_L21_error)
-            __Pyx_GOTREF(__pyx_t_5);
-            __pyx_t_12 = __pyx_t_5;
-            __Pyx_INCREF(__pyx_t_12);
-            __pyx_t_6 = 0;
+            __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_rule, __pyx_mstate_global->__pyx_n_u_when); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 568, __pyx_L21_error)
+            __Pyx_GOTREF(__pyx_t_3);
+            __pyx_t_1 = __pyx_t_3;
+            __Pyx_INCREF(__pyx_t_1);
+            __pyx_t_5 = 0;
             {
-              PyObject *__pyx_callargs[2] = {__pyx_t_12, __pyx_v_env};
-              __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-              __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-              __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-              if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 566, __pyx_L21_error)
-              __Pyx_GOTREF(__pyx_t_2);
+              PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
+              __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+              __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+              __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+              if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 568, __pyx_L21_error)
+              __Pyx_GOTREF(__pyx_t_4);
             }
-            __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 566, __pyx_L21_error)
-            __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-            __pyx_t_2 = __Pyx_PyBool_FromLong((!(!__pyx_t_3))); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 566, __pyx_L21_error)
-            __Pyx_GOTREF(__pyx_t_2);
+            __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 568, __pyx_L21_error)
+            __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+            __pyx_t_4 = __Pyx_PyBool_FromLong((!(!__pyx_t_2))); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 568, __pyx_L21_error)
+            __Pyx_GOTREF(__pyx_t_4);
 
-            __Pyx_XDECREF_SET(__pyx_v_hit, __pyx_t_2);
-            __pyx_t_2 = 0;
+            __Pyx_XDECREF_SET(__pyx_v_hit, __pyx_t_4);
+            __pyx_t_4 = 0;
 
-            /* "evtool/sim/consumer.py":565
+            /* "evtool/sim/consumer.py":567
  *                     if env is None:
  *                         env = self._env(msg, attempt)
  *                     try:             # <<<<<<<<<<<<<<
@@ -21953,67 +21936,61 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     except ExpressionRuntimeError as exc:
 */
           }
-          __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
           __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+          __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
           goto __pyx_L28_try_end;
           __pyx_L21_error:;
+          __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
           __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-          __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-          __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-          __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-          __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-          __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-          __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-          __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
+          __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
           __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-          __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-          /* "evtool/sim/consumer.py":567
+          /* "evtool/sim/consumer.py":569
  *                     try:
  *                         hit = bool(rule.when.evaluate(env))
  *                     except ExpressionRuntimeError as exc:             # <<<<<<<<<<<<<<
  *                         hit, error_text = True, str(exc)
  *                 else:
 */
-          __Pyx_ErrFetch(&__pyx_t_2, &__pyx_t_5, &__pyx_t_12);
-          __Pyx_GetModuleGlobalName(__pyx_t_19, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 567, __pyx_L23_except_error)
-          __Pyx_GOTREF(__pyx_t_19);
-          __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_2, __pyx_t_19);
-          __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
-          __Pyx_ErrRestore(__pyx_t_2, __pyx_t_5, __pyx_t_12);
-          __pyx_t_2 = 0; __pyx_t_5 = 0; __pyx_t_12 = 0;
+          __Pyx_ErrFetch(&__pyx_t_4, &__pyx_t_3, &__pyx_t_1);
+          __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 569, __pyx_L23_except_error)
+          __Pyx_GOTREF(__pyx_t_13);
+          __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_4, __pyx_t_13);
+          __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+          __Pyx_ErrRestore(__pyx_t_4, __pyx_t_3, __pyx_t_1);
+          __pyx_t_4 = 0; __pyx_t_3 = 0; __pyx_t_1 = 0;
           if (__pyx_t_10) {
             __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
-            if (__Pyx_GetException(&__pyx_t_12, &__pyx_t_5, &__pyx_t_2) < 0) __PYX_ERR(0, 567, __pyx_L23_except_error)
-            __Pyx_XGOTREF(__pyx_t_12);
-            __Pyx_XGOTREF(__pyx_t_5);
-            __Pyx_XGOTREF(__pyx_t_2);
-            __Pyx_INCREF(__pyx_t_5);
-            __pyx_v_exc = __pyx_t_5;
+            if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_3, &__pyx_t_4) < 0) __PYX_ERR(0, 569, __pyx_L23_except_error)
+            __Pyx_XGOTREF(__pyx_t_1);
+            __Pyx_XGOTREF(__pyx_t_3);
+            __Pyx_XGOTREF(__pyx_t_4);
+            __Pyx_INCREF(__pyx_t_3);
+            __pyx_v_exc = __pyx_t_3;
             /*try:*/ {
 
-              /* "evtool/sim/consumer.py":568
+              /* "evtool/sim/consumer.py":570
  *                         hit = bool(rule.when.evaluate(env))
  *                     except ExpressionRuntimeError as exc:
  *                         hit, error_text = True, str(exc)             # <<<<<<<<<<<<<<
  *                 else:
  *                     hit = self.rng.random() < (rule.probability or 0.0)
 */
-              __pyx_t_19 = Py_True;
-              __Pyx_INCREF(__pyx_t_19);
-              __pyx_t_18 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 568, __pyx_L34_error)
-              __Pyx_GOTREF(__pyx_t_18);
-              __Pyx_XDECREF_SET(__pyx_v_hit, __pyx_t_19);
-              __pyx_t_19 = 0;
-              __Pyx_DECREF_SET(__pyx_v_error_text, ((PyObject*)__pyx_t_18));
-              __pyx_t_18 = 0;
+              __pyx_t_13 = Py_True;
+              __Pyx_INCREF(__pyx_t_13);
+              __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 570, __pyx_L34_error)
+              __Pyx_GOTREF(__pyx_t_14);
+              __Pyx_XDECREF_SET(__pyx_v_hit, __pyx_t_13);
+              __pyx_t_13 = 0;
+              __Pyx_DECREF_SET(__pyx_v_error_text, ((PyObject*)__pyx_t_14));
+              __pyx_t_14 = 0;
             }
 
-            /* "evtool/sim/consumer.py":567
+            /* "evtool/sim/consumer.py":569
  *                     try:
  *                         hit = bool(rule.when.evaluate(env))
  *                     except ExpressionRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -22029,51 +22006,45 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
               /*exception exit:*/{
                 __Pyx_PyThreadState_declare
                 __Pyx_PyThreadState_assign
-                __pyx_t_26 = 0; __pyx_t_27 = 0; __pyx_t_28 = 0; __pyx_t_29 = 0; __pyx_t_30 = 0; __pyx_t_31 = 0;
+                __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0; __pyx_t_25 = 0;
+                __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
                 __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
                 __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
                 __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-                __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-                __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-                __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-                __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-                __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-                __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-                __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-                 __Pyx_ExceptionSwap(&__pyx_t_29, &__pyx_t_30, &__pyx_t_31);
-                if ( unlikely(__Pyx_GetException(&__pyx_t_26, &__pyx_t_27, &__pyx_t_28) < 0)) __Pyx_ErrFetch(&__pyx_t_26, &__pyx_t_27, &__pyx_t_28);
-                __Pyx_XGOTREF(__pyx_t_26);
-                __Pyx_XGOTREF(__pyx_t_27);
-                __Pyx_XGOTREF(__pyx_t_28);
-                __Pyx_XGOTREF(__pyx_t_29);
-                __Pyx_XGOTREF(__pyx_t_30);
-                __Pyx_XGOTREF(__pyx_t_31);
-                __pyx_t_10 = __pyx_lineno; __pyx_t_24 = __pyx_clineno; __pyx_t_25 = __pyx_filename;
+                 __Pyx_ExceptionSwap(&__pyx_t_23, &__pyx_t_24, &__pyx_t_25);
+                if ( unlikely(__Pyx_GetException(&__pyx_t_20, &__pyx_t_21, &__pyx_t_22) < 0)) __Pyx_ErrFetch(&__pyx_t_20, &__pyx_t_21, &__pyx_t_22);
+                __Pyx_XGOTREF(__pyx_t_20);
+                __Pyx_XGOTREF(__pyx_t_21);
+                __Pyx_XGOTREF(__pyx_t_22);
+                __Pyx_XGOTREF(__pyx_t_23);
+                __Pyx_XGOTREF(__pyx_t_24);
+                __Pyx_XGOTREF(__pyx_t_25);
+                __pyx_t_10 = __pyx_lineno; __pyx_t_18 = __pyx_clineno; __pyx_t_19 = __pyx_filename;
                 {
                   __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
                 }
-                __Pyx_XGIVEREF(__pyx_t_29);
-                __Pyx_XGIVEREF(__pyx_t_30);
-                __Pyx_XGIVEREF(__pyx_t_31);
-                __Pyx_ExceptionReset(__pyx_t_29, __pyx_t_30, __pyx_t_31);
-                __Pyx_XGIVEREF(__pyx_t_26);
-                __Pyx_XGIVEREF(__pyx_t_27);
-                __Pyx_XGIVEREF(__pyx_t_28);
-                __Pyx_ErrRestore(__pyx_t_26, __pyx_t_27, __pyx_t_28);
-                __pyx_t_26 = 0; __pyx_t_27 = 0; __pyx_t_28 = 0; __pyx_t_29 = 0; __pyx_t_30 = 0; __pyx_t_31 = 0;
-                __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_24; __pyx_filename = __pyx_t_25;
+                __Pyx_XGIVEREF(__pyx_t_23);
+                __Pyx_XGIVEREF(__pyx_t_24);
+                __Pyx_XGIVEREF(__pyx_t_25);
+                __Pyx_ExceptionReset(__pyx_t_23, __pyx_t_24, __pyx_t_25);
+                __Pyx_XGIVEREF(__pyx_t_20);
+                __Pyx_XGIVEREF(__pyx_t_21);
+                __Pyx_XGIVEREF(__pyx_t_22);
+                __Pyx_ErrRestore(__pyx_t_20, __pyx_t_21, __pyx_t_22);
+                __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0; __pyx_t_25 = 0;
+                __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_18; __pyx_filename = __pyx_t_19;
                 goto __pyx_L23_except_error;
               }
               __pyx_L35:;
             }
-            __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-            __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-            __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+            __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+            __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+            __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
             goto __pyx_L22_exception_handled;
           }
           goto __pyx_L23_except_error;
 
-          /* "evtool/sim/consumer.py":565
+          /* "evtool/sim/consumer.py":567
  *                     if env is None:
  *                         env = self._env(msg, attempt)
  *                     try:             # <<<<<<<<<<<<<<
@@ -22081,20 +22052,20 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     except ExpressionRuntimeError as exc:
 */
           __pyx_L23_except_error:;
-          __Pyx_XGIVEREF(__pyx_t_9);
           __Pyx_XGIVEREF(__pyx_t_8);
           __Pyx_XGIVEREF(__pyx_t_7);
-          __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
+          __Pyx_XGIVEREF(__pyx_t_6);
+          __Pyx_ExceptionReset(__pyx_t_8, __pyx_t_7, __pyx_t_6);
           goto __pyx_L1_error;
           __pyx_L22_exception_handled:;
-          __Pyx_XGIVEREF(__pyx_t_9);
           __Pyx_XGIVEREF(__pyx_t_8);
           __Pyx_XGIVEREF(__pyx_t_7);
-          __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
+          __Pyx_XGIVEREF(__pyx_t_6);
+          __Pyx_ExceptionReset(__pyx_t_8, __pyx_t_7, __pyx_t_6);
           __pyx_L28_try_end:;
         }
 
-        /* "evtool/sim/consumer.py":562
+        /* "evtool/sim/consumer.py":564
  *         if beh.rules:
  *             for rule in beh.rules:
  *                 if rule.when is not None:             # <<<<<<<<<<<<<<
@@ -22104,7 +22075,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
         goto __pyx_L19;
       }
 
-      /* "evtool/sim/consumer.py":570
+      /* "evtool/sim/consumer.py":572
  *                         hit, error_text = True, str(exc)
  *                 else:
  *                     hit = self.rng.random() < (rule.probability or 0.0)             # <<<<<<<<<<<<<<
@@ -22112,52 +22083,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     failure = rule
 */
       /*else*/ {
-        __pyx_t_5 = __pyx_v_self->rng;
-        __Pyx_INCREF(__pyx_t_5);
-        __pyx_t_6 = 0;
+        __pyx_t_3 = __pyx_v_self->rng;
+        __Pyx_INCREF(__pyx_t_3);
+        __pyx_t_5 = 0;
         {
-          PyObject *__pyx_callargs[2] = {__pyx_t_5, NULL};
-          __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_random, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 570, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_2);
+          PyObject *__pyx_callargs[2] = {__pyx_t_3, NULL};
+          __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_random, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+          if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 572, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_4);
         }
-        __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_rule, __pyx_mstate_global->__pyx_n_u_probability); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 570, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_12);
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_12); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 570, __pyx_L1_error)
-        if (!__pyx_t_3) {
-          __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_rule, __pyx_mstate_global->__pyx_n_u_probability); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 572, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
+        __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 572, __pyx_L1_error)
+        if (!__pyx_t_2) {
+          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
         } else {
-          __Pyx_INCREF(__pyx_t_12);
-          __pyx_t_5 = __pyx_t_12;
-          __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+          __Pyx_INCREF(__pyx_t_1);
+          __pyx_t_3 = __pyx_t_1;
+          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
           goto __pyx_L40_bool_binop_done;
         }
-        __pyx_t_12 = PyFloat_FromDouble(0.0); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 570, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_12);
-        __pyx_t_5 = __pyx_t_12;
-        __pyx_t_12 = 0;
+        __pyx_t_1 = PyFloat_FromDouble(0.0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 572, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
+        __pyx_t_3 = __pyx_t_1;
+        __pyx_t_1 = 0;
         __pyx_L40_bool_binop_done:;
-        __pyx_t_12 = __Pyx_PyObject_CompareLt_object_object(__pyx_t_2, __pyx_t_5, Py_LT); __Pyx_XGOTREF(__pyx_t_12); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 570, __pyx_L1_error)
-        __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        __Pyx_XDECREF_SET(__pyx_v_hit, __pyx_t_12);
-        __pyx_t_12 = 0;
+        __pyx_t_1 = __Pyx_PyObject_CompareLt_object_object(__pyx_t_4, __pyx_t_3, Py_LT); __Pyx_XGOTREF(__pyx_t_1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 572, __pyx_L1_error)
+        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+        __Pyx_XDECREF_SET(__pyx_v_hit, __pyx_t_1);
+        __pyx_t_1 = 0;
       }
       __pyx_L19:;
 
-      /* "evtool/sim/consumer.py":571
+      /* "evtool/sim/consumer.py":573
  *                 else:
  *                     hit = self.rng.random() < (rule.probability or 0.0)
  *                 if hit:             # <<<<<<<<<<<<<<
  *                     failure = rule
  *                     break
 */
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_hit); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 571, __pyx_L1_error)
-      if (__pyx_t_3) {
+      __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_hit); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 573, __pyx_L1_error)
+      if (__pyx_t_2) {
 
 
-        /* "evtool/sim/consumer.py":572
+        /* "evtool/sim/consumer.py":574
  *                     hit = self.rng.random() < (rule.probability or 0.0)
  *                 if hit:
  *                     failure = rule             # <<<<<<<<<<<<<<
@@ -22167,7 +22138,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
         __Pyx_INCREF(__pyx_v_rule);
         __Pyx_DECREF_SET(__pyx_v_failure, __pyx_v_rule);
 
-        /* "evtool/sim/consumer.py":573
+        /* "evtool/sim/consumer.py":575
  *                 if hit:
  *                     failure = rule
  *                     break             # <<<<<<<<<<<<<<
@@ -22176,7 +22147,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
         goto __pyx_L18_break;
 
-        /* "evtool/sim/consumer.py":571
+        /* "evtool/sim/consumer.py":573
  *                 else:
  *                     hit = self.rng.random() < (rule.probability or 0.0)
  *                 if hit:             # <<<<<<<<<<<<<<
@@ -22185,7 +22156,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
       }
 
-      /* "evtool/sim/consumer.py":561
+      /* "evtool/sim/consumer.py":563
  *         error_text: str | None = None
  *         if beh.rules:
  *             for rule in beh.rules:             # <<<<<<<<<<<<<<
@@ -22193,14 +22164,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     if env is None:
 */
     }
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     goto __pyx_L43_for_end;
     __pyx_L18_break:;
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     goto __pyx_L43_for_end;
     __pyx_L43_for_end:;
 
-    /* "evtool/sim/consumer.py":560
+    /* "evtool/sim/consumer.py":562
  *         failure: Rule | None = None
  *         error_text: str | None = None
  *         if beh.rules:             # <<<<<<<<<<<<<<
@@ -22209,163 +22180,158 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
   }
 
-  /* "evtool/sim/consumer.py":574
+  /* "evtool/sim/consumer.py":576
  *                     failure = rule
  *                     break
  *         if failure is not None:             # <<<<<<<<<<<<<<
  *             if failure.crash:
  *                 ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
 */
-  __pyx_t_3 = (__pyx_v_failure != Py_None);
-  if (__pyx_t_3) {
+  __pyx_t_2 = (__pyx_v_failure != Py_None);
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":575
+    /* "evtool/sim/consumer.py":577
  *                     break
  *         if failure is not None:
  *             if failure.crash:             # <<<<<<<<<<<<<<
  *                 ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                     msg.tag, {"error": failure.error, "retryable": failure.retryable,
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_crash); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 575, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 575, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (__pyx_t_3) {
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_crash); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 577, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 577, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":576
+      /* "evtool/sim/consumer.py":578
  *         if failure is not None:
  *             if failure.crash:
  *                 ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
  *                                     msg.tag, {"error": failure.error, "retryable": failure.retryable,
  *                                               "crash": True}))
 */
-      __pyx_t_12 = __pyx_v_ctx;
-      __Pyx_INCREF(__pyx_t_12);
-      __pyx_t_2 = NULL;
-      __Pyx_GetModuleGlobalName(__pyx_t_18, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 576, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_18);
-      __pyx_t_19 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 576, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_19);
-      __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 576, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_17);
-      __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 576, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_16);
-      __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 576, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_15);
-      __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 576, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_14);
+      __pyx_t_1 = NULL;
+      __Pyx_INCREF(__pyx_v_ctx->emit);
+      __pyx_t_3 = __pyx_v_ctx->emit; 
+      __pyx_t_14 = NULL;
+      __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 578, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_13);
 
-      /* "evtool/sim/consumer.py":577
+      /* "evtool/sim/consumer.py":579
  *             if failure.crash:
  *                 ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                     msg.tag, {"error": failure.error, "retryable": failure.retryable,             # <<<<<<<<<<<<<<
  *                                               "crash": True}))
  *                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
 */
-      __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_13);
-      __pyx_t_4 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_error); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_21);
-      if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_21) < (0)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-      __pyx_t_21 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_retryable); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_21);
-      if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_retryable, __pyx_t_21) < (0)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
+      __pyx_t_12 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 579, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_12);
+      __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_error); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 579, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_15);
+      if (PyDict_SetItem(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_15) < (0)) __PYX_ERR(0, 579, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
+      __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_retryable); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 579, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_15);
+      if (PyDict_SetItem(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_retryable, __pyx_t_15) < (0)) __PYX_ERR(0, 579, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
 
-      /* "evtool/sim/consumer.py":578
+      /* "evtool/sim/consumer.py":580
  *                 ctx.emit(TraceEvent(now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                     msg.tag, {"error": failure.error, "retryable": failure.retryable,
  *                                               "crash": True}))             # <<<<<<<<<<<<<<
  *                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
  *                 return True
 */
-      if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_crash, Py_True) < (0)) __PYX_ERR(0, 577, __pyx_L1_error)
-      __pyx_t_6 = 1;
+      if (PyDict_SetItem(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_crash, Py_True) < (0)) __PYX_ERR(0, 579, __pyx_L1_error)
+      __pyx_t_5 = 1;
       #if CYTHON_UNPACK_METHODS
-      if (unlikely(PyMethod_Check(__pyx_t_18))) {
-        __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_18);
-        assert(__pyx_t_2);
-        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_18);
-        __Pyx_INCREF(__pyx_t_2);
+      if (unlikely(PyMethod_Check(__pyx_t_13))) {
+        __pyx_t_14 = PyMethod_GET_SELF(__pyx_t_13);
+        assert(__pyx_t_14);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_13);
+        __Pyx_INCREF(__pyx_t_14);
         __Pyx_INCREF(__pyx__function);
-        __Pyx_DECREF_SET(__pyx_t_18, __pyx__function);
-        __pyx_t_6 = 0;
+        __Pyx_DECREF_SET(__pyx_t_13, __pyx__function);
+        __pyx_t_5 = 0;
       }
       #endif
       {
-        PyObject *__pyx_callargs[11] = {__pyx_t_2, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_failed, __pyx_t_19, __pyx_t_17, __pyx_v_self->name, __pyx_t_16, __pyx_t_15, __pyx_t_14, __pyx_t_13, __pyx_t_4};
-        __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_18, __pyx_callargs+__pyx_t_6, (11-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_19); __pyx_t_19 = 0;
-        __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-        __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
-        __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
-        __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+        PyObject *__pyx_callargs[11] = {__pyx_t_14, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_failed, __pyx_v_msg->id, __pyx_v_d->channel, __pyx_v_self->name, __pyx_v_inst->index, __pyx_v_msg->key, __pyx_v_d->attempt, __pyx_v_msg->tag, __pyx_t_12};
+        __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_13, __pyx_callargs+__pyx_t_5, (11-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+        __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
         __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 576, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_5);
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 578, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_4);
       }
-      __pyx_t_6 = 0;
+      __pyx_t_5 = 1;
+      #if CYTHON_UNPACK_METHODS
+      if (likely(PyMethod_Check(__pyx_t_3))) {
+        __pyx_t_1 = PyMethod_GET_SELF(__pyx_t_3);
+        assert(__pyx_t_1);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_3);
+        __Pyx_INCREF(__pyx_t_1);
+        __Pyx_INCREF(__pyx__function);
+        __Pyx_DECREF_SET(__pyx_t_3, __pyx__function);
+        __pyx_t_5 = 0;
+      }
+      #endif
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_12, __pyx_t_5};
-        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 576, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_1);
+        PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_4};
+        __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 578, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_9);
       }
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":579
+      /* "evtool/sim/consumer.py":581
  *                                     msg.tag, {"error": failure.error, "retryable": failure.retryable,
  *                                               "crash": True}))
  *                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)             # <<<<<<<<<<<<<<
  *                 return True
  *             return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
 */
-      __pyx_t_5 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_5);
-      __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_CRASH_RESTART_NS); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 579, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_12);
-      __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_error); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 579, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_18);
+      __pyx_t_3 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_3);
+      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_CRASH_RESTART_NS); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 581, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_error); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 581, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
       #if CYTHON_VECTORCALL
       #endif
-      __pyx_t_6 = 0;
+      __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[4] = {__pyx_t_5, __pyx_v_inst, __pyx_t_12, __pyx_t_18};
+        PyObject *__pyx_callargs[4] = {__pyx_t_3, ((PyObject *)__pyx_v_inst), __pyx_t_4, __pyx_t_1};
         #if CYTHON_VECTORCALL
-        __pyx_t_4 = __pyx_mstate_global->__pyx_tuple[1];
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 579, __pyx_L1_error)
-        __Pyx_INCREF(__pyx_t_4);
+        __pyx_t_13 = __pyx_mstate_global->__pyx_tuple[1];
+        if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 581, __pyx_L1_error)
+        __Pyx_INCREF(__pyx_t_13);
         #else
         {
           PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_reason};
-          __pyx_t_4 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-          if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 579, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_4);
+          __pyx_t_13 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
+          if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 581, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_13);
         }
         #endif
-        __pyx_t_1 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_crash, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_4);
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-        __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+        __pyx_t_9 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_crash, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_13);
+        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
         #if CYTHON_VECTORCALL
         #endif
-        __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 579, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_1);
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 581, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_9);
       }
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":580
+      /* "evtool/sim/consumer.py":582
  *                                               "crash": True}))
  *                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
  *                 return True             # <<<<<<<<<<<<<<
@@ -22383,7 +22349,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
       }
       goto __pyx_L0;
 
-      /* "evtool/sim/consumer.py":575
+      /* "evtool/sim/consumer.py":577
  *                     break
  *         if failure is not None:
  *             if failure.crash:             # <<<<<<<<<<<<<<
@@ -22392,52 +22358,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
     }
 
-    /* "evtool/sim/consumer.py":581
+    /* "evtool/sim/consumer.py":583
  *                 self.crash(inst, CRASH_RESTART_NS, reason=failure.error)
  *                 return True
  *             return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,             # <<<<<<<<<<<<<<
  *                               failure.reply_with_error, in_batch)
  *         # Success.
 */
-    __pyx_t_4 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_error); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 581, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_18);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_retryable); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 581, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_12);
+    __pyx_t_13 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_13);
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_error); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 583, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_retryable); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 583, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
 
-    /* "evtool/sim/consumer.py":582
+    /* "evtool/sim/consumer.py":584
  *                 return True
  *             return self._fail(inst, d, msg, failure.error, failure.retryable, attempt, error_text,
  *                               failure.reply_with_error, in_batch)             # <<<<<<<<<<<<<<
  *         # Success.
  *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):
 */
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_reply_with_error); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 582, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_6 = 0;
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_failure, __pyx_mstate_global->__pyx_n_u_reply_with_error); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 584, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[10] = {__pyx_t_4, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_t_18, __pyx_t_12, __pyx_v_attempt, __pyx_v_error_text, __pyx_t_5, __pyx_v_in_batch};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fail, __pyx_callargs+__pyx_t_6, (10-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 581, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[10] = {__pyx_t_13, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_t_1, __pyx_t_4, __pyx_v_attempt, __pyx_v_error_text, __pyx_t_3, __pyx_v_in_batch};
+      __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fail, __pyx_callargs+__pyx_t_5, (10-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 583, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
     }
     {
       PyObject *__pyx_temp;
       {
         __pyx_temp = __pyx_r;
-        __pyx_r = __pyx_t_1;
+        __pyx_r = __pyx_t_9;
       }
       __Pyx_XDECREF(__pyx_temp);
     }
-    __pyx_t_1 = 0;
+    __pyx_t_9 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":574
+    /* "evtool/sim/consumer.py":576
  *                     failure = rule
  *                     break
  *         if failure is not None:             # <<<<<<<<<<<<<<
@@ -22446,7 +22412,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
   }
 
-  /* "evtool/sim/consumer.py":584
+  /* "evtool/sim/consumer.py":586
  *                               failure.reply_with_error, in_batch)
  *         # Success.
  *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):             # <<<<<<<<<<<<<<
@@ -22458,72 +22424,72 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 
   } else {
 
-    __pyx_t_3 = __pyx_t_11;
+    __pyx_t_2 = __pyx_t_11;
 
     goto __pyx_L47_bool_binop_done;
   }
-  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_self->_success_env); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 584, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_self->_success_env); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 586, __pyx_L1_error)
   if (!__pyx_t_11) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_11;
+    __pyx_t_2 = __pyx_t_11;
 
     goto __pyx_L47_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_emits); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 584, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_emits); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 586, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_9);
+  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 586, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
   if (!__pyx_t_11) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_11;
+    __pyx_t_2 = __pyx_t_11;
 
     goto __pyx_L47_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 584, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 584, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 586, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_9);
+  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 586, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
   if (__pyx_t_11) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_11;
+    __pyx_t_2 = __pyx_t_11;
 
     goto __pyx_L47_bool_binop_done;
   }
-  __pyx_t_11 = (__Pyx_PySequence_ContainsTF(__pyx_v_beh, __pyx_v_self->_effects_read, Py_EQ)); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 584, __pyx_L1_error)
+  __pyx_t_11 = (__Pyx_PySequence_ContainsTF(__pyx_v_beh, __pyx_v_self->_effects_read, Py_EQ)); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 586, __pyx_L1_error)
 
-  __pyx_t_3 = __pyx_t_11;
+  __pyx_t_2 = __pyx_t_11;
 
   __pyx_L47_bool_binop_done:;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":585
+    /* "evtool/sim/consumer.py":587
  *         # Success.
  *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):
  *             env = self._env(msg, attempt)             # <<<<<<<<<<<<<<
  *         if beh.effects:
  *             applied = 0
 */
-    __pyx_t_5 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_6 = 0;
+    __pyx_t_3 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_msg, __pyx_v_attempt};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 585, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
+      PyObject *__pyx_callargs[3] = {__pyx_t_3, ((PyObject *)__pyx_v_msg), __pyx_v_attempt};
+      __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 587, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
     }
-    __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
-    __pyx_t_1 = 0;
+    __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_9);
+    __pyx_t_9 = 0;
 
-    /* "evtool/sim/consumer.py":584
+    /* "evtool/sim/consumer.py":586
  *                               failure.reply_with_error, in_batch)
  *         # Success.
  *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):             # <<<<<<<<<<<<<<
@@ -22532,21 +22498,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
   }
 
-  /* "evtool/sim/consumer.py":586
+  /* "evtool/sim/consumer.py":588
  *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):
  *             env = self._env(msg, attempt)
  *         if beh.effects:             # <<<<<<<<<<<<<<
  *             applied = 0
  *             state = self.state
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 586, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 586, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  if (__pyx_t_3) {
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 588, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_9);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 588, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":587
+    /* "evtool/sim/consumer.py":589
  *             env = self._env(msg, attempt)
  *         if beh.effects:
  *             applied = 0             # <<<<<<<<<<<<<<
@@ -22556,19 +22522,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
     __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
     __pyx_v_applied = __pyx_mstate_global->__pyx_int_0;
 
-    /* "evtool/sim/consumer.py":588
+    /* "evtool/sim/consumer.py":590
  *         if beh.effects:
  *             applied = 0
  *             state = self.state             # <<<<<<<<<<<<<<
  *             try:
  *                 for eff in beh.effects:
 */
-    __pyx_t_1 = __pyx_v_self->state;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_v_state = __pyx_t_1;
-    __pyx_t_1 = 0;
+    __pyx_t_9 = __pyx_v_self->state;
+    __Pyx_INCREF(__pyx_t_9);
+    __pyx_v_state = __pyx_t_9;
+    __pyx_t_9 = 0;
 
-    /* "evtool/sim/consumer.py":589
+    /* "evtool/sim/consumer.py":591
  *             applied = 0
  *             state = self.state
  *             try:             # <<<<<<<<<<<<<<
@@ -22578,87 +22544,87 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
     {
       __Pyx_PyThreadState_declare
       __Pyx_PyThreadState_assign
-      __Pyx_ExceptionSave(&__pyx_t_7, &__pyx_t_8, &__pyx_t_9);
+      __Pyx_ExceptionSave(&__pyx_t_6, &__pyx_t_7, &__pyx_t_8);
+      __Pyx_XGOTREF(__pyx_t_6);
       __Pyx_XGOTREF(__pyx_t_7);
       __Pyx_XGOTREF(__pyx_t_8);
-      __Pyx_XGOTREF(__pyx_t_9);
       /*try:*/ {
 
-        /* "evtool/sim/consumer.py":590
+        /* "evtool/sim/consumer.py":592
  *             state = self.state
  *             try:
  *                 for eff in beh.effects:             # <<<<<<<<<<<<<<
  *                     inc = eff.const_inc
  *                     if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined
 */
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 590, __pyx_L53_error)
-        __Pyx_GOTREF(__pyx_t_1);
-        if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
-          __pyx_t_5 = __pyx_t_1; __Pyx_INCREF(__pyx_t_5);
-          __pyx_t_22 = 0;
-          __pyx_t_23 = NULL;
+        __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 592, __pyx_L53_error)
+        __Pyx_GOTREF(__pyx_t_9);
+        if (likely(PyList_CheckExact(__pyx_t_9)) || PyTuple_CheckExact(__pyx_t_9)) {
+          __pyx_t_3 = __pyx_t_9; __Pyx_INCREF(__pyx_t_3);
+          __pyx_t_16 = 0;
+          __pyx_t_17 = NULL;
         } else {
-          __pyx_t_22 = -1; __pyx_t_5 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 590, __pyx_L53_error)
-          __Pyx_GOTREF(__pyx_t_5);
-          __pyx_t_23 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 590, __pyx_L53_error)
+          __pyx_t_16 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_t_9); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 592, __pyx_L53_error)
+          __Pyx_GOTREF(__pyx_t_3);
+          __pyx_t_17 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 592, __pyx_L53_error)
         }
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
         for (;;) {
-          if (likely(!__pyx_t_23)) {
-            if (likely(PyList_CheckExact(__pyx_t_5))) {
+          if (likely(!__pyx_t_17)) {
+            if (likely(PyList_CheckExact(__pyx_t_3))) {
               {
-                Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_5);
+                Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
                 #if !CYTHON_ASSUME_SAFE_SIZE
-                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 590, __pyx_L53_error)
+                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 592, __pyx_L53_error)
                 #endif
-                if (__pyx_t_22 >= __pyx_temp) break;
+                if (__pyx_t_16 >= __pyx_temp) break;
               }
-              __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_5, __pyx_t_22, __Pyx_ReferenceSharing_OwnStrongReference);
-              ++__pyx_t_22;
+              __pyx_t_9 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_3, __pyx_t_16, __Pyx_ReferenceSharing_OwnStrongReference);
+              ++__pyx_t_16;
             } else {
               {
-                Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_5);
+                Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_3);
                 #if !CYTHON_ASSUME_SAFE_SIZE
-                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 590, __pyx_L53_error)
+                if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 592, __pyx_L53_error)
                 #endif
-                if (__pyx_t_22 >= __pyx_temp) break;
+                if (__pyx_t_16 >= __pyx_temp) break;
               }
               #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-              __pyx_t_1 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_5, __pyx_t_22));
+              __pyx_t_9 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_3, __pyx_t_16));
               #else
-              __pyx_t_1 = __Pyx_PySequence_ITEM(__pyx_t_5, __pyx_t_22);
+              __pyx_t_9 = __Pyx_PySequence_ITEM(__pyx_t_3, __pyx_t_16);
               #endif
-              ++__pyx_t_22;
+              ++__pyx_t_16;
             }
-            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 590, __pyx_L53_error)
+            if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 592, __pyx_L53_error)
           } else {
-            __pyx_t_1 = __pyx_t_23(__pyx_t_5);
-            if (unlikely(!__pyx_t_1)) {
+            __pyx_t_9 = __pyx_t_17(__pyx_t_3);
+            if (unlikely(!__pyx_t_9)) {
               PyObject* exc_type = PyErr_Occurred();
               if (exc_type) {
-                if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 590, __pyx_L53_error)
+                if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 592, __pyx_L53_error)
                 PyErr_Clear();
               }
               break;
             }
           }
-          __Pyx_GOTREF(__pyx_t_1);
-          __Pyx_XDECREF_SET(__pyx_v_eff, __pyx_t_1);
-          __pyx_t_1 = 0;
+          __Pyx_GOTREF(__pyx_t_9);
+          __Pyx_XDECREF_SET(__pyx_v_eff, __pyx_t_9);
+          __pyx_t_9 = 0;
 
-          /* "evtool/sim/consumer.py":591
+          /* "evtool/sim/consumer.py":593
  *             try:
  *                 for eff in beh.effects:
  *                     inc = eff.const_inc             # <<<<<<<<<<<<<<
  *                     if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined
  *                         state[eff.name] = state.get(eff.name, 0) + inc
 */
-          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_eff, __pyx_mstate_global->__pyx_n_u_const_inc); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 591, __pyx_L53_error)
-          __Pyx_GOTREF(__pyx_t_1);
-          __Pyx_XDECREF_SET(__pyx_v_inc, __pyx_t_1);
-          __pyx_t_1 = 0;
+          __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_eff, __pyx_mstate_global->__pyx_n_u_const_inc); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 593, __pyx_L53_error)
+          __Pyx_GOTREF(__pyx_t_9);
+          __Pyx_XDECREF_SET(__pyx_v_inc, __pyx_t_9);
+          __pyx_t_9 = 0;
 
-          /* "evtool/sim/consumer.py":592
+          /* "evtool/sim/consumer.py":594
  *                 for eff in beh.effects:
  *                     inc = eff.const_inc
  *                     if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined             # <<<<<<<<<<<<<<
@@ -22670,48 +22636,48 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 
           } else {
 
-            __pyx_t_3 = __pyx_t_11;
+            __pyx_t_2 = __pyx_t_11;
 
             goto __pyx_L62_bool_binop_done;
           }
           __pyx_t_11 = (((PyObject *)Py_TYPE(__pyx_v_state)) == ((PyObject *)(&PyDict_Type)));
 
-          __pyx_t_3 = __pyx_t_11;
+          __pyx_t_2 = __pyx_t_11;
 
           __pyx_L62_bool_binop_done:;
-          if (__pyx_t_3) {
+          if (__pyx_t_2) {
 
 
-            /* "evtool/sim/consumer.py":593
+            /* "evtool/sim/consumer.py":595
  *                     inc = eff.const_inc
  *                     if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined
  *                         state[eff.name] = state.get(eff.name, 0) + inc             # <<<<<<<<<<<<<<
  *                     else:
  *                         eff.apply(state, env)  # type: ignore[arg-type]
 */
-            __pyx_t_12 = __pyx_v_state;
-            __Pyx_INCREF(__pyx_t_12);
-            __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_eff, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 593, __pyx_L53_error)
-            __Pyx_GOTREF(__pyx_t_18);
-            __pyx_t_6 = 0;
-            {
-              PyObject *__pyx_callargs[3] = {__pyx_t_12, __pyx_t_18, __pyx_mstate_global->__pyx_int_0};
-              __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-              __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-              __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-              if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 593, __pyx_L53_error)
-              __Pyx_GOTREF(__pyx_t_1);
-            }
-            __pyx_t_18 = __Pyx_PyNumber_Add_object_object(__pyx_t_1, __pyx_v_inc); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 593, __pyx_L53_error)
-            __Pyx_GOTREF(__pyx_t_18);
-            __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-            __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_eff, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 593, __pyx_L53_error)
+            __pyx_t_4 = __pyx_v_state;
+            __Pyx_INCREF(__pyx_t_4);
+            __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_eff, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 595, __pyx_L53_error)
             __Pyx_GOTREF(__pyx_t_1);
-            if (unlikely((PyObject_SetItem(__pyx_v_state, __pyx_t_1, __pyx_t_18) < 0))) __PYX_ERR(0, 593, __pyx_L53_error)
+            __pyx_t_5 = 0;
+            {
+              PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_1, __pyx_mstate_global->__pyx_int_0};
+              __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+              __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+              __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+              if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 595, __pyx_L53_error)
+              __Pyx_GOTREF(__pyx_t_9);
+            }
+            __pyx_t_1 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_v_inc); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 595, __pyx_L53_error)
+            __Pyx_GOTREF(__pyx_t_1);
+            __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+            __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_eff, __pyx_mstate_global->__pyx_n_u_name); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 595, __pyx_L53_error)
+            __Pyx_GOTREF(__pyx_t_9);
+            if (unlikely((PyObject_SetItem(__pyx_v_state, __pyx_t_9, __pyx_t_1) < 0))) __PYX_ERR(0, 595, __pyx_L53_error)
+            __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
             __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-            __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
 
-            /* "evtool/sim/consumer.py":592
+            /* "evtool/sim/consumer.py":594
  *                 for eff in beh.effects:
  *                     inc = eff.const_inc
  *                     if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined             # <<<<<<<<<<<<<<
@@ -22721,7 +22687,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
             goto __pyx_L61;
           }
 
-          /* "evtool/sim/consumer.py":595
+          /* "evtool/sim/consumer.py":597
  *                         state[eff.name] = state.get(eff.name, 0) + inc
  *                     else:
  *                         eff.apply(state, env)  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
@@ -22729,33 +22695,33 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
 */
           /*else*/ {
-            __pyx_t_1 = __pyx_v_eff;
-            __Pyx_INCREF(__pyx_t_1);
-            __pyx_t_6 = 0;
+            __pyx_t_9 = __pyx_v_eff;
+            __Pyx_INCREF(__pyx_t_9);
+            __pyx_t_5 = 0;
             {
-              PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_state, __pyx_v_env};
-              __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_apply, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-              __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-              if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 595, __pyx_L53_error)
-              __Pyx_GOTREF(__pyx_t_18);
+              PyObject *__pyx_callargs[3] = {__pyx_t_9, __pyx_v_state, __pyx_v_env};
+              __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_apply, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+              __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+              if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 597, __pyx_L53_error)
+              __Pyx_GOTREF(__pyx_t_1);
             }
-            __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
+            __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
           }
           __pyx_L61:;
 
-          /* "evtool/sim/consumer.py":596
+          /* "evtool/sim/consumer.py":598
  *                     else:
  *                         eff.apply(state, env)  # type: ignore[arg-type]
  *                     applied += 1             # <<<<<<<<<<<<<<
  *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
  *                 if applied:
 */
-          __pyx_t_18 = __Pyx_PyLong_AddObjC(__pyx_v_applied, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 596, __pyx_L53_error)
-          __Pyx_GOTREF(__pyx_t_18);
-          __Pyx_DECREF_SET(__pyx_v_applied, ((PyObject*)__pyx_t_18));
-          __pyx_t_18 = 0;
+          __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_applied, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 598, __pyx_L53_error)
+          __Pyx_GOTREF(__pyx_t_1);
+          __Pyx_DECREF_SET(__pyx_v_applied, ((PyObject*)__pyx_t_1));
+          __pyx_t_1 = 0;
 
-          /* "evtool/sim/consumer.py":590
+          /* "evtool/sim/consumer.py":592
  *             state = self.state
  *             try:
  *                 for eff in beh.effects:             # <<<<<<<<<<<<<<
@@ -22763,9 +22729,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     if inc is not None and type(state) is dict:  # `CompiledEffect.apply` of `inc: name`, inlined
 */
         }
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-        /* "evtool/sim/consumer.py":589
+        /* "evtool/sim/consumer.py":591
  *             applied = 0
  *             state = self.state
  *             try:             # <<<<<<<<<<<<<<
@@ -22773,9 +22739,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                     inc = eff.const_inc
 */
       }
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
       goto __pyx_L58_try_end;
       __pyx_L53_error:;
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
@@ -22783,86 +22749,80 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
       __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
       __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-      __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-      __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-      __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-      __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":597
+      /* "evtool/sim/consumer.py":599
  *                         eff.apply(state, env)  # type: ignore[arg-type]
  *                     applied += 1
  *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:             # <<<<<<<<<<<<<<
  *                 if applied:
  *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
 */
-      __Pyx_ErrFetch(&__pyx_t_5, &__pyx_t_18, &__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 597, __pyx_L55_except_error)
-      __Pyx_GOTREF(__pyx_t_12);
-      __pyx_t_24 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_5, __pyx_t_12) || __Pyx_PyErr_GivenExceptionMatches(__pyx_t_5, ((PyObject *)(((PyTypeObject*)PyExc_TypeError)))) || __Pyx_PyErr_GivenExceptionMatches(__pyx_t_5, ((PyObject *)(((PyTypeObject*)PyExc_KeyError)))) || __Pyx_PyErr_GivenExceptionMatches(__pyx_t_5, ((PyObject *)(((PyTypeObject*)PyExc_ValueError))));
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_ErrRestore(__pyx_t_5, __pyx_t_18, __pyx_t_1);
-      __pyx_t_5 = 0; __pyx_t_18 = 0; __pyx_t_1 = 0;
-      if (__pyx_t_24) {
+      __Pyx_ErrFetch(&__pyx_t_3, &__pyx_t_1, &__pyx_t_9);
+      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 599, __pyx_L55_except_error)
+      __Pyx_GOTREF(__pyx_t_4);
+      __pyx_t_18 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_3, __pyx_t_4) || __Pyx_PyErr_GivenExceptionMatches(__pyx_t_3, ((PyObject *)(((PyTypeObject*)PyExc_TypeError)))) || __Pyx_PyErr_GivenExceptionMatches(__pyx_t_3, ((PyObject *)(((PyTypeObject*)PyExc_KeyError)))) || __Pyx_PyErr_GivenExceptionMatches(__pyx_t_3, ((PyObject *)(((PyTypeObject*)PyExc_ValueError))));
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_ErrRestore(__pyx_t_3, __pyx_t_1, __pyx_t_9);
+      __pyx_t_3 = 0; __pyx_t_1 = 0; __pyx_t_9 = 0;
+      if (__pyx_t_18) {
         __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
-        if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_18, &__pyx_t_5) < 0) __PYX_ERR(0, 597, __pyx_L55_except_error)
+        if (__Pyx_GetException(&__pyx_t_9, &__pyx_t_1, &__pyx_t_3) < 0) __PYX_ERR(0, 599, __pyx_L55_except_error)
+        __Pyx_XGOTREF(__pyx_t_9);
         __Pyx_XGOTREF(__pyx_t_1);
-        __Pyx_XGOTREF(__pyx_t_18);
-        __Pyx_XGOTREF(__pyx_t_5);
-        __Pyx_INCREF(__pyx_t_18);
-        __pyx_v_exc = __pyx_t_18;
+        __Pyx_XGOTREF(__pyx_t_3);
+        __Pyx_INCREF(__pyx_t_1);
+        __pyx_v_exc = __pyx_t_1;
         /*try:*/ {
 
-          /* "evtool/sim/consumer.py":598
+          /* "evtool/sim/consumer.py":600
  *                     applied += 1
  *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
  *                 if applied:             # <<<<<<<<<<<<<<
  *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
  *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
 */
-          if (__pyx_v_applied == Py_None) __pyx_t_3 = 0;
+          if (__pyx_v_applied == Py_None) __pyx_t_2 = 0;
           else
           {
             Py_ssize_t __pyx_temp = __Pyx_PyLong_IsNonZero(__pyx_v_applied);
-            if (unlikely(((!CYTHON_USE_PYLONG_INTERNALS) && __pyx_temp < 0))) __PYX_ERR(0, 598, __pyx_L70_error)
-            __pyx_t_3 = (__pyx_temp != 0);
+            if (unlikely(((!CYTHON_USE_PYLONG_INTERNALS) && __pyx_temp < 0))) __PYX_ERR(0, 600, __pyx_L70_error)
+            __pyx_t_2 = (__pyx_temp != 0);
           }
 
-          if (__pyx_t_3) {
+          if (__pyx_t_2) {
 
 
-            /* "evtool/sim/consumer.py":599
+            /* "evtool/sim/consumer.py":601
  *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
  *                 if applied:
  *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
  *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
  *         if self.idem_key is not None:
 */
-            __pyx_t_4 = ((PyObject *)__pyx_v_self);
-            __Pyx_INCREF(__pyx_t_4);
-            __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 599, __pyx_L70_error)
-            __Pyx_GOTREF(__pyx_t_13);
-            __pyx_t_22 = PyObject_Length(__pyx_t_13); if (unlikely(__pyx_t_22 == ((Py_ssize_t)-1))) __PYX_ERR(0, 599, __pyx_L70_error)
-            __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-            __pyx_t_13 = PyLong_FromSsize_t(__pyx_t_22); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 599, __pyx_L70_error)
-            __Pyx_GOTREF(__pyx_t_13);
-
-            __pyx_t_6 = 0;
-            {
-              PyObject *__pyx_callargs[7] = {__pyx_t_4, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_v_env, __pyx_v_applied, __pyx_t_13};
-              __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_effects_outlived, __pyx_callargs+__pyx_t_6, (7-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-              __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-              __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-              if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 599, __pyx_L70_error)
-              __Pyx_GOTREF(__pyx_t_12);
-            }
+            __pyx_t_13 = ((PyObject *)__pyx_v_self);
+            __Pyx_INCREF(__pyx_t_13);
+            __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 601, __pyx_L70_error)
+            __Pyx_GOTREF(__pyx_t_12);
+            __pyx_t_16 = PyObject_Length(__pyx_t_12); if (unlikely(__pyx_t_16 == ((Py_ssize_t)-1))) __PYX_ERR(0, 601, __pyx_L70_error)
             __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+            __pyx_t_12 = PyLong_FromSsize_t(__pyx_t_16); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 601, __pyx_L70_error)
+            __Pyx_GOTREF(__pyx_t_12);
 
-            /* "evtool/sim/consumer.py":598
+            __pyx_t_5 = 0;
+            {
+              PyObject *__pyx_callargs[7] = {__pyx_t_13, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_v_env, __pyx_v_applied, __pyx_t_12};
+              __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_effects_outlived, __pyx_callargs+__pyx_t_5, (7-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+              __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+              __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+              if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 601, __pyx_L70_error)
+              __Pyx_GOTREF(__pyx_t_4);
+            }
+            __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+
+            /* "evtool/sim/consumer.py":600
  *                     applied += 1
  *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:
  *                 if applied:             # <<<<<<<<<<<<<<
@@ -22871,963 +22831,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
           }
 
-          /* "evtool/sim/consumer.py":600
+          /* "evtool/sim/consumer.py":602
  *                 if applied:
  *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
  *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)             # <<<<<<<<<<<<<<
  *         if self.idem_key is not None:
  *             if self._idem_reads_state:  # the effects may have changed what the key reads
 */
-          __pyx_t_13 = ((PyObject *)__pyx_v_self);
-          __Pyx_INCREF(__pyx_t_13);
-          __pyx_t_4 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 600, __pyx_L70_error)
-          __Pyx_GOTREF(__pyx_t_4);
-          __pyx_t_6 = 0;
-          {
-            PyObject *__pyx_callargs[9] = {__pyx_t_13, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_mstate_global->__pyx_n_u_EffectError, Py_False, __pyx_v_attempt, __pyx_t_4, Py_False};
-            __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fail, __pyx_callargs+__pyx_t_6, (9-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
-            __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-            if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 600, __pyx_L70_error)
-            __Pyx_GOTREF(__pyx_t_12);
-          }
-          {
-            PyObject *__pyx_temp;
-            {
-              __pyx_temp = __pyx_r;
-              __pyx_r = __pyx_t_12;
-            }
-            __Pyx_XDECREF(__pyx_temp);
-          }
-          __pyx_t_12 = 0;
-          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-          __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-          goto __pyx_L69_return;
-        }
-
-        /* "evtool/sim/consumer.py":597
- *                         eff.apply(state, env)  # type: ignore[arg-type]
- *                     applied += 1
- *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:             # <<<<<<<<<<<<<<
- *                 if applied:
- *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
-*/
-        /*finally:*/ {
-          __pyx_L70_error:;
-          /*exception exit:*/{
-            __Pyx_PyThreadState_declare
-            __Pyx_PyThreadState_assign
-            __pyx_t_31 = 0; __pyx_t_30 = 0; __pyx_t_29 = 0; __pyx_t_28 = 0; __pyx_t_27 = 0; __pyx_t_26 = 0;
-            __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-            __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
-            __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-            __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-            __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-            __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-            __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-            __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-            __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-            __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-            __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-             __Pyx_ExceptionSwap(&__pyx_t_28, &__pyx_t_27, &__pyx_t_26);
-            if ( unlikely(__Pyx_GetException(&__pyx_t_31, &__pyx_t_30, &__pyx_t_29) < 0)) __Pyx_ErrFetch(&__pyx_t_31, &__pyx_t_30, &__pyx_t_29);
-            __Pyx_XGOTREF(__pyx_t_31);
-            __Pyx_XGOTREF(__pyx_t_30);
-            __Pyx_XGOTREF(__pyx_t_29);
-            __Pyx_XGOTREF(__pyx_t_28);
-            __Pyx_XGOTREF(__pyx_t_27);
-            __Pyx_XGOTREF(__pyx_t_26);
-            __pyx_t_24 = __pyx_lineno; __pyx_t_10 = __pyx_clineno; __pyx_t_25 = __pyx_filename;
-            {
-              __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-            }
-            __Pyx_XGIVEREF(__pyx_t_28);
-            __Pyx_XGIVEREF(__pyx_t_27);
-            __Pyx_XGIVEREF(__pyx_t_26);
-            __Pyx_ExceptionReset(__pyx_t_28, __pyx_t_27, __pyx_t_26);
-            __Pyx_XGIVEREF(__pyx_t_31);
-            __Pyx_XGIVEREF(__pyx_t_30);
-            __Pyx_XGIVEREF(__pyx_t_29);
-            __Pyx_ErrRestore(__pyx_t_31, __pyx_t_30, __pyx_t_29);
-            __pyx_t_31 = 0; __pyx_t_30 = 0; __pyx_t_29 = 0; __pyx_t_28 = 0; __pyx_t_27 = 0; __pyx_t_26 = 0;
-            __pyx_lineno = __pyx_t_24; __pyx_clineno = __pyx_t_10; __pyx_filename = __pyx_t_25;
-            goto __pyx_L55_except_error;
-          }
-          __pyx_L69_return: {
-            __pyx_t_26 = __pyx_r;
-            __pyx_r = 0;
-            __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-            __pyx_r = __pyx_t_26;
-            __pyx_t_26 = 0;
-            goto __pyx_L56_except_return;
-          }
-        }
-      }
-      goto __pyx_L55_except_error;
-
-      /* "evtool/sim/consumer.py":589
- *             applied = 0
- *             state = self.state
- *             try:             # <<<<<<<<<<<<<<
- *                 for eff in beh.effects:
- *                     inc = eff.const_inc
-*/
-      __pyx_L55_except_error:;
-      __Pyx_XGIVEREF(__pyx_t_7);
-      __Pyx_XGIVEREF(__pyx_t_8);
-      __Pyx_XGIVEREF(__pyx_t_9);
-      __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
-      goto __pyx_L1_error;
-      __pyx_L56_except_return:;
-      __Pyx_XGIVEREF(__pyx_t_7);
-      __Pyx_XGIVEREF(__pyx_t_8);
-      __Pyx_XGIVEREF(__pyx_t_9);
-      __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
-      goto __pyx_L0;
-      __pyx_L58_try_end:;
-    }
-
-    /* "evtool/sim/consumer.py":586
- *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):
- *             env = self._env(msg, attempt)
- *         if beh.effects:             # <<<<<<<<<<<<<<
- *             applied = 0
- *             state = self.state
-*/
-  }
-
-  /* "evtool/sim/consumer.py":601
- *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
- *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
- *         if self.idem_key is not None:             # <<<<<<<<<<<<<<
- *             if self._idem_reads_state:  # the effects may have changed what the key reads
- *                 try:
-*/
-  __pyx_t_3 = (__pyx_v_self->idem_key != Py_None);
-  if (__pyx_t_3) {
-
-
-    /* "evtool/sim/consumer.py":602
- *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
- *         if self.idem_key is not None:
- *             if self._idem_reads_state:  # the effects may have changed what the key reads             # <<<<<<<<<<<<<<
- *                 try:
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
-*/
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->_idem_reads_state); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 602, __pyx_L1_error)
-    if (__pyx_t_3) {
-
-
-      /* "evtool/sim/consumer.py":603
- *         if self.idem_key is not None:
- *             if self._idem_reads_state:  # the effects may have changed what the key reads
- *                 try:             # <<<<<<<<<<<<<<
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
- *                 except ExpressionRuntimeError:
-*/
-      {
-        __Pyx_PyThreadState_declare
-        __Pyx_PyThreadState_assign
-        __Pyx_ExceptionSave(&__pyx_t_9, &__pyx_t_8, &__pyx_t_7);
-        __Pyx_XGOTREF(__pyx_t_9);
-        __Pyx_XGOTREF(__pyx_t_8);
-        __Pyx_XGOTREF(__pyx_t_7);
-        /*try:*/ {
-
-          /* "evtool/sim/consumer.py":604
- *             if self._idem_reads_state:  # the effects may have changed what the key reads
- *                 try:
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
- *                 except ExpressionRuntimeError:
- *                     ikey = msg.id
-*/
-          __pyx_t_18 = __pyx_v_self->idem_key;
-          __Pyx_INCREF(__pyx_t_18);
-          __pyx_t_6 = 0;
-          {
-            PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_v_env};
-            __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-            if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L79_error)
-            __Pyx_GOTREF(__pyx_t_5);
-          }
-          __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_5);
-          __pyx_t_5 = 0;
-
-          /* "evtool/sim/consumer.py":603
- *         if self.idem_key is not None:
- *             if self._idem_reads_state:  # the effects may have changed what the key reads
- *                 try:             # <<<<<<<<<<<<<<
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
- *                 except ExpressionRuntimeError:
-*/
-        }
-        __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-        __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-        __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-        goto __pyx_L84_try_end;
-        __pyx_L79_error:;
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-        __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
-        __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-        __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-        __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-        __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-        __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-        __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-        __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-        /* "evtool/sim/consumer.py":605
- *                 try:
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
- *                 except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
- *                     ikey = msg.id
- *             self.idem_seen[ikey] = now
-*/
-        __Pyx_ErrFetch(&__pyx_t_5, &__pyx_t_18, &__pyx_t_1);
-        __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 605, __pyx_L81_except_error)
-        __Pyx_GOTREF(__pyx_t_12);
-        __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_5, __pyx_t_12);
-        __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-        __Pyx_ErrRestore(__pyx_t_5, __pyx_t_18, __pyx_t_1);
-        __pyx_t_5 = 0; __pyx_t_18 = 0; __pyx_t_1 = 0;
-        if (__pyx_t_10) {
-          __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
-          if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_18, &__pyx_t_5) < 0) __PYX_ERR(0, 605, __pyx_L81_except_error)
-          __Pyx_XGOTREF(__pyx_t_1);
-          __Pyx_XGOTREF(__pyx_t_18);
-          __Pyx_XGOTREF(__pyx_t_5);
-
-          /* "evtool/sim/consumer.py":606
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
- *                 except ExpressionRuntimeError:
- *                     ikey = msg.id             # <<<<<<<<<<<<<<
- *             self.idem_seen[ikey] = now
- *             order = self.idem_order
-*/
-          __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 606, __pyx_L81_except_error)
-          __Pyx_GOTREF(__pyx_t_12);
-          __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_12);
-          __pyx_t_12 = 0;
-          __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-          __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-          __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-          goto __pyx_L80_exception_handled;
-        }
-        goto __pyx_L81_except_error;
-
-        /* "evtool/sim/consumer.py":603
- *         if self.idem_key is not None:
- *             if self._idem_reads_state:  # the effects may have changed what the key reads
- *                 try:             # <<<<<<<<<<<<<<
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
- *                 except ExpressionRuntimeError:
-*/
-        __pyx_L81_except_error:;
-        __Pyx_XGIVEREF(__pyx_t_9);
-        __Pyx_XGIVEREF(__pyx_t_8);
-        __Pyx_XGIVEREF(__pyx_t_7);
-        __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
-        goto __pyx_L1_error;
-        __pyx_L80_exception_handled:;
-        __Pyx_XGIVEREF(__pyx_t_9);
-        __Pyx_XGIVEREF(__pyx_t_8);
-        __Pyx_XGIVEREF(__pyx_t_7);
-        __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
-        __pyx_L84_try_end:;
-      }
-
-      /* "evtool/sim/consumer.py":602
- *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
- *         if self.idem_key is not None:
- *             if self._idem_reads_state:  # the effects may have changed what the key reads             # <<<<<<<<<<<<<<
- *                 try:
- *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
-*/
-    }
-
-    /* "evtool/sim/consumer.py":607
- *                 except ExpressionRuntimeError:
- *                     ikey = msg.id
- *             self.idem_seen[ikey] = now             # <<<<<<<<<<<<<<
- *             order = self.idem_order
- *             order.append((now, ikey))
-*/
-    if (unlikely((PyObject_SetItem(__pyx_v_self->idem_seen, __pyx_v_ikey, __pyx_v_now) < 0))) __PYX_ERR(0, 607, __pyx_L1_error)
-
-    /* "evtool/sim/consumer.py":608
- *                     ikey = msg.id
- *             self.idem_seen[ikey] = now
- *             order = self.idem_order             # <<<<<<<<<<<<<<
- *             order.append((now, ikey))
- *             if now - order[0][0] > self.idem_window:
-*/
-    __pyx_t_5 = __pyx_v_self->idem_order;
-    __Pyx_INCREF(__pyx_t_5);
-    __pyx_v_order = __pyx_t_5;
-    __pyx_t_5 = 0;
-
-    /* "evtool/sim/consumer.py":609
- *             self.idem_seen[ikey] = now
- *             order = self.idem_order
- *             order.append((now, ikey))             # <<<<<<<<<<<<<<
- *             if now - order[0][0] > self.idem_window:
- *                 self._expire_idempotency(now)
-*/
-    __pyx_t_5 = PyTuple_New(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 609, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_INCREF(__pyx_v_now);
-    __Pyx_GIVEREF(__pyx_v_now);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 609, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_v_ikey);
-    __Pyx_GIVEREF(__pyx_v_ikey);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_v_ikey) != (0)) __PYX_ERR(0, 609, __pyx_L1_error);
-    __pyx_t_32 = __Pyx_PyObject_Append(__pyx_v_order, __pyx_t_5); if (unlikely(__pyx_t_32 == ((int)-1))) __PYX_ERR(0, 609, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-
-    /* "evtool/sim/consumer.py":610
- *             order = self.idem_order
- *             order.append((now, ikey))
- *             if now - order[0][0] > self.idem_window:             # <<<<<<<<<<<<<<
- *                 self._expire_idempotency(now)
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
-*/
-    __pyx_t_5 = __Pyx_GetItemInt(__pyx_v_order, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 610, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_18 = __Pyx_GetItemInt(__pyx_t_5, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 610, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_18);
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __pyx_t_5 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_t_18); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 610, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_5, __pyx_v_self->idem_window, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 610, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (__pyx_t_3) {
-
-
-      /* "evtool/sim/consumer.py":611
- *             order.append((now, ikey))
- *             if now - order[0][0] > self.idem_window:
- *                 self._expire_idempotency(now)             # <<<<<<<<<<<<<<
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
- *         if attempt > 1:
-*/
-      __pyx_t_18 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_18);
-      __pyx_t_6 = 0;
-      {
-        PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_v_now};
-        __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_expire_idempotency, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 611, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_5);
-      }
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-      /* "evtool/sim/consumer.py":610
- *             order = self.idem_order
- *             order.append((now, ikey))
- *             if now - order[0][0] > self.idem_window:             # <<<<<<<<<<<<<<
- *                 self._expire_idempotency(now)
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
-*/
-    }
-
-    /* "evtool/sim/consumer.py":601
- *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
- *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
- *         if self.idem_key is not None:             # <<<<<<<<<<<<<<
- *             if self._idem_reads_state:  # the effects may have changed what the key reads
- *                 try:
-*/
-  }
-
-  /* "evtool/sim/consumer.py":612
- *             if now - order[0][0] > self.idem_window:
- *                 self._expire_idempotency(now)
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}             # <<<<<<<<<<<<<<
- *         if attempt > 1:
- *             data["attempts"] = attempt
-*/
-  __pyx_t_5 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 612, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_published_at); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 612, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_18);
-  __pyx_t_1 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_t_18); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 612, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_latency, __pyx_t_1) < (0)) __PYX_ERR(0, 612, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_started); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 612, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  if (PyDict_SetItem(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_processing, __pyx_t_1) < (0)) __PYX_ERR(0, 612, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v_data = ((PyObject*)__pyx_t_5);
-  __pyx_t_5 = 0;
-
-  /* "evtool/sim/consumer.py":613
- *                 self._expire_idempotency(now)
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
- *         if attempt > 1:             # <<<<<<<<<<<<<<
- *             data["attempts"] = attempt
- *         if msg.seq:
-*/
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_v_attempt, __pyx_mstate_global->__pyx_int_1, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 613, __pyx_L1_error)
-  if (__pyx_t_3) {
-
-
-    /* "evtool/sim/consumer.py":614
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
- *         if attempt > 1:
- *             data["attempts"] = attempt             # <<<<<<<<<<<<<<
- *         if msg.seq:
- *             data["seq"] = msg.seq
-*/
-    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_attempts, __pyx_v_attempt) < 0))) __PYX_ERR(0, 614, __pyx_L1_error)
-
-    /* "evtool/sim/consumer.py":613
- *                 self._expire_idempotency(now)
- *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
- *         if attempt > 1:             # <<<<<<<<<<<<<<
- *             data["attempts"] = attempt
- *         if msg.seq:
-*/
-  }
-
-  /* "evtool/sim/consumer.py":615
- *         if attempt > 1:
- *             data["attempts"] = attempt
- *         if msg.seq:             # <<<<<<<<<<<<<<
- *             data["seq"] = msg.seq
- *         if self.business_key is not None and env is not None:
-*/
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 615, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 615, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (__pyx_t_3) {
-
-
-    /* "evtool/sim/consumer.py":616
- *             data["attempts"] = attempt
- *         if msg.seq:
- *             data["seq"] = msg.seq             # <<<<<<<<<<<<<<
- *         if self.business_key is not None and env is not None:
- *             data["bkey"] = self._business_key(env)
-*/
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 616, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_seq, __pyx_t_5) < 0))) __PYX_ERR(0, 616, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-    /* "evtool/sim/consumer.py":615
- *         if attempt > 1:
- *             data["attempts"] = attempt
- *         if msg.seq:             # <<<<<<<<<<<<<<
- *             data["seq"] = msg.seq
- *         if self.business_key is not None and env is not None:
-*/
-  }
-
-  /* "evtool/sim/consumer.py":617
- *         if msg.seq:
- *             data["seq"] = msg.seq
- *         if self.business_key is not None and env is not None:             # <<<<<<<<<<<<<<
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:
-*/
-  __pyx_t_11 = (__pyx_v_self->business_key != Py_None);
-  if (__pyx_t_11) {
-
-  } else {
-
-    __pyx_t_3 = __pyx_t_11;
-
-    goto __pyx_L91_bool_binop_done;
-  }
-  __pyx_t_11 = (__pyx_v_env != Py_None);
-
-  __pyx_t_3 = __pyx_t_11;
-
-  __pyx_L91_bool_binop_done:;
-  if (__pyx_t_3) {
-
-
-    /* "evtool/sim/consumer.py":618
- *             data["seq"] = msg.seq
- *         if self.business_key is not None and env is not None:
- *             data["bkey"] = self._business_key(env)             # <<<<<<<<<<<<<<
- *         if self.ordering is not None and env is not None:
- *             try:
-*/
-    __pyx_t_1 = ((PyObject *)__pyx_v_self);
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_6 = 0;
-    {
-      PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
-      __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_business_key_2, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 618, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_5);
-    }
-    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_bkey, __pyx_t_5) < 0))) __PYX_ERR(0, 618, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-    /* "evtool/sim/consumer.py":617
- *         if msg.seq:
- *             data["seq"] = msg.seq
- *         if self.business_key is not None and env is not None:             # <<<<<<<<<<<<<<
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:
-*/
-  }
-
-  /* "evtool/sim/consumer.py":619
- *         if self.business_key is not None and env is not None:
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:             # <<<<<<<<<<<<<<
- *             try:
- *                 data["okey"] = self.ordering[0].evaluate(env)
-*/
-  __pyx_t_11 = (__pyx_v_self->ordering != Py_None);
-  if (__pyx_t_11) {
-
-  } else {
-
-    __pyx_t_3 = __pyx_t_11;
-
-    goto __pyx_L94_bool_binop_done;
-  }
-  __pyx_t_11 = (__pyx_v_env != Py_None);
-
-  __pyx_t_3 = __pyx_t_11;
-
-  __pyx_L94_bool_binop_done:;
-  if (__pyx_t_3) {
-
-
-    /* "evtool/sim/consumer.py":620
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:
- *             try:             # <<<<<<<<<<<<<<
- *                 data["okey"] = self.ordering[0].evaluate(env)
- *                 data["oseq"] = self.ordering[1].evaluate(env)
-*/
-    {
-      __Pyx_PyThreadState_declare
-      __Pyx_PyThreadState_assign
-      __Pyx_ExceptionSave(&__pyx_t_7, &__pyx_t_8, &__pyx_t_9);
-      __Pyx_XGOTREF(__pyx_t_7);
-      __Pyx_XGOTREF(__pyx_t_8);
-      __Pyx_XGOTREF(__pyx_t_9);
-      /*try:*/ {
-
-        /* "evtool/sim/consumer.py":621
- *         if self.ordering is not None and env is not None:
- *             try:
- *                 data["okey"] = self.ordering[0].evaluate(env)             # <<<<<<<<<<<<<<
- *                 data["oseq"] = self.ordering[1].evaluate(env)
- *             except ExpressionRuntimeError:
-*/
-        __pyx_t_18 = __Pyx_GetItemInt(__pyx_v_self->ordering, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 621, __pyx_L96_error)
-        __Pyx_GOTREF(__pyx_t_18);
-        __pyx_t_1 = __pyx_t_18;
-        __Pyx_INCREF(__pyx_t_1);
-        __pyx_t_6 = 0;
-        {
-          PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
-          __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-          __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-          if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 621, __pyx_L96_error)
-          __Pyx_GOTREF(__pyx_t_5);
-        }
-        if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_okey, __pyx_t_5) < 0))) __PYX_ERR(0, 621, __pyx_L96_error)
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-        /* "evtool/sim/consumer.py":622
- *             try:
- *                 data["okey"] = self.ordering[0].evaluate(env)
- *                 data["oseq"] = self.ordering[1].evaluate(env)             # <<<<<<<<<<<<<<
- *             except ExpressionRuntimeError:
- *                 pass
-*/
-        __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_self->ordering, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 622, __pyx_L96_error)
-        __Pyx_GOTREF(__pyx_t_1);
-        __pyx_t_18 = __pyx_t_1;
-        __Pyx_INCREF(__pyx_t_18);
-        __pyx_t_6 = 0;
-        {
-          PyObject *__pyx_callargs[2] = {__pyx_t_18, __pyx_v_env};
-          __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 622, __pyx_L96_error)
-          __Pyx_GOTREF(__pyx_t_5);
-        }
-        if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_oseq, __pyx_t_5) < 0))) __PYX_ERR(0, 622, __pyx_L96_error)
-        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-        /* "evtool/sim/consumer.py":620
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:
- *             try:             # <<<<<<<<<<<<<<
- *                 data["okey"] = self.ordering[0].evaluate(env)
- *                 data["oseq"] = self.ordering[1].evaluate(env)
-*/
-      }
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      goto __pyx_L101_try_end;
-      __pyx_L96_error:;
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-      __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-      __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-      __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-      __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-      /* "evtool/sim/consumer.py":623
- *                 data["okey"] = self.ordering[0].evaluate(env)
- *                 data["oseq"] = self.ordering[1].evaluate(env)
- *             except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
- *                 pass
- *         emits = beh.emits
-*/
-      __Pyx_ErrFetch(&__pyx_t_5, &__pyx_t_1, &__pyx_t_18);
-      __Pyx_GetModuleGlobalName(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 623, __pyx_L98_except_error)
-      __Pyx_GOTREF(__pyx_t_12);
-      __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_5, __pyx_t_12);
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_ErrRestore(__pyx_t_5, __pyx_t_1, __pyx_t_18);
-      __pyx_t_5 = 0; __pyx_t_1 = 0; __pyx_t_18 = 0;
-      if (__pyx_t_10) {
-        __Pyx_ErrRestore(0,0,0);
-        goto __pyx_L97_exception_handled;
-      }
-      goto __pyx_L98_except_error;
-
-      /* "evtool/sim/consumer.py":620
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:
- *             try:             # <<<<<<<<<<<<<<
- *                 data["okey"] = self.ordering[0].evaluate(env)
- *                 data["oseq"] = self.ordering[1].evaluate(env)
-*/
-      __pyx_L98_except_error:;
-      __Pyx_XGIVEREF(__pyx_t_7);
-      __Pyx_XGIVEREF(__pyx_t_8);
-      __Pyx_XGIVEREF(__pyx_t_9);
-      __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
-      goto __pyx_L1_error;
-      __pyx_L97_exception_handled:;
-      __Pyx_XGIVEREF(__pyx_t_7);
-      __Pyx_XGIVEREF(__pyx_t_8);
-      __Pyx_XGIVEREF(__pyx_t_9);
-      __Pyx_ExceptionReset(__pyx_t_7, __pyx_t_8, __pyx_t_9);
-      __pyx_L101_try_end:;
-    }
-
-    /* "evtool/sim/consumer.py":619
- *         if self.business_key is not None and env is not None:
- *             data["bkey"] = self._business_key(env)
- *         if self.ordering is not None and env is not None:             # <<<<<<<<<<<<<<
- *             try:
- *                 data["okey"] = self.ordering[0].evaluate(env)
-*/
-  }
-
-  /* "evtool/sim/consumer.py":625
- *             except ExpressionRuntimeError:
- *                 pass
- *         emits = beh.emits             # <<<<<<<<<<<<<<
- *         if emits:
- *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
-*/
-  __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_emits); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 625, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_18);
-  __pyx_v_emits = __pyx_t_18;
-  __pyx_t_18 = 0;
-
-  /* "evtool/sim/consumer.py":626
- *                 pass
- *         emits = beh.emits
- *         if emits:             # <<<<<<<<<<<<<<
- *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
-*/
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_emits); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 626, __pyx_L1_error)
-  if (__pyx_t_3) {
-
-
-    /* "evtool/sim/consumer.py":627
- *         emits = beh.emits
- *         if emits:
- *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is             # <<<<<<<<<<<<<<
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
- *             except ExpressionRuntimeError as exc:
-*/
-    {
-      __Pyx_PyThreadState_declare
-      __Pyx_PyThreadState_assign
-      __Pyx_ExceptionSave(&__pyx_t_9, &__pyx_t_8, &__pyx_t_7);
-      __Pyx_XGOTREF(__pyx_t_9);
-      __Pyx_XGOTREF(__pyx_t_8);
-      __Pyx_XGOTREF(__pyx_t_7);
-      /*try:*/ {
-
-        /* "evtool/sim/consumer.py":628
- *         if emits:
- *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
- *             except ExpressionRuntimeError as exc:
- *                 if beh.effects:
-*/
-        { /* enter inner scope */
-          __pyx_t_18 = PyList_New(0); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 628, __pyx_L113_error)
-          __Pyx_GOTREF(__pyx_t_18);
-          if (likely(PyList_CheckExact(__pyx_v_emits)) || PyTuple_CheckExact(__pyx_v_emits)) {
-            __pyx_t_1 = __pyx_v_emits; __Pyx_INCREF(__pyx_t_1);
-            __pyx_t_22 = 0;
-            __pyx_t_23 = NULL;
-          } else {
-            __pyx_t_22 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_v_emits); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 628, __pyx_L113_error)
-            __Pyx_GOTREF(__pyx_t_1);
-            __pyx_t_23 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 628, __pyx_L113_error)
-          }
-          for (;;) {
-            if (likely(!__pyx_t_23)) {
-              if (likely(PyList_CheckExact(__pyx_t_1))) {
-                {
-                  Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
-                  #if !CYTHON_ASSUME_SAFE_SIZE
-                  if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 628, __pyx_L113_error)
-                  #endif
-                  if (__pyx_t_22 >= __pyx_temp) break;
-                }
-                __pyx_t_5 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_22, __Pyx_ReferenceSharing_OwnStrongReference);
-                ++__pyx_t_22;
-              } else {
-                {
-                  Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
-                  #if !CYTHON_ASSUME_SAFE_SIZE
-                  if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 628, __pyx_L113_error)
-                  #endif
-                  if (__pyx_t_22 >= __pyx_temp) break;
-                }
-                #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-                __pyx_t_5 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_1, __pyx_t_22));
-                #else
-                __pyx_t_5 = __Pyx_PySequence_ITEM(__pyx_t_1, __pyx_t_22);
-                #endif
-                ++__pyx_t_22;
-              }
-              if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L113_error)
-            } else {
-              __pyx_t_5 = __pyx_t_23(__pyx_t_1);
-              if (unlikely(!__pyx_t_5)) {
-                PyObject* exc_type = PyErr_Occurred();
-                if (exc_type) {
-                  if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 628, __pyx_L113_error)
-                  PyErr_Clear();
-                }
-                break;
-              }
-            }
-            __Pyx_GOTREF(__pyx_t_5);
-            __Pyx_XDECREF_SET(__pyx_8genexpr5__pyx_v_e, __pyx_t_5);
-            __pyx_t_5 = 0;
-            __pyx_t_5 = __Pyx_GetItemInt(__pyx_8genexpr5__pyx_v_e, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L113_error)
-            __Pyx_GOTREF(__pyx_t_5);
-            __pyx_t_11 = (__pyx_t_5 == Py_None);
-            __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-            if (!__pyx_t_11) {
-
-            } else {
-
-              __pyx_t_3 = __pyx_t_11;
-
-              goto __pyx_L117_bool_binop_done;
-            }
-            __pyx_t_4 = __Pyx_GetItemInt(__pyx_8genexpr5__pyx_v_e, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 628, __pyx_L113_error)
-            __Pyx_GOTREF(__pyx_t_4);
-            __pyx_t_12 = __pyx_t_4;
-            __Pyx_INCREF(__pyx_t_12);
-            __pyx_t_6 = 0;
-            {
-              PyObject *__pyx_callargs[2] = {__pyx_t_12, __pyx_v_env};
-              __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-              __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-              __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-              if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L113_error)
-              __Pyx_GOTREF(__pyx_t_5);
-            }
-            __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 628, __pyx_L113_error)
-            __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-            __pyx_t_3 = __pyx_t_11;
-
-            __pyx_L117_bool_binop_done:;
-            if (__pyx_t_3) {
-
-              if (unlikely(__Pyx_ListComp_Append(__pyx_t_18, __pyx_8genexpr5__pyx_v_e))) __PYX_ERR(0, 628, __pyx_L113_error)
-            }
-          }
-          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          __Pyx_XDECREF(__pyx_8genexpr5__pyx_v_e); __pyx_8genexpr5__pyx_v_e = 0;
-          goto __pyx_L120_exit_scope;
-          __pyx_L113_error:;
-          __Pyx_XDECREF(__pyx_8genexpr5__pyx_v_e); __pyx_8genexpr5__pyx_v_e = 0;
-          goto __pyx_L105_error;
-          __pyx_L120_exit_scope:;
-        } /* exit inner scope */
-        __Pyx_DECREF_SET(__pyx_v_emits, __pyx_t_18);
-        __pyx_t_18 = 0;
-
-        /* "evtool/sim/consumer.py":627
- *         emits = beh.emits
- *         if emits:
- *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is             # <<<<<<<<<<<<<<
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
- *             except ExpressionRuntimeError as exc:
-*/
-      }
-      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      goto __pyx_L110_try_end;
-      __pyx_L105_error:;
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-      __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-      __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-      __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
-      __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-      __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-
-      /* "evtool/sim/consumer.py":629
- *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
- *             except ExpressionRuntimeError as exc:             # <<<<<<<<<<<<<<
- *                 if beh.effects:
- *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
-*/
-      __Pyx_ErrFetch(&__pyx_t_18, &__pyx_t_1, &__pyx_t_5);
-      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 629, __pyx_L107_except_error)
-      __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_18, __pyx_t_4);
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_ErrRestore(__pyx_t_18, __pyx_t_1, __pyx_t_5);
-      __pyx_t_18 = 0; __pyx_t_1 = 0; __pyx_t_5 = 0;
-      if (__pyx_t_10) {
-        __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
-        if (__Pyx_GetException(&__pyx_t_5, &__pyx_t_1, &__pyx_t_18) < 0) __PYX_ERR(0, 629, __pyx_L107_except_error)
-        __Pyx_XGOTREF(__pyx_t_5);
-        __Pyx_XGOTREF(__pyx_t_1);
-        __Pyx_XGOTREF(__pyx_t_18);
-        __Pyx_INCREF(__pyx_t_1);
-        __pyx_v_exc = __pyx_t_1;
-        /*try:*/ {
-
-          /* "evtool/sim/consumer.py":630
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
- *             except ExpressionRuntimeError as exc:
- *                 if beh.effects:             # <<<<<<<<<<<<<<
- *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
- *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
-*/
-          __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 630, __pyx_L126_error)
-          __Pyx_GOTREF(__pyx_t_4);
-          __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 630, __pyx_L126_error)
-          __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-          if (__pyx_t_3) {
-
-
-            /* "evtool/sim/consumer.py":631
- *             except ExpressionRuntimeError as exc:
- *                 if beh.effects:
- *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
- *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
- *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
-*/
-            __pyx_t_12 = ((PyObject *)__pyx_v_self);
-            __Pyx_INCREF(__pyx_t_12);
-            __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 631, __pyx_L126_error)
-            __Pyx_GOTREF(__pyx_t_13);
-            __pyx_t_22 = PyObject_Length(__pyx_t_13); if (unlikely(__pyx_t_22 == ((Py_ssize_t)-1))) __PYX_ERR(0, 631, __pyx_L126_error)
-            __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-            __pyx_t_13 = PyLong_FromSsize_t(__pyx_t_22); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 631, __pyx_L126_error)
-            __Pyx_GOTREF(__pyx_t_13);
-
-            __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 631, __pyx_L126_error)
-            __Pyx_GOTREF(__pyx_t_14);
-            __pyx_t_22 = PyObject_Length(__pyx_t_14); if (unlikely(__pyx_t_22 == ((Py_ssize_t)-1))) __PYX_ERR(0, 631, __pyx_L126_error)
-            __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-            __pyx_t_14 = PyLong_FromSsize_t(__pyx_t_22); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 631, __pyx_L126_error)
-            __Pyx_GOTREF(__pyx_t_14);
-
-            __pyx_t_6 = 0;
-            {
-              PyObject *__pyx_callargs[7] = {__pyx_t_12, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_v_env, __pyx_t_13, __pyx_t_14};
-              __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_effects_outlived, __pyx_callargs+__pyx_t_6, (7-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-              __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
-              __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-              __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-              if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 631, __pyx_L126_error)
-              __Pyx_GOTREF(__pyx_t_4);
-            }
-            __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-
-            /* "evtool/sim/consumer.py":630
- *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
- *             except ExpressionRuntimeError as exc:
- *                 if beh.effects:             # <<<<<<<<<<<<<<
- *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
- *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
-*/
-          }
-
-          /* "evtool/sim/consumer.py":632
- *                 if beh.effects:
- *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
- *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)             # <<<<<<<<<<<<<<
- *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
- *                                    msg.tag, data)))
-*/
-          __pyx_t_14 = ((PyObject *)__pyx_v_self);
-          __Pyx_INCREF(__pyx_t_14);
-          __pyx_t_13 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 632, __pyx_L126_error)
+          __pyx_t_12 = ((PyObject *)__pyx_v_self);
+          __Pyx_INCREF(__pyx_t_12);
+          __pyx_t_13 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 602, __pyx_L70_error)
           __Pyx_GOTREF(__pyx_t_13);
-          __pyx_t_6 = 0;
+          __pyx_t_5 = 0;
           {
-            PyObject *__pyx_callargs[10] = {__pyx_t_14, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_mstate_global->__pyx_n_u_EmitError, Py_False, __pyx_v_attempt, __pyx_t_13, Py_False, __pyx_v_in_batch};
-            __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fail, __pyx_callargs+__pyx_t_6, (10-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+            PyObject *__pyx_callargs[9] = {__pyx_t_12, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_mstate_global->__pyx_n_u_EffectError, Py_False, __pyx_v_attempt, __pyx_t_13, Py_False};
+            __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fail, __pyx_callargs+__pyx_t_5, (9-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+            __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
             __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 632, __pyx_L126_error)
+            if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 602, __pyx_L70_error)
             __Pyx_GOTREF(__pyx_t_4);
           }
           {
@@ -23840,12 +22861,914 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
           }
           __pyx_t_4 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-          __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
+          __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+          __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+          goto __pyx_L69_return;
+        }
+
+        /* "evtool/sim/consumer.py":599
+ *                         eff.apply(state, env)  # type: ignore[arg-type]
+ *                     applied += 1
+ *             except (ExpressionRuntimeError, TypeError, KeyError, ValueError) as exc:             # <<<<<<<<<<<<<<
+ *                 if applied:
+ *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
+*/
+        /*finally:*/ {
+          __pyx_L70_error:;
+          /*exception exit:*/{
+            __Pyx_PyThreadState_declare
+            __Pyx_PyThreadState_assign
+            __pyx_t_25 = 0; __pyx_t_24 = 0; __pyx_t_23 = 0; __pyx_t_22 = 0; __pyx_t_21 = 0; __pyx_t_20 = 0;
+            __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+            __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+            __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+            __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
+            __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+             __Pyx_ExceptionSwap(&__pyx_t_22, &__pyx_t_21, &__pyx_t_20);
+            if ( unlikely(__Pyx_GetException(&__pyx_t_25, &__pyx_t_24, &__pyx_t_23) < 0)) __Pyx_ErrFetch(&__pyx_t_25, &__pyx_t_24, &__pyx_t_23);
+            __Pyx_XGOTREF(__pyx_t_25);
+            __Pyx_XGOTREF(__pyx_t_24);
+            __Pyx_XGOTREF(__pyx_t_23);
+            __Pyx_XGOTREF(__pyx_t_22);
+            __Pyx_XGOTREF(__pyx_t_21);
+            __Pyx_XGOTREF(__pyx_t_20);
+            __pyx_t_18 = __pyx_lineno; __pyx_t_10 = __pyx_clineno; __pyx_t_19 = __pyx_filename;
+            {
+              __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
+            }
+            __Pyx_XGIVEREF(__pyx_t_22);
+            __Pyx_XGIVEREF(__pyx_t_21);
+            __Pyx_XGIVEREF(__pyx_t_20);
+            __Pyx_ExceptionReset(__pyx_t_22, __pyx_t_21, __pyx_t_20);
+            __Pyx_XGIVEREF(__pyx_t_25);
+            __Pyx_XGIVEREF(__pyx_t_24);
+            __Pyx_XGIVEREF(__pyx_t_23);
+            __Pyx_ErrRestore(__pyx_t_25, __pyx_t_24, __pyx_t_23);
+            __pyx_t_25 = 0; __pyx_t_24 = 0; __pyx_t_23 = 0; __pyx_t_22 = 0; __pyx_t_21 = 0; __pyx_t_20 = 0;
+            __pyx_lineno = __pyx_t_18; __pyx_clineno = __pyx_t_10; __pyx_filename = __pyx_t_19;
+            goto __pyx_L55_except_error;
+          }
+          __pyx_L69_return: {
+            __pyx_t_20 = __pyx_r;
+            __pyx_r = 0;
+            __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
+            __pyx_r = __pyx_t_20;
+            __pyx_t_20 = 0;
+            goto __pyx_L56_except_return;
+          }
+        }
+      }
+      goto __pyx_L55_except_error;
+
+      /* "evtool/sim/consumer.py":591
+ *             applied = 0
+ *             state = self.state
+ *             try:             # <<<<<<<<<<<<<<
+ *                 for eff in beh.effects:
+ *                     inc = eff.const_inc
+*/
+      __pyx_L55_except_error:;
+      __Pyx_XGIVEREF(__pyx_t_6);
+      __Pyx_XGIVEREF(__pyx_t_7);
+      __Pyx_XGIVEREF(__pyx_t_8);
+      __Pyx_ExceptionReset(__pyx_t_6, __pyx_t_7, __pyx_t_8);
+      goto __pyx_L1_error;
+      __pyx_L56_except_return:;
+      __Pyx_XGIVEREF(__pyx_t_6);
+      __Pyx_XGIVEREF(__pyx_t_7);
+      __Pyx_XGIVEREF(__pyx_t_8);
+      __Pyx_ExceptionReset(__pyx_t_6, __pyx_t_7, __pyx_t_8);
+      goto __pyx_L0;
+      __pyx_L58_try_end:;
+    }
+
+    /* "evtool/sim/consumer.py":588
+ *         if env is None and (self._success_env or beh.emits or (beh.effects and beh in self._effects_read)):
+ *             env = self._env(msg, attempt)
+ *         if beh.effects:             # <<<<<<<<<<<<<<
+ *             applied = 0
+ *             state = self.state
+*/
+  }
+
+  /* "evtool/sim/consumer.py":603
+ *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
+ *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+ *         if self.idem_key is not None:             # <<<<<<<<<<<<<<
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads
+ *                 try:
+*/
+  __pyx_t_2 = (__pyx_v_self->idem_key != Py_None);
+  if (__pyx_t_2) {
+
+
+    /* "evtool/sim/consumer.py":604
+ *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+ *         if self.idem_key is not None:
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads             # <<<<<<<<<<<<<<
+ *                 try:
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+*/
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->_idem_reads_state); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (__pyx_t_2) {
+
+
+      /* "evtool/sim/consumer.py":605
+ *         if self.idem_key is not None:
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads
+ *                 try:             # <<<<<<<<<<<<<<
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+ *                 except ExpressionRuntimeError:
+*/
+      {
+        __Pyx_PyThreadState_declare
+        __Pyx_PyThreadState_assign
+        __Pyx_ExceptionSave(&__pyx_t_8, &__pyx_t_7, &__pyx_t_6);
+        __Pyx_XGOTREF(__pyx_t_8);
+        __Pyx_XGOTREF(__pyx_t_7);
+        __Pyx_XGOTREF(__pyx_t_6);
+        /*try:*/ {
+
+          /* "evtool/sim/consumer.py":606
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads
+ *                 try:
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
+ *                 except ExpressionRuntimeError:
+ *                     ikey = msg.id
+*/
+          __pyx_t_1 = __pyx_v_self->idem_key;
+          __Pyx_INCREF(__pyx_t_1);
+          __pyx_t_5 = 0;
+          {
+            PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
+            __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+            __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+            if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 606, __pyx_L79_error)
+            __Pyx_GOTREF(__pyx_t_3);
+          }
+          __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_3);
+          __pyx_t_3 = 0;
+
+          /* "evtool/sim/consumer.py":605
+ *         if self.idem_key is not None:
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads
+ *                 try:             # <<<<<<<<<<<<<<
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+ *                 except ExpressionRuntimeError:
+*/
+        }
+        __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+        __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+        __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+        goto __pyx_L84_try_end;
+        __pyx_L79_error:;
+        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+        __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+        __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+        __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
+        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+        __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+        /* "evtool/sim/consumer.py":607
+ *                 try:
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+ *                 except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
+ *                     ikey = msg.id
+ *             self.idem_seen[ikey] = now
+*/
+        __Pyx_ErrFetch(&__pyx_t_3, &__pyx_t_1, &__pyx_t_9);
+        __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 607, __pyx_L81_except_error)
+        __Pyx_GOTREF(__pyx_t_4);
+        __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_3, __pyx_t_4);
+        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+        __Pyx_ErrRestore(__pyx_t_3, __pyx_t_1, __pyx_t_9);
+        __pyx_t_3 = 0; __pyx_t_1 = 0; __pyx_t_9 = 0;
+        if (__pyx_t_10) {
+          __Pyx_ErrRestore(0,0,0);
+
+          /* "evtool/sim/consumer.py":608
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+ *                 except ExpressionRuntimeError:
+ *                     ikey = msg.id             # <<<<<<<<<<<<<<
+ *             self.idem_seen[ikey] = now
+ *             order = self.idem_order
+*/
+          __pyx_t_9 = __pyx_v_msg->id;
+          __Pyx_INCREF(__pyx_t_9);
+          __Pyx_DECREF_SET(__pyx_v_ikey, __pyx_t_9);
+          __pyx_t_9 = 0;
+          goto __pyx_L80_exception_handled;
+        }
+        goto __pyx_L81_except_error;
+
+        /* "evtool/sim/consumer.py":605
+ *         if self.idem_key is not None:
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads
+ *                 try:             # <<<<<<<<<<<<<<
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+ *                 except ExpressionRuntimeError:
+*/
+        __pyx_L81_except_error:;
+        __Pyx_XGIVEREF(__pyx_t_8);
+        __Pyx_XGIVEREF(__pyx_t_7);
+        __Pyx_XGIVEREF(__pyx_t_6);
+        __Pyx_ExceptionReset(__pyx_t_8, __pyx_t_7, __pyx_t_6);
+        goto __pyx_L1_error;
+        __pyx_L80_exception_handled:;
+        __Pyx_XGIVEREF(__pyx_t_8);
+        __Pyx_XGIVEREF(__pyx_t_7);
+        __Pyx_XGIVEREF(__pyx_t_6);
+        __Pyx_ExceptionReset(__pyx_t_8, __pyx_t_7, __pyx_t_6);
+        __pyx_L84_try_end:;
+      }
+
+      /* "evtool/sim/consumer.py":604
+ *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+ *         if self.idem_key is not None:
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads             # <<<<<<<<<<<<<<
+ *                 try:
+ *                     ikey = self.idem_key.evaluate(env)  # type: ignore[arg-type]
+*/
+    }
+
+    /* "evtool/sim/consumer.py":609
+ *                 except ExpressionRuntimeError:
+ *                     ikey = msg.id
+ *             self.idem_seen[ikey] = now             # <<<<<<<<<<<<<<
+ *             order = self.idem_order
+ *             order.append((now, ikey))
+*/
+    if (unlikely((PyObject_SetItem(__pyx_v_self->idem_seen, __pyx_v_ikey, __pyx_v_now) < 0))) __PYX_ERR(0, 609, __pyx_L1_error)
+
+    /* "evtool/sim/consumer.py":610
+ *                     ikey = msg.id
+ *             self.idem_seen[ikey] = now
+ *             order = self.idem_order             # <<<<<<<<<<<<<<
+ *             order.append((now, ikey))
+ *             if now - order[0][0] > self.idem_window:
+*/
+    __pyx_t_9 = __pyx_v_self->idem_order;
+    __Pyx_INCREF(__pyx_t_9);
+    __pyx_v_order = __pyx_t_9;
+    __pyx_t_9 = 0;
+
+    /* "evtool/sim/consumer.py":611
+ *             self.idem_seen[ikey] = now
+ *             order = self.idem_order
+ *             order.append((now, ikey))             # <<<<<<<<<<<<<<
+ *             if now - order[0][0] > self.idem_window:
+ *                 self._expire_idempotency(now)
+*/
+    __pyx_t_9 = PyTuple_New(2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 611, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
+    __Pyx_INCREF(__pyx_v_now);
+    __Pyx_GIVEREF(__pyx_v_now);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 611, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_v_ikey);
+    __Pyx_GIVEREF(__pyx_v_ikey);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_v_ikey) != (0)) __PYX_ERR(0, 611, __pyx_L1_error);
+    __pyx_t_26 = __Pyx_PyObject_Append(__pyx_v_order, __pyx_t_9); if (unlikely(__pyx_t_26 == ((int)-1))) __PYX_ERR(0, 611, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+
+    /* "evtool/sim/consumer.py":612
+ *             order = self.idem_order
+ *             order.append((now, ikey))
+ *             if now - order[0][0] > self.idem_window:             # <<<<<<<<<<<<<<
+ *                 self._expire_idempotency(now)
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+*/
+    __pyx_t_9 = __Pyx_GetItemInt(__pyx_v_order, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 612, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
+    __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_9, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 612, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+    __pyx_t_9 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_t_1); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 612, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_9, __pyx_v_self->idem_window, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 612, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+    if (__pyx_t_2) {
+
+
+      /* "evtool/sim/consumer.py":613
+ *             order.append((now, ikey))
+ *             if now - order[0][0] > self.idem_window:
+ *                 self._expire_idempotency(now)             # <<<<<<<<<<<<<<
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+ *         if attempt > 1:
+*/
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __pyx_t_5 = 0;
+      {
+        PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_now};
+        __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_expire_idempotency, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 613, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_9);
+      }
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+      /* "evtool/sim/consumer.py":612
+ *             order = self.idem_order
+ *             order.append((now, ikey))
+ *             if now - order[0][0] > self.idem_window:             # <<<<<<<<<<<<<<
+ *                 self._expire_idempotency(now)
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+*/
+    }
+
+    /* "evtool/sim/consumer.py":603
+ *                     self._effects_outlived(inst, d, msg, env, applied, len(beh.effects))  # type: ignore[arg-type]
+ *                 return self._fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
+ *         if self.idem_key is not None:             # <<<<<<<<<<<<<<
+ *             if self._idem_reads_state:  # the effects may have changed what the key reads
+ *                 try:
+*/
+  }
+
+  /* "evtool/sim/consumer.py":614
+ *             if now - order[0][0] > self.idem_window:
+ *                 self._expire_idempotency(now)
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}             # <<<<<<<<<<<<<<
+ *         if attempt > 1:
+ *             data["attempts"] = attempt
+*/
+  __pyx_t_9 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 614, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_9);
+  __pyx_t_1 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_msg->published_at); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 614, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_latency, __pyx_t_1) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_v_started); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 614, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_processing, __pyx_t_1) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_v_data = ((PyObject*)__pyx_t_9);
+  __pyx_t_9 = 0;
+
+  /* "evtool/sim/consumer.py":615
+ *                 self._expire_idempotency(now)
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+ *         if attempt > 1:             # <<<<<<<<<<<<<<
+ *             data["attempts"] = attempt
+ *         if msg.seq:
+*/
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_v_attempt, __pyx_mstate_global->__pyx_int_1, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 615, __pyx_L1_error)
+  if (__pyx_t_2) {
+
+
+    /* "evtool/sim/consumer.py":616
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+ *         if attempt > 1:
+ *             data["attempts"] = attempt             # <<<<<<<<<<<<<<
+ *         if msg.seq:
+ *             data["seq"] = msg.seq
+*/
+    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_attempts, __pyx_v_attempt) < 0))) __PYX_ERR(0, 616, __pyx_L1_error)
+
+    /* "evtool/sim/consumer.py":615
+ *                 self._expire_idempotency(now)
+ *         data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
+ *         if attempt > 1:             # <<<<<<<<<<<<<<
+ *             data["attempts"] = attempt
+ *         if msg.seq:
+*/
+  }
+
+  /* "evtool/sim/consumer.py":617
+ *         if attempt > 1:
+ *             data["attempts"] = attempt
+ *         if msg.seq:             # <<<<<<<<<<<<<<
+ *             data["seq"] = msg.seq
+ *         if self.business_key is not None and env is not None:
+*/
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_msg->seq); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 617, __pyx_L1_error)
+  if (__pyx_t_2) {
+
+
+    /* "evtool/sim/consumer.py":618
+ *             data["attempts"] = attempt
+ *         if msg.seq:
+ *             data["seq"] = msg.seq             # <<<<<<<<<<<<<<
+ *         if self.business_key is not None and env is not None:
+ *             data["bkey"] = self._business_key(env)
+*/
+    __pyx_t_9 = __pyx_v_msg->seq;
+    __Pyx_INCREF(__pyx_t_9);
+    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_seq, __pyx_t_9) < 0))) __PYX_ERR(0, 618, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+    /* "evtool/sim/consumer.py":617
+ *         if attempt > 1:
+ *             data["attempts"] = attempt
+ *         if msg.seq:             # <<<<<<<<<<<<<<
+ *             data["seq"] = msg.seq
+ *         if self.business_key is not None and env is not None:
+*/
+  }
+
+  /* "evtool/sim/consumer.py":619
+ *         if msg.seq:
+ *             data["seq"] = msg.seq
+ *         if self.business_key is not None and env is not None:             # <<<<<<<<<<<<<<
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:
+*/
+  __pyx_t_11 = (__pyx_v_self->business_key != Py_None);
+  if (__pyx_t_11) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_11;
+
+    goto __pyx_L91_bool_binop_done;
+  }
+  __pyx_t_11 = (__pyx_v_env != Py_None);
+
+  __pyx_t_2 = __pyx_t_11;
+
+  __pyx_L91_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "evtool/sim/consumer.py":620
+ *             data["seq"] = msg.seq
+ *         if self.business_key is not None and env is not None:
+ *             data["bkey"] = self._business_key(env)             # <<<<<<<<<<<<<<
+ *         if self.ordering is not None and env is not None:
+ *             try:
+*/
+    __pyx_t_1 = ((PyObject *)__pyx_v_self);
+    __Pyx_INCREF(__pyx_t_1);
+    __pyx_t_5 = 0;
+    {
+      PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
+      __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_business_key_2, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 620, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
+    }
+    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_bkey, __pyx_t_9) < 0))) __PYX_ERR(0, 620, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+    /* "evtool/sim/consumer.py":619
+ *         if msg.seq:
+ *             data["seq"] = msg.seq
+ *         if self.business_key is not None and env is not None:             # <<<<<<<<<<<<<<
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:
+*/
+  }
+
+  /* "evtool/sim/consumer.py":621
+ *         if self.business_key is not None and env is not None:
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:             # <<<<<<<<<<<<<<
+ *             try:
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+*/
+  __pyx_t_11 = (__pyx_v_self->ordering != Py_None);
+  if (__pyx_t_11) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_11;
+
+    goto __pyx_L94_bool_binop_done;
+  }
+  __pyx_t_11 = (__pyx_v_env != Py_None);
+
+  __pyx_t_2 = __pyx_t_11;
+
+  __pyx_L94_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "evtool/sim/consumer.py":622
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:
+ *             try:             # <<<<<<<<<<<<<<
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+ *                 data["oseq"] = self.ordering[1].evaluate(env)
+*/
+    {
+      __Pyx_PyThreadState_declare
+      __Pyx_PyThreadState_assign
+      __Pyx_ExceptionSave(&__pyx_t_6, &__pyx_t_7, &__pyx_t_8);
+      __Pyx_XGOTREF(__pyx_t_6);
+      __Pyx_XGOTREF(__pyx_t_7);
+      __Pyx_XGOTREF(__pyx_t_8);
+      /*try:*/ {
+
+        /* "evtool/sim/consumer.py":623
+ *         if self.ordering is not None and env is not None:
+ *             try:
+ *                 data["okey"] = self.ordering[0].evaluate(env)             # <<<<<<<<<<<<<<
+ *                 data["oseq"] = self.ordering[1].evaluate(env)
+ *             except ExpressionRuntimeError:
+*/
+        __pyx_t_3 = __Pyx_GetItemInt(__pyx_v_self->ordering, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 623, __pyx_L96_error)
+        __Pyx_GOTREF(__pyx_t_3);
+        __pyx_t_1 = __pyx_t_3;
+        __Pyx_INCREF(__pyx_t_1);
+        __pyx_t_5 = 0;
+        {
+          PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_env};
+          __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+          __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+          if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 623, __pyx_L96_error)
+          __Pyx_GOTREF(__pyx_t_9);
+        }
+        if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_okey, __pyx_t_9) < 0))) __PYX_ERR(0, 623, __pyx_L96_error)
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+        /* "evtool/sim/consumer.py":624
+ *             try:
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+ *                 data["oseq"] = self.ordering[1].evaluate(env)             # <<<<<<<<<<<<<<
+ *             except ExpressionRuntimeError:
+ *                 pass
+*/
+        __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_self->ordering, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 624, __pyx_L96_error)
+        __Pyx_GOTREF(__pyx_t_1);
+        __pyx_t_3 = __pyx_t_1;
+        __Pyx_INCREF(__pyx_t_3);
+        __pyx_t_5 = 0;
+        {
+          PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_env};
+          __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+          __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+          if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 624, __pyx_L96_error)
+          __Pyx_GOTREF(__pyx_t_9);
+        }
+        if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_oseq, __pyx_t_9) < 0))) __PYX_ERR(0, 624, __pyx_L96_error)
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+        /* "evtool/sim/consumer.py":622
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:
+ *             try:             # <<<<<<<<<<<<<<
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+ *                 data["oseq"] = self.ordering[1].evaluate(env)
+*/
+      }
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+      goto __pyx_L101_try_end;
+      __pyx_L96_error:;
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+      __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+      __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+      /* "evtool/sim/consumer.py":625
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+ *                 data["oseq"] = self.ordering[1].evaluate(env)
+ *             except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
+ *                 pass
+ *         emits = beh.emits
+*/
+      __Pyx_ErrFetch(&__pyx_t_9, &__pyx_t_1, &__pyx_t_3);
+      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 625, __pyx_L98_except_error)
+      __Pyx_GOTREF(__pyx_t_4);
+      __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_9, __pyx_t_4);
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_ErrRestore(__pyx_t_9, __pyx_t_1, __pyx_t_3);
+      __pyx_t_9 = 0; __pyx_t_1 = 0; __pyx_t_3 = 0;
+      if (__pyx_t_10) {
+        __Pyx_ErrRestore(0,0,0);
+        goto __pyx_L97_exception_handled;
+      }
+      goto __pyx_L98_except_error;
+
+      /* "evtool/sim/consumer.py":622
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:
+ *             try:             # <<<<<<<<<<<<<<
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+ *                 data["oseq"] = self.ordering[1].evaluate(env)
+*/
+      __pyx_L98_except_error:;
+      __Pyx_XGIVEREF(__pyx_t_6);
+      __Pyx_XGIVEREF(__pyx_t_7);
+      __Pyx_XGIVEREF(__pyx_t_8);
+      __Pyx_ExceptionReset(__pyx_t_6, __pyx_t_7, __pyx_t_8);
+      goto __pyx_L1_error;
+      __pyx_L97_exception_handled:;
+      __Pyx_XGIVEREF(__pyx_t_6);
+      __Pyx_XGIVEREF(__pyx_t_7);
+      __Pyx_XGIVEREF(__pyx_t_8);
+      __Pyx_ExceptionReset(__pyx_t_6, __pyx_t_7, __pyx_t_8);
+      __pyx_L101_try_end:;
+    }
+
+    /* "evtool/sim/consumer.py":621
+ *         if self.business_key is not None and env is not None:
+ *             data["bkey"] = self._business_key(env)
+ *         if self.ordering is not None and env is not None:             # <<<<<<<<<<<<<<
+ *             try:
+ *                 data["okey"] = self.ordering[0].evaluate(env)
+*/
+  }
+
+  /* "evtool/sim/consumer.py":627
+ *             except ExpressionRuntimeError:
+ *                 pass
+ *         emits = beh.emits             # <<<<<<<<<<<<<<
+ *         if emits:
+ *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
+*/
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_emits); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 627, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_v_emits = __pyx_t_3;
+  __pyx_t_3 = 0;
+
+  /* "evtool/sim/consumer.py":628
+ *                 pass
+ *         emits = beh.emits
+ *         if emits:             # <<<<<<<<<<<<<<
+ *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+*/
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_emits); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (__pyx_t_2) {
+
+
+    /* "evtool/sim/consumer.py":629
+ *         emits = beh.emits
+ *         if emits:
+ *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is             # <<<<<<<<<<<<<<
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+ *             except ExpressionRuntimeError as exc:
+*/
+    {
+      __Pyx_PyThreadState_declare
+      __Pyx_PyThreadState_assign
+      __Pyx_ExceptionSave(&__pyx_t_8, &__pyx_t_7, &__pyx_t_6);
+      __Pyx_XGOTREF(__pyx_t_8);
+      __Pyx_XGOTREF(__pyx_t_7);
+      __Pyx_XGOTREF(__pyx_t_6);
+      /*try:*/ {
+
+        /* "evtool/sim/consumer.py":630
+ *         if emits:
+ *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
+ *             except ExpressionRuntimeError as exc:
+ *                 if beh.effects:
+*/
+        { /* enter inner scope */
+          __pyx_t_3 = PyList_New(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 630, __pyx_L113_error)
+          __Pyx_GOTREF(__pyx_t_3);
+          if (likely(PyList_CheckExact(__pyx_v_emits)) || PyTuple_CheckExact(__pyx_v_emits)) {
+            __pyx_t_1 = __pyx_v_emits; __Pyx_INCREF(__pyx_t_1);
+            __pyx_t_16 = 0;
+            __pyx_t_17 = NULL;
+          } else {
+            __pyx_t_16 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_v_emits); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 630, __pyx_L113_error)
+            __Pyx_GOTREF(__pyx_t_1);
+            __pyx_t_17 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 630, __pyx_L113_error)
+          }
+          for (;;) {
+            if (likely(!__pyx_t_17)) {
+              if (likely(PyList_CheckExact(__pyx_t_1))) {
+                {
+                  Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
+                  #if !CYTHON_ASSUME_SAFE_SIZE
+                  if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 630, __pyx_L113_error)
+                  #endif
+                  if (__pyx_t_16 >= __pyx_temp) break;
+                }
+                __pyx_t_9 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_16, __Pyx_ReferenceSharing_OwnStrongReference);
+                ++__pyx_t_16;
+              } else {
+                {
+                  Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
+                  #if !CYTHON_ASSUME_SAFE_SIZE
+                  if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 630, __pyx_L113_error)
+                  #endif
+                  if (__pyx_t_16 >= __pyx_temp) break;
+                }
+                #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
+                __pyx_t_9 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_1, __pyx_t_16));
+                #else
+                __pyx_t_9 = __Pyx_PySequence_ITEM(__pyx_t_1, __pyx_t_16);
+                #endif
+                ++__pyx_t_16;
+              }
+              if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 630, __pyx_L113_error)
+            } else {
+              __pyx_t_9 = __pyx_t_17(__pyx_t_1);
+              if (unlikely(!__pyx_t_9)) {
+                PyObject* exc_type = PyErr_Occurred();
+                if (exc_type) {
+                  if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 630, __pyx_L113_error)
+                  PyErr_Clear();
+                }
+                break;
+              }
+            }
+            __Pyx_GOTREF(__pyx_t_9);
+            __Pyx_XDECREF_SET(__pyx_8genexpr5__pyx_v_e, __pyx_t_9);
+            __pyx_t_9 = 0;
+            __pyx_t_9 = __Pyx_GetItemInt(__pyx_8genexpr5__pyx_v_e, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 630, __pyx_L113_error)
+            __Pyx_GOTREF(__pyx_t_9);
+            __pyx_t_11 = (__pyx_t_9 == Py_None);
+            __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+            if (!__pyx_t_11) {
+
+            } else {
+
+              __pyx_t_2 = __pyx_t_11;
+
+              goto __pyx_L117_bool_binop_done;
+            }
+            __pyx_t_13 = __Pyx_GetItemInt(__pyx_8genexpr5__pyx_v_e, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 630, __pyx_L113_error)
+            __Pyx_GOTREF(__pyx_t_13);
+            __pyx_t_4 = __pyx_t_13;
+            __Pyx_INCREF(__pyx_t_4);
+            __pyx_t_5 = 0;
+            {
+              PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_env};
+              __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+              __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+              __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+              if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 630, __pyx_L113_error)
+              __Pyx_GOTREF(__pyx_t_9);
+            }
+            __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 630, __pyx_L113_error)
+            __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+            __pyx_t_2 = __pyx_t_11;
+
+            __pyx_L117_bool_binop_done:;
+            if (__pyx_t_2) {
+
+              if (unlikely(__Pyx_ListComp_Append(__pyx_t_3, __pyx_8genexpr5__pyx_v_e))) __PYX_ERR(0, 630, __pyx_L113_error)
+            }
+          }
+          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+          __Pyx_XDECREF(__pyx_8genexpr5__pyx_v_e); __pyx_8genexpr5__pyx_v_e = 0;
+          goto __pyx_L120_exit_scope;
+          __pyx_L113_error:;
+          __Pyx_XDECREF(__pyx_8genexpr5__pyx_v_e); __pyx_8genexpr5__pyx_v_e = 0;
+          goto __pyx_L105_error;
+          __pyx_L120_exit_scope:;
+        } /* exit inner scope */
+        __Pyx_DECREF_SET(__pyx_v_emits, __pyx_t_3);
+        __pyx_t_3 = 0;
+
+        /* "evtool/sim/consumer.py":629
+ *         emits = beh.emits
+ *         if emits:
+ *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is             # <<<<<<<<<<<<<<
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+ *             except ExpressionRuntimeError as exc:
+*/
+      }
+      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+      goto __pyx_L110_try_end;
+      __pyx_L105_error:;
+      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+      __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+      __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+      __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+
+      /* "evtool/sim/consumer.py":631
+ *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+ *             except ExpressionRuntimeError as exc:             # <<<<<<<<<<<<<<
+ *                 if beh.effects:
+ *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
+*/
+      __Pyx_ErrFetch(&__pyx_t_3, &__pyx_t_1, &__pyx_t_9);
+      __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 631, __pyx_L107_except_error)
+      __Pyx_GOTREF(__pyx_t_13);
+      __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_3, __pyx_t_13);
+      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_ErrRestore(__pyx_t_3, __pyx_t_1, __pyx_t_9);
+      __pyx_t_3 = 0; __pyx_t_1 = 0; __pyx_t_9 = 0;
+      if (__pyx_t_10) {
+        __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
+        if (__Pyx_GetException(&__pyx_t_9, &__pyx_t_1, &__pyx_t_3) < 0) __PYX_ERR(0, 631, __pyx_L107_except_error)
+        __Pyx_XGOTREF(__pyx_t_9);
+        __Pyx_XGOTREF(__pyx_t_1);
+        __Pyx_XGOTREF(__pyx_t_3);
+        __Pyx_INCREF(__pyx_t_1);
+        __pyx_v_exc = __pyx_t_1;
+        /*try:*/ {
+
+          /* "evtool/sim/consumer.py":632
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+ *             except ExpressionRuntimeError as exc:
+ *                 if beh.effects:             # <<<<<<<<<<<<<<
+ *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
+ *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
+*/
+          __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 632, __pyx_L126_error)
+          __Pyx_GOTREF(__pyx_t_13);
+          __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_13); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 632, __pyx_L126_error)
+          __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+          if (__pyx_t_2) {
+
+
+            /* "evtool/sim/consumer.py":633
+ *             except ExpressionRuntimeError as exc:
+ *                 if beh.effects:
+ *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
+ *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
+ *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+*/
+            __pyx_t_4 = ((PyObject *)__pyx_v_self);
+            __Pyx_INCREF(__pyx_t_4);
+            __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 633, __pyx_L126_error)
+            __Pyx_GOTREF(__pyx_t_12);
+            __pyx_t_16 = PyObject_Length(__pyx_t_12); if (unlikely(__pyx_t_16 == ((Py_ssize_t)-1))) __PYX_ERR(0, 633, __pyx_L126_error)
+            __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+            __pyx_t_12 = PyLong_FromSsize_t(__pyx_t_16); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 633, __pyx_L126_error)
+            __Pyx_GOTREF(__pyx_t_12);
+
+            __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_beh, __pyx_mstate_global->__pyx_n_u_effects); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 633, __pyx_L126_error)
+            __Pyx_GOTREF(__pyx_t_14);
+            __pyx_t_16 = PyObject_Length(__pyx_t_14); if (unlikely(__pyx_t_16 == ((Py_ssize_t)-1))) __PYX_ERR(0, 633, __pyx_L126_error)
+            __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+            __pyx_t_14 = PyLong_FromSsize_t(__pyx_t_16); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 633, __pyx_L126_error)
+            __Pyx_GOTREF(__pyx_t_14);
+
+            __pyx_t_5 = 0;
+            {
+              PyObject *__pyx_callargs[7] = {__pyx_t_4, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_v_env, __pyx_t_12, __pyx_t_14};
+              __pyx_t_13 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_effects_outlived, __pyx_callargs+__pyx_t_5, (7-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+              __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+              __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+              __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+              if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 633, __pyx_L126_error)
+              __Pyx_GOTREF(__pyx_t_13);
+            }
+            __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+
+            /* "evtool/sim/consumer.py":632
+ *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
+ *             except ExpressionRuntimeError as exc:
+ *                 if beh.effects:             # <<<<<<<<<<<<<<
+ *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
+ *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
+*/
+          }
+
+          /* "evtool/sim/consumer.py":634
+ *                 if beh.effects:
+ *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
+ *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)             # <<<<<<<<<<<<<<
+ *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
+ *                                    msg.tag, data)))
+*/
+          __pyx_t_14 = ((PyObject *)__pyx_v_self);
+          __Pyx_INCREF(__pyx_t_14);
+          __pyx_t_12 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 634, __pyx_L126_error)
+          __Pyx_GOTREF(__pyx_t_12);
+          __pyx_t_5 = 0;
+          {
+            PyObject *__pyx_callargs[10] = {__pyx_t_14, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_mstate_global->__pyx_n_u_EmitError, Py_False, __pyx_v_attempt, __pyx_t_12, Py_False, __pyx_v_in_batch};
+            __pyx_t_13 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fail, __pyx_callargs+__pyx_t_5, (10-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+            __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+            __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
+            if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 634, __pyx_L126_error)
+            __Pyx_GOTREF(__pyx_t_13);
+          }
+          {
+            PyObject *__pyx_temp;
+            {
+              __pyx_temp = __pyx_r;
+              __pyx_r = __pyx_t_13;
+            }
+            __Pyx_XDECREF(__pyx_temp);
+          }
+          __pyx_t_13 = 0;
+          __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+          __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+          __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
           goto __pyx_L125_return;
         }
 
-        /* "evtool/sim/consumer.py":629
+        /* "evtool/sim/consumer.py":631
  *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is
  *                 emits = [e for e in emits if e[2] is None or e[2].evaluate(env)]  # type: ignore[arg-type]
  *             except ExpressionRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -23857,55 +23780,49 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
           /*exception exit:*/{
             __Pyx_PyThreadState_declare
             __Pyx_PyThreadState_assign
-            __pyx_t_26 = 0; __pyx_t_27 = 0; __pyx_t_28 = 0; __pyx_t_29 = 0; __pyx_t_30 = 0; __pyx_t_31 = 0;
+            __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0; __pyx_t_25 = 0;
             __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
             __Pyx_XDECREF(__pyx_t_13); __pyx_t_13 = 0;
             __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
             __Pyx_XDECREF(__pyx_t_15); __pyx_t_15 = 0;
-            __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
-            __Pyx_XDECREF(__pyx_t_17); __pyx_t_17 = 0;
-            __Pyx_XDECREF(__pyx_t_19); __pyx_t_19 = 0;
-            __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-            __Pyx_XDECREF(__pyx_t_20); __pyx_t_20 = 0;
-            __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
             __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-             __Pyx_ExceptionSwap(&__pyx_t_29, &__pyx_t_30, &__pyx_t_31);
-            if ( unlikely(__Pyx_GetException(&__pyx_t_26, &__pyx_t_27, &__pyx_t_28) < 0)) __Pyx_ErrFetch(&__pyx_t_26, &__pyx_t_27, &__pyx_t_28);
-            __Pyx_XGOTREF(__pyx_t_26);
-            __Pyx_XGOTREF(__pyx_t_27);
-            __Pyx_XGOTREF(__pyx_t_28);
-            __Pyx_XGOTREF(__pyx_t_29);
-            __Pyx_XGOTREF(__pyx_t_30);
-            __Pyx_XGOTREF(__pyx_t_31);
-            __pyx_t_10 = __pyx_lineno; __pyx_t_24 = __pyx_clineno; __pyx_t_25 = __pyx_filename;
+             __Pyx_ExceptionSwap(&__pyx_t_23, &__pyx_t_24, &__pyx_t_25);
+            if ( unlikely(__Pyx_GetException(&__pyx_t_20, &__pyx_t_21, &__pyx_t_22) < 0)) __Pyx_ErrFetch(&__pyx_t_20, &__pyx_t_21, &__pyx_t_22);
+            __Pyx_XGOTREF(__pyx_t_20);
+            __Pyx_XGOTREF(__pyx_t_21);
+            __Pyx_XGOTREF(__pyx_t_22);
+            __Pyx_XGOTREF(__pyx_t_23);
+            __Pyx_XGOTREF(__pyx_t_24);
+            __Pyx_XGOTREF(__pyx_t_25);
+            __pyx_t_10 = __pyx_lineno; __pyx_t_18 = __pyx_clineno; __pyx_t_19 = __pyx_filename;
             {
               __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
             }
-            __Pyx_XGIVEREF(__pyx_t_29);
-            __Pyx_XGIVEREF(__pyx_t_30);
-            __Pyx_XGIVEREF(__pyx_t_31);
-            __Pyx_ExceptionReset(__pyx_t_29, __pyx_t_30, __pyx_t_31);
-            __Pyx_XGIVEREF(__pyx_t_26);
-            __Pyx_XGIVEREF(__pyx_t_27);
-            __Pyx_XGIVEREF(__pyx_t_28);
-            __Pyx_ErrRestore(__pyx_t_26, __pyx_t_27, __pyx_t_28);
-            __pyx_t_26 = 0; __pyx_t_27 = 0; __pyx_t_28 = 0; __pyx_t_29 = 0; __pyx_t_30 = 0; __pyx_t_31 = 0;
-            __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_24; __pyx_filename = __pyx_t_25;
+            __Pyx_XGIVEREF(__pyx_t_23);
+            __Pyx_XGIVEREF(__pyx_t_24);
+            __Pyx_XGIVEREF(__pyx_t_25);
+            __Pyx_ExceptionReset(__pyx_t_23, __pyx_t_24, __pyx_t_25);
+            __Pyx_XGIVEREF(__pyx_t_20);
+            __Pyx_XGIVEREF(__pyx_t_21);
+            __Pyx_XGIVEREF(__pyx_t_22);
+            __Pyx_ErrRestore(__pyx_t_20, __pyx_t_21, __pyx_t_22);
+            __pyx_t_20 = 0; __pyx_t_21 = 0; __pyx_t_22 = 0; __pyx_t_23 = 0; __pyx_t_24 = 0; __pyx_t_25 = 0;
+            __pyx_lineno = __pyx_t_10; __pyx_clineno = __pyx_t_18; __pyx_filename = __pyx_t_19;
             goto __pyx_L107_except_error;
           }
           __pyx_L125_return: {
-            __pyx_t_31 = __pyx_r;
+            __pyx_t_25 = __pyx_r;
             __pyx_r = 0;
             __Pyx_DECREF(__pyx_v_exc); __pyx_v_exc = 0;
-            __pyx_r = __pyx_t_31;
-            __pyx_t_31 = 0;
+            __pyx_r = __pyx_t_25;
+            __pyx_t_25 = 0;
             goto __pyx_L108_except_return;
           }
         }
       }
       goto __pyx_L107_except_error;
 
-      /* "evtool/sim/consumer.py":627
+      /* "evtool/sim/consumer.py":629
  *         emits = beh.emits
  *         if emits:
  *             try:  # an `emit.when` that cannot be evaluated is a handler error, as a `fail_if` one is             # <<<<<<<<<<<<<<
@@ -23913,21 +23830,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *             except ExpressionRuntimeError as exc:
 */
       __pyx_L107_except_error:;
-      __Pyx_XGIVEREF(__pyx_t_9);
       __Pyx_XGIVEREF(__pyx_t_8);
       __Pyx_XGIVEREF(__pyx_t_7);
-      __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
+      __Pyx_XGIVEREF(__pyx_t_6);
+      __Pyx_ExceptionReset(__pyx_t_8, __pyx_t_7, __pyx_t_6);
       goto __pyx_L1_error;
       __pyx_L108_except_return:;
-      __Pyx_XGIVEREF(__pyx_t_9);
       __Pyx_XGIVEREF(__pyx_t_8);
       __Pyx_XGIVEREF(__pyx_t_7);
-      __Pyx_ExceptionReset(__pyx_t_9, __pyx_t_8, __pyx_t_7);
+      __Pyx_XGIVEREF(__pyx_t_6);
+      __Pyx_ExceptionReset(__pyx_t_8, __pyx_t_7, __pyx_t_6);
       goto __pyx_L0;
       __pyx_L110_try_end:;
     }
 
-    /* "evtool/sim/consumer.py":626
+    /* "evtool/sim/consumer.py":628
  *                 pass
  *         emits = beh.emits
  *         if emits:             # <<<<<<<<<<<<<<
@@ -23936,155 +23853,147 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
   }
 
-  /* "evtool/sim/consumer.py":633
+  /* "evtool/sim/consumer.py":635
  *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
  *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
  *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
  *                                    msg.tag, data)))
  *         self.handled += 1
 */
-  __pyx_t_1 = __pyx_v_ctx;
-  __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_13, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_13);
-  __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 633, __pyx_L1_error)
+  __pyx_t_1 = NULL;
+  __Pyx_INCREF(__pyx_v_ctx->emit);
+  __pyx_t_9 = __pyx_v_ctx->emit; 
+  __pyx_t_12 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 635, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
-  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_15);
-  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_16);
-  __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_17);
-  __pyx_t_19 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_19)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_19);
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 635, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_4);
 
-  /* "evtool/sim/consumer.py":634
+  /* "evtool/sim/consumer.py":636
  *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
  *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                    msg.tag, data)))             # <<<<<<<<<<<<<<
  *         self.handled += 1
  *         inst.processed += 1
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-
-  /* "evtool/sim/consumer.py":633
- *                     self._effects_outlived(inst, d, msg, env, len(beh.effects), len(beh.effects))  # type: ignore[arg-type]
- *                 return self._fail(inst, d, msg, "EmitError", False, attempt, str(exc), False, in_batch)
- *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
- *                                    msg.tag, data)))
- *         self.handled += 1
-*/
-  __pyx_t_21 = PyTuple_New(10); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 633, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_21);
+  __pyx_t_15 = PyTuple_New(10); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 635, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_15);
   __Pyx_INCREF(__pyx_v_now);
   __Pyx_GIVEREF(__pyx_v_now);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
   __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_handled);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_handled);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 1, __pyx_mstate_global->__pyx_n_u_handled) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_12);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 2, __pyx_t_12) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_15);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 3, __pyx_t_15) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 1, __pyx_mstate_global->__pyx_n_u_handled) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_msg->id);
+  __Pyx_GIVEREF(__pyx_v_msg->id);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 2, __pyx_v_msg->id) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_d->channel);
+  __Pyx_GIVEREF(__pyx_v_d->channel);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 3, __pyx_v_d->channel) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_self->name);
   __Pyx_GIVEREF(__pyx_v_self->name);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 4, __pyx_v_self->name) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_16);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 5, __pyx_t_16) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_17);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 6, __pyx_t_17) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_19);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 7, __pyx_t_19) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 8, __pyx_t_2) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 4, __pyx_v_self->name) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_inst->index);
+  __Pyx_GIVEREF(__pyx_v_inst->index);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 5, __pyx_v_inst->index) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_msg->key);
+  __Pyx_GIVEREF(__pyx_v_msg->key);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 6, __pyx_v_msg->key) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_d->attempt);
+  __Pyx_GIVEREF(__pyx_v_d->attempt);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 7, __pyx_v_d->attempt) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_msg->tag);
+  __Pyx_GIVEREF(__pyx_v_msg->tag);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 8, __pyx_v_msg->tag) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_data);
   __Pyx_GIVEREF(__pyx_v_data);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_21, 9, __pyx_v_data) != (0)) __PYX_ERR(0, 633, __pyx_L1_error);
-  __pyx_t_12 = 0;
-  __pyx_t_15 = 0;
-  __pyx_t_16 = 0;
-  __pyx_t_17 = 0;
-  __pyx_t_19 = 0;
-  __pyx_t_2 = 0;
-  __pyx_t_6 = 1;
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_15, 9, __pyx_v_data) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+  __pyx_t_5 = 1;
   #if CYTHON_UNPACK_METHODS
-  if (unlikely(PyMethod_Check(__pyx_t_13))) {
-    __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_13);
-    assert(__pyx_t_4);
-    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_13);
-    __Pyx_INCREF(__pyx_t_4);
+  if (unlikely(PyMethod_Check(__pyx_t_14))) {
+    __pyx_t_12 = PyMethod_GET_SELF(__pyx_t_14);
+    assert(__pyx_t_12);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_14);
+    __Pyx_INCREF(__pyx_t_12);
     __Pyx_INCREF(__pyx__function);
-    __Pyx_DECREF_SET(__pyx_t_13, __pyx__function);
-    __pyx_t_6 = 0;
+    __Pyx_DECREF_SET(__pyx_t_14, __pyx__function);
+    __pyx_t_5 = 0;
   }
   #endif
   {
-    PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_14, __pyx_t_21};
-    __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_13, __pyx_callargs+__pyx_t_6, (3-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    PyObject *__pyx_callargs[3] = {__pyx_t_12, __pyx_t_4, __pyx_t_15};
+    __pyx_t_13 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_14, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
+    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-    __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-    __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 633, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
+    if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_13);
   }
-  __pyx_t_6 = 0;
+  __pyx_t_5 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (likely(PyMethod_Check(__pyx_t_9))) {
+    __pyx_t_1 = PyMethod_GET_SELF(__pyx_t_9);
+    assert(__pyx_t_1);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_9);
+    __Pyx_INCREF(__pyx_t_1);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_9, __pyx__function);
+    __pyx_t_5 = 0;
+  }
+  #endif
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_5};
-    __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_13};
+    __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 633, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_18);
+    __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":635
+  /* "evtool/sim/consumer.py":637
  *         ctx.emit(_new(TraceEvent, (now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                    msg.tag, data)))
  *         self.handled += 1             # <<<<<<<<<<<<<<
  *         inst.processed += 1
  *         hooks = self.hooks
 */
-  __pyx_t_18 = __Pyx_PyLong_AddObjC(__pyx_v_self->handled, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 635, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_18);
-  __Pyx_GIVEREF(__pyx_t_18);
+  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_self->handled, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 637, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GIVEREF(__pyx_t_3);
   __Pyx_GOTREF(__pyx_v_self->handled);
-  __Pyx_DECREF_SET(__pyx_v_self->handled, __pyx_t_18);
-  __pyx_t_18 = 0;
+  __Pyx_DECREF_SET(__pyx_v_self->handled, __pyx_t_3);
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":636
+  /* "evtool/sim/consumer.py":638
  *                                    msg.tag, data)))
  *         self.handled += 1
  *         inst.processed += 1             # <<<<<<<<<<<<<<
  *         hooks = self.hooks
  *         for spec, render, _when in emits:
 */
-  __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 636, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_18);
-  __pyx_t_5 = __Pyx_PyLong_AddObjC(__pyx_t_18, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 636, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
-  __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_processed, __pyx_t_5) < (0)) __PYX_ERR(0, 636, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  __pyx_t_3 = __Pyx_PyLong_AddObjC(__pyx_v_inst->processed, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_GIVEREF(__pyx_t_3);
+  __Pyx_GOTREF(__pyx_v_inst->processed);
+  __Pyx_DECREF_SET(__pyx_v_inst->processed, __pyx_t_3);
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":637
+  /* "evtool/sim/consumer.py":639
  *         self.handled += 1
  *         inst.processed += 1
  *         hooks = self.hooks             # <<<<<<<<<<<<<<
  *         for spec, render, _when in emits:
  *             if hooks is None or not hooks.send_emit(self, spec, render, msg, env):  # type: ignore[arg-type]
 */
-  __pyx_t_5 = __pyx_v_self->hooks;
-  __Pyx_INCREF(__pyx_t_5);
-  __pyx_v_hooks = __pyx_t_5;
-  __pyx_t_5 = 0;
+  __pyx_t_3 = __pyx_v_self->hooks;
+  __Pyx_INCREF(__pyx_t_3);
+  __pyx_v_hooks = __pyx_t_3;
+  __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":638
+  /* "evtool/sim/consumer.py":640
  *         inst.processed += 1
  *         hooks = self.hooks
  *         for spec, render, _when in emits:             # <<<<<<<<<<<<<<
@@ -24092,121 +24001,121 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                 self.emit_message(spec, render, msg, env)  # type: ignore[arg-type]
 */
   if (likely(PyList_CheckExact(__pyx_v_emits)) || PyTuple_CheckExact(__pyx_v_emits)) {
-    __pyx_t_5 = __pyx_v_emits; __Pyx_INCREF(__pyx_t_5);
-    __pyx_t_22 = 0;
-    __pyx_t_23 = NULL;
+    __pyx_t_3 = __pyx_v_emits; __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_16 = 0;
+    __pyx_t_17 = NULL;
   } else {
-    __pyx_t_22 = -1; __pyx_t_5 = PyObject_GetIter(__pyx_v_emits); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_23 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_5); if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 638, __pyx_L1_error)
+    __pyx_t_16 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_v_emits); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 640, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
+    __pyx_t_17 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 640, __pyx_L1_error)
   }
   for (;;) {
-    if (likely(!__pyx_t_23)) {
-      if (likely(PyList_CheckExact(__pyx_t_5))) {
+    if (likely(!__pyx_t_17)) {
+      if (likely(PyList_CheckExact(__pyx_t_3))) {
         {
-          Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_5);
+          Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 638, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 640, __pyx_L1_error)
           #endif
-          if (__pyx_t_22 >= __pyx_temp) break;
+          if (__pyx_t_16 >= __pyx_temp) break;
         }
-        __pyx_t_18 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_5, __pyx_t_22, __Pyx_ReferenceSharing_OwnStrongReference);
-        ++__pyx_t_22;
+        __pyx_t_9 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_3, __pyx_t_16, __Pyx_ReferenceSharing_OwnStrongReference);
+        ++__pyx_t_16;
       } else {
         {
-          Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_5);
+          Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 638, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 640, __pyx_L1_error)
           #endif
-          if (__pyx_t_22 >= __pyx_temp) break;
+          if (__pyx_t_16 >= __pyx_temp) break;
         }
         #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-        __pyx_t_18 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_5, __pyx_t_22));
+        __pyx_t_9 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_3, __pyx_t_16));
         #else
-        __pyx_t_18 = __Pyx_PySequence_ITEM(__pyx_t_5, __pyx_t_22);
+        __pyx_t_9 = __Pyx_PySequence_ITEM(__pyx_t_3, __pyx_t_16);
         #endif
-        ++__pyx_t_22;
+        ++__pyx_t_16;
       }
-      if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 638, __pyx_L1_error)
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 640, __pyx_L1_error)
     } else {
-      __pyx_t_18 = __pyx_t_23(__pyx_t_5);
-      if (unlikely(!__pyx_t_18)) {
+      __pyx_t_9 = __pyx_t_17(__pyx_t_3);
+      if (unlikely(!__pyx_t_9)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 638, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 640, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
       }
     }
-    __Pyx_GOTREF(__pyx_t_18);
-    if ((likely(PyTuple_CheckExact(__pyx_t_18))) || (PyList_CheckExact(__pyx_t_18))) {
-      PyObject* sequence = __pyx_t_18;
+    __Pyx_GOTREF(__pyx_t_9);
+    if ((likely(PyTuple_CheckExact(__pyx_t_9))) || (PyList_CheckExact(__pyx_t_9))) {
+      PyObject* sequence = __pyx_t_9;
       Py_ssize_t size = __Pyx_PySequence_SIZE(sequence);
       if (unlikely(size != 3)) {
         if (size > 3) __Pyx_RaiseTooManyValuesError(3);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 638, __pyx_L1_error)
+        __PYX_ERR(0, 640, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
-        __pyx_t_1 = PyTuple_GET_ITEM(sequence, 0);
-        __Pyx_INCREF(__pyx_t_1);
-        __pyx_t_13 = PyTuple_GET_ITEM(sequence, 1);
+        __pyx_t_13 = PyTuple_GET_ITEM(sequence, 0);
         __Pyx_INCREF(__pyx_t_13);
-        __pyx_t_21 = PyTuple_GET_ITEM(sequence, 2);
-        __Pyx_INCREF(__pyx_t_21);
+        __pyx_t_1 = PyTuple_GET_ITEM(sequence, 1);
+        __Pyx_INCREF(__pyx_t_1);
+        __pyx_t_14 = PyTuple_GET_ITEM(sequence, 2);
+        __Pyx_INCREF(__pyx_t_14);
       } else {
-        __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 638, __pyx_L1_error)
-        __Pyx_XGOTREF(__pyx_t_1);
-        __pyx_t_13 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 638, __pyx_L1_error)
+        __pyx_t_13 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
+        if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 640, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_13);
-        __pyx_t_21 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 638, __pyx_L1_error)
-        __Pyx_XGOTREF(__pyx_t_21);
+        __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 640, __pyx_L1_error)
+        __Pyx_XGOTREF(__pyx_t_1);
+        __pyx_t_14 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
+        if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 640, __pyx_L1_error)
+        __Pyx_XGOTREF(__pyx_t_14);
       }
       #else
-      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 638, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_13 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 638, __pyx_L1_error)
+      __pyx_t_13 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 640, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_13);
-      __pyx_t_21 = __Pyx_PySequence_ITEM(sequence, 2); if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 638, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_21);
+      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 640, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
+      __pyx_t_14 = __Pyx_PySequence_ITEM(sequence, 2); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 640, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_14);
       #endif
-      __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_14 = PyObject_GetIter(__pyx_t_18); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 638, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_14);
-      __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-      __pyx_t_33 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_14);
-      index = 0; __pyx_t_1 = __pyx_t_33(__pyx_t_14); if (unlikely(!__pyx_t_1)) goto __pyx_L135_unpacking_failed;
-      __Pyx_GOTREF(__pyx_t_1);
-      index = 1; __pyx_t_13 = __pyx_t_33(__pyx_t_14); if (unlikely(!__pyx_t_13)) goto __pyx_L135_unpacking_failed;
+      __pyx_t_15 = PyObject_GetIter(__pyx_t_9); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 640, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_15);
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __pyx_t_27 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_15);
+      index = 0; __pyx_t_13 = __pyx_t_27(__pyx_t_15); if (unlikely(!__pyx_t_13)) goto __pyx_L135_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_13);
-      index = 2; __pyx_t_21 = __pyx_t_33(__pyx_t_14); if (unlikely(!__pyx_t_21)) goto __pyx_L135_unpacking_failed;
-      __Pyx_GOTREF(__pyx_t_21);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_33(__pyx_t_14), 3) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
-      __pyx_t_33 = NULL;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+      index = 1; __pyx_t_1 = __pyx_t_27(__pyx_t_15); if (unlikely(!__pyx_t_1)) goto __pyx_L135_unpacking_failed;
+      __Pyx_GOTREF(__pyx_t_1);
+      index = 2; __pyx_t_14 = __pyx_t_27(__pyx_t_15); if (unlikely(!__pyx_t_14)) goto __pyx_L135_unpacking_failed;
+      __Pyx_GOTREF(__pyx_t_14);
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_27(__pyx_t_15), 3) < (0)) __PYX_ERR(0, 640, __pyx_L1_error)
+      __pyx_t_27 = NULL;
+      __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
       goto __pyx_L136_unpacking_done;
       __pyx_L135_unpacking_failed:;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __pyx_t_33 = NULL;
+      __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
+      __pyx_t_27 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 638, __pyx_L1_error)
+      __PYX_ERR(0, 640, __pyx_L1_error)
       __pyx_L136_unpacking_done:;
     }
-    __Pyx_XDECREF_SET(__pyx_v_spec, __pyx_t_1);
-    __pyx_t_1 = 0;
-    __Pyx_XDECREF_SET(__pyx_v_render, __pyx_t_13);
+    __Pyx_XDECREF_SET(__pyx_v_spec, __pyx_t_13);
     __pyx_t_13 = 0;
-    __Pyx_XDECREF_SET(__pyx_v__when, __pyx_t_21);
-    __pyx_t_21 = 0;
+    __Pyx_XDECREF_SET(__pyx_v_render, __pyx_t_1);
+    __pyx_t_1 = 0;
+    __Pyx_XDECREF_SET(__pyx_v__when, __pyx_t_14);
+    __pyx_t_14 = 0;
 
-    /* "evtool/sim/consumer.py":639
+    /* "evtool/sim/consumer.py":641
  *         hooks = self.hooks
  *         for spec, render, _when in emits:
  *             if hooks is None or not hooks.send_emit(self, spec, render, msg, env):  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
@@ -24218,52 +24127,52 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 
     } else {
 
-      __pyx_t_3 = __pyx_t_11;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L138_bool_binop_done;
     }
-    __pyx_t_21 = __pyx_v_hooks;
-    __Pyx_INCREF(__pyx_t_21);
-    __pyx_t_6 = 0;
+    __pyx_t_14 = __pyx_v_hooks;
+    __Pyx_INCREF(__pyx_t_14);
+    __pyx_t_5 = 0;
     {
-      PyObject *__pyx_callargs[6] = {__pyx_t_21, ((PyObject *)__pyx_v_self), __pyx_v_spec, __pyx_v_render, __pyx_v_msg, __pyx_v_env};
-      __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_send_emit, __pyx_callargs+__pyx_t_6, (6-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-      if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 639, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_18);
+      PyObject *__pyx_callargs[6] = {__pyx_t_14, ((PyObject *)__pyx_v_self), __pyx_v_spec, __pyx_v_render, ((PyObject *)__pyx_v_msg), __pyx_v_env};
+      __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_send_emit, __pyx_callargs+__pyx_t_5, (6-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 641, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
     }
-    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_18); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 639, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
-    __pyx_t_34 = (!__pyx_t_11);
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_9); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 641, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+    __pyx_t_28 = (!__pyx_t_11);
 
 
 
-    __pyx_t_3 = __pyx_t_34;
+    __pyx_t_2 = __pyx_t_28;
 
     __pyx_L138_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":640
+      /* "evtool/sim/consumer.py":642
  *         for spec, render, _when in emits:
  *             if hooks is None or not hooks.send_emit(self, spec, render, msg, env):  # type: ignore[arg-type]
  *                 self.emit_message(spec, render, msg, env)  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
  *         self._settle_ok(inst, d, msg, env, duplicate=False)
  *         return False
 */
-      __pyx_t_21 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_21);
-      __pyx_t_6 = 0;
+      __pyx_t_14 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_14);
+      __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[5] = {__pyx_t_21, __pyx_v_spec, __pyx_v_render, __pyx_v_msg, __pyx_v_env};
-        __pyx_t_18 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit_message, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_21); __pyx_t_21 = 0;
-        if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 640, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_18);
+        PyObject *__pyx_callargs[5] = {__pyx_t_14, __pyx_v_spec, __pyx_v_render, ((PyObject *)__pyx_v_msg), __pyx_v_env};
+        __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit_message, __pyx_callargs+__pyx_t_5, (5-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 642, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_9);
       }
-      __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":639
+      /* "evtool/sim/consumer.py":641
  *         hooks = self.hooks
  *         for spec, render, _when in emits:
  *             if hooks is None or not hooks.send_emit(self, spec, render, msg, env):  # type: ignore[arg-type]             # <<<<<<<<<<<<<<
@@ -24272,7 +24181,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
 */
     }
 
-    /* "evtool/sim/consumer.py":638
+    /* "evtool/sim/consumer.py":640
  *         inst.processed += 1
  *         hooks = self.hooks
  *         for spec, render, _when in emits:             # <<<<<<<<<<<<<<
@@ -24280,45 +24189,45 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
  *                 self.emit_message(spec, render, msg, env)  # type: ignore[arg-type]
 */
   }
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":641
+  /* "evtool/sim/consumer.py":643
  *             if hooks is None or not hooks.send_emit(self, spec, render, msg, env):  # type: ignore[arg-type]
  *                 self.emit_message(spec, render, msg, env)  # type: ignore[arg-type]
  *         self._settle_ok(inst, d, msg, env, duplicate=False)             # <<<<<<<<<<<<<<
  *         return False
  * 
 */
-  __pyx_t_18 = ((PyObject *)__pyx_v_self);
-  __Pyx_INCREF(__pyx_t_18);
+  __pyx_t_9 = ((PyObject *)__pyx_v_self);
+  __Pyx_INCREF(__pyx_t_9);
   #if CYTHON_VECTORCALL
   #endif
-  __pyx_t_6 = 0;
+  __pyx_t_5 = 0;
   {
-    PyObject *__pyx_callargs[6] = {__pyx_t_18, __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_v_env, Py_False};
+    PyObject *__pyx_callargs[6] = {__pyx_t_9, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d), ((PyObject *)__pyx_v_msg), __pyx_v_env, Py_False};
     #if CYTHON_VECTORCALL
-    __pyx_t_21 = __pyx_mstate_global->__pyx_tuple[4];
-    if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 641, __pyx_L1_error)
-    __Pyx_INCREF(__pyx_t_21);
+    __pyx_t_14 = __pyx_mstate_global->__pyx_tuple[4];
+    if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 643, __pyx_L1_error)
+    __Pyx_INCREF(__pyx_t_14);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_duplicate};
-      __pyx_t_21 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+5, 1);
-      if (unlikely(!__pyx_t_21)) __PYX_ERR(0, 641, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_21);
+      __pyx_t_14 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+5, 1);
+      if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 643, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_14);
     }
     #endif
-    __pyx_t_5 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_settle_ok, __pyx_callargs+__pyx_t_6, (5-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_21);
-    __Pyx_XDECREF(__pyx_t_18); __pyx_t_18 = 0;
+    __pyx_t_3 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_settle_ok, __pyx_callargs+__pyx_t_5, (5-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_14);
+    __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
     #if CYTHON_VECTORCALL
     #endif
-    __Pyx_DECREF(__pyx_t_21); __pyx_t_21 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 641, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
+    __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 643, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/consumer.py":642
+  /* "evtool/sim/consumer.py":644
  *                 self.emit_message(spec, render, msg, env)  # type: ignore[arg-type]
  *         self._settle_ok(inst, d, msg, env, duplicate=False)
  *         return False             # <<<<<<<<<<<<<<
@@ -24336,35 +24245,29 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/consumer.py":533
+  /* "evtool/sim/consumer.py":534
  *                 "params": self.ctx.params, "tag": msg.tag}
  * 
- *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
  *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
- *         ctx = self.ctx
 */
 
   /* function exit code */
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
   __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_XDECREF(__pyx_t_9);
   __Pyx_XDECREF(__pyx_t_12);
   __Pyx_XDECREF(__pyx_t_13);
   __Pyx_XDECREF(__pyx_t_14);
   __Pyx_XDECREF(__pyx_t_15);
-  __Pyx_XDECREF(__pyx_t_16);
-  __Pyx_XDECREF(__pyx_t_17);
-  __Pyx_XDECREF(__pyx_t_18);
-  __Pyx_XDECREF(__pyx_t_19);
-  __Pyx_XDECREF(__pyx_t_20);
-  __Pyx_XDECREF(__pyx_t_21);
   __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._handle", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_ctx);
-  __Pyx_XDECREF(__pyx_v_msg);
+  __Pyx_XDECREF((PyObject *)__pyx_v_msg);
+  __Pyx_XDECREF((PyObject *)__pyx_v_ctx);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_attempt);
   __Pyx_XDECREF(__pyx_v_env);
@@ -24393,7 +24296,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_58_handle(struc
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":644
+/* "evtool/sim/consumer.py":646
  *         return False
  * 
  *     def _effects_outlived(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any], applied: int,             # <<<<<<<<<<<<<<
@@ -24446,56 +24349,56 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inst,&__pyx_mstate_global->__pyx_n_u_d,&__pyx_mstate_global->__pyx_n_u_msg,&__pyx_mstate_global->__pyx_n_u_env,&__pyx_mstate_global->__pyx_n_u_applied,&__pyx_mstate_global->__pyx_n_u_of,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 644, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 646, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  6:
         values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 644, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 644, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 644, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 644, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 644, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 644, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_effects_outlived", 0) < (0)) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_effects_outlived", 0) < (0)) __PYX_ERR(0, 646, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 6; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_effects_outlived", 1, 6, 6, i); __PYX_ERR(0, 644, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_effects_outlived", 1, 6, 6, i); __PYX_ERR(0, 646, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 6)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 646, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 646, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 646, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 646, __pyx_L3_error)
       values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 646, __pyx_L3_error)
       values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 644, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 646, __pyx_L3_error)
     }
     __pyx_v_inst = values[0];
     __pyx_v_d = values[1];
@@ -24506,7 +24409,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_effects_outlived", 1, 6, 6, __pyx_nargs); __PYX_ERR(0, 644, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_effects_outlived", 1, 6, 6, __pyx_nargs); __PYX_ERR(0, 646, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -24550,21 +24453,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_effects_outlived", 0);
 
-  /* "evtool/sim/consumer.py":647
+  /* "evtool/sim/consumer.py":649
  *                           of: int) -> None:
  *         """Report effects a handling applied before it failed: they stay applied (`effect_applied`)."""
  *         data: dict[str, Any] = {"effects": applied, "of": of}             # <<<<<<<<<<<<<<
  *         if self.business_key is not None:
  *             data["bkey"] = self._business_key(env)
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 647, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 649, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_effects, __pyx_v_applied) < (0)) __PYX_ERR(0, 647, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_of, __pyx_v_of) < (0)) __PYX_ERR(0, 647, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_effects, __pyx_v_applied) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_of, __pyx_v_of) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
   __pyx_v_data = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":648
+  /* "evtool/sim/consumer.py":650
  *         """Report effects a handling applied before it failed: they stay applied (`effect_applied`)."""
  *         data: dict[str, Any] = {"effects": applied, "of": of}
  *         if self.business_key is not None:             # <<<<<<<<<<<<<<
@@ -24575,7 +24478,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":649
+    /* "evtool/sim/consumer.py":651
  *         data: dict[str, Any] = {"effects": applied, "of": of}
  *         if self.business_key is not None:
  *             data["bkey"] = self._business_key(env)             # <<<<<<<<<<<<<<
@@ -24589,13 +24492,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
       PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_env};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_business_key_2, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 649, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 651, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_bkey, __pyx_t_1) < 0))) __PYX_ERR(0, 649, __pyx_L1_error)
+    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_bkey, __pyx_t_1) < 0))) __PYX_ERR(0, 651, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":648
+    /* "evtool/sim/consumer.py":650
  *         """Report effects a handling applied before it failed: they stay applied (`effect_applied`)."""
  *         data: dict[str, Any] = {"effects": applied, "of": of}
  *         if self.business_key is not None:             # <<<<<<<<<<<<<<
@@ -24604,7 +24507,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
 */
   }
 
-  /* "evtool/sim/consumer.py":650
+  /* "evtool/sim/consumer.py":652
  *         if self.business_key is not None:
  *             data["bkey"] = self._business_key(env)
  *         self.ctx.emit(TraceEvent(self.ctx.kernel.now, "effect_applied", msg.id, d.channel, self.name,             # <<<<<<<<<<<<<<
@@ -24614,32 +24517,32 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
   __pyx_t_3 = __pyx_v_self->ctx;
   __Pyx_INCREF(__pyx_t_3);
   __pyx_t_6 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 652, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 652, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 652, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 652, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 652, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
 
-  /* "evtool/sim/consumer.py":651
+  /* "evtool/sim/consumer.py":653
  *             data["bkey"] = self._business_key(env)
  *         self.ctx.emit(TraceEvent(self.ctx.kernel.now, "effect_applied", msg.id, d.channel, self.name,
  *                                     inst.index, msg.key, d.attempt, msg.tag, data))             # <<<<<<<<<<<<<<
  * 
  *     def _business_key(self, env: dict[str, Any]) -> Any:
 */
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
   __pyx_t_4 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -24665,7 +24568,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 650, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
   __pyx_t_4 = 0;
@@ -24674,12 +24577,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 650, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":644
+  /* "evtool/sim/consumer.py":646
  *         return False
  * 
  *     def _effects_outlived(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any], applied: int,             # <<<<<<<<<<<<<<
@@ -24712,7 +24615,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_60_effects_outl
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":653
+/* "evtool/sim/consumer.py":655
  *                                     inst.index, msg.key, d.attempt, msg.tag, data))
  * 
  *     def _business_key(self, env: dict[str, Any]) -> Any:             # <<<<<<<<<<<<<<
@@ -24760,32 +24663,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_env,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 653, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 655, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 653, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_business_key", 0) < (0)) __PYX_ERR(0, 653, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_business_key", 0) < (0)) __PYX_ERR(0, 655, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_business_key", 1, 1, 1, i); __PYX_ERR(0, 653, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_business_key", 1, 1, 1, i); __PYX_ERR(0, 655, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 653, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
     }
     __pyx_v_env = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_business_key", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 653, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_business_key", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 655, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -24823,7 +24726,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_business_key", 0);
 
-  /* "evtool/sim/consumer.py":655
+  /* "evtool/sim/consumer.py":657
  *     def _business_key(self, env: dict[str, Any]) -> Any:
  *         """The declared business key of the message in `env` (None when it cannot be evaluated)."""
  *         try:             # <<<<<<<<<<<<<<
@@ -24839,7 +24742,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
     __Pyx_XGOTREF(__pyx_t_3);
     /*try:*/ {
 
-      /* "evtool/sim/consumer.py":656
+      /* "evtool/sim/consumer.py":658
  *         """The declared business key of the message in `env` (None when it cannot be evaluated)."""
  *         try:
  *             return self.business_key.evaluate(env)  # type: ignore[union-attr]             # <<<<<<<<<<<<<<
@@ -24853,7 +24756,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
         PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_env};
         __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 656, __pyx_L3_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 658, __pyx_L3_error)
         __Pyx_GOTREF(__pyx_t_4);
       }
       {
@@ -24867,7 +24770,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
       __pyx_t_4 = 0;
       goto __pyx_L7_try_return;
 
-      /* "evtool/sim/consumer.py":655
+      /* "evtool/sim/consumer.py":657
  *     def _business_key(self, env: dict[str, Any]) -> Any:
  *         """The declared business key of the message in `env` (None when it cannot be evaluated)."""
  *         try:             # <<<<<<<<<<<<<<
@@ -24879,7 +24782,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-    /* "evtool/sim/consumer.py":657
+    /* "evtool/sim/consumer.py":659
  *         try:
  *             return self.business_key.evaluate(env)  # type: ignore[union-attr]
  *         except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
@@ -24887,7 +24790,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
  * 
 */
     __Pyx_ErrFetch(&__pyx_t_4, &__pyx_t_5, &__pyx_t_7);
-    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 657, __pyx_L5_except_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 659, __pyx_L5_except_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_9 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_4, __pyx_t_8);
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
@@ -24896,12 +24799,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
     if (__pyx_t_9) {
       __Pyx_ErrRestore(0,0,0);
 
-      /* "evtool/sim/consumer.py":658
+      /* "evtool/sim/consumer.py":660
  *             return self.business_key.evaluate(env)  # type: ignore[union-attr]
  *         except ExpressionRuntimeError:
  *             return None             # <<<<<<<<<<<<<<
  * 
- *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
 */
       {
         PyObject *__pyx_temp;
@@ -24915,7 +24818,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
     }
     goto __pyx_L5_except_error;
 
-    /* "evtool/sim/consumer.py":655
+    /* "evtool/sim/consumer.py":657
  *     def _business_key(self, env: dict[str, Any]) -> Any:
  *         """The declared business key of the message in `env` (None when it cannot be evaluated)."""
  *         try:             # <<<<<<<<<<<<<<
@@ -24942,7 +24845,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
     goto __pyx_L0;
   }
 
-  /* "evtool/sim/consumer.py":653
+  /* "evtool/sim/consumer.py":655
  *                                     inst.index, msg.key, d.attempt, msg.tag, data))
  * 
  *     def _business_key(self, env: dict[str, Any]) -> Any:             # <<<<<<<<<<<<<<
@@ -24964,12 +24867,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_62_business_key
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":660
+/* "evtool/sim/consumer.py":662
  *             return None
  * 
- *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
  *                    *, duplicate: bool) -> None:
- *         ctx = self.ctx
 */
 
 /* Python wrapper */
@@ -24988,9 +24891,9 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_inst = 0;
-  PyObject *__pyx_v_d = 0;
-  PyObject *__pyx_v_msg = 0;
+  struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst = 0;
+  struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d = 0;
+  struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg = 0;
   CYTHON_UNUSED PyObject *__pyx_v_env = 0;
   CYTHON_UNUSED PyObject *__pyx_v_duplicate = 0;
   #if !CYTHON_VECTORCALL
@@ -25015,50 +24918,50 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inst,&__pyx_mstate_global->__pyx_n_u_d,&__pyx_mstate_global->__pyx_n_u_msg,&__pyx_mstate_global->__pyx_n_u_env,&__pyx_mstate_global->__pyx_n_u_duplicate,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 660, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 662, __pyx_L3_error)
     if (likely(__pyx_kwds_len > 0)) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 660, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 662, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 660, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 662, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 660, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 662, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 660, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 662, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_settle_ok", 0) < (0)) __PYX_ERR(0, 660, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_settle_ok", 0) < (0)) __PYX_ERR(0, 662, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 4; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_settle_ok", 1, 4, 4, i); __PYX_ERR(0, 660, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_settle_ok", 1, 4, 4, i); __PYX_ERR(0, 662, __pyx_L3_error) }
       }
       for (Py_ssize_t i = 4; i < 5; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseKeywordRequired("_settle_ok", *(__pyx_pyargnames[i - 0])); __PYX_ERR(0, 660, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseKeywordRequired("_settle_ok", *(__pyx_pyargnames[i - 0])); __PYX_ERR(0, 662, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 4)) {
       goto __pyx_L5_argtuple_error;
     } else {
-      __Pyx_RaiseKeywordRequired("_settle_ok", __pyx_mstate_global->__pyx_n_u_duplicate); __PYX_ERR(0, 660, __pyx_L3_error)
+      __Pyx_RaiseKeywordRequired("_settle_ok", __pyx_mstate_global->__pyx_n_u_duplicate); __PYX_ERR(0, 662, __pyx_L3_error)
     }
-    __pyx_v_inst = values[0];
-    __pyx_v_d = values[1];
-    __pyx_v_msg = values[2];
+    __pyx_v_inst = ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)values[0]);
+    __pyx_v_d = ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)values[1]);
+    __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)values[2]);
     __pyx_v_env = values[3];
     __pyx_v_duplicate = values[4];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_settle_ok", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 660, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_settle_ok", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 662, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -25069,35 +24972,46 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_inst), __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance, 1, "inst", 0))) __PYX_ERR(0, 663, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_d), __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery, 1, "d", 0))) __PYX_ERR(0, 663, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_msg), __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message, 1, "msg", 0))) __PYX_ERR(0, 663, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(((struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *)__pyx_v_self), __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_v_env, __pyx_v_duplicate);
 
   /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_msg, CYTHON_UNUSED PyObject *__pyx_v_env, CYTHON_UNUSED PyObject *__pyx_v_duplicate) {
-  PyObject *__pyx_v_ctx = NULL;
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, CYTHON_UNUSED PyObject *__pyx_v_env, CYTHON_UNUSED PyObject *__pyx_v_duplicate) {
+  struct __pyx_obj_6evtool_3sim_7context_ActorContext *__pyx_v_ctx = 0;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
   int __pyx_t_2;
   PyObject *__pyx_t_3 = NULL;
-  PyObject *__pyx_t_4 = NULL;
-  size_t __pyx_t_5;
-  int __pyx_t_6;
-  int __pyx_t_7;
-  PyObject *__pyx_t_8 = NULL;
-  PyObject *__pyx_t_9 = NULL;
+  size_t __pyx_t_4;
+  int __pyx_t_5;
+  PyObject *__pyx_t_6 = NULL;
+  PyObject *__pyx_t_7 = NULL;
+  int __pyx_t_8;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_settle_ok", 0);
 
-  /* "evtool/sim/consumer.py":662
+  /* "evtool/sim/consumer.py":665
  *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
  *                    *, duplicate: bool) -> None:
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -25106,21 +25020,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
   __pyx_t_1 = __pyx_v_self->ctx;
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_v_ctx = __pyx_t_1;
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_7context_ActorContext))))) __PYX_ERR(0, 665, __pyx_L1_error)
+  __pyx_v_ctx = ((struct __pyx_obj_6evtool_3sim_7context_ActorContext *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":663
+  /* "evtool/sim/consumer.py":666
  *                    *, duplicate: bool) -> None:
  *         ctx = self.ctx
  *         if self.attempts:             # <<<<<<<<<<<<<<
  *             self.attempts.pop(msg.id, None)
  *         if self.prev_delay:
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->attempts); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 663, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->attempts); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 666, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":664
+    /* "evtool/sim/consumer.py":667
  *         ctx = self.ctx
  *         if self.attempts:
  *             self.attempts.pop(msg.id, None)             # <<<<<<<<<<<<<<
@@ -25129,20 +25044,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
     __pyx_t_3 = __pyx_v_self->attempts;
     __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 664, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_5 = 0;
+    __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_3, __pyx_t_4, Py_None};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[3] = {__pyx_t_3, __pyx_v_msg->id, Py_None};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 664, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 667, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":663
+    /* "evtool/sim/consumer.py":666
  *                    *, duplicate: bool) -> None:
  *         ctx = self.ctx
  *         if self.attempts:             # <<<<<<<<<<<<<<
@@ -25151,40 +25063,37 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
   }
 
-  /* "evtool/sim/consumer.py":665
+  /* "evtool/sim/consumer.py":668
  *         if self.attempts:
  *             self.attempts.pop(msg.id, None)
  *         if self.prev_delay:             # <<<<<<<<<<<<<<
  *             self.prev_delay.pop(msg.id, None)
  *         if self._auto_reply and msg.reply_to:
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->prev_delay); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 665, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->prev_delay); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 668, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":666
+    /* "evtool/sim/consumer.py":669
  *             self.attempts.pop(msg.id, None)
  *         if self.prev_delay:
  *             self.prev_delay.pop(msg.id, None)             # <<<<<<<<<<<<<<
  *         if self._auto_reply and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=True, error=None)
 */
-    __pyx_t_4 = __pyx_v_self->prev_delay;
-    __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 666, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_5 = 0;
+    __pyx_t_3 = __pyx_v_self->prev_delay;
+    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_3, Py_None};
-      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
+      PyObject *__pyx_callargs[3] = {__pyx_t_3, __pyx_v_msg->id, Py_None};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 669, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":665
+    /* "evtool/sim/consumer.py":668
  *         if self.attempts:
  *             self.attempts.pop(msg.id, None)
  *         if self.prev_delay:             # <<<<<<<<<<<<<<
@@ -25193,70 +25102,80 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
   }
 
-  /* "evtool/sim/consumer.py":667
+  /* "evtool/sim/consumer.py":670
  *         if self.prev_delay:
  *             self.prev_delay.pop(msg.id, None)
  *         if self._auto_reply and msg.reply_to:             # <<<<<<<<<<<<<<
  *             ctx.reply(self.name, msg, ok=True, error=None)
  *         if not self.auto_ack and d.sub in ctx.subscribers:
 */
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_self->_auto_reply); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 667, __pyx_L1_error)
-  if (__pyx_t_6) {
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_v_self->_auto_reply); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 670, __pyx_L1_error)
+  if (__pyx_t_5) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_6;
+    __pyx_t_2 = __pyx_t_5;
 
     goto __pyx_L6_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_reply_to); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 667, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 667, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_v_msg->reply_to); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 670, __pyx_L1_error)
 
-  __pyx_t_2 = __pyx_t_6;
+  __pyx_t_2 = __pyx_t_5;
 
   __pyx_L6_bool_binop_done:;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":668
+    /* "evtool/sim/consumer.py":671
  *             self.prev_delay.pop(msg.id, None)
  *         if self._auto_reply and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=True, error=None)             # <<<<<<<<<<<<<<
  *         if not self.auto_ack and d.sub in ctx.subscribers:
  *             ctx.broker.ack(ctx.kernel.now, d.tag)
 */
-    __pyx_t_3 = __pyx_v_ctx;
-    __Pyx_INCREF(__pyx_t_3);
+    __pyx_t_3 = NULL;
+    __Pyx_INCREF(__pyx_v_ctx->reply);
+    __pyx_t_6 = __pyx_v_ctx->reply; 
     #if CYTHON_VECTORCALL
     #endif
-    __pyx_t_5 = 0;
+    __pyx_t_4 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_6))) {
+      __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_6);
+      assert(__pyx_t_3);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
+      __Pyx_INCREF(__pyx_t_3);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
+      __pyx_t_4 = 0;
+    }
+    #endif
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_3, __pyx_v_self->name, __pyx_v_msg, Py_True, Py_None};
+      PyObject *__pyx_callargs[5] = {__pyx_t_3, __pyx_v_self->name, ((PyObject *)__pyx_v_msg), Py_True, Py_None};
       #if CYTHON_VECTORCALL
-      __pyx_t_4 = __pyx_mstate_global->__pyx_tuple[5];
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 668, __pyx_L1_error)
-      __Pyx_INCREF(__pyx_t_4);
+      __pyx_t_7 = __pyx_mstate_global->__pyx_tuple[5];
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 671, __pyx_L1_error)
+      __Pyx_INCREF(__pyx_t_7);
       #else
       {
         PyObject *__pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_ok, __pyx_mstate_global->__pyx_n_u_error};
-        __pyx_t_4 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 668, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_4);
+        __pyx_t_7 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 671, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_7);
       }
       #endif
-      __pyx_t_1 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_reply, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_4);
+      __pyx_t_1 = __Pyx_Object_VectorcallKwds((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_7);
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       #if CYTHON_VECTORCALL
       #endif
-      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 668, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 671, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":667
+    /* "evtool/sim/consumer.py":670
  *         if self.prev_delay:
  *             self.prev_delay.pop(msg.id, None)
  *         if self._auto_reply and msg.reply_to:             # <<<<<<<<<<<<<<
@@ -25265,71 +25184,56 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
   }
 
-  /* "evtool/sim/consumer.py":669
+  /* "evtool/sim/consumer.py":672
  *         if self._auto_reply and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=True, error=None)
  *         if not self.auto_ack and d.sub in ctx.subscribers:             # <<<<<<<<<<<<<<
  *             ctx.broker.ack(ctx.kernel.now, d.tag)
  *         if d.partition is not None:
 */
-  __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 669, __pyx_L1_error)
-  __pyx_t_7 = (!__pyx_t_6);
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 672, __pyx_L1_error)
+  __pyx_t_8 = (!__pyx_t_5);
 
 
-  if (__pyx_t_7) {
+  if (__pyx_t_8) {
 
   } else {
 
-    __pyx_t_2 = __pyx_t_7;
+    __pyx_t_2 = __pyx_t_8;
 
     goto __pyx_L9_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_sub); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 669, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_subscribers); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 669, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_7 = (__Pyx_PySequence_ContainsTF(__pyx_t_1, __pyx_t_4, Py_EQ)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 669, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_8 = (__Pyx_PySequence_ContainsTF(__pyx_v_d->sub, __pyx_v_ctx->subscribers, Py_EQ)); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 672, __pyx_L1_error)
 
-  __pyx_t_2 = __pyx_t_7;
+  __pyx_t_2 = __pyx_t_8;
 
   __pyx_L9_bool_binop_done:;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":670
+    /* "evtool/sim/consumer.py":673
  *             ctx.reply(self.name, msg, ok=True, error=None)
  *         if not self.auto_ack and d.sub in ctx.subscribers:
  *             ctx.broker.ack(ctx.kernel.now, d.tag)             # <<<<<<<<<<<<<<
  *         if d.partition is not None:
  *             ctx.log_processed(self, inst, d)
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 670, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_1 = __pyx_t_3;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 670, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 670, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 670, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_5 = 0;
+    __pyx_t_6 = __pyx_v_ctx->broker;
+    __Pyx_INCREF(__pyx_t_6);
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx->kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 673, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __pyx_t_4 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_t_9, __pyx_t_8};
-      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 670, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_t_7, __pyx_v_d->tag};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_4, (3-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":669
+    /* "evtool/sim/consumer.py":672
  *         if self._auto_reply and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=True, error=None)
  *         if not self.auto_ack and d.sub in ctx.subscribers:             # <<<<<<<<<<<<<<
@@ -25338,40 +25242,50 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
   }
 
-  /* "evtool/sim/consumer.py":671
+  /* "evtool/sim/consumer.py":674
  *         if not self.auto_ack and d.sub in ctx.subscribers:
  *             ctx.broker.ack(ctx.kernel.now, d.tag)
  *         if d.partition is not None:             # <<<<<<<<<<<<<<
  *             ctx.log_processed(self, inst, d)
  * 
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_partition); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 671, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_2 = (__pyx_t_4 != Py_None);
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_2 = (__pyx_v_d->partition != Py_None);
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":672
+    /* "evtool/sim/consumer.py":675
  *             ctx.broker.ack(ctx.kernel.now, d.tag)
  *         if d.partition is not None:
  *             ctx.log_processed(self, inst, d)             # <<<<<<<<<<<<<<
  * 
  *     def emit_message(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:
 */
-    __pyx_t_3 = __pyx_v_ctx;
-    __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_5 = 0;
-    {
-      PyObject *__pyx_callargs[4] = {__pyx_t_3, ((PyObject *)__pyx_v_self), __pyx_v_inst, __pyx_v_d};
-      __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_log_processed, __pyx_callargs+__pyx_t_5, (4-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 672, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_7 = NULL;
+    __Pyx_INCREF(__pyx_v_ctx->log_processed);
+    __pyx_t_6 = __pyx_v_ctx->log_processed; 
+    __pyx_t_4 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_6))) {
+      __pyx_t_7 = PyMethod_GET_SELF(__pyx_t_6);
+      assert(__pyx_t_7);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
+      __Pyx_INCREF(__pyx_t_7);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
+      __pyx_t_4 = 0;
     }
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    #endif
+    {
+      PyObject *__pyx_callargs[4] = {__pyx_t_7, ((PyObject *)__pyx_v_self), ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d)};
+      __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_4, (4-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 675, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
+    }
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":671
+    /* "evtool/sim/consumer.py":674
  *         if not self.auto_ack and d.sub in ctx.subscribers:
  *             ctx.broker.ack(ctx.kernel.now, d.tag)
  *         if d.partition is not None:             # <<<<<<<<<<<<<<
@@ -25380,12 +25294,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
 */
   }
 
-  /* "evtool/sim/consumer.py":660
+  /* "evtool/sim/consumer.py":662
  *             return None
  * 
- *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
  *                    *, duplicate: bool) -> None:
- *         ctx = self.ctx
 */
 
   /* function exit code */
@@ -25394,19 +25308,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_64_settle_ok(st
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
   __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_8);
-  __Pyx_XDECREF(__pyx_t_9);
+  __Pyx_XDECREF(__pyx_t_6);
+  __Pyx_XDECREF(__pyx_t_7);
   __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._settle_ok", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_ctx);
+  __Pyx_XDECREF((PyObject *)__pyx_v_ctx);
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":674
+/* "evtool/sim/consumer.py":677
  *             ctx.log_processed(self, inst, d)
  * 
  *     def emit_message(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:             # <<<<<<<<<<<<<<
@@ -25457,44 +25370,44 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_spec,&__pyx_mstate_global->__pyx_n_u_render,&__pyx_mstate_global->__pyx_n_u_msg,&__pyx_mstate_global->__pyx_n_u_env,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 674, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 677, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 674, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 677, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 674, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 677, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 674, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 677, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 674, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 677, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "emit_message", 0) < (0)) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "emit_message", 0) < (0)) __PYX_ERR(0, 677, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 4; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("emit_message", 1, 4, 4, i); __PYX_ERR(0, 674, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("emit_message", 1, 4, 4, i); __PYX_ERR(0, 677, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 4)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 677, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 677, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 677, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 674, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 677, __pyx_L3_error)
     }
     __pyx_v_spec = values[0];
     __pyx_v_render = values[1];
@@ -25503,7 +25416,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("emit_message", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 674, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("emit_message", 1, 4, 4, __pyx_nargs); __PYX_ERR(0, 677, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -25553,7 +25466,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("emit_message", 0);
 
-  /* "evtool/sim/consumer.py":676
+  /* "evtool/sim/consumer.py":679
  *     def emit_message(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:
  *         """Send one `emit:` of the handler straight to its channel (what a consumer does without hooks)."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -25565,21 +25478,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
   __pyx_v_ctx = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":677
+  /* "evtool/sim/consumer.py":680
  *         """Send one `emit:` of the handler straight to its channel (what a consumer does without hooks)."""
  *         ctx = self.ctx
  *         self.emitted += 1             # <<<<<<<<<<<<<<
  *         try:
  *             payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": ctx.kernel.now,
 */
-  __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->emitted, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 677, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->emitted, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->emitted);
   __Pyx_DECREF_SET(__pyx_v_self->emitted, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":678
+  /* "evtool/sim/consumer.py":681
  *         ctx = self.ctx
  *         self.emitted += 1
  *         try:             # <<<<<<<<<<<<<<
@@ -25595,7 +25508,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __Pyx_XGOTREF(__pyx_t_4);
     /*try:*/ {
 
-      /* "evtool/sim/consumer.py":679
+      /* "evtool/sim/consumer.py":682
  *         self.emitted += 1
  *         try:
  *             payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": ctx.kernel.now,             # <<<<<<<<<<<<<<
@@ -25605,45 +25518,45 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
       __pyx_t_5 = NULL;
       __Pyx_INCREF(__pyx_v_render);
       __pyx_t_6 = __pyx_v_render; 
-      __pyx_t_7 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 679, __pyx_L3_error)
+      __pyx_t_7 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_7);
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_v_msg) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_v_msg) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_8);
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_key, __pyx_t_8) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_key, __pyx_t_8) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 679, __pyx_L3_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_8);
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_seq, __pyx_t_8) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_seq, __pyx_t_8) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_self->emitted) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_self->emitted) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 679, __pyx_L3_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_9);
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_t_9) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now, __pyx_t_9) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":680
+      /* "evtool/sim/consumer.py":683
  *         try:
  *             payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": ctx.kernel.now,
  *                               "producer": self.name, "instance": 0, "params": ctx.params, "tag": msg.tag},             # <<<<<<<<<<<<<<
  *                              self.rng)
  *         except (TemplateRuntimeError, ExpressionRuntimeError):
 */
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_producer, __pyx_v_self->name) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_instance, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 680, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_producer, __pyx_v_self->name) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_instance, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 683, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_9);
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_9) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_9) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 680, __pyx_L3_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 683, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_9);
-      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_tag, __pyx_t_9) < (0)) __PYX_ERR(0, 679, __pyx_L3_error)
+      if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_tag, __pyx_t_9) < (0)) __PYX_ERR(0, 682, __pyx_L3_error)
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":681
+      /* "evtool/sim/consumer.py":684
  *             payload = render({"msg": msg, "key": msg.key, "seq": msg.seq, "n": self.emitted, "now": ctx.kernel.now,
  *                               "producer": self.name, "instance": 0, "params": ctx.params, "tag": msg.tag},
  *                              self.rng)             # <<<<<<<<<<<<<<
@@ -25668,13 +25581,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
         __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
         __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 679, __pyx_L3_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 682, __pyx_L3_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __pyx_v_payload = __pyx_t_1;
       __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":678
+      /* "evtool/sim/consumer.py":681
  *         ctx = self.ctx
  *         self.emitted += 1
  *         try:             # <<<<<<<<<<<<<<
@@ -25694,7 +25607,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-    /* "evtool/sim/consumer.py":682
+    /* "evtool/sim/consumer.py":685
  *                               "producer": self.name, "instance": 0, "params": ctx.params, "tag": msg.tag},
  *                              self.rng)
  *         except (TemplateRuntimeError, ExpressionRuntimeError):             # <<<<<<<<<<<<<<
@@ -25702,9 +25615,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,
 */
     __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_7);
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 682, __pyx_L5_except_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 685, __pyx_L5_except_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 682, __pyx_L5_except_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 685, __pyx_L5_except_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_11 = __Pyx_PyErr_GivenExceptionMatches2(__pyx_t_1, __pyx_t_5, __pyx_t_9);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -25713,19 +25626,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_7 = 0;
     if (__pyx_t_11) {
       __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor.emit_message", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_7, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 682, __pyx_L5_except_error)
+      if (__Pyx_GetException(&__pyx_t_7, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 685, __pyx_L5_except_error)
       __Pyx_XGOTREF(__pyx_t_7);
       __Pyx_XGOTREF(__pyx_t_6);
       __Pyx_XGOTREF(__pyx_t_1);
 
-      /* "evtool/sim/consumer.py":683
+      /* "evtool/sim/consumer.py":686
  *                              self.rng)
  *         except (TemplateRuntimeError, ExpressionRuntimeError):
  *             payload = {}             # <<<<<<<<<<<<<<
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,
  *                             type=spec.message, payload=payload)
 */
-      __pyx_t_9 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 683, __pyx_L5_except_error)
+      __pyx_t_9 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 686, __pyx_L5_except_error)
       __Pyx_GOTREF(__pyx_t_9);
       __Pyx_XDECREF_SET(__pyx_v_payload, __pyx_t_9);
       __pyx_t_9 = 0;
@@ -25736,7 +25649,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     }
     goto __pyx_L5_except_error;
 
-    /* "evtool/sim/consumer.py":678
+    /* "evtool/sim/consumer.py":681
  *         ctx = self.ctx
  *         self.emitted += 1
  *         try:             # <<<<<<<<<<<<<<
@@ -25757,7 +25670,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __pyx_L8_try_end:;
   }
 
-  /* "evtool/sim/consumer.py":684
+  /* "evtool/sim/consumer.py":687
  *         except (TemplateRuntimeError, ExpressionRuntimeError):
  *             payload = {}
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,             # <<<<<<<<<<<<<<
@@ -25766,9 +25679,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
 */
   __pyx_t_6 = __pyx_v_msg;
   __Pyx_INCREF(__pyx_t_6);
-  __pyx_t_7 = __Pyx_PyObject_FormatSimple(__pyx_v_self->name, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_FormatSimple(__pyx_v_self->name, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 687, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_v_self->emitted, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 684, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_v_self->emitted, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 687, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __pyx_t_12[0] = __pyx_t_7;
   __pyx_t_12[1] = __pyx_mstate_global->__pyx_kp_u__3;
@@ -25782,30 +25695,30 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
   __pyx_t_11 |= __Pyx_PyUnicode_KIND_04(__pyx_t_12[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_12[2]);
   #endif
   __pyx_t_5 = __Pyx_PyUnicode_Join(__pyx_t_12, 3, __pyx_t_13, __pyx_t_11);
-  if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 684, __pyx_L1_error)
+  if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 687, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 684, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 687, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 687, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 684, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 687, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":685
+  /* "evtool/sim/consumer.py":688
  *             payload = {}
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,
  *                             type=spec.message, payload=payload)             # <<<<<<<<<<<<<<
  *         ctx.emit(TraceEvent(ctx.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
  *                             {"causation_id": msg.id}))
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_message); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 685, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_message); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 688, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_VECTORCALL
 
-  /* "evtool/sim/consumer.py":684
+  /* "evtool/sim/consumer.py":687
  *         except (TemplateRuntimeError, ExpressionRuntimeError):
  *             payload = {}
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,             # <<<<<<<<<<<<<<
@@ -25818,13 +25731,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     PyObject *__pyx_callargs[7] = {__pyx_t_6, __pyx_t_5, __pyx_t_9, __pyx_v_self->name, __pyx_t_8, __pyx_t_7, __pyx_v_payload};
     #if CYTHON_VECTORCALL
     __pyx_t_14 = __pyx_mstate_global->__pyx_tuple[6];
-    if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 684, __pyx_L1_error)
+    if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 687, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_14);
     #else
     {
       PyObject *__pyx_temp[4] = {__pyx_mstate_global->__pyx_n_u_producer, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_type, __pyx_mstate_global->__pyx_n_u_payload};
       __pyx_t_14 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 4);
-      if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 684, __pyx_L1_error)
+      if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 687, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_14);
     }
     #endif
@@ -25837,13 +25750,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 684, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 687, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_out = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":686
+  /* "evtool/sim/consumer.py":689
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,
  *                             type=spec.message, payload=payload)
  *         ctx.emit(TraceEvent(ctx.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,             # <<<<<<<<<<<<<<
@@ -25853,32 +25766,32 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
   __pyx_t_14 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_14);
   __pyx_t_8 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 686, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 689, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 686, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 689, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 686, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 689, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_out, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 686, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_out, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 689, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 686, __pyx_L1_error)
+  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 689, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_15);
-  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_out, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 686, __pyx_L1_error)
+  __pyx_t_16 = __Pyx_PyObject_GetAttrStr(__pyx_v_out, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 689, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_16);
 
-  /* "evtool/sim/consumer.py":687
+  /* "evtool/sim/consumer.py":690
  *                             type=spec.message, payload=payload)
  *         ctx.emit(TraceEvent(ctx.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
  *                             {"causation_id": msg.id}))             # <<<<<<<<<<<<<<
  *         ctx.publish(spec.to, out, producer=self.name)
  * 
 */
-  __pyx_t_17 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 687, __pyx_L1_error)
+  __pyx_t_17 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 690, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_17);
-  __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 687, __pyx_L1_error)
+  __pyx_t_18 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_18)) __PYX_ERR(0, 690, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_18);
-  if (PyDict_SetItem(__pyx_t_17, __pyx_mstate_global->__pyx_n_u_causation_id, __pyx_t_18) < (0)) __PYX_ERR(0, 687, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_17, __pyx_mstate_global->__pyx_n_u_causation_id, __pyx_t_18) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_18); __pyx_t_18 = 0;
   __pyx_t_10 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -25902,7 +25815,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
     __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 686, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 689, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
   __pyx_t_10 = 0;
@@ -25911,21 +25824,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 686, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 689, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":688
+  /* "evtool/sim/consumer.py":691
  *         ctx.emit(TraceEvent(ctx.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
  *                             {"causation_id": msg.id}))
  *         ctx.publish(spec.to, out, producer=self.name)             # <<<<<<<<<<<<<<
  * 
- *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
 */
   __pyx_t_7 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_7);
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 688, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 691, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
   #if CYTHON_VECTORCALL
   #endif
@@ -25934,13 +25847,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     PyObject *__pyx_callargs[4] = {__pyx_t_7, __pyx_t_14, __pyx_v_out, __pyx_v_self->name};
     #if CYTHON_VECTORCALL
     __pyx_t_9 = __pyx_mstate_global->__pyx_tuple[7];
-    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 688, __pyx_L1_error)
+    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 691, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_9);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer};
       __pyx_t_9 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 688, __pyx_L1_error)
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 691, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
     }
     #endif
@@ -25950,12 +25863,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
     #if CYTHON_VECTORCALL
     #endif
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 688, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 691, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":674
+  /* "evtool/sim/consumer.py":677
  *             ctx.log_processed(self, inst, d)
  * 
  *     def emit_message(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:             # <<<<<<<<<<<<<<
@@ -25989,12 +25902,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_66emit_message(
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":690
+/* "evtool/sim/consumer.py":693
  *         ctx.publish(spec.to, out, producer=self.name)
  * 
- *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
- *         ctx = self.ctx
 */
 
 /* Python wrapper */
@@ -26013,9 +25926,9 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ) {
-  PyObject *__pyx_v_inst = 0;
-  PyObject *__pyx_v_d = 0;
-  PyObject *__pyx_v_msg = 0;
+  struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst = 0;
+  struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d = 0;
+  struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg = 0;
   PyObject *__pyx_v_error = 0;
   PyObject *__pyx_v_retryable = 0;
   PyObject *__pyx_v_attempt = 0;
@@ -26044,53 +25957,53 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inst,&__pyx_mstate_global->__pyx_n_u_d,&__pyx_mstate_global->__pyx_n_u_msg,&__pyx_mstate_global->__pyx_n_u_error,&__pyx_mstate_global->__pyx_n_u_retryable,&__pyx_mstate_global->__pyx_n_u_attempt,&__pyx_mstate_global->__pyx_n_u_detail,&__pyx_mstate_global->__pyx_n_u_reply_with_error,&__pyx_mstate_global->__pyx_n_u_in_batch,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 690, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 693, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  9:
         values[8] = __Pyx_ArgRef_FASTCALL(__pyx_args, 8);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  8:
         values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  7:
         values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  6:
         values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_fail", 0) < (0)) __PYX_ERR(0, 690, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_fail", 0) < (0)) __PYX_ERR(0, 693, __pyx_L3_error)
 
-      /* "evtool/sim/consumer.py":691
- * 
+      /* "evtool/sim/consumer.py":695
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
  *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:             # <<<<<<<<<<<<<<
  *         ctx = self.ctx
@@ -26098,39 +26011,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       if (!values[8]) values[8] = __Pyx_NewRef(((PyObject *)Py_False));
       for (Py_ssize_t i = __pyx_nargs; i < 8; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_fail", 0, 8, 9, i); __PYX_ERR(0, 690, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_fail", 0, 8, 9, i); __PYX_ERR(0, 693, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  9:
         values[8] = __Pyx_ArgRef_FASTCALL(__pyx_args, 8);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[8])) __PYX_ERR(0, 693, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  8:
         values[7] = __Pyx_ArgRef_FASTCALL(__pyx_args, 7);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[7])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[6] = __Pyx_ArgRef_FASTCALL(__pyx_args, 6);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[6])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[5] = __Pyx_ArgRef_FASTCALL(__pyx_args, 5);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[5])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 693, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 690, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 693, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
       if (!values[8]) values[8] = __Pyx_NewRef(((PyObject *)Py_False));
     }
-    __pyx_v_inst = values[0];
-    __pyx_v_d = values[1];
-    __pyx_v_msg = values[2];
+    __pyx_v_inst = ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)values[0]);
+    __pyx_v_d = ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)values[1]);
+    __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)values[2]);
     __pyx_v_error = values[3];
     __pyx_v_retryable = values[4];
     __pyx_v_attempt = values[5];
@@ -26140,7 +26053,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_fail", 0, 8, 9, __pyx_nargs); __PYX_ERR(0, 690, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_fail", 0, 8, 9, __pyx_nargs); __PYX_ERR(0, 693, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -26151,26 +26064,38 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_inst), __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance, 1, "inst", 0))) __PYX_ERR(0, 694, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_d), __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery, 1, "d", 0))) __PYX_ERR(0, 694, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_msg), __pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message, 1, "msg", 0))) __PYX_ERR(0, 694, __pyx_L1_error)
   __pyx_r = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(((struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *)__pyx_v_self), __pyx_v_inst, __pyx_v_d, __pyx_v_msg, __pyx_v_error, __pyx_v_retryable, __pyx_v_attempt, __pyx_v_detail, __pyx_v_reply_with_error, __pyx_v_in_batch);
 
-  /* "evtool/sim/consumer.py":690
+  /* "evtool/sim/consumer.py":693
  *         ctx.publish(spec.to, out, producer=self.name)
  * 
- *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
- *         ctx = self.ctx
 */
 
   /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
   for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
     Py_XDECREF(values[__pyx_temp]);
   }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, PyObject *__pyx_v_inst, PyObject *__pyx_v_d, PyObject *__pyx_v_msg, PyObject *__pyx_v_error, PyObject *__pyx_v_retryable, PyObject *__pyx_v_attempt, PyObject *__pyx_v_detail, PyObject *__pyx_v_reply_with_error, PyObject *__pyx_v_in_batch) {
-  PyObject *__pyx_v_ctx = NULL;
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d, struct __pyx_obj_6evtool_4core_7message_Message *__pyx_v_msg, PyObject *__pyx_v_error, PyObject *__pyx_v_retryable, PyObject *__pyx_v_attempt, PyObject *__pyx_v_detail, PyObject *__pyx_v_reply_with_error, PyObject *__pyx_v_in_batch) {
+  struct __pyx_obj_6evtool_3sim_7context_ActorContext *__pyx_v_ctx = 0;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_data = NULL;
   PyObject *__pyx_v_broker = NULL;
@@ -26182,28 +26107,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  int __pyx_t_3;
+  int __pyx_t_2;
+  PyObject *__pyx_t_3 = NULL;
   PyObject *__pyx_t_4 = NULL;
   PyObject *__pyx_t_5 = NULL;
   PyObject *__pyx_t_6 = NULL;
   PyObject *__pyx_t_7 = NULL;
   PyObject *__pyx_t_8 = NULL;
   PyObject *__pyx_t_9 = NULL;
-  PyObject *__pyx_t_10 = NULL;
-  PyObject *__pyx_t_11 = NULL;
-  PyObject *__pyx_t_12 = NULL;
-  PyObject *__pyx_t_13 = NULL;
-  PyObject *__pyx_t_14 = NULL;
-  size_t __pyx_t_15;
-  int __pyx_t_16;
-  int __pyx_t_17;
+  size_t __pyx_t_10;
+  int __pyx_t_11;
+  int __pyx_t_12;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_fail", 0);
 
-  /* "evtool/sim/consumer.py":692
+  /* "evtool/sim/consumer.py":696
  *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -26212,59 +26132,57 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
   __pyx_t_1 = __pyx_v_self->ctx;
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_v_ctx = __pyx_t_1;
+  if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_7context_ActorContext))))) __PYX_ERR(0, 696, __pyx_L1_error)
+  __pyx_v_ctx = ((struct __pyx_obj_6evtool_3sim_7context_ActorContext *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":693
+  /* "evtool/sim/consumer.py":697
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
  *         ctx = self.ctx
  *         now = ctx.kernel.now             # <<<<<<<<<<<<<<
  *         data: dict[str, Any] = {"error": error, "retryable": retryable}
  *         if detail:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 693, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx->kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 697, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 693, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_v_now = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_now = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":694
+  /* "evtool/sim/consumer.py":698
  *         ctx = self.ctx
  *         now = ctx.kernel.now
  *         data: dict[str, Any] = {"error": error, "retryable": retryable}             # <<<<<<<<<<<<<<
  *         if detail:
  *             data["detail"] = detail
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 694, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_error, __pyx_v_error) < (0)) __PYX_ERR(0, 694, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_retryable, __pyx_v_retryable) < (0)) __PYX_ERR(0, 694, __pyx_L1_error)
-  __pyx_v_data = ((PyObject*)__pyx_t_2);
-  __pyx_t_2 = 0;
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 698, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_error, __pyx_v_error) < (0)) __PYX_ERR(0, 698, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_retryable, __pyx_v_retryable) < (0)) __PYX_ERR(0, 698, __pyx_L1_error)
+  __pyx_v_data = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":695
+  /* "evtool/sim/consumer.py":699
  *         now = ctx.kernel.now
  *         data: dict[str, Any] = {"error": error, "retryable": retryable}
  *         if detail:             # <<<<<<<<<<<<<<
  *             data["detail"] = detail
  *         ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_detail); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 695, __pyx_L1_error)
-  if (__pyx_t_3) {
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_detail); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 699, __pyx_L1_error)
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":696
+    /* "evtool/sim/consumer.py":700
  *         data: dict[str, Any] = {"error": error, "retryable": retryable}
  *         if detail:
  *             data["detail"] = detail             # <<<<<<<<<<<<<<
  *         ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                    msg.tag, data)))
 */
-    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_detail, __pyx_v_detail) < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
+    if (unlikely((PyDict_SetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_detail, __pyx_v_detail) < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
 
-    /* "evtool/sim/consumer.py":695
+    /* "evtool/sim/consumer.py":699
  *         now = ctx.kernel.now
  *         data: dict[str, Any] = {"error": error, "retryable": retryable}
  *         if detail:             # <<<<<<<<<<<<<<
@@ -26273,172 +26191,158 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
   }
 
-  /* "evtool/sim/consumer.py":697
+  /* "evtool/sim/consumer.py":701
  *         if detail:
  *             data["detail"] = detail
  *         ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
  *                                    msg.tag, data)))
  *         inst.failed += 1
 */
-  __pyx_t_1 = __pyx_v_ctx;
-  __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_5 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 697, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 697, __pyx_L1_error)
+  __pyx_t_3 = NULL;
+  __Pyx_INCREF(__pyx_v_ctx->emit);
+  __pyx_t_4 = __pyx_v_ctx->emit; 
+  __pyx_t_6 = NULL;
+  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_new); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 697, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 701, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 697, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 697, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 697, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 697, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_12);
 
-  /* "evtool/sim/consumer.py":698
+  /* "evtool/sim/consumer.py":702
  *             data["detail"] = detail
  *         ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                    msg.tag, data)))             # <<<<<<<<<<<<<<
  *         inst.failed += 1
  *         broker = ctx.broker
 */
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 698, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_13);
-
-  /* "evtool/sim/consumer.py":697
- *         if detail:
- *             data["detail"] = detail
- *         ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
- *                                    msg.tag, data)))
- *         inst.failed += 1
-*/
-  __pyx_t_14 = PyTuple_New(10); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 697, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_14);
+  __pyx_t_9 = PyTuple_New(10); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 701, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_9);
   __Pyx_INCREF(__pyx_v_now);
   __Pyx_GIVEREF(__pyx_v_now);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_v_now) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
   __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_failed);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_failed);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_mstate_global->__pyx_n_u_failed) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_8);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_t_8) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_9);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_t_9) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_mstate_global->__pyx_n_u_failed) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_msg->id);
+  __Pyx_GIVEREF(__pyx_v_msg->id);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_v_msg->id) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_d->channel);
+  __Pyx_GIVEREF(__pyx_v_d->channel);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_v_d->channel) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_self->name);
   __Pyx_GIVEREF(__pyx_v_self->name);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 4, __pyx_v_self->name) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_10);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 5, __pyx_t_10) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_11);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 6, __pyx_t_11) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_12);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 7, __pyx_t_12) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_13);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 8, __pyx_t_13) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 4, __pyx_v_self->name) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_inst->index);
+  __Pyx_GIVEREF(__pyx_v_inst->index);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 5, __pyx_v_inst->index) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_msg->key);
+  __Pyx_GIVEREF(__pyx_v_msg->key);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 6, __pyx_v_msg->key) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_d->attempt);
+  __Pyx_GIVEREF(__pyx_v_d->attempt);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 7, __pyx_v_d->attempt) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_msg->tag);
+  __Pyx_GIVEREF(__pyx_v_msg->tag);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 8, __pyx_v_msg->tag) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_data);
   __Pyx_GIVEREF(__pyx_v_data);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 9, __pyx_v_data) != (0)) __PYX_ERR(0, 697, __pyx_L1_error);
-  __pyx_t_8 = 0;
-  __pyx_t_9 = 0;
-  __pyx_t_10 = 0;
-  __pyx_t_11 = 0;
-  __pyx_t_12 = 0;
-  __pyx_t_13 = 0;
-  __pyx_t_15 = 1;
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 9, __pyx_v_data) != (0)) __PYX_ERR(0, 701, __pyx_L1_error);
+  __pyx_t_10 = 1;
   #if CYTHON_UNPACK_METHODS
-  if (unlikely(PyMethod_Check(__pyx_t_6))) {
-    __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_6);
-    assert(__pyx_t_5);
-    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
-    __Pyx_INCREF(__pyx_t_5);
+  if (unlikely(PyMethod_Check(__pyx_t_7))) {
+    __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_7);
+    assert(__pyx_t_6);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_7);
+    __Pyx_INCREF(__pyx_t_6);
     __Pyx_INCREF(__pyx__function);
-    __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
-    __pyx_t_15 = 0;
+    __Pyx_DECREF_SET(__pyx_t_7, __pyx__function);
+    __pyx_t_10 = 0;
   }
   #endif
   {
-    PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_t_7, __pyx_t_14};
-    __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (__pyx_t_15*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+    PyObject *__pyx_callargs[3] = {__pyx_t_6, __pyx_t_8, __pyx_t_9};
+    __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 697, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 701, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
   }
-  __pyx_t_15 = 0;
+  __pyx_t_10 = 1;
+  #if CYTHON_UNPACK_METHODS
+  if (likely(PyMethod_Check(__pyx_t_4))) {
+    __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_4);
+    assert(__pyx_t_3);
+    PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
+    __Pyx_INCREF(__pyx_t_3);
+    __Pyx_INCREF(__pyx__function);
+    __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
+    __pyx_t_10 = 0;
+  }
+  #endif
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_t_4};
-    __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_15, (2-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+    PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_t_5};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+    __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 697, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 701, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
   }
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":699
+  /* "evtool/sim/consumer.py":703
  *         ctx.emit(_new(TraceEvent, (now, "failed", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                    msg.tag, data)))
  *         inst.failed += 1             # <<<<<<<<<<<<<<
  *         broker = ctx.broker
  *         live = d.sub in ctx.subscribers
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_failed); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 699, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_4 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 699, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_failed, __pyx_t_4) < (0)) __PYX_ERR(0, 699, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+  __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_inst->failed, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 703, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_inst->failed);
+  __Pyx_DECREF_SET(__pyx_v_inst->failed, __pyx_t_1);
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":700
+  /* "evtool/sim/consumer.py":704
  *                                    msg.tag, data)))
  *         inst.failed += 1
  *         broker = ctx.broker             # <<<<<<<<<<<<<<
  *         live = d.sub in ctx.subscribers
  *         if self.retry is None:
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 700, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_v_broker = __pyx_t_4;
-  __pyx_t_4 = 0;
+  __pyx_t_1 = __pyx_v_ctx->broker;
+  __Pyx_INCREF(__pyx_t_1);
+  __pyx_v_broker = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":701
+  /* "evtool/sim/consumer.py":705
  *         inst.failed += 1
  *         broker = ctx.broker
  *         live = d.sub in ctx.subscribers             # <<<<<<<<<<<<<<
  *         if self.retry is None:
  *             # No retry policy: reject; the broker dead-letters or drops as the channel says.
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_sub); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 701, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_subscribers); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 701, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = (__Pyx_PySequence_ContainsTF(__pyx_t_4, __pyx_t_2, Py_EQ)); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 701, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
+  __pyx_t_2 = (__Pyx_PySequence_ContainsTF(__pyx_v_d->sub, __pyx_v_ctx->subscribers, Py_EQ)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 705, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
 
-  __pyx_v_live = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_live = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":702
+  /* "evtool/sim/consumer.py":706
  *         broker = ctx.broker
  *         live = d.sub in ctx.subscribers
  *         if self.retry is None:             # <<<<<<<<<<<<<<
  *             # No retry policy: reject; the broker dead-letters or drops as the channel says.
  *             self.attempts.pop(msg.id, None)
 */
-  __pyx_t_3 = (__pyx_v_self->retry == Py_None);
-  if (__pyx_t_3) {
+  __pyx_t_2 = (__pyx_v_self->retry == Py_None);
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":704
+    /* "evtool/sim/consumer.py":708
  *         if self.retry is None:
  *             # No retry policy: reject; the broker dead-letters or drops as the channel says.
  *             self.attempts.pop(msg.id, None)             # <<<<<<<<<<<<<<
@@ -26447,107 +26351,114 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     __pyx_t_4 = __pyx_v_self->attempts;
     __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 704, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_15 = 0;
+    __pyx_t_10 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_1, Py_None};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_msg->id, Py_None};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 704, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 708, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":705
+    /* "evtool/sim/consumer.py":709
  *             # No retry policy: reject; the broker dead-letters or drops as the channel says.
  *             self.attempts.pop(msg.id, None)
  *             if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):             # <<<<<<<<<<<<<<
  *                 ctx.reply(self.name, msg, ok=False, error=error)
  *             if live and not self.auto_ack:
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_reply); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 705, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_16 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_auto, Py_EQ); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (__pyx_t_16) {
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_reply); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 709, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_11 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_auto, Py_EQ); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+    if (__pyx_t_11) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_16;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_reply_to); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 705, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (__pyx_t_16) {
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_msg->reply_to); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
+    if (__pyx_t_11) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_16;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_v_reply_with_error); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
-    if (!__pyx_t_16) {
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_reply_with_error); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
+    if (!__pyx_t_11) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_16;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_v_retryable); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
-    __pyx_t_17 = (!__pyx_t_16);
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_retryable); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
+    __pyx_t_12 = (!__pyx_t_11);
 
 
 
-    __pyx_t_3 = __pyx_t_17;
+    __pyx_t_2 = __pyx_t_12;
 
     __pyx_L6_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":706
+      /* "evtool/sim/consumer.py":710
  *             self.attempts.pop(msg.id, None)
  *             if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):
  *                 ctx.reply(self.name, msg, ok=False, error=error)             # <<<<<<<<<<<<<<
  *             if live and not self.auto_ack:
  *                 broker.reject(now, d.tag)
 */
-      __pyx_t_1 = __pyx_v_ctx;
-      __Pyx_INCREF(__pyx_t_1);
+      __pyx_t_4 = NULL;
+      __Pyx_INCREF(__pyx_v_ctx->reply);
+      __pyx_t_5 = __pyx_v_ctx->reply; 
       #if CYTHON_VECTORCALL
       #endif
-      __pyx_t_15 = 0;
-      {
-        PyObject *__pyx_callargs[5] = {__pyx_t_1, __pyx_v_self->name, __pyx_v_msg, Py_False, __pyx_v_error};
-        #if CYTHON_VECTORCALL
-        __pyx_t_4 = __pyx_mstate_global->__pyx_tuple[5];
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 706, __pyx_L1_error)
+      __pyx_t_10 = 1;
+      #if CYTHON_UNPACK_METHODS
+      if (likely(PyMethod_Check(__pyx_t_5))) {
+        __pyx_t_4 = PyMethod_GET_SELF(__pyx_t_5);
+        assert(__pyx_t_4);
+        PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
         __Pyx_INCREF(__pyx_t_4);
+        __Pyx_INCREF(__pyx__function);
+        __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+        __pyx_t_10 = 0;
+      }
+      #endif
+      {
+        PyObject *__pyx_callargs[5] = {__pyx_t_4, __pyx_v_self->name, ((PyObject *)__pyx_v_msg), Py_False, __pyx_v_error};
+        #if CYTHON_VECTORCALL
+        __pyx_t_3 = __pyx_mstate_global->__pyx_tuple[5];
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 710, __pyx_L1_error)
+        __Pyx_INCREF(__pyx_t_3);
         #else
         {
           PyObject *__pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_ok, __pyx_mstate_global->__pyx_n_u_error};
-          __pyx_t_4 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
-          if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 706, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_4);
+          __pyx_t_3 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
+          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 710, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_3);
         }
         #endif
-        __pyx_t_2 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_reply, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_4);
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+        __pyx_t_1 = __Pyx_Object_VectorcallKwds((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_3);
+        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
         #if CYTHON_VECTORCALL
         #endif
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 706, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 710, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":705
+      /* "evtool/sim/consumer.py":709
  *             # No retry policy: reject; the broker dead-letters or drops as the channel says.
  *             self.attempts.pop(msg.id, None)
  *             if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):             # <<<<<<<<<<<<<<
@@ -26556,56 +26467,53 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     }
 
-    /* "evtool/sim/consumer.py":707
+    /* "evtool/sim/consumer.py":711
  *             if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):
  *                 ctx.reply(self.name, msg, ok=False, error=error)
  *             if live and not self.auto_ack:             # <<<<<<<<<<<<<<
  *                 broker.reject(now, d.tag)
  *             return False
 */
-    __pyx_t_17 = __Pyx_PyObject_IsTrue(__pyx_v_live); if (unlikely((__pyx_t_17 < 0))) __PYX_ERR(0, 707, __pyx_L1_error)
-    if (__pyx_t_17) {
+    __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_v_live); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 711, __pyx_L1_error)
+    if (__pyx_t_12) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_17;
+      __pyx_t_2 = __pyx_t_12;
 
       goto __pyx_L11_bool_binop_done;
     }
-    __pyx_t_17 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_17 < 0))) __PYX_ERR(0, 707, __pyx_L1_error)
-    __pyx_t_16 = (!__pyx_t_17);
+    __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 711, __pyx_L1_error)
+    __pyx_t_11 = (!__pyx_t_12);
 
 
 
-    __pyx_t_3 = __pyx_t_16;
+    __pyx_t_2 = __pyx_t_11;
 
     __pyx_L11_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":708
+      /* "evtool/sim/consumer.py":712
  *                 ctx.reply(self.name, msg, ok=False, error=error)
  *             if live and not self.auto_ack:
  *                 broker.reject(now, d.tag)             # <<<<<<<<<<<<<<
  *             return False
  *         decision = self.retry.decide(attempt, error, retryable, self.rng, self.prev_delay.get(msg.id))
 */
-      __pyx_t_4 = __pyx_v_broker;
-      __Pyx_INCREF(__pyx_t_4);
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 708, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_15 = 0;
+      __pyx_t_5 = __pyx_v_broker;
+      __Pyx_INCREF(__pyx_t_5);
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_now, __pyx_t_1};
-        __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_reject, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 708, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_now, __pyx_v_d->tag};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_reject, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 712, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":707
+      /* "evtool/sim/consumer.py":711
  *             if self.spec.reply == "auto" and msg.reply_to and (reply_with_error or not retryable):
  *                 ctx.reply(self.name, msg, ok=False, error=error)
  *             if live and not self.auto_ack:             # <<<<<<<<<<<<<<
@@ -26614,7 +26522,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     }
 
-    /* "evtool/sim/consumer.py":709
+    /* "evtool/sim/consumer.py":713
  *             if live and not self.auto_ack:
  *                 broker.reject(now, d.tag)
  *             return False             # <<<<<<<<<<<<<<
@@ -26632,7 +26540,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":702
+    /* "evtool/sim/consumer.py":706
  *         broker = ctx.broker
  *         live = d.sub in ctx.subscribers
  *         if self.retry is None:             # <<<<<<<<<<<<<<
@@ -26641,210 +26549,196 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
   }
 
-  /* "evtool/sim/consumer.py":710
+  /* "evtool/sim/consumer.py":714
  *                 broker.reject(now, d.tag)
  *             return False
  *         decision = self.retry.decide(attempt, error, retryable, self.rng, self.prev_delay.get(msg.id))             # <<<<<<<<<<<<<<
  *         if decision.retry:
  *             self.attempts[msg.id] = attempt
 */
-  __pyx_t_1 = __pyx_v_self->retry;
-  __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_6 = __pyx_v_self->prev_delay;
-  __Pyx_INCREF(__pyx_t_6);
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 710, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_14);
-  __pyx_t_15 = 0;
+  __pyx_t_5 = __pyx_v_self->retry;
+  __Pyx_INCREF(__pyx_t_5);
+  __pyx_t_4 = __pyx_v_self->prev_delay;
+  __Pyx_INCREF(__pyx_t_4);
+  __pyx_t_10 = 0;
   {
-    PyObject *__pyx_callargs[2] = {__pyx_t_6, __pyx_t_14};
-    __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_15, (2-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 710, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
+    PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_msg->id};
+    __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 714, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_15 = 0;
+  __pyx_t_10 = 0;
   {
-    PyObject *__pyx_callargs[6] = {__pyx_t_1, __pyx_v_attempt, __pyx_v_error, __pyx_v_retryable, __pyx_v_self->rng, __pyx_t_4};
-    __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_decide, __pyx_callargs+__pyx_t_15, (6-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 710, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
+    PyObject *__pyx_callargs[6] = {__pyx_t_5, __pyx_v_attempt, __pyx_v_error, __pyx_v_retryable, __pyx_v_self->rng, __pyx_t_3};
+    __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_decide, __pyx_callargs+__pyx_t_10, (6-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 714, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_v_decision = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_decision = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":711
+  /* "evtool/sim/consumer.py":715
  *             return False
  *         decision = self.retry.decide(attempt, error, retryable, self.rng, self.prev_delay.get(msg.id))
  *         if decision.retry:             # <<<<<<<<<<<<<<
  *             self.attempts[msg.id] = attempt
  *             self.prev_delay[msg.id] = decision.delay_ns
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_retry); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 711, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 711, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__pyx_t_3) {
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_retry); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 715, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 715, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":712
+    /* "evtool/sim/consumer.py":716
  *         decision = self.retry.decide(attempt, error, retryable, self.rng, self.prev_delay.get(msg.id))
  *         if decision.retry:
  *             self.attempts[msg.id] = attempt             # <<<<<<<<<<<<<<
  *             self.prev_delay[msg.id] = decision.delay_ns
  *             ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 712, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    if (unlikely((PyObject_SetItem(__pyx_v_self->attempts, __pyx_t_2, __pyx_v_attempt) < 0))) __PYX_ERR(0, 712, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    if (unlikely((PyObject_SetItem(__pyx_v_self->attempts, __pyx_v_msg->id, __pyx_v_attempt) < 0))) __PYX_ERR(0, 716, __pyx_L1_error)
 
-    /* "evtool/sim/consumer.py":713
+    /* "evtool/sim/consumer.py":717
  *         if decision.retry:
  *             self.attempts[msg.id] = attempt
  *             self.prev_delay[msg.id] = decision.delay_ns             # <<<<<<<<<<<<<<
  *             ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
  *                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 713, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 713, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    if (unlikely((PyObject_SetItem(__pyx_v_self->prev_delay, __pyx_t_4, __pyx_t_2) < 0))) __PYX_ERR(0, 713, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 717, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    if (unlikely((PyObject_SetItem(__pyx_v_self->prev_delay, __pyx_v_msg->id, __pyx_t_1) < 0))) __PYX_ERR(0, 717, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":714
+    /* "evtool/sim/consumer.py":718
  *             self.attempts[msg.id] = attempt
  *             self.prev_delay[msg.id] = decision.delay_ns
  *             ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,             # <<<<<<<<<<<<<<
  *                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
  *                                                      "attempt": attempt + 1}))
 */
-    __pyx_t_4 = __pyx_v_ctx;
-    __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_14 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 714, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 714, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 714, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 714, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 714, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_12);
+    __pyx_t_3 = NULL;
+    __Pyx_INCREF(__pyx_v_ctx->emit);
+    __pyx_t_5 = __pyx_v_ctx->emit; 
+    __pyx_t_7 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 718, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_9);
 
-    /* "evtool/sim/consumer.py":715
+    /* "evtool/sim/consumer.py":719
  *             self.prev_delay[msg.id] = decision.delay_ns
  *             ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
  *                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,             # <<<<<<<<<<<<<<
  *                                                      "attempt": attempt + 1}))
  *             mode = decision.mode
 */
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_9 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 715, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 719, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_delay, __pyx_t_8) < (0)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_mode); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_mode, __pyx_t_8) < (0)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 719, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_6);
+    if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_delay, __pyx_t_6) < (0)) __PYX_ERR(0, 719, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_mode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 719, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_6);
+    if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_mode, __pyx_t_6) < (0)) __PYX_ERR(0, 719, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/consumer.py":716
+    /* "evtool/sim/consumer.py":720
  *             ctx.emit(TraceEvent(now, "retry_scheduled", msg.id, d.channel, self.name, inst.index, msg.key,
  *                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
  *                                                      "attempt": attempt + 1}))             # <<<<<<<<<<<<<<
  *             mode = decision.mode
  *             if mode == "in_place" and in_batch:
 */
-    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_attempt, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 716, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    if (PyDict_SetItem(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_t_8) < (0)) __PYX_ERR(0, 715, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_15 = 1;
+    __pyx_t_6 = __Pyx_PyLong_AddObjC(__pyx_v_attempt, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 720, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_6);
+    if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_t_6) < (0)) __PYX_ERR(0, 719, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+    __pyx_t_10 = 1;
     #if CYTHON_UNPACK_METHODS
-    if (unlikely(PyMethod_Check(__pyx_t_6))) {
-      __pyx_t_14 = PyMethod_GET_SELF(__pyx_t_6);
-      assert(__pyx_t_14);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_6);
-      __Pyx_INCREF(__pyx_t_14);
+    if (unlikely(PyMethod_Check(__pyx_t_9))) {
+      __pyx_t_7 = PyMethod_GET_SELF(__pyx_t_9);
+      assert(__pyx_t_7);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_9);
+      __Pyx_INCREF(__pyx_t_7);
       __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_6, __pyx__function);
-      __pyx_t_15 = 0;
+      __Pyx_DECREF_SET(__pyx_t_9, __pyx__function);
+      __pyx_t_10 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[11] = {__pyx_t_14, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_retry_scheduled, __pyx_t_7, __pyx_t_5, __pyx_v_self->name, __pyx_t_13, __pyx_t_12, __pyx_t_11, __pyx_t_10, __pyx_t_9};
-      __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_15, (11-__pyx_t_15) | (__pyx_t_15*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+      PyObject *__pyx_callargs[11] = {__pyx_t_7, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_retry_scheduled, __pyx_v_msg->id, __pyx_v_d->channel, __pyx_v_self->name, __pyx_v_inst->index, __pyx_v_msg->key, __pyx_v_d->attempt, __pyx_v_msg->tag, __pyx_t_8};
+      __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_10, (11-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 714, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 718, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
+    }
+    __pyx_t_10 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_5))) {
+      __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_5);
+      assert(__pyx_t_3);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
+      __Pyx_INCREF(__pyx_t_3);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+      __pyx_t_10 = 0;
+    }
+    #endif
+    {
+      PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_t_4};
+      __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 718, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_15 = 0;
-    {
-      PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_t_1};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_15, (2-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 714, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-    }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":717
+    /* "evtool/sim/consumer.py":721
  *                                 d.attempt, msg.tag, {"delay": decision.delay_ns, "mode": decision.mode,
  *                                                      "attempt": attempt + 1}))
  *             mode = decision.mode             # <<<<<<<<<<<<<<
  *             if mode == "in_place" and in_batch:
  *                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_mode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 717, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_v_mode = __pyx_t_2;
-    __pyx_t_2 = 0;
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_mode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 721, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_v_mode = __pyx_t_1;
+    __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":718
+    /* "evtool/sim/consumer.py":722
  *                                                      "attempt": attempt + 1}))
  *             mode = decision.mode
  *             if mode == "in_place" and in_batch:             # <<<<<<<<<<<<<<
  *                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
  *             if mode == "in_place":
 */
-    __pyx_t_16 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_in_place, Py_EQ); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 718, __pyx_L1_error)
-    if (__pyx_t_16) {
+    __pyx_t_11 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_in_place, Py_EQ); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 722, __pyx_L1_error)
+    if (__pyx_t_11) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_16;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L15_bool_binop_done;
     }
-    __pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_v_in_batch); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 718, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_in_batch); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 722, __pyx_L1_error)
 
-    __pyx_t_3 = __pyx_t_16;
+    __pyx_t_2 = __pyx_t_11;
 
     __pyx_L15_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":719
+      /* "evtool/sim/consumer.py":723
  *             mode = decision.mode
  *             if mode == "in_place" and in_batch:
  *                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker             # <<<<<<<<<<<<<<
@@ -26854,7 +26748,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
       __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_redeliver);
       __Pyx_DECREF_SET(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_redeliver);
 
-      /* "evtool/sim/consumer.py":718
+      /* "evtool/sim/consumer.py":722
  *                                                      "attempt": attempt + 1}))
  *             mode = decision.mode
  *             if mode == "in_place" and in_batch:             # <<<<<<<<<<<<<<
@@ -26863,111 +26757,106 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     }
 
-    /* "evtool/sim/consumer.py":720
+    /* "evtool/sim/consumer.py":724
  *             if mode == "in_place" and in_batch:
  *                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
  *             if mode == "in_place":             # <<<<<<<<<<<<<<
  *                 duration = self._behaviour(msg).processing(self.rng)
  *                 ctx.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
 */
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_in_place, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 720, __pyx_L1_error)
-    if (__pyx_t_3) {
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_in_place, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 724, __pyx_L1_error)
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":721
+      /* "evtool/sim/consumer.py":725
  *                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
  *             if mode == "in_place":
  *                 duration = self._behaviour(msg).processing(self.rng)             # <<<<<<<<<<<<<<
  *                 ctx.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
  *                               PRIO_ACTOR)
 */
-      __pyx_t_6 = ((PyObject *)__pyx_v_self);
-      __Pyx_INCREF(__pyx_t_6);
-      __pyx_t_15 = 0;
+      __pyx_t_3 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_3);
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_6, __pyx_v_msg};
-        __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_behaviour_2, __pyx_callargs+__pyx_t_15, (2-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 721, __pyx_L1_error)
+        PyObject *__pyx_callargs[2] = {__pyx_t_3, ((PyObject *)__pyx_v_msg)};
+        __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_behaviour_2, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 725, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
       }
-      __pyx_t_1 = __pyx_t_4;
-      __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_15 = 0;
+      __pyx_t_5 = __pyx_t_4;
+      __Pyx_INCREF(__pyx_t_5);
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_self->rng};
-        __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_processing, __pyx_callargs+__pyx_t_15, (2-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
+        PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_v_self->rng};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_processing, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 721, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 725, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __pyx_v_duration = __pyx_t_2;
-      __pyx_t_2 = 0;
+      __pyx_v_duration = __pyx_t_1;
+      __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":722
+      /* "evtool/sim/consumer.py":726
  *             if mode == "in_place":
  *                 duration = self._behaviour(msg).processing(self.rng)
  *                 ctx.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),             # <<<<<<<<<<<<<<
  *                               PRIO_ACTOR)
  *                 return True
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 722, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_4 = __pyx_t_1;
+      __pyx_t_4 = __pyx_v_ctx->kernel;
       __Pyx_INCREF(__pyx_t_4);
-      __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 722, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_t_6); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 722, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 726, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
+      __pyx_t_3 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 726, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      __pyx_t_5 = __Pyx_PyNumber_Add_object_object(__pyx_t_3, __pyx_v_duration); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 726, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
+      __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+      __pyx_t_3 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete_cb); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 726, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __pyx_t_9 = PyTuple_New(4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 726, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      __pyx_t_6 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_v_duration); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 722, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete_cb); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 722, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_9);
-      __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_epoch); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 722, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
-      __pyx_t_11 = PyTuple_New(4); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 722, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_11);
-      __Pyx_INCREF(__pyx_v_inst);
-      __Pyx_GIVEREF(__pyx_v_inst);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 0, __pyx_v_inst) != (0)) __PYX_ERR(0, 722, __pyx_L1_error);
-      __Pyx_INCREF(__pyx_v_d);
-      __Pyx_GIVEREF(__pyx_v_d);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 1, __pyx_v_d) != (0)) __PYX_ERR(0, 722, __pyx_L1_error);
-      __Pyx_GIVEREF(__pyx_t_10);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 2, __pyx_t_10) != (0)) __PYX_ERR(0, 722, __pyx_L1_error);
+      __Pyx_INCREF((PyObject *)__pyx_v_inst);
+      __Pyx_GIVEREF((PyObject *)__pyx_v_inst);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, ((PyObject *)__pyx_v_inst)) != (0)) __PYX_ERR(0, 726, __pyx_L1_error);
+      __Pyx_INCREF((PyObject *)__pyx_v_d);
+      __Pyx_GIVEREF((PyObject *)__pyx_v_d);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, ((PyObject *)__pyx_v_d)) != (0)) __PYX_ERR(0, 726, __pyx_L1_error);
+      __Pyx_INCREF(__pyx_v_inst->epoch);
+      __Pyx_GIVEREF(__pyx_v_inst->epoch);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_v_inst->epoch) != (0)) __PYX_ERR(0, 726, __pyx_L1_error);
       __Pyx_INCREF(__pyx_v_now);
       __Pyx_GIVEREF(__pyx_v_now);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 722, __pyx_L1_error);
-      __pyx_t_10 = 0;
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 726, __pyx_L1_error);
 
-      /* "evtool/sim/consumer.py":723
+      /* "evtool/sim/consumer.py":727
  *                 duration = self._behaviour(msg).processing(self.rng)
  *                 ctx.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
  *                               PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *                 return True
  *             if self.auto_ack or not live:
 */
-      __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 723, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
-      __pyx_t_15 = 0;
+      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 727, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[5] = {__pyx_t_4, __pyx_t_6, __pyx_t_9, __pyx_t_11, __pyx_t_10};
-        __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_15, (5-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        PyObject *__pyx_callargs[5] = {__pyx_t_4, __pyx_t_5, __pyx_t_3, __pyx_t_9, __pyx_t_8};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_10, (5-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-        __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 722, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 726, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":724
+      /* "evtool/sim/consumer.py":728
  *                 ctx.kernel.at(now + decision.delay_ns + duration, self._complete_cb, (inst, d, inst.epoch, now),
  *                               PRIO_ACTOR)
  *                 return True             # <<<<<<<<<<<<<<
@@ -26985,7 +26874,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
       }
       goto __pyx_L0;
 
-      /* "evtool/sim/consumer.py":720
+      /* "evtool/sim/consumer.py":724
  *             if mode == "in_place" and in_batch:
  *                 mode = "redeliver"  # a batch does not hold a slot per message: retry through the broker
  *             if mode == "in_place":             # <<<<<<<<<<<<<<
@@ -26994,34 +26883,34 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     }
 
-    /* "evtool/sim/consumer.py":725
+    /* "evtool/sim/consumer.py":729
  *                               PRIO_ACTOR)
  *                 return True
  *             if self.auto_ack or not live:             # <<<<<<<<<<<<<<
  *                 return False
  *             if mode == "republish":
 */
-    __pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 725, __pyx_L1_error)
-    if (!__pyx_t_16) {
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 729, __pyx_L1_error)
+    if (!__pyx_t_11) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_16;
+      __pyx_t_2 = __pyx_t_11;
 
       goto __pyx_L19_bool_binop_done;
     }
-    __pyx_t_16 = __Pyx_PyObject_IsTrue(__pyx_v_live); if (unlikely((__pyx_t_16 < 0))) __PYX_ERR(0, 725, __pyx_L1_error)
-    __pyx_t_17 = (!__pyx_t_16);
+    __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_v_live); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 729, __pyx_L1_error)
+    __pyx_t_12 = (!__pyx_t_11);
 
 
 
-    __pyx_t_3 = __pyx_t_17;
+    __pyx_t_2 = __pyx_t_12;
 
     __pyx_L19_bool_binop_done:;
-    if (__pyx_t_3) {
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":726
+      /* "evtool/sim/consumer.py":730
  *                 return True
  *             if self.auto_ack or not live:
  *                 return False             # <<<<<<<<<<<<<<
@@ -27039,7 +26928,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
       }
       goto __pyx_L0;
 
-      /* "evtool/sim/consumer.py":725
+      /* "evtool/sim/consumer.py":729
  *                               PRIO_ACTOR)
  *                 return True
  *             if self.auto_ack or not live:             # <<<<<<<<<<<<<<
@@ -27048,100 +26937,91 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     }
 
-    /* "evtool/sim/consumer.py":727
+    /* "evtool/sim/consumer.py":731
  *             if self.auto_ack or not live:
  *                 return False
  *             if mode == "republish":             # <<<<<<<<<<<<<<
  *                 broker.ack(now, d.tag)
  *                 ctx.pending_work += 1
 */
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_republish, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 727, __pyx_L1_error)
-    if (__pyx_t_3) {
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_mode, __pyx_mstate_global->__pyx_n_u_republish, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 731, __pyx_L1_error)
+    if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":728
+      /* "evtool/sim/consumer.py":732
  *                 return False
  *             if mode == "republish":
  *                 broker.ack(now, d.tag)             # <<<<<<<<<<<<<<
  *                 ctx.pending_work += 1
  *                 ctx.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
 */
-      __pyx_t_1 = __pyx_v_broker;
-      __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 728, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
-      __pyx_t_15 = 0;
+      __pyx_t_8 = __pyx_v_broker;
+      __Pyx_INCREF(__pyx_t_8);
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_now, __pyx_t_10};
-        __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-        if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 728, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_2);
+        PyObject *__pyx_callargs[3] = {__pyx_t_8, __pyx_v_now, __pyx_v_d->tag};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 732, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":729
+      /* "evtool/sim/consumer.py":733
  *             if mode == "republish":
  *                 broker.ack(now, d.tag)
  *                 ctx.pending_work += 1             # <<<<<<<<<<<<<<
  *                 ctx.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
  *             else:
 */
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 729, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_10 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 729, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work, __pyx_t_10) < (0)) __PYX_ERR(0, 729, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+      __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_ctx->pending_work, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 733, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
+      __Pyx_GIVEREF(__pyx_t_1);
+      __Pyx_GOTREF(__pyx_v_ctx->pending_work);
+      __Pyx_DECREF_SET(__pyx_v_ctx->pending_work, __pyx_t_1);
+      __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":730
+      /* "evtool/sim/consumer.py":734
  *                 broker.ack(now, d.tag)
  *                 ctx.pending_work += 1
  *                 ctx.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *             else:
  *                 broker.nack(now, d.tag, requeue=True, delay_ns=decision.delay_ns)
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 730, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_2 = __pyx_t_1;
-      __Pyx_INCREF(__pyx_t_2);
-      __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 730, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_11);
-      __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_t_11); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 730, __pyx_L1_error)
+      __pyx_t_8 = __pyx_v_ctx->kernel;
+      __Pyx_INCREF(__pyx_t_8);
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 734, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_republish_2); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 730, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_11);
-      __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 730, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_4 = PyTuple_New(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 730, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_t_9); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 734, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_republish_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 734, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
+      __pyx_t_5 = PyTuple_New(2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 734, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
+      __Pyx_INCREF(__pyx_v_d->channel);
+      __Pyx_GIVEREF(__pyx_v_d->channel);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_v_d->channel) != (0)) __PYX_ERR(0, 734, __pyx_L1_error);
+      __Pyx_INCREF((PyObject *)__pyx_v_msg);
+      __Pyx_GIVEREF((PyObject *)__pyx_v_msg);
+      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, ((PyObject *)__pyx_v_msg)) != (0)) __PYX_ERR(0, 734, __pyx_L1_error);
+      __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 734, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __Pyx_GIVEREF(__pyx_t_6);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_6) != (0)) __PYX_ERR(0, 730, __pyx_L1_error);
-      __Pyx_INCREF(__pyx_v_msg);
-      __Pyx_GIVEREF(__pyx_v_msg);
-      if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_v_msg) != (0)) __PYX_ERR(0, 730, __pyx_L1_error);
-      __pyx_t_6 = 0;
-      __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 730, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_15 = 0;
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_t_9, __pyx_t_11, __pyx_t_4, __pyx_t_6};
-        __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_15, (5-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-        __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+        PyObject *__pyx_callargs[5] = {__pyx_t_8, __pyx_t_3, __pyx_t_9, __pyx_t_5, __pyx_t_4};
+        __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_10, (5-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+        __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+        __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-        __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
+        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 730, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_10);
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 734, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/consumer.py":727
+      /* "evtool/sim/consumer.py":731
  *             if self.auto_ack or not live:
  *                 return False
  *             if mode == "republish":             # <<<<<<<<<<<<<<
@@ -27151,7 +27031,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
       goto __pyx_L21;
     }
 
-    /* "evtool/sim/consumer.py":732
+    /* "evtool/sim/consumer.py":736
  *                 ctx.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
  *             else:
  *                 broker.nack(now, d.tag, requeue=True, delay_ns=decision.delay_ns)             # <<<<<<<<<<<<<<
@@ -27159,44 +27039,41 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
  *         # Exhausted, or not retryable.
 */
     /*else*/ {
-      __pyx_t_1 = __pyx_v_broker;
-      __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 732, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 732, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      __pyx_t_4 = __pyx_v_broker;
+      __Pyx_INCREF(__pyx_t_4);
+      __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_delay_ns); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 736, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_5);
       #if CYTHON_VECTORCALL
       #endif
-      __pyx_t_15 = 0;
+      __pyx_t_10 = 0;
       {
-        PyObject *__pyx_callargs[5] = {__pyx_t_1, __pyx_v_now, __pyx_t_6, Py_True, __pyx_t_4};
+        PyObject *__pyx_callargs[5] = {__pyx_t_4, __pyx_v_now, __pyx_v_d->tag, Py_True, __pyx_t_5};
         #if CYTHON_VECTORCALL
-        __pyx_t_11 = __pyx_mstate_global->__pyx_tuple[8];
-        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 732, __pyx_L1_error)
-        __Pyx_INCREF(__pyx_t_11);
+        __pyx_t_9 = __pyx_mstate_global->__pyx_tuple[8];
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 736, __pyx_L1_error)
+        __Pyx_INCREF(__pyx_t_9);
         #else
         {
           PyObject *__pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_requeue, __pyx_mstate_global->__pyx_n_u_delay_ns};
-          __pyx_t_11 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
-          if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 732, __pyx_L1_error)
-          __Pyx_GOTREF(__pyx_t_11);
+          __pyx_t_9 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
+          if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 736, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_9);
         }
         #endif
-        __pyx_t_10 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_nack, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_11);
-        __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+        __pyx_t_1 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_nack, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_9);
+        __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
         #if CYTHON_VECTORCALL
         #endif
-        __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 732, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_10);
+        __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 736, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_1);
       }
-      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     }
     __pyx_L21:;
 
-    /* "evtool/sim/consumer.py":733
+    /* "evtool/sim/consumer.py":737
  *             else:
  *                 broker.nack(now, d.tag, requeue=True, delay_ns=decision.delay_ns)
  *             return False             # <<<<<<<<<<<<<<
@@ -27214,7 +27091,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":711
+    /* "evtool/sim/consumer.py":715
  *             return False
  *         decision = self.retry.decide(attempt, error, retryable, self.rng, self.prev_delay.get(msg.id))
  *         if decision.retry:             # <<<<<<<<<<<<<<
@@ -27223,117 +27100,121 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
   }
 
-  /* "evtool/sim/consumer.py":735
+  /* "evtool/sim/consumer.py":739
  *             return False
  *         # Exhausted, or not retryable.
  *         self.attempts.pop(msg.id, None)             # <<<<<<<<<<<<<<
  *         self.prev_delay.pop(msg.id, None)
  *         if self.spec.reply == "auto" and msg.reply_to:
 */
-  __pyx_t_11 = __pyx_v_self->attempts;
-  __Pyx_INCREF(__pyx_t_11);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 735, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_15 = 0;
+  __pyx_t_9 = __pyx_v_self->attempts;
+  __Pyx_INCREF(__pyx_t_9);
+  __pyx_t_10 = 0;
   {
-    PyObject *__pyx_callargs[3] = {__pyx_t_11, __pyx_t_4, Py_None};
-    __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 735, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_10);
+    PyObject *__pyx_callargs[3] = {__pyx_t_9, __pyx_v_msg->id, Py_None};
+    __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 739, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
   }
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":736
+  /* "evtool/sim/consumer.py":740
  *         # Exhausted, or not retryable.
  *         self.attempts.pop(msg.id, None)
  *         self.prev_delay.pop(msg.id, None)             # <<<<<<<<<<<<<<
  *         if self.spec.reply == "auto" and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=False, error=error)
 */
-  __pyx_t_4 = __pyx_v_self->prev_delay;
-  __Pyx_INCREF(__pyx_t_4);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 736, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_15 = 0;
+  __pyx_t_9 = __pyx_v_self->prev_delay;
+  __Pyx_INCREF(__pyx_t_9);
+  __pyx_t_10 = 0;
   {
-    PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_t_11, Py_None};
-    __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 736, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_10);
+    PyObject *__pyx_callargs[3] = {__pyx_t_9, __pyx_v_msg->id, Py_None};
+    __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 740, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
   }
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":737
+  /* "evtool/sim/consumer.py":741
  *         self.attempts.pop(msg.id, None)
  *         self.prev_delay.pop(msg.id, None)
  *         if self.spec.reply == "auto" and msg.reply_to:             # <<<<<<<<<<<<<<
  *             ctx.reply(self.name, msg, ok=False, error=error)
  *         if self.auto_ack or not live:
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_reply); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 737, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_17 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_auto, Py_EQ); if (unlikely((__pyx_t_17 < 0))) __PYX_ERR(0, 737, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  if (__pyx_t_17) {
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_reply); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 741, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_12 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_auto, Py_EQ); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 741, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  if (__pyx_t_12) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_17;
+    __pyx_t_2 = __pyx_t_12;
 
     goto __pyx_L23_bool_binop_done;
   }
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_reply_to); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 737, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_17 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_17 < 0))) __PYX_ERR(0, 737, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_v_msg->reply_to); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 741, __pyx_L1_error)
 
-  __pyx_t_3 = __pyx_t_17;
+  __pyx_t_2 = __pyx_t_12;
 
   __pyx_L23_bool_binop_done:;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":738
+    /* "evtool/sim/consumer.py":742
  *         self.prev_delay.pop(msg.id, None)
  *         if self.spec.reply == "auto" and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=False, error=error)             # <<<<<<<<<<<<<<
  *         if self.auto_ack or not live:
  *             return False
 */
-    __pyx_t_11 = __pyx_v_ctx;
-    __Pyx_INCREF(__pyx_t_11);
+    __pyx_t_9 = NULL;
+    __Pyx_INCREF(__pyx_v_ctx->reply);
+    __pyx_t_5 = __pyx_v_ctx->reply; 
     #if CYTHON_VECTORCALL
     #endif
-    __pyx_t_15 = 0;
+    __pyx_t_10 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_5))) {
+      __pyx_t_9 = PyMethod_GET_SELF(__pyx_t_5);
+      assert(__pyx_t_9);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_5);
+      __Pyx_INCREF(__pyx_t_9);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_5, __pyx__function);
+      __pyx_t_10 = 0;
+    }
+    #endif
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_v_self->name, __pyx_v_msg, Py_False, __pyx_v_error};
+      PyObject *__pyx_callargs[5] = {__pyx_t_9, __pyx_v_self->name, ((PyObject *)__pyx_v_msg), Py_False, __pyx_v_error};
       #if CYTHON_VECTORCALL
       __pyx_t_4 = __pyx_mstate_global->__pyx_tuple[5];
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 738, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 742, __pyx_L1_error)
       __Pyx_INCREF(__pyx_t_4);
       #else
       {
         PyObject *__pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_ok, __pyx_mstate_global->__pyx_n_u_error};
         __pyx_t_4 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 738, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 742, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
       }
       #endif
-      __pyx_t_10 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_reply, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_4);
-      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
+      __pyx_t_1 = __Pyx_Object_VectorcallKwds((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_4);
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
       #if CYTHON_VECTORCALL
       #endif
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 738, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 742, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":737
+    /* "evtool/sim/consumer.py":741
  *         self.attempts.pop(msg.id, None)
  *         self.prev_delay.pop(msg.id, None)
  *         if self.spec.reply == "auto" and msg.reply_to:             # <<<<<<<<<<<<<<
@@ -27342,34 +27223,34 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
   }
 
-  /* "evtool/sim/consumer.py":739
+  /* "evtool/sim/consumer.py":743
  *         if self.spec.reply == "auto" and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=False, error=error)
  *         if self.auto_ack or not live:             # <<<<<<<<<<<<<<
  *             return False
  *         action = decision.on_exhausted
 */
-  __pyx_t_17 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_17 < 0))) __PYX_ERR(0, 739, __pyx_L1_error)
-  if (!__pyx_t_17) {
+  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_v_self->auto_ack); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 743, __pyx_L1_error)
+  if (!__pyx_t_12) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_17;
+    __pyx_t_2 = __pyx_t_12;
 
     goto __pyx_L26_bool_binop_done;
   }
-  __pyx_t_17 = __Pyx_PyObject_IsTrue(__pyx_v_live); if (unlikely((__pyx_t_17 < 0))) __PYX_ERR(0, 739, __pyx_L1_error)
-  __pyx_t_16 = (!__pyx_t_17);
+  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_v_live); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 743, __pyx_L1_error)
+  __pyx_t_11 = (!__pyx_t_12);
 
 
 
-  __pyx_t_3 = __pyx_t_16;
+  __pyx_t_2 = __pyx_t_11;
 
   __pyx_L26_bool_binop_done:;
-  if (__pyx_t_3) {
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":740
+    /* "evtool/sim/consumer.py":744
  *             ctx.reply(self.name, msg, ok=False, error=error)
  *         if self.auto_ack or not live:
  *             return False             # <<<<<<<<<<<<<<
@@ -27387,7 +27268,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/consumer.py":739
+    /* "evtool/sim/consumer.py":743
  *         if self.spec.reply == "auto" and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=False, error=error)
  *         if self.auto_ack or not live:             # <<<<<<<<<<<<<<
@@ -27396,126 +27277,118 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
   }
 
-  /* "evtool/sim/consumer.py":741
+  /* "evtool/sim/consumer.py":745
  *         if self.auto_ack or not live:
  *             return False
  *         action = decision.on_exhausted             # <<<<<<<<<<<<<<
  *         if action == "drop":
  *             broker.ack(now, d.tag)
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_on_exhausted); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 741, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
-  __pyx_v_action = __pyx_t_10;
-  __pyx_t_10 = 0;
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_decision, __pyx_mstate_global->__pyx_n_u_on_exhausted); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 745, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_action = __pyx_t_1;
+  __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":742
+  /* "evtool/sim/consumer.py":746
  *             return False
  *         action = decision.on_exhausted
  *         if action == "drop":             # <<<<<<<<<<<<<<
  *             broker.ack(now, d.tag)
  *             ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_action, __pyx_mstate_global->__pyx_n_u_drop, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 742, __pyx_L1_error)
-  if (__pyx_t_3) {
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_action, __pyx_mstate_global->__pyx_n_u_drop, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 746, __pyx_L1_error)
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":743
+    /* "evtool/sim/consumer.py":747
  *         action = decision.on_exhausted
  *         if action == "drop":
  *             broker.ack(now, d.tag)             # <<<<<<<<<<<<<<
  *             ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
 */
-    __pyx_t_4 = __pyx_v_broker;
-    __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 743, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_15 = 0;
+    __pyx_t_5 = __pyx_v_broker;
+    __Pyx_INCREF(__pyx_t_5);
+    __pyx_t_10 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_now, __pyx_t_11};
-      __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 743, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_v_now, __pyx_v_d->tag};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 747, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":744
+    /* "evtool/sim/consumer.py":748
  *         if action == "drop":
  *             broker.ack(now, d.tag)
  *             ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,             # <<<<<<<<<<<<<<
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
  *         elif action == "requeue":
 */
-    __pyx_t_11 = __pyx_v_ctx;
-    __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_6 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 744, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 744, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 744, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_index); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 744, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_12);
-    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_key); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 744, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_attempt); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 744, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_5);
+    __pyx_t_5 = NULL;
+    __Pyx_INCREF(__pyx_v_ctx->emit);
+    __pyx_t_4 = __pyx_v_ctx->emit; 
+    __pyx_t_3 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 748, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
 
-    /* "evtool/sim/consumer.py":745
+    /* "evtool/sim/consumer.py":749
  *             broker.ack(now, d.tag)
  *             ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))             # <<<<<<<<<<<<<<
  *         elif action == "requeue":
  *             broker.nack(now, d.tag, requeue=True)
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 745, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 749, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_14 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 745, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_14);
-    if (PyDict_SetItem(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_retries_exhausted) < (0)) __PYX_ERR(0, 745, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_14, __pyx_mstate_global->__pyx_n_u_error, __pyx_v_error) < (0)) __PYX_ERR(0, 745, __pyx_L1_error)
-    __pyx_t_15 = 1;
+    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_retries_exhausted) < (0)) __PYX_ERR(0, 749, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_error, __pyx_v_error) < (0)) __PYX_ERR(0, 749, __pyx_L1_error)
+    __pyx_t_10 = 1;
     #if CYTHON_UNPACK_METHODS
-    if (unlikely(PyMethod_Check(__pyx_t_1))) {
-      __pyx_t_6 = PyMethod_GET_SELF(__pyx_t_1);
-      assert(__pyx_t_6);
-      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_1);
-      __Pyx_INCREF(__pyx_t_6);
+    if (unlikely(PyMethod_Check(__pyx_t_8))) {
+      __pyx_t_3 = PyMethod_GET_SELF(__pyx_t_8);
+      assert(__pyx_t_3);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_8);
+      __Pyx_INCREF(__pyx_t_3);
       __Pyx_INCREF(__pyx__function);
-      __Pyx_DECREF_SET(__pyx_t_1, __pyx__function);
-      __pyx_t_15 = 0;
+      __Pyx_DECREF_SET(__pyx_t_8, __pyx__function);
+      __pyx_t_10 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[11] = {__pyx_t_6, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_dropped, __pyx_t_9, __pyx_t_2, __pyx_v_self->name, __pyx_t_12, __pyx_t_13, __pyx_t_5, __pyx_t_7, __pyx_t_14};
-      __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_1, __pyx_callargs+__pyx_t_15, (11-__pyx_t_15) | (__pyx_t_15*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      PyObject *__pyx_callargs[11] = {__pyx_t_3, __pyx_v_now, __pyx_mstate_global->__pyx_n_u_dropped, __pyx_v_msg->id, __pyx_v_d->channel, __pyx_v_self->name, __pyx_v_inst->index, __pyx_v_msg->key, __pyx_v_d->attempt, __pyx_v_msg->tag, __pyx_t_7};
+      __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_8, __pyx_callargs+__pyx_t_10, (11-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 744, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_4);
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 748, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_9);
     }
-    __pyx_t_15 = 0;
+    __pyx_t_10 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_4))) {
+      __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_4);
+      assert(__pyx_t_5);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
+      __Pyx_INCREF(__pyx_t_5);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
+      __pyx_t_10 = 0;
+    }
+    #endif
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_11, __pyx_t_4};
-      __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_15, (2-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
+      PyObject *__pyx_callargs[2] = {__pyx_t_5, __pyx_t_9};
+      __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_10, (2-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 744, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 748, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":742
+    /* "evtool/sim/consumer.py":746
  *             return False
  *         action = decision.on_exhausted
  *         if action == "drop":             # <<<<<<<<<<<<<<
@@ -27525,18 +27398,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
     goto __pyx_L28;
   }
 
-  /* "evtool/sim/consumer.py":746
+  /* "evtool/sim/consumer.py":750
  *             ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
  *         elif action == "requeue":             # <<<<<<<<<<<<<<
  *             broker.nack(now, d.tag, requeue=True)
  *         elif self.spec.dead_letter is not None:
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_action, __pyx_mstate_global->__pyx_n_u_requeue, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 746, __pyx_L1_error)
-  if (__pyx_t_3) {
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_action, __pyx_mstate_global->__pyx_n_u_requeue, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 750, __pyx_L1_error)
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":747
+    /* "evtool/sim/consumer.py":751
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
  *         elif action == "requeue":
  *             broker.nack(now, d.tag, requeue=True)             # <<<<<<<<<<<<<<
@@ -27545,37 +27418,34 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
 */
     __pyx_t_4 = __pyx_v_broker;
     __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 747, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
     #if CYTHON_VECTORCALL
     #endif
-    __pyx_t_15 = 0;
+    __pyx_t_10 = 0;
     {
-      PyObject *__pyx_callargs[4] = {__pyx_t_4, __pyx_v_now, __pyx_t_11, Py_True};
+      PyObject *__pyx_callargs[4] = {__pyx_t_4, __pyx_v_now, __pyx_v_d->tag, Py_True};
       #if CYTHON_VECTORCALL
-      __pyx_t_1 = __pyx_mstate_global->__pyx_tuple[9];
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 747, __pyx_L1_error)
-      __Pyx_INCREF(__pyx_t_1);
+      __pyx_t_9 = __pyx_mstate_global->__pyx_tuple[9];
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 751, __pyx_L1_error)
+      __Pyx_INCREF(__pyx_t_9);
       #else
       {
         PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_requeue};
-        __pyx_t_1 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 747, __pyx_L1_error)
-        __Pyx_GOTREF(__pyx_t_1);
+        __pyx_t_9 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 751, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_9);
       }
       #endif
-      __pyx_t_10 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_nack, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_1);
+      __pyx_t_1 = __Pyx_Object_VectorcallMethodKwds((PyObject*)__pyx_mstate_global->__pyx_n_u_nack, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET), __pyx_t_9);
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       #if CYTHON_VECTORCALL
       #endif
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 747, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 751, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":746
+    /* "evtool/sim/consumer.py":750
  *             ctx.emit(TraceEvent(now, "dropped", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
  *         elif action == "requeue":             # <<<<<<<<<<<<<<
@@ -27585,83 +27455,93 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
     goto __pyx_L28;
   }
 
-  /* "evtool/sim/consumer.py":748
+  /* "evtool/sim/consumer.py":752
  *         elif action == "requeue":
  *             broker.nack(now, d.tag, requeue=True)
  *         elif self.spec.dead_letter is not None:             # <<<<<<<<<<<<<<
  *             broker.ack(now, d.tag)
  *             ctx.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_dead_letter); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 748, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_3 = (__pyx_t_10 != Py_None);
-  __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  if (__pyx_t_3) {
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_dead_letter); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 752, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_2 = (__pyx_t_1 != Py_None);
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  if (__pyx_t_2) {
 
 
-    /* "evtool/sim/consumer.py":749
+    /* "evtool/sim/consumer.py":753
  *             broker.nack(now, d.tag, requeue=True)
  *         elif self.spec.dead_letter is not None:
  *             broker.ack(now, d.tag)             # <<<<<<<<<<<<<<
  *             ctx.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,
  *                                    "parked" if action == "park" else "dead_lettered")
 */
-    __pyx_t_1 = __pyx_v_broker;
-    __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 749, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_15 = 0;
+    __pyx_t_9 = __pyx_v_broker;
+    __Pyx_INCREF(__pyx_t_9);
+    __pyx_t_10 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_now, __pyx_t_11};
-      __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 749, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      PyObject *__pyx_callargs[3] = {__pyx_t_9, __pyx_v_now, __pyx_v_d->tag};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_ack, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 753, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":750
+    /* "evtool/sim/consumer.py":754
  *         elif self.spec.dead_letter is not None:
  *             broker.ack(now, d.tag)
  *             ctx.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,             # <<<<<<<<<<<<<<
  *                                    "parked" if action == "park" else "dead_lettered")
  *         else:
 */
-    __pyx_t_11 = __pyx_v_ctx;
-    __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_dead_letter); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 750, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_9 = NULL;
+    __Pyx_INCREF(__pyx_v_ctx->dead_letter_by_app);
+    __pyx_t_4 = __pyx_v_ctx->dead_letter_by_app; 
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_dead_letter); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 754, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
 
-    /* "evtool/sim/consumer.py":751
+    /* "evtool/sim/consumer.py":755
  *             broker.ack(now, d.tag)
  *             ctx.dead_letter_by_app(self.name, d, self.spec.dead_letter, error,
  *                                    "parked" if action == "park" else "dead_lettered")             # <<<<<<<<<<<<<<
  *         else:
  *             broker.reject(now, d.tag)
 */
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_action, __pyx_mstate_global->__pyx_n_u_park, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 751, __pyx_L1_error)
-    if (__pyx_t_3) {
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_action, __pyx_mstate_global->__pyx_n_u_park, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 755, __pyx_L1_error)
+    if (__pyx_t_2) {
       __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_parked);
-      __pyx_t_4 = __pyx_mstate_global->__pyx_n_u_parked;
+      __pyx_t_8 = __pyx_mstate_global->__pyx_n_u_parked;
     } else {
       __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_dead_lettered);
-      __pyx_t_4 = __pyx_mstate_global->__pyx_n_u_dead_lettered;
+      __pyx_t_8 = __pyx_mstate_global->__pyx_n_u_dead_lettered;
     }
 
-    __pyx_t_15 = 0;
+    __pyx_t_10 = 1;
+    #if CYTHON_UNPACK_METHODS
+    if (likely(PyMethod_Check(__pyx_t_4))) {
+      __pyx_t_9 = PyMethod_GET_SELF(__pyx_t_4);
+      assert(__pyx_t_9);
+      PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_4);
+      __Pyx_INCREF(__pyx_t_9);
+      __Pyx_INCREF(__pyx__function);
+      __Pyx_DECREF_SET(__pyx_t_4, __pyx__function);
+      __pyx_t_10 = 0;
+    }
+    #endif
     {
-      PyObject *__pyx_callargs[6] = {__pyx_t_11, __pyx_v_self->name, __pyx_v_d, __pyx_t_1, __pyx_v_error, __pyx_t_4};
-      __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_dead_letter_by_app, __pyx_callargs+__pyx_t_15, (6-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+      PyObject *__pyx_callargs[6] = {__pyx_t_9, __pyx_v_self->name, ((PyObject *)__pyx_v_d), __pyx_t_5, __pyx_v_error, __pyx_t_8};
+      __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_10, (6-__pyx_t_10) | (__pyx_t_10*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
+      __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
+      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 750, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 754, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/consumer.py":748
+    /* "evtool/sim/consumer.py":752
  *         elif action == "requeue":
  *             broker.nack(now, d.tag, requeue=True)
  *         elif self.spec.dead_letter is not None:             # <<<<<<<<<<<<<<
@@ -27671,7 +27551,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
     goto __pyx_L28;
   }
 
-  /* "evtool/sim/consumer.py":753
+  /* "evtool/sim/consumer.py":757
  *                                    "parked" if action == "park" else "dead_lettered")
  *         else:
  *             broker.reject(now, d.tag)             # <<<<<<<<<<<<<<
@@ -27681,22 +27561,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
   /*else*/ {
     __pyx_t_4 = __pyx_v_broker;
     __Pyx_INCREF(__pyx_t_4);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 753, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_15 = 0;
+    __pyx_t_10 = 0;
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_now, __pyx_t_1};
-      __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_reject, __pyx_callargs+__pyx_t_15, (3-__pyx_t_15) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[3] = {__pyx_t_4, __pyx_v_now, __pyx_v_d->tag};
+      __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_reject, __pyx_callargs+__pyx_t_10, (3-__pyx_t_10) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 753, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_10);
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 757, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
     }
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   }
   __pyx_L28:;
 
-  /* "evtool/sim/consumer.py":754
+  /* "evtool/sim/consumer.py":758
  *         else:
  *             broker.reject(now, d.tag)
  *         return False             # <<<<<<<<<<<<<<
@@ -27714,33 +27591,28 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/consumer.py":690
+  /* "evtool/sim/consumer.py":693
  *         ctx.publish(spec.to, out, producer=self.name)
  * 
- *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
- *         ctx = self.ctx
 */
 
   /* function exit code */
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
   __Pyx_XDECREF(__pyx_t_4);
   __Pyx_XDECREF(__pyx_t_5);
   __Pyx_XDECREF(__pyx_t_6);
   __Pyx_XDECREF(__pyx_t_7);
   __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_9);
-  __Pyx_XDECREF(__pyx_t_10);
-  __Pyx_XDECREF(__pyx_t_11);
-  __Pyx_XDECREF(__pyx_t_12);
-  __Pyx_XDECREF(__pyx_t_13);
-  __Pyx_XDECREF(__pyx_t_14);
   __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._fail", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF(__pyx_v_ctx);
+  __Pyx_XDECREF((PyObject *)__pyx_v_ctx);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_data);
   __Pyx_XDECREF(__pyx_v_broker);
@@ -27754,7 +27626,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_68_fail(struct 
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":756
+/* "evtool/sim/consumer.py":760
  *         return False
  * 
  *     def _republish(self, item: tuple[str, Message]) -> None:             # <<<<<<<<<<<<<<
@@ -27801,32 +27673,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_item,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 756, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 760, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 756, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 760, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_republish", 0) < (0)) __PYX_ERR(0, 756, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_republish", 0) < (0)) __PYX_ERR(0, 760, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_republish", 1, 1, 1, i); __PYX_ERR(0, 756, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_republish", 1, 1, 1, i); __PYX_ERR(0, 760, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 756, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 760, __pyx_L3_error)
     }
     __pyx_v_item = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_republish", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 756, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_republish", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 760, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -27867,7 +27739,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_republish", 0);
 
-  /* "evtool/sim/consumer.py":757
+  /* "evtool/sim/consumer.py":761
  * 
  *     def _republish(self, item: tuple[str, Message]) -> None:
  *         channel, msg = item             # <<<<<<<<<<<<<<
@@ -27880,7 +27752,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     if (unlikely(size != 2)) {
       if (size > 2) __Pyx_RaiseTooManyValuesError(2);
       else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-      __PYX_ERR(0, 757, __pyx_L1_error)
+      __PYX_ERR(0, 761, __pyx_L1_error)
     }
     #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
     if (likely(PyTuple_CheckExact(sequence))) {
@@ -27890,28 +27762,28 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
       __Pyx_INCREF(__pyx_t_2);
     } else {
       __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 757, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 761, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_1);
       __pyx_t_2 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 757, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 761, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_2);
     }
     #else
-    __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 757, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 761, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 757, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 761, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     #endif
   } else {
     Py_ssize_t index = -1;
-    __pyx_t_3 = PyObject_GetIter(__pyx_v_item); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 757, __pyx_L1_error)
+    __pyx_t_3 = PyObject_GetIter(__pyx_v_item); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 761, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3);
     index = 0; __pyx_t_1 = __pyx_t_4(__pyx_t_3); if (unlikely(!__pyx_t_1)) goto __pyx_L3_unpacking_failed;
     __Pyx_GOTREF(__pyx_t_1);
     index = 1; __pyx_t_2 = __pyx_t_4(__pyx_t_3); if (unlikely(!__pyx_t_2)) goto __pyx_L3_unpacking_failed;
     __Pyx_GOTREF(__pyx_t_2);
-    if (__Pyx_IternextUnpackEndCheck(__pyx_t_4(__pyx_t_3), 2) < (0)) __PYX_ERR(0, 757, __pyx_L1_error)
+    if (__Pyx_IternextUnpackEndCheck(__pyx_t_4(__pyx_t_3), 2) < (0)) __PYX_ERR(0, 761, __pyx_L1_error)
     __pyx_t_4 = NULL;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     goto __pyx_L4_unpacking_done;
@@ -27919,7 +27791,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_t_4 = NULL;
     if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-    __PYX_ERR(0, 757, __pyx_L1_error)
+    __PYX_ERR(0, 761, __pyx_L1_error)
     __pyx_L4_unpacking_done:;
   }
   __pyx_v_channel = __pyx_t_1;
@@ -27927,7 +27799,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
   __pyx_v_msg = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":758
+  /* "evtool/sim/consumer.py":762
  *     def _republish(self, item: tuple[str, Message]) -> None:
  *         channel, msg = item
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -27939,22 +27811,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
   __pyx_v_ctx = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":759
+  /* "evtool/sim/consumer.py":763
  *         channel, msg = item
  *         ctx = self.ctx
  *         ctx.pending_work -= 1             # <<<<<<<<<<<<<<
  *         copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})
  *         ctx.publish(channel, copy, producer=self.name, republish=True)
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 759, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 763, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_1 = __Pyx_PyLong_SubtractObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 759, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_SubtractObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 763, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work, __pyx_t_1) < (0)) __PYX_ERR(0, 759, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_pending_work, __pyx_t_1) < (0)) __PYX_ERR(0, 763, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":760
+  /* "evtool/sim/consumer.py":764
  *         ctx = self.ctx
  *         ctx.pending_work -= 1
  *         copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})             # <<<<<<<<<<<<<<
@@ -27963,11 +27835,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
 */
   __pyx_t_2 = __pyx_v_msg;
   __Pyx_INCREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 760, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 764, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_6 = __pyx_v_self->attempts;
   __Pyx_INCREF(__pyx_t_6);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 760, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_msg, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 764, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_t_8 = 0;
   {
@@ -27975,16 +27847,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_8, (3-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 760, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 764, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
-  __pyx_t_7 = __Pyx_PyLong_AddObjC(__pyx_t_5, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 760, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyLong_AddObjC(__pyx_t_5, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 764, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __pyx_t_5 = __Pyx_PyObject_Unicode(__pyx_t_7); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 760, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_Unicode(__pyx_t_7); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 764, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (PyDict_SetItem(__pyx_t_3, __pyx_mstate_global->__pyx_kp_u_x_attempt, __pyx_t_5) < (0)) __PYX_ERR(0, 760, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_mstate_global->__pyx_kp_u_x_attempt, __pyx_t_5) < (0)) __PYX_ERR(0, 764, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   #if CYTHON_VECTORCALL
   #endif
@@ -27993,13 +27865,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_channel, __pyx_t_3};
     #if CYTHON_VECTORCALL
     __pyx_t_5 = __pyx_mstate_global->__pyx_tuple[10];
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 760, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 764, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_5);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_headers};
       __pyx_t_5 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+2, 1);
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 760, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 764, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     #endif
@@ -28009,13 +27881,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     #endif
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 760, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 764, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_copy = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":761
+  /* "evtool/sim/consumer.py":765
  *         ctx.pending_work -= 1
  *         copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})
  *         ctx.publish(channel, copy, producer=self.name, republish=True)             # <<<<<<<<<<<<<<
@@ -28031,13 +27903,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     PyObject *__pyx_callargs[5] = {__pyx_t_5, __pyx_v_channel, __pyx_v_copy, __pyx_v_self->name, Py_True};
     #if CYTHON_VECTORCALL
     __pyx_t_3 = __pyx_mstate_global->__pyx_tuple[11];
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 761, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 765, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_3);
     #else
     {
       PyObject *__pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_producer, __pyx_mstate_global->__pyx_n_u_republish};
       __pyx_t_3 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 2);
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 761, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 765, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     #endif
@@ -28046,12 +27918,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
     #if CYTHON_VECTORCALL
     #endif
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 761, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 765, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":756
+  /* "evtool/sim/consumer.py":760
  *         return False
  * 
  *     def _republish(self, item: tuple[str, Message]) -> None:             # <<<<<<<<<<<<<<
@@ -28081,7 +27953,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_70_republish(st
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":763
+/* "evtool/sim/consumer.py":767
  *         ctx.publish(channel, copy, producer=self.name, republish=True)
  * 
  *     def _seen_before(self, msg: Message) -> bool:             # <<<<<<<<<<<<<<
@@ -28128,32 +28000,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_msg,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 763, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 767, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 763, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 767, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_seen_before", 0) < (0)) __PYX_ERR(0, 763, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_seen_before", 0) < (0)) __PYX_ERR(0, 767, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_seen_before", 1, 1, 1, i); __PYX_ERR(0, 763, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_seen_before", 1, 1, 1, i); __PYX_ERR(0, 767, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 763, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 767, __pyx_L3_error)
     }
     __pyx_v_msg = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_seen_before", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 763, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_seen_before", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 767, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -28194,7 +28066,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_seen_before", 0);
 
-  /* "evtool/sim/consumer.py":764
+  /* "evtool/sim/consumer.py":768
  * 
  *     def _seen_before(self, msg: Message) -> bool:
  *         assert self.idem_key is not None             # <<<<<<<<<<<<<<
@@ -28206,15 +28078,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
     __pyx_t_1 = (__pyx_v_self->idem_key != Py_None);
     if (unlikely(!__pyx_t_1)) {
       __Pyx_Raise(((PyObject *)(((PyTypeObject*)PyExc_AssertionError))), 0, 0, 0);
-      __PYX_ERR(0, 764, __pyx_L1_error)
+      __PYX_ERR(0, 768, __pyx_L1_error)
     }
 
   }
   #else
-  if ((1)); else __PYX_ERR(0, 764, __pyx_L1_error)
+  if ((1)); else __PYX_ERR(0, 768, __pyx_L1_error)
   #endif
 
-  /* "evtool/sim/consumer.py":765
+  /* "evtool/sim/consumer.py":769
  *     def _seen_before(self, msg: Message) -> bool:
  *         assert self.idem_key is not None
  *         if self._idem_field is not None:             # <<<<<<<<<<<<<<
@@ -28225,7 +28097,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/consumer.py":766
+    /* "evtool/sim/consumer.py":770
  *         assert self.idem_key is not None
  *         if self._idem_field is not None:
  *             key = self._idem_field(msg)             # <<<<<<<<<<<<<<
@@ -28252,13 +28124,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
       __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_4, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 766, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 770, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __pyx_v_key = __pyx_t_2;
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/consumer.py":765
+    /* "evtool/sim/consumer.py":769
  *     def _seen_before(self, msg: Message) -> bool:
  *         assert self.idem_key is not None
  *         if self._idem_field is not None:             # <<<<<<<<<<<<<<
@@ -28268,7 +28140,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
     goto __pyx_L3;
   }
 
-  /* "evtool/sim/consumer.py":768
+  /* "evtool/sim/consumer.py":772
  *             key = self._idem_field(msg)
  *         else:
  *             try:             # <<<<<<<<<<<<<<
@@ -28285,7 +28157,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
       __Pyx_XGOTREF(__pyx_t_8);
       /*try:*/ {
 
-        /* "evtool/sim/consumer.py":769
+        /* "evtool/sim/consumer.py":773
  *         else:
  *             try:
  *                 key = self.idem_key.evaluate(self._env(msg, 1))             # <<<<<<<<<<<<<<
@@ -28301,7 +28173,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
           PyObject *__pyx_callargs[3] = {__pyx_t_9, __pyx_v_msg, __pyx_mstate_global->__pyx_int_1};
           __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_env_2, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 769, __pyx_L4_error)
+          if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 773, __pyx_L4_error)
           __Pyx_GOTREF(__pyx_t_3);
         }
         __pyx_t_5 = 0;
@@ -28310,13 +28182,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
           __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_evaluate, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
           __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 769, __pyx_L4_error)
+          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 773, __pyx_L4_error)
           __Pyx_GOTREF(__pyx_t_2);
         }
         __pyx_v_key = __pyx_t_2;
         __pyx_t_2 = 0;
 
-        /* "evtool/sim/consumer.py":768
+        /* "evtool/sim/consumer.py":772
  *             key = self._idem_field(msg)
  *         else:
  *             try:             # <<<<<<<<<<<<<<
@@ -28334,7 +28206,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/consumer.py":770
+      /* "evtool/sim/consumer.py":774
  *             try:
  *                 key = self.idem_key.evaluate(self._env(msg, 1))
  *             except ExpressionRuntimeError:             # <<<<<<<<<<<<<<
@@ -28342,7 +28214,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
  *         seen_at = self.idem_seen.get(key)
 */
       __Pyx_ErrFetch(&__pyx_t_2, &__pyx_t_3, &__pyx_t_4);
-      __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 770, __pyx_L6_except_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_ExpressionRuntimeError); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 774, __pyx_L6_except_error)
       __Pyx_GOTREF(__pyx_t_9);
       __pyx_t_10 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_2, __pyx_t_9);
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
@@ -28351,7 +28223,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
       if (__pyx_t_10) {
         __Pyx_ErrRestore(0,0,0);
 
-        /* "evtool/sim/consumer.py":771
+        /* "evtool/sim/consumer.py":775
  *                 key = self.idem_key.evaluate(self._env(msg, 1))
  *             except ExpressionRuntimeError:
  *                 return False             # <<<<<<<<<<<<<<
@@ -28371,7 +28243,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
       }
       goto __pyx_L6_except_error;
 
-      /* "evtool/sim/consumer.py":768
+      /* "evtool/sim/consumer.py":772
  *             key = self._idem_field(msg)
  *         else:
  *             try:             # <<<<<<<<<<<<<<
@@ -28395,7 +28267,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
   }
   __pyx_L3:;
 
-  /* "evtool/sim/consumer.py":772
+  /* "evtool/sim/consumer.py":776
  *             except ExpressionRuntimeError:
  *                 return False
  *         seen_at = self.idem_seen.get(key)             # <<<<<<<<<<<<<<
@@ -28409,13 +28281,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
     PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v_key};
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 772, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 776, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
   __pyx_v_seen_at = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/consumer.py":773
+  /* "evtool/sim/consumer.py":777
  *                 return False
  *         seen_at = self.idem_seen.get(key)
  *         return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window             # <<<<<<<<<<<<<<
@@ -28426,22 +28298,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
   if (__pyx_t_1) {
 
   } else {
-    __pyx_t_3 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 773, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 777, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4 = __pyx_t_3;
     __pyx_t_3 = 0;
 
     goto __pyx_L12_bool_binop_done;
   }
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 773, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 777, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 773, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 777, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PyNumber_Subtract_object_object(__pyx_t_2, __pyx_v_seen_at); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 773, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyNumber_Subtract_object_object(__pyx_t_2, __pyx_v_seen_at); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 777, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_2 = __Pyx_PyObject_CompareLe_object_object(__pyx_t_3, __pyx_v_self->idem_window, Py_LE); __Pyx_XGOTREF(__pyx_t_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 773, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareLe_object_object(__pyx_t_3, __pyx_v_self->idem_window, Py_LE); __Pyx_XGOTREF(__pyx_t_2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 777, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __Pyx_INCREF(__pyx_t_2);
   __pyx_t_4 = __pyx_t_2;
@@ -28458,7 +28330,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
   __pyx_t_4 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/consumer.py":763
+  /* "evtool/sim/consumer.py":767
  *         ctx.publish(channel, copy, producer=self.name, republish=True)
  * 
  *     def _seen_before(self, msg: Message) -> bool:             # <<<<<<<<<<<<<<
@@ -28482,7 +28354,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_72_seen_before(
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":775
+/* "evtool/sim/consumer.py":779
  *         return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window
  * 
  *     def _expire_idempotency(self, now: int) -> None:             # <<<<<<<<<<<<<<
@@ -28529,32 +28401,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_now,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 775, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 779, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 775, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 779, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_expire_idempotency", 0) < (0)) __PYX_ERR(0, 775, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_expire_idempotency", 0) < (0)) __PYX_ERR(0, 779, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_expire_idempotency", 1, 1, 1, i); __PYX_ERR(0, 775, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_expire_idempotency", 1, 1, 1, i); __PYX_ERR(0, 779, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 775, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 779, __pyx_L3_error)
     }
     __pyx_v_now = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_expire_idempotency", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 775, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_expire_idempotency", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 779, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -28596,7 +28468,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_expire_idempotency", 0);
 
-  /* "evtool/sim/consumer.py":776
+  /* "evtool/sim/consumer.py":780
  * 
  *     def _expire_idempotency(self, now: int) -> None:
  *         order = self.idem_order             # <<<<<<<<<<<<<<
@@ -28608,7 +28480,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
   __pyx_v_order = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":777
+  /* "evtool/sim/consumer.py":781
  *     def _expire_idempotency(self, now: int) -> None:
  *         order = self.idem_order
  *         window = self.idem_window             # <<<<<<<<<<<<<<
@@ -28620,7 +28492,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
   __pyx_v_window = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":778
+  /* "evtool/sim/consumer.py":782
  *         order = self.idem_order
  *         window = self.idem_window
  *         seen = self.idem_seen             # <<<<<<<<<<<<<<
@@ -28632,7 +28504,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
   __pyx_v_seen = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/consumer.py":779
+  /* "evtool/sim/consumer.py":783
  *         window = self.idem_window
  *         seen = self.idem_seen
  *         while order and now - order[0][0] > window:             # <<<<<<<<<<<<<<
@@ -28640,7 +28512,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
  *             if seen.get(k) == t:
 */
   while (1) {
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_order); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 779, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_order); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 783, __pyx_L1_error)
     if (__pyx_t_3) {
 
     } else {
@@ -28649,15 +28521,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
 
       goto __pyx_L5_bool_binop_done;
     }
-    __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_order, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 779, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_order, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 783, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_4 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 779, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 783, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 779, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyNumber_Subtract_object_object(__pyx_v_now, __pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 783, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_1, __pyx_v_window, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 779, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_1, __pyx_v_window, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 783, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
     __pyx_t_2 = __pyx_t_3;
@@ -28666,7 +28538,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
 
     if (!__pyx_t_2) break;
 
-    /* "evtool/sim/consumer.py":780
+    /* "evtool/sim/consumer.py":784
  *         seen = self.idem_seen
  *         while order and now - order[0][0] > window:
  *             t, k = order.popleft()             # <<<<<<<<<<<<<<
@@ -28680,7 +28552,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
       PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_popleft, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 780, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 784, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     if ((likely(PyTuple_CheckExact(__pyx_t_1))) || (PyList_CheckExact(__pyx_t_1))) {
@@ -28689,7 +28561,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
       if (unlikely(size != 2)) {
         if (size > 2) __Pyx_RaiseTooManyValuesError(2);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 780, __pyx_L1_error)
+        __PYX_ERR(0, 784, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -28699,22 +28571,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
         __Pyx_INCREF(__pyx_t_6);
       } else {
         __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 780, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 784, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_4);
         __pyx_t_6 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 780, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 784, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_6);
       }
       #else
-      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 780, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 784, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_6 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 780, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 784, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
       #endif
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_7 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 780, __pyx_L1_error)
+      __pyx_t_7 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 784, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __pyx_t_8 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_7);
@@ -28722,7 +28594,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
       __Pyx_GOTREF(__pyx_t_4);
       index = 1; __pyx_t_6 = __pyx_t_8(__pyx_t_7); if (unlikely(!__pyx_t_6)) goto __pyx_L7_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_6);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_8(__pyx_t_7), 2) < (0)) __PYX_ERR(0, 780, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_8(__pyx_t_7), 2) < (0)) __PYX_ERR(0, 784, __pyx_L1_error)
       __pyx_t_8 = NULL;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       goto __pyx_L8_unpacking_done;
@@ -28730,7 +28602,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __pyx_t_8 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 780, __pyx_L1_error)
+      __PYX_ERR(0, 784, __pyx_L1_error)
       __pyx_L8_unpacking_done:;
     }
     __Pyx_XDECREF_SET(__pyx_v_t, __pyx_t_4);
@@ -28738,7 +28610,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
     __Pyx_XDECREF_SET(__pyx_v_k, __pyx_t_6);
     __pyx_t_6 = 0;
 
-    /* "evtool/sim/consumer.py":781
+    /* "evtool/sim/consumer.py":785
  *         while order and now - order[0][0] > window:
  *             t, k = order.popleft()
  *             if seen.get(k) == t:             # <<<<<<<<<<<<<<
@@ -28752,24 +28624,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
       PyObject *__pyx_callargs[2] = {__pyx_t_6, __pyx_v_k};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 781, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 785, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_v_t, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 781, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_v_t, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 785, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     if (__pyx_t_2) {
 
 
-      /* "evtool/sim/consumer.py":782
+      /* "evtool/sim/consumer.py":786
  *             t, k = order.popleft()
  *             if seen.get(k) == t:
  *                 del seen[k]             # <<<<<<<<<<<<<<
  * 
  *     def in_flight(self) -> int:
 */
-      if (unlikely((PyObject_DelItem(__pyx_v_seen, __pyx_v_k) < 0))) __PYX_ERR(0, 782, __pyx_L1_error)
+      if (unlikely((PyObject_DelItem(__pyx_v_seen, __pyx_v_k) < 0))) __PYX_ERR(0, 786, __pyx_L1_error)
 
-      /* "evtool/sim/consumer.py":781
+      /* "evtool/sim/consumer.py":785
  *         while order and now - order[0][0] > window:
  *             t, k = order.popleft()
  *             if seen.get(k) == t:             # <<<<<<<<<<<<<<
@@ -28779,7 +28651,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
     }
   }
 
-  /* "evtool/sim/consumer.py":775
+  /* "evtool/sim/consumer.py":779
  *         return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window
  * 
  *     def _expire_idempotency(self, now: int) -> None:             # <<<<<<<<<<<<<<
@@ -28808,7 +28680,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_74_expire_idemp
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":784
+/* "evtool/sim/consumer.py":788
  *                 del seen[k]
  * 
  *     def in_flight(self) -> int:             # <<<<<<<<<<<<<<
@@ -28860,7 +28732,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/consumer.py":786
+/* "evtool/sim/consumer.py":790
  *     def in_flight(self) -> int:
  *         """Handlers running now across instances."""
  *         return sum(i.busy for i in self.instances)             # <<<<<<<<<<<<<<
@@ -28880,7 +28752,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_gene
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 786, __pyx_L1_error)
+    __PYX_ERR(0, 790, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -28888,7 +28760,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_gene
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_in_flight_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer); if (unlikely(!gen)) __PYX_ERR(0, 786, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_in_flight_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer); if (unlikely(!gen)) __PYX_ERR(0, 790, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -28920,302 +28792,6 @@ static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2gen
   switch (__pyx_generator->resume_label) {
     case 0: goto __pyx_L3_first_run;
     case 1: goto __pyx_L6_resume_from_yield;
-    default: /* CPython raises the right error here */
-    __Pyx_RefNannyFinishContext();
-    return NULL;
-  }
-  __pyx_L3_first_run:;
-  if (unlikely(__pyx_sent_value != Py_None)) {
-    if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
-    __PYX_ERR(0, 786, __pyx_L1_error)
-  }
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 786, __pyx_L1_error) }
-  if (likely(PyList_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) || PyTuple_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) {
-    __pyx_t_1 = __pyx_cur_scope->__pyx_genexpr_arg_0; __Pyx_INCREF(__pyx_t_1);
-    __pyx_t_2 = 0;
-    __pyx_t_3 = NULL;
-  } else {
-    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 786, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 786, __pyx_L1_error)
-  }
-  for (;;) {
-    if (likely(!__pyx_t_3)) {
-      if (likely(PyList_CheckExact(__pyx_t_1))) {
-        {
-          Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
-          #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 786, __pyx_L1_error)
-          #endif
-          if (__pyx_t_2 >= __pyx_temp) break;
-        }
-        __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference);
-        ++__pyx_t_2;
-      } else {
-        {
-          Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
-          #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 786, __pyx_L1_error)
-          #endif
-          if (__pyx_t_2 >= __pyx_temp) break;
-        }
-        #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
-        __pyx_t_4 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_1, __pyx_t_2));
-        #else
-        __pyx_t_4 = __Pyx_PySequence_ITEM(__pyx_t_1, __pyx_t_2);
-        #endif
-        ++__pyx_t_2;
-      }
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 786, __pyx_L1_error)
-    } else {
-      __pyx_t_4 = __pyx_t_3(__pyx_t_1);
-      if (unlikely(!__pyx_t_4)) {
-        PyObject* exc_type = PyErr_Occurred();
-        if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 786, __pyx_L1_error)
-          PyErr_Clear();
-        }
-        break;
-      }
-    }
-    __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_i);
-    __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_i, __pyx_t_4);
-    __Pyx_GIVEREF(__pyx_t_4);
-    __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_cur_scope->__pyx_v_i, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 786, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_4);
-    __pyx_r = __pyx_t_4;
-    __pyx_t_4 = 0;
-    __Pyx_XGIVEREF(__pyx_t_1);
-    __pyx_cur_scope->__pyx_t_0 = __pyx_t_1;
-
-    __pyx_cur_scope->__pyx_t_1 = __pyx_t_2;
-
-    __pyx_cur_scope->__pyx_t_2 = __pyx_t_3;
-    __Pyx_XGIVEREF(__pyx_r);
-    __Pyx_RefNannyFinishContext();
-    __Pyx_Coroutine_ResetAndClearException(__pyx_generator);
-    /* return from generator, yielding value */
-    __pyx_generator->resume_label = 1;
-    return __pyx_r;
-    __pyx_L6_resume_from_yield:;
-    __pyx_t_1 = __pyx_cur_scope->__pyx_t_0;
-    __pyx_cur_scope->__pyx_t_0 = 0;
-    __Pyx_XGOTREF(__pyx_t_1);
-    __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
-    __pyx_t_3 = __pyx_cur_scope->__pyx_t_2;
-    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 786, __pyx_L1_error)
-  }
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
-
-  /* function exit code */
-  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-  goto __pyx_L0;
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_4);
-  if (__Pyx_PyErr_Occurred()) {
-    __Pyx_Generator_Replace_StopIteration(0);
-    __Pyx_AddTraceback("genexpr", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  }
-  __pyx_L0:;
-  __Pyx_XGIVEREF(__pyx_r);
-  #if !CYTHON_USE_EXC_INFO_STACK
-  __Pyx_Coroutine_ResetAndClearException(__pyx_generator);
-  #endif
-  __pyx_generator->resume_label = -1;
-  __Pyx_Coroutine_clear((PyObject*)__pyx_generator);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
-}
-
-/* "evtool/sim/consumer.py":784
- *                 del seen[k]
- * 
- *     def in_flight(self) -> int:             # <<<<<<<<<<<<<<
- *         """Handlers running now across instances."""
- *         return sum(i.busy for i in self.instances)
-*/
-
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_76in_flight(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self) {
-  PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2 = 0;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  PyObject *__pyx_t_1 = NULL;
-  PyObject *__pyx_t_2 = NULL;
-  PyObject *__pyx_t_3 = NULL;
-  size_t __pyx_t_4;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("in_flight", 0);
-
-  /* "evtool/sim/consumer.py":786
- *     def in_flight(self) -> int:
- *         """Handlers running now across instances."""
- *         return sum(i.busy for i in self.instances)             # <<<<<<<<<<<<<<
- * 
- *     def live_instances(self) -> int:
-*/
-  __pyx_t_2 = NULL;
-  __pyx_t_3 = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_genexpr(NULL, __pyx_v_self->instances); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 786, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_4 = 1;
-  {
-    PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_3};
-    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_sum, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 786, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_1);
-  }
-  {
-    PyObject *__pyx_temp;
-    {
-      __pyx_temp = __pyx_r;
-      __pyx_r = __pyx_t_1;
-    }
-    __Pyx_XDECREF(__pyx_temp);
-  }
-  __pyx_t_1 = 0;
-  goto __pyx_L0;
-
-  /* "evtool/sim/consumer.py":784
- *                 del seen[k]
- * 
- *     def in_flight(self) -> int:             # <<<<<<<<<<<<<<
- *         """Handlers running now across instances."""
- *         return sum(i.busy for i in self.instances)
-*/
-
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_1);
-  __Pyx_XDECREF(__pyx_t_2);
-  __Pyx_XDECREF(__pyx_t_3);
-  __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor.in_flight", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __pyx_L0:;
-  __Pyx_XDECREF(__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
-}
-
-/* "evtool/sim/consumer.py":788
- *         return sum(i.busy for i in self.instances)
- * 
- *     def live_instances(self) -> int:             # <<<<<<<<<<<<<<
- *         """Instances that are running or paused."""
- *         return sum(1 for i in self.instances if i.state in ("running", "paused"))
-*/
-
-/* Python wrapper */
-static PyObject *__pyx_pw_6evtool_3sim_8consumer_13ConsumerActor_79live_instances(PyObject *__pyx_v_self, 
-#if CYTHON_VECTORCALL
-PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
-#else
-PyObject *__pyx_args, PyObject *__pyx_kwds
-#endif
-); /*proto*/
-PyDoc_STRVAR(__pyx_doc_6evtool_3sim_8consumer_13ConsumerActor_78live_instances, "Instances that are running or paused.");
-static PyMethodDef __pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_79live_instances = {"live_instances", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8consumer_13ConsumerActor_79live_instances, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8consumer_13ConsumerActor_78live_instances};
-static PyObject *__pyx_pw_6evtool_3sim_8consumer_13ConsumerActor_79live_instances(PyObject *__pyx_v_self, 
-#if CYTHON_VECTORCALL
-PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
-#else
-PyObject *__pyx_args, PyObject *__pyx_kwds
-#endif
-) {
-  #if !CYTHON_VECTORCALL
-  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
-  #endif
-  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
-  PyObject *__pyx_r = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("live_instances (wrapper)", 0);
-  #if !CYTHON_VECTORCALL
-  #if CYTHON_ASSUME_SAFE_SIZE
-  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
-  #else
-  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
-  #endif
-  #endif
-  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
-  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("live_instances", 1, 0, 0, __pyx_nargs); return NULL; }
-  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-  if (unlikely(__pyx_kwds_len < 0)) return NULL;
-  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("live_instances", __pyx_kwds); return NULL;}
-  __pyx_r = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_78live_instances(((struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *)__pyx_v_self));
-
-  /* function exit code */
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
-}
-static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_2generator3(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
-
-/* "evtool/sim/consumer.py":790
- *     def live_instances(self) -> int:
- *         """Instances that are running or paused."""
- *         return sum(1 for i in self.instances if i.state in ("running", "paused"))             # <<<<<<<<<<<<<<
-*/
-
-static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_genexpr(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_genexpr_arg_0) {
-  struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *__pyx_cur_scope;
-  PyObject *__pyx_r = NULL;
-  __Pyx_RefNannyDeclarations
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("genexpr", 0);
-  __pyx_cur_scope = (struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *)__pyx_tp_new_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr, __pyx_mstate_global->__pyx_empty_tuple, NULL);
-  if (unlikely(!__pyx_cur_scope)) {
-    __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *)Py_None);
-    __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 790, __pyx_L1_error)
-  } else {
-    __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
-  }
-  __pyx_cur_scope->__pyx_genexpr_arg_0 = __pyx_genexpr_arg_0;
-  __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
-  __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
-  {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_2generator3, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_live_instances_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer); if (unlikely(!gen)) __PYX_ERR(0, 790, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_cur_scope);
-    __Pyx_RefNannyFinishContext();
-    return (PyObject *) gen;
-  }
-
-  /* function exit code */
-  __pyx_L1_error:;
-  __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor.live_instances.genexpr", __pyx_clineno, __pyx_lineno, __pyx_filename);
-  __pyx_r = NULL;
-  __Pyx_DECREF((PyObject *)__pyx_cur_scope);
-  __Pyx_XGIVEREF(__pyx_r);
-  __Pyx_RefNannyFinishContext();
-  return __pyx_r;
-}
-
-static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_2generator3(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value) /* generator body */
-{
-  struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *__pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *)__pyx_generator->closure);
-  PyObject *__pyx_r = NULL;
-  PyObject *__pyx_t_1 = NULL;
-  Py_ssize_t __pyx_t_2;
-  PyObject *(*__pyx_t_3)(PyObject *);
-  PyObject *__pyx_t_4 = NULL;
-  int __pyx_t_5;
-  int __pyx_t_6;
-  int __pyx_lineno = 0;
-  const char *__pyx_filename = NULL;
-  int __pyx_clineno = 0;
-  __Pyx_RefNannyDeclarations
-  __Pyx_RefNannySetupContext("genexpr", 0);
-  switch (__pyx_generator->resume_label) {
-    case 0: goto __pyx_L3_first_run;
-    case 1: goto __pyx_L9_resume_from_yield;
     default: /* CPython raises the right error here */
     __Pyx_RefNannyFinishContext();
     return NULL;
@@ -29279,9 +28855,305 @@ static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instance
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_i, __pyx_t_4);
     __Pyx_GIVEREF(__pyx_t_4);
     __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_cur_scope->__pyx_v_i, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 790, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_cur_scope->__pyx_v_i, __pyx_mstate_global->__pyx_n_u_busy); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 790, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 790, __pyx_L1_error)
+    __pyx_r = __pyx_t_4;
+    __pyx_t_4 = 0;
+    __Pyx_XGIVEREF(__pyx_t_1);
+    __pyx_cur_scope->__pyx_t_0 = __pyx_t_1;
+
+    __pyx_cur_scope->__pyx_t_1 = __pyx_t_2;
+
+    __pyx_cur_scope->__pyx_t_2 = __pyx_t_3;
+    __Pyx_XGIVEREF(__pyx_r);
+    __Pyx_RefNannyFinishContext();
+    __Pyx_Coroutine_ResetAndClearException(__pyx_generator);
+    /* return from generator, yielding value */
+    __pyx_generator->resume_label = 1;
+    return __pyx_r;
+    __pyx_L6_resume_from_yield:;
+    __pyx_t_1 = __pyx_cur_scope->__pyx_t_0;
+    __pyx_cur_scope->__pyx_t_0 = 0;
+    __Pyx_XGOTREF(__pyx_t_1);
+    __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
+    __pyx_t_3 = __pyx_cur_scope->__pyx_t_2;
+    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 790, __pyx_L1_error)
+  }
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
+
+  /* function exit code */
+  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_4);
+  if (__Pyx_PyErr_Occurred()) {
+    __Pyx_Generator_Replace_StopIteration(0);
+    __Pyx_AddTraceback("genexpr", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  }
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  #if !CYTHON_USE_EXC_INFO_STACK
+  __Pyx_Coroutine_ResetAndClearException(__pyx_generator);
+  #endif
+  __pyx_generator->resume_label = -1;
+  __Pyx_Coroutine_clear((PyObject*)__pyx_generator);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/consumer.py":788
+ *                 del seen[k]
+ * 
+ *     def in_flight(self) -> int:             # <<<<<<<<<<<<<<
+ *         """Handlers running now across instances."""
+ *         return sum(i.busy for i in self.instances)
+*/
+
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_76in_flight(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self) {
+  PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2 = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  PyObject *__pyx_t_3 = NULL;
+  size_t __pyx_t_4;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("in_flight", 0);
+
+  /* "evtool/sim/consumer.py":790
+ *     def in_flight(self) -> int:
+ *         """Handlers running now across instances."""
+ *         return sum(i.busy for i in self.instances)             # <<<<<<<<<<<<<<
+ * 
+ *     def live_instances(self) -> int:
+*/
+  __pyx_t_2 = NULL;
+  __pyx_t_3 = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_genexpr(NULL, __pyx_v_self->instances); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 790, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __pyx_t_4 = 1;
+  {
+    PyObject *__pyx_callargs[2] = {__pyx_t_2, __pyx_t_3};
+    __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_sum, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 790, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+  }
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_1;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_1 = 0;
+  goto __pyx_L0;
+
+  /* "evtool/sim/consumer.py":788
+ *                 del seen[k]
+ * 
+ *     def in_flight(self) -> int:             # <<<<<<<<<<<<<<
+ *         """Handlers running now across instances."""
+ *         return sum(i.busy for i in self.instances)
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_2);
+  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor.in_flight", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+  __Pyx_XDECREF(__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_9in_flight_2generator2);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "evtool/sim/consumer.py":792
+ *         return sum(i.busy for i in self.instances)
+ * 
+ *     def live_instances(self) -> int:             # <<<<<<<<<<<<<<
+ *         """Instances that are running or paused."""
+ *         return sum(1 for i in self.instances if i.state in ("running", "paused"))
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8consumer_13ConsumerActor_79live_instances(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+PyDoc_STRVAR(__pyx_doc_6evtool_3sim_8consumer_13ConsumerActor_78live_instances, "Instances that are running or paused.");
+static PyMethodDef __pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_79live_instances = {"live_instances", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_6evtool_3sim_8consumer_13ConsumerActor_79live_instances, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_6evtool_3sim_8consumer_13ConsumerActor_78live_instances};
+static PyObject *__pyx_pw_6evtool_3sim_8consumer_13ConsumerActor_79live_instances(PyObject *__pyx_v_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("live_instances (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  if (unlikely(__pyx_nargs > 0)) { __Pyx_RaiseArgtupleInvalid("live_instances", 1, 0, 0, __pyx_nargs); return NULL; }
+  const Py_ssize_t __pyx_kwds_len = unlikely(__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+  if (unlikely(__pyx_kwds_len < 0)) return NULL;
+  if (unlikely(__pyx_kwds_len > 0)) {__Pyx_RejectKeywords("live_instances", __pyx_kwds); return NULL;}
+  __pyx_r = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_78live_instances(((struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_2generator3(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
+
+/* "evtool/sim/consumer.py":794
+ *     def live_instances(self) -> int:
+ *         """Instances that are running or paused."""
+ *         return sum(1 for i in self.instances if i.state in ("running", "paused"))             # <<<<<<<<<<<<<<
+*/
+
+static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_genexpr(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_genexpr_arg_0) {
+  struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *__pyx_cur_scope;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("genexpr", 0);
+  __pyx_cur_scope = (struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *)__pyx_tp_new_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr, __pyx_mstate_global->__pyx_empty_tuple, NULL);
+  if (unlikely(!__pyx_cur_scope)) {
+    __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *)Py_None);
+    __Pyx_INCREF(Py_None);
+    __PYX_ERR(0, 794, __pyx_L1_error)
+  } else {
+    __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
+  }
+  __pyx_cur_scope->__pyx_genexpr_arg_0 = __pyx_genexpr_arg_0;
+  __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
+  __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
+  {
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_2generator3, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_live_instances_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer); if (unlikely(!gen)) __PYX_ERR(0, 794, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_cur_scope);
+    __Pyx_RefNannyFinishContext();
+    return (PyObject *) gen;
+  }
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor.live_instances.genexpr", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __Pyx_DECREF((PyObject *)__pyx_cur_scope);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_2generator3(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value) /* generator body */
+{
+  struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *__pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr *)__pyx_generator->closure);
+  PyObject *__pyx_r = NULL;
+  PyObject *__pyx_t_1 = NULL;
+  Py_ssize_t __pyx_t_2;
+  PyObject *(*__pyx_t_3)(PyObject *);
+  PyObject *__pyx_t_4 = NULL;
+  int __pyx_t_5;
+  int __pyx_t_6;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("genexpr", 0);
+  switch (__pyx_generator->resume_label) {
+    case 0: goto __pyx_L3_first_run;
+    case 1: goto __pyx_L9_resume_from_yield;
+    default: /* CPython raises the right error here */
+    __Pyx_RefNannyFinishContext();
+    return NULL;
+  }
+  __pyx_L3_first_run:;
+  if (unlikely(__pyx_sent_value != Py_None)) {
+    if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
+    __PYX_ERR(0, 794, __pyx_L1_error)
+  }
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 794, __pyx_L1_error) }
+  if (likely(PyList_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) || PyTuple_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) {
+    __pyx_t_1 = __pyx_cur_scope->__pyx_genexpr_arg_0; __Pyx_INCREF(__pyx_t_1);
+    __pyx_t_2 = 0;
+    __pyx_t_3 = NULL;
+  } else {
+    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 794, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 794, __pyx_L1_error)
+  }
+  for (;;) {
+    if (likely(!__pyx_t_3)) {
+      if (likely(PyList_CheckExact(__pyx_t_1))) {
+        {
+          Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
+          #if !CYTHON_ASSUME_SAFE_SIZE
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 794, __pyx_L1_error)
+          #endif
+          if (__pyx_t_2 >= __pyx_temp) break;
+        }
+        __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(__pyx_t_1, __pyx_t_2, __Pyx_ReferenceSharing_OwnStrongReference);
+        ++__pyx_t_2;
+      } else {
+        {
+          Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
+          #if !CYTHON_ASSUME_SAFE_SIZE
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 794, __pyx_L1_error)
+          #endif
+          if (__pyx_t_2 >= __pyx_temp) break;
+        }
+        #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
+        __pyx_t_4 = __Pyx_NewRef(PyTuple_GET_ITEM(__pyx_t_1, __pyx_t_2));
+        #else
+        __pyx_t_4 = __Pyx_PySequence_ITEM(__pyx_t_1, __pyx_t_2);
+        #endif
+        ++__pyx_t_2;
+      }
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 794, __pyx_L1_error)
+    } else {
+      __pyx_t_4 = __pyx_t_3(__pyx_t_1);
+      if (unlikely(!__pyx_t_4)) {
+        PyObject* exc_type = PyErr_Occurred();
+        if (exc_type) {
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 794, __pyx_L1_error)
+          PyErr_Clear();
+        }
+        break;
+      }
+    }
+    __Pyx_GOTREF(__pyx_t_4);
+    __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_i);
+    __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_i, __pyx_t_4);
+    __Pyx_GIVEREF(__pyx_t_4);
+    __pyx_t_4 = 0;
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_cur_scope->__pyx_v_i, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 794, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 794, __pyx_L1_error)
     if (!__pyx_t_6) {
 
     } else {
@@ -29290,7 +29162,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instance
 
       goto __pyx_L7_bool_binop_done;
     }
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_paused, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 790, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_paused, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 794, __pyx_L1_error)
 
     __pyx_t_5 = __pyx_t_6;
 
@@ -29321,7 +29193,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instance
       __Pyx_XGOTREF(__pyx_t_1);
       __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
       __pyx_t_3 = __pyx_cur_scope->__pyx_t_2;
-      if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 790, __pyx_L1_error)
+      if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 794, __pyx_L1_error)
     }
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
@@ -29348,7 +29220,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8consumer_13ConsumerActor_14live_instance
   return __pyx_r;
 }
 
-/* "evtool/sim/consumer.py":788
+/* "evtool/sim/consumer.py":792
  *         return sum(i.busy for i in self.instances)
  * 
  *     def live_instances(self) -> int:             # <<<<<<<<<<<<<<
@@ -29369,13 +29241,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_78live_instance
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("live_instances", 0);
 
-  /* "evtool/sim/consumer.py":790
+  /* "evtool/sim/consumer.py":794
  *     def live_instances(self) -> int:
  *         """Instances that are running or paused."""
  *         return sum(1 for i in self.instances if i.state in ("running", "paused"))             # <<<<<<<<<<<<<<
 */
   __pyx_t_2 = NULL;
-  __pyx_t_3 = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_genexpr(NULL, __pyx_v_self->instances); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 790, __pyx_L1_error)
+  __pyx_t_3 = __pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_14live_instances_genexpr(NULL, __pyx_v_self->instances); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 794, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   {
@@ -29383,7 +29255,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_78live_instance
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_sum, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 790, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 794, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   {
@@ -29397,7 +29269,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_78live_instance
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/consumer.py":788
+  /* "evtool/sim/consumer.py":792
  *         return sum(i.busy for i in self.instances)
  * 
  *     def live_instances(self) -> int:             # <<<<<<<<<<<<<<
@@ -38744,14 +38616,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8consumer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr)) __PYX_ERR(0, 786, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr)) __PYX_ERR(0, 790, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr = &__pyx_type_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr) < (0)) __PYX_ERR(0, 786, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr) < (0)) __PYX_ERR(0, 790, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_2_genexpr);
@@ -38777,14 +38649,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8consumer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr)) __PYX_ERR(0, 790, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr)) __PYX_ERR(0, 794, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr = &__pyx_type_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr) < (0)) __PYX_ERR(0, 790, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr) < (0)) __PYX_ERR(0, 794, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer___pyx_scope_struct_3_genexpr);
@@ -40165,9 +40037,9 @@ __Pyx_RefNannySetupContext("PyInit_consumer", 0);
   /* "evtool/sim/consumer.py":425
  *         heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
  * 
- *     def _start(self, inst: Instance, d: Delivery) -> None:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _start(self, inst: Instance, d: Delivery) -> None:
  *         if self.plain:
- *             self._start_plain(inst, d)
 */
   __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 425, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
@@ -40184,106 +40056,106 @@ __Pyx_RefNannySetupContext("PyInit_consumer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_start_2, __pyx_t_2) < (0)) __PYX_ERR(0, 425, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":464
+  /* "evtool/sim/consumer.py":465
  *             kernel.at(now + duration, self._complete, (inst, d, inst.epoch, now), PRIO_ACTOR)
  * 
  *     def _fill(self, inst: Instance) -> None:             # <<<<<<<<<<<<<<
  *         buf = inst.buffer
  *         if self.lane_mode == "unordered":
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 464, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 465, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 464, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 464, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_51_fill, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__fill, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[33])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 464, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 465, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 465, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_51_fill, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__fill, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[33])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 465, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_fill, __pyx_t_7) < (0)) __PYX_ERR(0, 464, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_fill, __pyx_t_7) < (0)) __PYX_ERR(0, 465, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":480
+  /* "evtool/sim/consumer.py":481
  *             self._start(inst, d)
  * 
  *     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:             # <<<<<<<<<<<<<<
  *         self._complete(item)
  * 
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 480, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 481, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_Instance_Delivery_int_int) < (0)) __PYX_ERR(0, 480, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 480, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_53_complete_cb, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__complete_cb, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[34])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 480, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_Instance_Delivery_int_int) < (0)) __PYX_ERR(0, 481, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 481, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_53_complete_cb, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__complete_cb, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[34])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 481, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_complete_cb, __pyx_t_2) < (0)) __PYX_ERR(0, 480, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_complete_cb, __pyx_t_2) < (0)) __PYX_ERR(0, 481, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":483
+  /* "evtool/sim/consumer.py":484
  *         self._complete(item)
  * 
  *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
  *     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
  *         inst, d, epoch, started = item
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 483, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 484, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_Instance_Delivery_int_int) < (0)) __PYX_ERR(0, 483, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 483, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_55_complete, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__complete, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[35])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 483, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_Instance_Delivery_int_int) < (0)) __PYX_ERR(0, 484, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 484, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_55_complete, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__complete, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[35])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 484, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_complete, __pyx_t_7) < (0)) __PYX_ERR(0, 483, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_complete, __pyx_t_7) < (0)) __PYX_ERR(0, 484, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":529
+  /* "evtool/sim/consumer.py":530
  *     # ------------------------------------------------------------------ handling
  * 
  *     def _env(self, msg: Message, attempt: int) -> dict[str, Any]:             # <<<<<<<<<<<<<<
  *         return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.ctx.kernel.now,
  *                 "params": self.ctx.params, "tag": msg.tag}
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 529, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 529, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 529, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 529, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_57_env, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__env, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[36])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 529, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_57_env, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__env, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[36])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_env_2, __pyx_t_2) < (0)) __PYX_ERR(0, 529, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_env_2, __pyx_t_2) < (0)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":533
+  /* "evtool/sim/consumer.py":534
  *                 "params": self.ctx.params, "tag": msg.tag}
  * 
- *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
  *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
- *         ctx = self.ctx
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 533, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 534, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 533, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 533, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_started, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 533, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_in_batch, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 533, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 533, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_59_handle, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__handle, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[37])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 533, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_started, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_in_batch, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_59_handle, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__handle, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[37])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 534, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
@@ -40291,125 +40163,125 @@ __Pyx_RefNannySetupContext("PyInit_consumer", 0);
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_7, __pyx_mstate_global->__pyx_tuple[15]);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_handle, __pyx_t_7) < (0)) __PYX_ERR(0, 533, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_handle, __pyx_t_7) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":644
+  /* "evtool/sim/consumer.py":646
  *         return False
  * 
  *     def _effects_outlived(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any], applied: int,             # <<<<<<<<<<<<<<
  *                           of: int) -> None:
  *         """Report effects a handling applied before it failed: they stay applied (`effect_applied`)."""
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 644, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_applied, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_of, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_61_effects_outlived, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__effects_outlived, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[38])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 644, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_applied, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_of, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_61_effects_outlived, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__effects_outlived, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[38])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_effects_outlived, __pyx_t_2) < (0)) __PYX_ERR(0, 644, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_effects_outlived, __pyx_t_2) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":653
+  /* "evtool/sim/consumer.py":655
  *                                     inst.index, msg.key, d.attempt, msg.tag, data))
  * 
  *     def _business_key(self, env: dict[str, Any]) -> Any:             # <<<<<<<<<<<<<<
  *         """The declared business key of the message in `env` (None when it cannot be evaluated)."""
  *         try:
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 653, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_63_business_key, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__business_key, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[39])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 653, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_63_business_key, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__business_key, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[39])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_business_key_2, __pyx_t_7) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_business_key_2, __pyx_t_7) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":660
+  /* "evtool/sim/consumer.py":662
  *             return None
  * 
- *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
  *                    *, duplicate: bool) -> None:
- *         ctx = self.ctx
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 660, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 662, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_duplicate, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_65_settle_ok, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__settle_ok, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[40])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 660, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_duplicate, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_65_settle_ok, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__settle_ok, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[40])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 662, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_settle_ok, __pyx_t_2) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_settle_ok, __pyx_t_2) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":674
+  /* "evtool/sim/consumer.py":677
  *             ctx.log_processed(self, inst, d)
  * 
  *     def emit_message(self, spec: m.Emit, render: Callable[..., Any], msg: Message, env: dict[str, Any]) -> None:             # <<<<<<<<<<<<<<
  *         """Send one `emit:` of the handler straight to its channel (what a consumer does without hooks)."""
  *         ctx = self.ctx
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 674, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(5); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 677, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_spec, __pyx_mstate_global->__pyx_kp_u_m_Emit) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_render, __pyx_mstate_global->__pyx_kp_u_Callable_Any) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_67emit_message, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor_emit_message, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[41])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 674, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_spec, __pyx_mstate_global->__pyx_kp_u_m_Emit) < (0)) __PYX_ERR(0, 677, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_render, __pyx_mstate_global->__pyx_kp_u_Callable_Any) < (0)) __PYX_ERR(0, 677, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 677, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_env, __pyx_mstate_global->__pyx_kp_u_dict_str_Any) < (0)) __PYX_ERR(0, 677, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 677, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_67emit_message, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor_emit_message, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[41])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 677, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_emit_message, __pyx_t_7) < (0)) __PYX_ERR(0, 674, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_emit_message, __pyx_t_7) < (0)) __PYX_ERR(0, 677, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":690
+  /* "evtool/sim/consumer.py":693
  *         ctx.publish(spec.to, out, producer=self.name)
  * 
- *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
  *               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
- *         ctx = self.ctx
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(10); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 690, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(10); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_error, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_retryable, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_detail, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reply_with_error, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_in_batch, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_69_fail, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__fail, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[42])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 690, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inst, __pyx_mstate_global->__pyx_n_u_Instance) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_d, __pyx_mstate_global->__pyx_n_u_Delivery) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_error, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_retryable, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_attempt, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_detail, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reply_with_error, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_in_batch, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_69_fail, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__fail, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[42])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
@@ -40417,110 +40289,110 @@ __Pyx_RefNannySetupContext("PyInit_consumer", 0);
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_2, __pyx_mstate_global->__pyx_tuple[15]);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_fail, __pyx_t_2) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_fail, __pyx_t_2) < (0)) __PYX_ERR(0, 693, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":756
+  /* "evtool/sim/consumer.py":760
  *         return False
  * 
  *     def _republish(self, item: tuple[str, Message]) -> None:             # <<<<<<<<<<<<<<
  *         channel, msg = item
  *         ctx = self.ctx
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 756, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 760, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_str_Message) < (0)) __PYX_ERR(0, 756, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 756, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_71_republish, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__republish, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[43])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 756, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_str_Message) < (0)) __PYX_ERR(0, 760, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 760, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_71_republish, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__republish, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[43])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 760, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_republish_2, __pyx_t_7) < (0)) __PYX_ERR(0, 756, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_republish_2, __pyx_t_7) < (0)) __PYX_ERR(0, 760, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":763
+  /* "evtool/sim/consumer.py":767
  *         ctx.publish(channel, copy, producer=self.name, republish=True)
  * 
  *     def _seen_before(self, msg: Message) -> bool:             # <<<<<<<<<<<<<<
  *         assert self.idem_key is not None
  *         if self._idem_field is not None:
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 763, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 767, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 763, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 763, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_73_seen_before, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__seen_before, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[44])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 763, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg, __pyx_mstate_global->__pyx_n_u_Message) < (0)) __PYX_ERR(0, 767, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 767, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_73_seen_before, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__seen_before, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[44])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 767, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_seen_before, __pyx_t_2) < (0)) __PYX_ERR(0, 763, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_seen_before, __pyx_t_2) < (0)) __PYX_ERR(0, 767, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":775
+  /* "evtool/sim/consumer.py":779
  *         return seen_at is not None and self.ctx.kernel.now - seen_at <= self.idem_window
  * 
  *     def _expire_idempotency(self, now: int) -> None:             # <<<<<<<<<<<<<<
  *         order = self.idem_order
  *         window = self.idem_window
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 775, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 779, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 775, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 775, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_75_expire_idempotency, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__expire_idempotenc, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[45])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 775, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 779, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 779, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_75_expire_idempotency, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor__expire_idempotenc, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[45])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 779, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_expire_idempotency, __pyx_t_7) < (0)) __PYX_ERR(0, 775, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_expire_idempotency, __pyx_t_7) < (0)) __PYX_ERR(0, 779, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/consumer.py":784
+  /* "evtool/sim/consumer.py":788
  *                 del seen[k]
  * 
  *     def in_flight(self) -> int:             # <<<<<<<<<<<<<<
  *         """Handlers running now across instances."""
  *         return sum(i.busy for i in self.instances)
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 784, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 788, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 784, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_77in_flight, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor_in_flight, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[46])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 784, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 788, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_77in_flight, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor_in_flight, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[46])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 788, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_in_flight, __pyx_t_2) < (0)) __PYX_ERR(0, 784, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_in_flight, __pyx_t_2) < (0)) __PYX_ERR(0, 788, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/consumer.py":788
+  /* "evtool/sim/consumer.py":792
  *         return sum(i.busy for i in self.instances)
  * 
  *     def live_instances(self) -> int:             # <<<<<<<<<<<<<<
  *         """Instances that are running or paused."""
  *         return sum(1 for i in self.instances if i.state in ("running", "paused"))
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 788, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 792, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 788, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_79live_instances, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor_live_instances, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[47])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 788, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 792, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8consumer_13ConsumerActor_79live_instances, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ConsumerActor_live_instances, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_consumer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[47])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 792, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_live_instances, __pyx_t_7) < (0)) __PYX_ERR(0, 788, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor, __pyx_mstate_global->__pyx_n_u_live_instances, __pyx_t_7) < (0)) __PYX_ERR(0, 792, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "(tree fragment)":1
@@ -40629,7 +40501,7 @@ static int __Pyx_InitCachedBuiltins(__pyx_mstatetype *__pyx_mstate) {
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
-  __pyx_builtin_sum = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sum); if (!__pyx_builtin_sum) __PYX_ERR(0, 786, __pyx_L1_error)
+  __pyx_builtin_sum = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_sum); if (!__pyx_builtin_sum) __PYX_ERR(0, 790, __pyx_L1_error)
 
   /* Cached unbound methods */
   __pyx_mstate->__pyx_umethod_PyDict_Type_items.type = (PyObject*)&PyDict_Type;
@@ -40708,7 +40580,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);
 
-  /* "evtool/sim/consumer.py":555
+  /* "evtool/sim/consumer.py":557
  *                 ctx.emit(TraceEvent(now, "handled", msg.id, d.channel, self.name, inst.index, msg.key, d.attempt,
  *                                     msg.tag, {"duplicate": True, "latency": now - msg.published_at}))
  *                 self._settle_ok(inst, d, msg, env, duplicate=True)             # <<<<<<<<<<<<<<
@@ -40717,12 +40589,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_duplicate};
-    __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(0, 555, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(0, 557, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[4]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[4]);
 
-  /* "evtool/sim/consumer.py":668
+  /* "evtool/sim/consumer.py":671
  *             self.prev_delay.pop(msg.id, None)
  *         if self._auto_reply and msg.reply_to:
  *             ctx.reply(self.name, msg, ok=True, error=None)             # <<<<<<<<<<<<<<
@@ -40731,12 +40603,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_ok, __pyx_mstate_global->__pyx_n_u_error};
-    __pyx_mstate_global->__pyx_tuple[5] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[5])) __PYX_ERR(0, 668, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[5] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[5])) __PYX_ERR(0, 671, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[5]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[5]);
 
-  /* "evtool/sim/consumer.py":684
+  /* "evtool/sim/consumer.py":687
  *         except (TemplateRuntimeError, ExpressionRuntimeError):
  *             payload = {}
  *         out = msg.follow_up(f"{self.name}-{self.emitted}", spec.to, producer=self.name, now=ctx.kernel.now,             # <<<<<<<<<<<<<<
@@ -40745,26 +40617,26 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_n_u_producer, __pyx_mstate_global->__pyx_n_u_now, __pyx_mstate_global->__pyx_n_u_type, __pyx_mstate_global->__pyx_n_u_payload};
-    __pyx_mstate_global->__pyx_tuple[6] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[6])) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[6] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[6])) __PYX_ERR(0, 687, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[6]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[6]);
 
-  /* "evtool/sim/consumer.py":688
+  /* "evtool/sim/consumer.py":691
  *         ctx.emit(TraceEvent(ctx.kernel.now, "emitted", out.id, spec.to, self.name, None, out.key, 0, None,
  *                             {"causation_id": msg.id}))
  *         ctx.publish(spec.to, out, producer=self.name)             # <<<<<<<<<<<<<<
  * 
- *     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer};
-    __pyx_mstate_global->__pyx_tuple[7] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[7])) __PYX_ERR(0, 688, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[7] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[7])) __PYX_ERR(0, 691, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[7]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[7]);
 
-  /* "evtool/sim/consumer.py":732
+  /* "evtool/sim/consumer.py":736
  *                 ctx.kernel.at(now + decision.delay_ns, self._republish, (d.channel, msg), PRIO_ACTOR)
  *             else:
  *                 broker.nack(now, d.tag, requeue=True, delay_ns=decision.delay_ns)             # <<<<<<<<<<<<<<
@@ -40773,12 +40645,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_requeue, __pyx_mstate_global->__pyx_n_u_delay_ns};
-    __pyx_mstate_global->__pyx_tuple[8] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[8])) __PYX_ERR(0, 732, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[8] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[8])) __PYX_ERR(0, 736, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[8]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[8]);
 
-  /* "evtool/sim/consumer.py":747
+  /* "evtool/sim/consumer.py":751
  *                                 msg.tag, {"reason": "retries_exhausted", "error": error}))
  *         elif action == "requeue":
  *             broker.nack(now, d.tag, requeue=True)             # <<<<<<<<<<<<<<
@@ -40787,12 +40659,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_requeue};
-    __pyx_mstate_global->__pyx_tuple[9] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[9])) __PYX_ERR(0, 747, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[9] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[9])) __PYX_ERR(0, 751, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[9]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[9]);
 
-  /* "evtool/sim/consumer.py":760
+  /* "evtool/sim/consumer.py":764
  *         ctx = self.ctx
  *         ctx.pending_work -= 1
  *         copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})             # <<<<<<<<<<<<<<
@@ -40801,12 +40673,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_headers};
-    __pyx_mstate_global->__pyx_tuple[10] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[10])) __PYX_ERR(0, 760, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[10] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[10])) __PYX_ERR(0, 764, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[10]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[10]);
 
-  /* "evtool/sim/consumer.py":761
+  /* "evtool/sim/consumer.py":765
  *         ctx.pending_work -= 1
  *         copy = msg.republish(channel, headers={"x-attempt": str(self.attempts.get(msg.id, 0) + 1)})
  *         ctx.publish(channel, copy, producer=self.name, republish=True)             # <<<<<<<<<<<<<<
@@ -40815,7 +40687,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_producer, __pyx_mstate_global->__pyx_n_u_republish};
-    __pyx_mstate_global->__pyx_tuple[11] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[11])) __PYX_ERR(0, 761, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[11] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[11])) __PYX_ERR(0, 765, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[11]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[11]);
@@ -40862,16 +40734,16 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[14]);
 
-  /* "evtool/sim/consumer.py":533
+  /* "evtool/sim/consumer.py":534
  *                 "params": self.ctx.params, "tag": msg.tag}
  * 
- *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
  *         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
- *         ctx = self.ctx
 */
   {
     PyObject* __pyx_temp[1] = {Py_False};
-    __pyx_mstate_global->__pyx_tuple[15] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[15])) __PYX_ERR(0, 533, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[15] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[15])) __PYX_ERR(0, 534, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[15]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[15]);
@@ -40912,47 +40784,47 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 9; } str_length_index[] = {{15},{1},{1},{10},{1},{18},{25},{375},{179},{8},{9},{14},{21},{7},{6},{22},{2},{10},{9},{6},{10},{35},{25},{41},{19},{9},{12},{3},{9},{16},{8},{13},{31},{33},{24},{26},{25},{25},{28},{24},{27},{23},{26},{31},{18},{33},{19},{19},{21},{19},{24},{25},{26},{24},{20},{24},{26},{24},{31},{19},{29},{26},{23},{28},{25},{19},{23},{21},{20},{19},{23},{22},{19},{8},{11},{9},{10},{22},{12},{25},{26},{22},{8},{26},{28},{6},{10},{7},{4},{10},{4},{20},{10},{1},{20},{12},{17},{8},{7},{8},{12},{25},{8},{13},{10},{8},{7},{11},{14},{12},{11},{10},{28},{23},{12},{10},{17},{13},{12},{12},{19},{9},{8},{10},{12},{11},{11},{14},{10},{13},{9},{12},{5},{17},{4},{19},{5},{5},{7},{5},{13},{5},{4},{10},{11},{12},{4},{10},{6},{10},{12},{10},{17},{5},{3},{6},{3},{12},{6},{7},{5},{18},{2},{7},{8},{4},{5},{9},{13},{7},{13},{3},{4},{4},{6},{3},{6},{12},{4},{12},{7},{14},{8},{5},{18},{5},{11},{15},{18},{11},{9},{8},{17},{4},{10},{5},{5},{7},{3},{1},{4},{11},{18},{13},{6},{8},{8},{5},{8},{5},{6},{7},{8},{4},{15},{7},{3},{9},{8},{1},{3},{14},{7},{4},{12},{5},{7},{3},{5},{5},{10},{8},{20},{18},{19},{15},{27},{25},{19},{18},{18},{17},{15},{3},{5},{6},{7},{6},{13},{7},{5},{5},{2},{9},{5},{3},{7},{3},{5},{7},{7},{7},{8},{5},{4},{3},{5},{1},{2},{4},{11},{4},{8},{9},{26},{8},{3},{5},{8},{13},{4},{8},{16},{15},{18},{16},{16},{9},{3},{4},{5},{1},{9},{6},{3},{5},{7},{5},{4},{14},{31},{13},{1},{8},{7},{13},{4},{6},{3},{1},{4},{4},{10},{4},{3},{2},{2},{4},{11},{12},{5},{8},{4},{3},{6},{4},{6},{9},{5},{6},{7},{12},{13},{3},{7},{8},{11},{9},{10},{8},{7},{7},{12},{6},{11},{6},{9},{9},{6},{6},{5},{8},{16},{9},{7},{7},{13},{6},{17},{5},{15},{9},{6},{4},{5},{7},{5},{22},{8},{4},{7},{4},{4},{9},{3},{15},{18},{10},{4},{4},{9},{4},{8},{5},{10},{7},{5},{7},{3},{6},{3},{9},{11},{3},{1},{3},{5},{2},{4},{6},{9},{11},{6},{12},{5},{6},{4},{6}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{11},{55},{56},{759},{1528},{442},{191},{197},{2},{2},{2},{2},{97},{36},{63},{169},{73},{894},{262},{14},{311},{113},{413},{97},{110},{1377},{21},{40},{18},{28},{106},{126},{165},{94},{14},{114},{16},{158},{259},{47},{9},{247},{32},{17},{9},{25},{187},{53},{130},{116},{88}};
+    const struct { const unsigned int length: 9; } str_length_index[] = {{15},{1},{1},{10},{1},{18},{25},{375},{179},{8},{9},{14},{21},{7},{6},{22},{2},{10},{9},{6},{10},{35},{25},{41},{19},{9},{12},{3},{9},{16},{8},{13},{31},{33},{24},{26},{25},{25},{28},{24},{27},{23},{26},{31},{18},{33},{19},{19},{21},{19},{24},{25},{26},{24},{20},{24},{26},{24},{31},{19},{29},{26},{23},{28},{25},{19},{23},{21},{20},{19},{23},{22},{19},{8},{11},{9},{10},{22},{12},{25},{26},{22},{8},{26},{28},{6},{10},{7},{4},{10},{4},{20},{10},{1},{20},{12},{17},{8},{7},{8},{12},{25},{8},{13},{10},{8},{7},{11},{14},{12},{11},{10},{28},{23},{12},{10},{17},{13},{12},{12},{19},{9},{8},{10},{12},{11},{11},{14},{10},{13},{9},{12},{5},{17},{4},{19},{5},{5},{7},{5},{13},{5},{4},{10},{11},{12},{4},{10},{6},{10},{12},{10},{17},{5},{3},{6},{3},{12},{6},{7},{5},{18},{2},{7},{8},{4},{5},{9},{13},{7},{13},{3},{4},{4},{6},{3},{6},{12},{4},{12},{7},{14},{8},{5},{18},{5},{11},{15},{18},{11},{9},{8},{17},{4},{10},{5},{5},{7},{3},{1},{4},{11},{13},{6},{8},{8},{5},{8},{5},{6},{7},{8},{4},{15},{7},{3},{9},{8},{1},{3},{14},{7},{4},{12},{5},{7},{3},{5},{5},{10},{8},{20},{18},{19},{15},{27},{25},{19},{18},{18},{17},{15},{3},{5},{6},{7},{6},{13},{7},{5},{5},{2},{9},{5},{3},{7},{3},{5},{7},{7},{7},{8},{5},{4},{3},{5},{1},{2},{4},{11},{4},{8},{9},{26},{8},{3},{5},{8},{13},{4},{8},{16},{15},{18},{16},{16},{9},{3},{4},{5},{1},{9},{6},{3},{5},{7},{5},{4},{14},{31},{1},{8},{7},{13},{4},{6},{3},{1},{4},{4},{10},{4},{3},{2},{2},{4},{11},{12},{5},{8},{4},{3},{6},{4},{6},{9},{5},{6},{7},{12},{13},{3},{7},{8},{11},{9},{10},{8},{7},{7},{6},{11},{6},{9},{9},{6},{6},{5},{16},{9},{7},{7},{13},{6},{17},{5},{15},{9},{6},{4},{5},{7},{5},{22},{8},{4},{7},{4},{4},{9},{3},{15},{18},{10},{4},{4},{9},{4},{8},{5},{10},{7},{5},{7},{3},{6},{3},{9},{11},{3},{1},{3},{5},{2},{4},{6},{9},{11},{6},{12},{5},{6},{4},{6}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{11},{55},{56},{759},{1528},{894},{413},{1377},{442},{165},{191},{197},{2},{2},{2},{2},{97},{36},{63},{169},{73},{262},{14},{311},{113},{97},{110},{21},{40},{18},{28},{106},{126},{94},{14},{114},{16},{158},{259},{47},{9},{247},{32},{17},{9},{25},{187},{53},{130},{116},{88}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (6897 bytes) */
-static const char cstring[] = "BZh91AY&SY\256R\377\025\000\006I\177\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\300@@@@@@@@@@@@\000@\000`\032\337y\201\301\240.\364+\333S\305\356\356\327=\3407\260\006\306<\356\335\035\331\022F\346\320\235\214\224u]\313d\335\3346\225Z\301\321=\266\204\366\335\232\200\000z\300\000p\320D$)\264\2154\302y<\323)\0024\320?T\362z\247\264\302\036\2045<Si\200BM6iOM4i\036\232\230LF\230\322d\022J$\311\230\032 \0311)\247\265& \306\215D\362\215\242b\032de\000=CC@\001\21022h\320\017\"\003S\320\023B\222zJy\047\211\223j\214\233$\375MFF\203&\321\251\240\311\247\243d\021<\232\236\246\203\3212\006\215\003F\230\215\014\200\022\"!\021)\354\217OP\233Se\032jxT\363\021\210\223l\250\364i\350\247\2124i\351\250\365\014\200\031\250\006\232i\352\036\223 f\247\250\0104\304\300\203\000\023M4\323\000\021\200\214L\230\004\300\000F\021\200\000F\000L\2310\230\201\"D\006\204i\032\230$fh\232\031=*y\010\323F\312\006\206\206\200i\240\036\220\320\0004\001\220\032\000i\355\200\220\026.\013\311\213\215\244\t\260\001z\261\010\201\200\330\332\006\304\014i\215\014i\r40i\304\010K\344\376\277\023\364\177\221/\224\017\231\036p\364*\305\033\363\214\207OE\204\321\305\260\224\005i\022\301\215\266\212\276\367B\261\200\320\324b\361\236\257\273V\325\273\267\257\353\237s\364\303\204\036\356\361\357\237\007\361\373\360\301\347\365yO\327\354\367t\275\271E\225\010\203\244:2$\276\373\357\310\017\310}\360\370\216O\344>\374\207\337\220\373\341\376\203\362\037\223\014#\247\272\304L\231\0319\033\336!\221\223\037\307\304#\364#\371<\336\177A\266G\253\373\377G\373\355\2168\370\345\024\242\022\210J\031\200f\014\261\227\366B ~\030dC\010\202\030a\020\303\013\342\030\004\020\303\014\020\210a\020tr\272#\340\010|\001\001\361\006D\002\0306\375Q\375\016\372$G\364\372\244z\344\277\047\333\004\217t|\334\327\344>\177\007\337\221\227\223(\001(\020\224E(\245\024\242\224\004\240\034~\030_\202L\017\301\004\230$\301\003\360I\202\010 \022`\202\010 \032\265\177\252\273/\3627\253U=\335\224\367th\331Kw{4}\024\367(\331U=\272Mh""\353-a\257_\023\372t\325ez*\256\272\353\256\243Eu\327]t\327]u\327Y\247I\342Wz}\254\374Ty\370}\024z\033\240\343\343:8\251\246\237\007G{\223G\200\326\265\245\303\306z\206\261\343=\024e\242\212(((\240\243=\024e\242\212(\242\202\252\252\345\357\362\362\362r\323\243\267Q\313\317M\177>\272\371\353\372\ny?\355\031\375\217\254.\300\216\302\354\035\263\256\270IvWe\224\327evXYU\225\331%\225\331ae\226Y]\232x\317_\326\020\314\0032L2\031\200\006\322m\000\306$\306!6&1\260\006\232\006\333\031\220\206a\206\006`\360\347\331\313\223\242~\367\205\322\356s\357\255\363}o\206\360\347K,\262\313,\262\313+\275\260z\016nnm5\325\340\2538\031\363\347<\244QE\024QE\024Q\374\222\236g\261\234\276/\026\2114v\374\036\016z\n\003:\364\274v\307\034q\307\034q\307\047\264,^^\315\\\276=}\376\367\253\017t\335\004\005!OP\321\240\332\024\262\313,\262\313,\262\273\211%\306\302\022fC2L\311&\030L\303\014\t3%\205\275\215}\036_\047_\303\341\362\372\226Y\235\010U\324\367\2128\343\2168\343\2168\343\222Q7\257\351\371`\362y!\202\016O\047\233*\312n\356\256?\270 s\234\3479\316s\2357\265\233\305\307\354\366\374=\020\364x|9-I-\007%^\235S\317<\363\317<\363\317<\363\351\336K\244\261\030\330\031\231\204\3006\332\006\320\233\\\316\204)\013\004\006\333\022lm\264\206\321\356L\300hi\014cbG\216|\025T&\352\210\220.\004\034\327\227\360\256\227Xx\005,\314\354\254\205\371j\243\325 K<\310K0+\002\\\316p\010\000\215+\211ZT\257\272\377\261\211\232\275b\236PF0\340\204\230\374\343!db\261\026\005e\224\022\314``Jj\217\007!\266\204PTF\200\301,\003A\215\226\375\243\t\022w\227\n\345qr\257\3262\202\320cn\322\312j+U\n\274\364\220\\\346D\244\245\022\047r4%x`\257>V\254\003J\303\034XF!\205 \331\353\204m\327\333\271\241\251\3018\265\0006\201\214\r\273\272\234y\243+\224\000\366\321mR=\202y+\275`\324\313V\235\0324Zc[\250\220\\\357\231Qk\251\233\225B\265\343\370\374`_0\030\243O\255%q\206\247\220\252\236R\245\360\033@\354\047\251\032j\2253y\026\234\361\257`\032\203\353\343\306\000a\221\355\366\310\220\311\2662\310\372D\351H\3673\307\027\2372\356^m\013""\037\023\276:B\363\360\036O\032a\302o\2076\305\320\202\277_\327\344\270\355\244t\201q\316s\355\047Zf\030B\022\0101tbM\244\205(C\2335\310K\020\353\n\340\335\300T\204\202L\254\221\047\211U\206\214)ydh\013m\013P\247\215\266\253@\300XbY@\245\022(\227\200\357P(\024\n*\032\003\tJ\205\n,\357W\330\256]\330\261^\367\240\341\273\360\217\340F\013\344U\315\207\"\214\214>\"\010\005\001\001)|\354\337W\370p\033\367\341\247s%\373\345$\204\367..#7\303\313\232\346\336)1`\301\216\351tw\0239\270\036\365\270\036\325w\032\177\030E\232\034|\037W\357L\026\365:\232o\345\277\305\300L\036\351\362\333\355\343\273\217\315K\314\314\201>\363\017\236\352\321\265S\233\211\177\320\22176CEJ\266\210U\363\235\256>-\231\337w?M\234k\200\347\217l\341z\310\312\222\347\210\242\301\274\260\253\023y\357>\227KC\013\260R\2222im3\3351\020.\201\022\"K9\262!xu\230\264\007\274f\000\213@\026\221i\260\305\313\370\016\217>\210T) \204\010D\241B\205\0040\250\222\210\210\370\252\200\010\021EDP\375\336\306\006\006\030,\225\002\210\242)E\337\276\362\253m\265)\005\250\264\3668h\n\331\241\322\315\206E\262-\221\356\212\247{8\032\r[\373\203z\366\201S-T!\313r\014+\257\267i%\357\251\260.-\275n\345<l\373\336S\3754?\307\2653\366\216\247\342\346\215\277\233\037O\226!\033\315\332\257Ax\236\222\\\325\315\320\331\255u)\0326\325\31466\\2`zNT\272D\271\234\005%\315&\302dsKf\225\202&.\362\253\241\363?\213\275\371N\254\316F1b\227?#\035\357!\371O$\354s\252w\2769\364\333$U\230%\311o\320\316\363\227X\350h\240\342kF\332\372w.\217=s\257\266\373\343\027>7\242\213z\240\251*\203t\351\255\322\273tZ\337b\007z\323\357\204\211)\020H\022\nM\222?$z\231\233y\275V\325\354\366%\311\263\t\235?K\330\214K\021\211,Ji&o7\031\233\0020\006\004`K\031\000u\373\371\223\376y\010\370\333\205\251m\216\225J\nRHO<~\210\3107\032F\346i8\367\263\224\241\311982\255\334\232\246tr6V\324\315\271\242\324\356\246\343L\200\231M54\367\360\341\302\260\315\235\253o\2325\034dFS\355y\341\277\003Z\32435\r[sd\221)\026I\002\033\306\230\236\211\241fhx`\t\256H\335}\252\244.\307A\211\375""\270\3326\201\262NA\241\225\311\007\262?\35110\331\275O\216i\246\273\266\335V\243\365\305\300\211X\007\034\376]\274\217\033\340\265\013;&1\030\304\262\320F#\023\252\350\377\336\022\265W\026\"\321\251\206E\330\026BV\020#\"\272\250dgayU\230\255\r\340w\217\020\363\016\371\357\3177\330\312\357\315\210;\214#\253\327\331V\356C\036#4?\262\026N\251\262\266V\324\331[\247\357_\325\211\"\304\253\n\347\047Va\312\\\305\210|\222fw&\211\004]\315\255\311\311\311F\207\047\0473\215\331\244\031\331\033\250\335)\201HHH\243[\363\350\205\347\207\314\030\333r\004\020\"\000\2000\220\251\360\377(\311\345\371\037\032\341\031`\3265-\272\332f\021\322\047\047A<\3412\230\216lfI\337\375R\023\214\346(\032\206\3547\006\024\247&&\232g:g\207|H\207+ei\233\201\253\224D\271]\241\316\375\262f\231\351\307\210\207\014\346t\210$\t\t0\222g\216<Q\334\223h\370\324j\204\316b\201\264\3528\031N\017\017\177y\263\006hc\244\272\240\314\3214CV\3359\004Co\016,Y*\3136g\371\242\316\331\330\254n\225=\3252\031\223\313F\235&\227\244\245\3039\367{\344r\264\255Ct\345\010J\362{-\254\021{#\020\r\245\215#n\335\326\306Vf\321\237\312\377\314\300\211\341\010B\"\317n=\362k\353A\360\2658 \212Y\372pu\360\322\322_x4\317\001[O\202\235MK\2257$\371\217fX8\020\244\356`^\003\343\2468\213kl\266\207\243CtV\267\002\026\274\323\365\033\013\245\225;/lKn\342v\325\"A\242\030\321\267\022\366\272\354\266\354Y\331\2662\206\031\300R\314\013p\\\001[N\312\342\221\226\342\254\202\276\347\021\006\232_\245w\003\367%k\222D\\\"k\314\303\244g?v\353\264\360\356u7\230\376\246\235M\323m\366\342\222\256\353#\370\301\004cT_\201\272\267\363\331J\317\033c\220\240\332.]j\257U\271XJCz\365\317\304\320\250n\327\267\002W6\356\340O2\210\334e\246\340|\226\254\007\201|\017\207\203yN\224s[\002\003*\201\035\320uh\010\014\177$\355\223\327\016\016\353\313T\261\006`<RLd\\\026O\004qbS{\211\n\266WzX\356E&E\257\206\325t\253\322z\322*\340)\001\211w.\003O\224W\270\270\022\354\245\353\243\211\035\256NJ\233\274_E\221\353`\273\003\214$\274\016\264\2452\225%r\205\025\335\233&\004 xE""\"\377\235\036\023\177\242z\047\313>w \016\373\221\314\003\203\226\t\366c\327\344]$\266\366`\377l\245A\324\213pi\\\216\3376\311\013\237\265\334\300\225\347\264\347\251\265\333\316s\310S\316\333\032\266\365\364UJx\033<\323\007b\355\014\210\233+\014\014\020;BP\027/\017\020..\311\n\226\327%\177\223u<1)\314\3209H\214\364-4\353\342y\256Wl\220a(\035\235\202\367\334\331U.\3459Z\272\370\207\2719\342\213V\240l\316\033\017H\022\"\022\353f\241\253\005\312\035\0029R\350\016\200\347\357\033M\276\363\242\213\036\313\372Ou\366\337k\232hbDh1\270\034\251\201\314G\014i2\241\265\006ZD3\303?2\353\315~\375ww\217>\211\263ol\26662s\200B|$\344ux\332\315\357a\270k\211\202\244\224L\233\266v\222dAF\264j\345\253:\342\264\2442\372\343b\021\261\013`\215\210\330\215\201\263bQ\2602\346\347\216\022#Y\345\217\305\255k\3627$\035\237>xq1\221\274\2667\207F\360\372\021\343\300\"\362\241\035n\326\262\220\200\275\314\026\035\352\336\355e\004\222L\336\341\010|X\205\017f\022\230\277.\332\200d\202\206\013\006\227\021\232\372`\213\207O\2045\204nq73H\243\300]>F\266B\343\305\270\233\266N\343\260_\025\tH\245\310\265\311\3311\352\261X\355\262s\364m1\031\247\230\2276z\321oh#\331kx\307MX\020\257\036\255q\252}a\377&\306Lw\033\221\236s\265\347>\344\353\370\225\302a\214\331\312r7@\314\r\244H\344)F\026\273\316\333l\031\313\001\030\242\004\221\307+iEj\220\024\213Z\300\200\226\312\361\271\037%_G\034\226\242\255\357\334.\355icfv\266\315X-\024\031\243\003zf\216\266\027d\354\233\3765\316j?\230\302\245\244\300e\254O(\r\311\225\351\324J\201\256\247b\047\r\023L\302y\335}\010{\333\366ou_\265\311\322\330\302v\021\277\014\315\220\357\200\263\323dno%\325\324\035A\325\325\336[L}-\363na\321\356\237Q\361\276\303\360\343<z\235o\234j\346\353\325t`[L\225\037f\005M\321]\230\302\032\325\310R5^E\327\255\275\323\221]\232\300\260\260,[\0304\351\331\260\323\033C\336y\345\026\226\347\304c\033\202t\260o\334d\365m\267\2403\253\334\017Q|\245\266\233>p\316\214\306d\262\227\253,`\220\367\343\371\357\340df\337xP\302\031\006\352\\\233\205=*\325g\204""\362BM\334\346\224\\\370i\t\375z\370\024\224s\207\234\240\017?+Vl\264\216\020\307\217Sd\315\255\314\277y\357>\333\357\277G\036ckO\256`xY>\037w\242r%\333\264\331dT\303\255\303\334\346\014Yoy\207~V\013H\274\211C-\217#\216fO#\223s\217;\214\026\312\263\327J\272\047\301m,\010\300\207\234\357\204\256\351\225\025\263llc\030\234{\320\336\300\246\253\360\221\206\224a(\3404\263&\336\242\371\314\334\251\025\311\241i\331\261t\3709\274\3346\372\232\245\303\340\355\307j\243\204\310097\372Wl<\017y\365\237#\352\353t\214$vgc\237\2205\215\267\235\226\334\271\205\340\3463F@\023\301\227\"\311\256W\331\313\035\336M\036\203\352\275W\317}\314\340X\264\031\2547\020\336\233]4\264\315\330\333`yF\342\210\242\365\306=\352\017\021\005\300\346\205\273\367\300\337I\270\035\t\251\"\231\205)\337(\2502XM\222[y\203\013\221+\364\361\333\240h&b\306\031\247\246\237D91\n\006\247`^\336\242\216J%\244;k\220:N\260o\365\331\327\037]\370xp\026\031u\270\266\312\2430\207\346H$$)\025X\370\270\260\353\225y\355&\314[\2362\0301=\030\303/2\360\276\375\205\261\207q\365\037_\016,\321\276VI\047}\212\031Hd(M\203\033\205\277\027e\322\277%\262\321\213\006j\001\364\260\225Ej\234)us\000\211I\222jDP%s1\222c\252\246\247V\027\325j7\254\345jL.g^\360\2600c\250\273\213\274WP\314\235\216\273\341\352\224\274)`\n\331!\n,i9\221\222H\273\301\217\036=\376\036\256\346-\035\307\306\367\364J\362\326\251\243MI\t]=\223\301(\263\260K\213\332\266\336\271W\047\037\220\204u\0218FQ\206L\030\2729I\n\266h\263\340\215\311\223\010:\032\200<I\010i\273\217\232\014\326\013\313\305jr\212\364I!\023\006\373\217\032\225I\262\251\276\2612Z\303\035\373\215.\212\242\355V\227;\203R\235\363!\334\271}JB\365\327\367\346\315t\321\310\335m\375\007V,-\177D\321\314\363\354\360\325=v;\260oa\033\327\314c\252\223*,;2<\362\224\306\003\032\313C\030\010\300\260l\262/\332R^\030\031\2140A,\317\245U\311\035NK\256\2118\276\304\262M\024H\316\361\220nV\312\372\257\275\356\273\231\035> \332\n\004m^V\322\251\335\023\256\034\311m\354s\316o\252\273\013\320wD(W0<c+g@\204\003\016\212""\35052\244\026\312\254\221#tp\017\260\373\017\215\361\342X\336\273\006\240IC\006\322yZB\0346\020\016\3672\210\357T\277b\r\300\262\326Q\267jq\000\331\224f\265\277?[n\313\266,\316\371@\206\\kh\235\362\352\273\360\364\017=`\r\227\213`\251\225\276\373\025\027\277\026\302\204OPT\307)\0060.\235\322\340\301\025\262\323\246\343EJ\367\047\347\003Tf\027\0021N\206\314\005S\036\257\244z[;\274\356\233\350\276\233\354>,\314\255\277\t\314\3149e3\341W\235\0076\305\326\t\213-\301I\013hJ\255m\261*iY\007CR\330X\362\346\341\310\207\034\374\306\330\360c\235d\360W\337\227b\353,\262\344\367\3715\316\"\261\265V\031\306\314\265\267=R\221\214\033\271\243\344\315em!\026:R\243\014o\363\047\273\225\227\322\316[\n\323\004\324\341-0\212,\006RJ\0024\226CI\362\3301\261\357\022v\203\013\301l\361\244\332\3429\027\313\370\230|\020\231\260\275\014\275$uN\023\260\032\270\225\274<F\216F\336nx\262\264\263#\255N\3146\323,\017)]\031.\007H\211\350X\246\350!\322\303\rh\2433,j\232\245\302\003\231\240u\350\272\020\254i\342\352rCMW+\213\311\016aE\311R\212\324\364eWhi\317q\2257\206\207\234\362\244\r\346\007\240\324\375\302Uw\035\245\301v\275\321\356\346b1\332AK\267Inn\027\226g\244\227\302\005\205\240\221\241\366\352\327PUn\215s\267[\321,\333Fd\363f\365\321\231\225r\335\276\341W\314\313T\223k\342\247g\177=yE[v\244\026\241Z\005\251Z\213Em\252\320\366(\3551\3067i\271\246\342\242\265Z\030[\242\245\365\207\272\275\212\231Kr\014BZ\371\2056\371\345\264\270\234\332E6\202fB!\271\246\022\363^bH\323\303_\001\3464\326\n\264V\253Eeeu\231s\350nV\356Za[\211M\332|\270\327\022\270\017\002\364\311\2052\230\230\231L\246S\0229\215czO]\342{\357\263\237\2467\216\036\276\336\223\232\250\2101\216\364\202\364^+\302\362\362\365\217~\334\023dnV\313\221\356n\265\356\\\254*\236\265\205\244`\031\203\031\215b\304a\234\333\214\255\363\036G\324|[ZY3\266\247\272\350\331\265Z\350V\321\272\032\3256\353c\211\250\351Y\257K<[o\3676\305\016\001d\334Y\003$\330\332\306\267z\335\001j\331wm\255b\241\214\003jm\346\342\274\314\315fU{\343\341\016\202\325o-""\275\333t\275/\272\372n.2W\033\276]\212\361\356\276\323\315\004\013\001\036O\035\340\3043\230\200l\263\227\274\337\177\334=\307\336\327\224T\211\001\205!\030XU\213\375\361\227\237\214\032\027\300\333Ci\r-\303\361z\214\t\006\320\245\220\322\0301\214M&\333L\030\230\323g\220\363&\206\217\017\006|\244I\004$Q\222\320\211\364\374\335o\315\t\255\022\033(\310\353\0207\020\320~\017O\346\331\365P\0209\"}\350J\032&\2446\235e\237S`\370N\217\023\376T\225\005)8(\024s1\371f\0044\340\217\214\255\tgi\220\330\237\213\177w\314@#\235\355\364\326 \033Hb\260\035\014\330\260!\325\035\222\301\373\241&Q\014\200\361\021\tZ\305\355\236\376\330\370J\024=\306\004u+\361\305\252\321\331k\245!Ig\263q(\271G\367\336\237)\327)\343\177\317\311R=K\232Gvnup5G2\342[*\346\203PVL\021\344\\\\?\223\313%\031\364\031\233\362Q\205>\304U\300\321GF!\221x6/\334\021\001\356n\301<~\350\375~\377F\336Ho\215\n\\Hc\346\233\213\227%\221\321\234\020\025\021\031UD\233%\330\2242P\217\037\326\362\275~\277\225eo\217\353\304\212\201!\340l25\250\302t \341P\362\270N\360\315#\237\261@h\256\350\363\212%\270\310\3129^\301\351\214*\020U\271\037~3d\301\201\305\032\260\207\334\360\307\256\321\034\203\356W\277\037\001. [n\217\272\241,\250\324Q\342W\317\025\357t\3476m\005\310\ru\006\3542\356T \305@\246tE\032C\217\373-.\3125l\366]\252\306\325B\047I\214\3667\376\306t4\0315T\235H\331f\036\177dp\240\377\034\003\201\372\337\037]\352\343\2540\302\207]\227\334>\355\177\304fh\200u\032\2056G\245\334\035^\016\277c\261\330VN\3440_M>\023h\023\360\177\331\263\030\204\t\026\3778l\344 \017%\223\266\364(7\245\332\354\372@\047\300\027\324\370\205\373a \335\343\332E\024(\047mB \261AD^\304z\177\000\364\371\204v{=\262=\257\277\335\212iUX\n\311\334\3769\240\344\331\341\013\342\323\\X\300\223f\360\3776A\354\244I\177\001\263a\250\254%@\361\030G\214\\\342+b\345\273\224<\314\331p^\214\3615Y\200`\rc\206A\303Q\262\307\227\020\303\022\315\321f\351z=m\345l\354k\317\353DU\350x\340\250\365}Y\023\307#)\2068\225dN!\224\233\203,1*\364\375O\037\263\343;G\266\352\275\276""\342\207\363\350*\367\001r\230\021\020\001q\005\001\242\274\241S\330\362{H\235\232VB-\361t\331\3160\302@\324bT\257\213@~\326\354\"\260\365\265X-<\021\343pk\020\304\r\236<1H\374\376\306/\226\017i\370\275\252:\322\034V\t~+\034YH\047\266\234S\301\352\367\316\344uX7\241\267\251\325A\354\313\007\213\264\t\010\275d\215\314\372\007\341+\303\303n\242\206\362\0023\004\340\001\007\t\ro;\207\250:~E\270\030\022\341T1\341^\247\242\302\351=K\216\024\273\372\370eh\230\250\351LM-&\250n\2439\253YBU:\201P5\032u\\i\352\025>M1KkKj\255D\354\326\\g\201\324\260\231L\257\340\320\341\364:\237\204uYC\016\373\326\037\221\274\276\257X$\312\244z\317\330\rpv\2202\310\260*\240\356\367k\261\200\355\330\346k\177\201\304t\332\256\203\262ma\342:\265\207\254\377[\ta-\030\332[W\017\276\354c\272\367\210a\014.rk[\360`\274F6\314\306\005\016{\203\026\372\236\260\274V\355\313\340U+\212|\006V\253\r\213\252\267E\213g\206\321\272n\rZ\366\014\265SXv\233\266bU\201\206\316%\312\3665~\256\207k}\021\226\006\2621P\302\274\022\265zU\325+\357\324_\255\275\232\325k\265\347C\300\335 \207\251\271\2500\351\035@\337\203\341\277\223\316\rZ\235qOPEH*\352\nt\372!i\271\210\353p\216|Q.\301\232)\263\277I\234\275\275\261\267\206 \201i\256\035\252B-\265\311\321\343u\300\264M\347\017I\003\314\212x\234\223\321s\363\364Z\034\243\023^H\364]\215H\047\031\321\356h\242RS\007s;Fv\204T;m\335hH\233\026\216\200\241<l\"\254\314\022\347\032\030\006\2769\314\275\232/\362\274!\231\267\376!A\270\2512\\\276\036b\013\354?{\\\3016\200d\277\007\004\265S\316d\334\351\362\263\006^fnngb\365\321/{\301\371\367\316\376\232:s\231\203zd\301\202t\325nt\361\244&\315\017\335\272/\211\341\267\206\360\334\271v\206\001\201t\"\256\224\351~\333\231Tb\301\246\326\377\035^.\327z\220X\231MS\014\355\r\003\035,\363\204\324\r\005\241t\347x\247\350P*\016\311\231\2343\260\256\177A\003\031/\016w<\227\301\305\227\330\346~r\326[\2163\302\203\016^d\277\310\362\356)\212\303\221zZ\332\354YMuLcu\216#\237OS\252\343\032\326\006:f\323\352\342\243\273\000\277y\244U\n\220\327\337/\267""\037\247\3057\344\034[\274\273\30678kC\037\257B\320\030\321I\217\326\312r\326\377X`\235=\316O\343\362\321V\314\307\323,\217\233\271\354\345\357\204\257\215\276:\325;\241\031\276\332\314\371EZ\323\013\234\274\364#\345\357TNj\"o(\355\362FY\210\372p/\177\266e\343\340\tP\304\342\3232\025\300\213\\!V\005&\230\3350\371\201\260@u\000`+\006R\300\037\310z\022\371\305\343\027u\033\350\324\007\331E@f\017\302\261\236\371:R\237?\243\224\3707~\355c\303\206m1f\321\363e\013d\264\245\233\243\035\341\336Q\031\304\016\243\310\206\363\315t)\2407aq!\322\354\267\033\321\205x\301\233\2546\366\367;\261\234\333\003\026A\220\331\2629w\300,\300\0207\031\023RB\303\021\nA0\020%\322\340\302\206Ko\312;\363jF\r\030#\024\205\214\"\303\\D\271_\305\306U\263 I\221*\245\255\276\330b\301\330!P\312\223$<*`s\322\345`C\005i\225`\3673\010\256&e\204@\204\016\221.\322b]X\031vr\025b$\025\r\002\013C\252\264\031b\247\302\230c\357$\255\277\232\336\037\tRT\004\226\220\307\021f\263D\306\367\220\363%\n\020]c\217t\177\023\021\2562\273\"r\251h\264U\360\031\362{\310f\272\302E\325\373>l\354\235%Q\376P\220Q\036\224\354\320R\214\210\235\241\001\003\047\206\341\214\362\327\302\3170s\272\024\333w\371;^\023p\327C\274\371\t\320\237\000\363|\t\025\307J<\263\311o\027\223\034N33\312Er\371J9.F<\026\243\034\334[o\267\251\317[\235\317\007\213\354/\346\362\375I\237\235>\255\341\357K\354\315F\026\354\321\327\256\204\337ISW\255@\207w\214\304-D\nLb\370\326\006\026\265\254\336g3\205E\315\326\367\027\234S\004\241Z\325\357\032\323\006j\262\320\323\242cQ\0220\211\030v\025C,\263t\231\233\352\360\270Z\214b\206!*4\323\201\254\336\371\255R)\275j\252\2464\314\033X\306o\254S\221I\022*\265\251i\316\260\372\304\014eo\244\270\304\275\362\370\214\364i\253[\032i*C\n\306\307\304\316\266~\306\030\326\272C\002\234l\332<k\310\377\342\356H\247\n\022\025\312_\342\240";
-    PyObject *data = __Pyx_DecompressString(cstring, 6897, 2);
+    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (6885 bytes) */
+static const char cstring[] = "BZh91AY&SYN\241\331\017\000\006G\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\300@@@@@@@@@@@@\000@\000`\032\277=\200ut\333\023\241\353m\256\033t\226\365\340w\260\007c\2729d\321se\0275\224kk6\306\266av\320\003\221L\000\034P\217j\200\000\353t\n\007\rM4\204\246\232\237\242\023\006z=52\205\0313CO\324\321\243\002i\246Se<S\023\321\243E4\311\346\244\360&\201\251\223M4a\221\244\022\232\222L\247\260\032!\243\023M)\246#&M6\205F\364\032\246hj~\212\036P\003\324\323@\320\001\24022h\000\365\00050\004(\205G\242l\247\243jF\0325\r=L\231\003\032\236\241\344z\246\233\3216I\262i\232\2440A\220\007\224z&\217\325\036\220\300JhB&\223T\366\2042\031$\365=\030\231\212F\311\251\372\246\362F\324aO\047\242O\032\t=&\201\345\033SC&\231\250\332\217\024\320\364  \323\023\002\014\000M4\323L\000F\00212`\023\000\001\030F\000\001\030\0012d\302b\004\212\010\320#D\310\021\231\030F\2116\232S\324OS\332\206H~\251\2104\364@\320\032\036P\006\r\010i\211\352\000zF\237\230\004\200\255sZH]M M\200\013\371!\004@`66\201\261\003\032cC\032CM\014\032p\200\204\276?\364\374o\344\377\201/\371\003\316\307\326\037kQ\345/\254C\251\373jD\247\263\2638R^\020!$\222g\365p\032\224\t$c\233\310Z\034z\026\264\355\352\353k\227\217\366\273t\026\336\351o\227\017\247\321\352\177\335\360\366\227\307\347\307\211\364\302F\024\001\374A\206\364\2061\214x1\34600-\014u\214y\214y\214\014\216\307\231\"\010\007\345\266\244\2463\321\235\335\363\207c/\327\304\027\035~\317\353\335\357&\236\370\177\277!\362\372,rrB\210P!@\204d\001\220$\211=\230\003\354\202\007\240\200?\004\020\010 \201\202\007\303\360A\003\360\010 \017\341\341a\216P\201\312\204#\356\010 \004\220&\272\353\367\271\357y\177\347\301\357\214\206H\372>\367\032\362\362\330\363\013\225\214zLh@\020\204\010P\210Q\n!D B\003l\202\006?!\366>\374\207\344>\373\037\220\373\357\276$>\373\357\2760\260\276Q\344\237t\250Gv~;\263\343F\307t\247\311\301\373;;\007\036;\263\035\030\310\035\204c\001\215\215\33362;\313\215\035kZ\327\034FZ\326\265\272\265\255kXc\006z\033\203#\003\267""\203\307\332\344\301\344)\243\271\334\023{n\272\356oO\213\227O\260lm\214\334|\207\200\3308\256\3133\331e\226\026\026XY]\226g\262\313,\262\302\353\256\346\243\014=\330]\21528\207)\325\375q\227\224\277\260w\273\313\203\201OH#\024 b\243\024L\035\224v\205\376:\336y\335W\352\276\362\373\257\325|\327\352\276\362\373\357\277U\372\371\017\037\2620\220\t3!0\220\000\332M\240\030\304\230\304&\304\3066\000\323@\333bL0\220\204\t\007U|\374\325t\323\342\352|\373}\355\366\3377\333|;C\337<\363\317<\363\317<\357\371\200\350\272::5\352\273\330\272\260+\256\263\316I$\222I$\222I/\3039\350vc\233\313\345\3234i\231\271\271X#\004\014\004d\325\303\213\026,X\261b\305\213}X#\243bLxj\343Q\314\241{<b\000\200\003\240\362\366\235\035\004\305\2168\343\2168\343\2169\274R^\226!&\320\332M\244\230\304\220\204\014\3113d_\047gO\237\315\305\325\325\347\360_}l0\332\256w\226Ye\226Ye\226Ye\232q\227\217\277\347\213\315\346\216(\271|\336\214\355\234\336\336nOh`{\336\367\275\357{\337G\313\321\345\344\362xz\272c\351\352\352\253u\231\233I\313w~\352i\246\232i\246\232i\246\232u\366\231\272\355\2243!$\206@6\332\006\320\233Y\372\240\242\025\010\016\346$\330\333i\r\243\370\243 \032\032C\030\330\221\366%\3159\211\271\302\021\005\314\203u\245\274\353\314\352)Q;L\322b]S\203\020~d\026\232Z\303\264\212*Z\212\330b\020\010iXF\204\325\266[\374\270\031\225\253\004\362@\206\020p \223\037\270d\026C\005\200\257*+\270K0\300\274\214\225\316\367\021\266\204\\+\221\224/J\360\312a]>\002\370\221v\226\n\305ab\253\3412@\2401\267B\273\263\225)\212\254\330\220,r!\030\250\302$\254FT\255\013\325\247\354g\2741W\341\203\010`\027\335\003\017l\032\3546\276\234\3331r+\212\000k\201{\215}\214\3061\323\031\\\230\005\300h/#\335%`Y\360\206vP\307.\\\2640\251\314\210X\355\2212\216S\201\305T\n<>\317\330\006\316\013\316\246\257\0161\236\357\322\335e\351C\367\202\233k\262\377\335\350\241\3676rv\353\342\215\201@\265\365\250\001u6\267H\204\005=w\302\233d\317\241\003\271\216\370Lte\211\242\316\217\361\263_\240R^\223\247\2510\3479Cw\r\253\275\005\177\027\305""\262\323\202E\000\260\354;<\345Je\370\335\322\020\253s\312I\254\210N\212&\233\220\354\212Eb\202\272\201\017XTE\225\021\"\360\047Y\226\373\255+\206P\245\002\210R\302\224T\002\361_\201\212 \212&b&nC\206 \210\"\010\232\"`\216\010\"\"\"g\302\320\342lm\276\354M\213\335\213\217\017\274A\013\020\343$\325FJ\232RP\367\310\271#\03221\344\047\306\205\241\356\304p~\270e\273sD0\227\023\231n\332\332m\205\276\367=\2701\325=P\303\243\t\204\243b\241p\273\307\302\355\35454\025\004\226{\322g\342\372_j\226\337\340\323\267\217F>^\"\220\367\017\213\265\347\253\r^\326\227$\230\032\007\"\003\3656\245(\245<\177\300\202T\241\323\024j\246\035\253\3068\274>\007\023.+\370\332\366\341\266\221\333\017\314s\275\250\326\222\350\021%g\312V\252\223y\236iR-\014)d\245\021\221\224.\301-\335\304\2303w\202V+\031\223;$=\2344\276\034\007\263\201h\026\255\026\320\262\323\321\377\235\027\253\322Ax\027\211^\205z\013\357X%\201\201\370zn\002\344\\\256E\307\207\342\274\274\276\365\221\\\027\"\344]r\364\333i:R\211D(\204\217\047\225@V\214\216\206,0-\201l\016\350\252f\263\001\220\265\316\3226f\316*!j\203\260\235 e\337\233!\007C\037T\n\023{r4\256\210\367<\262\376X\035\3565\035\260L^\217\213\017?\334\303\366\362\210G\241\272\327\032\0161>T\270\227\026\236\331\317\311(rW7\03066PD8\264T4)xQ\027\223\n&*D\n&\3214q\341\356\3613\\\345\317\342.\221{J\274\270\267\250\346\243\001\333\350\236\302\366\224b\321\352\326\334\373\346Tj@\257,J\220\327I[\215\333S\201\243n\257\273}:\363Q\336u\256\210\021?K\346fq\365\003Q\233P8\247\021\270\247\013\323\323\364\327o\014\276\315;\34133L\3010L4\334\363A4\273\211.\322\365\226\347\223\271=\\\371\n\332\013]\224\312\331L\254\331Z\211\250^\216CD,B\020\261\0136b \342\365\3644\036\231\211y\027\032\265s\276v\234\032rh\317L\277\352R-\2652\350Srv\253-a\354\317g\206v\336\253r\207\3132\316\267\022\333\323\272\317\354\355\252\030\n\032\212-\267\327\311\223#d\242\265\251\177)ZYI\014\347\325\364\307\216%\272\254IX\265.\212\246f\231\252\230#\304k\221\322(\322Q\361\304\024`\231qm]1\206[\014\275iT\252%U$ZS`""\230uPz\210\240Z<\037\003\336\374=e\333V~Y8\030\235\000\363\327\357\323\221\371_\252\264,uyDyD\265\310F\203C\232\353\377\357\226Nj\205H\254i\014\201\312\202S\"G0jh\310\201MYD\302$=dl\202\331-b\360K\234\266\326\257\303\235\377\203(|\2041\333\342\347\273z\2436SD\177\2324\317\271gY\326\342\316\273\036\356=\314\254\306K\331\265\006\254\206F\277.,\031r\220\023P\237\313\246a\214:6=\236\317f\225\207\263\331\351\346\365\023\t\365.\312\353\320\r113J\333\364\351\215\316 !\314\266\342`\211\210\202 \310F\324\344\375\322\224\317\360\300,\004\245\342\275Z\267\226\272\006:\345%,\024\322\0245\004\264f*\246\017\3111H\236\213\005b\356.\014\214\324\224\024QC\337C\207\373\354G\235gT.\005\252q\211\363\277K\337\372f\321C\251\034H<OO\231\202`\230\233!5r\313\226\\\023m\037\003J\3262z,\026\275\303\2015 \341\337\322\215\001\2429m0\264Z\024\212Aj]\211\206#\335\343\313\226\253\263\321\242\016\211+U\243P\272\366\372\255C\t3\233N\275f\267Mk\304\370\037\371\311gS\253\027bp\214\325W\221l\0061T\210\205\255\032\305\275\207b3\244\264\327\357G\231\003\021\313\007a\207\257y\376R)\266\347\316\232/q\346\277\035\376\276)\261\013\361\007$~P\326\202\273!m\224\021\027E\254\250\345N\204Z(K\206\346\372\203Y-m\026\310\365hl\n\316\220d\263\024\333kt\312B\026\211\265\341v/\032\365FnTAJ\212\332\323iM\003a\354\312\272\025\002\214\\!*\202X\000N\261fv\010]v\022\001\047sI\213\236_~\253c,\256Y0$\252l\307+\3063\307\352\365z6v\360g\306un{_s\361\313\323\364\032?lQJ+\214q.\336:\357\265\253\225f\230\260\3320aWb\273oSNG\213\026\017qF\321\341\325K\222\225*\265A\254\r\215uH?\026\365i\354_v!\354\340\270\222\311\237}\310\016U\001\035\300\347\224 \030}\251P\323\047\003\271\344\317\034\001\227\217\004\223\031\013\002\271^\217&\005\334\236D*\231U\251a\305\013\244B\217\236\212\310\325\217\303\022|\305\320\014\ne\200if\024\3507)\233\330f\367\030\331c\332\347\363\350k\354\363P\373w\335z|D+\325&o\230P\224`\351\342\224\231\301T\253\224\253\302.\370\336\225~F\322\332^\312\351h\206\246\216\230\032[`K\\>.\265\346#\347\327\003\344e\323\017""\004R\366\225\201\333\273dE\331\277\205\344k\352\347\351[7{\307zb\336\362\347Z\227\217M\326\263\201V\372C\271\206\304\304\213:\020 p\272\301\003\203\031\341\260\032\313\3074]l047c\213\302\3500`&\024\020\016|\315<V\310|u\0336D/\214\007^\242\327\303d\356\263i\265\253-\204\037\024\245\202(\263\203fh6\037\256\t\020\202\\y\224\032\254[C\274F\324\273\303\274;=\243\316y\375}\367//k\367V\272\366\327\265\236o4\030}\342I\305\0048\241\337\226\372(\240q\334\364e\346+\023\247tuOdsk}\2666\245\256\345m\362\207`A\276\020\345\372\332/\272\224FGf[I\244\241):J\204Y\010\0275\227\213l\363U\n\222\210\313j\206\304#b\026\301\033\021\261\033\003f\304\241\2602n\354\2079\010i=C\367t\255=\034Q\r\177:W\371\030\331\256)\322\252<\362uk\261Q\027Z\007\244],\320\207\025.URp\"\353\245\240I$\2552\014\203^\304\0205\224A\336yc.\n\010\021\223\222\205\206\017\212\363A\t\014|al\037N\266\231#\036\"c8\031\320\351~|\210\225\301ieNy\204A\212\260\222\213\256C\317Z\255\322\271K\351\320\300f;\210\356\315\245\024\336\020\374mr\030c;\310+E\235\274|\351\336\213\312\220\211\025\346{\345\3137,\263\307\232\364j\354\2032\315D\3729C\n\231\250\261\243\t\344k\251l\326\3140\302B\270\257Mdo\0245\236&\373\004!\222\030@\272:9y#;\335\274\322\261\306_\035\010\346\262\370\325\205\330\313\013\353\026[\206e\274\337I\350oq\337\221ZW\222\263,\376a\005\014\323\030\213\220\313#\206|\225\315\316#\000\336QY\211t\304\210\3079o\305\200\353}\243m\366\276-e\013\013\237\034\330}\027FT:\304\341m\324>~\371\233_\\5\303__U\265\214\315\315\023[(r9\213Um.b\354pN\347\003\323\220\351\277t\327\\\005\301\221P\375\310\n^\002\245\314 \327N\242P\335Z*\206\372\366\345Xh\274//\013\333\235\006\275|\374\346\271T~\0479\244\326\273\331L\313\202\226hw\360&v\245\326\322\025\266.\007Y\214\265m*\353\n\330\320hf\316b\324^\202c\325\027\320^\264\243\322\341\031\320:\034\320f\341\347\230nU\252sM@\204\257R\314\367\256\\\270\275\352u\032\014\n\010kg\001\376d\272\0148\207s\005\266\331\331#\332\353#7\032\343^%\335]Rn\034I\225\245\347\317d\271\377?,\242G\266\206\312\3416""\034|\3747\006\014\247\264\303\3065\213\021tF\014\244::\244dy\016\276.\254\326\027\255\223\315\246\351\367\313\232\227V\020\274\203\315+`\225\236h\334\251$\204\204!\014\235\337\n\243\"\242\030\340#\234#\201\332\t\321*J\202\034\030\nf\212\242\320\261\331\261y\275;\275\273\374\377\273\236<\376\236\330o\231\316d\013\316\276]\264\354v?C\364\277c\361\331\264\264\207\256=\235\032\203a\334\361\327^\273\2160q\205\343 \004}Z\365-[\211\375]p\372>\316N\247\342\372_C\375<Ah\322\315\203p\203|\315y\222\346<!\212\037;\241c,T\277Ap\034\365\\\2708D]MA]\215\362\024t\257\262/\231\032\047\024=\003!|\231\025\347\334\027\330\021\267\036\252e\032\t\0301\206d\361\273\353\205\341hfu\0064\236B\240gA3v[Xv\314\241U\210\260V/\016\210\306\216\\\265\361A\264<\035r\340 f\032\nYo\367\370\370\0056\2232G\031d\246H\020!\226\213\341\013\035AU[\315\275\017\022\341\\\360\345\214JI\340 \330\206r09\016g2@\204\234\337*\024\327\313\307\252\270\264h\262\364\003\333i4Ni\301E\315\310\002\021\213\"\324H\\\021\261\230E1\316mJw\333:#\222\275\255E\205\214\362\332\025\205\354t/\340j\225\240\214\212\312\270\235gDsY\261\203]\0140\317T\314\242\004A\003u\005\266\333\263\233\273\305\222\256%\340[*6\246k\212\260Y\000@v\373\047$\016\305\250\202\317\353\212\323\007_WB\021\340BPFH]\203\006.\375\244ES2W\372#qd\202\007{P\003\335HCM\330}`f\220^\254\026w\030U\226)\010\2207\301\34154\331\031\351$G\2200\345\260\305\334\246Y\236\205\216\300\334\270\242r\036\364\254X\227\302\250\3653\264\252i\362\226\257\251\246rs4\025\372y\3313\236\023\213Q\353\222\270`\267\267\357\204*a%\013\032\342|\342\353\260\200aQ@\302\001\013\312\333+\205\263U\031A\263E\327c\236)]3\355\253i\3623\302y\250\216V+qP\271\226u\334\206\025\221cC\272N\024\034@\316\030\326o[X\213\342\225RF\267\013\2132\265\353c\023\235\362\260E\025NR\2645\034t\n\264x\243\230\355hB\234\",\213\031NP\271\213\230\266\226\326\203pW\244\2013\211(0m\047\251\244!\301\260\200>7\030\204>\234\316>\316\310\371\302\2722m\272\047\010\003gP\315\225\367\355\356\252\235\225f\353\031(\333~b\276\3678""\307\276V\0175*\014)R\265\305\327\032w\311\304\2453\242\302\022\316\023c\214C\010#\315\240\260/EL\241\346\260\3135k\213\367\001\253\231}\001\032#\247\266\0014\307\323\274\337\333\341\277\344\256\032\344\256b\331\303\321Iv\014\354\017@\234\256\324\337\271\237V\373\341\017[_0\026\222\031\232\036\326_\001\314x\177N\016\334\275\234\337\231`G\340\340\210\201[*\341sk\337O2\242\"\254\371z\364\312\020\250mN\374\320\331\223Kr\317\003\t\0323#\352Id\245\320En\353\246_\205\274\271\320\311lX[\211b\254\231\204\322\354\331\265x\0300{\047\021\215\331\325\357\303\222Z|p\257\021\325\037}]\242\266\250U\313K\243\245\221\004&\364B\374z\321\346=\007\200n\361[\375\036\047G\251\360~\2749^9\321\355y~f\212\345\256\003\326O\222%\001\312\020\217UJ4\201\007*\213g%\013\265\303\244\351( 74\016\254\266A\n\266\236\016n(i\252\243ai\021\310.]sP\251K.M\345I\313\211\223n\374\2574\262]\001\274\300{\032\227\241)\360t,\0134\350\036\214\306\003\035\010\027Y\240\217\027\021i^lH\376\220+\350\204\216\331i\220f\246\230\327\245\344\216-\243\022X\263\223<3\031*\216\213l\025[\231E\021\265\364\223\257\3076\234\220\2357\244\033\320\267\201\275-\350\336-\373\326\360\372^Om\236\221\373o\334\317\343\344\324\265\003\027\200\245\3078?\005\365&k+\3241\tn\270\227wA\\\250F\371B\\\0021\210B\371u^V\353f\\\212\003\260\0103\253P-H\324\265#Q\250\325\250\345\347\350\177-\373\333\315\013bY\375\270\222rJA\000_4\316,\352\202\202\206\241\250j\t\236\215\202\365\026\342\310\266.\363\364\tZ\345\271\277\235A\264\316s\213E\231\23031\230l\301\230\314fl\333\373\260\321R\346Y\352wG\016.l\350k\235\272\206\326 \033\0163\215i\322h\342)\220\324\363\275O\332\1777\207.\254xG\350\2716JZ%Sr:\346wN\247\010\314r\234g\263\021R>\365\005u\242\343\353\\a\307\233K\324\367v\356\362\206\345\363*\243\334\316\201\226\217k\355~6\231\214\3131;^\276p\356(\251\262\234)\213\305\360}\366\030\311LfN\\M\010\262-\305\242(\232\022Z\276V \312\047\242!g\244\305\350\373>\331\355\301\311\374\016S\2070\272\004\200\322\220\215,*b\374\277<\344>\000h_y\266\206\322\032^\007""\363z\330\021\006\320\242\3104\206\014c\023I\266\323\0042\023$|G\215\223\t\216\316\326Xf q\331\211D&\030\215\217\037\255\340vM\244:D\241\375a\304\235\323\007\347\330\363\361\366\330\007\024\017\037\261\331\2351\024\035&T\204nq\217\234\373\233K\372L3\2231|\204\250\207\360C\214&N?\220\244\220\216r\035!\227k\225\352\370\307\021\305\371\267\"\265\023X\225\025(\352\314\244E!\351.\305<\003\332\316\352\301Gwvk!\276\003\345\365\005\353\222I\371P\017\253O#\331\254*\331L\273A^\275\3041s?\325\352\307\210\346\023\335_O\206\203\373\027&c\245\027*\047\023J\210O\t\024Q\"g)\005\357\341m\236_\177\305\004\243a\030\374\262\202{\017D\342bT\241\204V\352\246T\370J\324\245\312\351\037c\300{~]\246\331\047\354t\367\026%tU\305\312\211K\321\346\202\010wy\210\202\311\236\351I\325\223\243c\301\315\375}\236kD\375\234\352\330\276\245\213\205)\224nKXs\350\202\350\253[\350\366Ys\276\035\263\237\037\264\376\307E\276)\276\014\3779\346\274i\034\242P.\233\343\202\373\323\312j\217\320\354G\270\230~x\272\024\351\277\314Bw!\262\235H\035\241\346\364\364\255\243\246_\344\367m\203N20\t\272\005t\230R\212\0070r\027D\350\364\217\267\352n\237U\351\035\256\255\272\323N\263\263Z\312\275\346\3713\001\201Y\221-\007XU\332\336\035S\037\363\250:\215\326\377\273\215R:\302\352(n*w\013\273_!\252\253\270,\276]\n\306\324\232G\255\324\334\335\335\335E>\027P\236\271\361\225\234G\305\362\305\224\235\314\033\333\275u\306\001\200\320J|\rB\202\365\367\367\272\340\037\304\023\263\361\211\340\007Uu+\362<\027\227\217\336\201\334d\345\350\270Go\314v\364\321\335\356\367\221\362|\035\372\3376DG\010\247\303\333\305\006\"\2639\333\346bLP\261\352\354\216=@\265\037H\370;D\274Lh\266C\023b\007$7\273v\354\r\356\306\367G\272\272\234vjl\310\275\241\332\014\256V\016H5,\245\310)\365\367\306\356\375\277\307\373o\243\253\213\205{Fm\3718\2140\325\251\002\350\3224\250\0324\006\322\024\314\206\024\214i\316\200\333\276\277\027w\210o\227\003\"pp\240m\252\010\234 \230\216\341\335\300&*\234W\250\337\227\333wg\337w\356\364\273C\307x\367\324\351\"Y\312<""\276\347\343\303l\360\367;/\022\267{\022v\356\036\345Su\214BGs\023\313\370z\272\037\351\316\312\335\354\312\244\272z9\013v\251\353.G\266\311\337\251\316\351\235\007\353\311;\231\275n\273\236\033IJ\3355,<v\035\360\303q\177\304vl\242\271\205J\tR\202l\000\221d\202\221^\245\233\002\266R\0144M\0030\242\262u\373\352$\343nGT\345\275\273\252+\307K\247\265\347\236\326\323 oQ|\004\352 =\262\374\301\0141\261m\266\321UEK\372\202\236\317{f\275d\367\354\035\3476\303FJ\0168\236i\354^\225\232\325\374C\300\243\n\021\366G\221z>\267X\034B\033\373M\272\026A{F\027\2567\006\331\217g\331\352\252\202\354nw\373\274a\316\t\222\001xI\245\025\343\207`|K\311\242\235\024\332!\262v\265\013y\316a[\211\347\027B\221\325N\225\256\013\226\320Ch\210\\0\337\030Q\353\031i\rTi\351\312\3413F\241\227\t\"\325\201\257l\316\330\321\323+\266\211\302lhY\321$h\047Hx\032\332!\016\210\273\341\274\324\263\243\241\327\217\340\337JU\2424\222\243I\003\210\023b\315;&\233;\365\217\364k\277b\275\226\2428\"\002q\001%W\313T]\357\025`\327+\003X\361\033\032\025\261EJ\242\2250gTT\251\206\016\243w\2165\2640)R=\202$\231+z\232\272;[Cj\355 \220u\016\356\3151Kh\343f\3628\330<\342\210\331w\222\"*\224\36193\322y\231\231\255\006\363\2515\021+\316s\231L\047\220\263\274y\251M3 Z\2233gQ\245C\304\326\333A4\232\245\233DP\2366\022g.\344\251\304\222\000\217\3279Z\271c[\241\346\n\313\326\373\203\004\331\246\\\251^\256\232F\262\213\352\323w&\320\n\225\301\303(\314\246*l\311\360\344\t9\031yy\031:\266\304\255\336\014\255\342\326\317K\2059W7e\313\027\047M6\246O\035\3416he\273cXO\rj\215\321\345\324\267B\340\270tiYMJ\177\307\227\013:\225\314\366\232\364\365\270\274\033\224\301\322UCM\331\324h\220\304\314(\010\300\242t-\224\357<\3724\021A\311\022\346\t\227N6bB\225*\354\314\004\037\007\024\234\236\236T\243\224\333j\363$]\223\221+\034\244\352\031\013\002.\254\243\310\322\265\256W\256\033ik\007\254\321\251J\np\211\242\374\357\022\346\300G\242j\021Y\024\306\276\3721o\2618\246\376\003\213n\035R\036_U\210\027\213\223h\013\332R\027\330\302n\326\377`\\\2339""\273\376\357:\221\265.\373=\016\363\374\177>\216\370M\233\335\361\330\253\373\204\253}\253\n\347\016\375yh\352\236\002P]\035\332\311\352%)\3351\342\277\022H.\253\347\275\342$z\370Bk\020\234\214\362@\262\005-p\224X\010\221Pm\220a\001\260\200p\t\013\366\232\367\000\374!\362%\371E\372\302\372\010\356F\340>\272:@\346\017\201q\234\003\240\204_\217\257$#\315\211qc\315vmA\341\264]HF\232\016\234\242p_D\033\2069\215\2448\230\211IL\264\004#\005\036#\233\261\312\244\215\227\2723\334\242Q\327gg\307\335\306-q{\030\30183\321R\230\2052\0102K\276;\"+(\254!*\216=\317p\253\001N\334\3506ne@\271Q^\245,jNh\353\"!\211\077\077!\022\312`\342\004\"\022\333\234\267RP\312\014\220*\034A\006t;\216i\311#\207P\213\020\212\032J\034\321\204D(w\016a\215\341\226\t\341\221AC+\020Dw\200H\025\303\222\273\"+\224)!y\020\352_\t\302[\373\244\273\\\352\t\0008X\nW{-\225\341\366~\363D\021\221\220&G\357\244\333\354\335\363\310FS>U%\022\275M\302\266\013\277uYG7\224m\356\234h\214\235Q\177g7#6\244-\031\010F\246g\276\034\030W\344\320\225n\014q\360\304i\234W\325\305L\336F\225JU\362+\365w\271\357\253n\"\341q,_\274{\327\005rW\237\311}nB\253A\275r\371H9,B\3762\321?2\366\327\3769\214u\274~h/\241\356\047\353\364{1\037b5K\264\322{\261Ot\225W\334\257\257\023\223\250\251\254\270vf|;\245;\212;\336o\233\213\245g8\230\214E\320\323\022\223\"b\364\240\350Vs2\371\312\205Z\262P\313\031\337.\360.f\367e\025C\n\221\047\021\023\231t\272S\336\364.\347O\225\213\214\342g\025\2324)\254\325T>UB\346\367\304\346\364\304(\336\005Vs\013\030\315\3337q|$\344\344^\032p\327|y\364\265\235\013\024u\001E_C^#8|R-\276\377x\264\262f\030\236\2562\037\376.\344\212p\241 \235C\262\036";
+    PyObject *data = __Pyx_DecompressString(cstring, 6885, 2);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (7296 bytes) */
-static const char cstring[] = "x\332\245ZI{\323X\332\355x\210M&\010\204\202\002\232\262I\030\253HU \014E\r]&3a\2123\023\202\221m91\361(\311qB\030z\311\322K/\265\324\322K/\275\364RK/\363\023\372\047|\347\\I\216\355\244\373\353\347\373x G\272\232\356}\207\363\236\367\206[\232\"\313\201\204\"m\245\345\214v\373\356\350\317Qy[\332Mf\013\312?&\244TJ\212\246\344\215\321\321\321\237\002\241\314\376f\373H2\243m\006>\005^f3\362\324\236&g\324d6\023\310e1\254\006$%[\310\304\003\270\024\210e3j!-+7\325\300\266\224\211\247d%pk;\233\335Q\003\031)-\307\003\211\254\022\320\266\345@*\231\220c\373\261\224\374S@R\003\351d\034\267\026%E\276=\332\323\023\300\237P \047i\232\254dp\267\244\0054iGV1\244h\230H@j\375L1\253\354\004n\361\235\331\202\026\315\356=\t\024\267eE\016\310\351$^\020\017\310\2732\347\270\225\305\2270I\334(>\240)RF\225b\032\227a\317\237\357\260\047};\240\026\242\261\224\244\252\370\254\266\235T\305\263\252\214\027\275w\276=*\326\365\236\246Q5Y\302\372\023\001E\316\245\244X2\263\325\374N\313L\323\262\266\235\215\253\243X\2343\032(&\265\355\200m \314T\261W\312\251\340MX+\314\260=*\336\3642\253\311\2265&\366\361\242L\000\263\212\313\251dTV$MN\355\007TMI\3064\276\003\253\010\274\236z}w\374\361\270\230\270\"\177\220c\230{\313\2420\331h!\231\322\360\tm?\047cVs\211\300~\266\200i\300hZ\026\037V\325v+\310\031Z@\314\355\246\224\311d5\211\326\213\340q,\370f \236T\360\221\344\256\314\247\247\245\224*\217J\361x\004\367\311\316r\237\3041\301\r\314\323\212\260\3663;\272\342I\225Q\047g\304\317]-\233M\375\254&\323?7\315\236\333\337\202\2055\373\366\244j\335\031O\217N\301\343x\233}A+\344\020\273s\360\215\224\211!\314&a*\030x_\204\262\025\317\235\267\374\333\013\251\244\252m8/\330<v\243X\302\013YU\245-ys\357.\0037\235\323B1-\253Ld3\232\274\247a}O\235T\233\010\207\026g#\341\251\305\245Px)\362r\321\311\263\t{\201\316sG\047\243\221\210\"\307\01319\022\023\236\217D:/32\341\216\177{CT\322b\333\021\270\343\304\361X*\253\312\047^\211\303\220\047^H$S\251\023/h\311\264\214D\354\274\326\\|\307xAMf`\270\310\216\274\337q)\226M\303""\266\232\374o\206#\261h\307\0259\221`\220G\360u:\252s\251rf\267sd/\207\220\215$\343\360\026\2024\023\353\234BBJv.\362\204u[\224\3211\230\222\216\031\016\334P\210\"\222\266\217\215\303u\212v|A*\222\000\226\003e\312\307\256hZJ\216dw:\307\371\242\223\306\"\322\261i[\343\202d:\257\024\242jL\001\257t\214\013j\262\236\210\220\226\332/\307\024\251siq%\233\203\3032\031Y\360l\373E\362s$m%M\373\025\274>\221Jnmw\254\204N\215$\355\234T\333\257!\344\343vz\266_\310I\205\316\320Vd{J\235\303\047X\017\2038i\037ScR\247\273\325T\266\210\\)v,Q\315\201K#\205\\\307(?\343\220\311\224\010\332)E\311*\244/\353`/\207\357\262\300\036\035\205\013\031f\226\270>k\325\250YV\215\326\343Q)\001\366\267\343\261\355\202\025D\047]\001{\306#t\205Cv\016\036\347\234\226+\307\350f\036\225ZN=\317nM\340\0338\262\311\220<\374:<\367*\022\232Xz\025\016\027R\362\022r-\205\047[\327\263\244H1y\212e:\022\211\274\336\337\303\277IT\206\310K\020gXND\"v\261\221q9\"\312QdK\326\222 Y\016\260\210\010\314\306\010\211BF\340\2263E\374If\020j\221\321\337SY\270N\375stK\316 \367\225H$\315P\306\037Tf\311z1O\262qL\224G\224,\002\345\"\001\276\200\002\021#9\3142\266-\307v\340W\353\214\221\222\322\254c\373\303<dm\265\216\n\231\\2\266\203\027\267EC\3075\307\306\221H\276 \245\234\357\333\216\210\034sIs@\336\343\t\334\322\234\263\332\262\376c\356\302P*\253\211\325j\010{@\263@\264\226\204\226\"\320B\373\355D\177D\355md\336\302\323G\204m\371\252\223\247\311\314\047p\261`_\353\203V\334F\266e)\027I\252x#\364\032\204\213,XVx\247\311\255-l\332\312\2378\316\037\261\246\315}Mfl\345\302#\366;\306w\021\010\313\214\024\333\261T#l\325\232oR.\207T\302\317TR\026\260/\251\373\231X2;\332\234\256*i\2664\260A\225\nZVX\3232)\342\322:\260^\031\027\047\262\332\226\2750w\024\366\215B\026E\225\354\216\254D\013\t\374M\360\340\310\3748\336\217\201\372,\205\226\214\307\254\264\264\301\362\2563\250B\205KJ,E\203b\245\032\2631\212e\212\233b\331T\312bo\265\345pT\212\306\350\327d\212\241\347p\024h5VP\024:\217bM\303\333b\216js\220I\224\220\261\254X6\207\273\260,E\326""\024\034\201\017D\005\021?07m\017\366\325\2448\204u\004\341\003C\267\034F\242\373\021\330\270eD\216\307\345\030\242\207?9\2278\276\242\210\321\224\264/~D2j\\\316\027p\207\206\300\202\312\214IJ\034\220\243\221Y\251:\252\025OsxA!\207\277\251d\014\371\023/(\302\2402CXDq\304v\270\035\323$\322\326\272\306c\325nD\020\345r.\013\177\222\362\304\217\010\225\241\274+\245\nx\267\245t\031,\362\250S\312Z\307\2546\246u\304\371\2065\244\306\020\233J2\333q:z\344\036\265\363\222fsq\363B2=\352\370\251}\310\232hs\304Y\355\321\310\216\340\377\226\201\034Ss/\206\347\024)!\221\351D:\047\023\0049n\375\264\223\223\047\005\002\0104\221\312JZ\"\223@\254\241\244\026r\t%\233f^\330\224\rV\337B6\345\354\004\261\000\361\2028Q\010\271\\A\335&\346\267\345T|\033\315\025\253\\2\031\047\261\264\220K\0229\202X\027\t\326\224\033\315\203c\225\202\004\200\276NF@\047\021Z{\311\214\363DRKJ)\213\360)M\034y\342`\304\016\347\346\271\320#G\2476[\265\217\300\376G\347\035\327\221\342\232\025crZ\335\331\221\345\234\240r\313\376X\024\315\256\322\251X$\322zWDR\273rj?;\266\326Tv\013I\232\305%L4\235\226\366\"E)\251\331\301f\003h\031\346E\241\224\371/\245\246\325\255\014\231\221\305\207\377\324\010W\211\327i\231l1\233\310\356\200\250\366[4\032\016\345\275m\230\002+\313\"\261\025\361\003]$\030\047\017\262D\231\225\322\310Le\207\377\3448\033\377$3O\230\317\262aN\332G\254\304\311\272x0\302m\200\034\371\245y+\3227\213\312\223\320\034\312\301\252\242R4\231J\242(;\013\264\017\360\006\034\261\224*@\024\035\247\236\330\200X\225\270c\020\317\246\025\004\233*\312\254\212C5\233i\352I\320\215\265>\253\335\006\021\306y\214R ~D\220\004\002\331\363G\004\0034\313\226Bf*\310v885L\324\027+ \310\222I\330\265i6A\233\342GD\005\251P\262Xcl%qPP2\n\306\370OU\n\231\014V(\204\253\370q\314\351\016\047\260d\212\262)!\275S\t\252\303\246B\204kT\213I\234\332\337q\n\206E\211\215[\211\254&?\312\224\305Mi\0141\034s\004\261X\236\265F&\270\035\343\"\213TM\320.Zj\374\225\021\005(\307NEn\036(*l\242i\322\226\266\255d\213Z\226*\313\332\206(dD(\301\036\231""\346\335`p\274\0301\323\024B\344\\\353\207\312\232^DRg\213\377\354jxn\350\222\276k,\360\360Gc\314\230\256\004\377\331u\350\371\241\2347\003\277Tz\253\277\325v\314\205p\303s\256\364\270\374X\037\323C\r\217\357\237\237J\217\312\301\206\377\216\0214~\253dj\030\353\3756\366o\036\373C\367\033]\306`\313c?\033y\363\227\277j\003u\311~\356_\376\277\365\\\346\225\301\322Pi\255\274\244_1\226*\227\252\343\325\375\272\247>c.\256\232\253Q3\2320\023y3_0\013\237\377\365\267\277}\351z\352\002<u=#<s\275$\274t\255\022V]\033\204\rW\214\020sm\021\266\\\nAq\355\022v]_\010_\\O\335|\213\373%\341\245;L\010\273\327\t\353\356M\302\246[&\310\356$!\351\376\340n\370\317\224|\245|\271\273\2342\202\\\326\356\267\325\322Ty\250\274\320\360\237-a\025\027J\371C\374\320\312\217\364\233\306y#V\031\252l\324|\265B}\242\256\231\213o\315\26713\266mn\357\230;Y3[4\213_\360\342\257]\223\234\320\244k\2060\343\232\047\314\273\026\010\013\2565\302\232k\223\260\351zOx\357\212\023\342\256\014!\343*\020\n\256\217\204\217\256\317\204\317\256\020\347\034r\317\023\346\235\325\255\022V\335o\010o\334\357\010\357\234E\246\010)w\236\220wk\004\315\275G\330s\177%|uO{\000\323\236y\302\274\347%\341\245\047L\010{\336\020\336x$\202\344I\020\022\236$!\351I\023\322\036\215\240y\016\010\007\236\277\274\200\277\274\023\204\t\357\014a\306\273@X\360\256\021\326\274\233\204M\357{\302{o\234\020\367\356\020v\274\nA\361\026\tE\357G\302G\357\027\302\027\357\\7`\256\3735\341u\3672a\271{\215\260\326\375\226\360\266;J\210v\047\t\311\356\014!\323\235\047\344\273\013\204B\367\047\302\247\356\t\037\047\350\233%\314\372\346\t\363\276W\204W\276%\302\222o\203\260\341{\353cH\344\033\376\323\346\351\333\306\220\261`l\t\357#$\332F\272:\302\376\235>\256\177\255\304\315\047\317\352#\365\214\371\366\275\371^3\265=\274s\277k\226\336\234u=\047<\357\210\361\004!\341\372@\370\340*\022\212\256\003\302\201k\226\036\233u?\047<wo\0206\334\021B\304\235&\244\035O\027\tE\367\001\341\300=E\347Ly\346\010s\236E\302\242g\225\260\352\211\020\"\236\030!\34685O\310{\366""\t\373\236\317\204\317\236Y\372a\326\373\234\360\334\273NXw\274\231$$\275iB\332{@8\360~%|\365\316\323\344\363\335\257\010\257\2727\010\033\335\021B\244;AHt\177 |p|\264O\330\357\016\321\001!\337\024a\312\027&\204}+\204\025\337;\302;_\224\020\365m\023\266})B\312\247\022T_\221P\364\355\371\376\373\374\376\303\360\031\205\312DE\253\376Y\277`\276^6\227\327\3145\34472[1\025d\366G\363\243\225\334\266\353\026\t\213N:\333\036\214\020\"\016=\355\023\366\035z\262\023x\2120\345^$,:\231k;2J\210\272\023\204\204;G\3109\376\374D\370\344d\356\004\3752\341yAx\341Y\",y\326\t\353\236\267\204\267\236\367\204\367\236\024!\345Q\t\252g\217\260\347\244\354W\302W\317<\2355\357\r\023\302\336U\302\252\367\r\341\215\367\035\341\2357EHyU\202\352\335#\354u\370\3729]\367\274{\221\260\350dg\273\313\343\204x\367\016a\247;G\310u\253\004\265\273H(v\377E\327\375\345\233!\314\370\236\023\236;\331\271HXDZr}\276\030!\346\004\300\016a\307\227%d}\273\204]\337g\302g\337S?\013\203\177\2120\345\237#\314\371\303\204\260\177\235\260\356\177Gx\347\227\010\222_&\310\376\024!\345W\t\252\177\217\260\347? \034\370\277\022\276\372\347N\361e\247^\023^\237Z&,\237Z#\254\235zKx{j\233\260}*K\310\236\322\010\332\251\"\241x\352\200ppj\272\207<\334\363\202\360\242\047L\010\367,\023\226{\326\t\353=\tB\242\047MH\367(\004\245\247@(\364\354\023\366{&{Yuz\347\t\363\275\257\t\257{\027\t\213\275\253\204\325\336(!\332\233$${3\204Lo\236\220\357-\020\n\275\007\204\203\336\247}\264Y\337\014a\246\357\031\341Y\337K\302\313\2765\302Z_\204\020\351\213\023\342}[\204\255\276\035\302N\237BP\372\366\t\373}_\010_\372B\375\314\200\376)\302T\377\002a\241\177\215\260\326\277I\330\354\177Ox\337\037\047\304\373w\010;\375\nA\351/\022\212\375\037\t\037\373\277\020\276\364O\0140\021\006\236\021\236\r\274\"\274\032\010\023\302\003+\204\225\201\267\204\267\0031Bl`\233\260=\260C\330\031\310\022\262\003\273\204\335\201\317\204\317\003_\006\216x\177\324\210W\202\225G\325\037k\253\365\320a\373\310\302?C\215\253\3235\251\341\037\370\026+](\367\350`\224\336o""\017K\347J\223\345\256F_?\317\306\277\025K\261\362`\243\357L\351T\371\202\356\322G\364T%(.\016|\213\227\202\326=\371\303\276\263\245\341\322j9\324\300A\2604\326\350\033\321\347\r\255r\257\262X=]\373b.\257\233\353\033\346\306\333F\337\351o*\236:3T\n\225\326\3131}\220#\005\234,\225\007\313w\365\2021_Q\253\327\253\371Z\017\212\317\226xN2\245\270\031\227\0337o\031=\225\341\312Ju\214\263\351\343\267\316\224\006\312\022\337\220/yK\213ewy\254q\346\034\244\335HY*\027\364\220\276\320\350\273\210\245\364\017by\274\2103Oy\026\027V\214\373\206t\210\347\273K\031q\332y\255!\256\245!3\247\rg\221\226\0218c\363t@\357\262NA\306\370\330.?u\2664R\022\263\321J\277\211\245a\225\323\345[z\020\005\025\272\026/\305\344\306\032C\027A\350R9\337\030<{x\006\0375\257\334\205\310\274R]\252\341\211\357Jq\314>\016\271v\316xV\211WG\252\211\332\323Z\274\036l\014}\017\013\335\320\335\372cc\014\236\013\33456\253\301Cgf\374\350\243\362p\371\215\256\031\343\306n%\214R0\306\t\274\320\007\365\033F\327!\016g \003\203\372X\323\263bA\036\014\217\227\363\272G\237D\r\331\255,T$\353\352\047\336\315;z\313c\345i=\330\026\020\227\260$\315xX9[\031\257|\206\352\306\333\347\313\252\376\223\220\230\360Pu\242Z\024\263\356s*\230\260\266\257T\344\3121\375\340\250\221\256\216\375\253\373o\247N[a\324\367m\256\204\262\326k\366^\201g\255\323\222T\332\203\235\374\347J\34388\200\306\0377\362\326$v\341nx\340BI-\007\313\277\352O\365\270\343\246bi\253\274`ysZ\230>OYs\256\024b\304&\034\230._+\213\303m\270\014_\233,\271\254`\276\367-l\031\246\213\325\267\253\364]i\0376\377\035\325u\262\332_[\251\337\257\307\315\360\033\363\315Fi\254\024\322\273\214.\323#\2520\047\274\204\014q\353\017\014\2171i\376\362\264\306U\231}W\312\223z\227>\244/\031\337#z\027\254I\026`\365{\234\246\345\200\373\260\212\206\007\375\025O\345E\355\273Z^\030\273\357\333<L\047>\360\031\335\216\237a>\200\330\370\321X4\177A\342\326>\231\213K\346\022*\375\272\351\271h^\274c\334Bj\n\315P(\317\341\203\027+\027\252\356\352\303\332\345\372\234\271\374V(9d\0224A\252q\346""\222\010\263\333\306#N\312\364\\B\362\345\333r\372\000\321d\0075CrK_D\372\215 $o\324\\\265\221\232\\\027\3415#\202cX_3po?\315 \254\032\2059\207\341@\031\261\245\351\217\214a\343\r\002r\274\272[\013\327\264\372\003\363\265X\272\2336\264b\367!\202{\270\274\2100D0\235G$\234\031l\271\243\031D\366D\017[\231\251\277\031<t\243\027_\375`\033\374B\245\333|8W\377\216\315\016\254d-_n\214\334\242\327\370\242\257\346\303isz\305\\\221M9\321\370n\334\034\237\254\315\324\237\230\313+MSX\334\210`\010\350\247\360\302\376\252\360\240\240\240\256\322\225\2628{\200\303!|7\r\027\222\242\226\253\301\352\223\332\022\225\030\374\003\303G\314\010\277`&\266\032\3037\364\204\021\262\235\333\214\314V\006;Z\333a\223ab\372y\335\246\226\007e\0372\355&\344\373b\245\247z\335\374\307k\363\365\242\350L\327\310/4$\275\265\014\233\257V\246\253A\213`\047\221\016\210C\022\014\322\243,\213\376\271\217t$\262k\267\274\n\346[\027\375\200\2476\r\356\3351\3277\315\315w\346;\320o\224sz\\\032\263\t\020\216Z\325C\0165L\224\213\372\266!9<\376\006\\\3425\257?F\340=\250u\325.\325\307\353Es\005\t\203\276YX9\020\324/\201a\267*\353\325m\266\346\026\303G\033\017\376\252\371\353.R\006\033\3741\353}\023\245\003T\034\020\047r\314\031\3117\316\\FXYtp\000S\217W\363\026\355#`\021\323\327\364YPg\264\332S\033\021\276\265\354\217NW\004\376\325\037\232/\323JO\234\210k\177=I8X~\200(\002#\2373\317\215\360\226\366\017\314\013\251=X\277c.\221\014\016\361\214\014cL\t\266\365W\272+\311\352\036\323\030\026v\270\201v[\326\203\226\3535a\271\002\323\332\341\203\373\360\332\022h_d\304.\302)^\276\t\267\307\030\306\016)\177,\237\023n\264<7X\272\210\004\300\205GL6\273\000!\367CL\334\026w\350\033\025w\345A\265\253z\2516^+\332\004\006\357\302&\"!\002\303H\321;\346\370\\\375{3\274\330\350\037\022f\300\353\256#\353\274Xs\002+\016\261\214\236G\214?\002\323v|\312<}MPmQ\360\377ru\264\336\325\030\376\331(Vb\325+\265\005\212\203\233X\376u\314\245K\304:\262\317\274t\337\274?S\333\255\2775\327\3378\371\034/\377\310Bz$.\232\211\375\314\242\351\031\306\2675""\274\302Ti9\230.\335`\2326\237\230\005\307\007\355\202B\223\211\241\220\223\256\227\354\310M\230?\375U\353F\251\272^\3373W!Q\254\355\235\255\306\225k\372\035\243\305;\" ?\331\245\222\232\000\247\305R\n\313\276\257o\031+\250\203\273\325\325\232\303U|\356OT\203.\353\266\230\2354S\306Y\343\037\250\351\231\3724\014mz.\227\021\035TD\327J!\236=\326qn/\235\224\340\202\225e\021\353\303\242Y_\254vY\022\355l\351>\314/\352\224\267\264\214`}\250\237\305D$p\270`\366\250\031\000\363,3j\037\263\2724\206\304\3131q\276\010\n\220*\244\007,2h\004\017qM\250\222S\226d\231\027n\302\223\017\312](\364c\372\004\374\2320\307g\353\335\014\035\020\215\225N\037\314\017\0313\223m\364\237+\335c5\266T\242\037D\303\240\300\213\236\225%;}&\215.\016\314\226CV\315xh}i\256\274\242\217Y\007\013\374\3408\002j\006#C\027J\237X\270QH\2479\325\013\220\r\350\200\005k\254\210*\0025\313\031\373\312y\232\355\017\350\233\216\212\320\036?\377\245\317\305S?\211\nkW\023?E\306\3007\t\222@\204\030\244\255\365\301~\247\222\013\037\364\213\034\t\235\364\345\223\364LKy\245\312$\331\214SB\202\350\374\244\2451k\306\214\243>r\321\035\032P\354\327H\206\310\313[\202\031\342\202\342\247\252g\253\217k\367\251\266\016EZ~\320}\320\321\223BJ\014\326\202\2651\273`\221\343\220\302\203<\322\312\277Q1\031c\270\317\007*\373\2656_\317\213j\265|(.?\326\177\303\307\264\312\330\377_n5\033\204\033\250\340Q\246\004\027\020\264\264\317SK1+\210h\021\t\260![\203\025|dB\377\004\322\362T_\240\200\253f\030L\216j\024\261:\r\222\343\265\3623L\343.\362n\0215k\326N\251+\324\360\264\367\024\310J\302J\036Xt\371\330Q\261gJ=\260\336\340\221\266\rY3\231B\216\336A\021\\\202\241Q8\315\047/\353\t!\256@\224(\\I3\2313sy~\340\2051x\330\252\224\232\035\022EJk\343\264]\3361:\004\212Pt\047\004\344\323\332\215\272\247>%\312!>\010Z\3366\267\223\342k\346\355\337\253\257\352\217\3140\n\331\346\341\221.\021A\331\224\047\364|\022Z\213\351Z0&\014\245r\036Z\355\347:\330\362\272\276p\350\037r\\\361\321\241%\255\364\007\"%\317\342\247\225\177G\266u\035\212\312w]\224\014\241""\300\206Xh\367\215S\225A\244\341\205\213<\047\231\264\004\245\350\337\366\220\237\262\350\010\356\031k )O5\324\312\037S\306\345\312D\245P\rU\337@\374=r\\\211\252\277enq\231\215\221\233\240\230\264P\252\223\346\353\260\031^\246\004\263\271\250\033%\360\274!W\236@z\211B-L\360cy\tN\034\326W\021\301\375\325%3\024\026\357]m\370\177`\212\005uQ\030\357\177\223,R\262[C[\351\220R4\261\224\213W\221\356\327\261x/R~\350\274u\3160.\030s\242\027\032\272l^~\200d\277\370\367\362\246q\003ut\254\022:\034\272\324l\322&\220$\177\324\334\2651\273\271\273J\262=o\t&\376\216A\360\277\324n\216K\225\373\025\031M\3223$\355Ms\001\213\205\313\241NIB\260\210e\216d\245\010\201\2246\027\251/\032\243\217*y\253\237\004\327\233\301\373\350\340o\262_\024\302\305Z\027)\210\276\237\251<\256>\252\375TOR\021^\275N-f\323\243\212\202^@1\034@\231>W\231\001\223\252\265\333\020h\220\307+B\243mX\205\335V2M\003~\307$\035rv\005\004\203\213\232rIp\330\220\365\013\206\353\242\363\314\203NT\210N\230\213\252\365{\343:I\004\356/Vc\265\263\265\261\303\213\227\311\376\254<\215!z\252o\310\034\372\tr\352c\355\007v\005v\207\314f&\210\376\362\034\350\355|5YS\353At^\222\025\253\017\205\310r\033\017*\247\321e&I\016\020\300H\2347\307\"|\354?E1\231 \310\262\330\\\034\367\t\\L\000\353\351{\242\264\336\023+9+\250\355\014f{K\204=\372\201^\254W\301\024_\325\376\024N\024\022\\8\376^i\301j\020\256Zto\207aW\351{a11\313/B\017\014\241\365\277P\355\262\256^\302<\277\210\215\202\346:\2746\037\205l\313S\321i\372\257F\310\010\033\373Pt\203\047\017\236\033:\364\213\356\311\346~<{\021\341w\026\037(\330\"@2T\321\252\014W\027\252RU\251}\017\023\343N\324\353\273\206\360\003\024\3061O\304PQ\206k\033\242\343@\261\260\232\216v\237\364C\006\315\325\027\341Ls\001\327\311\331\235=R\357\377\022\377G=\322sK\322\275,\213\276\326S\nYe\370V\371\266>f\311\344E\010T\212xf\325\030\372\235\033\350\"\274\365\205\243\255\017\177\305[iRo\267\350\244d\343\t\207\204\020eZ\007\017\035q(x\332\364\\\025\033\356N}gz\2116DW\215\233\320\267\013v\225\346}iClb\364;\255""\372U\363\352/\225\001\363O\213\253\333\337\372C\371\263\021j\021\01030\361V\371\215\236\267H\"\201\314\364\242\221f@x\252\263\242\013C\330\2347\317\363\027\243\232\325\251\343\274\264i^{PY\2027$\253\224\243\3021\277\177\307\014\304\016\226\365\245\027\010\003GM\234\266%\2540\036\245x\320\216J\\\246>\214[\325\2202Fj\364\237\021\256Z\203Y\273Z6\265\332U,;\257\021\363O\364\236\026s\300u\320\203;\215K\227\255\257\277bw\324\010\3361\202\355\033\205\215\216\226\366h\264Whkn\237tY\243\237a\017\267\343\346\243n\350;nRYw\260\201c\025\270\016\307\014\033\013\326,\251\246\330J\255@\334\210\2227\006\337\024\255m\302/\202$\241\3361I\363\007R*\264\312w\245\226\215\017[\256Q\223\337\201\216]\327\223\306\347\352D5\017\2051W_2\027\254\332d\265O\220\301\357\355\316XH\331_\205\230\372X\0334=\001\272Dlu2L\002z\237\021\262\234\361D\224\037{}\324\272\302\300l#\306\016\231\245\254\254\267E*/\241\200K\254\232Hf\273\356Y\352\316#66\375\255ew\034\255\226\\\275W]\253-BE\204\370\305~\303\356\202B\014=\373\274\251\035\342\245\333\377ag\206l\350\347/\313\217\355x\266KC{\347\346\034e\275\340T\260\254\313\0301N\210\227\047\010\330\037\320@\264n\351\212~\234\001\0230\003/\353b\037z\253\264\nU\047\375W\373\320\231J\233\340\246\002\r\265\260\304Ti\320a\010\247\371\200\217\356\303\241\240\310\3033\347K\357\354\315\335\316k\334\177\332\204C\036\032\203\047\010\265?\252+h\242\013\365Y\241\r\233\033\013y3\2574\256\014\353\217\271yl\354!\n\206jk\365p=\337\030\036\023\265\366A\315U;\251-x\316\306\311\364\004\365\277\033\266\372\377\025qO\333;\274G\047\316\010\235\332~{\272\212\320\n\232\3011s\354Y}\324\\\2439\017\217\330EP\347)\026\357D\371\251\330\020\272\211\211LC6\234\003\265\\g\321\267\204&(W\364qW\357\300u[\225\267\270\376\254\0363\027\020\344\316\326\373\337)\247\316\334\320m- T\047m\362T\354[>\022;1\237\020D\005+I\254\337=\3026V\047\035\324\207\3647\260I\376\2309\355\335~\255\366\300\372\357\025\010\r<\350\354\024\375\375\256\261X\351r2l\022D\277\254\337\246\306\020\313\036\207\016\343\372\310\316""\237\3659Q6O\237\021;#\342\372\\}\320\3368(\341\201k\372]$22\343\232y\355\221\371h\306\234A\275\221\032\027\356\220\374E!\030\326\307\376u\261\271\035-\302\010m\310\375rF\264R!\304\357Pu\275\026\253\213\212\313\355\264\347\334\347\205 |\204\206>\216\252\270\316\356\030l(\204\210\270\247\007\372t\031F\215WF*\037\300 \223\365>\247f\362r/\".%\266T\257C\3074\337< \364\256\365\214\320\225\326\253\202\"\323\177\255\314\361\027\005b\003\366Wtk\320\311\230\2729\034\202\030\204[d\261u\326\314\036\037\2743\016r\0341v0{\376\202\301ay\3233b\216<\254$\314\337Q\246\303m\373\360b\253\345\330\266\311I{/\366\226\313\377m\213\304\364\334\320\323\225\177\324F\315\327\350\255>4\256\"\274\016\205\252\372Ul[6ER\350\2308:q\237w\266\356\026\364e.\240\243\027\324<r\013\305\337]yX\035\254\336\251M\324v\353 \302\233\372\036\177\205`\263\004\377\273\303B\263J\262_\245c\237\212\355\321\247\242\336_3B\316\266\253\337\021\225\343(\264n!!\205k\220\220\377\003\005h\216N";
-    PyObject *data = __Pyx_DecompressString(cstring, 7296, 1);
+    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (7293 bytes) */
+static const char cstring[] = "x\332\245ZI[\333X\332m<`3&$d\250$\2352\201\214U\241\212\n\031*5t9\204)d\300f\016!\216\260eP\360(\311\030B\206^f\351\245\227Zj\351\245\227^z\251\245\227\374\204\376\t\3379W\2221&\335\375=\337WO\225\217t%]\335\373\016\347=\257\250[\272*\313\241\244*m\245\345\214~\373\356\350O\233\362\266\264\253d\013\352?&\244TJ\332L\311\353\243\243\243?\206\302\231\375\215\343#JF\337\010}\014\275\314f\344\311=]\316hJ6\023\312e1\254\205$5[\310$B\270\024\212g3Z!-\2537\265\320\266\224I\244d5tk;\233\335\321B\031)-\047B\311\254\032\322\267\345PJI\312\361\375xJ\3761$i\241\264\222\300\255EI\225o\217vw\207\360O8\224\223t]V3\270[\322C\272\264#k\030Ru,$$\265\276\246\230UwB\2678g\266\240of\367\036\207\212\333\262*\207\344\264\202\t\022!yW\346\032\267\262x\023\026\211\033\305\013tU\312hR\\\3476\234\365s\016g\321\267CZa3\236\2224\r\257\325\267\025M<\253\311\230\350\235\373\356Q\261\257w4\215\246\313\022\366\237\014\251r.%\305\225\314V\363=-+M\313\372v6\241\215bs\356h\250\250\350\333!\307@X\251\352\354\224K\301L\330+\314\260=*fz\231\325e\333\032\023\373\230(\023\302\252\022rJ\331\224UI\227S\373!MW\225\270\3169\260\213\320\374\344\374\335\361G\343b\341\252\374^\216c\355-\233\302b7\013JJ\307+\364\375\234\214U\315&C\373\331\002\226\001\243\351Y\274X\323\216[A\316\320\002bm7\245L&\253K\264^\014\217c\3037C\tE\305K\224]\231OOI)M\036\225\022\211\030\356\223\335\355>N`\201\353X\247\035a\307\317\234\350J(\032\243N\316\210\337]=\233M\375\244)\351\237\232f\317\355o\301\302\272s\273\242\331w&\322\243\223\3608fs.\350\205\034bw\026\276\2212q\204\331S\230\n\006\336\027\241l\307s\373-\377\366BJ\321\364uw\202\215\0237\212-\274\2205M\332\2227\366\3562p\3239=\034\327\263\352D6\243\313{:\366\367\304M\265\211hxa&\026\235\\X\014G\027c/\027\334<\233p6\350>wt2\032\213\251r\242\020\227cq\341\371X\254\3752#\023\356\370\2677lJz|;\006w|s<\236\312j\3627\257$`\310o^H*\251\3247/\350JZF\"\266_kn\276m\274\240)\031\030.\266#\357\267]\212g\323\260\255.\377\233\341X|\263\355\212\234L2\310cx;\035\325\276U9\263\333>\262\227C\310\306""\224\004\274\205 \315\304\333\227\220\224\224\366M~c\3376e\264\r\246\244\023\206\0037\0246\021I\333\047\306\341:U?\271!\rI\000\313\2012\345\023Wt=%\307\262;\355\343\234\350[c1\351\304\262\355qA2\355W\n\233Z\\\005\257\264\215\013j\262\237\210\221\226\216_\216\253R\373\326\022j6\007\207e2\262\340\331\343\027\311\317\261\264\2354\307\257`\372dJ\331\332n\333\t\235\032S\234\234\324\216_C\310\047\234\364<~!\047\025\332C[\225\235%\265\017\177\303z\030\304\311\3611-.\265\273[Ke\213\310\225b\333\026\265\034\2704V\310\265\215\3625.\231L\212\240\235T\325\254J\372\262\017\366rx/\013\354\321Q\264\220af\211\3533v\215\232a\325h=\036\225\222`\177\047\036\217]\260\203\350[W\300\236\211\030]\341\222\235\213\0479\247\345\312\t\272\231C\245\226S\317\263[\023x\007\216\0342$\017\317Gg_\305\302\023\213\257\242\321BJ^D\256\245\360d\353~\026U).O\262L\307b\261\371\375=\374\367\024\225!\366\022\304\031\225\223\261\230Sld\\\216\211r\024\333\222u\005$\313\001\026\021\201\3318!Y\310\010\334r\227\210\177\224\014B-6\372{*\013\327i\177\216n\311\031\344\276\032\213\245\031\312\370\007\225Y\262\047\346I6\201\205\362\210\222E\240\\$\300\027P b$\207U\306\267\345\370\016\374j\2371RR\272}\354\274\230\207\254\255\366Q!\223S\342;\230\370X4\264]sm\034\213\345\013R\312}\277\343\210\330\t\2274\007\344=\236\300-\3155k-\373?\341.\014\245\262\272\330\255\216\260\0074\013DkIh)\002-\264\177\234\350\217\250\375\030\231\267\360\364\021a\333\276j\347i2\3637\270X\260\257\375B;nc\333\262\224\213)\032f\204^\203p\221\005\313\n\3574\271\265\205M[\371\023\307\371#\326t\270\257\311\214\255\\x\304~\047\370.\006a\231\221\342;\266j\204\255Z\363M\312\345\220J\370M)\262\200}I\333\317\304\225\354hs\271\232\244;\322\300\001M*\350YaM\333\244\210K\373\300\2362!Nd\355X\366\302\334\233\260\357&d\321\246\232\335\221\325\315B\022\377&ypd~\034\357\307A}\266BS\022q;-\035\260\275\353\016jP\341\222\032O\321\240\330\251\316l\334\3046\305M\361l*e\263\267\326r8*m\306\351W%\305\320s9\n\264\032/\250*\235G\261\246c\266\270\253\332\\d\022%el+\236""\315\341.lK\225u\025G\340\003QA\304\017\326\246\357\301\276\272\224\200\260\216!|`\350\226C9\221\220\343\210\025\376\362\315\t\314\251\212\321\224\264/~b\031-!\347\013\270CG\030AS\306%5\001\310\321\244\254Km\265\211\2479LP\310\341\337\224\022G\266$\n\2520\237\314\200\0251\033s\334\353D0i\263\265\212\361Xs\332\016\304\264\234\313\302{$8\361\023\243\016\224w\245T\001s\333\272\226\241!\217\272\205\253u\314nZZG\334w\330CZ\034\221\250*\331\266\323\321#gh\355\227t\207y\233\027\224\364\250\353\225\343C\366B\233#\356n\217Fv\004\333\267\014\344\230\210{q<\247JI\211\274&\222WI\022\344\204\375\353\244\"O\n\004\320e2\225\225\364d&\211\310B\001-\344\222j6\315,p\010\032\034\276\205\334\3119\351`\003\242\003Q\241\022r\271\202\266M\314o\313\251\3046Z)\3264EI\220FZ\250DAF \262E:5\305E\363\340D]`\272\243\213\223\021\276\nBkO\311\270O(\272\"\245lz\247\020q\305\210\2131\047x\233\347B}\034\235:\334t|\004\366?:o\273\216\204\326\355\030\223\323\332\316\216,\347\004q\333\366\307\246hv\215N\305&\221\304\273\"\222\216\353\244\343g\047\366\232NK{\261\242\244\350N|9\000\336\205EQ\te\376\227\322\322\332V\206\324\307\352\302\377\264\0307\206\031\364L\266\230Mfw\300D\373-\"\014\207\362\3366v\217\315d\221\271\252\370A\233\010J\311\203\rQG\2454\222Q\335\341\177r\202\235\275\302d\023\026\263\315\226\223\366\021\036\t\322*\036\214\261\317\317\221@\232\267\"c\263(-I\335\345\224\234\n6\335TR\n\252\256\232\305v9\213}\200\031p\304Z\251\002QU\334\202\241\"\250\262i\0251\245\211\332\251\341P\313f\232\"\021\254b\357\311\356\241\301n\t\036\203\337\305O\214\r|L$x\263\006\251$\236\202\354x\333-H\242X\330\376&\345)\260a\323D\202\003\305OL\003gP\177\330c\354\013qPP3*\306\370\237\246\0262\031\354F\250P\361s\302\247n\312\263\376\211\032(!{SIJ\275\246\334\203\0334\233(\334B\336v\n\002E\275L\330y\252)\037dj\334\246\316\205\262\215\273\352Vl\317\336#\363\327\ta\221$\232.X\025\3751\376\225\341q\324V\267\2746\017T\r6\321uiK\337V\263E=K\311d\177S(dD\330\300\036\231\346\335 hL\214\370h\252\032R\252\375\243\261@\027\221""\263\331\342?;\032\276\033\206d\354\232\021\036\376`\216\231S\225\241\177v\034\372\276/\347\255\320\317\225\236\352o\265\035+\022m\370\316\226\036\225\037\031cF\270\341\013\374\363c\351ay\250\021\274c\016\231\277U25\214\365|\035\3737\217\375a\004\315\016s\240\345\261\237\314\274\365\363_\265\376\272\344<\367\257\340\337\272/\363\312@i\260\264Z^4\256\230\213\225K\325\361\352~\335W\237\266\026V\254\225Mk3i%\363V\276`\025>\375\353o\177\373\334\361\304\003x\342yFx\346yIx\351Y!\254x\326\t\353\2368!\356\331\"lyT\202\352\331%\354z>\023>{\236x9\213\367%\341\2457J\210z\327\010k\336\r\302\206W&\310^\205\240x\337{\033\301\323\245@)_\356,\247\314!nk\367\353Ji\262<X\2164\202gJ\330\305\205R\376\020?z\371\241q\323<g\306+\203\225\365Z\240V\250O\324uk\341\215\365&n\305\267\255\355\035k\047ke\213V\3613&\376\322\361\224\013z\352\231&L{\346\010s\236\010!\342Y%\254z6\010\033\236w\204w\236\004!\341\311\0202\236\002\241\340\371@\370\340\371D\370\344\ts\315a\357\034a\316\335\335\na\305\373\232\360\332\373\226\360\326\335d\212\220\362\346\ty\257N\320\275{\204=\357\027\302\027\357\224\0170\345\233#\314\371^\022^\372\242\204\250\3575\341\265O\"H\276$!\351S\010\212/MH\373t\202\356; \034\370\376\362\003\376\362O\020&\374\323\204i\177\204\020\361\257\022V\375\033\204\r\377;\302;\177\202\220\360\357\020v\374*A\365\027\tE\377\007\302\007\377g\302g\377l\047`\266s\2360\337\271DX\352\\%\254v\276!\274\351\334$lv*\004\2453C\310t\346\t\371\316\002\241\320\371\221\360\261s\"\300\005\006f\0103\2019\302\\\340\025\341U`\221\260\030X\047\254\007\336\004\030\022\371F\360\224u\352\2669hF\314-\341}\204\304\261\221\216\266\260\177k\214\033_*\t\353\361\263\372H=c\275yg\275\323-}\017s\356w\314\320\2333\236\347\204\347m1\236$$=\357\t\357=EB\321s@8\360\314\320c3\336\347\204\347\336u\302\2727F\210y\323\204\264\353\351\"\241\350= \034x\047\351\234I\337,a\326\267@X\360\255\020V|1B\314\027\047\304]\247\346\ty\337>a\337\367\211\360\3117C?\314\370\237\023\236\373\327\010k\2567\025\202\342O\023\322\376\003\302\201\377\013""\341\213\177\216&\237\353|Ex\325\271NX\357\214\021b\235IB\262\363=\341\275\353\243}\302~g\230\016\010\007&\t\223\201(!\032X&,\007\336\022\336\0066\t\233\201m\302v EH\0054\202\026(\022\212\201\275\300\377>\277\3770\003f\2412Q\321\253\177\326/X\363K\326\322\252\265\212\374Ff\253\226\212\314\376`}\260\223\333q\335\002a\301Mg\307\2031B\314\245\247}\302\276KON\002O\022&\275\013\204\0057s\035Gn\0226\275IB\322\233#\344\\\177~$|t3w\202~\231\360\275 \274\360-\022\026}k\2045\337\033\302\033\337;\302;_\212\220\362i\004\315\267G\330sS\366\013\341\213o\216\316\232\363G\tQ\377\na\305\377\232\360\332\377\226\360\326\237\"\244\374\032A\363\357\021\366\332|\375\234\256{\336\271@Xp\263\363\270\313\023\204D\347\016a\2473G\310uj\004\255\263H(v\376E\327\375\025\230&L\007\236\023\236\273\331\271@X@Zr\177\2018!\356\006\300\016a\047\220%d\003\273\204\335\300\047\302\247\300\223 \013Cp\2220\031\234%\314\006\243\204hp\215\260\026|Kx\033\224\010RP&\310\301\024!\025\324\010Zp\217\260\027< \034\004\277\020\276\004g\2738Y\327<a\276k\211\260\324\265JX\355zCx\323\265M\330\356\312\022\262]:A\357*\022\212]\007\204\203\256\251n\362p\367\013\302\213\356(!\332\275DX\352^#\254u\047\t\311\3564!\335\255\022\324\356\002\241\320\275O\330\357~\332\303\252\3233G\230\353\231\047\314\367,\020\026zV\010+=\233\204\315\036\205\240\364d\010\231\236<!\337S \024z\016\010\007=Ozi\263\336i\302t\3573\302\263\336\227\204\227\275\253\204\325\336\030!\326\233 $z\267\010[\275;\204\235^\225\240\366\356\023\366{?\023>\367\206\373\230\001}\223\204\311\276\010!\322\267JX\355\333 l\364\275#\274\353K\020\022};\204\235>\225\240\366\025\t\305\276\017\204\017}\237\t\237\373&\372\231\010\375\317\010\317\372_\021^\365G\t\321\376e\302r\377\033\302\233\3768!\336\277M\330\356\337!\354\364g\t\331\376]\302n\377\047\302\247\376\317\375G\274?j&*C\225\207\325\037j+\365\360\341\361\221\310?\303\215K7\215/\326\203)kj\331Z\226-9\3318?n\215?\255M\327\037[K\313\215`\377\327\004i\246\377k\274t\241\334\321\010\206\214.\363B\245\257\n\376\201\\j\364""\236.u\224\256\224\305\331}\034\016\226\"\245\264q\337\354\256\014W\226\252C\325\307\265E\262\321\242\265\010*\212Y1\276\301Jn5\206o\030I3\334\010\366~\235+\345Yt\316\226pv\352k\276\344/-\224\275\3451N8\376\265X\212\227\007\016\361\222.R^9n\2343\244F\357\251\257z\351~9P\326 i\006\315\205Jw\365\272\365\217yk~A\250\263\325\306\351\263\245\007\345\201\362Hy\313X2\207\315\225\312Tu\210O\025JO\313\276\362S\243\243q\372|i\013\363\311BC\366\236-\341ugK\343\245\335\362\212\0216\326DM\364\325\246P\374v\254\265\rk\343\255\365V\262\244M\256\351QIl\272\013\363\017\363n\236\364\224\307\312\023\345\242\261mJ\366k\302\245\327\345\274\341\267\256?\252z\253\367k\035\265K\365\361z\321Z~m\275\206v\024V\016\r\031\227\314{x\323Zu\233\362t\315Z\023\257\270\377W-X\367\324\207\270\252G0\203\230o\242t`\214`\347\247\301\366\356H\276q\372ry\274|\000\331;n\036\300\324\343\325<w\376\020\353\212\224\023\3065c\306|V\331\254v\327F\204om\373C\355\241 \244\032W\277oN\246\227\036\227\027\014\037\266\3226\375\371R\242<T\276ot\030\003\230\330:;\302[\216\277`N\224\233\201\372\035k\021{[?\30432\2141i\014\0307\314`\245\263\242T\367jya\341C\370z\266\264(\354\266d\014\331\256\327\205\345\n\230X\270\273P\232.\337\203\327\026\315\263\010\016\254d\027\341\224(\337\204\333\343\210\272\316\212d\337\367\241|V\270\321\366\334@\351by\200\027\036\226\206K\221F\357\231\322HI*\025\312a\204e\253;\214\365\212\267r\277\332Q\275T\033\257\025\353\t+\2125\303\273\260I\302J\310\215\320\260\361\320\274c\215\317\326\277\263\242\013\215\276Aa\006Lw\035\005\330\217=\047\261\343p\243o\240t\0161\376\020\365\270\355U\326\251k\306\020\244SQ\310\354\245\352h\275\2431\374\223Y\254\304\253Wj\221C\334}\023\333\277\216\265t\210XG\366]\276e\366U\"\366\256\362\214\245>\361\036l\276\257\231{\264\033o\261z\256\224\303\316)\336\272W\316\333\317\035\320!|\266S8l\274\274kD\020,A\272v\314N\314\0007B\177\3361\236\242\001\242\356\223L\261\267[\302\272\t\221&\223\3253\325G\265{\265D}\350Pl\355\275\0210\n\346\323\212\257\362\2426P\033\252\2159I\3178""\201\031\006x\244\227\177\303\343C\350\326\236V\002\010\207_ks\365\274\310\370\245Cq\371\221\361\033^\246W\234\224\336E~w\360A\rk\375\325x\302\207\335d\337\342>.\"G\247\204\035\217\210\241\377k\262\344\304H\236K\273\001A\264\311\000\340\006\206\270w_\351IId\237Z:\203]\237\036\304\375\275\370)-\343%\023\306G8\336W}Q?_\327\254(\262\001\031\035\343D\303\"\300\256\225\237a\031w+\273\325\005\344\375L}\n\376\207s\256\334\266n\377^}U\177hE\221=\033\207Gd(\301YG\234HS)e\035d2\001sM\230j\345\\%Q\375\251\216\240\274nD\016\203\203\356\332?\224/p\321t\314\0370m\236\031\247\227\1777\362f\307\241H\267\353\"N#\215\323\003\215Af\367\276\331U\031\250\0145.\\\344\371\275\262\324\352\305\001\316\264W*\202\306\306\r\335\374\305\\\255,`\223\"I\357\227;\312\227\260\240I\36324a\241\032\256\276\256\351\334\210\275wP\315\226\265\205\276Oi\214\334D\274\246\253\017j\227\353O\255\371\250\025]\"\357\303~sXK\047\362\356\234)W\036\203\357\005;\010\023\374\200\256x\300\0306V\340\362\276\352\242\025\216\212yW\032\301\357\031\223C\206\310\306{_%:&(\330\374t\223^\033\203\3343\267r\361*X\344:6\3577#\215\301s\3669\375^0g+\021\344\372\340e\353\362}d\307\305\277\2277\314\033H\336\261J\370p\360\022\210=\001\346?\013K\353\225?j\336\232\230~\2541x\025\223b\036\301\322l\356a\236\"\202\342\2309.U\356U\344\352X\365\031\242\374\246\025\301f\301\000\350oX\225`\021\333\034J\245\010VN[\013$\265\306\350\303J\236\006\231B\300>\260\206\356\241t\336\254\r8li\357\2139K\337OW\036U\037\326~\254+,CW\257\263\000t\034\n\327k`\221\002H\253\037\334p\2662\r\266\326j\267Q\025\320\204/\213\302\260n\263\211C\237M\003\236gT\017\242pu\220\022\260\212ia;X\201I?hw\366\327\341\376q3\217\374\323P\351`.\226\312\357\314\353\314:\270\277X\215\327\316\324\306\016/^.?\200\343n\"r\006\351\251\336Ak\360Gp\370\207\332\367\326|\3041\342E\353\"?\245<\300*\047\253\347\252JM\253\017\325\357\325%;V\037\010f\367\232\367+\247\252\305\232\302lB\325E\361z}\"\302\307\376S\024\237.u\303\232\217\214\261\346\346\006\220K\036&\200\375\364/\245%\334\360\213""\330\311\031\301\005\247\261\332[\"\354!Bz\260_\025K|U\373S8Q\324}\341\370_J\021[\225\\\265\371\321\t\303\216\322w\302bb\225\237\021\210\223`\301\305\312\205j\207}\365\022\326\371\231\264x\264\017?\352\320 h1\354X\236eD7~5\303f\324\334G\031\031\370\366\340\331\301C4m\336\222K\226x\366\"\302\357\014^P0\246@\264\344^M\350\243\341j\244*U\325\332w01\356D\215\275k\n?\334\203\327\333=\021\007\005\017\327\326\205\314\001\273\332J\347\270O\372\252+\265\331\372\002\234iEp\235$\327.\314z\376K\374\037\t\263\347\244\266\336\257/\371Q\200\374*\006\247\300\267\267\2151\2736/\240*R90\253\306 \262n@\272\370\353\021\232\345\205\243\000\374,nB\344\201\261)\337d\3631\207\354\352wu\252&\271<\332m\2102\360\000\204\357\004\373\221\002\264\025\327\005\303\003\025\224B \265\024\307fI\030.\255\240:\342`\210\nm\304\230C\360\377\002B<U\373l-!@\327\255\3657\\\266\206\247\204\337\326\260\236\001W P\227\334E\002\317!\203\256W\363\265nh\277-\361\034\250R\250\203\233\267\204\250]\256\n\375\327[\026\312\257\277,j\316\221j\025\372h\244,Q\323\030\242\230u\260R^\020\027Ei\233\301\205e(?\351PT\354\2148m\277fW\3634\030k\312\255\216yGv\n\235\0212:\032MU,\261\340;Z\304N\236\337\304\326\004e\335\022\214\272+\"\333IpxBBn\014\2349D`\372\254+w\221\007W\252\213\2444\026\027\227]\237\241\206\215T\223\265\047\324\003\215\301\357`\241\033\206\327xd\216\301s\337\377h\276\242\362k\014\3351\207\216;\243\321&\327\217F{\220\002yLq\337\354\260G?\201\020\275n4\035)\275\363\346\256\253\211(NYl\256\033\0323\307\246t\252\034\312D\330\315\024\225u\014\001V\264]\361Yp1\254\206E\206\356\232\033\325\241Cw\001\264\014\305\353k\301\226\273\225(\324\312\330Q\260\242\004\223]\037\302`c\315\360\313\333\332bZ\254\334\207\262\033\340\332\\\035\372\221w\273\035\300\2241t,j/\211\252\374\240r\2462^\371T\013\333%U3~\024\342\020aT\235\000\203\322\264\275\356\047\036\021\022\001\356\244\314\354\030\032E]\036\373W\347\337\272N\375w!\310:\264\347t\003\371\377\277\322\"LA\027\211\303m\304\025\336\366\264\344\261\235\374\313\327\250m\230\0162C""G\351|i\037n\374\335,T\236V\373j\313\250\026\266\266^/\215\225\302F\207\331a\371\304g*\273\001\270 \"\300g>\265~~R\343\256\254\336+T\363\306 \370\366;\244X\344\250\031\370\305\026\266>\273\352\201h\357\203S\250F\317\263\253\350s\251E\274\340\223\341t\220\375\010\340\037\314\005\353g\260K\355\243 \313Uku\315\362\tB\275U\031\262?\252\025\312\263x\341E\224\000\257P?\263\326\322\033\361\251\023\351.z\244\323\266\322\270m>\344\242,\337%0D\376X\254;\312\233\231\227\020\355\346\0028b\004ys\243\346\251\215\324\344\372\230]\261\031\034\303\306*\343\267\217f\020V\335\2049)?e\304\226\216vb\330|\215\200\034\257\356\326\242\220j\367Y\221{E\035)\205\355\330} z\047\247U;W\022*\361\350\216f\0209\013=l\245\317\276f\360\320\215~\274\365\275cptU\326\203Y\350b\010\021X\311\336\276\334\030\271E\257]\262.\335\263\356M\327v\353oP\341\335\031\023\345\037\3107\047\032\224\336\257\317\354@\231\346R\355\341ev\362-\007S\220\356\035-O\314PU9!\315\216N\014\205\335\242u\311i\254\223\326\217\177\325:\221,\327\353{\326\n\230\334\376\013\314V\343\3125\343\216\331\322<\n*\371\350$+\251S\360E\n1~\317\3302\227\221\211\273(\221\256\265\370\334\237\256`\021\226\022=\375\244y\306\374\007\250/#\372\000\313w\271\214\346\225\205\343Z)\3143\250\226f+\300x\363\010\331\306V|X|O_\250v\330\225\354\014\353xId\212_\310\231\007\2202\367\014\211b\206\261\265i\205\330&\221\227\037\331\252NL\356\210\204\004\002\025d\335M\275f\016\035\342\232 \357.\233\331\347D\027\331\"m\047\240[\223\326\370L\275\223\331\207\352ow\373\357\255\367\031+\223m\364\235\2052\002\037\330\3054\210\314g\317\212\211\236\225%\247\273GO\301\201\231r\330\216\332\007\366\233f\313\313\306\230}\020\261u|\241<\215\021h\317\217\244\016\244\362\024\227z\001\304\225\002\377\360\243\306\262\210\343\225z\230+\016\224\3634\333\037fG{L\2665\270\377;\237\213\247~\0249\356\304s\2204\3474e\0141(\000\313w\205\325\224\347\223h\327%\310\244\373\366\007\203G.US\202\336\004\3637\t<lS\315$\302\340\016\n\261-\376\246\254\307/\353I\301 \020J\262%+\226\222\263ry\276\340""\2059p\330J\007M\255\302Ll\2250\333\345\035\263-\013\005m}c\317Oj7\352\276\372\244\370 \204\027\"\031\331\245Y>\266@C\207nz\210i,\337U\361W\001\267P\3215\342;\021j\345M\324\230\210\363\t\200\367\245MQH\372\\\272\274j]\375\271\322o\375i\367\265\307g\375\276\374\311\014\2678g\032a\274\205\252\231\267\323$\211D\365\203\314(\236}\325\031\361\231\014\245\367\234u\216\177\275\325m\266\304yi\303\272v\277\262\010\345*\331\337\t\340\000\006\300\357X\201\220:\366\233^@2\273\237*N9I,\274\310o%C\216\202\307efH\302v\026\277\221H\215\276\323B\326\256\202\021;Z\324\317\361<\346\247\261\021\353\317yk\336\356\262\020A\310\210\235\306\245\313x\273\365=;;T\276\363\245\026^w\252+\023\376\016\222d\315P\314O\250\325\371\232\017\332z\321\212\330-\262\375\351\0109\366\316\371*(\362\344W\361\021\344Cm\300\362\205\270[!7\351\201\220\321k\206\355}>\026]\260\243\177\230Hb\355\344\250\261C6\013\324`\267EG\261X9W\221\330\274\243\247p\332o\373\253\214O\210\313`k\367?n\026\241\353\177\251\256\326\026\020?a\276\261\317t(6L\257:\347\315O\030\211\322\355\377Px\330\224\005\371\307\362\023\252\363\370\047\035\2470\235%g\210\326\016\315\236\307\0341\277\341\212\307\210\205\357\301N\255\262Z\324Y\372\"d\205^\326E/\260\005\035\377\314\226\215\377\265\027\310T\216}(\243\236\t\2674+\223\245\001\267Qq\231\r>\272\007\207\242S;D\t}\353\010\354\366k,\257\033p\310\003s\340\033)\372Gu\2716^+\324g\004+4?\252\346\255\274\332\2702\014\201\014\001o\356!\n\006k\253\365h=\337\030\036\023-\377}\210\202o\251\270\347de\3137d\374\335t\276\332\375\212\024\243\355\335\366\213N\234\026\014u\374v\310C\034XCc\326\330\263\372\250\265Js\036\036%\256\350\340\272\370\r!Y~\">\206\337\304B\246\2527kg\221\265\327Y\362m\212A\347\047\212\304\325;p\335V\345\r\256?\253\307\255\010\202\334m\177\376\316\257:\247o\030\316\047\t\321\264\321&O\204,{(t\347G\004Q\301N\022\373o\217\260\215]\246\207\2405^\303&\371\023\346t:.\275v\337\376\337+\020\032x\320\375J\376\367\273\346B\245\303\315\260\247\3507\227\240\307\240p\305\266\307+\341C\356\217""\304\367\311\230\025=\316\251\323\342\253\260\270>[\037pTI\t\017\\3\356\"\221\221\031\327\254k\017\255\207\323\3264\304\216\324\270p\207\274\212:n\371\206\215\261\177]l\252m\021F\320-\367\312\031\361\t4\214\370\035\254\256\325\342uQ\026\371\247\204\347\224\261\025o\345!\324B\002\315\371\032K/\210F|\017\021\367tC\367-\301\250\t\310\302\367`\220\247\365^\267u\347\345\036D\\J(\306\353h\006\2323\367\213\317n\3663\342\363\226=\325\220\310\364_+\263l\326\204\276\374\025\362\301ZZ\306\322\255\3410\0328\270E\026\1776hfO\000\336\031GA\0301w\260z6y.\201Z\276\021k\344A%i\375\036\001\251\035k3\204\216;\241\311\276%\354\034=\367\177\323_\226\357\206\221\256\374\2436j\315\243\252\276o\\Ex\035\212\217;\277\212?\3314\277\325\204O|\243\371\246\214\235\251{\005}Y\021\310\005A\315\220\261A\370\347Au\240z\2476\001\035\013\"\274i\354\261CrX\202\377\273C\244Y\200\330\366\320\261O\304\237\206\236\210Rz\315\014\273\177r\n\272\337\266\306Q\303\274B\262\t\327 !\377\007\304\ryP";
+    PyObject *data = __Pyx_DecompressString(cstring, 7293, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (10176 bytes) */
-static const char cstring[] = "\377(tree fr\377agment)-\377./behavi\377our?Call\377able[...\277, Any]\004\013i\377nt] | No\377neExtens\277ion po\024\000s\377 around \376\030\000 consum\377er\047s han\377dler (ho\377oks name\377d for th\377e lifecy\377cle, as \367mid(\000ware\377).\n\n    \377A patter\375n+\000at tak\373es\020\000rt in\373 a[\twork \375(P\001outbox\377: where \367emi>\000d ev\036\351\000s gog\000\242\000z\000\376\\\002transac\341t\303\001\271\004\224\001\256\004) s\177ubclasst\000\347thi\341\000\336\000set\327s `\333\005.\323\002`,\336\217\000stea\375\000f \377replacin\363g `\005\206(meth\317ods.\332\000\237% wOith \232$\247\000r\343\004\260\237!G\000\351\000\204 h.\216\"N\267ote\210#CyF\000n\375 \223\000delibe\377rately s\317tric\261 \257!n \377PEP-484 \234\203@\224\000jec\271\000\312\010o\177f built\314 \357type\223\000If \277you ne\244@t\355o\375 ss\370\013en \374\377\000\272B\047annot\345a\272!_<\000\356\000\047 d\333irb\000iv\242\000o \377False.adkd_%\000e\216e:d\236\000\341[\245\000\334c\000\013\327ddis\366\204\204\001en\001\002vtoo\277l/sim/\356&pkyg\337 t\206\204\004is$\003\217dm.E\357@\201 \237\204\004t\377uple[Ins\257tanc\344`D\250 vWery\254At\000\002]\023\r\373in\002\024list[\3629\005]1\016\314\002Mess\277age]x-\265\204\001m\377ptActorC\377ontextAn\373yB\343\205\005CRASH\377_RESTART\027_NS\362\205\005C\264\205\0040\005\303\205\002\376@\002.__reduoce_c\365B__\037\n\360\034\000\226\204\001\214@\010\026batc\343h_\214@*\014\022\003clo\273se\005\022don\003\023f\367ill7\022time\307outX\r\364\006\331\t._\337busin\266 _k\273ey\305\014com\276@t\335e\000\024_cb\366\014ef\375f\341\204\001_outli\267ved\017\rnv!\rx\377pire_ide\177mpotencs\r\207fai\325\r\345\020\342\210\003\203Ll}a\250.repub\307`\375h\256Lrestar\375t\277\017seen_b\357efor\215Mset?tle_ok\371LD\002\206\000\021_a\236No\003\340\207\0026\ru?bscrib\203m\200\212\002\345_\222\210\002_\223\210\001\367kcra\375s\314\014drop_c7onn\224\207\001on\247\204\013\234\212\001\363_m\257\205\003\301\204\013in_f\317ligh\266l\321A_iz\311""\206\004s\364\204\013on_d\331\206\004n\215\205\013pau\313\204\rre\214\004\330\267\205\013\200D\004\016um\214\205\014sc\373al\003\rlow_d\373ow\324\014speedG_up\240\206\013\351B\206\210\005E\260\204\002\237Error\273\210\001\003\003x\351p\221`\335\215\001E\001\006Run\224\326\205\001$\002H\323\215\003H\323\215\001\000\t.?after_\362\215\003\014\n|\277c\006\021send_\247\215\001\340\241\211\005\251\211\005\342\207\017\017\010\336\207\016Ker\377nelLogCh\345a\354@l\206\211\004\252\217\001PRI\377O_ACTORR\377uleTempl\367ate\304\tTrac\373eE\243\216\001___Py\375x\001\000Dict_N\377extRef__\352\346\213\004e\034\000_\220\216\002_ge\037titem\r\001\317\213\001\003\002;oc\034\001fun\003\002\037\000\371s\215\211\002Q\000init_\337_.<lo\270@s>\337.gene\341 __\363ma\351`r\000meta\014S\003\t\001od\246\000h\001\257\220\001\003\002seww\001\223@par\201\002\375p\243\000checks\371u\202\000\n\001resul`c\000\026\001r\004!\001\330\215\001__+\001\377unpickle\370\256\212\013\r\014\247\214\005__qua\311lx\005\366\212\004_\366\212\016\217\213\006ex\036\230!set_\254\005\211\213\006\321 \376\215\213\016__slots\256\314!tes\231 _\230\213\006_\200\210\213\010\017\004\201\213\001\032\004\363\212\001%\004\342\212\004_\344\272\223\006\300\212\n_\267\212\005\000\006_cb\371_\247B\230\212\r_env_\225e\373\211\016_\372\211\001_l\002\304\223\003_\377heap_is_\377coroutin\233e_\342\211\001_n\233@\323\211\006_\262\304\211\007_\265\211\010\t\000q_\255\211\006_\274\353\211\003\361\211\003all_\201\211\010_\365s\366\210\005_\340\210\r_whe\357nack\260\223\003add~\344\205\tappend\003\000\367lie\002\002yasy\337ncio.\246\006sa\371t\224\217\004\233\217\004sauto\234\226\216\002\232\216\003gen\243\216\003\265\225\003d\366\261\216\002es\261\206\nbehb\377keyboolb\377rokerbuf\362\000\000f\005\001\302\215\007busy\357caus\234\222\003idc\344\221\206\003\000\004_\354\216\002\r\005scl\337earcl\315!in\313_t\212\206\001b\344\000\221\217\002co\353ll\270\212\003s\000\010.ab\235c\234\216\001ile\266A\247\210\004c?oncurr\305\215\001\203\227""\001\237t_inc\210\227\005\220\227\005_\377prefetch\357copy\306@e_rwetr\007\000unt\275\213\002\276\302\213\002edctx\335 t\377adead_le<\207\227\001\000\010_by_\356 \022\010\377eddecide\304\002\001\227\230\001dc\000\210\000\023\000la\367yde\002\000_nsd\367equ\037\000tail\377discardd\207isp\227\221\001\246\214\001\237\214\014\271\214\001p\376T\000updupli\177catedur\356\224\002\te\347\217\001\351\217\002_\352D\365\217\004\360\227\001\314\214\t\372\200\230\001s\202\230\004envepOoche\350\212\001\000\002_\226\223\001\377evaluate\031e\345\224\002\251ae.\303\214\005\010\t\301\230\003\370\032\t\265\215\0042\004scena\267rio\000\014.e\304\213\006sr\013\rt\205\212\004\020\006im.\270\232\0050N\005\r\003\243\003\207\226\001.s\"\000\346\005\245v\t\006k\373\212\002*\010p\375\220\001x\377cextrafal\206\225\001\312\206\002if\320\221\001ed\000\003\364\326\220\004\343\221\001u\224`ault\377floatfnf\376\364`ow_upfr\277om_gen\254\212\004g\177etgroup\232\205\004\256\335\233\003she\245`r\003\001p\357push\244\207\001qhe\337ldhit\367\233\002ii\371d\341\222\001\336\222\010ikeyian\360\210\003\346\217\006\357\217\006\231\213\016in\363\220\001\377ceincind\317exin\233\220\003\325\213\001ia\232\273\207\002t\032\000st\227\220\005\237\220\005_H\310\204\004\007\006\213\220\002d\026\006\365\222\004e\005\n\343um\005\010\227\223\002\026\007sin\374\365\214\002\372\214\001skkeep\\\306\212\002\372#key\364\223\001s\335\215\001\177ncyleav\360\230\002\370\254\221\013\272\221\013\205\215\016log_p\377rocessed\377mmax_wai\271t\242\222\004\251\222\004_fi\334 m\367ode\000\001lsms\343gn\226\211\001\340\236\001\344\236\001s_u\376:\000nextnow\377ofokokey\376\231\222\010on_exha\377ustedord\373er\000\002ingos\377eqoutpar\177amspark\000\001\177edparti\247\236\001\\\312\222\002\276#pay\251`d\362\211\001\357ing_\203\237\001per\375_!\007oppopl\347eft\353\207\005\323\000bab\237ility\330\006\343\004i\323ng\361\000\337\231\001r\371\000fiyl\244\226\005\254\226\004ed_a\256\237\001\377domreads\272\342\215\002s\010\000son\307\223""\006rme\375\223\004re\353\235\001re\250`ur\216\237\001y\000\002_to\002\003\322\360\236\001_\202\207\002\212\227\006r\226\210\001ue\260\204\227\004\212\227\005\313\222\002\325\217\001me\242\211\001i\343es\255\047\262\211\002\267\211\002_sc\313he\257\220\001d\306\211\002\301\242\001re\377turnrule\376\000\001srunnin\201g\264\224\002\271\224\002\372\220\016\266\207\005\357\227\001\362\227\002a\037tself\232\223\001\231\223\006\230@\227ses\364\242\001_\336\232\004\000\014_\377nssetdef\376\305\206\001sizeslo{ws\223\225\005spec\211\225\005`\354\230\002\360\230\003\335\206\001\335\204\004\253\222\002st\265@\177edstrst\350 \361m\213\216\001\210\230\005\222\216\006rssu\377mttagthr\317owto\276\240\001\201\240\003un\336\313bedun\300\216\006up\377dateuse_\330\237\235\005\360\211\001\364\211\002es\320\216\001wi\377ndow\200\001\330\004\177&\240a\240v\250Q\007\001\377+\2501\250F\260!\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\2208\230\3778\2401\240A\330\004\007\377\200|\2207\230!\330\010\377*\250!\250;\260n\300\356\021\000\013\2101 \024=\240\010\357\250\001\250\021,\010/\250q\377\3200@\300\016\310a\330}\0043\002\360\010\000\n\033M\001\377\021\220\024\220X\230T\240\377\034\250T\260\032\2704\270\377y\310\004\310G\320SW\377\320Wb\320bf\320f\377q\320qu\320u}\360\277\000\000~\001B\002\004\000B\273\002J\003\001J\002N\n\001N\273\002W\021\001W\002[\030\001[\273\002c\037\001c\002g&\001g\273\002r-\001r\002v4\001v{\002~;\001~\002B\003B\001\273\003N\003\001N\003R\n\001R\273\003Y\021\001Y\003]\030\001]\273\003e\037\001e\003i&\001i\377\003j\003\330\010\020\220\007\377\220q\230\006\230l\250!\376\212!v\210W\220E\230\024\277\230Q\330\010\022\220\224 \027\377\220q\340\010\027\220t\230\3777\240\047\250\025\250c\260\377\024\260[\300\007\300u\310\377C\310t\320S\\\320\\\377c\320ch\320hk\320\377ko\320ow\320w~\356\315\000\177\001D\314\001D\002G\356\323\001G\002K\332\001K\002Q\356\341\001Q\002X\350\001X\002]\356\357\001]\002`\366\001`\002d\356\375\001d\002n\204!n\002u""\356\213!u\002z\222!z\002}\356\231!}\002A\332\001A\003K\352\341\001K\326\005W\357\001W\003Z\256\366\001Z\003^\375\001^\335\005l\356\213!l\003q\222!q\003t\356\231!t\003x\240!x\003\177\336\247!\177\003F\004\374 F\004\335K\003\001K\004N\n\001N\004\335R\021\001R\004Z\030\001Z\004\335a\037\001a\004f&\001f\004\335i-\001i\004m4\001m\004\335t;\001t\004{B\001{\004\273@\005\311@@\005C\003\001C\273\005G\n\001G\005Q\021\001Q\273\005X\030\001X\005]\037\001]\273\005`&\001`\005d-\001d\273\005k4\001k\005r;\001r\273\005wB\001w\005zI\001z{\005~P\001~\005I\006\244`wI\006P\003\001P\006U\n\001wU\006X\021\001X\006\\\030\001w\\\006b\037\001b\006i&\001wi\006n-\001n\006q4\001wq\006u;\001u\006|B\001\357|\006C\007\361`C\007H\356\003\001H\007K\n\001K\007O\356\021\001O\007T\030\001T\007[\336\037\001[\007\\\007\235\205\001q\330\377\010\017\320\017)\250\024\250\307Q\250g\371B\220`\005\n\001\200\375\001\352\204\n^\2404\240\177\260\377d\320:J\310$\310n\377\320\\`\320`t\320t\177x\360\000\000y\001H\347\204\001WH\002L\356\204\001L\325\204\014f\203\205\001wf\002j\212\205\001j\002w\221\205\001ww\002{\230\205\001{\002H\331\204\001wH\003L\340\204\001L\003[\347\204\001w[\003_\356\204\001_\003m\365\204\001um\342Ew\203\205\001w\003{\212\205\001w{\003E\337AE\004I\346AwI\004S\355AS\004W\364AwW\004_\373A_\004c\202auc\315Eq\220aq\004y\227awy\004}\236a}\004H\330AwH\005L\337AL\005Y\346AuY\306Ei\364Ai\005m\373Awm\005{\202a{\005\177\211aw\177\005K\265AK\006O\274AwO\006[\303A[\006_\312Aw_\006f\321Af\006j\330Auj\234Ey\346Ay\006A\240AwA\007E\247AE\007R\256AwR\007V\265AV\007^\274Aw^\007b\303Ab\007h\312Awh\007l\321Al\007s\330A\367s\007w\337Aw\007x\007\376\266\206\047=\250\007\250u\260C\377\260t\270>\310\027\320P\377U\320UX\320X\\\320\377\\k\320kr\320rw\237\320wz\320z\327\206\003\264DSR\260\210\001S\307\206\005\237\210\004_\305\210\001_\227\210\005\245y\323\210\001y\227\210\005\272\206\004E\242\210\001EK\003S\251\210\001S\262\206\005\302Db\276\210\001wb\003f\305\210\001f\003p\314\210\001\253p\003\311D|\332\210\001|\262""\206\005C\356\266\206\001C\004M\275\206\001M\004T\356\304\206\001T\004Y\313\206\001Y\004\\\356\322\206\001\\\004`\331\206\001`\004l\356\340\206\001l\004s\347\206\001s\004x\352\356\206\001x\253\206\005\177\374\206\001\177\004K\356\266\206\001K\005R\275\206\001R\005W\356\304\206\001W\005Z\313\206\001Z\005^\356\322\206\001^\005l\331\206\001l\005s\256\340\206\001s\005x\347\206\001x\335LL.\241\206\001L\006S\250\206\001S\226\206\005\345K\335d\304\206\001d\006k\313\206\001k\006\335p\322\206\001p\006s\331\206\001s\006\335w\340\206\001w\006@\232\206\001@\007]G\241\206\001G\007L\250\206\001L\226\206\005\335S\266\206\001S\007\\\275\206\001\\\007\325c\304\206\001c\371Ek\322\206\001k\007\335o\331\206\001o\007v\340\206\001v\007\275}\347\206\001}\007B\010\333\213\001\010\335E\003\001E\010I\n\001I\010\335R\021\001R\010Y\030\001Y\010\335^\037\001^\010a&\001a\010\335e-\001e\010l4\001l\010\335s;\001s\010xB\001x\010\335{I\001{\010\177P\001\177\010\333I\t\226\210\001\tP\003\001P\t\335U\n\001U\tX\021\001X\t\335\\\030\001\\\th\037\001h\t\335o&\001o\tt-\001t\t\335w4\001w\t{;\001{\t\333F\n\204\212\001\nM\003\001M\n\335R\n\001R\nU\021\001U\n\335Y\030\001Y\nf\037\001f\n\335m&\001m\nr-\001r\n\335u4\001u\ny;\001y\n\377D\013\360\000\000D\013K\356\003\001K\013P\n\001P\013S\356\021\001S\013W\030\001W\013b\356\037\001b\013i&\001i\013n\356-\001n\013q4\001q\013u\356;\001u\013{B\001{\013B\355\014\217\216\001\014G\003\001G\014J\356\n\001J\014N\021\001N\014X\356\030\001X\014_\037\001_\014d\356&\001d\014g-\001g\014k\3564\001k\014r;\001r\014y\356B\001y\014~I\001~\014A\177\r\360\000\000A\rE\003\001wE\rQ\n\001Q\rX\021\001wX\r]\030\001]\r`\037\001w`\rd&\001d\rk-\001wk\rr4\001r\rw;\001ww\rzB\001z\r~I\001o~\rC\016\312\212\001\016J\003\001wJ\016O\n\001O\016R\021\001wR\016V\030\001V\016\\\037\001w\\\016c&\001c\016h-\001wh\016k4\001k\016o;\001wo\016vB\001v\016}I\001\357}\016~\016\356\212\007.\250d\377\260!\2607\270+\300W\347\310A\340\206\213\001\010\007Q\200A\377\330\036F\300a\330\010\016\377\210c\220\027\230""\n\240!\377\330\010\013\2106\220\023\220\277D\230\001\330\014\r\n\0014\377\210w\220c\230\021\330\014\377\020\220\t\230\027\240\002\240\337$\240l\260!\030\002\016\210\375d\340\217\001\013\2104\210q\340\377\014\022\220#\220W\230A\375\330\006\000!\2201\330\014$\377\240K\250t\2602\260S\377\270\017\300~\320UY\320\377Y[\320[\\\330\014\017\377\210s\220!\330\020\024\220\277A\220Y\230c\240W\000\017\373\210u\n\000T\230\021\230-\377\240u\250K\260s\270%\377\270q\300\n\310$\310g\3763\002a\320ad\320de\377\330\047(\250\n\260#\260\273V\270[\000\020\220\014h\001\020\357\220\016\230aP\001q\220\005\377\220S\230\003\2301\330\020\377\023\2207\230$\230a\230\377u\240A\240Q\330\014\030\306\310\000\r\021\334\000\031\001\013\000\004\230\375H\026\000V\2503\250a\340\316\322\000\006\220n\n\002\257\000\030\230\374\021\010\355\001\006\220m\2401\240\303F\250\222\"\342\000\377\003\256\001\320\017w \240\001\216#\024\230Qj\000\275vg\001\022\220$\220\211\002t\363\220;\326\002\343\000F\230(\240\267!\2404\324\224\001\250a\231\0011\337\330\024\030\230\006\235\000q\330\357\021\022\340\020r\000\320\034-\377\250T\260\034\270T\300\021\337\330\020\026\220d\273\000d\240\377\047\250\023\250J\260d\270\377$\270f\300B\300d\310\357!\330\024\031\237 &\240\003\357\2408\2501\267@ -\250\237]\270!\340\010\372\"\323!t\377\2207\230#\230Z\240t\377\2504\250v\260R\260t\374\245 \344 M\240\021\240&\250\273\001\340\357 G\2307\211\0001\372\321Fq\322A\004\220G\2304\377\230q\240\004\240D\250\007.6\000Q\260a\362C|*\001\364A\177\013\2301\230F\240!\204j\367\032\2404f\0006\260\022\260\3374\260}\300A\314AK\230\347s\240,\336\223\002\237@\270C\270\345w\261\002\014\232\224\005\351\"\007\220w\374\366\001\366`!.\250m\2701\337\360\006\000\t\017\301c\014\210wI\220Q\375`\320\013\034\303`\375\010\n\002\220a\220x\230q\337\330\010\023\2204\006\000{\250\325!\330\000q\220\204\003v\354@\001\330\377\014\027\220s\230!\2309\357\240B\240d\237Ew\220g\365\230\363B\004\262\001\2404\240q\177\330\010\021\220\023\220A\344\204\001\275f\000\004\220F\230\"c\001""\016s\210h\260@k\000D\220\002\307\204\003\2572\210R\210\224\"\001\332\225\001\001\357\220\026\220y\361 <\250u\377\260D\270\r\300V\3103\377\310d\320RZ\320Z[\377\2201\220A\240\001\250\001s\320\004\341\225\002\274\001T\230\027\235@\3775\250\004\250D\3200B\377\300!\330\010\014\320\014\034\377\230D\240\001\240\024\240T\277\250\031\260#\260Q\317\205\003u\332\363 2\243\001\020\220\375!3\230\377a\230t\2405\250\010\260\177\004\260M\300\026\300q\371\205\002\277\014\210K\220q\230\\\002}\375\240\274\000\017\210q\220\016\230\377d\240+\250S\3200F\377\300a\300|\320ST\320\377TX\320XY\320\004\030\177\320\030*\250(\260!\216\227\003\367u\230In\000\030\260\027\270\377\003\2706\300\033\310I\320\373U\\\305\222\002d\320dk\320\337kl\330\020\032\342b)\250}7\221\001\320\004\032\230-\245!\252\311\206\010{\313`Q\313\206\001$\216\204\002g\377\240S\250\n\260$\260d\377\270&\300\002\300$\300e\353\3101\302\206\001G\230b#\240X?\250Q\330\014\r\340\265@\343\"}b\314 #\220Q\220e\331`\377t\2407\250#\250Z\260\377t\2704\270v\300R\300\277t\3105\320PQ\316\207\001\003\374\300!\266\204\0036\230\021\230#\230\257S\240\004\240\312`\025\207`\020\301\021\027\010\274f\242\004\361\204\003\223\210\004\r\330\\\250c\003\001D\220\005s\000j\352$\377\027\260\006\3206I\310\026~\351\230\001X\320X`\320`\304\207\002\363$(\262A\356\001\177\3206F\377\320FV\320Ve\320e\377f\330\0264\3204D\300?G\310:\320UV\221\211\001\332\210\002\374\226\211\003\212` \240\t\250\027\260s\r\270\275B\376\207\002\001\220\034\346\231\001\177\013\2105\220\001\220\024\353\000\371m\300@\237\210\001U\270!\270:\363\300T\206\222\001\235@\\\320\\_\373\320_^\001\320fg\330#\037&\240f\250A\257\001\332@\221\204\006\240\327A\272\210\005\316\206\002\361\211\002\235\210\001\t\313\232\001\230\357c\240\025\240\324\207\0045\230\007\377\230s\240\047\250\024\250S\377\260\n\270%\320?P\320\313PS\225\234\002X\371\210\001\305!$\230\367g\240U\361 W\260F\270}!\357\211\001u\220D\230\004\204\204\001\276\335\207\001g\230Q\230e\273\235\002\014\367\023\2201\330\205\003v\230W\240""\367A\240Y\235\227\002\004\300F\310\377$\310k\320Y]\320]\177^\320^a\320ab\224\213\001\3018\322\212\001\202\213\001\245A+\000\223\207\005C\230\317w\240h\250\201\212\002\304\212\001Z\230\277q\240\005\320%8\366`5\377\300\001\300\032\3104\310w\377\320VZ\320Zb\320b\376\341\" !\240\032\2503\250\337g\260Y\270h\316\236\001Y\320\375Y^\0025@\300\010\310\002w\310!\330\223\0008\2301\261\003\337C\220{\240$\367\000\020\027\373\220q\n\005q\330\020\033\230\3534\230\211\207\003{\350 4\270q\376\361\212\003#\230Q\230d\240\"\377\240H\250J\260b\270\ns\300$\327B\372#c\320c\364\204\002w\036\037\330E\005t\220:\352e\374Q\013\201\212\001!\2305\240\001\240\177\021\330\020\023\320\023$\221\204\001\364\324\213\001W\007K\346\225\002\021\310*\320\375T\211\207\001\340\020\026\220e\230\3671\230E\351\211\002\010\260\006\260\307i\270x\303\206\001\337 \221\205\001I\220\316\334\214\001#\230U\340\215\001\324\206\001t\230\2471\230C\240\214\001\206\207\0073\263@T\373\250\023\232`\014\017\210v\220_Q\220d\230\047\364@c\363`\235\006\215\212\005z\230\023\302B\264C\021\357\220\030\230\021\260\216\0017\220#}\220\245\206\004a\220u\230A\375\210\001\374\321\215\003\212B\240[\260\003\2605\377\270\001\270\032\3004\300w\334\272\210\004\333@c\320c\325\215\002 #\377\2407\250*\3204I\310\377\031\320RS\330\r\024\220\375C\353!\022\220%\220q\230\337\005\230Q\230f\320 A\330\377\r\021\220\025\220m\2407s\250!\221\207\003a\007\320\017\"\341\214\002\375w\336\237\002U\270.\310\001\330\377#/\250w\260c\270\034\373\300Q\231\217\001\047\230\021\230%\377\230q\240\001\330\010\017\210\377q\320\004\032\320\0323\320\3773G\300v\310\\\320Y]Z\310\206\005d\230+\260\216\001\r\365\205\006\356\217\213\004\014\210J\241\212\003G\2206\234\356\001\251\213\001V\2301\363\206\003\002\004F\357\220&\230\001\200\207\010H\220F\352\226\243\001\013\315\213\001Dt\001\014\210H\364\201\213\001\251\206\003\032\373\"w\240f\320\377,@\300\006\300d\310%\177\310x\320W[\320[\331\242\003?g\330\034\"\240*\244\206\001\333\220\001\344\252\212\001\214\204\002|\244\215\004""\220\217\001\014\017\210\377w\220l\240!\2403\240\377g\250V\2604\260v\270\317W\300A\330\353\214\003\305\221\001>\230\365\027\241\217\001\017\274\221\003\230#\230W\377\240E\250\022\250?\270$\357\270n\310F\346 \320\004\033\367\2301\340\215 s\220\"\220\215A\n\0018\240\r\000\321\221\004\352\212\001\002\273\220$\276\211\002{\250#\272\236\002S\373\270\001\235\222\003\022\2203\220a\376\217\205\001\020\220\005\220U\230!\357\2306\240\022\206\000a\240q\376\324\212\003b\320 T\320TU\376\212\221\0018\2303\230a\330\024u\033\257\245\002FD\002d\260!\202\220\001\377\n\240\047\250\021\250!\340t\031\000\221\220\002\t\353\204\001\024\220K\242B\377\020\023\2205\230\001\230\032\377\2401\240C\240w\250f\337\3204H\310\006\370\214\001W\320\377W_\320_c\320cj\377\320jn\320no\330\r\347\023\2202\212\216\001\240\223\003\010\230\004~\373b\020\024\220J\230a\270\205\004\267D\250\001\357\222\001H\230\245\217\002Gz\253\000\021\377\222\001I\230V\240\301\213\002\367I\230Q\265\222\0014\220u\230\275G\017\000\024\027\220|\265\216\001\250\225\004\201\247\001\330\014\000w\336\244\001\261\207\002Vn\301\213\002W\310A\304\221\001\007\230\310`_\033\230=\250\001\202\213\r\016\310\217\013T\236\212\002\323^\010\317\224\001,\335\215\002Q\310\213\003}\010\205\225\001\016\210a\210q\341\213\001\337F\220!\2201\262A=\250)\r\302\216\005\300\221\002\r\237\205\002A\213\225\t\264\220\031\374\257\225\001\330\215\004\020\220\006\220d\230\377!\2304\230v\240Q\240%a\232\205\001t\221\212\001\321\213\001\007\360\210\001\215\223\001s*\240\276 \275\242\002a\250q\336\225\001\365(\225\207\002d\336\212\002E\270\022\270\3478\3003\240\223\001\202\226\001$\220j\277\240\007\240u\250D\306\217\002\021\257\300!\3001\322\226\0011\250\221\001q\272\277\206\001\021\262\221\001t\230;\256\221\001\250\3751%\000\007\260t\2709\300\337K\310q\320P\260a\340\014\376\255\247\0018\240;\250a\250t\363\2601\255\221?\230\227\006&\230\006\230}b\264\225\001\022\220(\230!\367\223\003\275B\254\225\003r\220\022\220\313\217\002A\273\330\014\227\227\001V\2309\364`|\377""\2605\270\004\270M\310\026\377\310s\320RV\320V^\347\320^_\344\227\003\231\211\001\"\230J\377\240d\250-\260v\270S/\300\004\300H\314\205\004\034\334\226\001\216\217\001\177E\220\025\220a\220t\303\212\001\374\314\213\004\300\224\003\020\220\n\230\047\240\315\021\315\224\001\020\220\330\224\001\257\206\002\004\220\377E\230\021\230*\240A\240\377T\250\024\250W\260F\320\357:N\310f\330\221\002]\320]\377e\320ei\320ip\320\377pq\320\004\034\230M\250\207\021\340\010\363\230\010\231\231\006\210\252\001\255\231\th\017\230k\250\021\304\222\004\331\224\002\313\222\004\343\231\001\374\260\217\001\372\207\010B\300&\310\004\310\357E\320QY\363\215\002d\320d\357h\320hii\002\320)<\377\270O\3107\320R\\\320\303\\]p\006\216\204\004\226\220\006\371\227\001i\230\375t\252\206\002u\250C\250r\260\377\025\260d\270/\310\021\330\177\010%\240Q\340\010\024\366\210\003w4\210z\217\210\005t\220=\247`}q\213\215\001t\230<\240q\241\227\001\374\373\227\001\243\212\001\005\240Q\330\020\021\376\262\207\0014\230y\250\t\260\021\237\260!\330\027\030\302\207\001\311\207\001\014|\213\204\007\273\232\002x\220w\230e\215\227\002\3372\250X\260S\261@A\330\376\265\207\010E\250\033\260C\260u?\270A\270Z\300t\305\001\305C\277a\320ag\320g\343\001\330\277$\047\240w\250m\245\224\002D\277\320PR\320RU\377\221\001\020\376\206\210\003\006\240c\250\025\250e\317\260:\270Q\265\216\003\242\206\002+\230\377T\240\021\240#\240W\250\377D\260\r\270T\320AR\336\236bW\330\010\037\257\227\001!\240\256\224\215\0023\210a\267\234\001\010\223\233\0054\351\220\345\220\002\317\207\001t\223\211\002\030\036\230\367d\240%\372\000\005\250Q\330\347\024\025\330\013\002\255\232\001u\250I\375\260\210\231\001\024\033\320\0335\260\377Q\330\030\035\230]\250&\377\260\003\2601\260A\340\024\375\032\234\232\006C\250t\260=\300W\003\3001\326\232\004\036\351\211\001\025\253\221\003\364\227\260\001\242\213\002a\201+\032\2603\260\377e\2701\270J\300d\310\377\047\320QU\320U]\320\177]`\320`f\320f\216!\376\211#i\260w\270h\300m\373\320S\351\227\001\330.7\260q\372\262\235""\001F\350\212\001\320!3\2607\243\270\047\254\233\001\223\221\002\234\231\001v\242\216\002C\377\240u\250G\2608\2707\377\300,\310i\320WX\330\363\036%\210\222\001\230\211\004s\220%\220\377u\230D\240\016\250c\260\377\023\260G\2704\270s\300W)\3104\210\257\001V\237\222\002[\352\226\003(\303\220\004\212\237\001\274\"\026\323\234\001\024\216\237\005\305\233\002\252\317\213\002\032\236\227\002\024\333\257\003%\365\233\002q\277\260\007\260s\270!\253!Q\277\230c\240\031\250%\301\207\001\260\375C\312\000c\300\022\3001\340\263\030\033\372\212\001\366\213\001\330\024\246A\014\377\024\320\024,\250K\260z\253\300\037\222\227\001\020\217\224\001\024\310\230\002!\373\2506\243\000E\270\025\270i\377\300s\310!\3103\310a\372\246\204\0036\316\234\002\003\2505\260\017\357\270w\300i\231\207\001S\320SOY\320YZ\254\240\003\327\204\0101\252\204\031B\206\207\001!\307\263\001\360\207\001\356\240\002\244\237\001\002\244\220\001Z\313\235\0032\326\215\0022\230\306\001\022\305\233\002\365\020\253\000(\300\263\002\010 \240\013\357\2504\250r\306 O\300>\372\300BW\355!\010\013\2108\220}2\212\222\001\020\220\001\220\036\273\234\001;\013\210\200\204\004\001\220\031\320\231\002\260\236\002\375~\213\217\002\024\250T\260\027\270\376\307\237\002\001\220\032\2304\230~/\250Q\250a\276\007\005\211\210\004\327\213\002\376\261\241\002Z\230t\2409\250A\177\250R\250y\270\001\270\303\215\002\373A\220\005\r\023\024\340\010\020\367\220\003\220\364\212\005\r\330\020\030\377\230\001\230\022\2304\230u\375\240\377\216\003a\250s\260#\260\377U\270#\270Q\270a\270\367r\300\031\340 1\330\014\023\357\320\023-\250\211\216\0023\220a\375\330\372-c\300\021\300#\300][\355\227\002T\320T\355\002\020\335\263\001\376\212G\r\270W\300I\310S\377\320PQ\320QW\320WH\260\212\001\350\210\005\234\231\005\013\341\204\034\232\231\007L\315\222\003\361N\340\266\001\247\235\001\264\231\002F\220(\230\323)\240\235\227\002\203\237\001\005\262\233\002E\250\377\032\2601\260F\270&\300\277\010\310\005\310Q\330\362\240\006\010\323\260\005\362\235\001\307\235\003""\006\305\231\002e\250\021:\205\236\001\204\224\002\323\206\001!\264\234\001\230\223\002\201\240\002\207\320\004\036\314\265\002\324\241\005\373\237\001\202\230\002\240_s\250\047\260\0245\003t\206\217\001\257\036\230m\250\300\240\002\r\243\236\005\036\177\320\0360\260\016\320>\246\212\003\234\354\223\004O\004\037\230}\366\232\001\222\220\006G\177\2203\220g\230Z\240\325\230\002\377w\220f\230D\240\005\240\335X\214b\004\270H\201\232\002a\330/\014\025\320\025\225\271\001t\244\236\003\r\000\377\220]\320\"5\260T\270\267\025\270a\305\216\0035\240\372\220\002<[\220q\274\244\003\320\004f\001M\231`\247\010\017\210\311\217\002\337\245\001G\252\225\003FE\220\207\226\001!\325\206\004\034\000\234\223\001d\210\215\003N\303\220\001a\330\r\265\204\001\372\270\001S\246\216\003\370\316\244\004\203\247\002\275\224\0064\250{\270$\337\320>P\320P\264\207\003f\320\377fj\320jk\330\032\033\376x\003O\270>\310\021\330!\001*\271\245\001\235\247\t\253\245\007\315\234\003\270\244\005\207\216\001\203\244\001\357\003\2405\250\337\224\0024\210}O\230D\240\003\337E\204\231\007\026\241\244\001(\225\250\003\275\232\001\202\213\001%\226@#\375\237\001\217\226\001\334\312\221\001\307\231\001V\2501\272\226\0031\210\351K\363\243\001\367\247\001~\307\230\002F\250!\366\240 \320\037\317\211\001\010\021\220\026\313\220q\345\236\006\013\370\243\004\242\250\001*\230\377A\230Y\240i\250}\270\377C\270q\300\004\300I\310\367T\320Q\226\214\003Z\320Z]\277\320]_\320_`\223\235\004\220\372\307\224\0019\310\221\002z\300\021\320\004q \217A\346\250\002\255\223\001 \240\014\357\236\001R\211A:\345\235\001\323\251\003}\347\224\002\014\262\247\001^\303\227\0011\340\014\r\372\246\003)\333\206\002\337T\260\025\260a\262\215\001\330\023i\024\361\214\004\335\247\001j\237\241\001\240Q\303\231\001\376\355\215\0074\250w\260e\2702\377\270X\300S\310\004\310A\366|\001\r\250\276\224\002H\220A\220\221Q\007\006\254\252\004\266\252\001)\377\241\030\347\212\001\010\350\251\275\001\341\250\016\215\223\013\014\333a6\230\023\372\323\226\001\033\343""\227\001\230y\250\002\250\371$\207\237\003\242k:\260T\270\037\343\310\006\306\252\n\204\244\002\255a \320 \373N\310\203\254\002g\220W\230JL\203\225\001\345\253 n\260\344\225\n\273\252\001A\216\275\001=\004\347\246\001\014\210E\220\327\253\002\243\247\003\377\020\024\220H\230A\230V\373\2403\316@y\270\001\340\020\247\025\220^\326\252\004\014\r\330\031\000]\277\240!\2406\250\021\226\222\020=\377\270V\3004\300u\310H\374\364\245\002\204\231\003k\320kq\320q\277r\330\034#\2408\325\253\001\250\377x\260z\300\024\300X\310\277R\310q\330#1\347\215\0025\363\300\002\214\247\002\327\250\rL\230\001\230\336\256`!\240\035\250\367\226\0049\230\035D\367\"\010\014\210\363\210\002\264\234\001\343\245\001\374\260\243\002$\010m\2701\320\004!\377\320!1\3201J\310.\263\320X\324\246\001\217\224\006\014\210\266\211\002\t\177\330\014\026\220f\230B\214\243\002\377\047\260\023\260F\270\047\300\337\023\300F\310%\375\276\001]\320\177]d\320dg\320g\303\232\002\273\036*\270@g\260\\\035\000J\177\310c\320QZ\320Z\363\255\005\r\035\313\221\001\020&\377\243\001\210\217\001\254\257\002\276\235\001\365B\263\250\0027\224\252\002|\2704\270\271u\237\205\003\366\267\003_\320_\315\220\001\330\277\034!\240\024\240Z\221 q\334\347\224\016\347\256\004t\3005\331\301\003Y\320\357Y\\\320\\\242\243\005\035-\250\367S\260\001\332\205\005D\230\005\230\347U\240)\377\252\001\362\0024\260As\340\010\335\000\231\253\001}\240I\262\215\002\223\017\020\272\243\001\221#I\367\224\001\264\237\002\220\377q\320\004\"\240-\250}\373\270A\006\000\320\"7\3207\377G\320G`\320`a\330\337\027*\250!\340\214\240\003#\240\3471\360\030\206\254\006\350\213\002\220V\230\3673\230n\306\231\002A\260T\270?\024\270Y\300c\310\265\234\002\313\245\001\375L\344\252\001\260\003\2607\270$\277\270d\300#\300Y\226\253\001V\353\320V\204\220\002\020\253\221\001\n\240#\377\240U\250$\250d\260$\377\260j\300\004\300D\310\014|\254\215\005\312\221\001\013\2403\240l\316\251\002\027%\270wP\007\016\353\224\002.\003\323\223\002|E\003\302\257\001t\2509\260I\245\257\001\356\374""\251\0029\320T\244\225\001\320\004#\337\320#A\300\021\304\262\001e\220\374\267\245\001\275\262\006\007\230t\2404\240\237s\250$\250k\273\000\335\257\001\014\373\020\220\341\212\002\320\004$\320$\3776\260f\320<Q\320Q1R\373\255\n\346\241\002\246\241\016\014\210\352\241\017\354\241\004\376\355\2403\320\004&\240m\260?\377\300.\320Pi\320ij\277\330\036&\240a\340\321\221\0029\260\262\250\002\234\221\006\317\241\002\220\221\n\014\210\325\252\020H\373\310\003\324\253\002\320Q[\320[\376\226\212\002$(\250\010\260\003\260\3776\270\021\270*\300C\300\377v\310Q\320\004\047\240x\323\250q\235\207\006\342\306\001Q\353\235\006\016\210\365f\243\251\002B\232\251\002B\240a\240\367s\250\"\211\246\003t\2205\230\375\010\310\242\003t\2204\220q\2309\003\321\241\002\341B\001\230\021";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 10176, 14300);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (10118 bytes) */
+static const char cstring[] = "\377(tree fr\377agment)-\377./behavi\377our?Call\377able[...\277, Any]\004\013i\377nt] | No\377neExtens\277ion po\024\000s\377 around \376\030\000 consum\377er\047s han\377dler (ho\377oks name\377d for th\377e lifecy\377cle, as \367mid(\000ware\377).\n\n    \377A patter\375n+\000at tak\373es\020\000rt in\373 a[\twork \375(P\001outbox\377: where \367emi>\000d ev\036\351\000s gog\000\242\000z\000\376\\\002transac\341t\303\001\271\004\224\001\256\004) s\177ubclasst\000\347thi\341\000\336\000set\327s `\333\005.\323\002`,\336\217\000stea\375\000f \377replacin\363g `\005\206(meth\317ods.\332\000\237% wOith \232$\247\000r\343\004\260\237!G\000\351\000\204 h.\216\"N\267ote\210#CyF\000n\375 \223\000delibe\377rately s\317tric\261 \257!n \377PEP-484 \234\203@\224\000jec\271\000\312\010o\177f built\314 \357type\223\000If \277you ne\244@t\355o\375 ss\370\013en \374\377\000\272B\047annot\345a\272!_<\000\356\000\047 d\333irb\000iv\242\000o \377False.adkd_%\000e\216e:d\236\000\341[\245\000\334c\000\013\327ddis\366\204\204\001en\001\002vtoo\277l/sim/\356&pkyg\337 t\206\204\004is$\003\217dm.E\357@\201 \237\204\004t\377uple[Ins\257tanc\344`D\250 vWery\254At\000\002]\023\r\373in\002\024list[\3629\005]1\016\314\002Mess\277age]x-\265\204\001m\377ptActorC\377ontextAn\373yB\343\205\005CRASH\377_RESTART\027_NS\362\205\005C\264\205\0040\005\303\205\002\376@\002.__reduoce_c\365B__\037\n\360\034\000\226\204\001\214@\010\026batc\343h_\214@*\014\022\003clo\273se\005\022don\003\023f\367ill7\022time\307outX\r\364\006\331\t._\337busin\266 _k\273ey\305\014com\276@t\335e\000\024_cb\366\014ef\375f\341\204\001_outli\267ved\017\rnv!\rx\377pire_ide\177mpotencs\r\207fai\325\r\345\020\342\210\003\203Ll}a\250.repub\307`\375h\256Lrestar\375t\277\017seen_b\357efor\215Mset?tle_ok\371LD\002\206\000\021_a\236No\003\340\207\0026\ru?bscrib\203m\200\212\002\345_\222\210\002_\223\210\001\367kcra\375s\314\014drop_c7onn\224\207\001on\247\204\013\234\212\001\363_m\257\205\003\301\204\013in_f\317ligh\266l\321A_iz\311""\206\004s\364\204\013on_d\331\206\004n\215\205\013pau\313\204\rre\214\004\330\267\205\013\200D\004\016um\214\205\014sc\373al\003\rlow_d\373ow\324\014speedG_up\240\206\013\351B\206\210\005E\260\204\002\237Error\273\210\001\003\003x\351p\221`\335\215\001E\001\006Run\224\326\205\001$\002H\323\215\003H\323\215\001\000\t.?after_\362\215\003\014\n|\277c\006\021send_\247\215\001\340\241\211\005\251\211\005\342\207\017\017\010\336\207\016Ker\377nelLogCh\345a\354@l\206\211\004\252\217\001PRI\377O_ACTORR\377uleTempl\367ate\304\tTrac\373eE\243\216\001___Py\375x\001\000Dict_N\377extRef__\352\346\213\004e\034\000_\220\216\002_ge\037titem\r\001\317\213\001\003\002;oc\034\001fun\003\002\037\000\371s\215\211\002Q\000init_\337_.<lo\270@s>\337.gene\341 __\363ma\351`r\000meta\014S\003\t\001od\246\000h\001\257\220\001\003\002seww\001\223@par\201\002\375p\243\000checks\371u\202\000\n\001resul`c\000\026\001r\004!\001\330\215\001__+\001\377unpickle\370\256\212\013\r\014\247\214\005__qua\311lx\005\366\212\004_\366\212\016\217\213\006ex\036\230!set_\254\005\211\213\006\321 \376\215\213\016__slots\256\314!tes\231 _\230\213\006_\200\210\213\010\017\004\201\213\001\032\004\363\212\001%\004\342\212\004_\344\272\223\006\300\212\n_\267\212\005\000\006_cb\371_\247B\230\212\r_env_\225e\373\211\016_\372\211\001_l\002\304\223\003_\377heap_is_\377coroutin\233e_\342\211\001_n\233@\323\211\006_\262\304\211\007_\265\211\010\t\000q_\255\211\006_\274\353\211\003\361\211\003all_\201\211\010_\365s\366\210\005_\340\210\r_whe\357nack\260\223\003add~\344\205\tappend\003\000\367lie\002\002yasy\337ncio.\246\006sa\371t\224\217\004\233\217\004sauto\234\226\216\002\232\216\003gen\243\216\003\265\225\003d\366\261\216\002es\261\206\nbehb\377keyboolb\377rokerbuf\362\000\000f\005\001\302\215\007busy\357caus\234\222\003idc\344\221\206\003\000\004_\354\216\002\r\005scl\337earcl\315!in\313_t\212\206\001b\344\000\221\217\002co\353ll\270\212\003s\000\010.ab\235c\234\216\001ile\266A\247\210\004c?oncurr\305\215\001\203\227""\001\237t_inc\210\227\005\220\227\005_\377prefetch\357copy\306@e_rwetr\007\000unt\275\213\002\276\302\213\002edctx\335 t\377adead_le\374\207\227\001\000\010eddeci\023de\002\001\205\230\001dQ\000v\000\023\000\337layde\002\000_n\337sdequ\037\000ta\377ildiscar\037ddisp\205\221\001\224\214\001\215\214\014\372\247\214\001pT\000updup\377licatedu%r\334\224\002e\325\217\001\327\217\002_\330D\343\217\004\350\336\227\001\272\214\t\356\227\001s\360\227\004env?epoche\326\212\001\000\002\375_\204\223\001evaluagtee\323\224\002\227ae.\261\214\005\340\010\t\257\230\003\032\t\243\215\0042\004sce\337nario\000\014.e\312\262\213\006s\013\rt\363\211\004\020\006im\301.\246\232\005N\005\r\003\243\003\365\225\001.s\224\"\000\346\005v\t\006k\351\212\002*\010p\376\353\220\001xcextra\263fa\364\224\001\270\206\002if\276\221\001e\321d\000\003\304\220\004\321\221\001u\202`au\377ltfloatf\373nf\342`ow_up\377from_gen\376\232\212\004getgrou\271p\210\205\004\313\233\003she\223`r\276\003\001ppush\222\207\001q\177heldhit\345\233\002\347iid\317\222\001\314\222\010ike\207yin\336\210\003\324\217\006\335\217\006\207\213\016i\375n\341\220\001ceinci?ndexin\211\220\003\303\213\001kia\251\207\002t\032\000st\205\220\005\"\215\220\005_\266\204\004\007\006\371\217\002d\026\006\343\222\004\215e\005\num\005\010\205\223\002\026\007s\363in\343\214\002\350\214\001skkesep\264\212\002\372#key\342\223\001\375s\313\215\001ncylea\341v\336\230\002\232\221\013\250\221\013\363\214\016mma?x_wait\203\222\004\212\222\004\367_fi\317 mode~\000\001lsmsgn\367\210\001\374\301\236\001\305\236\001s_used\377nextnowo\177fokokey\372\221\010\377on_exhau\377stedorde\375r\000\002ingose\377qoutpara\277mspark\000\001e?dparti\210\236\001\253\222\002\256\261#pay\234`d\323\211\001i\367ng_\344\236\001per_\376!\007oppople\373ft\314\207\005proba\277bility\010\000cses\241\000\002\004ing\033\000\272\300\231\001r#\000fil\205\226\005r\377andomrea\353ds\267\215\002s\010\000son\266\234\223\006re\322\223\004re\300\235\001rUe\217`r\343\236\001y\000\002_""\275\236\001i_\341\206\002\327\226\006r\365\207\001ue\321\226\004\330\327\226\005\230\222\002\242\217\001me\357\210\001ie\361s\231\047\377\210\002\204\211\002_sch\345e\374\217\001d\223\211\002\216\242\001ret\177urnrule\000\001\377srunning\300\201\224\002\206\224\002\307\220\016\225\207\005\274\227\001\277\227\002at\217self\347\222\001\346\222\006\204@s\313es\301\242\001_\253\232\004\000\014_n\177ssetdef\244\206\001\377sizeslow=s\340\224\005spec\326\224\005\271\230\002\260\275\230\003\274\206\001\274\204\004\370\221\002st\241@e\277dstrst\340 m\370\330\215\001\325\227\005\337\215\006rssum\377ttagthrogwto\213\240\001\316\237\003un\267b\357edun\215\216\006upd\177ateuse_\354\234\005l\317\211\001\323\211\002es\235\216\001wi\316@\377w\200\001\330\004&\240a\357\240v\250Q\007\001+\2501\377\250F\260!\200\001\340\004\377\037\230q\320 0\260\013\377\270;\300k\320QR\330\377\004\023\2208\2308\2401\377\240A\330\004\007\200|\220\3777\230!\330\010*\250!\337\250;\260n\300\021\000\013\210\3751 \024=\240\010\250\001\250\375\021,\010/\250q\3200@\277\300\016\310a\330\0043\002\360\357\010\000\n\033M\001\021\220\024\377\220X\230T\240\034\250T\377\260\032\2704\270y\310\004\377\310G\320SW\320Wb\377\320bf\320fq\320q\377u\320u}\360\000\000~w\001B\002\004\000B\002J\003\001wJ\002N\n\001N\002W\021\001wW\002[\030\001[\002c\037\001wc\002g&\001g\002r-\001wr\002v4\001v\002~;\001o~\002B\003B\001\003N\003\001wN\003R\n\001R\003Y\021\001wY\003]\030\001]\003e\037\001\367e\003i&\001i\003j\003\377\330\010\020\220\007\220q\230\337\006\230l\250!\212!v\210\377W\220E\230\024\230Q\330\367\010\022\220\224 \027\220q\340\377\010\027\220t\2307\240\047\377\250\025\250c\260\024\260[\377\300\007\300u\310C\310t\377\320S\\\320\\c\320c\377h\320hk\320ko\320\337ow\320w~\315\000\177\001\335D\314\001D\002G\323\001G\002\335K\332\001K\002Q\341\001Q\002\335X\350\001X\002]\357\001]\002\335`\366\001`\002d\375\001d\002\335n\204!n\002u\213!u\002\335z\222!z\002}\231!}\002]A\332\001A\003K\341\001K\326\005\335W\357\001W\003Z\366\001Z""\003\325^\375\001^\335\005l\213!l\003\335q\222!q\003t\231!t\003\335x\240!x\003\177\247!\177\003\273F\004\374 F\004K\003\001K\273\004N\n\001N\004R\021\001R\273\004Z\030\001Z\004a\037\001a\273\004f&\001f\004i-\001i\273\004m4\001m\004t;\001t{\004{B\001{\004@\005\311@w@\005C\003\001C\005G\n\001wG\005Q\021\001Q\005X\030\001wX\005]\037\001]\005`&\001w`\005d-\001d\005k4\001wk\005r;\001r\005wB\001ww\005zI\001z\005~P\001\357~\005I\006\244`I\006P\356\003\001P\006U\n\001U\006X\356\021\001X\006\\\030\001\\\006b\356\037\001b\006i&\001i\006n\356-\001n\006q4\001q\006u\356;\001u\006|B\001|\006C\335\007\361`C\007H\003\001H\007\335K\n\001K\007O\021\001O\007\335T\030\001T\007[\037\001[\007\373\\\007\235\205\001q\330\010\017\320\377\017)\250\024\250Q\250g\270\371B\220`\005\n\001\200\001\352\204\n^\377\2404\240\177\260d\320:\377J\310$\310n\320\\`\377\320`t\320tx\360\000\357\000y\001H\347\204\001H\002L\352\356\204\001L\325\204\014f\203\205\001f\002j\356\212\205\001j\002w\221\205\001w\002{\356\230\205\001{\002H\331\204\001H\003L\356\340\204\001L\003[\347\204\001[\003_\256\356\204\001_\003m\365\204\001m\342Ew\356\203\205\001w\003{\212\205\001{\003E\356\337AE\004I\346AI\004S\356\355AS\004W\364AW\004_\256\373A_\004c\202ac\315Eq\356\220aq\004y\227ay\004}\356\236a}\004H\330AH\005L\256\337AL\005Y\346AY\306Ei\356\364Ai\005m\373Am\005{\356\202a{\005\177\211a\177\005K\356\265AK\006O\274AO\006[\356\303A[\006_\312A_\006f\256\321Af\006j\330Aj\234Ey\356\346Ay\006A\240AA\007E\356\247AE\007R\256AR\007V\356\265AV\007^\274A^\007b\356\303Ab\007h\312Ah\007l\356\321Al\007s\330As\007w\336\337Aw\007x\007\266\206\047=\250\377\007\250u\260C\260t\270\377>\310\027\320PU\320U\377X\320X\\\320\\k\320\377kr\320rw\320wzS\320z\327\206\003\264DS\260\210\001S\307\206\005\252\237\210\004_\305\210\001_\227\210\005y\323\210\001yt\227\210\005\272\206\004E\242\210\001E\003S\251\210\001\351S\262\206\005\302Db\276\210\001b\003fn\305\210\001f\003p\314\210\001p\003\311D\325|\332\210\001|\262\206\005C\266\206\001C\004\335M\275\206""\001M\004T\304\206\001T\004\335Y\313\206\001Y\004\\\322\206\001\\\004\335`\331\206\001`\004l\340\206\001l\004]s\347\206\001s\004x\356\206\001x\253\206\005\335\177\374\206\001\177\004K\266\206\001K\005\335R\275\206\001R\005W\304\206\001W\005\335Z\313\206\001Z\005^\322\206\001^\005\335l\331\206\001l\005s\340\206\001s\005\325x\347\206\001x\335LL\241\206\001L\006\245S\250\206\001S\226\206\005\345Kd\304\206\001d\273\006k\313\206\001k\006p\322\206\001p\273\006s\331\206\001s\006w\340\206\001w\273\006@\232\206\001@\007G\241\206\001G\253\007L\250\206\001L\226\206\005S\266\206\001S\273\007\\\275\206\001\\\007c\304\206\001c\272\371Ek\322\206\001k\007o\331\206\001o\273\007v\340\206\001v\007}\347\206\001}\267\007B\010\333\213\001\010E\003\001E\273\010I\n\001I\010R\021\001R\273\010Y\030\001Y\010^\037\001^\273\010a&\001a\010e-\001e\273\010l4\001l\010s;\001s\273\010xB\001x\010{I\001{{\010\177P\001\177\010I\t\226\210\001\273\tP\003\001P\tU\n\001U\273\tX\021\001X\t\\\030\001\\\273\th\037\001h\to&\001o\273\tt-\001t\tw4\001w{\t{;\001{\tF\n\204\212\001\273\nM\003\001M\nR\n\001R\273\nU\021\001U\nY\030\001Y\273\nf\037\001f\nm&\001m\273\nr-\001r\nu4\001u\373\ny;\001y\nD\013\360\337\000\000D\013K\003\001K\013\335P\n\001P\013S\021\001S\013\335W\030\001W\013b\037\001b\013\335i&\001i\013n-\001n\013\335q4\001q\013u;\001u\013\275{B\001{\013B\014\217\216\001\014\335G\003\001G\014J\n\001J\014\335N\021\001N\014X\030\001X\014\335_\037\001_\014d&\001d\014\335g-\001g\014k4\001k\014\335r;\001r\014yB\001y\014\375~I\001~\014A\r\360\000\357\000A\rE\003\001E\rQ\356\n\001Q\rX\021\001X\r]\356\030\001]\r`\037\001`\rd\356&\001d\rk-\001k\rr\3564\001r\rw;\001w\rz\356B\001z\r~I\001~\rC\355\016\312\212\001\016J\003\001J\016O\356\n\001O\016R\021\001R\016V\356\030\001V\016\\\037\001\\\016c\356&\001c\016h-\001h\016k\3564\001k\016o;\001o\016v\356B\001v\016}I\001}\016~\375\016\356\212\007.\250d\260!\260\3777\270+\300W\310A\340\374\206\213\001\010\007Q\200A\330\032\047\377\240\177\3206F\320FV\377\320Ve\320ef\330\026""\3774\3204D\300G\310:\377\320UV\330\010\016\210d\376\303\217\001\016\210c\220\027\230\001\377\330\010 \240\t\250\027\260\377\r\270Q\330\010\013\2101\177\330\014\020\220\001\220\034\352\217\001\367\013\2105\010\000\024\220Q\220\377m\2405\250\n\260#\260\177U\270!\270:\300T\212\210\001\377T\320T\\\320\\_\320\375_^\001\320fg\330#&\377\240f\250A\330\010\014\210\377K\220q\330\010\021\220\023\375\220\013\000\017\210q\220\005\220\337S\230\003\2301[\0014\210\277w\220c\230\021\340b\000\t\376\317\220\001\230c\240\025\240a\330\377\014\017\210t\2205\230\007\377\230s\240\047\250\024\250S\377\260\n\270%\320?P\320\373PS\231\222\002X\330\020\023\220\3776\230\021\230$\230g\240\377U\250#\250W\260F\270\375!2\001u\220D\230\004\230\377D\240\001\330\020\026\220g\357\230Q\230e\277\223\002\014\023\220\376l\000\023\2204\220v\230W\357\240A\240Y\241\215\002\004\300F\377\310$\310k\320Y]\320\377]^\320^a\320abV\357\0018\220\360\002\t]\000#*\001\376\376\001\013\2301\230C\230w\367\240h\250\230\002u\220A\220\377Z\230q\240\005\320%8\377\270\003\2705\300\001\300\032\377\3104\310w\320VZ\320\357Zb\320b\341\" !\240\377\032\2503\250g\260Y\270\335h\322\224\001Y\320Y^\0025@\237\300\010\310\002\310\255\000\341\224\0011\276\261\003C\220{\240$\367\000\020\271\027\252 \374\000u\220C\263 \020\377\033\2304\230{\250!\250w4\250{\350 4\270q\366\001\3677\230#\327\000d\240\"\240\377H\250J\260b\270\n\300\371$\327B\372#c\320ck\320\277kl\330\036\037\330E\005t\377\220:\230S\240\004\240A\375\330P\014\026\220d\230!\230\3375\240\001\240\021\320 \320\023\255$\037\001\023\220U\tK\352\213\002\021o\310*\320T\331\000[\340\325 \375e\212 E\240\021\240&\250\377\010\260\006\260i\270x\300\353q\330\336!\340\351@I\220T\256\263\"U\240!\365Ct\265\"u\373\240A\351Cu\220G\2303N\263@T\250\023\232`\345@v\314`\327d\230\047\364@c\363`\006\260\235a\221cz\230\023\302B\264C\021\357\220\030\230\021\213\204\0017\220#\377\220Q\330\014\022\220$\220\177a\220u\230A\230Q\360C\376\210D\240[\260\003\2605\270\377\001\270\032\3004\300w\310\347d\320R\215@\333@""c\320c\377d\320de\330 #\240\3777\250*\3204I\310\031?\320RS\330\r\024\341\"L\000_%\220q\230\005\254`f\320 \377A\330\r\021\220\025\220m\372(\000![\r\320\017\"\240!\357\2404\240w\342\225\002U\270.\377\310\001\330#/\250w\260\277c\270\034\300Q\340\226\000\047\357\230\021\230%\230`\001\330\010\377\017\210q\200A\330\033(\267\250\r\260\307\205\0024\210\245 \020{\220\rc\002A\330\014\r\363\205\006\367\014\210I\324\000\010\013\320\013\343\034\230\256\205\002\014\000\336\000x\230q\322\237\205\003{\356A\206\206\001\006\254B4\230\217v\240Q\240\247 \243\205\001\303\205\0025\366\237\227\001\330\014\314A*\240D\250\355\001\205\223\002a\250\225@\022\220(\372\331\"d\242\205\002E\270\022\2708\277\3003\300d\310!\251\001$\377\220j\240\007\240u\250D\377\260\004\260M\300\021\300!\343\3001\356\206\004\203\204\001\204 \021\330\014\376\326\227\001;\240d\250!\2501\376%\000\007\260t\2709\300K\377\310q\320PT\320TU\375\340\032\0028\240;\250a\250\373t\260\314\206\004v\220S\230\001:5\001s\332`9\240B9\001\345\206\005}g\256A\030\230\004\230F\303\"^\217\207\007\016\210f\220\235dq\304!?&\230\006\230b\240D\000\275\001\275!\202\210\001\004\220B\220\226\207\002r\377\220\022\2201\330\020\024\220\374\301 \002\000\220V\2309\240C\373\240|\366@\004\270M\310\026\377\310s\320RV\320V^\327\320^_\215A#\334b\"\230\375J\301\000-\260v\270S\300\337\004\300H\310F\375@\200A\377\330\034)\320)<\270O\377\3107\320R\\\320\\]\225\340\203\211\007a\252@\010\213\211\006\355ai\357\230t\2401f\000u\250C\377\250r\260\025\260d\270/\377\310\021\330\010%\240Q\340;\010\024\264\005z\230\027\261\001\274\210\001\365=\330 q\200\206\001t\230<\240\327q\250\001\267\205\001d\227b\005\240\277Q\330\020\021\330\024\332\206\001y\377\250\t\260\021\260!\330\027\235\030\014\0013\230a\272I\374 \017\377\210x\220w\230e\2404\377\240t\2502\250X\260S\357\270\004\270A\374\210\0015\230\001\377\230\032\2401\240E\250\033\377\260C\260u\270A\270Z\363\300t\305\001\366\003a\320ag\377\320gh\320hi\330$\377\047\240w\250m\2706\300\377\033\310D\320PR\320R\371U\364\212""\001\275 K\230q\240\006\377\240c\250\025\250e\260:\363\270Q\252\207\003\213\213\002+\230T\240\337\021\240#\240W\230`\r\270\357T\320AR\317\"W\330\010\355\037\220\204\001!\240\211\206\0023\210aj\233\213\001\010\311\212\002\020\326\211\006\330\024\212\234\001~\307\001\030\036\230d\240%\372\000\177\005\250Q\330\024\025\330\013\002\376\274\205\001u\250I\260Q\260a\376\200 \320\0335\260Q\330\030\377\035\230]\250&\260\003\260\3771\260A\340\024\032\230$\3565\000\047\250\023\347 t\260=g\300\003\300\354@\277\212\001\024\036\235 \336E\000\010\013\2108\217\237\002\014\017\273\210w\222`\020\023\220\205\047\032\377\2603\260e\2701\270J\377\300d\310\047\320QU\320\377U]\320]`\320`f\363\320f\216!\211#i\260w\270\337h\300m\320S\321\210\001\330.\3677\260q\315aF\230!\230\3776\320!3\2607\270\047s\300\021\271\211\004\261\213\003Q\230f\367B\377G\2608\2707\300,\310\177i\320WX\330\036%\375\212\001\377\001\340\010\013\2104\210s\377\220%\220u\230D\240\016\377\250c\260\023\260G\2704\277\270s\300)\3104\201\236\001VB\224\213\002[\263\210\003\270\211\004\332\215\001\274\"\026\322\204\001\027\024\220D\260\205\001\r\323\204\001\236\211\001\230 \351\032\360\206\002\307\"7\302 t\2504\377\250q\260\007\260s\270!\376\253!Q\230c\240\031\250%\366\362\205\001\260C\312\000c\300\022\300\3771\340\030\033\2306\240\021\347\240\047\250\333`\246A\014\024\320\377\024,\250K\260z\300\037s\320P\362`\300\"\030\320\030\307\241\001\3756\243\000E\270\025\270i\300\177s\310!\3103\310a\246\204\003\376<\001&\250\003\2505\260\017\357\270w\300i\312\205\001S\320SOY\320YZ\222\212\005\331\204\0061\252\204\031\337\020\220\n\230!\300\242\001\330\014>\326\004\021\220\027\230\002\231\211\001\332\216\003\3772\220U\230!\2302\230\336\306\001\022\2404\240\376!\320\024\375(\271\242\002\010 \240\013\2504\273\250r\306 O\300>\300BW$\355!\364B2\377\212\001\222\220\001\036\232\211\003\200\204\004\347\001\220\031\242\211\002\210B~\230W\377\240E\250\024\250T\260\027\373\270\001\276\220\003\032\2304\230~\367\250Q\250\331\213\006\027\240\005\240?T""\250\024\250W\260\210\212\002\315\207\001\377\220Z\230t\2409\250A\377\250R\250y\270\001\270\021\375\330\000\022\023\024\340\010\020\220\363\003\220\245\211\005\263@\030\230\001\230\377\022\2304\230u\240F\250\355#a\001\250s\233\221\002#\270Q\277\270a\270r\300\031\340 1\177\330\014\023\320\023-\250\203B\3373\220a\330\024\373,c\300\337\021\300#\300[\342\220\002T\320\345T\355\002\020\326\242\001\212G\r\270W\357\300I\310S\312@\320QW#\320W\341\210\001\243\222\001\215\222\t\013\341\204\034\217\222\007\335L\353\222\001\014\210N\331\245\001\020\220\375\004\234\222\001\014\210F\220(\230\323)\240\222\220\002\305\212\001\005\265\217\002E\250\377\032\2601\260F\270&\300_\010\310\005\310Q\371\211\001M\373\216\004\331\005\331\214\001\340\222\002\230\006\272\222\002e\250\371:\354\214\001\370\214\003\036F\300a\330\372\301\211\004\n\220\217\001\013\2106\220\023\360\345\204\005\263\205\002\375\222\002\343\223\001\t\230\027\240\177\002\240$\240l\260!\221\215\t|\330\205\001\216\213\002#\220W\230A\371\216\001\375!\236\222\001$\240K\250t\260\3772\260S\270\017\300~\320\377UY\320Y[\320[\\\356\267\223\001s\220!\262CY\230c\363\240\021\231\217\005\224\220\001-\240u\250\377K\260s\270%\270q\300\337\n\310$\310g3\002a\320ma\231\217\002\047(\320\224\002V\270\360\224\002\235\014h\001\020\220\016\216\212\001\252\224\t\020\356\234\221\001$\230a\350@A\240Q\223\330\014\367@\255\217\001\027\316\224\002\013\000\004\377\230H\240A\240V\2503\273\250a\323\224\001\006\220n\n\0021\271\330\016\013\310\216\003m\2401\256`!\354\205\225\003\231\217\002\t\230\361\212\001\320\017 \026\370\214\001\020\220\220\225\003a\355\216\001\360\220\004\227\225\003\375;\326\002\020\024\220F\230(j\215\220\002v\325\204\002\020\333\206\003\230\006\235\000\377q\330\021\022\340\020\030\230\377\004\320\034-\250T\260\034\343\270T\317\210\001\357\222\001\326\211\005J\260d\277\270$\270f\300B\214\217\001\330\377\024\031\230\021\230&\240\003\377\2408\2501\200A\330\037\377,\250O\270>\310\021\330O!*\250!\235\227\006\210B\330\240\226\014}\010""\r\006\013\2304\230q@\000w5\250\001\331\226\003}\230DO\000v\307dQ\220\342\222\005\026\250v\214\221\005\234\231\224\001\351\213\001%\240s\266\205\001\370\226\001w\334\222\224\002\243\223\001V\2501\300\227\001\013\210_1\210K\220w\205C~\243\222\002\377F\250!\200A\330 -\037\250]\270!\340y\005\263\227\001\232\225\001\373Z\240\252\211\001v\260R\260t\373\2701\243\204\007\001\340\020\024\220_G\2307\240!\334\204\001\r\353(\367\004\220G\265\002\004\240D\250\311\007\230\001\200\224\005|*\001\372\226\005F\240\350\223\204\003\352\212\001\264\230\001\032\221\216\0026\260\022\277\2604\260}\300A\217\220\001K\317\230s\240,\377\251\002\304`\270CK\270w\326\"\014\273\252\005\216b\007\306\001\375\230\230\223\001!.\250m\2701\037\360\006\000\t\017\377\231\003\355\222\031\273\230\001\341x\207\227\004\221\223\004\256\2219\355\221\001F\230\"\276\354\223\001\016\210h\220a\246\232\001D\373\220\002\316\253\001\013\2102\210R\372\247\224\003\001\373\253\001\001\220\026\220y\376\226`<\250u\260D\270\r\357\300V\3103\325\225\004[\2201\377\220A\240\001\250\001\320\004\334\202\254\002\305\224\001T\230\027\375B\004\250\337D\3200B\300\204\227\001\320\014\375\034\221\232\001\240\024\240T\250\031\023\260#\207\225\005\211\227\0012\277\226\001\371\207\001\361\214\002\277\230t\2405\250\010\211\224\002\026j\322\227\001\r\271\233\004\230\\\002}\240\273\233\004\377\016\230d\240+\250S\320\3770F\300a\300|\320S\377T\320TX\320XY\320\335\004\326\214\002(\260!\257\255\003u\230\377I\240T\250\030\260\027\270\275\003\371\220\002I\320U\\\346\250\002d\353\320d\237\231\002\020\344\217\003)\2507\376\221\001\320\004\032\230-\240q\350\337\204\n\363\225\004\355\227\001d\352\233\002S\250\n\377\260$\260d\270&\300\002\337\300$\300e\310\204\224\002G\230\3771\230F\240#\240X\250\257Q\330\014\r\204\231\001A\324\235\001b\374\314 \373\223\001e\2304\230t\240\3777\250#\250Z\260t\270\3774\270v\300R\300t\310\2055\216\216\001\014\303\213\002\306\224\001\357\234\001\320\234\001#\206\243\232\005\025\220\241\223\002\030\007\274f\242\004\340""\370\263\211\t\245\"\301\227\002\014\210D\220\005\277\220Q\220j\240\001\354\"\027\177\260\006\3206I\310\026\212\257\001\277X\320X`\320`\207\231\002$\375(\262A\032\320\0323\3203\377G\300v\310\\\320YZ\316J\005d\230+\327\210\001\220\230\016\014\210\345J\243cG\373\235\001\330\236\001I\220V8\306\236\001\275\230\001\002\004F\220&\321\213\003\206\004\307H\220F\271\262\001\327\230\002\225\236\001\010\014\323\210H\344\226\003\312\237\001\032\322\235\004f\320\377,@\300\006\300d\310%\177\310x\320W[\320[\374\261\003\177g\330\034\"\240*\250\262\233\010\332\253\235\002|\246\206\004F\250\361\236\002w\220\377l\240!\2403\240g\250\377V\2604\260v\270W\300\223A\330\355\205\003\277\240\001>\213\226\005\346\237\002\230\376\320\236\001E\250\022\250?\270$\373\270n\203\227\002\320\004\033\2301\377\340\010\017\210s\220\"\220\235A\n\0018\2401\202\227\006\256\240\001\002\327\220$\220\301A{\327\216\002g\260\373S\270\332\210\0026\220\022\2203\273\220a\256\236\001\020\220\005\312\220\0026\313\240\022\206\000a\311\220\001\302\224\001b\320\331 \243\231\001\254\240\0018\230\331\226\001\024\033\374\322\264\002\237\217\003d\260!\330\024\030{\230\n\254\222\001\250!\340\024\204\000Z\014\001\t\212\236\001\024\220\232\226\001\001\336\226\t\377C\240w\250f\3204H\373\310\006\326\234\001W\320W_\320\377_c\320cj\320jn\377\320no\330\r\023\2202|\366\231\001\275\213\001\020\220\010\230\004\232\235\002\277\020\024\220J\230a\327\236\004D[\250\001\264\231\001H\230\247\210\002G\250\223\001\336\304\231\001I\230V\240\314\231\002I\230\376\237\223\0024\220u\230G\2401\232\304\226\001|\225\222\001\250\004\244\266\001\323\226\001wt\201\264\001\320\240\002V\303\204\002W\310A\276\001w\007\230q\301!=\250\001\204\204\r\245\016\312\210\013\210\317\202\"\216\244\002,\337\206\002Q\232\221\210\003\010\315\233\001\016\210\220\232\002\237\220\001!\237\2201\320\004\034\346\215\001\335\243\001E?\220\025\220a\220t\305\240\001\205\240\001\3718\211\206\002\257\233\002\n\230\047\240\021\346\262\212\001\020\220\277\242\001\222b\004\220E\277""\230\021\230*\240A\366\222\004F\337\320:N\310f\275\207\002]\320\377]e\320ei\320ip\373\320p\317\000\034\230M\250\021\304\213\233\006\356\212\005\021\325d\252\226\003\274\220\004h\230Gk\250\021\316\236\002\305\236\004\214\221\003\001\225\222\005\376\335\204\010B\300&\310\004\310Ew\320QY\365\243\002d\320d\242\232\001\233\320\004\377\230\001!\340\227\205\005\216\237\002\320\303\004\036\361\266\002\331\215\005\276\244\001\243\243\002\240s\257\250\047\260\024\341\221\003t\210!\036\227\230m\250\304\213\002\r\353\245\001\253\211\001\036\177\320\0360\260\016\320>\322\234\003\234\356\205\004O\004\037\230}\227\246\001\224FG\377\2203\220g\230Z\240q\376\370\215\003f\230D\240\005\240X\356\270\225\002\004\270H\242\245\002a\330\014\227\025\320\025\272\272\001t\250\211\003\r\000\220\377]\320\"5\260T\270\025\333\270a\242\237\0035\240\207\231\002<\220\333q\230\202\221\002\320\004f\001M\270\241\021\211\241\001\245\000\220\241\001\376\242\0011\223\247\001Fu\220\250\241\001!\201\231\004\210t\220\236\205\0019d\247C\240\241\001a\330\r\367\247\001\237\272\001\305S\203\237\003$\372\236\003\272\206\013\227\245\001$\320\357>P\320P\340\231\003f\320f\177j\320jk\330\032\033{\000\373\320\037\326\232\001\010\021\220\026\220\370\315\212\010\340\241\004\355\206\001*\230A\230Y\377\240i\250}\270C\270q\377\300\004\300I\310T\320Q\274\235\235\003\265\243\003_\320_`\217\247\004\220\372\244\205\0019\200\241\002z\300\021\320\004q \352\001\262\207\001\211\204\002 \240\014\353\250\001\022\266\250\001:\262\247\002\220\233\002}\304\205\002\254\244\002\240\210\001\3571\340\014\r\227\250\001d\230)\276\342\227\002T\260\025\260a\271\236\001\330\323\023\024\370\235\004\330\244\001j\251\246\001\240Q\374\277\243\001\364\236\0074\250w\260e\270\3772\270X\300S\310\004\310\355A|\001\r\250\233\205\002H\220As\220Q\007\006\307\252\006d\220)\336\213\030\002\356\233\001\010\251\275\001\365\225\003\353\223\010\310\273\001\311\242\007\207\252\002\3276\230\023\260\207\001\033\300\210\001\230yO\250\002\250$\203\251\003\305\211\013:""\211`\307\037\310\006\312\225\n\207\250\002\210A \320\367 N\310\207\227\002g\220W\230\231J\273\244\001\351\226 n\260\234\245\n\266\243\001A\314\216\275\001\246\230\004E\220\236\241\002\354\243\003\020\024\377\220H\230A\230V\2403\376\316@y\270\001\340\020\025\220\351^\332\225\004\014\r\330\031\000]\240!\357\2406\250\021\220\206\020=\270V?\3004\300u\310H\323\217\002\341\211\003\377k\320kq\320qr\330\357\034#\2408\331\226\001\250x\260\377z\300\024\300X\310R\310\357q\330#1\356\236\0025\300\002\274\353\220\002\277\246\rL\230\001\230\256`!w\240\035\250\257\246\0049\230D\367\"\301\010\370\231\004\221\215\001\302\217\001\254\255\002$\010m\270\3771\320\004!\320!1\320?1J\310.\320X\327\252\001\235\244\006\353\014\210\275\232\002\t\365\246\001f\230B\376\210\255\002\047\260\023\260F\270\047\277\300\023\300F\310%\375\276\001]\377\320]d\320dg\320gv\240\213\002\036*\270@g\260\\\035\000\377J\310c\320QZ\320Z\032\367\230\005\035\322\242\001\020&\373\255\001\217\240\001\370\244\002\316\233\216\001B\230a\271\220\002\202\254\001|\270\3474\270u\237\205\003\366\267\003_\320_\376\324\241\001\330\034!\240\024\240Zr\221 q\341\210\016\353\231\004t\3005\331\301\003\277Y\320Y\\\320\\\236\255\005\035\337-\250S\260\001\332\205\005D\230\237\005\230U\240)\347\240\001\362\0024\317\260A\340\010\335\000\267\256\001}\240MI\271\236\002\017\020\351\253\002\222\"I\376\245\001\376\221\220\002\220q\320\004\"\240-\357\250}\270A\006\000\320\"7\377\3207G\320G`\320`\277a\330\027*\250!\333\216\001q\177\320\004#\2401\360\030\345\225\006~\357\234\002\220V\2303\230n\376\250\002\377A\260T\270\024\270Y\300\363c\310\364\236\002\307\257\001L\250\004\250\377D\260\003\2607\270$\270\337d\300#\300Y\321\253\001V\320\365V\213\241\002\020\262\242\001\n\240#\240\377U\250$\250d\260$\260\177j\300\004\300D\310\014\263\236\005\276\321\242\001\013\2403\240l\255\223\002%\013\270wP\007\016\362\245\002.\003\332\244\002E\003>\330\253\001t\2509\260I\251\232\001\333\223\002\3479\320T\253\246\001\270\000\320#A;\300\021\253\262\001e\2208""\270\261\003\304\235\003\377\007\230t\2404\240s\250\247$\250k\273\000\341\232\001\014\337\253\003a\377\320\004$\320$6\260f?\320<Q\320QR\332\227\n\303\222\002\206\203\222\016\014\210\307\222\017\311\222\004\336\244\001\265\212\003\014\373\017\210\327\221&\320\004&\240m\377\260?\300.\320Pi\320\377ij\330\036&\240a\340\222\330\242\0029\256\262\002\243\242\006A\223\242\016\262\224\022H\373\310\003\263\225\002\320Q[\320[\376\226\212\002$(\250\010\260\003\260\3776\270\021\270*\300C\300\377v\310Q\320\004\047\240x\023\250q\235\207\006\342\306\001Q\370\213\006\344\253\001\240\263\001\375B\226\263\002B\240a\240s\250\351\"\205\260\003\357\263\001\010\266\252\0054\220qs\230\003\256\222\002\341B\001\230\021";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 10118, 14249);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (14300 bytes) */
-static const char bytes[] = "(tree fragment)-./behaviour?Callable[..., Any]Callable[..., int] | NoneExtension points around one consumer\047s handler (hooks named for the lifecycle, as middleware).\n\n    A pattern that takes part in a consumer\047s work (the outbox: where emitted events go, and the\n    transaction around the handler) subclasses this and sets `consumer.hooks`, instead of replacing the\n    consumer\047s methods. A consumer with hooks never takes the plain path.\n    Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_noteconsumer:dict[str, Any]dict[str, Any] | Nonedisableenableevtool/sim/consumer.pygcint | Noneisenabledm.Emitstr | Nonetuple[Instance, Delivery, int, int]tuple[Instance, int, int]tuple[Instance, list[Delivery], int, int]tuple[str, Message]x-attemptActorContextAnyBehaviourCRASH_RESTART_NSCallableConsumerActorConsumerActor.__reduce_cython__ConsumerActor.__setstate_cython__ConsumerActor._batch_addConsumerActor._batch_closeConsumerActor._batch_doneConsumerActor._batch_fillConsumerActor._batch_timeoutConsumerActor._behaviourConsumerActor._business_keyConsumerActor._completeConsumerActor._complete_cbConsumerActor._effects_outlivedConsumerActor._envConsumerActor._expire_idempotencyConsumerActor._failConsumerActor._fillConsumerActor._handleConsumerActor._laneConsumerActor._republishConsumerActor._restart_cbConsumerActor._seen_beforeConsumerActor._settle_okConsumerActor._startConsumerActor._start_allConsumerActor._start_plainConsumerActor._subscribeConsumerActor._takes_plain_pathConsumerActor.crashConsumerActor.drop_connectionConsumerActor.emit_messageConsumerActor.in_flightConsumerActor.live_instancesConsumerActor.on_deliveryConsumerActor.pauseConsumerActor.reconnectConsumerActor.restartConsumerActor.resumeConsumerActor.scaleConsumerActor.slow_downConsumerActor.speed_upConsumerActor.startDeliveryEffectErrorEmitErrorExpressionExpressionR""untimeErrorHandlerHooksHandlerHooks.after_handleHandlerHooks.before_handleHandlerHooks.send_emitInstanceInstance.__reduce_cython__Instance.__setstate_cython__KernelLogChannelMessageNonePRIO_ACTORRuleTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____doc____func____getstate____init__.<locals>.genexpr__main____metaclass____module____name____new____prepare____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ConsumerActor__pyx_unpickle_Instance__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____slots____test___batch_add_batch_close_batch_done_batch_fill_batch_timeout_behaviour_business_key_complete_complete_cb_dict_effects_outlived_env_expire_idempotency_fail_fill_handle_heap_is_coroutine_lane_new_republish_restart_cb_seen_before_seq_settle_ok_start_start_all_start_plain_subscribe_takes_plain_path_whenackactionaddafter_handleappendappliedapplyasyncio.coroutinesatattemptattemptsautobatchbatch_genbatch_handledbatchesbefore_handlebehbkeyboolbrokerbufbufferbusiness_keybusycausation_idchannelchannel_closedchannelsclearcline_in_tracebackclosecollectionscollections.abccompile_expressionconcurrencyconst_incconsumerconsumer_prefetchcopycore_retrycountcrashcrashedctxddatadead_letterdead_letter_by_appdead_lettereddecidedecisiondeferreddelaydelay_nsdequedetaildiscarddispatchdropdrop_connectiondroppeddupduplicatedurationeeffeffect_appliedeffectsemitemit_messageemitsemittedenvepocherrorerror_textevaluateevtool.core.deliveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.expressionsevtool.scenario.templatesevtool.sim.consumerevtool.sim.contextevtool.sim.effectsevtool.sim.kernelevtool.sim.planexcextrafactorfail_iffailedfailed_beforefailurefaultfloatfnfollow_upfrom_gengenexprgetgrouphandledhandlesheadersheappushheapqheldhithooksiididemidempotencyikeyin_batchin_flightin_flight.<locals>.genexprin_placeincindexinflightinitial_stateinstinstanceinstance_crashedinstance_pausedins""tance_restartedinstance_resumedinstance_startedinstancesintitemitemskkeep_slotkernelkeylaneslatencyleavelivelive_instanceslive_instances.<locals>.genexprlog_processedmmax_waitmessagemessage_fieldmodemodelsmsgnnacknamenames_usednextnowofokokeyon_deliveryon_exhaustedorderorderingoseqoutparamsparkparkedpartitionpausepausedpayloadpending_workper_partitionpoppopleftprefetchprobabilityprocessedprocessingproducerprofilepublishpublished_atrandomreads_namesreasonreconnectredeliverrejectrenderreplyreply_toreply_with_errorrepublishrequeuerestartrestart_afterresumeretries_exhaustedretryretry_scheduledretryablereturnrulerulesrunningscalescale.<locals>.genexprscenarioseenseen_atselfsendsend_emitseqsession_timeoutsession_timeout_nssetdefaultsizeslowslow_downspecspeed_upstartstart_fromstartedstatestoppedstrstreamsubsubscribesubscriberssumttagthrowtotypetypingunorderedunsubscribeupdateuse_setstatevaluevalueswhenwindow\200\001\330\004&\240a\240v\250Q\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2208\2308\2401\240A\330\004\007\200|\2207\230!\330\010*\250!\250;\260n\300A\330\004\013\2101\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220X\230T\240\034\250T\260\032\2704\270y\310\004\310G\320SW\320Wb\320bf\320fq\320qu\320u}\360\000\000~\001B\002\360\000\000B\002J\002\360\000\000J\002N\002\360\000\000N\002W\002\360\000\000W\002[\002\360\000\000[\002c\002\360\000\000c\002g\002\360\000\000g\002r\002\360\000\000r\002v\002\360\000\000v\002~\002\360\000\000~\002B\003\360\000\000B\003N\003\360\000\000N\003R\003\360\000\000R\003Y\003\360\000\000Y\003]\003\360\000\000]\003e\003\360\000\000e\003i\003\360\000\000i\003j\003\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2307\240\047\250""\025\250c\260\024\260[\300\007\300u\310C\310t\320S\\\320\\c\320ch\320hk\320ko\320ow\320w~\360\000\000\177\001D\002\360\000\000D\002G\002\360\000\000G\002K\002\360\000\000K\002Q\002\360\000\000Q\002X\002\360\000\000X\002]\002\360\000\000]\002`\002\360\000\000`\002d\002\360\000\000d\002n\002\360\000\000n\002u\002\360\000\000u\002z\002\360\000\000z\002}\002\360\000\000}\002A\003\360\000\000A\003K\003\360\000\000K\003R\003\360\000\000R\003W\003\360\000\000W\003Z\003\360\000\000Z\003^\003\360\000\000^\003e\003\360\000\000e\003l\003\360\000\000l\003q\003\360\000\000q\003t\003\360\000\000t\003x\003\360\000\000x\003\177\003\360\000\000\177\003F\004\360\000\000F\004K\004\360\000\000K\004N\004\360\000\000N\004R\004\360\000\000R\004Z\004\360\000\000Z\004a\004\360\000\000a\004f\004\360\000\000f\004i\004\360\000\000i\004m\004\360\000\000m\004t\004\360\000\000t\004{\004\360\000\000{\004@\005\360\000\000@\005C\005\360\000\000C\005G\005\360\000\000G\005Q\005\360\000\000Q\005X\005\360\000\000X\005]\005\360\000\000]\005`\005\360\000\000`\005d\005\360\000\000d\005k\005\360\000\000k\005r\005\360\000\000r\005w\005\360\000\000w\005z\005\360\000\000z\005~\005\360\000\000~\005I\006\360\000\000I\006P\006\360\000\000P\006U\006\360\000\000U\006X\006\360\000\000X\006\\\006\360\000\000\\\006b\006\360\000\000b\006i\006\360\000\000i\006n\006\360\000\000n\006q\006\360\000\000q\006u\006\360\000\000u\006|\006\360\000\000|\006C\007\360\000\000C\007H\007\360\000\000H\007K\007\360\000\000K\007O\007\360\000\000O\007T\007\360\000\000T\007[\007\360\000\000[\007\\\007\330\004\007\200q\330\010\017\320\017)\250\024\250Q\250g\260[\300\007\300q\340\010\017\320\017)\250\024\250Q\250g\260[\300\001\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240\177\260d\320:J\310$\310n\320\\`\320`t\320tx\360\000\000y\001H\002\360\000\000H\002L\002\360\000\000L\002W\002\360\000\000W\002[\002\360\000\000[\002f\002\360\000\000f\002j\002\360\000\000j\002w\002\360\000\000w\002{\002\360\000\000{\002H\003\360\000\000H""\003L\003\360\000\000L\003[\003\360\000\000[\003_\003\360\000\000_\003m\003\360\000\000m\003q\003\360\000\000q\003w\003\360\000\000w\003{\003\360\000\000{\003E\004\360\000\000E\004I\004\360\000\000I\004S\004\360\000\000S\004W\004\360\000\000W\004_\004\360\000\000_\004c\004\360\000\000c\004m\004\360\000\000m\004q\004\360\000\000q\004y\004\360\000\000y\004}\004\360\000\000}\004H\005\360\000\000H\005L\005\360\000\000L\005Y\005\360\000\000Y\005]\005\360\000\000]\005i\005\360\000\000i\005m\005\360\000\000m\005{\005\360\000\000{\005\177\005\360\000\000\177\005K\006\360\000\000K\006O\006\360\000\000O\006[\006\360\000\000[\006_\006\360\000\000_\006f\006\360\000\000f\006j\006\360\000\000j\006u\006\360\000\000u\006y\006\360\000\000y\006A\007\360\000\000A\007E\007\360\000\000E\007R\007\360\000\000R\007V\007\360\000\000V\007^\007\360\000\000^\007b\007\360\000\000b\007h\007\360\000\000h\007l\007\360\000\000l\007s\007\360\000\000s\007w\007\360\000\000w\007x\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\270>\310\027\320PU\320UX\320X\\\320\\k\320kr\320rw\320wz\320z~\360\000\000\177\001L\002\360\000\000L\002S\002\360\000\000S\002X\002\360\000\000X\002[\002\360\000\000[\002_\002\360\000\000_\002r\002\360\000\000r\002y\002\360\000\000y\002~\002\360\000\000~\002A\003\360\000\000A\003E\003\360\000\000E\003S\003\360\000\000S\003Z\003\360\000\000Z\003_\003\360\000\000_\003b\003\360\000\000b\003f\003\360\000\000f\003p\003\360\000\000p\003w\003\360\000\000w\003|\003\360\000\000|\003\177\003\360\000\000\177\003C\004\360\000\000C\004M\004\360\000\000M\004T\004\360\000\000T\004Y\004\360\000\000Y\004\\\004\360\000\000\\\004`\004\360\000\000`\004l\004\360\000\000l\004s\004\360\000\000s\004x\004\360\000\000x\004{\004\360\000\000{\004\177\004\360\000\000\177\004K\005\360\000\000K\005R\005\360\000\000R\005W\005\360\000\000W\005Z\005\360\000\000Z\005^\005\360\000\000^\005l\005\360""\000\000l\005s\005\360\000\000s\005x\005\360\000\000x\005{\005\360\000\000{\005\177\005\360\000\000\177\005L\006\360\000\000L\006S\006\360\000\000S\006X\006\360\000\000X\006[\006\360\000\000[\006_\006\360\000\000_\006d\006\360\000\000d\006k\006\360\000\000k\006p\006\360\000\000p\006s\006\360\000\000s\006w\006\360\000\000w\006@\007\360\000\000@\007G\007\360\000\000G\007L\007\360\000\000L\007O\007\360\000\000O\007S\007\360\000\000S\007\\\007\360\000\000\\\007c\007\360\000\000c\007h\007\360\000\000h\007k\007\360\000\000k\007o\007\360\000\000o\007v\007\360\000\000v\007}\007\360\000\000}\007B\010\360\000\000B\010E\010\360\000\000E\010I\010\360\000\000I\010R\010\360\000\000R\010Y\010\360\000\000Y\010^\010\360\000\000^\010a\010\360\000\000a\010e\010\360\000\000e\010l\010\360\000\000l\010s\010\360\000\000s\010x\010\360\000\000x\010{\010\360\000\000{\010\177\010\360\000\000\177\010I\t\360\000\000I\tP\t\360\000\000P\tU\t\360\000\000U\tX\t\360\000\000X\t\\\t\360\000\000\\\th\t\360\000\000h\to\t\360\000\000o\tt\t\360\000\000t\tw\t\360\000\000w\t{\t\360\000\000{\tF\n\360\000\000F\nM\n\360\000\000M\nR\n\360\000\000R\nU\n\360\000\000U\nY\n\360\000\000Y\nf\n\360\000\000f\nm\n\360\000\000m\nr\n\360\000\000r\nu\n\360\000\000u\ny\n\360\000\000y\nD\013\360\000\000D\013K\013\360\000\000K\013P\013\360\000\000P\013S\013\360\000\000S\013W\013\360\000\000W\013b\013\360\000\000b\013i\013\360\000\000i\013n\013\360\000\000n\013q\013\360\000\000q\013u\013\360\000\000u\013{\013\360\000\000{\013B\014\360\000\000B\014G\014\360\000\000G\014J\014\360\000\000J\014N\014\360\000\000N\014X\014\360\000\000X\014_\014\360\000\000_\014d\014\360\000\000d\014g\014\360\000\000g\014k\014\360\000\000k\014r\014\360\000\000r\014y\014\360\000\000y\014~\014\360\000\000~\014A\r\360\000\000A\rE\r\360\000\000E\rQ\r\360\000\000Q\rX\r\360\000\000X\r]\r\360\000\000]\r`\r\360\000\000`\rd\r\360\000\000d\rk\r\360\000\000k\rr\r\360\000\000r\rw\r\360\000\000w\rz\r\360\000\000z\r~\r\360\000\000~\rC\016\360\000\000C\016J\016""\360\000\000J\016O\016\360\000\000O\016R\016\360\000\000R\016V\016\360\000\000V\016\\\016\360\000\000\\\016c\016\360\000\000c\016h\016\360\000\000h\016k\016\360\000\000k\016o\016\360\000\000o\016v\016\360\000\000v\016}\016\360\000\000}\016~\016\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\036F\300a\330\010\016\210c\220\027\230\n\240!\330\010\013\2106\220\023\220D\230\001\330\014\r\330\010\013\2104\210w\220c\230\021\330\014\020\220\t\230\027\240\002\240$\240l\260!\330\014\r\330\010\016\210d\220!\330\010\013\2104\210q\340\014\022\220#\220W\230A\330\014\022\220!\2201\330\014$\240K\250t\2602\260S\270\017\300~\320UY\320Y[\320[\\\330\014\017\210s\220!\330\020\024\220A\220Y\230c\240\021\330\014\017\210u\220A\220T\230\021\230-\240u\250K\260s\270%\270q\300\n\310$\310g\320UY\320Ya\320ad\320de\330\047(\250\n\260#\260V\2701\330\014\020\220\014\230A\330\014\020\220\016\230a\330\014\017\210q\220\005\220S\230\003\2301\330\020\023\2207\230$\230a\230u\240A\240Q\330\014\030\230\001\330\r\021\220\027\230\003\2301\330\014\030\230\004\230H\240A\240V\2503\250a\340\014\020\220\006\220n\240A\240V\2501\330\014\030\230\004\230H\240A\240V\2503\250a\330\014\020\220\006\220m\2401\240F\250!\330\010\013\2104\210q\330\014\020\220\t\230\021\330\014\017\320\017 \240\001\330\014\020\220\t\230\024\230Q\230a\230v\240Q\330\014\022\220$\220a\330\014\017\210t\220;\230c\240\021\330\020\024\220F\230(\240!\2404\240v\250Q\250a\330\020\023\2201\330\024\030\230\006\230a\230q\330\021\022\340\020\030\230\004\320\034-\250T\260\034\270T\300\021\330\020\026\220d\230$\230d\240\047\250\023\250J\260d\270$\270f\300B\300d\310!\330\024\031\230\021\230&\240\003\2408\2501\200A\330 -\250]\270!\340\010\013\2104\210q\330\014\017\210t\2207\230#\230Z\240t\2504\250v\260R\260t\2701\330\020\024\220M\240\021\240&\250\001\340\020\024\220G\2307\240!\2401\330\014\r\330\010\013\2104\210q\330\014\020\220\004\220G\2304\230q\240\004\240D\250\007\250v\260Q\260a""\330\010\013\2104\210|\2307\240!\330\014\020\220\013\2301\230F\240!\330\014\r\330\010\013\2104\210w\220c\230\032\2404\240t\2506\260\022\2604\260}\300A\330\020\024\220K\230s\240,\250c\260\024\260V\2701\270C\270w\300d\310!\330\014\020\220\007\220q\230\006\230a\340\014\020\220\007\220w\230a\230q\200A\330!.\250m\2701\360\006\000\t\017\210d\220!\330\010\014\210I\220Q\330\010\013\320\013\034\230A\330\010\014\210I\220Q\220a\220x\230q\330\010\023\2204\220x\230{\250!\2504\250q\330\010\013\2104\210v\220S\230\001\330\014\027\220s\230!\2309\240B\240d\250!\330\010\013\2104\210w\220g\230Q\330\014\030\230\004\230F\240!\2404\240q\330\010\021\220\023\220A\330\010\016\210f\220A\330\010\016\210f\220F\230\"\230A\330\010\016\210h\220a\330\010\014\210D\220\002\220!\330\010\013\2102\210R\210q\330\014\020\220\001\330\010\020\220\001\220\026\220y\240\003\240<\250u\260D\270\r\300V\3103\310d\320RZ\320Z[\2201\220A\240\001\250\001\320\004\027\220q\340\010\014\210I\220T\230\027\240\003\2405\250\004\250D\3200B\300!\330\010\014\320\014\034\230D\240\001\240\024\240T\250\031\260#\260Q\330\010\013\2104\210u\220G\2302\230Q\330\014\020\220\004\220G\2303\230a\230t\2405\250\010\260\004\260M\300\026\300q\330\014\r\330\010\014\210K\220q\230\001\320\004\027\220}\240A\330\010\017\210q\220\016\230d\240+\250S\3200F\300a\300|\320ST\320TX\320XY\320\004\030\320\030*\250(\260!\330\010\020\220\007\220u\230I\240T\250\030\260\027\270\003\2706\300\033\310I\320U\\\320\\`\320`d\320dk\320kl\330\020\032\230$\230d\240)\2507\260#\260Q\320\004\032\230-\240q\330\010\016\210d\220!\330\010\013\2104\210{\230#\230Q\330\014\022\220$\220d\230$\230g\240S\250\n\260$\260d\270&\300\002\300$\300e\3101\330\020\024\220G\2301\230F\240#\240X\250Q\330\014\r\340\010\014\210A\330\010\016\210b\220\002\220#\220Q\220e\2304\230t\2407\250#\250Z\260t\2704\270v\300R\300t\3105\320PQ\330\014\020\220\003\2201\220A\330\014\017\210t\2206\230\021\230#\230S\240\004\240A\330\020\025\220Q\330\020\021\330\014\020\220\003\2201\220A\330\014\020\220\007\220q\230""\006\230a\320\004\032\230-\240q\340\010\013\2104\210w\220c\230\021\330\014\r\330\010\014\210I\220Q\330\010\014\210D\220\005\220Q\220j\240\001\240\024\240T\250\027\260\006\3206I\310\026\310t\320SX\320X`\320`d\320de\330$(\250\001\320\004\032\230-\240\177\3206F\320FV\320Ve\320ef\330\0264\3204D\300G\310:\320UV\330\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010 \240\t\250\027\260\r\270Q\330\010\013\2101\330\014\020\220\001\220\034\230Q\330\010\013\2105\220\001\220\024\220Q\220m\2405\250\n\260#\260U\270!\270:\300T\310\027\320PT\320T\\\320\\_\320_e\320ef\320fg\330#&\240f\250A\330\010\014\210K\220q\330\010\021\220\023\220A\330\010\017\210q\220\005\220S\230\003\2301\330\010\013\2104\210w\220c\230\021\340\014\020\220\t\230\024\230Q\230c\240\025\240a\330\014\017\210t\2205\230\007\230s\240\047\250\024\250S\260\n\270%\320?P\320PS\320SW\320WX\330\020\023\2206\230\021\230$\230g\240U\250#\250W\260F\270!\330\014\017\210u\220D\230\004\230D\240\001\330\020\026\220g\230Q\230e\2401\240A\330\014\023\2201\330\010\023\2204\220v\230W\240A\240Y\250g\260[\300\004\300F\310$\310k\320Y]\320]^\320^a\320ab\330\010\013\2108\2201\330\014\020\220\t\230\021\230#\230W\240A\330\014\020\220\013\2301\230C\230w\240h\250a\330\014\017\210u\220A\220Z\230q\240\005\320%8\270\003\2705\300\001\300\032\3104\310w\320VZ\320Zb\320be\320ef\330 !\240\032\2503\250g\260Y\270h\300k\320QY\320Ya\320ab\3305@\300\010\310\002\310!\330\014\023\2208\2301\330\014\017\210u\220C\220{\240$\240a\330\020\027\220q\330\014\017\210u\220C\220q\330\020\033\2304\230{\250!\2504\250{\270!\2704\270q\330\020\023\2207\230#\230Q\230d\240\"\240H\250J\260b\270\n\300$\320FV\320V\\\320\\_\320_c\320ck\320kl\330\036\037\330\020\027\220q\330\014\017\210t\220:\230S\240\004\240A\330\020\027\220q\330\014\017\210u\220C\220q\330\020\026\220d\230!\2305\240\001\240\021\330\020\023\320\023$\240A\330\020\023\2207\230#\230Q\230d\240\"\240H\250K\260t\270>\310\021\310*\320TZ\320Z[\340\020\026\220e\2301\230E\240\021\240&\250\010\260\006\260i\270x\300q""\330\014\023\2201\340\010\014\210I\220T\230\021\230#\230U\240!\330\010\014\210K\220t\2301\230C\230u\240A\330\010\013\2104\210u\220G\2303\230g\240T\250\023\250A\330\014\017\210v\220Q\220d\230\047\240\025\240c\250\027\260\006\260a\330\010\013\2104\210z\230\023\230D\240\001\330\014\023\2201\330\010\021\220\030\230\021\330\010\013\2107\220#\220Q\330\014\022\220$\220a\220u\230A\230Q\330\014\017\210u\220A\220Z\230q\240\005\240[\260\003\2605\270\001\270\032\3004\300w\310d\320RZ\320Z]\320]c\320cd\320de\330 #\2407\250*\3204I\310\031\320RS\330\r\024\220C\220q\330\014\022\220%\220q\230\005\230Q\230f\240H\250A\330\r\021\220\025\220m\2407\250!\330\014\022\220$\220a\220u\230A\230Q\330\014\017\320\017\"\240!\2404\240w\250c\260\024\260U\270.\310\001\330#/\250w\260c\270\034\300Q\340\014\022\220\047\230\021\230%\230q\240\001\330\010\017\210q\320\004\032\320\0323\3203G\300v\310\\\320YZ\340\010\013\2104\210w\220d\230+\240Q\330\014\r\330\010\016\210d\220!\330\010\014\210I\220Q\330\010\014\210J\220a\330\010\014\210G\2206\230\021\330\010\014\210I\220V\2301\330\010\014\210I\220V\2301\330\010\014\210F\220&\230\001\330\010\014\210I\220Q\330\010\014\210H\220F\230!\330\010\013\320\013\034\230D\240\001\330\010\014\210H\220A\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,@\300\006\300d\310%\310x\320W[\320[b\320bf\320fg\330\034\"\240*\250A\330\010\013\2104\210u\220G\2301\330\014\017\210|\2304\230q\240\004\240F\250!\330\014\017\210w\220l\240!\2403\240g\250V\2604\260v\270W\300A\330\014\020\220\007\220q\330\010\013\210>\230\027\240\001\330\014\017\210w\220c\230\021\230#\230W\240E\250\022\250?\270$\270n\310F\320RS\320\004\033\2301\340\010\017\210s\220\"\220A\320\004\033\2308\2401\340\010\016\210d\220!\330\010\017\210q\220\002\220$\220e\2304\230{\250#\250Q\250g\260S\270\001\330\010\013\2106\220\022\2203\220a\220q\330\014\020\220\005\220U\230!\2306\240\022\2403\240a\240q\330\020\032\230$\230b\320 T\320TU\330\020\023\2208\2303\230a\330\024\033\2308\2401\240F\250#\250Q\250d\260!\330\024\030""\230\n\240\047\250\021\250!\340\024\033\2301\330\024\030\230\t\240\021\330\020\024\220K\230q\240\001\330\020\023\2205\230\001\230\032\2401\240C\240w\250f\3204H\310\006\310d\320RW\320W_\320_c\320cj\320jn\320no\330\r\023\2202\220S\230\001\230\021\330\014\020\220\010\230\004\230A\230Q\330\020\024\220J\230a\330\020\023\320\023$\240D\250\001\330\020\024\220H\230A\330\020\024\220G\2306\240\021\330\020\024\220I\230V\2401\330\020\024\220I\230Q\330\020\023\2204\220u\230G\2401\330\024\027\220|\2404\240q\250\004\250F\260!\330\024\027\220w\230l\250!\2503\250g\260V\2704\270v\300W\310A\330\024\030\230\007\230q\320\004\033\230=\250\001\340\010\013\2104\210w\220c\230\021\330\014\r\330\010\016\210d\220!\330\010\014\210I\220Q\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,@\300\006\300d\310%\310x\320W[\320[b\320bf\320fg\330\010\016\210d\220,\230d\240+\250Q\330\010\014\210D\220\010\230\001\330\014\016\210a\210q\330\010\014\210F\220!\2201\320\004\033\230=\250\r\260Q\330\010\013\2104\210q\330\014\020\220\r\230Q\230f\240A\330\014\r\330\010\016\210d\220!\330\010\014\210I\220Q\330\010\013\320\013\034\230A\330\010\014\210I\220Q\220a\220x\230q\330\010\013\2104\210{\230#\230Q\330\014\020\220\006\220d\230!\2304\230v\240Q\240a\330\010\017\210t\2201\330\010\013\2105\220\007\220q\330\014\026\220d\230*\240D\250\001\250\024\250Q\250a\250q\330\014\022\220(\230\047\240\025\240d\250#\250W\260E\270\022\2708\3003\300d\310!\340\014\022\220$\220j\240\007\240u\250D\260\004\260M\300\021\300!\3001\330\010\013\2101\330\014\027\220q\330\r\021\220\021\330\014\027\220t\230;\240d\250!\2501\250D\260\007\260t\2709\300K\310q\320PT\320TU\340\014\027\220t\2308\240;\250a\250t\2601\330\010\013\2104\210v\220S\230\001\330\014\027\220s\230!\2309\240B\240d\250!\330\010\013\2104\210w\220g\230Q\330\014\030\230\004\230F\240!\2404\240q\330\010\021\220\023\220A\330\010\016\210f\220A\330\010\013\2104\210q\340\014\022\220&\230\006\230b\240\001\330\014\022\220(\230!\330\014\020\220\004\220B\220a\330\014\017\210r\220\022""\2201\330\020\024\220A\330\014\024\220A\220V\2309\240C\240|\2605\270\004\270M\310\026\310s\320RV\320V^\320^_\340\014\022\220#\220Q\220d\230\"\230J\240d\250-\260v\270S\300\004\300H\310F\320RS\320\004\034\230H\240A\330\010\014\210E\220\025\220a\220t\2305\240\001\330\014\023\2208\2301\230F\240!\330\014\020\220\n\230\047\240\021\240!\330\014\020\220\013\2301\230A\330\014\020\220\004\220E\230\021\230*\240A\240T\250\024\250W\260F\320:N\310f\320TX\320X]\320]e\320ei\320ip\320pq\320\004\034\230M\250\021\340\010\016\210d\220!\330\010\013\2104\210w\220c\230\021\330\014\020\220\007\220q\230\001\330\014\r\330\010\013\2104\210w\220h\230k\250\021\330\014\r\330\010\014\210I\220Q\330\010\014\210K\220q\230\001\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,B\300&\310\004\310E\320QY\320Y]\320]d\320dh\320hi\320\004\034\230M\320)<\270O\3107\320R\\\320\\]\340\010\016\210d\220!\330\010\016\210a\210q\330\010\016\210c\220\027\230\001\330\010\022\220$\220i\230t\2401\240C\240u\250C\250r\260\025\260d\270/\310\021\330\010%\240Q\340\010\024\220A\330\010\013\2104\210z\230\027\240\001\330\014\017\210t\220=\240\007\240q\330\020\027\220t\230<\240q\250\001\340\020\026\220d\230%\230q\240\005\240Q\330\020\021\330\024\033\2304\230y\250\t\260\021\260!\330\027\030\330\024\033\2303\230a\330\014\026\220d\230*\240D\250\001\250\021\330\014\017\210x\220w\230e\2404\240t\2502\250X\260S\270\004\270A\330\020\023\2205\230\001\230\032\2401\240E\250\033\260C\260u\270A\270Z\300t\3107\320RV\320V^\320^a\320ag\320gh\320hi\330$\047\240w\250m\2706\300\033\310D\320PR\320RU\320UV\330\020\024\220K\230q\240\006\240c\250\025\250e\260:\270Q\330\020\027\220q\330\010\016\210d\220+\230T\240\021\240#\240W\250D\260\r\270T\320AR\320RV\320VW\330\010\037\230q\330\010!\240\021\330\010\013\2103\210a\330\014\020\220\010\230\003\2301\330\020\023\2204\220v\230W\240A\330\024\027\220t\2303\230a\330\030\036\230d\240%\240q\250\005\250Q\330\024\025\330\030\036\230d\240!\2404\240u\250I\260Q\260a\330\024\033\320\0335\260Q\330\030\035\230]""\250&\260\003\2601\260A\340\024\032\230$\230d\240\047\250\023\250C\250t\260=\300\003\3001\330\020\023\2201\330\024\036\230a\330\024\025\330\010\013\2108\2207\230!\330\014\017\210w\220a\330\020\023\2205\230\001\230\032\2401\240E\250\032\2603\260e\2701\270J\300d\310\047\320QU\320U]\320]`\320`f\320fg\320gh\330$\047\240w\250i\260w\270h\300m\320SZ\320Z[\330.7\260q\330\020\024\220F\230!\2306\320!3\2607\270\047\300\021\330\020\027\220q\330\014\023\2204\220v\230Q\230f\240C\240u\250G\2608\2707\300,\310i\320WX\330\036%\320%8\270\001\340\010\013\2104\210s\220%\220u\230D\240\016\250c\260\023\260G\2704\270s\300)\3104\310t\320SV\320VZ\320Z[\330\014\022\220$\220e\2301\230E\240\021\330\010\013\2103\210a\330\014\026\220a\330\014\024\220D\230\001\330\014\r\330\020\024\220G\2303\230a\330\024\032\230#\230Q\330\024\027\220t\2307\240%\240t\2504\250q\260\007\260s\270!\330\030\035\230Q\230c\240\031\250%\250t\2601\260C\260w\270c\300\022\3001\340\030\033\2306\240\021\240\047\250\021\330\024\037\230q\330\014\024\320\024,\250K\260z\300\037\320PQ\330\020\023\2201\330\024\030\320\030*\250!\2506\260\023\260E\270\025\270i\300s\310!\3103\310a\330\020\027\220t\2306\240\021\240&\250\003\2505\260\017\270w\300i\310s\320RS\320SY\320YZ\330\010\013\2104\210z\230\027\240\001\330\014\017\210t\2201\330\020\021\330\024\033\2304\230y\250\t\260\021\260!\330\027\030\330\024\033\2303\230a\330\014\020\220\n\230!\2308\2401\330\014\024\220D\230\001\330\014\021\220\027\230\002\230%\230q\330\014\017\210t\2202\220U\230!\2302\230Q\230c\240\022\2404\240q\330\020\024\320\024(\250\001\250\021\330\010 \240\013\2504\250r\260\023\260O\300>\320QU\320UW\320WX\330\010\013\2108\2202\220Q\330\014\020\220\001\220\036\230q\330\010\013\2103\210a\330\014\020\220\001\220\031\230#\230Q\330\010\013\2104\210~\230W\240E\250\024\250T\260\027\270\001\330\014\020\220\001\220\032\2304\230~\250Q\250a\330\010\013\2104\210z\230\027\240\005\240T\250\024\250W\260A\330\014\r\330\020\024\220A\220Z\230t\2409\250A\250R\250y\270\001\270\021\330\020\024""\220A\220Z\230t\2409\250A\250R\250y\270\001\270\021\330\023\024\340\010\020\220\003\2201\330\010\013\2101\330\014\r\330\020\030\230\001\230\022\2304\230u\240F\250#\250Q\250a\250s\260#\260U\270#\270Q\270a\270r\300\031\310!\3101\330\014\023\320\023-\250Q\330\020\023\2203\220a\330\024\030\320\030*\250!\2506\260\023\260E\270\025\270c\300\021\300#\300[\320PS\320ST\320TW\320WX\330\020\027\220t\2306\240\021\240&\250\003\2505\260\r\270W\300I\310S\320PQ\320QW\320W^\320^_\330\010\013\2105\220\001\220\024\220Q\220m\2405\250\013\2603\260e\2701\270J\300d\310\047\320QU\320U]\320]`\320`f\320fg\320gh\330#&\240f\250A\330\010\014\210L\230\001\330\010\014\210N\230!\330\010\020\220\004\220A\330\010\014\210F\220(\230)\2401\330\014\017\210v\220S\230\005\230S\240\004\240E\250\032\2601\260F\270&\300\010\310\005\310Q\330\020\024\220M\240\021\240&\250\010\260\005\260Q\330\010\014\210K\220q\230\006\230c\240\025\240e\250:\260Q\330\010\017\210q\320\004\035\230]\250!\340\010\014\210H\220A\330\010\014\210I\220Q\320\004\036\230l\250!\330\010\013\2104\210q\330\014\023\2204\220{\240$\240a\240s\250\047\260\024\260Q\330\010\017\210t\2201\320\004\036\230m\2501\360\006\000\t\r\210K\220q\230\001\320\004\036\320\0360\260\016\320>\\\320\\]\340\010\014\210H\220A\330\010\014\210I\220Q\320\004\037\230}\250A\330\010\016\210d\220!\330\010\014\210G\2203\220g\230Z\240q\330\014\017\210w\220f\230D\240\005\240X\250T\260\027\270\004\270H\300F\310$\310a\330\014\025\320\025&\240a\240t\2507\260#\260Q\330\014\025\220]\320\"5\260T\270\025\270a\330\014\027\220t\2305\240\001\340\010\013\210<\220q\230\004\230H\240A\320\004\037\230}\250M\270\021\330\010\017\210t\2201\330\010\017\210u\220G\2301\330\010\014\210F\220\047\230\021\230!\330\010\013\2103\210a\210t\2208\2303\230d\240!\330\014\020\220\r\230Q\230a\330\r\020\220\001\220\024\220X\230S\240\001\330\014\022\220$\220a\330\014\017\210w\220c\230\021\230#\230W\240E\250\022\2504\250{\270$\320>P\320PV\320VZ\320Zf\320fj\320jk\330\032\033\320\004\037\230}\250O\270>\310\021\330!*""\250!\330\010\016\210d\220!\330\010\013\2104\210q\330\014\020\220\t\230\024\230Q\230c\240\025\240a\330\010\013\2104\210q\330\014\020\220\013\2304\230q\240\003\2405\250\001\330\010\013\2104\210}\230D\240\003\2401\330\014\017\210v\220Q\220d\230\047\240\025\240c\250\026\250v\260Q\330\010\013\2104\210t\220:\230T\240\021\240%\240s\250#\250Q\330\014\017\210w\220d\230!\2303\230g\240V\2501\250A\330\010\013\2101\210K\220w\230a\330\014\017\210~\230Q\230f\240F\250!\320\004\037\320\0377\260q\330\010\021\220\026\220q\330\010\016\210d\220!\330\010\013\320\013\034\230A\330\010\017\210s\220*\230A\230Y\240i\250}\270C\270q\300\004\300I\310T\320QR\320RU\320UZ\320Z]\320]_\320_`\330\010\013\2108\2201\220I\230V\2409\250D\260\007\260z\300\021\320\004 \240\001\340\010\017\210s\220!\2201\320\004 \240\014\250A\330\010\017\210t\220:\230W\240A\330\010\013\2104\210}\230G\2401\330\014\022\220$\220l\240!\2401\340\014\r\330\020\026\220d\230)\2409\250A\250T\260\025\260a\260u\270A\330\023\024\330\020\027\220q\330\010\022\220$\220j\240\004\240A\240Q\330\010\017\210x\220w\230e\2404\240t\2504\250w\260e\2702\270X\300S\310\004\310A\320\004 \240\r\250Q\330\010\014\210H\220A\220Q\320\004 \240\r\250Q\330\010\016\210d\220!\330\010\016\210d\220)\2304\230t\2407\250#\250Z\260t\2704\270v\300R\300t\3105\320PQ\330\014\024\220D\230\010\240\010\250\001\330\014\020\220\t\230\021\330\014\017\320\017 \240\001\330\014\027\220t\2308\240;\250a\250t\2601\330\014\017\210t\2206\230\023\230A\330\020\033\2303\230a\230y\250\002\250$\250a\330\014\017\210w\220c\230\021\230#\230W\240E\250\022\250:\260T\270\037\310\006\310g\320UY\320Ya\320ad\320dk\320kl\330\032\033\320\004 \320 N\310a\330\010\016\210g\220W\230J\240a\330\010\013\2106\220\023\220D\230\001\330\014\r\330\010\013\2104\210w\220c\230\021\330\014\020\220\t\230\027\240\002\240$\240n\260A\330\014\r\330\010\016\210d\220!\330\010\030\230\004\230A\330\010\020\220\004\220A\330\010\014\210E\220\021\330\014\017\210v\220S\230\001\330\020\024\220H\230A\230V\2403\240i\250y\270\001""\340\020\025\220^\2401\240F\250!\330\020\024\220H\230A\230V\2403\240i\250y\270\001\330\020\025\220]\240!\2406\250\021\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,=\270V\3004\300u\310H\320TX\320X_\320_c\320ck\320kq\320qr\330\034#\2408\2503\250a\250x\260z\300\024\300X\310R\310q\330#1\260\023\260G\2705\300\002\300!\330\010\014\210I\220Q\330\010\013\320\013\034\230A\330\010\014\210L\230\001\230\021\320\004!\240\035\250a\330\010\017\210t\2209\230D\240\010\250\001\330\010\014\210N\230!\330\010\014\210H\220G\2301\230A\330\010\014\210L\230\001\230\021\320\004!\240\035\250m\2701\320\004!\320!1\3201J\310.\320Xk\320kl\340\010\016\210d\220!\330\010\014\210L\230\001\330\010\t\330\014\026\220f\230B\230g\240U\250\047\260\023\260F\270\047\300\023\300F\310%\310t\320S]\320]d\320dg\320gn\320no\330\036*\250$\250g\260\\\300\023\300J\310c\320QZ\320Za\320ad\320de\330\035!\240\021\330\020&\240a\330\014\026\220a\330\010\016\210c\220\032\2301\230B\230a\230t\2407\250!\2504\250|\2704\270u\300I\310T\320QX\320X\\\320\\_\320_f\320fg\330\034!\240\024\240Z\250x\260q\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\250K\260s\270%\270t\3005\310\004\310G\320SY\320Y\\\320\\b\320be\320ef\330\035-\250S\260\001\330\010\013\2108\2201\220D\230\005\230U\240)\2504\250q\320\004!\320!4\260A\340\010\t\330\014\023\2204\220}\240I\250Q\250a\330\017\020\330\014\023\2201\320\004!\320!I\310\021\330\010\014\210J\220a\220q\320\004\"\240-\250}\270A\320\004\"\320\"7\3207G\320G`\320`a\330\027*\250!\340\010\017\210q\320\004#\2401\360\030\000\t\017\210d\220!\330\010\020\220\004\220A\220V\2303\230n\250D\260\004\260A\260T\270\024\270Y\300c\310\021\330\020\024\220D\230\004\230L\250\004\250D\260\003\2607\270$\270d\300#\300Y\310d\320RV\320VY\320YZ\330\020\024\220D\230\n\240#\240U\250$\250d\260$\260j\300\004\300D\310\014\320TW\320WX\330\020\024\220D\230\013\2403\240l\260$\260d\270%\270w\300c\310\021\330\020\024\220D\230\016\240c\250\025\250d\260$\260j\300\003\3001\330\020\024\220D\230\n\240!\2404\240t\2509\260I""\270T\300\021\300$\300e\3109\320TU\320UV\320\004#\320#A\300\021\330\010\016\210e\2208\2301\330\010\013\2106\220\023\220D\230\007\230t\2404\240s\250$\250k\270\024\270T\300\021\330\014\020\220\r\230Q\230a\320\004$\320$6\260f\320<Q\320QR\360\006\000\t\017\210d\220!\330\010\014\210J\220a\330\010\013\320\013\034\230D\240\001\330\010\014\210H\220A\330\010\014\210G\2206\230\021\330\010\014\210I\220V\2301\330\010\014\210F\220&\230\001\330\010\013\2104\210u\220G\2301\330\014\017\210|\2304\230q\240\004\240F\250!\330\014\017\210w\220l\240!\2403\240g\250V\2604\260v\270W\300A\330\014\020\220\007\220q\320\004&\240m\260?\300.\320Pi\320ij\330\036&\240a\340\010 \240\013\2509\260F\270!\330\010\013\2104\210~\230W\240A\330\014\020\220\001\220\032\2304\230~\250Q\250a\330\010\014\210D\220\005\220Q\220j\240\001\240\024\240T\250\027\260\006\3206H\310\003\3105\320PQ\320Q[\320[_\320_`\330$(\250\010\260\003\2606\270\021\270*\300C\300v\310Q\320\004\047\240x\250q\330\010\020\220\004\220A\330\010\021\220\024\220Q\330\010\017\210t\2201\330\010\016\210f\220D\230\004\230B\230e\2401\240B\240a\240s\250\"\250A\330\014\017\210t\2205\230\010\240\001\330\014\017\210t\2204\220q\230\003\2303\230a\330\020\024\220D\230\001\230\021";
+    #else /* compression: none (14249 bytes) */
+static const char bytes[] = "(tree fragment)-./behaviour?Callable[..., Any]Callable[..., int] | NoneExtension points around one consumer\047s handler (hooks named for the lifecycle, as middleware).\n\n    A pattern that takes part in a consumer\047s work (the outbox: where emitted events go, and the\n    transaction around the handler) subclasses this and sets `consumer.hooks`, instead of replacing the\n    consumer\047s methods. A consumer with hooks never takes the plain path.\n    Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_noteconsumer:dict[str, Any]dict[str, Any] | Nonedisableenableevtool/sim/consumer.pygcint | Noneisenabledm.Emitstr | Nonetuple[Instance, Delivery, int, int]tuple[Instance, int, int]tuple[Instance, list[Delivery], int, int]tuple[str, Message]x-attemptActorContextAnyBehaviourCRASH_RESTART_NSCallableConsumerActorConsumerActor.__reduce_cython__ConsumerActor.__setstate_cython__ConsumerActor._batch_addConsumerActor._batch_closeConsumerActor._batch_doneConsumerActor._batch_fillConsumerActor._batch_timeoutConsumerActor._behaviourConsumerActor._business_keyConsumerActor._completeConsumerActor._complete_cbConsumerActor._effects_outlivedConsumerActor._envConsumerActor._expire_idempotencyConsumerActor._failConsumerActor._fillConsumerActor._handleConsumerActor._laneConsumerActor._republishConsumerActor._restart_cbConsumerActor._seen_beforeConsumerActor._settle_okConsumerActor._startConsumerActor._start_allConsumerActor._start_plainConsumerActor._subscribeConsumerActor._takes_plain_pathConsumerActor.crashConsumerActor.drop_connectionConsumerActor.emit_messageConsumerActor.in_flightConsumerActor.live_instancesConsumerActor.on_deliveryConsumerActor.pauseConsumerActor.reconnectConsumerActor.restartConsumerActor.resumeConsumerActor.scaleConsumerActor.slow_downConsumerActor.speed_upConsumerActor.startDeliveryEffectErrorEmitErrorExpressionExpressionR""untimeErrorHandlerHooksHandlerHooks.after_handleHandlerHooks.before_handleHandlerHooks.send_emitInstanceInstance.__reduce_cython__Instance.__setstate_cython__KernelLogChannelMessageNonePRIO_ACTORRuleTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____doc____func____getstate____init__.<locals>.genexpr__main____metaclass____module____name____new____prepare____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ConsumerActor__pyx_unpickle_Instance__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____slots____test___batch_add_batch_close_batch_done_batch_fill_batch_timeout_behaviour_business_key_complete_complete_cb_dict_effects_outlived_env_expire_idempotency_fail_fill_handle_heap_is_coroutine_lane_new_republish_restart_cb_seen_before_seq_settle_ok_start_start_all_start_plain_subscribe_takes_plain_path_whenackactionaddafter_handleappendappliedapplyasyncio.coroutinesatattemptattemptsautobatchbatch_genbatch_handledbatchesbefore_handlebehbkeyboolbrokerbufbufferbusiness_keybusycausation_idchannelchannel_closedchannelsclearcline_in_tracebackclosecollectionscollections.abccompile_expressionconcurrencyconst_incconsumerconsumer_prefetchcopycore_retrycountcrashcrashedctxddatadead_letterdead_lettereddecidedecisiondeferreddelaydelay_nsdequedetaildiscarddispatchdropdrop_connectiondroppeddupduplicatedurationeeffeffect_appliedeffectsemitemit_messageemitsemittedenvepocherrorerror_textevaluateevtool.core.deliveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.expressionsevtool.scenario.templatesevtool.sim.consumerevtool.sim.contextevtool.sim.effectsevtool.sim.kernelevtool.sim.planexcextrafactorfail_iffailedfailed_beforefailurefaultfloatfnfollow_upfrom_gengenexprgetgrouphandledhandlesheadersheappushheapqheldhithooksiididemidempotencyikeyin_batchin_flightin_flight.<locals>.genexprin_placeincindexinflightinitial_stateinstinstanceinstance_crashedinstance_pausedinstance_restartedins""tance_resumedinstance_startedinstancesintitemitemskkeep_slotkernelkeylaneslatencyleavelivelive_instanceslive_instances.<locals>.genexprmmax_waitmessagemessage_fieldmodemodelsmsgnnacknamenames_usednextnowofokokeyon_deliveryon_exhaustedorderorderingoseqoutparamsparkparkedpartitionpausepausedpayloadpending_workper_partitionpoppopleftprefetchprobabilityprocessedprocessingproducerprofilepublishrandomreads_namesreasonreconnectredeliverrejectrenderreplyreply_with_errorrepublishrequeuerestartrestart_afterresumeretries_exhaustedretryretry_scheduledretryablereturnrulerulesrunningscalescale.<locals>.genexprscenarioseenseen_atselfsendsend_emitseqsession_timeoutsession_timeout_nssetdefaultsizeslowslow_downspecspeed_upstartstart_fromstartedstatestoppedstrstreamsubsubscribesubscriberssumttagthrowtotypetypingunorderedunsubscribeupdateuse_setstatevaluevalueswhenwindow\200\001\330\004&\240a\240v\250Q\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2208\2308\2401\240A\330\004\007\200|\2207\230!\330\010*\250!\250;\260n\300A\330\004\013\2101\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220X\230T\240\034\250T\260\032\2704\270y\310\004\310G\320SW\320Wb\320bf\320fq\320qu\320u}\360\000\000~\001B\002\360\000\000B\002J\002\360\000\000J\002N\002\360\000\000N\002W\002\360\000\000W\002[\002\360\000\000[\002c\002\360\000\000c\002g\002\360\000\000g\002r\002\360\000\000r\002v\002\360\000\000v\002~\002\360\000\000~\002B\003\360\000\000B\003N\003\360\000\000N\003R\003\360\000\000R\003Y\003\360\000\000Y\003]\003\360\000\000]\003e\003\360\000\000e\003i\003\360\000\000i\003j\003\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2307\240\047\250\025\250c\260\024\260[\300\007\300u\310C\310t\320S""\\\320\\c\320ch\320hk\320ko\320ow\320w~\360\000\000\177\001D\002\360\000\000D\002G\002\360\000\000G\002K\002\360\000\000K\002Q\002\360\000\000Q\002X\002\360\000\000X\002]\002\360\000\000]\002`\002\360\000\000`\002d\002\360\000\000d\002n\002\360\000\000n\002u\002\360\000\000u\002z\002\360\000\000z\002}\002\360\000\000}\002A\003\360\000\000A\003K\003\360\000\000K\003R\003\360\000\000R\003W\003\360\000\000W\003Z\003\360\000\000Z\003^\003\360\000\000^\003e\003\360\000\000e\003l\003\360\000\000l\003q\003\360\000\000q\003t\003\360\000\000t\003x\003\360\000\000x\003\177\003\360\000\000\177\003F\004\360\000\000F\004K\004\360\000\000K\004N\004\360\000\000N\004R\004\360\000\000R\004Z\004\360\000\000Z\004a\004\360\000\000a\004f\004\360\000\000f\004i\004\360\000\000i\004m\004\360\000\000m\004t\004\360\000\000t\004{\004\360\000\000{\004@\005\360\000\000@\005C\005\360\000\000C\005G\005\360\000\000G\005Q\005\360\000\000Q\005X\005\360\000\000X\005]\005\360\000\000]\005`\005\360\000\000`\005d\005\360\000\000d\005k\005\360\000\000k\005r\005\360\000\000r\005w\005\360\000\000w\005z\005\360\000\000z\005~\005\360\000\000~\005I\006\360\000\000I\006P\006\360\000\000P\006U\006\360\000\000U\006X\006\360\000\000X\006\\\006\360\000\000\\\006b\006\360\000\000b\006i\006\360\000\000i\006n\006\360\000\000n\006q\006\360\000\000q\006u\006\360\000\000u\006|\006\360\000\000|\006C\007\360\000\000C\007H\007\360\000\000H\007K\007\360\000\000K\007O\007\360\000\000O\007T\007\360\000\000T\007[\007\360\000\000[\007\\\007\330\004\007\200q\330\010\017\320\017)\250\024\250Q\250g\260[\300\007\300q\340\010\017\320\017)\250\024\250Q\250g\260[\300\001\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240\177\260d\320:J\310$\310n\320\\`\320`t\320tx\360\000\000y\001H\002\360\000\000H\002L\002\360\000\000L\002W\002\360\000\000W\002[\002\360\000\000[\002f\002\360\000\000f\002j\002\360\000\000j\002w\002\360\000\000w\002{\002\360\000\000{\002H\003\360\000\000H\003L\003\360\000\000L\003[\003\360\000\000[\003_""\003\360\000\000_\003m\003\360\000\000m\003q\003\360\000\000q\003w\003\360\000\000w\003{\003\360\000\000{\003E\004\360\000\000E\004I\004\360\000\000I\004S\004\360\000\000S\004W\004\360\000\000W\004_\004\360\000\000_\004c\004\360\000\000c\004m\004\360\000\000m\004q\004\360\000\000q\004y\004\360\000\000y\004}\004\360\000\000}\004H\005\360\000\000H\005L\005\360\000\000L\005Y\005\360\000\000Y\005]\005\360\000\000]\005i\005\360\000\000i\005m\005\360\000\000m\005{\005\360\000\000{\005\177\005\360\000\000\177\005K\006\360\000\000K\006O\006\360\000\000O\006[\006\360\000\000[\006_\006\360\000\000_\006f\006\360\000\000f\006j\006\360\000\000j\006u\006\360\000\000u\006y\006\360\000\000y\006A\007\360\000\000A\007E\007\360\000\000E\007R\007\360\000\000R\007V\007\360\000\000V\007^\007\360\000\000^\007b\007\360\000\000b\007h\007\360\000\000h\007l\007\360\000\000l\007s\007\360\000\000s\007w\007\360\000\000w\007x\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\270>\310\027\320PU\320UX\320X\\\320\\k\320kr\320rw\320wz\320z~\360\000\000\177\001L\002\360\000\000L\002S\002\360\000\000S\002X\002\360\000\000X\002[\002\360\000\000[\002_\002\360\000\000_\002r\002\360\000\000r\002y\002\360\000\000y\002~\002\360\000\000~\002A\003\360\000\000A\003E\003\360\000\000E\003S\003\360\000\000S\003Z\003\360\000\000Z\003_\003\360\000\000_\003b\003\360\000\000b\003f\003\360\000\000f\003p\003\360\000\000p\003w\003\360\000\000w\003|\003\360\000\000|\003\177\003\360\000\000\177\003C\004\360\000\000C\004M\004\360\000\000M\004T\004\360\000\000T\004Y\004\360\000\000Y\004\\\004\360\000\000\\\004`\004\360\000\000`\004l\004\360\000\000l\004s\004\360\000\000s\004x\004\360\000\000x\004{\004\360\000\000{\004\177\004\360\000\000\177\004K\005\360\000\000K\005R\005\360\000\000R\005W\005\360\000\000W\005Z\005\360\000\000Z\005^\005\360\000\000^\005l\005\360\000\000l\005s\005\360\000\000s\005x\005\360\000""\000x\005{\005\360\000\000{\005\177\005\360\000\000\177\005L\006\360\000\000L\006S\006\360\000\000S\006X\006\360\000\000X\006[\006\360\000\000[\006_\006\360\000\000_\006d\006\360\000\000d\006k\006\360\000\000k\006p\006\360\000\000p\006s\006\360\000\000s\006w\006\360\000\000w\006@\007\360\000\000@\007G\007\360\000\000G\007L\007\360\000\000L\007O\007\360\000\000O\007S\007\360\000\000S\007\\\007\360\000\000\\\007c\007\360\000\000c\007h\007\360\000\000h\007k\007\360\000\000k\007o\007\360\000\000o\007v\007\360\000\000v\007}\007\360\000\000}\007B\010\360\000\000B\010E\010\360\000\000E\010I\010\360\000\000I\010R\010\360\000\000R\010Y\010\360\000\000Y\010^\010\360\000\000^\010a\010\360\000\000a\010e\010\360\000\000e\010l\010\360\000\000l\010s\010\360\000\000s\010x\010\360\000\000x\010{\010\360\000\000{\010\177\010\360\000\000\177\010I\t\360\000\000I\tP\t\360\000\000P\tU\t\360\000\000U\tX\t\360\000\000X\t\\\t\360\000\000\\\th\t\360\000\000h\to\t\360\000\000o\tt\t\360\000\000t\tw\t\360\000\000w\t{\t\360\000\000{\tF\n\360\000\000F\nM\n\360\000\000M\nR\n\360\000\000R\nU\n\360\000\000U\nY\n\360\000\000Y\nf\n\360\000\000f\nm\n\360\000\000m\nr\n\360\000\000r\nu\n\360\000\000u\ny\n\360\000\000y\nD\013\360\000\000D\013K\013\360\000\000K\013P\013\360\000\000P\013S\013\360\000\000S\013W\013\360\000\000W\013b\013\360\000\000b\013i\013\360\000\000i\013n\013\360\000\000n\013q\013\360\000\000q\013u\013\360\000\000u\013{\013\360\000\000{\013B\014\360\000\000B\014G\014\360\000\000G\014J\014\360\000\000J\014N\014\360\000\000N\014X\014\360\000\000X\014_\014\360\000\000_\014d\014\360\000\000d\014g\014\360\000\000g\014k\014\360\000\000k\014r\014\360\000\000r\014y\014\360\000\000y\014~\014\360\000\000~\014A\r\360\000\000A\rE\r\360\000\000E\rQ\r\360\000\000Q\rX\r\360\000\000X\r]\r\360\000\000]\r`\r\360\000\000`\rd\r\360\000\000d\rk\r\360\000\000k\rr\r\360\000\000r\rw\r\360\000\000w\rz\r\360\000\000z\r~\r\360\000\000~\rC\016\360\000\000C\016J\016\360\000\000J\016O\016\360\000\000O\016R\016\360""\000\000R\016V\016\360\000\000V\016\\\016\360\000\000\\\016c\016\360\000\000c\016h\016\360\000\000h\016k\016\360\000\000k\016o\016\360\000\000o\016v\016\360\000\000v\016}\016\360\000\000}\016~\016\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\032\047\240\177\3206F\320FV\320Ve\320ef\330\0264\3204D\300G\310:\320UV\330\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010 \240\t\250\027\260\r\270Q\330\010\013\2101\330\014\020\220\001\220\034\230Q\330\010\013\2105\220\001\220\024\220Q\220m\2405\250\n\260#\260U\270!\270:\300T\310\027\320PT\320T\\\320\\_\320_e\320ef\320fg\330#&\240f\250A\330\010\014\210K\220q\330\010\021\220\023\220A\330\010\017\210q\220\005\220S\230\003\2301\330\010\013\2104\210w\220c\230\021\340\014\020\220\t\230\024\230Q\230c\240\025\240a\330\014\017\210t\2205\230\007\230s\240\047\250\024\250S\260\n\270%\320?P\320PS\320SW\320WX\330\020\023\2206\230\021\230$\230g\240U\250#\250W\260F\270!\330\014\017\210u\220D\230\004\230D\240\001\330\020\026\220g\230Q\230e\2401\240A\330\014\023\2201\330\010\023\2204\220v\230W\240A\240Y\250g\260[\300\004\300F\310$\310k\320Y]\320]^\320^a\320ab\330\010\013\2108\2201\330\014\020\220\t\230\021\230#\230W\240A\330\014\020\220\013\2301\230C\230w\240h\250a\330\014\017\210u\220A\220Z\230q\240\005\320%8\270\003\2705\300\001\300\032\3104\310w\320VZ\320Zb\320be\320ef\330 !\240\032\2503\250g\260Y\270h\300k\320QY\320Ya\320ab\3305@\300\010\310\002\310!\330\014\023\2208\2301\330\014\017\210u\220C\220{\240$\240a\330\020\027\220q\330\014\017\210u\220C\220q\330\020\033\2304\230{\250!\2504\250{\270!\2704\270q\330\020\023\2207\230#\230Q\230d\240\"\240H\250J\260b\270\n\300$\320FV\320V\\\320\\_\320_c\320ck\320kl\330\036\037\330\020\027\220q\330\014\017\210t\220:\230S\240\004\240A\330\020\027\220q\330\014\017\210u\220C\220q\330\020\026\220d\230!\2305\240\001\240\021\330\020\023\320\023$\240A\330\020\023\2207\230#\230Q\230d\240\"\240H\250K\260t\270>\310\021\310*""\320TZ\320Z[\340\020\026\220e\2301\230E\240\021\240&\250\010\260\006\260i\270x\300q\330\014\023\2201\340\010\014\210I\220T\230\021\230#\230U\240!\330\010\014\210K\220t\2301\230C\230u\240A\330\010\013\2104\210u\220G\2303\230g\240T\250\023\250A\330\014\017\210v\220Q\220d\230\047\240\025\240c\250\027\260\006\260a\330\010\013\2104\210z\230\023\230D\240\001\330\014\023\2201\330\010\021\220\030\230\021\330\010\013\2107\220#\220Q\330\014\022\220$\220a\220u\230A\230Q\330\014\017\210u\220A\220Z\230q\240\005\240[\260\003\2605\270\001\270\032\3004\300w\310d\320RZ\320Z]\320]c\320cd\320de\330 #\2407\250*\3204I\310\031\320RS\330\r\024\220C\220q\330\014\022\220%\220q\230\005\230Q\230f\240H\250A\330\r\021\220\025\220m\2407\250!\330\014\022\220$\220a\220u\230A\230Q\330\014\017\320\017\"\240!\2404\240w\250c\260\024\260U\270.\310\001\330#/\250w\260c\270\034\300Q\340\014\022\220\047\230\021\230%\230q\240\001\330\010\017\210q\200A\330\033(\250\r\260Q\330\010\013\2104\210q\330\014\020\220\r\230Q\230f\240A\330\014\r\330\010\016\210d\220!\330\010\014\210I\220Q\330\010\013\320\013\034\230A\330\010\014\210I\220Q\220a\220x\230q\330\010\013\2104\210{\230#\230Q\330\014\020\220\006\220d\230!\2304\230v\240Q\240a\330\010\017\210t\2201\330\010\013\2105\220\007\220q\330\014\026\220d\230*\240D\250\001\250\024\250Q\250a\250q\330\014\022\220(\230\047\240\025\240d\250#\250W\260E\270\022\2708\3003\300d\310!\340\014\022\220$\220j\240\007\240u\250D\260\004\260M\300\021\300!\3001\330\010\013\2101\330\014\027\220q\330\r\021\220\021\330\014\027\220t\230;\240d\250!\2501\250D\260\007\260t\2709\300K\310q\320PT\320TU\340\014\027\220t\2308\240;\250a\250t\2601\330\010\013\2104\210v\220S\230\001\330\014\027\220s\230!\2309\240B\240d\250!\330\010\013\2104\210w\220g\230Q\330\014\030\230\004\230F\240!\2404\240q\330\010\021\220\023\220A\330\010\016\210f\220A\330\010\013\2104\210q\340\014\022\220&\230\006\230b\240\001\330\014\022\220(\230!\330\014\020\220\004\220B\220a\330\014\017\210r\220\022\2201\330\020\024\220A\330""\014\024\220A\220V\2309\240C\240|\2605\270\004\270M\310\026\310s\320RV\320V^\320^_\340\014\022\220#\220Q\220d\230\"\230J\240d\250-\260v\270S\300\004\300H\310F\320RS\200A\330\034)\320)<\270O\3107\320R\\\320\\]\340\010\016\210d\220!\330\010\016\210a\210q\330\010\016\210c\220\027\230\001\330\010\022\220$\220i\230t\2401\240C\240u\250C\250r\260\025\260d\270/\310\021\330\010%\240Q\340\010\024\220A\330\010\013\2104\210z\230\027\240\001\330\014\017\210t\220=\240\007\240q\330\020\027\220t\230<\240q\250\001\340\020\026\220d\230%\230q\240\005\240Q\330\020\021\330\024\033\2304\230y\250\t\260\021\260!\330\027\030\330\024\033\2303\230a\330\014\026\220d\230*\240D\250\001\250\021\330\014\017\210x\220w\230e\2404\240t\2502\250X\260S\270\004\270A\330\020\023\2205\230\001\230\032\2401\240E\250\033\260C\260u\270A\270Z\300t\3107\320RV\320V^\320^a\320ag\320gh\320hi\330$\047\240w\250m\2706\300\033\310D\320PR\320RU\320UV\330\020\024\220K\230q\240\006\240c\250\025\250e\260:\270Q\330\020\027\220q\330\010\016\210d\220+\230T\240\021\240#\240W\250D\260\r\270T\320AR\320RV\320VW\330\010\037\230q\330\010!\240\021\330\010\013\2103\210a\330\014\020\220\010\230\003\2301\330\020\023\2204\220v\230W\240A\330\024\027\220t\2303\230a\330\030\036\230d\240%\240q\250\005\250Q\330\024\025\330\030\036\230d\240!\2404\240u\250I\260Q\260a\330\024\033\320\0335\260Q\330\030\035\230]\250&\260\003\2601\260A\340\024\032\230$\230d\240\047\250\023\250C\250t\260=\300\003\3001\330\020\023\2201\330\024\036\230a\330\024\025\330\010\013\2108\2207\230!\330\014\017\210w\220a\330\020\023\2205\230\001\230\032\2401\240E\250\032\2603\260e\2701\270J\300d\310\047\320QU\320U]\320]`\320`f\320fg\320gh\330$\047\240w\250i\260w\270h\300m\320SZ\320Z[\330.7\260q\330\020\024\220F\230!\2306\320!3\2607\270\047\300\021\330\020\027\220q\330\014\023\2204\220v\230Q\230f\240C\240u\250G\2608\2707\300,\310i\320WX\330\036%\320%8\270\001\340\010\013\2104\210s\220%\220u\230D\240\016\250c\260\023\260G\2704\270s\300)\3104\310t\320SV\320VZ\320Z[\330\014\022""\220$\220e\2301\230E\240\021\330\010\013\2103\210a\330\014\026\220a\330\014\024\220D\230\001\330\014\r\330\020\024\220G\2303\230a\330\024\032\230#\230Q\330\024\027\220t\2307\240%\240t\2504\250q\260\007\260s\270!\330\030\035\230Q\230c\240\031\250%\250t\2601\260C\260w\270c\300\022\3001\340\030\033\2306\240\021\240\047\250\021\330\024\037\230q\330\014\024\320\024,\250K\260z\300\037\320PQ\330\020\023\2201\330\024\030\320\030*\250!\2506\260\023\260E\270\025\270i\300s\310!\3103\310a\330\020\027\220t\2306\240\021\240&\250\003\2505\260\017\270w\300i\310s\320RS\320SY\320YZ\330\010\013\2104\210z\230\027\240\001\330\014\017\210t\2201\330\020\021\330\024\033\2304\230y\250\t\260\021\260!\330\027\030\330\024\033\2303\230a\330\014\020\220\n\230!\2308\2401\330\014\024\220D\230\001\330\014\021\220\027\230\002\230%\230q\330\014\017\210t\2202\220U\230!\2302\230Q\230c\240\022\2404\240q\330\020\024\320\024(\250\001\250\021\330\010 \240\013\2504\250r\260\023\260O\300>\320QU\320UW\320WX\330\010\013\2108\2202\220Q\330\014\020\220\001\220\036\230q\330\010\013\2103\210a\330\014\020\220\001\220\031\230#\230Q\330\010\013\2104\210~\230W\240E\250\024\250T\260\027\270\001\330\014\020\220\001\220\032\2304\230~\250Q\250a\330\010\013\2104\210z\230\027\240\005\240T\250\024\250W\260A\330\014\r\330\020\024\220A\220Z\230t\2409\250A\250R\250y\270\001\270\021\330\020\024\220A\220Z\230t\2409\250A\250R\250y\270\001\270\021\330\023\024\340\010\020\220\003\2201\330\010\013\2101\330\014\r\330\020\030\230\001\230\022\2304\230u\240F\250#\250Q\250a\250s\260#\260U\270#\270Q\270a\270r\300\031\310!\3101\330\014\023\320\023-\250Q\330\020\023\2203\220a\330\024\030\320\030*\250!\2506\260\023\260E\270\025\270c\300\021\300#\300[\320PS\320ST\320TW\320WX\330\020\027\220t\2306\240\021\240&\250\003\2505\260\r\270W\300I\310S\320PQ\320QW\320W^\320^_\330\010\013\2105\220\001\220\024\220Q\220m\2405\250\013\2603\260e\2701\270J\300d\310\047\320QU\320U]\320]`\320`f\320fg\320gh\330#&\240f\250A\330\010\014\210L\230\001\330\010\014""\210N\230!\330\010\020\220\004\220A\330\010\014\210F\220(\230)\2401\330\014\017\210v\220S\230\005\230S\240\004\240E\250\032\2601\260F\270&\300\010\310\005\310Q\330\020\024\220M\240\021\240&\250\010\260\005\260Q\330\010\014\210K\220q\230\006\230c\240\025\240e\250:\260Q\330\010\017\210q\200A\330\036F\300a\330\010\016\210c\220\027\230\n\240!\330\010\013\2106\220\023\220D\230\001\330\014\r\330\010\013\2104\210w\220c\230\021\330\014\020\220\t\230\027\240\002\240$\240l\260!\330\014\r\330\010\016\210d\220!\330\010\013\2104\210q\340\014\022\220#\220W\230A\330\014\022\220!\2201\330\014$\240K\250t\2602\260S\270\017\300~\320UY\320Y[\320[\\\330\014\017\210s\220!\330\020\024\220A\220Y\230c\240\021\330\014\017\210u\220A\220T\230\021\230-\240u\250K\260s\270%\270q\300\n\310$\310g\320UY\320Ya\320ad\320de\330\047(\250\n\260#\260V\2701\330\014\020\220\014\230A\330\014\020\220\016\230a\330\014\017\210q\220\005\220S\230\003\2301\330\020\023\2207\230$\230a\230u\240A\240Q\330\014\030\230\001\330\r\021\220\027\230\003\2301\330\014\030\230\004\230H\240A\240V\2503\250a\340\014\020\220\006\220n\240A\240V\2501\330\014\030\230\004\230H\240A\240V\2503\250a\330\014\020\220\006\220m\2401\240F\250!\330\010\013\2104\210q\330\014\020\220\t\230\021\330\014\017\320\017 \240\001\330\014\020\220\t\230\024\230Q\230a\230v\240Q\330\014\022\220$\220a\330\014\017\210t\220;\230c\240\021\330\020\024\220F\230(\240!\2404\240v\250Q\250a\330\020\023\2201\330\024\030\230\006\230a\230q\330\021\022\340\020\030\230\004\320\034-\250T\260\034\270T\300\021\330\020\026\220d\230$\230d\240\047\250\023\250J\260d\270$\270f\300B\300d\310!\330\024\031\230\021\230&\240\003\2408\2501\200A\330\037,\250O\270>\310\021\330!*\250!\330\010\016\210d\220!\330\010\013\2104\210q\330\014\020\220\t\230\024\230Q\230c\240\025\240a\330\010\013\2104\210q\330\014\020\220\013\2304\230q\240\003\2405\250\001\330\010\013\2104\210}\230D\240\003\2401\330\014\017\210v\220Q\220d\230\047\240\025\240c\250\026\250v\260Q\330\010\013\2104\210t\220:\230T\240""\021\240%\240s\250#\250Q\330\014\017\210w\220d\230!\2303\230g\240V\2501\250A\330\010\013\2101\210K\220w\230a\330\014\017\210~\230Q\230f\240F\250!\200A\330 -\250]\270!\340\010\013\2104\210q\330\014\017\210t\2207\230#\230Z\240t\2504\250v\260R\260t\2701\330\020\024\220M\240\021\240&\250\001\340\020\024\220G\2307\240!\2401\330\014\r\330\010\013\2104\210q\330\014\020\220\004\220G\2304\230q\240\004\240D\250\007\250v\260Q\260a\330\010\013\2104\210|\2307\240!\330\014\020\220\013\2301\230F\240!\330\014\r\330\010\013\2104\210w\220c\230\032\2404\240t\2506\260\022\2604\260}\300A\330\020\024\220K\230s\240,\250c\260\024\260V\2701\270C\270w\300d\310!\330\014\020\220\007\220q\230\006\230a\340\014\020\220\007\220w\230a\230q\200A\330!.\250m\2701\360\006\000\t\017\210d\220!\330\010\014\210I\220Q\330\010\013\320\013\034\230A\330\010\014\210I\220Q\220a\220x\230q\330\010\023\2204\220x\230{\250!\2504\250q\330\010\013\2104\210v\220S\230\001\330\014\027\220s\230!\2309\240B\240d\250!\330\010\013\2104\210w\220g\230Q\330\014\030\230\004\230F\240!\2404\240q\330\010\021\220\023\220A\330\010\016\210f\220A\330\010\016\210f\220F\230\"\230A\330\010\016\210h\220a\330\010\014\210D\220\002\220!\330\010\013\2102\210R\210q\330\014\020\220\001\330\010\020\220\001\220\026\220y\240\003\240<\250u\260D\270\r\300V\3103\310d\320RZ\320Z[\2201\220A\240\001\250\001\320\004\027\220q\340\010\014\210I\220T\230\027\240\003\2405\250\004\250D\3200B\300!\330\010\014\320\014\034\230D\240\001\240\024\240T\250\031\260#\260Q\330\010\013\2104\210u\220G\2302\230Q\330\014\020\220\004\220G\2303\230a\230t\2405\250\010\260\004\260M\300\026\300q\330\014\r\330\010\014\210K\220q\230\001\320\004\027\220}\240A\330\010\017\210q\220\016\230d\240+\250S\3200F\300a\300|\320ST\320TX\320XY\320\004\030\320\030*\250(\260!\330\010\020\220\007\220u\230I\240T\250\030\260\027\270\003\2706\300\033\310I\320U\\\320\\`\320`d\320dk\320kl\330\020\032\230$\230d\240)\2507\260#\260Q\320\004\032\230-\240q\330\010\016\210d\220!\330\010\013\2104\210{\230#\230Q""\330\014\022\220$\220d\230$\230g\240S\250\n\260$\260d\270&\300\002\300$\300e\3101\330\020\024\220G\2301\230F\240#\240X\250Q\330\014\r\340\010\014\210A\330\010\016\210b\220\002\220#\220Q\220e\2304\230t\2407\250#\250Z\260t\2704\270v\300R\300t\3105\320PQ\330\014\020\220\003\2201\220A\330\014\017\210t\2206\230\021\230#\230S\240\004\240A\330\020\025\220Q\330\020\021\330\014\020\220\003\2201\220A\330\014\020\220\007\220q\230\006\230a\320\004\032\230-\240q\340\010\013\2104\210w\220c\230\021\330\014\r\330\010\014\210I\220Q\330\010\014\210D\220\005\220Q\220j\240\001\240\024\240T\250\027\260\006\3206I\310\026\310t\320SX\320X`\320`d\320de\330$(\250\001\320\004\032\320\0323\3203G\300v\310\\\320YZ\340\010\013\2104\210w\220d\230+\240Q\330\014\r\330\010\016\210d\220!\330\010\014\210I\220Q\330\010\014\210J\220a\330\010\014\210G\2206\230\021\330\010\014\210I\220V\2301\330\010\014\210I\220V\2301\330\010\014\210F\220&\230\001\330\010\014\210I\220Q\330\010\014\210H\220F\230!\330\010\013\320\013\034\230D\240\001\330\010\014\210H\220A\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,@\300\006\300d\310%\310x\320W[\320[b\320bf\320fg\330\034\"\240*\250A\330\010\013\2104\210u\220G\2301\330\014\017\210|\2304\230q\240\004\240F\250!\330\014\017\210w\220l\240!\2403\240g\250V\2604\260v\270W\300A\330\014\020\220\007\220q\330\010\013\210>\230\027\240\001\330\014\017\210w\220c\230\021\230#\230W\240E\250\022\250?\270$\270n\310F\320RS\320\004\033\2301\340\010\017\210s\220\"\220A\320\004\033\2308\2401\340\010\016\210d\220!\330\010\017\210q\220\002\220$\220e\2304\230{\250#\250Q\250g\260S\270\001\330\010\013\2106\220\022\2203\220a\220q\330\014\020\220\005\220U\230!\2306\240\022\2403\240a\240q\330\020\032\230$\230b\320 T\320TU\330\020\023\2208\2303\230a\330\024\033\2308\2401\240F\250#\250Q\250d\260!\330\024\030\230\n\240\047\250\021\250!\340\024\033\2301\330\024\030\230\t\240\021\330\020\024\220K\230q\240\001\330\020\023\2205\230\001\230\032\2401\240C\240w\250f\3204H\310\006\310d\320RW\320W_\320_c""\320cj\320jn\320no\330\r\023\2202\220S\230\001\230\021\330\014\020\220\010\230\004\230A\230Q\330\020\024\220J\230a\330\020\023\320\023$\240D\250\001\330\020\024\220H\230A\330\020\024\220G\2306\240\021\330\020\024\220I\230V\2401\330\020\024\220I\230Q\330\020\023\2204\220u\230G\2401\330\024\027\220|\2404\240q\250\004\250F\260!\330\024\027\220w\230l\250!\2503\250g\260V\2704\270v\300W\310A\330\024\030\230\007\230q\320\004\033\230=\250\001\340\010\013\2104\210w\220c\230\021\330\014\r\330\010\016\210d\220!\330\010\014\210I\220Q\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,@\300\006\300d\310%\310x\320W[\320[b\320bf\320fg\330\010\016\210d\220,\230d\240+\250Q\330\010\014\210D\220\010\230\001\330\014\016\210a\210q\330\010\014\210F\220!\2201\320\004\034\230H\240A\330\010\014\210E\220\025\220a\220t\2305\240\001\330\014\023\2208\2301\230F\240!\330\014\020\220\n\230\047\240\021\240!\330\014\020\220\013\2301\230A\330\014\020\220\004\220E\230\021\230*\240A\240T\250\024\250W\260F\320:N\310f\320TX\320X]\320]e\320ei\320ip\320pq\320\004\034\230M\250\021\340\010\016\210d\220!\330\010\013\2104\210w\220c\230\021\330\014\020\220\007\220q\230\001\330\014\r\330\010\013\2104\210w\220h\230k\250\021\330\014\r\330\010\014\210I\220Q\330\010\014\210K\220q\230\001\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,B\300&\310\004\310E\320QY\320Y]\320]d\320dh\320hi\320\004\035\230]\250!\340\010\014\210H\220A\330\010\014\210I\220Q\320\004\036\230l\250!\330\010\013\2104\210q\330\014\023\2204\220{\240$\240a\240s\250\047\260\024\260Q\330\010\017\210t\2201\320\004\036\230m\2501\360\006\000\t\r\210K\220q\230\001\320\004\036\320\0360\260\016\320>\\\320\\]\340\010\014\210H\220A\330\010\014\210I\220Q\320\004\037\230}\250A\330\010\016\210d\220!\330\010\014\210G\2203\220g\230Z\240q\330\014\017\210w\220f\230D\240\005\240X\250T\260\027\270\004\270H\300F\310$\310a\330\014\025\320\025&\240a\240t\2507\260#\260Q\330\014\025\220]\320\"5\260T\270\025\270a\330\014\027\220t\2305\240\001\340\010\013\210<""\220q\230\004\230H\240A\320\004\037\230}\250M\270\021\330\010\017\210t\2201\330\010\017\210u\220G\2301\330\010\014\210F\220\047\230\021\230!\330\010\013\2103\210a\210t\2208\2303\230d\240!\330\014\020\220\r\230Q\230a\330\r\020\220\001\220\024\220X\230S\240\001\330\014\022\220$\220a\330\014\017\210w\220c\230\021\230#\230W\240E\250\022\2504\250{\270$\320>P\320PV\320VZ\320Zf\320fj\320jk\330\032\033\320\004\037\320\0377\260q\330\010\021\220\026\220q\330\010\016\210d\220!\330\010\013\320\013\034\230A\330\010\017\210s\220*\230A\230Y\240i\250}\270C\270q\300\004\300I\310T\320QR\320RU\320UZ\320Z]\320]_\320_`\330\010\013\2108\2201\220I\230V\2409\250D\260\007\260z\300\021\320\004 \240\001\340\010\017\210s\220!\2201\320\004 \240\014\250A\330\010\017\210t\220:\230W\240A\330\010\013\2104\210}\230G\2401\330\014\022\220$\220l\240!\2401\340\014\r\330\020\026\220d\230)\2409\250A\250T\260\025\260a\260u\270A\330\023\024\330\020\027\220q\330\010\022\220$\220j\240\004\240A\240Q\330\010\017\210x\220w\230e\2404\240t\2504\250w\260e\2702\270X\300S\310\004\310A\320\004 \240\r\250Q\330\010\014\210H\220A\220Q\320\004 \240\r\250Q\330\010\016\210d\220!\330\010\016\210d\220)\2304\230t\2407\250#\250Z\260t\2704\270v\300R\300t\3105\320PQ\330\014\024\220D\230\010\240\010\250\001\330\014\020\220\t\230\021\330\014\017\320\017 \240\001\330\014\027\220t\2308\240;\250a\250t\2601\330\014\017\210t\2206\230\023\230A\330\020\033\2303\230a\230y\250\002\250$\250a\330\014\017\210w\220c\230\021\230#\230W\240E\250\022\250:\260T\270\037\310\006\310g\320UY\320Ya\320ad\320dk\320kl\330\032\033\320\004 \320 N\310a\330\010\016\210g\220W\230J\240a\330\010\013\2106\220\023\220D\230\001\330\014\r\330\010\013\2104\210w\220c\230\021\330\014\020\220\t\230\027\240\002\240$\240n\260A\330\014\r\330\010\016\210d\220!\330\010\030\230\004\230A\330\010\020\220\004\220A\330\010\014\210E\220\021\330\014\017\210v\220S\230\001\330\020\024\220H\230A\230V\2403\240i\250y\270\001\340\020\025\220^\2401\240F\250!\330\020\024\220H\230A\230V\2403""\240i\250y\270\001\330\020\025\220]\240!\2406\250\021\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\320,=\270V\3004\300u\310H\320TX\320X_\320_c\320ck\320kq\320qr\330\034#\2408\2503\250a\250x\260z\300\024\300X\310R\310q\330#1\260\023\260G\2705\300\002\300!\330\010\014\210I\220Q\330\010\013\320\013\034\230A\330\010\014\210L\230\001\230\021\320\004!\240\035\250a\330\010\017\210t\2209\230D\240\010\250\001\330\010\014\210N\230!\330\010\014\210H\220G\2301\230A\330\010\014\210L\230\001\230\021\320\004!\240\035\250m\2701\320\004!\320!1\3201J\310.\320Xk\320kl\340\010\016\210d\220!\330\010\014\210L\230\001\330\010\t\330\014\026\220f\230B\230g\240U\250\047\260\023\260F\270\047\300\023\300F\310%\310t\320S]\320]d\320dg\320gn\320no\330\036*\250$\250g\260\\\300\023\300J\310c\320QZ\320Za\320ad\320de\330\035!\240\021\330\020&\240a\330\014\026\220a\330\010\016\210c\220\032\2301\230B\230a\230t\2407\250!\2504\250|\2704\270u\300I\310T\320QX\320X\\\320\\_\320_f\320fg\330\034!\240\024\240Z\250x\260q\330\010\013\2105\220\001\220\032\2301\230C\230w\240f\250K\260s\270%\270t\3005\310\004\310G\320SY\320Y\\\320\\b\320be\320ef\330\035-\250S\260\001\330\010\013\2108\2201\220D\230\005\230U\240)\2504\250q\320\004!\320!4\260A\340\010\t\330\014\023\2204\220}\240I\250Q\250a\330\017\020\330\014\023\2201\320\004!\320!I\310\021\330\010\014\210J\220a\220q\320\004\"\240-\250}\270A\320\004\"\320\"7\3207G\320G`\320`a\330\027*\250!\340\010\017\210q\320\004#\2401\360\030\000\t\017\210d\220!\330\010\020\220\004\220A\220V\2303\230n\250D\260\004\260A\260T\270\024\270Y\300c\310\021\330\020\024\220D\230\004\230L\250\004\250D\260\003\2607\270$\270d\300#\300Y\310d\320RV\320VY\320YZ\330\020\024\220D\230\n\240#\240U\250$\250d\260$\260j\300\004\300D\310\014\320TW\320WX\330\020\024\220D\230\013\2403\240l\260$\260d\270%\270w\300c\310\021\330\020\024\220D\230\016\240c\250\025\250d\260$\260j\300\003\3001\330\020\024\220D\230\n\240!\2404\240t\2509\260I\270T\300\021\300$\300e\3109\320TU\320UV\320\004#\320#A\300\021""\330\010\016\210e\2208\2301\330\010\013\2106\220\023\220D\230\007\230t\2404\240s\250$\250k\270\024\270T\300\021\330\014\020\220\r\230Q\230a\320\004$\320$6\260f\320<Q\320QR\360\006\000\t\017\210d\220!\330\010\014\210J\220a\330\010\013\320\013\034\230D\240\001\330\010\014\210H\220A\330\010\014\210G\2206\230\021\330\010\014\210I\220V\2301\330\010\014\210F\220&\230\001\330\010\013\2104\210u\220G\2301\330\014\017\210|\2304\230q\240\004\240F\250!\330\014\017\210w\220l\240!\2403\240g\250V\2604\260v\270W\300A\330\014\020\220\007\220q\320\004&\240m\260?\300.\320Pi\320ij\330\036&\240a\340\010 \240\013\2509\260F\270!\330\010\013\2104\210~\230W\240A\330\014\020\220\001\220\032\2304\230~\250Q\250a\330\010\014\210D\220\005\220Q\220j\240\001\240\024\240T\250\027\260\006\3206H\310\003\3105\320PQ\320Q[\320[_\320_`\330$(\250\010\260\003\2606\270\021\270*\300C\300v\310Q\320\004\047\240x\250q\330\010\020\220\004\220A\330\010\021\220\024\220Q\330\010\017\210t\2201\330\010\016\210f\220D\230\004\230B\230e\2401\240B\240a\240s\250\"\250A\330\014\017\210t\2205\230\010\240\001\330\014\017\210t\2204\220q\230\003\2303\230a\330\020\024\220D\230\001\230\021";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 408; i++) {
+    for (int i = 0; i < 404; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 26) PyUnicode_InternInPlace(&string);
@@ -40963,8 +40835,8 @@ static const char bytes[] = "(tree fragment)-./behaviour?Callable[..., Any]Calla
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 408; i < 460; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-408].length;
+    for (int i = 404; i < 456; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-404].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -40974,14 +40846,14 @@ static const char bytes[] = "(tree fragment)-./behaviour?Callable[..., Any]Calla
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 460; i++) {
+    for (Py_ssize_t i = 0; i < 456; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 408;
+      PyObject **table = stringtab + 404;
       for (Py_ssize_t i=0; i<52; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -41087,12 +40959,12 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 786};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 790};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 790};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 794};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
@@ -41239,80 +41111,80 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   {
     const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 425};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_idem, __pyx_mstate->__pyx_n_u_seen_at, __pyx_mstate->__pyx_n_u_dup, __pyx_mstate->__pyx_n_u_duration, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_t};
-    __pyx_mstate_global->__pyx_codeobj_tab[32] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_start_2, __pyx_mstate->__pyx_kp_b_iso88591_Q_4q_QfA_d_IQ_A_IQaxq_4_Q_d_4vQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[32])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[32] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_start_2, __pyx_mstate->__pyx_kp_b_iso88591_A_Q_4q_QfA_d_IQ_A_IQaxq_4_Q_d_4v, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[32])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 464};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 465};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_buf, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_d};
     __pyx_mstate_global->__pyx_codeobj_tab[33] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_fill, __pyx_mstate->__pyx_kp_b_iso88591_q_d_4_Q_d_gS_d_e1_G1F_XQ_A_b_Qe, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[33])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 480};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 481};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_item};
     __pyx_mstate_global->__pyx_codeobj_tab[34] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_complete_cb, __pyx_mstate->__pyx_kp_b_iso88591_I_Jaq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[34])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 13, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 483};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 13, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 484};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_item, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_epoch, __pyx_mstate->__pyx_n_u_started, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_keep_slot, __pyx_mstate->__pyx_n_u_buf, __pyx_mstate->__pyx_n_u_start};
     __pyx_mstate_global->__pyx_codeobj_tab[35] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_complete, __pyx_mstate->__pyx_kp_b_iso88591_A_Fa_c_6_D_4wc_l_d_4q_WA_1_Kt2S, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[35])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 529};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 530};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_attempt};
     __pyx_mstate_global->__pyx_codeobj_tab[36] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_env_2, __pyx_mstate->__pyx_kp_b_iso88591_uIT_6_IU_ddkkl_d_7_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[36])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 30, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 533};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_started, __pyx_mstate->__pyx_n_u_in_batch, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_attempt, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_ikey, __pyx_mstate->__pyx_n_u_seen_at, __pyx_mstate->__pyx_n_u_beh, __pyx_mstate->__pyx_n_u_failure, __pyx_mstate->__pyx_n_u_error_text, __pyx_mstate->__pyx_n_u_rule, __pyx_mstate->__pyx_n_u_hit, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_applied, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_eff, __pyx_mstate->__pyx_n_u_inc, __pyx_mstate->__pyx_n_u_order, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_emits, __pyx_mstate->__pyx_n_u_hooks, __pyx_mstate->__pyx_n_u_spec, __pyx_mstate->__pyx_n_u_render, __pyx_mstate->__pyx_n_u_when_2, __pyx_mstate->__pyx_n_u_e};
-    __pyx_mstate_global->__pyx_codeobj_tab[37] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_handle, __pyx_mstate->__pyx_kp_b_iso88591_M_O7R_d_aq_c_it1CuCr_d_Q_A_4z_t, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[37])) goto bad;
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 30, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 534};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_started, __pyx_mstate->__pyx_n_u_in_batch, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_attempt, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_ikey, __pyx_mstate->__pyx_n_u_seen_at, __pyx_mstate->__pyx_n_u_beh, __pyx_mstate->__pyx_n_u_failure, __pyx_mstate->__pyx_n_u_error_text, __pyx_mstate->__pyx_n_u_rule, __pyx_mstate->__pyx_n_u_hit, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_applied, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_eff, __pyx_mstate->__pyx_n_u_inc, __pyx_mstate->__pyx_n_u_order, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_emits, __pyx_mstate->__pyx_n_u_hooks, __pyx_mstate->__pyx_n_u_spec, __pyx_mstate->__pyx_n_u_render, __pyx_mstate->__pyx_n_u_when_2, __pyx_mstate->__pyx_n_u_e};
+    __pyx_mstate_global->__pyx_codeobj_tab[37] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_handle, __pyx_mstate->__pyx_kp_b_iso88591_A_O7R_d_aq_c_it1CuCr_d_Q_A_4z_t, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[37])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {7, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 644};
+    const __Pyx_PyCode_New_function_description descr = {7, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 646};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_applied, __pyx_mstate->__pyx_n_u_of, __pyx_mstate->__pyx_n_u_data};
     __pyx_mstate_global->__pyx_codeobj_tab[38] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_effects_outlived, __pyx_mstate->__pyx_kp_b_iso88591_m_Piij_a_9F_4_WA_4_Qa_D_Qj_T_6H, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[38])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 653};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 655};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_env};
     __pyx_mstate_global->__pyx_codeobj_tab[39] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_business_key_2, __pyx_mstate->__pyx_kp_b_iso88591_4A_4_IQa_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[39])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 1, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 660};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 1, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 662};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_duplicate, __pyx_mstate->__pyx_n_u_ctx};
-    __pyx_mstate_global->__pyx_codeobj_tab[40] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_settle_ok, __pyx_mstate->__pyx_kp_b_iso88591_O_d_4q_Qc_a_4q_4q_5_4_D_1_vQd_c, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[40])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[40] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_settle_ok, __pyx_mstate->__pyx_kp_b_iso88591_A_O_d_4q_Qc_a_4q_4q_5_4_D_1_vQd, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[40])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 674};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 677};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_spec, __pyx_mstate->__pyx_n_u_render, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_payload, __pyx_mstate->__pyx_n_u_out};
     __pyx_mstate_global->__pyx_codeobj_tab[41] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_emit_message, __pyx_mstate->__pyx_kp_b_iso88591_11J_Xkkl_d_L_fBgU_F_F_tS_ddggnn, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[41])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {10, 0, 0, 19, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 690};
+    const __Pyx_PyCode_New_function_description descr = {10, 0, 0, 19, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 693};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_error, __pyx_mstate->__pyx_n_u_retryable, __pyx_mstate->__pyx_n_u_attempt, __pyx_mstate->__pyx_n_u_detail, __pyx_mstate->__pyx_n_u_reply_with_error, __pyx_mstate->__pyx_n_u_in_batch, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_broker, __pyx_mstate->__pyx_n_u_live, __pyx_mstate->__pyx_n_u_decision, __pyx_mstate->__pyx_n_u_mode, __pyx_mstate->__pyx_n_u_duration, __pyx_mstate->__pyx_n_u_action};
-    __pyx_mstate_global->__pyx_codeobj_tab[42] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_fail, __pyx_mstate->__pyx_kp_b_iso88591_6FFVVeef_44DG_UV_d_c_Q_1_Q_5_Qm, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[42])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[42] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_fail, __pyx_mstate->__pyx_kp_b_iso88591_A_6FFVVeef_44DG_UV_d_c_Q_1_Q_5_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[42])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 756};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 760};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_item, __pyx_mstate->__pyx_n_u_channel, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_copy};
     __pyx_mstate_global->__pyx_codeobj_tab[43] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_republish_2, __pyx_mstate->__pyx_kp_b_iso88591_7q_q_d_A_s_AYi_Cq_ITQRRUUZZ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[43])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 763};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 767};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_msg, __pyx_mstate->__pyx_n_u_key, __pyx_mstate->__pyx_n_u_seen_at};
     __pyx_mstate_global->__pyx_codeobj_tab[44] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_seen_before, __pyx_mstate->__pyx_kp_b_iso88591_A_t_WA_4_G1_l_1_d_9AT_auA_q_j_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[44])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 775};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 779};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_order, __pyx_mstate->__pyx_n_u_window, __pyx_mstate->__pyx_n_u_seen, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_k};
     __pyx_mstate_global->__pyx_codeobj_tab[45] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_expire_idempotency, __pyx_mstate->__pyx_kp_b_iso88591_xq_A_Q_t1_fD_Be1Bas_A_t5_t4q_3a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[45])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 784};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 788};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr};
     __pyx_mstate_global->__pyx_codeobj_tab[46] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_in_flight, __pyx_mstate->__pyx_kp_b_iso88591_1_s_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[46])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 788};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 792};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr};
     __pyx_mstate_global->__pyx_codeobj_tab[47] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_live_instances, __pyx_mstate->__pyx_kp_b_iso88591_s_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[47])) goto bad;
   }

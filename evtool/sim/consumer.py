@@ -422,6 +422,7 @@ class ConsumerActor:
             t = now
         heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
 
+    @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
     def _start(self, inst: Instance, d: Delivery) -> None:
         if self.plain:
             self._start_plain(inst, d)
@@ -530,6 +531,7 @@ class ConsumerActor:
         return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.ctx.kernel.now,
                 "params": self.ctx.params, "tag": msg.tag}
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
         ctx = self.ctx
@@ -657,6 +659,7 @@ class ConsumerActor:
         except ExpressionRuntimeError:
             return None
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
                    *, duplicate: bool) -> None:
         ctx = self.ctx
@@ -687,6 +690,7 @@ class ConsumerActor:
                             {"causation_id": msg.id}))
         ctx.publish(spec.to, out, producer=self.name)
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
         ctx = self.ctx
