@@ -30,9 +30,11 @@ def compiled_modules() -> list[str]:
 
 
 ext_modules = []
-if os.environ.get("EVTOOL_COMPILE") == "1":
+try:
     from Cython.Build import cythonize
-
+except ImportError:  # pip asks the backend for the build requirements first: Cython comes with them
+    cythonize = None
+if os.environ.get("EVTOOL_COMPILE") == "1" and cythonize is not None:
     sources = [Extension(name, [name.replace(".", "/") + ".py"]) for name in compiled_modules()]
     sources.append(Extension("evtool.trace._rowcodec", ["evtool/trace/_rowcodec.pyx"]))
     sources.append(Extension("evtool.trace._foldfast", ["evtool/trace/_foldfast.pyx"]))
