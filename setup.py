@@ -15,6 +15,7 @@ source even where a compiled build is installed.
 
 import ast
 import os
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -34,6 +35,9 @@ try:
     from Cython.Build import cythonize
 except ImportError:  # pip asks the backend for the build requirements first: Cython comes with them
     cythonize = None
+if os.environ.get("EVTOOL_COMPILE") == "1" and cythonize is None and "egg_info" not in sys.argv:
+    # (egg_info: pip asking for the build requirements; the backend adds Cython to them)
+    raise SystemExit("EVTOOL_COMPILE=1 needs Cython (pip install 'cython>=3.0', or build with isolation)")
 if os.environ.get("EVTOOL_COMPILE") == "1" and cythonize is not None:
     sources = [Extension(name, [name.replace(".", "/") + ".py"]) for name in compiled_modules()]
     sources.append(Extension("evtool.trace._rowcodec", ["evtool/trace/_rowcodec.pyx"]))
