@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evtool.core.broker import Broker
+from evtool.core.brokerstate import BrokerState
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
@@ -48,6 +49,11 @@ from evtool.sim.view import EngineView
 from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest, as_rows
 from evtool.trace.metrics import Metrics
+
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
 
 
 @functools.cache
@@ -505,6 +511,7 @@ class Engine:
             self.emit(TraceEvent(self.now, "drain_ended"))
         self.phase = "done"
 
+    @cython.locals(core=BrokerState)
     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
         if not self._started:
@@ -515,6 +522,8 @@ class Engine:
         after = self._after_event
         broker = self.broker
         real = self.real_broker
+        # the core broker (a BrokerState; another BrokerPort is read as before): its flags read without a lookup
+        core = broker if not real and isinstance(broker, BrokerState) else None
         buf = self.buffer
         budget = max_events if max_events is not None else -1
         # The events budget is folded into the caller's: no extra test per event.
@@ -546,10 +555,10 @@ class Engine:
             fn(arg)
             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
             # than the wake-up already scheduled (the same tests it makes; read-only peeks)
-            if real or broker._dirty:  # noqa: SLF001
+            if real or (core._dirty if core is not None else broker._dirty):  # noqa: SLF001
                 after()
             else:
-                hints = broker._timers  # noqa: SLF001
+                hints = core._timers if core is not None else broker._timers  # noqa: SLF001
                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):
                     after()
             if len(buf) >= FLUSH_EVERY:
