@@ -1483,11 +1483,6 @@ static const char * const __pyx_cfilenm = __FILE__;
 static const char* const __pyx_f[] = {
   "evtool/sim/engine.py",
   "evtool/core/brokerstate.pxd",
-  "evtool/core/delivery.pxd",
-  "evtool/core/message.pxd",
-  "evtool/sim/context.pxd",
-  "evtool/sim/kernel.pxd",
-  "evtool/sim/consumer.pxd",
 };
 /* #### Code section: utility_code_proto_before_types ### */
 /* Atomics.proto (used by UnpackUnboundCMethod) */
@@ -1666,13 +1661,6 @@ static const char* const __pyx_f[] = {
 /*--- Type declarations ---*/
 struct __pyx_obj_6evtool_4core_11brokerstate_Channel;
 struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState;
-struct __pyx_obj_6evtool_4core_8delivery_Delivery;
-struct __pyx_obj_6evtool_4core_7message_DeathRecord;
-struct __pyx_obj_6evtool_4core_7message_Message;
-struct __pyx_obj_6evtool_3sim_7context_ActorContext;
-struct __pyx_obj_6evtool_3sim_6kernel_Kernel;
-struct __pyx_obj_6evtool_3sim_8consumer_Instance;
-struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor;
 struct __pyx_obj_6evtool_3sim_6engine___pyx_scope_struct__gc_tuned;
 struct __pyx_obj_6evtool_3sim_6engine___pyx_scope_struct_1___init__;
 struct __pyx_obj_6evtool_3sim_6engine___pyx_scope_struct_2_genexpr;
@@ -1736,194 +1724,6 @@ struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState {
   PyObject *_track_former;
   PyObject *closed_subs;
   PyObject *profile;
-};
-
-
-/* "evtool/core/delivery.pxd":4
- * # Every attribute is a Python object, so the compiled classes behave as the pure ones do.
- * 
- * cdef class Delivery:             # <<<<<<<<<<<<<<
- *     cdef public object tag, sub, msg, attempt, channel, partition
- *     cdef public object offset, lease_deadline, count, redelivered
-*/
-struct __pyx_obj_6evtool_4core_8delivery_Delivery {
-  PyObject_HEAD
-  PyObject *tag;
-  PyObject *sub;
-  PyObject *msg;
-  PyObject *attempt;
-  PyObject *channel;
-  PyObject *partition;
-  PyObject *offset;
-  PyObject *lease_deadline;
-  PyObject *count;
-  PyObject *redelivered;
-};
-
-
-/* "evtool/core/message.pxd":4
- * # Every attribute is a Python object, so the compiled classes behave as the pure ones do.
- * 
- * cdef class DeathRecord:             # <<<<<<<<<<<<<<
- *     cdef public object channel, reason, count, first_time, last_time, key
- * 
-*/
-struct __pyx_obj_6evtool_4core_7message_DeathRecord {
-  PyObject_HEAD
-  PyObject *channel;
-  PyObject *reason;
-  PyObject *count;
-  PyObject *first_time;
-  PyObject *last_time;
-  PyObject *key;
-};
-
-
-/* "evtool/core/message.pxd":8
- * 
- * 
- * cdef class Message:             # <<<<<<<<<<<<<<
- *     cdef public object id, channel, key, headers, payload, type
- *     cdef public object version, published_at, seq, causation_id, correlation_id, tag
-*/
-struct __pyx_obj_6evtool_4core_7message_Message {
-  PyObject_HEAD
-  PyObject *id;
-  PyObject *channel;
-  PyObject *key;
-  PyObject *headers;
-  PyObject *payload;
-  PyObject *type;
-  PyObject *version;
-  PyObject *published_at;
-  PyObject *seq;
-  PyObject *causation_id;
-  PyObject *correlation_id;
-  PyObject *tag;
-  PyObject *producer;
-  PyObject *reply_to;
-  PyObject *ttl_ns;
-  PyObject *deaths;
-  PyObject *dedup_id;
-};
-
-
-/* "evtool/sim/context.pxd":4
- * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
- * 
- * cdef class ActorContext:             # <<<<<<<<<<<<<<
- *     cdef public object _run, broker, channel_faults, consumers, dead_letter_by_app, emit
- *     cdef public object fault_rng, kernel, log_processed, params, pending_work, producer_faults
-*/
-struct __pyx_obj_6evtool_3sim_7context_ActorContext {
-  PyObject_HEAD
-  PyObject *_run;
-  PyObject *broker;
-  PyObject *channel_faults;
-  PyObject *consumers;
-  PyObject *dead_letter_by_app;
-  PyObject *emit;
-  PyObject *fault_rng;
-  PyObject *kernel;
-  PyObject *log_processed;
-  PyObject *params;
-  PyObject *pending_work;
-  PyObject *producer_faults;
-  PyObject *profile;
-  PyObject *publish;
-  PyObject *reply;
-  PyObject *scenario;
-  PyObject *stream;
-  PyObject *subscribers;
-};
-
-
-/* "evtool/sim/kernel.pxd":4
- * # Every attribute is a Python object, so the compiled class behaves as the pure one does.
- * 
- * cdef class Kernel:             # <<<<<<<<<<<<<<
- *     cdef public object _heap, _seq, now, processed
-*/
-struct __pyx_obj_6evtool_3sim_6kernel_Kernel {
-  PyObject_HEAD
-  PyObject *_heap;
-  PyObject *_seq;
-  PyObject *now;
-  PyObject *processed;
-};
-
-
-/* "evtool/sim/consumer.pxd":10
- * 
- * 
- * cdef class Instance:             # <<<<<<<<<<<<<<
- *     cdef public object consumer, index, sub, state, epoch, buffer
- *     cdef public object busy, processed, failed, slow, extra, deferred
-*/
-struct __pyx_obj_6evtool_3sim_8consumer_Instance {
-  PyObject_HEAD
-  PyObject *consumer;
-  PyObject *index;
-  PyObject *sub;
-  PyObject *state;
-  PyObject *epoch;
-  PyObject *buffer;
-  PyObject *busy;
-  PyObject *processed;
-  PyObject *failed;
-  PyObject *slow;
-  PyObject *extra;
-  PyObject *deferred;
-  PyObject *inflight;
-  PyObject *lanes;
-  PyObject *batch;
-  PyObject *batch_gen;
-  PyObject *batches;
-};
-
-
-/* "evtool/sim/consumer.pxd":16
- * 
- * 
- * cdef class ConsumerActor:             # <<<<<<<<<<<<<<
- *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
- *     cdef public object _auto_reply, _core_kernel, _effects_read, _idem_field, _idem_reads_state, _success_env
-*/
-struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor {
-  PyObject_HEAD
-  PyObject *__dict__;
-  PyObject *_auto_reply;
-  PyObject *_core_kernel;
-  PyObject *_effects_read;
-  PyObject *_idem_field;
-  PyObject *_idem_reads_state;
-  PyObject *_success_env;
-  PyObject *attempts;
-  PyObject *auto_ack;
-  PyObject *batch_spec;
-  PyObject *behaviours;
-  PyObject *business_key;
-  PyObject *concurrency;
-  PyObject *ctx;
-  PyObject *__pyx_default;
-  PyObject *emitted;
-  PyObject *group;
-  PyObject *handled;
-  PyObject *hooks;
-  PyObject *idem_key;
-  PyObject *idem_order;
-  PyObject *idem_seen;
-  PyObject *idem_window;
-  PyObject *instances;
-  PyObject *lane_mode;
-  PyObject *name;
-  PyObject *ordering;
-  PyObject *plain;
-  PyObject *prev_delay;
-  PyObject *retry;
-  PyObject *rng;
-  PyObject *spec;
-  PyObject *state;
 };
 
 
@@ -2844,9 +2644,6 @@ static CYTHON_INLINE int __Pyx_PySequence_ContainsTF(PyObject* item, PyObject* s
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_object_str(PyObject *op1, PyObject *op2, int pyop);
 
-/* ExtTypeTest.proto */
-static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type);
-
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolLt_object_object(PyObject *op1, PyObject *op2, int pyop);
 
@@ -2864,6 +2661,9 @@ static CYTHON_INLINE int __Pyx_PyObject_CompareBoolGe_int_object(PyObject *op1, 
 
 /* PyObjectCompare.proto */
 static CYTHON_INLINE PyObject* __Pyx_PyObject_CompareNe_object_str(PyObject *op1, PyObject *op2, int pyop);
+
+/* ExtTypeTest.proto */
+static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type);
 
 /* PyNumberBinop.proto */
 #if CYTHON_COMPILING_IN_PYPY || CYTHON_COMPILING_IN_GRAAL || CYTHON_COMPILING_IN_LIMITED_API
@@ -3483,16 +3283,6 @@ static int __Pyx_State_RemoveModule(void*);
 
 /* Module declarations from "evtool.core.brokerstate" */
 
-/* Module declarations from "evtool.core.delivery" */
-
-/* Module declarations from "evtool.core.message" */
-
-/* Module declarations from "evtool.sim.context" */
-
-/* Module declarations from "evtool.sim.kernel" */
-
-/* Module declarations from "evtool.sim.consumer" */
-
 /* Module declarations from "cython" */
 
 /* Module declarations from "evtool.sim.engine" */
@@ -3717,13 +3507,6 @@ namespace {
     PyObject *__pyx_empty_unicode;
     PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_Channel;
     PyTypeObject *__pyx_ptype_6evtool_4core_11brokerstate_BrokerState;
-    PyTypeObject *__pyx_ptype_6evtool_4core_8delivery_Delivery;
-    PyTypeObject *__pyx_ptype_6evtool_4core_7message_DeathRecord;
-    PyTypeObject *__pyx_ptype_6evtool_4core_7message_Message;
-    PyTypeObject *__pyx_ptype_6evtool_3sim_7context_ActorContext;
-    PyTypeObject *__pyx_ptype_6evtool_3sim_6kernel_Kernel;
-    PyTypeObject *__pyx_ptype_6evtool_3sim_8consumer_Instance;
-    PyTypeObject *__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor;
     PyObject *__pyx_type_6evtool_3sim_6engine___pyx_scope_struct__gc_tuned;
     PyObject *__pyx_type_6evtool_3sim_6engine___pyx_scope_struct_1___init__;
     PyObject *__pyx_type_6evtool_3sim_6engine___pyx_scope_struct_2_genexpr;
@@ -4335,25 +4118,25 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_b_iso88591__7 __pyx_string_tab[503]
 #define __pyx_kp_b_iso88591_aq __pyx_string_tab[504]
 #define __pyx_kp_b_iso88591_A_t7 __pyx_string_tab[505]
-#define __pyx_kp_b_iso88591_A_Q_d_V5_A_1_4q_Q_t4q_5_q_QfA_uA __pyx_string_tab[506]
-#define __pyx_kp_b_iso88591_A_s_4t1 __pyx_string_tab[507]
-#define __pyx_kp_b_iso88591_A_4J_4t1_a_Q_vQ_e1_A_Q_t1_z_U_j __pyx_string_tab[508]
-#define __pyx_kp_b_iso88591_O8_31_a_IQ __pyx_string_tab[509]
-#define __pyx_kp_b_iso88591_q __pyx_string_tab[510]
-#define __pyx_kp_b_iso88591_a __pyx_string_tab[511]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[512]
-#define __pyx_kp_b_iso88591_XQ_z_q_1D_T_E_fA_z_b_q_T_a_z_Rt __pyx_string_tab[513]
-#define __pyx_kp_b_iso88591_2EZq_H4J_fD_6_1IYis_1_7_AV2WA_X __pyx_string_tab[514]
-#define __pyx_kp_b_iso88591_Q_Q_4q_t7 __pyx_string_tab[515]
-#define __pyx_kp_b_iso88591_a_4wc_1_4t1_a_Q_6_Ct7_Qa_1_4vU __pyx_string_tab[516]
-#define __pyx_kp_b_iso88591_q_4q_L_4whgQ_T_3b_G1_E_Zwa_V1_E __pyx_string_tab[517]
-#define __pyx_kp_b_iso88591_q_d_4q_AQ_6_waq_G_q_HHAQ_G81A_L __pyx_string_tab[518]
-#define __pyx_kp_b_iso88591_4wc_Qa_o_A_4q_T_E_AT_E_F_HG1D_d __pyx_string_tab[519]
-#define __pyx_kp_b_iso88591_F_HG1D_d_G5_Q_4wa_d_Qd_E_4wnD_G __pyx_string_tab[520]
-#define __pyx_kp_b_iso88591_q_t_t1AQ_5_q_QfA __pyx_string_tab[521]
-#define __pyx_kp_b_iso88591_1_4t_1_1_4t1_1_q_1_4t7_q_1_a __pyx_string_tab[522]
-#define __pyx_kp_b_iso88591_81_4wc_Qj_V1_s_4z_4_4_QQWWX __pyx_string_tab[523]
-#define __pyx_kp_b_iso88591_81_vQd __pyx_string_tab[524]
+#define __pyx_kp_b_iso88591_A_s_4t1 __pyx_string_tab[506]
+#define __pyx_kp_b_iso88591_A_4J_4t1_a_Q_vQ_e1_A_Q_t1_z_U_j __pyx_string_tab[507]
+#define __pyx_kp_b_iso88591_O8_31_a_IQ __pyx_string_tab[508]
+#define __pyx_kp_b_iso88591_q __pyx_string_tab[509]
+#define __pyx_kp_b_iso88591_a __pyx_string_tab[510]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[511]
+#define __pyx_kp_b_iso88591_XQ_z_q_1D_T_E_fA_z_b_q_T_a_z_Rt __pyx_string_tab[512]
+#define __pyx_kp_b_iso88591_2EZq_H4J_fD_6_1IYis_1_7_AV2WA_X __pyx_string_tab[513]
+#define __pyx_kp_b_iso88591_Q_Q_4q_t7 __pyx_string_tab[514]
+#define __pyx_kp_b_iso88591_a_4wc_1_4t1_a_Q_6_Ct7_Qa_1_4vU __pyx_string_tab[515]
+#define __pyx_kp_b_iso88591_q_4q_L_4whgQ_T_3b_G1_E_Zwa_V1_E __pyx_string_tab[516]
+#define __pyx_kp_b_iso88591_q_d_4q_AQ_6_waq_G_q_HHAQ_G81A_L __pyx_string_tab[517]
+#define __pyx_kp_b_iso88591_4wc_Qa_o_A_4q_T_E_AT_E_F_HG1D_d __pyx_string_tab[518]
+#define __pyx_kp_b_iso88591_F_HG1D_d_G5_Q_4wa_d_Qd_E_4wnD_G __pyx_string_tab[519]
+#define __pyx_kp_b_iso88591_q_t_t1AQ_5_q_QfA __pyx_string_tab[520]
+#define __pyx_kp_b_iso88591_1_4t_1_1_4t1_1_q_1_4t7_q_1_a __pyx_string_tab[521]
+#define __pyx_kp_b_iso88591_81_4wc_Qj_V1_s_4z_4_4_QQWWX __pyx_string_tab[522]
+#define __pyx_kp_b_iso88591_81_vQd __pyx_string_tab[523]
+#define __pyx_kp_b_iso88591_a_Q_d_V5_A_1_4q_Q_t4q_5_q_QfA_u __pyx_string_tab[524]
 #define __pyx_kp_b_iso88591_a_4wc_D_1 __pyx_string_tab[525]
 #define __pyx_kp_b_iso88591_ha_4_c_Q_l_4wa_6 __pyx_string_tab[526]
 #define __pyx_kp_b_iso88591_q_4wc_4_S_Qj_V1_IQ __pyx_string_tab[527]
@@ -4401,13 +4184,6 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   #endif
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_Channel);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_8delivery_Delivery);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_7message_DeathRecord);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_4core_7message_Message);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_7context_ActorContext);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_6kernel_Kernel);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_8consumer_Instance);
-  Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_6engine___pyx_scope_struct__gc_tuned);
   Py_CLEAR(clear_module_state->__pyx_type_6evtool_3sim_6engine___pyx_scope_struct__gc_tuned);
   Py_CLEAR(clear_module_state->__pyx_ptype_6evtool_3sim_6engine___pyx_scope_struct_1___init__);
@@ -4454,13 +4230,6 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   __Pyx_VISIT_CONST(traverse_module_state->__pyx_empty_unicode);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_Channel);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_8delivery_Delivery);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_7message_DeathRecord);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_4core_7message_Message);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_7context_ActorContext);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_6kernel_Kernel);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_8consumer_Instance);
-  Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_6engine___pyx_scope_struct__gc_tuned);
   Py_VISIT(traverse_module_state->__pyx_type_6evtool_3sim_6engine___pyx_scope_struct__gc_tuned);
   Py_VISIT(traverse_module_state->__pyx_ptype_6evtool_3sim_6engine___pyx_scope_struct_1___init__);
@@ -15076,9 +14845,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_36quiescent(CYTHON_UNUSED
 /* "evtool/sim/engine.py":422
  *     # ------------------------------------------------------------------ the loop
  * 
- *     @cython.locals(d=Delivery, inst=Instance)             # <<<<<<<<<<<<<<
- *     def _after_event(self) -> None:
+ *     def _after_event(self) -> None:             # <<<<<<<<<<<<<<
  *         broker = self.broker
+ *         now = self.kernel.now
 */
 
 /* Python wrapper */
@@ -15167,12 +14936,12 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 
 static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_self) {
-  struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d = 0;
-  struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst = 0;
   PyObject *__pyx_v_broker = NULL;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_deliveries = NULL;
   PyObject *__pyx_v_subs = NULL;
+  PyObject *__pyx_v_d = NULL;
+  PyObject *__pyx_v_inst = NULL;
   PyObject *__pyx_v_hints = NULL;
   PyObject *__pyx_v_bt = NULL;
   PyObject *__pyx_v_nt = NULL;
@@ -15185,51 +14954,51 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
   size_t __pyx_t_5;
   Py_ssize_t __pyx_t_6;
   PyObject *(*__pyx_t_7)(PyObject *);
-  int __pyx_t_8;
-  PyObject *__pyx_t_9 = NULL;
+  PyObject *__pyx_t_8 = NULL;
+  int __pyx_t_9;
   PyObject *__pyx_t_10 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_after_event", 0);
 
-  /* "evtool/sim/engine.py":424
- *     @cython.locals(d=Delivery, inst=Instance)
+  /* "evtool/sim/engine.py":423
+ * 
  *     def _after_event(self) -> None:
  *         broker = self.broker             # <<<<<<<<<<<<<<
  *         now = self.kernel.now
  *         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 424, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 423, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_broker = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":425
+  /* "evtool/sim/engine.py":424
  *     def _after_event(self) -> None:
  *         broker = self.broker
  *         now = self.kernel.now             # <<<<<<<<<<<<<<
  *         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
  *         deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 425, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 424, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 425, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 424, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_now = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":427
+  /* "evtool/sim/engine.py":426
  *         now = self.kernel.now
  *         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
  *         deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         if deliveries:
  *             subs = self.subscribers
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 427, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 426, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 427, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 426, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_3) {
     __pyx_t_4 = __pyx_v_broker;
@@ -15239,7 +15008,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
       PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_now};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 427, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 426, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __pyx_t_2 = __pyx_t_1;
@@ -15252,30 +15021,30 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
   __pyx_v_deliveries = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":428
+  /* "evtool/sim/engine.py":427
  *         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
  *         deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *         if deliveries:             # <<<<<<<<<<<<<<
  *             subs = self.subscribers
  *             for d in deliveries:
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_deliveries); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 428, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_deliveries); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 427, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":429
+    /* "evtool/sim/engine.py":428
  *         deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *         if deliveries:
  *             subs = self.subscribers             # <<<<<<<<<<<<<<
  *             for d in deliveries:
  *                 inst = subs.get(d.sub)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subscribers); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 429, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subscribers); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 428, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_v_subs = __pyx_t_2;
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/engine.py":430
+    /* "evtool/sim/engine.py":429
  *         if deliveries:
  *             subs = self.subscribers
  *             for d in deliveries:             # <<<<<<<<<<<<<<
@@ -15287,9 +15056,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
       __pyx_t_6 = 0;
       __pyx_t_7 = NULL;
     } else {
-      __pyx_t_6 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_v_deliveries); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 430, __pyx_L1_error)
+      __pyx_t_6 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_v_deliveries); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 429, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 430, __pyx_L1_error)
+      __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 429, __pyx_L1_error)
     }
     for (;;) {
       if (likely(!__pyx_t_7)) {
@@ -15297,7 +15066,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
           {
             Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_2);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 430, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 429, __pyx_L1_error)
             #endif
             if (__pyx_t_6 >= __pyx_temp) break;
           }
@@ -15307,7 +15076,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
           {
             Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_2);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 430, __pyx_L1_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 429, __pyx_L1_error)
             #endif
             if (__pyx_t_6 >= __pyx_temp) break;
           }
@@ -15318,24 +15087,23 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
           #endif
           ++__pyx_t_6;
         }
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 430, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 429, __pyx_L1_error)
       } else {
         __pyx_t_1 = __pyx_t_7(__pyx_t_2);
         if (unlikely(!__pyx_t_1)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 430, __pyx_L1_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 429, __pyx_L1_error)
             PyErr_Clear();
           }
           break;
         }
       }
       __Pyx_GOTREF(__pyx_t_1);
-      if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery))))) __PYX_ERR(0, 430, __pyx_L1_error)
-      __Pyx_XDECREF_SET(__pyx_v_d, ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)__pyx_t_1));
+      __Pyx_XDECREF_SET(__pyx_v_d, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":431
+      /* "evtool/sim/engine.py":430
  *             subs = self.subscribers
  *             for d in deliveries:
  *                 inst = subs.get(d.sub)             # <<<<<<<<<<<<<<
@@ -15344,49 +15112,54 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
 */
       __pyx_t_4 = __pyx_v_subs;
       __Pyx_INCREF(__pyx_t_4);
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_sub); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 430, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
       __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_d->sub};
+        PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_t_8};
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 431, __pyx_L1_error)
+        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 430, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
-      if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance))))) __PYX_ERR(0, 431, __pyx_L1_error)
-      __Pyx_XDECREF_SET(__pyx_v_inst, ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)__pyx_t_1));
+      __Pyx_XDECREF_SET(__pyx_v_inst, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":432
+      /* "evtool/sim/engine.py":431
  *             for d in deliveries:
  *                 inst = subs.get(d.sub)
  *                 if inst is not None:             # <<<<<<<<<<<<<<
  *                     inst.consumer.on_delivery(inst, d)
  *             deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
 */
-      __pyx_t_3 = (((PyObject *)__pyx_v_inst) != Py_None);
+      __pyx_t_3 = (__pyx_v_inst != Py_None);
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/engine.py":433
+        /* "evtool/sim/engine.py":432
  *                 inst = subs.get(d.sub)
  *                 if inst is not None:
  *                     inst.consumer.on_delivery(inst, d)             # <<<<<<<<<<<<<<
  *             deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *             while deliveries:
 */
-        __pyx_t_4 = __pyx_v_inst->consumer;
-        __Pyx_INCREF(__pyx_t_4);
+        __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_consumer); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 432, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_4);
+        __pyx_t_8 = __pyx_t_4;
+        __Pyx_INCREF(__pyx_t_8);
         __pyx_t_5 = 0;
         {
-          PyObject *__pyx_callargs[3] = {__pyx_t_4, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d)};
+          PyObject *__pyx_callargs[3] = {__pyx_t_8, __pyx_v_inst, __pyx_v_d};
           __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_on_delivery, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-          __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 433, __pyx_L1_error)
+          __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+          __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 432, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-        /* "evtool/sim/engine.py":432
+        /* "evtool/sim/engine.py":431
  *             for d in deliveries:
  *                 inst = subs.get(d.sub)
  *                 if inst is not None:             # <<<<<<<<<<<<<<
@@ -15395,7 +15168,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
 */
       }
 
-      /* "evtool/sim/engine.py":430
+      /* "evtool/sim/engine.py":429
  *         if deliveries:
  *             subs = self.subscribers
  *             for d in deliveries:             # <<<<<<<<<<<<<<
@@ -15405,16 +15178,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/engine.py":434
+    /* "evtool/sim/engine.py":433
  *                 if inst is not None:
  *                     inst.consumer.on_delivery(inst, d)
  *             deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001             # <<<<<<<<<<<<<<
  *             while deliveries:
  *                 for d in deliveries:
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 434, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 433, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 434, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 433, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     if (__pyx_t_3) {
       __pyx_t_4 = __pyx_v_broker;
@@ -15424,7 +15197,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
         PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_now};
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 434, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 433, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __pyx_t_2 = __pyx_t_1;
@@ -15437,7 +15210,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
     __Pyx_DECREF_SET(__pyx_v_deliveries, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/engine.py":435
+    /* "evtool/sim/engine.py":434
  *                     inst.consumer.on_delivery(inst, d)
  *             deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *             while deliveries:             # <<<<<<<<<<<<<<
@@ -15445,11 +15218,11 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
  *                     inst = subs.get(d.sub)
 */
     while (1) {
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_deliveries); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 435, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_deliveries); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 434, __pyx_L1_error)
 
       if (!__pyx_t_3) break;
 
-      /* "evtool/sim/engine.py":436
+      /* "evtool/sim/engine.py":435
  *             deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *             while deliveries:
  *                 for d in deliveries:             # <<<<<<<<<<<<<<
@@ -15461,9 +15234,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
         __pyx_t_6 = 0;
         __pyx_t_7 = NULL;
       } else {
-        __pyx_t_6 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_v_deliveries); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 436, __pyx_L1_error)
+        __pyx_t_6 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_v_deliveries); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 435, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 436, __pyx_L1_error)
+        __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 435, __pyx_L1_error)
       }
       for (;;) {
         if (likely(!__pyx_t_7)) {
@@ -15471,7 +15244,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
             {
               Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_2);
               #if !CYTHON_ASSUME_SAFE_SIZE
-              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 436, __pyx_L1_error)
+              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 435, __pyx_L1_error)
               #endif
               if (__pyx_t_6 >= __pyx_temp) break;
             }
@@ -15481,7 +15254,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
             {
               Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_2);
               #if !CYTHON_ASSUME_SAFE_SIZE
-              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 436, __pyx_L1_error)
+              if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 435, __pyx_L1_error)
               #endif
               if (__pyx_t_6 >= __pyx_temp) break;
             }
@@ -15492,24 +15265,23 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
             #endif
             ++__pyx_t_6;
           }
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 436, __pyx_L1_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 435, __pyx_L1_error)
         } else {
           __pyx_t_1 = __pyx_t_7(__pyx_t_2);
           if (unlikely(!__pyx_t_1)) {
             PyObject* exc_type = PyErr_Occurred();
             if (exc_type) {
-              if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 436, __pyx_L1_error)
+              if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 435, __pyx_L1_error)
               PyErr_Clear();
             }
             break;
           }
         }
         __Pyx_GOTREF(__pyx_t_1);
-        if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_4core_8delivery_Delivery))))) __PYX_ERR(0, 436, __pyx_L1_error)
-        __Pyx_XDECREF_SET(__pyx_v_d, ((struct __pyx_obj_6evtool_4core_8delivery_Delivery *)__pyx_t_1));
+        __Pyx_XDECREF_SET(__pyx_v_d, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/engine.py":437
+        /* "evtool/sim/engine.py":436
  *             while deliveries:
  *                 for d in deliveries:
  *                     inst = subs.get(d.sub)             # <<<<<<<<<<<<<<
@@ -15518,49 +15290,54 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
 */
         __pyx_t_4 = __pyx_v_subs;
         __Pyx_INCREF(__pyx_t_4);
+        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_d, __pyx_mstate_global->__pyx_n_u_sub); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 436, __pyx_L1_error)
+        __Pyx_GOTREF(__pyx_t_8);
         __pyx_t_5 = 0;
         {
-          PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_d->sub};
+          PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_t_8};
           __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 437, __pyx_L1_error)
+          __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 436, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
-        if (!(likely(((__pyx_t_1) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_1, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_8consumer_Instance))))) __PYX_ERR(0, 437, __pyx_L1_error)
-        __Pyx_XDECREF_SET(__pyx_v_inst, ((struct __pyx_obj_6evtool_3sim_8consumer_Instance *)__pyx_t_1));
+        __Pyx_XDECREF_SET(__pyx_v_inst, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/engine.py":438
+        /* "evtool/sim/engine.py":437
  *                 for d in deliveries:
  *                     inst = subs.get(d.sub)
  *                     if inst is not None:             # <<<<<<<<<<<<<<
  *                         inst.consumer.on_delivery(inst, d)
  *                 deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
 */
-        __pyx_t_3 = (((PyObject *)__pyx_v_inst) != Py_None);
+        __pyx_t_3 = (__pyx_v_inst != Py_None);
         if (__pyx_t_3) {
 
 
-          /* "evtool/sim/engine.py":439
+          /* "evtool/sim/engine.py":438
  *                     inst = subs.get(d.sub)
  *                     if inst is not None:
  *                         inst.consumer.on_delivery(inst, d)             # <<<<<<<<<<<<<<
  *                 deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *         # The broker's timer heap holds hints that are never later than the real due time, so
 */
-          __pyx_t_4 = __pyx_v_inst->consumer;
-          __Pyx_INCREF(__pyx_t_4);
+          __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_consumer); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 438, __pyx_L1_error)
+          __Pyx_GOTREF(__pyx_t_4);
+          __pyx_t_8 = __pyx_t_4;
+          __Pyx_INCREF(__pyx_t_8);
           __pyx_t_5 = 0;
           {
-            PyObject *__pyx_callargs[3] = {__pyx_t_4, ((PyObject *)__pyx_v_inst), ((PyObject *)__pyx_v_d)};
+            PyObject *__pyx_callargs[3] = {__pyx_t_8, __pyx_v_inst, __pyx_v_d};
             __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_on_delivery, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-            __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 439, __pyx_L1_error)
+            __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
+            __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 438, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_1);
           }
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-          /* "evtool/sim/engine.py":438
+          /* "evtool/sim/engine.py":437
  *                 for d in deliveries:
  *                     inst = subs.get(d.sub)
  *                     if inst is not None:             # <<<<<<<<<<<<<<
@@ -15569,7 +15346,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
 */
         }
 
-        /* "evtool/sim/engine.py":436
+        /* "evtool/sim/engine.py":435
  *             deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *             while deliveries:
  *                 for d in deliveries:             # <<<<<<<<<<<<<<
@@ -15579,16 +15356,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
       }
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-      /* "evtool/sim/engine.py":440
+      /* "evtool/sim/engine.py":439
  *                     if inst is not None:
  *                         inst.consumer.on_delivery(inst, d)
  *                 deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         # The broker's timer heap holds hints that are never later than the real due time, so
  *         # the (costlier) validated next_timer() is needed only when a hint is earlier than the
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 440, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 439, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 440, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 439, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       if (__pyx_t_3) {
         __pyx_t_4 = __pyx_v_broker;
@@ -15598,7 +15375,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
           PyObject *__pyx_callargs[2] = {__pyx_t_4, __pyx_v_now};
           __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pump, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 440, __pyx_L1_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 439, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __pyx_t_2 = __pyx_t_1;
@@ -15612,7 +15389,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
       __pyx_t_2 = 0;
     }
 
-    /* "evtool/sim/engine.py":428
+    /* "evtool/sim/engine.py":427
  *         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
  *         deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
  *         if deliveries:             # <<<<<<<<<<<<<<
@@ -15621,70 +15398,70 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
 */
   }
 
-  /* "evtool/sim/engine.py":444
+  /* "evtool/sim/engine.py":443
  *         # the (costlier) validated next_timer() is needed only when a hint is earlier than the
  *         # wake-up already scheduled.
  *         hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap             # <<<<<<<<<<<<<<
  *         bt = self._broker_timer
  *         if hints and (bt is None or hints[0][0] < bt):
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_timers); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 444, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_timers); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 443, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_hints = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":445
+  /* "evtool/sim/engine.py":444
  *         # wake-up already scheduled.
  *         hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
  *         bt = self._broker_timer             # <<<<<<<<<<<<<<
  *         if hints and (bt is None or hints[0][0] < bt):
  *             nt = broker.next_timer()
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 445, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 444, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_bt = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":446
+  /* "evtool/sim/engine.py":445
  *         hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
  *         bt = self._broker_timer
  *         if hints and (bt is None or hints[0][0] < bt):             # <<<<<<<<<<<<<<
  *             nt = broker.next_timer()
  *             if nt is not None and (bt is None or nt < bt):
 */
-  __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_v_hints); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 446, __pyx_L1_error)
-  if (__pyx_t_8) {
+  __pyx_t_9 = __Pyx_PyObject_IsTrue(__pyx_v_hints); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 445, __pyx_L1_error)
+  if (__pyx_t_9) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_8;
+    __pyx_t_3 = __pyx_t_9;
 
     goto __pyx_L15_bool_binop_done;
   }
-  __pyx_t_8 = (__pyx_v_bt == Py_None);
-  if (!__pyx_t_8) {
+  __pyx_t_9 = (__pyx_v_bt == Py_None);
+  if (!__pyx_t_9) {
 
   } else {
 
-    __pyx_t_3 = __pyx_t_8;
+    __pyx_t_3 = __pyx_t_9;
 
     goto __pyx_L15_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_hints, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 446, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_hints, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 445, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_2, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 446, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_2, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 445, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_8 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_v_bt, Py_LT); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 446, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_v_bt, Py_LT); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 445, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  __pyx_t_3 = __pyx_t_8;
+  __pyx_t_3 = __pyx_t_9;
 
   __pyx_L15_bool_binop_done:;
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":447
+    /* "evtool/sim/engine.py":446
  *         bt = self._broker_timer
  *         if hints and (bt is None or hints[0][0] < bt):
  *             nt = broker.next_timer()             # <<<<<<<<<<<<<<
@@ -15698,83 +15475,83 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
       PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_next_timer, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 447, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 446, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __pyx_v_nt = __pyx_t_1;
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":448
+    /* "evtool/sim/engine.py":447
  *         if hints and (bt is None or hints[0][0] < bt):
  *             nt = broker.next_timer()
  *             if nt is not None and (bt is None or nt < bt):             # <<<<<<<<<<<<<<
  *                 self._broker_timer = nt
  *                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
 */
-    __pyx_t_8 = (__pyx_v_nt != Py_None);
-    if (__pyx_t_8) {
+    __pyx_t_9 = (__pyx_v_nt != Py_None);
+    if (__pyx_t_9) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_8;
+      __pyx_t_3 = __pyx_t_9;
 
       goto __pyx_L19_bool_binop_done;
     }
-    __pyx_t_8 = (__pyx_v_bt == Py_None);
-    if (!__pyx_t_8) {
+    __pyx_t_9 = (__pyx_v_bt == Py_None);
+    if (!__pyx_t_9) {
 
     } else {
 
-      __pyx_t_3 = __pyx_t_8;
+      __pyx_t_3 = __pyx_t_9;
 
       goto __pyx_L19_bool_binop_done;
     }
-    __pyx_t_8 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_nt, __pyx_v_bt, Py_LT); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 448, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_v_nt, __pyx_v_bt, Py_LT); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 447, __pyx_L1_error)
 
-    __pyx_t_3 = __pyx_t_8;
+    __pyx_t_3 = __pyx_t_9;
 
     __pyx_L19_bool_binop_done:;
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/engine.py":449
+      /* "evtool/sim/engine.py":448
  *             nt = broker.next_timer()
  *             if nt is not None and (bt is None or nt < bt):
  *                 self._broker_timer = nt             # <<<<<<<<<<<<<<
  *                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
  * 
 */
-      if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer, __pyx_v_nt) < (0)) __PYX_ERR(0, 449, __pyx_L1_error)
+      if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer, __pyx_v_nt) < (0)) __PYX_ERR(0, 448, __pyx_L1_error)
 
-      /* "evtool/sim/engine.py":450
+      /* "evtool/sim/engine.py":449
  *             if nt is not None and (bt is None or nt < bt):
  *                 self._broker_timer = nt
  *                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)             # <<<<<<<<<<<<<<
  * 
  *     def _nothing_to_pump(self) -> None:
 */
-      __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 450, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 449, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       __pyx_t_2 = __pyx_t_4;
       __Pyx_INCREF(__pyx_t_2);
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fire_broker); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 450, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_9);
-      __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_BROKER); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 450, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_fire_broker); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 449, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
+      __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_BROKER); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 449, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
       __pyx_t_5 = 0;
       {
-        PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_nt, __pyx_t_9, __pyx_v_nt, __pyx_t_10};
+        PyObject *__pyx_callargs[5] = {__pyx_t_2, __pyx_v_nt, __pyx_t_8, __pyx_v_nt, __pyx_t_10};
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_5, (5-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+        __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 450, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 449, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":448
+      /* "evtool/sim/engine.py":447
  *         if hints and (bt is None or hints[0][0] < bt):
  *             nt = broker.next_timer()
  *             if nt is not None and (bt is None or nt < bt):             # <<<<<<<<<<<<<<
@@ -15783,7 +15560,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
 */
     }
 
-    /* "evtool/sim/engine.py":446
+    /* "evtool/sim/engine.py":445
  *         hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
  *         bt = self._broker_timer
  *         if hints and (bt is None or hints[0][0] < bt):             # <<<<<<<<<<<<<<
@@ -15795,9 +15572,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
   /* "evtool/sim/engine.py":422
  *     # ------------------------------------------------------------------ the loop
  * 
- *     @cython.locals(d=Delivery, inst=Instance)             # <<<<<<<<<<<<<<
- *     def _after_event(self) -> None:
+ *     def _after_event(self) -> None:             # <<<<<<<<<<<<<<
  *         broker = self.broker
+ *         now = self.kernel.now
 */
 
   /* function exit code */
@@ -15807,17 +15584,17 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
   __Pyx_XDECREF(__pyx_t_1);
   __Pyx_XDECREF(__pyx_t_2);
   __Pyx_XDECREF(__pyx_t_4);
-  __Pyx_XDECREF(__pyx_t_9);
+  __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_AddTraceback("evtool.sim.engine.Engine._after_event", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
-  __Pyx_XDECREF((PyObject *)__pyx_v_d);
-  __Pyx_XDECREF((PyObject *)__pyx_v_inst);
   __Pyx_XDECREF(__pyx_v_broker);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_deliveries);
   __Pyx_XDECREF(__pyx_v_subs);
+  __Pyx_XDECREF(__pyx_v_d);
+  __Pyx_XDECREF(__pyx_v_inst);
   __Pyx_XDECREF(__pyx_v_hints);
   __Pyx_XDECREF(__pyx_v_bt);
   __Pyx_XDECREF(__pyx_v_nt);
@@ -15826,7 +15603,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_38_after_event(CYTHON_UNU
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":452
+/* "evtool/sim/engine.py":451
  *                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
  * 
  *     def _nothing_to_pump(self) -> None:             # <<<<<<<<<<<<<<
@@ -15874,32 +15651,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 452, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 451, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 452, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 451, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_nothing_to_pump", 0) < (0)) __PYX_ERR(0, 452, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_nothing_to_pump", 0) < (0)) __PYX_ERR(0, 451, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_nothing_to_pump", 1, 1, 1, i); __PYX_ERR(0, 452, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_nothing_to_pump", 1, 1, 1, i); __PYX_ERR(0, 451, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 452, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 451, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_nothing_to_pump", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 452, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_nothing_to_pump", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 451, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -15932,7 +15709,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_40_nothing_to_pump(CYTHON
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":455
+/* "evtool/sim/engine.py":454
  *         """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
  * 
  *     def _fire_broker(self, t: int) -> None:             # <<<<<<<<<<<<<<
@@ -15980,39 +15757,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_t,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 455, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 454, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 455, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 454, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 455, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 454, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_fire_broker", 0) < (0)) __PYX_ERR(0, 455, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_fire_broker", 0) < (0)) __PYX_ERR(0, 454, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_fire_broker", 1, 2, 2, i); __PYX_ERR(0, 455, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_fire_broker", 1, 2, 2, i); __PYX_ERR(0, 454, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 455, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 454, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 455, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 454, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_t = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_fire_broker", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 455, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_fire_broker", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 454, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -16048,30 +15825,30 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_fire_broker", 0);
 
-  /* "evtool/sim/engine.py":456
+  /* "evtool/sim/engine.py":455
  * 
  *     def _fire_broker(self, t: int) -> None:
  *         if self._broker_timer == t:             # <<<<<<<<<<<<<<
  *             self._broker_timer = None
  *         broker = self.broker
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 456, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 455, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_v_t, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 456, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_1, __pyx_v_t, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 455, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":457
+    /* "evtool/sim/engine.py":456
  *     def _fire_broker(self, t: int) -> None:
  *         if self._broker_timer == t:
  *             self._broker_timer = None             # <<<<<<<<<<<<<<
  *         broker = self.broker
  *         broker.fire_timers(self.kernel.now)
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer, Py_None) < (0)) __PYX_ERR(0, 457, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer, Py_None) < (0)) __PYX_ERR(0, 456, __pyx_L1_error)
 
-    /* "evtool/sim/engine.py":456
+    /* "evtool/sim/engine.py":455
  * 
  *     def _fire_broker(self, t: int) -> None:
  *         if self._broker_timer == t:             # <<<<<<<<<<<<<<
@@ -16080,19 +15857,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
 */
   }
 
-  /* "evtool/sim/engine.py":458
+  /* "evtool/sim/engine.py":457
  *         if self._broker_timer == t:
  *             self._broker_timer = None
  *         broker = self.broker             # <<<<<<<<<<<<<<
  *         broker.fire_timers(self.kernel.now)
  *         if broker.closed_subs:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 458, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 457, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_broker = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":459
+  /* "evtool/sim/engine.py":458
  *             self._broker_timer = None
  *         broker = self.broker
  *         broker.fire_timers(self.kernel.now)             # <<<<<<<<<<<<<<
@@ -16101,9 +15878,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
 */
   __pyx_t_3 = __pyx_v_broker;
   __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 459, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 458, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 459, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 458, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_6 = 0;
@@ -16112,26 +15889,26 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_fire_timers, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 459, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 458, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":460
+  /* "evtool/sim/engine.py":459
  *         broker = self.broker
  *         broker.fire_timers(self.kernel.now)
  *         if broker.closed_subs:             # <<<<<<<<<<<<<<
  *             self._reopen_channels()
  * 
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_closed_subs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 460, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_closed_subs); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 459, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 460, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 459, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":461
+    /* "evtool/sim/engine.py":460
  *         broker.fire_timers(self.kernel.now)
  *         if broker.closed_subs:
  *             self._reopen_channels()             # <<<<<<<<<<<<<<
@@ -16145,12 +15922,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
       PyObject *__pyx_callargs[2] = {__pyx_t_5, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_reopen_channels, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 461, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 460, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":460
+    /* "evtool/sim/engine.py":459
  *         broker = self.broker
  *         broker.fire_timers(self.kernel.now)
  *         if broker.closed_subs:             # <<<<<<<<<<<<<<
@@ -16159,7 +15936,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
 */
   }
 
-  /* "evtool/sim/engine.py":455
+  /* "evtool/sim/engine.py":454
  *         """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
  * 
  *     def _fire_broker(self, t: int) -> None:             # <<<<<<<<<<<<<<
@@ -16184,7 +15961,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_42_fire_broker(CYTHON_UNU
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":463
+/* "evtool/sim/engine.py":462
  *             self._reopen_channels()
  * 
  *     def _reopen_channels(self) -> None:             # <<<<<<<<<<<<<<
@@ -16232,32 +16009,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 463, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 462, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 463, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 462, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_reopen_channels", 0) < (0)) __PYX_ERR(0, 463, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_reopen_channels", 0) < (0)) __PYX_ERR(0, 462, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_reopen_channels", 1, 1, 1, i); __PYX_ERR(0, 463, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_reopen_channels", 1, 1, 1, i); __PYX_ERR(0, 462, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 463, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 462, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_reopen_channels", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 463, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_reopen_channels", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 462, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -16299,29 +16076,29 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_reopen_channels", 0);
 
-  /* "evtool/sim/engine.py":467
+  /* "evtool/sim/engine.py":466
  *         channel and consumes again, as a client library's channel recovery does. Work in progress goes on;
  *         its ack names a delivery tag of the closed channel, which the broker refuses (profile stale_ack)."""
  *         closed, self.broker.closed_subs = self.broker.closed_subs, []             # <<<<<<<<<<<<<<
  *         for sid in closed:
  *             inst = self.subscribers.pop(sid, None)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 467, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 466, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_closed_subs); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 467, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_closed_subs); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 466, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 467, __pyx_L1_error)
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 466, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_closed = __pyx_t_2;
   __pyx_t_2 = 0;
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 467, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 466, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_closed_subs, __pyx_t_1) < (0)) __PYX_ERR(0, 467, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_closed_subs, __pyx_t_1) < (0)) __PYX_ERR(0, 466, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":468
+  /* "evtool/sim/engine.py":467
  *         its ack names a delivery tag of the closed channel, which the broker refuses (profile stale_ack)."""
  *         closed, self.broker.closed_subs = self.broker.closed_subs, []
  *         for sid in closed:             # <<<<<<<<<<<<<<
@@ -16333,9 +16110,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
     __pyx_t_3 = 0;
     __pyx_t_4 = NULL;
   } else {
-    __pyx_t_3 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_v_closed); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 468, __pyx_L1_error)
+    __pyx_t_3 = -1; __pyx_t_2 = PyObject_GetIter(__pyx_v_closed); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 467, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_4 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 468, __pyx_L1_error)
+    __pyx_t_4 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 467, __pyx_L1_error)
   }
   for (;;) {
     if (likely(!__pyx_t_4)) {
@@ -16343,7 +16120,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_2);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 468, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 467, __pyx_L1_error)
           #endif
           if (__pyx_t_3 >= __pyx_temp) break;
         }
@@ -16353,7 +16130,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_2);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 468, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 467, __pyx_L1_error)
           #endif
           if (__pyx_t_3 >= __pyx_temp) break;
         }
@@ -16364,13 +16141,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
         #endif
         ++__pyx_t_3;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 468, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 467, __pyx_L1_error)
     } else {
       __pyx_t_1 = __pyx_t_4(__pyx_t_2);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 468, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 467, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -16380,14 +16157,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
     __Pyx_XDECREF_SET(__pyx_v_sid, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":469
+    /* "evtool/sim/engine.py":468
  *         closed, self.broker.closed_subs = self.broker.closed_subs, []
  *         for sid in closed:
  *             inst = self.subscribers.pop(sid, None)             # <<<<<<<<<<<<<<
  *             if inst is None or inst.sub != sid:
  *                 continue
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subscribers); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 469, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_subscribers); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 468, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_5 = __pyx_t_6;
     __Pyx_INCREF(__pyx_t_5);
@@ -16397,13 +16174,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pop, __pyx_callargs+__pyx_t_7, (3-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 469, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 468, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_XDECREF_SET(__pyx_v_inst, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":470
+    /* "evtool/sim/engine.py":469
  *         for sid in closed:
  *             inst = self.subscribers.pop(sid, None)
  *             if inst is None or inst.sub != sid:             # <<<<<<<<<<<<<<
@@ -16419,9 +16196,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
 
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_sub); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 470, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_sub); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 469, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_9 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_1, __pyx_v_sid, Py_NE); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 470, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_t_1, __pyx_v_sid, Py_NE); if (unlikely((__pyx_t_9 < 0))) __PYX_ERR(0, 469, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
     __pyx_t_8 = __pyx_t_9;
@@ -16430,7 +16207,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
     if (__pyx_t_8) {
 
 
-      /* "evtool/sim/engine.py":471
+      /* "evtool/sim/engine.py":470
  *             inst = self.subscribers.pop(sid, None)
  *             if inst is None or inst.sub != sid:
  *                 continue             # <<<<<<<<<<<<<<
@@ -16439,7 +16216,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
 */
       goto __pyx_L3_continue;
 
-      /* "evtool/sim/engine.py":470
+      /* "evtool/sim/engine.py":469
  *         for sid in closed:
  *             inst = self.subscribers.pop(sid, None)
  *             if inst is None or inst.sub != sid:             # <<<<<<<<<<<<<<
@@ -16448,25 +16225,25 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
 */
     }
 
-    /* "evtool/sim/engine.py":472
+    /* "evtool/sim/engine.py":471
  *             if inst is None or inst.sub != sid:
  *                 continue
  *             inst.sub = None             # <<<<<<<<<<<<<<
  *             if inst.state in ("running", "paused") and self.broker_up:
  *                 inst.consumer.reconnect(inst)
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_sub, Py_None) < (0)) __PYX_ERR(0, 472, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_sub, Py_None) < (0)) __PYX_ERR(0, 471, __pyx_L1_error)
 
-    /* "evtool/sim/engine.py":473
+    /* "evtool/sim/engine.py":472
  *                 continue
  *             inst.sub = None
  *             if inst.state in ("running", "paused") and self.broker_up:             # <<<<<<<<<<<<<<
  *                 inst.consumer.reconnect(inst)
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_state); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 472, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_10 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_running, Py_EQ); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 472, __pyx_L1_error)
     if (!__pyx_t_10) {
 
     } else {
@@ -16475,7 +16252,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
 
       goto __pyx_L11_bool_binop_done;
     }
-    __pyx_t_10 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_paused, Py_EQ); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_paused, Py_EQ); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 472, __pyx_L1_error)
 
     __pyx_t_9 = __pyx_t_10;
 
@@ -16492,9 +16269,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
 
       goto __pyx_L9_bool_binop_done;
     }
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_up); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_up); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 472, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 473, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 472, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
     __pyx_t_8 = __pyx_t_10;
@@ -16503,14 +16280,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
     if (__pyx_t_8) {
 
 
-      /* "evtool/sim/engine.py":474
+      /* "evtool/sim/engine.py":473
  *             inst.sub = None
  *             if inst.state in ("running", "paused") and self.broker_up:
  *                 inst.consumer.reconnect(inst)             # <<<<<<<<<<<<<<
  * 
  *     def step(self) -> bool:
 */
-      __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_consumer); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 474, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_inst, __pyx_mstate_global->__pyx_n_u_consumer); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 473, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
       __pyx_t_6 = __pyx_t_5;
       __Pyx_INCREF(__pyx_t_6);
@@ -16520,12 +16297,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_reconnect, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
         __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 474, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 473, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":473
+      /* "evtool/sim/engine.py":472
  *                 continue
  *             inst.sub = None
  *             if inst.state in ("running", "paused") and self.broker_up:             # <<<<<<<<<<<<<<
@@ -16534,7 +16311,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
 */
     }
 
-    /* "evtool/sim/engine.py":468
+    /* "evtool/sim/engine.py":467
  *         its ack names a delivery tag of the closed channel, which the broker refuses (profile stale_ack)."""
  *         closed, self.broker.closed_subs = self.broker.closed_subs, []
  *         for sid in closed:             # <<<<<<<<<<<<<<
@@ -16545,7 +16322,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
   }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":463
+  /* "evtool/sim/engine.py":462
  *             self._reopen_channels()
  * 
  *     def _reopen_channels(self) -> None:             # <<<<<<<<<<<<<<
@@ -16572,7 +16349,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_44_reopen_channels(CYTHON
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":476
+/* "evtool/sim/engine.py":475
  *                 inst.consumer.reconnect(inst)
  * 
  *     def step(self) -> bool:             # <<<<<<<<<<<<<<
@@ -16620,32 +16397,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 476, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 475, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 476, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 475, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "step", 0) < (0)) __PYX_ERR(0, 476, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "step", 0) < (0)) __PYX_ERR(0, 475, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("step", 1, 1, 1, i); __PYX_ERR(0, 476, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("step", 1, 1, 1, i); __PYX_ERR(0, 475, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 476, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 475, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("step", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 476, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("step", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 475, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -16682,21 +16459,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("step", 0);
 
-  /* "evtool/sim/engine.py":478
+  /* "evtool/sim/engine.py":477
  *     def step(self) -> bool:
  *         """Process one kernel event; False when the run is over."""
  *         if self.phase == "done":             # <<<<<<<<<<<<<<
  *             return False
  *         if not self._started:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 478, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 477, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 478, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 477, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":479
+    /* "evtool/sim/engine.py":478
  *         """Process one kernel event; False when the run is over."""
  *         if self.phase == "done":
  *             return False             # <<<<<<<<<<<<<<
@@ -16714,7 +16491,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/engine.py":478
+    /* "evtool/sim/engine.py":477
  *     def step(self) -> bool:
  *         """Process one kernel event; False when the run is over."""
  *         if self.phase == "done":             # <<<<<<<<<<<<<<
@@ -16723,16 +16500,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
 */
   }
 
-  /* "evtool/sim/engine.py":480
+  /* "evtool/sim/engine.py":479
  *         if self.phase == "done":
  *             return False
  *         if not self._started:             # <<<<<<<<<<<<<<
  *             self.start()
  *         kernel = self.kernel
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_started); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 480, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_started); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 479, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 480, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 479, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_3 = (!__pyx_t_2);
 
@@ -16740,7 +16517,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":481
+    /* "evtool/sim/engine.py":480
  *             return False
  *         if not self._started:
  *             self.start()             # <<<<<<<<<<<<<<
@@ -16754,12 +16531,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
       PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_start, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 481, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 480, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":480
+    /* "evtool/sim/engine.py":479
  *         if self.phase == "done":
  *             return False
  *         if not self._started:             # <<<<<<<<<<<<<<
@@ -16768,39 +16545,39 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
 */
   }
 
-  /* "evtool/sim/engine.py":482
+  /* "evtool/sim/engine.py":481
  *         if not self._started:
  *             self.start()
  *         kernel = self.kernel             # <<<<<<<<<<<<<<
  *         if kernel.processed >= self.limits.events:
  *             self._over_budget("events")
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 482, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 481, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_kernel = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":483
+  /* "evtool/sim/engine.py":482
  *             self.start()
  *         kernel = self.kernel
  *         if kernel.processed >= self.limits.events:             # <<<<<<<<<<<<<<
  *             self._over_budget("events")
  *             return False
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 483, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 483, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 483, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_1, __pyx_t_6, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 483, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_1, __pyx_t_6, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 482, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":484
+    /* "evtool/sim/engine.py":483
  *         kernel = self.kernel
  *         if kernel.processed >= self.limits.events:
  *             self._over_budget("events")             # <<<<<<<<<<<<<<
@@ -16814,12 +16591,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_n_u_events};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 484, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 483, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/engine.py":485
+    /* "evtool/sim/engine.py":484
  *         if kernel.processed >= self.limits.events:
  *             self._over_budget("events")
  *             return False             # <<<<<<<<<<<<<<
@@ -16837,7 +16614,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/engine.py":483
+    /* "evtool/sim/engine.py":482
  *             self.start()
  *         kernel = self.kernel
  *         if kernel.processed >= self.limits.events:             # <<<<<<<<<<<<<<
@@ -16846,7 +16623,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
 */
   }
 
-  /* "evtool/sim/engine.py":486
+  /* "evtool/sim/engine.py":485
  *             self._over_budget("events")
  *             return False
  *         if not kernel.step():             # <<<<<<<<<<<<<<
@@ -16860,10 +16637,10 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
     PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
     __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_step, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 486, __pyx_L1_error)
+    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 485, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_6); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 486, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_6); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 485, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   __pyx_t_2 = (!__pyx_t_3);
 
@@ -16871,7 +16648,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":487
+    /* "evtool/sim/engine.py":486
  *             return False
  *         if not kernel.step():
  *             self._finish_drain()             # <<<<<<<<<<<<<<
@@ -16885,12 +16662,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 487, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 486, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/engine.py":488
+    /* "evtool/sim/engine.py":487
  *         if not kernel.step():
  *             self._finish_drain()
  *             return False             # <<<<<<<<<<<<<<
@@ -16908,7 +16685,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/engine.py":486
+    /* "evtool/sim/engine.py":485
  *             self._over_budget("events")
  *             return False
  *         if not kernel.step():             # <<<<<<<<<<<<<<
@@ -16917,7 +16694,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
 */
   }
 
-  /* "evtool/sim/engine.py":489
+  /* "evtool/sim/engine.py":488
  *             self._finish_drain()
  *             return False
  *         self._after_event()             # <<<<<<<<<<<<<<
@@ -16931,34 +16708,34 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
     PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
     __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_after_event, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 489, __pyx_L1_error)
+    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 488, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
   }
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-  /* "evtool/sim/engine.py":490
+  /* "evtool/sim/engine.py":489
  *             return False
  *         self._after_event()
  *         if len(self.buffer) >= FLUSH_EVERY:             # <<<<<<<<<<<<<<
  *             self.flush()
  *         if self.phase == "drain" and self.quiescent():
 */
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 490, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 489, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_7 = PyObject_Length(__pyx_t_6); if (unlikely(__pyx_t_7 == ((Py_ssize_t)-1))) __PYX_ERR(0, 490, __pyx_L1_error)
+  __pyx_t_7 = PyObject_Length(__pyx_t_6); if (unlikely(__pyx_t_7 == ((Py_ssize_t)-1))) __PYX_ERR(0, 489, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_7); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 490, __pyx_L1_error)
+  __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_7); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 489, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
 
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_FLUSH_EVERY); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 490, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_FLUSH_EVERY); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 489, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolGe_int_object(__pyx_t_6, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 490, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolGe_int_object(__pyx_t_6, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 489, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":491
+    /* "evtool/sim/engine.py":490
  *         self._after_event()
  *         if len(self.buffer) >= FLUSH_EVERY:
  *             self.flush()             # <<<<<<<<<<<<<<
@@ -16972,12 +16749,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
       PyObject *__pyx_callargs[2] = {__pyx_t_6, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_flush, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 491, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 490, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":490
+    /* "evtool/sim/engine.py":489
  *             return False
  *         self._after_event()
  *         if len(self.buffer) >= FLUSH_EVERY:             # <<<<<<<<<<<<<<
@@ -16986,16 +16763,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
 */
   }
 
-  /* "evtool/sim/engine.py":492
+  /* "evtool/sim/engine.py":491
  *         if len(self.buffer) >= FLUSH_EVERY:
  *             self.flush()
  *         if self.phase == "drain" and self.quiescent():             # <<<<<<<<<<<<<<
  *             self._finish_drain()
  *         return self.phase != "done"
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 492, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 491, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_drain, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 492, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_drain, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 491, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_3) {
 
@@ -17012,10 +16789,10 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
     PyObject *__pyx_callargs[2] = {__pyx_t_6, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_quiescent, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 492, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 491, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 492, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 491, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
   __pyx_t_2 = __pyx_t_3;
@@ -17024,7 +16801,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":493
+    /* "evtool/sim/engine.py":492
  *             self.flush()
  *         if self.phase == "drain" and self.quiescent():
  *             self._finish_drain()             # <<<<<<<<<<<<<<
@@ -17038,12 +16815,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
       PyObject *__pyx_callargs[2] = {__pyx_t_6, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 493, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 492, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":492
+    /* "evtool/sim/engine.py":491
  *         if len(self.buffer) >= FLUSH_EVERY:
  *             self.flush()
  *         if self.phase == "drain" and self.quiescent():             # <<<<<<<<<<<<<<
@@ -17052,16 +16829,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
 */
   }
 
-  /* "evtool/sim/engine.py":494
+  /* "evtool/sim/engine.py":493
  *         if self.phase == "drain" and self.quiescent():
  *             self._finish_drain()
  *         return self.phase != "done"             # <<<<<<<<<<<<<<
  * 
  *     def end_load_now(self) -> None:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 494, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 493, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_6 = __Pyx_PyObject_CompareNe_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_NE); __Pyx_XGOTREF(__pyx_t_6); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 494, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_CompareNe_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_NE); __Pyx_XGOTREF(__pyx_t_6); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 493, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   {
     PyObject *__pyx_temp;
@@ -17074,7 +16851,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
   __pyx_t_6 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/engine.py":476
+  /* "evtool/sim/engine.py":475
  *                 inst.consumer.reconnect(inst)
  * 
  *     def step(self) -> bool:             # <<<<<<<<<<<<<<
@@ -17096,7 +16873,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_46step(CYTHON_UNUSED PyOb
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":496
+/* "evtool/sim/engine.py":495
  *         return self.phase != "done"
  * 
  *     def end_load_now(self) -> None:             # <<<<<<<<<<<<<<
@@ -17144,32 +16921,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 496, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 495, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 496, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 495, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "end_load_now", 0) < (0)) __PYX_ERR(0, 496, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "end_load_now", 0) < (0)) __PYX_ERR(0, 495, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("end_load_now", 1, 1, 1, i); __PYX_ERR(0, 496, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("end_load_now", 1, 1, 1, i); __PYX_ERR(0, 495, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 496, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 495, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("end_load_now", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 496, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("end_load_now", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 495, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17202,33 +16979,33 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_48end_load_now(CYTHON_UNU
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("end_load_now", 0);
 
-  /* "evtool/sim/engine.py":499
+  /* "evtool/sim/engine.py":498
  *         """End the load phase now and start the drain (its maximum counts from here): a real-time run with
  *         nothing left to send does not wait out the rest of the load phase."""
  *         if self.phase == "load":             # <<<<<<<<<<<<<<
  *             self.load_end = self.now
  *             self._end_load(None)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 499, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 498, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_load, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 499, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_load, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 498, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":500
+    /* "evtool/sim/engine.py":499
  *         nothing left to send does not wait out the rest of the load phase."""
  *         if self.phase == "load":
  *             self.load_end = self.now             # <<<<<<<<<<<<<<
  *             self._end_load(None)
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 500, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 499, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_load_end, __pyx_t_1) < (0)) __PYX_ERR(0, 500, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_load_end, __pyx_t_1) < (0)) __PYX_ERR(0, 499, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":501
+    /* "evtool/sim/engine.py":500
  *         if self.phase == "load":
  *             self.load_end = self.now
  *             self._end_load(None)             # <<<<<<<<<<<<<<
@@ -17242,12 +17019,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_48end_load_now(CYTHON_UNU
       PyObject *__pyx_callargs[2] = {__pyx_t_3, Py_None};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_end_load, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 501, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 500, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":499
+    /* "evtool/sim/engine.py":498
  *         """End the load phase now and start the drain (its maximum counts from here): a real-time run with
  *         nothing left to send does not wait out the rest of the load phase."""
  *         if self.phase == "load":             # <<<<<<<<<<<<<<
@@ -17256,7 +17033,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_48end_load_now(CYTHON_UNU
 */
   }
 
-  /* "evtool/sim/engine.py":496
+  /* "evtool/sim/engine.py":495
  *         return self.phase != "done"
  * 
  *     def end_load_now(self) -> None:             # <<<<<<<<<<<<<<
@@ -17278,7 +17055,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_48end_load_now(CYTHON_UNU
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":503
+/* "evtool/sim/engine.py":502
  *             self._end_load(None)
  * 
  *     def complete_drain(self) -> None:             # <<<<<<<<<<<<<<
@@ -17326,32 +17103,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 503, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 502, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 503, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 502, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "complete_drain", 0) < (0)) __PYX_ERR(0, 503, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "complete_drain", 0) < (0)) __PYX_ERR(0, 502, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("complete_drain", 1, 1, 1, i); __PYX_ERR(0, 503, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("complete_drain", 1, 1, 1, i); __PYX_ERR(0, 502, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 503, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 502, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("complete_drain", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 503, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("complete_drain", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 502, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17383,7 +17160,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_50complete_drain(CYTHON_U
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("complete_drain", 0);
 
-  /* "evtool/sim/engine.py":505
+  /* "evtool/sim/engine.py":504
  *     def complete_drain(self) -> None:
  *         """The drain is complete (a driver that polls `quiescent` says so)."""
  *         self._finish_drain()             # <<<<<<<<<<<<<<
@@ -17397,12 +17174,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_50complete_drain(CYTHON_U
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_callargs+__pyx_t_3, (1-__pyx_t_3) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 505, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 504, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":503
+  /* "evtool/sim/engine.py":502
  *             self._end_load(None)
  * 
  *     def complete_drain(self) -> None:             # <<<<<<<<<<<<<<
@@ -17424,7 +17201,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_50complete_drain(CYTHON_U
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":507
+/* "evtool/sim/engine.py":506
  *         self._finish_drain()
  * 
  *     def _finish_drain(self) -> None:             # <<<<<<<<<<<<<<
@@ -17471,32 +17248,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 507, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 506, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 507, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 506, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_finish_drain", 0) < (0)) __PYX_ERR(0, 507, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_finish_drain", 0) < (0)) __PYX_ERR(0, 506, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_finish_drain", 1, 1, 1, i); __PYX_ERR(0, 507, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_finish_drain", 1, 1, 1, i); __PYX_ERR(0, 506, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 507, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 506, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_finish_drain", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 507, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_finish_drain", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 506, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17533,21 +17310,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_finish_drain", 0);
 
-  /* "evtool/sim/engine.py":508
+  /* "evtool/sim/engine.py":507
  * 
  *     def _finish_drain(self) -> None:
  *         if self.phase == "done":             # <<<<<<<<<<<<<<
  *             return
  *         if self.drain_result == "pending":
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 508, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 507, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 508, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 507, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":509
+    /* "evtool/sim/engine.py":508
  *     def _finish_drain(self) -> None:
  *         if self.phase == "done":
  *             return             # <<<<<<<<<<<<<<
@@ -17564,7 +17341,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/engine.py":508
+    /* "evtool/sim/engine.py":507
  * 
  *     def _finish_drain(self) -> None:
  *         if self.phase == "done":             # <<<<<<<<<<<<<<
@@ -17573,30 +17350,30 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
 */
   }
 
-  /* "evtool/sim/engine.py":510
+  /* "evtool/sim/engine.py":509
  *         if self.phase == "done":
  *             return
  *         if self.drain_result == "pending":             # <<<<<<<<<<<<<<
  *             self.drain_result = "complete"
  *             self.emit(TraceEvent(self.now, "drain_ended"))
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 510, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 509, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_pending, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 510, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_pending, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 509, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":511
+    /* "evtool/sim/engine.py":510
  *             return
  *         if self.drain_result == "pending":
  *             self.drain_result = "complete"             # <<<<<<<<<<<<<<
  *             self.emit(TraceEvent(self.now, "drain_ended"))
  *         self.phase = "done"
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result, __pyx_mstate_global->__pyx_n_u_complete) < (0)) __PYX_ERR(0, 511, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result, __pyx_mstate_global->__pyx_n_u_complete) < (0)) __PYX_ERR(0, 510, __pyx_L1_error)
 
-    /* "evtool/sim/engine.py":512
+    /* "evtool/sim/engine.py":511
  *         if self.drain_result == "pending":
  *             self.drain_result = "complete"
  *             self.emit(TraceEvent(self.now, "drain_ended"))             # <<<<<<<<<<<<<<
@@ -17606,9 +17383,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
     __pyx_t_3 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_3);
     __pyx_t_5 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 512, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 511, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 512, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 511, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __pyx_t_8 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -17628,7 +17405,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 512, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 511, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __pyx_t_8 = 0;
@@ -17637,12 +17414,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 512, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 511, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":510
+    /* "evtool/sim/engine.py":509
  *         if self.phase == "done":
  *             return
  *         if self.drain_result == "pending":             # <<<<<<<<<<<<<<
@@ -17651,16 +17428,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
 */
   }
 
-  /* "evtool/sim/engine.py":513
+  /* "evtool/sim/engine.py":512
  *             self.drain_result = "complete"
  *             self.emit(TraceEvent(self.now, "drain_ended"))
  *         self.phase = "done"             # <<<<<<<<<<<<<<
  * 
  *     @cython.locals(core=BrokerState)
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase, __pyx_mstate_global->__pyx_n_u_done) < (0)) __PYX_ERR(0, 513, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase, __pyx_mstate_global->__pyx_n_u_done) < (0)) __PYX_ERR(0, 512, __pyx_L1_error)
 
-  /* "evtool/sim/engine.py":507
+  /* "evtool/sim/engine.py":506
  *         self._finish_drain()
  * 
  *     def _finish_drain(self) -> None:             # <<<<<<<<<<<<<<
@@ -17686,7 +17463,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_52_finish_drain(CYTHON_UN
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":515
+/* "evtool/sim/engine.py":514
  *         self.phase = "done"
  * 
  *     @cython.locals(core=BrokerState)             # <<<<<<<<<<<<<<
@@ -17736,28 +17513,28 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_t_limit,&__pyx_mstate_global->__pyx_n_u_max_events,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 515, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 514, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 515, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 514, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 515, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 514, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 515, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 514, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "run_until", 0) < (0)) __PYX_ERR(0, 515, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "run_until", 0) < (0)) __PYX_ERR(0, 514, __pyx_L3_error)
 
-      /* "evtool/sim/engine.py":516
+      /* "evtool/sim/engine.py":515
  * 
  *     @cython.locals(core=BrokerState)
  *     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:             # <<<<<<<<<<<<<<
@@ -17766,19 +17543,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("run_until", 0, 2, 3, i); __PYX_ERR(0, 515, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("run_until", 0, 2, 3, i); __PYX_ERR(0, 514, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 515, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 514, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 515, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 514, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 515, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 514, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -17790,7 +17567,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("run_until", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 515, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("run_until", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 514, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -17803,7 +17580,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __pyx_L4_argument_unpacking_done:;
   __pyx_r = __pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(__pyx_self, __pyx_v_self, __pyx_v_t_limit, __pyx_v_max_events);
 
-  /* "evtool/sim/engine.py":515
+  /* "evtool/sim/engine.py":514
  *         self.phase = "done"
  * 
  *     @cython.locals(core=BrokerState)             # <<<<<<<<<<<<<<
@@ -17861,16 +17638,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("run_until", 0);
 
-  /* "evtool/sim/engine.py":518
+  /* "evtool/sim/engine.py":517
  *     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
  *         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
  *         if not self._started:             # <<<<<<<<<<<<<<
  *             self.start()
  *         kernel = self.kernel
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_started); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 518, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_started); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 517, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 518, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 517, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_3 = (!__pyx_t_2);
 
@@ -17878,7 +17655,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":519
+    /* "evtool/sim/engine.py":518
  *         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
  *         if not self._started:
  *             self.start()             # <<<<<<<<<<<<<<
@@ -17892,12 +17669,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_start, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 519, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 518, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":518
+    /* "evtool/sim/engine.py":517
  *     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
  *         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
  *         if not self._started:             # <<<<<<<<<<<<<<
@@ -17906,89 +17683,89 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
   }
 
-  /* "evtool/sim/engine.py":520
+  /* "evtool/sim/engine.py":519
  *         if not self._started:
  *             self.start()
  *         kernel = self.kernel             # <<<<<<<<<<<<<<
  *         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
  *         pop = heapq.heappop
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 520, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 519, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_kernel = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":521
+  /* "evtool/sim/engine.py":520
  *             self.start()
  *         kernel = self.kernel
  *         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly             # <<<<<<<<<<<<<<
  *         pop = heapq.heappop
  *         after = self._after_event
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 521, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 520, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_heap = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":522
+  /* "evtool/sim/engine.py":521
  *         kernel = self.kernel
  *         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
  *         pop = heapq.heappop             # <<<<<<<<<<<<<<
  *         after = self._after_event
  *         broker = self.broker
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_heapq); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 522, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_heapq); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 521, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_heappop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 522, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_heappop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 521, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_pop = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":523
+  /* "evtool/sim/engine.py":522
  *         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
  *         pop = heapq.heappop
  *         after = self._after_event             # <<<<<<<<<<<<<<
  *         broker = self.broker
  *         real = self.real_broker
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_after_event); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 523, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_after_event); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 522, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_v_after = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":524
+  /* "evtool/sim/engine.py":523
  *         pop = heapq.heappop
  *         after = self._after_event
  *         broker = self.broker             # <<<<<<<<<<<<<<
  *         real = self.real_broker
  *         # the core broker (a BrokerState; another BrokerPort is read as before): its flags read without a lookup
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 524, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 523, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_v_broker = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":525
+  /* "evtool/sim/engine.py":524
  *         after = self._after_event
  *         broker = self.broker
  *         real = self.real_broker             # <<<<<<<<<<<<<<
  *         # the core broker (a BrokerState; another BrokerPort is read as before): its flags read without a lookup
  *         core = broker if not real and isinstance(broker, BrokerState) else None
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_real_broker); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 525, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_real_broker); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 524, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_v_real = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":527
+  /* "evtool/sim/engine.py":526
  *         real = self.real_broker
  *         # the core broker (a BrokerState; another BrokerPort is read as before): its flags read without a lookup
  *         core = broker if not real and isinstance(broker, BrokerState) else None             # <<<<<<<<<<<<<<
  *         buf = self.buffer
  *         budget = max_events if max_events is not None else -1
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_real); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 527, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_real); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 526, __pyx_L1_error)
   __pyx_t_6 = (!__pyx_t_2);
 
 
@@ -18006,7 +17783,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 
   __pyx_L4_bool_binop_done:;
   if (__pyx_t_3) {
-    if (!(likely(((__pyx_v_broker) == Py_None) || likely(__Pyx_TypeTest(__pyx_v_broker, __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState))))) __PYX_ERR(0, 527, __pyx_L1_error)
+    if (!(likely(((__pyx_v_broker) == Py_None) || likely(__Pyx_TypeTest(__pyx_v_broker, __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState))))) __PYX_ERR(0, 526, __pyx_L1_error)
     __Pyx_INCREF(__pyx_v_broker);
     __pyx_t_4 = __pyx_v_broker;
   } else {
@@ -18014,23 +17791,23 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     __pyx_t_4 = Py_None;
   }
 
-  if (!(likely(((__pyx_t_4) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_4, __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState))))) __PYX_ERR(0, 527, __pyx_L1_error)
+  if (!(likely(((__pyx_t_4) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_4, __pyx_mstate_global->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState))))) __PYX_ERR(0, 526, __pyx_L1_error)
   __pyx_v_core = ((struct __pyx_obj_6evtool_4core_11brokerstate_BrokerState *)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":528
+  /* "evtool/sim/engine.py":527
  *         # the core broker (a BrokerState; another BrokerPort is read as before): its flags read without a lookup
  *         core = broker if not real and isinstance(broker, BrokerState) else None
  *         buf = self.buffer             # <<<<<<<<<<<<<<
  *         budget = max_events if max_events is not None else -1
  *         # The events budget is folded into the caller's: no extra test per event.
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 528, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 527, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_v_buf = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":529
+  /* "evtool/sim/engine.py":528
  *         core = broker if not real and isinstance(broker, BrokerState) else None
  *         buf = self.buffer
  *         budget = max_events if max_events is not None else -1             # <<<<<<<<<<<<<<
@@ -18049,35 +17826,35 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   __pyx_v_budget = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":531
+  /* "evtool/sim/engine.py":530
  *         budget = max_events if max_events is not None else -1
  *         # The events budget is folded into the caller's: no extra test per event.
  *         left = self.limits.events - kernel.processed             # <<<<<<<<<<<<<<
  *         if budget < 0 or budget > left:
  *             budget = max(left, 0)
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_7 = __Pyx_PyNumber_Subtract_object_object(__pyx_t_1, __pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 531, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyNumber_Subtract_object_object(__pyx_t_1, __pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 530, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_v_left = __pyx_t_7;
   __pyx_t_7 = 0;
 
-  /* "evtool/sim/engine.py":532
+  /* "evtool/sim/engine.py":531
  *         # The events budget is folded into the caller's: no extra test per event.
  *         left = self.limits.events - kernel.processed
  *         if budget < 0 or budget > left:             # <<<<<<<<<<<<<<
  *             budget = max(left, 0)
  *         per_instant = self.limits.per_instant
 */
-  __pyx_t_6 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_budget, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 532, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_budget, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 531, __pyx_L1_error)
   if (!__pyx_t_6) {
 
   } else {
@@ -18086,7 +17863,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 
     goto __pyx_L7_bool_binop_done;
   }
-  __pyx_t_6 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_v_budget, __pyx_v_left, Py_GT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 532, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_v_budget, __pyx_v_left, Py_GT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 531, __pyx_L1_error)
 
   __pyx_t_3 = __pyx_t_6;
 
@@ -18094,7 +17871,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":533
+    /* "evtool/sim/engine.py":532
  *         left = self.limits.events - kernel.processed
  *         if budget < 0 or budget > left:
  *             budget = max(left, 0)             # <<<<<<<<<<<<<<
@@ -18105,12 +17882,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     __pyx_t_8 = 0;
     __Pyx_INCREF(__pyx_v_left);
     __pyx_t_7 = __pyx_v_left;
-    __pyx_t_1 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 533, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 532, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_int_object(__pyx_t_1, __pyx_t_7, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 533, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_int_object(__pyx_t_1, __pyx_t_7, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 532, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     if (__pyx_t_3) {
-      __pyx_t_1 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 533, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 532, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __pyx_t_4 = __pyx_t_1;
       __pyx_t_1 = 0;
@@ -18126,7 +17903,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     __Pyx_DECREF_SET(__pyx_v_budget, __pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "evtool/sim/engine.py":532
+    /* "evtool/sim/engine.py":531
  *         # The events budget is folded into the caller's: no extra test per event.
  *         left = self.limits.events - kernel.processed
  *         if budget < 0 or budget > left:             # <<<<<<<<<<<<<<
@@ -18135,29 +17912,29 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
   }
 
-  /* "evtool/sim/engine.py":534
+  /* "evtool/sim/engine.py":533
  *         if budget < 0 or budget > left:
  *             budget = max(left, 0)
  *         per_instant = self.limits.per_instant             # <<<<<<<<<<<<<<
  *         last_t, same = self._instant
  *         processed = 0
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 534, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 533, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_per_instant); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 534, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_per_instant); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 533, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   __pyx_v_per_instant = __pyx_t_4;
   __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":535
+  /* "evtool/sim/engine.py":534
  *             budget = max(left, 0)
  *         per_instant = self.limits.per_instant
  *         last_t, same = self._instant             # <<<<<<<<<<<<<<
  *         processed = 0
  *         while self.phase != "done" and processed != budget:
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instant); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 535, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instant); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 534, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   if ((likely(PyTuple_CheckExact(__pyx_t_4))) || (PyList_CheckExact(__pyx_t_4))) {
     PyObject* sequence = __pyx_t_4;
@@ -18165,7 +17942,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     if (unlikely(size != 2)) {
       if (size > 2) __Pyx_RaiseTooManyValuesError(2);
       else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-      __PYX_ERR(0, 535, __pyx_L1_error)
+      __PYX_ERR(0, 534, __pyx_L1_error)
     }
     #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
     if (likely(PyTuple_CheckExact(sequence))) {
@@ -18175,22 +17952,22 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __Pyx_INCREF(__pyx_t_1);
     } else {
       __pyx_t_7 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 535, __pyx_L1_error)
+      if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 534, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_7);
       __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 535, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 534, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_1);
     }
     #else
-    __pyx_t_7 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 535, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 534, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 535, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 534, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     #endif
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   } else {
     Py_ssize_t index = -1;
-    __pyx_t_9 = PyObject_GetIter(__pyx_t_4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 535, __pyx_L1_error)
+    __pyx_t_9 = PyObject_GetIter(__pyx_t_4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 534, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_t_10 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9);
@@ -18198,7 +17975,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     __Pyx_GOTREF(__pyx_t_7);
     index = 1; __pyx_t_1 = __pyx_t_10(__pyx_t_9); if (unlikely(!__pyx_t_1)) goto __pyx_L9_unpacking_failed;
     __Pyx_GOTREF(__pyx_t_1);
-    if (__Pyx_IternextUnpackEndCheck(__pyx_t_10(__pyx_t_9), 2) < (0)) __PYX_ERR(0, 535, __pyx_L1_error)
+    if (__Pyx_IternextUnpackEndCheck(__pyx_t_10(__pyx_t_9), 2) < (0)) __PYX_ERR(0, 534, __pyx_L1_error)
     __pyx_t_10 = NULL;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     goto __pyx_L10_unpacking_done;
@@ -18206,7 +17983,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __pyx_t_10 = NULL;
     if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-    __PYX_ERR(0, 535, __pyx_L1_error)
+    __PYX_ERR(0, 534, __pyx_L1_error)
     __pyx_L10_unpacking_done:;
   }
   __pyx_v_last_t = __pyx_t_7;
@@ -18214,7 +17991,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   __pyx_v_same = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":536
+  /* "evtool/sim/engine.py":535
  *         per_instant = self.limits.per_instant
  *         last_t, same = self._instant
  *         processed = 0             # <<<<<<<<<<<<<<
@@ -18224,7 +18001,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_processed = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/sim/engine.py":537
+  /* "evtool/sim/engine.py":536
  *         last_t, same = self._instant
  *         processed = 0
  *         while self.phase != "done" and processed != budget:             # <<<<<<<<<<<<<<
@@ -18232,9 +18009,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
  *                 self._finish_drain()
 */
   while (1) {
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 537, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 536, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 537, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 536, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_6) {
 
@@ -18244,7 +18021,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 
       goto __pyx_L13_bool_binop_done;
     }
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_int_object(__pyx_v_processed, __pyx_v_budget, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 537, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_int_object(__pyx_v_processed, __pyx_v_budget, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 536, __pyx_L1_error)
 
     __pyx_t_3 = __pyx_t_6;
 
@@ -18252,21 +18029,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 
     if (!__pyx_t_3) break;
 
-    /* "evtool/sim/engine.py":538
+    /* "evtool/sim/engine.py":537
  *         processed = 0
  *         while self.phase != "done" and processed != budget:
  *             if not heap:             # <<<<<<<<<<<<<<
  *                 self._finish_drain()
  *                 break
 */
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_heap); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 538, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_heap); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 537, __pyx_L1_error)
     __pyx_t_6 = (!__pyx_t_3);
 
 
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":539
+      /* "evtool/sim/engine.py":538
  *         while self.phase != "done" and processed != budget:
  *             if not heap:
  *                 self._finish_drain()             # <<<<<<<<<<<<<<
@@ -18280,12 +18057,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
         __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 539, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 538, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
       }
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-      /* "evtool/sim/engine.py":540
+      /* "evtool/sim/engine.py":539
  *             if not heap:
  *                 self._finish_drain()
  *                 break             # <<<<<<<<<<<<<<
@@ -18294,7 +18071,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
       goto __pyx_L12_break;
 
-      /* "evtool/sim/engine.py":538
+      /* "evtool/sim/engine.py":537
  *         processed = 0
  *         while self.phase != "done" and processed != budget:
  *             if not heap:             # <<<<<<<<<<<<<<
@@ -18303,50 +18080,50 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
     }
 
-    /* "evtool/sim/engine.py":541
+    /* "evtool/sim/engine.py":540
  *                 self._finish_drain()
  *                 break
  *             if heap[0][0] > t_limit:             # <<<<<<<<<<<<<<
  *                 if kernel.now < t_limit:
  *                     kernel.now = int(t_limit)
 */
-    __pyx_t_4 = __Pyx_GetItemInt(__pyx_v_heap, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 541, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetItemInt(__pyx_v_heap, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 540, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_4, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 541, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_4, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 540, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_1, __pyx_v_t_limit, Py_GT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 541, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_1, __pyx_v_t_limit, Py_GT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 540, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":542
+      /* "evtool/sim/engine.py":541
  *                 break
  *             if heap[0][0] > t_limit:
  *                 if kernel.now < t_limit:             # <<<<<<<<<<<<<<
  *                     kernel.now = int(t_limit)
  *                 break
 */
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 542, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 541, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_6 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_v_t_limit, Py_LT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 542, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_v_t_limit, Py_LT); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 541, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       if (__pyx_t_6) {
 
 
-        /* "evtool/sim/engine.py":543
+        /* "evtool/sim/engine.py":542
  *             if heap[0][0] > t_limit:
  *                 if kernel.now < t_limit:
  *                     kernel.now = int(t_limit)             # <<<<<<<<<<<<<<
  *                 break
  *             t, _prio, _seq, fn, arg = pop(heap)
 */
-        __pyx_t_1 = __Pyx_PyNumber_Int(__pyx_v_t_limit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 543, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyNumber_Int(__pyx_v_t_limit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 542, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
-        if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now, __pyx_t_1) < (0)) __PYX_ERR(0, 543, __pyx_L1_error)
+        if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now, __pyx_t_1) < (0)) __PYX_ERR(0, 542, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-        /* "evtool/sim/engine.py":542
+        /* "evtool/sim/engine.py":541
  *                 break
  *             if heap[0][0] > t_limit:
  *                 if kernel.now < t_limit:             # <<<<<<<<<<<<<<
@@ -18355,7 +18132,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
       }
 
-      /* "evtool/sim/engine.py":544
+      /* "evtool/sim/engine.py":543
  *                 if kernel.now < t_limit:
  *                     kernel.now = int(t_limit)
  *                 break             # <<<<<<<<<<<<<<
@@ -18364,7 +18141,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
       goto __pyx_L12_break;
 
-      /* "evtool/sim/engine.py":541
+      /* "evtool/sim/engine.py":540
  *                 self._finish_drain()
  *                 break
  *             if heap[0][0] > t_limit:             # <<<<<<<<<<<<<<
@@ -18373,7 +18150,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
     }
 
-    /* "evtool/sim/engine.py":545
+    /* "evtool/sim/engine.py":544
  *                     kernel.now = int(t_limit)
  *                 break
  *             t, _prio, _seq, fn, arg = pop(heap)             # <<<<<<<<<<<<<<
@@ -18400,7 +18177,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 545, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 544, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     if ((likely(PyTuple_CheckExact(__pyx_t_1))) || (PyList_CheckExact(__pyx_t_1))) {
@@ -18409,7 +18186,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       if (unlikely(size != 5)) {
         if (size > 5) __Pyx_RaiseTooManyValuesError(5);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 545, __pyx_L1_error)
+        __PYX_ERR(0, 544, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -18425,19 +18202,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         __Pyx_INCREF(__pyx_t_12);
       } else {
         __pyx_t_7 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 545, __pyx_L1_error)
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 544, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_7);
         __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 545, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 544, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_4);
         __pyx_t_9 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 545, __pyx_L1_error)
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 544, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_9);
         __pyx_t_11 = __Pyx_PyList_GET_ITEM_REF(sequence, 3, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 545, __pyx_L1_error)
+        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 544, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_11);
         __pyx_t_12 = __Pyx_PyList_GET_ITEM_REF(sequence, 4, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 545, __pyx_L1_error)
+        if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 544, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_12);
       }
       #else
@@ -18445,7 +18222,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         Py_ssize_t i;
         PyObject** temps[5] = {&__pyx_t_7,&__pyx_t_4,&__pyx_t_9,&__pyx_t_11,&__pyx_t_12};
         for (i=0; i < 5; i++) {
-          PyObject* item = __Pyx_PySequence_ITEM(sequence, i); if (unlikely(!item)) __PYX_ERR(0, 545, __pyx_L1_error)
+          PyObject* item = __Pyx_PySequence_ITEM(sequence, i); if (unlikely(!item)) __PYX_ERR(0, 544, __pyx_L1_error)
           __Pyx_GOTREF(item);
           *(temps[i]) = item;
         }
@@ -18455,7 +18232,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     } else {
       Py_ssize_t index = -1;
       PyObject** temps[5] = {&__pyx_t_7,&__pyx_t_4,&__pyx_t_9,&__pyx_t_11,&__pyx_t_12};
-      __pyx_t_13 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 545, __pyx_L1_error)
+      __pyx_t_13 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 544, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_13);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __pyx_t_10 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_13);
@@ -18464,7 +18241,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         __Pyx_GOTREF(item);
         *(temps[index]) = item;
       }
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_10(__pyx_t_13), 5) < (0)) __PYX_ERR(0, 545, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_10(__pyx_t_13), 5) < (0)) __PYX_ERR(0, 544, __pyx_L1_error)
       __pyx_t_10 = NULL;
       __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
       goto __pyx_L19_unpacking_done;
@@ -18472,7 +18249,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
       __pyx_t_10 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 545, __pyx_L1_error)
+      __PYX_ERR(0, 544, __pyx_L1_error)
       __pyx_L19_unpacking_done:;
     }
     __Pyx_XDECREF_SET(__pyx_v_t, __pyx_t_7);
@@ -18486,18 +18263,18 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     __Pyx_XDECREF_SET(__pyx_v_arg, __pyx_t_12);
     __pyx_t_12 = 0;
 
-    /* "evtool/sim/engine.py":546
+    /* "evtool/sim/engine.py":545
  *                 break
  *             t, _prio, _seq, fn, arg = pop(heap)
  *             if t != last_t:             # <<<<<<<<<<<<<<
  *                 last_t = t
  *                 same = 0
 */
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_v_t, __pyx_v_last_t, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 546, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_object(__pyx_v_t, __pyx_v_last_t, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 545, __pyx_L1_error)
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":547
+      /* "evtool/sim/engine.py":546
  *             t, _prio, _seq, fn, arg = pop(heap)
  *             if t != last_t:
  *                 last_t = t             # <<<<<<<<<<<<<<
@@ -18507,7 +18284,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __Pyx_INCREF(__pyx_v_t);
       __Pyx_DECREF_SET(__pyx_v_last_t, __pyx_v_t);
 
-      /* "evtool/sim/engine.py":548
+      /* "evtool/sim/engine.py":547
  *             if t != last_t:
  *                 last_t = t
  *                 same = 0             # <<<<<<<<<<<<<<
@@ -18517,7 +18294,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
       __Pyx_DECREF_SET(__pyx_v_same, __pyx_mstate_global->__pyx_int_0);
 
-      /* "evtool/sim/engine.py":546
+      /* "evtool/sim/engine.py":545
  *                 break
  *             t, _prio, _seq, fn, arg = pop(heap)
  *             if t != last_t:             # <<<<<<<<<<<<<<
@@ -18527,7 +18304,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       goto __pyx_L20;
     }
 
-    /* "evtool/sim/engine.py":550
+    /* "evtool/sim/engine.py":549
  *                 same = 0
  *             else:
  *                 same += 1             # <<<<<<<<<<<<<<
@@ -18535,23 +18312,23 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
  *                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))
 */
     /*else*/ {
-      __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_same, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 550, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_same, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 549, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF_SET(__pyx_v_same, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":551
+      /* "evtool/sim/engine.py":550
  *             else:
  *                 same += 1
  *                 if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop             # <<<<<<<<<<<<<<
  *                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))
  *                     break
 */
-      __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_same, __pyx_v_per_instant, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 551, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_same, __pyx_v_per_instant, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 550, __pyx_L1_error)
       if (__pyx_t_6) {
 
 
-        /* "evtool/sim/engine.py":552
+        /* "evtool/sim/engine.py":551
  *                 same += 1
  *                 if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop
  *                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))             # <<<<<<<<<<<<<<
@@ -18559,28 +18336,28 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
  *             kernel.now = t
 */
         __pyx_t_12 = NULL;
-        __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heapq); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 552, __pyx_L1_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heapq); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 551, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_11);
-        __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 552, __pyx_L1_error)
+        __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 551, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
         __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-        __pyx_t_11 = PyTuple_New(5); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 552, __pyx_L1_error)
+        __pyx_t_11 = PyTuple_New(5); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 551, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_11);
         __Pyx_INCREF(__pyx_v_t);
         __Pyx_GIVEREF(__pyx_v_t);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 0, __pyx_v_t) != (0)) __PYX_ERR(0, 552, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 0, __pyx_v_t) != (0)) __PYX_ERR(0, 551, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v__prio);
         __Pyx_GIVEREF(__pyx_v__prio);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 1, __pyx_v__prio) != (0)) __PYX_ERR(0, 552, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 1, __pyx_v__prio) != (0)) __PYX_ERR(0, 551, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v__seq);
         __Pyx_GIVEREF(__pyx_v__seq);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 2, __pyx_v__seq) != (0)) __PYX_ERR(0, 552, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 2, __pyx_v__seq) != (0)) __PYX_ERR(0, 551, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_fn);
         __Pyx_GIVEREF(__pyx_v_fn);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 3, __pyx_v_fn) != (0)) __PYX_ERR(0, 552, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 3, __pyx_v_fn) != (0)) __PYX_ERR(0, 551, __pyx_L1_error);
         __Pyx_INCREF(__pyx_v_arg);
         __Pyx_GIVEREF(__pyx_v_arg);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 4, __pyx_v_arg) != (0)) __PYX_ERR(0, 552, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_11, 4, __pyx_v_arg) != (0)) __PYX_ERR(0, 551, __pyx_L1_error);
         __pyx_t_5 = 1;
         #if CYTHON_UNPACK_METHODS
         if (unlikely(PyMethod_Check(__pyx_t_9))) {
@@ -18599,12 +18376,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
           __Pyx_XDECREF(__pyx_t_12); __pyx_t_12 = 0;
           __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
           __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 552, __pyx_L1_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 551, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-        /* "evtool/sim/engine.py":553
+        /* "evtool/sim/engine.py":552
  *                 if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop
  *                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))
  *                     break             # <<<<<<<<<<<<<<
@@ -18613,7 +18390,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
         goto __pyx_L12_break;
 
-        /* "evtool/sim/engine.py":551
+        /* "evtool/sim/engine.py":550
  *             else:
  *                 same += 1
  *                 if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop             # <<<<<<<<<<<<<<
@@ -18624,28 +18401,28 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     }
     __pyx_L20:;
 
-    /* "evtool/sim/engine.py":554
+    /* "evtool/sim/engine.py":553
  *                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))
  *                     break
  *             kernel.now = t             # <<<<<<<<<<<<<<
  *             processed += 1
  *             fn(arg)
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_t) < (0)) __PYX_ERR(0, 554, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_t) < (0)) __PYX_ERR(0, 553, __pyx_L1_error)
 
-    /* "evtool/sim/engine.py":555
+    /* "evtool/sim/engine.py":554
  *                     break
  *             kernel.now = t
  *             processed += 1             # <<<<<<<<<<<<<<
  *             fn(arg)
  *             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
 */
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_processed, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 555, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_processed, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 554, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF_SET(__pyx_v_processed, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":556
+    /* "evtool/sim/engine.py":555
  *             kernel.now = t
  *             processed += 1
  *             fn(arg)             # <<<<<<<<<<<<<<
@@ -18672,19 +18449,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 556, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 555, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":559
+    /* "evtool/sim/engine.py":558
  *             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
  *             # than the wake-up already scheduled (the same tests it makes; read-only peeks)
  *             if real or (core._dirty if core is not None else broker._dirty):  # noqa: SLF001             # <<<<<<<<<<<<<<
  *                 after()
  *             else:
 */
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_real); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 559, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_real); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 558, __pyx_L1_error)
     if (!__pyx_t_3) {
 
     } else {
@@ -18698,13 +18475,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __Pyx_INCREF(__pyx_v_core->_dirty);
       __pyx_t_1 = __pyx_v_core->_dirty;
     } else {
-      __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 559, __pyx_L1_error)
+      __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_dirty); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 558, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
       __pyx_t_1 = __pyx_t_11;
       __pyx_t_11 = 0;
     }
 
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 559, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 558, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
     __pyx_t_6 = __pyx_t_3;
@@ -18713,7 +18490,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":560
+      /* "evtool/sim/engine.py":559
  *             # than the wake-up already scheduled (the same tests it makes; read-only peeks)
  *             if real or (core._dirty if core is not None else broker._dirty):  # noqa: SLF001
  *                 after()             # <<<<<<<<<<<<<<
@@ -18740,12 +18517,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 560, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 559, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":559
+      /* "evtool/sim/engine.py":558
  *             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
  *             # than the wake-up already scheduled (the same tests it makes; read-only peeks)
  *             if real or (core._dirty if core is not None else broker._dirty):  # noqa: SLF001             # <<<<<<<<<<<<<<
@@ -18755,7 +18532,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       goto __pyx_L22;
     }
 
-    /* "evtool/sim/engine.py":562
+    /* "evtool/sim/engine.py":561
  *                 after()
  *             else:
  *                 hints = core._timers if core is not None else broker._timers  # noqa: SLF001             # <<<<<<<<<<<<<<
@@ -18768,7 +18545,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         __Pyx_INCREF(__pyx_v_core->_timers);
         __pyx_t_1 = __pyx_v_core->_timers;
       } else {
-        __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_timers); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 562, __pyx_L1_error)
+        __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_broker, __pyx_mstate_global->__pyx_n_u_timers); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 561, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
         __pyx_t_1 = __pyx_t_9;
         __pyx_t_9 = 0;
@@ -18777,14 +18554,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __Pyx_XDECREF_SET(__pyx_v_hints, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":563
+      /* "evtool/sim/engine.py":562
  *             else:
  *                 hints = core._timers if core is not None else broker._timers  # noqa: SLF001
  *                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):             # <<<<<<<<<<<<<<
  *                     after()
  *             if len(buf) >= FLUSH_EVERY:
 */
-      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_hints); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 563, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_hints); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 562, __pyx_L1_error)
       if (__pyx_t_3) {
 
       } else {
@@ -18793,7 +18570,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 
         goto __pyx_L26_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 563, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 562, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __pyx_t_3 = (__pyx_t_1 == Py_None);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
@@ -18805,14 +18582,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 
         goto __pyx_L26_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_hints, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 563, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_hints, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 562, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_9 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 563, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 562, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 563, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker_timer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 562, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_9, __pyx_t_1, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 563, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_9, __pyx_t_1, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 562, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
@@ -18822,7 +18599,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       if (__pyx_t_6) {
 
 
-        /* "evtool/sim/engine.py":564
+        /* "evtool/sim/engine.py":563
  *                 hints = core._timers if core is not None else broker._timers  # noqa: SLF001
  *                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):
  *                     after()             # <<<<<<<<<<<<<<
@@ -18849,12 +18626,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 564, __pyx_L1_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 563, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-        /* "evtool/sim/engine.py":563
+        /* "evtool/sim/engine.py":562
  *             else:
  *                 hints = core._timers if core is not None else broker._timers  # noqa: SLF001
  *                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):             # <<<<<<<<<<<<<<
@@ -18865,26 +18642,26 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     }
     __pyx_L22:;
 
-    /* "evtool/sim/engine.py":565
+    /* "evtool/sim/engine.py":564
  *                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):
  *                     after()
  *             if len(buf) >= FLUSH_EVERY:             # <<<<<<<<<<<<<<
  *                 self.flush()
  *             if self.phase == "drain" and self.quiescent():
 */
-    __pyx_t_14 = PyObject_Length(__pyx_v_buf); if (unlikely(__pyx_t_14 == ((Py_ssize_t)-1))) __PYX_ERR(0, 565, __pyx_L1_error)
-    __pyx_t_1 = PyLong_FromSsize_t(__pyx_t_14); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 565, __pyx_L1_error)
+    __pyx_t_14 = PyObject_Length(__pyx_v_buf); if (unlikely(__pyx_t_14 == ((Py_ssize_t)-1))) __PYX_ERR(0, 564, __pyx_L1_error)
+    __pyx_t_1 = PyLong_FromSsize_t(__pyx_t_14); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 564, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
 
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_FLUSH_EVERY); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 565, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_FLUSH_EVERY); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 564, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_int_object(__pyx_t_1, __pyx_t_11, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 565, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_int_object(__pyx_t_1, __pyx_t_11, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 564, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":566
+      /* "evtool/sim/engine.py":565
  *                     after()
  *             if len(buf) >= FLUSH_EVERY:
  *                 self.flush()             # <<<<<<<<<<<<<<
@@ -18898,12 +18675,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
         __pyx_t_11 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_flush, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 566, __pyx_L1_error)
+        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 565, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_11);
       }
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
-      /* "evtool/sim/engine.py":565
+      /* "evtool/sim/engine.py":564
  *                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):
  *                     after()
  *             if len(buf) >= FLUSH_EVERY:             # <<<<<<<<<<<<<<
@@ -18912,16 +18689,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
     }
 
-    /* "evtool/sim/engine.py":567
+    /* "evtool/sim/engine.py":566
  *             if len(buf) >= FLUSH_EVERY:
  *                 self.flush()
  *             if self.phase == "drain" and self.quiescent():             # <<<<<<<<<<<<<<
  *                 self._finish_drain()
  *         kernel.processed += processed
 */
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 567, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 566, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_drain, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 567, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_drain, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 566, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     if (__pyx_t_3) {
 
@@ -18938,10 +18715,10 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_11 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_quiescent, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 567, __pyx_L1_error)
+      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 566, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
     }
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_11); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 567, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_11); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 566, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
     __pyx_t_6 = __pyx_t_3;
@@ -18950,7 +18727,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":568
+      /* "evtool/sim/engine.py":567
  *                 self.flush()
  *             if self.phase == "drain" and self.quiescent():
  *                 self._finish_drain()             # <<<<<<<<<<<<<<
@@ -18964,12 +18741,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
         __pyx_t_11 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 568, __pyx_L1_error)
+        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 567, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_11);
       }
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
-      /* "evtool/sim/engine.py":567
+      /* "evtool/sim/engine.py":566
  *             if len(buf) >= FLUSH_EVERY:
  *                 self.flush()
  *             if self.phase == "drain" and self.quiescent():             # <<<<<<<<<<<<<<
@@ -18980,65 +18757,65 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   }
   __pyx_L12_break:;
 
-  /* "evtool/sim/engine.py":569
+  /* "evtool/sim/engine.py":568
  *             if self.phase == "drain" and self.quiescent():
  *                 self._finish_drain()
  *         kernel.processed += processed             # <<<<<<<<<<<<<<
  *         self._instant = (last_t, same)
  *         if self.phase != "done":
 */
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 569, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 568, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_1 = __Pyx_PyNumber_InPlaceAdd_object_int(__pyx_t_11, __pyx_v_processed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 569, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyNumber_InPlaceAdd_object_int(__pyx_t_11, __pyx_v_processed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 568, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed, __pyx_t_1) < (0)) __PYX_ERR(0, 569, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed, __pyx_t_1) < (0)) __PYX_ERR(0, 568, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":570
+  /* "evtool/sim/engine.py":569
  *                 self._finish_drain()
  *         kernel.processed += processed
  *         self._instant = (last_t, same)             # <<<<<<<<<<<<<<
  *         if self.phase != "done":
  *             if same >= per_instant:
 */
-  __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 570, __pyx_L1_error)
+  __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 569, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_INCREF(__pyx_v_last_t);
   __Pyx_GIVEREF(__pyx_v_last_t);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v_last_t) != (0)) __PYX_ERR(0, 570, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v_last_t) != (0)) __PYX_ERR(0, 569, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_same);
   __Pyx_GIVEREF(__pyx_v_same);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_v_same) != (0)) __PYX_ERR(0, 570, __pyx_L1_error);
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instant, __pyx_t_1) < (0)) __PYX_ERR(0, 570, __pyx_L1_error)
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_v_same) != (0)) __PYX_ERR(0, 569, __pyx_L1_error);
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_instant, __pyx_t_1) < (0)) __PYX_ERR(0, 569, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":571
+  /* "evtool/sim/engine.py":570
  *         kernel.processed += processed
  *         self._instant = (last_t, same)
  *         if self.phase != "done":             # <<<<<<<<<<<<<<
  *             if same >= per_instant:
  *                 self._zero_time_loop()
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 571, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 570, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 571, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 570, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_6) {
 
 
-    /* "evtool/sim/engine.py":572
+    /* "evtool/sim/engine.py":571
  *         self._instant = (last_t, same)
  *         if self.phase != "done":
  *             if same >= per_instant:             # <<<<<<<<<<<<<<
  *                 self._zero_time_loop()
  *             elif kernel.processed >= self.limits.events:
 */
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_same, __pyx_v_per_instant, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 572, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_same, __pyx_v_per_instant, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 571, __pyx_L1_error)
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":573
+      /* "evtool/sim/engine.py":572
  *         if self.phase != "done":
  *             if same >= per_instant:
  *                 self._zero_time_loop()             # <<<<<<<<<<<<<<
@@ -19052,12 +18829,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_11, NULL};
         __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_zero_time_loop, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 573, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 572, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
       }
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-      /* "evtool/sim/engine.py":572
+      /* "evtool/sim/engine.py":571
  *         self._instant = (last_t, same)
  *         if self.phase != "done":
  *             if same >= per_instant:             # <<<<<<<<<<<<<<
@@ -19067,27 +18844,27 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       goto __pyx_L34;
     }
 
-    /* "evtool/sim/engine.py":574
+    /* "evtool/sim/engine.py":573
  *             if same >= per_instant:
  *                 self._zero_time_loop()
  *             elif kernel.processed >= self.limits.events:             # <<<<<<<<<<<<<<
  *                 self._over_budget("events")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 574, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 573, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 574, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 573, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 574, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 573, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_1, __pyx_t_9, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 574, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_1, __pyx_t_9, Py_GE); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 573, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":575
+      /* "evtool/sim/engine.py":574
  *                 self._zero_time_loop()
  *             elif kernel.processed >= self.limits.events:
  *                 self._over_budget("events")             # <<<<<<<<<<<<<<
@@ -19101,12 +18878,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_n_u_events};
         __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 575, __pyx_L1_error)
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 574, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
       }
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/engine.py":574
+      /* "evtool/sim/engine.py":573
  *             if same >= per_instant:
  *                 self._zero_time_loop()
  *             elif kernel.processed >= self.limits.events:             # <<<<<<<<<<<<<<
@@ -19116,14 +18893,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       goto __pyx_L34;
     }
 
-    /* "evtool/sim/engine.py":576
+    /* "evtool/sim/engine.py":575
  *             elif kernel.processed >= self.limits.events:
  *                 self._over_budget("events")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:             # <<<<<<<<<<<<<<
  *                 self._over_budget("wall")
  *             elif self._memory.over():
 */
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 576, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 575, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_3 = (__pyx_t_9 != Py_None);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
@@ -19136,9 +18913,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       goto __pyx_L35_bool_binop_done;
     }
     __pyx_t_1 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_time); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 576, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_time); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 575, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_monotonic); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 576, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_monotonic); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 575, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __pyx_t_5 = 1;
@@ -19158,12 +18935,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_12, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
-      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 576, __pyx_L1_error)
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 575, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
     }
-    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 576, __pyx_L1_error)
+    __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 575, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_12);
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_9, __pyx_t_12, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 576, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_9, __pyx_t_12, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 575, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
 
@@ -19173,7 +18950,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":577
+      /* "evtool/sim/engine.py":576
  *                 self._over_budget("events")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
  *                 self._over_budget("wall")             # <<<<<<<<<<<<<<
@@ -19187,12 +18964,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_mstate_global->__pyx_n_u_wall};
         __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-        if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 577, __pyx_L1_error)
+        if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 576, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_12);
       }
       __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
 
-      /* "evtool/sim/engine.py":576
+      /* "evtool/sim/engine.py":575
  *             elif kernel.processed >= self.limits.events:
  *                 self._over_budget("events")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:             # <<<<<<<<<<<<<<
@@ -19202,14 +18979,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       goto __pyx_L34;
     }
 
-    /* "evtool/sim/engine.py":578
+    /* "evtool/sim/engine.py":577
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
  *                 self._over_budget("wall")
  *             elif self._memory.over():             # <<<<<<<<<<<<<<
  *                 self._over_budget("memory")
  *         return self.phase != "done"
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_memory_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 578, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_memory_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 577, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_9 = __pyx_t_1;
     __Pyx_INCREF(__pyx_t_9);
@@ -19219,15 +18996,15 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
       __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 578, __pyx_L1_error)
+      if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 577, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_12);
     }
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_12); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 578, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_12); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 577, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
     if (__pyx_t_6) {
 
 
-      /* "evtool/sim/engine.py":579
+      /* "evtool/sim/engine.py":578
  *                 self._over_budget("wall")
  *             elif self._memory.over():
  *                 self._over_budget("memory")             # <<<<<<<<<<<<<<
@@ -19241,12 +19018,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
         PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_n_u_memory};
         __pyx_t_12 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 579, __pyx_L1_error)
+        if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 578, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_12);
       }
       __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
 
-      /* "evtool/sim/engine.py":578
+      /* "evtool/sim/engine.py":577
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
  *                 self._over_budget("wall")
  *             elif self._memory.over():             # <<<<<<<<<<<<<<
@@ -19256,7 +19033,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
     }
     __pyx_L34:;
 
-    /* "evtool/sim/engine.py":571
+    /* "evtool/sim/engine.py":570
  *         kernel.processed += processed
  *         self._instant = (last_t, same)
  *         if self.phase != "done":             # <<<<<<<<<<<<<<
@@ -19265,16 +19042,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
 */
   }
 
-  /* "evtool/sim/engine.py":580
+  /* "evtool/sim/engine.py":579
  *             elif self._memory.over():
  *                 self._over_budget("memory")
  *         return self.phase != "done"             # <<<<<<<<<<<<<<
  * 
  *     # ------------------------------------------------------------------ budgets
 */
-  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 580, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_12)) __PYX_ERR(0, 579, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_12);
-  __pyx_t_1 = __Pyx_PyObject_CompareNe_object_str(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_done, Py_NE); __Pyx_XGOTREF(__pyx_t_1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 580, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareNe_object_str(__pyx_t_12, __pyx_mstate_global->__pyx_n_u_done, Py_NE); __Pyx_XGOTREF(__pyx_t_1); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 579, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_12); __pyx_t_12 = 0;
   {
     PyObject *__pyx_temp;
@@ -19287,7 +19064,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/engine.py":515
+  /* "evtool/sim/engine.py":514
  *         self.phase = "done"
  * 
  *     @cython.locals(core=BrokerState)             # <<<<<<<<<<<<<<
@@ -19332,7 +19109,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_54run_until(CYTHON_UNUSED
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":584
+/* "evtool/sim/engine.py":583
  *     # ------------------------------------------------------------------ budgets
  * 
  *     def _over_budget(self, which: str) -> None:             # <<<<<<<<<<<<<<
@@ -19381,39 +19158,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_which,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 584, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 583, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 584, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 583, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 584, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 583, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_over_budget", 0) < (0)) __PYX_ERR(0, 584, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_over_budget", 0) < (0)) __PYX_ERR(0, 583, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_over_budget", 1, 2, 2, i); __PYX_ERR(0, 584, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_over_budget", 1, 2, 2, i); __PYX_ERR(0, 583, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 584, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 583, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 584, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 583, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_which = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_over_budget", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 584, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_over_budget", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 583, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19452,39 +19229,39 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_over_budget", 0);
 
-  /* "evtool/sim/engine.py":586
+  /* "evtool/sim/engine.py":585
  *     def _over_budget(self, which: str) -> None:
  *         """Stop the run because one of its budgets is spent; the outcome is unknown."""
  *         lim = self.limits             # <<<<<<<<<<<<<<
  *         if which == "events":
  *             text = (f"the run reached its budget of {lim.events:,} kernel events "
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 586, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 585, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_lim = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":587
+  /* "evtool/sim/engine.py":586
  *         """Stop the run because one of its budgets is spent; the outcome is unknown."""
  *         lim = self.limits
  *         if which == "events":             # <<<<<<<<<<<<<<
  *             text = (f"the run reached its budget of {lim.events:,} kernel events "
  *                     "(raise it with --max-events N, or `run: {budget: {events: N}}`)")
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_which, __pyx_mstate_global->__pyx_n_u_events, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 587, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_which, __pyx_mstate_global->__pyx_n_u_events, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 586, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":588
+    /* "evtool/sim/engine.py":587
  *         lim = self.limits
  *         if which == "events":
  *             text = (f"the run reached its budget of {lim.events:,} kernel events "             # <<<<<<<<<<<<<<
  *                     "(raise it with --max-events N, or `run: {budget: {events: N}}`)")
  *         elif which == "messages":
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 588, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_events); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 587, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_Format(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u__5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 588, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_Format(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u__5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 587, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_the_run_reached_its_budget_of;
@@ -19499,13 +19276,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]);
     #endif
     __pyx_t_1 = __Pyx_PyUnicode_Join(__pyx_t_4, 3, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 588, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 587, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_v_text = ((PyObject*)__pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":587
+    /* "evtool/sim/engine.py":586
  *         """Stop the run because one of its budgets is spent; the outcome is unknown."""
  *         lim = self.limits
  *         if which == "events":             # <<<<<<<<<<<<<<
@@ -19515,27 +19292,27 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     goto __pyx_L3;
   }
 
-  /* "evtool/sim/engine.py":590
+  /* "evtool/sim/engine.py":589
  *             text = (f"the run reached its budget of {lim.events:,} kernel events "
  *                     "(raise it with --max-events N, or `run: {budget: {events: N}}`)")
  *         elif which == "messages":             # <<<<<<<<<<<<<<
  *             text = (f"the run published more than its budget of {lim.messages:,} messages "
  *                     "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_which, __pyx_mstate_global->__pyx_n_u_messages, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 590, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_which, __pyx_mstate_global->__pyx_n_u_messages, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 589, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":591
+    /* "evtool/sim/engine.py":590
  *                     "(raise it with --max-events N, or `run: {budget: {events: N}}`)")
  *         elif which == "messages":
  *             text = (f"the run published more than its budget of {lim.messages:,} messages "             # <<<<<<<<<<<<<<
  *                     "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
  *         elif which == "memory":
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_messages); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 591, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_messages); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 590, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = __Pyx_PyObject_Format(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u__5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 591, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_Format(__pyx_t_1, __pyx_mstate_global->__pyx_kp_u__5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 590, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_the_run_published_more_than_its;
@@ -19550,13 +19327,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]);
     #endif
     __pyx_t_1 = __Pyx_PyUnicode_Join(__pyx_t_4, 3, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 591, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 590, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_v_text = ((PyObject*)__pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":590
+    /* "evtool/sim/engine.py":589
  *             text = (f"the run reached its budget of {lim.events:,} kernel events "
  *                     "(raise it with --max-events N, or `run: {budget: {events: N}}`)")
  *         elif which == "messages":             # <<<<<<<<<<<<<<
@@ -19566,29 +19343,29 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     goto __pyx_L3;
   }
 
-  /* "evtool/sim/engine.py":593
+  /* "evtool/sim/engine.py":592
  *             text = (f"the run published more than its budget of {lim.messages:,} messages "
  *                     "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
  *         elif which == "memory":             # <<<<<<<<<<<<<<
  *             text = (f"the run's resident memory grew by more than its budget of {format_bytes(lim.memory or 0)} "
  *                     "(raise it with --max-memory 2GB, or `run: {budget: {memory: 2GB}}`)")
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_which, __pyx_mstate_global->__pyx_n_u_memory, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 593, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_which, __pyx_mstate_global->__pyx_n_u_memory, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 592, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":594
+    /* "evtool/sim/engine.py":593
  *                     "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
  *         elif which == "memory":
  *             text = (f"the run's resident memory grew by more than its budget of {format_bytes(lim.memory or 0)} "             # <<<<<<<<<<<<<<
  *                     "(raise it with --max-memory 2GB, or `run: {budget: {memory: 2GB}}`)")
  *         else:
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_format_bytes); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_format_bytes); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_memory); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_memory); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_7); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 593, __pyx_L1_error)
     if (!__pyx_t_2) {
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     } else {
@@ -19597,16 +19374,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       goto __pyx_L4_bool_binop_done;
     }
-    __pyx_t_7 = __Pyx_PyLong_From_long(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyLong_From_long(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __pyx_t_3 = __pyx_t_7;
     __pyx_t_7 = 0;
     __pyx_L4_bool_binop_done:;
-    __pyx_t_7 = __Pyx_PyObject_CallOneArg(__pyx_t_1, __pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_CallOneArg(__pyx_t_1, __pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_t_7, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_t_7, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_the_run_s_resident_memory_grew_b;
@@ -19621,13 +19398,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_4, 3, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 594, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 593, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_v_text = ((PyObject*)__pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "evtool/sim/engine.py":593
+    /* "evtool/sim/engine.py":592
  *             text = (f"the run published more than its budget of {lim.messages:,} messages "
  *                     "(raise it with --max-messages N, or `run: {budget: {messages: N}}`)")
  *         elif which == "memory":             # <<<<<<<<<<<<<<
@@ -19637,7 +19414,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     goto __pyx_L3;
   }
 
-  /* "evtool/sim/engine.py":597
+  /* "evtool/sim/engine.py":596
  *                     "(raise it with --max-memory 2GB, or `run: {budget: {memory: 2GB}}`)")
  *         else:
  *             text = (f"the run took longer than its wall-time budget of {lim.wall_s or 0:g}s "             # <<<<<<<<<<<<<<
@@ -19645,9 +19422,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
  *         self._stop_for_limit(f"budget exceeded: {text}")
 */
   /*else*/ {
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_wall_s); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 597, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_lim, __pyx_mstate_global->__pyx_n_u_wall_s); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 596, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 597, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 596, __pyx_L1_error)
     if (!__pyx_t_2) {
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     } else {
@@ -19656,12 +19433,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       goto __pyx_L6_bool_binop_done;
     }
-    __pyx_t_3 = __Pyx_PyLong_From_long(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 597, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_long(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 596, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_7 = __pyx_t_3;
     __pyx_t_3 = 0;
     __pyx_L6_bool_binop_done:;
-    __pyx_t_3 = __Pyx_PyObject_Format(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_g); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 597, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_Format(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_g); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 596, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_the_run_took_longer_than_its_wal;
@@ -19676,7 +19453,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_4, 3, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 597, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 596, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_v_text = ((PyObject*)__pyx_t_7);
@@ -19684,7 +19461,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
   }
   __pyx_L3:;
 
-  /* "evtool/sim/engine.py":599
+  /* "evtool/sim/engine.py":598
  *             text = (f"the run took longer than its wall-time budget of {lim.wall_s or 0:g}s "
  *                     "(raise it with --max-wall 5m, or `run: {budget: {wall: 5m}}`)")
  *         self._stop_for_limit(f"budget exceeded: {text}")             # <<<<<<<<<<<<<<
@@ -19693,7 +19470,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
 */
   __pyx_t_3 = __pyx_v_self;
   __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_1 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_budget_exceeded, __pyx_v_text); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 599, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyUnicode_Concat(__pyx_mstate_global->__pyx_kp_u_budget_exceeded, __pyx_v_text); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 598, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_8 = 0;
   {
@@ -19701,12 +19478,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
     __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stop_for_limit, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 599, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 598, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
   }
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/engine.py":584
+  /* "evtool/sim/engine.py":583
  *     # ------------------------------------------------------------------ budgets
  * 
  *     def _over_budget(self, which: str) -> None:             # <<<<<<<<<<<<<<
@@ -19731,7 +19508,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_56_over_budget(CYTHON_UNU
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":601
+/* "evtool/sim/engine.py":600
  *         self._stop_for_limit(f"budget exceeded: {text}")
  * 
  *     def _stop_for_limit(self, message: str) -> None:             # <<<<<<<<<<<<<<
@@ -19779,39 +19556,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_message,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 601, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 600, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 601, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 600, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 601, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 600, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_stop_for_limit", 0) < (0)) __PYX_ERR(0, 601, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_stop_for_limit", 0) < (0)) __PYX_ERR(0, 600, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_stop_for_limit", 1, 2, 2, i); __PYX_ERR(0, 601, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_stop_for_limit", 1, 2, 2, i); __PYX_ERR(0, 600, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 601, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 600, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 601, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 600, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_message = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_stop_for_limit", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 601, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_stop_for_limit", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 600, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -19842,39 +19619,39 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_58_stop_for_limit(CYTHON_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_stop_for_limit", 0);
 
-  /* "evtool/sim/engine.py":602
+  /* "evtool/sim/engine.py":601
  * 
  *     def _stop_for_limit(self, message: str) -> None:
  *         if self.limit_hit is None:             # <<<<<<<<<<<<<<
  *             self.limit_hit = message
  *             self.stopped_reason = "budget"
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 602, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 601, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_2 = (__pyx_t_1 == Py_None);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":603
+    /* "evtool/sim/engine.py":602
  *     def _stop_for_limit(self, message: str) -> None:
  *         if self.limit_hit is None:
  *             self.limit_hit = message             # <<<<<<<<<<<<<<
  *             self.stopped_reason = "budget"
  *         self.phase = "done"
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit, __pyx_v_message) < (0)) __PYX_ERR(0, 603, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit, __pyx_v_message) < (0)) __PYX_ERR(0, 602, __pyx_L1_error)
 
-    /* "evtool/sim/engine.py":604
+    /* "evtool/sim/engine.py":603
  *         if self.limit_hit is None:
  *             self.limit_hit = message
  *             self.stopped_reason = "budget"             # <<<<<<<<<<<<<<
  *         self.phase = "done"
  * 
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason, __pyx_mstate_global->__pyx_n_u_budget) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason, __pyx_mstate_global->__pyx_n_u_budget) < (0)) __PYX_ERR(0, 603, __pyx_L1_error)
 
-    /* "evtool/sim/engine.py":602
+    /* "evtool/sim/engine.py":601
  * 
  *     def _stop_for_limit(self, message: str) -> None:
  *         if self.limit_hit is None:             # <<<<<<<<<<<<<<
@@ -19883,16 +19660,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_58_stop_for_limit(CYTHON_
 */
   }
 
-  /* "evtool/sim/engine.py":605
+  /* "evtool/sim/engine.py":604
  *             self.limit_hit = message
  *             self.stopped_reason = "budget"
  *         self.phase = "done"             # <<<<<<<<<<<<<<
  * 
  *     def _zero_time_loop(self) -> None:
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase, __pyx_mstate_global->__pyx_n_u_done) < (0)) __PYX_ERR(0, 605, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase, __pyx_mstate_global->__pyx_n_u_done) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
 
-  /* "evtool/sim/engine.py":601
+  /* "evtool/sim/engine.py":600
  *         self._stop_for_limit(f"budget exceeded: {text}")
  * 
  *     def _stop_for_limit(self, message: str) -> None:             # <<<<<<<<<<<<<<
@@ -19913,7 +19690,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_58_stop_for_limit(CYTHON_
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":607
+/* "evtool/sim/engine.py":606
  *         self.phase = "done"
  * 
  *     def _zero_time_loop(self) -> None:             # <<<<<<<<<<<<<<
@@ -19961,32 +19738,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 607, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 606, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 607, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 606, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_zero_time_loop", 0) < (0)) __PYX_ERR(0, 607, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_zero_time_loop", 0) < (0)) __PYX_ERR(0, 606, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_zero_time_loop", 1, 1, 1, i); __PYX_ERR(0, 607, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_zero_time_loop", 1, 1, 1, i); __PYX_ERR(0, 606, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 607, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 606, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_zero_time_loop", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 607, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_zero_time_loop", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 606, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -20038,56 +19815,56 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_zero_time_loop", 0);
 
-  /* "evtool/sim/engine.py":609
+  /* "evtool/sim/engine.py":608
  *     def _zero_time_loop(self) -> None:
  *         """Run a bounded sample of the loop to see who takes part, then stop the run naming them."""
  *         kernel = self.kernel             # <<<<<<<<<<<<<<
  *         heap = kernel._heap  # noqa: SLF001
  *         now = kernel.now
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 609, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 608, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_kernel = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":610
+  /* "evtool/sim/engine.py":609
  *         """Run a bounded sample of the loop to see who takes part, then stop the run naming them."""
  *         kernel = self.kernel
  *         heap = kernel._heap  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         now = kernel.now
  *         mark = len(self.buffer)
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 610, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 609, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_heap = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":611
+  /* "evtool/sim/engine.py":610
  *         kernel = self.kernel
  *         heap = kernel._heap  # noqa: SLF001
  *         now = kernel.now             # <<<<<<<<<<<<<<
  *         mark = len(self.buffer)
  *         n = 0
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 611, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 610, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_now = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":612
+  /* "evtool/sim/engine.py":611
  *         heap = kernel._heap  # noqa: SLF001
  *         now = kernel.now
  *         mark = len(self.buffer)             # <<<<<<<<<<<<<<
  *         n = 0
  *         while heap and heap[0][0] == now and n < LOOP_SAMPLE:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 612, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 611, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = PyObject_Length(__pyx_t_1); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 612, __pyx_L1_error)
+  __pyx_t_2 = PyObject_Length(__pyx_t_1); if (unlikely(__pyx_t_2 == ((Py_ssize_t)-1))) __PYX_ERR(0, 611, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_mark = __pyx_t_2;
 
-  /* "evtool/sim/engine.py":613
+  /* "evtool/sim/engine.py":612
  *         now = kernel.now
  *         mark = len(self.buffer)
  *         n = 0             # <<<<<<<<<<<<<<
@@ -20097,7 +19874,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_n = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/sim/engine.py":614
+  /* "evtool/sim/engine.py":613
  *         mark = len(self.buffer)
  *         n = 0
  *         while heap and heap[0][0] == now and n < LOOP_SAMPLE:             # <<<<<<<<<<<<<<
@@ -20105,7 +19882,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
  *             fn(arg)
 */
   while (1) {
-    __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_heap); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 614, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_heap); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 613, __pyx_L1_error)
     if (__pyx_t_4) {
 
     } else {
@@ -20114,12 +19891,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
 
       goto __pyx_L5_bool_binop_done;
     }
-    __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_heap, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 614, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_heap, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 613, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_5 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 614, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_GetItemInt(__pyx_t_1, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 613, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_4 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_5, __pyx_v_now, Py_EQ); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 614, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_CompareBoolEq_object_object(__pyx_t_5, __pyx_v_now, Py_EQ); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 613, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     if (__pyx_t_4) {
 
@@ -20129,9 +19906,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
 
       goto __pyx_L5_bool_binop_done;
     }
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_LOOP_SAMPLE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 614, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_LOOP_SAMPLE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 613, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_4 = __Pyx_PyObject_CompareBoolLt_int_object(__pyx_v_n, __pyx_t_5, Py_LT); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 614, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_CompareBoolLt_int_object(__pyx_v_n, __pyx_t_5, Py_LT); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 613, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
     __pyx_t_3 = __pyx_t_4;
@@ -20140,7 +19917,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
 
     if (!__pyx_t_3) break;
 
-    /* "evtool/sim/engine.py":615
+    /* "evtool/sim/engine.py":614
  *         n = 0
  *         while heap and heap[0][0] == now and n < LOOP_SAMPLE:
  *             _t, _prio, _seq, fn, arg = heapq.heappop(heap)             # <<<<<<<<<<<<<<
@@ -20148,9 +19925,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
  *             self._after_event()
 */
     __pyx_t_1 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_heapq); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 615, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_heapq); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 614, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_heappop); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 615, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_heappop); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 614, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     __pyx_t_8 = 1;
@@ -20170,7 +19947,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
       __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 615, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 614, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     if ((likely(PyTuple_CheckExact(__pyx_t_5))) || (PyList_CheckExact(__pyx_t_5))) {
@@ -20179,7 +19956,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
       if (unlikely(size != 5)) {
         if (size > 5) __Pyx_RaiseTooManyValuesError(5);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 615, __pyx_L1_error)
+        __PYX_ERR(0, 614, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -20195,19 +19972,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
         __Pyx_INCREF(__pyx_t_10);
       } else {
         __pyx_t_7 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 615, __pyx_L1_error)
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 614, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_7);
         __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 615, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 614, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_1);
         __pyx_t_6 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 615, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 614, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_6);
         __pyx_t_9 = __Pyx_PyList_GET_ITEM_REF(sequence, 3, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 615, __pyx_L1_error)
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 614, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_9);
         __pyx_t_10 = __Pyx_PyList_GET_ITEM_REF(sequence, 4, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 615, __pyx_L1_error)
+        if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 614, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_10);
       }
       #else
@@ -20215,7 +19992,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
         Py_ssize_t i;
         PyObject** temps[5] = {&__pyx_t_7,&__pyx_t_1,&__pyx_t_6,&__pyx_t_9,&__pyx_t_10};
         for (i=0; i < 5; i++) {
-          PyObject* item = __Pyx_PySequence_ITEM(sequence, i); if (unlikely(!item)) __PYX_ERR(0, 615, __pyx_L1_error)
+          PyObject* item = __Pyx_PySequence_ITEM(sequence, i); if (unlikely(!item)) __PYX_ERR(0, 614, __pyx_L1_error)
           __Pyx_GOTREF(item);
           *(temps[i]) = item;
         }
@@ -20225,7 +20002,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
     } else {
       Py_ssize_t index = -1;
       PyObject** temps[5] = {&__pyx_t_7,&__pyx_t_1,&__pyx_t_6,&__pyx_t_9,&__pyx_t_10};
-      __pyx_t_11 = PyObject_GetIter(__pyx_t_5); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 615, __pyx_L1_error)
+      __pyx_t_11 = PyObject_GetIter(__pyx_t_5); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 614, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __pyx_t_12 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_11);
@@ -20234,7 +20011,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
         __Pyx_GOTREF(item);
         *(temps[index]) = item;
       }
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_12(__pyx_t_11), 5) < (0)) __PYX_ERR(0, 615, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_12(__pyx_t_11), 5) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
       __pyx_t_12 = NULL;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       goto __pyx_L9_unpacking_done;
@@ -20242,7 +20019,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __pyx_t_12 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 615, __pyx_L1_error)
+      __PYX_ERR(0, 614, __pyx_L1_error)
       __pyx_L9_unpacking_done:;
     }
     __Pyx_XDECREF_SET(__pyx_v__t, __pyx_t_7);
@@ -20256,7 +20033,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
     __Pyx_XDECREF_SET(__pyx_v_arg, __pyx_t_10);
     __pyx_t_10 = 0;
 
-    /* "evtool/sim/engine.py":616
+    /* "evtool/sim/engine.py":615
  *         while heap and heap[0][0] == now and n < LOOP_SAMPLE:
  *             _t, _prio, _seq, fn, arg = heapq.heappop(heap)
  *             fn(arg)             # <<<<<<<<<<<<<<
@@ -20283,12 +20060,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
       __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (__pyx_t_8*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 616, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 615, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-    /* "evtool/sim/engine.py":617
+    /* "evtool/sim/engine.py":616
  *             _t, _prio, _seq, fn, arg = heapq.heappop(heap)
  *             fn(arg)
  *             self._after_event()             # <<<<<<<<<<<<<<
@@ -20302,40 +20079,40 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
       PyObject *__pyx_callargs[2] = {__pyx_t_9, NULL};
       __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_after_event, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 617, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 616, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-    /* "evtool/sim/engine.py":618
+    /* "evtool/sim/engine.py":617
  *             fn(arg)
  *             self._after_event()
  *             n += 1             # <<<<<<<<<<<<<<
  *         kernel.processed += n
  *         self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))
 */
-    __pyx_t_5 = __Pyx_PyLong_AddObjC(__pyx_v_n, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 618, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyLong_AddObjC(__pyx_v_n, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 617, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF_SET(__pyx_v_n, ((PyObject*)__pyx_t_5));
     __pyx_t_5 = 0;
   }
 
-  /* "evtool/sim/engine.py":619
+  /* "evtool/sim/engine.py":618
  *             self._after_event()
  *             n += 1
  *         kernel.processed += n             # <<<<<<<<<<<<<<
  *         self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))
  * 
 */
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 619, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 618, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_9 = __Pyx_PyNumber_InPlaceAdd_object_int(__pyx_t_5, __pyx_v_n); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 619, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyNumber_InPlaceAdd_object_int(__pyx_t_5, __pyx_v_n); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 618, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed, __pyx_t_9) < (0)) __PYX_ERR(0, 619, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_processed, __pyx_t_9) < (0)) __PYX_ERR(0, 618, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-  /* "evtool/sim/engine.py":620
+  /* "evtool/sim/engine.py":619
  *             n += 1
  *         kernel.processed += n
  *         self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))             # <<<<<<<<<<<<<<
@@ -20345,16 +20122,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
   __pyx_t_5 = __pyx_v_self;
   __Pyx_INCREF(__pyx_t_5);
   __pyx_t_6 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_describe_loop); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 620, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_describe_loop); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 620, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_11 = __Pyx_PyObject_GetSlice(__pyx_t_7, __pyx_v_mark, 0, NULL, NULL, NULL, 1, 0, 1); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 620, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetSlice(__pyx_t_7, __pyx_v_mark, 0, NULL, NULL, NULL, 1, 0, 1); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 620, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_per_instant); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 620, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_per_instant); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   __pyx_t_8 = 1;
@@ -20376,7 +20153,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
     __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 620, __pyx_L1_error)
+    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
   }
   __pyx_t_8 = 0;
@@ -20385,12 +20162,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
     __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stop_for_limit, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 620, __pyx_L1_error)
+    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
   }
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-  /* "evtool/sim/engine.py":607
+  /* "evtool/sim/engine.py":606
  *         self.phase = "done"
  * 
  *     def _zero_time_loop(self) -> None:             # <<<<<<<<<<<<<<
@@ -20428,7 +20205,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_60_zero_time_loop(CYTHON_
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":622
+/* "evtool/sim/engine.py":621
  *         self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))
  * 
  *     def run(self) -> RunOutcome:             # <<<<<<<<<<<<<<
@@ -20476,32 +20253,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 622, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 621, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 622, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 621, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "run", 0) < (0)) __PYX_ERR(0, 622, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "run", 0) < (0)) __PYX_ERR(0, 621, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("run", 1, 1, 1, i); __PYX_ERR(0, 622, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("run", 1, 1, 1, i); __PYX_ERR(0, 621, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 622, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 621, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("run", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 622, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("run", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 621, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -20542,7 +20319,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("run", 0);
 
-  /* "evtool/sim/engine.py":624
+  /* "evtool/sim/engine.py":623
  *     def run(self) -> RunOutcome:
  *         """Run to the end as fast as possible and return the outcome."""
  *         with gc_tuned():             # <<<<<<<<<<<<<<
@@ -20551,7 +20328,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
 */
   /*with:*/ {
     __pyx_t_2 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_gc_tuned); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 624, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_gc_tuned); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 623, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -20570,13 +20347,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_3, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 624, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 623, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    __pyx_t_5 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_exit); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 624, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_exit); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 623, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_2 = NULL;
-    __pyx_t_6 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_enter); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 624, __pyx_L3_error)
+    __pyx_t_6 = __Pyx_PyObject_LookupSpecial(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_enter); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 623, __pyx_L3_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_4 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -20595,7 +20372,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
       __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 624, __pyx_L3_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 623, __pyx_L3_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
@@ -20610,7 +20387,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
         __Pyx_XGOTREF(__pyx_t_9);
         /*try:*/ {
 
-          /* "evtool/sim/engine.py":625
+          /* "evtool/sim/engine.py":624
  *         """Run to the end as fast as possible and return the outcome."""
  *         with gc_tuned():
  *             self.run_until(math.inf)             # <<<<<<<<<<<<<<
@@ -20619,9 +20396,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
 */
           __pyx_t_3 = __pyx_v_self;
           __Pyx_INCREF(__pyx_t_3);
-          __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 625, __pyx_L7_error)
+          __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 624, __pyx_L7_error)
           __Pyx_GOTREF(__pyx_t_6);
-          __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_inf); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 625, __pyx_L7_error)
+          __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_inf); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 624, __pyx_L7_error)
           __Pyx_GOTREF(__pyx_t_2);
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
           __pyx_t_4 = 0;
@@ -20630,12 +20407,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
             __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_run_until, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
             __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 625, __pyx_L7_error)
+            if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 624, __pyx_L7_error)
             __Pyx_GOTREF(__pyx_t_1);
           }
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-          /* "evtool/sim/engine.py":624
+          /* "evtool/sim/engine.py":623
  *     def run(self) -> RunOutcome:
  *         """Run to the end as fast as possible and return the outcome."""
  *         with gc_tuned():             # <<<<<<<<<<<<<<
@@ -20654,23 +20431,23 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
         __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
         /*except:*/ {
           __Pyx_AddTraceback("evtool.sim.engine.Engine.run", __pyx_clineno, __pyx_lineno, __pyx_filename);
-          if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_2, &__pyx_t_3) < 0) __PYX_ERR(0, 624, __pyx_L9_except_error)
+          if (__Pyx_GetException(&__pyx_t_1, &__pyx_t_2, &__pyx_t_3) < 0) __PYX_ERR(0, 623, __pyx_L9_except_error)
           __Pyx_XGOTREF(__pyx_t_1);
           __Pyx_XGOTREF(__pyx_t_2);
           __Pyx_XGOTREF(__pyx_t_3);
           {
             PyObject* __pyx_temp[3] = {__pyx_t_1, __pyx_t_2, __pyx_t_3};
-            __pyx_t_6 = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 624, __pyx_L9_except_error)
+            __pyx_t_6 = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 623, __pyx_L9_except_error)
             __Pyx_GOTREF(__pyx_t_6);
           }
           __pyx_t_10 = __Pyx_PyObject_Call(__pyx_t_5, __pyx_t_6, NULL);
           __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 624, __pyx_L9_except_error)
+          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 623, __pyx_L9_except_error)
           __Pyx_GOTREF(__pyx_t_10);
           __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_10);
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (__pyx_t_11 < (0)) __PYX_ERR(0, 624, __pyx_L9_except_error)
+          if (__pyx_t_11 < (0)) __PYX_ERR(0, 623, __pyx_L9_except_error)
           __pyx_t_12 = (!__pyx_t_11);
 
 
@@ -20681,7 +20458,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
             __Pyx_XGIVEREF(__pyx_t_3);
             __Pyx_ErrRestoreWithState(__pyx_t_1, __pyx_t_2, __pyx_t_3);
             __pyx_t_1 = 0;  __pyx_t_2 = 0;  __pyx_t_3 = 0; 
-            __PYX_ERR(0, 624, __pyx_L9_except_error)
+            __PYX_ERR(0, 623, __pyx_L9_except_error)
           }
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -20707,7 +20484,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
         if (__pyx_t_5) {
           __pyx_t_9 = __Pyx_PyObject_Call(__pyx_t_5, __pyx_mstate_global->__pyx_tuple[8], NULL);
           __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-          if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 624, __pyx_L1_error)
+          if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 623, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_9);
           __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
         }
@@ -20722,7 +20499,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
     __pyx_L16:;
   }
 
-  /* "evtool/sim/engine.py":626
+  /* "evtool/sim/engine.py":625
  *         with gc_tuned():
  *             self.run_until(math.inf)
  *         return self.finish()             # <<<<<<<<<<<<<<
@@ -20736,7 +20513,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_finish, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 626, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 625, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
   {
@@ -20750,7 +20527,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
   __pyx_t_3 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/engine.py":622
+  /* "evtool/sim/engine.py":621
  *         self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))
  * 
  *     def run(self) -> RunOutcome:             # <<<<<<<<<<<<<<
@@ -20772,7 +20549,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_62run(CYTHON_UNUSED PyObj
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":628
+/* "evtool/sim/engine.py":627
  *         return self.finish()
  * 
  *     def stop(self, reason: str = "interrupted") -> None:             # <<<<<<<<<<<<<<
@@ -20821,35 +20598,35 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_reason,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 628, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 627, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 628, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 627, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 628, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 627, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "stop", 0) < (0)) __PYX_ERR(0, 628, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "stop", 0) < (0)) __PYX_ERR(0, 627, __pyx_L3_error)
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)((PyObject*)__pyx_mstate_global->__pyx_n_u_interrupted)));
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("stop", 0, 1, 2, i); __PYX_ERR(0, 628, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("stop", 0, 1, 2, i); __PYX_ERR(0, 627, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 628, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 627, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 628, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 627, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -20860,7 +20637,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("stop", 0, 1, 2, __pyx_nargs); __PYX_ERR(0, 628, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("stop", 0, 1, 2, __pyx_nargs); __PYX_ERR(0, 627, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -20889,25 +20666,25 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_64stop(CYTHON_UNUSED PyOb
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("stop", 0);
 
-  /* "evtool/sim/engine.py":630
+  /* "evtool/sim/engine.py":629
  *     def stop(self, reason: str = "interrupted") -> None:
  *         """End the run early (Ctrl-C, or a user's quit)."""
  *         self.stopped_reason = reason             # <<<<<<<<<<<<<<
  *         self.phase = "done"
  * 
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason, __pyx_v_reason) < (0)) __PYX_ERR(0, 630, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason, __pyx_v_reason) < (0)) __PYX_ERR(0, 629, __pyx_L1_error)
 
-  /* "evtool/sim/engine.py":631
+  /* "evtool/sim/engine.py":630
  *         """End the run early (Ctrl-C, or a user's quit)."""
  *         self.stopped_reason = reason
  *         self.phase = "done"             # <<<<<<<<<<<<<<
  * 
  *     # ------------------------------------------------------------------ hand-made interventions
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase, __pyx_mstate_global->__pyx_n_u_done) < (0)) __PYX_ERR(0, 631, __pyx_L1_error)
+  if (__Pyx_PyObject_SetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase, __pyx_mstate_global->__pyx_n_u_done) < (0)) __PYX_ERR(0, 630, __pyx_L1_error)
 
-  /* "evtool/sim/engine.py":628
+  /* "evtool/sim/engine.py":627
  *         return self.finish()
  * 
  *     def stop(self, reason: str = "interrupted") -> None:             # <<<<<<<<<<<<<<
@@ -20927,7 +20704,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_64stop(CYTHON_UNUSED PyOb
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":635
+/* "evtool/sim/engine.py":634
  *     # ------------------------------------------------------------------ hand-made interventions
  * 
  *     def inject_fault(self, action: str, target: str, **params: Any) -> None:             # <<<<<<<<<<<<<<
@@ -20980,38 +20757,38 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_action,&__pyx_mstate_global->__pyx_n_u_target,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 635, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 634, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 635, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 634, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 635, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 634, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 635, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 634, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, __pyx_v_params, values, kwd_pos_args, __pyx_kwds_len, "inject_fault", 1) < (0)) __PYX_ERR(0, 635, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, __pyx_v_params, values, kwd_pos_args, __pyx_kwds_len, "inject_fault", 1) < (0)) __PYX_ERR(0, 634, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("inject_fault", 1, 3, 3, i); __PYX_ERR(0, 635, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("inject_fault", 1, 3, 3, i); __PYX_ERR(0, 634, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 3)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 635, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 634, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 635, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 634, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 635, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 634, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_action = values[1];
@@ -21019,7 +20796,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("inject_fault", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 635, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("inject_fault", 1, 3, 3, __pyx_nargs); __PYX_ERR(0, 634, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -21069,27 +20846,27 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("inject_fault", 0);
 
-  /* "evtool/sim/engine.py":637
+  /* "evtool/sim/engine.py":636
  *     def inject_fault(self, action: str, target: str, **params: Any) -> None:
  *         """Carry out a fault now, by hand; recorded as `user_intervention` so a replay repeats it."""
  *         spec_data = {"action": action, "target": target, **params}             # <<<<<<<<<<<<<<
  *         fault = _fault_adapter().validate_python(spec_data)
  *         self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 637, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 636, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_action, __pyx_v_action) < (0)) __PYX_ERR(0, 637, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_target, __pyx_v_target) < (0)) __PYX_ERR(0, 637, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_action, __pyx_v_action) < (0)) __PYX_ERR(0, 636, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_target, __pyx_v_target) < (0)) __PYX_ERR(0, 636, __pyx_L1_error)
   __pyx_t_1 = __pyx_t_2;
   __pyx_t_2 = 0;
   if (unlikely(PyDict_Update(__pyx_t_1, __pyx_v_params) < 0)) {
     if (PyErr_ExceptionMatches(PyExc_AttributeError)) __Pyx_RaiseMappingExpectedError(__pyx_v_params);
-    __PYX_ERR(0, 637, __pyx_L1_error)
+    __PYX_ERR(0, 636, __pyx_L1_error)
   }
   __pyx_v_spec_data = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":638
+  /* "evtool/sim/engine.py":637
  *         """Carry out a fault now, by hand; recorded as `user_intervention` so a replay repeats it."""
  *         spec_data = {"action": action, "target": target, **params}
  *         fault = _fault_adapter().validate_python(spec_data)             # <<<<<<<<<<<<<<
@@ -21097,7 +20874,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
  *                              {"action": "fault", "fault": _jsonable(spec_data)}))
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_fault_adapter); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_fault_adapter); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 637, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -21116,7 +20893,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_5, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 637, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
   __pyx_t_2 = __pyx_t_3;
@@ -21127,13 +20904,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_validate_python, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 638, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 637, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_fault = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":639
+  /* "evtool/sim/engine.py":638
  *         spec_data = {"action": action, "target": target, **params}
  *         fault = _fault_adapter().validate_python(spec_data)
  *         self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,             # <<<<<<<<<<<<<<
@@ -21143,23 +20920,23 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
   __pyx_t_3 = __pyx_v_self;
   __Pyx_INCREF(__pyx_t_3);
   __pyx_t_5 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 639, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 639, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
 
-  /* "evtool/sim/engine.py":640
+  /* "evtool/sim/engine.py":639
  *         fault = _fault_adapter().validate_python(spec_data)
  *         self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,
  *                              {"action": "fault", "fault": _jsonable(spec_data)}))             # <<<<<<<<<<<<<<
  *         self.interventions.append((self.now, "fault", spec_data))
  *         if not self._started:
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 640, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 639, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_action, __pyx_mstate_global->__pyx_n_u_fault) < (0)) __PYX_ERR(0, 640, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_action, __pyx_mstate_global->__pyx_n_u_fault) < (0)) __PYX_ERR(0, 639, __pyx_L1_error)
   __pyx_t_10 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_jsonable); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 640, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_jsonable); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 639, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __pyx_t_6 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -21178,10 +20955,10 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 640, __pyx_L1_error)
+    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 639, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
   }
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_fault, __pyx_t_9) < (0)) __PYX_ERR(0, 640, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_fault, __pyx_t_9) < (0)) __PYX_ERR(0, 639, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
   __pyx_t_6 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -21202,7 +20979,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 639, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 638, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
   __pyx_t_6 = 0;
@@ -21211,48 +20988,48 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 639, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 638, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":641
+  /* "evtool/sim/engine.py":640
  *         self.emit(TraceEvent(self.now, "user_intervention", None, None, "user", None, None, 0, None,
  *                              {"action": "fault", "fault": _jsonable(spec_data)}))
  *         self.interventions.append((self.now, "fault", spec_data))             # <<<<<<<<<<<<<<
  *         if not self._started:
  *             self.start()
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_interventions); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 641, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_interventions); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 640, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 641, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 640, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = PyTuple_New(3); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 641, __pyx_L1_error)
+  __pyx_t_3 = PyTuple_New(3); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 640, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 0, __pyx_t_2) != (0)) __PYX_ERR(0, 641, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 0, __pyx_t_2) != (0)) __PYX_ERR(0, 640, __pyx_L1_error);
   __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_fault);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_fault);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 1, __pyx_mstate_global->__pyx_n_u_fault) != (0)) __PYX_ERR(0, 641, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 1, __pyx_mstate_global->__pyx_n_u_fault) != (0)) __PYX_ERR(0, 640, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_spec_data);
   __Pyx_GIVEREF(__pyx_v_spec_data);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 2, __pyx_v_spec_data) != (0)) __PYX_ERR(0, 641, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_3, 2, __pyx_v_spec_data) != (0)) __PYX_ERR(0, 640, __pyx_L1_error);
   __pyx_t_2 = 0;
-  __pyx_t_12 = __Pyx_PyObject_Append(__pyx_t_1, __pyx_t_3); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 641, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyObject_Append(__pyx_t_1, __pyx_t_3); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 640, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
 
-  /* "evtool/sim/engine.py":642
+  /* "evtool/sim/engine.py":641
  *                              {"action": "fault", "fault": _jsonable(spec_data)}))
  *         self.interventions.append((self.now, "fault", spec_data))
  *         if not self._started:             # <<<<<<<<<<<<<<
  *             self.start()
  *         self.faults.apply(f"manual-{action}-{len(self.interventions)}", fault)
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_started); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 642, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_started); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 641, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 642, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_13 < 0))) __PYX_ERR(0, 641, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __pyx_t_14 = (!__pyx_t_13);
 
@@ -21260,7 +21037,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
   if (__pyx_t_14) {
 
 
-    /* "evtool/sim/engine.py":643
+    /* "evtool/sim/engine.py":642
  *         self.interventions.append((self.now, "fault", spec_data))
  *         if not self._started:
  *             self.start()             # <<<<<<<<<<<<<<
@@ -21274,12 +21051,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_start, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 643, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 642, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/sim/engine.py":642
+    /* "evtool/sim/engine.py":641
  *                              {"action": "fault", "fault": _jsonable(spec_data)}))
  *         self.interventions.append((self.now, "fault", spec_data))
  *         if not self._started:             # <<<<<<<<<<<<<<
@@ -21288,24 +21065,24 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
 */
   }
 
-  /* "evtool/sim/engine.py":644
+  /* "evtool/sim/engine.py":643
  *         if not self._started:
  *             self.start()
  *         self.faults.apply(f"manual-{action}-{len(self.interventions)}", fault)             # <<<<<<<<<<<<<<
  *         self._after_event()
  * 
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_faults); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 644, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_faults); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 643, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_t_1 = __pyx_t_2;
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_action, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 644, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_action, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 643, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_interventions); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 644, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_interventions); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 643, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_15 = PyObject_Length(__pyx_t_8); if (unlikely(__pyx_t_15 == ((Py_ssize_t)-1))) __PYX_ERR(0, 644, __pyx_L1_error)
+  __pyx_t_15 = PyObject_Length(__pyx_t_8); if (unlikely(__pyx_t_15 == ((Py_ssize_t)-1))) __PYX_ERR(0, 643, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __pyx_t_8 = __Pyx_PyUnicode_From_Py_ssize_t(__pyx_t_15, 0, ' ', 'd'); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 644, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyUnicode_From_Py_ssize_t(__pyx_t_15, 0, ' ', 'd'); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 643, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
 
   __pyx_t_16[0] = __pyx_mstate_global->__pyx_kp_u_manual;
@@ -21321,7 +21098,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
   __pyx_t_17 |= __Pyx_PyUnicode_KIND_04(__pyx_t_16[1]);
   #endif
   __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_16, 4, __pyx_t_15, __pyx_t_17);
-  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 644, __pyx_L1_error)
+  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 643, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
@@ -21332,12 +21109,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 644, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 643, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/engine.py":645
+  /* "evtool/sim/engine.py":644
  *             self.start()
  *         self.faults.apply(f"manual-{action}-{len(self.interventions)}", fault)
  *         self._after_event()             # <<<<<<<<<<<<<<
@@ -21351,12 +21128,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_after_event, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 644, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/engine.py":635
+  /* "evtool/sim/engine.py":634
  *     # ------------------------------------------------------------------ hand-made interventions
  * 
  *     def inject_fault(self, action: str, target: str, **params: Any) -> None:             # <<<<<<<<<<<<<<
@@ -21388,7 +21165,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_66inject_fault(CYTHON_UNU
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":647
+/* "evtool/sim/engine.py":646
  *         self._after_event()
  * 
  *     def redrive(self, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
@@ -21438,41 +21215,41 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_dead_letter_channel,&__pyx_mstate_global->__pyx_n_u_msg_id,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 647, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 646, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 647, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 647, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 647, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "redrive", 0) < (0)) __PYX_ERR(0, 647, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "redrive", 0) < (0)) __PYX_ERR(0, 646, __pyx_L3_error)
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("redrive", 0, 2, 3, i); __PYX_ERR(0, 647, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("redrive", 0, 2, 3, i); __PYX_ERR(0, 646, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 647, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 646, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 647, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 646, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 647, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 646, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -21484,7 +21261,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("redrive", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 647, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("redrive", 0, 2, 3, __pyx_nargs); __PYX_ERR(0, 646, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -21523,7 +21300,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("redrive", 0);
 
-  /* "evtool/sim/engine.py":649
+  /* "evtool/sim/engine.py":648
  *     def redrive(self, dead_letter_channel: str, msg_id: str | None = None) -> int:
  *         """Send dead letters back to their original channel, by hand."""
  *         self.emit(TraceEvent(self.now, "user_intervention", msg_id, dead_letter_channel, "user", None, None, 0,             # <<<<<<<<<<<<<<
@@ -21533,21 +21310,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
   __pyx_t_2 = __pyx_v_self;
   __Pyx_INCREF(__pyx_t_2);
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 649, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 648, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 649, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 648, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
 
-  /* "evtool/sim/engine.py":650
+  /* "evtool/sim/engine.py":649
  *         """Send dead letters back to their original channel, by hand."""
  *         self.emit(TraceEvent(self.now, "user_intervention", msg_id, dead_letter_channel, "user", None, None, 0,
  *                              None, {"action": "redrive"}))             # <<<<<<<<<<<<<<
  *         self.interventions.append((self.now, "redrive", {"channel": dead_letter_channel, "msg": msg_id}))
  *         n = self.broker.redrive(self.now, dead_letter_channel, msg_id)
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 649, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_action, __pyx_mstate_global->__pyx_n_u_redrive) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_action, __pyx_mstate_global->__pyx_n_u_redrive) < (0)) __PYX_ERR(0, 649, __pyx_L1_error)
   __pyx_t_8 = 1;
   #if CYTHON_UNPACK_METHODS
   if (unlikely(PyMethod_Check(__pyx_t_5))) {
@@ -21567,7 +21344,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 649, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 648, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
   __pyx_t_8 = 0;
@@ -21576,54 +21353,54 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_8, (2-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 649, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 648, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":651
+  /* "evtool/sim/engine.py":650
  *         self.emit(TraceEvent(self.now, "user_intervention", msg_id, dead_letter_channel, "user", None, None, 0,
  *                              None, {"action": "redrive"}))
  *         self.interventions.append((self.now, "redrive", {"channel": dead_letter_channel, "msg": msg_id}))             # <<<<<<<<<<<<<<
  *         n = self.broker.redrive(self.now, dead_letter_channel, msg_id)
  *         self._after_event()
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_interventions); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_interventions); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_channel, __pyx_v_dead_letter_channel) < (0)) __PYX_ERR(0, 651, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg, __pyx_v_msg_id) < (0)) __PYX_ERR(0, 651, __pyx_L1_error)
-  __pyx_t_5 = PyTuple_New(3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 651, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_channel, __pyx_v_dead_letter_channel) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg, __pyx_v_msg_id) < (0)) __PYX_ERR(0, 650, __pyx_L1_error)
+  __pyx_t_5 = PyTuple_New(3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_GIVEREF(__pyx_t_3);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_3) != (0)) __PYX_ERR(0, 651, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_3) != (0)) __PYX_ERR(0, 650, __pyx_L1_error);
   __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_redrive);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_n_u_redrive);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_mstate_global->__pyx_n_u_redrive) != (0)) __PYX_ERR(0, 651, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_mstate_global->__pyx_n_u_redrive) != (0)) __PYX_ERR(0, 650, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_t_2) != (0)) __PYX_ERR(0, 651, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_t_2) != (0)) __PYX_ERR(0, 650, __pyx_L1_error);
   __pyx_t_3 = 0;
   __pyx_t_2 = 0;
-  __pyx_t_9 = __Pyx_PyObject_Append(__pyx_t_1, __pyx_t_5); if (unlikely(__pyx_t_9 == ((int)-1))) __PYX_ERR(0, 651, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_Append(__pyx_t_1, __pyx_t_5); if (unlikely(__pyx_t_9 == ((int)-1))) __PYX_ERR(0, 650, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
 
-  /* "evtool/sim/engine.py":652
+  /* "evtool/sim/engine.py":651
  *                              None, {"action": "redrive"}))
  *         self.interventions.append((self.now, "redrive", {"channel": dead_letter_channel, "msg": msg_id}))
  *         n = self.broker.redrive(self.now, dead_letter_channel, msg_id)             # <<<<<<<<<<<<<<
  *         self._after_event()
  *         return n
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 652, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_broker); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 651, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_t_1 = __pyx_t_2;
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 652, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 651, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_8 = 0;
   {
@@ -21632,13 +21409,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 652, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 651, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
   __pyx_v_n = __pyx_t_5;
   __pyx_t_5 = 0;
 
-  /* "evtool/sim/engine.py":653
+  /* "evtool/sim/engine.py":652
  *         self.interventions.append((self.now, "redrive", {"channel": dead_letter_channel, "msg": msg_id}))
  *         n = self.broker.redrive(self.now, dead_letter_channel, msg_id)
  *         self._after_event()             # <<<<<<<<<<<<<<
@@ -21652,12 +21429,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_5 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_after_event, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 653, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "evtool/sim/engine.py":654
+  /* "evtool/sim/engine.py":653
  *         n = self.broker.redrive(self.now, dead_letter_channel, msg_id)
  *         self._after_event()
  *         return n             # <<<<<<<<<<<<<<
@@ -21675,7 +21452,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/engine.py":647
+  /* "evtool/sim/engine.py":646
  *         self._after_event()
  * 
  *     def redrive(self, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
@@ -21701,7 +21478,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_68redrive(CYTHON_UNUSED P
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":656
+/* "evtool/sim/engine.py":655
  *         return n
  * 
  *     def schedule_interventions(self, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:             # <<<<<<<<<<<<<<
@@ -21750,39 +21527,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_items,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 656, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 655, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 656, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 655, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 656, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "schedule_interventions", 0) < (0)) __PYX_ERR(0, 656, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "schedule_interventions", 0) < (0)) __PYX_ERR(0, 655, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("schedule_interventions", 1, 2, 2, i); __PYX_ERR(0, 656, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("schedule_interventions", 1, 2, 2, i); __PYX_ERR(0, 655, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 656, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 656, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 655, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_items = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("schedule_interventions", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 656, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("schedule_interventions", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 655, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -21824,7 +21601,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("schedule_interventions", 0);
 
-  /* "evtool/sim/engine.py":658
+  /* "evtool/sim/engine.py":657
  *     def schedule_interventions(self, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
  *         """Replay recorded interventions at their virtual times (for `evtool replay`)."""
  *         for t, kind, data in items:             # <<<<<<<<<<<<<<
@@ -21836,9 +21613,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
     __pyx_t_2 = 0;
     __pyx_t_3 = NULL;
   } else {
-    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_v_items); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 658, __pyx_L1_error)
+    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_v_items); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 657, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 658, __pyx_L1_error)
+    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 657, __pyx_L1_error)
   }
   for (;;) {
     if (likely(!__pyx_t_3)) {
@@ -21846,7 +21623,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 658, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 657, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -21856,7 +21633,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 658, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 657, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -21867,13 +21644,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
         #endif
         ++__pyx_t_2;
       }
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 658, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 657, __pyx_L1_error)
     } else {
       __pyx_t_4 = __pyx_t_3(__pyx_t_1);
       if (unlikely(!__pyx_t_4)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 658, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 657, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -21886,7 +21663,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
       if (unlikely(size != 3)) {
         if (size > 3) __Pyx_RaiseTooManyValuesError(3);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 658, __pyx_L1_error)
+        __PYX_ERR(0, 657, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -21898,27 +21675,27 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
         __Pyx_INCREF(__pyx_t_7);
       } else {
         __pyx_t_5 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 658, __pyx_L1_error)
+        if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 657, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_5);
         __pyx_t_6 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 658, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 657, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_6);
         __pyx_t_7 = __Pyx_PyList_GET_ITEM_REF(sequence, 2, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 658, __pyx_L1_error)
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 657, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_7);
       }
       #else
-      __pyx_t_5 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 658, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 657, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
-      __pyx_t_6 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 658, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 657, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
-      __pyx_t_7 = __Pyx_PySequence_ITEM(sequence, 2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 658, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PySequence_ITEM(sequence, 2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 657, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       #endif
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_8 = PyObject_GetIter(__pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 658, __pyx_L1_error)
+      __pyx_t_8 = PyObject_GetIter(__pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 657, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __pyx_t_9 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_8);
@@ -21928,7 +21705,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
       __Pyx_GOTREF(__pyx_t_6);
       index = 2; __pyx_t_7 = __pyx_t_9(__pyx_t_8); if (unlikely(!__pyx_t_7)) goto __pyx_L5_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_7);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_9(__pyx_t_8), 3) < (0)) __PYX_ERR(0, 658, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_9(__pyx_t_8), 3) < (0)) __PYX_ERR(0, 657, __pyx_L1_error)
       __pyx_t_9 = NULL;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       goto __pyx_L6_unpacking_done;
@@ -21936,7 +21713,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __pyx_t_9 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 658, __pyx_L1_error)
+      __PYX_ERR(0, 657, __pyx_L1_error)
       __pyx_L6_unpacking_done:;
     }
     __Pyx_XDECREF_SET(__pyx_v_t, __pyx_t_5);
@@ -21946,27 +21723,27 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
     __Pyx_XDECREF_SET(__pyx_v_data, __pyx_t_7);
     __pyx_t_7 = 0;
 
-    /* "evtool/sim/engine.py":659
+    /* "evtool/sim/engine.py":658
  *         """Replay recorded interventions at their virtual times (for `evtool replay`)."""
  *         for t, kind, data in items:
  *             self.kernel.at(t, self._replay_intervention, (kind, data), 0)             # <<<<<<<<<<<<<<
  * 
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:
 */
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 659, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 658, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_7 = __pyx_t_6;
     __Pyx_INCREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_replay_intervention); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 659, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_replay_intervention); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 658, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_8 = PyTuple_New(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 659, __pyx_L1_error)
+    __pyx_t_8 = PyTuple_New(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 658, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_INCREF(__pyx_v_kind);
     __Pyx_GIVEREF(__pyx_v_kind);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 0, __pyx_v_kind) != (0)) __PYX_ERR(0, 659, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 0, __pyx_v_kind) != (0)) __PYX_ERR(0, 658, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_data);
     __Pyx_GIVEREF(__pyx_v_data);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 1, __pyx_v_data) != (0)) __PYX_ERR(0, 659, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 1, __pyx_v_data) != (0)) __PYX_ERR(0, 658, __pyx_L1_error);
     __pyx_t_10 = 0;
     {
       PyObject *__pyx_callargs[5] = {__pyx_t_7, __pyx_v_t, __pyx_t_5, __pyx_t_8, __pyx_mstate_global->__pyx_int_0};
@@ -21975,12 +21752,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 659, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 658, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-    /* "evtool/sim/engine.py":658
+    /* "evtool/sim/engine.py":657
  *     def schedule_interventions(self, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:
  *         """Replay recorded interventions at their virtual times (for `evtool replay`)."""
  *         for t, kind, data in items:             # <<<<<<<<<<<<<<
@@ -21990,7 +21767,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":656
+  /* "evtool/sim/engine.py":655
  *         return n
  * 
  *     def schedule_interventions(self, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:             # <<<<<<<<<<<<<<
@@ -22019,7 +21796,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_70schedule_interventions(
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":661
+/* "evtool/sim/engine.py":660
  *             self.kernel.at(t, self._replay_intervention, (kind, data), 0)
  * 
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:             # <<<<<<<<<<<<<<
@@ -22067,39 +21844,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,&__pyx_mstate_global->__pyx_n_u_item,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 661, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 660, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 661, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 660, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 661, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 660, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_replay_intervention", 0) < (0)) __PYX_ERR(0, 661, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_replay_intervention", 0) < (0)) __PYX_ERR(0, 660, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_replay_intervention", 1, 2, 2, i); __PYX_ERR(0, 661, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_replay_intervention", 1, 2, 2, i); __PYX_ERR(0, 660, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 661, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 660, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 661, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 660, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
     __pyx_v_item = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_replay_intervention", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 661, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_replay_intervention", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 660, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -22140,7 +21917,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_replay_intervention", 0);
 
-  /* "evtool/sim/engine.py":662
+  /* "evtool/sim/engine.py":661
  * 
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:
  *         kind, data = item             # <<<<<<<<<<<<<<
@@ -22153,7 +21930,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
     if (unlikely(size != 2)) {
       if (size > 2) __Pyx_RaiseTooManyValuesError(2);
       else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-      __PYX_ERR(0, 662, __pyx_L1_error)
+      __PYX_ERR(0, 661, __pyx_L1_error)
     }
     #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
     if (likely(PyTuple_CheckExact(sequence))) {
@@ -22163,28 +21940,28 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
       __Pyx_INCREF(__pyx_t_2);
     } else {
       __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 662, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 661, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_1);
       __pyx_t_2 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 662, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 661, __pyx_L1_error)
       __Pyx_XGOTREF(__pyx_t_2);
     }
     #else
-    __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 662, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 661, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 662, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 661, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     #endif
   } else {
     Py_ssize_t index = -1;
-    __pyx_t_3 = PyObject_GetIter(__pyx_v_item); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 662, __pyx_L1_error)
+    __pyx_t_3 = PyObject_GetIter(__pyx_v_item); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 661, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3);
     index = 0; __pyx_t_1 = __pyx_t_4(__pyx_t_3); if (unlikely(!__pyx_t_1)) goto __pyx_L3_unpacking_failed;
     __Pyx_GOTREF(__pyx_t_1);
     index = 1; __pyx_t_2 = __pyx_t_4(__pyx_t_3); if (unlikely(!__pyx_t_2)) goto __pyx_L3_unpacking_failed;
     __Pyx_GOTREF(__pyx_t_2);
-    if (__Pyx_IternextUnpackEndCheck(__pyx_t_4(__pyx_t_3), 2) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+    if (__Pyx_IternextUnpackEndCheck(__pyx_t_4(__pyx_t_3), 2) < (0)) __PYX_ERR(0, 661, __pyx_L1_error)
     __pyx_t_4 = NULL;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     goto __pyx_L4_unpacking_done;
@@ -22192,7 +21969,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __pyx_t_4 = NULL;
     if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-    __PYX_ERR(0, 662, __pyx_L1_error)
+    __PYX_ERR(0, 661, __pyx_L1_error)
     __pyx_L4_unpacking_done:;
   }
   __pyx_v_kind = __pyx_t_1;
@@ -22200,18 +21977,18 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
   __pyx_v_data = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":663
+  /* "evtool/sim/engine.py":662
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:
  *         kind, data = item
  *         if kind == "fault":             # <<<<<<<<<<<<<<
  *             params = dict(data)
  *             self.inject_fault(params.pop("action"), params.pop("target"), **params)
 */
-  __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_kind, __pyx_mstate_global->__pyx_n_u_fault, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 663, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_kind, __pyx_mstate_global->__pyx_n_u_fault, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 662, __pyx_L1_error)
   if (__pyx_t_5) {
 
 
-    /* "evtool/sim/engine.py":664
+    /* "evtool/sim/engine.py":663
  *         kind, data = item
  *         if kind == "fault":
  *             params = dict(data)             # <<<<<<<<<<<<<<
@@ -22224,13 +22001,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_data};
       __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 664, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 663, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __pyx_v_params = ((PyObject*)__pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/engine.py":665
+    /* "evtool/sim/engine.py":664
  *         if kind == "fault":
  *             params = dict(data)
  *             self.inject_fault(params.pop("action"), params.pop("target"), **params)             # <<<<<<<<<<<<<<
@@ -22238,13 +22015,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
  *             self.redrive(data["channel"], data.get("msg"))
 */
     __pyx_t_1 = NULL;
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inject_fault); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_inject_fault); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 664, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_7 = __Pyx_PyDict_Pop(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_action, ((PyObject *)NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyDict_Pop(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_action, ((PyObject *)NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 664, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_8 = __Pyx_PyDict_Pop(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_target, ((PyObject *)NULL)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyDict_Pop(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_target, ((PyObject *)NULL)); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = PyDict_Copy(__pyx_v_params); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 665, __pyx_L1_error)
+    __pyx_t_9 = PyDict_Copy(__pyx_v_params); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 664, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_6 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -22266,12 +22043,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 665, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 664, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/engine.py":663
+    /* "evtool/sim/engine.py":662
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:
  *         kind, data = item
  *         if kind == "fault":             # <<<<<<<<<<<<<<
@@ -22281,18 +22058,18 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
     goto __pyx_L5;
   }
 
-  /* "evtool/sim/engine.py":666
+  /* "evtool/sim/engine.py":665
  *             params = dict(data)
  *             self.inject_fault(params.pop("action"), params.pop("target"), **params)
  *         elif kind == "redrive":             # <<<<<<<<<<<<<<
  *             self.redrive(data["channel"], data.get("msg"))
  * 
 */
-  __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_kind, __pyx_mstate_global->__pyx_n_u_redrive, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 666, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_kind, __pyx_mstate_global->__pyx_n_u_redrive, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 665, __pyx_L1_error)
   if (__pyx_t_5) {
 
 
-    /* "evtool/sim/engine.py":667
+    /* "evtool/sim/engine.py":666
  *             self.inject_fault(params.pop("action"), params.pop("target"), **params)
  *         elif kind == "redrive":
  *             self.redrive(data["channel"], data.get("msg"))             # <<<<<<<<<<<<<<
@@ -22301,7 +22078,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
 */
     __pyx_t_3 = __pyx_v_self;
     __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 667, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_Dict_GetItem(__pyx_v_data, __pyx_mstate_global->__pyx_n_u_channel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 666, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_7 = __pyx_v_data;
     __Pyx_INCREF(__pyx_t_7);
@@ -22310,7 +22087,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
       PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_mstate_global->__pyx_n_u_msg};
       __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 667, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __pyx_t_6 = 0;
@@ -22320,12 +22097,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 667, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/engine.py":666
+    /* "evtool/sim/engine.py":665
  *             params = dict(data)
  *             self.inject_fault(params.pop("action"), params.pop("target"), **params)
  *         elif kind == "redrive":             # <<<<<<<<<<<<<<
@@ -22335,7 +22112,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
   }
   __pyx_L5:;
 
-  /* "evtool/sim/engine.py":661
+  /* "evtool/sim/engine.py":660
  *             self.kernel.at(t, self._replay_intervention, (kind, data), 0)
  * 
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:             # <<<<<<<<<<<<<<
@@ -22364,7 +22141,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_72_replay_intervention(CY
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":669
+/* "evtool/sim/engine.py":668
  *             self.redrive(data["channel"], data.get("msg"))
  * 
  *     def flush(self) -> None:             # <<<<<<<<<<<<<<
@@ -22412,32 +22189,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 669, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 668, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 669, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 668, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "flush", 0) < (0)) __PYX_ERR(0, 669, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "flush", 0) < (0)) __PYX_ERR(0, 668, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("flush", 1, 1, 1, i); __PYX_ERR(0, 669, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("flush", 1, 1, 1, i); __PYX_ERR(0, 668, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 669, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 668, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("flush", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 669, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("flush", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 668, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -22479,33 +22256,33 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("flush", 0);
 
-  /* "evtool/sim/engine.py":671
+  /* "evtool/sim/engine.py":670
  *     def flush(self) -> None:
  *         """Hand buffered trace events to the digest, metrics, checks and listeners."""
  *         buf = self.buffer             # <<<<<<<<<<<<<<
  *         if not buf:
  *             return
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 671, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_buffer); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 670, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_buf = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":672
+  /* "evtool/sim/engine.py":671
  *         """Hand buffered trace events to the digest, metrics, checks and listeners."""
  *         buf = self.buffer
  *         if not buf:             # <<<<<<<<<<<<<<
  *             return
  *         batch = list(buf)
 */
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 672, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_buf); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 671, __pyx_L1_error)
   __pyx_t_3 = (!__pyx_t_2);
 
 
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":673
+    /* "evtool/sim/engine.py":672
  *         buf = self.buffer
  *         if not buf:
  *             return             # <<<<<<<<<<<<<<
@@ -22522,7 +22299,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/engine.py":672
+    /* "evtool/sim/engine.py":671
  *         """Hand buffered trace events to the digest, metrics, checks and listeners."""
  *         buf = self.buffer
  *         if not buf:             # <<<<<<<<<<<<<<
@@ -22531,19 +22308,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/engine.py":674
+  /* "evtool/sim/engine.py":673
  *         if not buf:
  *             return
  *         batch = list(buf)             # <<<<<<<<<<<<<<
  *         buf.clear()
  *         rows = as_rows(batch)  # plain tuples, made once: the digest needs them, the metrics read them faster
 */
-  __pyx_t_1 = PySequence_List(__pyx_v_buf); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
+  __pyx_t_1 = PySequence_List(__pyx_v_buf); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_batch = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":675
+  /* "evtool/sim/engine.py":674
  *             return
  *         batch = list(buf)
  *         buf.clear()             # <<<<<<<<<<<<<<
@@ -22557,12 +22334,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     PyObject *__pyx_callargs[2] = {__pyx_t_4, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_clear, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 675, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":676
+  /* "evtool/sim/engine.py":675
  *         batch = list(buf)
  *         buf.clear()
  *         rows = as_rows(batch)  # plain tuples, made once: the digest needs them, the metrics read them faster             # <<<<<<<<<<<<<<
@@ -22570,7 +22347,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
  *         self.metrics.consume(rows)
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_as_rows); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 676, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_as_rows); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 675, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __pyx_t_5 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -22589,20 +22366,20 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 676, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 675, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_rows = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":677
+  /* "evtool/sim/engine.py":676
  *         buf.clear()
  *         rows = as_rows(batch)  # plain tuples, made once: the digest needs them, the metrics read them faster
  *         self.digest.update_rows(rows)             # <<<<<<<<<<<<<<
  *         self.metrics.consume(rows)
  *         self.checks.consume(batch)
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_digest); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 677, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_digest); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 676, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_6 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_6);
@@ -22612,19 +22389,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_update_rows, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 677, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 676, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":678
+  /* "evtool/sim/engine.py":677
  *         rows = as_rows(batch)  # plain tuples, made once: the digest needs them, the metrics read them faster
  *         self.digest.update_rows(rows)
  *         self.metrics.consume(rows)             # <<<<<<<<<<<<<<
  *         self.checks.consume(batch)
  *         for listener in self.listeners:
 */
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 678, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 677, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __pyx_t_4 = __pyx_t_6;
   __Pyx_INCREF(__pyx_t_4);
@@ -22634,19 +22411,19 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_consume, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 678, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 677, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":679
+  /* "evtool/sim/engine.py":678
  *         self.digest.update_rows(rows)
  *         self.metrics.consume(rows)
  *         self.checks.consume(batch)             # <<<<<<<<<<<<<<
  *         for listener in self.listeners:
  *             listener(batch)
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_checks); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 679, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_checks); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 678, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_6 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_6);
@@ -22656,28 +22433,28 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_consume, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 679, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 678, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":680
+  /* "evtool/sim/engine.py":679
  *         self.metrics.consume(rows)
  *         self.checks.consume(batch)
  *         for listener in self.listeners:             # <<<<<<<<<<<<<<
  *             listener(batch)
  *         if self.phase != "done":
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_listeners); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_listeners); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 679, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   if (likely(PyList_CheckExact(__pyx_t_1)) || PyTuple_CheckExact(__pyx_t_1)) {
     __pyx_t_4 = __pyx_t_1; __Pyx_INCREF(__pyx_t_4);
     __pyx_t_7 = 0;
     __pyx_t_8 = NULL;
   } else {
-    __pyx_t_7 = -1; __pyx_t_4 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 680, __pyx_L1_error)
+    __pyx_t_7 = -1; __pyx_t_4 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 679, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_8 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 680, __pyx_L1_error)
+    __pyx_t_8 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 679, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
@@ -22686,7 +22463,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_4);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 680, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 679, __pyx_L1_error)
           #endif
           if (__pyx_t_7 >= __pyx_temp) break;
         }
@@ -22696,7 +22473,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_4);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 680, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 679, __pyx_L1_error)
           #endif
           if (__pyx_t_7 >= __pyx_temp) break;
         }
@@ -22707,13 +22484,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
         #endif
         ++__pyx_t_7;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 679, __pyx_L1_error)
     } else {
       __pyx_t_1 = __pyx_t_8(__pyx_t_4);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 680, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 679, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -22723,7 +22500,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     __Pyx_XDECREF_SET(__pyx_v_listener, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":681
+    /* "evtool/sim/engine.py":680
  *         self.checks.consume(batch)
  *         for listener in self.listeners:
  *             listener(batch)             # <<<<<<<<<<<<<<
@@ -22750,12 +22527,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_9, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 681, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":680
+    /* "evtool/sim/engine.py":679
  *         self.metrics.consume(rows)
  *         self.checks.consume(batch)
  *         for listener in self.listeners:             # <<<<<<<<<<<<<<
@@ -22765,50 +22542,50 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/engine.py":682
+  /* "evtool/sim/engine.py":681
  *         for listener in self.listeners:
  *             listener(batch)
  *         if self.phase != "done":             # <<<<<<<<<<<<<<
  *             # Once per batch, not per event: a batch holds at most a few thousand publishes.
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 682, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 681, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 682, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 681, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/engine.py":684
+    /* "evtool/sim/engine.py":683
  *         if self.phase != "done":
  *             # Once per batch, not per event: a batch holds at most a few thousand publishes.
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:             # <<<<<<<<<<<<<<
  *                 self._over_budget("messages")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
 */
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_counts); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_counts); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyObject_Call(__pyx_t_4, __pyx_mstate_global->__pyx_tuple[9], NULL); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_Call(__pyx_t_4, __pyx_mstate_global->__pyx_tuple[9], NULL); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limits); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_messages); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_messages); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_1, __pyx_t_9, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_1, __pyx_t_9, Py_GT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/engine.py":685
+      /* "evtool/sim/engine.py":684
  *             # Once per batch, not per event: a batch holds at most a few thousand publishes.
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:
  *                 self._over_budget("messages")             # <<<<<<<<<<<<<<
@@ -22822,12 +22599,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
         PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_n_u_messages};
         __pyx_t_9 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 685, __pyx_L1_error)
+        if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 684, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
       }
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-      /* "evtool/sim/engine.py":684
+      /* "evtool/sim/engine.py":683
  *         if self.phase != "done":
  *             # Once per batch, not per event: a batch holds at most a few thousand publishes.
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:             # <<<<<<<<<<<<<<
@@ -22837,14 +22614,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
       goto __pyx_L8;
     }
 
-    /* "evtool/sim/engine.py":686
+    /* "evtool/sim/engine.py":685
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:
  *                 self._over_budget("messages")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:             # <<<<<<<<<<<<<<
  *                 self._over_budget("wall")
  *             elif self._memory.over():
 */
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 686, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 685, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_2 = (__pyx_t_9 != Py_None);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
@@ -22857,9 +22634,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
       goto __pyx_L9_bool_binop_done;
     }
     __pyx_t_1 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_time); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 686, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_time); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 685, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_monotonic); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 686, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_monotonic); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 685, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_t_5 = 1;
@@ -22879,12 +22656,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
       __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 686, __pyx_L1_error)
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 685, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
     }
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 686, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_deadline); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 685, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_9, __pyx_t_6, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 686, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_9, __pyx_t_6, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 685, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
@@ -22894,7 +22671,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/engine.py":687
+      /* "evtool/sim/engine.py":686
  *                 self._over_budget("messages")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
  *                 self._over_budget("wall")             # <<<<<<<<<<<<<<
@@ -22908,12 +22685,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
         PyObject *__pyx_callargs[2] = {__pyx_t_9, __pyx_mstate_global->__pyx_n_u_wall};
         __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 687, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 686, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_6);
       }
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/engine.py":686
+      /* "evtool/sim/engine.py":685
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:
  *                 self._over_budget("messages")
  *             elif self._deadline is not None and time.monotonic() > self._deadline:             # <<<<<<<<<<<<<<
@@ -22923,14 +22700,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
       goto __pyx_L8;
     }
 
-    /* "evtool/sim/engine.py":688
+    /* "evtool/sim/engine.py":687
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
  *                 self._over_budget("wall")
  *             elif self._memory.over():             # <<<<<<<<<<<<<<
  *                 self._over_budget("memory")
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_memory_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 688, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_memory_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 687, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_9 = __pyx_t_1;
     __Pyx_INCREF(__pyx_t_9);
@@ -22940,15 +22717,15 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 688, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 687, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_6); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 688, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_6); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 687, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/engine.py":689
+      /* "evtool/sim/engine.py":688
  *                 self._over_budget("wall")
  *             elif self._memory.over():
  *                 self._over_budget("memory")             # <<<<<<<<<<<<<<
@@ -22962,12 +22739,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
         PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_mstate_global->__pyx_n_u_memory};
         __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_over_budget, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
         __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 689, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 688, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_6);
       }
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/engine.py":688
+      /* "evtool/sim/engine.py":687
  *             elif self._deadline is not None and time.monotonic() > self._deadline:
  *                 self._over_budget("wall")
  *             elif self._memory.over():             # <<<<<<<<<<<<<<
@@ -22977,7 +22754,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
     }
     __pyx_L8:;
 
-    /* "evtool/sim/engine.py":682
+    /* "evtool/sim/engine.py":681
  *         for listener in self.listeners:
  *             listener(batch)
  *         if self.phase != "done":             # <<<<<<<<<<<<<<
@@ -22986,7 +22763,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/engine.py":669
+  /* "evtool/sim/engine.py":668
  *             self.redrive(data["channel"], data.get("msg"))
  * 
  *     def flush(self) -> None:             # <<<<<<<<<<<<<<
@@ -23014,7 +22791,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_74flush(CYTHON_UNUSED PyO
   return __pyx_r;
 }
 
-/* "evtool/sim/engine.py":691
+/* "evtool/sim/engine.py":690
  *                 self._over_budget("memory")
  * 
  *     def finish(self) -> RunOutcome:             # <<<<<<<<<<<<<<
@@ -23062,32 +22839,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_self,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 691, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 690, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 691, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 690, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "finish", 0) < (0)) __PYX_ERR(0, 691, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "finish", 0) < (0)) __PYX_ERR(0, 690, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("finish", 1, 1, 1, i); __PYX_ERR(0, 691, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("finish", 1, 1, 1, i); __PYX_ERR(0, 690, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 691, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 690, __pyx_L3_error)
     }
     __pyx_v_self = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("finish", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 691, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("finish", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 690, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -23139,21 +22916,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("finish", 0);
 
-  /* "evtool/sim/engine.py":693
+  /* "evtool/sim/engine.py":692
  *     def finish(self) -> RunOutcome:
  *         """Close the run: final flush, checks evaluated, summary built."""
  *         if self.phase != "done":             # <<<<<<<<<<<<<<
  *             self.stop("stopped")
  *         ended: dict[str, Any] = {"drain": self.drain_result, "stopped": self.stopped_reason}
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 693, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_phase); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 692, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 693, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_done, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 692, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":694
+    /* "evtool/sim/engine.py":693
  *         """Close the run: final flush, checks evaluated, summary built."""
  *         if self.phase != "done":
  *             self.stop("stopped")             # <<<<<<<<<<<<<<
@@ -23167,12 +22944,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
       PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_mstate_global->__pyx_n_u_stopped};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stop, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 694, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 693, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":693
+    /* "evtool/sim/engine.py":692
  *     def finish(self) -> RunOutcome:
  *         """Close the run: final flush, checks evaluated, summary built."""
  *         if self.phase != "done":             # <<<<<<<<<<<<<<
@@ -23181,53 +22958,53 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
 */
   }
 
-  /* "evtool/sim/engine.py":695
+  /* "evtool/sim/engine.py":694
  *         if self.phase != "done":
  *             self.stop("stopped")
  *         ended: dict[str, Any] = {"drain": self.drain_result, "stopped": self.stopped_reason}             # <<<<<<<<<<<<<<
  *         if self.limit_hit:
  *             ended["limit"] = self.limit_hit
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 695, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 694, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 695, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 694, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_drain, __pyx_t_3) < (0)) __PYX_ERR(0, 695, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_drain, __pyx_t_3) < (0)) __PYX_ERR(0, 694, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 695, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 694, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_stopped, __pyx_t_3) < (0)) __PYX_ERR(0, 695, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_stopped, __pyx_t_3) < (0)) __PYX_ERR(0, 694, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __pyx_v_ended = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":696
+  /* "evtool/sim/engine.py":695
  *             self.stop("stopped")
  *         ended: dict[str, Any] = {"drain": self.drain_result, "stopped": self.stopped_reason}
  *         if self.limit_hit:             # <<<<<<<<<<<<<<
  *             ended["limit"] = self.limit_hit
  *         self.emit(TraceEvent(self.now, "run_ended", data=ended))
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 696, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 695, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 695, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":697
+    /* "evtool/sim/engine.py":696
  *         ended: dict[str, Any] = {"drain": self.drain_result, "stopped": self.stopped_reason}
  *         if self.limit_hit:
  *             ended["limit"] = self.limit_hit             # <<<<<<<<<<<<<<
  *         self.emit(TraceEvent(self.now, "run_ended", data=ended))
  *         self.flush()
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 697, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 696, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    if (unlikely((PyDict_SetItem(__pyx_v_ended, __pyx_mstate_global->__pyx_n_u_limit, __pyx_t_1) < 0))) __PYX_ERR(0, 697, __pyx_L1_error)
+    if (unlikely((PyDict_SetItem(__pyx_v_ended, __pyx_mstate_global->__pyx_n_u_limit, __pyx_t_1) < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/engine.py":696
+    /* "evtool/sim/engine.py":695
  *             self.stop("stopped")
  *         ended: dict[str, Any] = {"drain": self.drain_result, "stopped": self.stopped_reason}
  *         if self.limit_hit:             # <<<<<<<<<<<<<<
@@ -23236,7 +23013,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
 */
   }
 
-  /* "evtool/sim/engine.py":698
+  /* "evtool/sim/engine.py":697
  *         if self.limit_hit:
  *             ended["limit"] = self.limit_hit
  *         self.emit(TraceEvent(self.now, "run_ended", data=ended))             # <<<<<<<<<<<<<<
@@ -23246,9 +23023,9 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   __pyx_t_3 = __pyx_v_self;
   __Pyx_INCREF(__pyx_t_3);
   __pyx_t_6 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 698, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 697, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 698, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 697, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_VECTORCALL
   #endif
@@ -23268,13 +23045,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     PyObject *__pyx_callargs[4] = {__pyx_t_6, __pyx_t_8, __pyx_mstate_global->__pyx_n_u_run_ended, __pyx_v_ended};
     #if CYTHON_VECTORCALL
     __pyx_t_9 = __pyx_mstate_global->__pyx_tuple[7];
-    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 698, __pyx_L1_error)
+    if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 697, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_9);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_data};
       __pyx_t_9 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 698, __pyx_L1_error)
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 697, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
     }
     #endif
@@ -23285,7 +23062,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     #endif
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 698, __pyx_L1_error)
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 697, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
   }
   __pyx_t_4 = 0;
@@ -23294,12 +23071,12 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 698, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 697, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":699
+  /* "evtool/sim/engine.py":698
  *             ended["limit"] = self.limit_hit
  *         self.emit(TraceEvent(self.now, "run_ended", data=ended))
  *         self.flush()             # <<<<<<<<<<<<<<
@@ -23313,25 +23090,25 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     PyObject *__pyx_callargs[2] = {__pyx_t_5, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_flush, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 699, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 698, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":700
+  /* "evtool/sim/engine.py":699
  *         self.emit(TraceEvent(self.now, "run_ended", data=ended))
  *         self.flush()
  *         self.metrics.sample(self.now, self.view)             # <<<<<<<<<<<<<<
  *         drain = self.drain_result if self.drain_result != "pending" else "stopped"
  *         results = self.checks.finish(self.now, drain)
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 700, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 699, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_5 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_5);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 699, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_view); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 700, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_view); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 699, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __pyx_t_4 = 0;
   {
@@ -23341,24 +23118,24 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 700, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 699, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":701
+  /* "evtool/sim/engine.py":700
  *         self.flush()
  *         self.metrics.sample(self.now, self.view)
  *         drain = self.drain_result if self.drain_result != "pending" else "stopped"             # <<<<<<<<<<<<<<
  *         results = self.checks.finish(self.now, drain)
  *         statuses = [r["status"] for r in results]
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 701, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 700, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_pending, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 701, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_pending, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_2) {
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 701, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_drain_result); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 700, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_1 = __pyx_t_3;
     __pyx_t_3 = 0;
@@ -23370,18 +23147,18 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   __pyx_v_drain = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":702
+  /* "evtool/sim/engine.py":701
  *         self.metrics.sample(self.now, self.view)
  *         drain = self.drain_result if self.drain_result != "pending" else "stopped"
  *         results = self.checks.finish(self.now, drain)             # <<<<<<<<<<<<<<
  *         statuses = [r["status"] for r in results]
  *         if self.stopped_reason == "interrupted":
 */
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_checks); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 702, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_checks); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 701, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __pyx_t_3 = __pyx_t_9;
   __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 701, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_t_4 = 0;
   {
@@ -23390,13 +23167,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 702, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 701, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_results = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":703
+  /* "evtool/sim/engine.py":702
  *         drain = self.drain_result if self.drain_result != "pending" else "stopped"
  *         results = self.checks.finish(self.now, drain)
  *         statuses = [r["status"] for r in results]             # <<<<<<<<<<<<<<
@@ -23404,16 +23181,16 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
  *             outcome = "interrupted"
 */
   { /* enter inner scope */
-    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 703, __pyx_L7_error)
+    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 702, __pyx_L7_error)
     __Pyx_GOTREF(__pyx_t_1);
     if (likely(PyList_CheckExact(__pyx_v_results)) || PyTuple_CheckExact(__pyx_v_results)) {
       __pyx_t_9 = __pyx_v_results; __Pyx_INCREF(__pyx_t_9);
       __pyx_t_10 = 0;
       __pyx_t_11 = NULL;
     } else {
-      __pyx_t_10 = -1; __pyx_t_9 = PyObject_GetIter(__pyx_v_results); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 703, __pyx_L7_error)
+      __pyx_t_10 = -1; __pyx_t_9 = PyObject_GetIter(__pyx_v_results); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 702, __pyx_L7_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __pyx_t_11 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 703, __pyx_L7_error)
+      __pyx_t_11 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_9); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 702, __pyx_L7_error)
     }
     for (;;) {
       if (likely(!__pyx_t_11)) {
@@ -23421,7 +23198,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
           {
             Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_9);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 703, __pyx_L7_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 702, __pyx_L7_error)
             #endif
             if (__pyx_t_10 >= __pyx_temp) break;
           }
@@ -23431,7 +23208,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
           {
             Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_9);
             #if !CYTHON_ASSUME_SAFE_SIZE
-            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 703, __pyx_L7_error)
+            if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 702, __pyx_L7_error)
             #endif
             if (__pyx_t_10 >= __pyx_temp) break;
           }
@@ -23442,13 +23219,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
           #endif
           ++__pyx_t_10;
         }
-        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 703, __pyx_L7_error)
+        if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L7_error)
       } else {
         __pyx_t_7 = __pyx_t_11(__pyx_t_9);
         if (unlikely(!__pyx_t_7)) {
           PyObject* exc_type = PyErr_Occurred();
           if (exc_type) {
-            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 703, __pyx_L7_error)
+            if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 702, __pyx_L7_error)
             PyErr_Clear();
           }
           break;
@@ -23457,10 +23234,10 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_8genexpr5__pyx_v_r, __pyx_t_7);
       __pyx_t_7 = 0;
-      __pyx_t_7 = __Pyx_PyObject_Dict_GetItem(__pyx_8genexpr5__pyx_v_r, __pyx_mstate_global->__pyx_n_u_status); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 703, __pyx_L7_error)
+      __pyx_t_7 = __Pyx_PyObject_Dict_GetItem(__pyx_8genexpr5__pyx_v_r, __pyx_mstate_global->__pyx_n_u_status); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L7_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_GIVEREF(__pyx_t_7);
-      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_1, __pyx_t_7))) __PYX_ERR(0, 703, __pyx_L7_error)
+      if (unlikely(__Pyx_ListComp_AppendAndDecref(__pyx_t_1, __pyx_t_7))) __PYX_ERR(0, 702, __pyx_L7_error)
       __pyx_t_7 = 0;
     }
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
@@ -23474,21 +23251,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   __pyx_v_statuses = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":704
+  /* "evtool/sim/engine.py":703
  *         results = self.checks.finish(self.now, drain)
  *         statuses = [r["status"] for r in results]
  *         if self.stopped_reason == "interrupted":             # <<<<<<<<<<<<<<
  *             outcome = "interrupted"
  *         elif self.limit_hit is not None:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 704, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_stopped_reason); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 703, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_interrupted, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 704, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_interrupted, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 703, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":705
+    /* "evtool/sim/engine.py":704
  *         statuses = [r["status"] for r in results]
  *         if self.stopped_reason == "interrupted":
  *             outcome = "interrupted"             # <<<<<<<<<<<<<<
@@ -23498,7 +23275,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_interrupted);
     __pyx_v_outcome = __pyx_mstate_global->__pyx_n_u_interrupted;
 
-    /* "evtool/sim/engine.py":704
+    /* "evtool/sim/engine.py":703
  *         results = self.checks.finish(self.now, drain)
  *         statuses = [r["status"] for r in results]
  *         if self.stopped_reason == "interrupted":             # <<<<<<<<<<<<<<
@@ -23508,21 +23285,21 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     goto __pyx_L12;
   }
 
-  /* "evtool/sim/engine.py":706
+  /* "evtool/sim/engine.py":705
  *         if self.stopped_reason == "interrupted":
  *             outcome = "interrupted"
  *         elif self.limit_hit is not None:             # <<<<<<<<<<<<<<
  *             outcome = "unknown"  # the run did not finish: nothing it saw decides the checks
  *         elif "fail" in statuses:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 706, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 705, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_t_2 = (__pyx_t_1 != Py_None);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":707
+    /* "evtool/sim/engine.py":706
  *             outcome = "interrupted"
  *         elif self.limit_hit is not None:
  *             outcome = "unknown"  # the run did not finish: nothing it saw decides the checks             # <<<<<<<<<<<<<<
@@ -23532,7 +23309,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_unknown);
     __pyx_v_outcome = __pyx_mstate_global->__pyx_n_u_unknown;
 
-    /* "evtool/sim/engine.py":706
+    /* "evtool/sim/engine.py":705
  *         if self.stopped_reason == "interrupted":
  *             outcome = "interrupted"
  *         elif self.limit_hit is not None:             # <<<<<<<<<<<<<<
@@ -23542,18 +23319,18 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     goto __pyx_L12;
   }
 
-  /* "evtool/sim/engine.py":708
+  /* "evtool/sim/engine.py":707
  *         elif self.limit_hit is not None:
  *             outcome = "unknown"  # the run did not finish: nothing it saw decides the checks
  *         elif "fail" in statuses:             # <<<<<<<<<<<<<<
  *             outcome = "failed"
  *         elif "unknown" in statuses or drain == "timed_out":
 */
-  __pyx_t_2 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_n_u_fail, __pyx_v_statuses, Py_EQ)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 708, __pyx_L1_error)
+  __pyx_t_2 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_n_u_fail, __pyx_v_statuses, Py_EQ)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 707, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":709
+    /* "evtool/sim/engine.py":708
  *             outcome = "unknown"  # the run did not finish: nothing it saw decides the checks
  *         elif "fail" in statuses:
  *             outcome = "failed"             # <<<<<<<<<<<<<<
@@ -23563,7 +23340,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_failed);
     __pyx_v_outcome = __pyx_mstate_global->__pyx_n_u_failed;
 
-    /* "evtool/sim/engine.py":708
+    /* "evtool/sim/engine.py":707
  *         elif self.limit_hit is not None:
  *             outcome = "unknown"  # the run did not finish: nothing it saw decides the checks
  *         elif "fail" in statuses:             # <<<<<<<<<<<<<<
@@ -23573,14 +23350,14 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     goto __pyx_L12;
   }
 
-  /* "evtool/sim/engine.py":710
+  /* "evtool/sim/engine.py":709
  *         elif "fail" in statuses:
  *             outcome = "failed"
  *         elif "unknown" in statuses or drain == "timed_out":             # <<<<<<<<<<<<<<
  *             outcome = "unknown"
  *         else:
 */
-  __pyx_t_12 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_n_u_unknown, __pyx_v_statuses, Py_EQ)); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 710, __pyx_L1_error)
+  __pyx_t_12 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_n_u_unknown, __pyx_v_statuses, Py_EQ)); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
   if (!__pyx_t_12) {
 
   } else {
@@ -23589,7 +23366,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
 
     goto __pyx_L13_bool_binop_done;
   }
-  __pyx_t_12 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_drain, __pyx_mstate_global->__pyx_n_u_timed_out, Py_EQ); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 710, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_drain, __pyx_mstate_global->__pyx_n_u_timed_out, Py_EQ); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
 
   __pyx_t_2 = __pyx_t_12;
 
@@ -23597,7 +23374,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/engine.py":711
+    /* "evtool/sim/engine.py":710
  *             outcome = "failed"
  *         elif "unknown" in statuses or drain == "timed_out":
  *             outcome = "unknown"             # <<<<<<<<<<<<<<
@@ -23607,7 +23384,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_INCREF(__pyx_mstate_global->__pyx_n_u_unknown);
     __pyx_v_outcome = __pyx_mstate_global->__pyx_n_u_unknown;
 
-    /* "evtool/sim/engine.py":710
+    /* "evtool/sim/engine.py":709
  *         elif "fail" in statuses:
  *             outcome = "failed"
  *         elif "unknown" in statuses or drain == "timed_out":             # <<<<<<<<<<<<<<
@@ -23617,7 +23394,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     goto __pyx_L12;
   }
 
-  /* "evtool/sim/engine.py":713
+  /* "evtool/sim/engine.py":712
  *             outcome = "unknown"
  *         else:
  *             outcome = "passed"             # <<<<<<<<<<<<<<
@@ -23630,18 +23407,18 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   }
   __pyx_L12:;
 
-  /* "evtool/sim/engine.py":714
+  /* "evtool/sim/engine.py":713
  *         else:
  *             outcome = "passed"
  *         summary = self.metrics.summary(self.view)             # <<<<<<<<<<<<<<
  *         summary["drain"] = drain
  *         return RunOutcome(
 */
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 714, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_metrics); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 713, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_t_9 = __pyx_t_7;
   __Pyx_INCREF(__pyx_t_9);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_view); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 714, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_view); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 713, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 0;
   {
@@ -23650,22 +23427,22 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 714, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 713, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __pyx_v_summary = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/engine.py":715
+  /* "evtool/sim/engine.py":714
  *             outcome = "passed"
  *         summary = self.metrics.summary(self.view)
  *         summary["drain"] = drain             # <<<<<<<<<<<<<<
  *         return RunOutcome(
  *             scenario_id=self.scenario.id,
 */
-  if (unlikely((PyObject_SetItem(__pyx_v_summary, __pyx_mstate_global->__pyx_n_u_drain, __pyx_v_drain) < 0))) __PYX_ERR(0, 715, __pyx_L1_error)
+  if (unlikely((PyObject_SetItem(__pyx_v_summary, __pyx_mstate_global->__pyx_n_u_drain, __pyx_v_drain) < 0))) __PYX_ERR(0, 714, __pyx_L1_error)
 
-  /* "evtool/sim/engine.py":716
+  /* "evtool/sim/engine.py":715
  *         summary = self.metrics.summary(self.view)
  *         summary["drain"] = drain
  *         return RunOutcome(             # <<<<<<<<<<<<<<
@@ -23673,63 +23450,63 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
  *             seed=self.seed,
 */
   __pyx_t_7 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_RunOutcome); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 716, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_RunOutcome); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 715, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
 
-  /* "evtool/sim/engine.py":717
+  /* "evtool/sim/engine.py":716
  *         summary["drain"] = drain
  *         return RunOutcome(
  *             scenario_id=self.scenario.id,             # <<<<<<<<<<<<<<
  *             seed=self.seed,
  *             virtual_ns=self.now,
 */
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_scenario); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 717, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_scenario); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 716, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 717, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 716, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
 
-  /* "evtool/sim/engine.py":718
+  /* "evtool/sim/engine.py":717
  *         return RunOutcome(
  *             scenario_id=self.scenario.id,
  *             seed=self.seed,             # <<<<<<<<<<<<<<
  *             virtual_ns=self.now,
  *             events=self.digest.count,
 */
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seed); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 718, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_seed); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 717, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
 
-  /* "evtool/sim/engine.py":719
+  /* "evtool/sim/engine.py":718
  *             scenario_id=self.scenario.id,
  *             seed=self.seed,
  *             virtual_ns=self.now,             # <<<<<<<<<<<<<<
  *             events=self.digest.count,
  *             digest=self.digest.hexdigest(),
 */
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 719, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 718, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
 
-  /* "evtool/sim/engine.py":720
+  /* "evtool/sim/engine.py":719
  *             seed=self.seed,
  *             virtual_ns=self.now,
  *             events=self.digest.count,             # <<<<<<<<<<<<<<
  *             digest=self.digest.hexdigest(),
  *             drain=drain,
 */
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_digest); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 720, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_digest); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 719, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 720, __pyx_L1_error)
+  __pyx_t_13 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 719, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-  /* "evtool/sim/engine.py":721
+  /* "evtool/sim/engine.py":720
  *             virtual_ns=self.now,
  *             events=self.digest.count,
  *             digest=self.digest.hexdigest(),             # <<<<<<<<<<<<<<
  *             drain=drain,
  *             outcome=outcome,
 */
-  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_digest); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 721, __pyx_L1_error)
+  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_digest); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 720, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_15);
   __pyx_t_14 = __pyx_t_15;
   __Pyx_INCREF(__pyx_t_14);
@@ -23739,31 +23516,31 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_hexdigest, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
-    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 721, __pyx_L1_error)
+    if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 720, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
   }
 
-  /* "evtool/sim/engine.py":726
+  /* "evtool/sim/engine.py":725
  *             checks=results,
  *             summary=summary,
  *             aborted_by=self.aborted_by,             # <<<<<<<<<<<<<<
  *             limit=self.limit_hit,
  *         )
 */
-  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_aborted_by); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 726, __pyx_L1_error)
+  __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_aborted_by); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 725, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_15);
 
-  /* "evtool/sim/engine.py":727
+  /* "evtool/sim/engine.py":726
  *             summary=summary,
  *             aborted_by=self.aborted_by,
  *             limit=self.limit_hit,             # <<<<<<<<<<<<<<
  *         )
 */
-  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 727, __pyx_L1_error)
+  __pyx_t_14 = __Pyx_PyObject_GetAttrStr(__pyx_v_self, __pyx_mstate_global->__pyx_n_u_limit_hit); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 726, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_14);
   #if CYTHON_VECTORCALL
 
-  /* "evtool/sim/engine.py":716
+  /* "evtool/sim/engine.py":715
  *         summary = self.metrics.summary(self.view)
  *         summary["drain"] = drain
  *         return RunOutcome(             # <<<<<<<<<<<<<<
@@ -23787,13 +23564,13 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     PyObject *__pyx_callargs[12] = {__pyx_t_7, __pyx_t_5, __pyx_t_9, __pyx_t_8, __pyx_t_13, __pyx_t_6, __pyx_v_drain, __pyx_v_outcome, __pyx_v_results, __pyx_v_summary, __pyx_t_15, __pyx_t_14};
     #if CYTHON_VECTORCALL
     __pyx_t_16 = __pyx_mstate_global->__pyx_tuple[10];
-    if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 716, __pyx_L1_error)
+    if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 715, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_16);
     #else
     {
       PyObject *__pyx_temp[11] = {__pyx_mstate_global->__pyx_n_u_scenario_id, __pyx_mstate_global->__pyx_n_u_seed, __pyx_mstate_global->__pyx_n_u_virtual_ns, __pyx_mstate_global->__pyx_n_u_events, __pyx_mstate_global->__pyx_n_u_digest, __pyx_mstate_global->__pyx_n_u_drain, __pyx_mstate_global->__pyx_n_u_outcome, __pyx_mstate_global->__pyx_n_u_checks, __pyx_mstate_global->__pyx_n_u_summary, __pyx_mstate_global->__pyx_n_u_aborted_by, __pyx_mstate_global->__pyx_n_u_limit};
       __pyx_t_16 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 11);
-      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 716, __pyx_L1_error)
+      if (unlikely(!__pyx_t_16)) __PYX_ERR(0, 715, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_16);
     }
     #endif
@@ -23810,7 +23587,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
     __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
     __Pyx_DECREF(__pyx_t_16); __pyx_t_16 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 716, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 715, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   {
@@ -23824,7 +23601,7 @@ static PyObject *__pyx_pf_6evtool_3sim_6engine_6Engine_76finish(CYTHON_UNUSED Py
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/engine.py":691
+  /* "evtool/sim/engine.py":690
  *                 self._over_budget("memory")
  * 
  *     def finish(self) -> RunOutcome:             # <<<<<<<<<<<<<<
@@ -25451,84 +25228,6 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   #endif
   __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_11brokerstate_BrokerState) __PYX_ERR(1, 10, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = PyImport_ImportModule("evtool.core.delivery"); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 4, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_mstate->__pyx_ptype_6evtool_4core_8delivery_Delivery = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.delivery", "Delivery",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_4core_8delivery_Delivery), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_8delivery_Delivery),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_4core_8delivery_Delivery), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_8delivery_Delivery),
-  #else
-  sizeof(struct __pyx_obj_6evtool_4core_8delivery_Delivery), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_8delivery_Delivery),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_8delivery_Delivery) __PYX_ERR(2, 4, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = PyImport_ImportModule("evtool.core.message"); if (unlikely(!__pyx_t_1)) __PYX_ERR(3, 4, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_mstate->__pyx_ptype_6evtool_4core_7message_DeathRecord = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.message", "DeathRecord",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_4core_7message_DeathRecord), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_DeathRecord),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_4core_7message_DeathRecord), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_DeathRecord),
-  #else
-  sizeof(struct __pyx_obj_6evtool_4core_7message_DeathRecord), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_DeathRecord),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_7message_DeathRecord) __PYX_ERR(3, 4, __pyx_L1_error)
-  __pyx_mstate->__pyx_ptype_6evtool_4core_7message_Message = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.core.message", "Message",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_4core_7message_Message), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_Message),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_4core_7message_Message), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_Message),
-  #else
-  sizeof(struct __pyx_obj_6evtool_4core_7message_Message), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_4core_7message_Message),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_4core_7message_Message) __PYX_ERR(3, 8, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = PyImport_ImportModule("evtool.sim.context"); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 4, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_7context_ActorContext = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.sim.context", "ActorContext",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_3sim_7context_ActorContext), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_7context_ActorContext),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_3sim_7context_ActorContext), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_7context_ActorContext),
-  #else
-  sizeof(struct __pyx_obj_6evtool_3sim_7context_ActorContext), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_7context_ActorContext),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_3sim_7context_ActorContext) __PYX_ERR(4, 4, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = PyImport_ImportModule("evtool.sim.kernel"); if (unlikely(!__pyx_t_1)) __PYX_ERR(5, 4, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_6kernel_Kernel = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.sim.kernel", "Kernel",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_3sim_6kernel_Kernel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_6kernel_Kernel),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_3sim_6kernel_Kernel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_6kernel_Kernel),
-  #else
-  sizeof(struct __pyx_obj_6evtool_3sim_6kernel_Kernel), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_6kernel_Kernel),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_3sim_6kernel_Kernel) __PYX_ERR(5, 4, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = PyImport_ImportModule("evtool.sim.consumer"); if (unlikely(!__pyx_t_1)) __PYX_ERR(6, 10, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_1);
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer_Instance = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.sim.consumer", "Instance",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_3sim_8consumer_Instance), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_8consumer_Instance),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_3sim_8consumer_Instance), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_8consumer_Instance),
-  #else
-  sizeof(struct __pyx_obj_6evtool_3sim_8consumer_Instance), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_8consumer_Instance),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer_Instance) __PYX_ERR(6, 10, __pyx_L1_error)
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor = __Pyx_ImportType_3_3_1(__pyx_t_1, "evtool.sim.consumer", "ConsumerActor",
-  #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
-  sizeof(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor),
-  #elif CYTHON_COMPILING_IN_LIMITED_API
-  sizeof(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor),
-  #else
-  sizeof(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor),
-  #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_6evtool_3sim_8consumer_ConsumerActor) __PYX_ERR(6, 16, __pyx_L1_error)
-  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -26064,6 +25763,15 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   }
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
+  {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_Delivery};
+    __pyx_t_3 = 0; {
+      __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 33, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_4);
+      if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 33, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+    }
+  }
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "evtool/sim/engine.py":34
@@ -26229,8 +25937,8 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   __pyx_t_2 = __pyx_t_1;
   __Pyx_GOTREF(__pyx_t_2);
   {
-    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_ConsumerActor};
-    __pyx_t_3 = 0; {
+    PyObject* const __pyx_imported_names[] = {__pyx_mstate_global->__pyx_n_u_ConsumerActor,__pyx_mstate_global->__pyx_n_u_Instance};
+    for (__pyx_t_3=0; __pyx_t_3 < 2; __pyx_t_3++) {
       __pyx_t_4 = __Pyx_ImportFrom(__pyx_t_2, __pyx_imported_names[__pyx_t_3]); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 40, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_imported_names[__pyx_t_3], __pyx_t_4) < (0)) __PYX_ERR(0, 40, __pyx_L1_error)
@@ -27332,9 +27040,9 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   /* "evtool/sim/engine.py":422
  *     # ------------------------------------------------------------------ the loop
  * 
- *     @cython.locals(d=Delivery, inst=Instance)             # <<<<<<<<<<<<<<
- *     def _after_event(self) -> None:
+ *     def _after_event(self) -> None:             # <<<<<<<<<<<<<<
  *         broker = self.broker
+ *         now = self.kernel.now
 */
   __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 422, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
@@ -27349,160 +27057,160 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_after_event, __pyx_t_2) < (0)) __PYX_ERR(0, 422, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":452
+  /* "evtool/sim/engine.py":451
  *                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
  * 
  *     def _nothing_to_pump(self) -> None:             # <<<<<<<<<<<<<<
  *         """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
  * 
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 452, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 451, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 452, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_41_nothing_to_pump, 0, __pyx_mstate_global->__pyx_n_u_Engine__nothing_to_pump, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[27])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 452, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_41_nothing_to_pump, 0, __pyx_mstate_global->__pyx_n_u_Engine__nothing_to_pump, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[27])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 451, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_nothing_to_pump, __pyx_t_8) < (0)) __PYX_ERR(0, 452, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_nothing_to_pump, __pyx_t_8) < (0)) __PYX_ERR(0, 451, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":455
+  /* "evtool/sim/engine.py":454
  *         """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
  * 
  *     def _fire_broker(self, t: int) -> None:             # <<<<<<<<<<<<<<
  *         if self._broker_timer == t:
  *             self._broker_timer = None
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 455, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 454, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_t, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 455, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 455, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_43_fire_broker, 0, __pyx_mstate_global->__pyx_n_u_Engine__fire_broker, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[28])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 455, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_t, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 454, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 454, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_43_fire_broker, 0, __pyx_mstate_global->__pyx_n_u_Engine__fire_broker, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[28])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 454, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_fire_broker, __pyx_t_2) < (0)) __PYX_ERR(0, 455, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_fire_broker, __pyx_t_2) < (0)) __PYX_ERR(0, 454, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":463
+  /* "evtool/sim/engine.py":462
  *             self._reopen_channels()
  * 
  *     def _reopen_channels(self) -> None:             # <<<<<<<<<<<<<<
  *         """The broker closed consumers' channels (RabbitMQ consumer_timeout): each instance opens a new
  *         channel and consumes again, as a client library's channel recovery does. Work in progress goes on;
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 463, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 462, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 463, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_45_reopen_channels, 0, __pyx_mstate_global->__pyx_n_u_Engine__reopen_channels, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[29])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 463, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 462, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_45_reopen_channels, 0, __pyx_mstate_global->__pyx_n_u_Engine__reopen_channels, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[29])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 462, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reopen_channels, __pyx_t_8) < (0)) __PYX_ERR(0, 463, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_reopen_channels, __pyx_t_8) < (0)) __PYX_ERR(0, 462, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":476
+  /* "evtool/sim/engine.py":475
  *                 inst.consumer.reconnect(inst)
  * 
  *     def step(self) -> bool:             # <<<<<<<<<<<<<<
  *         """Process one kernel event; False when the run is over."""
  *         if self.phase == "done":
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 476, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 475, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 476, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_47step, 0, __pyx_mstate_global->__pyx_n_u_Engine_step, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[30])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 476, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 475, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_47step, 0, __pyx_mstate_global->__pyx_n_u_Engine_step, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[30])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 475, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_step, __pyx_t_2) < (0)) __PYX_ERR(0, 476, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_step, __pyx_t_2) < (0)) __PYX_ERR(0, 475, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":496
+  /* "evtool/sim/engine.py":495
  *         return self.phase != "done"
  * 
  *     def end_load_now(self) -> None:             # <<<<<<<<<<<<<<
  *         """End the load phase now and start the drain (its maximum counts from here): a real-time run with
  *         nothing left to send does not wait out the rest of the load phase."""
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 496, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 495, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 496, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_49end_load_now, 0, __pyx_mstate_global->__pyx_n_u_Engine_end_load_now, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[31])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 496, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 495, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_49end_load_now, 0, __pyx_mstate_global->__pyx_n_u_Engine_end_load_now, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[31])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 495, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_end_load_now, __pyx_t_8) < (0)) __PYX_ERR(0, 496, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_end_load_now, __pyx_t_8) < (0)) __PYX_ERR(0, 495, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":503
+  /* "evtool/sim/engine.py":502
  *             self._end_load(None)
  * 
  *     def complete_drain(self) -> None:             # <<<<<<<<<<<<<<
  *         """The drain is complete (a driver that polls `quiescent` says so)."""
  *         self._finish_drain()
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 503, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 502, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 503, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_51complete_drain, 0, __pyx_mstate_global->__pyx_n_u_Engine_complete_drain, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[32])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 503, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 502, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_51complete_drain, 0, __pyx_mstate_global->__pyx_n_u_Engine_complete_drain, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[32])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 502, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_complete_drain, __pyx_t_2) < (0)) __PYX_ERR(0, 503, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_complete_drain, __pyx_t_2) < (0)) __PYX_ERR(0, 502, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":507
+  /* "evtool/sim/engine.py":506
  *         self._finish_drain()
  * 
  *     def _finish_drain(self) -> None:             # <<<<<<<<<<<<<<
  *         if self.phase == "done":
  *             return
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 507, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 506, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 507, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_53_finish_drain, 0, __pyx_mstate_global->__pyx_n_u_Engine__finish_drain, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[33])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 507, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 506, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_53_finish_drain, 0, __pyx_mstate_global->__pyx_n_u_Engine__finish_drain, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[33])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 506, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_t_8) < (0)) __PYX_ERR(0, 507, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_finish_drain, __pyx_t_8) < (0)) __PYX_ERR(0, 506, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":515
+  /* "evtool/sim/engine.py":514
  *         self.phase = "done"
  * 
  *     @cython.locals(core=BrokerState)             # <<<<<<<<<<<<<<
  *     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
  *         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 515, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 514, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_t_limit, __pyx_mstate_global->__pyx_n_u_float) < (0)) __PYX_ERR(0, 515, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_max_events, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 515, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 515, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_55run_until, 0, __pyx_mstate_global->__pyx_n_u_Engine_run_until, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[34])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 515, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_t_limit, __pyx_mstate_global->__pyx_n_u_float) < (0)) __PYX_ERR(0, 514, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_max_events, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 514, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 514, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_55run_until, 0, __pyx_mstate_global->__pyx_n_u_Engine_run_until, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[34])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 514, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
@@ -27510,103 +27218,103 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_2, __pyx_mstate_global->__pyx_tuple[14]);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_run_until, __pyx_t_2) < (0)) __PYX_ERR(0, 515, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_run_until, __pyx_t_2) < (0)) __PYX_ERR(0, 514, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":584
+  /* "evtool/sim/engine.py":583
  *     # ------------------------------------------------------------------ budgets
  * 
  *     def _over_budget(self, which: str) -> None:             # <<<<<<<<<<<<<<
  *         """Stop the run because one of its budgets is spent; the outcome is unknown."""
  *         lim = self.limits
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 584, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 583, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_which, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 584, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 584, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_57_over_budget, 0, __pyx_mstate_global->__pyx_n_u_Engine__over_budget, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[35])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 584, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_which, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 583, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 583, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_57_over_budget, 0, __pyx_mstate_global->__pyx_n_u_Engine__over_budget, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[35])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 583, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_over_budget, __pyx_t_8) < (0)) __PYX_ERR(0, 584, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_over_budget, __pyx_t_8) < (0)) __PYX_ERR(0, 583, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":601
+  /* "evtool/sim/engine.py":600
  *         self._stop_for_limit(f"budget exceeded: {text}")
  * 
  *     def _stop_for_limit(self, message: str) -> None:             # <<<<<<<<<<<<<<
  *         if self.limit_hit is None:
  *             self.limit_hit = message
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 601, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 600, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_message, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 601, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 601, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_59_stop_for_limit, 0, __pyx_mstate_global->__pyx_n_u_Engine__stop_for_limit, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[36])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 601, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_message, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 600, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 600, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_59_stop_for_limit, 0, __pyx_mstate_global->__pyx_n_u_Engine__stop_for_limit, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[36])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 600, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_stop_for_limit, __pyx_t_2) < (0)) __PYX_ERR(0, 601, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_stop_for_limit, __pyx_t_2) < (0)) __PYX_ERR(0, 600, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":607
+  /* "evtool/sim/engine.py":606
  *         self.phase = "done"
  * 
  *     def _zero_time_loop(self) -> None:             # <<<<<<<<<<<<<<
  *         """Run a bounded sample of the loop to see who takes part, then stop the run naming them."""
  *         kernel = self.kernel
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 607, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 606, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_61_zero_time_loop, 0, __pyx_mstate_global->__pyx_n_u_Engine__zero_time_loop, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[37])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 606, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_61_zero_time_loop, 0, __pyx_mstate_global->__pyx_n_u_Engine__zero_time_loop, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[37])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 606, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_zero_time_loop, __pyx_t_8) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_zero_time_loop, __pyx_t_8) < (0)) __PYX_ERR(0, 606, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":622
+  /* "evtool/sim/engine.py":621
  *         self._stop_for_limit(describe_loop(self.buffer[mark:], now, self.limits.per_instant))
  * 
  *     def run(self) -> RunOutcome:             # <<<<<<<<<<<<<<
  *         """Run to the end as fast as possible and return the outcome."""
  *         with gc_tuned():
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 622, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 621, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_RunOutcome) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_63run, 0, __pyx_mstate_global->__pyx_n_u_Engine_run, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[38])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 622, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_RunOutcome) < (0)) __PYX_ERR(0, 621, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_63run, 0, __pyx_mstate_global->__pyx_n_u_Engine_run, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[38])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 621, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_run, __pyx_t_2) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_run, __pyx_t_2) < (0)) __PYX_ERR(0, 621, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":628
+  /* "evtool/sim/engine.py":627
  *         return self.finish()
  * 
  *     def stop(self, reason: str = "interrupted") -> None:             # <<<<<<<<<<<<<<
  *         """End the run early (Ctrl-C, or a user's quit)."""
  *         self.stopped_reason = reason
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 628, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 627, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_65stop, 0, __pyx_mstate_global->__pyx_n_u_Engine_stop, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[39])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 627, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 627, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_65stop, 0, __pyx_mstate_global->__pyx_n_u_Engine_stop, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[39])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 627, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
@@ -27614,45 +27322,45 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_8, __pyx_mstate_global->__pyx_tuple[15]);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_stop, __pyx_t_8) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_stop, __pyx_t_8) < (0)) __PYX_ERR(0, 627, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":635
+  /* "evtool/sim/engine.py":634
  *     # ------------------------------------------------------------------ hand-made interventions
  * 
  *     def inject_fault(self, action: str, target: str, **params: Any) -> None:             # <<<<<<<<<<<<<<
  *         """Carry out a fault now, by hand; recorded as `user_intervention` so a replay repeats it."""
  *         spec_data = {"action": action, "target": target, **params}
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 635, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 634, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_action, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 635, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_target, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 635, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_params, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 635, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 635, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_67inject_fault, 0, __pyx_mstate_global->__pyx_n_u_Engine_inject_fault, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[40])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_action, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 634, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_target, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 634, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_params, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 634, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 634, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_67inject_fault, 0, __pyx_mstate_global->__pyx_n_u_Engine_inject_fault, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[40])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 634, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inject_fault, __pyx_t_2) < (0)) __PYX_ERR(0, 635, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_inject_fault, __pyx_t_2) < (0)) __PYX_ERR(0, 634, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":647
+  /* "evtool/sim/engine.py":646
  *         self._after_event()
  * 
  *     def redrive(self, dead_letter_channel: str, msg_id: str | None = None) -> int:             # <<<<<<<<<<<<<<
  *         """Send dead letters back to their original channel, by hand."""
  *         self.emit(TraceEvent(self.now, "user_intervention", msg_id, dead_letter_channel, "user", None, None, 0,
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 647, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_dead_letter_channel, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 647, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 647, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 647, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_69redrive, 0, __pyx_mstate_global->__pyx_n_u_Engine_redrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[41])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 647, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_dead_letter_channel, __pyx_mstate_global->__pyx_n_u_str) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_69redrive, 0, __pyx_mstate_global->__pyx_n_u_Engine_redrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[41])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
@@ -27660,89 +27368,89 @@ __Pyx_RefNannySetupContext("PyInit_engine", 0);
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_8, __pyx_mstate_global->__pyx_tuple[14]);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_redrive, __pyx_t_8) < (0)) __PYX_ERR(0, 647, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_redrive, __pyx_t_8) < (0)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":656
+  /* "evtool/sim/engine.py":655
  *         return n
  * 
  *     def schedule_interventions(self, items: Sequence[tuple[int, str, dict[str, Any]]]) -> None:             # <<<<<<<<<<<<<<
  *         """Replay recorded interventions at their virtual times (for `evtool replay`)."""
  *         for t, kind, data in items:
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 656, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_items, __pyx_mstate_global->__pyx_kp_u_Sequence_tuple_int_str_dict_str) < (0)) __PYX_ERR(0, 656, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 656, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_71schedule_interventions, 0, __pyx_mstate_global->__pyx_n_u_Engine_schedule_interventions, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[42])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 656, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_items, __pyx_mstate_global->__pyx_kp_u_Sequence_tuple_int_str_dict_str) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_71schedule_interventions, 0, __pyx_mstate_global->__pyx_n_u_Engine_schedule_interventions, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[42])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_schedule_interventions, __pyx_t_2) < (0)) __PYX_ERR(0, 656, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_schedule_interventions, __pyx_t_2) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":661
+  /* "evtool/sim/engine.py":660
  *             self.kernel.at(t, self._replay_intervention, (kind, data), 0)
  * 
  *     def _replay_intervention(self, item: tuple[str, dict[str, Any]]) -> None:             # <<<<<<<<<<<<<<
  *         kind, data = item
  *         if kind == "fault":
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 661, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 660, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_str_dict_str_Any) < (0)) __PYX_ERR(0, 661, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 661, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_73_replay_intervention, 0, __pyx_mstate_global->__pyx_n_u_Engine__replay_intervention, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[43])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 661, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_item, __pyx_mstate_global->__pyx_kp_u_tuple_str_dict_str_Any) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_73_replay_intervention, 0, __pyx_mstate_global->__pyx_n_u_Engine__replay_intervention, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[43])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 660, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_replay_intervention, __pyx_t_8) < (0)) __PYX_ERR(0, 661, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_replay_intervention, __pyx_t_8) < (0)) __PYX_ERR(0, 660, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-  /* "evtool/sim/engine.py":669
+  /* "evtool/sim/engine.py":668
  *             self.redrive(data["channel"], data.get("msg"))
  * 
  *     def flush(self) -> None:             # <<<<<<<<<<<<<<
  *         """Hand buffered trace events to the digest, metrics, checks and listeners."""
  *         buf = self.buffer
 */
-  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 669, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 668, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 669, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_75flush, 0, __pyx_mstate_global->__pyx_n_u_Engine_flush, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[44])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 669, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 668, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_75flush, 0, __pyx_mstate_global->__pyx_n_u_Engine_flush, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[44])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 668, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_8);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_flush, __pyx_t_2) < (0)) __PYX_ERR(0, 669, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_flush, __pyx_t_2) < (0)) __PYX_ERR(0, 668, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/engine.py":691
+  /* "evtool/sim/engine.py":690
  *                 self._over_budget("memory")
  * 
  *     def finish(self) -> RunOutcome:             # <<<<<<<<<<<<<<
  *         """Close the run: final flush, checks evaluated, summary built."""
  *         if self.phase != "done":
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 691, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 690, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_RunOutcome) < (0)) __PYX_ERR(0, 691, __pyx_L1_error)
-  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_77finish, 0, __pyx_mstate_global->__pyx_n_u_Engine_finish, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[45])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 691, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_RunOutcome) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_6engine_6Engine_77finish, 0, __pyx_mstate_global->__pyx_n_u_Engine_finish, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_engine, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[45])); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 690, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_8);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_8, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_finish, __pyx_t_8) < (0)) __PYX_ERR(0, 691, __pyx_L1_error)
+  if (__Pyx_SetNameInClass(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_finish, __pyx_t_8) < (0)) __PYX_ERR(0, 690, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
   /* "evtool/sim/engine.py":132
@@ -27949,7 +27657,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[7]);
 
-  /* "evtool/sim/engine.py":624
+  /* "evtool/sim/engine.py":623
  *     def run(self) -> RunOutcome:
  *         """Run to the end as fast as possible and return the outcome."""
  *         with gc_tuned():             # <<<<<<<<<<<<<<
@@ -27958,12 +27666,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[3] = {Py_None, Py_None, Py_None};
-    __pyx_mstate_global->__pyx_tuple[8] = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_mstate_global->__pyx_tuple[8])) __PYX_ERR(0, 624, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[8] = __Pyx_PyTuple_FromArray(__pyx_temp, 3); if (unlikely(!__pyx_mstate_global->__pyx_tuple[8])) __PYX_ERR(0, 623, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[8]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[8]);
 
-  /* "evtool/sim/engine.py":684
+  /* "evtool/sim/engine.py":683
  *         if self.phase != "done":
  *             # Once per batch, not per event: a batch holds at most a few thousand publishes.
  *             if self.metrics.counts.get("published", 0) > self.limits.messages:             # <<<<<<<<<<<<<<
@@ -27972,12 +27680,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_n_u_published, __pyx_mstate_global->__pyx_int_0};
-    __pyx_mstate_global->__pyx_tuple[9] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[9])) __PYX_ERR(0, 684, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[9] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[9])) __PYX_ERR(0, 683, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[9]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[9]);
 
-  /* "evtool/sim/engine.py":716
+  /* "evtool/sim/engine.py":715
  *         summary = self.metrics.summary(self.view)
  *         summary["drain"] = drain
  *         return RunOutcome(             # <<<<<<<<<<<<<<
@@ -27986,7 +27694,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[11] = {__pyx_mstate_global->__pyx_n_u_scenario_id, __pyx_mstate_global->__pyx_n_u_seed, __pyx_mstate_global->__pyx_n_u_virtual_ns, __pyx_mstate_global->__pyx_n_u_events, __pyx_mstate_global->__pyx_n_u_digest, __pyx_mstate_global->__pyx_n_u_drain, __pyx_mstate_global->__pyx_n_u_outcome, __pyx_mstate_global->__pyx_n_u_checks, __pyx_mstate_global->__pyx_n_u_summary, __pyx_mstate_global->__pyx_n_u_aborted_by, __pyx_mstate_global->__pyx_n_u_limit};
-    __pyx_mstate_global->__pyx_tuple[10] = __Pyx_PyTuple_FromArray(__pyx_temp, 11); if (unlikely(!__pyx_mstate_global->__pyx_tuple[10])) __PYX_ERR(0, 716, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[10] = __Pyx_PyTuple_FromArray(__pyx_temp, 11); if (unlikely(!__pyx_mstate_global->__pyx_tuple[10])) __PYX_ERR(0, 715, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[10]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[10]);
@@ -28033,7 +27741,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[13]);
 
-  /* "evtool/sim/engine.py":515
+  /* "evtool/sim/engine.py":514
  *         self.phase = "done"
  * 
  *     @cython.locals(core=BrokerState)             # <<<<<<<<<<<<<<
@@ -28042,12 +27750,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {Py_None};
-    __pyx_mstate_global->__pyx_tuple[14] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[14])) __PYX_ERR(0, 515, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[14] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[14])) __PYX_ERR(0, 514, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[14]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[14]);
 
-  /* "evtool/sim/engine.py":628
+  /* "evtool/sim/engine.py":627
  *         return self.finish()
  * 
  *     def stop(self, reason: str = "interrupted") -> None:             # <<<<<<<<<<<<<<
@@ -28056,7 +27764,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {((PyObject*)__pyx_mstate_global->__pyx_n_u_interrupted)};
-    __pyx_mstate_global->__pyx_tuple[15] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[15])) __PYX_ERR(0, 628, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[15] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[15])) __PYX_ERR(0, 627, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[15]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[15]);
@@ -28098,31 +27806,31 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
     const struct { const unsigned int length: 7; } str_length_index[] = {{0},{68},{78},{77},{1},{1},{7},{1},{1},{20},{12},{14},{13},{14},{62},{18},{41},{42},{10},{17},{14},{14},{7},{6},{20},{12},{2},{10},{9},{20},{7},{13},{63},{10},{42},{30},{49},{58},{19},{26},{14},{12},{3},{6},{13},{11},{8},{10},{14},{5},{13},{8},{6},{15},{32},{19},{22},{19},{22},{16},{20},{19},{23},{19},{21},{19},{23},{27},{14},{22},{22},{21},{25},{15},{19},{13},{12},{19},{10},{23},{22},{19},{14},{16},{33},{14},{12},{10},{16},{29},{12},{11},{11},{13},{10},{11},{5},{13},{8},{8},{6},{11},{6},{8},{14},{10},{11},{7},{7},{4},{10},{11},{11},{13},{5},{10},{7},{8},{11},{10},{11},{1},{20},{12},{15},{17},{7},{9},{8},{8},{8},{8},{13},{10},{8},{11},{12},{8},{12},{13},{15},{12},{9},{6},{15},{9},{14},{13},{12},{5},{12},{8},{13},{9},{7},{16},{12},{5},{14},{12},{16},{20},{7},{4},{8},{15},{2},{7},{15},{12},{7},{10},{6},{5},{6},{3},{16},{6},{11},{5},{3},{6},{7},{18},{2},{7},{1},{5},{4},{6},{11},{9},{2},{6},{3},{6},{14},{2},{1},{5},{7},{14},{8},{6},{15},{5},{18},{5},{5},{6},{11},{15},{6},{16},{8},{14},{7},{8},{9},{10},{14},{4},{4},{5},{6},{3},{1},{4},{9},{11},{18},{19},{7},{15},{7},{10},{13},{6},{8},{4},{5},{11},{9},{12},{15},{4},{7},{9},{8},{11},{16},{4},{12},{5},{5},{2},{6},{18},{18},{26},{23},{20},{18},{19},{16},{15},{22},{17},{19},{18},{17},{17},{17},{19},{15},{19},{14},{19},{15},{19},{19},{20},{7},{6},{5},{1},{4},{6},{5},{9},{6},{5},{6},{11},{5},{5},{5},{2},{9},{12},{6},{5},{9},{1},{2},{8},{7},{3},{13},{7},{4},{7},{8},{5},{11},{9},{5},{3},{8},{11},{7},{8},{1},{2},{4},{9},{3},{12},{4},{9},{3},{11},{8},{13},{4},{5},{1},{6},{3},{4},{4},{6},{4},{3},{5},{9},{6},{10},{8},{9},{4},{8},{10},{6},{13},{1},{4},{4},{3},{10},{6},{7},{8},{7},{4},{5},{6},{9},{3},{6},{1},{4},{4},{10},{3},{2},{6},{2},{3},{11},{16},{10},{3},{7},{4},{1},{10},{6},{9},{6},{3},{8},{6},{7},{7},{15},{12},{11},{11},{8},{5},{4},{8},{3},{9},{8},{15},{9},{7},{8},{7},{16},{9},{12},{4},{17},{8},{9},{1},{6},{5},{4},{11},{6},{9},{7},{8},{7},{5},{8},{9},{7},{9},{7},{6},{4},{3},{9},{8},{9},{7},{1},{4},{6},{12},{15},{2},{8},{11},{8},{22},{4},{4},{4},{13},{10},{3},{4},{4},{9},{5},{5},{5},{6},{8},{4},{4},{7},{14},{3},{6},{3},{4},{11},{7},{1},{7},{3},{6},{4},{9},{5},{4},{11},{4},{9},{4},{6},{8},{7},{11},{4},{17},{1},{15},{5},{6},{4},{10},{4},{6},{5},{10}};
-    const struct { const unsigned int length: 10; } bytes_length_index[] = {{10},{24},{14},{279},{18},{601},{24},{2},{2},{2},{124},{110},{30},{162},{247},{191},{331},{162},{44},{77},{72},{20},{36},{61},{62},{418},{119},{1014},{12},{53},{85},{144},{63},{5},{105},{128},{156},{27},{120},{100},{40},{95},{86},{112},{147},{42}};
+    const struct { const unsigned int length: 10; } bytes_length_index[] = {{10},{24},{14},{18},{601},{24},{2},{2},{2},{124},{110},{30},{162},{247},{191},{331},{162},{44},{77},{72},{20},{279},{36},{61},{62},{418},{119},{1014},{12},{53},{85},{144},{63},{5},{105},{128},{156},{27},{120},{100},{40},{95},{86},{112},{147},{42}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (5394 bytes) */
-static const char cstring[] = "BZh91AY&SY \3616\270\000\002\340\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\300@@@@@@@@@@@@\000@\000`\025\234\370\353I\203\327v\"\024\031\260\003+,\243&\314\031\266\245\241\006\254\033fEP\263M\266\241\322\007\244\000\027\317w\001\367\210\247\350\204E#\324\017P\321\243A\240i\246\236\304\323\324\247\352O\320\325?F\214\247\220\323\323bM*z\232h\364\323\323S)\232\233j\047\250\323@a\000%\020\000B4&\231\032\002\r4i0\244\375&\322\231\017I\264\233P\014\233SC\020\332\215\006\203FM=F\321\224\311\243\021\206\247\240\022P\2402=@\000\r\003@\006\236SG\2127\221\023\312zM\265O$h\000\032\003\3244m\021\243\321\224\000\224\310\204M!4`@&h\321\032\231?A\251\0314\000\032\017P\000\000\321\220h\001\240\320\014\023jh\"(L\206\010z\214\214M\032\006\206\230\047\244a\032\030\217P\006\0200\000\t\240d\302`\214\2324\311\210\t\024&\243)\264\010O\3214\t\341#I\350\236\243j\014 \323&\200\006\200\000\000\000\000\323@\001\220\322\346\316\232\243b\243\304}\362#\327\203\330\210\366`\366\243\333\3619\261iMUKR\2209\267\265g\177\026-fSc+\036\"\305\262\257s\334\020\205\254\2000\030\203\004b)\0254\314\233@\346L\237]\035y\212\204PbQAh$J\233\265R\253\n\332M\203`\3306\201\261\r\203bm\002l\020\330\223hm\266\322\006\230!\261\260m\214\033Cbm\r\252\224\241hk\003\007\"]/r),\355\020\204/8\021P@U\020XB\354\255\326\220]h\001\260\023bI\246%lM\2102P\204\203#G\021\002\331\271\201\266\331{n\030\203kYj\203Gy\024D^\rZ\363.\024Lblccl\030\306\333cm6U$\001pj\201\033\024\023m\000\330\233\023`7S\003f`MIH\240L\233\322\00306\0105\233{g6\3266\235\222\325\016\205\203\031M]b\\\n\356\322&e1\324JX\321\205\026\253\316\021\"\2241\033&\250\326\265\210\242\311\002v0\214@\220\266PQ,\224J\024\242Z\266\021,\005kdQ\226\021\030\245\204,\211`,\205R\360\"\227\260\312.ob[>pn\030!\206\026\303+\365L0R\3702\326,\226K\014:\364\244hN\315\030[\032\241:\216\313V\222\324\245\230\310\241\215R\245o\216u(N\232\233guZ\324\325\244\360VS\224\261I\2330\"G\255\2144\221\211\030\246!j\324\211\007\3379a\026\206P\271zI6;\\\030]uy\n\375\375/""\334\205\347\001\227\275\310\350\037V\302G\367k(\376@\335a\317;\333\264%\357<\374\250p7z\322>\207\343\223\036\370\270/ \22221C\352\343\006\214_\215\"\261\220`\005,\350<\226\356\204\326v\033:\371\266\302\002(\233-8-\354\302\266\267)7i\241\265T\034\306F\214\262\224\206\320\355.e,U\022\211\226D\330\263S\324\265j\320E\257\253,\203#!=\253\316a9\315\322I\007a\356|\357r\024J&9\025\\k\205\211`Q\323\223\2312f\274D*\004\276m+t\311\010$<&\210\027\307\031\343\370N\225\320-\213\027\24508\245\240;\245\335\234\262\211\022c\267\001\376?e\177\047\017\004\364\374\374=\334v\341\254<=\352\177\351\364\201O\047\231\254\235\235~\377n\374\337[\311 <\217\031\305!\032DrL\022\222=\0019`\320\222D$*\032\010@\241\353\345\352\317J\336\177\037\017W\217\177\237\253_Z\020dF]\316*8\351\3344\302j\356U\251\251\275\047\245\251a]\314\374\025\017\016\261g16\222\365\220\327\254X\346)k\016\225\277n$\355+\024B\242P\245:\372\352\204\311\200\023D&\2010&\235\337\273\\>\235q+\242\346\201\251\200\230&\t\202V\327\350\222$\202I\252\316G 8(\237\301\211\003\0021\010\227\253Y\252\003G\322y\035\356.c\233\314\035AB\377\277I\337,\014\265\303NQ\372\205\223\351\220\177}\232\265\232\211\313\352wy\354\363.\020\307\233\340\355\377c\177|\354\351q\006\334\033\000n\001\323\r\340\331\340\337\246\357CW\222\221|ti\312\246\232Q\221\223\236\252\370\373\300\263w\333\321\263\233V\226>\201Z%\260\257\366g\345T\353\371\227\324\226K\005\213\026\323}\004\362\275j\025B\250TJ\364\326\047\334>\347\303\260\266\033\272\263w\207\226\037\226,\367d\370\276\r_T\024s%\262\216}&\371\361\3265\037\350\216\2006\246\323i\267i\273\372~\316\275\047\305\225\213Z\305J\377[lE\020\212$Q\305\302D\274\037\004\245\337<-\001\2419\333\310\312|)\251$$\260&a\036\233\365\222\022R\221$O\264\177|\276\377\207m\020\236Q\373x\177\271\321\367~O\275\327\361\327\320\272\225\335\362\255\336\014\223H\306\227\227#\220\312\331[D\324\315>\216\327g\255\370t\326\377oR\352\031\3145\020T\3321\3418\324\006,\002\0324\0344h8nY\346r\263J%\266M\306T\357\222\236;\342eH\023k\310\251\n\245""\302\025Z\325tb<<\315\255\210K\316\362\367\275;\022\311\206\215G\305@=\225\342\267e\275\234\354l\272qm5\3547|;5\251\313`\260\205\220-d\337q\236t\351\326\223&\234\274\216\003\013\244!t\272\\a\\\276\376\226n\260r\355\261b\205\213f|^\336*T&\023\234\365\376\035k\224\221#\030\244o,\255o\300~$\252\030\005\253L\255\353\372_\211\231\257\037=\216V\250(\253sU\313\352\331\361\223\010C\030\373\0325\246W\307\214\334\226]\014\032\257f\272\313V\255\337!4\216Y\323w\201\021;\017\221\231{\354\347{\004G\n\210\232\263\364\374\357\310\3501|o\2006?\007\220\315\314w\221w\235\322!\363}x\023T\203\350\333\212\373\230{\257\301}\267\262\362s%\203Z\325}\225`jqq\313\203\342\253\022\305Y\247\021\260|\262\371\226\322F&C\206E\22221\007\217`\\\202*\273\tF\n\260n-\0376%)uQ\367Z\321\245\244Em\037\236\264\224*\331=\350\317\264\331\226/4,J\355&\2600~\245!\203\312\337\016\336n\217\027\227\361\376\200\332\037\254\020\361\366\365r?\036=F\205\321\271\232\304\331\307\377{\223[\240e\330\t\203/\316\n \307L\212\253Ca=[d\315\266\205\036\255.4\365\215\260\346<\023\265\002\202\025\252\351i8\346Z\252\273\305\007\036E\t]\372#e\242\307MD_V,,\364`\361\213-\223\200\223\353i\005jF\312\022G\250\365\243\366F\240\350\345\307\nJ\r8T\235:U<$\335\014\267~$\020\314X\306\"6\322\251C\226\215\004yDx#\301\311\337<\005\352\347\037o,\256\313\376<:\251\233MIM \221*\230rD\231,\354yo+\312\254\267x9\336\237\374\343Bpv\002:\216;\\\365\320g[\205\322V\203\031\272\037\350PW7\261\022\251\301fzkM\363c\226\366\256\214\334*\006nb\305b)\005\331\350\310\362(\215Bp\242\026\326q\343\222M\305\231\304\306#\226\222\245\006\315H\265\243U\275\212q\036\223\261\360\245\322\306\274!\025\272\266\213-Mj&\271\262\024\251!UF\342\301 \027^\227\204\242\2439m!c\320d3,\030\351\025L\032T\203 bC\014.\273\313\352\317.y\233\3255\305\320\017\252\267\205,\212\254\331\205\343U\330\230Nse\371\235\301\367^\010#F\254\341\347S\332\256\2343\262\026\306/\322\371d\221k\030\215\346\253\323\027\365\325\204\225\030\017\\\357V\274\031\203\013,h\326\263 \030\223~m\257j\047\004N\007""\000\340xC\262\227k\227\315\356t;>N\346\330s\340\347q\233\214\200q\2066\306\2416\rA\034\0349)\262\047\2732\227\216\215\024\245hN\257V\311\"\324*\022\025\035\251\241X\334\026Tb\014A\264h8\245`\r\274\241E\207\347\nZh\352R\212\352P\203\036\252w\340\354l\332\326Li$(\347\254\007\304\224\021\361\252\223n4m\023\321S\3649\352\264\014Ru\017m\325z\203\234\3116\235\313\216\230\315w\354\221x\246\375\361q\225\031\316,1>Z&`yHlF\257g-\2158\022<tCQ\034\303\031\274\36587\321\275g^T;\362e\251\230F\352L\320\263\212\021d\366\315JdP\273\312\371\345\256\266\255\252\304\353H\373\342\221j\033\3222|\307\301Td\232\376\020\251\\ \211D.\234\233c{r#p\243p\254\264\203j\307\233\312\242=\tBB\244\244+\001\035\0062\211G8\253\030\3724\200:XL\320\274gw\233\345[=\360J\032\037\303\235\214\362\271\352\252\327d\271\277A\316\350\305\374I\226\336h\321%\375\314\233Q\234l\336\343\312v\367w$s\010k\325\322\301\265\203N-\217n\370\373\014\247\2413d\342l\256m6FM\335\214\326\021zs,\233\216\214\262F\355\216\303\315\304q\034G\231>R;\\w\333^\306\314\020P\026\327\023c\006\020\304d\205\246\215\260\212F\263)\255\315\\s\327\202\022#\002\033\016\227aae\226p\225\234\236N\r\047\221i\242\314\t\302\t5\314\210\266y\220*\014o\342\347V\371\"\222\205\026\370\023\007g8\256\001\336\320\3619\317_\247\311\200\240\2303jm6\354\321\335.\36716\035:\332\034$\310#\020\363\307\036\207l\033\273\300\222#\372\275\245&\222\273r\332\331\251\307%\304(#\305h\266\036\000\302iqZ\276\367\236\252B(\033Qb\232hbk\024\202\353\341\222\036k\236N\327Y\310\274\336\277\033j\364\262\230a\214\324H\210\235A\255M\267\20450\334cCi\265!\352\214\215\320\303\003\230\340,wpD\334Da\206\330A\030\025H\341\357\033\333\306\032n\230M\235M\3007\026\221V\346<\271\026\006\210\010\231\362\3644\325\341\343\226\235\020m\023,\263\366k\253[&\200\212\337\002\216Ui\356\035}\nY\013\360\204\2175\234 a\324\355\330\032\020\3365b\243\251\252o\254Y(\3204\262\213\210/\034\034\274\333\032\325\244\224\274\247`Gj #\220\304Q\232\306R\002\242\361\333n\047\320<f2\222\362*d\344\327mJb\231.\264Dir""\022UC\330\335\355\323\370\252\304\022uo\213\217\323\2747tz\203\263_E\353q\206\265H\361z\245\313\031JJ(\252\336\034#:S<\3459\333&\232\025R#\02190LC\230~\371\343v0p\221.$\221X\326\235\334\033c\207\213\263sYh\314\022\203=\244\230K\314E*EH\320\221,C\241\025\261~\315X\217#\030\230\\\031\325\020]\021*\320\334\214\202\004\241\002H1i\224nE\027C\024\\-kLt\225u\262p\027\311\243\317\"\"\352\010S\025\233\210/\275Z\242%\026:\005#\205\032\272|1l*\310m\010\272j\246|:@\310\235r J\330r\004\330\025\023Dm\323\202\221JeA\316Fs\026~U\354\373e\301X`1\213}\212\306E\rBjr\024\010m\206+\030\216)\346 \0132\010\235\021\343tk^*\001\235mo\241\323\231E\010\343[\\\261P\325\353\325`\265KC\216\353M\253\362\230\205\330;jE\370\250\004\033\277\256;\316x\325j\317\020\374\255C3\021\340U\322\344 <[\245$EUE\\&\230\035(L\207=\214X\231@$\272\224\200{\036v\245\355\204\330\305:\024r\246\307\n\365\202\224\262q\342\347t\315f\303s\306\203E\217\201_\031\362R\323\205ub\341\330V)\214\221@\\\032\337\033\001\253\2233\215Q\213PPY0\221\341\\\220\227$\247\246\245\254\266\275\310\3248\253A\271M\206\234\013^\217\363\306\032\030\016\036g\336C\274w\2217\r\242\236\265\034t/(\357c\035\303\030\026\014CN\032I\316X\301\225\247\025$\274\247.d\033\033h\030@\277\001\262\r\266\322\0060\212\355Fj$g\tb7\365\362) \345&\200\316\224\337\313\323\313r\273\354\274\365\257$[\326C\001L\324\323Y[\232|\341\242\323\306\020\260uc\202\363\223G\212\320sXc5\223Tr\250\230Tf\265D\220\236\205A\366>jP\21074\262\327\241\253us\247Q\264\215\244\021\3013BB\244\250[\220w\003\233\253[\\\033\3339\001\244\0326$\222itx\272\373V\350\266\243c\3571\251\3265U\273\231u\323\007\271\214\205\260\204\0045rI\202\351\234{\035]p\315pzK\0077Wf\3539\230\311Z[ \263\224P\345\\2e\241\2777\304\202\300}j\245p\320\334_\257J\341U\001\352\014{\0301 \324c4\202z\364\216\264\3415uk\243\324\251\224er\222Y\322\014{\271\223\001\325\274\310$\3372\365\275\223\324\257\2106\367f\371_tY\006&l\256\370J26e\300\367\375\244\034\244-m4\246\030\347\001\350<~ns\264pC\276\007\211<\\\375\262\371\346""\203|&bC\3357]\031\346\273-\252\\\330\032\270MVN\305\253\2079\234\030\321I\345GQ$\3247\2527\36684Uj\233\370\244\340\345-\213\243\203\341\005x\242\342\223\310p\363\005b\345A\033\n\301:\006\271\236\222\257B\n\306\"uyb\333\276\265pK\026\306\027\006/05SH\367\331\232\311\364=\316\353^\027N\326\245\224!\260\354fQ(\253\304\246\2065\252\223\316\231\304\330\301\244!\236\257Z\002V\350\212YVLL[5|\007^/\244\230ZB\302F\304\t\013gi\302\022\226\315ToZq\n\004SrzY\357pZ\266]\265\212P\316!g\021\234\014\347\033B\321\277A\036\310\262\347s\240\026\260f\026\342\024\226\001\353\261\304\202k\211B5Ei\244\320[Z\2029\351\206R\335\227p\376\256QW%\212Z\n\214\263l\334\256\252\317z\202nCq\2607\t\270\334u\337O\016R\034\267!4\256\022M\301\214\321\207\213\024\n\335\341^\274^\r\251\351&\316.nm\225\3218P\033\262Y\006\024V\001Z\255W\302Ytk\206\353\247]\301\266%I\236}\216\023\211s\222\337}\365))\n4\320\242\324\227T\232O\217b\253}r\254\343\257\251\264\243-\217%\266\242\377\nm5A5\034[\300{\321\346\307\"6\034~\360z\275\243\321\010\020\227\203KI\321\267\361\376L\376\372_\272\372\272b\027\256\320&\220\203\250\306\277Oe\246\304~m\037\266\014\373N\027\240$4\334C\201\tD%\t\270\177$g\362A2\330&\3065\334x\224/\236\020\002#\"\302,^C$\324\230\240\301yK\253\315\013r)\216\342dRCm\263\272\177e\335>\340\217n\204\222\207f\306\325\224\tz\274\276\273\017\261\010\364{\326\203\364U\346\034\3028\233\035\230\321-\225\371h\222`\033\037\310A\";9\3775\037-\274%_\273\302R.\253\322\242\351\210\302I\202J\003\351\373\037\347\3032\037u\213\350\253\332\233\024\037\303\017\003\204\256\213Y\336\3256\231\022\266\3735\270\274;o\371\003\232m\275\344\314\004[\005\026\027\244\226r$\263S\252*\330\270\312\356\377~O\315>d\213\300Z\030M\022\311qaU\235U\207g:ZN\357\231\340\377\017\227\321\013P\354/\2676QI\014ew\371}_O\326\273\367\212P\275)\226\276\265\302\034\213zN\327(\320!\027@\030\230QX\024\213\322\273^b\010W\342u=\022FB\231\333\357\253\237\305;f\244\300^aB\354\241\355\"\223}\244\230g\303\211\236s\207\247\241\374i\275\223D\030\022%_AT\212#I""\322a\025e$;\253\347\216\210\035-\263\243\357\204\334\215,F\033\215\325q\265o\216Ca\2274\330U\320c\375\265\206\236&8\223\364.\023\246\343\375\343\336\236\271\n\005\356/\3237\224\325\221\354b\323M=N\247+a5U\215H\177f\315\377\024c3BR\230$jnnm\256\276\361)\257\312\235\355\201\022\323\370\205\220o\027\201D\234-I1]Z{_\255\203H\370;\200\2372!*r4\205D\246\032\021\301\337$\205q\014\004\340E!\233\254\026\031A\2479 \271\235\205\310\303um\265w\300\201\264\242\315,V.y:\347\047G\227\261\215r\047\266\320\251N\373!\200yH\235\254%\306\322\322k\216nv\346\316E~\016\316@\355\361V\374\211\006c\226P\016\261\321\231\3553\356\277\215V\\\244\t\211CuJ\240\276n\351\222\2420e\211\267\335=\304l\246\2156zd\3645\021\254\313\310 \240\242\\X\360fJr\277\3742\340\201\300\242\237\305\205hG\314/\033\233\244\321\341\346\243\226&.\031\324\004\021\014]\270\226\257\322i\232\037\260\245bY/\211i\371\262\034 \247|\256\032\331\270\034\347,\030\021\032Dd\240XM\204\2318\2749\215\221a\315k\341b\225\333\362}4UB\032%\343\226Yp\021\341\rT\317\355q\251\022\207s\005i\036nz6u@\371\242$\210\005\3114\3179\235\256\307\023\003\322i\241\232\030M\205\314U\213%\203nWK/\016\026\303\020\302\t\037@\344n\340\3407~\362\377 \225\345\333\226T\220\324\017&D&-\260\047\226\224\267\373\355\220z\n~\006\244P\276\013\234\002\244\201\312\265\321\337\270ep\306\271[\352\253}{,X\035_|\255\215}\204\035\213`\362\333d$\030\t\006_S[\257\361\025\256Av\341\370\242b\325{[[\331\203Q2\345R\355m\247\036\255\252\020\234\371-rj\363\362Z\347\005qX\325\262)\326\322\002\306\242j\025\221_\355\005\365\220\350\327\353\372\305\275[\213\251\250zj\3235\343b\353W\256\014W\313\272+\3654 \315\216|B\270\377[T\204\036\256y\362\002\254x\352\266\232T\315y\377\331\203>Z]:\370\nAK\343\277\362\021\322J}.\316\327L_-\374\352T\373\032O\250W\3641\310Q\257z\256~\177fM\316\201T\273\317\334\277\037Z:\274\355\013\305Q8\366\3057\226\311omt#\251{F4\273`\252\351\335\321\236\367\014\232\031\017\273V=\230\343\332%\343\275\035X\352\367\264v{\305O;\245\251\301\343\217;\205\303\321^\345""\025s\023Y\375B\362\221>\027\t\335\231\004\234uM3\311\322\346Z\337I\000\003\032\300%\3001\035\023,\335!\214a\2669B\222\254\014\276+\004x\364\021\207s\024\004\202\206\220A\320q9\010\265\036o\021\303\231!\031U\212\313!\326\316\2113\242\036\343Il\360z\237Z}qcUP\315q\253\220\210\261q\027h\325\222a\021/\266\047D2\364\237\"\203\244\376Vm\"e\201\343\207\252\276\360\353\007\001\300s\366\003t,^y\2577/)8\271`\3634\256]\267\332V\305\233\310+P:\000\2303\221\t\010\"\250\304\312*c 5\241/z\262\322\361jV\010\025T.\010\022^\0044\263\204\014\314\350\351s,\216$\305U2CSf5]&.\324*\035Q\211\016\210\310\314\263\016\360\314\352\035\311.\0148Wu\225^\322Zi\035\204\316\006V\353]\333R\302\245\326\021E\34218e\354\"\224\231\t\024\322\251l\te$\332Y\310R\221\232V%\345\234+\224\222\361\r\010 \242\010\3535&\323\216iR\342\371J\301\212.\n\312B\303f\252@\355\362\332\256\225r\331\252\204e\245\342p\2500!\240\027\207\226q\001\241\030\272D\226\204\211\001dw\224R\036\225i\004W\001\242\360\361\232\303\270\355x\031N\375\235\3333\025\256\333^2\307\251\256\353^\333\312\2247\376\313\334\362\343\024\206\214\237h4UeZ\356\013\031\370\243?\374]\311\024\341B@\203\304\332\340";
-    PyObject *data = __Pyx_DecompressString(cstring, 5394, 2);
+    #if (CYTHON_COMPRESS_STRINGS) == 2 /* compression: bz2 (5380 bytes) */
+static const char cstring[] = "BZh91AY&SY\201\373\3609\000\002\340\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\300@@@@@@@@@@@@\000@\000`\025|\370\352\226\203\326N6\024\031\260tr;2\213f\264\031\266\tL\033Pm\244\r\260\225k`t\207\205\000\0374]$\370\212~\204\022Rm@\364\2154\320\003L\010\362\020~\244\375&S\306\223hSmS\374bB\232\214\203O5\032\231\244\374\251\241\223\324\r\211\006\202P\200\004 &\232\002b\r\025=\221\222O\324\237\224\232\014\200\365\000i\2654\000h\320h0\215=C\321\224\036\240\001\251\200IS\311\0020hL\214M=F\0021\246\231\014)\346\2124\332@\365<\200\010\311\352`4\032\236HcFI\246\202S!\021\02154\230\364\325\036\247\222zf\221\036\220\374\215(h\320h\304\301=A\246@0&A\2204\3201\003\023M\242\006\242\232\231\000hi\246\206\232hh\006\206\233OS\324\215\003 \365\006\321=5\006\232\006\203\004\000\r\014\200\000\000\221Bjbi\220\024\360A\241\220\215\251\252~\224\364\236\204\362#M\032h\0004\000\017P\000\006\203L\200\365\007\250\323L\034\255\273#v\243\262y\244G\271\007\273\021\377 \367\243\337\354\271\262\3455U-J@\346\375\353x\354\346\355\224\330\312\317d\262\364\257\207\341\020\205\271\020\006C0d\214\305B\252\251\223h\034\311\223\367\021\356LT\"\203B\212\013\301\"U[]K\000`i6\r\203`\332\006\3046\r\211\264\t\260CbM\241\266\333H\032`\206\306\301\2660m\r\211\2646\252V\245\343\270\014\236\211\204\306\t$\366^A\030\342\221$\240\200\252 \261\215\262\247\002Ak@\r\200\233\022M1*D\330\203]\010H&Y\221\020\\\242Hffb0\332I\014\356A\350Y\242\341Q\022(V\364,(\230\304\330\306\306\3301\215\266\306\332l\256H\002\301\252\004p\320M\264\003blM\200\335l\016)\2015%\"\2012md\n\001\201\013\232\265\032\341\0036\202\255Q\236,\211M\317\212\311\314\202\305\241\"f\223\034\364\245\215\031Qu\211\312$R\206#\224l\215\305\270\"\213H\224\271\224\244\004\305\272\202\211t\252T\255R\366\270\211p-k\242\215q\021\224\270\205\321.\005\320\262b$\223\027\032\253\262\014\227\331\326\016\313$2\312\371i\216\332\006Jc&\275\313\245\322\343\035\332\322U)w\014_;!K\017\323n\262\365\255\331\244\206vK\026\306{,T\245v\272\357\355\275""\353\267Y\343\264\3519\346\2247\344H\227s1\254\224\211I3\013\332\304\210\303\033\047\224\234\232G\t\212\3157\277tX\302\355\367-\366\376_\360\202y\200\265\247\315\363\226\r\004\017\366\224A\352\003IF\201i\351H\206\254hj\235\200\322\326\220\306\365M\241\t<10\2324\244\207\326\316.\031~D\222\312a\220\025\273\343\002||\t\305w\316w7\236\010\202\255\030N:\235\0023\034=#\274\326\345\270\330\326\004Mt*\250m\016\345\314\245\232\242Q2\310\233-\251\347\335l\332\"\361\263M\003CB=\230\245\002\224\243\346\223\016\363\351}?\245\032\245S=\013.v\312\344\362*\372M\355B\206\354\304,\004\377\032\266\302h\204R>CTLg\2353\373\347b\352\026\345\314V\271\034\223\324\035t\365\344\247\r\342\361Q-@~\177\033\377\034]\025c\365-\370wh\2670t\356\257\312|\340gw\275\030F\333=\034S\307\344\353\020urAI\214\276\227z(\213l\361\216\021\200A\215\266&\307\"\014\023\006\241g\203dxh\370\275\032vtg\325]\234\251\205\"\247~\331\035\022\204\303nSXr\256\232\234R{n\226V\034\317\325P\362\3536\346&\344\305hM\254\231\354\245\356>w\375\t\024\274\356U\013\tR\265\356\356\262\024(\000Q\020\242\005\000\242y\377J\331}Kf[V\rC\223!2L\223$\265\361\340\232$\302i\266\357G\240<*\237\253\231\023\"R\t\030\263\233lG\020\2554<<\235GW\274\035\241S\037\251ZcL\2157G^\222\372\245\323\352\021\207\211\266\3566\224\237\325\363\372o\003N\230\347\325\365\374\337\336sx\216\376\216\340\345\301\272\007l\0078;\200\345s7\351\274P\326$\244c<\332r\251\246\220\322\233\340\253\t|\010\264\177\331\325\277\253n\266\205B\325K\345o\346\331\350T\356\3728\332\227K\205\313\227\327\215E4\305\254\026B\310XKvZG\332>\327\305\274\276\\{v?\311\321\037\232M\371\223\204\241\027/\256*=\247\276\257\205i\nr\332V!\352\226\2408\047\003\201\303\201\307\370\277\217v\263\343\322\345\357r\305\277\225\327$\210I\022H\363\0012~?\2579\370\217#\200pR\227\367\032\277\022mI\211<\212\031K\263\035\304\304\234\346M\023\354\037\323?\275\344\341T)\244\276\316_\340x>\357\313\375\335\337&>\236I[\330W\333\3635\315#J^\264\216\266`f\006\211\251\231=N?w\253\332\366\027g\235Z\366M\246:\310*\257""\032q\235\312\003F!\r\033\216Dn9\034\266\314\363\371\245\022\226M\306R\204\364S\323\306fT\2017\211\025!T\270B\253\272\3023\035\216\323{v\022\357\376gK\255\275.\231j\332|u\003\347\257%\373\357\363\366\\\337\204\344\340n\336q\370\267\356S\242\341q\013\240^\351\315\201\275)\331\271(Q:9\336\006XH\307\t\204\300\305\264\373\332\333\215\303\243\205\313\225._a\361\375\014\324\260P)Jn\373\373\227I\242JRIbz^\377\346~\004\262\031\005\355]/\355\375\177\300\333\027\227\256\347C\224\024U\301\267\0066\357\371\n\004c\234\275\335[\223Lg\312qK\256\246\034\260m\326\236\335\274~R\211-6W\217\215\021;\317\225\264\370[\256\014\"<TD\333\263\351\303\322W2\372\031\300H\354o\206\275Mw\305v7\362\037\225}t*Tv\261-\202kb\353\025\256\227\350A\2617\264\362s\234\260\272\254M\2570=r\204\225d\\\263k\314ta=>\215\365\222\221\240\361\244\32343\010\020`\301\024U~S\224Ub\354\334B\214\225\256\025HamW\027\231%\274\277-k8\331\323\204\021\276\303\250\\\305\020\271<8\242\304\312\033Y;h/\340\267\253\217\223\271\356\274\236\330h\017~\023\337\325\315\301E\332r\230\236-P\314.\326\237\363\251j\370\047/\010L\031\206pQ\006:\244W\201\r\204\363RL\330\320\243\345\251\306\257\370l\017j\352\214\230\200\330LQQ\025\335\251\2711\231\003\334y\004L\276\333\271$r-*J\026e\215\340\214@e\236\372DJw8\212\271%u\t\244\024\202\326\033\345`|\2739Z\204\r\215TZZ\253\254\212\301I\350\341\220S\207(\242\016\232%Q\275\210xD\364\021\311\034\234]c\220\305`\351\367\232i\206c\363\345\325L\334\324\224\322J$J\246\034\212%.\252\0176\024\316.T\346\321\223\362\371z\030\340\215\300\270\340\272u=p9t\302M\336\r\047l=\260\240\3017\303\022\271\301s<\213#\361G\226\354\333\271\273T\014\347\321\243:*\007\332\365h{\212#\220\244j\205\367\034\271\350\224yv\344fG\255gZ\216\242\222s\207+\273\324\344=\363\276\021\256\022\346\354\243%\302\272\253=\256r&\3524kbb\252\216\315\204`\265\337\370\312*3\227\032\026\235\306\263\231b\323P\253`\322\250\031\003B\030c\226\010\030\333\263N\272\034\312\233\244\370\207\326\\F\267EV\337\226%e\336\231R\224lu?\246\030^\224\021\303""\226\221\364\251\354\266\274\266]\013\347(k\204\364I9\231\035\325h&p\356\263\023T`\202\354\305\235\000l\230\272\312\256sh\003%!\261\326\363\"t\242t\235!\322y\003\275\353\323\340\360\357\327\317\327\227\020jFN\203,\004\020W\240B\020 \323\204\002\r\013F\232\\m\023\3072\227\311F\325)\\\047X\253\321\"\350T$*;\271\241Y\361B\352\214\203 \352\270\036V\321\007bq\252\307\376\302\267\242>\265\252\276\265\"\320U<Q~wu\2556q4*\370,HH\234R\022\262\224vuuS\325c\377\037\005X\014Ru\217c\256\352\017I\222m;,uFk\325d\213\212\260\341\027qQ\264\351\205\350\372\324s\220i\2700\225\371\247\213pU<\252#*&\204\250\324\253!\310\246\3703\375\010\361\305\246\306e\035\272L\332[\212\021i\362\315\212dP\272\253\032\351\271[\327\262\315mY|\"\222r\034\311)\302\204\"\2524\335\016\230\330\266QD\252\030N~\022\305\371\321\331U\331Zz\301\326h\034\305\221 \204\3431Rs\025\201\037\026j\245^\362\314\320\253\210\203\347\225\rK\312y\375\357\235}\234\321J\232\241\323\326\315\350|\025U\317\321vCQ\326\371J\034\211\247\016\251U\047\375\rG#r\2673\317A\346\363\371\322[\002;\266\3660\353E\307&\370;\232^\353W\324\233\032\2227\333c\215\362\233\270\347E\214\240\235K7g\253M\021\334%\274\367\271\016C\220\367\223\347\"\313\272\374\333\264\263\024\024\005\307\321\303\213\030h5\302\363F\300\212F\246U\201\315X\347\301\004$F\0048]O9\234\317\237?ig\357\367\361_z\326Dg\304\234 \223^\030\213\213\303\002Pg\1778;\234h\212J\024_\324\2308u\212\346\017\027\0173\254\367\\\356,\205\004\341\360N\007\r\372\274\363\360\365\024c\263s\203\246m\024d=2\317\300\375\343\270\370\322d\277\027\314V\210\374\254\245qV\343\256\304(#\344\264R\037\020a4\272Z\302\367\274\311\010\240m^\2031\326\\f\0317\233\213\n;\330\016\357T\254\222|~\035\361\277B\261\226\333uLW\204\235a\252\252^0\313\216\30646\233R\036a\221\2641\300\360\270\013M\270\242s\2420\307HA\030\225h\344\336o\336c\252\323\031\305\227\234\016u|\257\237O.\265\211\242\002Y8y\"e\351\323N<S\215k\016\034\236u\374\271\241R\004\343\320\3117\023\3236\3622\304OH8j-\021A\203\253\276\000\312(\315*\311\351\325WF""\342\315R\301h,\236Eyb\365\352\336\347-f\246\047K\202?i\021\036\206b\215\270j\304T^[\360\314\365M\345\324\322\370\032\303%\232\314\254\271ay\222Q0\023\245\264vj\361W\353_\202\025W\335\345\345\367\371\203\217\203\326\035\373\274\030\266\0067*K\223\327>\211NsQEWt\364\312\225\256\315\223\245/\243\215J\251!\2219\362L\303\250\20753\3030\361$`I\242\263\234y\372]\003\203\243\303\203p\270\324\022\203]\344\230K\324E*EH\320\221,C\241\025\273\216\032\262>Vs0\271\232\325\020a\021*\341\271\031\004\tB\004\220f\346Q\333E\030C\024`.\356c\343\252\350h\3401\243G\212DF\024\020\246+W\020c\270\255\221\022\213>1H\340F\316w\004^Uh6\204a5S=\215\2602\047rD\t^\\\2016\n\211\2429t\340\244R\232\263\322F\323F\337>\355\273\013\005\234\304i\027c\026vE\rBjr\024\010l\013\322\224\223\271\332(\004\030A\035e<\034\357\274\236\200\307e\333\233\245\316Q\342\2365\317\330*\032\272\352\361^\251\241\307\266\323k\014\246!u:T\2141P\0107\207\200wJ\201\312\345\246a\3639\r\206d\000\263\347\316D\200\270J\314\222\252\212\271Q2;\020\241\036\273\231\262i\020\232\355R!\356\372\\\230\276TfS\300\243\3257\274X,T\255\323\2277\277\262\213F8\300p8Yx\326\022\247=oH\333no\037\225\244\231\315\024\005\311\316\374&\007.\215\262VF[\002\202\315\211\236E\321\t\363\316\232\354^\353|`\225\203\222\325\035\245\030\327\221|V\036\231GS\003\310\033<(xO\n\047\021\325S\332\243\316lJ:\271\317P\316E\2230\323\206\222s\246ris\232\222^\223\247i\006\357.\001\204\0140\033 \333m c\010\257\000\314\251\033BZ\016\316\rjHz\224@n\304\346\350\354\350\301nk\257]\255\317\047w\021\310Sb\232\355;\365S\2545^\231\306v\0075\326\275\205J\201\304%\030\027T\351\213$\330\255\276C3J\221w\332!\273\3446\230\214\267\350v_+\314\362F\262\346\\\301h\214d697!\345F\360\327[\262\360\337\224\300\262\026f\025UU\225y\373\273s\207;2\246?}\206W\\r\253\270\266\027\\`\366h\337(\304Co<\330]t\227{\355\272;\027($\362{\266\367\361\273\3339\253\213\350\027z\212\035\013\226\215x\363l\204\210\254HZ\312[-N\316\033\265\256VP \240\320f\031\"\344f\326\t\355\326>\364\215\025\366\266\257Z\246""\222\236\n\315iX\260\333\2509\003\256.p*\263i\027\357\233Uc$5ntg\035\302\314$\347Ac\010\316S7\351\322|>\304\036\244o}u\256Y\354\211\004 Cc\336\375](x\200\362\247\227\257\274\306\272\240\337\t\230\220\357[\256l\366\256\326\365.\326\006\260\023U\243\262\353\203Y\327\020\210\312\260\327*\3251F\266\243\3608\2427\026k\317L\203\204\262\351^\266\211\315\3201\346\224\320y\003%e\322\242:6\212x\007=\275\362\320B*\314\211\333\350\223\261\013Y\341<\335(\340\031z\201\312\232\310B\355\270\247\202\017\177r\364\341<\316K\250Gy\336\332H\252\257\"\232\231\316T\246\312\354\221\275\207\021\216\315\276\324\004\266\021\024\272\254\3313u\026\010\035\251\0338\222\331\026J\246\020U\027,\331\024Us1W\233\340\351\"\240\245/;\373n\363/R[{D\241\264B\332#h\033N\346\345\273\262\202=\343=\236\216\340Z\203\230\\\350RX\207\300\307\022\t\256\212\021\230W\232M\005+(\217M0\345,\355\341\344;z\005]\026Ix\2525\335wi\205V\370*\047\0248\233\303\210\234N\047v6k\345!\357\\\204\322\260\222n\014f\354}1@\251\270W\\\\\034s\276\233:y\274\\\230\204Z\001\336\364\346\024!\200\014&\023\033\323\263\303\316\035\353NueU\021(R\235.\003\242\276\"[\357\254\245%!F\335\245\027Iw$\322}=\332\255\365\327Z\307u\262vU\257\237=\370\"\376\262p6\3056\234\234\300B\t\003{\321\035\036_\200=~\303\325\030\221\237\216\326tl\374\337\315\377\277\233\344^\277\260!}\266\2014\204\036\313\032\376\2766\233\021\375\032?Z5\356\334/@Hi\270\207\002\022\210J\023p\376\310\317\350\202e\260\204\204(\357\374\213\217\336\330\022\"PJ#\356\"\224R!\240\217&?\357\322\013\342S\035D\310\244\206\333g\031\355.3\362\210\367\350I(v\330\332\265\002^\307_\334a\370a\036\227V\340\365k\023\016a\035\026\307lh\226\312\3754I0\r\217\303A\"8u\376\252<f\362\225z\335\202\221\205^\235\030LFRL\022P\036O\273\376{\023!\371\230\276\352\305\323b\203\327\313\310\341,\"\355\342\352c9\020\224\357d\362\3704\324\341\016\341SO\207\016\r(\020PVN\025\210A*\313!\242P8eq\377~/\325=\364\213\220\270a4K%\305\212\255\325X\355\316\333\223\217\276\344\377\017\257\351\005\320\354_\222mE$1\225\326\353""\373\036\247\267\207\363\324\241zs-yx\021d)\311e\251\032\270sL O\016\202l#z\3122\326\035\310#_{9\004C(\216\377Q\271\330\034\262\316)\202p\23522e@\324\201\047\250\260D\352\326_`\025\370\345azr\032\207\206\t\304\010F\302D!$1\030\341\315\022\016\00326\000\376\200\364g\026\037T\036\213\342\\\047\\k\254nuq\340-\226\242V\311\251\214\177\357$d\\R\270y\344\300\375l?\357\266\262\323\315@\047\234\247\336\023\270\356\270\265\356j\236\256\266\374dwP\324\336\342Z&_ 5\016s\311\306\365#n\267\207\303\211)\340\000\351\213\270$Mr\273\031#\210N\331\332O\000X\231\346\346\277\3138~\223\024\010\366\273\240\245Z!-\3624r\222\264\320\216n\371#\230\361ID\021Pg\034\342\275P3\374\215\241\201\322J\324\274I6\t\331`\021`B\231\\\241\0338\252\221^\357ZZ\211Y\336V\241\275\233,(\r\006\361\231d0\314I?\274w/\364r\362\221\276\034\274\240\313\330\235H\020\n\037\240HC\351;\025\312\006\177\204\267\027>*\2010(\330U\235\234]\203%y\203,\020\273\033\367\022\025\032@\333\304)!\251\033\014\270\004\323\2511\3734\344TuK\3752\332\232 \237\177z\363\020\217\204[\361\206d\006\357\025\"\301Yv\357\250\023<`\356=\213\373W\\\004\272\212\270\030L\333b~\255u\340W\345TF\216M1\214X\014\007\232<\311A^6\222a\333\335\310\205\014\021\204$\346\252\3678:\326\026wX-\372\252\252\222;\302\013\\\273[\212\211?v\2334H\343$\205\365\232U\274\221\3402\212\353\221\327\035&\304\232$\225\326\352\334\343ip\227;<\251\327\2525U\333\275\007<^\004\222\234\350\207\3166\216?\315^ K\343\327\252\244\240\324\036\034(Md&O\036UW{\360\240y\253*`\217t\246\271\2649\364\010\255\276Wf\341\225\303\032E\247\250\275\226|\315`\032\236\341i\215.\242\017\267L\036=6\270\203A \307\350h\3669%o\020\325\270{\317k\027[GG\324\23351cV[\327M\315\013s\270\357\341\267\213C\325\303o\323\013\267\235\241\2362\354\346\001\235\232\231\245\236>\274\311\272\3449V\273\036\221}\226v\372Y\247\323^\231\263e\254\263j\3201k\036\300\265\322\370&\311\370o\340\026\207\375\016\211\t\275\036\201\342\005d\366z0\313N~L\217\311\220:\025es\255RT\014\256]\336i\036Re\363>\356\2578\252\t./\234\310""\303\210\210Q\334\265A\326\3073\247R\225\206\330#\002\302\0343\3069\231\273L\"\207.q\\\304\020DxM\216\212o\016\204\007\300\330\220\036j\047\300\253\275\345\234\346<\023\236\020[-3\230\346\230\362\014\300\345\303t\330\301\034k\316\016\032n\r\022\331\344\263s\r\340\341\276k\306eS\020X\363+\021\370bt\351L\322\000\013\331\300\206\005%)\036\330\333\024\245\030E\224I.\002\355T\250\013U\320\314K\300\253t\033\277\330\n\214\270co\262+\346\031Md3JrM\030*{W\\\333T\331\225\376\364\302b\367+\314\262~k.E.\230\327,@\210?\306{dF\033\261\020\t\001f\251oV\205K\306P\324\201pd\002\200F$\320>\20000\307h\005\310\014\211\024%\247\237\236?!\237KW\36721\263W\027\007\354B\275\251\324\203\227\001\020 $[%\354Wz\033 M\324\346\263x\215&\206L\311;\030\363x1Y\253\031UV\355\352\263N\314\247\231\2257Y[k58z\254\211vCR \306jj\251\016\314\352\254\201\230\210\230\023\260Fd\204K\270X\223e\021\026\024%RBA\262\034\243\032\tw\361,\251\355\361\244\245\221\343J\314\270\325*\224\224f\255\022\2367\324\3437\232\262m<\253\306+\014\302l\306\367\217\230\317\213\235%\352k\266h\244\347d\324\242q[\362n6\326\226jsR]\212\031\013GW\213%\311\303\253\202ghV\016\025\315I\215\340\225\315\340\004\201\361\311\033\264\242I\207\235z\275]\237b\273{\277\203T\315\263\252\333\271j\332_\022\236}\216\177j\371\261:\324\361\376T\037\003\003)\035ZB\361p\252\326s\372VT\362\313\356\177\370\273\222)\302\204\204\017\337\201\310";
+    PyObject *data = __Pyx_DecompressString(cstring, 5380, 2);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (5697 bytes) */
-static const char cstring[] = "x\332\235XK[\333F\333.\255\233@\013\t\016&@\2226vB\232C\023\362\222@\310\251\315\347\000!\344l \344@RUX\262\255`K\266$\003N\233\357\355\222\245\226Zj\251\245\226Zz\351\345,\275\344\047\364\047|\3673#\031C\222\315w]\26643\032\315<\307\373\271G\351\013\246\254YjZ\263\323[\232]J_\271R\221\267\257T\324\212a6\322\327\026\356_N\033f\372O\263\256\337N\377\265^W\212\252\215\206x|\233\236\177\372\364\347\305\364\206j\352j9\255n\252\272m\245\277\270b\364\354\331\027\327\023\017o\247\237\361\325*\252e\311E\365+\013u\236>\373\212h\342q\264\330\345+WL\265Zn\\\231\270w\3374 \347\0039o\223j\177\247\237\031\272:[6\362\033Q{\321VM\031\317\326\250\363\376\211V\321 \257x\264T\327_\224e}\257g\245qO[yU\227M\315H+*\336\255h\272f\331Z^.\227\033w\322\226\252\246\355\222\232\256\030J\275\254\246\025#o\331\246\246\027\047\226\325Z]\325\363\352\332\023\314Vu\325|\337\031\261\353\325\262\272\246\351\366\3454&_N+Z\336^\343\255\254\336x\377\376\375\253\222l\247\345t\2016*\251J\372\002\364\267l\243ZU\225\213i\330!]5\261[^U&\326\271\256WKFU\030&\255n\347UUQ\225\333\007\026\335\353a[\364,y\275\254B+\272n\332\206Q\276ji\225\253\252^\324tu\242\332(\224\r\210 \314P\314\343\225\250\r7\361w\2242\224Z; wE\326\353r\371\212)\353\212Q\231X\342\267\2578w\013\306KOW\276\350Yzv\033\017\311\255X<\332\231l\314U\257\257\227\205U\020\232dz\270\213\034\030\351o\024\322\361LS\225\3634\357\313O\241\363F\272l\350E\325\334[\204\266\276bk\025\365\363\027\316[X\320\322\024\004p:\312\232\242\251n\245\327\033_\027\204\273\231\333\347\251\210\326\367]C\007\214\267}EQe\273\204(\226-C\317R\360\316\032\272\255n\333x,Bz_`\213\316\262-\333\352,\244&\247\314\226\324\374\306r]\303H\3110,\004\341c\236\257<\370\261\230U\257\250&_yN-k\233\252\331\230\347\376\026\327\tIB\274\331\222t\240;q\027\257\313e\353\367\211\"\242x\273j\306\317\345\002\222A\342)\035\017\255\327\265\262\"Ue\033Ot+\036\315\033\025\344\230\204\224\331\210\207\024\004\205.Ac\004\322\236\000\252\256H\010<%\356\213\004\020\223\367\306LU\022a\037\017\351\206]\202\262""\222mH\325z\245\032\017\033\320P\022\336\210\207\242\340\221\312\260\232ypP7\266\342!S5\252\252.\345\341S\330\317\332\033\256\226\345\006\354\202\267Im\315\350\210e\311\025x\266\323C\262J\005\303\224\312\204.\361\350G\3254$\212.(i\304b\3028x\321V\367iI\206\2210J\006^oHr5\236\215\304\205u\363\245\250\033\033\254Kva\263\270S\256w\332\232\376A\315\333RA\256\227c\211\366\3362t\254S\224\200+yD\252\032{\000FP\310\262\210\234\212\034\207Kgt\3130c\207F6\214z\265\272\246\022f\332\007\373_\213%SUL\004d\247\007 \217\333u}\257%\325a\363r\324\267(\271\001\271\373\334\021\273\312\262e\323\356\264\325j\247i\3545\221i\025\321Y\325\324\255\007O^.?\224\346W\347\227\336< \023\361\313\n\234E\001\272\250cA w\\:D^=y\376\374\205\264\234}\372\342\311\274\250\"1\322?\201KTe9\252\032O\214\342\254\010\244\247\0347^\221\003#@x\252\242X\344-\002\270\027K\213\317\245\354\354\312\363%\336\272\277\364\374\361\274h\212-^\010\314\027\t\274D&B}z^\267\021@q\335\212\013\314\212)\347\3259\r\325\321\346\315y\262\316J\243\252f\025\271J1%I/\032\333\370\317\001\203\244g\300\230%\265 I\220\321 <\301\343\270M&\245n\276,[\226\204L\002\270Th\000u\216n\252.\226\223\324m\302\nI*\324u\376@`\207$U(\317\351\256\332\262X\204:\274VRK\227+\374^\205\317e\2237k\250!\361\260\r\rH\230=\244\211R\237\247\221y\000o\272\201\246\203-\222\242\231v\343\000\340t\220F\244\203$Gv\351\006\234n\244\221J\252\\\305\005\233\301\302u\325\202~\024\021\266\244\321\256\246Q\267i\325\017@n\002bI\024\210\203\300\324\215H\320X3\366\343Q7\020\035D\240/AO\2049\222\245\326$\036\357\252r\000x$[\330\311:\000=\362\272a\332\222\2504\274\255*\321\rh\203\362\202\305\271\311\345\262j\332\026\320\007?\251\013\223h\010\026\304\265\014\032\304\247\243\331\220\315\242lR\036\313\220\327\330\262d\253\241\3475c\242c K\266\311U\225\252\275\276NI\260\016\336!\014\034\231Y1\266\364\250Y\257\256\333\302T\353\365\002~\005L\332\347\355\365F>O\005>2Qt\023\016\265b\273\321\363\r\\E9\214\274\231/\2532.\3441\270\331\246\014Y\227\363\033y*\223\270X*\277(\342\n\354[\267""\362F\271\254r\273X\023\362z^\304Y\024m\035\314\214\221|?\242\347E\335\215nf|\307\222\274\270\227\265\365\250\005\366\004@\300\204j\003\006\303\013\000;~\261\362\366\266\242\300t\364\3479\324i\250\326\347\225\242{$2\203\002\215\220]\212*\242\275 \030\204\242\"\242TE\021\\@\243\265\254\274\251\255\213\030Q8|\304\365F\001@quDj\300\371x\2217\301\346D\003\354\010\213\2136E\232\"\301\351\212\211\225L\316\\\225\272\210\026\200\266\311c&\276K\272\325i\212\2206U\030\266\273\266\361\375T\323\204]6\305\031B\\\245*\224\214RQ\320X\n65\242\305\237\217\300 \206\006o}\376\304\"\340\353\036\216\314\322\350\036\213\267\336\033\211N!\335CUJ$\321\217\317\r\007\272\023\244VG<\360\356\t\021\350]\003q\230\354\037\2420\351\032\021l\275k@\304~\327\2008\257u\r\304\311\323=\204\302\321\335\215\312L\327\220\t\222\274\327\343.\322\366\rm\242~F]\236M\023\"\355\366\r\211x\3327T\021\305\017<\240\014\303\221np\3636\236\025\n\262V\246\277\252p\225D\330B\014\241`ACH\013\250\346\030-0\016M\313\346\347\026\316z\nz\001I\013$\255W\201\207\025\031\225\243\201rR\300F\037\325\202iTx\251\"i\254b1_\314Kv\035!\036\321\0228\2030\332.!\250KFY\001\374\303a\026U\001\372W\rq\3036t\257u\025\206\222\272-4\005\360\333x\267\212\037\340\035}~\207\212\371\0065\241\014\335\010\2275M\321\224\262J\025\247\254\025K\000\312B7W\243\360\326\"\376\001\020\263y\t0\353\250W\212\250\006ry\037\003\242\nM\177kCx\177Cml o\311\313$\207d\227\325\002`\247\302+\204(\023\245\250a\211+\025\220rDe\342\273E1\313\323\021N\212\357*o\321\265\213:\022S\334\200\275K@\006\374D\331\266DE\214\322%>\273G\001\000:\240\322\277\314/\350\242n\032\272\226\257XE\374$M\321\211\017\30016\375\205\273\001\n\272m\024\n\226j\033\033\360\220A\305]d\354A.\213~TY\001H\206 LT\211Q\326L\254K\365\214\267\350\n~\003\033V\tZ\025\344J\234.U\271\316\007\032\244oD\177\017p\343nR\334\205J\324\214\324ES3p\352\253\226d\213\252\271N\177\2625\302\251#l\234~\361=\252gq\227\032\005\344\005nX\316nD\212\305\314\301T)n\260J|H\3564$(\003\nB!\013\366\262\207\371\325\206\002)\265|\207""\242\233\342\370\016r\2404p)\323?\252\233\2020PiBQ\311\333\021i\217\367$\206\20258y\347\027\320\036\334\205\000&1S\242\334V\025\300OKQ\261\300d\273n\352\304\025\300\356\211\340\363\240\242\206\245\212;g\374h\350\260-\254\010S\362\n\021Q\037\225\374\335\335F-\261\3621\316\306wDP|X\370\362\241\2016\263\3242\202I\307\275+\357\321\211\212&N\376\210\002D\202\232\247\277D%\230\223.^8\350b\321\245\036]\341K\234:\210\215E\337m\242[D\272`\tq\376 r\201\037\347\030TzM+\n\047\333\026\024\316\226\213\330\245H\345|\333\356\310\205\206\261E4\227S]A\323(-:u\027\221\241\342\017\243\325u\001yu}\203r\246^U\210\341\223\311!\245I\377}\266\330$8\341S\252\r`\226\216n]\345\027\213P~\023d\032\374\034f\246O%\364\227\254\255\222\226/\321\267\035\211\177\301\370\247\247=0\312F/\371\031\264F\307v\023}\254o\314M\356&~\334\271\343\310N\315\355\371\047\333\036>\276\333{t\307vf\334\014z?\237n\367&\235\224\223k\367\036\331Q\234\363\230\335;\354\254\272\323^\2177\352\037\367?\205\331v\357\217;\223\355\376!g\312\251\265\373\007\235\3571yp\304\261\335)\267\206Y\311\366\340\2203\355\036vk\355\324\250\333\347\235\362s~!\310\266\373\307\334\343n\335\313z\257\375\325\340\267fO\273\377\230\223i\017\246\234y7\331N\235\304\333\2667\211\307\271vj\304\251\273\013\336d{\364\224\273\350\275\013\222\301/aO{\360\047w\325\233\366{\374\321\340x\360\251\231\375\267\367\233\276\244s\310\221\333\275\003;+N\222\304\272\341\014;yw\310\235\367\206\274y?\351\237\361\263\376r\360m\220i\367\047\235\343\316_\036\032Gw,\2505\354\252\336u/\357\017\373\371`(\270\037\310\220\204\245\316awH\264\340^we\2103\345\3757PBa\0262\222\345d\240\264\355Nb$s\301\357gS\217Z\231]\354;\005\373M\222-\2708\221\375\216\356l\n3\252x\326;\350$\234l\3273\274@K~tS\356Ko\334\373\020\364\004\243\354\326\343\326\2440|\206\246\376\354\376\345\237\017N\206\331\330C\027\2743\336\003?C\252\3168g\234\373Pv\304\373\226\264\032u{`\336Z\273\367\270\243\270\347\341\004lx\230Dm\367\246h_\341\314!\230u\312\373\010\215\263d\010\022\032\352>\303\002\203\311h\000\213""\312\216\345\236q\263\344\307\0330\324\272\327\323N\235\300\242C\334;b\346\226Sp\347\274C\260`\322\347F5\235!\3543\210\360\242`\250\355\016B\"\021\t\337A\210\324\230;\346e\274\031\377\254\377*x\020\216\207r;5L\021\200\000\243\310\300\345\310\216\274S\373\367\3207\003\203;ug\316M\270\217\275\272\277\020\334\016W\233\220r\330\311\321\222\t\367\211\377=\226x\024\026\232\035\001\025\357*4\232\017\207\302\371f\262y\246\231m.\267\276m\215\267d\3326)<\236\211\004\201\272\017\334\214\320u\306=\353\276\366V\374\224\3776\250\305\206\200\245t\350\336\333\277\363\324\035\365xTMA\333\274X\250\356\314:5\036*\343^\266\235\034AH\235\305\n#A\017\275\377\324Kb\205\344\260\263\346\035\206\360sA\002\202\346\233\307\232S\315\332\276\347\257\341\363\314\336Ho,M\356\237\347\316Mv\362z\200\330\350g\375?\2732\t\262\350\344vj\276\034\344\3307\364jn7q\370\237\217N\222\333\016\257\326\234\357\340\2669\244Z\222\0133\344\317\007\303A\001\211\332\231\047\234\310\347\366\271Il\264\342\r{\362\336\363\224\273\204p\277\346\255\372\327\220\234\327\361\362lX\343\363\333\300\212\353\344\031\366\315\010\033\271\344_`\327\346\233o[\265\366Qt/\373\017E\n$zw\016\355\024 C\017\315\277\301\327\034\361\276C>/\372o\002-\264\232\0318\361\330\230{\002!\300#\032^\275\326|\325\312\266\326\330\3537\355c\320\224\235\236\n\026\302\231\346\331f\256)\263\0049|\000\027\312\252\037\334\014\201Kl\247\014K\034w\344\335n\317\014Q\212}%\017I\240\223\356,\024\234\241P\035t\006\334\034\014\273\367\316\246\363\322\345\017\216t\206\311\373\334\367\244\273\355\334\302\353\265\316\272\361\276\243^\n\346>\021L\306\357\356\371\221%(\007\370L\2747@\013>\201q\242WKn\321\313\tIV\274\023\376u\177\035\221\262\020\362}\347!\364[w\013\336\351\037\330Yu:c\271\256\376\202\200\336\010`\250\177\203\244\245\306ud\257\355\336\361\024\3772\017\201\316\240\345\216\273\037\374C\276|`\023\212\211\357\235W\356\003\304\316\032\017X9\264\233\267Z\213\354\345\033\366\346-{\273\306\326\376d\177\312\355{\377\323\354\331\003\307\232\367\275\367\312\177\034""\330\341\275\326\331V.\262X\244v\004`{\332s\360\213}\301\203v\213\352\217\220\356.\225\rj>t\036\272Y7\322\350\246;)\322\360\t\222\036h\225\212\027\210|\276\313S\370\246;\003\360\224\275O\301l`\206\251\360\025\241\302\377;\021Y\002\240\265/\256xu#\237g\2741\177\3347\302\265V\242\225\355\250\226D\244\377\n\037&\205Q\223\316%(\260\342\035\207<\363!\037|@\206 \325\026\240\017\001\246B\360\r{P\261Y\361\177\016\254\360j\0133\2179\343N\321}\005\204]A\225\205e\020\206\244\261\363\301KP)\343[\262\243\247]\213\320\036\341\337\036H\"\252\251J\212^\212#\223h\217\300\333\027Q\336\n\376\254/\306v\371\003\276K\311-\301`\266?)\360\340G\2277>\222\266\204\257\213\024\231\"s\372Gx\001\341\225~K\244\0065>\370Q\355&\237\210|\021\255h:m\202\004\036\023\360\3715\023\220\217\247Q\264Rn\307\253\262\3100\252_D\032\224 \246\007n&\236\242{s~\002U\341z \213\244S\274\363>\371\211\r\236\361x\016\367\271\3731\233\312\240\305\361\243\356\335\307\326W\021%o\233\233-\244\350\t\367\212W\023\245\365n\207|\340\335i\274R\023k\235\362r\260b\226%N\272\223q\241\377\335;\346M\356\207\034*[)GXt\337\223\031\367\234+F\210\256\014\262\243\023\276L\213\335\364&\017H\331\267\027n\037\300\242R\300\342\311n\351?\372\307\374)\377\357p\212\335\313\261\334+\366\352u\264\316\256 \032\242\354\263\004\220\024\322\364\365w\257\335\017\263\367\304@:Is\020\002b\377\377\272yO\330/C\336\352P\2772\337tKL\243\234\215\246\260\304i\002\342.\321\007D\357\177\335e\276\007\033L\213\275\366k\"\312\030\275\375\321?\025\274e\367\226\330\322{\366^g\272\261\313M\236\240\222:\313\343\222g\366m\344Q\212\350FLh\006)\372`\013\320C6r\336\253\t\3169\343]\3603\376t\320\207t\353\247\232\201\313\212{\032A\222E\345Q\302q\366\373\263\226\302\226\226\3312P\214\266\213\350k\304[O@\317;\310\207\032\255\177\223\240\215X\353\367\250\020\010s0\203\325\340\016\200c\270\251\265>\2627\022\223\326\331z\211\2256\330\006_\352\322T\260\030\276i\312@\0250\330\311}k\014 t4\277N\200\332\036\206\321\274>\004*\306\023\354\324\025?G\255\303\224\314\340cu\377\276\257""\0056\273\363\264\365\206\255\276c\357\336\213\325b\224!\305?!8\337\370\362\277\375Dz\373@\344f\301\r3\234\334A_\252\357\t\244\006I\274\026&\302\305\346J+\331\372\205\275\310E\206G\326s\340\237\213\374\034W\205m\327fg\247\2037\234NQ\364\222\207\376\227]\371-|\337\272\n\370\337\215\013\327\221\235\"*F\215\310&;;\025d\203\225\360\024\352\367#\266\212*\001G\026X\241\330N\217C\206C\276\032\\\013rA1\314\265\323\027\001fvp+\\h\336i\025\331\313U\301\\y\242\366\"\371G\274\037\205\357\260-;}-\370\205\335|\334\372\215\030A\362\024;5\315\246\0374\345vr\214\215]\365\267\002\321\272\021\024\330\335U\266\372\352\337\037\276\351;\022WD*\035\363\336\210\377Cp!\314\210B\372\010x\272\354\375\200\350\240.\353\047nOw\n\035<~L\247\001\030\177KT\304\247\234\026\345\304\213r\247^\307E)\202\370G\210\305\214{Ct\236\273\267@\306\317\007\047\302\033\315\350\3641\004\264\".\325\360\017\303\363s\341\267\341\205\346\245\326\002[^\001\246\262$\016b\273<\013\047\340\251c\376\315@Hv\301\357\341\367k\3018\267\032\265/\302\2239!\332#gCl\370\304=\352\375\035\314\204\227\232\367\233J+#\304>\2064\335\364b?\363wO\361\302\311\372/q\234e\375\277x\262\320\330\246c\234p\301Yp\236q\267\200\214\243\362\370mp\021\314\353\\\323n]k\275f/\021\347\344\317]\222\231\270(rJ\342\225\351\004<\373\232K\010\355a\006~p\241\332Z\004\345\026U\001\261\372\021\211\373\n\253\366\020\020\r`&\035\014\023\336\202\277\027\322\034&\022^vW\310;\0076\221\353\260.\256\276\270\377\047\340NX`Cg\201\317\367\275\242\237\023\226\370\026\230\360\023\316n\307P\npD\213\365\233\201O\205Q\357\204\021\215K\361\252*,\203\300\345\367\351@\364\323\202x<\026Td\336\031E\024\214\363La\375\327#\357\234\365&;<E\234XR\356\033O\005\030o\301[+\315\261\326\005\266\204\200\004\274\300h\037\330\207\215v\377iJ\253\233\341\221\246\302\036!9\024\246\0004\2646\307\246\021\350\275\350\277F\002\235h\336m\331<6\010\343.{F\260\302n=b\217@\272\376`\177Hb8\323\241S\220eBD\304,\316!\367\001\256\207\210\300\t\356r\316\263\374\230\303\262\323B\277\375\363\004\372O{\003""\210+\225\027P\036[\025\252{\302\010[\304\353\272i4\307\362]\236\004\217\370\201\370\026\274\332\207\002\372\256\225jE\271\" \236\216@\211 +\030\360m~\232\020\326C\032_F\275\276\033\326\233\263\315\332^^\261\376\271&\312j\264\3763\342\364\231\370\264E|;\313\013K\037O\233\313~\266}t0\242\321\213\340\252Y\367\017\177\222\002\214\277\264\333K\025\356\221\010\362\207\342 D\352&@8np\242G\205\201\330\305\030\247\022\340)5\222\201j\356\010\314\261\026\376\010\276\213$EQ\005\331}\027-z\360\024_p\270z\342\033\000\327$+\016\367\374\213\200{\037\006\262\370\371+\345/\371f\020Q\217MN\007\353\376C@f.:\344Fg\020N\037\367\316\233<o\335\367\300+\212,9\330\206\311\346Z\207[5\222g\324?\300j\276Tf\331\257\277\003\307\037SL\345Y^\211X\005K\234!f\213\213\370bBf\271\007.[\014\376hF\221\035q\274\277\001\2075\034\257s\361I\267\316OM\323\376w\310\334\301H\241Z|v\036w7\200\007S8\001\360S\365\242\373\026/\367\320F\250\310]g\200\033\374\303@?\216\314T6\226\303\303amw`\210\252\017\037\304\251\2429\324\\l\345\272\007_\240r\261\0342\007y 3YcZ\231\225+\304\262\206Yj\241Yk}\327\272\311\226\251\n\200\007E\030\222e?M\006\320\366\254\367\033\373\017\346\354\362\332\370\326\335\366>\002\242\371\027\230#\356:K\003R\202\203|\235\235\277\033>h\376\322\352e/Vy\005\006\002\376\331\376\371\202\337\027\214\205\027\233\223M\236!\317\2009\307`\243M0\013\371\363\343ft\016\003\363\236\364\036\362\017O=A\212M?l\365tNGg\331\331\010\227\366\n1A88\331\270\367\010$\340/v\177\231\020\241{\361}\036\276\207\263\364\271f\203\275\3004\030\007\310Rd\305\n\253\350\355\3148\020\3666\005\031\347\237\321\327;\254\304~<\tN\242\363\263@\347;R\006n\355#s\235c\347f\202Z\247\322\t\357\322\347\273z\027\325\246c\037;\211<\364W\202\343\334\343_\247\330%\240\313L\370+\030\310i\366\032t)\317\022\347\275m?\002\226\277x\225\215\023 \242\35519\274\310.\376\036V8\001 Rx\223\313\261\351-\373G\010\343\303;\315b\353%\307Z\270=\252Q\361\001v\231\237\022\371\361t\206\327\365M\361\3311x\327L6/\264\316\264\262|y\356\014\3422\021\321\377\216LL\250""\234t;\237\006\n\234H\235\024\237\251\302O8\356\r\034C\275\314\305\244\005\047\026\267\214\004\302\371$\200\343~\005\203\351e7\237\265\344\335\317\203\352!\233\003?B\010\307^\372\211\374,\357\217\246w\341I>\215\037\263)6`\317m^2\037\260K\367\302Z\2470r~\366\253\177\223]\237o\276c9\304)\374\257\376{\004U\226\365\363p\022\370r\3400\272\211P\374\036\214\354C\363\007\342\204\210\034q\262\027\301S\2428\357G\r/\201\344nE\374\223\003\335\257\364\235\204\363\365\225p8\374\320\352i\215\262\034\336\243\\\2149\323\005\302\226\313\3542}(\330\345%g\223>Q\355\005\305uWagn\207\2774\0177k\377\007\030\343:\236";
-    PyObject *data = __Pyx_DecompressString(cstring, 5697, 1);
+    #elif (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (5690 bytes) */
+static const char cstring[] = "x\332\235X\315_\323X\333\036f:\n#(H\021Pgl\005Gt\024\037\024\304\257\031\337\n\210\370]@\374@\047\023\232\264\215\264I\233\244@\235\361}f\3112\313,\263\3142\313,\273\354\362,\273\344O\230?\341\275\356s\222R\030\335\274\277_\233\234srr>\356\373\272\257\373:IM\230\262f\251)\315Nmkv1u\365jY\336\271ZV\313\206YO]_|p%e\230\251?\314\232~\047\365\347FM)\2506\n\342\361\035z\376\371\363\037\227R\233\252\251\253\245\224\272\245\352\266\225\372\342\210\321\263\347_\034O<\274\223z\316G+\253\226%\027\324\257\014\324~\372\374+K\023\217\243\301\256\\\275j\252\225R\375\352\344\375\007\246\201u>\224s6m\355\257\324sCW\347JFn3*/\331\252)\343\331:U><\325\312\032\326+\036-\327\364\227%Y\337\257Y)\334SVN\325eS3R\212\212w\313\232\256Y\266\226\223K\245\372\335\224\245\252)\273\250\246\312\206R+\251)\305\310Y\266\251\351\205\311\025\265ZS\365\234\272\376\024\275U]5?\264[\354Z\245\244\256k\272}%\205\316WR\212\226\263\327y)\243\327?|\370\360\272(\333)9\225\247\211\212\252\222\232\300\376-\333\250TT\345R\nvHUL\314\226S\225\311\r\276\327kE\243\"\014\223Rwr\252\252\250\312\235C\203\356\3270-j\226\274QR\261+\272n\331\206Q\272fi\345k\252^\320tu\262R\317\227\014,A\230\241\220\303+Q\031n\342\357(%lj\375\320\272\313\262^\223KWMYW\214\362\3442\277}\305\271\3330^j\246\374E\317\322\263;xHn\305\340\321\314dc\276\365\332FIX\005\320$\323\303]\344\300h\377F>\025\3674U9G\375\276\374\024{\336L\225\014\275\240\232\373\203\320\324Wm\255\254\376\373\205\213\026\006\2644\005\000NEQS0\325\355\324F\375\353\013\341n\346\366y&\320\372\241\243\351\220\361v\256*\252l\027\201b\3312\364\014\201w\316\320mu\307\306c\001\351\003\300\026\225\025[\266\3259\254\232\2342WTs\233+5\r-E\303\260\000\302\047<^9\3701\230U+\253&\037y^-i[\252Y_\340\376\026\327II\002\336lI:T\235\274\207\327\345\222\365\333d\001(\336\251\230\361s9\217`\220xH\307M\0335\255\244H\025\331\306\023\335\212[sF\0311&!d6\343&\005\240\320%\354\030@\332_\200\252+\022\200\247\304u\021\000\242\363~\233\251J\002\366q\223n\330ElV\262\r\251R+W\342f\003;\224\2047\342\246""\010<R\tV3\0177\352\306v\334d\252FE\325\245\034|\n\373Y\373\315\225\222\\\207]\3606m[3\332\313\262\3442<\333\256!X\245\274aJ%b\227\270\365\223j\032\022\241\013\2334\342e\3028x\321V\017\354\222\014#\241\225\014\274Q\227\344J\334\033\201\013\353\346\212Q56X\307\332\205\315\342J\251\326.k\372G5gKy\271V\212W\264\377\226\241c\234\202\004^\311\001\251j\354\001\030A!\313\0029e9\206K\273u\3330c\207F6\214j\325\232\246\022g\332\207\353_\303\222\251*&\000\331\256\201\310\343rM\337/I5\330\274\024\325-\nnP\356\001w\304\256\262l\331\264\333e\265\322.\032\373EDZYT\3264u\373\341\323W+\217\244\205\265\205\345\267\017\311D\374\262\ng\021@\227t\014\010\346\216S\207\210\253\247/^\274\224V2\317^>]\020Y$f\372\247p\211\252\254DY\343\251Q\230\023@z\306y\343590\"\204g*\222E\316\"\202{\271\274\364B\312\314\255\276X\346\245\007\313/\236,\210\242\230\342\245\340|\021\300\313d\"\344\247\0275\033\000\212\363V\234`VM9\247\316k\310\2166/.\220uV\353\0255\243\310\025\302\224$\275\254\357\340?\017\016\222\236\203c\226\325\274$a\215\006\361\t\036\307e2)Us%\331\262$D\022\310\245L\r\310stSu1\234\244\356\020WHR\276\246\363\007\202;$\251LqNw\325\226\305 T\341\271\222J\272\\\346\367\n|.\233\274XE\016\211\233m\354\200\026\263\3174Q\350\36302\017\361M\047\321\264\271ER4\323\256\037\"\2346\323\210p\220\344\310.\235\204\323\3114RQ\225+\270`2X\270\246Z\330\037!\302\2264\232\3254j6\215\372\021\314MD,\211\004q\230\230:\031\t;\326\214\203|\324ID\207\031\350K\324\023q\216d\251U\211\343]U\016\021\217d\013;Y\207\250G\3360L[\022\231\206\227U%\272\201m\220^087\271\\RM\333\002\373\340\047up\0225\301\202\270\226 \203xw\024\353\262Y\220M\212c\031\3535\266-\331\252\3539\315\230l\033\310\222mrU\271bolP\020l@w\010\003GfV\214m=*\326*\033\2660\325F-\217_\036\235\016x{\243\236\313Q\202\217L\024\335\204C\255\330n\364|\023W\221\016#o\346J\252\214\013y\014n\266)B6\344\334f\216\322$.\226\312/\212\270\202\3736\254\234Q*\251\334.\326\244\274\221\0238\213\320\326\346\314\230\311\0172zN\344\335\350f\306w\014\311\223{I\333\210JPO \004t""\250\324a0\274\000\262\343\027+g\357(\nLG\177\036C\355\202j\375;St\266DfP\260#D\227\242\n\264\347\205\202PT JU\024\241\0054\032\313\312\231\332\206\300\210\302\351#\3167\n\010\212oG\204\006\234\217\027y\021jN\024\240\2160\270(\023\322\024\tNWL\214dr\345\252\324\004Z@\332&\307L|\227t\253]\024\2206U\030\2663\267\361\371T\323\204]\266\304\031B\\\245\n6\031\205\242\220\261\00465\222\305\377n\201A\014\r\336\372\367\023\213\210\257\26392K\275\263-\236z\277%:\205t6U(\220D=>7\034\252N\322\266\332\313\203\356\236\024@\357h\210ar\260\211`\322\321\"\324zG\203\300~G\2038\257u4\304\301\323\331\204\304\321Y\215\322LG\223\t\221\274_\343.\322\0164m!\177FU\036M\223\"\354\0164\t<\035h*\213\344\007\035P\202\341hop\363\016\236\345\363\262V\242\277\252\360-\t\330b\031b\203y\r\220\026T\3159Zp\034\212\226\315\317-\\\365\344\365<\202\026LZ\253\200\017\31322G\035\351$\217\211>\251y\323(\363TE\253\261\n\205\\!\047\3315@<\222%p\006q\264]\004\250\213FI\001\375\303a\026e\001\372W\014q\3034t\257v$\206\242\272#v\n\342\267\361n\005?\320;\352\374\216-\346\352T\304f\350F\274\254i\212\246\224T\3128%\255P\004Q\346;\265\032\301[\213\364\007H\314\346)\300\254!_)\"\033\310\245\003\n\21024\375\255M\341\375M\265\276\211\270%/\323:$\273\244\346A;e\236!D\232(F\005K\\)\201\224\")\023\337-\302,\017G8)\276\253\274D\327\016\351HJq\023\366.\202\031\360\023i\333\022\0311\n\227\370\354\036\001\000r@\245\177\211_PE\3364t-W\266\n\370I\232\242\223\036\200cl\372\013w\203\024t\333\310\347-\32566\341!\203\222\273\210\330\303Z\026\365(\263\202\220\014!\230(\023#\255\231\030\227\362\031/\321\025\372\0066\254\020\265*\210\2258\\*r\2157\324i\277\221\374=\244\215;Eq\007+Q1\332.\212\232\201S_\245([\224\315u\372\223\255\001\247\366b\343\360\213\357Q>\213\253T\310#.p\303pv=\332X\254\034L\225p\203Q\342Cr\273 a3\220 \004Y\250\227}\316\257\324\025\254R\313\265%\272)\216\357\020\007J\035\227\022\375\243\274)\004\003\245&$\225\234\035\211\366xNR(\030\203\213w~\201\354\301],\300$eJ\222\333\252\200\370i(J\026\350l\327L\235\264\002\324=""\t|\016**X\252\270s\305\217\202\016\333\302\2120%\317\020\221\364Q\311\337\235e\344\022+\027\363l|\007\202\342\303\302\227\017\r4\231\245\226\000&\035\367\216\270G%J\2328\371\003\005@\202\232\243\277D)\230\213.\2368\350b\321\245\026]\341K\234:H\215E\337m\242[$\272`\tq\376 q\201\037\327\030\224zM+\202\223m\013\tg\313\005\314R\240t\276c\267\327\205\202\261M2\227K]!\323(,\332y\027\310P\361\207\321j\272\240\274\232\276I1S\253(\244\360\311\344X\245I\377\003\266\330\":\341]*up\226\216jM\345\027\213X~\013b\032\372\034f\246O%\364\227\254\355\242\226+\322\267\035\211\177\301\370\273\253\3257\302F.\373i\224FF\367\022=\254g\324\035\330K\034\333\275\353\310N\325\355\372;\323\032:\265\327}b\327vf\3354j?\235\243\232\345\244\235i\307v\247\320\222\236\360{\331\364\343fz\257\373\330\3564:N\265z\373\235#\216\334\352\036p\222N\266\205\376[t;\276\253\342Yw\277\223p2\035\317\360\002\r\371\311M\272\257\274q\357c\320\025\214\260\333O\232S\364\206\342\244\251\353O\356\237\376\305\340L\230\211\2272\341\235\367\036\372xvlw\3269\357<pr\356\260\367\255\227n\365\216\270]\356)\267\332\352>\345(\356Eo\200&<JKmu\047i^\032\363\242;\350.z\323\336\247`0\310\264z\371\032Z\375I\3479\006\350\037\210\0320\250\354X\356y7\323\352\037tn\272C\356\206\327\325J\236\306\240\203^\306\313F=\267\235\274;\357\035\361r\376\000\326\203\006\323\031\304<\375\260c\253\177\330\251\356\365cE4\302\214\373\035\026\221\034uG\275\2647\353\217\371\257\203\207\341x(\267\222C\255\336\223X\023\206\243\227z\217\357\312\273\325\177\216|\323\327\277[s\346\335\204\373\304\253\371\213\301\235p\255\201U\0169Y\0322\341>\365\277\307\020\217\303|\243\275@\305\273\206\035-\204\203\341Bc\240q\276\221i\2544\277m\2167e\232\226\257\226\034\047\026\202\355>t\323b\257\263\356\230\373\306[\365\223\376\273\240\032\033\002\226\322\261\367\356\336\335g\356\010\331\221\274\273\rC\363\201j\316\234C]Yr\334\313\264\006\206\235?\2751\2140\034t\321\373\317\274\001\21400\344\254{G\261\370\371 \201\205\346\032\047\033\323\215\352\201\347o\340\363\364~Kw""\274\232\354\337/\234[\354\314\215\000\330\350e\275?\2712-d\311\311\356V}9\310\262o\350\325\354^\342\350\337\237\234\001n;\274Zu\276\203\333\346\335\036\214E\213\031\364\027\202\241 \037fZ\355~\302\211\274o\217;\200\211V\275!O\336\177\236t\227]\333\273\356\255\371\327\375\265\340\006^\236\013\253\274\177\013Aq\203<\303\276\031f\303\227\375\tv}\241\361\256Ym\235@\365\212\377H\204@\242{\367\310n\036k\350\242\3767\371\230\303\336w\336\224\267\344\277\r\264\320j\244\341\304\223\243\356i@\200#\032^\275\336x\335\3144\327\331\233\267\255\223\330);7\035,\206\263\215\261F\266!\263\0049\274\017\027\212\252\037\334\264;\355Vc;\245Y\342\224#\357uzf\220B\354+qH\013:\343\316a\203\263\004\325~\247\317\315\302\260\373\357l9\257\\\376\340x\273\231\274\317}O{\267\235\333x\275\332\0367\236w\304K\302\334\247\203\251\370\335}?\262\004\305\000\357\211\367\372h\300\2470N\364j\321-xY\261\222U\357\264\177\303\337\000R\026C>\357\002\026\375\316\335\206wz\373v\327\234v[\266\243\276\010\026\252\022\0349\301P\375&\255\226\n7\020\275\266{\327S\374+\034\002\355F\313\035w?\372G|\371\320$\204\211\357\235\327\356C`g\235\003V\016\355\306\355\346\022{\365\226\275}\307\336\255\263\365?\330\037r\353\376\37748\310\027\335\033\256\354V\275\357\275\327\376\223\300\016\3577\307\232\331\310b\321\266#\002\333\337=\047\277\330\027\034\264\333D\264bu\3670X\027\025\0379\217\334\214\033\355\350\226;%\302\360)\202\036l\225\214\007\210|\276\307C\370\226;\013\362\224\275\317\301\\`\206\311\3605\261\302\377;\020Y\002\244u\000W\375\260M\226|\236\366F\375q\337\010\327\233\211f\246\275\265\001 \375\027\370p@\030u\300\271\214\r\254z\247\260\236\205\2207>$C\320\326\026\261\037\"L\205\350\033\366`\311\013\000\317O\201\025^k\242\347Ig\334)\270\257\301\260\253\376)\037\226\001\014i\307\316G/\341-\370\202\207\330\211s\256El\017\370\267\372\006\200\352Eo*\252%93\211\3620\274}\311\273\341\345\3759_\264\355\361\007|\226\242[\204\301l\177J\360\3011\227\027>\321n\211_\227\010\231\"rz\207y\002ADL;\333\"4\250\360\321\357\"\346Ns""\237\210x\021\245\250;M\202\000\036\025\364\3715\023\220\217g\220\264\222n\333\253\262\2100\312_g\375\254\257\004\3343\013 \254t\334E\367\346\375\004\262\302\215@\026A\247x\027}\362\023\353?\357\361\030\356q\017r6\245A\213\363G\315{\200\251\257\001%\357\032[M\204\350i\367\252W\025\251\365\036\330a\212\2477\274;\203W\252b\254\263^\026V\314\260\304\031w*N\364\277y\047\275\251\203\224Ci+\351\010\213\036x2\353^pE\313?\335\337\364\364\263\023\223\276L\203\335\362\246\016\255\262g\037n\037\275.0\313\232?\325\271\372O\376I\177\332\377+\234f\367\263,\373\232\275~\023\215\263\047\204\206H\373,\301sF\304|\"\351\017\354u\0179k\356\014F\035\001\266>\207\034\277\221_\253\321\244\224\264m\"Y\364\032\020y\373(V\236\034AZ!g\344I1\214Bb\324`\2457H\022\2776\"\024\010\027\265\222g\360vl\304\344\260S\343\330\0349\013@\275\017\006\202\237C\220\307\217\356\2327\343w\371#\301\251\340s#C&\031\020\224\332\267\273\352\014\010z\030\202E\006\335\005\250\r\300\336?\357g\374\225\340[@\001\240<\205t\233\026\371\234r\232\n\210\347\374!?\207\354\377\000\200\240\264|\201\024JLR6\304\316\177\003%Ls\263\300I=\275\235&\357\005\032\273\342\3742E}\020\031\302-\377us\236\200U\232@\334\266g\211\373b[t#*\213\272\260\3049\312O\035\036\355\023\265\377uW\370\034\254?%\346:\350`\221\335\351\355O\376\331\340\035\273\277\314\226?\260\017:\323\215=\216\304\004)\2159\036\256\234\360\356\200^\222\264\307X\347\365\223\027\001\021\330\234\r_\364\252\302\221\263\336\204\237\366g\202\036\260P/\245R\\V\335s\210\235\014\022\262\022\216\263\337\2367\025\266\274\302V@\3564]\204\211\010\014\247\261\317\273\240\211*\215\177\213\214IP\370\036\211\023\321\017\301\264\026\334\005\237\0165\264\346\047\366Vb\322\006\333(\262\342&\333\344C]\236\016\226\302\267\r\031d\013XL\035\030\243\017\021\245\3715\3123\255!\030\315\353A\374\242=\301\316^\365\263T:J\034\007\317\325\374\007\276\026\330\354\356\263\346[\266\366\236\275\377 F\213\311\2276\376\031p{\353\313\377\364\022\222z\200\2339H\3464\327\274\330/\311\236\004\030\203V\274\036&""\302\245\306js\240\3713{\231\215\014\0172\344\371p>\362s\234,w\\\233\215\315\004o\271\312\244\240&\017\375/\273\372k\370\241y\rYq/\316\347\307w\013H\244U\322\340ll:\310\004\253\341Y\310\232\307l\r\311\023\216\314\263|\241\225\032\307\032\216\370jp=\310\006\2050\333J]B\034\332\301\355p\261q\267Y`\257\326\204\240\347\374\325\rN\034\366\216\t\337aZv\356z\3603\273\365\244\371+\t\245\201\263\354\354\014\233y\330\220[\003\243l\364\232\277\035\210\322\315 \317\356\255\261\265\327\377\374\360M\317\361X(PF]\360\206\375\037\202\2110-\364\305c\244\231\025\357\007\240\203\252\254\227\002\206\356\004\035<~B!\006\343o\013\241\360\214\253\305\254xQn\313\2308WG\231\3571\260\230vo\212\312\013\3676\316(\027\203\323\341\315F\024\322\203`\010\222\230u\377(<?\037~\033N4.7\027\331\312*\242\232\r\340 \266\307\243p\022\236:\351\337\n\304\312&\374.~\277\036\214s\253Q\371\022<\231\025K{\354l\212\t\237\272\047\274\277\202\331\360r\343ACi\246\305\262O\"L\267\274\330\317\374\335\263\\O\260\336\313<\375\260\336\237=Y\354\330&n\024.\030\203\024\034w\363\2108R\r\337\006\227 H/4\354\346\365\346\033\366\n8\047\177\356\321\232I\242#\246$\236\260O\303\263o\370\n\261{\230\201\237\347Hr\024p\022\0214\t\254~B\340\276\306\250]DD}\350Il\233\360\026\375}Hs\232Hx\231=\261\336y\210\254l[\214\362\355\213\373\177\002\356\204E68\006\306}\340\025\374\254\260\304\267\340\204\037A\210\047\221!\301{\361\376f\341Sa\324\273a\244n\223\\l\010\313\000\270\374>\023\210zJ\350\261\047B\241-8#@\3018\217\024\326{#\362\316\2307\325\226o\342 \227t\337z*r\3246\274\265\332\030mN\260e\000\022\364\002\243}d\0377[\275\347(\254n\205\307\033\n{\214\340P\230\002\322\320Z\234\233\206\261\357%\377\r\002\350t\343^\323\346\330 \216\273\342\031\301*\273\375\230=\206\026\375\235\375.\211\346t[eb-\223\002\021s8\236=\000\271\036!]+$\335\005\317\362ci\317\316\211\375\035\354\047\330\177\306\353\003\256T\256+8\266\312\224\311\204\021\266I\356v\236.8\227\357\361 x\314\263\314mx\265\007\272\342}3\331\214bEP<\235\014\023AF\034\014\356\360C\226\260""\036\302\370\nd\314\275\260\326\230kT\367\343\212\365\3167\2406\242\361\237\323Q\047\035\037B\351\030\222\341\211\245\207\207\315\025?\323:\321\037\235.\226 \3413\356\357\376\024\001\214\277\264\327M\031\356\261\000\371#q>\244\355&\220\034or\375K\211\201D\327(WX\220oUZ\003I\221a\230c=<\206c\000\202\024Z\003g\200\367\321\240\207?n\344\035\276=\361i\204\357$#\276y\360\017%\356\003\030\310\342\307\322\244\277\354\233A\244\310\266\270J\256\371\217@\231\331\350\354\037\035\315\270\252\336?\206\363\270u?\200\257\010Yr\260\003\223\3157\2176\253\264\236\021\377\220\330\373R\232e\277\374\006\036\177B\230\312\261\234\022\211-\2268O\202\037\027!C\310,\367!\361\013\301\357\215\010\331\221D\372\013tX\365\277G\210E\037\000j\37409\343\177\207\310\355\2176T\215?)\214\273\233\340\203i\034\214\370\307\206%\367\035^\356\242\211\220\221;\216F7\371\367\222^H\026J\033+\341\321\260\272\3277H\331\2077\342\260\325\030l,5\263\235\215/\221\271X\026\221\2038\220\231\2541\255\304Je\022\237C,\271\330\2506\277k\336b+\224\005 \017#\016\311\260\037\247\002\354v\314\373\225\375\007}\366xn|\347\356x\237@\321\374\303\324qw\203\245@)\301\341c\014\273x/|\330\370\271\331\315^\256\361\014\014\006\374\243\365\323\204\337\023\214\206\227\032S\r\036!\317\3019\047a\243-(\013\371\337\247\360\350x\212\003\311\224\367\210\253\271\256 \311f\0365\273\332\207\30616\026\361\322~\"&\n\207&\033\367\036C\004\374\311\036\254\020#t\016~\300\303\367C\013<]g/\321\r\306\001\263\024X\241\314\312z+=\016\206\275C \343\262<\222\304\030\211\035;\003M\242\363#R\373\363Z\032n\355!s]`\027f\203j;\323\t\357\222&\256u\234@Hh\2623\210C\177\025\212\226<\376\365\223G\021\3542\033\376\002\005r\216\275\201\\\312\261\304Eo\307\217\210\345O\236e\343\000\210N3\2618\274\304.\375\026\226\271\000 Qx\213\257c\313[\361\217\023\307\207w\033\205\346+\316\265p{\224\243\342s\375\n?<sA<\313\363\372\226\320\362\301\373\306@c\242y\276\231\341\303sg\220\226\211\316?\337\221\211\211\225\007\334\366\027\223<\027Rg\304\327\273\3603N\301}\047\221/\263\261h""\301A\316-!\200pl\013\340\270_\240`\272\331\255\347My\357\337\240z\304\346\241\217\000\341\330K?\222\237\345\203hz\037\236\341\335\370\327\007\302\006\354\271\303S\346Cv\371~Xm\047F\256\317~\361o\261\033\013\215\367,\013\234\302\377\352?\307\221eY/\207\223\340\227Cg\364-@\361{(\262\217\215\037H\023\0029\342\203\207\000O\221p\336\213\034^\204\310\335\216\364\047\047\272_\350\363\021\327\353\253\341P\370\261\331\325\034aY\274G\261\030k\246\t\342\226+\354\n}?\331\343)g\213\276\334\355\203\342\206\253\260\363w\302\237\033G\033\325\377\003\234\264:\263";
+    PyObject *data = __Pyx_DecompressString(cstring, 5690, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (7907 bytes) */
-static const char cstring[] = "\377 (raise \377it with \377--max-me\377mory 2GB\377, or `ru\377n: {budg\323et\006\000\031\003:\034\001}}\377`) kerne\377l events\344<\023\025\004N;\0223\003: N\376I\002message\3402\024\025\0065\0235\005F\004,--\377reply-.?\367Bro\245\000Fact\376\327\001| NoneC\337lock \006\003It\327era\031\000[\025\001]L\347imi\311\000!\003Run\337Plan \005\006s \376:\000 scenar\337io de9\000mi\377nistical\377ly; see \377the modu\377le docst\377ring.Seq\177uence[L+\000\337ener]\t\006tu\377ple[int,\375 *\000, dict\375[\005\002Any]]]\377What a f\276e\001hed (\230@s\377topped) \356\240@ prk\000ced{.b\347\002/hop\256C\377 exceede\343d:F\014Y\007t\000]di\237sable\323\000\002\001v\377tool/sim\377/engine.\237pyflo\200\000\266#g\321c\247\000\265$\277`n6\001dl\372\200 [\251\014manua\377l-random\323.R\002\002\217tw\272  5\tm\340r\030\001:\032\000\356a\311 \257D\314\340!\366\002uby\000\222!mo\341r\367!\254@\275A\371\004of \036\"\005reac\272!\010\023\361\000\377k longer\370\275@>\004\223\001-time\375 >\016\047s res\277ident \257\205\004g\177rew by p\0264\342B\335BM\345\204\003]t\t\007\346L\377x-death-\336\263\000sonA\271\204\001Co\037ntext\221`\315\204\003\314\204\n\376\340\204\003StateCa\373ll\313ACheck\367Sui\017\000hoos\217ingK\253\206\002\370\204\002J\000s\357umerU\002Del?iveryE\353B\000\003\377.__init_\375_\000\014.<loca\377ls>.gene\367xpr\047\005afte\363r_\207\207\002:\005buil\377d_patter{nsP\005commV\000\357tickc\005dragin_\357\000\306`ney\005/end_\366`d\211\005\373\204\0039_(\002\n\007re_\361\204\003\260\005\377nothing_\177to_pump\307\005\245o\337\000_\305\210\003\332\005p\267c_ul\263 r\005\rnow\202%\377reopen_c?hannel\300\006\336\207\001\273ay\244 ter\377\210\001i\373on\264%sampl\374\300\006\251\206\001_for_l|\332\207\001\330%zero_\332a\362\342\000o\237\005\232 plet\311e\331\n\225!_\023\000\335!byw_ap\315\005dis\333 \023ch\254D\251%_\262\007\257\207\003\314D\357flus$\005inj\377ect_faul\331t\353D\350\007on\366 g_\377processed\372%\202 d\326!\267`ma\247e\035.\016\005wor\311E\322$\303d/qu""ie\260\211\001t\000\r\264u?redriv\200e\304\212\002\366\216\204\004ru\333%run__until\250\204\004s\331\206\001\347ule\202J\354esta\035r\336\005ste\214e\301\211\0017\005\337tream\373\204\003Vi\377ewFLUSH_?EVERYF\237!\000\002\377Timeline;InN\000nce\263\213\005\322\205\003\377LOOP_SAM\347PLE\300\213\003\342\212\005Loa\357dedS\257\213\004Log\365C\303cM\351\215\002Watc\375h\212\207\004Metric\375s\237\214\001PRIO_A\357CTOR\005\002BRO\223KE\005\003]\003P\356\212\003\273\206\003R\376\350\214\001RunOutc\347ome\261\214\004\353\213\005Tra\377ceDigest\372\006\002E\254\216\001TypeA\367dap\261\206\001__Py\355x\001\000Di\217`Nex\377tRef__an\333no\314\207\001__\003\006io\373ns\013\001class\377_getitemn\034\001doc#\001enI\003\367_ex\267\207\001__fu9n\024\002\305\207\003__m\344\206\001N\000\017meta?\003\t\001\247\215\002c\001\357namek\001pre\367par\006\002qual\202\017\005t\277\000\211\001\340\207\007\364\206\004\302\205\002r\345_\342\207\013_\336\207\010\323\207\006_di/rty_\343\207\013_\260\205\006\212\205\002s_a\221$\345\207\t_fi\341\207\006\337_heap\002\000ld\377_queues_\275i\215bt_iss\000r\377outine_j\253so\231\215\002_\321\221\003_\212\210\014_\036\207\210\010_pri\253\210\001\310\214\002\212\210\003\275_\226\210\005now_\363\207\014_\372\350\207\020_\356\207\003_seq_n\353\204\002ed_\353\207\013_t\242#\373s_\355\207\013abort\331_\344\213\003\007\002ed\000\004_b\237yacti\304\000\331\212\001a\377lertsapp\317app_\211\210\010\017\001en\276\311`plica*\002p\377plyargar\376\304\206\001as_rows\377asyncio.\273co\232$sat\227\213\001m\357ptbb\201\205\001boo\371l\274\220\003\302\220\003_down\336\004\004upbt\202\224\003bu\335f\000\000fer\320\213\013byCcc\335\216\001\236\212\004\245\212\004\332\210\003s\262\212\005\315c\217\215\001sc\210\215\004\261\213\004cl\357earc\324\206\001_in\373_t\251\205\001backc\254\240\223\001\002\000se\000\002d\000\003_\377subscoll}e\223\"s.abc\313\214\003p\320\214\004\253\211\006\302\212\005\304\212\013con\364\215\001\342\000\004r\000\005P\000\330\216\002lib\375c\341""\216\003manage\366\036\000py\256 ecou\373nt\000\002sctxdad\270 \000\001\204\206\002\000\006es\230\213\017\364\260\213\t\272\214\004d\317\000ared\365e\350\204\003f\225\225\003dela\257yedd\206\217\003iH\001s_cribe\232\214\002d\272\207\002\236\350\213\005done\257\216\002\263\216\003esnd6\000\277\216\002max\307\216\003?result\323\216\003\277\221\001\357d_ou\014\000opd\355r\265\224\002du\250cedu9r\257b\000\005_ns\002\006\301\215\003\237remit\320\214\tk\002e?rrorev\367\227\003\375\227\003/_per\203\206\005e\302\224\002\351a\351e\220\225\004\000\017_\207`iceEs\032\017s\305\221\0017\t\220$yK\t\340s\005\254\225\001c\003\274\230\004p\tpor\321t\205\004\260\227\005\000\014.\340\220\001er\016\035\005im.\353\231\003\006\010\247e\005\013 \212\223\001+\010\250\226\003<\010\327\216\002sM\010\252\232\0038^\010\223\222\005\007\tlan\026\t\340\213\004N\223\010rng\241\010\345\220\002i\006\nOview\370$\311\205\002.\361\205\003\350\006\n\312c\031\nm\367\214\003exp\277loreex\357Ae\377xtraffai\rl\000\001ed\252\220\002\237\212\003\204\000\333\003\037field\227\231\003\237\212\002\255\226\001\177rsfirst\263\230\002\376\361\220\002fnfollo\377w_upform\377at_bytes\375ff\000zefrom\374\246\214\002\366\230\001sggcgc\277_tuned\334\224\004g\377etget_th\377resholdh?eaders\202\213\001\206\213\001wpop\002\002ush\225\213\001wqhe\220\213\006hex\264\205\003\357hint9\000pho\277p_last\002\003t\017ency\017\001\321 \026\001\217\223\001\377iididlei\377n_flight\307inf\240\222\t\346\213\001\350\213\003ce\337sinti\357\215\001ru\357pted\006\002val\226\002\003en\265\212\001s\236\216\001\242\216\001s\375k\250\236\003keykin\371d\342A\204\001_tlef\317tlim\226\224\002\233\224\002_h]i\r\001its\252\224\002s\266\224\001\tl\256\234\004\000\005s\224\226\001\230\226\001\267\215\001\000\005\343ed\305\204\002\003\000\260\223\010mma\373rk\355 hmaxm\013ax\233\227\003s\343\237\003\353\236\004\361\236\005\372D\257mode\000\001l\000\002s\377monotoni\357cmsg\000\000_id=n\243\217\001next\000\001\365\216\003\377nowntoff_setok\237@o\312\227""\001\354\317\230\003\274\224\ron\322\215\005out\371o\253\221\003\230\227\001pparaem\316\236\001s\005\002\002\001ti\371\214\001\273pa\200\225\001pat\302\230\005p\377ausedpay\200\232\230\001\216\225\004\215\225\014\211\225\t\213\210\010\235\210\001\341\240\004p\377eriodicp\377haseplan \000\001\242\227\001\314`\360\225\006\323\236\004r\000\005\311\214\004\376\017\005sprofil\377epropert\031y\312\230\004\320\230\005re\340\226\001\247\000\235\235\005\356\352\230\004ed_\312\000ump\177pushes_\352\212\007\377pydantic\372\252\226\006r\271\236\003ready\217real\000\001\351\231\004\225\234\003r\377econnect8\256\226\004l\005\373\241\001ies\201\242\002\206\242\002__tore\353\231\004r\211\241\001\377strespon\347der\247\213\003*\000tur\035n\250\217\001run\335\226\001\324\213\002\346\226\001\357seed\351\226\006run\377ningssam\311e\343\231\003\364\220\004e\301\234\001\000\t_n\007ssc\247\242\005\257\242\005\277`\245\227\005\237\227\023\356i\001sel\312`nds\370\354\206\t\333`\256\215\004sidsp\277anspec\000\001_P\214\216\001\340\227\002\264\213\002\272\213\001s\277\213\001u\000\003\033se\013\000ep\260\242\001\261\242\004\270\242\004n\356\221\004str\211!am\331\217\001gubs\337\217\002\367\215\001rs\344\231\004\373tt\266\233\003tagta\317rget\206\237\001\207\210\006th\047row\314\235\001\320\235\001_\241\222\003\263\240\001\364\357\215\006\227`e\233`ingu\335n\355\210\003unk\260\205\001up\357date\232\222\002use\311r\000\001\303\234\nv\313\207\001\036\002py\377thonvalu\365e\000\002s\342\212\001virt?ual_ns\276\242\001\302\242\001\177_swhich\320\247\001\376\314\236\001th\200\001\330\r\030\337\320\030*\250!\007\000\030\031\377\340\004\t\320\t\031\230\021\377\340\004\013\210;\220a\220\377q\230\001\200A\330\025\026\377\340\010\017\210t\2207\230\375!\013\000\036\037\330\010\021\220\377\024\220Q\330\010\016\210d\373\220\047+\000\010\025\220V\230\3775\240\001\240\030\250\026\250\377}\270A\330\010\013\2101\377\330\014\023\2204\220q\330\357\014\020\220\005*\000\020\027\220\337t\2304\230q#\000\021\330\377""\020\023\2205\230\007\230q\377\330\024\030\230\t\240\034\250\377Q\250f\260A\330\014\031\377\230\026\230u\240A\240X\377\250V\260=\300\001\330\014\377\022\220!\330\020\024\220E\337\230\021\330\024\033;\000t\240\3751\034\000Q\330\024\027\220u\377\230G\2401\330\030\034\230\377I\240\\\260\021\260&\270\377\001\330\020\035\230V\2405\377\250\001\250\030\260\026\260}\377\300A\360\010\000\t\021\220\377\006\220a\330\010\r\210T\373\220\021\223\0016\220\025\220c\377\230\023\230E\240\023\240E\377\250\021\250\"\250A\250S\377\260\002\260!\330\014\021\220\357\026\220{\240\006\000\017\210s\376\324\000\025\230e\2403\240c\377\250\025\250c\260\023\260B\373\260a\207\000\320\024%\240Q\376\216\001G\2303\230a\230t\177\2404\240\177\260d\270\221#\356\241!s\220!\362\000t\2301\376\264 !(\250\014\3204J\227\310!\340\214 4\275 \220 \020\334\211\003\271$\017\210v\301#e\220\3771\330\010\020\220\004\220A\364\323&\355!1\364!z\230\024\230\377U\240$\240j\260\001\260\277\030\3209K\3101\363#!\376\203A\036\230{\250\047\260\033\373\270A\232E(\240\"\240F\375\250\031\000\013\2107\220\"\220\335B\352\000\027\240\002\322\001\030\230\375\001\334 q\330\010\026\220dw\230\047\240\213 \020\220\007\221@\322w\000\024t\001\307C\023\324 4\240\241z\357\000\215@\177\002\375!N\224 \020\347\021\330\014\220\002R\000a\220s\357\230\"\230A\304A6\230\025\177\230b\240\001\330\024\032R\000\371\023\231B$\003w\220f\230D\333\240\006\277 \021\250\320\"r\220\325\023\335\000\020\334`\330\212`q\340\371\020\217\000\204c\003\2301\330\024\377\031\230\031\240!\2407\250\377#\250W\260F\270$\270\017a\330\024\025\376A\336`\226a{\000\377\016\210a\210q\360\006\000\377\r\020\210u\220D\230\004\377\230K\240u\250G\260:\377\270V\3001\330\020\025\220}QO\001\004\230L\250\005@\000\357J\270f\300\230\006d\240/\376\301@E\270\023\270E\300\021\377\300\"\300A\300S\310\002\207\310$\310a\000\213\001\325\000\265A5\231\230\205\001\355`F\230\201b\356\204\001#\377\230X\240T\250\024\250Z{\260q\201%\010\016\210n\371\000\277\010\014\210M\230\030\304!\013\317\2104\210w""\323`\234\"u\220\373C\220\047\001\320\024$\240A\327\330\021\027\320`#?\000\027\260\335\001\306\204\001M\240\021\337`\021\025\357\220[\240\007\272\000D\260\004\377\260J\270c\300\022\3004+\300q\023\nX\361@!(\007\371\205\004\377#\230Q\200O\2208\320\367\0333\260\231`\014\320\014\036\367\230a\330\206\000I\220Q\210\377q\250a\260Q\320\000\025\377\220X\230Q\340\004\007\200\367z\220\021\231\206\001\330\010\017\210_q\220\003\2201\257 \t{\000\376\211\001\023\250E\260\025\260f\307\270A\330\037\006\277C\047\002\t\230\377\021\230#\230T\240\025\240\375a\026\007\024\230R\230t\240\3772\240V\2502\250V\260\3353:\000C\270qW\002\330\004\367\013\2103\226A\320\000\027\320\377\027*\250(\3202E\300\337Z\310q\330\017\014\000,\250\375H\375\204\003\004\010\210\006\210f\352\263@\001,\0016\227\002\027\240\003\377\2401\240I\250Y\260i\357\270s\300!\302@\022\031\230\361\032\200`\315\204\002\323@2\300W\310\377A\310[\320XY\330\022\376\347\000\320\0374\260G\2707\377\300#\300Q\300a\320\004r\355A\r\363@\336\207\001\n\230!\331\207\001}\330\240\210\005\320\004\026\220a\362\205\003\262\223D\023\337\205\001\246At\220\367\205\016\013\377\2106\220\033\230C\230t\272\374`!\255\210\001\r\230Q\326 \014\356+\006v\220U\217a\020\220\016p\016\006\372A\315\207\002\370\001t\2209<\000\270\347\210\002\352\207\002\212e\030\240\024\273`\032\361\260\365\206\0028\001\276G\320\004\027\220\275q\224\207\003q\330\014\r\302AL\363\230\001\266\211\001\311ah\230g\240\375Q\204\003T\240\032\2503\250\335b\247`G\2701\351AE\220\337\024\220Z\230w\233@\014\rG\210V\220\013\006-\000\007\006G\365\211\003\376\332\207\004\014\210G\2206\230\021\376\246aG\2203\220a\220t\277\230;\240d\250,\376B\010\374\032\001\021\001s\230$\230j\250\347\006\250aV\014\274a\005\220W\277\230F\240#\240[\254\204\002a\377\270t\3009\310I\320U\377Y\320YZ\320Z[\320\377[`\320`a\330?@\373\300\001\223\211\007q\240\005\240W\377\250K\260t\270?\310#;\310Q\243\204\001M\230\021\360\004\266\213\001\206\240\210\0024\210\370\003\370\210\002\320\213\001\210A\021\222\261\204\001w\374""\213\001\255\003<\263\213\001\344\204\001H\337\220H\230A\230G\002G\220\3678\2301\201\206\003L\230\004\230?A\330\014\024\220A;\003\207\206\004\375\340\252\210\0028\2307\240$\240\377a\240}\260C\260r\270\267\024\270W\222\207\001\024\220\322\2054\320\217\004\030\230\001\313j\331\214\002\337\213\001!\377\240\031\250$\250o\270[\347\310\004\310\375\214\002\326\002\021\220\021\357\220+\230T\353\211\001\014\210E\357\220\021\220*\276\000T\240\026v\215\000E\270\215BF\220!\325\003\351G\315\000\255\211\001d\273\212\001\020\220\004\376\351\213\001T\250\036\260s\270/\377\310\021\330\010\022\220$\220\377g\230W\240A\240T\250\377\026\250q\330\010\023\2201\236\356\001\220j\240\004\307\214\001\266b\320\357\017\037\230s\300\214\001\026\220a_\330\r\021\220\033\241\215\002\014\t\002\371\024\225\210\002\006\003\027\220s\230)?\2403\240f\250CH\000\034\001\271\340 \002a\002h\230h\256 t\333\2501\266\207\003\013\230\004\002z\230\377\021\330\014\030\230\004\230I\244\226\204\001\374\216\003\014\321\216\001\343\216\004w\254\205\0034C\220w\303`\265\216\004\220A\204\217\0011\231By\330\047\005\307\001a\320\004\031\271\211\003\363\014\210\355\023\262\204\0015\230\001\230)\024\355A\336\211\003a\312\217\001\006\273\214\002\261\217\001\353d\260\227\217\005\230\306dw\220n\377\240D\250\004\250G\2603\375\260(\002\016\230d\240\047\250\177\021\330\014\020\320\020\"\331\216\001G\020\220\t\206\205\001\251\212\010\203\215\001s\273\207\002\177u\240B\240d\250/\243`\377Z\300v\310Q\320\004\032o\230-\240q\367\220\003<\230\365\217\005\277\010\013\2105\220\007\324\220\003\t\357\230\034\240Q\303 A\320\004\367\033\2301\341\216\005>\240\022\240f\373\220\0021\330\363\216\005\263\214\001\024\220\314#9\330\317\207\007\321\221\001%\230q\237\"\253\220\001\277\020\320\017.\250aI\0018\301\2406\004\323\213\004\262\003\307\221\003\360@\001\240o\024\240V\250\315\217\002\007\220\270\003\377z\250\022\2504\250|\270\3774\320?Q\320QW\320sWXA\004\272\222\001v\220Q\361\216\003\377\320\004\036\230a\360\006\000\373\t\014\254\214\007\020""\220\014\230D\213\240\001\301\211\0051 \001\200`\207\210\003\177\227\230c\240\272#!\261\217\001\362\222\006l\304\356\211\002\203\210\001\010\256\206\003\337! \000\320\004W\037\230q\300\210\005c\261a\r\320\210\003w~\230S_\002\320\020 f\003\215\005\221\000j\240\302\005\301\214\003:\001z\377\250\034\260Z\320?R\320\377R]\320]n\320noz\275\221\0015\215\205\001$\240C\240\224\204\001>\204\220\002:\230T\240\024\213\222\001\311\220\005\371\020\355\223\001\307@\330\024\027\320\027\367\047\240q\343\217\001t\2307\240\377(\250!\2505\260\t\270\347\021\330\014\241\217\001\002\000T\230\037\376\242`A\250Y\260d\270$\377\320>N\310d\320RS\037\320S`\320`k\001\270\224\004\261\224\004\177\032\230!\230;\240aK\001\347\023\2208\364\222\001\262\224\001\005\230Q\376\343\204\001\250\024\250V\260;\270\377c\300\025\300i\310z\320\377Y_\320_b\320bh\337\320hk\320kF\002*4\377\260I\270Y\300a\300q\322\276\224\0011\366\224\001;\006\r\270`i\250\177u\260J\270a\330\025\262 \357\240\t\250\021\216\225\001\004\320\034\327-\250Q\230\225\001\007\311\206\001\2404\377\240u\250B\250i\260t\377\320;M\310Y\320V\\\307\320\\]H\003\324\223\002\271b4\220\377}\240A\240Y\250a\360\375\014\361\224\001\t\230\023\230C\230\351{\205\223\001\223\211\001T\240\222\002\004\240D\377\250\001\250\024\250[\270\004\377\270I\300T\310\021\310&\267\320PQ\271\217\004\220h\305\217\003D\363\320\020\343B\216\213\005x\230t\320\217#5\260Y\312\221\002\310\217\001\334A~\377\320-=\270]\310/\320\277YZ\340\010\014\210\264\214\002\016\277\210g\220Z\230q\351\223\001\320\377#4\260A\260T\270\034\377\300W\310J\320VY\320\375Y\306@f\320fg\330 \377$\240D\250\006\250e\260\3772\260Q\260g\270Q\330\377 )\250\026\250t\2609\377\270G\300;\310g\320U\355V\270\227\0017\220\201\216\002\010\230\001\317\230\027\240\013\266C\324`\320\037\3772\260&\3208K\310=\376\216\217\001\021\034\320\0345\3205\377F\300a\330\021\031\320\031\357/\250w\260\004\0036\260f\377\320<V\320VW\360\n\347\000\t\016\232\215\005\267\213\001E\240\027\277\250\n\260(\270!\303\215\003J?\220g\230S\240\n\233`""\324\215\001{\320\014\330\226\001\010\014\320\014\267a\357\010\014\210K\212\227\001\2404\240%w\214\215\003M\222\221\002\303\214\002J\317\227\001\360\004\363\014\210\217\214\003\334\212\004J\220d\230\367!\2306\352\212\003O\2309\240\377F\250\047\260\032\2706\300\336\367\227\004\023\220E\230\310\221\001y\250\375\007\367@D\270\002\270(\300\377*\310G\320ST\330\014\377\021\320\021*\250!\340\014\377\020\220\n\230.\250\001\250\357\022\2508\260\224\003(\250\001\235\330\226\0012\260$\261\"\242\001)\357\250\024\250Q\247\216\003J\220k\376\333\213\003L\230\017\240|\2607\177\270*\300B\300d\310\323\213\002\377M\230\022\2304\230v\240t\340EC\002\034\273\224\002\320\014*\246\227\001\337\014\320\014&\240\302\223\002K\220\371t\303\232\001\375##\220U\230$\357\230f\240C\243\224\002\002\260)\377\2707\300%\300t\3102\177\310X\320U_\320_\314Ay\340\260\001\210\224\001\014\025\220_\225\214\002-\032\327@X\270\351\216\002O\203!\264\230\002\336\341\224\001g\300S\310\314\232\003\2204\377\220z\240\024\240W\250D\273\260\001\205\210\001\r\210O\224\233\002\004\307\240G\250\252\211\004\262\233\001\243\207\001\004\240\375A\335`\320\014\034\230D\240\263\005\240\274\217\005\206\")\250\314\220\001\320\367\0140\260\227!\210G\320\023\377#\2401\240B\240g\250\376\346\217\002L\230\002\230\047\240\035?\250c\260\022\2603\237\232\001\243\225\001^\334\0017\240!\240\351C;\311\221\003\347M\230\024\321\215\002\236\220\001\320\0144\033\260A\345\"5\260\n\003\247\210\001\207b}q\365\221\003\030\230\021\230$\360\225\002\327\320\0143\227D#L\002\210G\373\220<\306\212\001\022\220\047\230\024\377\230Y\240e\2504\250w\377\260g\270T\300\031\310(\377\320RV\320V`\320`\377f\320fj\320jk\330\373\014\037\323\205\0018\270\016\300d\377\320J]\320]d\320d\357h\320hi\235\210\001T\230\027\377\240\004\240I\250X\260T?\270\032\300<\310t\227b\261\232\001\377,\240o\260T\3209J\377\320JZ\320Z^\320^w_\330\014\310\232\001!\340\010\310\221\004\357\014\320\014.\271\222\003C\210u?\220B\220j\240\006\242\223\001\350\220\003g%\240s\204\232\001\277\224\002""\320\037\332\003\371\210\033\n\364a!\2305\240\r\357\250Q\250e\274\215\002\010\014\210\347J\220m\361\235\001\271#w\230ap\324\212\005\301\225\003\307\212\002\377\206\001H\220J\214\235\002\3759\323@\t\270\024\270\\\310\365\024\356\222\003J\246\214\004T\250\027\260\311\004\331!\306\237\001:\311\227\002\360\205\003\034\320\377\034,\250G\260<\270u\357\300C\300q\377\224\006\014\320\014\377D\300A\320\004 \240\001~\337\207\001N\230!\320\004!\346\231\005\352\354\225\001A\261\225\002\t\262\205\002,\250A\367\330\017\020\300\225\004I\220W\230\237A\230^\2501\335a0\002\340\225\010\336\214\001J\337\204\003H\203\231\003\224\240\001\004k\220G\237\204\002!\224\213\002\220a\343\233\002r\370\232\001\027\366\240\001\216\236\001\t\230\027\214 \337[\270\013\3009\241\206\001W\320\237W[\320[\\N\004\266\236\rfP\273\236\001\271\237\001\200\237\001\253bA\240\241\001e\214\237\003\177\230B\230a\230s\240\211\233\001\277\024\250R\250r\260\221\220\001\220\357\007\220v\230\213\223\001u\250H\213\260A\361`\014\340\234\002\375\227\004\220\240\001\021\371\330\347\233\006\204\205\001A\230]\250!\356\325ba\260x\260 D\310\007\213\310q\226!\030\214\205\001\312\220\t\323\215\021\320\277+>\270f\300K\320ac\327\320cd\230\242\001\t\220\226\001\"\240\316\333 \"\240!\254\241\003\223!?\250\277$\250g\260^\300\355\227\002G\375\220\307\242\004|\2404\240q\250\247\005\250Q\207\237\001\346\234\001u\261\231\0025\277\250\003\2501\330\020\312\004q\376\242\237\0037\230$\230k\250\032\277\2604\260t\2701\302\242\001I{\230Z:\000\001\320\004\"\216\216\001x\254\204\006\371\231\001\225\237\001\014\024\320\024\263\213\001\377S\270\007\270q\340\r\023\372\245\230\001\330\021\001@\300\001\300\023\357\300I\310Q\t\tP\320P\377Q\320Q]\320]^\320\377^a\320ai\320il\367\320lm\231\237\001\025\320\024G\377\300q\310\003\3108\320S\356\202\213\001\320WX\275\207\004A\320\035\3771\260\021\320\004#\240=\333\3200!\000\340\010\257\227\001Z\230\237x\240z\260\032\330\231\001\334\232\001b?\320 0\260\001\260\250\231\002\245\226\010\377\320\047<\270F\300&\310""\357\010\320PV\375\215\002_\320_\377`\330\036(\250\t\260\031\337\270)\3001\300\263\207\001\210N\377\230\047\240\022\2404\240v\237\250Y\260a\330\346\242\016\201\232\004\230\337)\2401\240H\364\243\002\001\260\277\024\3205H\310\001\225\231\006#\343\320#\221\210\004\377\215\007\277\212\0011\320\004\377$\240J\250i\260{\320\343BS\252\213\001\310\243\t\276\221\010\320+?\377\270s\300%\300y\320P\377S\320S^\320^d\320\377dg\320gm\320mn\177\330!$\240G\250:\341a\374\210\235\002\267\246\004\330\010\013\320\013\033\317\2303\230n\207\227\002\343\246\004(\240\367!\2405\332\000\021\320\004%\037\320%7\260q\366\231\006\200\243\003\273\246\001\375u\340\225\010\020\024\220G\320\033\177,\250A\250T\260\026\355B\375\010\312\225\026h\250e\2607\270\377+\300T\310\037\320Xb\377\320bc\320\004\047\240x}\250\256\223\004{\230#\230Q\370\204\006\374\260\226\004\225\223\005)\320)>\270m\364\374\216\002\322\245\0018\302\247\002v\240S\250\375\016\203\246\001\270;\300g\310U\316\347\211\002W\320W\235\214\004\262\244\001q\220\047\005\220S\241\233\002\244\001\230\200\213\001\241A\376\362\247\002\260\\\300\021\300(\310\037\"\310A\320\004\\\000\210B\310\220\001eQ\302\250\0015\266\241\001\220\212\003\021\230\222\237\006\365f\304\221\002\033\241\244\003\270}\310A\277\330\r\022\220#\220\254\236\002\010\376\254\230\003\230l\250$\250d\260\377!\2601\320\004+\2505\177\260\010\3208N\310a\251\221\001\376\306lH\320DY\320Ya\213\320a\236E\035\344A\321\242\002\304g\\\363\270\033\"\002\342\235\002\010\014\210D\377\220\007\220x\230q\240\004\237\240F\320*?\205\242\001\210\240\004\017\373\210ql\0018\3203E\300\377\\\320Q\\\320\\d\320\377de\360\016\000\t\r\320\351\014\273\226\002\332\207\003\010\377\233\013v\250S\377\260\005\260Q\260j\300\nN\220\223\001S\320S\324\236\003\267ch\344\204\001\377\014\260J\270h\300i\310Uw\371\223\004\010\242\251\001+\244\241\001\230\254\226\001\377T\270\025\270j\310\001\310?\030\320QZ\320Z\210\206\001\352\236\004}\230\307`\320\004,\320,\245\237\001\216\251\223\001C\210v\237\244\001\224\253\001\264""\230\0033\377\230d\320\":\270&\300\007\007\300q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 7907, 11001);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (7910 bytes) */
+static const char cstring[] = "\377 (raise \377it with \377--max-me\377mory 2GB\377, or `ru\377n: {budg\323et\006\000\031\003:\034\001}}\377`) kerne\377l events\344<\023\025\004N;\0223\003: N\376I\002message\3402\024\025\0065\0235\005F\004,--\377reply-.?\367Bro\245\000Fact\376\327\001| NoneC\337lock \006\003It\327era\031\000[\025\001]L\347imi\311\000!\003Run\337Plan \005\006s \376:\000 scenar\337io de9\000mi\377nistical\377ly; see \377the modu\377le docst\377ring.Seq\177uence[L+\000\337ener]\t\006tu\377ple[int,\375 *\000, dict\375[\005\002Any]]]\377What a f\276e\001hed (\230@s\377topped) \356\240@ prk\000ced{.b\347\002/hop\256C\377 exceede\343d:F\014Y\007t\000]di\237sable\323\000\002\001v\377tool/sim\377/engine.\237pyflo\200\000\266#g\321c\247\000\265$\277`n6\001dl\372\200 [\251\014manua\377l-random\323.R\002\002\217tw\272  5\tm\340r\030\001:\032\000\356a\311 \257D\314\340!\366\002uby\000\222!mo\341r\367!\254@\275A\371\004of \036\"\005reac\272!\010\023\361\000\377k longer\370\275@>\004\223\001-time\375 >\016\047s res\277ident \257\205\004g\177rew by p\0264\342B\335BM\345\204\003]t\t\007\346L\377x-death-\336\263\000sonA\271\204\001Co\037ntext\221`\315\204\003\314\204\n\376\340\204\003StateCa\373ll\313ACheck\367Sui\017\000hoos\217ingK\253\206\002\370\204\002J\000s\357umerU\002Del?iveryE\353B\000\003\377.__init_\375_\000\014.<loca\377ls>.gene\367xpr\047\005afte\363r_\207\207\002:\005buil\377d_patter{nsP\005commV\000\357tickc\005dragin_\357\000\306`ney\005/end_\366`d\211\005\373\204\0039_(\002\n\007re_\361\204\003\260\005\377nothing_\177to_pump\307\005\245o\337\000_\305\210\003\332\005p\267c_ul\263 r\005\rnow\202%\377reopen_c?hannel\300\006\336\207\001\273ay\244 ter\377\210\001i\373on\264%sampl\374\300\006\251\206\001_for_l|\332\207\001\330%zero_\332a\362\342\000o\237\005\232 plet\311e\331\n\225!_\023\000\335!byw_ap\315\005dis\333 \023ch\254D\251%_\262\007\257\207\003\314D\357flus$\005inj\377ect_faul\331t\353D\350\007on\366 g_\377processed\372%\202 d\326!\267`ma\247e\035.\016\005wor\311E\322$\303d/qu""ie\260\211\001t\000\r\264u?redriv\200e\304\212\002\366\216\204\004ru\333%run__until\250\204\004s\331\206\001\347ule\202J\354esta\035r\336\005ste\214e\301\211\0017\005\337tream\373\204\003Vi\377ewFLUSH_?EVERYF\237!\000\002\377Timeline;InN\000nce\263\213\005\322\205\003\377LOOP_SAM\347PLE\300\213\003\342\212\005Loa\357dedS\257\213\004Log\365C\303cM\351\215\002Watc\375h\212\207\004Metric\375s\237\214\001PRIO_A\357CTOR\005\002BRO\223KE\005\003]\003P\356\212\003\273\206\003R\376\350\214\001RunOutc\347ome\261\214\004\353\213\005Tra\377ceDigest\372\006\002E\254\216\001TypeA\367dap\261\206\001__Py\355x\001\000Di\217`Nex\377tRef__an\333no\314\207\001__\003\006io\373ns\013\001class\377_getitemn\034\001doc#\001enI\003\367_ex\267\207\001__fu9n\024\002\305\207\003__m\344\206\001N\000\017meta?\003\t\001\247\215\002c\001\357namek\001pre\367par\006\002qual\202\017\005t\277\000\211\001\340\207\007\364\206\004\302\205\002r\345_\342\207\013_\336\207\010\323\207\006_di/rty_\343\207\013_\260\205\006\212\205\002s_a\221$\345\207\t_fi\341\207\006\337_heap\002\000ld\377_queues_\275i\215bt_iss\000r\377outine_j\253so\231\215\002_\321\221\003_\212\210\014_\036\207\210\010_pri\253\210\001\310\214\002\212\210\003\275_\226\210\005now_\363\207\014_\372\350\207\020_\356\207\003_seq_n\353\204\002ed_\353\207\013_t\242#\373s_\355\207\013abort\331_\344\213\003\007\002ed\000\004_b\237yacti\304\000\331\212\001a\377lertsapp\317app_\211\210\010\017\001en\276\311`plica*\002p\377plyargar\376\304\206\001as_rows\377asyncio.\273co\232$sat\227\213\001m\357ptbb\201\205\001boo\371l\274\220\003\302\220\003_down\336\004\004upbt\202\224\003bu\335f\000\000fer\320\213\013byCcc\335\216\001\236\212\004\245\212\004\332\210\003s\262\212\005\315c\217\215\001sc\210\215\004\261\213\004cl\357earc\324\206\001_in\373_t\251\205\001backc\254\240\223\001\002\000se\000\002d\000\003_\377subscoll}e\223\"s.abc\313\214\003p\320\214\004\253\211\006\302\212\005\304\212\013con\364\215\001\342\000\004r\000\005P\000\330\216\002lib\375c\341""\216\003manage\366\036\000py\256 ecou\373nt\000\002sctxdad\270 \000\001\204\206\002\000\006es\230\213\017\364\260\213\t\272\214\004d\317\000ared\365e\350\204\003f\225\225\003dela\257yedd\206\217\003iH\001s_cribe\232\214\002d\272\207\002\236\350\213\005done\257\216\002\263\216\003esnd6\000\277\216\002max\307\216\003?result\323\216\003\277\221\001\357d_ou\014\000opd\355r\265\224\002du\250cedu9r\257b\000\005_ns\002\006\301\215\003\237remit\320\214\tk\002e?rrorev\367\227\003\375\227\003/_per\203\206\005e\302\224\002\351a\351e\220\225\004\000\017_\207`iceEs\032\017s\305\221\0017\t\220$yK\t\340s\005\254\225\001c\003\274\230\004p\tpor\321t\205\004\260\227\005\000\014.\340\220\001er\016\035\005im.\353\231\003\006\010\247e\005\013 \212\223\001+\010\250\226\003<\010\327\216\002sM\010\252\232\0038^\010\223\222\005\007\tlan\026\t\340\213\004N\223\010rng\241\010\345\220\002i\006\nOview\370$\311\205\002.\361\205\003\350\006\n\312c\031\nm\367\214\003exp\277loreex\357Ae\377xtraffai\rl\000\001ed\252\220\002\237\212\003\204\000\333\003\037field\227\231\003\237\212\002\255\226\001\177rsfirst\263\230\002\376\361\220\002fnfollo\377w_upform\377at_bytes\375ff\000zefrom\374\246\214\002\366\230\001sggcgc\277_tuned\334\224\004g\377etget_th\377resholdh?eaders\202\213\001\206\213\001wpop\002\002ush\225\213\001wqhe\220\213\006hex\264\205\003\357hint9\000pho\277p_last\002\003t\017ency\017\001\321 \026\001\217\223\001\377iididlei\377n_flight\307inf\240\222\t\346\213\001\350\213\003ce\337sinti\357\215\001ru\357pted\006\002val\226\002\003en\265\212\001s\236\216\001\242\216\001s\375k\250\236\003keykin\371d\342A\204\001_tlef\317tlim\226\224\002\233\224\002_h]i\r\001its\252\224\002s\266\224\001\tl\256\234\004\000\005s\224\226\001\230\226\001\267\215\001\000\005\343ed\305\204\002\003\000\260\223\010mma\373rk\355 hmaxm\013ax\233\227\003s\343\237\003\353\236\004\361\236\005\372D\257mode\000\001l\000\002s\377monotoni\357cmsg\000\000_id=n\243\217\001next\000\001\365\216\003\377nowntoff_setok\237@o\312\227""\001\354\317\230\003\274\224\ron\322\215\005out\371o\253\221\003\230\227\001pparaem\316\236\001s\005\002\002\001ti\371\214\001\273pa\200\225\001pat\302\230\005p\377ausedpay\200\232\230\001\216\225\004\215\225\014\211\225\t\213\210\010\235\210\001\341\240\004p\377eriodicp\377haseplan \000\001\242\227\001\314`\360\225\006\323\236\004r\000\005\311\214\004\376\017\005sprofil\377epropert\031y\312\230\004\320\230\005re\340\226\001\247\000\235\235\005\356\352\230\004ed_\312\000ump\177pushes_\352\212\007\377pydantic\372\252\226\006r\271\236\003ready\217real\000\001\351\231\004\225\234\003r\377econnect8\256\226\004l\005\373\241\001ies\201\242\002\206\242\002__tore\353\231\004r\211\241\001\377strespon\347der\247\213\003*\000tur\035n\250\217\001run\335\226\001\324\213\002\346\226\001\357seed\351\226\006run\377ningssam\311e\343\231\003\364\220\004e\301\234\001\000\t_n\007ssc\247\242\005\257\242\005\277`\245\227\005\237\227\023\356i\001sel\312`nds\370\354\206\t\333`\256\215\004sidsp\277anspec\000\001_P\214\216\001\340\227\002\264\213\002\272\213\001s\277\213\001u\000\003\033se\013\000ep\260\242\001\261\242\004\270\242\004n\356\221\004str\211!am\331\217\001gubs\337\217\002\367\215\001rs\344\231\004\373tt\266\233\003tagta\317rget\206\237\001\207\210\006th\047row\314\235\001\320\235\001_\241\222\003\263\240\001\364\357\215\006\227`e\233`ingu\335n\355\210\003unk\260\205\001up\357date\232\222\002use\311r\000\001\303\234\nv\313\207\001\036\002py\377thonvalu\365e\000\002s\342\212\001virt?ual_ns\276\242\001\302\242\001\177_swhich\320\247\001\376\314\236\001th\200\001\330\r\030\337\320\030*\250!\007\000\030\031\377\340\004\t\320\t\031\230\021\377\340\004\013\210;\220a\220\377q\230\001\200A\330\025\026\377\340\010\017\210t\2207\230\355!\013\000\036\037\n\001s\220!\277\2204\220t\2301\035\000!\377(\250\014\3204J\310!\337\340\010\013\2104&\0001\330\377\014\020\220\006\220a\330\010\277\021\220\024\220Q\330;\000v\376\003\001\016\210e\2201\330\010\337\020\220\004\220A\021\010t\220\3751]\001z""\230\024\230U\240\377$\240j\260\001\260\030\320\3679K\310(\000\016\210d\220\375!C\001\036\230{\250\047\260\367\033\270A\203\005(\240\"\240\373F\250\031\000\013\2107\220\"\377\220B\220c\230\027\240\002\377\240!\330\014\030\230\001\230\377\026\230q\330\010\026\220d\257\230\047\240\021m\001\007\247\001\330\363\010\024t\001P\001\047\230\023\230\377G\2404\240z\260\023\260\367A\330\014\332\0011\330\020\024\233\220N>\000\020\021\n\004R\000a\377\220s\230\"\230A\330\020\377\023\2206\230\025\230b\240\357\001\330\024\032R\000\023\240A\367\240Q\330$\003w\220f\230\177D\240\006\240c\250\021\215\000\256I\000r\220\023\335\000\020\305 \330?\020\027\220q\340\020\217\000>\001\3775\230\003\2301\330\024\031\377\230\031\240!\2407\250#\377\250W\260F\270$\270a\377\330\024\025\330\014\022\220\047\371\230v\0001\001\014\016\210a\210\377q\360\006\000\r\020\210u\377\220D\230\004\230K\240u\177\250G\260:\270V\300\243\000\367\025\220QO\001\004\230L\250\275\005@\000J\270f\300\230\006d\373\240/\317\000E\270\023\270E\377\300\021\300\"\300A\300S\237\310\002\310$\310a\000U\002\017q\210\265A\203\003\354\000F\230!\367\003\3777\230#\230X\240T\250\337\024\250Z\260q\201%\010\016\373\210n\371\000\010\014\210M\230\311\030\304!\332Aw\346 \234\"u\220\373C\220\047\001\320\024$\240A\177\330\021\027\220{\240#?\000w\027\260\001\305!M\240\021\211@\277\021\025\220[\240\007\272\000D\377\260\004\260J\270c\300\022\257\3004\300q\023\nX\361@!\374(\007\342d#\230Q\200O\220\3378\320\0333\260\231`\014\320\367\014\036\230\313`\014\210I\220\377Q\210q\250a\260Q\320\377\000\025\220X\230Q\340\004\337\007\200z\220\021\267\"\010\017\277\210q\220\003\2201\257 \t\374{\000\211\001\023\250E\260\025\260\217f\270A\330\037\006\277C\047\002\t\373\230\021\364\000T\240\025\240a\376\026\007\024\230R\230t\2402\377\240V\2502\250V\2603\346:\000C\270\311`Y\000\330\004\013\373\2103\226A\320\000\027\320\027\377*\250(\3202E\300Z\357\310q\330\017\014\000,\250H~\375\204\003\004\010\210\006\210f\263@\365\001,\0016\227\002\027\240\003\240\3771\240I\250Y""\260i\270\367s\300!\302@\022\031\230\032\370\200`\315\204\002\323@2\300W\310A\177\310[\320XY\330\022\347\000\377\320\0374\260G\2707\300\177#\300Q\300a\320\004\355A\371\r\363@\322\205\001\n\230!\2304|\331\204\001\212\206\004\320\004\026\220a\362\205\003\362\223D\023\337\205\001\361\205\024\013\2106\220\327\033\230C\336\0007\247\204\001\020\220\327\r\230Q\326 \014+\006v\220\235U\217a\020\220\016\016\006\372A\021\273\330\010\366\003t\2209<\000q\334\327\206\006\212e\030\240\024\273`\032\260\030\365\206\0028\001\276G\320\004\200\205\001\225\207\0025\000\273\r\330\314`L\230\001M\0014\377\210w\220h\230g\240Q\376\253\207\001\r\230T\240\032\2503\273\250b\247`G\2701#\001E\277\220\024\220Z\230w\233@\014\217\r\210V\220\013\006-\000\007\006G\267\2204\220\214\000\017\210\334\207\002\014\277\210G\2206\230\021`\001G\377\2203\220a\220t\230;/\240d\250,\376B\010\032\001\021\001\377s\230$\230j\250\006\250\371aV\014\274a\005\220W\230F\357\240#\240[\254\204\002a\270t\377\3009\310I\320UY\320\377YZ\320Z[\320[`\177\320`a\330?@\300\340\204\002\377G\2303\230a\230q\240\377\005\240W\250K\260t\270\337?\310#\310Q\335\001M\230\001\021\360\004\272\210\004\224\211\001\370\003\370\210\002\220\211\001\210A%\021\227\211\001w\345\211\001\255\003<J\000\230 \377\014\210H\220H\230A\230\276G\002G\2208\2301\201\206\003L\377\230\004\230A\330\014\024\220yA;\003\275!c\230\021\340\273\210\002\3778\2307\240$\240a\240\377}\260C\260r\270\024\270\355W\222\207\001\024\220\322\2054\320\004\030\373\230\001\313j\020\220\005\220Q\376\320\212\001!\240\031\250$\250o\177\270[\310\004\310A\330\321E\237\021\220\021\220+\301@\370\"E\357\220\021\220*\276\000T\240\026\226\215\000E\270\215BF\306\212\001\327\001G\364\315\000\255\211\001d\273\212\001\020\220\004\320\377\024%\240T\250\036\260s\377\270/\310\021\330\010\022\220\377$\220g\230W\240A\240\377T\250\026\250q\330\010\023\373\2201\356\001\220j\240\004\240\373E\250\207\204\0024\320\017\037\230\375s\352\212\001\026\220a\330\r\021\377\220\033\230G\2401\330\014\362\t\002\024\225""\210\002\006\003\027\220s\230\177)\2403\240f\250CH\000r\034\001\340 \002a\002h\230h\256 \367t\2501\236\214\001q\220\013\230\372\004\002z\204\212\001\030\230\004\230I\354\226\204\001\274\214\003\014\027\274\213\002\014\023\220\3474\220w\254\205\003\005\001j\250\001J\266\212\001!\217B\330\302\205\002\232A\330\047\005\336\307\001a\320\004\031\271\211\003\014\210|\355\023\262\204\0015\230\001\230\024\355A\362\336\211\003a\274\215\003\274\214\001\034\250Q\250\373d\260\236\211\002E\230\021\230!\376\262\205\005n\240D\250\004\250G\367\2603\260(\002\016\230d\240}\047\232 \014\020\320\020\"\203\215\001\037\020\220\t\230\021\337\205\005\243`\220\216\001\367\007\220s\273\207\002u\240B\240\367d\250/\243`Z\300v\310\377Q\320\004\032\230-\240q\276\340\216\003<\230t\2401\332\214\002\010\237\013\2105\220\007\333\205\001H\001\034\373\240Q\303 A\320\004\033\230\0351\341\216\005>\240\022\362!\347\207\t\263\214\001\313\024\220\314#\330\317\207\007\272\217\001%\230\375q\237\"\360\010\000\t\020\320\257\017.\250aI\0018\265@\010\364\317\213\010\262\003\014\351cj\240\001\240\337\024\240V\2501\262\tz\250\377\022\2504\250|\2704\320\377?Q\320QW\320WX2A\004\340\343\217\003\361\216\003\320\004\257\213\002\373\217\004\376\357\216\003\021\340\010\025\220V\230\2655S\000\030\331`}\270\273\204\0021\220\266A\302\207\002\337\204\002\261\216\001t\341\211\001y\000\021\376\262\216\003\007\230q\330\024\030\230\353\t\240\211Af\256\217\001\031\230\026\377\230u\240A\240X\250Vw\260=\300\377D\020\024\220\240@\337\330\024\033\2304\274&\024\027\333\220u\227\204\002\030\034\316`\\\260\377\021\260&\270\001\330\020\035\377\230V\2405\250\001\250\030\277\260\026\260}\300A\217!\021\336\255\221\003\r\210T\220\353\211\0026\220\377\025\220c\230\023\230E\240\375\023\363\204\001\250\"\250A\250S\373\260\002\210`\014\021\220\026\220\371{\350\220\001\314\216\001\047\230\025\230e\377\2403\240c\250\025\250co\260\023\260B\216`\020\024\321\205\001\371Q\317\220\001\237\210\003t\2404\240\177\357\260d\270!\222\"\360\006\000\347\t\014""\210\270\207\004\251\222\001\014\230D\353\240\001\330\213\0051\267!h\240a~\236\212\003\177\230c\240\021\330\323a\251!\310\221\001\307&l\205\214\002w!\0036\235\220\032\006\320\004\037\371\221\001\241\217\010\r\356\347\212\003~\230S_\002\320\020 \310f\003\314\207\001\327G\010\331\216\002:\001z\250\377\034\260Z\320?R\320R\177]\320]n\320no\324\223\001=5\244\207\001$\240C\240\253\206\001\254\222\002\237:\230T\240\024\202\222\001\340\222\005\020\376\232\206\001s\230!\330\024\027\320\357\027\047\240q\303C7\240(\377\250!\2505\260\t\270\021\363\330\014\270\221\001\002\000T\230\037\250\365\004\314 Y\217 $\320>N\377\310d\320RS\320S`\343\320`k\001\351\214\001\276\224\002\005\220Q\377\330\020\032\230!\230;\240\235aK\001\023\2208\356\212\001\207a\005\357\230Q\230j\275@\024\250V\377\260;\270c\300\025\300i\377\310z\320Y_\320_b\377\320bh\320hk\320k\376F\002*4\260I\270Y\300;a\300\276`\033\2301\305\223\001;\006\377\r\240Q\240i\250u\260\337J\270a\330\025\262 \240\t\373\250\021\343a\004\320\034-\250\365Q\355a\007\340\210\001\2404\240u\377\250B\250i\260t\320;\377M\310Y\320V\\\320\\\345]\341a1\364\211\006\223\210\001}\240A\377\240Y\250a\360\014\000\t\377\021\220\t\230\023\230C\230\351{\234\225\001\252\213\001T\267\224\002\004\240D\376\255\002[\270\004\270I\300T\277\310\021\310&\320P\253\214\002I\357\220Q\220h\334\221\003D\320\020\374\343B\245\215\005x\230t\320#5\343\260Y\341\223\002\337\221\001\334A~\320-\377=\270]\310/\320YZ\375\340\310\216\005\016\210g\220Z\230\375q\200\226\001\320#4\260A\260\377T\270\034\300W\310J\320\357VY\320Y\306@f\320f\377g\330 $\240D\250\006\377\250e\2602\260Q\260g\377\270Q\330 )\250\026\250\377t\2609\270G\300;\310\357g\320UV\346\217\0017\220!\376\276\227\001\010\230\001\230\027\240\013\374\266C\324`\320\0372\260&\320\3578K\310=\245\221\001\021\034\320\377\0345\3205F\300a\330\377\021\031\320\031/\250w\260\376\004\0036\260f\320<V\320\177VW\360\n\000\t\016\261\217\005\376\316\215\001E\240\027\250\n\260(\373\270!\332\217\003J\220g\230S\363\240\n\233`\353\217\001\320""\014%\240\366\271\216\001\320\014\267a\010\014\210K^\337\205\001\2404\240w\243\217\003M\251\223\002\232\332\216\002J\327\230\001\014\210\302\220\002\244\216\005T\376\345\227\001\014\210J\220d\230!\373\2306\007\003O\2309\240F\177\250\047\260\032\2706\300\314\206\004\357\023\220E\230\337\223\001y\250\007\376\367@D\270\002\270(\300*\377\310G\320ST\330\014\021\377\320\021*\250!\340\014\020\377\220\n\230.\250\001\250\022\267\2508\260\224\003(\250\222\217\001\320\357\0142\260$\261\"\010\014\320\277\014)\250\024\250Q\276\220\003J\373\220kx\003L\230\017\240|\377\2607\270*\300B\300d\373\310!\205\220\003\022\2304\230v\325\240\340E\3308\001\034\322\226\002\320\014=*\275\231\001\014\320\014&\351\206\001\356\001\371t\230\211\001\375##\220U\230$\357\230f\240C\272\226\002\002\260)\377\2707\300%\300t\3102\177\310X\320U_\320_\314Ay\340\260\001\237\226\001\014\025\220_\254\216\002-\032\327@X\270\200\221\002O\203!\313\232\002\336\370\226\001g\300S\310\247\215\003\2204\377\220z\240\024\240W\250D\273\260\001\205\210\001\r\210O\351\211\002\004\327\240G\250\311\204\007\020\243\207\001\004\240{A\340\252\003D\240\005\240\323\221\005\372\276\002)\205\217\001\014\320\0140\260\376\254\221\002G\320\023#\2401\240\357B\240g\250\375\221\002L\230\002\377\230\047\240\035\250c\260\022\363\2603\364\210\001\364\223\001K\220t\230\2577\240!\240\351C;\340\223\003Ms\230\024\350\217\002\366C4\260A\235\"\2435\260\206c\247\210\001\207bq\214\224\003\030\357\230\021\230$\207\230\002\320\0143z\227D#L\002\210G\220<\335\214\001\376\305\232\001\024\230Y\240e\2504\377\250w\260g\270T\300\031\377\310(\320RV\320V`\377\320`f\320fj\320j\357k\330\014\037\323\205\0018\270\016\377\300d\320J]\320]d\277\320dh\320hi\235\210\001T\377\230\027\240\004\240I\250X\377\260T\270\032\300<\310t\374\227b\310\234\001,\240o\260T\320\3779J\320JZ\320Z^g\320^_\354\220\001\354`\340\010\240\235\004\357\014\320\014.\320\224\003C\210u?\220B\220j\240\006\271\225\001\377\222\003\367%\240s\356\226\003\016\230a\320\345\037\332\003\210\033\n\364a!""\2305\277\240\r\250Q\250e\323\217\002\010R\315\204\001m\213\217\001\271#w\353\224\001\330\333\236\010\374\307\212\002\377\206\001H\220J\230a\230\367t\2409\323@\t\270\024\270\267\\\310\024\205\225\003J\220\276\216\003TO\250\027\260\004\331!\306\237\001:\340\231\002\376\360\205\003\034\320\034,\250G\260\177<\270u\300C\300q\226\227\006\377\014\320\014D\300A\320\004\367 \240\001\337\207\001N\230!\320\363\004!\375\233\005\203\230\001A\330\014\r\367\330\010\t\262\205\002,\250A\330\363\017\020\014\002\240\233\001W\230A\230\347^\2501\335a0\002\340\010\020/\220\014\230J\337\204\003H\232\233\003\237\240\001\327\004\220G\237\204\002!\224\213\002\220a7\330\014\031\335\221\002\014\027\366\240\001\245\240\001\367\t\230\027\214 [\270\013\300\3759\241\206\001W\320W[\320[\211\\N\004\315\240\rf\322\240\001\334\235\003\221\230\001\010\237\014\210A\330\010\360\240\001\244\241\002\230\337B\230a\230s\237\235\002\024\250\337R\250r\260\021\214\222\003v\230>\242\225\001u\250H\260A\361`\366\236\003\236\213\231\003Q\330\014\021\207\217\001\377\235\005\320\377\014\034\230A\230]\250!\356\325ba\260x\260 D\310\007\233\310q\226!\030\250\336\222\014\323\215\021\320\277+>\270f\300K\320ac\327\320cd\243\242\001\t\247\230\001\"\240?!\320\004\"\240!\201\220\003\223!\377?\250$\250g\260^\300\366\204\232\002G\220\234\221\004|\2404\240\237q\250\005\250Q\257\241\001\375\236\001u\276\310\233\0025\250\003\2501\211\241\002\020\374\252\223\003\250\243\003$\230k\250\032\260\3574\260t\270\327\241\002I\230Z::\000\001e\001(\250!\254\204\006\220\234\001\336\254\241\001\014\024\320\024\263\213\001S\270\277\007\270q\340\r\023\274\232\001\330\376\021\001@\300\001\300\023\300I\373\310Q\t\tP\320PQ\320\377Q]\320]^\320^a\377\320ai\320il\320l\375m\260\241\001\025\320\024G\300q\277\310\003\3108\320S\202\213\001\320\373WX\275\207\004A\320\0351\260\377\021\320\004#\240=\3200\372!\000\340\214\243\001\220Z\230x\240\347z\260\032\357\233\001\363\234\001b\320 \3570\260\001\260\267\230\r\320\047<\377\270F\300&\310\010\320P\375V\375""\215\002_\320_`\330\036\377(\250\t\260\031\270)\300\3731\300\263\207\001\210N\230\047\240\377\022\2404\240v\250Y\260\363a\330\375\244\016\230\234\004\230)\2401\373\240H\311\222\002\001\260\024\3205wH\310\001\254\233\006#\320#\221\210\004\376\377\215\007M\230\022\2301\320\004\377$\240J\250i\260{\320\343BS\252\213\001\337\245\t\276\221\010\320+?\377\270s\300%\300y\320P\377S\320S^\320^d\320\377dg\320gm\320mn\177\330!$\240G\250:\341a\374\237\237\002\214\225\004\330\010\013\320\013\033\317\2303\230n\236\231\002\343\246\004(\240\367!\2405\332\000\021\320\004%\217\320%7\260\372\210\002\221\234\002\250\245\0035\357\230\007\230u\367\227\010\020\024\220\377G\320\033,\250A\250T\343\260\026\355B\306\226\013\356\227\th\250e\377\2607\270+\300T\310\037\377\320Xb\320bc\320\004\347\047\240x\346\232\001\273\247\001{\230#\343\230Q\370\204\006\307\230\004\225\223\005)\320)g>\270m\374\216\002\351\247\0018\220\204\001\337v\240S\250\016\330\224\001\270;\357\300g\310U\347\211\002W\320W|\235\214\004\332\246\001q\220\005\220S\270\235\002\370\244\001\377\212\002\241AQ\250f\260A\377\260\\\300\021\300(\310\"\217\310A\320\004\\\000\210B\310\220\001Q\222\360\240\0015\315\243\001\220\212\003\021\223\241\003\256\241\001f\372\304\221\002\033\270\246\003\270}\310A\330\277\r\022\220#\220Q\255\220\005\024\277\230Q\230l\250$\263\232\001\260\3771\320\004+\2505\260\010\037\3208N\310a\251\221\001\221\235\010\321a\377H\320DY\320Ya\320\305a\236E\035\344A\350\244\002\304g\\\270\371\033\"\002\371\237\002\010\014\210D\220\377\007\220x\230q\240\004\240\317F\320*?\234\244\001\237\242\004\017\210\375ql\0018\3203E\300\\\377\320Q\\\320\\d\320d\377e\360\016\000\t\r\320\014\360\273\226\002\327\247\002\330\241\003\232\236\007v\250S\260\177\005\260Q\260j\300\n\220\223\001\247S\320S\353\240\003\267ch\344\204\001\014\377\260J\270h\300i\310w\252\371\223\004\010\307\247\001+\273\243\001\230\254\226\001T\377\270\025\270j\310\001\310\030\237\320QZ\320Z\210\206\001\201\241\004\230>\307`\320\004,\320,\274\241\001\251\223\001""\347C\210v\266\246\001\205\234\0073\230d\377\320\":\270&\300\007\300\001q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 7910, 11001);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
@@ -28130,7 +27838,7 @@ static const char cstring[] = "\377 (raise \377it with \377--max-me\377mory 2GB\
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
     #else /* compression: none (11001 bytes) */
-static const char bytes[] = " (raise it with --max-memory 2GB, or `run: {budget: {memory: 2GB}}`) kernel events (raise it with --max-events N, or `run: {budget: {events: N}}`) messages (raise it with --max-messages N, or `run: {budget: {messages: N}}`),--reply-.?BrokerFactory | NoneClock | NoneIterator[None]Limits | NoneRunPlan | NoneRuns one scenario deterministically; see the module docstring.Sequence[Listener]Sequence[tuple[int, str, dict[str, Any]]]What a finished (or stopped) run produced.broker/hopbudget exceeded: dict[str, Any]dict[str, int]disableenableevtool/sim/engine.pyfloat | Nonegcint | Noneisenabledlist[dict[str, Any]]manual-random.Randoms (raise it with --max-wall 5m, or `run: {budget: {wall: 5m}}`)str | Nonethe run published more than its budget of the run reached its budget of the run took longer than its wall-time budget of the run\047s resident memory grew by more than its budget of tuple[str, Message]tuple[str, dict[str, Any]]x-death-reasonActorContextAnyBrokerBrokerFactoryBrokerStateCallableCheckSuiteChoosingKernelClockConsumerActorDeliveryEngineEngine.__init__Engine.__init__.<locals>.genexprEngine._after_eventEngine._build_patternsEngine._commit_tickEngine._drain_deadlineEngine._end_loadEngine._finish_drainEngine._fire_brokerEngine._nothing_to_pumpEngine._over_budgetEngine._publish_laterEngine._publish_nowEngine._reopen_channelsEngine._replay_interventionEngine._sampleEngine._stop_for_limitEngine._zero_time_loopEngine.complete_drainEngine.dead_letter_by_appEngine.dispatchEngine.end_load_nowEngine.finishEngine.flushEngine.inject_faultEngine.nowEngine.on_log_processedEngine.pending_summaryEngine.pending_workEngine.publishEngine.quiescentEngine.quiescent.<locals>.genexprEngine.redriveEngine.replyEngine.runEngine.run_untilEngine.schedule_interventionsEngine.startEngine.stepEngine.stopEngine.streamEngineViewFLUSH_EVERYFaultFaultTimelineInstanceIteratorKernelLOOP_SAMPLELimitsListenerLoadedScenarioLogChannelMemoryWatchMessageMetricsNonePRIO_ACTORPRIO_BROKERPRIO_SAMPLEProducerActo""rReplyRunOutcomeRunPlanSequenceTraceDigestTraceEventTypeAdapter___Pyx_PyDict_NextRef__annotate____annotations____class_getitem____doc____enter____exit____func____init____main____metaclass____module____name____prepare____qualname____test___after_event_broker_timer_build_patterns_commit_tick_deadline_dirty_drain_deadline_end_load_fault_adapter_finish_drain_fire_broker_heap_held_queues_instant_is_coroutine_jsonable_memory_nothing_to_pump_over_budget_prio_publish_later_publish_now_reopen_channels_replay_intervention_sample_seq_started_stop_for_limit_t_timers_zero_time_loopabort_reasonabortedaborted_byactionafteralertsappapp_dead_lettersappendapplicationapplyargarriveas_rowsasyncio.coroutinesatattemptbbatchboolbrokerbroker_downbroker_upbtbudgetbufbufferbuild_patternsbyccachechannelchannel_faultschannelscheckschoosing_brokerclearcline_in_tracebackclockcloseclosedclosed_subscollections.abccommitcommit_processedcompletecomplete_drainconsumeconsumerconsumerscontextlibcontextmanagercopycorecountcountsctxddatadataclassdataclassesdead_letter_by_appdead_letter_channeldeclaredefault_factorydelayeddeliveriesdescribe_loopdigestdispatchdonedraindrain_endeddrain_maxdrain_resultdrain_timed_outdropdroppedduplicatedurationduration_nsduration_sampleremitend_load_nowendederroreveventsevents_per_instantevtool.core.brokerevtool.core.broker_choicesevtool.core.brokerstateevtool.core.deliveryevtool.core.eventsevtool.core.messageevtool.core.portevtool.scenarioevtool.scenario.loaderevtool.sim.budgetevtool.sim.consumerevtool.sim.contextevtool.sim.engineevtool.sim.faultsevtool.sim.kernelevtool.sim.patternsevtool.sim.planevtool.sim.producerevtool.sim.rngevtool.sim.samplingevtool.sim.viewevtool.trace.checksevtool.trace.digestevtool.trace.metricsexploreextendextraffailfailedfaultfault_rngfaultsfieldfinishfire_timersfirstfloatflushfnfollow_upformat_bytesfreezefrom_functoolsggcgc_tunedgenexprgetget_thresholdheadersheapheappopheappushheapqheld_queueshexdigesthintshophop_lasthop_latencyhop_rnghop_zeroiid""idlein_flightinfinject_faultinstinstancesintinterruptedintervalinterventionsitemitemskkernelkeykindlanelast_tleftlimlimitlimit_hitlimitslimits_forlistenerlistenersloadload_endload_endedloadedlog_processedmmarkmathmaxmax_eventsmemorymessagemessagesmetricsmodemodelmodelsmonotonicmsgmsg_idnnamenextnext_timernowntoffsetokoldon_deliveryon_log_processedon_publishoutoutcomeoverpparametersparamspartitionpassedpatpatternspausedpayloadpendingpending_summarypending_workper_instantper_messageperiodicphaseplanplan_forpopprocessedproducerproducer_faultsproducersprofilepropertypublishpublish_rejectedpublishedpublished_atpumppushes_deliveriespydanticquiescentrrandomreadyrealreal_brokerreasonreconnectredriverejectedrepliesreplyreply_torepublishrequestresponderresultsreturnrowsrunrun_endedrun_seedrun_untilrunningssamesamplesample_everysample_every_nsscscenarioscenario_idscheduleschedule_interventionsseedselfsendset_thresholdsetdefaultsidspanspecspec_datastartstatestatsstatusstatusesstepstopstoppedstopped_reasonstrstreamsubsubssubscriberssummarytt_limittagtargettextthresholdthrowticktick_alertstimetimed_outtypetypingunfreezeunknownupdate_rowsuseruser_interventionvvalidate_pythonvaluevaluesviewvirtual_nswallwall_swhichwith_death\200\001\330\r\030\320\030*\250!\200\001\330\030\031\340\004\t\320\t\031\230\021\340\004\013\210;\220a\220q\230\001\200A\330\025\026\340\010\017\210t\2207\230!\200A\330\036\037\330\010\021\220\024\220Q\330\010\016\210d\220\047\230\021\340\010\025\220V\2305\240\001\240\030\250\026\250}\270A\330\010\013\2101\330\014\023\2204\220q\330\014\020\220\005\220Q\330\020\027\220t\2304\230q\240\001\240\021\330\020\023\2205\230\007\230q\330\024\030\230\t\240\034\250Q\250f\260A\330\014\031\230\026\230u\240A\240X\250V\260=\300\001\330\014\022\220!\330\020\024\220E\230\021\330\024\033\2304\230t\2401\240A\240Q\330\024\027\220u\230G\2401\330\030\034\230I\240\\\260\021\260&\270\001\330\020\035\230V\2405\250\001\250\030\260\026\260}\300A\360\010\000\t\021\220\006\220a\330\010\r""\210T\220\021\330\010\013\2106\220\025\220c\230\023\230E\240\023\240E\250\021\250\"\250A\250S\260\002\260!\330\014\021\220\026\220{\240!\330\014\017\210s\220\047\230\025\230e\2403\240c\250\025\250c\260\023\260B\260a\330\020\024\320\024%\240Q\330\020\024\220G\2303\230a\230t\2404\240\177\260d\270!\200A\330\036\037\340\010\017\210s\220!\2204\220t\2301\200A\330!(\250\014\3204J\310!\340\010\013\2104\210t\2201\330\014\020\220\006\220a\330\010\021\220\024\220Q\330\010\017\210v\220Q\330\010\016\210e\2201\330\010\020\220\004\220A\330\010\021\220\024\220Q\330\010\017\210t\2201\340\010\017\210z\230\024\230U\240$\240j\260\001\260\030\3209K\3101\330\010\016\210d\220!\330\010\021\220\036\230{\250\047\260\033\270A\340\010\017\210t\2207\230(\240\"\240F\250!\330\010\013\2107\220\"\220B\220c\230\027\240\002\240!\330\014\030\230\001\230\026\230q\330\010\026\220d\230\047\240\021\330\010\020\220\007\220t\2301\330\010\024\220A\330\010\016\210d\220\047\230\023\230G\2404\240z\260\023\260A\330\014\017\210t\2201\330\020\024\220N\240!\330\020\021\330\014\017\210t\2201\220B\220a\220s\230\"\230A\330\020\023\2206\230\025\230b\240\001\330\024\032\230\047\240\023\240A\240Q\330\020\021\330\014\017\210w\220f\230D\240\006\240c\250\021\250!\330\014\017\210r\220\023\220A\330\020\031\230\021\330\020\027\220q\340\020\030\230\001\330\020\023\2205\230\003\2301\330\024\031\230\031\240!\2407\250#\250W\260F\270$\270a\330\024\025\330\014\022\220\047\230\021\330\014\031\230\021\330\014\016\210a\210q\360\006\000\r\020\210u\220D\230\004\230K\240u\250G\260:\270V\3001\330\020\025\220Q\340\020\030\230\004\230L\250\005\250W\260J\270f\300A\330\020\023\2206\230\025\230d\240/\260\023\260E\270\023\270E\300\021\300\"\300A\300S\310\002\310$\310a\330\024\031\230\021\330\014\017\210s\220!\2205\230\003\2301\330\020\024\220F\230!\330\014\017\210t\2207\230#\230X\240T\250\024\250Z\260q\330\020\024\220N\240!\330\010\016\210n\230A\330\010\014\210M\230\030\240\021\330\010\013\2104\210w\220c\230\021\330\014\017\210u\220C\220q\330""\020\024\320\024$\240A\330\021\027\220{\240#\240T\250\027\260\001\330\020\024\220M\240\021\240!\330\021\025\220[\240\007\240u\250D\260\004\260J\270c\300\022\3004\300q\330\020\024\220M\240\021\240!\330\021\025\220X\230U\240!\330\020\024\220M\240\021\240!\330\010\017\210t\2207\230#\230Q\200O\2208\320\0333\2601\340\010\014\320\014\036\230a\330\010\014\210I\220Q\210q\250a\260Q\320\000\025\220X\230Q\340\004\007\200z\220\021\220\047\230\021\330\010\017\210q\220\003\2201\220D\230\t\240\021\240#\240T\250\023\250E\260\025\260f\270A\330\004\007\200z\220\021\220\047\230\025\230b\240\001\330\010\017\210q\220\t\230\021\230#\230T\240\025\240a\330\004\007\200z\220\021\220\047\230\024\230R\230t\2402\240V\2502\250V\2603\260f\270C\270q\330\010\017\210q\330\004\013\2103\210a\210q\320\000\027\320\027*\250(\3202E\300Z\310q\330\017\027\320\027,\250H\3204J\310!\340\004\010\210\006\210f\220D\230\001\330\004\013\2106\220\021\220\047\230\027\240\003\2401\240I\250Y\260i\270s\300!\3001\330\022\031\230\032\2407\250\047\260\033\270A\270V\3002\300W\310A\310[\320XY\330\022\036\230a\320\0374\260G\2707\300#\300Q\300a\320\004\025\220Q\340\r\025\220Q\330\014\020\220\n\230!\2304\230q\330\010\017\210t\2207\230!\320\004\026\220a\340\010\013\2104\210w\220c\230\021\330\014\023\2201\330\010\013\2104\210t\2201\330\014\020\220\006\220a\330\010\021\220\024\220Q\330\010\013\2106\220\033\230C\230t\2407\250!\330\014\020\220\r\230Q\230a\330\014\023\2201\330\010\013\2104\210v\220U\230!\330\014\020\220\016\230a\330\014\023\2201\330\010\014\210M\230\021\330\010\013\2103\210a\210t\2209\230C\230q\330\014\020\220\006\220a\330\010\013\2104\210w\220c\230\030\240\024\240T\250\032\2601\330\014\020\220\016\230a\330\010\017\210t\2207\230#\230Q\320\004\027\220q\340\010\013\2104\210q\330\014\r\330\010\014\210L\230\001\330\010\013\2104\210w\220h\230g\240Q\330\014\020\220\r\230T\240\032\2503\250b\260\004\260G\2701\330\010\014\210E\220\024\220Z\230w\240a\330\014\r\210V\2201\330\010\014\210E\220\024\220Q\330\014\r\210V\2201\330""\010\014\210G\2204\220q\330\014\017\210v\220Q\330\010\014\210G\2206\230\021\330\010\014\210G\2203\220a\220t\230;\240d\250,\260f\270A\330\010\014\210G\2203\220a\220s\230$\230j\250\006\250a\330\010\014\210E\220\024\220Z\230w\240a\330\014\017\210q\220\005\220W\230F\240#\240[\260\004\260J\270a\270t\3009\310I\320UY\320YZ\320Z[\320[`\320`a\330?@\300\001\330\020\024\220G\2303\230a\230q\240\005\240W\250K\260t\270?\310#\310Q\330\010\014\210M\230\021\320\004\027\220q\340\010\016\210d\220!\330\010\013\2104\210q\330\014\r\330\010\020\220\004\220A\220Q\330\010\013\2106\220\021\330\010\017\210w\220a\220q\330\010\014\210G\220<\230q\240\001\330\010\014\210H\220H\230A\230Q\330\010\014\210G\2208\2301\230A\330\010\014\210L\230\004\230A\330\014\024\220A\220Q\330\010\013\2104\210w\220c\230\021\340\014\017\210t\2208\2307\240$\240a\240}\260C\260r\270\024\270W\300A\330\020\024\220M\240\021\240!\330\021\025\220[\240\007\240u\250D\260\004\260J\270c\300\022\3004\300q\330\020\024\220M\240\021\240!\330\021\025\220X\230U\240!\330\020\024\220M\240\021\240!\320\004\030\230\001\340\010\013\2104\210w\220c\230\021\330\014\020\220\005\220Q\220a\330\010!\240\031\250$\250o\270[\310\004\310A\330\010\013\2104\210q\330\014\021\220\021\220+\230T\240\021\330\010\014\210E\220\021\220*\230A\230T\240\026\240}\260E\270\021\330\010\014\210F\220!\330\010\014\210H\220G\2301\230D\240\006\240d\250!\330\010\020\220\004\320\024%\240T\250\036\260s\270/\310\021\330\010\022\220$\220g\230W\240A\240T\250\026\250q\330\010\023\2201\220A\220Q\220j\240\004\240E\250\021\330\010\013\2104\320\017\037\230s\240!\330\014\026\220a\330\r\021\220\033\230G\2401\330\014\026\220a\330\r\024\220C\220q\330\014\026\220a\330\r\027\220s\230)\2403\240f\250C\250q\330\014\026\220a\340\014\026\220a\330\010\022\220$\220h\230h\240a\240t\2501\330\010\017\210q\220\013\2301\330\010\017\210z\230\021\330\014\030\230\004\230I\240Q\330\014\021\220\024\220Q\330\014\027\220t\2301\330\014\023\2204\220w\230a\330\014\023\2204\220w\230j\250\001\330\014\022\220!""\330\014\024\220A\330\014\023\2201\330\014\024\220A\330\014\027\220t\2301\330\014\022\220$\220a\320\004\031\230\030\240\021\330\010\014\210F\220!\330\010\014\210H\220G\2301\230D\240\006\240d\250!\330\010\014\210G\2205\230\001\230\024\230Q\330\010\013\2104\210w\220a\330\014\020\220\006\220d\230\047\240\034\250Q\250d\260!\330\020\024\220E\230\021\230!\330\010\013\2104\210w\220n\240D\250\004\250G\2603\260a\330\014\020\220\016\230d\240\047\250\021\330\014\020\320\020\"\240!\330\014\020\220\t\230\021\330\010\013\2104\210w\220c\230\021\330\014\020\220\007\220s\230!\2304\230u\240B\240d\250/\270\024\270Z\300v\310Q\320\004\032\230-\240q\340\010\017\210t\220<\230t\2401\240A\240Q\330\010\013\2105\220\007\220q\330\014\020\220\t\230\034\240Q\240f\250A\320\004\033\2301\340\010\013\2104\210t\220>\240\022\2401\330\014\023\2201\330\010\013\2104\210t\2201\360\006\000\r\024\2201\330\010\017\210q\330\014\023\2201\330\010\013\2104\210t\2207\230%\230q\330\014\023\2201\360\010\000\t\020\320\017.\250a\320\004\033\2308\2401\330\010\013\2104\210w\220c\230\021\330\014\020\220\t\230\021\330\014\020\220\005\220Q\220j\240\001\240\024\240V\2501\330\014\020\220\007\220s\230!\2304\230z\250\022\2504\250|\2704\320?Q\320QW\320WX\320\004\033\2308\2401\340\010\017\210v\220Q\220d\230\047\240\021\320\004\036\230a\360\006\000\t\014\2104\210w\220c\230\021\330\014\020\220\014\230D\240\001\330\014\020\220\n\230!\2301\320\004\036\230h\240a\330\010\013\2104\210\177\230c\240\021\330\014\020\320\020!\240\021\330\010\021\220\024\220Q\330\010\016\210l\230!\2304\230w\240a\330\010\013\2106\220\021\330\014\020\320\020!\240\021\320\004\037\230q\330\010\013\2104\210w\220c\230\021\330\014\r\330\010\013\2104\210~\230S\240\001\330\014\020\320\020 \240\001\330\014\020\220\005\220Q\220j\240\001\240\024\240V\2501\330\010\014\210I\220Q\320\004\037\230z\250\034\260Z\320?R\320R]\320]n\320no\340\010\013\2105\220\004\320\024$\240C\240t\2501\330\014\017\210t\220:\230T\240\024\240Q\330\020\026\220d\230\047\240\021\330\020\023\2204""\220s\230!\330\024\027\320\027\047\240q\330\020\027\220t\2307\240(\250!\2505\260\t\270\021\330\014\025\220Q\340\014\025\220T\230\037\250\004\250A\250Y\260d\270$\320>N\310d\320RS\320S`\320`n\320no\330\010\013\2101\330\014\020\220\005\220Q\330\020\032\230!\230;\240a\240q\330\020\023\2208\2303\230a\330\024\030\230\005\230Q\230j\250\001\250\024\250V\260;\270c\300\025\300i\310z\320Y_\320_b\320bh\320hk\320kn\320no\330*4\260I\270Y\300a\300q\330\024\033\2301\330\020\023\2208\2303\230a\330\024\030\230\r\240Q\240i\250u\260J\270a\330\025\037\230q\240\t\250\021\330\024\030\230\004\320\034-\250Q\330\024\030\230\007\230s\240!\2404\240u\250B\250i\260t\320;M\310Y\320V\\\320\\]\330\024\033\2301\330\010\013\2104\210q\330\014\023\2204\220}\240A\240Y\250a\360\014\000\t\021\220\t\230\023\230C\230{\250!\330\010\024\220A\220T\230\025\230b\240\004\240D\250\001\250\024\250[\270\004\270I\300T\310\021\310&\320PQ\330\010\014\210I\220Q\220h\230a\330\010\014\210D\320\020!\240\021\330\010\014\210G\2203\220a\220x\230t\320#5\260Y\270f\300A\330\010\017\210q\320\004\037\230~\320-=\270]\310/\320YZ\340\010\014\210L\230\001\330\010\016\210g\220Z\230q\240\002\240!\320#4\260A\260T\270\034\300W\310J\320VY\320Y]\320]f\320fg\330 $\240D\250\006\250e\2602\260Q\260g\270Q\330 )\250\026\250t\2609\270G\300;\310g\320UV\330\010\013\2107\220!\330\014\020\220\010\230\001\230\027\240\013\2505\260\t\270\021\320\004\037\320\0372\260&\3208K\310=\320XY\330\021\034\320\0345\3205F\300a\330\021\031\320\031/\250w\260a\330\021\031\320\0316\260f\320<V\320VW\360\n\000\t\016\210V\2201\330\010\014\210H\220H\230E\240\027\250\n\260(\270!\2701\330\010\014\210J\220g\230S\240\n\250!\2501\330\010\014\320\014%\240Q\330\010\014\320\014\047\240q\330\010\014\210K\220{\240!\2404\240w\250a\330\010\014\210M\230\021\230#\230Q\330\010\014\210J\220a\330\010\014\210L\230\001\330\010\014\210H\220H\230A\230T\240\021\330\010\014\210J\220d\230!\2306\240\021\330\010\014\210O\2309\240F\250\047\260\032\2706\300\021\330\010\013\2106\220\023\220E\230\024""\230R\230y\250\007\250u\260D\270\002\270(\300*\310G\320ST\330\014\021\320\021*\250!\340\014\020\220\n\230.\250\001\250\022\2508\2601\330\010\014\320\014(\250\001\330\010\014\320\0142\260$\260g\270Q\330\010\014\320\014)\250\024\250Q\250a\330\010\014\210J\220k\240\021\330\010\014\210L\230\017\240|\2607\270*\300B\300d\310!\330\010\014\210M\230\022\2304\230v\240Q\330\010\014\210I\220Q\330\010\014\320\014\034\230A\330\010\014\320\014*\250!\330\010\014\320\014&\240a\330\010\014\210K\220t\2305\240\001\330\010\013\2107\220#\220U\230$\230f\240C\240u\250D\260\002\260)\2707\300%\300t\3102\310X\320U_\320_f\320fg\340\014\021\320\0213\2601\340\014\025\220_\240A\240T\250\032\2602\260X\270Q\330\010\014\210O\2306\240\021\240$\240j\260\004\260J\270g\300S\310\001\330\014\022\220!\2204\220z\240\024\240W\250D\260\001\360\006\000\t\r\210O\2304\230q\240\004\240G\2501\330\010\013\2104\210q\330\014\020\320\020 \240\004\240A\340\010\014\320\014\034\230D\240\005\240Q\330\010\014\210M\230\021\330\010\014\320\014)\250\021\330\010\014\320\0140\260\001\330\010\014\210G\320\023#\2401\240B\240g\250Q\330\010\014\210L\230\002\230\047\240\035\250c\260\022\2603\260d\270!\330\010\014\210K\220t\2307\240!\2401\330\010\014\320\014;\2701\330\010\014\210M\230\024\230W\240A\240Q\330\010\014\320\0144\260A\330\010\014\320\0145\260Q\330\010\014\320\014 \240\001\330\010\014\210K\220q\330\010\014\210E\220\030\230\021\230$\230a\330\010\014\320\0143\2601\330\010\014\320\014#\2401\330\010\014\210G\220<\230q\330\014\022\220\047\230\024\230Y\240e\2504\250w\260g\270T\300\031\310(\320RV\320V`\320`f\320fj\320jk\330\014\037\230t\320#8\270\016\300d\320J]\320]d\320dh\320hi\330\014\025\220T\230\027\240\004\240I\250X\260T\270\032\300<\310t\320ST\330\014\026\220d\230,\240o\260T\3209J\320JZ\320Z^\320^_\330\014\026\220d\230!\340\010\016\210d\220!\330\010\014\320\014.\250a\330\010\014\210C\210u\220B\220j\240\006\240a\330\014\024\220M\240\021\240%\240s\250!\330\014\020\220\016\230a\320\0375\260Q\330\010\014\210C\210u\220B\220j\240""\006\240a\330\014\020\220\n\230!\2305\240\r\250Q\250e\2603\260a\330\010\014\210J\220m\2401\240A\330\010\014\210K\220w\230a\230q\330\010\013\2104\210t\2201\330\014\020\320\020 \240\001\340\010\014\210H\220J\230a\230t\2409\250D\260\t\270\024\270\\\310\024\310Q\330\010\014\210J\220j\240\001\240\024\240T\250\027\260\004\260A\330\010\017\210t\220:\230R\230t\2401\330\010\014\320\014\034\320\034,\250G\260<\270u\300C\300q\330\010\014\210L\230\001\330\010\014\320\014D\300A\320\004 \240\001\340\010\014\210N\230!\320\004!\240\021\330\010\013\2104\210t\2209\230A\330\014\r\330\010\t\330\014\021\320\021,\250A\330\017\020\330\014\r\330\010\014\210I\220W\230A\230^\2501\250D\260\001\320\004!\240\021\340\010\020\220\014\230J\240a\330\010\014\210H\220D\230\t\240\021\330\014\020\220\004\220G\2306\240\021\240!\330\014\025\220Q\220a\330\014\031\230\021\230!\330\014\027\220q\230\001\330\010\020\220\t\230\027\240\r\250[\270\013\3009\310G\320SW\320W[\320[\\\320\004!\240\021\340\010\021\220\024\220Q\330\010\017\210v\220Q\330\010\016\210f\220A\330\010\017\210s\220!\2204\220q\330\010\014\210A\330\010\016\210e\2204\220t\2301\230B\230a\230s\240#\240T\250\024\250R\250r\260\021\330\014\020\220\007\220v\230T\240\026\240u\250H\260A\260Q\330\014\016\210a\210q\330\014\020\220\r\230Q\330\014\021\220\021\330\010\016\210n\230A\330\010\014\320\014\034\230A\230]\250!\2504\250w\260a\260x\270u\300D\310\007\310q\320\004!\240\030\250\021\330\010\013\2104\210w\220c\230\021\330\014\020\320\020 \240\001\330\014\020\220\005\220Q\220j\240\001\240\024\240V\320+>\270f\300K\310t\320Sc\320cd\330\014\020\220\t\230\021\320\004\"\240!\320\004\"\240!\360\010\000\t\021\220\004\220G\230?\250$\250g\260^\3001\330\010\014\210G\2201\330\014\023\2204\220|\2404\240q\250\005\250Q\330\014\017\210u\220C\220u\230C\230t\2405\250\003\2501\330\020\021\330\014\020\220\007\220q\330\014\017\210t\2207\230$\230k\250\032\2604\260t\2701\330\020\024\220I\230Z\240q\250\001\320\004\"\240(\250!\340\010\016\210d\220!\330\010\013\2106\220\023\220A""\330\014\024\320\0244\260A\260S\270\007\270q\340\r\023\2203\220a\330\014\024\320\024@\300\001\300\023\300I\310Q\340\r\023\2203\220a\330\014\024\320\024P\320PQ\320Q]\320]^\320^a\320ai\320il\320lm\360\006\000\r\025\320\024G\300q\310\003\3108\320SV\320VW\320WX\340\010\014\320\014\034\230A\320\0351\260\021\320\004#\240=\3200G\300q\340\010\024\220A\220Z\230x\240z\260\032\2701\330\010\020\220\016\230b\320 0\260\001\260\021\330\010\014\210E\220\021\220*\230A\230T\240\026\320\047<\270F\300&\310\010\320PV\320V\\\320\\_\320_`\330\036(\250\t\260\031\270)\3001\300A\330\010\014\210N\230\047\240\022\2404\240v\250Y\260a\330\010\013\2104\210t\2201\330\014\020\220\006\220a\330\010\014\210G\2206\230\021\230)\2401\240H\250A\250S\260\001\260\024\3205H\310\001\330\010\014\210M\230\021\320\004#\320#;\2701\330\010\014\210D\320\020!\240\021\330\010\014\210M\230\022\2301\320\004$\240J\250i\260{\320BS\320ST\330\010\013\2104\210t\2201\330\014\020\220\005\220Q\220j\240\001\240\024\240V\320+?\270s\300%\300y\320PS\320S^\320^d\320dg\320gm\320mn\330!$\240G\250:\260Q\330\014\023\2201\330\010\016\210d\220\047\230\021\330\010\013\320\013\033\2303\230n\250C\250q\330\010\017\210t\2207\230(\240!\2405\250\t\260\021\320\004%\320%7\260q\330\010\014\210H\220H\230A\330\014\017\210t\2205\230\007\230u\240D\250\004\250G\2603\260a\330\020\024\220G\320\033,\250A\250T\260\026\260t\2701\330\010\013\2104\210w\220c\230\021\330\014\020\220\007\220s\230!\2304\230u\240B\240h\250e\2607\270+\300T\310\037\320Xb\320bc\320\004\047\240x\250q\330\010\013\2104\210{\230#\230Q\330\014\020\220\r\230Q\330\014\020\320\020\"\240!\330\010\014\210I\220Q\320\004)\320)>\270m\310=\320XY\340\010\013\2108\2205\230\007\230v\240S\250\016\260d\270!\270;\300g\310U\320RV\320VW\320W_\320_f\320fg\330\014\017\210q\220\005\220S\230\004\230A\330\020\024\220G\2307\240!\2404\240v\250Q\250f\260A\260\\\300\021\300(\310\"\310A\320\004)\320)H\310\001\330\010\016\210g\220Q\330\010\013\2105\220\003\2201\330\014\025\220T\230\021\230!\330\014\020\220\r\230Q""\230f\240D\250\001\250\033\260F\270$\270a\270}\310A\330\r\022\220#\220Q\330\014\020\220\010\230\001\230\024\230Q\230l\250$\250d\260!\2601\320\004+\2505\260\010\3208N\310a\340\010\014\210E\220\021\220*\230A\230T\240\026\320\047<\270H\320DY\320Ya\320ag\320gm\320mn\330\035$\240J\250a\330\010\014\210N\230\047\240\022\2404\240v\250\\\270\033\320DY\320Y`\320`a\330\010\014\210D\220\007\220x\230q\240\004\240F\320*?\270q\330\010\014\210M\230\021\330\010\017\210q\320\004+\2508\3203E\300\\\320Q\\\320\\d\320de\360\016\000\t\r\320\014!\240\021\330\010\016\210a\210q\330\010\014\210E\220\021\220*\230A\230T\240\026\240v\250S\260\005\260Q\260j\300\n\310&\320PS\320SY\320YZ\320Zd\320dg\320gh\330\036(\250\014\260J\270h\300i\310w\320V\\\320\\]\330\010\017\210s\220+\230Q\230a\230z\250\034\260T\270\025\270j\310\001\310\030\320QZ\320Zl\320lm\330\010\014\210M\230\021\230(\240!\320\004,\320,Z\320Z[\340\010\014\210C\210v\220X\230Q\330\014\020\220\007\220s\230!\2303\230d\320\":\270&\300\007\300q";
+static const char bytes[] = " (raise it with --max-memory 2GB, or `run: {budget: {memory: 2GB}}`) kernel events (raise it with --max-events N, or `run: {budget: {events: N}}`) messages (raise it with --max-messages N, or `run: {budget: {messages: N}}`),--reply-.?BrokerFactory | NoneClock | NoneIterator[None]Limits | NoneRunPlan | NoneRuns one scenario deterministically; see the module docstring.Sequence[Listener]Sequence[tuple[int, str, dict[str, Any]]]What a finished (or stopped) run produced.broker/hopbudget exceeded: dict[str, Any]dict[str, int]disableenableevtool/sim/engine.pyfloat | Nonegcint | Noneisenabledlist[dict[str, Any]]manual-random.Randoms (raise it with --max-wall 5m, or `run: {budget: {wall: 5m}}`)str | Nonethe run published more than its budget of the run reached its budget of the run took longer than its wall-time budget of the run\047s resident memory grew by more than its budget of tuple[str, Message]tuple[str, dict[str, Any]]x-death-reasonActorContextAnyBrokerBrokerFactoryBrokerStateCallableCheckSuiteChoosingKernelClockConsumerActorDeliveryEngineEngine.__init__Engine.__init__.<locals>.genexprEngine._after_eventEngine._build_patternsEngine._commit_tickEngine._drain_deadlineEngine._end_loadEngine._finish_drainEngine._fire_brokerEngine._nothing_to_pumpEngine._over_budgetEngine._publish_laterEngine._publish_nowEngine._reopen_channelsEngine._replay_interventionEngine._sampleEngine._stop_for_limitEngine._zero_time_loopEngine.complete_drainEngine.dead_letter_by_appEngine.dispatchEngine.end_load_nowEngine.finishEngine.flushEngine.inject_faultEngine.nowEngine.on_log_processedEngine.pending_summaryEngine.pending_workEngine.publishEngine.quiescentEngine.quiescent.<locals>.genexprEngine.redriveEngine.replyEngine.runEngine.run_untilEngine.schedule_interventionsEngine.startEngine.stepEngine.stopEngine.streamEngineViewFLUSH_EVERYFaultFaultTimelineInstanceIteratorKernelLOOP_SAMPLELimitsListenerLoadedScenarioLogChannelMemoryWatchMessageMetricsNonePRIO_ACTORPRIO_BROKERPRIO_SAMPLEProducerActo""rReplyRunOutcomeRunPlanSequenceTraceDigestTraceEventTypeAdapter___Pyx_PyDict_NextRef__annotate____annotations____class_getitem____doc____enter____exit____func____init____main____metaclass____module____name____prepare____qualname____test___after_event_broker_timer_build_patterns_commit_tick_deadline_dirty_drain_deadline_end_load_fault_adapter_finish_drain_fire_broker_heap_held_queues_instant_is_coroutine_jsonable_memory_nothing_to_pump_over_budget_prio_publish_later_publish_now_reopen_channels_replay_intervention_sample_seq_started_stop_for_limit_t_timers_zero_time_loopabort_reasonabortedaborted_byactionafteralertsappapp_dead_lettersappendapplicationapplyargarriveas_rowsasyncio.coroutinesatattemptbbatchboolbrokerbroker_downbroker_upbtbudgetbufbufferbuild_patternsbyccachechannelchannel_faultschannelscheckschoosing_brokerclearcline_in_tracebackclockcloseclosedclosed_subscollections.abccommitcommit_processedcompletecomplete_drainconsumeconsumerconsumerscontextlibcontextmanagercopycorecountcountsctxddatadataclassdataclassesdead_letter_by_appdead_letter_channeldeclaredefault_factorydelayeddeliveriesdescribe_loopdigestdispatchdonedraindrain_endeddrain_maxdrain_resultdrain_timed_outdropdroppedduplicatedurationduration_nsduration_sampleremitend_load_nowendederroreveventsevents_per_instantevtool.core.brokerevtool.core.broker_choicesevtool.core.brokerstateevtool.core.deliveryevtool.core.eventsevtool.core.messageevtool.core.portevtool.scenarioevtool.scenario.loaderevtool.sim.budgetevtool.sim.consumerevtool.sim.contextevtool.sim.engineevtool.sim.faultsevtool.sim.kernelevtool.sim.patternsevtool.sim.planevtool.sim.producerevtool.sim.rngevtool.sim.samplingevtool.sim.viewevtool.trace.checksevtool.trace.digestevtool.trace.metricsexploreextendextraffailfailedfaultfault_rngfaultsfieldfinishfire_timersfirstfloatflushfnfollow_upformat_bytesfreezefrom_functoolsggcgc_tunedgenexprgetget_thresholdheadersheapheappopheappushheapqheld_queueshexdigesthintshophop_lasthop_latencyhop_rnghop_zeroiid""idlein_flightinfinject_faultinstinstancesintinterruptedintervalinterventionsitemitemskkernelkeykindlanelast_tleftlimlimitlimit_hitlimitslimits_forlistenerlistenersloadload_endload_endedloadedlog_processedmmarkmathmaxmax_eventsmemorymessagemessagesmetricsmodemodelmodelsmonotonicmsgmsg_idnnamenextnext_timernowntoffsetokoldon_deliveryon_log_processedon_publishoutoutcomeoverpparametersparamspartitionpassedpatpatternspausedpayloadpendingpending_summarypending_workper_instantper_messageperiodicphaseplanplan_forpopprocessedproducerproducer_faultsproducersprofilepropertypublishpublish_rejectedpublishedpublished_atpumppushes_deliveriespydanticquiescentrrandomreadyrealreal_brokerreasonreconnectredriverejectedrepliesreplyreply_torepublishrequestresponderresultsreturnrowsrunrun_endedrun_seedrun_untilrunningssamesamplesample_everysample_every_nsscscenarioscenario_idscheduleschedule_interventionsseedselfsendset_thresholdsetdefaultsidspanspecspec_datastartstatestatsstatusstatusesstepstopstoppedstopped_reasonstrstreamsubsubssubscriberssummarytt_limittagtargettextthresholdthrowticktick_alertstimetimed_outtypetypingunfreezeunknownupdate_rowsuseruser_interventionvvalidate_pythonvaluevaluesviewvirtual_nswallwall_swhichwith_death\200\001\330\r\030\320\030*\250!\200\001\330\030\031\340\004\t\320\t\031\230\021\340\004\013\210;\220a\220q\230\001\200A\330\025\026\340\010\017\210t\2207\230!\200A\330\036\037\340\010\017\210s\220!\2204\220t\2301\200A\330!(\250\014\3204J\310!\340\010\013\2104\210t\2201\330\014\020\220\006\220a\330\010\021\220\024\220Q\330\010\017\210v\220Q\330\010\016\210e\2201\330\010\020\220\004\220A\330\010\021\220\024\220Q\330\010\017\210t\2201\340\010\017\210z\230\024\230U\240$\240j\260\001\260\030\3209K\3101\330\010\016\210d\220!\330\010\021\220\036\230{\250\047\260\033\270A\340\010\017\210t\2207\230(\240\"\240F\250!\330\010\013\2107\220\"\220B\220c\230\027\240\002\240!\330\014\030\230\001\230\026\230q\330\010\026\220d\230\047\240\021\330\010\020\220\007\220t\2301\330""\010\024\220A\330\010\016\210d\220\047\230\023\230G\2404\240z\260\023\260A\330\014\017\210t\2201\330\020\024\220N\240!\330\020\021\330\014\017\210t\2201\220B\220a\220s\230\"\230A\330\020\023\2206\230\025\230b\240\001\330\024\032\230\047\240\023\240A\240Q\330\020\021\330\014\017\210w\220f\230D\240\006\240c\250\021\250!\330\014\017\210r\220\023\220A\330\020\031\230\021\330\020\027\220q\340\020\030\230\001\330\020\023\2205\230\003\2301\330\024\031\230\031\240!\2407\250#\250W\260F\270$\270a\330\024\025\330\014\022\220\047\230\021\330\014\031\230\021\330\014\016\210a\210q\360\006\000\r\020\210u\220D\230\004\230K\240u\250G\260:\270V\3001\330\020\025\220Q\340\020\030\230\004\230L\250\005\250W\260J\270f\300A\330\020\023\2206\230\025\230d\240/\260\023\260E\270\023\270E\300\021\300\"\300A\300S\310\002\310$\310a\330\024\031\230\021\330\014\017\210s\220!\2205\230\003\2301\330\020\024\220F\230!\330\014\017\210t\2207\230#\230X\240T\250\024\250Z\260q\330\020\024\220N\240!\330\010\016\210n\230A\330\010\014\210M\230\030\240\021\330\010\013\2104\210w\220c\230\021\330\014\017\210u\220C\220q\330\020\024\320\024$\240A\330\021\027\220{\240#\240T\250\027\260\001\330\020\024\220M\240\021\240!\330\021\025\220[\240\007\240u\250D\260\004\260J\270c\300\022\3004\300q\330\020\024\220M\240\021\240!\330\021\025\220X\230U\240!\330\020\024\220M\240\021\240!\330\010\017\210t\2207\230#\230Q\200O\2208\320\0333\2601\340\010\014\320\014\036\230a\330\010\014\210I\220Q\210q\250a\260Q\320\000\025\220X\230Q\340\004\007\200z\220\021\220\047\230\021\330\010\017\210q\220\003\2201\220D\230\t\240\021\240#\240T\250\023\250E\260\025\260f\270A\330\004\007\200z\220\021\220\047\230\025\230b\240\001\330\010\017\210q\220\t\230\021\230#\230T\240\025\240a\330\004\007\200z\220\021\220\047\230\024\230R\230t\2402\240V\2502\250V\2603\260f\270C\270q\330\010\017\210q\330\004\013\2103\210a\210q\320\000\027\320\027*\250(\3202E\300Z\310q\330\017\027\320\027,\250H\3204J\310!\340\004\010\210\006\210f\220D\230\001\330\004\013\2106""\220\021\220\047\230\027\240\003\2401\240I\250Y\260i\270s\300!\3001\330\022\031\230\032\2407\250\047\260\033\270A\270V\3002\300W\310A\310[\320XY\330\022\036\230a\320\0374\260G\2707\300#\300Q\300a\320\004\025\220Q\340\r\025\220Q\330\014\020\220\n\230!\2304\230q\330\010\017\210t\2207\230!\320\004\026\220a\340\010\013\2104\210w\220c\230\021\330\014\023\2201\330\010\013\2104\210t\2201\330\014\020\220\006\220a\330\010\021\220\024\220Q\330\010\013\2106\220\033\230C\230t\2407\250!\330\014\020\220\r\230Q\230a\330\014\023\2201\330\010\013\2104\210v\220U\230!\330\014\020\220\016\230a\330\014\023\2201\330\010\014\210M\230\021\330\010\013\2103\210a\210t\2209\230C\230q\330\014\020\220\006\220a\330\010\013\2104\210w\220c\230\030\240\024\240T\250\032\2601\330\014\020\220\016\230a\330\010\017\210t\2207\230#\230Q\320\004\027\220q\340\010\013\2104\210q\330\014\r\330\010\014\210L\230\001\330\010\013\2104\210w\220h\230g\240Q\330\014\020\220\r\230T\240\032\2503\250b\260\004\260G\2701\330\010\014\210E\220\024\220Z\230w\240a\330\014\r\210V\2201\330\010\014\210E\220\024\220Q\330\014\r\210V\2201\330\010\014\210G\2204\220q\330\014\017\210v\220Q\330\010\014\210G\2206\230\021\330\010\014\210G\2203\220a\220t\230;\240d\250,\260f\270A\330\010\014\210G\2203\220a\220s\230$\230j\250\006\250a\330\010\014\210E\220\024\220Z\230w\240a\330\014\017\210q\220\005\220W\230F\240#\240[\260\004\260J\270a\270t\3009\310I\320UY\320YZ\320Z[\320[`\320`a\330?@\300\001\330\020\024\220G\2303\230a\230q\240\005\240W\250K\260t\270?\310#\310Q\330\010\014\210M\230\021\320\004\027\220q\340\010\016\210d\220!\330\010\013\2104\210q\330\014\r\330\010\020\220\004\220A\220Q\330\010\013\2106\220\021\330\010\017\210w\220a\220q\330\010\014\210G\220<\230q\240\001\330\010\014\210H\220H\230A\230Q\330\010\014\210G\2208\2301\230A\330\010\014\210L\230\004\230A\330\014\024\220A\220Q\330\010\013\2104\210w\220c\230\021\340\014\017\210t\2208\2307\240$\240a\240}\260C\260r\270\024\270W\300A\330\020\024\220M\240\021\240!\330\021\025\220[\240\007""\240u\250D\260\004\260J\270c\300\022\3004\300q\330\020\024\220M\240\021\240!\330\021\025\220X\230U\240!\330\020\024\220M\240\021\240!\320\004\030\230\001\340\010\013\2104\210w\220c\230\021\330\014\020\220\005\220Q\220a\330\010!\240\031\250$\250o\270[\310\004\310A\330\010\013\2104\210q\330\014\021\220\021\220+\230T\240\021\330\010\014\210E\220\021\220*\230A\230T\240\026\240}\260E\270\021\330\010\014\210F\220!\330\010\014\210H\220G\2301\230D\240\006\240d\250!\330\010\020\220\004\320\024%\240T\250\036\260s\270/\310\021\330\010\022\220$\220g\230W\240A\240T\250\026\250q\330\010\023\2201\220A\220Q\220j\240\004\240E\250\021\330\010\013\2104\320\017\037\230s\240!\330\014\026\220a\330\r\021\220\033\230G\2401\330\014\026\220a\330\r\024\220C\220q\330\014\026\220a\330\r\027\220s\230)\2403\240f\250C\250q\330\014\026\220a\340\014\026\220a\330\010\022\220$\220h\230h\240a\240t\2501\330\010\017\210q\220\013\2301\330\010\017\210z\230\021\330\014\030\230\004\230I\240Q\330\014\021\220\024\220Q\330\014\027\220t\2301\330\014\023\2204\220w\230a\330\014\023\2204\220w\230j\250\001\330\014\022\220!\330\014\024\220A\330\014\023\2201\330\014\024\220A\330\014\027\220t\2301\330\014\022\220$\220a\320\004\031\230\030\240\021\330\010\014\210F\220!\330\010\014\210H\220G\2301\230D\240\006\240d\250!\330\010\014\210G\2205\230\001\230\024\230Q\330\010\013\2104\210w\220a\330\014\020\220\006\220d\230\047\240\034\250Q\250d\260!\330\020\024\220E\230\021\230!\330\010\013\2104\210w\220n\240D\250\004\250G\2603\260a\330\014\020\220\016\230d\240\047\250\021\330\014\020\320\020\"\240!\330\014\020\220\t\230\021\330\010\013\2104\210w\220c\230\021\330\014\020\220\007\220s\230!\2304\230u\240B\240d\250/\270\024\270Z\300v\310Q\320\004\032\230-\240q\340\010\017\210t\220<\230t\2401\240A\240Q\330\010\013\2105\220\007\220q\330\014\020\220\t\230\034\240Q\240f\250A\320\004\033\2301\340\010\013\2104\210t\220>\240\022\2401\330\014\023\2201\330\010\013\2104\210t\2201\360\006\000\r\024\2201\330\010\017\210q\330\014\023\2201\330""\010\013\2104\210t\2207\230%\230q\330\014\023\2201\360\010\000\t\020\320\017.\250a\320\004\033\2308\2401\330\010\013\2104\210w\220c\230\021\330\014\020\220\t\230\021\330\014\020\220\005\220Q\220j\240\001\240\024\240V\2501\330\014\020\220\007\220s\230!\2304\230z\250\022\2504\250|\2704\320?Q\320QW\320WX\320\004\033\2308\2401\340\010\017\210v\220Q\220d\230\047\240\021\320\004\036\230a\330\010\021\220\024\220Q\330\010\016\210d\220\047\230\021\340\010\025\220V\2305\240\001\240\030\250\026\250}\270A\330\010\013\2101\330\014\023\2204\220q\330\014\020\220\005\220Q\330\020\027\220t\2304\230q\240\001\240\021\330\020\023\2205\230\007\230q\330\024\030\230\t\240\034\250Q\250f\260A\330\014\031\230\026\230u\240A\240X\250V\260=\300\001\330\014\022\220!\330\020\024\220E\230\021\330\024\033\2304\230t\2401\240A\240Q\330\024\027\220u\230G\2401\330\030\034\230I\240\\\260\021\260&\270\001\330\020\035\230V\2405\250\001\250\030\260\026\260}\300A\360\010\000\t\021\220\006\220a\330\010\r\210T\220\021\330\010\013\2106\220\025\220c\230\023\230E\240\023\240E\250\021\250\"\250A\250S\260\002\260!\330\014\021\220\026\220{\240!\330\014\017\210s\220\047\230\025\230e\2403\240c\250\025\250c\260\023\260B\260a\330\020\024\320\024%\240Q\330\020\024\220G\2303\230a\230t\2404\240\177\260d\270!\320\004\036\230a\360\006\000\t\014\2104\210w\220c\230\021\330\014\020\220\014\230D\240\001\330\014\020\220\n\230!\2301\320\004\036\230h\240a\330\010\013\2104\210\177\230c\240\021\330\014\020\320\020!\240\021\330\010\021\220\024\220Q\330\010\016\210l\230!\2304\230w\240a\330\010\013\2106\220\021\330\014\020\320\020!\240\021\320\004\037\230q\330\010\013\2104\210w\220c\230\021\330\014\r\330\010\013\2104\210~\230S\240\001\330\014\020\320\020 \240\001\330\014\020\220\005\220Q\220j\240\001\240\024\240V\2501\330\010\014\210I\220Q\320\004\037\230z\250\034\260Z\320?R\320R]\320]n\320no\340\010\013\2105\220\004\320\024$\240C\240t\2501\330\014\017\210t\220:\230T\240\024\240Q\330\020\026\220d\230\047\240\021\330\020\023\2204\220s""\230!\330\024\027\320\027\047\240q\330\020\027\220t\2307\240(\250!\2505\260\t\270\021\330\014\025\220Q\340\014\025\220T\230\037\250\004\250A\250Y\260d\270$\320>N\310d\320RS\320S`\320`n\320no\330\010\013\2101\330\014\020\220\005\220Q\330\020\032\230!\230;\240a\240q\330\020\023\2208\2303\230a\330\024\030\230\005\230Q\230j\250\001\250\024\250V\260;\270c\300\025\300i\310z\320Y_\320_b\320bh\320hk\320kn\320no\330*4\260I\270Y\300a\300q\330\024\033\2301\330\020\023\2208\2303\230a\330\024\030\230\r\240Q\240i\250u\260J\270a\330\025\037\230q\240\t\250\021\330\024\030\230\004\320\034-\250Q\330\024\030\230\007\230s\240!\2404\240u\250B\250i\260t\320;M\310Y\320V\\\320\\]\330\024\033\2301\330\010\013\2104\210q\330\014\023\2204\220}\240A\240Y\250a\360\014\000\t\021\220\t\230\023\230C\230{\250!\330\010\024\220A\220T\230\025\230b\240\004\240D\250\001\250\024\250[\270\004\270I\300T\310\021\310&\320PQ\330\010\014\210I\220Q\220h\230a\330\010\014\210D\320\020!\240\021\330\010\014\210G\2203\220a\220x\230t\320#5\260Y\270f\300A\330\010\017\210q\320\004\037\230~\320-=\270]\310/\320YZ\340\010\014\210L\230\001\330\010\016\210g\220Z\230q\240\002\240!\320#4\260A\260T\270\034\300W\310J\320VY\320Y]\320]f\320fg\330 $\240D\250\006\250e\2602\260Q\260g\270Q\330 )\250\026\250t\2609\270G\300;\310g\320UV\330\010\013\2107\220!\330\014\020\220\010\230\001\230\027\240\013\2505\260\t\270\021\320\004\037\320\0372\260&\3208K\310=\320XY\330\021\034\320\0345\3205F\300a\330\021\031\320\031/\250w\260a\330\021\031\320\0316\260f\320<V\320VW\360\n\000\t\016\210V\2201\330\010\014\210H\220H\230E\240\027\250\n\260(\270!\2701\330\010\014\210J\220g\230S\240\n\250!\2501\330\010\014\320\014%\240Q\330\010\014\320\014\047\240q\330\010\014\210K\220{\240!\2404\240w\250a\330\010\014\210M\230\021\230#\230Q\330\010\014\210J\220a\330\010\014\210L\230\001\330\010\014\210H\220H\230A\230T\240\021\330\010\014\210J\220d\230!\2306\240\021\330\010\014\210O\2309\240F\250\047\260\032\2706\300\021\330\010\013\2106\220\023\220E\230\024\230R""\230y\250\007\250u\260D\270\002\270(\300*\310G\320ST\330\014\021\320\021*\250!\340\014\020\220\n\230.\250\001\250\022\2508\2601\330\010\014\320\014(\250\001\330\010\014\320\0142\260$\260g\270Q\330\010\014\320\014)\250\024\250Q\250a\330\010\014\210J\220k\240\021\330\010\014\210L\230\017\240|\2607\270*\300B\300d\310!\330\010\014\210M\230\022\2304\230v\240Q\330\010\014\210I\220Q\330\010\014\320\014\034\230A\330\010\014\320\014*\250!\330\010\014\320\014&\240a\330\010\014\210K\220t\2305\240\001\330\010\013\2107\220#\220U\230$\230f\240C\240u\250D\260\002\260)\2707\300%\300t\3102\310X\320U_\320_f\320fg\340\014\021\320\0213\2601\340\014\025\220_\240A\240T\250\032\2602\260X\270Q\330\010\014\210O\2306\240\021\240$\240j\260\004\260J\270g\300S\310\001\330\014\022\220!\2204\220z\240\024\240W\250D\260\001\360\006\000\t\r\210O\2304\230q\240\004\240G\2501\330\010\013\2104\210q\330\014\020\320\020 \240\004\240A\340\010\014\320\014\034\230D\240\005\240Q\330\010\014\210M\230\021\330\010\014\320\014)\250\021\330\010\014\320\0140\260\001\330\010\014\210G\320\023#\2401\240B\240g\250Q\330\010\014\210L\230\002\230\047\240\035\250c\260\022\2603\260d\270!\330\010\014\210K\220t\2307\240!\2401\330\010\014\320\014;\2701\330\010\014\210M\230\024\230W\240A\240Q\330\010\014\320\0144\260A\330\010\014\320\0145\260Q\330\010\014\320\014 \240\001\330\010\014\210K\220q\330\010\014\210E\220\030\230\021\230$\230a\330\010\014\320\0143\2601\330\010\014\320\014#\2401\330\010\014\210G\220<\230q\330\014\022\220\047\230\024\230Y\240e\2504\250w\260g\270T\300\031\310(\320RV\320V`\320`f\320fj\320jk\330\014\037\230t\320#8\270\016\300d\320J]\320]d\320dh\320hi\330\014\025\220T\230\027\240\004\240I\250X\260T\270\032\300<\310t\320ST\330\014\026\220d\230,\240o\260T\3209J\320JZ\320Z^\320^_\330\014\026\220d\230!\340\010\016\210d\220!\330\010\014\320\014.\250a\330\010\014\210C\210u\220B\220j\240\006\240a\330\014\024\220M\240\021\240%\240s\250!\330\014\020\220\016\230a\320\0375\260Q\330\010\014\210C\210u\220B\220j\240\006""\240a\330\014\020\220\n\230!\2305\240\r\250Q\250e\2603\260a\330\010\014\210J\220m\2401\240A\330\010\014\210K\220w\230a\230q\330\010\013\2104\210t\2201\330\014\020\320\020 \240\001\340\010\014\210H\220J\230a\230t\2409\250D\260\t\270\024\270\\\310\024\310Q\330\010\014\210J\220j\240\001\240\024\240T\250\027\260\004\260A\330\010\017\210t\220:\230R\230t\2401\330\010\014\320\014\034\320\034,\250G\260<\270u\300C\300q\330\010\014\210L\230\001\330\010\014\320\014D\300A\320\004 \240\001\340\010\014\210N\230!\320\004!\240\021\330\010\013\2104\210t\2209\230A\330\014\r\330\010\t\330\014\021\320\021,\250A\330\017\020\330\014\r\330\010\014\210I\220W\230A\230^\2501\250D\260\001\320\004!\240\021\340\010\020\220\014\230J\240a\330\010\014\210H\220D\230\t\240\021\330\014\020\220\004\220G\2306\240\021\240!\330\014\025\220Q\220a\330\014\031\230\021\230!\330\014\027\220q\230\001\330\010\020\220\t\230\027\240\r\250[\270\013\3009\310G\320SW\320W[\320[\\\320\004!\240\021\340\010\021\220\024\220Q\330\010\017\210v\220Q\330\010\016\210f\220A\330\010\017\210s\220!\2204\220q\330\010\014\210A\330\010\016\210e\2204\220t\2301\230B\230a\230s\240#\240T\250\024\250R\250r\260\021\330\014\020\220\007\220v\230T\240\026\240u\250H\260A\260Q\330\014\016\210a\210q\330\014\020\220\r\230Q\330\014\021\220\021\330\010\016\210n\230A\330\010\014\320\014\034\230A\230]\250!\2504\250w\260a\260x\270u\300D\310\007\310q\320\004!\240\030\250\021\330\010\013\2104\210w\220c\230\021\330\014\020\320\020 \240\001\330\014\020\220\005\220Q\220j\240\001\240\024\240V\320+>\270f\300K\310t\320Sc\320cd\330\014\020\220\t\230\021\320\004\"\240!\320\004\"\240!\360\010\000\t\021\220\004\220G\230?\250$\250g\260^\3001\330\010\014\210G\2201\330\014\023\2204\220|\2404\240q\250\005\250Q\330\014\017\210u\220C\220u\230C\230t\2405\250\003\2501\330\020\021\330\014\020\220\007\220q\330\014\017\210t\2207\230$\230k\250\032\2604\260t\2701\330\020\024\220I\230Z\240q\250\001\320\004\"\240(\250!\340\010\016\210d\220!\330\010\013\2106\220\023\220A\330""\014\024\320\0244\260A\260S\270\007\270q\340\r\023\2203\220a\330\014\024\320\024@\300\001\300\023\300I\310Q\340\r\023\2203\220a\330\014\024\320\024P\320PQ\320Q]\320]^\320^a\320ai\320il\320lm\360\006\000\r\025\320\024G\300q\310\003\3108\320SV\320VW\320WX\340\010\014\320\014\034\230A\320\0351\260\021\320\004#\240=\3200G\300q\340\010\024\220A\220Z\230x\240z\260\032\2701\330\010\020\220\016\230b\320 0\260\001\260\021\330\010\014\210E\220\021\220*\230A\230T\240\026\320\047<\270F\300&\310\010\320PV\320V\\\320\\_\320_`\330\036(\250\t\260\031\270)\3001\300A\330\010\014\210N\230\047\240\022\2404\240v\250Y\260a\330\010\013\2104\210t\2201\330\014\020\220\006\220a\330\010\014\210G\2206\230\021\230)\2401\240H\250A\250S\260\001\260\024\3205H\310\001\330\010\014\210M\230\021\320\004#\320#;\2701\330\010\014\210D\320\020!\240\021\330\010\014\210M\230\022\2301\320\004$\240J\250i\260{\320BS\320ST\330\010\013\2104\210t\2201\330\014\020\220\005\220Q\220j\240\001\240\024\240V\320+?\270s\300%\300y\320PS\320S^\320^d\320dg\320gm\320mn\330!$\240G\250:\260Q\330\014\023\2201\330\010\016\210d\220\047\230\021\330\010\013\320\013\033\2303\230n\250C\250q\330\010\017\210t\2207\230(\240!\2405\250\t\260\021\320\004%\320%7\260q\330\010\014\210H\220H\230A\330\014\017\210t\2205\230\007\230u\240D\250\004\250G\2603\260a\330\020\024\220G\320\033,\250A\250T\260\026\260t\2701\330\010\013\2104\210w\220c\230\021\330\014\020\220\007\220s\230!\2304\230u\240B\240h\250e\2607\270+\300T\310\037\320Xb\320bc\320\004\047\240x\250q\330\010\013\2104\210{\230#\230Q\330\014\020\220\r\230Q\330\014\020\320\020\"\240!\330\010\014\210I\220Q\320\004)\320)>\270m\310=\320XY\340\010\013\2108\2205\230\007\230v\240S\250\016\260d\270!\270;\300g\310U\320RV\320VW\320W_\320_f\320fg\330\014\017\210q\220\005\220S\230\004\230A\330\020\024\220G\2307\240!\2404\240v\250Q\250f\260A\260\\\300\021\300(\310\"\310A\320\004)\320)H\310\001\330\010\016\210g\220Q\330\010\013\2105\220\003\2201\330\014\025\220T\230\021\230!\330\014\020\220\r\230Q\230f""\240D\250\001\250\033\260F\270$\270a\270}\310A\330\r\022\220#\220Q\330\014\020\220\010\230\001\230\024\230Q\230l\250$\250d\260!\2601\320\004+\2505\260\010\3208N\310a\340\010\014\210E\220\021\220*\230A\230T\240\026\320\047<\270H\320DY\320Ya\320ag\320gm\320mn\330\035$\240J\250a\330\010\014\210N\230\047\240\022\2404\240v\250\\\270\033\320DY\320Y`\320`a\330\010\014\210D\220\007\220x\230q\240\004\240F\320*?\270q\330\010\014\210M\230\021\330\010\017\210q\320\004+\2508\3203E\300\\\320Q\\\320\\d\320de\360\016\000\t\r\320\014!\240\021\330\010\016\210a\210q\330\010\014\210E\220\021\220*\230A\230T\240\026\240v\250S\260\005\260Q\260j\300\n\310&\320PS\320SY\320YZ\320Zd\320dg\320gh\330\036(\250\014\260J\270h\300i\310w\320V\\\320\\]\330\010\017\210s\220+\230Q\230a\230z\250\034\260T\270\025\270j\310\001\310\030\320QZ\320Zl\320lm\330\010\014\210M\230\021\230(\240!\320\004,\320,Z\320Z[\340\010\014\210C\210v\220X\230Q\330\014\020\220\007\220s\230!\2303\230d\320\":\270&\300\007\300q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
@@ -28394,101 +28102,101 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   }
   {
     const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 422};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_broker, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_deliveries, __pyx_mstate->__pyx_n_u_subs, __pyx_mstate->__pyx_n_u_hints, __pyx_mstate->__pyx_n_u_bt, __pyx_mstate->__pyx_n_u_nt};
-    __pyx_mstate_global->__pyx_codeobj_tab[26] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_after_event, __pyx_mstate->__pyx_kp_b_iso88591_A_Q_d_V5_A_1_4q_Q_t4q_5_q_QfA_uA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[26])) goto bad;
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_broker, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_deliveries, __pyx_mstate->__pyx_n_u_subs, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_hints, __pyx_mstate->__pyx_n_u_bt, __pyx_mstate->__pyx_n_u_nt};
+    __pyx_mstate_global->__pyx_codeobj_tab[26] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_after_event, __pyx_mstate->__pyx_kp_b_iso88591_a_Q_d_V5_A_1_4q_Q_t4q_5_q_QfA_u, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[26])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 452};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 451};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
     __pyx_mstate_global->__pyx_codeobj_tab[27] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_nothing_to_pump, __pyx_mstate->__pyx_kp_b_iso88591__8, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[27])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 455};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 454};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_broker};
     __pyx_mstate_global->__pyx_codeobj_tab[28] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_fire_broker, __pyx_mstate->__pyx_kp_b_iso88591_ha_4_c_Q_l_4wa_6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[28])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 463};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 462};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_closed, __pyx_mstate->__pyx_n_u_sid, __pyx_mstate->__pyx_n_u_inst};
     __pyx_mstate_global->__pyx_codeobj_tab[29] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_reopen_channels, __pyx_mstate->__pyx_kp_b_iso88591_G_g_1_G1_4_4q_Q_uCuCt5_1_q_t7_k, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[29])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 476};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 475};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_kernel};
     __pyx_mstate_global->__pyx_codeobj_tab[30] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_step, __pyx_mstate->__pyx_kp_b_iso88591_a_4wc_1_4t1_a_Q_6_Ct7_Qa_1_4vU, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[30])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 496};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 495};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
     __pyx_mstate_global->__pyx_codeobj_tab[31] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_end_load_now, __pyx_mstate->__pyx_kp_b_iso88591_a_4wc_D_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[31])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 503};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 502};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
     __pyx_mstate_global->__pyx_codeobj_tab[32] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_complete_drain, __pyx_mstate->__pyx_kp_b_iso88591_N, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[32])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 507};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 506};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
     __pyx_mstate_global->__pyx_codeobj_tab[33] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_finish_drain, __pyx_mstate->__pyx_kp_b_iso88591_q_4wc_4_S_Qj_V1_IQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[33])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 23, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 515};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 23, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 514};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_t_limit, __pyx_mstate->__pyx_n_u_max_events, __pyx_mstate->__pyx_n_u_core, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_heap_2, __pyx_mstate->__pyx_n_u_pop, __pyx_mstate->__pyx_n_u_after, __pyx_mstate->__pyx_n_u_broker, __pyx_mstate->__pyx_n_u_real, __pyx_mstate->__pyx_n_u_buf, __pyx_mstate->__pyx_n_u_budget, __pyx_mstate->__pyx_n_u_left, __pyx_mstate->__pyx_n_u_per_instant, __pyx_mstate->__pyx_n_u_last_t, __pyx_mstate->__pyx_n_u_same, __pyx_mstate->__pyx_n_u_processed, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_prio, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_fn, __pyx_mstate->__pyx_n_u_arg, __pyx_mstate->__pyx_n_u_hints};
     __pyx_mstate_global->__pyx_codeobj_tab[34] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_run_until, __pyx_mstate->__pyx_kp_b_iso88591_A_4J_4t1_a_Q_vQ_e1_A_Q_t1_z_U_j, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[34])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 584};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 583};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_which, __pyx_mstate->__pyx_n_u_lim, __pyx_mstate->__pyx_n_u_text};
     __pyx_mstate_global->__pyx_codeobj_tab[35] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_over_budget, __pyx_mstate->__pyx_kp_b_iso88591_d_6_A_4AS_q_3a_IQ_3a_PPQQ_aaiil, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[35])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 601};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 600};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_message};
     __pyx_mstate_global->__pyx_codeobj_tab[36] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_stop_for_limit, __pyx_mstate->__pyx_kp_b_iso88591_xq_4_Q_Q_IQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[36])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 607};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 606};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_heap_2, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_mark, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_t_2, __pyx_mstate->__pyx_n_u_prio, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_fn, __pyx_mstate->__pyx_n_u_arg};
     __pyx_mstate_global->__pyx_codeobj_tab[37] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_zero_time_loop, __pyx_mstate->__pyx_kp_b_iso88591_Q_vQ_fA_s_4q_A_e4t1Bas_T_Rr_vT, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[37])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 622};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 621};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
     __pyx_mstate_global->__pyx_codeobj_tab[38] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_run, __pyx_mstate->__pyx_kp_b_iso88591_Q_Q_4q_t7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[38])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 628};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 627};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_reason};
     __pyx_mstate_global->__pyx_codeobj_tab[39] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_stop, __pyx_mstate->__pyx_kp_b_iso88591_O8_31_a_IQ, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[39])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_VARKEYWORDS), 635};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_VARKEYWORDS), 634};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_action, __pyx_mstate->__pyx_n_u_target, __pyx_mstate->__pyx_n_u_params, __pyx_mstate->__pyx_n_u_spec_data, __pyx_mstate->__pyx_n_u_fault};
     __pyx_mstate_global->__pyx_codeobj_tab[40] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_inject_fault, __pyx_mstate->__pyx_kp_b_iso88591_0Gq_AZxz_1_b_0_E_AT_F_PVV____1A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[40])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 647};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 646};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_dead_letter_channel, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_n};
     __pyx_mstate_global->__pyx_codeobj_tab[41] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_redrive, __pyx_mstate->__pyx_kp_b_iso88591_5_8Na_E_AT_HDYYaaggmmn_Ja_N_4v, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[41])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 656};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 655};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_items, __pyx_mstate->__pyx_n_u_t, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_data};
     __pyx_mstate_global->__pyx_codeobj_tab[42] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_schedule_interventions, __pyx_mstate->__pyx_kp_b_iso88591_ZZ_CvXQ_s_3d_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[42])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 661};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 660};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_item, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_params};
     __pyx_mstate_global->__pyx_codeobj_tab[43] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_replay_intervention, __pyx_mstate->__pyx_kp_b_iso88591_H_gQ_5_1_T_QfD_F_a_A_Q_Ql_d_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[43])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 669};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 668};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_buf, __pyx_mstate->__pyx_n_u_batch, __pyx_mstate->__pyx_n_u_rows, __pyx_mstate->__pyx_n_u_listener};
     __pyx_mstate_global->__pyx_codeobj_tab[44] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_flush, __pyx_mstate->__pyx_kp_b_iso88591_q_d_4q_AQ_6_waq_G_q_HHAQ_G81A_L, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[44])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 691};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 690};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_ended, __pyx_mstate->__pyx_n_u_drain, __pyx_mstate->__pyx_n_u_results, __pyx_mstate->__pyx_n_u_statuses, __pyx_mstate->__pyx_n_u_outcome, __pyx_mstate->__pyx_n_u_summary, __pyx_mstate->__pyx_n_u_r};
     __pyx_mstate_global->__pyx_codeobj_tab[45] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_engine_py, __pyx_mstate->__pyx_n_u_finish, __pyx_mstate->__pyx_kp_b_iso88591_4wc_Qa_o_A_4q_T_E_AT_E_F_HG1D_d, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[45])) goto bad;
   }
@@ -32439,20 +32147,6 @@ __pyx_return_false:
     return 0;
 }
 
-/* ExtTypeTest */
-static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type) {
-    if (unlikely(!type)) {
-        PyErr_SetString(PyExc_SystemError, "Missing type object");
-        return 0;
-    }
-    if (likely(__Pyx_TypeCheck(obj, type)))
-        return 1;
-    __Pyx_RaiseTypeErrorWithTypes(
-        "Cannot convert " __Pyx_FMT_TYPENAME " to " __Pyx_FMT_TYPENAME,
-        Py_TYPE(obj), type);
-    return 0;
-}
-
 /* PyObjectCompare */
 #ifndef __Pyx_DEFINED_PyObject_CompareStrStrBoolLt
 #define __Pyx_DEFINED_PyObject_CompareStrStrBoolLt
@@ -34226,6 +33920,20 @@ __pyx_return_true:
     Py_RETURN_TRUE;
 __pyx_return_false:
     Py_RETURN_FALSE;
+}
+
+/* ExtTypeTest */
+static CYTHON_INLINE int __Pyx_TypeTest(PyObject *obj, PyTypeObject *type) {
+    if (unlikely(!type)) {
+        PyErr_SetString(PyExc_SystemError, "Missing type object");
+        return 0;
+    }
+    if (likely(__Pyx_TypeCheck(obj, type)))
+        return 1;
+    __Pyx_RaiseTypeErrorWithTypes(
+        "Cannot convert " __Pyx_FMT_TYPENAME " to " __Pyx_FMT_TYPENAME,
+        Py_TYPE(obj), type);
+    return 0;
 }
 
 /* PyNumberBinop */

@@ -419,7 +419,6 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
 
-    @cython.locals(d=Delivery, inst=Instance)
     def _after_event(self) -> None:
         broker = self.broker
         now = self.kernel.now
