@@ -17813,7 +17813,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_44_behaviour(st
  *             return self.behaviours.get(msg.type, self.default)
  *         return self.default             # <<<<<<<<<<<<<<
  * 
- *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel
 */
   {
     PyObject *__pyx_temp;
@@ -17850,7 +17850,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_44_behaviour(st
 /* "evtool/sim/consumer.py":403
  *         return self.default
  * 
- *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel             # <<<<<<<<<<<<<<
  *     def _start_plain(self, inst: Instance, d: Delivery) -> None:
  *         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
 */
@@ -17961,8 +17961,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
 static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(struct __pyx_obj_6evtool_3sim_8consumer_ConsumerActor *__pyx_v_self, struct __pyx_obj_6evtool_3sim_8consumer_Instance *__pyx_v_inst, struct __pyx_obj_6evtool_4core_8delivery_Delivery *__pyx_v_d) {
   struct __pyx_obj_6evtool_3sim_7context_ActorContext *__pyx_v_ctx = 0;
+  struct __pyx_obj_6evtool_3sim_6kernel_Kernel *__pyx_v_kernel = 0;
   PyObject *__pyx_v_duration = NULL;
-  PyObject *__pyx_v_kernel = NULL;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_seq = NULL;
   PyObject *__pyx_v_t = NULL;
@@ -17977,7 +17977,6 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
   PyObject *__pyx_t_7 = NULL;
   PyObject *__pyx_t_8 = NULL;
   PyObject *__pyx_t_9 = NULL;
-  PyObject *__pyx_t_10 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -18153,7 +18152,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
 */
   __pyx_t_5 = __pyx_v_ctx->kernel;
   __Pyx_INCREF(__pyx_t_5);
-  __pyx_v_kernel = __pyx_t_5;
+  if (!(likely(((__pyx_t_5) == Py_None) || likely(__Pyx_TypeTest(__pyx_t_5, __pyx_mstate_global->__pyx_ptype_6evtool_3sim_6kernel_Kernel))))) __PYX_ERR(0, 416, __pyx_L1_error)
+  __pyx_v_kernel = ((struct __pyx_obj_6evtool_3sim_6kernel_Kernel *)__pyx_t_5);
   __pyx_t_5 = 0;
 
   /* "evtool/sim/consumer.py":417
@@ -18163,8 +18163,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
  *         seq = kernel._seq + 1  # noqa: SLF001 - the kernel's own tie-breaker, as `Kernel.at` counts it
  *         kernel._seq = seq  # noqa: SLF001
 */
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 417, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_5);
+  __pyx_t_5 = __pyx_v_kernel->now;
+  __Pyx_INCREF(__pyx_t_5);
   __pyx_v_now = __pyx_t_5;
   __pyx_t_5 = 0;
 
@@ -18175,13 +18175,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
  *         kernel._seq = seq  # noqa: SLF001
  *         t = now + duration
 */
-  __pyx_t_5 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 418, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_AddObjC(__pyx_v_kernel->_seq, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 418, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_t_5, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 418, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __pyx_v_seq = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_v_seq = __pyx_t_5;
+  __pyx_t_5 = 0;
 
   /* "evtool/sim/consumer.py":419
  *         now = kernel.now
@@ -18190,7 +18187,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
  *         t = now + duration
  *         if t < now:
 */
-  if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 419, __pyx_L1_error)
+  __Pyx_INCREF(__pyx_v_seq);
+  __Pyx_GIVEREF(__pyx_v_seq);
+  __Pyx_GOTREF(__pyx_v_kernel->_seq);
+  __Pyx_DECREF_SET(__pyx_v_kernel->_seq, __pyx_v_seq);
 
   /* "evtool/sim/consumer.py":420
  *         seq = kernel._seq + 1  # noqa: SLF001 - the kernel's own tie-breaker, as `Kernel.at` counts it
@@ -18199,10 +18199,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
  *         if t < now:
  *             t = now
 */
-  __pyx_t_2 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_duration); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 420, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_2);
-  __pyx_v_t = __pyx_t_2;
-  __pyx_t_2 = 0;
+  __pyx_t_5 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_duration); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 420, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_5);
+  __pyx_v_t = __pyx_t_5;
+  __pyx_t_5 = 0;
 
   /* "evtool/sim/consumer.py":421
  *         kernel._seq = seq  # noqa: SLF001
@@ -18241,74 +18241,71 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
  * 
  *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
 */
-  __pyx_t_5 = NULL;
+  __pyx_t_2 = NULL;
   __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 423, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 423, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 423, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 423, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 423, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_complete); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 423, __pyx_L1_error)
+  __pyx_t_8 = PyTuple_New(4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 423, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_9 = PyTuple_New(4); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 423, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_9);
   __Pyx_INCREF((PyObject *)__pyx_v_inst);
   __Pyx_GIVEREF((PyObject *)__pyx_v_inst);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, ((PyObject *)__pyx_v_inst)) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 0, ((PyObject *)__pyx_v_inst)) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
   __Pyx_INCREF((PyObject *)__pyx_v_d);
   __Pyx_GIVEREF((PyObject *)__pyx_v_d);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, ((PyObject *)__pyx_v_d)) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 1, ((PyObject *)__pyx_v_d)) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_inst->epoch);
   __Pyx_GIVEREF(__pyx_v_inst->epoch);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_v_inst->epoch) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 2, __pyx_v_inst->epoch) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_now);
   __Pyx_GIVEREF(__pyx_v_now);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
-  __pyx_t_10 = PyTuple_New(5); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 423, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_10);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_8, 3, __pyx_v_now) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  __pyx_t_9 = PyTuple_New(5); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 423, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_9);
   __Pyx_INCREF(__pyx_v_t);
   __Pyx_GIVEREF(__pyx_v_t);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_v_t) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_7);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_7) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_v_t) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  __Pyx_GIVEREF(__pyx_t_6);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_t_6) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_seq);
   __Pyx_GIVEREF(__pyx_v_seq);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  __Pyx_GIVEREF(__pyx_t_7);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 3, __pyx_t_7) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_8);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 3, __pyx_t_8) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
-  __Pyx_GIVEREF(__pyx_t_9);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 4, __pyx_t_9) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 4, __pyx_t_8) != (0)) __PYX_ERR(0, 423, __pyx_L1_error);
+  __pyx_t_6 = 0;
   __pyx_t_7 = 0;
   __pyx_t_8 = 0;
-  __pyx_t_9 = 0;
   __pyx_t_3 = 1;
   #if CYTHON_UNPACK_METHODS
   if (unlikely(PyMethod_Check(__pyx_t_1))) {
-    __pyx_t_5 = PyMethod_GET_SELF(__pyx_t_1);
-    assert(__pyx_t_5);
+    __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_1);
+    assert(__pyx_t_2);
     PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_1);
-    __Pyx_INCREF(__pyx_t_5);
+    __Pyx_INCREF(__pyx_t_2);
     __Pyx_INCREF(__pyx__function);
     __Pyx_DECREF_SET(__pyx_t_1, __pyx__function);
     __pyx_t_3 = 0;
   }
   #endif
   {
-    PyObject *__pyx_callargs[3] = {__pyx_t_5, __pyx_t_6, __pyx_t_10};
-    __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_1, __pyx_callargs+__pyx_t_3, (3-__pyx_t_3) | (__pyx_t_3*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-    __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
-    __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+    PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_kernel->_heap, __pyx_t_9};
+    __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_1, __pyx_callargs+__pyx_t_3, (3-__pyx_t_3) | (__pyx_t_3*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+    __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 423, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
+    if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 423, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_5);
   }
-  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+  __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
   /* "evtool/sim/consumer.py":403
  *         return self.default
  * 
- *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel             # <<<<<<<<<<<<<<
  *     def _start_plain(self, inst: Instance, d: Delivery) -> None:
  *         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
 */
@@ -18324,13 +18321,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8consumer_13ConsumerActor_46_start_plain(
   __Pyx_XDECREF(__pyx_t_7);
   __Pyx_XDECREF(__pyx_t_8);
   __Pyx_XDECREF(__pyx_t_9);
-  __Pyx_XDECREF(__pyx_t_10);
   __Pyx_AddTraceback("evtool.sim.consumer.ConsumerActor._start_plain", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
   __Pyx_XDECREF((PyObject *)__pyx_v_ctx);
+  __Pyx_XDECREF((PyObject *)__pyx_v_kernel);
   __Pyx_XDECREF(__pyx_v_duration);
-  __Pyx_XDECREF(__pyx_v_kernel);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_seq);
   __Pyx_XDECREF(__pyx_v_t);
@@ -40015,7 +40011,7 @@ __Pyx_RefNannySetupContext("PyInit_consumer", 0);
   /* "evtool/sim/consumer.py":403
  *         return self.default
  * 
- *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel             # <<<<<<<<<<<<<<
  *     def _start_plain(self, inst: Instance, d: Delivery) -> None:
  *         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
 */
@@ -41105,7 +41101,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   }
   {
     const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 9, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 403};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_duration, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_t};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inst, __pyx_mstate->__pyx_n_u_d, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_duration, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_t};
     __pyx_mstate_global->__pyx_codeobj_tab[31] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_consumer_py, __pyx_mstate->__pyx_n_u_start_plain, __pyx_mstate->__pyx_kp_b_iso88591_A_m1_d_IQ_A_IQaxq_4x_4q_4vS_s_9B, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[31])) goto bad;
   }
   {

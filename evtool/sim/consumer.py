@@ -400,7 +400,7 @@ class ConsumerActor:
             return self.behaviours.get(msg.type, self.default)
         return self.default
 
-    @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
         # completion time is never in the past, so only the kernel's sequence number is needed.

@@ -1809,7 +1809,7 @@ struct __pyx_obj_6evtool_3sim_8producer_ProducerActor {
 };
 
 
-/* "evtool/sim/producer.py":270
+/* "evtool/sim/producer.py":271
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
@@ -1823,7 +1823,7 @@ struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr {
 };
 
 
-/* "evtool/sim/producer.py":272
+/* "evtool/sim/producer.py":273
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
@@ -2526,22 +2526,6 @@ CYTHON_UNUSED static int __Pyx_CheckVectorcallKwarg(PyObject **kwnames, Py_ssize
 
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolLt_object_int(PyObject *op1, PyObject *op2, int pyop);
-
-/* PyObjectDelAttr.proto (used by PyObjectSetAttrStr) */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_SetAttr(o, n, NULL)
-#else
-#define __Pyx_PyObject_DelAttr(o, n) PyObject_DelAttr(o, n)
-#endif
-
-/* PyObjectSetAttrStr.proto */
-#if CYTHON_USE_TYPE_SLOTS
-#define __Pyx_PyObject_DelAttrStr(o,n) __Pyx_PyObject_SetAttrStr(o, n, NULL)
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value);
-#else
-#define __Pyx_PyObject_DelAttrStr(o,n)   __Pyx_PyObject_DelAttr(o,n)
-#define __Pyx_PyObject_SetAttrStr(o,n,v) PyObject_SetAttr(o,n,v)
-#endif
 
 /* AssertionsEnabled.proto */
 #if CYTHON_COMPILING_IN_LIMITED_API  ||  PY_VERSION_HEX >= 0x030C0000
@@ -3455,7 +3439,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[3];
     PyObject *__pyx_codeobj_tab[15];
-    PyObject *__pyx_string_tab[206];
+    PyObject *__pyx_string_tab[205];
     PyObject *__pyx_number_tab[6];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3604,131 +3588,130 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_gap __pyx_string_tab[78]
 #define __pyx_n_u_has_template __pyx_string_tab[79]
 #define __pyx_n_u_has_template_locals_genexpr __pyx_string_tab[80]
-#define __pyx_n_u_heap __pyx_string_tab[81]
-#define __pyx_n_u_i __pyx_string_tab[82]
-#define __pyx_n_u_inject_2 __pyx_string_tab[83]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[84]
-#define __pyx_n_u_once __pyx_string_tab[85]
-#define __pyx_n_u_rate_2 __pyx_string_tab[86]
-#define __pyx_n_u_seq __pyx_string_tab[87]
-#define __pyx_n_u_a __pyx_string_tab[88]
-#define __pyx_n_u_arrival_2 __pyx_string_tab[89]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[90]
-#define __pyx_n_u_at __pyx_string_tab[91]
-#define __pyx_n_u_bool __pyx_string_tab[92]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[93]
-#define __pyx_n_u_close __pyx_string_tab[94]
-#define __pyx_n_u_compile_payload __pyx_string_tab[95]
-#define __pyx_n_u_count __pyx_string_tab[96]
-#define __pyx_n_u_ctx __pyx_string_tab[97]
-#define __pyx_n_u_dedup_id __pyx_string_tab[98]
-#define __pyx_n_u_dropped __pyx_string_tab[99]
-#define __pyx_n_u_emit __pyx_string_tab[100]
-#define __pyx_n_u_env __pyx_string_tab[101]
-#define __pyx_n_u_error __pyx_string_tab[102]
-#define __pyx_n_u_every __pyx_string_tab[103]
-#define __pyx_n_u_evtool_core_events __pyx_string_tab[104]
-#define __pyx_n_u_evtool_core_message __pyx_string_tab[105]
-#define __pyx_n_u_evtool_scenario __pyx_string_tab[106]
-#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[107]
-#define __pyx_n_u_evtool_sim_context __pyx_string_tab[108]
-#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[109]
-#define __pyx_n_u_evtool_sim_producer __pyx_string_tab[110]
-#define __pyx_n_u_evtool_sim_sampling __pyx_string_tab[111]
-#define __pyx_n_u_exc __pyx_string_tab[112]
-#define __pyx_n_u_expovariate __pyx_string_tab[113]
-#define __pyx_n_u_first __pyx_string_tab[114]
-#define __pyx_n_u_fixed __pyx_string_tab[115]
-#define __pyx_n_u_for __pyx_string_tab[116]
-#define __pyx_n_u_gap_2 __pyx_string_tab[117]
-#define __pyx_n_u_genexpr __pyx_string_tab[118]
-#define __pyx_n_u_get __pyx_string_tab[119]
-#define __pyx_n_u_global __pyx_string_tab[120]
-#define __pyx_n_u_headers __pyx_string_tab[121]
-#define __pyx_n_u_heappush __pyx_string_tab[122]
-#define __pyx_n_u_heapq __pyx_string_tab[123]
-#define __pyx_n_u_i_2 __pyx_string_tab[124]
-#define __pyx_n_u_id __pyx_string_tab[125]
-#define __pyx_n_u_inj __pyx_string_tab[126]
-#define __pyx_n_u_inject __pyx_string_tab[127]
-#define __pyx_n_u_instance __pyx_string_tab[128]
-#define __pyx_n_u_int __pyx_string_tab[129]
-#define __pyx_n_u_isinf __pyx_string_tab[130]
-#define __pyx_n_u_items __pyx_string_tab[131]
-#define __pyx_n_u_kernel __pyx_string_tab[132]
-#define __pyx_n_u_key_2 __pyx_string_tab[133]
-#define __pyx_n_u_load_end __pyx_string_tab[134]
-#define __pyx_n_u_m __pyx_string_tab[135]
-#define __pyx_n_u_math __pyx_string_tab[136]
-#define __pyx_n_u_message __pyx_string_tab[137]
-#define __pyx_n_u_message_id __pyx_string_tab[138]
-#define __pyx_n_u_mid __pyx_string_tab[139]
-#define __pyx_n_u_models __pyx_string_tab[140]
-#define __pyx_n_u_msg __pyx_string_tab[141]
-#define __pyx_n_u_msg_id __pyx_string_tab[142]
-#define __pyx_n_u_n __pyx_string_tab[143]
-#define __pyx_n_u_name __pyx_string_tab[144]
-#define __pyx_n_u_next __pyx_string_tab[145]
-#define __pyx_n_u_none __pyx_string_tab[146]
-#define __pyx_n_u_now __pyx_string_tab[147]
-#define __pyx_n_u_params __pyx_string_tab[148]
-#define __pyx_n_u_payload_2 __pyx_string_tab[149]
-#define __pyx_n_u_per_key __pyx_string_tab[150]
-#define __pyx_n_u_pick __pyx_string_tab[151]
-#define __pyx_n_u_poisson __pyx_string_tab[152]
-#define __pyx_n_u_pop __pyx_string_tab[153]
-#define __pyx_n_u_process __pyx_string_tab[154]
-#define __pyx_n_u_producer_2 __pyx_string_tab[155]
-#define __pyx_n_u_producer_dedup_id __pyx_string_tab[156]
-#define __pyx_n_u_profile __pyx_string_tab[157]
-#define __pyx_n_u_publish __pyx_string_tab[158]
-#define __pyx_n_u_publish_one __pyx_string_tab[159]
-#define __pyx_n_u_rate __pyx_string_tab[160]
-#define __pyx_n_u_reason __pyx_string_tab[161]
-#define __pyx_n_u_repeat __pyx_string_tab[162]
-#define __pyx_n_u_return __pyx_string_tab[163]
-#define __pyx_n_u_routing __pyx_string_tab[164]
-#define __pyx_n_u_routing_key __pyx_string_tab[165]
-#define __pyx_n_u_self __pyx_string_tab[166]
-#define __pyx_n_u_send __pyx_string_tab[167]
-#define __pyx_n_u_seq_2 __pyx_string_tab[168]
-#define __pyx_n_u_seq_by_key __pyx_string_tab[169]
-#define __pyx_n_u_sequence __pyx_string_tab[170]
-#define __pyx_n_u_setdefault __pyx_string_tab[171]
-#define __pyx_n_u_shape __pyx_string_tab[172]
-#define __pyx_n_u_size __pyx_string_tab[173]
-#define __pyx_n_u_spec __pyx_string_tab[174]
-#define __pyx_n_u_stages __pyx_string_tab[175]
-#define __pyx_n_u_start __pyx_string_tab[176]
-#define __pyx_n_u_state __pyx_string_tab[177]
-#define __pyx_n_u_stop __pyx_string_tab[178]
-#define __pyx_n_u_stream __pyx_string_tab[179]
-#define __pyx_n_u_tag __pyx_string_tab[180]
-#define __pyx_n_u_template_error __pyx_string_tab[181]
-#define __pyx_n_u_throw __pyx_string_tab[182]
-#define __pyx_n_u_to __pyx_string_tab[183]
-#define __pyx_n_u_ttl __pyx_string_tab[184]
-#define __pyx_n_u_typing __pyx_string_tab[185]
-#define __pyx_n_u_update __pyx_string_tab[186]
-#define __pyx_n_u_use_setstate __pyx_string_tab[187]
-#define __pyx_n_u_v __pyx_string_tab[188]
-#define __pyx_n_u_value __pyx_string_tab[189]
-#define __pyx_n_u_values __pyx_string_tab[190]
-#define __pyx_n_u_version __pyx_string_tab[191]
-#define __pyx_kp_b_iso88591_1F __pyx_string_tab[192]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[193]
-#define __pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e __pyx_string_tab[194]
-#define __pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[195]
-#define __pyx_kp_b_iso88591__7 __pyx_string_tab[196]
-#define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[197]
-#define __pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd __pyx_string_tab[198]
-#define __pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1 __pyx_string_tab[199]
-#define __pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A __pyx_string_tab[200]
-#define __pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a __pyx_string_tab[201]
-#define __pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq __pyx_string_tab[202]
-#define __pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q __pyx_string_tab[203]
-#define __pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv __pyx_string_tab[204]
-#define __pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA __pyx_string_tab[205]
+#define __pyx_n_u_i __pyx_string_tab[81]
+#define __pyx_n_u_inject_2 __pyx_string_tab[82]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[83]
+#define __pyx_n_u_once __pyx_string_tab[84]
+#define __pyx_n_u_rate_2 __pyx_string_tab[85]
+#define __pyx_n_u_a __pyx_string_tab[86]
+#define __pyx_n_u_arrival_2 __pyx_string_tab[87]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[88]
+#define __pyx_n_u_at __pyx_string_tab[89]
+#define __pyx_n_u_bool __pyx_string_tab[90]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[91]
+#define __pyx_n_u_close __pyx_string_tab[92]
+#define __pyx_n_u_compile_payload __pyx_string_tab[93]
+#define __pyx_n_u_count __pyx_string_tab[94]
+#define __pyx_n_u_ctx __pyx_string_tab[95]
+#define __pyx_n_u_dedup_id __pyx_string_tab[96]
+#define __pyx_n_u_dropped __pyx_string_tab[97]
+#define __pyx_n_u_emit __pyx_string_tab[98]
+#define __pyx_n_u_env __pyx_string_tab[99]
+#define __pyx_n_u_error __pyx_string_tab[100]
+#define __pyx_n_u_every __pyx_string_tab[101]
+#define __pyx_n_u_evtool_core_events __pyx_string_tab[102]
+#define __pyx_n_u_evtool_core_message __pyx_string_tab[103]
+#define __pyx_n_u_evtool_scenario __pyx_string_tab[104]
+#define __pyx_n_u_evtool_scenario_templates __pyx_string_tab[105]
+#define __pyx_n_u_evtool_sim_context __pyx_string_tab[106]
+#define __pyx_n_u_evtool_sim_kernel __pyx_string_tab[107]
+#define __pyx_n_u_evtool_sim_producer __pyx_string_tab[108]
+#define __pyx_n_u_evtool_sim_sampling __pyx_string_tab[109]
+#define __pyx_n_u_exc __pyx_string_tab[110]
+#define __pyx_n_u_expovariate __pyx_string_tab[111]
+#define __pyx_n_u_first __pyx_string_tab[112]
+#define __pyx_n_u_fixed __pyx_string_tab[113]
+#define __pyx_n_u_for __pyx_string_tab[114]
+#define __pyx_n_u_gap_2 __pyx_string_tab[115]
+#define __pyx_n_u_genexpr __pyx_string_tab[116]
+#define __pyx_n_u_get __pyx_string_tab[117]
+#define __pyx_n_u_global __pyx_string_tab[118]
+#define __pyx_n_u_headers __pyx_string_tab[119]
+#define __pyx_n_u_heappush __pyx_string_tab[120]
+#define __pyx_n_u_heapq __pyx_string_tab[121]
+#define __pyx_n_u_i_2 __pyx_string_tab[122]
+#define __pyx_n_u_id __pyx_string_tab[123]
+#define __pyx_n_u_inj __pyx_string_tab[124]
+#define __pyx_n_u_inject __pyx_string_tab[125]
+#define __pyx_n_u_instance __pyx_string_tab[126]
+#define __pyx_n_u_int __pyx_string_tab[127]
+#define __pyx_n_u_isinf __pyx_string_tab[128]
+#define __pyx_n_u_items __pyx_string_tab[129]
+#define __pyx_n_u_k __pyx_string_tab[130]
+#define __pyx_n_u_kernel __pyx_string_tab[131]
+#define __pyx_n_u_key_2 __pyx_string_tab[132]
+#define __pyx_n_u_load_end __pyx_string_tab[133]
+#define __pyx_n_u_m __pyx_string_tab[134]
+#define __pyx_n_u_math __pyx_string_tab[135]
+#define __pyx_n_u_message __pyx_string_tab[136]
+#define __pyx_n_u_message_id __pyx_string_tab[137]
+#define __pyx_n_u_mid __pyx_string_tab[138]
+#define __pyx_n_u_models __pyx_string_tab[139]
+#define __pyx_n_u_msg __pyx_string_tab[140]
+#define __pyx_n_u_msg_id __pyx_string_tab[141]
+#define __pyx_n_u_n __pyx_string_tab[142]
+#define __pyx_n_u_name __pyx_string_tab[143]
+#define __pyx_n_u_next __pyx_string_tab[144]
+#define __pyx_n_u_none __pyx_string_tab[145]
+#define __pyx_n_u_now __pyx_string_tab[146]
+#define __pyx_n_u_params __pyx_string_tab[147]
+#define __pyx_n_u_payload_2 __pyx_string_tab[148]
+#define __pyx_n_u_per_key __pyx_string_tab[149]
+#define __pyx_n_u_pick __pyx_string_tab[150]
+#define __pyx_n_u_poisson __pyx_string_tab[151]
+#define __pyx_n_u_pop __pyx_string_tab[152]
+#define __pyx_n_u_process __pyx_string_tab[153]
+#define __pyx_n_u_producer_2 __pyx_string_tab[154]
+#define __pyx_n_u_producer_dedup_id __pyx_string_tab[155]
+#define __pyx_n_u_profile __pyx_string_tab[156]
+#define __pyx_n_u_publish __pyx_string_tab[157]
+#define __pyx_n_u_publish_one __pyx_string_tab[158]
+#define __pyx_n_u_rate __pyx_string_tab[159]
+#define __pyx_n_u_reason __pyx_string_tab[160]
+#define __pyx_n_u_repeat __pyx_string_tab[161]
+#define __pyx_n_u_return __pyx_string_tab[162]
+#define __pyx_n_u_routing __pyx_string_tab[163]
+#define __pyx_n_u_routing_key __pyx_string_tab[164]
+#define __pyx_n_u_self __pyx_string_tab[165]
+#define __pyx_n_u_send __pyx_string_tab[166]
+#define __pyx_n_u_seq __pyx_string_tab[167]
+#define __pyx_n_u_seq_by_key __pyx_string_tab[168]
+#define __pyx_n_u_sequence __pyx_string_tab[169]
+#define __pyx_n_u_setdefault __pyx_string_tab[170]
+#define __pyx_n_u_shape __pyx_string_tab[171]
+#define __pyx_n_u_size __pyx_string_tab[172]
+#define __pyx_n_u_spec __pyx_string_tab[173]
+#define __pyx_n_u_stages __pyx_string_tab[174]
+#define __pyx_n_u_start __pyx_string_tab[175]
+#define __pyx_n_u_state __pyx_string_tab[176]
+#define __pyx_n_u_stop __pyx_string_tab[177]
+#define __pyx_n_u_stream __pyx_string_tab[178]
+#define __pyx_n_u_tag __pyx_string_tab[179]
+#define __pyx_n_u_template_error __pyx_string_tab[180]
+#define __pyx_n_u_throw __pyx_string_tab[181]
+#define __pyx_n_u_to __pyx_string_tab[182]
+#define __pyx_n_u_ttl __pyx_string_tab[183]
+#define __pyx_n_u_typing __pyx_string_tab[184]
+#define __pyx_n_u_update __pyx_string_tab[185]
+#define __pyx_n_u_use_setstate __pyx_string_tab[186]
+#define __pyx_n_u_v __pyx_string_tab[187]
+#define __pyx_n_u_value __pyx_string_tab[188]
+#define __pyx_n_u_values __pyx_string_tab[189]
+#define __pyx_n_u_version __pyx_string_tab[190]
+#define __pyx_kp_b_iso88591_1F __pyx_string_tab[191]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[192]
+#define __pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e __pyx_string_tab[193]
+#define __pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[194]
+#define __pyx_kp_b_iso88591__7 __pyx_string_tab[195]
+#define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[196]
+#define __pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd __pyx_string_tab[197]
+#define __pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1 __pyx_string_tab[198]
+#define __pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A __pyx_string_tab[199]
+#define __pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a __pyx_string_tab[200]
+#define __pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq __pyx_string_tab[201]
+#define __pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q __pyx_string_tab[202]
+#define __pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv __pyx_string_tab[203]
+#define __pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA __pyx_string_tab[204]
 #define __pyx_float_0_0 __pyx_number_tab[0]
 #define __pyx_int_0 __pyx_number_tab[1]
 #define __pyx_int_neg_1 __pyx_number_tab[2]
@@ -3764,7 +3747,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<3; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<15; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<206; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<205; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<6; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3806,7 +3789,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<3; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<15; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<206; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<205; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<6; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -6834,7 +6817,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
  *             self.stopped = True
  *         return self.stopped             # <<<<<<<<<<<<<<
  * 
- *     @cython.locals(ctx=ActorContext)
+ *     @cython.locals(ctx=ActorContext, k=Kernel)
 */
   {
     PyObject *__pyx_temp;
@@ -6870,7 +6853,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
 /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     @cython.locals(ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext, k=Kernel)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
@@ -6961,6 +6944,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__) {
+  struct __pyx_obj_6evtool_3sim_6kernel_Kernel *__pyx_v_k = 0;
   PyObject *__pyx_v_kernel = NULL;
   PyObject *__pyx_v_now = NULL;
   PyObject *__pyx_v_count = NULL;
@@ -6983,14 +6967,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   PyObject *__pyx_t_11 = NULL;
   size_t __pyx_t_12;
   PyObject *__pyx_t_13 = NULL;
-  PyObject *__pyx_t_14 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_arrive", 0);
 
   /* "evtool/sim/producer.py":149
- *     @cython.locals(ctx=ActorContext)
+ *     @cython.locals(ctx=ActorContext, k=Kernel)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
@@ -7018,7 +7001,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     goto __pyx_L0;
 
     /* "evtool/sim/producer.py":149
- *     @cython.locals(ctx=ActorContext)
+ *     @cython.locals(ctx=ActorContext, k=Kernel)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
@@ -7522,85 +7505,94 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     /* "evtool/sim/producer.py":181
  *             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
- *             seq = kernel._seq + 1  # noqa: SLF001             # <<<<<<<<<<<<<<
- *             kernel._seq = seq  # noqa: SLF001
- *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+ *             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)             # <<<<<<<<<<<<<<
+ *             seq = k._seq + 1  # noqa: SLF001
+ *             k._seq = seq  # noqa: SLF001
 */
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 181, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_t_8, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 181, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_v_seq = __pyx_t_2;
-    __pyx_t_2 = 0;
+    __pyx_t_8 = __pyx_v_kernel;
+    __Pyx_INCREF(__pyx_t_8);
+    __pyx_v_k = ((struct __pyx_obj_6evtool_3sim_6kernel_Kernel *)__pyx_t_8);
+    __pyx_t_8 = 0;
 
     /* "evtool/sim/producer.py":182
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
- *             seq = kernel._seq + 1  # noqa: SLF001
- *             kernel._seq = seq  # noqa: SLF001             # <<<<<<<<<<<<<<
- *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
- *         else:
+ *             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
+ *             seq = k._seq + 1  # noqa: SLF001             # <<<<<<<<<<<<<<
+ *             k._seq = seq  # noqa: SLF001
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
 */
-    if (__Pyx_PyObject_SetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 182, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_k->_seq, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 182, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_8);
+    __pyx_v_seq = __pyx_t_8;
+    __pyx_t_8 = 0;
 
     /* "evtool/sim/producer.py":183
- *             seq = kernel._seq + 1  # noqa: SLF001
- *             kernel._seq = seq  # noqa: SLF001
- *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001             # <<<<<<<<<<<<<<
+ *             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
+ *             seq = k._seq + 1  # noqa: SLF001
+ *             k._seq = seq  # noqa: SLF001             # <<<<<<<<<<<<<<
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+ *         else:
+*/
+    __Pyx_INCREF(__pyx_v_seq);
+    __Pyx_GIVEREF(__pyx_v_seq);
+    __Pyx_GOTREF(__pyx_v_k->_seq);
+    __Pyx_DECREF_SET(__pyx_v_k->_seq, __pyx_v_seq);
+
+    /* "evtool/sim/producer.py":184
+ *             seq = k._seq + 1  # noqa: SLF001
+ *             k._seq = seq  # noqa: SLF001
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_8 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_2 = NULL;
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 184, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_heap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 184, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_4 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 184, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 184, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_13 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 183, __pyx_L1_error)
+    __pyx_t_13 = PyTuple_New(5); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 184, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_14 = PyTuple_New(5); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 183, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_14);
+    __Pyx_GIVEREF(__pyx_t_9);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 1, __pyx_t_10) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_4) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_seq);
     __Pyx_GIVEREF(__pyx_v_seq);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_13);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 3, __pyx_t_13) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
+    __Pyx_GIVEREF(__pyx_t_10);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_t_10) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_14, 4, Py_None) != (0)) __PYX_ERR(0, 183, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, Py_None) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
+    __pyx_t_9 = 0;
     __pyx_t_4 = 0;
     __pyx_t_10 = 0;
-    __pyx_t_13 = 0;
     __pyx_t_12 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_11))) {
-      __pyx_t_8 = PyMethod_GET_SELF(__pyx_t_11);
-      assert(__pyx_t_8);
+      __pyx_t_2 = PyMethod_GET_SELF(__pyx_t_11);
+      assert(__pyx_t_2);
       PyObject* __pyx__function = PyMethod_GET_FUNCTION(__pyx_t_11);
-      __Pyx_INCREF(__pyx_t_8);
+      __Pyx_INCREF(__pyx_t_2);
       __Pyx_INCREF(__pyx__function);
       __Pyx_DECREF_SET(__pyx_t_11, __pyx__function);
       __pyx_t_12 = 0;
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_8, __pyx_t_9, __pyx_t_14};
-      __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
+      PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_k->_heap, __pyx_t_13};
+      __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 183, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 184, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
     }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
     /* "evtool/sim/producer.py":178
  *                 self.stopped = True
@@ -7612,8 +7604,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     goto __pyx_L15;
   }
 
-  /* "evtool/sim/producer.py":185
- *             heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+  /* "evtool/sim/producer.py":186
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  * 
@@ -7622,31 +7614,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   /*else*/ {
     __pyx_t_11 = __pyx_v_kernel;
     __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_14 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_14);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 185, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_8);
+    __pyx_t_13 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 186, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_13);
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 186, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 186, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_14, __pyx_t_9, Py_None, __pyx_t_8};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_12, (5-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
+      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_13, __pyx_t_2, Py_None, __pyx_t_10};
+      __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_12, (5-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
-      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 185, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
+      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 186, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_8);
     }
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   }
   __pyx_L15:;
 
   /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     @cython.locals(ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext, k=Kernel)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
@@ -7662,10 +7654,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_XDECREF(__pyx_t_11);
   __Pyx_XDECREF(__pyx_t_13);
-  __Pyx_XDECREF(__pyx_t_14);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._arrive", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
+  __Pyx_XDECREF((PyObject *)__pyx_v_k);
   __Pyx_XDECREF(__pyx_v_kernel);
   __Pyx_XDECREF(__pyx_v_now);
   __Pyx_XDECREF(__pyx_v_count);
@@ -7678,7 +7670,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":187
+/* "evtool/sim/producer.py":188
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -7725,32 +7717,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 187, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 188, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 187, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_burst", 0) < (0)) __PYX_ERR(0, 187, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_burst", 0) < (0)) __PYX_ERR(0, 188, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, i); __PYX_ERR(0, 187, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, i); __PYX_ERR(0, 188, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 187, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
     }
     __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 187, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 188, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -7791,19 +7783,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_burst", 0);
 
-  /* "evtool/sim/producer.py":188
+  /* "evtool/sim/producer.py":189
  * 
  *     def _burst(self, _: Any) -> None:
  *         a = self.spec.arrival             # <<<<<<<<<<<<<<
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 188, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_a = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":189
+  /* "evtool/sim/producer.py":190
  *     def _burst(self, _: Any) -> None:
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)             # <<<<<<<<<<<<<<
@@ -7812,24 +7804,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 */
   #ifndef CYTHON_WITHOUT_ASSERTIONS
   if (unlikely(__pyx_assertions_enabled())) {
-    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 190, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 189, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 190, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 189, __pyx_L1_error)
+    __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 190, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (unlikely(!__pyx_t_3)) {
       __Pyx_Raise(((PyObject *)(((PyTypeObject*)PyExc_AssertionError))), 0, 0, 0);
-      __PYX_ERR(0, 189, __pyx_L1_error)
+      __PYX_ERR(0, 190, __pyx_L1_error)
     }
 
   }
   #else
-  if ((1)); else __PYX_ERR(0, 189, __pyx_L1_error)
+  if ((1)); else __PYX_ERR(0, 190, __pyx_L1_error)
   #endif
 
-  /* "evtool/sim/producer.py":190
+  /* "evtool/sim/producer.py":191
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):             # <<<<<<<<<<<<<<
@@ -7837,7 +7829,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
  *                 return
 */
   __pyx_t_1 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 190, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 191, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_5 = 1;
   {
@@ -7845,12 +7837,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
     __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 190, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  __pyx_t_4 = PyObject_GetIter(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 190, __pyx_L1_error)
+  __pyx_t_4 = PyObject_GetIter(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 191, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 190, __pyx_L1_error)
+  __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 191, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   for (;;) {
     {
@@ -7858,7 +7850,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       if (unlikely(!__pyx_t_2)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 190, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 191, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -7868,7 +7860,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
     __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":191
+    /* "evtool/sim/producer.py":192
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
  *             if self._done():             # <<<<<<<<<<<<<<
@@ -7882,15 +7874,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 192, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 191, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 192, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":192
+      /* "evtool/sim/producer.py":193
  *         for _i in range(a.size):
  *             if self._done():
  *                 return             # <<<<<<<<<<<<<<
@@ -7908,7 +7900,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       goto __pyx_L0;
 
-      /* "evtool/sim/producer.py":191
+      /* "evtool/sim/producer.py":192
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
  *             if self._done():             # <<<<<<<<<<<<<<
@@ -7917,7 +7909,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 */
     }
 
-    /* "evtool/sim/producer.py":193
+    /* "evtool/sim/producer.py":194
  *             if self._done():
  *                 return
  *             self.publish_one()             # <<<<<<<<<<<<<<
@@ -7931,12 +7923,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 193, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 194, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":190
+    /* "evtool/sim/producer.py":191
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):             # <<<<<<<<<<<<<<
@@ -7946,7 +7938,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":194
+  /* "evtool/sim/producer.py":195
  *                 return
  *             self.publish_one()
  *         if not self._done():             # <<<<<<<<<<<<<<
@@ -7960,10 +7952,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 194, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_7 = (!__pyx_t_3);
 
@@ -7971,31 +7963,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/producer.py":195
+    /* "evtool/sim/producer.py":196
  *             self.publish_one()
  *         if not self._done():
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  * 
  *     def _once(self, _: Any) -> None:
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_t_1;
     __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_every); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_every); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_t_8); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_t_8); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 195, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_5 = 0;
     {
@@ -8006,12 +7998,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 195, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 196, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-    /* "evtool/sim/producer.py":194
+    /* "evtool/sim/producer.py":195
  *                 return
  *             self.publish_one()
  *         if not self._done():             # <<<<<<<<<<<<<<
@@ -8020,7 +8012,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 */
   }
 
-  /* "evtool/sim/producer.py":187
+  /* "evtool/sim/producer.py":188
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8048,7 +8040,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":197
+/* "evtool/sim/producer.py":198
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8095,32 +8087,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 197, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 198, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_once", 0) < (0)) __PYX_ERR(0, 197, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_once", 0) < (0)) __PYX_ERR(0, 198, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, i); __PYX_ERR(0, 197, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, i); __PYX_ERR(0, 198, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
     }
     __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 197, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 198, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8157,7 +8149,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_once", 0);
 
-  /* "evtool/sim/producer.py":198
+  /* "evtool/sim/producer.py":199
  * 
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):             # <<<<<<<<<<<<<<
@@ -8165,9 +8157,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
  *         self.stopped = True
 */
   __pyx_t_2 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 199, __pyx_L1_error)
   if (!__pyx_t_5) {
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   } else {
@@ -8176,7 +8168,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyLong_From_long(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_long(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_3 = __pyx_t_4;
   __pyx_t_4 = 0;
@@ -8187,12 +8179,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 198, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 199, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     {
@@ -8200,7 +8192,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 198, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 199, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8210,7 +8202,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
     __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":199
+    /* "evtool/sim/producer.py":200
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()             # <<<<<<<<<<<<<<
@@ -8224,12 +8216,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
       PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 199, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 200, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":198
+    /* "evtool/sim/producer.py":199
  * 
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):             # <<<<<<<<<<<<<<
@@ -8239,7 +8231,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":200
+  /* "evtool/sim/producer.py":201
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()
  *         self.stopped = True             # <<<<<<<<<<<<<<
@@ -8251,7 +8243,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   __Pyx_GOTREF(__pyx_v_self->stopped);
   __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-  /* "evtool/sim/producer.py":197
+  /* "evtool/sim/producer.py":198
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8276,7 +8268,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":202
+/* "evtool/sim/producer.py":203
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
@@ -8323,32 +8315,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inj,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 202, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 203, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_inject", 0) < (0)) __PYX_ERR(0, 202, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_inject", 0) < (0)) __PYX_ERR(0, 203, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, i); __PYX_ERR(0, 202, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, i); __PYX_ERR(0, 203, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
     }
     __pyx_v_inj = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 202, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 203, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8396,7 +8388,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_inject", 0);
 
-  /* "evtool/sim/producer.py":203
+  /* "evtool/sim/producer.py":204
  * 
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):             # <<<<<<<<<<<<<<
@@ -8404,7 +8396,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
 */
   __pyx_t_2 = NULL;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   {
@@ -8412,12 +8404,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 204, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     {
@@ -8425,7 +8417,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 203, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 204, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8435,16 +8427,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __Pyx_XDECREF_SET(__pyx_v_i, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":204
+    /* "evtool/sim/producer.py":205
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)             # <<<<<<<<<<<<<<
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_7) {
 
@@ -8454,33 +8446,33 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
 
       goto __pyx_L5_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
+    __pyx_t_7 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     __pyx_t_6 = __pyx_t_7;
 
     __pyx_L5_bool_binop_done:;
     if (__pyx_t_6) {
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 205, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __pyx_t_1 = __pyx_t_2;
       __pyx_t_2 = 0;
     } else {
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 204, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_7) {
-        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 204, __pyx_L1_error)
+        __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 205, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-        __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_10 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 204, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 205, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_11[0] = __pyx_t_9;
@@ -8495,7 +8487,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
         __pyx_t_13 |= __Pyx_PyUnicode_KIND_04(__pyx_t_11[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_11[2]);
         #endif
         __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_11, 3, __pyx_t_12, __pyx_t_13);
-        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 204, __pyx_L1_error)
+        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
@@ -8513,7 +8505,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __Pyx_XDECREF_SET(__pyx_v_mid, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":205
+    /* "evtool/sim/producer.py":206
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -8523,7 +8515,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __pyx_t_2 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_2);
     __pyx_t_10 = NULL;
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_4 = 1;
     {
@@ -8531,15 +8523,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
 
-    /* "evtool/sim/producer.py":206
+    /* "evtool/sim/producer.py":207
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)             # <<<<<<<<<<<<<<
@@ -8547,7 +8539,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
  *     # ------------------------------------------------------------------ publishing
 */
     __pyx_t_16 = NULL;
-    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_17);
     __pyx_t_4 = 1;
     {
@@ -8555,10 +8547,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       __pyx_t_15 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 206, __pyx_L1_error)
+      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 207, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_15);
     }
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_15); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_15); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 207, __pyx_L1_error)
     if (!__pyx_t_6) {
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
     } else {
@@ -8570,11 +8562,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __Pyx_INCREF(Py_None);
     __pyx_t_14 = Py_None;
     __pyx_L7_bool_binop_done:;
-    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_15);
     #if CYTHON_VECTORCALL
 
-    /* "evtool/sim/producer.py":205
+    /* "evtool/sim/producer.py":206
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -8587,13 +8579,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       PyObject *__pyx_callargs[7] = {__pyx_t_2, __pyx_t_8, __pyx_t_9, __pyx_t_10, __pyx_v_mid, __pyx_t_14, __pyx_t_15};
       #if CYTHON_VECTORCALL
       __pyx_t_17 = __pyx_mstate_global->__pyx_tuple[1];
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 205, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_INCREF(__pyx_t_17);
       #else
       {
         PyObject *__pyx_temp[6] = {__pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_n_u_ttl};
         __pyx_t_17 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 6);
-        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 205, __pyx_L1_error)
+        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 206, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_17);
       }
       #endif
@@ -8607,12 +8599,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 205, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":203
+    /* "evtool/sim/producer.py":204
  * 
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):             # <<<<<<<<<<<<<<
@@ -8622,7 +8614,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":202
+  /* "evtool/sim/producer.py":203
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
@@ -8654,7 +8646,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":210
+/* "evtool/sim/producer.py":211
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8707,18 +8699,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_payload_2,&__pyx_mstate_global->__pyx_n_u_tag,&__pyx_mstate_global->__pyx_n_u_key_2,&__pyx_mstate_global->__pyx_n_u_msg_id,&__pyx_mstate_global->__pyx_n_u_headers,&__pyx_mstate_global->__pyx_n_u_ttl,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 210, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 211, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, 0, __pyx_kwds_len, "publish_one", 0) < (0)) __PYX_ERR(0, 210, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, 0, __pyx_kwds_len, "publish_one", 0) < (0)) __PYX_ERR(0, 211, __pyx_L3_error)
       if (!values[0]) values[0] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":211
+      /* "evtool/sim/producer.py":212
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
@@ -8728,7 +8720,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":212
+      /* "evtool/sim/producer.py":213
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
@@ -8740,7 +8732,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       goto __pyx_L5_argtuple_error;
     } else {
 
-      /* "evtool/sim/producer.py":210
+      /* "evtool/sim/producer.py":211
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8751,7 +8743,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":211
+      /* "evtool/sim/producer.py":212
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
@@ -8761,7 +8753,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":212
+      /* "evtool/sim/producer.py":213
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
@@ -8779,7 +8771,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("publish_one", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 210, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("publish_one", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 211, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8792,7 +8784,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __pyx_L4_argument_unpacking_done:;
   __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v_payload, __pyx_v_tag, __pyx_v_key, __pyx_v_msg_id, __pyx_v_headers, __pyx_v_ttl);
 
-  /* "evtool/sim/producer.py":210
+  /* "evtool/sim/producer.py":211
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8858,7 +8850,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(__pyx_v_key);
   __Pyx_INCREF(__pyx_v_headers);
 
-  /* "evtool/sim/producer.py":214
+  /* "evtool/sim/producer.py":215
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -8870,29 +8862,29 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_ctx = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":215
+  /* "evtool/sim/producer.py":216
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
  *         now = ctx.kernel.now             # <<<<<<<<<<<<<<
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 215, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 216, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 215, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_now = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":216
+  /* "evtool/sim/producer.py":217
  *         ctx = self.ctx
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1             # <<<<<<<<<<<<<<
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)
 */
-  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 217, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_INCREF(__pyx_t_2);
   __pyx_v_n = __pyx_t_2;
@@ -8902,7 +8894,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":217
+  /* "evtool/sim/producer.py":218
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:             # <<<<<<<<<<<<<<
@@ -8926,7 +8918,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":218
+    /* "evtool/sim/producer.py":219
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)             # <<<<<<<<<<<<<<
@@ -8940,13 +8932,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_self->key_rng};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pick, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 218, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 219, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF_SET(__pyx_v_key, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":217
+    /* "evtool/sim/producer.py":218
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:             # <<<<<<<<<<<<<<
@@ -8955,7 +8947,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
   }
 
-  /* "evtool/sim/producer.py":219
+  /* "evtool/sim/producer.py":220
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)
  *         seq = 0             # <<<<<<<<<<<<<<
@@ -8965,7 +8957,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_seq = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/sim/producer.py":220
+  /* "evtool/sim/producer.py":221
  *             key = self.keys.pick(self.key_rng)
  *         seq = 0
  *         sequence = self._sequence             # <<<<<<<<<<<<<<
@@ -8977,18 +8969,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_sequence = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":221
+  /* "evtool/sim/producer.py":222
  *         seq = 0
  *         sequence = self._sequence
  *         if sequence == "per_key":             # <<<<<<<<<<<<<<
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_per_key, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 221, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_per_key, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":222
+    /* "evtool/sim/producer.py":223
  *         sequence = self._sequence
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1             # <<<<<<<<<<<<<<
@@ -9002,25 +8994,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_key, __pyx_mstate_global->__pyx_int_0};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 223, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 222, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 223, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":223
+    /* "evtool/sim/producer.py":224
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq             # <<<<<<<<<<<<<<
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
 */
-    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_v_key, __pyx_v_seq) < 0))) __PYX_ERR(0, 223, __pyx_L1_error)
+    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_v_key, __pyx_v_seq) < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":221
+    /* "evtool/sim/producer.py":222
  *         seq = 0
  *         sequence = self._sequence
  *         if sequence == "per_key":             # <<<<<<<<<<<<<<
@@ -9030,45 +9022,45 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     goto __pyx_L6;
   }
 
-  /* "evtool/sim/producer.py":224
+  /* "evtool/sim/producer.py":225
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":             # <<<<<<<<<<<<<<
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_global, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_global, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 225, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":225
+    /* "evtool/sim/producer.py":226
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter             # <<<<<<<<<<<<<<
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 225, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 226, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_Call(__pyx_t_1, __pyx_mstate_global->__pyx_tuple[2], NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 225, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_Call(__pyx_t_1, __pyx_mstate_global->__pyx_tuple[2], NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 226, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 225, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 226, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":226
+    /* "evtool/sim/producer.py":227
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq             # <<<<<<<<<<<<<<
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag
 */
-    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_kp_u_global_2, __pyx_v_seq) < 0))) __PYX_ERR(0, 226, __pyx_L1_error)
+    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_kp_u_global_2, __pyx_v_seq) < 0))) __PYX_ERR(0, 227, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":224
+    /* "evtool/sim/producer.py":225
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":             # <<<<<<<<<<<<<<
@@ -9078,23 +9070,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   }
   __pyx_L6:;
 
-  /* "evtool/sim/producer.py":227
+  /* "evtool/sim/producer.py":228
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"             # <<<<<<<<<<<<<<
  *         tag = tag or self._tag
  *         env = None
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_msg_id); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 227, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_msg_id); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 228, __pyx_L1_error)
   if (!__pyx_t_3) {
   } else {
     __Pyx_INCREF(__pyx_v_msg_id);
     __pyx_t_1 = __pyx_v_msg_id;
     goto __pyx_L7_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 227, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 228, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 227, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 228, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __pyx_t_7[0] = __pyx_t_2;
   __pyx_t_7[1] = __pyx_mstate_global->__pyx_kp_u__4;
@@ -9108,7 +9100,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_t_9 |= __Pyx_PyUnicode_KIND_04(__pyx_t_7[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_7[2]);
   #endif
   __pyx_t_10 = __Pyx_PyUnicode_Join(__pyx_t_7, 3, __pyx_t_8, __pyx_t_9);
-  if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 227, __pyx_L1_error)
+  if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 228, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -9119,14 +9111,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_mid = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":228
+  /* "evtool/sim/producer.py":229
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag             # <<<<<<<<<<<<<<
  *         env = None
  *         if payload is None and self.static_payload:
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_tag); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 228, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_tag); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 229, __pyx_L1_error)
   if (!__pyx_t_3) {
   } else {
     __Pyx_INCREF(__pyx_v_tag);
@@ -9139,7 +9131,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_DECREF_SET(__pyx_v_tag, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":229
+  /* "evtool/sim/producer.py":230
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag
  *         env = None             # <<<<<<<<<<<<<<
@@ -9149,7 +9141,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(Py_None);
   __pyx_v_env = Py_None;
 
-  /* "evtool/sim/producer.py":230
+  /* "evtool/sim/producer.py":231
  *         tag = tag or self._tag
  *         env = None
  *         if payload is None and self.static_payload:             # <<<<<<<<<<<<<<
@@ -9165,7 +9157,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 
     goto __pyx_L12_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 231, __pyx_L1_error)
 
   __pyx_t_3 = __pyx_t_4;
 
@@ -9173,7 +9165,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":231
+    /* "evtool/sim/producer.py":232
  *         env = None
  *         if payload is None and self.static_payload:
  *             payload = self._payload             # <<<<<<<<<<<<<<
@@ -9185,7 +9177,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":230
+    /* "evtool/sim/producer.py":231
  *         tag = tag or self._tag
  *         env = None
  *         if payload is None and self.static_payload:             # <<<<<<<<<<<<<<
@@ -9195,7 +9187,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     goto __pyx_L11;
   }
 
-  /* "evtool/sim/producer.py":232
+  /* "evtool/sim/producer.py":233
  *         if payload is None and self.static_payload:
  *             payload = self._payload
  *         elif payload is None:             # <<<<<<<<<<<<<<
@@ -9206,39 +9198,39 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":233
+    /* "evtool/sim/producer.py":234
  *             payload = self._payload
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:
 */
-    __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 234, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":234
+    /* "evtool/sim/producer.py":235
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *             try:
  *                 payload = self.render(env, self.payload_rng)
 */
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
     __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":235
+    /* "evtool/sim/producer.py":236
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9254,7 +9246,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __Pyx_XGOTREF(__pyx_t_13);
       /*try:*/ {
 
-        /* "evtool/sim/producer.py":236
+        /* "evtool/sim/producer.py":237
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:
  *                 payload = self.render(env, self.payload_rng)             # <<<<<<<<<<<<<<
@@ -9281,13 +9273,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 236, __pyx_L14_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 237, __pyx_L14_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":235
+        /* "evtool/sim/producer.py":236
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9305,7 +9297,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/producer.py":237
+      /* "evtool/sim/producer.py":238
  *             try:
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9313,7 +9305,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
  *         routing = None
 */
       __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_10);
-      __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L16_except_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L16_except_error)
       __Pyx_GOTREF(__pyx_t_2);
       __pyx_t_9 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_2);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -9321,7 +9313,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_10 = 0;
       if (__pyx_t_9) {
         __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
-        if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 237, __pyx_L16_except_error)
+        if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 238, __pyx_L16_except_error)
         __Pyx_XGOTREF(__pyx_t_10);
         __Pyx_XGOTREF(__pyx_t_6);
         __Pyx_XGOTREF(__pyx_t_1);
@@ -9329,24 +9321,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __pyx_v_exc = __pyx_t_6;
         /*try:*/ {
 
-          /* "evtool/sim/producer.py":238
+          /* "evtool/sim/producer.py":239
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}             # <<<<<<<<<<<<<<
  *         routing = None
  *         try:
 */
-          __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L25_error)
+          __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L25_error)
           __Pyx_GOTREF(__pyx_t_2);
-          __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 238, __pyx_L25_error)
+          __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 239, __pyx_L25_error)
           __Pyx_GOTREF(__pyx_t_14);
-          if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_14) < (0)) __PYX_ERR(0, 238, __pyx_L25_error)
+          if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_14) < (0)) __PYX_ERR(0, 239, __pyx_L25_error)
           __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_2);
           __pyx_t_2 = 0;
         }
 
-        /* "evtool/sim/producer.py":237
+        /* "evtool/sim/producer.py":238
  *             try:
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9398,7 +9390,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       }
       goto __pyx_L16_except_error;
 
-      /* "evtool/sim/producer.py":235
+      /* "evtool/sim/producer.py":236
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9419,7 +9411,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __pyx_L19_try_end:;
     }
 
-    /* "evtool/sim/producer.py":232
+    /* "evtool/sim/producer.py":233
  *         if payload is None and self.static_payload:
  *             payload = self._payload
  *         elif payload is None:             # <<<<<<<<<<<<<<
@@ -9429,7 +9421,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   }
   __pyx_L11:;
 
-  /* "evtool/sim/producer.py":239
+  /* "evtool/sim/producer.py":240
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}
  *         routing = None             # <<<<<<<<<<<<<<
@@ -9439,7 +9431,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(Py_None);
   __pyx_v_routing = Py_None;
 
-  /* "evtool/sim/producer.py":240
+  /* "evtool/sim/producer.py":241
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9455,7 +9447,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_XGOTREF(__pyx_t_11);
     /*try:*/ {
 
-      /* "evtool/sim/producer.py":241
+      /* "evtool/sim/producer.py":242
  *         routing = None
  *         try:
  *             if headers is None and self.render_headers is not None:             # <<<<<<<<<<<<<<
@@ -9479,42 +9471,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":242
+        /* "evtool/sim/producer.py":243
  *         try:
  *             if headers is None and self.render_headers is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
 */
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 242, __pyx_L31_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 243, __pyx_L31_error)
         if (!__pyx_t_3) {
         } else {
           __Pyx_INCREF(__pyx_v_env);
           __pyx_t_1 = __pyx_v_env;
           goto __pyx_L40_bool_binop_done;
         }
-        __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 242, __pyx_L31_error)
+        __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 243, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
 
-        /* "evtool/sim/producer.py":243
+        /* "evtool/sim/producer.py":244
  *             if headers is None and self.render_headers is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:
 */
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 244, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_10);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 242, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
         __Pyx_INCREF(__pyx_t_6);
         __pyx_t_1 = __pyx_t_6;
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -9522,7 +9514,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":244
+        /* "evtool/sim/producer.py":245
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)             # <<<<<<<<<<<<<<
@@ -9549,13 +9541,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_10, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 244, __pyx_L31_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 245, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_headers, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":241
+        /* "evtool/sim/producer.py":242
  *         routing = None
  *         try:
  *             if headers is None and self.render_headers is not None:             # <<<<<<<<<<<<<<
@@ -9564,7 +9556,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
       }
 
-      /* "evtool/sim/producer.py":245
+      /* "evtool/sim/producer.py":246
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:             # <<<<<<<<<<<<<<
@@ -9575,42 +9567,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":246
+        /* "evtool/sim/producer.py":247
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)
 */
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 246, __pyx_L31_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 247, __pyx_L31_error)
         if (!__pyx_t_3) {
         } else {
           __Pyx_INCREF(__pyx_v_env);
           __pyx_t_1 = __pyx_v_env;
           goto __pyx_L43_bool_binop_done;
         }
-        __pyx_t_10 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 246, __pyx_L31_error)
+        __pyx_t_10 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 247, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_10);
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq_2, __pyx_v_seq) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
 
-        /* "evtool/sim/producer.py":247
+        /* "evtool/sim/producer.py":248
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
 */
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 248, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_6) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_6) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 246, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
         __Pyx_INCREF(__pyx_t_10);
         __pyx_t_1 = __pyx_t_10;
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
@@ -9618,7 +9610,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":248
+        /* "evtool/sim/producer.py":249
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)             # <<<<<<<<<<<<<<
@@ -9645,13 +9637,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 248, __pyx_L31_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 249, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_routing, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":249
+        /* "evtool/sim/producer.py":250
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size             # <<<<<<<<<<<<<<
@@ -9663,7 +9655,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __Pyx_INCREF(__pyx_v_routing);
           __pyx_t_1 = __pyx_v_routing;
         } else {
-          __pyx_t_6 = __Pyx_PyObject_Unicode(__pyx_v_routing); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 249, __pyx_L31_error)
+          __pyx_t_6 = __Pyx_PyObject_Unicode(__pyx_v_routing); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 250, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_6);
           __pyx_t_1 = __pyx_t_6;
           __pyx_t_6 = 0;
@@ -9672,7 +9664,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __Pyx_DECREF_SET(__pyx_v_routing, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":245
+        /* "evtool/sim/producer.py":246
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:             # <<<<<<<<<<<<<<
@@ -9681,7 +9673,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
       }
 
-      /* "evtool/sim/producer.py":240
+      /* "evtool/sim/producer.py":241
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9700,7 +9692,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":250
+    /* "evtool/sim/producer.py":251
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9708,7 +9700,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
 */
     __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_10);
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 250, __pyx_L33_except_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 251, __pyx_L33_except_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_15 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_2);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -9716,7 +9708,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_10 = 0;
     if (__pyx_t_15) {
       __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 250, __pyx_L33_except_error)
+      if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 251, __pyx_L33_except_error)
       __Pyx_XGOTREF(__pyx_t_10);
       __Pyx_XGOTREF(__pyx_t_6);
       __Pyx_XGOTREF(__pyx_t_1);
@@ -9724,7 +9716,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __pyx_v_exc = __pyx_t_6;
       /*try:*/ {
 
-        /* "evtool/sim/producer.py":252
+        /* "evtool/sim/producer.py":253
  *         except TemplateRuntimeError as exc:
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,             # <<<<<<<<<<<<<<
@@ -9734,22 +9726,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __pyx_t_14 = __pyx_v_ctx;
         __Pyx_INCREF(__pyx_t_14);
         __pyx_t_24 = NULL;
-        __Pyx_GetModuleGlobalName(__pyx_t_25, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 252, __pyx_L50_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_25, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 253, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_25);
 
-        /* "evtool/sim/producer.py":253
+        /* "evtool/sim/producer.py":254
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
  *                                 {"reason": "template_error", "error": str(exc)}))             # <<<<<<<<<<<<<<
  *             self.rejected += 1
  *             return
 */
-        __pyx_t_26 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 253, __pyx_L50_error)
+        __pyx_t_26 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 254, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_26);
-        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_template_error) < (0)) __PYX_ERR(0, 253, __pyx_L50_error)
-        __pyx_t_27 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 253, __pyx_L50_error)
+        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_template_error) < (0)) __PYX_ERR(0, 254, __pyx_L50_error)
+        __pyx_t_27 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 254, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_27);
-        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_27) < (0)) __PYX_ERR(0, 253, __pyx_L50_error)
+        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_27) < (0)) __PYX_ERR(0, 254, __pyx_L50_error)
         __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
         __pyx_t_5 = 1;
         #if CYTHON_UNPACK_METHODS
@@ -9769,7 +9761,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
           __Pyx_DECREF(__pyx_t_26); __pyx_t_26 = 0;
           __Pyx_DECREF(__pyx_t_25); __pyx_t_25 = 0;
-          if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 252, __pyx_L50_error)
+          if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 253, __pyx_L50_error)
           __Pyx_GOTREF(__pyx_t_23);
         }
         __pyx_t_5 = 0;
@@ -9778,26 +9770,26 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
-          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 252, __pyx_L50_error)
+          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 253, __pyx_L50_error)
           __Pyx_GOTREF(__pyx_t_2);
         }
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-        /* "evtool/sim/producer.py":254
+        /* "evtool/sim/producer.py":255
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
  *                                 {"reason": "template_error", "error": str(exc)}))
  *             self.rejected += 1             # <<<<<<<<<<<<<<
  *             return
  *         to = self._to
 */
-        __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 254, __pyx_L50_error)
+        __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 255, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_GIVEREF(__pyx_t_2);
         __Pyx_GOTREF(__pyx_v_self->rejected);
         __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_2);
         __pyx_t_2 = 0;
 
-        /* "evtool/sim/producer.py":255
+        /* "evtool/sim/producer.py":256
  *                                 {"reason": "template_error", "error": str(exc)}))
  *             self.rejected += 1
  *             return             # <<<<<<<<<<<<<<
@@ -9818,7 +9810,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         goto __pyx_L49_return;
       }
 
-      /* "evtool/sim/producer.py":250
+      /* "evtool/sim/producer.py":251
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9874,7 +9866,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     }
     goto __pyx_L33_except_error;
 
-    /* "evtool/sim/producer.py":240
+    /* "evtool/sim/producer.py":241
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9896,7 +9888,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_L36_try_end:;
   }
 
-  /* "evtool/sim/producer.py":256
+  /* "evtool/sim/producer.py":257
  *             self.rejected += 1
  *             return
  *         to = self._to             # <<<<<<<<<<<<<<
@@ -9908,7 +9900,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_to = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":257
+  /* "evtool/sim/producer.py":258
  *             return
  *         to = self._to
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,             # <<<<<<<<<<<<<<
@@ -9926,7 +9918,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   }
 
 
-  /* "evtool/sim/producer.py":259
+  /* "evtool/sim/producer.py":260
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)             # <<<<<<<<<<<<<<
@@ -9942,7 +9934,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_t_2 = __pyx_v_self->_ttl;
   }
 
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 259, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 260, __pyx_L1_error)
   if (__pyx_t_3) {
     __Pyx_INCREF(__pyx_v_mid);
     __pyx_t_23 = __pyx_v_mid;
@@ -9959,13 +9951,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 257, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 258, __pyx_L1_error)
     __Pyx_GOTREF((PyObject *)__pyx_t_1);
   }
   __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":260
+  /* "evtool/sim/producer.py":261
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:             # <<<<<<<<<<<<<<
@@ -9989,21 +9981,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":261
+    /* "evtool/sim/producer.py":262
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}             # <<<<<<<<<<<<<<
  *         if not ctx.publish(to, msg, producer=self.name):
  *             self.rejected += 1
 */
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_headers); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 261, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_headers); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
     if (!__pyx_t_3) {
     } else {
       __Pyx_INCREF(__pyx_v_headers);
       __pyx_t_23 = __pyx_v_headers;
       goto __pyx_L59_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 261, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_INCREF(__pyx_t_2);
     __pyx_t_23 = __pyx_t_2;
@@ -10011,7 +10003,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_L59_bool_binop_done:;
     if (unlikely(__pyx_t_23 == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "argument after ** must be a mapping, not NoneType");
-      __PYX_ERR(0, 261, __pyx_L1_error)
+      __PYX_ERR(0, 262, __pyx_L1_error)
     }
     if (likely(PyDict_CheckExact(__pyx_t_23))) {
       #if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API
@@ -10021,22 +10013,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       } else
       #endif
       {
-        __pyx_t_1 = PyDict_Copy(__pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 261, __pyx_L1_error)
+        __pyx_t_1 = PyDict_Copy(__pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
       }
     } else {
-      __pyx_t_1 = __Pyx_PyObject_CallOneArg((PyObject*)&PyDict_Type, __pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 261, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_CallOneArg((PyObject*)&PyDict_Type, __pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
     }
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 261, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 262, __pyx_L1_error)
     __Pyx_GIVEREF(__pyx_t_1);
     __Pyx_GOTREF(__pyx_v_msg->headers);
     __Pyx_DECREF_SET(__pyx_v_msg->headers, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":260
+    /* "evtool/sim/producer.py":261
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:             # <<<<<<<<<<<<<<
@@ -10045,7 +10037,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
   }
 
-  /* "evtool/sim/producer.py":262
+  /* "evtool/sim/producer.py":263
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):             # <<<<<<<<<<<<<<
@@ -10061,13 +10053,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     PyObject *__pyx_callargs[4] = {__pyx_t_23, __pyx_v_to, ((PyObject *)__pyx_v_msg), __pyx_v_self->name};
     #if CYTHON_VECTORCALL
     __pyx_t_2 = __pyx_mstate_global->__pyx_tuple[0];
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 263, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_2);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
       __pyx_t_2 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 263, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     #endif
@@ -10076,10 +10068,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     #if CYTHON_VECTORCALL
     #endif
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 263, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_4 = (!__pyx_t_3);
 
@@ -10087,21 +10079,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_4) {
 
 
-    /* "evtool/sim/producer.py":263
+    /* "evtool/sim/producer.py":264
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):
  *             self.rejected += 1             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 264, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_GIVEREF(__pyx_t_1);
     __Pyx_GOTREF(__pyx_v_self->rejected);
     __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":262
+    /* "evtool/sim/producer.py":263
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):             # <<<<<<<<<<<<<<
@@ -10110,7 +10102,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
   }
 
-  /* "evtool/sim/producer.py":210
+  /* "evtool/sim/producer.py":211
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -16324,7 +16316,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cy
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":266
+/* "evtool/sim/producer.py":267
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -16371,32 +16363,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_value,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 266, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 267, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 266, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 267, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_has_template", 0) < (0)) __PYX_ERR(0, 266, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_has_template", 0) < (0)) __PYX_ERR(0, 267, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, i); __PYX_ERR(0, 266, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, i); __PYX_ERR(0, 267, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 266, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 267, __pyx_L3_error)
     }
     __pyx_v_value = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 266, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 267, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -16418,7 +16410,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/producer.py":270
+/* "evtool/sim/producer.py":271
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
@@ -16438,7 +16430,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 270, __pyx_L1_error)
+    __PYX_ERR(0, 271, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -16446,7 +16438,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 270, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -16488,14 +16480,14 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
     return NULL;
   }
   __pyx_L3_first_run:;
-  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 270, __pyx_L1_error)
+  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 271, __pyx_L1_error)
   __pyx_t_2 = 0;
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 270, __pyx_L1_error) }
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 271, __pyx_L1_error) }
   if (unlikely(__pyx_cur_scope->__pyx_genexpr_arg_0 == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "values");
-    __PYX_ERR(0, 270, __pyx_L1_error)
+    __PYX_ERR(0, 271, __pyx_L1_error)
   }
-  __pyx_t_5 = __Pyx_dict_iterator(__pyx_cur_scope->__pyx_genexpr_arg_0, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_3), (&__pyx_t_4)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 270, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_dict_iterator(__pyx_cur_scope->__pyx_genexpr_arg_0, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_3), (&__pyx_t_4)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 271, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_XDECREF(__pyx_t_1);
   __pyx_t_1 = __pyx_t_5;
@@ -16503,14 +16495,14 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
   while (1) {
     __pyx_t_6 = __Pyx_dict_iter_next(__pyx_t_1, __pyx_t_3, &__pyx_t_2, NULL, &__pyx_t_5, NULL, __pyx_t_4);
     if (unlikely(__pyx_t_6 == 0)) break;
-    if (unlikely(__pyx_t_6 == -1)) __PYX_ERR(0, 270, __pyx_L1_error)
+    if (unlikely(__pyx_t_6 == -1)) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_v);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_v, __pyx_t_5);
     __Pyx_GIVEREF(__pyx_t_5);
     __pyx_t_5 = 0;
     __pyx_t_7 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 270, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -16529,10 +16521,10 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
       __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_8, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 270, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 271, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
-    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     if (__pyx_t_10) {
 
@@ -16588,7 +16580,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
 }
 static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/producer.py":272
+/* "evtool/sim/producer.py":273
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
@@ -16607,7 +16599,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 272, __pyx_L1_error)
+    __PYX_ERR(0, 273, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -16615,7 +16607,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -16655,16 +16647,16 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
     return NULL;
   }
   __pyx_L3_first_run:;
-  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 272, __pyx_L1_error)
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 272, __pyx_L1_error) }
+  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 273, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 273, __pyx_L1_error) }
   if (likely(PyList_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) || PyTuple_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) {
     __pyx_t_1 = __pyx_cur_scope->__pyx_genexpr_arg_0; __Pyx_INCREF(__pyx_t_1);
     __pyx_t_2 = 0;
     __pyx_t_3 = NULL;
   } else {
-    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 273, __pyx_L1_error)
   }
   for (;;) {
     if (likely(!__pyx_t_3)) {
@@ -16672,7 +16664,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 273, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -16682,7 +16674,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 273, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -16693,13 +16685,13 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         #endif
         ++__pyx_t_2;
       }
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 272, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 273, __pyx_L1_error)
     } else {
       __pyx_t_4 = __pyx_t_3(__pyx_t_1);
       if (unlikely(!__pyx_t_4)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 272, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 273, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -16711,7 +16703,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
     __Pyx_GIVEREF(__pyx_t_4);
     __pyx_t_4 = 0;
     __pyx_t_5 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_7 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -16730,10 +16722,10 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
       __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 272, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 273, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_8) {
 
@@ -16787,7 +16779,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":266
+/* "evtool/sim/producer.py":267
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -16808,7 +16800,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_has_template", 0);
 
-  /* "evtool/sim/producer.py":267
+  /* "evtool/sim/producer.py":268
  * 
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):             # <<<<<<<<<<<<<<
@@ -16819,15 +16811,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":268
+    /* "evtool/sim/producer.py":269
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):
  *         return "{{" in value             # <<<<<<<<<<<<<<
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
 */
-    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u__5, __pyx_v_value, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 268, __pyx_L1_error)
-    __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 268, __pyx_L1_error)
+    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u__5, __pyx_v_value, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 269, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 269, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
 
     {
@@ -16841,7 +16833,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":267
+    /* "evtool/sim/producer.py":268
  * 
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):             # <<<<<<<<<<<<<<
@@ -16850,7 +16842,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":269
+  /* "evtool/sim/producer.py":270
  *     if isinstance(value, str):
  *         return "{{" in value
  *     if isinstance(value, dict):             # <<<<<<<<<<<<<<
@@ -16861,16 +16853,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":270
+    /* "evtool/sim/producer.py":271
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)
 */
-    __pyx_t_2 = __pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 270, __pyx_L1_error)
+    __pyx_t_2 = __pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_Generator_GetInlinedResult(__pyx_t_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 270, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_Generator_GetInlinedResult(__pyx_t_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 271, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
@@ -16884,7 +16876,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_3 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":269
+    /* "evtool/sim/producer.py":270
  *     if isinstance(value, str):
  *         return "{{" in value
  *     if isinstance(value, dict):             # <<<<<<<<<<<<<<
@@ -16893,7 +16885,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":271
+  /* "evtool/sim/producer.py":272
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):             # <<<<<<<<<<<<<<
@@ -16904,15 +16896,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":272
+    /* "evtool/sim/producer.py":273
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
  *     return False
 */
-    __pyx_t_3 = __pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __pyx_t_3 = __pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_Generator_GetInlinedResult(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 272, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_Generator_GetInlinedResult(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 273, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     {
@@ -16926,7 +16918,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":271
+    /* "evtool/sim/producer.py":272
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):             # <<<<<<<<<<<<<<
@@ -16935,7 +16927,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":273
+  /* "evtool/sim/producer.py":274
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)
  *     return False             # <<<<<<<<<<<<<<
@@ -16951,7 +16943,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":266
+  /* "evtool/sim/producer.py":267
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -18986,14 +18978,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 270, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 271, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 270, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 271, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
@@ -19019,14 +19011,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 272, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 273, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 272, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 273, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr);
@@ -19740,7 +19732,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   /* "evtool/sim/producer.py":147
  *         return self.stopped
  * 
- *     @cython.locals(ctx=ActorContext)             # <<<<<<<<<<<<<<
+ *     @cython.locals(ctx=ActorContext, k=Kernel)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
@@ -19758,118 +19750,118 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_arrive, __pyx_t_4) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":187
+  /* "evtool/sim/producer.py":188
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 187, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 188, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 187, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 187, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__burst, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 187, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__burst, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 188, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_burst, __pyx_t_2) < (0)) __PYX_ERR(0, 187, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_burst, __pyx_t_2) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":197
+  /* "evtool/sim/producer.py":198
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__once, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 197, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__once, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_once, __pyx_t_4) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_once, __pyx_t_4) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":202
+  /* "evtool/sim/producer.py":203
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 202, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_inj, __pyx_mstate_global->__pyx_kp_u_m_Inject) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__inject, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 202, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_inj, __pyx_mstate_global->__pyx_kp_u_m_Inject) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__inject, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_inject_2, __pyx_t_2) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_inject_2, __pyx_t_2) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":210
+  /* "evtool/sim/producer.py":211
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 211, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_payload_2, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_tag, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key_2, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_payload_2, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_tag, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key_2, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":211
+  /* "evtool/sim/producer.py":212
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
 */
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_headers, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_headers, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":212
+  /* "evtool/sim/producer.py":213
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
 */
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_ttl, Py_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_ttl, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":210
+  /* "evtool/sim/producer.py":211
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 211, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ttl, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_publish_one, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ttl, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_publish_one, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 211, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
@@ -19878,7 +19870,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_publish_one, __pyx_t_7) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_publish_one, __pyx_t_7) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "(tree fragment)":1
@@ -19908,25 +19900,25 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_7) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/producer.py":266
+  /* "evtool/sim/producer.py":267
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
  *     if isinstance(value, str):
  *         return "{{" in value
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 266, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 267, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_value, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_1_has_template, 0, __pyx_mstate_global->__pyx_n_u_has_template, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 266, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_value, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 267, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 267, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_1_has_template, 0, __pyx_mstate_global->__pyx_n_u_has_template, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 267, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_has_template, __pyx_t_4) < (0)) __PYX_ERR(0, 266, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_has_template, __pyx_t_4) < (0)) __PYX_ERR(0, 267, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /* "(tree fragment)":4
@@ -20026,7 +20018,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "evtool/sim/producer.py":205
+  /* "evtool/sim/producer.py":206
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -20035,12 +20027,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[6] = {__pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_n_u_ttl};
-    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 6); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 6); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[1]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "evtool/sim/producer.py":225
+  /* "evtool/sim/producer.py":226
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter             # <<<<<<<<<<<<<<
@@ -20049,7 +20041,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_kp_u_global_2, __pyx_mstate_global->__pyx_int_0};
-    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 225, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 226, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[2]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
@@ -20090,38 +20082,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{7},{1},{15},{1},{1},{8},{4},{8},{1},{179},{8},{21},{7},{6},{22},{2},{10},{9},{8},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{31},{33},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{20},{10},{1},{20},{12},{17},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{28},{12},{10},{17},{13},{12},{12},{19},{8},{7},{6},{5},{5},{4},{13},{30},{5},{2},{7},{13},{5},{5},{4},{1},{7},{18},{2},{4},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{6},{3},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{6},{6},{7},{11},{4},{4},{3},{10},{8},{10},{5},{4},{4},{6},{5},{5},{4},{6},{3},{14},{5},{2},{3},{6},{6},{12},{1},{5},{6},{7}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{56},{1604},{376},{2},{64},{116},{80},{153},{281},{40},{106},{122},{751}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{7},{1},{15},{1},{1},{8},{4},{8},{1},{179},{8},{21},{7},{6},{22},{2},{10},{9},{8},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{31},{33},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{20},{10},{1},{20},{12},{17},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{28},{12},{10},{17},{13},{12},{12},{19},{8},{7},{6},{5},{5},{4},{13},{30},{2},{7},{13},{5},{5},{1},{7},{18},{2},{4},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{1},{6},{3},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{6},{6},{7},{11},{4},{4},{3},{10},{8},{10},{5},{4},{4},{6},{5},{5},{4},{6},{3},{14},{5},{2},{3},{6},{6},{12},{1},{5},{6},{7}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{56},{1604},{385},{2},{64},{116},{80},{153},{281},{40},{106},{122},{751}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3272 bytes) */
-static const char cstring[] = "x\332\255\227K[\333f\026\307\203\357\200\r\241\220\244\235N\247&\201\220N:dhHh;\323i\010\327\204\020l0w\202\220\245\327\266\300\226lI\006\033H\310\222\245\226Zj\251\245\226^z\351\245\226^\346#\364#\314\371\313v\002\364\231\335\344!\376Y\347\275\235\373+\337\312\346\2254\237\177\360HW\031\213gT>[`\262\376\303?\306\237\360\252*\035\363\371\047G\254\372\244\310W\363\n/\376\376V\321Y\\\317\361z|\246\252\347\0249.iq\221\345\2454Sy\235\345\253qMW%Ag*&\311\361\304\\\342\037\223?O\306yY\214\253\354\220\t\272\026\327\312i!\317k\032\323\342J&\236.Ky]\222\343z\265\310\264\361\370\253L\274\252\224\3432cb\\W\342E\232wu\201\236cr\\c:\276\304\307xYVt^\227\024\231\243\345\222\234\035\213\213\222J\207H\307\014\253\347\371\274\306\306yQ\344h\036\023I\257]R\357\307\370\264\\}\027?\217\277Ud\022j|:\317\230\354}\036\353\212\222\177\242I\205\047EU\021\313\002S\307\213\325\254 \311z{\272\244\265f\212\205\361W2\314\351\314\373\2256n\317\321\313\305<\333\315\220\273\364\037\341\216wgg\323\202\256\2503\212\254\263\212N\207\277,\253\232>\335\362.I5\235\227;\217KL\225\031}V\023\222p\304\324e\246i|\226\275]\303\306+\262\300\332\323\022\253\257V\270\351\231\324\312jB\2214M\221;\362\266:\336\201\327\036\3069Nex\344\004/p\034ws\230\334J\232\350\377s\202\227\016\354\2060\rSn\310D\322\365\206(\313\027oH$\317}7\204\nYxC\204\264\272.*\226\323yI\313q\177:\205\264W\3655\235\374\245\265\335\221b\205b\2366X-\313\272T`s\252\252\250)\225\027\330\3341\3458G&V+\364\177\2262\203{K\261Ye\031\216kg\025\243a\316\313;.\313tIg\005\010\220D`\246,\013`\266\3434\372W\340%\331#)\225\367$2_h\221\235\000E:M\3101\341H+\027ZO*\323\312y\275\365\275\275\017\276\242\030Z\337\312r\221\022\201v\273f*\307\225\312|\276\263{;\256\334\237\"\374Y\300*x\240\000\177\326H\273\242\367\237\002\317q:\323`f+\344\255 \267LGl\021M.\307k4\253\345\336k\017\343\377\316+\002\025\336\177\306\263Lf\225\242\312\345\030\315\227\332\021\347$\215\023\024U)S\3213/\340^\210I\211\022\337n8\274V\225\005I\031\377<M\343\3654\025\246\220\307\022\362\261\216""\020\246y\341H\310+\032\023\224BQ\"\017\265[\224\240P\260\005\275\"\222\351t\254(\252J\261\310DV\240\020\312\307\014)\300\010\325V\261\343\0206\316\220\016\332UI\241Uxm\221&P\331\253\222r\343q\274csg)u\016Z\356\225\371\025\311\221W\323W\004\235\246qE\244\361\264\023u0V\021\310g\3121mO\373f$r|F\25201CA\047\267\267]JY\327\352\332\344Z\221\251\032<\\,k9\260$I\"\271\272\345m\311k.\002\243\016&i\222\234A\032k-}\250\253\303]\034\223\305B\201\327sm\213\333 \307\025\350O\241\336\256\025\264,\375\221DF\366\220\002\272LY +\047E^\345\013Z\333\357E\246r\264\047\322\265\330\352IEr\274\252\010\264a\307\340\016\271NpH\220\241\330\265K\372Je#\047T\306\323.*+2\236\356&\275\254\312\255|\310\266\201\3434\226\317PO\026)}\350\217KW[\302R\231\221\325\224\330\"\313\360TaZ\216\247\353E:eZ\221\t\232\327\"\274n\341\345\275\246+E\352\323\214/\320\300\347\234\3662E\317\251\312\211\256\350z\276u\301\224\213\"\215\2255\366\271h\216)a\313\314\373\320(\2554\272\214>v5\003\217\355\t{\336\031\376\330\365)\360\275Yr\343\377tzk\377\252\037\271\311\325f`\320\370\315\212\330]\366@3\020\376xnL\231\303\315\310\023\273\344\376\363E\275\257\3017\003\275\227\023\037\273\376\210\334\352\371\026#\003\306\220{g\324J\331\3378#\216T\323\353\2774f\335\304;\367\035\357\362y7_t\213g\356\331\305\037\267n\275\360\275\361\021\336\370\022@\302\267\003\354\370\366\201}\037\003\230O\002$\237\002(>\r\320|\247\300\251\357\003\360\3017\357\047\314\373_\003\257\375\353\300\272\177\033\330\366g\201\254\377\0108\362W\200\212\377\0348\367\277\014\020^\006\346\201\371@\022H\006\326\201\365\000\007p\001\001\020\002\207\300a@\006\344@\031(\007\252@5\260\020$,\004\227\200\245\340\006\260\021\334\001v\202\002 \004\263@6X\001*\301s\340<\270\034\",\207\222@2\264\005l\205\366\200\275\220\004H\241\002P\010\351\200\036\252\000\225\320l\2300\033^\004\026\303\033\300Fx\007\330\t\037\001Ga\005P\302U\240\032~\017\274\017\177\0107#\267\215\260Q2Cf\336\036F(\217/7\2159s\310L6#_\031\024\271{F\351\023}\350\346\357\366\230s\307\021jC\265\255\372fc""\316M\246\334\324\226\273u\340\036d\335,\305Pq\025\315\325\316`G\327\014\2020\343[\004\026}K\300\222o\005X\361\355\002\273\2764\220\366e\201\254\357\0208\364\311\200\354\253\000\025\337\005p\341\233Edf\375\013\300\202\177\tX\352Dt\017\330\363\363\000\357\027\001\321\237\003r~\r\320\374\247\300\251\377\002\270\270\021\337\025`%\260\001l\004v\201\335\300>\260\037H\003\351@\016\310\005\024@\t\350\200\0368\001N\002g\300Y\340\005\202\367\"\330\016\372\033\340Mp\005X\t\256\001k\301m`;x\000\034\004\031\300\2029 \027\314\003\371\240\006h\301S\3404x\001\\\004_\"\276/C\363\300|(\001$B\233\300f\047/8\200\013\t\200\020*\002\305\320\tp\022:\007\316C\027\300Eh\006A\237\t\257\000+\235,\331\005v\303\373\300~8\r\244\303Y \033\226\0019\254\001Z\370\0308\016\237\002\247\341\331\010\242\022Y\002\226\"\t \021Y\003\326\"\233\300f\344\0008\210d\201l$\017\344#\n\240D4@\213T\201j\344E7<\330=\007\314u/\002\213\335o\2007\335\253\300j\3676\260\335\275\017\354w\363\000\337\315\000\326\255\002jw\025\250v\177\000>tO\367\020\246{\346\200\271\236\025`\245g\003\330\350\331\005v{\366\201\375\2364\220\3569\004\016{J@\251\347\0308\356\251\002\325\236\367\300\373\236\345^\324go\nH\365n\003\333\275{\300^\357\001p\320[\004\212\275\047\300I\3579p\336{\001\\\364\316D\021\200\350+\340U4\001$\242\353\300zt\013\330\212\356\001{\321\034\220\213*\200\022\325\001=z\002\234D\317\200\263\350t\014\366\305\026\201\305\3302\260\034K\000\211X\nH\3058\200\213e\200L\354\0108\212\311\200\034S\0015v\001\\\304\346\373\220`}K\300R\337[\340m\337*\260\332\227\006\322}\022 \365\311\200\334W\002J}e\240\334\367\001\370\3207\327\017_\367\277\006^\367/\003\313\375I \331\277\003\354\364\363\000\337\237\356G\257)5#\375n\377\270-:\303\316T\3551\265\225\351O\327%\311\217\323\315o\206\255\201f\244\367r\362\262\324\214\306\274\273\304H\231$\352\273\314\030\323h`\001\000\0234c\304\220L\335zn\337s\202N\212z\325F\375i\235oFo\033\275\346\204\267\332\333\347\217\320\255\330\000-[4g\255\220\225\266\273\232\321\257\214\373\3064\355\373\235\305[""tN\377\245nL\032U\253\313\032\2626\354)R\347Y-P\233\257?l\204\032\242\273\332\272\271\322\315\247S\316Y}\264\2565\036\272\211uw}\333\335\246~(\272\342\221{\224\307\340IM\254\2175\206\032\357\334\235\335\346\360\337\355\021\233o\336\0362\226\255\201O\244S\324\364\364~n\3343\203f\312;\351\251}M\333\276K\021M\270e\3330\264\0341\030\306\240\337OF\022\233-\231\245\346\355\216\207\214\210\3517\047`\337\240\361\220\272z\332\362l{D\227pt\210\014\3340\177\261fm\237=j\237\327\236\325\003\365\327\r\376\023\215?0\222\206h\3367\347H\211\035\373\330IZ]\356\255o\314\257-\357z?5\006\2141x\274\377\262l\314\030\245k\2628\235\360\247g\272\375\335\300]\203\277\022\035X\331\321\345\223\207\0213cyC\317\014\2771\341\351\327\262\342\230\264!7\014\222\320[8H\003\321{\206f>0\223\246h\375h\347k\303\265\347\365\257\3524>h<5\004s\200\206V\351\025%@\327\325\347\\i\257\237$\245\027\314)k\324\322\355I\262m\215\0029W\037\350\2709\206|\332$\313\007\3111]\035i\004\016\236h\357\027\275\2345\202\344l\332\354WR\r\307\265c!\232c\344\242\350\235\226\302\220\010\336\335y{\310\035\032!\343n\017R\026\275\267f,\315\036\266\047\232C\270H\047(\352_\177o\226\255i+\331\034\372\332\354\247|\2430\276\265\036\322\353\324\220\375\2566\014\325\237\323!#f\301K=O\235\023\203\047\017<\362f\rx\212}\352\244\207\247+\324\\\240\323\316\254\021\353\320\361S\371\014#M4O\247A\363\025\035F\332Ly>\024\254;\226h\377\335\231\253\r\340\232\037\271\026(\230(\231%$\016N\025\314;f\326\332\244\027\301\021\047W\313\324\247\2331:\333\354\266\006\254ax+fnX?\321\370\2023\341\274t\370\316\242\001\363\241\345#U\030\371\\w~\245B\234\270\266\2603k\2142n\333\3168_\266u\357O:\263^\261\r\327\247\0327\246z\311\371\351\177\237\001\307TL/f\363\306(m\030\240\310\336\263\375\344\374N\301E/\227\014\312\224\257\315\010\231\370%\266\375\227\247^\032%M\376\313\352.\312h\257\326(\034(\262/E;\331\026F\341\267\005\363\251\311S\337\231\264Nl\346\374\344$\311Sb\375\207\306szUv\003\337\232\277\331\336Is\306\035/\210^\362<\240\244\233\361\326h\364f5\350,\326^""\326\370\232F\335\244\324\3605\3567\026\334\265\rw\203s\271\203\366\251\346\026\275?\017\330\017\354]r\316L\355\270\236j\0146\346\335Uj:;\315\357F\333\203;\216V{H\205=S\047\033\037Z\031{\311y__j\274w\367\3365\377\372\203\375\275\373s\302M$\233\337<\264$\373K\006\365]\n^yz\356\210\220\323\346\255\373\326\347\246:JY;i\036S\220\247;-\350\231\327\031\223X\311\243\010\047[u\367\213\327\036\2749G\030\247\320<\265\323N\247\254\314\005\213\262\340.BwuR\336y\340\254:\245\316\244\267\266\247Q\326X3}\3460\235\374\336\236\266\223\255f\370\240\323\372y\034\3673\025?\243\t:m\033\275K\3258\334\214\335\241e]\250\240)s\324<!\005\236y\3050Z;oL6J\315\301\357i\366\277\354\303\232\277\366K}\241\361\314Ml\272\233[h\266\267\377B\005\227\365t\236\264\321>\334A\372\001\324\274\375-\265\314\031\253\204\020zo\304\335\310\210\n\205q\024\321s\307\320\345\251\253\343x\254_\367\336\223Y\355i-[_o\374\350n\354\240\367\377\r\275\377\250\366\027\272\216\244\306\211\273\261\353\356\246\335\264\320:T\261\223\2246\223N\353\336q\007\037XS\344\202\377\317\216\364\370\330K\215\037\234\247\364\313K\243\242\232\360\256\3351\253\204:*\323\245\260C\325\036\264v\275+\363.\3758\233j_g\364z\277\335\034~\354>\376\255\266]\027\032\003\215v\301\047\275\273)v\2312\006Z\201JzQ8\263\0379c\244\320\263F\267\233$\035\367\335}\256y\027\347\257\323}s\354\254S\020t\257\244\357~G\327\335=\273\207ZJ\266\226\252\337k\004\032\313\310b/\244S-\307R)y\315\344\214\314\311Y\202}\307\316:\311NF>\362\362\242l\275\262S\316@[\251\377\002\255M\021\353";
-    PyObject *data = __Pyx_DecompressString(cstring, 3272, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3280 bytes) */
+static const char cstring[] = "x\332\255\227K[\333X\322\307\203\357\200\r!\220\244{z\372m;\201\220\236d\310\320!\241\273g\372\235\020\256iB\260\301\334\tB\226\216m\201-\331\222\014\030H\310\222\245\226Zj\251\245\226^z\351\245\226^\346#\364G\230\372\313v\002\3643\273\311C\374\263\316\265N\375\253\352\310\267r\005%\303\027\036>\326U\306\342Y\225\317\025\231\254\377\370\367\261g\274\252JG|\341\331!\253>+\361\325\202\302\213\377~\247\350,\256\347y=>]\325\363\212\034\227\264\270\310\nR\206\251\274\316\n\325\270\246\253\222\2403\025\203\344xr6\371\367\211\237\047\342\274,\306Uv\300\004]\213k\225\214P\3405\215iq%\033\317T\244\202.\311q\275Zb\332X\374M6^U*q\23111\256+\361\022\215\273:A\31739\2561\035_\342\243\274,+:\257K\212\314\321tI\316\215\306EI\245M\244#\206\331s|Acc\274(r4\216\211d\327\016\231\3674>%W\337\307\317\343\357\024\231\0325>S`L\366>\217tE)<\323\244\342\263\222\252\210\025\201\251c\245jN\220d\275=\\\322Z#\305\342\330\033\031\307\351\214\373\225\026n\217\321+\245\002\333\311\222\273\364\247p\307\373\263\263)AW\324iE\326\331\211N\233\277\256\250\232>\325\362.\265j:/w\036\027\231*3\372\254&%\341\220\251KL\323\370\034{\267\212\205\227e\201\265\207%W\336,sS\323\351\345\225\244\"i\232\"w\332\333\346x\033^{\030\3438\225\341\221\023<\3418\356f7\271\225,\321\377\353\000/\034\330\215\306\014\216r\243M$[o4\345\370\322\215\026\311s\337\215F\205Nx\243\tau\275\251T\311\024$-\317\375i\027\262^\325Wu\362\227\326vG\232\025K\005Z`\245\"\353R\221\315\252\252\242\246U^`\263G\024\343\034\035\261zB\377g(2\270w\244\315\n\313r\\;\252\030us^\334q9\246K:+\242\001A\004f+\262\000\346:N\243\177E^\222=\222Q\005\257E\346\213-\262c\240D\273\ty&\034j\225b\353IeZ\245\240\267\276\267\327\301W$C\353[E.Q \320j\327\216\312q\345\n_\350\254\336\326\225\373\223\302_\032\330\t\036H\340/\026iW\354\376\223\360\034\2473\r\307lI\336\022\271uth\0135\271<\257\321\250\226{\257=\214\375\253\240\010\224x\377?\226c2;)\251\234\324\026\233\2234NPT\245B\371\316<\255=u\371v\235\341\265\252,H\312\330\227!\032\257g(\037\205\002\206\223ku(\227\341""\205C\241\240hLP\212%\211\034\323\256L\202B\032\013\372\211H\047.q\222(\252J\251\304DV$\345\344#\006\345\031\241\332\312ql\302\306\030\242@\273\332Rl\345[\273I\023(\333UI\271\3618\3269jg*\025\014\232\356e\367\225\226C/\225\2574tj\305\225&\215\247\225\250p\261\023\201\\\245\034\321\362\264nV\"\177g\245\023&fIk\362v\333\223\024l\255b\235g\274\310T\215P*U\264<X\226$\221\334\334\362\264\344\325\024\201Q\341\2224I\316\"z\265\303\226AT\315\341/\216\311b\261\310\353\371\366\221\333 \317\025\351O\241\232\256\025\265\034\375Q\213\214\250!\013t\231\324\227\225\343\022\257\362E\255\355\370\022S9Z\023aZj\325\242\022y^U\004Z\260s\342\016\271\216:\324\220%\361\332\251|%\243\021\020*\343i\025\225\225\030Ow\222^Q\345V@\344\332\300v\032+d\251\026\213\032+\323\037\227\251\266\032\313\025F\307\246\200\026Y\226\247\314\322\362<]+\322)\323JL\320\274\322\340U\t/\3365])Q}f|\221:\276\304\262\027*z^U\216uE\327\013\255\213\245R\022\251\257\242\261/\311rD\021[a\336\207Fq\245\321%\364\251\253\031xb\217\333sN\342S\327\347\300\017f\331\215\377\303\351\255\375\263~\350\246V\232\201A\3437+bw\331\003\315@\370\323\2711i&\232\221gv\331\375\307\253z_\203o\006z/\307?u\375\021\271\325\363\035z\006\214!\367\356\210\225\266\277u\206\035\251\246\327\177i\314\270\311\367\356{\336\345\013n\241\344\226\316\334\263\213?n\335z\345{\353#\274\365%\201\244o\033\330\366\355\001{>\0060\237\004H>\005P|\032\240\371N\201S\337G\340\243o\316O\230\363\377\016\374\356_\003\326\374[\300\226?\007\344\374\207\300\241\377\0048\361\237\003\347\376\327\001\302\353\300\0340\027H\001\251\300\032\260\026\340\000. \000B\340\0008\010\310\200\034\250\000\225@\025\250\006\346\203\204\371\340\"\260\030\\\007\326\203\333\300vP\000\204`\016\310\005O\200\223\3409p\036\\\n\021\226B) \025\332\0046C\273\300nH\002\244P\021(\206t@\017\235\000\047\241\2310a&\274\000,\204\327\201\365\3606\260\035>\004\016\303\n\240\204\253@5\374\001\370\020\376\030nFn\033a\243l\206\314\202\235\200\224G\227\033\306\2549d\246\232\221;\006)w\337(\177\246\017\335""\374\267=\352\334u\204\332Pm\263\276\321\230uSi7\275\351n\356\273\37397G\032*\256\242\271\332\031\316\3215\r\021\246}\013\300\202o\021X\364-\003\313\276\035`\307\227\0012\276\034\220\363\035\000\007>\031\220}\047\300\211\357\002\270\360\315@\231\031\377<0\357_\004\026;\212\356\002\273~\036\340\375\" \372\363@\336\257\001\232\377\0248\365_\000\0277\364]\006\226\003\353\300z`\007\330\t\354\001{\201\014\220\t\344\201|@\001\224\200\016\350\201c\3408p\006\234\005^A\274W\301\266\350o\201\267\301e`9\270\n\254\006\267\200\255\340>\260\037d\000\013\346\201|\260\000\024\202\032\240\005O\201\323\340\005p\021|\r}_\207\346\200\271P\022H\2066\200\215N\\p\000\027\022\000!T\002J\241c\3408t\016\234\207.\200\213\3204D\237\016/\003\313\235(\331\001v\302{\300^8\003d\3029 \027\226\0019\254\001Z\370\0108\n\237\002\247\341\231\010T\211,\002\213\221$\220\214\254\002\253\221\r`#\262\017\354Gr@.R\000\n\021\005P\"\032\240E\252@5\362\252\033\036\354\236\005f\273\027\200\205\356\267\300\333\356\025`\245{\013\330\352\336\003\366\272y\200\357f\000\353V\001\265\273\nT\273?\002\037\273\247z\010S=\263\300l\3172\260\334\263\016\254\367\354\000;={\300^O\006\310\364\034\000\007=e\240\334s\004\034\365T\201j\317\007\340C\317R/\362\2637\r\244{\267\200\255\336]`\267w\037\330\357-\001\245\336c\340\270\367\0348\357\275\000.z\247\243\020 \372\006x\023M\002\311\350\032\260\026\335\0046\243\273\300n4\017\344\243\n\240Du@\217\036\003\307\3213\340,:\025\303\371b\013\300Bl\tX\212%\201d,\r\244c\034\300\305\262@6v\010\034\306d@\216\251\200\032\273\000.bs}\010\260\276E`\261\357\035\360\256o\005X\351\313\000\231>\t\220\372d@\356+\003\345\276\nP\351\373\010|\354\233\355\207\257\373\177\007~\357_\002\226\372S@\252\177\033\330\356\347\001\276?\323\217ZSnF\372\335\3761[t\022\316d\355\t\225\225\251\317\327[R\237\246\232\337&\254\201f\244\367r\342\262\334\214\306\274\273\304H\233\324\324w\2315\246P\300\002\000\006h\306\260!\231\272\365\322\276\357\004\2354\325\252\365\372\363:\337\214\3366z\315qo\266\267\316\037\241[\261""\001\232\266`\316X!+cw5\243w\214\007\306\024\255\373\275\305[\264O\377\245nL\030U\253\313\032\262\326\355I2\347E-P\233\253?j\204\032\242\273\322\272\2712\315\347\223\316Y}\244\2565\036\271\3115wm\313\335\242z(\272\342\241{X@\347qM\254\2176\206\032\357\335\355\235f\342o\366\260\3157o\017\031K\326\300g\262)jzv\2774\356\233A3\355\355\364\334\276fm\337\245\210\"\334:[\002V\016\033\014}\260\357\047#\205\305\026\315r\363v\307CF\304\364\233\3438\337}\032\370\2135\2059\t\343\245y\307[\361r\223\346D\207\350\244)\317Q?Yk\366S\207\325&j\247\r2\351\216\361\220:D\363\2019K\326l\333GN\312\352ro}k~cy\367\374\2511`\214\302\365\375\227\025c\332(_k\213[]\177~\246\327\0007p\317\340\257\310\204\343z\016\177l&>{\0306\263\226\327\365\302\360\033\343\236}\255\343\034\2215\344\217Aj\364&\016RG\364\276\241\231\017\315\224)ZO\355B-Q{Y\277S\247\376A\343\271!\230\003\324\265B\357*\001\272\267\276\004M{\376\004\031=oNZ#\226nO\320\331VI\321\331\372@\307\3371\004\326\006\235|\320\232AD\264Z#\360\364x{\275\350\345\214\021$\017\322b\277\222i\330\256-\212h\216\222\213\242w[\006\243E\360.\321\333C\356\3200\035\356\366 \205\323\007k\332\322\354\204=\336\034\302\215:N\362\177\363\203Y\261\246\254Ts\350\033\263\237\002\217\364|g=\242\367\252!\373}-\001\323_\322&\303f\321\213A\317\234c\203\047\017<\366F\rx\206}\356\304\211g+\314\234\247\335\316\254a\353\300\361S\036%\020/\232g\323\240\371\2066#k&=\037\n\326]K\264\377\346\314\326\006p\337\017_\023\352W/H\312$c\024\273\n\346]3gm\320\033\341\260\223\257e\353SM\212\261\262\331m\rX\tx+f\256S<m\330\363\316\270\363\332\341;\223\006\314G\226\217La\344s\335\371\2252r\374\332\304\316\250Q\212\270-;\353|]\326}0\341\314xY\227\250O6n\014\365\202\363\363\177\337\003\21691=\315\346\214\021Z0@\312\336\267\375\344\374N\346E/\027\r\212\224o\314\010\035\361\253\266\375\227\247^\030\245L\376\353\354.\212h/\351H\016d\333\327\354\235h7F\341\267y\363\271\311S^MX\3076s~rR\344)\261\376c\343%\2753\273\201\357\314\337lo\247Y\343\256\047\242\027<\017)\350\246\2759\032\275b\r:\013""\265\3275\276\246QY)7|\215\007\215ywu\335]\347\\n\277\275\253\271I/\322\003\366C{\207\2343];\252\247\033\203\2159w\205\252\317v\363\373\221v\347\266\243\325\036\325\003\365\351:\235\361\221\225\265\027\235\017\365\305\306\007w\367}\363\257?\332?\270?\047\335d\252\371\355#K\262\277FP\337\245\340\245\247\347\216\0109m\316z`}\251\256#\024\265\023\346\021\211<\325\251E/\274\022\231\302L\036I8\321\312\273_\274\362\340\2159D?I\363\334\3168\235\2642\347-\212\202{\220\356\352\240\202\363\320Yq\312\235A\357l\317\242\234\261j\372\314\004\355\374\301\236\262S\255\252\370\260s\007\360\330\356gJ~F\003tZ6z\217\2621\321\214\335\245i]\310\240Is\304<&\003^x\3110R;oL4\312\315\301\037h\364?\355\203\232\277\366K}\276\361\302Mn\270\033\233\250\272\267\377B\t\227\363l\236\260Q>\334A\372%\324\274\375\035\325\323i\253\014\t\275W\343nD\304\t\3118\002\365\334Q\224{*\357\330\036\363\327\274\027fV{^\313\325\327\032O\335\365m\\\002\377\207K\340\260\366\027\272\227\244\306\261\273\276\343\356d\334\214\320\332T\261S\0246\023N\353\002r\007\037Z\223\344\202\377\315\212\364\370\304\013\215\037\235\347\364\023L\243\244\032\367\356\337Q\253\214<\252\320\245\260M\331\036\264v\274\273\363\036\375J\233l\337k\364\236\277\325L<q\237\374V\333\252\013\215\201F;\341S\336%\025\273L\033\003-\241R\236\ng\366cg\224\014z\321\350vSd\343\236\273\3075\357a\3775{\204\362v\215D\320\275\224\276\367=\335{\367\355\036*)\271Z\272~\277\021h,!\212=I\047[\216\245T\362\212\311\031\035\047o\t\366];\347\244:\021\371\330\213\213\212\365\306N;\003m\243\376\003\047\020\023\013";
+    PyObject *data = __Pyx_DecompressString(cstring, 3280, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4369 bytes) */
-static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_h\277eap_i_\354C_\377is_corou\357tine\301@ce_\276\266\207\001_seqa\352\207\004a\177syncio.\036\006\377satboolc\351l/\001\341 t\277Abac\377kclosecogmpi\355 \234\210\004co\352@\177ctxdedut\000\377ddropped\273em\300@nve\377Aef\004\000ye\350\206\002a\001e.\016\000\227nts\006\tm\363\205\003\036\004s\177cenario\000\014s.t\331d3\005sim\263\000\010\342\206\0022\005\017\000k\317\206\002\006\010\325\207\005\031\010\357samp\334\000gex\355c\261 ovk\000ate\377firstfix\237edfor\363!\314$g\363et\260\212\003\330 ders\336\336!push\346!qi\337idinj\332\205\003in\376\331\207\001ceintis\327inf\303\204\001s\212""\003ke\376\315\212\002_endmma\363th\353\004\362\004_idm\376\000\000odelsms\311g\000\000\017\000n\314\204\001\321@tn\377onenowpa\357rams\224\213\004per\257_key\253\204\001p\216\210\003p~\366 rocess\306\211\005z\316\211\005_\225Eprof\271@\370\314\206\004\317\206\010\312\213\001reaso\377nrepeatr_eturn\261cg\000\004>k\001selfs\300\000\274`\356\277`_by\017\003que\375nv\000etdefa\377ultshape\377sizespec\361s\236\207\002\251\207\002\354\210\002stop{stk\000mtag\313E\375_\245bthrowt\357ottl\333\213\003upd\177ateuse_\246\211\005\277vvalue\000\002s\376\333`sion\200\001\330\377\004+\2501\250F\260!\377\200\001\340\004\037\230q\320\377 0\260\013\270;\300k\377\320QR\330\004\023\220=\377\240\010\250\001\250\021\330\004\377\007\200|\2207\230!\330\377\010/\250q\3200@\300\377\016\310a\330\004\013\2101\177\200\001\360\010\000\n\033\026\001\377\021\220\024\320\025%\240T\377\250\031\260$\260i\270t\377\3009\310D\320P]\320\377]a\320al\320lp\377\320p{\320{\177\360\000\337\000@\002L\002\004\000L\002\335P\003\001P\002Z\n\001Z\002\335^\021\001^\002e\030\001e\002\335i\037\001i\002o&\001o\002\335s-\001s\002z4\001z\002\275~;\001~\002F\003J\000F\273\003J\003\001J\003U\n\001U\273\003Y\021\001Y\003g\030\001g\273\003k\037\001k\003x&\001x{\003|-\001|\003B\004\202\000wB\004F\003\001F\004Q\n\001wQ\004U\021\001U\004_\030\001w_\004c\037\001c\004j&\001wj\004n-\001n\004u4\001\367u\004y;\001y\004G\005\356\310\000G\005K\003\001K\005V\356\n\001V\005Z\021\001Z\005c\356\030\001c\005g\037\001g\005x\356&\001x\005|-\001|\005M\335\006\200 M\006Q\003\001Q\006\335X\n\001X\006\\\021\001\\\006\335i\030\001i\006m\037\001m\006\335t&\001t\006x-\001x\006\273D\007\270 D\007H\003\001H\273\007V\n\001V\007Z\021\001Z\273\007k\030\001k\007o\037\001o\273\007y&\001y\007}-\001}\377\007~\007\330\010\020\220\007\377\220q\230\006\230l\250!\376\307Av\210W\220E\230\024\277\230Q\330\010\022\220\321@\027\377\220q\340\010\027\220t\230\377?\250\047\260\025\260c\270\377\024\270X\300W\310E\320\377QT\320TX\320X`\337\320`g\320g\301@o\320\337os""\320s{\301@|\001\335C\300AC\002H\307AH\002\335K\316AK\002O\325AO\002\335[\334A[\002b\343Ab\002\335g\352Ag\002j\361Aj\002\335n\370An\002x\377Ax\002\335\177\206a\177\002D\307AD\003]G\316AG\003K\325AK\312E\335\\\343A\\\003a\352Aa\003\335d\361Ad\003h\370Ah\003\335s\377As\003z\206az\003\325\177\215a\177\321LO\352AO\004\335V\361AV\004[\370A[\004\335^\377A^\004b\206ab\004\335h\215ah\004o\224ao\004\335t\233at\004w\242aw\004\335{\251a{\004@\352A@\005\272\356DL\370AL\005O\377AO\273\005S\206aS\005Y\215aY\273\005`\224a`\005e\233ae\273\005h\242ah\005l\251al\273\005s\260as\005z\267az\273\005\177\276a\177\005B\215aB\273\006F\224aF\006P\233aP\253\006W\242aW\220e_\260a_\273\006c\267ac\006p\276ap\273\006w\305aw\006|\314a|\273\006\177\323a\177\006C\242aC\253\007O\251aO\236e[\267a[\273\007^\276a^\007b\305ab\273\007g\314ag\007n\323an\273\007s\332as\007v\341av{\007z\350az\007D\010\357a\273\010K\003\001K\010P\n\001P\273\010S\021\001S\010W\030\001W\273\010`\037\001`\010g&\001g\273\010l-\001l\010o4\001o\273\010s;\001s\010yB\001y\267\010@\t\367\206\001\tE\003\001E\273\tH\n\001H\tL\021\001L\273\tR\030\001R\tY\037\001Y\273\t^&\001^\ta-\001a\273\te4\001e\tr;\001r\273\tyB\001y\t~I\001~\377\tA\n\360\000\000A\n\335E\003\001E\nO\n\001O\n\335V\021\001V\n[\030\001[\n\335^\037\001^\nb&\001b\n\335j-\001j\nq4\001q\n\335v;\001v\nyB\001y\n\275}I\001}\nM\013\234\206\001\013\335T\003\001T\013Y\n\001Y\013\335\\\021\001\\\013`\030\001`\013\335p\037\001p\013w&\001w\013\335|-\001|\013\1774\001\177\013\377C\014\360\000\000C\014I\356\003\001I\014P\n\001P\014U\356\021\001U\014X\030\001X\014\\\356\037\001\\\014h&\001h\014o\356-\001o\014t4\001t\014w\356;\001w\014{B\001{\014A\355\r\334\001\rH\003\001H\rM\356\n\001M\rP\021\001P\rT\356\030\001T\r_\037\001_\rf\356&\001f\rk-\001k\rn\3564\001n\rr;\001r\r\177\336B\001\177\rF\016\253\211\001\016K\356\003\001K\016N\n\001N\016R\356\021\001R\016b\030\001b\016i\356\037\001i\016n&\001n\016q\356-\001q\016u4\001u\016~\376;\001~\016E\017\360\000\000wE\017J\003\001J\017M\n\001wM""\017Q\021\001Q\017Z\030\001\367Z\017a\037\001a\017b\017\376\263\213\001q\330\010\017\320\017.\377\250d\260!\2607\270+\337\300W\310A\340\004\013Q\200\377A\330\031!\240\021\330\010\377\013\2104\210q\330\014\r\377\330\010\021\220\024\220T\230\276\020\000\016\210f\220A\275\210\001\004\374\003\001\035\001s\220$\220i\230\377t\2406\250\027\260\005\260\377T\270\024\270V\3003\300\377a\330\014\020\220\013\2301\3749\002C\002\360\006\000\r\021\220\377\004\220H\230D\240\006\240\377b\250\001\330\014\022\220\"{\220AU\000\035\240a\240e\000\377\017\210t\2204\220y\240\177\001\240\024\240V\2507\236\000\3775\270\004\270F\300&\310\337\006\310d\320R\264\214\003b\330\37737\260{\300%\300s\377\310&\320PU\320UY\377\320Y`\320`d\320d\357k\320kl\031\001w\270d\377\300\047\310\024\310]\320Z\377[\330!*\250$\250a\377\330\020\024\220M\240\021\340\366\221\000\014\230\274\000\013\2106\220\337\027\230\005\230Te\0023\250N\241\n\016\210d\201\212\001\326\003!\242\001\347$\220e\306\001\234\0012\220Q\276I\001K\230q\330\020\232%\220\337\010\230\003\2301\334\001\023\220\277&\230\006\230b\240\327\002(\365\230:\000\024\336\000V\2309\240\377D\250\002\250%\250|\270\3775\300\004\300J\310a\340\376\371\000#\220Q\220d\230\"\373\230E\354\000Z\250v\260Q\377\240\001\320\000\031\230\030\240\276\332\216\002z\220\021\220\047\356!\017?\210u\220C\220q\357\216\001\013\006\335 _\000\004\007\200\002\013\013\210?1\320\004\026\220a\223H\342\001\374\204\005o\001(\230$\230f\240^\374\0025\220\003\220\233@\024\277E\311v\213\000\262@\023\022\000\365@6\220\375\023\344@\014\027\220s\230#\377\230Q\230d\240,\250l\377\270!\2706\300\022\3001\377\330\010\023\2203\220c\230\375\021\030\000R\230q\320\004\027\350\233\000\244e9\0044\262\000G\2307\277\240%\240t\2504\331\000S\316\306@E\300\021\215e\206`\024\220UW\367\000\023\226 \001\243e\010\375A}1I\004\014\210D\220\005\352 \217\010\013\210:\246 k\001\205DdW\230\047\240G\000\025\253\003\022\374`}c\267\215\002\020\024\320\024$\332\000\373\020\023\303`}\240C\240s\277\250!\2501\330\024\305\215\0011""\376\363@\030\037\230u\240A\240?Q\330\024\030\230\017\355`\221`\377N\240&\250\001\250\024\250\273]\270\345@\023\2206\321\000$\363\230m\366b\344\000\017\210w\220\325a\377\000(!\002\021\344\002\340\010\374\230d\247\002\330\010\014\210G\220\3774\220{\240$\240j\260\267\003\2607D\001\017\210\217\205\001cO\230\023\230Ij\000\213\0007\277\"\377c\240\025\240d\250*\260\227E\270\021\343\216\001$\234J\337\001i\363\230q\265ar\001c\230\025\230\377g\240W\250F\260$\260\377h\270f\300A\330\r\027\377\220q\230\t\240\021\240!\276\325\205\001\r\230V\2402\035\000G\377\2601\260B\260a\330\014\276/\003\021\230&\240\002\210\000e>\361 t\260:\270V\252@-\t\376\036\005\047\240\024\240Y\250f}\260M\007\320\"4\260D\350\205\002_!\3007\310!G\007\047\225\204\005\271\340J\027\376Ax\230q\211!F\377\220%\220q\230\004\230E\317\240\027\250\003\372 \351\205\005\014\210\373K\220\247`\030\230\010\240\001\334\261!\325D\017\210z\302bQ\230\ra4\007\001\230\245`\210\207\001\214@\341\205\001\316\253\206\0074\210t\240A\327\207\001\004\220\377G\2303\230a\230t\240\3774\240w\250e\2602\260\375Q\247 d\300)\3106\320\377QR\320\004\033\230=\250Ne\002E\220\025\300B\304\206\002#\362`\375C/\002s\250\047\260\023\260\377H\270B\270a\270s\300\377%\300q\310\002\310\"\310\377G\320SV\320V_\320\367_`\330\245\207\003\230X\240T\377\250\021\250#\250[\270\004\377\270C\270v\300T\310\023\377\310F\320RY\320YZ\367\330\035%\026\004Z\260s\270\377&\300\004\300C\300q\320\377\004&\240f\250K\260}\377\300K\310}\320\\]\330\377\034)\250\037\3208P\320\377PQ\330\031&\240i\250\375q\271f\016\210c\220\027\230\272\210$\010\262 F\240\"\226\206\0034\376\277`%\220t\2304\230v\352\202`A\373\207\0055\225\211\002Q\330\010W\016\210a\201\206\0014\362\205\0039\232\207\002\375\014\205\205\001k\240\024\240Q\240\277e\2503\250b\260\317\205\005\230\277G\2401\330\r\026\255\206\001\330\376\032\010l\260#\260R\260q\336\240\212\004\230N\250!T\001g\220\337S\230\002\230!w\000}\250\273A\250f\002d\220#\363\212\005a\276\217\213\0018\2203\220e\230\000t\376T\000\014\026\220d\230!\330""\373\r\0254\000\001\330\014\023\220_7\230%\230w~\0005\210\205\002\377%\270|\3104\310q\330\377\023\037\230t\240;\250j\377\270\003\2709\300G\3105\277\320PW\320WX\325\213\001\020\337\032\230$\230g\257\0024\250\375q?\000\320\023+\2501\330\377\020\033\2309\240C\240qt\277A\215\225\002\t\337\204\001x\220s\\\000\376\357@\320\0477\260w\270a\323\330\020{\001<\001U\243\225\002e\270\3773\270g\300U\310,\320\353VZ\370\212\001\036\370\212\001k\270\032\377\3003\300i\310w\320V\377[\320[b\320bc\330np\002o\250Q\264`4\260\362\213\003\177\320\023#\2407\250!\013D\372\323\000+\263b)\2603\260i\372\335`!\262\211\001\017\320\017\047\240\375q\304\205\001u\220A\220Z\230\337q\240\005\240[\256\215\002\026\270\367t\3007\310\214\004X\320XY\377\330!+\320+=\270Y_\300c\310\021\310\352\206\004Q\203\216\002\357\r\210T\220\201\216\002g\220Q\276\201B{\250(\260\047\340\0005\357\310\t\320Q\363\000^\320^\377_\330\026\032\230+\240U\377\250%\250v\260U\270%\376X\002!\330\026\035\230T\240\377\027\250\n\260$\260g\270\177T\300\027\310\004\310M\302\204\001\217\010\013\2108\263B\305\205\003\310\207\002{\377\230$\230h\240c\250\025\357\250g\260Q\202\217\003s\220(~\223bu\240I\250T\260\305\212\002\007\r\230Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4369, 5636);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4371 bytes) */
+static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_i\375_\347C_is_co\177routine\274@\327ce_\261\207\001a\341\207\004as\277yncio.\032\006s\377atboolcl\364+\001\330 t\266Aback\377closecom\263pi\344 \223\210\004co\341@c\377txdedup_\377iddroppewdem\267@nve\366A\315e\004\000ye\337\206\002a\001e..\016\000nts\006\tm\352\205\003\036\004\377scenario\346\000\014.t\320d3\005sim\020\263\000\331\206\0022\005\017\000k\306\206\002\006\010\314\207\005\336\031\010samp\334\000ge\333xc\250 ovk\000at\377efirstfi?xedfor\352!\303$\367get\247\212\003head\367ers\004\000ppus\375h\004\001qiidin\355j\321\205\003in\320\207\001cei\177ntisinf\272\204\001\333sk\213\003ke""\305\212\002_e\177ndmmath\354\004\374\363\004\267 midmod?elsmsg\000\000\311 \371n\304\204\001\311@tnone\377nowparam\375s\214\213\004per_ke\325y\243\204\001p\206\210\003p\367 roOcess\276\211\005\306\211\005_\226E\017prof\272@\304\206\004\307\206\010\302\213\001\377reasonre\377peatretu\313rn\256cg\000\004k\001sewlfs\300\000seq\000\000\367_by\017\003quen\376v\000etdefau\377ltshapes\377izespecs\370\226\207\002\241\207\002\344\210\002stops\275tk\000mtag\314E_\376\246bthrowto\367ttl\323\213\003upda\277teuse_\236\211\005v_value\000\002s\334`\377sion\200\001\330\004\377+\2501\250F\260!\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\220=\240\377\010\250\001\250\021\330\004\007\377\200|\2207\230!\330\010\377/\250q\3200@\300\016\377\310a\330\004\013\2101\200\277\001\360\010\000\n\033\026\001\021\377\220\024\320\025%\240T\250\377\031\260$\260i\270t\300\3779\310D\320P]\320]\377a\320al\320lp\320\377p{\320{\177\360\000\000\357@\002L\002\004\000L\002P\356\003\001P\002Z\n\001Z\002^\356\021\001^\002e\030\001e\002i\356\037\001i\002o&\001o\002s\356-\001s\002z4\001z\002~\336;\001~\002F\003J\000F\003\335J\003\001J\003U\n\001U\003\335Y\021\001Y\003g\030\001g\003\335k\037\001k\003x&\001x\003\275|-\001|\003B\004\202\000B\273\004F\003\001F\004Q\n\001Q\273\004U\021\001U\004_\030\001_\273\004c\037\001c\004j&\001j\273\004n-\001n\004u4\001u{\004y;\001y\004G\005\310\000wG\005K\003\001K\005V\n\001wV\005Z\021\001Z\005c\030\001wc\005g\037\001g\005x&\001\367x\005|-\001|\005M\006\356\200 M\006Q\003\001Q\006X\356\n\001X\006\\\021\001\\\006i\356\030\001i\006m\037\001m\006t\356&\001t\006x-\001x\006D\335\007\270 D\007H\003\001H\007\335V\n\001V\007Z\021\001Z\007\335k\030\001k\007o\037\001o\007\335y&\001y\007}-\001}\007\377~\007\330\010\020\220\007\220\177q\230\006\230l\250!\307A\377v\210W\220E\230\024\230\337Q\330\010\022\220\321@\027\220\377q\340\010\027\220t\230?\377\250\047\260\025\260c\270\024\377\270X\300W\310E\320Q\377T\320TX\320X`\320\357`g\320g\301@o\320o\357s\320s{""\301@|\001C\356\300AC\002H\307AH\002K\356\316AK\002O\325AO\002[\356\334A[\002b\343Ab\002g\356\352Ag\002j\361Aj\002n\356\370An\002x\377Ax\002\177\356\206a\177\002D\307AD\003G\256\316AG\003K\325AK\312E\\\356\343A\\\003a\352Aa\003d\356\361Ad\003h\370Ah\003s\356\377As\003z\206az\003\177\352\215a\177\321LO\352AO\004V\356\361AV\004[\370A[\004^\356\377A^\004b\206ab\004h\356\215ah\004o\224ao\004t\356\233at\004w\242aw\004{n\251a{\004@\352A@\005\356D\335L\370AL\005O\377AO\005\335S\206aS\005Y\215aY\005\335`\224a`\005e\233ae\005\335h\242ah\005l\251al\005\335s\260as\005z\267az\005\335\177\276a\177\005B\215aB\006\335F\224aF\006P\233aP\006\325W\242aW\220e_\260a_\006\335c\267ac\006p\276ap\006\335w\305aw\006|\314a|\006\335\177\323a\177\006C\242aC\007\325O\251aO\236e[\267a[\007\335^\276a^\007b\305ab\007\335g\314ag\007n\323an\007\335s\332as\007v\341av\007\275z\350az\007D\010\357a\010\335K\003\001K\010P\n\001P\010\335S\021\001S\010W\030\001W\010\335`\037\001`\010g&\001g\010\335l-\001l\010o4\001o\010\335s;\001s\010yB\001y\010\333@\t\367\206\001\tE\003\001E\t\335H\n\001H\tL\021\001L\t\335R\030\001R\tY\037\001Y\t\335^&\001^\ta-\001a\t\335e4\001e\tr;\001r\t\335yB\001y\t~I\001~\t\377A\n\360\000\000A\nE\356\003\001E\nO\n\001O\nV\356\021\001V\n[\030\001[\n^\356\037\001^\nb&\001b\nj\356-\001j\nq4\001q\nv\356;\001v\nyB\001y\n}\336I\001}\nM\013\234\206\001\013T\356\003\001T\013Y\n\001Y\013\\\356\021\001\\\013`\030\001`\013p\356\037\001p\013w&\001w\013|\356-\001|\013\1774\001\177\013C\177\014\360\000\000C\014I\003\001wI\014P\n\001P\014U\021\001wU\014X\030\001X\014\\\037\001w\\\014h&\001h\014o-\001wo\014t4\001t\014w;\001\367w\014{B\001{\014A\rv\334\001\rH\003\001H\rM\n\001wM\rP\021\001P\rT\030\001wT\r_\037\001_\rf&\001wf\rk-\001k\rn4\001wn\rr;\001r\r\177B\001o\177\rF\016\253\211\001\016K\003\001wK\016N\n\001N\016R\021\001wR\016b\030\001b\016i\037\001wi\016n&\001n\016q-\001wq\016u4\001u\016~;\001\377~\016E\017\360\000\000E\273\017J\003\001J\017M\n\001M\273\017Q\021\001Q\017Z\030\001Z{\017a\037\001a""\017b\017\263\213\001\377q\330\010\017\320\017.\250\377d\260!\2607\270+\300\357W\310A\340\004\013Q\200A\377\330\031!\240\021\330\010\013\377\2104\210q\330\014\r\330\177\010\021\220\024\220T\230\020\000_\016\210f\220A\275\210\001\004\003\001\376\035\001s\220$\220i\230t\377\2406\250\027\260\005\260T\377\270\024\270V\3003\300a\177\330\014\020\220\013\23019\002\376C\002\360\006\000\r\021\220\004\377\220H\230D\240\006\240b\377\250\001\330\014\022\220\"\220\275AU\000\035\240a\240e\000\017\377\210t\2204\220y\240\001\277\240\024\240V\2507\236\0005\377\270\004\270F\300&\310\006\357\310d\320R\264\214\003b\3303\3777\260{\300%\300s\310\377&\320PU\320UY\320\377Y`\320`d\320dk\367\320kl\031\001w\270d\300\377\047\310\024\310]\320Z[\377\330!*\250$\250a\330\177\020\024\220M\240\021\340\221\000\373\014\230\274\000\013\2106\220\027o\230\005\230Te\0023\250\241\n\247\016\210d\201\212\001\326\003!\242\001$s\220e\306\001\234\0012\220QI\001\337K\230q\330\020\232%\220\010\257\230\003\2301\334\001\027&\0009\373\240A\326\001!\2206\230\022\266\373\002\210X1\000\014\024\347\000Q\376\244\"2\240U\250,\260e\337\2704\270z\310\220\000\022\220\377#\220Q\220d\230\"\230\375E\365\000Z\250v\260Q\240\177\001\320\000\031\230\030\240\343\216\002\337z\220\021\220\047\367!\017\210\237u\220C\220q\370\216\001\013\006 \363\240\001\000\r\202\217\002\320\004\026\220\361a\234H\353\001\354\"(\230!\340~\365 (\230$\230f\240\205\"\2575\220\003\220\244@\024\310Ev\344\213\000\273@\023\022\000\376@6\220\023\376\355@\014\027\220s\230#\230\377Q\230d\240,\250l\270\377!\2706\300\022\3001\330\377\010\023\2203\220c\230\021~\030\000R\230q\320\004\027\233\000\364\255e9\0044\262\000G\2307\240_%\240t\2504\331\000S\317@\347E\300\021\226e\217`\024\220WN\367\000\023\240D\216a\256c\010\206a}1I\004\014\210D\220\005\363 \217\010\013\210:\246 k\001\216Dd\327\230\047\240G\000\025\253\003\022\220\371$\211\000\301\215\001\020\024\320\024$\366\203@\020\023\314`}\240C\240\177s\250!\2501\330\024\316\215\001\3751\374@\030\037\230u\240A\177\240Q""\330\024\030\230\017\366`\376\232`N\240&\250\001\250\024W\250]\270\356@\023\270@\021\236 \371m\377b\344\000\017\210w\220aj\377\000(!\002\021\344\002\340\010\241d\376\247\002\330\010\014\210G\2204\377\220{\240$\240j\260\003\333\2607D\001\017\210\230\205\001c\230\247\023\230Ij\000\213\0007\277\"c\377\240\025\240d\250*\260E\313\270\021\354\216\001$\234J\337\001i\230\365q\324@\014r\001c\230\025\230\377g\240W\250F\260$\260\377h\270f\300A\330\r\027\377\220q\230\t\240\021\240!\276\336\205\001\r\230V\2402\035\000G\177\2601\260B\260a\330.\004_\021\230&\240\002\210\000e\361 \037t\260:\270V\252@-\tU\003\375\021\275 \024\240Y\250f\260\276M\007\320\"4\260D\361\205\002!\257\3007\310!G\007\047\225\204\005\340\334J\027\376Ax\230q\211!F\220\377%\220q\230\004\230E\240\347\027\250\003\372 \362\205\005\014\210K}\220\247`\030\230\010\240\001\261!\356\325D\017\210z\302bQ\230a\3464\007\001\230\245`\221\207\0016\230\021\234\352\205\001\264\206\0074\210t\240A\340\207\001\004\377\220G\2303\230a\230t\377\2404\240w\250e\2602\373\260Q\247 d\300)\3106\377\320QR\320\004\033\230=\235\250e\002E\220\025\300B\315\206\002#\372\362`C/\002s\250\047\260\023\377\260H\270B\270a\270s\377\300%\300q\310\002\310\"\377\310G\320SV\320V_\357\320_`\330\256\207\003\230X\240\377T\250\021\250#\250[\270\377\004\270C\270v\300T\310\377\023\310F\320RY\320Y\357Z\330\035%\026\004Z\260s\377\270&\300\004\300C\300q\377\320\004&\240f\250K\260\377}\300K\310}\320\\]\377\330\034)\250\037\3208P\377\320PQ\330\031&\240i\373\250q\271f\016\210c\220\027u\230\210$\010\262 F\240\"\226\206\003\3754\277`%\220t\2304\230\325v\202`A\204\210\0055\236\211\002Q\330\257\010\016\210a\201\206\0014\362\205\0039\372\232\207\002\014\205\205\001k\240\024\240Q\377\240e\2503\250b\260\001\376\204\212\004\230G\2401\330\r\026\372\255\206\001\330\032\010l\260#\260R\273\260q\035\005N\250!T\001g\277\220S\230\002\230!w\000}w\250A\250f\002d\220#\374\212\005}a\230\213\0018\2203\220e\230\000\375tT\000\014\026\220d\230!\367\330\r\0254\000\001\330\014\023\277\2207""\230%\230w~\0005\376\210\205\002%\270|\3104\310q\377\330\023\037\230t\240;\250\377j\270\003\2709\300G\310\1775\320PW\320WX\336\213\001\277\020\032\230$\230g\257\0024\373\250q?\000\320\023+\2501\377\330\020\033\2309\240C\240\351q\277A\226\225\002\t\337\204\001x\220s\374\\\000\357@\320\0477\260w\270\247a\330\020{\001<\001U\254\225\002e\377\2703\270g\300U\310,\327\320VZ\201\213\001\036\201\213\001k\270\377\032\3003\300i\310w\320\377V[\320[b\320bc\335\330p\002o\250Q\264`4\260\376\373\213\003\320\023#\2407\250!\364\013D\323\000+\263b)\2603\260\365i\335`!\262\211\001\017\320\017\047\373\240q\304\205\001u\220A\220Z\277\230q\240\005\240[\267\215\002\026\357\270t\3007\321\214\004X\320X\377Y\330!+\320+=\270\277Y\300c\310\021\310\352\206\004Q\336\214\216\002\r\210T\220\212\216\002g\220}Q\201B{\250(\260\047\340\000\3375\310\t\320Q\363\000^\320\377^_\330\026\032\230+\240\377U\250%\250v\260U\270\375%X\002!\330\026\035\230T\377\240\027\250\n\260$\260g\377\270T\300\027\310\004\310M\036\302\204\001\010\013\2108\263B\305\205\003\310\207\002\377{\230$\230h\240c\250\337\025\250g\260Q\213\217\003s\220\375(\223bu\240I\250T\260\016\305\212\002\r\230Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4371, 5637);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (5636 bytes) */
-static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_heap_i_inject_is_coroutine_once_rate_seqaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250""\001\250\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\320\025%\240T\250\031\260$\260i\270t\3009\310D\320P]\320]a\320al\320lp\320p{\320{\177\360\000\000@\002L\002\360\000\000L\002P\002\360\000\000P\002Z\002\360\000\000Z\002^\002\360\000\000^\002e\002\360\000\000e\002i\002\360\000\000i\002o\002\360\000\000o\002s\002\360\000\000s\002z\002\360\000\000z\002~\002\360\000\000~\002F\003\360\000\000F\003J\003\360\000\000J\003U\003\360\000\000U\003Y\003\360\000\000Y\003g\003\360\000\000g\003k\003\360\000\000k\003x\003\360\000\000x\003|\003\360\000\000|\003B\004\360\000\000B\004F\004\360\000\000F\004Q\004\360\000\000Q\004U\004\360\000\000U\004_\004\360\000\000_\004c\004\360\000\000c\004j\004\360\000\000j\004n\004\360\000\000n\004u\004\360\000\000u\004y\004\360\000\000y\004G\005\360\000\000G\005K\005\360\000\000K\005V\005\360\000\000V\005Z\005\360\000\000Z\005c\005\360\000\000c\005g\005\360\000\000g\005x\005\360\000\000x\005|\005\360\000\000|\005M\006\360\000\000M\006Q\006\360\000\000Q\006X\006\360\000\000X\006\\\006\360\000\000\\\006i\006\360\000\000i\006m\006\360\000\000m\006t\006\360\000\000t\006x\006\360\000\000x\006D\007\360\000\000D\007H\007\360\000\000H\007V\007\360\000\000V\007Z\007\360\000\000Z\007k\007\360\000\000k\007o\007\360\000\000o\007y\007\360\000\000y\007}\007\360\000\000}\007~\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230?\250\047\260\025\260c\270\024\270X\300W\310E\320QT\320TX\320X`\320`g\320gl\320lo\320os\320s{\360\000\000|\001C\002\360\000\000C\002H\002\360\000\000H\002K\002\360\000\000K\002O\002\360\000\000O\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002x\002\360\000\000x\002\177\002\360\000\000\177\002D\003\360\000\000D\003G\003\360\000\000G\003K\003\360\000\000K\003U\003\360\000\000U\003\\\003\360\000\000""\\\003a\003\360\000\000a\003d\003\360\000\000d\003h\003\360\000\000h\003s\003\360\000\000s\003z\003\360\000\000z\003\177\003\360\000\000\177\003B\004\360\000\000B\004F\004\360\000\000F\004O\004\360\000\000O\004V\004\360\000\000V\004[\004\360\000\000[\004^\004\360\000\000^\004b\004\360\000\000b\004h\004\360\000\000h\004o\004\360\000\000o\004t\004\360\000\000t\004w\004\360\000\000w\004{\004\360\000\000{\004@\005\360\000\000@\005G\005\360\000\000G\005L\005\360\000\000L\005O\005\360\000\000O\005S\005\360\000\000S\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005s\005\360\000\000s\005z\005\360\000\000z\005\177\005\360\000\000\177\005B\006\360\000\000B\006F\006\360\000\000F\006P\006\360\000\000P\006W\006\360\000\000W\006\\\006\360\000\000\\\006_\006\360\000\000_\006c\006\360\000\000c\006p\006\360\000\000p\006w\006\360\000\000w\006|\006\360\000\000|\006\177\006\360\000\000\177\006C\007\360\000\000C\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007g\007\360\000\000g\007n\007\360\000\000n\007s\007\360\000\000s\007v\007\360\000\000v\007z\007\360\000\000z\007D\010\360\000\000D\010K\010\360\000\000K\010P\010\360\000\000P\010S\010\360\000\000S\010W\010\360\000\000W\010`\010\360\000\000`\010g\010\360\000\000g\010l\010\360\000\000l\010o\010\360\000\000o\010s\010\360\000\000s\010y\010\360\000\000y\010@\t\360\000\000@\tE\t\360\000\000E\tH\t\360\000\000H\tL\t\360\000\000L\tR\t\360\000\000R\tY\t\360\000\000Y\t^\t\360\000\000^\ta\t\360\000\000a\te\t\360\000\000e\tr\t\360\000\000r\ty\t\360\000\000y\t~\t\360\000\000~\tA\n\360\000\000A\nE\n\360\000\000E\nO\n\360\000\000O\nV\n\360\000\000V\n[\n\360\000\000[\n^\n\360\000\000^\nb\n\360\000\000b\nj\n\360\000\000j\nq\n\360\000\000q\nv\n\360\000\000v\ny\n\360\000\000y\n}\n\360\000\000}\nM\013\360\000\000M\013T\013\360\000\000T\013Y\013\360\000\000Y\013\\\013\360\000\000\\\013`\013\360\000\000`\013p\013\360\000\000p""\013w\013\360\000\000w\013|\013\360\000\000|\013\177\013\360\000\000\177\013C\014\360\000\000C\014I\014\360\000\000I\014P\014\360\000\000P\014U\014\360\000\000U\014X\014\360\000\000X\014\\\014\360\000\000\\\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014A\r\360\000\000A\rH\r\360\000\000H\rM\r\360\000\000M\rP\r\360\000\000P\rT\r\360\000\000T\r_\r\360\000\000_\rf\r\360\000\000f\rk\r\360\000\000k\rn\r\360\000\000n\rr\r\360\000\000r\r\177\r\360\000\000\177\rF\016\360\000\000F\016K\016\360\000\000K\016N\016\360\000\000N\016R\016\360\000\000R\016b\016\360\000\000b\016i\016\360\000\000i\016n\016\360\000\000n\016q\016\360\000\000q\016u\016\360\000\000u\016~\016\360\000\000~\016E\017\360\000\000E\017J\017\360\000\000J\017M\017\360\000\000M\017Q\017\360\000\000Q\017Z\017\360\000\000Z\017a\017\360\000\000a\017b\017\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\023\220&\230\006\230b\240\001\330\014\022\220(\230!""\330\014\024\220A\220V\2309\240D\250\002\250%\250|\2705\300\004\300J\310a\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t""\260:\270V\3001\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j\270\003""\2709\300G\3105\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
+    #else /* compression: none (5637 bytes) */
+static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_i_inject_is_coroutine_once_rateaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskkernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250""\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\320\025%\240T\250\031\260$\260i\270t\3009\310D\320P]\320]a\320al\320lp\320p{\320{\177\360\000\000@\002L\002\360\000\000L\002P\002\360\000\000P\002Z\002\360\000\000Z\002^\002\360\000\000^\002e\002\360\000\000e\002i\002\360\000\000i\002o\002\360\000\000o\002s\002\360\000\000s\002z\002\360\000\000z\002~\002\360\000\000~\002F\003\360\000\000F\003J\003\360\000\000J\003U\003\360\000\000U\003Y\003\360\000\000Y\003g\003\360\000\000g\003k\003\360\000\000k\003x\003\360\000\000x\003|\003\360\000\000|\003B\004\360\000\000B\004F\004\360\000\000F\004Q\004\360\000\000Q\004U\004\360\000\000U\004_\004\360\000\000_\004c\004\360\000\000c\004j\004\360\000\000j\004n\004\360\000\000n\004u\004\360\000\000u\004y\004\360\000\000y\004G\005\360\000\000G\005K\005\360\000\000K\005V\005\360\000\000V\005Z\005\360\000\000Z\005c\005\360\000\000c\005g\005\360\000\000g\005x\005\360\000\000x\005|\005\360\000\000|\005M\006\360\000\000M\006Q\006\360\000\000Q\006X\006\360\000\000X\006\\\006\360\000\000\\\006i\006\360\000\000i\006m\006\360\000\000m\006t\006\360\000\000t\006x\006\360\000\000x\006D\007\360\000\000D\007H\007\360\000\000H\007V\007\360\000\000V\007Z\007\360\000\000Z\007k\007\360\000\000k\007o\007\360\000\000o\007y\007\360\000\000y\007}\007\360\000\000}\007~\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230?\250\047\260\025\260c\270\024\270X\300W\310E\320QT\320TX\320X`\320`g\320gl\320lo\320os\320s{\360\000\000|\001C\002\360\000\000C\002H\002\360\000\000H\002K\002\360\000\000K\002O\002\360\000\000O\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002x\002\360\000\000x\002\177\002\360\000\000\177\002D\003\360\000\000D\003G\003\360\000\000G\003K\003\360\000\000K\003U\003\360\000\000U\003\\\003\360\000\000\\\003a\003""\360\000\000a\003d\003\360\000\000d\003h\003\360\000\000h\003s\003\360\000\000s\003z\003\360\000\000z\003\177\003\360\000\000\177\003B\004\360\000\000B\004F\004\360\000\000F\004O\004\360\000\000O\004V\004\360\000\000V\004[\004\360\000\000[\004^\004\360\000\000^\004b\004\360\000\000b\004h\004\360\000\000h\004o\004\360\000\000o\004t\004\360\000\000t\004w\004\360\000\000w\004{\004\360\000\000{\004@\005\360\000\000@\005G\005\360\000\000G\005L\005\360\000\000L\005O\005\360\000\000O\005S\005\360\000\000S\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005s\005\360\000\000s\005z\005\360\000\000z\005\177\005\360\000\000\177\005B\006\360\000\000B\006F\006\360\000\000F\006P\006\360\000\000P\006W\006\360\000\000W\006\\\006\360\000\000\\\006_\006\360\000\000_\006c\006\360\000\000c\006p\006\360\000\000p\006w\006\360\000\000w\006|\006\360\000\000|\006\177\006\360\000\000\177\006C\007\360\000\000C\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007g\007\360\000\000g\007n\007\360\000\000n\007s\007\360\000\000s\007v\007\360\000\000v\007z\007\360\000\000z\007D\010\360\000\000D\010K\010\360\000\000K\010P\010\360\000\000P\010S\010\360\000\000S\010W\010\360\000\000W\010`\010\360\000\000`\010g\010\360\000\000g\010l\010\360\000\000l\010o\010\360\000\000o\010s\010\360\000\000s\010y\010\360\000\000y\010@\t\360\000\000@\tE\t\360\000\000E\tH\t\360\000\000H\tL\t\360\000\000L\tR\t\360\000\000R\tY\t\360\000\000Y\t^\t\360\000\000^\ta\t\360\000\000a\te\t\360\000\000e\tr\t\360\000\000r\ty\t\360\000\000y\t~\t\360\000\000~\tA\n\360\000\000A\nE\n\360\000\000E\nO\n\360\000\000O\nV\n\360\000\000V\n[\n\360\000\000[\n^\n\360\000\000^\nb\n\360\000\000b\nj\n\360\000\000j\nq\n\360\000\000q\nv\n\360\000\000v\ny\n\360\000\000y\n}\n\360\000\000}\nM\013\360\000\000M\013T\013\360\000\000T\013Y\013\360\000\000Y\013\\\013\360\000\000\\\013`\013\360\000\000`\013p\013\360\000\000p\013w\013\360""\000\000w\013|\013\360\000\000|\013\177\013\360\000\000\177\013C\014\360\000\000C\014I\014\360\000\000I\014P\014\360\000\000P\014U\014\360\000\000U\014X\014\360\000\000X\014\\\014\360\000\000\\\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014A\r\360\000\000A\rH\r\360\000\000H\rM\r\360\000\000M\rP\r\360\000\000P\rT\r\360\000\000T\r_\r\360\000\000_\rf\r\360\000\000f\rk\r\360\000\000k\rn\r\360\000\000n\rr\r\360\000\000r\r\177\r\360\000\000\177\rF\016\360\000\000F\016K\016\360\000\000K\016N\016\360\000\000N\016R\016\360\000\000R\016b\016\360\000\000b\016i\016\360\000\000i\016n\016\360\000\000n\016q\016\360\000\000q\016u\016\360\000\000u\016~\016\360\000\000~\016E\017\360\000\000E\017J\017\360\000\000J\017M\017\360\000\000M\017Q\017\360\000\000Q\017Z\017\360\000\000Z\017a\017\360\000\000a\017b\017\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\027\220e\2309\240A\330\014\022\220!\2206\230\022\2301\330\014""\r\210X\220Q\330\014\024\220A\220Q\220i\230t\2402\240U\250,\260e\2704\270z\310\021\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e""\2504\250t\260:\270V\3001\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j""\270\003\2709\300G\3105\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 192; i++) {
+    for (int i = 0; i < 191; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 23) PyUnicode_InternInPlace(&string);
@@ -20132,8 +20124,8 @@ static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?No
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 192; i < 206; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-192].length;
+    for (int i = 191; i < 205; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-191].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -20143,14 +20135,14 @@ static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?No
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 206; i++) {
+    for (Py_ssize_t i = 0; i < 205; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 192;
+      PyObject **table = stringtab + 191;
       for (Py_ssize_t i=0; i<14; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -20246,12 +20238,12 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 270};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 271};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_v};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 272};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 273};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_v};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
@@ -20276,28 +20268,28 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_done, __pyx_mstate->__pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 10, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 147};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq_2};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 147};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_arrive, __pyx_mstate->__pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 187};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 188};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_a, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_burst, __pyx_mstate->__pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 197};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 198};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_once, __pyx_mstate->__pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 202};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 203};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inj, __pyx_mstate->__pyx_n_u_i_2, __pyx_mstate->__pyx_n_u_mid};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_inject_2, __pyx_mstate->__pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 210};
-    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq_2, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 211};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_publish_one, __pyx_mstate->__pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
@@ -20311,7 +20303,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[12] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_1F, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[12])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 266};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 267};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr};
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_has_template, __pyx_mstate->__pyx_kp_b_iso88591_z_uCq_z_z_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }
@@ -25192,16 +25184,6 @@ __pyx_return_true:
 __pyx_return_false:
     return 0;
 }
-
-/* PyObjectSetAttrStr */
-#if CYTHON_USE_TYPE_SLOTS
-static CYTHON_INLINE int __Pyx_PyObject_SetAttrStr(PyObject* obj, PyObject* attr_name, PyObject* value) {
-    PyTypeObject* tp = Py_TYPE(obj);
-    if (likely(tp->tp_setattro))
-        return tp->tp_setattro(obj, attr_name, value);
-    return PyObject_SetAttr(obj, attr_name, value);
-}
-#endif
 
 /* RaiseException */
 static void __Pyx_Raise(PyObject *type, PyObject *value, PyObject *tb, PyObject *cause) {

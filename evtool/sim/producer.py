@@ -144,7 +144,7 @@ class ProducerActor:
             self.stopped = True
         return self.stopped
 
-    @cython.locals(ctx=ActorContext)
+    @cython.locals(ctx=ActorContext, k=Kernel)
     def _arrive(self, _: Any) -> None:
         if self.stopped:
             return
@@ -178,9 +178,10 @@ class ProducerActor:
         if type(kernel) is Kernel:
             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
             # the time is never in the past; the kernel's own sequence number breaks ties)
-            seq = kernel._seq + 1  # noqa: SLF001
-            kernel._seq = seq  # noqa: SLF001
-            heappush(kernel._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+            k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
+            seq = k._seq + 1  # noqa: SLF001
+            k._seq = seq  # noqa: SLF001
+            heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
         else:
             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 
