@@ -9,7 +9,13 @@ tests/trace/test_foldfast.py compares the two on every lesson's trace and on odd
 
 import math
 
+from cpython.dict cimport PyDict_SetItem
+from cpython.object cimport PyObject
 from libc.math cimport isfinite, log
+
+
+cdef extern from "Python.h":
+    PyObject* PyDict_GetItemWithError(object p, object key) except? NULL
 
 
 def add_log_buckets(dict buckets, values, double log_growth):
@@ -31,13 +37,12 @@ def add_log_buckets(dict buckets, values, double log_growth):
 
 
 def handled_values(list handled):
-    """`(processing, latencies)` of `handled` rows (trace tuples whose field 9 is the data dict), in order,
+    """`(processing, latencies)` of `handled` rows (trace tuples or TraceEvents, field 9 the data dict), in order,
     latencies without the missing ones; None when a row has no data or no processing time (a skipped
     duplicate), for the caller to fold those rows one by one."""
     cdef list processing = []
     cdef list latencies = []
-    cdef tuple row
-    cdef object data, p, lat
+    cdef object row, data, p, lat
     for row in handled:
         data = row[9]
         if type(data) is not dict:
@@ -50,3 +55,26 @@ def handled_values(list handled):
         if lat is not None:
             latencies.append(lat)
     return processing, latencies
+
+
+def fold_kinds(batch, object counts, str measured, frozenset others):
+    """Count each row's kind (field 1) into `counts`, in order (what `collections.Counter.update` does), and
+    return the rows of kind `measured` and those of a kind in `others`, each in order."""
+    cdef list picked = []
+    cdef list other = []
+    cdef object row, kind
+    cdef PyObject* n
+    # a Counter is a dict that overrides neither get nor item assignment: counted into with the dict's own
+    # calls, as `collections._count_elements` (Counter.update) does
+    for row in batch:
+        kind = row[1]
+        n = PyDict_GetItemWithError(counts, kind)
+        if n == NULL:
+            PyDict_SetItem(counts, kind, 1)
+        else:
+            PyDict_SetItem(counts, kind, <object>n + 1)
+        if kind == measured:
+            picked.append(row)
+        elif kind in others:
+            other.append(row)
+    return picked, other

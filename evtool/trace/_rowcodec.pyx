@@ -146,8 +146,8 @@ cdef int _obj(Buf* b, object v) except -1:
     return 1
 
 
-cdef int _row(Buf* b, tuple row) except -1:
-    """`_obj` of one row, with the common fields (None, ASCII strings, 32-bit ints) written here rather than
+cdef int _row(Buf* b, object row) except -1:
+    """`_obj` of one row (a tuple, or a TraceEvent: the tuple of its fields), with the common fields (None, ASCII strings, 32-bit ints) written here rather than
     through a call each; the bytes are the same."""
     cdef Py_ssize_t size = PyTuple_GET_SIZE(row)
     cdef Py_ssize_t i, n
@@ -196,7 +196,8 @@ cdef int _row(Buf* b, tuple row) except -1:
 
 
 def encode_rows(rows):
-    """`marshal.dumps(list(rows), 2)[5:]`: each row (a tuple) encoded in turn, without the list header."""
+    """`marshal.dumps(list(rows), 2)[5:]`: each row (a tuple) encoded in turn, without the list header; a
+    row may also be a tuple subclass (a TraceEvent), encoded as the plain tuple of its fields."""
     cdef Buf b
     cdef Py_ssize_t start
     cdef bytes out
@@ -208,9 +209,10 @@ def encode_rows(rows):
     try:
         for row in rows:
             start = b.n
-            if type(row) is not tuple or _row(&b, <tuple>row):
+            if not isinstance(row, tuple) or _row(&b, row):
                 b.n = start
-                enc = marshal.dumps(row, 2)
+                # (a TraceEvent is encoded as the plain tuple of its fields, which marshal needs)
+                enc = marshal.dumps(tuple(row) if isinstance(row, tuple) else row, 2)
                 _raw(&b, PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc))
         out = PyBytes_FromStringAndSize(b.data, b.n)
     finally:

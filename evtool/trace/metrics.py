@@ -30,19 +30,19 @@ _is_handled = "handled".__eq__
 _OTHER_MEASURED = frozenset({"failed", "reply_received"})
 
 
-def _compiled_split() -> Any:
-    """The optional compiled `handled_values` (`_foldfast`, built by `EVTOOL_COMPILE=1 pip install .`), or None
-    (a plain install, or EVTOOL_PURE=1): the same values either way."""
+def _compiled_folds() -> tuple[Any, Any]:
+    """The optional compiled `handled_values` and `fold_kinds` (`_foldfast`, built by `EVTOOL_COMPILE=1 pip
+    install .`), or Nones (a plain install, or EVTOOL_PURE=1): the same results either way."""
     if os.environ.get("EVTOOL_PURE"):
-        return None
+        return None, None
     try:
-        from evtool.trace._foldfast import handled_values
+        from evtool.trace._foldfast import fold_kinds, handled_values
     except ImportError:
-        return None
-    return handled_values
+        return None, None
+    return handled_values, fold_kinds
 
 
-_handled_values = _compiled_split()
+_handled_values, _fold_kinds = _compiled_folds()
 
 MAX_SERIES = 2000
 """Most points kept per gauge series; older points are thinned by half when full."""
@@ -79,6 +79,14 @@ class Metrics:
     def consume(self, batch: Sequence[tuple[Any, ...]]) -> None:
         """Fold a batch of trace events in (TraceEvents, or the plain tuples `digest.as_rows` makes)."""
         if not batch:
+            return
+        if _fold_kinds is not None:  # the same in one C loop (a compiled build)
+            handled, other = _fold_kinds(batch, self.counts, "handled", _OTHER_MEASURED)
+            if handled and not self._handled_fast(handled):
+                self._measure(handled)
+            if other:
+                self._measure(other)
+            self.last_event_t = batch[-1][0]
             return
         kinds = list(map(_kind, batch))
         _count_elements(self.counts, kinds)  # Counter.update without its Python-level checks

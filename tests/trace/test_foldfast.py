@@ -22,9 +22,9 @@ from evtool.trace.digest import as_rows
 from evtool.trace.metrics import Metrics
 
 try:
-    from evtool.trace._foldfast import add_log_buckets, handled_values
+    from evtool.trace._foldfast import add_log_buckets, fold_kinds, handled_values
 except ImportError:
-    add_log_buckets = handled_values = None
+    add_log_buckets = fold_kinds = handled_values = None
 
 compiled = pytest.mark.skipif(add_log_buckets is None,
                               reason="no compiled build here (EVTOOL_COMPILE=1 pip install .)")
@@ -75,6 +75,7 @@ def fold(monkeypatch: pytest.MonkeyPatch, pure: bool, rows_by_batch: list[list[t
     if pure:
         monkeypatch.setattr(histogram, "_add_log_buckets", None)
         monkeypatch.setattr(metrics, "_handled_values", None)
+        monkeypatch.setattr(metrics, "_fold_kinds", None)
     m = Metrics(scenario)  # type: ignore[arg-type]
     for rows in rows_by_batch:
         m.consume(rows)
@@ -99,3 +100,29 @@ def test_every_lesson_folds_the_same(monkeypatch: pytest.MonkeyPatch, lesson: st
         assert (ha.buckets, list(ha.buckets), ha.count, ha.total, ha.min, ha.max, ha.last) == \
                (hb.buckets, list(hb.buckets), hb.count, hb.total, hb.min, hb.max, hb.last)
     assert a.latency_by_consumer.keys() == b.latency_by_consumer.keys()
+
+
+
+@compiled
+def test_fold_kinds_counts_in_order_and_picks_in_order() -> None:
+    """`fold_kinds` against what the pure `Metrics.consume` does: the kinds counted into a Counter in the
+    order they come (new kinds appended), the handled rows and the other measured rows picked in order;
+    TraceEvents and plain tuples alike."""
+    from collections import Counter
+    from itertools import compress
+
+    from evtool.core.events import TraceEvent
+
+    kinds = ["published", "delivered", "handled", "acked", "failed", "handled", "reply_received", "x", "handled"]
+    events = [TraceEvent(i, k, f"m{i}", "q", "c", 0, None, 1, None, {"latency": i, "processing": 1})
+              for i, k in enumerate(kinds)]
+    others = frozenset({"failed", "reply_received"})
+    for batch in (events, [tuple(e) for e in events]):
+        got: Counter[str] = Counter({"acked": 5})
+        handled, other = fold_kinds(batch, got, "handled", others)
+        want: Counter[str] = Counter({"acked": 5})
+        ks = [e[1] for e in batch]
+        _count_elements(want, ks)
+        assert got == want and list(got) == list(want)
+        assert handled == list(compress(batch, (k == "handled" for k in ks)))
+        assert other == list(compress(batch, (k in others for k in ks)))
