@@ -1767,11 +1767,12 @@ struct __pyx_obj_6evtool_3sim_6kernel_Kernel {
  * 
  * cdef class ProducerActor:             # <<<<<<<<<<<<<<
  *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
- *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+ *     cdef public object _arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
 */
 struct __pyx_obj_6evtool_3sim_8producer_ProducerActor {
   PyObject_HEAD
   PyObject *__dict__;
+  PyObject *_arrive_fn;
   PyObject *_constant_gap;
   PyObject *_count;
   PyObject *_dedup;
@@ -1809,7 +1810,7 @@ struct __pyx_obj_6evtool_3sim_8producer_ProducerActor {
 };
 
 
-/* "evtool/sim/producer.py":271
+/* "evtool/sim/producer.py":272
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
@@ -1823,7 +1824,7 @@ struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr {
 };
 
 
-/* "evtool/sim/producer.py":273
+/* "evtool/sim/producer.py":274
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
@@ -3205,7 +3206,7 @@ int __pyx_module_is_main_evtool__sim__producer = 0;
 /* Implementation of "evtool.sim.producer" */
 /* #### Code section: global_var ### */
 /* #### Code section: string_decls ### */
-static const char __pyx_k_constant_gap__count__dedup__fix[] = "_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped";
+static const char __pyx_k_arrive_fn__constant_gap__count[] = "_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped";
 static const char __pyx_k_Producers_arrival_processes_that[] = "Producers: arrival processes that publish messages with keys, sequences and payloads.";
 /* #### Code section: decls ### */
 static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_ctx, PyObject *__pyx_v_name, PyObject *__pyx_v_spec, PyObject *__pyx_v_instance, PyObject *__pyx_v_first); /* proto */
@@ -3218,6 +3219,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, CYTHON_UNUSED PyObject *__pyx_v__); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_inj); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_payload, PyObject *__pyx_v_tag, PyObject *__pyx_v_key, PyObject *__pyx_v_msg_id, PyObject *__pyx_v_headers, PyObject *__pyx_v_ttl); /* proto */
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
 static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
 static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value); /* proto */
 static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self); /* proto */
@@ -3700,7 +3704,7 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_version __pyx_string_tab[190]
 #define __pyx_kp_b_iso88591_1F __pyx_string_tab[191]
 #define __pyx_kp_b_iso88591_q_0_kQR_7_q0_a_1 __pyx_string_tab[192]
-#define __pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e __pyx_string_tab[193]
+#define __pyx_kp_b_iso88591_6d_4yPTT_aannrr_B_B_M_M_Q_Q_a_a __pyx_string_tab[193]
 #define __pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD __pyx_string_tab[194]
 #define __pyx_kp_b_iso88591__7 __pyx_string_tab[195]
 #define __pyx_kp_b_iso88591_z_uCq_z_z_1 __pyx_string_tab[196]
@@ -3716,7 +3720,7 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_int_0 __pyx_number_tab[1]
 #define __pyx_int_neg_1 __pyx_number_tab[2]
 #define __pyx_int_1 __pyx_number_tab[3]
-#define __pyx_int_3812193 __pyx_number_tab[4]
+#define __pyx_int_5489662 __pyx_number_tab[4]
 #define __pyx_int_1000000000 __pyx_number_tab[5]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
@@ -4014,7 +4018,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
  *         self.name = name
  *         self.spec = spec             # <<<<<<<<<<<<<<
  *         self.instance = instance
- *         label = name if instance == 0 else f"{name}#{instance}"
+ *         self._arrive_fn = self._arrive  # the next arrival's callback, bound once (a subclass's, if it has one)
 */
   __Pyx_INCREF(__pyx_v_spec);
   __Pyx_GIVEREF(__pyx_v_spec);
@@ -4025,8 +4029,8 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
  *         self.name = name
  *         self.spec = spec
  *         self.instance = instance             # <<<<<<<<<<<<<<
+ *         self._arrive_fn = self._arrive  # the next arrival's callback, bound once (a subclass's, if it has one)
  *         label = name if instance == 0 else f"{name}#{instance}"
- *         self._id_prefix = label
 */
   __Pyx_INCREF(__pyx_v_instance);
   __Pyx_GIVEREF(__pyx_v_instance);
@@ -4036,18 +4040,32 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   /* "evtool/sim/producer.py":39
  *         self.spec = spec
  *         self.instance = instance
+ *         self._arrive_fn = self._arrive  # the next arrival's callback, bound once (a subclass's, if it has one)             # <<<<<<<<<<<<<<
+ *         label = name if instance == 0 else f"{name}#{instance}"
+ *         self._id_prefix = label
+*/
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 39, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v_self->_arrive_fn);
+  __Pyx_DECREF_SET(__pyx_v_self->_arrive_fn, __pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "evtool/sim/producer.py":40
+ *         self.instance = instance
+ *         self._arrive_fn = self._arrive  # the next arrival's callback, bound once (a subclass's, if it has one)
  *         label = name if instance == 0 else f"{name}#{instance}"             # <<<<<<<<<<<<<<
  *         self._id_prefix = label
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
 */
-  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 39, __pyx_L1_error)
+  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 40, __pyx_L1_error)
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_v_name);
     __pyx_t_1 = __pyx_v_name;
   } else {
-    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_name, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 39, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_name, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 40, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_instance, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 39, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_instance, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 40, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_5[0] = __pyx_t_3;
     __pyx_t_5[1] = __pyx_mstate_global->__pyx_kp_u_;
@@ -4061,7 +4079,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_5[2]);
     #endif
     __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 39, __pyx_L1_error)
+    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 40, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
@@ -4072,8 +4090,8 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __pyx_v_label = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":40
- *         self.instance = instance
+  /* "evtool/sim/producer.py":41
+ *         self._arrive_fn = self._arrive  # the next arrival's callback, bound once (a subclass's, if it has one)
  *         label = name if instance == 0 else f"{name}#{instance}"
  *         self._id_prefix = label             # <<<<<<<<<<<<<<
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
@@ -4084,7 +4102,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->_id_prefix);
   __Pyx_DECREF_SET(__pyx_v_self->_id_prefix, __pyx_v_label);
 
-  /* "evtool/sim/producer.py":41
+  /* "evtool/sim/producer.py":42
  *         label = name if instance == 0 else f"{name}#{instance}"
  *         self._id_prefix = label
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")             # <<<<<<<<<<<<<<
@@ -4093,7 +4111,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 */
   __pyx_t_8 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_8);
-  __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 41, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 42, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_5[0] = __pyx_mstate_global->__pyx_kp_u_producer;
   __pyx_t_5[1] = __pyx_t_4;
@@ -4107,7 +4125,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[1]);
   #endif
   __pyx_t_3 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-  if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 41, __pyx_L1_error)
+  if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 42, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_9 = 0;
@@ -4116,7 +4134,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stream, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 41, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 42, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_GIVEREF(__pyx_t_1);
@@ -4124,7 +4142,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->arrival_rng, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":42
+  /* "evtool/sim/producer.py":43
  *         self._id_prefix = label
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
  *         self.key_rng = ctx.stream(f"producer:{label}/key")             # <<<<<<<<<<<<<<
@@ -4133,7 +4151,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 */
   __pyx_t_3 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_3);
-  __pyx_t_8 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 42, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_5[0] = __pyx_mstate_global->__pyx_kp_u_producer;
   __pyx_t_5[1] = __pyx_t_8;
@@ -4147,7 +4165,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[1]);
   #endif
   __pyx_t_4 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-  if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 42, __pyx_L1_error)
+  if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 43, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   __pyx_t_9 = 0;
@@ -4156,7 +4174,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stream, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 42, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 43, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_GIVEREF(__pyx_t_1);
@@ -4164,7 +4182,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->key_rng, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":43
+  /* "evtool/sim/producer.py":44
  *         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
  *         self.key_rng = ctx.stream(f"producer:{label}/key")
  *         self.payload_rng = ctx.stream(f"producer:{label}/payload")             # <<<<<<<<<<<<<<
@@ -4173,7 +4191,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 */
   __pyx_t_4 = __pyx_v_ctx;
   __Pyx_INCREF(__pyx_t_4);
-  __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 43, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_FormatSimple(__pyx_v_label, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 44, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_5[0] = __pyx_mstate_global->__pyx_kp_u_producer;
   __pyx_t_5[1] = __pyx_t_3;
@@ -4187,7 +4205,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[1]);
   #endif
   __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-  if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 43, __pyx_L1_error)
+  if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 44, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   __pyx_t_9 = 0;
@@ -4196,7 +4214,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_stream, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 43, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 44, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_GIVEREF(__pyx_t_1);
@@ -4204,22 +4222,22 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->payload_rng, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":44
+  /* "evtool/sim/producer.py":45
  *         self.key_rng = ctx.stream(f"producer:{label}/key")
  *         self.payload_rng = ctx.stream(f"producer:{label}/payload")
  *         self.keys = KeyPicker(spec.key) if spec.key is not None else None             # <<<<<<<<<<<<<<
  *         self.render = compile_payload(spec.payload)
  *         self.static_payload = not _has_template(spec.payload)
 */
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 44, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 45, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_2 = (__pyx_t_8 != Py_None);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   if (__pyx_t_2) {
     __pyx_t_4 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_KeyPicker); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 44, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_KeyPicker); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 45, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 44, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 45, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -4239,7 +4257,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 44, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 45, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __pyx_t_1 = __pyx_t_8;
@@ -4254,7 +4272,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->keys, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":45
+  /* "evtool/sim/producer.py":46
  *         self.payload_rng = ctx.stream(f"producer:{label}/payload")
  *         self.keys = KeyPicker(spec.key) if spec.key is not None else None
  *         self.render = compile_payload(spec.payload)             # <<<<<<<<<<<<<<
@@ -4262,9 +4280,9 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None
 */
   __pyx_t_8 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 45, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 46, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 45, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 46, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __pyx_t_9 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -4284,7 +4302,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 45, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 46, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   __Pyx_GIVEREF(__pyx_t_1);
@@ -4292,7 +4310,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->render, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":46
+  /* "evtool/sim/producer.py":47
  *         self.keys = KeyPicker(spec.key) if spec.key is not None else None
  *         self.render = compile_payload(spec.payload)
  *         self.static_payload = not _has_template(spec.payload)             # <<<<<<<<<<<<<<
@@ -4300,9 +4318,9 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
 */
   __pyx_t_3 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 46, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 47, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 46, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 47, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_9 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -4322,12 +4340,12 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 46, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 47, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 46, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 47, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_PyBool_FromLong((!__pyx_t_2)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 46, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyBool_FromLong((!__pyx_t_2)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 47, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
 
   __Pyx_GIVEREF(__pyx_t_1);
@@ -4335,22 +4353,22 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->static_payload, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":47
+  /* "evtool/sim/producer.py":48
  *         self.render = compile_payload(spec.payload)
  *         self.static_payload = not _has_template(spec.payload)
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None             # <<<<<<<<<<<<<<
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
  *         self.sent = 0
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 48, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 47, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 48, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_2) {
     __pyx_t_8 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 47, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 48, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 47, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 48, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -4370,7 +4388,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 47, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 48, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
     __pyx_t_1 = __pyx_t_10;
@@ -4385,22 +4403,22 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->render_headers, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":48
+  /* "evtool/sim/producer.py":49
  *         self.static_payload = not _has_template(spec.payload)
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None             # <<<<<<<<<<<<<<
  *         self.sent = 0
  *         self.rejected = 0
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 48, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 49, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 48, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 49, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_2) {
     __pyx_t_3 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 48, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_compile_payload); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 49, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 48, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_routing_key); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 49, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -4420,7 +4438,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 48, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 49, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
     __pyx_t_1 = __pyx_t_10;
@@ -4435,7 +4453,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->render_routing, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":49
+  /* "evtool/sim/producer.py":50
  *         self.render_headers = compile_payload(spec.headers) if spec.headers else None
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
  *         self.sent = 0             # <<<<<<<<<<<<<<
@@ -4447,7 +4465,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->sent);
   __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":50
+  /* "evtool/sim/producer.py":51
  *         self.render_routing = compile_payload(spec.routing_key) if spec.routing_key else None
  *         self.sent = 0
  *         self.rejected = 0             # <<<<<<<<<<<<<<
@@ -4459,7 +4477,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->rejected);
   __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":52
+  /* "evtool/sim/producer.py":53
  *         self.rejected = 0
  *         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}             # <<<<<<<<<<<<<<
@@ -4468,12 +4486,12 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 */
   __pyx_t_2 = (__pyx_v_first != Py_None);
   if (__pyx_t_2) {
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_first, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 52, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_first, __pyx_mstate_global->__pyx_n_u_seq_by_key); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_1 = __pyx_t_10;
     __pyx_t_10 = 0;
   } else {
-    __pyx_t_10 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 52, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_1 = __pyx_t_10;
     __pyx_t_10 = 0;
@@ -4484,7 +4502,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->seq_by_key, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":53
+  /* "evtool/sim/producer.py":54
  *         # `sequence` numbers the producer's messages, not one instance's: the instances share the counters
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
  *         self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())             # <<<<<<<<<<<<<<
@@ -4498,15 +4516,15 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     PyObject *__pyx_callargs[2] = {__pyx_t_10, NULL};
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_load_end, __pyx_callargs+__pyx_t_9, (1-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 53, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 54, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 54, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_2 = (__pyx_t_4 != Py_None);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_2) {
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_stop); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 54, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
@@ -4518,14 +4536,14 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
       PyObject *__pyx_callargs[2] = {__pyx_t_8, NULL};
       __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_load_end, __pyx_callargs+__pyx_t_9, (1-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 53, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 54, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
   }
 
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_t_10, Py_LT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 53, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolLt_object_object(__pyx_t_1, __pyx_t_10, Py_LT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 54, __pyx_L1_error)
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_t_1);
     __pyx_t_4 = __pyx_t_1;
@@ -4544,7 +4562,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->stop_at, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":54
+  /* "evtool/sim/producer.py":55
  *         self.seq_by_key: dict[str | None, int] = first.seq_by_key if first is not None else {}
  *         self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())
  *         self.stopped = False             # <<<<<<<<<<<<<<
@@ -4556,7 +4574,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->stopped);
   __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_False);
 
-  /* "evtool/sim/producer.py":55
+  /* "evtool/sim/producer.py":56
  *         self.stop_at = min(spec.stop if spec.stop is not None else ctx.load_end(), ctx.load_end())
  *         self.stopped = False
  *         self.stage_index = 0             # <<<<<<<<<<<<<<
@@ -4568,7 +4586,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->stage_index);
   __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":56
+  /* "evtool/sim/producer.py":57
  *         self.stopped = False
  *         self.stage_index = 0
  *         self.stage_end = 0             # <<<<<<<<<<<<<<
@@ -4580,7 +4598,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->stage_end);
   __Pyx_DECREF_SET(__pyx_v_self->stage_end, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":57
+  /* "evtool/sim/producer.py":58
  *         self.stage_index = 0
  *         self.stage_end = 0
  *         self.burst_left = 0             # <<<<<<<<<<<<<<
@@ -4592,128 +4610,128 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->burst_left);
   __Pyx_DECREF_SET(__pyx_v_self->burst_left, __pyx_mstate_global->__pyx_int_0);
 
-  /* "evtool/sim/producer.py":60
+  /* "evtool/sim/producer.py":61
  *         # The spec's fields read per message, copied to plain attributes: a pydantic model's attribute
  *         # read goes through its __getattr__ hook and costs several times a plain one.
  *         self._to = spec.to             # <<<<<<<<<<<<<<
  *         self._count = spec.count
  *         self._sequence = spec.sequence
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 60, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_to); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 61, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_to);
   __Pyx_DECREF_SET(__pyx_v_self->_to, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":61
+  /* "evtool/sim/producer.py":62
  *         # read goes through its __getattr__ hook and costs several times a plain one.
  *         self._to = spec.to
  *         self._count = spec.count             # <<<<<<<<<<<<<<
  *         self._sequence = spec.sequence
  *         self._type = spec.message
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 61, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 62, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_count);
   __Pyx_DECREF_SET(__pyx_v_self->_count, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":62
+  /* "evtool/sim/producer.py":63
  *         self._to = spec.to
  *         self._count = spec.count
  *         self._sequence = spec.sequence             # <<<<<<<<<<<<<<
  *         self._type = spec.message
  *         self._version = spec.version
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_sequence); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 62, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_sequence); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 63, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_sequence);
   __Pyx_DECREF_SET(__pyx_v_self->_sequence, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":63
+  /* "evtool/sim/producer.py":64
  *         self._count = spec.count
  *         self._sequence = spec.sequence
  *         self._type = spec.message             # <<<<<<<<<<<<<<
  *         self._version = spec.version
  *         self._tag = spec.tag
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_message); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 63, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_message); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 64, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_type);
   __Pyx_DECREF_SET(__pyx_v_self->_type, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":64
+  /* "evtool/sim/producer.py":65
  *         self._sequence = spec.sequence
  *         self._type = spec.message
  *         self._version = spec.version             # <<<<<<<<<<<<<<
  *         self._tag = spec.tag
  *         self._payload = spec.payload
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_version); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 64, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_version); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 65, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_version);
   __Pyx_DECREF_SET(__pyx_v_self->_version, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":65
+  /* "evtool/sim/producer.py":66
  *         self._type = spec.message
  *         self._version = spec.version
  *         self._tag = spec.tag             # <<<<<<<<<<<<<<
  *         self._payload = spec.payload
  *         self._ttl = spec.ttl
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 65, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 66, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_tag);
   __Pyx_DECREF_SET(__pyx_v_self->_tag, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":66
+  /* "evtool/sim/producer.py":67
  *         self._version = spec.version
  *         self._tag = spec.tag
  *         self._payload = spec.payload             # <<<<<<<<<<<<<<
  *         self._ttl = spec.ttl
  *         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 66, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 67, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_payload);
   __Pyx_DECREF_SET(__pyx_v_self->_payload, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":67
+  /* "evtool/sim/producer.py":68
  *         self._tag = spec.tag
  *         self._payload = spec.payload
  *         self._ttl = spec.ttl             # <<<<<<<<<<<<<<
  *         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
  *         # the producer's own choice, else what the profile's client does by default.
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 67, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 68, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_ttl);
   __Pyx_DECREF_SET(__pyx_v_self->_ttl, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":70
+  /* "evtool/sim/producer.py":71
  *         # Whether messages carry their id as dedup id (NATS Nats-Msg-Id, SQS MessageDeduplicationId):
  *         # the producer's own choice, else what the profile's client does by default.
  *         self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"             # <<<<<<<<<<<<<<
  *         self._publish = ctx.publish
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
 */
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_dedup_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 70, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_dedup_id); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 70, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 71, __pyx_L1_error)
   if (!__pyx_t_2) {
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   } else {
@@ -4722,46 +4740,46 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L3_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_profile); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 70, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_profile); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 71, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_producer_dedup_id); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 70, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_producer_dedup_id); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 71, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __Pyx_INCREF(__pyx_t_10);
   __pyx_t_1 = __pyx_t_10;
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __pyx_L3_bool_binop_done:;
-  __pyx_t_10 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_message_id, Py_EQ); __Pyx_XGOTREF(__pyx_t_10); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 70, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_CompareEq_object_str(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_message_id, Py_EQ); __Pyx_XGOTREF(__pyx_t_10); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 71, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_GIVEREF(__pyx_t_10);
   __Pyx_GOTREF(__pyx_v_self->_dedup);
   __Pyx_DECREF_SET(__pyx_v_self->_dedup, __pyx_t_10);
   __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":71
+  /* "evtool/sim/producer.py":72
  *         # the producer's own choice, else what the profile's client does by default.
  *         self._dedup = (spec.dedup_id or ctx.profile.producer_dedup_id) == "message_id"
  *         self._publish = ctx.publish             # <<<<<<<<<<<<<<
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_publish); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 71, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_publish); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 72, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_GIVEREF(__pyx_t_10);
   __Pyx_GOTREF(__pyx_v_self->_publish);
   __Pyx_DECREF_SET(__pyx_v_self->_publish, __pyx_t_10);
   __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":74
+  /* "evtool/sim/producer.py":75
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None             # <<<<<<<<<<<<<<
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 74, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 75, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor), __pyx_mstate_global->__pyx_n_u_publish_one); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_2 = (__pyx_t_1 == __pyx_t_4);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
@@ -4769,7 +4787,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   if (__pyx_t_2) {
 
   } else {
-    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
@@ -4780,14 +4798,14 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   if (__pyx_t_2) {
 
   } else {
-    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 74, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 75, __pyx_L1_error)
   if (__pyx_t_2) {
   } else {
     __Pyx_INCREF(__pyx_v_self->static_payload);
@@ -4795,7 +4813,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     goto __pyx_L5_bool_binop_done;
   }
 
-  /* "evtool/sim/producer.py":75
+  /* "evtool/sim/producer.py":76
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
  *                         and self.render_routing is None and self._sequence == "none")             # <<<<<<<<<<<<<<
@@ -4807,14 +4825,14 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 
   } else {
 
-    /* "evtool/sim/producer.py":74
+    /* "evtool/sim/producer.py":75
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None             # <<<<<<<<<<<<<<
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival
 */
-    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 74, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
@@ -4822,7 +4840,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     goto __pyx_L5_bool_binop_done;
   }
 
-  /* "evtool/sim/producer.py":75
+  /* "evtool/sim/producer.py":76
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
  *                         and self.render_routing is None and self._sequence == "none")             # <<<<<<<<<<<<<<
@@ -4833,20 +4851,20 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   if (__pyx_t_2) {
 
   } else {
-    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyBool_FromLong(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 76, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_10 = __pyx_t_4;
     __pyx_t_4 = 0;
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_CompareEq_object_str(__pyx_v_self->_sequence, __pyx_mstate_global->__pyx_n_u_none, Py_EQ); __Pyx_XGOTREF(__pyx_t_4); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 75, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_CompareEq_object_str(__pyx_v_self->_sequence, __pyx_mstate_global->__pyx_n_u_none, Py_EQ); __Pyx_XGOTREF(__pyx_t_4); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 76, __pyx_L1_error)
   __Pyx_INCREF(__pyx_t_4);
   __pyx_t_10 = __pyx_t_4;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_L5_bool_binop_done:;
 
-  /* "evtool/sim/producer.py":74
+  /* "evtool/sim/producer.py":75
  *         # nothing to draw or render per message: `_arrive` builds it inline (see there); a subclass that
  *         # publishes its own way (request-reply, projection) keeps its `publish_one`
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None             # <<<<<<<<<<<<<<
@@ -4858,52 +4876,52 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->_simple, __pyx_t_10);
   __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":76
+  /* "evtool/sim/producer.py":77
  *         self._simple = (type(self).publish_one is ProducerActor.publish_one and self.keys is None and self.static_payload and self.render_headers is None
  *                         and self.render_routing is None and self._sequence == "none")
  *         arrival = spec.arrival             # <<<<<<<<<<<<<<
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
  *         self._fixed: tuple[float, str] | None = (
 */
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 76, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 77, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __pyx_v_arrival = __pyx_t_10;
   __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":79
+  /* "evtool/sim/producer.py":80
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
  *         self._fixed: tuple[float, str] | None = (
  *             (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)             # <<<<<<<<<<<<<<
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 80, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 80, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 80, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PoissonArrival); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PoissonArrival); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 80, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_4 = __Pyx_PyNumber_Or_object_object(__pyx_t_1, __pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyNumber_Or_object_object(__pyx_t_1, __pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 80, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_4); 
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_2) {
-    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 79, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 80, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 79, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 80, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 79, __pyx_L1_error)
+    __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 80, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 79, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_t_4) != (0)) __PYX_ERR(0, 80, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_8);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 79, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 80, __pyx_L1_error);
     __pyx_t_4 = 0;
     __pyx_t_8 = 0;
     __pyx_t_10 = __pyx_t_1;
@@ -4914,7 +4932,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   }
 
 
-  /* "evtool/sim/producer.py":78
+  /* "evtool/sim/producer.py":79
  *         arrival = spec.arrival
  *         # constant and poisson arrivals keep one rate: skip the stage bookkeeping per message
  *         self._fixed: tuple[float, str] | None = (             # <<<<<<<<<<<<<<
@@ -4926,7 +4944,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_DECREF_SET(__pyx_v_self->_fixed, __pyx_t_10);
   __pyx_t_10 = 0;
 
-  /* "evtool/sim/producer.py":81
+  /* "evtool/sim/producer.py":82
  *             (arrival.rate, arrival.process) if isinstance(arrival, m.ConstantArrival | m.PoissonArrival) else None)
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None             # <<<<<<<<<<<<<<
@@ -4938,7 +4956,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   __Pyx_GOTREF(__pyx_v_self->_constant_gap);
   __Pyx_DECREF_SET(__pyx_v_self->_constant_gap, Py_None);
 
-  /* "evtool/sim/producer.py":82
+  /* "evtool/sim/producer.py":83
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
@@ -4954,9 +4972,9 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 
     goto __pyx_L12_bool_binop_done;
   }
-  __pyx_t_10 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 82, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 83, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_11 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_poisson, Py_NE); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 82, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_CompareBoolNe_object_str(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_poisson, Py_NE); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_11) {
 
@@ -4967,16 +4985,16 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     goto __pyx_L12_bool_binop_done;
   }
 
-  /* "evtool/sim/producer.py":83
+  /* "evtool/sim/producer.py":84
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
  *                 and not math.isinf(self._fixed[0]):             # <<<<<<<<<<<<<<
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
 */
-  __pyx_t_10 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 82, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 83, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_11 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_t_10, __pyx_mstate_global->__pyx_int_0, Py_GT); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 82, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_CompareBoolGt_object_int(__pyx_t_10, __pyx_mstate_global->__pyx_int_0, Py_GT); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_11) {
 
@@ -4987,12 +5005,12 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     goto __pyx_L12_bool_binop_done;
   }
   __pyx_t_1 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 84, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 84, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-  __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 83, __pyx_L1_error)
+  __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 84, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
   __pyx_t_9 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -5012,10 +5030,10 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 83, __pyx_L1_error)
+    if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
   }
-  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 83, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_IsTrue(__pyx_t_10); if (unlikely((__pyx_t_11 < 0))) __PYX_ERR(0, 84, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   __pyx_t_12 = (!__pyx_t_11);
 
@@ -5025,7 +5043,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
 
   __pyx_L12_bool_binop_done:;
 
-  /* "evtool/sim/producer.py":82
+  /* "evtool/sim/producer.py":83
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
@@ -5035,37 +5053,37 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":84
+    /* "evtool/sim/producer.py":85
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \
  *                 and not math.isinf(self._fixed[0]):
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))             # <<<<<<<<<<<<<<
  * 
  *     def start(self) -> None:
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_4 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetItemInt(__pyx_v_self->_fixed, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_SharedReference); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_8 = __Pyx_PyNumber_Divide(__pyx_t_10, __pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyNumber_Divide(__pyx_t_10, __pyx_t_4); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
     __pyx_t_13 = 1;
-    __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 84, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 85, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     if (__pyx_t_2) {
       __Pyx_INCREF(__pyx_t_4);
       __pyx_t_8 = __pyx_t_4;
     } else {
-      __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 84, __pyx_L1_error)
+      __pyx_t_10 = __Pyx_PyLong_From_long(__pyx_t_13); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 85, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
-      if (__Pyx_PyInt_FromNumber(&__pyx_t_10, NULL, 0) < (0)) __PYX_ERR(0, 84, __pyx_L1_error)
+      if (__Pyx_PyInt_FromNumber(&__pyx_t_10, NULL, 0) < (0)) __PYX_ERR(0, 85, __pyx_L1_error)
       __pyx_t_8 = __pyx_t_10;
       __pyx_t_10 = 0;
     }
@@ -5079,7 +5097,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
     __Pyx_DECREF_SET(__pyx_v_self->_constant_gap, __pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "evtool/sim/producer.py":82
+    /* "evtool/sim/producer.py":83
  *         # a constant finite rate has one gap, and draws nothing: `_gap` need not be called per message
  *         self._constant_gap: int | None = None
  *         if self._fixed is not None and self._fixed[1] != "poisson" and self._fixed[0] > 0 \             # <<<<<<<<<<<<<<
@@ -5115,7 +5133,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor___init__(struct __pyx
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":86
+/* "evtool/sim/producer.py":87
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
  *     def start(self) -> None:             # <<<<<<<<<<<<<<
@@ -5191,7 +5209,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("start", 0);
 
-  /* "evtool/sim/producer.py":88
+  /* "evtool/sim/producer.py":89
  *     def start(self) -> None:
  *         """Schedule the first arrival and every injected message."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -5203,7 +5221,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
   __pyx_v_ctx = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":89
+  /* "evtool/sim/producer.py":90
  *         """Schedule the first arrival and every injected message."""
  *         ctx = self.ctx
  *         spec = self.spec             # <<<<<<<<<<<<<<
@@ -5215,16 +5233,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
   __pyx_v_spec = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":90
+  /* "evtool/sim/producer.py":91
  *         ctx = self.ctx
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once             # <<<<<<<<<<<<<<
  *             if inj.at <= ctx.load_end():
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
 */
-  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_self->instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
+  __pyx_t_2 = (__Pyx_PyLong_BoolEqObjC(__pyx_v_self->instance, __pyx_mstate_global->__pyx_int_0, 0, 0)); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 91, __pyx_L1_error)
   if (__pyx_t_2) {
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_inject); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 90, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_inject); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 91, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_1 = __pyx_t_3;
     __pyx_t_3 = 0;
@@ -5238,9 +5256,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     __pyx_t_4 = 0;
     __pyx_t_5 = NULL;
   } else {
-    __pyx_t_4 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 90, __pyx_L1_error)
+    __pyx_t_4 = -1; __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 91, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 90, __pyx_L1_error)
+    __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 91, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
@@ -5249,7 +5267,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 91, __pyx_L1_error)
           #endif
           if (__pyx_t_4 >= __pyx_temp) break;
         }
@@ -5259,7 +5277,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_3);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 90, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 91, __pyx_L1_error)
           #endif
           if (__pyx_t_4 >= __pyx_temp) break;
         }
@@ -5270,13 +5288,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
         #endif
         ++__pyx_t_4;
       }
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 90, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 91, __pyx_L1_error)
     } else {
       __pyx_t_1 = __pyx_t_5(__pyx_t_3);
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 90, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 91, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -5286,14 +5304,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     __Pyx_XDECREF_SET(__pyx_v_inj, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":91
+    /* "evtool/sim/producer.py":92
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():             # <<<<<<<<<<<<<<
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
  *         arrival = spec.arrival
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 91, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 92, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_7 = __pyx_v_ctx;
     __Pyx_INCREF(__pyx_t_7);
@@ -5302,31 +5320,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       PyObject *__pyx_callargs[2] = {__pyx_t_7, NULL};
       __pyx_t_6 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_load_end, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 91, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 92, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_object(__pyx_t_1, __pyx_t_6, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 91, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_object(__pyx_t_1, __pyx_t_6, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 92, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
     if (__pyx_t_2) {
 
 
-      /* "evtool/sim/producer.py":92
+      /* "evtool/sim/producer.py":93
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         arrival = spec.arrival
  *         start = spec.start
 */
-      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 92, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 93, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __pyx_t_1 = __pyx_t_7;
       __Pyx_INCREF(__pyx_t_1);
-      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 92, __pyx_L1_error)
+      __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 93, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_9);
-      __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_inject_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 92, __pyx_L1_error)
+      __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_inject_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 93, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
-      __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 92, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 93, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
       __pyx_t_8 = 0;
       {
@@ -5337,12 +5355,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
         __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
         __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 92, __pyx_L1_error)
+        if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 93, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_6);
       }
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/producer.py":91
+      /* "evtool/sim/producer.py":92
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once
  *             if inj.at <= ctx.load_end():             # <<<<<<<<<<<<<<
@@ -5351,7 +5369,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
 */
     }
 
-    /* "evtool/sim/producer.py":90
+    /* "evtool/sim/producer.py":91
  *         ctx = self.ctx
  *         spec = self.spec
  *         for inj in spec.inject if self.instance == 0 else ():  # scripted messages are published once             # <<<<<<<<<<<<<<
@@ -5361,63 +5379,63 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":93
+  /* "evtool/sim/producer.py":94
  *             if inj.at <= ctx.load_end():
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
  *         arrival = spec.arrival             # <<<<<<<<<<<<<<
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 93, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 94, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_v_arrival = __pyx_t_3;
   __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":94
+  /* "evtool/sim/producer.py":95
  *                 ctx.kernel.at(inj.at, self._inject, inj, PRIO_ACTOR)
  *         arrival = spec.arrival
  *         start = spec.start             # <<<<<<<<<<<<<<
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
 */
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_start); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 94, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_spec, __pyx_mstate_global->__pyx_n_u_start); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 95, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_v_start = __pyx_t_3;
   __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":95
+  /* "evtool/sim/producer.py":96
  *         arrival = spec.arrival
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 95, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 96, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_OnceArrival); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 95, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_OnceArrival); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_6); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 95, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_6); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 96, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":96
+    /* "evtool/sim/producer.py":97
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         elif isinstance(arrival, m.StagesArrival):
  *             self.stage_end = start + arrival.stages[0].for_
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 97, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __pyx_t_3 = __pyx_t_7;
     __Pyx_INCREF(__pyx_t_3);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_at); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 97, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __Pyx_INCREF(__pyx_v_start);
     __pyx_t_10 = __pyx_v_start;
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_11, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_object_object(__pyx_t_11, __pyx_t_10, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 97, __pyx_L1_error)
     if (__pyx_t_2) {
       __Pyx_INCREF(__pyx_t_11);
       __pyx_t_9 = __pyx_t_11;
@@ -5428,9 +5446,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
 
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_once); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_once); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 97, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 96, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 97, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_8 = 0;
     {
@@ -5441,12 +5459,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 96, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 97, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":95
+    /* "evtool/sim/producer.py":96
  *         arrival = spec.arrival
  *         start = spec.start
  *         if isinstance(arrival, m.OnceArrival):             # <<<<<<<<<<<<<<
@@ -5456,39 +5474,39 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":97
+  /* "evtool/sim/producer.py":98
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):             # <<<<<<<<<<<<<<
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 97, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 98, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 97, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 98, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_7); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 97, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_7); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 98, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":98
+    /* "evtool/sim/producer.py":99
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):
  *             self.stage_end = start + arrival.stages[0].for_             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):
 */
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 98, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_6 = __Pyx_GetItemInt(__pyx_t_7, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 98, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_GetItemInt(__pyx_t_7, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 98, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-    __pyx_t_6 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_7); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 98, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_7); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 99, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_GIVEREF(__pyx_t_6);
@@ -5496,14 +5514,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     __Pyx_DECREF_SET(__pyx_v_self->stage_end, __pyx_t_6);
     __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":99
+    /* "evtool/sim/producer.py":100
  *         elif isinstance(arrival, m.StagesArrival):
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
 */
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 99, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __pyx_t_7 = __pyx_t_10;
     __Pyx_INCREF(__pyx_t_7);
@@ -5514,15 +5532,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       PyObject *__pyx_callargs[2] = {__pyx_t_9, NULL};
       __pyx_t_11 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 99, __pyx_L1_error)
+      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 100, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_11);
     }
-    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_11); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 99, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_11); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 99, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 99, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_3, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 100, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_8 = 0;
     {
@@ -5533,12 +5551,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 99, __pyx_L1_error)
+      if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 100, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_6);
     }
     __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":97
+    /* "evtool/sim/producer.py":98
  *         if isinstance(arrival, m.OnceArrival):
  *             ctx.kernel.at(max(start, arrival.at), self._once, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.StagesArrival):             # <<<<<<<<<<<<<<
@@ -5548,37 +5566,37 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":100
+  /* "evtool/sim/producer.py":101
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 100, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 101, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 100, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 101, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_10); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 100, __pyx_L1_error)
+  __pyx_t_2 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_10); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(0, 101, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":101
+    /* "evtool/sim/producer.py":102
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 101, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 102, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_6 = __pyx_t_3;
     __Pyx_INCREF(__pyx_t_6);
-    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 101, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 102, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 101, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 102, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_8 = 0;
     {
@@ -5588,12 +5606,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 101, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 102, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
 
-    /* "evtool/sim/producer.py":100
+    /* "evtool/sim/producer.py":101
  *             self.stage_end = start + arrival.stages[0].for_
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.BurstArrival):             # <<<<<<<<<<<<<<
@@ -5603,19 +5621,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":102
+  /* "evtool/sim/producer.py":103
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):             # <<<<<<<<<<<<<<
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
  *         else:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 102, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 102, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_ConstantArrival); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-  __pyx_t_12 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_3); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 102, __pyx_L1_error)
+  __pyx_t_12 = PyObject_IsInstance(__pyx_v_arrival, __pyx_t_3); if (unlikely(__pyx_t_12 == ((int)-1))) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_12) {
 
@@ -5626,12 +5644,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     goto __pyx_L8_bool_binop_done;
   }
   __pyx_t_10 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 102, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
-  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 102, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_PyObject_GetAttrStr(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 102, __pyx_L1_error)
+  __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_arrival, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __pyx_t_8 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -5651,10 +5669,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 102, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 103, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 102, __pyx_L1_error)
+  __pyx_t_12 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_12 < 0))) __PYX_ERR(0, 103, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   __pyx_t_2 = __pyx_t_12;
@@ -5663,20 +5681,20 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":103
+    /* "evtool/sim/producer.py":104
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  *         else:
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)
 */
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 103, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 104, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_11 = __pyx_t_9;
     __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 103, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 104, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 103, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 104, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_8 = 0;
     {
@@ -5686,12 +5704,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 103, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 104, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-    /* "evtool/sim/producer.py":102
+    /* "evtool/sim/producer.py":103
  *         elif isinstance(arrival, m.BurstArrival):
  *             ctx.kernel.at(start, self._burst, None, PRIO_ACTOR)
  *         elif isinstance(arrival, m.ConstantArrival) and math.isinf(arrival.rate):             # <<<<<<<<<<<<<<
@@ -5701,7 +5719,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
     goto __pyx_L7;
   }
 
-  /* "evtool/sim/producer.py":105
+  /* "evtool/sim/producer.py":106
  *             ctx.kernel.at(start, self._arrive, None, PRIO_ACTOR)
  *         else:
  *             ctx.kernel.at(start + self._gap(), self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
@@ -5709,7 +5727,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
  *     # ------------------------------------------------------------------ arrivals
 */
   /*else*/ {
-    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 105, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 106, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_9 = __pyx_t_6;
     __Pyx_INCREF(__pyx_t_9);
@@ -5720,15 +5738,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       PyObject *__pyx_callargs[2] = {__pyx_t_11, NULL};
       __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_8, (1-__pyx_t_8) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 105, __pyx_L1_error)
+      if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 106, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
     }
-    __pyx_t_11 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 105, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyNumber_Add_object_object(__pyx_v_start, __pyx_t_10); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 106, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 105, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 106, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 105, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 106, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __pyx_t_8 = 0;
     {
@@ -5739,14 +5757,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 105, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 106, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   }
   __pyx_L7:;
 
-  /* "evtool/sim/producer.py":86
+  /* "evtool/sim/producer.py":87
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
  *     def start(self) -> None:             # <<<<<<<<<<<<<<
@@ -5778,7 +5796,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_2start(struct _
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":109
+/* "evtool/sim/producer.py":110
  *     # ------------------------------------------------------------------ arrivals
  * 
  *     def _rate(self) -> tuple[float, str]:             # <<<<<<<<<<<<<<
@@ -5845,63 +5863,63 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_rate", 0);
 
-  /* "evtool/sim/producer.py":110
+  /* "evtool/sim/producer.py":111
  * 
  *     def _rate(self) -> tuple[float, str]:
  *         a = self.spec.arrival             # <<<<<<<<<<<<<<
  *         if isinstance(a, m.StagesArrival):
  *             now = self.ctx.kernel.now
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 110, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 111, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_a = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":111
+  /* "evtool/sim/producer.py":112
  *     def _rate(self) -> tuple[float, str]:
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):             # <<<<<<<<<<<<<<
  *             now = self.ctx.kernel.now
  *             stages = a.stages
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 111, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 112, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 111, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_StagesArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 112, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-  __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 111, __pyx_L1_error)
+  __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 112, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":112
+    /* "evtool/sim/producer.py":113
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):
  *             now = self.ctx.kernel.now             # <<<<<<<<<<<<<<
  *             stages = a.stages
  *             while now >= self.stage_end:
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 112, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 113, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 112, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 113, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __pyx_v_now = __pyx_t_1;
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":113
+    /* "evtool/sim/producer.py":114
  *         if isinstance(a, m.StagesArrival):
  *             now = self.ctx.kernel.now
  *             stages = a.stages             # <<<<<<<<<<<<<<
  *             while now >= self.stage_end:
  *                 self.stage_index += 1
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 113, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_stages); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 114, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_v_stages = __pyx_t_1;
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":114
+    /* "evtool/sim/producer.py":115
  *             now = self.ctx.kernel.now
  *             stages = a.stages
  *             while now >= self.stage_end:             # <<<<<<<<<<<<<<
@@ -5909,50 +5927,50 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
  *                 if self.stage_index >= len(stages):
 */
     while (1) {
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_v_self->stage_end, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 114, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_v_self->stage_end, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 115, __pyx_L1_error)
 
       if (!__pyx_t_3) break;
 
-      /* "evtool/sim/producer.py":115
+      /* "evtool/sim/producer.py":116
  *             stages = a.stages
  *             while now >= self.stage_end:
  *                 self.stage_index += 1             # <<<<<<<<<<<<<<
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:
 */
-      __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 115, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 116, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_GIVEREF(__pyx_t_1);
       __Pyx_GOTREF(__pyx_v_self->stage_index);
       __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "evtool/sim/producer.py":116
+      /* "evtool/sim/producer.py":117
  *             while now >= self.stage_end:
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):             # <<<<<<<<<<<<<<
  *                     if not a.repeat:
  *                         return 0.0, a.shape
 */
-      __pyx_t_4 = PyObject_Length(__pyx_v_stages); if (unlikely(__pyx_t_4 == ((Py_ssize_t)-1))) __PYX_ERR(0, 116, __pyx_L1_error)
-      __pyx_t_1 = PyLong_FromSsize_t(__pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 116, __pyx_L1_error)
+      __pyx_t_4 = PyObject_Length(__pyx_v_stages); if (unlikely(__pyx_t_4 == ((Py_ssize_t)-1))) __PYX_ERR(0, 117, __pyx_L1_error)
+      __pyx_t_1 = PyLong_FromSsize_t(__pyx_t_4); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 117, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
 
-      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_int(__pyx_v_self->stage_index, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 116, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_int(__pyx_v_self->stage_index, __pyx_t_1, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 117, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":117
+        /* "evtool/sim/producer.py":118
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:             # <<<<<<<<<<<<<<
  *                         return 0.0, a.shape
  *                     self.stage_index = 0
 */
-        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_repeat); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 117, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_repeat); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 118, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 117, __pyx_L1_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 118, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
         __pyx_t_5 = (!__pyx_t_3);
 
@@ -5960,22 +5978,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
         if (__pyx_t_5) {
 
 
-          /* "evtool/sim/producer.py":118
+          /* "evtool/sim/producer.py":119
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:
  *                         return 0.0, a.shape             # <<<<<<<<<<<<<<
  *                     self.stage_index = 0
  *                 self.stage_end += stages[self.stage_index].for_
 */
-          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 118, __pyx_L1_error)
+          __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 119, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_1);
-          __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 118, __pyx_L1_error)
+          __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 119, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_2);
           __Pyx_INCREF(__pyx_mstate_global->__pyx_float_0_0);
           __Pyx_GIVEREF(__pyx_mstate_global->__pyx_float_0_0);
-          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_mstate_global->__pyx_float_0_0) != (0)) __PYX_ERR(0, 118, __pyx_L1_error);
+          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_mstate_global->__pyx_float_0_0) != (0)) __PYX_ERR(0, 119, __pyx_L1_error);
           __Pyx_GIVEREF(__pyx_t_1);
-          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 118, __pyx_L1_error);
+          if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(0, 119, __pyx_L1_error);
           __pyx_t_1 = 0;
           {
             PyObject *__pyx_temp;
@@ -5988,7 +6006,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
           __pyx_t_2 = 0;
           goto __pyx_L0;
 
-          /* "evtool/sim/producer.py":117
+          /* "evtool/sim/producer.py":118
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):
  *                     if not a.repeat:             # <<<<<<<<<<<<<<
@@ -5997,7 +6015,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
 */
         }
 
-        /* "evtool/sim/producer.py":119
+        /* "evtool/sim/producer.py":120
  *                     if not a.repeat:
  *                         return 0.0, a.shape
  *                     self.stage_index = 0             # <<<<<<<<<<<<<<
@@ -6009,7 +6027,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
         __Pyx_GOTREF(__pyx_v_self->stage_index);
         __Pyx_DECREF_SET(__pyx_v_self->stage_index, __pyx_mstate_global->__pyx_int_0);
 
-        /* "evtool/sim/producer.py":116
+        /* "evtool/sim/producer.py":117
  *             while now >= self.stage_end:
  *                 self.stage_index += 1
  *                 if self.stage_index >= len(stages):             # <<<<<<<<<<<<<<
@@ -6018,19 +6036,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
 */
       }
 
-      /* "evtool/sim/producer.py":120
+      /* "evtool/sim/producer.py":121
  *                         return 0.0, a.shape
  *                     self.stage_index = 0
  *                 self.stage_end += stages[self.stage_index].for_             # <<<<<<<<<<<<<<
  *             return stages[self.stage_index].rate, a.shape
  *         return getattr(a, "rate", 0.0), a.process
 */
-      __pyx_t_2 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_v_self->stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 120, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_v_self->stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 121, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
-      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 120, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_for); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 121, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __pyx_t_2 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_self->stage_end, __pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 120, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyNumber_InPlaceAdd_object_object(__pyx_v_self->stage_end, __pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 121, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_GIVEREF(__pyx_t_2);
@@ -6039,26 +6057,26 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
       __pyx_t_2 = 0;
     }
 
-    /* "evtool/sim/producer.py":121
+    /* "evtool/sim/producer.py":122
  *                     self.stage_index = 0
  *                 self.stage_end += stages[self.stage_index].for_
  *             return stages[self.stage_index].rate, a.shape             # <<<<<<<<<<<<<<
  *         return getattr(a, "rate", 0.0), a.process
  * 
 */
-    __pyx_t_2 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_v_self->stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetItem(__pyx_v_stages, __pyx_v_self->stage_index); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 122, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_rate); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 122, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_shape); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 122, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_6 = PyTuple_New(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 121, __pyx_L1_error)
+    __pyx_t_6 = PyTuple_New(2); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 122, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 121, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 122, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 121, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 122, __pyx_L1_error);
     __pyx_t_1 = 0;
     __pyx_t_2 = 0;
     {
@@ -6072,7 +6090,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
     __pyx_t_6 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":111
+    /* "evtool/sim/producer.py":112
  *     def _rate(self) -> tuple[float, str]:
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):             # <<<<<<<<<<<<<<
@@ -6081,23 +6099,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
 */
   }
 
-  /* "evtool/sim/producer.py":122
+  /* "evtool/sim/producer.py":123
  *                 self.stage_end += stages[self.stage_index].for_
  *             return stages[self.stage_index].rate, a.shape
  *         return getattr(a, "rate", 0.0), a.process             # <<<<<<<<<<<<<<
  * 
  *     def _gap(self) -> int:
 */
-  __pyx_t_6 = __Pyx_GetAttr3(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_rate, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 122, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_GetAttr3(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_rate, __pyx_mstate_global->__pyx_float_0_0); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 123, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 122, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_process); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 123, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 122, __pyx_L1_error)
+  __pyx_t_1 = PyTuple_New(2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 123, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_6);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_t_6) != (0)) __PYX_ERR(0, 122, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_t_6) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_2);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 122, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 123, __pyx_L1_error);
   __pyx_t_6 = 0;
   __pyx_t_2 = 0;
   {
@@ -6111,7 +6129,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":109
+  /* "evtool/sim/producer.py":110
  *     # ------------------------------------------------------------------ arrivals
  * 
  *     def _rate(self) -> tuple[float, str]:             # <<<<<<<<<<<<<<
@@ -6135,7 +6153,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_rate(struct _
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":124
+/* "evtool/sim/producer.py":125
  *         return getattr(a, "rate", 0.0), a.process
  * 
  *     def _gap(self) -> int:             # <<<<<<<<<<<<<<
@@ -6204,7 +6222,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_gap", 0);
 
-  /* "evtool/sim/producer.py":125
+  /* "evtool/sim/producer.py":126
  * 
  *     def _gap(self) -> int:
  *         fixed = self._fixed             # <<<<<<<<<<<<<<
@@ -6216,7 +6234,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
   __pyx_v_fixed = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":126
+  /* "evtool/sim/producer.py":127
  *     def _gap(self) -> int:
  *         fixed = self._fixed
  *         if fixed is not None:             # <<<<<<<<<<<<<<
@@ -6227,7 +6245,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":127
+    /* "evtool/sim/producer.py":128
  *         fixed = self._fixed
  *         if fixed is not None:
  *             rate, shape = fixed             # <<<<<<<<<<<<<<
@@ -6240,7 +6258,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       if (unlikely(size != 2)) {
         if (size > 2) __Pyx_RaiseTooManyValuesError(2);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 127, __pyx_L1_error)
+        __PYX_ERR(0, 128, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -6250,28 +6268,28 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
         __Pyx_INCREF(__pyx_t_3);
       } else {
         __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 127, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 128, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_1);
         __pyx_t_3 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 127, __pyx_L1_error)
+        if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 128, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_3);
       }
       #else
-      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 127, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 128, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_3 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 127, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 128, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       #endif
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_4 = PyObject_GetIter(__pyx_v_fixed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 127, __pyx_L1_error)
+      __pyx_t_4 = PyObject_GetIter(__pyx_v_fixed); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 128, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4);
       index = 0; __pyx_t_1 = __pyx_t_5(__pyx_t_4); if (unlikely(!__pyx_t_1)) goto __pyx_L4_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_1);
       index = 1; __pyx_t_3 = __pyx_t_5(__pyx_t_4); if (unlikely(!__pyx_t_3)) goto __pyx_L4_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_3);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_4), 2) < (0)) __PYX_ERR(0, 127, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_4), 2) < (0)) __PYX_ERR(0, 128, __pyx_L1_error)
       __pyx_t_5 = NULL;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       goto __pyx_L5_unpacking_done;
@@ -6279,7 +6297,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __pyx_t_5 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 127, __pyx_L1_error)
+      __PYX_ERR(0, 128, __pyx_L1_error)
       __pyx_L5_unpacking_done:;
     }
     __pyx_v_rate = __pyx_t_1;
@@ -6287,7 +6305,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
     __pyx_v_shape = __pyx_t_3;
     __pyx_t_3 = 0;
 
-    /* "evtool/sim/producer.py":126
+    /* "evtool/sim/producer.py":127
  *     def _gap(self) -> int:
  *         fixed = self._fixed
  *         if fixed is not None:             # <<<<<<<<<<<<<<
@@ -6297,7 +6315,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
     goto __pyx_L3;
   }
 
-  /* "evtool/sim/producer.py":129
+  /* "evtool/sim/producer.py":130
  *             rate, shape = fixed
  *         else:
  *             rate, shape = self._rate()             # <<<<<<<<<<<<<<
@@ -6312,7 +6330,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rate_2, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 129, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 130, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
     if ((likely(PyTuple_CheckExact(__pyx_t_3))) || (PyList_CheckExact(__pyx_t_3))) {
@@ -6321,7 +6339,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       if (unlikely(size != 2)) {
         if (size > 2) __Pyx_RaiseTooManyValuesError(2);
         else if (size >= 0) __Pyx_RaiseNeedMoreValuesError(size);
-        __PYX_ERR(0, 129, __pyx_L1_error)
+        __PYX_ERR(0, 130, __pyx_L1_error)
       }
       #if CYTHON_ASSUME_SAFE_MACROS && !CYTHON_AVOID_BORROWED_REFS
       if (likely(PyTuple_CheckExact(sequence))) {
@@ -6331,22 +6349,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
         __Pyx_INCREF(__pyx_t_4);
       } else {
         __pyx_t_1 = __Pyx_PyList_GET_ITEM_REF(sequence, 0, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 129, __pyx_L1_error)
+        if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 130, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_1);
         __pyx_t_4 = __Pyx_PyList_GET_ITEM_REF(sequence, 1, __Pyx_ReferenceSharing_SharedReference);
-        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 129, __pyx_L1_error)
+        if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 130, __pyx_L1_error)
         __Pyx_XGOTREF(__pyx_t_4);
       }
       #else
-      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 129, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PySequence_ITEM(sequence, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 130, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 129, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PySequence_ITEM(sequence, 1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 130, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       #endif
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     } else {
       Py_ssize_t index = -1;
-      __pyx_t_7 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 129, __pyx_L1_error)
+      __pyx_t_7 = PyObject_GetIter(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 130, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_7);
@@ -6354,7 +6372,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       __Pyx_GOTREF(__pyx_t_1);
       index = 1; __pyx_t_4 = __pyx_t_5(__pyx_t_7); if (unlikely(!__pyx_t_4)) goto __pyx_L6_unpacking_failed;
       __Pyx_GOTREF(__pyx_t_4);
-      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_7), 2) < (0)) __PYX_ERR(0, 129, __pyx_L1_error)
+      if (__Pyx_IternextUnpackEndCheck(__pyx_t_5(__pyx_t_7), 2) < (0)) __PYX_ERR(0, 130, __pyx_L1_error)
       __pyx_t_5 = NULL;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       goto __pyx_L7_unpacking_done;
@@ -6362,7 +6380,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       __pyx_t_5 = NULL;
       if (__Pyx_IterFinish() == 0) __Pyx_RaiseNeedMoreValuesError(index);
-      __PYX_ERR(0, 129, __pyx_L1_error)
+      __PYX_ERR(0, 130, __pyx_L1_error)
       __pyx_L7_unpacking_done:;
     }
     __pyx_v_rate = __pyx_t_1;
@@ -6372,18 +6390,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
   }
   __pyx_L3:;
 
-  /* "evtool/sim/producer.py":130
+  /* "evtool/sim/producer.py":131
  *         else:
  *             rate, shape = self._rate()
  *         if rate <= 0:             # <<<<<<<<<<<<<<
  *             return -1
  *         if math.isinf(rate):
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_int(__pyx_v_rate, __pyx_mstate_global->__pyx_int_0, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 130, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolLe_object_int(__pyx_v_rate, __pyx_mstate_global->__pyx_int_0, Py_LE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 131, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":131
+    /* "evtool/sim/producer.py":132
  *             rate, shape = self._rate()
  *         if rate <= 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6401,7 +6419,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":130
+    /* "evtool/sim/producer.py":131
  *         else:
  *             rate, shape = self._rate()
  *         if rate <= 0:             # <<<<<<<<<<<<<<
@@ -6410,7 +6428,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
 */
   }
 
-  /* "evtool/sim/producer.py":132
+  /* "evtool/sim/producer.py":133
  *         if rate <= 0:
  *             return -1
  *         if math.isinf(rate):             # <<<<<<<<<<<<<<
@@ -6418,9 +6436,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
  *         if shape == "poisson":
 */
   __pyx_t_4 = NULL;
-  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 132, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_math); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 133, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 132, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_isinf); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 133, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_6 = 1;
@@ -6440,15 +6458,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_7, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 132, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 133, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 132, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_IsTrue(__pyx_t_3); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 133, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":133
+    /* "evtool/sim/producer.py":134
  *             return -1
  *         if math.isinf(rate):
  *             return 0             # <<<<<<<<<<<<<<
@@ -6466,7 +6484,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":132
+    /* "evtool/sim/producer.py":133
  *         if rate <= 0:
  *             return -1
  *         if math.isinf(rate):             # <<<<<<<<<<<<<<
@@ -6475,18 +6493,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
 */
   }
 
-  /* "evtool/sim/producer.py":134
+  /* "evtool/sim/producer.py":135
  *         if math.isinf(rate):
  *             return 0
  *         if shape == "poisson":             # <<<<<<<<<<<<<<
  *             return max(1, int(self.arrival_rng.expovariate(rate) * NS))
  *         return max(1, int(NS / rate))
 */
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_shape, __pyx_mstate_global->__pyx_n_u_poisson, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 134, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_shape, __pyx_mstate_global->__pyx_n_u_poisson, Py_EQ); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 135, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "evtool/sim/producer.py":135
+    /* "evtool/sim/producer.py":136
  *             return 0
  *         if shape == "poisson":
  *             return max(1, int(self.arrival_rng.expovariate(rate) * NS))             # <<<<<<<<<<<<<<
@@ -6500,31 +6518,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
       PyObject *__pyx_callargs[2] = {__pyx_t_7, __pyx_v_rate};
       __pyx_t_3 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_expovariate, __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
-      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 135, __pyx_L1_error)
+      if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
     }
-    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 135, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 136, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_4 = __Pyx_PyNumber_Multiply_object_object(__pyx_t_3, __pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 135, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyNumber_Multiply_object_object(__pyx_t_3, __pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 136, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-    __pyx_t_7 = __Pyx_PyNumber_Int(__pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 135, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyNumber_Int(__pyx_t_4); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 136, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
     __pyx_t_8 = 1;
-    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 135, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_7, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 135, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_7, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 136, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     if (__pyx_t_2) {
       __Pyx_INCREF(__pyx_t_7);
       __pyx_t_4 = __pyx_t_7;
     } else {
-      __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 135, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
-      if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 135, __pyx_L1_error)
+      if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 136, __pyx_L1_error)
       __pyx_t_4 = __pyx_t_3;
       __pyx_t_3 = 0;
     }
@@ -6542,7 +6560,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":134
+    /* "evtool/sim/producer.py":135
  *         if math.isinf(rate):
  *             return 0
  *         if shape == "poisson":             # <<<<<<<<<<<<<<
@@ -6551,34 +6569,34 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
 */
   }
 
-  /* "evtool/sim/producer.py":136
+  /* "evtool/sim/producer.py":137
  *         if shape == "poisson":
  *             return max(1, int(self.arrival_rng.expovariate(rate) * NS))
  *         return max(1, int(NS / rate))             # <<<<<<<<<<<<<<
  * 
  *     def _done(self) -> bool:
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 136, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_NS); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_7 = __Pyx_PyNumber_Divide(__pyx_t_4, __pyx_v_rate); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 136, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyNumber_Divide(__pyx_t_4, __pyx_v_rate); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 136, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyNumber_Int(__pyx_t_7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   __pyx_t_8 = 1;
-  __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 136, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolGt_int_int(__pyx_t_4, __pyx_t_3, Py_GT); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(0, 137, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
   if (__pyx_t_2) {
     __Pyx_INCREF(__pyx_t_4);
     __pyx_t_7 = __pyx_t_4;
   } else {
-    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 136, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_long(__pyx_t_8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 137, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 136, __pyx_L1_error)
+    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 0) < (0)) __PYX_ERR(0, 137, __pyx_L1_error)
     __pyx_t_7 = __pyx_t_3;
     __pyx_t_3 = 0;
   }
@@ -6596,7 +6614,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":124
+  /* "evtool/sim/producer.py":125
  *         return getattr(a, "rate", 0.0), a.process
  * 
  *     def _gap(self) -> int:             # <<<<<<<<<<<<<<
@@ -6621,7 +6639,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_6_gap(struct __
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":138
+/* "evtool/sim/producer.py":139
  *         return max(1, int(NS / rate))
  * 
  *     def _done(self) -> bool:             # <<<<<<<<<<<<<<
@@ -6683,18 +6701,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_done", 0);
 
-  /* "evtool/sim/producer.py":139
+  /* "evtool/sim/producer.py":140
  * 
  *     def _done(self) -> bool:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->stopped); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 139, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->stopped); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 140, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":140
+    /* "evtool/sim/producer.py":141
  *     def _done(self) -> bool:
  *         if self.stopped:
  *             return True             # <<<<<<<<<<<<<<
@@ -6712,7 +6730,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":139
+    /* "evtool/sim/producer.py":140
  * 
  *     def _done(self) -> bool:
  *         if self.stopped:             # <<<<<<<<<<<<<<
@@ -6721,14 +6739,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
 */
   }
 
-  /* "evtool/sim/producer.py":141
+  /* "evtool/sim/producer.py":142
  *         if self.stopped:
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 141, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 142, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_t_3 = (__pyx_t_2 != Py_None);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -6740,9 +6758,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 141, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 142, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_t_2, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 141, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_t_2, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 142, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   __pyx_t_1 = __pyx_t_3;
@@ -6751,7 +6769,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":142
+    /* "evtool/sim/producer.py":143
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:
  *             self.stopped = True             # <<<<<<<<<<<<<<
@@ -6763,7 +6781,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
     __Pyx_GOTREF(__pyx_v_self->stopped);
     __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":141
+    /* "evtool/sim/producer.py":142
  *         if self.stopped:
  *             return True
  *         if self.spec.count is not None and self.sent >= self.spec.count:             # <<<<<<<<<<<<<<
@@ -6773,24 +6791,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
     goto __pyx_L4;
   }
 
-  /* "evtool/sim/producer.py":143
+  /* "evtool/sim/producer.py":144
  *         if self.spec.count is not None and self.sent >= self.spec.count:
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *         return self.stopped
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 143, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 144, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 143, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 144, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_4, __pyx_v_self->stop_at, Py_GE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 143, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_t_4, __pyx_v_self->stop_at, Py_GE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 144, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":144
+    /* "evtool/sim/producer.py":145
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:
  *             self.stopped = True             # <<<<<<<<<<<<<<
@@ -6802,7 +6820,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
     __Pyx_GOTREF(__pyx_v_self->stopped);
     __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":143
+    /* "evtool/sim/producer.py":144
  *         if self.spec.count is not None and self.sent >= self.spec.count:
  *             self.stopped = True
  *         elif self.ctx.kernel.now >= self.stop_at:             # <<<<<<<<<<<<<<
@@ -6812,7 +6830,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
   }
   __pyx_L4:;
 
-  /* "evtool/sim/producer.py":145
+  /* "evtool/sim/producer.py":146
  *         elif self.ctx.kernel.now >= self.stop_at:
  *             self.stopped = True
  *         return self.stopped             # <<<<<<<<<<<<<<
@@ -6830,7 +6848,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":138
+  /* "evtool/sim/producer.py":139
  *         return max(1, int(NS / rate))
  * 
  *     def _done(self) -> bool:             # <<<<<<<<<<<<<<
@@ -6850,7 +6868,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_done(struct _
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":147
+/* "evtool/sim/producer.py":148
  *         return self.stopped
  * 
  *     @cython.locals(ctx=ActorContext, k=Kernel)             # <<<<<<<<<<<<<<
@@ -6897,32 +6915,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 147, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 148, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 147, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 148, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_arrive", 0) < (0)) __PYX_ERR(0, 147, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_arrive", 0) < (0)) __PYX_ERR(0, 148, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_arrive", 1, 1, 1, i); __PYX_ERR(0, 147, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_arrive", 1, 1, 1, i); __PYX_ERR(0, 148, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 147, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 148, __pyx_L3_error)
     }
     __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_arrive", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 147, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_arrive", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 148, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6966,24 +6984,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   PyObject *__pyx_t_10 = NULL;
   PyObject *__pyx_t_11 = NULL;
   size_t __pyx_t_12;
-  PyObject *__pyx_t_13 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_arrive", 0);
 
-  /* "evtool/sim/producer.py":149
+  /* "evtool/sim/producer.py":150
  *     @cython.locals(ctx=ActorContext, k=Kernel)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
  *             return
  *         kernel = self.ctx.kernel
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->stopped); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 149, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->stopped); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 150, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":150
+    /* "evtool/sim/producer.py":151
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
  *             return             # <<<<<<<<<<<<<<
@@ -7000,7 +7017,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":149
+    /* "evtool/sim/producer.py":150
  *     @cython.locals(ctx=ActorContext, k=Kernel)
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:             # <<<<<<<<<<<<<<
@@ -7009,31 +7026,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
   }
 
-  /* "evtool/sim/producer.py":151
+  /* "evtool/sim/producer.py":152
  *         if self.stopped:
  *             return
  *         kernel = self.ctx.kernel             # <<<<<<<<<<<<<<
  *         now = kernel.now
  *         count = self._count
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 151, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 152, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_kernel = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":152
+  /* "evtool/sim/producer.py":153
  *             return
  *         kernel = self.ctx.kernel
  *         now = kernel.now             # <<<<<<<<<<<<<<
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
 */
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 152, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_kernel, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 153, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_now = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":153
+  /* "evtool/sim/producer.py":154
  *         kernel = self.ctx.kernel
  *         now = kernel.now
  *         count = self._count             # <<<<<<<<<<<<<<
@@ -7045,14 +7062,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   __pyx_v_count = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":154
+  /* "evtool/sim/producer.py":155
  *         now = kernel.now
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):             # <<<<<<<<<<<<<<
  *             self.stopped = True
  *             return
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_v_self->stop_at, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 154, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_now, __pyx_v_self->stop_at, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 155, __pyx_L1_error)
   if (!__pyx_t_3) {
 
   } else {
@@ -7070,7 +7087,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 154, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 155, __pyx_L1_error)
 
   __pyx_t_1 = __pyx_t_3;
 
@@ -7078,7 +7095,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":155
+    /* "evtool/sim/producer.py":156
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
  *             self.stopped = True             # <<<<<<<<<<<<<<
@@ -7090,7 +7107,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __Pyx_GOTREF(__pyx_v_self->stopped);
     __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":156
+    /* "evtool/sim/producer.py":157
  *         if now >= self.stop_at or (count is not None and self.sent >= count):
  *             self.stopped = True
  *             return             # <<<<<<<<<<<<<<
@@ -7107,7 +7124,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":154
+    /* "evtool/sim/producer.py":155
  *         now = kernel.now
  *         count = self._count
  *         if now >= self.stop_at or (count is not None and self.sent >= count):             # <<<<<<<<<<<<<<
@@ -7116,25 +7133,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
   }
 
-  /* "evtool/sim/producer.py":157
+  /* "evtool/sim/producer.py":158
  *             self.stopped = True
  *             return
  *         if self._simple:             # <<<<<<<<<<<<<<
  *             # `publish_one` for a message with nothing to draw or render (no key, sequence, template,
  *             # headers or routing key): the same message, without the keyword handling and branches
 */
-  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_simple); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 157, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_simple); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 158, __pyx_L1_error)
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":160
+    /* "evtool/sim/producer.py":161
  *             # `publish_one` for a message with nothing to draw or render (no key, sequence, template,
  *             # headers or routing key): the same message, without the keyword handling and branches
  *             n = self.sent = self.sent + 1             # <<<<<<<<<<<<<<
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
 */
-    __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 160, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 161, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_INCREF(__pyx_t_2);
     __pyx_v_n = __pyx_t_2;
@@ -7144,16 +7161,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_t_2);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":161
+    /* "evtool/sim/producer.py":162
  *             # headers or routing key): the same message, without the keyword handling and branches
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"             # <<<<<<<<<<<<<<
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
 */
-    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 161, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 162, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 161, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 162, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_5[0] = __pyx_t_2;
     __pyx_t_5[1] = __pyx_mstate_global->__pyx_kp_u__4;
@@ -7167,14 +7184,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __pyx_t_7 |= __Pyx_PyUnicode_KIND_04(__pyx_t_5[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_5[2]);
     #endif
     __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_5, 3, __pyx_t_6, __pyx_t_7);
-    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 161, __pyx_L1_error)
+    if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 162, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __pyx_v_mid = ((PyObject*)__pyx_t_8);
     __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":162
+    /* "evtool/sim/producer.py":163
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -7186,14 +7203,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __pyx_t_2 = __pyx_v_self->_publish; 
     __pyx_t_10 = NULL;
 
-    /* "evtool/sim/producer.py":164
+    /* "evtool/sim/producer.py":165
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
  *                                                    self._ttl, (), mid if self._dedup else None),             # <<<<<<<<<<<<<<
  *                                  producer=self.name):
  *                 self.rejected += 1
 */
-    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 164, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 165, __pyx_L1_error)
     if (__pyx_t_1) {
       __Pyx_INCREF(__pyx_v_mid);
       __pyx_t_11 = __pyx_v_mid;
@@ -7208,11 +7225,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       __pyx_t_9 = __Pyx_PyObject_FastCall((PyObject*)__pyx_mstate_global->__pyx_ptype_6evtool_4core_7message_Message, __pyx_callargs+__pyx_t_12, (18-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 162, __pyx_L1_error)
+      if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 163, __pyx_L1_error)
       __Pyx_GOTREF((PyObject *)__pyx_t_9);
     }
 
-    /* "evtool/sim/producer.py":165
+    /* "evtool/sim/producer.py":166
  *                                                    self._version, now, 0, None, mid, self._tag, self.name, None,
  *                                                    self._ttl, (), mid if self._dedup else None),
  *                                  producer=self.name):             # <<<<<<<<<<<<<<
@@ -7221,7 +7238,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
     #if CYTHON_VECTORCALL
 
-    /* "evtool/sim/producer.py":162
+    /* "evtool/sim/producer.py":163
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -7245,13 +7262,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       PyObject *__pyx_callargs[4] = {__pyx_t_4, __pyx_v_self->_to, ((PyObject *)__pyx_t_9), __pyx_v_self->name};
       #if CYTHON_VECTORCALL
       __pyx_t_11 = __pyx_mstate_global->__pyx_tuple[0];
-      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 162, __pyx_L1_error)
+      if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 163, __pyx_L1_error)
       __Pyx_INCREF(__pyx_t_11);
       #else
       {
         PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
         __pyx_t_11 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 162, __pyx_L1_error)
+        if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 163, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_11);
       }
       #endif
@@ -7262,10 +7279,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       #endif
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 162, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 163, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
-    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 162, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 163, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
     __pyx_t_3 = (!__pyx_t_1);
 
@@ -7273,21 +7290,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":166
+      /* "evtool/sim/producer.py":167
  *                                                    self._ttl, (), mid if self._dedup else None),
  *                                  producer=self.name):
  *                 self.rejected += 1             # <<<<<<<<<<<<<<
  *         else:
  *             self.publish_one()
 */
-      __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 166, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 167, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
       __Pyx_GIVEREF(__pyx_t_8);
       __Pyx_GOTREF(__pyx_v_self->rejected);
       __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_8);
       __pyx_t_8 = 0;
 
-      /* "evtool/sim/producer.py":162
+      /* "evtool/sim/producer.py":163
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -7296,7 +7313,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
     }
 
-    /* "evtool/sim/producer.py":157
+    /* "evtool/sim/producer.py":158
  *             self.stopped = True
  *             return
  *         if self._simple:             # <<<<<<<<<<<<<<
@@ -7306,7 +7323,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     goto __pyx_L8;
   }
 
-  /* "evtool/sim/producer.py":168
+  /* "evtool/sim/producer.py":169
  *                 self.rejected += 1
  *         else:
  *             self.publish_one()             # <<<<<<<<<<<<<<
@@ -7321,14 +7338,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
       __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_12, (1-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 168, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 169, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   }
   __pyx_L8:;
 
-  /* "evtool/sim/producer.py":169
+  /* "evtool/sim/producer.py":170
  *         else:
  *             self.publish_one()
  *         if count is not None and self.sent >= count:             # <<<<<<<<<<<<<<
@@ -7344,7 +7361,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 
     goto __pyx_L11_bool_binop_done;
   }
-  __pyx_t_1 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 169, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_CompareBoolGe_object_object(__pyx_v_self->sent, __pyx_v_count, Py_GE); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 170, __pyx_L1_error)
 
   __pyx_t_3 = __pyx_t_1;
 
@@ -7352,7 +7369,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":170
+    /* "evtool/sim/producer.py":171
  *             self.publish_one()
  *         if count is not None and self.sent >= count:
  *             self.stopped = True             # <<<<<<<<<<<<<<
@@ -7364,7 +7381,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __Pyx_GOTREF(__pyx_v_self->stopped);
     __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-    /* "evtool/sim/producer.py":171
+    /* "evtool/sim/producer.py":172
  *         if count is not None and self.sent >= count:
  *             self.stopped = True
  *             return             # <<<<<<<<<<<<<<
@@ -7381,7 +7398,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     }
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":169
+    /* "evtool/sim/producer.py":170
  *         else:
  *             self.publish_one()
  *         if count is not None and self.sent >= count:             # <<<<<<<<<<<<<<
@@ -7390,7 +7407,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
   }
 
-  /* "evtool/sim/producer.py":172
+  /* "evtool/sim/producer.py":173
  *             self.stopped = True
  *             return
  *         gap = self._constant_gap             # <<<<<<<<<<<<<<
@@ -7402,7 +7419,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   __pyx_v_gap = __pyx_t_8;
   __pyx_t_8 = 0;
 
-  /* "evtool/sim/producer.py":173
+  /* "evtool/sim/producer.py":174
  *             return
  *         gap = self._constant_gap
  *         if gap is None:             # <<<<<<<<<<<<<<
@@ -7413,7 +7430,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":174
+    /* "evtool/sim/producer.py":175
  *         gap = self._constant_gap
  *         if gap is None:
  *             gap = self._gap()             # <<<<<<<<<<<<<<
@@ -7427,24 +7444,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
       __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_gap, __pyx_callargs+__pyx_t_12, (1-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 174, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 175, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __Pyx_DECREF_SET(__pyx_v_gap, __pyx_t_8);
     __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":175
+    /* "evtool/sim/producer.py":176
  *         if gap is None:
  *             gap = self._gap()
  *             if gap < 0:             # <<<<<<<<<<<<<<
  *                 self.stopped = True
  *                 return
 */
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_gap, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 175, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolLt_object_int(__pyx_v_gap, __pyx_mstate_global->__pyx_int_0, Py_LT); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 176, __pyx_L1_error)
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":176
+      /* "evtool/sim/producer.py":177
  *             gap = self._gap()
  *             if gap < 0:
  *                 self.stopped = True             # <<<<<<<<<<<<<<
@@ -7456,7 +7473,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       __Pyx_GOTREF(__pyx_v_self->stopped);
       __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-      /* "evtool/sim/producer.py":177
+      /* "evtool/sim/producer.py":178
  *             if gap < 0:
  *                 self.stopped = True
  *                 return             # <<<<<<<<<<<<<<
@@ -7473,7 +7490,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
       }
       goto __pyx_L0;
 
-      /* "evtool/sim/producer.py":175
+      /* "evtool/sim/producer.py":176
  *         if gap is None:
  *             gap = self._gap()
  *             if gap < 0:             # <<<<<<<<<<<<<<
@@ -7482,7 +7499,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
     }
 
-    /* "evtool/sim/producer.py":173
+    /* "evtool/sim/producer.py":174
  *             return
  *         gap = self._constant_gap
  *         if gap is None:             # <<<<<<<<<<<<<<
@@ -7491,7 +7508,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
 */
   }
 
-  /* "evtool/sim/producer.py":178
+  /* "evtool/sim/producer.py":179
  *                 self.stopped = True
  *                 return
  *         if type(kernel) is Kernel:             # <<<<<<<<<<<<<<
@@ -7502,7 +7519,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":181
+    /* "evtool/sim/producer.py":182
  *             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
  *             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)             # <<<<<<<<<<<<<<
@@ -7514,23 +7531,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __pyx_v_k = ((struct __pyx_obj_6evtool_3sim_6kernel_Kernel *)__pyx_t_8);
     __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":182
+    /* "evtool/sim/producer.py":183
  *             # the time is never in the past; the kernel's own sequence number breaks ties)
  *             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
  *             seq = k._seq + 1  # noqa: SLF001             # <<<<<<<<<<<<<<
  *             k._seq = seq  # noqa: SLF001
- *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001
 */
-    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_k->_seq, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 182, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_k->_seq, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 183, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_v_seq = __pyx_t_8;
     __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":183
+    /* "evtool/sim/producer.py":184
  *             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
  *             seq = k._seq + 1  # noqa: SLF001
  *             k._seq = seq  # noqa: SLF001             # <<<<<<<<<<<<<<
- *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001
  *         else:
 */
     __Pyx_INCREF(__pyx_v_seq);
@@ -7538,39 +7555,37 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     __Pyx_GOTREF(__pyx_v_k->_seq);
     __Pyx_DECREF_SET(__pyx_v_k->_seq, __pyx_v_seq);
 
-    /* "evtool/sim/producer.py":184
+    /* "evtool/sim/producer.py":185
  *             seq = k._seq + 1  # noqa: SLF001
  *             k._seq = seq  # noqa: SLF001
- *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001             # <<<<<<<<<<<<<<
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001             # <<<<<<<<<<<<<<
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 */
     __pyx_t_2 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 184, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_11, __pyx_mstate_global->__pyx_n_u_heappush); if (unlikely(!__pyx_t_11)) __PYX_ERR(0, 185, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
-    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 184, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 185, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 184, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 185, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 184, __pyx_L1_error)
+    __pyx_t_10 = PyTuple_New(5); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 185, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_13 = PyTuple_New(5); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 184, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
     __Pyx_GIVEREF(__pyx_t_9);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_9) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_4);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_4) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_4) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_seq);
     __Pyx_GIVEREF(__pyx_v_seq);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
-    __Pyx_GIVEREF(__pyx_t_10);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_t_10) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 2, __pyx_v_seq) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_v_self->_arrive_fn);
+    __Pyx_GIVEREF(__pyx_v_self->_arrive_fn);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 3, __pyx_v_self->_arrive_fn) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, Py_None) != (0)) __PYX_ERR(0, 184, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 4, Py_None) != (0)) __PYX_ERR(0, 185, __pyx_L1_error);
     __pyx_t_9 = 0;
     __pyx_t_4 = 0;
-    __pyx_t_10 = 0;
     __pyx_t_12 = 1;
     #if CYTHON_UNPACK_METHODS
     if (unlikely(PyMethod_Check(__pyx_t_11))) {
@@ -7584,17 +7599,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     }
     #endif
     {
-      PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_k->_heap, __pyx_t_13};
+      PyObject *__pyx_callargs[3] = {__pyx_t_2, __pyx_v_k->_heap, __pyx_t_10};
       __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_11, __pyx_callargs+__pyx_t_12, (3-__pyx_t_12) | (__pyx_t_12*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
+      __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 184, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 185, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
 
-    /* "evtool/sim/producer.py":178
+    /* "evtool/sim/producer.py":179
  *                 self.stopped = True
  *                 return
  *         if type(kernel) is Kernel:             # <<<<<<<<<<<<<<
@@ -7604,8 +7619,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
     goto __pyx_L15;
   }
 
-  /* "evtool/sim/producer.py":186
- *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+  /* "evtool/sim/producer.py":187
+ *             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001
  *         else:
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  * 
@@ -7614,28 +7629,28 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   /*else*/ {
     __pyx_t_11 = __pyx_v_kernel;
     __Pyx_INCREF(__pyx_t_11);
-    __pyx_t_13 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_13)) __PYX_ERR(0, 186, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_13);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 186, __pyx_L1_error)
-    __Pyx_GOTREF(__pyx_t_2);
-    __Pyx_GetModuleGlobalName(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 186, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_v_now, __pyx_v_gap); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 187, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_arrive); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 187, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __Pyx_GetModuleGlobalName(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 187, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_4);
     __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_13, __pyx_t_2, Py_None, __pyx_t_10};
+      PyObject *__pyx_callargs[5] = {__pyx_t_11, __pyx_t_10, __pyx_t_2, Py_None, __pyx_t_4};
       __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_at, __pyx_callargs+__pyx_t_12, (5-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_11); __pyx_t_11 = 0;
-      __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 186, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+      __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 187, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
   }
   __pyx_L15:;
 
-  /* "evtool/sim/producer.py":147
+  /* "evtool/sim/producer.py":148
  *         return self.stopped
  * 
  *     @cython.locals(ctx=ActorContext, k=Kernel)             # <<<<<<<<<<<<<<
@@ -7653,7 +7668,6 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   __Pyx_XDECREF(__pyx_t_9);
   __Pyx_XDECREF(__pyx_t_10);
   __Pyx_XDECREF(__pyx_t_11);
-  __Pyx_XDECREF(__pyx_t_13);
   __Pyx_AddTraceback("evtool.sim.producer.ProducerActor._arrive", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -7670,7 +7684,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive(struc
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":188
+/* "evtool/sim/producer.py":189
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -7717,32 +7731,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 188, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 189, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 189, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_burst", 0) < (0)) __PYX_ERR(0, 188, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_burst", 0) < (0)) __PYX_ERR(0, 189, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, i); __PYX_ERR(0, 188, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, i); __PYX_ERR(0, 189, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 189, __pyx_L3_error)
     }
     __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 188, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_burst", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 189, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -7783,19 +7797,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_burst", 0);
 
-  /* "evtool/sim/producer.py":189
+  /* "evtool/sim/producer.py":190
  * 
  *     def _burst(self, _: Any) -> None:
  *         a = self.spec.arrival             # <<<<<<<<<<<<<<
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_arrival_2); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 190, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_a = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":190
+  /* "evtool/sim/producer.py":191
  *     def _burst(self, _: Any) -> None:
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)             # <<<<<<<<<<<<<<
@@ -7804,24 +7818,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 */
   #ifndef CYTHON_WITHOUT_ASSERTIONS
   if (unlikely(__pyx_assertions_enabled())) {
-    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 190, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_m); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 191, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 190, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_BurstArrival); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 190, __pyx_L1_error)
+    __pyx_t_3 = PyObject_IsInstance(__pyx_v_a, __pyx_t_2); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 191, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (unlikely(!__pyx_t_3)) {
       __Pyx_Raise(((PyObject *)(((PyTypeObject*)PyExc_AssertionError))), 0, 0, 0);
-      __PYX_ERR(0, 190, __pyx_L1_error)
+      __PYX_ERR(0, 191, __pyx_L1_error)
     }
 
   }
   #else
-  if ((1)); else __PYX_ERR(0, 190, __pyx_L1_error)
+  if ((1)); else __PYX_ERR(0, 191, __pyx_L1_error)
   #endif
 
-  /* "evtool/sim/producer.py":191
+  /* "evtool/sim/producer.py":192
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):             # <<<<<<<<<<<<<<
@@ -7829,7 +7843,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
  *                 return
 */
   __pyx_t_1 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 192, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_5 = 1;
   {
@@ -7837,12 +7851,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
     __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 191, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 192, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  __pyx_t_4 = PyObject_GetIter(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_4 = PyObject_GetIter(__pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 192, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_6 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_4); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 192, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   for (;;) {
     {
@@ -7850,7 +7864,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       if (unlikely(!__pyx_t_2)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 191, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 192, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -7860,7 +7874,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
     __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":192
+    /* "evtool/sim/producer.py":193
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
  *             if self._done():             # <<<<<<<<<<<<<<
@@ -7874,15 +7888,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 192, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 193, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 192, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 193, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_3) {
 
 
-      /* "evtool/sim/producer.py":193
+      /* "evtool/sim/producer.py":194
  *         for _i in range(a.size):
  *             if self._done():
  *                 return             # <<<<<<<<<<<<<<
@@ -7900,7 +7914,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       goto __pyx_L0;
 
-      /* "evtool/sim/producer.py":192
+      /* "evtool/sim/producer.py":193
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):
  *             if self._done():             # <<<<<<<<<<<<<<
@@ -7909,7 +7923,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 */
     }
 
-    /* "evtool/sim/producer.py":194
+    /* "evtool/sim/producer.py":195
  *             if self._done():
  *                 return
  *             self.publish_one()             # <<<<<<<<<<<<<<
@@ -7923,12 +7937,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       PyObject *__pyx_callargs[2] = {__pyx_t_1, NULL};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 194, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 195, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":191
+    /* "evtool/sim/producer.py":192
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
  *         for _i in range(a.size):             # <<<<<<<<<<<<<<
@@ -7938,7 +7952,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   }
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":195
+  /* "evtool/sim/producer.py":196
  *                 return
  *             self.publish_one()
  *         if not self._done():             # <<<<<<<<<<<<<<
@@ -7952,10 +7966,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
     PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
     __pyx_t_4 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_done, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 195, __pyx_L1_error)
+    if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 196, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 195, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 196, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   __pyx_t_7 = (!__pyx_t_3);
 
@@ -7963,31 +7977,31 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   if (__pyx_t_7) {
 
 
-    /* "evtool/sim/producer.py":196
+    /* "evtool/sim/producer.py":197
  *             self.publish_one()
  *         if not self._done():
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)             # <<<<<<<<<<<<<<
  * 
  *     def _once(self, _: Any) -> None:
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_t_1;
     __Pyx_INCREF(__pyx_t_2);
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_every); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_a, __pyx_mstate_global->__pyx_n_u_every); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_t_8); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyNumber_Add_object_object(__pyx_t_9, __pyx_t_8); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
     __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
     __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_GetAttrStr(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_burst); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
-    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 196, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_9, __pyx_mstate_global->__pyx_n_u_PRIO_ACTOR); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_5 = 0;
     {
@@ -7998,12 +8012,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 196, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 197, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-    /* "evtool/sim/producer.py":195
+    /* "evtool/sim/producer.py":196
  *                 return
  *             self.publish_one()
  *         if not self._done():             # <<<<<<<<<<<<<<
@@ -8012,7 +8026,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
 */
   }
 
-  /* "evtool/sim/producer.py":188
+  /* "evtool/sim/producer.py":189
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8040,7 +8054,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_12_burst(struct
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":198
+/* "evtool/sim/producer.py":199
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8087,32 +8101,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u__3,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 198, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 199, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_once", 0) < (0)) __PYX_ERR(0, 198, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_once", 0) < (0)) __PYX_ERR(0, 199, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, i); __PYX_ERR(0, 198, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, i); __PYX_ERR(0, 199, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
     }
     __pyx_v__ = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 198, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_once", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 199, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8149,7 +8163,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_once", 0);
 
-  /* "evtool/sim/producer.py":199
+  /* "evtool/sim/producer.py":200
  * 
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):             # <<<<<<<<<<<<<<
@@ -8157,9 +8171,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
  *         self.stopped = True
 */
   __pyx_t_2 = NULL;
-  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->spec, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 200, __pyx_L1_error)
   if (!__pyx_t_5) {
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
   } else {
@@ -8168,7 +8182,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     goto __pyx_L5_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyLong_From_long(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyLong_From_long(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_3 = __pyx_t_4;
   __pyx_t_4 = 0;
@@ -8179,12 +8193,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 199, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 200, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_7 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     {
@@ -8192,7 +8206,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 199, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 200, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8202,7 +8216,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
     __Pyx_XDECREF_SET(__pyx_v__i, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":200
+    /* "evtool/sim/producer.py":201
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()             # <<<<<<<<<<<<<<
@@ -8216,12 +8230,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
       PyObject *__pyx_callargs[2] = {__pyx_t_2, NULL};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_publish_one, __pyx_callargs+__pyx_t_6, (1-__pyx_t_6) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 200, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 201, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":199
+    /* "evtool/sim/producer.py":200
  * 
  *     def _once(self, _: Any) -> None:
  *         for _i in range(self.spec.count or 1):             # <<<<<<<<<<<<<<
@@ -8231,7 +8245,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":201
+  /* "evtool/sim/producer.py":202
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()
  *         self.stopped = True             # <<<<<<<<<<<<<<
@@ -8243,7 +8257,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   __Pyx_GOTREF(__pyx_v_self->stopped);
   __Pyx_DECREF_SET(__pyx_v_self->stopped, Py_True);
 
-  /* "evtool/sim/producer.py":198
+  /* "evtool/sim/producer.py":199
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
@@ -8268,7 +8282,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_14_once(struct 
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":203
+/* "evtool/sim/producer.py":204
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
@@ -8315,32 +8329,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_inj,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 203, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 204, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 204, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_inject", 0) < (0)) __PYX_ERR(0, 203, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_inject", 0) < (0)) __PYX_ERR(0, 204, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, i); __PYX_ERR(0, 203, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, i); __PYX_ERR(0, 204, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 204, __pyx_L3_error)
     }
     __pyx_v_inj = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 203, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_inject", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 204, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8388,7 +8402,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_inject", 0);
 
-  /* "evtool/sim/producer.py":204
+  /* "evtool/sim/producer.py":205
  * 
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):             # <<<<<<<<<<<<<<
@@ -8396,7 +8410,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
 */
   __pyx_t_2 = NULL;
-  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 204, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 205, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_4 = 1;
   {
@@ -8404,12 +8418,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 204, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 205, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 204, __pyx_L1_error)
+  __pyx_t_3 = PyObject_GetIter(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 205, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 204, __pyx_L1_error)
+  __pyx_t_5 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 205, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   for (;;) {
     {
@@ -8417,7 +8431,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       if (unlikely(!__pyx_t_1)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 204, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 205, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -8427,16 +8441,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __Pyx_XDECREF_SET(__pyx_v_i, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":205
+    /* "evtool/sim/producer.py":206
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)             # <<<<<<<<<<<<<<
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)
 */
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     if (__pyx_t_7) {
 
@@ -8446,33 +8460,33 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
 
       goto __pyx_L5_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_7 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
+    __pyx_t_7 = (__Pyx_PyLong_BoolEqObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0)); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 206, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     __pyx_t_6 = __pyx_t_7;
 
     __pyx_L5_bool_binop_done:;
     if (__pyx_t_6) {
-      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 205, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __pyx_t_1 = __pyx_t_2;
       __pyx_t_2 = 0;
     } else {
-      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 205, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyObject_IsTrue(__pyx_t_8); if (unlikely((__pyx_t_7 < 0))) __PYX_ERR(0, 206, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_7) {
-        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_id); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 206, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 205, __pyx_L1_error)
+        __pyx_t_9 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 206, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_9);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-        __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
+        __pyx_t_8 = __Pyx_PyLong_AddObjC(__pyx_v_i, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 206, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_10 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 205, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyObject_FormatSimple(__pyx_t_8, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 206, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_11[0] = __pyx_t_9;
@@ -8487,7 +8501,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
         __pyx_t_13 |= __Pyx_PyUnicode_KIND_04(__pyx_t_11[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_11[2]);
         #endif
         __pyx_t_8 = __Pyx_PyUnicode_Join(__pyx_t_11, 3, __pyx_t_12, __pyx_t_13);
-        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 205, __pyx_L1_error)
+        if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 206, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
         __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
@@ -8505,7 +8519,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __Pyx_XDECREF_SET(__pyx_v_mid, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":206
+    /* "evtool/sim/producer.py":207
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -8515,7 +8529,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __pyx_t_2 = ((PyObject *)__pyx_v_self);
     __Pyx_INCREF(__pyx_t_2);
     __pyx_t_10 = NULL;
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_payload_2); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
     __pyx_t_4 = 1;
     {
@@ -8523,15 +8537,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       __pyx_t_8 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 206, __pyx_L1_error)
+      if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 207, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
     }
-    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_t_9 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_tag); if (unlikely(!__pyx_t_9)) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_9);
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_key_2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
 
-    /* "evtool/sim/producer.py":207
+    /* "evtool/sim/producer.py":208
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,
  *                              headers=dict(inj.headers) or None, ttl=inj.ttl)             # <<<<<<<<<<<<<<
@@ -8539,7 +8553,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
  *     # ------------------------------------------------------------------ publishing
 */
     __pyx_t_16 = NULL;
-    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 207, __pyx_L1_error)
+    __pyx_t_17 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_headers); if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 208, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_17);
     __pyx_t_4 = 1;
     {
@@ -8547,10 +8561,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       __pyx_t_15 = __Pyx_PyObject_FastCall((PyObject*)(&PyDict_Type), __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_16); __pyx_t_16 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 207, __pyx_L1_error)
+      if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 208, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_15);
     }
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_15); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 207, __pyx_L1_error)
+    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_15); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 208, __pyx_L1_error)
     if (!__pyx_t_6) {
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
     } else {
@@ -8562,11 +8576,11 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
     __Pyx_INCREF(Py_None);
     __pyx_t_14 = Py_None;
     __pyx_L7_bool_binop_done:;
-    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 207, __pyx_L1_error)
+    __pyx_t_15 = __Pyx_PyObject_GetAttrStr(__pyx_v_inj, __pyx_mstate_global->__pyx_n_u_ttl); if (unlikely(!__pyx_t_15)) __PYX_ERR(0, 208, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_15);
     #if CYTHON_VECTORCALL
 
-    /* "evtool/sim/producer.py":206
+    /* "evtool/sim/producer.py":207
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -8579,13 +8593,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       PyObject *__pyx_callargs[7] = {__pyx_t_2, __pyx_t_8, __pyx_t_9, __pyx_t_10, __pyx_v_mid, __pyx_t_14, __pyx_t_15};
       #if CYTHON_VECTORCALL
       __pyx_t_17 = __pyx_mstate_global->__pyx_tuple[1];
-      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 206, __pyx_L1_error)
+      if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 207, __pyx_L1_error)
       __Pyx_INCREF(__pyx_t_17);
       #else
       {
         PyObject *__pyx_temp[6] = {__pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_n_u_ttl};
         __pyx_t_17 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+1, 6);
-        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 206, __pyx_L1_error)
+        if (unlikely(!__pyx_t_17)) __PYX_ERR(0, 207, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_17);
       }
       #endif
@@ -8599,12 +8613,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
       __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
       __Pyx_DECREF(__pyx_t_15); __pyx_t_15 = 0;
       __Pyx_DECREF(__pyx_t_17); __pyx_t_17 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 206, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 207, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":204
+    /* "evtool/sim/producer.py":205
  * 
  *     def _inject(self, inj: m.Inject) -> None:
  *         for i in range(inj.count):             # <<<<<<<<<<<<<<
@@ -8614,7 +8628,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
   }
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "evtool/sim/producer.py":203
+  /* "evtool/sim/producer.py":204
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
@@ -8646,7 +8660,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_16_inject(struc
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":211
+/* "evtool/sim/producer.py":212
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8699,18 +8713,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_payload_2,&__pyx_mstate_global->__pyx_n_u_tag,&__pyx_mstate_global->__pyx_n_u_key_2,&__pyx_mstate_global->__pyx_n_u_msg_id,&__pyx_mstate_global->__pyx_n_u_headers,&__pyx_mstate_global->__pyx_n_u_ttl,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 211, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 212, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, 0, __pyx_kwds_len, "publish_one", 0) < (0)) __PYX_ERR(0, 211, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, 0, __pyx_kwds_len, "publish_one", 0) < (0)) __PYX_ERR(0, 212, __pyx_L3_error)
       if (!values[0]) values[0] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":212
+      /* "evtool/sim/producer.py":213
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
@@ -8720,7 +8734,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":213
+      /* "evtool/sim/producer.py":214
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
@@ -8732,7 +8746,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       goto __pyx_L5_argtuple_error;
     } else {
 
-      /* "evtool/sim/producer.py":211
+      /* "evtool/sim/producer.py":212
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8743,7 +8757,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (!values[1]) values[1] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[2]) values[2] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":212
+      /* "evtool/sim/producer.py":213
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
@@ -8753,7 +8767,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject *)Py_None));
       if (!values[4]) values[4] = __Pyx_NewRef(((PyObject *)Py_None));
 
-      /* "evtool/sim/producer.py":213
+      /* "evtool/sim/producer.py":214
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
@@ -8771,7 +8785,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("publish_one", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 211, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("publish_one", 1, 0, 0, __pyx_nargs); __PYX_ERR(0, 212, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8784,7 +8798,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __pyx_L4_argument_unpacking_done:;
   __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), __pyx_v_payload, __pyx_v_tag, __pyx_v_key, __pyx_v_msg_id, __pyx_v_headers, __pyx_v_ttl);
 
-  /* "evtool/sim/producer.py":211
+  /* "evtool/sim/producer.py":212
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -8850,7 +8864,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(__pyx_v_key);
   __Pyx_INCREF(__pyx_v_headers);
 
-  /* "evtool/sim/producer.py":215
+  /* "evtool/sim/producer.py":216
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx             # <<<<<<<<<<<<<<
@@ -8862,29 +8876,29 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_ctx = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":216
+  /* "evtool/sim/producer.py":217
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
  *         now = ctx.kernel.now             # <<<<<<<<<<<<<<
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:
 */
-  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 216, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_kernel); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 217, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_GetAttrStr(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 217, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_v_now = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":217
+  /* "evtool/sim/producer.py":218
  *         ctx = self.ctx
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1             # <<<<<<<<<<<<<<
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)
 */
-  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 217, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->sent, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 218, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_INCREF(__pyx_t_2);
   __pyx_v_n = __pyx_t_2;
@@ -8894,7 +8908,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_DECREF_SET(__pyx_v_self->sent, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":218
+  /* "evtool/sim/producer.py":219
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:             # <<<<<<<<<<<<<<
@@ -8918,7 +8932,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":219
+    /* "evtool/sim/producer.py":220
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)             # <<<<<<<<<<<<<<
@@ -8932,13 +8946,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       PyObject *__pyx_callargs[2] = {__pyx_t_1, __pyx_v_self->key_rng};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_pick, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 219, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 220, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     __Pyx_DECREF_SET(__pyx_v_key, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "evtool/sim/producer.py":218
+    /* "evtool/sim/producer.py":219
  *         now = ctx.kernel.now
  *         n = self.sent = self.sent + 1
  *         if key is None and self.keys is not None:             # <<<<<<<<<<<<<<
@@ -8947,7 +8961,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
   }
 
-  /* "evtool/sim/producer.py":220
+  /* "evtool/sim/producer.py":221
  *         if key is None and self.keys is not None:
  *             key = self.keys.pick(self.key_rng)
  *         seq = 0             # <<<<<<<<<<<<<<
@@ -8957,7 +8971,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(__pyx_mstate_global->__pyx_int_0);
   __pyx_v_seq = __pyx_mstate_global->__pyx_int_0;
 
-  /* "evtool/sim/producer.py":221
+  /* "evtool/sim/producer.py":222
  *             key = self.keys.pick(self.key_rng)
  *         seq = 0
  *         sequence = self._sequence             # <<<<<<<<<<<<<<
@@ -8969,18 +8983,18 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_sequence = __pyx_t_2;
   __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":222
+  /* "evtool/sim/producer.py":223
  *         seq = 0
  *         sequence = self._sequence
  *         if sequence == "per_key":             # <<<<<<<<<<<<<<
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_per_key, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_per_key, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 223, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":223
+    /* "evtool/sim/producer.py":224
  *         sequence = self._sequence
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1             # <<<<<<<<<<<<<<
@@ -8994,25 +9008,25 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       PyObject *__pyx_callargs[3] = {__pyx_t_1, __pyx_v_key, __pyx_mstate_global->__pyx_int_0};
       __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_get, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 223, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 224, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 223, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 224, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":224
+    /* "evtool/sim/producer.py":225
  *         if sequence == "per_key":
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq             # <<<<<<<<<<<<<<
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
 */
-    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_v_key, __pyx_v_seq) < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
+    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_v_key, __pyx_v_seq) < 0))) __PYX_ERR(0, 225, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":222
+    /* "evtool/sim/producer.py":223
  *         seq = 0
  *         sequence = self._sequence
  *         if sequence == "per_key":             # <<<<<<<<<<<<<<
@@ -9022,45 +9036,45 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     goto __pyx_L6;
   }
 
-  /* "evtool/sim/producer.py":225
+  /* "evtool/sim/producer.py":226
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":             # <<<<<<<<<<<<<<
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq
 */
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_global, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 225, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_object_str(__pyx_v_sequence, __pyx_mstate_global->__pyx_n_u_global, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 226, __pyx_L1_error)
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":226
+    /* "evtool/sim/producer.py":227
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter             # <<<<<<<<<<<<<<
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"
 */
-    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_GetAttrStr(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_n_u_get); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 227, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_Call(__pyx_t_1, __pyx_mstate_global->__pyx_tuple[2], NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_Call(__pyx_t_1, __pyx_mstate_global->__pyx_tuple[2], NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 227, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_t_2, __pyx_mstate_global->__pyx_int_1, 1, 0, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 227, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF_SET(__pyx_v_seq, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":227
+    /* "evtool/sim/producer.py":228
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq             # <<<<<<<<<<<<<<
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag
 */
-    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_kp_u_global_2, __pyx_v_seq) < 0))) __PYX_ERR(0, 227, __pyx_L1_error)
+    if (unlikely((PyObject_SetItem(__pyx_v_self->seq_by_key, __pyx_mstate_global->__pyx_kp_u_global_2, __pyx_v_seq) < 0))) __PYX_ERR(0, 228, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":225
+    /* "evtool/sim/producer.py":226
  *             seq = self.seq_by_key.get(key, 0) + 1
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":             # <<<<<<<<<<<<<<
@@ -9070,23 +9084,23 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   }
   __pyx_L6:;
 
-  /* "evtool/sim/producer.py":228
+  /* "evtool/sim/producer.py":229
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"             # <<<<<<<<<<<<<<
  *         tag = tag or self._tag
  *         env = None
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_msg_id); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 228, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_msg_id); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 229, __pyx_L1_error)
   if (!__pyx_t_3) {
   } else {
     __Pyx_INCREF(__pyx_v_msg_id);
     __pyx_t_1 = __pyx_v_msg_id;
     goto __pyx_L7_bool_binop_done;
   }
-  __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 228, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_FormatSimple(__pyx_v_self->_id_prefix, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 229, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 228, __pyx_L1_error)
+  __pyx_t_6 = __Pyx_PyObject_FormatSimple(__pyx_v_n, __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 229, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
   __pyx_t_7[0] = __pyx_t_2;
   __pyx_t_7[1] = __pyx_mstate_global->__pyx_kp_u__4;
@@ -9100,7 +9114,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_t_9 |= __Pyx_PyUnicode_KIND_04(__pyx_t_7[0]) | __Pyx_PyUnicode_KIND_04(__pyx_t_7[2]);
   #endif
   __pyx_t_10 = __Pyx_PyUnicode_Join(__pyx_t_7, 3, __pyx_t_8, __pyx_t_9);
-  if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 228, __pyx_L1_error)
+  if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 229, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -9111,14 +9125,14 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_mid = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":229
+  /* "evtool/sim/producer.py":230
  *             self.seq_by_key["\0global"] = seq
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag             # <<<<<<<<<<<<<<
  *         env = None
  *         if payload is None and self.static_payload:
 */
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_tag); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 229, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_tag); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 230, __pyx_L1_error)
   if (!__pyx_t_3) {
   } else {
     __Pyx_INCREF(__pyx_v_tag);
@@ -9131,7 +9145,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_DECREF_SET(__pyx_v_tag, __pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":230
+  /* "evtool/sim/producer.py":231
  *         mid = msg_id or f"{self._id_prefix}-{n}"
  *         tag = tag or self._tag
  *         env = None             # <<<<<<<<<<<<<<
@@ -9141,7 +9155,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(Py_None);
   __pyx_v_env = Py_None;
 
-  /* "evtool/sim/producer.py":231
+  /* "evtool/sim/producer.py":232
  *         tag = tag or self._tag
  *         env = None
  *         if payload is None and self.static_payload:             # <<<<<<<<<<<<<<
@@ -9157,7 +9171,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 
     goto __pyx_L12_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 231, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v_self->static_payload); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(0, 232, __pyx_L1_error)
 
   __pyx_t_3 = __pyx_t_4;
 
@@ -9165,7 +9179,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":232
+    /* "evtool/sim/producer.py":233
  *         env = None
  *         if payload is None and self.static_payload:
  *             payload = self._payload             # <<<<<<<<<<<<<<
@@ -9177,7 +9191,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":231
+    /* "evtool/sim/producer.py":232
  *         tag = tag or self._tag
  *         env = None
  *         if payload is None and self.static_payload:             # <<<<<<<<<<<<<<
@@ -9187,7 +9201,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     goto __pyx_L11;
   }
 
-  /* "evtool/sim/producer.py":233
+  /* "evtool/sim/producer.py":234
  *         if payload is None and self.static_payload:
  *             payload = self._payload
  *         elif payload is None:             # <<<<<<<<<<<<<<
@@ -9198,39 +9212,39 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":234
+    /* "evtool/sim/producer.py":235
  *             payload = self._payload
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:
 */
-    __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 234, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
 
-    /* "evtool/sim/producer.py":235
+    /* "evtool/sim/producer.py":236
  *         elif payload is None:
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *             try:
  *                 payload = self.render(env, self.payload_rng)
 */
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 236, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 234, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":236
+    /* "evtool/sim/producer.py":237
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9246,7 +9260,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __Pyx_XGOTREF(__pyx_t_13);
       /*try:*/ {
 
-        /* "evtool/sim/producer.py":237
+        /* "evtool/sim/producer.py":238
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:
  *                 payload = self.render(env, self.payload_rng)             # <<<<<<<<<<<<<<
@@ -9273,13 +9287,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 237, __pyx_L14_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 238, __pyx_L14_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":236
+        /* "evtool/sim/producer.py":237
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9297,7 +9311,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-      /* "evtool/sim/producer.py":238
+      /* "evtool/sim/producer.py":239
  *             try:
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9305,7 +9319,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
  *         routing = None
 */
       __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_10);
-      __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L16_except_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L16_except_error)
       __Pyx_GOTREF(__pyx_t_2);
       __pyx_t_9 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_2);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -9313,7 +9327,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_10 = 0;
       if (__pyx_t_9) {
         __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
-        if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 238, __pyx_L16_except_error)
+        if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 239, __pyx_L16_except_error)
         __Pyx_XGOTREF(__pyx_t_10);
         __Pyx_XGOTREF(__pyx_t_6);
         __Pyx_XGOTREF(__pyx_t_1);
@@ -9321,24 +9335,24 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __pyx_v_exc = __pyx_t_6;
         /*try:*/ {
 
-          /* "evtool/sim/producer.py":239
+          /* "evtool/sim/producer.py":240
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}             # <<<<<<<<<<<<<<
  *         routing = None
  *         try:
 */
-          __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L25_error)
+          __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L25_error)
           __Pyx_GOTREF(__pyx_t_2);
-          __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 239, __pyx_L25_error)
+          __pyx_t_14 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_14)) __PYX_ERR(0, 240, __pyx_L25_error)
           __Pyx_GOTREF(__pyx_t_14);
-          if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_14) < (0)) __PYX_ERR(0, 239, __pyx_L25_error)
+          if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_14) < (0)) __PYX_ERR(0, 240, __pyx_L25_error)
           __Pyx_DECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_DECREF_SET(__pyx_v_payload, __pyx_t_2);
           __pyx_t_2 = 0;
         }
 
-        /* "evtool/sim/producer.py":238
+        /* "evtool/sim/producer.py":239
  *             try:
  *                 payload = self.render(env, self.payload_rng)
  *             except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9390,7 +9404,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       }
       goto __pyx_L16_except_error;
 
-      /* "evtool/sim/producer.py":236
+      /* "evtool/sim/producer.py":237
  *             env = {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                    "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *             try:             # <<<<<<<<<<<<<<
@@ -9411,7 +9425,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __pyx_L19_try_end:;
     }
 
-    /* "evtool/sim/producer.py":233
+    /* "evtool/sim/producer.py":234
  *         if payload is None and self.static_payload:
  *             payload = self._payload
  *         elif payload is None:             # <<<<<<<<<<<<<<
@@ -9421,7 +9435,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   }
   __pyx_L11:;
 
-  /* "evtool/sim/producer.py":240
+  /* "evtool/sim/producer.py":241
  *             except TemplateRuntimeError as exc:
  *                 payload = {"error": str(exc)}
  *         routing = None             # <<<<<<<<<<<<<<
@@ -9431,7 +9445,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __Pyx_INCREF(Py_None);
   __pyx_v_routing = Py_None;
 
-  /* "evtool/sim/producer.py":241
+  /* "evtool/sim/producer.py":242
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9447,7 +9461,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_XGOTREF(__pyx_t_11);
     /*try:*/ {
 
-      /* "evtool/sim/producer.py":242
+      /* "evtool/sim/producer.py":243
  *         routing = None
  *         try:
  *             if headers is None and self.render_headers is not None:             # <<<<<<<<<<<<<<
@@ -9471,42 +9485,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":243
+        /* "evtool/sim/producer.py":244
  *         try:
  *             if headers is None and self.render_headers is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
 */
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 243, __pyx_L31_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 244, __pyx_L31_error)
         if (!__pyx_t_3) {
         } else {
           __Pyx_INCREF(__pyx_v_env);
           __pyx_t_1 = __pyx_v_env;
           goto __pyx_L40_bool_binop_done;
         }
-        __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 243, __pyx_L31_error)
+        __pyx_t_6 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 244, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
 
-        /* "evtool/sim/producer.py":244
+        /* "evtool/sim/producer.py":245
  *             if headers is None and self.render_headers is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:
 */
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
-        __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 244, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
+        __pyx_t_10 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 245, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_10);
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_10) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 243, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 244, __pyx_L31_error)
         __Pyx_INCREF(__pyx_t_6);
         __pyx_t_1 = __pyx_t_6;
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
@@ -9514,7 +9528,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":245
+        /* "evtool/sim/producer.py":246
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)             # <<<<<<<<<<<<<<
@@ -9541,13 +9555,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_10, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 245, __pyx_L31_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 246, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_headers, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":242
+        /* "evtool/sim/producer.py":243
  *         routing = None
  *         try:
  *             if headers is None and self.render_headers is not None:             # <<<<<<<<<<<<<<
@@ -9556,7 +9570,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
       }
 
-      /* "evtool/sim/producer.py":246
+      /* "evtool/sim/producer.py":247
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:             # <<<<<<<<<<<<<<
@@ -9567,42 +9581,42 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       if (__pyx_t_3) {
 
 
-        /* "evtool/sim/producer.py":247
+        /* "evtool/sim/producer.py":248
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,             # <<<<<<<<<<<<<<
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)
 */
-        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 247, __pyx_L31_error)
+        __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_env); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 248, __pyx_L31_error)
         if (!__pyx_t_3) {
         } else {
           __Pyx_INCREF(__pyx_v_env);
           __pyx_t_1 = __pyx_v_env;
           goto __pyx_L43_bool_binop_done;
         }
-        __pyx_t_10 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 247, __pyx_L31_error)
+        __pyx_t_10 = __Pyx_PyDict_NewPresized(9); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 248, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_10);
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_seq, __pyx_v_seq) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_n, __pyx_v_n) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_now, __pyx_v_now) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_producer_2, __pyx_v_self->name) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
 
-        /* "evtool/sim/producer.py":248
+        /* "evtool/sim/producer.py":249
  *             if self.render_routing is not None:
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}             # <<<<<<<<<<<<<<
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
 */
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
-        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 248, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_instance, __pyx_v_self->instance) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
+        __pyx_t_6 = __Pyx_PyObject_GetAttrStr(__pyx_v_ctx, __pyx_mstate_global->__pyx_n_u_params); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 249, __pyx_L31_error)
         __Pyx_GOTREF(__pyx_t_6);
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_6) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_params, __pyx_t_6) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
         __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
-        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 247, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_tag, __pyx_v_tag) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
+        if (PyDict_SetItem(__pyx_t_10, __pyx_mstate_global->__pyx_n_u_msg, Py_None) < (0)) __PYX_ERR(0, 248, __pyx_L31_error)
         __Pyx_INCREF(__pyx_t_10);
         __pyx_t_1 = __pyx_t_10;
         __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
@@ -9610,7 +9624,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __Pyx_DECREF_SET(__pyx_v_env, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":249
+        /* "evtool/sim/producer.py":250
  *                 env = env or {"key": key, "seq": seq, "n": n, "now": now, "producer": self.name,
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)             # <<<<<<<<<<<<<<
@@ -9637,13 +9651,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_5, (3-__pyx_t_5) | (__pyx_t_5*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 249, __pyx_L31_error)
+          if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 250, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_1);
         }
         __Pyx_DECREF_SET(__pyx_v_routing, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":250
+        /* "evtool/sim/producer.py":251
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size             # <<<<<<<<<<<<<<
@@ -9655,7 +9669,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __Pyx_INCREF(__pyx_v_routing);
           __pyx_t_1 = __pyx_v_routing;
         } else {
-          __pyx_t_6 = __Pyx_PyObject_Unicode(__pyx_v_routing); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 250, __pyx_L31_error)
+          __pyx_t_6 = __Pyx_PyObject_Unicode(__pyx_v_routing); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 251, __pyx_L31_error)
           __Pyx_GOTREF(__pyx_t_6);
           __pyx_t_1 = __pyx_t_6;
           __pyx_t_6 = 0;
@@ -9664,7 +9678,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __Pyx_DECREF_SET(__pyx_v_routing, __pyx_t_1);
         __pyx_t_1 = 0;
 
-        /* "evtool/sim/producer.py":246
+        /* "evtool/sim/producer.py":247
  *                               "instance": self.instance, "params": ctx.params, "tag": tag, "msg": None}
  *                 headers = self.render_headers(env, self.payload_rng)
  *             if self.render_routing is not None:             # <<<<<<<<<<<<<<
@@ -9673,7 +9687,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
       }
 
-      /* "evtool/sim/producer.py":241
+      /* "evtool/sim/producer.py":242
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9692,7 +9706,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_XDECREF(__pyx_t_6); __pyx_t_6 = 0;
 
-    /* "evtool/sim/producer.py":251
+    /* "evtool/sim/producer.py":252
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9700,7 +9714,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
 */
     __Pyx_ErrFetch(&__pyx_t_1, &__pyx_t_6, &__pyx_t_10);
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 251, __pyx_L33_except_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_TemplateRuntimeError); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 252, __pyx_L33_except_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_15 = __Pyx_PyErr_GivenExceptionMatches(__pyx_t_1, __pyx_t_2);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -9708,7 +9722,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_t_1 = 0; __pyx_t_6 = 0; __pyx_t_10 = 0;
     if (__pyx_t_15) {
       __Pyx_AddTraceback("evtool.sim.producer.ProducerActor.publish_one", __pyx_clineno, __pyx_lineno, __pyx_filename);
-      if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 251, __pyx_L33_except_error)
+      if (__Pyx_GetException(&__pyx_t_10, &__pyx_t_6, &__pyx_t_1) < 0) __PYX_ERR(0, 252, __pyx_L33_except_error)
       __Pyx_XGOTREF(__pyx_t_10);
       __Pyx_XGOTREF(__pyx_t_6);
       __Pyx_XGOTREF(__pyx_t_1);
@@ -9716,7 +9730,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       __pyx_v_exc = __pyx_t_6;
       /*try:*/ {
 
-        /* "evtool/sim/producer.py":253
+        /* "evtool/sim/producer.py":254
  *         except TemplateRuntimeError as exc:
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,             # <<<<<<<<<<<<<<
@@ -9726,22 +9740,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         __pyx_t_14 = __pyx_v_ctx;
         __Pyx_INCREF(__pyx_t_14);
         __pyx_t_24 = NULL;
-        __Pyx_GetModuleGlobalName(__pyx_t_25, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 253, __pyx_L50_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_25, __pyx_mstate_global->__pyx_n_u_TraceEvent); if (unlikely(!__pyx_t_25)) __PYX_ERR(0, 254, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_25);
 
-        /* "evtool/sim/producer.py":254
+        /* "evtool/sim/producer.py":255
  *             # A producer error, recorded like a handler's: this message is never published.
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
  *                                 {"reason": "template_error", "error": str(exc)}))             # <<<<<<<<<<<<<<
  *             self.rejected += 1
  *             return
 */
-        __pyx_t_26 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 254, __pyx_L50_error)
+        __pyx_t_26 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_26)) __PYX_ERR(0, 255, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_26);
-        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_template_error) < (0)) __PYX_ERR(0, 254, __pyx_L50_error)
-        __pyx_t_27 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 254, __pyx_L50_error)
+        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_reason, __pyx_mstate_global->__pyx_n_u_template_error) < (0)) __PYX_ERR(0, 255, __pyx_L50_error)
+        __pyx_t_27 = __Pyx_PyObject_Unicode(__pyx_v_exc); if (unlikely(!__pyx_t_27)) __PYX_ERR(0, 255, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_27);
-        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_27) < (0)) __PYX_ERR(0, 254, __pyx_L50_error)
+        if (PyDict_SetItem(__pyx_t_26, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_27) < (0)) __PYX_ERR(0, 255, __pyx_L50_error)
         __Pyx_DECREF(__pyx_t_27); __pyx_t_27 = 0;
         __pyx_t_5 = 1;
         #if CYTHON_UNPACK_METHODS
@@ -9761,7 +9775,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __Pyx_XDECREF(__pyx_t_24); __pyx_t_24 = 0;
           __Pyx_DECREF(__pyx_t_26); __pyx_t_26 = 0;
           __Pyx_DECREF(__pyx_t_25); __pyx_t_25 = 0;
-          if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 253, __pyx_L50_error)
+          if (unlikely(!__pyx_t_23)) __PYX_ERR(0, 254, __pyx_L50_error)
           __Pyx_GOTREF(__pyx_t_23);
         }
         __pyx_t_5 = 0;
@@ -9770,26 +9784,26 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
           __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_emit, __pyx_callargs+__pyx_t_5, (2-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_14); __pyx_t_14 = 0;
           __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
-          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 253, __pyx_L50_error)
+          if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 254, __pyx_L50_error)
           __Pyx_GOTREF(__pyx_t_2);
         }
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-        /* "evtool/sim/producer.py":255
+        /* "evtool/sim/producer.py":256
  *             ctx.emit(TraceEvent(now, "dropped", mid, self._to, self.name, None, key, 0, tag,
  *                                 {"reason": "template_error", "error": str(exc)}))
  *             self.rejected += 1             # <<<<<<<<<<<<<<
  *             return
  *         to = self._to
 */
-        __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 255, __pyx_L50_error)
+        __pyx_t_2 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 256, __pyx_L50_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_GIVEREF(__pyx_t_2);
         __Pyx_GOTREF(__pyx_v_self->rejected);
         __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_2);
         __pyx_t_2 = 0;
 
-        /* "evtool/sim/producer.py":256
+        /* "evtool/sim/producer.py":257
  *                                 {"reason": "template_error", "error": str(exc)}))
  *             self.rejected += 1
  *             return             # <<<<<<<<<<<<<<
@@ -9810,7 +9824,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
         goto __pyx_L49_return;
       }
 
-      /* "evtool/sim/producer.py":251
+      /* "evtool/sim/producer.py":252
  *                 routing = self.render_routing(env, self.payload_rng)
  *                 routing = routing if type(routing) is str else str(routing)  # bounded: render checks its size
  *         except TemplateRuntimeError as exc:             # <<<<<<<<<<<<<<
@@ -9866,7 +9880,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     }
     goto __pyx_L33_except_error;
 
-    /* "evtool/sim/producer.py":241
+    /* "evtool/sim/producer.py":242
  *                 payload = {"error": str(exc)}
  *         routing = None
  *         try:             # <<<<<<<<<<<<<<
@@ -9888,7 +9902,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_L36_try_end:;
   }
 
-  /* "evtool/sim/producer.py":257
+  /* "evtool/sim/producer.py":258
  *             self.rejected += 1
  *             return
  *         to = self._to             # <<<<<<<<<<<<<<
@@ -9900,7 +9914,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   __pyx_v_to = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":258
+  /* "evtool/sim/producer.py":259
  *             return
  *         to = self._to
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,             # <<<<<<<<<<<<<<
@@ -9918,7 +9932,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   }
 
 
-  /* "evtool/sim/producer.py":260
+  /* "evtool/sim/producer.py":261
  *         msg = Message(mid, to, routing if routing is not None else key, headers, payload, self._type,
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)             # <<<<<<<<<<<<<<
@@ -9934,7 +9948,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_t_2 = __pyx_v_self->_ttl;
   }
 
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 260, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_self->_dedup); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 261, __pyx_L1_error)
   if (__pyx_t_3) {
     __Pyx_INCREF(__pyx_v_mid);
     __pyx_t_23 = __pyx_v_mid;
@@ -9951,13 +9965,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 258, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 259, __pyx_L1_error)
     __Pyx_GOTREF((PyObject *)__pyx_t_1);
   }
   __pyx_v_msg = ((struct __pyx_obj_6evtool_4core_7message_Message *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "evtool/sim/producer.py":261
+  /* "evtool/sim/producer.py":262
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:             # <<<<<<<<<<<<<<
@@ -9981,21 +9995,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_3) {
 
 
-    /* "evtool/sim/producer.py":262
+    /* "evtool/sim/producer.py":263
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}             # <<<<<<<<<<<<<<
  *         if not ctx.publish(to, msg, producer=self.name):
  *             self.rejected += 1
 */
-    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_headers); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 262, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_v_headers); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 263, __pyx_L1_error)
     if (!__pyx_t_3) {
     } else {
       __Pyx_INCREF(__pyx_v_headers);
       __pyx_t_23 = __pyx_v_headers;
       goto __pyx_L59_bool_binop_done;
     }
-    __pyx_t_2 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 262, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 263, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_INCREF(__pyx_t_2);
     __pyx_t_23 = __pyx_t_2;
@@ -10003,7 +10017,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     __pyx_L59_bool_binop_done:;
     if (unlikely(__pyx_t_23 == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "argument after ** must be a mapping, not NoneType");
-      __PYX_ERR(0, 262, __pyx_L1_error)
+      __PYX_ERR(0, 263, __pyx_L1_error)
     }
     if (likely(PyDict_CheckExact(__pyx_t_23))) {
       #if CYTHON_COMPILING_IN_CPYTHON || CYTHON_COMPILING_IN_LIMITED_API
@@ -10013,22 +10027,22 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
       } else
       #endif
       {
-        __pyx_t_1 = PyDict_Copy(__pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
+        __pyx_t_1 = PyDict_Copy(__pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
       }
     } else {
-      __pyx_t_1 = __Pyx_PyObject_CallOneArg((PyObject*)&PyDict_Type, __pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 262, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyObject_CallOneArg((PyObject*)&PyDict_Type, __pyx_t_23); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF(__pyx_t_23); __pyx_t_23 = 0;
     }
-    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 262, __pyx_L1_error)
+    if (PyDict_SetItem(__pyx_t_1, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_v_key) < (0)) __PYX_ERR(0, 263, __pyx_L1_error)
     __Pyx_GIVEREF(__pyx_t_1);
     __Pyx_GOTREF(__pyx_v_msg->headers);
     __Pyx_DECREF_SET(__pyx_v_msg->headers, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":261
+    /* "evtool/sim/producer.py":262
  *                       self._version, now, seq, None, mid, tag, self.name, None,
  *                       ttl if ttl is not None else self._ttl, (), mid if self._dedup else None)
  *         if routing is not None and key is not None:             # <<<<<<<<<<<<<<
@@ -10037,7 +10051,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
   }
 
-  /* "evtool/sim/producer.py":263
+  /* "evtool/sim/producer.py":264
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):             # <<<<<<<<<<<<<<
@@ -10053,13 +10067,13 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     PyObject *__pyx_callargs[4] = {__pyx_t_23, __pyx_v_to, ((PyObject *)__pyx_v_msg), __pyx_v_self->name};
     #if CYTHON_VECTORCALL
     __pyx_t_2 = __pyx_mstate_global->__pyx_tuple[0];
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 263, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 264, __pyx_L1_error)
     __Pyx_INCREF(__pyx_t_2);
     #else
     {
       PyObject *__pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
       __pyx_t_2 = __Pyx_MakeKwargDict(__pyx_temp, __pyx_callargs+3, 1);
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 263, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 264, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
     #endif
@@ -10068,10 +10082,10 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
     #if CYTHON_VECTORCALL
     #endif
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 263, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 264, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 263, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_IsTrue(__pyx_t_1); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 264, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __pyx_t_4 = (!__pyx_t_3);
 
@@ -10079,21 +10093,21 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
   if (__pyx_t_4) {
 
 
-    /* "evtool/sim/producer.py":264
+    /* "evtool/sim/producer.py":265
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):
  *             self.rejected += 1             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 264, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_AddObjC(__pyx_v_self->rejected, __pyx_mstate_global->__pyx_int_1, 1, 1, 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 265, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_GIVEREF(__pyx_t_1);
     __Pyx_GOTREF(__pyx_v_self->rejected);
     __Pyx_DECREF_SET(__pyx_v_self->rejected, __pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "evtool/sim/producer.py":263
+    /* "evtool/sim/producer.py":264
  *         if routing is not None and key is not None:
  *             msg.headers = {**(headers or {}), "key": key}
  *         if not ctx.publish(to, msg, producer=self.name):             # <<<<<<<<<<<<<<
@@ -10102,7 +10116,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 */
   }
 
-  /* "evtool/sim/producer.py":211
+  /* "evtool/sim/producer.py":212
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
@@ -10150,10 +10164,165 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_18publish_one(s
 /* "evtool/sim/producer.pxd":11
  * cdef class ProducerActor:
  *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
- *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload             # <<<<<<<<<<<<<<
+ *     cdef public object _arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload             # <<<<<<<<<<<<<<
  *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl
  *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
 */
+
+/* Python wrapper */
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_1__get__(PyObject *__pyx_v_self); /*proto*/
+static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_1__get__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__get__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn___get__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn___get__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  PyObject *__pyx_t_2 = NULL;
+  __Pyx_RefNannySetupContext("__get__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        {
+          PyObject *__pyx_temp;
+          {
+            __pyx_temp = __pyx_r;
+            __Pyx_INCREF(__pyx_v_self->_arrive_fn);
+            __pyx_r = __pyx_v_self->_arrive_fn;
+          }
+          __Pyx_XDECREF(__pyx_temp);
+        }
+        __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+        goto __pyx_L3_return;
+      }
+      /*finally:*/ {
+        __pyx_L3_return: {
+          __pyx_t_2 = __pyx_r;
+          __pyx_r = 0;
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          __pyx_r = __pyx_t_2;
+          __pyx_t_2 = 0;
+          goto __pyx_L0;
+        }
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_L0:;
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_3__set__(PyObject *__pyx_v_self, PyObject *__pyx_v_value) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__set__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_2__set__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self), ((PyObject *)__pyx_v_value));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_2__set__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self, PyObject *__pyx_v_value) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__set__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(__pyx_v_value);
+        __Pyx_GIVEREF(__pyx_v_value);
+        __Pyx_GOTREF(__pyx_v_self->_arrive_fn);
+        __Pyx_DECREF_SET(__pyx_v_self->_arrive_fn, __pyx_v_value);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* Python wrapper */
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_5__del__(PyObject *__pyx_v_self); /*proto*/
+static int __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_5__del__(PyObject *__pyx_v_self) {
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("__del__ (wrapper)", 0);
+  __pyx_kwvalues = __Pyx_KwValues_VARARGS(__pyx_args, __pyx_nargs);
+  __pyx_r = __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_4__del__(((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)__pyx_v_self));
+
+  /* function exit code */
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_4__del__(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v_self) {
+  int __pyx_r;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  __Pyx_RefNannySetupContext("__del__", 0);
+  {
+      __Pyx_PyCriticalSection __pyx_cs;
+      __pyx_t_1 = ((PyObject *)__pyx_v_self);
+      __Pyx_INCREF(__pyx_t_1);
+      __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
+      /*try:*/ {
+        __Pyx_INCREF(Py_None);
+        __Pyx_GIVEREF(Py_None);
+        __Pyx_GOTREF(__pyx_v_self->_arrive_fn);
+        __Pyx_DECREF_SET(__pyx_v_self->_arrive_fn, Py_None);
+      }
+      /*finally:*/ {
+        /*normal exit:*/{
+          __Pyx_PyCriticalSection_End(&__pyx_cs);
+          goto __pyx_L5;
+        }
+        __pyx_L5:;
+      }
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  }
+
+  /* function exit code */
+  __pyx_r = 0;
+
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
 
 /* Python wrapper */
 static PyObject *__pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_1__get__(PyObject *__pyx_v_self); /*proto*/
@@ -11087,7 +11256,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_8_payload_4__del__(st
 
 /* "evtool/sim/producer.pxd":12
  *     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
- *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+ *     cdef public object _arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
  *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl             # <<<<<<<<<<<<<<
  *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
  *     cdef public object key_rng, keys, name, payload_rng, rejected, render
@@ -12024,7 +12193,7 @@ static int __pyx_pf_6evtool_3sim_8producer_13ProducerActor_4_ttl_4__del__(struct
 }
 
 /* "evtool/sim/producer.pxd":13
- *     cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+ *     cdef public object _arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
  *     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl
  *     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance             # <<<<<<<<<<<<<<
  *     cdef public object key_rng, keys, name, payload_rng, rejected, render
@@ -15530,7 +15699,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
  *     cdef object _dict
  *     cdef bint use_setstate
  *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
- *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         state = (self._arrive_fn, self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
  *         _dict = getattr(self, '__dict__', None)
 */
   {
@@ -15543,120 +15712,123 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
         /* "(tree fragment)":6
  *     cdef bint use_setstate
  *     with CRITICAL_SECTION(self):
- *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)             # <<<<<<<<<<<<<<
+ *         state = (self._arrive_fn, self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)             # <<<<<<<<<<<<<<
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:
 */
-        __pyx_t_2 = PyTuple_New(34); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 6, __pyx_L4_error)
+        __pyx_t_2 = PyTuple_New(35); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 6, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
+        __Pyx_INCREF(__pyx_v_self->_arrive_fn);
+        __Pyx_GIVEREF(__pyx_v_self->_arrive_fn);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_v_self->_arrive_fn) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_constant_gap);
         __Pyx_GIVEREF(__pyx_v_self->_constant_gap);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_v_self->_constant_gap) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_v_self->_constant_gap) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_count);
         __Pyx_GIVEREF(__pyx_v_self->_count);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_v_self->_count) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 2, __pyx_v_self->_count) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_dedup);
         __Pyx_GIVEREF(__pyx_v_self->_dedup);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 2, __pyx_v_self->_dedup) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 3, __pyx_v_self->_dedup) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_fixed);
         __Pyx_GIVEREF(__pyx_v_self->_fixed);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 3, __pyx_v_self->_fixed) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 4, __pyx_v_self->_fixed) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_id_prefix);
         __Pyx_GIVEREF(__pyx_v_self->_id_prefix);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 4, __pyx_v_self->_id_prefix) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 5, __pyx_v_self->_id_prefix) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_payload);
         __Pyx_GIVEREF(__pyx_v_self->_payload);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 5, __pyx_v_self->_payload) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 6, __pyx_v_self->_payload) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_publish);
         __Pyx_GIVEREF(__pyx_v_self->_publish);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 6, __pyx_v_self->_publish) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 7, __pyx_v_self->_publish) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_sequence);
         __Pyx_GIVEREF(__pyx_v_self->_sequence);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 7, __pyx_v_self->_sequence) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 8, __pyx_v_self->_sequence) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_simple);
         __Pyx_GIVEREF(__pyx_v_self->_simple);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 8, __pyx_v_self->_simple) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 9, __pyx_v_self->_simple) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_tag);
         __Pyx_GIVEREF(__pyx_v_self->_tag);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 9, __pyx_v_self->_tag) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 10, __pyx_v_self->_tag) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_to);
         __Pyx_GIVEREF(__pyx_v_self->_to);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 10, __pyx_v_self->_to) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 11, __pyx_v_self->_to) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_ttl);
         __Pyx_GIVEREF(__pyx_v_self->_ttl);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 11, __pyx_v_self->_ttl) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 12, __pyx_v_self->_ttl) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_type);
         __Pyx_GIVEREF(__pyx_v_self->_type);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 12, __pyx_v_self->_type) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 13, __pyx_v_self->_type) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_version);
         __Pyx_GIVEREF(__pyx_v_self->_version);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 13, __pyx_v_self->_version) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 14, __pyx_v_self->_version) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->arrival_rng);
         __Pyx_GIVEREF(__pyx_v_self->arrival_rng);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 14, __pyx_v_self->arrival_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 15, __pyx_v_self->arrival_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->burst_left);
         __Pyx_GIVEREF(__pyx_v_self->burst_left);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 15, __pyx_v_self->burst_left) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 16, __pyx_v_self->burst_left) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->ctx);
         __Pyx_GIVEREF(__pyx_v_self->ctx);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 16, __pyx_v_self->ctx) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 17, __pyx_v_self->ctx) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->instance);
         __Pyx_GIVEREF(__pyx_v_self->instance);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 17, __pyx_v_self->instance) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 18, __pyx_v_self->instance) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->key_rng);
         __Pyx_GIVEREF(__pyx_v_self->key_rng);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 18, __pyx_v_self->key_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 19, __pyx_v_self->key_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->keys);
         __Pyx_GIVEREF(__pyx_v_self->keys);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 19, __pyx_v_self->keys) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 20, __pyx_v_self->keys) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->name);
         __Pyx_GIVEREF(__pyx_v_self->name);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 20, __pyx_v_self->name) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 21, __pyx_v_self->name) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->payload_rng);
         __Pyx_GIVEREF(__pyx_v_self->payload_rng);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 21, __pyx_v_self->payload_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 22, __pyx_v_self->payload_rng) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->rejected);
         __Pyx_GIVEREF(__pyx_v_self->rejected);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 22, __pyx_v_self->rejected) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 23, __pyx_v_self->rejected) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->render);
         __Pyx_GIVEREF(__pyx_v_self->render);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 23, __pyx_v_self->render) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 24, __pyx_v_self->render) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->render_headers);
         __Pyx_GIVEREF(__pyx_v_self->render_headers);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 24, __pyx_v_self->render_headers) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 25, __pyx_v_self->render_headers) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->render_routing);
         __Pyx_GIVEREF(__pyx_v_self->render_routing);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 25, __pyx_v_self->render_routing) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 26, __pyx_v_self->render_routing) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->sent);
         __Pyx_GIVEREF(__pyx_v_self->sent);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 26, __pyx_v_self->sent) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 27, __pyx_v_self->sent) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->seq_by_key);
         __Pyx_GIVEREF(__pyx_v_self->seq_by_key);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 27, __pyx_v_self->seq_by_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 28, __pyx_v_self->seq_by_key) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->spec);
         __Pyx_GIVEREF(__pyx_v_self->spec);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 28, __pyx_v_self->spec) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 29, __pyx_v_self->spec) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->stage_end);
         __Pyx_GIVEREF(__pyx_v_self->stage_end);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 29, __pyx_v_self->stage_end) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 30, __pyx_v_self->stage_end) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->stage_index);
         __Pyx_GIVEREF(__pyx_v_self->stage_index);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 30, __pyx_v_self->stage_index) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 31, __pyx_v_self->stage_index) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->static_payload);
         __Pyx_GIVEREF(__pyx_v_self->static_payload);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 31, __pyx_v_self->static_payload) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 32, __pyx_v_self->static_payload) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->stop_at);
         __Pyx_GIVEREF(__pyx_v_self->stop_at);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 32, __pyx_v_self->stop_at) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 33, __pyx_v_self->stop_at) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->stopped);
         __Pyx_GIVEREF(__pyx_v_self->stopped);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 33, __pyx_v_self->stopped) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 34, __pyx_v_self->stopped) != (0)) __PYX_ERR(1, 6, __pyx_L4_error);
         __pyx_v_state = ((PyObject*)__pyx_t_2);
         __pyx_t_2 = 0;
 
         /* "(tree fragment)":7
  *     with CRITICAL_SECTION(self):
- *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         state = (self._arrive_fn, self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
  *         _dict = getattr(self, '__dict__', None)             # <<<<<<<<<<<<<<
  *     if _dict is not None and _dict:
  *         state += (_dict,)
@@ -15671,7 +15843,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
  *     cdef object _dict
  *     cdef bint use_setstate
  *     with CRITICAL_SECTION(self):             # <<<<<<<<<<<<<<
- *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         state = (self._arrive_fn, self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
  *         _dict = getattr(self, '__dict__', None)
 */
       /*finally:*/ {
@@ -15689,7 +15861,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
   }
 
   /* "(tree fragment)":8
- *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         state = (self._arrive_fn, self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:             # <<<<<<<<<<<<<<
  *         state += (_dict,)
@@ -15735,12 +15907,12 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
  *         state += (_dict,)
  *         use_setstate = True             # <<<<<<<<<<<<<<
  *     else:
- *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *         use_setstate = self._arrive_fn is not None or self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
 */
     __pyx_v_use_setstate = 1;
 
     /* "(tree fragment)":8
- *         state = (self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
+ *         state = (self._arrive_fn, self._constant_gap, self._count, self._dedup, self._fixed, self._id_prefix, self._payload, self._publish, self._sequence, self._simple, self._tag, self._to, self._ttl, self._type, self._version, self.arrival_rng, self.burst_left, self.ctx, self.instance, self.key_rng, self.keys, self.name, self.payload_rng, self.rejected, self.render, self.render_headers, self.render_routing, self.sent, self.seq_by_key, self.spec, self.stage_end, self.stage_index, self.static_payload, self.stop_at, self.stopped)
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:             # <<<<<<<<<<<<<<
  *         state += (_dict,)
@@ -15752,11 +15924,20 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
   /* "(tree fragment)":12
  *         use_setstate = True
  *     else:
- *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None             # <<<<<<<<<<<<<<
+ *         use_setstate = self._arrive_fn is not None or self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None             # <<<<<<<<<<<<<<
  *     if use_setstate:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, None), state
 */
   /*else*/ {
+    __pyx_t_4 = (__pyx_v_self->_arrive_fn != Py_None);
+    if (!__pyx_t_4) {
+
+    } else {
+
+      __pyx_t_3 = __pyx_t_4;
+
+      goto __pyx_L9_bool_binop_done;
+    }
     __pyx_t_4 = (__pyx_v_self->_constant_gap != Py_None);
     if (!__pyx_t_4) {
 
@@ -16065,19 +16246,19 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
 
   /* "(tree fragment)":13
  *     else:
- *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *         use_setstate = self._arrive_fn is not None or self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
  *     if use_setstate:             # <<<<<<<<<<<<<<
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, None), state
  *     else:
 */
   if (__pyx_v_use_setstate) {
 
     /* "(tree fragment)":14
- *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *         use_setstate = self._arrive_fn is not None or self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
  *     if use_setstate:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state             # <<<<<<<<<<<<<<
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, None), state             # <<<<<<<<<<<<<<
  *     else:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, state)
 */
     __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ProducerActor); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 14, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
@@ -16086,9 +16267,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
     __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
     __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
     if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_3812193);
-    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_3812193);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3812193) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_5489662);
+    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_5489662);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_5489662) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
     if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, Py_None) != (0)) __PYX_ERR(1, 14, __pyx_L1_error);
@@ -16116,17 +16297,17 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
 
     /* "(tree fragment)":13
  *     else:
- *         use_setstate = self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
+ *         use_setstate = self._arrive_fn is not None or self._constant_gap is not None or self._count is not None or self._dedup is not None or self._fixed is not None or self._id_prefix is not None or self._payload is not None or self._publish is not None or self._sequence is not None or self._simple is not None or self._tag is not None or self._to is not None or self._ttl is not None or self._type is not None or self._version is not None or self.arrival_rng is not None or self.burst_left is not None or self.ctx is not None or self.instance is not None or self.key_rng is not None or self.keys is not None or self.name is not None or self.payload_rng is not None or self.rejected is not None or self.render is not None or self.render_headers is not None or self.render_routing is not None or self.sent is not None or self.seq_by_key is not None or self.spec is not None or self.stage_end is not None or self.stage_index is not None or self.static_payload is not None or self.stop_at is not None or self.stopped is not None
  *     if use_setstate:             # <<<<<<<<<<<<<<
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, None), state
  *     else:
 */
   }
 
   /* "(tree fragment)":16
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, None), state
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, None), state
  *     else:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)             # <<<<<<<<<<<<<<
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, state)             # <<<<<<<<<<<<<<
  * def __setstate_cython__(self, __pyx_state):
  *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
 */
@@ -16138,9 +16319,9 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
     __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
     __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
     if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
-    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_3812193);
-    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_3812193);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3812193) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
+    __Pyx_INCREF(__pyx_mstate_global->__pyx_int_5489662);
+    __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_5489662);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_5489662) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_state);
     __Pyx_GIVEREF(__pyx_v_state);
     if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, __pyx_v_state) != (0)) __PYX_ERR(1, 16, __pyx_L1_error);
@@ -16188,7 +16369,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_20__reduce_cyth
 
 /* "(tree fragment)":17
  *     else:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, state)
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
 */
@@ -16288,7 +16469,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cy
   __Pyx_RefNannySetupContext("__setstate_cython__", 0);
 
   /* "(tree fragment)":18
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, state)
  * def __setstate_cython__(self, __pyx_state):
  *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)             # <<<<<<<<<<<<<<
 */
@@ -16298,7 +16479,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cy
 
   /* "(tree fragment)":17
  *     else:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, state)
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
 */
@@ -16316,7 +16497,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13ProducerActor_22__setstate_cy
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":267
+/* "evtool/sim/producer.py":268
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -16363,32 +16544,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_value,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 267, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 268, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 267, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 268, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_has_template", 0) < (0)) __PYX_ERR(0, 267, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "_has_template", 0) < (0)) __PYX_ERR(0, 268, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, i); __PYX_ERR(0, 267, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, i); __PYX_ERR(0, 268, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 267, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 268, __pyx_L3_error)
     }
     __pyx_v_value = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 267, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("_has_template", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 268, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -16410,7 +16591,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 }
 static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/producer.py":271
+/* "evtool/sim/producer.py":272
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
@@ -16430,7 +16611,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 271, __pyx_L1_error)
+    __PYX_ERR(0, 272, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -16438,7 +16619,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(CYTHON_
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 271, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_2generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -16480,14 +16661,14 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
     return NULL;
   }
   __pyx_L3_first_run:;
-  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 271, __pyx_L1_error)
+  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 272, __pyx_L1_error)
   __pyx_t_2 = 0;
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 271, __pyx_L1_error) }
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 272, __pyx_L1_error) }
   if (unlikely(__pyx_cur_scope->__pyx_genexpr_arg_0 == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "values");
-    __PYX_ERR(0, 271, __pyx_L1_error)
+    __PYX_ERR(0, 272, __pyx_L1_error)
   }
-  __pyx_t_5 = __Pyx_dict_iterator(__pyx_cur_scope->__pyx_genexpr_arg_0, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_3), (&__pyx_t_4)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 271, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_dict_iterator(__pyx_cur_scope->__pyx_genexpr_arg_0, 0, __pyx_mstate_global->__pyx_n_u_values, (&__pyx_t_3), (&__pyx_t_4)); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 272, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_XDECREF(__pyx_t_1);
   __pyx_t_1 = __pyx_t_5;
@@ -16495,14 +16676,14 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
   while (1) {
     __pyx_t_6 = __Pyx_dict_iter_next(__pyx_t_1, __pyx_t_3, &__pyx_t_2, NULL, &__pyx_t_5, NULL, __pyx_t_4);
     if (unlikely(__pyx_t_6 == 0)) break;
-    if (unlikely(__pyx_t_6 == -1)) __PYX_ERR(0, 271, __pyx_L1_error)
+    if (unlikely(__pyx_t_6 == -1)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_v);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_v, __pyx_t_5);
     __Pyx_GIVEREF(__pyx_t_5);
     __pyx_t_5 = 0;
     __pyx_t_7 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 271, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_8);
     __pyx_t_9 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -16521,10 +16702,10 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
       __pyx_t_5 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_8, __pyx_callargs+__pyx_t_9, (2-__pyx_t_9) | (__pyx_t_9*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_7); __pyx_t_7 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 271, __pyx_L1_error)
+      if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 272, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_5);
     }
-    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 271, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyObject_IsTrue(__pyx_t_5); if (unlikely((__pyx_t_10 < 0))) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     if (__pyx_t_10) {
 
@@ -16580,7 +16761,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_2generator(__py
 }
 static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "evtool/sim/producer.py":273
+/* "evtool/sim/producer.py":274
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
@@ -16599,7 +16780,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 273, __pyx_L1_error)
+    __PYX_ERR(0, 274, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -16607,7 +16788,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(CYTHON
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_has_template_locals_genexpr, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer); if (unlikely(!gen)) __PYX_ERR(0, 274, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -16647,16 +16828,16 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
     return NULL;
   }
   __pyx_L3_first_run:;
-  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 273, __pyx_L1_error)
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 273, __pyx_L1_error) }
+  if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 274, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 274, __pyx_L1_error) }
   if (likely(PyList_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) || PyTuple_CheckExact(__pyx_cur_scope->__pyx_genexpr_arg_0)) {
     __pyx_t_1 = __pyx_cur_scope->__pyx_genexpr_arg_0; __Pyx_INCREF(__pyx_t_1);
     __pyx_t_2 = 0;
     __pyx_t_3 = NULL;
   } else {
-    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_t_2 = -1; __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 274, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_t_3 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 274, __pyx_L1_error)
   }
   for (;;) {
     if (likely(!__pyx_t_3)) {
@@ -16664,7 +16845,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         {
           Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 273, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 274, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -16674,7 +16855,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         {
           Py_ssize_t __pyx_temp = __Pyx_PyTuple_GET_SIZE(__pyx_t_1);
           #if !CYTHON_ASSUME_SAFE_SIZE
-          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 273, __pyx_L1_error)
+          if (unlikely((__pyx_temp < 0))) __PYX_ERR(0, 274, __pyx_L1_error)
           #endif
           if (__pyx_t_2 >= __pyx_temp) break;
         }
@@ -16685,13 +16866,13 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
         #endif
         ++__pyx_t_2;
       }
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 273, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 274, __pyx_L1_error)
     } else {
       __pyx_t_4 = __pyx_t_3(__pyx_t_1);
       if (unlikely(!__pyx_t_4)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 273, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 274, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
@@ -16703,7 +16884,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
     __Pyx_GIVEREF(__pyx_t_4);
     __pyx_t_4 = 0;
     __pyx_t_5 = NULL;
-    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_6, __pyx_mstate_global->__pyx_n_u_has_template); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 274, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
     __pyx_t_7 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -16722,10 +16903,10 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
       __pyx_t_4 = __Pyx_PyObject_FastCall((PyObject*)__pyx_t_6, __pyx_callargs+__pyx_t_7, (2-__pyx_t_7) | (__pyx_t_7*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
-      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 273, __pyx_L1_error)
+      if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 274, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
     }
-    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_t_8 = __Pyx_PyObject_IsTrue(__pyx_t_4); if (unlikely((__pyx_t_8 < 0))) __PYX_ERR(0, 274, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     if (__pyx_t_8) {
 
@@ -16779,7 +16960,7 @@ static PyObject *__pyx_gb_6evtool_3sim_8producer_13_has_template_5generator1(__p
   return __pyx_r;
 }
 
-/* "evtool/sim/producer.py":267
+/* "evtool/sim/producer.py":268
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -16800,7 +16981,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_has_template", 0);
 
-  /* "evtool/sim/producer.py":268
+  /* "evtool/sim/producer.py":269
  * 
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):             # <<<<<<<<<<<<<<
@@ -16811,15 +16992,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":269
+    /* "evtool/sim/producer.py":270
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):
  *         return "{{" in value             # <<<<<<<<<<<<<<
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
 */
-    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u__5, __pyx_v_value, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 269, __pyx_L1_error)
-    __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 269, __pyx_L1_error)
+    __pyx_t_1 = (__Pyx_PySequence_ContainsTF(__pyx_mstate_global->__pyx_kp_u__5, __pyx_v_value, Py_EQ)); if (unlikely((__pyx_t_1 < 0))) __PYX_ERR(0, 270, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 270, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
 
     {
@@ -16833,7 +17014,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":268
+    /* "evtool/sim/producer.py":269
  * 
  * def _has_template(value: Any) -> bool:
  *     if isinstance(value, str):             # <<<<<<<<<<<<<<
@@ -16842,7 +17023,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":270
+  /* "evtool/sim/producer.py":271
  *     if isinstance(value, str):
  *         return "{{" in value
  *     if isinstance(value, dict):             # <<<<<<<<<<<<<<
@@ -16853,16 +17034,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":271
+    /* "evtool/sim/producer.py":272
  *         return "{{" in value
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())             # <<<<<<<<<<<<<<
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)
 */
-    __pyx_t_2 = __pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 271, __pyx_L1_error)
+    __pyx_t_2 = __pyx_pf_6evtool_3sim_8producer_13_has_template_genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_Generator_GetInlinedResult(__pyx_t_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 271, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_Generator_GetInlinedResult(__pyx_t_2); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 272, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
@@ -16876,7 +17057,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_3 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":270
+    /* "evtool/sim/producer.py":271
  *     if isinstance(value, str):
  *         return "{{" in value
  *     if isinstance(value, dict):             # <<<<<<<<<<<<<<
@@ -16885,7 +17066,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":272
+  /* "evtool/sim/producer.py":273
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):             # <<<<<<<<<<<<<<
@@ -16896,15 +17077,15 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   if (__pyx_t_1) {
 
 
-    /* "evtool/sim/producer.py":273
+    /* "evtool/sim/producer.py":274
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)             # <<<<<<<<<<<<<<
  *     return False
 */
-    __pyx_t_3 = __pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_t_3 = __pyx_pf_6evtool_3sim_8producer_13_has_template_3genexpr(NULL, __pyx_v_value); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 274, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_2 = __Pyx_Generator_GetInlinedResult(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 273, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_Generator_GetInlinedResult(__pyx_t_3); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 274, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
     {
@@ -16918,7 +17099,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "evtool/sim/producer.py":272
+    /* "evtool/sim/producer.py":273
  *     if isinstance(value, dict):
  *         return any(_has_template(v) for v in value.values())
  *     if isinstance(value, list):             # <<<<<<<<<<<<<<
@@ -16927,7 +17108,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
 */
   }
 
-  /* "evtool/sim/producer.py":274
+  /* "evtool/sim/producer.py":275
  *     if isinstance(value, list):
  *         return any(_has_template(v) for v in value)
  *     return False             # <<<<<<<<<<<<<<
@@ -16943,7 +17124,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
   }
   goto __pyx_L0;
 
-  /* "evtool/sim/producer.py":267
+  /* "evtool/sim/producer.py":268
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
@@ -16970,7 +17151,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer__has_template(CYTHON_UNUSED PyO
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
 */
 
 /* Python wrapper */
@@ -17102,16 +17283,16 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(C
   /* "(tree fragment)":6
  * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')             # <<<<<<<<<<<<<<
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')             # <<<<<<<<<<<<<<
  *     __pyx_result = ProducerActor.__new__(__pyx_type)
  *     if __pyx_state is not None:
 */
-  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, __pyx_k_constant_gap__count__dedup__fix); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, __pyx_k_arrive_fn__constant_gap__count); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(1, 6, __pyx_L1_error)
 
 
   /* "(tree fragment)":7
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
  *     __pyx_result = ProducerActor.__new__(__pyx_type)             # <<<<<<<<<<<<<<
  *     if __pyx_state is not None:
  *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
@@ -17130,7 +17311,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(C
   __pyx_t_2 = 0;
 
   /* "(tree fragment)":8
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
  *     __pyx_result = ProducerActor.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
@@ -17152,7 +17333,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(C
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     /* "(tree fragment)":8
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
  *     __pyx_result = ProducerActor.__new__(__pyx_type)
  *     if __pyx_state is not None:             # <<<<<<<<<<<<<<
  *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
@@ -17165,7 +17346,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(C
  *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
  *     return __pyx_result             # <<<<<<<<<<<<<<
  * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
- *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
+ *     __pyx_result._arrive_fn = __pyx_state[0]; __pyx_result._constant_gap = __pyx_state[1]; __pyx_result._count = __pyx_state[2]; __pyx_result._dedup = __pyx_state[3]; __pyx_result._fixed = __pyx_state[4]; __pyx_result._id_prefix = __pyx_state[5]; __pyx_result._payload = __pyx_state[6]; __pyx_result._publish = __pyx_state[7]; __pyx_result._sequence = __pyx_state[8]; __pyx_result._simple = __pyx_state[9]; __pyx_result._tag = __pyx_state[10]; __pyx_result._to = __pyx_state[11]; __pyx_result._ttl = __pyx_state[12]; __pyx_result._type = __pyx_state[13]; __pyx_result._version = __pyx_state[14]; __pyx_result.arrival_rng = __pyx_state[15]; __pyx_result.burst_left = __pyx_state[16]; __pyx_result.ctx = __pyx_state[17]; __pyx_result.instance = __pyx_state[18]; __pyx_result.key_rng = __pyx_state[19]; __pyx_result.keys = __pyx_state[20]; __pyx_result.name = __pyx_state[21]; __pyx_result.payload_rng = __pyx_state[22]; __pyx_result.rejected = __pyx_state[23]; __pyx_result.render = __pyx_state[24]; __pyx_result.render_headers = __pyx_state[25]; __pyx_result.render_routing = __pyx_state[26]; __pyx_result.sent = __pyx_state[27]; __pyx_result.seq_by_key = __pyx_state[28]; __pyx_result.spec = __pyx_state[29]; __pyx_result.stage_end = __pyx_state[30]; __pyx_result.stage_index = __pyx_state[31]; __pyx_result.static_payload = __pyx_state[32]; __pyx_result.stop_at = __pyx_state[33]; __pyx_result.stopped = __pyx_state[34]
 */
   {
     PyObject *__pyx_temp;
@@ -17183,7 +17364,7 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(C
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
 */
 
   /* function exit code */
@@ -17203,8 +17384,8 @@ static PyObject *__pyx_pf_6evtool_3sim_8producer_2__pyx_unpickle_ProducerActor(C
  *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
  *     return __pyx_result
  * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
- *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)
+ *     __pyx_result._arrive_fn = __pyx_state[0]; __pyx_result._constant_gap = __pyx_state[1]; __pyx_result._count = __pyx_state[2]; __pyx_result._dedup = __pyx_state[3]; __pyx_result._fixed = __pyx_state[4]; __pyx_result._id_prefix = __pyx_state[5]; __pyx_result._payload = __pyx_state[6]; __pyx_result._publish = __pyx_state[7]; __pyx_result._sequence = __pyx_state[8]; __pyx_result._simple = __pyx_state[9]; __pyx_result._tag = __pyx_state[10]; __pyx_result._to = __pyx_state[11]; __pyx_result._ttl = __pyx_state[12]; __pyx_result._type = __pyx_state[13]; __pyx_result._version = __pyx_state[14]; __pyx_result.arrival_rng = __pyx_state[15]; __pyx_result.burst_left = __pyx_state[16]; __pyx_result.ctx = __pyx_state[17]; __pyx_result.instance = __pyx_state[18]; __pyx_result.key_rng = __pyx_state[19]; __pyx_result.keys = __pyx_state[20]; __pyx_result.name = __pyx_state[21]; __pyx_result.payload_rng = __pyx_state[22]; __pyx_result.rejected = __pyx_state[23]; __pyx_result.render = __pyx_state[24]; __pyx_result.render_headers = __pyx_state[25]; __pyx_result.render_routing = __pyx_state[26]; __pyx_result.sent = __pyx_state[27]; __pyx_result.seq_by_key = __pyx_state[28]; __pyx_result.spec = __pyx_state[29]; __pyx_result.stage_end = __pyx_state[30]; __pyx_result.stage_index = __pyx_state[31]; __pyx_result.static_payload = __pyx_state[32]; __pyx_result.stop_at = __pyx_state[33]; __pyx_result.stopped = __pyx_state[34]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 35)
 */
 
 static PyObject *__pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__set_state(struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *__pyx_v___pyx_result, PyObject *__pyx_v___pyx_state) {
@@ -17220,208 +17401,214 @@ static PyObject *__pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__se
   /* "(tree fragment)":12
  *     return __pyx_result
  * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
- *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]             # <<<<<<<<<<<<<<
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)
+ *     __pyx_result._arrive_fn = __pyx_state[0]; __pyx_result._constant_gap = __pyx_state[1]; __pyx_result._count = __pyx_state[2]; __pyx_result._dedup = __pyx_state[3]; __pyx_result._fixed = __pyx_state[4]; __pyx_result._id_prefix = __pyx_state[5]; __pyx_result._payload = __pyx_state[6]; __pyx_result._publish = __pyx_state[7]; __pyx_result._sequence = __pyx_state[8]; __pyx_result._simple = __pyx_state[9]; __pyx_result._tag = __pyx_state[10]; __pyx_result._to = __pyx_state[11]; __pyx_result._ttl = __pyx_state[12]; __pyx_result._type = __pyx_state[13]; __pyx_result._version = __pyx_state[14]; __pyx_result.arrival_rng = __pyx_state[15]; __pyx_result.burst_left = __pyx_state[16]; __pyx_result.ctx = __pyx_state[17]; __pyx_result.instance = __pyx_state[18]; __pyx_result.key_rng = __pyx_state[19]; __pyx_result.keys = __pyx_state[20]; __pyx_result.name = __pyx_state[21]; __pyx_result.payload_rng = __pyx_state[22]; __pyx_result.rejected = __pyx_state[23]; __pyx_result.render = __pyx_state[24]; __pyx_result.render_headers = __pyx_state[25]; __pyx_result.render_routing = __pyx_state[26]; __pyx_result.sent = __pyx_state[27]; __pyx_result.seq_by_key = __pyx_state[28]; __pyx_result.spec = __pyx_state[29]; __pyx_result.stage_end = __pyx_state[30]; __pyx_result.stage_index = __pyx_state[31]; __pyx_result.static_payload = __pyx_state[32]; __pyx_result.stop_at = __pyx_state[33]; __pyx_result.stopped = __pyx_state[34]             # <<<<<<<<<<<<<<
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 35)
 */
   __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 0, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_GIVEREF(__pyx_t_1);
+  __Pyx_GOTREF(__pyx_v___pyx_result->_arrive_fn);
+  __Pyx_DECREF_SET(__pyx_v___pyx_result->_arrive_fn, __pyx_t_1);
+  __pyx_t_1 = 0;
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_constant_gap);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_constant_gap, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 1, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_count);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_count, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 2, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_dedup);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_dedup, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 3, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_fixed);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_fixed, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 4, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_id_prefix);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_id_prefix, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 5, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_payload);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_payload, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 6, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_publish);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_publish, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 7, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_sequence);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_sequence, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 8, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 9, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_simple);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_simple, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 9, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 10, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_tag);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_tag, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 10, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 11, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_to);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_to, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 11, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 12, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_ttl);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_ttl, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 12, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 13, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_type);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_type, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 13, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 14, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_version);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_version, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 14, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 15, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->arrival_rng);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->arrival_rng, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 15, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 16, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->burst_left);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->burst_left, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 16, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 17, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->ctx);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->ctx, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 17, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 18, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->instance);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->instance, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 18, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 19, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->key_rng);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->key_rng, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 19, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 20, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->keys);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->keys, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 20, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 21, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->name);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->name, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 21, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 22, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->payload_rng);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->payload_rng, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 22, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 23, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->rejected);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->rejected, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 23, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 24, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->render);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->render, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 24, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 25, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->render_headers);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->render_headers, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 25, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 26, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->render_routing);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->render_routing, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 26, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 27, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->sent);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->sent, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 27, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 28, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->seq_by_key);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->seq_by_key, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 28, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 29, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->spec);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->spec, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 29, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 30, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->stage_end);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->stage_end, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 30, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 31, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->stage_index);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->stage_index, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 31, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 32, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->static_payload);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->static_payload, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 32, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 33, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->stop_at);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->stop_at, __pyx_t_1);
   __pyx_t_1 = 0;
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 33, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v___pyx_state, 34, long, 1, __Pyx_PyLong_From_long, 0, 1, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 12, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->stopped);
@@ -17430,18 +17617,18 @@ static PyObject *__pyx_f_6evtool_3sim_8producer___pyx_unpickle_ProducerActor__se
 
   /* "(tree fragment)":13
  * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):
- *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)             # <<<<<<<<<<<<<<
+ *     __pyx_result._arrive_fn = __pyx_state[0]; __pyx_result._constant_gap = __pyx_state[1]; __pyx_result._count = __pyx_state[2]; __pyx_result._dedup = __pyx_state[3]; __pyx_result._fixed = __pyx_state[4]; __pyx_result._id_prefix = __pyx_state[5]; __pyx_result._payload = __pyx_state[6]; __pyx_result._publish = __pyx_state[7]; __pyx_result._sequence = __pyx_state[8]; __pyx_result._simple = __pyx_state[9]; __pyx_result._tag = __pyx_state[10]; __pyx_result._to = __pyx_state[11]; __pyx_result._ttl = __pyx_state[12]; __pyx_result._type = __pyx_state[13]; __pyx_result._version = __pyx_state[14]; __pyx_result.arrival_rng = __pyx_state[15]; __pyx_result.burst_left = __pyx_state[16]; __pyx_result.ctx = __pyx_state[17]; __pyx_result.instance = __pyx_state[18]; __pyx_result.key_rng = __pyx_state[19]; __pyx_result.keys = __pyx_state[20]; __pyx_result.name = __pyx_state[21]; __pyx_result.payload_rng = __pyx_state[22]; __pyx_result.rejected = __pyx_state[23]; __pyx_result.render = __pyx_state[24]; __pyx_result.render_headers = __pyx_state[25]; __pyx_result.render_routing = __pyx_state[26]; __pyx_result.sent = __pyx_state[27]; __pyx_result.seq_by_key = __pyx_state[28]; __pyx_result.spec = __pyx_state[29]; __pyx_result.stage_end = __pyx_state[30]; __pyx_result.stage_index = __pyx_state[31]; __pyx_result.static_payload = __pyx_state[32]; __pyx_result.stop_at = __pyx_state[33]; __pyx_result.stopped = __pyx_state[34]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 35)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_2 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 34); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 35); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(1, 13, __pyx_L1_error)
 
 
   /* "(tree fragment)":11
  *         __pyx_unpickle_ProducerActor__set_state(<ProducerActor> __pyx_result, __pyx_state)
  *     return __pyx_result
  * cdef __pyx_unpickle_ProducerActor__set_state(ProducerActor __pyx_result, __pyx_state: tuple):             # <<<<<<<<<<<<<<
- *     __pyx_result._constant_gap = __pyx_state[0]; __pyx_result._count = __pyx_state[1]; __pyx_result._dedup = __pyx_state[2]; __pyx_result._fixed = __pyx_state[3]; __pyx_result._id_prefix = __pyx_state[4]; __pyx_result._payload = __pyx_state[5]; __pyx_result._publish = __pyx_state[6]; __pyx_result._sequence = __pyx_state[7]; __pyx_result._simple = __pyx_state[8]; __pyx_result._tag = __pyx_state[9]; __pyx_result._to = __pyx_state[10]; __pyx_result._ttl = __pyx_state[11]; __pyx_result._type = __pyx_state[12]; __pyx_result._version = __pyx_state[13]; __pyx_result.arrival_rng = __pyx_state[14]; __pyx_result.burst_left = __pyx_state[15]; __pyx_result.ctx = __pyx_state[16]; __pyx_result.instance = __pyx_state[17]; __pyx_result.key_rng = __pyx_state[18]; __pyx_result.keys = __pyx_state[19]; __pyx_result.name = __pyx_state[20]; __pyx_result.payload_rng = __pyx_state[21]; __pyx_result.rejected = __pyx_state[22]; __pyx_result.render = __pyx_state[23]; __pyx_result.render_headers = __pyx_state[24]; __pyx_result.render_routing = __pyx_state[25]; __pyx_result.sent = __pyx_state[26]; __pyx_result.seq_by_key = __pyx_state[27]; __pyx_result.spec = __pyx_state[28]; __pyx_result.stage_end = __pyx_state[29]; __pyx_result.stage_index = __pyx_state[30]; __pyx_result.static_payload = __pyx_state[31]; __pyx_result.stop_at = __pyx_state[32]; __pyx_result.stopped = __pyx_state[33]
- *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 34)
+ *     __pyx_result._arrive_fn = __pyx_state[0]; __pyx_result._constant_gap = __pyx_state[1]; __pyx_result._count = __pyx_state[2]; __pyx_result._dedup = __pyx_state[3]; __pyx_result._fixed = __pyx_state[4]; __pyx_result._id_prefix = __pyx_state[5]; __pyx_result._payload = __pyx_state[6]; __pyx_result._publish = __pyx_state[7]; __pyx_result._sequence = __pyx_state[8]; __pyx_result._simple = __pyx_state[9]; __pyx_result._tag = __pyx_state[10]; __pyx_result._to = __pyx_state[11]; __pyx_result._ttl = __pyx_state[12]; __pyx_result._type = __pyx_state[13]; __pyx_result._version = __pyx_state[14]; __pyx_result.arrival_rng = __pyx_state[15]; __pyx_result.burst_left = __pyx_state[16]; __pyx_result.ctx = __pyx_state[17]; __pyx_result.instance = __pyx_state[18]; __pyx_result.key_rng = __pyx_state[19]; __pyx_result.keys = __pyx_state[20]; __pyx_result.name = __pyx_state[21]; __pyx_result.payload_rng = __pyx_state[22]; __pyx_result.rejected = __pyx_state[23]; __pyx_result.render = __pyx_state[24]; __pyx_result.render_headers = __pyx_state[25]; __pyx_result.render_routing = __pyx_state[26]; __pyx_result.sent = __pyx_state[27]; __pyx_result.seq_by_key = __pyx_state[28]; __pyx_result.spec = __pyx_state[29]; __pyx_result.stage_end = __pyx_state[30]; __pyx_result.stage_index = __pyx_state[31]; __pyx_result.static_payload = __pyx_state[32]; __pyx_result.stop_at = __pyx_state[33]; __pyx_result.stopped = __pyx_state[34]
+ *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 35)
 */
 
   /* function exit code */
@@ -17466,7 +17653,8 @@ static PyObject *__pyx_tp_new__initialisation_6evtool_3sim_8producer_ProducerAct
 #endif
 ) {
   struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = ((struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o);
-  p->__dict__ = PyDict_New(); if (unlikely(!p->__dict__)) goto bad;p->_constant_gap = Py_None; Py_INCREF(Py_None);
+  p->__dict__ = PyDict_New(); if (unlikely(!p->__dict__)) goto bad;p->_arrive_fn = Py_None; Py_INCREF(Py_None);
+  p->_constant_gap = Py_None; Py_INCREF(Py_None);
   p->_count = Py_None; Py_INCREF(Py_None);
   p->_dedup = Py_None; Py_INCREF(Py_None);
   p->_fixed = Py_None; Py_INCREF(Py_None);
@@ -17566,6 +17754,7 @@ static void __pyx_tp_dealloc_6evtool_3sim_8producer_ProducerActor(PyObject *o) {
   PyObject_GC_UnTrack(o);
   if (p->__dict__) PyDict_Clear(p->__dict__);
   Py_CLEAR(p->__dict__);
+  Py_CLEAR(p->_arrive_fn);
   Py_CLEAR(p->_constant_gap);
   Py_CLEAR(p->_count);
   Py_CLEAR(p->_dedup);
@@ -17623,6 +17812,9 @@ static int __pyx_tp_traverse_6evtool_3sim_8producer_ProducerActor(PyObject *o, v
   }
   if (p->__dict__) {
     e = (*v)(p->__dict__, a); if (e) return e;
+  }
+  if (p->_arrive_fn) {
+    e = (*v)(p->_arrive_fn, a); if (e) return e;
   }
   if (p->_constant_gap) {
     e = (*v)(p->_constant_gap, a); if (e) return e;
@@ -17734,6 +17926,9 @@ static int __pyx_tp_clear_6evtool_3sim_8producer_ProducerActor(PyObject *o) {
   struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *p = (struct __pyx_obj_6evtool_3sim_8producer_ProducerActor *)o;
   tmp = ((PyObject*)p->__dict__);
   p->__dict__ = ((PyObject*)Py_None); Py_INCREF(Py_None);
+  Py_XDECREF(tmp);
+  tmp = ((PyObject*)p->_arrive_fn);
+  p->_arrive_fn = Py_None; Py_INCREF(Py_None);
   Py_XDECREF(tmp);
   tmp = ((PyObject*)p->_constant_gap);
   p->_constant_gap = Py_None; Py_INCREF(Py_None);
@@ -17852,6 +18047,19 @@ static PyObject *__pyx___dict__getter_6evtool_3sim_8producer_ProducerActor(PyObj
 #else
 #define __pyx___dict__getter_6evtool_3sim_8producer_ProducerActor PyObject_GenericGetDict
 #endif
+
+static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__arrive_fn(PyObject *o, CYTHON_UNUSED void *x) {
+  return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_1__get__(o);
+}
+
+static int __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__arrive_fn(PyObject *o, PyObject *v, CYTHON_UNUSED void *x) {
+  if (v) {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_3__set__(o, v);
+  }
+  else {
+    return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_10_arrive_fn_5__del__(o);
+  }
+}
 
 static PyObject *__pyx_getprop_6evtool_3sim_8producer_13ProducerActor__constant_gap(PyObject *o, CYTHON_UNUSED void *x) {
   return __pyx_pw_6evtool_3sim_8producer_13ProducerActor_13_constant_gap_1__get__(o);
@@ -18312,6 +18520,7 @@ static PyMethodDef __pyx_methods_6evtool_3sim_8producer_ProducerActor[] = {
 
 static struct PyGetSetDef __pyx_getsets_6evtool_3sim_8producer_ProducerActor[] = {
   {"__dict__", __pyx___dict__getter_6evtool_3sim_8producer_ProducerActor, 0, 0, 0},
+  {"_arrive_fn", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__arrive_fn, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__arrive_fn, 0, 0},
   {"_constant_gap", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__constant_gap, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__constant_gap, 0, 0},
   {"_count", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__count, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__count, 0, 0},
   {"_dedup", __pyx_getprop_6evtool_3sim_8producer_13ProducerActor__dedup, __pyx_setprop_6evtool_3sim_8producer_13ProducerActor__dedup, 0, 0},
@@ -18978,14 +19187,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 271, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 272, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr = &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 271, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 272, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct__genexpr);
@@ -19011,14 +19220,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr", 0);
   /*--- Exttype __pyx_obj_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 273, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr)) __PYX_ERR(0, 274, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr = &__pyx_type_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 273, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr) < (0)) __PYX_ERR(0, 274, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6evtool_3sim_8producer___pyx_scope_struct_1_genexpr);
@@ -19649,219 +19858,219 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
 */
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_NS, __pyx_mstate_global->__pyx_int_1000000000) < (0)) __PYX_ERR(0, 22, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":86
+  /* "evtool/sim/producer.py":87
  *             self._constant_gap = max(1, int(NS / self._fixed[0]))
  * 
  *     def start(self) -> None:             # <<<<<<<<<<<<<<
  *         """Schedule the first arrival and every injected message."""
  *         ctx = self.ctx
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 86, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 87, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 86, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_3start, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_start, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 86, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 87, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_3start, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_start, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 87, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_start, __pyx_t_4) < (0)) __PYX_ERR(0, 86, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_start, __pyx_t_4) < (0)) __PYX_ERR(0, 87, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":109
+  /* "evtool/sim/producer.py":110
  *     # ------------------------------------------------------------------ arrivals
  * 
  *     def _rate(self) -> tuple[float, str]:             # <<<<<<<<<<<<<<
  *         a = self.spec.arrival
  *         if isinstance(a, m.StagesArrival):
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 109, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 110, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_tuple_float_str) < (0)) __PYX_ERR(0, 109, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_5_rate, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__rate, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 109, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_kp_u_tuple_float_str) < (0)) __PYX_ERR(0, 110, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_5_rate, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__rate, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 110, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_rate_2, __pyx_t_2) < (0)) __PYX_ERR(0, 109, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_rate_2, __pyx_t_2) < (0)) __PYX_ERR(0, 110, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":124
+  /* "evtool/sim/producer.py":125
  *         return getattr(a, "rate", 0.0), a.process
  * 
  *     def _gap(self) -> int:             # <<<<<<<<<<<<<<
  *         fixed = self._fixed
  *         if fixed is not None:
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 124, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 125, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 124, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_7_gap, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__gap, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 124, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_int) < (0)) __PYX_ERR(0, 125, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_7_gap, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__gap, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 125, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_gap, __pyx_t_4) < (0)) __PYX_ERR(0, 124, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_gap, __pyx_t_4) < (0)) __PYX_ERR(0, 125, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":138
+  /* "evtool/sim/producer.py":139
  *         return max(1, int(NS / rate))
  * 
  *     def _done(self) -> bool:             # <<<<<<<<<<<<<<
  *         if self.stopped:
  *             return True
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 138, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(1); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 139, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 138, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_9_done, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__done, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 138, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 139, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_9_done, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__done, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 139, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_done, __pyx_t_2) < (0)) __PYX_ERR(0, 138, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_done, __pyx_t_2) < (0)) __PYX_ERR(0, 139, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":147
+  /* "evtool/sim/producer.py":148
  *         return self.stopped
  * 
  *     @cython.locals(ctx=ActorContext, k=Kernel)             # <<<<<<<<<<<<<<
  *     def _arrive(self, _: Any) -> None:
  *         if self.stopped:
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 147, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 148, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_11_arrive, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__arrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 147, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 148, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 148, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_11_arrive, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__arrive, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 148, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_arrive, __pyx_t_4) < (0)) __PYX_ERR(0, 147, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_arrive, __pyx_t_4) < (0)) __PYX_ERR(0, 148, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":188
+  /* "evtool/sim/producer.py":189
  *             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
  * 
  *     def _burst(self, _: Any) -> None:             # <<<<<<<<<<<<<<
  *         a = self.spec.arrival
  *         assert isinstance(a, m.BurstArrival)
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 188, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 189, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__burst, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 188, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 189, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 189, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_13_burst, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__burst, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 189, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_burst, __pyx_t_2) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_burst, __pyx_t_2) < (0)) __PYX_ERR(0, 189, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":198
+  /* "evtool/sim/producer.py":199
  *             self.ctx.kernel.at(self.ctx.kernel.now + a.every, self._burst, None, PRIO_ACTOR)
  * 
  *     def _once(self, _: Any) -> None:             # <<<<<<<<<<<<<<
  *         for _i in range(self.spec.count or 1):
  *             self.publish_one()
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__once, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 198, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u__3, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 199, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_15_once, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__once, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_2);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_once, __pyx_t_4) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_once, __pyx_t_4) < (0)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
-  /* "evtool/sim/producer.py":203
+  /* "evtool/sim/producer.py":204
  *         self.stopped = True
  * 
  *     def _inject(self, inj: m.Inject) -> None:             # <<<<<<<<<<<<<<
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_inj, __pyx_mstate_global->__pyx_kp_u_m_Inject) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__inject, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 203, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_inj, __pyx_mstate_global->__pyx_kp_u_m_Inject) < (0)) __PYX_ERR(0, 204, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 204, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_17_inject, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor__inject, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_2, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_inject_2, __pyx_t_2) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_inject_2, __pyx_t_2) < (0)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "evtool/sim/producer.py":211
+  /* "evtool/sim/producer.py":212
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
-  __pyx_t_2 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 211, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyDict_NewPresized(6); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_payload_2, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_tag, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key_2, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_payload_2, Py_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_tag, Py_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_key_2, Py_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":212
+  /* "evtool/sim/producer.py":213
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,             # <<<<<<<<<<<<<<
  *                     ttl: int | None = None) -> None:
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
 */
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_headers, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_msg_id, Py_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_headers, Py_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":213
+  /* "evtool/sim/producer.py":214
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:             # <<<<<<<<<<<<<<
  *         """Build one message and publish it (`ttl` overrides the producer's per-message TTL)."""
  *         ctx = self.ctx
 */
-  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_ttl, Py_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_ttl, Py_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
 
-  /* "evtool/sim/producer.py":211
+  /* "evtool/sim/producer.py":212
  *     # ------------------------------------------------------------------ publishing
  * 
  *     def publish_one(self, *, payload: Any = None, tag: str | None = None, key: str | None = None,             # <<<<<<<<<<<<<<
  *                     msg_id: str | None = None, headers: dict[str, Any] | None = None,
  *                     ttl: int | None = None) -> None:
 */
-  __pyx_t_4 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 211, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyDict_NewPresized(7); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ttl, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
-  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_publish_one, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_kp_u_str_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_kp_u_dict_str_Any_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_ttl, __pyx_mstate_global->__pyx_kp_u_int_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_4, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_None) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_13ProducerActor_19publish_one, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ProducerActor_publish_one, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_7);
@@ -19870,7 +20079,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_7, __pyx_t_4);
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_publish_one, __pyx_t_7) < (0)) __PYX_ERR(0, 211, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_publish_one, __pyx_t_7) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
   /* "(tree fragment)":1
@@ -19888,7 +20097,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
 
   /* "(tree fragment)":17
  *     else:
- *         return __pyx_unpickle_ProducerActor, (type(self), 0x03a2b61, state)
+ *         return __pyx_unpickle_ProducerActor, (type(self), 0x053c3fe, state)
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_ProducerActor__set_state(self, __pyx_state)
 */
@@ -19900,25 +20109,25 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6evtool_3sim_8producer_ProducerActor, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_7) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-  /* "evtool/sim/producer.py":267
+  /* "evtool/sim/producer.py":268
  * 
  * 
  * def _has_template(value: Any) -> bool:             # <<<<<<<<<<<<<<
  *     if isinstance(value, str):
  *         return "{{" in value
 */
-  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 267, __pyx_L1_error)
+  __pyx_t_7 = __Pyx_PyDict_NewPresized(2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 268, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_value, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 267, __pyx_L1_error)
-  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 267, __pyx_L1_error)
-  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_1_has_template, 0, __pyx_mstate_global->__pyx_n_u_has_template, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 267, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_value, __pyx_mstate_global->__pyx_n_u_Any) < (0)) __PYX_ERR(0, 268, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_return, __pyx_mstate_global->__pyx_n_u_bool) < (0)) __PYX_ERR(0, 268, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_1_has_template, 0, __pyx_mstate_global->__pyx_n_u_has_template, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[13])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 268, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_4);
   #endif
   __Pyx_CyFunction_SetAnnotationsDict(__pyx_t_4, __pyx_t_7);
   __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_has_template, __pyx_t_4) < (0)) __PYX_ERR(0, 267, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_has_template, __pyx_t_4) < (0)) __PYX_ERR(0, 268, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
 
   /* "(tree fragment)":4
@@ -19926,7 +20135,7 @@ __Pyx_RefNannySetupContext("PyInit_producer", 0);
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
  * def __pyx_unpickle_ProducerActor(__pyx_type, long __pyx_checksum, tuple __pyx_state):             # <<<<<<<<<<<<<<
  *     cdef object __pyx_result
- *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x03a2b61, 0x1808012, 0xe22b51d, b'_constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
+ *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x053c3fe, 0x1d64346, 0x8e5675f, b'_arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload, _publish, _sequence, _simple, _tag, _to, _ttl, _type, _version, arrival_rng, burst_left, ctx, instance, key_rng, keys, name, payload_rng, rejected, render, render_headers, render_routing, sent, seq_by_key, spec, stage_end, stage_index, static_payload, stop_at, stopped')
 */
   __pyx_t_4 = __Pyx_CyFunction_New(&__pyx_mdef_6evtool_3sim_8producer_3__pyx_unpickle_ProducerActor, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_ProducerActor, NULL, __pyx_mstate_global->__pyx_n_u_evtool_sim_producer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
@@ -20004,7 +20213,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "evtool/sim/producer.py":162
+  /* "evtool/sim/producer.py":163
  *             n = self.sent = self.sent + 1
  *             mid = f"{self._id_prefix}-{n}"
  *             if not self._publish(self._to, Message(mid, self._to, None, None, self._payload, self._type,             # <<<<<<<<<<<<<<
@@ -20013,12 +20222,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_n_u_producer_2};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 162, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 163, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "evtool/sim/producer.py":206
+  /* "evtool/sim/producer.py":207
  *         for i in range(inj.count):
  *             mid = inj.id if inj.id and inj.count == 1 else (f"{inj.id}-{i + 1}" if inj.id else None)
  *             self.publish_one(payload=dict(inj.payload), tag=inj.tag, key=inj.key, msg_id=mid,             # <<<<<<<<<<<<<<
@@ -20027,12 +20236,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[6] = {__pyx_mstate_global->__pyx_n_u_payload_2, __pyx_mstate_global->__pyx_n_u_tag, __pyx_mstate_global->__pyx_n_u_key_2, __pyx_mstate_global->__pyx_n_u_msg_id, __pyx_mstate_global->__pyx_n_u_headers, __pyx_mstate_global->__pyx_n_u_ttl};
-    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 6); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 206, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 6); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 207, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[1]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "evtool/sim/producer.py":226
+  /* "evtool/sim/producer.py":227
  *             self.seq_by_key[key] = seq
  *         elif sequence == "global":
  *             seq = self.seq_by_key.get("\0global", 0) + 1  # a key no message has: the producer-wide counter             # <<<<<<<<<<<<<<
@@ -20041,7 +20250,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[2] = {__pyx_mstate_global->__pyx_kp_u_global_2, __pyx_mstate_global->__pyx_int_0};
-    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 226, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 2); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 227, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[2]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
@@ -20083,30 +20292,30 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
     const struct { const unsigned int length: 8; } str_length_index[] = {{7},{1},{15},{1},{1},{8},{4},{8},{1},{179},{8},{21},{7},{6},{22},{2},{10},{9},{8},{9},{10},{17},{2},{12},{3},{12},{15},{6},{9},{7},{2},{4},{11},{10},{14},{13},{31},{33},{21},{20},{19},{18},{21},{19},{19},{25},{19},{13},{20},{10},{1},{20},{12},{17},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{28},{12},{10},{17},{13},{12},{12},{19},{8},{7},{6},{5},{5},{4},{13},{30},{2},{7},{13},{5},{5},{1},{7},{18},{2},{4},{18},{5},{15},{5},{3},{8},{7},{4},{3},{5},{5},{18},{19},{15},{25},{18},{17},{19},{19},{3},{11},{5},{5},{4},{3},{7},{3},{6},{7},{8},{5},{1},{2},{3},{6},{8},{3},{5},{5},{1},{6},{3},{8},{1},{4},{7},{10},{3},{6},{3},{6},{1},{4},{4},{4},{3},{6},{7},{7},{4},{7},{3},{7},{8},{17},{7},{7},{11},{4},{6},{6},{6},{7},{11},{4},{4},{3},{10},{8},{10},{5},{4},{4},{6},{5},{5},{4},{6},{3},{14},{5},{2},{3},{6},{6},{12},{1},{5},{6},{7}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{56},{1604},{385},{2},{64},{116},{80},{153},{281},{40},{106},{122},{751}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{11},{56},{1659},{385},{2},{64},{116},{80},{153},{281},{40},{106},{122},{751}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3280 bytes) */
-static const char cstring[] = "x\332\255\227K[\333X\322\307\203\357\200\r!\220\244{z\372m;\201\220\236d\310\320!\241\273g\372\235\020\256iB\260\301\334\tB\226\216m\201-\331\222\014\030H\310\222\245\226Zj\251\245\226^z\351\245\226^\346#\364G\230\372\313v\002\3643\273\311C\374\263\316\265N\375\253\352\310\267r\005%\303\027\036>\326U\306\342Y\225\317\025\231\254\377\370\367\261g\274\252JG|\341\331!\253>+\361\325\202\302\213\377~\247\350,\256\347y=>]\325\363\212\034\227\264\270\310\nR\206\251\274\316\n\325\270\246\253\222\2403\025\203\344xr6\371\367\211\237\047\342\274,\306Uv\300\004]\213k\225\214P\3405\215iq%\033\317T\244\202.\311q\275Zb\332X\374M6^U*q\23111\256+\361\022\215\273:A\31739\2561\035_\342\243\274,+:\257K\212\314\321tI\316\215\306EI\245M\244#\206\331s|Acc\274(r4\216\211d\327\016\231\3674>%W\337\307\317\343\357\024\231\0325>S`L\366>\217tE)<\323\244\342\263\222\252\210\025\201\251c\245jN\220d\275=\\\322Z#\305\342\330\033\031\307\351\214\373\225\026n\217\321+\245\002\333\311\222\273\364\247p\307\373\263\263)AW\324iE\326\331\211N\233\277\256\250\232>\325\362.\265j:/w\036\027\231*3\372\254&%\341\220\251KL\323\370\034{\267\212\205\227e\201\265\207%W\336,sS\323\351\345\225\244\"i\232\"w\332\333\346x\033^{\030\3438\225\341\221\023<\3418\356f7\271\225,\321\377\353\000/\034\330\215\306\014\216r\243M$[o4\345\370\322\215\026\311s\337\215F\205Nx\243\tau\275\251T\311\024$-\317\375i\027\262^\325Wu\362\227\326vG\232\025K\005Z`\245\"\353R\221\315\252\252\242\246U^`\263G\024\343\034\035\261zB\377g(2\270w\244\315\n\313r\\;\252\030us^\334q9\246K:+\242\001A\004f+\262\000\346:N\243\177E^\222=\222Q\005\257E\346\213-\262c\240D\273\ty&\034j\225b\353IeZ\245\240\267\276\267\327\301W$C\353[E.Q \320j\327\216\312q\345\n_\350\254\336\326\225\373\223\302_\032\330\t\036H\340/\026iW\354\376\223\360\034\2473\r\307lI\336\022\271uth\0135\271<\257\321\250\226{\257=\214\375\253\240\010\224x\377?\226c2;)\251\234\324\026\233\2234NPT\245B\371\316<\255=u\371v\235\341\265\252,H\312\330\227!\032\257g(\037\205\002\206\223ku(\227\341""\205C\241\240hLP\212%\211\034\323\256L\202B\032\013\372\211H\047.q\222(\252J\251\304DV$\345\344#\006\345\031\241\332\312ql\302\306\030\242@\273\332Rl\345[\273I\023(\333UI\271\3618\3269jg*\025\014\232\356e\367\225\226C/\225\2574tj\305\225&\215\247\225\250p\261\023\201\\\245\034\321\362\264nV\"\177g\245\023&fIk\362v\333\223\024l\255b\235g\274\310T\215P*U\264<X\226$\221\334\334\362\264\344\325\024\201Q\341\2224I\316\"z\265\303\226AT\315\341/\216\311b\261\310\353\371\366\221\333 \317\025\351O\241\232\256\025\265\034\375Q\213\214\250!\013t\231\324\227\225\343\022\257\362E\255\355\370\022S9Z\023aZj\325\242\022y^U\004Z\260s\342\016\271\216:\324\220%\361\332\251|%\243\021\020*\343i\025\225\225\030Ow\222^Q\345V@\344\332\300v\032+d\251\026\213\032+\323\037\227\251\266\032\313\025F\307\246\200\026Y\226\247\314\322\362<]+\322)\323JL\320\274\322\340U\t/\3365])Q}f|\221:\276\304\262\027*z^U\216uE\327\013\255\213\245R\022\251\257\242\261/\311rD\021[a\336\207Fq\245\321%\364\251\253\031xb\217\333sN\342S\327\347\300\017f\331\215\377\303\351\255\375\263~\350\246V\232\201A\3437+bw\331\003\315@\370\323\2711i&\232\221gv\331\375\307\253z_\203o\006z/\307?u\375\021\271\325\363\035z\006\214!\367\356\210\225\266\277u\206\035\251\246\327\177i\314\270\311\367\356{\336\345\013n\241\344\226\316\334\263\213?n\335z\345{\353#\274\365%\201\244o\033\330\366\355\001{>\0060\237\004H>\005P|\032\240\371N\201S\337G\340\243o\316O\230\363\377\016\374\356_\003\326\374[\300\226?\007\344\374\207\300\241\377\0048\361\237\003\347\376\327\001\302\353\300\0340\027H\001\251\300\032\260\026\340\000. \000B\340\0008\010\310\200\034\250\000\225@\025\250\006\346\203\204\371\340\"\260\030\\\007\326\203\333\300vP\000\204`\016\310\005O\200\223\3409p\036\\\n\021\226B) \025\332\0046C\273\300nH\002\244P\021(\206t@\017\235\000\047\241\2310a&\274\000,\204\327\201\365\3606\260\035>\004\016\303\n\240\204\253@5\374\001\370\020\376\030nFn\033a\243l\206\314\202\235\200\224G\227\033\306\2549d\246\232\221;\006)w\337(\177\246\017\335""\374\267=\352\334u\204\332Pm\263\276\321\230uSi7\275\351n\356\273\37397G\032*\256\242\271\332\031\316\3215\r\021\246}\013\300\202o\021X\364-\003\313\276\035`\307\227\0012\276\034\220\363\035\000\007>\031\220}\047\300\211\357\002\270\360\315@\231\031\377<0\357_\004\026;\212\356\002\273~\036\340\375\" \372\363@\336\257\001\232\377\0248\365_\000\0277\364]\006\226\003\353\300z`\007\330\t\354\001{\201\014\220\t\344\201|@\001\224\200\016\350\201c\3408p\006\234\005^A\274W\301\266\350o\201\267\301e`9\270\n\254\006\267\200\255\340>\260\037d\000\013\346\201|\260\000\024\202\032\240\005O\201\323\340\005p\021|\r}_\207\346\200\271P\022H\2066\200\215N\\p\000\027\022\000!T\002J\241c\3408t\016\234\207.\200\213\3204D\237\016/\003\313\235(\331\001v\302{\300^8\003d\3029 \027\226\0019\254\001Z\370\0108\n\237\002\247\341\231\010T\211,\002\213\221$\220\214\254\002\253\221\r`#\262\017\354Gr@.R\000\n\021\005P\"\032\240E\252@5\362\252\033\036\354\236\005f\273\027\200\205\356\267\300\333\356\025`\245{\013\330\352\336\003\366\272y\200\357f\000\353V\001\265\273\nT\273?\002\037\273\247z\010S=\263\300l\3172\260\334\263\016\254\367\354\000;={\300^O\006\310\364\034\000\007=e\240\334s\004\034\365T\201j\317\007\340C\317R/\362\2637\r\244{\267\200\255\336]`\267w\037\330\357-\001\245\336c\340\270\367\0348\357\275\000.z\247\243\020 \372\006x\023M\002\311\350\032\260\026\335\0046\243\273\300n4\017\344\243\n\240Du@\217\036\003\307\3213\340,:\025\303\371b\013\300Bl\tX\212%\201d,\r\244c\034\300\305\262@6v\010\034\306d@\216\251\200\032\273\000.bs}\010\260\276E`\261\357\035\360\256o\005X\351\313\000\231>\t\220\372d@\356+\003\345\276\nP\351\373\010|\354\233\355\207\257\373\177\007~\357_\002\226\372S@\252\177\033\330\356\347\001\276?\323\217ZSnF\372\335\3761[t\022\316d\355\t\225\225\251\317\327[R\237\246\232\337&\254\201f\244\367r\342\262\334\214\306\274\273\304H\233\324\324w\2315\246P\300\002\000\006h\306\260!\231\272\365\322\276\357\004\2354\325\252\365\372\363:\337\214\3366z\315qo\266\267\316\037\241[\261""\001\232\266`\316X!+cw5\243w\214\007\306\024\255\373\275\305[\264O\377\245nL\030U\253\313\032\262\326\355I2\347E-P\233\253?j\204\032\242\273\322\272\2712\315\347\223\316Y}\244\2565\036\271\3115wm\313\335\242z(\272\342\241{X@\347qM\254\2176\206\032\357\335\355\235f\342o\366\260\3157o\017\031K\326\300g\262)jzv\2774\356\233A3\355\355\364\334\276fm\337\245\210\"\334:[\002V\016\033\014}\260\357\047#\205\305\026\315r\363v\307CF\304\364\233\3438\337}\032\370\2135\2059\t\343\245y\307[\361r\223\346D\207\350\244)\317Q?Yk\366S\207\325&j\247\r2\351\216\361\220:D\363\2019K\326l\333GN\312\352ro}k~cy\367\374\2511`\214\302\365\375\227\025c\332(_k\213[]\177~\246\327\0007p\317\340\257\310\204\343z\016\177l&>{\0306\263\226\327\365\302\360\033\343\236}\255\343\034\2215\344\217Aj\364&\016RG\364\276\241\231\017\315\224)ZO\355B-Q{Y\277S\247\376A\343\271!\230\003\324\265B\357*\001\272\267\276\004M{\376\004\031=oNZ#\226nO\320\331VI\321\331\372@\307\3371\004\326\006\235|\320\232AD\264Z#\360\364x{\275\350\345\214\021$\017\322b\277\222i\330\256-\212h\216\222\213\242w[\006\243E\360.\321\333C\356\3200\035\356\366 \205\323\007k\332\322\354\204=\336\034\302\215:N\362\177\363\203Y\261\246\254Ts\350\033\263\237\002\217\364|g=\242\367\252!\373}-\001\323_\322&\303f\321\213A\317\234c\203\047\017<\366F\rx\206}\356\304\211g+\314\234\247\335\316\254a\353\300\361S\036%\020/\232g\323\240\371\2066#k&=\037\n\326]K\264\377\346\314\326\006p\337\017_\023\352W/H\312$c\024\273\n\346]3gm\320\033\341\260\223\257e\353SM\212\261\262\331m\rX\tx+f\256S<m\330\363\316\270\363\332\341;\223\006\314G\226\217La\344s\335\371\2252r\374\332\304\316\250Q\212\270-;\353|]\326}0\341\314xY\227\250O6n\014\365\202\363\363\177\337\003\21691=\315\346\214\021Z0@\312\336\267\375\344\374N\346E/\027\r\212\224o\314\010\035\361\253\266\375\227\247^\030\245L\376\353\354.\212h/\351H\016d\333\327\354\235h7F\341\267y\363\271\311S^MX\3076s~rR\344)\261\376c\343%\2753\273\201\357\314\337lo\247Y\343\256\047\242\027<\017)\350\246\2759\032\275b\r:\013""\265\3275\276\246QY)7|\215\007\215ywu\335]\347\\n\277\275\253\271I/\322\003\366C{\207\2343];\252\247\033\203\2159w\205\252\317v\363\373\221v\347\266\243\325\036\325\003\365\351:\235\361\221\225\265\027\235\017\365\305\306\007w\367}\363\257?\332?\270?\047\335d\252\371\355#K\262\277FP\337\245\340\245\247\347\216\0109m\316z`}\251\256#\024\265\023\346\021\211<\325\251E/\274\022\231\302L\036I8\321\312\273_\274\362\340\2159D?I\363\334\3168\235\2642\347-\212\202{\220\356\352\240\202\363\320Yq\312\235A\357l\317\242\234\261j\372\314\004\355\374\301\236\262S\255\252\370\260s\007\360\330\356gJ~F\003tZ6z\217\2621\321\214\335\245i]\310\240Is\304<&\003^x\3110R;oL4\312\315\301\037h\364?\355\203\232\277\366K}\276\361\302Mn\270\033\233\250\272\267\377B\t\227\363l\236\260Q>\334A\372%\324\274\375\035\325\323i\253\014\t\275W\343nD\304\t\3118\002\365\334Q\224{*\357\330\036\363\327\274\027fV{^\313\325\327\032O\335\365m\\\002\377\207K\340\260\366\027\272\227\244\306\261\273\276\343\356d\334\214\320\332T\261S\0246\023N\353\002r\007\037Z\223\344\202\377\315\212\364\370\304\013\215\037\235\347\364\023L\243\244\032\367\356\337Q\253\214<\252\320\245\260M\331\036\264v\274\273\363\036\375J\233l\337k\364\236\277\325L<q\237\374V\333\252\013\215\201F;\341S\336%\025\273L\033\003-\241R\236\ng\366cg\224\014z\321\350vSd\343\236\273\3075\357a\3775{\204\362v\215D\320\275\224\276\367=\335{\367\355\036*)\271Z\272~\277\021h,!\212=I\047[\216\245T\362\212\311\031\035\047o\t\366];\347\244:\021\371\330\213\213\212\365\306N;\003m\243\376\003\047\020\023\013";
-    PyObject *data = __Pyx_DecompressString(cstring, 3280, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (3301 bytes) */
+static const char cstring[] = "x\332\255\227I[\333X\326\307\203-\017\200\215\241 \241\252\253\353-;aH:i\322TH\250\252\356z\3378LEh\0063\017\001E\226\256\215\260-\331\222\314\030B\226,\265\324RK-\275\364\322K/\265\3642\037\241>\302{\376\262\235\000\365\364\256\3638\376Yw<\367\374\3179W\334\313\346\325\264\220\177\364\330\320\030\213g4![`\212\361\344\357c\317\005M\223\217\205\374\363\034;{^\024\316\362\252 \375\337\222j\260\270q(\030\361\2513\343PU\342\262\036\227X^N3M0X\376,\256\033\232,\032L\303 %\2762\263\362\367\211\237\047\342\202\"\3055v\304DC\217\353\345\264\230\027t\235\351q5\023O\227\345\274!+q\343\254\310\364\261\370|&~\246\226\343\ncR\334P\343E\032ws\202q\310\224\270\316\014\374\210\217\n\212\242\032\202!\253\nO\323e%;\032\227d\2156\221\217\031f\317\ny\235\215\t\222\304\3238&\221]{d\336\263xR9\333\217\177\210/\251\n5\352B:\317\230\342}\037\033\252\232\177\256\313\205\347EM\225\312\"\323\306\212gYQV\214\326pYo\216\224\nc\363\n\216\323\036\367+-\334\032c\224\213y\266\227!w\031\317\340\216\375\213\213\244h\250\332\224\252\030\354\324\240\315\337\2245\335H6\275K\255\272!(\355\307\005\246)\214\276\317Vd1\307\264E\246\353B\226-\255a\341eEd\255a+\253\363\313|rj}yuE\225u]U\332\355-s\274\ro=\214\361\274\306\360\310\213\236p<\177\267\233\334J\226\030\377q\200\027\016\354Nc\032G\271\323&\221\255w\232\262B\361N\213\354\271\357N\243J\047\274\323\204\260\272\335T,\247\363\262~\310\377i\027\262^3\326\014\362\227\336r\307:+\024\363\264\300jY1\344\002\233\3214U[\327\004\221\315\034S\214\363t\304\263S\372?M\221\301/\2216\253,\303\363\255\250b\324\315{q\307g\231!\033\254\200\006\004\021\230)+\"\230m;\215\376\025\004Y\361HF\345\275\026E(4\311N\200\"\355&\03621\247\227\013\315\047\215\351\345\274\321\374\335Z\007?\221\014\315_e\245H\201@\253\335:*\317\227\312B\276\275zKW\376O\n\177i`\247x \201\277X\244\337\260\373O\302\363\274\301t\034\263)yS\344\346\321\241-\324\344\017\005\235F5\335{\353a\354_yU\244\304\373\337\261,S\330iQ\343\345\226\330\274\254\363\242\252\251e\312w\346i\355\251+\264\352\214\240\237)""\242\254\216}\031\242\013F\232\362Q\314c8\271\326\200riA\314\211yUg\242Z(\312\344\230Ve\022U\322X4N%:q\221\227%IS\213E&\261\002)\247\0343(\317\010g\315\034\307&l\214!\n\364\233-\205f\276\265\232t\221\262]\223\325;\217c\355\243\266\247R\301\240\351^v\337h\311y\251|\243\241]+n4\351\002\255D\205\213\235\212\344*\365\230\226\247u32\371;#\2372)CZ\223\267[\236\244`k\026\353C&HL\323\t\305bY?\004K\262,\221\233\233\236\226\275\232\"2*\\\262.+\031D\257\236k\032D\325\034\376\342\231\"\025\n\202q\330:r\013\344\271\002}T\252\351zA\317\322\207Z\024D\rY`(\244\276\242\236\024\005M(\350-\307\027\231\306\323\232\010\323b\263\026\025\311\363\232*\322\202\355\023\267\311\267\325\241\206\014\211\327J\345\033\031\215\200\320\230@\253h\254\310\004\272\223\214\262\2464\003\"\333\002\266\323Y>C\265X\322Y\211>|\372\254\331X*3:6\005\264\3042\002e\226~(\320\265\"\2373\275\310D\335+\r^\225\360\342]7\324\"\325g&\024\250\343K,{\241b\034j\352\211\241\032F\276y\261\224\213\022\365\225u\366%Y\216)b\313\314\373\322)\256t\272\204>u4\270\247\316\2703[I|\352\370\314\375h\225\334\370?*\335\325\177\326rnj\265\301\365\233\277\331a\247\303\351kp\241O\037\314I+\321\010?wJ\356?^\327z\352B\203\353\276\036\377\324\361G\370^\327\367\350\3513\007\314}{\310\035yU\221\252Oj\023\2653we\335]\337w\367\005WP\\Es\265\313?\356\335\373\330\361\306Gx\343[\004\026}) \345\333\007\366}\002 \370r@\316\247\002\252\357\0308\366\235\003\347\276\327~\302k\37740\355_\000\026\374\313\300\262\177\013\330\362\357\001{\376\014\220\361\037\001G\376S\340\324\377\001\370\340\237\347\010\363\334\"\260\310\255\001k\334\026\260\305\245\2014\227\0012\\\021(r\006`p\027\300\005w\005\\q\263\001\302l\340-\3606\260\rl\007\336\001\357\002Y \033\310\001\271\200\001\030\201S\34040\037\304\356\301E`1x\000\034\004\323@:(\003r\260\000\024\202\347\300y\360#\36018\023\"\314\204\346\201\371\320\006\260\021\332\001vBY \033\312\001\271\320\007\340C\350u\030\316\n\277\005\336\206\227\200\245\360r\270\021\3565Cf\311\nZy\047\001u\217\257\267\314\031k\300J5\302""\337\230$\346\240Y\372L_\206\365/\373\304a\225\027$\351\363\372\240\273\262\341nl\273\333\357\334w\222+\345\334\\\321-\352\256~\342\236\\a\033\337\034\024\232\363\375\033\370\267o\031X\366\255\001k\276=`\317\227\006\322\276,\220\365\035\001G>\005P\332\002\047\241P\322?\013\314\372\347\201y\377\"\260\330\026\370\0008\360\213\200xGg\0030\374\027\300\205\3775\204z\315M\001S\334\0340\307\255\002\253\334\016\260\303\035\000\007\234\000\010\034\003\030\247\000\nW\006\312\3349p\316]\002\227\\\022\"&\003s\300\\`\tX\n\254\001k\201M`3\260\013\354\006x\200\017d\200L;\024\024@\th\200\326\216\210+\340*0\r\235\247\203s\300\\p\001X\010\256\002\253\301\035`\247\035-\002 \004\031\300\202*\240\006\217\201\343\340\005p\321\016\2327\010\2057\241e`9\264\tl\206\366\200\275\320\001p\020J\003\351\220\002(\2412P\016\235\003\347\241K\3402\224D\354$\303\263\300lx\021X\014\257\002\253\341\r`#\274\003\354\204E@\014\037\001Ga\025P\303\032\240\205\217\201\343\360\025p\025\236\355\304b\235\013\300B\347\022\260\324\271\n\254vn\003\333\235<\300wJ\200\324\231\005\262\2359 \327Y\002J\235\247\300i\347%p\331\371\272\013\202wM\003\323]) \325\265\rlw\355\003\373]\357\201\367]\022 u)\200\322U\006\312]\347\300y\327%p\331\225\354\306\241\273\347\201\371\356\025`\245{\003\330\350\336\006\266\273\337\001\357\272\363@\276[\007\364\356S\340\264\373\002\270\350\276\002\256\272\227#\020 \262\tlF\366\200\275\310\001p\020I\003\351\310!p\030Q\0015b\000F\344\0048\211\\\000\027\221\271(B#\272\004,E\327\200\265\350&\260\031\335\005v\243\357\201\367\321,\220\215\346\201|T\005\324\250\016\350\321\217\300\307\350L\017\352I\317[\340m\317\"\260\330\223\002R=\007\300A\017\003X\317\021p\324S\000\n=%\240\324\223\214\301=\261\337\201\337c\213\300bl\005X\211\255\003\353\261}`?&\001RL\006\344X\036\310\307\212@1v\006\234\305^\367B\270\336d/\352Q\251\021\216\271\2611G\252$*\223\325\247\265\255z\362\363\355\226\324\247d\343\273\204\335\327\010w_O\\\227\032\221h\363\nZ\267\250\251\347:c&Q\3448\000\003ts\310\224-\303~\345\014V\002\225""\365\352@u\263\366\242&4\"\275f\2675\356\315\366\326\371#x/\332G\323~\267\246\355\240\235v:\032\221o\314\207f\222\326\375\301\026l\332\047vm\230\023\346\231\335a\017\330\233\316$\231\363\262\312Ugk#\365`]rW\233\367]\272\361b\262rQ\033\256\351\365\021\257j\356\270;\357\335\367\315\252\231G\347IU\252\215\326\007\352\373\356\356^#\3617g\310\021\032\275\003\346\242\335\367\231l\212X\236\335\257\314A+`\255{;\275pnY\333s-\241P7\317\226\200\225C&C\037\354\373\311La\261\005\253\324\350m{\310\014[~k\034\347\033\244\201\277\330I\314I\230\257\254o\274\025\257\267iNd\200N\232\362\034\365\223\275\341<\253\260\352D\365\222|OC\037Q\207d=\264f\310\232]\347\270\222\262;\334{\337Y\337\332\336\353\301\271\331g\216\302\365\261\353\2629e\226n\265\305\355\216\077\077\323\333\203\313=0\205\0332\341\270\236\303\037[\211\317\036\206\254\214\355u\2754\375\346\270g_\3638\307d\r\371\243\237\032\275\211\375\324\021\0314u\353\221\225\262$\373\231\223\257&\252\257j\337\324\250\277\337|a\212V\037u\255\322+\016Gw\333\227\240i\315\237 \243\347\254I{\3306\234\t:\333\032):S\353k\373;\212\300\332\242\223\367\333\323\210\210fk\030\236\036o\255\027\271\2366\003\344AZ\354W2\r\333\265D\221\254QrQ\344~\323`\264\210\336E\333;\340\016\014\321\341z\373)\234.\355)[w\022\316xc\000\267\3568\311\377\355\217V\331N\332\251\306\300\267V\214\002\217\364\\\262G\350ul\300\331\257&`\372+\332d\310*x1\350\231sb\n\344\201\307\336\250>\317\260\317\3558\361l\205\231s\264\333\205=d\037U\374\224G\t\304\213\356\331\324o\315\323fd\315\244\347C\321\276oK\316\337*3\325>\274\023\014\335\022\352W/HJ$c\004\273\212\326}+ko\321\213\344P\345\260\232\251%\033\024c%\253\323\356\263\023\360V\324\332\244x\332r\346*\343\2257\025\241=\251\317\032\261}d\n#\237\033\225_)#\307oMl\217\032\245\210\333q2\225\257\313\272\017\047*\323^\326%j\223\365;C\275\340\374\374\237\367\200cN-O\263Ys\230\026\344H\331A\307O\316og^\344z\301\244H\371\326\n\323\021\277j\033\273>\367\302(e\t_gwPD{IGr \333\276f\357D\2531\002\277\315Y/,\201\362j\302{\241\372\251\222""\"OI\265\047\365W\364\252\355r\337[\2779\336N3\346}OD/x\036Q\320Mystg\264\322_\371\275\372\246*Tu*+\245\272\257\376\260>\347\256m\272\233\274\313\277o\355jm\333\353N\237\363\310\331#\347LU\217k\353\365\376\372\254\273J\325g\267\361\303p\253s\267\242WGj\\m\252Fg\034\2613\316B\345\262\266P\277t\337\3557\376\372\304\371\321\375y\305]I5\276\033\261e\347k\004\365\\\213^zz\356\010\223\323f\355\207\366\227\352:LQ;a\035\223\310\311v-z\351\225\310\024f\nH\302\211f\336\375\342\225\007oL\016\375$\315\013\047]i\247\2255gS\024<\200t7\007\345+\217*\253\225R{\320\222\343Y\2245\327,\237\225\240\235/\235\244\223jV\305G\355;@\300v?S\3623\032`\320\262\221\007\224\215\211F\364>M\353@\006MZ\303\326\t\031\360\322K\206\341\352\207\372D\275\324\350\377\221F\377\3239\252\372\253\277\324\346\352/\335\225-wk\033U\267\367/\224pY\317\346\t\007\345\303\355\247?\240\032\275\337S=\235\262K\220\320{}\356DD\234\222\214\303P\317\035E\271\247\362\216\3551\177\203\324\274O\265\365E5[\333\250?s7wq\t\374\017.\201\\\365/t/\311\365\023ws\317\335K\273i\261\271\251\352\244(l&*\315\013\310\355\177dO\222\013\376;+\322\343S/4\236\320\213\276L\361\225@\325\244\333v\324.!\217\312t)\354R\266\007\354=\357\356|P5(\353F\332\177\r\3544\022O\335\247\277Uwjb\275\257\336J\370\224wIE\257\327\315\276\246P)O\205\013\347qe\224\014zY\357tSd\343\201{\3007\036`\377\rg\230\362v\203D0\274\224~\360\003\335{\203N\027\225\224lu\2756X\347\352\213\210bO\322\311\246c)\225\274brA\3079\264E\347\276\223\255\244\332\021\371\330\213\213\262=\357\254W\372ZF\375?\214\366\037\340";
+    PyObject *data = __Pyx_DecompressString(cstring, 3301, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4371 bytes) */
-static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_i\375_\347C_is_co\177routine\274@\327ce_\261\207\001a\341\207\004as\277yncio.\032\006s\377atboolcl\364+\001\330 t\266Aback\377closecom\263pi\344 \223\210\004co\341@c\377txdedup_\377iddroppewdem\267@nve\366A\315e\004\000ye\337\206\002a\001e..\016\000nts\006\tm\352\205\003\036\004\377scenario\346\000\014.t\320d3\005sim\020\263\000\331\206\0022\005\017\000k\306\206\002\006\010\314\207\005\336\031\010samp\334\000ge\333xc\250 ovk\000at\377efirstfi?xedfor\352!\303$\367get\247\212\003head\367ers\004\000ppus\375h\004\001qiidin\355j\321\205\003in\320\207\001cei\177ntisinf\272\204\001\333sk\213\003ke""\305\212\002_e\177ndmmath\354\004\374\363\004\267 midmod?elsmsg\000\000\311 \371n\304\204\001\311@tnone\377nowparam\375s\214\213\004per_ke\325y\243\204\001p\206\210\003p\367 roOcess\276\211\005\306\211\005_\226E\017prof\272@\304\206\004\307\206\010\302\213\001\377reasonre\377peatretu\313rn\256cg\000\004k\001sewlfs\300\000seq\000\000\367_by\017\003quen\376v\000etdefau\377ltshapes\377izespecs\370\226\207\002\241\207\002\344\210\002stops\275tk\000mtag\314E_\376\246bthrowto\367ttl\323\213\003upda\277teuse_\236\211\005v_value\000\002s\334`\377sion\200\001\330\004\377+\2501\250F\260!\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\220=\240\377\010\250\001\250\021\330\004\007\377\200|\2207\230!\330\010\377/\250q\3200@\300\016\377\310a\330\004\013\2101\200\277\001\360\010\000\n\033\026\001\021\377\220\024\320\025%\240T\250\377\031\260$\260i\270t\300\3779\310D\320P]\320]\377a\320al\320lp\320\377p{\320{\177\360\000\000\357@\002L\002\004\000L\002P\356\003\001P\002Z\n\001Z\002^\356\021\001^\002e\030\001e\002i\356\037\001i\002o&\001o\002s\356-\001s\002z4\001z\002~\336;\001~\002F\003J\000F\003\335J\003\001J\003U\n\001U\003\335Y\021\001Y\003g\030\001g\003\335k\037\001k\003x&\001x\003\275|-\001|\003B\004\202\000B\273\004F\003\001F\004Q\n\001Q\273\004U\021\001U\004_\030\001_\273\004c\037\001c\004j&\001j\273\004n-\001n\004u4\001u{\004y;\001y\004G\005\310\000wG\005K\003\001K\005V\n\001wV\005Z\021\001Z\005c\030\001wc\005g\037\001g\005x&\001\367x\005|-\001|\005M\006\356\200 M\006Q\003\001Q\006X\356\n\001X\006\\\021\001\\\006i\356\030\001i\006m\037\001m\006t\356&\001t\006x-\001x\006D\335\007\270 D\007H\003\001H\007\335V\n\001V\007Z\021\001Z\007\335k\030\001k\007o\037\001o\007\335y&\001y\007}-\001}\007\377~\007\330\010\020\220\007\220\177q\230\006\230l\250!\307A\377v\210W\220E\230\024\230\337Q\330\010\022\220\321@\027\220\377q\340\010\027\220t\230?\377\250\047\260\025\260c\270\024\377\270X\300W\310E\320Q\377T\320TX\320X`\320\357`g\320g\301@o\320o\357s\320s{""\301@|\001C\356\300AC\002H\307AH\002K\356\316AK\002O\325AO\002[\356\334A[\002b\343Ab\002g\356\352Ag\002j\361Aj\002n\356\370An\002x\377Ax\002\177\356\206a\177\002D\307AD\003G\256\316AG\003K\325AK\312E\\\356\343A\\\003a\352Aa\003d\356\361Ad\003h\370Ah\003s\356\377As\003z\206az\003\177\352\215a\177\321LO\352AO\004V\356\361AV\004[\370A[\004^\356\377A^\004b\206ab\004h\356\215ah\004o\224ao\004t\356\233at\004w\242aw\004{n\251a{\004@\352A@\005\356D\335L\370AL\005O\377AO\005\335S\206aS\005Y\215aY\005\335`\224a`\005e\233ae\005\335h\242ah\005l\251al\005\335s\260as\005z\267az\005\335\177\276a\177\005B\215aB\006\335F\224aF\006P\233aP\006\325W\242aW\220e_\260a_\006\335c\267ac\006p\276ap\006\335w\305aw\006|\314a|\006\335\177\323a\177\006C\242aC\007\325O\251aO\236e[\267a[\007\335^\276a^\007b\305ab\007\335g\314ag\007n\323an\007\335s\332as\007v\341av\007\275z\350az\007D\010\357a\010\335K\003\001K\010P\n\001P\010\335S\021\001S\010W\030\001W\010\335`\037\001`\010g&\001g\010\335l-\001l\010o4\001o\010\335s;\001s\010yB\001y\010\333@\t\367\206\001\tE\003\001E\t\335H\n\001H\tL\021\001L\t\335R\030\001R\tY\037\001Y\t\335^&\001^\ta-\001a\t\335e4\001e\tr;\001r\t\335yB\001y\t~I\001~\t\377A\n\360\000\000A\nE\356\003\001E\nO\n\001O\nV\356\021\001V\n[\030\001[\n^\356\037\001^\nb&\001b\nj\356-\001j\nq4\001q\nv\356;\001v\nyB\001y\n}\336I\001}\nM\013\234\206\001\013T\356\003\001T\013Y\n\001Y\013\\\356\021\001\\\013`\030\001`\013p\356\037\001p\013w&\001w\013|\356-\001|\013\1774\001\177\013C\177\014\360\000\000C\014I\003\001wI\014P\n\001P\014U\021\001wU\014X\030\001X\014\\\037\001w\\\014h&\001h\014o-\001wo\014t4\001t\014w;\001\367w\014{B\001{\014A\rv\334\001\rH\003\001H\rM\n\001wM\rP\021\001P\rT\030\001wT\r_\037\001_\rf&\001wf\rk-\001k\rn4\001wn\rr;\001r\r\177B\001o\177\rF\016\253\211\001\016K\003\001wK\016N\n\001N\016R\021\001wR\016b\030\001b\016i\037\001wi\016n&\001n\016q-\001wq\016u4\001u\016~;\001\377~\016E\017\360\000\000E\273\017J\003\001J\017M\n\001M\273\017Q\021\001Q\017Z\030\001Z{\017a\037\001a""\017b\017\263\213\001\377q\330\010\017\320\017.\250\377d\260!\2607\270+\300\357W\310A\340\004\013Q\200A\377\330\031!\240\021\330\010\013\377\2104\210q\330\014\r\330\177\010\021\220\024\220T\230\020\000_\016\210f\220A\275\210\001\004\003\001\376\035\001s\220$\220i\230t\377\2406\250\027\260\005\260T\377\270\024\270V\3003\300a\177\330\014\020\220\013\23019\002\376C\002\360\006\000\r\021\220\004\377\220H\230D\240\006\240b\377\250\001\330\014\022\220\"\220\275AU\000\035\240a\240e\000\017\377\210t\2204\220y\240\001\277\240\024\240V\2507\236\0005\377\270\004\270F\300&\310\006\357\310d\320R\264\214\003b\3303\3777\260{\300%\300s\310\377&\320PU\320UY\320\377Y`\320`d\320dk\367\320kl\031\001w\270d\300\377\047\310\024\310]\320Z[\377\330!*\250$\250a\330\177\020\024\220M\240\021\340\221\000\373\014\230\274\000\013\2106\220\027o\230\005\230Te\0023\250\241\n\247\016\210d\201\212\001\326\003!\242\001$s\220e\306\001\234\0012\220QI\001\337K\230q\330\020\232%\220\010\257\230\003\2301\334\001\027&\0009\373\240A\326\001!\2206\230\022\266\373\002\210X1\000\014\024\347\000Q\376\244\"2\240U\250,\260e\337\2704\270z\310\220\000\022\220\377#\220Q\220d\230\"\230\375E\365\000Z\250v\260Q\240\177\001\320\000\031\230\030\240\343\216\002\337z\220\021\220\047\367!\017\210\237u\220C\220q\370\216\001\013\006 \363\240\001\000\r\202\217\002\320\004\026\220\361a\234H\353\001\354\"(\230!\340~\365 (\230$\230f\240\205\"\2575\220\003\220\244@\024\310Ev\344\213\000\273@\023\022\000\376@6\220\023\376\355@\014\027\220s\230#\230\377Q\230d\240,\250l\270\377!\2706\300\022\3001\330\377\010\023\2203\220c\230\021~\030\000R\230q\320\004\027\233\000\364\255e9\0044\262\000G\2307\240_%\240t\2504\331\000S\317@\347E\300\021\226e\217`\024\220WN\367\000\023\240D\216a\256c\010\206a}1I\004\014\210D\220\005\363 \217\010\013\210:\246 k\001\216Dd\327\230\047\240G\000\025\253\003\022\220\371$\211\000\301\215\001\020\024\320\024$\366\203@\020\023\314`}\240C\240\177s\250!\2501\330\024\316\215\001\3751\374@\030\037\230u\240A\177\240Q""\330\024\030\230\017\366`\376\232`N\240&\250\001\250\024W\250]\270\356@\023\270@\021\236 \371m\377b\344\000\017\210w\220aj\377\000(!\002\021\344\002\340\010\241d\376\247\002\330\010\014\210G\2204\377\220{\240$\240j\260\003\333\2607D\001\017\210\230\205\001c\230\247\023\230Ij\000\213\0007\277\"c\377\240\025\240d\250*\260E\313\270\021\354\216\001$\234J\337\001i\230\365q\324@\014r\001c\230\025\230\377g\240W\250F\260$\260\377h\270f\300A\330\r\027\377\220q\230\t\240\021\240!\276\336\205\001\r\230V\2402\035\000G\177\2601\260B\260a\330.\004_\021\230&\240\002\210\000e\361 \037t\260:\270V\252@-\tU\003\375\021\275 \024\240Y\250f\260\276M\007\320\"4\260D\361\205\002!\257\3007\310!G\007\047\225\204\005\340\334J\027\376Ax\230q\211!F\220\377%\220q\230\004\230E\240\347\027\250\003\372 \362\205\005\014\210K}\220\247`\030\230\010\240\001\261!\356\325D\017\210z\302bQ\230a\3464\007\001\230\245`\221\207\0016\230\021\234\352\205\001\264\206\0074\210t\240A\340\207\001\004\377\220G\2303\230a\230t\377\2404\240w\250e\2602\373\260Q\247 d\300)\3106\377\320QR\320\004\033\230=\235\250e\002E\220\025\300B\315\206\002#\372\362`C/\002s\250\047\260\023\377\260H\270B\270a\270s\377\300%\300q\310\002\310\"\377\310G\320SV\320V_\357\320_`\330\256\207\003\230X\240\377T\250\021\250#\250[\270\377\004\270C\270v\300T\310\377\023\310F\320RY\320Y\357Z\330\035%\026\004Z\260s\377\270&\300\004\300C\300q\377\320\004&\240f\250K\260\377}\300K\310}\320\\]\377\330\034)\250\037\3208P\377\320PQ\330\031&\240i\373\250q\271f\016\210c\220\027u\230\210$\010\262 F\240\"\226\206\003\3754\277`%\220t\2304\230\325v\202`A\204\210\0055\236\211\002Q\330\257\010\016\210a\201\206\0014\362\205\0039\372\232\207\002\014\205\205\001k\240\024\240Q\377\240e\2503\250b\260\001\376\204\212\004\230G\2401\330\r\026\372\255\206\001\330\032\010l\260#\260R\273\260q\035\005N\250!T\001g\277\220S\230\002\230!w\000}w\250A\250f\002d\220#\374\212\005}a\230\213\0018\2203\220e\230\000\375tT\000\014\026\220d\230!\367\330\r\0254\000\001\330\014\023\277\2207""\230%\230w~\0005\376\210\205\002%\270|\3104\310q\377\330\023\037\230t\240;\250\377j\270\003\2709\300G\310\1775\320PW\320WX\336\213\001\277\020\032\230$\230g\257\0024\373\250q?\000\320\023+\2501\377\330\020\033\2309\240C\240\351q\277A\226\225\002\t\337\204\001x\220s\374\\\000\357@\320\0477\260w\270\247a\330\020{\001<\001U\254\225\002e\377\2703\270g\300U\310,\327\320VZ\201\213\001\036\201\213\001k\270\377\032\3003\300i\310w\320\377V[\320[b\320bc\335\330p\002o\250Q\264`4\260\376\373\213\003\320\023#\2407\250!\364\013D\323\000+\263b)\2603\260\365i\335`!\262\211\001\017\320\017\047\373\240q\304\205\001u\220A\220Z\277\230q\240\005\240[\267\215\002\026\357\270t\3007\321\214\004X\320X\377Y\330!+\320+=\270\277Y\300c\310\021\310\352\206\004Q\336\214\216\002\r\210T\220\212\216\002g\220}Q\201B{\250(\260\047\340\000\3375\310\t\320Q\363\000^\320\377^_\330\026\032\230+\240\377U\250%\250v\260U\270\375%X\002!\330\026\035\230T\377\240\027\250\n\260$\260g\377\270T\300\027\310\004\310M\036\302\204\001\010\013\2108\263B\305\205\003\310\207\002\377{\230$\230h\240c\250\337\025\250g\260Q\213\217\003s\220\375(\223bu\240I\250T\260\016\305\212\002\r\230Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4371, 5637);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (4399 bytes) */
+static const char cstring[] = "\377\000global#\377(tree fr\377agment)-\377./arriva\377l/key/pa\377yload?No\377te that \377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3774 and re\377jects su\377bclasses\377 of buil\377tin type\377s. If yo\377u need t\347o p%\000%\tthe\337n set\200\000e \377\047annotat\357ion_<\000ing\337\047 dirb\000iv\376\242\000o False\337.add_%\000ed\372\225\000[\234\000, Any\177] | Non\022\000\177sableen\001\002\377vtool/si\377m/produc\377er.pygci\333nt(\004is$\003dm\047.In\313\001 \005:\365\000L\004\177tuple[f\254 \373t,\213!]{{Ac\377torConte\373xtz\000BurstyA\330#\023\000stan\007\005\377KernelKe\377yPickerM\377essageNS\336\250\001Once/\004PR\377IO_ACTOR\177Poisson\020\005\364\260\004l\002P\001\t.__rme\317\001_c\264B__\017\rL\324 \207\000te\t\025\212beF\014\311b\307\001Z\014d\325 m\014ga%p\177\014i\272\"\224\014o\337\000\247\014\374\323a\273\013publis\363h_U\016\305 rtSt\372\255 s\326$Templ\377ateRunti\377meErrorT\377raceEven\373t_\201 yx_Py\277Dict_N\231@R\257ef__\317de\034\000_\376\244\204\002_getite\361m\r\001\301a\025\001func\360\035\001\030\000\257#J\000main\3521\001m\270`l:\002nam\326\002\003ewJ\001pk\000ch\237ecksuJ\000\n\001r\017esul\206\000\026\001A\004!\001v\211\205\001__+\001unp\206`\374K\000\300J__qualdV\005\321D_\321N\352Fex\311\001\017set_\212\005\344F\202 \350N\237__tes\233!\355C_\322\340B_\366\002\330A_\313@_h\343as#\000\331#\000\n.<l\377ocals>.g\377enexpr_i\375_\347C_is_co\177routine\274@\327ce_\261\207\001a\341\207\004as\277yncio.\032\006s\377atboolcl\364+\001\330 t\266Aback\377closecom\263pi\344 \223\210\004co\341@c\377txdedup_\377iddroppewdem\267@nve\366A\315e\004\000ye\337\206\002a\001e..\016\000nts\006\tm\352\205\003\036\004\377scenario\346\000\014.t\320d3\005sim\020\263\000\331\206\0022\005\017\000k\306\206\002\006\010\314\207\005\336\031\010samp\334\000ge\333xc\250 ovk\000at\377efirstfi?xedfor\352!\303$\367get\247\212\003head\367ers\004\000ppus\375h\004\001qiidin\355j\321\205\003in\320\207\001cei\177ntisinf\272\204\001\333sk\213\003ke""\305\212\002_e\177ndmmath\354\004\374\363\004\267 midmod?elsmsg\000\000\311 \371n\304\204\001\311@tnone\377nowparam\375s\214\213\004per_ke\325y\243\204\001p\206\210\003p\367 roOcess\276\211\005\306\211\005_\226E\017prof\272@\304\206\004\307\206\010\302\213\001\377reasonre\377peatretu\313rn\256cg\000\004k\001sewlfs\300\000seq\000\000\367_by\017\003quen\376v\000etdefau\377ltshapes\377izespecs\370\226\207\002\241\207\002\344\210\002stops\275tk\000mtag\314E_\376\246bthrowto\367ttl\323\213\003upda\277teuse_\236\211\005v_value\000\002s\334`\377sion\200\001\330\004\377+\2501\250F\260!\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\220=\240\377\010\250\001\250\021\330\004\007\377\200|\2207\230!\330\010\377/\250q\3200@\300\016\377\310a\330\004\013\2101\200\277\001\360\010\000\n\033\026\001\021\377\220\024\220]\240$\320&\3776\260d\270)\3004\300\377y\320PT\320T]\320\377]a\320an\320nr\377\320r}\360\000\000~\001\273B\002\004\000B\002M\003\001M\273\002Q\n\001Q\002]\021\001]\273\002a\030\001a\002k\037\001k\273\002o&\001o\002v-\001v{\002z4\001z\002@\003C\000w@\003D\003\001D\003K\n\001wK\003O\021\001O\003W\030\001wW\003[\037\001[\003f&\001wf\003j-\001j\003x4\001\367x\003|;\001|\003I\004\356\211\000I\004M\003\001M\004S\356\n\001S\004W\021\001W\004b\356\030\001b\004f\037\001f\004p\356&\001p\004t-\001t\004{\3564\001{\004\177;\001\177\004F\335\005\317\000F\005J\003\001J\005\335X\n\001X\005\\\021\001\\\005\335g\030\001g\005k\037\001k\005\335t&\001t\005x-\001x\005\333I\006z\001\006M\003\001M\006\335^\n\001^\006b\021\001b\006\335i\030\001i\006m\037\001m\006\335z&\001z\006~-\001~\006\273E\007\277 E\007I\003\001I\273\007U\n\001U\007Y\021\001Y\273\007g\030\001g\007k\037\001k{\007|&\001|\007@\010\251!\273\010J\003\001J\010N\n\001N\377\010O\010\330\010\020\220\007\377\220q\230\006\230l\250!\376\332Av\210W\220E\230\024\277\230Q\330\010\022\220\344@\027\377\220q\340\010\027\220t\230\177<\240w\250e\2603\320@\377/\310\027\320PU\320U\377X\320X\\\320\\d\320\377dk\320kp""\320ps\277\320sw\320w\177\220A\002\335G\326AG\002L\335AL\002\335O\344AO\002S\353AS\002\335[\362A[\002b\371Ab\002\335g\200ag\002j\207aj\002\325n\216an\331EA\335AA\003\335F\344AF\003I\353AI\003\325M\362AM\331E^\200a^\003\325c\207ac\331Lt\234at\003\335{\243a{\003@\344A@\004\335C\353AC\004G\362AG\004\335R\371AR\004Y\200aY\004\335^\207a^\004a\216aa\004\335e\225ae\004n\234an\004\335u\243au\004z\252az\004\335}\261a}\004A\362AA\005\335G\371AG\005N\200aN\005\335S\207aS\005V\216aV\005\335Z\225aZ\005_\234a_\005\325f\243af\203en\261an\005\325r\270ar\212e\177\306a\177\005\335D\225aD\006G\234aG\006\335K\243aK\006R\252aR\006\325Y\261aY\246ea\277aa\006\335e\306ae\006o\315ao\006]v\324av\006{\333a{\255e\335B\261aB\007O\270aO\007\335V\277aV\007[\306a[\007\335^\315a^\007b\324ab\007\335n\333an\007u\342au\007\335z\351az\007}\360a}\007\335A\306aA\010F\315aF\010\335M\324aM\010R\333aR\010\335U\342aU\010Y\351aY\010\335c\360ac\010j\367aj\010\335o\376ao\010r\205\204\001r\010\335v\214\204\001v\010\177\223\204\001\177\010\333F\t\273\205\001\tK\003\001K\t\335N\n\001N\tR\021\001R\t\335X\030\001X\t_\037\001_\t\335d&\001d\tg-\001g\t\335k4\001k\tq;\001q\t\335xB\001x\t}I\001}\t\333@\n\233\207\001\nD\003\001D\n\335Q\n\001Q\nX\021\001X\n\335]\030\001]\n`\037\001`\n\335d&\001d\nn-\001n\n\335u4\001u\nz;\001z\n\375}B\001}\nA\013\360\000\357\000A\013I\003\001I\013P\356\n\001P\013U\021\001U\013X\356\030\001X\013\\\037\001\\\013l\356&\001l\013s-\001s\013x\3564\001x\013{;\001{\013\177\376B\001\177\013O\014\360\000\000wO\014V\003\001V\014[\n\001w[\014^\021\001^\014b\030\001wb\014h\037\001h\014o&\001wo\014t-\001t\014w4\001\367w\014{;\001{\014G\r\277\360\000\000G\rN\003\001N\273\rS\n\001S\rV\021\001V\273\rZ\030\001Z\r`\037\001`\273\rg&\001g\rl-\001l\273\ro4\001o\rs;\001s{\r~B\001~\rE\016\314\207\001\273\016J\003\001J\016M\n\001M\273\016Q\021\001Q\016^\030\001^\273\016e\037\001e\016j&\001j\273\016m-\001m\016q4\001q\267\016A\017\233!\017H\003\001H\273\017M\n\001M\017P\021\001P\273\017T\030\001T\017]\037\001]\273""\017d&\001d\017i-\001i\273\017l4\001l\017p;\001p{\017yB\001y\017@\020\324\212\001\367\020A\020\352\213\001q\330\010\017\377\320\017.\250d\260!\260\3777\270+\300W\310A\340\376\004\013Q\200A\330\031!\240\377\021\330\010\013\2104\210q\337\330\014\r\330\010\377\213\001T\230\276\020\000\016\210f\220A\341\210\001\004\374\003\001\035\001s\220$\220i\230\377t\2406\250\027\260\005\260\377T\270\024\270V\3003\300\377a\330\014\020\220\013\2301\3749\002C\002\360\006\000\r\021\220\377\004\220H\230D\240\006\240\377b\250\001\330\014\022\220\"\377\220A\220T\230\035\240a\375\240e\000\017\210t\2204\220\377y\240\001\240\024\240V\250\3757\236\0005\270\004\270F\300\177&\310\006\310d\320R\352\214\003\377b\33037\260{\300%\357\300s\310&\261\211\002Y\320Y\327`\320`\260\211\003l\031\001w\270\377d\300\047\310\024\310]\320\377Z[\330!*\250$\250\377a\330\020\024\220M\240\021\355\340\221\000\014\230\274\000\013\2106\277\220\027\230\005\230Te\0023\235\250\241\n\016\210d\245\212\001\326\003!\316\242\001$\220e\306\001\234\0012\220}QI\001K\230q\330\020\232%\277\220\010\230\003\2301\334\001\027\356&\0009\240A\326\001!\2206\333\230\022\373\002\210X1\000\014\024\372\347\000Q\244\"2\240U\250,?\260e\2704\270}\371 \202 \377#\220Q\220d\230\"\230\375E\365\000Z\250v\260Q\240\177\001\320\000\031\230\030\240\232\217\002\337z\220\021\220\047\367!\017\210\237u\220C\220q\257\217\001\013\006 \363\240\001\000\r\271\217\002\320\004\026\220\361a\234H\353\001\354\"(\230!\340~\365 (\230$\230f\240\205\"\2575\220\003\220\244@\024\310Ev\344\213\000\273@\023\022\000\376@6\220\023\376\355@\014\027\220s\230#\230\377Q\230d\240,\250l\270\377!\2706\300\022\3001\330\377\010\023\2203\220c\230\021~\030\000R\230q\320\004\027\233\000\364\255e9\0044\262\000G\2307\240_%\240t\2504\331\000S\317@\347E\300\021\226e\217`\024\220WN\367\000\023\240D\216a\256c\010\206a}1I\004\014\210D\220\005\363 \217\010\013\210:\246 k\001\216Dd\327\230\047\240G\000\025\253\003\022\220\371$\211\000\345\215\001\020\024\320\024$\366\203@\020\023\314`}\240C\240""\177s\250!\2501\330\024\362\215\001\3751\374@\030\037\230u\240A\177\240Q\330\024\030\230\017\366`\376\232`N\240&\250\001\250\024W\250]\270\356@\023\270@\021\236 \371m\377b\344\000\017\210w\220aj\377\000(!\002\021\344\002\340\010\241d\376\247\002\330\010\014\210G\2204\377\220{\240$\240j\260\003\333\2607D\001\017\210\230\205\001c\230\247\023\230Ij\000\213\0007\277\"c\377\240\025\240d\250*\260E\313\270\021\220\217\001$\234J\337\001i\230\365q\324@\014r\001c\230\025\230\377g\240W\250F\260$\260\377h\270f\300A\330\r\027\377\220q\230\t\240\021\240!\276\336\205\001\r\230V\2402\035\000G\177\2601\260B\260a\330.\004_\021\230&\240\002\210\000e\361 \037t\260:\270V\252@-\tU\003\375\021\275 \024\240Y\250f\260\276M\007\320\"4\260D\361\205\002!\257\3007\310!G\007\047\225\204\005\340\334J\027\376Ax\230q\211!F\220\377%\220q\230\004\230E\240\347\027\250\003\372 \362\205\005\014\210K}\220\247`\030\230\010\240\001\261!\356\325D\017\210z\302bQ\230a\3464\007\001\230\245`\221\207\0016\230\021\234\352\205\001\264\206\0074\210t\240A\340\207\001\004\377\220G\2303\230a\230t\273\2404\314\221\0022\260Q\247 d\377\300)\3106\320QR\320\337\004\033\230=\250e\002E\220\251\025\300B\315\206\002#\362`C/\002s\377\250\047\260\023\260H\270B\377\270a\270s\300%\300q\377\310\002\310\"\310G\320S\377V\320V_\320_`\330\376\256\207\003\230X\240T\250\021\250\377#\250[\270\004\270C\270\377v\300T\310\023\310F\320\377RY\320YZ\330\035%\376\026\004Z\260s\270&\300\004\377\300C\300q\320\004&\240\377f\250K\260}\300K\310\377}\320\\]\330\034)\250\377\037\3208P\320PQ\330\277\031&\240i\250q\271f\016_\210c\220\027\230\210$\010\262 \327F\240\"\226\206\0034\277`%\220_t\2304\230v\202`A\204\210\005\3755\236\211\002Q\330\010\016\210a\252\201\206\0014\362\205\0039\232\207\002\014\205\205\001k\377\240\024\240Q\240e\2503\357\250b\260\001\204\212\004\230G\240\2571\330\r\026\255\206\001\330\032\010l\277\260#\260R\260q\035\005N\373\250!T\001g\220S\230\002{\230!w\000}\250A\250f\002\257d\220#\220\375\212\004a\230\213\0018\257\2203\220e\230""\000tT\000\014\377\026\220d\230!\330\r\025\3764\000\001\330\014\023\2207\230\327%\230w~\0005\210\205\002%\270\377|\3104\310q\330\023\037\377\230t\240;\250j\270\003\377\2709\300G\3105\320P\357W\320WX\336\213\001\020\032\230w$\230g\257\0024\250q?\000\377\320\023+\2501\330\020\033?\2309\240C\240q\277A\272\225\002\235\t\337\204\001x\220s\\\000\357@\320\377\0477\260w\270a\330\020\364{\001<\001U\313@\025\260e\270\3773\270g\300U\310,\320\353VZ\201\213\001\036\201\213\001k\270\032\377\3003\300i\310w\320V\377[\320[b\320bc\330\376p\002o\250Q\250e\2604\375\260\373\213\003\320\023#\2407\250\351!\013D\323\000+\263b)\2603\353\260i\335`!\262\211\001\017\320\017\367\047\240q\304\205\001u\220A\220\177Z\230q\240\005\240[\267\215\002\337\026\270t\3007\321\214\004X\320\377XY\330!+\320+=\177\270Y\300c\310\021\310\352\206\004\275Q\214\216\002\r\210T\220\212\216\002g\373\220Q\201B{\250(\260\047\276\340\0005\310\t\320Q\363\000^\377\320^_\330\026\032\230+\377\240U\250%\250v\260U\373\270%X\002!\330\026\035\230\377T\240\027\250\n\260$\260\377g\270T\300\027\310\004\310=M\302\204\001\010\013\2108\263B\305\205\003\376\310\207\002{\230$\230h\240c\277\250\025\250g\260Q\213\217\003s\373\220(\223bu\240I\250T\035\260\305\212\002\r\230Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 4399, 5692);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (5637 bytes) */
-static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_i_inject_is_coroutine_once_rateaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskkernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250""\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\320\025%\240T\250\031\260$\260i\270t\3009\310D\320P]\320]a\320al\320lp\320p{\320{\177\360\000\000@\002L\002\360\000\000L\002P\002\360\000\000P\002Z\002\360\000\000Z\002^\002\360\000\000^\002e\002\360\000\000e\002i\002\360\000\000i\002o\002\360\000\000o\002s\002\360\000\000s\002z\002\360\000\000z\002~\002\360\000\000~\002F\003\360\000\000F\003J\003\360\000\000J\003U\003\360\000\000U\003Y\003\360\000\000Y\003g\003\360\000\000g\003k\003\360\000\000k\003x\003\360\000\000x\003|\003\360\000\000|\003B\004\360\000\000B\004F\004\360\000\000F\004Q\004\360\000\000Q\004U\004\360\000\000U\004_\004\360\000\000_\004c\004\360\000\000c\004j\004\360\000\000j\004n\004\360\000\000n\004u\004\360\000\000u\004y\004\360\000\000y\004G\005\360\000\000G\005K\005\360\000\000K\005V\005\360\000\000V\005Z\005\360\000\000Z\005c\005\360\000\000c\005g\005\360\000\000g\005x\005\360\000\000x\005|\005\360\000\000|\005M\006\360\000\000M\006Q\006\360\000\000Q\006X\006\360\000\000X\006\\\006\360\000\000\\\006i\006\360\000\000i\006m\006\360\000\000m\006t\006\360\000\000t\006x\006\360\000\000x\006D\007\360\000\000D\007H\007\360\000\000H\007V\007\360\000\000V\007Z\007\360\000\000Z\007k\007\360\000\000k\007o\007\360\000\000o\007y\007\360\000\000y\007}\007\360\000\000}\007~\007\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230?\250\047\260\025\260c\270\024\270X\300W\310E\320QT\320TX\320X`\320`g\320gl\320lo\320os\320s{\360\000\000|\001C\002\360\000\000C\002H\002\360\000\000H\002K\002\360\000\000K\002O\002\360\000\000O\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002x\002\360\000\000x\002\177\002\360\000\000\177\002D\003\360\000\000D\003G\003\360\000\000G\003K\003\360\000\000K\003U\003\360\000\000U\003\\\003\360\000\000\\\003a\003""\360\000\000a\003d\003\360\000\000d\003h\003\360\000\000h\003s\003\360\000\000s\003z\003\360\000\000z\003\177\003\360\000\000\177\003B\004\360\000\000B\004F\004\360\000\000F\004O\004\360\000\000O\004V\004\360\000\000V\004[\004\360\000\000[\004^\004\360\000\000^\004b\004\360\000\000b\004h\004\360\000\000h\004o\004\360\000\000o\004t\004\360\000\000t\004w\004\360\000\000w\004{\004\360\000\000{\004@\005\360\000\000@\005G\005\360\000\000G\005L\005\360\000\000L\005O\005\360\000\000O\005S\005\360\000\000S\005Y\005\360\000\000Y\005`\005\360\000\000`\005e\005\360\000\000e\005h\005\360\000\000h\005l\005\360\000\000l\005s\005\360\000\000s\005z\005\360\000\000z\005\177\005\360\000\000\177\005B\006\360\000\000B\006F\006\360\000\000F\006P\006\360\000\000P\006W\006\360\000\000W\006\\\006\360\000\000\\\006_\006\360\000\000_\006c\006\360\000\000c\006p\006\360\000\000p\006w\006\360\000\000w\006|\006\360\000\000|\006\177\006\360\000\000\177\006C\007\360\000\000C\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007g\007\360\000\000g\007n\007\360\000\000n\007s\007\360\000\000s\007v\007\360\000\000v\007z\007\360\000\000z\007D\010\360\000\000D\010K\010\360\000\000K\010P\010\360\000\000P\010S\010\360\000\000S\010W\010\360\000\000W\010`\010\360\000\000`\010g\010\360\000\000g\010l\010\360\000\000l\010o\010\360\000\000o\010s\010\360\000\000s\010y\010\360\000\000y\010@\t\360\000\000@\tE\t\360\000\000E\tH\t\360\000\000H\tL\t\360\000\000L\tR\t\360\000\000R\tY\t\360\000\000Y\t^\t\360\000\000^\ta\t\360\000\000a\te\t\360\000\000e\tr\t\360\000\000r\ty\t\360\000\000y\t~\t\360\000\000~\tA\n\360\000\000A\nE\n\360\000\000E\nO\n\360\000\000O\nV\n\360\000\000V\n[\n\360\000\000[\n^\n\360\000\000^\nb\n\360\000\000b\nj\n\360\000\000j\nq\n\360\000\000q\nv\n\360\000\000v\ny\n\360\000\000y\n}\n\360\000\000}\nM\013\360\000\000M\013T\013\360\000\000T\013Y\013\360\000\000Y\013\\\013\360\000\000\\\013`\013\360\000\000`\013p\013\360\000\000p\013w\013\360""\000\000w\013|\013\360\000\000|\013\177\013\360\000\000\177\013C\014\360\000\000C\014I\014\360\000\000I\014P\014\360\000\000P\014U\014\360\000\000U\014X\014\360\000\000X\014\\\014\360\000\000\\\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014A\r\360\000\000A\rH\r\360\000\000H\rM\r\360\000\000M\rP\r\360\000\000P\rT\r\360\000\000T\r_\r\360\000\000_\rf\r\360\000\000f\rk\r\360\000\000k\rn\r\360\000\000n\rr\r\360\000\000r\r\177\r\360\000\000\177\rF\016\360\000\000F\016K\016\360\000\000K\016N\016\360\000\000N\016R\016\360\000\000R\016b\016\360\000\000b\016i\016\360\000\000i\016n\016\360\000\000n\016q\016\360\000\000q\016u\016\360\000\000u\016~\016\360\000\000~\016E\017\360\000\000E\017J\017\360\000\000J\017M\017\360\000\000M\017Q\017\360\000\000Q\017Z\017\360\000\000Z\017a\017\360\000\000a\017b\017\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\027\220e\2309\240A\330\014\022\220!\2206\230\022\2301\330\014""\r\210X\220Q\330\014\024\220A\220Q\220i\230t\2402\240U\250,\260e\2704\270z\310\021\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e""\2504\250t\260:\270V\3001\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j""\270\003\2709\300G\3105\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
+    #else /* compression: none (5692 bytes) */
+static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notedict[str, Any] | Nonedisableenableevtool/sim/producer.pygcint | Noneisenabledm.Injectproducer:str | Nonetuple[float, str]{{ActorContextAnyBurstArrivalConstantArrivalKernelKeyPickerMessageNSNoneOnceArrivalPRIO_ACTORPoissonArrivalProducerActorProducerActor.__reduce_cython__ProducerActor.__setstate_cython__ProducerActor._arriveProducerActor._burstProducerActor._doneProducerActor._gapProducerActor._injectProducerActor._onceProducerActor._rateProducerActor.publish_oneProducerActor.startStagesArrivalTemplateRuntimeErrorTraceEvent___Pyx_PyDict_NextRef__annotate____class_getitem____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_ProducerActor__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___arrive_burst_dict_done_gap_has_template_has_template.<locals>.genexpr_i_inject_is_coroutine_once_rateaarrivalasyncio.coroutinesatboolcline_in_tracebackclosecompile_payloadcountctxdedup_iddroppedemitenverroreveryevtool.core.eventsevtool.core.messageevtool.scenarioevtool.scenario.templatesevtool.sim.contextevtool.sim.kernelevtool.sim.producerevtool.sim.samplingexcexpovariatefirstfixedfor_gapgenexprgetglobalheadersheappushheapqiidinjinjectinstanceintisinfitemskkernelkeyload_endmmathmessagemessage_idmidmodelsmsgmsg_idnnamenextnonenowparamspayloadper_keypickpoissonpopprocessproducerproducer_dedup_idprofilepublishpublish_oneratereasonrepeatreturnroutingrouting_keyselfsendseqseq_by_keysequencesetdefaultshapesizespecstagesstartstatestopstreamtagtemplate_errorthrowtottltypingupdateuse_setstatevvaluevaluesversion\200\001\330\004+\2501\250F\260!\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\220=\240\010\250\001\250""\021\330\004\007\200|\2207\230!\330\010/\250q\3200@\300\016\310a\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220]\240$\320&6\260d\270)\3004\300y\320PT\320T]\320]a\320an\320nr\320r}\360\000\000~\001B\002\360\000\000B\002M\002\360\000\000M\002Q\002\360\000\000Q\002]\002\360\000\000]\002a\002\360\000\000a\002k\002\360\000\000k\002o\002\360\000\000o\002v\002\360\000\000v\002z\002\360\000\000z\002@\003\360\000\000@\003D\003\360\000\000D\003K\003\360\000\000K\003O\003\360\000\000O\003W\003\360\000\000W\003[\003\360\000\000[\003f\003\360\000\000f\003j\003\360\000\000j\003x\003\360\000\000x\003|\003\360\000\000|\003I\004\360\000\000I\004M\004\360\000\000M\004S\004\360\000\000S\004W\004\360\000\000W\004b\004\360\000\000b\004f\004\360\000\000f\004p\004\360\000\000p\004t\004\360\000\000t\004{\004\360\000\000{\004\177\004\360\000\000\177\004F\005\360\000\000F\005J\005\360\000\000J\005X\005\360\000\000X\005\\\005\360\000\000\\\005g\005\360\000\000g\005k\005\360\000\000k\005t\005\360\000\000t\005x\005\360\000\000x\005I\006\360\000\000I\006M\006\360\000\000M\006^\006\360\000\000^\006b\006\360\000\000b\006i\006\360\000\000i\006m\006\360\000\000m\006z\006\360\000\000z\006~\006\360\000\000~\006E\007\360\000\000E\007I\007\360\000\000I\007U\007\360\000\000U\007Y\007\360\000\000Y\007g\007\360\000\000g\007k\007\360\000\000k\007|\007\360\000\000|\007@\010\360\000\000@\010J\010\360\000\000J\010N\010\360\000\000N\010O\010\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230<\240w\250e\2603\260d\270/\310\027\320PU\320UX\320X\\\320\\d\320dk\320kp\320ps\320sw\320w\177\360\000\000@\002G\002\360\000\000G\002L\002\360\000\000L\002O\002\360\000\000O\002S\002\360\000\000S\002[\002\360\000\000[\002b\002\360\000\000b\002g\002\360\000\000g\002j\002\360\000\000j\002n\002\360\000\000n\002z\002\360\000\000z\002A\003\360\000\000A\003F\003\360\000\000F\003I\003\360\000\000I\003M\003\360\000\000M""\003W\003\360\000\000W\003^\003\360\000\000^\003c\003\360\000\000c\003f\003\360\000\000f\003j\003\360\000\000j\003t\003\360\000\000t\003{\003\360\000\000{\003@\004\360\000\000@\004C\004\360\000\000C\004G\004\360\000\000G\004R\004\360\000\000R\004Y\004\360\000\000Y\004^\004\360\000\000^\004a\004\360\000\000a\004e\004\360\000\000e\004n\004\360\000\000n\004u\004\360\000\000u\004z\004\360\000\000z\004}\004\360\000\000}\004A\005\360\000\000A\005G\005\360\000\000G\005N\005\360\000\000N\005S\005\360\000\000S\005V\005\360\000\000V\005Z\005\360\000\000Z\005_\005\360\000\000_\005f\005\360\000\000f\005k\005\360\000\000k\005n\005\360\000\000n\005r\005\360\000\000r\005x\005\360\000\000x\005\177\005\360\000\000\177\005D\006\360\000\000D\006G\006\360\000\000G\006K\006\360\000\000K\006R\006\360\000\000R\006Y\006\360\000\000Y\006^\006\360\000\000^\006a\006\360\000\000a\006e\006\360\000\000e\006o\006\360\000\000o\006v\006\360\000\000v\006{\006\360\000\000{\006~\006\360\000\000~\006B\007\360\000\000B\007O\007\360\000\000O\007V\007\360\000\000V\007[\007\360\000\000[\007^\007\360\000\000^\007b\007\360\000\000b\007n\007\360\000\000n\007u\007\360\000\000u\007z\007\360\000\000z\007}\007\360\000\000}\007A\010\360\000\000A\010F\010\360\000\000F\010M\010\360\000\000M\010R\010\360\000\000R\010U\010\360\000\000U\010Y\010\360\000\000Y\010c\010\360\000\000c\010j\010\360\000\000j\010o\010\360\000\000o\010r\010\360\000\000r\010v\010\360\000\000v\010\177\010\360\000\000\177\010F\t\360\000\000F\tK\t\360\000\000K\tN\t\360\000\000N\tR\t\360\000\000R\tX\t\360\000\000X\t_\t\360\000\000_\td\t\360\000\000d\tg\t\360\000\000g\tk\t\360\000\000k\tq\t\360\000\000q\tx\t\360\000\000x\t}\t\360\000\000}\t@\n\360\000\000@\nD\n\360\000\000D\nQ\n\360\000\000Q\nX\n\360\000\000X\n]\n\360\000\000]\n`\n\360\000\000`\nd\n\360\000\000d\nn\n\360\000\000n\nu\n\360\000\000u\nz\n\360\000\000z\n}\n\360\000\000}\nA\013\360\000\000A\013I\013\360\000\000I\013P\013\360\000\000P\013U\013\360\000\000U\013X\013\360\000\000X\013\\\013""\360\000\000\\\013l\013\360\000\000l\013s\013\360\000\000s\013x\013\360\000\000x\013{\013\360\000\000{\013\177\013\360\000\000\177\013O\014\360\000\000O\014V\014\360\000\000V\014[\014\360\000\000[\014^\014\360\000\000^\014b\014\360\000\000b\014h\014\360\000\000h\014o\014\360\000\000o\014t\014\360\000\000t\014w\014\360\000\000w\014{\014\360\000\000{\014G\r\360\000\000G\rN\r\360\000\000N\rS\r\360\000\000S\rV\r\360\000\000V\rZ\r\360\000\000Z\r`\r\360\000\000`\rg\r\360\000\000g\rl\r\360\000\000l\ro\r\360\000\000o\rs\r\360\000\000s\r~\r\360\000\000~\rE\016\360\000\000E\016J\016\360\000\000J\016M\016\360\000\000M\016Q\016\360\000\000Q\016^\016\360\000\000^\016e\016\360\000\000e\016j\016\360\000\000j\016m\016\360\000\000m\016q\016\360\000\000q\016A\017\360\000\000A\017H\017\360\000\000H\017M\017\360\000\000M\017P\017\360\000\000P\017T\017\360\000\000T\017]\017\360\000\000]\017d\017\360\000\000d\017i\017\360\000\000i\017l\017\360\000\000l\017p\017\360\000\000p\017y\017\360\000\000y\017@\020\360\000\000@\020A\020\330\004\007\200q\330\010\017\320\017.\250d\260!\2607\270+\300W\310A\340\010\017\320\017.\250d\260!\2607\270+\300Q\200A\330\031!\240\021\330\010\013\2104\210q\330\014\r\330\010\021\220\024\220T\230\021\330\010\016\210f\220A\330\010\020\220\004\220A\330\010\013\2104\210s\220$\220i\230t\2406\250\027\260\005\260T\270\024\270V\3003\300a\330\014\020\220\013\2301\330\014\r\330\010\013\2104\210q\360\006\000\r\021\220\004\220H\230D\240\006\240b\250\001\330\014\022\220\"\220A\220T\230\035\240a\240q\330\014\017\210t\2204\220y\240\001\240\024\240V\2507\260!\2605\270\004\270F\300&\310\006\310d\320R]\320]a\320ab\33037\260{\300%\300s\310&\320PU\320UY\320Y`\320`d\320dk\320kl\33037\260w\270d\300\047\310\024\310]\320Z[\330!*\250$\250a\330\020\024\220M\240\021\340\014\020\220\014\230A\330\010\013\2106\220\027\230\005\230T\240\024\240V\2503\250a\330\014\020\220\013\2301\330\014\r\330\010\016\210d\220!\330\010\013\2104\210s\220!\330\014\022\220$\220e\2301\330\014\017\210t\2202\220Q\330""\020\024\220K\230q\330\020\021\330\010\013\2104\210q\220\010\230\003\2301\360\006\000\r\027\220e\2309\240A\330\014\022\220!\2206\230\022\2301\330\014\r\210X\220Q\330\014\024\220A\220Q\220i\230t\2402\240U\250,\260e\2704\270}\310A\340\014\022\220#\220Q\220d\230\"\230E\240\024\240Z\250v\260Q\240\001\320\000\031\230\030\240\021\330\004\007\200z\220\021\220\047\230\021\330\010\017\210u\220C\220q\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\007\200z\220\021\220\047\230\021\330\010 \240\001\330\004\013\2101\320\004\026\220a\330\010\020\220\004\220A\330\010\013\2106\220\027\230\001\330\014\022\220(\230!\340\014\022\220(\230$\230f\240A\330\010\013\2105\220\003\2201\330\014\024\220A\330\010\013\2104\210v\220Q\220a\330\014\023\2201\330\010\013\2106\220\023\220A\330\014\027\220s\230#\230Q\230d\240,\250l\270!\2706\300\022\3001\330\010\023\2203\220c\230\021\230#\230R\230q\320\004\027\220q\330\010\013\2104\210q\330\014\023\2201\330\010\013\2104\210u\220G\2307\240%\240t\2504\250v\260S\270\004\270E\300\021\330\014\020\220\013\2301\330\r\021\220\024\220W\230E\240\023\240D\250\001\330\014\020\220\013\2301\330\010\017\210t\2201\320\004\027\220q\330\010\014\210D\220\005\220Q\330\010\013\210:\220Q\220c\230\021\230!\330\014\022\220$\220d\230\047\240\021\330\014\025\220Q\220a\330\014\022\220$\220c\230\024\230Q\330\020\024\320\024$\240A\330\020\023\2204\220}\240C\240s\250!\2501\330\024\027\220t\2301\230A\330\030\037\230u\240A\240Q\330\024\030\230\017\240q\330\020\024\220N\240&\250\001\250\024\250]\270!\330\014\023\2206\230\021\230$\230m\2507\260!\2601\330\010\017\210w\220a\220s\230(\240&\250\001\250\021\320\004\027\220q\340\010\016\210d\220!\330\010\017\210t\2201\330\010\014\210G\2204\220{\240$\240j\260\003\2607\270!\330\014\017\210s\220$\220c\230\023\230I\240Q\330\020\023\2207\230#\230Q\230c\240\025\240d\250*\260E\270\021\330\010\022\220$\220a\330\010\020\220\004\220A\330\010\013\210:\220Q\220i\230q\240\001\330\014\017\210w\220c\230\025\230g\240W\250F\260$\260h\270f""\300A\330\r\027\220q\230\t\240\021\240!\330\014\020\220\r\230V\2402\240W\250G\2601\260B\260a\330\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\330\r\027\220q\230\t\240\021\240!\330\014\017\210w\220c\230\021\230\047\240\024\240Y\250f\260A\330\r\027\220q\230\t\240\021\320\"4\260D\270\004\270F\300!\3007\310!\330\014\017\210w\220c\230\021\230\047\240\024\240Z\250v\260Q\340\014\017\210w\220c\230\021\230&\240\002\240$\240e\2504\250t\260:\270V\3001\320\004\027\220x\230q\330\010\014\210F\220%\220q\230\004\230E\240\027\250\003\2501\330\014\020\220\014\230A\330\010\014\210K\220q\320\004\030\230\010\240\001\330\010\014\210D\220\005\220Q\330\010\017\210z\230\021\230#\230Q\230a\330\010\014\210F\220%\220q\230\001\230\021\330\014\017\210t\2206\230\021\330\020\021\330\014\020\220\014\230A\330\010\013\2104\210t\2206\230\021\330\014\020\220\004\220G\2303\230a\230t\2404\240w\250e\2602\260Q\260h\270d\300)\3106\320QR\320\004\033\230=\250\001\330\010\014\210E\220\025\220a\220s\230!\330\014\022\220#\220W\230C\230t\2404\240s\250\047\260\023\260H\270B\270a\270s\300%\300q\310\002\310\"\310G\320SV\320V_\320_`\330\014\020\220\014\230A\230X\240T\250\021\250#\250[\270\004\270C\270v\300T\310\023\310F\320RY\320YZ\330\035%\240T\250\021\250#\250Z\260s\270&\300\004\300C\300q\320\004&\240f\250K\260}\300K\310}\320\\]\330\034)\250\037\3208P\320PQ\330\031&\240i\250q\340\010\016\210d\220!\330\010\016\210c\220\027\230\001\330\010\014\210D\220\010\230\004\230F\240\"\240A\330\010\013\2104\210s\220%\220t\2304\230v\240W\250A\330\014\022\220$\220e\2305\240\001\240\024\240Q\330\010\016\210a\330\010\023\2204\220q\330\010\013\2109\220C\220q\330\014\022\220$\220k\240\024\240Q\240e\2503\250b\260\001\330\014\020\220\013\2301\230G\2401\330\r\026\220c\230\021\330\014\022\220$\220k\240\024\240Q\240l\260#\260R\260q\330\014\020\220\013\2301\230N\250!\330\010\016\210g\220S\230\002\230!\2304\230}\250A\250Q\330\010\016\210d\220#\220T\230\021\330\010\016\210a\330\010\013\2108\2203\220e\2304\230t""\2401\330\014\026\220d\230!\330\r\025\220S\230\001\330\014\023\2207\230%\230w\240e\2505\260\003\2607\270%\270|\3104\310q\330\023\037\230t\240;\250j\270\003\2709\300G\3105\320PW\320WX\330\014\r\330\020\032\230$\230g\240Q\240e\2504\250q\330\014\023\320\023+\2501\330\020\033\2309\240C\240q\250\001\330\010\022\220!\330\010\t\330\014\017\210x\220s\230%\230t\2404\320\0477\260w\270a\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\014\017\210t\320\023#\2407\250!\330\020\026\220d\230$\230g\240U\250\047\260\025\260e\2703\270g\300U\310,\320VZ\320Z[\330\036*\250$\250k\270\032\3003\300i\310w\320V[\320[b\320bc\330\020\032\230$\230o\250Q\250e\2604\260q\330\020\032\230+\240T\250\021\250)\2603\260i\270s\300!\3001\330\010\017\320\017\047\240q\340\014\017\210u\220A\220Z\230q\240\005\240[\260\005\260T\270\026\270t\3007\310&\320PU\320UX\320XY\330!+\320+=\270Y\300c\310\021\310!\330\014\020\220\r\230Q\330\014\r\330\010\r\210T\220\021\330\010\016\210g\220Q\220e\2304\230{\250(\260\047\270\032\3005\310\t\320QZ\320Z^\320^_\330\026\032\230+\240U\250%\250v\260U\270%\270t\3007\310!\330\026\035\230T\240\027\250\n\260$\260g\270T\300\027\310\004\310M\320YZ\330\010\013\2108\2207\230%\230t\2404\240w\250a\330\014\017\210{\230$\230h\240c\250\025\250g\260Q\330\010\013\2104\210s\220(\230!\2304\230u\240I\250T\260\021\330\014\020\220\r\230Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
@@ -20175,7 +20384,7 @@ static const char bytes[] = "\000global#(tree fragment)-./arrival/key/payload?No
   {
     PyObject **numbertab = __pyx_mstate->__pyx_number_tab + 1;
     int8_t const cint_constants_1[] = {0,-1,1};
-    int32_t const cint_constants_4[] = {3812193L,1000000000L};
+    int32_t const cint_constants_4[] = {5489662L,1000000000L};
     for (int i = 0; i < 5; i++) {
       numbertab[i] = PyLong_FromLong((i < 3 ? cint_constants_1[i - 0] : cint_constants_4[i - 3]));
       if (unlikely(!numbertab[i])) __PYX_ERR(0, 1, __pyx_L1_error)
@@ -20238,64 +20447,64 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 271};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 272};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_v};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 273};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 274};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_v};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591__7, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 86};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 87};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_spec, __pyx_mstate->__pyx_n_u_inj, __pyx_mstate->__pyx_n_u_arrival_2, __pyx_mstate->__pyx_n_u_start};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_start, __pyx_mstate->__pyx_kp_b_iso88591_q_d_t1_G4_j_7_s_c_IQ_7_Qc_d_E_a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 109};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 110};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_a, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_stages};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_rate_2, __pyx_mstate->__pyx_kp_b_iso88591_q_D_Q_Qc_d_Qa_c_Q_A_4_Cs_1_t1A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 124};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 125};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_fixed, __pyx_mstate->__pyx_n_u_rate, __pyx_mstate->__pyx_n_u_shape};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_gap, __pyx_mstate->__pyx_kp_b_iso88591_a_A_6_fA_5_1_A_4vQa_1_6_A_s_Qd, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 138};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 139};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self};
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_done, __pyx_mstate->__pyx_kp_b_iso88591_q_4q_1_4uG7_t4vS_E_1_WE_D_1_t1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 147};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 148};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_kernel, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_gap_2, __pyx_mstate->__pyx_n_u_seq};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_arrive, __pyx_mstate->__pyx_kp_b_iso88591_A_4q_T_fA_A_4s_it6_T_V3a_1_4q_HD, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 188};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 189};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_a, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_burst, __pyx_mstate->__pyx_kp_b_iso88591_D_Q_z_Qa_F_q_t6_A_4t6_G3at4we2Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 198};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 199};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u__3, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_once, __pyx_mstate->__pyx_kp_b_iso88591_xq_F_q_E_1_A_Kq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 203};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 204};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_inj, __pyx_mstate->__pyx_n_u_i_2, __pyx_mstate->__pyx_n_u_mid};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_inject_2, __pyx_mstate->__pyx_kp_b_iso88591_E_as_WCt4s_HBas_q_GSVV___AXT_Cv, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 211};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 6, 18, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 212};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_payload_2, __pyx_mstate->__pyx_n_u_tag, __pyx_mstate->__pyx_n_u_key_2, __pyx_mstate->__pyx_n_u_msg_id, __pyx_mstate->__pyx_n_u_headers, __pyx_mstate->__pyx_n_u_ttl, __pyx_mstate->__pyx_n_u_ctx, __pyx_mstate->__pyx_n_u_now, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_seq, __pyx_mstate->__pyx_n_u_sequence, __pyx_mstate->__pyx_n_u_mid, __pyx_mstate->__pyx_n_u_env, __pyx_mstate->__pyx_n_u_exc, __pyx_mstate->__pyx_n_u_routing, __pyx_mstate->__pyx_n_u_to, __pyx_mstate->__pyx_n_u_msg};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_publish_one, __pyx_mstate->__pyx_kp_b_iso88591_fK_K_8PPQ_iq_d_c_D_F_A_4s_t4vWA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_state, __pyx_mstate->__pyx_n_u_dict_2, __pyx_mstate->__pyx_n_u_use_setstate};
-    __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_T_it9DP_aallpp_L_L_P_P_Z_Z_e_e, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_reduce_cython, __pyx_mstate->__pyx_kp_b_iso88591_6d_4yPTT_aannrr_B_B_M_M_Q_Q_a_a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 17};
@@ -20303,7 +20512,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[12] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_1F, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[12])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 267};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 268};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_n_u_genexpr};
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_evtool_sim_producer_py, __pyx_mstate->__pyx_n_u_has_template, __pyx_mstate->__pyx_kp_b_iso88591_z_uCq_z_z_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }

@@ -8,7 +8,7 @@ from evtool.sim.kernel cimport Kernel
 
 cdef class ProducerActor:
     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
-    cdef public object _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
+    cdef public object _arrive_fn, _constant_gap, _count, _dedup, _fixed, _id_prefix, _payload
     cdef public object _publish, _sequence, _simple, _tag, _to, _ttl
     cdef public object _type, _version, arrival_rng, burst_left, ctx, instance
     cdef public object key_rng, keys, name, payload_rng, rejected, render

@@ -36,6 +36,7 @@ class ProducerActor:
         self.name = name
         self.spec = spec
         self.instance = instance
+        self._arrive_fn = self._arrive  # the next arrival's callback, bound once (a subclass's, if it has one)
         label = name if instance == 0 else f"{name}#{instance}"
         self._id_prefix = label
         self.arrival_rng = ctx.stream(f"producer:{label}/arrival")
@@ -181,7 +182,7 @@ class ProducerActor:
             k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
             seq = k._seq + 1  # noqa: SLF001
             k._seq = seq  # noqa: SLF001
-            heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive, None))  # noqa: SLF001
+            heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001
         else:
             kernel.at(now + gap, self._arrive, None, PRIO_ACTOR)
 
