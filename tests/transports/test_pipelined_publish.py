@@ -239,12 +239,20 @@ def test_rabbitmq_acks_of_one_iteration_share_one_write_and_multiple_never_cover
 def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
     """`decode_message` builds the Message positionally from `_FIELDS` (one call instead of a keyword dict):
     the order must stay Message's own, and every field must come back in its place."""
-    import inspect
+    import ast
+    from pathlib import Path
 
+    from evtool.core import message as message_module
     from evtool.core.message import DeathRecord
     from evtool.transports.base import _FIELDS, encode_message
 
-    params = list(inspect.signature(Message.__init__).parameters)[1:1 + len(_FIELDS)]
+    # Message.__init__'s parameters, read from its source (a compiled build's extension type shows
+    # only `*args, **kwargs` to inspect.signature)
+    source = Path(message_module.__file__).with_name("message.py").read_text()
+    init = next(f for c in ast.parse(source).body
+                if isinstance(c, ast.ClassDef) and c.name == "Message"
+                for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+    params = [a.arg for a in init.args.args][1:1 + len(_FIELDS)]
     assert tuple(params) == _FIELDS
     msg = Message(id="i", channel="c", key="k", headers={"h": "1"}, payload={"p": [1]}, type="t", version=3,
                   published_at=4, seq=5, causation_id="ca", correlation_id="co", tag="tg", producer="pr",
