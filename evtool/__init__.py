@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 COMPILED_MODULES = (
     "evtool.core.message", "evtool.core.delivery", "evtool.core.queues", "evtool.core.brokerstate",
     "evtool.core.queue_delivery", "evtool.core.broker", "evtool.sim.kernel", "evtool.sim.context",
-    "evtool.sim.consumer", "evtool.sim.producer", "evtool.sim.engine", "evtool.sim.sampling",
+    "evtool.sim.consumer", "evtool.sim.lean", "evtool.sim.producer", "evtool.sim.engine", "evtool.sim.sampling",
 )
 """The modules the optional compiled build (`EVTOOL_COMPILE=1 pip install .`, setup.py) compiles with Cython
 from their own `.py` source and the `.pxd` declarations beside it; the same `.py` files are the pure build."""

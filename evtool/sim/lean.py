@@ -26,13 +26,20 @@ from __future__ import annotations
 from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
+from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
+from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import ExpressionRuntimeError
+from evtool.sim.context import ActorContext
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
+
 if TYPE_CHECKING:
-    from evtool.core.delivery import Delivery
     from evtool.sim.plan import Rule
 
 # The consumer imports this module, so its classes are named here, not imported (no import cycle).
@@ -111,16 +118,19 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     effects_read = any(e.reads_names for e in effects)
     random = rng.random
 
+    @cython.locals(d=Delivery, k=Kernel, cx=ActorContext)
     def start(inst: Instance, d: Delivery) -> None:
         # ConsumerActor.on_delivery and _start for this consumer (keep in step with them). Every caller of
         # `_start` (the buffer loops) has checked what the first line checks: one function serves both.
         if inst.state != "running" or inst.busy >= concurrency:
             inst.buffer.append(d)
             return
+        cx = cython.cast(ActorContext, ctx)  # (a compiled build reads their fields directly)
+        k = cython.cast(Kernel, kernel)
         inst.busy += 1
-        ctx.pending_work += 1
+        cx.pending_work += 1
         inst.inflight[d.tag] = d
-        now = kernel.now
+        now = k.now
         if idem:
             if idem_expr is None:
                 seen_at = seen_get(d.msg.id if key_is_id else idem_field(d.msg))  # type: ignore[misc]
@@ -135,8 +145,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             duration = int(duration * inst.slow)
         if inst.extra is not None:
             duration += inst.extra(rng)
-        seq = kernel._seq + 1  # noqa: SLF001 - the kernel's own tie-breaker, as `Kernel.at` counts it
-        kernel._seq = seq  # noqa: SLF001
+        seq = k._seq + 1  # noqa: SLF001 - the kernel's own tie-breaker, as `Kernel.at` counts it
+        k._seq = seq  # noqa: SLF001
         t = now + duration
         if t < now:
             t = now
@@ -195,6 +205,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
         return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
 
+    @cython.locals(d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
     def complete(item: tuple[Instance, Delivery, int, int]) -> None:
         # ConsumerActor._complete, _handle and _settle_ok for this consumer (keep in step with them): the
         # common outcome, a success, runs through without a further call; a duplicate, a failure and an
@@ -205,9 +216,10 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if inst.state == "paused":
             inst.deferred.append((complete, item))
             return
+        k = cython.cast(Kernel, kernel)
         msg = d.msg
         mid = msg.id
-        now = kernel.now
+        now = k.now
         attempt = attempts.get(mid, 0) + 1 if attempts else 1
         env: dict[str, Any] | None = None  # the names (msg, state, ...), built when something reads them
         if idem:
@@ -289,8 +301,9 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if d.sub in subscribers:
             broker.ack(now, d.tag)
         # release(inst, d), inlined
+        cx = cython.cast(ActorContext, ctx)
         inst.busy -= 1
-        ctx.pending_work -= 1
+        cx.pending_work -= 1
         inst.inflight.pop(d.tag, None)
         buf = inst.buffer
         while buf and inst.state == "running" and inst.busy < concurrency:

@@ -1,0 +1,7 @@
+# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Only the types its closures read fields of; every value stays a Python object.
+
+from evtool.core.delivery cimport Delivery
+from evtool.core.message cimport Message
+from evtool.sim.context cimport ActorContext
+from evtool.sim.kernel cimport Kernel
