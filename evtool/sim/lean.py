@@ -125,8 +125,9 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if inst.state != "running" or inst.busy >= concurrency:
             inst.buffer.append(d)
             return
-        cx = cython.cast(ActorContext, ctx)  # (a compiled build reads their fields directly)
-        k = cython.cast(Kernel, kernel)
+        # typed locals: a compiled build reads their fields directly (a pure run: the same objects, no call)
+        cx = ctx
+        k = kernel
         inst.busy += 1
         cx.pending_work += 1
         inst.inflight[d.tag] = d
@@ -216,7 +217,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if inst.state == "paused":
             inst.deferred.append((complete, item))
             return
-        k = cython.cast(Kernel, kernel)
+        k = kernel
         msg = d.msg
         mid = msg.id
         now = k.now
@@ -301,7 +302,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if d.sub in subscribers:
             broker.ack(now, d.tag)
         # release(inst, d), inlined
-        cx = cython.cast(ActorContext, ctx)
+        cx = ctx
         inst.busy -= 1
         cx.pending_work -= 1
         inst.inflight.pop(d.tag, None)
