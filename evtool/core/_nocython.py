@@ -24,6 +24,5 @@ def _same(f: F) -> F:
     return f
 
 
-
 compiled = False
 """Cython's `cython.compiled`: False in a pure run."""
