@@ -5,7 +5,10 @@
   given with `--baseline DIR` (a checkout of an older evtool; target: at least
   3 times faster);
 * `evtool run` of a small lesson: the share of its wall time spent importing
-  modules (`python -X importtime`, top-level imports summed; target: under 1/3).
+  modules (`python -X importtime`, top-level imports summed; target: under 1/3),
+  and what that time is made of: each import's own time charged to pydantic (with
+  the scenario models it builds), typer, rich, yaml, evtool's own modules, or the
+  rest (the standard library and the interpreter's start-up).
 
 Each command runs in a fresh interpreter, alternating between the two sides of
 a ratio, `--rounds` times; the medians are compared. Both the wall time and the
@@ -93,16 +96,51 @@ def _top_level_imports(stderr: str) -> dict[str, int]:
     return out
 
 
-def import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float, float]:
+GROUPS = (
+    ("pydantic", ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions",
+                  "evtool.scenario.models")),
+    ("typer", ("typer", "shellingham", "annotated_doc", "evtool.cli.app", "evtool.cli.commands",
+               "evtool.cli.coerce", "evtool.cli.completion")),
+    ("rich", ("rich",)),
+    ("yaml", ("yaml", "_yaml")),
+    ("evtool", ("evtool",)),
+)
+"""Who an import's own time (`self`) is charged to; the `rest` is the standard library and the interpreter.
+The scenario models count as pydantic (their import is pydantic building 84 model classes), the command line's
+typer modules as typer."""
+
+
+def _group(name: str) -> str:
+    for group, prefixes in GROUPS:
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            return group
+    return "rest"
+
+
+def _self_by_group(stderr: str) -> dict[str, int]:
+    """Every import's own microseconds (`self`, nested ones included) summed by `GROUPS`."""
+    out: dict[str, int] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        own, _, name = line.split(":", 1)[1].split("|")
+        group = _group(name.strip())
+        out[group] = out.get(group, 0) + int(own)
+    return out
+
+
+def import_share(cmd: list[str], env: dict[str, str], cwd: str,
+                 rounds: int) -> tuple[float, float, float, dict[str, float]]:
     """Median (wall seconds, share of it spent in top-level imports, the same share without the imports a
-    bare interpreter makes itself: `site`, `encodings`, ..., read from `python -X importtime -c pass`)
-    of `cmd` under -X importtime."""
+    bare interpreter makes itself: `site`, `encodings`, ..., read from `python -X importtime -c pass`,
+    each group's share of the wall time: `GROUPS`) of `cmd` under -X importtime."""
     bare = subprocess.run([cmd[0], "-X", "importtime", "-c", "pass"], env=env, cwd=cwd, capture_output=True,
                           text=True, check=False)
     interpreter = set(_top_level_imports(bare.stderr))
     walls: list[float] = []
     shares: list[float] = []
     own_shares: list[float] = []
+    groups: dict[str, list[float]] = {}
     for _ in range(rounds):
         t0 = time.perf_counter()
         out = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, cwd=cwd, capture_output=True,
@@ -112,7 +150,10 @@ def import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> 
         walls.append(wall)
         shares.append(sum(imports.values()) / 1e6 / wall)
         own_shares.append(sum(v for k, v in imports.items() if k not in interpreter) / 1e6 / wall)
-    return median(walls), median(shares), median(own_shares)
+        for group, us in _self_by_group(out.stderr).items():
+            groups.setdefault(group, []).append(us / 1e6 / wall)
+    by_group = {g: median(v + [0.0] * (rounds - len(v))) for g, v in groups.items()}
+    return median(walls), median(shares), median(own_shares), by_group
 
 
 def main() -> None:
@@ -153,12 +194,16 @@ def main() -> None:
         if "run" in parts:
             run = [py, "-m", "evtool", "run", SMALL_LESSON, "--quiet", "--no-record"]
             timed(run, env, tmp)
-            wall, share, own = import_share(run, env, tmp, args.rounds)
+            wall, share, own, by_group = import_share(run, env, tmp, args.rounds)
             result["run_import_share"] = share
             result["run_import_share_after_interpreter"] = own
             print(f"[wall] evtool run {SMALL_LESSON} --quiet --no-record {wall * 1e3:7.0f} ms   "
                   f"imports {share:6.1%} of it  (target < 33%); without the interpreter's own start-up "
                   f"imports {own:6.1%}")
+            print("       of the wall time, importing: " + ", ".join(
+                f"{g} {by_group.get(g, 0.0):.1%}" for g in (*(g for g, _ in GROUPS), "rest")))
+            for g, v in by_group.items():
+                result[f"run_import_share_{g}"] = v
     print(json.dumps({k: round(v, 3) for k, v in result.items()}))
 
 
