@@ -114,10 +114,9 @@ def _startup_gc() -> None:
     field infos) and almost no garbage cycles. With Python's default threshold of 700 the collector ran
     94 young, 8 middle and 1 full collection during `evtool run competing-consumers --quiet --no-record`,
     40-50 ms of CPU in a run of about 300 ms, nearly all before the engine starts, rescanning what the
-    imports had just built; with
-    100,000 it does not run before the engine starts, and the engine freezes what start-up built
-    (`evtool.sim.engine.gc_tuned`) so no later collection scans it either (timed with `gc.callbacks`,
-    four runs each). Reference counting still frees everything else at once, and cycles are still
+    imports had just built; with 100,000 it does not run before the engine starts, and the engine freezes
+    what start-up built (`evtool.sim.engine.gc_tuned`) so no later collection scans it either (timed with
+    `gc.callbacks`, four runs each). Reference counting still frees everything else at once, and cycles are still
     collected, in larger batches, as the engine does while it runs. A higher threshold, or a collector
     switched off (`gc.disable()`, threshold 0), is left as it is.
     """
