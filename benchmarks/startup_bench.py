@@ -8,7 +8,9 @@
   modules (`python -X importtime`, top-level imports summed; target: under 1/3),
   and what that time is made of: each import's own time charged to pydantic (with
   the scenario models it builds), typer, rich, yaml, evtool's own modules, or the
-  rest (the standard library and the interpreter's start-up).
+  rest (the standard library and the interpreter's start-up). The same share on
+  the CPU clock: the CPU time of a fresh interpreter that only imports the modules
+  the run imported, over the run's CPU time (steadier on a busy machine).
 
 Each command runs in a fresh interpreter, alternating between the two sides of
 a ratio, `--rounds` times; the medians are compared. Both the wall time and the
@@ -156,6 +158,47 @@ def import_share(cmd: list[str], env: dict[str, str], cwd: str,
     return median(walls), median(shares), median(own_shares), by_group
 
 
+IMPORT_ONLY = """\
+import importlib, sys
+import evtool.cli.app as app
+for name in ("_startup_gc", "_without_pydantic_plugins"):  # what main() sets up before a command, if it does
+    if hasattr(app, name):
+        getattr(app, name)()
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+"""A fresh interpreter that imports what a command imported (the names on its command line, in the order
+`-X importtime` reported them), set up as `evtool.cli.app.main` sets itself up, and does nothing else."""
+
+
+def _imported(stderr: str) -> list[str]:
+    """Every module of a `-X importtime` report, in its order."""
+    names = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            names.append(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def cpu_import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float, float]:
+    """(median CPU seconds of `cmd`, of a fresh interpreter that only imports what `cmd` imported: `IMPORT_ONLY`,
+    and the second over the first): the import share on the CPU clock, steadier than the wall-clock share on a
+    busy machine, where a process waiting for a core inflates both sides of that share unevenly."""
+    out = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, cwd=cwd, capture_output=True,
+                         text=True, check=False)
+    only = [cmd[0], "-c", IMPORT_ONLY, *_imported(out.stderr)]
+    global CLOCK
+    clock, CLOCK = CLOCK, "cpu"
+    try:
+        run_s, imports_s = paired((cmd, env), (only, env), rounds, cwd)
+    finally:
+        CLOCK = clock
+    return run_s, imports_s, imports_s / run_s
+
+
 def main() -> None:
     """Measure and print the ratios (and a JSON line)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -204,6 +247,10 @@ def main() -> None:
                 f"{g} {by_group.get(g, 0.0):.1%}" for g in (*(g for g, _ in GROUPS), "rest")))
             for g, v in by_group.items():
                 result[f"run_import_share_{g}"] = v
+            run_cpu, imports_cpu, cpu_share = cpu_import_share(run, env, tmp, args.rounds)
+            result["run_import_share_cpu"] = cpu_share
+            print(f"[cpu]  evtool run {SMALL_LESSON} --quiet --no-record {run_cpu * 1e3:7.0f} ms   importing the same "
+                  f"modules alone {imports_cpu * 1e3:5.0f} ms: {cpu_share:6.1%} of it")
     print(json.dumps({k: round(v, 3) for k, v in result.items()}))
 
 
