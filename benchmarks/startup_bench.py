@@ -10,7 +10,9 @@
   the scenario models it builds), typer, rich, yaml, evtool's own modules, or the
   rest (the standard library and the interpreter's start-up). The same share on
   the CPU clock: the CPU time of a fresh interpreter that only imports the modules
-  the run imported, over the run's CPU time (steadier on a busy machine).
+  the run imported, over the run's CPU time (steadier on a busy machine). And,
+  not an import but start-up all the same, what the first validation of the
+  lesson costs over a second one: pydantic building its schema, deferred to then.
 
 Each command runs in a fresh interpreter, alternating between the two sides of
 a ratio, `--rounds` times; the medians are compared. Both the wall time and the
@@ -199,6 +201,55 @@ def cpu_import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int)
     return run_s, imports_s, imports_s / run_s
 
 
+FIRST_VALIDATION = """\
+import builtins, importlib, sys, time
+import evtool.cli.app as app
+for name in ("_startup_gc", "_without_pydantic_plugins"):
+    if hasattr(app, name):
+        getattr(app, name)()
+from evtool.scenario.lessons import lesson_dir
+from evtool.scenario.loader import load_text
+text = (lesson_dir() / (sys.argv[1] + ".yaml")).read_text(encoding="utf-8")
+importing = [0.0, 0]
+def timed(f):
+    def wrapper(*args, **kwargs):
+        if importing[1]:
+            return f(*args, **kwargs)
+        importing[1] = 1
+        t = time.process_time()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            importing[0] += time.process_time() - t
+            importing[1] = 0
+    return wrapper
+builtins.__import__ = timed(builtins.__import__)
+importlib.import_module = timed(importlib.import_module)
+t0 = time.process_time()
+load_text(text, sys.argv[1])
+t1 = time.process_time()
+load_text(text + "\\n", sys.argv[1])  # another text: no cache of the first answers it
+t2 = time.process_time()
+print(t1 - t0 - importing[0], t2 - t1)
+"""
+"""The first validation of a lesson and a second one, CPU seconds, in an interpreter that has imported the
+loader: the first builds pydantic's schema for the whole `Scenario` (the models defer it to then). What the
+first imports (the loader's lazy imports) is left out: the import share counts it."""
+
+
+def first_validation(py: str, env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float]:
+    """Median CPU seconds of the small lesson's first validation and of a second one (`FIRST_VALIDATION`)."""
+    first: list[float] = []
+    second: list[float] = []
+    for _ in range(rounds):
+        out = subprocess.run([py, "-c", FIRST_VALIDATION, SMALL_LESSON], env=env, cwd=cwd, capture_output=True,
+                             text=True, check=True)
+        a, b = out.stdout.split()
+        first.append(float(a))
+        second.append(float(b))
+    return median(first), median(second)
+
+
 def main() -> None:
     """Measure and print the ratios (and a JSON line)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -251,6 +302,11 @@ def main() -> None:
             result["run_import_share_cpu"] = cpu_share
             print(f"[cpu]  evtool run {SMALL_LESSON} --quiet --no-record {run_cpu * 1e3:7.0f} ms   importing the same "
                   f"modules alone {imports_cpu * 1e3:5.0f} ms: {cpu_share:6.1%} of it")
+            first, second = first_validation(py, env, tmp, args.rounds)
+            result["run_first_validation_share_cpu"] = (first - second) / run_cpu
+            print(f"[cpu]  not an import, but start-up too: the lesson's first validation {first * 1e3:5.1f} ms, a "
+                  f"second {second * 1e3:4.1f} ms (pydantic building its schema: {(first - second) / run_cpu:5.1%} "
+                  f"of the run)")
     print(json.dumps({k: round(v, 3) for k, v in result.items()}))
 
 

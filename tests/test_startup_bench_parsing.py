@@ -51,3 +51,13 @@ def test_the_import_only_interpreter_imports_what_it_is_given() -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['evtool.sim.lessonview', 'json']"
+
+
+def test_the_first_validation_is_timed_without_its_imports() -> None:
+    """FIRST_VALIDATION prints the first and a second validation's CPU seconds; the first builds the schema."""
+    b = _bench()
+    proc = subprocess.run([sys.executable, "-c", b.FIRST_VALIDATION, b.SMALL_LESSON], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, second = (float(x) for x in proc.stdout.split())
+    assert first > second > 0
