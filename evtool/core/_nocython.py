@@ -24,10 +24,5 @@ def _same(f: F) -> F:
     return f
 
 
-def cast(type_: Any, value: Any, typecheck: bool = False) -> Any:
-    """Cython's `cython.cast(type, value)`: the value itself in a pure run."""
-    return value
-
-
 compiled = False
 """Cython's `cython.compiled`: False in a pure run."""

@@ -169,6 +169,7 @@ class ConsumerActor:
 
     def start(self) -> None:
         """Start every instance (at `start`, for a late subscriber)."""
+        self._complete_fn = self._complete  # the plain path's completion callback, bound once
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
         if self.spec.start > 0:
@@ -420,7 +421,7 @@ class ConsumerActor:
         t = now + duration
         if t < now:
             t = now
-        heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
+        heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete_fn, (inst, d, inst.epoch, now)))  # noqa: SLF001
 
     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
     def _start(self, inst: Instance, d: Delivery) -> None:

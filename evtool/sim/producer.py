@@ -179,7 +179,7 @@ class ProducerActor:
         if type(kernel) is Kernel:
             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
             # the time is never in the past; the kernel's own sequence number breaks ties)
-            k = cython.cast(Kernel, kernel)  # (a compiled build reads its fields directly)
+            k = kernel  # (typed in a compiled build: its fields read directly; a plain assignment costs a pure run nothing)
             seq = k._seq + 1  # noqa: SLF001
             k._seq = seq  # noqa: SLF001
             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001
