@@ -185,6 +185,7 @@ class Engine:
         self._held_queues = self.plan.held_queues
         self.broker_up = True
         self._broker_timer: int | None = None
+        self._wakeups: list[int] = []  # times of the `_fire_broker` entries in the kernel's heap (a heap)
         self.subscribers: dict[int, Instance] = {}
         self.hop = duration_sampler(sc.broker.hop_latency)
         self.hop_zero = sc.broker.hop_latency == 0 or self.real_broker
@@ -448,14 +449,17 @@ class Engine:
             nt = broker.next_timer()
             if nt is not None and (bt is None or nt < bt):
                 self._broker_timer = nt
+                heapq.heappush(self._wakeups, nt)
                 self.kernel.at(nt, self._fire_broker, nt, PRIO_BROKER)
 
     def _nothing_to_pump(self) -> None:
         """After an event, with a broker that pushes deliveries and owns its timers: nothing to do."""
 
     def _fire_broker(self, t: int) -> None:
-        if self._broker_timer == t:
-            self._broker_timer = None
+        wakeups = self._wakeups
+        heapq.heappop(wakeups)  # this one (entries fire in time order)
+        # the earliest wake-up still pending: a later timer needs no entry of its own before it
+        self._broker_timer = wakeups[0] if wakeups else None
         broker = self.broker
         broker.fire_timers(self.kernel.now)
         if broker.closed_subs:
