@@ -3,18 +3,23 @@
 Why a separate process: the engine is pure Python and CPU-bound, so any
 writer thread in its process competes with it for the GIL (JSON encoding,
 binding parameters, the sqlite3 module's own Python-level work cost a
-recording run 2-3x its time). Here the engine side only turns each batch
-into columns and `marshal`s them (about 0.3 µs per event) and a sender
-thread writes the bytes to a pipe; this process compresses that very payload
-and stores it as one chunk row (`evtool.store.chunks`), on another core.
+recording run 2-3x its time). Here the engine side takes the encoding of
+each batch the trace digest has already made (evtool.trace.digest.
+shared_encoding: marshal version 2 of the events as rows), counts its
+`published` events, and a sender thread writes the bytes to a pipe; this
+process compresses that very payload and stores it as one chunk row
+(`evtool.store.chunks`), on another core if there is one.
 
     python -m evtool.store.writer DB RUN_KEY
 
 Input, on stdin, a sequence of frames (`FRAME` header: a type byte and the
 payload length):
 
-    B   the chunk head (n, t_last, published, summary size: `chunks.HEAD`), the
-        chunk's summary, then marshal of the 10 columns of a batch of `TraceEvent`s
+    R   the chunk head (n, t_last, published, summary size: `chunks.HEAD`), the
+        chunk's summary (empty), then the rows: marshal version 2 of a list of
+        `TraceEvent`s as plain tuples (`chunks.rows_payload`)
+    B   the chunk head, the chunk's summary, then marshal of the 10 columns of a
+        batch of `TraceEvent`s (`encode_batch`)
     J   the same, with the data column already JSON text (values marshal refused)
     E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
         with `count`, events/messages/virtual time are counted from the table
@@ -32,7 +37,6 @@ outcome `interrupted`.
 
 from __future__ import annotations
 
-import json
 import marshal
 import queue
 import signal
@@ -49,17 +53,17 @@ from typing import Any, BinaryIO
 from evtool.store import chunks
 
 FRAME = struct.Struct("<cI")
+ROWS = b"R"
 BATCH = b"B"
 BATCH_JSON = b"J"
 END = b"E"
+_CHUNK_FRAMES = {ROWS: "R", BATCH: "B", BATCH_JSON: "J"}  # frame type -> the chunk's `fmt`
 # Frames the writer holds in memory beyond what the pipe holds.
 MAX_QUEUED = 4
 # How long a write may keep retrying while another process holds the database lock.
 BUSY_PATIENCE_S = 300.0
 
 _FIELDS = tuple(itemgetter(i) for i in range(10))  # the 10 fields of a `TraceEvent`, in order
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 # ----- both sides: the frames ------------------------------------------------
@@ -75,6 +79,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return str(value)
+
+
+def encode_rows(bodies: Sequence[bytes | memoryview], n: int, t_last: int, published: int) -> bytes:
+    """One `R` frame for `n` events given as their rows' marshal (version 2) encodings, in order
+    (`bodies`: one or more batches' encodings, as `evtool.trace.digest.shared_encoding` gives them)."""
+    top = chunks.HEAD.pack(n, t_last, published, len(chunks.EMPTY_SUMMARY)) + chunks.EMPTY_SUMMARY
+    parts = chunks.rows_payload(bodies, n)
+    size = len(top) + sum(map(len, parts))
+    return b"".join([FRAME.pack(ROWS, size), top, *parts])
 
 
 def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
@@ -93,8 +106,11 @@ def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
     try:
         payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
     except ValueError:
+        import json
+
         kind = BATCH_JSON
-        data = tuple(None if d is None else _dumps(d) for d in cols[9])
+        dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+        data = tuple(None if d is None else dumps(d) for d in cols[9])
         cols = [tuple(map(_plain, c)) for c in cols[:9]] + [data]
         payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
     top = chunks.head(cols)
@@ -120,7 +136,7 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, Any]]:
         payload = stream.read(size)
         if len(payload) < size:
             return
-        yield kind, (payload if kind in (BATCH, BATCH_JSON) else marshal.loads(payload))
+        yield kind, (payload if kind in _CHUNK_FRAMES else marshal.loads(payload))
 
 
 # ----- writer side ------------------------------------------------------------
@@ -183,7 +199,7 @@ class Writer:
             if n == 0:
                 continue
             body = memoryview(payload)
-            rows.append((self.next_seq, n, t_last, published, "J" if kind == BATCH_JSON else "B",
+            rows.append((self.next_seq, n, t_last, published, _CHUNK_FRAMES[kind],
                          compress(body[head.size:head.size + size]), compress(body[head.size + size:])))
             self.next_seq += n
         if rows:
@@ -230,7 +246,7 @@ def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
         while True:
             item = frames.get()
             batches: list[Any] = []
-            while item is not None and item[0] in (BATCH, BATCH_JSON):
+            while item is not None and item[0] in _CHUNK_FRAMES:
                 batches.append(item)
                 try:
                     item = frames.get_nowait()
