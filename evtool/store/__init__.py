@@ -45,8 +45,7 @@ Errors (evtool.store.errors): StoreError, RunNotFound, AmbiguousRun(.candidates)
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+import sys
 
 _EXPORTS = {
     "default_db_path": "evtool.store.paths",
@@ -70,9 +69,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public names on first use (aiosqlite is not needed for `--help`)."""
+def __getattr__(name: str) -> object:
+    """Import the public names on first use (aiosqlite is not needed for `--help`; the recorder's writer
+    process, which imports this package first, needs neither them nor `typing`)."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'evtool.store' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    __import__(module)
+    return getattr(sys.modules[module], name)

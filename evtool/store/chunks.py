@@ -36,15 +36,16 @@ Runs recorded before version 3 keep their row tables and are read as they are
 
 from __future__ import annotations
 
-import json
 import marshal
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from functools import partial
-from typing import Any
 
-from evtool.core.events import TraceEvent
+TYPE_CHECKING = False  # the writer process imports this module: it starts faster without typing and the events
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import Any
+
+    from evtool.core.events import TraceEvent
 
 FORMAT = 1
 """`runs.trace_format` of a chunked trace (NULL: one row per event, as before schema version 3)."""
@@ -67,7 +68,6 @@ HEAD = struct.Struct("<qqqq")
 COUNTS_SQL = "SELECT coalesce(sum(n), 0), coalesce(max(t_last), 0), coalesce(sum(published), 0) FROM {table}"
 NEXT_SEQ_SQL = "SELECT coalesce(max(first_seq + n), 0) FROM {table}"
 
-_decode_json = json.JSONDecoder().decode
 
 
 def create_sql(table: str) -> str:
@@ -144,12 +144,18 @@ def columns(blob: bytes, fmt: str) -> list[tuple[Any, ...]]:
         return list(zip(*marshal.loads(zlib.decompress(blob)), strict=True)) or [()] * 10
     cols = list(marshal.loads(zlib.decompress(blob)))
     if fmt == "J":
-        cols[9] = tuple(None if d is None else _decode_json(d) for d in cols[9])
+        from json import loads
+
+        cols[9] = tuple(None if d is None else loads(d) for d in cols[9])
     return cols
 
 
 def events(cols: Sequence[Sequence[Any]], rows: Iterable[int] | None = None) -> list[TraceEvent]:
     """`TraceEvent`s of a chunk's columns: all of them, or the rows at the given indexes."""
+    from functools import partial
+
+    from evtool.core.events import TraceEvent
+
     if rows is None:
         return list(map(partial(tuple.__new__, TraceEvent), zip(*cols, strict=True)))
     return [TraceEvent._make(c[i] for c in cols) for i in rows]

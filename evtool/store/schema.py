@@ -12,11 +12,15 @@ readers (aiosqlite) are in `evtool.store.aio` and share these definitions.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-from pathlib import Path
 
 from evtool.store.errors import StoreError, describe_sqlite_error
+
+TYPE_CHECKING = False  # typing and pathlib stay unimported: the writer process starts with only what it needs
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Connection settings for every connection (writer and readers). WAL lets
 # readers run while a writer writes; NORMAL survives an application crash
@@ -137,12 +141,12 @@ def index_trace_sql(run_key: int) -> list[str]:
             for name, column, where in TRACE_INDEXES]
 
 
-def connect_sync(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+def connect_sync(path: Path | str, timeout: float = 10.0) -> sqlite3.Connection:
     """Open `path` with `sqlite3` in autocommit mode (transactions are explicit) and apply `PRAGMAS`.
 
     A failure is a `StoreError` naming the path.
     """
-    if path.is_dir():
+    if os.path.isdir(path):
         raise StoreError(f"{path} is a directory, not a run database")
     try:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)

@@ -45,12 +45,14 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
-from pathlib import Path
-from typing import Any, BinaryIO
 
 from evtool.store import chunks
+
+TYPE_CHECKING = False  # this process starts for every recorded run: no typing, pathlib or collections
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import Any, BinaryIO
 
 FRAME = struct.Struct("<cI")
 ROWS = b"R"
@@ -230,7 +232,7 @@ def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> 
         frames.put(None)
 
 
-def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
+def serve(db: str, run_key: int, stream: BinaryIO, out: Any) -> int:
     """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status."""
     from evtool.store.schema import connect_sync
 
@@ -287,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # this process ends when its input does (also when the parent was killed outright).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return serve(Path(args[0]), int(args[1]), sys.stdin.buffer, sys.stdout)
+    return serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout)
 
 
 if __name__ == "__main__":
