@@ -219,9 +219,52 @@ class Writer:
         update = f"UPDATE runs SET ({RESULT_COLUMNS}) = ({', '.join('?' * len(row))}) WHERE rk = ?"
         self.transaction([(update, (*row, self.run_key))])
         self.say("D")
-        # A chunked trace has no index to build; the flag says the trace is complete.
+        self.compact()
+        # The flag says the trace is complete (and compacted as far as it could be).
         self.transaction([("UPDATE runs SET trace_indexed = 1 WHERE rk = ?", (self.run_key,))])
         self.say("I")
+
+    def compact(self) -> None:
+        """Rewrite the run's 'R' chunks as 'B' chunks (columns and a summary), at the lowest CPU priority.
+
+        After the result is committed (the recorded run has ended; `evtool run` has returned), so it
+        costs the run nothing: rows are what the engine can hand over for free, columns are what
+        readers decode three to five times faster and what compresses to half the size. One chunk per
+        transaction: a reader sees each chunk whole in one format or the other, and a writer killed
+        here leaves a trace that reads the same. A failure (a busy or full disk) leaves the rest as
+        rows, which read the same, only slower.
+        """
+        import gc
+        import os
+
+        try:
+            os.nice(19)  # the run is over: whatever the user runs next goes first
+        except (AttributeError, OSError):
+            pass
+        gc.disable()  # nothing here makes cycles; the collector would only walk the rows again and again
+        select = (f"SELECT first_seq, cols FROM {self.table} WHERE fmt = 'R' AND first_seq > ? "
+                  "ORDER BY first_seq LIMIT 1")
+        update = f"UPDATE {self.table} SET fmt = 'B', summary = ?, cols = ? WHERE first_seq = ? AND fmt = 'R'"
+        head, compress = chunks.HEAD, chunks.compress
+        after = -1
+        try:
+            while True:
+                row = self.conn.execute(select, (after,)).fetchone()
+                if row is None:
+                    return
+                after = row[0]
+                try:
+                    cols = chunks.columns(row[1], "R")
+                    top = chunks.head(cols)
+                    payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
+                except Exception:  # noqa: BLE001 - a damaged chunk stays as it is (readers report it)
+                    continue
+                summary = compress(memoryview(top)[head.size:])
+                self.transaction([(update, (summary, compress(payload), after))])
+        except (sqlite3.Error, OSError):
+            return  # the rest stays as rows: readable, only slower
+        finally:
+            gc.enable()
 
 
 def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> None:
