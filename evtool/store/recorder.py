@@ -121,6 +121,8 @@ class Recorder:
         self.wait_for_index = wait_for_index
         self.run_id: str | None = None
         self.dropped = 0  # events dropped because the writer had failed
+        # CPU seconds the writer process had spent when it committed the result (benchmarks read it)
+        self.writer_cpu_at_result: float | None = None
         self._recorded = 0  # events given to `record` (the stored trace is whole when all are committed)
         self._full = True
         self._run_key = 0
@@ -421,6 +423,10 @@ class Recorder:
                     self._committed_events = int(rest)
                 elif word == "D":
                     self._result_written = True
+                    try:
+                        self.writer_cpu_at_result = float(rest)
+                    except ValueError:
+                        pass
                 elif word == "I":
                     self._indexed = True
                 elif word == "E":

@@ -25,8 +25,10 @@ payload length):
         with `count`, events/messages/virtual time are counted from the table
 
 Output, on stdout, one line per fact: ``C <n>`` after each commit (n events
-committed so far), ``D`` once the result is committed, ``I`` once the trace
-is marked indexed (a chunked trace needs no index), ``E <message>`` on failure.
+committed so far), ``D <cpu>`` once the result is committed (with the CPU
+seconds this process has used so far, for benchmarks), ``I`` once the trace
+is compacted (`Writer.compact`: its row chunks rewritten as columns, at the
+lowest priority) and marked indexed, ``E <message>`` on failure.
 
 End of input without an `E` frame means the parent died (SIGKILL, a crash):
 whatever was received is committed and the run keeps its `incomplete`
@@ -218,7 +220,7 @@ class Writer:
 
         update = f"UPDATE runs SET ({RESULT_COLUMNS}) = ({', '.join('?' * len(row))}) WHERE rk = ?"
         self.transaction([(update, (*row, self.run_key))])
-        self.say("D")
+        self.say(f"D {time.process_time():.6f}")
         self.compact()
         # The flag says the trace is complete (and compacted as far as it could be).
         self.transaction([("UPDATE runs SET trace_indexed = 1 WHERE rk = ?", (self.run_key,))])
