@@ -11,8 +11,11 @@ batch the engine handed over (about 8,000 events), not one row per event:
                'R': zlib of the events as rows, marshal version 2 (a list of tuples of
                     the ten `TraceEvent` fields): the very bytes the trace digest hashes
                     (evtool.trace.digest.shared_encoding), so a recorded run encodes its
-                    events once; what the recorder writes since this format exists
-               'B': zlib(marshal(columns)), the ten fields as ten tuples, `data` as values
+                    events once; what the recorder writes while the run runs
+               'B': zlib(marshal(columns)), the ten fields as ten tuples, `data` as values:
+                    what the writer rewrites 'R' chunks as once the result is committed
+                    (`Writer.compact`: half the size, and three to five times faster to
+                    decode, as marshal version 4 shares repeated strings)
                'J': the same with `data` as JSON text (values marshal refused)
     summary    'B'/'J': zlib(marshal((kinds, msgs, keys))), the distinct kinds, message
                ids and keys in it; 'R': empty (a reader looks for a string's encoding in
@@ -22,8 +25,8 @@ batch the engine handed over (about 8,000 events), not one row per event:
 Why: a row per event with three secondary indexes cost the writer about 6 µs
 an event and 82 MB per million events; a chunk costs a fraction of a
 microsecond an event (the engine's side hands over the encoding the digest
-already made, and the writer compresses that very payload and stores it) and
-about 10 MB per million events. A reader decodes whole chunks and filters them
+already made, and the writer compresses that very payload and stores it) and,
+once compacted into columns, about 5 MB per million events. A reader decodes whole chunks and filters them
 in memory, a chunk at a time, so memory stays bounded; a query for a message, a
 key or a kind first looks for the string's encoding in the decompressed bytes
 (or, in a 'B'/'J' chunk, its summary) and decodes only the chunks that may hold a

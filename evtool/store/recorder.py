@@ -19,6 +19,9 @@ Shape (why each part is there):
   the writer catches up (back-pressure), so memory stays bounded.
 * Every `flush_interval` seconds the sender also takes whatever is pending,
   so a slow (real-time) run still commits its trace steadily.
+* Once the result is committed the writer rewrites the trace's row chunks as
+  column chunks at the lowest CPU priority (`Writer.compact`), then marks the
+  trace indexed: readers decode columns faster, and they are half the size.
 * Why a process and not a thread: the engine is CPU-bound Python; a writer
   thread competes with it for the GIL and made a recorded run 2-3 times
   slower. The writer process runs on another core.
@@ -95,11 +98,11 @@ class Recorder:
     Ctrl-C handling records the run as `interrupted` (evtool.store.signals).
 
     `wait_for_index`: by default `finish` returns as soon as the result is
-    committed and the writer process then marks the trace complete
-    (`trace_indexed`) and exits on its own, even after this process has
-    exited; a chunked trace (evtool.store.chunks) has no index to build, so
-    that is quick. With True, `finish` waits for it too; `wait()` does the
-    same afterwards.
+    committed and the writer process then compacts the trace (its row chunks
+    rewritten as columns, at nice 19: about 0.8 µs of CPU an event), marks
+    it complete (`trace_indexed`) and exits on its own, even after this
+    process has exited. With True, `finish` waits for it too; `wait()` does
+    the same afterwards.
     """
 
     def __init__(
