@@ -148,13 +148,14 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, Any]]:
 class Writer:
     """Appends batches to one run's trace table; see the module docstring."""
 
-    def __init__(self, conn: sqlite3.Connection, run_key: int, out: Any) -> None:
+    def __init__(self, conn: sqlite3.Connection, run_key: int, out: Any, nice: int = 0) -> None:
         from evtool.store.schema import trace_table
 
         self.conn = conn
         self.run_key = run_key
         self.table = trace_table(run_key)
         self.out = out
+        self.nice = nice  # added to this process's nice value before the compaction
         self.insert = f"INSERT INTO {self.table} VALUES (?,?,?,?,?,?,?)"
         row = conn.execute(chunks.NEXT_SEQ_SQL.format(table=self.table)).fetchone()
         self.next_seq = int(row[0])
@@ -239,10 +240,12 @@ class Writer:
         import gc
         import os
 
-        try:
-            os.nice(19)  # the run is over: whatever the user runs next goes first
-        except (AttributeError, OSError):
-            pass
+        if self.nice:
+            try:
+                os.nice(self.nice)  # the run is over: whatever the user runs next goes first
+            except (AttributeError, OSError):
+                pass
+        collecting = gc.isenabled()
         gc.disable()  # nothing here makes cycles; the collector would only walk the rows again and again
         select = (f"SELECT first_seq, cols FROM {self.table} WHERE fmt = 'R' AND first_seq > ? "
                   "ORDER BY first_seq LIMIT 1")
@@ -266,7 +269,8 @@ class Writer:
         except (sqlite3.Error, OSError):
             return  # the rest stays as rows: readable, only slower
         finally:
-            gc.enable()
+            if collecting:
+                gc.enable()
 
 
 def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> None:
@@ -277,14 +281,17 @@ def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> 
         frames.put(None)
 
 
-def serve(db: str, run_key: int, stream: BinaryIO, out: Any) -> int:
-    """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status."""
+def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> int:
+    """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status.
+
+    `nice` is added to the process's nice value once the result is committed (`Writer.compact`).
+    """
     from evtool.store.schema import connect_sync
 
     writer: Writer | None = None
     try:
         conn = connect_sync(db)
-        writer = Writer(conn, run_key, out)
+        writer = Writer(conn, run_key, out, nice)
         # A reader thread keeps the pipe drained while this thread is inside
         # SQLite (sqlite3 releases the GIL in each step), so the parent's
         # writes rarely wait.
@@ -334,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # this process ends when its input does (also when the parent was killed outright).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout)
+    return serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout, nice=19)
 
 
 if __name__ == "__main__":
