@@ -259,7 +259,7 @@ class Writer:
                     return
                 after = row[0]
                 try:
-                    cols = chunks.columns(row[1], "R")
+                    cols = chunks.share_values(chunks.columns(row[1], "R"))
                     top = chunks.head(cols)
                     payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
                 except Exception:  # noqa: BLE001 - a damaged chunk stays as it is (readers report it)
