@@ -145,17 +145,20 @@ def load(fmt: str, summary_blob: bytes, blob: bytes, kinds: frozenset[str] | Non
 _REPEATING = (1, 2, 3, 4, 6, 8)
 
 
-def share_values(cols: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The columns with each repeated value one object (in place; returned too).
+def share_values(cols: list[tuple[Any, ...]]) -> bytes:
+    """Make each repeated value of the columns one object (in place); the chunk's summary, as `head` makes it.
 
     Decoded rows hold a new string for every field (marshal version 2 has no references), and
     marshal version 4 shares only identical objects: without this a compacted chunk would repeat
-    every kind and message id in full, and decode a third slower.
+    every kind and message id in full, and decode a third slower. The distinct values found on
+    the way are the summary's.
     """
+    distinct: dict[int, dict[Any, Any]] = {}
     for i in _REPEATING:
         first: dict[Any, Any] = {}
         cols[i] = tuple(map(first.setdefault, cols[i], cols[i]))
-    return cols
+        distinct[i] = first
+    return marshal.dumps((tuple(distinct[1]), tuple(distinct[2]), tuple(distinct[6])), MARSHAL_VERSION)
 
 
 def columns(blob: bytes, fmt: str) -> list[tuple[Any, ...]]:

@@ -250,7 +250,7 @@ class Writer:
         select = (f"SELECT first_seq, cols FROM {self.table} WHERE fmt = 'R' AND first_seq > ? "
                   "ORDER BY first_seq LIMIT 1")
         update = f"UPDATE {self.table} SET fmt = 'B', summary = ?, cols = ? WHERE first_seq = ? AND fmt = 'R'"
-        head, compress = chunks.HEAD, chunks.compress
+        compress = chunks.compress
         after = -1
         try:
             while True:
@@ -259,13 +259,12 @@ class Writer:
                     return
                 after = row[0]
                 try:
-                    cols = chunks.share_values(chunks.columns(row[1], "R"))
-                    top = chunks.head(cols)
+                    cols = chunks.columns(row[1], "R")
+                    summary = chunks.share_values(cols)
                     payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
                 except Exception:  # noqa: BLE001 - a damaged chunk stays as it is (readers report it)
                     continue
-                summary = compress(memoryview(top)[head.size:])
-                self.transaction([(update, (summary, compress(payload), after))])
+                self.transaction([(update, (compress(summary), compress(payload), after))])
         except (sqlite3.Error, OSError):
             return  # the rest stays as rows: readable, only slower
         finally:
