@@ -104,3 +104,30 @@ def test_a_recorded_engine_run_stores_the_digest_bytes_and_reads_back_the_same_t
     # written as the digest's rows ('R'); once the result was committed the writer rewrote them as columns
     assert {r[0] for r in conn.execute("SELECT fmt FROM trace_1")} == {"B"}
     conn.close()
+
+
+def test_a_batch_marshal_refuses_keeps_its_place_between_row_chunks(tmp_path: Path) -> None:
+    """Rows, then a batch with an object in `data` (sent as JSON, a chunk of its own), then rows: the
+    order survives, and the compaction rewrites the row chunks around the JSON one."""
+
+    class Odd:
+        def __str__(self) -> str:
+            return "odd!"
+
+    before, after = batch(300), batch(300, offset=1000)
+    odd = [TraceEvent(500, "failed", "m-odd", "q", "c", 1, None, 1, None, {"error": Odd()})]
+    db = tmp_path / "mixed.db"
+    rec = Recorder(db, batch_size=250, handle_sigterm=False)
+    rec.start(RunHeader(id="6b6b6b6b6b6b", scenario_id="mixed", scenario_path="mixed.yaml", scenario_text="x",
+                        scenario_hash="h", seed=1, started_at=utc_now_iso()))
+    for part in (before[:100], before[100:], odd, after):
+        rec.record(part)
+    rec.finish(RunResult(outcome="passed", ended_at=utc_now_iso(), events=601))
+    assert rec.wait(60)
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT fmt FROM trace_1 ORDER BY first_seq")] == ["B", "J", "B"]
+    conn.close()
+    with SyncRunStore(db) as store:
+        got = list(store.events("6b6b6b6b6b6b"))
+        assert got == [*before, odd[0]._replace(data={"error": "odd!"}), *after]
+        assert store.progress("6b6b6b6b6b6b") == (601, 600, after[-1].t)
