@@ -99,7 +99,7 @@ class Recorder:
 
     `wait_for_index`: by default `finish` returns as soon as the result is
     committed and the writer process then compacts the trace (its row chunks
-    rewritten as columns, at nice 19: about 0.8 µs of CPU an event), marks
+    rewritten as columns, at nice 19: 1-2 µs of CPU an event), marks
     it complete (`trace_indexed`) and exits on its own, even after this
     process has exited. With True, `finish` waits for it too; `wait()` does
     the same afterwards.
