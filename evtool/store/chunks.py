@@ -14,7 +14,7 @@ batch the engine handed over (about 8,000 events), not one row per event:
                     events once; what the recorder writes while the run runs
                'B': zlib(marshal(columns)), the ten fields as ten tuples, `data` as values:
                     what the writer rewrites 'R' chunks as once the result is committed
-                    (`Writer.compact`: half the size, and three to five times faster to
+                    (`Writer.compact`: half the size, and several times faster to
                     decode, as marshal version 4 shares repeated strings)
                'J': the same with `data` as JSON text (values marshal refused)
     summary    'B'/'J': zlib(marshal((kinds, msgs, keys))), the distinct kinds, message
