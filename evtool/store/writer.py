@@ -232,7 +232,7 @@ class Writer:
 
         After the result is committed (the recorded run has ended; `evtool run` has returned), so it
         costs the run nothing: rows are what the engine can hand over for free, columns are what
-        readers decode three to five times faster and what compresses to half the size. One chunk per
+        readers decode several times faster and what compresses to half the size. One chunk per
         transaction: a reader sees each chunk whole in one format or the other, and a writer killed
         here leaves a trace that reads the same. A failure (a busy or full disk) leaves the rest as
         rows, which read the same, only slower.
