@@ -26,8 +26,14 @@ if TYPE_CHECKING:
 # readers run while a writer writes; NORMAL survives an application crash
 # (SIGKILL) and costs nothing at our batch sizes; busy_timeout makes a second
 # writer wait for the first one's short transaction instead of failing.
+# auto_vacuum=INCREMENTAL takes effect only on a new, empty database, so it
+# comes before WAL (which writes the file's header): there the recorder's
+# writer gives the pages its compaction freed back to the file system
+# (`PRAGMA incremental_vacuum`, evtool.store.writer); on an older database
+# it does nothing.
 PRAGMAS: tuple[str, ...] = (
     "PRAGMA busy_timeout=10000",
+    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",

@@ -256,7 +256,7 @@ class Writer:
             while True:
                 row = self.conn.execute(select, (after,)).fetchone()
                 if row is None:
-                    return
+                    break
                 after = row[0]
                 try:
                     cols = chunks.columns(row[1], "R")
@@ -267,6 +267,13 @@ class Writer:
                 self.transaction([(update, (compress(summary), compress(payload), after))])
         except (sqlite3.Error, OSError):
             return  # the rest stays as rows: readable, only slower
+        else:
+            try:
+                # Give the pages the rows took back (a database made with auto_vacuum=INCREMENTAL,
+                # see evtool.store.schema; elsewhere a no-op). executescript steps it to the end.
+                self.conn.executescript("PRAGMA incremental_vacuum;")
+            except sqlite3.Error:
+                pass  # busy: the free pages stay in the file, and the next run's rows fill them
         finally:
             if collecting:
                 gc.enable()

@@ -103,6 +103,9 @@ def test_a_recorded_engine_run_stores_the_digest_bytes_and_reads_back_the_same_t
     conn = sqlite3.connect(db)
     # written as the digest's rows ('R'); once the result was committed the writer rewrote them as columns
     assert {r[0] for r in conn.execute("SELECT fmt FROM trace_1")} == {"B"}
+    # and gave the pages the rows took back to the file system (a new database vacuums incrementally)
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     conn.close()
 
 
