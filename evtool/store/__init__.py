@@ -22,9 +22,10 @@ Writing (evtool.store.recorder; the writer process is evtool.store.writer)
         .flush()                        hand pending events to the writer now
         .sync(timeout=None) -> bool     wait until everything recorded so far is committed
         .committed                      events committed so far
+        .writer_cpu_at_result           CPU seconds the writer process had used when it committed the result
         .finish(result)                 write the rest and the result; raises RecorderError on writer failure
         .abort("interrupted"|"crashed", result=None)
-        .wait(timeout=None) -> bool     after finish: wait for the writer to index the trace and exit
+        .wait(timeout=None) -> bool     after finish: wait for the writer to compact the trace and exit
         context manager: an exception leaving the block aborts (KeyboardInterrupt -> interrupted)
 
 Reading (evtool.store.runstore)
