@@ -21,6 +21,11 @@ times wall seconds instead.
 SimPy is a benchmark-only extra (`pip install evtool[bench]`), never a
 runtime dependency.
 
+With the optional compiled build (`EVTOOL_COMPILE=1 pip install .`) the
+evtool rows are the compiled engine, and the pure engine is measured as well
+in a child interpreter with `EVTOOL_PURE=1`, against SimPy rounds of its own;
+the two engines must give the same digests. `--json` prints only the figures.
+
     python benchmarks/simpy_bench.py [--messages 100000] [--rounds 3] [--clock cpu|wall]
 """
 
@@ -30,6 +35,8 @@ import argparse
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 
 CLOCK = time.process_time
@@ -100,24 +107,16 @@ def simpy_run(messages: int, seed: int = 1) -> tuple[float, int]:
     return CLOCK() - t0, done[0]
 
 
-def evtool_run(text: str, messages: int, pure: bool = False) -> tuple[float, int, str, int]:
-    """Wall seconds, lifecycles (acked), digest and trace events of an evtool run of `text`; `pure` runs
-    without the optional compiled parts even when they are built (what `pip install .` gives)."""
+def evtool_run(text: str, messages: int) -> tuple[float, int, str, int]:
+    """Seconds, lifecycles (acked), digest and trace events of an evtool run of `text`."""
     from evtool.scenario.loader import load_text
     from evtool.sim.engine import Engine
-    from evtool.trace import digest
 
     loaded = load_text(text.format(count=messages, duration=messages // 1000 + 1), "reference.yaml")
     engine = Engine(loaded)
-    compiled_encoder = getattr(digest, "_encode_rows", None)  # None without a compiled build
-    if pure:
-        digest._encode_rows = None  # noqa: SLF001
-    try:
-        t0 = CLOCK()
-        out = engine.run()
-        wall = CLOCK() - t0
-    finally:
-        digest._encode_rows = compiled_encoder  # noqa: SLF001
+    t0 = CLOCK()
+    out = engine.run()
+    wall = CLOCK() - t0
     return wall, int(out.summary["acked"]), out.digest, int(out.events)
 
 
@@ -133,6 +132,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="time each run in CPU seconds of this process (default) or wall seconds")
+    ap.add_argument("--json", action="store_true", help="print only the JSON line of figures")
     args = ap.parse_args()
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -143,10 +143,8 @@ def main() -> None:
         def compiled_status() -> str:
             return "pure"
 
-    # With a compiled build (EVTOOL_COMPILE=1 pip install .) each evtool run is also made without it:
-    # both figures, in the same rounds, and the same digest both ways.
-    compiled = compiled_status() == "compiled"
-    runs = ["simpy", "plain", "realistic"] + (["plain-pure", "realistic-pure"] if compiled else [])
+    compiled = compiled_status()
+    runs = ["simpy", "plain", "realistic"]
     rates: dict[str, list[float]] = {name: [] for name in runs}
     digests: dict[str, set[str]] = {"plain": set(), "realistic": set()}
     events: dict[str, int] = {}
@@ -156,34 +154,52 @@ def main() -> None:
             if name == "simpy":
                 wall, done = simpy_run(args.messages)
             else:
-                base = name.removesuffix("-pure")
-                wall, done, digest, ev = evtool_run(PLAIN if base == "plain" else REALISTIC, args.messages,
-                                                    pure=name.endswith("-pure"))
-                digests[base].add(digest)
-                events[base] = ev
+                wall, done, digest, ev = evtool_run(PLAIN if name == "plain" else REALISTIC, args.messages)
+                digests[name].add(digest)
+                events[name] = ev
             if done != args.messages:
                 raise SystemExit(f"{name}: {done} lifecycles of {args.messages}")
             rates[name].append(done / wall)
     simpy_rate = median(rates["simpy"])
-    print(f"{args.messages:,} messages, median of {args.rounds} rounds; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}; engine {compiled_status()}; {args.clock} time")
-    print(f"{'':<24}{'lifecycles/s':>14}{'ratio':>8}{'target':>8}  trace")
-    print(f"{'simpy':<24}{simpy_rate:>14,.0f}{1:>8.2f}{'':>8}  none")
-    for name in runs[1:]:
-        base = name.removesuffix("-pure")
-        target = 1.0 if base == "plain" else 0.7
-        r = median(rates[name])
-        label = f"evtool {base}" + (" (pure)" if name.endswith("-pure") else " (compiled)" if compiled else "")
-        print(f"{label:<24}{r:>14,.0f}{r / simpy_rate:>8.2f}{target:>8.1f}  "
-              f"{events[base]:,} events, digest {next(iter(digests[base]))[:16]}")
-    for name, ds in digests.items():
-        assert len(ds) == 1, f"{name}: the digest changed between rounds (or compiled and pure): {ds}"
-    figures: dict[str, object] = {"messages": args.messages, "engine": compiled_status(), "clock": args.clock,
+    figures: dict[str, object] = {"messages": args.messages, "engine": compiled, "clock": args.clock,
                                   "simpy_per_s": round(simpy_rate)}
     for name in runs[1:]:
-        key = name.replace("-", "_")
-        figures[f"{key}_per_s"] = round(median(rates[name]))
-        figures[f"{key}_ratio"] = round(median(rates[name]) / simpy_rate, 3)
+        figures[f"{name}_per_s"] = round(median(rates[name]))
+        figures[f"{name}_ratio"] = round(median(rates[name]) / simpy_rate, 3)
+        figures[f"{name}_digest"] = next(iter(digests[name]))
+        figures[f"{name}_events"] = events[name]
+    for name, ds in digests.items():
+        assert len(ds) == 1, f"{name}: the digest changed between rounds: {ds}"
+    if args.json:
+        print(json.dumps(figures))
+        return
+    # With a compiled build (EVTOOL_COMPILE=1 pip install .) the pure engine is measured too, in a child
+    # interpreter with EVTOOL_PURE=1 (the compiled modules cannot be unloaded from this one), against its
+    # own SimPy rounds: each ratio compares two figures of the same process.
+    pure: dict[str, object] | None = None
+    if compiled != "pure":
+        child = subprocess.run([sys.executable, __file__, "--messages", str(args.messages), "--rounds",
+                                str(args.rounds), "--clock", args.clock, "--json"],
+                               env={**os.environ, "EVTOOL_PURE": "1"}, capture_output=True, text=True, check=True)
+        pure = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"{args.messages:,} messages, median of {args.rounds} rounds; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; engine {compiled}; {args.clock} time")
+    print(f"{'':<24}{'lifecycles/s':>14}{'ratio':>8}{'target':>8}  trace")
+    print(f"{'simpy':<24}{simpy_rate:>14,.0f}{1:>8.2f}{'':>8}  none")
+    rows = [(f"evtool {n}" + ("" if compiled == "pure" else f" ({compiled})"), n, figures) for n in runs[1:]]
+    if pure is not None:
+        rows += [(f"evtool {n} (pure)", n, pure) for n in runs[1:]]
+        print(f"{'simpy (pure child)':<24}{pure['simpy_per_s']:>14,.0f}{1:>8.2f}{'':>8}  none")
+    for label, name, fig in rows:
+        target = 1.0 if name == "plain" else 0.7
+        print(f"{label:<24}{fig[f'{name}_per_s']:>14,.0f}{fig[f'{name}_ratio']:>8.2f}{target:>8.1f}  "
+              f"{fig[f'{name}_events']:,} events, digest {str(fig[f'{name}_digest'])[:16]}")
+        if pure is not None and fig[f"{name}_digest"] != figures[f"{name}_digest"]:
+            raise SystemExit(f"{name}: the compiled and the pure engine gave different digests")
+    if pure is not None:
+        for name in runs[1:]:
+            figures[f"{name}_pure_per_s"] = pure[f"{name}_per_s"]
+            figures[f"{name}_pure_ratio"] = pure[f"{name}_ratio"]
     print(json.dumps(figures))
 
 

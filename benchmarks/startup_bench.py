@@ -5,7 +5,14 @@
   given with `--baseline DIR` (a checkout of an older evtool; target: at least
   3 times faster);
 * `evtool run` of a small lesson: the share of its wall time spent importing
-  modules (`python -X importtime`, top-level imports summed; target: under 1/3).
+  modules (`python -X importtime`, top-level imports summed; target: under 1/3),
+  and what that time is made of: each import's own time charged to pydantic (with
+  the scenario models it builds), typer, rich, yaml, evtool's own modules, or the
+  rest (the standard library and the interpreter's start-up). The same share on
+  the CPU clock: the CPU time of a fresh interpreter that only imports the modules
+  the run imported, over the run's CPU time (steadier on a busy machine). And,
+  not an import but start-up all the same, what the first validation of the
+  lesson costs over a second one: pydantic building its schema, deferred to then.
 
 Each command runs in a fresh interpreter, alternating between the two sides of
 a ratio, `--rounds` times; the medians are compared. Both the wall time and the
@@ -93,16 +100,51 @@ def _top_level_imports(stderr: str) -> dict[str, int]:
     return out
 
 
-def import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float, float]:
+GROUPS = (
+    ("pydantic", ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "typing_extensions",
+                  "evtool.scenario.models")),
+    ("typer", ("typer", "shellingham", "annotated_doc", "evtool.cli.app", "evtool.cli.commands",
+               "evtool.cli.coerce", "evtool.cli.completion")),
+    ("rich", ("rich",)),
+    ("yaml", ("yaml", "_yaml")),
+    ("evtool", ("evtool",)),
+)
+"""Who an import's own time (`self`) is charged to; the `rest` is the standard library and the interpreter.
+The scenario models count as pydantic (their import is pydantic building 84 model classes), the command line's
+typer modules as typer."""
+
+
+def _group(name: str) -> str:
+    for group, prefixes in GROUPS:
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            return group
+    return "rest"
+
+
+def _self_by_group(stderr: str) -> dict[str, int]:
+    """Every import's own microseconds (`self`, nested ones included) summed by `GROUPS`."""
+    out: dict[str, int] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        own, _, name = line.split(":", 1)[1].split("|")
+        group = _group(name.strip())
+        out[group] = out.get(group, 0) + int(own)
+    return out
+
+
+def import_share(cmd: list[str], env: dict[str, str], cwd: str,
+                 rounds: int) -> tuple[float, float, float, dict[str, float]]:
     """Median (wall seconds, share of it spent in top-level imports, the same share without the imports a
-    bare interpreter makes itself: `site`, `encodings`, ..., read from `python -X importtime -c pass`)
-    of `cmd` under -X importtime."""
+    bare interpreter makes itself: `site`, `encodings`, ..., read from `python -X importtime -c pass`,
+    each group's share of the wall time: `GROUPS`) of `cmd` under -X importtime."""
     bare = subprocess.run([cmd[0], "-X", "importtime", "-c", "pass"], env=env, cwd=cwd, capture_output=True,
                           text=True, check=False)
     interpreter = set(_top_level_imports(bare.stderr))
     walls: list[float] = []
     shares: list[float] = []
     own_shares: list[float] = []
+    groups: dict[str, list[float]] = {}
     for _ in range(rounds):
         t0 = time.perf_counter()
         out = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, cwd=cwd, capture_output=True,
@@ -112,7 +154,100 @@ def import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> 
         walls.append(wall)
         shares.append(sum(imports.values()) / 1e6 / wall)
         own_shares.append(sum(v for k, v in imports.items() if k not in interpreter) / 1e6 / wall)
-    return median(walls), median(shares), median(own_shares)
+        for group, us in _self_by_group(out.stderr).items():
+            groups.setdefault(group, []).append(us / 1e6 / wall)
+    by_group = {g: median(v + [0.0] * (rounds - len(v))) for g, v in groups.items()}
+    return median(walls), median(shares), median(own_shares), by_group
+
+
+IMPORT_ONLY = """\
+import importlib, sys
+import evtool.cli.app as app
+for name in ("_startup_gc", "_without_pydantic_plugins"):  # what main() sets up before a command, if it does
+    if hasattr(app, name):
+        getattr(app, name)()
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+"""A fresh interpreter that imports what a command imported (the names on its command line, in the order
+`-X importtime` reported them), set up as `evtool.cli.app.main` sets itself up, and does nothing else."""
+
+
+def _imported(stderr: str) -> list[str]:
+    """Every module of a `-X importtime` report, in its order."""
+    names = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            names.append(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def cpu_import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float, float]:
+    """(median CPU seconds of `cmd`, of a fresh interpreter that only imports what `cmd` imported: `IMPORT_ONLY`,
+    and the second over the first): the import share on the CPU clock, steadier than the wall-clock share on a
+    busy machine, where a process waiting for a core inflates both sides of that share unevenly."""
+    out = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, cwd=cwd, capture_output=True,
+                         text=True, check=False)
+    only = [cmd[0], "-c", IMPORT_ONLY, *_imported(out.stderr)]
+    global CLOCK
+    clock, CLOCK = CLOCK, "cpu"
+    try:
+        run_s, imports_s = paired((cmd, env), (only, env), rounds, cwd)
+    finally:
+        CLOCK = clock
+    return run_s, imports_s, imports_s / run_s
+
+
+FIRST_VALIDATION = """\
+import builtins, importlib, sys, time
+import evtool.cli.app as app
+for name in ("_startup_gc", "_without_pydantic_plugins"):
+    if hasattr(app, name):
+        getattr(app, name)()
+from evtool.scenario.lessons import lesson_dir
+from evtool.scenario.loader import load_text
+text = (lesson_dir() / (sys.argv[1] + ".yaml")).read_text(encoding="utf-8")
+importing = [0.0, 0]
+def timed(f):
+    def wrapper(*args, **kwargs):
+        if importing[1]:
+            return f(*args, **kwargs)
+        importing[1] = 1
+        t = time.process_time()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            importing[0] += time.process_time() - t
+            importing[1] = 0
+    return wrapper
+builtins.__import__ = timed(builtins.__import__)
+importlib.import_module = timed(importlib.import_module)
+t0 = time.process_time()
+load_text(text, sys.argv[1])
+t1 = time.process_time()
+load_text(text + "\\n", sys.argv[1])  # another text: no cache of the first answers it
+t2 = time.process_time()
+print(t1 - t0 - importing[0], t2 - t1)
+"""
+"""The first validation of a lesson and a second one, CPU seconds, in an interpreter that has imported the
+loader: the first builds pydantic's schema for the whole `Scenario` (the models defer it to then). What the
+first imports (the loader's lazy imports) is left out: the import share counts it."""
+
+
+def first_validation(py: str, env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float]:
+    """Median CPU seconds of the small lesson's first validation and of a second one (`FIRST_VALIDATION`)."""
+    first: list[float] = []
+    second: list[float] = []
+    for _ in range(rounds):
+        out = subprocess.run([py, "-c", FIRST_VALIDATION, SMALL_LESSON], env=env, cwd=cwd, capture_output=True,
+                             text=True, check=True)
+        a, b = out.stdout.split()
+        first.append(float(a))
+        second.append(float(b))
+    return median(first), median(second)
 
 
 def main() -> None:
@@ -153,12 +288,25 @@ def main() -> None:
         if "run" in parts:
             run = [py, "-m", "evtool", "run", SMALL_LESSON, "--quiet", "--no-record"]
             timed(run, env, tmp)
-            wall, share, own = import_share(run, env, tmp, args.rounds)
+            wall, share, own, by_group = import_share(run, env, tmp, args.rounds)
             result["run_import_share"] = share
             result["run_import_share_after_interpreter"] = own
             print(f"[wall] evtool run {SMALL_LESSON} --quiet --no-record {wall * 1e3:7.0f} ms   "
                   f"imports {share:6.1%} of it  (target < 33%); without the interpreter's own start-up "
                   f"imports {own:6.1%}")
+            print("       of the wall time, importing: " + ", ".join(
+                f"{g} {by_group.get(g, 0.0):.1%}" for g in (*(g for g, _ in GROUPS), "rest")))
+            for g, v in by_group.items():
+                result[f"run_import_share_{g}"] = v
+            run_cpu, imports_cpu, cpu_share = cpu_import_share(run, env, tmp, args.rounds)
+            result["run_import_share_cpu"] = cpu_share
+            print(f"[cpu]  evtool run {SMALL_LESSON} --quiet --no-record {run_cpu * 1e3:7.0f} ms   importing the same "
+                  f"modules alone {imports_cpu * 1e3:5.0f} ms: {cpu_share:6.1%} of it")
+            first, second = first_validation(py, env, tmp, args.rounds)
+            result["run_first_validation_share_cpu"] = (first - second) / run_cpu
+            print(f"[cpu]  not an import, but start-up too: the lesson's first validation {first * 1e3:5.1f} ms, a "
+                  f"second {second * 1e3:4.1f} ms (pydantic building its schema: {(first - second) / run_cpu:5.1%} "
+                  f"of the run)")
     print(json.dumps({k: round(v, 3) for k, v in result.items()}))
 
 

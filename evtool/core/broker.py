@@ -96,6 +96,11 @@ from evtool.core.queues import (
 )
 from evtool.core.routing import RouteTable
 
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
+
 # single_active changes who receives (RabbitMQ single active consumer); per_partition and per_key are
 # kept on the subscriber for the engine, which decides how an instance processes what it receives
 DISPATCHES = ("unordered", "per_partition", "per_key", "single_active")
@@ -226,6 +231,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
                     for g in ch.log.groups.values():
                         self._dirty[g] = None
 
+    @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)
     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
         if delay_ns and self.profile.time_unit_ns:  # SQS DelaySeconds: whole seconds
@@ -543,6 +549,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         self._dirty[qs] = None
 
     # -------------------------------------------------------------- pump
+    @cython.locals(self=BrokerState)
     def pump(self, now: int) -> list[Delivery]:
         """Every delivery that can be made now, within each subscriber's prefetch credit."""
         out: list[Delivery] = []

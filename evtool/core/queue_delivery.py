@@ -17,6 +17,7 @@ from typing import Any
 from evtool.core.brokerstate import MAX_DEAD_LETTER_DEPTH, BrokerState, _new
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
+from evtool.core.message import Message
 from evtool.core.profiles import whole_units
 from evtool.core.queues import (
     ACKED,
@@ -32,6 +33,11 @@ from evtool.core.queues import (
     QueueState,
     Subscriber,
 )
+
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
 
 
 class QueueDelivery(BrokerState):
@@ -128,6 +134,7 @@ class QueueDelivery(BrokerState):
             qs.delayed_n -= 1
             self._drop(now, e, "subscription_deleted")
 
+    @cython.locals(self=BrokerState, qs=QueueState, e=Entry, sub=Subscriber, msg=Message)
     def _pump_queue(self, now: int, qs: QueueState, out: list[Delivery]) -> None:
         subs = qs.dispatch_subs
         n = len(subs)
@@ -228,6 +235,7 @@ class QueueDelivery(BrokerState):
             self._hint_head(qs)
 
     # ------------------------------------------------------------ settle
+    @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message)
     def ack(self, now: int, tag: int) -> bool:
         """Acknowledge a delivery; False for an unknown tag.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
@@ -28,12 +28,15 @@ from evtool.scenario.expressions import (
     compile_expression,
 )
 from evtool.scenario.templates import TemplateRuntimeError
+from evtool.sim.context import ActorContext
 from evtool.sim.effects import initial_state
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
 
-if TYPE_CHECKING:
-    from evtool.sim.context import ActorContext
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
 
 CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""
@@ -166,6 +169,7 @@ class ConsumerActor:
 
     def start(self) -> None:
         """Start every instance (at `start`, for a late subscriber)."""
+        self._complete_fn = self._complete  # the plain path's completion callback, bound once
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
         if self.spec.start > 0:
@@ -309,6 +313,7 @@ class ConsumerActor:
 
     # ------------------------------------------------------------------ deliveries
 
+    @cython.locals(inst=Instance, d=Delivery)
     def on_delivery(self, inst: Instance, d: Delivery) -> None:
         """The broker handed `d` to `inst`."""
         if self.plain:
@@ -396,6 +401,7 @@ class ConsumerActor:
             return self.behaviours.get(msg.type, self.default)
         return self.default
 
+    @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
         # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
         # completion time is never in the past, so only the kernel's sequence number is needed.
@@ -415,8 +421,9 @@ class ConsumerActor:
         t = now + duration
         if t < now:
             t = now
-        heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete, (inst, d, inst.epoch, now)))  # noqa: SLF001
+        heappush(kernel._heap, (t, PRIO_ACTOR, seq, self._complete_fn, (inst, d, inst.epoch, now)))  # noqa: SLF001
 
+    @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext)
     def _start(self, inst: Instance, d: Delivery) -> None:
         if self.plain:
             self._start_plain(inst, d)
@@ -475,6 +482,7 @@ class ConsumerActor:
     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
         self._complete(item)
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
         inst, d, epoch, started = item
         if epoch != inst.epoch:
@@ -524,6 +532,7 @@ class ConsumerActor:
         return {"msg": msg, "state": self.state, "key": msg.key, "attempt": attempt, "now": self.ctx.kernel.now,
                 "params": self.ctx.params, "tag": msg.tag}
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _handle(self, inst: Instance, d: Delivery, started: int, in_batch: bool = False) -> bool:
         """Run the handler's outcome; True when the slot stays busy (in-place retry)."""
         ctx = self.ctx
@@ -651,6 +660,7 @@ class ConsumerActor:
         except ExpressionRuntimeError:
             return None
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _settle_ok(self, inst: Instance, d: Delivery, msg: Message, env: dict[str, Any] | None,
                    *, duplicate: bool) -> None:
         ctx = self.ctx
@@ -681,6 +691,7 @@ class ConsumerActor:
                             {"causation_id": msg.id}))
         ctx.publish(spec.to, out, producer=self.name)
 
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
     def _fail(self, inst: Instance, d: Delivery, msg: Message, error: str, retryable: bool, attempt: int,
               detail: str | None, reply_with_error: bool, in_batch: bool = False) -> bool:
         ctx = self.ctx

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evtool.core.broker import Broker
+from evtool.core.brokerstate import BrokerState
 from evtool.core.delivery import Delivery
 from evtool.core.events import TraceEvent
 from evtool.core.message import Message
@@ -45,9 +46,16 @@ from evtool.sim.producer import ProducerActor
 from evtool.sim.rng import run_seed, stream
 from evtool.sim.sampling import duration_sampler
 from evtool.sim.view import EngineView
+from evtool.trace import digest as _digest
+from evtool.trace import metrics as _metrics
 from evtool.trace.checks import CheckSuite
 from evtool.trace.digest import TraceDigest, as_rows
 from evtool.trace.metrics import Metrics
+
+try:
+    import cython
+except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+    from evtool.core import _nocython as cython
 
 
 @functools.cache
@@ -505,6 +513,7 @@ class Engine:
             self.emit(TraceEvent(self.now, "drain_ended"))
         self.phase = "done"
 
+    @cython.locals(core=BrokerState)
     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
         if not self._started:
@@ -515,6 +524,8 @@ class Engine:
         after = self._after_event
         broker = self.broker
         real = self.real_broker
+        # the core broker (a BrokerState; another BrokerPort is read as before): its flags read without a lookup
+        core = broker if not real and isinstance(broker, BrokerState) else None
         buf = self.buffer
         budget = max_events if max_events is not None else -1
         # The events budget is folded into the caller's: no extra test per event.
@@ -546,10 +557,10 @@ class Engine:
             fn(arg)
             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
             # than the wake-up already scheduled (the same tests it makes; read-only peeks)
-            if real or broker._dirty:  # noqa: SLF001
+            if real or (core._dirty if core is not None else broker._dirty):  # noqa: SLF001
                 after()
             else:
-                hints = broker._timers  # noqa: SLF001
+                hints = core._timers if core is not None else broker._timers  # noqa: SLF001
                 if hints and (self._broker_timer is None or hints[0][0] < self._broker_timer):
                     after()
             if len(buf) >= FLUSH_EVERY:
@@ -663,7 +674,10 @@ class Engine:
             return
         batch = list(buf)
         buf.clear()
-        rows = as_rows(batch)  # plain tuples, made once: the digest needs them, the metrics read them faster
+        # plain tuples, made once: the digest needs them, the metrics read them faster; a compiled build's
+        # encoder and metric folds read the events themselves as fast (the same bytes and counts)
+        compiled = _digest._encode_rows is not None and _metrics._fold_kinds is not None  # noqa: SLF001
+        rows = batch if compiled else as_rows(batch)
         self.digest.update_rows(rows)
         self.metrics.consume(rows)
         self.checks.consume(batch)

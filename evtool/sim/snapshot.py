@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from evtool.core.events import TraceEvent
+from evtool.sim.lessonview import LessonStepView, LessonView, QuestionView  # noqa: F401  (re-exported)
 
 STATE_SYMBOLS: dict[str, str] = {
     "ready": "○",
@@ -169,44 +170,6 @@ class CheckView:
     expected: str
     observed: str
     evidence: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class QuestionView:
-    """A lesson question; the dashboard reveals the answer on a key."""
-
-    question: str
-    answer: str
-    explain: str | None = None
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class LessonStepView:
-    """One narrated step of the lesson."""
-
-    index: int
-    say: str
-    trigger: str
-    pause: bool = False
-    focus: tuple[str, ...] = ()
-    ask: QuestionView | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LessonView:
-    """The lesson's progress: which steps fired (and when), and the current one."""
-
-    title: str
-    summary: str
-    steps: tuple[LessonStepView, ...]
-    fired: tuple[tuple[int, int], ...] = ()  # (step index, virtual time)
-    current: int | None = None
-
-    @property
-    def step(self) -> LessonStepView | None:
-        """The current step, or None before the first fires."""
-        return None if self.current is None else self.steps[self.current]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ for the gauges, never the engine or an actor.
 
 from __future__ import annotations
 
+import os
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from collections.abc import Callable, Mapping, Sequence
 from itertools import compress
@@ -27,6 +28,21 @@ _get_latency = methodcaller("get", "latency")
 _get_processing = methodcaller("get", "processing")
 _is_handled = "handled".__eq__
 _OTHER_MEASURED = frozenset({"failed", "reply_received"})
+
+
+def _compiled_folds() -> tuple[Any, Any]:
+    """The optional compiled `handled_values` and `fold_kinds` (`_foldfast`, built by `EVTOOL_COMPILE=1 pip
+    install .`), or Nones (a plain install, or EVTOOL_PURE=1): the same results either way."""
+    if os.environ.get("EVTOOL_PURE"):
+        return None, None
+    try:
+        from evtool.trace._foldfast import fold_kinds, handled_values
+    except ImportError:
+        return None, None
+    return handled_values, fold_kinds
+
+
+_handled_values, _fold_kinds = _compiled_folds()
 
 MAX_SERIES = 2000
 """Most points kept per gauge series; older points are thinned by half when full."""
@@ -64,6 +80,14 @@ class Metrics:
         """Fold a batch of trace events in (TraceEvents, or the plain tuples `digest.as_rows` makes)."""
         if not batch:
             return
+        if _fold_kinds is not None:  # the same in one C loop (a compiled build)
+            handled, other = _fold_kinds(batch, self.counts, "handled", _OTHER_MEASURED)
+            if handled and not self._handled_fast(handled):
+                self._measure(handled)
+            if other:
+                self._measure(other)
+            self.last_event_t = batch[-1][0]
+            return
         kinds = list(map(_kind, batch))
         _count_elements(self.counts, kinds)  # Counter.update without its Python-level checks
         # only a few kinds carry measurements: filter at C speed, then look closer
@@ -82,18 +106,24 @@ class Metrics:
         actors = set(map(_actor, handled))
         if len(actors) != 1:
             return False
-        datas = list(map(_data, handled))
-        if None in datas:
-            return False
-        # A skipped duplicate's `handled` carries no processing time (consumer._handle) and every other
-        # handling does: one pass finds both, without a separate `duplicate` lookup per event.
-        processing = list(map(_get_processing, datas))
-        if None in processing:
-            return False
+        if _handled_values is not None:
+            values = _handled_values(handled)
+            if values is None:
+                return False
+            processing, latencies = values
+        else:
+            datas = list(map(_data, handled))
+            if None in datas:
+                return False
+            # A skipped duplicate's `handled` carries no processing time (consumer._handle) and every other
+            # handling does: one pass finds both, without a separate `duplicate` lookup per event.
+            processing = list(map(_get_processing, datas))
+            if None in processing:
+                return False
+            latencies = list(map(_get_latency, datas))
+            if None in latencies:
+                latencies = [v for v in latencies if v is not None]
         a = actors.pop() or ""
-        latencies = list(map(_get_latency, datas))
-        if None in latencies:
-            latencies = [v for v in latencies if v is not None]
         if latencies:
             h = self.latency_by_consumer.get(a)
             if h is None:

@@ -37,6 +37,7 @@ from evtool.core.routing import RouteTable
 from evtool.scenario.loader import LoadedScenario
 from evtool.sim.engine import FLUSH_EVERY, Engine, Listener
 from evtool.transports.base import SubSpec, Topology, Transport
+from evtool.transports.publishing import Publishing
 from evtool.transports.realtime_kernel import RealtimeKernel
 from evtool.transports.tally import Sub as _Sub
 from evtool.transports.tally import Tally as _Tally
@@ -53,7 +54,7 @@ POLL_S = 0.005
 """How often the run loop looks for the end of the drain (seconds)."""
 
 
-class TransportBroker:
+class TransportBroker(Publishing):
     """The core broker's synchronous API, carried out on a real broker (see the module docstring).
 
     It is also the `TransportSink` the adapter reports to. It is given what it needs, not the engine:
@@ -189,27 +190,6 @@ class TransportBroker:
                 self._send(leaf, msg, [leaf])
         return True
 
-    def _send(self, channel: str, msg: Message, leaves: list[str]) -> None:
-        """Issue one publish: through the adapter's `publish_now` when it takes it (True: nothing to wait for;
-        a future: the broker's answer, True stored or False refused), else in a task of its own."""
-        now = self._publish_now
-        got = now(channel, msg) if now is not None else None
-        if got is None or got is False:
-            self._spawn(self._publish(channel, msg, leaves))
-        elif got is not True:
-            self.unanswered += 1
-            got.add_done_callback(lambda fut: self._answered(fut, channel, msg, leaves))
-
-    def _answered(self, fut: asyncio.Future[bool], channel: str, msg: Message, leaves: list[str]) -> None:
-        self.unanswered -= 1
-        self.settled_at = asyncio.get_running_loop().time()
-        if fut.cancelled():
-            return
-        if fut.exception() is not None:
-            self.problem(f"{type(fut.exception()).__name__}: {fut.exception()}")
-        elif not fut.result():
-            self._refused(channel, msg, leaves)
-
     def _groups(self, channel: str, plan: Any) -> list[str]:
         """The groups of a topic or log that exist now (a late group only once subscribed)."""
         return [g for g in plan.groups if (channel, g) in self.created]
@@ -257,48 +237,6 @@ class TransportBroker:
         if via is not None and via != "routed":
             self._emit("enqueued", msg, channel, data={"reason": via})
         return [channel]
-
-    async def _publish(self, channel: str, msg: Message, leaves: list[str]) -> None:
-        """Publish `msg` to `channel`; a refusal is recorded where the core records it. A router on the broker
-        (a RabbitMQ exchange) is refused as a whole: "If a message is routed to multiple queues and rejected by
-        at least one of them, the channel will inform the publisher via basic.nack. The message will still be
-        published to all other queues which can enqueue it" (https://www.rabbitmq.com/docs/maxlength). The nack
-        does not name the queue: when exactly one of the `leaves` the message was routed to refuses publishes at
-        capacity, the refusal is that queue's, as in the core; otherwise it stays the router's."""
-        if not await self.transport.publish(channel, msg):
-            self._refused(channel, msg, leaves)
-
-    def _refused(self, channel: str, msg: Message, leaves: list[str]) -> None:
-        target = channel
-        if self.topology.channels[channel].kind == "router":
-            bounded = [leaf for leaf in leaves if self.topology.channels[leaf].capacity is not None
-                       and self.topology.channels[leaf].overflow == "reject_publish"]
-            if len(bounded) == 1:
-                target = bounded[0]
-        self.refused[target] += 1
-        plan = self.topology.channels[target]
-        # the core's vocabulary: a refusal at capacity is reason `capacity`; anything else the broker
-        # refused (it does not say why) is `refused_by_broker`
-        data: dict[str, Any] = ({"reason": "capacity", "capacity": plan.capacity}
-                                if plan.capacity is not None and plan.overflow == "reject_publish"
-                                else {"reason": "refused_by_broker"})
-        self._emit("publish_rejected", msg, target, msg.producer, data=data)
-        for key in [k for k in self.tallies if k[0] == target]:
-            self.tallies[key].take(msg.id)
-            self.tallies[key].enqueued -= 1
-
-    def duplicate(self, channel: str, msg: Message) -> None:
-        """The broker dropped a publish as a duplicate (NATS: the PubAck of a ``Nats-Msg-Id`` seen within the
-        window says ``duplicate``). As in the core, the publish never entered the channel: it is recorded
-        ``duplicate_dropped`` and taken back out of the counts (the client had already traced ``published``,
-        before the broker's answer)."""
-        self._emit("duplicate_dropped", msg, channel, msg.producer,
-                   data={"by": "broker", "dedup_id": getattr(msg, "dedup_id", None)})
-        self.published[channel] -= 1
-        for key in [k for k in self.tallies if k[0] == channel]:
-            t = self.tallies[key]
-            t.take(msg.id)
-            t.enqueued -= 1
 
     # ------------------------------------------------------------------ subscriptions
 

@@ -25,7 +25,7 @@ class Tally:
     """Counts of one subscription queue (a queue, or one group of a topic or log), from the trace."""
 
     __slots__ = ("enqueued", "acked", "dead_lettered", "expired", "dropped", "kept", "redriven", "ready", "delayed",
-                 "limbo")
+                 "limbo", "pending")
 
     def __init__(self) -> None:
         self.enqueued = self.acked = self.dead_lettered = self.expired = self.dropped = self.kept = 0
@@ -35,12 +35,55 @@ class Tally:
         self.ready: Counter[str] = Counter()
         self.delayed: Counter[str] = Counter()
         self.limbo: Counter[str] = Counter()
+        # per message id: copies published and not yet answered by the broker (see `hold`): not ready yet
+        self.pending: Counter[str] = Counter()
 
     def take(self, mid: str) -> None:
-        """A copy of `mid` leaves the waiting states (delivered or observed gone)."""
-        for bag in (self.delayed, self.limbo, self.ready):
+        """A copy of `mid` leaves the waiting states (delivered or observed gone). A delivery may come before
+        its publish's confirm (they travel on different channels): it then takes the pending copy."""
+        for bag in (self.delayed, self.limbo, self.ready, self.pending):
             if bag[mid] > 0:
                 bag[mid] -= 1
                 if not bag[mid]:
                     del bag[mid]
                 return
+
+    def take_pending(self, mid: str) -> None:
+        """The broker refused or dropped a publish of `mid` (refused at capacity, a duplicate): its pending
+        copy leaves (any copy when none is pending)."""
+        if self.pending[mid] > 0:
+            self.pending[mid] -= 1
+            if not self.pending[mid]:
+                del self.pending[mid]
+        else:
+            self.take(mid)
+
+    def hold(self, mid: str) -> None:
+        """A publish of `mid` awaits the broker's answer: its copy counted ready at publish is pending."""
+        if self.ready[mid] > 0:
+            self.ready[mid] -= 1
+            if not self.ready[mid]:
+                del self.ready[mid]
+            self.pending[mid] += 1
+
+    def stored(self, mid: str) -> None:
+        """The broker stored a pending publish of `mid` (confirm, PubAck): ready now, unless delivered already."""
+        if self.pending[mid] > 0:
+            self.pending[mid] -= 1
+            if not self.pending[mid]:
+                del self.pending[mid]
+            self.ready[mid] += 1
+
+
+def hold(tallies: dict[tuple[str, str | None], Tally], leaves: list[str], mid: str) -> None:
+    """A publish that ends in `leaves` was issued and awaits the broker's answer (`Tally.hold`)."""
+    for key, t in tallies.items():
+        if key[0] in leaves:
+            t.hold(mid)
+
+
+def stored(tallies: dict[tuple[str, str | None], Tally], leaves: list[str], mid: str) -> None:
+    """The broker answered a held publish: stored in each of `leaves` (those refusing it took theirs first)."""
+    for key, t in tallies.items():
+        if key[0] in leaves:
+            t.stored(mid)

@@ -2,7 +2,8 @@
 broker's profile (issue 14: "every bundled lesson's load is held"), or the check is one the broker cannot
 judge and the run says so (``extra["not_applicable"]``, printed by ``--compare``).
 
-The three brokers run concurrently in one event loop (real time: each run lasts its shortened duration). The
+The three brokers run concurrently in one event loop (real time: each run lasts its shortened duration), but
+for batching's burst, which runs them one after the other. The
 full-length sweep is ``benchmarks/lessons_on_brokers.py`` (docs/transports.md, "Every lesson on RabbitMQ, NATS
 and Redis"). The lessons are shortened with ``--set``-style overrides that change timings and the one bound
 that scales with them, never the mechanics a check judges.
@@ -51,11 +52,15 @@ def _verdicts(o: RunOutcome) -> dict[str, str]:
     return {c["name"]: c["status"] for c in o.checks}
 
 
-def _on_brokers(loaded: LoadedScenario, brokers: tuple[str, ...], urls: dict[str, str]) -> dict[str, Any]:
-    """The core under each broker's profile, then the real runs, concurrently."""
+def _on_brokers(loaded: LoadedScenario, brokers: tuple[str, ...], urls: dict[str, str], *,
+                together: bool = True) -> dict[str, Any]:
+    """The core under each broker's profile, then the real runs: concurrently in one event loop, or one after
+    the other (`together=False`, for a load that needs the client's CPU on time)."""
     core = {b: Engine(under_profile(loaded, PROFILE_OF[b])).run() for b in brokers}
 
     async def real() -> list[RunOutcome]:
+        if not together:
+            return [await run_on_transport_async(loaded, b, url=urls[b]) for b in brokers]
         return list(await asyncio.gather(*(run_on_transport_async(loaded, b, url=urls[b]) for b in brokers)))
 
     return {b: (core[b], o) for b, o in zip(brokers, asyncio.run(real()), strict=True)}
@@ -68,8 +73,15 @@ def urls(rabbitmq_url: str, nats_url: str, redis_url: str) -> dict[str, str]:
 
 def test_batching_with_its_burst_holds_on_every_broker(urls: dict[str, str]) -> None:
     """The burst of 400 clicks a second is published and acked on each broker: every check passes there as
-    on the core, burst-throughput (>= 300 acks/s during the burst) included."""
-    runs = _on_brokers(_lesson("batching", BATCHING_SHORT), BROKERS, urls)
+    on the core, burst-throughput (>= 300 acks/s during the burst) included.
+
+    The brokers run one after the other: three real-time runs of 1,200 clicks in 3 s in one Python process
+    need the client's CPU on time, and on a machine with a core busy elsewhere they did not get it (RabbitMQ's
+    burst-throughput failed 6-7 runs of 10 at load average 6-7 with the three together, with the producer on
+    schedule; RabbitMQ alone acked 364-374 a second under the same load). A run on a broker is one process's
+    real time, as `evtool run --compare` and benchmarks/lessons_on_brokers.py run it; this checks that each
+    broker holds the burst, not that one Python thread can drive three brokers at once."""
+    runs = _on_brokers(_lesson("batching", BATCHING_SHORT), BROKERS, urls, together=False)
     for b, (core, real) in runs.items():
         assert real.extra["problems"] == [], b
         assert _verdicts(real) == _verdicts(core), (b, real.checks)

@@ -239,12 +239,20 @@ def test_rabbitmq_acks_of_one_iteration_share_one_write_and_multiple_never_cover
 def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
     """`decode_message` builds the Message positionally from `_FIELDS` (one call instead of a keyword dict):
     the order must stay Message's own, and every field must come back in its place."""
-    import inspect
+    import ast
+    from pathlib import Path
 
+    from evtool.core import message as message_module
     from evtool.core.message import DeathRecord
     from evtool.transports.base import _FIELDS, encode_message
 
-    params = list(inspect.signature(Message.__init__).parameters)[1:1 + len(_FIELDS)]
+    # Message.__init__'s parameters, read from its source (a compiled build's extension type shows
+    # only `*args, **kwargs` to inspect.signature)
+    source = Path(message_module.__file__).with_name("message.py").read_text()
+    init = next(f for c in ast.parse(source).body
+                if isinstance(c, ast.ClassDef) and c.name == "Message"
+                for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+    params = [a.arg for a in init.args.args][1:1 + len(_FIELDS)]
     assert tuple(params) == _FIELDS
     msg = Message(id="i", channel="c", key="k", headers={"h": "1"}, payload={"p": [1]}, type="t", version=3,
                   published_at=4, seq=5, causation_id="ca", correlation_id="co", tag="tg", producer="pr",
@@ -257,8 +265,9 @@ def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
 
 def test_rabbitmq_publish_frames_are_the_bytes_pamqp_writes() -> None:
     """`RabbitMQTransport._frames` writes a publish's frames itself (basic.publish marshalled once per
-    routing key, body frames by hand): the bytes must be those of aiormq's `ChannelFrame.marshall` over
-    pamqp's frames, for a body split over several frames too."""
+    routing key, the content header and body frames by hand): the bytes must be those of aiormq's
+    `ChannelFrame.marshall` over pamqp's frames, for a body split over several frames too, with and without an
+    expiration, persistent or not, and a non-ASCII message id."""
     from aiormq.abc import ChannelFrame
     from pamqp.body import ContentBody
     from pamqp.commands import Basic
@@ -272,14 +281,16 @@ def test_rabbitmq_publish_frames_are_the_bytes_pamqp_writes() -> None:
     t = RabbitMQTransport("amqp://unused")
     t.pub = _Pub()
     t._frame_types = (ContentBody, Basic, ContentHeader)
-    props = Basic.Properties(message_id="m1", delivery_mode=2, content_type="application/json", expiration="5")
-    for body in (b"x" * 10, bytes(range(256)), b""):
-        for _ in range(2):          # the second time from the cached basic.publish
-            got = t._frames(7, "ex", "a.b", props, body)
-            frames = [Basic.Publish(exchange="ex", routing_key="a.b"), ContentHeader(properties=props,
-                                                                                     body_size=len(body))]
-            frames += [ContentBody(body[i:i + 100]) for i in range(0, len(body), 100)]
-            assert got == ChannelFrame.marshall(channel_number=7, frames=frames).payload
+    for mid, mode, expiration in (("m1", 2, "5"), ("order-12345-é", 1, None), ("x" * 255, 2, "86400000")):
+        props = Basic.Properties(message_id=mid, delivery_mode=mode, content_type="application/json",
+                                 expiration=expiration)
+        for body in (b"x" * 10, bytes(range(256)), b""):
+            for _ in range(2):          # the second time from the cached basic.publish
+                got = t._frames(7, "ex", "a.b", body, mid, mode, expiration)
+                frames = [Basic.Publish(exchange="ex", routing_key="a.b"),
+                          ContentHeader(properties=props, body_size=len(body))]
+                frames += [ContentBody(body[i:i + 100]) for i in range(0, len(body), 100)]
+                assert got == ChannelFrame.marshall(channel_number=7, frames=frames).payload, (mid, body)
 
 
 async def _rabbit_closed(url: str) -> list[str]:

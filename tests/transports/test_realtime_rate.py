@@ -46,6 +46,40 @@ def test_a_late_schedule_catches_up_with_its_own_times() -> None:
     assert early >= 55, f"only {early} arrivals ran in the first 70 ms: the due ones did not catch up"
 
 
+def test_a_broker_callback_does_not_move_an_overdue_schedule() -> None:
+    """As above, but a broker callback (a delivery, stamped with the wall clock) runs in the loop while the
+    arrivals are 60 ms overdue, before their timer. It is stamped at the first overdue arrival (the run is not
+    past it), and the arrivals keep their times. Before, the callback's wall-clock time (60 ms) became every
+    later arrival's `now`: they were stamped 60 ms late and scheduled their successors from there, so a busy
+    loop lost a producer's arrivals for good (tests/transports/test_lessons_on_brokers.py's batching burst
+    failed 7 runs of 10 with a core busy)."""
+
+    async def main() -> tuple[list[int], list[int]]:
+        loop = asyncio.get_running_loop()
+        k = RealtimeKernel()
+        k.start(loop)
+        times: list[int] = []
+        seen: list[int] = []
+
+        def arrive(_: object) -> None:
+            times.append(k.now)
+            if len(times) < 100:
+                k.at(times[-1] + MS, arrive)
+
+        k.at(0, arrive)
+        time.sleep(0.06)                      # the loop is busy elsewhere
+        loop.call_soon(lambda: seen.append(k.now))   # a delivery read from the socket runs before the timers
+        await asyncio.sleep(0.15)
+        seen.append(k.now)                    # no timer overdue: the wall clock again
+        k.cancel_all()
+        return times, seen
+
+    times, seen = asyncio.run(main())
+    assert times == [i * MS for i in range(100)]
+    assert seen[0] == 0, seen
+    assert seen[1] >= 150 * MS, seen
+
+
 FAST = """
 evtool: "1"
 id: t-rate

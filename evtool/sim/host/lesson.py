@@ -11,11 +11,7 @@ from collections.abc import Sequence
 from evtool.core.events import TraceEvent
 from evtool.scenario import models as m
 from evtool.scenario.selectors import Selector, parse_selector
-from evtool.sim.snapshot import (
-    LessonStepView,
-    LessonView,
-    QuestionView,
-)
+from evtool.sim.lessonview import LessonStepView, LessonView, QuestionView
 
 
 def describe_trigger(step: m.LessonStep) -> str:

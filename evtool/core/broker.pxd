@@ -1,0 +1,6 @@
+# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+
+from evtool.core.delivery cimport Delivery
+from evtool.core.message cimport Message
+from evtool.core.queues cimport Entry, QueueState, Subscriber
+from evtool.core.brokerstate cimport BrokerState, Channel

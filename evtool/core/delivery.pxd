@@ -1,0 +1,6 @@
+# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Every attribute is a Python object, so the compiled classes behave as the pure ones do.
+
+cdef class Delivery:
+    cdef public object tag, sub, msg, attempt, channel, partition
+    cdef public object offset, lease_deadline, count, redelivered

@@ -1,0 +1,61 @@
+"""What `evtool run` of a lesson loads at start-up, and the command line's collector threshold (issue #14)."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evtool.cli.app import STARTUP_GC_GEN0, _startup_gc
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_run_of_a_lesson_does_not_load_the_dashboard_snapshot() -> None:
+    """A narrated lesson run uses the lesson views (sim/lessonview.py), never the dashboard's snapshot classes,
+    textual or the transports; the collector threshold of the command line is in force at the end."""
+    code = ("import gc, sys\n"
+            "from evtool.cli.app import main\n"
+            "sys.argv = ['evtool', 'run', 'competing-consumers', '--quiet', '--no-record']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "loaded = sorted(m for m in ('evtool.sim.snapshot', 'textual', 'evtool.transports', "
+            "'evtool.sim.lessonview', 'evtool.sim.host.lesson') if m in sys.modules)\n"
+            "print(code, gc.get_threshold()[0], loaded, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == f"0 {STARTUP_GC_GEN0} ['evtool.sim.host.lesson', 'evtool.sim.lessonview']", proc.stderr
+    assert "competing-consumers" in proc.stdout
+
+
+def test_snapshot_still_exports_the_lesson_views() -> None:
+    """The dashboard and its tests import the lesson views from sim.snapshot: the same classes."""
+    from evtool.sim import lessonview, snapshot
+
+    assert snapshot.LessonView is lessonview.LessonView
+    assert snapshot.LessonStepView is lessonview.LessonStepView
+    assert snapshot.QuestionView is lessonview.QuestionView
+
+
+@pytest.fixture
+def restore_gc():
+    old, enabled = gc.get_threshold(), gc.isenabled()
+    yield
+    gc.set_threshold(*old)
+    (gc.enable if enabled else gc.disable)()
+
+
+@pytest.mark.parametrize(("before", "enabled", "after"), [
+    ((700, 10, 10), True, (STARTUP_GC_GEN0, 10, 10)),       # Python's default: raised, older generations kept
+    ((200_000, 20, 30), True, (200_000, 20, 30)),           # a higher threshold is kept
+    ((0, 10, 10), True, (0, 10, 10)),                       # threshold 0 (collection off) is kept
+    ((700, 10, 10), False, (700, 10, 10)),                  # a disabled collector is left alone
+])
+def test_startup_gc_only_raises_the_youngest_threshold(restore_gc, before, enabled, after) -> None:
+    gc.set_threshold(*before)
+    (gc.enable if enabled else gc.disable)()
+    _startup_gc()
+    assert gc.get_threshold() == after
+    assert gc.isenabled() is enabled

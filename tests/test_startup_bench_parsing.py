@@ -1,0 +1,63 @@
+"""benchmarks/startup_bench.py reads `-X importtime` reports: its split adds up to what it calls the import time."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("startup_bench", ROOT / "benchmarks" / "startup_bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+REPORT = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 | site
+import time:        50 |         50 |     pydantic_core._pydantic_core
+import time:        30 |         80 |   pydantic_core
+import time:        20 |        100 | pydantic
+import time:        10 |         10 |   rich.text
+import time:         5 |         15 | rich
+import time:         7 |          7 |     evtool.scenario.models.base
+import time:         3 |         10 |   evtool.scenario.models
+import time:         1 |         11 | evtool.scenario.loader
+import time:         4 |          4 | typer
+"""
+
+
+def test_the_split_adds_up_to_the_top_level_imports() -> None:
+    b = _bench()
+    top = b._top_level_imports(REPORT)
+    assert top == {"site": 100, "pydantic": 100, "rich": 15, "evtool.scenario.loader": 11, "typer": 4}
+    groups = b._self_by_group(REPORT)
+    assert groups == {"rest": 100, "pydantic": 110, "rich": 15, "evtool": 1, "typer": 4}  # the models are pydantic's
+    assert sum(groups.values()) == sum(top.values())
+    assert b._imported(REPORT)[:3] == ["site", "pydantic_core._pydantic_core", "pydantic_core"]
+
+
+def test_the_import_only_interpreter_imports_what_it_is_given() -> None:
+    """IMPORT_ONLY sets itself up as the command line does and imports the names it is given, skipping ones
+    that fail (a report lists failed attempts too: `nt`, `_winapi` on Linux)."""
+    b = _bench()
+    code = b.IMPORT_ONLY + "print(sorted(m for m in ('json', 'evtool.sim.lessonview') if m in sys.modules))\n"
+    proc = subprocess.run([sys.executable, "-c", code, "nt", "json", "evtool.sim.lessonview"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['evtool.sim.lessonview', 'json']"
+
+
+def test_the_first_validation_is_timed_without_its_imports() -> None:
+    """FIRST_VALIDATION prints the first and a second validation's CPU seconds; the first builds the schema."""
+    b = _bench()
+    proc = subprocess.run([sys.executable, "-c", b.FIRST_VALIDATION, b.SMALL_LESSON], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    first, second = (float(x) for x in proc.stdout.split())
+    assert first > second > 0
