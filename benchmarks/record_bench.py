@@ -9,9 +9,17 @@ medians:
   result is committed (what `evtool run` waits for; the product target is at
   most 1.3, also with `--one-core`, where the writer process shares the
   engine's CPU), and to the moment the writer has marked the trace complete;
-* the writer process's CPU time per event (it runs on another core, so on a
-  busy machine it competes with the engine);
+* the writer process's CPU time per event up to the committed result (it
+  runs on another core if there is one, so on a busy machine it competes
+  with the engine), and after it: once the result is committed the writer
+  rewrites the trace's chunks of rows as columns (`Writer.compact`, at the
+  lowest CPU priority), which costs the run nothing but is CPU all the same;
 * the database size per million events.
+
+The writer process runs as it does from an installed package, with bytecode
+caches (kept in a temporary folder, as `scale_bench.py` does): with
+PYTHONDONTWRITEBYTECODE set, every recorded run would compile the writer's
+modules again, about 10 ms of CPU that no installed evtool spends.
 
     .venv/bin/python benchmarks/record_bench.py [--messages 250000] [--rounds 3] [--one-core]
 """
@@ -36,6 +44,10 @@ from evtool.scenario.loader import LoadedScenario, load_text  # noqa: E402
 from evtool.sim.engine import Engine  # noqa: E402
 from evtool.store.model import RunHeader, RunResult, new_run_id, utc_now_iso  # noqa: E402
 from evtool.store.recorder import Recorder  # noqa: E402
+
+# As an installed package runs: with bytecode caches. The writer process inherits this environment.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "evtool-record-bench-pycache")
 
 
 def plain_run(loaded: LoadedScenario) -> tuple[float, float, str]:
@@ -64,19 +76,29 @@ def recorded_run(loaded: LoadedScenario, db: Path) -> dict[str, float | int | st
                          checks=out.checks))
     t_result = time.perf_counter()
     own_cpu = time.process_time() - c0
+    writer_cpu_at_result = rec.writer_cpu_at_result
     rec.wait()
     t_indexed = time.perf_counter()
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     writer_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    assert writer_cpu_at_result is not None, "the writer did not report its CPU time with the result"
     return {"engine_s": t_engine - t0, "result_s": t_result - t0, "indexed_s": t_indexed - t0,
-            "writer_cpu_s": writer_cpu, "own_cpu_s": own_cpu, "events": out.events, "digest": out.digest}
+            "writer_cpu_s": writer_cpu_at_result, "writer_total_cpu_s": writer_cpu, "own_cpu_s": own_cpu,
+            "events": out.events, "digest": out.digest}
 
 
-def db_size(path: Path) -> int:
-    """Bytes of the database and its WAL, after a checkpoint."""
+def db_size(path: Path) -> tuple[int, int]:
+    """Bytes of the database and its WAL after a checkpoint, and the bytes of its pages in use.
+
+    They differ by free pages: the trace is first written as rows, and the compaction frees
+    about half of what they took; the writer gives those back to the file system in a database
+    made with auto_vacuum=INCREMENTAL (every new one), elsewhere the next run's rows fill them.
+    """
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+        pages, free, page_size = (conn.execute(f"PRAGMA {p}").fetchone()[0]
+                                  for p in ("page_count", "freelist_count", "page_size"))
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")), (pages - free) * page_size
 
 
 def median(xs: list[float]) -> float:
@@ -99,7 +121,7 @@ def main() -> None:
     base_cpu: list[float] = []
     digests: set[str] = set()
     rec: list[dict[str, float | int | str]] = []
-    size = 0
+    size = live = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.rounds):
             # Alternate the order so a machine that slows down or speeds up favours neither side.
@@ -113,7 +135,7 @@ def main() -> None:
             base.append(plain[0])
             base_cpu.append(plain[1])
             digests |= {plain[2], str(rec[-1]["digest"])}
-            size = db_size(db)
+            size, live = db_size(db)
             db.unlink()
     events = int(rec[0]["events"])
     b = median(base)
@@ -121,6 +143,7 @@ def main() -> None:
     result_s = median([float(r["result_s"]) for r in rec])
     indexed_s = median([float(r["indexed_s"]) for r in rec])
     writer_cpu = median([float(r["writer_cpu_s"]) for r in rec])
+    writer_total = median([float(r["writer_total_cpu_s"]) for r in rec])
     own_cpu = median([float(r["own_cpu_s"]) for r in rec])
     bc = median(base_cpu)
     cpus = f"pinned to 1 of {os.cpu_count()} CPUs" if args.one_core else f"{os.cpu_count()} CPUs"
@@ -132,20 +155,26 @@ def main() -> None:
     print(f"{'recording: result committed':<36}{result_s:>9.2f}{events / result_s:>12,.0f}{result_s / b:>8.2f}")
     print(f"{'recording: writer done':<36}{indexed_s:>9.2f}{events / indexed_s:>12,.0f}{indexed_s / b:>8.2f}")
     print(f"CPU: engine alone {bc:.2f}s; engine process while recording {own_cpu:.2f}s "
-          f"(ratio {own_cpu / bc:.2f}); writer process {writer_cpu:.2f}s = {writer_cpu / events * 1e6:.2f} µs per event "
-          f"(ratio to the engine alone {writer_cpu / bc:.2f})")
+          f"(ratio {own_cpu / bc:.2f}); writer process to the result {writer_cpu:.2f}s = "
+          f"{writer_cpu / events * 1e6:.2f} µs per event (ratio to the engine alone {writer_cpu / bc:.2f})")
+    print(f"  after the result (compacting the trace at the lowest priority): {writer_total - writer_cpu:.2f}s = "
+          f"{(writer_total - writer_cpu) / events * 1e6:.2f} µs per event; writer in all "
+          f"{writer_total / events * 1e6:.2f} µs per event")
     print("  with a free core for the writer, the wall ratio tends to the larger of the two CPU ratios; on a busy "
           "machine, to their sum")
     print(f"CPU ratio, engine process + writer process ÷ engine alone: {(own_cpu + writer_cpu) / bc:.2f} "
           "(the wall ratio when the writer gets no free core; target <= 1.3)")
     assert len(digests) == 1, f"recording changed the trace digest: {digests}"
-    print(f"database: {size / 1e6:,.1f} MB for {events:,} events = {size / events:,.1f} MB per million events")
+    print(f"database: {size / 1e6:,.1f} MB for {events:,} events = {size / events:,.1f} MB per million events; "
+          f"in use {live / 1e6:,.1f} MB = {live / events:,.1f} MB per million events")
     print(json.dumps({"events": events, "base_s": round(b, 3), "result_ratio": round(result_s / b, 3),
                       "indexed_ratio": round(indexed_s / b, 3),
                       "engine_cpu_ratio": round(own_cpu / bc, 3), "writer_cpu_ratio": round(writer_cpu / bc, 3),
                       "cpu_sum_ratio": round((own_cpu + writer_cpu) / bc, 3),
                       "writer_us_per_event": round(writer_cpu / events * 1e6, 3),
-                      "mb_per_million_events": round(size / events, 1)}))
+                      "writer_after_result_us_per_event": round((writer_total - writer_cpu) / events * 1e6, 3),
+                      "mb_per_million_events": round(size / events, 1),
+                      "mb_in_use_per_million_events": round(live / events, 1)}))
 
 
 if __name__ == "__main__":

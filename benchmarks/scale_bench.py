@@ -5,7 +5,8 @@ twice into one database, small (250 messages, about 1,000 events) and large
 (`--messages`, default 250,000: about a million events). Each reader command
 (`runs`, `show`, `inspect` of a message, of a kind, and every export
 format) runs in a fresh process on each run; the table gives the wall seconds
-(the median of `--repeat` runs) and peak memory (max RSS) on the large run and the ratio of its time to
+(the median of `--repeat` runs), the CPU seconds (user + system, the median: on a busy machine
+the steadier figure) and peak memory (max RSS) on the large run and the ratio of its time to
 the same command on the small run (target: a second or two, and memory that
 does not grow with the trace).
 
@@ -57,15 +58,15 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV.update(COLUMNS="100", PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "evtool-scale-bench-pycache"))
 
 
-def timed(args: list[str], db: Path) -> tuple[float, float, int]:
-    """(wall seconds, max RSS in MiB, exit status) of `evtool ARGS --db DB`, its output discarded."""
+def timed(args: list[str], db: Path) -> tuple[float, float, int, float]:
+    """(wall seconds, max RSS in MiB, exit status, CPU seconds) of `evtool ARGS --db DB`, its output discarded."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "evtool", *args, "--db", str(db)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def readers(messages: int, repeat: int = 1) -> dict[str, dict[str, float]]:
@@ -88,17 +89,18 @@ def readers(messages: int, repeat: int = 1) -> dict[str, dict[str, float]]:
                                                   "--force"])
                for f in ("json", "jsonl", "md", "html", "mermaid")},
         }
-        print(f"{'command':<30}{'large s':>9}{'small s':>9}{'ratio':>7}{'max RSS MiB':>13}")
+        print(f"{'command':<30}{'large s':>9}{'small s':>9}{'ratio':>7}{'large CPU s':>13}{'max RSS MiB':>13}")
         for name, make in commands.items():
             timed(make(small), db)  # warm the page cache and the bytecode
             s_wall = statistics.median(timed(make(small), db)[0] for _ in range(repeat))
             large_runs = [timed(make(large), db) for _ in range(repeat)]
             l_wall = statistics.median(r[0] for r in large_runs)
+            l_cpu = statistics.median(r[3] for r in large_runs)
             l_rss = max(r[1] for r in large_runs)
             status = max(r[2] for r in large_runs)
             flag = "" if status == 0 else f"  (exit {status})"
-            print(f"{name:<30}{l_wall:>9.2f}{s_wall:>9.2f}{l_wall / s_wall:>7.2f}{l_rss:>13.0f}{flag}")
-            out[name] = {"large_s": round(l_wall, 3), "small_s": round(s_wall, 3),
+            print(f"{name:<30}{l_wall:>9.2f}{s_wall:>9.2f}{l_wall / s_wall:>7.2f}{l_cpu:>13.2f}{l_rss:>13.0f}{flag}")
+            out[name] = {"large_s": round(l_wall, 3), "small_s": round(s_wall, 3), "large_cpu_s": round(l_cpu, 3),
                          "ratio": round(l_wall / s_wall, 3), "max_rss_mib": round(l_rss)}
     return out
 

@@ -22,9 +22,10 @@ Writing (evtool.store.recorder; the writer process is evtool.store.writer)
         .flush()                        hand pending events to the writer now
         .sync(timeout=None) -> bool     wait until everything recorded so far is committed
         .committed                      events committed so far
+        .writer_cpu_at_result           CPU seconds the writer process had used when it committed the result
         .finish(result)                 write the rest and the result; raises RecorderError on writer failure
         .abort("interrupted"|"crashed", result=None)
-        .wait(timeout=None) -> bool     after finish: wait for the writer to index the trace and exit
+        .wait(timeout=None) -> bool     after finish: wait for the writer to compact the trace and exit
         context manager: an exception leaving the block aborts (KeyboardInterrupt -> interrupted)
 
 Reading (evtool.store.runstore)
@@ -45,8 +46,7 @@ Errors (evtool.store.errors): StoreError, RunNotFound, AmbiguousRun(.candidates)
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+import sys
 
 _EXPORTS = {
     "default_db_path": "evtool.store.paths",
@@ -70,9 +70,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public names on first use (aiosqlite is not needed for `--help`)."""
+def __getattr__(name: str) -> object:
+    """Import the public names on first use (aiosqlite is not needed for `--help`; the recorder's writer
+    process, which imports this package first, needs neither them nor `typing`)."""
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'evtool.store' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+    __import__(module)
+    return getattr(sys.modules[module], name)

@@ -7,40 +7,58 @@ batch the engine handed over (about 8,000 events), not one row per event:
     n          how many events it holds
     t_last     the virtual time of its last event (ns)
     published  how many of them are `published` (the run's message count)
-    fmt        'B': `data` holds the events' data as values; 'J': as JSON text
-    summary    zlib(marshal((kinds, msgs, keys))): the distinct kinds, message ids and keys in it
-    cols       zlib(marshal(columns)): the ten `TraceEvent` fields as ten tuples
+    fmt        how `cols` holds the events:
+               'R': zlib of the events as rows, marshal version 2 (a list of tuples of
+                    the ten `TraceEvent` fields): the very bytes the trace digest hashes
+                    (evtool.trace.digest.shared_encoding), so a recorded run encodes its
+                    events once; what the recorder writes while the run runs
+               'B': zlib(marshal(columns)), the ten fields as ten tuples, `data` as values:
+                    what the writer rewrites 'R' chunks as once the result is committed
+                    (`Writer.compact`: half the size, and several times faster to
+                    decode, as marshal version 4 shares repeated strings)
+               'J': the same with `data` as JSON text (values marshal refused)
+    summary    'B'/'J': zlib(marshal((kinds, msgs, keys))), the distinct kinds, message
+               ids and keys in it; 'R': empty (a reader looks for a string's encoding in
+               the decompressed rows instead, see `load`)
+    cols       the events, as `fmt` says
 
 Why: a row per event with three secondary indexes cost the writer about 6 µs
 an event and 82 MB per million events; a chunk costs a fraction of a
-microsecond an event (the engine's side already marshals the columns to send
-them to the writer, and that very payload is what gets compressed and stored)
-and about 5 MB per million events. A reader decodes whole chunks (about 1 µs an
-event) and filters them in memory, a chunk at a time, so memory stays bounded; a
-query for a message, a key or a rare kind reads the small summaries first and
-decodes only the chunks that hold a match.
+microsecond an event (the engine's side hands over the encoding the digest
+already made, and the writer compresses that very payload and stores it) and,
+once compacted into columns, about 5 MB per million events. A reader decodes whole chunks and filters them
+in memory, a chunk at a time, so memory stays bounded; a query for a message, a
+key or a kind first looks for the string's encoding in the decompressed bytes
+(or, in a 'B'/'J' chunk, its summary) and decodes only the chunks that may hold a
+match.
 Runs recorded before version 3 keep their row tables and are read as they are
 (`runs.trace_format` is NULL for them).
 
-`marshal` version 4 is used for the columns: every Python since 3.4 reads it.
+`marshal` versions 2 (rows) and 4 (columns) are used: every Python 3 reads them.
 """
 
 from __future__ import annotations
 
-import json
 import marshal
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from functools import partial
-from typing import Any
 
-from evtool.core.events import TraceEvent
+TYPE_CHECKING = False  # the writer process imports this module: it starts faster without typing and the events
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import Any
+
+    from evtool.core.events import TraceEvent
 
 FORMAT = 1
 """`runs.trace_format` of a chunked trace (NULL: one row per event, as before schema version 3)."""
 
-MARSHAL_VERSION = 4
+MARSHAL_VERSION = 4  # of the columns of a 'B'/'J' chunk
+ROWS_VERSION = 2  # of the rows of an 'R' chunk: the digest's encoding (no back-references, so batches concatenate)
+LIST_HEAD = struct.Struct("<ci")  # marshal's list header: b"[" and the item count
+EMPTY_SUMMARY = marshal.dumps(((), (), ()), MARSHAL_VERSION)
+# Looking for a few strings' encodings in a chunk's bytes is cheaper than decoding it; for more, decode.
+MAX_PROBES = 8
 ZLIB_LEVEL = 1  # level 6 saves another 5 % for three times the time
 
 CHUNK_COLUMNS = ("first_seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, t_last INTEGER NOT NULL, "
@@ -53,7 +71,6 @@ HEAD = struct.Struct("<qqqq")
 COUNTS_SQL = "SELECT coalesce(sum(n), 0), coalesce(max(t_last), 0), coalesce(sum(published), 0) FROM {table}"
 NEXT_SEQ_SQL = "SELECT coalesce(max(first_seq + n), 0) FROM {table}"
 
-_decode_json = json.JSONDecoder().decode
 
 
 def create_sql(table: str) -> str:
@@ -81,16 +98,87 @@ def compress(payload: bytes | memoryview) -> bytes:
     return zlib.compress(payload, ZLIB_LEVEL)
 
 
+def rows_payload(bodies: Sequence[bytes | memoryview], n: int) -> list[bytes | memoryview]:
+    """The parts of an 'R' chunk's payload: a list header for `n` rows, then the rows' encodings."""
+    return [LIST_HEAD.pack(b"[", n), *bodies]
+
+
+def probe(value: Any) -> bytes | None:
+    """The bytes that stand for a string in an 'R' chunk (marshal version 2 writes every string
+    as b"u", its UTF-8 length and its UTF-8 bytes); None for anything else."""
+    if type(value) is not str:
+        return None
+    raw = value.encode("utf-8", "surrogatepass")
+    return b"u" + struct.pack("<i", len(raw)) + raw
+
+
+def _may_hold(raw: bytes, values: Iterable[Any]) -> bool:
+    """Whether decompressed rows may hold one of `values` (a string whose encoding is absent cannot be there)."""
+    for value in values:
+        pattern = probe(value)
+        if pattern is None or pattern in raw:
+            return True
+    return False
+
+
+def load(fmt: str, summary_blob: bytes, blob: bytes, kinds: frozenset[str] | None = None,
+         msgs: frozenset[Any] | None = None, key: Any = None) -> list[tuple[Any, ...]] | None:
+    """The columns of a stored chunk, or None when it cannot hold an event that passes every filter given.
+
+    Only a candidate test: the caller filters the rows it gets (`select`).
+    """
+    if fmt != "R":
+        if kinds is not None or msgs is not None or key is not None:
+            has_kinds, has_msgs, has_keys = summary(summary_blob)
+            if kinds is not None and kinds.isdisjoint(has_kinds) or \
+                    msgs is not None and msgs.isdisjoint(has_msgs) or key is not None and key not in has_keys:
+                return None
+        return columns(blob, fmt)
+    raw = zlib.decompress(blob)
+    for values in (kinds, msgs, None if key is None else (key,)):
+        if values is not None and len(values) <= MAX_PROBES and not _may_hold(raw, values):
+            return None
+    return list(zip(*marshal.loads(raw), strict=True)) or [()] * 10
+
+
+# The columns that repeat a few values (kind, msg, channel, actor, key, tag): see `share_values`.
+_REPEATING = (1, 2, 3, 4, 6, 8)
+
+
+def share_values(cols: list[tuple[Any, ...]]) -> bytes:
+    """Make each repeated value of the columns one object (in place); the chunk's summary, as `head` makes it.
+
+    Decoded rows hold a new string for every field (marshal version 2 has no references), and
+    marshal version 4 shares only identical objects: without this a compacted chunk would repeat
+    every kind and message id in full, and decode a third slower. The distinct values found on
+    the way are the summary's.
+    """
+    distinct: dict[int, dict[Any, Any]] = {}
+    for i in _REPEATING:
+        first: dict[Any, Any] = {}
+        cols[i] = tuple(map(first.setdefault, cols[i], cols[i]))
+        distinct[i] = first
+    return marshal.dumps((tuple(distinct[1]), tuple(distinct[2]), tuple(distinct[6])), MARSHAL_VERSION)
+
+
 def columns(blob: bytes, fmt: str) -> list[tuple[Any, ...]]:
     """The ten columns of a stored chunk, with `data` as values whatever the format."""
+    if fmt == "R":
+        return list(zip(*marshal.loads(zlib.decompress(blob)), strict=True)) or [()] * 10
     cols = list(marshal.loads(zlib.decompress(blob)))
     if fmt == "J":
-        cols[9] = tuple(None if d is None else _decode_json(d) for d in cols[9])
+        from json import loads
+
+        cols[9] = tuple(None if d is None else loads(d) for d in cols[9])
     return cols
 
 
 def events(cols: Sequence[Sequence[Any]], rows: Iterable[int] | None = None) -> list[TraceEvent]:
     """`TraceEvent`s of a chunk's columns: all of them, or the rows at the given indexes."""
+    from functools import partial
+
+    from evtool.core.events import TraceEvent
+
     if rows is None:
         return list(map(partial(tuple.__new__, TraceEvent), zip(*cols, strict=True)))
     return [TraceEvent._make(c[i] for c in cols) for i in rows]

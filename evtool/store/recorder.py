@@ -5,15 +5,23 @@ Shape (why each part is there):
 * `start` writes the run row (outcome `incomplete`) and creates the run's
   trace table synchronously, so a bad `--db` fails at once; for a full
   recording it then starts a writer process (`evtool.store.writer`).
-* The engine calls `record(events)`: the events are appended to a pending
-  list; once `batch_size` are pending they are turned into one compact
-  frame (columns, `marshal`: about 0.3 µs per event) and queued. That is
-  all the engine's thread does; the hot path never touches SQLite or JSON.
+* The engine calls `record(events)` with each batch it has just folded into
+  the trace digest: the recorder takes the digest's encoding of that batch
+  (evtool.trace.digest.shared_encoding: marshal version 2 of the rows, made
+  once for both) and counts its `published` events, and keeps only those
+  bytes (no events: keeping them alive made the garbage collector walk them
+  again and again); once `batch_size` events are pending the bytes become one
+  frame and are queued. A batch the digest did not just encode (a direct
+  call, `sink`) is encoded here the same way. That is all the engine's thread
+  does; the hot path never touches SQLite or JSON.
 * A sender thread writes queued frames to the writer's stdin. At most
   `max_batches` frames wait; when they are all taken `record` blocks until
   the writer catches up (back-pressure), so memory stays bounded.
 * Every `flush_interval` seconds the sender also takes whatever is pending,
   so a slow (real-time) run still commits its trace steadily.
+* Once the result is committed the writer rewrites the trace's row chunks as
+  column chunks at the lowest CPU priority (`Writer.compact`), then marks the
+  trace indexed: readers decode columns faster, and they are half the size.
 * Why a process and not a thread: the engine is CPU-bound Python; a writer
   thread competes with it for the GIL and made a recorded run 2-3 times
   slower. The writer process runs on another core.
@@ -35,6 +43,7 @@ writing the result row themselves, so the run is not left `incomplete`).
 
 from __future__ import annotations
 
+import marshal
 import os
 import queue
 import sqlite3
@@ -43,6 +52,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from operator import countOf, itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -55,10 +65,13 @@ from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
 from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
 from evtool.store.signals import SigtermAsInterrupt
-from evtool.store.writer import encode_batch, encode_end
+from evtool.store.writer import encode_batch, encode_end, encode_rows
+from evtool.trace.digest import as_rows, shared_encoding
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 UPDATE_RESULT = f"UPDATE runs SET ({codec.RESULT_COLUMNS}) = (?,?,?,?,?,?,?,?) WHERE rk = ?"
+_KIND = itemgetter(1)
+_LIST_HEADER = 5  # marshal's list header: a type byte and the count
 # Linux lets a pipe hold up to 1 MiB (fs.pipe-max-size): a few batches in flight, so the sender rarely waits.
 _F_SETPIPE_SZ = 1031
 _PIPE_BYTES = 1 << 20
@@ -85,11 +98,11 @@ class Recorder:
     Ctrl-C handling records the run as `interrupted` (evtool.store.signals).
 
     `wait_for_index`: by default `finish` returns as soon as the result is
-    committed and the writer process then marks the trace complete
-    (`trace_indexed`) and exits on its own, even after this process has
-    exited; a chunked trace (evtool.store.chunks) has no index to build, so
-    that is quick. With True, `finish` waits for it too; `wait()` does the
-    same afterwards.
+    committed and the writer process then compacts the trace (its row chunks
+    rewritten as columns, at nice 19: 1-2 µs of CPU an event), marks
+    it complete (`trace_indexed`) and exits on its own, even after this
+    process has exited. With True, `finish` waits for it too; `wait()` does
+    the same afterwards.
     """
 
     def __init__(
@@ -111,12 +124,19 @@ class Recorder:
         self.wait_for_index = wait_for_index
         self.run_id: str | None = None
         self.dropped = 0  # events dropped because the writer had failed
+        # CPU seconds the writer process had spent when it committed the result (benchmarks read it)
+        self.writer_cpu_at_result: float | None = None
         self._recorded = 0  # events given to `record` (the stored trace is whole when all are committed)
         self._full = True
         self._run_key = 0
         self._started = False
         self._lock = threading.Lock()
-        self._pending: list[TraceEvent] = []
+        # Pending events, as the marshal encodings of their rows (see the module docstring), their count,
+        # the time of the last one and how many are `published`.
+        self._pending: list[bytes | memoryview] = []
+        self._pending_n = 0
+        self._pending_t = 0
+        self._pending_published = 0
         self._sent = 0  # events handed to the sender
         self._frames: queue.Queue[bytes | None] = queue.Queue(max_batches)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -183,12 +203,24 @@ class Recorder:
         if self._failed or self._closed:
             self.dropped += len(events)
             return
+        n = len(events)
+        body = shared_encoding(events)
+        if body is None:
+            try:
+                body = memoryview(marshal.dumps(as_rows(events), 2))[_LIST_HEADER:]
+            except ValueError:  # a value marshal refuses (an object in `data`): a frame of its own, as JSON
+                with self._lock:
+                    self._send_pending()
+                    self._queue(encode_batch(events), n)
+                return
+        published = countOf(map(_KIND, events), "published")
         with self._lock:
-            pending = self._pending
-            pending.extend(events)
-            if len(pending) >= self.batch_size:
-                self._pending = []
-                self._send(pending)
+            self._pending.append(body)
+            self._pending_n += n
+            self._pending_t = events[-1][0]
+            self._pending_published += published
+            if self._pending_n >= self.batch_size:
+                self._send_pending()
 
     def sink(self, event: TraceEvent) -> None:
         """Record one event (an `EventSink`); `record` with a list is cheaper per event."""
@@ -198,9 +230,7 @@ class Recorder:
         """Hand the pending events to the writer now (does not wait for the commit)."""
         if self._full and not self._failed and not self._closed and self._proc is not None:
             with self._lock:
-                pending, self._pending = self._pending, []
-                if pending:
-                    self._send(pending)
+                self._send_pending()
 
     def sync(self, timeout: float | None = None) -> bool:
         """Hand over the pending events and wait until everything recorded so far is committed.
@@ -323,17 +353,32 @@ class Recorder:
         self._sender.start()
         self._listener.start()
 
-    def _send(self, batch: list[TraceEvent]) -> None:
-        """Encode and queue a batch (the caller holds `_lock`); blocks when `max_batches` are queued."""
-        frame = encode_batch(batch)
-        self._sent += len(batch)
+    def _take_pending(self) -> bytes | None:
+        """The pending events as one frame, or None (the caller holds `_lock`)."""
+        if not self._pending_n:
+            return None
+        frame = encode_rows(self._pending, self._pending_n, self._pending_t, self._pending_published)
+        self._pending = []
+        self._pending_n = self._pending_published = 0
+        return frame
+
+    def _send_pending(self) -> None:
+        """Queue the pending events (the caller holds `_lock`); blocks when `max_batches` are queued."""
+        n = self._pending_n
+        frame = self._take_pending()
+        if frame is not None:
+            self._queue(frame, n)
+
+    def _queue(self, frame: bytes, n: int) -> None:
+        """Queue a frame of `n` events (the caller holds `_lock`); blocks when `max_batches` are queued."""
+        self._sent += n
         while not self._failed:
             try:
                 self._frames.put(frame, timeout=0.5)
                 return
             except queue.Full:
                 continue
-        self.dropped += len(batch)
+        self.dropped += n
 
     def _send_loop(self, pipe: IO[bytes]) -> None:
         """The sender thread: write frames to the writer; every `flush_interval`, take what is pending."""
@@ -362,10 +407,12 @@ class Recorder:
         if self._closed or not self._lock.acquire(blocking=False):
             return
         try:
-            if self._pending and not self._frames.full():
-                pending, self._pending = self._pending, []
-                self._sent += len(pending)
-                self._frames.put_nowait(encode_batch(pending))
+            if self._pending_n and not self._frames.full():
+                n = self._pending_n
+                frame = self._take_pending()
+                assert frame is not None
+                self._sent += n
+                self._frames.put_nowait(frame)
         finally:
             self._lock.release()
 
@@ -379,6 +426,10 @@ class Recorder:
                     self._committed_events = int(rest)
                 elif word == "D":
                     self._result_written = True
+                    try:
+                        self.writer_cpu_at_result = float(rest)
+                    except ValueError:
+                        pass
                 elif word == "I":
                     self._indexed = True
                 elif word == "E":
@@ -434,10 +485,11 @@ class Recorder:
             self._write_result(result, count=False)
             return
         with self._lock:
-            pending, self._pending = self._pending, []
             self._closed = True
-            if pending and not self._failed:
-                self._send(pending)
+            if self._failed:
+                self._take_pending()
+            else:
+                self._send_pending()
             if not self._failed:
                 self._put(encode_end(codec.result_row(result), count))
             self._put(None)

@@ -228,24 +228,19 @@ class RunStore:
                       key: str | None = None) -> AsyncIterator[list[tuple[Any, ...]]]:
         """The columns of each chunk of a chunked trace, in order, a few chunks per query.
 
-        With `kinds`, `msgs` or `key`, only chunks whose summary holds one of the kinds, one of
-        the messages and the key are decoded and given.
+        With `kinds`, `msgs` or `key`, only chunks that may hold one of the kinds, one of the
+        messages and the key are decoded and given (`chunks.load`); the caller filters their rows.
         """
         sql = (f"SELECT first_seq, fmt, summary, cols FROM {trace_table(rk)} WHERE first_seq > ? "
                f"ORDER BY first_seq LIMIT {CHUNKS_PER_QUERY}")
-        filtered = kinds is not None or msgs is not None or key is not None
         after = -1
         while True:
             rows = await self._all(sql, (after,))
             for _, fmt, summary, blob in rows:
                 try:
-                    if filtered:
-                        has_kinds, has_msgs, has_keys = chunks.summary(summary)
-                        if kinds is not None and kinds.isdisjoint(has_kinds) or \
-                                msgs is not None and msgs.isdisjoint(has_msgs) or \
-                                key is not None and key not in has_keys:
-                            continue
-                    cols = chunks.columns(blob, fmt)
+                    cols = chunks.load(fmt, summary, blob, kinds, msgs, key)
+                    if cols is None:
+                        continue
                 except Exception as exc:  # noqa: BLE001 - zlib.error, ValueError, EOFError, TypeError
                     raise StoreError(f"{self.db_path}: a chunk of this run's trace is damaged "
                                      f"({type(exc).__name__}: {exc})") from None

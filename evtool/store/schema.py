@@ -12,18 +12,28 @@ readers (aiosqlite) are in `evtool.store.aio` and share these definitions.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-from pathlib import Path
 
 from evtool.store.errors import StoreError, describe_sqlite_error
+
+TYPE_CHECKING = False  # typing and pathlib stay unimported: the writer process starts with only what it needs
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Connection settings for every connection (writer and readers). WAL lets
 # readers run while a writer writes; NORMAL survives an application crash
 # (SIGKILL) and costs nothing at our batch sizes; busy_timeout makes a second
 # writer wait for the first one's short transaction instead of failing.
+# auto_vacuum=INCREMENTAL takes effect only on a new, empty database, so it
+# comes before WAL (which writes the file's header): there the recorder's
+# writer gives the pages its compaction freed back to the file system
+# (`PRAGMA incremental_vacuum`, evtool.store.writer); on an older database
+# it does nothing.
 PRAGMAS: tuple[str, ...] = (
     "PRAGMA busy_timeout=10000",
+    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
@@ -137,12 +147,12 @@ def index_trace_sql(run_key: int) -> list[str]:
             for name, column, where in TRACE_INDEXES]
 
 
-def connect_sync(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+def connect_sync(path: Path | str, timeout: float = 10.0) -> sqlite3.Connection:
     """Open `path` with `sqlite3` in autocommit mode (transactions are explicit) and apply `PRAGMAS`.
 
     A failure is a `StoreError` naming the path.
     """
-    if path.is_dir():
+    if os.path.isdir(path):
         raise StoreError(f"{path} is a directory, not a run database")
     try:
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)

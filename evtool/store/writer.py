@@ -3,25 +3,32 @@
 Why a separate process: the engine is pure Python and CPU-bound, so any
 writer thread in its process competes with it for the GIL (JSON encoding,
 binding parameters, the sqlite3 module's own Python-level work cost a
-recording run 2-3x its time). Here the engine side only turns each batch
-into columns and `marshal`s them (about 0.3 µs per event) and a sender
-thread writes the bytes to a pipe; this process compresses that very payload
-and stores it as one chunk row (`evtool.store.chunks`), on another core.
+recording run 2-3x its time). Here the engine side takes the encoding of
+each batch the trace digest has already made (evtool.trace.digest.
+shared_encoding: marshal version 2 of the events as rows), counts its
+`published` events, and a sender thread writes the bytes to a pipe; this
+process compresses that very payload and stores it as one chunk row
+(`evtool.store.chunks`), on another core if there is one.
 
     python -m evtool.store.writer DB RUN_KEY
 
 Input, on stdin, a sequence of frames (`FRAME` header: a type byte and the
 payload length):
 
-    B   the chunk head (n, t_last, published, summary size: `chunks.HEAD`), the
-        chunk's summary, then marshal of the 10 columns of a batch of `TraceEvent`s
+    R   the chunk head (n, t_last, published, summary size: `chunks.HEAD`), the
+        chunk's summary (empty), then the rows: marshal version 2 of a list of
+        `TraceEvent`s as plain tuples (`chunks.rows_payload`)
+    B   the chunk head, the chunk's summary, then marshal of the 10 columns of a
+        batch of `TraceEvent`s (`encode_batch`)
     J   the same, with the data column already JSON text (values marshal refused)
     E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
         with `count`, events/messages/virtual time are counted from the table
 
 Output, on stdout, one line per fact: ``C <n>`` after each commit (n events
-committed so far), ``D`` once the result is committed, ``I`` once the trace
-is marked indexed (a chunked trace needs no index), ``E <message>`` on failure.
+committed so far), ``D <cpu>`` once the result is committed (with the CPU
+seconds this process has used so far, for benchmarks), ``I`` once the trace
+is compacted (`Writer.compact`: its row chunks rewritten as columns, at the
+lowest priority) and marked indexed, ``E <message>`` on failure.
 
 End of input without an `E` frame means the parent died (SIGKILL, a crash):
 whatever was received is committed and the run keeps its `incomplete`
@@ -32,7 +39,6 @@ outcome `interrupted`.
 
 from __future__ import annotations
 
-import json
 import marshal
 import queue
 import signal
@@ -41,25 +47,27 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
-from pathlib import Path
-from typing import Any, BinaryIO
 
 from evtool.store import chunks
 
+TYPE_CHECKING = False  # this process starts for every recorded run: no typing, pathlib or collections
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import Any, BinaryIO
+
 FRAME = struct.Struct("<cI")
+ROWS = b"R"
 BATCH = b"B"
 BATCH_JSON = b"J"
 END = b"E"
+_CHUNK_FRAMES = {ROWS: "R", BATCH: "B", BATCH_JSON: "J"}  # frame type -> the chunk's `fmt`
 # Frames the writer holds in memory beyond what the pipe holds.
 MAX_QUEUED = 4
 # How long a write may keep retrying while another process holds the database lock.
 BUSY_PATIENCE_S = 300.0
 
 _FIELDS = tuple(itemgetter(i) for i in range(10))  # the 10 fields of a `TraceEvent`, in order
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 # ----- both sides: the frames ------------------------------------------------
@@ -75,6 +83,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return str(value)
+
+
+def encode_rows(bodies: Sequence[bytes | memoryview], n: int, t_last: int, published: int) -> bytes:
+    """One `R` frame for `n` events given as their rows' marshal (version 2) encodings, in order
+    (`bodies`: one or more batches' encodings, as `evtool.trace.digest.shared_encoding` gives them)."""
+    top = chunks.HEAD.pack(n, t_last, published, len(chunks.EMPTY_SUMMARY)) + chunks.EMPTY_SUMMARY
+    parts = chunks.rows_payload(bodies, n)
+    size = len(top) + sum(map(len, parts))
+    return b"".join([FRAME.pack(ROWS, size), top, *parts])
 
 
 def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
@@ -93,8 +110,11 @@ def encode_batch(events: Sequence[Sequence[Any]]) -> bytes:
     try:
         payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
     except ValueError:
+        import json
+
         kind = BATCH_JSON
-        data = tuple(None if d is None else _dumps(d) for d in cols[9])
+        dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+        data = tuple(None if d is None else dumps(d) for d in cols[9])
         cols = [tuple(map(_plain, c)) for c in cols[:9]] + [data]
         payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
     top = chunks.head(cols)
@@ -120,7 +140,7 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, Any]]:
         payload = stream.read(size)
         if len(payload) < size:
             return
-        yield kind, (payload if kind in (BATCH, BATCH_JSON) else marshal.loads(payload))
+        yield kind, (payload if kind in _CHUNK_FRAMES else marshal.loads(payload))
 
 
 # ----- writer side ------------------------------------------------------------
@@ -128,13 +148,14 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple[bytes, Any]]:
 class Writer:
     """Appends batches to one run's trace table; see the module docstring."""
 
-    def __init__(self, conn: sqlite3.Connection, run_key: int, out: Any) -> None:
+    def __init__(self, conn: sqlite3.Connection, run_key: int, out: Any, nice: int = 0) -> None:
         from evtool.store.schema import trace_table
 
         self.conn = conn
         self.run_key = run_key
         self.table = trace_table(run_key)
         self.out = out
+        self.nice = nice  # added to this process's nice value before the compaction
         self.insert = f"INSERT INTO {self.table} VALUES (?,?,?,?,?,?,?)"
         row = conn.execute(chunks.NEXT_SEQ_SQL.format(table=self.table)).fetchone()
         self.next_seq = int(row[0])
@@ -183,7 +204,7 @@ class Writer:
             if n == 0:
                 continue
             body = memoryview(payload)
-            rows.append((self.next_seq, n, t_last, published, "J" if kind == BATCH_JSON else "B",
+            rows.append((self.next_seq, n, t_last, published, _CHUNK_FRAMES[kind],
                          compress(body[head.size:head.size + size]), compress(body[head.size + size:])))
             self.next_seq += n
         if rows:
@@ -200,10 +221,62 @@ class Writer:
 
         update = f"UPDATE runs SET ({RESULT_COLUMNS}) = ({', '.join('?' * len(row))}) WHERE rk = ?"
         self.transaction([(update, (*row, self.run_key))])
-        self.say("D")
-        # A chunked trace has no index to build; the flag says the trace is complete.
+        self.say(f"D {time.process_time():.6f}")
+        self.compact()
+        # The flag says the trace is complete (and compacted as far as it could be).
         self.transaction([("UPDATE runs SET trace_indexed = 1 WHERE rk = ?", (self.run_key,))])
         self.say("I")
+
+    def compact(self) -> None:
+        """Rewrite the run's 'R' chunks as 'B' chunks (columns and a summary), at the lowest CPU priority.
+
+        After the result is committed (the recorded run has ended; `evtool run` has returned), so it
+        costs the run nothing: rows are what the engine can hand over for free, columns are what
+        readers decode several times faster and what compresses to half the size. One chunk per
+        transaction: a reader sees each chunk whole in one format or the other, and a writer killed
+        here leaves a trace that reads the same. A failure (a busy or full disk) leaves the rest as
+        rows, which read the same, only slower.
+        """
+        import gc
+        import os
+
+        if self.nice:
+            try:
+                os.nice(self.nice)  # the run is over: whatever the user runs next goes first
+            except (AttributeError, OSError):
+                pass
+        collecting = gc.isenabled()
+        gc.disable()  # nothing here makes cycles; the collector would only walk the rows again and again
+        select = (f"SELECT first_seq, cols FROM {self.table} WHERE fmt = 'R' AND first_seq > ? "
+                  "ORDER BY first_seq LIMIT 1")
+        update = f"UPDATE {self.table} SET fmt = 'B', summary = ?, cols = ? WHERE first_seq = ? AND fmt = 'R'"
+        compress = chunks.compress
+        after = -1
+        try:
+            while True:
+                row = self.conn.execute(select, (after,)).fetchone()
+                if row is None:
+                    break
+                after = row[0]
+                try:
+                    cols = chunks.columns(row[1], "R")
+                    summary = chunks.share_values(cols)
+                    payload = marshal.dumps(cols, chunks.MARSHAL_VERSION)
+                except Exception:  # noqa: BLE001 - a damaged chunk stays as it is (readers report it)
+                    continue
+                self.transaction([(update, (compress(summary), compress(payload), after))])
+        except (sqlite3.Error, OSError):
+            return  # the rest stays as rows: readable, only slower
+        else:
+            try:
+                # Give the pages the rows took back (a database made with auto_vacuum=INCREMENTAL,
+                # see evtool.store.schema; elsewhere a no-op). executescript steps it to the end.
+                self.conn.executescript("PRAGMA incremental_vacuum;")
+            except sqlite3.Error:
+                pass  # busy: the free pages stay in the file, and the next run's rows fill them
+        finally:
+            if collecting:
+                gc.enable()
 
 
 def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> None:
@@ -214,14 +287,17 @@ def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> 
         frames.put(None)
 
 
-def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
-    """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status."""
+def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> int:
+    """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status.
+
+    `nice` is added to the process's nice value once the result is committed (`Writer.compact`).
+    """
     from evtool.store.schema import connect_sync
 
     writer: Writer | None = None
     try:
         conn = connect_sync(db)
-        writer = Writer(conn, run_key, out)
+        writer = Writer(conn, run_key, out, nice)
         # A reader thread keeps the pipe drained while this thread is inside
         # SQLite (sqlite3 releases the GIL in each step), so the parent's
         # writes rarely wait.
@@ -230,7 +306,7 @@ def serve(db: Path, run_key: int, stream: BinaryIO, out: Any) -> int:
         while True:
             item = frames.get()
             batches: list[Any] = []
-            while item is not None and item[0] in (BATCH, BATCH_JSON):
+            while item is not None and item[0] in _CHUNK_FRAMES:
                 batches.append(item)
                 try:
                     item = frames.get_nowait()
@@ -271,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # this process ends when its input does (also when the parent was killed outright).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    return serve(Path(args[0]), int(args[1]), sys.stdin.buffer, sys.stdout)
+    return serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout, nice=19)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
 """Chunked traces (schema 3) read exactly like the row-per-event traces older evtools wrote.
 
-The same events are stored twice: recorded by today's `Recorder` (chunks) and
-written as an evtool with schema version 2 wrote them (one row per event, data
-as JSON, indexes). Every reader query must give the same answer for both, and
-a database holding both kinds of run reads each one right.
+The same events are stored four times: recorded by today's `Recorder` (chunks of
+rows, format 'R', that its writer rewrites as columns, format 'B', once the
+result is committed), as chunks of rows left as they are (a run whose recording
+process died: no compaction), as chunks of columns written straight, and as an
+evtool with schema version 2 wrote them (one row per event, data as JSON,
+indexes). Every reader query must give the same answer for all, and a database
+holding several kinds of run reads each one right.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import marshal
 import random
 import sqlite3
 from pathlib import Path
@@ -16,12 +21,22 @@ from pathlib import Path
 import pytest
 
 from evtool.core.events import TraceEvent
-from evtool.store import chunks
+from evtool.store import chunks, codec
 from evtool.store.errors import StoreError
 from evtool.store.model import RunHeader, RunResult, scenario_hash
-from evtool.store.recorder import Recorder
+from evtool.store.recorder import INSERT_RUN, Recorder
 from evtool.store.runstore import SyncRunStore
-from evtool.store.schema import MIGRATIONS, SCHEMA_VERSION, index_trace_sql, statements
+from evtool.store.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    connect_sync,
+    create_trace_sql,
+    index_trace_sql,
+    migrate_sync,
+    statements,
+)
+from evtool.store.writer import encode_batch, encode_end, encode_rows, serve
+from evtool.trace.digest import as_rows
 
 ROW_COLUMNS = ("seq INTEGER PRIMARY KEY, t INTEGER NOT NULL, kind TEXT NOT NULL, msg TEXT, channel TEXT, "
                "actor TEXT, instance INTEGER, key TEXT, attempt INTEGER NOT NULL, tag TEXT, data TEXT")
@@ -77,6 +92,50 @@ def record_chunked(db: Path, run_id: str, events: list[TraceEvent]) -> None:
     assert rec.wait(30)
 
 
+def _open_run(db: Path, run_id: str) -> int:
+    """A run row and its (chunked) trace table, as `Recorder.start` makes them; its rk."""
+    conn = connect_sync(db)
+    migrate_sync(conn)
+    rk = conn.execute(INSERT_RUN, codec.header_row(header(run_id))).lastrowid
+    assert rk is not None
+    conn.execute("UPDATE runs SET trace_format = ? WHERE rk = ?", (chunks.FORMAT, rk))
+    conn.execute(create_trace_sql(rk))
+    conn.close()
+    return int(rk)
+
+
+def _formats(db: Path, rk: int) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {r[0] for r in conn.execute(f"SELECT fmt FROM trace_{rk}")}
+    finally:
+        conn.close()
+
+
+def write_rows_r(db: Path, run_id: str, events: list[TraceEvent]) -> None:
+    """Chunks of rows (format 'R') left as they are: the writer got no end frame (its parent died)."""
+    rk = _open_run(db, run_id)
+    frames = []
+    for i in range(0, len(events), 700):
+        part = events[i:i + 700]
+        bodies = [memoryview(marshal.dumps(as_rows(part[j:j + 100]), 2))[5:] for j in range(0, len(part), 100)]
+        frames.append(encode_rows(bodies, len(part), part[-1].t, sum(e.kind == "published" for e in part)))
+    out = io.StringIO()
+    assert serve(str(db), rk, io.BytesIO(b"".join(frames)), out) == 0
+    assert "D" not in out.getvalue().split()
+    assert _formats(db, rk) == {"R"}
+
+
+def write_columns(db: Path, run_id: str, events: list[TraceEvent]) -> None:
+    """Chunks of columns (`encode_batch`, format 'B') written straight, through the writer."""
+    rk = _open_run(db, run_id)
+    frames = b"".join(encode_batch(events[i:i + 700]) for i in range(0, len(events), 700))
+    out = io.StringIO()
+    assert serve(str(db), rk, io.BytesIO(frames + encode_end(codec.result_row(result(events)), False)), out) == 0
+    assert [line.split()[0] for line in out.getvalue().splitlines()[-2:]] == ["D", "I"]
+    assert _formats(db, rk) == {"B"}
+
+
 def write_rows_v2(db: Path, run_id: str, events: list[TraceEvent]) -> None:
     """The database an evtool with schema version 2 wrote: one row per event, JSON data, indexes."""
     conn = sqlite3.connect(db, isolation_level=None)
@@ -120,6 +179,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[T
     events = trace()
     record_chunked(tmp / "new.db", "aaaaaaaaaaaa", events)
     write_rows_v2(tmp / "old.db", "bbbbbbbbbbbb", events)
+    write_columns(tmp / "cols.db", "eeeeeeeeeeee", events)
+    write_rows_r(tmp / "rows.db", "ffffffffffff", events)
     return tmp / "new.db", tmp / "old.db", events
 
 
@@ -131,6 +192,7 @@ def test_the_recorder_writes_chunks(stores: tuple[Path, Path, list[TraceEvent]])
     n, rows = conn.execute("SELECT sum(n), count(*) FROM trace_1").fetchone()
     assert n == len(events) and 1 < rows < len(events) / 100
     conn.close()
+    assert _formats(new, 1) == {"B"}  # written as rows, compacted into columns once the result was committed
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: ",".join(sorted(q)) or "all")
@@ -141,7 +203,11 @@ def test_every_query_answers_the_same_for_chunks_and_rows(stores: tuple[Path, Pa
         chunked = list(s.events("aaaaaaaaaaaa", **query))  # type: ignore[arg-type]
     with SyncRunStore(old) as s:
         rows = list(s.events("bbbbbbbbbbbb", **query))  # type: ignore[arg-type]
-    assert chunked == rows
+    with SyncRunStore(new.with_name("cols.db")) as s:
+        columns = list(s.events("eeeeeeeeeeee", **query))  # type: ignore[arg-type]
+    with SyncRunStore(new.with_name("rows.db")) as s:
+        uncompacted = list(s.events("ffffffffffff", **query))  # type: ignore[arg-type]
+    assert chunked == rows == columns == uncompacted
     expected = [e for e in events
                 if ("kinds" not in query or e.kind in query["kinds"])  # type: ignore[operator]
                 and ("msg" not in query or e.msg == query["msg"])
@@ -152,14 +218,20 @@ def test_every_query_answers_the_same_for_chunks_and_rows(stores: tuple[Path, Pa
 
 def test_progress_message_ids_and_causes_agree(stores: tuple[Path, Path, list[TraceEvent]]) -> None:
     new, old, events = stores
-    with SyncRunStore(new) as a, SyncRunStore(old) as b:
-        ra, rb = "aaaaaaaaaaaa", "bbbbbbbbbbbb"
-        assert a.progress(ra) == b.progress(rb) == (len(events), 3000, events[-1].t)
+    with SyncRunStore(new) as a, SyncRunStore(old) as b, SyncRunStore(new.with_name("rows.db")) as c:
+        ra, rb, rc = "aaaaaaaaaaaa", "bbbbbbbbbbbb", "ffffffffffff"
+        assert a.progress(ra) == b.progress(rb) == c.progress(rc) == (len(events), 3000, events[-1].t)
         for kind, limit in (("dead_lettered", 5), ("published", 3), ("acked", 10_000), ("nothing", 4)):
-            assert a.message_ids(ra, kind, limit) == b.message_ids(rb, kind, limit)
-        assert a.caused_by(ra, "m-10") == b.caused_by(rb, "m-10") == ["p-10"]
-        assert a.caused_by(ra, "m-11") == b.caused_by(rb, "m-11") == []
+            assert a.message_ids(ra, kind, limit) == b.message_ids(rb, kind, limit) == c.message_ids(rc, kind, limit)
+        assert a.caused_by(ra, "m-10") == b.caused_by(rb, "m-10") == c.caused_by(rc, "m-10") == ["p-10"]
+        assert a.caused_by(ra, "m-11") == b.caused_by(rb, "m-11") == c.caused_by(rc, "m-11") == []
+        assert a.count_kinds(ra, ["acked", "failed"]) == b.count_kinds(rb, ["acked", "failed"]) \
+            == c.count_kinds(rc, ["acked", "failed"]) == sum(e.kind in ("acked", "failed") for e in events)
         assert [r.events for r in a.list_runs()] == [r.events for r in b.list_runs()] == [len(events)]
+        # the same columns, whatever the chunks' sizes
+        assert [sum(map(list, col), []) for col in zip(*a.column_pages(ra), strict=True)] == \
+            [sum(map(list, col), []) for col in zip(*c.column_pages(rc), strict=True)] == \
+            [list(col) for col in zip(*events, strict=True)]
 
 
 def test_recording_into_an_old_database_keeps_its_runs_readable(stores: tuple[Path, Path, list[TraceEvent]],

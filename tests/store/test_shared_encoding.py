@@ -1,0 +1,136 @@
+"""The recorder stores the encoding the trace digest made of each batch, and that changes nothing.
+
+`evtool.trace.digest.shared_encoding` hands a listener the marshal bytes of the
+batch the digest has just folded in; the recorder stores them as its chunks
+(format 'R', rewritten as columns once the run has ended). These tests pin down that the bytes are exactly the batch's
+encoding, that any other batch gets None (and is encoded by the recorder
+itself), and that an engine run recorded this way reads back event for event
+with the digest of the unrecorded run.
+"""
+
+from __future__ import annotations
+
+import marshal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from evtool.core.events import TraceEvent
+from evtool.scenario.loader import load_text
+from evtool.sim.engine import Engine
+from evtool.store import recorder as recorder_module
+from evtool.store.model import RunHeader, RunResult, utc_now_iso
+from evtool.store.recorder import Recorder
+from evtool.store.runstore import SyncRunStore
+from evtool.trace.digest import TraceDigest, as_rows, shared_encoding
+
+SCENARIO = """
+evtool: "1"
+id: shared
+run: {seed: 3, duration: 3s, drain: {max: 1m}}
+channels:
+  work: {kind: queue}
+producers:
+  load:
+    to: work
+    arrival: {process: poisson, rate: 800/s}
+    count: 1500
+    key: {dist: uniform, space: 20, format: "k-{n}"}
+consumers:
+  worker: {from: work, instances: 3, prefetch: 5, processing: 2ms}
+"""
+
+
+def batch(n: int, offset: int = 0) -> list[TraceEvent]:
+    return [TraceEvent(offset + i, "published", f"m-{offset + i}", "q", "p", None, None, 0, None,
+                       {"i": i} if i % 3 else None) for i in range(n)]
+
+
+def test_the_shared_bytes_are_the_batch_encoding_and_are_taken_once() -> None:
+    events = batch(50)
+    digest = TraceDigest()
+    digest.update(events)
+    body = shared_encoding(events)
+    assert body is not None
+    assert bytes(body) == marshal.dumps(as_rows(events), 2)[5:]
+    assert marshal.loads(b"[" + len(events).to_bytes(4, "little") + bytes(body)) == as_rows(events)
+    assert shared_encoding(events) is None  # taken
+
+
+@pytest.mark.parametrize("other", [
+    batch(49),  # another size
+    batch(50, offset=1),  # other events
+    [*batch(50)[:25], TraceEvent(25, "acked", "x"), *batch(50)[26:]],  # the same ends, another middle
+], ids=["size", "events", "middle"])
+def test_another_batch_gets_nothing(other: list[TraceEvent]) -> None:
+    digest = TraceDigest()
+    digest.update(batch(50))
+    assert shared_encoding(other) is None
+
+
+def test_a_recorded_engine_run_stores_the_digest_bytes_and_reads_back_the_same_trace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_text(SCENARIO, "shared.yaml")
+    seen: list[TraceEvent] = []
+    plain = Engine(loaded, listeners=[seen.extend]).run()
+
+    # The recorder must never encode an engine batch itself: every one is shared by the digest.
+    def no_encoding(events: object) -> object:
+        raise AssertionError("the recorder encoded a batch the digest had encoded already")
+
+    monkeypatch.setattr(recorder_module, "as_rows", no_encoding)
+    db = tmp_path / "runs.db"
+    rec = Recorder(db, batch_size=500, handle_sigterm=False)
+    header = RunHeader(id="5a5a5a5a5a5a", scenario_id="shared", scenario_path="shared.yaml",
+                       scenario_text=loaded.text, scenario_hash=loaded.sha256, seed=3, started_at=utc_now_iso())
+    rec.start(header)
+    out = Engine(loaded, listeners=[rec.record]).run()
+    rec.finish(RunResult(outcome=out.outcome, ended_at=utc_now_iso(), virtual_ns=out.virtual_ns, digest=out.digest,
+                         events=out.events, messages=out.summary.get("published", 0), summary=out.summary,
+                         checks=out.checks))
+    assert rec.wait(60)
+    assert out.digest == plain.digest  # recording changes nothing
+    with SyncRunStore(db) as store:
+        assert list(store.events(header.id)) == seen
+        assert store.progress(header.id) == (len(seen), sum(e.kind == "published" for e in seen), seen[-1].t)
+        one = [e for e in seen if e.msg == "load-7"]
+        keyed = [e for e in seen if e.key == "k-9"]
+        assert len(one) >= 3 and len(keyed) > 50
+        assert list(store.events(header.id, msg="load-7")) == one
+        assert list(store.events(header.id, key="k-9")) == keyed
+        assert list(store.events(header.id, key="k-99")) == []
+    conn = sqlite3.connect(db)
+    # written as the digest's rows ('R'); once the result was committed the writer rewrote them as columns
+    assert {r[0] for r in conn.execute("SELECT fmt FROM trace_1")} == {"B"}
+    # and gave the pages the rows took back to the file system (a new database vacuums incrementally)
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_batch_marshal_refuses_keeps_its_place_between_row_chunks(tmp_path: Path) -> None:
+    """Rows, then a batch with an object in `data` (sent as JSON, a chunk of its own), then rows: the
+    order survives, and the compaction rewrites the row chunks around the JSON one."""
+
+    class Odd:
+        def __str__(self) -> str:
+            return "odd!"
+
+    before, after = batch(300), batch(300, offset=1000)
+    odd = [TraceEvent(500, "failed", "m-odd", "q", "c", 1, None, 1, None, {"error": Odd()})]
+    db = tmp_path / "mixed.db"
+    rec = Recorder(db, batch_size=250, handle_sigterm=False)
+    rec.start(RunHeader(id="6b6b6b6b6b6b", scenario_id="mixed", scenario_path="mixed.yaml", scenario_text="x",
+                        scenario_hash="h", seed=1, started_at=utc_now_iso()))
+    for part in (before[:100], before[100:], odd, after):
+        rec.record(part)
+    rec.finish(RunResult(outcome="passed", ended_at=utc_now_iso(), events=601))
+    assert rec.wait(60)
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT fmt FROM trace_1 ORDER BY first_seq")] == ["B", "J", "B"]
+    conn.close()
+    with SyncRunStore(db) as store:
+        got = list(store.events("6b6b6b6b6b6b"))
+        assert got == [*before, odd[0]._replace(data={"error": "odd!"}), *after]
+        assert store.progress("6b6b6b6b6b6b") == (601, 600, after[-1].t)
