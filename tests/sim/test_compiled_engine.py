@@ -119,6 +119,13 @@ def test_status_names_what_is_in_use() -> None:
         assert status == "partly compiled"
 
 
+@pytest.mark.skipif(not os.environ.get("EVTOOL_EXPECT_COMPILED"), reason="only where a compiled build is expected")
+def test_the_compiled_build_is_what_runs() -> None:
+    """EVTOOL_EXPECT_COMPILED=1 (.ci/run, after installing the compiled build): the tests run on it, not on a
+    pure source tree that happens to come first on the path."""
+    assert compiled_status() == "compiled", (compiled_status(), evtool.__file__)
+
+
 @pytest.mark.skipif(compiled_status() == "pure", reason="no compiled build here (EVTOOL_COMPILE=1 pip install .)")
 def test_compiled_and_pure_give_the_same_digests_and_verdicts() -> None:
     """Every lesson, each of its variations and the benchmark references: the same digest, event count,
