@@ -23,6 +23,3 @@ def locals(**types: Any) -> Callable[[F], F]:  # noqa: A001 - Cython's name for 
 def _same(f: F) -> F:
     return f
 
-
-compiled = False
-"""Cython's `cython.compiled`: False in a pure run."""
