@@ -267,6 +267,8 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             qs.next_pos += 1
             qs.ready.append(e)
             qs.ready_n += 1
+            if qs.ready_n > qs.ready_peak:
+                qs.ready_peak = qs.ready_n
             self._dirty[qs] = None
             return True
         return self._into(now, ch, msg, delay_ns, None)
@@ -654,7 +656,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             delayed=qs.delayed_n, acked=qs.acked, dead_lettered=qs.dead, expired=qs.expired,
             dropped=qs.dropped, kept=qs.kept, redriven=qs.redriven, duplicates=duplicates,
             rejected_publishes=qs.rejected + unavailable,
-            depth=qs.ready_n + qs.in_flight + qs.delayed_n)
+            depth=qs.ready_n + qs.in_flight + qs.delayed_n, ready_peak=max(qs.ready_peak, qs.ready_n))
 
     def stats(self, channel: str) -> ChannelStats:
         """Counts for `channel` (a topic sums its subscriptions; see `ChannelStats`)."""
@@ -666,11 +668,21 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             return ChannelStats(published=ch.published, duplicates=ch.duplicates,
                                 rejected_publishes=ch.unavailable_rejects)
         parts = [self._qs_stats(qs) for qs in states]
-        total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__}
+        total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__
+                 if f != "ready_peak"}
+        # the groups' peaks need not fall at the same moment: the largest is a lower bound of the sum's
+        total["ready_peak"] = max([total["ready"], *(p.ready_peak or 0 for p in parts)])
         total["published"] = ch.published
         total["duplicates"] = ch.duplicates
         total["rejected_publishes"] += ch.unavailable_rejects
         return ChannelStats(**total)
+
+    def restart_peaks(self) -> None:
+        """Start a new interval for `ChannelStats.ready_peak`: each queue's peak is its ready count now (the
+        engine calls it after each gauge sample; nothing the broker decides reads a peak)."""
+        for ch in self._channels.values():
+            for qs in self._states(ch):
+                qs.ready_peak = qs.ready_n
 
     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
         """Per-subscription counts of a topic (key: group name, or ``~<sub id>`` when anonymous)."""

@@ -67,6 +67,10 @@ class ChannelStats:
     duplicates          publishes dropped by the dedup window
     rejected_publishes  publishes refused (capacity with reject_publish, broker unavailable)
     depth               messages held: ready + in_flight + delayed (log: records retained)
+    ready_peak          the most ready at any moment since the engine's last gauge sample
+                        (`BrokerPort.restart_peaks`); exact for a queue, at least that for a topic of
+                        several groups (the largest group's peak, or the ready sum now); None where
+                        not tracked (a log's lag)
 
     For a log, `ready` is the total lag of its consumer groups, `in_flight` the
     delivered records not yet acked and `acked` the acked deliveries.
@@ -86,6 +90,7 @@ class ChannelStats:
     duplicates: int = 0
     rejected_publishes: int = 0
     depth: int = 0
+    ready_peak: int | None = None
 
     @property
     def unaccounted(self) -> int:

@@ -137,6 +137,10 @@ class BrokerPort(Protocol):
         """Counts for one channel."""
         ...
 
+    def restart_peaks(self) -> None:
+        """Start a new interval for `ChannelStats.ready_peak` (the engine, after each gauge sample)."""
+        ...
+
     def subscription_stats(self, channel: str) -> dict[str, ChannelStats]:
         """Counts per subscription queue of a channel."""
         ...

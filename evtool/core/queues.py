@@ -97,7 +97,7 @@ class QueueState:
                  "counts_deliver", "count_returns", "at_limit", "hint", "durable", "exclusive_sub",
                  "group_key", "delay_seq", "rejected", "lease_action", "nack_position", "stored", "expiry",
                  "expiry_seq", "expire_anywhere", "capacity_stored", "overflow_dead_letters", "reject_lease",
-                 "reject_stays", "reject_over", "reject_resume", "reject_blocked")
+                 "reject_stays", "reject_over", "reject_resume", "reject_blocked", "ready_peak")
 
     def __init__(self, channel: str, group: str | None) -> None:
         self.channel = channel
@@ -112,6 +112,9 @@ class QueueState:
         self.rr = 0
         self.next_pos = 0
         self.ready_n = 0
+        # the most ready at any moment since the engine's last gauge sample (`Broker.restart_peaks`): a
+        # sampled depth alone misses a queue that goes over its bound between two samples
+        self.ready_peak = 0
         self.in_flight = 0
         self.delayed_n = 0
         self.enqueued = 0
@@ -164,6 +167,8 @@ class QueueState:
         self.next_pos += 1
         self.ready.append(e)
         self.ready_n += 1
+        if self.ready_n > self.ready_peak:
+            self.ready_peak = self.ready_n
 
     def requeue(self, e: Entry, position: str) -> None:
         """Put a returned entry back: head, original position or tail."""
@@ -176,6 +181,8 @@ class QueueState:
             self.next_pos += 1
             self.ready.append(e)
         self.ready_n += 1
+        if self.ready_n > self.ready_peak:
+            self.ready_peak = self.ready_n
 
     def pop(self) -> Entry | None:
         """Take the head entry, or None."""
@@ -282,6 +289,8 @@ class GroupedQueueState(QueueState):
             dq = self.groups[g] = deque()
         dq.append(e)
         self.ready_n += 1
+        if self.ready_n > self.ready_peak:
+            self.ready_peak = self.ready_n
         self._offer(g)
 
     def requeue(self, e: Entry, position: str) -> None:
@@ -302,6 +311,8 @@ class GroupedQueueState(QueueState):
                 i += 1
             dq.insert(i, e)
         self.ready_n += 1
+        if self.ready_n > self.ready_peak:
+            self.ready_peak = self.ready_n
         self._unlock(g, e)
         self._offer(g, front=True)
 

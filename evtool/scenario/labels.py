@@ -76,7 +76,7 @@ EVENT_LABELS: frozenset[str] = frozenset(FIELD_LABELS) | DATA_LABELS
 METRICS: dict[str, str] = {
     "latency.e2e": "publish to ack, per message (ns); labels: channel, consumer, instance, tag, key",
     "latency.processing": "handler start to handler end, per delivery (ns); labels: channel, consumer, instance, tag, key",
-    "queue.depth": "ready messages on a channel, sampled (gauge); labels: channel",
+    "queue.depth": "ready messages on a channel, sampled (gauge; `max` takes the most between samples); labels: channel",
     "in_flight": "unacknowledged deliveries, sampled (gauge); labels: channel",
     "consumer.lag": "messages behind the log end, per consumer group, sampled (gauge); labels: group (or consumer)",
     "request.latency": "request sent to reply received (ns); labels: pattern (or consumer), channel",

@@ -382,6 +382,7 @@ class Engine:
     def _sample(self, _: Any) -> None:
         self.flush()
         self.metrics.sample(self.now, self.view)
+        self.broker.restart_peaks()
         self.checks.tick(self.now)
         if self.checks.alerts:
             for ev in self.checks.tick_alerts(self.now):

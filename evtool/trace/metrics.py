@@ -57,6 +57,17 @@ def thin(series: list[Any]) -> None:
             series.append(last)
 
 
+def thin_depth(series: list[tuple[int, int, int, int, int]]) -> None:
+    """`thin` for a depth series, whose last field is the most ready since the point before: a kept point
+    takes over the interval of the point dropped before it, and so the larger of the two peaks."""
+    if len(series) >= MAX_SERIES:
+        for i in range(2, len(series), 2):
+            gone, kept = series[i - 1], series[i]
+            if gone[4] > kept[4]:
+                series[i] = (*kept[:4], gone[4])
+        thin(series)
+
+
 class Metrics:
     """Aggregates of one run's trace."""
 
@@ -70,7 +81,8 @@ class Metrics:
         self.failed_by_consumer: dict[str, int] = {}
         self.duplicates = 0
         self.series_t: list[int] = []
-        self.depth: dict[str, list[tuple[int, int, int, int]]] = {}
+        # per channel: (time, ready, in flight, delayed, the most ready since the point before)
+        self.depth: dict[str, list[tuple[int, int, int, int, int]]] = {}
         self.lag: dict[str, list[tuple[int, int]]] = {}
         self.acked_at_sample: list[tuple[int, int]] = []
         self.handled_at_sample: list[tuple[int, dict[str, int]]] = []
@@ -180,8 +192,17 @@ class Metrics:
         return total
 
     def sample(self, now: int, view: RunView) -> None:
-        """Record the gauges (depth per channel, lag per group) at virtual time `now`."""
+        """Record the gauges (depth per channel, lag per group) at virtual time `now`.
+
+        A channel's point carries, besides its counts now, the most ready messages it held since the
+        point before (`ChannelStats.ready_peak`, which the engine restarts after each sample), so that
+        `max(queue.depth)` sees a queue that went over its bound between two samples."""
         if self.series_t and self.series_t[-1] == now:
+            # a second sample at the same instant: only a peak reached since the first one is new
+            for name, series in self.depth.items():
+                peak = view.channel_stats(name).ready_peak
+                if series and peak is not None and peak > series[-1][4]:
+                    series[-1] = (*series[-1][:4], peak)
             return
         self.series_t.append(now)
         thin(self.series_t)
@@ -190,8 +211,9 @@ class Metrics:
                 continue
             s = view.channel_stats(name)
             series = self.depth.setdefault(name, [])
-            series.append((now, s.ready, s.in_flight, s.delayed))
-            thin(series)
+            peak = s.ready_peak
+            series.append((now, s.ready, s.in_flight, s.delayed, s.ready if peak is None else max(peak, s.ready)))
+            thin_depth(series)
             if isinstance(spec, m.LogChannel):
                 for group in self._groups_of(name):
                     st = view.group_lag(name, group)
@@ -216,14 +238,15 @@ class Metrics:
         return groups
 
     def gauge(self, metric: str, labels: dict[str, Any], within: Callable[[int], bool] | None = None,
-              ) -> list[float]:
+              peaks: bool = False) -> list[float]:
         """The sampled values of a gauge metric (queue.depth, in_flight, consumer.lag, throughput) matching
         labels; with `within`, only the samples taken at a virtual time it accepts (for throughput, the
-        intervals whose both ends it accepts)."""
+        intervals whose both ends it accepts). With `peaks`, queue.depth gives at each sample the most
+        ready since the sample before instead of the count at the sample (what `max` needs)."""
         out: list[float] = []
         if metric in ("queue.depth", "in_flight"):
             channel = labels.get("channel")
-            idx = 1 if metric == "queue.depth" else 2
+            idx = 2 if metric == "in_flight" else 4 if peaks else 1
             for name, series in self.depth.items():
                 if channel is not None and name != channel:
                     continue

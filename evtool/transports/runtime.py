@@ -604,7 +604,14 @@ class TransportBroker(Publishing):
             in_flight=in_flight, delayed=delayed, acked=sum(t.acked for t in parts),
             dead_lettered=sum(t.dead_lettered for t in parts), expired=sum(t.expired for t in parts),
             dropped=sum(t.dropped for t in parts), kept=sum(t.kept for t in parts),
-            redriven=sum(t.redriven for t in parts), rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed)
+            redriven=sum(t.redriven for t in parts), rejected_publishes=self.refused[channel], depth=ready + in_flight + delayed,
+            ready_peak=None if getattr(self.topology.channels.get(channel), "kind", None) == "log"
+            else max([ready, *(t.ready.peak for t in parts)]))
+
+    def restart_peaks(self) -> None:
+        """Start a new interval for `ChannelStats.ready_peak` (each tally's peak is its ready count now)."""
+        for t in self.tallies.values():
+            t.ready.restart_peak()
 
     def log_group_state(self, channel: str, group: str) -> dict[str, Any]:
         """A log group as the views read it, from the trace: lag = records not yet handed out, in flight =

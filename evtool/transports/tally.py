@@ -21,6 +21,32 @@ class Sub:
         self.alive = True
 
 
+class ReadyCount(Counter[str]):
+    """Ready copies per message id, with their total and the highest total since `restart_peak`: the
+    depth a sampled gauge would miss between two samples (`ChannelStats.ready_peak`)."""
+
+    __slots__ = ("total", "peak")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+        self.peak = 0
+
+    def __setitem__(self, mid: str, n: int) -> None:
+        self.total += n - self.get(mid, 0)
+        if self.total > self.peak:
+            self.peak = self.total
+        super().__setitem__(mid, n)
+
+    def __delitem__(self, mid: str) -> None:
+        self.total -= self.get(mid, 0)
+        super().__delitem__(mid)
+
+    def restart_peak(self) -> None:
+        """A new interval: the peak is the total now."""
+        self.peak = self.total
+
+
 class Tally:
     """Counts of one subscription queue (a queue, or one group of a topic or log), from the trace."""
 
@@ -32,7 +58,7 @@ class Tally:
         self.redriven = 0
         # per message id: copies waiting on the broker, held for a delay, or between client and broker
         # (rejected and not yet seen dead, or held by a crashed consumer until its lease or a claim)
-        self.ready: Counter[str] = Counter()
+        self.ready = ReadyCount()
         self.delayed: Counter[str] = Counter()
         self.limbo: Counter[str] = Counter()
         # per message id: copies published and not yet answered by the broker (see `hold`): not ready yet

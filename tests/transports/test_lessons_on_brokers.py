@@ -33,11 +33,10 @@ BATCHING_SHORT = ["run.duration=6s", "run.drain.max=10s", "producers.web.arrival
 judged over the burst (at least 300 acks a second)."""
 
 SLOW_SHORT = ["run.duration=10s", "run.drain.max=20s", "channels.index-jobs.capacity=60",
-              "expect[1].that=max(queue.depth{channel=index-jobs}) <= 61", "faults[0].at=2s", "faults[0].for=6s",
+              "expect[1].that=max(queue.depth{channel=index-jobs}) <= 60", "faults[0].at=2s", "faults[0].for=6s",
               "faults[1].at=2s", "faults[1].for=6s"]
 """slow-consumer-backpressure in 10 s: the slowdown from 2 s to 8 s fills a queue of 60 (at 300 it would
-take 9 s). The bound is 61: a RabbitMQ 3.10 quorum queue takes one message over its max-length before it
-refuses (atlas: quorum-reject-publish-one-over), and 30 ms samples see it on the core and on the broker."""
+take 9 s), and queue-bounded's bound is the capacity, as in the lesson."""
 
 RESTART_SHORT = ["run.duration=12s", "run.drain.max=20s", "faults[0].at=3s", "faults[0].for=4s",
                  "faults[1].at=5s", "faults[1].downtime=2s"]
@@ -91,7 +90,16 @@ def test_batching_with_its_burst_holds_on_every_broker(urls: dict[str, str]) -> 
 def test_slow_consumer_backpressure_verdicts_or_not_applicable(urls: dict[str, str]) -> None:
     """The bounded queue refuses publishes on RabbitMQ (reject-publish) and NATS (DiscardNew) as in the core;
     on Redis the three checks about the bound differ and are not applicable: a stream cannot refuse a
-    publish (capacity is XADD MAXLEN ~). No other check differs."""
+    publish (capacity is XADD MAXLEN ~). No other check differs.
+
+    queue-bounded (the most ready never above the capacity) fails on RabbitMQ and in the core under its
+    profile, and passes on NATS and in the core under its. A RabbitMQ 3.10 quorum queue refuses only once it
+    is over its max-length, so it holds at least one message more (measured; atlas
+    quorum-reject-publish-one-over; "If overflow is set to reject-publish or reject-publish-dlx, the most
+    recently published messages will be discarded", https://www.rabbitmq.com/docs/maxlength, does not say
+    when), and more when publishes were already on their way; a NATS stream with DiscardNew refuses at
+    max_msgs, and its messages held by the consumer count there, so fewer are ready. `max(queue.depth)`
+    reads the most ready between two samples, so the verdict does not depend on where the samples fall."""
     runs = _on_brokers(_lesson("slow-consumer-backpressure", SLOW_SHORT), BROKERS, urls)
     for b, (core, real) in runs.items():
         assert real.extra["problems"] == [], b
@@ -103,7 +111,8 @@ def test_slow_consumer_backpressure_verdicts_or_not_applicable(urls: dict[str, s
             assert all("cannot refuse a publish" in why for why in na.values())
         else:
             assert na == {}, b
-            assert _verdicts(real)["producer-told"] == "pass" and _verdicts(real)["queue-bounded"] == "pass"
+            assert _verdicts(real)["producer-told"] == "pass"
+            assert _verdicts(real)["queue-bounded"] == ("fail" if b == "rabbitmq" else "pass"), real.checks
 
 
 def test_broker_restart_redis_reconnects_and_rereads_its_pending_entries(redis_url: str) -> None:

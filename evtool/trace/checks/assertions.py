@@ -153,7 +153,8 @@ class AssertionChecker(Checker):
                     "avg": lambda xs: sum(xs) / len(xs)}.get(func, lambda xs: None)(nums)
         if name in GAUGE_METRICS:
             labels = {f.label: f.value for f in sel.filters if f.op == "="}
-            values = self.metrics.gauge(name, labels, self.in_window if self.windowed else None)
+            values = self.metrics.gauge(name, labels, self.in_window if self.windowed else None,
+                                        peaks=func == "max")
             if not values:
                 return None
             if func == "max":
