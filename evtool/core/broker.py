@@ -671,7 +671,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         total = {f: sum(getattr(p, f) for p in parts) for f in ChannelStats.__dataclass_fields__
                  if f != "ready_peak"}
         # the groups' peaks need not fall at the same moment: the largest is a lower bound of the sum's
-        total["ready_peak"] = max([total["ready"], *(p.ready_peak or 0 for p in parts)])
+        total["ready_peak"] = max(total["ready"], max(p.ready_peak or 0 for p in parts))
         total["published"] = ch.published
         total["duplicates"] = ch.duplicates
         total["rejected_publishes"] += ch.unavailable_rejects
