@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evtool.cli.app import STARTUP_GC_GEN0, _startup_gc
+from evtool.cli import STARTUP_GC_GEN0, _startup_gc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,3 +59,30 @@ def test_startup_gc_only_raises_the_youngest_threshold(restore_gc, before, enabl
     _startup_gc()
     assert gc.get_threshold() == after
     assert gc.isenabled() is enabled
+
+
+def test_entry_point_raises_the_threshold_before_typer_is_imported() -> None:
+    """`evtool.cli.main` (the console script, `python -m evtool`) raises the threshold before the command
+    line's first import, so typer's import runs without young collections; it imports nothing itself."""
+    code = ("import gc, sys\n"
+            "seen = []\n"
+            "class Watch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'typer' and not seen:\n"
+            "            seen.append(gc.get_threshold()[0])\n"
+            "sys.meta_path.insert(0, Watch())\n"
+            "import evtool.cli\n"
+            "light = sorted(m for m in ('typer', 'evtool.cli.app', 'evtool.cli.commands') if m in sys.modules)\n"
+            "sys.argv = ['evtool', '--help']\n"
+            "try:\n    evtool.cli.main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print(code, seen, light, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.stderr.strip().splitlines()[-1] == f"0 [{STARTUP_GC_GEN0}] []", proc.stderr
+    assert "Usage: evtool" in proc.stdout
+
+
+def test_python_dash_m_evtool_goes_through_the_entry_point() -> None:
+    import evtool.__main__ as dunder_main
+    import evtool.cli
+
+    assert dunder_main.main is evtool.cli.main
