@@ -86,3 +86,28 @@ def test_python_dash_m_evtool_goes_through_the_entry_point() -> None:
     import evtool.cli
 
     assert dunder_main.main is evtool.cli.main
+
+
+LEFT_TO_OTHER_COMMANDS = (
+    "textual", "evtool.tui", "evtool.sim.snapshot",                      # the dashboard (--tui, watch)
+    "evtool.transports", "asyncio",                                      # real brokers (--transport)
+    "sqlite3", "aiosqlite", "evtool.store.recorder", "evtool.store.runstore", "evtool.store.writer",  # recording
+    "evtool.explore",                                                    # evtool explore
+    "evtool.report.html", "evtool.report.markdown", "evtool.report.junit", "evtool.report.jsondoc",
+    "evtool.report.export", "evtool.report.svg", "evtool.report.timeseries",  # report, --junit, --json
+    "jsonschema", "importlib.metadata",                                  # evtool schema; pydantic's plugin search
+)
+"""What `evtool run LESSON --quiet --no-record` has no use for: another command, or another option, loads it."""
+
+
+def test_a_quiet_unrecorded_run_loads_nothing_another_command_needs() -> None:
+    """Each of these costs start-up time a local, unrecorded run does not need; read from the process's own
+    `sys.modules` after the command, so an eager import anywhere on the run's path shows here."""
+    code = ("import sys\n"
+            "from evtool.cli import main\n"
+            "sys.argv = ['evtool', 'run', 'competing-consumers', '--quiet', '--no-record']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            f"names = {LEFT_TO_OTHER_COMMANDS!r}\n"
+            "print(code, sorted(n for n in names if n in sys.modules), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.stderr.strip().splitlines()[-1] == "0 []", proc.stderr
