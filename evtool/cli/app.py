@@ -12,7 +12,8 @@ from __future__ import annotations
 import typer
 
 from evtool import __version__
-from evtool.cli import _startup_gc, commands
+from evtool.cli import commands
+from evtool.cli.startup import _startup_gc
 
 app = typer.Typer(
     name="evtool",

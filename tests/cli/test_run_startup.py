@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evtool.cli import STARTUP_GC_GEN0, _startup_gc
+from evtool.cli.startup import STARTUP_GC_GEN0, _startup_gc
 
 ROOT = Path(__file__).resolve().parents[2]
 
