@@ -97,8 +97,10 @@ LEFT_TO_OTHER_COMMANDS = (
     "evtool.report.html", "evtool.report.markdown", "evtool.report.junit", "evtool.report.jsondoc",
     "evtool.report.export", "evtool.report.svg", "evtool.report.timeseries",  # report, --junit, --json
     "jsonschema", "importlib.metadata",                                  # evtool schema; pydantic's plugin search
+    "rich._emoji_codes",                                                 # emoji codes are off (cli.output.console)
 )
-"""What `evtool run LESSON --quiet --no-record` has no use for: another command, or another option, loads it."""
+"""What `evtool run LESSON --quiet --no-record` has no use for: another command, or another option, loads it
+(Rich's table of emoji names: nothing does)."""
 
 
 def test_a_quiet_unrecorded_run_loads_nothing_another_command_needs() -> None:
