@@ -162,6 +162,11 @@ def import_share(cmd: list[str], env: dict[str, str], cwd: str,
 
 IMPORT_ONLY = """\
 import importlib, sys
+try:
+    from evtool.cli.startup import _startup_gc  # the entry point raises the collector threshold before any import
+    _startup_gc()
+except ImportError:
+    pass
 import evtool.cli.app as app
 for name in ("_startup_gc", "_without_pydantic_plugins"):  # what main() sets up before a command, if it does
     if hasattr(app, name):
@@ -173,7 +178,8 @@ for name in sys.argv[1:]:
         pass
 """
 """A fresh interpreter that imports what a command imported (the names on its command line, in the order
-`-X importtime` reported them), set up as `evtool.cli.app.main` sets itself up, and does nothing else."""
+`-X importtime` reported them), set up as the entry point (`evtool.cli.main`, then `evtool.cli.app.main`)
+sets itself up, and does nothing else."""
 
 
 def _imported(stderr: str) -> list[str]:

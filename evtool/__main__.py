@@ -1,6 +1,6 @@
 """`python -m evtool` entry point."""
 
-from evtool.cli.app import main
+from evtool.cli import main
 
 if __name__ == "__main__":
     main()

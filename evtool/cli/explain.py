@@ -116,12 +116,12 @@ def render_lesson(sc: Any, *, answers: bool = False) -> list[Any]:
         parts.append(Text("\nSteps", style="bold"))
         for i, step in enumerate(lesson.steps, 1):
             parts.append(Text.from_markup(f"  [bold]{i}.[/bold] [magenta]{escape(step_trigger(step))}[/magenta]"
-                                          + ("  [yellow]⏸ pauses[/yellow]" if step.pause else "")))
+                                          + ("  [yellow]⏸ pauses[/yellow]" if step.pause else ""), emoji=False))
             parts.append(hang("     ", v_(" ".join(step.say.split()))))
             if step.focus:
                 parts.append(Text("     focus: " + v_(", ".join(step.focus)), style="dim"))
             if step.ask is not None:
-                parts.append(Text.from_markup(f"     [cyan]? {escape(step.ask.question)}[/cyan]"))
+                parts.append(Text.from_markup(f"     [cyan]? {escape(step.ask.question)}[/cyan]", emoji=False))
                 if step.ask.choices:
                     parts.append(Text("       choices: " + v_(" | ".join(step.ask.choices)), style="dim"))
                 if answers:

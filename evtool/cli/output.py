@@ -69,10 +69,13 @@ def print_option_error(json_out: bool, option: str, message: str, hint: str | No
 
 
 def console(stderr: bool = False, *, soft_wrap: bool = False) -> Console:
-    """A rich console (stderr for diagnostics); `soft_wrap` leaves long lines whole."""
+    """A rich console (stderr for diagnostics); `soft_wrap` leaves long lines whole.
+
+    No emoji codes: Rich would show a user's `x:ok:y` as `x🆗y` (evtool's own text has none), and the run
+    does not load Rich's table of emoji names (~3 ms)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap, emoji=False)
 
 
 def print_scenario_error(err: ScenarioError, *, con: Console | None = None) -> None:

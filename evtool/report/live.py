@@ -63,6 +63,7 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
         style="dim",
     )
     checks = engine.checks.live(now)
-    line = Text.from_markup("  ".join(f"{_STATUS.get(c['status'], '?')} {escape(c['name'])}" for c in checks)) \
+    line = Text.from_markup("  ".join(f"{_STATUS.get(c['status'], '?')} {escape(c['name'])}" for c in checks),
+                            emoji=False) \
         if checks else Text("")
     return Group(head, bar, t, extra, line)

@@ -68,7 +68,7 @@ def layout(mx: Matrix, width: int, edge: bool = True) -> str:
     """`full`, `short` or `numbered`: the widest layout whose table fits `width` columns (measured)."""
     from rich.console import Console
 
-    console = Console(width=10_000)
+    console = Console(width=10_000, emoji=False)  # names shown as typed (evtool.cli.output.console)
     for mode in ("full", "short", "numbered"):
         if console.measure(_table(mx, mode, None, edge)).maximum <= width:
             return mode

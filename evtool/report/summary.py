@@ -71,7 +71,7 @@ class _ChannelsTable:
 
     def table(self, max_width: int) -> Table:
         """The table with as many columns as fit in `max_width`."""
-        widths = {col: max([len(col)] + [len(Text.from_markup(r[i]).plain) if i == 0 else len(r[i])
+        widths = {col: max([len(col)] + [len(Text.from_markup(r[i], emoji=False).plain) if i == 0 else len(r[i])
                                          for r in self.rows])
                   for i, col in enumerate(_CHANNEL_COLUMNS)}
         keep = list(_CHANNEL_COLUMNS)
@@ -162,16 +162,17 @@ def lesson_facts_parts(facts: dict[str, Any]) -> list[RenderableType]:
     for name, c in (facts.get("sagas") or {}).items():
         parts.append(Text.from_markup(
             f"[bold]Saga[/bold] {escape(name)}: {c.get('started', 0)} started · {c.get('completed', 0)} completed · "
-            f"{c.get('compensated', 0)} compensated · " + _red_text(c.get("stuck", 0), "stuck")))
+            f"{c.get('compensated', 0)} compensated · " + _red_text(c.get("stuck", 0), "stuck"), emoji=False))
     for group, c in (facts.get("rebalances") or {}).items():
         parts.append(Text.from_markup(
             f"[bold]Rebalances[/bold] of {escape(group)}: {c['rebalances']} · partitions moved (revoked) "
-            f"{c['partitions_revoked']} · assigned {c['partitions_assigned']}"))
+            f"{c['partitions_revoked']} · assigned {c['partitions_assigned']}", emoji=False))
     for name, p in (facts.get("projections") or {}).items():
         lag_ms = f" ({latency_ms(p['max_lag_ms'])})" if p.get("max_lag_ms") else ""
         parts.append(Text.from_markup(
             f"[bold]Projection[/bold] {escape(name)}: lag max {p['max_lag']} events{lag_ms}, at the end "
-            f"{p['lag']} · {p['stale_reads']} stale reads · {p['rebuilds']} rebuild(s) · {p['updates']} updates"))
+            f"{p['lag']} · {p['stale_reads']} stale reads · {p['rebuilds']} rebuild(s) · {p['updates']} updates",
+            emoji=False))
     return parts
 
 
@@ -226,7 +227,7 @@ class ChecksView:
         parts: list[RenderableType] = [Text("Checks", style="italic")]
         for c in self.checks:
             sym, colour = check_status(c["status"])
-            parts.append(Text.from_markup(f"[{colour}]{sym} {escape(c['name'])}[/{colour}]"))
+            parts.append(Text.from_markup(f"[{colour}]{sym} {escape(c['name'])}[/{colour}]", emoji=False))
             grid = Table.grid(padding=(0, 1))
             grid.add_column(width=2)
             grid.add_column(style="dim", no_wrap=True)

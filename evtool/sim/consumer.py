@@ -35,10 +35,13 @@ from evtool.sim.hooks import HandlerHooks
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.plan import Behaviour, Rule, consumer_prefetch, core_retry, message_field
 
-try:
-    import cython
-except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+# Plain Python takes the no-op decorators of evtool.core._nocython, not Cython's Shadow module (~4 ms of a
+# run's start-up to import); compiled, Cython reads `cython.locals` as it compiles this `import cython`,
+# which does nothing at run time.
+if not __file__.endswith((".so", ".pyd")):
     from evtool.core import _nocython as cython
+else:
+    import cython
 
 CRASH_RESTART_NS = 1_000_000_000
 """How long an instance stays down after a `crash: true` rule fires."""

@@ -14,10 +14,13 @@ from evtool.sim.context import ActorContext
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 from evtool.sim.sampling import KeyPicker
 
-try:
-    import cython
-except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+# Plain Python takes the no-op decorators of evtool.core._nocython, not Cython's Shadow module (~4 ms of a
+# run's start-up to import); compiled, Cython reads `cython.locals` as it compiles this `import cython`,
+# which does nothing at run time.
+if not __file__.endswith((".so", ".pyd")):
     from evtool.core import _nocython as cython
+else:
+    import cython
 
 NS = 1_000_000_000
 

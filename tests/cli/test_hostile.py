@@ -189,3 +189,19 @@ def test_mermaid_labels_encode_angle_brackets_and_ampersands() -> None:
     out = to_mermaid({"<m&1>": events}, title="<b>t</b>")
     assert "<" not in out and ">" not in out.replace("->>", "").replace("--x", "") and "&" not in out
     assert "#60;m#38;1#62;" in out and "\x1b" not in out
+
+
+def test_emoji_codes_in_user_text_are_shown_as_typed(tmp_path: Path) -> None:
+    """Rich replaces `:ok:` with an emoji in the markup it prints unless its console is told not to: a path, a
+    name or any other text the user typed is shown as typed, in an error message as in the summary."""
+    out = assert_clean(cli("run", "x:ok:y:smile:", "--no-record"), 2)
+    assert "x:ok:y:smile:" in out
+    assert "\U0001f197" not in out and "\U0001f604" not in out
+    text = (ROOT / "evtool" / "lessons" / "competing-consumers.yaml").read_text(encoding="utf-8")
+    text = "\n".join(line if "inc:" in line or "state:" in line else line.replace("thumbnails", "thumbs:up:x")
+                     for line in text.splitlines())  # the channel renamed; the state field keeps its name
+    path = tmp_path / "named.yaml"
+    path.write_text(text, encoding="utf-8")
+    out = assert_clean(cli("run", str(path), "-q", "--no-record", "--duration", "5s"), 0, 1)
+    assert " thumbs:up:x " in out and "entered thumbs:up:x is handled" in out  # the table, a check's line
+    assert "\U0001f199" not in out  # not thumbs🆙x

@@ -86,7 +86,7 @@ def test_wheel_contents_and_metadata(built: dict[str, Path]) -> None:
     assert any(r.startswith("aiormq") and 'extra == "brokers"' in r for r in requires)
     assert any(r.startswith("textual<9,>=8.2.8") or r.startswith("textual>=8.2.8,<9") for r in requires)
     assert "[pytest11]\nevtool = evtool.pytest_plugin" in entry_points
-    assert "[console_scripts]\nevtool = evtool.cli.app:main" in entry_points
+    assert "[console_scripts]\nevtool = evtool.cli:main" in entry_points
 
 
 def test_sdist_holds_docs_and_tests(built: dict[str, Path]) -> None:
