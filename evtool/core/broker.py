@@ -96,10 +96,13 @@ from evtool.core.queues import (
 )
 from evtool.core.routing import RouteTable
 
-try:
-    import cython
-except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+# Plain Python takes the no-op decorators of evtool.core._nocython, not Cython's Shadow module (~4 ms of a
+# run's start-up to import); compiled, Cython reads `cython.locals` as it compiles this `import cython`,
+# which does nothing at run time.
+if not __file__.endswith((".so", ".pyd")):
     from evtool.core import _nocython as cython
+else:
+    import cython
 
 # single_active changes who receives (RabbitMQ single active consumer); per_partition and per_key are
 # kept on the subscriber for the engine, which decides how an instance processes what it receives

@@ -34,10 +34,13 @@ from evtool.core.queues import (
     Subscriber,
 )
 
-try:
-    import cython
-except ImportError:  # no Cython: its decorators are no-ops (see evtool.core._nocython)
+# Plain Python takes the no-op decorators of evtool.core._nocython, not Cython's Shadow module (~4 ms of a
+# run's start-up to import); compiled, Cython reads `cython.locals` as it compiles this `import cython`,
+# which does nothing at run time.
+if not __file__.endswith((".so", ".pyd")):
     from evtool.core import _nocython as cython
+else:
+    import cython
 
 
 class QueueDelivery(BrokerState):

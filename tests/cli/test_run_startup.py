@@ -116,8 +116,6 @@ def test_a_quiet_unrecorded_run_loads_nothing_another_command_needs() -> None:
     assert proc.stderr.strip().splitlines()[-1] == "0 []", proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="core/broker.py and core/queue_delivery.py still `import cython` first: "
-                                        "the sim modules' pattern applies to them unchanged")
 def test_a_plain_python_run_does_not_import_cython() -> None:
     """The compiled modules' `cython.locals` decorators are `evtool.core._nocython`'s no-ops in plain Python:
     Cython's Shadow module (~4 ms to import) is not loaded, installed or not."""
