@@ -21,7 +21,7 @@ payload length):
     B   the chunk head, the chunk's summary, then marshal of the 10 columns of a
         batch of `TraceEvent`s (`encode_batch`)
     J   the same, with the data column already JSON text (values marshal refused)
-    E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
+    E   marshal of (result row, count): the run's result (`schema.RESULT_COLUMNS`);
         with `count`, events/messages/virtual time are counted from the table
 
 Output, on stdout, one line per fact: ``C <n>`` after each commit (n events
@@ -217,7 +217,7 @@ class Writer:
         if count:
             n, last_t, published = self.conn.execute(chunks.COUNTS_SQL.format(table=self.table)).fetchone()
             row[2], row[4], row[5] = last_t, n, published  # virtual_ns, events, messages
-        from evtool.store.codec import RESULT_COLUMNS
+        from evtool.store.schema import RESULT_COLUMNS
 
         update = f"UPDATE runs SET ({RESULT_COLUMNS}) = ({', '.join('?' * len(row))}) WHERE rk = ?"
         self.transaction([(update, (*row, self.run_key))])
