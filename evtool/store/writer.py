@@ -295,6 +295,7 @@ def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> i
     from evtool.store.schema import connect_sync
 
     writer: Writer | None = None
+    conn: sqlite3.Connection | None = None
     try:
         conn = connect_sync(db)
         writer = Writer(conn, run_key, out, nice)
@@ -335,6 +336,12 @@ def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> i
             except (OSError, ValueError):
                 pass
         return 1
+    finally:
+        if conn is not None:
+            try:
+                conn.close()  # the last connection to close checkpoints the WAL into the database
+            except sqlite3.Error:
+                pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -351,4 +358,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    # No interpreter shutdown: the reader thread may still be blocked reading stdin, and finalization
+    # would then abort on the lock it holds ("could not acquire lock for <_io.BufferedReader name='<stdin>'>").
+    # Everything is committed and the connection closed by now.
+    import os
+
+    os._exit(status)

@@ -11,7 +11,10 @@ running" ResourceWarning).
 from __future__ import annotations
 
 import gc
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -19,8 +22,11 @@ from pathlib import Path
 from synthetic_runs import synthetic_events, synthetic_header, synthetic_result
 
 from evtool.core.events import TraceEvent
-from evtool.store.recorder import Recorder
+from evtool.store import chunks, codec
+from evtool.store.recorder import INSERT_RUN, Recorder
 from evtool.store.runstore import SyncRunStore
+from evtool.store.schema import connect_sync, create_trace_sql, migrate_sync
+from evtool.store.writer import encode_end
 
 
 def _record(db: Path, events: list[TraceEvent]) -> tuple[Recorder, str]:
@@ -94,3 +100,30 @@ def test_the_writer_is_reaped_without_wait(tmp_path: Path) -> None:
         del rec, proc
         gc.collect()
     assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_the_writer_process_exits_cleanly_when_its_input_ends_with_the_result(tmp_path: Path) -> None:
+    """The writer's reader thread may still be blocked reading stdin when the writer is done; the
+    process must still exit 0 (it used to abort in interpreter shutdown, on that thread's lock of
+    stdin, in about one run of five)."""
+    db = tmp_path / "runs.db"
+    conn = connect_sync(db)
+    migrate_sync(conn)
+    runs = []
+    for i in range(12):
+        header = synthetic_header()
+        header = type(header)(**{**header.to_dict(), "id": f"{i:012x}"})
+        rk = conn.execute(INSERT_RUN, codec.header_row(header)).lastrowid
+        assert rk is not None
+        conn.execute("UPDATE runs SET trace_format = ? WHERE rk = ?", (chunks.FORMAT, rk))
+        conn.execute(create_trace_sql(rk))
+        runs.append(int(rk))
+    conn.close()
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root}
+    end = encode_end(codec.result_row(synthetic_result([], outcome="passed")), False)
+    for rk in runs:
+        done = subprocess.run([sys.executable, "-P", "-S", "-m", "evtool.store.writer", str(db), str(rk)],
+                              input=end, capture_output=True, env=env, timeout=60, check=False)
+        assert (done.returncode, done.stderr) == (0, b"")
+        assert [line.split()[0] for line in done.stdout.decode().splitlines()] == ["D", "I"]
