@@ -204,8 +204,10 @@ class Writer:
             if n == 0:
                 continue
             body = memoryview(payload)
+            cols = body[head.size + size:]
             rows.append((self.next_seq, n, t_last, published, _CHUNK_FRAMES[kind],
-                         compress(body[head.size:head.size + size]), compress(body[head.size + size:])))
+                         compress(body[head.size:head.size + size]),
+                         chunks.compress_rows(cols) if kind == ROWS else compress(cols)))
             self.next_seq += n
         if rows:
             self.transaction([(self.insert, rows)], many=True)
