@@ -7,8 +7,8 @@ recording run 2-3x its time). Here the engine side takes the encoding of
 each batch the trace digest has already made (evtool.trace.digest.
 shared_encoding: marshal version 2 of the events as rows), counts its
 `published` events, and a sender thread writes the bytes to a pipe; this
-process compresses that very payload and stores it as one chunk row
-(`evtool.store.chunks`), on another core if there is one.
+process compresses that very payload (raw deflate, `chunks.compress_rows`) and
+stores it as one chunk row (`evtool.store.chunks`), on another core if there is one.
 
     python -m evtool.store.writer DB RUN_KEY
 
@@ -28,7 +28,9 @@ Output, on stdout, one line per fact: ``C <n>`` after each commit (n events
 committed so far), ``D <cpu>`` once the result is committed (with the CPU
 seconds this process has used so far, for benchmarks), ``I`` once the trace
 is compacted (`Writer.compact`: its row chunks rewritten as columns, at the
-lowest priority) and marked indexed, ``E <message>`` on failure.
+lowest priority) and marked indexed, ``E <message>`` on failure. Nobody need
+wait for the ``I``: `evtool run` and `api.run` return at ``D``, and the
+recorder's listener thread reaps the process when it exits.
 
 End of input without an `E` frame means the parent died (SIGKILL, a crash):
 whatever was received is committed and the run keeps its `incomplete`
