@@ -442,8 +442,7 @@ def run(scenario: str | Path | Mapping[str, Any] | Scenario, *, seed: int | None
         raise
     run_id = None
     if rec is not None:
-        rec.finish(_store_result(outcome))
-        rec.wait(30)
+        rec.finish(_store_result(outcome))  # returns once the result is committed; the writer compacts on its own
         run_id = rec.run_id
     from evtool.report.summary import run_report
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from evtool.core.events import TraceEvent
+from evtool.store import schema
 from evtool.store.model import RunHeader, RunResult
 
 # Compact and stable: no spaces, keys in the order the engine wrote them.
@@ -59,7 +60,7 @@ def header_row(h: RunHeader) -> Row:
 
 HEADER_COLUMNS = ("id, scenario_id, scenario_path, scenario_text, scenario_hash, seed, overrides, "
                   "evtool_version, profile, transport, lesson_title, record_mode, started_at")
-RESULT_COLUMNS = "outcome, ended_at, virtual_ns, digest, events, messages, summary, checks"
+RESULT_COLUMNS = schema.RESULT_COLUMNS
 
 
 def header_from_row(row: Sequence[Any]) -> RunHeader:

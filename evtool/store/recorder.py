@@ -436,6 +436,14 @@ class Recorder:
                     self._error = self._error or RecorderError(rest)
                     self._failed = True
                 self._state.notify_all()
+        # The writer closes its stdout when it exits: reap it here, so a run whose owner never calls
+        # `wait` (`evtool run`, `api.run`) leaves no zombie, no open pipe and no ResourceWarning.
+        out.close()
+        if self._proc is not None:
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         with self._state:
             self._writer_gone = True
             self._state.notify_all()

@@ -7,8 +7,8 @@ recording run 2-3x its time). Here the engine side takes the encoding of
 each batch the trace digest has already made (evtool.trace.digest.
 shared_encoding: marshal version 2 of the events as rows), counts its
 `published` events, and a sender thread writes the bytes to a pipe; this
-process compresses that very payload and stores it as one chunk row
-(`evtool.store.chunks`), on another core if there is one.
+process compresses that very payload (raw deflate, `chunks.compress_rows`) and
+stores it as one chunk row (`evtool.store.chunks`), on another core if there is one.
 
     python -m evtool.store.writer DB RUN_KEY
 
@@ -21,14 +21,16 @@ payload length):
     B   the chunk head, the chunk's summary, then marshal of the 10 columns of a
         batch of `TraceEvent`s (`encode_batch`)
     J   the same, with the data column already JSON text (values marshal refused)
-    E   marshal of (result row, count): the run's result (`codec.RESULT_COLUMNS`);
+    E   marshal of (result row, count): the run's result (`schema.RESULT_COLUMNS`);
         with `count`, events/messages/virtual time are counted from the table
 
 Output, on stdout, one line per fact: ``C <n>`` after each commit (n events
 committed so far), ``D <cpu>`` once the result is committed (with the CPU
 seconds this process has used so far, for benchmarks), ``I`` once the trace
 is compacted (`Writer.compact`: its row chunks rewritten as columns, at the
-lowest priority) and marked indexed, ``E <message>`` on failure.
+lowest priority) and marked indexed, ``E <message>`` on failure. Nobody need
+wait for the ``I``: `evtool run` and `api.run` return at ``D``, and the
+recorder's listener thread reaps the process when it exits.
 
 End of input without an `E` frame means the parent died (SIGKILL, a crash):
 whatever was received is committed and the run keeps its `incomplete`
@@ -204,8 +206,10 @@ class Writer:
             if n == 0:
                 continue
             body = memoryview(payload)
+            cols = body[head.size + size:]
             rows.append((self.next_seq, n, t_last, published, _CHUNK_FRAMES[kind],
-                         compress(body[head.size:head.size + size]), compress(body[head.size + size:])))
+                         compress(body[head.size:head.size + size]),
+                         chunks.compress_rows(cols) if kind == ROWS else compress(cols)))
             self.next_seq += n
         if rows:
             self.transaction([(self.insert, rows)], many=True)
@@ -217,7 +221,7 @@ class Writer:
         if count:
             n, last_t, published = self.conn.execute(chunks.COUNTS_SQL.format(table=self.table)).fetchone()
             row[2], row[4], row[5] = last_t, n, published  # virtual_ns, events, messages
-        from evtool.store.codec import RESULT_COLUMNS
+        from evtool.store.schema import RESULT_COLUMNS
 
         update = f"UPDATE runs SET ({RESULT_COLUMNS}) = ({', '.join('?' * len(row))}) WHERE rk = ?"
         self.transaction([(update, (*row, self.run_key))])
@@ -295,6 +299,7 @@ def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> i
     from evtool.store.schema import connect_sync
 
     writer: Writer | None = None
+    conn: sqlite3.Connection | None = None
     try:
         conn = connect_sync(db)
         writer = Writer(conn, run_key, out, nice)
@@ -335,6 +340,12 @@ def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> i
             except (OSError, ValueError):
                 pass
         return 1
+    finally:
+        if conn is not None:
+            try:
+                conn.close()  # the last connection to close checkpoints the WAL into the database
+            except sqlite3.Error:
+                pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -351,4 +362,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    # No interpreter shutdown: the reader thread may still be blocked reading stdin, and finalization
+    # would then abort on the lock it holds ("could not acquire lock for <_io.BufferedReader name='<stdin>'>").
+    # Everything is committed and the connection closed by now.
+    import os
+
+    os._exit(status)

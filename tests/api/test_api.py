@@ -142,3 +142,23 @@ def test_cli_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 2
     assert "needs the aiormq package" in res.output and "pip install 'evtool[brokers]'" in res.output
     assert "No module named" not in res.output
+
+
+def test_a_recorded_run_returns_before_the_writer_compacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """api.run waits for the committed result, not for the writer's compaction that follows it."""
+    from evtool.store.recorder import Recorder
+
+    def no_wait(self: Recorder, timeout: float | None = None) -> bool:
+        raise AssertionError("api.run waited for the writer's compaction")
+
+    waited = Recorder.wait
+    monkeypatch.setattr(Recorder, "wait", no_wait)
+    db = tmp_path / "runs.db"
+    r = api.run(TINY, record=True, db=db, keep_trace=False)
+    from evtool.store import SyncRunStore
+
+    with SyncRunStore(db) as store:
+        _, stored = store.get(r.run_id or "")
+    assert stored is not None and stored.digest == r.digest
+    assert sum(1 for _ in r.events()) == r.events_count
+    monkeypatch.setattr(Recorder, "wait", waited)
