@@ -4,6 +4,7 @@ of one subscription queue tallied from the trace (`Tally`); see `evtool.transpor
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 
 class Sub:
@@ -41,6 +42,54 @@ class ReadyCount(Counter[str]):
     def __delitem__(self, mid: str) -> None:
         self.total -= self.get(mid, 0)
         super().__delitem__(mid)
+
+    # Every other way of changing a Counter goes through the two methods above, so `total` stays the sum of the
+    # counts: dict's own `pop`, `popitem`, `clear`, `setdefault` and `update` would bypass them.
+
+    def pop(self, mid: str, *default: int) -> int:  # type: ignore[override]
+        """Remove `mid` and return its count (`default`, when given, if it has none)."""
+        if mid not in self:
+            if default:
+                return default[0]
+            raise KeyError(mid)
+        n = self[mid]
+        del self[mid]
+        return n
+
+    def popitem(self) -> tuple[str, int]:
+        """Remove and return the last (message id, count) pair."""
+        mid, n = super().popitem()
+        self.total -= n
+        return mid, n
+
+    def clear(self) -> None:
+        """No copies are ready (the peak of the interval stays)."""
+        super().clear()
+        self.total = 0
+
+    def setdefault(self, mid: str, default: int = 0) -> int:  # type: ignore[override]
+        """The count of `mid`, set to `default` first when it has none."""
+        if mid not in self:
+            self[mid] = default
+        return self[mid]
+
+    def update(self, other: Any = None, /, **kwargs: int) -> None:  # type: ignore[override]
+        """Add counts (as `Counter.update`), one message id at a time."""
+        for source in (other, kwargs):
+            if source is None:
+                continue
+            pairs = source.items() if hasattr(source, "items") else ((mid, 1) for mid in source)
+            for mid, n in pairs:
+                self[mid] = self.get(mid, 0) + n
+
+    def subtract(self, other: Any = None, /, **kwargs: int) -> None:  # type: ignore[override]
+        """Subtract counts (as `Counter.subtract`), one message id at a time."""
+        for source in (other, kwargs):
+            if source is None:
+                continue
+            pairs = source.items() if hasattr(source, "items") else ((mid, 1) for mid in source)
+            for mid, n in pairs:
+                self[mid] = self.get(mid, 0) - n
 
     def restart_peak(self) -> None:
         """A new interval: the peak is the total now."""

@@ -156,3 +156,24 @@ def test_ready_count_of_a_real_broker_run_keeps_its_total_and_peak() -> None:
 
 def test_channel_stats_says_when_a_peak_is_not_tracked() -> None:
     assert ChannelStats().ready_peak is None
+
+
+def test_ready_count_total_is_the_sum_whichever_way_it_changes() -> None:
+    # dict's own pop/popitem/clear/setdefault/update bypass __setitem__/__delitem__: the total must not drift
+    bag = ReadyCount()
+    bag.update(["a", "a", "b"])
+    bag.update({"c": 2})
+    assert bag.total == 5 == sum(bag.values()) and bag.peak == 5
+    assert bag.pop("a") == 2 and bag.pop("zz", 0) == 0
+    assert bag.total == 3 == sum(bag.values())
+    bag.subtract({"c": 1})
+    assert bag.setdefault("d", 4) == 4 and bag.setdefault("d", 9) == 4
+    assert bag.total == 6 == sum(bag.values()) and bag.peak == 6
+    mid, n = bag.popitem()
+    assert bag.total == 6 - n == sum(bag.values())
+    bag.clear()
+    assert bag.total == 0 and not bag and bag.peak == 6
+    bag.restart_peak()
+    assert bag.peak == 0
+    with pytest.raises(KeyError):
+        bag.pop("nothing")
