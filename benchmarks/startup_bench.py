@@ -10,7 +10,10 @@
   the scenario models it builds), typer, rich, yaml, evtool's own modules, or the
   rest (the standard library and the interpreter's start-up). The same share on
   the CPU clock: the CPU time of a fresh interpreter that only imports the modules
-  the run imported, over the run's CPU time (steadier on a busy machine). And,
+  the run imported, over the run's CPU time (steadier on a busy machine). The
+  floor: the same for only the modules that are not evtool's own (typer, rich,
+  yaml, pydantic and the standard library's), with and without pydantic, what no
+  change to evtool's modules can take away while the run uses them. And,
   not an import but start-up all the same, what the first validation of the
   lesson costs over a second one: pydantic building its schema, deferred to then.
 
@@ -207,6 +210,38 @@ def cpu_import_share(cmd: list[str], env: dict[str, str], cwd: str, rounds: int)
     return run_s, imports_s, imports_s / run_s
 
 
+LIBRARIES_ONLY = """\
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+"""A fresh interpreter that imports the modules a command imported that are not evtool's own (the standard
+library's and the libraries' ones, in the order `-X importtime` reported them), and does nothing else."""
+
+
+def library_floor(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) -> tuple[float, float, float]:
+    """(median CPU seconds of `cmd`; the share of them an interpreter that imports only the non-evtool modules
+    `cmd` imported takes (`LIBRARIES_ONLY`); the same without pydantic and what it brings (`GROUPS`)): what no
+    change to evtool's own modules can take away while the run uses these libraries. The second share is the
+    floor of a run path that kept typer, rich and yaml but did without pydantic."""
+    out = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, cwd=cwd, capture_output=True,
+                         text=True, check=False)
+    names = [n for n in _imported(out.stderr) if _group(n) != "evtool" and not n.startswith(("evtool", "__editable"))]
+    libraries = [cmd[0], "-c", LIBRARIES_ONLY, *names]
+    no_pydantic = [cmd[0], "-c", LIBRARIES_ONLY, *(n for n in names if _group(n) != "pydantic")]
+    global CLOCK
+    clock, CLOCK = CLOCK, "cpu"
+    try:
+        run_s, libraries_s = paired((cmd, env), (libraries, env), rounds, cwd)
+        _, no_pydantic_s = paired((cmd, env), (no_pydantic, env), rounds, cwd)
+    finally:
+        CLOCK = clock
+    return run_s, libraries_s / run_s, no_pydantic_s / run_s
+
+
 FIRST_VALIDATION = """\
 import builtins, importlib, sys, time
 import evtool.cli.app as app
@@ -308,6 +343,12 @@ def main() -> None:
             result["run_import_share_cpu"] = cpu_share
             print(f"[cpu]  evtool run {SMALL_LESSON} --quiet --no-record {run_cpu * 1e3:7.0f} ms   importing the same "
                   f"modules alone {imports_cpu * 1e3:5.0f} ms: {cpu_share:6.1%} of it")
+            floor_run, floor, floor_no_pydantic = library_floor(run, env, tmp, args.rounds)
+            result["run_library_floor_cpu"] = floor
+            result["run_library_floor_without_pydantic_cpu"] = floor_no_pydantic
+            print(f"[cpu]  the floor: importing only the libraries' and the standard library's modules the run "
+                  f"imports takes {floor:6.1%} of the run's CPU ({floor_run * 1e3:5.0f} ms); without pydantic "
+                  f"{floor_no_pydantic:6.1%}")
             first, second = first_validation(py, env, tmp, args.rounds)
             result["run_first_validation_share_cpu"] = (first - second) / run_cpu
             print(f"[cpu]  not an import, but start-up too: the lesson's first validation {first * 1e3:5.1f} ms, a "
