@@ -137,9 +137,10 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         else:
             dedup = None
         if isinstance(config, QueueConfig) and config.overflow == "dead_letter" and p.overflow_head == "drop":
+            how = ("XADD MAXLEN trims silently" if p.broker == "redis"
+                   else "JetStream DiscardOld deletes silently" if p.broker == "nats" else "deleted silently")
             raise ValueError(f"channel {name!r}: profile {p.name!r} cannot dead-letter at capacity "
-                             f"(overflow_head: drop; JetStream DiscardOld deletes silently); use "
-                             f"overflow: drop_head or reject_publish")
+                             f"(overflow_head: drop; {how}); use overflow: drop_head or reject_publish")
         if isinstance(config, QueueConfig) and config.max_deliveries and not p.counter_increments_on:
             raise ValueError(f"channel {name!r}: profile {p.name!r} has no delivery counter "
                              f"({p.counter_name}), so max_deliveries cannot apply")
@@ -187,7 +188,9 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             qs.nack_position = "head" if qs.max_deliveries else "tail"
         qs.ttl_ns = cfg.ttl_ns
         qs.capacity = cfg.capacity
-        qs.overflow = cfg.overflow
+        # a broker that cannot refuse a publish (Redis XADD MAXLEN) stores it and trims the oldest instead
+        qs.overflow = ("drop_head" if cfg.overflow == "reject_publish" and p.reject_publish == "head_trimmed"
+                       else cfg.overflow)
         qs.dead_letter = cfg.dead_letter
         qs.counts_deliver = "deliver" in p.counter_increments_on
         qs.count_returns = p.counter_increments_on - {"deliver"}

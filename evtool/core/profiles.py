@@ -49,6 +49,7 @@ STALE_ACKS = ("settles", "ignored", "refused")
 REJECT_ACTIONS = ("dead_letter", "lease_expiry", "stays_pending")
 CAPACITY_COUNTS = ("ready", "stored")
 OVERFLOW_HEADS = ("dead_letter", "as_configured", "drop")
+REJECT_PUBLISHES = ("refused", "head_trimmed")
 MESSAGE_EXPIRIES = ("at_head", "anywhere")
 GROUP_RECEIVES = ("one", "batch")
 
@@ -64,6 +65,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "reject_action": REJECT_ACTIONS,
     "capacity_counts": CAPACITY_COUNTS,
     "overflow_head": OVERFLOW_HEADS,
+    "reject_publish": REJECT_PUBLISHES,
     "message_expiry": MESSAGE_EXPIRIES,
     "producer_dedup_id": PRODUCER_DEDUP_IDS,
     "group_receive": GROUP_RECEIVES,
@@ -129,13 +131,18 @@ class Profile:
                             "reject: the message stays invisible until its lease ends, then returns and "
                             "counts as a receive) | stays_pending (Redis has no reject: the entry stays "
                             "pending until claimed after the channel's ack_timeout, or for good without one)")
-    capacity_counts: str = _f("ready", "what a channel's capacity counts: ready (RabbitMQ max-length) | "
-                              "stored (ready, delayed and unacked: JetStream MaxMsgs, Redis MAXLEN)")
+    capacity_counts: str = _f("ready", "what a channel's capacity counts: ready (RabbitMQ max-length; what is "
+                              "lost at a Redis MAXLEN, which trims the oldest entries) | stored (ready, delayed "
+                              "and unacked: JetStream MaxMsgs)")
     overflow_head: str = _f("as_configured", "what happens to the message removed from the head at "
                             "capacity: dead_letter (RabbitMQ: dead-lettered, reason overflow, whenever the "
                             "channel has a dead_letter target) | as_configured (overflow drop_head drops, "
                             "overflow dead_letter dead-letters) | drop (deleted silently, JetStream "
                             "DiscardOld; overflow dead_letter is refused)")
+    reject_publish: str = _f("refused", "what overflow reject_publish does at capacity: refused (the publish is "
+                             "refused and the producer told: RabbitMQ reject-publish, JetStream DiscardNew) | "
+                             "head_trimmed (the broker cannot refuse a publish: the new message is stored and the "
+                             "oldest goes without anyone being told, as overflow drop_head: Redis XADD MAXLEN)")
     reject_publish_over: int = _f(0, "how many messages over its capacity a queue with overflow reject_publish "
                                   "still accepts before it refuses (RabbitMQ 3.10 quorum queues: 1)")
     reject_publish_resume_pct: int | None = _f(None, "once a queue with overflow reject_publish is over its "
@@ -249,6 +256,7 @@ DEFAULT = Profile(
         "reject_action": "evtool design choice (as RabbitMQ basic.reject without requeue)",
         "capacity_counts": "evtool design choice (as RabbitMQ max-length)",
         "overflow_head": "evtool design choice (the channel's overflow setting decides)",
+        "reject_publish": "evtool design choice (refuse, as RabbitMQ reject-publish and JetStream DiscardNew)",
         "reject_publish_over": "evtool design choice (refuse at capacity, as RabbitMQ documents)",
         "reject_publish_resume_pct": "evtool design choice (each publish judged alone)",
         "message_expiry": "evtool design choice (as RabbitMQ)",
@@ -294,6 +302,7 @@ RABBITMQ_CLASSIC = Profile(
         "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
         "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "reject_publish": _RMQ_MAXLEN + " (reject-publish: the most recently published messages are discarded and, with publisher confirms, the publisher is informed by a basic.nack)",
         "reject_publish_over": _RMQ_MAXLEN + " (classic queues refuse the publish that would exceed max-length; checked on 3.10.8)",
         "reject_publish_resume_pct": _RMQ_MAXLEN + " (classic queues judge each publish alone; checked on 3.10.8)",
         "message_expiry": _RMQ_TTL + " (expired messages are dead-lettered when they reach the head)",
@@ -345,6 +354,7 @@ RABBITMQ_QUORUM = Profile(
         "reject_action": _RMQ_DLX + " (basic.reject / basic.nack with requeue=false dead-letters)",
         "capacity_counts": _RMQ_MAXLEN + " (only ready messages count)",
         "overflow_head": _RMQ_MAXLEN + " (drop or dead-letter messages from the front of the queue)",
+        "reject_publish": _RMQ_MAXLEN + " (reject-publish: the most recently published messages are discarded and, with publisher confirms, the publisher is informed by a basic.nack)",
         "reject_publish_over": "measured on the installed RabbitMQ 3.10.8 (aiormq, x-max-length 2, reject-publish: three publishes confirmed, the fourth nacked; tests/semantics/scenarios/quorum-reject-publish-one-over.yaml); " + _RMQ_MAXLEN + " does not describe it",
         "reject_publish_resume_pct": "measured on the installed RabbitMQ 3.10.8 (quorum queue, x-max-length 100, "
                                      "reject-publish: after 101 ready, publishes are nacked until 80 are ready; "
@@ -395,6 +405,7 @@ SQS_STANDARD = Profile(
                          "visibility timeout ends; " + _SQS_DLQ + " moves it after maxReceiveCount)",
         "capacity_counts": "n/a (SQS queues have no length limit)",
         "overflow_head": "n/a (SQS queues have no length limit)",
+        "reject_publish": "n/a (SQS queues have no length limit)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": _SQS_DELETE + " (messages left longer than the retention period are deleted)",
@@ -463,6 +474,7 @@ KAFKA = Profile(
         "reject_action": _KAFKA_SHARE + " (REJECT archives the record)",
         "capacity_counts": "n/a (topics have no length limit; retention.bytes counts stored records)",
         "overflow_head": "n/a (no dead-lettering in Kafka)",
+        "reject_publish": "n/a (topics have no length limit)",
         "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
         "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": "https://kafka.apache.org/documentation/#topicconfigs_retention.ms (retention "
@@ -511,7 +523,8 @@ NATS_JETSTREAM = Profile(
                          "the application's advisory-driven DLQ)",
         "capacity_counts": _NATS_LIMITS + " (MaxMsgs counts every message stored, unacked ones too)",
         "overflow_head": _NATS_LIMITS + " (DiscardOld deletes the oldest messages; there is no DLX)",
-        "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
+        "reject_publish": _NATS_LIMITS + " (DiscardNew: new messages are refused once the stream is at its limit, and the publish acknowledgement is an error)",
+        "reject_publish_over": _NATS_LIMITS + " (DiscardNew refuses the publish that would exceed MaxMsgs)",
         "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": _NATS_LIMITS + " (MaxAge deletes messages older than the limit, acked or not)",
         "group_receive": "n/a (JetStream has no message groups; a grouped_queue is evtool's own)",
@@ -527,8 +540,8 @@ REDIS_STREAMS = Profile(
     max_deliveries=None, at_limit="dead_letter", dedup_window_ns=None,
     crash_return="never", ack_effect="cursor", prefetch=0, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
-    stale_ack="settles", reject_action="stays_pending", capacity_counts="stored", overflow_head="drop",
-    message_expiry="anywhere",
+    stale_ack="settles", reject_action="stays_pending", capacity_counts="ready", overflow_head="drop",
+    reject_publish="head_trimmed", message_expiry="anywhere",
     notes="Queue channels stand for a stream with one consumer group: entries stay pending (in flight) "
           "until XACK; nothing is redelivered automatically, a crashed consumer's entries wait for "
           "Broker.claim (XCLAIM/XAUTOCLAIM), which increments the count. A nack stands for re-reading "
@@ -554,9 +567,10 @@ REDIS_STREAMS = Profile(
         "assignment": "n/a (Kafka default kept for log channels)",
         "stale_ack": _REDIS_XACK + " (XACK names the group and the id, not the consumer)" + _CHECKED,
         "reject_action": _REDIS_XCLAIM + " (Redis has no reject: an entry not XACKed stays in the PEL until a consumer claims it after min-idle-time, modelled by the channel's ack_timeout; without one it stays pending)",
-        "capacity_counts": _REDIS_XADD,
+        "capacity_counts": "https://redis.io/docs/latest/commands/xtrim/ (MAXLEN keeps the newest entries, acked and pending ones counted; the unread entries are the newest, so one is lost only when more than the capacity are unread; a pending entry trimmed stays in the PEL and its XACK still settles it). Checked on the installed Redis 7.0.15: tests/core/test_truth_live.py and the atlas; a trimmed pending entry re-read later comes back empty, which evtool does not model",
         "overflow_head": _REDIS_XADD + " (trimmed entries are gone; no dead-lettering)",
-        "reject_publish_over": "n/a (no reject-publish overflow on this broker; evtool refuses at capacity)",
+        "reject_publish": "https://redis.io/docs/latest/commands/xtrim/ (XADD trims as XTRIM does: \"Redis enforces this by removing the oldest entries - that is, the entries with the lowest stream IDs - so that only the newest entries are kept\"; XADD has no option to refuse an entry; checked on the installed Redis 7.0.15: tests/core/test_truth_live.py)",
+        "reject_publish_over": "n/a (Redis cannot refuse a publish: see reject_publish)",
         "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
         "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
                           "entries whether pending or not",
@@ -603,7 +617,8 @@ ATLAS: dict[str, tuple[tuple[str, str], ...]] = {
     "session_timeout_ns": (("kafka", "kafka-session-timeout-45s"),),
     "stale_ack": (("nats-jetstream", "nats-late-ack-first-delivery-accepted"), ("redis-streams", "redis-late-xack-by-id-from-any-consumer"), ("sqs-standard", "sqs-delete-with-old-receipt-handle"), ("rabbitmq-quorum", "rabbitmq-consumer-timeout-late-ack-refused"),),
     "reject_action": (("sqs-standard", "sqs-failure-without-retry-visibility-timeout"), ("redis-streams", "redis-failure-without-retry-stays-pending"), ("rabbitmq-quorum", "quorum-reject-dead-letters-rejected"), ("rabbitmq-classic", "classic-reject-without-dlx-drops"), ("nats-jetstream", "nats-term-stops-redelivery"),),
-    "capacity_counts": (("rabbitmq-classic", "classic-maxlen-counts-ready-only"), ("nats-jetstream", "nats-maxmsgs-counts-unacked"),),
+    "capacity_counts": (("rabbitmq-classic", "classic-maxlen-counts-ready-only"), ("nats-jetstream", "nats-maxmsgs-counts-unacked"), ("redis-streams", "redis-maxlen-trims-unread-beyond-capacity"),),
+    "reject_publish": (("redis-streams", "redis-maxlen-trims-unread-beyond-capacity"), ("nats-jetstream", "nats-maxmsgs-counts-unacked"),),
     "overflow_head": (("rabbitmq-classic", "classic-drop-head-dead-letters-maxlen"), ("rabbitmq-classic", "classic-drop-head-without-dlx-drops"), ("nats-jetstream", "nats-discard-old-silent"),),
     "reject_publish_over": (("rabbitmq-quorum", "quorum-reject-publish-one-over"), ("rabbitmq-classic", "classic-maxlen-counts-ready-only"),),
     "reject_publish_resume_pct": (("rabbitmq-quorum", "quorum-reject-publish-resumes-at-80-percent"),),

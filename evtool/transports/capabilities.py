@@ -177,8 +177,9 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
         if spec.ttl is not None:
             out.append(f"{name}: Redis streams have no message TTL; ttl is ignored")
         if spec.capacity is not None:
-            out.append(f"{name}: capacity becomes XADD MAXLEN ~ (approximate trimming of the oldest entries, "
-                       "without dead letters or publish refusal, and no client is told): evtool records a "
+            out.append(f"{name}: capacity becomes XADD MAXLEN (exact trimming of the oldest entries, acked and "
+                       "pending ones included, without dead letters or publish refusal, and no client is told: "
+                       "overflow reject_publish cannot refuse, as in the redis-streams profile): evtool records a "
                        "trimmed entry dropped (reason overflow, data.observed: missing) when a consumer that "
                        "has read everything finds it missing, so the drain does not wait for it")
         if spec.dedup_window:

@@ -99,7 +99,9 @@ class _Batcher:
         try:
             pipe = self.r.pipeline(transaction=False)
             for key, fields, maxlen, _f in adds:
-                pipe.xadd(key, fields, maxlen=maxlen, approximate=True)
+                # exact trimming (XADD's default): the stream keeps the channel's capacity, no more; `~` would
+                # keep up to a whole macro node (100 entries) over it, so a small capacity would never trim
+                pipe.xadd(key, fields, maxlen=maxlen, approximate=False)
             for (key, group), ids in acks.items():
                 pipe.xack(key, group, *ids)
             replies = await pipe.execute()
@@ -152,7 +154,7 @@ class RedisTransport:
     def silent_removal(plan: ChannelPlan) -> str | None:
         """How this stream removes entries without telling any client (None: it does not)."""
         if plan.capacity is not None:
-            return "XADD MAXLEN ~ trims the oldest entries, unread ones included, without telling anyone"
+            return "XADD MAXLEN trims the oldest entries, unread ones included, without telling anyone"
         return None
 
     # ------------------------------------------------------------------ names
@@ -271,7 +273,7 @@ class RedisTransport:
             self._slow -= 1
 
     async def _publish(self, channel: str, msg: Message) -> bool:
-        """XADD (with MAXLEN ~ when the channel has a capacity)."""
+        """XADD (with MAXLEN when the channel has a capacity)."""
         assert self.topology is not None
         plan = self.topology.channels[channel]
         async with self.gate.publishing(), self._window:

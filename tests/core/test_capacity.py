@@ -27,6 +27,7 @@ import pytest
 
 from evtool.core.channel_config import QueueConfig
 from evtool.core.events import TraceEvent
+from evtool.core.profiles import get_profile
 from evtool.scenario.errors import ScenarioError
 from evtool.scenario.loader import load_text
 from evtool.sim.engine import Engine
@@ -208,3 +209,52 @@ def test_rabbitmq_310_quorum_refuses_until_ready_falls_to_80_percent() -> None:
     classic.broker.subscribe(0, "q", "c", 0, prefetch=1)
     classic.broker.pump(S)
     assert classic.publish(S, "q", "x") == [True]           # classic: a publish that fits is accepted
+
+
+def test_redis_cannot_refuse_a_publish_it_trims_the_oldest() -> None:
+    """Redis, https://redis.io/docs/latest/commands/xtrim/ (XADD trims the same way): for MAXLEN the threshold
+    is "the maximum number of entries that may remain in the stream after trimming. Redis enforces this by
+    removing the oldest entries - that is, the entries with the lowest stream IDs - so that only the newest
+    entries are kept"; https://redis.io/docs/latest/commands/xadd/ "Appends the specified stream entry to
+    the stream" and has no option to refuse it. So under `redis-streams` a channel's `overflow:
+    reject_publish` (the default) cannot refuse: the publish is stored and the oldest entry is trimmed,
+    telling no one (profile field reject_publish = head_trimmed). Checked on the installed Redis 7.0.15:
+    tests/core/test_truth_live.py::test_redis_xadd_maxlen_never_refuses_and_trims_the_oldest."""
+    assert get_profile("redis-streams").reject_publish == "head_trimmed"
+    rig = Rig("redis-streams")
+    b = rig.broker
+    b.declare("q", QueueConfig(capacity=2, overflow="reject_publish"))
+    assert rig.publish(0, "q", "m0", "m1", "m2") == [True, True, True]
+    assert not rig.kinds("publish_rejected")
+    (dropped,) = rig.kinds("dropped")
+    assert (dropped.msg, dropped.data["reason"]) == ("m0", "overflow")
+    assert b.stats("q").ready == 2
+
+
+def test_the_profiles_that_refuse_at_capacity_still_refuse() -> None:
+    """Every other profile with a length limit keeps refusing (RabbitMQ reject-publish, JetStream DiscardNew)."""
+    for name in ("default", "rabbitmq-classic", "nats-jetstream"):
+        rig = Rig(name)
+        rig.broker.declare("q", QueueConfig(capacity=2, overflow="reject_publish"))
+        assert rig.publish(0, "q", "m0", "m1", "m2") == [True, True, False], name
+        assert not rig.kinds("dropped"), name
+
+
+def test_redis_loses_an_entry_only_when_more_than_the_capacity_are_unread() -> None:
+    """MAXLEN keeps the newest entries (acked and pending ones counted too), and a group reads its stream in
+    order, so the unread entries are the newest: one is trimmed unread only when more than the capacity are
+    unread. A pending entry that is trimmed stays in the group's PEL and its XACK still settles it (checked on
+    Redis 7.0.15: tests/core/test_truth_live.py). So the profile counts ready messages (capacity_counts)."""
+    assert get_profile("redis-streams").capacity_counts == "ready"
+    rig = Rig("redis-streams")
+    b = rig.broker
+    b.declare("q", QueueConfig(capacity=2))
+    b.subscribe(0, "q", "c", 0, prefetch=1)
+    rig.publish(0, "q", "m0")
+    (d0,) = b.pump(0)
+    rig.publish(1 * S, "q", "m1", "m2")
+    assert not rig.kinds("dropped") and b.stats("q").ready == 2
+    rig.publish(2 * S, "q", "m3")
+    (dropped,) = rig.kinds("dropped")
+    assert (dropped.msg, dropped.data["reason"]) == ("m1", "overflow")
+    assert b.ack(3 * S, d0.tag)

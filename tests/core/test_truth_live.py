@@ -161,3 +161,34 @@ def test_rabbitmq_one_copy_maxlen_dead_letter_and_key_limit(rabbitmq_url: str) -
             await conn.close()
 
     assert asyncio.run(probe()) == (1, b"m0", "maxlen", True)
+
+
+def test_redis_xadd_maxlen_never_refuses_and_trims_the_oldest(redis_url: str) -> None:  # noqa: F811
+    """XADD MAXLEN 2 (exact): every add succeeds and only the two newest entries stay. A pending entry counts
+    in the length and is trimmed like the rest, but stays in the PEL and its XACK still settles it; unread
+    entries beyond the two newest are lost; a trimmed pending entry re-read later comes back empty (profile
+    fields reject_publish and capacity_counts; tests/core/test_capacity.py)."""
+    p = get_profile("redis-streams")
+    assert (p.reject_publish, p.capacity_counts) == ("head_trimmed", "ready")
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    key = f"evt:maxlen:{uuid.uuid4().hex[:8]}"
+    try:
+        r.xgroup_create(key, "g", id="$", mkstream=True)
+        m0 = r.xadd(key, {"v": "m0"}, maxlen=2, approximate=False)
+        r.xreadgroup("g", "c", {key: ">"}, count=1)                      # m0 is now pending
+        m1, m2 = (r.xadd(key, {"v": v}, maxlen=2, approximate=False) for v in ("m1", "m2"))
+        assert [e[0] for e in r.xrange(key)] == [m1, m2]                 # m0 trimmed though pending
+        ((_, unread),) = r.xreadgroup("g", "c", {key: ">"}, count=10)
+        assert [e[0] for e in unread] == [m1, m2]                        # nothing unread was lost
+        assert r.xack(key, "g", m0) == 1                                 # the trimmed pending entry settles
+        m3, m4, m5 = (r.xadd(key, {"v": v}, maxlen=2, approximate=False) for v in ("m3", "m4", "m5"))
+        assert m3 and m4 and m5                                          # no add is ever refused
+        ((_, unread),) = r.xreadgroup("g", "c", {key: ">"}, count=10)
+        assert [e[0] for e in unread] == [m4, m5]                        # three unread, two kept: m3 lost
+        ((_, reread),) = r.xreadgroup("g", "c", {key: "0"}, count=10)   # m1, m2 pending and trimmed
+        assert [(e[0], e[1]) for e in reread][:2] == [(m1, {}), (m2, {})]
+    finally:
+        r.delete(key)
+        r.close()
