@@ -57,6 +57,12 @@ class _Reader(CreditLoop):
         self.history = history          # re-read its own pending entries (XREADGROUP 0) before reading >
 
 
+def _id(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as a comparable (milliseconds, sequence)."""
+    ms, _, seq = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
 class _Batcher:
     """Coalesces the XADDs and XACKs made in one loop iteration into one pipelined round trip.
 
@@ -64,9 +70,13 @@ class _Batcher:
     is one send() per command).
     """
 
-    def __init__(self, r: Any) -> None:
+    def __init__(self, r: Any, on_trim_state: Any = None) -> None:
         self.r = r
-        self.adds: list[tuple[str, dict[bytes, bytes], int | None, asyncio.Future[Any]]] = []
+        # called as on_trim_state(key, [(entry id, note) of this batch's adds to key], first entry id left or
+        # None, {group: last-delivered-id}) for each capped stream the batch added to, before any XADD's
+        # future gets its answer (see RedisTransport._trim_state)
+        self.on_trim_state = on_trim_state
+        self.adds: list[tuple[str, dict[bytes, bytes], int | None, asyncio.Future[Any], Any]] = []
         self.acks: dict[tuple[str, str], list[bytes]] = {}
         self.ack_waiters: list[asyncio.Future[Any]] = []
         self.pending = False
@@ -76,10 +86,10 @@ class _Batcher:
             self.pending = True
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
 
-    def xadd(self, key: str, fields: dict[bytes, bytes], maxlen: int | None) -> asyncio.Future[Any]:
-        """Queue an XADD; the future gets the entry id."""
+    def xadd(self, key: str, fields: dict[bytes, bytes], maxlen: int | None, note: Any = None) -> asyncio.Future[Any]:
+        """Queue an XADD; the future gets the entry id (`note` goes to `on_trim_state` with it)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.adds.append((key, fields, maxlen, fut))
+        self.adds.append((key, fields, maxlen, fut, note))
         self._schedule()
         return fut
 
@@ -98,19 +108,35 @@ class _Batcher:
         waiters, self.ack_waiters = self.ack_waiters, []
         try:
             pipe = self.r.pipeline(transaction=False)
-            for key, fields, maxlen, _f in adds:
+            for key, fields, maxlen, _f, _n in adds:
                 # exact trimming (XADD's default): the stream keeps the channel's capacity, no more; `~` would
                 # keep up to a whole macro node (100 entries) over it, so a small capacity would never trim
                 pipe.xadd(key, fields, maxlen=maxlen, approximate=False)
             for (key, group), ids in acks.items():
                 pipe.xack(key, group, *ids)
+            # what the trims left, read right after them on the same connection: the stream's first entry and
+            # each group's last-delivered-id (an entry trimmed above a group's cursor was never read by it)
+            capped = [] if self.on_trim_state is None else list(
+                dict.fromkeys(key for key, _fl, maxlen, _f, _n in adds if maxlen is not None))
+            for key in capped:
+                pipe.xrange(key, min="-", max="+", count=1)
+                pipe.xinfo_groups(key)
             replies = await pipe.execute()
         except Exception as exc:  # noqa: BLE001 - every waiter gets the error
             for f in [*(a[3] for a in adds), *waiters]:
                 if not f.done():
                     f.set_exception(exc)
             return
-        for (_k, _fl, _m, f), reply in zip(adds, replies, strict=False):
+        if capped:
+            # before the answers: an entry this batch added and trimmed at once is dropped while its publish is
+            # still pending, so the run never counts it ready (nor the stream over its capacity)
+            states = replies[len(replies) - 2 * len(capped):]
+            for i, key in enumerate(capped):
+                first, groups = states[2 * i], states[2 * i + 1]
+                added = [(reply, a[4]) for a, reply in zip(adds, replies, strict=False) if a[0] == key and reply]
+                self.on_trim_state(key, added, first[0][0] if first else None,
+                                   {g["name"]: g["last-delivered-id"] for g in groups})
+        for (_k, _fl, _m, f, _n), reply in zip(adds, replies, strict=False):
             if not f.done():
                 f.set_result(reply)
         for f in waiters:
@@ -136,6 +162,9 @@ class RedisTransport:
         self.claimers: list[asyncio.Task[None]] = []
         self.delayed: set[tuple[str, str, bytes]] = set()
         self.kept_entries: set[tuple[str, str, bytes]] = set()
+        # per capped stream key: the entries this run added that some group may not have read yet, in id
+        # order (entry id -> channel, message); see `_trim_state`
+        self.capped: dict[str, dict[bytes, tuple[str, Message]]] = {}
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
         self._slow = 0                 # publish() calls under way (see publish)
@@ -182,7 +211,7 @@ class RedisTransport:
             await self.r.aclose()
             raise TransportUnavailable(f"cannot reach Redis at {redact_url(self.url)}: {exc}") from exc
         self.server_version = str(info.get("redis_version", ""))
-        self.batch = _Batcher(self.r)
+        self.batch = _Batcher(self.r, self._trim_state)
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -244,17 +273,56 @@ class RedisTransport:
 
     # ------------------------------------------------------------------ publishing
 
-    def publish_now(self, channel: str, msg: Message) -> bool:
+    def publish_now(self, channel: str, msg: Message) -> bool | asyncio.Future[Any]:
         """Queue the XADD on the next pipeline without a task of its own (Redis never refuses an XADD, so there
-        is no answer to wait for but an error, reported as a problem); False while a late group is being
-        created (the caller then publishes through `publish`, which waits for it)."""
+        is no answer to wait for but an error, reported as a problem): True, or for a capped stream the XADD's
+        future (its entry is ready once answered); False while a late group is being created (the caller then
+        publishes through `publish`, which waits for it)."""
         assert self.topology is not None
         if self._slow or not self.gate.enter_now():
             return False
-        fut = self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, self.topology.channels[channel].capacity)
+        capacity = self.topology.channels[channel].capacity
+        fut = self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, capacity,
+                              None if capacity is None else (channel, msg))
         self.unanswered += 1
         fut.add_done_callback(self._added)
-        return True
+        # a capped stream's entry counts once the XADD is answered, after what its trims took (`_trim_state`)
+        return True if capacity is None else fut
+
+    def _trim_state(self, key: str, added: list[tuple[bytes, tuple[str, Message]]], first: bytes | None,
+                    cursors: dict[bytes, bytes]) -> None:
+        """What XADD MAXLEN left of `key`: its first entry and each group's last-delivered-id, read on the
+        publishing connection right after the trims.
+
+        An entry of this run older than the first one left was trimmed. A group whose cursor is below it never
+        read it, and never will ("Redis enforces this by removing the oldest entries", and a group reads only
+        entries still in the stream: https://redis.io/docs/latest/commands/xtrim/, /xreadgroup/): for that
+        group it is lost, recorded ``dropped`` (reason overflow, ``data.observed: trimmed``) now, where the core
+        under redis-streams drops it. An entry every group has read can no longer be lost unread and is
+        forgotten. (A trimmed entry a group has read but not acked stays in its PEL: its XACK still settles
+        it; tests/core/test_truth_live.py.)"""
+        entries = self.capped.setdefault(key, {})
+        for eid, note in added:
+            entries[eid] = note
+        if not entries or self.sink is None or self.topology is None:
+            return
+        groups: dict[bytes, str | None] = {}
+        for channel, group in self.groups:
+            if self.key(channel) == key:
+                groups[self.group_name(group).encode()] = group
+        oldest = _id(first) if first is not None else None
+        floor = min((_id(c) for c in cursors.values()), default=(0, 0))
+        for eid in list(entries):
+            n = _id(eid)
+            trimmed = oldest is None or n < oldest
+            if not trimmed and n > floor:
+                break                      # id order: every later entry is newer still
+            channel, msg = entries.pop(eid)
+            if not trimmed:
+                continue                   # read by every group already
+            for name, cursor in cursors.items():
+                if name in groups and n > _id(cursor):
+                    self.sink.dead(channel, groups[name], msg, "overflow", None, 1, observed="trimmed")
 
     def _added(self, fut: asyncio.Future[Any]) -> None:
         self.unanswered -= 1
@@ -277,7 +345,8 @@ class RedisTransport:
         assert self.topology is not None
         plan = self.topology.channels[channel]
         async with self.gate.publishing(), self._window:
-            await self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, plan.capacity)
+            await self.batch.xadd(self.key(channel), {b"m": encode_message(msg)}, plan.capacity,
+                                   None if plan.capacity is None else (channel, msg))
         return True
 
     # ------------------------------------------------------------------ consuming

@@ -26,18 +26,29 @@ class ReadyCount(Counter[str]):
     """Ready copies per message id, with their total and the highest total since `restart_peak`: the
     depth a sampled gauge would miss between two samples (`ChannelStats.ready_peak`)."""
 
-    __slots__ = ("total", "peak")
+    __slots__ = ("total", "peak", "_raised_from")
 
     def __init__(self) -> None:
         super().__init__()
         self.total = 0
         self.peak = 0
+        self._raised_from: int | None = None   # the peak before the last increase raised it
 
     def __setitem__(self, mid: str, n: int) -> None:
+        before = self.total
         self.total += n - self.get(mid, 0)
+        if self.total > before:
+            self._raised_from = self.peak if self.total > self.peak else None
         if self.total > self.peak:
             self.peak = self.total
         super().__setitem__(mid, n)
+
+    def unraise(self) -> None:
+        """The last increase was a publish counted ready before the broker answered it, and is now held as
+        pending (`Tally.hold`): the broker never held it ready, so the peak it raised is taken back."""
+        if self._raised_from is not None:
+            self.peak = max(self._raised_from, self.total)
+            self._raised_from = None
 
     def __delitem__(self, mid: str) -> None:
         self.total -= self.get(mid, 0)
@@ -139,6 +150,7 @@ class Tally:
             self.ready[mid] -= 1
             if not self.ready[mid]:
                 del self.ready[mid]
+            self.ready.unraise()
             self.pending[mid] += 1
 
     def stored(self, mid: str) -> None:

@@ -177,3 +177,23 @@ def test_ready_count_total_is_the_sum_whichever_way_it_changes() -> None:
     assert bag.peak == 0
     with pytest.raises(KeyError):
         bag.pop("nothing")
+
+
+def test_a_publish_held_for_the_brokers_answer_raises_no_peak() -> None:
+    """The runtime counts a publish ready as it issues it, then holds it as pending until the broker answers
+    (Tally.hold): a queue at 3 ready whose next publish is refused never held 4, so the peak stays 3."""
+    from evtool.transports.tally import Tally
+
+    t = Tally()
+    for mid in ("a", "b", "c"):
+        t.ready[mid] += 1
+    t.ready.restart_peak()
+    t.ready["d"] += 1          # issued: counted ready for a moment ...
+    t.hold("d")                # ... and held until the broker answers
+    assert (t.ready.total, t.ready.peak) == (3, 3)
+    t.take_pending("d")        # refused
+    assert t.ready.peak == 3
+    t.ready["e"] += 1          # issued and held, then stored: now the broker holds it ready
+    t.hold("e")
+    t.stored("e")
+    assert (t.ready.total, t.ready.peak) == (4, 4)

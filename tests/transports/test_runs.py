@@ -181,3 +181,44 @@ def test_compare_local_and_rabbitmq_side_by_side(rabbitmq_url: str, monkeypatch:
     assert poison.count("pass: 1 dead letter(s)") == 2
     dead = next(line for line in lines if line.startswith("dead_lettered"))
     assert dead.split()[1:] == ["1", "1"]
+
+
+TRIMMED = """
+evtool: "1"
+id: trimmed-unread
+run: {seed: 1, duration: 700ms, drain: {max: 4s}}
+broker: {profile: redis-streams}
+channels:
+  jobs: {kind: queue, capacity: 2}
+producers:
+  p:
+    to: jobs
+    arrival: {process: constant, rate: 1/s}
+    stop: 0s
+    inject:
+      - {at: 0s, id: M1}
+      - {at: 400ms, id: M2}
+      - {at: 500ms, id: M3}
+      - {at: 600ms, id: M4}
+consumers:
+  c: {from: jobs, prefetch: 1, processing: 1500ms}
+"""
+
+
+def test_redis_records_an_unread_entry_trimmed_when_the_trim_happens(redis_url: str) -> None:
+    """XADD MAXLEN 2: M4's add trims M2, which the group never read (M1 is held, M2 and M3 wait). The
+    transport reads what the trim left on the same connection (the first entry, each group's
+    last-delivered-id: https://redis.io/docs/latest/commands/xinfo-groups/) and records M2 dropped at once,
+    as the core under redis-streams does, instead of when a read finds it missing after M3 and M4."""
+    loaded = load_text(TRIMMED)
+    local = Engine(loaded).run()
+    trace: list[TraceEvent] = []
+    real = run_on_transport(loaded, "redis", url=redis_url, listeners=[trace.extend])
+    assert real.extra["problems"] == []
+    (dropped,) = [e for e in trace if e.kind == "dropped"]
+    assert (dropped.msg, dropped.data["reason"], dropped.data["observed"]) == ("M2", "overflow", "trimmed")
+    m4 = next(e for e in trace if e.kind == "published" and e.msg == "M4")
+    m3_delivered = next(e for e in trace if e.kind == "delivered" and e.msg == "M3")
+    assert m4.t <= dropped.t < m3_delivered.t           # at the trim, long before a read could miss it
+    assert real.summary["counts"].get("dropped") == local.summary["counts"].get("dropped") == 1
+    assert real.drain == "complete"
