@@ -28,7 +28,6 @@ from evtool.scenario.expressions import (
     compile_expression,
 )
 from evtool.scenario.templates import TemplateRuntimeError
-from evtool.sim import lean
 from evtool.sim.context import ActorContext
 from evtool.sim.effects import initial_state
 from evtool.sim.hooks import HandlerHooks
@@ -159,6 +158,8 @@ class ConsumerActor:
         self._complete_fn = self._complete  # the plain path's completion callback, bound once
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
+        from evtool.sim import lean  # (here, not at the top: lean imports this module's classes)
+
         if not self.plain and type(self) is ConsumerActor and lean.eligible(self):
             lean.install(self, CRASH_RESTART_NS)  # fail rules, effects, idempotency: compiled once (sim/lean.py)
         if self.spec.start > 0:

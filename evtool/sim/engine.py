@@ -426,28 +426,30 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
 
+    @cython.locals(core=BrokerState)
     def _after_event(self) -> None:
         broker = self.broker
+        # the core broker (a BrokerState): a compiled build reads its flags and heap as fields, not by name
+        # (another BrokerPort, as a test may hand in, is read by name)
+        core = broker if isinstance(broker, BrokerState) else None
         now = self.kernel.now
         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
-        deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
-        if deliveries:
+        dirty = core._dirty if core is not None else broker._dirty  # noqa: SLF001
+        if dirty:
+            pump = broker.pump
             subs = self.subscribers
-            for d in deliveries:
-                inst = subs.get(d.sub)
-                if inst is not None:
-                    inst.consumer.on_delivery(inst, d)
-            deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
+            deliveries = pump(now)
             while deliveries:
                 for d in deliveries:
                     inst = subs.get(d.sub)
                     if inst is not None:
                         inst.consumer.on_delivery(inst, d)
-                deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
+                dirty = core._dirty if core is not None else broker._dirty  # noqa: SLF001
+                deliveries = pump(now) if dirty else None
         # The broker's timer heap holds hints that are never later than the real due time, so
         # the (costlier) validated next_timer() is needed only when a hint is earlier than the
         # wake-up already scheduled.
-        hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
+        hints = core._timers if core is not None else broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
         bt = self._broker_timer
         if hints and (bt is None or hints[0][0] < bt):
             nt = broker.next_timer()

@@ -31,6 +31,7 @@ from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import ExpressionRuntimeError
+from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.context import ActorContext
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 
@@ -44,10 +45,6 @@ else:
 
 if TYPE_CHECKING:
     from evtool.sim.plan import Rule
-
-# The consumer imports this module, so its classes are named here, not imported (no import cycle).
-ConsumerActor = Any
-Instance = Any
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
 
@@ -81,6 +78,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     heap = kernel._heap  # noqa: SLF001 - `Kernel.at` inlined, as ConsumerActor._start_plain does
     emit = ctx.emit
     broker = ctx.broker
+    ack = broker.ack  # bound once: a success's settle is one call
     subscribers = ctx.subscribers
     rng = c.rng
     beh = c.default
@@ -121,7 +119,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     effects_read = any(e.reads_names for e in effects)
     random = rng.random
 
-    @cython.locals(d=Delivery, k=Kernel, cx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, k=Kernel, cx=ActorContext)
     def start(inst: Instance, d: Delivery) -> None:
         # ConsumerActor.on_delivery and _start for this consumer (keep in step with them). Every caller of
         # `_start` (the buffer loops) has checked what the first line checks: one function serves both.
@@ -192,12 +190,14 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if prev_delay:
             prev_delay.pop(mid, None)
         if d.sub in subscribers:
-            broker.ack(now, d.tag)
+            ack(now, d.tag)
 
+    @cython.locals(inst=Instance, d=Delivery, cx=ActorContext)
     def release(inst: Instance, d: Delivery) -> None:
         # the end of ConsumerActor._complete: the slot is free, the next buffered delivery starts
+        cx = ctx
         inst.busy -= 1
-        ctx.pending_work -= 1
+        cx.pending_work -= 1
         inst.inflight.pop(d.tag, None)
         buf = inst.buffer
         while buf and inst.state == "running" and inst.busy < concurrency:
@@ -209,7 +209,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
         return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
 
-    @cython.locals(d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext, cc=ConsumerActor)
     def complete(item: tuple[Instance, Delivery, int, int]) -> None:
         # ConsumerActor._complete, _handle and _settle_ok for this consumer (keep in step with them): the
         # common outcome, a success, runs through without a further call; a duplicate, a failure and an
@@ -300,10 +300,11 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if has_bkey:
             data["bkey"] = business_key(env if env is not None else make_env(msg, attempt))
         emit(_new(TraceEvent, (now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag, data)))
-        c.handled += 1
+        cc = c
+        cc.handled += 1
         inst.processed += 1
         if d.sub in subscribers:
-            broker.ack(now, d.tag)
+            ack(now, d.tag)
         # release(inst, d), inlined
         cx = ctx
         inst.busy -= 1
