@@ -156,6 +156,7 @@ class ConsumerActor:
     def start(self) -> None:
         """Start every instance (at `start`, for a late subscriber)."""
         self._complete_fn = self._complete  # the plain path's completion callback, bound once
+        self._ack = self.ctx.broker.ack  # and its settle
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
         from evtool.sim import lean  # (here, not at the top: lean imports this module's classes)
@@ -472,7 +473,7 @@ class ConsumerActor:
     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
         self._complete(item)
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext, kernel=Kernel)
     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
         inst, d, epoch, started = item
         if epoch != inst.epoch:
@@ -483,7 +484,8 @@ class ConsumerActor:
         ctx = self.ctx
         if self.plain:
             # `_handle` and `_settle_ok` for a plain consumer (see _takes_plain_path): a success, first attempt
-            now = ctx.kernel.now
+            kernel = ctx.kernel  # (the virtual Kernel: the plain path runs on no other)
+            now = kernel.now
             msg = d.msg
             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
             if msg.seq:
@@ -493,7 +495,7 @@ class ConsumerActor:
             self.handled += 1
             inst.processed += 1
             if d.sub in ctx.subscribers:
-                ctx.broker.ack(now, d.tag)
+                self._ack(now, d.tag)
             keep_slot = False
         elif self.hooks is None:
             keep_slot = self._handle(inst, d, started)

@@ -426,7 +426,7 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
 
-    @cython.locals(core=BrokerState)
+    @cython.locals(core=BrokerState, subs=dict)
     def _after_event(self) -> None:
         broker = self.broker
         # the core broker (a BrokerState): a compiled build reads its flags and heap as fields, not by name
@@ -523,12 +523,14 @@ class Engine:
             self.emit(TraceEvent(self.now, "drain_ended"))
         self.phase = "done"
 
-    @cython.locals(core=BrokerState)
+    @cython.locals(core=BrokerState, vk=Kernel)
     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
         if not self._started:
             self.start()
         kernel = self.kernel
+        # the virtual kernel (a Kernel): a compiled build sets its clock as a field; another clock by name
+        vk = kernel if isinstance(kernel, Kernel) else None
         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
         pop = heapq.heappop
         after = self._after_event
@@ -562,7 +564,10 @@ class Engine:
                 if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop
                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))
                     break
-            kernel.now = t
+            if vk is not None:
+                vk.now = t
+            else:
+                kernel.now = t
             processed += 1
             fn(arg)
             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier
