@@ -545,13 +545,15 @@ class Engine:
         if budget < 0 or budget > left:
             budget = max(left, 0)
         per_instant = self.limits.per_instant
+        # `run()` goes to infinity: no comparison of each event's (int) time with a float
+        bounded = t_limit != math.inf
         last_t, same = self._instant
         processed = 0
         while self.phase != "done" and processed != budget:
             if not heap:
                 self._finish_drain()
                 break
-            if heap[0][0] > t_limit:
+            if bounded and heap[0][0] > t_limit:
                 if kernel.now < t_limit:
                     kernel.now = int(t_limit)
                 break

@@ -86,8 +86,10 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     concurrency = c.concurrency
     name = c.name
     attempts = c.attempts
+    attempts_get = attempts.get
     prev_delay = c.prev_delay
     state = c.state
+    state_get = state.get
     seen = c.idem_seen
     seen_get = seen.get
     times = c.idem_times
@@ -119,7 +121,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     effects_read = any(e.reads_names for e in effects)
     random = rng.random
 
-    @cython.locals(inst=Instance, d=Delivery, k=Kernel, cx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
     def start(inst: Instance, d: Delivery) -> None:
         # ConsumerActor.on_delivery and _start for this consumer (keep in step with them). Every caller of
         # `_start` (the buffer loops) has checked what the first line checks: one function serves both.
@@ -135,7 +137,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         now = k.now
         if idem:
             if idem_expr is None:
-                seen_at = seen_get(d.msg.id if key_is_id else idem_field(d.msg))  # type: ignore[misc]
+                msg = d.msg
+                seen_at = seen_get(msg.id if key_is_id else idem_field(msg))  # type: ignore[misc]
                 dup = seen_at is not None and now - seen_at <= window
             else:
                 dup = seen_before(d.msg)
@@ -209,7 +212,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
         return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext, cc=ConsumerActor)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext, cc=ConsumerActor,
+                   inflight=dict)
     def complete(item: tuple[Instance, Delivery, int, int]) -> None:
         # ConsumerActor._complete, _handle and _settle_ok for this consumer (keep in step with them): the
         # common outcome, a success, runs through without a further call; a duplicate, a failure and an
@@ -224,7 +228,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         msg = d.msg
         mid = msg.id
         now = k.now
-        attempt = attempts.get(mid, 0) + 1 if attempts else 1
+        attempt = attempts_get(mid, 0) + 1 if attempts else 1
         env: dict[str, Any] | None = None  # the names (msg, state, ...), built when something reads them
         if idem:
             if key_is_id:
@@ -259,10 +263,10 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             applied = 0
             try:
                 if one_inc is not None:
-                    state[one_inc] = state.get(one_inc, 0) + one_amount
+                    state[one_inc] = state_get(one_inc, 0) + one_amount
                 elif incs is not None:
                     for key, amount in incs:
-                        state[key] = state.get(key, 0) + amount
+                        state[key] = state_get(key, 0) + amount
                         applied += 1
                 else:
                     if env is None and effects_read:
@@ -270,7 +274,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                     for eff in effects:
                         inc = eff.const_inc
                         if inc is not None:
-                            state[eff.name] = state.get(eff.name, 0) + inc
+                            state[eff.name] = state_get(eff.name, 0) + inc
                         else:
                             eff.apply(state, env)  # type: ignore[arg-type]
                         applied += 1
@@ -309,7 +313,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         cx = ctx
         inst.busy -= 1
         cx.pending_work -= 1
-        inst.inflight.pop(d.tag, None)
+        inflight = inst.inflight  # (a dict: a compiled build pops it without a method lookup)
+        inflight.pop(d.tag, None)
         buf = inst.buffer
         while buf and inst.state == "running" and inst.busy < concurrency:
             start(inst, buf.popleft())
