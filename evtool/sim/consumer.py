@@ -158,6 +158,8 @@ class ConsumerActor:
         self._complete_fn = self._complete  # the plain path's completion callback, bound once
         self._ack = self.ctx.broker.ack  # and its settle
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
+        if self.plain:
+            self.on_delivery = self._start_plain  # type: ignore[method-assign]  # one call a delivery, not two
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
         from evtool.sim import lean  # (here, not at the top: lean imports this module's classes)
 
@@ -307,11 +309,8 @@ class ConsumerActor:
     @cython.locals(inst=Instance, d=Delivery)
     def on_delivery(self, inst: Instance, d: Delivery) -> None:
         """The broker handed `d` to `inst`."""
-        if self.plain:
-            if inst.state == "running" and inst.busy < self.concurrency:
-                self._start_plain(inst, d)
-            else:
-                inst.buffer.append(d)
+        if self.plain:  # (a started plain consumer is handed its deliveries by `_start_plain` itself)
+            self._start_plain(inst, d)
             return
         if self.auto_ack:
             self.ctx.broker.ack(self.ctx.kernel.now, d.tag)
@@ -394,8 +393,12 @@ class ConsumerActor:
 
     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
-        # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
-        # completion time is never in the past, so only the kernel's sequence number is needed.
+        # `on_delivery` and `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
+        # completion time is never in the past, so only the kernel's sequence number is needed. The engine
+        # calls it for `on_delivery` (see `start`); the buffer loops have checked what the first line checks.
+        if inst.state != "running" or inst.busy >= self.concurrency:
+            inst.buffer.append(d)
+            return
         ctx = self.ctx
         inst.busy += 1
         ctx.pending_work += 1
