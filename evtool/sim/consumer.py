@@ -476,7 +476,7 @@ class ConsumerActor:
     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
         self._complete(item)
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext, kernel=Kernel)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext, kernel=Kernel, inflight=dict)
     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
         inst, d, epoch, started = item
         if epoch != inst.epoch:
@@ -509,7 +509,8 @@ class ConsumerActor:
         if not keep_slot:
             inst.busy -= 1
             ctx.pending_work -= 1
-            inst.inflight.pop(d.tag, None)
+            inflight = inst.inflight  # (a dict: a compiled build pops it without a method lookup)
+            inflight.pop(d.tag, None)
             buf = inst.buffer
             if self.lane_mode != "unordered":
                 inst.lanes.discard(self._lane(d))
