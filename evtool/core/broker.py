@@ -198,7 +198,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         qs.durable = cfg.durable
         qs.expire_anywhere = p.message_expiry == "anywhere"
         if qs.grouped:
-            qs.group_batch = p.group_receive == "batch"  # type: ignore[misc]
+            qs.group_batch = p.group_receive == "batch"
         qs.capacity_stored = p.capacity_counts == "stored"
         qs.reject_over = p.reject_publish_over
         if p.reject_publish_resume_pct is not None and cfg.capacity is not None:
@@ -237,12 +237,13 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
                     for g in ch.log.groups.values():
                         self._dirty[g] = None
 
-    @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel)
+    @cython.locals(self=BrokerState, msg=Message, qs=QueueState, e=Entry, ch=Channel, channels=dict)
     def publish(self, now: int, channel: str, msg: Message, delay_ns: int = 0) -> bool:
         """Publish `msg` to `channel` (optionally not before ``now + delay_ns``); False when refused."""
         if delay_ns and self.profile.time_unit_ns:  # SQS DelaySeconds: whole seconds
             delay_ns = whole_units(delay_ns, self.profile.time_unit_ns)
-        ch = self._channels.get(channel)
+        channels = self._channels  # (a dict: a compiled build reads it without a method lookup)
+        ch = channels.get(channel)
         if ch is None:
             raise KeyError(f"unknown channel {channel!r}; declared: {', '.join(self._channels) or '(none)'}")
         if not self._available:
@@ -557,7 +558,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
         self._dirty[qs] = None
 
     # -------------------------------------------------------------- pump
-    @cython.locals(self=BrokerState)
+    @cython.locals(self=BrokerState, qs=QueueState)
     def pump(self, now: int) -> list[Delivery]:
         """Every delivery that can be made now, within each subscriber's prefetch credit."""
         out: list[Delivery] = []
@@ -574,9 +575,11 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             for obj in dirty:
                 if type(obj) is LogGroup:
                     self._pump_log(now, obj, out)
-                elif obj.ready_n and obj.dispatch_subs:
+                    continue
+                qs = obj
+                if qs.ready_n and qs.dispatch_subs:
                     # (most dirty marks come from acks, which leave nothing ready to deliver)
-                    self._pump_queue(now, obj, out)
+                    self._pump_queue(now, qs, out)
         self._pumping = False
         return out
 

@@ -238,7 +238,7 @@ class QueueDelivery(BrokerState):
             self._hint_head(qs)
 
     # ------------------------------------------------------------ settle
-    @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message)
+    @cython.locals(self=BrokerState, e=Entry, qs=QueueState, sub=Subscriber, m=Message, x=Entry, inflight=dict)
     def ack(self, now: int, tag: int) -> bool:
         """Acknowledge a delivery; False for an unknown tag.
 
@@ -248,7 +248,8 @@ class QueueDelivery(BrokerState):
         """
         if not self._available:
             return False
-        e = self._inflight.pop(tag, None)
+        inflight = self._inflight  # (a dict: a compiled build pops it without a method lookup)
+        e = inflight.pop(tag, None)
         if e is None:
             if self._former and tag in self._former:
                 return self._stale_ack(now, tag)

@@ -14,6 +14,7 @@ cdef class Subscriber:
 
 
 cdef class QueueState:
+    cdef public object grouped, group_batch
     cdef public object channel, group, ready, returned, delayed, leases
     cdef public object late_leases, subs, dispatch_subs, rr, next_pos, ready_n
     cdef public object in_flight, delayed_n, enqueued, acked, dead, expired
@@ -26,4 +27,4 @@ cdef class QueueState:
 
 
 cdef class GroupedQueueState(QueueState):
-    cdef public object groups, locked, avail, avail_set, group_batch
+    cdef public object groups, locked, avail, avail_set

@@ -87,10 +87,7 @@ class Subscriber:
 class QueueState:
     """Ready order, delayed heap, leases and counters of one subscription queue."""
 
-    grouped = False
-    group_batch = False   # grouped queues only: one receive may take several messages of a group
-
-    __slots__ = ("channel", "group", "ready", "returned", "delayed", "leases", "late_leases", "subs",
+    __slots__ = ("grouped", "group_batch", "channel", "group", "ready", "returned", "delayed", "leases", "late_leases", "subs",
                  "dispatch_subs", "rr", "next_pos", "ready_n", "in_flight", "delayed_n", "enqueued", "acked",
                  "dead", "expired", "dropped", "kept", "redriven", "requeue_position", "ack_timeout_ns",
                  "max_deliveries", "ttl_ns", "ttl_seen", "capacity", "overflow", "dead_letter",
@@ -100,6 +97,9 @@ class QueueState:
                  "reject_stays", "reject_over", "reject_resume", "reject_blocked", "ready_peak")
 
     def __init__(self, channel: str, group: str | None) -> None:
+        # fields, not class attributes: a compiled build reads them without a lookup by name
+        self.grouped = False             # a GroupedQueueState
+        self.group_batch = False         # grouped queues only: one receive may take several messages of a group
         self.channel = channel
         self.group = group               # topic group name (None for a queue channel)
         self.ready: deque[Entry] = deque()
@@ -245,18 +245,16 @@ class QueueState:
 class GroupedQueueState(QueueState):
     """A queue whose groups deliver in order, and only while none of their messages is in flight."""
 
-    grouped = True
-
-    __slots__ = ("groups", "locked", "avail", "avail_set", "group_batch")
+    __slots__ = ("groups", "locked", "avail", "avail_set")
 
     def __init__(self, channel: str, group: str | None) -> None:
         super().__init__(channel, group)
+        self.grouped = True
         self.groups: dict[str, deque[Entry]] = {}
         # group -> its entry in flight (the group's lock); a list of them after a batch receive (group_batch)
         self.locked: dict[str, Any] = {}
         self.avail: deque[str] = deque()   # groups with a ready head and nothing in flight
         self.avail_set: set[str] = set()
-        self.group_batch = False
 
     def _unlock(self, g: str, e: Entry) -> None:
         """`e` is no longer in flight: it stops holding its group's lock (the lock ends with its last holder)."""

@@ -15,7 +15,7 @@ cdef class Instance:
 
 cdef class ConsumerActor:
     cdef dict __dict__  # attributes not declared here (subclasses, patterns) live in it
-    cdef public object _auto_reply, _complete_fn, _core_kernel, _effects_read, _idem_field, _idem_reads_state, _success_env
+    cdef public object _ack, _auto_reply, _complete_fn, _core_kernel, _effects_read, _idem_field, _idem_reads_state, _success_env
     cdef public object attempts, auto_ack, batch_spec, behaviours, business_key, concurrency
     cdef public object ctx, default, emitted, group, handled, hooks
     cdef public object idem_key, idem_keys, idem_seen, idem_times, idem_window, instances, lane_mode

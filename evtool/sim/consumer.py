@@ -28,7 +28,6 @@ from evtool.scenario.expressions import (
     compile_expression,
 )
 from evtool.scenario.templates import TemplateRuntimeError
-from evtool.sim import lean
 from evtool.sim.context import ActorContext
 from evtool.sim.effects import initial_state
 from evtool.sim.hooks import HandlerHooks
@@ -157,8 +156,13 @@ class ConsumerActor:
     def start(self) -> None:
         """Start every instance (at `start`, for a late subscriber)."""
         self._complete_fn = self._complete  # the plain path's completion callback, bound once
+        self._ack = self.ctx.broker.ack  # and its settle
         self.plain = self.hooks is None and self._takes_plain_path()  # hooks need the generic path
+        if self.plain:
+            self.on_delivery = self._start_plain  # type: ignore[method-assign]  # one call a delivery, not two
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
+        from evtool.sim import lean  # (here, not at the top: lean imports this module's classes)
+
         if not self.plain and type(self) is ConsumerActor and lean.eligible(self):
             lean.install(self, CRASH_RESTART_NS)  # fail rules, effects, idempotency: compiled once (sim/lean.py)
         if self.spec.start > 0:
@@ -305,11 +309,8 @@ class ConsumerActor:
     @cython.locals(inst=Instance, d=Delivery)
     def on_delivery(self, inst: Instance, d: Delivery) -> None:
         """The broker handed `d` to `inst`."""
-        if self.plain:
-            if inst.state == "running" and inst.busy < self.concurrency:
-                self._start_plain(inst, d)
-            else:
-                inst.buffer.append(d)
+        if self.plain:  # (a started plain consumer is handed its deliveries by `_start_plain` itself)
+            self._start_plain(inst, d)
             return
         if self.auto_ack:
             self.ctx.broker.ack(self.ctx.kernel.now, d.tag)
@@ -392,8 +393,12 @@ class ConsumerActor:
 
     @cython.locals(inst=Instance, d=Delivery, ctx=ActorContext, kernel=Kernel)  # plain: the virtual Kernel
     def _start_plain(self, inst: Instance, d: Delivery) -> None:
-        # `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
-        # completion time is never in the past, so only the kernel's sequence number is needed.
+        # `on_delivery` and `_start` for a plain consumer (see _takes_plain_path), with `kernel.at` inlined: the
+        # completion time is never in the past, so only the kernel's sequence number is needed. The engine
+        # calls it for `on_delivery` (see `start`); the buffer loops have checked what the first line checks.
+        if inst.state != "running" or inst.busy >= self.concurrency:
+            inst.buffer.append(d)
+            return
         ctx = self.ctx
         inst.busy += 1
         ctx.pending_work += 1
@@ -471,7 +476,7 @@ class ConsumerActor:
     def _complete_cb(self, item: tuple[Instance, Delivery, int, int]) -> None:
         self._complete(item)
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, ctx=ActorContext, kernel=Kernel, inflight=dict)
     def _complete(self, item: tuple[Instance, Delivery, int, int]) -> None:
         inst, d, epoch, started = item
         if epoch != inst.epoch:
@@ -482,7 +487,8 @@ class ConsumerActor:
         ctx = self.ctx
         if self.plain:
             # `_handle` and `_settle_ok` for a plain consumer (see _takes_plain_path): a success, first attempt
-            now = ctx.kernel.now
+            kernel = ctx.kernel  # (the virtual Kernel: the plain path runs on no other)
+            now = kernel.now
             msg = d.msg
             data: dict[str, Any] = {"latency": now - msg.published_at, "processing": now - started}
             if msg.seq:
@@ -492,7 +498,7 @@ class ConsumerActor:
             self.handled += 1
             inst.processed += 1
             if d.sub in ctx.subscribers:
-                ctx.broker.ack(now, d.tag)
+                self._ack(now, d.tag)
             keep_slot = False
         elif self.hooks is None:
             keep_slot = self._handle(inst, d, started)
@@ -503,7 +509,8 @@ class ConsumerActor:
         if not keep_slot:
             inst.busy -= 1
             ctx.pending_work -= 1
-            inst.inflight.pop(d.tag, None)
+            inflight = inst.inflight  # (a dict: a compiled build pops it without a method lookup)
+            inflight.pop(d.tag, None)
             buf = inst.buffer
             if self.lane_mode != "unordered":
                 inst.lanes.discard(self._lane(d))

@@ -1,6 +1,7 @@
 # Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
 
 from evtool.core.brokerstate cimport BrokerState
+from evtool.sim.kernel cimport Kernel
 
 
 # Every attribute is a Python object, so the compiled class behaves as the pure one does; those the event

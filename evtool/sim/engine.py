@@ -426,28 +426,30 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
 
+    @cython.locals(core=BrokerState, subs=dict)
     def _after_event(self) -> None:
         broker = self.broker
+        # the core broker (a BrokerState): a compiled build reads its flags and heap as fields, not by name
+        # (another BrokerPort, as a test may hand in, is read by name)
+        core = broker if isinstance(broker, BrokerState) else None
         now = self.kernel.now
         # pump only when some queue or group changed (a read-only peek at the broker's dirty set)
-        deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
-        if deliveries:
+        dirty = core._dirty if core is not None else broker._dirty  # noqa: SLF001
+        if dirty:
+            pump = broker.pump
             subs = self.subscribers
-            for d in deliveries:
-                inst = subs.get(d.sub)
-                if inst is not None:
-                    inst.consumer.on_delivery(inst, d)
-            deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
+            deliveries = pump(now)
             while deliveries:
                 for d in deliveries:
                     inst = subs.get(d.sub)
                     if inst is not None:
                         inst.consumer.on_delivery(inst, d)
-                deliveries = broker.pump(now) if broker._dirty else None  # noqa: SLF001
+                dirty = core._dirty if core is not None else broker._dirty  # noqa: SLF001
+                deliveries = pump(now) if dirty else None
         # The broker's timer heap holds hints that are never later than the real due time, so
         # the (costlier) validated next_timer() is needed only when a hint is earlier than the
         # wake-up already scheduled.
-        hints = broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
+        hints = core._timers if core is not None else broker._timers  # noqa: SLF001 - a read-only peek at the hint heap
         bt = self._broker_timer
         if hints and (bt is None or hints[0][0] < bt):
             nt = broker.next_timer()
@@ -521,12 +523,14 @@ class Engine:
             self.emit(TraceEvent(self.now, "drain_ended"))
         self.phase = "done"
 
-    @cython.locals(core=BrokerState)
+    @cython.locals(core=BrokerState, vk=Kernel)
     def run_until(self, t_limit: float, max_events: int | None = None) -> bool:
         """Process every event at or before `t_limit` (or `max_events` of them); False when over."""
         if not self._started:
             self.start()
         kernel = self.kernel
+        # the virtual kernel (a Kernel): a compiled build sets its clock as a field; another clock by name
+        vk = kernel if isinstance(kernel, Kernel) else None
         heap = kernel._heap  # noqa: SLF001 - the hot loop pops the kernel's heap directly
         pop = heapq.heappop
         after = self._after_event
@@ -541,13 +545,15 @@ class Engine:
         if budget < 0 or budget > left:
             budget = max(left, 0)
         per_instant = self.limits.per_instant
+        # `run()` goes to infinity: no comparison of each event's (int) time with a float
+        bounded = t_limit != math.inf
         last_t, same = self._instant
         processed = 0
         while self.phase != "done" and processed != budget:
             if not heap:
                 self._finish_drain()
                 break
-            if heap[0][0] > t_limit:
+            if bounded and heap[0][0] > t_limit:
                 if kernel.now < t_limit:
                     kernel.now = int(t_limit)
                 break
@@ -560,7 +566,10 @@ class Engine:
                 if same >= per_instant:  # virtual time stopped while events pile up: a zero-time loop
                     heapq.heappush(heap, (t, _prio, _seq, fn, arg))
                     break
-            kernel.now = t
+            if vk is not None:
+                vk.now = t
+            else:
+                kernel.now = t
             processed += 1
             fn(arg)
             # `_after_event` has work only when a queue changed or the broker's earliest timer hint is earlier

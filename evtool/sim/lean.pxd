@@ -3,5 +3,6 @@
 
 from evtool.core.delivery cimport Delivery
 from evtool.core.message cimport Message
+from evtool.sim.consumer cimport ConsumerActor, Instance
 from evtool.sim.context cimport ActorContext
 from evtool.sim.kernel cimport Kernel

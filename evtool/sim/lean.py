@@ -31,6 +31,7 @@ from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import ExpressionRuntimeError
+from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.context import ActorContext
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 
@@ -44,10 +45,6 @@ else:
 
 if TYPE_CHECKING:
     from evtool.sim.plan import Rule
-
-# The consumer imports this module, so its classes are named here, not imported (no import cycle).
-ConsumerActor = Any
-Instance = Any
 
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
 
@@ -81,6 +78,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     heap = kernel._heap  # noqa: SLF001 - `Kernel.at` inlined, as ConsumerActor._start_plain does
     emit = ctx.emit
     broker = ctx.broker
+    ack = broker.ack  # bound once: a success's settle is one call
     subscribers = ctx.subscribers
     rng = c.rng
     beh = c.default
@@ -88,8 +86,10 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     concurrency = c.concurrency
     name = c.name
     attempts = c.attempts
+    attempts_get = attempts.get
     prev_delay = c.prev_delay
     state = c.state
+    state_get = state.get
     seen = c.idem_seen
     seen_get = seen.get
     times = c.idem_times
@@ -121,7 +121,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     effects_read = any(e.reads_names for e in effects)
     random = rng.random
 
-    @cython.locals(d=Delivery, k=Kernel, cx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
     def start(inst: Instance, d: Delivery) -> None:
         # ConsumerActor.on_delivery and _start for this consumer (keep in step with them). Every caller of
         # `_start` (the buffer loops) has checked what the first line checks: one function serves both.
@@ -137,7 +137,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         now = k.now
         if idem:
             if idem_expr is None:
-                seen_at = seen_get(d.msg.id if key_is_id else idem_field(d.msg))  # type: ignore[misc]
+                msg = d.msg
+                seen_at = seen_get(msg.id if key_is_id else idem_field(msg))  # type: ignore[misc]
                 dup = seen_at is not None and now - seen_at <= window
             else:
                 dup = seen_before(d.msg)
@@ -192,12 +193,14 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if prev_delay:
             prev_delay.pop(mid, None)
         if d.sub in subscribers:
-            broker.ack(now, d.tag)
+            ack(now, d.tag)
 
+    @cython.locals(inst=Instance, d=Delivery, cx=ActorContext)
     def release(inst: Instance, d: Delivery) -> None:
         # the end of ConsumerActor._complete: the slot is free, the next buffered delivery starts
+        cx = ctx
         inst.busy -= 1
-        ctx.pending_work -= 1
+        cx.pending_work -= 1
         inst.inflight.pop(d.tag, None)
         buf = inst.buffer
         while buf and inst.state == "running" and inst.busy < concurrency:
@@ -209,7 +212,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
         return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
 
-    @cython.locals(d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
+    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext, cc=ConsumerActor,
+                   inflight=dict)
     def complete(item: tuple[Instance, Delivery, int, int]) -> None:
         # ConsumerActor._complete, _handle and _settle_ok for this consumer (keep in step with them): the
         # common outcome, a success, runs through without a further call; a duplicate, a failure and an
@@ -224,7 +228,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         msg = d.msg
         mid = msg.id
         now = k.now
-        attempt = attempts.get(mid, 0) + 1 if attempts else 1
+        attempt = attempts_get(mid, 0) + 1 if attempts else 1
         env: dict[str, Any] | None = None  # the names (msg, state, ...), built when something reads them
         if idem:
             if key_is_id:
@@ -259,10 +263,10 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             applied = 0
             try:
                 if one_inc is not None:
-                    state[one_inc] = state.get(one_inc, 0) + one_amount
+                    state[one_inc] = state_get(one_inc, 0) + one_amount
                 elif incs is not None:
                     for key, amount in incs:
-                        state[key] = state.get(key, 0) + amount
+                        state[key] = state_get(key, 0) + amount
                         applied += 1
                 else:
                     if env is None and effects_read:
@@ -270,7 +274,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                     for eff in effects:
                         inc = eff.const_inc
                         if inc is not None:
-                            state[eff.name] = state.get(eff.name, 0) + inc
+                            state[eff.name] = state_get(eff.name, 0) + inc
                         else:
                             eff.apply(state, env)  # type: ignore[arg-type]
                         applied += 1
@@ -300,15 +304,17 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if has_bkey:
             data["bkey"] = business_key(env if env is not None else make_env(msg, attempt))
         emit(_new(TraceEvent, (now, "handled", mid, d.channel, name, inst.index, msg.key, d.attempt, msg.tag, data)))
-        c.handled += 1
+        cc = c
+        cc.handled += 1
         inst.processed += 1
         if d.sub in subscribers:
-            broker.ack(now, d.tag)
+            ack(now, d.tag)
         # release(inst, d), inlined
         cx = ctx
         inst.busy -= 1
         cx.pending_work -= 1
-        inst.inflight.pop(d.tag, None)
+        inflight = inst.inflight  # (a dict: a compiled build pops it without a method lookup)
+        inflight.pop(d.tag, None)
         buf = inst.buffer
         while buf and inst.state == "running" and inst.busy < concurrency:
             start(inst, buf.popleft())

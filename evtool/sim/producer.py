@@ -152,8 +152,13 @@ class ProducerActor:
     def _arrive(self, _: Any) -> None:
         if self.stopped:
             return
-        kernel = self.ctx.kernel
-        now = kernel.now
+        ctx = self.ctx
+        kernel = ctx.kernel
+        if type(kernel) is Kernel:
+            k = kernel  # (typed in a compiled build: its fields read directly; a plain assignment costs a pure run nothing)
+            now = k.now
+        else:
+            now = kernel.now
         count = self._count
         if now >= self.stop_at or (count is not None and self.sent >= count):
             self.stopped = True
@@ -182,7 +187,7 @@ class ProducerActor:
         if type(kernel) is Kernel:
             # the next arrival is the hottest schedule of a run: `Kernel.at` inlined (gap >= 0, so
             # the time is never in the past; the kernel's own sequence number breaks ties)
-            k = kernel  # (typed in a compiled build: its fields read directly; a plain assignment costs a pure run nothing)
+            k = kernel
             seq = k._seq + 1  # noqa: SLF001
             k._seq = seq  # noqa: SLF001
             heappush(k._heap, (now + gap, PRIO_ACTOR, seq, self._arrive_fn, None))  # noqa: SLF001

@@ -13,7 +13,13 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.exc cimport PyErr_Clear
 
 
+from cpython.object cimport PyObject, PyTypeObject
+
+
 cdef extern from "Python.h":
+    PyTypeObject PyUnicode_Type
+    PyTypeObject PyLong_Type
+    PyTypeObject* Py_TYPE(PyObject* o)
     long long PyLong_AsLongLongAndOverflow(object v, int* overflow) except? -1
     const char* PyUnicode_AsUTF8AndSize(object unicode, Py_ssize_t* size)
     bint PyUnicode_IS_COMPACT_ASCII(object o)
@@ -75,13 +81,36 @@ cdef inline int _raw(Buf* b, const char* s, Py_ssize_t n) except -1:
     return 0
 
 
+cdef int _long(Buf* b, long long x) except -1:
+    """TYPE_LONG of `x` (a 64-bit value beyond 32 bits, not the smallest one): the magnitude in 15-bit digits,
+    least significant first, the count signed."""
+    cdef unsigned long long u = <unsigned long long>(-x if x < 0 else x)
+    cdef unsigned long long w = u
+    cdef int digits = 0
+    cdef int i
+    cdef char* p
+    while w != 0:
+        digits += 1
+        w >>= 15
+    if b.n + 5 + 2 * digits > b.cap:
+        _grow(b, 5 + 2 * digits)
+    p = b.data + b.n
+    p[0] = b'l'
+    b.n += 1
+    _i32(b, -digits if x < 0 else digits)
+    p = b.data + b.n
+    for i in range(digits):
+        p[2 * i] = <char>((u >> (15 * i)) & 0xff)
+        p[2 * i + 1] = <char>(((u >> (15 * i)) & 0x7fff) >> 8)
+    b.n += 2 * digits
+    return 0
+
+
 cdef int _obj(Buf* b, object v) except -1:
     """Encode `v`; 0 when done, 1 when `v` holds a type this encoder leaves to marshal."""
     cdef long long x
     cdef int overflow = 0
-    cdef unsigned long long u, w
-    cdef int digits
-    cdef Py_ssize_t i, size
+    cdef Py_ssize_t size
     cdef object t = type(v)
     cdef const char* s
     if v is None:
@@ -109,19 +138,7 @@ cdef int _obj(Buf* b, object v) except -1:
         if -0x80000000 <= x <= 0x7fffffff:
             _byte(b, b'i')
             return _i32(b, x)
-        # TYPE_LONG: the magnitude in 15-bit digits, least significant first, the count signed
-        u = <unsigned long long>(-x if x < 0 else x)
-        digits = 0
-        w = u
-        while w != 0:
-            digits += 1
-            w >>= 15
-        _byte(b, b'l')
-        _i32(b, -digits if x < 0 else digits)
-        for i in range(digits):
-            _byte(b, <char>((u >> (15 * i)) & 0xff))
-            _byte(b, <char>(((u >> (15 * i)) & 0x7fff) >> 8))
-        return 0
+        return _long(b, x)
     if t is tuple or t is list:
         size = len(v)
         if size > 0x7fffffff:
@@ -147,51 +164,71 @@ cdef int _obj(Buf* b, object v) except -1:
 
 
 cdef int _row(Buf* b, object row) except -1:
-    """`_obj` of one row (a tuple, or a TraceEvent: the tuple of its fields), with the common fields (None, ASCII strings, 32-bit ints) written here rather than
-    through a call each; the bytes are the same."""
+    """`_obj` of one row (a tuple, or a TraceEvent: the tuple of its fields), with the common fields (None, ASCII
+    strings, 32-bit ints) written here rather than through a call each; the bytes are the same. The fields are
+    read as borrowed pointers (the row holds them): no reference is taken or dropped for a field written here."""
     cdef Py_ssize_t size = PyTuple_GET_SIZE(row)
     cdef Py_ssize_t i, n
-    cdef object item
-    cdef object t
+    cdef PyObject* item
+    cdef PyTypeObject* t
     cdef long long x
     cdef int overflow
-    cdef const char* s
+    cdef unsigned int u
+    cdef char* p
     if size > 0x7fffffff:
         return 1
-    if b.n + 5 > b.cap:
-        _grow(b, 5)
+    # room for the header and for each field's type byte and 4-byte length or value; a string's bytes are
+    # made room for as they come
+    if b.n + 5 + 5 * size > b.cap:
+        _grow(b, 5 + 5 * size)
     b.data[b.n] = b'('
     b.n += 1
     _i32(b, size)
     for i in range(size):
-        item = <object>PyTuple_GET_ITEM(row, i)
-        if item is None:
-            _byte(b, b'N')
+        item = <PyObject*>PyTuple_GET_ITEM(row, i)
+        if item == <PyObject*>None:
+            b.data[b.n] = b'N'
+            b.n += 1
             continue
-        t = type(item)
-        if t is str and PyUnicode_IS_COMPACT_ASCII(item):
-            n = PyUnicode_GET_LENGTH(item)
+        t = Py_TYPE(item)
+        if t == &PyUnicode_Type and PyUnicode_IS_COMPACT_ASCII(<object>item):
+            n = PyUnicode_GET_LENGTH(<object>item)
             if n <= 0x7fffffff:
-                if b.n + 5 + n > b.cap:
-                    _grow(b, 5 + n)
-                b.data[b.n] = b'u'
-                b.n += 1
-                _i32(b, n)
-                memcpy(b.data + b.n, PyUnicode_DATA(item), n)
-                b.n += n
+                if b.n + 5 + n + 5 * (size - i) > b.cap:
+                    _grow(b, 5 + n + 5 * (size - i))
+                p = b.data + b.n
+                u = <unsigned int>n
+                p[0] = b'u'
+                p[1] = <char>(u & 0xff)
+                p[2] = <char>((u >> 8) & 0xff)
+                p[3] = <char>((u >> 16) & 0xff)
+                p[4] = <char>((u >> 24) & 0xff)
+                memcpy(p + 5, PyUnicode_DATA(<object>item), n)
+                b.n += 5 + n
                 continue
-        elif t is int:
+        elif t == &PyLong_Type:
             overflow = 0
-            x = PyLong_AsLongLongAndOverflow(item, &overflow)
+            x = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
             if not overflow and -0x80000000 <= x <= 0x7fffffff:
-                if b.n + 5 > b.cap:
-                    _grow(b, 5)
-                b.data[b.n] = b'i'
-                b.n += 1
-                _i32(b, x)
+                p = b.data + b.n
+                u = <unsigned int>(<int>x)
+                p[0] = b'i'
+                p[1] = <char>(u & 0xff)
+                p[2] = <char>((u >> 8) & 0xff)
+                p[3] = <char>((u >> 16) & 0xff)
+                p[4] = <char>((u >> 24) & 0xff)
+                b.n += 5
                 continue
-        if _obj(b, item):
+            if not overflow and x != -0x7fffffffffffffff - 1:  # a time in ns past 2.1 s: TYPE_LONG, here
+                _long(b, x)
+                if b.n + 5 * (size - i) > b.cap:
+                    _grow(b, 5 * (size - i))
+                continue
+        if _obj(b, <object>item):
             return 1
+        # (whatever `_obj` wrote, the fields after this one have their room again)
+        if b.n + 5 * (size - i) > b.cap:
+            _grow(b, 5 * (size - i))
     return 0
 
 

@@ -126,3 +126,44 @@ def test_fold_kinds_counts_in_order_and_picks_in_order() -> None:
         assert got == want and list(got) == list(want)
         assert handled == list(compress(batch, (k == "handled" for k in ks)))
         assert other == list(compress(batch, (k in others for k in ks)))
+
+
+@compiled
+def test_many_kinds_and_equal_kinds_of_another_identity_count_as_one_by_one() -> None:
+    """More distinct kinds than the compiled fold's local table holds (it hands them over and goes on), and
+    equal kinds that are different objects: the same counts, in the same order, as counting one by one."""
+    from collections import Counter
+
+    others = frozenset({"failed", "k7"})
+    kinds = [f"k{i % 45}" for i in range(500)] + ["".join(["hand", "led"]) for _ in range(3)] + ["handled"]
+    batch = [(i, k, None) for i, k in enumerate(kinds)]
+    got: Counter[str] = Counter({"k3": 2})
+    handled, other = fold_kinds(batch, got, "handled", others)
+    want: Counter[str] = Counter({"k3": 2})
+    _count_elements(want, kinds)
+    assert got == want and list(got) == list(want)
+    assert handled == [r for r in batch if r[1] == "handled"]
+    assert other == [r for r in batch if r[1] in others]
+
+
+@compiled
+def test_an_unhashable_kind_fails_after_counting_the_rows_before_it() -> None:
+    from collections import Counter
+
+    got: Counter[object] = Counter()
+    with pytest.raises(TypeError):
+        fold_kinds([(0, "a"), (1, "b"), (2, ["x"]), (3, "c")], got, "handled", frozenset())
+    assert list(got.items()) == [("a", 1), ("b", 1)]
+
+
+@compiled
+def test_many_distinct_buckets_keep_the_pure_order() -> None:
+    """More distinct buckets than the compiled table takes at once, with values too large for a double in
+    between: the buckets and their order are the pure ones."""
+    values = [int(1.02 ** (i % 700)) + 1 for i in range(0, 5000, 7)] + [10**400] + [3, 5, 10**9]
+    got: dict[int, int] = {7: 1}
+    add_log_buckets(got, values, LOG_GROWTH)
+    want = {7: 1}
+    for k, v in pure_buckets(values).items():
+        want[k] = want.get(k, 0) + v
+    assert got == want and list(got) == list(want)

@@ -49,6 +49,20 @@ def test_every_odd_value_encodes_as_marshal_does() -> None:
 
 
 @compiled
+def test_wide_rows_of_long_values_encode_as_marshal_does() -> None:
+    """Rows wider and longer than the encoder's first buffer: 64-bit times, strings of every length, values
+    left to marshal in between, and TraceEvents (encoded as the plain tuples of their fields)."""
+    from evtool.core.events import TraceEvent
+
+    assert encode_rows is not None
+    wide = tuple(v for i in range(300) for v in (5 * 10**10 + i, -(2**40) - i, "s" * (i * 17), None, 2**63, 1.5))
+    events = [TraceEvent(2**33 + i, "handled", f"m-{i}", "q", "w", i, None, 1, None, {"latency": 2**35 + i})
+              for i in range(2000)]
+    rows = [wide, *events, wide]
+    assert encode_rows(rows) == marshal.dumps([tuple(r) for r in rows], 2)[5:]
+
+
+@compiled
 @pytest.mark.parametrize("name", ["retries-dlq-poison", "order-saga", "partitioned-ordering", "batching"])
 def test_lesson_traces_encode_as_marshal_does(name: str) -> None:
     assert encode_rows is not None
