@@ -31,6 +31,7 @@ from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
+from evtool.transports.amqp_wire import read_frames_in_bulk
 from evtool.transports.base import (
     ChannelPlan,
     PublishGate,
@@ -290,6 +291,7 @@ class RabbitMQTransport:
             self.conn = await asyncio.wait_for(aiormq.connect(self.url), timeout=5)
         except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
             raise TransportUnavailable(f"cannot reach RabbitMQ at {redact_url(self.url)}: {exc}") from exc
+        read_frames_in_bulk(self.conn)
         props = getattr(self.conn, "server_properties", {}) or {}
         self.server_version = _text(props.get("version", ""))
         self.admin = await self.conn.channel()
