@@ -31,7 +31,7 @@ from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
-from evtool.transports.amqp_wire import read_frames_in_bulk
+from evtool.transports.amqp_wire import deliver_inline, read_frames_in_bulk
 from evtool.transports.base import (
     ChannelPlan,
     PublishGate,
@@ -58,6 +58,10 @@ _FLAGS = 0x8000 | 0x1000 | 0x0080
 """content-type, delivery-mode and message-id set (AMQP 0-9-1 basic properties, bit 15 = the first property)."""
 _FLAGS_EXPIRING = _FLAGS | 0x0100
 """... and expiration."""
+_ACK_FRAME = struct.Struct(">BHIIqBB")
+"""A basic.ack frame: type 1 (method), channel, payload size 13, class 60 method 80, the delivery tag (a
+long-long, which pamqp writes signed), the multiple bit, frame-end 0xCE."""
+_BASIC_ACK = 60 << 16 | 80
 _CONTENT_TYPE = b"\x10application/json"
 _MODE = {1: b"\x01", 2: b"\x02"}
 
@@ -142,16 +146,17 @@ class _AckWriter:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
+        """Write the acks queued in this iteration, each a basic.ack frame written as pamqp writes it
+        (`_ACK_FRAME`; `tests/transports/test_pipelined_publish.py` compares the bytes)."""
         from aiormq.abc import ChannelFrame
-        from pamqp.commands import Basic
 
         self.scheduled = False
         dirty, self.dirty = self.dirty, []
         parts = []
+        pack = _ACK_FRAME.pack
         for acks in dirty:
-            frames = [Basic.Ack(delivery_tag=t, multiple=m) for t, m in acks.take()]
-            if frames:
-                parts.append(ChannelFrame.marshall(channel_number=acks.ch.number, frames=frames).payload)
+            number = acks.ch.number
+            parts.extend(pack(1, number, 13, _BASIC_ACK, t, m, 0xCE) for t, m in acks.take())
         if not parts or self.conn is None or self.conn.is_closed:
             return
         frame = ChannelFrame(payload=b"".join(parts), should_close=False)
@@ -172,14 +177,14 @@ def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
     per delivery for the consumer callback (`Channel._on_deliver_frame`): the same frames are read the same
     way (content header, then the body), and a delivery for a consumer no longer registered is dropped, as
     there. `deliver` does not wait on anything; an error in it is reported instead of closing the channel.
-    Left as aiormq has it when its internals are not the ones this was written against (aiormq 7.2)."""
+    While the channel's reader is idle, the connection's reader hands deliveries over itself as their
+    frames arrive (`amqp_wire.InlineDeliveries`), through the same `hand_over`. Left as aiormq has it when
+    its internals are not the ones this was written against (aiormq 7.2)."""
     get_header = getattr(ch, "_Channel__get_content_header", None)
     if get_header is None or not hasattr(ch, "_read_content") or not hasattr(ch, "_on_deliver_frame"):
         return
 
-    async def on_deliver_frame(frame: Any) -> None:
-        header = await get_header()
-        message = await ch._read_content(frame, header)
+    def hand_over(frame: Any, message: Any) -> None:
         if frame.consumer_tag is None or frame.consumer_tag not in ch.consumers:
             return
         try:
@@ -187,7 +192,12 @@ def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
         except Exception as exc:  # noqa: BLE001 - reported; the channel goes on, as after a callback error
             sink.problem(f"delivery on channel {ch.number}: {type(exc).__name__}: {exc}")
 
+    async def on_deliver_frame(frame: Any) -> None:
+        header = await get_header()
+        hand_over(frame, await ch._read_content(frame, header))
+
     ch._on_deliver_frame = on_deliver_frame
+    deliver_inline(ch, hand_over)
 
 
 def _confirms_in_reader(ch: Any) -> None:

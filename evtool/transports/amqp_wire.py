@@ -9,9 +9,10 @@ the same pamqp objects with the same field values, every other frame (and any fr
 decode) by pamqp itself, so an invalid frame fails as it did. `tests/transports/test_amqp_wire.py` compares
 the objects with pamqp's, field by field, over frames cut at every byte.
 
-The frame layout (type, channel, payload size, payload, frame-end 0xCE) and the field encodings are AMQP
-0-9-1's ("Each frame consists of a 7-octet header, a payload of arbitrary size, and a 'frame-end' octet
-that detects malformed frames", section 2.3.5 of the specification).
+The frame layout is AMQP 0-9-1's (https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf, section 4.2.3):
+"All frames start with a 7-octet header composed of a type field (octet), a channel field (short integer)
+and a size field (long integer)", then the payload, then the frame-end octet, which "MUST always be the
+hexadecimal value %xCE".
 """
 
 from __future__ import annotations
@@ -200,4 +201,106 @@ def read_frames_in_bulk(conn: Any) -> bool:
     if receiver is None or not isinstance(reader, asyncio.StreamReader) or not hasattr(receiver, "get_frame"):
         return False
     receiver.get_frame = FrameBuffer(reader).get_frame
+    return True
+
+
+class InlineDeliveries:
+    """Deliveries of one consumer channel handed over by the connection's reader as their frames arrive,
+    instead of each frame going through the channel's bounded frame queue (ten frames: a burst of deliveries
+    stalled the connection's reader every ten frames until the channel's reader task had taken them) to be
+    read back by the channel's reader task.
+
+    Installed as the queue's `put`, which aiormq's connection reader awaits for every frame of the channel.
+    A basic.deliver is kept here only when the channel's reader is idle: the queue is empty and the reader
+    waits on it, so every earlier frame of the channel has been dealt with. Its content header and body
+    frames follow it: "Content frames on a specific channel are strictly sequential. That is, they may be
+    mixed with frames for other channels, but no two content frames from the same channel may be mixed or
+    overlapped, nor may content frames for a single content be mixed with method frames on the same
+    channel" (AMQP 0-9-1, section 4.2.6). Once the body is complete (as long as the header's body size
+    says, read as aiormq reads it) the message goes to
+    `hand_over`, the same function aiormq's reader calls for a delivery it read itself. Any other frame in
+    between goes to the queue after the frames kept, in their order, so the channel's reader sees exactly
+    the frames it would have seen. Every frame that is not kept goes to the queue as before, and the frames
+    of a delivery started there follow it there."""
+
+    __slots__ = ("ch", "content_left", "hand_over", "header", "left", "pending", "put_queued", "queue", "types")
+
+    def __init__(self, ch: Any, hand_over: Any) -> None:
+        from aiormq.abc import DeliveredMessage
+        from pamqp.body import ContentBody
+        from pamqp.commands import Basic
+        from pamqp.header import ContentHeader
+
+        self.ch = ch
+        self.queue = ch.frames
+        self.put_queued = ch.frames.put
+        self.hand_over = hand_over
+        self.types = (Basic.Deliver, ContentHeader, ContentBody, DeliveredMessage,
+                      (Basic.Deliver, Basic.Return, Basic.GetOk))
+        self.pending: list[Any] | None = None     # the frames of the delivery being put together
+        self.header: Any = None
+        self.left = 0                             # body bytes still to come
+        self.content_left = 0                     # of a delivery sent to the queue: -1 its header, else bytes
+
+    def _idle(self) -> bool:
+        queue = self.queue
+        return not queue._queue and any(not g.done() for g in queue._getters)
+
+    async def put(self, item: tuple[int, Any]) -> None:
+        """Take one frame of the channel from the connection's reader."""
+        frame = item[1]
+        deliver, header_type, body_type, _message, _starts = self.types
+        pending = self.pending
+        if pending is None:
+            if type(frame) is deliver and not self.content_left and self._idle():
+                self.pending = [item]
+                return
+            await self._queued(item)
+            return
+        kind = type(frame)
+        if self.header is None and kind is header_type:
+            self.header = frame
+            self.left = frame.body_size
+        elif self.header is not None and kind is body_type and self.left > 0:
+            self.left -= len(frame.value)
+        else:
+            self.pending = self.header = None
+            for kept in pending:
+                await self._queued(kept)
+            await self._queued(item)
+            return
+        pending.append(item)
+        if self.left <= 0:
+            self._complete(pending)
+
+    def _complete(self, pending: list[Any]) -> None:
+        message_type = self.types[3]
+        header, self.header, self.pending = self.header, None, None
+        body = b"".join(f.value for _, f in pending[2:])
+        frame = pending[0][1]
+        self.hand_over(frame, message_type(delivery=frame, header=header, body=body, channel=self.ch))
+
+    async def _queued(self, item: tuple[int, Any]) -> None:
+        """Send a frame to the channel's queue, noting whether a delivery's content is still to follow it."""
+        frame = item[1]
+        _deliver, header_type, body_type, _message, starts = self.types
+        kind = type(frame)
+        if isinstance(frame, starts):
+            self.content_left = -1
+        elif kind is header_type and self.content_left == -1:
+            self.content_left = frame.body_size or 0
+        elif kind is body_type and self.content_left > 0:
+            self.content_left = max(0, self.content_left - len(frame.value))
+        else:
+            self.content_left = 0
+        await self.put_queued(item)
+
+
+def deliver_inline(ch: Any, hand_over: Any) -> bool:
+    """Install `InlineDeliveries` on `ch` (see there); False, and nothing changed, when the channel's frame
+    queue is not the asyncio queue this was written against (aiormq 7.2, Python 3.11)."""
+    queue = getattr(ch, "frames", None)
+    if not isinstance(queue, asyncio.Queue) or not hasattr(queue, "_getters") or not hasattr(queue, "_queue"):
+        return False
+    queue.put = InlineDeliveries(ch, hand_over).put      # type: ignore[method-assign]
     return True

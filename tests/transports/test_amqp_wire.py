@@ -8,6 +8,7 @@ import asyncio
 import datetime
 import random
 import re
+import uuid
 from typing import Any
 
 import pamqp.frame
@@ -19,7 +20,7 @@ from pamqp.commands import Basic, Channel
 from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 
-from evtool.transports.amqp_wire import FrameBuffer
+from evtool.transports.amqp_wire import FrameBuffer, deliver_inline
 
 
 def _header(body_size: int, **props: Any) -> ContentHeader:
@@ -145,3 +146,149 @@ def test_a_frame_pamqp_refuses_or_reads_oddly_fails_or_reads_the_same_way(damage
     assert ours == theirs
     if damage in ("frame end", "method index", "truncated", "no payload"):
         assert theirs[-1][0] in (InvalidFrameError, AMQPConnectionError)
+
+
+class _Channel:
+    """What `InlineDeliveries` uses of aiormq's channel: its frame queue (bounded, as aiormq's) and number."""
+
+    def __init__(self) -> None:
+        self.frames: asyncio.Queue[Any] = asyncio.Queue(maxsize=10)
+        self.number = 1
+
+
+def _delivery(tag: int, body: bytes, frame_size: int = 4) -> list[Any]:
+    """The frames of one delivery: basic.deliver, the content header, the body in frames of `frame_size`."""
+    frames: list[Any] = [Basic.Deliver("c", tag, False, "", "q"), _header(len(body), message_id=f"m{tag}")]
+    frames += [ContentBody(body[i:i + frame_size]) for i in range(0, len(body), frame_size)]
+    return frames
+
+
+async def _run(script: list[Any], *, busy_on: type | None = None) -> tuple[list[Any], list[Any]]:
+    """Feed frames (and "idle" marks) through `InlineDeliveries` as aiormq's connection reader does, with a
+    channel reader that takes frames from the queue and, on a frame of type `busy_on`, stays busy until the
+    next "idle" mark. Returns (what the channel's reader saw, what was handed over inline)."""
+    ch = _Channel()
+    seen: list[Any] = []
+    handed: list[Any] = []
+    free = asyncio.Event()
+    free.set()
+
+    async def channel_reader() -> None:
+        while True:
+            _, frame = await ch.frames.get()
+            seen.append(frame)
+            if busy_on is not None and isinstance(frame, busy_on):
+                free.clear()
+                await free.wait()
+
+    assert deliver_inline(ch, lambda frame, message: handed.append(message))
+    task = asyncio.ensure_future(channel_reader())
+    await asyncio.sleep(0)
+    for step in script:
+        if step == "idle":
+            free.set()
+            for _ in range(3):
+                await asyncio.sleep(0)
+        else:
+            await ch.frames.put((0, step))
+            for _ in range(3):             # the channel's reader takes what was queued
+                await asyncio.sleep(0)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    task.cancel()
+    return seen, handed
+
+
+def test_deliveries_are_handed_over_inline_only_while_the_channel_reader_is_idle() -> None:
+    """AMQP 0-9-1 (https://www.rabbitmq.com/resources/specs/amqp0-9-1.pdf, section 4.2.6): "Content frames
+    on a specific channel are strictly sequential. That is, they may be mixed with frames for other
+    channels, but no two content frames from the same channel may be mixed or overlapped, nor may content
+    frames for a single content be mixed with method frames on the same channel." With the
+    channel's reader idle, whole deliveries (an empty body, one frame, several) go to `hand_over` and its
+    queue sees nothing; while it is busy with an earlier frame, a delivery and all its content go to the
+    queue behind it, even when the reader becomes idle before the content has all arrived."""
+    a, b, c = _delivery(1, b""), _delivery(2, b"abc"), _delivery(3, b"0123456789")
+    seen, handed = asyncio.run(_run([*a, *b, *c]))
+    assert seen == []
+    assert [(m.delivery.delivery_tag, m.body, m.header.properties.message_id) for m in handed] == [
+        (1, b"", "m1"), (2, b"abc", "m2"), (3, b"0123456789", "m3")]
+    assert all(m.header is f[1] and m.delivery is f[0] for m, f in zip(handed, (a, b, c), strict=True))
+
+    ok = Basic.QosOk()
+    d, e = _delivery(4, b"0123456789"), _delivery(5, b"xy")
+    seen, handed = asyncio.run(_run([ok, *d[:2], "idle", *d[2:], *e], busy_on=Basic.QosOk))
+    assert seen == [ok, *d]
+    assert [m.delivery.delivery_tag for m in handed] == [5]
+
+    # a delivery whose body never came (a broken stream): the next one follows it to the channel's reader,
+    # which fails on it as aiormq always did ("Unexpected frame"), instead of being handed over
+    seen, handed = asyncio.run(_run([ok, *d[:2], "idle", *e], busy_on=Basic.QosOk))
+    assert seen == [ok, *d[:2], *e]
+    assert handed == []
+
+
+def test_a_delivery_cut_short_by_another_frame_reaches_the_channel_reader_as_it_came() -> None:
+    """AMQP 0-9-1, section 4.2.6: "Note that any non-content frame explicitly marks the end of the content.
+    Although the size of the content is well-known from the content header (and thus also the number of
+    content frames), this allows for a sender to abort the sending of content without the need to close the
+    channel." Here aiormq's reader decides what that means: the frames kept so far and that frame go
+    to the channel's reader in their order, and nothing is handed over; aiormq's reader then deals with them
+    as it always did; the next delivery, with the reader idle again, is handed over."""
+    d = _delivery(6, b"0123456789")
+    cut = Basic.Ack(3, False)
+    seen, handed = asyncio.run(_run([*d[:3], cut, *_delivery(7, b"z")]))
+    assert seen == [*d[:3], cut]
+    assert [m.delivery.delivery_tag for m in handed] == [7]
+
+
+@pytest.mark.broker
+def test_rabbitmq_deliveries_read_in_bulk_and_inline_are_the_ones_aiormq_reads(rabbitmq_url: str) -> None:
+    """On the real broker: the same messages (an empty body, a small one, one of three body frames at
+    RabbitMQ's frame_max, headers and a timestamp) consumed by a plain aiormq connection and by one reading
+    in bulk with deliveries handed over inline arrive with the same delivery fields, properties and bodies,
+    in the same order."""
+    import aiormq
+
+    from evtool.transports.amqp_wire import read_frames_in_bulk
+
+    bodies = [b"", b"x", bytes(range(256)) * 1200, b"{}"]
+    queue = f"evtool-wire-{uuid.uuid4().hex}"
+    props = Basic.Properties(content_type="application/json", delivery_mode=2, message_id="m", priority=3,
+                             headers={"x-n": 7, "x-s": "é", "x-l": [1, "a"], "x-t": {"k": True}},
+                             timestamp=datetime.datetime(2026, 12, 4, 20, 0, tzinfo=datetime.UTC))
+
+    async def consume(bulk: bool) -> list[Any]:
+        conn = await aiormq.connect(rabbitmq_url)
+        try:
+            if bulk:
+                assert read_frames_in_bulk(conn)
+            ch = await conn.channel()
+            await ch.queue_declare(queue, exclusive=True)      # gone with the connection
+            got: list[Any] = []
+            done = asyncio.Event()
+
+            def take(frame: Any, message: Any) -> None:
+                got.append((_fields(message.delivery)[1][1:], _fields(message.header), message.body))
+                if len(got) == len(bodies):
+                    done.set()
+
+            sub = await conn.channel()
+            if bulk:
+                assert deliver_inline(sub, lambda frame, message: (inline.append(1), take(frame, message)))
+
+            async def slow_path(message: Any) -> None:
+                take(message.delivery, message)
+
+            await sub.basic_consume(queue, slow_path, no_ack=True)
+            for body in bodies:
+                await ch.basic_publish(body, routing_key=queue, properties=props)
+            await asyncio.wait_for(done.wait(), 10)
+            return got
+        finally:
+            await conn.close()
+
+    inline: list[int] = []
+    plain, ours = asyncio.run(consume(False)), asyncio.run(consume(True))
+    assert [b for _, _, b in plain] == bodies
+    assert ours == plain
+    assert inline, "the consumer channel's reader was idle: deliveries were handed over inline"

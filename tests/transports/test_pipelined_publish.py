@@ -236,6 +236,22 @@ def test_rabbitmq_acks_of_one_iteration_share_one_write_and_multiple_never_cover
     assert still_open == {4, 6}
 
 
+def test_rabbitmq_ack_frames_are_the_bytes_pamqp_writes() -> None:
+    """`_AckWriter` writes basic.ack frames by hand; they are pamqp's, byte for byte."""
+    from aiormq.abc import ChannelFrame
+    from pamqp.commands import Basic
+
+    from evtool.transports.amqp import _ACK_FRAME, _BASIC_ACK
+
+    for channel in (1, 7, 65535):
+        for tag in (1, 2, 255, 256, 70_000, 2**32 + 3, 2**63 - 1):
+            for multiple in (False, True):
+                ours = _ACK_FRAME.pack(1, channel, 13, _BASIC_ACK, tag, multiple, 0xCE)
+                theirs = ChannelFrame.marshall(channel_number=channel,
+                                               frames=[Basic.Ack(delivery_tag=tag, multiple=multiple)]).payload
+                assert ours == theirs
+
+
 def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
     """`decode_message` builds the Message positionally from `_FIELDS` (one call instead of a keyword dict):
     the order must stay Message's own, and every field must come back in its place."""
