@@ -337,3 +337,21 @@ def test_rabbitmq_publishes_waiting_for_confirms_fail_when_the_channel_closes(ra
     the channel's `closing` completes."""
     got = asyncio.run(_rabbit_closed(rabbitmq_url))
     assert len(got) == 3 and all(name != "bool" for name in got), got
+
+
+def test_decode_message_reads_bodies_as_json_loads_does() -> None:
+    """`decode_message` skips json.loads' encoding sniffing for a body opening with `{"` (UTF-8 to
+    `json.detect_encoding`); the message is the one json.loads' document gives, for an encoded message, raw
+    UTF-8, a lone surrogate written with surrogatepass, and a body in another encoding (sniffed as before)."""
+    import json
+
+    from evtool.transports.base import _FIELDS, decode_message, encode_message
+
+    enc = encode_message(Message(id="m1", channel="c", payload={"k": "é"}, tag="t"))
+    raw = '{"id":"m2","channel":"ç","payload":"\\u00e9 é \ud800"}'
+    bodies = [enc, raw.encode("utf-8", "surrogatepass"), raw.encode("utf-16-le", "surrogatepass"), raw]
+    for body in bodies:
+        doc = json.loads(body)
+        got = decode_message(body)  # type: ignore[arg-type]
+        assert [getattr(got, f) for f in _FIELDS if f in doc] == [doc[f] for f in _FIELDS if f in doc]
+    assert json.detect_encoding(bodies[1]) == "utf-8" and bodies[1][:2] == b'{"'
