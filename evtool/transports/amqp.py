@@ -200,7 +200,7 @@ def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
     deliver_inline(ch, hand_over)
 
 
-def _confirms_in_reader(ch: Any) -> None:
+def _confirms_in_reader(ch: Any) -> bool:
     """Settle a multiple basic.ack or basic.nack of the publish channel at once, tag by tag, where aiormq
     schedules a callback per tag after scanning every confirm still awaited (`Channel._on_confirm_frame`: with
     `PUBLISH_WINDOW` publishes in flight, 2,000 keys per confirm frame). Sent by the server, basic.ack
@@ -210,12 +210,16 @@ def _confirms_in_reader(ch: Any) -> None:
     indicates acknowledgement of all outstanding messages"
     (https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack; basic.nack likewise). The confirms awaited
     are in `ch.confirmations` in ascending tag order (`RabbitMQTransport._enqueue` numbers and adds them in
-    order; nothing else adds to this channel's), so the scan stops at the first tag past the frame's. Each tag
-    is settled by aiormq's own `_confirm_delivery`. Left as aiormq has it when its internals are not the ones
-    this was written against (aiormq 7.2)."""
-    confirm = getattr(ch, "_confirm_delivery", None)
-    if confirm is None or not hasattr(ch, "_on_confirm_frame") or not hasattr(ch, "confirmations"):
-        return
+    order; nothing else adds to this channel's), so the scan stops at the first tag past the frame's. Each
+    tag's future is the publish's own (`_enqueue`): it is taken out and gets True for a basic.ack, False for
+    a basic.nack (what `_settle` made of aiormq's result and DeliveryError), unless it is settled already.
+    False, and aiormq's reader left as it is, when its internals are not the ones this was written against
+    (aiormq 7.2): each publish then has a confirm future of its own that aiormq settles (`_settle`)."""
+    if not hasattr(ch, "_on_confirm_frame") or not isinstance(getattr(ch, "confirmations", None), dict):
+        return False
+    from pamqp.commands import Basic
+
+    ack = Basic.Ack
 
     async def on_confirm_frame(frame: Any) -> None:
         confirmations = ch.confirmations
@@ -229,12 +233,16 @@ def _confirms_in_reader(ch: Any) -> None:
                 if tag and t > tag:
                     break
                 tags.append(t)
-            for t in tags:
-                confirm(t, frame)
         else:
-            confirm(tag, frame)
+            tags = [tag]
+        stored = type(frame) is ack
+        for t in tags:
+            out = confirmations.pop(t)
+            if not out.done():
+                out.set_result(stored)
 
     ch._on_confirm_frame = on_confirm_frame
+    return True
 
 
 def _settle(confirm: asyncio.Future[Any], out: asyncio.Future[bool]) -> None:
@@ -287,6 +295,7 @@ class RabbitMQTransport:
         self._outbox: list[bytes] = []  # the publishes queued for the next write, on the wire (see _enqueue)
         self._method_frames: dict[tuple[int, str, str], bytes] = {}    # see _frames
         self._sending = False
+        self._confirms_direct = False   # see _confirms_in_reader
         self._frame_types: tuple[Any, Any, Any] = (None, None, None)   # pamqp's, imported at connect
         self.gate = PublishGate()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
@@ -306,7 +315,7 @@ class RabbitMQTransport:
         self.server_version = _text(props.get("version", ""))
         self.admin = await self.conn.channel()
         self.pub = await self.conn.channel(publisher_confirms=True)
-        _confirms_in_reader(self.pub)
+        self._confirms_direct = _confirms_in_reader(self.pub)
         from pamqp.body import ContentBody
         from pamqp.commands import Basic
         from pamqp.header import ContentHeader
@@ -553,7 +562,7 @@ class RabbitMQTransport:
         AMQP 0-9-1 confirm class, as rendered at
         https://andersfugmann.github.io/amqp-client/amqp-client-async/Amqp_client_async/Spec/Confirm/index.html).
         The tag is taken here, the frames go out in
-        that order (one outbox, one writer), and the confirm future is registered where aiormq's frame
+        that order (one outbox, one writer), and the publish's future is registered where the frame
         reader settles it (`Channel.confirmations`), so each message still gets its own ack or nack. Every
         publish of one loop iteration goes out in one socket write (`_send_outbox`)."""
         assert self.topology is not None
@@ -570,11 +579,14 @@ class RabbitMQTransport:
         frames = self._frames(pub.number, exchange, rk[:255], body, msg.id, 2 if plan.durable else 1, expiration)
         loop = asyncio.get_running_loop()
         pub.delivery_tag += 1
-        confirm = loop.create_future()      # failed by `_pub_closed` if the channel closes
-        pub.confirmations[pub.delivery_tag] = confirm
         if out is None:
             out = loop.create_future()
-        confirm.add_done_callback(lambda f: _settle(f, out))
+        if self._confirms_direct:           # settled by `_confirms_in_reader`'s reader, failed by `_pub_closed`
+            pub.confirmations[pub.delivery_tag] = out
+        else:
+            confirm = loop.create_future()
+            pub.confirmations[pub.delivery_tag] = confirm
+            confirm.add_done_callback(lambda f: _settle(f, out))
         self._outbox.append(frames)
         if not self._sending:
             self._sending = True
