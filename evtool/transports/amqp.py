@@ -31,6 +31,7 @@ from collections import deque
 from typing import Any
 
 from evtool.core.message import DeathRecord, Message
+from evtool.transports.amqp_wire import deliver_inline, read_frames_in_bulk
 from evtool.transports.base import (
     ChannelPlan,
     PublishGate,
@@ -57,6 +58,10 @@ _FLAGS = 0x8000 | 0x1000 | 0x0080
 """content-type, delivery-mode and message-id set (AMQP 0-9-1 basic properties, bit 15 = the first property)."""
 _FLAGS_EXPIRING = _FLAGS | 0x0100
 """... and expiration."""
+_ACK_FRAME = struct.Struct(">BHIIqBB")
+"""A basic.ack frame: type 1 (method), channel, payload size 13, class 60 method 80, the delivery tag (a
+long-long, which pamqp writes signed), the multiple bit, frame-end 0xCE."""
+_BASIC_ACK = 60 << 16 | 80
 _CONTENT_TYPE = b"\x10application/json"
 _MODE = {1: b"\x01", 2: b"\x02"}
 
@@ -141,16 +146,17 @@ class _AckWriter:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
+        """Write the acks queued in this iteration, each a basic.ack frame written as pamqp writes it
+        (`_ACK_FRAME`; `tests/transports/test_pipelined_publish.py` compares the bytes)."""
         from aiormq.abc import ChannelFrame
-        from pamqp.commands import Basic
 
         self.scheduled = False
         dirty, self.dirty = self.dirty, []
         parts = []
+        pack = _ACK_FRAME.pack
         for acks in dirty:
-            frames = [Basic.Ack(delivery_tag=t, multiple=m) for t, m in acks.take()]
-            if frames:
-                parts.append(ChannelFrame.marshall(channel_number=acks.ch.number, frames=frames).payload)
+            number = acks.ch.number
+            parts.extend(pack(1, number, 13, _BASIC_ACK, t, m, 0xCE) for t, m in acks.take())
         if not parts or self.conn is None or self.conn.is_closed:
             return
         frame = ChannelFrame(payload=b"".join(parts), should_close=False)
@@ -171,14 +177,14 @@ def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
     per delivery for the consumer callback (`Channel._on_deliver_frame`): the same frames are read the same
     way (content header, then the body), and a delivery for a consumer no longer registered is dropped, as
     there. `deliver` does not wait on anything; an error in it is reported instead of closing the channel.
-    Left as aiormq has it when its internals are not the ones this was written against (aiormq 7.2)."""
+    While the channel's reader is idle, the connection's reader hands deliveries over itself as their
+    frames arrive (`amqp_wire.InlineDeliveries`), through the same `hand_over`. Left as aiormq has it when
+    its internals are not the ones this was written against (aiormq 7.2)."""
     get_header = getattr(ch, "_Channel__get_content_header", None)
     if get_header is None or not hasattr(ch, "_read_content") or not hasattr(ch, "_on_deliver_frame"):
         return
 
-    async def on_deliver_frame(frame: Any) -> None:
-        header = await get_header()
-        message = await ch._read_content(frame, header)
+    def hand_over(frame: Any, message: Any) -> None:
         if frame.consumer_tag is None or frame.consumer_tag not in ch.consumers:
             return
         try:
@@ -186,10 +192,15 @@ def _deliver_in_reader(ch: Any, deliver: Any, sink: TransportSink) -> None:
         except Exception as exc:  # noqa: BLE001 - reported; the channel goes on, as after a callback error
             sink.problem(f"delivery on channel {ch.number}: {type(exc).__name__}: {exc}")
 
+    async def on_deliver_frame(frame: Any) -> None:
+        header = await get_header()
+        hand_over(frame, await ch._read_content(frame, header))
+
     ch._on_deliver_frame = on_deliver_frame
+    deliver_inline(ch, hand_over)
 
 
-def _confirms_in_reader(ch: Any) -> None:
+def _confirms_in_reader(ch: Any) -> bool:
     """Settle a multiple basic.ack or basic.nack of the publish channel at once, tag by tag, where aiormq
     schedules a callback per tag after scanning every confirm still awaited (`Channel._on_confirm_frame`: with
     `PUBLISH_WINDOW` publishes in flight, 2,000 keys per confirm frame). Sent by the server, basic.ack
@@ -199,12 +210,16 @@ def _confirms_in_reader(ch: Any) -> None:
     indicates acknowledgement of all outstanding messages"
     (https://www.rabbitmq.com/amqp-0-9-1-reference.html#basic.ack; basic.nack likewise). The confirms awaited
     are in `ch.confirmations` in ascending tag order (`RabbitMQTransport._enqueue` numbers and adds them in
-    order; nothing else adds to this channel's), so the scan stops at the first tag past the frame's. Each tag
-    is settled by aiormq's own `_confirm_delivery`. Left as aiormq has it when its internals are not the ones
-    this was written against (aiormq 7.2)."""
-    confirm = getattr(ch, "_confirm_delivery", None)
-    if confirm is None or not hasattr(ch, "_on_confirm_frame") or not hasattr(ch, "confirmations"):
-        return
+    order; nothing else adds to this channel's), so the scan stops at the first tag past the frame's. Each
+    tag's future is the publish's own (`_enqueue`): it is taken out and gets True for a basic.ack, False for
+    a basic.nack (what `_settle` made of aiormq's result and DeliveryError), unless it is settled already.
+    False, and aiormq's reader left as it is, when its internals are not the ones this was written against
+    (aiormq 7.2): each publish then has a confirm future of its own that aiormq settles (`_settle`)."""
+    if not hasattr(ch, "_on_confirm_frame") or not isinstance(getattr(ch, "confirmations", None), dict):
+        return False
+    from pamqp.commands import Basic
+
+    ack = Basic.Ack
 
     async def on_confirm_frame(frame: Any) -> None:
         confirmations = ch.confirmations
@@ -218,12 +233,16 @@ def _confirms_in_reader(ch: Any) -> None:
                 if tag and t > tag:
                     break
                 tags.append(t)
-            for t in tags:
-                confirm(t, frame)
         else:
-            confirm(tag, frame)
+            tags = [tag]
+        stored = type(frame) is ack
+        for t in tags:
+            out = confirmations.pop(t)
+            if not out.done():
+                out.set_result(stored)
 
     ch._on_confirm_frame = on_confirm_frame
+    return True
 
 
 def _settle(confirm: asyncio.Future[Any], out: asyncio.Future[bool]) -> None:
@@ -276,6 +295,7 @@ class RabbitMQTransport:
         self._outbox: list[bytes] = []  # the publishes queued for the next write, on the wire (see _enqueue)
         self._method_frames: dict[tuple[int, str, str], bytes] = {}    # see _frames
         self._sending = False
+        self._confirms_direct = False   # see _confirms_in_reader
         self._frame_types: tuple[Any, Any, Any] = (None, None, None)   # pamqp's, imported at connect
         self.gate = PublishGate()
         self._creating: dict[tuple[str, str], asyncio.Future[None]] = {}
@@ -290,11 +310,12 @@ class RabbitMQTransport:
             self.conn = await asyncio.wait_for(aiormq.connect(self.url), timeout=5)
         except (TimeoutError, OSError, aiormq.exceptions.AMQPError) as exc:
             raise TransportUnavailable(f"cannot reach RabbitMQ at {redact_url(self.url)}: {exc}") from exc
+        read_frames_in_bulk(self.conn)
         props = getattr(self.conn, "server_properties", {}) or {}
         self.server_version = _text(props.get("version", ""))
         self.admin = await self.conn.channel()
         self.pub = await self.conn.channel(publisher_confirms=True)
-        _confirms_in_reader(self.pub)
+        self._confirms_direct = _confirms_in_reader(self.pub)
         from pamqp.body import ContentBody
         from pamqp.commands import Basic
         from pamqp.header import ContentHeader
@@ -541,7 +562,7 @@ class RabbitMQTransport:
         AMQP 0-9-1 confirm class, as rendered at
         https://andersfugmann.github.io/amqp-client/amqp-client-async/Amqp_client_async/Spec/Confirm/index.html).
         The tag is taken here, the frames go out in
-        that order (one outbox, one writer), and the confirm future is registered where aiormq's frame
+        that order (one outbox, one writer), and the publish's future is registered where the frame
         reader settles it (`Channel.confirmations`), so each message still gets its own ack or nack. Every
         publish of one loop iteration goes out in one socket write (`_send_outbox`)."""
         assert self.topology is not None
@@ -558,11 +579,14 @@ class RabbitMQTransport:
         frames = self._frames(pub.number, exchange, rk[:255], body, msg.id, 2 if plan.durable else 1, expiration)
         loop = asyncio.get_running_loop()
         pub.delivery_tag += 1
-        confirm = loop.create_future()      # failed by `_pub_closed` if the channel closes
-        pub.confirmations[pub.delivery_tag] = confirm
         if out is None:
             out = loop.create_future()
-        confirm.add_done_callback(lambda f: _settle(f, out))
+        if self._confirms_direct:           # settled by `_confirms_in_reader`'s reader, failed by `_pub_closed`
+            pub.confirmations[pub.delivery_tag] = out
+        else:
+            confirm = loop.create_future()
+            pub.confirmations[pub.delivery_tag] = confirm
+            confirm.add_done_callback(lambda f: _settle(f, out))
         self._outbox.append(frames)
         if not self._sending:
             self._sending = True

@@ -236,6 +236,22 @@ def test_rabbitmq_acks_of_one_iteration_share_one_write_and_multiple_never_cover
     assert still_open == {4, 6}
 
 
+def test_rabbitmq_ack_frames_are_the_bytes_pamqp_writes() -> None:
+    """`_AckWriter` writes basic.ack frames by hand; they are pamqp's, byte for byte."""
+    from aiormq.abc import ChannelFrame
+    from pamqp.commands import Basic
+
+    from evtool.transports.amqp import _ACK_FRAME, _BASIC_ACK
+
+    for channel in (1, 7, 65535):
+        for tag in (1, 2, 255, 256, 70_000, 2**32 + 3, 2**63 - 1):
+            for multiple in (False, True):
+                ours = _ACK_FRAME.pack(1, channel, 13, _BASIC_ACK, tag, multiple, 0xCE)
+                theirs = ChannelFrame.marshall(channel_number=channel,
+                                               frames=[Basic.Ack(delivery_tag=tag, multiple=multiple)]).payload
+                assert ours == theirs
+
+
 def test_the_wire_format_round_trips_every_field_in_message_order() -> None:
     """`decode_message` builds the Message positionally from `_FIELDS` (one call instead of a keyword dict):
     the order must stay Message's own, and every field must come back in its place."""
@@ -321,3 +337,21 @@ def test_rabbitmq_publishes_waiting_for_confirms_fail_when_the_channel_closes(ra
     the channel's `closing` completes."""
     got = asyncio.run(_rabbit_closed(rabbitmq_url))
     assert len(got) == 3 and all(name != "bool" for name in got), got
+
+
+def test_decode_message_reads_bodies_as_json_loads_does() -> None:
+    """`decode_message` skips json.loads' encoding sniffing for a body opening with `{"` (UTF-8 to
+    `json.detect_encoding`); the message is the one json.loads' document gives, for an encoded message, raw
+    UTF-8, a lone surrogate written with surrogatepass, and a body in another encoding (sniffed as before)."""
+    import json
+
+    from evtool.transports.base import _FIELDS, decode_message, encode_message
+
+    enc = encode_message(Message(id="m1", channel="c", payload={"k": "é"}, tag="t"))
+    raw = '{"id":"m2","channel":"ç","payload":"\\u00e9 é \ud800"}'
+    bodies = [enc, raw.encode("utf-8", "surrogatepass"), raw.encode("utf-16-le", "surrogatepass"), raw]
+    for body in bodies:
+        doc = json.loads(body)
+        got = decode_message(body)  # type: ignore[arg-type]
+        assert [getattr(got, f) for f in _FIELDS if f in doc] == [doc[f] for f in _FIELDS if f in doc]
+    assert json.detect_encoding(bodies[1]) == "utf-8" and bodies[1][:2] == b'{"'
