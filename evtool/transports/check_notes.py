@@ -2,8 +2,8 @@
 
 Some checks measure a mechanism the broker lacks, so its verdict on the broker says nothing about the
 scenario: RabbitMQ 3.10 has no per-queue consumer timeout (no lease of the channel's `ack_timeout` ever
-expires there), a Redis stream trims at its capacity silently (`XADD MAXLEN`: the client sees a trimmed
-entry only when a read finds it missing; the core under `redis-streams` trims at once), a partitioned log
+expires there), a Redis stream trims at its capacity silently (`XADD MAXLEN`: evtool sees each trim right
+after it, but its depth counts an entry ready until the delivery reaches the client), a partitioned log
 has no partitions or rebalances on RabbitMQ, NATS and Redis, and `patterns:` run on the local engine only
 (their checks, and checks of the consumers only they feed). `not_applicable` names each such check with the reason; a run on the broker keeps
 it in ``outcome.extra["not_applicable"]`` and `--compare` prints "not applicable on BROKER" next to a verdict
@@ -23,9 +23,10 @@ NO_CONSUMER_TIMEOUT = ("RabbitMQ 3.10 cannot time out a delivery per queue (x-co
                        "versions; the node-wide consumer_timeout is 30 min), so no lease of {ch}'s ack_timeout "
                        "expires on the broker")
 LATE_TRIM = ("a Redis stream cannot refuse a publish: {ch}'s capacity becomes XADD MAXLEN, which trims the "
-             "oldest entries and tells nobody, so a run on Redis sees a trimmed entry only when a read finds it "
-             "missing (until then the client counts it ready); the core under redis-streams trims at once, so "
-             "the depth and the losses differ in time")
+             "oldest entries and tells nobody; evtool reads what each trim left right after it, but the client "
+             "still counts an entry ready until its delivery reaches it, so the depth it reads can be over the "
+             "capacity for a moment, and a loss it cannot place (a trimmed entry already read by another "
+             "group's cursor race) is found only when a read comes back empty")
 NO_PARTITIONS = ("{broker} has no partitions or consumer-group rebalances: the log {ch} runs as one {what} per "
                  "consumer group, shared by its instances, so partition ownership, rebalances and per-key order "
                  "across instances are not the broker's")
