@@ -28,6 +28,7 @@ from evtool.scenario.expressions import (
     compile_expression,
 )
 from evtool.scenario.templates import TemplateRuntimeError
+from evtool.sim import lean
 from evtool.sim.context import ActorContext
 from evtool.sim.effects import initial_state
 from evtool.sim.hooks import HandlerHooks
@@ -161,8 +162,6 @@ class ConsumerActor:
         if self.plain:
             self.on_delivery = self._start_plain  # type: ignore[method-assign]  # one call a delivery, not two
         self._core_kernel = type(self.ctx.kernel) is Kernel  # the virtual clock: its heap may be pushed directly
-        from evtool.sim import lean  # (here, not at the top: lean imports this module's classes)
-
         if not self.plain and type(self) is ConsumerActor and lean.eligible(self):
             lean.install(self, CRASH_RESTART_NS)  # fail rules, effects, idempotency: compiled once (sim/lean.py)
         if self.spec.start > 0:

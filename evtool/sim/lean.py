@@ -31,7 +31,6 @@ from evtool.core.events import TraceEvent
 from evtool.core.message import Message
 from evtool.scenario import models as m
 from evtool.scenario.expressions import ExpressionRuntimeError
-from evtool.sim.consumer import ConsumerActor, Instance
 from evtool.sim.context import ActorContext
 from evtool.sim.kernel import PRIO_ACTOR, Kernel
 
@@ -46,13 +45,17 @@ else:
 if TYPE_CHECKING:
     from evtool.sim.plan import Rule
 
+# The consumer's `ConsumerActor` and `Instance` are named only as strings here (`cython.locals` types, which
+# lean.pxd cimports for the compiled build): sim/consumer.py imports this module, and an import back,
+# even a TYPE_CHECKING one, would make a circle (tests/test_architecture.py).
+
 _new = tuple.__new__  # builds a TraceEvent without the named tuple's Python-level __new__ (as the core does)
 
 _EFFECT_ERRORS = (ExpressionRuntimeError, TypeError, KeyError, ValueError)
 """What an effect may raise: the handling fails with EffectError (as `ConsumerActor._handle`)."""
 
 
-def eligible(c: ConsumerActor) -> bool:
+def eligible(c: Any) -> bool:
     """Whether `c` can take the lean path: the generic path's questions all have the one answer it compiles.
 
     The virtual clock, no hooks, a queue source, one behaviour without emits, no batches, lanes, auto ack
@@ -67,7 +70,7 @@ def eligible(c: ConsumerActor) -> bool:
             and type(c.state) is dict)
 
 
-def install(c: ConsumerActor, crash_restart_ns: int) -> None:
+def install(c: Any, crash_restart_ns: int) -> None:
     """Replace `c`'s `on_delivery`, `_start` and `_complete` with the lean closures (see the module docstring).
 
     Only for a consumer `eligible` says can take the path, at start; a rule with `crash: true` restarts
@@ -121,8 +124,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
     effects_read = any(e.reads_names for e in effects)
     random = rng.random
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
-    def start(inst: Instance, d: Delivery) -> None:
+    @cython.locals(inst="Instance", d=Delivery, msg=Message, k=Kernel, cx=ActorContext)
+    def start(inst: Any, d: Delivery) -> None:
         # ConsumerActor.on_delivery and _start for this consumer (keep in step with them). Every caller of
         # `_start` (the buffer loops) has checked what the first line checks: one function serves both.
         if inst.state != "running" or inst.busy >= concurrency:
@@ -157,7 +160,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             t = now
         heappush(heap, (t, PRIO_ACTOR, seq, complete, (inst, d, inst.epoch, now)))
 
-    def failed(inst: Instance, d: Delivery, attempt: int, env: dict[str, Any] | None) -> bool | None:
+    def failed(inst: Any, d: Delivery, attempt: int, env: dict[str, Any] | None) -> bool | None:
         """The fail rules, as `ConsumerActor._handle` runs them: None when none fires, else whether the slot
         stays busy (the rule's failure carried out)."""
         msg = d.msg
@@ -176,7 +179,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
                 return carry_out(inst, d, attempt, rule, error_text)
         return None
 
-    def carry_out(inst: Instance, d: Delivery, attempt: int, rule: Rule, error_text: str | None) -> bool:
+    def carry_out(inst: Any, d: Delivery, attempt: int, rule: Rule, error_text: str | None) -> bool:
         """A fail rule fired: crash, or fail the handling (`ConsumerActor._fail`); whether the slot stays busy."""
         msg = d.msg
         if rule.crash:
@@ -186,7 +189,7 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
             return True
         return fail(inst, d, msg, rule.error, rule.retryable, attempt, error_text, rule.reply_with_error, False)
 
-    def settle_ok(inst: Instance, d: Delivery, mid: str, now: int) -> None:
+    def settle_ok(inst: Any, d: Delivery, mid: str, now: int) -> None:
         # ConsumerActor._settle_ok for this consumer
         if attempts:
             attempts.pop(mid, None)
@@ -195,8 +198,8 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         if d.sub in subscribers:
             ack(now, d.tag)
 
-    @cython.locals(inst=Instance, d=Delivery, cx=ActorContext)
-    def release(inst: Instance, d: Delivery) -> None:
+    @cython.locals(inst="Instance", d=Delivery, cx=ActorContext)
+    def release(inst: Any, d: Delivery) -> None:
         # the end of ConsumerActor._complete: the slot is free, the next buffered delivery starts
         cx = ctx
         inst.busy -= 1
@@ -206,15 +209,15 @@ def install(c: ConsumerActor, crash_restart_ns: int) -> None:
         while buf and inst.state == "running" and inst.busy < concurrency:
             start(inst, buf.popleft())
 
-    def effect_failed(inst: Instance, d: Delivery, attempt: int, applied: int, exc: Exception) -> bool:
+    def effect_failed(inst: Any, d: Delivery, attempt: int, applied: int, exc: Exception) -> bool:
         msg = d.msg
         if applied:
             c._effects_outlived(inst, d, msg, make_env(msg, attempt), applied, n_effects)  # noqa: SLF001
         return fail(inst, d, msg, "EffectError", False, attempt, str(exc), False)
 
-    @cython.locals(inst=Instance, d=Delivery, msg=Message, k=Kernel, cx=ActorContext, cc=ConsumerActor,
+    @cython.locals(inst="Instance", d=Delivery, msg=Message, k=Kernel, cx=ActorContext, cc="ConsumerActor",
                    inflight=dict)
-    def complete(item: tuple[Instance, Delivery, int, int]) -> None:
+    def complete(item: tuple[Any, Delivery, int, int]) -> None:
         # ConsumerActor._complete, _handle and _settle_ok for this consumer (keep in step with them): the
         # common outcome, a success, runs through without a further call; a duplicate, a failure and an
         # effect error leave through `release` unless the slot stays busy (an in-place retry, a crash)
