@@ -376,10 +376,12 @@ def test_fuzz_any_text_only_raises_expression_error(text: str) -> None:
     "str(" + " * ".join(["123456789012345678901234567890"] * 100) + ")",
 ])
 def test_huge_results_are_runtime_errors(text: str) -> None:
-    t0 = time.perf_counter()
+    # CPU time, not wall time: refused in well under a second of work however busy the machine is (a wall
+    # clock failed this once with two test workers and a real-broker run sharing two cores)
+    t0 = time.process_time()
     with pytest.raises(ExpressionRuntimeError):
         compile_expression(text).evaluate({"msg": "x" * 100})
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
 
 
 def test_value_weight_counts_sharing() -> None:
