@@ -4,6 +4,7 @@ of one subscription queue tallied from the trace (`Tally`); see `evtool.transpor
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -87,25 +88,24 @@ class ReadyCount(Counter[str]):
 
     def update(self, other: Any = None, /, **kwargs: int) -> None:  # type: ignore[override]
         """Add counts (as `Counter.update`), one message id at a time."""
-        for source in (other, kwargs):
-            if source is None:
-                continue
-            pairs = source.items() if hasattr(source, "items") else ((mid, 1) for mid in source)
-            for mid, n in pairs:
-                self[mid] = self.get(mid, 0) + n
+        for mid, n in _counts(other, kwargs):
+            self[mid] = self.get(mid, 0) + n
 
     def subtract(self, other: Any = None, /, **kwargs: int) -> None:  # type: ignore[override]
         """Subtract counts (as `Counter.subtract`), one message id at a time."""
-        for source in (other, kwargs):
-            if source is None:
-                continue
-            pairs = source.items() if hasattr(source, "items") else ((mid, 1) for mid in source)
-            for mid, n in pairs:
-                self[mid] = self.get(mid, 0) - n
+        for mid, n in _counts(other, kwargs):
+            self[mid] = self.get(mid, 0) - n
 
     def restart_peak(self) -> None:
         """A new interval: the peak is the total now."""
         self.peak = self.total
+
+
+def _counts(other: Any, kwargs: dict[str, int]) -> Iterator[tuple[str, int]]:
+    """(message id, count) pairs of a Counter method's arguments: a mapping, or an iterable of ids (one each)."""
+    for source in (other, kwargs):
+        if source is not None:
+            yield from (source.items() if hasattr(source, "items") else ((mid, 1) for mid in source))
 
 
 class Tally:
