@@ -25,8 +25,7 @@ NO_CONSUMER_TIMEOUT = ("RabbitMQ 3.10 cannot time out a delivery per queue (x-co
 LATE_TRIM = ("a Redis stream cannot refuse a publish: {ch}'s capacity becomes XADD MAXLEN, which trims the "
              "oldest entries and tells nobody; evtool reads what each trim left right after it, but the client "
              "still counts an entry ready until its delivery reaches it, so the depth it reads can be over the "
-             "capacity for a moment, and a loss it cannot place (a trimmed entry already read by another "
-             "group's cursor race) is found only when a read comes back empty")
+             "capacity for a moment")
 NO_PARTITIONS = ("{broker} has no partitions or consumer-group rebalances: the log {ch} runs as one {what} per "
                  "consumer group, shared by its instances, so partition ownership, rebalances and per-key order "
                  "across instances are not the broker's")

@@ -206,10 +206,13 @@ consumers:
 
 
 def test_redis_records_an_unread_entry_trimmed_when_the_trim_happens(redis_url: str) -> None:
-    """XADD MAXLEN 2: M4's add trims M2, which the group never read (M1 is held, M2 and M3 wait). The
-    transport reads what the trim left on the same connection (the first entry, each group's
-    last-delivered-id: https://redis.io/docs/latest/commands/xinfo-groups/) and records M2 dropped at once,
-    as the core under redis-streams does, instead of when a read finds it missing after M3 and M4."""
+    """XADD MAXLEN 2: M4's add trims M2, which the group never read (M1 is held, M2 and M3 wait). MAXLEN:
+    "Redis enforces this by removing the oldest entries - that is, the entries with the lowest stream IDs"
+    (https://redis.io/docs/latest/commands/xtrim/); XINFO GROUPS gives each group's last-delivered-id, "The
+    ID of the last entry delivered to the group's consumers" (https://redis.io/docs/latest/commands/
+    xinfo-groups/). The transport reads both on the same connection right after the XADDs and records M2
+    dropped at once, as the core under redis-streams does, instead of when a read finds it missing after M3
+    and M4."""
     loaded = load_text(TRIMMED)
     local = Engine(loaded).run()
     trace: list[TraceEvent] = []
