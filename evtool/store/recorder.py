@@ -7,8 +7,9 @@ Shape (why each part is there):
   recording it then starts a writer process (`evtool.store.writer`).
 * The engine calls `record(events)` with each batch it has just folded into
   the trace digest: the recorder takes the digest's encoding of that batch
-  (evtool.trace.digest.shared_encoding: marshal version 2 of the rows, made
-  once for both) and counts its `published` events, and keeps only those
+  (evtool.trace.digest.shared_batch: marshal version 2 of the rows, made
+  once for both) and its count of `published` events (a compiled build counts
+  them as it encodes; the pure one counts them here), and keeps only those
   bytes (no events: keeping them alive made the garbage collector walk them
   again and again); once `batch_size` events are pending the bytes become one
   frame and are queued. A batch the digest did not just encode (a direct
@@ -66,7 +67,7 @@ from evtool.store.paths import resolve_db_path
 from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
 from evtool.store.signals import SigtermAsInterrupt
 from evtool.store.writer import encode_batch, encode_end, encode_rows
-from evtool.trace.digest import as_rows, shared_encoding
+from evtool.trace.digest import as_rows, shared_batch
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 UPDATE_RESULT = f"UPDATE runs SET ({codec.RESULT_COLUMNS}) = (?,?,?,?,?,?,?,?) WHERE rk = ?"
@@ -204,8 +205,9 @@ class Recorder:
             self.dropped += len(events)
             return
         n = len(events)
-        body = shared_encoding(events)
-        if body is None:
+        shared = shared_batch(events)
+        published: int | None
+        if shared is None:
             try:
                 body = memoryview(marshal.dumps(as_rows(events), 2))[_LIST_HEADER:]
             except ValueError:  # a value marshal refuses (an object in `data`): a frame of its own, as JSON
@@ -213,7 +215,11 @@ class Recorder:
                     self._send_pending()
                     self._queue(encode_batch(events), n)
                 return
-        published = countOf(map(_KIND, events), "published")
+            published = None
+        else:
+            body, published = shared
+        if published is None:
+            published = countOf(map(_KIND, events), "published")
         with self._lock:
             self._pending.append(body)
             self._pending_n += n

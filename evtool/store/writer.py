@@ -42,12 +42,9 @@ outcome `interrupted`.
 from __future__ import annotations
 
 import marshal
-import queue
-import signal
 import sqlite3
 import struct
 import sys
-import threading
 import time
 from operator import itemgetter
 
@@ -64,8 +61,6 @@ BATCH = b"B"
 BATCH_JSON = b"J"
 END = b"E"
 _CHUNK_FRAMES = {ROWS: "R", BATCH: "B", BATCH_JSON: "J"}  # frame type -> the chunk's `fmt`
-# Frames the writer holds in memory beyond what the pipe holds.
-MAX_QUEUED = 4
 # How long a write may keep retrying while another process holds the database lock.
 BUSY_PATIENCE_S = 300.0
 
@@ -283,14 +278,6 @@ class Writer:
                 gc.enable()
 
 
-def _reader(stream: BinaryIO, frames: queue.Queue[tuple[bytes, Any] | None]) -> None:
-    try:
-        for frame in read_frames(stream):
-            frames.put(frame)
-    finally:
-        frames.put(None)
-
-
 def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> int:
     """Write frames from `stream` into run `run_key`'s trace in `db`; the exit status.
 
@@ -303,29 +290,17 @@ def serve(db: str, run_key: int, stream: BinaryIO, out: Any, nice: int = 0) -> i
     try:
         conn = connect_sync(db)
         writer = Writer(conn, run_key, out, nice)
-        # A reader thread keeps the pipe drained while this thread is inside
-        # SQLite (sqlite3 releases the GIL in each step), so the parent's
-        # writes rarely wait.
-        frames: queue.Queue[tuple[bytes, Any] | None] = queue.Queue(MAX_QUEUED)
-        threading.Thread(target=_reader, args=(stream, frames), daemon=True).start()
-        while True:
-            item = frames.get()
-            batches: list[Any] = []
-            while item is not None and item[0] in _CHUNK_FRAMES:
-                batches.append(item)
-                try:
-                    item = frames.get_nowait()
-                except queue.Empty:
-                    item = ("", None)  # nothing more queued: commit what we have
-                    break
-            if batches:
-                writer.append(batches)
-            if item is None:
-                return 0  # the parent is gone: the run stays incomplete with what was committed
-            if item[0] == END:
-                result_row, count = item[1]
+        # One thread reads and writes: the parent queues frames and the pipe holds a megabyte, so the
+        # engine does not wait on this loop (a reader thread here, with `queue` and `threading`, cost
+        # this process more to start than it saved).
+        for kind, payload in read_frames(stream):
+            if kind in _CHUNK_FRAMES:
+                writer.append([(kind, payload)])
+            elif kind == END:
+                result_row, count = payload
                 writer.finish(result_row, count)
                 return 0
+        return 0  # the parent is gone: the run stays incomplete with what was committed
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
         from evtool.store.errors import describe_sqlite_error
 
@@ -356,8 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # Ctrl-C and SIGTERM to the process group are for the parent: it ends the run and sends `E`;
     # this process ends when its input does (also when the parent was killed outright).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        import _signal as signals  # what `signal` wraps, without the enums that cost it ~3 ms to import
+    except ImportError:
+        import signal as signals
+    signals.signal(signals.SIGINT, signals.SIG_IGN)
+    signals.signal(signals.SIGTERM, signals.SIG_IGN)
     return serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout, nice=19)
 
 
@@ -367,9 +346,8 @@ if __name__ == "__main__":
         sys.stdout.flush()
     except (OSError, ValueError):
         pass
-    # No interpreter shutdown: the reader thread may still be blocked reading stdin, and finalization
-    # would then abort on the lock it holds ("could not acquire lock for <_io.BufferedReader name='<stdin>'>").
-    # Everything is committed and the connection closed by now.
+    # No interpreter shutdown: everything is committed and the connection closed by now, and finalizing
+    # the modules would only cost the compaction's last moments more CPU.
     import os
 
     os._exit(status)

@@ -27,6 +27,7 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object o)
     Py_ssize_t PyTuple_GET_SIZE(object p)
     void* PyTuple_GET_ITEM(object p, Py_ssize_t pos)
+    unsigned int PyUnicode_CHECK_INTERNED(object o)
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
@@ -232,12 +233,37 @@ cdef int _row(Buf* b, object row) except -1:
     return 0
 
 
-def encode_rows(rows):
+cdef inline bint _has_kind(object row, object kind):
+    """Whether the row's field 1 (a trace event's kind) is the string `kind`: one pointer comparison for the
+    usual case, where both are the same interned string; two interned strings that are not one object
+    differ; anything else is compared in full."""
+    cdef PyObject* item
+    if PyTuple_GET_SIZE(row) < 2:
+        return False
+    item = <PyObject*>PyTuple_GET_ITEM(row, 1)
+    if item == <PyObject*>kind:
+        return True
+    if Py_TYPE(item) != &PyUnicode_Type:
+        return <object>item == kind
+    if PyUnicode_CHECK_INTERNED(<object>item) and PyUnicode_CHECK_INTERNED(kind):
+        return False
+    return <object>item == kind
+
+
+def encode_rows(rows, kind=None):
     """`marshal.dumps(list(rows), 2)[5:]`: each row (a tuple) encoded in turn, without the list header; a
-    row may also be a tuple subclass (a TraceEvent), encoded as the plain tuple of its fields."""
+    row may also be a tuple subclass (a TraceEvent), encoded as the plain tuple of its fields.
+
+    With `kind` (a string): the bytes and how many rows have it as their field 1, counted on the way (the
+    recorder keeps each chunk's count of `published` events; counting them again costs it more than this).
+    """
     cdef Buf b
     cdef Py_ssize_t start
+    cdef Py_ssize_t counted = 0
+    cdef bint counting = kind is not None
     cdef bytes out
+    if counting and type(kind) is not str:
+        raise TypeError("kind must be a string")
     b.data = <char*>malloc(4096)
     if b.data == NULL:
         raise MemoryError()
@@ -251,7 +277,11 @@ def encode_rows(rows):
                 # (a TraceEvent is encoded as the plain tuple of its fields, which marshal needs)
                 enc = marshal.dumps(tuple(row) if isinstance(row, tuple) else row, 2)
                 _raw(&b, PyBytes_AS_STRING(enc), PyBytes_GET_SIZE(enc))
+            if counting and isinstance(row, tuple) and _has_kind(row, kind):
+                counted += 1
         out = PyBytes_FromStringAndSize(b.data, b.n)
     finally:
         free(b.data)
+    if counting:
+        return out, counted
     return out

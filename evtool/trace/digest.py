@@ -71,14 +71,21 @@ def shared_encoding(events: Sequence[Sequence[Any]]) -> bytes | memoryview | Non
     the list header (`marshal.loads` reads them after ``b"[" + count as <i4``). A batch is taken
     once: the same events asked for again, or any other events, get None.
     """
+    shared = shared_batch(events)
+    return None if shared is None else shared[0]
+
+
+def shared_batch(events: Sequence[Sequence[Any]]) -> tuple[bytes | memoryview, int | None] | None:
+    """`shared_encoding` and how many of the events are `published`: counted by the compiled encoder as it
+    encoded them, None where the digest did not count them (the pure build: count them yourself)."""
     last = getattr(_last, "batch", None)
     if last is None:
         return None
-    first, middle, final, n, body = last
+    first, middle, final, n, body, published = last
     if n != len(events) or first != events[0] or final != events[-1] or middle != events[n // 2]:
         return None
     _last.batch = None
-    return body
+    return body, published
 
 
 class TraceDigest:
@@ -103,13 +110,15 @@ class TraceDigest:
         # exactly those bytes (tests/trace/test_rowcodec.py).
         n = len(rows)
         body: bytes | memoryview
+        published: int | None = None
         if _encode_rows is not None:
-            body = _encode_rows(rows)
+            # the compiled encoder counts the `published` events on its way (for a recorder: `shared_batch`)
+            body, published = _encode_rows(rows, "published")
         else:
             body = memoryview(marshal.dumps(rows, _MARSHAL_VERSION))[_LIST_HEADER:]
         self._h.update(body)
         self.count += n
-        _last.batch = (rows[0], rows[n // 2], rows[-1], n, body)
+        _last.batch = (rows[0], rows[n // 2], rows[-1], n, body, published)
 
     def hexdigest(self) -> str:
         """The digest so far (64 hex characters)."""

@@ -72,6 +72,41 @@ def test_lesson_traces_encode_as_marshal_does(name: str) -> None:
 
 
 @compiled
+def test_counting_a_kind_keeps_the_bytes_and_counts_exactly() -> None:
+    """`encode_rows(rows, kind)`: the same bytes, and how many rows have `kind` as field 1, whether that field is
+    the interned string, an equal string made at run time, another kind, or not a string at all."""
+    from operator import countOf, itemgetter
+
+    from evtool.core.events import TraceEvent
+
+    assert encode_rows is not None
+    made = "".join(["publ", "ished"])  # equal to "published", not the same object, not interned
+    assert made == "published" and made is not "published"  # noqa: F632 - the point of the test
+    rows = [TraceEvent(i, kind, f"m-{i}", "q", None, None, None, None, None, None)
+            for i, kind in enumerate(["published", "delivered", made, "acked", "published", "publishe"])]
+    rows += [(9, 7), (10,), (11, None), (12, "published", 1.5)]
+    body, count = encode_rows(rows, "published")
+    assert body == encode_rows(rows) == marshal.dumps([tuple(r) for r in rows], 2)[5:]
+    assert count == countOf(map(itemgetter(1), [r for r in rows if len(r) > 1]), "published") == 4
+    assert encode_rows([], "published") == (b"", 0)
+    with pytest.raises(TypeError):
+        encode_rows(rows, 1)
+
+
+@compiled
+def test_the_recorder_gets_the_digests_count_of_published() -> None:
+    """The digest hands a recorder its encoder's count with the bytes (`shared_batch`), the count the pure
+    build gets by counting the events itself."""
+    rows = _lesson_rows("retries-dlq-poison")
+    digest = TraceDigest()
+    digest.update_rows(rows)
+    shared = digest_mod.shared_batch(rows)
+    assert shared is not None
+    assert shared[1] == sum(1 for r in rows if r[1] == "published") > 0
+    assert digest_mod.shared_batch(rows) is None  # taken once
+
+
+@compiled
 def test_digest_is_the_same_compiled_and_pure(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same run digested with the compiled encoder and with marshal (the pure fallback)."""
     path = lesson_dir() / "retries-dlq-poison.yaml"
