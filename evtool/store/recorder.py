@@ -66,7 +66,7 @@ from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
 from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
 from evtool.store.signals import SigtermAsInterrupt
-from evtool.store.writer import encode_batch, encode_end, encode_rows
+from evtool.store.writer import encode_batch, encode_end, rows_frame
 from evtool.trace.digest import as_rows, shared_batch
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
@@ -76,6 +76,21 @@ _LIST_HEADER = 5  # marshal's list header: a type byte and the count
 # Linux lets a pipe hold up to 1 MiB (fs.pipe-max-size): a few batches in flight, so the sender rarely waits.
 _F_SETPIPE_SZ = 1031
 _PIPE_BYTES = 1 << 20
+_IOV_MAX = 1024  # parts one writev takes (POSIX allows no fewer than 16; Linux takes 1024)
+_Frame = bytes | list[bytes | memoryview]  # a frame, or the parts of one (`rows_frame`)
+
+
+def _write_parts(fd: int, parts: Sequence[bytes | memoryview]) -> None:
+    """Write a frame's parts to `fd` in order, whole: writev, again after a partial write."""
+    views = [memoryview(part).cast("B") for part in parts]
+    i = 0
+    while i < len(views):
+        written = os.writev(fd, views[i:i + _IOV_MAX])
+        while i < len(views) and written >= views[i].nbytes:
+            written -= views[i].nbytes
+            i += 1
+        if written:
+            views[i] = views[i][written:]
 
 
 class Recorder:
@@ -139,7 +154,7 @@ class Recorder:
         self._pending_t = 0
         self._pending_published = 0
         self._sent = 0  # events handed to the sender
-        self._frames: queue.Queue[bytes | None] = queue.Queue(max_batches)
+        self._frames: queue.Queue[_Frame | None] = queue.Queue(max_batches)
         self._proc: subprocess.Popen[bytes] | None = None
         self._sender: threading.Thread | None = None
         self._listener: threading.Thread | None = None
@@ -359,11 +374,11 @@ class Recorder:
         self._sender.start()
         self._listener.start()
 
-    def _take_pending(self) -> bytes | None:
-        """The pending events as one frame, or None (the caller holds `_lock`)."""
+    def _take_pending(self) -> list[bytes | memoryview] | None:
+        """The pending events as one frame (its parts), or None (the caller holds `_lock`)."""
         if not self._pending_n:
             return None
-        frame = encode_rows(self._pending, self._pending_n, self._pending_t, self._pending_published)
+        frame = rows_frame(self._pending, self._pending_n, self._pending_t, self._pending_published)
         self._pending = []
         self._pending_n = self._pending_published = 0
         return frame
@@ -375,7 +390,7 @@ class Recorder:
         if frame is not None:
             self._queue(frame, n)
 
-    def _queue(self, frame: bytes, n: int) -> None:
+    def _queue(self, frame: _Frame, n: int) -> None:
         """Queue a frame of `n` events (the caller holds `_lock`); blocks when `max_batches` are queued."""
         self._sent += n
         while not self._failed:
@@ -399,8 +414,11 @@ class Recorder:
             if self._failed:
                 continue  # keep draining so a blocked `record` returns
             try:
-                pipe.write(frame)
-                pipe.flush()
+                if isinstance(frame, bytes):
+                    pipe.write(frame)
+                    pipe.flush()
+                else:
+                    _write_parts(pipe.fileno(), frame)
             except (OSError, ValueError) as exc:
                 self._fail(RecorderError(f"the writer process stopped: {exc}"))
         try:

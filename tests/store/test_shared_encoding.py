@@ -134,3 +134,35 @@ def test_a_batch_marshal_refuses_keeps_its_place_between_row_chunks(tmp_path: Pa
         got = list(store.events("6b6b6b6b6b6b"))
         assert got == [*before, odd[0]._replace(data={"error": "odd!"}), *after]
         assert store.progress("6b6b6b6b6b6b") == (601, 600, after[-1].t)
+
+
+def test_a_frame_written_as_parts_arrives_whole_and_in_order() -> None:
+    """The sender writes a frame's parts with `os.writev`: through a pipe far smaller than the frame (each
+    write waits for the reader) and with more parts than one writev takes (one call with them all fails
+    with EINVAL), the reader gets exactly the joined bytes."""
+    import fcntl
+    import os
+    import threading
+
+    parts: list[bytes | memoryview] = [bytes([i % 251]) * (i * 37 % 5000) for i in range(3000)]
+    parts[7] = memoryview(b"abc" * 10000)[5:]  # a slice, as the pure build's bodies are
+    parts[8] = b""
+    expected = b"".join(parts)
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ: one page
+    got = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 1000):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        recorder_module._write_parts(write_end, parts)  # noqa: SLF001
+    finally:
+        os.close(write_end)
+        reader.join(10)
+        os.close(read_end)
+    assert len(expected) > 100 * 4096
+    assert bytes(got) == expected
