@@ -83,6 +83,11 @@ _Frame = bytes | list[bytes | memoryview]  # a frame, or the parts of one (`rows
 def _write_parts(fd: int, parts: Sequence[bytes | memoryview]) -> None:
     """Write a frame's parts to `fd` in order, whole: writev, again after a partial write."""
     views = [memoryview(part).cast("B") for part in parts]
+    if not hasattr(os, "writev"):  # not POSIX
+        for view in views:
+            while view.nbytes:
+                view = view[os.write(fd, view):]
+        return
     i = 0
     while i < len(views):
         written = os.writev(fd, views[i:i + _IOV_MAX])
