@@ -66,7 +66,7 @@ from evtool.store.model import RunHeader, RunResult, utc_now_iso
 from evtool.store.paths import resolve_db_path
 from evtool.store.schema import connect_sync, create_trace_sql, is_busy, migrate_sync, rollback_sync
 from evtool.store.signals import SigtermAsInterrupt
-from evtool.store.writer import encode_batch, encode_end, rows_frame
+from evtool.store.writer import WRITER_COMMAND, encode_batch, encode_end, rows_frame
 from evtool.trace.digest import as_rows, shared_batch
 
 INSERT_RUN = f"INSERT INTO runs ({codec.HEADER_COLUMNS}) VALUES ({', '.join('?' * 13)})"
@@ -359,7 +359,7 @@ class Recorder:
                 # (another checkout) cannot stand in for this copy's writer; -S: no `site` (its .pth
                 # files and editable-install finders cost a recorded run ~10 ms of CPU), as the writer
                 # needs only the standard library and this copy of evtool, which PYTHONPATH names
-                [sys.executable, "-P", "-S", "-m", "evtool.store.writer", str(self.db_path), str(self._run_key)],
+                [sys.executable, "-P", "-S", "-c", WRITER_COMMAND, str(self.db_path), str(self._run_key)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                 close_fds=True,
             )

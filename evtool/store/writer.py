@@ -10,7 +10,7 @@ shared_encoding: marshal version 2 of the events as rows), counts its
 process compresses that very payload (raw deflate, `chunks.compress_rows`) and
 stores it as one chunk row (`evtool.store.chunks`), on another core if there is one.
 
-    python -m evtool.store.writer DB RUN_KEY
+    python -m evtool.store.writer DB RUN_KEY    (the recorder runs `python -P -S -c WRITER_COMMAND DB RUN_KEY`)
 
 Input, on stdin, a sequence of frames (`FRAME` header: a type byte and the
 payload length):
@@ -348,14 +348,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(args[0], int(args[1]), sys.stdin.buffer, sys.stdout, nice=19)
 
 
-if __name__ == "__main__":
+def process_main() -> None:
+    """What the writer process runs (`WRITER_COMMAND`): `main`, then an exit without interpreter shutdown.
+
+    Everything is committed and the connection closed by then; finalizing the modules would only cost
+    the process more CPU.
+    """
     status = main()
     try:
         sys.stdout.flush()
     except (OSError, ValueError):
         pass
-    # No interpreter shutdown: everything is committed and the connection closed by now, and finalizing
-    # the modules would only cost the compaction's last moments more CPU.
     import os
 
     os._exit(status)
+
+
+WRITER_COMMAND = "from evtool.store.writer import process_main; process_main()"
+"""The writer process's `python -c` program: `-m evtool.store.writer` does the same, but `runpy`, which
+`-m` imports, costs the process more to start than everything else it imports but sqlite3."""
+
+if __name__ == "__main__":
+    process_main()
