@@ -269,7 +269,7 @@ def _writers(db: Path) -> list[int]:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"evtool.store.writer" in cmd and str(db).encode() in cmd:
+        if any(b"evtool.store.writer" in part for part in cmd) and str(db).encode() in cmd:
             pids.append(int(entry.name))
     return pids
 
