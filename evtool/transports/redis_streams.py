@@ -165,6 +165,9 @@ class RedisTransport:
         # per capped stream key: the entries this run added that some group may not have read yet, in id
         # order (entry id -> channel, message); see `_trim_state`
         self.capped: dict[str, dict[bytes, tuple[str, Message]]] = {}
+        # per capped stream key: the newest first entry and last-delivered-id of each group `_trim_state` saw
+        # (entries of this run up to a group's were reported handed out)
+        self.trim_seen: dict[str, tuple[tuple[int, int], dict[bytes, tuple[int, int]]]] = {}
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
         self._slow = 0                 # publish() calls under way (see publish)
@@ -302,27 +305,45 @@ class RedisTransport:
         forgotten. (A trimmed entry a group has read but not acked stays in its PEL: its XACK still settles
         it; tests/core/test_truth_live.py.)"""
         entries = self.capped.setdefault(key, {})
+        last = next(reversed(entries), None)
         for eid, note in added:
             entries[eid] = note
+        if added and last is not None and _id(added[0][0]) < _id(last):
+            # two batches' pipelines answered out of order: the entries are kept in id order (the loop below
+            # stops at the first one no group has read)
+            self.capped[key] = entries = dict(sorted(entries.items(), key=lambda kv: _id(kv[0])))
         if not entries or self.sink is None or self.topology is None:
             return
         groups: dict[bytes, str | None] = {}
         for channel, group in self.groups:
             if self.key(channel) == key:
                 groups[self.group_name(group).encode()] = group
-        oldest = _id(first) if first is not None else None
-        floor = min((_id(c) for c in cursors.values()), default=(0, 0))
+        # the newest state seen of the stream: an answer overtaken by a later batch's is older (the first entry
+        # and a group's last-delivered-id only move forward)
+        seen = self.trim_seen.setdefault(key, ((0, 0), {}))
+        oldest = max(seen[0], _id(first) if first is not None else (2**63, 0))
+        marks = seen[1]
+        now = {name: max(_id(c), marks.get(name, (0, 0))) for name, c in cursors.items() if name in groups}
+        self.trim_seen[key] = (oldest, {**marks, **now})
+        floor = min(now.values(), default=(0, 0))
+        top = max(now.values(), default=(0, 0))
+        fresh = {eid for eid, _note in added}   # a late batch's entries may be below a mark already
         for eid in list(entries):
             n = _id(eid)
-            trimmed = oldest is None or n < oldest
-            if not trimmed and n > floor:
+            trimmed = n < oldest
+            if not trimmed and n > top:
                 break                      # id order: every later entry is newer still
-            channel, msg = entries.pop(eid)
-            if not trimmed:
-                continue                   # read by every group already
-            for name, cursor in cursors.items():
-                if name in groups and n > _id(cursor):
+            channel, msg = entries[eid]
+            for name, cursor in now.items():
+                if n <= cursor:
+                    if n > marks.get(name, (0, 0)) or eid in fresh:
+                        # read by the group since the last look: in its PEL, no longer unread, though the
+                        # XREADGROUP answer may still be on its way to the client
+                        self.sink.handed_out(channel, groups[name], msg)
+                elif trimmed:
                     self.sink.dead(channel, groups[name], msg, "overflow", None, 1, observed="trimmed")
+            if trimmed or n <= floor:
+                del entries[eid]           # trimmed, or read by every group: it can no longer be lost unread
 
     def _added(self, fut: asyncio.Future[Any]) -> None:
         self.unanswered -= 1
