@@ -322,10 +322,13 @@ class RedisTransport:
                 groups[self.group_name(group).encode()] = group
         per_group = self.capped.setdefault(key, {})
         oldest, marks = self.trim_seen.get(key, ((0, 0), {}))
-        oldest = max(oldest, _id(first) if first is not None else (2**63, 0))
+        if first is not None:
+            oldest = max(oldest, _id(first))
         marks = {**marks, **{name: max(_id(c), marks.get(name, (0, 0)))
                              for name, c in cursors.items() if name in groups}}
         self.trim_seen[key] = (oldest, marks)
+        if first is None:
+            oldest = (2**63, 0)            # an empty stream: every entry of this run is gone
         for name in cursors:               # XINFO GROUPS's order (by name): the trace's order does not vary
             if name not in groups:
                 continue
