@@ -349,6 +349,10 @@ class TransportSink(Protocol):
     def kept(self, channel: str, group: str | None, msg: Message, count: int) -> None:
         """A message reached its delivery limit and stays on the broker, undeliverable (NATS advisory)."""
 
+    def handed_out(self, channel: str, group: str | None, msg: Message) -> None:
+        """The broker shows `msg` handed to a consumer of `group` before the delivery reached the client (Redis:
+        the group's last-delivered-id passed its entry): no longer ready, in flight until the delivery comes."""
+
     def problem(self, text: str) -> None:
         """Something went wrong on the broker side; the run reports it."""
 

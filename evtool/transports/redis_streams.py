@@ -162,9 +162,12 @@ class RedisTransport:
         self.claimers: list[asyncio.Task[None]] = []
         self.delayed: set[tuple[str, str, bytes]] = set()
         self.kept_entries: set[tuple[str, str, bytes]] = set()
-        # per capped stream key: the entries this run added that some group may not have read yet, in id
+        # per capped stream key and group: the entries this run added that the group has not read yet, in id
         # order (entry id -> channel, message); see `_trim_state`
-        self.capped: dict[str, dict[bytes, tuple[str, Message]]] = {}
+        self.capped: dict[str, dict[bytes, dict[bytes, tuple[str, Message]]]] = {}
+        # per capped stream key: the newest first entry and last-delivered-id of each group `_trim_state` saw
+        # (entries of this run up to a group's were reported handed out)
+        self.trim_seen: dict[str, tuple[tuple[int, int], dict[bytes, tuple[int, int]]]] = {}
         self.server_version = ""
         self._window = PublishWindow(PUBLISH_WINDOW)
         self._slow = 0                 # publish() calls under way (see publish)
@@ -294,35 +297,62 @@ class RedisTransport:
         """What XADD MAXLEN left of `key`: its first entry and each group's last-delivered-id, read on the
         publishing connection right after the trims.
 
+        An entry of this run at or below a group's last-delivered-id has been read by it: "A message is
+        pending, and as such stored inside the PEL, when it was delivered to some consumer, normally as a side
+        effect of calling XREADGROUP" (https://redis.io/commands/xack/). It is no longer unread, so it is
+        reported handed out now (the runtime counts it in flight, not ready), even while the XREADGROUP answer
+        is still on its way to the client; before, it counted ready until its delivery arrived, and the depth
+        could read the capacity plus one.
+
         An entry of this run older than the first one left was trimmed. A group whose cursor is below it never
         read it, and never will ("Redis enforces this by removing the oldest entries", and a group reads only
         entries still in the stream: https://redis.io/docs/latest/commands/xtrim/, /xreadgroup/): for that
         group it is lost, recorded ``dropped`` (reason overflow, ``data.observed: trimmed``) now, where the core
-        under redis-streams drops it. An entry every group has read can no longer be lost unread and is
-        forgotten. (A trimmed entry a group has read but not acked stays in its PEL: its XACK still settles
-        it; tests/core/test_truth_live.py.)"""
-        entries = self.capped.setdefault(key, {})
-        for eid, note in added:
-            entries[eid] = note
-        if not entries or self.sink is None or self.topology is None:
+        under redis-streams drops it. (A trimmed entry a group has read but not acked stays in its PEL: its
+        XACK still settles it; tests/core/test_truth_live.py.)
+
+        Two pipelines may be answered out of order (a busy client): the state is merged with the newest seen
+        (the first entry and each cursor only move forward), and each group's unread entries are kept in id
+        order. Each group keeps only the entries it has not read, so the work per batch is what changed."""
+        if self.sink is None or self.topology is None:
             return
         groups: dict[bytes, str | None] = {}
         for channel, group in self.groups:
             if self.key(channel) == key:
                 groups[self.group_name(group).encode()] = group
-        oldest = _id(first) if first is not None else None
-        floor = min((_id(c) for c in cursors.values()), default=(0, 0))
-        for eid in list(entries):
-            n = _id(eid)
-            trimmed = oldest is None or n < oldest
-            if not trimmed and n > floor:
-                break                      # id order: every later entry is newer still
-            channel, msg = entries.pop(eid)
-            if not trimmed:
-                continue                   # read by every group already
-            for name, cursor in cursors.items():
-                if name in groups and n > _id(cursor):
-                    self.sink.dead(channel, groups[name], msg, "overflow", None, 1, observed="trimmed")
+        per_group = self.capped.setdefault(key, {})
+        oldest, marks = self.trim_seen.get(key, ((0, 0), {}))
+        if first is not None:
+            oldest = max(oldest, _id(first))
+        marks = {**marks, **{name: max(_id(c), marks.get(name, (0, 0)))
+                             for name, c in cursors.items() if name in groups}}
+        self.trim_seen[key] = (oldest, marks)
+        if first is None:
+            oldest = (2**63, 0)            # an empty stream: every entry of this run is gone
+        for name in cursors:               # XINFO GROUPS's order (by name): the trace's order does not vary
+            if name not in groups:
+                continue
+            group = groups[name]
+            unread = per_group.get(name)
+            if unread is None:
+                unread = per_group[name] = {}
+            last = next(reversed(unread), None)
+            for eid, note in added:
+                unread[eid] = note
+            if added and last is not None and _id(added[0][0]) < _id(last):
+                unread = per_group[name] = dict(sorted(unread.items(), key=lambda kv: _id(kv[0])))
+            cursor = marks.get(name, (0, 0))
+            for eid in list(unread):
+                n = _id(eid)
+                if n <= cursor:
+                    # read by the group: in its PEL, though the XREADGROUP answer may still be on its way
+                    channel, msg = unread.pop(eid)
+                    self.sink.handed_out(channel, group, msg)
+                elif n < oldest:
+                    channel, msg = unread.pop(eid)
+                    self.sink.dead(channel, group, msg, "overflow", None, 1, observed="trimmed")
+                else:
+                    break                  # id order: every later entry is newer, and unread
 
     def _added(self, fut: asyncio.Future[Any]) -> None:
         self.unanswered -= 1

@@ -379,6 +379,15 @@ class TransportBroker(Publishing):
             data["group"] = group
         self._emit("max_deliveries_reached", msg, channel, attempt=self.attempts.get((key, msg.id), 0), data=data)
 
+    def handed_out(self, channel: str, group: str | None, msg: Message) -> None:
+        """The broker shows `msg` handed to a consumer of `group` (a Redis group's last-delivered-id has passed
+        its entry) before the delivery reached the client: the copy leaves the ready count for the in-flight one
+        now, as on the broker, and the delivery takes it when it arrives. Nothing when the delivery arrived
+        already."""
+        key = self._key(channel, group)
+        if (key, msg.id) not in self.attempts:
+            self._tally(key).handed_out(msg.id)
+
     def read_empty(self, sid: int, started: float) -> None:
         """A read of subscription `sid` that began at loop time `started` found nothing to deliver.
 

@@ -118,7 +118,8 @@ class Tally:
         self.enqueued = self.acked = self.dead_lettered = self.expired = self.dropped = self.kept = 0
         self.redriven = 0
         # per message id: copies waiting on the broker, held for a delay, or between client and broker
-        # (rejected and not yet seen dead, or held by a crashed consumer until its lease or a claim)
+        # (rejected and not yet seen dead, held by a crashed consumer until its lease or a claim, or handed out
+        # by the broker with the delivery still on its way to the client: `handed_out`)
         self.ready = ReadyCount()
         self.delayed: Counter[str] = Counter()
         self.limbo: Counter[str] = Counter()
@@ -150,6 +151,18 @@ class Tally:
             self.ready.unraise()
             pending = self.pending
             pending[mid] = pending.get(mid, 0) + 1
+
+    def handed_out(self, mid: str) -> bool:
+        """The broker handed a copy of `mid` to a consumer and the delivery has not reached the client yet: it is
+        no longer ready (nor pending) but between broker and client, until the delivery takes it (`take`).
+        False when no ready or pending copy is left to move."""
+        for bag in (self.ready, self.pending):
+            if bag.get(mid, 0) > 0:
+                _less(bag, mid)
+                limbo = self.limbo
+                limbo[mid] = limbo.get(mid, 0) + 1
+                return True
+        return False
 
     def stored(self, mid: str) -> None:
         """The broker stored a pending publish of `mid` (confirm, PubAck): ready now, unless delivered already."""

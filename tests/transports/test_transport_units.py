@@ -149,3 +149,83 @@ def test_earliest_on_a_topic_that_keeps_no_history_is_a_located_error() -> None:
         load_text(LATE.replace("PROFILE", "rabbitmq-quorum"))
     [p] = [p for p in err.value.problems if p.path == "consumers.c.start_from"]
     assert p.line == 10 and "keeps no history" in p.message and p.hint and "latest" in p.hint
+
+
+CAPPED_TOPIC = """
+evtool: "1"
+id: capped-topic
+run: {seed: 1, duration: 1s}
+broker: {profile: redis-streams}
+channels:
+  jobs: {kind: queue, capacity: 2}
+  news: {kind: topic, capacity: 2}
+producers:
+  p: {to: jobs, arrival: {process: constant, rate: 1/s}}
+consumers:
+  c: {from: jobs}
+  a: {from: news}
+  b: {from: news}
+"""
+
+
+class _TrimSink:
+    """Records what `RedisTransport._trim_state` reports."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, str | None, str]] = []
+
+    def dead(self, channel: str, group: str | None, msg: Message, reason: str, target: str | None, count: int = 1,
+             observed: str | None = None) -> None:
+        self.said.append(("dropped", group, msg.id))
+
+    def handed_out(self, channel: str, group: str | None, msg: Message) -> None:
+        self.said.append(("handed_out", group, msg.id))
+
+
+def _trimmer() -> tuple[object, _TrimSink]:
+    from evtool.transports.redis_streams import RedisTransport
+
+    t = RedisTransport("redis://127.0.0.1:1/0")
+    t.topology = build_topology(load_text(CAPPED_TOPIC).model, "evt-u")
+    sink = _TrimSink()
+    t.sink = sink  # type: ignore[assignment]
+    t.groups = {("jobs", None), ("news", "a"), ("news", "b")}
+    return t, sink
+
+
+def _note(channel: str, mid: str) -> tuple[str, Message]:
+    return channel, Message(id=mid, channel=channel, key=None, payload={}, published_at=0)
+
+
+def test_redis_trim_states_answered_out_of_order_are_judged_by_the_newest() -> None:
+    """Two pipelines in flight at once (a busy client): Redis ran M1's XADD, then M2's, which trimmed M1
+    unread (capacity 1 here, as MAXLEN 1 would), but the client hears M2's batch first. M1 arrives in a
+    stale state (the stream's first entry was M1 then, the group's cursor below both): it is still recorded
+    dropped, judged by the newest first entry seen, and kept in id order (the old transport never did)."""
+    t, sink = _trimmer()
+    key = t.key("jobs")  # type: ignore[attr-defined]
+    t._trim_state(key, [(b"10-1", _note("jobs", "M2"))], b"10-1", {b"q": b"0-0"})  # type: ignore[attr-defined]
+    assert sink.said == []
+    t._trim_state(key, [(b"10-0", _note("jobs", "M1"))], b"10-0", {b"q": b"0-0"})  # type: ignore[attr-defined]
+    assert sink.said == [("dropped", None, "M1")]
+    assert list(t.capped[key][b"q"]) == [b"10-1"]  # type: ignore[attr-defined]
+
+
+def test_redis_reports_each_entry_a_group_has_read_once_per_group() -> None:
+    """A topic with groups a and b: an entry group a's last-delivered-id has passed is handed out in a (once,
+    however many later states show it), and in b only when b's cursor passes it; once both have read it, it
+    is forgotten. An entry trimmed above b's cursor is b's loss only (the old transport reported no
+    handed-out entry at all)."""
+    t, sink = _trimmer()
+    key = t.key("news")  # type: ignore[attr-defined]
+    cur = {b"g:a": b"2-0", b"g:b": b"0-0"}
+    t._trim_state(key, [(b"1-0", _note("news", "N1")), (b"2-0", _note("news", "N2"))], b"1-0", cur)  # type: ignore[attr-defined]
+    assert sink.said == [("handed_out", "a", "N1"), ("handed_out", "a", "N2")]
+    sink.said.clear()
+    t._trim_state(key, [(b"3-0", _note("news", "N3"))], b"2-0", {b"g:a": b"2-0", b"g:b": b"0-0"})  # type: ignore[attr-defined]
+    assert sink.said == [("dropped", "b", "N1")]
+    sink.said.clear()
+    t._trim_state(key, [(b"4-0", _note("news", "N4"))], b"3-0", {b"g:a": b"3-0", b"g:b": b"3-0"})  # type: ignore[attr-defined]
+    # b read N2 before N4's add trimmed it (it was there until then): handed out, not lost
+    assert sink.said == [("handed_out", "a", "N3"), ("handed_out", "b", "N2"), ("handed_out", "b", "N3")]
+    assert {g: list(unread) for g, unread in t.capped[key].items()} == {b"g:a": [b"4-0"], b"g:b": [b"4-0"]}  # type: ignore[attr-defined]
