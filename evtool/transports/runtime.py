@@ -75,6 +75,8 @@ class TransportBroker(Publishing):
         self.transport = transport
         self.topology = topology
         self.requeue_position = profile.requeue_position
+        # the scenario's patterns run on this broker (the engine builds them; their channels are declared)
+        self.runs_patterns = topology.patterns
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
         # the broker takes a delivery back by itself when its lease runs out (see _lease_expired)
         self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
@@ -587,6 +589,11 @@ class TransportBroker(Publishing):
         """Claims are made by the Redis adapter's claimer, not by the engine."""
         return []
 
+    def subscriber(self, sub: int) -> _Sub | None:
+        """The subscription `sub` while it is open (a pattern's inbox reopens one that is not)."""
+        s = self.subs.get(sub)
+        return s if s is not None and s.alive else None
+
     def channels(self) -> list[str]:
         """Declared channel names."""
         return list(self.topology.channels)
@@ -732,6 +739,8 @@ class RealtimeRun:
             if not p.stopped or any(inj.at > now for inj in p.spec.inject):
                 return False
         if any(c.spec.start > now and not c.instances for c in engine.consumers.values()):
+            return False
+        if any(p.arrivals_pending() for p in engine.patterns):   # a requester's or a projection's timeline
             return False
         for f in engine.scenario.faults:
             if f.enabled and (f.at > now or f.every is not None):
