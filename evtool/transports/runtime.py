@@ -544,8 +544,13 @@ class TransportBroker(Publishing):
         """The broker owns its timers."""
 
     def restart(self, now: int) -> None:
-        """A real broker is not restarted: the fault timeline has closed every consumer's channel, which
-        is what clients see of a restart; durable state is the broker's own."""
+        """A real broker is not restarted: the fault timeline has closed every consumer's channel, and the
+        subscriptions still open (a pattern's inboxes) are closed here, as the core's restart closes every
+        subscription: that is what clients see of a restart (a pattern reopens its inboxes when the broker is
+        back); durable state is the broker's own."""
+        for sid, s in list(self.subs.items()):
+            if s.alive:
+                self.unsubscribe(now, sid, reason="channel_closed")
         self._emit("broker_restarted", None, None, data={"lost": 0, "simulated": "connections_closed"})
 
     def set_available(self, now: int, available: bool) -> None:
