@@ -56,8 +56,10 @@ def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[st
         out.append("broker.hop_latency is ignored: the real network is the hop")
     if sc.patterns and transport not in PATTERN_TRANSPORTS:
         out.append(f"patterns ({', '.join(sc.patterns)}) are left out of a run on {transport}: they run on the "
-                   f"local engine and on {', '.join(PATTERN_TRANSPORTS)}; on {transport} they have not been checked "
-                   "against the core (their private reply queues and groups are not declared there)")
+                   f"local engine and on {', '.join(PATTERN_TRANSPORTS)}; on {transport} they have not been run "
+                   "against the core yet (their private reply queues and groups are not declared there, and a "
+                   "request-reply inbox's name, `<pattern>.<requester>#<i>.inbox`, is not a legal Kafka topic "
+                   "name)")
     for f in sc.faults:
         if f.enabled and f.action == "broker_restart":
             out.append(f"fault {f.name or f.action}: evtool does not restart a real broker; it closes every "
