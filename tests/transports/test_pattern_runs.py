@@ -153,6 +153,66 @@ expect:
   - {name: released, that: "sum(state.stock.released) == 6"}
 """
 
+CHOREOGRAPHY = """
+evtool: "1"
+id: t-choreography
+run: {seed: 5, duration: 1s, drain: {max: 10s}}
+broker: {profile: PROFILE}
+channels:
+  events: {kind: topic}
+producers:
+  checkout:
+    to: events
+    message: OrderPlaced
+    arrival: {process: constant, rate: 10/s}
+    count: 6
+    payload: {orderId: "o-{{ n }}", amount: "{{ n * 30 }}"}
+consumers:
+  inventory:
+    from: events
+    handles:
+      OrderPlaced:
+        processing: 5ms
+        emit: [{to: events, message: StockReserved, payload: {orderId: "{{ msg.payload.orderId }}",
+                                                               amount: "{{ msg.payload.amount }}"}}]
+      PaymentFailed:
+        processing: 5ms
+        emit: [{to: events, message: StockReleased, payload: {orderId: "{{ msg.payload.orderId }}"}}]
+  payment:
+    from: events
+    handles:
+      StockReserved:
+        processing: 10ms
+        emit:
+          - {to: events, message: PaymentCharged, payload: {orderId: "{{ msg.payload.orderId }}"},
+             when: "msg.payload.amount <= 100"}
+          - {to: events, message: PaymentFailed, payload: {orderId: "{{ msg.payload.orderId }}"},
+             when: "msg.payload.amount > 100"}
+patterns:
+  order:
+    type: saga
+    style: choreography
+    trigger: {from: events, message: OrderPlaced}
+    correlation: msg.payload.orderId
+    observe: [events]
+    steps:
+      - name: reserve
+        send: {to: events, command: OrderPlaced}
+        timeout: 1s
+        completed_by: StockReserved
+        compensated_by: StockReleased
+      - name: charge
+        send: {to: events, command: StockReserved}
+        timeout: 1s
+        completed_by: PaymentCharged
+        failed_by: [PaymentFailed]
+expect:
+  - {name: ends, check: saga_terminates, pattern: order}
+  - {name: comp, check: saga_compensation, pattern: order}
+  - {name: completed, that: "count(saga_completed{pattern=order}) == 3"}
+  - {name: compensated, that: "count(saga_compensated{pattern=order}) == 3"}
+"""
+
 AGGREGATE = """
 evtool: "1"
 id: t-aggregate
@@ -241,6 +301,17 @@ def test_orchestrated_saga_completes_and_compensates(broker: tuple[str, str]) ->
     compensated = [e for e in trace if e.kind == "saga_compensated"]
     assert len(compensated) == 6 and all(e.data and e.data["order_ok"] for e in compensated)
     assert {e.channel for e in trace if e.kind == "delivered" and e.actor == "order"} == {"orders", "order.replies"}
+
+
+def test_choreographed_saga_observes_the_services_events(broker: tuple[str, str]) -> None:
+    """A choreography's observer reads the services' event topic under its own group (declared with the
+    topology, beside the services' groups): orders over 100 are declined and inventory's StockReleased
+    compensates them."""
+    transport, url = broker
+    core, real, trace, _ = _run(CHOREOGRAPHY, transport, url)
+    assert real == core == dict.fromkeys(core, "pass"), (real, core)
+    observed = {e.msg for e in trace if e.kind == "delivered" and e.actor == "order"}
+    assert len(observed) == 6 * 3 + 3   # OrderPlaced, StockReserved, PaymentCharged/Failed, StockReleased x3
 
 
 def test_event_sourced_aggregate_and_projection(broker: tuple[str, str]) -> None:
