@@ -322,3 +322,21 @@ def test_event_sourced_aggregate_and_projection(broker: tuple[str, str]) -> None
     assert real == core == dict.fromkeys(core, "pass"), (real, core)
     assert sum(e.kind == "event_appended" for e in trace) == 30
     assert sum(e.kind == "projection_rebuilt" for e in trace) == 1
+
+
+def test_request_reply_inboxes_come_back_after_a_broker_restart(broker: tuple[str, str]) -> None:
+    """A `broker_restart` fault closes the requester's inboxes with every other subscription (as the core's
+    restart does, test_realtime_parts.py) and the pattern reopens them when the broker is back: replies reach
+    both inboxes after the restart, and the verdicts are the core's."""
+    transport, url = broker
+    text = REQUEST_REPLY.replace(
+        "  - {name: slow, at: 1s, for: 700ms, action: slow, target: consumer:pricer, latency_factor: 30}",
+        "  - {name: restart, at: 1s, action: broker_restart, target: broker, downtime: 300ms}")
+    loaded = load_text(text.replace("PROFILE", PROFILES[transport]))
+    local = Engine(loaded).run()
+    trace: list[TraceEvent] = []
+    real = run_on_transport(loaded, transport, url=url, listeners=[trace.extend])
+    assert real.extra["problems"] == [] and real.drain == "complete"
+    assert {c["name"]: c["status"] for c in real.checks} == {c["name"]: c["status"] for c in local.checks}
+    after = {e.channel for e in trace if e.kind == "reply_received" and e.t > 1_400_000_000}
+    assert after == {"quote.web#0.inbox", "quote.web#1.inbox"}
