@@ -218,7 +218,9 @@ class Engine:
             self.consumers[n] = ConsumerActor(ctx, n, c)
         self.faults = FaultTimeline(ctx)
         self.metrics = Metrics(sc)
-        if not self.real_broker:  # patterns run on the local core only (transports.capabilities says so)
+        # patterns run on the core and on the real brokers whose topology holds their channels
+        # (`runs_patterns`; on the others transports.capabilities says they are left out)
+        if not self.real_broker or getattr(self.broker, "runs_patterns", False):
             self._build_patterns()  # before the checks: a responder is a consumer they may watch
         # what checks and metrics may read of the run, besides the trace
         self.view = EngineView(self.kernel, self.broker, self.consumers, self.patterns)

@@ -450,7 +450,7 @@ class RabbitMQTransport:
     def _observer(self, queue: str, ack: bool) -> Any:
         async def on_message(message: Any) -> None:
             msg, source = self._message(message)
-            self._observe_death(queue, msg, source)
+            self._observe_death(queue, msg, source, bool(message.delivery.redelivered))
             if ack:
                 await message.channel.basic_ack(message.delivery.delivery_tag)
             else:
@@ -492,12 +492,17 @@ class RabbitMQTransport:
             source = self.names.get(_text(xdeath[0].get("queue", "")), (msg.deaths[0].channel, None))
         return msg, source
 
-    def _observe_death(self, queue: str, msg: Message, source: tuple[str, str | None] | None) -> None:
-        """Report a dead letter the first time it is seen in `queue` with this death history."""
+    def _observe_death(self, queue: str, msg: Message, source: tuple[str, str | None] | None,
+                       redelivered: bool = False) -> None:
+        """Report a dead letter the first time it is seen in `queue` with this death history.
+
+        A delivery RabbitMQ flags redelivered is a copy seen before (requeued to the DLQ's consumer): not
+        reported again. One it does not flag is a new copy, reported even when another copy with the same id
+        and death history was (a publish duplicated by a fault: both copies die, both are dead letters)."""
         if source is None or not msg.deaths or self.sink is None:
             return
         sig = (queue, msg.id, tuple((d.channel, d.reason, d.count) for d in msg.deaths))
-        if sig in self.seen_deaths:
+        if redelivered and sig in self.seen_deaths:
             return
         self.seen_deaths.add(sig)
         last = msg.deaths[0]
@@ -679,7 +684,7 @@ class RabbitMQTransport:
         def deliver(message: Any) -> None:
             msg, source = self._message(message)
             if msg.deaths:
-                self._observe_death(queue, msg, source)
+                self._observe_death(queue, msg, source, bool(message.delivery.redelivered))
             headers = message.header.properties.headers or {}
             count = int(headers.get("x-delivery-count", 0) or 0)
             acks.open.add(message.delivery.delivery_tag)

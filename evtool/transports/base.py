@@ -48,6 +48,10 @@ PROFILE_OF = {"rabbitmq": "rabbitmq-quorum", "nats": "nats-jetstream", "redis": 
               "sqs": "sqs-standard"}
 """The core profile whose documented semantics each real broker is compared with."""
 
+PATTERN_TRANSPORTS = ("rabbitmq", "nats", "redis")
+"""The transports a scenario's `patterns:` run on (their lessons checked against the core there); on the others
+they are left out of the run (`capabilities` says so)."""
+
 PROFILE_BROKER = {"rabbitmq": "rabbitmq", "nats": "nats", "redis": "redis", "kafka": "kafka", "sqs": "sqs"}
 """Each transport's broker as `Profile.broker` names it (a profile of the same broker is kept on a run)."""
 
@@ -283,10 +287,12 @@ class _Publishing:
 
 @dataclass
 class Topology:
-    """Every channel of a scenario, with the run's name prefix."""
+    """Every channel of a scenario, with the run's name prefix; `patterns`: the scenario's `patterns:` run on
+    the broker (their groups and private queues are among the channels, `topology.build_topology`)."""
 
     prefix: str
     channels: dict[str, ChannelPlan]
+    patterns: bool = False
 
     def dead_letter_targets(self) -> set[str]:
         """Channels some other channel dead-letters into."""

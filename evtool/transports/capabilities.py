@@ -9,7 +9,7 @@ from __future__ import annotations
 from evtool.core.profiles import Profile, get_profile
 from evtool.scenario import models as m
 from evtool.scenario.loader import LoadedScenario
-from evtool.transports.base import PROFILE_OF, check_transport
+from evtool.transports.base import PATTERN_TRANSPORTS, PROFILE_OF, check_transport
 
 
 def _has_delayed_redeliver(sc: m.Scenario, channel: str) -> bool:
@@ -54,9 +54,12 @@ def capabilities(loaded: LoadedScenario | m.Scenario, transport: str) -> list[st
         out.append(f"the scenario's profile is {profile!r}; on {transport} the run behaves as {expected!r}")
     if sc.broker.hop_latency not in (0, "0s"):
         out.append("broker.hop_latency is ignored: the real network is the hop")
-    if sc.patterns:
-        out.append(f"patterns ({', '.join(sc.patterns)}) run on the local engine only; they are left out of this "
-                   "run")
+    if sc.patterns and transport not in PATTERN_TRANSPORTS:
+        out.append(f"patterns ({', '.join(sc.patterns)}) are left out of a run on {transport}: they run on the "
+                   f"local engine and on {', '.join(PATTERN_TRANSPORTS)}; on {transport} they have not been run "
+                   "against the core yet (their private reply queues and groups are not declared there, and a "
+                   "request-reply inbox's name, `<pattern>.<requester>#<i>.inbox`, is not a legal Kafka topic "
+                   "name)")
     for f in sc.faults:
         if f.enabled and f.action == "broker_restart":
             out.append(f"fault {f.name or f.action}: evtool does not restart a real broker; it closes every "

@@ -5,8 +5,9 @@ scenario: RabbitMQ 3.10 has no per-queue consumer timeout (no lease of the chann
 expires there), a Redis stream cannot refuse a publish at its capacity (`XADD MAXLEN` trims the oldest
 entries silently instead: evtool sees each trim right after it, and the depth it reports, unread entries,
 stays within the capacity as Redis's does, so `queue.depth` is judged there), a partitioned log
-has no partitions or rebalances on RabbitMQ, NATS and Redis, and `patterns:` run on the local engine only
-(their checks, and checks of the consumers only they feed). `not_applicable` names each such check with the reason; a run on the broker keeps
+has no partitions or rebalances on RabbitMQ, NATS and Redis, and `patterns:` are left out of a run on Kafka
+and SQS (their checks, and checks of the consumers only they feed; on RabbitMQ, NATS and Redis they run).
+`not_applicable` names each such check with the reason; a run on the broker keeps
 it in ``outcome.extra["not_applicable"]`` and `--compare` prints "not applicable on BROKER" next to a verdict
 that differs from the core's, instead of a silent difference (docs/transports.md).
 """
@@ -17,6 +18,7 @@ import re
 
 from evtool.scenario import models as m
 from evtool.scenario.loader import LoadedScenario
+from evtool.transports.base import PATTERN_TRANSPORTS
 
 _SELECTOR = re.compile(r"([A-Za-z_][\w.]*)\s*\{([^}]*)\}|([A-Za-z_][\w.]*)\s*\(\s*\)")
 
@@ -34,7 +36,8 @@ _PARTITION_KINDS = ("rebalanced", "partition_assigned", "partition_revoked")
 NO_REBALANCE_REDELIVERY = ("Redis has no rebalance: the entries a crashed member of {ch}'s group held stay "
                            "pending under its name (the core hands its partitions and their unacknowledged "
                            "records to the other members)")
-PATTERNS_LOCAL = "patterns run on the local engine only; they are left out of a run on a broker"
+PATTERNS_LOCAL = ("patterns are left out of a run on {broker} (they run on the local engine and on "
+                  "{brokers} only)")
 
 
 def _mentions(text: str, names: tuple[str, ...], channel: str, group: str | None = None) -> bool:
@@ -111,17 +114,20 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
             # test_redis_read_in_flight.py), as the core's ready messages stay within the capacity
             rules.append((name, None, ("publish_rejected", "dropped"), "no_loss", NO_REFUSAL.format(ch=name)))
     pattern_fed = _pattern_fed_consumers(sc)
+    # patterns run on RabbitMQ, NATS and Redis; elsewhere they are left out of the run
+    patterns_left_out = bool(sc.patterns) and transport not in PATTERN_TRANSPORTS
     out: dict[str, str] = {}
     for e in sc.expect:
         if e.name is None:
             continue
         kind = getattr(e, "check", None)
         consumer = getattr(e, "consumer", None)
-        if sc.patterns and (isinstance(e, m.PatternCheck) and kind != "exclusive_ownership" or consumer in pattern_fed
-                            or isinstance(e, m.Assertion) and (_reads_pattern(e.that, list(sc.patterns)) or any(
-                                c in pattern_fed or c not in sc.consumers    # a pattern's own responder
-                                for c in re.findall(r"consumer\s*=\s*([\w.\-]+)", e.that)))):
-            out[e.name] = PATTERNS_LOCAL
+        if patterns_left_out and (
+                isinstance(e, m.PatternCheck) and kind != "exclusive_ownership" or consumer in pattern_fed
+                or isinstance(e, m.Assertion) and (_reads_pattern(e.that, list(sc.patterns)) or any(
+                    c in pattern_fed or c not in sc.consumers    # a pattern's own responder
+                    for c in re.findall(r"consumer\s*=\s*([\w.\-]+)", e.that)))):
+            out[e.name] = PATTERNS_LOCAL.format(broker=transport, brokers=", ".join(PATTERN_TRANSPORTS))
             continue
         if kind == "per_key_order" and consumer in partitioned and sc.consumers[consumer].instances > 1:
             out[e.name] = partitioned[consumer]    # instances share one queue: no per-partition dispatch

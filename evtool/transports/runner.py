@@ -11,6 +11,7 @@ from evtool.core.profiles import get_profile
 from evtool.scenario.loader import LoadedScenario, load_text
 from evtool.sim.engine import Engine, Listener, RunOutcome
 from evtool.transports.base import (
+    PATTERN_TRANSPORTS,
     PROFILE_BROKER,
     PROFILE_OF,
     Transport,
@@ -90,7 +91,7 @@ async def run_on_transport_async(loaded: LoadedScenario, transport: str, *, url:
     scenario_profile = loaded.model.broker.profile
     loaded = under_profile(loaded, broker_profile(loaded, transport))
     adapter = make_transport(transport, real_url, loaded)
-    topo = build_topology(loaded.model, prefix or new_prefix())
+    topo = build_topology(loaded.model, prefix or new_prefix(), patterns=transport in PATTERN_TRANSPORTS)
     await adapter.connect()
     started = time.monotonic()
     run: RealtimeRun | None = None

@@ -75,6 +75,8 @@ class TransportBroker(Publishing):
         self.transport = transport
         self.topology = topology
         self.requeue_position = profile.requeue_position
+        # the scenario's patterns run on this broker (the engine builds them; their channels are declared)
+        self.runs_patterns = topology.patterns
         self.routes_on_broker = bool(getattr(transport, "routes_on_broker", False))
         # the broker takes a delivery back by itself when its lease runs out (see _lease_expired)
         self.leases_on_broker = bool(getattr(transport, "leases_on_broker", False))
@@ -551,8 +553,13 @@ class TransportBroker(Publishing):
         """The broker owns its timers."""
 
     def restart(self, now: int) -> None:
-        """A real broker is not restarted: the fault timeline has closed every consumer's channel, which
-        is what clients see of a restart; durable state is the broker's own."""
+        """A real broker is not restarted: the fault timeline has closed every consumer's channel, and the
+        subscriptions still open (a pattern's inboxes) are closed here, as the core's restart closes every
+        subscription: that is what clients see of a restart (a pattern reopens its inboxes when the broker is
+        back); durable state is the broker's own."""
+        for sid, s in list(self.subs.items()):
+            if s.alive:
+                self.unsubscribe(now, sid, reason="channel_closed")
         self._emit("broker_restarted", None, None, data={"lost": 0, "simulated": "connections_closed"})
 
     def set_available(self, now: int, available: bool) -> None:
@@ -595,6 +602,11 @@ class TransportBroker(Publishing):
     def claim(self, now: int, sub: int, min_idle_ns: int, count: int | None = None) -> list[Delivery]:
         """Claims are made by the Redis adapter's claimer, not by the engine."""
         return []
+
+    def subscriber(self, sub: int) -> _Sub | None:
+        """The subscription `sub` while it is open (a pattern's inbox reopens one that is not)."""
+        s = self.subs.get(sub)
+        return s if s is not None and s.alive else None
 
     def channels(self) -> list[str]:
         """Declared channel names."""
@@ -741,6 +753,8 @@ class RealtimeRun:
             if not p.stopped or any(inj.at > now for inj in p.spec.inject):
                 return False
         if any(c.spec.start > now and not c.instances for c in engine.consumers.values()):
+            return False
+        if any(p.arrivals_pending() for p in engine.patterns):   # a requester's or a projection's timeline
             return False
         for f in engine.scenario.faults:
             if f.enabled and (f.at > now or f.every is not None):

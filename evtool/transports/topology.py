@@ -6,6 +6,7 @@ from typing import Any
 
 from evtool.core.profiles import Profile
 from evtool.scenario import models as m
+from evtool.sim.patterns import pattern_channels
 from evtool.sim.plan import model_profile
 from evtool.transports.base import ChannelPlan, Topology
 
@@ -41,11 +42,13 @@ def start_position(scenario: m.Scenario, channel: str, start_from: str, profile:
     return profile.log_start if isinstance(scenario.channels.get(channel), m.LogChannel) else "latest"
 
 
-def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = None) -> Topology:
+def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = None, *,
+                   patterns: bool = True) -> Topology:
     """Plan every channel of `scenario` under `prefix`.
 
     `profile` supplies the defaults a channel leaves unset (delivery limit);
-    by default the scenario's own profile.
+    by default the scenario's own profile. With `patterns` (when they run on the broker) the plan also
+    holds what the scenario's `patterns:` read: their groups and their private queues (`pattern_channels`).
     """
     if profile is None:
         profile = model_profile(scenario)  # broker.settings as the core reads them (`ack_timeout: 2s`)
@@ -59,6 +62,12 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
         prev = first.get((c.from_, g))
         if prev is None or c.start < prev.start:
             first[(c.from_, g)] = c
+
+    # the patterns' subscriptions (from the start, from the earliest message: never late) and private queues
+    pattern_groups, private = pattern_channels(scenario) if patterns else ({}, [])
+    for ch, gs in pattern_groups.items():
+        lst = groups.setdefault(ch, [])
+        lst.extend(g for g in gs if g not in lst)
 
     def late(channel: str) -> set[str]:
         """Groups created at their first subscribe: a late consumer starting from the latest message."""
@@ -84,4 +93,12 @@ def build_topology(scenario: m.Scenario, prefix: str, profile: Profile | None = 
             dead_letter=spec.dead_letter,
             ack_timeout_ns=spec.ack_timeout, dedup_window_ns=_dedup_window(spec, profile), durable=durable,
             late=late(name) if spec.kind == "topic" else set())
-    return Topology(prefix, plans)
+    for name in private:
+        if name in plans:
+            continue
+        # as the pattern declares it on the core: a plain queue (`QueueConfig()`), the profile's defaults
+        plans[name] = ChannelPlan(name, "queue", groups=groups.get(name, []),
+                                  max_deliveries=profile.max_deliveries, at_limit=profile.at_limit,
+                                  reject_action=profile.reject_action, dedup_window_ns=profile.dedup_window_ns,
+                                  durable=persistence == "durable")
+    return Topology(prefix, plans, patterns=patterns and bool(scenario.patterns))

@@ -54,3 +54,37 @@ consumers:
     with pytest.raises(ScenarioError) as real:
         RealtimeRun(loaded, _Adapter(), build_topology(loaded.model, "t-"))
     assert real.value.problems[0].message == local.value.problems[0].message
+
+
+def test_a_patterns_inboxes_are_closed_by_a_restart_and_reopened() -> None:
+    """On RabbitMQ, NATS and Redis the engine builds the scenario's patterns. A `broker_restart` fault closes
+    every subscription on the core (`Broker.restart`), a pattern's inboxes included; on a real broker the
+    fault timeline closes the consumers' channels and `TransportBroker.restart` the subscriptions still open
+    (the inboxes), which the pattern reopens when the broker is back (`PatternActor.reconnect`)."""
+    import asyncio
+
+    class _Subscribing(_Adapter):
+        async def subscribe(self, spec: object) -> None:
+            """Nothing to do on no broker."""
+
+        async def unsubscribe(self, sid: int, reason: str) -> None:
+            """Nothing to do on no broker."""
+
+    loaded = load_scenario(find_lesson("request-reply-timeout"))
+
+    async def go() -> None:
+        run = RealtimeRun(loaded, _Subscribing(), build_topology(loaded.model, "t-"))
+        assert [p.name for p in run.engine.patterns] == ["price-quote"]
+        pattern = run.engine.patterns[0]
+        for i, ch in enumerate(pattern.inbox_names):
+            pattern.listen(ch, lambda d: None, instance=i).open()
+        before = [i.sub for i in pattern.inboxes]
+        assert all(run.broker.subscriber(s) is not None for s in before)
+        run.broker.restart(0)
+        assert all(run.broker.subscriber(s) is None for s in before)
+        pattern.reconnect()
+        after = [i.sub for i in pattern.inboxes]
+        assert set(after).isdisjoint(before) and all(run.broker.subscriber(s) is not None for s in after)
+        await asyncio.sleep(0)
+
+    asyncio.run(go())

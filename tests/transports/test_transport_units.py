@@ -229,3 +229,32 @@ def test_redis_reports_each_entry_a_group_has_read_once_per_group() -> None:
     # b read N2 before N4's add trimmed it (it was there until then): handed out, not lost
     assert sink.said == [("handed_out", "a", "N3"), ("handed_out", "b", "N2"), ("handed_out", "b", "N3")]
     assert {g: list(unread) for g, unread in t.capped[key].items()} == {b"g:a": [b"4-0"], b"g:b": [b"4-0"]}  # type: ignore[attr-defined]
+
+
+def test_the_topology_declares_what_patterns_read() -> None:
+    """A pattern's subscriptions and private queues are part of the plan the adapter declares before the run:
+    request-reply inboxes (one per requester instance), an orchestrated saga's own reply queue, and the
+    groups under which a saga reads its topic trigger and a responder its request channel. Without patterns
+    (Kafka, SQS: `PATTERN_TRANSPORTS`) the plan has none of them."""
+    from evtool.scenario.lessons import lesson_dir
+    from evtool.scenario.loader import load_scenario
+    from evtool.transports.base import PATTERN_TRANSPORTS
+
+    rr = load_scenario(lesson_dir() / "request-reply-timeout.yaml").model
+    topo = build_topology(rr, "evt-x")
+    assert topo.patterns
+    for inbox in ("price-quote.web#0.inbox", "price-quote.web#1.inbox"):
+        assert topo.channels[inbox].kind == "queue"
+    assert "pricing" in topo.channels["pricing.requests"].groups
+    saga = load_scenario(lesson_dir() / "order-saga.yaml").model
+    topo = build_topology(saga, "evt-x")
+    assert topo.channels["orders"].groups == ["order-saga"]    # the saga's own group on the trigger topic
+    off = build_topology(saga, "evt-x", patterns=False)
+    assert not off.patterns and off.channels["orders"].groups == []
+    no_reply = saga.model_copy(update={"patterns": {"s": saga.patterns["order-saga"].model_copy(
+        update={"reply_channel": None})}})
+    assert build_topology(no_reply, "evt-x").channels["s.replies"].kind == "queue"
+    assert PATTERN_TRANSPORTS == ("rabbitmq", "nats", "redis")
+    for broker in PATTERN_TRANSPORTS:
+        assert not any("patterns" in w for w in capabilities(saga, broker))
+    assert any("left out of a run on kafka" in w for w in capabilities(saga, "kafka"))

@@ -16,7 +16,7 @@ from evtool.sim.patterns.base import PatternActor
 from evtool.sim.patterns.event_sourcing import EventSourcedAggregateActor
 from evtool.sim.patterns.outbox import OutboxActor
 from evtool.sim.patterns.projection import ProjectionActor
-from evtool.sim.patterns.request_reply import RequestReplyActor
+from evtool.sim.patterns.request_reply import RequestReplyActor, inbox_names
 from evtool.sim.patterns.saga import ChoreographedSaga, OrchestratedSaga
 
 if TYPE_CHECKING:
@@ -31,7 +31,42 @@ __all__ = [
     "ProjectionActor",
     "RequestReplyActor",
     "build_patterns",
+    "pattern_channels",
 ]
+
+
+def pattern_channels(scenario: m.Scenario) -> tuple[dict[str, list[str]], list[str]]:
+    """What the scenario's patterns read on the broker, known before the run (a real broker's topology is
+    declared then): the groups their subscriptions use, by channel (a pattern reads a topic or log under its
+    own name, a request-reply responder under its name, like a consumer), and the private queues they
+    declare themselves (request-reply inboxes, an orchestrated saga's reply queue when it names none)."""
+    groups: dict[str, list[str]] = {}
+    private: list[str] = []
+
+    def reads(channel: str, group: str) -> None:
+        lst = groups.setdefault(channel, [])
+        if group not in lst:
+            lst.append(group)
+
+    for name, spec in scenario.patterns.items():
+        if isinstance(spec, m.RequestReplyPattern):
+            reads(spec.channel, spec.responder.name)
+            for inbox in inbox_names(name, spec):
+                private.append(inbox)
+                reads(inbox, name)
+        elif isinstance(spec, m.SagaPattern):
+            reads(spec.trigger.from_, name)
+            if spec.style == "choreography":
+                for ch in spec.observe:
+                    reads(ch, name)
+            else:
+                reply = spec.reply_channel or f"{name}.replies"
+                if spec.reply_channel is None:
+                    private.append(reply)
+                reads(reply, name)
+        elif isinstance(spec, m.EventSourcedAggregatePattern):
+            reads(spec.commands.from_, name)
+    return groups, private
 
 
 def build_patterns(ctx: ActorContext) -> list[PatternActor]:

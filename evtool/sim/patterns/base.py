@@ -40,6 +40,11 @@ class PatternActor:
         """True when the pattern has no outstanding work (the drain may end)."""
         return True
 
+    def arrivals_pending(self) -> bool:
+        """True while the pattern's own timeline still has work to start (requests or queries to arrive, a
+        rebuild to come): a real-time run does not end its load phase before (`RealtimeRun._load_done`)."""
+        return False
+
     def reconnect(self) -> None:
         """Reopen every inbox whose subscription the broker closed (after a broker restart)."""
         for inbox in self.inboxes:

@@ -87,6 +87,12 @@ class ProjectionActor(PatternActor):
         """True when the read model has caught up with the source."""
         return self.position >= len(self.source.log) and not self.busy
 
+    def arrivals_pending(self) -> bool:
+        """True until the queries have stopped and the rebuild (if any) has started."""
+        if self.queries is not None and not self.queries.stopped:
+            return True
+        return self.spec.rebuild_at is not None and self.ctx.now < self.spec.rebuild_at
+
     @property
     def head(self) -> int:
         """The source log's last position."""

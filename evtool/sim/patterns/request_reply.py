@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 TIMEOUT_ERROR = "Timeout"
 
 
+def inbox_names(name: str, spec: m.RequestReplyPattern) -> list[str]:
+    """The private reply queues of request-reply pattern `name`: one shared by every requester instance, or
+    one inbox per instance."""
+    req = spec.requester
+    if spec.reply_to == "shared_reply_queue":
+        return [f"{name}.{req.name}.replies"]
+    return [f"{name}.{req.name}#{i}.inbox" for i in range(req.instances)]
+
+
 class Request:
     """One logical request (a stable request_id) across its attempts."""
 
@@ -129,10 +138,7 @@ class RequestReplyActor(PatternActor):
         self.requests: dict[str, Request] = {}       # request_id -> open request
         self.pending: dict[str, Request] = {}        # correlation id -> request waiting on it
         self.answered: dict[str, str] = {}           # correlation id -> why nobody waits (timed_out, ...)
-        self.inbox_names = (
-            [f"{name}.{req.name}.replies"] if spec.reply_to == "shared_reply_queue"
-            else [f"{name}.{req.name}#{i}.inbox" for i in range(req.instances)]
-        )
+        self.inbox_names = inbox_names(name, spec)
         for ch in self.inbox_names:
             self.declare_queue(ch)
         self.state.update(sent=0, attempts=0, replied=0, errors=0, timed_out=0, orphaned=0, fell_back=0,
@@ -170,6 +176,10 @@ class RequestReplyActor(PatternActor):
     def idle(self) -> bool:
         """True when every request has an outcome."""
         return not self.requests
+
+    def arrivals_pending(self) -> bool:
+        """True until the requester's arrivals have stopped."""
+        return not self.load.stopped
 
     # ------------------------------------------------------------------ requesting
 
