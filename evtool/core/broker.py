@@ -186,7 +186,9 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             # back to the head; a nacked one goes to the head only when the queue has a delivery limit.
             qs.requeue_position = "head"
             qs.nack_position = "head" if qs.max_deliveries else "tail"
-        qs.ttl_ns = cfg.ttl_ns
+        # message_expiry none (Redis streams): no entry expires, whatever the channel's or a message's ttl
+        qs.expiry_none = p.message_expiry == "none"
+        qs.ttl_ns = None if qs.expiry_none else cfg.ttl_ns
         qs.capacity = cfg.capacity
         # a broker that cannot refuse a publish (Redis XADD MAXLEN) stores it and trims the oldest instead
         qs.overflow = ("drop_head" if cfg.overflow == "reject_publish" and p.reject_publish == "head_trimmed"
@@ -365,7 +367,7 @@ class Broker(QueueDelivery, LogGroups, BrokerState):
             dests[ch.name] = None
 
     def _enqueue(self, now: int, qs: QueueState, msg: Message, delay_ns: int, via: str | None) -> bool:
-        ttl = msg.ttl_ns
+        ttl = None if qs.expiry_none else msg.ttl_ns
         qttl = qs.ttl_ns
         if qttl is not None and (ttl is None or qttl < ttl):
             ttl = qttl

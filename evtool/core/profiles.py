@@ -50,7 +50,7 @@ REJECT_ACTIONS = ("dead_letter", "lease_expiry", "stays_pending")
 CAPACITY_COUNTS = ("ready", "stored")
 OVERFLOW_HEADS = ("dead_letter", "as_configured", "drop")
 REJECT_PUBLISHES = ("refused", "head_trimmed")
-MESSAGE_EXPIRIES = ("at_head", "anywhere")
+MESSAGE_EXPIRIES = ("at_head", "anywhere", "none")
 GROUP_RECEIVES = ("one", "batch")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
@@ -152,7 +152,8 @@ class Profile:
     message_expiry: str = _f("at_head", "where a TTL takes effect: at_head (RabbitMQ: removed when it reaches "
                              "the head, dead-lettered when the channel has a target) | anywhere (JetStream "
                              "MaxAge, SQS retention: removed on time wherever it is, ready or unacked, never "
-                             "dead-lettered; expired with reason max_age)")
+                             "dead-lettered; expired with reason max_age) | none (Redis streams: no entry "
+                             "expires, a channel's or a message's ttl has no effect)")
     notes: str = _f("", "what the model leaves out or simplifies for this profile")
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False,
                                     metadata={"meaning": "field -> where the value comes from"})
@@ -541,7 +542,7 @@ REDIS_STREAMS = Profile(
     crash_return="never", ack_effect="cursor", prefetch=0, prefetch_cap=None,
     log_start="latest", session_timeout_ns=45 * SECOND, assignment="range",
     stale_ack="settles", reject_action="stays_pending", capacity_counts="ready", overflow_head="drop",
-    reject_publish="head_trimmed", message_expiry="anywhere",
+    reject_publish="head_trimmed", message_expiry="none",
     notes="Queue channels stand for a stream with one consumer group: entries stay pending (in flight) "
           "until XACK; nothing is redelivered automatically, a crashed consumer's entries wait for "
           "Broker.claim (XCLAIM/XAUTOCLAIM), which increments the count. A nack stands for re-reading "
@@ -572,8 +573,13 @@ REDIS_STREAMS = Profile(
         "reject_publish": "https://redis.io/docs/latest/commands/xtrim/ (XADD trims as XTRIM does: \"Redis enforces this by removing the oldest entries - that is, the entries with the lowest stream IDs - so that only the newest entries are kept\"; XADD has no option to refuse an entry; checked on the installed Redis 7.0.15: tests/core/test_truth_live.py)",
         "reject_publish_over": "n/a (Redis cannot refuse a publish: see reject_publish)",
         "reject_publish_resume_pct": "n/a (no reject-publish overflow on this broker)",
-        "message_expiry": "evtool approximation: streams have no per-entry TTL; MINID trimming removes old "
-                          "entries whether pending or not",
+        "message_expiry": "https://redis.io/docs/latest/develop/data-types/streams/ (\"There is currently no "
+                          "option to tell the stream to just retain items that are not older than a given "
+                          "period\": an entry leaves a stream by XDEL or a trim, MAXLEN or MINID, never by "
+                          "age; and a trim keeps the removed entries' references in the groups' pending lists, "
+                          "https://redis.io/docs/latest/commands/xtrim/ KEEPREF, the default). evtool's Redis "
+                          "transport ignores ttl (transports.capabilities); so does the core under this "
+                          "profile, and `evtool validate` warns",
         "group_receive": "n/a (Redis streams have no message groups; a grouped_queue is evtool's own)",
         "time_unit_ns": "n/a (no broker-side delay; XAUTOCLAIM min-idle-time is milliseconds)",
     },

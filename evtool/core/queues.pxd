@@ -23,7 +23,7 @@ cdef class QueueState:
     cdef public object count_returns, at_limit, hint, durable, exclusive_sub, group_key
     cdef public object delay_seq, rejected, lease_action, nack_position, stored, expiry
     cdef public object expiry_seq, expire_anywhere, capacity_stored, overflow_dead_letters, reject_lease, reject_stays
-    cdef public object reject_over, reject_resume, reject_blocked, ready_peak
+    cdef public object reject_over, reject_resume, reject_blocked, ready_peak, expiry_none
 
 
 cdef class GroupedQueueState(QueueState):

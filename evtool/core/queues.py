@@ -94,7 +94,7 @@ class QueueState:
                  "counts_deliver", "count_returns", "at_limit", "hint", "durable", "exclusive_sub",
                  "group_key", "delay_seq", "rejected", "lease_action", "nack_position", "stored", "expiry",
                  "expiry_seq", "expire_anywhere", "capacity_stored", "overflow_dead_letters", "reject_lease",
-                 "reject_stays", "reject_over", "reject_resume", "reject_blocked", "ready_peak")
+                 "reject_stays", "reject_over", "reject_resume", "reject_blocked", "ready_peak", "expiry_none")
 
     def __init__(self, channel: str, group: str | None) -> None:
         # fields, not class attributes: a compiled build reads them without a lookup by name
@@ -149,6 +149,7 @@ class QueueState:
         self.expiry: list[tuple[int, int, Entry]] = []  # message_expiry=anywhere: (expires_at, seq, entry)
         self.expiry_seq = 0
         self.expire_anywhere = False
+        self.expiry_none = False  # message_expiry=none (Redis streams): a ttl has no effect
         self.capacity_stored = False
         self.overflow_dead_letters = False
         self.reject_lease = False

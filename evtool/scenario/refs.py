@@ -32,6 +32,9 @@ _TEMPLATE_SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.S)
 PROFILES_SENDING_DEDUP_IDS = frozenset({"sqs-fifo"})
 """Profiles whose `producer_dedup_id` is `message_id` (this layer cannot import evtool.core; a test keeps
 the two equal)."""
+PROFILES_WITHOUT_EXPIRY = frozenset({"redis-streams"})
+"""Profiles whose `message_expiry` is `none`: no message expires there, so a `ttl` has no effect (a test keeps
+the two equal)."""
 
 
 class _Checker:
@@ -87,6 +90,7 @@ class _Checker:
         self.check_channels()
         self.check_producers()
         self.check_dedup()
+        self.check_ttl()
         self.check_consumers()
         self.check_patterns()
         self.check_faults()
@@ -211,6 +215,28 @@ class _Checker:
                          "a broker compares only the id a publisher sends (Nats-Msg-Id, "
                          "MessageDeduplicationId): give its producers `dedup_id: message_id`, or set "
                          "`content_based_dedup: true`", severity="warning")
+
+    def check_ttl(self) -> None:
+        """Warn about a `ttl` the profile makes void: a Redis stream has no message TTL (docs/profiles.md,
+        `message_expiry: none`), so under `redis-streams` no message expires, as on Redis itself."""
+        profile = self.sc.broker.profile
+        if profile not in PROFILES_WITHOUT_EXPIRY:
+            return
+        why = f"under the `{profile}` profile no message expires (a Redis stream has no message TTL)"
+        hint = ("cap the stream with `capacity` (XADD MAXLEN), or run it under a profile with expiry, "
+                "e.g. `broker.profile: nats-jetstream`")
+        for name, ch in self.sc.channels.items():
+            if getattr(ch, "ttl", None) is not None:
+                self.add(("channels", name, "ttl"), f"`ttl` of channel `{name}` has no effect: {why}", hint,
+                         severity="warning")
+        for name, p in self.sc.producers.items():
+            if p.ttl is not None:
+                self.add(("producers", name, "ttl"), f"`ttl` of producer `{name}` has no effect: {why}", hint,
+                         severity="warning")
+            for i, inj in enumerate(p.inject):
+                if inj.ttl is not None:
+                    self.add(("producers", name, "inject", i, "ttl"), f"`ttl` of an injected message of `{name}` "
+                             f"has no effect: {why}", hint, severity="warning")
 
     def check_start(self, base: Path_, c: m.Consumer) -> None:
         """A late consumer (`start:`) that starts when the load is over, or reads from where it cannot."""

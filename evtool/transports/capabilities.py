@@ -178,7 +178,7 @@ def _channel_warnings(sc: m.Scenario, transport: str, name: str, spec: object) -
                 out.append(f"{name}: Redis has no dead-letter stream; evtool applies the documented recipe: at the "
                            "limit (or on a reject) XADD to the dead-letter stream, then XACK")
         if spec.ttl is not None:
-            out.append(f"{name}: Redis streams have no message TTL; ttl is ignored")
+            out.append(f"{name}: Redis streams have no message TTL; ttl is ignored, as in the redis-streams profile")
         if spec.capacity is not None:
             out.append(f"{name}: capacity becomes XADD MAXLEN (exact trimming of the oldest entries, acked and "
                        "pending ones included, without dead letters or publish refusal, and no client is told: "

@@ -192,3 +192,31 @@ def test_redis_xadd_maxlen_never_refuses_and_trims_the_oldest(redis_url: str) ->
     finally:
         r.delete(key)
         r.close()
+
+
+def test_redis_stream_entries_never_expire_by_age(redis_url: str) -> None:  # noqa: F811
+    """Redis streams: "There is currently no option to tell the stream to just retain items that are not older
+    than a given period" (redis.io, Streams, "Capped streams"). An entry leaves only by XDEL or a trim: one
+    added, read and left pending, and one added and left unread are both still there, whole, well after a TTL
+    a scenario might have given them (profile field message_expiry: none; tests/core/test_ttl_profiles.py)."""
+    assert get_profile("redis-streams").message_expiry == "none"
+    import time
+
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    key = f"evt:nottl:{uuid.uuid4().hex[:8]}"
+    try:
+        r.xgroup_create(key, "g", id="$", mkstream=True)
+        held = r.xadd(key, {"v": "held"})
+        r.xreadgroup("g", "c", {key: ">"}, count=1)                      # pending
+        unread = r.xadd(key, {"v": "unread"})
+        time.sleep(0.3)                                                  # past a 100 ms "ttl"
+        assert [e[0] for e in r.xrange(key)] == [held, unread]
+        ((_, got),) = r.xreadgroup("g", "c", {key: ">"}, count=10)
+        assert [(e[0], e[1]) for e in got] == [(unread, {b"v": b"unread"})]
+        ((_, again),) = r.xreadgroup("g", "c", {key: "0"}, count=10)    # the pending one re-read, whole
+        assert (again[0][0], again[0][1]) == (held, {b"v": b"held"})
+    finally:
+        r.delete(key)
+        r.close()

@@ -10,6 +10,12 @@ any message in the Stream"; with DiscardOld "if MaxAge is set to one minute, the
 automatically delete messages older than one minute". Nothing is dead-lettered. Checked on the installed
 NATS 2.9 (nats-py): WorkQueue stream with MaxAge 1 s, two messages, one fetched and left unacked; 2.5 s
 later the stream holds 0 messages and the consumer has 0 acks pending: the unacked one went too.
+
+Redis streams, https://redis.io/docs/latest/develop/data-types/streams/ ("Capped streams"): "There is
+currently no option to tell the stream to just retain items that are not older than a given period"; an
+entry leaves a stream only by XDEL or a trim (MAXLEN, MINID). So under `redis-streams` no message expires
+(`message_expiry: none`), as evtool's Redis transport ignores `ttl`; checked on the installed Redis 7.0
+(tests/core/test_truth_live.py::test_redis_stream_entries_never_expire_by_age).
 """
 
 from __future__ import annotations
@@ -87,3 +93,23 @@ def test_jetstream_max_age_frees_the_consumer_credit() -> None:
     assert b.pump(5 * S) == []
     b.fire_timers(10 * S)
     assert [d.msg.id for d in b.pump(10 * S)] == ["m1"]
+
+
+def test_redis_streams_expire_nothing_channel_or_message_ttl() -> None:
+    """Redis: a channel TTL of 1 s and a message TTL of 2 s remove nothing, ready or pending; both messages are
+    delivered and acked long after (before, the profile expired them anywhere, as JetStream's MaxAge does)."""
+    rig = Rig("redis-streams")
+    b = rig.broker
+    b.declare("q", QueueConfig(ttl_ns=1 * S))
+    b.subscribe(0, "q", "c", 0, prefetch=1)
+    b.publish(0, "q", Message("m0"))
+    b.publish(0, "q", Message("m1", ttl_ns=2 * S))
+    (d0,) = b.pump(0)
+    _expire_all(rig, 60 * S)
+    assert not rig.kinds("expired")
+    assert b.ack(60 * S, d0.tag)
+    (d1,) = b.pump(60 * S)
+    assert d1.msg.id == "m1"
+    assert b.ack(61 * S, d1.tag)
+    st = b.stats("q")
+    assert (st.expired, st.acked, st.ready, st.in_flight) == (0, 2, 0, 0)
