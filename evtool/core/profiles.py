@@ -628,7 +628,7 @@ ATLAS: dict[str, tuple[tuple[str, str], ...]] = {
     "overflow_head": (("rabbitmq-classic", "classic-drop-head-dead-letters-maxlen"), ("rabbitmq-classic", "classic-drop-head-without-dlx-drops"), ("nats-jetstream", "nats-discard-old-silent"),),
     "reject_publish_over": (("rabbitmq-quorum", "quorum-reject-publish-one-over"), ("rabbitmq-classic", "classic-maxlen-counts-ready-only"),),
     "reject_publish_resume_pct": (("rabbitmq-quorum", "quorum-reject-publish-resumes-at-80-percent"),),
-    "message_expiry": (("rabbitmq-quorum", "ttl-expires-only-at-head"), ("rabbitmq-quorum", "queue-ttl-dead-letters-expired"), ("nats-jetstream", "nats-maxage-silent"),),
+    "message_expiry": (("rabbitmq-quorum", "ttl-expires-only-at-head"), ("rabbitmq-quorum", "queue-ttl-dead-letters-expired"), ("nats-jetstream", "nats-maxage-silent"), ("redis-streams", "redis-stream-entries-never-expire"),),
     "group_receive": (("sqs-fifo", "sqs-fifo-receive-batch-same-group"),),
 }
 """field -> (profile, scenario) of the semantics atlas (tests/semantics/scenarios) that shows the field's value
