@@ -31,8 +31,9 @@ Shape (why each part is there):
 
 Crash safety: if this process dies (SIGKILL), the writer sees its stdin
 close, commits what it received and exits; the run keeps `incomplete` and
-every committed batch. Ctrl-C reaches only this process (the writer ignores
-SIGINT and SIGTERM); `abort("interrupted")` then records the outcome. SIGTERM
+every committed batch. Ctrl-C reaches only this process (the writer runs in
+its own process group and ignores SIGINT and SIGTERM as well);
+`abort("interrupted")` then records the outcome. SIGTERM
 is turned into the same KeyboardInterrupt while the run records. The run row
 carries this process's pid and a heartbeat, so readers tell a live run from
 a dead one (evtool.store.liveness).
@@ -76,7 +77,10 @@ _LIST_HEADER = 5  # marshal's list header: a type byte and the count
 # Linux lets a pipe hold up to 1 MiB (fs.pipe-max-size): a few batches in flight, so the sender rarely waits.
 _F_SETPIPE_SZ = 1031
 _PIPE_BYTES = 1 << 20
-_IOV_MAX = 1024  # parts one writev takes (POSIX allows no fewer than 16; Linux takes 1024)
+try:
+    _IOV_MAX = max(16, os.sysconf("SC_IOV_MAX"))  # parts one writev takes (Linux: 1024; POSIX: at least 16)
+except (AttributeError, ValueError, OSError):
+    _IOV_MAX = 16
 _Frame = bytes | list[bytes | memoryview]  # a frame, or the parts of one (`rows_frame`)
 
 
@@ -361,7 +365,9 @@ class Recorder:
                 # needs only the standard library and this copy of evtool, which PYTHONPATH names
                 [sys.executable, "-P", "-S", "-c", WRITER_COMMAND, str(self.db_path), str(self._run_key)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                close_fds=True,
+                # its own process group: a Ctrl-C at the terminal, or a SIGTERM to this process's group,
+                # reaches this process only, also in the writer's first milliseconds, before it ignores them
+                close_fds=True, process_group=0,
             )
         except OSError as exc:
             raise StoreError(f"cannot record into {self.db_path}: cannot start the writer process: {exc}") from exc
@@ -426,6 +432,8 @@ class Recorder:
                     _write_parts(pipe.fileno(), frame)
             except (OSError, ValueError) as exc:
                 self._fail(RecorderError(f"the writer process stopped: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - a sender that died silently would leave `record` waiting
+                self._fail(RecorderError(f"the recorder could not send a frame: {type(exc).__name__}: {exc}"))
         try:
             pipe.close()
         except OSError:

@@ -91,7 +91,7 @@ def rows_frame(bodies: Sequence[bytes | memoryview], n: int, t_last: int, publis
     never copies a frame's bytes (about 85 bytes an event) only to have the pipe copy them again."""
     top = chunks.HEAD.pack(n, t_last, published, len(chunks.EMPTY_SUMMARY)) + chunks.EMPTY_SUMMARY
     parts = chunks.rows_payload(bodies, n)
-    size = len(top) + sum(map(len, parts))
+    size = len(top) + sum(memoryview(part).nbytes for part in parts)  # bytes, whatever a view's item size
     return [FRAME.pack(ROWS, size) + top, *parts]
 
 

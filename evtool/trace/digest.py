@@ -39,6 +39,10 @@ def _compiled_encoder() -> Any:
         from evtool.trace._rowcodec import encode_rows
     except ImportError:
         return None
+    try:
+        encode_rows([], "published")  # the kind count (`shared_batch`): an older build, compiled in place
+    except TypeError:                 # before it and left behind by an update, takes rows only
+        return None
     return encode_rows
 
 

@@ -169,3 +169,65 @@ def test_a_frame_written_as_parts_arrives_whole_and_in_order(writev: bool, monke
         os.close(read_end)
     assert len(expected) > 100 * 4096
     assert bytes(got) == expected
+
+
+def test_a_sender_that_fails_otherwise_fails_the_recording_instead_of_hanging(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any exception in the sender thread (here a TypeError from writing a frame) marks the recording failed:
+    `record` stops waiting for a queue nobody drains and `finish` raises RecorderError, within seconds."""
+    import threading
+
+    from evtool.store.errors import RecorderError
+
+    def broken(fd: int, parts: object) -> None:
+        raise TypeError("memoryview: a non-contiguous view")
+
+    monkeypatch.setattr(recorder_module, "_write_parts", broken)
+    # (no SIGTERM handler: `finish` runs in another thread here, where a handler cannot be put back)
+    rec = Recorder(tmp_path / "runs.db", batch_size=10, max_batches=1, handle_sigterm=False)
+    rec.start(RunHeader(id="sender-fails", scenario_id="s", scenario_path="s.yaml", scenario_text="x",
+                        scenario_hash="h", seed=1, started_at=utc_now_iso()))
+    events = [TraceEvent(i, "published", f"m{i}", "q", "p", None, None, 0, None, None) for i in range(10)]
+    outcome: list[BaseException | None] = []
+
+    def drive() -> None:
+        try:
+            for _ in range(50):
+                rec.record(events)
+            rec.finish(RunResult(outcome="passed", ended_at=utc_now_iso()))
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    driver.join(30)
+    assert not driver.is_alive(), "the recording hung"
+    assert isinstance(outcome[0], RecorderError) and "TypeError" in str(outcome[0])
+
+
+def test_a_frames_declared_size_counts_bytes_whatever_a_parts_item_size() -> None:
+    """`rows_frame` sizes the frame in bytes, as `_write_parts` sends it, also for a view of wider items."""
+    from array import array
+
+    from evtool.store.writer import FRAME, rows_frame
+
+    parts = rows_frame([memoryview(array("i", [1, 2, 3])), b"xyz"], 2, 5, 0)
+    declared = FRAME.unpack_from(parts[0])[1]
+    assert declared == sum(memoryview(p).nbytes for p in parts) - FRAME.size == len(b"".join(
+        memoryview(p).cast("B") for p in parts)) - FRAME.size
+
+
+def test_the_writer_runs_in_its_own_process_group(tmp_path: Path) -> None:
+    """A Ctrl-C at the terminal goes to the foreground process group: the writer is not in it, so even in its
+    first milliseconds, before it ignores SIGINT, only the run's own process gets it."""
+    import os
+
+    rec = Recorder(tmp_path / "runs.db")
+    rec.start(RunHeader(id="pgroup", scenario_id="s", scenario_path="s.yaml", scenario_text="x",
+                        scenario_hash="h", seed=1, started_at=utc_now_iso()))
+    try:
+        assert rec._proc is not None  # noqa: SLF001
+        assert os.getpgid(rec._proc.pid) == rec._proc.pid != os.getpgid(0)  # noqa: SLF001
+    finally:
+        rec.finish(RunResult(outcome="passed", ended_at=utc_now_iso()))

@@ -136,3 +136,26 @@ def test_evtool_pure_turns_the_compiled_encoder_off() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
                          env={"EVTOOL_PURE": "1", "PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, check=True)
     assert out.stdout.split() == ["False", "pure"]
+
+
+def test_an_encoder_built_before_the_kind_count_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled `_rowcodec` from before `encode_rows(rows, kind)` (a source tree compiled in place, then
+    updated without a rebuild) would fail every digest; the digest uses marshal instead."""
+    import types
+
+    old = types.ModuleType("evtool.trace._rowcodec")
+
+    def encode_rows(rows):  # type: ignore[no-untyped-def]  # the old signature: rows only
+        return marshal.dumps(list(rows), 2)[5:]
+
+    old.encode_rows = encode_rows  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "evtool.trace._rowcodec", old)
+    monkeypatch.delenv("EVTOOL_PURE", raising=False)
+    assert digest_mod._compiled_encoder() is None  # noqa: SLF001
+
+    def new_rows(rows, kind=None):  # type: ignore[no-untyped-def]
+        body = marshal.dumps(list(rows), 2)[5:]
+        return body if kind is None else (body, 0)
+
+    old.encode_rows = new_rows  # type: ignore[attr-defined]
+    assert digest_mod._compiled_encoder() is new_rows  # noqa: SLF001
