@@ -31,11 +31,15 @@ NO_REFUSAL = ("a Redis stream cannot refuse a publish: {ch}'s capacity becomes X
 NO_PARTITIONS = ("{broker} has no partitions or consumer-group rebalances: the log {ch} runs as one {what} per "
                  "consumer group, shared by its instances, so partition ownership, rebalances and per-key order "
                  "across instances are not the broker's")
+_NAMES = {"rabbitmq": "RabbitMQ", "nats": "NATS JetStream"}
 _WHAT = {"rabbitmq": "queue (behind a fanout exchange)", "nats": "durable consumer", "redis": "stream group"}
 _PARTITION_KINDS = ("rebalanced", "partition_assigned", "partition_revoked")
 NO_REBALANCE_REDELIVERY = ("Redis has no rebalance: the entries a crashed member of {ch}'s group held stay "
                            "pending under its name (the core hands its partitions and their unacknowledged "
                            "records to the other members)")
+NO_OFFSET_REPLAY = ("{broker} has no offsets: a member of {ch}'s group acks each record once it is handled, so a "
+                    "crash returns only the records it held unacked (none when it was idle{later}), where the "
+                    "core replays every record since the group's last commit ({commit})")
 PATTERNS_LOCAL = ("patterns are left out of a run on {broker} (they run on the local engine and on "
                   "{brokers} only)")
 
@@ -104,6 +108,15 @@ def not_applicable(loaded: LoadedScenario | m.Scenario, transport: str) -> dict[
                     if transport == "redis":
                         rules.append((name, c.group or cname, ("redelivered",), "",
                                       NO_REBALANCE_REDELIVERY.format(ch=name)))
+        if isinstance(spec, m.LogChannel) and transport in ("rabbitmq", "nats"):
+            for cname, c in sc.consumers.items():
+                if c.from_ == name and c.commit.mode != "per_message":
+                    commit = (f"every {c.commit.interval / 1e9:g} s" if c.commit.mode == "periodic"
+                              else "after each batch")
+                    rules.append((name, c.group or cname, ("redelivered",), "",
+                                  NO_OFFSET_REPLAY.format(broker=_NAMES[transport], ch=name, commit=commit,
+                                                          later="; and only after AckWait" if transport == "nats"
+                                                          else "")))
         if not isinstance(spec, m.DeliveryChannel):
             continue
         if transport == "rabbitmq" and spec.ack_timeout is not None:
