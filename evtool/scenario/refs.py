@@ -222,21 +222,20 @@ class _Checker:
         profile = self.sc.broker.profile
         if profile not in PROFILES_WITHOUT_EXPIRY:
             return
-        why = f"under the `{profile}` profile no message expires (a Redis stream has no message TTL)"
-        hint = ("cap the stream with `capacity` (XADD MAXLEN), or run it under a profile with expiry, "
-                "e.g. `broker.profile: nats-jetstream`")
+        why = f"under `{profile}`: a Redis stream has no message TTL"
+        hint = "cap the stream with `capacity` (XADD MAXLEN), or use a profile with expiry (nats-jetstream)"
         for name, ch in self.sc.channels.items():
             if getattr(ch, "ttl", None) is not None:
-                self.add(("channels", name, "ttl"), f"`ttl` of channel `{name}` has no effect: {why}", hint,
+                self.add(("channels", name, "ttl"), f"`ttl` of channel `{name}` has no effect {why}", hint,
                          severity="warning")
         for name, p in self.sc.producers.items():
             if p.ttl is not None:
-                self.add(("producers", name, "ttl"), f"`ttl` of producer `{name}` has no effect: {why}", hint,
+                self.add(("producers", name, "ttl"), f"`ttl` of producer `{name}` has no effect {why}", hint,
                          severity="warning")
             for i, inj in enumerate(p.inject):
                 if inj.ttl is not None:
                     self.add(("producers", name, "inject", i, "ttl"), f"`ttl` of an injected message of `{name}` "
-                             f"has no effect: {why}", hint, severity="warning")
+                             f"has no effect {why}", hint, severity="warning")
 
     def check_start(self, base: Path_, c: m.Consumer) -> None:
         """A late consumer (`start:`) that starts when the load is over, or reads from where it cannot."""

@@ -82,7 +82,9 @@ def test_a_partitioned_log_has_no_partitions_on_these_brokers() -> None:
     its redeliveries after a crash are not: the core replays every record since the group's last commit (every
     2 s), RabbitMQ and NATS return only what the crashed member held unacked (it acks each record once
     handled: 1 against the core's 795 in a run at 23:40 UTC, 0 on NATS, whose AckWait outlasted the drain),
-    and Redis leaves them pending (no rebalance, no claimer); on Kafka nothing is marked."""
+    and Redis leaves them pending (no rebalance, no claimer); on Kafka nothing is marked. RabbitMQ's
+    "Consumer Acknowledgements and Publisher Confirms" guide lists "Automatic requeueing on connection loss or
+    channel closure": of unacknowledged deliveries only, so an acked record is never seen again."""
     for broker in ("rabbitmq", "nats", "redis"):
         na = _na("partitioned-ordering", broker)
         assert {"one-owner", "per-key-order", "three-rebalances"} <= set(na), broker

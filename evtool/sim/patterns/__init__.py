@@ -17,7 +17,7 @@ from evtool.sim.patterns.event_sourcing import EventSourcedAggregateActor
 from evtool.sim.patterns.outbox import OutboxActor
 from evtool.sim.patterns.projection import ProjectionActor
 from evtool.sim.patterns.request_reply import RequestReplyActor, inbox_names
-from evtool.sim.patterns.saga import ChoreographedSaga, OrchestratedSaga
+from evtool.sim.patterns.saga import ChoreographedSaga, OrchestratedSaga, reply_queue
 
 if TYPE_CHECKING:
     from evtool.sim.context import ActorContext
@@ -60,7 +60,7 @@ def pattern_channels(scenario: m.Scenario) -> tuple[dict[str, list[str]], list[s
                 for ch in spec.observe:
                     reads(ch, name)
             else:
-                reply = spec.reply_channel or f"{name}.replies"
+                reply = reply_queue(name, spec)
                 if spec.reply_channel is None:
                     private.append(reply)
                 reads(reply, name)

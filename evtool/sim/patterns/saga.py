@@ -61,6 +61,12 @@ def compensation_verdict(log: list[int], outcomes: dict[int, str]) -> tuple[bool
     return (decreasing and eligible and not repeated), repeated
 
 
+def reply_queue(name: str, spec: m.SagaPattern) -> str:
+    """Where orchestrated saga `name` waits for its services' replies: its `reply_channel`, else a private queue
+    it declares itself."""
+    return spec.reply_channel or f"{name}.replies"
+
+
 class SagaInstance:
     """One running saga: where it is, what each step did, what was compensated."""
 
@@ -209,7 +215,7 @@ class OrchestratedSaga(SagaActor):
 
     def __init__(self, ctx: ActorContext, name: str, spec: m.SagaPattern) -> None:
         super().__init__(ctx, name, spec)
-        self.reply_channel = spec.reply_channel or f"{name}.replies"
+        self.reply_channel = reply_queue(name, spec)
         if spec.reply_channel is None:
             self.declare_queue(self.reply_channel)
         self.step_retry: list[CoreRetry | None] = [core_retry(s.retry) if s.retry else None for s in spec.steps]
