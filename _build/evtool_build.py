@@ -1,9 +1,10 @@
-"""evtool's build backend: setuptools' own, plus Cython when a compiled build is asked for.
+"""evtool's build backend: setuptools' own, plus Cython for the optional compiled build.
 
-`pip install .` builds the pure-Python package (installs anywhere, no compiler needed).
-`EVTOOL_COMPILE=1 pip install .` also compiles the optional accelerator (evtool/trace/_rowcodec.pyx, the
-trace digest's row encoder; setup.py): it needs a C compiler, and this backend adds Cython to the build
-requirements only then, so a plain build never downloads it.
+`pip install .` compiles the core's and the engine's hot modules with Cython when it can and installs the
+pure-Python package, with a warning, when it cannot (setup.py); so a wheel build asks for Cython.
+`pip install -e .` stays pure (an edit to a `.py` file is what runs) and does not ask for it.
+`EVTOOL_COMPILE=0` never compiles and never downloads Cython; `EVTOOL_COMPILE=1` compiles or fails, editable
+installs included.
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ from setuptools.build_meta import *  # noqa: F403 - every hook setuptools provid
 CYTHON = "cython>=3.0"
 
 
-def _compiled() -> list[str]:
-    return [CYTHON] if os.environ.get("EVTOOL_COMPILE") == "1" else []
+def _compiled(editable: bool) -> list[str]:
+    """Cython when this build may compile: always with EVTOOL_COMPILE=1, never with 0, else for a wheel."""
+    mode = os.environ.get("EVTOOL_COMPILE", "").strip()
+    if mode == "0" or (editable and mode != "1"):
+        return []
+    return [CYTHON]
 
 
 def get_requires_for_build_wheel(config_settings=None):  # type: ignore[no-untyped-def]
-    """setuptools' requirements, plus Cython for a compiled build."""
-    return _setuptools.get_requires_for_build_wheel(config_settings) + _compiled()
+    """setuptools' requirements, plus Cython (the build compiles when it can)."""
+    return _setuptools.get_requires_for_build_wheel(config_settings) + _compiled(editable=False)
 
 
 def get_requires_for_build_editable(config_settings=None):  # type: ignore[no-untyped-def]
-    """setuptools' requirements, plus Cython for a compiled build."""
-    return _setuptools.get_requires_for_build_editable(config_settings) + _compiled()
+    """setuptools' requirements, plus Cython only when EVTOOL_COMPILE=1 asks for a compiled editable install."""
+    return _setuptools.get_requires_for_build_editable(config_settings) + _compiled(editable=True)

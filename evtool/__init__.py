@@ -12,7 +12,7 @@ COMPILED_MODULES = (
     "evtool.core.queue_delivery", "evtool.core.broker", "evtool.sim.kernel", "evtool.sim.context",
     "evtool.sim.consumer", "evtool.sim.lean", "evtool.sim.producer", "evtool.sim.engine", "evtool.sim.sampling",
 )
-"""The modules the optional compiled build (`EVTOOL_COMPILE=1 pip install .`, setup.py) compiles with Cython
+"""The modules the compiled build (`pip install .` where a C compiler is found, setup.py) compiles with Cython
 from their own `.py` source and the `.pxd` declarations beside it; the same `.py` files are the pure build."""
 
 if _os.environ.get("EVTOOL_PURE"):

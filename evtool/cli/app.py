@@ -9,6 +9,8 @@ engine, textual) is imported inside the command.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from evtool import __version__
@@ -29,7 +31,12 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"evtool {__version__}")
+        # which engine runs: the compiled build (setup.py) or pure Python
+        from evtool.sim import compiled_status
+
+        status = compiled_status()
+        engine = {"compiled": "compiled engine", "pure": "pure-Python engine"}.get(status, f"{status} engine")
+        typer.echo(f"evtool {__version__} ({engine}, Python {sys.version.split()[0]})")
         raise typer.Exit(0)
 
 

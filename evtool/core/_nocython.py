@@ -1,6 +1,6 @@
 """What the hot modules' `cython` decorators are when Cython is not installed: no-ops.
 
-The optional compiled build (`EVTOOL_COMPILE=1 pip install .`) compiles a few modules of the core and the
+The compiled build (`pip install .` where a C compiler is found, setup.py) compiles a few modules of the core and the
 engine with Cython from their own `.py` source; the `.pxd` file beside each declares the classes and the
 local types it compiles with. Those modules `import cython` for Cython's pure-Python mode decorators
 (`cython.locals`) and fall back on this module when Cython is absent, so the same source runs unchanged

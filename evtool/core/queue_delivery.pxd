@@ -1,4 +1,4 @@
-# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Cython declarations for the compiled build (setup.py): the .py beside it is the source.
 
 from evtool.core.delivery cimport Delivery
 from evtool.core.message cimport Message

@@ -1,4 +1,4 @@
-# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Cython declarations for the compiled build (setup.py): the .py beside it is the source.
 # Every attribute is a Python object, so the compiled classes behave as the pure ones do.
 
 cdef class Entry:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def compiled_status() -> str:
-    """`compiled` when the run uses the optional compiled build (`EVTOOL_COMPILE=1 pip install .`: the core's
+    """`compiled` when the run uses the compiled build (`pip install .` where a C compiler is found: the core's
     and the engine's hot modules, `evtool.COMPILED_MODULES`, and the trace digest's row encoder), `partly
-    compiled` when only some of it is in use, else `pure` (a plain install, or `EVTOOL_PURE=1`)."""
+    compiled` when only some of it is in use, else `pure` (no compiler, an editable install, or `EVTOOL_PURE=1`)."""
     import importlib
     import importlib.machinery
 

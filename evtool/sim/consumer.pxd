@@ -1,4 +1,4 @@
-# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Cython declarations for the compiled build (setup.py): the .py beside it is the source.
 # Every attribute is a Python object, so the compiled class behaves as the pure one does.
 
 from evtool.core.delivery cimport Delivery

@@ -1,4 +1,4 @@
-# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Cython declarations for the compiled build (setup.py): the .py beside it is the source.
 
 from evtool.core.brokerstate cimport BrokerState
 from evtool.sim.kernel cimport Kernel

@@ -1,4 +1,4 @@
-# Cython declarations for the optional compiled build (EVTOOL_COMPILE=1): the .py beside it is the source.
+# Cython declarations for the compiled build (setup.py): the .py beside it is the source.
 # Only the types its closures read fields of; every value stays a Python object.
 
 from evtool.core.delivery cimport Delivery

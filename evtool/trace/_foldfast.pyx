@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The optional compiled folds of the run's metrics: the same results as the pure code, in one C loop.
 
-Built only on request (`EVTOOL_COMPILE=1 pip install .`, see setup.py); without it (or with EVTOOL_PURE=1)
+Built by `pip install .` where a C compiler is found (setup.py); without it (or with EVTOOL_PURE=1)
 `evtool.trace.histogram` and `evtool.trace.metrics` do the same with C-level `map` chains, which make a
 float, a quotient and an int object per value where this makes none.
 tests/trace/test_foldfast.py compares the two on every lesson's trace and on odd values.

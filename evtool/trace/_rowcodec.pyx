@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """The optional compiled encoder of trace rows: byte for byte what `marshal.dumps(rows, 2)[5:]` writes.
 
-Built only on request (`EVTOOL_COMPILE=1 pip install .`, see setup.py); without it `evtool.trace.digest`
+Built by `pip install .` where a C compiler is found (setup.py); without it `evtool.trace.digest`
 uses `marshal` itself. It writes the marshal version 2 encoding of the value types trace rows hold
 (None, booleans, ints, strings, tuples, lists, dicts) straight into one buffer, where `marshal` pays a
 generic dispatch and a temporary UTF-8 object per string. A row holding anything else (a float, bytes, a

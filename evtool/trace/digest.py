@@ -31,8 +31,8 @@ _LIST_HEADER = 5
 
 
 def _compiled_encoder() -> Any:
-    """The optional compiled row encoder (`_rowcodec`, built by `EVTOOL_COMPILE=1 pip install .`), or None:
-    without it, or with EVTOOL_PURE=1 in the environment, the digest uses `marshal` (the same bytes)."""
+    """The compiled row encoder (`_rowcodec`, built by `pip install .` where a C compiler is found), or
+    None: without it, or with EVTOOL_PURE=1 in the environment, the digest uses `marshal` (the same bytes)."""
     if os.environ.get("EVTOOL_PURE"):
         return None
     try:

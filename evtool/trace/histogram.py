@@ -19,8 +19,8 @@ _LOG_GROWTH = math.log(_GROWTH)
 
 
 def _compiled_fold() -> Any:
-    """The optional compiled bucket counter (`_foldfast`, built by `EVTOOL_COMPILE=1 pip install .`), or None
-    (a plain install, or EVTOOL_PURE=1): the same counts either way."""
+    """The compiled bucket counter (`_foldfast`, built by `pip install .` where a C compiler is found), or
+    None (a pure install, or EVTOOL_PURE=1): the same counts either way."""
     if os.environ.get("EVTOOL_PURE"):
         return None
     try:

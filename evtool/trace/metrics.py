@@ -31,8 +31,8 @@ _OTHER_MEASURED = frozenset({"failed", "reply_received"})
 
 
 def _compiled_folds() -> tuple[Any, Any]:
-    """The optional compiled `handled_values` and `fold_kinds` (`_foldfast`, built by `EVTOOL_COMPILE=1 pip
-    install .`), or Nones (a plain install, or EVTOOL_PURE=1): the same results either way."""
+    """The compiled `handled_values` and `fold_kinds` (`_foldfast`, built by `pip install .` where a C
+    compiler is found), or Nones (a pure install, or EVTOOL_PURE=1): the same results either way."""
     if os.environ.get("EVTOOL_PURE"):
         return None, None
     try:

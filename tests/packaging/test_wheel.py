@@ -34,21 +34,28 @@ def _run(*cmd: str | Path, cwd: Path | None = None, env: dict[str, str] | None =
     return res
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    tmp = tmp_path_factory.mktemp("pkg")
-    src = tmp / "src"
-    # a clean copy of the tracked files, so nothing local (build/, .evtool/) leaks into the artifacts
+def _tracked_copy(src: Path) -> Path:
+    """A clean copy of the tracked files in `src`, so nothing local (build/, .evtool/, built modules) leaks into
+    what is built from it."""
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True)
     if listed.returncode != 0:
         pytest.skip("not a git checkout (e.g. an unpacked sdist): the wheel is built from the tracked files")
-    files = listed.stdout.split("\0")
-    for f in filter(None, files):
+    for f in filter(None, listed.stdout.split("\0")):
         if (ROOT / f).is_file():
             (src / f).parent.mkdir(parents=True, exist_ok=True)
             (src / f).write_bytes((ROOT / f).read_bytes())
+    return src
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("pkg")
+    src = _tracked_copy(tmp / "src")
     dist = tmp / "dist"
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src)
+    # EVTOOL_COMPILE=0: the pure package (the compiled build and its fallback are the tests at the end; .ci/run
+    # installs the compiled build and runs the suite on it)
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", dist, src,
+         env={**os.environ, "EVTOOL_COMPILE": "0"})
     venv = tmp / "venv"
     _run(sys.executable, "-m", "venv", venv)
     py = venv / "bin" / "python"
@@ -146,3 +153,63 @@ def test_transport_without_its_extra(built: dict[str, Path]) -> None:
                          cwd=built["work"], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert "pip install 'evtool[brokers]'" in res.stderr and "No module named" not in res.stderr
+
+
+def _wheel_files(wheel: Path) -> tuple[str, set[str]]:
+    """The wheel's tag line and the names it holds."""
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        info = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
+    return next(line for line in info.splitlines() if line.startswith("Tag: ")), names
+
+
+def test_a_plain_build_is_pure_python(built: dict[str, Path]) -> None:
+    """EVTOOL_COMPILE=0: only Python files, tagged as such, nothing compiled."""
+    tag, names = _wheel_files(built["wheel"])
+    assert tag == "Tag: py3-none-any"
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".c"))]
+    assert {"evtool/sim/engine.py", "evtool/sim/engine.pxd", "evtool/core/broker.py"} <= names
+
+
+def test_a_build_that_cannot_compile_installs_the_pure_package(tmp_path: Path) -> None:
+    """Unset EVTOOL_COMPILE and no working C compiler (CC=false): the wheel is the pure package, tagged
+    py3-none-any, and the build says why; with EVTOOL_COMPILE=1 the same build fails."""
+    src = _tracked_copy(tmp_path / "src")
+    env = {k: v for k, v in os.environ.items() if k != "EVTOOL_COMPILE"}
+    env["CC"] = "false"
+    res = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", tmp_path / "dist", src, env=env)
+    assert "the compiled build failed" in res.stdout + res.stderr
+    assert "installing the pure-Python package" in res.stdout + res.stderr
+    tag, names = _wheel_files(next((tmp_path / "dist").glob("evtool-*.whl")))
+    assert tag == "Tag: py3-none-any"
+    assert not [n for n in names if n.endswith((".so", ".pyd"))]
+
+    required = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist2",
+                               src], env={**env, "EVTOOL_COMPILE": "1"}, capture_output=True, text=True,
+                              timeout=600)
+    assert required.returncode != 0
+    assert not list((tmp_path / "dist2").glob("evtool-*.whl"))
+
+
+def test_an_unknown_evtool_compile_value_is_refused(tmp_path: Path) -> None:
+    src = _tracked_copy(tmp_path / "src")
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", src],
+                         env={**os.environ, "EVTOOL_COMPILE": "yes"}, capture_output=True, text=True, timeout=600)
+    assert res.returncode != 0
+    assert "EVTOOL_COMPILE='yes': use 1 (compile, or fail), 0 (pure Python) or leave it unset" in res.stderr
+
+
+def test_the_backend_asks_for_cython_only_where_it_may_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wheel build asks for Cython unless EVTOOL_COMPILE=0; an editable install only with EVTOOL_COMPILE=1
+    (it stays pure, so that an edit to a `.py` file is what runs)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evtool_build_under_test", ROOT / "_build" / "evtool_build.py")
+    assert spec is not None and spec.loader is not None
+    backend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backend)
+    seen = {}
+    for value in ("", "0", "1"):
+        monkeypatch.setenv("EVTOOL_COMPILE", value)
+        seen[value] = (backend._compiled(editable=False), backend._compiled(editable=True))
+    assert seen == {"": (["cython>=3.0"], []), "0": ([], []), "1": (["cython>=3.0"], ["cython>=3.0"])}

@@ -147,3 +147,16 @@ def test_compiled_and_pure_give_the_same_digests_and_verdicts() -> None:
         runs[pure] = lines[1:]
     assert len(runs[False]) > 20
     assert runs[False] == runs[True]
+
+
+def test_version_says_which_engine_runs() -> None:
+    """`evtool --version` names the engine a run uses, as `compiled_status` finds it (a user's bug report
+    then says whether the compiled build is in use)."""
+    from typer.testing import CliRunner
+
+    from evtool.cli.app import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    engine = {"compiled": "compiled engine", "pure": "pure-Python engine"}.get(compiled_status())
+    assert engine is not None and f"({engine}, Python " in result.output, result.output
