@@ -25,7 +25,7 @@ shared machine the CPU time is the steadier of the two, so the ratios use it
 written to a temporary `PYTHONPYCACHEPREFIX` and warmed first, as an installed
 package has them.
 
-    python benchmarks/startup_bench.py [--baseline /path/to/old/evtool/tree] [--rounds 7]
+    python benchmarks/startup_bench.py [--baseline /path/to/old/evtool/tree] [--rounds 7] [--installed]
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL_LESSON = "competing-consumers"
 
 
-def _env(tree: Path, cache: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(tree), PYTHONPYCACHEPREFIX=cache, COLUMNS="80", NO_COLOR="1")
+def _env(tree: Path | None, cache: str) -> dict[str, str]:
+    """The children's environment: `tree` first on the path (None: the evtool the interpreter has installed)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    env.update(PYTHONPYCACHEPREFIX=cache, COLUMNS="80", NO_COLOR="1")
     return env
 
 
@@ -298,6 +301,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", choices=("help", "validate", "run"), action="append",
                     help="measure only this part (repeatable; default: all three)")
+    ap.add_argument("--installed", action="store_true",
+                    help="measure the evtool this interpreter has installed (a wheel, compiled or pure, as a user "
+                         "has it) instead of this source tree")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="compare the children's CPU time (steadier on a shared machine) or the wall time")
     args = ap.parse_args()
@@ -308,7 +314,7 @@ def main() -> None:
     result: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cache = str(Path(tmp) / "pycache")
-        env = _env(ROOT, cache)
+        env = _env(None if args.installed else ROOT, cache)
         parts = set(args.only or ("help", "validate", "run"))
         if "help" in parts:
             typer_s, help_s = paired(([py, "-c", "import typer"], env), ([py, "-m", "evtool", "--help"], env),
