@@ -102,7 +102,7 @@ def extensions(mode: str) -> list[Extension]:
         from Cython.Build import cythonize
     except ImportError as missing:  # pip asks the backend for the build requirements first: Cython comes with them
         if mode == "required":
-            raise SystemExit("EVTOOL_COMPILE=1 needs Cython (pip install 'cython>=3.0', or build with isolation)"
+            raise SystemExit("EVTOOL_COMPILE=1 needs Cython (pip install 'cython>=3.0,<4', or build with isolation)"
                              ) from missing
         print("evtool: Cython is not installed; installing the pure-Python package", file=sys.stderr)
         return []

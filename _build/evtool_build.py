@@ -14,7 +14,8 @@ import os
 from setuptools import build_meta as _setuptools
 from setuptools.build_meta import *  # noqa: F403 - every hook setuptools provides
 
-CYTHON = "cython>=3.0"
+CYTHON = "cython>=3.0,<4"
+"""Cython generates the compiled modules' C code: a next major version is tried here before a build takes it."""
 
 
 def _compiled(editable: bool) -> list[str]:

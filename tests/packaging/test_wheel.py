@@ -208,8 +208,10 @@ def test_the_backend_asks_for_cython_only_where_it_may_compile(monkeypatch: pyte
     assert spec is not None and spec.loader is not None
     backend = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(backend)
+    cython = "cython>=3.0,<4"
+    assert backend.CYTHON == cython
     seen = {}
     for value in ("", "0", "1"):
         monkeypatch.setenv("EVTOOL_COMPILE", value)
         seen[value] = (backend._compiled(editable=False), backend._compiled(editable=True))
-    assert seen == {"": (["cython>=3.0"], []), "0": ([], []), "1": (["cython>=3.0"], ["cython>=3.0"])}
+    assert seen == {"": ([cython], []), "0": ([], []), "1": ([cython], [cython])}
