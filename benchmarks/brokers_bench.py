@@ -18,15 +18,20 @@ client's CPU time per message (process time over the run, connect and declare in
 would cap at on an idle core (1e6 / µs per message), whatever the other load on the machine.
 
 Kafka runs the queue as the kafka profile's share group (emulated on a consumer group, one partition per
-consumer, a commit after each ack); SQS runs it on moto's server, an emulator whose speed says little about
-AWS (batched SendMessageBatch / DeleteMessageBatch of 10, ReceiveMessage of up to 10 with long polling),
-so it gets fewer messages by default.
+consumer, a commit after each ack). SQS (batched SendMessageBatch / DeleteMessageBatch of 10, ReceiveMessage
+of up to 10 with long polling) runs on the endpoint EVTOOL_SQS_URL names (moto's server on 127.0.0.1:5000 by
+default, what the tests use), or on one this benchmark starts with `--sqs-endpoint fauxqs|moto`
+(sqs_endpoint.py). moto's receive costs O(backlog) per message, so on moto the figure is moto's (about 50-60
+msg/s, plain client and evtool alike) and the default is 500 messages; fauxqs (npm) serves a receive at the
+same cost at any backlog, so there the figure is evtool's client, with --messages messages. Neither says
+much about AWS.
 
 Each target runs `--runs` times (3 by default), evtool and its anchor back to back in every round; the table
 gives the medians and every round's ratio.
 
     python benchmarks/brokers_bench.py [--messages 20000] [--sqs-messages 3000] [--local-messages 200000]
                                        [--only rabbitmq,nats,redis,kafka,sqs] [--runs 3]
+                                       [--sqs-endpoint running|fauxqs|moto]
 """
 
 from __future__ import annotations
@@ -34,13 +39,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from evtool.scenario.loader import load_text
-from evtool.sim.engine import Engine
-from evtool.transports.base import PROFILE_OF, TRANSPORTS, probe
-from evtool.transports.runner import run_on_transport
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import sqs_endpoint  # noqa: E402
+
+from evtool.scenario.loader import load_text  # noqa: E402
+from evtool.sim.engine import Engine  # noqa: E402
+from evtool.transports.base import PROFILE_OF, TRANSPORTS, probe, resolve_url  # noqa: E402
+from evtool.transports.runner import run_on_transport  # noqa: E402
 
 TARGET = 5_000
 """Messages per second every transport should hold on this machine (issue 14)."""
@@ -94,7 +106,7 @@ async def _anchor_rabbitmq(n: int) -> float:
     import aiormq
     from pamqp.commands import Basic
 
-    conn = await aiormq.connect("amqp://guest:guest@127.0.0.1:5672/")
+    conn = await aiormq.connect(resolve_url("rabbitmq"))
     q = f"anchor-{time.time_ns()}"
     subs: list[Any] = []
     try:
@@ -131,7 +143,7 @@ async def _anchor_rabbitmq(n: int) -> float:
 async def _anchor_nats(n: int) -> float:
     import nats
 
-    nc = await nats.connect("nats://127.0.0.1:4222")
+    nc = await nats.connect(resolve_url("nats"))
     js = nc.jetstream()
     name = f"anchor{int(time.time() * 1000) % 10**9}"
     try:
@@ -159,7 +171,7 @@ async def _anchor_nats(n: int) -> float:
 async def _anchor_redis(n: int) -> float:
     import redis.asyncio as aredis
 
-    r = aredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    r = aredis.Redis.from_url(resolve_url("redis"))
     key = f"anchor:{time.time_ns()}"
     try:
         await r.xgroup_create(key, "g", id="0", mkstream=True)
@@ -191,12 +203,15 @@ async def _anchor_kafka(n: int) -> float:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    from evtool.transports.kafka import bootstrap
+
+    servers = bootstrap(resolve_url("kafka"))
     topic = f"anchor-{time.time_ns()}"
-    admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    prod = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all", linger_ms=2)
-    cons = AIOKafkaConsumer(topic, bootstrap_servers="127.0.0.1:9092", group_id=topic, enable_auto_commit=False,
+    prod = AIOKafkaProducer(bootstrap_servers=servers, acks="all", linger_ms=2)
+    cons = AIOKafkaConsumer(topic, bootstrap_servers=servers, group_id=topic, enable_auto_commit=False,
                             auto_offset_reset="earliest", session_timeout_ms=2000, heartbeat_interval_ms=500)
     await prod.start()
     await cons.start()
@@ -223,7 +238,7 @@ async def _anchor_kafka(n: int) -> float:
 async def _anchor_sqs(n: int) -> float:
     from aiobotocore.session import get_session
 
-    ctx = get_session().create_client("sqs", endpoint_url="http://127.0.0.1:5000", region_name="us-east-1",
+    ctx = get_session().create_client("sqs", endpoint_url=resolve_url("sqs"), region_name="us-east-1",
                                       aws_access_key_id="x", aws_secret_access_key="x")
     c = await ctx.__aenter__()
     url = (await c.create_queue(QueueName=f"anchor-{time.time_ns()}"))["QueueUrl"]
@@ -272,11 +287,28 @@ def main() -> None:
     per-round ratios themselves."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=20_000, help="messages per real broker")
-    ap.add_argument("--sqs-messages", type=int, default=500, help="messages on the SQS endpoint")
+    ap.add_argument("--sqs-messages", type=int, default=None,
+                    help="messages on the SQS endpoint (default: 500, or --messages with --sqs-endpoint fauxqs)")
     ap.add_argument("--local-messages", type=int, default=200_000, help="messages on the local core")
     ap.add_argument("--only", default=",".join(TRANSPORTS), help="comma-separated brokers to include")
     ap.add_argument("--runs", type=int, default=3, help="rounds per target (the table gives medians)")
+    ap.add_argument("--sqs-endpoint", choices=("running", *sqs_endpoint.KINDS), default="running",
+                    help="SQS: the endpoint already running (EVTOOL_SQS_URL, else 127.0.0.1:5000), or start "
+                         "fauxqs or moto on a free port for this run and stop it after (sqs_endpoint.py)")
     args = ap.parse_args()
+    if args.sqs_messages is None:
+        args.sqs_messages = args.messages if args.sqs_endpoint == "fauxqs" else 500
+    if args.sqs_endpoint != "running" and "sqs" in args.only.split(","):
+        with sqs_endpoint.started(args.sqs_endpoint) as url:
+            os.environ["EVTOOL_SQS_URL"] = url  # evtool's transport and the anchor both resolve it
+            print(f"sqs endpoint: {args.sqs_endpoint} at {url}", flush=True)
+            bench(args)
+    else:
+        bench(args)
+
+
+def bench(args: argparse.Namespace) -> None:
+    """The rounds and the table of `main`."""
     targets = ["local", *args.only.split(",")]
     rows: dict[str, list[dict[str, Any]]] = {t: [] for t in targets}
     skipped: dict[str, str] = {}
