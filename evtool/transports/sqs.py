@@ -115,6 +115,15 @@ def _decode(raw: dict[str, Any]) -> Message:
     return decode_message((env["StringValue"] if env else raw["Body"]).encode())
 
 
+def _user_agent() -> str:
+    """The User-Agent evtool's SQS client sends: evtool's and the client libraries' names and versions."""
+    import aiobotocore
+    import botocore
+
+    from evtool import __version__
+    return f"evtool/{__version__} aiobotocore/{aiobotocore.__version__} botocore/{botocore.__version__}"
+
+
 def _secs(ns: int | None, default: int) -> int:
     return default if ns is None else max(0, math.ceil(ns / NS))
 
@@ -233,10 +242,17 @@ class SqsTransport:
         creds: dict[str, str] = {}
         if not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
             creds = {"aws_access_key_id": "evtool", "aws_secret_access_key": "evtool"}
+        # Client CPU per call (about 0.5 ms, most of a message's cost at 10 a call) is cut by two documented
+        # settings: a fixed User-Agent ("user_agent (str) - The value to use in the User-Agent header") saves
+        # botocore rebuilding and sanitizing its default string twice a request, about 15% of a call;
+        # "parameter_validation (bool) - [...] You can disable parameter validation for performance reasons"
+        # (https://docs.aws.amazon.com/botocore/latest/reference/config.html) saves about 7%: evtool builds
+        # every request itself, and the endpoint still refuses a malformed one
         self._ctx = session.create_client(
             "sqs", endpoint_url=self.endpoint, region_name=self.region,
             config=AioConfig(connect_timeout=3, read_timeout=WAIT_S + 10, retries={"max_attempts": 2},
-                             max_pool_connections=64), **creds)
+                             max_pool_connections=64, user_agent=_user_agent(),
+                             parameter_validation=False), **creds)
         self.client = await self._ctx.__aenter__()
         try:
             await asyncio.wait_for(self.client.list_queues(MaxResults=1), timeout=8)
