@@ -368,6 +368,34 @@ class SqsTransport:
                 entry["MessageDeduplicationId"] = uuid.uuid4().hex
         return entry
 
+    def publish_now(self, channel: str, msg: Message) -> asyncio.Future[bool] | None:
+        """`publish` without a task of its own, for a channel with one queue (queue, grouped_queue): the entry
+        joins this loop iteration's SendMessageBatch and the future settles with SQS's answer for it (False when
+        refused, or when the call failed, reported as `publish` reports it). None for a topic or log, whose
+        copies `publish` sends one group after the other: the caller then uses `publish`. Every publish to a
+        channel takes the same way, so their order is kept."""
+        assert self.topology is not None and self.sends is not None
+        if self.topology.channels[channel].kind not in ("queue", "grouped_queue"):
+            return None
+        try:
+            entry = self._entry(channel, msg)
+        except Exception:  # noqa: BLE001 - `publish` raises it again in its task, where errors are reported
+            return None
+        sent = self.sends.add(self.urls[(channel, None)], entry)
+        out: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def answered(fut: asyncio.Future[bool]) -> None:
+            if fut.cancelled():
+                out.cancel()
+            elif fut.exception() is not None:
+                if self.sink is not None:
+                    self.sink.problem(f"send to {channel}: {fut.exception()}")
+                out.set_result(False)
+            else:
+                out.set_result(fut.result())
+        sent.add_done_callback(answered)
+        return out
+
     async def publish(self, channel: str, msg: Message) -> bool:
         """SendMessage (batched) to the channel's queue, or a copy to each group's queue of a topic or log."""
         assert self.topology is not None and self.sends is not None
@@ -459,6 +487,32 @@ class SqsTransport:
         """The message's visibility timeout ran out and it was received again: the old receive's credit comes
         back; its receipt handle is not used any more."""
         handle[0].settled()
+
+    def ack_now(self, handle: Any) -> bool:
+        """`ack` without a task of its own: the receipt joins this loop iteration's DeleteMessageBatch; until
+        SQS answers the queue counts as settling (`_holding`) and `busy` holds the drain."""
+        reader, receipt, _body, _count = handle
+        assert self.deletes is not None
+        url = reader.url
+        self.settling[url] = self.settling.get(url, 0) + 1
+        reader.settled()
+        self.deletes.add(url, {"ReceiptHandle": receipt}).add_done_callback(lambda fut: self._deleted(fut, url))
+        return True
+
+    def _deleted(self, fut: asyncio.Future[bool], url: str) -> None:
+        """The answer to an `ack_now`: a refusal or an error is a problem, as `ack` reports it."""
+        self.settling[url] -= 1
+        if fut.cancelled() or self.sink is None:
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.sink.problem(f"{type(exc).__name__}: {exc}")
+        elif not fut.result():
+            self.sink.problem(f"DeleteMessage refused on {url} (receipt expired?)")
+
+    def busy(self) -> bool:
+        """Deletes (`ack_now`) or visibility changes not answered yet: the drain waits for them."""
+        return any(n > 0 for n in self.settling.values())
 
     async def ack(self, handle: Any) -> None:
         """DeleteMessage (batched)."""
