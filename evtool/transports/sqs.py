@@ -82,6 +82,8 @@ to measure the receive loop they replaced."""
 BATCH = 10
 """SQS's limit for SendMessageBatch, DeleteMessageBatch and MaxNumberOfMessages."""
 DEFAULT_VISIBILITY_S = 30
+SETTLE_S = 5.0
+"""How long `stop_consumers` waits for the deletes still unanswered (as `RealtimeRun.settle` for tasks)."""
 WATCH_S = 0.1
 """How often the dead-letter watcher looks for messages SQS moved."""
 
@@ -596,12 +598,18 @@ class SqsTransport:
     # ------------------------------------------------------------------ cleanup
 
     async def stop_consumers(self) -> None:
-        """Stop every receive loop and watcher."""
+        """Stop every receive loop and watcher, then wait (at most SETTLE_S) for the deletes `ack_now` queued,
+        as the run's `settle` waits for its tasks: a run stopped early (budget, Ctrl-C) closes the client or
+        deletes the queues only after them."""
         for sid in list(self.readers):
             await self.unsubscribe(sid, "leave")
         for t in self.watchers:
             t.cancel()
         self.watchers.clear()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + SETTLE_S
+        while self.busy() and loop.time() < until:
+            await asyncio.sleep(0.01)
 
     async def cleanup(self) -> None:
         """Stop consuming and delete every queue declared."""
