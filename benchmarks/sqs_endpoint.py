@@ -63,9 +63,11 @@ def fauxqs_command(port: int) -> list[str]:
 def moto_command(port: int) -> list[str]:
     """The command that runs moto's server on `port` (from the interpreter's environment)."""
     exe = Path(sys.executable).with_name("moto_server")
-    if not exe.exists():
-        raise SystemExit(f"moto_server is not in {exe.parent}: pip install 'moto[server]' (or evtool[brokers])")
-    return [str(exe), "-H", "127.0.0.1", "-p", str(port)]
+    found = str(exe) if exe.exists() else shutil.which("moto_server")
+    if found is None:
+        raise SystemExit(f"moto_server is neither in {exe.parent} nor on PATH: pip install 'moto[server]' "
+                         "(or 'evtool[sqs]')")
+    return [found, "-H", "127.0.0.1", "-p", str(port)]
 
 
 @contextmanager
