@@ -16,6 +16,10 @@
   change to evtool's modules can take away while the run uses them. And,
   not an import but start-up all the same, what the first validation of the
   lesson costs over a second one: pydantic building its schema, deferred to then.
+  Last, the least import share any `run` that parses its arguments with typer and
+  prints with rich can reach: a fresh interpreter importing only typer and
+  rich.console, against the run's work that is neither importing nor that
+  schema build (as if pydantic, yaml and every evtool module cost nothing).
 
 Each command runs in a fresh interpreter, alternating between the two sides of
 a ratio, `--rounds` times; the medians are compared. Both the wall time and the
@@ -245,6 +249,26 @@ def library_floor(cmd: list[str], env: dict[str, str], cwd: str, rounds: int) ->
     return run_s, libraries_s / run_s, no_pydantic_s / run_s
 
 
+FRAMEWORK = "import typer, rich.console"
+"""What any `evtool run` imports whatever evtool's own modules do: the command line's framework and the console."""
+
+
+def framework_floor(cmd: list[str], env: dict[str, str], cwd: str, rounds: int, imports_s: float,
+                    schema_s: float) -> tuple[float, float, float]:
+    """(CPU seconds of a fresh interpreter that only imports `FRAMEWORK`; the CPU seconds of `cmd` that are
+    neither importing (`imports_s`, from `cpu_import_share`, the interpreter's start-up included as it is in
+    both) nor pydantic's schema build (`schema_s`); the import share of a run made of the two): the least
+    share any `run` that keeps typer and rich can reach, even with pydantic, yaml and evtool's modules free."""
+    global CLOCK
+    clock, CLOCK = CLOCK, "cpu"
+    try:
+        run_s, framework_s = paired((cmd, env), ([cmd[0], "-c", FRAMEWORK], env), rounds, cwd)
+    finally:
+        CLOCK = clock
+    work_s = max(run_s - imports_s - schema_s, 1e-9)
+    return framework_s, work_s, framework_s / (framework_s + work_s)
+
+
 FIRST_VALIDATION = """\
 import builtins, importlib, sys, time
 import evtool.cli.app as app
@@ -360,6 +384,12 @@ def main() -> None:
             print(f"[cpu]  not an import, but start-up too: the lesson's first validation {first * 1e3:5.1f} ms, a "
                   f"second {second * 1e3:4.1f} ms (pydantic building its schema: {(first - second) / run_cpu:5.1%} "
                   f"of the run)")
+            framework_s, work_s, least = framework_floor(run, env, tmp, args.rounds, imports_cpu, first - second)
+            result["run_framework_floor_cpu"] = least
+            print(f"[cpu]  the least a `run` that parses with typer and prints with rich can spend on imports: "
+                  f"importing typer and rich.console alone {framework_s * 1e3:4.0f} ms, against the run's work that "
+                  f"is neither importing nor pydantic's schema build {work_s * 1e3:4.0f} ms: {least:6.1%} "
+                  f"(with no pydantic, yaml or evtool module imported at all)")
     print(json.dumps({k: round(v, 3) for k, v in result.items()}))
 
 

@@ -61,3 +61,22 @@ def test_the_first_validation_is_timed_without_its_imports() -> None:
     assert proc.returncode == 0, proc.stderr
     first, second = (float(x) for x in proc.stdout.split())
     assert first > second > 0
+
+
+def test_the_framework_floor_sets_typer_and_rich_against_the_work_that_is_not_importing(monkeypatch) -> None:
+    """framework_floor: the run's CPU less its imports and the schema build is its work; the share is typer and
+    rich's import over that work plus it. The framework command imports typer and rich.console and nothing else."""
+    b = _bench()
+    seen = []
+
+    def paired(a, c, rounds, cwd):
+        seen.append(c[0])
+        return 0.240, 0.050  # the run, then `import typer, rich.console`
+
+    monkeypatch.setattr(b, "paired", paired)
+    monkeypatch.setattr(b, "CLOCK", "wall")  # the floor compares CPU seconds whatever --clock says, then puts it back
+    framework, work, least = b.framework_floor(["py", "-m", "evtool", "run"], {}, ".", 3, imports_s=0.150,
+                                               schema_s=0.020)
+    assert seen == [["py", "-c", "import typer, rich.console"]]
+    assert (framework, round(work, 3), round(least, 3)) == (0.050, 0.070, round(0.050 / 0.120, 3))
+    assert b.CLOCK == "wall"
