@@ -5,22 +5,17 @@ Checked with moto (in the test extra); fauxqs installs from npm (about 230 MB) a
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import socket
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_modules import load
 
 
 def _endpoints():
-    spec = importlib.util.spec_from_file_location("sqs_endpoint", ROOT / "benchmarks" / "sqs_endpoint.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("sqs_endpoint")
 
 
 def _open(port: int) -> bool:
