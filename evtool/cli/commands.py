@@ -163,6 +163,16 @@ class Group(TyperGroup):
                     exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
             raise
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # `evtool` alone: the root help, then exit 2 as click's no_args_is_help does. typer's own path prints
+        # nothing here: it raises NoArgsIsHelpError carrying the help as its message, and its rich error
+        # printer skips that error on the assumption that rich has printed the help already, which this
+        # group's help (drawn without rich, `format_help`) never does
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(2)
+        return super().parse_args(ctx, args)
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         from evtool.cli.roothelp import root_help
 

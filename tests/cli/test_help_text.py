@@ -92,3 +92,20 @@ def test_an_unknown_command_is_matched_against_every_command() -> None:
     result = CliRunner().invoke(app, ["valdate"], env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert result.exit_code == 2
     assert "Did you mean 'validate'?" in result.output
+
+
+def test_evtool_alone_prints_the_root_help_and_exits_2() -> None:
+    """The first thing a student types. typer prints nothing for it on its own (its rich error printer skips
+    the no-arguments error, expecting rich to have printed the help; the root help is drawn without rich)."""
+    import os
+    import subprocess
+    import sys
+
+    result = CliRunner().invoke(app, [], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 2
+    assert result.output == _help()
+    proc = subprocess.run([sys.executable, "-m", "evtool"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": "80", "NO_COLOR": "1"})
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("\n Usage: evtool [OPTIONS] COMMAND [ARGS]...")
+    assert "│ run " in proc.stdout and proc.stderr == ""
