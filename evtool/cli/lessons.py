@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+WIDE = 110
+"""The terminal width from which `evtool lessons` shows the concepts in a column of their own."""
+
 
 def lessons(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document for machines."),
@@ -27,20 +30,32 @@ def lessons(
 
     from rich.table import Table
 
-    table = Table(title="evtool lessons", title_justify="left", show_lines=False, expand=False)
-    table.add_column("id", style="bold cyan", no_wrap=True)
-    table.add_column("title")
-    table.add_column("level", no_wrap=True)
-    table.add_column("concepts", style="dim")
+    from evtool.report.fmt import safe
+
+    out = console()
+    # Four columns need about 110 columns to show every title and concept whole; narrower (80 columns,
+    # a student's terminal), each lesson's concepts go under its title instead of being cut with "…"
+    wide = out.width >= WIDE
+    table = Table(title="evtool lessons", title_justify="left", show_lines=not wide, expand=False)
+    table.add_column("id" if wide else "id and level", no_wrap=True)
+    table.add_column("title" if wide else "title and concepts", overflow="fold")
+    if wide:
+        table.add_column("level", no_wrap=True)
+        table.add_column("concepts", style="dim", overflow="fold")
     colours = {"beginner": "green", "intermediate": "yellow", "advanced": "red"}
     for i in infos:
         colour = colours.get(i.level, "white")
-        table.add_row(i.id, i.title, f"[{colour}]{i.level}[/{colour}]", ", ".join(i.concepts))
-    out = console()
+        lesson, level = f"[bold cyan]{safe(i.id)}[/bold cyan]", f"[{colour}]{safe(i.level)}[/{colour}]"
+        concepts = safe(", ".join(i.concepts))
+        if wide:
+            table.add_row(lesson, safe(i.title), level, concepts)
+        else:
+            table.add_row(f"{lesson}\n{level}", f"{safe(i.title)}\n[dim]{concepts}[/dim]")
     if not infos:
         out.print(f"no lesson teaches a concept matching `{concept}`")
     else:
         out.print(table)
-        out.print(f"[dim]{len(infos)} lesson(s) in {infos[0].path.parent} · "
-                  "evtool explain ID · evtool new NAME --from ID[/dim]")
+        count = f"{len(infos)} lesson{'s' if len(infos) != 1 else ''}"
+        out.print(f"[dim]{count} in {safe(infos[0].path.parent)}[/dim]")
+        out.print("[dim]evtool explain ID · evtool run ID · evtool new NAME --from ID[/dim]")
     raise typer.Exit(EXIT_OK)

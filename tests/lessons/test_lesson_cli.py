@@ -34,6 +34,25 @@ def test_lessons_lists_every_lesson_with_title_level_and_concepts() -> None:
         assert info.level in result.output
 
 
+@pytest.mark.parametrize("width", [80, 200])
+def test_lessons_shows_every_title_and_concept_whole_at_any_width(width: int) -> None:
+    """At 80 columns the concepts go under each title; nothing is cut with an ellipsis, no line is too long."""
+    result = CliRunner().invoke(app, ["lessons"], env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "…" not in result.output
+    assert all(len(line) <= width for line in lines)
+    # the table's cells, read column by column: the words of each lesson's title and concepts, in order
+    cells = [line.split("│")[1:-1] for line in lines if line.startswith("│")]
+    text = " ".join(" ".join(cell.strip() for cell in column) for column in zip(*cells, strict=True))
+    words = " ".join(text.split())
+    for info in list_lessons():
+        assert info.id in words
+        assert " ".join(info.title.split()) in words, info.title
+        assert all(c in words for c in info.concepts), info.id
+    assert ("concepts" in lines[2]) and (("title and concepts" in lines[2]) == (width < 110))
+
+
 def test_lessons_json_and_concept_filter() -> None:
     result = run("lessons", "--json")
     data = json.loads(result.stdout)["lessons"]
