@@ -35,6 +35,7 @@ class Row:
     name: str
     a: str | int | float | None
     b: str | int | float | None
+    quantity: bool = True  # False: a number that names something (a seed): Δ says "changed", not +2 (+29%)
 
     @property
     def changed(self) -> bool:
@@ -134,7 +135,7 @@ def diff_runs(a: RunSide, b: RunSide) -> RunDiff:
         Row("scenario", a.header.scenario_id, b.header.scenario_id),
         Row("scenario hash", a.header.scenario_hash[:12], b.header.scenario_hash[:12]),
         Row("overrides", _overrides(a.header), _overrides(b.header)),
-        Row("seed", a.header.seed, b.header.seed),
+        Row("seed", a.header.seed, b.header.seed, quantity=False),
         Row("profile", a.header.profile, b.header.profile),
         Row("transport", a.header.transport, b.header.transport),
         Row("outcome", ra.outcome if ra else "incomplete", rb.outcome if rb else "incomplete"),
@@ -167,12 +168,18 @@ def diff_runs(a: RunSide, b: RunSide) -> RunDiff:
 def _delta(row: Row) -> Text:
     if not row.changed:
         return Text("")
-    if isinstance(row.a, (int, float)) and isinstance(row.b, (int, float)) and not isinstance(row.a, bool):
+    if row.quantity and isinstance(row.a, (int, float)) and isinstance(row.b, (int, float)) \
+            and not isinstance(row.a, bool):
         d = row.b - row.a
-        pct = f" ({d / row.a:+.0%})" if row.a else ""
+        pct = f" ({_percent(d / row.a)})" if row.a and abs(d / row.a) >= 0.0005 else ""
         text = f"{d:+,.3f}".rstrip("0").rstrip(".") if isinstance(d, float) else f"{d:+,}"
         return Text(text + pct, style="yellow")
     return Text("changed", style="yellow")
+
+
+def _percent(ratio: float) -> str:
+    """A relative change: whole percents, or one decimal under 1% (never "-0%")."""
+    return f"{ratio:+.1%}" if abs(ratio) < 0.01 else f"{ratio:+.0%}"
 
 
 def _cell(v: Any) -> Text:
@@ -203,7 +210,7 @@ def _section(title: str, rows: Iterable[Row], a_id: str, b_id: str, status: bool
                 oa, ob = observed[row.name]
                 name.append(f"\nA: {visible(oa, multiline=True)}\nB: {visible(ob, multiline=True)}", style="dim")
         else:
-            cells = [_cell(row.a), _cell(row.b)]
+            cells = [_cell(v) if row.quantity or v is None else text(v) for v in (row.a, row.b)]
             name = text(row.name, "bold" if row.changed else "")
         table.add_row(name, *cells, _delta(row))
     return table

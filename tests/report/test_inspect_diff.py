@@ -140,3 +140,16 @@ def test_events_table_keeps_message_ids_whole_at_80_columns() -> None:
         out = buf.getvalue()
         assert all(f"checkout-20241203-{i:05d}" in out for i in range(3)), out
         assert "dead_lettered" in out and max(len(line) for line in out.splitlines()) <= width
+
+
+def test_diff_delta_names_a_changed_seed_and_never_prints_minus_zero_percent() -> None:
+    """A seed names a run: it differs or not (no +2 (+29%)), and shows as typed (`--seed 123456`, not 123,456);
+    a change under 1% keeps one decimal, one under 0.05% shows none, instead of "(-0%)"."""
+    from evtool.report.diff import Row, _delta, _section
+
+    assert _delta(Row("seed", 7, 9, quantity=False)).plain == "changed"
+    assert _delta(Row("virtual time (s)", 120.136, 120.01)).plain == "-0.126 (-0.1%)"
+    assert _delta(Row("events", 100_000, 100_001)).plain == "+1"
+    assert _delta(Row("messages", 2_330, 2_471)).plain == "+141 (+6%)"
+    out = text_of(_section("Run", [Row("seed", 7, 123_456, quantity=False), Row("events", 1_000, 2_000)], "a", "b"))
+    assert re.search(r"seed\s+7\s+123456\s+changed", out) and re.search(r"events\s+1,000\s+2,000\s+\+1,000", out)
