@@ -13,6 +13,9 @@ __all__ = ["fmt_duration", "fmt_ms", "fmt_t", "who"]  # used by the other report
 from evtool.core.textsafe import visible  # re-exported: the one definition
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from rich.console import Console, ConsoleOptions
     from rich.text import Text
 
 
@@ -354,3 +357,25 @@ def retries_label(summary: dict[str, Any]) -> str:
         return {"spring-cloud-stream": "further attempts (RetryTemplate)",
                 "camel-dead-letter-channel": "redeliveries (RedeliveryPolicy)"}.get(next(iter(presets)), "retries")
     return "retries"
+
+
+class Packed:
+    """Items on as few lines as the width allows, each one whole: a line breaks between two items, never
+    inside one (at 80 columns the live view's `order breaks 0` or `1.7s`, or the summary's run id, no longer
+    wraps onto a line of its own or breaks in two)."""
+
+    def __init__(self, items: Sequence[Text], sep: str = "  ", style: str = "") -> None:
+        self.items, self.sep, self.style = items, sep, style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        from rich.text import Text
+
+        line = Text(style=self.style)
+        for item in self.items:
+            if line.cell_len and line.cell_len + len(self.sep) + item.cell_len > options.max_width:
+                yield line
+                line = Text(style=self.style)
+            if line.cell_len:
+                line.append(self.sep)
+            line.append_text(item)
+        yield line

@@ -8,12 +8,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from evtool.report.fmt import Packed, visible
 from evtool.report.fmt import safe as escape
-from evtool.report.fmt import visible
+from evtool.report.presentation import vtime
 from evtool.scenario import models as m
-from evtool.scenario.units import format_duration
 
 if TYPE_CHECKING:
+
+
     from evtool.sim.engine import Engine
 
 _STATUS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]",
@@ -36,12 +38,13 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     now = engine.now
     total = engine.load_end
     phase = {"load": "load", "drain": "draining", "done": "done"}[engine.phase]
-    head = Text()
-    head.append(visible(engine.scenario.id), style="bold")
-    head.append(f"  t={format_duration(now)} / {format_duration(total)} ({phase})  ")
-    head.append(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}  seed {engine.seed}  ",
-                style="dim")
-    head.append(f"{trace_events(engine):,} events in {wall_s:.1f}s", style="dim")
+    head = Packed([
+        Text(visible(engine.scenario.id), style="bold"),
+        Text(f"t={vtime(now, 1)} / {vtime(total, 1)} ({phase})"),
+        Text(f"speed {'max' if speed == float('inf') else f'{speed:g}x'}", style="dim"),
+        Text(f"seed {engine.seed}", style="dim"),
+        Text(f"{trace_events(engine):,} events in {wall_s:.1f}s", style="dim"),
+    ])
     filled = int(40 * min(now, total) / max(total, 1))
     bar = Text("█" * filled + "░" * (40 - filled), style="cyan")
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
@@ -56,14 +59,10 @@ def live_view(engine: Engine, *, speed: float, wall_s: float) -> RenderableType:
     counts = engine.metrics.counts
     order_breaks = sum(len(getattr(c, "violations", ())) for c in engine.checks.checkers
                        if type(c).__name__ == "PerKeyOrder")
-    extra = Text(
-        f"published {counts.get('published', 0):,} · retries {counts.get('retry_scheduled', 0):,} · "
-        f"redelivered {counts.get('redelivered', 0):,} · failed {counts.get('failed', 0):,} · "
-        f"crashes {counts.get('instance_crashed', 0):,} · order breaks {order_breaks:,}",
-        style="dim",
-    )
-    checks = engine.checks.live(now)
-    line = Text.from_markup("  ".join(f"{_STATUS.get(c['status'], '?')} {escape(c['name'])}" for c in checks),
-                            emoji=False) \
-        if checks else Text("")
-    return Group(head, bar, t, extra, line)
+    extra = Packed([Text(f"{name} {n:,}") for name, n in (
+        ("published", counts.get("published", 0)), ("retries", counts.get("retry_scheduled", 0)),
+        ("redelivered", counts.get("redelivered", 0)), ("failed", counts.get("failed", 0)),
+        ("crashes", counts.get("instance_crashed", 0)), ("order breaks", order_breaks))], sep=" · ", style="dim")
+    checks = Packed([Text.from_markup(f"{_STATUS.get(c['status'], '?')} {escape(c['name'])}", emoji=False)
+                     for c in engine.checks.live(now)])
+    return Group(head, bar, t, extra, checks)

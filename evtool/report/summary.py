@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import retries_label, set_argument, visible_data
+from evtool.report.fmt import Packed, retries_label, set_argument, visible_data
 from evtool.report.presentation import check_status, latency_ms, outcome_headline_style
 
 
@@ -323,14 +323,12 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     if report.get("aborted_by"):
         parts.append(Text(f"stopped early: `{report['aborted_by']}` failed with abort: true", style="red"))
     outcome = report["outcome"]
-    foot = Text()
-    foot.append(f"{outcome.upper()}", style=outcome_headline_style(outcome))
-    foot.append(f"  seed {report['seed']} · profile {report['profile']} · transport {report['transport']} · "
-                f"digest {report['digest'][:16]}")
-    if report.get("run_id"):
-        foot.append(f" · run {report['run_id']}")
-    foot.no_wrap, foot.overflow = True, "ignore"   # ids and the digest are copied: never broken across lines
-    parts.append(foot)
+    # ids and the digest are copied: each item stays whole, a narrow terminal gets them on more lines
+    facts = [f"seed {report['seed']}", f"profile {report['profile']}", f"transport {report['transport']}",
+             f"digest {report['digest'][:16]}", *([f"run {report['run_id']}"] if report.get("run_id") else [])]
+    headline = Text(outcome.upper(), style=outcome_headline_style(outcome))
+    headline.append(f"  {facts[0]}", style="")
+    parts.append(Packed([headline, *(Text(f) for f in facts[1:])], sep=" · "))
     # a command to copy is one line, whatever the width (the terminal may fold it; a copy stays whole)
     parts.append(Text(f"re-run: {report['rerun']}", style="dim", no_wrap=True, overflow="ignore"))
     return Group(*parts)
