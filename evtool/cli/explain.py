@@ -86,7 +86,7 @@ def render_explanation(sc: Any, source: str, *, answers: bool = False) -> list[A
     parts.append(Rule("topology", align="left", style="dim"))
     parts.append(topology_tree(sc))
     parts.append(Rule("expectations", align="left", style="dim"))
-    parts.append(expectations_table(sc))
+    parts.append(expectations_view(sc))
     return parts
 
 
@@ -420,8 +420,51 @@ def expectation_text(e: Any) -> str:
     return e.check + (f"({', '.join(fields)})" if fields else "")
 
 
+class ExpectationsView:
+    """The `expect` block laid out for the width it gets: a table where every name and expression fits on a
+    line of its column, else one block per expectation (its name and when, then its expression and its
+    reason, each wrapped between words), as the run's checks are (`report.summary.ChecksView`)."""
+
+    def __init__(self, sc: Any) -> None:
+        self.sc = sc
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        rows = [(e.name or f"expect[{i}]", expectation_text(e), _when(e)) for i, e in enumerate(self.sc.expect)]
+        widths = [max(len(r[k]) for r in rows) for k in range(3)]
+        because = max((len(" ".join((e.because or "").split())) for e in self.sc.expect), default=0)
+        fits = 4 + sum(widths) + 3 * 2 + (min(because, 30) + 3 if because else 0) <= options.max_width
+        yield expectations_table(self.sc) if fits else self.stacked(rows)
+
+    def stacked(self, rows: list[tuple[str, str, str]]) -> Any:
+        from rich.console import Group
+
+        from evtool.report.fmt import text
+
+        parts: list[Any] = []
+        for e, (name, expects, when) in zip(self.sc.expect, rows, strict=True):
+            head = text(name, "cyan")
+            head.append(f"  {when}", style="dim")
+            parts += [head, hang("    ", expects)]
+            if e.because:
+                parts.append(hang("    because ", " ".join(e.because.split()), "dim"))
+        return Group(*parts)
+
+
+def _when(e: Any) -> str:
+    when = e.when + (f" within {_fmt_ns(e.within)}" if e.within is not None else "")
+    return when + (", aborts" if getattr(e, "abort", False) else "")
+
+
+def expectations_view(sc: Any) -> Any:
+    """The `expect` block for `evtool explain`: `ExpectationsView`, or a line saying there is none."""
+    from rich.text import Text
+
+    return ExpectationsView(sc) if sc.expect else Text("(no expectations: every run passes)", style="dim")
+
+
 def expectations_table(sc: Any) -> Any:
-    """The `expect` block as a table: name, what is checked, when, and why."""
+    """The `expect` block as a table: name, what is checked, when, and why (`ExpectationsView` picks it where
+    it fits)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -431,15 +474,12 @@ def expectations_table(sc: Any) -> Any:
         return Text("(no expectations: every run passes)", style="dim")
     table = Table(show_header=True, header_style="bold", expand=False, show_lines=False)
     table.add_column("name", style="cyan", no_wrap=True)
-    table.add_column("expects", overflow="fold")  # an expression is folded at 80 columns, never cut
+    table.add_column("expects", no_wrap=True)  # chosen only where every expression fits (ExpectationsView)
     table.add_column("when", style="dim", no_wrap=True)
     because = any(e.because for e in sc.expect)
     if because:  # without any, the expressions get its width
         table.add_column("because", style="dim", overflow="fold")
     for i, e in enumerate(sc.expect):
-        when = e.when + (f" within {_fmt_ns(e.within)}" if e.within is not None else "")
-        if getattr(e, "abort", False):
-            when += ", aborts"
-        table.add_row(text(e.name or f"expect[{i}]"), text(expectation_text(e)), text(when),
+        table.add_row(text(e.name or f"expect[{i}]"), text(expectation_text(e)), text(_when(e)),
                       *([text(" ".join((e.because or "").split()))] if because else []))
     return table

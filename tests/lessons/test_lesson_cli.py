@@ -53,6 +53,27 @@ def test_lessons_shows_every_title_and_concept_whole_at_any_width(width: int) ->
     assert ("concepts" in lines[2]) and (("title and concepts" in lines[2]) == (width < 110))
 
 
+@pytest.mark.parametrize("lesson", [i.id for i in list_lessons()])
+def test_explain_shows_every_expectation_whole_at_80_and_200_columns(lesson: str) -> None:
+    """At 80 columns each expectation is a block (name and when, then its expression and its reason); wide, a
+    table with every expression on one line. Either way no expression is broken inside a word."""
+    from evtool.cli.explain import expectation_text
+
+    sc = load_scenario(find_lesson(lesson)).model
+    for width in (80, 200):
+        result = CliRunner().invoke(app, ["explain", lesson], env={"COLUMNS": str(width), "NO_COLOR": "1"})
+        assert result.exit_code == 0, result.output
+        part = result.output.split("expectations ─", 1)[1]
+        words = " ".join(part.replace("│", " ").split())
+        for e in sc.expect:
+            shown = " ".join(expectation_text(e).split())
+            if len(shown) <= width - 8:   # an expression wider than the terminal wraps between its words
+                assert any(shown in " ".join(line.split()) for line in part.splitlines()), (width, shown)
+            assert shown in words, (width, shown)
+            if e.because:
+                assert " ".join(e.because.split()) in words, (width, e.because)
+
+
 def test_lessons_json_and_concept_filter() -> None:
     result = run("lessons", "--json")
     data = json.loads(result.stdout)["lessons"]
