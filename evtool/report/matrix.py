@@ -19,7 +19,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from evtool.report.fmt import text, visible
+from evtool.report.fmt import set_argument, text, visible
 
 if TYPE_CHECKING:
     from evtool.sim.matrix import ColumnResult, Matrix
@@ -118,6 +118,11 @@ def _number(n: int, tiny: bool) -> str:
     return f"{n / 1000:.1f}k" if n < 10_000 else f"{n // 1000}k"
 
 
+def _sets(r: ColumnResult) -> str:
+    """A column's overrides as the `--set` arguments a user types (`[ParseError]`, `true`), each one shell word."""
+    return " ".join(set_argument(k, v) for k, v in r.column.overrides.items())
+
+
 def _promise(r: ColumnResult) -> str:
     return "breaks " + ", ".join(r.column.fails) if r.column.fails else ""
 
@@ -138,8 +143,7 @@ def legend(mx: Matrix, width: int = 200, compact: bool = False, edge: bool = Tru
             promise = _promise(r)
             if promise:
                 line.append(visible(promise), style="cyan")
-            what = visible(r.column.say or " ".join(f"--set {k}={v}" for k, v in r.column.overrides.items())
-                           or "as written")
+            what = visible(r.column.say or _sets(r) or "as written")
             room = width - line.cell_len - (3 if promise else 0)
             if room >= 8:
                 line.append(" · " if promise else "", style="dim")
@@ -151,11 +155,11 @@ def legend(mx: Matrix, width: int = 200, compact: bool = False, edge: bool = Tru
             out.append("\n")
             continue
         if r.column.overrides:
-            line.append(visible(" ".join(f"--set {k}={v}" for k, v in r.column.overrides.items())), style="cyan")
+            line.append(visible(_sets(r)), style="cyan")
         else:
             line.append(visible(r.column.say or "as written"), style="dim")
-        if r.column.fails:
-            line.append("  (promises to break: " + visible(", ".join(r.column.fails)) + ")", style="dim")
+        if r.column.fails:  # on a line of its own: a narrow terminal does not split it
+            line.append("\n  promises to break: " + visible(", ".join(r.column.fails)), style="dim")
         if r.error:
             line.append(f"  ✗ does not load: {visible(r.error)}", style="red")
         out.append_text(line)

@@ -44,6 +44,19 @@ def test_run_variations_prints_the_matrix_at_80_columns() -> None:
     assert all(len(line) <= 80 for line in out.splitlines())
 
 
+def test_the_variations_legend_gives_the_set_arguments_a_user_types() -> None:
+    """Each try's overrides as the lesson's own `Try next` commands give them (`[ParseError]`, `true`, a flow
+    mapping), one shell word each, not Python's repr (`['ParseError']`, `True`, `{'at': '110s'}`); what each
+    promises to break on a line of its own."""
+    r = CliRunner().invoke(cli, ["run", "retries-dlq-poison", "--variations"], env={"COLUMNS": "80"})
+    out = r.output
+    assert "try 1: --set 'consumers.billing.retry.non_retryable=[ParseError]'" in out
+    assert "--set 'faults[0].enabled=true'" in out
+    assert "--set 'faults[+]={at: 110s, action: redrive, target: channel:orders.dlq}'" in out
+    assert "'ParseError'" not in out and "True" not in out
+    assert out.count("\n  promises to break: poison-attempts") == 3
+
+
 def test_run_variations_as_json() -> None:
     r = CliRunner().invoke(cli, ["run", "retries-dlq-poison", "--variations", "--json"])
     assert r.exit_code == 0, r.output
