@@ -458,7 +458,9 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> tup
             out.append(part)
             node = node[part]
             continue
-        if isinstance(part, str) and _is_tag(part):
+        if isinstance(part, str) and (_is_tag(part) or (exists and not isinstance(node, dict | list))):
+            # a scalar has no children: a name after it is the union member pydantic tried ('constrained-int'
+            # for `Annotated[int, Field(ge=1)] | Literal['unlimited']`), not a key of the document
             continue
         out.append(part)
         exists = False
@@ -664,6 +666,17 @@ def _merge_union_branches(items: list[_Item]) -> list[_Item]:
             # the other members' "expected text" would only be noise.
             continue
         typed = [g for g in group if g.expected is not None]
+        limits = [g for g in group if g.expected is None and not g.key_error]
+        if typed and len(limits) == 1:
+            # One member's limit ("must be at least 1") and the other members' literals (`unlimited`): the value
+            # has the right type for the first, so its limit is the problem; the literals are the way out
+            if it in typed:
+                continue
+            alts = list(dict.fromkeys(g.expected for g in typed if g.expected))
+            head, sep, tail = it.message.partition(", found ")
+            message = it.message if all(a in it.message for a in alts) else f"{head} (or {' or '.join(alts)}){sep}{tail}"
+            out.append(_Item(it.where, it.path, message, it.hint, found=it.found))
+            continue
         if len(typed) > 1 and it in typed:
             if it.path in done:
                 continue

@@ -113,6 +113,12 @@ CASES = [
          BASE + "faults:\n  - action: pause\n    target: consumer:billing\n    for: forever\n", 26, 10,
          "faults[0].for", "expected a duration above zero such as `30s` or `end`; found `forever`",
          "write a number and a unit"),
+    # a limit of one member of a union (`Annotated[int, Field(ge=1)] | Literal['unlimited']`): the path has no
+    # pydantic member name in it ('constrained-int'), the value is the one written, one problem, not two
+    Case("union-limit-or-word", replace("instances: 2", "instances: 2\n    prefetch: 0"), 20, 15,
+         "consumers.billing.prefetch", "must be at least 1 (or `unlimited`), found `0`", None),
+    Case("union-word-for-limit", replace("instances: 2", "instances: 2\n    prefetch: many"), 20, 15,
+         "consumers.billing.prefetch", "expected a whole number or `unlimited`; found `many`", None),
     Case("scalar-for-list", replace("max_attempts: 3", "max_attempts: 3\n      retry_on: ParseError"), 22, 17,
          "consumers.billing.retry.retry_on", "expected `any` or a list; found `ParseError`", "`[a, b]`"),
     Case("invalid-name", replace("id: shop", "id: 9shop"), 2, 5, "id", "`9shop` is not a valid name",
