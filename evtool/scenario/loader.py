@@ -151,11 +151,21 @@ def _partial_references(data: dict[str, Any], loc: Locations, problems: list[Pro
                     changed = True
                 elif head in _NAMED_SECTIONS and len(where) > 1 and isinstance(partial.get(head), dict) \
                         and where[1] in partial[head] and head != "channels":
+                    if head == "patterns":  # a request-reply's requester and responder are consumers by name
+                        raw = partial[head][where[1]]
+                        known["consumers"].update(
+                            raw[role]["name"] for role in ("requester", "responder") if isinstance(raw, dict)
+                            and isinstance(raw.get(role), dict) and isinstance(raw[role].get("name"), str))
                     del partial[head][where[1]]
                     known[head].add(str(where[1]))
                     skipped.append(f"{head}.{where[1]}")
                     changed = True
                 elif head in _LIST_SECTIONS and head in partial:
+                    # its entries' names stay known: a lesson's `fails: [NAME]` or a `during: fault:NAME`
+                    # naming one is no error of its own
+                    entries = partial[head] if isinstance(partial[head], list) else []
+                    known.setdefault(str(head), set()).update(
+                        e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str))
                     del partial[head]
                     skipped.append(str(head))
                     changed = True
@@ -445,6 +455,12 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> tup
         last = i == len(loc) - 1
         if isinstance(node, dict) and isinstance(part, str):
             key = {"from_": "from", "for_": "for"}.get(part, part)
+            nxt = loc[i + 1] if not last else None
+            if key in node and _is_tag(key) and isinstance(nxt, str) and nxt in node \
+                    and not (isinstance(node[key], dict) and nxt in node[key]):
+                # a union member named like a key of this mapping: the `that` member of an expectation, whose
+                # `during` is this mapping's key, not a key inside the `that:` text
+                continue
             if key in node:
                 out.append(key)
                 node = node[key]
@@ -458,9 +474,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> tup
             out.append(part)
             node = node[part]
             continue
-        if isinstance(part, str) and (_is_tag(part) or (exists and not isinstance(node, dict | list))):
-            # a scalar has no children: a name after it is the union member pydantic tried ('constrained-int'
-            # for `Annotated[int, Field(ge=1)] | Literal['unlimited']`), not a key of the document
+        if isinstance(part, str) and _is_tag(part):
             continue
         out.append(part)
         exists = False
@@ -469,7 +483,9 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, *, missing: bool = False) -> tup
 
 
 def _is_tag(part: str) -> bool:
-    return ("[" in part and "]" in part) or part in _TAG_NAMES
+    # pydantic names a constrained member of a union after its type: `Annotated[int, Field(ge=1)]` is
+    # 'constrained-int' (and 'constrained-str', 'constrained-float', ...)
+    return ("[" in part and "]" in part) or part in _TAG_NAMES or part.startswith("constrained-")
 
 
 def _discriminator_values() -> set[str]:

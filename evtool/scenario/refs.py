@@ -62,6 +62,8 @@ class _Checker:
         self.patterns |= extra.get("patterns", set())
         self.actors |= self.consumers | self.producers | self.patterns
         self.groups |= extra.get("consumers", set())
+        self.fault_names |= extra.get("faults", set())
+        self.expect_names_unchecked = extra.get("expect", set())
 
     # -- reporting
 
@@ -445,7 +447,7 @@ class _Checker:
         lesson = self.sc.lesson
         if lesson is None:
             return
-        expect_names = {e.name for e in self.sc.expect if e.name}
+        expect_names = {e.name for e in self.sc.expect if e.name} | self.expect_names_unchecked
         for i, step in enumerate(lesson.steps):
             base = ("lesson", "steps", i)
             if step.event is not None:

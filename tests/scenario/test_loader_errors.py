@@ -410,3 +410,29 @@ def test_dangling_channel_reported_with_model_errors() -> None:
         (18, 11, "consumers.billing.from", "no channel named `ordres`"),
     ]
     assert info.value.problems[1].hint == "did you mean `orders`?"
+
+
+def test_a_broken_expectation_is_one_problem_at_its_key_and_its_name_stays_known() -> None:
+    """`during: 0` on an expectation written with `that:`: the problem is at `during` (pydantic names the union
+    member `that`, which is also this mapping's key: it was taken for the key, and the problem was reported at
+    the expression), and a lesson's `fails: [its name]` is not a second problem (the broken entry's name is
+    known though the entry did not validate)."""
+    text = BASE + ("expect:\n  - name: quiet\n    that: count(dead_lettered) == 0\n    during: 0\n"
+                   "lesson:\n  title: t\n  summary: s\n  try_next:\n    - say: x\n      set: {run.seed: 2}\n"
+                   "      fails: [quiet]\n")
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "bad.yaml")
+    assert [(p.line, p.column, p.path) for p in info.value.errors] == [(26, 13, "expect[0].during")], info.value
+    assert "found `0`" in info.value.errors[0].message
+
+
+def test_a_broken_request_reply_keeps_its_responder_known() -> None:
+    """A request-reply pattern that does not validate: references to its responder (a consumer by name) are not
+    problems of their own."""
+    text = BASE + ("patterns:\n  quote:\n    type: request_reply\n    channel: quotes\n    reply_to: nowhere\n"
+                   "    requester: {name: shop, arrival: {process: poisson, rate: 5/s}, timeout: 1s}\n"
+                   "    responder: {name: pricing}\n"
+                   "faults:\n  - action: crash\n    target: consumer:pricing\n    at: 1s\n")
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "bad.yaml")
+    assert [p.path for p in info.value.errors] == ["patterns.quote.reply_to"], info.value
