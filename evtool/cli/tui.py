@@ -135,7 +135,7 @@ def replay(
     from evtool.scenario.loader import load_text
     from evtool.sim.host import interventions_from_events
     from evtool.store import SyncRunStore
-    from evtool.store.errors import StoreError
+    from evtool.store.errors import RunNotFound, StoreError
 
     err = console(stderr=True)
     try:
@@ -145,6 +145,9 @@ def replay(
             interventions = interventions_from_events(list(store.events(run_id, kinds=["user_intervention"])))
     except StoreError as exc:
         err.print(f"[red]error[/red] {safe(exc)}")
+        if isinstance(exc, RunNotFound):
+            err.print("  [cyan]hint:[/cyan] `evtool runs` lists the recorded runs; RUN is an id, a unique prefix "
+                      "of one, or `last`")
         raise typer.Exit(EXIT_INVALID) from None
     if header.transport != "local":
         err.print(f"[red]error[/red] run {run_id} ran on {header.transport}; only local runs can be replayed")

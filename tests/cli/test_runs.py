@@ -93,6 +93,9 @@ def test_run_references_id_prefix_last_unknown(runs: Runs) -> None:
     unknown = cli("show", "ffffffffffff", "--db", str(runs.db))
     assert unknown.exit_code == 2 and "no run id starts with 'ffffffffffff'" in unknown.output
     assert "evtool runs" in unknown.output
+    for command in ("show", "replay"):  # replay said what was wrong, but not where to find a run id
+        unknown = cli(command, "ffffffffffff", "--db", str(runs.db))
+        assert unknown.exit_code == 2 and "`evtool runs` lists the recorded runs" in unknown.output, command
     junk = cli("inspect", "last~", "--db", str(runs.db), "--kind", "dead_lettered")
     assert junk.exit_code == 2 and "is not a run id" in junk.output
     missing = cli("runs", "--db", str(runs.db.parent / "none.db"))
