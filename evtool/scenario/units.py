@@ -73,6 +73,19 @@ def _is_bare_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_NUMBER_TEXT = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*")
+
+
+def _bare(value: object) -> object | None:
+    """A number written without a unit (`30`, or the text `"30"`, as `--duration 30` and `--set` give it), as
+    written; None for anything else."""
+    if _is_bare_number(value):
+        return value
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        return value.strip()
+    return None
+
+
 _DURATIONS: TextCache[tuple[str, bool], int] = TextCache(4096)
 """Durations read before (a lesson and its variations repeat the same few dozen texts)."""
 
@@ -85,10 +98,11 @@ def parse_duration(value: object, *, allow_zero: bool = True) -> int:
 
 
 def _parse_duration(value: object, allow_zero: bool) -> int:
-    if _is_bare_number(value):
+    bare = _bare(value)
+    if bare is not None:
         raise UnitError(
-            f"a duration needs a unit, found the bare number {value!r}",
-            f"write it with a unit, e.g. `{value}ms` or `{value}s`; units: {DURATION_UNITS}",
+            f"a duration needs a unit, found the bare number {bare}",
+            f"write it with a unit, e.g. `{bare}ms` or `{bare}s`; units: {DURATION_UNITS}",
         )
     if not isinstance(value, str):
         raise UnitError(f"expected a duration such as `250ms`, found {type(value).__name__}")
@@ -137,10 +151,11 @@ def _compound(value: str) -> float:
 
 def parse_rate(value: object) -> float:
     """Parse `20/s`, `3000/min` or `max` into messages per second (`max` is infinity)."""
-    if _is_bare_number(value):
+    bare = _bare(value)
+    if bare is not None:
         raise UnitError(
-            f"a rate needs a unit, found the bare number {value!r}",
-            f"write `{value}/s` (per second) or `{value}/min`; `max` means as fast as possible",
+            f"a rate needs a unit, found the bare number {bare}",
+            f"write `{bare}/s` (per second) or `{bare}/min`; `max` means as fast as possible",
         )
     if not isinstance(value, str):
         raise UnitError(f"expected a rate such as `20/s`, found {type(value).__name__}")

@@ -28,7 +28,8 @@ def test_durations(text: str, ns: int) -> None:
 @pytest.mark.parametrize(("value", "message", "hint"), [
     (30, "needs a unit, found the bare number 30", "`30ms` or `30s`"),
     (1.5, "needs a unit", "units: ns, us, ms"),
-    ("30", "`30` is not a duration", "units"),
+    ("30", "needs a unit, found the bare number 30", "`30ms` or `30s`"),   # as `--duration 30` gives it
+    (" 2.5 ", "needs a unit, found the bare number 2.5", "`2.5ms` or `2.5s`"),
     ("30 parsecs", "is not a duration", "units"),
     ("-5s", "is negative", "forward"),
     ("1e400s", "is not a duration", "units"),
@@ -56,7 +57,8 @@ def test_rates() -> None:
     assert parse_rate("3600/h") == 1
     assert math.isinf(parse_rate("max"))
     for bad, message in ((20, "bare number 20"), ("0/s", "rate of zero"), ("-1/s", "negative"),
-                         ("20", "not a rate"), ("1" + "0" * 400 + "/s", "too large")):
+                         ("20", "bare number 20"), ("20 a second", "not a rate"),
+                         ("1" + "0" * 400 + "/s", "too large")):
         with pytest.raises(UnitError, match=message):
             parse_rate(bad)
 
