@@ -438,15 +438,15 @@ class ExpectationsView:
     def stacked(self, rows: list[tuple[str, str, str]]) -> Any:
         from rich.console import Group
 
-        from evtool.report.fmt import text
+        from evtool.report.fmt import text, visible
 
-        parts: list[Any] = []
+        parts: list[Any] = []  # scenario text: control characters shown (`visible`), never markup (`hang`'s Text)
         for e, (name, expects, when) in zip(self.sc.expect, rows, strict=True):
             head = text(name, "cyan")
-            head.append(f"  {when}", style="dim")
-            parts += [head, hang("    ", expects)]
+            head.append(visible(f"  {when}"), style="dim")
+            parts += [head, hang("    ", visible(expects))]
             if e.because:
-                parts.append(hang("    because ", " ".join(e.because.split()), "dim"))
+                parts.append(hang("    because ", visible(" ".join(e.because.split())), "dim"))
         return Group(*parts)
 
 

@@ -52,7 +52,7 @@ def lessons(
         else:
             table.add_row(f"{lesson}\n{level}", f"{safe(i.title)}\n[dim]{concepts}[/dim]")
     if not infos:
-        out.print(f"no lesson teaches a concept matching `{concept}`")
+        out.print(f"no lesson teaches a concept matching `{safe(concept)}`")
     else:
         out.print(table)
         count = f"{len(infos)} lesson{'s' if len(infos) != 1 else ''}"

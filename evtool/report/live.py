@@ -14,8 +14,6 @@ from evtool.report.presentation import vtime
 from evtool.scenario import models as m
 
 if TYPE_CHECKING:
-
-
     from evtool.sim.engine import Engine
 
 _STATUS = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]", "unknown": "[yellow]?[/yellow]",

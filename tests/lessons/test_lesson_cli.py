@@ -170,3 +170,18 @@ def test_new_plain_template_is_valid_and_passes(tmp_path: Path) -> None:
     assert not loaded.warnings
     out = Engine(loaded).run()
     assert out.outcome == "passed", out.checks
+
+
+def test_user_text_in_lessons_and_explain_is_never_markup_nor_a_control_character(tmp_path: Path) -> None:
+    """What a user types (`--concept`) and what a scenario says (an expectation's name and reason) is shown as
+    written: markup stays literal, an escape character is shown as `\\x1b`, also in explain's narrow layout."""
+    r = CliRunner().invoke(app, ["lessons", "--concept", "[bold]x[/bold]"], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert "matching `[bold]x[/bold]`" in r.output
+    f = tmp_path / "mk.yaml"
+    f.write_text('evtool: "1"\nid: mk\nrun: {seed: 1, duration: 1s}\nchannels: {q: {kind: queue}}\n'
+                 "producers: {p: {to: q, arrival: {process: constant, rate: 1/s}}}\nconsumers: {c: {from: q}}\n"
+                 'expect:\n  - name: "[red]n[/red]"\n    that: count(published) > 0\n'
+                 '    because: "a\\u001b[31m red [bold]b[/bold] and a reason long enough to wrap"\n')
+    for width in ("50", "200"):
+        out = CliRunner().invoke(app, ["explain", str(f)], env={"COLUMNS": width, "NO_COLOR": "1"}).output
+        assert "[red]n[/red]" in out and "\x1b" not in out and "a\\x1b[31m red [bold]b[/bold]" in out, width
